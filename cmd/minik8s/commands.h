@@ -1,0 +1,18 @@
+/* The command table's entries: one file per command under cmd/minik8s/. Only
+ * cmd/ prints to the user or exits. Each returns the process exit code. */
+#ifndef MINIK8S_CMD_COMMANDS_H
+#define MINIK8S_CMD_COMMANDS_H
+
+#define MINIK8S_VERSION "0.1.0"
+/* the Kubernetes API version minik8s speaks (reported by /version) */
+#define MINIK8S_KUBE_MAJOR "1"
+#define MINIK8S_KUBE_MINOR "32"
+
+int cmd_server(int argc, char **argv);
+int cmd_kubectl(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Prints "minik8s: MSG" to stderr plus a hint to run --help; returns 2 (usage). */
+int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

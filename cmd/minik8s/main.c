@@ -1,0 +1,68 @@
+/* minik8s: a mini Kubernetes in one binary. main() and the command table. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "commands.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "server", cmd_server, "run the API server (and store) in the foreground" },
+	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
+	{ "version", cmd_version, "print the version" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "minik8s - a mini Kubernetes in one binary\n\n"
+		   "Usage: minik8s COMMAND [ARGS...]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'minik8s COMMAND --help' for a command's options.\n");
+}
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "minik8s%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'minik8s%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+	return 2;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: minik8s version\n\nPrints the minik8s version and the Kubernetes API version it serves.\n");
+		return 0;
+	}
+	if (argc > 1)
+		return cmd_usage_error("version", "unexpected argument '%s'", argv[1]);
+	printf("minik8s v%s (Kubernetes API v%s.%s)\n", MINIK8S_VERSION, MINIK8S_KUBE_MAJOR,
+	       MINIK8S_KUBE_MINOR);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	return cmd_usage_error(NULL, "unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,162 @@
+/* minik8s api: the object model over cJSON.
+ *
+ * Resource registry (kinds, discovery facts), defaulting, validation, label and
+ * field selectors, merge / JSON / strategic-merge patch, Status errors, Table
+ * output, and the protobuf request decoder. All functions are pure: no I/O, no
+ * globals that change. Objects are cJSON trees; ownership is stated per function.
+ */
+#ifndef MINIK8S_API_H
+#define MINIK8S_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+#include "minik8s/util.h"
+
+/* ---- resources ------------------------------------------------------------ */
+
+struct mk_api_resource {
+	const char *name;		/* plural, "pods"; also the store key */
+	const char *singular;		/* "pod" */
+	const char *kind;		/* "Pod" */
+	const char *group;		/* "" (core) or "apps" */
+	const char *version;		/* "v1" */
+	const char *group_version;	/* "v1" or "apps/v1" (apiVersion) */
+	bool namespaced;
+	const char *const *short_names;	/* NULL-terminated, may be NULL */
+	const char *const *verbs;	/* NULL-terminated */
+	bool has_status;		/* has a /status subresource */
+	bool has_scale;			/* has a /scale subresource */
+};
+
+/* All resources served, in discovery order; *n set to the count. */
+const struct mk_api_resource *mk_api_resources(size_t *n);
+/* Looks up by group ("" core), version and plural name; NULL if unknown. */
+const struct mk_api_resource *mk_api_resource_find(const char *group, const char *version,
+						   const char *name);
+/* Looks up by kind ("Deployment") and apiVersion ("apps/v1"); NULL if unknown. */
+const struct mk_api_resource *mk_api_resource_by_kind(const char *api_version,
+						      const char *kind);
+
+/* ---- Status errors -------------------------------------------------------- */
+
+/* Builds a meta/v1 Status failure object (owned by caller):
+ * {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+ *  "message":..,"reason":..,"code":..,"details":{"name":..,"kind":..,"causes":..}}
+ * kind/name may be NULL (details omitted when both NULL and causes NULL); causes
+ * (a JSON array of {reason,message,field}) is moved in, may be NULL. */
+cJSON *mk_api_status_new(int code, const char *reason, const char *message,
+			 const char *details_kind, const char *details_name, cJSON *causes);
+/* Reason string for an HTTP code: 400 BadRequest, 401 Unauthorized, 403 Forbidden,
+ * 404 NotFound, 405 MethodNotAllowed, 406 NotAcceptable, 409 Conflict,
+ * 410 Gone (reason "Expired"), 413 RequestEntityTooLarge, 415 UnsupportedMediaType,
+ * 422 Invalid, 429 TooManyRequests, 500 InternalError, 503 ServiceUnavailable. */
+const char *mk_api_status_reason(int code);
+/* Appends {"reason":reason,"message":message,"field":field} to causes (an array). */
+void mk_api_cause_add(cJSON *causes, const char *reason, const char *field,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- defaulting and validation ------------------------------------------ */
+
+/* Fills defaults the way the real API server does for kind r (e.g. Pod:
+ * restartPolicy Always, dnsPolicy ClusterFirst, terminationGracePeriodSeconds 30,
+ * container imagePullPolicy (Always for :latest / no tag, else IfNotPresent),
+ * terminationMessagePath/Policy, port protocol TCP; Service: type ClusterIP,
+ * sessionAffinity None, port protocol TCP, targetPort = port; Deployment:
+ * replicas 1, strategy RollingUpdate 25%/25%, revisionHistoryLimit 10,
+ * progressDeadlineSeconds 600, template defaults as Pod; ReplicaSet alike;
+ * Namespace: status.phase Active, spec.finalizers ["kubernetes"]). obj mutated. */
+void mk_api_default(const struct mk_api_resource *r, cJSON *obj);
+
+/* Validates obj (after defaulting) for kind r. old is the stored object on update
+ * (NULL on create), used for immutable fields (metadata.name/namespace/uid,
+ * Service spec.clusterIP once set, Deployment/ReplicaSet spec.selector, Pod spec
+ * except containers[*].image, ...). Checks metadata.name (DNS-1123 subdomain, or
+ * label for namespaces/services), labels and annotations syntax, required fields
+ * (containers with name+image, unique container names, ports in range, deployment
+ * selector non-empty and matching template labels, service ports, ...).
+ * Returns 0 if valid; else -1 and *ret_causes (owned, a JSON array of causes with
+ * field paths like "spec.containers[0].image"). */
+int mk_api_validate(const struct mk_api_resource *r, const cJSON *obj, const cJSON *old,
+		    cJSON **ret_causes);
+
+/* Name checks (Kubernetes' apimachinery validation rules). Return NULL if valid,
+ * else a static message such as "a lowercase RFC 1123 subdomain must consist of ...". */
+const char *mk_api_check_dns1123_subdomain(const char *s);
+const char *mk_api_check_dns1123_label(const char *s);
+const char *mk_api_check_label_key(const char *s);	/* qualified name with optional prefix */
+const char *mk_api_check_label_value(const char *s);
+
+/* ---- selectors ------------------------------------------------------------ */
+
+struct mk_label_selector;
+/* Parses the string form: "a=b", "a==b", "a!=b", "a in (x,y)", "a notin (x)",
+ * "a", "!a", comma-separated (AND). Empty string matches everything.
+ * *ret owned (mk_label_selector_free). EINVAL with a message on syntax errors. */
+int mk_label_selector_parse(const char *s, struct mk_label_selector **ret,
+			    struct mk_error **err);
+/* From a metav1.LabelSelector JSON ({matchLabels, matchExpressions}). NULL or {}
+ * selects everything. */
+int mk_label_selector_from_json(const cJSON *sel, struct mk_label_selector **ret,
+				struct mk_error **err);
+/* labels: the metadata.labels object (may be NULL = no labels). */
+bool mk_label_selector_matches(const struct mk_label_selector *sel, const cJSON *labels);
+bool mk_label_selector_empty(const struct mk_label_selector *sel);
+void mk_label_selector_free(struct mk_label_selector *sel);
+
+struct mk_field_selector;
+/* Parses "metadata.name=x,metadata.namespace!=y,spec.nodeName=n,status.phase==Running".
+ * Any dotted path is accepted; values compare as strings (numbers/bools rendered). */
+int mk_field_selector_parse(const char *s, struct mk_field_selector **ret,
+			    struct mk_error **err);
+bool mk_field_selector_matches(const struct mk_field_selector *sel, const cJSON *obj);
+void mk_field_selector_free(struct mk_field_selector *sel);
+
+/* ---- patch ---------------------------------------------------------------- */
+
+/* RFC 7386 JSON merge patch applied to *target (replaced in place; *target may be
+ * freed and a new tree stored). patch borrowed. */
+int mk_api_patch_merge(cJSON **target, const cJSON *patch, struct mk_error **err);
+/* RFC 6902 JSON patch (add, remove, replace, move, copy, test); patch must be an
+ * array. EINVAL on malformed patch, ESTALE... no: a failed "test" is EINVAL too. */
+int mk_api_patch_json(cJSON **target, const cJSON *patch, struct mk_error **err);
+/* Kubernetes strategic merge patch for kind r: lists of objects merge by their
+ * merge key (containers/initContainers/env/volumes/imagePullSecrets by "name",
+ * container ports by "containerPort", service ports by "port", volumeMounts by
+ * "mountPath", conditions by "type", ownerReferences by "uid"), honouring
+ * "$patch: delete|replace|merge", "$setElementOrder/FIELD", "$deleteFromPrimitiveList/FIELD",
+ * "$retainKeys"; other lists are replaced; null deletes a key. */
+int mk_api_patch_strategic(const struct mk_api_resource *r, cJSON **target,
+			   const cJSON *patch, struct mk_error **err);
+
+/* ---- Table output (meta.k8s.io/v1 Table) ------------------------------- */
+
+/* New Table for kind r (owned). With column_definitions true, the
+ * columnDefinitions are those of a real cluster (priority 1 for -o wide ones):
+ *  pods NAME READY STATUS RESTARTS AGE | IP NODE NOMINATED\ NODE READINESS\ GATES
+ *  services NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE | SELECTOR
+ *  deployments NAME READY UP-TO-DATE AVAILABLE AGE | CONTAINERS IMAGES SELECTOR
+ *  replicasets NAME DESIRED CURRENT READY AGE | CONTAINERS IMAGES SELECTOR
+ *  namespaces NAME STATUS AGE;  nodes NAME STATUS ROLES AGE VERSION | INTERNAL-IP
+ *  EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME;  endpoints NAME ENDPOINTS AGE;
+ *  events LAST\ SEEN TYPE REASON OBJECT MESSAGE;  others NAME AGE.
+ * "rows" starts empty; metadata.resourceVersion is set by the caller. */
+cJSON *mk_api_table_new(const struct mk_api_resource *r, bool column_definitions);
+/* Appends a row for obj (borrowed) with cells formatted as kubectl expects
+ * (AGE from metadata.creationTimestamp relative to now), and "object" a
+ * PartialObjectMetadata (apiVersion meta.k8s.io/v1, metadata copied). */
+void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
+			  time_t now);
+
+/* ---- protobuf ------------------------------------------------------------- */
+
+/* Decodes a Kubernetes protobuf request body ("k8s\0" magic + runtime.Unknown) for
+ * the kinds kubectl sends as protobuf (Namespace, Deployment, Service, Pod,
+ * ReplicaSet) into the equivalent JSON object (owned), with apiVersion and kind set
+ * from the typeMeta. Zero values (empty strings, 0, empty maps) are treated as absent.
+ * EINVAL with a message on malformed input or an unsupported kind. */
+int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,
+			   struct mk_error **err);
+
+#endif

@@ -1,0 +1,107 @@
+/* minik8s store: the SQLite object store.
+ *
+ * Objects are JSON documents keyed by (resource, namespace, name); resource is the
+ * lowercase plural ("pods", "deployments"), namespace is "" for cluster-scoped
+ * objects. One global revision counts every write; it is the resourceVersion that
+ * clients see. Writers go through one committer thread that batches concurrent
+ * writes into one durable transaction (group commit); readers use their own
+ * connections (WAL), so reads never wait for writes.
+ *
+ * Error codes (struct mk_error.code): ENOENT not found, EEXIST already exists,
+ * ESTALE resourceVersion mismatch (optimistic concurrency), ERANGE watch revision
+ * older than the kept event window (HTTP 410), ECANCELED store closing, EIO storage.
+ */
+#ifndef MINIK8S_STORE_H
+#define MINIK8S_STORE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "minik8s/util.h"
+
+struct mk_store;
+
+struct mk_store_options {
+	const char *path;	/* database file; ":memory:" for tests (no durability) */
+	int durable;		/* 1: synchronous=FULL (fsync per group commit); 0: NORMAL */
+	size_t event_window;	/* events kept for watch resume; 0 = default (100000) */
+};
+
+/* Opens (creating if needed) the store. *ret owned by caller (mk_store_free). */
+int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
+		  struct mk_error **err);
+/* Stops the committer, wakes watchers with ECANCELED, closes. Accepts NULL.
+ * All watches must be freed before. */
+void mk_store_free(struct mk_store *s);
+
+/* Current global revision (last committed write). */
+uint64_t mk_store_revision(struct mk_store *s);
+
+/* Writes. obj is borrowed but mutated: its metadata.resourceVersion is set to the
+ * new revision (as a decimal string) before it is serialised and stored.
+ * On success *ret_json (if not NULL) is the stored JSON text (owned; free()) and
+ * *ret_rv (if not NULL) the new revision. */
+int mk_store_create(struct mk_store *s, const char *resource, const char *ns,
+		    const char *name, cJSON *obj, char **ret_json, uint64_t *ret_rv,
+		    struct mk_error **err);
+/* expect_rv != 0: fail with ESTALE unless the stored object is at that revision. */
+int mk_store_update(struct mk_store *s, const char *resource, const char *ns,
+		    const char *name, uint64_t expect_rv, cJSON *obj, char **ret_json,
+		    uint64_t *ret_rv, struct mk_error **err);
+/* Deletes; *ret_json is the object's last state with metadata.resourceVersion set to
+ * the revision of the deletion (what a DELETED watch event carries). */
+int mk_store_delete(struct mk_store *s, const char *resource, const char *ns,
+		    const char *name, uint64_t expect_rv, char **ret_json, uint64_t *ret_rv,
+		    struct mk_error **err);
+
+/* Reads. *ret_json owned by caller (free()); *ret_rv the object's revision. */
+int mk_store_get(struct mk_store *s, const char *resource, const char *ns,
+		 const char *name, char **ret_json, uint64_t *ret_rv, struct mk_error **err);
+
+/* Optional list filter: return 1 to keep an item. json is the stored text. */
+typedef int (*mk_store_filter_fn)(const char *json, void *userdata);
+
+struct mk_store_list {
+	char **items;	/* stored JSON texts, ordered by (namespace, name); owned */
+	size_t n;
+	uint64_t rv;	/* revision the list is consistent with */
+};
+/* Lists resource in ns (NULL or "" with all_namespaces semantics: ns == NULL means
+ * every namespace). filter may be NULL. Fills *ret (release with
+ * mk_store_list_release). */
+int mk_store_list(struct mk_store *s, const char *resource, const char *ns,
+		  mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
+		  struct mk_error **err);
+void mk_store_list_release(struct mk_store_list *l);
+
+/* ---- watch ---------------------------------------------------------------- */
+
+enum mk_store_event_type { MK_STORE_ADDED = 1, MK_STORE_MODIFIED, MK_STORE_DELETED };
+
+/* Immutable, reference counted. */
+struct mk_store_event {
+	uint64_t rv;
+	enum mk_store_event_type type;
+	char *resource, *ns, *name;
+	char *json;	/* object after the change; for DELETED its last state */
+	int refs;	/* private */
+};
+void mk_store_event_unref(struct mk_store_event *ev);
+const char *mk_store_event_type_name(enum mk_store_event_type t); /* "ADDED", ... */
+
+struct mk_store_watch;
+/* Starts a watch on events with revision > after_rv for resource (NULL: all) in ns
+ * (NULL: all namespaces). Fails with ERANGE if after_rv is older than the kept
+ * window. *ret owned by caller. */
+int mk_store_watch_new(struct mk_store *s, const char *resource, const char *ns,
+		       uint64_t after_rv, struct mk_store_watch **ret, struct mk_error **err);
+/* Waits up to timeout_ms (-1: forever) for the next matching event.
+ * Returns 1 with *ret_ev (caller unrefs), 0 on timeout, -1 on error: ERANGE if the
+ * watcher fell out of the window, ECANCELED if the store is closing. */
+int mk_store_watch_next(struct mk_store_watch *w, int timeout_ms,
+			struct mk_store_event **ret_ev, struct mk_error **err);
+/* Wakes a watcher blocked in mk_store_watch_next (it returns ECANCELED). Thread-safe. */
+void mk_store_watch_cancel(struct mk_store_watch *w);
+void mk_store_watch_free(struct mk_store_watch *w); /* accepts NULL */
+
+#endif

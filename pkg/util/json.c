@@ -1,0 +1,64 @@
+#include <string.h>
+#include "minik8s/util.h"
+
+cJSON *mk_json_get(const cJSON *obj, const char *path)
+{
+	const char *p = path;
+	char key[256];
+
+	while (obj && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		if (!cJSON_IsObject(obj))
+			return NULL;
+		obj = cJSON_GetObjectItemCaseSensitive(obj, key);
+		p = dot ? dot + 1 : p + n;
+	}
+	return (cJSON *)obj;
+}
+
+const char *mk_json_get_string(const cJSON *obj, const char *path)
+{
+	cJSON *j = mk_json_get(obj, path);
+	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+cJSON *mk_json_ensure_object(cJSON *obj, const char *path)
+{
+	const char *p = path;
+	char key[256];
+
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n >= sizeof(key))
+			abort();
+		memcpy(key, p, n);
+		key[n] = '\0';
+		cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, key);
+		if (!cJSON_IsObject(c)) {
+			c = cJSON_CreateObject();
+			mk_json_set(obj, key, c);
+		}
+		obj = c;
+		p = dot ? dot + 1 : p + n;
+	}
+	return obj;
+}
+
+void mk_json_set(cJSON *obj, const char *key, cJSON *item)
+{
+	if (cJSON_GetObjectItemCaseSensitive(obj, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+	else
+		cJSON_AddItemToObject(obj, key, item);
+}
+
+void mk_json_set_string(cJSON *obj, const char *key, const char *value)
+{
+	mk_json_set(obj, key, cJSON_CreateString(value));
+}

@@ -1,0 +1,82 @@
+#include <string.h>
+#include "minik8s/util.h"
+
+void mk_time_format(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+time_t mk_time_parse(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	time_t t;
+
+	if (!s)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -1;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	t = timegm(&tm);
+	if (*p == 'Z' || *p == 'z')
+		return p[1] ? -1 : t;
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int h = (p[1] - '0') * 10 + (p[2] - '0');
+		int m = (p[4] - '0') * 10 + (p[5] - '0');
+		int off = h * 3600 + m * 60;
+		return *p == '+' ? t - off : t + off;
+	}
+	return -1;
+}
+
+/* Mirrors k8s.io/apimachinery/pkg/util/duration.HumanDuration, which kubectl's
+ * AGE column uses. */
+void mk_time_human_duration(int64_t s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	int64_t m = s / 60, h = s / 3600, d = h / 24, y = d / 365;
+	if (s < 60 * 2)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (m < 10) {
+		if (s % 60 == 0)
+			snprintf(buf, size, "%lldm", (long long)m);
+		else
+			snprintf(buf, size, "%lldm%llds", (long long)m, (long long)(s % 60));
+	} else if (m < 60 * 3)
+		snprintf(buf, size, "%lldm", (long long)m);
+	else if (h < 8) {
+		if (m % 60 == 0)
+			snprintf(buf, size, "%lldh", (long long)h);
+		else
+			snprintf(buf, size, "%lldh%lldm", (long long)h, (long long)(m % 60));
+	} else if (h < 48)
+		snprintf(buf, size, "%lldh", (long long)h);
+	else if (h < 24 * 8) {
+		if (h % 24 == 0)
+			snprintf(buf, size, "%lldd", (long long)d);
+		else
+			snprintf(buf, size, "%lldd%lldh", (long long)d, (long long)(h % 24));
+	} else if (h < 24 * 365 * 2)
+		snprintf(buf, size, "%lldd", (long long)d);
+	else if (h < 24 * 365 * 8) {
+		if (d % 365 == 0)
+			snprintf(buf, size, "%lldy", (long long)y);
+		else
+			snprintf(buf, size, "%lldy%lldd", (long long)y, (long long)(d % 365));
+	} else
+		snprintf(buf, size, "%lldy", (long long)y);
+}
+
+uint64_t mk_time_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Runs the whole test suite: every Check unit binary, then every end-to-end script.
+# Each e2e script prints "PASS: name" / "FAIL: name" lines (tests/lib/lib.sh).
+# Ends with the summary line "N passed, N failed". Exit status 0 only if none failed.
+# Usage: tests/run.sh [PATTERN]   (PATTERN filters test files by substring)
+set -u
+cd "$(dirname "$0")/.."
+pattern=${1:-}
+passed=0 failed=0
+failures=()
+log_dir=$(mktemp -d /tmp/minik8s-tests.XXXXXX)
+
+for bin in build/tests/unit-*; do
+	[ -x "$bin" ] || continue
+	[[ -n "$pattern" && "$bin" != *"$pattern"* ]] && continue
+	name=$(basename "$bin")
+	out="$log_dir/$name.log"
+	CK_FORK=yes CK_DEFAULT_TIMEOUT=60 timeout 600 "$bin" >"$out" 2>&1
+	rc=$?
+	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -1)
+	if [ -z "$line" ]; then
+		echo "FAIL: $name (exit $rc, no Check summary)"; tail -20 "$out"
+		failed=$((failed + 1)); failures+=("$name"); continue
+	fi
+	checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+	fails=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+	errs=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+	bad=$((fails + errs))
+	passed=$((passed + checks - bad)); failed=$((failed + bad))
+	if [ "$bad" -gt 0 ]; then
+		grep -E ':[EF]:' "$out" | head -20
+		failures+=("$name")
+	fi
+	echo "unit $name: $((checks - bad)) passed, $bad failed"
+done
+
+for t in tests/e2e/*.sh; do
+	[ -f "$t" ] || continue
+	[[ -n "$pattern" && "$t" != *"$pattern"* ]] && continue
+	name=$(basename "$t" .sh)
+	out="$log_dir/e2e-$name.log"
+	start=$(date +%s)
+	timeout 900 bash "$t" >"$out" 2>&1
+	rc=$?
+	p=$(grep -c '^PASS: ' "$out"); f=$(grep -c '^FAIL: ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name exited $rc without reporting a failure" >>"$out"; f=1
+	fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name ran no test" >>"$out"; f=1
+	fi
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "e2e $name: $p passed, $f failed ($(( $(date +%s) - start ))s)"
+	if [ "$f" -gt 0 ]; then
+		failures+=("$name")
+		grep -E '^FAIL: ' "$out" | head -20
+		echo "--- last lines of $out"; tail -30 "$out"; echo "---"
+	fi
+done
+
+[ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]} (logs in $log_dir)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
