@@ -1,0 +1,42 @@
+/* minik8s apiserver: the Kubernetes REST API over libmicrohttpd, backed by the store. */
+#ifndef MINIK8S_APISERVER_H
+#define MINIK8S_APISERVER_H
+
+#include <stdint.h>
+#include "minik8s/util.h"
+#include "minik8s/store.h"
+
+/* ---- TLS material (pkg/apiserver/certs.c) ------------------------------- */
+
+/* Ensures DIR holds a cluster CA and a serving certificate signed by it:
+ *   DIR/ca.crt, DIR/ca.key (generated once, kept across restarts; ECDSA P-256,
+ *   10 years), DIR/server.crt, DIR/server.key (re-issued when the wanted SANs are
+ *   not all covered; 1 year). SANs: every IP in ips (NULL-terminated; 127.0.0.1
+ *   always added) and every DNS name in dns_names (NULL-terminated; "localhost",
+ *   "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+ *   "kubernetes.default.svc.cluster.local" always added). Keys are written 0600,
+ *   certificates 0644, the directory 0700. */
+int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
+			    const char *const *dns_names, struct mk_error **err);
+
+/* ---- the server ----------------------------------------------------------- */
+
+struct mk_apiserver_options {
+	const char *bind_address;	/* "127.0.0.1", "0.0.0.0" */
+	uint16_t port;
+	const char *tls_cert_file;	/* PEM; NULL = plain HTTP (tests only) */
+	const char *tls_key_file;
+	const char *admin_token;	/* required bearer token */
+	const char *service_cidr;	/* reported/used by later controllers */
+	size_t max_body_bytes;		/* 0 = default 3 MiB, as kube-apiserver */
+	unsigned max_connections;	/* 0 = default 1024 */
+};
+
+struct mk_apiserver;
+/* Starts serving in background threads. store is borrowed and must outlive the
+ * server. *ret owned (mk_apiserver_free stops and frees). */
+int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store *store,
+		       struct mk_apiserver **ret, struct mk_error **err);
+void mk_apiserver_free(struct mk_apiserver *srv);
+
+#endif
