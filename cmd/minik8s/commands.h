@@ -3,10 +3,7 @@
 #ifndef MINIK8S_CMD_COMMANDS_H
 #define MINIK8S_CMD_COMMANDS_H
 
-#define MINIK8S_VERSION "0.1.0"
-/* the Kubernetes API version minik8s speaks (reported by /version) */
-#define MINIK8S_KUBE_MAJOR "1"
-#define MINIK8S_KUBE_MINOR "32"
+#include "minik8s/version.h"
 
 int cmd_server(int argc, char **argv);
 int cmd_kubectl(int argc, char **argv);

@@ -85,6 +85,10 @@ char *mk_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* strdup that aborts on OOM; NULL in -> NULL out. */
 char *mk_strdup(const char *s);
 void *mk_malloc0(size_t n); /* calloc that aborts on OOM */
+/* Standard base64 (RFC 4648) with padding; returns an owned string. */
+char *mk_base64_encode(const void *data, size_t len);
+/* Decodes standard base64 (whitespace ignored); *ret_data owned. -1 if malformed. */
+int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len);
 int mk_str_has_prefix(const char *s, const char *prefix);
 int mk_str_has_suffix(const char *s, const char *suffix);
 

@@ -89,18 +89,26 @@ void mk_buf_puts(struct mk_buf *b, const char *s)
 
 void mk_buf_printf(struct mk_buf *b, const char *fmt, ...)
 {
-	va_list ap, ap2;
+	va_list ap;
+	size_t room;
 	int n;
 
+	/* format straight into the spare room; only a long result needs a second
+	 * pass (this also avoids vsnprintf(NULL, 0, ...), which GCC 12 with
+	 * -fsanitize=undefined rejects as "null format string") */
+	buf_reserve(b, 128);
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->data + b->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort();
-	buf_reserve(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
+	if ((size_t)n >= room) {
+		buf_reserve(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
@@ -109,4 +117,64 @@ char *mk_buf_steal(struct mk_buf *b)
 	char *d = b->data ? b->data : mk_strdup("");
 	mk_buf_init(b);
 	return d;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *mk_base64_encode(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *out = mk_malloc0(4 * ((len + 2) / 3) + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		*o++ = b64[p[i] >> 2];
+		*o++ = b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		*o++ = b64[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		*o++ = b64[p[i + 2] & 63];
+	}
+	if (i < len) {
+		*o++ = b64[p[i] >> 2];
+		if (i + 1 < len) {
+			*o++ = b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			*o++ = b64[(p[i + 1] & 15) << 2];
+		} else {
+			*o++ = b64[(p[i] & 3) << 4];
+			*o++ = '=';
+		}
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len)
+{
+	size_t n = strlen(s);
+	unsigned char *out = mk_malloc0(n / 4 * 3 + 3);
+	size_t o = 0;
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *c;
+		if (s[i] == '=' )
+			break;
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == ' ')
+			continue;
+		c = strchr(b64, s[i]);
+		if (!c || !s[i]) {
+			free(out);
+			return -1;
+		}
+		acc = (acc << 6) | (unsigned)(c - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	*ret_data = out;
+	*ret_len = o;
+	return 0;
 }

@@ -1,0 +1,193 @@
+/* Version, API discovery and the minimal OpenAPI v3 documents kubectl needs
+ * (see shared/reference/kubectl-wire.md: "Version and discovery", "apply"). */
+#include <string.h>
+#include "internal.h"
+#include "minik8s/version.h"
+
+static cJSON *string_array(const char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (; v && *v; v++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+	return a;
+}
+
+static cJSON *version_doc(void)
+{
+	cJSON *v = cJSON_CreateObject();
+	char build[32];
+	cJSON_AddStringToObject(v, "major", MINIK8S_KUBE_MAJOR);
+	cJSON_AddStringToObject(v, "minor", MINIK8S_KUBE_MINOR);
+	cJSON_AddStringToObject(v, "gitVersion",
+				"v" MINIK8S_KUBE_MAJOR "." MINIK8S_KUBE_MINOR ".0-minik8s");
+	cJSON_AddStringToObject(v, "gitCommit", "minik8s-" MINIK8S_VERSION);
+	cJSON_AddStringToObject(v, "gitTreeState", "clean");
+	snprintf(build, sizeof(build), "%s", "2026-11-26T00:00:00Z");
+	cJSON_AddStringToObject(v, "buildDate", build);
+	cJSON_AddStringToObject(v, "goVersion", "none (C)");
+	cJSON_AddStringToObject(v, "compiler", "gcc");
+	cJSON_AddStringToObject(v, "platform", "linux/amd64");
+	return v;
+}
+
+/* APIResourceList for one group/version, subresources included. */
+static cJSON *resource_list(const char *group, const char *version)
+{
+	size_t n;
+	const struct mk_api_resource *rs = mk_api_resources(&n);
+	cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+	_cleanup_free_ char *gv = group[0] ? mk_strdup_printf("%s/%s", group, version)
+					   : mk_strdup(version);
+	static const char *const sub_verbs_status[] = { "get", "patch", "update", NULL };
+	static const char *const sub_verbs_get[] = { "get", NULL };
+	static const char *const sub_verbs_create[] = { "create", "get", NULL };
+
+	cJSON_AddStringToObject(doc, "kind", "APIResourceList");
+	cJSON_AddStringToObject(doc, "apiVersion", "v1");
+	cJSON_AddStringToObject(doc, "groupVersion", gv);
+	for (size_t i = 0; i < n; i++) {
+		const struct mk_api_resource *r = &rs[i];
+		if (strcmp(r->group, group) || strcmp(r->version, version))
+			continue;
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", r->name);
+		cJSON_AddStringToObject(e, "singularName", r->singular);
+		cJSON_AddBoolToObject(e, "namespaced", r->namespaced);
+		cJSON_AddStringToObject(e, "kind", r->kind);
+		cJSON_AddItemToObject(e, "verbs", string_array(r->verbs));
+		if (r->short_names && r->short_names[0])
+			cJSON_AddItemToObject(e, "shortNames", string_array(r->short_names));
+		if (!strcmp(r->name, "pods") || !strcmp(r->name, "deployments") ||
+		    !strcmp(r->name, "services") || !strcmp(r->name, "replicasets"))
+			cJSON_AddItemToObject(e, "categories",
+					      string_array((const char *const[]){ "all", NULL }));
+		cJSON_AddItemToArray(arr, e);
+
+		struct {
+			bool on;
+			const char *sub, *kind, *group, *version;
+			const char *const *verbs;
+		} subs[] = {
+			{ r->has_status, "status", r->kind, NULL, NULL, sub_verbs_status },
+			{ r->has_scale, "scale", "Scale", "autoscaling", "v1", sub_verbs_status },
+			{ !strcmp(r->name, "pods"), "log", "Pod", NULL, NULL, sub_verbs_get },
+			{ !strcmp(r->name, "pods"), "exec", "PodExecOptions", NULL, NULL,
+			  sub_verbs_create },
+		};
+		for (size_t j = 0; j < MK_ARRAY_SIZE(subs); j++) {
+			if (!subs[j].on)
+				continue;
+			cJSON *s = cJSON_CreateObject();
+			_cleanup_free_ char *nm = mk_strdup_printf("%s/%s", r->name, subs[j].sub);
+			cJSON_AddStringToObject(s, "name", nm);
+			cJSON_AddStringToObject(s, "singularName", "");
+			cJSON_AddBoolToObject(s, "namespaced", r->namespaced);
+			if (subs[j].group) {
+				cJSON_AddStringToObject(s, "group", subs[j].group);
+				cJSON_AddStringToObject(s, "version", subs[j].version);
+			}
+			cJSON_AddStringToObject(s, "kind", subs[j].kind);
+			cJSON_AddItemToObject(s, "verbs", string_array(subs[j].verbs));
+			cJSON_AddItemToArray(arr, s);
+		}
+	}
+	cJSON_AddItemToObject(doc, "resources", arr);
+	return doc;
+}
+
+/* A minimal OpenAPI v3 document for one group/version: the PATCH path of every kind
+ * with the fieldValidation parameter, which is what kubectl apply looks for. */
+static cJSON *openapi_doc(const char *group, const char *version)
+{
+	size_t n;
+	const struct mk_api_resource *rs = mk_api_resources(&n);
+	cJSON *doc = cJSON_CreateObject(), *paths = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(doc, "openapi", "3.0.0");
+	cJSON *info = cJSON_AddObjectToObject(doc, "info");
+	cJSON_AddStringToObject(info, "title", "Kubernetes");
+	cJSON_AddStringToObject(info, "version",
+				"v" MINIK8S_KUBE_MAJOR "." MINIK8S_KUBE_MINOR ".0");
+	for (size_t i = 0; i < n; i++) {
+		const struct mk_api_resource *r = &rs[i];
+		if (strcmp(r->group, group) || strcmp(r->version, version))
+			continue;
+		_cleanup_free_ char *p =
+			r->namespaced
+				? mk_strdup_printf("/%s/%s/namespaces/{namespace}/%s/{name}",
+						   group[0] ? "apis" : "api",
+						   group[0] ? r->group_version : version, r->name)
+				: mk_strdup_printf("/%s/%s/%s/{name}", group[0] ? "apis" : "api",
+						   group[0] ? r->group_version : version, r->name);
+		cJSON *item = cJSON_CreateObject();
+		const char *verbs[] = { "get", "put", "patch", "delete" };
+		for (size_t v = 0; v < MK_ARRAY_SIZE(verbs); v++) {
+			cJSON *op = cJSON_AddObjectToObject(item, verbs[v]);
+			cJSON *gvk = cJSON_AddObjectToObject(op, "x-kubernetes-group-version-kind");
+			cJSON_AddStringToObject(gvk, "group", r->group);
+			cJSON_AddStringToObject(gvk, "version", r->version);
+			cJSON_AddStringToObject(gvk, "kind", r->kind);
+			cJSON *params = cJSON_AddArrayToObject(op, "parameters");
+			if (!strcmp(verbs[v], "patch") || !strcmp(verbs[v], "put")) {
+				cJSON *fv = cJSON_CreateObject();
+				cJSON_AddStringToObject(fv, "name", "fieldValidation");
+				cJSON_AddStringToObject(fv, "in", "query");
+				cJSON_AddItemToObject(fv, "schema",
+						      cJSON_Parse("{\"type\":\"string\"}"));
+				cJSON_AddItemToArray(params, fv);
+			}
+			cJSON *resp = cJSON_AddObjectToObject(op, "responses");
+			cJSON_AddItemToObject(resp, "200",
+					      cJSON_Parse("{\"description\":\"OK\"}"));
+		}
+		cJSON_AddItemToObject(paths, p, item);
+	}
+	cJSON_AddItemToObject(doc, "paths", paths);
+	cJSON *comp = cJSON_AddObjectToObject(doc, "components");
+	cJSON_AddObjectToObject(comp, "schemas");
+	return doc;
+}
+
+bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep)
+{
+	_cleanup_cjson_ cJSON *doc = NULL;
+
+	if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
+		doc = version_doc();
+	} else if (!strcmp(path, "/api") || !strcmp(path, "/api/")) {
+		doc = cJSON_Parse("{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],"
+				  "\"serverAddressByClientCIDRs\":[{\"clientCIDR\":\"0.0.0.0/0\","
+				  "\"serverAddress\":\"\"}]}");
+	} else if (!strcmp(path, "/apis") || !strcmp(path, "/apis/")) {
+		doc = cJSON_Parse(
+			"{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{\"name\":"
+			"\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}],"
+			"\"preferredVersion\":{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}}]}");
+	} else if (!strcmp(path, "/apis/apps")) {
+		doc = cJSON_Parse(
+			"{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",\"name\":\"apps\",\"versions\":"
+			"[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}],\"preferredVersion\":"
+			"{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}}");
+	} else if (!strcmp(path, "/api/v1")) {
+		doc = resource_list("", "v1");
+	} else if (!strcmp(path, "/apis/apps/v1")) {
+		doc = resource_list("apps", "v1");
+	} else if (!strcmp(path, "/openapi/v3")) {
+		doc = cJSON_Parse("{\"paths\":{"
+				  "\"api/v1\":{\"serverRelativeURL\":\"/openapi/v3/api/v1?hash=" MINIK8S_VERSION "\"},"
+				  "\"apis/apps/v1\":{\"serverRelativeURL\":\"/openapi/v3/apis/apps/v1?hash=" MINIK8S_VERSION "\"}}}");
+	} else if (!strcmp(path, "/openapi/v3/api/v1")) {
+		doc = openapi_doc("", "v1");
+	} else if (!strcmp(path, "/openapi/v3/apis/apps/v1")) {
+		doc = openapi_doc("apps", "v1");
+	} else {
+		return false;
+	}
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed on %s", req->method,
+				path);
+		return true;
+	}
+	mk_reply_json(rep, 200, doc);
+	return true;
+}

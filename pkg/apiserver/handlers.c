@@ -1,0 +1,944 @@
+/* Resource requests: get, list, create, update, patch, delete, and the status and
+ * scale subresources. Semantics follow kube-apiserver's generic registry: the server
+ * owns uid, creationTimestamp, resourceVersion and generation; the main resource
+ * cannot change status and /status cannot change anything else; writes are optimistic
+ * (resourceVersion preconditions, retried internally for patches). */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include "internal.h"
+
+#define PATCH_RETRIES 8
+
+static bool has_spec_generation(const struct mk_api_resource *r)
+{
+	return !strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets") ||
+	       !strcmp(r->name, "pods");
+}
+
+static const char *store_ns(const struct mk_api_resource *r, const char *ns)
+{
+	return r->namespaced ? (ns ? ns : "") : "";
+}
+
+/* Parses a decimal resourceVersion; 0 if absent/empty; -1 if malformed. */
+static int parse_rv(const char *s, uint64_t *ret)
+{
+	char *end;
+	if (!s || !*s) {
+		*ret = 0;
+		return 0;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || s[0] == '-')
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+/* Replies 422 Invalid from a causes array (moved in). */
+static void reply_invalid(struct mk_reply *rep, const struct mk_api_resource *r,
+			  const char *name, cJSON *causes)
+{
+	struct mk_buf m;
+	int n = cJSON_GetArraySize(causes);
+	mk_buf_init(&m);
+	mk_buf_printf(&m, "%s \"%s\" is invalid: %s", r->kind, name ? name : "", n > 1 ? "[" : "");
+	for (int i = 0; i < n; i++) {
+		cJSON *c = cJSON_GetArrayItem(causes, i);
+		const char *f = mk_json_get_string(c, "field");
+		const char *msg = mk_json_get_string(c, "message");
+		mk_buf_printf(&m, "%s%s%s%s", i ? ", " : "", f ? f : "", f ? ": " : "",
+			      msg ? msg : "");
+	}
+	if (n > 1)
+		mk_buf_puts(&m, "]");
+	_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", m.data, r->kind, name, causes);
+	if (r->group[0])
+		cJSON_AddStringToObject(cJSON_GetObjectItem(st, "details"), "group", r->group);
+	mk_buf_release(&m);
+	mk_reply_json(rep, 422, st);
+}
+
+static void reply_stored(struct mk_reply *rep, struct mk_request *req, unsigned code,
+			 char *json)
+{
+	if (mk_request_wants_table(req)) {
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+		_cleanup_cjson_ cJSON *t = mk_api_table_new(req->res, true);
+		free(json);
+		mk_api_table_add_row(t, req->res, obj, time(NULL));
+		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion",
+				   mk_json_get_string(obj, "metadata.resourceVersion"));
+		mk_reply_json(rep, code, t);
+		return;
+	}
+	mk_reply_json_text(rep, code, json);
+}
+
+/* ---- request bodies --------------------------------------------------------- */
+
+static bool content_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	return ct && !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Decodes a create/update body (JSON or protobuf) into *ret. On failure the reply
+ * is filled and -1 returned. */
+static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret)
+{
+	const char *ct = mk_request_header(req, "Content-Type");
+	cJSON *obj;
+
+	if (content_type_is(ct, "application/vnd.kubernetes.protobuf")) {
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_api_protobuf_decode(req->body.data, req->body.len, &obj, &err) < 0) {
+			mk_reply_status(rep, 400, NULL, NULL, "%s", err->msg);
+			return -1;
+		}
+	} else if (!ct || content_type_is(ct, "application/json") || !*ct) {
+		if (!req->body.len) {
+			mk_reply_status(rep, 400, NULL, NULL, "the request body is empty");
+			return -1;
+		}
+		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
+		if (!obj) {
+			const char *at = cJSON_GetErrorPtr();
+			mk_reply_status(rep, 400, NULL, NULL,
+					"the body of the request is not valid JSON (near offset %ld)",
+					at && at >= req->body.data ? (long)(at - req->body.data) : 0L);
+			return -1;
+		}
+	} else {
+		mk_reply_status(rep, 415, NULL, NULL,
+				"the body of the request was in an unknown format - accepted media "
+				"types include: application/json, application/vnd.kubernetes.protobuf");
+		return -1;
+	}
+	if (!cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		mk_reply_status(rep, 400, NULL, NULL, "the body of the request must be a JSON object");
+		return -1;
+	}
+	*ret = obj;
+	return 0;
+}
+
+/* Checks/fills apiVersion and kind against the URL's resource. */
+static int check_type(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+		      const char *kind, const char *api_version)
+{
+	const char *k = mk_json_get_string(obj, "kind");
+	const char *av = mk_json_get_string(obj, "apiVersion");
+	cJSON *jk = cJSON_GetObjectItem(obj, "kind"), *jav = cJSON_GetObjectItem(obj, "apiVersion");
+
+	if ((jk && !cJSON_IsString(jk)) || (jav && !cJSON_IsString(jav))) {
+		mk_reply_status(rep, 400, NULL, NULL, "kind and apiVersion must be strings");
+		return -1;
+	}
+	if (av && *av && strcmp(av, api_version)) {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"the API version in the data (%s) does not match the expected API "
+				"version (%s)", av, api_version);
+		return -1;
+	}
+	if (k && *k && strcmp(k, kind)) {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"the kind in the data (%s) does not match the expected kind (%s)", k,
+				kind);
+		return -1;
+	}
+	mk_json_set_string(obj, "apiVersion", api_version);
+	mk_json_set_string(obj, "kind", kind);
+	return 0;
+}
+
+/* ---- create ------------------------------------------------------------------ */
+
+/* Server-owned fields of a new object; resets status to what a new object has. */
+static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char *ns)
+{
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	char uid[37], ts[32];
+
+	mk_uuid_v4(uid);
+	mk_time_format(time(NULL), ts, sizeof(ts));
+	mk_json_set_string(md, "uid", uid);
+	mk_json_set_string(md, "creationTimestamp", ts);
+	cJSON_DeleteItemFromObject(md, "resourceVersion");
+	cJSON_DeleteItemFromObject(md, "deletionTimestamp");
+	cJSON_DeleteItemFromObject(md, "deletionGracePeriodSeconds");
+	cJSON_DeleteItemFromObject(md, "managedFields");
+	cJSON_DeleteItemFromObject(md, "selfLink");
+	if (r->namespaced)
+		mk_json_set_string(md, "namespace", ns);
+	else
+		cJSON_DeleteItemFromObject(md, "namespace");
+	if (has_spec_generation(r))
+		mk_json_set(md, "generation", cJSON_CreateNumber(1));
+	if (!strcmp(r->name, "pods"))
+		mk_json_set(obj, "status", cJSON_Parse("{\"phase\":\"Pending\",\"qosClass\":\"BestEffort\"}"));
+	else if (!strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets"))
+		mk_json_set(obj, "status", cJSON_CreateObject());
+	else if (!strcmp(r->name, "services"))
+		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
+}
+
+/* Fills metadata.name from generateName. Returns 0, or -1 with causes. */
+static int resolve_name(cJSON *obj, cJSON **ret_causes)
+{
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	const char *name = mk_json_get_string(md, "name");
+	const char *gen = mk_json_get_string(md, "generateName");
+	cJSON *jn = cJSON_GetObjectItem(md, "name");
+
+	if (jn && !cJSON_IsString(jn)) {
+		*ret_causes = cJSON_CreateArray();
+		mk_api_cause_add(*ret_causes, "FieldValueInvalid", "metadata.name",
+				 "Invalid value: name must be a string");
+		return -1;
+	}
+	if (name && *name)
+		return 0;
+	if (gen && *gen) {
+		char sfx[6];
+		mk_random_k8s_suffix(sfx, 5);
+		/* keep within the 253 (or 63 for labels) limit as Kubernetes does */
+		_cleanup_free_ char *n = mk_strdup_printf("%.58s%s", gen, sfx);
+		mk_json_set_string(md, "name", n);
+		return 0;
+	}
+	*ret_causes = cJSON_CreateArray();
+	mk_api_cause_add(*ret_causes, "FieldValueRequired", "metadata.name",
+			 "name or generateName is required");
+	return -1;
+}
+
+/* Namespace of a namespaced write must exist and not be terminating. */
+static int check_namespace(struct mk_apiserver *srv, struct mk_reply *rep, const char *ns)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *json = NULL;
+	uint64_t rv;
+
+	if (mk_store_get(srv->store, "namespaces", "", ns, &json, &rv, &err) < 0) {
+		if (err->code == ENOENT)
+			mk_reply_status(rep, 404, "namespaces", ns, "namespaces \"%s\" not found", ns);
+		else
+			mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
+		return -1;
+	}
+	if (strstr(json, "\"deletionTimestamp\"")) {
+		mk_reply_status(rep, 403, "namespaces", ns,
+				"unable to create new content in namespace %s because it is being "
+				"terminated", ns);
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_create(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_cjson_ cJSON *obj = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+	char *json = NULL;
+
+	if (decode_body(req, rep, &obj) < 0 ||
+	    check_type(req, rep, obj, r->kind, r->group_version) < 0)
+		return;
+	const char *bns = mk_json_get_string(obj, "metadata.namespace");
+	if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"the namespace of the provided object does not match the namespace "
+				"sent on the request");
+		return;
+	}
+	if (resolve_name(obj, &causes) < 0) {
+		reply_invalid(rep, r, NULL, causes);
+		return;
+	}
+	const char *name = mk_json_get_string(obj, "metadata.name");
+	prepare_new(r, obj, req->ns);
+	mk_api_default(r, obj);
+	if (mk_api_validate(r, obj, NULL, &causes) < 0) {
+		reply_invalid(rep, r, name, causes);
+		return;
+	}
+	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
+		return;
+	const char *dry = mk_request_arg(req, "dryRun");
+	if (dry && !strcmp(dry, "All")) {
+		mk_reply_json(rep, 201, obj);
+		return;
+	}
+	if (mk_store_create(req->srv->store, r->name, store_ns(r, req->ns), name, obj, &json,
+			    NULL, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
+	}
+	reply_stored(rep, req, 201, json);
+}
+
+int mk_apiserver_bootstrap(struct mk_store *store, struct mk_error **err)
+{
+	static const char *const namespaces[] = { "default", "kube-system", "kube-public",
+						  "kube-node-lease" };
+	const struct mk_api_resource *r = mk_api_resource_find("", "v1", "namespaces");
+
+	for (size_t i = 0; i < MK_ARRAY_SIZE(namespaces); i++) {
+		_cleanup_free_ char *json = NULL;
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (mk_store_get(store, "namespaces", "", namespaces[i], &json, NULL, &e) == 0)
+			continue;
+		if (e->code != ENOENT)
+			return mk_error_set(err, e->code, "%s", e->msg);
+		_cleanup_cjson_ cJSON *ns = cJSON_CreateObject();
+		cJSON_AddStringToObject(ns, "apiVersion", "v1");
+		cJSON_AddStringToObject(ns, "kind", "Namespace");
+		cJSON *md = cJSON_AddObjectToObject(ns, "metadata");
+		cJSON_AddStringToObject(md, "name", namespaces[i]);
+		cJSON_AddItemToObject(md, "labels",
+				      cJSON_CreateObject());
+		cJSON_AddStringToObject(cJSON_GetObjectItem(md, "labels"),
+					"kubernetes.io/metadata.name", namespaces[i]);
+		prepare_new(r, ns, "");
+		mk_api_default(r, ns);
+		if (mk_store_create(store, "namespaces", "", namespaces[i], ns, NULL, NULL, err) < 0 &&
+		    (*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+	}
+	return 0;
+}
+
+/* ---- get / list ------------------------------------------------------------- */
+
+static cJSON *scale_from(const cJSON *obj)
+{
+	cJSON *s = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(s, "metadata");
+	const char *keys[] = { "name", "namespace", "uid", "resourceVersion", "creationTimestamp" };
+	cJSON_AddStringToObject(s, "kind", "Scale");
+	cJSON_AddStringToObject(s, "apiVersion", "autoscaling/v1");
+	for (size_t i = 0; i < MK_ARRAY_SIZE(keys); i++) {
+		cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), keys[i]);
+		if (v)
+			cJSON_AddItemToObject(md, keys[i], cJSON_Duplicate(v, 1));
+	}
+	cJSON *rep = mk_json_get(obj, "spec.replicas");
+	cJSON_AddNumberToObject(cJSON_AddObjectToObject(s, "spec"), "replicas",
+				cJSON_IsNumber(rep) ? rep->valuedouble : 1);
+	cJSON *st = cJSON_AddObjectToObject(s, "status");
+	cJSON *sr = mk_json_get(obj, "status.replicas");
+	cJSON_AddNumberToObject(st, "replicas", cJSON_IsNumber(sr) ? sr->valuedouble : 0);
+	/* status.selector: the label selector in string form */
+	cJSON *ml = mk_json_get(obj, "spec.selector.matchLabels");
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_puts(&b, "");
+	cJSON *it;
+	cJSON_ArrayForEach(it, ml)
+	{
+		if (cJSON_IsString(it))
+			mk_buf_printf(&b, "%s%s=%s", b.len ? "," : "", it->string, it->valuestring);
+	}
+	cJSON_AddStringToObject(st, "selector", b.data);
+	mk_buf_release(&b);
+	return s;
+}
+
+static void handle_get(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	char *json = NULL;
+
+	if (mk_store_get(req->srv->store, r->name, store_ns(r, req->ns), req->name, &json, NULL,
+			 &err) < 0) {
+		mk_reply_error(rep, r, req->name, err);
+		return;
+	}
+	if (req->sub && !strcmp(req->sub, "scale")) {
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+		_cleanup_cjson_ cJSON *s = scale_from(obj);
+		free(json);
+		mk_reply_json(rep, 200, s);
+		return;
+	}
+	reply_stored(rep, req, 200, json);
+}
+
+struct list_filter {
+	struct mk_label_selector *labels;
+	struct mk_field_selector *fields;
+};
+
+static int filter_item(const char *json, void *userdata)
+{
+	struct list_filter *f = userdata;
+	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+	if (!obj)
+		return 0;
+	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
+		return 0;
+	if (f->fields && !mk_field_selector_matches(f->fields, obj))
+		return 0;
+	return 1;
+}
+
+/* Parses labelSelector/fieldSelector; on error fills a 400 reply and returns -1. */
+int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
+			 struct mk_label_selector **ret_labels, struct mk_field_selector **ret_fields)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	const char *ls = mk_request_arg(req, "labelSelector");
+	const char *fs = mk_request_arg(req, "fieldSelector");
+
+	*ret_labels = NULL;
+	*ret_fields = NULL;
+	if (ls && *ls && mk_label_selector_parse(ls, ret_labels, &err) < 0) {
+		mk_reply_status(rep, 400, NULL, NULL, "unable to parse labelSelector: %s", err->msg);
+		return -1;
+	}
+	if (fs && *fs && mk_field_selector_parse(fs, ret_fields, &err) < 0) {
+		mk_label_selector_free(*ret_labels);
+		*ret_labels = NULL;
+		mk_reply_status(rep, 400, NULL, NULL, "unable to parse fieldSelector: %s", err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_list(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct list_filter f;
+	struct mk_store_list l = { 0 };
+	const char *ns = r->namespaced ? req->ns : "";
+
+	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
+		return;
+	int rc = mk_store_list(req->srv->store, r->name, ns,
+			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
+	mk_label_selector_free(f.labels);
+	mk_field_selector_free(f.fields);
+	if (rc < 0) {
+		mk_reply_error(rep, r, NULL, err);
+		return;
+	}
+	char rvs[24];
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
+	if (mk_request_wants_table(req)) {
+		_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
+		time_t now = time(NULL);
+		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
+		for (size_t i = 0; i < l.n; i++) {
+			_cleanup_cjson_ cJSON *obj = cJSON_Parse(l.items[i]);
+			if (obj)
+				mk_api_table_add_row(t, r, obj, now);
+		}
+		mk_store_list_release(&l);
+		mk_reply_json(rep, 200, t);
+		return;
+	}
+	/* Items are stored JSON texts: splice them without re-parsing. */
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"},\"items\":[",
+		      r->kind, r->group_version, rvs);
+	for (size_t i = 0; i < l.n; i++) {
+		if (i)
+			mk_buf_append(&b, ",", 1);
+		mk_buf_puts(&b, l.items[i]);
+	}
+	mk_buf_puts(&b, "]}");
+	mk_store_list_release(&l);
+	mk_reply_json_text(rep, 200, mk_buf_steal(&b));
+}
+
+/* ---- update and patch --------------------------------------------------------- */
+
+enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE };
+
+/* Builds the object to store from old and the client's new version according to
+ * the target, then defaults, validates and stores it with precondition expect_rv.
+ * On success *ret_json is the stored text (or the unchanged old one). Returns 0,
+ * or -1 with the reply filled; ESTALE conflicts return -2 (reply filled too) so
+ * patch callers can retry. */
+static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
+			 cJSON *new, enum write_target target, uint64_t expect_rv,
+			 char **ret_json)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_cjson_ cJSON *obj = NULL;
+	cJSON *causes = NULL;
+	const cJSON *omd = cJSON_GetObjectItem(old, "metadata");
+
+	if (target == TARGET_STATUS) {
+		obj = cJSON_Duplicate(old, 1);
+		cJSON *st = cJSON_GetObjectItem(new, "status");
+		if (st)
+			mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
+		else
+			cJSON_DeleteItemFromObject(obj, "status");
+	} else if (target == TARGET_SCALE) {
+		cJSON *rp = mk_json_get(new, "spec.replicas");
+		if (!cJSON_IsNumber(rp) || rp->valuedouble < 0 ||
+		    rp->valuedouble != (double)(int)rp->valuedouble) {
+			causes = cJSON_CreateArray();
+			mk_api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
+					 "Invalid value: must be a non-negative integer");
+			reply_invalid(rep, r, req->name, causes);
+			return -1;
+		}
+		obj = cJSON_Duplicate(old, 1);
+		mk_json_set(mk_json_ensure_object(obj, "spec"), "replicas",
+			    cJSON_CreateNumber(rp->valuedouble));
+	} else {
+		obj = cJSON_Duplicate(new, 1);
+		if (check_type(req, rep, obj, r->kind, r->group_version) < 0)
+			return -1;
+		const char *bn = mk_json_get_string(obj, "metadata.name");
+		if (!bn || strcmp(bn, req->name)) {
+			mk_reply_status(rep, 400, NULL, NULL,
+					"the name of the object (%s) does not match the name on the URL (%s)",
+					bn ? bn : "", req->name);
+			return -1;
+		}
+		const char *bns = mk_json_get_string(obj, "metadata.namespace");
+		if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
+			mk_reply_status(rep, 400, NULL, NULL,
+					"the namespace of the provided object does not match the "
+					"namespace sent on the request");
+			return -1;
+		}
+		/* status belongs to /status for kinds that have one */
+		if (r->has_status) {
+			cJSON *st = cJSON_GetObjectItem(old, "status");
+			if (st)
+				mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
+			else
+				cJSON_DeleteItemFromObject(obj, "status");
+		}
+		/* server-owned metadata */
+		cJSON *md = mk_json_ensure_object(obj, "metadata");
+		const char *keep[] = { "uid", "creationTimestamp", "deletionTimestamp",
+				       "deletionGracePeriodSeconds", "generation", "namespace" };
+		for (size_t i = 0; i < MK_ARRAY_SIZE(keep); i++) {
+			cJSON *v = cJSON_GetObjectItem(omd, keep[i]);
+			if (v)
+				mk_json_set(md, keep[i], cJSON_Duplicate(v, 1));
+			else
+				cJSON_DeleteItemFromObject(md, keep[i]);
+		}
+		cJSON_DeleteItemFromObject(md, "managedFields");
+	}
+	mk_api_default(r, obj);
+	/* same resourceVersion as old for the comparisons below */
+	mk_json_set(mk_json_ensure_object(obj, "metadata"), "resourceVersion",
+		    cJSON_Duplicate(cJSON_GetObjectItem(omd, "resourceVersion"), 1));
+	if (has_spec_generation(r) &&
+	    !cJSON_Compare(cJSON_GetObjectItem(obj, "spec"), cJSON_GetObjectItem(old, "spec"), 1)) {
+		cJSON *g = cJSON_GetObjectItem(omd, "generation");
+		mk_json_set(mk_json_ensure_object(obj, "metadata"), "generation",
+			    cJSON_CreateNumber((cJSON_IsNumber(g) ? g->valuedouble : 0) + 1));
+	}
+	if (mk_api_validate(r, obj, old, &causes) < 0) {
+		reply_invalid(rep, r, req->name, causes);
+		return -1;
+	}
+	/* a no-op write keeps the resourceVersion, as Kubernetes does */
+	if (cJSON_Compare(obj, old, 1)) {
+		*ret_json = cJSON_PrintUnformatted(old);
+		return 0;
+	}
+	const char *dry = mk_request_arg(req, "dryRun");
+	if (dry && !strcmp(dry, "All")) {
+		*ret_json = cJSON_PrintUnformatted(obj);
+		return 0;
+	}
+	if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, expect_rv,
+			    obj, ret_json, NULL, &err) < 0) {
+		mk_reply_error(rep, r, req->name, err);
+		return err->code == ESTALE ? -2 : -1;
+	}
+	return 0;
+}
+
+/* Loads the current object; fills a reply on error. */
+static int load_current(struct mk_request *req, struct mk_reply *rep, cJSON **ret,
+			uint64_t *ret_rv)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *json = NULL;
+
+	if (mk_store_get(req->srv->store, r->name, store_ns(r, req->ns), req->name, &json, ret_rv,
+			 &err) < 0) {
+		mk_reply_error(rep, r, req->name, err);
+		return -1;
+	}
+	*ret = cJSON_Parse(json);
+	if (!*ret) {
+		mk_reply_status(rep, 500, NULL, NULL, "stored object is corrupt");
+		return -1;
+	}
+	return 0;
+}
+
+static enum write_target target_of(struct mk_request *req)
+{
+	if (!req->sub)
+		return TARGET_MAIN;
+	return !strcmp(req->sub, "scale") ? TARGET_SCALE : TARGET_STATUS;
+}
+
+static void reply_written(struct mk_request *req, struct mk_reply *rep, char *json)
+{
+	if (req->sub && !strcmp(req->sub, "scale")) {
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+		_cleanup_cjson_ cJSON *s = scale_from(obj);
+		free(json);
+		mk_reply_json(rep, 200, s);
+		return;
+	}
+	reply_stored(rep, req, 200, json);
+}
+
+static void handle_update(struct mk_request *req, struct mk_reply *rep)
+{
+	_cleanup_cjson_ cJSON *body = NULL, *old = NULL;
+	uint64_t expect = 0, cur;
+	char *json = NULL;
+
+	if (decode_body(req, rep, &body) < 0)
+		return;
+	if (parse_rv(mk_json_get_string(body, "metadata.resourceVersion"), &expect) < 0) {
+		mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
+		return;
+	}
+	if (target_of(req) == TARGET_SCALE) {
+		const char *k = mk_json_get_string(body, "kind");
+		if (k && strcmp(k, "Scale")) {
+			mk_reply_status(rep, 400, NULL, NULL,
+					"the kind in the data (%s) does not match the expected kind (Scale)", k);
+			return;
+		}
+	}
+	if (load_current(req, rep, &old, &cur) < 0)
+		return;
+	if (finish_update(req, rep, old, body, target_of(req), expect, &json) < 0)
+		return;
+	reply_written(req, rep, json);
+}
+
+static void handle_patch(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	const char *ct = mk_request_header(req, "Content-Type");
+	_cleanup_cjson_ cJSON *patch = NULL;
+	enum { MERGE, JSONPATCH, STRATEGIC } kind;
+
+	if (content_type_is(ct, "application/merge-patch+json"))
+		kind = MERGE;
+	else if (content_type_is(ct, "application/json-patch+json"))
+		kind = JSONPATCH;
+	else if (content_type_is(ct, "application/strategic-merge-patch+json"))
+		kind = STRATEGIC;
+	else if (content_type_is(ct, "application/apply-patch+yaml")) {
+		mk_reply_status(rep, 415, NULL, NULL,
+				"server-side apply is not supported by minik8s; use client-side "
+				"'kubectl apply' (without --server-side)");
+		return;
+	} else {
+		mk_reply_status(rep, 415, NULL, NULL,
+				"the body of the request was in an unknown format - accepted media "
+				"types include: application/json-patch+json, "
+				"application/merge-patch+json, application/strategic-merge-patch+json");
+		return;
+	}
+	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+	if (!patch) {
+		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
+		return;
+	}
+	if (kind == JSONPATCH ? !cJSON_IsArray(patch) : !cJSON_IsObject(patch)) {
+		mk_reply_status(rep, 400, NULL, NULL, "the patch must be a JSON %s",
+				kind == JSONPATCH ? "array" : "object");
+		return;
+	}
+	enum write_target target = target_of(req);
+	for (int attempt = 0;; attempt++) {
+		_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		uint64_t cur, expect;
+		char *json = NULL;
+
+		if (load_current(req, rep, &old, &cur) < 0)
+			return;
+		doc = target == TARGET_SCALE ? scale_from(old) : cJSON_Duplicate(old, 1);
+		int rc = kind == MERGE	   ? mk_api_patch_merge(&doc, patch, &err)
+			 : kind == JSONPATCH ? mk_api_patch_json(&doc, patch, &err)
+					     : mk_api_patch_strategic(target == TARGET_SCALE ? NULL : r,
+								      &doc, patch, &err);
+		if (rc < 0) {
+			if (err->code == ESTALE || err->code == EINVAL || err->code < 400)
+				mk_reply_status(rep, kind == JSONPATCH ? 422 : 400, NULL, NULL,
+						"%s", err->msg);
+			else
+				mk_reply_error(rep, r, req->name, err);
+			return;
+		}
+		if (!cJSON_IsObject(doc)) {
+			mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
+			return;
+		}
+		/* a resourceVersion in the patch is a precondition; otherwise retry on conflict */
+		const char *prv = mk_json_get_string(doc, "metadata.resourceVersion");
+		bool precondition = false;
+		if (parse_rv(prv, &expect) < 0) {
+			mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
+			return;
+		}
+		if (expect && expect != cur && target != TARGET_SCALE)
+			precondition = true;
+		else
+			expect = cur;
+		if (target == TARGET_SCALE)
+			expect = cur;
+		if (precondition) {
+			struct mk_error e = { ESTALE, (char *)"conflict" };
+			mk_reply_error(rep, r, req->name, &e);
+			return;
+		}
+		rc = finish_update(req, rep, old, doc, target, expect, &json);
+		if (rc == -2 && attempt < PATCH_RETRIES) {
+			free(rep->body);
+			rep->body = NULL;
+			continue;
+		}
+		if (rc < 0)
+			return;
+		reply_written(req, rep, json);
+		return;
+	}
+}
+
+/* ---- delete ------------------------------------------------------------------ */
+
+static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
+		      const char *ns, const char *name, uint64_t expect, char **ret_json,
+		      struct mk_error **err)
+{
+	return mk_store_delete(srv->store, r->name, store_ns(r, ns), name, expect, ret_json, NULL,
+			       err);
+}
+
+/* Deletes everything in namespace ns. The namespace controller of a later stage
+ * takes this over; doing it synchronously keeps `kubectl delete namespace` true. */
+static int purge_namespace(struct mk_apiserver *srv, const char *ns, struct mk_error **err)
+{
+	size_t n;
+	const struct mk_api_resource *rs = mk_api_resources(&n);
+	for (size_t i = 0; i < n; i++) {
+		struct mk_store_list l = { 0 };
+		if (!rs[i].namespaced)
+			continue;
+		if (mk_store_list(srv->store, rs[i].name, ns, NULL, NULL, &l, err) < 0)
+			return -1;
+		for (size_t j = 0; j < l.n; j++) {
+			_cleanup_cjson_ cJSON *o = cJSON_Parse(l.items[j]);
+			const char *nm = mk_json_get_string(o, "metadata.name");
+			_cleanup_error_ struct mk_error *e = NULL;
+			if (nm && delete_one(srv, &rs[i], ns, nm, 0, NULL, &e) < 0 &&
+			    e->code != ENOENT) {
+				mk_store_list_release(&l);
+				return mk_error_set(err, e->code, "%s", e->msg);
+			}
+		}
+		mk_store_list_release(&l);
+	}
+	return 0;
+}
+
+/* Reads DeleteOptions from the body and the query. Fills a reply on error. */
+static int delete_options(struct mk_request *req, struct mk_reply *rep, uint64_t *ret_expect)
+{
+	_cleanup_cjson_ cJSON *opts = NULL;
+	const char *policy = mk_request_arg(req, "propagationPolicy");
+
+	*ret_expect = 0;
+	if (req->body.len) {
+		opts = cJSON_ParseWithLength(req->body.data, req->body.len);
+		if (!cJSON_IsObject(opts)) {
+			mk_reply_status(rep, 400, NULL, NULL, "the DeleteOptions body is not valid JSON");
+			return -1;
+		}
+		const char *p = mk_json_get_string(opts, "propagationPolicy");
+		if (p)
+			policy = p;
+		if (parse_rv(mk_json_get_string(opts, "preconditions.resourceVersion"), ret_expect) < 0) {
+			mk_reply_status(rep, 400, NULL, NULL, "invalid preconditions.resourceVersion");
+			return -1;
+		}
+	}
+	if (policy && strcmp(policy, "Orphan") && strcmp(policy, "Background") &&
+	    strcmp(policy, "Foreground")) {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"propagationPolicy: Unsupported value: \"%s\": supported values: "
+				"\"Foreground\", \"Background\", \"Orphan\"", policy);
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_delete(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	uint64_t expect;
+	char *json = NULL;
+
+	if (req->sub) {
+		mk_reply_status(rep, 405, NULL, NULL, "DELETE is not supported on %s/%s", r->name,
+				req->sub);
+		return;
+	}
+	if (delete_options(req, rep, &expect) < 0)
+		return;
+	if (!strcmp(r->name, "namespaces")) {
+		if (!strcmp(req->name, "default") || !strcmp(req->name, "kube-system") ||
+		    !strcmp(req->name, "kube-public")) {
+			mk_reply_status(rep, 403, "namespaces", req->name,
+					"namespaces \"%s\" is forbidden: this namespace may not be deleted",
+					req->name);
+			return;
+		}
+		_cleanup_free_ char *cur = NULL;
+		if (mk_store_get(req->srv->store, "namespaces", "", req->name, &cur, NULL, &err) < 0) {
+			mk_reply_error(rep, r, req->name, err);
+			return;
+		}
+		if (purge_namespace(req->srv, req->name, &err) < 0) {
+			mk_reply_error(rep, r, req->name, err);
+			return;
+		}
+	}
+	if (delete_one(req->srv, r, req->ns, req->name, expect, &json, &err) < 0) {
+		mk_reply_error(rep, r, req->name, err);
+		return;
+	}
+	reply_stored(rep, req, 200, json);
+}
+
+static void handle_delete_collection(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct list_filter f;
+	struct mk_store_list l = { 0 };
+	uint64_t expect;
+
+	if (!strcmp(r->name, "namespaces")) {
+		mk_reply_status(rep, 405, NULL, NULL, "deletecollection is not supported on namespaces");
+		return;
+	}
+	if (delete_options(req, rep, &expect) < 0 ||
+	    mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
+		return;
+	int rc = mk_store_list(req->srv->store, r->name, r->namespaced ? req->ns : "",
+			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
+	mk_label_selector_free(f.labels);
+	mk_field_selector_free(f.fields);
+	if (rc < 0) {
+		mk_reply_error(rep, r, NULL, err);
+		return;
+	}
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{},\"items\":[",
+		      r->kind, r->group_version);
+	int first = 1;
+	for (size_t i = 0; i < l.n; i++) {
+		_cleanup_cjson_ cJSON *o = cJSON_Parse(l.items[i]);
+		const char *nm = mk_json_get_string(o, "metadata.name");
+		const char *ns = mk_json_get_string(o, "metadata.namespace");
+		_cleanup_error_ struct mk_error *e = NULL;
+		_cleanup_free_ char *json = NULL;
+		if (!nm)
+			continue;
+		if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+			continue;
+		if (!first)
+			mk_buf_puts(&b, ",");
+		mk_buf_puts(&b, json);
+		first = 0;
+	}
+	mk_buf_puts(&b, "]}");
+	mk_store_list_release(&l);
+	mk_reply_json_text(rep, 200, mk_buf_steal(&b));
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	const char *m = req->method;
+
+	if (req->sub) {
+		bool ok = (!strcmp(req->sub, "status") && r->has_status) ||
+			  (!strcmp(req->sub, "scale") && r->has_scale);
+		if (!ok) {
+			if (!strcmp(r->name, "pods") &&
+			    (!strcmp(req->sub, "log") || !strcmp(req->sub, "exec") ||
+			     !strcmp(req->sub, "attach")))
+				mk_reply_status(rep, 503, r->name, req->name,
+						"pods/%s is served by the node agent, which is not "
+						"available in this server", req->sub);
+			else
+				mk_reply_status(rep, 404, NULL, NULL,
+						"the server could not find the requested resource");
+			return;
+		}
+	}
+	if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
+		if (req->name)
+			handle_get(req, rep);
+		else {
+			const char *w = mk_request_arg(req, "watch");
+			if (w && (!strcmp(w, "true") || !strcmp(w, "1")))
+				mk_watch_handle(req, rep);
+			else
+				handle_list(req, rep);
+		}
+	} else if (!strcmp(m, "POST")) {
+		if (req->name)
+			mk_reply_status(rep, 405, NULL, NULL, "POST is not supported on a named %s",
+					r->singular);
+		else
+			handle_create(req, rep);
+	} else if (!strcmp(m, "PUT")) {
+		if (!req->name)
+			mk_reply_status(rep, 405, NULL, NULL, "PUT requires an object name");
+		else
+			handle_update(req, rep);
+	} else if (!strcmp(m, "PATCH")) {
+		if (!req->name)
+			mk_reply_status(rep, 405, NULL, NULL, "PATCH requires an object name");
+		else
+			handle_patch(req, rep);
+	} else if (!strcmp(m, "DELETE")) {
+		if (req->name)
+			handle_delete(req, rep);
+		else
+			handle_delete_collection(req, rep);
+	} else {
+		mk_reply_status(rep, 405, NULL, NULL, "method %s is not supported", m);
+	}
+}

@@ -1,0 +1,82 @@
+/* apiserver internals shared by the files of pkg/apiserver. */
+#ifndef MINIK8S_APISERVER_INTERNAL_H
+#define MINIK8S_APISERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <microhttpd.h>
+#include "minik8s/apiserver.h"
+#include "minik8s/api.h"
+
+struct mk_watch_slot;
+
+struct mk_apiserver {
+	struct MHD_Daemon *daemon;
+	struct mk_store *store;
+	char *admin_token;
+	char *tls_cert, *tls_key;	/* PEM text, kept alive for MHD */
+	size_t max_body;
+	pthread_mutex_t lock;		/* guards watches */
+	struct mk_watch_slot *watches;	/* active watch streams, cancelled on free */
+	bool stopping;
+};
+
+/* One HTTP request being served (MHD's per-connection request context). */
+struct mk_request {
+	struct mk_apiserver *srv;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;
+	struct mk_buf body;
+	bool too_large;
+	bool started;
+
+	/* route */
+	const struct mk_api_resource *res;	/* NULL for non-resource paths */
+	char *ns;				/* namespace in the path, or NULL */
+	char *name;				/* object name, or NULL (collection) */
+	char *sub;				/* subresource ("status", "scale"), or NULL */
+};
+
+/* A reply: status code + body + content type. Handlers fill it; server.c sends. */
+struct mk_reply {
+	unsigned code;
+	char *body;		/* owned */
+	const char *content_type;
+	struct MHD_Response *stream;	/* set instead of body for streaming replies */
+};
+
+/* reply helpers (server.c) */
+void mk_reply_json(struct mk_reply *rep, unsigned code, const cJSON *obj);
+void mk_reply_json_text(struct mk_reply *rep, unsigned code, char *owned_text);
+/* Status error reply; kind is the resource (plural, e.g. "pods"), name may be NULL. */
+void mk_reply_status(struct mk_reply *rep, int code, const char *kind, const char *name,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Maps a store/api error to a Status reply for resource r and object name. */
+void mk_reply_error(struct mk_reply *rep, const struct mk_api_resource *r, const char *name,
+		    const struct mk_error *err);
+const char *mk_request_arg(struct mk_request *req, const char *key);
+const char *mk_request_header(struct mk_request *req, const char *key);
+/* true when the client asked for a meta.k8s.io Table (Accept header) */
+bool mk_request_wants_table(struct mk_request *req);
+
+/* discovery.c: handles /version, /api, /apis, /api/v1, /apis/apps/v1, /openapi/... ;
+ * returns false if path is not a discovery path. */
+bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep);
+
+/* handlers.c: resource requests (req->res set). */
+void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);
+/* Creates default namespaces etc. at start. */
+int mk_apiserver_bootstrap(struct mk_store *store, struct mk_error **err);
+
+/* Parses the labelSelector/fieldSelector query parameters (either may come back
+ * NULL = everything); on error fills a 400 reply and returns -1. (handlers.c) */
+int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
+			 struct mk_label_selector **ret_labels, struct mk_field_selector **ret_fields);
+
+/* watch.c: starts a watch stream reply for a list request. */
+void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
+/* Cancels every active watch (server stopping). */
+void mk_watch_cancel_all(struct mk_apiserver *srv);
+
+#endif

@@ -1,0 +1,279 @@
+/* Watch streams: newline-delimited JSON events over a chunked response, as
+ * kube-apiserver sends them ({"type":"ADDED","object":{...}}). The content reader
+ * blocks in the connection's own thread (libmicrohttpd thread-per-connection mode)
+ * waiting on the store's event log, so a watch costs one parked thread and no
+ * polling; a closed client is noticed through POLLRDHUP within a second. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include "internal.h"
+
+#define WAIT_SLICE_MS 1000
+#define BOOKMARK_EVERY_NS (60ull * 1000000000ull)
+#define DEFAULT_TIMEOUT_S 1800
+
+struct mk_watch_slot {
+	struct mk_watch_slot *next;
+	struct mk_store_watch *w;
+};
+
+struct stream {
+	struct mk_apiserver *srv;
+	const struct mk_api_resource *r;
+	struct mk_store_watch *w;
+	struct mk_watch_slot slot;
+	struct mk_label_selector *labels;
+	struct mk_field_selector *fields;
+	bool table, columns_sent, bookmarks;
+	int fd;
+	uint64_t deadline_ns, last_bookmark_ns, last_rv;
+	struct mk_buf out;
+	size_t out_off;
+	struct mk_store_list initial;
+	size_t next_initial;
+	bool ending, ended;
+};
+
+static void slot_add(struct mk_apiserver *srv, struct mk_watch_slot *s)
+{
+	pthread_mutex_lock(&srv->lock);
+	s->next = srv->watches;
+	srv->watches = s;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void slot_remove(struct mk_apiserver *srv, struct mk_watch_slot *s)
+{
+	pthread_mutex_lock(&srv->lock);
+	for (struct mk_watch_slot **p = &srv->watches; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+void mk_watch_cancel_all(struct mk_apiserver *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	for (struct mk_watch_slot *s = srv->watches; s; s = s->next)
+		mk_store_watch_cancel(s->w);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static bool matches(struct stream *st, const cJSON *obj)
+{
+	if (st->labels && !mk_label_selector_matches(st->labels, mk_json_get(obj, "metadata.labels")))
+		return false;
+	if (st->fields && !mk_field_selector_matches(st->fields, obj))
+		return false;
+	return true;
+}
+
+/* Appends one event line for object text json. */
+static void emit(struct stream *st, const char *type, const char *json)
+{
+	if (!st->table && !st->labels && !st->fields) {
+		mk_buf_printf(&st->out, "{\"type\":\"%s\",\"object\":", type);
+		mk_buf_puts(&st->out, json);
+		mk_buf_puts(&st->out, "}\n");
+		return;
+	}
+	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+	if (!obj || !matches(st, obj))
+		return;
+	mk_buf_printf(&st->out, "{\"type\":\"%s\",\"object\":", type);
+	if (st->table) {
+		_cleanup_cjson_ cJSON *t = mk_api_table_new(st->r, !st->columns_sent);
+		_cleanup_cjson_str_ char *txt = NULL;
+		st->columns_sent = true;
+		mk_api_table_add_row(t, st->r, obj, time(NULL));
+		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion",
+				   mk_json_get_string(obj, "metadata.resourceVersion"));
+		txt = cJSON_PrintUnformatted(t);
+		mk_buf_puts(&st->out, txt);
+	} else {
+		mk_buf_puts(&st->out, json);
+	}
+	mk_buf_puts(&st->out, "}\n");
+}
+
+static void emit_bookmark(struct stream *st)
+{
+	mk_buf_printf(&st->out,
+		      "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
+		      "\"metadata\":{\"resourceVersion\":\"%llu\",\"annotations\":"
+		      "{\"k8s.io/initial-events-end\":\"true\"}}}}\n",
+		      st->r->kind, st->r->group_version, (unsigned long long)st->last_rv);
+	st->last_bookmark_ns = mk_time_mono_ns();
+}
+
+static void emit_error(struct stream *st, int code, const char *msg)
+{
+	_cleanup_cjson_ cJSON *s = mk_api_status_new(code, mk_api_status_reason(code), msg, NULL,
+						     NULL, NULL);
+	_cleanup_cjson_str_ char *txt = cJSON_PrintUnformatted(s);
+	mk_buf_printf(&st->out, "{\"type\":\"ERROR\",\"object\":%s}\n", txt);
+}
+
+static bool client_gone(struct stream *st)
+{
+	struct pollfd p = { .fd = st->fd, .events = POLLRDHUP };
+	if (st->fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* Fills st->out with at least one line, or marks the stream ending. */
+static void produce(struct stream *st)
+{
+	while (st->out.len == st->out_off && !st->ending) {
+		if (st->next_initial < st->initial.n) {
+			emit(st, "ADDED", st->initial.items[st->next_initial++]);
+			continue;
+		}
+		struct mk_store_event *ev = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		uint64_t now = mk_time_mono_ns();
+		int left = (int)((st->deadline_ns > now ? st->deadline_ns - now : 0) / 1000000);
+		int rc = mk_store_watch_next(st->w, left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS, &ev,
+					     &err);
+		if (rc > 0) {
+			st->last_rv = ev->rv;
+			emit(st, mk_store_event_type_name(ev->type), ev->json);
+			mk_store_event_unref(ev);
+			continue;
+		}
+		if (rc < 0) {
+			if (err->code == ERANGE)
+				emit_error(st, 410, err->msg);
+			st->ending = true;
+			break;
+		}
+		now = mk_time_mono_ns();
+		if (now >= st->deadline_ns) {
+			if (st->bookmarks)
+				emit_bookmark(st);
+			st->ending = true;
+		} else if (client_gone(st)) {
+			st->ended = true;
+			st->ending = true;
+		} else if (st->bookmarks && now - st->last_bookmark_ns >= BOOKMARK_EVERY_NS) {
+			emit_bookmark(st);
+		}
+	}
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+
+	produce(st);
+	if (st->ended)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	size_t avail = st->out.len - st->out_off;
+	if (!avail)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	size_t n = avail < max ? avail : max;
+	memcpy(buf, st->out.data + st->out_off, n);
+	st->out_off += n;
+	if (st->out_off == st->out.len) {
+		st->out.len = 0;
+		st->out_off = 0;
+	}
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+	slot_remove(st->srv, &st->slot);
+	mk_store_watch_free(st->w);
+	mk_label_selector_free(st->labels);
+	mk_field_selector_free(st->fields);
+	mk_store_list_release(&st->initial);
+	mk_buf_release(&st->out);
+	free(st);
+}
+
+void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct stream *st = mk_malloc0(sizeof(*st));
+	const char *rvs = mk_request_arg(req, "resourceVersion");
+	const char *ts = mk_request_arg(req, "timeoutSeconds");
+	const char *bm = mk_request_arg(req, "allowWatchBookmarks");
+	const char *ns = r->namespaced ? req->ns : NULL;
+	uint64_t from = 0;
+
+	st->srv = req->srv;
+	st->r = r;
+	st->fd = -1;
+	mk_buf_init(&st->out);
+	st->table = mk_request_wants_table(req);
+	st->bookmarks = bm && (!strcmp(bm, "true") || !strcmp(bm, "1"));
+	if (mk_request_selectors(req, rep, &st->labels, &st->fields) < 0) {
+		stream_free(st);
+		return;
+	}
+	long timeout = ts && *ts ? strtol(ts, NULL, 10) : DEFAULT_TIMEOUT_S;
+	if (timeout <= 0 || timeout > DEFAULT_TIMEOUT_S)
+		timeout = DEFAULT_TIMEOUT_S;
+	st->deadline_ns = mk_time_mono_ns() + (uint64_t)timeout * 1000000000ull;
+	st->last_bookmark_ns = mk_time_mono_ns();
+
+	if (rvs && *rvs && strcmp(rvs, "0")) {
+		char *end;
+		from = strtoull(rvs, &end, 10);
+		if (*end || rvs[0] == '-') {
+			stream_free(st);
+			mk_reply_status(rep, 400, NULL, NULL, "invalid resourceVersion '%s'", rvs);
+			return;
+		}
+	} else {
+		/* no resourceVersion: the current state as ADDED events, then changes */
+		if (mk_store_list(req->srv->store, r->name, ns ? ns : NULL, NULL, NULL,
+				  &st->initial, &err) < 0) {
+			stream_free(st);
+			mk_reply_error(rep, r, NULL, err);
+			return;
+		}
+		from = st->initial.rv;
+	}
+	st->last_rv = from;
+	if (mk_store_watch_new(req->srv->store, r->name, ns, from, &st->w, &err) < 0) {
+		if (err->code != ERANGE) {
+			stream_free(st);
+			mk_reply_error(rep, r, NULL, err);
+			return;
+		}
+		/* as kube-apiserver: 200 with one ERROR event carrying 410 Expired */
+		_cleanup_free_ char *m = mk_strdup_printf("too old resource version: %llu",
+							  (unsigned long long)from);
+		emit_error(st, 410, m);
+		st->ending = true;
+	} else {
+		st->slot.w = st->w;
+		slot_add(req->srv, &st->slot);
+		/* a server stopping between start and registration must still cancel us */
+		pthread_mutex_lock(&req->srv->lock);
+		if (req->srv->stopping)
+			mk_store_watch_cancel(st->w);
+		pthread_mutex_unlock(&req->srv->lock);
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		st->fd = ci->connect_fd;
+	rep->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, reader, st,
+							stream_free);
+	if (!rep->stream) {
+		stream_free(st);
+		mk_reply_status(rep, 500, NULL, NULL, "cannot create the watch stream");
+		return;
+	}
+	rep->code = 200;
+	rep->content_type = "application/json";
+}
