@@ -6,6 +6,9 @@
 #include "minik8s/version.h"
 
 int cmd_server(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_kubectl(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

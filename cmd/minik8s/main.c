@@ -11,6 +11,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "up", cmd_up, "start this node in the background and wait until it is ready" },
+	{ "down", cmd_down, "stop this node (--purge: and delete its state)" },
+	{ "status", cmd_status, "show whether this node is running" },
 	{ "server", cmd_server, "run the API server (and store) in the foreground" },
 	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
 	{ "version", cmd_version, "print the version" },
