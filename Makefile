@@ -4,7 +4,7 @@
 # packages never edits the same line here.
 
 CC       ?= cc
-PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls
+PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
             -Iinclude -Ibuild/gen -MMD -MP $(shell pkg-config --cflags $(PKGS_LIB))
@@ -44,8 +44,9 @@ $(PROTO_GEN): proto/k8s.proto
 build/gen/k8s.pb-c.o: $(PROTO_GEN)
 	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c -o $@ $<
 
+unit_objs = $(patsubst %.c,build/%.o,$(wildcard tests/unit/$(1)/*.c))
 .SECONDEXPANSION:
-build/tests/unit-%: $$(patsubst %.c,build/%.o,$$(wildcard tests/unit/$$*/*.c)) build/libminik8s.a
+build/tests/unit-%: $$(call unit_objs,$$*) build/libminik8s.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) build/libminik8s.a $(LDLIBS) $(CHECK_LIBS)
 

@@ -119,7 +119,7 @@ void mk_field_selector_free(struct mk_field_selector *sel);
  * freed and a new tree stored). patch borrowed. */
 int mk_api_patch_merge(cJSON **target, const cJSON *patch, struct mk_error **err);
 /* RFC 6902 JSON patch (add, remove, replace, move, copy, test); patch must be an
- * array. EINVAL on malformed patch, ESTALE... no: a failed "test" is EINVAL too. */
+ * array. EINVAL on a malformed patch or a failed "test"; *target unchanged then. */
 int mk_api_patch_json(cJSON **target, const cJSON *patch, struct mk_error **err);
 /* Kubernetes strategic merge patch for kind r: lists of objects merge by their
  * merge key (containers/initContainers/env/volumes/imagePullSecrets by "name",

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <string.h>
 #include "minik8s/util.h"
 
@@ -26,10 +27,14 @@ time_t mk_time_parse(const char *s)
 	t = timegm(&tm);
 	if (*p == 'Z' || *p == 'z')
 		return p[1] ? -1 : t;
-	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[4]) &&
+	    isdigit((unsigned char)p[5])) {
 		int h = (p[1] - '0') * 10 + (p[2] - '0');
 		int m = (p[4] - '0') * 10 + (p[5] - '0');
 		int off = h * 3600 + m * 60;
+		if (h > 23 || m > 59)
+			return -1;
 		return *p == '+' ? t - off : t + off;
 	}
 	return -1;

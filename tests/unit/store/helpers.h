@@ -1,0 +1,77 @@
+/* Helpers shared by the store tests. */
+#ifndef MK_TEST_STORE_HELPERS_H
+#define MK_TEST_STORE_HELPERS_H
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include "minik8s/store.h"
+
+static inline int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* A fresh temp dir; removed by tmpdir_remove. */
+static inline char *tmpdir_new(void)
+{
+	char *d = mk_strdup("/tmp/mk-store-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	return d;
+}
+
+static inline void tmpdir_remove(char *d)
+{
+	if (!d)
+		return;
+	nftw(d, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(d);
+}
+
+static inline struct mk_store *store_open_at(const char *path, size_t window)
+{
+	struct mk_store_options o = { .path = path, .durable = 0, .event_window = window };
+	struct mk_store *s = NULL;
+	struct mk_error *err = NULL;
+	int r = mk_store_open(&o, &s, &err);
+	ck_assert_msg(r == 0, "open %s: %s", path, err ? err->msg : "?");
+	return s;
+}
+
+static inline cJSON *make_obj(const char *name, const char *ns, const char *extra)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *m = cJSON_AddObjectToObject(o, "metadata");
+	cJSON_AddStringToObject(m, "name", name);
+	if (ns && *ns)
+		cJSON_AddStringToObject(m, "namespace", ns);
+	cJSON_AddStringToObject(o, "kind", "Pod");
+	if (extra)
+		cJSON_AddStringToObject(o, "extra", extra);
+	return o;
+}
+
+/* Creates resource/ns/name and returns its revision; fails the test on error. */
+static inline uint64_t must_create(struct mk_store *s, const char *res, const char *ns,
+				   const char *name, const char *extra)
+{
+	cJSON *o = make_obj(name, ns, extra);
+	struct mk_error *err = NULL;
+	uint64_t rv = 0;
+	int r = mk_store_create(s, res, ns, name, o, NULL, &rv, &err);
+	ck_assert_msg(r == 0, "create %s/%s: %s", res, name, err ? err->msg : "?");
+	cJSON_Delete(o);
+	return rv;
+}
+
+static inline const char *rv_of(cJSON *o)
+{
+	return mk_json_get_string(o, "metadata.resourceVersion");
+}
+
+#endif

@@ -1,0 +1,354 @@
+/* Watches: live events, resume, window, cancel, close, DELETED content. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include "helpers.h"
+
+static struct mk_store_event *must_next(struct mk_store_watch *w)
+{
+	struct mk_store_event *ev = NULL;
+	struct mk_error *err = NULL;
+	int r = mk_store_watch_next(w, 5000, &ev, &err);
+	ck_assert_msg(r == 1, "watch_next returned %d: %s", r, err ? err->msg : "timeout");
+	return ev;
+}
+
+static void expect_no_event(struct mk_store_watch *w, int timeout_ms)
+{
+	struct mk_store_event *ev = NULL;
+	struct mk_error *err = NULL;
+	ck_assert_int_eq(mk_store_watch_next(w, timeout_ms, &ev, &err), 0);
+}
+
+START_TEST(test_watch_live)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+
+	must_create(s, "pods", "default", "before", NULL);
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, 0, &w, &err), 0);
+	expect_no_event(w, 0);
+	expect_no_event(w, 50);
+	must_create(s, "services", "default", "svc", NULL);
+	must_create(s, "pods", "default", "after", NULL);
+
+	struct mk_store_event *ev = must_next(w);
+	ck_assert_uint_eq(ev->rv, 3);
+	ck_assert_int_eq(ev->type, MK_STORE_ADDED);
+	ck_assert_str_eq(mk_store_event_type_name(ev->type), "ADDED");
+	ck_assert_str_eq(ev->resource, "pods");
+	ck_assert_str_eq(ev->ns, "default");
+	ck_assert_str_eq(ev->name, "after");
+	ck_assert_ptr_nonnull(strstr(ev->json, "\"resourceVersion\":\"3\""));
+	mk_store_event_unref(ev);
+	expect_no_event(w, 0);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+}
+END_TEST
+
+START_TEST(test_watch_resume_filter)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct mk_store_watch *all = NULL, *ns = NULL;
+	struct mk_error *err = NULL;
+
+	must_create(s, "pods", "a", "p1", NULL);	 /* 1 */
+	must_create(s, "pods", "b", "p2", NULL);	 /* 2 */
+	must_create(s, "pods", "a", "p3", NULL);	 /* 3 */
+	must_create(s, "services", "a", "s1", NULL); /* 4 */
+	must_create(s, "pods", "b", "p4", NULL);	 /* 5 */
+
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 1, &all, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", "b", 1, &ns, &err), 0);
+	for (uint64_t rv = 2; rv <= 5; rv++) {
+		struct mk_store_event *ev = must_next(all);
+		ck_assert_uint_eq(ev->rv, rv);
+		mk_store_event_unref(ev);
+	}
+	expect_no_event(all, 0);
+	struct mk_store_event *ev = must_next(ns);
+	ck_assert_uint_eq(ev->rv, 2);
+	mk_store_event_unref(ev);
+	ev = must_next(ns);
+	ck_assert_uint_eq(ev->rv, 5);
+	ck_assert_str_eq(ev->name, "p4");
+	mk_store_event_unref(ev);
+	expect_no_event(ns, 0);
+
+	/* resuming at the current revision is fine and sees only new events */
+	struct mk_store_watch *cur = NULL;
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 5, &cur, &err), 0);
+	expect_no_event(cur, 0);
+	must_create(s, "pods", "b", "p5", NULL);
+	ev = must_next(cur);
+	ck_assert_uint_eq(ev->rv, 6);
+	mk_store_event_unref(ev);
+	mk_store_watch_free(cur);
+	mk_store_watch_free(all);
+	mk_store_watch_free(ns);
+	mk_store_free(s);
+}
+END_TEST
+
+START_TEST(test_watch_resume_after_restart)
+{
+	char *dir = tmpdir_new();
+	char *path = mk_strdup_printf("%s/state.db", dir);
+	struct mk_store *s = store_open_at(path, 0);
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+
+	for (int i = 0; i < 10; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "p%d", i);
+		must_create(s, "pods", "default", name, NULL);
+	}
+	ck_assert_int_eq(mk_store_delete(s, "pods", "default", "p0", 0, NULL, NULL, &err), 0);
+	mk_store_free(s);
+
+	s = store_open_at(path, 0);
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, 3, &w, &err), 0);
+	for (uint64_t rv = 4; rv <= 11; rv++) {
+		struct mk_store_event *ev = must_next(w);
+		ck_assert_uint_eq(ev->rv, rv);
+		ck_assert_int_eq(ev->type, rv == 11 ? MK_STORE_DELETED : MK_STORE_ADDED);
+		mk_store_event_unref(ev);
+	}
+	expect_no_event(w, 0);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+	free(path);
+	tmpdir_remove(dir);
+}
+END_TEST
+
+/* More events than the in-memory ring holds: the old ones come from the table. */
+START_TEST(test_watch_resume_from_table)
+{
+	struct mk_store *s = store_open_at(":memory:", 20000);
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+	const int n = 9000;
+
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "p%05d", i);
+		must_create(s, "pods", i % 2 ? "odd" : "even", name, NULL);
+	}
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 10, &w, &err), 0);
+	for (uint64_t rv = 11; rv <= (uint64_t)n; rv++) {
+		struct mk_store_event *ev = must_next(w);
+		ck_assert_uint_eq(ev->rv, rv);
+		char name[32];
+		snprintf(name, sizeof(name), "p%05d", (int)rv - 1);
+		ck_assert_str_eq(ev->name, name);
+		mk_store_event_unref(ev);
+	}
+	expect_no_event(w, 0);
+	mk_store_watch_free(w);
+
+	/* filtered, from the table and then the ring */
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", "odd", 0 + 1, &w, &err), 0);
+	int count = 0;
+	struct mk_store_event *ev = NULL;
+	while (mk_store_watch_next(w, 0, &ev, &err) == 1) {
+		ck_assert_str_eq(ev->ns, "odd");
+		ck_assert_uint_eq(ev->rv % 2, 0);
+		count++;
+		mk_store_event_unref(ev);
+	}
+	ck_assert_ptr_null(err);
+	ck_assert_int_eq(count, n / 2);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+}
+END_TEST
+
+START_TEST(test_watch_window_erange)
+{
+	char *dir = tmpdir_new();
+	char *path = mk_strdup_printf("%s/state.db", dir);
+	struct mk_store *s = store_open_at(path, 5);
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+
+	for (int i = 0; i < 20; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "p%d", i);
+		must_create(s, "pods", "default", name, NULL);
+	}
+	/* kept: 16..20 */
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 2, &w, &err), -1);
+	ck_assert_int_eq(err->code, ERANGE);
+	mk_error_free(&err);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 14, &w, &err), -1);
+	ck_assert_int_eq(err->code, ERANGE);
+	mk_error_free(&err);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 15, &w, &err), 0);
+	struct mk_store_event *ev = must_next(w);
+	ck_assert_uint_eq(ev->rv, 16);
+	mk_store_event_unref(ev);
+	mk_store_watch_free(w);
+
+	/* a watcher that does not keep up falls out of the window */
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 0, &w, &err), 0);
+	for (int i = 0; i < 10; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "q%d", i);
+		must_create(s, "pods", "default", name, NULL);
+	}
+	ev = NULL;
+	ck_assert_int_eq(mk_store_watch_next(w, 100, &ev, &err), -1);
+	ck_assert_int_eq(err->code, ERANGE);
+	mk_error_free(&err);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+
+	/* the same after a restart: the window comes from the table */
+	s = store_open_at(path, 5);
+	ck_assert_uint_eq(mk_store_revision(s), 30);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 20, &w, &err), -1);
+	ck_assert_int_eq(err->code, ERANGE);
+	mk_error_free(&err);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 25, &w, &err), 0);
+	ev = must_next(w);
+	ck_assert_uint_eq(ev->rv, 26);
+	mk_store_event_unref(ev);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+
+	/* and the table itself was compacted (in batches: not more than a few windows) */
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*), min(rv) FROM events", -1, &st,
+					    NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_le(sqlite3_column_int(st, 0), 10);
+	ck_assert_int_ge(sqlite3_column_int(st, 0), 5);
+	ck_assert_int_le(sqlite3_column_int(st, 1), 26);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(path);
+	tmpdir_remove(dir);
+}
+END_TEST
+
+struct waiter {
+	struct mk_store_watch *w;
+	int r, code;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *wt = arg;
+	struct mk_store_event *ev = NULL;
+	struct mk_error *err = NULL;
+	wt->r = mk_store_watch_next(wt->w, -1, &ev, &err);
+	wt->code = err ? err->code : 0;
+	mk_error_free(&err);
+	mk_store_event_unref(ev);
+	return NULL;
+}
+
+START_TEST(test_watch_cancel)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct waiter wt = { 0 };
+	struct mk_error *err = NULL;
+	pthread_t t;
+
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 0, &wt.w, &err), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &wt), 0);
+	usleep(100 * 1000); /* let it block; cancel must work either way */
+	mk_store_watch_cancel(wt.w);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(wt.r, -1);
+	ck_assert_int_eq(wt.code, ECANCELED);
+	mk_store_watch_free(wt.w);
+	mk_store_free(s);
+}
+END_TEST
+
+START_TEST(test_store_free_wakes_watchers)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct waiter wt[3] = { 0 };
+	struct mk_error *err = NULL;
+	pthread_t t[3];
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(mk_store_watch_new(s, i ? "pods" : NULL, NULL, 0, &wt[i].w, &err),
+				 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, wait_thread, &wt[i]), 0);
+	}
+	usleep(100 * 1000);
+	mk_store_free(s);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(wt[i].r, -1);
+		ck_assert_int_eq(wt[i].code, ECANCELED);
+		mk_store_watch_free(wt[i].w);
+	}
+}
+END_TEST
+
+START_TEST(test_deleted_event)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+	char *json = NULL;
+	uint64_t rv = 0;
+
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", "default", 0, &w, &err), 0);
+	must_create(s, "pods", "default", "web", "created");
+	cJSON *o = make_obj("web", "default", "updated");
+	ck_assert_int_eq(mk_store_update(s, "pods", "default", "web", 1, o, NULL, NULL, &err), 0);
+	cJSON_Delete(o);
+	ck_assert_int_eq(mk_store_delete(s, "pods", "default", "web", 2, &json, &rv, &err), 0);
+	ck_assert_uint_eq(rv, 3);
+
+	struct mk_store_event *ev = must_next(w);
+	ck_assert_int_eq(ev->type, MK_STORE_ADDED);
+	mk_store_event_unref(ev);
+	ev = must_next(w);
+	ck_assert_int_eq(ev->type, MK_STORE_MODIFIED);
+	ck_assert_str_eq(mk_store_event_type_name(ev->type), "MODIFIED");
+	ck_assert_ptr_nonnull(strstr(ev->json, "\"updated\""));
+	mk_store_event_unref(ev);
+	ev = must_next(w);
+	ck_assert_int_eq(ev->type, MK_STORE_DELETED);
+	ck_assert_str_eq(mk_store_event_type_name(ev->type), "DELETED");
+	ck_assert_uint_eq(ev->rv, 3);
+	ck_assert_str_eq(ev->json, json);
+	cJSON *d = cJSON_Parse(ev->json);
+	ck_assert_str_eq(rv_of(d), "3");
+	ck_assert_str_eq(mk_json_get_string(d, "extra"), "updated");
+	ck_assert_str_eq(mk_json_get_string(d, "metadata.name"), "web");
+	cJSON_Delete(d);
+	mk_store_event_unref(ev);
+	free(json);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+}
+END_TEST
+
+Suite *watch_suite(void)
+{
+	Suite *su = suite_create("store-watch");
+	TCase *tc = tcase_create("watch");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_watch_live);
+	tcase_add_test(tc, test_watch_resume_filter);
+	tcase_add_test(tc, test_watch_resume_after_restart);
+	tcase_add_test(tc, test_watch_resume_from_table);
+	tcase_add_test(tc, test_watch_window_erange);
+	tcase_add_test(tc, test_watch_cancel);
+	tcase_add_test(tc, test_store_free_wakes_watchers);
+	tcase_add_test(tc, test_deleted_event);
+	suite_add_tcase(su, tc);
+	return su;
+}
