@@ -27,7 +27,10 @@ struct mk_apiserver_options {
 	const char *tls_cert_file;	/* PEM; NULL = plain HTTP (tests only) */
 	const char *tls_key_file;
 	const char *admin_token;	/* required bearer token */
-	const char *service_cidr;	/* reported/used by later controllers */
+	const char *service_cidr;	/* ClusterIP range; default 10.96.0.0/12 */
+	const char *advertise_address;	/* address agents and pods use to reach the API
+					 * (endpoints of the kubernetes service); default:
+					 * bind_address, or 127.0.0.1 when that is 0.0.0.0 */
 	size_t max_body_bytes;		/* 0 = default 3 MiB, as kube-apiserver */
 	unsigned max_connections;	/* 0 = default 1024 */
 };

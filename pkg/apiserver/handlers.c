@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include "internal.h"
 
 #define PATCH_RETRIES 8
@@ -126,6 +127,16 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 	return 0;
 }
 
+/* Sets obj[key] = value as the first member (objects read like Kubernetes' own:
+ * apiVersion and kind before metadata). */
+static void put_first(cJSON *obj, const char *key, const char *value)
+{
+	cJSON *it = cJSON_CreateString(value);
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	it->string = mk_strdup(key);
+	cJSON_InsertItemInArray(obj, 0, it);
+}
+
 /* Checks/fills apiVersion and kind against the URL's resource. */
 static int check_type(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
 		      const char *kind, const char *api_version)
@@ -150,8 +161,8 @@ static int check_type(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
 				kind);
 		return -1;
 	}
-	mk_json_set_string(obj, "apiVersion", api_version);
-	mk_json_set_string(obj, "kind", kind);
+	put_first(obj, "kind", kind);
+	put_first(obj, "apiVersion", api_version);
 	return 0;
 }
 
@@ -275,16 +286,29 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_json(rep, 201, obj);
 		return;
 	}
+	bool is_svc = !strcmp(r->name, "services");
+	if (is_svc && mk_services_allocate(req->srv, obj, &causes, &err) < 0) {
+		if (causes)
+			reply_invalid(rep, r, name, causes);
+		else
+			mk_reply_error(rep, r, name, err);
+		return;
+	}
 	if (mk_store_create(req->srv->store, r->name, store_ns(r, req->ns), name, obj, &json,
 			    NULL, &err) < 0) {
+		if (is_svc)
+			mk_services_release(req->srv, obj);
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
 	reply_stored(rep, req, 201, json);
 }
 
-int mk_apiserver_bootstrap(struct mk_store *store, struct mk_error **err)
+static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_error **err);
+
+int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 {
+	struct mk_store *store = srv->store;
 	static const char *const namespaces[] = { "default", "kube-system", "kube-public",
 						  "kube-node-lease" };
 	const struct mk_api_resource *r = mk_api_resource_find("", "v1", "namespaces");
@@ -311,6 +335,79 @@ int mk_apiserver_bootstrap(struct mk_store *store, struct mk_error **err)
 		    (*err)->code != EEXIST)
 			return -1;
 		mk_error_free(err);
+	}
+	return bootstrap_kubernetes_service(srv, err);
+}
+
+/* The "kubernetes" service (first address of the service CIDR, port 443) and its
+ * endpoints pointing at this API server, as every cluster has them. */
+static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_error **err)
+{
+	const struct mk_api_resource *rs = mk_api_resource_find("", "v1", "services");
+	const struct mk_api_resource *re = mk_api_resource_find("", "v1", "endpoints");
+	_cleanup_free_ char *json = NULL;
+	_cleanup_error_ struct mk_error *e = NULL;
+	char ip[16];
+	struct in_addr a = { .s_addr = htonl(srv->svc_base + 1) };
+
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	if (mk_store_get(srv->store, "services", "default", "kubernetes", &json, NULL, &e) < 0) {
+		if (e->code != ENOENT)
+			return mk_error_set(err, e->code, "%s", e->msg);
+		_cleanup_cjson_ cJSON *svc = cJSON_Parse(
+			"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+			"\"kubernetes\",\"labels\":{\"component\":\"apiserver\",\"provider\":"
+			"\"kubernetes\"}},\"spec\":{\"ports\":[{\"name\":\"https\",\"port\":443,"
+			"\"protocol\":\"TCP\"}],\"sessionAffinity\":\"None\",\"type\":\"ClusterIP\"}}");
+		cJSON *causes = NULL;
+		cJSON_AddNumberToObject(cJSON_GetArrayItem(mk_json_get(svc, "spec.ports"), 0),
+					"targetPort", srv->port);
+		mk_json_set_string(cJSON_GetObjectItem(svc, "spec"), "clusterIP", ip);
+		prepare_new(rs, svc, "default");
+		mk_api_default(rs, svc);
+		if (mk_services_allocate(srv, svc, &causes, err) < 0) {
+			cJSON_Delete(causes);
+			if (!*err)
+				mk_error_set(err, EEXIST, "address %s is taken by another service", ip);
+			return mk_error_wrap(err, "kubernetes service");
+		}
+		if (mk_store_create(srv->store, "services", "default", "kubernetes", svc, NULL, NULL,
+				    err) < 0) {
+			mk_services_release(srv, svc);
+			return -1;
+		}
+	}
+	/* endpoints follow the advertise address and port of this run */
+	_cleanup_cjson_ cJSON *ep = cJSON_CreateObject();
+	cJSON_AddStringToObject(ep, "apiVersion", "v1");
+	cJSON_AddStringToObject(ep, "kind", "Endpoints");
+	cJSON *md = cJSON_AddObjectToObject(ep, "metadata");
+	cJSON_AddStringToObject(md, "name", "kubernetes");
+	cJSON_AddItemToObject(md, "labels",
+			      cJSON_Parse("{\"endpointslice.kubernetes.io/skip-mirror\":\"true\"}"));
+	cJSON *sub = cJSON_CreateObject();
+	cJSON *addr = cJSON_CreateObject();
+	cJSON_AddStringToObject(addr, "ip", srv->advertise_address);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(sub, "addresses"), addr);
+	cJSON *port = cJSON_CreateObject();
+	cJSON_AddStringToObject(port, "name", "https");
+	cJSON_AddNumberToObject(port, "port", srv->port);
+	cJSON_AddStringToObject(port, "protocol", "TCP");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(sub, "ports"), port);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(ep, "subsets"), sub);
+	_cleanup_free_ char *old = NULL;
+	mk_error_free(&e);
+	if (mk_store_get(srv->store, "endpoints", "default", "kubernetes", &old, NULL, &e) < 0) {
+		prepare_new(re, ep, "default");
+		return mk_store_create(srv->store, "endpoints", "default", "kubernetes", ep, NULL,
+				       NULL, err);
+	}
+	_cleanup_cjson_ cJSON *oep = cJSON_Parse(old);
+	if (oep && !cJSON_Compare(cJSON_GetObjectItem(oep, "subsets"),
+				  cJSON_GetObjectItem(ep, "subsets"), 1)) {
+		mk_json_set(oep, "subsets", cJSON_Duplicate(cJSON_GetObjectItem(ep, "subsets"), 1));
+		return mk_store_update(srv->store, "endpoints", "default", "kubernetes", 0, oep, NULL,
+				       NULL, err);
 	}
 	return 0;
 }
@@ -464,6 +561,37 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 
 enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE };
 
+/* An update that omits allocated addresses keeps them, as kube-apiserver does:
+ * clients (kubectl apply, edit) often send a service back without clusterIP or
+ * nodePort. Changing them is refused by validation (immutable). */
+static void keep_service_addresses(const cJSON *old, cJSON *obj)
+{
+	cJSON *spec = mk_json_ensure_object(obj, "spec");
+	const char *oip = mk_json_get_string(old, "spec.clusterIP");
+	const char *nip = mk_json_get_string(obj, "spec.clusterIP");
+	cJSON *p;
+
+	if (oip && (!nip || !*nip)) {
+		mk_json_set_string(spec, "clusterIP", oip);
+		cJSON *ips = mk_json_get(old, "spec.clusterIPs");
+		if (ips)
+			mk_json_set(spec, "clusterIPs", cJSON_Duplicate(ips, 1));
+	}
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort"), *op;
+		if (cJSON_IsNumber(np) && np->valueint)
+			continue;
+		cJSON_ArrayForEach(op, mk_json_get(old, "spec.ports"))
+		{
+			cJSON *onp = cJSON_GetObjectItem(op, "nodePort");
+			if (cJSON_IsNumber(onp) &&
+			    cJSON_Compare(cJSON_GetObjectItem(op, "port"), cJSON_GetObjectItem(p, "port"), 1))
+				mk_json_set(p, "nodePort", cJSON_Duplicate(onp, 1));
+		}
+	}
+}
+
 /* Builds the object to store from old and the client's new version according to
  * the target, then defaults, validates and stores it with precondition expect_rv.
  * On success *ret_json is the stored text (or the unchanged old one). Returns 0,
@@ -537,6 +665,8 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 				cJSON_DeleteItemFromObject(md, keep[i]);
 		}
 		cJSON_DeleteItemFromObject(md, "managedFields");
+		if (!strcmp(r->name, "services"))
+			keep_service_addresses(old, obj);
 	}
 	mk_api_default(r, obj);
 	/* same resourceVersion as old for the comparisons below */
@@ -731,12 +861,23 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- delete ------------------------------------------------------------------ */
 
+/* Deletes one object; a service's addresses are released after it is gone. */
 static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
 		      const char *ns, const char *name, uint64_t expect, char **ret_json,
 		      struct mk_error **err)
 {
-	return mk_store_delete(srv->store, r->name, store_ns(r, ns), name, expect, ret_json, NULL,
-			       err);
+	_cleanup_free_ char *json = NULL;
+	if (mk_store_delete(srv->store, r->name, store_ns(r, ns), name, expect, &json, NULL,
+			    err) < 0)
+		return -1;
+	if (!strcmp(r->name, "services")) {
+		_cleanup_cjson_ cJSON *svc = cJSON_Parse(json);
+		if (svc)
+			mk_services_release(srv, svc);
+	}
+	if (ret_json)
+		*ret_json = TAKE_PTR(json);
+	return 0;
 }
 
 /* Deletes everything in namespace ns. The namespace controller of a later stage

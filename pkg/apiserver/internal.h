@@ -19,6 +19,10 @@ struct mk_apiserver {
 	pthread_mutex_t lock;		/* guards watches */
 	struct mk_watch_slot *watches;	/* active watch streams, cancelled on free */
 	bool stopping;
+	char *service_cidr;
+	uint32_t svc_base, svc_size;	/* service CIDR, host order */
+	char *advertise_address;	/* endpoints of the kubernetes service */
+	uint16_t port;
 };
 
 /* One HTTP request being served (MHD's per-connection request context). */
@@ -67,12 +71,19 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);
 /* Creates default namespaces etc. at start. */
-int mk_apiserver_bootstrap(struct mk_store *store, struct mk_error **err);
+int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err);
 
 /* Parses the labelSelector/fieldSelector query parameters (either may come back
  * NULL = everything); on error fills a 400 reply and returns -1. (handlers.c) */
 int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 			 struct mk_label_selector **ret_labels, struct mk_field_selector **ret_fields);
+
+/* services.c: ClusterIP / NodePort allocation (see there). */
+int mk_services_parse_cidr(const char *cidr, uint32_t *ret_base, uint32_t *ret_size);
+int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
+			 struct mk_error **err);
+void mk_services_release(struct mk_apiserver *srv, const cJSON *svc);
+int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);

@@ -318,14 +318,27 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		return mk_error_set(err, EINVAL, "invalid bind address '%s'", opts->bind_address);
 	if (!opts->admin_token || !*opts->admin_token)
 		return mk_error_set(err, EINVAL, "an admin token is required");
-	if (mk_apiserver_bootstrap(store, err) < 0)
-		return -1;
-
 	srv = mk_malloc0(sizeof(*srv));
 	srv->store = store;
+	srv->service_cidr = mk_strdup(opts->service_cidr ? opts->service_cidr : "10.96.0.0/12");
+	if (mk_services_parse_cidr(srv->service_cidr, &srv->svc_base, &srv->svc_size) < 0) {
+		mk_error_set(err, EINVAL, "invalid service CIDR '%s' (want an IPv4 a.b.c.d/8..30)",
+			     srv->service_cidr);
+		mk_apiserver_free(srv);
+		return -1;
+	}
+	srv->port = opts->port;
+	srv->advertise_address = mk_strdup(
+		opts->advertise_address ? opts->advertise_address
+		: (!opts->bind_address || !strcmp(opts->bind_address, "0.0.0.0")) ? "127.0.0.1"
+										 : opts->bind_address);
 	srv->admin_token = mk_strdup(opts->admin_token);
 	srv->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
 	pthread_mutex_init(&srv->lock, NULL);
+	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
 	if (opts->tls_cert_file) {
 		if (mk_fs_read_file(opts->tls_cert_file, &srv->tls_cert, NULL, err) < 0 ||
 		    mk_fs_read_file(opts->tls_key_file, &srv->tls_key, NULL, err) < 0) {
@@ -364,6 +377,8 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	}
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
+	free(srv->service_cidr);
+	free(srv->advertise_address);
 	free(srv->tls_cert);
 	free(srv->tls_key);
 	free(srv);

@@ -1,0 +1,73 @@
+/* The resource registry: every kind the API server serves, in discovery order.
+ * Facts (plural, shortNames, scope, verbs) mirror a real cluster's
+ * APIResourceList, which kubectl caches and relies on for short names. */
+#include <string.h>
+#include "minik8s/api.h"
+
+static const char *const verbs_all[] = { "create", "delete", "deletecollection", "get",
+					 "list",   "patch",  "update",		 "watch", NULL };
+
+static const char *const sn_ns[] = { "ns", NULL };
+static const char *const sn_po[] = { "po", NULL };
+static const char *const sn_svc[] = { "svc", NULL };
+static const char *const sn_ep[] = { "ep", NULL };
+static const char *const sn_no[] = { "no", NULL };
+static const char *const sn_ev[] = { "ev", NULL };
+static const char *const sn_deploy[] = { "deploy", NULL };
+static const char *const sn_rs[] = { "rs", NULL };
+
+#define CORE(plural, sing, k, nsd, sn, st)                                                  \
+	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
+	  .group_version = "v1", .namespaced = nsd, .short_names = sn, .verbs = verbs_all, \
+	  .has_status = st, .has_scale = false }
+#define APPS(plural, sing, k, sn)                                                            \
+	{ .name = plural, .singular = sing, .kind = k, .group = "apps", .version = "v1",     \
+	  .group_version = "apps/v1", .namespaced = true, .short_names = sn,                 \
+	  .verbs = verbs_all, .has_status = true, .has_scale = true }
+
+static const struct mk_api_resource resources[] = {
+	CORE("namespaces", "namespace", "Namespace", false, sn_ns, true),
+	CORE("pods", "pod", "Pod", true, sn_po, true),
+	CORE("services", "service", "Service", true, sn_svc, true),
+	CORE("endpoints", "endpoints", "Endpoints", true, sn_ep, false),
+	CORE("nodes", "node", "Node", false, sn_no, true),
+	CORE("events", "event", "Event", true, sn_ev, false),
+	APPS("deployments", "deployment", "Deployment", sn_deploy),
+	APPS("replicasets", "replicaset", "ReplicaSet", sn_rs),
+};
+
+const struct mk_api_resource *mk_api_resources(size_t *n)
+{
+	if (n)
+		*n = MK_ARRAY_SIZE(resources);
+	return resources;
+}
+
+const struct mk_api_resource *mk_api_resource_find(const char *group, const char *version,
+						   const char *name)
+{
+	if (!version || !name)
+		return NULL;
+	if (!group)
+		group = "";
+	for (size_t i = 0; i < MK_ARRAY_SIZE(resources); i++) {
+		const struct mk_api_resource *r = &resources[i];
+		if (strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0 &&
+		    strcmp(r->name, name) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+const struct mk_api_resource *mk_api_resource_by_kind(const char *api_version,
+						      const char *kind)
+{
+	if (!api_version || !kind)
+		return NULL;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(resources); i++) {
+		const struct mk_api_resource *r = &resources[i];
+		if (strcmp(r->group_version, api_version) == 0 && strcmp(r->kind, kind) == 0)
+			return r;
+	}
+	return NULL;
+}

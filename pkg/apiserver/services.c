@@ -1,0 +1,266 @@
+/* Service address allocation, done at create time as kube-apiserver's service
+ * registry does: ClusterIPs from the service CIDR and NodePorts from 30000-32767.
+ * Each allocation is a record in the store (internal resources "_serviceips" and
+ * "_servicenodeports", not served over HTTP) named by the address; creating a record
+ * is atomic, so two services never get the same address, across restarts too. A
+ * repair pass at start releases records whose service is gone (a crash between
+ * allocating and storing the service). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+
+#define IPS "_serviceips"
+#define PORTS "_servicenodeports"
+#define NODEPORT_MIN 30000
+#define NODEPORT_MAX 32767
+
+int mk_services_parse_cidr(const char *cidr, uint32_t *ret_base, uint32_t *ret_size)
+{
+	char buf[64];
+	const char *slash = strchr(cidr ? cidr : "", '/');
+	struct in_addr a;
+	char *end;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(buf))
+		return -1;
+	memcpy(buf, cidr, (size_t)(slash - cidr));
+	buf[slash - cidr] = '\0';
+	long bits = strtol(slash + 1, &end, 10);
+	if (*end || bits < 8 || bits > 30 || inet_pton(AF_INET, buf, &a) != 1)
+		return -1;
+	uint32_t mask = bits == 0 ? 0 : ~0u << (32 - bits);
+	*ret_base = ntohl(a.s_addr) & mask;
+	*ret_size = 1u << (32 - bits);
+	return 0;
+}
+
+static void ip_string(uint32_t ip, char out[16])
+{
+	struct in_addr a = { .s_addr = htonl(ip) };
+	inet_ntop(AF_INET, &a, out, 16);
+}
+
+static char *owner_of(const cJSON *svc)
+{
+	return mk_strdup_printf("%s/%s/%s", mk_json_get_string(svc, "metadata.namespace"),
+				mk_json_get_string(svc, "metadata.name"),
+				mk_json_get_string(svc, "metadata.uid"));
+}
+
+/* Creates the record kind/name for svc; EEXIST if taken. */
+static int reserve(struct mk_apiserver *srv, const char *kind, const char *name,
+		   const cJSON *svc, struct mk_error **err)
+{
+	_cleanup_cjson_ cJSON *rec = cJSON_CreateObject();
+	_cleanup_free_ char *owner = owner_of(svc);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(rec, "metadata"), "name", name);
+	cJSON_AddStringToObject(rec, "owner", owner);
+	return mk_store_create(srv->store, kind, "", name, rec, NULL, NULL, err);
+}
+
+static void unreserve(struct mk_apiserver *srv, const char *kind, const char *name)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	mk_store_delete(srv->store, kind, "", name, 0, NULL, NULL, &err);
+}
+
+static bool needs_node_ports(const char *type)
+{
+	return type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+}
+
+/* Releases everything allocated for svc (on delete, or to undo a failed create). */
+void mk_services_release(struct mk_apiserver *srv, const cJSON *svc)
+{
+	const char *ip = mk_json_get_string(svc, "spec.clusterIP");
+	cJSON *p;
+
+	if (ip && *ip && strcmp(ip, "None"))
+		unreserve(srv, IPS, ip);
+	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(np) && np->valueint) {
+			char b[16];
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			unreserve(srv, PORTS, b);
+		}
+	}
+}
+
+static int fail_invalid(cJSON **causes, const char *field, const char *fmt, const char *v,
+			const char *extra)
+{
+	if (!*causes)
+		*causes = cJSON_CreateArray();
+	mk_api_cause_add(*causes, "FieldValueInvalid", field, fmt, v, extra);
+	return -1;
+}
+
+/* Allocates the ClusterIP and NodePorts of a new service (svc mutated). On failure
+ * everything reserved so far is released; returns -1 with *ret_causes (422) or *err. */
+int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
+			 struct mk_error **err)
+{
+	const char *type = mk_json_get_string(svc, "spec.type");
+	const char *want = mk_json_get_string(svc, "spec.clusterIP");
+	cJSON *spec = mk_json_ensure_object(svc, "metadata") ? mk_json_ensure_object(svc, "spec") : NULL;
+	char ipbuf[16] = "";
+	bool have_ip = false;
+
+	*ret_causes = NULL;
+	if (type && !strcmp(type, "ExternalName"))
+		return 0;
+	if (want && !strcmp(want, "None")) {
+		mk_json_set(spec, "clusterIPs", cJSON_Parse("[\"None\"]"));
+	} else if (want && *want) {
+		struct in_addr a;
+		uint32_t ip;
+		if (inet_pton(AF_INET, want, &a) != 1)
+			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+					    "Invalid value: \"%s\": must be a valid IP address%s", want, "");
+		ip = ntohl(a.s_addr);
+		if (ip <= srv->svc_base || ip >= srv->svc_base + srv->svc_size - 1)
+			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+					    "Invalid value: \"%s\": the provided IP is not in the valid "
+					    "range. The range of valid IPs is %s", want, srv->service_cidr);
+		if (reserve(srv, IPS, want, svc, err) < 0) {
+			if ((*err)->code != EEXIST)
+				return -1;
+			mk_error_free(err);
+			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+					    "Invalid value: \"%s\": provided IP is already allocated%s",
+					    want, "");
+		}
+		snprintf(ipbuf, sizeof(ipbuf), "%s", want);
+		have_ip = true;
+	} else {
+		/* random start, then linear probing; the first 16 addresses stay for
+		 * well-known services (kubernetes .1, kube-dns .10) as Kubernetes does */
+		uint32_t span = srv->svc_size - 2, start;
+		uint32_t lo = span > 64 ? 16 : 1;
+		mk_random_bytes(&start, sizeof(start));
+		for (uint32_t i = 0; i + lo < span + 1 && !have_ip; i++) {
+			uint32_t off = lo + (start + i) % (span + 1 - lo);
+			ip_string(srv->svc_base + off, ipbuf);
+			if (reserve(srv, IPS, ipbuf, svc, err) == 0)
+				have_ip = true;
+			else if ((*err)->code != EEXIST)
+				return -1;
+			else
+				mk_error_free(err);
+			if (i > 4096 && !have_ip)
+				break;
+		}
+		if (!have_ip)
+			return mk_error_set(err, 500, "no ClusterIP is free in %s", srv->service_cidr);
+	}
+	if (have_ip) {
+		cJSON *ips = cJSON_CreateArray();
+		cJSON_AddItemToArray(ips, cJSON_CreateString(ipbuf));
+		mk_json_set_string(spec, "clusterIP", ipbuf);
+		mk_json_set(spec, "clusterIPs", ips);
+		mk_json_set(spec, "ipFamilies", cJSON_Parse("[\"IPv4\"]"));
+		mk_json_set_string(spec, "ipFamilyPolicy", "SingleStack");
+	}
+	if (!needs_node_ports(type))
+		return 0;
+
+	cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		char b[16];
+		if (cJSON_IsNumber(np) && np->valueint) {
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			if (reserve(srv, PORTS, b, svc, err) < 0) {
+				if ((*err)->code != EEXIST)
+					goto undo;
+				mk_error_free(err);
+				fail_invalid(ret_causes, "spec.ports[].nodePort",
+					     "Invalid value: %s: provided port is already allocated%s",
+					     b, "");
+				goto undo;
+			}
+			continue;
+		}
+		uint32_t start;
+		bool got = false;
+		mk_random_bytes(&start, sizeof(start));
+		for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN && !got; i++) {
+			int port = NODEPORT_MIN + (int)((start + (uint32_t)i) %
+							(NODEPORT_MAX - NODEPORT_MIN + 1));
+			snprintf(b, sizeof(b), "%d", port);
+			if (reserve(srv, PORTS, b, svc, err) == 0) {
+				mk_json_set(p, "nodePort", cJSON_CreateNumber(port));
+				got = true;
+			} else if ((*err)->code != EEXIST) {
+				goto undo;
+			} else {
+				mk_error_free(err);
+			}
+		}
+		if (!got) {
+			mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
+			goto undo;
+		}
+	}
+	return 0;
+undo:
+	/* release what this call reserved: ports whose record we own, and the IP */
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		char b[16];
+		_cleanup_free_ char *json = NULL;
+		_cleanup_free_ char *owner = owner_of(svc);
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (!cJSON_IsNumber(np) || !np->valueint)
+			continue;
+		snprintf(b, sizeof(b), "%d", np->valueint);
+		if (mk_store_get(srv->store, PORTS, "", b, &json, NULL, &e) == 0 && strstr(json, owner))
+			unreserve(srv, PORTS, b);
+	}
+	if (have_ip)
+		unreserve(srv, IPS, ipbuf);
+	return -1;
+}
+
+/* Drops allocation records whose service no longer exists (or is another one). */
+int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err)
+{
+	const char *kinds[] = { IPS, PORTS };
+	for (size_t k = 0; k < MK_ARRAY_SIZE(kinds); k++) {
+		struct mk_store_list l = { 0 };
+		if (mk_store_list(srv->store, kinds[k], "", NULL, NULL, &l, err) < 0)
+			return -1;
+		for (size_t i = 0; i < l.n; i++) {
+			_cleanup_cjson_ cJSON *rec = cJSON_Parse(l.items[i]);
+			const char *owner = mk_json_get_string(rec, "owner");
+			const char *name = mk_json_get_string(rec, "metadata.name");
+			_cleanup_free_ char *ns = NULL, *json = NULL;
+			_cleanup_error_ struct mk_error *e = NULL;
+			bool keep = false;
+			if (!owner || !name)
+				continue;
+			const char *s1 = strchr(owner, '/');
+			const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+			if (s1 && s2) {
+				ns = mk_strdup(owner);
+				ns[s1 - owner] = '\0';
+				char *svcname = ns + (s1 - owner) + 1;
+				svcname[s2 - s1 - 1] = '\0';
+				if (mk_store_get(srv->store, "services", ns, svcname, &json, NULL, &e) == 0) {
+					_cleanup_cjson_ cJSON *svc = cJSON_Parse(json);
+					const char *uid = mk_json_get_string(svc, "metadata.uid");
+					keep = uid && !strcmp(uid, s2 + 1);
+				}
+			}
+			if (!keep)
+				unreserve(srv, kinds[k], name);
+		}
+		mk_store_list_release(&l);
+	}
+	return 0;
+}
