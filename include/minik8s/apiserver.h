@@ -2,6 +2,7 @@
 #ifndef MINIK8S_APISERVER_H
 #define MINIK8S_APISERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "minik8s/util.h"
 #include "minik8s/store.h"
@@ -31,6 +32,9 @@ struct mk_apiserver_options {
 	const char *advertise_address;	/* address agents and pods use to reach the API
 					 * (endpoints of the kubernetes service); default:
 					 * bind_address, or 127.0.0.1 when that is 0.0.0.0 */
+	bool namespace_controller;	/* true: DELETE of a namespace marks it Terminating
+					 * and a namespace controller empties and finalizes
+					 * it; false: the apiserver empties it synchronously */
 	size_t max_body_bytes;		/* 0 = default 3 MiB, as kube-apiserver */
 	unsigned max_connections;	/* 0 = default 1024 */
 };

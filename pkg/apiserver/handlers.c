@@ -559,7 +559,12 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- update and patch --------------------------------------------------------- */
 
-enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE };
+enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE, TARGET_FINALIZE };
+
+static bool ready_to_go(const struct mk_api_resource *r, const cJSON *obj);
+static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
+		      const char *ns, const char *name, uint64_t expect, char **ret_json,
+		      struct mk_error **err);
 
 /* An update that omits allocated addresses keeps them, as kube-apiserver does:
  * clients (kubectl apply, edit) often send a service back without clusterIP or
@@ -607,7 +612,15 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 	cJSON *causes = NULL;
 	const cJSON *omd = cJSON_GetObjectItem(old, "metadata");
 
-	if (target == TARGET_STATUS) {
+	if (target == TARGET_FINALIZE) {
+		obj = cJSON_Duplicate(old, 1);
+		cJSON *fin = mk_json_get(new, "spec.finalizers");
+		cJSON *spec = mk_json_ensure_object(obj, "spec");
+		if (fin)
+			mk_json_set(spec, "finalizers", cJSON_Duplicate(fin, 1));
+		else
+			cJSON_DeleteItemFromObject(spec, "finalizers");
+	} else if (target == TARGET_STATUS) {
 		obj = cJSON_Duplicate(old, 1);
 		cJSON *st = cJSON_GetObjectItem(new, "status");
 		if (st)
@@ -692,6 +705,17 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;
 	}
+	/* the last finalizer of an object being deleted is gone: delete it now */
+	if (ready_to_go(r, obj)) {
+		uint64_t cur;
+		if (expect_rv == 0 && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &cur) == 0)
+			expect_rv = cur;
+		if (delete_one(req->srv, r, req->ns, req->name, expect_rv, ret_json, &err) < 0) {
+			mk_reply_error(rep, r, req->name, err);
+			return err->code == ESTALE ? -2 : -1;
+		}
+		return 0;
+	}
 	if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, expect_rv,
 			    obj, ret_json, NULL, &err) < 0) {
 		mk_reply_error(rep, r, req->name, err);
@@ -725,6 +749,8 @@ static enum write_target target_of(struct mk_request *req)
 {
 	if (!req->sub)
 		return TARGET_MAIN;
+	if (!strcmp(req->sub, "finalize"))
+		return TARGET_FINALIZE;
 	return !strcmp(req->sub, "scale") ? TARGET_SCALE : TARGET_STATUS;
 }
 
@@ -907,13 +933,23 @@ static int purge_namespace(struct mk_apiserver *srv, const char *ns, struct mk_e
 	return 0;
 }
 
+struct delete_opts {
+	const char *policy;	/* NULL = Background */
+	long grace;		/* -1 = not given */
+	uint64_t expect_rv;	/* preconditions.resourceVersion, 0 = none */
+	char *expect_uid;	/* preconditions.uid, or NULL */
+};
+
 /* Reads DeleteOptions from the body and the query. Fills a reply on error. */
-static int delete_options(struct mk_request *req, struct mk_reply *rep, uint64_t *ret_expect)
+static int delete_options(struct mk_request *req, struct mk_reply *rep, struct delete_opts *o)
 {
 	_cleanup_cjson_ cJSON *opts = NULL;
-	const char *policy = mk_request_arg(req, "propagationPolicy");
+	const char *g = mk_request_arg(req, "gracePeriodSeconds");
+	static const char *const policies[] = { "Orphan", "Background", "Foreground" };
 
-	*ret_expect = 0;
+	memset(o, 0, sizeof(*o));
+	o->policy = mk_request_arg(req, "propagationPolicy");
+	o->grace = g && *g ? strtol(g, NULL, 10) : -1;
 	if (req->body.len) {
 		opts = cJSON_ParseWithLength(req->body.data, req->body.len);
 		if (!cJSON_IsObject(opts)) {
@@ -921,28 +957,85 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, uint64_t
 			return -1;
 		}
 		const char *p = mk_json_get_string(opts, "propagationPolicy");
+		cJSON *gj = cJSON_GetObjectItem(opts, "gracePeriodSeconds");
 		if (p)
-			policy = p;
-		if (parse_rv(mk_json_get_string(opts, "preconditions.resourceVersion"), ret_expect) < 0) {
+			o->policy = p;
+		if (cJSON_IsNumber(gj))
+			o->grace = (long)gj->valuedouble;
+		if (cJSON_IsTrue(cJSON_GetObjectItem(opts, "orphanDependents")) && !p)
+			o->policy = "Orphan";
+		if (parse_rv(mk_json_get_string(opts, "preconditions.resourceVersion"), &o->expect_rv) < 0) {
 			mk_reply_status(rep, 400, NULL, NULL, "invalid preconditions.resourceVersion");
 			return -1;
 		}
+		o->expect_uid = mk_strdup(mk_json_get_string(opts, "preconditions.uid"));
 	}
-	if (policy && strcmp(policy, "Orphan") && strcmp(policy, "Background") &&
-	    strcmp(policy, "Foreground")) {
-		mk_reply_status(rep, 400, NULL, NULL,
-				"propagationPolicy: Unsupported value: \"%s\": supported values: "
-				"\"Foreground\", \"Background\", \"Orphan\"", policy);
-		return -1;
+	if (o->policy) {
+		bool ok = false;
+		for (size_t i = 0; i < MK_ARRAY_SIZE(policies); i++)
+			ok |= !strcmp(o->policy, policies[i]);
+		if (!ok) {
+			mk_reply_status(rep, 400, NULL, NULL,
+					"propagationPolicy: Unsupported value: \"%s\": supported values: "
+					"\"Foreground\", \"Background\", \"Orphan\"", o->policy);
+			free(o->expect_uid);
+			o->expect_uid = NULL;
+			return -1;
+		}
+		/* the policy string may live in opts, which is freed here */
+		o->policy = !strcmp(o->policy, "Orphan") ? policies[0]
+			    : !strcmp(o->policy, "Background") ? policies[1] : policies[2];
 	}
+	if (o->grace < -1)
+		o->grace = 0;
 	return 0;
+}
+
+static bool has_finalizer(const cJSON *obj, const char *f)
+{
+	cJSON *it;
+	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
+			return true;
+	return false;
+}
+
+static void add_finalizer(cJSON *obj, const char *f)
+{
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	cJSON *fs = cJSON_GetObjectItem(md, "finalizers");
+	if (has_finalizer(obj, f))
+		return;
+	if (!cJSON_IsArray(fs)) {
+		fs = cJSON_CreateArray();
+		mk_json_set(md, "finalizers", fs);
+	}
+	cJSON_AddItemToArray(fs, cJSON_CreateString(f));
+}
+
+/* True when an object marked for deletion has nothing left holding it. */
+static bool ready_to_go(const struct mk_api_resource *r, const cJSON *obj)
+{
+	if (!mk_json_get(obj, "metadata.deletionTimestamp"))
+		return false;
+	/* a pod goes when its node agent (or a force delete) sets the grace to 0 */
+	if (!strcmp(r->name, "pods")) {
+		cJSON *g = mk_json_get(obj, "metadata.deletionGracePeriodSeconds");
+		if (!cJSON_IsNumber(g) || g->valuedouble != 0)
+			return false;
+	}
+	if (cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0)
+		return false;
+	if (!strcmp(r->name, "namespaces") &&
+	    cJSON_GetArraySize(mk_json_get(obj, "spec.finalizers")) > 0)
+		return false;
+	return true;
 }
 
 static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
-	_cleanup_error_ struct mk_error *err = NULL;
-	uint64_t expect;
+	struct delete_opts o;
 	char *json = NULL;
 
 	if (req->sub) {
@@ -950,31 +1043,100 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 				req->sub);
 		return;
 	}
-	if (delete_options(req, rep, &expect) < 0)
+	if (delete_options(req, rep, &o) < 0)
 		return;
-	if (!strcmp(r->name, "namespaces")) {
-		if (!strcmp(req->name, "default") || !strcmp(req->name, "kube-system") ||
-		    !strcmp(req->name, "kube-public")) {
-			mk_reply_status(rep, 403, "namespaces", req->name,
-					"namespaces \"%s\" is forbidden: this namespace may not be deleted",
-					req->name);
-			return;
-		}
-		_cleanup_free_ char *cur = NULL;
-		if (mk_store_get(req->srv->store, "namespaces", "", req->name, &cur, NULL, &err) < 0) {
-			mk_reply_error(rep, r, req->name, err);
-			return;
-		}
-		if (purge_namespace(req->srv, req->name, &err) < 0) {
-			mk_reply_error(rep, r, req->name, err);
-			return;
-		}
-	}
-	if (delete_one(req->srv, r, req->ns, req->name, expect, &json, &err) < 0) {
-		mk_reply_error(rep, r, req->name, err);
+	if (!strcmp(r->name, "namespaces") &&
+	    (!strcmp(req->name, "default") || !strcmp(req->name, "kube-system") ||
+	     !strcmp(req->name, "kube-public"))) {
+		mk_reply_status(rep, 403, "namespaces", req->name,
+				"namespaces \"%s\" is forbidden: this namespace may not be deleted",
+				req->name);
+		free(o.expect_uid);
 		return;
 	}
-	reply_stored(rep, req, 200, json);
+	for (int attempt = 0; attempt <= PATCH_RETRIES; attempt++) {
+		_cleanup_cjson_ cJSON *obj = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		uint64_t cur;
+
+		free(rep->body);
+		rep->body = NULL;
+		if (load_current(req, rep, &obj, &cur) < 0)
+			break;
+		const char *uid = mk_json_get_string(obj, "metadata.uid");
+		if ((o.expect_uid && (!uid || strcmp(uid, o.expect_uid))) ||
+		    (o.expect_rv && o.expect_rv != cur)) {
+			mk_reply_status(rep, 409, r->name, req->name,
+					"Precondition failed: UID or ResourceVersion in precondition does "
+					"not match the stored object");
+			break;
+		}
+		bool is_pod = !strcmp(r->name, "pods");
+		bool deleting = mk_json_get(obj, "metadata.deletionTimestamp") != NULL;
+		bool changed = false;
+		char ts[32];
+
+		if (deleting && is_pod && o.grace == 0 && !ready_to_go(r, obj)) {
+			/* force: the pod goes now, or as soon as its finalizers are gone */
+			mk_json_set(mk_json_ensure_object(obj, "metadata"), "deletionGracePeriodSeconds",
+				    cJSON_CreateNumber(0));
+			changed = true;
+		} else if (deleting && !ready_to_go(r, obj)) {
+			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
+			break;
+		}
+		if (!deleting) {
+			cJSON *md = mk_json_ensure_object(obj, "metadata");
+			long grace = 0;
+			if (o.policy && !strcmp(o.policy, "Foreground"))
+				add_finalizer(obj, "foregroundDeletion"), changed = true;
+			else if (o.policy && !strcmp(o.policy, "Orphan"))
+				add_finalizer(obj, "orphan"), changed = true;
+			if (is_pod && mk_json_get_string(obj, "spec.nodeName") &&
+			    *mk_json_get_string(obj, "spec.nodeName")) {
+				cJSON *tg = mk_json_get(obj, "spec.terminationGracePeriodSeconds");
+				grace = o.grace >= 0 ? o.grace : cJSON_IsNumber(tg) ? (long)tg->valuedouble : 30;
+			}
+			bool ns_flow = !strcmp(r->name, "namespaces") && req->srv->namespace_controller;
+			if (grace > 0 || ns_flow || cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0) {
+				mk_time_format(time(NULL) + grace, ts, sizeof(ts));
+				mk_json_set_string(md, "deletionTimestamp", ts);
+				mk_json_set(md, "deletionGracePeriodSeconds", cJSON_CreateNumber((double)grace));
+				if (ns_flow)
+					mk_json_set_string(mk_json_ensure_object(obj, "status"), "phase",
+							   "Terminating");
+				changed = true;
+			} else {
+				changed = false;
+			}
+		}
+		if (changed && !ready_to_go(r, obj)) {
+			if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, cur,
+					    obj, &json, NULL, &err) < 0) {
+				mk_reply_error(rep, r, req->name, err);
+				if (err->code == ESTALE)
+					continue;
+				break;
+			}
+			reply_stored(rep, req, 200, json);
+			break;
+		}
+		/* nothing holds it: remove now */
+		if (!strcmp(r->name, "namespaces") && !req->srv->namespace_controller &&
+		    purge_namespace(req->srv, req->name, &err) < 0) {
+			mk_reply_error(rep, r, req->name, err);
+			break;
+		}
+		if (delete_one(req->srv, r, req->ns, req->name, cur, &json, &err) < 0) {
+			mk_reply_error(rep, r, req->name, err);
+			if (err->code == ESTALE)
+				continue;
+			break;
+		}
+		reply_stored(rep, req, 200, json);
+		break;
+	}
+	free(o.expect_uid);
 }
 
 static void handle_delete_collection(struct mk_request *req, struct mk_reply *rep)
@@ -983,14 +1145,16 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	_cleanup_error_ struct mk_error *err = NULL;
 	struct list_filter f;
 	struct mk_store_list l = { 0 };
-	uint64_t expect;
+	struct delete_opts o;
 
 	if (!strcmp(r->name, "namespaces")) {
 		mk_reply_status(rep, 405, NULL, NULL, "deletecollection is not supported on namespaces");
 		return;
 	}
-	if (delete_options(req, rep, &expect) < 0 ||
-	    mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
+	if (delete_options(req, rep, &o) < 0)
+		return;
+	free(o.expect_uid);
+	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
 	int rc = mk_store_list(req->srv->store, r->name, r->namespaced ? req->ns : "",
 			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
@@ -1034,7 +1198,9 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 
 	if (req->sub) {
 		bool ok = (!strcmp(req->sub, "status") && r->has_status) ||
-			  (!strcmp(req->sub, "scale") && r->has_scale);
+			  (!strcmp(req->sub, "scale") && r->has_scale) ||
+			  (!strcmp(req->sub, "finalize") && !strcmp(r->name, "namespaces") &&
+			   !strcmp(req->method, "PUT"));
 		if (!ok) {
 			if (!strcmp(r->name, "pods") &&
 			    (!strcmp(req->sub, "log") || !strcmp(req->sub, "exec") ||

@@ -23,6 +23,7 @@ struct mk_apiserver {
 	uint32_t svc_base, svc_size;	/* service CIDR, host order */
 	char *advertise_address;	/* endpoints of the kubernetes service */
 	uint16_t port;
+	bool namespace_controller;	/* namespaces end through their finalizer */
 };
 
 /* One HTTP request being served (MHD's per-connection request context). */

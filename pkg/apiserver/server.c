@@ -328,6 +328,7 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		return -1;
 	}
 	srv->port = opts->port;
+	srv->namespace_controller = opts->namespace_controller;
 	srv->advertise_address = mk_strdup(
 		opts->advertise_address ? opts->advertise_address
 		: (!opts->bind_address || !strcmp(opts->bind_address, "0.0.0.0")) ? "127.0.0.1"
