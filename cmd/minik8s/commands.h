@@ -11,6 +11,7 @@ int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_kubectl(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 /* Prints "minik8s: MSG" to stderr plus a hint to run --help; returns 2 (usage). */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

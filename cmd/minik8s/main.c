@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show whether this node is running" },
 	{ "server", cmd_server, "run the API server (and store) in the foreground" },
 	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
+	{ "image", cmd_image, "manage container images (ls, pull, import, rm)" },
 	{ "version", cmd_version, "print the version" },
 };
 
