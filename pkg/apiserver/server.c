@@ -100,7 +100,8 @@ bool mk_request_wants_table(struct mk_request *req)
 static int split_path(char *p, char **seg, int max)
 {
 	int n = 0;
-	for (char *tok = strtok(p, "/"); tok; tok = strtok(NULL, "/")) {
+	char *save = NULL;
+	for (char *tok = strtok_r(p, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
 		if (n == max)
 			return -1;
 		seg[n++] = tok;

@@ -1,0 +1,199 @@
+#!/bin/bash
+# bench/api: API server throughput and latency, each figure printed beside its anchor.
+#   1. pod creates/s, p50/p99 latency with 1 and 16 concurrent clients (wrk over TLS,
+#      bearer token, ~1.6 KB pod JSON with unique names, durable commits)
+#   2. list latency at >= 10,000 pods in one namespace (JSON and Table), median of runs
+#   3. watch delivery latency: create acknowledged -> ADDED event received (watchlat)
+# Starts its own `minik8s server` in a temp dir (tests/lib/lib.sh). Bounded in time
+# (about 1-2 minutes). Knobs: BENCH_DURATION (s per wrk run, default 10),
+# BENCH_PODS (default 10000), BENCH_FILL_MAX (s, default 60), BENCH_LIST_RUNS (5),
+# BENCH_WATCH_N (200), BENCH_MINIK8S (binary), BENCH_PERF=1 (perf record the server during the 16-client run).
+# Exit status: 0 when every measurement ran and no request failed.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../../tests/lib/lib.sh"
+MINIK8S=${BENCH_MINIK8S:-$MINIK8S}	# another build to measure, e.g. a profiling one
+
+DURATION=${BENCH_DURATION:-10}
+PODS=${BENCH_PODS:-10000}
+TOPUP_MAX=${BENCH_FILL_MAX:-60}
+LIST_RUNS=${BENCH_LIST_RUNS:-5}
+WATCH_N=${BENCH_WATCH_N:-200}
+WATCHLAT="$ROOT/build/bench/api/watchlat"
+MKPODS="$ROOT/build/bench/api/mkpods"
+NS=bench
+status=0
+
+die() { echo "bench/api: $*" >&2; exit 1; }
+for tool in wrk curl python3; do
+	command -v "$tool" >/dev/null || die "'$tool' not installed (scripts/deps.sh bench)"
+done
+[ -x "$MINIK8S" ] || die "build/minik8s missing (make)"
+for b in "$WATCHLAT" "$MKPODS"; do [ -x "$b" ] || die "$b missing (make)"; done
+
+start_server || die "server did not start"
+echo "bench/api: server pid $SERVER_PID at $API (data $DATA)"
+
+ensure_namespace() {
+	api POST /api/v1/namespaces -H 'Content-Type: application/json' \
+		-d "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}"
+	[ "$HTTP_CODE" = 201 ] || [ "$HTTP_CODE" = 409 ] ||
+		die "create namespace $1: HTTP $HTTP_CODE: $BODY"
+}
+ensure_namespace "$NS"
+ensure_namespace benchwatch
+
+# one create by hand first: a clear message if the server rejects the bench's pod
+first=$(python3 -c '
+import sys
+src = open(sys.argv[1]).read()
+template = src.split("local template = [[\n", 1)[1].split("]]", 1)[0]
+print(template % ("warm-0", sys.argv[2], "warm-0", "warm"))' "$HERE/create_pod.lua" "$NS") ||
+	die "cannot read the pod template"
+api POST "/api/v1/namespaces/$NS/pods" -H 'Content-Type: application/json' -d "$first"
+[ "$HTTP_CODE" = 201 ] || die "create of the bench pod answered HTTP $HTTP_CODE: $BODY"
+pod_bytes=${#first}
+
+# ---- 1. creates --------------------------------------------------------------------
+
+# run_wrk THREADS CONNECTIONS PREFIX DURATION: sets R_* from the script's RESULT line
+run_wrk() {
+	local out="$T/wrk-$3.txt"
+	wrk -t"$1" -c"$2" -d"$4"s --timeout 10s --latency -s "$HERE/create_pod.lua" "$API" \
+		-- "$TOKEN" "${NS}" "$3" >"$out" 2>&1
+	local line
+	line=$(grep '^RESULT ' "$out") || { cat "$out"; die "wrk produced no result"; }
+	eval "$(sed 's/^RESULT //; s/\([a-z0-9_]*\)=/R_\1=/g' <<<"$line")"
+	R_ERROR=$(grep '^FIRST_ERROR ' "$out" | head -1 | cut -c13-)
+	R_RATE=$(python3 -c "print(f'{$R_requests / ($R_duration_us / 1e6):.0f}')")
+	R_CREATED=$((R_requests - R_non201))
+}
+# alive: stops the benchmark with the server's last words if it died
+alive() {
+	kill -0 "$SERVER_PID" 2>/dev/null && return 0
+	wait "$SERVER_PID"
+	echo "bench/api: the server died (exit status $?); last lines of its log:"
+	tail -20 "$T/server.log"
+	[ -n "${R_ERROR:-}" ] && echo "first non-201 response before that: $R_ERROR"
+	exit 1
+}
+ms() { python3 -c "print(f'{$1 / 1000:.2f}')"; }
+
+PERF_PID=
+run_wrk 1 1 c1 "$DURATION"
+C1=("$R_RATE" "$(ms "$R_p50_us")" "$(ms "$R_p99_us")" "$R_non201" "$((R_sock_errors + R_timeouts))" "$R_ERROR")
+alive
+if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	perf record -F 999 -p "$SERVER_PID" -o "$T/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+	PERF_PID=$!
+fi
+run_wrk 2 16 c16 "$DURATION"
+C16=("$R_RATE" "$(ms "$R_p50_us")" "$(ms "$R_p99_us")" "$R_non201" "$((R_sock_errors + R_timeouts))" "$R_ERROR")
+alive
+if [ -n "$PERF_PID" ]; then
+	wait "$PERF_PID"
+	perf report -i "$T/perf.data" --sort dso,symbol --stdio 2>/dev/null |
+		grep -E '^ +[0-9]' | head -25 >"$T/perf.txt"
+fi
+
+# ---- 2. list at >= PODS pods -------------------------------------------------------
+
+# a namespace of its own holding exactly PODS pods, so the figure does not depend
+# on how many creates the timed runs above managed (mkpods: libcurl multi, 16 in flight)
+LNS=benchlist
+ensure_namespace "$LNS"
+python3 -c '
+import sys
+src = open(sys.argv[1]).read()
+template = src.split("local template = [[\n", 1)[1].split("]]", 1)[0]
+print(template % ("__NAME__", sys.argv[2], "__NAME__", "fill"))' "$HERE/create_pod.lua" "$LNS" >"$T/pod.json"
+fill_out=$(timeout "$TOPUP_MAX" "$MKPODS" "$API" "$TOKEN" "$CACERT" "$LNS" "$PODS" 16 "$T/pod.json" fill 2>&1)
+fill_rc=$?
+grep -v '^RESULT' <<<"$fill_out"
+fill_line=$(grep '^RESULT ' <<<"$fill_out") && eval "$(sed 's/^RESULT //; s/\([a-z0-9_]*\)=/F_\1=/g' <<<"$fill_line")"
+[ "$fill_rc" -eq 0 ] || { status=1; echo "bench/api: filling $LNS failed (exit $fill_rc; timeout ${TOPUP_MAX}s)"; }
+alive
+
+ACCEPT_TABLE='application/json;as=Table;v=v1;g=meta.k8s.io,application/json'
+# time_list ACCEPT: prints "median_ms bytes items"
+time_list() {
+	local times=() code t size i
+	for ((i = 0; i < LIST_RUNS; i++)); do
+		read -r code t size < <(curl -s --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" \
+			-H "Accept: $1" -o "$T/list.out" -w '%{http_code} %{time_total} %{size_download}\n' \
+			"$API/api/v1/namespaces/$LNS/pods")
+		if [ "$code" != 200 ]; then
+			echo "bench/api: list ($1) answered HTTP $code: $(head -c 400 "$T/list.out")" >&2
+			echo "- - -"; return 1
+		fi
+		times+=("$t")
+	done
+	local items
+	items=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(len(d.get("rows", d.get("items")) or []))' "$T/list.out")
+	python3 -c "
+import statistics, sys
+print(f'{statistics.median(float(x) for x in sys.argv[1:]) * 1000:.0f}', end=' ')" "${times[@]}"
+	echo "$size $items"
+}
+read -r L_JSON_MS L_JSON_BYTES L_JSON_ITEMS < <(time_list application/json)
+read -r L_TAB_MS L_TAB_BYTES L_TAB_ITEMS < <(time_list "$ACCEPT_TABLE")
+[ "$L_JSON_MS" = - ] || [ "$L_TAB_MS" = - ] && status=1
+
+# ---- 3. watch delivery -------------------------------------------------------------
+
+wl_out=$("$WATCHLAT" "$API" "$TOKEN" "$CACERT" benchwatch "$WATCH_N" 2>"$T/watchlat.err")
+wl_rc=$?
+W_ack_p50_us=0 W_ack_p99_us=0 W_ack_max_us=0 W_lost=- W_failed=- W_measured=0 W_create_p50_us=0 W_create_p99_us=0 W_send_p50_us=0 W_send_p99_us=0 W_early=-
+if line=$(grep '^RESULT ' <<<"$wl_out"); then
+	eval "$(sed 's/^RESULT //; s/\([a-z0-9_]*\)=/W_\1=/g' <<<"$line")"
+fi
+[ "$wl_rc" -eq 0 ] || { status=1; echo "bench/api: watchlat failed:"; cat "$T/watchlat.err"; }
+alive
+
+# ---- report ------------------------------------------------------------------------
+
+mb() { python3 -c "print(f'{$1 / 1e6:.1f} MB')"; }
+A_CREATE="goal >= 3000 creates/s, p99 <= 20 ms (2-core); kube-apiserver SLO p99 <= 1 s; k3s+SQLite load test 0.17 s average"
+A_LIST="kube-apiserver SLO: LIST p99 <= 30 s (namespace scope; 5 s historically)"
+A_WATCH="no ratified watch-latency SLO; kube-apiserver mutating-call SLO p99 <= 1 s for scale"
+echo
+echo "minik8s API benchmark — $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ), pod body $pod_bytes bytes, ${DURATION}s per wrk run"
+echo "(load generators run on the same CPUs as the server; durable commits: SQLite WAL, synchronous=FULL)"
+printf '%-34s %-28s %s\n' "measurement" "result" "anchor"
+printf '%-34s %-28s %s\n' "-----------" "------" "------"
+for row in 1 16; do
+	if [ "$row" = 1 ]; then v=("${C1[@]}"); else v=("${C16[@]}"); fi
+	printf '%-34s %-28s %s\n' "create pod, $row client(s)" "${v[0]}/s p50 ${v[1]} ms p99 ${v[2]} ms" "$A_CREATE"
+	printf '%-34s %-28s %s\n' "  non-201 responses / sock errors" "${v[3]} / ${v[4]}" "must be 0 / 0"
+	if [ "${v[3]}" != 0 ] || [ "${v[4]}" != 0 ]; then
+		status=1
+		[ -n "${v[5]}" ] && echo "    first non-201 response: ${v[5]}"
+	fi
+done
+[ -n "${F_created:-}" ] && printf '%-34s %-28s %s\n' "fill: mkpods, 16 in flight" "$F_created pods in ${F_seconds}s ($(python3 -c "print(int($F_created / max($F_seconds, 1e-9)))")/s)" "(setup for the list figures)"
+printf '%-34s %-28s %s\n' "list $L_JSON_ITEMS pods (JSON)" "median ${L_JSON_MS} ms, $(mb "${L_JSON_BYTES:-0}")" "$A_LIST"
+printf '%-34s %-28s %s\n' "list $L_TAB_ITEMS pods (Table)" "median ${L_TAB_MS} ms, $(mb "${L_TAB_BYTES:-0}")" "$A_LIST"
+[ "${L_JSON_ITEMS:-0}" -ge "$PODS" ] 2>/dev/null ||
+	if [ "${F_failed:-0}" -gt 0 ]; then
+		echo "    (fewer than $PODS pods: $F_failed creates failed while filling $LNS)"
+	else
+		echo "    (fewer than $PODS pods: creates too slow to fill $LNS within ${TOPUP_MAX}s)"
+	fi
+printf '%-34s %-28s %s\n' "watch ack->event, $W_measured pods" "p50 $(ms "$W_ack_p50_us") ms p99 $(ms "$W_ack_p99_us") ms" "$A_WATCH"
+printf '%-34s %-28s %s\n' "  create sent->event" "p50 $(ms "$W_send_p50_us") ms p99 $(ms "$W_send_p99_us") ms" "$W_early of $W_measured events arrived before the 201"
+printf '%-34s %-28s %s\n' "  (create alone, same client)" "p50 $(ms "$W_create_p50_us") ms p99 $(ms "$W_create_p99_us") ms" ""
+printf '%-34s %-28s %s\n' "  events lost / creates failed" "$W_lost / $W_failed" "must be 0 / 0"
+
+errors=$(grep -ciE 'error|fatal|abort|assert' "$T/server.log")
+if [ "$errors" -gt 0 ]; then
+	echo "server log: $errors error lines; first ones:"
+	grep -iE 'error|fatal|abort|assert' "$T/server.log" | head -5
+fi
+if [ -n "$PERF_PID" ] && [ -s "$T/perf.txt" ]; then
+	echo "perf (server process, 16-client run), top symbols:"
+	cat "$T/perf.txt"
+fi
+exit $status
