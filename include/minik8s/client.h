@@ -1,0 +1,203 @@
+/* minik8s client: an HTTP client for the Kubernetes API (libcurl).
+ *
+ * Configuration (kubeconfig or explicit server/token/CA), typed requests that
+ * return the HTTP status and the parsed JSON body, errors built from Status
+ * bodies, watch streams (newline-delimited JSON events, incrementally decoded,
+ * cancellable, resumable by resourceVersion), and YAML <-> JSON conversion.
+ *
+ * Thread-safety: a struct mk_client may be shared by any number of threads;
+ * each thread gets its own keep-alive curl handle (created on first use,
+ * released when the thread exits or the client is freed). A struct
+ * mk_client_watch is used by one thread at a time, except
+ * mk_client_watch_cancel, which may be called from any thread.
+ * Library code: nothing here prints or exits.
+ */
+#ifndef MINIK8S_CLIENT_H
+#define MINIK8S_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "minik8s/util.h"
+
+/* ---- configuration -------------------------------------------------------- */
+
+struct mk_client_config {
+	char *server;		/* "https://127.0.0.1:6443", no trailing slash */
+	char *token;		/* bearer token, or NULL */
+	char *ca_file;		/* PEM file with the CA, or NULL */
+	char *ca_data;		/* PEM bytes of the CA (kubeconfig certificate-authority-data), or NULL */
+	size_t ca_data_len;
+	char *client_cert_file;	/* optional client certificate (PEM) and key */
+	char *client_key_file;
+	bool insecure;		/* insecure-skip-tls-verify */
+	char *namespace;	/* the context's namespace, or NULL */
+	long timeout_ms;	/* per request (not watch) timeout; 0 = none, but a
+				 * response that stalls for 60 s fails (ETIMEDOUT) */
+};
+
+/* New config with explicit values (strings copied; any may be NULL but server).
+ * Returns an owned config (mk_client_config_free). Aborts on OOM. */
+struct mk_client_config *mk_client_config_new(const char *server, const char *token,
+					      const char *ca_file);
+/* Deep copy (owned). */
+struct mk_client_config *mk_client_config_dup(const struct mk_client_config *cfg);
+/* Frees cfg and its strings; accepts NULL. */
+void mk_client_config_free(struct mk_client_config *cfg);
+
+/* Loads a kubeconfig file (YAML or JSON): the context named context (or
+ * current-context when context is NULL) -> its cluster's server,
+ * certificate-authority-data (base64) or certificate-authority (a path,
+ * relative to the kubeconfig's directory), insecure-skip-tls-verify, and its
+ * user's token or tokenFile (read now), client-certificate/client-key paths,
+ * and the context's namespace. *ret owned by caller. */
+int mk_client_config_load_kubeconfig(const char *path, const char *context,
+				     struct mk_client_config **ret, struct mk_error **err);
+
+/* The kubeconfig path kubectl would use: explicit (if non-NULL and non-empty),
+ * else the first entry of $KUBECONFIG, else /etc/minik8s/kubeconfig if it
+ * exists, else ~/.kube/config. Returns an owned string. */
+char *mk_client_kubeconfig_path(const char *explicit_path);
+
+/* ---- client and requests --------------------------------------------------- */
+
+struct mk_client;
+
+/* New client for cfg (copied). *ret owned (mk_client_free). */
+int mk_client_new(const struct mk_client_config *cfg, struct mk_client **ret,
+		  struct mk_error **err);
+/* Frees the client. No request or watch may be running on it. Accepts NULL. */
+void mk_client_free(struct mk_client *c);
+/* The client's configuration (borrowed, valid for the client's lifetime). */
+const struct mk_client_config *mk_client_get_config(const struct mk_client *c);
+
+struct mk_client_request {
+	const char *method;		/* "GET", "POST", "PUT", "PATCH", "DELETE" */
+	const char *path;		/* "/api/v1/namespaces/default/pods?limit=500" (borrowed) */
+	const char *accept;		/* NULL: "application/json" */
+	const char *content_type;	/* NULL: "application/json" when body is set */
+	const char *body;		/* request body or NULL (borrowed) */
+	size_t body_len;		/* 0: strlen(body) */
+};
+
+struct mk_client_response {
+	long code;		/* HTTP status */
+	char *content_type;	/* owned, may be NULL */
+	char *body;		/* owned raw body, NUL-terminated (may be "") */
+	size_t body_len;
+	cJSON *json;		/* owned, the parsed body when it is JSON, else NULL */
+};
+
+/* Releases what a response owns and zeroes it; accepts a zeroed response. */
+void mk_client_response_release(struct mk_client_response *res);
+
+/* Performs one request. Returns 0 when an HTTP response arrived, whatever its
+ * status (inspect res->code), and fills *res (release it with
+ * mk_client_response_release); -1 with *err on transport errors (connection
+ * refused, TLS, timeout: code EIO/ETIMEDOUT/ECONNREFUSED). Response bodies are
+ * limited to 256 MiB. */
+int mk_client_do(struct mk_client *c, const struct mk_client_request *req,
+		 struct mk_client_response *res, struct mk_error **err);
+
+/* Builds an error from a failed response (code >= 400): code = HTTP status,
+ * msg = Status.message when the body is a Status, else a kubectl-like text
+ * ("the server could not find the requested resource"). Returns -1. */
+int mk_client_response_error(const struct mk_client_response *res, struct mk_error **err);
+
+/* Reason of a failed response: Status.reason if present, else the usual reason
+ * for the HTTP code ("NotFound", "Conflict", ...; "" if unknown). Borrowed/static. */
+const char *mk_client_response_reason(const struct mk_client_response *res);
+
+/* Typed helpers: return 0 and *ret_obj (owned, may be NULL if not wanted) for
+ * 2xx responses, else -1 with *err (see mk_client_response_error; err->code is
+ * the HTTP status, or errno-like for transport errors). body is borrowed. */
+int mk_client_get(struct mk_client *c, const char *path, cJSON **ret_obj, struct mk_error **err);
+int mk_client_create(struct mk_client *c, const char *path, const cJSON *body, cJSON **ret_obj,
+		     struct mk_error **err);
+int mk_client_update(struct mk_client *c, const char *path, const cJSON *body, cJSON **ret_obj,
+		     struct mk_error **err);
+/* content_type: "application/merge-patch+json", "application/json-patch+json" or
+ * "application/strategic-merge-patch+json". */
+int mk_client_patch(struct mk_client *c, const char *path, const char *content_type,
+		    const cJSON *patch, cJSON **ret_obj, struct mk_error **err);
+/* Sends {"propagationPolicy":propagation} when propagation is non-NULL. */
+int mk_client_delete(struct mk_client *c, const char *path, const char *propagation,
+		     cJSON **ret_obj, struct mk_error **err);
+
+/* URL-escapes s (owned result), for query parameters such as label selectors. */
+char *mk_client_escape(const char *s);
+
+/* ---- watch streams -------------------------------------------------------- */
+
+/* Incremental decoder of newline-delimited JSON watch events: bytes in, one
+ * callback per complete non-empty line. Embedded: _init/_release. Lines are
+ * limited to max_line bytes (0: 64 MiB). */
+typedef int (*mk_client_line_fn)(const char *line, size_t len, void *userdata);
+struct mk_client_line_splitter {
+	struct mk_buf buf;
+	size_t max_line;
+	mk_client_line_fn fn;
+	void *userdata;
+};
+void mk_client_line_splitter_init(struct mk_client_line_splitter *s, size_t max_line,
+				  mk_client_line_fn fn, void *userdata);
+/* Feeds len bytes; calls fn for each completed line (without "\n" or a
+ * trailing "\r"). Returns 0, or the first negative value fn returned (the
+ * remaining bytes are dropped), or -1 with E2BIG when a line exceeds max_line. */
+int mk_client_line_splitter_feed(struct mk_client_line_splitter *s, const char *data, size_t len);
+/* End of stream: delivers a final unterminated line, if any. Same returns. */
+int mk_client_line_splitter_finish(struct mk_client_line_splitter *s);
+void mk_client_line_splitter_release(struct mk_client_line_splitter *s);
+
+/* Called for each event: type "ADDED", "MODIFIED", "DELETED", "BOOKMARK" or
+ * "ERROR"; object borrowed (valid during the call only: cJSON_Duplicate it to
+ * keep it). Return 0 to go on, < 0 to stop the
+ * watch (mk_client_watch_run then returns 0). */
+typedef int (*mk_client_watch_fn)(const char *type, const cJSON *object, void *userdata);
+
+struct mk_client_watch;
+
+/* New watch handle (owned; mk_client_watch_free). */
+struct mk_client_watch *mk_client_watch_new(void);
+void mk_client_watch_free(struct mk_client_watch *w);
+/* Stops a running (or the next) mk_client_watch_run promptly. Thread-safe.
+ * Until mk_client_watch_reset, later runs return at once. */
+void mk_client_watch_cancel(struct mk_client_watch *w);
+void mk_client_watch_reset(struct mk_client_watch *w);
+bool mk_client_watch_cancelled(struct mk_client_watch *w);
+/* resourceVersion of the last event delivered (borrowed; NULL before any):
+ * pass it to the next run to resume where the stream stopped. */
+const char *mk_client_watch_resource_version(const struct mk_client_watch *w);
+
+/* Runs a watch: GET path (a collection path, may contain a query) with
+ * watch=true, resourceVersion=resource_version (if non-NULL),
+ * allowWatchBookmarks=true and timeoutSeconds=timeout_seconds (if > 0) added,
+ * Accept accept (NULL: application/json). Blocks, delivering events to fn,
+ * until the server ends the stream (returns 0), fn stops it (0), it is
+ * cancelled (0; see mk_client_watch_cancelled), an ERROR event arrives (-1
+ * with err->code = Status.code, e.g. 410 when resource_version is too old;
+ * the event is delivered to fn first), the server answers with an error
+ * status (-1, as mk_client_response_error), or a transport error (-1). */
+int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const char *path,
+			const char *resource_version, int timeout_seconds, const char *accept,
+			mk_client_watch_fn fn, void *userdata, struct mk_error **err);
+
+/* ---- YAML <-> JSON ----------------------------------------------------------- */
+
+/* Parses a YAML stream (one or more "---"-separated documents; JSON is YAML)
+ * into a JSON array with one element per non-empty document (owned). Plain
+ * scalars are typed by the YAML core schema (null, ~, empty -> null;
+ * true/false in any common case -> bool; decimal, 0x, 0o integers and floats
+ * incl. .inf/.nan -> number); quoted and block scalars and !!str stay
+ * strings. Anchors and aliases are resolved; mapping keys become strings.
+ * EINVAL with "yaml: line N: ..." on syntax errors. */
+int mk_yaml_parse_documents(const char *text, size_t len, cJSON **ret, struct mk_error **err);
+
+/* Emits value as YAML the way kubectl -o yaml prints (block style, map keys
+ * sorted as go-yaml sorts them, sequences not indented under their key,
+ * strings that would read back as another type quoted, multi-line strings as
+ * literal blocks, "{}" and "[]" for empty collections). Returns an owned
+ * string ending in "\n", or NULL with *err. */
+char *mk_yaml_emit(const cJSON *value, struct mk_error **err);
+
+#endif
