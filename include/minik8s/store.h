@@ -84,6 +84,8 @@ struct mk_store_event {
 	enum mk_store_event_type type;
 	char *resource, *ns, *name;
 	char *json;	/* object after the change; for DELETED its last state */
+	char *old_json;	/* MODIFIED: the object before the change when known (events
+			 * of this process's lifetime); NULL otherwise */
 	int refs;	/* private */
 };
 void mk_store_event_unref(struct mk_store_event *ev);

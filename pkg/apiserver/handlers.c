@@ -486,6 +486,61 @@ static int filter_item(const char *json, void *userdata)
 	return 1;
 }
 
+/* Field selectors a kind supports, as kube-apiserver registers them per resource
+ * (metadata.name and metadata.namespace everywhere). NULL if f is supported. */
+static const char *unsupported_field(const struct mk_api_resource *r, const char *fs)
+{
+	static const struct {
+		const char *resource;
+		const char *const fields[12];
+	} table[] = {
+		{ "pods", { "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+			    "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+			    "status.podIP", "status.podIPs", "status.nominatedNodeName" } },
+		{ "events", { "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+			      "involvedObject.uid", "involvedObject.apiVersion",
+			      "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+			      "reportingComponent", "source", "type" } },
+		{ "namespaces", { "status.phase" } },
+		{ "nodes", { "spec.unschedulable" } },
+		{ "replicasets", { "status.replicas" } },
+		{ "services", { "spec.clusterIP", "spec.type" } },
+	};
+	static __thread char bad[128];
+	const char *p = fs;
+
+	while (*p) {
+		const char *end = p, *op = NULL;
+		for (; *end && *end != ','; end++) {
+			if (*end == '\\' && end[1]) {
+				end++;
+				continue;
+			}
+			if (!op && (*end == '=' || (*end == '!' && end[1] == '=')))
+				op = end;
+		}
+		size_t n = (size_t)((op ? op : end) - p);
+		while (n && p[n - 1] == ' ')
+			n--;
+		while (n && *p == ' ')
+			p++, n--;
+		bool ok = n == 0 || (n == 13 && !strncmp(p, "metadata.name", n)) ||
+			  (n == 18 && !strncmp(p, "metadata.namespace", n));
+		for (size_t i = 0; !ok && i < MK_ARRAY_SIZE(table); i++) {
+			if (strcmp(table[i].resource, r->name))
+				continue;
+			for (size_t j = 0; !ok && table[i].fields[j]; j++)
+				ok = strlen(table[i].fields[j]) == n && !strncmp(table[i].fields[j], p, n);
+		}
+		if (!ok) {
+			snprintf(bad, sizeof(bad), "%.*s", (int)(n < 100 ? n : 100), p);
+			return bad;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return NULL;
+}
+
 /* Parses labelSelector/fieldSelector; on error fills a 400 reply and returns -1. */
 int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 			 struct mk_label_selector **ret_labels, struct mk_field_selector **ret_fields)
@@ -498,6 +553,13 @@ int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 	*ret_fields = NULL;
 	if (ls && *ls && mk_label_selector_parse(ls, ret_labels, &err) < 0) {
 		mk_reply_status(rep, 400, NULL, NULL, "unable to parse labelSelector: %s", err->msg);
+		return -1;
+	}
+	const char *bad = fs && *fs ? unsupported_field(req->res, fs) : NULL;
+	if (bad) {
+		mk_label_selector_free(*ret_labels);
+		*ret_labels = NULL;
+		mk_reply_status(rep, 400, NULL, NULL, "field label not supported: %s", bad);
 		return -1;
 	}
 	if (fs && *fs && mk_field_selector_parse(fs, ret_fields, &err) < 0) {
@@ -694,6 +756,14 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 	if (mk_api_validate(r, obj, old, &causes) < 0) {
 		reply_invalid(rep, r, req->name, causes);
 		return -1;
+	}
+	/* a stale precondition is a conflict even when nothing would change */
+	uint64_t old_rv = 0;
+	if (expect_rv && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &old_rv) == 0 &&
+	    old_rv != expect_rv) {
+		struct mk_error e = { ESTALE, (char *)"conflict" };
+		mk_reply_error(rep, r, req->name, &e);
+		return -2;
 	}
 	/* a no-op write keeps the resourceVersion, as Kubernetes does */
 	if (cJSON_Compare(obj, old, 1)) {
@@ -975,9 +1045,18 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 		for (size_t i = 0; i < MK_ARRAY_SIZE(policies); i++)
 			ok |= !strcmp(o->policy, policies[i]);
 		if (!ok) {
-			mk_reply_status(rep, 400, NULL, NULL,
-					"propagationPolicy: Unsupported value: \"%s\": supported values: "
-					"\"Foreground\", \"Background\", \"Orphan\"", o->policy);
+			cJSON *causes = cJSON_CreateArray();
+			mk_api_cause_add(causes, "FieldValueNotSupported", "propagationPolicy",
+					 "Unsupported value: \"%s\": supported values: \"Foreground\", "
+					 "\"Background\", \"Orphan\"", o->policy);
+			_cleanup_cjson_ cJSON *st = mk_api_status_new(
+				422, "Invalid", NULL, "DeleteOptions", "", causes);
+			_cleanup_free_ char *m = mk_strdup_printf(
+				"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported "
+				"value: \"%s\": supported values: \"Foreground\", \"Background\", "
+				"\"Orphan\"", o->policy);
+			mk_json_set_string(st, "message", m);
+			mk_reply_json(rep, 422, st);
 			free(o->expect_uid);
 			o->expect_uid = NULL;
 			return -1;

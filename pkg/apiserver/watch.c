@@ -71,8 +71,10 @@ static bool matches(struct stream *st, const cJSON *obj)
 	return true;
 }
 
-/* Appends one event line for object text json. */
-static void emit(struct stream *st, const char *type, const char *json)
+/* Appends one event line for object text json. old_json (MODIFIED, may be NULL) is
+ * the previous state: with a selector, an object entering it is ADDED and one
+ * leaving it DELETED, as kube-apiserver's watch cache reports them. */
+static void emit(struct stream *st, const char *type, const char *json, const char *old_json)
 {
 	if (!st->table && !st->labels && !st->fields) {
 		mk_buf_printf(&st->out, "{\"type\":\"%s\",\"object\":", type);
@@ -81,8 +83,21 @@ static void emit(struct stream *st, const char *type, const char *json)
 		return;
 	}
 	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-	if (!obj || !matches(st, obj))
+	if (!obj)
 		return;
+	bool now = matches(st, obj);
+	if (old_json && !strcmp(type, "MODIFIED") && (st->labels || st->fields)) {
+		_cleanup_cjson_ cJSON *old = cJSON_Parse(old_json);
+		bool before = old && matches(st, old);
+		if (before && !now)
+			type = "DELETED";
+		else if (!before && now)
+			type = "ADDED";
+		else if (!now)
+			return;
+	} else if (!now) {
+		return;
+	}
 	mk_buf_printf(&st->out, "{\"type\":\"%s\",\"object\":", type);
 	if (st->table) {
 		_cleanup_cjson_ cJSON *t = mk_api_table_new(st->r, !st->columns_sent);
@@ -130,7 +145,7 @@ static void produce(struct stream *st)
 {
 	while (st->out.len == st->out_off && !st->ending) {
 		if (st->next_initial < st->initial.n) {
-			emit(st, "ADDED", st->initial.items[st->next_initial++]);
+			emit(st, "ADDED", st->initial.items[st->next_initial++], NULL);
 			continue;
 		}
 		struct mk_store_event *ev = NULL;
@@ -141,7 +156,7 @@ static void produce(struct stream *st)
 					     &err);
 		if (rc > 0) {
 			st->last_rv = ev->rv;
-			emit(st, mk_store_event_type_name(ev->type), ev->json);
+			emit(st, mk_store_event_type_name(ev->type), ev->json, ev->old_json);
 			mk_store_event_unref(ev);
 			continue;
 		}
@@ -218,7 +233,13 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 		stream_free(st);
 		return;
 	}
-	long timeout = ts && *ts ? strtol(ts, NULL, 10) : DEFAULT_TIMEOUT_S;
+	char *tend = NULL;
+	long timeout = ts && *ts ? strtol(ts, &tend, 10) : DEFAULT_TIMEOUT_S;
+	if (ts && *ts && (*tend || timeout < 0)) {
+		stream_free(st);
+		mk_reply_status(rep, 400, NULL, NULL, "invalid timeoutSeconds '%s'", ts);
+		return;
+	}
 	if (timeout <= 0 || timeout > DEFAULT_TIMEOUT_S)
 		timeout = DEFAULT_TIMEOUT_S;
 	st->deadline_ns = mk_time_mono_ns() + (uint64_t)timeout * 1000000000ull;

@@ -149,7 +149,9 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 		break;
 	case STORE_OP_UPDATE:
 		type = MK_STORE_MODIFIED;
-		if (check_current(s, q, NULL) < 0)
+		/* the previous state rides along in the event: watchers filtering by
+		 * labels turn a change into ADDED/DELETED with it */
+		if (check_current(s, q, &old) < 0)
 			return -1;
 		json = splice_rv(q, rv);
 		bind_key(s->st_update, q);
@@ -193,6 +195,8 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 	}
 	q->rv = rv;
 	q->ev = store_event_new(rv, type, q->resource, q->ns, q->name, TAKE_PTR(json));
+	if (type == MK_STORE_MODIFIED)
+		q->ev->old_json = TAKE_PTR(old);
 	return 0;
 }
 

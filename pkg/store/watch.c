@@ -48,6 +48,7 @@ void mk_store_event_unref(struct mk_store_event *ev)
 	free(ev->ns);
 	free(ev->name);
 	free(ev->json);
+	free(ev->old_json);
 	free(ev);
 }
 

@@ -78,3 +78,49 @@ api() {
 		-o "$T/.body" -w '%{http_code}' "$@" "$API$p")
 	BODY=$(cat "$T/.body")
 }
+
+# ---- helpers for the API suites (api_*.sh, kubectl_compat.sh) ----
+
+# expect_contains NAME TEXT SUBSTRING: PASS if TEXT contains SUBSTRING (no regex)
+expect_contains() {
+	if [[ "$2" == *"$3"* ]]; then pass "$1"; else fail "$1" "'${2:0:400}' does not contain '$3'"; fi
+}
+# api_json METHOD PATH BODY [curl args...]: api with the body text BODY, sent as
+# Content-Type application/json unless the curl args set another Content-Type
+api_json() {
+	local m=$1 p=$2 d=$3 a ct=(-H 'Content-Type: application/json'); shift 3
+	for a in "$@"; do [[ "${a,,}" == content-type:* ]] && ct=(); done
+	printf '%s' "$d" >"$T/.req"
+	api "$m" "$p" "${ct[@]}" --data-binary @"$T/.req" "$@"
+}
+# jqb FILTER: jq -r FILTER applied to $BODY of the last api call ("" if not JSON)
+jqb() { jq -r "$1" <<<"$BODY" 2>/dev/null; }
+# expect_code NAME WANT: the last api call answered HTTP WANT
+expect_code() {
+	if [ "$HTTP_CODE" == "$2" ]; then pass "$1"; else fail "$1" "HTTP $HTTP_CODE, want $2; body: ${BODY:0:300}"; fi
+}
+# expect_status NAME CODE REASON: the last api call answered HTTP CODE with a
+# Kubernetes Status object (kind Status, apiVersion v1, status Failure, code, reason)
+expect_status() {
+	local got
+	got=$(jq -r '[.kind, .apiVersion, .status, (.code|tostring), .reason] | join(" ")' <<<"$BODY" 2>/dev/null)
+	if [ "$HTTP_CODE" == "$2" ] && [ "$got" == "Status v1 Failure $2 $3" ]; then pass "$1"
+	else fail "$1" "HTTP $HTTP_CODE '${got}', want HTTP $2 'Status v1 Failure $2 $3'; body: ${BODY:0:300}"; fi
+}
+# wait_until TRIES CMD...: runs CMD every 0.1 s until it succeeds (at most TRIES times)
+wait_until() {
+	local n=$1 i; shift
+	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# server_healthy: the server process is alive and /healthz answers 200
+server_healthy() {
+	kill -0 "$SERVER_PID" 2>/dev/null &&
+		[ "$(curl -s -m 5 --cacert "$CACERT" -o /dev/null -w '%{http_code}' "$API/healthz")" == 200 ]
+}
+# num_cmp A OP B: integer comparison (OP: < <= > >= ==), simply false when A or B is not
+# a number (plain (( )) would abort a `set -u` script on values like "null")
+num_cmp() { [[ "$1" =~ ^[0-9]+$ && "$3" =~ ^[0-9]+$ ]] && (($1 $2 $3)); }
+# curl_max_time SECONDS: every later curl of this script (the api helper included) gives
+# up after SECONDS, so a server that stops answering fails the test instead of hanging it
+curl_max_time() { printf 'max-time = %s\n' "$1" >"$T/.curlrc"; export CURL_HOME=$T; }
