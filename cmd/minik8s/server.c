@@ -258,6 +258,7 @@ int cmd_server(int argc, char **argv)
 		.tls_key_file = key,
 		.admin_token = token,
 		.service_cidr = f.service_cidr,
+		.cluster_cidr = f.cluster_cidr,
 		.advertise_address = f.node_ip,
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)

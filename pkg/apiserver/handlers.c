@@ -286,6 +286,16 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_json(rep, 201, obj);
 		return;
 	}
+	if (!strcmp(r->name, "nodes") && mk_nodes_allocate_cidr(req->srv, obj, &err) < 0) {
+		if (err->code == 422) {
+			causes = cJSON_CreateArray();
+			mk_api_cause_add(causes, "FieldValueInvalid", "spec.podCIDR", "%s", err->msg);
+			reply_invalid(rep, r, name, causes);
+		} else {
+			mk_reply_error(rep, r, name, err);
+		}
+		return;
+	}
 	bool is_svc = !strcmp(r->name, "services");
 	if (is_svc && mk_services_allocate(req->srv, obj, &causes, &err) < 0) {
 		if (causes)
@@ -298,6 +308,8 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 			    NULL, &err) < 0) {
 		if (is_svc)
 			mk_services_release(req->srv, obj);
+		else if (!strcmp(r->name, "nodes"))
+			mk_nodes_release_cidr(req->srv, obj);
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
@@ -966,10 +978,12 @@ static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
 	if (mk_store_delete(srv->store, r->name, store_ns(r, ns), name, expect, &json, NULL,
 			    err) < 0)
 		return -1;
-	if (!strcmp(r->name, "services")) {
-		_cleanup_cjson_ cJSON *svc = cJSON_Parse(json);
-		if (svc)
-			mk_services_release(srv, svc);
+	if (!strcmp(r->name, "services") || !strcmp(r->name, "nodes")) {
+		_cleanup_cjson_ cJSON *o = cJSON_Parse(json);
+		if (o && r->name[0] == 's')
+			mk_services_release(srv, o);
+		else if (o)
+			mk_nodes_release_cidr(srv, o);
 	}
 	if (ret_json)
 		*ret_json = TAKE_PTR(json);

@@ -21,6 +21,8 @@ struct mk_apiserver {
 	bool stopping;
 	char *service_cidr;
 	uint32_t svc_base, svc_size;	/* service CIDR, host order */
+	char *cluster_cidr;
+	uint32_t cluster_base, cluster_size;	/* pod CIDR of the cluster, host order */
 	char *advertise_address;	/* endpoints of the kubernetes service */
 	uint16_t port;
 	bool namespace_controller;	/* namespaces end through their finalizer */
@@ -85,6 +87,8 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
 			 struct mk_error **err);
 void mk_services_release(struct mk_apiserver *srv, const cJSON *svc);
 int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
+int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err);
+void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node);
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);

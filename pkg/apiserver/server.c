@@ -328,6 +328,14 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		mk_apiserver_free(srv);
 		return -1;
 	}
+	srv->cluster_cidr = mk_strdup(opts->cluster_cidr ? opts->cluster_cidr : "10.244.0.0/16");
+	if (mk_services_parse_cidr(srv->cluster_cidr, &srv->cluster_base, &srv->cluster_size) < 0 ||
+	    srv->cluster_size < 256) {
+		mk_error_set(err, EINVAL, "invalid cluster CIDR '%s' (want an IPv4 a.b.c.d/8..23)",
+			     srv->cluster_cidr);
+		mk_apiserver_free(srv);
+		return -1;
+	}
 	srv->port = opts->port;
 	srv->namespace_controller = opts->namespace_controller;
 	srv->advertise_address = mk_strdup(
@@ -380,6 +388,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
 	free(srv->service_cidr);
+	free(srv->cluster_cidr);
 	free(srv->advertise_address);
 	free(srv->tls_cert);
 	free(srv->tls_key);

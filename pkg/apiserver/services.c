@@ -41,9 +41,11 @@ static void ip_string(uint32_t ip, char out[16])
 	inet_ntop(AF_INET, &a, out, 16);
 }
 
+/* "namespace/name/uid" of the object holding an allocation */
 static char *owner_of(const cJSON *svc)
 {
-	return mk_strdup_printf("%s/%s/%s", mk_json_get_string(svc, "metadata.namespace"),
+	const char *ns = mk_json_get_string(svc, "metadata.namespace");
+	return mk_strdup_printf("%s/%s/%s", ns ? ns : "",
 				mk_json_get_string(svc, "metadata.name"),
 				mk_json_get_string(svc, "metadata.uid"));
 }
@@ -227,13 +229,14 @@ undo:
 	return -1;
 }
 
-/* Drops allocation records whose service no longer exists (or is another one). */
+/* Drops allocation records whose service or node no longer exists (or is another one). */
 int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err)
 {
-	const char *kinds[] = { IPS, PORTS };
+	static const char *const kinds[][2] = { { IPS, "services" }, { PORTS, "services" },
+						{ "_podcidrs", "nodes" } };
 	for (size_t k = 0; k < MK_ARRAY_SIZE(kinds); k++) {
 		struct mk_store_list l = { 0 };
-		if (mk_store_list(srv->store, kinds[k], "", NULL, NULL, &l, err) < 0)
+		if (mk_store_list(srv->store, kinds[k][0], "", NULL, NULL, &l, err) < 0)
 			return -1;
 		for (size_t i = 0; i < l.n; i++) {
 			_cleanup_cjson_ cJSON *rec = cJSON_Parse(l.items[i]);
@@ -251,16 +254,91 @@ int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err)
 				ns[s1 - owner] = '\0';
 				char *svcname = ns + (s1 - owner) + 1;
 				svcname[s2 - s1 - 1] = '\0';
-				if (mk_store_get(srv->store, "services", ns, svcname, &json, NULL, &e) == 0) {
+				if (mk_store_get(srv->store, kinds[k][1], ns, svcname, &json, NULL, &e) == 0) {
 					_cleanup_cjson_ cJSON *svc = cJSON_Parse(json);
 					const char *uid = mk_json_get_string(svc, "metadata.uid");
 					keep = uid && !strcmp(uid, s2 + 1);
 				}
 			}
 			if (!keep)
-				unreserve(srv, kinds[k], name);
+				unreserve(srv, kinds[k][0], name);
 		}
 		mk_store_list_release(&l);
 	}
 	return 0;
+}
+
+/* ---- node pod CIDRs ------------------------------------------------------------
+ * Node.spec.podCIDR is assigned when a node is created without one (the job of
+ * kube-controller-manager's node IPAM in Kubernetes; here synchronous, like the
+ * ClusterIPs above): one /24 per node from the cluster CIDR, recorded as
+ * "_podcidrs" so no two nodes ever share one. Released when the node is deleted. */
+#define CIDRS "_podcidrs"
+
+int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err)
+{
+	cJSON *spec = mk_json_ensure_object(node, "spec");
+	const char *want = mk_json_get_string(node, "spec.podCIDR");
+	const char *name = mk_json_get_string(node, "metadata.name");
+	char cidr[24];
+
+	if (want && *want) {
+		uint32_t b, sz;
+		if (mk_services_parse_cidr(want, &b, &sz) < 0)
+			return mk_error_set(err, 422, "spec.podCIDR: Invalid value: \"%s\"", want);
+		if (reserve(srv, CIDRS, want, node, err) < 0) {
+			if ((*err)->code != EEXIST)
+				return -1;
+			mk_error_free(err);
+			_cleanup_free_ char *json = NULL;
+			_cleanup_error_ struct mk_error *e = NULL;
+			/* the same node re-registering keeps its CIDR */
+			if (mk_store_get(srv->store, CIDRS, "", want, &json, NULL, &e) == 0 && name) {
+				_cleanup_cjson_ cJSON *rec = cJSON_Parse(json);
+				const char *owner = mk_json_get_string(rec, "owner");
+				_cleanup_free_ char *pfx = mk_strdup_printf("/%s/", name);
+				if (owner && strstr(owner, pfx))
+					goto set;
+			}
+			return mk_error_set(err, 422, "spec.podCIDR: Invalid value: \"%s\": already "
+					    "allocated to another node", want);
+		}
+		goto set;
+	}
+	uint32_t blocks = srv->cluster_size >> 8;
+	for (uint32_t i = 0; i < blocks; i++) {
+		char ip[16];
+		ip_string(srv->cluster_base + (i << 8), ip);
+		snprintf(cidr, sizeof(cidr), "%s/24", ip);
+		if (reserve(srv, CIDRS, cidr, node, err) == 0) {
+			want = cidr;
+			goto set;
+		}
+		if ((*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+	}
+	return mk_error_set(err, 500, "no /24 is free in the cluster CIDR %s", srv->cluster_cidr);
+set:;
+	_cleanup_free_ char *w = mk_strdup(want);
+	mk_json_set_string(spec, "podCIDR", w);
+	cJSON *arr = cJSON_CreateArray();
+	cJSON_AddItemToArray(arr, cJSON_CreateString(w));
+	mk_json_set(spec, "podCIDRs", arr);
+	return 0;
+}
+
+/* Releases the node's CIDR record if this very node (same uid) holds it. */
+void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node)
+{
+	const char *c = mk_json_get_string(node, "spec.podCIDR");
+	_cleanup_free_ char *json = NULL, *owner = owner_of(node);
+	_cleanup_error_ struct mk_error *e = NULL;
+
+	if (!c || !*c || mk_store_get(srv->store, CIDRS, "", c, &json, NULL, &e) < 0)
+		return;
+	_cleanup_cjson_ cJSON *rec = cJSON_Parse(json);
+	const char *o = mk_json_get_string(rec, "owner");
+	if (o && !strcmp(o, owner))
+		unreserve(srv, CIDRS, c);
 }
