@@ -285,7 +285,7 @@ int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_erro
 	if (want && *want) {
 		uint32_t b, sz;
 		if (mk_services_parse_cidr(want, &b, &sz) < 0)
-			return mk_error_set(err, 422, "spec.podCIDR: Invalid value: \"%s\"", want);
+			return mk_error_set(err, 422, "Invalid value: \"%s\"", want);
 		if (reserve(srv, CIDRS, want, node, err) < 0) {
 			if ((*err)->code != EEXIST)
 				return -1;
@@ -300,7 +300,7 @@ int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_erro
 				if (owner && strstr(owner, pfx))
 					goto set;
 			}
-			return mk_error_set(err, 422, "spec.podCIDR: Invalid value: \"%s\": already "
+			return mk_error_set(err, 422, "Invalid value: \"%s\": already "
 					    "allocated to another node", want);
 		}
 		goto set;

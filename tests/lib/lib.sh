@@ -120,7 +120,13 @@ server_healthy() {
 }
 # num_cmp A OP B: integer comparison (OP: < <= > >= ==), simply false when A or B is not
 # a number (plain (( )) would abort a `set -u` script on values like "null")
-num_cmp() { [[ "$1" =~ ^[0-9]+$ && "$3" =~ ^[0-9]+$ ]] && (($1 $2 $3)); }
+num_cmp() {
+	[[ "$1" =~ ^[0-9]+$ && "$3" =~ ^[0-9]+$ ]] || return 1
+	case $2 in
+	'<') [ "$1" -lt "$3" ] ;; '<=') [ "$1" -le "$3" ] ;; '>') [ "$1" -gt "$3" ] ;;
+	'>=') [ "$1" -ge "$3" ] ;; '==') [ "$1" -eq "$3" ] ;; *) return 1 ;;
+	esac
+}
 # curl_max_time SECONDS: every later curl of this script (the api helper included) gives
 # up after SECONDS, so a server that stops answering fails the test instead of hanging it
 curl_max_time() { printf 'max-time = %s\n' "$1" >"$T/.curlrc"; export CURL_HOME=$T; }
