@@ -91,6 +91,13 @@ struct mk_store {
 	uint64_t ring_first; /* ring holds ring_first..rev; empty if ring_first > rev */
 	int closing;
 
+	/* background WAL checkpoints (checkpoint.c) */
+	sqlite3 *ckpt_db;
+	pthread_t ckpt_thread;
+	int ckpt_started, ckpt_wanted, ckpt_stop;
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_cond;
+
 	/* read connections */
 	pthread_mutex_t pool_lock;
 	struct store_rconn *pool[MK_STORE_POOL_MAX];
@@ -108,6 +115,10 @@ char *store_key(const char *resource, const char *ns, const char *name);
 /* commit.c */
 int store_committer_start(struct mk_store *s, struct mk_error **err);
 void store_committer_stop(struct mk_store *s);
+
+/* checkpoint.c: start after the writer connection is set up; stop before it closes */
+int store_checkpointer_start(struct mk_store *s, struct mk_error **err);
+void store_checkpointer_stop(struct mk_store *s);
 
 /* watch.c */
 struct mk_store_event *store_event_new(uint64_t rv, enum mk_store_event_type type,

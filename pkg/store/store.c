@@ -296,11 +296,12 @@ int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
 	}
 
 	if (open_writer(s, err) < 0 || store_events_load(s, err) < 0 ||
-	    store_committer_start(s, err) < 0)
+	    store_checkpointer_start(s, err) < 0 || store_committer_start(s, err) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
 fail:
+	store_checkpointer_stop(s);
 	close_writer(s);
 	remove_temp(s);
 	s->pool_closed = 1;
@@ -332,6 +333,7 @@ void mk_store_free(struct mk_store *s)
 		return;
 	/* the committer finishes every queued write before it exits */
 	store_committer_stop(s);
+	store_checkpointer_stop(s);
 	close_writer(s);
 
 	pthread_mutex_lock(&s->ev_lock);
