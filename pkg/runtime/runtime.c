@@ -1,0 +1,432 @@
+/* The runtime handle and helpers shared by the package: running runc, paths,
+ * small state files, console sockets, careful recursive removal. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include "internal.h"
+
+extern char **environ;
+
+int mk_runtime_new(const struct mk_runtime_config *cfg, struct mk_runtime **ret,
+		   struct mk_error **err)
+{
+	if (!cfg || !cfg->root_dir || !cfg->state_dir || cfg->root_dir[0] != '/' ||
+	    cfg->state_dir[0] != '/')
+		return mk_error_set(err, EINVAL, "runtime: root_dir and state_dir must be absolute paths");
+	if (strlen(cfg->state_dir) > 80)
+		return mk_error_set(err, ENAMETOOLONG, "runtime: state dir '%s' longer than 80 bytes",
+				    cfg->state_dir);
+	if (cfg->cgroup_parent && (!cfg->cgroup_parent[0] || strstr(cfg->cgroup_parent, "..")))
+		return mk_error_set(err, EINVAL, "runtime: bad cgroup parent '%s'", cfg->cgroup_parent);
+	if (mk_fs_mkdir_p(cfg->root_dir, 0700, err) < 0 || mk_fs_mkdir_p(cfg->state_dir, 0700, err) < 0)
+		return -1;
+	struct mk_runtime *rt = mk_malloc0(sizeof(*rt));
+	rt->runc = mk_strdup(cfg->runc_path ? cfg->runc_path : "runc");
+	rt->root = mk_strdup(cfg->root_dir);
+	rt->state = mk_strdup(cfg->state_dir);
+	rt->cgroup_parent = mk_strdup(cfg->cgroup_parent ? cfg->cgroup_parent : "minik8s");
+	/* strip trailing slashes so PARENT/<id> is well formed */
+	for (size_t n = strlen(rt->cgroup_parent); n > 1 && rt->cgroup_parent[n - 1] == '/'; n--)
+		rt->cgroup_parent[n - 1] = '\0';
+	rt->log_max = cfg->log_max_bytes ? cfg->log_max_bytes : RT_DEFAULT_LOG_MAX;
+	*ret = rt;
+	return 0;
+}
+
+void mk_runtime_free(struct mk_runtime *rt)
+{
+	if (!rt)
+		return;
+	free(rt->runc);
+	free(rt->root);
+	free(rt->state);
+	free(rt->cgroup_parent);
+	free(rt);
+}
+
+int rt_id_valid(const char *id)
+{
+	size_t n;
+
+	if (!id || !id[0] || !((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') ||
+			       (id[0] >= '0' && id[0] <= '9')))
+		return 0;
+	for (n = 0; id[n]; n++) {
+		char c = id[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return n <= 64;
+}
+
+char *rt_ctr_path(struct mk_runtime *rt, const char *id, const char *name)
+{
+	if (name)
+		return mk_strdup_printf("%s/%s/%s", rt->state, id, name);
+	return mk_strdup_printf("%s/%s", rt->state, id);
+}
+
+char *mk_runtime_container_log_path(struct mk_runtime *rt, const char *id)
+{
+	return rt_ctr_path(rt, id, "container.log");
+}
+
+int64_t rt_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t rt_read_i64(const char *path)
+{
+	_cleanup_free_ char *data = NULL;
+	char *end;
+	long long v;
+
+	if (mk_fs_read_file(path, &data, NULL, NULL) < 0)
+		return 0;
+	errno = 0;
+	v = strtoll(data, &end, 10);
+	if (errno || end == data)
+		return 0;
+	return v;
+}
+
+int rt_write_i64(const char *path, int64_t v, struct mk_error **err)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)v);
+	return mk_fs_write_file(path, buf, (size_t)n, 0600, err);
+}
+
+unsigned long long rt_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long st = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may contain spaces and parentheses: fields start after the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	/* p is at the space before field 3 (state); each step moves to the space
+	 * before the next field: 19 steps reach the one before starttime (22) */
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		st = strtoull(p + 1, NULL, 10);
+	return st;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int rt_pidfd_wait(int pidfd, int timeout_ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	uint64_t deadline = timeout_ms < 0 ? 0 : mk_time_mono_ns() + (uint64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		int left = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = mk_time_mono_ns();
+			left = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		}
+		int r = poll(&p, 1, left);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Reads fds[0..n) until EOF on all of them; appends to bufs. Returns 0, or -1
+ * when the deadline passes first. */
+static int drain(int *fds, struct mk_buf *bufs, int n, int timeout_ms)
+{
+	uint64_t deadline = mk_time_mono_ns() + (uint64_t)timeout_ms * 1000000;
+	int open_fds = n;
+
+	while (open_fds > 0) {
+		struct pollfd p[3];
+		int idx[3], k = 0;
+		for (int i = 0; i < n; i++)
+			if (fds[i] >= 0) {
+				p[k] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+				idx[k++] = i;
+			}
+		uint64_t now = mk_time_mono_ns();
+		if (now >= deadline)
+			return -1;
+		int r = poll(p, (nfds_t)k, (int)((deadline - now) / 1000000) + 1);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		for (int j = 0; r > 0 && j < k; j++) {
+			if (!p[j].revents)
+				continue;
+			char tmp[4096];
+			ssize_t got = read(p[j].fd, tmp, sizeof(tmp));
+			if (got > 0) {
+				/* runc output is small; cap what a broken runc could make us hold */
+				if (bufs[idx[j]].len < (1u << 20))
+					mk_buf_append(&bufs[idx[j]], tmp, (size_t)got);
+			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+				close(fds[idx[j]]);
+				fds[idx[j]] = -1;
+				open_fds--;
+			}
+		}
+	}
+	return 0;
+}
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+int rt_runc(struct mk_runtime *rt, const char *const *args, char **ret_out, int timeout_ms,
+	    struct mk_error **err)
+{
+	const char *argv[32];
+	size_t n = 0;
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	_cleanup_close_ int devnull = -1, pidfd = -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	pid_t pid = -1;
+	int r, status = 0;
+	struct mk_buf bufs[2];
+
+	argv[n++] = rt->runc;
+	argv[n++] = "--root";
+	argv[n++] = rt->root;
+	for (size_t i = 0; args[i] && n < MK_ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = mk_error_errno(err, errno, "runc %s: pipe", args[0]);
+		goto fail_pipes;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+
+	mk_runtime_children_lock();
+	r = posix_spawnp(&pid, rt->runc, &fa, &attr, (char *const *)argv, environ);
+	if (r == 0)
+		mk_runtime_child_register(pid);
+	mk_runtime_children_unlock();
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(out[1]);
+	close(errp[1]);
+	out[1] = errp[1] = -1;
+	if (r != 0) {
+		r = mk_error_errno(err, r, "run '%s'", rt->runc);
+		goto fail_pipes;
+	}
+
+	mk_buf_init(&bufs[0]);
+	mk_buf_init(&bufs[1]);
+	int fds[2] = { out[0], errp[0] };
+	out[0] = errp[0] = -1;
+	pidfd = pidfd_open_(pid);
+	int timed_out = drain(fds, bufs, 2, timeout_ms) < 0;
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (timed_out || (pidfd >= 0 && rt_pidfd_wait(pidfd, timed_out ? 0 : timeout_ms) == 0)) {
+		timed_out = 1;
+		kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	mk_runtime_child_unregister(pid);
+
+	if (timed_out) {
+		r = mk_error_set(err, ETIMEDOUT, "runc %s: timed out after %d ms", args[0], timeout_ms);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		chomp(bufs[1].data ? bufs[1].data : (char *)"");
+		const char *msg = bufs[1].len ? bufs[1].data : "no error output";
+		/* runc's "container does not exist" message is the one callers test for */
+		int code = strstr(msg, "does not exist") || strstr(msg, "not exist") ? ENOENT : EIO;
+		r = mk_error_set(err, code, "runc %s: %s", args[0], msg);
+	} else {
+		r = 0;
+		if (ret_out)
+			*ret_out = mk_buf_steal(&bufs[0]);
+	}
+	mk_buf_release(&bufs[0]);
+	mk_buf_release(&bufs[1]);
+	return r;
+
+fail_pipes:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	return r;
+}
+
+int rt_console_socket(struct mk_runtime *rt, char **ret_path, int *ret_fd, struct mk_error **err)
+{
+	char hex[17];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+
+	mk_random_hex(hex, 8);
+	_cleanup_free_ char *path = mk_strdup_printf("%s/.cs-%s.sock", rt->state, hex);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return mk_error_set(err, ENAMETOOLONG, "console socket path '%s' too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return mk_error_errno(err, errno, "console socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return mk_error_errno(err, errno, "bind '%s'", path);
+	chmod(path, 0600);
+	if (listen(fd, 1) < 0) {
+		int e = errno;
+		unlink(path);
+		return mk_error_errno(err, e, "listen '%s'", path);
+	}
+	*ret_path = TAKE_PTR(path);
+	*ret_fd = fd;
+	fd = -1;
+	return 0;
+}
+
+int rt_recv_fd(int sock)
+{
+	char data[256];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	ssize_t n;
+	int fd = -1;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < nfds; i++) {
+			if (fd < 0)
+				fd = fds[i];
+			else
+				close(fds[i]); /* only one is expected */
+		}
+	}
+	if (fd < 0)
+		errno = EBADMSG;
+	return fd;
+}
+
+static int rm_at(int dfd, const char *name, dev_t dev, int depth)
+{
+	struct stat st;
+
+	if (depth > 64)
+		return -ELOOP;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	if (st.st_dev != dev)
+		return -EXDEV; /* a mount point (rootfs, bind mount): never descend */
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *de;
+	int r = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int q = rm_at(dirfd(d), de->d_name, dev, depth + 1);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	return unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int rt_rm_rf(const char *path, struct mk_error **err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : mk_error_errno(err, errno, "stat '%s'", path);
+	int r = rm_at(AT_FDCWD, path, st.st_dev, 0);
+	if (r < 0)
+		return mk_error_errno(err, -r, "remove '%s'", path);
+	return 0;
+}
+
+const char *mk_runtime_state_name(enum mk_runtime_state s)
+{
+	switch (s) {
+	case MK_RUNTIME_STATE_CREATED: return "created";
+	case MK_RUNTIME_STATE_RUNNING: return "running";
+	case MK_RUNTIME_STATE_PAUSED: return "paused";
+	case MK_RUNTIME_STATE_EXITED: return "exited";
+	default: return "unknown";
+	}
+}

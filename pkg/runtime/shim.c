@@ -1,0 +1,505 @@
+/* The per-container shim (conmon's job): this executable re-executed through
+ * /proc/self/exe with RT_SHIM_ENV set, so it starts as a fresh, small process
+ * instead of a fork of a multi-threaded agent. A constructor recognises the
+ * variable before main() runs (the trick runc uses for "runc init").
+ *
+ * The shim
+ *   - lives in its own session (the agent's signals and exit do not reach it),
+ *   - is the child subreaper of the container's init (runc create's child is
+ *     reparented to it when runc exits), so it gets the exit status,
+ *   - runs `runc create` with its stdout/stderr pipes as the container's stdio
+ *     (or receives the pty master over --console-socket for a tty container),
+ *   - reports "ok PID" or "error MESSAGE" on fd 3 to the agent,
+ *   - copies the container's output into the CRI log with rotation,
+ *   - writes STATE/<id>/exit when init exits and its output is drained, then exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "internal.h"
+
+extern char **environ;
+
+/* ---- agent side ------------------------------------------------------------- */
+
+static int read_sync(int fd, struct mk_buf *b, int timeout_ms)
+{
+	uint64_t deadline = mk_time_mono_ns() + (uint64_t)timeout_ms * 1000000;
+	for (;;) {
+		uint64_t now = mk_time_mono_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		char tmp[1024];
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (b->len < 65536)
+			mk_buf_append(b, tmp, (size_t)n);
+	}
+}
+
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, pid_t *ret_pid,
+		  struct mk_error **err)
+{
+	int sync[2] = { -1, -1 };
+	_cleanup_close_ int devnull = -1, pidfd = -1;
+	char logmax[32];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid = -1;
+	size_t nenv = 0;
+	int r;
+
+	snprintf(logmax, sizeof(logmax), "%zu", rt->log_max);
+	char *argv[] = { "minik8s-shim", rt->runc, rt->root, rt->state, (char *)id, logmax,
+			 tty ? "1" : "0", NULL };
+	while (environ[nenv])
+		nenv++;
+	_cleanup_free_ char **envp = mk_malloc0((nenv + 2) * sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; i < nenv; i++)
+		if (!mk_str_has_prefix(environ[i], RT_SHIM_ENV "="))
+			envp[k++] = environ[i];
+	char env_sync[] = RT_SHIM_ENV "=3";
+	envp[k++] = env_sync;
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return mk_error_errno(err, errno, "open /dev/null");
+	/* keep the pipe's ends above 3 so the dup2 to fd 3 always clears FD_CLOEXEC */
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return mk_error_errno(err, errno, "shim: pipe");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 2);
+	posix_spawn_file_actions_adddup2(&fa, sync[1], RT_SHIM_SYNC_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, RT_SHIM_SYNC_FD + 1);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_SETSID);
+	mk_runtime_children_lock();
+	r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
+	/* open the pidfd before the reaper can reap the shim and free its pid */
+	if (r == 0)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	mk_runtime_children_unlock();
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sync[1]);
+	if (r != 0) {
+		close(sync[0]);
+		return mk_error_errno(err, r, "spawn shim for '%s'", id);
+	}
+
+	struct mk_buf b;
+	mk_buf_init(&b);
+	r = read_sync(sync[0], &b, 60000);
+	close(sync[0]);
+	if (r == 0 && mk_str_has_prefix(b.data ? b.data : "", "ok ")) {
+		mk_buf_release(&b);
+		*ret_pid = pid;
+		return 0;
+	}
+	if (r == -ETIMEDOUT) {
+		kill(pid, SIGKILL);
+		r = mk_error_set(err, ETIMEDOUT, "container '%s': shim did not report in 60 s", id);
+	} else if (b.len && mk_str_has_prefix(b.data, "error ")) {
+		size_t n = strlen(b.data);
+		while (n > 0 && b.data[n - 1] == '\n')
+			b.data[--n] = '\0';
+		r = mk_error_set(err, EIO, "container '%s': %s", id, b.data + 6);
+	} else {
+		r = mk_error_set(err, EIO, "container '%s': shim exited without reporting", id);
+	}
+	mk_buf_release(&b);
+	/* the shim exits after reporting an error: reap it here */
+	if (pidfd >= 0 && rt_pidfd_wait(pidfd, 5000) > 0) {
+		siginfo_t si;
+		waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+	}
+	return r;
+}
+
+pid_t rt_shim_pid(struct mk_runtime *rt, const char *id)
+{
+	_cleanup_free_ char *path = rt_ctr_path(rt, id, "shim");
+	_cleanup_free_ char *data = NULL;
+	_cleanup_cjson_ cJSON *j = NULL;
+
+	if (mk_fs_read_file(path, &data, NULL, NULL) < 0 || !(j = cJSON_Parse(data)))
+		return 0;
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pid");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "starttime");
+	if (!cJSON_IsNumber(p) || !cJSON_IsNumber(st) || p->valuedouble <= 0)
+		return 0;
+	pid_t pid = (pid_t)p->valuedouble;
+	/* the pid may have been reused since: check the process start time */
+	if (rt_proc_starttime(pid) != (unsigned long long)st->valuedouble)
+		return 0;
+	return pid;
+}
+
+/* ---- shim side --------------------------------------------------------------- */
+
+struct reaped {
+	pid_t pid;
+	int status;
+};
+
+struct shim {
+	struct mk_runtime rt;
+	const char *id;
+	char *dir;
+	int sfd; /* signalfd for SIGCHLD */
+	struct reaped reaped[16];
+	size_t n_reaped;
+};
+
+static void shim_reap(struct shim *s)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (s->n_reaped == MK_ARRAY_SIZE(s->reaped))
+			memmove(s->reaped, s->reaped + 1, sizeof(s->reaped) - sizeof(s->reaped[0]));
+		else
+			s->n_reaped++;
+		s->reaped[s->n_reaped - 1] = (struct reaped){ pid, status };
+	}
+}
+
+static bool shim_find(struct shim *s, pid_t pid, int *status)
+{
+	for (size_t i = 0; i < s->n_reaped; i++)
+		if (s->reaped[i].pid == pid) {
+			*status = s->reaped[i].status;
+			return true;
+		}
+	return false;
+}
+
+static void drain_signalfd(int sfd)
+{
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		;
+}
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 1;
+	if (write(RT_SHIM_SYNC_FD, buf, (size_t)n) < 0) {
+		/* the agent went away: nothing to tell */
+	}
+	close(RT_SHIM_SYNC_FD);
+}
+
+/* The last error runc logged (its --log file, JSON lines), or a fallback. Owned. */
+static char *runc_error(struct shim *s, const char *fallback)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/runc.log", s->dir);
+	_cleanup_free_ char *data = NULL;
+	char *last = NULL;
+
+	if (mk_fs_read_file(path, &data, NULL, NULL) == 0) {
+		char *save = NULL;
+		for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			cJSON *j = cJSON_Parse(line);
+			const char *lvl = mk_json_get_string(j, "level");
+			const char *msg = mk_json_get_string(j, "msg");
+			if (lvl && msg && (!strcmp(lvl, "error") || !strcmp(lvl, "fatal"))) {
+				free(last);
+				last = mk_strdup(msg);
+			}
+			cJSON_Delete(j);
+		}
+	}
+	return last ? last : mk_strdup(fallback);
+}
+
+static void write_exit(struct shim *s, int status)
+{
+	int code = -1, sig = 0;
+	if (WIFEXITED(status))
+		code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		code = 128 + sig;
+	}
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":%lld}\n",
+			 code, sig, (long long)rt_now_ns());
+	_cleanup_free_ char *path = mk_strdup_printf("%s/exit", s->dir);
+	mk_fs_write_file(path, buf, (size_t)n, 0600, NULL);
+}
+
+static int shim_main(int argc, char **argv)
+{
+	struct shim s = { 0 };
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int devnull, listen_fd = -1, conn_fd = -1, master = -1;
+	_cleanup_free_ char *sock_path = NULL;
+	sigset_t mask;
+	pid_t runc_pid;
+	int status = 0;
+	bool tty;
+
+	if (argc != 7) {
+		report("error shim: bad arguments");
+		return 2;
+	}
+	s.rt.runc = argv[1];
+	s.rt.root = argv[2];
+	s.rt.state = argv[3];
+	s.id = argv[4];
+	s.rt.log_max = (size_t)strtoull(argv[5], NULL, 10);
+	tty = !strcmp(argv[6], "1");
+	s.dir = mk_strdup_printf("%s/%s", s.rt.state, s.id);
+
+	prctl(PR_SET_NAME, "minik8s-shim", 0, 0, 0);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		report("error shim: PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	if (chdir("/") < 0) {
+		/* stay where we are */
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (s.sfd < 0 || devnull < 0) {
+		report("error shim: signalfd: %s", strerror(errno));
+		return 1;
+	}
+
+	/* who we are, for an agent that restarts (pid + start time against reuse) */
+	{
+		char buf[128];
+		int n = snprintf(buf, sizeof(buf), "{\"pid\":%d,\"starttime\":%llu}\n", (int)getpid(),
+				 rt_proc_starttime(getpid()));
+		_cleanup_free_ char *path = mk_strdup_printf("%s/shim", s.dir);
+		struct mk_error *e = NULL;
+		if (mk_fs_write_file(path, buf, (size_t)n, 0600, &e) < 0) {
+			report("error shim: %s", e->msg);
+			mk_error_free(&e);
+			return 1;
+		}
+	}
+
+	struct rt_log log;
+	_cleanup_free_ char *log_path = mk_strdup_printf("%s/container.log", s.dir);
+	if (rt_log_open(&log, log_path, s.rt.log_max) < 0) {
+		report("error shim: open '%s': %s", log_path, strerror(errno));
+		return 1;
+	}
+
+	if (tty) {
+		struct mk_error *e = NULL;
+		if (rt_console_socket(&s.rt, &sock_path, &listen_fd, &e) < 0) {
+			report("error shim: %s", e->msg);
+			mk_error_free(&e);
+			return 1;
+		}
+	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		report("error shim: pipe: %s", strerror(errno));
+		return 1;
+	}
+
+	/* runc create: its stdio becomes the container's stdio (pass-through) */
+	_cleanup_free_ char *runc_log = mk_strdup_printf("%s/runc.log", s.dir);
+	_cleanup_free_ char *pid_file = mk_strdup_printf("%s/init.pid", s.dir);
+	const char *rargv[16];
+	size_t n = 0;
+	rargv[n++] = s.rt.runc;
+	rargv[n++] = "--root";
+	rargv[n++] = s.rt.root;
+	rargv[n++] = "--log";
+	rargv[n++] = runc_log;
+	rargv[n++] = "--log-format";
+	rargv[n++] = "json";
+	rargv[n++] = "create";
+	rargv[n++] = "--bundle";
+	rargv[n++] = s.dir;
+	rargv[n++] = "--pid-file";
+	rargv[n++] = pid_file;
+	if (tty) {
+		rargv[n++] = "--console-socket";
+		rargv[n++] = sock_path;
+	}
+	rargv[n++] = s.id;
+	rargv[n] = NULL;
+
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, tty ? devnull : out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, tty ? devnull : errp[1], 2);
+	posix_spawnattr_t attr;
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	int r = posix_spawnp(&runc_pid, s.rt.runc, &fa, &attr, (char *const *)rargv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (!tty) {
+		close(out[1]);
+		close(errp[1]);
+	}
+	if (r != 0) {
+		report("error run '%s': %s", s.rt.runc, strerror(r));
+		return 1;
+	}
+
+	/* wait for runc create; accept the console connection meanwhile */
+	for (int rounds = 0;; rounds++) {
+		shim_reap(&s);
+		if (shim_find(&s, runc_pid, &status))
+			break;
+		struct pollfd p[2] = { { .fd = s.sfd, .events = POLLIN },
+				       { .fd = conn_fd >= 0 ? conn_fd : listen_fd, .events = POLLIN } };
+		int np = (tty && master < 0) ? 2 : 1;
+		if (poll(p, (nfds_t)np, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			drain_signalfd(s.sfd);
+		if (np == 2 && p[1].revents) {
+			if (conn_fd < 0) {
+				conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			} else {
+				master = rt_recv_fd(conn_fd);
+				close(conn_fd);
+				conn_fd = -1;
+				if (master < 0)
+					break;
+			}
+		}
+		if (rounds > 600) { /* runc create hung for 10 min */
+			kill(runc_pid, SIGKILL);
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		_cleanup_free_ char *msg = runc_error(&s, "runc create failed");
+		report("error runc create: %s", msg);
+		if (sock_path)
+			unlink(sock_path);
+		return 1;
+	}
+	if (tty && master < 0) {
+		/* runc sent the master before exiting: it waits in the socket */
+		struct pollfd p = { .fd = conn_fd >= 0 ? conn_fd : listen_fd, .events = POLLIN };
+		if (conn_fd < 0 && poll(&p, 1, 1000) > 0)
+			conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		p.fd = conn_fd;
+		if (conn_fd >= 0 && poll(&p, 1, 1000) > 0)
+			master = rt_recv_fd(conn_fd);
+	}
+	if (conn_fd >= 0)
+		close(conn_fd);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (sock_path)
+		unlink(sock_path);
+	pid_t init_pid = (pid_t)rt_read_i64(pid_file);
+	if (init_pid <= 0 || (tty && master < 0)) {
+		report("error shim: %s", init_pid <= 0 ? "no init pid from runc create"
+						       : "no console from runc create");
+		return 1;
+	}
+	report("ok %d\n", (int)init_pid);
+
+	/* copy output until init exited and every stream is closed */
+	int fds[2] = { tty ? master : out[0], tty ? -1 : errp[0] };
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+	bool exited = shim_find(&s, init_pid, &status);
+	uint64_t drain_deadline = 0;
+	for (;;) {
+		if (exited && !drain_deadline)
+			/* processes in the container's pid namespace die with init: their
+			 * pipe ends close at once; do not hang on a stray holder */
+			drain_deadline = mk_time_mono_ns() + 2000000000ull;
+		if (exited && ((fds[0] < 0 && fds[1] < 0) || mk_time_mono_ns() >= drain_deadline))
+			break;
+		struct pollfd p[3] = { { .fd = s.sfd, .events = POLLIN },
+				       { .fd = fds[0], .events = POLLIN },
+				       { .fd = fds[1], .events = POLLIN } };
+		int pr = poll(p, 3, exited ? 100 : -1);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (p[0].revents) {
+			drain_signalfd(s.sfd);
+			shim_reap(&s);
+			if (!exited)
+				exited = shim_find(&s, init_pid, &status);
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i] < 0 || !p[i + 1].revents)
+				continue;
+			char buf[65536];
+			ssize_t got = read(fds[i], buf, sizeof(buf));
+			if (got > 0) {
+				rt_log_feed(&log, i, buf, (size_t)got);
+			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+				/* EOF, or EIO from a pty master once the slave side closed */
+				rt_log_flush(&log, i);
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+	}
+	rt_log_flush(&log, 0);
+	rt_log_flush(&log, 1);
+	rt_log_close(&log);
+	write_exit(&s, status);
+	return 0;
+}
+
+__attribute__((constructor)) static void shim_entry(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	const char *v = getenv(RT_SHIM_ENV);
+	if (!v)
+		return;
+	unsetenv(RT_SHIM_ENV);
+	_exit(shim_main(argc, argv));
+}
