@@ -4,14 +4,14 @@
 # packages never edits the same line here.
 
 CC       ?= cc
-PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive libnl-3.0 libnl-route-3.0
+PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive libnl-3.0 libnl-route-3.0 libnftnl libmnl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
             -Iinclude -Ibuild/gen -MMD -MP $(shell pkg-config --cflags $(PKGS_LIB))
 LDLIBS   += $(shell pkg-config --libs $(PKGS_LIB)) -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-PACKAGES  = util store api apiserver client image net runtime agent
+PACKAGES  = util store api apiserver client image net runtime controller agent proxy dns
 PROTO_GEN = build/gen/k8s.pb-c.c
 LIB_SRC   = $(foreach p,$(PACKAGES),$(wildcard pkg/$(p)/*.c))
 LIB_OBJ   = $(patsubst %.c,build/%.o,$(LIB_SRC)) build/gen/k8s.pb-c.o

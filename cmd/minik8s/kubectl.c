@@ -9,6 +9,7 @@
 #include <strings.h>
 #include "commands.h"
 #include "kubectl.h"
+#include "kubectl_stream.h"
 
 struct subcommand {
 	const char *name;
@@ -25,6 +26,8 @@ static const struct subcommand subcommands[] = {
 	{ "run", kubectl_run, "Run a particular image on the cluster" },
 	{ "expose", kubectl_expose, "Take a deployment, service or pod and expose it as a new Kubernetes service" },
 	{ "scale", kubectl_scale, "Set a new size for a deployment or replica set" },
+	{ "logs", kubectl_logs, "Print the logs for a container in a pod" },
+	{ "exec", kubectl_exec, "Execute a command in a container" },
 };
 
 static void usage(FILE *f)

@@ -20,6 +20,14 @@
 int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
 			    const char *const *dns_names, struct mk_error **err);
 
+/* Ensures DIR/NAME.crt and DIR/NAME.key hold a client certificate (clientAuth,
+ * common name cn, 1 year) signed by the CA in DIR (made by mk_apiserver_tls_ensure);
+ * re-issued when missing, not matching, for another name or near its end. The
+ * API server presents it to the agents' streaming servers (logs, exec), which
+ * accept only CN "minik8s-apiserver": name "apiserver-kubelet-client" as kubeadm. */
+int mk_apiserver_tls_client_ensure(const char *dir, const char *name, const char *cn,
+				   struct mk_error **err);
+
 /* ---- the server ----------------------------------------------------------- */
 
 struct mk_apiserver_options {
@@ -38,6 +46,9 @@ struct mk_apiserver_options {
 					 * it; false: the apiserver empties it synchronously */
 	size_t max_body_bytes;		/* 0 = default 3 MiB, as kube-apiserver */
 	unsigned max_connections;	/* 0 = default 1024 */
+	const char *kubelet_client_cert_file; /* PEM client certificate and key presented */
+	const char *kubelet_client_key_file;  /* to agents for pods/log and pods/exec;
+					       * NULL: those answer 503 */
 };
 
 struct mk_apiserver;

@@ -457,3 +457,66 @@ int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
 		return mk_error_wrap(err, "issue serving certificate in '%s'", dir);
 	return 0;
 }
+
+/* ---- the API server's client certificate (for the agents' streaming servers) ---- */
+
+static int issue_client(const char *dir, const char *name, const char *cn, gnutls_x509_crt_t ca,
+			gnutls_x509_privkey_t ca_key, struct mk_error **err)
+{
+	_cleanup_key_ gnutls_x509_privkey_t key = NULL;
+	_cleanup_crt_ gnutls_x509_crt_t crt = NULL;
+	unsigned char ca_keyid[64];
+	size_t ca_keyid_len = sizeof(ca_keyid);
+	time_t not_after = time(NULL) + SERVER_LIFETIME;
+	time_t ca_end = gnutls_x509_crt_get_expiration_time(ca);
+	int r;
+
+	if (ca_end != (time_t)-1 && ca_end < not_after)
+		not_after = ca_end;
+	if (new_key(&key, err) < 0 || new_crt(key, cn, not_after, &crt, err) < 0)
+		return -1;
+	if ((r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+	    (r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+	    (r = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0)
+		return gtls_error(err, r, "build client certificate");
+	if (gnutls_x509_crt_get_subject_key_id(ca, ca_keyid, &ca_keyid_len, NULL) >= 0 &&
+	    (r = gnutls_x509_crt_set_authority_key_id(crt, ca_keyid, ca_keyid_len)) < 0)
+		return gtls_error(err, r, "set authority key id");
+	if ((r = gnutls_x509_crt_sign2(crt, ca, ca_key, GNUTLS_DIG_SHA256, 0)) < 0)
+		return gtls_error(err, r, "sign client certificate");
+	return write_pair(dir, name, crt, key, err);
+}
+
+int mk_apiserver_tls_client_ensure(const char *dir, const char *name, const char *cn,
+				   struct mk_error **err)
+{
+	_cleanup_free_ char *ca_crt_path = mk_strdup_printf("%s/ca.crt", dir);
+	_cleanup_free_ char *ca_key_path = mk_strdup_printf("%s/ca.key", dir);
+	_cleanup_free_ char *crt_path = mk_strdup_printf("%s/%s.crt", dir, name);
+	_cleanup_free_ char *key_path = mk_strdup_printf("%s/%s.key", dir, name);
+	_cleanup_crt_ gnutls_x509_crt_t ca = NULL, crt = NULL;
+	_cleanup_key_ gnutls_x509_privkey_t ca_key = NULL, key = NULL;
+	unsigned status = 0;
+	char have_cn[256];
+	size_t have_cn_len = sizeof(have_cn);
+
+	if (load_crt(ca_crt_path, &ca, err) < 0 || load_key(ca_key_path, &ca_key, err) < 0)
+		return -1;
+	if (!ca || !ca_key || !key_matches(ca, ca_key))
+		return mk_error_set(err, ENOENT, "no usable cluster CA in '%s' (run "
+				    "mk_apiserver_tls_ensure first)", dir);
+	if (load_crt(crt_path, &crt, err) < 0 || load_key(key_path, &key, err) < 0)
+		return -1;
+	/* kept when it matches its key, chains to the CA, names cn and is not near
+	 * its end */
+	if (crt && key && key_matches(crt, key) &&
+	    gnutls_x509_crt_verify(crt, &ca, 1, 0, &status) >= 0 && status == 0 &&
+	    gnutls_x509_crt_get_expiration_time(crt) >= time(NULL) + RENEW_BEFORE &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, have_cn,
+					  &have_cn_len) >= 0 &&
+	    !strcmp(have_cn, cn))
+		return 0;
+	if (issue_client(dir, name, cn, ca, ca_key, err) < 0)
+		return mk_error_wrap(err, "issue client certificate '%s' in '%s'", name, dir);
+	return 0;
+}

@@ -1295,12 +1295,11 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 			  (!strcmp(req->sub, "finalize") && !strcmp(r->name, "namespaces") &&
 			   !strcmp(req->method, "PUT"));
 		if (!ok) {
-			if (!strcmp(r->name, "pods") &&
-			    (!strcmp(req->sub, "log") || !strcmp(req->sub, "exec") ||
-			     !strcmp(req->sub, "attach")))
-				mk_reply_status(rep, 503, r->name, req->name,
-						"pods/%s is served by the node agent, which is not "
-						"available in this server", req->sub);
+			if (!strcmp(r->name, "pods") && !strcmp(req->sub, "log"))
+				mk_proxy_pod_log(req, rep);
+			else if (!strcmp(r->name, "pods") &&
+				 (!strcmp(req->sub, "exec") || !strcmp(req->sub, "attach")))
+				mk_proxy_pod_exec(req, rep);
 			else
 				mk_reply_status(rep, 404, NULL, NULL,
 						"the server could not find the requested resource");

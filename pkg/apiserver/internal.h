@@ -26,6 +26,9 @@ struct mk_apiserver {
 	char *advertise_address;	/* endpoints of the kubernetes service */
 	uint16_t port;
 	bool namespace_controller;	/* namespaces end through their finalizer */
+	char *kubelet_client_cert;	/* client certificate/key files for the agents'
+					 * streaming servers (proxy.c); NULL: none */
+	char *kubelet_client_key;
 };
 
 /* One HTTP request being served (MHD's per-connection request context). */
@@ -89,6 +92,12 @@ void mk_services_release(struct mk_apiserver *srv, const cJSON *svc);
 int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
 int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err);
 void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node);
+
+/* proxy.c: pods/log and pods/exec|attach, proxied to the pod's node agent. */
+void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
+void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);
+/* Ends every exec session of srv (server stopping; before MHD_stop_daemon). */
+void mk_proxy_cancel_all(struct mk_apiserver *srv);
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);

@@ -311,7 +311,7 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(opts->port) };
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
 	struct mk_apiserver *srv;
 
 	if (inet_pton(AF_INET, opts->bind_address ? opts->bind_address : "0.0.0.0",
@@ -343,6 +343,8 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		: (!opts->bind_address || !strcmp(opts->bind_address, "0.0.0.0")) ? "127.0.0.1"
 										 : opts->bind_address);
 	srv->admin_token = mk_strdup(opts->admin_token);
+	srv->kubelet_client_cert = mk_strdup(opts->kubelet_client_cert_file);
+	srv->kubelet_client_key = mk_strdup(opts->kubelet_client_key_file);
 	srv->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
 	pthread_mutex_init(&srv->lock, NULL);
 	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0) {
@@ -383,10 +385,13 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		/* stop accepting, end watch streams, then wait for connection threads */
 		MHD_quiesce_daemon(srv->daemon);
 		mk_watch_cancel_all(srv);
+		mk_proxy_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
+	free(srv->kubelet_client_cert);
+	free(srv->kubelet_client_key);
 	free(srv->service_cidr);
 	free(srv->cluster_cidr);
 	free(srv->advertise_address);

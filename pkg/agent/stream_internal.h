@@ -1,0 +1,61 @@
+/* Private to the streaming server files (stream*.c). */
+#ifndef MINIK8S_AGENT_STREAM_INTERNAL_H
+#define MINIK8S_AGENT_STREAM_INTERNAL_H
+
+#include <pthread.h>
+#include <microhttpd.h>
+#include "stream.h"
+
+struct mk_agent_stream {
+	struct MHD_Daemon *daemon;
+	struct mk_runtime *rt;
+	mk_agent_stream_resolve_fn resolve;
+	void *resolve_userdata;
+	char *client_cn;
+	char *cert_pem, *key_pem, *ca_pem; /* kept alive for MHD */
+	unsigned max_sessions;
+
+	pthread_mutex_t lock;	/* guards the fields below */
+	pthread_cond_t cond;	/* signalled when sessions drops */
+	unsigned sessions;	/* exec sessions and log streams running */
+	bool stopping;
+	struct stream_exec *execs; /* running exec sessions, to cancel on stop */
+};
+
+/* A request of the server (MHD's per-request context). */
+struct stream_request {
+	struct mk_agent_stream *srv;
+	struct MHD_Connection *conn;
+	char *ns, *pod, *container; /* from the path */
+	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
+};
+
+/* A reply to queue: either a ready response or an error Status. */
+struct stream_reply {
+	unsigned code;
+	struct MHD_Response *resp; /* owned until queued */
+};
+
+/* Fills rep with a Status error (JSON). */
+void stream_reply_status(struct stream_reply *rep, unsigned code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Takes a session slot; false (and a 429 reply) when all are in use or stopping. */
+bool stream_session_get(struct mk_agent_stream *s, struct stream_reply *rep);
+void stream_session_put(struct mk_agent_stream *s);
+/* True when the query parameter key is "true" / "1". */
+bool stream_arg_bool(struct MHD_Connection *conn, const char *key);
+
+/* stream_logs.c */
+void stream_logs_handle(struct stream_request *req, struct stream_reply *rep);
+/* stream_exec.c */
+void stream_exec_handle(struct stream_request *req, struct stream_reply *rep);
+/* Wakes every exec session so it ends (server stopping); called with lock held. */
+void stream_exec_cancel_all_locked(struct mk_agent_stream *s);
+/* Frees a session that never started (the upgrade did not happen). */
+void stream_exec_free(struct stream_exec *x);
+
+/* stream_tls.c: a self-signed serving certificate for host (an IP or a name). */
+int stream_tls_self_signed(const char *host, char **ret_cert_pem, char **ret_key_pem,
+			   struct mk_error **err);
+
+#endif

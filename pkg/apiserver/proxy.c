@@ -1,0 +1,856 @@
+/* pods/log and pods/exec: proxied to the streaming server of the pod's node agent
+ * (kubelet's :10250 role, pkg/agent/stream.h), as kube-apiserver does.
+ *
+ * The node is found from the pod's spec.nodeName; its address is the Node's
+ * InternalIP and port status.daemonEndpoints.kubeletEndpoint.Port. We present
+ * the API server's client certificate (CN minik8s-apiserver, signed by the
+ * cluster CA); the agent's serving certificate is self-signed and not verified,
+ * like kube-apiserver without --kubelet-certificate-authority.
+ *
+ * Logs stream through a chunked response fed by a curl multi handle. Exec is a
+ * WebSocket (v5.channel.k8s.io): we make the agent's handshake first (so its
+ * errors reach the client as HTTP errors), answer the client's upgrade, and then
+ * relay bytes both ways untouched: the client's masked frames are valid client
+ * frames for the agent, the agent's unmasked frames valid server frames for the
+ * client. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <curl/curl.h>
+#include "internal.h"
+#include "../agent/stream.h"
+
+#define CONNECT_TIMEOUT_S 10
+#define HANDSHAKE_TIMEOUT_MS 30000
+#define MAX_HEAD (16 * 1024)
+#define MAX_ERROR_BODY (64 * 1024)
+#define LOG_BUF_HIGH (1024 * 1024)
+#define RELAY_BUF_CAP (256 * 1024)
+#define MAX_EXEC_SESSIONS 256
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
+
+/* ---- the pod's node ------------------------------------------------------------- */
+
+struct target {
+	char *base;	 /* "https://IP:PORT" */
+	char *container;
+};
+
+static void target_release(struct target *t)
+{
+	free(t->base);
+	free(t->container);
+}
+
+static const cJSON *find_container(const cJSON *pod, const char *name)
+{
+	const char *lists[] = { "spec.containers", "spec.initContainers",
+				"spec.ephemeralContainers" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, mk_json_get(pod, lists[i]))
+		{
+			const char *n = mk_json_get_string(c, "name");
+			if (n && !strcmp(n, name))
+				return c;
+		}
+	}
+	return NULL;
+}
+
+/* Resolves pod -> container -> node address. On failure fills rep, returns -1. */
+static int resolve_target(struct mk_request *req, struct mk_reply *rep, struct target *t,
+			  cJSON **ret_pod)
+{
+	struct mk_apiserver *srv = req->srv;
+	_cleanup_free_ char *json = NULL, *node_json = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (!srv->kubelet_client_cert || !srv->kubelet_client_key) {
+		mk_reply_status(rep, 503, "pods", req->name,
+				"pods/%s is served by the node agent, and this API server has no "
+				"client certificate for agents", req->sub);
+		return -1;
+	}
+	if (mk_store_get(srv->store, "pods", req->ns, req->name, &json, NULL, &err) < 0) {
+		mk_reply_error(rep, req->res, req->name, err);
+		return -1;
+	}
+	_cleanup_cjson_ cJSON *pod = cJSON_Parse(json);
+	if (!pod) {
+		mk_reply_status(rep, 500, "pods", req->name, "stored pod does not parse");
+		return -1;
+	}
+	const char *c = mk_request_arg(req, "container");
+	if (!c || !*c) {
+		const cJSON *list = mk_json_get(pod, "spec.containers");
+		int n = cJSON_GetArraySize(list);
+		if (n == 1) {
+			c = mk_json_get_string(cJSON_GetArrayItem(list, 0), "name");
+		} else {
+			struct mk_buf b;
+			mk_buf_init(&b);
+			const cJSON *it;
+			cJSON_ArrayForEach(it, list)
+			{
+				const char *nm = mk_json_get_string(it, "name");
+				mk_buf_printf(&b, "%s%s", b.len ? " " : "", nm ? nm : "");
+			}
+			mk_reply_status(rep, 400, "pods", req->name,
+					"a container name must be specified for pod %s, choose one of: [%s]",
+					req->name, b.data ? b.data : "");
+			mk_buf_release(&b);
+			return -1;
+		}
+	}
+	if (!c || !find_container(pod, c)) {
+		mk_reply_status(rep, 400, "pods", req->name, "container %s is not valid for pod %s",
+				c ? c : "", req->name);
+		return -1;
+	}
+	const char *node = mk_json_get_string(pod, "spec.nodeName");
+	if (!node || !*node) {
+		mk_reply_status(rep, 400, "pods", req->name, "pod %s does not have a host assigned",
+				req->name);
+		return -1;
+	}
+	if (mk_store_get(srv->store, "nodes", "", node, &node_json, NULL, &err) < 0) {
+		mk_reply_status(rep, err->code == ENOENT ? 404 : 500, "nodes", node,
+				"nodes \"%s\" not found", node);
+		return -1;
+	}
+	_cleanup_cjson_ cJSON *nobj = cJSON_Parse(node_json);
+	const char *ip = NULL;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, mk_json_get(nobj, "status.addresses"))
+	{
+		const char *type = mk_json_get_string(a, "type");
+		if (type && !strcmp(type, "InternalIP")) {
+			ip = mk_json_get_string(a, "address");
+			break;
+		}
+	}
+	if (!ip) {
+		mk_reply_status(rep, 503, "nodes", node, "node %s has no InternalIP address", node);
+		return -1;
+	}
+	const cJSON *port = mk_json_get(nobj, "status.daemonEndpoints.kubeletEndpoint.Port");
+	int p = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
+			? port->valueint
+			: MK_AGENT_STREAM_DEFAULT_PORT;
+	t->base = strchr(ip, ':') ? mk_strdup_printf("https://[%s]:%d", ip, p)
+				  : mk_strdup_printf("https://%s:%d", ip, p);
+	t->container = mk_strdup(c);
+	if (ret_pod)
+		*ret_pod = TAKE_PTR(pod);
+	return 0;
+}
+
+static CURL *agent_curl(struct mk_apiserver *srv, const char *url)
+{
+	pthread_once(&curl_once, curl_init);
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, srv->kubelet_client_cert);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, srv->kubelet_client_key);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	return h;
+}
+
+/* Appends "&key=value" (escaped) for each query parameter in keys that is present. */
+struct query_copy {
+	struct mk_buf *b;
+	const char *const *keys;
+};
+
+static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	struct query_copy *q = cls;
+
+	for (const char *const *k = q->keys; *k; k++) {
+		if (strcmp(*k, key))
+			continue;
+		char *ek = curl_easy_escape(NULL, key, 0);
+		char *ev = curl_easy_escape(NULL, value ? value : "", 0);
+		mk_buf_printf(q->b, "%s%s=%s", q->b->len && !strchr(q->b->data, '?') ? "?" : "&", ek,
+			      ev);
+		curl_free(ek);
+		curl_free(ev);
+	}
+	return MHD_YES;
+}
+
+static char *agent_url(struct mk_request *req, const struct target *t, const char *what,
+		       const char *const *keys)
+{
+	struct mk_buf b;
+	char *ens = curl_easy_escape(NULL, req->ns, 0), *epod = curl_easy_escape(NULL, req->name, 0),
+	     *ec = curl_easy_escape(NULL, t->container, 0);
+
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "%s/%s/%s/%s/%s", t->base, what, ens, epod, ec);
+	curl_free(ens);
+	curl_free(epod);
+	curl_free(ec);
+	size_t before = b.len;
+	struct query_copy q = { &b, keys };
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, copy_arg, &q);
+	if (b.len > before)
+		b.data[before] = '?';
+	return mk_buf_steal(&b);
+}
+
+/* An agent's error reply to the client: its Status when it sent one. */
+static void reply_agent_error(struct mk_reply *rep, long code, const char *body, size_t len,
+			      const char *name)
+{
+	_cleanup_cjson_ cJSON *st = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+	const char *kind = st ? mk_json_get_string(st, "kind") : NULL;
+
+	if (code < 400 || code > 599)
+		code = 502;
+	if (kind && !strcmp(kind, "Status")) {
+		mk_reply_json(rep, (unsigned)code, st);
+		return;
+	}
+	mk_reply_status(rep, (int)code, "pods", name, "%.*s", (int)(len > 512 ? 512 : len),
+			body ? body : "");
+}
+
+static bool server_stopping(struct mk_apiserver *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	bool s = srv->stopping;
+	pthread_mutex_unlock(&srv->lock);
+	return s;
+}
+
+/* ---- logs --------------------------------------------------------------------- */
+
+struct log_proxy {
+	struct mk_apiserver *srv;
+	CURLM *multi;
+	CURL *easy;
+	struct mk_buf buf;
+	size_t off;
+	bool headers_done, done, paused;
+	CURLcode result;
+	int client_fd;
+};
+
+static size_t lp_header(char *data, size_t size, size_t n, void *ud)
+{
+	struct log_proxy *lp = ud;
+	size_t len = size * n;
+	long code = 0;
+
+	if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+		curl_easy_getinfo(lp->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 200) /* not an interim 1xx */
+			lp->headers_done = true;
+	}
+	return len;
+}
+
+static size_t lp_write(char *data, size_t size, size_t n, void *ud)
+{
+	struct log_proxy *lp = ud;
+	size_t len = size * n;
+
+	if (lp->buf.len - lp->off > LOG_BUF_HIGH) {
+		lp->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	mk_buf_append(&lp->buf, data, len);
+	return len;
+}
+
+static void lp_free(void *cls)
+{
+	struct log_proxy *lp = cls;
+	if (!lp)
+		return;
+	if (lp->multi && lp->easy)
+		curl_multi_remove_handle(lp->multi, lp->easy);
+	if (lp->easy)
+		curl_easy_cleanup(lp->easy);
+	if (lp->multi)
+		curl_multi_cleanup(lp->multi);
+	mk_buf_release(&lp->buf);
+	free(lp);
+}
+
+/* Runs the transfer for at most timeout_ms or until something happened. */
+static void lp_step(struct log_proxy *lp, int timeout_ms)
+{
+	int running = 0, msgs;
+	CURLMsg *m;
+
+	curl_multi_perform(lp->multi, &running);
+	while ((m = curl_multi_info_read(lp->multi, &msgs)))
+		if (m->msg == CURLMSG_DONE) {
+			lp->done = true;
+			lp->result = m->data.result;
+		}
+	if (!lp->done && running && lp->buf.len == lp->off)
+		curl_multi_poll(lp->multi, NULL, 0, timeout_ms, NULL);
+}
+
+static bool lp_client_gone(struct log_proxy *lp)
+{
+	struct pollfd p = { .fd = lp->client_fd, .events = POLLRDHUP };
+	return lp->client_fd >= 0 && poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static ssize_t lp_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct log_proxy *lp = cls;
+
+	while (lp->off >= lp->buf.len) {
+		lp->buf.len = 0;
+		lp->off = 0;
+		if (lp->paused) {
+			lp->paused = false;
+			curl_easy_pause(lp->easy, CURLPAUSE_CONT);
+		}
+		if (lp->done)
+			return lp->result == CURLE_OK ? MHD_CONTENT_READER_END_OF_STREAM
+						      : MHD_CONTENT_READER_END_WITH_ERROR;
+		if (server_stopping(lp->srv) || lp_client_gone(lp))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		lp_step(lp, 1000);
+	}
+	size_t n = lp->buf.len - lp->off;
+	if (n > max)
+		n = max;
+	memcpy(out, lp->buf.data + lp->off, n);
+	lp->off += n;
+	return (ssize_t)n;
+}
+
+void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
+{
+	static const char *const keys[] = { "follow",	  "tailLines",	  "previous", "timestamps",
+					    "limitBytes", "sinceSeconds", NULL };
+	struct target t = { 0 };
+
+	if (strcmp(req->method, "GET")) {
+		mk_reply_status(rep, 405, "pods", req->name, "method %s not allowed on pods/log",
+				req->method);
+		return;
+	}
+	if (resolve_target(req, rep, &t, NULL) < 0)
+		return;
+	_cleanup_free_ char *url = agent_url(req, &t, "containerLogs", keys);
+	target_release(&t);
+
+	struct log_proxy *lp = mk_malloc0(sizeof(*lp));
+	lp->srv = req->srv;
+	lp->client_fd = -1;
+	mk_buf_init(&lp->buf);
+	lp->easy = agent_curl(req->srv, url);
+	lp->multi = curl_multi_init();
+	if (!lp->easy || !lp->multi) {
+		lp_free(lp);
+		mk_reply_status(rep, 500, "pods", req->name, "out of memory");
+		return;
+	}
+	curl_easy_setopt(lp->easy, CURLOPT_HEADERFUNCTION, lp_header);
+	curl_easy_setopt(lp->easy, CURLOPT_HEADERDATA, lp);
+	curl_easy_setopt(lp->easy, CURLOPT_WRITEFUNCTION, lp_write);
+	curl_easy_setopt(lp->easy, CURLOPT_WRITEDATA, lp);
+	curl_multi_add_handle(lp->multi, lp->easy);
+
+	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HANDSHAKE_TIMEOUT_MS * 1000000;
+	while (!lp->headers_done && !lp->done && mk_time_mono_ns() < deadline)
+		lp_step(lp, 200);
+	if (!lp->headers_done && !lp->done) {
+		lp_free(lp);
+		mk_reply_status(rep, 504, "pods", req->name,
+				"the node agent did not answer pods/log in time");
+		return;
+	}
+	if (lp->done && !lp->headers_done) {
+		mk_reply_status(rep, 500, "pods", req->name, "error talking to the node agent: %s",
+				curl_easy_strerror(lp->result));
+		lp_free(lp);
+		return;
+	}
+	long code = 0;
+	curl_easy_getinfo(lp->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 200) {
+		while (!lp->done && lp->buf.len < MAX_ERROR_BODY && mk_time_mono_ns() < deadline)
+			lp_step(lp, 200);
+		reply_agent_error(rep, code, lp->buf.data, lp->buf.len, req->name);
+		lp_free(lp);
+		return;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		lp->client_fd = ci->connect_fd;
+	rep->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, lp_reader, lp,
+							lp_free);
+	if (!rep->stream) {
+		lp_free(lp);
+		mk_reply_status(rep, 500, "pods", req->name, "out of memory");
+		return;
+	}
+	rep->code = 200;
+	rep->content_type = "text/plain";
+}
+
+/* ---- exec ---------------------------------------------------------------------- */
+
+struct exec_proxy {
+	struct mk_apiserver *srv;
+	CURL *agent;
+	curl_socket_t agent_fd;
+	int client_fd;
+	struct MHD_UpgradeResponseHandle *urh;
+	struct mk_buf to_client, to_agent;
+	size_t client_off, agent_off;
+	int wake[2];
+	bool started;
+	struct exec_proxy *next;
+};
+
+/* Sessions of every API server in this process, so that stopping one ends its own. */
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sessions_cond = PTHREAD_COND_INITIALIZER;
+static struct exec_proxy *sessions;
+static unsigned n_sessions;
+
+static void ep_free(struct exec_proxy *ep)
+{
+	if (!ep)
+		return;
+	if (ep->agent)
+		curl_easy_cleanup(ep->agent);
+	mk_buf_release(&ep->to_client);
+	mk_buf_release(&ep->to_agent);
+	if (ep->wake[0] >= 0)
+		close(ep->wake[0]);
+	if (ep->wake[1] >= 0)
+		close(ep->wake[1]);
+	free(ep);
+}
+
+static void ep_unlink(struct exec_proxy *ep)
+{
+	pthread_mutex_lock(&sessions_lock);
+	for (struct exec_proxy **pp = &sessions; *pp; pp = &(*pp)->next)
+		if (*pp == ep) {
+			*pp = ep->next;
+			n_sessions--;
+			break;
+		}
+	pthread_cond_broadcast(&sessions_cond);
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+/* Sends everything in b to the agent over curl; -1 on errors. Blocks up to 30 s
+ * per stall (only used for the handshake). */
+static int agent_send_all(struct exec_proxy *ep, const char *data, size_t len)
+{
+	while (len) {
+		size_t n = 0;
+		CURLcode r = curl_easy_send(ep->agent, data, len, &n);
+		if (r == CURLE_AGAIN) {
+			struct pollfd p = { .fd = ep->agent_fd, .events = POLLOUT };
+			if (poll(&p, 1, 30000) <= 0)
+				return -1;
+			continue;
+		}
+		if (r != CURLE_OK)
+			return -1;
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Reads the agent's reply to the handshake up to the end of its head; the head
+ * and any bytes after it stay in ep->to_client. Returns the offset past the
+ * head, or -1. */
+static ssize_t agent_read_head(struct exec_proxy *ep, uint64_t deadline)
+{
+	char buf[4096];
+
+	for (;;) {
+		char *end = ep->to_client.len ? memmem(ep->to_client.data, ep->to_client.len,
+						       "\r\n\r\n", 4)
+					      : NULL;
+		if (end)
+			return end + 4 - ep->to_client.data;
+		if (ep->to_client.len > MAX_HEAD)
+			return -1;
+		size_t n = 0;
+		CURLcode r = curl_easy_recv(ep->agent, buf, sizeof(buf), &n);
+		if (r == CURLE_AGAIN) {
+			uint64_t now = mk_time_mono_ns();
+			if (now >= deadline)
+				return -1;
+			struct pollfd p = { .fd = ep->agent_fd, .events = POLLIN };
+			poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+			continue;
+		}
+		if (r != CURLE_OK || n == 0)
+			return -1;
+		mk_buf_append(&ep->to_client, buf, n);
+	}
+}
+
+/* Value of header name in an HTTP head (first match), into out. */
+static bool head_value(const char *head, size_t len, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name);
+	const char *p = head, *end = head + len;
+
+	while (p < end) {
+		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			size_t vl = (size_t)(eol - v);
+			if (vl >= size)
+				vl = size - 1;
+			memcpy(out, v, vl);
+			out[vl] = '\0';
+			return true;
+		}
+		p = eol + 2;
+	}
+	return false;
+}
+
+/* Relays until either side closes. Non-blocking both ways with bounded buffers,
+ * so neither side can stall the other direction. */
+static void relay(struct exec_proxy *ep)
+{
+	char buf[32 * 1024];
+	bool client_eof = false, agent_eof = false;
+
+	fcntl(ep->client_fd, F_SETFL, fcntl(ep->client_fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		/* the agent side first: TLS may hold decrypted bytes poll cannot see */
+		while (!agent_eof && ep->to_client.len - ep->client_off < RELAY_BUF_CAP) {
+			size_t n = 0;
+			CURLcode r = curl_easy_recv(ep->agent, buf, sizeof(buf), &n);
+			if (r == CURLE_AGAIN)
+				break;
+			if (r != CURLE_OK || n == 0) {
+				agent_eof = true;
+				break;
+			}
+			mk_buf_append(&ep->to_client, buf, n);
+		}
+		while (ep->client_off < ep->to_client.len) {
+			ssize_t n = send(ep->client_fd, ep->to_client.data + ep->client_off,
+					 ep->to_client.len - ep->client_off, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n <= 0)
+				return;
+			ep->client_off += (size_t)n;
+		}
+		if (ep->client_off == ep->to_client.len)
+			ep->to_client.len = ep->client_off = 0;
+		while (!client_eof && ep->to_agent.len - ep->agent_off < RELAY_BUF_CAP) {
+			ssize_t n = recv(ep->client_fd, buf, sizeof(buf), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n <= 0) {
+				client_eof = true;
+				break;
+			}
+			mk_buf_append(&ep->to_agent, buf, (size_t)n);
+		}
+		while (ep->agent_off < ep->to_agent.len) {
+			size_t n = 0;
+			CURLcode r = curl_easy_send(ep->agent, ep->to_agent.data + ep->agent_off,
+						    ep->to_agent.len - ep->agent_off, &n);
+			if (r == CURLE_AGAIN)
+				break;
+			if (r != CURLE_OK)
+				return;
+			ep->agent_off += n;
+		}
+		if (ep->agent_off == ep->to_agent.len)
+			ep->to_agent.len = ep->agent_off = 0;
+		/* a side that ended: deliver what it sent, then stop */
+		if ((agent_eof && ep->to_client.len == 0) || (client_eof && ep->to_agent.len == 0))
+			return;
+
+		struct pollfd p[3] = { { .fd = ep->wake[0], .events = POLLIN },
+				       { .fd = ep->client_fd, .events = 0 },
+				       { .fd = ep->agent_fd, .events = 0 } };
+		if (!client_eof && ep->to_agent.len < RELAY_BUF_CAP)
+			p[1].events |= POLLIN;
+		if (ep->to_client.len)
+			p[1].events |= POLLOUT;
+		if (!agent_eof && ep->to_client.len < RELAY_BUF_CAP)
+			p[2].events |= POLLIN;
+		if (ep->to_agent.len)
+			p[2].events |= POLLOUT;
+		int n = poll(p, 3, -1);
+		if (n < 0 && errno != EINTR)
+			return;
+		if (n > 0 && p[0].revents)
+			return; /* server stopping */
+	}
+}
+
+static void *relay_thread(void *arg)
+{
+	struct exec_proxy *ep = arg;
+
+	relay(ep);
+	MHD_upgrade_action(ep->urh, MHD_UPGRADE_ACTION_CLOSE);
+	ep_unlink(ep);
+	ep_free(ep);
+	return NULL;
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+		       const char *extra_in, size_t extra_in_size, MHD_socket sock,
+		       struct MHD_UpgradeResponseHandle *urh)
+{
+	struct exec_proxy *ep = cls;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	ep->client_fd = sock;
+	ep->urh = urh;
+	ep->started = true;
+	if (extra_in_size)
+		mk_buf_append(&ep->to_agent, extra_in, extra_in_size);
+	/* called in the connection's thread, which forwards TLS only after we return */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, relay_thread, ep) != 0) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		ep_unlink(ep);
+		ep_free(ep);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
+{
+	static const char *const keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
+	struct mk_apiserver *srv = req->srv;
+	const char *upgrade = mk_request_header(req, "Upgrade");
+	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
+	const char *proto = mk_request_header(req, "Sec-WebSocket-Protocol");
+	struct target t = { 0 };
+	_cleanup_cjson_ cJSON *pod = NULL;
+
+	if (!strcmp(req->sub, "attach")) {
+		mk_reply_status(rep, 400, "pods", req->name,
+				"pods/attach is not supported by minik8s; use exec");
+		return;
+	}
+	/* the pod's own errors first: kubectl shows the answer to its SPDY fallback */
+	if (resolve_target(req, rep, &t, &pod) < 0)
+		return;
+	const char *phase = mk_json_get_string(pod, "status.phase");
+	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
+		mk_reply_status(rep, 400, "pods", req->name,
+				"cannot exec into a container in a completed pod; current phase is %s",
+				phase);
+		target_release(&t);
+		return;
+	}
+	if (!mk_ws_header_has_token(upgrade, "websocket", true) || !key) {
+		if (upgrade && !strncasecmp(upgrade, "SPDY", 4))
+			mk_reply_status(rep, 400, "pods", req->name,
+					"SPDY is not supported by minik8s: exec needs a WebSocket upgrade "
+					"with protocol %s (kubectl 1.30 or newer)", MK_WS_PROTOCOL_V5);
+		else
+			mk_reply_status(rep, 400, "pods", req->name,
+					"Upgrade request required: exec needs a WebSocket upgrade with "
+					"protocol %s", MK_WS_PROTOCOL_V5);
+		target_release(&t);
+		return;
+	}
+	if (strcmp(req->method, "GET")) {
+		mk_reply_status(rep, 405, "pods", req->name,
+				"a WebSocket upgrade must use GET, not %s", req->method);
+		target_release(&t);
+		return;
+	}
+	if (!mk_ws_header_has_token(proto, MK_WS_PROTOCOL_V5, false)) {
+		mk_reply_status(rep, 400, "pods", req->name,
+				"unsupported WebSocket subprotocol %s: only %s is served",
+				proto ? proto : "(none)", MK_WS_PROTOCOL_V5);
+		target_release(&t);
+		return;
+	}
+	_cleanup_free_ char *url = agent_url(req, &t, "exec", keys);
+	_cleanup_free_ char *base = TAKE_PTR(t.base);
+	target_release(&t);
+
+	pthread_mutex_lock(&sessions_lock);
+	bool full = n_sessions >= MAX_EXEC_SESSIONS;
+	pthread_mutex_unlock(&sessions_lock);
+	if (full) {
+		mk_reply_status(rep, 429, "pods", req->name, "too many exec sessions (limit %d)",
+				MAX_EXEC_SESSIONS);
+		return;
+	}
+
+	struct exec_proxy *ep = mk_malloc0(sizeof(*ep));
+	ep->srv = srv;
+	ep->client_fd = -1;
+	ep->wake[0] = ep->wake[1] = -1;
+	mk_buf_init(&ep->to_client);
+	mk_buf_init(&ep->to_agent);
+	ep->agent = agent_curl(srv, base);
+	if (!ep->agent || pipe2(ep->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		ep_free(ep);
+		mk_reply_status(rep, 500, "pods", req->name, "out of resources");
+		return;
+	}
+	curl_easy_setopt(ep->agent, CURLOPT_CONNECT_ONLY, 1L);
+	CURLcode cr = curl_easy_perform(ep->agent);
+	if (cr == CURLE_OK)
+		cr = curl_easy_getinfo(ep->agent, CURLINFO_ACTIVESOCKET, &ep->agent_fd);
+	if (cr != CURLE_OK) {
+		mk_reply_status(rep, 500, "pods", req->name,
+				"error dialing backend: %s", curl_easy_strerror(cr));
+		ep_free(ep);
+		return;
+	}
+	/* the agent's handshake, on behalf of the client (its key, so the accept
+	 * values agree) */
+	_cleanup_free_ char *hs = mk_strdup_printf(
+		"GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+		"Sec-WebSocket-Protocol: %s\r\nUser-Agent: minik8s-apiserver\r\n\r\n",
+		url + strlen(base), base + strlen("https://"), key, MK_WS_PROTOCOL_V5);
+	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HANDSHAKE_TIMEOUT_MS * 1000000;
+	ssize_t head_len;
+	if (agent_send_all(ep, hs, strlen(hs)) < 0 || (head_len = agent_read_head(ep, deadline)) < 0) {
+		mk_reply_status(rep, 500, "pods", req->name,
+				"error talking to the node agent: no valid reply to the exec upgrade");
+		ep_free(ep);
+		return;
+	}
+	int code = 0;
+	if (sscanf(ep->to_client.data, "HTTP/1.%*d %d", &code) != 1)
+		code = 0;
+	if (code != 101) {
+		char cl[32];
+		size_t want = head_value(ep->to_client.data, (size_t)head_len, "Content-Length", cl,
+					 sizeof(cl))
+				      ? (size_t)strtoul(cl, NULL, 10)
+				      : MAX_ERROR_BODY;
+		if (want > MAX_ERROR_BODY)
+			want = MAX_ERROR_BODY;
+		char buf[4096];
+		while (ep->to_client.len - (size_t)head_len < want && mk_time_mono_ns() < deadline) {
+			size_t n = 0;
+			CURLcode r = curl_easy_recv(ep->agent, buf, sizeof(buf), &n);
+			if (r == CURLE_AGAIN) {
+				struct pollfd p = { .fd = ep->agent_fd, .events = POLLIN };
+				poll(&p, 1, 1000);
+				continue;
+			}
+			if (r != CURLE_OK || n == 0)
+				break;
+			mk_buf_append(&ep->to_client, buf, n);
+		}
+		reply_agent_error(rep, code, ep->to_client.data + head_len,
+				  ep->to_client.len - (size_t)head_len, req->name);
+		ep_free(ep);
+		return;
+	}
+	char agent_proto[128];
+	if (!head_value(ep->to_client.data, (size_t)head_len, "Sec-WebSocket-Protocol", agent_proto,
+			sizeof(agent_proto)) ||
+	    strcmp(agent_proto, MK_WS_PROTOCOL_V5)) {
+		mk_reply_status(rep, 500, "pods", req->name,
+				"the node agent answered with another WebSocket subprotocol");
+		ep_free(ep);
+		return;
+	}
+	/* keep only the frames that followed the agent's head */
+	memmove(ep->to_client.data, ep->to_client.data + head_len,
+		ep->to_client.len - (size_t)head_len);
+	ep->to_client.len -= (size_t)head_len;
+
+	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, ep);
+	if (!resp) {
+		ep_free(ep);
+		mk_reply_status(rep, 500, "pods", req->name, "out of memory");
+		return;
+	}
+	_cleanup_free_ char *accept = mk_ws_accept_key(key);
+	MHD_add_response_header(resp, "Upgrade", "websocket");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+	MHD_add_response_header(resp, "Sec-WebSocket-Protocol", MK_WS_PROTOCOL_V5);
+	pthread_mutex_lock(&sessions_lock);
+	ep->next = sessions;
+	sessions = ep;
+	n_sessions++;
+	pthread_mutex_unlock(&sessions_lock);
+	rep->stream = resp;
+	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
+	rep->content_type = NULL;
+}
+
+void mk_proxy_cancel_all(struct mk_apiserver *srv)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&sessions_lock);
+	for (;;) {
+		bool any = false;
+		for (struct exec_proxy *ep = sessions, *next; ep; ep = next) {
+			next = ep->next;
+			if (ep->srv != srv)
+				continue;
+			if (!ep->started) {
+				/* the upgrade never happened (client gone): nothing runs it */
+				for (struct exec_proxy **pp = &sessions; *pp; pp = &(*pp)->next)
+					if (*pp == ep) {
+						*pp = ep->next;
+						n_sessions--;
+						break;
+					}
+				ep_free(ep);
+				continue;
+			}
+			any = true;
+			if (write(ep->wake[1], "x", 1) < 0) {
+				/* full: already woken */
+			}
+		}
+		if (!any || pthread_cond_timedwait(&sessions_cond, &sessions_lock, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&sessions_lock);
+}
