@@ -99,8 +99,11 @@ static int read_oci_blob(int root_fd, const char *digest, size_t max, char **ret
 static char *entry_name(const cJSON *desc, const char *default_repo, struct mk_error **err)
 {
 	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(desc, "annotations");
-	const char *refname = mk_json_get_string(ann, "org.opencontainers.image.ref.name");
-	const char *cname = mk_json_get_string(ann, "io.containerd.image.name");
+	/* annotation keys contain dots: look them up as keys, not as paths */
+	const char *refname = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(ann, "org.opencontainers.image.ref.name"));
+	const char *cname = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(ann, "io.containerd.image.name"));
 
 	if (cname)
 		return mk_image_ref_normalize(cname, err);
