@@ -36,6 +36,8 @@ struct mk_apiserver_options {
 	const char *tls_cert_file;	/* PEM; NULL = plain HTTP (tests only) */
 	const char *tls_key_file;
 	const char *admin_token;	/* required bearer token */
+	const char *node_token;		/* join token for agents (restricted), or NULL */
+	const char *ca_file;		/* cluster CA served at /cacerts, or NULL */
 	const char *service_cidr;	/* ClusterIP range; default 10.96.0.0/12 */
 	const char *cluster_cidr;	/* pod range, a /24 per node; default 10.244.0.0/16 */
 	const char *advertise_address;	/* address agents and pods use to reach the API

@@ -108,6 +108,8 @@ uint64_t mk_time_mono_ns(void);
 
 /* Fills buf with len cryptographically random bytes (getrandom); aborts on failure. */
 void mk_random_bytes(void *buf, size_t len);
+/* SHA-256 of data as 64 lowercase hex chars + NUL. */
+void mk_sha256_hex(const void *data, size_t len, char out[65]);
 /* Writes a random RFC 4122 v4 UUID ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") into out[37]. */
 void mk_uuid_v4(char out[37]);
 /* Writes 2*nbytes lowercase hex chars + NUL into out. */

@@ -14,6 +14,8 @@ struct mk_apiserver {
 	struct MHD_Daemon *daemon;
 	struct mk_store *store;
 	char *admin_token;
+	char *node_token;		/* join token agents use; NULL: none */
+	char *ca_pem;			/* served at /cacerts */
 	char *tls_cert, *tls_key;	/* PEM text, kept alive for MHD */
 	size_t max_body;
 	pthread_mutex_t lock;		/* guards watches */

@@ -154,24 +154,54 @@ static int route_resource(struct mk_request *req, char **seg, int n)
 	return 0;
 }
 
-static bool token_ok(struct mk_request *req)
+static bool secret_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = 0;
+	if (la != lb)
+		return false;
+	for (size_t i = 0; i < la; i++) /* constant time */
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* Who is calling: the admin token, the node join token, or nobody. */
+enum caller { CALLER_NONE, CALLER_ADMIN, CALLER_NODE };
+
+static enum caller authenticate(struct mk_request *req)
 {
 	const char *h = mk_request_header(req, "Authorization");
-	const char *want = req->srv->admin_token;
-	size_t lw = strlen(want), lh;
-	unsigned char diff = 0;
 
 	if (!h || strncasecmp(h, "Bearer ", 7))
-		return false;
+		return CALLER_NONE;
 	h += 7;
 	while (*h == ' ')
 		h++;
-	lh = strlen(h);
-	if (lh != lw)
+	if (secret_equal(h, req->srv->admin_token))
+		return CALLER_ADMIN;
+	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
+		return CALLER_NODE;
+	return CALLER_NONE;
+}
+
+/* What the node join token may do (the node authorizer's idea, simplified): read
+ * everything, write its Node, pod status and pod deletion (the agent finishes
+ * graceful deletes), and events. Anything else is the admin's. */
+static bool node_may(struct mk_request *req)
+{
+	const char *m = req->method;
+	const char *r = req->res ? req->res->name : "";
+
+	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+		return true;
+	if (!req->res)
 		return false;
-	for (size_t i = 0; i < lw; i++) /* constant time */
-		diff |= (unsigned char)(h[i] ^ want[i]);
-	return diff == 0;
+	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
+		return true;
+	if (!strcmp(r, "pods"))
+		return (req->sub && !strcmp(req->sub, "status") && strcmp(m, "POST")) ||
+		       (!strcmp(m, "DELETE") && req->name);
+	return false;
 }
 
 static void dispatch(struct mk_request *req, struct mk_reply *rep)
@@ -187,7 +217,16 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		rep->content_type = "text/plain; charset=utf-8";
 		return;
 	}
-	if (!token_ok(req)) {
+	/* the CA is public: joining agents fetch it and check it against the hash in
+	 * their join token (k3s's /cacerts) */
+	if (!strcmp(req->url, "/cacerts") && req->srv->ca_pem) {
+		rep->code = 200;
+		rep->body = mk_strdup(req->srv->ca_pem);
+		rep->content_type = "application/x-pem-file";
+		return;
+	}
+	enum caller who = authenticate(req);
+	if (who == CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
 	}
@@ -202,6 +241,14 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	n = split_path(path, seg, 8);
 	if (n < 0 || route_resource(req, seg, n) != 0) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
+		return;
+	}
+	if (who == CALLER_NODE && !node_may(req)) {
+		mk_reply_status(rep, 403, req->res ? req->res->name : NULL, req->name,
+				"%s is forbidden: the node token may not %s %s%s%s",
+				req->res ? req->res->name : req->url, req->method,
+				req->res ? req->res->name : req->url, req->sub ? "/" : "",
+				req->sub ? req->sub : "");
 		return;
 	}
 	mk_resource_handle(req, rep);
@@ -343,6 +390,11 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		: (!opts->bind_address || !strcmp(opts->bind_address, "0.0.0.0")) ? "127.0.0.1"
 										 : opts->bind_address);
 	srv->admin_token = mk_strdup(opts->admin_token);
+	srv->node_token = mk_strdup(opts->node_token);
+	if (opts->ca_file && mk_fs_read_file(opts->ca_file, &srv->ca_pem, NULL, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
 	srv->kubelet_client_cert = mk_strdup(opts->kubelet_client_cert_file);
 	srv->kubelet_client_key = mk_strdup(opts->kubelet_client_key_file);
 	srv->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
@@ -390,6 +442,8 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	}
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
+	free(srv->node_token);
+	free(srv->ca_pem);
 	free(srv->kubelet_client_cert);
 	free(srv->kubelet_client_key);
 	free(srv->service_cidr);
