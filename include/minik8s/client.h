@@ -200,4 +200,14 @@ int mk_yaml_parse_documents(const char *text, size_t len, cJSON **ret, struct mk
  * string ending in "\n", or NULL with *err. */
 char *mk_yaml_emit(const cJSON *value, struct mk_error **err);
 
+/* ---- joining a cluster ----------------------------------------------------- */
+
+/* Builds the client config an agent uses to join from a join token: either the
+ * server's node-token "K10<sha256 of CA>::node:<secret>" — the CA is fetched from
+ * SERVER/cacerts and accepted only if its hash matches (*ret_verified true) — or the
+ * bare secret, in which case the fetched CA is trusted as is (*ret_verified false;
+ * callers should warn). The CA is written to ca_path (0644). *ret owned. */
+int mk_client_join_config(const char *server, const char *token, const char *ca_path,
+			  struct mk_client_config **ret, bool *ret_verified, struct mk_error **err);
+
 #endif

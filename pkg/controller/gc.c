@@ -1,0 +1,311 @@
+/* Garbage collector: cascading deletion by ownerReferences, driven by the
+ * shared informers (kube's pkg/controller/garbagecollector without its graph:
+ * the "owner" index of every cache answers "who depends on uid X").
+ *
+ *  - dependent keys "d|<informer>|<ns/name>": an object with ownerReferences.
+ *    If none of its owners exists any more (checked in the cache, then with a
+ *    live GET before acting), it is deleted (background); dangling references
+ *    next to live owners are removed; if every live owner is being deleted in
+ *    the foreground, the dependent is deleted in the foreground too.
+ *  - owner keys "o|<informer>|<ns/name>": an object being deleted
+ *    (deletionTimestamp) with finalizer "orphan" (its dependents lose their
+ *    reference to it, then the finalizer is removed) or "foregroundDeletion"
+ *    (its dependents are deleted; once none that blocks owner deletion is
+ *    left, the finalizer is removed and the API server deletes it).
+ */
+#include <string.h>
+#include "minik8s/api.h"
+#include "internal.h"
+
+static const char *const inf_resource[CTL_NINF] = {
+	[CTL_PODS] = "pods",		[CTL_NODES] = "nodes",	 [CTL_RS] = "replicasets",
+	[CTL_DEPLOY] = "deployments",	[CTL_SVC] = "services",	 [CTL_EP] = "endpoints",
+	[CTL_NS] = "namespaces",
+};
+
+static int informer_for(const struct mk_api_resource *r)
+{
+	for (int i = 0; i < CTL_NINF; i++)
+		if (!strcmp(inf_resource[i], r->name))
+			return i;
+	return -1;
+}
+
+static bool has_finalizer(const cJSON *obj, const char *f)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
+			return true;
+	return false;
+}
+
+static void enqueue(struct mk_controllers *ctl, char t, int idx, const char *key)
+{
+	_cleanup_free_ char *k = mk_strdup_printf("%c|%d|%s", t, idx, key);
+	mk_workqueue_add(ctl->gc.q, k);
+}
+
+/* Every owner (by uid, across the caches) of obj that is being deleted. */
+static void enqueue_deleting_owners(struct mk_controllers *ctl, const cJSON *obj)
+{
+	const cJSON *ref;
+	cJSON_ArrayForEach(ref, mk_json_get(obj, "metadata.ownerReferences"))
+	{
+		const char *uid = mk_json_get_string(ref, "uid");
+		for (int i = 0; uid && i < CTL_NINF; i++) {
+			struct mk_object **os;
+			size_t n = mk_informer_by_index(ctl->inf[i], "uid", uid, &os);
+			for (size_t j = 0; j < n; j++)
+				if (has_deletion(os[j]->json))
+					enqueue(ctl, 'o', i, os[j]->key);
+			mk_object_list_free(os, n);
+		}
+	}
+}
+
+static void on_change(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct gc_source *src = ud;
+	struct mk_controllers *ctl = src->ctl;
+
+	if (new) {
+		const cJSON *refs = mk_json_get(new->json, "metadata.ownerReferences");
+		if (cJSON_GetArraySize(refs) &&
+		    (!old || !cJSON_Compare(refs, mk_json_get(old->json, "metadata.ownerReferences"), 1)))
+			enqueue(ctl, 'd', src->idx, new->key);
+		if (has_deletion(new->json) && (has_finalizer(new->json, "orphan") ||
+						has_finalizer(new->json, "foregroundDeletion")))
+			enqueue(ctl, 'o', src->idx, new->key);
+		if (old && (has_deletion(new->json) ||
+			    !cJSON_Compare(refs, mk_json_get(old->json, "metadata.ownerReferences"), 1)))
+			enqueue_deleting_owners(ctl, old->json);
+		return;
+	}
+	/* deleted: its dependents may be dangling now, its owners may be done waiting */
+	const char *uid = mk_json_get_string(old->json, "metadata.uid");
+	for (int i = 0; uid && i < CTL_NINF; i++) {
+		struct mk_object **deps;
+		size_t n = mk_informer_by_index(ctl->inf[i], "owner", uid, &deps);
+		for (size_t j = 0; j < n; j++)
+			enqueue(ctl, 'd', i, deps[j]->key);
+		mk_object_list_free(deps, n);
+	}
+	enqueue_deleting_owners(ctl, old->json);
+}
+
+void gc_setup(struct mk_controllers *ctl)
+{
+	for (int i = 0; i < CTL_NINF; i++) {
+		ctl->gc_src[i].ctl = ctl;
+		ctl->gc_src[i].idx = i;
+		mk_informer_add_handler(ctl->inf[i], on_change, &ctl->gc_src[i]);
+	}
+}
+
+/* ---- writes -------------------------------------------------------------------------- */
+
+static char *object_path(const cJSON *obj, int idx)
+{
+	const struct mk_api_resource *r = mk_api_resource_by_kind(
+		mk_json_get_string(obj, "apiVersion"), mk_json_get_string(obj, "kind"));
+	const char *gv = r ? r->group_version : (idx == CTL_RS || idx == CTL_DEPLOY ? "apps/v1" : "v1");
+	return res_path(gv, inf_resource[idx], mk_json_get_string(obj, "metadata.namespace"),
+			mk_json_get_string(obj, "metadata.name"), NULL);
+}
+
+static int delete_obj(struct mk_controllers *ctl, const cJSON *obj, int idx, const char *policy)
+{
+	_cleanup_free_ char *path = object_path(obj, idx);
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_delete(ctl->c, path, policy, NULL, &err) < 0 && err_code(err) != 404)
+		return -1;
+	return 0;
+}
+
+/* Removes the ownerReferences with the given uids (n of them). */
+static int remove_refs(struct mk_controllers *ctl, const cJSON *obj, int idx, const char **uids,
+		       size_t n)
+{
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+	cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "$patch", "delete");
+		cJSON_AddStringToObject(d, "uid", uids[i]);
+		cJSON_AddItemToArray(refs, d);
+	}
+	_cleanup_free_ char *path = object_path(obj, idx);
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL, &err) < 0 &&
+	    err_code(err) != 404)
+		return -1;
+	return 0;
+}
+
+static int remove_finalizer(struct mk_controllers *ctl, const cJSON *obj, int idx, const char *f)
+{
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+	/* the resourceVersion makes this a compare-and-swap of the finalizer list */
+	cJSON_AddStringToObject(md, "resourceVersion", mk_json_get_string(obj, "metadata.resourceVersion"));
+	cJSON *list = cJSON_AddArrayToObject(md, "finalizers");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
+		if (cJSON_IsString(it) && strcmp(it->valuestring, f))
+			cJSON_AddItemToArray(list, cJSON_CreateString(it->valuestring));
+	_cleanup_free_ char *path = object_path(obj, idx);
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0 &&
+	    err_code(err) != 404)
+		return -1;
+	return 0;
+}
+
+/* ---- owners ------------------------------------------------------------------------------ */
+
+enum owner_state { OWNER_GONE, OWNER_ALIVE, OWNER_FOREGROUND };
+
+static enum owner_state owner_state(struct mk_controllers *ctl, const cJSON *dep, const cJSON *ref,
+				    int *err_out)
+{
+	const char *uid = mk_json_get_string(ref, "uid");
+	const struct mk_api_resource *r = mk_api_resource_by_kind(mk_json_get_string(ref, "apiVersion"),
+								  mk_json_get_string(ref, "kind"));
+	if (!r || !uid)
+		return OWNER_ALIVE; /* a kind we do not serve: never collect on its account */
+	int idx = informer_for(r);
+	_cleanup_cjson_ cJSON *live = NULL;
+	const cJSON *owner = NULL;
+	struct mk_object *o = NULL;
+	if (idx >= 0) {
+		struct mk_object **os;
+		size_t n = mk_informer_by_index(ctl->inf[idx], "uid", uid, &os);
+		if (n)
+			o = mk_object_ref(os[0]);
+		mk_object_list_free(os, n);
+	}
+	if (o) {
+		owner = o->json;
+	} else {
+		/* absent from the cache, which may lag: ask the API server */
+		_cleanup_error_ struct mk_error *err = NULL;
+		_cleanup_free_ char *path = res_path(r->group_version, r->name,
+						     r->namespaced ? mk_json_get_string(dep, "metadata.namespace") : NULL,
+						     mk_json_get_string(ref, "name"), NULL);
+		if (mk_client_get(ctl->c, path, &live, &err) < 0) {
+			if (err_code(err) == 404)
+				return OWNER_GONE;
+			*err_out = 1;
+			return OWNER_ALIVE;
+		}
+		const char *luid = mk_json_get_string(live, "metadata.uid");
+		if (!luid || strcmp(luid, uid))
+			return OWNER_GONE;
+		owner = live;
+	}
+	enum owner_state st = has_deletion(owner) && has_finalizer(owner, "foregroundDeletion")
+				      ? OWNER_FOREGROUND
+				      : OWNER_ALIVE;
+	mk_object_unref(o);
+	return st;
+}
+
+static int sync_dependent(struct mk_controllers *ctl, int idx, const char *key)
+{
+	struct mk_object *o = mk_informer_get(ctl->inf[idx], key);
+	if (!o)
+		return 0;
+	const cJSON *obj = o->json;
+	const cJSON *refs = mk_json_get(obj, "metadata.ownerReferences"), *ref;
+	size_t n = (size_t)cJSON_GetArraySize(refs), ngone = 0, nalive = 0, nfg = 0;
+	const char **gone = mk_malloc0((n + 1) * sizeof(char *));
+	int fail = 0, ret = 0;
+
+	cJSON_ArrayForEach(ref, refs)
+	{
+		switch (owner_state(ctl, obj, ref, &fail)) {
+		case OWNER_GONE:
+			gone[ngone++] = mk_json_get_string(ref, "uid");
+			break;
+		case OWNER_FOREGROUND:
+			nfg++;
+			break;
+		default:
+			nalive++;
+		}
+	}
+	if (fail)
+		ret = -1;
+	else if (n && ngone == n && !has_deletion(obj))
+		ret = delete_obj(ctl, obj, idx, "Background");
+	else if (n && nalive == 0 && nfg > 0 && !has_deletion(obj))
+		ret = delete_obj(ctl, obj, idx, "Foreground");
+	else if (ngone && nalive + nfg > 0)
+		ret = remove_refs(ctl, obj, idx, gone, ngone);
+	free(gone);
+	mk_object_unref(o);
+	return ret;
+}
+
+static int sync_owner(struct mk_controllers *ctl, int idx, const char *key)
+{
+	struct mk_object *o = mk_informer_get(ctl->inf[idx], key);
+	if (!o)
+		return 0;
+	const cJSON *obj = o->json;
+	const char *uid = mk_json_get_string(obj, "metadata.uid");
+	int ret = 0;
+	if (!has_deletion(obj) || !uid)
+		goto out;
+	bool orphan = has_finalizer(obj, "orphan");
+	bool fg = has_finalizer(obj, "foregroundDeletion");
+	size_t blocking = 0;
+	for (int i = 0; i < CTL_NINF; i++) {
+		struct mk_object **deps;
+		size_t n = mk_informer_by_index(ctl->inf[i], "owner", uid, &deps);
+		for (size_t j = 0; j < n; j++) {
+			const cJSON *dep = deps[j]->json;
+			if (orphan) {
+				if (remove_refs(ctl, dep, i, &uid, 1) < 0)
+					ret = -1;
+				continue;
+			}
+			if (!fg)
+				continue;
+			const cJSON *ref;
+			bool blocks = false;
+			cJSON_ArrayForEach(ref, mk_json_get(dep, "metadata.ownerReferences"))
+			{
+				const char *ru = mk_json_get_string(ref, "uid");
+				if (ru && !strcmp(ru, uid) &&
+				    cJSON_IsTrue(cJSON_GetObjectItem(ref, "blockOwnerDeletion")))
+					blocks = true;
+			}
+			if (blocks)
+				blocking++;
+			if (!has_deletion(dep) && delete_obj(ctl, dep, i, "Foreground") < 0)
+				ret = -1;
+		}
+		mk_object_list_free(deps, n);
+	}
+	if (ret < 0)
+		goto out;
+	if (orphan)
+		ret = remove_finalizer(ctl, obj, idx, "orphan");
+	else if (fg && blocking == 0)
+		ret = remove_finalizer(ctl, obj, idx, "foregroundDeletion");
+out:
+	mk_object_unref(o);
+	return ret;
+}
+
+int gc_sync(struct mk_controllers *ctl, const char *key)
+{
+	char t;
+	int idx, off = 0;
+	if (sscanf(key, "%c|%d|%n", &t, &idx, &off) < 2 || !off || idx < 0 || idx >= CTL_NINF)
+		return 0;
+	return t == 'd' ? sync_dependent(ctl, idx, key + off) : sync_owner(ctl, idx, key + off);
+}

@@ -1,0 +1,147 @@
+/* Private helpers of the controller package. */
+#ifndef MINIK8S_CONTROLLER_INTERNAL_H
+#define MINIK8S_CONTROLLER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "minik8s/controller.h"
+
+/* ---- hash table (hmap.c) ---------------------------------------------------- */
+
+struct hmap_entry {
+	char *key;
+	uint64_t hash;
+	void *val;
+	struct hmap_entry *next;
+};
+struct hmap {
+	struct hmap_entry **buckets;
+	size_t cap, n;
+};
+struct hmap_iter {
+	size_t b;
+	struct hmap_entry *e;
+};
+#define HMAP_ITER_INIT { 0, NULL }
+
+void hmap_init(struct hmap *m);
+/* free_val (may be NULL) is called on every value. */
+void hmap_release(struct hmap *m, void (*free_val)(void *));
+struct hmap_entry *hmap_find(const struct hmap *m, const char *key);
+void *hmap_get(const struct hmap *m, const char *key);
+bool hmap_has(const struct hmap *m, const char *key);
+/* Sets key (copied) to val; returns the previous value (or NULL). */
+void *hmap_put(struct hmap *m, const char *key, void *val);
+/* Removes key; returns its value (or NULL). */
+void *hmap_del(struct hmap *m, const char *key);
+/* Iteration; the table must not change meanwhile. */
+struct hmap_entry *hmap_iter_next(const struct hmap *m, struct hmap_iter *it);
+
+/* ---- time helpers --------------------------------------------------------------- */
+
+/* Absolute CLOCK_MONOTONIC deadline ms from now, for pthread_cond_timedwait on a
+ * condition variable created with mono_cond_init. */
+void mono_deadline(struct timespec *ts, uint64_t ms);
+void mono_cond_init(pthread_cond_t *c);
+uint64_t mono_ms(void);
+
+/* ---- the manager (manager.c) and its controllers --------------------------------- */
+
+#define CTL_PODS 0
+#define CTL_NODES 1
+#define CTL_RS 2
+#define CTL_DEPLOY 3
+#define CTL_SVC 4
+#define CTL_EP 5
+#define CTL_NS 6
+#define CTL_NINF 7
+
+struct ctl_loop;
+typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);
+
+/* A work queue with its workers. */
+struct ctl_loop {
+	const char *name;
+	struct mk_controllers *ctl;
+	struct mk_workqueue *q;
+	ctl_sync_fn sync;
+	unsigned nworkers;
+	pthread_t threads[16];
+	unsigned started;
+};
+
+/* Replica set expectations: creates/deletes issued but not yet seen by the cache. */
+struct expectation {
+	int adds, dels;
+	uint64_t stamp_ms;
+};
+
+struct gc_source {
+	struct mk_controllers *ctl;
+	int idx;
+};
+
+struct mk_controllers {
+	struct mk_client *c;
+	struct gc_source gc_src[CTL_NINF];
+	struct mk_controllers_options opts;
+	struct mk_informer *inf[CTL_NINF];
+	struct mk_event_recorder *rec;
+
+	struct ctl_loop sched, rs, deploy, ep, gc, ns, node;
+
+	pthread_mutex_t mu;	/* guards the maps below */
+	struct hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
+	struct hmap expect;	/* rs key -> struct expectation */
+	struct hmap node_seen;	/* node name -> struct node_health */
+};
+
+/* Loops: start workers / stop. */
+void ctl_loop_init(struct ctl_loop *l, struct mk_controllers *ctl, const char *name,
+		   ctl_sync_fn sync, unsigned nworkers);
+int ctl_loop_start(struct ctl_loop *l, struct mk_error **err);
+void ctl_loop_stop(struct ctl_loop *l);
+void ctl_loop_release(struct ctl_loop *l);
+
+/* Per-controller setup: registers handlers on the informers (before start). */
+void sched_setup(struct mk_controllers *ctl);
+void rs_setup(struct mk_controllers *ctl);
+void deploy_setup(struct mk_controllers *ctl);
+void ep_setup(struct mk_controllers *ctl);
+void gc_setup(struct mk_controllers *ctl);
+void ns_setup(struct mk_controllers *ctl);
+void node_setup(struct mk_controllers *ctl);
+
+int sched_sync(struct mk_controllers *ctl, const char *key);
+int rs_sync(struct mk_controllers *ctl, const char *key);
+int deploy_sync(struct mk_controllers *ctl, const char *key);
+int ep_sync(struct mk_controllers *ctl, const char *key);
+int gc_sync(struct mk_controllers *ctl, const char *key);
+int ns_sync(struct mk_controllers *ctl, const char *key);
+int node_sync(struct mk_controllers *ctl, const char *key);
+
+/* rs expectations (replicaset.c), used by handlers */
+void rs_expect_observed(struct mk_controllers *ctl, const char *rs_key, bool add);
+
+/* ---- small shared helpers (util.c) ---------------------------------------------- */
+
+/* Splits "ns/name" into its parts (owned). Cluster-scoped "name": ns = "". */
+void split_key(const char *key, char **ret_ns, char **ret_name);
+/* true when labels (object) contain every key=value of the map sel (object). */
+bool labels_match_map(const cJSON *sel, const cJSON *labels);
+/* Condition of type in obj.status.conditions (borrowed) or NULL. */
+cJSON *find_condition(const cJSON *obj, const char *type);
+bool has_deletion(const cJSON *obj);
+int json_int(const cJSON *obj, const char *path, int def);
+/* Builds an ownerReference (owned) pointing at owner as controller. */
+cJSON *controller_ref_new(const cJSON *owner);
+/* now as RFC 3339 into buf[32]. */
+void now_rfc3339(char buf[32]);
+/* Collection path of resource r in ns ("" cluster-scoped): owned string. */
+char *res_path(const char *group_version, const char *resource, const char *ns, const char *name,
+	       const char *sub);
+/* Error code (HTTP status or errno) of err, 0 when NULL. */
+static inline int err_code(const struct mk_error *e) { return e ? e->code : 0; }
+
+#endif

@@ -1,0 +1,189 @@
+/* The controller manager: shared informers, one work queue + workers per
+ * controller, start and stop. */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+
+#define SYNC_TIMEOUT_MS 30000
+
+/* ---- loops ------------------------------------------------------------------------ */
+
+void ctl_loop_init(struct ctl_loop *l, struct mk_controllers *ctl, const char *name,
+		   ctl_sync_fn sync, unsigned nworkers)
+{
+	memset(l, 0, sizeof(*l));
+	l->name = name;
+	l->ctl = ctl;
+	l->sync = sync;
+	l->nworkers = nworkers > MK_ARRAY_SIZE(l->threads) ? MK_ARRAY_SIZE(l->threads) : nworkers;
+	l->q = mk_workqueue_new(5, 30000);
+}
+
+static void *worker_main(void *arg)
+{
+	struct ctl_loop *l = arg;
+	char *key;
+	while (mk_workqueue_get(l->q, -1, &key) == 1) {
+		int r = l->sync(l->ctl, key);
+		if (r < 0)
+			mk_workqueue_add_rate_limited(l->q, key);
+		else
+			mk_workqueue_forget(l->q, key);
+		mk_workqueue_done(l->q, key);
+		free(key);
+	}
+	return NULL;
+}
+
+int ctl_loop_start(struct ctl_loop *l, struct mk_error **err)
+{
+	for (unsigned i = 0; i < l->nworkers; i++) {
+		int r = pthread_create(&l->threads[i], NULL, worker_main, l);
+		if (r)
+			return mk_error_errno(err, r, "%s: worker thread", l->name);
+		l->started++;
+	}
+	return 0;
+}
+
+void ctl_loop_stop(struct ctl_loop *l)
+{
+	if (!l->q)
+		return;
+	mk_workqueue_shutdown(l->q);
+	for (unsigned i = 0; i < l->started; i++)
+		pthread_join(l->threads[i], NULL);
+	l->started = 0;
+}
+
+void ctl_loop_release(struct ctl_loop *l)
+{
+	ctl_loop_stop(l);
+	mk_workqueue_free(l->q);
+	l->q = NULL;
+}
+
+/* ---- indexes ------------------------------------------------------------------------ */
+
+/* Namespace of objects that have no controller reference (adoption candidates). */
+static int index_orphan(const cJSON *obj, char **values, int max)
+{
+	if (mk_controller_ref(obj))
+		return 0;
+	return mk_index_namespace(obj, values, max);
+}
+
+/* ---- start / stop --------------------------------------------------------------------- */
+
+static void free_expect(void *p)
+{
+	free(p);
+}
+
+void mk_controllers_stop(struct mk_controllers *ctl)
+{
+	if (!ctl)
+		return;
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep,
+				     &ctl->gc, &ctl->ns, &ctl->node };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+		if (loops[i]->q)
+			mk_workqueue_shutdown(loops[i]->q);
+	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+		ctl_loop_stop(loops[i]);
+	for (int i = 0; i < CTL_NINF; i++)
+		mk_informer_stop(ctl->inf[i]);
+	mk_event_recorder_free(ctl->rec);
+	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+		ctl_loop_release(loops[i]);
+	for (int i = 0; i < CTL_NINF; i++)
+		mk_informer_free(ctl->inf[i]);
+	hmap_release(&ctl->assumed, free);
+	hmap_release(&ctl->expect, free_expect);
+	hmap_release(&ctl->node_seen, free);
+	pthread_mutex_destroy(&ctl->mu);
+	free(ctl);
+}
+
+int mk_controllers_start(struct mk_client *c, const struct mk_controllers_options *opts,
+			 struct mk_controllers **ret, struct mk_error **err)
+{
+	struct mk_controllers *ctl = mk_malloc0(sizeof(*ctl));
+	static const char *const paths[CTL_NINF] = {
+		[CTL_PODS] = "/api/v1/pods",
+		[CTL_NODES] = "/api/v1/nodes",
+		[CTL_RS] = "/apis/apps/v1/replicasets",
+		[CTL_DEPLOY] = "/apis/apps/v1/deployments",
+		[CTL_SVC] = "/api/v1/services",
+		[CTL_EP] = "/api/v1/endpoints",
+		[CTL_NS] = "/api/v1/namespaces",
+	};
+
+	ctl->c = c;
+	if (opts)
+		ctl->opts = *opts;
+	if (!ctl->opts.node_monitor_grace_ms)
+		ctl->opts.node_monitor_grace_ms = 40000;
+	if (!ctl->opts.pod_eviction_timeout_ms)
+		ctl->opts.pod_eviction_timeout_ms = 300000;
+	if (!ctl->opts.workers)
+		ctl->opts.workers = 4;
+	pthread_mutex_init(&ctl->mu, NULL);
+	hmap_init(&ctl->assumed);
+	hmap_init(&ctl->expect);
+	hmap_init(&ctl->node_seen);
+
+	for (int i = 0; i < CTL_NINF; i++) {
+		ctl->inf[i] = mk_informer_new(c, paths[i]);
+		mk_informer_add_index(ctl->inf[i], "uid", mk_index_uid);
+		mk_informer_add_index(ctl->inf[i], "owner", mk_index_owner_uid);
+		mk_informer_add_index(ctl->inf[i], "ns", mk_index_namespace);
+	}
+	mk_informer_add_index(ctl->inf[CTL_PODS], "node", mk_index_pod_node);
+	mk_informer_add_index(ctl->inf[CTL_PODS], "ctl", mk_index_controller_uid);
+	mk_informer_add_index(ctl->inf[CTL_PODS], "orphan", index_orphan);
+	mk_informer_add_index(ctl->inf[CTL_RS], "ctl", mk_index_controller_uid);
+	mk_informer_add_index(ctl->inf[CTL_RS], "orphan", index_orphan);
+
+	ctl->rec = mk_event_recorder_new(c);
+	unsigned w = ctl->opts.workers;
+	/* one scheduler worker: placement decisions are sequential, as in kube-scheduler */
+	ctl_loop_init(&ctl->sched, ctl, "scheduler", sched_sync, ctl->opts.disable_scheduler ? 0 : 1);
+	ctl_loop_init(&ctl->rs, ctl, "replicaset", rs_sync, w);
+	ctl_loop_init(&ctl->deploy, ctl, "deployment", deploy_sync, w);
+	ctl_loop_init(&ctl->ep, ctl, "endpoints", ep_sync, w);
+	ctl_loop_init(&ctl->gc, ctl, "garbagecollector", gc_sync, w);
+	ctl_loop_init(&ctl->ns, ctl, "namespace", ns_sync, 2);
+	ctl_loop_init(&ctl->node, ctl, "nodelifecycle", node_sync, 1);
+
+	if (!ctl->opts.disable_scheduler)
+		sched_setup(ctl);
+	rs_setup(ctl);
+	deploy_setup(ctl);
+	ep_setup(ctl);
+	gc_setup(ctl);
+	ns_setup(ctl);
+	node_setup(ctl);
+
+	for (int i = 0; i < CTL_NINF; i++)
+		if (mk_informer_start(ctl->inf[i], err) < 0)
+			goto fail;
+	uint64_t end = mono_ms() + SYNC_TIMEOUT_MS;
+	for (int i = 0; i < CTL_NINF; i++) {
+		uint64_t now = mono_ms();
+		if (!mk_informer_wait_synced(ctl->inf[i], now < end ? (int)(end - now) : 0)) {
+			mk_error_set(err, ETIMEDOUT, "controllers: cache of '%s' did not sync", paths[i]);
+			goto fail;
+		}
+	}
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep,
+				     &ctl->gc, &ctl->ns, &ctl->node };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+		if (ctl_loop_start(loops[i], err) < 0)
+			goto fail;
+	*ret = ctl;
+	return 0;
+fail:
+	mk_controllers_stop(ctl);
+	return -1;
+}

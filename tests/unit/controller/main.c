@@ -1,0 +1,19 @@
+/* Unit tests of the controller package: one Check runner for its suites. */
+#include <check.h>
+#include <stdlib.h>
+
+Suite *workqueue_suite(void);
+Suite *helpers_suite(void);
+Suite *informer_suite(void);
+
+int main(void)
+{
+	Suite *(*ctors[])(void) = { workqueue_suite, helpers_suite, informer_suite };
+	SRunner *sr = srunner_create(NULL);
+	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
+		srunner_add_suite(sr, ctors[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
