@@ -84,6 +84,7 @@ static int run_container(struct mk_runtime *rt, const char *id, const char *root
 int main(int argc, char **argv)
 {
 	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *node = NULL;
 	struct mk_store *store = NULL;
 	struct mk_apiserver *api = NULL;
 	struct mk_agent_stream *stream = NULL;
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
 	if (mk_agent_stream_start(&sopt, &stream, &err) < 0)
 		goto out;
 
-	_cleanup_free_ char *node = mk_strdup_printf(
+	node = mk_strdup_printf(
 		"{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"node1\"},"
 		"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"127.0.0.1\"}],"
 		"\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":%d}}}}",
