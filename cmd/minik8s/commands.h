@@ -12,6 +12,11 @@ int cmd_status(int argc, char **argv);
 int cmd_kubectl(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+
+struct mk_error;
+/* --restart-backoff DUR[,MAX] of the agent (cmd/minik8s/agent.c); MAX defaults to 30 x DUR. */
+int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 
 /* Prints "minik8s: MSG" to stderr plus a hint to run --help; returns 2 (usage). */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "down", cmd_down, "stop this node (--purge: and delete its state)" },
 	{ "status", cmd_status, "show whether this node is running" },
 	{ "server", cmd_server, "run the API server (and store) in the foreground" },
+	{ "agent", cmd_agent, "run the node agent only, joining a cluster (--server URL --token T)" },
 	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
 	{ "image", cmd_image, "manage container images (ls, pull, import, rm)" },
 	{ "version", cmd_version, "print the version" },

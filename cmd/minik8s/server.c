@@ -8,7 +8,10 @@
 #include <pthread.h>
 #include "commands.h"
 #include "minik8s/apiserver.h"
+#include "minik8s/controller.h"
 #include "minik8s/store.h"
+#include "minik8s/agent.h"
+#include "minik8s/client.h"
 
 struct server_flags {
 	const char *data_dir;
@@ -22,6 +25,9 @@ struct server_flags {
 	const char *tls_san[16];
 	int n_san;
 	int disable_agent;
+	int disable_controllers;
+	unsigned node_grace_ms, eviction_ms;
+	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
 
 static void server_help(void)
@@ -35,8 +41,9 @@ static void server_help(void)
 	       "  --https-listen-port PORT    HTTPS port (default 6443)\n"
 	       "  --write-kubeconfig FILE     kubeconfig to write (default /etc/minik8s/kubeconfig)\n"
 	       "  --write-kubeconfig-mode M   its file mode, octal (default 0600)\n"
-	       "  --token TOKEN               admin bearer token (default: generated once and kept in\n"
-	       "                              DIR/token, mode 0600)\n"
+	       "  --token SECRET              join secret agents use with 'up --server URL --token T'\n"
+	       "                              (default: generated once; the full join token is in\n"
+	       "                              DIR/node-token, mode 0600)\n"
 	       "  --tls-san NAME|IP           extra name or address for the serving certificate\n"
 	       "                              (repeatable)\n"
 	       "  --cluster-cidr CIDR         pod network (default 10.244.0.0/16)\n"
@@ -45,10 +52,17 @@ static void server_help(void)
 	       "  --node-name NAME            this node's name (default: hostname)\n"
 	       "  --node-ip IP                this node's address (added to the certificate)\n"
 	       "  --disable-agent             run no node agent in this process\n"
+	       "  --disable-controllers       run no scheduler or controllers (bare API server)\n"
+	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
+	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
+	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX]\n"
+	       "                              the agent's flags (see 'minik8s agent --help')\n"
 	       "  -h, --help                  show this help\n\n"
-	       "The API requires 'Authorization: Bearer TOKEN' on every request except\n"
-	       "/healthz, /readyz and /livez, and is served over TLS with a cluster CA kept in\n"
-	       "DIR/tls/ca.crt. Stop with SIGINT or SIGTERM.\n");
+	       "The API is served over TLS with a cluster CA kept in DIR/tls/ca.crt and requires\n"
+	       "'Authorization: Bearer TOKEN' on every request except /healthz, /readyz, /livez\n"
+	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig);\n"
+	       "the join secret lets agents register and run pods but not change other objects.\n"
+	       "Stop with SIGINT or SIGTERM.\n");
 }
 
 static int write_kubeconfig(const struct server_flags *f, const char *ca_path,
@@ -92,24 +106,25 @@ static int write_kubeconfig(const struct server_flags *f, const char *ca_path,
 	return mk_fs_write_file(f->kubeconfig, text, strlen(text), f->kubeconfig_mode, err);
 }
 
-/* The admin token: --token, else DIR/token, else a new random one saved there. */
-static int load_token(const struct server_flags *f, char **ret, struct mk_error **err)
+/* A secret kept in a 0600 file: the given value (saved), else the file's, else a new
+ * random one (saved). */
+static int load_secret(const char *path, const char *given, char **ret, struct mk_error **err)
 {
-	_cleanup_free_ char *path = mk_strdup_printf("%s/token", f->data_dir);
 	char *tok = NULL;
 
-	if (f->token) {
-		tok = mk_strdup(f->token);
-	} else if (access(path, F_OK) == 0) {
+	if (!given && access(path, F_OK) == 0) {
 		if (mk_fs_read_file(path, &tok, NULL, err) < 0)
 			return -1;
 		tok[strcspn(tok, "\r\n")] = '\0';
 		if (!*tok) {
 			free(tok);
-			return mk_error_set(err, EINVAL, "token file '%s' is empty", path);
+			return mk_error_set(err, EINVAL, "secret file '%s' is empty", path);
 		}
 		*ret = tok;
 		return 0;
+	}
+	if (given) {
+		tok = mk_strdup(given);
 	} else {
 		tok = mk_malloc0(65);
 		mk_random_hex(tok, 32);
@@ -123,10 +138,27 @@ static int load_token(const struct server_flags *f, char **ret, struct mk_error 
 	return 0;
 }
 
+/* DIR/node-token, what `minik8s up --server URL --token T` takes, in k3s's form:
+ * "K10" + sha256 of the cluster CA + "::node:" + the join secret. The hash lets a
+ * joining agent trust the CA it fetches from /cacerts. */
+static int write_node_token(const char *data_dir, const char *ca_path, const char *secret,
+			    struct mk_error **err)
+{
+	_cleanup_free_ char *ca = NULL, *path = mk_strdup_printf("%s/node-token", data_dir);
+	size_t len;
+	char hash[65];
+
+	if (mk_fs_read_file(ca_path, &ca, &len, err) < 0)
+		return -1;
+	mk_sha256_hex(ca, len, hash);
+	_cleanup_free_ char *line = mk_strdup_printf("K10%s::node:%s\n", hash, secret);
+	return mk_fs_write_file(path, line, strlen(line), 0600, err);
+}
+
 int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
-	       O_NNAME, O_NIP, O_NOAGENT, O_SAN };
+	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -141,6 +173,14 @@ int cmd_server(int argc, char **argv)
 		{ "node-name", required_argument, NULL, O_NNAME },
 		{ "node-ip", required_argument, NULL, O_NIP },
 		{ "disable-agent", no_argument, NULL, O_NOAGENT },
+		{ "disable-controllers", no_argument, NULL, O_NOCTL },
+		{ "node-monitor-grace-period", required_argument, NULL, O_GRACE },
+		{ "pod-eviction-timeout", required_argument, NULL, O_EVICT },
+		{ "run-dir", required_argument, NULL, O_A_RUN },
+		{ "netns-dir", required_argument, NULL, O_A_NETNS },
+		{ "cgroup-parent", required_argument, NULL, O_A_CG },
+		{ "bridge", required_argument, NULL, O_A_BRIDGE },
+		{ "restart-backoff", required_argument, NULL, O_A_BACKOFF },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -187,6 +227,21 @@ int cmd_server(int argc, char **argv)
 		case O_NNAME: f.node_name = optarg; break;
 		case O_NIP: f.node_ip = optarg; break;
 		case O_NOAGENT: f.disable_agent = 1; break;
+		case O_NOCTL: f.disable_controllers = 1; break;
+		case O_GRACE:
+		case O_EVICT:
+			if (mk_controller_parse_duration(optarg, c == O_GRACE ? &f.node_grace_ms : &f.eviction_ms, &err) < 0)
+				return cmd_usage_error("server", "%s", err->msg);
+			break;
+		case O_A_RUN: f.agent.run_dir = optarg; break;
+		case O_A_NETNS: f.agent.netns_dir = optarg; break;
+		case O_A_CG: f.agent.cgroup_parent = optarg; break;
+		case O_A_BRIDGE: f.agent.bridge = optarg; break;
+		case O_A_BACKOFF:
+			if (cmd_agent_parse_backoff(optarg, &f.agent.backoff_base_ms,
+						    &f.agent.backoff_max_ms, &err) < 0)
+				return cmd_usage_error("server", "invalid --restart-backoff '%s'", optarg);
+			break;
 		case 'h': server_help(); return 0;
 		default:
 			if (optopt)
@@ -208,9 +263,14 @@ int cmd_server(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	_cleanup_free_ char *token = NULL, *tls_dir = NULL, *db = NULL, *cert = NULL,
-			    *key = NULL, *ca = NULL;
+			    *key = NULL, *ca = NULL, *kcert = NULL, *kkey = NULL, *node_secret = NULL;
 	struct mk_store *store = NULL;
 	struct mk_apiserver *srv = NULL;
+	struct mk_client *ctl_client = NULL;
+	struct mk_controllers *ctls = NULL;
+	struct mk_client *agent_client = NULL;
+	struct mk_agent *agent = NULL;
+	char host[256]; /* default node name: outlives the flags that point at it */
 	int rc = 1;
 
 	if (mk_fs_mkdir_p(f.data_dir, 0700, &err) < 0 || chmod(f.data_dir, 0700) < 0) {
@@ -218,8 +278,13 @@ int cmd_server(int argc, char **argv)
 			mk_error_errno(&err, errno, "chmod '%s'", f.data_dir);
 		goto out;
 	}
-	if (load_token(&f, &token, &err) < 0)
-		goto out;
+	{
+		_cleanup_free_ char *apath = mk_strdup_printf("%s/token", f.data_dir);
+		_cleanup_free_ char *npath = mk_strdup_printf("%s/node-secret", f.data_dir);
+		if (load_secret(apath, NULL, &token, &err) < 0 ||
+		    load_secret(npath, f.token, &node_secret, &err) < 0)
+			goto out;
+	}
 	tls_dir = mk_strdup_printf("%s/tls", f.data_dir);
 	{
 		const char *ips[20];
@@ -243,6 +308,10 @@ int cmd_server(int argc, char **argv)
 		dns[nd] = NULL;
 		if (mk_apiserver_tls_ensure(tls_dir, ips, dns, &err) < 0)
 			goto out;
+		/* the client certificate agents accept for logs and exec */
+		if (mk_apiserver_tls_client_ensure(tls_dir, "apiserver-kubelet-client",
+						   "minik8s-apiserver", &err) < 0)
+			goto out;
 	}
 	db = mk_strdup_printf("%s/state.db", f.data_dir);
 	struct mk_store_options so = { .path = db, .durable = 1 };
@@ -251,27 +320,69 @@ int cmd_server(int argc, char **argv)
 	cert = mk_strdup_printf("%s/server.crt", tls_dir);
 	key = mk_strdup_printf("%s/server.key", tls_dir);
 	ca = mk_strdup_printf("%s/ca.crt", tls_dir);
+	kcert = mk_strdup_printf("%s/apiserver-kubelet-client.crt", tls_dir);
+	kkey = mk_strdup_printf("%s/apiserver-kubelet-client.key", tls_dir);
 	struct mk_apiserver_options ao = {
+		.kubelet_client_cert_file = kcert,
+		.kubelet_client_key_file = kkey,
 		.bind_address = f.bind_address,
 		.port = (uint16_t)f.port,
 		.tls_cert_file = cert,
 		.tls_key_file = key,
 		.admin_token = token,
+		.node_token = node_secret,
+		.ca_file = ca,
 		.service_cidr = f.service_cidr,
 		.cluster_cidr = f.cluster_cidr,
 		.advertise_address = f.node_ip,
+		.namespace_controller = !f.disable_controllers,
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;
-	if (write_kubeconfig(&f, ca, token, &err) < 0)
+	if (write_kubeconfig(&f, ca, token, &err) < 0 ||
+	    write_node_token(f.data_dir, ca, node_secret, &err) < 0)
 		goto out;
+	/* scheduler and controllers: API clients of this server over HTTPS (DESIGN principle 2) */
+	if (!f.disable_controllers) {
+		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u",
+			strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1", f.port);
+		struct mk_client_config *cc = mk_client_config_new(url, token, ca);
+		struct mk_controllers_options co = { .node_monitor_grace_ms = f.node_grace_ms,
+						     .pod_eviction_timeout_ms = f.eviction_ms };
+		cc->timeout_ms = 30000;
+		int r = mk_client_new(cc, &ctl_client, &err);
+		mk_client_config_free(cc);
+		if (r < 0 || mk_controllers_start(ctl_client, &co, &ctls, &err) < 0)
+			goto out;
+	}
 	fprintf(stderr, "minik8s: API server listening on https://%s:%u (data in %s)\n",
 		f.bind_address, f.port, f.data_dir);
 	fprintf(stderr, "minik8s: kubeconfig written to %s; try: KUBECONFIG=%s kubectl get ns\n",
 		f.kubeconfig, f.kubeconfig);
-	if (!f.disable_agent)
-		fprintf(stderr, "minik8s: note: this build has no node agent yet; pods are stored, "
-				"not run\n");
+	if (!f.disable_agent) {
+		/* the agent role in this process: an API client like any other (DESIGN) */
+		const char *addr = strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1";
+		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u", addr, f.port);
+		struct mk_client_config *cc = mk_client_config_new(url, token, ca);
+		cc->timeout_ms = 30000;
+		int r = mk_client_new(cc, &agent_client, &err);
+		mk_client_config_free(cc);
+		if (r < 0)
+			goto out;
+		if (!f.node_name && gethostname(host, sizeof(host)) == 0) {
+			host[sizeof(host) - 1] = '\0';
+			f.node_name = host;
+		}
+		f.agent.node_name = f.node_name;
+		f.agent.node_ip = f.node_ip;
+		f.agent.data_dir = f.data_dir;
+		f.agent.cluster_dns = f.cluster_dns;
+		f.agent.stream_client_ca = ca;
+		if (mk_agent_start(agent_client, &f.agent, &agent, &err) < 0)
+			goto out;
+		fprintf(stderr, "minik8s: node agent running as node %s (pod CIDR %s)\n",
+			f.node_name, mk_agent_pod_cidr(agent));
+	}
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
@@ -280,6 +391,10 @@ int cmd_server(int argc, char **argv)
 out:
 	if (err)
 		fprintf(stderr, "minik8s server: %s\n", err->msg);
+	mk_agent_stop(agent);
+	mk_client_free(agent_client);
+	mk_controllers_stop(ctls);
+	mk_client_free(ctl_client);
 	mk_apiserver_free(srv);
 	mk_store_free(store);
 	return rc;

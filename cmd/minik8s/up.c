@@ -11,9 +11,13 @@
 #include <stdbool.h>
 #include "commands.h"
 #include "minik8s/util.h"
+#include "minik8s/client.h"
 
-#define RUN_DIR "/run/minik8s"
-#define PID_FILE RUN_DIR "/minik8s.pid"
+#define DEFAULT_RUN "/run/minik8s"
+
+/* pid file of this node's minik8s, under --run-dir (default /run/minik8s) */
+static char pid_file[4096] = DEFAULT_RUN "/minik8s.pid";
+static const char *run_dir = DEFAULT_RUN;
 #define DEFAULT_DATA "/var/lib/minik8s"
 #define DEFAULT_KUBECONFIG "/etc/minik8s/kubeconfig"
 
@@ -37,7 +41,7 @@ static bool alive(pid_t pid)
 static pid_t running_pid(void)
 {
 	_cleanup_free_ char *s = NULL;
-	if (mk_fs_read_file(PID_FILE, &s, NULL, NULL) < 0)
+	if (mk_fs_read_file(pid_file, &s, NULL, NULL) < 0)
 		return 0;
 	pid_t pid = (pid_t)strtol(s, NULL, 10);
 	return alive(pid) ? pid : 0;
@@ -58,14 +62,99 @@ static const char *flag_value(int argc, char **argv, const char *flag, const cha
 
 static void up_help(void)
 {
-	printf("Usage: minik8s up [--foreground] [SERVER FLAGS]\n\n"
-	       "Starts this node in the background and waits until its API answers:\n"
-	       "the API server on SQLite (see 'minik8s server --help' for the flags, which\n"
-	       "are passed on). Prints where the kubeconfig is and how to use it.\n"
+	printf("Usage: minik8s up [--foreground] [FLAGS]\n"
+	       "       minik8s up --server https://IP:6443 --token TOKEN [AGENT FLAGS]\n\n"
+	       "Starts this node in the background and waits until it is Ready.\n"
+	       "Without --server: a whole single-node cluster (API server on SQLite,\n"
+	       "controllers, and the node agent; see 'minik8s server --help' for the flags,\n"
+	       "which are passed on). It writes the kubeconfig (0600) and prints how to use it\n"
+	       "and how other nodes join.\n"
+	       "With --server and --token (or MINIK8S_URL and MINIK8S_TOKEN): joins that\n"
+	       "cluster as an agent-only node ('minik8s agent --help' for the flags). TOKEN is\n"
+	       "the server's DATA_DIR/node-token (its CA hash is checked) or the bare join secret.\n"
 	       "Running 'up' on a node that is already up says so and changes nothing.\n\n"
-	       "  --foreground   stay attached (same as 'minik8s server')\n"
+	       "  --foreground   stay attached (logs to the terminal)\n"
 	       "  -h, --help     show this help\n\n"
-	       "Files: pid %s, log DATA_DIR/minik8s.log.\n", PID_FILE);
+	       "Files: pid RUN_DIR/minik8s.pid (--run-dir, default %s), log DATA_DIR/minik8s.log.\n",
+	       DEFAULT_RUN);
+}
+
+/* Starts argv (a minik8s command) detached, logging to log; returns its pid. */
+static pid_t spawn_detached(char **sargv, const char *log)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || nul < 0)
+		_exit(127);
+	setsid();
+	dup2(nul, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	execv("/proc/self/exe", sargv);
+	_exit(127);
+}
+
+static void show_log_tail(const char *log)
+{
+	_cleanup_free_ char *cmd = mk_strdup_printf("tail -n 15 '%s' >&2", log);
+	if (strchr(log, '\'') || system(cmd) != 0)
+		fprintf(stderr, "(see %s)\n", log);
+}
+
+/* Node NAME's Ready condition through client c: 1 Ready, 0 not (yet), -1 error. */
+static int node_ready(struct mk_client *c, const char *name)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("/api/v1/nodes/%s", name);
+	_cleanup_cjson_ cJSON *node = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *cond;
+
+	if (mk_client_get(c, path, &node, &err) < 0)
+		return 0;
+	cJSON_ArrayForEach(cond, mk_json_get(node, "status.conditions"))
+	{
+		const char *t = mk_json_get_string(cond, "type");
+		const char *st = mk_json_get_string(cond, "status");
+		if (t && !strcmp(t, "Ready"))
+			return st && !strcmp(st, "True");
+	}
+	return 0;
+}
+
+/* Waits up to timeout_s for child pid to make node ready; reports what happened. */
+static int wait_ready(pid_t pid, struct mk_client *c, const char *node, const char *log,
+		      int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 10; i++) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			fprintf(stderr, "minik8s up: it exited during start; last log lines:\n");
+			show_log_tail(log);
+			unlink(pid_file);
+			return -1;
+		}
+		if (c && node_ready(c, node) == 1)
+			return 0;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "minik8s up: node %s did not become Ready in %d s (log: %s)\n", node,
+		timeout_s, log);
+	return -1;
+}
+
+static int write_pid(pid_t pid)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *pids = mk_strdup_printf("%d\n", (int)pid);
+	if (mk_fs_write_file(pid_file, pids, strlen(pids), 0644, &err) < 0) {
+		fprintf(stderr, "minik8s up: %s\n", err->msg);
+		kill(pid, SIGTERM);
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_up(int argc, char **argv)
@@ -73,97 +162,165 @@ int cmd_up(int argc, char **argv)
 	_cleanup_error_ struct mk_error *err = NULL;
 	const char *data = flag_value(argc, argv, "--data-dir", DEFAULT_DATA);
 	const char *kcfg = flag_value(argc, argv, "--write-kubeconfig", DEFAULT_KUBECONFIG);
-	char *sargv[64];
+	const char *server = flag_value(argc, argv, "--server", getenv("MINIK8S_URL"));
+	const char *token = flag_value(argc, argv, "--token", getenv("MINIK8S_TOKEN"));
+	char hostname[256] = "";
+	gethostname(hostname, sizeof(hostname) - 1);
+	const char *node = flag_value(argc, argv, "--node-name", hostname);
+	run_dir = flag_value(argc, argv, "--run-dir", DEFAULT_RUN);
+	snprintf(pid_file, sizeof(pid_file), "%s/minik8s.pid", run_dir);
+	char *sargv[72];
 	int sargc = 0;
+	bool fg = false;
 	pid_t pid;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			up_help();
 			return 0;
 		}
-	}
 	if (argc > 60)
 		return cmd_usage_error("up", "too many arguments");
+	if (server && (!token || !*token))
+		return cmd_usage_error("up", "--server needs --token (the server's node-token)");
+	if (server && !mk_str_has_prefix(server, "https://"))
+		return cmd_usage_error("up", "--server must be an https:// URL, got '%s'", server);
+
 	sargv[sargc++] = "minik8s";
-	sargv[sargc++] = "server";
-	bool fg = false;
+	sargv[sargc++] = server ? "agent" : "server";
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--foreground"))
 			fg = true;
+		else if (server && (!strcmp(argv[i], "--server") || !strcmp(argv[i], "--token")))
+			i++; /* passed below, resolved */
+		else if (server && (mk_str_has_prefix(argv[i], "--server=") ||
+				    mk_str_has_prefix(argv[i], "--token=")))
+			;
 		else
 			sargv[sargc++] = argv[i];
 	}
-	sargv[sargc] = NULL;
-	if (fg)
-		return cmd_server(sargc - 1, sargv + 1);
 
+	/* joining: trust the CA the join token names, give the agent the bare secret */
+	struct mk_client_config *jcfg = NULL;
+	_cleanup_free_ char *ca_path = NULL;
+	if (server) {
+		bool verified = false;
+		_cleanup_free_ char *dir = mk_strdup_printf("%s/agent", data);
+		ca_path = mk_strdup_printf("%s/ca.crt", dir);
+		if (mk_fs_mkdir_p(dir, 0700, &err) < 0 ||
+		    mk_client_join_config(server, token, ca_path, &jcfg, &verified, &err) < 0) {
+			fprintf(stderr, "minik8s up: %s\n", err->msg);
+			return 1;
+		}
+		if (!verified)
+			fprintf(stderr, "minik8s up: warning: the token carries no CA hash; trusting the "
+					"CA served by %s as is (use the server's node-token file)\n", server);
+		sargv[sargc++] = "--server";
+		sargv[sargc++] = (char *)server;
+		sargv[sargc++] = "--token";
+		sargv[sargc++] = jcfg->token;
+		sargv[sargc++] = "--ca-file";
+		sargv[sargc++] = ca_path;
+	}
+	sargv[sargc] = NULL;
+	if (fg) {
+		int rc = server ? cmd_agent(sargc - 1, sargv + 1) : cmd_server(sargc - 1, sargv + 1);
+		mk_client_config_free(jcfg);
+		return rc;
+	}
 	if ((pid = running_pid())) {
-		printf("minik8s is already up (pid %d); kubeconfig: %s\n", (int)pid, kcfg);
+		printf("minik8s is already up (pid %d)%s%s\n", (int)pid, server ? "" : "; kubeconfig: ",
+		       server ? "" : kcfg);
+		mk_client_config_free(jcfg);
 		return 0;
 	}
-	if (mk_fs_mkdir_p(RUN_DIR, 0755, &err) < 0 || mk_fs_mkdir_p(data, 0700, &err) < 0) {
+	if (mk_fs_mkdir_p(run_dir, 0755, &err) < 0 || mk_fs_mkdir_p(data, 0700, &err) < 0) {
 		fprintf(stderr, "minik8s up: %s\n", err->msg);
+		mk_client_config_free(jcfg);
 		return 1;
 	}
 	_cleanup_free_ char *log = mk_strdup_printf("%s/minik8s.log", data);
 	struct stat before = { 0 };
 	stat(kcfg, &before);
-	time_t started = time(NULL);
+	bool agent_here = server || !flag_value(argc, argv, "--disable-agent", NULL);
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--disable-agent"))
+			agent_here = false;
 
-	printf("minik8s: starting the API server (log: %s)\n", log);
+	printf("[1/3] starting %s (log: %s)\n",
+	       server ? "the node agent" : "the API server, controllers and node agent", log);
 	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "minik8s up: fork: %s\n", strerror(errno));
+	pid = spawn_detached(sargv, log);
+	if (pid < 0 || write_pid(pid) < 0) {
+		if (pid < 0)
+			fprintf(stderr, "minik8s up: fork: %s\n", strerror(errno));
+		mk_client_config_free(jcfg);
 		return 1;
 	}
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || nul < 0)
-			_exit(127);
-		setsid();
-		dup2(nul, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv("/proc/self/exe", sargv);
-		_exit(127);
-	}
-	_cleanup_free_ char *pids = mk_strdup_printf("%d\n", (int)pid);
-	if (mk_fs_write_file(PID_FILE, pids, strlen(pids), 0644, &err) < 0) {
-		fprintf(stderr, "minik8s up: %s\n", err->msg);
-		kill(pid, SIGTERM);
-		return 1;
-	}
-	/* ready when the server has (re)written the kubeconfig, which it does once listening */
-	for (int i = 0; i < 600; i++) {
-		struct stat st;
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			fprintf(stderr, "minik8s up: the server exited during start; last log lines:\n");
-			_cleanup_free_ char *cmd = mk_strdup_printf("tail -n 15 '%s' >&2", log);
-			if (system(cmd) < 0)
-				fprintf(stderr, "(see %s)\n", log);
-			unlink(PID_FILE);
+
+	struct mk_client *c = NULL;
+	if (server) {
+		printf("[2/3] joining %s as node %s\n", server, node);
+		fflush(stdout);
+		int r = mk_client_new(jcfg, &c, &err);
+		mk_client_config_free(jcfg);
+		if (r < 0) {
+			fprintf(stderr, "minik8s up: %s\n", err->msg);
 			return 1;
 		}
-		if (stat(kcfg, &st) == 0 &&
-		    (st.st_mtime > before.st_mtime || (st.st_mtime >= started && !before.st_mtime) ||
-		     st.st_mtim.tv_nsec != before.st_mtim.tv_nsec)) {
-			printf("minik8s is up (pid %d)\n"
-			       "  kubeconfig: %s (mode 0600)\n"
-			       "  use it:     export KUBECONFIG=%s; kubectl get namespaces\n"
-			       "              or: minik8s kubectl get namespaces\n"
-			       "  token:      %s/token\n"
-			       "  stop:       minik8s down   (--purge also deletes %s)\n",
-			       (int)pid, kcfg, kcfg, data, data);
-			return 0;
+	} else {
+		/* the server (re)writes the kubeconfig once it listens */
+		printf("[2/3] waiting for the API server\n");
+		fflush(stdout);
+		for (int i = 0;; i++) {
+			struct stat st;
+			int status;
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				fprintf(stderr, "minik8s up: the server exited during start; last log lines:\n");
+				show_log_tail(log);
+				unlink(pid_file);
+				return 1;
+			}
+			if (stat(kcfg, &st) == 0 && (st.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+						     st.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
+				break;
+			if (i == 600) {
+				fprintf(stderr, "minik8s up: the server did not answer in 60 s (log: %s)\n", log);
+				return 1;
+			}
+			usleep(100 * 1000);
 		}
-		usleep(50 * 1000);
+		struct mk_client_config *cfg = NULL;
+		if (mk_client_config_load_kubeconfig(kcfg, NULL, &cfg, &err) < 0 ||
+		    mk_client_new(cfg, &c, &err) < 0) {
+			fprintf(stderr, "minik8s up: %s\n", err->msg);
+			mk_client_config_free(cfg);
+			return 1;
+		}
+		mk_client_config_free(cfg);
 	}
-	fprintf(stderr, "minik8s up: the server did not become ready in 30 s (log: %s)\n", log);
-	return 1;
+	if (agent_here) {
+		printf("[3/3] waiting for node %s to be Ready\n", node);
+		fflush(stdout);
+		if (wait_ready(pid, c, node, log, 120) < 0) {
+			mk_client_free(c);
+			return 1;
+		}
+	}
+	mk_client_free(c);
+	if (server) {
+		printf("minik8s node %s joined %s and is Ready (pid %d)\n"
+		       "  stop: minik8s down\n", node, server, (int)pid);
+		return 0;
+	}
+	printf("minik8s is up (pid %d)\n"
+	       "  kubeconfig: %s (mode 0600)\n"
+	       "  use it:     export KUBECONFIG=%s; kubectl get nodes\n"
+	       "              or: minik8s kubectl get nodes\n"
+	       "  join nodes: minik8s up --server https://THIS_NODE_IP:%s --token $(cat %s/node-token)\n"
+	       "  stop:       minik8s down   (--purge also deletes %s)\n",
+	       (int)pid, kcfg, kcfg, flag_value(argc, argv, "--https-listen-port", "6443"), data, data);
+	return 0;
 }
 
 int cmd_down(int argc, char **argv)
@@ -173,7 +330,7 @@ int cmd_down(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: minik8s down [--purge] [--data-dir DIR] [--write-kubeconfig FILE]\n\n"
+			printf("Usage: minik8s down [--purge] [--data-dir DIR] [--run-dir DIR] [--write-kubeconfig FILE]\n\n"
 			       "Stops the node started by 'minik8s up'. With --purge also deletes its\n"
 			       "state (DIR, default %s) and kubeconfig (default %s).\n",
 			       DEFAULT_DATA, DEFAULT_KUBECONFIG);
@@ -182,6 +339,10 @@ int cmd_down(int argc, char **argv)
 			purge = true;
 		else if (!strcmp(argv[i], "--data-dir") && i + 1 < argc)
 			data = argv[++i];
+		else if (!strcmp(argv[i], "--run-dir") && i + 1 < argc) {
+			run_dir = argv[++i];
+			snprintf(pid_file, sizeof(pid_file), "%s/minik8s.pid", run_dir);
+		}
 		else if (!strcmp(argv[i], "--write-kubeconfig") && i + 1 < argc)
 			kcfg = argv[++i];
 		else
@@ -200,7 +361,7 @@ int cmd_down(int argc, char **argv)
 	} else {
 		printf("minik8s is not running\n");
 	}
-	unlink(PID_FILE);
+	unlink(pid_file);
 	if (purge) {
 		_cleanup_free_ char *cmd = mk_strdup_printf("rm -rf -- '%s'", data);
 		if (strchr(data, '\'') || !strcmp(data, "/") || system(cmd) != 0) {
@@ -215,18 +376,68 @@ int cmd_down(int argc, char **argv)
 
 int cmd_status(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("Usage: minik8s status\n\nShows whether this node's minik8s is running.\n");
+	const char *kcfg = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: minik8s status [--run-dir DIR] [--kubeconfig FILE]\n\n"
+			       "Shows whether this node's minik8s runs, and through the API the\n"
+			       "nodes with their readiness and versions. Exit code 3 when not running.\n");
+			return 0;
+		} else if (!strcmp(argv[i], "--run-dir") && i + 1 < argc) {
+			run_dir = argv[++i];
+			snprintf(pid_file, sizeof(pid_file), "%s/minik8s.pid", run_dir);
+		} else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc) {
+			kcfg = argv[++i];
+		} else {
+			return cmd_usage_error("status", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	pid_t pid = running_pid();
+	printf("minik8s v%s (Kubernetes API v%s.%s): %s", MINIK8S_VERSION, MINIK8S_KUBE_MAJOR,
+	       MINIK8S_KUBE_MINOR, pid ? "running" : "not running");
+	if (pid)
+		printf(", pid %d", (int)pid);
+	printf("\n");
+	if (!pid)
+		return 3;
+
+	_cleanup_free_ char *path = mk_client_kubeconfig_path(kcfg);
+	struct mk_client_config *cfg = NULL;
+	struct mk_client *c = NULL;
+	_cleanup_cjson_ cJSON *nodes = NULL, *ver = NULL;
+	if (access(path, R_OK) != 0) {
+		printf("  (no kubeconfig at %s: this is an agent-only node, or use --kubeconfig)\n", path);
 		return 0;
 	}
-	if (argc > 1)
-		return cmd_usage_error("status", "unexpected argument '%s'", argv[1]);
-	pid_t pid = running_pid();
-	if (!pid) {
-		printf("minik8s: not running\n");
-		return 3;
+	if (mk_client_config_load_kubeconfig(path, NULL, &cfg, &err) < 0 ||
+	    mk_client_new(cfg, &c, &err) < 0 || mk_client_get(c, "/version", &ver, &err) < 0 ||
+	    mk_client_get(c, "/api/v1/nodes", &nodes, &err) < 0) {
+		printf("  API: %s\n", err ? err->msg : "unreachable");
+		mk_client_free(c);
+		mk_client_config_free(cfg);
+		return 1;
 	}
-	printf("minik8s v%s: running (pid %d)\n  components: apiserver, store\n", MINIK8S_VERSION,
-	       (int)pid);
+	printf("  API server: %s (%s)\n", cfg->server, mk_json_get_string(ver, "gitVersion"));
+	cJSON *n;
+	cJSON_ArrayForEach(n, cJSON_GetObjectItem(nodes, "items"))
+	{
+		const char *ready = "Unknown";
+		cJSON *cond;
+		cJSON_ArrayForEach(cond, mk_json_get(n, "status.conditions"))
+		{
+			const char *t = mk_json_get_string(cond, "type");
+			if (t && !strcmp(t, "Ready"))
+				ready = !strcmp(mk_json_get_string(cond, "status") ?: "", "True") ? "Ready"
+												 : "NotReady";
+		}
+		printf("  node %-20s %-9s %-16s %s %s\n", mk_json_get_string(n, "metadata.name"), ready,
+		       mk_json_get_string(n, "spec.podCIDR") ?: "-",
+		       mk_json_get_string(n, "status.nodeInfo.kubeletVersion") ?: "",
+		       mk_json_get_string(n, "status.nodeInfo.containerRuntimeVersion") ?: "");
+	}
+	mk_client_free(c);
+	mk_client_config_free(cfg);
 	return 0;
 }

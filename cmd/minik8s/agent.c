@@ -1,0 +1,225 @@
+/* minik8s agent: the node agent role alone, joining a cluster through its API
+ * server (k3s's `agent` command). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <pthread.h>
+#include "commands.h"
+#include "minik8s/agent.h"
+#include "minik8s/client.h"
+#include "minik8s/controller.h"
+#include "minik8s/runtime.h"
+
+static void agent_help(void)
+{
+	printf("Usage: minik8s agent --server URL --token TOKEN [FLAGS]\n\n"
+	       "Runs the node agent in the foreground: registers this node with the API server,\n"
+	       "runs the pods bound to it with runc, wires them to the node bridge and keeps\n"
+	       "their status current.\n\n"
+	       "Flags (k3s names where k3s has them):\n"
+	       "  --server URL                API server (https://HOST:6443)\n"
+	       "  --token TOKEN               the server's join token (DATA/node-token: the CA is\n"
+	       "                              fetched and checked against it) or a bearer token\n"
+	       "                              with --ca-file; --token-file FILE reads it from FILE\n"
+	       "  --ca-file FILE              cluster CA to verify the API server (and the API\n"
+	       "                              server's client certificate on :10250)\n"
+	       "  --kubeconfig FILE           take server, token and CA from a kubeconfig instead\n"
+	       "  --node-name NAME            this node's name (default: hostname)\n"
+	       "  --node-ip IP                this node's InternalIP (default: first address)\n"
+	       "  --data-dir DIR              state directory (default %s)\n"
+	       "  --run-dir DIR               runtime directory (default %s)\n"
+	       "  --netns-dir DIR             pod network namespaces (default RUN/netns)\n"
+	       "  --cgroup-parent PATH        cgroup of the containers (default %s)\n"
+	       "  --bridge NAME               pod bridge (default mk0)\n"
+	       "  --cluster-dns IP            pod nameserver (default %s)\n"
+	       "  --cluster-domain DOMAIN     (default %s)\n"
+	       "  --registries FILE           registries.yaml (default DATA/registries.yaml)\n"
+	       "  --restart-backoff DUR[,MAX] container restart / image pull back-off (default\n"
+	       "                              10s,5m; e.g. 1s,4s for tests)\n"
+	       "  --kubelet-port PORT         log/exec server port (default 10250)\n"
+	       "  --disable-stream            run no log/exec server\n"
+	       "  -v, --verbose               debug logging\n"
+	       "  -h, --help                  show this help\n\n"
+	       "Stop with SIGINT or SIGTERM; running pods keep running and a new agent adopts them.\n",
+	       MK_AGENT_DEFAULT_DATA_DIR, MK_AGENT_DEFAULT_RUN_DIR, MK_AGENT_DEFAULT_CGROUP_PARENT,
+	       MK_AGENT_DEFAULT_CLUSTER_DNS, MK_AGENT_DEFAULT_CLUSTER_DOMAIN);
+}
+
+int cmd_agent_parse_backoff(const char *s, unsigned *base, unsigned *max, struct mk_error **err)
+{
+	_cleanup_free_ char *dup = mk_strdup(s);
+	char *comma = strchr(dup, ',');
+	if (comma)
+		*comma++ = '\0';
+	if (mk_controller_parse_duration(dup, base, err) < 0)
+		return -1;
+	if (comma)
+		return mk_controller_parse_duration(comma, max, err);
+	*max = *base * 30;
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	enum { O_SERVER = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_KCFG, O_NNAME, O_NIP, O_DATA, O_RUN,
+	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM };
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, O_SERVER },
+		{ "token", required_argument, NULL, O_TOKEN },
+		{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "kubeconfig", required_argument, NULL, O_KCFG },
+		{ "node-name", required_argument, NULL, O_NNAME },
+		{ "node-ip", required_argument, NULL, O_NIP },
+		{ "data-dir", required_argument, NULL, O_DATA },
+		{ "run-dir", required_argument, NULL, O_RUN },
+		{ "netns-dir", required_argument, NULL, O_NETNS },
+		{ "cgroup-parent", required_argument, NULL, O_CG },
+		{ "bridge", required_argument, NULL, O_BRIDGE },
+		{ "cluster-dns", required_argument, NULL, O_DNS },
+		{ "cluster-domain", required_argument, NULL, O_DOMAIN },
+		{ "registries", required_argument, NULL, O_REG },
+		{ "restart-backoff", required_argument, NULL, O_BACKOFF },
+		{ "kubelet-port", required_argument, NULL, O_PORT },
+		{ "disable-stream", no_argument, NULL, O_NOSTREAM },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct mk_agent_options o = { 0 };
+	const char *server = NULL, *token = NULL, *token_file = NULL, *ca = NULL, *kcfg = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *file_token = NULL, *fetched_ca = NULL;
+	char host[256];
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case O_SERVER: server = optarg; break;
+		case O_TOKEN: token = optarg; break;
+		case O_TOKEN_FILE: token_file = optarg; break;
+		case O_CA: ca = optarg; break;
+		case O_KCFG: kcfg = optarg; break;
+		case O_NNAME: o.node_name = optarg; break;
+		case O_NIP: o.node_ip = optarg; break;
+		case O_DATA: o.data_dir = optarg; break;
+		case O_RUN: o.run_dir = optarg; break;
+		case O_NETNS: o.netns_dir = optarg; break;
+		case O_CG: o.cgroup_parent = optarg; break;
+		case O_BRIDGE: o.bridge = optarg; break;
+		case O_DNS: o.cluster_dns = optarg; break;
+		case O_DOMAIN: o.cluster_domain = optarg; break;
+		case O_REG: o.registries_config = optarg; break;
+		case O_BACKOFF:
+			if (cmd_agent_parse_backoff(optarg, &o.backoff_base_ms, &o.backoff_max_ms, &err) < 0)
+				return cmd_usage_error("agent", "invalid --restart-backoff '%s'", optarg);
+			break;
+		case O_PORT:
+			o.stream_port = (uint16_t)strtoul(optarg, &end, 10);
+			if (*end || !o.stream_port)
+				return cmd_usage_error("agent", "invalid --kubelet-port '%s'", optarg);
+			break;
+		case O_NOSTREAM: o.disable_stream = true; break;
+		case 'v': mk_log_level = MK_LOG_DEBUG; break;
+		case 'h': agent_help(); return 0;
+		default:
+			if (optopt)
+				return cmd_usage_error("agent", "unknown or incomplete flag '-%c'", optopt);
+			return cmd_usage_error("agent", "unknown or incomplete flag '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("agent", "unexpected argument '%s'", argv[optind]);
+
+	struct mk_client_config *cfg = NULL;
+	if (kcfg) {
+		if (mk_client_config_load_kubeconfig(kcfg, NULL, &cfg, &err) < 0) {
+			fprintf(stderr, "minik8s agent: %s\n", err->msg);
+			return 1;
+		}
+		if (server) {
+			free(cfg->server);
+			cfg->server = mk_strdup(server);
+		}
+	} else {
+		if (!server)
+			return cmd_usage_error("agent", "--server URL (or --kubeconfig) is required");
+		if (token_file) {
+			if (mk_fs_read_file(token_file, &file_token, NULL, &err) < 0) {
+				fprintf(stderr, "minik8s agent: %s\n", err->msg);
+				return 1;
+			}
+			file_token[strcspn(file_token, "\r\n")] = '\0';
+			token = file_token;
+		}
+		if (!token)
+			return cmd_usage_error("agent", "--token or --token-file is required");
+		if (ca) {
+			cfg = mk_client_config_new(server, token, ca);
+		} else {
+			/* a join token (DATA/node-token of the server, "K10<ca hash>::node:<secret>")
+			 * pins the CA fetched from /cacerts; a bare secret trusts it as fetched */
+			bool verified = false;
+			_cleanup_free_ char *dir = mk_strdup_printf(
+				"%s/agent", o.data_dir ? o.data_dir : MK_AGENT_DEFAULT_DATA_DIR);
+			fetched_ca = mk_strdup_printf("%s/server-ca.crt", dir);
+			if (mk_fs_mkdir_p(dir, 0700, &err) < 0 ||
+			    mk_client_join_config(server, token, fetched_ca, &cfg, &verified, &err) < 0) {
+				fprintf(stderr, "minik8s agent: %s\n", err->msg);
+				return 1;
+			}
+			if (!verified)
+				fprintf(stderr, "minik8s agent: warning: the token carries no CA hash: "
+						"trusting the CA the server sent (use the server's "
+						"node-token or --ca-file)\n");
+			ca = fetched_ca;
+		}
+	}
+	if (token && kcfg) {
+		free(cfg->token);
+		cfg->token = mk_strdup(token);
+	}
+	cfg->timeout_ms = 30000;
+	if (!o.node_name) {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		o.node_name = host;
+	}
+	o.stream_client_ca = ca ? ca : cfg->ca_file;
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct mk_client *client = NULL;
+	struct mk_agent *agent = NULL;
+	int rc = 1;
+	if (mk_runtime_subreaper_init(&err) < 0)
+		goto out;
+	if (mk_client_new(cfg, &client, &err) < 0)
+		goto out;
+	if (mk_agent_start(client, &o, &agent, &err) < 0)
+		goto out;
+	fprintf(stderr, "minik8s: agent for node %s running (pod CIDR %s, API %s)\n", o.node_name,
+		mk_agent_pod_cidr(agent), cfg->server);
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	fprintf(stderr, "minik8s: %s received, stopping the agent (pods keep running)\n",
+		strsignal(sig));
+	rc = 0;
+out:
+	if (err)
+		fprintf(stderr, "minik8s agent: %s\n", err->msg);
+	mk_agent_stop(agent);
+	mk_client_free(client);
+	mk_client_config_free(cfg);
+	return rc;
+}

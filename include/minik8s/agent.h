@@ -1,0 +1,101 @@
+/* minik8s agent: the node agent (the kubelet's job).
+ *
+ * An API client like every other part (DESIGN principle 2). It
+ *   - registers its Node (addresses, capacity, nodeInfo, podCIDR read back from the
+ *     API server, which assigns one) and keeps the Ready condition fresh with a
+ *     heartbeat,
+ *   - watches the pods bound to it (fieldSelector spec.nodeName=NODE) into an
+ *     informer cache and reconciles each pod by uid on a work queue (principle 3):
+ *     sandbox (network namespace, veth on the node bridge, an address from the
+ *     node's pod CIDR, /etc/hosts, /etc/resolv.conf, hostname), images
+ *     (imagePullPolicy, ErrImagePull / ImagePullBackOff), containers through the
+ *     runc runtime (one overlay rootfs each), restartPolicy with the kubelet's
+ *     back-off, readiness and liveness probes, and the pod status,
+ *   - terminates pods marked for deletion (SIGTERM, grace period, SIGKILL),
+ *     removes everything they had on the node, then deletes them from the API,
+ *   - at start, adopts what a previous agent left running for pods that still
+ *     exist and removes everything else (containers, namespaces, addresses, pod
+ *     directories, veths).
+ *
+ * On-disk layout (paths from struct mk_agent_options):
+ *   DATA/images/            image store (include/minik8s/image.h)
+ *   DATA/ipam/pods.ipam     the pod address allocator (keyed by pod uid)
+ *   DATA/podcidr            the node's pod CIDR, asked for again on re-registration
+ *   DATA/pods/<uid>/        hosts, resolv.conf, hostname; containers/<id>/ rootfs
+ *   RUN/runc                runc --root
+ *   RUN/containers/<id>/    runtime state, container logs (include/minik8s/runtime.h)
+ *   NETNS/mkp-<uid>         the pods' network namespaces
+ * Container ids are "<pod uid>-<8 hex of the container name>-<restart count>".
+ *
+ * Threads: the pod informer, the sync workers, a heartbeat/resync thread, an exit
+ * watcher (pidfds of the containers' shims), the runtime's reaper and the event
+ * recorder. Library code: nothing here prints or exits. */
+#ifndef MINIK8S_AGENT_H
+#define MINIK8S_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "minik8s/util.h"
+#include "minik8s/client.h"
+
+#define MK_AGENT_KUBELET_VERSION "v1.32.0-minik8s"
+#define MK_AGENT_DEFAULT_DATA_DIR "/var/lib/minik8s"
+#define MK_AGENT_DEFAULT_RUN_DIR "/run/minik8s"
+#define MK_AGENT_DEFAULT_CGROUP_PARENT "/minik8s"
+#define MK_AGENT_DEFAULT_CLUSTER_DNS "10.96.0.10"
+#define MK_AGENT_DEFAULT_CLUSTER_DOMAIN "cluster.local"
+#define MK_AGENT_MAX_PODS 110
+
+/* Everything borrowed (copied by mk_agent_start). */
+struct mk_agent_options {
+	const char *node_name;	       /* required */
+	const char *node_ip;	       /* InternalIP; NULL: the first non-loopback IPv4
+					* address of this network namespace, else 127.0.0.1 */
+	const char *data_dir;	       /* NULL: MK_AGENT_DEFAULT_DATA_DIR */
+	const char *run_dir;	       /* NULL: MK_AGENT_DEFAULT_RUN_DIR (<= 60 bytes) */
+	const char *netns_dir;	       /* NULL: RUN/netns */
+	const char *cgroup_parent;     /* NULL: MK_AGENT_DEFAULT_CGROUP_PARENT */
+	const char *bridge;	       /* NULL: "mk0" */
+	const char *cluster_dns;       /* NULL: MK_AGENT_DEFAULT_CLUSTER_DNS */
+	const char *cluster_domain;    /* NULL: MK_AGENT_DEFAULT_CLUSTER_DOMAIN */
+	const char *registries_config; /* NULL: DATA/registries.yaml if it exists */
+	const char *runc_path;	       /* NULL: runc from PATH */
+	const char *images_dir;	       /* archives imported at start; NULL: DATA/agent/images */
+	unsigned backoff_base_ms;      /* container restart and image pull back-off: first
+					* delay, doubling up to backoff_max_ms; 0: 10 s */
+	unsigned backoff_max_ms;       /* 0: 300 s */
+	unsigned heartbeat_ms;	       /* Node status refresh; 0: 10 s */
+	unsigned resync_ms;	       /* every pod re-synced at least this often; 0: 10 s */
+	unsigned workers;	       /* pod sync workers; 0: 8 */
+	uint16_t stream_port;	       /* log/exec server port (pkg/agent/stream.h); 0: 10250 */
+	const char *stream_address;    /* its bind address; NULL: 0.0.0.0 */
+	const char *stream_client_ca;  /* cluster CA file the API server's client
+					* certificate is checked against; NULL: no server */
+	bool disable_stream;	       /* do not start the log/exec server */
+};
+
+struct mk_agent;
+
+/* Registers the node, starts every thread, waits (bounded, 30 s) for the pod
+ * cache and adopts or removes what an earlier agent left. c is borrowed and must
+ * outlive the agent. Makes this process a child subreaper. *ret owned
+ * (mk_agent_stop). */
+int mk_agent_start(struct mk_client *c, const struct mk_agent_options *opts,
+		   struct mk_agent **ret, struct mk_error **err);
+/* Stops the agent's threads and frees it. Pods keep running (a new agent adopts
+ * them). Accepts NULL. */
+void mk_agent_stop(struct mk_agent *a);
+
+/* The pod CIDR the node got (borrowed, valid for the agent's lifetime). */
+const char *mk_agent_pod_cidr(const struct mk_agent *a);
+
+/* ---- helpers (pure; exported for tests) ------------------------------------ */
+
+/* A Kubernetes resource quantity ("128Mi", "1G", "500m", "2", "1.5") scaled by
+ * milli (1000 for CPU in millicores, 1 for bytes). -1 if malformed. */
+int64_t mk_agent_quantity_parse(const char *s, int milli);
+/* The back-off before restart number n (n >= 1 restarts done so far): 0 for the
+ * first restart, then base, 2*base, ... capped at max (the kubelet's rule). */
+uint64_t mk_agent_backoff_ms(unsigned restarts, unsigned base_ms, unsigned max_ms);
+
+#endif

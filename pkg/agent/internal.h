@@ -1,0 +1,147 @@
+/* Private to the node agent's files (all of pkg/agent but the streaming server). */
+#ifndef MINIK8S_AGENT_INTERNAL_H
+#define MINIK8S_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "minik8s/agent.h"
+#include "minik8s/controller.h"
+#include "minik8s/image.h"
+#include "minik8s/net.h"
+#include "minik8s/runtime.h"
+
+#define AGENT_COMPONENT "kubelet"
+#define NETNS_PREFIX "mkp-"
+#define UID_LEN 36
+
+/* One container of a pod as the agent tracks it. Touched only by the worker that
+ * holds the pod's key, except cid/prev_cid, which the stream resolver reads under
+ * agent->mu (writers take it too). */
+struct ctr_state {
+	char *name;
+	char *cid;	      /* current runtime container, or NULL */
+	char *prev_cid;	      /* the exited instance before it (logs --previous) */
+	unsigned restarts;    /* restartCount */
+	unsigned crashes;     /* exits counted for the back-off (reset after long runs) */
+	cJSON *last_term;     /* terminated state of prev_cid (status lastState), owned */
+	cJSON *term;	      /* terminated state of cid once it exited, owned */
+	bool done;	      /* exited and not to be restarted */
+	char *image_id;	      /* imageID for the status */
+	/* image pulls */
+	unsigned pull_failures;
+	int64_t pull_retry_ms;	 /* wall ms; no pull before */
+	int64_t pull_failed_ms;	 /* wall ms of the last failure */
+	bool pull_backoff_evented; /* BackOff event sent for the last failure */
+	char *wait_reason;	 /* waiting reason/message when no container runs */
+	char *wait_message;
+	/* start failures (CreateContainerError / RunContainerError) */
+	int64_t start_retry_ms;
+	/* probes */
+	bool ready;
+	int ready_ok, ready_bad, live_bad;
+	int64_t next_ready_ms, next_live_ms; /* wall ms */
+	bool startup_done;    /* startupProbe succeeded (or there is none) */
+	int startup_bad;
+	int64_t next_startup_ms;
+	char *probed_cid;     /* probe counters belong to this container */
+	char *watched_cid;    /* exit watcher registered for this container */
+	bool killed_by_probe;
+};
+
+struct pod_state {
+	struct pod_state *next;
+	char *uid, *ns, *name;
+	char ip[MK_NET_IP_STRLEN];
+	bool files_written;
+	bool net_down;	      /* terminal pod: network released */
+	bool torn_down;	      /* deleted: everything removed, API delete sent */
+	char *start_time;     /* status.startTime */
+	size_t n;
+	struct ctr_state *c;
+};
+
+struct mk_agent {
+	struct mk_client *c;
+	/* options (owned copies) */
+	char *node_name, *node_ip, *data_dir, *run_dir, *netns_dir, *cgroup_parent, *bridge;
+	char *cluster_dns, *cluster_domain, *registries_config, *images_dir;
+	unsigned backoff_base_ms, backoff_max_ms, heartbeat_ms, resync_ms, workers;
+
+	char *pod_cidr;
+	char gateway[MK_NET_IP_STRLEN];
+	int prefix;
+	char *ready_since;     /* lastTransitionTime of the node conditions */
+	cJSON *node_static;    /* addresses, capacity, nodeInfo, ... (status without conditions) */
+
+	struct mk_runtime *rt;
+	struct mk_image_store *images;
+	struct mk_net_sock *node_sock;
+	struct mk_net_ipam *ipam;
+	struct mk_informer *pods;
+	struct mk_workqueue *q;
+	struct mk_event_recorder *rec;
+	void *stream;	       /* struct mk_agent_stream * */
+
+	pthread_mutex_t mu;    /* guards states, stopping, the adoption snapshot */
+	pthread_cond_t cond;
+	bool stopping;
+	struct pod_state *states;
+	struct mk_runtime_container_info *adopt; /* containers found at start */
+	size_t n_adopt;
+
+	pthread_t *worker_threads;
+	pthread_t heartbeat_thread;
+	bool heartbeat_started;
+	/* exit watcher */
+	int epfd, wakefd;
+	pthread_t watcher_thread;
+	bool watcher_started;
+	pthread_mutex_t watch_mu;
+	struct watch_entry *watches;
+};
+
+/* node.c */
+int agent_node_register(struct mk_agent *a, struct mk_error **err);
+int agent_node_heartbeat(struct mk_agent *a, struct mk_error **err);
+
+/* pod.c */
+int agent_pod_sync(struct mk_agent *a, const char *uid);
+/* The pod object of uid from the cache (ref) or NULL. */
+struct mk_object *agent_pod_get(struct mk_agent *a, const char *uid);
+void agent_pod_state_free(struct pod_state *s);
+
+/* sandbox.c */
+char *agent_pod_dir(struct mk_agent *a, const char *uid);
+bool agent_host_network(const cJSON *pod);
+void agent_netns_name(const char *uid, char out[64]);
+int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			 struct mk_error **err);
+/* Releases the network (veth, namespace, address) of uid. */
+void agent_sandbox_net_release(struct mk_agent *a, const char *uid);
+/* Removes every trace of pod uid on the node: containers (grace 0), rootfs
+ * mounts, pod directory, network. */
+void agent_pod_teardown(struct mk_agent *a, const char *uid);
+/* Start-up reconciliation against the pods in the cache. */
+void agent_reconcile(struct mk_agent *a);
+int agent_rm_rf(const char *path);
+
+/* probe.c */
+enum probe_result { PROBE_SUCCESS, PROBE_FAILURE };
+/* Runs one probe (httpGet, tcpSocket or exec). *ret_msg owned (failure detail). */
+enum probe_result agent_probe_run(struct mk_agent *a, const cJSON *probe, const cJSON *container,
+				  const char *pod_ip, const char *cid, char **ret_msg);
+
+/* watch.c: exit watcher */
+int agent_watcher_start(struct mk_agent *a, struct mk_error **err);
+void agent_watcher_stop(struct mk_agent *a);
+/* Enqueues uid once the process pid exits (pidfd). */
+void agent_watch_pid(struct mk_agent *a, const char *uid, pid_t pid);
+
+/* helpers */
+void agent_event(struct mk_agent *a, const cJSON *pod, const char *type, const char *reason,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int64_t agent_now_ms(void);
+void agent_time_ns_format(int64_t ns, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,1361 @@
+/* The pod sync: one level-triggered pass over one pod (by uid) comparing what the
+ * API wants with what runs, then writing the pod status. The kubelet's
+ * syncPod/killPod in one place. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "internal.h"
+
+/* ---- state ----------------------------------------------------------------------- */
+
+static void ctr_release(struct ctr_state *c)
+{
+	free(c->name);
+	free(c->cid);
+	free(c->prev_cid);
+	cJSON_Delete(c->last_term);
+	cJSON_Delete(c->term);
+	free(c->image_id);
+	free(c->wait_reason);
+	free(c->wait_message);
+	free(c->probed_cid);
+	free(c->watched_cid);
+}
+
+void agent_pod_state_free(struct pod_state *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		ctr_release(&s->c[i]);
+	free(s->c);
+	free(s->uid);
+	free(s->ns);
+	free(s->name);
+	free(s->start_time);
+	free(s);
+}
+
+struct mk_object *agent_pod_get(struct mk_agent *a, const char *uid)
+{
+	struct mk_object **objs = NULL;
+	size_t n = mk_informer_by_index(a->pods, "uid", uid, &objs);
+	struct mk_object *o = n ? mk_object_ref(objs[0]) : NULL;
+	mk_object_list_free(objs, n);
+	return o;
+}
+
+static struct pod_state *state_find(struct mk_agent *a, const char *uid)
+{
+	pthread_mutex_lock(&a->mu);
+	struct pod_state *s = a->states;
+	while (s && strcmp(s->uid, uid))
+		s = s->next;
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
+static void state_remove(struct mk_agent *a, const char *uid)
+{
+	struct pod_state *found = NULL;
+	pthread_mutex_lock(&a->mu);
+	for (struct pod_state **p = &a->states; *p; p = &(*p)->next)
+		if (!strcmp((*p)->uid, uid)) {
+			found = *p;
+			*p = found->next;
+			break;
+		}
+	pthread_mutex_unlock(&a->mu);
+	agent_pod_state_free(found);
+}
+
+static uint32_t fnv32(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static char *container_id(const char *uid, const char *name, unsigned restart)
+{
+	return mk_strdup_printf("%s-%08x-%u", uid, fnv32(name), restart);
+}
+
+/* Restart number of cid if it belongs to container name of uid, else -1. */
+static long cid_restart(const char *cid, const char *uid, const char *name)
+{
+	char pfx[64];
+	snprintf(pfx, sizeof(pfx), "%s-%08x-", uid, fnv32(name));
+	if (!mk_str_has_prefix(cid, pfx))
+		return -1;
+	char *end;
+	long v = strtol(cid + strlen(pfx), &end, 10);
+	return *end || v < 0 ? -1 : v;
+}
+
+static cJSON *term_json(const struct mk_runtime_container_status *rs, const char *cid,
+			const char *reason)
+{
+	char ts[32];
+	cJSON *t = cJSON_CreateObject();
+	int code = rs->exit_code < 0 ? 137 : rs->exit_code;
+	cJSON_AddNumberToObject(t, "exitCode", code);
+	if (rs->signal)
+		cJSON_AddNumberToObject(t, "signal", rs->signal);
+	cJSON_AddStringToObject(t, "reason", reason ? reason : code == 0 ? "Completed" : "Error");
+	if (rs->started_ns) {
+		agent_time_ns_format(rs->started_ns, ts, sizeof(ts));
+		cJSON_AddStringToObject(t, "startedAt", ts);
+	}
+	agent_time_ns_format(rs->finished_ns ? rs->finished_ns : agent_now_ms() * 1000000, ts,
+			     sizeof(ts));
+	cJSON_AddStringToObject(t, "finishedAt", ts);
+	_cleanup_free_ char *id = mk_strdup_printf("runc://%s", cid);
+	cJSON_AddStringToObject(t, "containerID", id);
+	return t;
+}
+
+/* A new state for pod, adopting containers found at start-up. */
+static struct pod_state *state_new(struct mk_agent *a, const cJSON *pod)
+{
+	struct pod_state *s = mk_malloc0(sizeof(*s));
+	const cJSON *cs = mk_json_get(pod, "spec.containers"), *c;
+	s->uid = mk_strdup(mk_json_get_string(pod, "metadata.uid"));
+	s->ns = mk_strdup(mk_json_get_string(pod, "metadata.namespace"));
+	s->name = mk_strdup(mk_json_get_string(pod, "metadata.name"));
+	s->n = (size_t)cJSON_GetArraySize(cs);
+	s->c = mk_malloc0((s->n ? s->n : 1) * sizeof(*s->c));
+	const char *st = mk_json_get_string(pod, "status.startTime");
+	if (st && *st) {
+		s->start_time = mk_strdup(st);
+	} else {
+		char ts[32];
+		mk_time_format(time(NULL), ts, sizeof(ts));
+		s->start_time = mk_strdup(ts);
+	}
+	size_t i = 0;
+	cJSON_ArrayForEach(c, cs)
+	{
+		struct ctr_state *ct = &s->c[i++];
+		const char *name = mk_json_get_string(c, "name");
+		ct->name = mk_strdup(name ? name : "");
+	}
+	pthread_mutex_lock(&a->mu);
+	for (i = 0; i < s->n; i++) {
+		struct ctr_state *ct = &s->c[i];
+		long best = -1, second = -1;
+		for (size_t k = 0; k < a->n_adopt; k++) {
+			long r = cid_restart(a->adopt[k].id, s->uid, ct->name);
+			if (r > best) {
+				second = best;
+				best = r;
+			} else if (r > second) {
+				second = r;
+			}
+		}
+		if (best >= 0) {
+			ct->cid = container_id(s->uid, ct->name, (unsigned)best);
+			ct->restarts = (unsigned)best;
+			ct->crashes = (unsigned)best;
+		}
+		if (second >= 0)
+			ct->prev_cid = container_id(s->uid, ct->name, (unsigned)second);
+	}
+	/* adopted once: a later state for this uid must not adopt them again */
+	for (size_t k = 0; k < a->n_adopt; k++)
+		if (mk_str_has_prefix(a->adopt[k].id, s->uid)) {
+			free(a->adopt[k].id);
+			a->adopt[k].id = mk_strdup("");
+		}
+	s->next = a->states;
+	a->states = s;
+	pthread_mutex_unlock(&a->mu);
+	for (i = 0; i < s->n; i++) {
+		struct ctr_state *ct = &s->c[i];
+		struct mk_runtime_container_status rs;
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (ct->prev_cid && mk_runtime_container_status_get(a->rt, ct->prev_cid, &rs, &e) == 0 &&
+		    rs.state == MK_RUNTIME_STATE_EXITED)
+			ct->last_term = term_json(&rs, ct->prev_cid, NULL);
+		if (ct->cid)
+			mk_log(MK_LOG_INFO, "agent", "pod %s/%s: adopted container %s", s->ns, s->name,
+			       ct->cid);
+	}
+	return s;
+}
+
+/* ---- helpers over the pod spec ------------------------------------------------------- */
+
+static const char *restart_policy(const cJSON *pod)
+{
+	const char *p = mk_json_get_string(pod, "spec.restartPolicy");
+	return p && *p ? p : "Always";
+}
+
+static bool should_restart(const cJSON *pod, int exit_code)
+{
+	const char *p = restart_policy(pod);
+	if (!strcmp(p, "Never"))
+		return false;
+	if (!strcmp(p, "OnFailure"))
+		return exit_code != 0;
+	return true;
+}
+
+static int num_field(const cJSON *obj, const char *key, int def)
+{
+	const cJSON *v = cJSON_GetObjectItem(obj, key);
+	return cJSON_IsNumber(v) ? v->valueint : def;
+}
+
+static int termination_grace(const cJSON *pod)
+{
+	const cJSON *g = mk_json_get(pod, "spec.terminationGracePeriodSeconds");
+	return cJSON_IsNumber(g) && g->valueint >= 0 ? g->valueint : 30;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = mk_strdup(v);
+}
+
+/* ---- environment ---------------------------------------------------------------------- */
+
+struct envv {
+	char **v;
+	size_t n;
+};
+
+static void env_set(struct envv *e, const char *key, const char *value)
+{
+	size_t kl = strlen(key);
+	char *kv = mk_strdup_printf("%s=%s", key, value ? value : "");
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], key, kl) && e->v[i][kl] == '=') {
+			free(e->v[i]);
+			e->v[i] = kv;
+			return;
+		}
+	e->v = realloc(e->v, (e->n + 2) * sizeof(char *));
+	if (!e->v)
+		abort();
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+}
+
+static const char *env_get(const struct envv *e, const char *key, size_t kl)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], key, kl) && e->v[i][kl] == '=')
+			return e->v[i] + kl + 1;
+	return NULL;
+}
+
+/* Kubernetes' $(VAR) expansion: $(VAR) from vars if defined (else kept as is),
+ * $$ -> $. Owned result. */
+static char *expand(const char *s, const struct envv *vars)
+{
+	struct mk_buf b;
+	mk_buf_init(&b);
+	for (const char *p = s; *p;) {
+		if (p[0] == '$' && p[1] == '$') {
+			mk_buf_puts(&b, "$");
+			p += 2;
+		} else if (p[0] == '$' && p[1] == '(') {
+			const char *end = strchr(p + 2, ')');
+			const char *v = end ? env_get(vars, p + 2, (size_t)(end - p - 2)) : NULL;
+			if (v) {
+				mk_buf_puts(&b, v);
+				p = end + 1;
+			} else {
+				mk_buf_append(&b, p, 2);
+				p += 2;
+			}
+		} else {
+			mk_buf_append(&b, p, 1);
+			p++;
+		}
+	}
+	if (!b.data)
+		mk_buf_puts(&b, "");
+	return mk_buf_steal(&b);
+}
+
+/* metadata.labels['x'] style lookups */
+static const char *map_ref(const cJSON *pod, const char *path, const char *field)
+{
+	size_t n = strlen(field);
+	if (!mk_str_has_prefix(path, field) || path[n] != '[' || (path[n + 1] != '\'' && path[n + 1] != '"'))
+		return NULL;
+	char key[256];
+	const char *k = path + n + 2;
+	const char *e = strchr(k, path[n + 1]);
+	if (!e || (size_t)(e - k) >= sizeof(key))
+		return NULL;
+	memcpy(key, k, (size_t)(e - k));
+	key[e - k] = '\0';
+	const cJSON *m = mk_json_get(pod, field);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int field_ref(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const char *path,
+		     const char **ret, struct mk_error **err)
+{
+	static const char *const direct[] = { "metadata.name", "metadata.namespace", "metadata.uid",
+					      "spec.nodeName", "spec.serviceAccountName" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(direct); i++)
+		if (!strcmp(path, direct[i])) {
+			const char *v = mk_json_get_string(pod, path);
+			*ret = v ? v : "";
+			return 0;
+		}
+	if (!strcmp(path, "status.podIP") || !strcmp(path, "status.podIPs")) {
+		*ret = st->ip;
+		return 0;
+	}
+	if (!strcmp(path, "status.hostIP") || !strcmp(path, "status.hostIPs")) {
+		*ret = a->node_ip;
+		return 0;
+	}
+	if ((*ret = map_ref(pod, path, "metadata.labels")) ||
+	    (*ret = map_ref(pod, path, "metadata.annotations")))
+		return 0;
+	return mk_error_set(err, EINVAL, "unsupported fieldRef fieldPath \"%s\"", path);
+}
+
+static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
+		     const struct mk_image_config *ic, const char *hostname, struct envv *env,
+		     struct mk_error **err)
+{
+	struct envv podenv = { 0 };
+	const cJSON *e;
+	int r = 0;
+
+	env_set(env, "HOSTNAME", hostname);
+	for (size_t i = 0; ic && ic->env && ic->env[i]; i++) {
+		char *eq = strchr(ic->env[i], '=');
+		if (!eq)
+			continue;
+		_cleanup_free_ char *k = strndup(ic->env[i], (size_t)(eq - ic->env[i]));
+		if (!k)
+			abort();
+		env_set(env, k, eq + 1);
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "env"))
+	{
+		const char *name = mk_json_get_string(e, "name");
+		const char *value = mk_json_get_string(e, "value");
+		const cJSON *from = cJSON_GetObjectItem(e, "valueFrom");
+		if (!name)
+			continue;
+		_cleanup_free_ char *v = NULL;
+		if (from) {
+			const char *fp = mk_json_get_string(from, "fieldRef.fieldPath");
+			const char *fv = NULL;
+			if (fp) {
+				if (field_ref(a, st, pod, fp, &fv, err) < 0) {
+					r = -1;
+					break;
+				}
+				v = mk_strdup(fv);
+			} else if (mk_json_get(from, "resourceFieldRef")) {
+				const char *res = mk_json_get_string(from, "resourceFieldRef.resource");
+				char path[128];
+				snprintf(path, sizeof(path), "resources.%s", res ? res : "");
+				const char *q = mk_json_get_string(c, path);
+				v = mk_strdup(q ? q : "0");
+			} else {
+				const cJSON *opt = mk_json_get(from, "configMapKeyRef.optional");
+				if (!opt)
+					opt = mk_json_get(from, "secretKeyRef.optional");
+				if (cJSON_IsTrue(opt))
+					continue;
+				r = mk_error_set(err, EINVAL, "env \"%s\": configMapKeyRef and "
+						 "secretKeyRef are not supported", name);
+				break;
+			}
+		} else {
+			v = expand(value ? value : "", &podenv);
+		}
+		env_set(&podenv, name, v);
+		env_set(env, name, v);
+	}
+	for (size_t i = 0; i < podenv.n; i++)
+		free(podenv.v[i]);
+	free(podenv.v);
+	return r;
+}
+
+static char **json_strv(const cJSON *arr, const struct envv *vars)
+{
+	int n = cJSON_GetArraySize(arr);
+	if (n <= 0)
+		return NULL;
+	char **v = mk_malloc0(((size_t)n + 1) * sizeof(char *));
+	int k = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+		if (cJSON_IsString(it))
+			v[k++] = vars ? expand(it->valuestring, vars) : mk_strdup(it->valuestring);
+	return v;
+}
+
+/* uid[:gid] or a user name looked up in the rootfs' /etc/passwd */
+static void resolve_user(const char *user, const char *rootfs, uint32_t *uid, uint32_t *gid)
+{
+	char *end;
+	if (!user || !*user)
+		return;
+	_cleanup_free_ char *u = mk_strdup(user);
+	char *colon = strchr(u, ':');
+	if (colon)
+		*colon++ = '\0';
+	unsigned long v = strtoul(u, &end, 10);
+	if (!*end && end != u) {
+		*uid = (uint32_t)v;
+	} else {
+		_cleanup_free_ char *pw = mk_strdup_printf("%s/etc/passwd", rootfs);
+		_cleanup_fclose_ FILE *f = fopen(pw, "re");
+		char line[512];
+		while (f && fgets(line, sizeof(line), f)) {
+			char *name = strtok(line, ":");
+			strtok(NULL, ":");
+			char *pu = strtok(NULL, ":"), *pg = strtok(NULL, ":");
+			if (name && pu && pg && !strcmp(name, u)) {
+				*uid = (uint32_t)strtoul(pu, NULL, 10);
+				*gid = (uint32_t)strtoul(pg, NULL, 10);
+				break;
+			}
+		}
+	}
+	if (colon && *colon) {
+		v = strtoul(colon, &end, 10);
+		if (!*end)
+			*gid = (uint32_t)v;
+	}
+}
+
+/* ---- starting a container ----------------------------------------------------------------- */
+
+static void unmount_container_dir(struct mk_agent *a, const char *uid, const char *cid)
+{
+	_cleanup_free_ char *pdir = agent_pod_dir(a, uid);
+	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers/%s", pdir, cid);
+	_cleanup_error_ struct mk_error *e = NULL;
+	if (mk_image_rootfs_unmount(cdir, 1, &e) < 0)
+		mk_log(MK_LOG_WARN, "agent", "rootfs of %s: %s", cid, e->msg);
+	rmdir(cdir);
+}
+
+/* Image for container c; 0 present, 1 waiting (back-off, reason set), -1 on error. */
+static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, struct ctr_state *ct,
+			int64_t *next_ms)
+{
+	const char *image = mk_json_get_string(c, "image");
+	int64_t now = agent_now_ms();
+	enum mk_image_pull_policy policy;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct mk_image_info info = { 0 };
+
+	if (ct->pull_retry_ms > now) {
+		set_str(&ct->wait_reason, now - ct->pull_failed_ms < 1000 ? "ErrImagePull"
+									 : "ImagePullBackOff");
+		if (strcmp(ct->wait_reason, "ErrImagePull")) {
+			_cleanup_free_ char *m =
+				mk_strdup_printf("Back-off pulling image \"%s\"", image ? image : "");
+			set_str(&ct->wait_message, m);
+			if (!ct->pull_backoff_evented)
+				agent_event(a, pod, "Normal", "BackOff", "%s", m);
+			ct->pull_backoff_evented = true;
+		}
+		int64_t flip = ct->pull_failed_ms + 1000;
+		int64_t due = flip > now ? flip : ct->pull_retry_ms;
+		if (!*next_ms || due < *next_ms)
+			*next_ms = due;
+		return 1;
+	}
+	if (mk_image_pull_policy_parse(mk_json_get_string(c, "imagePullPolicy"), image ? image : "",
+				       &policy, &err) < 0) {
+		set_str(&ct->wait_reason, "InvalidImageName");
+		set_str(&ct->wait_message, err->msg);
+		return 1;
+	}
+	bool present = image && mk_image_get(a->images, image, &info, NULL) == 0;
+	mk_image_info_release(&info);
+	bool pulls = image && mk_image_pull_policy_should_pull(policy, present);
+	if (pulls)
+		agent_event(a, pod, "Normal", "Pulling", "Pulling image \"%s\"", image);
+	uint64_t t0 = mk_time_mono_ns();
+	struct mk_image_pull_opts po = { .registries_config = a->registries_config };
+	const char *reason = NULL;
+	if (!image || mk_image_ensure(a->images, image, policy, &po, NULL, &reason, &err) < 0) {
+		const char *msg = err ? err->msg : "no image given";
+		reason = reason ? reason : MK_IMAGE_REASON_INVALID_NAME;
+		ct->pull_failures++;
+		ct->pull_backoff_evented = false;
+		ct->pull_failed_ms = agent_now_ms();
+		ct->pull_retry_ms = ct->pull_failed_ms +
+				    (int64_t)mk_agent_backoff_ms(ct->pull_failures + 1, a->backoff_base_ms,
+								 a->backoff_max_ms);
+		set_str(&ct->wait_reason, reason);
+		set_str(&ct->wait_message, msg);
+		agent_event(a, pod, "Warning", "Failed", "Failed to pull image \"%s\": %s",
+			    image ? image : "", msg);
+		agent_event(a, pod, "Warning", "Failed", "Error: %s", reason);
+		int64_t due = ct->pull_failed_ms + 1000;
+		if (!*next_ms || due < *next_ms)
+			*next_ms = due;
+		return 1;
+	}
+	if (pulls)
+		agent_event(a, pod, "Normal", "Pulled", "Successfully pulled image \"%s\" in %.3fs",
+			    image, (double)(mk_time_mono_ns() - t0) / 1e9);
+	else
+		agent_event(a, pod, "Normal", "Pulled",
+			    "Container image \"%s\" already present on machine", image);
+	ct->pull_failures = 0;
+	ct->pull_retry_ms = 0;
+	if (mk_image_get(a->images, image, &info, NULL) == 0) {
+		_cleanup_free_ char *id =
+			info.manifest_digest && info.repository
+				? mk_strdup_printf("%s@%s", info.repository, info.manifest_digest)
+				: mk_strdup(info.id);
+		set_str(&ct->image_id, id);
+		mk_image_info_release(&info);
+	}
+	return 0;
+}
+
+struct vol {
+	const char *name;
+	char *path;
+};
+
+/* Host paths of the pod's volumes (emptyDir under the pod dir, hostPath). */
+static int pod_volumes(struct mk_agent *a, struct pod_state *st, const cJSON *pod, struct vol **ret,
+		       size_t *ret_n, struct mk_error **err)
+{
+	const cJSON *v;
+	size_t n = 0;
+	struct vol *vs = mk_malloc0(((size_t)cJSON_GetArraySize(mk_json_get(pod, "spec.volumes")) + 1) *
+				    sizeof(*vs));
+	_cleanup_free_ char *pdir = agent_pod_dir(a, st->uid);
+	cJSON_ArrayForEach(v, mk_json_get(pod, "spec.volumes"))
+	{
+		const char *name = mk_json_get_string(v, "name");
+		if (!name)
+			continue;
+		if (cJSON_GetObjectItem(v, "emptyDir")) {
+			char *p = mk_strdup_printf("%s/volumes/%s", pdir, name);
+			if (mk_fs_mkdir_p(p, 0777, err) < 0) {
+				free(p);
+				goto fail;
+			}
+			chmod(p, 0777);
+			vs[n++] = (struct vol){ name, p };
+		} else if (mk_json_get_string(v, "hostPath.path")) {
+			const char *hp = mk_json_get_string(v, "hostPath.path");
+			const char *type = mk_json_get_string(v, "hostPath.type");
+			if (type && !strcmp(type, "DirectoryOrCreate") &&
+			    mk_fs_mkdir_p(hp, 0755, err) < 0)
+				goto fail;
+			vs[n++] = (struct vol){ name, mk_strdup(hp) };
+		}
+	}
+	*ret = vs;
+	*ret_n = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(vs[i].path);
+	free(vs);
+	return -1;
+}
+
+/* Creates and starts instance number restart of container c. 0 started, 1 waiting. */
+static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			   const cJSON *c, struct ctr_state *ct, unsigned restart, int64_t *next_ms)
+{
+	int64_t now = agent_now_ms();
+	if (ct->start_retry_ms > now) {
+		if (!*next_ms || ct->start_retry_ms < *next_ms)
+			*next_ms = ct->start_retry_ms;
+		return 1;
+	}
+	int r = ensure_image(a, pod, c, ct, next_ms);
+	if (r)
+		return r;
+
+	const char *image = mk_json_get_string(c, "image");
+	_cleanup_free_ char *cid = container_id(st->uid, ct->name, restart);
+	_cleanup_free_ char *pdir = agent_pod_dir(a, st->uid);
+	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers/%s", pdir, cid);
+	_cleanup_free_ char *rootfs = NULL, *hosts = NULL, *resolv = NULL, *hostname_f = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct mk_image_config *ic = NULL;
+	struct envv env = { 0 };
+	char **argv = NULL, **cmd = NULL, **args = NULL;
+	struct vol *vols = NULL;
+	size_t nvols = 0;
+	struct mk_runtime_mount *mounts = NULL;
+	size_t nm = 0;
+	char *subpaths[64] = { 0 };
+	size_t nsub = 0;
+	const char *reason = "CreateContainerError";
+	const char *hostname = mk_json_get_string(pod, "spec.hostname");
+	if (!hostname || !*hostname)
+		hostname = st->name;
+	if (agent_host_network(pod))
+		hostname = a->node_name;
+
+	/* a leftover of an attempt interrupted by a crash of the agent */
+	if (mk_runtime_container_delete(a->rt, cid, NULL) == 0)
+		mk_log(MK_LOG_INFO, "agent", "removed stale container %s", cid);
+	if (mk_fs_mkdir_p(cdir, 0700, &err) < 0)
+		goto fail;
+	if (mk_image_rootfs_mount(a->images, image, cdir, &rootfs, &err) < 0) {
+		if (err->code != EBUSY)
+			goto fail;
+		mk_error_free(&err);
+		mk_image_rootfs_unmount(cdir, 1, NULL);
+		if (mk_image_rootfs_mount(a->images, image, cdir, &rootfs, &err) < 0)
+			goto fail;
+	}
+	if (mk_image_config_get(a->images, image, &ic, &err) < 0)
+		goto fail;
+	reason = "CreateContainerConfigError";
+	if (build_env(a, st, pod, c, ic, hostname, &env, &err) < 0)
+		goto fail;
+	cmd = json_strv(cJSON_GetObjectItem(c, "command"), &env);
+	args = json_strv(cJSON_GetObjectItem(c, "args"), &env);
+	if (mk_runtime_args_merge((const char *const *)ic->entrypoint, (const char *const *)ic->cmd,
+				  (const char *const *)cmd, (const char *const *)args, &argv, &err) < 0)
+		goto fail;
+	if (pod_volumes(a, st, pod, &vols, &nvols, &err) < 0)
+		goto fail;
+
+	hosts = mk_strdup_printf("%s/hosts", pdir);
+	resolv = mk_strdup_printf("%s/resolv.conf", pdir);
+	hostname_f = mk_strdup_printf("%s/hostname", pdir);
+	int nvm = cJSON_GetArraySize(cJSON_GetObjectItem(c, "volumeMounts"));
+	mounts = mk_malloc0((3 + (size_t)(nvm > 0 ? nvm : 0)) * sizeof(*mounts));
+	mounts[nm++] = (struct mk_runtime_mount){ hosts, "/etc/hosts", false };
+	mounts[nm++] = (struct mk_runtime_mount){ resolv, "/etc/resolv.conf", false };
+	mounts[nm++] = (struct mk_runtime_mount){ hostname_f, "/etc/hostname", false };
+	const cJSON *vm;
+	cJSON_ArrayForEach(vm, cJSON_GetObjectItem(c, "volumeMounts"))
+	{
+		const char *vn = mk_json_get_string(vm, "name");
+		const char *mp = mk_json_get_string(vm, "mountPath");
+		const char *sp = mk_json_get_string(vm, "subPath");
+		const char *src = NULL;
+		for (size_t i = 0; vn && i < nvols; i++)
+			if (!strcmp(vols[i].name, vn))
+				src = vols[i].path;
+		if (!src || !mp) {
+			mk_error_set(&err, EINVAL, "volumeMount \"%s\": no such volume",
+				     vn ? vn : "");
+			goto fail;
+		}
+		if (sp && *sp && nsub < MK_ARRAY_SIZE(subpaths)) {
+			if (strstr(sp, "..")) {
+				mk_error_set(&err, EINVAL, "subPath \"%s\" must not contain '..'", sp);
+				goto fail;
+			}
+			subpaths[nsub] = mk_strdup_printf("%s/%s", src, sp);
+			mk_fs_mkdir_p(subpaths[nsub], 0777, NULL);
+			src = subpaths[nsub++];
+		}
+		mounts[nm++] = (struct mk_runtime_mount){ src, mp,
+							  cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly")) };
+	}
+
+	uint32_t uid = 0, gid = 0;
+	resolve_user(ic->user, rootfs, &uid, &gid);
+	const cJSON *psc = mk_json_get(pod, "spec.securityContext");
+	const cJSON *csc = cJSON_GetObjectItem(c, "securityContext");
+	const cJSON *ru = cJSON_GetObjectItem(csc, "runAsUser");
+	if (!ru)
+		ru = cJSON_GetObjectItem(psc, "runAsUser");
+	const cJSON *rg = cJSON_GetObjectItem(csc, "runAsGroup");
+	if (!rg)
+		rg = cJSON_GetObjectItem(psc, "runAsGroup");
+	if (cJSON_IsNumber(ru))
+		uid = (uint32_t)ru->valuedouble;
+	if (cJSON_IsNumber(rg))
+		gid = (uint32_t)rg->valuedouble;
+
+	int64_t mem = mk_agent_quantity_parse(mk_json_get_string(c, "resources.limits.memory"), 1);
+	int64_t cpu_lim = mk_agent_quantity_parse(mk_json_get_string(c, "resources.limits.cpu"), 1000);
+	int64_t cpu_req = mk_agent_quantity_parse(mk_json_get_string(c, "resources.requests.cpu"), 1000);
+
+	char netns[512], rs[16];
+	char nsname[64];
+	agent_netns_name(st->uid, nsname);
+	if (agent_host_network(pod))
+		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)getpid()); /* the node's */
+	else
+		snprintf(netns, sizeof(netns), "%s/%s", a->netns_dir, nsname);
+	snprintf(rs, sizeof(rs), "%u", restart);
+	const char *wd = mk_json_get_string(c, "workingDir");
+	if (!wd || !*wd)
+		wd = ic->working_dir && *ic->working_dir ? ic->working_dir : NULL;
+	struct mk_runtime_kv ann[] = {
+		{ "io.kubernetes.pod.name", st->name },
+		{ "io.kubernetes.pod.namespace", st->ns },
+		{ "io.kubernetes.pod.uid", st->uid },
+		{ "io.kubernetes.container.name", ct->name },
+		{ "io.kubernetes.container.restartCount", rs },
+	};
+	struct mk_runtime_container_spec spec = {
+		.id = cid,
+		.rootfs = rootfs,
+		.rootfs_readonly = cJSON_IsTrue(cJSON_GetObjectItem(csc, "readOnlyRootFilesystem")),
+		.args = (const char *const *)argv,
+		.env = (const char *const *)env.v,
+		.cwd = wd,
+		.uid = uid,
+		.gid = gid,
+		.hostname = hostname,
+		.netns_path = netns,
+		.mounts = mounts,
+		.n_mounts = nm,
+		.tty = cJSON_IsTrue(cJSON_GetObjectItem(c, "tty")),
+		.memory_limit = mem > 0 ? mem : 0,
+		.cpu_shares = cpu_req > 0 ? (uint64_t)(cpu_req * 1024 / 1000 < 2 ? 2 : cpu_req * 1024 / 1000) : 0,
+		.cpu_quota = cpu_lim > 0 ? (cpu_lim * 100 < 1000 ? 1000 : cpu_lim * 100) : 0,
+		.annotations = ann,
+		.n_annotations = MK_ARRAY_SIZE(ann),
+	};
+	reason = "RunContainerError";
+	if (mk_runtime_container_create(a->rt, &spec, &err) < 0)
+		goto fail;
+	agent_event(a, pod, "Normal", "Created", "Created container %s", ct->name);
+	if (mk_runtime_container_start(a->rt, cid, &err) < 0) {
+		mk_runtime_container_delete(a->rt, cid, NULL);
+		goto fail;
+	}
+	agent_event(a, pod, "Normal", "Started", "Started container %s", ct->name);
+
+	/* the instance before the previous one goes; the previous keeps its logs */
+	char *old_prev = NULL;
+	pthread_mutex_lock(&a->mu);
+	if (ct->cid) {
+		old_prev = ct->prev_cid;
+		ct->prev_cid = ct->cid;
+	}
+	ct->cid = mk_strdup(cid);
+	pthread_mutex_unlock(&a->mu);
+	if (old_prev) {
+		mk_runtime_container_delete(a->rt, old_prev, NULL);
+		unmount_container_dir(a, st->uid, old_prev);
+		free(old_prev);
+	}
+	if (ct->prev_cid)
+		unmount_container_dir(a, st->uid, ct->prev_cid);
+	if (ct->term) {
+		cJSON_Delete(ct->last_term);
+		ct->last_term = ct->term;
+		ct->term = NULL;
+	}
+	ct->restarts = restart;
+	ct->start_retry_ms = 0;
+	set_str(&ct->wait_reason, NULL);
+	set_str(&ct->wait_message, NULL);
+	r = 0;
+	goto out;
+fail:
+	mk_log(MK_LOG_WARN, "agent", "pod %s/%s container %s: %s", st->ns, st->name, ct->name,
+	       err ? err->msg : "?");
+	set_str(&ct->wait_reason, reason);
+	set_str(&ct->wait_message, err ? err->msg : "failed");
+	agent_event(a, pod, "Warning", "Failed", "Error: %s", err ? err->msg : reason);
+	ct->crashes++;
+	ct->start_retry_ms = agent_now_ms() + (int64_t)mk_agent_backoff_ms(ct->crashes + 1,
+									   a->backoff_base_ms,
+									   a->backoff_max_ms);
+	if (!*next_ms || ct->start_retry_ms < *next_ms)
+		*next_ms = ct->start_retry_ms;
+	unmount_container_dir(a, st->uid, cid);
+	r = 1;
+out:
+	for (size_t i = 0; i < nsub; i++)
+		free(subpaths[i]);
+	for (size_t i = 0; i < nvols; i++)
+		free(vols[i].path);
+	free(vols);
+	free(mounts);
+	for (size_t i = 0; i < env.n; i++)
+		free(env.v[i]);
+	free(env.v);
+	mk_runtime_strv_free(argv);
+	mk_runtime_strv_free(cmd);
+	mk_runtime_strv_free(args);
+	mk_image_config_free(ic);
+	return r;
+}
+
+/* Start time the runtime recorded (STATE/<id>/started, see runtime.h); now if unknown. */
+static int64_t started_ns(struct mk_agent *a, const char *cid)
+{
+	_cleanup_free_ char *log = mk_runtime_container_log_path(a->rt, cid);
+	_cleanup_free_ char *data = NULL;
+	char *slash = strrchr(log, '/');
+	if (slash) {
+		*slash = '\0';
+		_cleanup_free_ char *p = mk_strdup_printf("%s/started", log);
+		if (mk_fs_read_file(p, &data, NULL, NULL) == 0) {
+			long long v = strtoll(data, NULL, 10);
+			if (v > 0)
+				return v;
+		}
+	}
+	return agent_now_ms() * 1000000;
+}
+
+/* ---- probes -------------------------------------------------------------------------------- */
+
+static void due(int64_t *next_ms, int64_t t)
+{
+	if (t > 0 && (!*next_ms || t < *next_ms))
+		*next_ms = t;
+}
+
+/* Runs the probes that are due. Returns true when liveness killed the container. */
+static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
+		       struct ctr_state *ct, const struct mk_runtime_container_status *rs,
+		       int64_t *next_ms)
+{
+	const cJSON *rp = cJSON_GetObjectItem(c, "readinessProbe");
+	const cJSON *lp = cJSON_GetObjectItem(c, "livenessProbe");
+	const cJSON *sp = cJSON_GetObjectItem(c, "startupProbe");
+	int64_t now = agent_now_ms();
+	int64_t started = rs->started_ns ? rs->started_ns / 1000000 : now;
+
+	if (!ct->probed_cid || strcmp(ct->probed_cid, ct->cid)) {
+		set_str(&ct->probed_cid, ct->cid);
+		ct->ready = !rp;
+		ct->ready_ok = ct->ready_bad = ct->live_bad = 0;
+		ct->next_ready_ms = started + num_field(rp, "initialDelaySeconds", 0) * 1000;
+		ct->next_live_ms = started + num_field(lp, "initialDelaySeconds", 0) * 1000;
+		ct->startup_done = !sp;
+		ct->startup_bad = 0;
+		ct->next_startup_ms = started + num_field(sp, "initialDelaySeconds", 0) * 1000;
+	}
+	if (!ct->startup_done) {
+		/* liveness and readiness wait until the startup probe succeeded */
+		if (now >= ct->next_startup_ms) {
+			_cleanup_free_ char *msg = NULL;
+			int period = num_field(sp, "periodSeconds", 10);
+			int thr = num_field(sp, "failureThreshold", 3);
+			enum probe_result res = agent_probe_run(a, sp, c, st->ip, ct->cid, &msg);
+			ct->next_startup_ms = agent_now_ms() + (period > 0 ? period : 10) * 1000;
+			if (res == PROBE_SUCCESS) {
+				ct->startup_done = true;
+				mk_workqueue_add(a->q, st->uid); /* report started, probe the rest */
+				return false;
+			}
+			agent_event(a, pod, "Warning", "Unhealthy", "Startup probe failed: %s",
+				    msg ? msg : "");
+			if (++ct->startup_bad >= (thr > 0 ? thr : 3)) {
+				_cleanup_error_ struct mk_error *e = NULL;
+				agent_event(a, pod, "Normal", "Killing",
+					    "Container %s failed startup probe, will be restarted", ct->name);
+				if (mk_runtime_container_stop(a->rt, ct->cid, termination_grace(pod), NULL, &e) < 0)
+					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+				ct->ready = false;
+				return true;
+			}
+		}
+		due(next_ms, ct->next_startup_ms);
+		return false;
+	}
+	if (lp && now >= ct->next_live_ms) {
+		_cleanup_free_ char *msg = NULL;
+		int period = num_field(lp, "periodSeconds", 10);
+		int thr = num_field(lp, "failureThreshold", 3);
+		enum probe_result res = agent_probe_run(a, lp, c, st->ip, ct->cid, &msg);
+		ct->next_live_ms = agent_now_ms() + (period > 0 ? period : 10) * 1000;
+		if (res == PROBE_SUCCESS) {
+			ct->live_bad = 0;
+		} else {
+			ct->live_bad++;
+			agent_event(a, pod, "Warning", "Unhealthy", "Liveness probe failed: %s",
+				    msg ? msg : "");
+			if (ct->live_bad >= (thr > 0 ? thr : 3)) {
+				_cleanup_error_ struct mk_error *e = NULL;
+				agent_event(a, pod, "Normal", "Killing",
+					    "Container %s failed liveness probe, will be restarted",
+					    ct->name);
+				const cJSON *g = cJSON_GetObjectItem(lp, "terminationGracePeriodSeconds");
+				int grace = cJSON_IsNumber(g) ? g->valueint : termination_grace(pod);
+				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
+					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+				ct->killed_by_probe = true;
+				ct->ready = false;
+				return true;
+			}
+		}
+	}
+	if (rp && now >= ct->next_ready_ms) {
+		_cleanup_free_ char *msg = NULL;
+		int period = num_field(rp, "periodSeconds", 10);
+		int thr = num_field(rp, "failureThreshold", 3);
+		int sthr = num_field(rp, "successThreshold", 1);
+		enum probe_result res = agent_probe_run(a, rp, c, st->ip, ct->cid, &msg);
+		ct->next_ready_ms = agent_now_ms() + (period > 0 ? period : 10) * 1000;
+		if (res == PROBE_SUCCESS) {
+			ct->ready_bad = 0;
+			if (++ct->ready_ok >= (sthr > 0 ? sthr : 1))
+				ct->ready = true;
+		} else {
+			ct->ready_ok = 0;
+			if (++ct->ready_bad >= (thr > 0 ? thr : 3))
+				ct->ready = false;
+			agent_event(a, pod, "Warning", "Unhealthy", "Readiness probe failed: %s",
+				    msg ? msg : "");
+		}
+	}
+	if (lp)
+		due(next_ms, ct->next_live_ms);
+	if (rp)
+		due(next_ms, ct->next_ready_ms);
+	return false;
+}
+
+/* ---- status ----------------------------------------------------------------------------------- */
+
+struct ctr_view {
+	bool running, created, waiting_never_ran, done;
+	int exit_code;
+	cJSON *status; /* owned */
+};
+
+static cJSON *waiting(const char *reason, const char *message)
+{
+	cJSON *w = cJSON_CreateObject();
+	cJSON *in = cJSON_AddObjectToObject(w, "waiting");
+	cJSON_AddStringToObject(in, "reason", reason);
+	if (message && *message)
+		cJSON_AddStringToObject(in, "message", message);
+	return w;
+}
+
+static void condition_add(cJSON *conds, const cJSON *old_status, const char *type, bool ok,
+			  const char *reason, const char *message)
+{
+	const char *status = ok ? "True" : "False";
+	char now[32];
+	const char *since = NULL;
+	const cJSON *oc;
+	cJSON_ArrayForEach(oc, cJSON_GetObjectItem(old_status, "conditions"))
+	{
+		const char *t = mk_json_get_string(oc, "type"), *s = mk_json_get_string(oc, "status");
+		if (t && s && !strcmp(t, type) && !strcmp(s, status))
+			since = mk_json_get_string(oc, "lastTransitionTime");
+	}
+	if (!since) {
+		mk_time_format(time(NULL), now, sizeof(now));
+		since = now;
+	}
+	cJSON *c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status);
+	cJSON_AddNullToObject(c, "lastProbeTime");
+	cJSON_AddStringToObject(c, "lastTransitionTime", since);
+	if (reason)
+		cJSON_AddStringToObject(c, "reason", reason);
+	if (message)
+		cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddItemToArray(conds, c);
+}
+
+static bool json_equal(const cJSON *x, const cJSON *y)
+{
+	struct mk_buf bx, by;
+	mk_buf_init(&bx);
+	mk_buf_init(&by);
+	mk_controller_canonical_json(x, &bx);
+	mk_controller_canonical_json(y, &by);
+	bool eq = bx.len == by.len && (!bx.len || !memcmp(bx.data, by.data, bx.len));
+	mk_buf_release(&bx);
+	mk_buf_release(&by);
+	return eq;
+}
+
+static int write_status(struct mk_agent *a, struct pod_state *st, const cJSON *pod, cJSON *status)
+{
+	const cJSON *old = cJSON_GetObjectItem(pod, "status");
+	bool same = true;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, status)
+		if (!json_equal(it, cJSON_GetObjectItemCaseSensitive(old, it->string))) {
+			same = false;
+			break;
+		}
+	if (same)
+		return 0;
+	_cleanup_free_ char *path =
+		mk_strdup_printf("/api/v1/namespaces/%s/pods/%s/status", st->ns, st->name);
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	_cleanup_cjson_ cJSON *res = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(status, 1));
+	if (mk_client_patch(a->c, path, "application/merge-patch+json", patch, &res, &err) < 0) {
+		if (err->code == 404)
+			return 0; /* gone: the watch will tell */
+		mk_log(MK_LOG_WARN, "agent", "pod %s/%s: status: %s", st->ns, st->name, err->msg);
+		return -1;
+	}
+	mk_informer_assume(a->pods, res);
+	return 0;
+}
+
+/* ---- deletion ------------------------------------------------------------------------------------ */
+
+static int api_delete(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
+{
+	const char *ns = mk_json_get_string(pod, "metadata.namespace");
+	const char *name = mk_json_get_string(pod, "metadata.name");
+	const char *uid = mk_json_get_string(pod, "metadata.uid");
+	(void)st;
+	_cleanup_free_ char *path = mk_strdup_printf("/api/v1/namespaces/%s/pods/%s", ns, name);
+	_cleanup_cjson_ cJSON *body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "apiVersion", "v1");
+	cJSON_AddStringToObject(body, "kind", "DeleteOptions");
+	cJSON_AddNumberToObject(body, "gracePeriodSeconds", 0);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "preconditions"), "uid", uid);
+	_cleanup_cjson_str_ char *text = cJSON_PrintUnformatted(body);
+	struct mk_client_request req = { .method = "DELETE", .path = path, .body = text };
+	struct mk_client_response res = { 0 };
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_do(a->c, &req, &res, &err) < 0) {
+		mk_log(MK_LOG_WARN, "agent", "delete pod %s/%s: %s", ns, name, err->msg);
+		return -1;
+	}
+	int r = 0;
+	if (res.code >= 300 && res.code != 404 && res.code != 409) {
+		mk_client_response_error(&res, &err);
+		mk_log(MK_LOG_WARN, "agent", "delete pod %s/%s: %s", ns, name, err->msg);
+		r = -1;
+	}
+	mk_client_response_release(&res);
+	return r;
+}
+
+/* SIGTERM, grace period, SIGKILL, then every trace removed and the pod deleted
+ * from the API (grace 0), which the API server now allows. */
+static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
+{
+	const cJSON *g = mk_json_get(pod, "metadata.deletionGracePeriodSeconds");
+	int grace = cJSON_IsNumber(g) && g->valueint >= 0 ? g->valueint : termination_grace(pod);
+	int64_t deadline = agent_now_ms() + (int64_t)grace * 1000;
+	/* deletionTimestamp is when the grace period ends: an agent that comes back
+	 * late (restarted) does not grant the full period again */
+	time_t until = mk_time_parse(mk_json_get_string(pod, "metadata.deletionTimestamp"));
+	if (until > 0 && (int64_t)until * 1000 < deadline)
+		deadline = (int64_t)until * 1000 > agent_now_ms() ? (int64_t)until * 1000 : agent_now_ms();
+
+	{
+		/* SIGTERM to every container first, so their grace periods run together */
+		for (size_t i = 0; i < st->n; i++) {
+			struct mk_runtime_container_status rs;
+			struct ctr_state *ct = &st->c[i];
+			if (!ct->cid || mk_runtime_container_status_get(a->rt, ct->cid, &rs, NULL) < 0 ||
+			    rs.state != MK_RUNTIME_STATE_RUNNING)
+				continue;
+			agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
+			mk_runtime_container_kill(a->rt, ct->cid, SIGTERM, NULL);
+		}
+		for (size_t i = 0; i < st->n; i++) {
+			struct ctr_state *ct = &st->c[i];
+			_cleanup_error_ struct mk_error *e = NULL;
+			int64_t left = deadline - agent_now_ms();
+			if (ct->cid &&
+			    mk_runtime_container_stop(a->rt, ct->cid, left > 0 ? (int)((left + 999) / 1000) : 0,
+						      NULL, &e) < 0 &&
+			    e->code != ENOENT)
+				mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+		}
+	}
+	agent_pod_teardown(a, st->uid);
+	st->torn_down = true;
+	return api_delete(a, st, pod);
+}
+
+/* ---- the sync ----------------------------------------------------------------------------------- */
+
+static bool terminal_phase(const cJSON *pod)
+{
+	const char *p = mk_json_get_string(pod, "status.phase");
+	return p && (!strcmp(p, "Succeeded") || !strcmp(p, "Failed"));
+}
+
+int agent_pod_sync(struct mk_agent *a, const char *uid)
+{
+	struct mk_object *o = agent_pod_get(a, uid);
+	const cJSON *pod = o ? o->json : NULL;
+	const char *node = pod ? mk_json_get_string(pod, "spec.nodeName") : NULL;
+	struct pod_state *st = state_find(a, uid);
+	_cleanup_error_ struct mk_error *err = NULL;
+	int rc = 0;
+
+	if (!pod || !node || strcmp(node, a->node_name)) {
+		/* gone from the API (or moved away): remove what we ran for it */
+		if (st && !st->torn_down) {
+			mk_log(MK_LOG_INFO, "agent", "pod %s/%s (%s) is gone: cleaning up", st->ns,
+			       st->name, uid);
+			for (size_t i = 0; i < st->n; i++)
+				if (st->c[i].cid)
+					mk_runtime_container_stop(a->rt, st->c[i].cid, 1, NULL, NULL);
+			agent_pod_teardown(a, uid);
+		}
+		if (st)
+			state_remove(a, uid);
+		mk_object_unref(o);
+		return 0;
+	}
+	if (mk_json_get(pod, "metadata.deletionTimestamp")) {
+		if (!st)
+			st = state_new(a, pod); /* adopt, so its containers get their grace period */
+		rc = st->torn_down ? api_delete(a, st, pod) : kill_pod(a, st, pod);
+		mk_object_unref(o);
+		return rc;
+	}
+	if (!st)
+		st = state_new(a, pod);
+	if (terminal_phase(pod)) {
+		/* finished for good: nothing runs again; the network goes back */
+		if (!st->net_down) {
+			for (size_t i = 0; i < st->n; i++)
+				if (st->c[i].cid)
+					mk_runtime_container_stop(a->rt, st->c[i].cid, 0, NULL, NULL);
+			agent_sandbox_net_release(a, uid);
+			st->net_down = true;
+		}
+		mk_object_unref(o);
+		return 0;
+	}
+
+	int64_t next_ms = 0;
+	bool sandbox_ok = agent_sandbox_ensure(a, st, pod, &err) == 0;
+	if (!sandbox_ok) {
+		mk_log(MK_LOG_WARN, "agent", "pod %s/%s: sandbox: %s", st->ns, st->name, err->msg);
+		agent_event(a, pod, "Warning", "FailedCreatePodSandBox",
+			    "Failed to create pod sandbox: %s", err->msg);
+		rc = -1;
+	}
+
+	_cleanup_cjson_ cJSON *status = cJSON_CreateObject();
+	cJSON *cstats = cJSON_CreateArray();
+	int n_running = 0, n_pending = 0, n_done = 0, n_failed = 0, n_ready = 0;
+	struct mk_buf unready;
+	mk_buf_init(&unready);
+	const cJSON *c;
+	size_t i = 0;
+	cJSON_ArrayForEach(c, mk_json_get(pod, "spec.containers"))
+	{
+		if (i >= st->n)
+			break;
+		struct ctr_state *ct = &st->c[i++];
+		struct mk_runtime_container_status rs = { 0 };
+		bool have = false;
+		cJSON *state = NULL, *last = NULL;
+
+		for (int pass = 0; pass < 3; pass++) {
+			have = false;
+			if (ct->cid) {
+				if (mk_runtime_container_status_get(a->rt, ct->cid, &rs, &err) == 0) {
+					have = true;
+				} else {
+					mk_log(MK_LOG_WARN, "agent", "status of %s: %s", ct->cid,
+					       err->msg);
+					mk_error_free(&err);
+					/* unknown to the runtime: treat as exited with an unknown code */
+					memset(&rs, 0, sizeof(rs));
+					rs.state = MK_RUNTIME_STATE_EXITED;
+					rs.exit_code = -1;
+					have = true;
+				}
+			}
+			if (have && (rs.state == MK_RUNTIME_STATE_UNKNOWN ||
+				     rs.state == MK_RUNTIME_STATE_CREATED)) {
+				/* a create or start interrupted by an agent crash */
+				mk_runtime_container_delete(a->rt, ct->cid, NULL);
+				rs.state = MK_RUNTIME_STATE_EXITED;
+				rs.exit_code = -1;
+			}
+			if (have && rs.state == MK_RUNTIME_STATE_EXITED && !ct->term) {
+				int64_t ran = rs.finished_ns && rs.started_ns
+						      ? (rs.finished_ns - rs.started_ns) / 1000000
+						      : 0;
+				ct->term = term_json(&rs, ct->cid, NULL);
+				if (ran > 2 * (int64_t)a->backoff_max_ms)
+					ct->crashes = 0;
+				ct->crashes++;
+				ct->done = !should_restart(pod, rs.exit_code < 0 ? 137 : rs.exit_code);
+				ct->killed_by_probe = false;
+			}
+			if (!sandbox_ok)
+				break;
+			bool need_start = !ct->cid || (!ct->done && have && rs.state == MK_RUNTIME_STATE_EXITED);
+			if (!need_start)
+				break;
+			if (ct->cid) {
+				/* back-off measured from the exit, as the kubelet does */
+				int64_t fin = rs.finished_ns ? rs.finished_ns / 1000000 : agent_now_ms();
+				int64_t at = fin + (int64_t)mk_agent_backoff_ms(ct->crashes, a->backoff_base_ms,
+										a->backoff_max_ms);
+				if (at > agent_now_ms()) {
+					if (!ct->wait_reason || strcmp(ct->wait_reason, "CrashLoopBackOff"))
+						agent_event(a, pod, "Warning", "BackOff",
+							    "Back-off restarting failed container %s in pod %s_%s(%s)",
+							    ct->name, st->name, st->ns, st->uid);
+					set_str(&ct->wait_reason, "CrashLoopBackOff");
+					_cleanup_free_ char *m = mk_strdup_printf(
+						"back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+						(long long)((at - fin + 999) / 1000), ct->name, st->name,
+						st->ns, st->uid);
+					set_str(&ct->wait_message, m);
+					due(&next_ms, at);
+					break;
+				}
+			}
+			unsigned next = ct->cid ? ct->restarts + 1 : ct->restarts;
+			if (start_container(a, st, pod, c, ct, next, &next_ms) != 0)
+				break;
+			/* started: report it Running now, without another `runc state` on the
+			 * way to the status; the sync this status write triggers asks runc */
+			memset(&rs, 0, sizeof(rs));
+			rs.state = MK_RUNTIME_STATE_RUNNING;
+			rs.started_ns = started_ns(a, ct->cid);
+			have = true;
+			break;
+		}
+		if (have && rs.state == MK_RUNTIME_STATE_RUNNING) {
+			if (!rs.shim_pid && !rs.pid) {
+				mk_workqueue_add(a->q, uid); /* just started: look again */
+			} else if (!ct->watched_cid || strcmp(ct->watched_cid, ct->cid)) {
+				agent_watch_pid(a, uid, rs.shim_pid ? rs.shim_pid : rs.pid);
+				set_str(&ct->watched_cid, ct->cid);
+			}
+			if (run_probes(a, st, pod, c, ct, &rs, &next_ms)) {
+				/* killed by liveness: handled on the next sync */
+				mk_workqueue_add(a->q, uid);
+			}
+		}
+
+		/* the container's status */
+		cJSON *cs = cJSON_CreateObject();
+		char ts[32];
+		bool running = have && rs.state == MK_RUNTIME_STATE_RUNNING;
+		bool ready = running && ct->ready && ct->startup_done;
+		if (running) {
+			state = cJSON_CreateObject();
+			agent_time_ns_format(rs.started_ns ? rs.started_ns : rs.created_ns, ts, sizeof(ts));
+			cJSON_AddStringToObject(cJSON_AddObjectToObject(state, "running"), "startedAt", ts);
+			last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
+			n_running++;
+		} else if (ct->term && ct->done) {
+			state = cJSON_CreateObject();
+			cJSON_AddItemToObject(state, "terminated", cJSON_Duplicate(ct->term, 1));
+			last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
+			n_done++;
+			const cJSON *ec = cJSON_GetObjectItem(ct->term, "exitCode");
+			if (cJSON_IsNumber(ec) && ec->valueint != 0)
+				n_failed++;
+		} else if (ct->term) {
+			state = waiting(ct->wait_reason ? ct->wait_reason : "CrashLoopBackOff",
+					ct->wait_message);
+			last = cJSON_Duplicate(ct->term, 1);
+			n_running++; /* restarting counts as running for the phase */
+		} else {
+			state = waiting(ct->wait_reason ? ct->wait_reason : "ContainerCreating",
+					ct->wait_message);
+			last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
+			if (!ct->last_term)
+				n_pending++;
+			else
+				n_running++;
+		}
+		if (ready)
+			n_ready++;
+		else
+			mk_buf_printf(&unready, "%s%s", unready.len ? " " : "", ct->name);
+		cJSON_AddStringToObject(cs, "name", ct->name);
+		cJSON_AddItemToObject(cs, "state", state);
+		if (last) {
+			cJSON *l = cJSON_CreateObject();
+			cJSON_AddItemToObject(l, "terminated", last);
+			cJSON_AddItemToObject(cs, "lastState", l);
+		} else {
+			cJSON_AddItemToObject(cs, "lastState", cJSON_CreateObject());
+		}
+		cJSON_AddBoolToObject(cs, "ready", ready);
+		cJSON_AddNumberToObject(cs, "restartCount", ct->restarts);
+		const char *image = mk_json_get_string(c, "image");
+		cJSON_AddStringToObject(cs, "image", image ? image : "");
+		cJSON_AddStringToObject(cs, "imageID", ct->image_id ? ct->image_id : "");
+		if (ct->cid && (running || ct->term)) {
+			_cleanup_free_ char *id = mk_strdup_printf("runc://%s", ct->cid);
+			cJSON_AddStringToObject(cs, "containerID", id);
+		}
+		cJSON_AddBoolToObject(cs, "started", running && ct->startup_done);
+		cJSON_AddItemToArray(cstats, cs);
+	}
+
+	const char *phase;
+	bool all_done = st->n > 0 && n_done == (int)st->n;
+	if (all_done)
+		phase = n_failed ? "Failed" : "Succeeded";
+	else if (n_pending > 0)
+		phase = "Pending";
+	else
+		phase = "Running";
+	const cJSON *old = cJSON_GetObjectItem(pod, "status");
+	bool all_ready = st->n > 0 && n_ready == (int)st->n;
+	cJSON_AddStringToObject(status, "phase", phase);
+	cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
+	_cleanup_free_ char *msg = mk_strdup_printf("containers with unready status: [%s]",
+						    unready.data ? unready.data : "");
+	const char *nr_reason = all_done ? "PodCompleted" : "ContainersNotReady";
+	condition_add(conds, old, "PodReadyToStartContainers", sandbox_ok, NULL, NULL);
+	condition_add(conds, old, "Initialized", true, NULL, NULL);
+	condition_add(conds, old, "Ready", all_ready, all_ready ? NULL : nr_reason,
+		      all_ready || all_done ? NULL : msg);
+	condition_add(conds, old, "ContainersReady", all_ready, all_ready ? NULL : nr_reason,
+		      all_ready || all_done ? NULL : msg);
+	condition_add(conds, old, "PodScheduled", true, NULL, NULL);
+	mk_buf_release(&unready);
+	cJSON_AddStringToObject(status, "hostIP", a->node_ip);
+	cJSON *hips = cJSON_AddArrayToObject(status, "hostIPs");
+	cJSON_AddItemToArray(hips, cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetArrayItem(hips, 0), "ip", a->node_ip);
+	if (st->ip[0]) {
+		cJSON_AddStringToObject(status, "podIP", st->ip);
+		cJSON *pips = cJSON_AddArrayToObject(status, "podIPs");
+		cJSON_AddItemToArray(pips, cJSON_CreateObject());
+		cJSON_AddStringToObject(cJSON_GetArrayItem(pips, 0), "ip", st->ip);
+	}
+	cJSON_AddStringToObject(status, "startTime", st->start_time);
+	cJSON_AddItemToObject(status, "containerStatuses", cstats);
+	if (write_status(a, st, pod, status) < 0)
+		rc = -1;
+	if (all_done && !st->net_down) {
+		/* Succeeded / Failed: the kubelet releases the sandbox's network */
+		agent_sandbox_net_release(a, uid);
+		st->net_down = true;
+	}
+	if (next_ms) {
+		int64_t d = next_ms - agent_now_ms();
+		mk_workqueue_add_after(a->q, uid, d > 0 ? (uint64_t)d : 1);
+	}
+	mk_object_unref(o);
+	return rc;
+}

@@ -1,0 +1,403 @@
+/* The pod sandbox: directory, network namespace, veth, address, /etc files; its
+ * teardown; and the start-up reconciliation of what an earlier agent left. */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "internal.h"
+
+char *agent_pod_dir(struct mk_agent *a, const char *uid)
+{
+	return mk_strdup_printf("%s/pods/%s", a->data_dir, uid);
+}
+
+void agent_netns_name(const char *uid, char out[64])
+{
+	snprintf(out, 64, NETNS_PREFIX "%s", uid);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+int agent_rm_rf(const char *path)
+{
+	/* FTW_MOUNT: never descend into a mount point (a rootfs still mounted) */
+	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* ---- /etc files ------------------------------------------------------------------ */
+
+bool agent_host_network(const cJSON *pod)
+{
+	return cJSON_IsTrue(mk_json_get(pod, "spec.hostNetwork"));
+}
+
+static const char *pod_hostname(struct mk_agent *a, const cJSON *pod)
+{
+	if (agent_host_network(pod))
+		return a->node_name;
+	const char *h = mk_json_get_string(pod, "spec.hostname");
+	return h && *h ? h : mk_json_get_string(pod, "metadata.name");
+}
+
+static int write_files(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+		       struct mk_error **err)
+{
+	_cleanup_free_ char *dir = agent_pod_dir(a, st->uid);
+	_cleanup_free_ char *hosts_path = mk_strdup_printf("%s/hosts", dir);
+	_cleanup_free_ char *resolv_path = mk_strdup_printf("%s/resolv.conf", dir);
+	_cleanup_free_ char *hostname_path = mk_strdup_printf("%s/hostname", dir);
+	const char *host = pod_hostname(a, pod);
+	const char *sub = mk_json_get_string(pod, "spec.subdomain");
+	const char *policy = mk_json_get_string(pod, "spec.dnsPolicy");
+	struct mk_buf b;
+
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "# Kubernetes-managed hosts file.\n"
+			  "127.0.0.1\tlocalhost\n"
+			  "::1\tlocalhost ip6-localhost ip6-loopback\n"
+			  "fe00::0\tip6-localnet\n"
+			  "fe00::0\tip6-mcastprefix\n"
+			  "fe00::1\tip6-allnodes\n"
+			  "fe00::2\tip6-allrouters\n");
+	if (sub && *sub)
+		mk_buf_printf(&b, "%s\t%s.%s.%s.svc.%s\t%s\n", st->ip, host, sub, st->ns,
+			      a->cluster_domain, host);
+	else
+		mk_buf_printf(&b, "%s\t%s\n", st->ip, host);
+	cJSON *ha;
+	cJSON_ArrayForEach(ha, mk_json_get(pod, "spec.hostAliases"))
+	{
+		const char *ip = mk_json_get_string(ha, "ip");
+		cJSON *hn;
+		if (!ip)
+			continue;
+		mk_buf_printf(&b, "\n# Entries added by HostAliases.\n%s", ip);
+		cJSON_ArrayForEach(hn, cJSON_GetObjectItem(ha, "hostnames"))
+			if (cJSON_IsString(hn))
+				mk_buf_printf(&b, "\t%s", hn->valuestring);
+		mk_buf_puts(&b, "\n");
+	}
+	int r = mk_fs_write_file(hosts_path, b.data, b.len, 0644, err);
+	mk_buf_release(&b);
+	if (r < 0)
+		return -1;
+
+	mk_buf_init(&b);
+	/* host-network pods use the node's resolver unless ClusterFirstWithHostNet */
+	bool node_dns = (policy && !strcmp(policy, "Default")) ||
+			(agent_host_network(pod) && (!policy || !strcmp(policy, "ClusterFirst")));
+	if (node_dns) {
+		/* the node's resolver configuration, as the kubelet's --resolv-conf */
+		_cleanup_free_ char *node = NULL;
+		if (mk_fs_read_file("/etc/resolv.conf", &node, NULL, NULL) == 0)
+			mk_buf_puts(&b, node);
+	} else if (policy && !strcmp(policy, "None")) {
+		/* only what dnsConfig says */
+	} else {
+		mk_buf_printf(&b, "search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n",
+			      st->ns, a->cluster_domain, a->cluster_domain, a->cluster_domain,
+			      a->cluster_dns);
+	}
+	cJSON *dc = mk_json_get(pod, "spec.dnsConfig"), *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "nameservers"))
+		if (cJSON_IsString(it))
+			mk_buf_printf(&b, "nameserver %s\n", it->valuestring);
+	if (cJSON_GetArraySize(cJSON_GetObjectItem(dc, "searches")) > 0) {
+		mk_buf_puts(&b, "search");
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "searches"))
+			if (cJSON_IsString(it))
+				mk_buf_printf(&b, " %s", it->valuestring);
+		mk_buf_puts(&b, "\n");
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "options"))
+	{
+		const char *n = mk_json_get_string(it, "name"), *v = mk_json_get_string(it, "value");
+		if (n)
+			mk_buf_printf(&b, "options %s%s%s\n", n, v ? ":" : "", v ? v : "");
+	}
+	r = mk_fs_write_file(resolv_path, b.data ? b.data : "", b.len, 0644, err);
+	mk_buf_release(&b);
+	if (r < 0)
+		return -1;
+	_cleanup_free_ char *hn = mk_strdup_printf("%s\n", host);
+	return mk_fs_write_file(hostname_path, hn, strlen(hn), 0644, err);
+}
+
+/* ---- network ----------------------------------------------------------------------- */
+
+int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			 struct mk_error **err)
+{
+	_cleanup_free_ char *dir = agent_pod_dir(a, st->uid);
+	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers", dir);
+	char name[64], veth[MK_NET_IFNAMSIZ], ip[MK_NET_IP_STRLEN];
+	_cleanup_close_ int fd = -1;
+	bool fresh = false;
+
+	if (mk_fs_mkdir_p(cdir, 0700, err) < 0)
+		return -1;
+	if (agent_host_network(pod)) {
+		/* the node's own network namespace: nothing to create */
+		if (strcmp(st->ip, a->node_ip)) {
+			snprintf(st->ip, sizeof(st->ip), "%s", a->node_ip);
+			st->files_written = false;
+		}
+		if (!st->files_written) {
+			if (write_files(a, st, pod, err) < 0)
+				return -1;
+			st->files_written = true;
+		}
+		return 0;
+	}
+	if (mk_net_ipam_allocate(a->ipam, st->uid, ip, err) < 0)
+		return mk_error_wrap(err, "allocate pod address");
+	if (strcmp(st->ip, ip)) {
+		memcpy(st->ip, ip, sizeof(st->ip));
+		st->files_written = false;
+	}
+	agent_netns_name(st->uid, name);
+	if (mk_net_netns_open(a->netns_dir, name, &fd, err) < 0) {
+		if ((*err)->code != ENOENT && (*err)->code != EINVAL)
+			return -1;
+		mk_error_free(err);
+		/* EINVAL: a file left by an interrupted create */
+		mk_net_netns_delete(a->netns_dir, name, NULL);
+		mk_net_pod_detach(a->node_sock, st->uid, NULL);
+		if (mk_net_netns_create(a->netns_dir, name, &fd, err) < 0)
+			return mk_error_wrap(err, "pod network namespace");
+		fresh = true;
+	}
+	mk_net_veth_name(st->uid, veth);
+	int have = fresh ? 0 : mk_net_link_exists(a->node_sock, veth, err);
+	if (have < 0)
+		return -1;
+	if (!have) {
+		char addr[MK_NET_CIDR_STRLEN + 4];
+		snprintf(addr, sizeof(addr), "%s/%d", st->ip, a->prefix);
+		struct mk_net_pod_config pc = { .id = st->uid, .netns_fd = fd, .bridge = a->bridge,
+						.address = addr, .gateway = a->gateway };
+		if (mk_net_pod_attach(a->node_sock, &pc, NULL, err) < 0)
+			return -1;
+	}
+	if (!st->files_written) {
+		if (write_files(a, st, pod, err) < 0)
+			return -1;
+		st->files_written = true;
+	}
+	return 0;
+}
+
+void agent_sandbox_net_release(struct mk_agent *a, const char *uid)
+{
+	_cleanup_error_ struct mk_error *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	char name[64];
+	agent_netns_name(uid, name);
+	if (mk_net_pod_detach(a->node_sock, uid, &e1) < 0)
+		mk_log(MK_LOG_WARN, "agent", "pod %s: veth: %s", uid, e1->msg);
+	if (mk_net_netns_delete(a->netns_dir, name, &e2) < 0)
+		mk_log(MK_LOG_WARN, "agent", "pod %s: netns: %s", uid, e2->msg);
+	if (mk_net_ipam_release(a->ipam, uid, &e3) < 0)
+		mk_log(MK_LOG_WARN, "agent", "pod %s: address: %s", uid, e3->msg);
+}
+
+static bool cid_of_pod(const char *cid, const char *uid)
+{
+	size_t n = strlen(uid);
+	return !strncmp(cid, uid, n) && cid[n] == '-';
+}
+
+void agent_pod_teardown(struct mk_agent *a, const char *uid)
+{
+	_cleanup_free_ char *dir = agent_pod_dir(a, uid);
+	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers", dir);
+	struct mk_runtime_container_info *list = NULL;
+	size_t n = 0;
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (mk_runtime_container_list(a->rt, &list, &n, &err) < 0) {
+		mk_log(MK_LOG_WARN, "agent", "pod %s: list containers: %s", uid, err->msg);
+		mk_error_free(&err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!cid_of_pod(list[i].id, uid))
+			continue;
+		if (mk_runtime_container_stop(a->rt, list[i].id, 0, NULL, &err) < 0)
+			mk_error_free(&err);
+		if (mk_runtime_container_delete(a->rt, list[i].id, &err) < 0) {
+			mk_log(MK_LOG_WARN, "agent", "container %s: delete: %s", list[i].id, err->msg);
+			mk_error_free(&err);
+		}
+	}
+	mk_runtime_container_list_free(list, n);
+	DIR *d = opendir(cdir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *c = mk_strdup_printf("%s/%s", cdir, de->d_name);
+			if (mk_image_rootfs_unmount(c, 1, &err) < 0) {
+				mk_log(MK_LOG_WARN, "agent", "rootfs '%s': %s", c, err->msg);
+				mk_error_free(&err);
+			}
+		}
+		closedir(d);
+	}
+	agent_sandbox_net_release(a, uid);
+	agent_rm_rf(dir);
+}
+
+/* ---- start-up reconciliation ----------------------------------------------------------- */
+
+struct uidset {
+	char **v;
+	size_t n;
+};
+
+static bool uidset_has(const struct uidset *s, const char *uid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], uid))
+			return true;
+	return false;
+}
+
+static void uidset_add(struct uidset *s, const char *uid)
+{
+	if (uidset_has(s, uid))
+		return;
+	s->v = realloc(s->v, (s->n + 1) * sizeof(char *));
+	if (!s->v)
+		abort();
+	s->v[s->n++] = mk_strdup(uid);
+}
+
+static void uidset_free(struct uidset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static bool looks_like_uid(const char *s)
+{
+	if (strlen(s) < UID_LEN)
+		return false;
+	for (int i = 0; i < UID_LEN; i++) {
+		char c = s[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+void agent_reconcile(struct mk_agent *a)
+{
+	struct uidset live = { 0 }, dead = { 0 };
+	struct mk_object **objs = NULL;
+	size_t n = mk_informer_list(a->pods, &objs);
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *uid = mk_json_get_string(objs[i]->json, "metadata.uid");
+		if (uid)
+			uidset_add(&live, uid);
+	}
+	mk_object_list_free(objs, n);
+
+	/* containers: keep a snapshot of those of live pods for adoption */
+	struct mk_runtime_container_info *list = NULL;
+	size_t nl = 0;
+	if (mk_runtime_container_list(a->rt, &list, &nl, &err) < 0) {
+		mk_log(MK_LOG_WARN, "agent", "reconcile: list containers: %s", err->msg);
+		mk_error_free(&err);
+	}
+	for (size_t i = 0; i < nl; i++) {
+		char uid[UID_LEN + 1];
+		if (!looks_like_uid(list[i].id) || list[i].id[UID_LEN] != '-') {
+			/* not ours by name: a leftover of this runtime all the same */
+			mk_runtime_container_delete(a->rt, list[i].id, NULL);
+			continue;
+		}
+		memcpy(uid, list[i].id, UID_LEN);
+		uid[UID_LEN] = '\0';
+		if (!uidset_has(&live, uid))
+			uidset_add(&dead, uid);
+		else if (list[i].state == MK_RUNTIME_STATE_UNKNOWN)
+			mk_runtime_container_delete(a->rt, list[i].id, NULL);
+	}
+	pthread_mutex_lock(&a->mu);
+	a->adopt = list;
+	a->n_adopt = nl;
+	pthread_mutex_unlock(&a->mu);
+
+	/* pod directories, namespaces, addresses of pods that are gone */
+	_cleanup_free_ char *pods = mk_strdup_printf("%s/pods", a->data_dir);
+	DIR *d = opendir(pods);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (looks_like_uid(de->d_name) && !uidset_has(&live, de->d_name))
+				uidset_add(&dead, de->d_name);
+		closedir(d);
+	}
+	char **names = NULL;
+	size_t nn = 0;
+	if (mk_net_netns_list(a->netns_dir, &names, &nn, &err) == 0) {
+		for (size_t i = 0; i < nn; i++) {
+			const char *u = names[i] + strlen(NETNS_PREFIX);
+			if (mk_str_has_prefix(names[i], NETNS_PREFIX) && looks_like_uid(u) &&
+			    !uidset_has(&live, u))
+				uidset_add(&dead, u);
+		}
+		mk_net_strv_free(names);
+	} else {
+		mk_error_free(&err);
+	}
+	struct mk_net_ipam_entry *ents = NULL;
+	size_t ne = 0;
+	if (mk_net_ipam_list(a->ipam, &ents, &ne, &err) == 0) {
+		for (size_t i = 0; i < ne; i++)
+			if (!uidset_has(&live, ents[i].owner))
+				uidset_add(&dead, ents[i].owner);
+		mk_net_ipam_entries_free(ents, ne);
+	} else {
+		mk_error_free(&err);
+	}
+	for (size_t i = 0; i < dead.n; i++) {
+		mk_log(MK_LOG_INFO, "agent", "removing leftovers of pod %s (no longer on this node)",
+		       dead.v[i]);
+		agent_pod_teardown(a, dead.v[i]);
+	}
+	/* veths on the bridge that belong to no live pod */
+	names = NULL;
+	if (mk_net_veth_list(a->node_sock, a->bridge, &names, &nn, &err) == 0) {
+		for (size_t i = 0; i < nn; i++) {
+			bool keep = false;
+			for (size_t j = 0; j < live.n && !keep; j++) {
+				char v[MK_NET_IFNAMSIZ];
+				mk_net_veth_name(live.v[j], v);
+				keep = !strcmp(v, names[i]);
+			}
+			if (!keep && mk_str_has_prefix(names[i], "mk"))
+				mk_net_veth_delete(a->node_sock, names[i], NULL);
+		}
+		mk_net_strv_free(names);
+	} else {
+		mk_error_free(&err);
+	}
+	uidset_free(&live);
+	uidset_free(&dead);
+}

@@ -1,0 +1,360 @@
+#!/bin/bash
+# Node agent end to end, for real (root, runc, network namespaces, overlayfs):
+# `minik8s server` with its in-process agent runs inside a "node" network
+# namespace this test creates (nsenter --net only: mounts stay visible to the
+# test), with its own data dir, run dir, netns dir, cgroup parent and bridge.
+# Covers node registration and heartbeat, a pod serving HTTP reachable from
+# another pod, downward-API env and /etc files, readiness, restart on crash with
+# back-off, image pull failure, liveness restarts, deletion leaving no trace,
+# force deletion while the agent is down, and adoption after kill -9.
+. "$(dirname "$0")/../lib/lib.sh"
+MINIK8S=${MINIK8S_BIN:-$MINIK8S}
+
+if [ "$(id -u)" != 0 ]; then fail "agent pods" "must run as root"; exit 1; fi
+for tool in runc jq curl ip nsenter busybox; do
+	command -v "$tool" >/dev/null || { fail "agent pods" "$tool missing (scripts/deps.sh)"; exit 1; }
+done
+curl_max_time 20
+
+NS=mkt-$$-node
+NODE=node1
+NODE_IP=192.168.77.2
+RUN=$T/run
+NETNS=$T/netns
+CG=/mkt-$$
+DATA=$T/data
+PORT=$(free_port)
+KUBECONFIG=$T/kubeconfig
+CACERT=$DATA/tls/ca.crt
+API=https://127.0.0.1:$PORT
+IN=(nsenter "--net=/run/netns/$NS")
+
+# ---- cleanup, on every exit path (registered first = runs last) ----
+node_cleanup() {
+	local id d
+	for d in "$RUN/runc" "$T/run2/runc"; do
+		[ -d "$d" ] || continue
+		for id in $(runc --root "$d" list -q 2>/dev/null); do
+			runc --root "$d" delete --force "$id" >/dev/null 2>&1
+		done
+	done
+	# overlays and namespace files under our temp dir only
+	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
+	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	ip netns delete "$NS" 2>/dev/null
+}
+on_exit node_cleanup
+# on failure, show what the agent said
+FAILED=0
+fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
+dump_logs() { [ "$FAILED" = 1 ] || [ -n "${AGENT_E2E_LOGS:-}" ] || return 0; tail -n 40 "$T/server.log" "$T/agent2.log" >&3 2>&1; }
+exec 3>&2
+on_exit dump_logs
+
+ip netns add "$NS" || { fail "agent pods" "ip netns add"; exit 1; }
+ip -n "$NS" link set lo up
+# the node's own address on a veth pair kept inside the namespace (no dummy module needed)
+ip -n "$NS" link add eth0 type veth peer name eth0peer
+ip -n "$NS" addr add "$NODE_IP/24" dev eth0
+ip -n "$NS" link set eth0peer up
+ip -n "$NS" link set eth0 up
+
+# everything that talks to the API runs inside the node namespace
+curl() { "${IN[@]}" /usr/bin/curl "$@"; }
+rc() { runc --root "$RUN/runc" "$@"; }
+
+# ---- the image, built offline and imported ----
+mkdir -p "$T/outside"
+if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
+	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
+fi
+IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
+expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
+
+SERVER_PID=
+start_node() {
+	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
+		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
+		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
+		--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
+	SERVER_PID=$!
+	_PIDS+=("$SERVER_PID")
+	local i
+	for i in $(seq 150); do
+		if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
+			grep -q "node agent running" "$T/server.log"; then
+			TOKEN=$(cat "$DATA/token")
+			return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "server did not start; log:"; tail -20 "$T/server.log"
+	return 1
+}
+
+# pod_json NAME EXTRA_SPEC_JSON: a pod bound to the node
+pod_json() {
+	jq -c -n --arg n "$1" --arg node "$NODE" --arg img "$IMG" --argjson x "$2" '
+	  {apiVersion:"v1",kind:"Pod",metadata:{name:$n,labels:{app:$n}},
+	   spec:({nodeName:$node,terminationGracePeriodSeconds:3,
+	          containers:[{name:"c",image:$img,imagePullPolicy:"Never"}]} * $x)}'
+}
+create_pod() { api_json POST /api/v1/namespaces/default/pods "$(pod_json "$1" "$2")"; }
+pod() { api GET "/api/v1/namespaces/default/pods/$1"; }
+# jq over pod NAME
+podq() { pod "$1"; jqb "$2"; }
+wait_pod() { # wait_pod NAME JQ_BOOL TRIES(0.1s)
+	local i
+	for ((i = 0; i < $3; i++)); do
+		[ "$(podq "$1" "$2")" == true ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
+pass "server with agent starts"
+
+# ---- node registration ----
+api GET /api/v1/nodes/$NODE
+expect_code "node registered" 200
+NODE_UID=$(jqb .metadata.uid)
+CIDR=$(jqb .spec.podCIDR)
+expect_match "node got a pod CIDR" "$CIDR" '^10\.244\.[0-9]+\.0/24$'
+expect_eq "node Ready" "$(jqb '.status.conditions[] | select(.type=="Ready") | .status')" True
+expect_eq "node InternalIP" "$(jqb '.status.addresses[] | select(.type=="InternalIP") | .address')" "$NODE_IP"
+expect_eq "node capacity pods" "$(jqb .status.capacity.pods)" 110
+expect_eq "node kubeletVersion" "$(jqb .status.nodeInfo.kubeletVersion)" "v1.32.0-minik8s"
+expect_match "node runtime version" "$(jqb .status.nodeInfo.containerRuntimeVersion)" '^runc://[0-9]'
+expect_eq "node kubelet port" "$(jqb .status.daemonEndpoints.kubeletEndpoint.Port)" 10250
+expect_match "node cpu/memory" "$(jqb '.status.capacity.cpu + " " + .status.capacity.memory')" '^[0-9]+ [0-9]+Ki$'
+HB1=$(jqb '.status.conditions[] | select(.type=="Ready") | .lastHeartbeatTime')
+BR_ADDR=$("${IN[@]}" ip -4 -o addr show dev mk0 | awk '{print $4}')
+expect_eq "bridge has the CIDR's first address" "$BR_ADDR" "${CIDR%.0/24}.1/24"
+expect_eq "ip_forward on in the node namespace" "$("${IN[@]}" cat /proc/sys/net/ipv4/ip_forward)" 1
+
+# ---- a web pod: HTTP, readiness, downward API, /etc files ----
+create_pod web '{"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never",
+  "command":["sh","-c","mkdir -p /www && echo hello-from-$POD_NAME > /www/index.html && exec httpd -f -p 80 -h /www"],
+  "ports":[{"containerPort":80,"name":"http"}],
+  "workingDir":"/tmp",
+  "env":[{"name":"POD_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}},
+         {"name":"POD_NS","valueFrom":{"fieldRef":{"fieldPath":"metadata.namespace"}}},
+         {"name":"POD_IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}},
+         {"name":"HOST_IP","valueFrom":{"fieldRef":{"fieldPath":"status.hostIP"}}},
+         {"name":"NODE","valueFrom":{"fieldRef":{"fieldPath":"spec.nodeName"}}},
+         {"name":"UID","valueFrom":{"fieldRef":{"fieldPath":"metadata.uid"}}},
+         {"name":"GREETING","value":"hi $(POD_NAME)"}],
+  "readinessProbe":{"httpGet":{"port":"http","path":"/"},"periodSeconds":1},
+  "livenessProbe":{"tcpSocket":{"port":80},"initialDelaySeconds":1,"periodSeconds":1,"failureThreshold":2}}]}'
+expect_code "web pod created" 201
+if wait_pod web '.status.phase=="Running" and ([.status.conditions[]|select(.type=="Ready")][0].status=="True")' 200; then
+	pass "web pod Running and Ready"
+else
+	fail "web pod Running and Ready" "$(podq web .status)"
+fi
+pod web
+WEB_IP=$(jqb .status.podIP)
+WEB_UID=$(jqb .metadata.uid)
+WEB_CID=$(jqb '.status.containerStatuses[0].containerID' | sed 's#^runc://##')
+expect_match "web pod IP from the node CIDR" "$WEB_IP" "^${CIDR%.0/24}\.[0-9]+$"
+expect_eq "hostIP" "$(jqb .status.hostIP)" "$NODE_IP"
+expect_eq "containerStatus ready/started" "$(jqb '.status.containerStatuses[0] | "\(.ready) \(.started) \(.restartCount)"')" "true true 0"
+expect_match "containerStatus running since" "$(jqb '.status.containerStatuses[0].state.running.startedAt')" '^20[0-9-]+T'
+ENV=$(rc exec "$WEB_CID" env 2>&1)
+expect_match "downward env pod name/ns" "$ENV" "POD_NAME=web"$'\n'"(.*"$'\n'")?POD_NS=default"
+expect_match "downward env pod IP" "$ENV" "POD_IP=$WEB_IP"
+expect_match "downward env host IP and node" "$ENV" "HOST_IP=$NODE_IP"$'\n'"(.*"$'\n'")?NODE=$NODE"
+expect_match "downward env uid" "$ENV" "UID=$WEB_UID"
+expect_match "env \$(VAR) expansion" "$ENV" "GREETING=hi web"
+expect_eq "workingDir" "$(rc exec "$WEB_CID" pwd 2>&1)" /tmp
+RESOLV=$(rc exec "$WEB_CID" cat /etc/resolv.conf 2>&1)
+expect_match "resolv.conf nameserver" "$RESOLV" "nameserver 10.96.0.10"
+expect_match "resolv.conf search" "$RESOLV" "search default.svc.cluster.local svc.cluster.local cluster.local"
+expect_match "resolv.conf ndots" "$RESOLV" "options ndots:5"
+expect_eq "hostname" "$(rc exec "$WEB_CID" hostname 2>&1)" web
+expect_match "/etc/hosts has the pod" "$(rc exec "$WEB_CID" cat /etc/hosts 2>&1)" "$WEB_IP"$'\t'"web"
+expect_eq "HTTP from the node" "$(curl -s -m 5 "http://$WEB_IP/")" "hello-from-web"
+
+# ---- a second pod reaches the first ----
+create_pod client '{"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never",
+  "command":["sh","-c","for i in $(seq 50); do wget -q -O- http://'"$WEB_IP"'/ && break; sleep 0.2; done; exec sleep 3600"]}]}'
+expect_code "client pod created" 201
+wait_pod client '.status.phase=="Running"' 200 || fail "client pod Running" "$(podq client .status)"
+pod client
+CLIENT_IP=$(jqb .status.podIP)
+CLIENT_CID=$(jqb '.status.containerStatuses[0].containerID' | sed 's#^runc://##')
+[ "$CLIENT_IP" != "$WEB_IP" ] && pass "pods get distinct IPs" || fail "pods get distinct IPs" "$CLIENT_IP"
+expect_eq "pod to pod HTTP (exec wget)" "$(rc exec "$CLIENT_CID" wget -q -O- "http://$WEB_IP/" 2>&1)" "hello-from-web"
+wait_until 50 grep -q "hello-from-web" "$RUN/containers/$CLIENT_CID/container.log"
+expect_match "pod to pod HTTP (container log)" "$(cat "$RUN/containers/$CLIENT_CID/container.log" 2>&1)" "stdout F hello-from-web"
+# logs and exec through the API server and the agent's streaming server (:10250)
+K() { "${IN[@]}" timeout 30 "$MINIK8S" kubectl --kubeconfig "$KUBECONFIG" "$@"; }
+expect_eq "kubectl logs through the agent" "$(K logs client 2>&1)" "hello-from-web"
+expect_eq "kubectl exec through the agent" "$(K exec web -- cat /www/index.html 2>&1)" "hello-from-web"
+
+# ---- restart on crash, with back-off ----
+create_pod crash '{"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never",
+  "command":["sh","-c","echo crashing; exit 3"]}]}'
+SEEN_BACKOFF=0
+for i in $(seq 200); do
+	pod crash
+	[ "$(jqb '.status.containerStatuses[0].state.waiting.reason')" == CrashLoopBackOff ] && SEEN_BACKOFF=1
+	num_cmp "$(jqb '.status.containerStatuses[0].restartCount')" '>=' 3 && break
+	sleep 0.1
+done
+if num_cmp "$(jqb '.status.containerStatuses[0].restartCount')" '>=' 3; then pass "crashing container restarts (restartCount >= 3)"
+else fail "crashing container restarts" "$(jqb .status.containerStatuses)"; fi
+expect_eq "CrashLoopBackOff reported" "$SEEN_BACKOFF" 1
+expect_eq "lastState has the exit code" "$(jqb '.status.containerStatuses[0].lastState.terminated.exitCode')" 3
+expect_eq "crash pod phase Running" "$(jqb .status.phase)" Running
+CRASH_UID=$(jqb .metadata.uid)
+
+# ---- restartPolicy Never: Succeeded ----
+create_pod once '{"restartPolicy":"Never","containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never","command":["sh","-c","echo done"]}]}'
+if wait_pod once '.status.phase=="Succeeded"' 150; then pass "restartPolicy Never pod Succeeded"
+else fail "restartPolicy Never pod Succeeded" "$(podq once .status)"; fi
+expect_eq "terminated reason Completed" "$(podq once '.status.containerStatuses[0].state.terminated | "\(.reason) \(.exitCode)"')" "Completed 0"
+
+# ---- image pull failure ----
+create_pod badimg '{"containers":[{"name":"c","image":"127.0.0.1:1/nope/missing:1","imagePullPolicy":"IfNotPresent"}]}'
+SEEN_ERR=0 SEEN_BO=0
+for i in $(seq 150); do
+	pod badimg
+	r=$(jqb '.status.containerStatuses[0].state.waiting.reason')
+	[ "$r" == ErrImagePull ] && SEEN_ERR=1 && MSG=$(jqb '.status.containerStatuses[0].state.waiting.message')
+	[ "$r" == ImagePullBackOff ] && SEEN_BO=1
+	[ $SEEN_ERR == 1 ] && [ $SEEN_BO == 1 ] && break
+	sleep 0.1
+done
+expect_eq "image pull failure: ErrImagePull" "$SEEN_ERR" 1
+expect_eq "image pull failure: ImagePullBackOff" "$SEEN_BO" 1
+expect_match "ErrImagePull message" "${MSG:-}" "127.0.0.1:1/nope/missing"
+expect_eq "badimg pod Pending" "$(podq badimg .status.phase)" Pending
+api GET "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dbadimg"
+expect_eq "pull failure events (Failed, BackOff)" "$(jqb '[.items[].reason] | (index("Failed") != null) and (index("BackOff") != null)')" true
+
+# ---- liveness probe restarts ----
+create_pod live '{"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never",
+  "command":["sh","-c","touch /tmp/ok; exec sleep 3600"],
+  "livenessProbe":{"exec":{"command":["sh","-c","test -f /tmp/ok && rm /tmp/ok"]},"periodSeconds":1,"failureThreshold":2}}]}'
+if wait_pod live '.status.containerStatuses[0].restartCount >= 1' 150; then pass "liveness failure restarts the container"
+else fail "liveness failure restarts the container" "$(podq live .status.containerStatuses)"; fi
+
+# ---- startup probe gates readiness ----
+create_pod slow '{"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never",
+  "command":["sh","-c","sleep 2; touch /tmp/up; exec sleep 3600"],
+  "startupProbe":{"exec":{"command":["test","-f","/tmp/up"]},"periodSeconds":1,"failureThreshold":10},
+  "readinessProbe":{"exec":{"command":["true"]},"periodSeconds":1}}]}'
+wait_pod slow '.status.phase=="Running"' 100
+expect_eq "startup probe pending: not started, not ready" "$(podq slow '.status.containerStatuses[0] | "\(.started) \(.ready)"')" "false false"
+if wait_pod slow '.status.containerStatuses[0].started and .status.containerStatuses[0].ready' 100; then pass "startup probe success: started and ready"
+else fail "startup probe success: started and ready" "$(podq slow .status.containerStatuses)"; fi
+api DELETE "/api/v1/namespaces/default/pods/slow?gracePeriodSeconds=0"
+
+# ---- hostNetwork: the node's namespace, the node's address ----
+create_pod hostnet '{"hostNetwork":true,"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never","command":["sleep","3600"]}]}'
+wait_pod hostnet '.status.phase=="Running"' 100
+expect_eq "hostNetwork pod IP is the node IP" "$(podq hostnet .status.podIP)" "$NODE_IP"
+HN_CID=$(podq hostnet '.status.containerStatuses[0].containerID' | sed 's#^runc://##')
+expect_match "hostNetwork pod sees the node's interfaces" "$(rc exec "$HN_CID" ip -o -4 addr 2>&1)" "$NODE_IP/24"
+api DELETE "/api/v1/namespaces/default/pods/hostnet?gracePeriodSeconds=0"
+
+# ---- deletion removes everything ----
+leftovers() { # leftovers UID: prints what is left of the pod on the node
+	local u=$1 v
+	[ -e "$NETNS/mkp-$u" ] && echo "netns"
+	v=mk$(printf '%s' "$u" | python3 -c 'import sys
+h=0xcbf29ce484222325
+for b in sys.stdin.buffer.read(): h=((h^b)*0x100000001b3)&0xffffffffffffffff
+print("%016x"%h)' | cut -c1-11)
+	"${IN[@]}" ip link show "$v" >/dev/null 2>&1 && echo "veth"
+	grep -q "$u" "$DATA/ipam/pods.ipam" 2>/dev/null && echo "ip"
+	grep -q "$u" /proc/mounts && echo "mount"
+	rc list -q 2>/dev/null | grep -q "$u" && echo "container"
+	[ -n "$(find /sys/fs/cgroup -maxdepth 3 -path "*${CG}/$u*" 2>/dev/null)" ] && echo "cgroup"
+	[ -e "$DATA/pods/$u" ] && echo "poddir"
+	[ -e "$RUN/containers/$u" ] || ls "$RUN/containers" 2>/dev/null | grep -q "$u" && echo "statedir"
+}
+expect_eq "a running pod has all of these (sanity check of the probe)" "$(leftovers "$WEB_UID" | sort | tr '\n' ' ')" "cgroup container ip mount netns poddir statedir veth "
+# ---- adoption: kill -9 the server+agent, force-delete a pod meanwhile, start again ----
+HB_WAIT_START=$(date +%s)
+kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+expect_eq "containers survive the agent" "$(rc state "$WEB_CID" | jq -r .status)" running
+start_node || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
+pass "server restarts after kill -9"
+api GET /api/v1/nodes/$NODE
+expect_eq "re-registration keeps the Node" "$(jqb .metadata.uid) $(jqb .spec.podCIDR)" "$NODE_UID $CIDR"
+sleep 2
+pod web
+expect_eq "adopted: same container" "$(jqb '.status.containerStatuses[0].containerID')" "runc://$WEB_CID"
+expect_eq "adopted: same IP" "$(jqb .status.podIP)" "$WEB_IP"
+expect_eq "adopted: no restart" "$(jqb '.status.containerStatuses[0].restartCount')" 0
+expect_eq "adopted: no duplicate containers" "$(rc list -q 2>/dev/null | grep -c "^$WEB_UID")" 1
+expect_eq "adopted: still ready" "$(jqb '[.status.conditions[]|select(.type=="Ready")][0].status')" True
+expect_eq "adopted: pod to pod HTTP" "$(rc exec "$CLIENT_CID" wget -q -O- "http://$WEB_IP/" 2>&1)" "hello-from-web"
+# web, client, crash, badimg, live have a sandbox; 'once' finished and gave its network back
+expect_eq "adopted: one veth per pod with a sandbox" "$("${IN[@]}" ip -o link show master mk0 | wc -l)" 5
+
+# force delete (grace 0): the pod vanishes from the API at once; the agent cleans up
+ONCE_UID=$(podq once .metadata.uid)
+api DELETE "/api/v1/namespaces/default/pods/once?gracePeriodSeconds=0"
+wait_until 100 test -z "$(leftovers "$ONCE_UID")"
+expect_eq "force-deleted pod leaves nothing" "$(leftovers "$ONCE_UID" | tr '\n' ' ')" ""
+
+# graceful delete: SIGTERM, grace, teardown, then the agent removes the pod from the API
+api DELETE /api/v1/namespaces/default/pods/web
+expect_code "delete web" 200
+GONE=0
+for i in $(seq 150); do pod web; [ "$HTTP_CODE" == 404 ] && GONE=1 && break; sleep 0.1; done
+expect_eq "deleted pod disappears from the API" "$GONE" 1
+expect_eq "deleted pod leaves no netns, veth, IP, mount, container, cgroup" "$(leftovers "$WEB_UID" | tr '\n' ' ')" ""
+api DELETE /api/v1/namespaces/default/pods/crash
+for i in $(seq 150); do pod crash; [ "$HTTP_CODE" == 404 ] && break; sleep 0.1; done
+expect_eq "crash-looping pod deleted cleanly" "$(leftovers "$CRASH_UID" | tr '\n' ' ')" ""
+
+# ---- a second node: `minik8s agent` joining through the API (same machine, own bridge) ----
+"$MINIK8S" image --data-dir "$T/data2" import --name test/busybox "$T/img/busybox-oci.tar" >/dev/null 2>&1
+# joins with the server's node-token (CA pinned by hash, node credentials), as k3s agents do
+"${IN[@]}" "$MINIK8S" agent --server "$API" --token "$(cat "$DATA/node-token")" --node-name node2 \
+	--node-ip 192.168.77.3 --data-dir "$T/data2" --run-dir "$T/run2" --netns-dir "$T/netns2" \
+	--cgroup-parent "$CG/node2" --bridge mk1 --kubelet-port 10251 >>"$T/agent2.log" 2>&1 &
+AGENT2_PID=$!
+_PIDS+=("$AGENT2_PID")
+wait_until 100 grep -qs "agent for node node2 running" "$T/agent2.log"
+api GET /api/v1/nodes/node2
+CIDR2=$(jqb .spec.podCIDR)
+expect_match "minik8s agent registers node2 with its own CIDR" "$CIDR2" '^10\.244\.[0-9]+\.0/24$'
+[ "$CIDR2" != "$CIDR" ] || fail "node CIDRs differ" "$CIDR2"
+api_json POST /api/v1/namespaces/default/pods "$(pod_json n2pod '{"nodeName":"node2","containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never","command":["sleep","3600"]}]}')"
+if wait_pod n2pod '.status.phase=="Running"' 150; then pass "pod on node2 Running"; else fail "pod on node2 Running" "$(podq n2pod .status) $(tail -3 "$T/agent2.log")"; fi
+expect_match "node2 pod IP from node2's CIDR" "$(podq n2pod .status.podIP)" "^${CIDR2%.0/24}\."
+api DELETE "/api/v1/namespaces/default/pods/n2pod?gracePeriodSeconds=1"
+for i in $(seq 100); do pod n2pod; [ "$HTTP_CODE" == 404 ] && break; sleep 0.1; done
+expect_eq "node2 pod deleted, its containers gone" "$(runc --root "$T/run2/runc" list -q 2>/dev/null | wc -l) $HTTP_CODE" "0 404"
+kill -TERM "$AGENT2_PID"; wait "$AGENT2_PID" 2>/dev/null
+
+# ---- events ----
+api GET /api/v1/namespaces/default/events
+for r in Pulled Created Started Killing BackOff Unhealthy Failed; do
+	expect_eq "event $r recorded" "$(jqb "[.items[] | select(.reason==\"$r\" and .source.component==\"kubelet\")] | length > 0")" true
+done
+
+# ---- heartbeat ----
+while [ $(($(date +%s) - HB_WAIT_START)) -lt 12 ]; do sleep 1; done
+api GET /api/v1/nodes/$NODE
+HB2=$(jqb '.status.conditions[] | select(.type=="Ready") | .lastHeartbeatTime')
+[ -n "$HB2" ] && [ "$HB2" != null ] && [ "$HB2" \> "$HB1" ] && pass "heartbeat refreshes lastHeartbeatTime" ||
+	fail "heartbeat refreshes lastHeartbeatTime" "$HB1 -> $HB2"
+
+# ---- everything goes on delete ----
+for p in client badimg live; do api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"; done
+wait_until 150 test -z "$(rc list -q 2>/dev/null)"
+expect_eq "no containers left after deleting every pod" "$(rc list -q | wc -l)" 0
+expect_eq "no pod namespaces left" "$(ls "$NETNS" 2>/dev/null | wc -l)" 0
+expect_eq "no veths left" "$("${IN[@]}" ip -o link show master mk0 | wc -l)" 0
+expect_eq "no overlay mounts left" "$(grep -c " $DATA/pods" /proc/mounts)" 0
+stop_server TERM

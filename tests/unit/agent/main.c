@@ -1,0 +1,14 @@
+/* The agent package's Check runner. */
+#include <check.h>
+#include <stdlib.h>
+
+Suite *agent_suite(void);
+
+int main(void)
+{
+	SRunner *sr = srunner_create(agent_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
