@@ -11,7 +11,7 @@ TEST="check curl python3 jq busybox-static docker-registry skopeo umoci dnsutils
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME" ;;
   test)  PKGS="$BUILD $RUNTIME $TEST" ;;
-  bench) PKGS="$BUILD $RUNTIME $TEST wrk dnsperf" ;;
+  bench) PKGS="$BUILD $RUNTIME $TEST wrk iptables dnsperf" ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=""

@@ -39,6 +39,10 @@ static void agent_help(void)
 	       "                              10s,5m; e.g. 1s,4s for tests)\n"
 	       "  --kubelet-port PORT         log/exec server port (default 10250)\n"
 	       "  --disable-stream            run no log/exec server\n"
+	       "  --cluster-cidr CIDR         pods of all nodes, for egress masquerade\n"
+	       "                              (default 10.244.0.0/16)\n"
+	       "  --disable-proxy             run no ClusterIP balancer (nftables) here\n"
+	       "  --disable-dns               run no cluster DNS responder here\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  show this help\n\n"
 	       "Stop with SIGINT or SIGTERM; running pods keep running and a new agent adopts them.\n",
@@ -63,7 +67,8 @@ int cmd_agent_parse_backoff(const char *s, unsigned *base, unsigned *max, struct
 int cmd_agent(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_KCFG, O_NNAME, O_NIP, O_DATA, O_RUN,
-	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM };
+	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM,
+	       O_CCIDR, O_NOPROXY, O_NODNS };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -83,6 +88,9 @@ int cmd_agent(int argc, char **argv)
 		{ "restart-backoff", required_argument, NULL, O_BACKOFF },
 		{ "kubelet-port", required_argument, NULL, O_PORT },
 		{ "disable-stream", no_argument, NULL, O_NOSTREAM },
+		{ "cluster-cidr", required_argument, NULL, O_CCIDR },
+		{ "disable-proxy", no_argument, NULL, O_NOPROXY },
+		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -124,6 +132,9 @@ int cmd_agent(int argc, char **argv)
 				return cmd_usage_error("agent", "invalid --kubelet-port '%s'", optarg);
 			break;
 		case O_NOSTREAM: o.disable_stream = true; break;
+		case O_CCIDR: o.cluster_cidr = optarg; break;
+		case O_NOPROXY: o.disable_proxy = true; break;
+		case O_NODNS: o.disable_dns = true; break;
 		case 'v': mk_log_level = MK_LOG_DEBUG; break;
 		case 'h': agent_help(); return 0;
 		default:

@@ -55,7 +55,8 @@ static void server_help(void)
 	       "  --disable-controllers       run no scheduler or controllers (bare API server)\n"
 	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
 	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
-	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX]\n"
+	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
+	       "  --disable-proxy, --disable-dns\n"
 	       "                              the agent's flags (see 'minik8s agent --help')\n"
 	       "  -h, --help                  show this help\n\n"
 	       "The API is served over TLS with a cluster CA kept in DIR/tls/ca.crt and requires\n"
@@ -158,7 +159,8 @@ static int write_node_token(const char *data_dir, const char *ca_path, const cha
 int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
-	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT };
+	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
+	       O_NOPROXY, O_NODNS };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -180,6 +182,8 @@ int cmd_server(int argc, char **argv)
 		{ "netns-dir", required_argument, NULL, O_A_NETNS },
 		{ "cgroup-parent", required_argument, NULL, O_A_CG },
 		{ "bridge", required_argument, NULL, O_A_BRIDGE },
+		{ "disable-proxy", no_argument, NULL, O_NOPROXY },
+		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "restart-backoff", required_argument, NULL, O_A_BACKOFF },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -237,6 +241,8 @@ int cmd_server(int argc, char **argv)
 		case O_A_NETNS: f.agent.netns_dir = optarg; break;
 		case O_A_CG: f.agent.cgroup_parent = optarg; break;
 		case O_A_BRIDGE: f.agent.bridge = optarg; break;
+		case O_NOPROXY: f.agent.disable_proxy = true; break;
+		case O_NODNS: f.agent.disable_dns = true; break;
 		case O_A_BACKOFF:
 			if (cmd_agent_parse_backoff(optarg, &f.agent.backoff_base_ms,
 						    &f.agent.backoff_max_ms, &err) < 0)
@@ -334,6 +340,7 @@ int cmd_server(int argc, char **argv)
 		.ca_file = ca,
 		.service_cidr = f.service_cidr,
 		.cluster_cidr = f.cluster_cidr,
+		.cluster_dns = f.cluster_dns,
 		.advertise_address = f.node_ip,
 		.namespace_controller = !f.disable_controllers,
 	};
@@ -377,6 +384,7 @@ int cmd_server(int argc, char **argv)
 		f.agent.node_ip = f.node_ip;
 		f.agent.data_dir = f.data_dir;
 		f.agent.cluster_dns = f.cluster_dns;
+		f.agent.cluster_cidr = f.cluster_cidr;
 		f.agent.stream_client_ca = ca;
 		if (mk_agent_start(agent_client, &f.agent, &agent, &err) < 0)
 			goto out;

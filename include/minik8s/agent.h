@@ -72,6 +72,10 @@ struct mk_agent_options {
 	const char *stream_client_ca;  /* cluster CA file the API server's client
 					* certificate is checked against; NULL: no server */
 	bool disable_stream;	       /* do not start the log/exec server */
+	const char *cluster_cidr;      /* pods of every node (egress masquerade); NULL:
+					* "10.244.0.0/16" */
+	bool disable_proxy;	       /* no ClusterIP balancer (nftables) on this node */
+	bool disable_dns;	       /* no cluster DNS responder on this node */
 };
 
 struct mk_agent;

@@ -40,6 +40,7 @@ struct mk_apiserver_options {
 	const char *ca_file;		/* cluster CA served at /cacerts, or NULL */
 	const char *service_cidr;	/* ClusterIP range; default 10.96.0.0/12 */
 	const char *cluster_cidr;	/* pod range, a /24 per node; default 10.244.0.0/16 */
+	const char *cluster_dns;	/* kube-dns ClusterIP; default the 10th service address */
 	const char *advertise_address;	/* address agents and pods use to reach the API
 					 * (endpoints of the kubernetes service); default:
 					 * bind_address, or 127.0.0.1 when that is 0.0.0.0 */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "internal.h"
+#include "minik8s/dns.h"
+#include "minik8s/proxy.h"
 #include "stream.h"
 
 int64_t agent_now_ms(void)
@@ -263,6 +265,52 @@ static int setup_network(struct mk_agent *a, struct mk_error **err)
 	return 0;
 }
 
+/* The node's data plane beside the pods: the ClusterIP balancer and the cluster
+ * DNS responder, both API clients fed by informers. The responder answers on the
+ * kube-dns ClusterIP, which is made an address of this node (a dummy link, or lo
+ * where the kernel has no dummy driver), so pods reach the responder of their own
+ * node without DNAT; the balancer leaves that service alone. */
+static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_options *o,
+				 struct mk_error **err)
+{
+	if (!o->disable_dns) {
+		char ifname[32];
+		const char *listen[] = { a->cluster_dns, NULL };
+		struct mk_dns_options d = {
+			.server = { .listen = listen, .port = 53, .netns_fd = -1 },
+			.domain = a->cluster_domain,
+			.ns_address = a->cluster_dns,
+		};
+		_cleanup_free_ char *addr = mk_strdup_printf("%s/32", a->cluster_dns);
+		int r = mk_dns_dummy_ensure(-1, "mkdns0", addr, ifname, err);
+		if (r < 0)
+			return mk_error_wrap(err, "agent: cluster DNS address");
+		a->dns_addr_added = true;
+		if (mk_dns_start(a->c, &d, &a->dns, err) < 0)
+			return mk_error_wrap(err, "agent: cluster DNS");
+	}
+	if (!o->disable_proxy) {
+		struct mk_proxy_runner_options p = {
+			.proxy = { .netns_fd = -1,
+				   .cluster_cidr = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16",
+				   .bridge = a->bridge },
+		};
+		if (mk_proxy_start(a->c, &p, &a->proxy, err) < 0)
+			return mk_error_wrap(err, "agent: service balancer");
+	}
+	return 0;
+}
+
+/* Stops both; the nft table and the DNS address stay for the next agent (down
+ * removes them). */
+static void agent_dataplane_stop(struct mk_agent *a)
+{
+	mk_proxy_stop(a->proxy);
+	a->proxy = NULL;
+	mk_dns_stop(a->dns);
+	a->dns = NULL;
+}
+
 int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct mk_agent **ret,
 		   struct mk_error **err)
 {
@@ -386,6 +434,8 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 			mk_log(MK_LOG_WARN, "agent", "log/exec server: %s", e->msg);
 		a->stream = s;
 	}
+	if (agent_dataplane_start(a, o, err) < 0)
+		goto fail;
 	*ret = a;
 	return 0;
 fail:
@@ -397,6 +447,7 @@ void mk_agent_stop(struct mk_agent *a)
 {
 	if (!a)
 		return;
+	agent_dataplane_stop(a);
 	mk_agent_stream_stop(a->stream);
 	pthread_mutex_lock(&a->mu);
 	a->stopping = true;

@@ -82,6 +82,9 @@ struct mk_agent {
 	struct mk_workqueue *q;
 	struct mk_event_recorder *rec;
 	void *stream;	       /* struct mk_agent_stream * */
+	struct mk_proxy_runner *proxy; /* the node's ClusterIP balancer */
+	struct mk_dns *dns;	       /* the node's cluster DNS responder */
+	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
 
 	pthread_mutex_t mu;    /* guards states, stopping, the adoption snapshot */
 	pthread_cond_t cond;

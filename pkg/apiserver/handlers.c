@@ -317,6 +317,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 }
 
 static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_error **err);
+static int bootstrap_kube_dns(struct mk_apiserver *srv, struct mk_error **err);
 
 int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 {
@@ -348,7 +349,48 @@ int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 			return -1;
 		mk_error_free(err);
 	}
-	return bootstrap_kubernetes_service(srv, err);
+	if (bootstrap_kubernetes_service(srv, err) < 0)
+		return -1;
+	return bootstrap_kube_dns(srv, err);
+}
+
+/* kube-system/kube-dns at the cluster DNS address. Every node answers it itself
+ * (pkg/dns on a local address, see pkg/agent), so it has no selector and no
+ * endpoints; the label tells the balancers to leave it alone. */
+static int bootstrap_kube_dns(struct mk_apiserver *srv, struct mk_error **err)
+{
+	const struct mk_api_resource *rs = mk_api_resource_find("", "v1", "services");
+	_cleanup_free_ char *json = NULL;
+	_cleanup_error_ struct mk_error *e = NULL;
+	cJSON *causes = NULL;
+
+	if (mk_store_get(srv->store, "services", "kube-system", "kube-dns", &json, NULL, &e) == 0)
+		return 0;
+	if (e->code != ENOENT)
+		return mk_error_set(err, e->code, "%s", e->msg);
+	_cleanup_cjson_ cJSON *svc = cJSON_Parse(
+		"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"kube-dns\","
+		"\"labels\":{\"k8s-app\":\"kube-dns\",\"kubernetes.io/name\":\"minik8s-dns\","
+		"\"minik8s.io/node-local\":\"true\"}},\"spec\":{\"ports\":["
+		"{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\",\"targetPort\":53},"
+		"{\"name\":\"dns-tcp\",\"port\":53,\"protocol\":\"TCP\",\"targetPort\":53}],"
+		"\"sessionAffinity\":\"None\",\"type\":\"ClusterIP\"}}");
+	mk_json_set_string(cJSON_GetObjectItem(svc, "spec"), "clusterIP", srv->cluster_dns);
+	prepare_new(rs, svc, "kube-system");
+	mk_api_default(rs, svc);
+	if (mk_services_allocate(srv, svc, &causes, err) < 0) {
+		const char *m = causes ? mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message") : NULL;
+		if (!*err)
+			mk_error_set(err, EINVAL, "%s", m ? m : "cannot allocate it");
+		cJSON_Delete(causes);
+		return mk_error_wrap(err, "kube-dns service at %s", srv->cluster_dns);
+	}
+	if (mk_store_create(srv->store, "services", "kube-system", "kube-dns", svc, NULL, NULL,
+			    err) < 0) {
+		mk_services_release(srv, svc);
+		return -1;
+	}
+	return 0;
 }
 
 /* The "kubernetes" service (first address of the service CIDR, port 443) and its

@@ -24,6 +24,7 @@ struct mk_apiserver {
 	char *service_cidr;
 	uint32_t svc_base, svc_size;	/* service CIDR, host order */
 	char *cluster_cidr;
+	char *cluster_dns;		/* kube-dns ClusterIP */
 	uint32_t cluster_base, cluster_size;	/* pod CIDR of the cluster, host order */
 	char *advertise_address;	/* endpoints of the kubernetes service */
 	uint16_t port;

@@ -384,6 +384,14 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		return -1;
 	}
 	srv->port = opts->port;
+	if (opts->cluster_dns) {
+		srv->cluster_dns = mk_strdup(opts->cluster_dns);
+	} else {
+		struct in_addr a = { .s_addr = htonl(srv->svc_base + 10) };
+		char b[16];
+		inet_ntop(AF_INET, &a, b, sizeof(b));
+		srv->cluster_dns = mk_strdup(b);
+	}
 	srv->namespace_controller = opts->namespace_controller;
 	srv->advertise_address = mk_strdup(
 		opts->advertise_address ? opts->advertise_address
@@ -450,6 +458,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	free(srv->kubelet_client_key);
 	free(srv->service_cidr);
 	free(srv->cluster_cidr);
+	free(srv->cluster_dns);
 	free(srv->advertise_address);
 	free(srv->tls_cert);
 	free(srv->tls_key);

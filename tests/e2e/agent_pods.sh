@@ -318,10 +318,12 @@ expect_eq "crash-looping pod deleted cleanly" "$(leftovers "$CRASH_UID" | tr '\n
 
 # ---- a second node: `minik8s agent` joining through the API (same machine, own bridge) ----
 "$MINIK8S" image --data-dir "$T/data2" import --name test/busybox "$T/img/busybox-oci.tar" >/dev/null 2>&1
-# joins with the server's node-token (CA pinned by hash, node credentials), as k3s agents do
+# joins with the server's node-token (CA pinned by hash, node credentials), as k3s agents do;
+# it shares node 1's network namespace here, so node 1's balancer and DNS serve it
 "${IN[@]}" "$MINIK8S" agent --server "$API" --token "$(cat "$DATA/node-token")" --node-name node2 \
 	--node-ip 192.168.77.3 --data-dir "$T/data2" --run-dir "$T/run2" --netns-dir "$T/netns2" \
-	--cgroup-parent "$CG/node2" --bridge mk1 --kubelet-port 10251 >>"$T/agent2.log" 2>&1 &
+	--cgroup-parent "$CG/node2" --bridge mk1 --kubelet-port 10251 \
+	--disable-proxy --disable-dns >>"$T/agent2.log" 2>&1 &
 AGENT2_PID=$!
 _PIDS+=("$AGENT2_PID")
 wait_until 100 grep -qs "agent for node node2 running" "$T/agent2.log"

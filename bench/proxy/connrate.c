@@ -1,0 +1,84 @@
+/* connrate: new TCP connections per second, for the proxy data-path benchmark.
+ *   connrate serve PORT            accept, close, repeat (server closes first)
+ *   connrate client IP PORT MS     sequential connect + wait for EOF + close,
+ *                                  for MS milliseconds; prints "conns/s N"
+ * Plain libc: runs inside `ip netns exec`. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int serve(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4096) < 0) {
+		perror("connrate serve");
+		return 1;
+	}
+	for (;;) {
+		int c = accept(s, NULL, NULL);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			perror("accept");
+			return 1;
+		}
+		close(c);
+	}
+}
+
+static int client(const char *ip, int port, int ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return 2;
+	long n = 0, fails = 0;
+	double t0 = now(), end = t0 + ms / 1000.0;
+	while (now() < end) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		struct linger lg = { 1, 0 }; /* RST on close: no TIME_WAIT pile-up */
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			char b;
+			if (read(c, &b, 1) == 0)
+				n++;
+			else
+				fails++;
+		} else {
+			fails++;
+		}
+		close(c);
+		if (fails > 1000)
+			break;
+	}
+	double dt = now() - t0;
+	printf("conns/s %.0f (%ld in %.2fs, %ld failed)\n", n / dt, n, dt, fails);
+	return fails > n / 100 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && !strcmp(argv[1], "serve"))
+		return serve(atoi(argv[2]));
+	if (argc == 5 && !strcmp(argv[1], "client"))
+		return client(argv[2], atoi(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "usage: connrate serve PORT | connrate client IP PORT MS\n");
+	return 2;
+}

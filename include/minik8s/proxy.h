@@ -1,0 +1,166 @@
+/* minik8s proxy: the ClusterIP balancer. Services + Endpoints -> one nftables
+ * table of our own ("ip minik8s") in the node's network namespace, programmed
+ * over netlink (libnftnl + libmnl) in atomic batches.
+ *
+ * Layout (few chains, data in maps: DESIGN "Data plane notes"):
+ *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject
+ *   map np   { l4proto . nodePort : verdict }           goto np_N / reject
+ *   map ep   { ip . l4proto . port . index : endpointIP . endpointPort }
+ *            (NodePorts use ip 0.0.0.0 and the node port)
+ *   map aff  { client . ip . l4proto . port : index }   dynamic, timeout
+ *   chain lb_N  (one per distinct endpoint count N, not per service):
+ *            dnat to (daddr . l4proto . dport . numgen random mod N) map @ep
+ *   chains lba_N_T / np_N / npa_N_T: same with ClientIP affinity (timeout T
+ *            seconds) and/or for NodePorts (fib daddr type local)
+ *   prerouting/output (nat, dstnat) jump services; postrouting (nat, srcnat)
+ *            masquerades NodePort traffic, DNATed traffic that goes back out
+ *            of the bridge it came in on (same-node pod -> service -> pod and
+ *            hairpin, without br_netfilter), and pod egress leaving the
+ *            cluster CIDR.
+ * A change of one service costs a handful of set elements (plus, rarely, one
+ * lb_N chain); a full sync replaces the table atomically in one batch.
+ *
+ * Thread-safety: a struct mk_proxy is used by one thread at a time (the runner
+ * serialises its calls on one worker). Library code: nothing prints or exits.
+ */
+#ifndef MINIK8S_PROXY_H
+#define MINIK8S_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "minik8s/util.h"
+#include "minik8s/client.h"
+
+#define MK_PROXY_TABLE "minik8s"
+#define MK_PROXY_DEFAULT_AFFINITY_TIMEOUT 10800 /* seconds, as Kubernetes */
+#define MK_PROXY_MAX_ENDPOINTS 4096		  /* per service port */
+
+/* ---- desired state (pure model) ----------------------------------------------- */
+
+struct mk_proxy_endpoint {
+	uint32_t ip;	/* network byte order */
+	uint16_t port;	/* host byte order */
+};
+
+struct mk_proxy_port {
+	char *name;		/* service port name ("" when unnamed); owned */
+	uint8_t protocol;	/* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+	uint16_t port;		/* service port */
+	uint16_t node_port;	/* 0: none */
+	size_t n_endpoints;	/* ready endpoints, sorted, no duplicates */
+	struct mk_proxy_endpoint *endpoints; /* owned */
+};
+
+struct mk_proxy_service {
+	char *key;			/* "ns/name"; owned */
+	uint32_t cluster_ip;		/* network byte order */
+	uint32_t affinity_timeout;	/* ClientIP affinity timeout in seconds; 0: none */
+	size_t n_ports;
+	struct mk_proxy_port *ports;	/* owned */
+};
+
+/* A set of services (the whole desired state). */
+struct mk_proxy_desired {
+	size_t n, cap;
+	struct mk_proxy_service **services; /* owned */
+};
+
+/* Builds the proxied view of a Service (JSON, borrowed) and its Endpoints
+ * (JSON, borrowed, may be NULL: no endpoints). Service ports without a ready
+ * endpoint port of the same name and protocol get 0 endpoints (rejected).
+ * Returns 0 with *ret owned, or 0 with *ret NULL when the service is not
+ * proxied (headless "None", ExternalName, no clusterIP, non-IPv4), or -1
+ * (EINVAL) with *err for malformed objects. */
+int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
+			       struct mk_proxy_service **ret, struct mk_error **err);
+/* Deep copy (owned). */
+struct mk_proxy_service *mk_proxy_service_dup(const struct mk_proxy_service *s);
+/* true when a and b (either may be NULL) program the same rules. */
+bool mk_proxy_service_equal(const struct mk_proxy_service *a, const struct mk_proxy_service *b);
+void mk_proxy_service_free(struct mk_proxy_service *s); /* accepts NULL */
+
+void mk_proxy_desired_init(struct mk_proxy_desired *d);
+/* Moves s (owned) into d. */
+void mk_proxy_desired_add(struct mk_proxy_desired *d, struct mk_proxy_service *s);
+void mk_proxy_desired_release(struct mk_proxy_desired *d); /* frees the services */
+
+/* ---- the programmer ------------------------------------------------------------ */
+
+struct mk_proxy_options {
+	int netns_fd;		/* netns to program (borrowed fd); -1: use netns_path */
+	const char *netns_path;	/* e.g. "/run/netns/node1"; NULL with fd -1: the
+				 * calling thread's netns */
+	const char *cluster_cidr; /* pod CIDR for egress masquerade, "10.244.0.0/16";
+				 * NULL: no egress masquerade rule */
+	const char *bridge;	/* pod bridge name ("mk0"); NULL: no bridge rules */
+	bool dry_run;		/* build batches but send nothing (tests, benchmarks) */
+};
+
+/* What the last sync or change did (counted while the batch was built). */
+struct mk_proxy_stats {
+	unsigned messages;	/* netlink messages in the batch (without begin/end) */
+	unsigned elems_added;	/* set elements created */
+	unsigned elems_deleted;	/* set elements deleted */
+	unsigned chains_added, chains_deleted, rules_added;
+	size_t bytes;		/* size of the batch */
+	unsigned ct_deleted;	/* UDP conntrack entries flushed */
+};
+
+struct mk_proxy;
+
+/* Opens netlink sockets inside the target netns. *ret owned (mk_proxy_free).
+ * Nothing is programmed until mk_proxy_sync_full. */
+int mk_proxy_new(const struct mk_proxy_options *opts, struct mk_proxy **ret,
+		 struct mk_error **err);
+void mk_proxy_free(struct mk_proxy *p); /* leaves the table in place; accepts NULL */
+
+/* Replaces our table with the desired state in one atomic batch (add table,
+ * delete table, recreate everything), converging whatever the kernel had.
+ * d borrowed. On failure the proxy's record is marked stale (the next
+ * mk_proxy_apply_change fails until a successful full sync). */
+int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d,
+		       struct mk_error **err);
+/* Brings the service key to svc (borrowed; NULL: the service is gone or not
+ * proxied) with a batch of only the changed elements, computed against what
+ * this proxy last programmed for key (it keeps that record, so callers need not
+ * keep the old object). Removed UDP endpoints get their conntrack entries
+ * flushed after the batch is committed. */
+int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_proxy_service *svc,
+			  struct mk_error **err);
+/* Statistics of the last sync or change (borrowed). */
+const struct mk_proxy_stats *mk_proxy_last_stats(const struct mk_proxy *p);
+/* Number of services currently recorded as programmed. */
+size_t mk_proxy_service_count(const struct mk_proxy *p);
+/* 1 if our table exists in the kernel, 0 if not, -1 on error. */
+int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err);
+
+/* Deletes our table from the netns (no error if absent): `minik8s down`. */
+int mk_proxy_remove(const struct mk_proxy_options *opts, struct mk_error **err);
+
+/* ---- the runner ------------------------------------------------------------------
+ * Informers on services and endpoints (borrowed client, must outlive the
+ * runner) feed a work queue keyed "ns/name"; one worker applies changes. A
+ * monitor thread subscribed to nftables netlink notifications in the netns
+ * queues a full resync when someone else changes or deletes our table (for
+ * example `nft flush ruleset`); the runner also verifies the table every
+ * resync_ms. */
+
+struct mk_proxy_runner_options {
+	struct mk_proxy_options proxy;
+	unsigned resync_ms;	/* periodic check that our table exists; 0: 30 s */
+};
+
+struct mk_proxy_runner;
+
+/* Starts informers, monitor and worker; waits (bounded, 30 s) for the caches
+ * and performs the first full sync before returning. *ret owned (mk_proxy_stop). */
+int mk_proxy_start(struct mk_client *c, const struct mk_proxy_runner_options *opts,
+		   struct mk_proxy_runner **ret, struct mk_error **err);
+/* Number of full syncs done so far (the first one included). Thread-safe. */
+unsigned mk_proxy_runner_full_syncs(struct mk_proxy_runner *r);
+/* Stops the threads and frees; leaves the table in place. Accepts NULL. */
+void mk_proxy_stop(struct mk_proxy_runner *r);
+
+#endif

@@ -1,0 +1,246 @@
+/* The desired-state model: Service + Endpoints JSON -> struct mk_proxy_service. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "minik8s/proxy.h"
+
+static int parse_protocol(const char *s, uint8_t *ret)
+{
+	if (!s || strcmp(s, "TCP") == 0)
+		*ret = IPPROTO_TCP;
+	else if (strcmp(s, "UDP") == 0)
+		*ret = IPPROTO_UDP;
+	else if (strcmp(s, "SCTP") == 0)
+		*ret = IPPROTO_SCTP;
+	else
+		return -1;
+	return 0;
+}
+
+static int port_number(const cJSON *v, bool allow_zero)
+{
+	if (!cJSON_IsNumber(v))
+		return -1;
+	double d = v->valuedouble;
+	if (d != (int)d || d < (allow_zero ? 0 : 1) || d > 65535)
+		return -1;
+	return (int)d;
+}
+
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct mk_proxy_endpoint *x = a, *y = b;
+	uint32_t xi = ntohl(x->ip), yi = ntohl(y->ip);
+	if (xi != yi)
+		return xi < yi ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+/* Collects the ready endpoints of service port sp from the Endpoints object. */
+static int collect_endpoints(const cJSON *endpoints, struct mk_proxy_port *sp, struct mk_error **err)
+{
+	const cJSON *subsets = endpoints ? cJSON_GetObjectItemCaseSensitive(endpoints, "subsets") : NULL;
+	const cJSON *subset;
+	size_t cap = 0;
+
+	cJSON_ArrayForEach(subset, subsets)
+	{
+		const cJSON *ports = cJSON_GetObjectItemCaseSensitive(subset, "ports");
+		const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(subset, "addresses");
+		const cJSON *ep;
+		cJSON_ArrayForEach(ep, ports)
+		{
+			const char *name = mk_json_get_string(ep, "name");
+			uint8_t proto;
+			if (parse_protocol(mk_json_get_string(ep, "protocol"), &proto) < 0)
+				continue;
+			if (proto != sp->protocol || strcmp(name ? name : "", sp->name) != 0)
+				continue;
+			int port = port_number(cJSON_GetObjectItemCaseSensitive(ep, "port"), false);
+			if (port < 0)
+				return mk_error_set(err, EINVAL, "endpoints port '%s': bad port number",
+						    sp->name);
+			const cJSON *a;
+			cJSON_ArrayForEach(a, addrs)
+			{
+				const char *ip = mk_json_get_string(a, "ip");
+				struct in_addr in;
+				if (!ip || inet_pton(AF_INET, ip, &in) != 1)
+					continue; /* IPv6 endpoints: not ours (ip6 table later) */
+				if (sp->n_endpoints >= MK_PROXY_MAX_ENDPOINTS)
+					return mk_error_set(err, EINVAL,
+							    "service port '%s': more than %d endpoints",
+							    sp->name, MK_PROXY_MAX_ENDPOINTS);
+				if (sp->n_endpoints == cap) {
+					cap = cap ? cap * 2 : 4;
+					sp->endpoints = realloc(sp->endpoints, cap * sizeof(*sp->endpoints));
+					if (!sp->endpoints)
+						abort();
+				}
+				sp->endpoints[sp->n_endpoints++] =
+					(struct mk_proxy_endpoint){ .ip = in.s_addr, .port = port };
+			}
+		}
+	}
+	if (sp->n_endpoints > 1) {
+		qsort(sp->endpoints, sp->n_endpoints, sizeof(*sp->endpoints), ep_cmp);
+		size_t w = 1;
+		for (size_t i = 1; i < sp->n_endpoints; i++)
+			if (ep_cmp(&sp->endpoints[i], &sp->endpoints[w - 1]) != 0)
+				sp->endpoints[w++] = sp->endpoints[i];
+		sp->n_endpoints = w;
+	}
+	return 0;
+}
+
+int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
+			       struct mk_proxy_service **ret, struct mk_error **err)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(service, "spec");
+	const char *ns = mk_json_get_string(service, "metadata.namespace");
+	const char *name = mk_json_get_string(service, "metadata.name");
+	const char *type = mk_json_get_string(service, "spec.type");
+	const char *cip = mk_json_get_string(service, "spec.clusterIP");
+	const char *aff = mk_json_get_string(service, "spec.sessionAffinity");
+	struct in_addr in;
+
+	if (!name || !cJSON_IsObject(spec))
+		return mk_error_set(err, EINVAL, "service without metadata.name or spec");
+	*ret = NULL;
+	/* served on every node at a local address (the cluster DNS, see pkg/agent):
+	 * no DNAT, and no reject for its missing endpoints */
+	const char *local = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		mk_json_get(service, "metadata.labels"), "minik8s.io/node-local"));
+	if (local && !strcmp(local, "true"))
+		return 0;
+	if ((type && strcmp(type, "ExternalName") == 0) || !cip || !*cip || strcmp(cip, "None") == 0 ||
+	    inet_pton(AF_INET, cip, &in) != 1 || in.s_addr == 0)
+		return 0;
+
+	struct mk_proxy_service *s = mk_malloc0(sizeof(*s));
+	s->key = ns ? mk_strdup_printf("%s/%s", ns, name) : mk_strdup(name);
+	s->cluster_ip = in.s_addr;
+	if (aff && strcmp(aff, "ClientIP") == 0) {
+		const cJSON *t = mk_json_get(service, "spec.sessionAffinityConfig.clientIP.timeoutSeconds");
+		s->affinity_timeout = MK_PROXY_DEFAULT_AFFINITY_TIMEOUT;
+		if (t) {
+			if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 86400) {
+				mk_error_set(err, EINVAL, "service '%s': bad sessionAffinityConfig timeout",
+					     s->key);
+				mk_proxy_service_free(s);
+				return -1;
+			}
+			s->affinity_timeout = (uint32_t)t->valuedouble;
+		}
+	}
+	bool node_ports = type && (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0);
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
+	int n = cJSON_GetArraySize(ports);
+	s->ports = n > 0 ? mk_malloc0(n * sizeof(*s->ports)) : NULL;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, ports)
+	{
+		struct mk_proxy_port *sp = &s->ports[s->n_ports++];
+		const char *pname = mk_json_get_string(p, "name");
+		sp->name = mk_strdup(pname ? pname : "");
+		int port = port_number(cJSON_GetObjectItemCaseSensitive(p, "port"), false);
+		int np = 0;
+		if (node_ports && cJSON_GetObjectItemCaseSensitive(p, "nodePort"))
+			np = port_number(cJSON_GetObjectItemCaseSensitive(p, "nodePort"), true);
+		if (port < 0 || np < 0 ||
+		    parse_protocol(mk_json_get_string(p, "protocol"), &sp->protocol) < 0) {
+			mk_error_set(err, EINVAL, "service '%s': bad port '%s'", s->key, sp->name);
+			mk_proxy_service_free(s);
+			return -1;
+		}
+		sp->port = port;
+		sp->node_port = np;
+		if (collect_endpoints(endpoints, sp, err) < 0) {
+			mk_error_wrap(err, "service '%s'", s->key);
+			mk_proxy_service_free(s);
+			return -1;
+		}
+	}
+	*ret = s;
+	return 0;
+}
+
+struct mk_proxy_service *mk_proxy_service_dup(const struct mk_proxy_service *s)
+{
+	if (!s)
+		return NULL;
+	struct mk_proxy_service *d = mk_malloc0(sizeof(*d));
+	*d = *s;
+	d->key = mk_strdup(s->key);
+	d->ports = s->n_ports ? mk_malloc0(s->n_ports * sizeof(*d->ports)) : NULL;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		d->ports[i] = s->ports[i];
+		d->ports[i].name = mk_strdup(s->ports[i].name);
+		d->ports[i].endpoints = NULL;
+		if (s->ports[i].n_endpoints) {
+			size_t sz = s->ports[i].n_endpoints * sizeof(struct mk_proxy_endpoint);
+			d->ports[i].endpoints = mk_malloc0(sz);
+			memcpy(d->ports[i].endpoints, s->ports[i].endpoints, sz);
+		}
+	}
+	return d;
+}
+
+bool mk_proxy_service_equal(const struct mk_proxy_service *a, const struct mk_proxy_service *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->cluster_ip != b->cluster_ip || a->affinity_timeout != b->affinity_timeout ||
+	    a->n_ports != b->n_ports)
+		return false;
+	for (size_t i = 0; i < a->n_ports; i++) {
+		const struct mk_proxy_port *x = &a->ports[i], *y = &b->ports[i];
+		if (x->protocol != y->protocol || x->port != y->port || x->node_port != y->node_port ||
+		    x->n_endpoints != y->n_endpoints)
+			return false;
+		for (size_t j = 0; j < x->n_endpoints; j++)
+			if (x->endpoints[j].ip != y->endpoints[j].ip ||
+			    x->endpoints[j].port != y->endpoints[j].port)
+				return false;
+	}
+	return true;
+}
+
+void mk_proxy_service_free(struct mk_proxy_service *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		free(s->ports[i].name);
+		free(s->ports[i].endpoints);
+	}
+	free(s->ports);
+	free(s->key);
+	free(s);
+}
+
+void mk_proxy_desired_init(struct mk_proxy_desired *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void mk_proxy_desired_add(struct mk_proxy_desired *d, struct mk_proxy_service *s)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->services = realloc(d->services, d->cap * sizeof(*d->services));
+		if (!d->services)
+			abort();
+	}
+	d->services[d->n++] = s;
+}
+
+void mk_proxy_desired_release(struct mk_proxy_desired *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		mk_proxy_service_free(d->services[i]);
+	free(d->services);
+	memset(d, 0, sizeof(*d));
+}
