@@ -13,6 +13,8 @@
  *     back-off, readiness and liveness probes, and the pod status,
  *   - terminates pods marked for deletion (SIGTERM, grace period, SIGKILL),
  *     removes everything they had on the node, then deletes them from the API,
+ *   - routes the other nodes' pod CIDRs via their InternalIPs (same L2), runs the
+ *     node's ClusterIP balancer (pkg/proxy) and cluster DNS responder (pkg/dns),
  *   - at start, adopts what a previous agent left running for pods that still
  *     exist and removes everything else (containers, namespaces, addresses, pod
  *     directories, veths).

@@ -265,8 +265,9 @@ static int setup_network(struct mk_agent *a, struct mk_error **err)
 	return 0;
 }
 
-/* The node's data plane beside the pods: the ClusterIP balancer and the cluster
- * DNS responder, both API clients fed by informers. The responder answers on the
+/* The node's data plane beside the pods: routes to the other nodes' pod CIDRs
+ * (routes.c), the ClusterIP balancer and the cluster DNS responder, all API
+ * clients fed by informers. The responder answers on the
  * kube-dns ClusterIP, which is made an address of this node (a dummy link, or lo
  * where the kernel has no dummy driver), so pods reach the responder of their own
  * node without DNAT; the balancer leaves that service alone. */
@@ -289,6 +290,8 @@ static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_optio
 		if (mk_dns_start(a->c, &d, &a->dns, err) < 0)
 			return mk_error_wrap(err, "agent: cluster DNS");
 	}
+	if (agent_routes_start(a, o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16", err) < 0)
+		return -1;
 	if (!o->disable_proxy) {
 		struct mk_proxy_runner_options p = {
 			.proxy = { .netns_fd = -1,
@@ -305,6 +308,7 @@ static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_optio
  * removes them). */
 static void agent_dataplane_stop(struct mk_agent *a)
 {
+	agent_routes_stop(a);
 	mk_proxy_stop(a->proxy);
 	a->proxy = NULL;
 	mk_dns_stop(a->dns);

@@ -83,6 +83,7 @@ struct mk_agent {
 	struct mk_event_recorder *rec;
 	void *stream;	       /* struct mk_agent_stream * */
 	struct mk_proxy_runner *proxy; /* the node's ClusterIP balancer */
+	struct agent_routes *routes;   /* other nodes' pod CIDRs (routes.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
 	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
 
@@ -146,5 +147,9 @@ void agent_event(struct mk_agent *a, const cJSON *pod, const char *type, const c
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 int64_t agent_now_ms(void);
 void agent_time_ns_format(int64_t ns, char *buf, size_t size);
+
+/* routes.c: cross-node pod routes from the Node informer */
+int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_error **err);
+void agent_routes_stop(struct mk_agent *a);
 
 #endif
