@@ -12,6 +12,8 @@
 #include "commands.h"
 #include "minik8s/util.h"
 #include "minik8s/client.h"
+#include "minik8s/agent.h"
+#include "minik8s/runtime.h"
 
 #define DEFAULT_RUN "/run/minik8s"
 
@@ -157,6 +159,20 @@ static int write_pid(pid_t pid)
 	return 0;
 }
 
+/* The flags `up` started the node with, kept in RUN_DIR/minik8s.args (one per
+ * line) so that a plain `minik8s down` finds the node's bridge and directories. */
+static void save_args(char **sargv)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *path = mk_strdup_printf("%s/minik8s.args", run_dir);
+	struct mk_buf b;
+	mk_buf_init(&b);
+	for (int i = 2; sargv[i]; i++)
+		mk_buf_printf(&b, "%s\n", sargv[i]);
+	mk_fs_write_file(path, b.data ? b.data : "", b.len, 0600, &err);
+	mk_buf_release(&b);
+}
+
 int cmd_up(int argc, char **argv)
 {
 	_cleanup_error_ struct mk_error *err = NULL;
@@ -250,6 +266,7 @@ int cmd_up(int argc, char **argv)
 	printf("[1/3] starting %s (log: %s)\n",
 	       server ? "the node agent" : "the API server, controllers and node agent", log);
 	fflush(stdout);
+	save_args(sargv);
 	pid = spawn_detached(sargv, log);
 	if (pid < 0 || write_pid(pid) < 0) {
 		if (pid < 0)
@@ -323,31 +340,103 @@ int cmd_up(int argc, char **argv)
 	return 0;
 }
 
+/* Teardown options from the saved flags, overridden by down's own. */
+struct down_flags {
+	const char *data, *kcfg;
+	struct mk_agent_options agent;
+	char *saved; /* owned text the pointers may borrow from */
+};
+
+static void take_flag(struct down_flags *f, const char *name, const char *v)
+{
+	if (!strcmp(name, "--data-dir"))
+		f->data = f->agent.data_dir = v;
+	else if (!strcmp(name, "--write-kubeconfig"))
+		f->kcfg = v;
+	else if (!strcmp(name, "--netns-dir"))
+		f->agent.netns_dir = v;
+	else if (!strcmp(name, "--cgroup-parent"))
+		f->agent.cgroup_parent = v;
+	else if (!strcmp(name, "--bridge"))
+		f->agent.bridge = v;
+	else if (!strcmp(name, "--cluster-cidr"))
+		f->agent.cluster_cidr = v;
+	else if (!strcmp(name, "--cluster-dns"))
+		f->agent.cluster_dns = v;
+}
+
+static void load_saved_flags(struct down_flags *f)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/minik8s.args", run_dir);
+	if (mk_fs_read_file(path, &f->saved, NULL, NULL) < 0)
+		return;
+	char *save = NULL, *prev = NULL;
+	for (char *l = strtok_r(f->saved, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		if (mk_str_has_prefix(l, "--") && eq) {
+			*eq = '\0';
+			take_flag(f, l, eq + 1);
+		} else if (prev && mk_str_has_prefix(prev, "--")) {
+			take_flag(f, prev, l);
+		}
+		prev = l;
+	}
+}
+
 int cmd_down(int argc, char **argv)
 {
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct down_flags f = { .data = DEFAULT_DATA, .kcfg = DEFAULT_KUBECONFIG };
 	bool purge = false;
-	const char *data = DEFAULT_DATA, *kcfg = DEFAULT_KUBECONFIG;
+	int rc = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: minik8s down [--purge] [--data-dir DIR] [--run-dir DIR] [--write-kubeconfig FILE]\n\n"
-			       "Stops the node started by 'minik8s up'. With --purge also deletes its\n"
-			       "state (DIR, default %s) and kubeconfig (default %s).\n",
-			       DEFAULT_DATA, DEFAULT_KUBECONFIG);
+			printf("Usage: minik8s down [--purge] [--run-dir DIR] [FLAGS]\n\n"
+			       "Stops the node started by 'minik8s up' and removes every trace of it from\n"
+			       "the kernel and the run directory: containers, pod network namespaces and\n"
+			       "veths, the bridge, the cluster DNS address, routes to other nodes, the\n"
+			       "nftables table, mounts, cgroups, and RUN_DIR (default %s).\n"
+			       "With --purge also deletes its state (--data-dir, default %s) and its\n"
+			       "kubeconfig (--write-kubeconfig, default %s).\n\n"
+			       "The node's flags (--data-dir, --netns-dir, --cgroup-parent, --bridge,\n"
+			       "--cluster-cidr, --cluster-dns, --write-kubeconfig) are read from what 'up'\n"
+			       "saved in RUN_DIR; given here, they override it.\n",
+			       DEFAULT_RUN, DEFAULT_DATA, DEFAULT_KUBECONFIG);
 			return 0;
-		} else if (!strcmp(argv[i], "--purge"))
-			purge = true;
-		else if (!strcmp(argv[i], "--data-dir") && i + 1 < argc)
-			data = argv[++i];
-		else if (!strcmp(argv[i], "--run-dir") && i + 1 < argc) {
+		}
+		if (!strcmp(argv[i], "--run-dir") && i + 1 < argc) {
 			run_dir = argv[++i];
 			snprintf(pid_file, sizeof(pid_file), "%s/minik8s.pid", run_dir);
 		}
-		else if (!strcmp(argv[i], "--write-kubeconfig") && i + 1 < argc)
-			kcfg = argv[++i];
-		else
-			return cmd_usage_error("down", "unexpected argument '%s'", argv[i]);
 	}
+	load_saved_flags(&f);
+	for (int i = 1; i < argc; i++) {
+		static const char *const with_value[] = { "--data-dir", "--write-kubeconfig",
+							  "--netns-dir", "--cgroup-parent", "--bridge",
+							  "--cluster-cidr", "--cluster-dns", "--run-dir" };
+		bool known = false;
+		if (!strcmp(argv[i], "--purge")) {
+			purge = true;
+			continue;
+		}
+		for (size_t k = 0; k < MK_ARRAY_SIZE(with_value) && !known; k++) {
+			if (strcmp(argv[i], with_value[k]))
+				continue;
+			if (i + 1 >= argc)
+				return cmd_usage_error("down", "%s needs a value", argv[i]);
+			take_flag(&f, argv[i], argv[i + 1]);
+			i++;
+			known = true;
+		}
+		if (!known) {
+			free(f.saved);
+			return cmd_usage_error("down", "unexpected argument '%s'", argv[i]);
+		}
+	}
+	f.agent.run_dir = run_dir;
+	f.agent.data_dir = f.data;
+
 	pid_t pid = running_pid();
 	if (pid) {
 		kill(pid, SIGTERM);
@@ -361,17 +450,27 @@ int cmd_down(int argc, char **argv)
 	} else {
 		printf("minik8s is not running\n");
 	}
-	unlink(pid_file);
-	if (purge) {
-		_cleanup_free_ char *cmd = mk_strdup_printf("rm -rf -- '%s'", data);
-		if (strchr(data, '\'') || !strcmp(data, "/") || system(cmd) != 0) {
-			fprintf(stderr, "minik8s down: could not remove '%s'\n", data);
-			return 1;
-		}
-		unlink(kcfg);
-		printf("removed %s and %s\n", data, kcfg);
+	if (mk_agent_node_teardown(&f.agent, &err) < 0) {
+		fprintf(stderr, "minik8s down: %s\n", err->msg);
+		rc = 1;
+	} else {
+		printf("removed the node's containers, network namespaces, bridge, nftables table and %s\n",
+		       run_dir);
 	}
-	return 0;
+	if (purge) {
+		int status = 0;
+		if (!strcmp(f.data, "/") ||
+		    mk_runtime_command_run((const char *const[]){ "rm", "-rf", "--", f.data, NULL },
+					   60000, &status, &err) < 0 || status) {
+			fprintf(stderr, "minik8s down: could not remove '%s'\n", f.data);
+			rc = 1;
+		} else {
+			unlink(f.kcfg);
+			printf("removed %s and %s\n", f.data, f.kcfg);
+		}
+	}
+	free(f.saved);
+	return rc;
 }
 
 int cmd_status(int argc, char **argv)

@@ -95,6 +95,14 @@ void mk_agent_stop(struct mk_agent *a);
 /* The pod CIDR the node got (borrowed, valid for the agent's lifetime). */
 const char *mk_agent_pod_cidr(const struct mk_agent *a);
 
+/* Removes what an agent with these options made on this machine, running or not
+ * (`minik8s down`): containers and shims, pod overlay and namespace mounts, pod
+ * network namespaces and their veths, the bridge, the cluster DNS address, routes
+ * to other nodes, the nftables table, the cgroup parent and the run directory.
+ * The data directory (state, images) is left alone. Best effort: every step is
+ * tried; returns -1 with the first error if any failed. */
+int mk_agent_node_teardown(const struct mk_agent_options *opts, struct mk_error **err);
+
 /* ---- helpers (pure; exported for tests) ------------------------------------ */
 
 /* A Kubernetes resource quantity ("128Mi", "1G", "500m", "2", "1.5") scaled by

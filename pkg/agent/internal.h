@@ -151,5 +151,7 @@ void agent_time_ns_format(int64_t ns, char *buf, size_t size);
 /* routes.c: cross-node pod routes from the Node informer */
 int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_error **err);
 void agent_routes_stop(struct mk_agent *a);
+/* true if CIDR inner lies within CIDR outer ("10.244.3.0/24" in "10.244.0.0/16") */
+bool agent_cidr_within(const char *outer, const char *inner);
 
 #endif

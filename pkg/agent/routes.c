@@ -41,6 +41,13 @@ static int parse_cidr(const char *s, uint32_t *ret_base, uint32_t *ret_mask)
 	return 0;
 }
 
+bool agent_cidr_within(const char *outer, const char *inner)
+{
+	uint32_t ob, om, ib, im;
+	return parse_cidr(outer, &ob, &om) == 0 && parse_cidr(inner, &ib, &im) == 0 && im >= om &&
+	       (ib & om) == ob;
+}
+
 static bool in_cluster(const struct agent_routes *r, const char *cidr)
 {
 	uint32_t b, m;
