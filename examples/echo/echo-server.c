@@ -5,6 +5,9 @@
  *
  *     node=<NODE_IP> pod=<POD_IP> name=<POD_NAME>
  *
+ * and every UDP datagram to the same port with that same line (for the lab's UDP
+ * services; a UDP port that cannot be bound is reported and the HTTP side runs on).
+ *
  * NODE_IP, POD_IP and POD_NAME come from the environment (the manifest sets them
  * through the downward API: status.hostIP, status.podIP, metadata.name). When unset,
  * POD_NAME falls back to the hostname, POD_IP to the first non-loopback address of
@@ -332,7 +335,8 @@ static bool conn_io(struct conn *c, short revents, bool draining)
 	return true;
 }
 
-static int listen_on(const char *addr, int port, char *desc, size_t dlen)
+/* the listening socket (SOCK_STREAM) or the datagram socket (SOCK_DGRAM) */
+static int listen_on(int type, const char *addr, int port, char *desc, size_t dlen)
 {
 	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
 	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -353,12 +357,12 @@ static int listen_on(const char *addr, int port, char *desc, size_t dlen)
 		s4.sin_addr.s_addr = htonl(INADDR_ANY);
 	}
 	if (v6) {
-		fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0 && !addr)
 			v6 = false;
 	}
 	if (!v6)
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		perror("echo-server: socket");
 		return -1;
@@ -368,9 +372,9 @@ static int listen_on(const char *addr, int port, char *desc, size_t dlen)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if ((v6 ? bind(fd, (struct sockaddr *)&s6, sizeof(s6)) : bind(fd, (struct sockaddr *)&s4, sizeof(s4))) <
 		    0 ||
-	    listen(fd, 512) < 0) {
-		fprintf(stderr, "echo-server: listen on %s port %d: %s\n", addr ? addr : (v6 ? "::" : "0.0.0.0"), port,
-			strerror(errno));
+	    (type == SOCK_STREAM && listen(fd, 512) < 0)) {
+		fprintf(stderr, "echo-server: listen on %s %s port %d: %s\n", addr ? addr : (v6 ? "::" : "0.0.0.0"),
+			type == SOCK_STREAM ? "TCP" : "UDP", port, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -378,10 +382,28 @@ static int listen_on(const char *addr, int port, char *desc, size_t dlen)
 	return fd;
 }
 
+/* answers the datagrams waiting on the UDP socket (a bounded batch per call) */
+static void udp_answer(int ufd)
+{
+	struct sockaddr_storage from;
+	char buf[512], line[512];
+	int i, len;
+
+	for (i = 0; i < 64; i++) {
+		socklen_t flen = sizeof(from);
+		if (recvfrom(ufd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &flen) < 0)
+			return;
+		len = identity_line(line, sizeof(line));
+		if (len > 0 && (size_t)len < sizeof(line))
+			sendto(ufd, line, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: echo-server\n\n"
-		   "Answers every HTTP GET with 'node=NODE_IP pod=POD_IP name=POD_NAME'.\n\n"
+		   "Answers every HTTP GET with 'node=NODE_IP pod=POD_IP name=POD_NAME',\n"
+		   "and every UDP datagram to the same port with the same line.\n\n"
 		   "Environment:\n"
 		   "  PORT         port to listen on (default 80)\n"
 		   "  LISTEN_ADDR  address to listen on (default :: and 0.0.0.0)\n"
@@ -392,14 +414,14 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static struct pollfd pfds[MAX_CONNS + 1];
+	static struct pollfd pfds[MAX_CONNS + 2];
 	const char *port_s = env_or_null("PORT");
-	char desc[128], line[512], *endp;
+	char desc[128], udesc[128], line[512], *endp;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, orig;
 	long long drain_until = 0, accept_pause_until = 0;
 	long port = 80;
-	int lfd;
+	int lfd, ufd;
 
 	if (argc > 1) {
 		bool help = !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help");
@@ -425,11 +447,12 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
-	lfd = listen_on(env_or_null("LISTEN_ADDR"), (int)port, desc, sizeof(desc));
+	lfd = listen_on(SOCK_STREAM, env_or_null("LISTEN_ADDR"), (int)port, desc, sizeof(desc));
 	if (lfd < 0)
 		return 1;
+	ufd = listen_on(SOCK_DGRAM, env_or_null("LISTEN_ADDR"), (int)port, udesc, sizeof(udesc));
 	identity_line(line, sizeof(line));
-	printf("echo-server: listening on %s, answering %s", desc, line);
+	printf("echo-server: listening on %s (TCP%s), answering %s", desc, ufd >= 0 ? " and UDP" : "", line);
 
 	for (;;) {
 		long long now = now_ms();
@@ -441,6 +464,9 @@ int main(int argc, char **argv)
 			printf("echo-server: %s, finishing %zu connection(s)\n", strsignal(stop_signal), nconns);
 			close(lfd);
 			lfd = -1;
+			if (ufd >= 0)
+				close(ufd);
+			ufd = -1;
 			draining = true;
 			drain_until = now + DRAIN_MS;
 			/* idle keep-alive connections have nothing to finish */
@@ -464,6 +490,9 @@ int main(int argc, char **argv)
 				ev |= POLLIN;
 			pfds[np++] = (struct pollfd){ .fd = conns[i]->fd, .events = ev };
 		}
+		size_t upos = np;
+		if (ufd >= 0)
+			pfds[np++] = (struct pollfd){ .fd = ufd, .events = POLLIN };
 		if (accept_pause_until > now)
 			timeout = (int)(accept_pause_until - now);
 		struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
@@ -474,8 +503,10 @@ int main(int argc, char **argv)
 			perror("echo-server: poll");
 			return 1;
 		}
+		if (ufd >= 0 && (pfds[upos].revents & POLLIN))
+			udp_answer(ufd);
 		/* connections first (pfds order matches conns until the accept below) */
-		size_t base = (lfd >= 0 && np > nconns) ? 1 : 0;
+		size_t base = (lfd >= 0 && upos > nconns) ? 1 : 0;
 		for (i = nconns; i-- > 0;) {
 			short re = pfds[base + i].revents;
 			if (re && !conn_io(conns[i], re, draining))
@@ -504,6 +535,8 @@ int main(int argc, char **argv)
 		conn_close(nconns - 1);
 	if (lfd >= 0)
 		close(lfd);
+	if (ufd >= 0)
+		close(ufd);
 	printf("echo-server: stopped\n");
 	return 0;
 }

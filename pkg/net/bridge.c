@@ -1,5 +1,5 @@
-/* The node bridge (mk0): created up, with exactly one IPv4 address, the gateway of
- * the node's pod CIDR. */
+/* The node bridge (mk0): created up, with a fixed MAC address and exactly one IPv4
+ * address, the gateway of the node's pod CIDR. */
 #include <errno.h>
 #include <string.h>
 #include <netlink/errno.h>
@@ -41,6 +41,29 @@ static int bridge_get_or_create(struct mk_net_sock *s, const char *name, struct 
 	return 0;
 }
 
+/* A bridge whose address was never set takes the lowest MAC of its ports, so it
+ * changes whenever that port goes: every pod then holds the gateway's old MAC in
+ * its ARP cache and loses its traffic for seconds. Setting the current address
+ * (the random one of a new bridge) pins it; doing it again changes nothing. */
+static int bridge_pin_mac_locked(struct mk_net_sock *s, struct rtnl_link *l, const char *name,
+				 struct mk_error **err)
+{
+	_cleanup_link_ struct rtnl_link *change = NULL;
+	struct nl_addr *mac = rtnl_link_get_addr(l);
+	int r;
+
+	if (!mac)
+		return mk_error_set(err, EINVAL, "bridge '%s' has no MAC address", name);
+	change = rtnl_link_alloc();
+	if (!change)
+		return mk_error_set(err, ENOMEM, "allocate link");
+	rtnl_link_set_addr(change, mac);
+	r = rtnl_link_change(s->nl, l, change, 0);
+	if (r < 0)
+		return nl_error(err, r, "pin the MAC address of bridge '%s'", name);
+	return 0;
+}
+
 int mk_net_bridge_ensure(struct mk_net_sock *s, const char *name, const char *addr,
 			 struct mk_error **err)
 {
@@ -56,6 +79,8 @@ int mk_net_bridge_ensure(struct mk_net_sock *s, const char *name, const char *ad
 	if (addr && parse_ipv4(addr, 1, &want, &prefix, err) < 0)
 		return -1;
 	if (bridge_get_or_create(s, name, &l, err) < 0)
+		return -1;
+	if (bridge_pin_mac_locked(s, l, name, err) < 0)
 		return -1;
 	ifindex = rtnl_link_get_ifindex(l);
 	if (!(rtnl_link_get_flags(l) & IFF_UP) && link_set_up_locked(s, name, err) < 0)
