@@ -8,85 +8,8 @@
 
 /* ---- label key / value syntax ---------------------------------------------- */
 
-#define NAME_MSG                                                                          \
-	"must consist of alphanumeric characters, '-', '_' or '.', and must start and end " \
-	"with an alphanumeric character"
-#define SUBDOMAIN_MSG                                                                    \
-	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, " \
-	"'-' or '.', and must start and end with an alphanumeric character"
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9] over s[0..n) */
-static bool is_name(const char *s, size_t n)
-{
-	if (n == 0 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return false;
-	return true;
-}
-
-/* RFC 1123 subdomain: dot-separated labels of [a-z0-9] with inner '-', <= 253. */
-static bool is_subdomain(const char *s, size_t n)
-{
-	if (n == 0 || n > 253)
-		return false;
-	size_t start = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && s[i] != '.') {
-			char c = s[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-				return false;
-			continue;
-		}
-		if (i == start || s[start] == '-' || s[i - 1] == '-')
-			return false;
-		start = i + 1;
-	}
-	return true;
-}
-
-/* Qualified name check (IsQualifiedName); NULL if valid, else a static message. */
-static const char *check_key(const char *key)
-{
-	const char *slash = strchr(key, '/'), *name = key;
-
-	if (slash) {
-		if (strchr(slash + 1, '/'))
-			return "a qualified name " NAME_MSG " with an optional DNS subdomain prefix "
-			       "and '/' (e.g. 'example.com/MyName')";
-		if (slash == key)
-			return "prefix part must be non-empty";
-		if ((size_t)(slash - key) > 253)
-			return "prefix part must be no more than 253 characters";
-		if (!is_subdomain(key, (size_t)(slash - key)))
-			return "prefix part " SUBDOMAIN_MSG;
-		name = slash + 1;
-	}
-	if (!*name)
-		return "name part must be non-empty";
-	if (strlen(name) > 63)
-		return "name part must be no more than 63 characters";
-	if (!is_name(name, strlen(name)))
-		return "name part " NAME_MSG;
-	return NULL;
-}
-
-static const char *check_value(const char *v)
-{
-	if (strlen(v) > 63)
-		return "must be no more than 63 characters";
-	if (*v && !is_name(v, strlen(v)))
-		return "a valid label must be an empty string or consist of alphanumeric "
-		       "characters, '-', '_' or '.', and must start and end with an "
-		       "alphanumeric character";
-	return NULL;
-}
+/* Key and value rules are validation's (mk_api_check_label_key/_value), so a
+ * selector accepts exactly the labels objects may carry. */
 
 /* ---- label selectors -------------------------------------------------------- */
 
@@ -163,7 +86,7 @@ static bool parse_int64(const char *s, long long *ret)
 /* The checks of labels.NewRequirement. */
 static int requirement_check(const struct requirement *r, struct mk_error **err)
 {
-	const char *why = check_key(r->key);
+	const char *why = mk_api_check_label_key(r->key);
 	if (why)
 		return mk_error_set(err, EINVAL,
 				    "unable to parse requirement: key: Invalid value: \"%s\": %s",
@@ -201,7 +124,7 @@ static int requirement_check(const struct requirement *r, struct mk_error **err)
 	}
 	}
 	for (size_t i = 0; i < r->n_values; i++) {
-		why = check_value(r->values[i]);
+		why = mk_api_check_label_value(r->values[i]);
 		if (why)
 			return mk_error_set(err, EINVAL,
 					    "unable to parse requirement: values[%zu]: Invalid value: "

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 #include "minik8s/client.h"
+#include "minik8s/api.h"
 #include "internal.h"
 
 #define MAX_RESPONSE_BYTES ((size_t)256 << 20)
@@ -351,28 +352,6 @@ int mk_client_do(struct mk_client *c, const struct mk_client_request *req,
 	return 0;
 }
 
-static const char *reason_for_code(long code)
-{
-	switch (code) {
-	case 400: return "BadRequest";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "NotFound";
-	case 405: return "MethodNotAllowed";
-	case 406: return "NotAcceptable";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "RequestEntityTooLarge";
-	case 415: return "UnsupportedMediaType";
-	case 422: return "Invalid";
-	case 429: return "TooManyRequests";
-	case 500: return "InternalError";
-	case 503: return "ServiceUnavailable";
-	case 504: return "Timeout";
-	default: return "";
-	}
-}
-
 static bool is_status(const cJSON *j)
 {
 	const char *kind = mk_json_get_string(j, "kind");
@@ -386,7 +365,8 @@ const char *mk_client_response_reason(const struct mk_client_response *res)
 		if (r && *r)
 			return r;
 	}
-	return reason_for_code(res->code);
+	/* the same reasons the API server gives (pkg/api); "" for non-errors */
+	return res->code >= 400 ? mk_api_status_reason((int)res->code) : "";
 }
 
 /* The texts apimachinery uses for errors without a Status body. */

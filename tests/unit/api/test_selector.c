@@ -167,7 +167,9 @@ START_TEST(test_label_error_prefix)
 	ck_assert_int_eq(mk_label_selector_parse("a=b,Inv@lid", &sel, &err), -1);
 	ck_assert_str_eq(err->msg, "unable to parse requirement: key: Invalid value: \"Inv@lid\": "
 				   "name part must consist of alphanumeric characters, '-', '_' or "
-				   "'.', and must start and end with an alphanumeric character");
+				   "'.', and must start and end with an alphanumeric character "
+				   "(e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+				   "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
 	mk_error_free(&err);
 }
 END_TEST
