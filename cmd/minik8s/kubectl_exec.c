@@ -12,7 +12,7 @@
 #include "commands.h"
 #include "kubectl.h"
 #include "kubectl_stream.h"
-#include "../../pkg/agent/stream.h"
+#include "minik8s/ws.h"
 
 static const char EXEC_HELP[] =
 	"Execute a command in a container.\n\n"

@@ -47,6 +47,8 @@
 #define MK_AGENT_DEFAULT_CLUSTER_DNS "10.96.0.10"
 #define MK_AGENT_DEFAULT_CLUSTER_DOMAIN "cluster.local"
 #define MK_AGENT_MAX_PODS 110
+/* the log/exec port every node serves (the kubelet's), unless its Node says otherwise */
+#define MK_AGENT_STREAM_DEFAULT_PORT 10250
 
 /* Everything borrowed (copied by mk_agent_start). */
 struct mk_agent_options {

@@ -22,12 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "minik8s/agent.h"
 #include "minik8s/runtime.h"
 #include "minik8s/util.h"
+#include "minik8s/ws.h"
 
-#define MK_AGENT_STREAM_DEFAULT_PORT 10250
 #define MK_AGENT_STREAM_CLIENT_CN "minik8s-apiserver"
-#define MK_WS_PROTOCOL_V5 "v5.channel.k8s.io"
 
 /* Resolves a container of a pod to runtime container ids: *ret_current is the
  * running (or last) instance, *ret_previous the one before it (after a restart);
@@ -60,63 +60,5 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 			  struct mk_agent_stream **ret, struct mk_error **err);
 /* Ends every session (exec processes are killed), stops and frees. Accepts NULL. */
 void mk_agent_stream_stop(struct mk_agent_stream *s);
-
-/* ---- WebSocket framing (RFC 6455), stream_ws.c ------------------------------------ */
-
-enum {
-	MK_WS_OP_CONT = 0x0,
-	MK_WS_OP_TEXT = 0x1,
-	MK_WS_OP_BINARY = 0x2,
-	MK_WS_OP_CLOSE = 0x8,
-	MK_WS_OP_PING = 0x9,
-	MK_WS_OP_PONG = 0xa,
-};
-
-enum {
-	MK_WS_CH_STDIN = 0,
-	MK_WS_CH_STDOUT = 1,
-	MK_WS_CH_STDERR = 2,
-	MK_WS_CH_STATUS = 3,
-	MK_WS_CH_RESIZE = 4,
-	MK_WS_CH_CLOSE = 255,
-};
-
-/* kubectl's limit for client frames; ours for both directions */
-#define MK_WS_MAX_PAYLOAD (1024 * 1024)
-
-struct mk_ws_frame {
-	bool fin;
-	int opcode;
-	uint8_t *payload; /* points into the parsed buffer, unmasked in place */
-	size_t len;
-};
-
-/* Appends one frame to out. mask: NULL for a server frame, else the 4-byte masking
- * key of a client frame (payload is masked in the copy). */
-void mk_ws_frame_append(struct mk_buf *out, int opcode, const void *payload, size_t len,
-			const uint8_t *mask);
-/* Appends a binary frame whose payload is the channel byte followed by data. */
-void mk_ws_channel_append(struct mk_buf *out, uint8_t channel, const void *data, size_t len,
-			  const uint8_t *mask);
-/* Parses one frame at the start of buf (len bytes). Returns the frame's total size
- * (> 0) and fills *ret (payload unmasked in place), 0 when buf holds no complete
- * frame yet, or -1 with err on a protocol error (reserved bits, payload above
- * max_payload, a fragmented or oversized control frame, must_mask mismatch:
- * require_mask 1 = client frames must be masked, 0 = must not, -1 = either). */
-ssize_t mk_ws_frame_parse(uint8_t *buf, size_t len, size_t max_payload, int require_mask,
-			  struct mk_ws_frame *ret, struct mk_error **err);
-/* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key GUID)). Owned. */
-char *mk_ws_accept_key(const char *key);
-/* A fresh random Sec-WebSocket-Key (base64 of 16 bytes). Owned. */
-char *mk_ws_new_key(void);
-/* True when a comma-separated header value list contains token (case-insensitive
- * when icase). */
-bool mk_ws_header_has_token(const char *value, const char *token, bool icase);
-/* Parses a resize payload {"Width":W,"Height":H}; 0 or -1 when malformed. */
-int mk_ws_resize_parse(const char *json, size_t len, unsigned short *ret_cols,
-		       unsigned short *ret_rows);
-/* The v5 status payload for an exit code: Success for 0, else Failure with reason
- * NonZeroExitCode and a cause ExitCode N. Owned JSON text. */
-char *mk_ws_exit_status_json(int exit_code);
 
 #endif

@@ -21,7 +21,8 @@
 #include <sys/socket.h>
 #include <curl/curl.h>
 #include "internal.h"
-#include "../agent/stream.h"
+#include "minik8s/ws.h"
+#include "minik8s/agent.h"
 
 #define CONNECT_TIMEOUT_S 10
 #define HANDSHAKE_TIMEOUT_MS 30000

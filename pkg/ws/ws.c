@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-#include "stream.h"
+#include "minik8s/ws.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
