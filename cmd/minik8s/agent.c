@@ -43,6 +43,9 @@ static void agent_help(void)
 	       "                              (default 10.244.0.0/16)\n"
 	       "  --disable-proxy             run no ClusterIP balancer (nftables) here\n"
 	       "  --disable-dns               run no cluster DNS responder here\n"
+	       "  --node-status-update-frequency DUR  how often the node posts its status\n"
+	       "                              (heartbeat; default 10s; keep it well below the\n"
+	       "                              server's --node-monitor-grace-period)\n"
 	       "  -v, --verbose               debug logging\n"
 	       "  -h, --help                  show this help\n\n"
 	       "Stop with SIGINT or SIGTERM; running pods keep running and a new agent adopts them.\n",
@@ -68,7 +71,7 @@ int cmd_agent(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_KCFG, O_NNAME, O_NIP, O_DATA, O_RUN,
 	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM,
-	       O_CCIDR, O_NOPROXY, O_NODNS };
+	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -91,6 +94,7 @@ int cmd_agent(int argc, char **argv)
 		{ "cluster-cidr", required_argument, NULL, O_CCIDR },
 		{ "disable-proxy", no_argument, NULL, O_NOPROXY },
 		{ "disable-dns", no_argument, NULL, O_NODNS },
+		{ "node-status-update-frequency", required_argument, NULL, O_HB },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -135,6 +139,11 @@ int cmd_agent(int argc, char **argv)
 		case O_CCIDR: o.cluster_cidr = optarg; break;
 		case O_NOPROXY: o.disable_proxy = true; break;
 		case O_NODNS: o.disable_dns = true; break;
+		case O_HB:
+			if (mk_controller_parse_duration(optarg, &o.heartbeat_ms, &err) < 0 || !o.heartbeat_ms)
+				return cmd_usage_error("agent", "invalid --node-status-update-frequency '%s'",
+						       optarg);
+			break;
 		case 'v': mk_log_level = MK_LOG_DEBUG; break;
 		case 'h': agent_help(); return 0;
 		default:

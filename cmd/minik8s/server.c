@@ -56,7 +56,7 @@ static void server_help(void)
 	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
 	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
 	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
-	       "  --disable-proxy, --disable-dns\n"
+	       "  --disable-proxy, --disable-dns, --node-status-update-frequency DUR\n"
 	       "                              the agent's flags (see 'minik8s agent --help')\n"
 	       "  -h, --help                  show this help\n\n"
 	       "The API is served over TLS with a cluster CA kept in DIR/tls/ca.crt and requires\n"
@@ -160,7 +160,7 @@ int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
-	       O_NOPROXY, O_NODNS };
+	       O_NOPROXY, O_NODNS, O_A_HB };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -184,6 +184,7 @@ int cmd_server(int argc, char **argv)
 		{ "bridge", required_argument, NULL, O_A_BRIDGE },
 		{ "disable-proxy", no_argument, NULL, O_NOPROXY },
 		{ "disable-dns", no_argument, NULL, O_NODNS },
+		{ "node-status-update-frequency", required_argument, NULL, O_A_HB },
 		{ "restart-backoff", required_argument, NULL, O_A_BACKOFF },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -243,6 +244,12 @@ int cmd_server(int argc, char **argv)
 		case O_A_BRIDGE: f.agent.bridge = optarg; break;
 		case O_NOPROXY: f.agent.disable_proxy = true; break;
 		case O_NODNS: f.agent.disable_dns = true; break;
+		case O_A_HB:
+			if (mk_controller_parse_duration(optarg, &f.agent.heartbeat_ms, &err) < 0 ||
+			    !f.agent.heartbeat_ms)
+				return cmd_usage_error("server", "invalid --node-status-update-frequency '%s'",
+						       optarg);
+			break;
 		case O_A_BACKOFF:
 			if (cmd_agent_parse_backoff(optarg, &f.agent.backoff_base_ms,
 						    &f.agent.backoff_max_ms, &err) < 0)

@@ -167,7 +167,7 @@ static void save_args(char **sargv)
 	_cleanup_free_ char *path = mk_strdup_printf("%s/minik8s.args", run_dir);
 	struct mk_buf b;
 	mk_buf_init(&b);
-	for (int i = 2; sargv[i]; i++)
+	for (int i = 1; sargv[i]; i++) /* the role ("server"/"agent"), then the flags */
 		mk_buf_printf(&b, "%s\n", sargv[i]);
 	mk_fs_write_file(path, b.data ? b.data : "", b.len, 0600, &err);
 	mk_buf_release(&b);
@@ -343,6 +343,8 @@ int cmd_up(int argc, char **argv)
 /* Teardown options from the saved flags, overridden by down's own. */
 struct down_flags {
 	const char *data, *kcfg;
+	bool agent_only;  /* the node joined a cluster: it wrote no kubeconfig */
+	bool kcfg_given;
 	struct mk_agent_options agent;
 	char *saved; /* owned text the pointers may borrow from */
 };
@@ -372,6 +374,8 @@ static void load_saved_flags(struct down_flags *f)
 		return;
 	char *save = NULL, *prev = NULL;
 	for (char *l = strtok_r(f->saved, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (!prev && !strcmp(l, "agent"))
+			f->agent_only = true;
 		char *eq = strchr(l, '=');
 		if (mk_str_has_prefix(l, "--") && eq) {
 			*eq = '\0';
@@ -426,6 +430,8 @@ int cmd_down(int argc, char **argv)
 			if (i + 1 >= argc)
 				return cmd_usage_error("down", "%s needs a value", argv[i]);
 			take_flag(&f, argv[i], argv[i + 1]);
+			if (!strcmp(argv[i], "--write-kubeconfig"))
+				f.kcfg_given = true;
 			i++;
 			known = true;
 		}
@@ -464,6 +470,8 @@ int cmd_down(int argc, char **argv)
 					   60000, &status, &err) < 0 || status) {
 			fprintf(stderr, "minik8s down: could not remove '%s'\n", f.data);
 			rc = 1;
+		} else if (f.agent_only && !f.kcfg_given) {
+			printf("removed %s\n", f.data);
 		} else {
 			unlink(f.kcfg);
 			printf("removed %s and %s\n", f.data, f.kcfg);
