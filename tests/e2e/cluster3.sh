@@ -164,8 +164,10 @@ check_loop "jumpbox loop" "$PODS"
 echo "# sample replies: $(sort -u "$T/loop-jumpbox loop.txt" | head -3 | tr '\n' '|')"
 for n in 1 2 3; do
 	# 30 requests miss one of 3 replicas by chance with p = 3 * (2/3)^30 ~ 2e-5
-	out=$(for i in $(seq 30); do IN "$n" curl -s -m 2 "http://$CIP/"; echo; done | grep -o 'pod=[0-9.]*' | sort -u | wc -l)
+	replies=$(for i in $(seq 30); do IN "$n" curl -s -m 5 "http://$CIP/"; echo; done)
+	out=$(grep -o 'pod=[0-9.]*' <<<"$replies" | sort -u | wc -l)
 	expect_eq "node$n's balancer reaches all 3 replicas (30 requests from the node)" "$out" 3
+	[ "$out" == 3 ] || echo "# node$n: $(grep -c '^node=' <<<"$replies") of 30 answered: $(grep -o 'pod=[0-9.]*' <<<"$replies" | sort | uniq -c | tr '\n' ' ')"
 	expect_eq "node$n's nft rules hold the ClusterIP" \
 		"$(IN "$n" nft list table ip minik8s 2>/dev/null | grep -c "$CIP")" "$(IN 1 nft list table ip minik8s 2>/dev/null | grep -c "$CIP")"
 done
