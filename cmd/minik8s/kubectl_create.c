@@ -1,3 +1,4 @@
+#include <ctype.h>
 /* kubectl create namespace|deployment|-f, and kubectl run: the objects real
  * kubectl builds (kubectl 1.30's JSON bodies). */
 #include <string.h>
@@ -183,6 +184,42 @@ static int create_deployment(struct kubectl *k, struct kargs *a, struct kflag_li
 	return submit(k, &r, k->ns, obj, "kubectl-create", output, dry_run, "created");
 }
 
+/* create -f --dry-run=client: the objects as -o asks (one object, or a List), or
+ * "kind/name created (dry run)" lines; nothing reaches the server. */
+static int print_dry_run(const cJSON *objs, const char *output)
+{
+	const cJSON *o;
+	_cleanup_cjson_ cJSON *list = NULL;
+	const cJSON *what = objs;
+
+	if (output && (!strcmp(output, "json") || !strcmp(output, "yaml"))) {
+		if (cJSON_GetArraySize(objs) == 1) {
+			what = cJSON_GetArrayItem(objs, 0);
+		} else {
+			list = cJSON_CreateObject();
+			cJSON_AddStringToObject(list, "apiVersion", "v1");
+			cJSON_AddStringToObject(list, "kind", "List");
+			cJSON_AddItemToObject(list, "items", cJSON_Duplicate(objs, 1));
+			what = list;
+		}
+		if (!strcmp(output, "json"))
+			kubectl_print_json(stdout, what);
+		else if (kubectl_print_yaml(stdout, what) != 0)
+			return 1;
+		return 0;
+	}
+	cJSON_ArrayForEach(o, objs)
+	{
+		const char *kind = mk_json_get_string(o, "kind");
+		const char *name = mk_json_get_string(o, "metadata.name");
+		char lower[64] = "";
+		for (size_t i = 0; kind && kind[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = (char)tolower((unsigned char)kind[i]);
+		printf("%s/%s created (dry run)\n", lower, name ? name : "");
+	}
+	return 0;
+}
+
 int kubectl_create(struct kubectl *k, int argc, char **argv)
 {
 	struct kflag_list files = { 0 }, images = { 0 };
@@ -217,6 +254,15 @@ int kubectl_create(struct kubectl *k, int argc, char **argv)
 		if (r)
 			goto out;
 		cJSON *o;
+		if (dry_run && *dry_run && strcmp(dry_run, "none") != 0) {
+			/* nothing is sent: print what would be created */
+			if (strcmp(dry_run, "client") != 0) {
+				r = cmd_usage_error("kubectl create", "only --dry-run=client is supported");
+				goto out;
+			}
+			r = print_dry_run(objs, output);
+			goto out;
+		}
 		cJSON_ArrayForEach(o, objs)
 			r |= kubectl_apply_object(k, o, true);
 		goto out;

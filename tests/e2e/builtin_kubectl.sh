@@ -262,3 +262,12 @@ run env -u KUBECONFIG HOME="$T" "$MINIK8S" kubectl -s "$API" --token "$TOKEN" --
 expect_eq "--server/--token/--certificate-authority" "$OUT" "namespace/demo"
 run env -u KUBECONFIG HOME="$T" "$MINIK8S" kubectl -s "$API" --token wrong --certificate-authority "$CACERT" get ns
 expect_eq "bad token" "$ERR" "error: You must be logged in to the server (Unauthorized)"
+
+# ---- create -f --dry-run=client sends nothing ------------------------------------------------------
+printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: drynamespace\n' >"$T/dry.yaml"
+run K create --dry-run=client -f "$T/dry.yaml"
+expect_eq "create -f --dry-run=client" "$OUT" "namespace/drynamespace created (dry run)"
+run K create --dry-run=client -o json -f "$T/dry.yaml"
+expect_eq "create -f --dry-run=client -o json" "$(jq -r .metadata.name <<<"$OUT")" drynamespace
+api GET /api/v1/namespaces/drynamespace
+expect_eq "dry run created nothing" "$HTTP_CODE" 404
