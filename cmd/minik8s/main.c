@@ -12,9 +12,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "up", cmd_up, "start this node in the background and wait until it is ready" },
-	{ "down", cmd_down, "stop this node (--purge: and delete its state)" },
-	{ "status", cmd_status, "show whether this node is running" },
-	{ "server", cmd_server, "run the API server (and store) in the foreground" },
+	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state)" },
+	{ "status", cmd_status, "show whether this node runs, and the cluster's nodes" },
+	{ "server", cmd_server, "run a whole node in the foreground: API server, controllers, agent" },
 	{ "agent", cmd_agent, "run the node agent only, joining a cluster (--server URL --token T)" },
 	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
 	{ "image", cmd_image, "manage container images (ls, pull, import, rm)" },

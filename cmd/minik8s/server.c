@@ -33,8 +33,11 @@ struct server_flags {
 static void server_help(void)
 {
 	printf("Usage: minik8s server [FLAGS]\n\n"
-	       "Runs the Kubernetes-compatible API server, backed by SQLite, in the foreground.\n"
-	       "It writes a kubeconfig that kubectl (real or 'minik8s kubectl') can use.\n\n"
+	       "Runs a whole node in the foreground: the Kubernetes-compatible API server on\n"
+	       "SQLite, the scheduler and controllers (unless --disable-controllers) and the\n"
+	       "node agent with its service balancer and cluster DNS (unless --disable-agent).\n"
+	       "It writes a kubeconfig that kubectl (real or 'minik8s kubectl') can use.\n"
+	       "'minik8s up' runs this in the background.\n\n"
 	       "Flags (k3s names):\n"
 	       "  --data-dir DIR              state directory (default /var/lib/minik8s)\n"
 	       "  --bind-address IP           address to listen on (default 0.0.0.0)\n"
