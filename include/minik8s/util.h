@@ -64,6 +64,9 @@ extern int mk_log_level; /* default MK_LOG_INFO */
 /* Writes one line to stderr: "time level component: message". Thread-safe. */
 void mk_log(int level, const char *component, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same from a va_list, with trailing newlines of the message dropped (for
+ * libraries' log callbacks, such as libmicrohttpd's). */
+void mk_logv(int level, const char *component, const char *fmt, va_list ap);
 
 /* ---- strings and buffers ------------------------------------------------- */
 

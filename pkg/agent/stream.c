@@ -211,12 +211,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[512];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t l = strlen(msg);
-	while (l && msg[l - 1] == '\n')
-		msg[--l] = '\0';
-	mk_log(MK_LOG_DEBUG, "agent-stream", "%s", msg);
+	mk_logv(MK_LOG_DEBUG, "agent-stream", fmt, ap);
 }
 
 /* Loads the serving pair, or makes a self-signed one (written to the paths when

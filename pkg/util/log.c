@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <string.h>
 #include <sys/time.h>
 #include "minik8s/util.h"
 
@@ -25,4 +26,17 @@ void mk_log(int level, const char *component, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	pthread_mutex_unlock(&log_lock);
+}
+
+void mk_logv(int level, const char *component, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (level > mk_log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t l = strlen(msg);
+	while (l && msg[l - 1] == '\n')
+		msg[--l] = '\0';
+	mk_log(level, component, "%s", msg);
 }
