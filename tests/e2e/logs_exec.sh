@@ -55,6 +55,8 @@ for impl in kubectl minik8s; do
 	expect_eq "$impl logs: stdout lines" "$(grep -v stderr <<<"$out")" $'hello from web\nthird line'
 	expect_eq "$impl logs: stderr line" "$(grep -c '^to stderr$' <<<"$out")" 1
 
+	# the ticker prints every 200 ms: wait (bounded) until it has two lines
+	for _ in $(seq 50); do [ "$(C logs ticker -c ticker 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.2; done
 	out=$(C logs ticker -c ticker --tail 2 2>&1)
 	a=$(head -1 <<<"$out" | cut -d' ' -f2); b=$(tail -1 <<<"$out" | cut -d' ' -f2)
 	if [ "$(wc -l <<<"$out")" = 2 ] && [[ "$a" =~ ^[0-9]+$ ]] && [ "$((b - a))" = 1 ]; then
