@@ -6,6 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-}
 failed=()
+# the anchors' tools (wrk, dnsperf, iptables-legacy-restore, ...) come from Debian
+sh scripts/deps.sh bench || exit 1
 for b in bench/*/run.sh; do
 	[ -f "$b" ] || continue
 	name=$(basename "$(dirname "$b")")

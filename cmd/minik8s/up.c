@@ -3,6 +3,9 @@
  * pid in RUN/minik8s.pid), waits until it answers, and tells the user how to use
  * it; on a running node it says so. `down` stops it; --purge also removes state. */
 #include <errno.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -76,9 +79,28 @@ static void up_help(void)
 	       "the server's DATA_DIR/node-token (its CA hash is checked) or the bare join secret.\n"
 	       "Running 'up' on a node that is already up says so and changes nothing.\n\n"
 	       "  --foreground   stay attached (logs to the terminal)\n"
+	       "  --iface NAME   use this interface's IPv4 address as the node's (--node-ip)\n"
 	       "  -h, --help     show this help\n\n"
 	       "Files: pid RUN_DIR/minik8s.pid (--run-dir, default %s), log DATA_DIR/minik8s.log.\n",
 	       DEFAULT_RUN);
+}
+
+/* The first IPv4 address of interface name into out. */
+static int iface_address(const char *name, char out[INET_ADDRSTRLEN])
+{
+	struct ifaddrs *ifs = NULL;
+	int rc = -1;
+
+	if (getifaddrs(&ifs) < 0)
+		return -1;
+	for (struct ifaddrs *i = ifs; i && rc < 0; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, name))
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out, INET_ADDRSTRLEN);
+		rc = 0;
+	}
+	freeifaddrs(ifs);
+	return rc;
 }
 
 /* Starts argv (a minik8s command) detached, logging to log; returns its pid. */
@@ -202,11 +224,30 @@ int cmd_up(int argc, char **argv)
 	if (server && !mk_str_has_prefix(server, "https://"))
 		return cmd_usage_error("up", "--server must be an https:// URL, got '%s'", server);
 
+	/* --iface NAME: the node's address is that interface's (Vagrant's NAT interface
+	 * has the same address on every VM, so the private one must be named) */
+	const char *iface = flag_value(argc, argv, "--iface", NULL);
+	char iface_ip[INET_ADDRSTRLEN] = "";
+	if (iface) {
+		if (flag_value(argc, argv, "--node-ip", NULL))
+			return cmd_usage_error("up", "give --iface or --node-ip, not both");
+		if (iface_address(iface, iface_ip) < 0)
+			return cmd_usage_error("up", "interface '%s' has no IPv4 address", iface);
+	}
+
 	sargv[sargc++] = "minik8s";
 	sargv[sargc++] = server ? "agent" : "server";
+	if (iface_ip[0]) {
+		sargv[sargc++] = "--node-ip";
+		sargv[sargc++] = iface_ip;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--foreground"))
 			fg = true;
+		else if (!strcmp(argv[i], "--iface"))
+			i++;
+		else if (mk_str_has_prefix(argv[i], "--iface="))
+			;
 		else if (server && (!strcmp(argv[i], "--server") || !strcmp(argv[i], "--token")))
 			i++; /* passed below, resolved */
 		else if (server && (mk_str_has_prefix(argv[i], "--server=") ||
@@ -481,6 +522,35 @@ int cmd_down(int argc, char **argv)
 	return rc;
 }
 
+/* The components this node runs, from the flags `up` saved. */
+static void print_components(void)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/minik8s.args", run_dir), *text = NULL;
+	struct mk_buf b;
+
+	if (mk_fs_read_file(path, &text, NULL, NULL) < 0)
+		return;
+	bool server = !mk_str_has_prefix(text, "agent\n");
+	bool agent = !strstr(text, "\n--disable-agent\n");
+	const struct {
+		bool on;
+		const char *name;
+	} parts[] = {
+		{ server, "apiserver" },
+		{ server, "store" },
+		{ server && !strstr(text, "\n--disable-controllers\n"), "scheduler+controllers" },
+		{ agent, "agent" },
+		{ agent && !strstr(text, "\n--disable-proxy\n"), "balancer" },
+		{ agent && !strstr(text, "\n--disable-dns\n"), "dns" },
+	};
+	mk_buf_init(&b);
+	for (size_t i = 0; i < MK_ARRAY_SIZE(parts); i++)
+		if (parts[i].on)
+			mk_buf_printf(&b, "%s%s", b.len ? ", " : "", parts[i].name);
+	printf("  components: %s\n", b.len ? b.data : "none");
+	mk_buf_release(&b);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	const char *kcfg = NULL;
@@ -509,6 +579,7 @@ int cmd_status(int argc, char **argv)
 	printf("\n");
 	if (!pid)
 		return 3;
+	print_components();
 
 	_cleanup_free_ char *path = mk_client_kubeconfig_path(kcfg);
 	struct mk_client_config *cfg = NULL;

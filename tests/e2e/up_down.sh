@@ -15,7 +15,7 @@ PORT=$(free_port)
 KC=$T/kubeconfig
 IN=(nsenter "--net=/run/netns/$NS")
 FLAGS=(--data-dir "$DATA" --run-dir "$RUN" --write-kubeconfig "$KC" --bind-address 127.0.0.1
-	--https-listen-port "$PORT" --node-name upnode --node-ip 192.168.78.2 --cgroup-parent "$CG"
+	--https-listen-port "$PORT" --node-name upnode --iface eth0 --cgroup-parent "$CG"
 	--restart-backoff 1s,2s)
 
 cleanup_node() {
@@ -55,6 +55,7 @@ expect_match up_again_is_idempotent "$OUT" "already up"
 OUT=$("${IN[@]}" "$MINIK8S" status --run-dir "$RUN" --kubeconfig "$KC" 2>&1)
 expect_match status_running "$OUT" "running, pid [0-9]+"
 expect_match status_node_ready "$OUT" "node upnode +Ready +10\.244\."
+expect_match status_components "$OUT" "components: apiserver, store, scheduler\+controllers, agent, balancer, dns"
 
 # ---- a pod, so there is something to clean ----
 K=("${IN[@]}" "$MINIK8S" kubectl --kubeconfig "$KC")
@@ -69,6 +70,8 @@ check has_container test -n "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
 check has_bridge ip -n "$NS" link show mk0
 check has_nft_table "${IN[@]}" nft list table ip minik8s
 check has_dns_address sh -c "ip -n $NS -o addr | grep -q 10.96.0.10/32"
+got=$("${K[@]}" get node upnode -o json 2>/dev/null | jq -r '.status.addresses[] | select(.type=="InternalIP") | .address')
+expect_eq iface_gives_node_ip "$got" 192.168.78.2
 
 # ---- down ----
 OUT=$("${IN[@]}" "$MINIK8S" down --run-dir "$RUN" 2>&1)
