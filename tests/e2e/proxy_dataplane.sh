@@ -4,7 +4,8 @@
 # servers; pkg/proxy programs table ip minik8s in the node netns (driven by
 # build/bench/proxy/proxyctl). Checks ClusterIP TCP from a pod and from the
 # node, UDP, hairpin, no-endpoint reject, NodePort, ClientIP affinity, endpoint
-# removal (and UDP conntrack flush), resync after `nft flush ruleset`, removal,
+# removal (and UDP conntrack flush), pod egress masquerade, resync after
+# `nft flush ruleset`, removal,
 # and that the root netns ruleset is untouched.
 . "$(dirname "$0")/../lib/lib.sh"
 PROXYCTL=${PROXYCTL:-$ROOT/build/bench/proxy/proxyctl}
@@ -128,6 +129,28 @@ expect_eq clusterip_tcp_from_pod "$(CLIENT pa tcp 10.96.0.10 80 40)" "pa,pb,pc"
 expect_eq clusterip_tcp_from_node "$(CLIENT node tcp 10.96.0.10 80 40)" "pa,pb,pc"
 expect_eq hairpin "$(CLIENT pa tcp 10.96.0.15 80 5)" "pa"
 expect_eq same_node_pod_to_service "$(CLIENT pb tcp 10.96.0.15 80 5)" "pa"
+
+# pod egress: an "outside" host behind the node's eth0 knows no route to the pods, so
+# a pod reaches it only masqueraded behind the node address (which it must report)
+EXT=mkpx$ID-ext
+on_exit "ip netns del $EXT"
+ip netns add "$EXT"
+NX ip link set eth0p netns "$EXT"
+ip -n "$EXT" link set lo up
+ip -n "$EXT" addr add 192.168.77.254/24 dev eth0p
+ip -n "$EXT" link set eth0p up
+cat >"$T/peer.py" <<'PY'
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9090)); s.listen(16); open(sys.argv[1], "w").close()
+while True:
+    c, a = s.accept(); c.sendall((a[0] + "\n").encode()); c.close()
+PY
+ip netns exec "$EXT" python3 "$T/peer.py" "$T/ready.ext" >/dev/null 2>&1 &
+_PIDS+=($!)
+wait_until 50 test -f "$T/ready.ext" || { fail egress "outside server did not start"; exit 1; }
+expect_eq pod_egress_masqueraded "$(POD pa timeout 10 python3 -c '
+import socket; c = socket.create_connection(("192.168.77.254", 9090), timeout=3); print(c.recv(64).decode().strip())' 2>&1)" 192.168.77.1
 expect_eq clusterip_udp "$(CLIENT pa udp 10.96.0.11 53 30)" "pb,pc"
 expect_eq no_endpoints_refused_at_once "$(CLIENT pa tcp 10.96.0.12 80 3)" "refused"
 expect_eq no_endpoints_refused_from_node "$(CLIENT node tcp 10.96.0.12 80 2)" "refused"
