@@ -299,8 +299,8 @@ int cmd_up(int argc, char **argv)
 	_cleanup_free_ char *log = mk_strdup_printf("%s/minik8s.log", data);
 	struct stat before = { 0 };
 	stat(kcfg, &before);
-	bool agent_here = server || !flag_value(argc, argv, "--disable-agent", NULL);
-	for (int i = 1; i < argc; i++)
+	bool agent_here = true; /* a joining node is an agent; a server runs one unless told */
+	for (int i = 1; i < argc && !server; i++)
 		if (!strcmp(argv[i], "--disable-agent"))
 			agent_here = false;
 

@@ -978,25 +978,19 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
 			return;
 		}
-		/* a resourceVersion in the patch is a precondition; otherwise retry on conflict */
-		const char *prv = mk_json_get_string(doc, "metadata.resourceVersion");
-		bool precondition = false;
-		if (parse_rv(prv, &expect) < 0) {
+		/* a resourceVersion the patch sets is a precondition (a scale's is the
+		 * object's own); otherwise the patch applies to whatever is current and
+		 * is retried on conflict */
+		if (parse_rv(mk_json_get_string(doc, "metadata.resourceVersion"), &expect) < 0) {
 			mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
 			return;
 		}
-		if (expect && expect != cur && target != TARGET_SCALE)
-			precondition = true;
-		else
-			expect = cur;
-		if (target == TARGET_SCALE)
-			expect = cur;
-		if (precondition) {
+		if (expect && expect != cur && target != TARGET_SCALE) {
 			struct mk_error e = { ESTALE, (char *)"conflict" };
 			mk_reply_error(rep, r, req->name, &e);
 			return;
 		}
-		rc = finish_update(req, rep, old, doc, target, expect, &json);
+		rc = finish_update(req, rep, old, doc, target, cur, &json);
 		if (rc == -2 && attempt < PATCH_RETRIES) {
 			free(rep->body);
 			rep->body = NULL;
@@ -1241,8 +1235,6 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 					mk_json_set_string(mk_json_ensure_object(obj, "status"), "phase",
 							   "Terminating");
 				changed = true;
-			} else {
-				changed = false;
 			}
 		}
 		if (changed && !ready_to_go(r, obj)) {

@@ -107,7 +107,7 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
 {
 	const char *type = mk_json_get_string(svc, "spec.type");
 	const char *want = mk_json_get_string(svc, "spec.clusterIP");
-	cJSON *spec = mk_json_ensure_object(svc, "metadata") ? mk_json_ensure_object(svc, "spec") : NULL;
+	cJSON *spec = mk_json_ensure_object(svc, "spec");
 	char ipbuf[16] = "";
 	bool have_ip = false;
 
