@@ -159,4 +159,7 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,
 			   struct mk_error **err);
 
+/* The ownerReference of obj with controller: true, or NULL (borrowed). */
+const cJSON *mk_api_controller_ref(const cJSON *obj);
+
 #endif

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "minik8s/agent.h"
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 #include "minik8s/image.h"
 #include "minik8s/net.h"
 #include "minik8s/runtime.h"

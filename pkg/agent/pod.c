@@ -981,8 +981,8 @@ static bool json_equal(const cJSON *x, const cJSON *y)
 	struct mk_buf bx, by;
 	mk_buf_init(&bx);
 	mk_buf_init(&by);
-	mk_controller_canonical_json(x, &bx);
-	mk_controller_canonical_json(y, &by);
+	mk_json_canonical(x, &bx);
+	mk_json_canonical(y, &by);
 	bool eq = bx.len == by.len && (!bx.len || !memcmp(bx.data, by.data, bx.len));
 	mk_buf_release(&bx);
 	mk_buf_release(&by);

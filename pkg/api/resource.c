@@ -71,3 +71,14 @@ const struct mk_api_resource *mk_api_resource_by_kind(const char *api_version,
 	}
 	return NULL;
 }
+const cJSON *mk_api_controller_ref(const cJSON *obj)
+{
+	const cJSON *r;
+	cJSON_ArrayForEach(r, mk_json_get(obj, "metadata.ownerReferences"))
+	{
+		if (cJSON_IsTrue(cJSON_GetObjectItem(r, "controller")))
+			return r;
+	}
+	return NULL;
+}
+

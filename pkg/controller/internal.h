@@ -7,45 +7,6 @@
 #include <stdint.h>
 #include "minik8s/controller.h"
 
-/* ---- hash table (hmap.c) ---------------------------------------------------- */
-
-struct hmap_entry {
-	char *key;
-	uint64_t hash;
-	void *val;
-	struct hmap_entry *next;
-};
-struct hmap {
-	struct hmap_entry **buckets;
-	size_t cap, n;
-};
-struct hmap_iter {
-	size_t b;
-	struct hmap_entry *e;
-};
-#define HMAP_ITER_INIT { 0, NULL }
-
-void hmap_init(struct hmap *m);
-/* free_val (may be NULL) is called on every value. */
-void hmap_release(struct hmap *m, void (*free_val)(void *));
-struct hmap_entry *hmap_find(const struct hmap *m, const char *key);
-void *hmap_get(const struct hmap *m, const char *key);
-bool hmap_has(const struct hmap *m, const char *key);
-/* Sets key (copied) to val; returns the previous value (or NULL). */
-void *hmap_put(struct hmap *m, const char *key, void *val);
-/* Removes key; returns its value (or NULL). */
-void *hmap_del(struct hmap *m, const char *key);
-/* Iteration; the table must not change meanwhile. */
-struct hmap_entry *hmap_iter_next(const struct hmap *m, struct hmap_iter *it);
-
-/* ---- time helpers --------------------------------------------------------------- */
-
-/* Absolute CLOCK_MONOTONIC deadline ms from now, for pthread_cond_timedwait on a
- * condition variable created with mono_cond_init. */
-void mono_deadline(struct timespec *ts, uint64_t ms);
-void mono_cond_init(pthread_cond_t *c);
-uint64_t mono_ms(void);
-
 /* ---- the manager (manager.c) and its controllers --------------------------------- */
 
 #define CTL_PODS 0
@@ -92,9 +53,9 @@ struct mk_controllers {
 	struct ctl_loop sched, rs, deploy, ep, gc, ns, node;
 
 	pthread_mutex_t mu;	/* guards the maps below */
-	struct hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
-	struct hmap expect;	/* rs key -> struct expectation */
-	struct hmap node_seen;	/* node name -> struct node_health */
+	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
+	struct mk_hmap expect;	/* rs key -> struct expectation */
+	struct mk_hmap node_seen;	/* node name -> struct node_health */
 };
 
 /* Loops: start workers / stop. */
@@ -138,10 +99,5 @@ int json_int(const cJSON *obj, const char *path, int def);
 cJSON *controller_ref_new(const cJSON *owner);
 /* now as RFC 3339 into buf[32]. */
 void now_rfc3339(char buf[32]);
-/* Collection path of resource r in ns ("" cluster-scoped): owned string. */
-char *res_path(const char *group_version, const char *resource, const char *ns, const char *name,
-	       const char *sub);
-/* Error code (HTTP status or errno) of err, 0 when NULL. */
-static inline int err_code(const struct mk_error *e) { return e ? e->code : 0; }
 
 #endif

@@ -2,6 +2,7 @@
  * controller, start and stop. */
 #include <errno.h>
 #include <string.h>
+#include "minik8s/api.h"
 #include "internal.h"
 
 #define SYNC_TIMEOUT_MS 30000
@@ -68,7 +69,7 @@ void ctl_loop_release(struct ctl_loop *l)
 /* Namespace of objects that have no controller reference (adoption candidates). */
 static int index_orphan(const cJSON *obj, char **values, int max)
 {
-	if (mk_controller_ref(obj))
+	if (mk_api_controller_ref(obj))
 		return 0;
 	return mk_index_namespace(obj, values, max);
 }
@@ -98,9 +99,9 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		ctl_loop_release(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_free(ctl->inf[i]);
-	hmap_release(&ctl->assumed, free);
-	hmap_release(&ctl->expect, free_expect);
-	hmap_release(&ctl->node_seen, free);
+	mk_hmap_release(&ctl->assumed, free);
+	mk_hmap_release(&ctl->expect, free_expect);
+	mk_hmap_release(&ctl->node_seen, free);
 	pthread_mutex_destroy(&ctl->mu);
 	free(ctl);
 }
@@ -129,9 +130,9 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	if (!ctl->opts.workers)
 		ctl->opts.workers = 4;
 	pthread_mutex_init(&ctl->mu, NULL);
-	hmap_init(&ctl->assumed);
-	hmap_init(&ctl->expect);
-	hmap_init(&ctl->node_seen);
+	mk_hmap_init(&ctl->assumed);
+	mk_hmap_init(&ctl->expect);
+	mk_hmap_init(&ctl->node_seen);
 
 	for (int i = 0; i < CTL_NINF; i++) {
 		ctl->inf[i] = mk_informer_new(c, paths[i]);
@@ -168,9 +169,9 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
 			goto fail;
-	uint64_t end = mono_ms() + SYNC_TIMEOUT_MS;
+	uint64_t end = mk_time_mono_ms() + SYNC_TIMEOUT_MS;
 	for (int i = 0; i < CTL_NINF; i++) {
-		uint64_t now = mono_ms();
+		uint64_t now = mk_time_mono_ms();
 		if (!mk_informer_wait_synced(ctl->inf[i], now < end ? (int)(end - now) : 0)) {
 			mk_error_set(err, ETIMEDOUT, "controllers: cache of '%s' did not sync", paths[i]);
 			goto fail;

@@ -3,7 +3,7 @@
  * starts. Upstreams come from resolv.conf, minus our own addresses. */
 #include <errno.h>
 #include "internal.h"
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 
 struct mk_dns {
 	struct mk_dns_zone *zone;

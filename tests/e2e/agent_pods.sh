@@ -360,3 +360,4 @@ expect_eq "no pod namespaces left" "$(ls "$NETNS" 2>/dev/null | wc -l)" 0
 expect_eq "no veths left" "$("${IN[@]}" ip -o link show master mk0 | wc -l)" 0
 expect_eq "no overlay mounts left" "$(grep -c " $DATA/pods" /proc/mounts)" 0
 stop_server TERM
+done_testing

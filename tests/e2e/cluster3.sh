@@ -243,3 +243,4 @@ done
 expect_eq "the root namespace's links are as before" "$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$ROOT_LINKS"
 expect_eq "the root namespace's nft tables are as before" "$(nft list tables 2>&1 | sort | tr '\n' ' ')" "$ROOT_NFT"
 echo "# cluster3 took $(elapsed)"
+done_testing

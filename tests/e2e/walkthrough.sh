@@ -370,3 +370,4 @@ expect_eq "no overlay mounts left" "$(grep -c " $DATA/pods" /proc/mounts)" 0
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=
+done_testing
