@@ -4,10 +4,15 @@
 
 Suite *helpers_suite(void);
 Suite *manager_suite(void);
+Suite *scheduler_suite(void);
+Suite *endpoints_suite(void);
+Suite *gc_suite(void);
+Suite *deployment_suite(void);
 
 int main(void)
 {
-	Suite *(*ctors[])(void) = { helpers_suite, manager_suite };
+	Suite *(*ctors[])(void) = { helpers_suite, manager_suite, scheduler_suite, endpoints_suite,
+				     gc_suite, deployment_suite };
 	SRunner *sr = srunner_create(NULL);
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
 		srunner_add_suite(sr, ctors[i]());
