@@ -112,12 +112,11 @@ struct mk_runtime_container_spec {
 /* Kubernetes' rule for the process of a container: command replaces the image's
  * ENTRYPOINT, args replaces its CMD, and a command without args drops CMD. Every
  * input is a NULL-terminated list or NULL; empty and NULL both mean "not set".
- * *ret_argv is owned (free with mk_runtime_strv_free). EINVAL when empty. */
+ * *ret_argv is owned (free with mk_strv_free). EINVAL when empty. */
 int mk_runtime_args_merge(const char *const *entrypoint, const char *const *cmd,
 			  const char *const *command, const char *const *args, char ***ret_argv,
 			  struct mk_error **err);
 /* Frees a NULL-terminated owned string list. Accepts NULL. */
-void mk_runtime_strv_free(char **v);
 
 /* Builds the OCI runtime config for spec with cgroupsPath cgroups_path (NULL: no
  * cgroupsPath). *ret owned (cJSON_Delete). EINVAL on a bad spec. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <time.h>
@@ -97,6 +98,31 @@ char *mk_base64_encode(const void *data, size_t len);
 /* Decodes standard base64 (whitespace ignored); *ret_data owned. -1 if malformed. */
 int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len);
 int mk_str_has_prefix(const char *s, const char *prefix);
+
+/* ---- string vectors: NULL-terminated arrays of owned strings ---------------- */
+
+/* Number of strings in v, a char ** or const char *const * (0 for NULL). */
+size_t mk_strv_len(const void *v);
+/* Appends s (owned by the vector from now on) to *v, which has *n strings, and
+ * keeps it NULL-terminated. Aborts on OOM. */
+void mk_strv_push(char ***v, size_t *n, char *s);
+/* Frees every string and the vector. Accepts NULL. */
+void mk_strv_free(char **v);
+static inline void mk_strv_freep(char ***v) { mk_strv_free(*v); }
+#define _cleanup_strv_ _cleanup_(mk_strv_freep)
+
+/* ---- growable arrays --------------------------------------------------------
+ * MK_GROW(arr, cap, need): makes room for at least need elements in arr, whose
+ * allocated size is cap elements (a size_t, updated), doubling from 8; aborts on
+ * OOM. Elements beyond the old cap are uninitialised. */
+void *mk_grow(void *p, size_t *cap, size_t need, size_t elem);
+#define MK_GROW(arr, cap, need) ((arr) = mk_grow((arr), &(cap), (need), sizeof(*(arr))))
+
+/* ---- FNV-1a, for hash tables and short stable names (not for security) ----- */
+uint32_t mk_fnv1a32(const void *data, size_t len);
+uint64_t mk_fnv1a64(const void *data, size_t len);
+static inline uint32_t mk_fnv1a32_str(const char *s) { return mk_fnv1a32(s, strlen(s)); }
+static inline uint64_t mk_fnv1a64_str(const char *s) { return mk_fnv1a64(s, strlen(s)); }
 int mk_str_has_suffix(const char *s, const char *suffix);
 
 /* ---- time ---------------------------------------------------------------- */

@@ -794,9 +794,9 @@ out:
 	for (size_t i = 0; i < env.n; i++)
 		free(env.v[i]);
 	free(env.v);
-	mk_runtime_strv_free(argv);
-	mk_runtime_strv_free(cmd);
-	mk_runtime_strv_free(args);
+	mk_strv_free(argv);
+	mk_strv_free(cmd);
+	mk_strv_free(args);
 	mk_image_config_free(ic);
 	return r;
 }

@@ -362,7 +362,7 @@ void agent_reconcile(struct mk_agent *a)
 			    !uidset_has(&live, u))
 				uidset_add(&dead, u);
 		}
-		mk_net_strv_free(names);
+		mk_strv_free(names);
 	} else {
 		mk_error_free(&err);
 	}
@@ -394,7 +394,7 @@ void agent_reconcile(struct mk_agent *a)
 			if (!keep && mk_str_has_prefix(names[i], "mk"))
 				mk_net_veth_delete(a->node_sock, names[i], NULL);
 		}
-		mk_net_strv_free(names);
+		mk_strv_free(names);
 	} else {
 		mk_error_free(&err);
 	}

@@ -72,12 +72,7 @@ static void fifo_push(struct mk_workqueue *q, const char *key)
 			q->tail -= q->head;
 			q->head = 0;
 		}
-		if (q->tail == q->cap) {
-			q->cap = q->cap ? q->cap * 2 : 64;
-			q->fifo = realloc(q->fifo, q->cap * sizeof(char *));
-			if (!q->fifo)
-				abort();
-		}
+		MK_GROW(q->fifo, q->cap, q->tail + 1);
 	}
 	q->fifo[q->tail++] = mk_strdup(key);
 }
@@ -110,12 +105,7 @@ static void heap_swap(struct delayed *a, struct delayed *b)
 
 static void heap_push(struct mk_workqueue *q, uint64_t at, const char *key)
 {
-	if (q->heap_n == q->heap_cap) {
-		q->heap_cap = q->heap_cap ? q->heap_cap * 2 : 32;
-		q->heap = realloc(q->heap, q->heap_cap * sizeof(*q->heap));
-		if (!q->heap)
-			abort();
-	}
+	MK_GROW(q->heap, q->heap_cap, q->heap_n + 1);
 	size_t i = q->heap_n++;
 	q->heap[i].at = at;
 	q->heap[i].key = mk_strdup(key);

@@ -316,13 +316,7 @@ int mk_runtime_container_delete(struct mk_runtime *rt, const char *id, struct mk
 static void add_info(struct mk_runtime_container_info **list, size_t *n, size_t *cap,
 		     struct mk_runtime_container_info info)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		struct mk_runtime_container_info *l = realloc(*list, *cap * sizeof(**list));
-		if (!l)
-			abort();
-		*list = l;
-	}
+	MK_GROW(*list, *cap, *n + 1);
 	(*list)[(*n)++] = info;
 }
 
@@ -474,6 +468,6 @@ int mk_runtime_cgroup_parent_remove(struct mk_runtime *rt, struct mk_error **err
 			*slash = '\0';
 		}
 	}
-	mk_runtime_strv_free(roots);
+	mk_strv_free(roots);
 	return 0;
 }

@@ -4,16 +4,6 @@
 #include <stdlib.h>
 #include "minik8s/util.h"
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 void mk_hmap_init(struct mk_hmap *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -50,7 +40,7 @@ static struct mk_hmap_entry **find_slot(const struct mk_hmap *m, const char *key
 
 struct mk_hmap_entry *mk_hmap_find(const struct mk_hmap *m, const char *key)
 {
-	struct mk_hmap_entry **pp = find_slot(m, key, hash_str(key));
+	struct mk_hmap_entry **pp = find_slot(m, key, mk_fnv1a64_str(key));
 	return pp ? *pp : NULL;
 }
 
@@ -67,7 +57,7 @@ bool mk_hmap_has(const struct mk_hmap *m, const char *key)
 
 void *mk_hmap_put(struct mk_hmap *m, const char *key, void *val)
 {
-	uint64_t h = hash_str(key);
+	uint64_t h = mk_fnv1a64_str(key);
 	struct mk_hmap_entry **pp = find_slot(m, key, h);
 	if (pp) {
 		void *old = (*pp)->val;
@@ -89,7 +79,7 @@ void *mk_hmap_put(struct mk_hmap *m, const char *key, void *val)
 
 void *mk_hmap_del(struct mk_hmap *m, const char *key)
 {
-	struct mk_hmap_entry **pp = find_slot(m, key, hash_str(key));
+	struct mk_hmap_entry **pp = find_slot(m, key, mk_fnv1a64_str(key));
 	if (!pp)
 		return NULL;
 	struct mk_hmap_entry *e = *pp;

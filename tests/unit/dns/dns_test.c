@@ -712,7 +712,7 @@ START_TEST(resolv_conf)
 	ck_assert_str_eq(v[0], "192.0.2.1:53");
 	ck_assert_str_eq(v[1], "[2001:db8::1]:53");
 	ck_assert_ptr_null(v[2]);
-	mk_dns_strv_free(v);
+	mk_strv_free(v);
 	unlink(path);
 	struct mk_error *err = NULL;
 	ck_assert_int_eq(mk_dns_resolv_conf_read(path, NULL, &v, &err), -1);

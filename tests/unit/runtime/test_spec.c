@@ -52,7 +52,7 @@ START_TEST(test_args_merge_table)
 		ck_assert_msg(r == 0, "case %zu: %s", i, err ? err->msg : "");
 		_cleanup_free_ char *got = joined(argv);
 		ck_assert_msg(!strcmp(got, cases[i].want), "case %zu: got %s want %s", i, got, cases[i].want);
-		mk_runtime_strv_free(argv);
+		mk_strv_free(argv);
 	}
 }
 END_TEST
