@@ -315,6 +315,8 @@ int mk_index_uid(const cJSON *obj, char **values, int max);	    /* metadata.uid 
 int mk_index_owner_uid(const cJSON *obj, char **values, int max);   /* every ownerReferences uid */
 int mk_index_controller_uid(const cJSON *obj, char **values, int max); /* controller ref uid */
 int mk_index_pod_node(const cJSON *obj, char **values, int max);    /* spec.nodeName, "" unbound */
+/* EndpointSlices by their service: "ns/<label kubernetes.io/service-name>" */
+int mk_index_slice_service(const cJSON *obj, char **values, int max);
 
 /* ---- events ----------------------------------------------------------------
  * core/v1 Events, written asynchronously by one thread (a bounded queue:

@@ -385,4 +385,6 @@ void mk_api_default(const struct mk_api_resource *r, cJSON *obj)
 		default_node(obj);
 	else if (mk_api_is_kind(r, "Endpoints"))
 		default_endpoints(obj);
+	else if (r->ops && r->ops->defaults)
+		r->ops->defaults(obj);
 }

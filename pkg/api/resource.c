@@ -3,6 +3,7 @@
  * APIResourceList, which kubectl caches and relies on for short names. */
 #include <string.h>
 #include "minik8s/api.h"
+#include "internal.h"
 
 static const char *const verbs_all[] = { "create", "delete", "deletecollection", "get",
 					 "list",   "patch",  "update",		 "watch", NULL };
@@ -34,6 +35,9 @@ static const struct mk_api_resource resources[] = {
 	CORE("events", "event", "Event", true, sn_ev, false),
 	APPS("deployments", "deployment", "Deployment", sn_deploy),
 	APPS("replicasets", "replicaset", "ReplicaSet", sn_rs),
+	{ .name = "endpointslices", .singular = "endpointslice", .kind = "EndpointSlice",
+	  .group = "discovery.k8s.io", .version = "v1", .group_version = "discovery.k8s.io/v1",
+	  .namespaced = true, .verbs = verbs_all, .ops = &mk_api_endpointslice_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

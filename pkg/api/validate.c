@@ -1357,6 +1357,8 @@ int mk_api_validate(const struct mk_api_resource *r, const cJSON *obj, const cJS
 		validate_endpoints(causes, obj);
 	} else if (mk_api_is_kind(r, "Event")) {
 		validate_event(causes, obj);
+	} else if (r->ops && r->ops->validate) {
+		r->ops->validate(causes, obj, old);
 	}
 
 out:
@@ -1365,4 +1367,39 @@ out:
 	if (ret_causes)
 		*ret_causes = TAKE_PTR(causes);
 	return -1;
+}
+
+/* ---- the cause builders, for the kinds' own files (internal.h) ------------------ */
+
+void mk_api_v_required(cJSON *causes, const char *field, const char *detail)
+{
+	required(causes, field, detail);
+}
+
+void mk_api_v_invalid(cJSON *causes, const char *field, const cJSON *value, const char *detail)
+{
+	invalid(causes, field, value, detail);
+}
+
+void mk_api_v_not_supported(cJSON *causes, const char *field, const char *value,
+			    const char *const *supported)
+{
+	not_supported(causes, field, value, supported);
+}
+
+void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value)
+{
+	duplicate(causes, field, value);
+}
+
+void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max)
+{
+	mk_api_cause_add(causes, "FieldValueTooMany", field, "Too many: %d: must have at most %d items",
+			 have, max);
+}
+
+void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value)
+{
+	if (!cJSON_Compare(value, old_value, 1))
+		invalid(causes, field, value, "field is immutable");
 }

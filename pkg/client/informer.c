@@ -545,3 +545,13 @@ size_t mk_informer_len(struct mk_informer *inf)
 	pthread_mutex_unlock(&inf->mu);
 	return n;
 }
+
+int mk_index_slice_service(const cJSON *obj, char **values, int max)
+{
+	const cJSON *svc = cJSON_GetObjectItem(mk_json_get(obj, "metadata.labels"), "kubernetes.io/service-name");
+	if (max < 1 || !cJSON_IsString(svc) || !svc->valuestring[0])
+		return 0;
+	values[0] = mk_strdup_printf("%s/%s", mk_json_get_string(obj, "metadata.namespace") ?: "",
+				     svc->valuestring);
+	return 1;
+}

@@ -67,8 +67,7 @@ void ep_setup(struct mk_controllers *ctl)
 	mk_informer_add_handler(ctl->inf[CTL_EP], on_ep, ctl);
 }
 
-/* Port number of targetPort for pod, or 0 when the pod does not have it. */
-static int resolve_port(const cJSON *sp, const cJSON *pod)
+int svc_target_port(const cJSON *sp, const cJSON *pod)
 {
 	const cJSON *tp = cJSON_GetObjectItem(sp, "targetPort");
 	if (!tp)
@@ -144,7 +143,7 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 		const cJSON *sp;
 		cJSON_ArrayForEach(sp, mk_json_get(svc, "spec.ports"))
 		{
-			int port = resolve_port(sp, pod);
+			int port = svc_target_port(sp, pod);
 			if (!port)
 				continue;
 			cJSON *ep = cJSON_CreateObject();

@@ -16,7 +16,8 @@
 #define CTL_SVC 4
 #define CTL_EP 5
 #define CTL_NS 6
-#define CTL_NINF 7
+#define CTL_SLICE 7
+#define CTL_NINF 8
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);
@@ -50,7 +51,7 @@ struct mk_controllers {
 	struct mk_informer *inf[CTL_NINF];
 	struct mk_event_recorder *rec;
 
-	struct ctl_loop sched, rs, deploy, ep, gc, ns, node;
+	struct ctl_loop sched, rs, deploy, ep, slice, gc, ns, node;
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -70,6 +71,7 @@ void sched_setup(struct mk_controllers *ctl);
 void rs_setup(struct mk_controllers *ctl);
 void deploy_setup(struct mk_controllers *ctl);
 void ep_setup(struct mk_controllers *ctl);
+void slice_setup(struct mk_controllers *ctl);
 void gc_setup(struct mk_controllers *ctl);
 void ns_setup(struct mk_controllers *ctl);
 void node_setup(struct mk_controllers *ctl);
@@ -78,9 +80,14 @@ int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
 int deploy_sync(struct mk_controllers *ctl, const char *key);
 int ep_sync(struct mk_controllers *ctl, const char *key);
+int slice_sync(struct mk_controllers *ctl, const char *key);
 int gc_sync(struct mk_controllers *ctl, const char *key);
 int ns_sync(struct mk_controllers *ctl, const char *key);
 int node_sync(struct mk_controllers *ctl, const char *key);
+
+/* Port number that service port sp (its targetPort, a number or a container port
+ * name) reaches on pod, or 0 when the pod does not have it (endpoints.c). */
+int svc_target_port(const cJSON *sp, const cJSON *pod);
 
 /* rs expectations (replicaset.c), used by handlers */
 void rs_expect_observed(struct mk_controllers *ctl, const char *rs_key, bool add);

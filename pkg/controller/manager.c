@@ -85,7 +85,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 {
 	if (!ctl)
 		return;
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep,
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
@@ -118,6 +118,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_SVC] = "/api/v1/services",
 		[CTL_EP] = "/api/v1/endpoints",
 		[CTL_NS] = "/api/v1/namespaces",
+		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 	};
 
 	ctl->c = c;
@@ -145,6 +146,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_informer_add_index(ctl->inf[CTL_PODS], "orphan", index_orphan);
 	mk_informer_add_index(ctl->inf[CTL_RS], "ctl", mk_index_controller_uid);
 	mk_informer_add_index(ctl->inf[CTL_RS], "orphan", index_orphan);
+	mk_informer_add_index(ctl->inf[CTL_SLICE], "svc", mk_index_slice_service);
 
 	ctl->rec = mk_event_recorder_new(c);
 	unsigned w = ctl->opts.workers;
@@ -153,6 +155,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->rs, ctl, "replicaset", rs_sync, w);
 	ctl_loop_init(&ctl->deploy, ctl, "deployment", deploy_sync, w);
 	ctl_loop_init(&ctl->ep, ctl, "endpoints", ep_sync, w);
+	ctl_loop_init(&ctl->slice, ctl, "endpointslice", slice_sync, w);
 	ctl_loop_init(&ctl->gc, ctl, "garbagecollector", gc_sync, w);
 	ctl_loop_init(&ctl->ns, ctl, "namespace", ns_sync, 2);
 	ctl_loop_init(&ctl->node, ctl, "nodelifecycle", node_sync, 1);
@@ -162,6 +165,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	rs_setup(ctl);
 	deploy_setup(ctl);
 	ep_setup(ctl);
+	slice_setup(ctl);
 	gc_setup(ctl);
 	ns_setup(ctl);
 	node_setup(ctl);
@@ -177,7 +181,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 			goto fail;
 		}
 	}
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep,
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)
