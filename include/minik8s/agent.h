@@ -68,7 +68,7 @@ struct mk_agent_options {
 	unsigned backoff_base_ms;      /* container restart and image pull back-off: first
 					* delay, doubling up to backoff_max_ms; 0: 10 s */
 	unsigned backoff_max_ms;       /* 0: 300 s */
-	unsigned heartbeat_ms;	       /* Node status refresh; 0: 10 s */
+	unsigned heartbeat_ms;	       /* node Lease renewal; 0: 10 s (status: every 5 min) */
 	unsigned resync_ms;	       /* every pod re-synced at least this often; 0: 10 s */
 	unsigned workers;	       /* pod sync workers; 0: 8 */
 	uint16_t stream_port;	       /* log/exec server port (pkg/agent/stream.h); 0: 10250 */

@@ -139,13 +139,16 @@ static void enqueue_all(struct mk_agent *a)
 static void *heartbeat_main(void *arg)
 {
 	struct mk_agent *a = arg;
-	int64_t next_hb = agent_now_ms() + a->heartbeat_ms;
+	int64_t next_hb = agent_now_ms(); /* the lease at once, then every heartbeat */
+	int64_t next_status = agent_now_ms() + AGENT_STATUS_REPORT_MS;
 	int64_t next_resync = agent_now_ms() + a->resync_ms;
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping) {
 		int64_t now = agent_now_ms();
 		int64_t due = next_hb < next_resync ? next_hb : next_resync;
+		if (next_status < due)
+			due = next_status;
 		if (now < due) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -162,9 +165,15 @@ static void *heartbeat_main(void *arg)
 		pthread_mutex_unlock(&a->mu);
 		if (now >= next_hb) {
 			_cleanup_error_ struct mk_error *err = NULL;
-			if (agent_node_heartbeat(a, &err) < 0)
-				mk_log(MK_LOG_WARN, "agent", "node heartbeat: %s", err->msg);
+			if (agent_node_lease_renew(a, &err) < 0)
+				mk_log(MK_LOG_WARN, "agent", "node lease: %s", err->msg);
 			next_hb = agent_now_ms() + a->heartbeat_ms;
+		}
+		if (now >= next_status) {
+			_cleanup_error_ struct mk_error *err = NULL;
+			if (agent_node_heartbeat(a, &err) < 0)
+				mk_log(MK_LOG_WARN, "agent", "node status: %s", err->msg);
+			next_status = agent_now_ms() + AGENT_STATUS_REPORT_MS;
 		}
 		if (now >= next_resync) {
 			enqueue_all(a);

@@ -108,6 +108,11 @@ struct mk_agent {
 /* node.c */
 int agent_node_register(struct mk_agent *a, struct mk_error **err);
 int agent_node_heartbeat(struct mk_agent *a, struct mk_error **err);
+/* Renews the node's Lease in kube-node-lease (creating it, and registering the
+ * node again if it was deleted). lease.c */
+int agent_node_lease_renew(struct mk_agent *a, struct mk_error **err);
+/* How often the node's status is posted when the lease carries the heartbeat. */
+#define AGENT_STATUS_REPORT_MS (5 * 60 * 1000)
 
 /* pod.c */
 int agent_pod_sync(struct mk_agent *a, const char *uid);

@@ -58,6 +58,7 @@ struct mk_api_kind_ops {
 };
 
 extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
+extern const struct mk_api_kind_ops mk_api_lease_ops;
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);

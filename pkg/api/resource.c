@@ -38,6 +38,9 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "endpointslices", .singular = "endpointslice", .kind = "EndpointSlice",
 	  .group = "discovery.k8s.io", .version = "v1", .group_version = "discovery.k8s.io/v1",
 	  .namespaced = true, .verbs = verbs_all, .ops = &mk_api_endpointslice_ops },
+	{ .name = "leases", .singular = "lease", .kind = "Lease", .group = "coordination.k8s.io",
+	  .version = "v1", .group_version = "coordination.k8s.io/v1", .namespaced = true,
+	  .verbs = verbs_all, .ops = &mk_api_lease_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

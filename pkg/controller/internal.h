@@ -17,7 +17,8 @@
 #define CTL_EP 5
 #define CTL_NS 6
 #define CTL_SLICE 7
-#define CTL_NINF 8
+#define CTL_LEASE 8 /* kube-node-lease only */
+#define CTL_NINF 9
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);

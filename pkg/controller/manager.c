@@ -119,6 +119,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_EP] = "/api/v1/endpoints",
 		[CTL_NS] = "/api/v1/namespaces",
 		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
+		[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
 	};
 
 	ctl->c = c;

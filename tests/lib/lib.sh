@@ -32,7 +32,8 @@ on_exit() { _CLEANUPS+=("$*"); }
 # "DONE: N checks". tests/run.sh fails a script that ends without that line (it
 # stopped early) or whose count differs from the PASS/FAIL lines it printed.
 pass() { echo "PASS: $1"; echo p >>"$T/.results"; }
-fail() { echo "FAIL: $1${2:+: $2}"; echo f >>"$T/.results"; }
+FAILED=0 # set by fail, for scripts that show logs on failure
+fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; echo f >>"$T/.results"; }
 done_testing() { echo "DONE: $(wc -l <"$T/.results" 2>/dev/null || echo 0) checks"; }
 # check NAME CMD...: PASS if CMD succeeds
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }

@@ -48,13 +48,18 @@ void fx_setup(void)
 	ck_abort_msg("no free port for the API server");
 }
 
-void fx_setup_controllers(void)
+void fx_setup_controllers_with(const struct mk_controllers_options *o)
 {
 	fx_setup();
-	struct mk_controllers_options o = { .workers = 2 };
 	struct mk_error *err = NULL;
-	if (mk_controllers_start(fx_cli, &o, &fx_ctl, &err) < 0)
+	if (mk_controllers_start(fx_cli, o, &fx_ctl, &err) < 0)
 		ck_abort_msg("controllers start: %s", err->msg);
+}
+
+void fx_setup_controllers(void)
+{
+	struct mk_controllers_options o = { .workers = 2 };
+	fx_setup_controllers_with(&o);
 }
 
 void fx_teardown(void)

@@ -15,6 +15,8 @@ extern struct mk_controllers *fx_ctl;
 /* Check fixtures: the API server and client only / and the controllers too. */
 void fx_setup(void);
 void fx_setup_controllers(void);
+/* The same with these options. */
+void fx_setup_controllers_with(const struct mk_controllers_options *o);
 void fx_teardown(void);
 
 /* Creates the JSON object at path (aborts the test on error). */
