@@ -102,6 +102,15 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);
 /* Ends every exec session of srv (server stopping; before MHD_stop_daemon). */
 void mk_proxy_cancel_all(struct mk_apiserver *srv);
 
+/* portforward.c: pods/portforward (WebSocket v4, WebSocket-tunnelled SPDY, SPDY),
+ * proxied to the pod's node agent. */
+void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep);
+/* Ends every port-forward session of srv (server stopping). */
+void mk_portforward_cancel_all(struct mk_apiserver *srv);
+/* The pod's agent endpoint "https://IP:PORT" (owned); on failure fills rep. */
+int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const char *name,
+			      struct mk_reply *rep, char **ret_base);
+
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
 /* Cancels every active watch (server stopping). */

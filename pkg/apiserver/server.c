@@ -443,6 +443,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		MHD_quiesce_daemon(srv->daemon);
 		mk_watch_cancel_all(srv);
 		mk_proxy_cancel_all(srv);
+		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
 	pthread_mutex_destroy(&srv->lock);
