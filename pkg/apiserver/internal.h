@@ -111,6 +111,11 @@ void mk_portforward_cancel_all(struct mk_apiserver *srv);
 int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const char *name,
 			      struct mk_reply *rep, char **ret_base);
 
+/* proxy_http.c: services/NAME[:PORT]/proxy/PATH and pods/NAME[:PORT]/proxy/PATH.
+ * match: whether url (the request path) is one of those. */
+bool mk_proxy_http_match(const char *url);
+void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep);
+
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
 /* Cancels every active watch (server stopping). */

@@ -238,6 +238,15 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
+	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
+	if (mk_proxy_http_match(req->url)) {
+		if (who == CALLER_NODE && strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
+			mk_reply_status(rep, 403, NULL, NULL, "the node token may not %s through the "
+					"proxy", req->method);
+		else
+			mk_proxy_http_handle(req, rep);
+		return;
+	}
 	n = split_path(path, seg, 8);
 	if (n < 0 || route_resource(req, seg, n) != 0) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");

@@ -183,18 +183,31 @@ from kubernetes.stream import portforward
 config.load_kube_config(sys.argv[1])
 api = CoreV1Api()
 
+# one HTTP exchange over the forwarded socket; the body by its Content-Length (the
+# session stays open while another port is forwarded, as with the kubelet)
 def get(pf, port):
     s = pf.socket(port)
     s.setblocking(True)
+    s.settimeout(20)
     s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
     data = b""
-    while True:
+    while b"\r\n\r\n" not in data:
         b = s.recv(65536)
         if not b:
             break
         data += b
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(body) < length:
+        b = s.recv(65536)
+        if not b:
+            break
+        body += b
     s.close()
-    return data.split(b"\r\n\r\n", 1)[-1].decode().strip()
+    return body.decode().strip()
 
 pf = portforward(api.connect_get_namespaced_pod_portforward, "web", "default", ports="80,8080")
 a, b = get(pf, 80), get(pf, 8080)
