@@ -225,3 +225,44 @@ out=$(IN 1 env HOME="$H" timeout 60 "$PY" "$T/pf.py" "$CL_KUBECONFIG" 2>&1)
 expect_eq "python portforward: two ports in one session" "$(head -1 <<<"$out")" "hello-from-web second-port None None"
 expect_match "python portforward: refused port on the error channel" "$(tail -1 <<<"$out")" \
 	'^refused: error forwarding port 81 to pod .*connect: connection refused'
+
+# ---- the proxy subresources, through `kubectl proxy` ----
+PP=$(IN 1 "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+bg_in env HOME="$H" timeout 120 "$KUBECTL" --kubeconfig "$CL_KUBECONFIG" proxy --port "$PP" >"$T/proxy.out" 2>&1
+wait_for 100 grep -q "Starting to serve" "$T/proxy.out" || fail "kubectl proxy" "$(cat "$T/proxy.out")"
+P=http://127.0.0.1:$PP/api/v1/namespaces/default
+# code_body URL [CURL ARGS...]: "CODE BODY" (body on one line)
+code_body() { local u=$1; shift; CURL -o "$T/body" -w '%{http_code}' "$@" "$u"; echo " $(tr '\n' ' ' <"$T/body" | sed 's/ *$//')"; }
+
+expect_match "service proxy by port number" "$(code_body "$P/services/echo:80/proxy/")" "^200 node=.* name=$ECHO_POD\$"
+expect_match "service proxy by port name" "$(code_body "$P/services/echo:http/proxy/")" "^200 node=.* name=$ECHO_POD\$"
+expect_match "service proxy with the http: scheme" "$(code_body "$P/services/http:echo:80/proxy/")" "^200 .*name=$ECHO_POD\$"
+# no port given: the unnamed service port, and echo's is named
+expect_match "service proxy without a port, the only port named: 503" \
+	"$(code_body "$P/services/echo/proxy/")" '^503 .*no endpoints available for service \\"echo\\".*"reason":"ServiceUnavailable"'
+expect_match "service proxy: the method and the backend's status pass through" \
+	"$(code_body "$P/services/echo:80/proxy/x" -X POST --data hello)" '^405 method not allowed: use GET$'
+expect_match "service proxy: missing service 404" "$(code_body "$P/services/nosuch:80/proxy/")" \
+	'^404 .*services \\"nosuch\\" not found.*"reason":"NotFound"'
+expect_match "service proxy: no endpoints 503" "$(code_body "$P/services/nobody:80/proxy/")" \
+	'^503 .*no endpoints available for service \\"nobody\\".*"reason":"ServiceUnavailable"'
+expect_match "service proxy: a port the service lacks 503" "$(code_body "$P/services/echo:81/proxy/")" \
+	'^503 .*no service port 81 found for service \\"echo\\"'
+out=$(CURL -o /dev/null -w '%{http_code} %{redirect_url}' "$P/services/echo:80/proxy")
+expect_match "service proxy: empty path redirected to .../" "$out" '^301 .*/services/echo:80/proxy/$'
+
+expect_eq "pod proxy, first container port" "$(code_body "$P/pods/web/proxy/index.html")" "200 hello-from-web"
+expect_eq "pod proxy :8080" "$(code_body "$P/pods/web:8080/proxy/")" "200 second-port"
+expect_eq "pod proxy by container port name" "$(code_body "$P/pods/web:http/proxy/")" "200 hello-from-web"
+CURL -o "$T/big3" "$P/pods/web/proxy/big.bin"
+expect_eq "pod proxy: 300 KB streamed" "$(md5sum <"$T/big3" | cut -d' ' -f1)" "$BIG_SUM"
+out=$(CURL -o /dev/null -w '%{http_code} %{redirect_url}' "$P/pods/web/proxy/sub")
+expect_match "pod proxy: the backend's Location goes back through the proxy" "$out" \
+	'^30[12] .*/api/v1/namespaces/default/pods/web/proxy/sub/$'
+expect_match "pod proxy: missing pod 404" "$(code_body "$P/pods/nosuch/proxy/")" '^404 .*pods \\"nosuch\\" not found'
+expect_match "pod proxy: closed port 503" "$(code_body "$P/pods/web:81/proxy/")" '^503 .*error trying to reach pod'
+kill_bg
+
+# ---- kubectl get --raw through the service proxy ----
+expect_match "kubectl get --raw services/echo:80/proxy/" \
+	"$(KK get --raw /api/v1/namespaces/default/services/echo:80/proxy/ 2>&1)" "^node=.* name=$ECHO_POD\$"
