@@ -5,8 +5,9 @@
 # runs inside that namespace.
 #
 #  - the real kubectl port-forward (WebSocket-tunnelled SPDY): pod/NAME and
-#    svc/NAME, a 300 KB body twice concurrently through one forward, a port nothing
-#    listens on (kubelet's error on the error stream, kubectl gives up);
+#    svc/NAME, a 300 KB body twice concurrently through one forward, an upload, a
+#    port nothing listens on (kubelet's error on the error stream, kubectl gives
+#    up); and once over kubectl's plain SPDY/3.1 upgrade (its fallback);
 #  - the Python client (Debian python3-kubernetes, WebSocket v4.channel.k8s.io):
 #    two ports in one session, and the error channel for a refused port;
 #  - the proxy subresources: `kubectl proxy` + curl through services/NAME:PORT/proxy
@@ -126,7 +127,8 @@ BIG_SUM=$(KK exec web -- md5sum /w80/big.bin | cut -d' ' -f1)
 # its "Forwarding from" line
 start_pf() {
 	local name=$1 lp=$2; shift 2
-	bg_in env HOME="$H" timeout 120 "$KUBECTL" --kubeconfig "$CL_KUBECONFIG" port-forward \
+	bg_in env HOME="$H" KUBECTL_PORT_FORWARD_WEBSOCKETS="${KUBECTL_PORT_FORWARD_WEBSOCKETS:-true}" \
+		timeout 120 "$KUBECTL" --kubeconfig "$CL_KUBECONFIG" port-forward \
 		--address 127.0.0.1 "$@" >"$T/pf.$name.out" 2>"$T/pf.$name.err"
 	PF_PID=${BG[-1]}
 	wait_for 100 grep -q "Forwarding from 127.0.0.1:$lp" "$T/pf.$name.out"
@@ -157,6 +159,17 @@ if start_pf svc "$LP2" svc/echo "$LP2:80"; then
 	expect_match "kubectl port-forward svc/echo: GET /" "$(CURL "http://127.0.0.1:$LP2/")" "name=$ECHO_POD"
 else
 	fail "kubectl port-forward svc/echo" "$(cat "$T/pf.svc.err")"
+fi
+kill_bg
+
+# kubectl's plain SPDY/3.1 upgrade (its fallback, forced here), relayed untouched
+LP4=$(IN 1 "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if KUBECTL_PORT_FORWARD_WEBSOCKETS=false start_pf spdy "$LP4" pod/web "$LP4:80"; then
+	expect_eq "kubectl port-forward over plain SPDY: GET /" "$(CURL "http://127.0.0.1:$LP4/")" hello-from-web
+	IN 1 curl -s -o "$T/big4" "http://127.0.0.1:$LP4/big.bin"
+	expect_eq "kubectl port-forward over plain SPDY: 300 KB" "$(md5sum <"$T/big4" | cut -d' ' -f1)" "$BIG_SUM"
+else
+	fail "kubectl port-forward over plain SPDY" "$(cat "$T/pf.spdy.err")"
 fi
 kill_bg
 
