@@ -115,6 +115,14 @@ int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const ch
  * match: whether url (the request path) is one of those. */
 bool mk_proxy_http_match(const char *url);
 void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep);
+/* "[SCHEME:]NAME[:PORT]" (SCHEME http or https, default http; PORT may be empty);
+ * false when malformed. Outputs owned. */
+bool mk_proxy_http_split_id(const char *id, char **ret_scheme, char **ret_name, char **ret_port);
+/* A backend's Location rewritten to go through the proxy (prefix: the request path
+ * up to ".../proxy"; backend: its host:port; req_host: the client's Host), or NULL
+ * when it stays as is (another host, a relative path). Owned. */
+char *mk_proxy_http_rewrite_location(const char *loc, const char *backend, const char *req_host,
+				     const char *prefix);
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);

@@ -112,7 +112,7 @@ static bool all_digits(const char *s)
 }
 
 /* "[scheme:]name[:port]" as kube's SplitSchemeNamePort. */
-static bool split_id(const char *id, char **scheme, char **name, char **port)
+bool mk_proxy_http_split_id(const char *id, char **scheme, char **name, char **port)
 {
 	_cleanup_free_ char *c = mk_strdup(id);
 	char *parts[4];
@@ -476,8 +476,8 @@ static ssize_t hp_reader(void *cls, uint64_t pos, char *out, size_t max)
 
 /* kube's proxy transport rewriteURL: a Location at the backend (or an absolute
  * path) goes back through the proxy prefix on the host the client asked. */
-static char *rewrite_location(const char *loc, const char *backend, const char *req_host,
-			      const char *prefix)
+char *mk_proxy_http_rewrite_location(const char *loc, const char *backend, const char *req_host,
+				     const char *prefix)
 {
 	const char *path = loc;
 	if (strstr(loc, "://")) {
@@ -509,7 +509,7 @@ void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	bool svc = !strcmp(t.kind, "services");
-	if (!split_id(t.id, &scheme, &name, &port)) {
+	if (!mk_proxy_http_split_id(t.id, &scheme, &name, &port)) {
 		mk_reply_status(rep, 400, t.kind, t.id, "invalid %s request \"%s\"",
 				svc ? "service" : "pod", t.id);
 		target_release(&t);
@@ -667,7 +667,8 @@ void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep)
 			continue;
 		}
 		_cleanup_free_ char *nl = !strcasecmp(line, "Location")
-						  ? rewrite_location(v, hostport, req_host, t.prefix)
+						  ? mk_proxy_http_rewrite_location(v, hostport, req_host,
+										 t.prefix)
 						  : NULL;
 		MHD_add_response_header(resp, line, nl ? nl : v);
 		*colon = ':';

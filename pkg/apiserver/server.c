@@ -192,6 +192,8 @@ static bool node_may(struct mk_request *req)
 	const char *m = req->method;
 	const char *r = req->res ? req->res->name : "";
 
+	if (req->sub && !strcmp(req->sub, "portforward"))
+		return false; /* a WebSocket GET, but not a read */
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
 		return true;
 	if (!req->res)
@@ -240,9 +242,10 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
 	if (mk_proxy_http_match(req->url)) {
-		if (who == CALLER_NODE && strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
-			mk_reply_status(rep, 403, NULL, NULL, "the node token may not %s through the "
-					"proxy", req->method);
+		/* as the node authorizer: proxying is not a node's business */
+		if (who == CALLER_NODE)
+			mk_reply_status(rep, 403, NULL, NULL, "the node token may not use the proxy "
+					"subresources");
 		else
 			mk_proxy_http_handle(req, rep);
 		return;
