@@ -449,7 +449,11 @@ void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep)
 	const char *proto = mk_request_header(req, "Sec-WebSocket-Protocol");
 	const char *spdy_proto = mk_request_header(req, "X-Stream-Protocol-Version");
 	enum pf_mode mode;
+	_cleanup_free_ char *base = NULL;
 
+	/* the pod's errors first, as kube-apiserver (kubectl shows them) */
+	if (mk_portforward_agent_base(srv, req->ns, req->name, rep, &base) < 0)
+		return;
 	if (mk_ws_header_has_token(upgrade, "websocket", true) && key) {
 		if (mk_ws_header_has_token(proto, MK_SPDY_WS_TUNNEL_PROTOCOL, false))
 			mode = PF_WS_TUNNEL;
@@ -483,9 +487,6 @@ void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep)
 				MK_WS_PROTOCOL_V4);
 		return;
 	}
-	_cleanup_free_ char *base = NULL;
-	if (mk_portforward_agent_base(srv, req->ns, req->name, rep, &base) < 0)
-		return;
 	pthread_mutex_lock(&sessions_lock);
 	bool full = n_sessions >= MAX_SESSIONS;
 	pthread_mutex_unlock(&sessions_lock);

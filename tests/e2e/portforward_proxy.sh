@@ -274,6 +274,23 @@ expect_match "pod proxy: the backend's Location goes back through the proxy" "$o
 	'^30[12] .*/api/v1/namespaces/default/pods/web/proxy/sub/$'
 expect_match "pod proxy: missing pod 404" "$(code_body "$P/pods/nosuch/proxy/")" '^404 .*pods \\"nosuch\\" not found'
 expect_match "pod proxy: closed port 503" "$(code_body "$P/pods/web:81/proxy/")" '^503 .*error trying to reach pod'
+
+# port-forward's errors, as Status objects (kubectl proxy passes upgrades on)
+expect_match "portforward of a missing pod: 404" "$(code_body "$P/pods/nosuch/portforward" -X POST)" \
+	'^404 .*pods \\"nosuch\\" not found'
+expect_match "portforward without an upgrade: 400" "$(code_body "$P/pods/web/portforward" -X POST)" \
+	'^400 .*Upgrade request required'
+WS=(-H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13"
+	-H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+expect_match "portforward with a WebSocket subprotocol it does not serve: 400" \
+	"$(code_body "$P/pods/web/portforward?ports=80" "${WS[@]}" -H "Sec-WebSocket-Protocol: v5.channel.k8s.io")" \
+	'^400 .*unsupported WebSocket subprotocol'
+expect_match "portforward with a bad port: the node's 400" \
+	"$(code_body "$P/pods/web/portforward?ports=80,abc" "${WS[@]}" -H "Sec-WebSocket-Protocol: v4.channel.k8s.io")" \
+	'^400 .*invalid port abc'
+expect_match "portforward without ports: the node's 400" \
+	"$(code_body "$P/pods/web/portforward" "${WS[@]}" -H "Sec-WebSocket-Protocol: v4.channel.k8s.io")" \
+	'^400 .*query parameter \\"port\\" is required'
 kill_bg
 
 # ---- kubectl get --raw through the service proxy ----
