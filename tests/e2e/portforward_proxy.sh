@@ -149,6 +149,9 @@ if start_pf pod "$LP" pod/web "$LP:80"; then
 	code=$(CURL -o /dev/null -w '%{http_code}' --data-binary @"$T/big1" "http://127.0.0.1:$LP/")
 	expect_match "kubectl port-forward: 300 KB upload answered" "$code" '^[2-5][0-9][0-9]$'
 	expect_eq "kubectl port-forward: still serving after 4 connections" "$(CURL "http://127.0.0.1:$LP/")" hello-from-web
+	# past kubectl's 10 s SPDY ping period: the pings are answered, the session lives
+	sleep 11
+	expect_eq "kubectl port-forward: alive after an idle ping period" "$(CURL "http://127.0.0.1:$LP/")" hello-from-web
 else
 	fail "kubectl port-forward pod/web" "$(cat "$T/pf.pod.err")"
 fi
@@ -233,10 +236,15 @@ try:
 except Exception:
     pass
 print("refused:", pf.error(81))
+try:
+    portforward(api.connect_get_namespaced_pod_portforward, "nosuch", "default", ports="80")
+except Exception as e:
+    print("missing:", getattr(e, "status", None), "404" in str(e))
 EOF
 out=$(IN 1 env HOME="$H" timeout 60 "$PY" "$T/pf.py" "$CL_KUBECONFIG" 2>&1)
 expect_eq "python portforward: two ports in one session" "$(head -1 <<<"$out")" "hello-from-web second-port None None"
-expect_match "python portforward: refused port on the error channel" "$(tail -1 <<<"$out")" \
+expect_match "python portforward: a missing pod fails the upgrade" "$(tail -1 <<<"$out")" '^missing: 0 True$'
+expect_match "python portforward: refused port on the error channel" "$(sed -n 2p <<<"$out")" \
 	'^refused: error forwarding port 81 to pod .*connect: connection refused'
 
 # ---- the proxy subresources, through `kubectl proxy` ----
@@ -274,6 +282,9 @@ expect_match "pod proxy: the backend's Location goes back through the proxy" "$o
 	'^30[12] .*/api/v1/namespaces/default/pods/web/proxy/sub/$'
 expect_match "pod proxy: missing pod 404" "$(code_body "$P/pods/nosuch/proxy/")" '^404 .*pods \\"nosuch\\" not found'
 expect_match "pod proxy: closed port 503" "$(code_body "$P/pods/web:81/proxy/")" '^503 .*error trying to reach pod'
+expect_match "pod proxy with the https: scheme to a plain HTTP port: 503" \
+	"$(code_body "$P/pods/https:web:80/proxy/")" '^503 .*error trying to reach pod'
+expect_match "pod proxy: an unknown scheme 400" "$(code_body "$P/pods/ftp:web:80/proxy/")" '^400 '
 
 # port-forward's errors, as Status objects (kubectl proxy passes upgrades on)
 expect_match "portforward of a missing pod: 404" "$(code_body "$P/pods/nosuch/portforward" -X POST)" \
