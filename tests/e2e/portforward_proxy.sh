@@ -135,8 +135,11 @@ start_pf() {
 }
 
 LP=$(IN 1 "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-if start_pf pod "$LP" pod/web "$LP:80"; then
+LPB=$(IN 1 "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if start_pf pod "$LP" pod/web "$LP:80" "$LPB:8080"; then
 	expect_eq "kubectl port-forward pod/web: GET /" "$(CURL "http://127.0.0.1:$LP/")" hello-from-web
+	expect_eq "kubectl port-forward pod/web, second port of the same forward" \
+		"$(CURL "http://127.0.0.1:$LPB/")" second-port
 	# two downloads at once through the same forward (two stream pairs)
 	IN 1 curl -s -o "$T/big1" "http://127.0.0.1:$LP/big.bin" & c1=$!
 	IN 1 curl -s -o "$T/big2" "http://127.0.0.1:$LP/big.bin" & c2=$!
