@@ -310,3 +310,35 @@ kill_bg
 # ---- kubectl get --raw through the service proxy ----
 expect_match "kubectl get --raw services/echo:80/proxy/" \
 	"$(KK get --raw /api/v1/namespaces/default/services/echo:80/proxy/ 2>&1)" "^node=.* name=$ECHO_POD\$"
+
+# ---- stopping the node with sessions open ----
+# a kubectl forward with a connection held open, and a Python WebSocket session:
+# `minik8s down` must end them (API server and agent side) and leave nothing
+LP5=$(IN 1 "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if start_pf held "$LP5" pod/web "$LP5:80"; then
+	bg_in "$PY" -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(100)' "$LP5"
+	cat >"$T/hold.py" <<'PYEOF'
+import sys, time
+from kubernetes import config
+from kubernetes.client import CoreV1Api
+from kubernetes.stream import portforward
+config.load_kube_config(sys.argv[1])
+pf = portforward(CoreV1Api().connect_get_namespaced_pod_portforward, "web", "default", ports="80")
+print("open", flush=True)
+time.sleep(100)
+PYEOF
+	bg_in env HOME="$H" timeout 110 "$PY" "$T/hold.py" "$CL_KUBECONFIG" >"$T/hold.out" 2>&1
+	wait_for 100 grep -q open "$T/hold.out" || fail "python session held open" "$(cat "$T/hold.out")"
+	if cluster_down 1; then
+		pass "minik8s down with port-forward sessions open"
+	else
+		fail "minik8s down with port-forward sessions open" "$(tail -3 "$T/down1.out")"
+	fi
+	expect_eq "nothing of the node left after down" "$(cluster_leftovers 1 | tr '\n' ' ')" ""
+else
+	fail "kubectl port-forward for the held session" "$(cat "$T/pf.held.err")"
+fi
+kill_bg
