@@ -591,14 +591,14 @@ void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, copy_header, &hp->req_headers);
-	/* curl adds its own unless told not to */
-	const char *none[] = { "Expect:", "Accept:", "User-Agent:", "Content-Type:" };
-	for (size_t i = 0; i < MK_ARRAY_SIZE(none); i++) {
-		const char *hn = none[i];
-		_cleanup_free_ char *n = strndup(hn, strlen(hn) - 1);
-		if (!strcmp(n, "Expect") || !mk_request_header(req, n))
-			hp->req_headers = curl_slist_append(hp->req_headers, hn);
-	}
+	/* curl adds these on its own ("Name:" tells it not to): only the client's go */
+	hp->req_headers = curl_slist_append(hp->req_headers, "Expect:");
+	if (!mk_request_header(req, "Accept"))
+		hp->req_headers = curl_slist_append(hp->req_headers, "Accept:");
+	if (!mk_request_header(req, "User-Agent"))
+		hp->req_headers = curl_slist_append(hp->req_headers, "User-Agent:");
+	if (!mk_request_header(req, "Content-Type"))
+		hp->req_headers = curl_slist_append(hp->req_headers, "Content-Type:");
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
