@@ -235,6 +235,37 @@ static int stream_resolve(void *userdata, const char *ns, const char *pod, const
 	return r;
 }
 
+/* Stream server, port-forward: the pod's uid and network namespace path (NULL for
+ * hostNetwork pods: the node's). The pod must have its sandbox on this node. */
+static int stream_resolve_netns(void *userdata, const char *ns, const char *pod, char **ret_uid,
+				char **ret_netns, struct mk_error **err)
+{
+	struct mk_agent *a = userdata;
+	_cleanup_free_ char *key = mk_strdup_printf("%s/%s", ns, pod);
+	struct mk_object *o = mk_informer_get(a->pods, key);
+	const char *uid = o ? mk_json_get_string(o->json, "metadata.uid") : NULL;
+	bool known = false;
+
+	if (uid) {
+		pthread_mutex_lock(&a->mu);
+		for (struct pod_state *s = a->states; s && !known; s = s->next)
+			known = !strcmp(s->uid, uid);
+		pthread_mutex_unlock(&a->mu);
+	}
+	if (!known) {
+		mk_object_unref(o);
+		return mk_error_set(err, ENOENT, "pod \"%s\" not found on node \"%s\"", pod,
+				    a->node_name);
+	}
+	char name[64];
+	agent_netns_name(uid, name);
+	*ret_netns = agent_host_network(o->json) ? NULL
+						 : mk_strdup_printf("%s/%s", a->netns_dir, name);
+	*ret_uid = mk_strdup(uid);
+	mk_object_unref(o);
+	return 0;
+}
+
 /* ---- start / stop ------------------------------------------------------------- */
 
 static char *dup_or(const char *s, const char *def)
@@ -441,6 +472,7 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 			.client_ca_file = o->stream_client_ca,
 			.runtime = a->rt,
 			.resolve = stream_resolve,
+			.resolve_netns = stream_resolve_netns,
 			.resolve_userdata = a,
 		};
 		if (mk_fs_mkdir_p(dir, 0700, &e) < 0 || mk_agent_stream_start(&so, &s, &e) < 0)

@@ -176,6 +176,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if ((code = check_client(s, conn, msg, sizeof(msg))) != 0) {
 		stream_reply_status(&rep, code, "%s", msg);
+	} else if (stream_portforward_match(req, url)) {
+		if (strcmp(method, "GET") && strcmp(method, "POST"))
+			stream_reply_status(&rep, 405, "method %s not allowed", method);
+		else
+			stream_portforward_handle(req, &rep);
 	} else {
 		int kind = route(req, url);
 		if (!kind)
@@ -205,6 +210,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->pod);
 	free(req->container);
 	stream_exec_free(req->exec);
+	stream_portforward_free(req->portforward);
 	free(req);
 	*con_cls = NULL;
 }
@@ -259,6 +265,7 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 	s->rt = opts->runtime;
 	s->resolve = opts->resolve;
 	s->resolve_userdata = opts->resolve_userdata;
+	s->resolve_netns = opts->resolve_netns;
 	s->client_cn = mk_strdup(opts->client_cn ? opts->client_cn : MK_AGENT_STREAM_CLIENT_CN);
 	s->max_sessions = opts->max_sessions ? opts->max_sessions : DEFAULT_MAX_SESSIONS;
 	if (mk_fs_read_file(opts->client_ca_file, &s->ca_pem, NULL, err) < 0 ||
@@ -293,6 +300,7 @@ void mk_agent_stream_stop(struct mk_agent_stream *s)
 		pthread_mutex_lock(&s->lock);
 		s->stopping = true;
 		stream_exec_cancel_all_locked(s);
+		stream_portforward_cancel_all_locked(s);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 15;

@@ -11,6 +11,9 @@
  *       2 stderr, 3 status (a Status object, sent once at the end), 4 resize
  *       ({"Width":W,"Height":H}), 255 close (payload: the channel closed; 0 =
  *       stdin EOF). A close frame (1000) follows the status.
+ *   GET|POST /portForward/NS/POD?ports=P,..
+ *       WebSocket v4.channel.k8s.io, or an Upgrade: SPDY/3.1 with
+ *       X-Stream-Protocol-Version: portforward.k8s.io (stream_portforward.c)
  *
  * Clients must present a TLS certificate signed by the cluster CA whose common
  * name is the API server's (MK_AGENT_STREAM_CLIENT_CN); anything else gets 401
@@ -38,6 +41,12 @@ typedef int (*mk_agent_stream_resolve_fn)(void *userdata, const char *ns, const 
 					  const char *container, char **ret_current,
 					  char **ret_previous, struct mk_error **err);
 
+/* Resolves a pod to its uid and the path of its network namespace (*ret_netns NULL:
+ * the node's, for hostNetwork pods), both owned by the caller, for port-forward.
+ * Returns 0, or -1 with err (code ENOENT: no such pod on this node). */
+typedef int (*mk_agent_stream_netns_fn)(void *userdata, const char *ns, const char *pod,
+					char **ret_uid, char **ret_netns, struct mk_error **err);
+
 struct mk_agent_stream_options {
 	const char *bind_address;  /* IPv4; NULL: 0.0.0.0 */
 	uint16_t port;             /* 0: 10250 */
@@ -49,7 +58,8 @@ struct mk_agent_stream_options {
 	const char *client_cn;     /* NULL: MK_AGENT_STREAM_CLIENT_CN */
 	struct mk_runtime *runtime; /* borrowed; must outlive the server */
 	mk_agent_stream_resolve_fn resolve;
-	void *resolve_userdata;
+	void *resolve_userdata;      /* also passed to resolve_netns */
+	mk_agent_stream_netns_fn resolve_netns; /* NULL: port-forward answers 404 */
 	unsigned max_sessions;     /* concurrent exec sessions and log streams; 0: 64 */
 };
 

@@ -10,6 +10,7 @@ struct mk_agent_stream {
 	struct MHD_Daemon *daemon;
 	struct mk_runtime *rt;
 	mk_agent_stream_resolve_fn resolve;
+	mk_agent_stream_netns_fn resolve_netns; /* NULL: no port-forward */
 	void *resolve_userdata;
 	char *client_cn;
 	char *cert_pem, *key_pem, *ca_pem; /* kept alive for MHD */
@@ -20,6 +21,7 @@ struct mk_agent_stream {
 	unsigned sessions;	/* exec sessions and log streams running */
 	bool stopping;
 	struct stream_exec *execs; /* running exec sessions, to cancel on stop */
+	struct stream_pf *portforwards; /* running port-forward sessions, likewise */
 };
 
 /* A request of the server (MHD's per-request context). */
@@ -28,6 +30,7 @@ struct stream_request {
 	struct MHD_Connection *conn;
 	char *ns, *pod, *container; /* from the path */
 	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
+	struct stream_pf *portforward; /* a port-forward session waiting for its upgrade */
 };
 
 /* A reply to queue: either a ready response or an error Status. */
@@ -53,6 +56,13 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep);
 void stream_exec_cancel_all_locked(struct mk_agent_stream *s);
 /* Frees a session that never started (the upgrade did not happen). */
 void stream_exec_free(struct stream_exec *x);
+
+/* stream_portforward.c: true (and ns/pod set) for /portForward/NS/POD[/UID] */
+bool stream_portforward_match(struct stream_request *req, const char *url);
+void stream_portforward_handle(struct stream_request *req, struct stream_reply *rep);
+/* Wakes every port-forward session so it ends; called with lock held. */
+void stream_portforward_cancel_all_locked(struct mk_agent_stream *s);
+void stream_portforward_free(struct stream_pf *p);
 
 /* stream_tls.c: a self-signed serving certificate for host (an IP or a name). */
 int stream_tls_self_signed(const char *host, char **ret_cert_pem, char **ret_key_pem,

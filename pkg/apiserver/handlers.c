@@ -1334,6 +1334,8 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 			else if (!strcmp(r->name, "pods") &&
 				 (!strcmp(req->sub, "exec") || !strcmp(req->sub, "attach")))
 				mk_proxy_pod_exec(req, rep);
+			else if (!strcmp(r->name, "pods") && !strcmp(req->sub, "portforward"))
+				mk_proxy_pod_portforward(req, rep);
 			else
 				mk_reply_status(rep, 404, NULL, NULL,
 						"the server could not find the requested resource");

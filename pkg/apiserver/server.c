@@ -192,6 +192,8 @@ static bool node_may(struct mk_request *req)
 	const char *m = req->method;
 	const char *r = req->res ? req->res->name : "";
 
+	if (req->sub && !strcmp(req->sub, "portforward"))
+		return false; /* a WebSocket GET, but not a read */
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
 		return true;
 	if (!req->res)
@@ -238,6 +240,16 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
+	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
+	if (mk_proxy_http_match(req->url)) {
+		/* as the node authorizer: proxying is not a node's business */
+		if (who == CALLER_NODE)
+			mk_reply_status(rep, 403, NULL, NULL, "the node token may not use the proxy "
+					"subresources");
+		else
+			mk_proxy_http_handle(req, rep);
+		return;
+	}
 	n = split_path(path, seg, 8);
 	if (n < 0 || route_resource(req, seg, n) != 0) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
@@ -443,6 +455,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		MHD_quiesce_daemon(srv->daemon);
 		mk_watch_cancel_all(srv);
 		mk_proxy_cancel_all(srv);
+		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
 	pthread_mutex_destroy(&srv->lock);
