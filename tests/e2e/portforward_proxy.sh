@@ -342,3 +342,4 @@ else
 	fail "kubectl port-forward for the held session" "$(cat "$T/pf.held.err")"
 fi
 kill_bg
+done_testing
