@@ -28,6 +28,7 @@ struct stream_request {
 	struct MHD_Connection *conn;
 	char *ns, *pod, *container; /* from the path */
 	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
+	bool attach;                /* /attach: the exec handler attaches instead */
 };
 
 /* A reply to queue: either a ready response or an error Status. */

@@ -12,7 +12,10 @@
  * errors reach the client as HTTP errors), answer the client's upgrade, and then
  * relay bytes both ways untouched: the client's masked frames are valid client
  * frames for the agent, the agent's unmasked frames valid server frames for the
- * client. */
+ * client. pods/attach goes the same way to the agent's /attach. The client's
+ * Sec-WebSocket-Protocol list is passed on, so the agent picks the channel
+ * protocol (v5 down to channel.k8s.io, minik8s/ws.h) and we answer with its
+ * choice, as kube-apiserver's upgrade-aware proxy does for kubelet. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -659,7 +662,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
 
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 {
-	static const char *const keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
+	static const char *const exec_keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
+	static const char *const attach_keys[] = { "stdin", "stdout", "stderr", "tty", NULL };
+	bool attach = !strcmp(req->sub, "attach");
+	const char *const *keys = attach ? attach_keys : exec_keys;
+	const char *what = attach ? "attach" : "exec";
 	struct mk_apiserver *srv = req->srv;
 	const char *upgrade = mk_request_header(req, "Upgrade");
 	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
@@ -667,18 +674,14 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	struct target t = { 0 };
 	_cleanup_cjson_ cJSON *pod = NULL;
 
-	if (!strcmp(req->sub, "attach")) {
-		mk_reply_status(rep, 400, "pods", req->name,
-				"pods/attach is not supported by minik8s; use exec");
-		return;
-	}
 	/* the pod's own errors first: kubectl shows the answer to its SPDY fallback */
 	if (resolve_target(req, rep, &t, &pod) < 0)
 		return;
 	const char *phase = mk_json_get_string(pod, "status.phase");
 	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
 		mk_reply_status(rep, 400, "pods", req->name,
-				"cannot exec into a container in a completed pod; current phase is %s",
+				attach ? "cannot attach a container in a completed pod; current phase is %s"
+				       : "cannot exec into a container in a completed pod; current phase is %s",
 				phase);
 		target_release(&t);
 		return;
@@ -686,12 +689,12 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	if (!mk_ws_header_has_token(upgrade, "websocket", true) || !key) {
 		if (upgrade && !strncasecmp(upgrade, "SPDY", 4))
 			mk_reply_status(rep, 400, "pods", req->name,
-					"SPDY is not supported by minik8s: exec needs a WebSocket upgrade "
-					"with protocol %s (kubectl 1.30 or newer)", MK_WS_PROTOCOL_V5);
+					"SPDY is not supported by minik8s: %s needs a WebSocket upgrade "
+					"with protocol %s (kubectl 1.30 or newer)", what, MK_WS_PROTOCOL_V5);
 		else
 			mk_reply_status(rep, 400, "pods", req->name,
-					"Upgrade request required: exec needs a WebSocket upgrade with "
-					"protocol %s", MK_WS_PROTOCOL_V5);
+					"Upgrade request required: %s needs a WebSocket upgrade with "
+					"protocol %s", what, MK_WS_PROTOCOL_V5);
 		target_release(&t);
 		return;
 	}
@@ -701,14 +704,19 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 		target_release(&t);
 		return;
 	}
-	if (!mk_ws_header_has_token(proto, MK_WS_PROTOCOL_V5, false)) {
+	if (mk_ws_proto_select(proto) < 0) {
 		mk_reply_status(rep, 400, "pods", req->name,
-				"unsupported WebSocket subprotocol %s: only %s is served",
-				proto ? proto : "(none)", MK_WS_PROTOCOL_V5);
+				"unsupported WebSocket subprotocol %s: served are %s, v4.channel.k8s.io, "
+				"v4.base64.channel.k8s.io, v3.channel.k8s.io, v2.channel.k8s.io, "
+				"channel.k8s.io, base64.channel.k8s.io",
+				proto, MK_WS_PROTOCOL_V5);
 		target_release(&t);
 		return;
 	}
-	_cleanup_free_ char *url = agent_url(req, &t, "exec", keys);
+	/* passed on to the agent: no CR/LF can be in a header value MHD parsed */
+	_cleanup_free_ char *proto_line =
+		proto && *proto ? mk_strdup_printf("Sec-WebSocket-Protocol: %s\r\n", proto) : mk_strdup("");
+	_cleanup_free_ char *url = agent_url(req, &t, what, keys);
 	_cleanup_free_ char *base = TAKE_PTR(t.base);
 	target_release(&t);
 
@@ -748,13 +756,13 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_free_ char *hs = mk_strdup_printf(
 		"GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-		"Sec-WebSocket-Protocol: %s\r\nUser-Agent: minik8s-apiserver\r\n\r\n",
-		url + strlen(base), base + strlen("https://"), key, MK_WS_PROTOCOL_V5);
+		"%sUser-Agent: minik8s-apiserver\r\n\r\n",
+		url + strlen(base), base + strlen("https://"), key, proto_line);
 	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HANDSHAKE_TIMEOUT_MS * 1000000;
 	ssize_t head_len;
 	if (agent_send_all(ep, hs, strlen(hs)) < 0 || (head_len = agent_read_head(ep, deadline)) < 0) {
 		mk_reply_status(rep, 500, "pods", req->name,
-				"error talking to the node agent: no valid reply to the exec upgrade");
+				"error talking to the node agent: no valid reply to the %s upgrade", what);
 		ep_free(ep);
 		return;
 	}
@@ -787,10 +795,11 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 		ep_free(ep);
 		return;
 	}
-	char agent_proto[128];
-	if (!head_value(ep->to_client.data, (size_t)head_len, "Sec-WebSocket-Protocol", agent_proto,
-			sizeof(agent_proto)) ||
-	    strcmp(agent_proto, MK_WS_PROTOCOL_V5)) {
+	/* the agent's choice must be one the client offered (none when it offered none) */
+	char agent_proto[128] = "";
+	bool has_proto = head_value(ep->to_client.data, (size_t)head_len, "Sec-WebSocket-Protocol",
+				    agent_proto, sizeof(agent_proto));
+	if (has_proto ? !mk_ws_header_has_token(proto, agent_proto, false) : (proto && *proto)) {
 		mk_reply_status(rep, 500, "pods", req->name,
 				"the node agent answered with another WebSocket subprotocol");
 		ep_free(ep);
@@ -810,7 +819,8 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_free_ char *accept = mk_ws_accept_key(key);
 	MHD_add_response_header(resp, "Upgrade", "websocket");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	MHD_add_response_header(resp, "Sec-WebSocket-Protocol", MK_WS_PROTOCOL_V5);
+	if (has_proto)
+		MHD_add_response_header(resp, "Sec-WebSocket-Protocol", agent_proto);
 	pthread_mutex_lock(&sessions_lock);
 	ep->next = sessions;
 	sessions = ep;
