@@ -48,6 +48,9 @@ bool stream_arg_bool(struct MHD_Connection *conn, const char *key);
 
 /* stream_logs.c */
 void stream_logs_handle(struct stream_request *req, struct stream_reply *rep);
+/* An RFC 3339 time (optional fraction up to ns, Z or an offset) in ns since the
+ * epoch; -1 when malformed. */
+int64_t stream_time_parse_ns(const char *s, size_t len);
 /* stream_exec.c */
 void stream_exec_handle(struct stream_request *req, struct stream_reply *rep);
 /* Wakes every exec session so it ends (server stopping); called with lock held. */

@@ -345,10 +345,86 @@ static ssize_t lp_reader(void *cls, uint64_t pos, char *out, size_t max)
 	return (ssize_t)n;
 }
 
+/* An integer query parameter: 0 absent, 1 set (*ret), -1 not an integer. */
+static int int_arg(struct mk_request *req, const char *key, long long *ret)
+{
+	const char *v = mk_request_arg(req, key);
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno || *end)
+		return -1;
+	*ret = x;
+	return 1;
+}
+
+/* PodLogOptions as kube-apiserver checks them: a value that does not parse is
+ * 400 BadRequest, a value out of range 422 Invalid with the field in its cause.
+ * Fills rep and returns -1 when the options are refused. */
+static int check_log_options(struct mk_request *req, struct mk_reply *rep)
+{
+	static const char *const ints[] = { "tailLines", "limitBytes", "sinceSeconds" };
+	long long v[3] = { 0, 0, 0 };
+	int set[3];
+	const char *since_time = mk_request_arg(req, "sinceTime");
+
+	for (size_t i = 0; i < MK_ARRAY_SIZE(ints); i++) {
+		set[i] = int_arg(req, ints[i], &v[i]);
+		if (set[i] < 0) {
+			mk_reply_status(rep, 400, "pods", req->name,
+					"invalid %s \"%s\": not an integer", ints[i],
+					mk_request_arg(req, ints[i]));
+			return -1;
+		}
+	}
+	if (since_time && *since_time && mk_time_parse(since_time) == (time_t)-1) {
+		mk_reply_status(rep, 400, "pods", req->name,
+				"invalid sinceTime \"%s\": parsing time as RFC 3339 failed", since_time);
+		return -1;
+	}
+	cJSON *causes = cJSON_CreateArray();
+	if (set[0] && v[0] < 0)
+		mk_api_cause_add(causes, "FieldValueInvalid", "tailLines",
+				 "Invalid value: %lld: must be greater than or equal to 0", v[0]);
+	if (set[1] && v[1] < 1)
+		mk_api_cause_add(causes, "FieldValueInvalid", "limitBytes",
+				 "Invalid value: %lld: must be greater than 0", v[1]);
+	if (set[2] && since_time && *since_time)
+		mk_api_cause_add(causes, "FieldValueForbidden", "",
+				 "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified");
+	else if (set[2] && v[2] < 1)
+		mk_api_cause_add(causes, "FieldValueInvalid", "sinceSeconds",
+				 "Invalid value: %lld: must be greater than 0", v[2]);
+	int n = cJSON_GetArraySize(causes);
+	if (n == 0) {
+		cJSON_Delete(causes);
+		return 0;
+	}
+	struct mk_buf m;
+	mk_buf_init(&m);
+	mk_buf_printf(&m, "PodLogOptions \"%s\" is invalid: %s", req->name, n > 1 ? "[" : "");
+	for (int i = 0; i < n; i++) {
+		const cJSON *c = cJSON_GetArrayItem(causes, i);
+		const char *f = mk_json_get_string(c, "field");
+		mk_buf_printf(&m, "%s%s%s%s", i ? ", " : "", f && *f ? f : "", f && *f ? ": " : "",
+			      mk_json_get_string(c, "message"));
+	}
+	if (n > 1)
+		mk_buf_puts(&m, "]");
+	_cleanup_cjson_ cJSON *st =
+		mk_api_status_new(422, "Invalid", m.data, "PodLogOptions", req->name, causes);
+	mk_buf_release(&m);
+	mk_reply_json(rep, 422, st);
+	return -1;
+}
+
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 {
-	static const char *const keys[] = { "follow",	  "tailLines",	  "previous", "timestamps",
-					    "limitBytes", "sinceSeconds", NULL };
+	static const char *const keys[] = { "follow",	  "tailLines",	  "previous",  "timestamps",
+					    "limitBytes", "sinceSeconds", "sinceTime", NULL };
 	struct target t = { 0 };
 
 	if (strcmp(req->method, "GET")) {
@@ -356,7 +432,7 @@ void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 				req->method);
 		return;
 	}
-	if (resolve_target(req, rep, &t, NULL) < 0)
+	if (check_log_options(req, rep) < 0 || resolve_target(req, rep, &t, NULL) < 0)
 		return;
 	_cleanup_free_ char *url = agent_url(req, &t, "containerLogs", keys);
 	target_release(&t);

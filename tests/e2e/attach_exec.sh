@@ -18,6 +18,7 @@ done
 	{ fail "attach exec" "python3-kubernetes missing (scripts/deps.sh)"; exit 1; }
 curl_max_time 20
 
+SERVER_PID=
 NS=mkt-$$-att
 NODE=node1
 NODE_IP=192.168.78.2
@@ -33,6 +34,12 @@ IN=(nsenter "--net=/run/netns/$NS")
 
 node_cleanup() {
 	local id d
+	# the agent first: it would recreate what is removed below (pods restart)
+	if [ -n "${SERVER_PID:-}" ]; then
+		kill "$SERVER_PID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$SERVER_PID" 2>/dev/null
+	fi
 	if [ -d "$RUN/runc" ]; then
 		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
 			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
@@ -69,9 +76,8 @@ expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
 "${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
 	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
 	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	>>"$T/server.log" 2>&1 &
+	--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
 SERVER_PID=$!
-_PIDS+=("$SERVER_PID")
 started=0
 for _ in $(seq 150); do
 	if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
@@ -102,15 +108,17 @@ gone() { ! K get pod "$1" >/dev/null 2>&1; }
 pod_apply web '{"command":["sh","-c","echo hello from web; echo to stderr >&2; exec sleep 3600"]}'
 wait_running web || fail "pod web running" "$(K get pod web -o yaml | tail -20)"
 
-"${IN[@]}" $PTY --timeout 30 -- "$KUBECTL" exec -it web -- sh -c 'stty size; echo hi' >"$T/tty.out"
+"${IN[@]}" $PTY --timeout 30 -- "$KUBECTL" exec -it web -- echo hi >"$T/tty.out"
 rc=$?
 expect_eq "kubectl exec -it: exit code" "$rc" 0
 expect_eq "kubectl exec -it: output bytes are exactly the command's (od)" \
-	"$(od -An -c "$T/tty.out" | tr -s ' ')" "$(printf '45 123\r\nhi\r\n' | od -An -c | tr -s ' ')"
-"${IN[@]}" $PTY --wait '#' --input 'echo $((6 * 7))\nexit 4\n' --timeout 30 -- \
+	"$(od -An -c "$T/tty.out" | tr -s ' ')" "$(printf 'hi\r\n' | od -An -c | tr -s ' ')"
+# the size is asked once the shell prompts: kubectl sent it (resize channel) by then
+"${IN[@]}" $PTY --wait '#' --input 'stty size\necho $((6 * 7))\nexit 4\n' --timeout 30 -- \
 	"$KUBECTL" exec -it web -- sh >"$T/tty2.out"
 rc=$?
 expect_eq "kubectl exec -it sh: exit code 4" "$rc" 4
+expect_match "kubectl exec -it sh: terminal size from the resize channel" "$(tr -d '\r' <"$T/tty2.out")" $'\n45 123\n'
 expect_match "kubectl exec -it sh: command answered" "$(tr -d '\r' <"$T/tty2.out")" $'\n42\n'
 check "kubectl exec -it sh: no NUL byte" bash -c "! od -An -tx1 '$T/tty2.out' | grep -qw 00"
 
@@ -254,3 +262,63 @@ expect_match "kubectl run -it --rm: pod deleted at exit" "$out" 'pod "t2" delete
 expect_eq "kubectl run -it --rm: exit code" "$rc" 0
 wait_until 100 gone t2
 check "kubectl run -it --rm: pod gone" gone t2
+
+# ---- logs options ----------------------------------------------------------------------
+
+# two lines at least two seconds apart: a sinceTime of the second line's second
+# (kubectl sends whole seconds) lies strictly between them
+pod_apply twolines '{"command":["sh","-c","echo early; sleep 2.5; echo late; exec sleep 3600"]}'
+wait_running twolines || fail "pod twolines running"
+wait_until 100 eval '[ "$(K logs twolines 2>/dev/null | wc -l)" = 2 ]'
+out=$(K logs twolines --timestamps)
+expect_match "logs --timestamps: RFC3339Nano, no trailing zeros" "$out" \
+	'^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]*[1-9])?Z early'$'\n''[^ ]+Z late$'
+late_ts=$(sed -n 's/ late$//p' <<<"$out")
+expect_eq "logs --since-time between the lines" "$(K logs twolines --since-time="${late_ts%%.*}Z")" "late"
+expect_eq "logs --since-time in the past" "$(K logs twolines --since-time=2000-01-01T00:00:00Z)" $'early\nlate'
+expect_eq "logs --since-time in the future" "$(K logs twolines --since-time=2099-01-01T00:00:00Z)" ""
+expect_eq "logs --since 1h" "$(K logs twolines --since=1h)" $'early\nlate'
+expect_eq "logs --tail 1 with --since-time in the past" \
+	"$(K logs twolines --tail=1 --since-time=2000-01-01T00:00:00Z)" "late"
+out=$(K logs twolines --limit-bytes=3; echo "rc=$?")
+expect_eq "logs --limit-bytes 3" "$out" $'earrc=0'
+out=$(K logs twolines -f --limit-bytes=8 | od -An -c | tr -s ' '; echo "rc=${PIPESTATUS[0]}")
+expect_eq "logs -f --limit-bytes ends the stream after 8 bytes" "$out" $' e a r l y \\n l a\nrc=0'
+out=$("${IN[@]}" timeout 30 "$PY" -c '
+from kubernetes import client, config
+config.load_kube_config()
+v1 = client.CoreV1Api()
+print(v1.read_namespaced_pod_log("twolines", "default", since_seconds=3600).replace("\n", "|"))
+print(v1.read_namespaced_pod_log("twolines", "default", limit_bytes=4))' 2>&1)
+expect_eq "python logs since_seconds, limit_bytes" "$out" $'early|late|\nearl'
+
+api() {
+	HTTP_CODE=$(curl -s --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" -o "$T/.body" \
+		-w '%{http_code}' "$API$1")
+	BODY=$(cat "$T/.body")
+}
+api "/api/v1/namespaces/default/pods/twolines/log?sinceSeconds=0&tailLines=-1"
+expect_status "pods/log sinceSeconds=0, tailLines=-1: 422" 422 Invalid
+expect_eq "pods/log 422: the fields" "$(jqb '[.details.causes[].field] | join(",")')" "tailLines,sinceSeconds"
+api "/api/v1/namespaces/default/pods/twolines/log?sinceSeconds=5&sinceTime=2000-01-01T00:00:00Z"
+expect_status "pods/log sinceSeconds with sinceTime: 422" 422 Invalid
+expect_contains "pods/log sinceSeconds with sinceTime: message" "$BODY" 'at most one of `sinceTime` or `sinceSeconds` may be specified'
+api "/api/v1/namespaces/default/pods/twolines/log?limitBytes=0"
+expect_status "pods/log limitBytes=0: 422" 422 Invalid
+api "/api/v1/namespaces/default/pods/twolines/log?sinceTime=yesterday"
+expect_status "pods/log sinceTime not a time: 400" 400 BadRequest
+
+# previous: the instance before a restart
+out=$(K logs twolines --previous 2>&1)
+expect_contains "logs --previous without a restart" "$out" 'previous terminated container "c" in pod "twolines" not found'
+jq -n --arg img "$IMG" '{apiVersion:"v1",kind:"Pod",metadata:{name:"crasher"},
+  spec:{restartPolicy:"Always",terminationGracePeriodSeconds:1,containers:[{name:"c",image:$img,
+  imagePullPolicy:"Never",command:["sh","-c","echo run at $(cat /proc/uptime); sleep 0.5; exit 1"]}]}}' >"$T/crasher.json"
+K apply -f "$T/crasher.json" >/dev/null
+wait_until 200 eval '[ "$(K get pod crasher -o jsonpath="{.status.containerStatuses[0].restartCount}")" -ge 1 ] 2>/dev/null'
+wait_until 100 eval '[ -n "$(K logs crasher 2>/dev/null)" ]'
+prev=$(K logs crasher --previous 2>&1)
+cur=$(K logs crasher 2>&1)
+expect_match "logs --previous: the last instance's output" "$prev" '^run at [0-9.]+ [0-9.]+$'
+if [ "$prev" != "$cur" ]; then pass "logs --previous differs from the current instance"
+else fail "logs --previous differs from the current instance" "both '$prev'"; fi
