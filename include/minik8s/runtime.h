@@ -12,6 +12,7 @@
  *   created, started     creation / start times (ns since the epoch, decimal)
  *   exit                 {"exitCode":N,"signal":S,"finishedAt":NS} once it exited
  *   runc.log             runc's own log (json)
+ *   attach               the shim's attach socket (SOCK_SEQPACKET) while it runs
  *
  * Every container has a shim: a small process (this same executable re-executed
  * through /proc/self/exe, like conmon or runc's own "runc init") that owns the

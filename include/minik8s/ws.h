@@ -1,6 +1,7 @@
-/* minik8s ws: WebSocket framing (RFC 6455) and the Kubernetes channel protocol
- * v5.channel.k8s.io, as `kubectl exec` speaks it: shared by the node agent's exec
- * server, the API server's exec proxy and the built-in kubectl. Pure functions;
+/* minik8s ws: WebSocket framing (RFC 6455) and the Kubernetes channel protocols
+ * (v5.channel.k8s.io as `kubectl exec` speaks it, and the older ones clients
+ * such as the Python client use): shared by the node agent's exec/attach
+ * server, the API server's proxy and the built-in kubectl. Pure functions;
  * nothing here does I/O. */
 #ifndef MINIK8S_WS_H
 #define MINIK8S_WS_H

@@ -10,6 +10,10 @@
  *   - runs `runc create` with its stdout/stderr pipes as the container's stdio
  *     (or receives the pty master over --console-socket for a tty container),
  *   - reports "ok PID" or "error MESSAGE" on fd 3 to the agent,
+ *   - keeps the container's stdin open when the pod asks for it (stdin: true; a
+ *     pipe, or the pty), closing it after the first attach for stdinOnce,
+ *   - serves attach clients on STATE/<id>/attach: a copy of the output as it
+ *     is read, their input to the stdin, resize for a pty,
  *   - copies the container's output into the CRI log with rotation,
  *   - writes STATE/<id>/exit when init exits and its output is drained, then exits. */
 #include <errno.h>

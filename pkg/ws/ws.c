@@ -1,6 +1,6 @@
 /* WebSocket framing (RFC 6455 section 5) and the pieces of the Kubernetes
- * channel protocol v5 (v5.channel.k8s.io) shared by the agent's exec server, the
- * API server's proxy and the built-in kubectl. */
+ * channel protocols (v5.channel.k8s.io and the older ones, minik8s/ws.h) shared
+ * by the agent's exec server, the API server's proxy and the built-in kubectl. */
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
