@@ -253,7 +253,7 @@ wait_until 100 gone t1
 check "kubectl run -i --rm: pod deleted" gone t1
 
 "${IN[@]}" $PTY --wait 'If you don' --input 'echo $((6 * 7))\nexit\n' --timeout 60 -- \
-	"$KUBECTL" run t2 -it --rm --restart=Never --image="$IMG" --image-pull-policy=Never -- sh \
+	"$KUBECTL" run t2 -it --rm --image="$IMG" --image-pull-policy=Never -- sh \
 	>"$T/run2.out" 2>&1
 rc=$?
 out=$(tr -d '\r' <"$T/run2.out")
