@@ -222,7 +222,29 @@ out=$(printf 'a\nb\n' | K attach -i echoer 2>"$T/attach.err")
 rc=$?
 expect_eq "kubectl attach -i: input answered, EOF ends it" "$rc:$out" $'0:in:a\nin:b\ndone'
 
-# a container without stdin: output only
+# the Python client's attach (v4.channel.k8s.io) to a stdin container without stdinOnce
+pod_apply pyatt '{"stdin":true,"command":["sh","-c","while read l; do echo py:$l; done"]}'
+wait_running pyatt || fail "pod pyatt running"
+out=$("${IN[@]}" timeout 60 "$PY" -c '
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config()
+v1 = client.CoreV1Api()
+r = stream(v1.connect_get_namespaced_pod_attach, "pyatt", "default", stdin=True, stdout=True,
+           stderr=True, tty=False, _preload_content=False)
+for word in ("x", "y"):
+    r.write_stdin(word + "\n")
+    for _ in range(100):  # update() waits in ms
+        r.update(timeout=100)
+        if "py:" + word in r.peek_stdout():
+            break
+print(r.read_stdout().replace("\n", "|"))
+r.close()' 2>&1)
+expect_eq "python attach: input answered" "$out" "py:x|py:y|"
+expect_eq "python attach: the container keeps running without stdinOnce" \
+	"$(K get pod pyatt -o jsonpath='{.status.phase}')" Running
+
+
 pod_apply ticker '{"command":["sh","-c","i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]}'
 wait_running ticker || fail "pod ticker running"
 "${IN[@]}" timeout 3 "$KUBECTL" attach ticker >"$T/ticker.out" 2>&1
