@@ -247,7 +247,7 @@ expect_eq "python attach: the container keeps running without stdinOnce" \
 
 pod_apply ticker '{"command":["sh","-c","i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]}'
 wait_running ticker || fail "pod ticker running"
-"${IN[@]}" timeout 3 "$KUBECTL" attach ticker >"$T/ticker.out" 2>&1
+"${IN[@]}" timeout 6 "$KUBECTL" attach ticker >"$T/ticker.out" 2>&1
 rc=$?
 n=$(grep -c '^tick [0-9]*$' "$T/ticker.out")
 if [ "$rc" = 124 ] && [ "$n" -ge 3 ]; then pass "kubectl attach: output of a running container"
