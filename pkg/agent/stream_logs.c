@@ -90,7 +90,7 @@ int64_t stream_time_parse_ns(const char *s, size_t len)
  * (and the dot when nothing is left): of a "...Z" time t[0..len), *ret_head bytes
  * before the zone are printed, then the zone from the returned offset. Other
  * forms are printed whole. */
-static size_t nano_trim(const char *t, size_t len, size_t *ret_head)
+size_t stream_time_trim_nano(const char *t, size_t len, size_t *ret_head)
 {
 	const char *dot = len ? memchr(t, '.', len) : NULL;
 
@@ -127,7 +127,7 @@ static void emit_line(struct log_stream *ls, const char *l, size_t len)
 			return;
 	}
 	if (ls->timestamps && ls->line_start) {
-		size_t head, zone = nano_trim(pl.time, pl.time_len, &head);
+		size_t head, zone = stream_time_trim_nano(pl.time, pl.time_len, &head);
 		mk_buf_append(&ls->out, pl.time, head);
 		mk_buf_append(&ls->out, pl.time + zone, pl.time_len - zone);
 		mk_buf_append(&ls->out, " ", 1);

@@ -160,6 +160,30 @@ START_TEST(test_log_time_parse)
 }
 END_TEST
 
+static char *trimmed(const char *t)
+{
+	size_t head, zone = stream_time_trim_nano(t, strlen(t), &head);
+	return mk_strdup_printf("%.*s%s", (int)head, t, t + zone);
+}
+
+START_TEST(test_log_time_trim)
+{
+	const char *cases[][2] = {
+		{ "2026-12-04T12:00:00.123456789Z", "2026-12-04T12:00:00.123456789Z" },
+		{ "2026-12-04T12:00:00.120000000Z", "2026-12-04T12:00:00.12Z" },
+		{ "2026-12-04T12:00:00.000000000Z", "2026-12-04T12:00:00Z" },
+		{ "2026-12-04T12:00:00.000000001Z", "2026-12-04T12:00:00.000000001Z" },
+		{ "2026-12-04T12:00:00Z", "2026-12-04T12:00:00Z" },
+		{ "2026-12-04T12:00:00.500+01:00", "2026-12-04T12:00:00.500+01:00" },
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
+		char *got = trimmed(cases[i][0]);
+		ck_assert_str_eq(got, cases[i][1]);
+		free(got);
+	}
+}
+END_TEST
+
 void agent_stream_add_protocol_tests(Suite *s)
 {
 	TCase *tc = tcase_create("protocols");
@@ -168,5 +192,6 @@ void agent_stream_add_protocol_tests(Suite *s)
 	tcase_add_test(tc, test_proto_decode);
 	tcase_add_test(tc, test_proto_exit_status);
 	tcase_add_test(tc, test_log_time_parse);
+	tcase_add_test(tc, test_log_time_trim);
 	suite_add_tcase(s, tc);
 }
