@@ -727,6 +727,8 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		.mounts = mounts,
 		.n_mounts = nm,
 		.tty = cJSON_IsTrue(cJSON_GetObjectItem(c, "tty")),
+		.open_stdin = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdin")),
+		.stdin_once = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdinOnce")),
 		.memory_limit = mem > 0 ? mem : 0,
 		.cpu_shares = cpu_req > 0 ? (uint64_t)(cpu_req * 1024 / 1000 < 2 ? 2 : cpu_req * 1024 / 1000) : 0,
 		.cpu_quota = cpu_lim > 0 ? (cpu_lim * 100 < 1000 ? 1000 : cpu_lim * 100) : 0,

@@ -125,8 +125,8 @@ static unsigned check_client(struct mk_agent_stream *s, struct MHD_Connection *c
 	return 0;
 }
 
-/* "/containerLogs/NS/POD/CONTAINER" or "/exec/NS/POD/CONTAINER": 1 = logs,
- * 2 = exec, 0 = anything else. */
+/* "/containerLogs/NS/POD/CONTAINER", "/exec/NS/POD/CONTAINER" or
+ * "/attach/NS/POD/CONTAINER": 1 = logs, 2 = exec, 3 = attach, 0 = anything else. */
 static int route(struct stream_request *req, const char *url)
 {
 	_cleanup_free_ char *p = mk_strdup(url);
@@ -140,7 +140,10 @@ static int route(struct stream_request *req, const char *url)
 	}
 	if (n != 4)
 		return 0;
-	int kind = !strcmp(seg[0], "containerLogs") ? 1 : !strcmp(seg[0], "exec") ? 2 : 0;
+	int kind = !strcmp(seg[0], "containerLogs") ? 1
+		   : !strcmp(seg[0], "exec")	    ? 2
+		   : !strcmp(seg[0], "attach")	    ? 3
+						    : 0;
 	if (!kind)
 		return 0;
 	for (int i = 1; i < 4; i++)
@@ -189,8 +192,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			stream_reply_status(&rep, 405, "method %s not allowed", method);
 		else if (kind == 1)
 			stream_logs_handle(req, &rep);
-		else
+		else {
+			req->attach = kind == 3;
 			stream_exec_handle(req, &rep);
+		}
 	}
 	if (!rep.resp)
 		return MHD_NO;

@@ -1,16 +1,25 @@
-/* The node agent's streaming server (kubelet's :10250 role): container logs and
- * exec over WebSocket (channel protocol v5.channel.k8s.io), for the API server
- * only. Also the WebSocket framing shared with the API server's proxy and the
- * built-in kubectl (RFC 6455).
+/* The node agent's streaming server (kubelet's :10250 role): container logs,
+ * exec and attach over WebSocket (the channel protocols of minik8s/ws.h), for
+ * the API server only. Also the WebSocket framing shared with the API server's
+ * proxy and the built-in kubectl (RFC 6455).
  *
- *   GET /containerLogs/NS/POD/CONTAINER?follow=&tailLines=&previous=&timestamps=&limitBytes=
+ *   GET /containerLogs/NS/POD/CONTAINER?follow=&tailLines=&previous=&timestamps=
+ *       &limitBytes=&sinceSeconds=&sinceTime=
  *       200 text/plain: the messages of the container's CRI log, oldest first
  *   GET /exec/NS/POD/CONTAINER?command=..&command=..&stdin=&stdout=&stderr=&tty=
- *       Upgrade: websocket, Sec-WebSocket-Protocol: v5.channel.k8s.io -> 101, then
- *       binary frames whose first byte is the channel: 0 stdin, 1 stdout,
- *       2 stderr, 3 status (a Status object, sent once at the end), 4 resize
- *       ({"Width":W,"Height":H}), 255 close (payload: the channel closed; 0 =
- *       stdin EOF). A close frame (1000) follows the status.
+ *       Upgrade: websocket, Sec-WebSocket-Protocol: the client's list; we take
+ *       the first we serve (v5.channel.k8s.io, v4.channel.k8s.io,
+ *       v4.base64.channel.k8s.io, v3/v2.channel.k8s.io, channel.k8s.io,
+ *       base64.channel.k8s.io; none named: channel.k8s.io) -> 101, then
+ *       messages whose first byte is the channel: 0 stdin, 1 stdout, 2 stderr,
+ *       3 status (sent once at the end: a Status object in v4/v5, the error
+ *       text in older ones), 4 resize ({"Width":W,"Height":H}), 255 close (v5;
+ *       payload: the channel closed, 0 = stdin EOF). A close frame (1000)
+ *       follows the status.
+ *   GET /attach/NS/POD/CONTAINER?stdin=&stdout=&stderr=&tty=
+ *       the same protocols, to the container's own process through its shim
+ *       (stdin only for a container with stdin: true); ends with Success when
+ *       the container's output ends.
  *   GET|POST /portForward/NS/POD?ports=P,..
  *       WebSocket v4.channel.k8s.io, or an Upgrade: SPDY/3.1 with
  *       X-Stream-Protocol-Version: portforward.k8s.io (stream_portforward.c)

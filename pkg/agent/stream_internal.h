@@ -31,6 +31,7 @@ struct stream_request {
 	char *ns, *pod, *container; /* from the path */
 	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
 	struct stream_pf *portforward; /* a port-forward session waiting for its upgrade */
+	bool attach;                /* /attach: the exec handler attaches instead */
 };
 
 /* A reply to queue: either a ready response or an error Status. */
@@ -50,6 +51,14 @@ bool stream_arg_bool(struct MHD_Connection *conn, const char *key);
 
 /* stream_logs.c */
 void stream_logs_handle(struct stream_request *req, struct stream_reply *rep);
+/* An RFC 3339 time (optional fraction up to ns, Z or an offset) in ns since the
+ * epoch; -1 when malformed. */
+int64_t stream_time_parse_ns(const char *s, size_t len);
+/* A log time printed as Go's RFC3339Nano (kubelet's timestamps): of a "...Z"
+ * time t[0..len), print *ret_head bytes, then t from the returned offset (the
+ * zone); trailing zeros of the fraction are dropped, the dot too when nothing
+ * is left. Other forms are printed whole. */
+size_t stream_time_trim_nano(const char *t, size_t len, size_t *ret_head);
 /* stream_exec.c */
 void stream_exec_handle(struct stream_request *req, struct stream_reply *rep);
 /* Wakes every exec session so it ends (server stopping); called with lock held. */

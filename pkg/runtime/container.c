@@ -49,7 +49,11 @@ int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_c
 	if (!text || mk_fs_write_file(cfg_path, text, strlen(text), 0600, err) < 0 ||
 	    rt_write_i64(created, rt_now_ns(), err) < 0)
 		goto fail;
-	if (rt_shim_spawn(rt, spec->id, spec->tty, &shim, err) < 0)
+	if (rt_shim_spawn(rt, spec->id, spec->tty,
+			  !spec->open_stdin ? RT_STDIN_NONE
+			  : spec->stdin_once ? RT_STDIN_ONCE
+					     : RT_STDIN_OPEN,
+			  &shim, err) < 0)
 		goto fail;
 	return 0;
 
