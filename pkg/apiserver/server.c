@@ -192,13 +192,18 @@ static bool node_may(struct mk_request *req)
 	const char *m = req->method;
 	const char *r = req->res ? req->res->name : "";
 
-	if (req->sub && !strcmp(req->sub, "portforward"))
-		return false; /* a WebSocket GET, but not a read */
+	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
+	if (req->sub && (!strcmp(req->sub, "portforward") || !strcmp(req->sub, "exec") ||
+			 !strcmp(req->sub, "attach") || !strcmp(req->sub, "proxy")))
+		return false;
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
 		return true;
 	if (!req->res)
 		return false;
 	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
+		return true;
+	/* node heartbeats: the leases in kube-node-lease */
+	if (!strcmp(r, "leases") && req->ns && !strcmp(req->ns, "kube-node-lease"))
 		return true;
 	if (!strcmp(r, "pods"))
 		return (req->sub && !strcmp(req->sub, "status") && strcmp(m, "POST")) ||
