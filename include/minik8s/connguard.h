@@ -6,11 +6,11 @@
  * Every accepted connection starts "pending". It becomes "trusted" when a request
  * arrives whose credentials the server accepts (bearer token, client
  * certificate). Pending connections have their own budget, globally and per
- * client address; when it is full the oldest pending connection is dropped to
- * make room for the new one (the attacker's sockets are older than the
- * legitimate client's, which finishes its handshake and headers in
- * milliseconds), and none may stay pending longer than a deadline (TLS handshake
- * plus request headers). Trusted connections have a separate budget and an idle
+ * client address; when it is full a pending connection is dropped to make room
+ * for the new one: among the oldest, the one whose peer has been quiet longest
+ * (the attacker's sockets are older and idle or trickling; a legitimate client
+ * is busy with its handshake and headers for milliseconds), and none may stay
+ * pending longer than a deadline (TLS handshake plus request headers). Trusted connections have a separate budget and an idle
  * timeout between requests; a request in progress is never cut here (watches,
  * log streams and upgraded exec sessions end on their own terms).
  *

@@ -14,12 +14,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include "minik8s/connguard.h"
 
 #define TICK_MS 250
+#define EVICT_SAMPLE 16 /* pending connections looked at per eviction */
 
 struct mk_connguard_conn {
 	struct mk_connguard_conn *prev, *next; /* accept order: oldest first */
@@ -74,18 +77,46 @@ static void drop_locked(struct mk_connguard *g, struct mk_connguard_conn *c)
 	shutdown(c->fd, SHUT_RDWR);
 }
 
-/* Drops the oldest pending connection (of c's host when per_host), never c. */
+/* How long the peer has sent nothing: the kernel's tcpi_last_data_recv (since
+ * the handshake when nothing came yet), or the age for a non-TCP socket. */
+static uint64_t quiet_ms(const struct mk_connguard_conn *c, uint64_t now)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof(ti.tcpi_last_data_recv))
+		return ti.tcpi_last_data_recv;
+	return (now - c->accepted_ns) / 1000000u;
+}
+
+/* Drops a pending connection (of c's host when per_host), never c: among the
+ * EVICT_SAMPLE oldest, the one that has been quiet longest. Oldest-first alone
+ * would let an attacker that reconnects fast push a legitimate client out while
+ * its TLS handshake is still running; that client is sending, the attacker's
+ * sockets are idle or trickle a byte now and then. */
 static bool evict_oldest_pending_locked(struct mk_connguard *g, struct mk_connguard_conn *c,
 					bool per_host)
 {
-	for (struct mk_connguard_conn *p = g->head; p; p = p->next) {
+	struct mk_connguard_conn *victim = NULL;
+	uint64_t now = mk_time_mono_ns(), victim_quiet = 0;
+	unsigned seen = 0;
+
+	for (struct mk_connguard_conn *p = g->head; p && seen < EVICT_SAMPLE; p = p->next) {
 		if (p == c || p->dropped || p->trusted || (per_host && !same_host(p, c)))
 			continue;
-		drop_locked(g, p);
-		g->evicted++;
-		return true;
+		uint64_t q = quiet_ms(p, now);
+		if (!victim || q > victim_quiet) {
+			victim = p;
+			victim_quiet = q;
+		}
+		seen++;
 	}
-	return false;
+	if (!victim)
+		return false;
+	drop_locked(g, victim);
+	g->evicted++;
+	return true;
 }
 
 static void *timer_main(void *arg)
