@@ -62,7 +62,8 @@ attack() {
 	PIDS+=("$FLOOD_PID")
 	wait_file "$T/flood.ready"
 }
-attack_stop() { kill "$FLOOD_PID" 2>/dev/null; wait "$FLOOD_PID" 2>/dev/null; tail -1 "$T/flood.out"; }
+# attack_stop: ends the attack; STATS is the attacker's summary line
+attack_stop() { kill "$FLOOD_PID" 2>/dev/null; wait "$FLOOD_PID" 2>/dev/null; STATS=$(tail -1 "$T/flood.out"); }
 report() { # NAME "median max fails" (quiet) "median max fails" (attack) STATS
 	read -r qm qx qf <<<"$2"
 	read -r am ax af <<<"$3"
@@ -90,7 +91,8 @@ K >/dev/null 2>&1 # warm kubectl's discovery cache like an interactive user's
 quiet=$(time_runs K)
 attack "$P" --idle "$i3" --slow-tls "$i1" --slow-headers "$i1" --tls || echo "  (attack not in place)"
 loaded=$(time_runs K)
-report "API server: kubectl get pods" "$quiet" "$loaded" "$(attack_stop)"
+attack_stop
+report "API server: kubectl get pods" "$quiet" "$loaded" "$STATS"
 
 # ---- DNS over TCP
 "$SERVE" --kubeconfig "$KUBECONFIG" --listen 127.0.0.1 --port 0 --workers 1 \
@@ -102,7 +104,8 @@ if wait_file "$T/dns.port"; then
 	quiet=$(time_runs D)
 	attack "$DP" --idle "$((conns * 4 / 5))" --slow-headers "$i1" || echo "  (attack not in place)"
 	loaded=$(time_runs D)
-	report "DNS over TCP: dig +tcp" "$quiet" "$loaded" "$(attack_stop)"
+	attack_stop
+	report "DNS over TCP: dig +tcp" "$quiet" "$loaded" "$STATS"
 else
 	echo "  DNS: runner did not start: $(tail -2 "$T/dns.log")"
 fi
@@ -120,7 +123,8 @@ if "$ROOT/tests/lib/mkrootfs.sh" "$T/w/rootfs" >/dev/null; then
 	quiet=$(time_runs L)
 	attack "$GP" --idle "$i3" --slow-tls "$i1" --slow-headers "$i1" --tls || echo "  (attack not in place)"
 	loaded=$(time_runs L)
-	report "agent 10250: kubectl logs" "$quiet" "$loaded" "$(attack_stop)"
+	attack_stop
+	report "agent 10250: kubectl logs" "$quiet" "$loaded" "$STATS"
 else
 	echo "  agent: mkrootfs failed (busybox-static missing?)"
 fi
