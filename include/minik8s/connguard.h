@@ -83,6 +83,10 @@ struct mk_connguard_conn *mk_connguard_mhd_conn(struct MHD_Connection *conn);
 /* The MHD connection limit that goes with the guard's budgets: trusted plus twice
  * the pending budget (room for dropped connections still closing). */
 unsigned mk_connguard_mhd_connection_limit(const struct mk_connguard *g);
+/* Raises the process' soft RLIMIT_NOFILE (never above the hard limit) so that
+ * limit, plus room for everything else, fits: systemd's default soft limit of
+ * 1,024 would otherwise fail accept() before the budgets matter. */
+void mk_connguard_raise_nofile(const struct mk_connguard *g);
 /* Call at the first callback of each request: marks it begun and, when the
  * previous request was a stream, restores the daemon's inactivity timeout. */
 void mk_connguard_mhd_request_begin(struct mk_connguard *g, struct MHD_Connection *conn);

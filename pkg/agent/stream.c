@@ -293,6 +293,7 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 		return -1;
 	}
 	mk_connguard_get_options(s->guard, &go);
+	mk_connguard_raise_nofile(s->guard);
 	s->max_trusted = go.max_trusted;
 	s->daemon = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sin,

@@ -459,6 +459,7 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		return -1;
 	}
 	mk_connguard_get_options(srv->guard, &go);
+	mk_connguard_raise_nofile(srv->guard);
 	srv->max_trusted = go.max_trusted;
 	srv->daemon = MHD_start_daemon(
 		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sin,

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "minik8s/connguard.h"
 
@@ -374,6 +375,17 @@ struct mk_connguard_conn *mk_connguard_mhd_conn(struct MHD_Connection *conn)
 unsigned mk_connguard_mhd_connection_limit(const struct mk_connguard *g)
 {
 	return g->o.max_trusted + 2 * g->o.max_pending;
+}
+
+void mk_connguard_raise_nofile(const struct mk_connguard *g)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)mk_connguard_mhd_connection_limit(g) + 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the hard limit is the admin's */
 }
 
 void mk_connguard_mhd_request_begin(struct mk_connguard *g, struct MHD_Connection *conn)
