@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include "minik8s/connguard.h"
 
@@ -216,6 +217,50 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+/* real TCP: among pending connections the one whose peer is quiet goes first,
+ * even when a busier one is older (TCP_INFO's last_data_recv) */
+START_TEST(test_quiet_first)
+{
+	struct mk_connguard *g = guard(2, 2, 8, 60000, 60000);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct pair p[3];
+
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 8), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	for (int i = 0; i < 3; i++) {
+		p[i].cli = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(connect(p[i].cli, (struct sockaddr *)&a, sizeof(a)), 0);
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		p[i].srv = accept4(l, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+		ck_assert_int_ge(p[i].srv, 0);
+		if (i < 2)
+			p[i].c = mk_connguard_conn_add(g, p[i].srv, (struct sockaddr *)&peer, pl);
+		if (i == 0)
+			usleep(300 * 1000);
+	}
+	/* the oldest one is talking (a handshake in progress), the second is idle */
+	usleep(300 * 1000);
+	ck_assert_int_eq(send(p[0].cli, "x", 1, 0), 1);
+	usleep(50 * 1000);
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+	getpeername(p[2].srv, (struct sockaddr *)&peer, &pl);
+	p[2].c = mk_connguard_conn_add(g, p[2].srv, (struct sockaddr *)&peer, pl);
+	ck_assert(dropped(&p[1], 0));
+	ck_assert(!dropped(&p[0], 0));
+	ck_assert(!dropped(&p[2], 0));
+	for (int i = 0; i < 3; i++)
+		pair_close(g, &p[i]);
+	close(l);
+	mk_connguard_free(g);
+}
+END_TEST
+
 Suite *connguard_suite(void)
 {
 	Suite *su = suite_create("connguard");
@@ -227,6 +272,7 @@ Suite *connguard_suite(void)
 	tcase_add_test(tc, test_trusted_budget);
 	tcase_add_test(tc, test_pending_deadline);
 	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_quiet_first);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(su, tc);
 	return su;
