@@ -58,7 +58,7 @@ void mk_connguard_get_options(const struct mk_connguard *g, struct mk_connguard_
 void mk_connguard_get_stats(struct mk_connguard *g, struct mk_connguard_stats *ret);
 
 /* An accepted connection on socket fd from addr (may be NULL). Makes room in the
- * pending budgets by dropping the oldest pending connections. The entry is owned
+ * pending budgets by dropping pending connections (see above). The entry is owned
  * by the guard until mk_connguard_conn_remove, which the server calls before it
  * closes fd (the guard may shutdown(fd) until then). */
 struct mk_connguard_conn *mk_connguard_conn_add(struct mk_connguard *g, int fd,

@@ -286,7 +286,8 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 	}
 	/* only the API server is a legitimate client: a small trusted budget, and
 	 * everyone else (idle sockets, slow TLS handshakes) in the pending budget,
-	 * oldest dropped first, 10 s to present the certificate and a request */
+	 * the quietest of the oldest dropped first, 10 s to present the
+	 * certificate and a request */
 	struct mk_connguard_options go = { .max_trusted = 256, .max_pending = 128 };
 	if (mk_connguard_new(&go, &s->guard, err) < 0) {
 		mk_agent_stream_stop(s);

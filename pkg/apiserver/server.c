@@ -1,8 +1,8 @@
 /* The HTTP layer: libmicrohttpd in thread-per-connection mode (kubectl opens several
  * keep-alive connections at once and watch streams block their connection's thread),
  * connection admission (pkg/util/connguard.c: anonymous sockets cannot crowd out
- * authenticated clients), bearer-token authentication, request bodies with a size limit, routing of the
- * Kubernetes paths, and Status replies. */
+ * authenticated clients), bearer-token authentication, request bodies with a size
+ * limit, routing of the Kubernetes paths, and Status replies. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -450,8 +450,8 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		flags |= MHD_USE_TLS;
 	}
 	/* admission (connguard.h): anonymous connections (idle sockets, slow TLS
-	 * handshakes, slow headers) get their own budget, oldest dropped first, and
-	 * 10 s to send an authenticated request; authenticated ones get the rest and
+	 * handshakes, slow headers) get their own budget, the quietest of the oldest
+	 * dropped first, and 10 s to send an authenticated request; authenticated ones get the rest and
 	 * a 90 s keep-alive idle timeout (streams and upgrades excepted) */
 	struct mk_connguard_options go = { .max_trusted = opts->max_connections };
 	if (mk_connguard_new(&go, &srv->guard, err) < 0) {

@@ -96,7 +96,7 @@ static uint64_t quiet_ms(const struct mk_connguard_conn *c, uint64_t now)
  * would let an attacker that reconnects fast push a legitimate client out while
  * its TLS handshake is still running; that client is sending, the attacker's
  * sockets are idle or trickle a byte now and then. */
-static bool evict_oldest_pending_locked(struct mk_connguard *g, struct mk_connguard_conn *c,
+static bool evict_pending_locked(struct mk_connguard *g, struct mk_connguard_conn *c,
 					bool per_host)
 {
 	struct mk_connguard_conn *victim = NULL;
@@ -246,9 +246,9 @@ struct mk_connguard_conn *mk_connguard_conn_add(struct mk_connguard *g, int fd,
 		if (!p->dropped && !p->trusted && same_host(p, c))
 			same++;
 	/* the host's own budget first, so one address cannot crowd out the others */
-	while (same > g->o.max_pending_per_ip && evict_oldest_pending_locked(g, c, true))
+	while (same > g->o.max_pending_per_ip && evict_pending_locked(g, c, true))
 		same--;
-	while (g->pending > g->o.max_pending && evict_oldest_pending_locked(g, c, false))
+	while (g->pending > g->o.max_pending && evict_pending_locked(g, c, false))
 		;
 	pthread_mutex_unlock(&g->lock);
 	return c;
