@@ -4,8 +4,8 @@
 # (tests/lib/conn_flood, which reopens what the server closes) against the API
 # server, the DNS server's TCP port and the agent's streaming port (10250). Each
 # server must keep answering its real clients meanwhile: kubectl get, dig +tcp,
-# kubectl logs (API server -> agent). Also: an authenticated watch started before
-# the attack is not cut while anonymous connections are being dropped, a lone
+# kubectl logs (API server -> agent). Also: an authenticated watch and an exec
+# session stay up while anonymous connections are being dropped, a lone
 # slow-header connection is closed by the header deadline, and anonymous replies
 # close their connection. Runs in a network namespace of its own (lo only); all
 # traffic is to 127.0.0.1 there.
@@ -165,6 +165,10 @@ out=$(KA logs web 2>&1 | grep -c 'hello from web')
 expect_eq "agent: kubectl logs answers under attack" "$out" 1
 out=$(KA exec web -- echo hi 2>&1)
 expect_eq "agent: kubectl exec answers under attack" "$out" "hi"
+# an exec session that stays quiet past the 10 s anonymous deadline, under the
+# attack, is not cut (upgraded connections on both servers are exempt)
+out=$( (sleep 12; echo late) | KA exec -i web -- cat 2>&1)
+expect_eq "agent: quiet exec session survives the attack" "$out" "late"
 flood_stop
 dropped=$(stat_of closed_by_peer)
 if num_cmp "$dropped" '>' 0; then pass "agent: anonymous connections were dropped ($FLOOD_STATS)"
