@@ -16,7 +16,8 @@
  * and none is still connecting (or 10 s passed), so a test knows the attack is
  * in place. At exit one line goes to stdout:
  *   connects=N established=N closed_by_peer=N open=N
- * Only 127.0.0.0/8 or addresses the caller's namespaces own are meant as targets. */
+ * Targets are restricted to 127.0.0.0/8 (run it inside a network namespace of
+ * the test's own to attack a server there). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -221,6 +222,10 @@ int main(int argc, char **argv)
 	target.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &target.sin_addr) != 1)
 		usage();
+	if ((ntohl(target.sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "conn_flood: only loopback targets (127.0.0.0/8)\n");
+		return 2;
+	}
 
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
