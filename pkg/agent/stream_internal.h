@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <microhttpd.h>
 #include "stream.h"
+#include "minik8s/connguard.h"
 
 struct mk_agent_stream {
 	struct MHD_Daemon *daemon;
@@ -15,6 +16,8 @@ struct mk_agent_stream {
 	char *client_cn;
 	char *cert_pem, *key_pem, *ca_pem; /* kept alive for MHD */
 	unsigned max_sessions;
+	struct mk_connguard *guard; /* connection admission (connguard.h) */
+	unsigned max_trusted;	    /* its budget of API server connections */
 
 	pthread_mutex_t lock;	/* guards the fields below */
 	pthread_cond_t cond;	/* signalled when sessions drops */
@@ -32,6 +35,8 @@ struct stream_request {
 	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
 	struct stream_pf *portforward; /* a port-forward session waiting for its upgrade */
 	bool attach;                /* /attach: the exec handler attaches instead */
+	bool close_after;	    /* not the API server: close after the reply */
+	bool streaming;		    /* the reply is a log stream (no inactivity timeout) */
 };
 
 /* A reply to queue: either a ready response or an error Status. */

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include "minik8s/apiserver.h"
 #include "minik8s/api.h"
+#include "minik8s/connguard.h"
 
 struct mk_watch_slot;
 
@@ -32,6 +33,8 @@ struct mk_apiserver {
 	char *kubelet_client_cert;	/* client certificate/key files for the agents'
 					 * streaming servers (proxy.c); NULL: none */
 	char *kubelet_client_key;
+	struct mk_connguard *guard;	/* connection admission (server.c, connguard.h) */
+	unsigned max_trusted;		/* its budget of authenticated connections */
 };
 
 /* One HTTP request being served (MHD's per-connection request context). */
@@ -43,6 +46,7 @@ struct mk_request {
 	struct mk_buf body;
 	bool too_large;
 	bool started;
+	bool close_after;	/* not authenticated: close the connection after the reply */
 
 	/* route */
 	const struct mk_api_resource *res;	/* NULL for non-resource paths */

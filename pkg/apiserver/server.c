@@ -1,7 +1,8 @@
 /* The HTTP layer: libmicrohttpd in thread-per-connection mode (kubectl opens several
  * keep-alive connections at once and watch streams block their connection's thread),
- * bearer-token authentication, request bodies with a size limit, routing of the
- * Kubernetes paths, and Status replies. */
+ * connection admission (pkg/util/connguard.c: anonymous sockets cannot crowd out
+ * authenticated clients), bearer-token authentication, request bodies with a size
+ * limit, routing of the Kubernetes paths, and Status replies. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -273,7 +274,30 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- libmicrohttpd glue ----------------------------------------------------- */
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *rep)
+/* Connection admission (connguard.h): an authenticated request makes its
+ * connection trusted; an anonymous one (/healthz, /cacerts, a 401) is answered
+ * and its connection closed, so it holds no slot past its reply. false: the
+ * trusted budget is full, rep holds the 429. */
+static bool admit(struct mk_request *req, struct mk_reply *rep)
+{
+	struct mk_apiserver *srv = req->srv;
+
+	mk_connguard_mhd_request_begin(srv->guard, req->conn);
+	if (authenticate(req) == CALLER_NONE) {
+		req->close_after = true;
+		return true;
+	}
+	if (mk_connguard_conn_trust(srv->guard, mk_connguard_mhd_conn(req->conn)))
+		return true;
+	req->close_after = true;
+	mk_reply_status(rep, 429, NULL, NULL,
+			"too many connections from authenticated clients (limit %u), retry later",
+			srv->max_trusted);
+	return false;
+}
+
+static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection *conn,
+				  struct mk_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -292,6 +316,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 	if (rep->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+	if (req && req->close_after)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (rep->code == 429)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (req)
+		mk_connguard_mhd_reply(req->srv->guard, conn, rep->code, rep->stream != NULL);
 	ret = MHD_queue_response(conn, rep->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -314,6 +344,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->url = url;
 		mk_buf_init(&req->body);
 		*con_cls = req;
+		if (!admit(req, &rep)) {
+			req->started = true;
+			return send_reply(req, conn, &rep);
+		}
 		/* refuse an announced oversized body before reading it */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -323,7 +357,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					"the request body is larger than the limit of %zu bytes",
 					srv->max_body);
 			req->started = true;
-			return send_reply(conn, &rep);
+			return send_reply(req, conn, &rep);
 		}
 		return MHD_YES;
 	}
@@ -341,7 +375,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	req->started = true;
 	dispatch(req, &rep);
-	enum MHD_Result r = send_reply(conn, &rep);
+	enum MHD_Result r = send_reply(req, conn, &rep);
 	free(rep.body);
 	return r;
 }
@@ -352,6 +386,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct mk_request *req = *con_cls;
 	if (!req)
 		return;
+	mk_connguard_request_end(req->srv->guard, mk_connguard_mhd_conn(conn));
 	mk_buf_release(&req->body);
 	free(req->ns);
 	free(req->name);
@@ -431,11 +466,24 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		}
 		flags |= MHD_USE_TLS;
 	}
+	/* admission (connguard.h): anonymous connections (idle sockets, slow TLS
+	 * handshakes, slow headers) get their own budget, the quietest of the oldest
+	 * dropped first, and 10 s to send an authenticated request; authenticated ones get the rest and
+	 * a 90 s keep-alive idle timeout (streams and upgrades excepted) */
+	struct mk_connguard_options go = { .max_trusted = opts->max_connections };
+	if (mk_connguard_new(&go, &srv->guard, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
+	mk_connguard_get_options(srv->guard, &go);
+	mk_connguard_raise_nofile(srv->guard);
+	srv->max_trusted = go.max_trusted;
 	srv->daemon = MHD_start_daemon(
 		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sin,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
-		opts->max_connections ? opts->max_connections : 1024u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 300u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		mk_connguard_mhd_notify, srv->guard, MHD_OPTION_CONNECTION_LIMIT,
+		mk_connguard_mhd_connection_limit(srv->guard), MHD_OPTION_CONNECTION_TIMEOUT,
+		go.idle_timeout_ms / 1000u,
 		/* a restart must get its port back at once, whatever TIME_WAIT holds */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
@@ -463,6 +511,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
+	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
 	free(srv->node_token);
