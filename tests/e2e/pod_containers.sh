@@ -51,7 +51,7 @@ node_cleanup() {
 on_exit node_cleanup
 FAILED=0
 fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
+dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; [ -z "${POD_E2E_KEEP_LOG:-}" ] || cp "$T/server.log" "$POD_E2E_KEEP_LOG"; }
 exec 3>&2
 on_exit dump_logs
 
@@ -277,7 +277,8 @@ expect_eq "two ephemeral containers" "$(podq target '[.spec.ephemeralContainers[
 
 # the subresource only adds: changing or removing one is refused with a field path
 pod target
-CHANGED=$(jq -c '.spec.ephemeralContainers[0].command = ["true"]' <<<"$BODY")
+TARGET_JSON=$BODY
+CHANGED=$(jq -c '.spec.ephemeralContainers[0].command = ["true"]' <<<"$TARGET_JSON")
 api_json PUT /api/v1/namespaces/default/pods/target/ephemeralcontainers "$CHANGED"
 expect_status "changing an ephemeral container: 422" 422 Invalid
 expect_eq "cause: may not be changed" "$(jqb '.details.causes[0] | "\(.field): \(.message)"')" \
@@ -286,17 +287,19 @@ api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers \
 	'[{"op":"remove","path":"/spec/ephemeralContainers/1"}]' -H 'Content-Type: application/json-patch+json'
 expect_status "removing an ephemeral container (JSON patch): 422" 422 Invalid
 # the main resource ignores ephemeral containers (kube's pod update strategy)
-REMOVED=$(jq -c 'del(.spec.ephemeralContainers)' <<<"$BODY")
+REMOVED=$(jq -c 'del(.spec.ephemeralContainers) | del(.metadata.resourceVersion)' <<<"$TARGET_JSON")
 api_json PUT /api/v1/namespaces/default/pods/target "$REMOVED"
 expect_eq "pod update keeps the ephemeral containers" "$HTTP_CODE $(jqb '.spec.ephemeralContainers | length')" "200 2"
 api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers \
 	'{"spec":{"ephemeralContainers":[{"name":"x","image":"'"$IMG"'","targetContainerName":"nope"}]}}' \
 	-H 'Content-Type: application/strategic-merge-patch+json'
 expect_status "ephemeral target that does not exist: 422" 422 Invalid
-expect_eq "cause: targetContainerName not found" "$(jqb '.details.causes[0].field')" "spec.ephemeralContainers[2].targetContainerName"
+expect_match "cause: targetContainerName not found" "$(jqb '.details.causes[0] | "\(.field): \(.message)"')" \
+	'^spec\.ephemeralContainers\[[0-2]\]\.targetContainerName: Not found: "nope"$'
 api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers '{"spec":{"ephemeralContainers":[]}}' \
-	-H 'Content-Type: application/strategic-merge-patch+json'
-expect_status "strategic patch dropping the list: 422" 422 Invalid
+	-H 'Content-Type: application/merge-patch+json'
+expect_status "merge patch emptying the list: 422" 422 Invalid
+expect_eq "ephemeral containers unchanged" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain"
 api_json POST /api/v1/namespaces/default/pods/target/ephemeralcontainers '{}'
 expect_status "POST on pods/ephemeralcontainers: 404" 404 NotFound
 
@@ -319,6 +322,8 @@ expect_eq "after restart: still Running, app not restarted" \
 for p in initpod failnever failalways sidecar sidecarjob target; do
 	api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"
 done
-wait_until 200 test -z "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
-expect_eq "no containers left after deleting every pod" "$(runc --root "$RUN/runc" list -q | wc -l)" 0
+wait_until 600 test -z "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
+left=$(runc --root "$RUN/runc" list -q | wc -l)
+expect_eq "no containers left after deleting every pod" "$left" 0
+[ "$left" = 0 ] || { api GET /api/v1/namespaces/default/pods; jqb '.items[] | "\(.metadata.name) \(.metadata.deletionTimestamp) \(.status.phase)"'; runc --root "$RUN/runc" list; }
 stop_server TERM
