@@ -1377,6 +1377,9 @@ static cJSON *ctr_status(const struct ctr_state *ct, const cJSON *c, const struc
 	if (ct->cid && (running || ct->term)) {
 		_cleanup_free_ char *id = mk_strdup_printf("runc://%s", ct->cid);
 		cJSON_AddStringToObject(cs, "containerID", id);
+	} else if (ct->term && mk_json_get_string(ct->term, "containerID")) {
+		/* known from the API only (adopt_status): the runtime lost it */
+		cJSON_AddStringToObject(cs, "containerID", mk_json_get_string(ct->term, "containerID"));
 	}
 	cJSON_AddBoolToObject(cs, "started", running && ct->startup_done);
 	return cs;
