@@ -214,16 +214,28 @@ expect_eq "sidecar running, started and ready" \
 expect_eq "kubectl get: sidecar counted, 2/2 Running" "$(kready sidecar) $(kstatus sidecar)" "2/2 Running"
 wait_until 100 test -n "$(K logs sidecar -c app 2>/dev/null)"
 expect_eq "app reaches the sidecar on localhost" "$(K logs sidecar -c app 2>&1)" from-sidecar
+# a sidecar that dies is restarted, whatever the pod's restartPolicy; the app goes on
+SIDE_CID=$(jqb '.status.initContainerStatuses[0].containerID' | sed 's#^runc://##')
+runc --root "$RUN/runc" kill "$SIDE_CID" KILL
+if wait_pod sidecar '.status.initContainerStatuses[0].restartCount == 1 and .status.initContainerStatuses[0].started == true' 300; then
+	pass "killed sidecar restarted"
+else
+	fail "killed sidecar restarted" "$(podq sidecar .status.initContainerStatuses)"
+fi
+expect_eq "app not restarted with its sidecar" "$(podq sidecar '"\(.status.phase) \(.status.containerStatuses[0].restartCount)"')" "Running 0"
 
 # a sidecar does not keep a finished pod alive: the app completes, the sidecar stops
-SIDE2=$(ctr side 'trap "echo sidecar-stopped >> /work/side; exit 0" TERM; while true; do sleep 0.2; done' \
+SIDE2=$(ctr side 'trap "exit 0" TERM; while true; do sleep 0.2; done' \
 	'{"restartPolicy":"Always"}')
 APP5=$(ctr app 'echo done')
 create_pod sidecarjob "{\"restartPolicy\":\"Never\",\"initContainers\":[$SIDE2],\"containers\":[$APP5]}"
 if wait_pod sidecarjob '.status.phase=="Succeeded"' 300; then pass "pod with a sidecar Succeeded when its app completed"; else
 	fail "pod with a sidecar Succeeded when its app completed" "$(podq sidecarjob .status)"; fi
+pod sidecarjob
 expect_eq "sidecar terminated after the app" \
-	"$(podq sidecarjob '.status.initContainerStatuses[0].state.terminated != null')" true
+	"$(jqb '.status.initContainerStatuses[0].state.terminated.finishedAt >= .status.containerStatuses[0].state.terminated.finishedAt')" true
+expect_eq "app Completed, sidecar stopped by SIGTERM (its trap exits 0)" \
+	"$(jqb '"\(.status.containerStatuses[0].state.terminated.reason) \(.status.initContainerStatuses[0].state.terminated.exitCode)"')" "Completed 0"
 expect_eq "kubectl get: Completed" "$(kstatus sidecarjob)" Completed
 
 # ---- validation of init, sidecar and ephemeral containers ----
