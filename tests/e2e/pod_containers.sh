@@ -138,7 +138,7 @@ pass "server with agent starts"
 
 # ---- init containers: order, shared volume, Init:0/2 while the first one waits ----
 I1=$(ctr init1 'until [ -f /gate/go ]; do sleep 0.1; done; echo init1 >> /work/log')
-I2=$(ctr init2 'echo init2 >> /work/log')
+I2=$(ctr init2 'echo init2 >> /work/log; ip -4 -o addr show eth0 | awk "{print \$4}" > /work/ip')
 APP=$(ctr app 'cat /work/log; echo app >> /work/log; exec sleep 3600')
 create_pod initpod "{\"initContainers\":[$I1,$I2],\"containers\":[$APP]}"
 expect_code "pod with two init containers created" 201
@@ -166,6 +166,8 @@ expect_eq "Initialized condition True" "$(jqb '.status.conditions[]|select(.type
 wait_until 100 test "$(K logs initpod -c app 2>/dev/null | wc -l)" -ge 2
 expect_eq "app reads what the init containers wrote, in order" "$(K logs initpod -c app 2>&1)" $'init1\ninit2'
 expect_eq "kubectl get: Running 1/1" "$(kstatus initpod) $(kready initpod)" "Running 1/1"
+expect_match "init container ran in the pod's network namespace" \
+	"$(K exec initpod -c app -- cat /work/ip 2>&1)" "^$(podq initpod .status.podIP)/[0-9]+$"
 INIT_CIDS=$(jqb '[.status.initContainerStatuses[].containerID] | join(" ")')
 
 # ---- restartPolicy Never: a failing init container fails the pod ----
