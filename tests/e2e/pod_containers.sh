@@ -289,6 +289,17 @@ if [[ "$LOG" != *"sleep 3601"* ]]; then pass "ephemeral without --target: own pr
 	fail "ephemeral without --target: own processes only" "$LOG"; fi
 expect_eq "two ephemeral containers" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain"
 
+# a long-running debugger: exec reaches it by name like any container
+K debug target --image="$IMG" --image-pull-policy=Never --target=app -c sleeper -- sleep 3602 >/dev/null 2>&1
+if wait_pod target '[.status.ephemeralContainerStatuses[]|select(.name=="sleeper")][0].state.running != null' 200; then
+	pass "long-running ephemeral container running"
+else
+	fail "long-running ephemeral container running" "$(podq target .status.ephemeralContainerStatuses)"
+fi
+out=$(K exec target -c sleeper -- ps -o args 2>&1)
+expect_match "kubectl exec into the ephemeral container: the target's processes" "$out" "sleep 3601"
+expect_match "kubectl exec into the ephemeral container: its own process" "$out" "sleep 3602"
+
 # the subresource only adds: changing or removing one is refused with a field path
 pod target
 TARGET_JSON=$BODY
@@ -303,17 +314,17 @@ expect_status "removing an ephemeral container (JSON patch): 422" 422 Invalid
 # the main resource ignores ephemeral containers (kube's pod update strategy)
 REMOVED=$(jq -c 'del(.spec.ephemeralContainers) | del(.metadata.resourceVersion)' <<<"$TARGET_JSON")
 api_json PUT /api/v1/namespaces/default/pods/target "$REMOVED"
-expect_eq "pod update keeps the ephemeral containers" "$HTTP_CODE $(jqb '.spec.ephemeralContainers | length')" "200 2"
+expect_eq "pod update keeps the ephemeral containers" "$HTTP_CODE $(jqb '.spec.ephemeralContainers | length')" "200 3"
 api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers \
 	'{"spec":{"ephemeralContainers":[{"name":"x","image":"'"$IMG"'","targetContainerName":"nope"}]}}' \
 	-H 'Content-Type: application/strategic-merge-patch+json'
 expect_status "ephemeral target that does not exist: 422" 422 Invalid
 expect_match "cause: targetContainerName not found" "$(jqb '.details.causes[0] | "\(.field): \(.message)"')" \
-	'^spec\.ephemeralContainers\[[0-2]\]\.targetContainerName: Not found: "nope"$'
+	'^spec\.ephemeralContainers\[[0-3]\]\.targetContainerName: Not found: "nope"$'
 api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers '{"spec":{"ephemeralContainers":[]}}' \
 	-H 'Content-Type: application/merge-patch+json'
 expect_status "merge patch emptying the list: 422" 422 Invalid
-expect_eq "ephemeral containers unchanged" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain"
+expect_eq "ephemeral containers unchanged" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain,sleeper"
 api_json POST /api/v1/namespaces/default/pods/target/ephemeralcontainers '{}'
 expect_status "POST on pods/ephemeralcontainers: 404" 404 NotFound
 
