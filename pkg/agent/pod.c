@@ -1,6 +1,9 @@
 /* The pod sync: one level-triggered pass over one pod (by uid) comparing what the
  * API wants with what runs, then writing the pod status. The kubelet's
- * syncPod/killPod in one place. */
+ * syncPod/killPod in one place. Each pass: init containers one at a time until the
+ * pod is initialized (rules in init.c; sidecars are waited for to start, not to
+ * complete), then sidecars kept running and app containers started or restarted,
+ * ephemeral containers started once; sidecars stop after the app containers. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -1595,14 +1598,13 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 			all_ready = false;
 			mk_buf_printf(&unready, "%s%s", unready.len ? " " : "", ct->name);
 		}
-		const char *dflt = ct->kind == CTR_APP && !st->initialized ? "PodInitializing"
-				   : ct->kind == CTR_INIT			    ? "PodInitializing"
-									    : "ContainerCreating";
+		/* before its first start: init and app containers wait for the init
+		 * sequence (PodInitializing), the others are being created */
+		bool initializing = ct->kind == CTR_INIT || (ct->kind == CTR_APP && !st->initialized);
+		const char *dflt = initializing ? "PodInitializing" : "ContainerCreating";
 		cJSON *cs = ctr_status(ct, c, &obs[i], dflt, ready);
-		cJSON_AddItemToArray(ct->kind == CTR_INIT  ? istats
-				     : ct->kind == CTR_APP ? cstats
-							   : estats,
-				     cs);
+		cJSON *list = ct->kind == CTR_INIT ? istats : ct->kind == CTR_APP ? cstats : estats;
+		cJSON_AddItemToArray(list, cs);
 	}
 	free(obs);
 
