@@ -1278,6 +1278,9 @@ static void validate_workload(cJSON *causes, const cJSON *obj, const cJSON *old,
 		}
 		validate_pod_spec(causes, cJSON_GetObjectItemCaseSensitive(tmpl, "spec"),
 				  "spec.template.spec", restart_always);
+		if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
+			forbidden(causes, "spec.template.spec.ephemeralContainers",
+				  "ephemeral containers not allowed in pod template");
 	}
 
 	if (deployment) {

@@ -470,6 +470,13 @@ START_TEST(test_pod_ephemeral_containers)
 		     "cannot be set for an Ephemeral Container");
 	expect_cause("v1", "Pod", dup, old, DUP, "spec.ephemeralContainers[0].name", "Duplicate value: \"app\"");
 	expect_cause("v1", "Pod", noimg, old, REQ, "spec.ephemeralContainers[0].image", "Required value");
+	/* never in a pod template */
+	expect_cause("apps/v1", "Deployment",
+		     "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"selector\":"
+		     "{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},"
+		     "\"spec\":{\"containers\":[" APP "],\"ephemeralContainers\":[" DEBUGGER("dbg", "") "]}}}}",
+		     NULL, FORB, "spec.template.spec.ephemeralContainers",
+		     "ephemeral containers not allowed in pod template");
 	free(old), free(one), free(two), free(changed), free(removed), free(bad_target);
 	free(self_target), free(ports), free(probe), free(res), free(dup), free(noimg), free(init_target);
 }
