@@ -95,6 +95,9 @@ struct mk_runtime_container_spec {
 	const char *hostname;       /* NULL: the id */
 	const char *netns_path;     /* network namespace to join ("/run/netns/NAME");
 				     * NULL: a new, empty one */
+	const char *pidns_path;     /* pid namespace to join ("/proc/PID/ns/pid" of
+				     * another container); NULL: a new one */
+	const char *ipcns_path;     /* ipc namespace to join; NULL: a new one */
 	const struct mk_runtime_mount *mounts; /* extra bind mounts (hosts, resolv.conf) */
 	size_t n_mounts;
 	const char *const *capabilities; /* "CAP_X" list; NULL: Docker's default set */

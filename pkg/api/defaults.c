@@ -158,6 +158,8 @@ static void default_pod_spec(cJSON *spec, bool is_pod)
 		default_container(c, host_network, is_pod);
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"))
 		default_container(c, host_network, is_pod);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers"))
+		default_container(c, host_network, is_pod);
 	cJSON *v;
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
 		default_volume(v);

@@ -331,6 +331,37 @@ static void later_of(const char **cur, const char *ts)
 		*cur = ts;
 }
 
+static bool is_sidecar(const cJSON *c)
+{
+	const char *rp = mk_json_get_string(c, "restartPolicy");
+	return rp && strcmp(rp, "Always") == 0;
+}
+
+static const cJSON *init_spec(const cJSON *specs, const char *name)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, specs)
+	{
+		const char *n = mk_json_get_string(c, "name");
+		if (n && name && strcmp(n, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static bool condition_true(const cJSON *status, const char *type)
+{
+	const cJSON *cond;
+	cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+	{
+		const char *t = mk_json_get_string(cond, "type");
+		const char *s = mk_json_get_string(cond, "status");
+		if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0)
+			return true;
+	}
+	return false;
+}
+
 static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
@@ -350,15 +381,34 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 	if (!mk_api_json_str_empty(status, "reason"))
 		snprintf(reason, sizeof(reason), "%s", mk_json_get_string(status, "reason"));
 
+	/* sidecars (init containers with restartPolicy Always) count as containers */
+	const cJSON *ic;
+	cJSON_ArrayForEach(ic, init_specs)
+		if (is_sidecar(ic))
+			total++;
+	long long sidecar_restarts = 0;
+	const char *sidecar_last_restart = NULL;
+
 	int n_init = cJSON_GetArraySize(init_statuses);
 	for (int i = 0; i < n_init; i++) {
 		const cJSON *cs = cJSON_GetArrayItem(init_statuses, i);
 		const cJSON *term = mk_json_get(cs, "state.terminated");
 		const cJSON *wait = mk_json_get(cs, "state.waiting");
+		bool sidecar = is_sidecar(init_spec(init_specs, mk_json_get_string(cs, "name")));
 		restarts += int_at(cs, "restartCount");
 		later_of(&last_restart, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+		if (sidecar) {
+			sidecar_restarts += int_at(cs, "restartCount");
+			later_of(&sidecar_last_restart,
+				 mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+		}
 		if (term && int_at(term, "exitCode") == 0)
 			continue;
+		if (sidecar && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "started"))) {
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "ready")))
+				ready++;
+			continue;
+		}
 		initializing = true;
 		if (term) {
 			if (!mk_api_json_str_empty(term, "reason"))
@@ -376,10 +426,10 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 		break;
 	}
 
-	if (!initializing) {
+	if (!initializing || condition_true(status, "Initialized")) {
 		bool has_running = false;
-		restarts = 0;
-		last_restart = NULL;
+		restarts = sidecar_restarts;
+		last_restart = sidecar_last_restart;
 		for (int i = cJSON_GetArraySize(statuses) - 1; i >= 0; i--) {
 			const cJSON *cs = cJSON_GetArrayItem(statuses, i);
 			const cJSON *term = mk_json_get(cs, "state.terminated");
@@ -402,15 +452,7 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 			}
 		}
 		if (strcmp(reason, "Completed") == 0 && has_running) {
-			bool pod_ready = false;
-			const cJSON *cond;
-			cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
-			{
-				const char *t = mk_json_get_string(cond, "type");
-				const char *s = mk_json_get_string(cond, "status");
-				if (t && s && strcmp(t, "Ready") == 0 && strcmp(s, "True") == 0)
-					pod_ready = true;
-			}
+			bool pod_ready = condition_true(status, "Ready");
 			snprintf(reason, sizeof(reason), "%s", pod_ready ? "Running" : "NotReady");
 		}
 	}

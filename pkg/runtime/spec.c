@@ -127,6 +127,9 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 	if (spec->netns_path && !path_ok(spec->netns_path))
 		return mk_error_set(err, EINVAL, "container '%s': bad netns path '%s'", spec->id,
 				    spec->netns_path);
+	if ((spec->pidns_path && !path_ok(spec->pidns_path)) ||
+	    (spec->ipcns_path && !path_ok(spec->ipcns_path)))
+		return mk_error_set(err, EINVAL, "container '%s': bad namespace path", spec->id);
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (!path_ok(spec->mounts[i].source) || !path_ok(spec->mounts[i].destination))
 			return mk_error_set(err, EINVAL, "container '%s': bind mounts need absolute paths",
@@ -253,6 +256,11 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 		cJSON_AddStringToObject(n, "type", ns_types[i]);
 		if (!strcmp(ns_types[i], "network") && spec->netns_path)
 			cJSON_AddStringToObject(n, "path", spec->netns_path);
+		/* an ephemeral container targeting another one shares its processes */
+		if (!strcmp(ns_types[i], "pid") && spec->pidns_path)
+			cJSON_AddStringToObject(n, "path", spec->pidns_path);
+		if (!strcmp(ns_types[i], "ipc") && spec->ipcns_path)
+			cJSON_AddStringToObject(n, "path", spec->ipcns_path);
 		cJSON_AddItemToArray(ns, n);
 	}
 	cJSON_AddItemToObject(lin, "maskedPaths", strv_json(masked_paths));
