@@ -357,3 +357,4 @@ left=$(runc --root "$RUN/runc" list -q | wc -l)
 expect_eq "no containers left after deleting every pod" "$left" 0
 [ "$left" = 0 ] || { api GET /api/v1/namespaces/default/pods; jqb '.items[] | "\(.metadata.name) \(.metadata.deletionTimestamp) \(.status.phase)"'; runc --root "$RUN/runc" list; }
 stop_server TERM
+done_testing
