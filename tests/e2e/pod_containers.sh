@@ -11,7 +11,6 @@
 # restarted, and `kubectl debug` adds ephemeral containers that run in the pod's
 # network namespace and, with --target, see the target's processes; the
 # pods/ephemeralcontainers subresource only accepts additions.
-# Not covered: `kubectl debug -it` (needs pods/attach, which this tree lacks).
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
@@ -327,6 +326,17 @@ expect_status "merge patch emptying the list: 422" 422 Invalid
 expect_eq "ephemeral containers unchanged" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain,sleeper"
 api_json POST /api/v1/namespaces/default/pods/target/ephemeralcontainers '{}'
 expect_status "POST on pods/ephemeralcontainers: 404" 404 NotFound
+
+# kubectl debug -it: an interactive debugger, attached through pods/attach
+out=$("${IN[@]}" /usr/bin/python3 "$ROOT/tests/lib/ptydrive.py" --wait '#' --input 'echo dbg=$((6 * 7)) $(hostname)\nexit\n' \
+	--timeout 60 -- "$KUBECTL" --kubeconfig "$KUBECONFIG" debug -it target --image="$IMG" \
+	--image-pull-policy=Never --target=app -c interactive -- sh 2>&1)
+expect_match "kubectl debug -it: a shell in the pod answers" "$out" "dbg=42 target"
+if wait_pod target '[.status.ephemeralContainerStatuses[]|select(.name=="interactive")][0].state.terminated.exitCode == 0' 200; then
+	pass "kubectl debug -it: the debugger ends when its shell exits"
+else
+	fail "kubectl debug -it: the debugger ends when its shell exits" "$(podq target .status.ephemeralContainerStatuses)"
+fi
 
 # ---- the agent restarts: completed init containers do not run again ----
 LOG_LINES=$(wc -l <"$T/server.log")
