@@ -330,13 +330,18 @@ START_TEST(test_reaper)
 	/* the SIGCHLD thread reaps orphans without being asked */
 	ck_assert_int_eq(mk_runtime_reaper_start(NULL), 0);
 	ck_assert_int_eq(mk_runtime_reaper_start(NULL), 0);
+	/* mid is ours to wait for: registered, or the reaper thread may take it first */
+	mk_runtime_children_lock();
 	mid = fork();
 	if (mid == 0) {
 		if (fork() == 0)
 			_exit(0);
 		_exit(0);
 	}
+	mk_runtime_child_register(mid);
+	mk_runtime_children_unlock();
 	ck_assert_int_eq(waitpid(mid, &st, 0), mid);
+	mk_runtime_child_unregister(mid);
 	bool gone = false;
 	for (int i = 0; i < 100 && !gone; i++) {
 		usleep(20000);
