@@ -46,9 +46,16 @@ static bool alive(pid_t pid)
 static pid_t running_pid(void)
 {
 	_cleanup_free_ char *s = NULL;
-	if (mk_fs_read_file(pid_file, &s, NULL, NULL) < 0)
-		return 0;
+	if (mk_fs_read_file(pid_file, &s, NULL, NULL) < 0) {
+		/* no pid file (a node run with --foreground): the run dir's lock names it */
+		pid_t pid = mk_fs_dir_lock_holder(run_dir);
+		return alive(pid) ? pid : 0;
+	}
 	pid_t pid = (pid_t)strtol(s, NULL, 10);
+	if (alive(pid))
+		return pid;
+	/* a stale pid file: the run dir's lock names the live process that uses it */
+	pid = mk_fs_dir_lock_holder(run_dir);
 	return alive(pid) ? pid : 0;
 }
 
@@ -290,6 +297,11 @@ int cmd_up(int argc, char **argv)
 		       server ? "" : kcfg);
 		mk_client_config_free(jcfg);
 		return 0;
+	}
+	if (!server && (pid = mk_fs_dir_lock_holder(data)) && alive(pid)) {
+		fprintf(stderr, "minik8s up: data dir %s is in use by pid %d\n", data, (int)pid);
+		mk_client_config_free(jcfg);
+		return 1;
 	}
 	if (mk_fs_mkdir_p(run_dir, 0755, &err) < 0 || mk_fs_mkdir_p(data, 0700, &err) < 0) {
 		fprintf(stderr, "minik8s up: %s\n", err->msg);

@@ -129,6 +129,13 @@ int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode
 		     struct mk_error **err);
 /* Reads a whole file; *ret_data owned by caller, NUL-terminated. */
 int mk_fs_read_file(const char *path, char **ret_data, size_t *ret_len, struct mk_error **err);
+/* Locks DIR/lock (created, holding our pid) for the life of the process, so a second
+ * process on the same directory fails (EBUSY: "WHAT DIR is in use by pid N"). The lock
+ * is dropped by the kernel when the process exits, crash included. *ret_fd: the
+ * lock's descriptor (close-on-exec), kept open by the caller. */
+int mk_fs_dir_lock(const char *dir, const char *what, int *ret_fd, struct mk_error **err);
+/* The pid holding DIR/lock (mk_fs_dir_lock), 0 when nobody does. Does not lock. */
+pid_t mk_fs_dir_lock_holder(const char *dir);
 
 /* ---- JSON helpers over cJSON (all results borrowed) ----------------------- */
 

@@ -419,8 +419,9 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
 		opts->max_connections ? opts->max_connections : 1024u,
 		MHD_OPTION_CONNECTION_TIMEOUT, 300u,
-		/* a restart must get its port back at once, whatever TIME_WAIT holds */
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		/* no MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT): a second server on the
+		 * port must fail; MHD sets SO_REUSEADDR by default, enough for TIME_WAIT */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_END);
 	if (!srv->daemon) {
