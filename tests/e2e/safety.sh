@@ -67,3 +67,113 @@ out=$(timeout 60 "$MINIK8S" up --data-dir "$DATA" --run-dir "$T/uprun" --write-k
 expect_eq lock_up_exits_1 "$?" 1
 expect_contains lock_up_message "$out" "data dir $DATA is in use by pid $SERVER_PID"
 check lock_up_started_nothing test ! -e "$T/uprun/minik8s.pid"
+
+# ---- dryRun: every mutating verb x every kind, nothing written ------------------------------
+api_json POST $CORE/namespaces '{"metadata":{"name":"dry"}}'
+declare -A BASE=([pods]=$CORE/namespaces/dry/pods [services]=$CORE/namespaces/dry/services
+	[endpoints]=$CORE/namespaces/dry/endpoints [events]=$CORE/namespaces/dry/events
+	[deployments]=$APPS/namespaces/dry/deployments [replicasets]=$APPS/namespaces/dry/replicasets
+	[nodes]=$CORE/nodes [namespaces]=$CORE/namespaces)
+declare -A KIND=([pods]=Pod [services]=Service [endpoints]=Endpoints [events]=Event
+	[deployments]=Deployment [replicasets]=ReplicaSet [nodes]=Node [namespaces]=Namespace)
+declare -A GV=([deployments]=apps/v1 [replicasets]=apps/v1)
+declare -A SPEC=(
+	[pods]='"spec":{"nodeName":"n1","containers":[{"name":"c","image":"busybox"}]}'
+	[services]='"spec":{"type":"NodePort","selector":{"app":"x"},"ports":[{"port":80,"protocol":"TCP"}]}'
+	[endpoints]='"subsets":[{"addresses":[{"ip":"10.244.0.5"}],"ports":[{"port":80,"protocol":"TCP"}]}]'
+	[events]='"involvedObject":{"kind":"Pod","namespace":"dry","name":"x"},"reason":"Testing","message":"hello","type":"Normal"'
+	[deployments]='"spec":{"replicas":1,"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}'
+	[replicasets]='"spec":{"replicas":1,"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}'
+	[nodes]='"spec":{}'
+	[namespaces]='"spec":{}')
+declare -A HAS_STATUS=([pods]=1 [services]=1 [deployments]=1 [replicasets]=1 [nodes]=1 [namespaces]=1)
+declare -A HAS_SCALE=([deployments]=1 [replicasets]=1)
+KINDS=(pods services endpoints events deployments replicasets nodes namespaces)
+manifest() { echo "{\"apiVersion\":\"${GV[$1]:-v1}\",\"kind\":\"${KIND[$1]}\",\"metadata\":{\"name\":\"$2\",\"labels\":{\"t\":\"dry\"}},${SPEC[$1]}}"; }
+# the store's revision: every write moves it
+revision() { api GET "$CORE/namespaces"; jqb .metadata.resourceVersion; }
+for r in "${KINDS[@]}"; do
+	api_json POST "${BASE[$r]}" "$(manifest "$r" "dry-$r")"
+	expect_code "dry_${r}_setup" 201
+done
+# (the pod is bound to a node: a real delete would mark it with a deletionTimestamp)
+rev0=$(revision)
+for r in "${KINDS[@]}"; do
+	b=${BASE[$r]} name=dry-$r
+	api GET "$b/$name"
+	obj=$BODY rv=$(jqb .metadata.resourceVersion)
+
+	api_json POST "$b?dryRun=All" "$(manifest "$r" "dry-new-$r")"
+	expect_code "dry_${r}_create_201" 201
+	expect_eq "dry_${r}_create_body" "$(jqb '.metadata.name + " " + (.metadata.uid|length|tostring)')" "dry-new-$r 36"
+	[ "$r" == services ] && expect_eq dry_services_create_allocates_nothing \
+		"$(jqb '(.spec.clusterIP // "") + "/" + ((.spec.ports[0].nodePort // 0)|tostring)')" "/0"
+	api GET "$b/dry-new-$r"
+	expect_status "dry_${r}_create_not_stored" 404 NotFound
+
+	api_json PUT "$b/$name?dryRun=All" "$(jq -c '.metadata.labels.v="put"' <<<"$obj")"
+	expect_code "dry_${r}_update_200" 200
+	expect_eq "dry_${r}_update_body" "$(jqb .metadata.labels.v)" put
+	api_json PATCH "$b/$name?dryRun=All" '{"metadata":{"labels":{"v":"patch"}}}' "${MERGE[@]}"
+	expect_code "dry_${r}_patch_200" 200
+	expect_eq "dry_${r}_patch_body" "$(jqb .metadata.labels.v)" patch
+	if [ -n "${HAS_STATUS[$r]:-}" ]; then
+		api_json PATCH "$b/$name/status?dryRun=All" '{"status":{"phase":"Dry"}}' "${MERGE[@]}"
+		expect_code "dry_${r}_status_patch_200" 200
+		api_json PUT "$b/$name/status?dryRun=All" "$(jq -c '.status.phase="Dry"' <<<"$obj")"
+		expect_code "dry_${r}_status_put_200" 200
+	fi
+	if [ -n "${HAS_SCALE[$r]:-}" ]; then
+		api_json PUT "$b/$name/scale?dryRun=All" '{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"'"$name"'","namespace":"dry"},"spec":{"replicas":7}}'
+		expect_eq "dry_${r}_scale_put" "$HTTP_CODE $(jqb .spec.replicas)" "200 7"
+		api_json PATCH "$b/$name/scale?dryRun=All" '{"spec":{"replicas":9}}' "${MERGE[@]}"
+		expect_eq "dry_${r}_scale_patch" "$HTTP_CODE $(jqb .spec.replicas)" "200 9"
+	fi
+	api DELETE "$b/$name?dryRun=All"
+	expect_eq "dry_${r}_delete_query" "$HTTP_CODE $(jqb .metadata.name)" "200 $name"
+	api_json DELETE "$b/$name" '{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"],"propagationPolicy":"Foreground"}'
+	expect_eq "dry_${r}_delete_body" "$HTTP_CODE $(jqb .metadata.name)" "200 $name"
+	if [ "$r" != namespaces ]; then
+		api DELETE "$b?dryRun=All&labelSelector=t%3Ddry"
+		expect_eq "dry_${r}_deletecollection" "$HTTP_CODE $(jqb '[.items[].metadata.name]|join(",")')" "200 $name"
+	fi
+	api GET "$b/$name"
+	expect_eq "dry_${r}_unchanged" "$(jqb '[.metadata.resourceVersion, (.metadata.labels.v // "-"), (.metadata.deletionTimestamp // "-"), ((.metadata.finalizers // [])|length|tostring)]|join(" ")')" "$rv - - 0"
+	for verb in POST PUT PATCH DELETE; do
+		path=$b ct=(); [ "$verb" != POST ] && path=$b/$name
+		[ "$verb" == PATCH ] && ct=("${MERGE[@]}")
+		api_json "$verb" "$path?dryRun=Foo" "$(manifest "$r" "$name")" "${ct[@]}"
+		opts=$(case $verb in POST) echo Create ;; PUT) echo Update ;; PATCH) echo Patch ;; DELETE) echo Delete ;; esac)Options
+		expect_status "dry_${r}_${verb}_bad_value" 422 Invalid
+		expect_eq "dry_${r}_${verb}_bad_value_details" "$(jqb '.details.group + " " + .details.kind + " " + .details.causes[0].field')" "meta.k8s.io $opts dryRun"
+	done
+done
+expect_contains dry_bad_value_message "$(jqb .message)" 'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Foo"}: supported values: "All"'
+api_json DELETE "${BASE[pods]}/dry-pods" '{"dryRun":["All","Bar"]}'
+expect_status dry_body_bad_value 422 Invalid
+api DELETE "${BASE[pods]}/dry-pods?dryRun=All&dryRun=x"
+expect_status dry_query_second_value_bad 422 Invalid
+expect_eq dry_nothing_written "$(revision)" "$rev0"
+
+# kubectl --dry-run=server, each verb
+KC=("$KUBECTL" --kubeconfig "$KUBECONFIG" -n dry)
+out=$("${KC[@]}" create deployment kdry --image=busybox --dry-run=server -o jsonpath='{.metadata.uid}' 2>&1)
+expect_match kubectl_dry_create "$out" '^[0-9a-f-]{36}$'
+out=$("${KC[@]}" delete pod dry-pods --dry-run=server 2>&1)
+expect_contains kubectl_dry_delete "$out" 'pod "dry-pods" deleted (server dry run)'
+out=$("${KC[@]}" delete deployments,replicasets -l t=dry --dry-run=server 2>&1)
+expect_contains kubectl_dry_delete_selector "$out" 'deployment.apps "dry-deployments" deleted (server dry run)'
+out=$("${KC[@]}" label pod dry-pods v=kubectl --dry-run=server 2>&1)
+expect_contains kubectl_dry_label "$out" 'pod/dry-pods labeled (server dry run)'
+out=$("${KC[@]}" scale deployment dry-deployments --replicas=5 --dry-run=server 2>&1)
+expect_contains kubectl_dry_scale "$out" 'deployment.apps/dry-deployments scaled (server dry run)'
+"${KC[@]}" get service dry-services -o json | jq '.metadata.labels.v="apply"' >"$T/svc.json"
+out=$("${KC[@]}" apply -f "$T/svc.json" --dry-run=server 2>&1)
+expect_contains kubectl_dry_apply "$out" 'service/dry-services configured (server dry run)'
+out=$("${KC[@]}" replace -f "$T/svc.json" --dry-run=server 2>&1)
+expect_contains kubectl_dry_replace "$out" 'service/dry-services replaced (server dry run)'
+out=$("$KUBECTL" --kubeconfig "$KUBECONFIG" delete namespace dry --dry-run=server 2>&1)
+expect_contains kubectl_dry_delete_namespace "$out" 'namespace "dry" deleted (server dry run)'
+expect_eq kubectl_dry_nothing_written "$(revision)" "$rev0"
+api GET "${BASE[pods]}/dry-pods"
+expect_eq kubectl_dry_pod_still_there "$HTTP_CODE $(jqb '.metadata.deletionTimestamp // "-"')" "200 -"
