@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdbool.h>
@@ -110,22 +111,73 @@ static int iface_address(const char *name, char out[INET_ADDRSTRLEN])
 	return rc;
 }
 
-/* Starts argv (a minik8s command) detached, logging to log; returns its pid. */
+/* The reaper `up` leaves behind: a child subreaper that parents the node process
+ * and reaps whatever ends up below it. PID 1 on the target hosts does not reap
+ * (DESIGN.md): without this, a node process that dies (kill -9, crash) stays a
+ * zombie, and so does every container shim it leaves when the shim exits later;
+ * with it, the shims are reparented here (the nearest subreaper) and reaped. It
+ * exits when it has no child left: the node process and every orphan are gone. */
+_Noreturn static void reap_until_alone(void)
+{
+	prctl(PR_SET_NAME, "minik8s-reaper", 0, 0, 0);
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, 0);
+		if (p < 0 && errno == ECHILD)
+			_exit(0);
+	}
+}
+
+/* Starts argv (a minik8s command) detached, logging to log, below a reaper (see
+ * reap_until_alone); returns the command's pid (-1 with errno on failure). */
 static pid_t spawn_detached(char **sargv, const char *log)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || nul < 0)
-		_exit(127);
-	setsid();
-	dup2(nul, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	execv("/proc/self/exe", sargv);
-	_exit(127);
+	int sync[2];
+	pid_t pid = -1;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return -1;
+	pid_t reaper = fork();
+	if (reaper < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return -1;
+	}
+	if (reaper == 0) {
+		close(sync[0]);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || nul < 0)
+			_exit(127);
+		setsid();
+		dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+			fprintf(stderr, "minik8s up: prctl(PR_SET_CHILD_SUBREAPER): %s\n", strerror(errno));
+		pid_t child = fork();
+		if (child == 0) {
+			execv("/proc/self/exe", sargv);
+			_exit(127);
+		}
+		if (write(sync[1], &child, sizeof(child)) != sizeof(child))
+			_exit(127);
+		close(sync[1]);
+		if (child < 0)
+			_exit(127);
+		reap_until_alone();
+	}
+	close(sync[1]);
+	if (read(sync[0], &pid, sizeof(pid)) != sizeof(pid))
+		pid = -1;
+	close(sync[0]);
+	return pid;
+}
+
+/* The node process started by spawn_detached has exited (it is not our child: the
+ * reaper collects it). */
+static bool gone(pid_t pid)
+{
+	return !alive(pid);
 }
 
 static void show_log_tail(const char *log)
@@ -160,8 +212,7 @@ static int wait_ready(pid_t pid, struct mk_client *c, const char *node, const ch
 		      int timeout_s)
 {
 	for (int i = 0; i < timeout_s * 10; i++) {
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
+		if (gone(pid)) {
 			fprintf(stderr, "minik8s up: it exited during start; last log lines:\n");
 			show_log_tail(log);
 			unlink(pid_file);
@@ -344,8 +395,7 @@ int cmd_up(int argc, char **argv)
 		fflush(stdout);
 		for (int i = 0;; i++) {
 			struct stat st;
-			int status;
-			if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (gone(pid)) {
 				fprintf(stderr, "minik8s up: the server exited during start; last log lines:\n");
 				show_log_tail(log);
 				unlink(pid_file);
