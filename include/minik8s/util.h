@@ -5,6 +5,7 @@
 #define MINIK8S_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +70,13 @@ void mk_log(int level, const char *component, const char *fmt, ...)
 void mk_logv(int level, const char *component, const char *fmt, va_list ap);
 
 /* ---- strings and buffers ------------------------------------------------- */
+
+/* UTF-8 as RFC 3629 defines it (what Go's unicode/utf8 accepts). */
+bool mk_utf8_valid(const char *s, size_t len);
+/* A copy of s (owned, NUL-terminated; *ret_len its length if not NULL) in which
+ * every byte that starts no valid UTF-8 sequence is replaced by U+FFFD, the way
+ * Go's encoding/json (and so kube-apiserver) reads and writes strings. */
+char *mk_utf8_sanitize(const char *s, size_t len, size_t *ret_len);
 
 /* Growable byte buffer; data is always NUL-terminated. Embedded: _init/_release. */
 struct mk_buf {
@@ -141,6 +149,9 @@ pid_t mk_fs_dir_lock_holder(const char *dir);
 
 /* Walks a dotted path ("metadata.name"); NULL if absent. */
 cJSON *mk_json_get(const cJSON *obj, const char *path);
+/* Replaces invalid UTF-8 in every string and key of item, its siblings and their
+ * descendants by U+FFFD (mk_utf8_sanitize); returns how many strings changed. */
+int mk_json_utf8_sanitize(cJSON *item);
 /* String at path or NULL if absent / not a string. */
 const char *mk_json_get_string(const cJSON *obj, const char *path);
 /* Returns the object at path, creating intermediate objects as needed. */

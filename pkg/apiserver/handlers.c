@@ -123,6 +123,9 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 		mk_reply_status(rep, 400, NULL, NULL, "the body of the request must be a JSON object");
 		return -1;
 	}
+	/* invalid UTF-8 (JSON or protobuf strings) becomes U+FFFD, as Go's decoder does in
+	 * kube-apiserver: nothing stored can make a later LIST invalid JSON */
+	mk_json_utf8_sanitize(obj);
 	*ret = obj;
 	return 0;
 }
@@ -1041,6 +1044,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 				kind == JSONPATCH ? "array" : "object");
 		return;
 	}
+	mk_json_utf8_sanitize(patch); /* as decode_body does */
 	enum write_target target = target_of(req);
 	for (int attempt = 0;; attempt++) {
 		_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
@@ -1166,6 +1170,7 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 			mk_reply_status(rep, 400, NULL, NULL, "the DeleteOptions body is not valid JSON");
 			return -1;
 		}
+		mk_json_utf8_sanitize(opts);
 		const char *p = mk_json_get_string(opts, "propagationPolicy");
 		cJSON *gj = cJSON_GetObjectItem(opts, "gracePeriodSeconds");
 		if (p)

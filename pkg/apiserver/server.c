@@ -265,6 +265,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 		resp = rep->stream;
 	} else {
 		char *b = rep->body ? rep->body : mk_strdup("");
+		/* never emit invalid UTF-8 in JSON (a name from the URL echoed in a Status,
+		 * say): Go's encoder writes U+FFFD for it, and clients reject the rest */
+		if (rep->content_type && strstr(rep->content_type, "json") &&
+		    !mk_utf8_valid(b, strlen(b))) {
+			char *fixed = mk_utf8_sanitize(b, strlen(b), NULL);
+			free(b);
+			b = fixed;
+		}
 		resp = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
 		rep->body = NULL;
 		if (!resp) {

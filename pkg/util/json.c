@@ -62,3 +62,31 @@ void mk_json_set_string(cJSON *obj, const char *key, const char *value)
 {
 	mk_json_set(obj, key, cJSON_CreateString(value));
 }
+
+/* Replaces *s (a cJSON-owned string) by its UTF-8-sanitized copy when it needs one. */
+static int fix_string(char **s, bool owned)
+{
+	if (!*s || mk_utf8_valid(*s, strlen(*s)))
+		return 0;
+	char *fixed = mk_utf8_sanitize(*s, strlen(*s), NULL);
+	if (owned)
+		cJSON_free(*s);
+	*s = fixed; /* malloc'd, as cJSON's default allocator: cJSON_Delete frees it */
+	return 1;
+}
+
+int mk_json_utf8_sanitize(cJSON *item)
+{
+	int n = 0;
+	for (; item; item = item->next) {
+		if (item->string && fix_string(&item->string, !(item->type & cJSON_StringIsConst))) {
+			item->type &= ~cJSON_StringIsConst; /* the new key is ours to free */
+			n++;
+		}
+		if (cJSON_IsString(item) || cJSON_IsRaw(item))
+			n += fix_string(&item->valuestring, true);
+		if (item->child)
+			n += mk_json_utf8_sanitize(item->child);
+	}
+	return n;
+}

@@ -177,3 +177,70 @@ expect_contains kubectl_dry_delete_namespace "$out" 'namespace "dry" deleted (se
 expect_eq kubectl_dry_nothing_written "$(revision)" "$rev0"
 api GET "${BASE[pods]}/dry-pods"
 expect_eq kubectl_dry_pod_still_there "$HTTP_CODE $(jqb '.metadata.deletionTimestamp // "-"')" "200 -"
+
+# ---- invalid UTF-8: replaced by U+FFFD (as Go's decoder does), never stored or emitted ------
+# strict_json: the last reply is valid UTF-8 and valid JSON (jq would repair it silently)
+strict_json() { python3 -c 'import sys, json; json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))' "$T/.body" 2>/dev/null; }
+FFFD=$'\xef\xbf\xbd'
+api_json POST $CORE/namespaces $'{"metadata":{"name":"utf","annotations":{"note":"a\xffb","trunc":"x\xe2\x82","over":"\xc0\x80","sur":"\xed\xa0\x80","ok":"\xf0\x9f\x98\x80"}}}'
+expect_code utf8_create 201
+check utf8_create_reply_strict strict_json
+api GET $CORE/namespaces/utf
+check utf8_get_strict strict_json
+expect_eq utf8_replaced "$(jqb .metadata.annotations.note)" "a${FFFD}b"
+expect_eq utf8_truncated_sequence "$(jqb .metadata.annotations.trunc)" "x${FFFD}${FFFD}"
+expect_eq utf8_overlong "$(jqb .metadata.annotations.over)" "${FFFD}${FFFD}"
+expect_eq utf8_surrogate "$(jqb .metadata.annotations.sur)" "${FFFD}${FFFD}${FFFD}"
+expect_eq utf8_valid_kept "$(jqb .metadata.annotations.ok)" $'\xf0\x9f\x98\x80'
+api_json PATCH $CORE/namespaces/utf $'{"metadata":{"annotations":{"merge":"m\xfe"}}}' "${MERGE[@]}"
+expect_eq utf8_merge_patch "$HTTP_CODE $(jqb .metadata.annotations.merge)" "200 m${FFFD}"
+api_json PATCH $CORE/namespaces/utf $'[{"op":"add","path":"/metadata/annotations/jp","value":"j\x80"}]' -H 'Content-Type: application/json-patch+json'
+expect_eq utf8_json_patch "$HTTP_CODE $(jqb .metadata.annotations.jp)" "200 j${FFFD}"
+api_json PATCH $CORE/namespaces/utf $'{"metadata":{"annotations":{"smp":"s\xff"}}}' -H 'Content-Type: application/strategic-merge-patch+json'
+expect_eq utf8_strategic_patch "$HTTP_CODE $(jqb .metadata.annotations.smp)" "200 s${FFFD}"
+api GET $CORE/namespaces/utf
+api_json PUT $CORE/namespaces/utf "$(jq -c '.metadata.annotations.put="p"' <<<"$BODY" | sed $'s/"p"/"p\xff"/')"
+expect_eq utf8_update "$HTTP_CODE $(jqb .metadata.annotations.put)" "200 p${FFFD}"
+# protobuf strings (kubectl's bodies)
+python3 - "$ROOT/tests/e2e/data" >"$T/utf.pb" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import k8spb as k
+meta = k.field_bytes(1, "utfpb") + k.field_bytes(2, "") + k.field_bytes(3, "") + k.labels(12, {"pb": b"q\xffq"})
+sys.stdout.buffer.write(k.envelope("v1", "Namespace", k.field_bytes(1, meta) + k.field_bytes(2, b"") + k.field_bytes(3, b"")))
+PY
+api POST $CORE/namespaces -H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary @"$T/utf.pb"
+expect_eq utf8_protobuf "$HTTP_CODE $(jqb .metadata.annotations.pb)" "201 q${FFFD}q"
+check utf8_protobuf_reply_strict strict_json
+# a key that validation refuses is echoed in the Status, still as valid UTF-8
+api_json POST $CORE/namespaces $'{"metadata":{"name":"utfbad","labels":{"k\xff":"v"}}}'
+expect_status utf8_bad_label_key 422 Invalid
+check utf8_bad_label_key_strict strict_json
+api GET "$CORE/namespaces/%FFx%C3"
+expect_status utf8_url_name 404 NotFound
+check utf8_url_name_strict strict_json
+# every later LIST is valid JSON, for curl, kubectl and the python client
+api GET $CORE/namespaces
+check utf8_list_strict strict_json
+expect_eq utf8_list_has_both "$(jqb '[.items[] | select(.metadata.name == "utf" or .metadata.name == "utfpb")] | length')" 2
+out=$("$KUBECTL" --kubeconfig "$KUBECONFIG" get namespaces -o json 2>&1)
+expect_eq utf8_kubectl_list "$(jq -r '.items[] | select(.metadata.name=="utf") | .metadata.annotations.note' <<<"$out")" "a${FFFD}b"
+out=$(/usr/bin/python3 -c '
+import sys
+from kubernetes import client, config
+config.load_kube_config(sys.argv[1])
+for ns in client.CoreV1Api().list_namespace().items:
+    if ns.metadata.name == "utf":
+        print(ns.metadata.annotations["note"] == "a\ufffdb")
+' "$KUBECONFIG" 2>&1)
+expect_eq utf8_python_client_list "$out" True
+# YAML: what kubectl reads from a file reaches the server as JSON; invalid bytes are
+# either refused by the client or replaced, never stored raw
+printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: utfyaml\n  annotations:\n    note: "y\xffy"\n' >"$T/utf.yaml"
+"$KUBECTL" --kubeconfig "$KUBECONFIG" apply -f "$T/utf.yaml" >/dev/null 2>&1
+"$MINIK8S" kubectl --kubeconfig "$KUBECONFIG" apply -f "$T/utf.yaml" >/dev/null 2>&1
+api GET $CORE/namespaces/utfyaml
+if [ "$HTTP_CODE" == 200 ]; then expect_eq utf8_yaml "$(jqb .metadata.annotations.note)" "y${FFFD}y"
+else expect_code utf8_yaml_refused 404; fi
+api GET $CORE/namespaces
+check utf8_list_after_yaml_strict strict_json

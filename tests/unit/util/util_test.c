@@ -441,11 +441,57 @@ START_TEST(test_json)
 }
 END_TEST
 
+/* Invalid UTF-8 reads as one U+FFFD per byte that starts no valid sequence, as Go's
+ * utf8.DecodeRune (and so encoding/json) treats it. */
+START_TEST(test_utf8)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "", "" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },		/* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },		/* U+10FFFF */
+		{ "a\xff" "b", "a\xef\xbf\xbd" "b" },
+		{ "x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd" },		/* truncated */
+		{ "\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd" },		/* overlong NUL */
+		{ "\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong '/' */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\x80z", "\xef\xbf\xbdz" },				/* lone continuation */
+		{ "\xe2\x82\xac\xe2", "\xe2\x82\xac\xef\xbf\xbd" },	/* valid, then cut */
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
+		size_t n = 0;
+		char *got = mk_utf8_sanitize(cases[i].in, strlen(cases[i].in), &n);
+		ck_assert_msg(!strcmp(got, cases[i].out), "case %zu", i);
+		ck_assert_uint_eq(n, strlen(cases[i].out));
+		ck_assert(mk_utf8_valid(got, n));
+		ck_assert_int_eq(mk_utf8_valid(cases[i].in, strlen(cases[i].in)),
+				 !strcmp(cases[i].in, cases[i].out));
+		free(got);
+	}
+
+	/* a JSON tree: values and keys, nested, in arrays */
+	cJSON *j = cJSON_Parse("{\"a\xff\":{\"b\":[\"ok\",\"x\xfe\"]},\"c\":\"\xc3\"}");
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(mk_json_utf8_sanitize(j), 3);
+	char *text = cJSON_PrintUnformatted(j);
+	ck_assert_str_eq(text, "{\"a\xef\xbf\xbd\":{\"b\":[\"ok\",\"x\xef\xbf\xbd\"]},"
+			       "\"c\":\"\xef\xbf\xbd\"}");
+	ck_assert_int_eq(mk_json_utf8_sanitize(j), 0);
+	free(text);
+	cJSON_Delete(j);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
 	Suite *su = suite_create("util");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_human_duration);
