@@ -9,6 +9,14 @@
 #include "internal.h"
 
 #define DEFAULT_MAX_BODY (3u * 1024 * 1024) /* kube-apiserver's request limit */
+/* Limits of the request line and headers. libmicrohttpd answers requests that do
+ * not fit its per-connection memory pool itself, with an HTML page (414 or 431):
+ * the pool (MHD_POOL_BYTES) is made larger than these limits so that requests
+ * between the limit and the pool reach on_request, which answers with a Status.
+ * Only a request beyond the pool still gets libmicrohttpd's page. */
+#define MAX_URI_BYTES (128u * 1024)
+#define MAX_HEADER_BYTES (256u * 1024)
+#define MHD_POOL_BYTES ((size_t)(MAX_URI_BYTES + MAX_HEADER_BYTES + 128u * 1024))
 
 /* ---- replies ---------------------------------------------------------------- */
 
@@ -288,6 +296,35 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 	return ret;
 }
 
+static enum MHD_Result add_kv_len(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	size_t *n = cls;
+	(void)kind;
+	*n += strlen(key ? key : "") + strlen(value ? value : "") + 4; /* "k: v\r\n", "k=v&" */
+	return MHD_YES;
+}
+
+/* 414 or 431 with a Status when the request line or the headers are over the limits
+ * (Go's http.Server, in front of kube-apiserver, has one such limit, 1 MiB). */
+static bool request_too_big(struct MHD_Connection *conn, const char *url, struct mk_reply *rep)
+{
+	size_t uri = strlen(url), hdr = 0;
+
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_kv_len, &uri);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_kv_len, &hdr);
+	if (uri > MAX_URI_BYTES)
+		mk_reply_status(rep, 414, NULL, NULL,
+				"the request URI is longer than the limit of %u bytes", MAX_URI_BYTES);
+	else if (uri + hdr > MAX_HEADER_BYTES)
+		mk_reply_status(rep, 431, NULL, NULL,
+				"the request line and headers are larger than the limit of %u bytes",
+				MAX_HEADER_BYTES);
+	else
+		return false;
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size,
@@ -305,6 +342,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->url = url;
 		mk_buf_init(&req->body);
 		*con_cls = req;
+		if (request_too_big(conn, url, &rep)) {
+			req->started = true;
+			return send_reply(conn, &rep);
+		}
 		/* refuse an announced oversized body before reading it */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -427,6 +468,7 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
 		opts->max_connections ? opts->max_connections : 1024u,
 		MHD_OPTION_CONNECTION_TIMEOUT, 300u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_POOL_BYTES, /* see MAX_URI_BYTES */
 		/* no MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT): a second server on the
 		 * port must fail; MHD sets SO_REUSEADDR by default, enough for TIME_WAIT */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,

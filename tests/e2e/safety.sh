@@ -244,3 +244,44 @@ if [ "$HTTP_CODE" == 200 ]; then expect_eq utf8_yaml "$(jqb .metadata.annotation
 else expect_code utf8_yaml_refused 404; fi
 api GET $CORE/namespaces
 check utf8_list_after_yaml_strict strict_json
+
+# ---- errors of the HTTP layer are Status objects too ----------------------------------------
+# raw_request KIND: sends an oversized request with python's http.client (curl's argv
+# cannot carry 300 KB), prints "CODE<TAB>BODY"
+raw_request() {
+	/usr/bin/python3 - "$1" "$PORT" "$CACERT" "$TOKEN" <<'PY'
+import http.client, ssl, sys
+kind, port, ca, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+path, body = "/api/v1/namespaces", None
+if kind == "uri":
+    path += "?labelSelector=" + "a" * 200000
+elif kind == "header":
+    h["X-Big"] = "b" * 300000
+elif kind == "headers":
+    for i in range(400):
+        h["X-Many-%d" % i] = "c" * 800
+elif kind == "chunked":
+    body = iter([b'{"metadata":{"name":"big2"},"x":"'] + [b"e" * 65536] * 64 + [b'"}'])
+    h["Transfer-Encoding"] = "chunked"
+c.request("POST" if kind in ("body", "chunked") else "GET", path, body=body, headers=h,
+          encode_chunked=(kind == "chunked"))
+r = c.getresponse()
+print("%d\t%s\t%s" % (r.status, r.getheader("Content-Type"), r.read().decode("utf-8", "replace")))
+PY
+}
+for k in uri:414:BadRequest header:431:BadRequest headers:431:BadRequest chunked:413:RequestEntityTooLarge; do
+	IFS=: read -r kind want reason <<<"$k"
+	out=$(raw_request "$kind" 2>&1)
+	HTTP_CODE=${out%%$'\t'*} rest=${out#*$'\t'}
+	ctype=${rest%%$'\t'*} BODY=${rest#*$'\t'}
+	expect_status "http_layer_${kind}_status" "$want" "$reason"
+	expect_eq "http_layer_${kind}_content_type" "$ctype" application/json
+done
+# an announced oversized body is refused before it is read (curl waits for 100-continue)
+head -c $((4 << 20)) /dev/zero | tr '\0' a >"$T/big.json"
+api POST $CORE/namespaces -H 'Content-Type: application/json' --data-binary @"$T/big.json"
+expect_status http_layer_body_status 413 RequestEntityTooLarge
+check http_layer_server_healthy server_healthy
