@@ -7,7 +7,7 @@ BUILD="build-essential pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev
   libgnutls28-dev libarchive-dev libzstd-dev libssl-dev libnl-3-dev
   libnl-route-3-dev libnftnl-dev libmnl-dev"
 RUNTIME="ca-certificates iproute2 runc nftables"
-TEST="check curl python3 jq busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev"
+TEST="check curl python3 python3-kubernetes jq busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev"
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME" ;;
   test)  PKGS="$BUILD $RUNTIME $TEST" ;;
