@@ -369,7 +369,12 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
 		return;
 	if (dry) {
-		/* no pod CIDR or service address is taken: nothing would free it again */
+		/* no pod CIDR or service address is taken (nothing would free it again), but
+		 * the addresses asked for are checked as a real create checks them */
+		if (!strcmp(r->name, "services") && mk_services_check(req->srv, obj, &causes) < 0) {
+			reply_invalid(rep, r, name, causes);
+			return;
+		}
 		char *text = cJSON_PrintUnformatted(obj);
 		reply_stored(rep, req, 201, text);
 		return;

@@ -153,6 +153,16 @@ api_json DELETE "${BASE[pods]}/dry-pods" '{"dryRun":["All","Bar"]}'
 expect_status dry_body_bad_value 422 Invalid
 api DELETE "${BASE[pods]}/dry-pods?dryRun=All&dryRun=x"
 expect_status dry_query_second_value_bad 422 Invalid
+# a dry-run service is checked like a real one: the addresses it asks for must be free
+api GET "${BASE[services]}/dry-services"
+taken_ip=$(jqb .spec.clusterIP) taken_port=$(jqb '.spec.ports[0].nodePort')
+api_json POST "${BASE[services]}?dryRun=All" '{"metadata":{"name":"dry-ip"},"spec":{"clusterIP":"'"$taken_ip"'","ports":[{"port":80}]}}'
+expect_status dry_service_taken_ip 422 Invalid
+expect_contains dry_service_taken_ip_msg "$(jqb .message)" "provided IP is already allocated"
+api_json POST "${BASE[services]}?dryRun=All" '{"metadata":{"name":"dry-np"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":'"$taken_port"'}]}}'
+expect_status dry_service_taken_nodeport 422 Invalid
+api_json POST "${BASE[services]}?dryRun=All" '{"metadata":{"name":"dry-free"},"spec":{"clusterIP":"10.96.0.200","ports":[{"port":80}]}}'
+expect_eq dry_service_free_ip "$HTTP_CODE $(jqb .spec.clusterIP)" "201 10.96.0.200"
 expect_eq dry_nothing_written "$(revision)" "$rev0"
 
 # kubectl --dry-run=server, each verb
@@ -175,6 +185,8 @@ expect_contains kubectl_dry_replace "$out" 'service/dry-services replaced (serve
 out=$("$KUBECTL" --kubeconfig "$KUBECONFIG" delete namespace dry --dry-run=server 2>&1)
 expect_contains kubectl_dry_delete_namespace "$out" 'namespace "dry" deleted (server dry run)'
 expect_eq kubectl_dry_nothing_written "$(revision)" "$rev0"
+api_json POST "${BASE[services]}" '{"metadata":{"name":"real-free"},"spec":{"clusterIP":"10.96.0.200","ports":[{"port":80}]}}'
+expect_code dry_service_ip_still_free 201
 api GET "${BASE[pods]}/dry-pods"
 expect_eq kubectl_dry_pod_still_there "$HTTP_CODE $(jqb '.metadata.deletionTimestamp // "-"')" "200 -"
 
