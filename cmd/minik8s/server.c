@@ -66,6 +66,7 @@ static void server_help(void)
 	       "'Authorization: Bearer TOKEN' on every request except /healthz, /readyz, /livez\n"
 	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig);\n"
 	       "the join secret lets agents register and run pods but not change other objects.\n"
+	       "Only one process may use a data dir (it holds DIR/lock) or a run dir (RUN/lock).\n"
 	       "Stop with SIGINT or SIGTERM.\n");
 }
 

@@ -89,7 +89,9 @@ static void up_help(void)
 	       "  --foreground   stay attached (logs to the terminal)\n"
 	       "  --iface NAME   use this interface's IPv4 address as the node's (--node-ip)\n"
 	       "  -h, --help     show this help\n\n"
-	       "Files: pid RUN_DIR/minik8s.pid (--run-dir, default %s), log DATA_DIR/minik8s.log.\n",
+	       "Files: pid RUN_DIR/minik8s.pid (--run-dir, default %s), log DATA_DIR/minik8s.log.\n"
+	       "The node runs below a small reaper process (minik8s-reaper) that collects it and\n"
+	       "its container shims should it die, since PID 1 may not; it exits when they are gone.\n",
 	       DEFAULT_RUN);
 }
 
