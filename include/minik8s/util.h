@@ -152,6 +152,10 @@ cJSON *mk_json_get(const cJSON *obj, const char *path);
 /* Replaces invalid UTF-8 in every string and key of item, its siblings and their
  * descendants by U+FFFD (mk_utf8_sanitize); returns how many strings changed. */
 int mk_json_utf8_sanitize(cJSON *item);
+/* Rewrites, in place, every \uXXXX escape of JSON text that is half of a UTF-16
+ * surrogate pair without its other half as \ufffd (same length), which is how Go's
+ * decoder reads it; cJSON would refuse the document. Returns how many changed. */
+int mk_json_fix_surrogates(char *text, size_t len);
 /* String at path or NULL if absent / not a string. */
 const char *mk_json_get_string(const cJSON *obj, const char *path);
 /* Returns the object at path, creating intermediate objects as needed. */

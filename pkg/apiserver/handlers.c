@@ -104,6 +104,7 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 			mk_reply_status(rep, 400, NULL, NULL, "the request body is empty");
 			return -1;
 		}
+		mk_json_fix_surrogates(req->body.data, req->body.len);
 		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
 		if (!obj) {
 			const char *at = cJSON_GetErrorPtr();
@@ -1039,6 +1040,8 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 				"application/merge-patch+json, application/strategic-merge-patch+json");
 		return;
 	}
+	if (req->body.data)
+		mk_json_fix_surrogates(req->body.data, req->body.len);
 	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
 	if (!patch) {
 		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");

@@ -204,6 +204,10 @@ expect_eq utf8_truncated_sequence "$(jqb .metadata.annotations.trunc)" "x${FFFD}
 expect_eq utf8_overlong "$(jqb .metadata.annotations.over)" "${FFFD}${FFFD}"
 expect_eq utf8_surrogate "$(jqb .metadata.annotations.sur)" "${FFFD}${FFFD}${FFFD}"
 expect_eq utf8_valid_kept "$(jqb .metadata.annotations.ok)" $'\xf0\x9f\x98\x80'
+# a lone UTF-16 surrogate escape reads as U+FFFD too (Go's decoder), a pair as its character
+api_json POST $CORE/namespaces '{"metadata":{"name":"utfesc","annotations":{"lone":"x\ud800y","pair":"\ud83d\ude00"}}}'
+expect_eq utf8_lone_surrogate_escape "$HTTP_CODE $(jqb .metadata.annotations.lone)" "201 x${FFFD}y"
+expect_eq utf8_surrogate_pair_escape "$(jqb .metadata.annotations.pair)" $'\xf0\x9f\x98\x80'
 api_json PATCH $CORE/namespaces/utf $'{"metadata":{"annotations":{"merge":"m\xfe"}}}' "${MERGE[@]}"
 expect_eq utf8_merge_patch "$HTTP_CODE $(jqb .metadata.annotations.merge)" "200 m${FFFD}"
 api_json PATCH $CORE/namespaces/utf $'[{"op":"add","path":"/metadata/annotations/jp","value":"j\x80"}]' -H 'Content-Type: application/json-patch+json'

@@ -483,6 +483,20 @@ START_TEST(test_utf8)
 	ck_assert_int_eq(mk_json_utf8_sanitize(j), 0);
 	free(text);
 	cJSON_Delete(j);
+
+	/* lone UTF-16 surrogate escapes read as U+FFFD; pairs, escaped backslashes and
+	 * text outside strings are left alone */
+	char doc[] = "{\"a\":\"x\\ud800y\",\"b\":\"\\udc00\",\"c\":\"\\ud83d\\ude00\","
+		     "\"d\":\"\\\\ud800\",\"e\":\"\\ud800\\u0041\",\"f\":\"\\\"\\ud800\"}";
+	ck_assert_int_eq(mk_json_fix_surrogates(doc, strlen(doc)), 4);
+	ck_assert_str_eq(doc, "{\"a\":\"x\\ufffdy\",\"b\":\"\\ufffd\",\"c\":\"\\ud83d\\ude00\","
+			      "\"d\":\"\\\\ud800\",\"e\":\"\\ufffd\\u0041\",\"f\":\"\\\"\\ufffd\"}");
+	j = cJSON_Parse(doc);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(mk_json_get_string(j, "a"), "x\xef\xbf\xbdy");
+	ck_assert_str_eq(mk_json_get_string(j, "c"), "\xf0\x9f\x98\x80");
+	ck_assert_str_eq(mk_json_get_string(j, "d"), "\\ud800");
+	cJSON_Delete(j);
 }
 END_TEST
 
