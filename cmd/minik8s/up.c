@@ -175,6 +175,27 @@ static pid_t spawn_detached(char **sargv, const char *log)
 	return pid;
 }
 
+/* The reaper above node process pid (its parent, named minik8s-reaper), or 0. */
+static pid_t reaper_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid <= 1)
+		return 0;
+	_cleanup_free_ char *comm = NULL, *cpath = mk_strdup_printf("/proc/%d/comm", ppid);
+	if (mk_fs_read_file(cpath, &comm, NULL, NULL) < 0 || strcmp(comm, "minik8s-reaper\n"))
+		return 0;
+	return (pid_t)ppid;
+}
+
 /* The node process started by spawn_detached has exited (it is not our child: the
  * reaper collects it). */
 static bool gone(pid_t pid)
@@ -549,6 +570,7 @@ int cmd_down(int argc, char **argv)
 	f.agent.data_dir = f.data;
 
 	pid_t pid = running_pid();
+	pid_t reaper = pid ? reaper_of(pid) : 0;
 	if (pid) {
 		kill(pid, SIGTERM);
 		for (int i = 0; i < 300 && alive(pid); i++)
@@ -568,6 +590,10 @@ int cmd_down(int argc, char **argv)
 		printf("removed the node's containers, network namespaces, bridge, nftables table and %s\n",
 		       run_dir);
 	}
+	/* the reaper leaves once the node process and the shims are gone: wait for it, so
+	 * that nothing of the node runs when down returns */
+	for (int i = 0; i < 100 && reaper && alive(reaper); i++)
+		usleep(100 * 1000);
 	if (purge) {
 		int status = 0;
 		if (!strcmp(f.data, "/") ||

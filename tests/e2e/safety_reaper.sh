@@ -86,6 +86,9 @@ expect_eq reaper_shims_alive "$(zombies_among "${SHIMS[@]}")" ""
 OUT=$("${IN[@]}" "$MINIK8S" up "${FLAGS[@]}" 2>&1)
 check reaper_up_again test $? -eq 0 || echo "$OUT"
 check reaper_pod_adopted pod_running sleeper
+NODE2=$(cat "$RUN/minik8s.pid")
+REAPER2=$(proc_ppid "$NODE2")
+expect_eq reaper_above_new_node "$(cat "/proc/$REAPER2/comm" 2>/dev/null)" minik8s-reaper
 expect_eq reaper_same_pod "$("${K[@]}" get pod sleeper -o json | jq -r .metadata.uid)" "$uid_before"
 expect_eq reaper_same_containers "$(runc --root "$RUN/runc" list -q 2>/dev/null | sort | tr '\n' ' ')" "$ctr_before"
 expect_eq reaper_no_restart "$("${K[@]}" get pod sleeper -o json | jq -r '.status.containerStatuses[0].restartCount')" 0
@@ -110,3 +113,7 @@ check reaper_exits_when_alone reaper_done
 
 OUT=$("${IN[@]}" "$MINIK8S" down --run-dir "$RUN" 2>&1)
 check reaper_down test $? -eq 0
+# down returns once the node's reaper is done too: nothing of the node keeps running
+st=$(proc_state "$REAPER2")
+check reaper_gone_after_down test -z "$st" -o "$st" == Z
+check node_gone_after_down test -z "$(proc_state "$NODE2")"
