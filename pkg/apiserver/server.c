@@ -14,8 +14,8 @@
  * the pool (MHD_POOL_BYTES) is made larger than these limits so that requests
  * between the limit and the pool reach on_request, which answers with a Status.
  * Only a request beyond the pool still gets libmicrohttpd's page. */
-#define MAX_URI_BYTES (128u * 1024)
-#define MAX_HEADER_BYTES (256u * 1024)
+#define MAX_URI_BYTES (64u * 1024)
+#define MAX_HEADER_BYTES (64u * 1024)
 #define MHD_POOL_BYTES ((size_t)(MAX_URI_BYTES + MAX_HEADER_BYTES + 128u * 1024))
 
 /* ---- replies ---------------------------------------------------------------- */
