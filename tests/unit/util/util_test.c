@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include "minik8s/util.h"
 
@@ -262,6 +264,57 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+/* DIR/lock: one holder at a time (flock is per open file description, so a second
+ * lock in this very process conflicts too), the holder's pid in the file and in
+ * /proc/locks, released on close; a child that dies (kill -9) leaves no lock. */
+START_TEST(test_fs_dir_lock)
+{
+	struct mk_error *err = NULL;
+	int fd = -1, fd2 = -1;
+
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), 0);
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "data dir", &fd, &err), 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), getpid());
+	_cleanup_free_ char *path = mk_strdup_printf("%s/lock", tmpdir), *text = NULL;
+	ck_assert_int_eq(mk_fs_read_file(path, &text, NULL, &err), 0);
+	ck_assert_int_eq(atoi(text), getpid());
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "data dir", &fd2, &err), -1);
+	ck_assert_int_eq(err->code, EBUSY);
+	_cleanup_free_ char *want = mk_strdup_printf("data dir %s is in use by pid %d", tmpdir,
+						     (int)getpid());
+	ck_assert_str_eq(err->msg, want);
+	mk_error_free(&err);
+	close(fd);
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), 0);
+
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		struct mk_error *e = NULL;
+		int cfd;
+		if (mk_fs_dir_lock(tmpdir, "run dir", &cfd, &e) < 0)
+			_exit(1);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), child);
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "run dir", &fd2, &err), -1);
+	mk_error_free(&err);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "run dir", &fd2, &err), 0);
+	close(fd2);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+END_TEST
+
 START_TEST(test_fs_write_read)
 {
 	struct mk_error *err = NULL;
@@ -517,6 +570,7 @@ Suite *util_suite(void)
 	TCase *fs = tcase_create("fs");
 	tcase_add_checked_fixture(fs, fs_setup, fs_teardown);
 	tcase_add_test(fs, test_fs_write_read);
+	tcase_add_test(fs, test_fs_dir_lock);
 	tcase_add_test(fs, test_fs_write_concurrent);
 	tcase_add_test(fs, test_fs_mkdir_p);
 	suite_add_tcase(su, fs);
