@@ -129,6 +129,21 @@ _Noreturn static void reap_until_alone(void)
 	}
 }
 
+/* the reaper spawn_detached started: our child until we exit */
+static pid_t spawned_reaper;
+
+/* After the node exited during start: its reaper, left without children, exits too;
+ * collect it (bounded) rather than leave a zombie to a PID 1 that does not reap. */
+static void collect_reaper(void)
+{
+	for (int i = 0; i < 50 && spawned_reaper > 0; i++) {
+		if (waitpid(spawned_reaper, NULL, WNOHANG) == spawned_reaper)
+			spawned_reaper = 0;
+		else
+			usleep(100 * 1000);
+	}
+}
+
 /* Starts argv (a minik8s command) detached, logging to log, below a reaper (see
  * reap_until_alone); returns the command's pid (-1 with errno on failure). */
 static pid_t spawn_detached(char **sargv, const char *log)
@@ -169,6 +184,7 @@ static pid_t spawn_detached(char **sargv, const char *log)
 		reap_until_alone();
 	}
 	close(sync[1]);
+	spawned_reaper = reaper;
 	if (read(sync[0], &pid, sizeof(pid)) != sizeof(pid))
 		pid = -1;
 	close(sync[0]);
@@ -239,6 +255,7 @@ static int wait_ready(pid_t pid, struct mk_client *c, const char *node, const ch
 			fprintf(stderr, "minik8s up: it exited during start; last log lines:\n");
 			show_log_tail(log);
 			unlink(pid_file);
+			collect_reaper();
 			return -1;
 		}
 		if (c && node_ready(c, node) == 1)
@@ -422,6 +439,7 @@ int cmd_up(int argc, char **argv)
 				fprintf(stderr, "minik8s up: the server exited during start; last log lines:\n");
 				show_log_tail(log);
 				unlink(pid_file);
+				collect_reaper();
 				return 1;
 			}
 			if (stat(kcfg, &st) == 0 && (st.st_mtim.tv_sec != before.st_mtim.tv_sec ||
