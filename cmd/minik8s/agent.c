@@ -27,7 +27,8 @@ static void agent_help(void)
 	       "  --node-name NAME            this node's name (default: hostname)\n"
 	       "  --node-ip IP                this node's InternalIP (default: first address)\n"
 	       "  --data-dir DIR              state directory (default %s)\n"
-	       "  --run-dir DIR               runtime directory (default %s)\n"
+	       "  --run-dir DIR               runtime directory (default %s; one agent per run dir:\n"
+	       "                              it holds DIR/lock)\n"
 	       "  --netns-dir DIR             pod network namespaces (default RUN/netns)\n"
 	       "  --cgroup-parent PATH        cgroup of the containers (default %s)\n"
 	       "  --bridge NAME               pod bridge (default mk0)\n"
@@ -221,6 +222,11 @@ int cmd_agent(int argc, char **argv)
 	struct mk_client *client = NULL;
 	struct mk_agent *agent = NULL;
 	int rc = 1;
+	_cleanup_close_ int run_lock = -1;
+	const char *run = o.run_dir ? o.run_dir : MK_AGENT_DEFAULT_RUN_DIR;
+	/* one agent per run dir: two would fight over the same containers */
+	if (mk_fs_mkdir_p(run, 0755, &err) < 0 || mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0)
+		goto out;
 	if (mk_runtime_subreaper_init(&err) < 0)
 		goto out;
 	if (mk_client_new(cfg, &client, &err) < 0)

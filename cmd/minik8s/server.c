@@ -66,6 +66,7 @@ static void server_help(void)
 	       "'Authorization: Bearer TOKEN' on every request except /healthz, /readyz, /livez\n"
 	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig);\n"
 	       "the join secret lets agents register and run pods but not change other objects.\n"
+	       "Only one process may use a data dir (it holds DIR/lock) or a run dir (RUN/lock).\n"
 	       "Stop with SIGINT or SIGTERM.\n");
 }
 
@@ -288,11 +289,22 @@ int cmd_server(int argc, char **argv)
 	struct mk_agent *agent = NULL;
 	char host[256]; /* default node name: outlives the flags that point at it */
 	int rc = 1;
+	_cleanup_close_ int data_lock = -1, run_lock = -1;
 
 	if (mk_fs_mkdir_p(f.data_dir, 0700, &err) < 0 || chmod(f.data_dir, 0700) < 0) {
 		if (!err)
 			mk_error_errno(&err, errno, "chmod '%s'", f.data_dir);
 		goto out;
+	}
+	/* one process per data dir (two would race on the store's revisions) and per run
+	 * dir (two agents would fight over the same containers): held until exit */
+	if (mk_fs_dir_lock(f.data_dir, "data dir", &data_lock, &err) < 0)
+		goto out;
+	if (!f.disable_agent) {
+		const char *run = f.agent.run_dir ? f.agent.run_dir : MK_AGENT_DEFAULT_RUN_DIR;
+		if (mk_fs_mkdir_p(run, 0755, &err) < 0 ||
+		    mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0)
+			goto out;
 	}
 	{
 		_cleanup_free_ char *apath = mk_strdup_printf("%s/token", f.data_dir);

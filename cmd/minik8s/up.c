@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdbool.h>
@@ -46,9 +47,16 @@ static bool alive(pid_t pid)
 static pid_t running_pid(void)
 {
 	_cleanup_free_ char *s = NULL;
-	if (mk_fs_read_file(pid_file, &s, NULL, NULL) < 0)
-		return 0;
+	if (mk_fs_read_file(pid_file, &s, NULL, NULL) < 0) {
+		/* no pid file (a node run with --foreground): the run dir's lock names it */
+		pid_t pid = mk_fs_dir_lock_holder(run_dir);
+		return alive(pid) ? pid : 0;
+	}
 	pid_t pid = (pid_t)strtol(s, NULL, 10);
+	if (alive(pid))
+		return pid;
+	/* a stale pid file: the run dir's lock names the live process that uses it */
+	pid = mk_fs_dir_lock_holder(run_dir);
 	return alive(pid) ? pid : 0;
 }
 
@@ -81,7 +89,9 @@ static void up_help(void)
 	       "  --foreground   stay attached (logs to the terminal)\n"
 	       "  --iface NAME   use this interface's IPv4 address as the node's (--node-ip)\n"
 	       "  -h, --help     show this help\n\n"
-	       "Files: pid RUN_DIR/minik8s.pid (--run-dir, default %s), log DATA_DIR/minik8s.log.\n",
+	       "Files: pid RUN_DIR/minik8s.pid (--run-dir, default %s), log DATA_DIR/minik8s.log.\n"
+	       "The node runs below a small reaper process (minik8s-reaper) that collects it and\n"
+	       "its container shims should it die, since PID 1 may not; it exits when they are gone.\n",
 	       DEFAULT_RUN);
 }
 
@@ -103,22 +113,110 @@ static int iface_address(const char *name, char out[INET_ADDRSTRLEN])
 	return rc;
 }
 
-/* Starts argv (a minik8s command) detached, logging to log; returns its pid. */
+/* The reaper `up` leaves behind: a child subreaper that parents the node process
+ * and reaps whatever ends up below it. PID 1 on the target hosts does not reap
+ * (DESIGN.md): without this, a node process that dies (kill -9, crash) stays a
+ * zombie, and so does every container shim it leaves when the shim exits later;
+ * with it, the shims are reparented here (the nearest subreaper) and reaped. It
+ * exits when it has no child left: the node process and every orphan are gone. */
+_Noreturn static void reap_until_alone(void)
+{
+	prctl(PR_SET_NAME, "minik8s-reaper", 0, 0, 0);
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, 0);
+		if (p < 0 && errno == ECHILD)
+			_exit(0);
+	}
+}
+
+/* the reaper spawn_detached started: our child until we exit */
+static pid_t spawned_reaper;
+
+/* After the node exited during start: its reaper, left without children, exits too;
+ * collect it (bounded) rather than leave a zombie to a PID 1 that does not reap. */
+static void collect_reaper(void)
+{
+	for (int i = 0; i < 50 && spawned_reaper > 0; i++) {
+		if (waitpid(spawned_reaper, NULL, WNOHANG) == spawned_reaper)
+			spawned_reaper = 0;
+		else
+			usleep(100 * 1000);
+	}
+}
+
+/* Starts argv (a minik8s command) detached, logging to log, below a reaper (see
+ * reap_until_alone); returns the command's pid (-1 with errno on failure). */
 static pid_t spawn_detached(char **sargv, const char *log)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || nul < 0)
-		_exit(127);
-	setsid();
-	dup2(nul, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	execv("/proc/self/exe", sargv);
-	_exit(127);
+	int sync[2];
+	pid_t pid = -1;
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return -1;
+	pid_t reaper = fork();
+	if (reaper < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return -1;
+	}
+	if (reaper == 0) {
+		close(sync[0]);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || nul < 0)
+			_exit(127);
+		setsid();
+		dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+			fprintf(stderr, "minik8s up: prctl(PR_SET_CHILD_SUBREAPER): %s\n", strerror(errno));
+		pid_t child = fork();
+		if (child == 0) {
+			execv("/proc/self/exe", sargv);
+			_exit(127);
+		}
+		if (write(sync[1], &child, sizeof(child)) != sizeof(child))
+			_exit(127);
+		close(sync[1]);
+		if (child < 0)
+			_exit(127);
+		reap_until_alone();
+	}
+	close(sync[1]);
+	spawned_reaper = reaper;
+	if (read(sync[0], &pid, sizeof(pid)) != sizeof(pid))
+		pid = -1;
+	close(sync[0]);
+	return pid;
+}
+
+/* The reaper above node process pid (its parent, named minik8s-reaper), or 0. */
+static pid_t reaper_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid <= 1)
+		return 0;
+	_cleanup_free_ char *comm = NULL, *cpath = mk_strdup_printf("/proc/%d/comm", ppid);
+	if (mk_fs_read_file(cpath, &comm, NULL, NULL) < 0 || strcmp(comm, "minik8s-reaper\n"))
+		return 0;
+	return (pid_t)ppid;
+}
+
+/* The node process started by spawn_detached has exited (it is not our child: the
+ * reaper collects it). */
+static bool gone(pid_t pid)
+{
+	return !alive(pid);
 }
 
 static void show_log_tail(const char *log)
@@ -153,11 +251,11 @@ static int wait_ready(pid_t pid, struct mk_client *c, const char *node, const ch
 		      int timeout_s)
 {
 	for (int i = 0; i < timeout_s * 10; i++) {
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
+		if (gone(pid)) {
 			fprintf(stderr, "minik8s up: it exited during start; last log lines:\n");
 			show_log_tail(log);
 			unlink(pid_file);
+			collect_reaper();
 			return -1;
 		}
 		if (c && node_ready(c, node) == 1)
@@ -291,6 +389,11 @@ int cmd_up(int argc, char **argv)
 		mk_client_config_free(jcfg);
 		return 0;
 	}
+	if (!server && (pid = mk_fs_dir_lock_holder(data)) && alive(pid)) {
+		fprintf(stderr, "minik8s up: data dir %s is in use by pid %d\n", data, (int)pid);
+		mk_client_config_free(jcfg);
+		return 1;
+	}
 	if (mk_fs_mkdir_p(run_dir, 0755, &err) < 0 || mk_fs_mkdir_p(data, 0700, &err) < 0) {
 		fprintf(stderr, "minik8s up: %s\n", err->msg);
 		mk_client_config_free(jcfg);
@@ -332,11 +435,11 @@ int cmd_up(int argc, char **argv)
 		fflush(stdout);
 		for (int i = 0;; i++) {
 			struct stat st;
-			int status;
-			if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (gone(pid)) {
 				fprintf(stderr, "minik8s up: the server exited during start; last log lines:\n");
 				show_log_tail(log);
 				unlink(pid_file);
+				collect_reaper();
 				return 1;
 			}
 			if (stat(kcfg, &st) == 0 && (st.st_mtim.tv_sec != before.st_mtim.tv_sec ||
@@ -485,6 +588,7 @@ int cmd_down(int argc, char **argv)
 	f.agent.data_dir = f.data;
 
 	pid_t pid = running_pid();
+	pid_t reaper = pid ? reaper_of(pid) : 0;
 	if (pid) {
 		kill(pid, SIGTERM);
 		for (int i = 0; i < 300 && alive(pid); i++)
@@ -504,6 +608,10 @@ int cmd_down(int argc, char **argv)
 		printf("removed the node's containers, network namespaces, bridge, nftables table and %s\n",
 		       run_dir);
 	}
+	/* the reaper leaves once the node process and the shims are gone: wait for it, so
+	 * that nothing of the node runs when down returns */
+	for (int i = 0; i < 100 && reaper && alive(reaper); i++)
+		usleep(100 * 1000);
 	if (purge) {
 		int status = 0;
 		if (!strcmp(f.data, "/") ||

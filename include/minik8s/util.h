@@ -75,6 +75,13 @@ void mk_logv(int level, const char *component, const char *fmt, va_list ap);
 
 /* ---- strings and buffers ------------------------------------------------- */
 
+/* UTF-8 as RFC 3629 defines it (what Go's unicode/utf8 accepts). */
+bool mk_utf8_valid(const char *s, size_t len);
+/* A copy of s (owned, NUL-terminated; *ret_len its length if not NULL) in which
+ * every byte that starts no valid UTF-8 sequence is replaced by U+FFFD, the way
+ * Go's encoding/json (and so kube-apiserver) reads and writes strings. */
+char *mk_utf8_sanitize(const char *s, size_t len, size_t *ret_len);
+
 /* Growable byte buffer; data is always NUL-terminated. Embedded: _init/_release. */
 struct mk_buf {
 	char *data;
@@ -199,11 +206,25 @@ int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode
 		     struct mk_error **err);
 /* Reads a whole file; *ret_data owned by caller, NUL-terminated. */
 int mk_fs_read_file(const char *path, char **ret_data, size_t *ret_len, struct mk_error **err);
+/* Locks DIR/lock (created, holding our pid) for the life of the process, so a second
+ * process on the same directory fails (EBUSY: "WHAT DIR is in use by pid N"). The lock
+ * is dropped by the kernel when the process exits, crash included. *ret_fd: the
+ * lock's descriptor (close-on-exec), kept open by the caller. */
+int mk_fs_dir_lock(const char *dir, const char *what, int *ret_fd, struct mk_error **err);
+/* The pid holding DIR/lock (mk_fs_dir_lock), 0 when nobody does. Does not lock. */
+pid_t mk_fs_dir_lock_holder(const char *dir);
 
 /* ---- JSON helpers over cJSON (all results borrowed) ----------------------- */
 
 /* Walks a dotted path ("metadata.name"); NULL if absent. */
 cJSON *mk_json_get(const cJSON *obj, const char *path);
+/* Replaces invalid UTF-8 in every string and key of item, its siblings and their
+ * descendants by U+FFFD (mk_utf8_sanitize); returns how many strings changed. */
+int mk_json_utf8_sanitize(cJSON *item);
+/* Rewrites, in place, every \uXXXX escape of JSON text that is half of a UTF-16
+ * surrogate pair without its other half as \ufffd (same length), which is how Go's
+ * decoder reads it; cJSON would refuse the document. Returns how many changed. */
+int mk_json_fix_surrogates(char *text, size_t len);
 /* String at path or NULL if absent / not a string. */
 const char *mk_json_get_string(const cJSON *obj, const char *path);
 /* Returns the object at path, creating intermediate objects as needed. */

@@ -117,6 +117,14 @@ static unsigned check_client(struct mk_agent_stream *s, struct MHD_Connection *c
 		snprintf(msg, msg_size, "the client certificate has no common name");
 		return 403;
 	}
+	/* a cluster-CA certificate made for something else (a serving certificate, the
+	 * CA itself) does not authenticate a client, whatever its name */
+	if (!stream_tls_is_client_cert(crt)) {
+		gnutls_x509_crt_deinit(crt);
+		snprintf(msg, msg_size, "the client certificate is not valid for client "
+					"authentication (no clientAuth extended key usage)");
+		return 401;
+	}
 	gnutls_x509_crt_deinit(crt);
 	if (strcmp(cn, s->client_cn) != 0) {
 		snprintf(msg, msg_size, "user \"%.64s\" cannot use the node's streaming API", cn);

@@ -2,6 +2,7 @@
 #ifndef MINIK8S_AGENT_STREAM_INTERNAL_H
 #define MINIK8S_AGENT_STREAM_INTERNAL_H
 
+#include <gnutls/x509.h>
 #include <pthread.h>
 #include <microhttpd.h>
 #include "stream.h"
@@ -81,5 +82,7 @@ void stream_portforward_free(struct stream_pf *p);
 /* stream_tls.c: a self-signed serving certificate for host (an IP or a name). */
 int stream_tls_self_signed(const char *host, char **ret_cert_pem, char **ret_key_pem,
 			   struct mk_error **err);
+/* true when crt's extended key usage allows TLS client authentication (clientAuth) */
+bool stream_tls_is_client_cert(gnutls_x509_crt_t crt);
 
 #endif

@@ -86,3 +86,25 @@ out:
 		gnutls_x509_privkey_deinit(key);
 	return ret;
 }
+
+/* Only a certificate made for TLS clients may authenticate one: its extended key
+ * usage must list clientAuth (or anyExtendedKeyUsage). A certificate without the
+ * extension is refused too, although Go's crypto/x509 treats that as "any usage":
+ * every certificate the cluster CA issues carries the extension, and the point is
+ * that a serving certificate (serverAuth) or a CA cannot stand in for the API
+ * server's client certificate. */
+bool stream_tls_is_client_cert(gnutls_x509_crt_t crt)
+{
+	for (unsigned i = 0;; i++) {
+		char oid[128];
+		size_t len = sizeof(oid);
+		unsigned critical = 0;
+		int r = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &len, &critical);
+		if (r == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue; /* longer than any purpose we accept */
+		if (r < 0)
+			return false; /* no (more) purposes */
+		if (!strcmp(oid, GNUTLS_KP_TLS_WWW_CLIENT) || !strcmp(oid, GNUTLS_KP_ANY))
+			return true;
+	}
+}

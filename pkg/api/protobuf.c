@@ -145,11 +145,15 @@ struct conv {
 	struct mk_error **err;
 };
 
-static int bad_string(struct conv *c, const ProtobufCMessageDescriptor *d,
-		      const ProtobufCFieldDescriptor *f)
+/* A JSON string from a protobuf string: bytes that are not UTF-8 become U+FFFD, as
+ * for JSON bodies (Go's encoding/json, hence kube-apiserver's JSON output, does the
+ * same), so a protobuf body stores what a JSON one would. */
+static cJSON *json_string(const char *s)
 {
-	return mk_error_set(c->err, EINVAL, "protobuf: invalid UTF-8 in %s field %s.%s", c->kind,
-			    d->short_name, f->name);
+	if (utf8_valid((const unsigned char *)s, strlen(s)))
+		return cJSON_CreateString(s);
+	_cleanup_free_ char *fixed = mk_utf8_sanitize(s, strlen(s), NULL);
+	return cJSON_CreateString(fixed);
 }
 
 /* A string as JSON, or NULL (and no error) when empty. */
@@ -159,9 +163,7 @@ static int string_item(struct conv *c, const ProtobufCMessageDescriptor *d,
 	*ret = NULL;
 	if (!s || !*s)
 		return 0;
-	if (!utf8_valid((const unsigned char *)s, strlen(s)))
-		return bad_string(c, d, f);
-	*ret = cJSON_CreateString(s);
+	*ret = json_string(s);
 	return 0;
 }
 
@@ -214,9 +216,7 @@ static int special_item(struct conv *c, const ProtobufCFieldDescriptor *f,
 		const K8s__IntOrString *v = (const K8s__IntOrString *)m;
 		if (v->type == 1) {
 			if (v->strval && *v->strval) {
-				if (!utf8_valid((const unsigned char *)v->strval, strlen(v->strval)))
-					return bad_string(c, d, f);
-				*ret = cJSON_CreateString(v->strval);
+				*ret = json_string(v->strval);
 			} else if (keep_zero) {
 				*ret = cJSON_CreateString("");
 			}
@@ -259,7 +259,7 @@ static bool is_map_entry(const ProtobufCMessageDescriptor *d)
 }
 
 struct map_ent {
-	const char *key;
+	char *key; /* owned */
 	size_t idx;
 };
 
@@ -290,13 +290,14 @@ static int map_item(struct conv *c, const ProtobufCFieldDescriptor *f,
 	ents = mk_malloc0(n * sizeof(*ents));
 	for (size_t i = 0; i < n; i++) {
 		const char *key = *(char *const *)((const char *)entries[i] + kf->offset);
-		ents[i].key = key ? key : "";
+		key = key ? key : "";
+		/* a key that is not UTF-8 reads as U+FFFD too (then like a duplicate) */
+		ents[i].key = mk_utf8_sanitize(key, strlen(key), NULL);
 		ents[i].idx = i;
-		if (!utf8_valid((const unsigned char *)ents[i].key, strlen(ents[i].key)))
-			return bad_string(c, ed, kf);
 	}
 	qsort(ents, n, sizeof(*ents), map_ent_cmp);
 
+	int rc = 0;
 	obj = cJSON_CreateObject();
 	for (size_t i = 0; i < n; i++) {
 		const char *base = (const char *)entries[ents[i].idx];
@@ -307,20 +308,21 @@ static int map_item(struct conv *c, const ProtobufCFieldDescriptor *f,
 			const char *s = *(char *const *)(base + vf->offset);
 			if (!s)
 				s = "";
-			if (!utf8_valid((const unsigned char *)s, strlen(s)))
-				return bad_string(c, ed, vf);
-			val = cJSON_CreateString(s);
+			val = json_string(s);
 		} else {
 			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + vf->offset);
 			bool handled = false;
 			if (sub) {
-				if (special_item(c, vf, sub, false, &handled, &val) < 0)
-					return -1;
+				if (special_item(c, vf, sub, false, &handled, &val) < 0) {
+					rc = -1;
+					break;
+				}
 				if (!handled) {
 					val = cJSON_CreateObject();
 					if (message_to_json(c, sub, val) < 0) {
 						cJSON_Delete(val);
-						return -1;
+						rc = -1;
+						break;
 					}
 				}
 			}
@@ -329,6 +331,10 @@ static int map_item(struct conv *c, const ProtobufCFieldDescriptor *f,
 		}
 		cJSON_AddItemToObject(obj, ents[i].key, val);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].key);
+	if (rc < 0)
+		return -1;
 	*ret = TAKE_PTR(obj);
 	return 0;
 }
@@ -349,10 +355,8 @@ static int repeated_item(struct conv *c, const ProtobufCMessageDescriptor *d,
 			const char *s = ((char *const *)arr)[i];
 			if (!s)
 				s = "";
-			if (!utf8_valid((const unsigned char *)s, strlen(s)))
-				return bad_string(c, d, f);
 			/* list elements keep their zero values: ["", "x"] is not ["x"] */
-			item = cJSON_CreateString(s);
+			item = json_string(s);
 		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 			const ProtobufCMessage *sub = ((ProtobufCMessage *const *)arr)[i];
 			bool handled = false;

@@ -104,6 +104,7 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 			mk_reply_status(rep, 400, NULL, NULL, "the request body is empty");
 			return -1;
 		}
+		mk_json_fix_surrogates(req->body.data, req->body.len);
 		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
 		if (!obj) {
 			const char *at = cJSON_GetErrorPtr();
@@ -123,6 +124,9 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 		mk_reply_status(rep, 400, NULL, NULL, "the body of the request must be a JSON object");
 		return -1;
 	}
+	/* invalid UTF-8 (JSON or protobuf strings) becomes U+FFFD, as Go's decoder does in
+	 * kube-apiserver: nothing stored can make a later LIST invalid JSON */
+	mk_json_utf8_sanitize(obj);
 	*ret = obj;
 	return 0;
 }
@@ -164,6 +168,88 @@ static int check_type(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
 	put_first(obj, "kind", kind);
 	put_first(obj, "apiVersion", api_version);
 	return 0;
+}
+
+/* ---- dryRun -------------------------------------------------------------------- */
+
+struct dry_values {
+	struct mk_buf list;	/* the values as Go prints a []string: "All", "x" */
+	int n, bad;
+};
+
+static void dry_value_add(struct dry_values *d, const char *v)
+{
+	mk_buf_printf(&d->list, "%s\"", d->n ? ", " : "");
+	for (const char *c = v; *c; c++)
+		mk_buf_printf(&d->list, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+	mk_buf_puts(&d->list, "\"");
+	d->n++;
+	d->bad += strcmp(v, "All") != 0;
+}
+
+static enum MHD_Result dry_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	(void)kind;
+	if (key && !strcmp(key, "dryRun"))
+		dry_value_add(cls, value ? value : "");
+	return MHD_YES;
+}
+
+/* Whether the request is a dry run: dryRun in the query (every verb) or in a
+ * DeleteOptions body (body_dry, may be NULL). "All" is the only value Kubernetes
+ * knows; anything else is refused as kube-apiserver's ValidateDryRun refuses it
+ * (422 Invalid on OPTS_KIND.meta.k8s.io, field dryRun). Fills the reply and returns
+ * -1 on a bad value. A dry run goes through decoding, defaulting, validation and
+ * admission, answers what the write would have stored, and writes nothing. */
+static int dry_run_check(struct mk_request *req, struct mk_reply *rep, const char *opts_kind,
+			 const cJSON *body_dry, bool *ret_dry)
+{
+	struct dry_values d = { .n = 0 };
+	const cJSON *it;
+
+	mk_buf_init(&d.list);
+	mk_buf_puts(&d.list, "");
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, dry_arg, &d);
+	if (body_dry && !cJSON_IsArray(body_dry) && !cJSON_IsNull(body_dry)) {
+		mk_buf_release(&d.list);
+		mk_reply_status(rep, 400, NULL, NULL, "%s.dryRun must be an array of strings",
+				opts_kind);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, body_dry)
+	{
+		if (!cJSON_IsString(it)) {
+			mk_buf_release(&d.list);
+			mk_reply_status(rep, 400, NULL, NULL, "%s.dryRun must be an array of strings",
+					opts_kind);
+			return -1;
+		}
+		dry_value_add(&d, it->valuestring);
+	}
+	if (d.bad) {
+		_cleanup_free_ char *msg = mk_strdup_printf(
+			"Unsupported value: []string{%s}: supported values: \"All\"", d.list.data);
+		cJSON *causes = cJSON_CreateArray();
+		mk_api_cause_add(causes, "FieldValueNotSupported", "dryRun", "%s", msg);
+		_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", NULL, opts_kind, "", causes);
+		_cleanup_free_ char *m = mk_strdup_printf("%s.meta.k8s.io \"\" is invalid: dryRun: %s",
+							  opts_kind, msg);
+		mk_json_set_string(st, "message", m);
+		mk_json_set_string(cJSON_GetObjectItem(st, "details"), "group", "meta.k8s.io");
+		mk_reply_json(rep, 422, st);
+		mk_buf_release(&d.list);
+		return -1;
+	}
+	mk_buf_release(&d.list);
+	*ret_dry = d.n > 0;
+	return 0;
+}
+
+/* A query dryRun already checked by dry_run_check */
+static bool query_dry_run(struct mk_request *req)
+{
+	return mk_request_arg(req, "dryRun") != NULL;
 }
 
 /* ---- create ------------------------------------------------------------------ */
@@ -257,8 +343,10 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_error_ struct mk_error *err = NULL;
 	cJSON *causes = NULL;
 	char *json = NULL;
+	bool dry = false;
 
-	if (decode_body(req, rep, &obj) < 0 ||
+	if (dry_run_check(req, rep, "CreateOptions", NULL, &dry) < 0 ||
+	    decode_body(req, rep, &obj) < 0 ||
 	    check_type(req, rep, obj, r->kind, r->group_version) < 0)
 		return;
 	const char *bns = mk_json_get_string(obj, "metadata.namespace");
@@ -281,9 +369,15 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
 		return;
-	const char *dry = mk_request_arg(req, "dryRun");
-	if (dry && !strcmp(dry, "All")) {
-		mk_reply_json(rep, 201, obj);
+	if (dry) {
+		/* no pod CIDR or service address is taken (nothing would free it again), but
+		 * the addresses asked for are checked as a real create checks them */
+		if (!strcmp(r->name, "services") && mk_services_check(req->srv, obj, &causes) < 0) {
+			reply_invalid(rep, r, name, causes);
+			return;
+		}
+		char *text = cJSON_PrintUnformatted(obj);
+		reply_stored(rep, req, 201, text);
 		return;
 	}
 	if (!strcmp(r->name, "nodes") && mk_nodes_allocate_cidr(req->srv, obj, &err) < 0) {
@@ -844,8 +938,7 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		*ret_json = cJSON_PrintUnformatted(old);
 		return 0;
 	}
-	const char *dry = mk_request_arg(req, "dryRun");
-	if (dry && !strcmp(dry, "All")) {
+	if (query_dry_run(req)) {
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;
 	}
@@ -917,8 +1010,10 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_cjson_ cJSON *body = NULL, *old = NULL;
 	uint64_t expect = 0, cur;
 	char *json = NULL;
+	bool dry;
 
-	if (decode_body(req, rep, &body) < 0)
+	if (dry_run_check(req, rep, "UpdateOptions", NULL, &dry) < 0 ||
+	    decode_body(req, rep, &body) < 0)
 		return;
 	if (parse_rv(mk_json_get_string(body, "metadata.resourceVersion"), &expect) < 0) {
 		mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
@@ -945,7 +1040,10 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 	const char *ct = mk_request_header(req, "Content-Type");
 	_cleanup_cjson_ cJSON *patch = NULL;
 	enum { MERGE, JSONPATCH, STRATEGIC } kind;
+	bool dry;
 
+	if (dry_run_check(req, rep, "PatchOptions", NULL, &dry) < 0)
+		return;
 	if (content_type_is(ct, "application/merge-patch+json"))
 		kind = MERGE;
 	else if (content_type_is(ct, "application/json-patch+json"))
@@ -964,6 +1062,8 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 				"application/merge-patch+json, application/strategic-merge-patch+json");
 		return;
 	}
+	if (req->body.data)
+		mk_json_fix_surrogates(req->body.data, req->body.len);
 	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
 	if (!patch) {
 		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
@@ -974,6 +1074,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 				kind == JSONPATCH ? "array" : "object");
 		return;
 	}
+	mk_json_utf8_sanitize(patch); /* as decode_body does */
 	enum write_target target = target_of(req);
 	for (int attempt = 0;; attempt++) {
 		_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
@@ -1080,6 +1181,7 @@ struct delete_opts {
 	long grace;		/* -1 = not given */
 	uint64_t expect_rv;	/* preconditions.resourceVersion, 0 = none */
 	char *expect_uid;	/* preconditions.uid, or NULL */
+	bool dry;		/* dryRun: All (query or body) */
 };
 
 /* Reads DeleteOptions from the body and the query. Fills a reply on error. */
@@ -1098,6 +1200,7 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 			mk_reply_status(rep, 400, NULL, NULL, "the DeleteOptions body is not valid JSON");
 			return -1;
 		}
+		mk_json_utf8_sanitize(opts);
 		const char *p = mk_json_get_string(opts, "propagationPolicy");
 		cJSON *gj = cJSON_GetObjectItem(opts, "gracePeriodSeconds");
 		if (p)
@@ -1111,6 +1214,11 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 			return -1;
 		}
 		o->expect_uid = mk_strdup(mk_json_get_string(opts, "preconditions.uid"));
+	}
+	if (dry_run_check(req, rep, "DeleteOptions", cJSON_GetObjectItem(opts, "dryRun"), &o->dry) < 0) {
+		free(o->expect_uid);
+		o->expect_uid = NULL;
+		return -1;
 	}
 	if (o->policy) {
 		bool ok = false;
@@ -1259,6 +1367,10 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 				changed = true;
 			}
 		}
+		if (changed && !ready_to_go(r, obj) && o.dry) {
+			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
+			break;
+		}
 		if (changed && !ready_to_go(r, obj)) {
 			if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, cur,
 					    obj, &json, NULL, &err) < 0) {
@@ -1270,7 +1382,11 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			reply_stored(rep, req, 200, json);
 			break;
 		}
-		/* nothing holds it: remove now */
+		/* nothing holds it: remove now (a dry run answers with what it would remove) */
+		if (o.dry) {
+			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
+			break;
+		}
 		if (!strcmp(r->name, "namespaces") && !req->srv->namespace_controller &&
 		    purge_namespace(req->srv, req->name, &err) < 0) {
 			mk_reply_error(rep, r, req->name, err);
@@ -1303,6 +1419,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	if (delete_options(req, rep, &o) < 0)
 		return;
 	free(o.expect_uid);
+	bool dry = o.dry;
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
 	int rc = mk_store_list(req->srv->store, r->name, r->namespaced ? req->ns : "",
@@ -1326,7 +1443,9 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 		_cleanup_free_ char *json = NULL;
 		if (!nm)
 			continue;
-		if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+		if (dry)
+			json = mk_strdup(l.items[i]);
+		else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
 		if (!first)
 			mk_buf_puts(&b, ",");

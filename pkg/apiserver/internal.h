@@ -95,6 +95,9 @@ int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 int mk_services_parse_cidr(const char *cidr, uint32_t *ret_base, uint32_t *ret_size);
 int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
 			 struct mk_error **err);
+/* For a dryRun create: what mk_services_allocate would refuse about the addresses
+ * svc asks for (malformed, out of range, taken), reserving nothing. -1 with causes. */
+int mk_services_check(struct mk_apiserver *srv, const cJSON *svc, cJSON **ret_causes);
 void mk_services_release(struct mk_apiserver *srv, const cJSON *svc);
 int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
 int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err);

@@ -10,6 +10,14 @@
 #include "internal.h"
 
 #define DEFAULT_MAX_BODY (3u * 1024 * 1024) /* kube-apiserver's request limit */
+/* Limits of the request line and headers. libmicrohttpd answers requests that do
+ * not fit its per-connection memory pool itself, with an HTML page (414 or 431):
+ * the pool (MHD_POOL_BYTES) is made larger than these limits so that requests
+ * between the limit and the pool reach on_request, which answers with a Status.
+ * Only a request beyond the pool still gets libmicrohttpd's page. */
+#define MAX_URI_BYTES (64u * 1024)
+#define MAX_HEADER_BYTES (64u * 1024)
+#define MHD_POOL_BYTES ((size_t)(MAX_URI_BYTES + MAX_HEADER_BYTES + 128u * 1024))
 
 /* ---- replies ---------------------------------------------------------------- */
 
@@ -306,6 +314,14 @@ static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection 
 		resp = rep->stream;
 	} else {
 		char *b = rep->body ? rep->body : mk_strdup("");
+		/* never emit invalid UTF-8 in JSON (a name from the URL echoed in a Status,
+		 * say): Go's encoder writes U+FFFD for it, and clients reject the rest */
+		if (rep->content_type && strstr(rep->content_type, "json") &&
+		    !mk_utf8_valid(b, strlen(b))) {
+			char *fixed = mk_utf8_sanitize(b, strlen(b), NULL);
+			free(b);
+			b = fixed;
+		}
 		resp = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
 		rep->body = NULL;
 		if (!resp) {
@@ -327,6 +343,35 @@ static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection 
 	return ret;
 }
 
+static enum MHD_Result add_kv_len(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	size_t *n = cls;
+	(void)kind;
+	*n += strlen(key ? key : "") + strlen(value ? value : "") + 4; /* "k: v\r\n", "k=v&" */
+	return MHD_YES;
+}
+
+/* 414 or 431 with a Status when the request line or the headers are over the limits
+ * (Go's http.Server, in front of kube-apiserver, has one such limit, 1 MiB). */
+static bool request_too_big(struct MHD_Connection *conn, const char *url, struct mk_reply *rep)
+{
+	size_t uri = strlen(url), hdr = 0;
+
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_kv_len, &uri);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_kv_len, &hdr);
+	if (uri > MAX_URI_BYTES)
+		mk_reply_status(rep, 414, NULL, NULL,
+				"the request URI is longer than the limit of %u bytes", MAX_URI_BYTES);
+	else if (uri + hdr > MAX_HEADER_BYTES)
+		mk_reply_status(rep, 431, NULL, NULL,
+				"the request line and headers are larger than the limit of %u bytes",
+				MAX_HEADER_BYTES);
+	else
+		return false;
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size,
@@ -345,6 +390,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		mk_buf_init(&req->body);
 		*con_cls = req;
 		if (!admit(req, &rep)) {
+			req->started = true;
+			return send_reply(req, conn, &rep);
+		}
+		if (request_too_big(conn, url, &rep)) {
 			req->started = true;
 			return send_reply(req, conn, &rep);
 		}
@@ -484,8 +533,10 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		mk_connguard_mhd_notify, srv->guard, MHD_OPTION_CONNECTION_LIMIT,
 		mk_connguard_mhd_connection_limit(srv->guard), MHD_OPTION_CONNECTION_TIMEOUT,
 		go.idle_timeout_ms / 1000u,
-		/* a restart must get its port back at once, whatever TIME_WAIT holds */
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_POOL_BYTES, /* see MAX_URI_BYTES */
+		/* no MHD_OPTION_LISTENING_ADDRESS_REUSE (SO_REUSEPORT): a second server on the
+		 * port must fail; MHD sets SO_REUSEADDR by default, enough for TIME_WAIT */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_END);
 	if (!srv->daemon) {

@@ -229,6 +229,54 @@ undo:
 	return -1;
 }
 
+/* True when the allocation record kind/name exists. */
+static bool reserved(struct mk_apiserver *srv, const char *kind, const char *name)
+{
+	_cleanup_free_ char *json = NULL;
+	_cleanup_error_ struct mk_error *e = NULL;
+	return mk_store_get(srv->store, kind, "", name, &json, NULL, &e) == 0;
+}
+
+int mk_services_check(struct mk_apiserver *srv, const cJSON *svc, cJSON **ret_causes)
+{
+	const char *type = mk_json_get_string(svc, "spec.type");
+	const char *want = mk_json_get_string(svc, "spec.clusterIP");
+	cJSON *p;
+
+	*ret_causes = NULL;
+	if (type && !strcmp(type, "ExternalName"))
+		return 0;
+	if (want && *want && strcmp(want, "None")) {
+		struct in_addr a;
+		if (inet_pton(AF_INET, want, &a) != 1)
+			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+					    "Invalid value: \"%s\": must be a valid IP address%s", want, "");
+		uint32_t ip = ntohl(a.s_addr);
+		if (ip <= srv->svc_base || ip >= srv->svc_base + srv->svc_size - 1)
+			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+					    "Invalid value: \"%s\": the provided IP is not in the valid "
+					    "range. The range of valid IPs is %s", want, srv->service_cidr);
+		if (reserved(srv, IPS, want))
+			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+					    "Invalid value: \"%s\": provided IP is already allocated%s",
+					    want, "");
+	}
+	if (!needs_node_ports(type))
+		return 0;
+	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		char b[16];
+		if (!cJSON_IsNumber(np) || !np->valueint)
+			continue;
+		snprintf(b, sizeof(b), "%d", np->valueint);
+		if (reserved(srv, PORTS, b))
+			return fail_invalid(ret_causes, "spec.ports[].nodePort",
+					    "Invalid value: %s: provided port is already allocated%s", b, "");
+	}
+	return 0;
+}
+
 /* Drops allocation records whose service or node no longer exists (or is another one). */
 int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err)
 {

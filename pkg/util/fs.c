@@ -1,7 +1,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include "minik8s/util.h"
 
 int mk_fs_mkdir_p(const char *path, mode_t mode, struct mk_error **err)
@@ -94,5 +97,75 @@ int mk_fs_read_file(const char *path, char **ret_data, size_t *ret_len, struct m
 	if (ret_len)
 		*ret_len = b.len;
 	*ret_data = mk_buf_steal(&b);
+	return 0;
+}
+
+/* The holder's pid written in a lock file, or 0 when unreadable. */
+static pid_t lock_file_pid(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	long v = strtol(buf, NULL, 10);
+	return v > 0 && v < (1L << 22) ? (pid_t)v : 0;
+}
+
+/* flock(2), not fcntl locks: the lock belongs to the open file description, so
+ * threads of this process cannot lose it by closing another descriptor of the
+ * file, and the kernel drops it when the process dies however it dies, so a
+ * crash never leaves a stale lock behind (only a stale pid in the file). */
+int mk_fs_dir_lock(const char *dir, const char *what, int *ret_fd, struct mk_error **err)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/lock", dir);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0)
+		return mk_error_errno(err, errno, "open '%s'", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e != EWOULDBLOCK)
+			return mk_error_errno(err, e, "lock '%s'", path);
+		pid_t holder = lock_file_pid(fd);
+		if (holder)
+			return mk_error_set(err, EBUSY, "%s %s is in use by pid %d", what, dir,
+					    (int)holder);
+		return mk_error_set(err, EBUSY, "%s %s is in use by another process", what, dir);
+	}
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n)
+		return mk_error_errno(err, errno, "write '%s'", path);
+	*ret_fd = fd;
+	fd = -1;
+	return 0;
+}
+
+/* The lock's holder from /proc/locks (by device and inode), which only reads: a
+ * probe with flock(LOCK_SH) would hold the lock for a moment and could make a
+ * starting server fail. */
+pid_t mk_fs_dir_lock_holder(const char *dir)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/lock", dir);
+	_cleanup_fclose_ FILE *f = NULL;
+	struct stat st;
+	char line[256];
+
+	if (stat(path, &st) < 0 || !(f = fopen("/proc/locks", "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char type[16], mode[16];
+		unsigned maj, min;
+		unsigned long long ino;
+		int pid;
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (hex major:minor) */
+		if (sscanf(line, "%*d: %15s %*s %15s %d %x:%x:%llu", type, mode, &pid, &maj, &min,
+			   &ino) != 6 || strcmp(type, "FLOCK") || strcmp(mode, "WRITE"))
+			continue;
+		if (ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) &&
+		    min == minor(st.st_dev) && pid > 0)
+			return (pid_t)pid;
+	}
 	return 0;
 }

@@ -116,3 +116,82 @@ void mk_json_canonical(const cJSON *v, struct mk_buf *b)
 		put_leaf(b, v);
 	}
 }
+
+/* Replaces *s (a cJSON-owned string) by its UTF-8-sanitized copy when it needs one. */
+static int fix_string(char **s, bool owned)
+{
+	if (!*s || mk_utf8_valid(*s, strlen(*s)))
+		return 0;
+	char *fixed = mk_utf8_sanitize(*s, strlen(*s), NULL);
+	if (owned)
+		cJSON_free(*s);
+	*s = fixed; /* malloc'd, as cJSON's default allocator: cJSON_Delete frees it */
+	return 1;
+}
+
+int mk_json_utf8_sanitize(cJSON *item)
+{
+	int n = 0;
+	for (; item; item = item->next) {
+		if (item->string && fix_string(&item->string, !(item->type & cJSON_StringIsConst))) {
+			item->type &= ~cJSON_StringIsConst; /* the new key is ours to free */
+			n++;
+		}
+		if (cJSON_IsString(item) || cJSON_IsRaw(item))
+			n += fix_string(&item->valuestring, true);
+		if (item->child)
+			n += mk_json_utf8_sanitize(item->child);
+	}
+	return n;
+}
+
+static int hex4(const char *p)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+int mk_json_fix_surrogates(char *text, size_t len)
+{
+	bool in_string = false;
+	int fixed = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '"') {
+			in_string = !in_string;
+			continue;
+		}
+		if (!in_string || text[i] != '\\')
+			continue;
+		if (i + 1 >= len)
+			break;
+		if (text[i + 1] != 'u' || i + 6 > len) {
+			i++; /* \" \\ \n ...: the escaped character is no quote or escape */
+			continue;
+		}
+		int cp = hex4(text + i + 2);
+		if (cp < 0xd800 || cp > 0xdfff) {
+			i += 5;
+			continue;
+		}
+		if (cp <= 0xdbff && i + 12 <= len && text[i + 6] == '\\' && text[i + 7] == 'u') {
+			int lo = hex4(text + i + 8);
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				i += 11; /* a proper pair */
+				continue;
+			}
+		}
+		memcpy(text + i, "\\ufffd", 6); /* a lone half: U+FFFD, as Go's decoder */
+		fixed++;
+		i += 5;
+	}
+	return fixed;
+}

@@ -220,3 +220,65 @@ void *mk_grow(void *p, size_t *cap, size_t need, size_t elem)
 	*cap = ncap;
 	return np;
 }
+
+/* ---- UTF-8 --------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when s[0] does not start one. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	if (!n || n > len)
+		return 0;
+	/* the second byte's range is narrower after E0, ED, F0 and F4 */
+	unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+bool mk_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = utf8_seq(p + i, len - i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+char *mk_utf8_sanitize(const char *s, size_t len, size_t *ret_len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct mk_buf b;
+
+	mk_buf_init(&b);
+	mk_buf_puts(&b, "");
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i, len - i);
+		if (n) {
+			mk_buf_append(&b, p + i, n);
+			i += n;
+		} else {
+			/* one U+FFFD per byte that starts no valid sequence, as Go does */
+			mk_buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	if (ret_len)
+		*ret_len = b.len;
+	return mk_buf_steal(&b);
+}

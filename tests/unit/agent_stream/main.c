@@ -223,6 +223,29 @@ static long get(const char *url, const char *cert, const char *key, struct mk_bu
 	return code;
 }
 
+/* A key and certificate made by openssl, signed by the test's cluster CA (tls/ca.*):
+ * DIR/NAME.crt and DIR/NAME.key with subject SUBJ and extended key usage EKU (NULL:
+ * no extendedKeyUsage extension at all). Returns system()'s status. */
+static int openssl_cert(const char *tls, const char *name, const char *subj, const char *eku)
+{
+	char *ext = mk_strdup_printf("%s/%s.ext", tls, name);
+	FILE *f = fopen(ext, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[e]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n%s%s\n",
+		eku ? "extendedKeyUsage=" : "", eku ? eku : "");
+	fclose(f);
+	char *cmd = mk_strdup_printf(
+		"cd '%s' && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		"-subj '%s' -keyout %s.key -out %s.csr >/dev/null 2>&1 && "
+		"openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
+		"-extfile %s.ext -extensions e -out %s.crt >/dev/null 2>&1",
+		tls, subj, name, name, name, name, name);
+	int rc = system(cmd);
+	free(cmd);
+	free(ext);
+	return rc;
+}
+
 START_TEST(test_server_auth)
 {
 	struct mk_error *err = NULL;
@@ -282,6 +305,40 @@ START_TEST(test_server_auth)
 	body = (struct mk_buf){ 0 };
 	ck_assert_int_eq(get(url, api_crt, api_key, &body, NULL), 404);
 	free(body.data);
+
+	/* certificates of the cluster CA made by openssl: only the API server's name with
+	 * the clientAuth extended key usage gets in */
+	static const struct {
+		const char *name, *subj, *eku;
+		long code;
+	} certs[] = {
+		{ "apiname-serverauth", "/CN=minik8s-apiserver", "serverAuth", 401 },
+		{ "apiname-noeku", "/CN=minik8s-apiserver", NULL, 401 },
+		{ "apiname-both", "/CN=minik8s-apiserver", "serverAuth,clientAuth", 404 },
+		{ "apiname-clientauth", "/CN=minik8s-apiserver", "clientAuth", 404 },
+		{ "node", "/O=system:nodes/CN=system:node:n1", "clientAuth", 403 },
+		{ "admin", "/O=system:masters/CN=kubernetes-admin", "clientAuth", 403 },
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(certs); i++) {
+		ck_assert_int_eq(openssl_cert(tls, certs[i].name, certs[i].subj, certs[i].eku), 0);
+		char *crt = mk_strdup_printf("%s/%s.crt", tls, certs[i].name);
+		char *key = mk_strdup_printf("%s/%s.key", tls, certs[i].name);
+		body = (struct mk_buf){ 0 };
+		long code = get(url, crt, key, &body, NULL);
+		ck_assert_msg(code == certs[i].code, "certificate %s: HTTP %ld, want %ld (%s)",
+			      certs[i].name, code, certs[i].code, body.data ? body.data : "");
+		if (certs[i].code == 401)
+			ck_assert_ptr_nonnull(strstr(body.data, "\"reason\":\"Unauthorized\""));
+		free(body.data);
+		free(crt);
+		free(key);
+	}
+	/* the CA's own certificate is no client either */
+	char *ca_key = mk_strdup_printf("%s/ca.key", tls);
+	body = (struct mk_buf){ 0 };
+	ck_assert_int_ne(get(url, ca, ca_key, &body, NULL), 404);
+	free(body.data);
+	free(ca_key);
 
 	mk_agent_stream_stop(s);
 	mk_runtime_free(rt);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include "minik8s/util.h"
 
@@ -262,6 +264,57 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+/* DIR/lock: one holder at a time (flock is per open file description, so a second
+ * lock in this very process conflicts too), the holder's pid in the file and in
+ * /proc/locks, released on close; a child that dies (kill -9) leaves no lock. */
+START_TEST(test_fs_dir_lock)
+{
+	struct mk_error *err = NULL;
+	int fd = -1, fd2 = -1;
+
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), 0);
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "data dir", &fd, &err), 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), getpid());
+	_cleanup_free_ char *path = mk_strdup_printf("%s/lock", tmpdir), *text = NULL;
+	ck_assert_int_eq(mk_fs_read_file(path, &text, NULL, &err), 0);
+	ck_assert_int_eq(atoi(text), getpid());
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "data dir", &fd2, &err), -1);
+	ck_assert_int_eq(err->code, EBUSY);
+	_cleanup_free_ char *want = mk_strdup_printf("data dir %s is in use by pid %d", tmpdir,
+						     (int)getpid());
+	ck_assert_str_eq(err->msg, want);
+	mk_error_free(&err);
+	close(fd);
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), 0);
+
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		struct mk_error *e = NULL;
+		int cfd;
+		if (mk_fs_dir_lock(tmpdir, "run dir", &cfd, &e) < 0)
+			_exit(1);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	ck_assert_int_eq(mk_fs_dir_lock_holder(tmpdir), child);
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "run dir", &fd2, &err), -1);
+	mk_error_free(&err);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	ck_assert_int_eq(mk_fs_dir_lock(tmpdir, "run dir", &fd2, &err), 0);
+	close(fd2);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+END_TEST
+
 START_TEST(test_fs_write_read)
 {
 	struct mk_error *err = NULL;
@@ -441,11 +494,71 @@ START_TEST(test_json)
 }
 END_TEST
 
+/* Invalid UTF-8 reads as one U+FFFD per byte that starts no valid sequence, as Go's
+ * utf8.DecodeRune (and so encoding/json) treats it. */
+START_TEST(test_utf8)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "", "" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },		/* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },		/* U+10FFFF */
+		{ "a\xff" "b", "a\xef\xbf\xbd" "b" },
+		{ "x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd" },		/* truncated */
+		{ "\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd" },		/* overlong NUL */
+		{ "\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong '/' */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\x80z", "\xef\xbf\xbdz" },				/* lone continuation */
+		{ "\xe2\x82\xac\xe2", "\xe2\x82\xac\xef\xbf\xbd" },	/* valid, then cut */
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
+		size_t n = 0;
+		char *got = mk_utf8_sanitize(cases[i].in, strlen(cases[i].in), &n);
+		ck_assert_msg(!strcmp(got, cases[i].out), "case %zu", i);
+		ck_assert_uint_eq(n, strlen(cases[i].out));
+		ck_assert(mk_utf8_valid(got, n));
+		ck_assert_int_eq(mk_utf8_valid(cases[i].in, strlen(cases[i].in)),
+				 !strcmp(cases[i].in, cases[i].out));
+		free(got);
+	}
+
+	/* a JSON tree: values and keys, nested, in arrays */
+	cJSON *j = cJSON_Parse("{\"a\xff\":{\"b\":[\"ok\",\"x\xfe\"]},\"c\":\"\xc3\"}");
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(mk_json_utf8_sanitize(j), 3);
+	char *text = cJSON_PrintUnformatted(j);
+	ck_assert_str_eq(text, "{\"a\xef\xbf\xbd\":{\"b\":[\"ok\",\"x\xef\xbf\xbd\"]},"
+			       "\"c\":\"\xef\xbf\xbd\"}");
+	ck_assert_int_eq(mk_json_utf8_sanitize(j), 0);
+	free(text);
+	cJSON_Delete(j);
+
+	/* lone UTF-16 surrogate escapes read as U+FFFD; pairs, escaped backslashes and
+	 * text outside strings are left alone */
+	char doc[] = "{\"a\":\"x\\ud800y\",\"b\":\"\\udc00\",\"c\":\"\\ud83d\\ude00\","
+		     "\"d\":\"\\\\ud800\",\"e\":\"\\ud800\\u0041\",\"f\":\"\\\"\\ud800\"}";
+	ck_assert_int_eq(mk_json_fix_surrogates(doc, strlen(doc)), 4);
+	ck_assert_str_eq(doc, "{\"a\":\"x\\ufffdy\",\"b\":\"\\ufffd\",\"c\":\"\\ud83d\\ude00\","
+			      "\"d\":\"\\\\ud800\",\"e\":\"\\ufffd\\u0041\",\"f\":\"\\\"\\ufffd\"}");
+	j = cJSON_Parse(doc);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(mk_json_get_string(j, "a"), "x\xef\xbf\xbdy");
+	ck_assert_str_eq(mk_json_get_string(j, "c"), "\xf0\x9f\x98\x80");
+	ck_assert_str_eq(mk_json_get_string(j, "d"), "\\ud800");
+	cJSON_Delete(j);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
 	Suite *su = suite_create("util");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_human_duration);
@@ -457,6 +570,7 @@ Suite *util_suite(void)
 	TCase *fs = tcase_create("fs");
 	tcase_add_checked_fixture(fs, fs_setup, fs_teardown);
 	tcase_add_test(fs, test_fs_write_read);
+	tcase_add_test(fs, test_fs_dir_lock);
 	tcase_add_test(fs, test_fs_write_concurrent);
 	tcase_add_test(fs, test_fs_mkdir_p);
 	suite_add_tcase(su, fs);

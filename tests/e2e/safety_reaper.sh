@@ -1,0 +1,120 @@
+#!/bin/bash
+# An agent crash leaves no zombie: `minik8s up` runs the node below a child subreaper
+# (PID 1 on these hosts does not reap), so after kill -9 of the node process neither
+# it nor the container shims it leaves (when they exit later) stay zombies; the next
+# `up` adopts the running pod. Everything runs in a network namespace of this test.
+. "$(dirname "$0")/../lib/lib.sh"
+curl_max_time 20
+
+NS=mkt-$$-reap
+RUN=$T/run
+DATA=$T/data
+CG=/mkt-reap-$$
+PORT=$(free_port)
+KC=$T/kubeconfig
+IN=(nsenter "--net=/run/netns/$NS")
+FLAGS=(--data-dir "$DATA" --run-dir "$RUN" --write-kubeconfig "$KC" --bind-address 127.0.0.1
+	--https-listen-port "$PORT" --node-name reapnode --iface eth0 --cgroup-parent "$CG"
+	--restart-backoff 1s,2s)
+
+cleanup_node() {
+	"${IN[@]}" "$MINIK8S" down --run-dir "$RUN" >/dev/null 2>&1
+	local pid
+	pid=$(cat "$RUN/minik8s.pid" 2>/dev/null) && kill -9 "$pid" 2>/dev/null
+	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
+	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	ip netns delete "$NS" 2>/dev/null
+}
+on_exit cleanup_node
+
+ip netns add "$NS" || { fail reaper_setup "ip netns add"; exit 1; }
+ip -n "$NS" link set lo up
+ip -n "$NS" link add eth0 type veth peer name eth0peer
+ip -n "$NS" addr add 192.168.79.2/24 dev eth0
+ip -n "$NS" link set eth0peer up
+ip -n "$NS" link set eth0 up
+
+mkdir -p "$T/outside"
+bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1 ||
+	{ fail build_image "$(tail -3 "$T/mkimage.log")"; exit 1; }
+"$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" >/dev/null ||
+	{ fail import_image; exit 1; }
+
+# proc_state PID: the state letter of PID ("" when it is gone)
+proc_state() { sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null; }
+proc_ppid() { sed -E 's/.*\) . ([0-9]+).*/\1/' "/proc/$1/stat" 2>/dev/null; }
+# shims: pids of processes named minik8s-shim whose parent is $1
+shims_of() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" == minik8s-shim ] || continue
+		[ "$(proc_ppid "${p#/proc/}")" == "$1" ] && echo "${p#/proc/}"
+	done
+}
+# zombies named minik8s-shim or minik8s among PIDS
+zombies_among() {
+	local p
+	for p in "$@"; do [ "$(proc_state "$p")" == Z ] && echo "$p"; done
+}
+K=("${IN[@]}" "$MINIK8S" kubectl --kubeconfig "$KC")
+pod_running() { [ "$("${K[@]}" get pod "$1" -o json 2>/dev/null | jq -r .status.phase)" == Running ]; }
+
+OUT=$("${IN[@]}" "$MINIK8S" up "${FLAGS[@]}" 2>&1)
+check reaper_up test $? -eq 0 || echo "$OUT"
+NODE=$(cat "$RUN/minik8s.pid")
+"${K[@]}" run sleeper --image=docker.io/test/busybox:latest --image-pull-policy=Never --command -- sleep 3600 >/dev/null 2>&1
+"${K[@]}" run sleeper2 --image=docker.io/test/busybox:latest --image-pull-policy=Never --command -- sleep 3600 >/dev/null 2>&1
+wait_until 300 pod_running sleeper && wait_until 300 pod_running sleeper2
+check reaper_pods_running pod_running sleeper2
+SHIMS=($(shims_of "$NODE"))
+expect_eq reaper_two_shims "${#SHIMS[@]}" 2
+uid_before=$("${K[@]}" get pod sleeper -o json | jq -r .metadata.uid)
+ctr_before=$(runc --root "$RUN/runc" list -q 2>/dev/null | sort | tr '\n' ' ')
+
+# ---- the node process dies hard ----
+kill -9 "$NODE"
+dead() { [ -z "$(proc_state "$NODE")" ]; }
+wait_until 100 dead
+check reaper_node_not_zombie dead
+REAPER=$(proc_ppid "${SHIMS[0]}")
+expect_eq reaper_adopts_shims "$(cat "/proc/$REAPER/comm" 2>/dev/null)" minik8s-reaper
+expect_eq reaper_shims_alive "$(zombies_among "${SHIMS[@]}")" ""
+
+# ---- up again: the pods are adopted, not restarted ----
+OUT=$("${IN[@]}" "$MINIK8S" up "${FLAGS[@]}" 2>&1)
+check reaper_up_again test $? -eq 0 || echo "$OUT"
+check reaper_pod_adopted pod_running sleeper
+NODE2=$(cat "$RUN/minik8s.pid")
+REAPER2=$(proc_ppid "$NODE2")
+expect_eq reaper_above_new_node "$(cat "/proc/$REAPER2/comm" 2>/dev/null)" minik8s-reaper
+expect_eq reaper_same_pod "$("${K[@]}" get pod sleeper -o json | jq -r .metadata.uid)" "$uid_before"
+expect_eq reaper_same_containers "$(runc --root "$RUN/runc" list -q 2>/dev/null | sort | tr '\n' ' ')" "$ctr_before"
+expect_eq reaper_no_restart "$("${K[@]}" get pod sleeper -o json | jq -r '.status.containerStatuses[0].restartCount')" 0
+
+# ---- the adopted pods go: their shims (children of the old reaper) exit and are reaped ----
+"${K[@]}" delete pod sleeper sleeper2 --grace-period=1 >/dev/null 2>&1
+shims_gone() { local p; for p in "${SHIMS[@]}"; do [ -d "/proc/$p" ] && [ "$(proc_state "$p")" != Z ] && return 1; done; return 0; }
+wait_until 300 shims_gone
+# a reaped shim leaves /proc; give the reaper a moment, bounded, then no zombie may remain
+reaped() { [ -z "$(zombies_among "${SHIMS[@]}")" ]; }
+wait_until 50 reaped
+expect_eq reaper_no_zombie_shims "$(zombies_among "${SHIMS[@]}")" ""
+zs=$(for p in /proc/[0-9]*; do
+	[ "$(proc_state "${p#/proc/}")" == Z ] && [ "$(cat "$p/comm" 2>/dev/null)" == minik8s-shim ] &&
+		[ "$(proc_ppid "${p#/proc/}")" == "$REAPER" ] && echo "${p#/proc/}"
+done)
+expect_eq reaper_none_left_below_reaper "$zs" ""
+# the old reaper has no child left: it is done
+reaper_done() { [ "$(proc_state "$REAPER")" == Z ] || [ -z "$(proc_state "$REAPER")" ]; }
+wait_until 50 reaper_done
+check reaper_exits_when_alone reaper_done
+
+OUT=$("${IN[@]}" "$MINIK8S" down --run-dir "$RUN" 2>&1)
+check reaper_down test $? -eq 0
+# down returns once the node's reaper is done too: nothing of the node keeps running
+st=$(proc_state "$REAPER2")
+check reaper_gone_after_down test -z "$st" -o "$st" == Z
+check node_gone_after_down test -z "$(proc_state "$NODE2")"
+done_testing
