@@ -18,6 +18,12 @@ struct mk_error;
 /* --restart-backoff DUR[,MAX] of the agent (cmd/minik8s/agent.c); MAX defaults to 30 x DUR. */
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 
+/* Takes the Kubernetes components' verbosity flag (-v N, -v=N, --v N, --v=N; N 0..10)
+ * out of argv (argc updated) and sets mk_log_verbosity; N >= 5 also logs debug
+ * messages. A bare -v not followed by a number means -v 5. Returns 0, or the usage
+ * exit code 2 after printing the error for command cmd. */
+int cmd_parse_verbosity(const char *cmd, int *argc, char **argv);
+
 /* Prints "minik8s: MSG" to stderr plus a hint to run --help; returns 2 (usage). */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -2,7 +2,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include "commands.h"
+#include "minik8s/util.h"
 
 struct command {
 	const char *name;
@@ -39,6 +41,43 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'minik8s%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
 	return 2;
+}
+
+int cmd_parse_verbosity(const char *cmd, int *argc, char **argv)
+{
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		if (!strcmp(a, "--")) { /* the rest is not ours */
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "-v") || !strcmp(a, "--v")) {
+			const char *next = i + 1 < *argc ? argv[i + 1] : NULL;
+			if (next && next[0] >= '0' && next[0] <= '9')
+				val = argv[++i];
+			else if (!strcmp(a, "-v"))
+				val = "5";
+			else
+				return cmd_usage_error(cmd, "--v needs a number (0..10)");
+		} else if (!strncmp(a, "-v=", 3) || !strncmp(a, "--v=", 4)) {
+			val = strchr(a, '=') + 1;
+		} else {
+			argv[out++] = argv[i];
+			continue;
+		}
+		char *end;
+		long v = strtol(val, &end, 10);
+		if (!*val || *end || v < 0 || v > 10)
+			return cmd_usage_error(cmd, "invalid verbosity '%s' (want -v N, N 0..10)", val);
+		mk_log_verbosity = (int)v;
+		if (v >= 5)
+			mk_log_level = MK_LOG_DEBUG;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
 }
 
 int cmd_version(int argc, char **argv)
