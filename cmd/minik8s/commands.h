@@ -13,6 +13,18 @@ int cmd_kubectl(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* The command table (main.c): name, entry point, one-line summary, and for the
+ * completion scripts the command's flags and subcommands (space-separated, or NULL). */
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *flags;
+	const char *subcommands;
+};
+const struct command *cmd_table(size_t *n);
 
 struct mk_error;
 /* --restart-backoff DUR[,MAX] of the agent (cmd/minik8s/agent.c); MAX defaults to 30 x DUR. */

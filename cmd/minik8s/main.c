@@ -6,22 +6,52 @@
 #include "commands.h"
 #include "minik8s/util.h"
 
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-};
+/* The flags of `server` (and so of `up`, which passes them on) and of `agent`, for
+ * the completion scripts; each command's --help is the reference. */
+#define SERVER_FLAGS                                                                       \
+	"--data-dir --bind-address --https-listen-port --write-kubeconfig "                \
+	"--write-kubeconfig-mode --token --tls-san --cluster-cidr --service-cidr "         \
+	"--cluster-dns --node-name --node-ip --disable-agent --disable-controllers "       \
+	"--node-monitor-grace-period --pod-eviction-timeout --run-dir --netns-dir "        \
+	"--cgroup-parent --bridge --disable-proxy --disable-dns "                          \
+	"--node-status-update-frequency --restart-backoff -v --help"
+#define AGENT_FLAGS                                                                        \
+	"--server --token --token-file --ca-file --kubeconfig --node-name --node-ip "      \
+	"--data-dir --run-dir --netns-dir --cgroup-parent --bridge --cluster-dns "         \
+	"--cluster-domain --registries --restart-backoff --kubelet-port --disable-stream " \
+	"--cluster-cidr --disable-proxy --disable-dns --node-status-update-frequency "     \
+	"--verbose -v --help"
 
 static const struct command commands[] = {
-	{ "up", cmd_up, "start this node in the background and wait until it is ready" },
-	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state)" },
-	{ "status", cmd_status, "show whether this node runs, and the cluster's nodes" },
-	{ "server", cmd_server, "run a whole node in the foreground: API server, controllers, agent" },
-	{ "agent", cmd_agent, "run the node agent only, joining a cluster (--server URL --token T)" },
-	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
-	{ "image", cmd_image, "manage container images (ls, pull, import, rm)" },
-	{ "version", cmd_version, "print the version" },
+	{ "up", cmd_up, "start this node in the background and wait until it is ready",
+	  "--foreground --iface --server " SERVER_FLAGS, NULL },
+	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state)",
+	  "--purge --run-dir --data-dir --write-kubeconfig --netns-dir --cgroup-parent --bridge "
+	  "--cluster-cidr --cluster-dns --help", NULL },
+	{ "status", cmd_status, "show whether this node runs, and the cluster's nodes",
+	  "--run-dir --data-dir --kubeconfig --help", NULL },
+	{ "server", cmd_server, "run a whole node in the foreground: API server, controllers, agent",
+	  SERVER_FLAGS, NULL },
+	{ "agent", cmd_agent, "run the node agent only, joining a cluster (--server URL --token T)",
+	  AGENT_FLAGS, NULL },
+	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)",
+	  "--namespace -n --kubeconfig --context --server -s --token --certificate-authority "
+	  "--insecure-skip-tls-verify --request-timeout --output -o --selector -l --filename -f "
+	  "--all-namespaces -A --watch -w --help",
+	  "get describe create apply delete run expose scale logs exec" },
+	{ "image", cmd_image, "manage container images (ls, pull, import, rm)",
+	  "--data-dir --help -q --digests --platform --registries --name --dir --remove",
+	  "ls pull import rm inspect mount unmount" },
+	{ "completion", cmd_completion, "print a shell completion script (bash or zsh)", "--help",
+	  "bash zsh" },
+	{ "version", cmd_version, "print the version", "--help", NULL },
 };
+
+const struct command *cmd_table(size_t *n)
+{
+	*n = MK_ARRAY_SIZE(commands);
+	return commands;
+}
 
 static void usage(FILE *f)
 {
