@@ -1237,6 +1237,12 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 				changed = true;
 			}
 		}
+		/* server-side dry run: checked and answered as the delete would, nothing written */
+		const char *dry = mk_request_arg(req, "dryRun");
+		if (dry && !strcmp(dry, "All")) {
+			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
+			break;
+		}
 		if (changed && !ready_to_go(r, obj)) {
 			if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, cur,
 					    obj, &json, NULL, &err) < 0) {
@@ -1304,7 +1310,10 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 		_cleanup_free_ char *json = NULL;
 		if (!nm)
 			continue;
-		if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+		const char *dry = mk_request_arg(req, "dryRun");
+		if (dry && !strcmp(dry, "All")) /* server-side dry run: listed, not deleted */
+			json = cJSON_PrintUnformatted(o);
+		else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
 		if (!first)
 			mk_buf_puts(&b, ",");
