@@ -25,7 +25,7 @@
 static const struct command commands[] = {
 	{ "up", cmd_up, "start this node in the background and wait until it is ready",
 	  "--foreground --iface --server " SERVER_FLAGS, NULL },
-	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state)",
+	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state: uninstall)",
 	  "--purge --run-dir --data-dir --write-kubeconfig --netns-dir --cgroup-parent --bridge "
 	  "--cluster-cidr --cluster-dns --help", NULL },
 	{ "status", cmd_status, "show whether this node runs, and the cluster's nodes",

@@ -446,7 +446,10 @@ int cmd_down(int argc, char **argv)
 			       "kubeconfig (--write-kubeconfig, default %s).\n\n"
 			       "The node's flags (--data-dir, --netns-dir, --cgroup-parent, --bridge,\n"
 			       "--cluster-cidr, --cluster-dns, --write-kubeconfig) are read from what 'up'\n"
-			       "saved in RUN_DIR; given here, they override it.\n",
+			       "saved in RUN_DIR; given here, they override it.\n\n"
+			       "Uninstall: 'minik8s down --purge' leaves nothing of minik8s on the machine\n"
+			       "but the binary; then remove it (rm /usr/local/bin/minik8s, where\n"
+			       "scripts/up.sh installed it).\n",
 			       DEFAULT_RUN, DEFAULT_DATA, DEFAULT_KUBECONFIG);
 			return 0;
 		}

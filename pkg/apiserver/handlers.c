@@ -1058,6 +1058,7 @@ struct delete_opts {
 	long grace;		/* -1 = not given */
 	uint64_t expect_rv;	/* preconditions.resourceVersion, 0 = none */
 	char *expect_uid;	/* preconditions.uid, or NULL */
+	bool dry_run;		/* dryRun=All (query) or "dryRun":["All"] (body) */
 };
 
 /* Reads DeleteOptions from the body and the query. Fills a reply on error. */
@@ -1070,6 +1071,8 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 	memset(o, 0, sizeof(*o));
 	o->policy = mk_request_arg(req, "propagationPolicy");
 	o->grace = g && *g ? strtol(g, NULL, 10) : -1;
+	const char *dry = mk_request_arg(req, "dryRun");
+	o->dry_run = dry && !strcmp(dry, "All");
 	if (req->body.len) {
 		opts = cJSON_ParseWithLength(req->body.data, req->body.len);
 		if (!cJSON_IsObject(opts)) {
@@ -1089,6 +1092,9 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 			return -1;
 		}
 		o->expect_uid = mk_strdup(mk_json_get_string(opts, "preconditions.uid"));
+		cJSON *d;
+		cJSON_ArrayForEach(d, cJSON_GetObjectItem(opts, "dryRun"))
+			o->dry_run |= cJSON_IsString(d) && !strcmp(d->valuestring, "All");
 	}
 	if (o->policy) {
 		bool ok = false;
@@ -1238,8 +1244,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			}
 		}
 		/* server-side dry run: checked and answered as the delete would, nothing written */
-		const char *dry = mk_request_arg(req, "dryRun");
-		if (dry && !strcmp(dry, "All")) {
+		if (o.dry_run) {
 			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
 			break;
 		}
@@ -1287,6 +1292,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	if (delete_options(req, rep, &o) < 0)
 		return;
 	free(o.expect_uid);
+	bool dry_run = o.dry_run;
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
 	int rc = mk_store_list(req->srv->store, r->name, r->namespaced ? req->ns : "",
@@ -1310,8 +1316,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 		_cleanup_free_ char *json = NULL;
 		if (!nm)
 			continue;
-		const char *dry = mk_request_arg(req, "dryRun");
-		if (dry && !strcmp(dry, "All")) /* server-side dry run: listed, not deleted */
+		if (dry_run) /* server-side dry run: listed, not deleted */
 			json = cJSON_PrintUnformatted(o);
 		else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
