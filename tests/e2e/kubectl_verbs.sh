@@ -162,9 +162,14 @@ r_label_annotate() {
 		ok 'labeled' kn label pod jb tier- && eq '' kn get pod jb -o 'jsonpath={.metadata.labels.tier}'
 }
 r_wait() {
-	ok 'condition met' kn wait --for=condition=Ready pod/jb --timeout=60s &&
-		kn delete pod once --wait=false >/dev/null &&
-		ok 'deleted|^$' kn wait --for=delete pod/once --timeout=90s
+	# a pod that ignores SIGTERM takes its grace period to go: wait sees it leave
+	kn run slow --image=minik8s.local/jumpbox:1 --image-pull-policy=IfNotPresent --restart=Never \
+		--command -- sh -c 'trap "" TERM; while true; do sleep 1; done' >/dev/null &&
+		ok 'condition met' kn wait --for=condition=Ready pod/slow --timeout=120s &&
+		ok 'condition met' kn wait --for=condition=Ready pod/jb --timeout=60s &&
+		kn delete pod slow --grace-period=4 --wait=false >/dev/null &&
+		ok 'deleted|^$' kn wait --for=delete pod/slow --timeout=90s &&
+		refused NotFound kn get pod slow
 }
 r_nodes() {
 	ok 'cordoned' k cordon node1 && eq true k get node node1 -o 'jsonpath={.spec.unschedulable}' &&
@@ -199,6 +204,7 @@ r_openapi_v2_refused() {
 		refused "$V2_404" kn -v=6 apply -f - <<<"$(svc_yaml v2 84)"
 }
 r_dry_run_server_refused() { refused "$V2_404.*failed to download openapi" kn -v=6 delete deployment made --dry-run=server; }
+r_diff_refused() { refused "$V2_404" kn -v=6 diff -f - <<<"$(svc_yaml diffed 83)"; }
 r_edit_refused() { refused "$V2_404" kn -v=6 edit deployment web; }
 
 run_version() {
@@ -240,6 +246,7 @@ run_version() {
 		row "cp: refused (runs exec over SPDY)" r_cp_refused
 		row "create -f, apply -f: only with --validate=false (no /openapi/v2)" r_openapi_v2_refused
 		row "--dry-run=server: refused (downloads /openapi/v2)" r_dry_run_server_refused
+		row "diff: refused (needs /openapi/v2)" r_diff_refused
 	else
 		row exec r_exec
 		row cp r_cp
