@@ -168,7 +168,7 @@ r_wait() {
 		ok 'condition met' kn wait --for=condition=Ready pod/slow --timeout=120s &&
 		ok 'condition met' kn wait --for=condition=Ready pod/jb --timeout=60s &&
 		kn delete pod slow --grace-period=4 --wait=false >/dev/null &&
-		ok 'deleted|^$' kn wait --for=delete pod/slow --timeout=90s &&
+		ok 'pod/slow condition met|deleted' kn wait --for=delete pod/slow --timeout=90s &&
 		refused NotFound kn get pod slow
 }
 r_nodes() {
