@@ -35,7 +35,10 @@ old_kubectl() {
   rm -rf "$d"
   return $rc
 }
-case "${1:-build}" in test | bench) [ "$(id -u)" != 0 ] || old_kubectl ;; esac
+case "${1:-build}" in test | bench)
+  [ "$(id -u)" != 0 ] || old_kubectl ||
+    echo "minik8s: could not unpack kubernetes-client to $OLD_KUBECTL_DIR (tests/e2e/kubectl_verbs.sh will say so)" >&2 ;;
+esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "minik8s: missing Debian packages:$missing (run as root to install them)" >&2
