@@ -28,6 +28,9 @@ struct mk_api_resource {
 	const char *const *verbs;	/* NULL-terminated */
 	bool has_status;		/* has a /status subresource */
 	bool has_scale;			/* has a /scale subresource */
+	/* The kind's strategy (defaults, validation, table), in its own file
+	 * pkg/api/kind_*.c; NULL for the kinds the generic code still handles. */
+	const struct mk_api_kind_ops *ops;
 };
 
 /* All resources served, in discovery order; *n set to the count. */
@@ -158,5 +161,8 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
  * EINVAL with a message on malformed input or an unsupported kind. */
 int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,
 			   struct mk_error **err);
+
+/* The ownerReference of obj with controller: true, or NULL (borrowed). */
+const cJSON *mk_api_controller_ref(const cJSON *obj);
 
 #endif

@@ -73,6 +73,8 @@ static cJSON *resource_list(const char *group, const char *version)
 			{ !strcmp(r->name, "pods"), "log", "Pod", NULL, NULL, sub_verbs_get },
 			{ !strcmp(r->name, "pods"), "exec", "PodExecOptions", NULL, NULL,
 			  sub_verbs_create },
+			{ !strcmp(r->name, "pods"), "ephemeralcontainers", "Pod", NULL, NULL,
+			  sub_verbs_status },
 		};
 		for (size_t j = 0; j < MK_ARRAY_SIZE(subs); j++) {
 			if (!subs[j].on)

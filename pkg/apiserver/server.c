@@ -1,7 +1,8 @@
 /* The HTTP layer: libmicrohttpd in thread-per-connection mode (kubectl opens several
  * keep-alive connections at once and watch streams block their connection's thread),
- * bearer-token authentication, request bodies with a size limit, routing of the
- * Kubernetes paths, and Status replies. */
+ * connection admission (pkg/util/connguard.c: anonymous sockets cannot crowd out
+ * authenticated clients), bearer-token authentication, request bodies with a size
+ * limit, routing of the Kubernetes paths, and Status replies. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -192,11 +193,18 @@ static bool node_may(struct mk_request *req)
 	const char *m = req->method;
 	const char *r = req->res ? req->res->name : "";
 
+	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
+	if (req->sub && (!strcmp(req->sub, "portforward") || !strcmp(req->sub, "exec") ||
+			 !strcmp(req->sub, "attach") || !strcmp(req->sub, "proxy")))
+		return false;
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
 		return true;
 	if (!req->res)
 		return false;
 	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
+		return true;
+	/* node heartbeats: the leases in kube-node-lease */
+	if (!strcmp(r, "leases") && req->ns && !strcmp(req->ns, "kube-node-lease"))
 		return true;
 	if (!strcmp(r, "pods"))
 		return (req->sub && !strcmp(req->sub, "status") && strcmp(m, "POST")) ||
@@ -239,6 +247,16 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
+	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
+	if (mk_proxy_http_match(req->url)) {
+		/* as the node authorizer: proxying is not a node's business */
+		if (who == CALLER_NODE)
+			mk_reply_status(rep, 403, NULL, NULL, "the node token may not use the proxy "
+					"subresources");
+		else
+			mk_proxy_http_handle(req, rep);
+		return;
+	}
 	n = split_path(path, seg, 8);
 	if (n < 0 || route_resource(req, seg, n) != 0) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
@@ -257,7 +275,30 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- libmicrohttpd glue ----------------------------------------------------- */
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *rep)
+/* Connection admission (connguard.h): an authenticated request makes its
+ * connection trusted; an anonymous one (/healthz, /cacerts, a 401) is answered
+ * and its connection closed, so it holds no slot past its reply. false: the
+ * trusted budget is full, rep holds the 429. */
+static bool admit(struct mk_request *req, struct mk_reply *rep)
+{
+	struct mk_apiserver *srv = req->srv;
+
+	mk_connguard_mhd_request_begin(srv->guard, req->conn);
+	if (authenticate(req) == CALLER_NONE) {
+		req->close_after = true;
+		return true;
+	}
+	if (mk_connguard_conn_trust(srv->guard, mk_connguard_mhd_conn(req->conn)))
+		return true;
+	req->close_after = true;
+	mk_reply_status(rep, 429, NULL, NULL,
+			"too many connections from authenticated clients (limit %u), retry later",
+			srv->max_trusted);
+	return false;
+}
+
+static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection *conn,
+				  struct mk_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -276,6 +317,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 	if (rep->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+	if (req && req->close_after)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (rep->code == 429)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (req)
+		mk_connguard_mhd_reply(req->srv->guard, conn, rep->code, rep->stream != NULL);
+	if (req)
+		req->code = rep->code; /* for the request log (-v 4) */
 	ret = MHD_queue_response(conn, rep->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -299,6 +348,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->start_us = (int64_t)(mk_time_mono_ns() / 1000);
 		mk_buf_init(&req->body);
 		*con_cls = req;
+		if (!admit(req, &rep)) {
+			req->started = true;
+			return send_reply(req, conn, &rep);
+		}
 		/* refuse an announced oversized body before reading it */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -308,8 +361,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					"the request body is larger than the limit of %zu bytes",
 					srv->max_body);
 			req->started = true;
-			req->code = rep.code;
-			return send_reply(conn, &rep);
+			return send_reply(req, conn, &rep);
 		}
 		return MHD_YES;
 	}
@@ -327,8 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	req->started = true;
 	dispatch(req, &rep);
-	req->code = rep.code;
-	enum MHD_Result r = send_reply(conn, &rep);
+	enum MHD_Result r = send_reply(req, conn, &rep);
 	free(rep.body);
 	return r;
 }
@@ -363,6 +414,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (mk_log_v(4) && req->code)
 		log_request(req, conn, toe);
+	mk_connguard_request_end(req->srv->guard, mk_connguard_mhd_conn(conn));
 	mk_buf_release(&req->body);
 	free(req->ns);
 	free(req->name);
@@ -442,11 +494,24 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		}
 		flags |= MHD_USE_TLS;
 	}
+	/* admission (connguard.h): anonymous connections (idle sockets, slow TLS
+	 * handshakes, slow headers) get their own budget, the quietest of the oldest
+	 * dropped first, and 10 s to send an authenticated request; authenticated ones get the rest and
+	 * a 90 s keep-alive idle timeout (streams and upgrades excepted) */
+	struct mk_connguard_options go = { .max_trusted = opts->max_connections };
+	if (mk_connguard_new(&go, &srv->guard, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
+	mk_connguard_get_options(srv->guard, &go);
+	mk_connguard_raise_nofile(srv->guard);
+	srv->max_trusted = go.max_trusted;
 	srv->daemon = MHD_start_daemon(
 		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sin,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
-		opts->max_connections ? opts->max_connections : 1024u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 300u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		mk_connguard_mhd_notify, srv->guard, MHD_OPTION_CONNECTION_LIMIT,
+		mk_connguard_mhd_connection_limit(srv->guard), MHD_OPTION_CONNECTION_TIMEOUT,
+		go.idle_timeout_ms / 1000u,
 		/* a restart must get its port back at once, whatever TIME_WAIT holds */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
@@ -471,8 +536,10 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		MHD_quiesce_daemon(srv->daemon);
 		mk_watch_cancel_all(srv);
 		mk_proxy_cancel_all(srv);
+		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
+	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
 	free(srv->node_token);
