@@ -91,3 +91,4 @@ expect_eq route_localnet_on_in_node "$(IN 1 cat /proc/sys/net/ipv4/conf/all/rout
 expect_eq route_localnet_root_untouched "$(cat /proc/sys/net/ipv4/conf/all/route_localnet)" "$ROOT_LOCALNET"
 # the rule lives in the node's own output chain
 expect_match nft_output_rule "$(IN 1 nft list chain ip minik8s output 2>&1)" 'ip daddr 127\.0\.0\.0/8 .*vmap @np'
+done_testing

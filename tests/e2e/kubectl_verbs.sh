@@ -262,3 +262,4 @@ for v in ${KUBECTL_VERSIONS:-1.32 1.20}; do
 	1.20) [ -x "$OLD_KUBECTL" ] && run_version "$OLD_KUBECTL" 1.20 ;;
 	esac
 done
+done_testing

@@ -144,3 +144,4 @@ if command -v tmux >/dev/null; then
 else
 	fail completion_tmux "tmux is not installed (scripts/deps.sh test)"
 fi
+done_testing
