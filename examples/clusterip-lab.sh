@@ -77,9 +77,14 @@ step() {
 	echo
 	echo "${B}==> step $STEP: $*${N}"
 }
+# What the lab shows as a command goes to fd 3 (the script's own stdout, opened
+# below), never to the stdout of the command: a step that captures a command's answer
+# with $(...) gets the answer alone, not the "$ kubectl ..." line printed before it.
+exec 3>&1
+show_cmd() { echo "${B}\$ $*${N}" >&3; }
 # show and run a kubectl command
 kc() {
-	echo "${B}\$ kubectl $*${N}"
+	show_cmd "kubectl $*"
 	"${K[@]}" "$@"
 }
 ok() { echo "${G}ok:${N} $*"; }
@@ -147,9 +152,43 @@ pod_hints() {
 jexec() {
 	local tty=()
 	[ -t 0 ] && [ -t 1 ] && tty=(-it)
-	echo "${B}\$ kubectl exec ${tty[*]:+${tty[*]} }jumpbox -- $*${N}"
+	show_cmd "kubectl exec ${tty[*]:+${tty[*]} }jumpbox -- $*"
 	"${K[@]}" exec "${tty[@]}" jumpbox -- "$@"
 }
+# stderr of captured commands: shown, never mixed into what a step compares
+ERRF=$(mktemp /tmp/clusterip-lab.XXXXXX)
+trap 'rm -f "$ERRF"' EXIT
+show_err() { [ -s "$ERRF" ] && sed 's/\r$//' "$ERRF" >&2; return 0; }
+
+# dns_failure RC ANSWER: step 7 failed; name the cause from what dig and the pod say
+dns_failure() {
+	local rc=$1 ans=$2 err ns full status
+	err=$(tr -d '\r' <"$ERRF" | head -c 400)
+	ns=$("${K[@]}" exec jumpbox -- cat /etc/resolv.conf 2>/dev/null | tr -d '\r' | awk '$1 == "nameserver" { print $2; exit }')
+	if [ "$rc" = 9 ]; then
+		die "dig got no reply from the DNS server ${ns:-(none: the pod has no nameserver line)}" \
+			"the pod's /etc/resolv.conf names nameserver ${ns:-nothing}: the node agent writes the cluster DNS address (--cluster-dns, default 10.96.0.10) there" \
+			"is the node's DNS running? minik8s status lists 'dns' among the components (not with --disable-dns)" \
+			"from the jumpbox's node: dig @${ns:-10.96.0.10} $SVC_HOST"
+	elif [ "$rc" != 0 ] && [[ "$err" != *"command terminated with exit code"* ]]; then
+		die "kubectl exec jumpbox -- dig failed (exit $rc): $err" \
+			"kubectl exec goes API server -> node agent -> container: kubectl describe pod jumpbox"
+	elif [ "$rc" != 0 ]; then
+		die "dig failed inside the jumpbox (exit $rc): $err" \
+			"dig exit codes: 1 usage, 8 no file, 9 no reply, 10 internal error"
+	elif [ -z "$ans" ]; then
+		full=$("${K[@]}" exec jumpbox -- dig +time=2 +tries=1 "$SVC_HOST" 2>/dev/null | tr -d '\r')
+		status=$(sed -n 's/.*status: \([A-Z]*\).*/\1/p' <<<"$full" | head -1)
+		die "the DNS server ${ns:-?} answered ${status:-without an answer} for $SVC_HOST: it has no record of service $APP" \
+			"the cluster DNS learns services from the API server; kubectl -n $NS get service $APP shows the service exists" \
+			"the node's log (DATA_DIR/minik8s.log) tells whether its DNS lost its watch on the API server"
+	else
+		die "the DNS answer for $SVC_HOST was '$(tr '\n' ' ' <<<"$ans")', the service's ClusterIP is $CLUSTER_IP" \
+			"a different address: a stale record from an earlier service of that name, or another DNS server than the cluster's (${ns:-?})" \
+			"compare: kubectl -n $NS get service $APP -o wide"
+	fi
+}
+
 need_exec() {
 	if ! "${K[@]}" exec --help >/dev/null 2>&1; then
 		die "'${K[*]} exec' is not available" \
@@ -223,10 +262,11 @@ if ! wait_for "$WAIT_TIMEOUT" "the jumpbox to be Ready" pod_ready; then
 	die "pod jumpbox is not Ready after ${WAIT_TIMEOUT}s (phase: $(jget default pod/jumpbox phase))"
 fi
 need_exec
-out=$(jexec curl -sS -m 5 localhost:80 2>&1)
+out=$(jexec curl -sS -m 5 localhost:80 2>"$ERRF")
 rc=$?
 echo "$out"
-[ $rc = 0 ] || die "curl localhost:80 inside the jumpbox failed (exit $rc)" \
+show_err
+[ $rc = 0 ] || die "curl localhost:80 inside the jumpbox failed (exit $rc): $(head -c 300 "$ERRF")" \
 	"kubectl exec goes API server -> node agent -> container: kubectl logs jumpbox, kubectl describe pod jumpbox"
 [[ "$out" == *Welcome* ]] || warn "no welcome page: is the jumpbox image $JUMPBOX_IMAGE the lab's?"
 ok "the jumpbox's web server answers"
@@ -262,21 +302,27 @@ kc -n "$NS" get endpoints "$APP" || true
 
 # 7 ---------------------------------------------------------------------------
 step "DNS maps the service name to that ClusterIP"
-got=""
-for _ in 1 2 3 4 5; do
-	got=$(jexec dig +short +time=2 +tries=1 "$SVC_HOST" 2>&1 | tr -d '\r')
-	echo "$got"
-	[ "$got" = "$CLUSTER_IP" ] && break
-	sleep 2
+# the answer is dig's stdout alone; its stderr and kubectl's go to $ERRF
+for try in 1 2 3 4 5; do
+	got=$(jexec dig +short +time=2 +tries=1 "$SVC_HOST" 2>"$ERRF")
+	rc=$?
+	got=${got//$'\r'/}
+	[ -n "$got" ] && echo "$got"
+	show_err
+	[ $rc = 0 ] && [ "$got" = "$CLUSTER_IP" ] && break
+	[ $try = 5 ] || sleep 2
 done
-[ "$got" = "$CLUSTER_IP" ] || die "dig +short $SVC_HOST gave '$got', want $CLUSTER_IP" \
-	"the cluster DNS runs on every node; the pod's /etc/resolv.conf points at it (kubectl exec jumpbox -- cat /etc/resolv.conf)"
+if [ $rc != 0 ] || [ "$got" != "$CLUSTER_IP" ]; then
+	dns_failure "$rc" "$got"
+fi
 ok "$SVC_HOST -> $CLUSTER_IP"
 
 # 8 ---------------------------------------------------------------------------
 step "pod-to-pod through the service: $REQUESTS requests, the replies rotate over the replicas"
-out=$(jexec /bin/bash -c "for i in \$(seq $REQUESTS); do curl -s -m 3 $SVC_HOST:80 || echo \"request \$i failed (curl exit \$?)\"; done" 2>&1 | tr -d '\r')
+out=$(jexec /bin/bash -c "for i in \$(seq $REQUESTS); do curl -s -m 3 $SVC_HOST:80 || echo \"request \$i failed (curl exit \$?)\"; done" 2>"$ERRF")
+out=${out//$'\r'/}
 echo "$out"
+show_err
 answers=$(grep -c '^node=' <<<"$out" || true)
 pods=$(grep -o ' pod=[^ ]*' <<<"$out" | sort -u | wc -l)
 nodes=$(grep -o '^node=[^ ]*' <<<"$out" | sort -u | wc -l)

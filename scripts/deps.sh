@@ -7,17 +7,38 @@ BUILD="build-essential pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev
   libgnutls28-dev libarchive-dev libzstd-dev libssl-dev libnl-3-dev
   libnl-route-3-dev libnftnl-dev libmnl-dev zlib1g-dev"
 RUNTIME="ca-certificates iproute2 runc nftables"
-TEST="check curl python3 jq busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket"
+# what the ClusterIP lab needs (examples/images/build.sh, examples/clusterip-lab.sh);
+# build-essential is in BUILD
+LAB="busybox-static curl dnsutils jq bash"
+TEST="check curl python3 jq tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket"
 case "${1:-build}" in
-  build) PKGS="$BUILD $RUNTIME" ;;
-  test)  PKGS="$BUILD $RUNTIME $TEST" ;;
-  bench) PKGS="$BUILD $RUNTIME $TEST wrk iptables dnsperf" ;;
+  build) PKGS="$BUILD $RUNTIME $LAB" ;;
+  test)  PKGS="$BUILD $RUNTIME $LAB $TEST" ;;
+  bench) PKGS="$BUILD $RUNTIME $LAB $TEST wrk iptables dnsperf" ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# A second kubectl release for tests/e2e/kubectl_verbs.sh: Debian's kubernetes-client,
+# unpacked to $OLD_KUBECTL_DIR (not installed: its /usr/bin/kubectl would replace the
+# 1.32 one the tests use)
+OLD_KUBECTL_DIR=/opt/minik8s/kubernetes-client
+old_kubectl() {
+  [ -x "$OLD_KUBECTL_DIR/usr/bin/kubectl" ] && return 0
+  d=$(mktemp -d /tmp/minik8s-deps.XXXXXX)
+  (cd "$d" && chown _apt "$d" 2>/dev/null; apt-get download -qq kubernetes-client >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download -qq kubernetes-client; }) &&
+    mkdir -p "$OLD_KUBECTL_DIR" && dpkg-deb -x "$d"/kubernetes-client_*.deb "$OLD_KUBECTL_DIR"
+  rc=$?
+  rm -rf "$d"
+  return $rc
+}
+case "${1:-build}" in test | bench)
+  [ "$(id -u)" != 0 ] || old_kubectl ||
+    echo "minik8s: could not unpack kubernetes-client to $OLD_KUBECTL_DIR (tests/e2e/kubectl_verbs.sh will say so)" >&2 ;;
+esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "minik8s: missing Debian packages:$missing (run as root to install them)" >&2

@@ -46,7 +46,9 @@ static void agent_help(void)
 	       "  --node-status-update-frequency DUR  how often the node posts its status\n"
 	       "                              (heartbeat; default 10s; keep it well below the\n"
 	       "                              server's --node-monitor-grace-period)\n"
-	       "  -v, --verbose               debug logging\n"
+	       "  -v N, --v=N                 log verbosity as in the Kubernetes components: 4 logs\n"
+	       "                              every request, 5 and more debug messages (bare -v: 5)\n"
+	       "  --verbose                   debug logging (-v 5)\n"
 	       "  -h, --help                  show this help\n\n"
 	       "Stop with SIGINT or SIGTERM; running pods keep running and a new agent adopts them.\n",
 	       MK_AGENT_DEFAULT_DATA_DIR, MK_AGENT_DEFAULT_RUN_DIR, MK_AGENT_DEFAULT_CGROUP_PARENT,
@@ -106,6 +108,8 @@ int cmd_agent(int argc, char **argv)
 	char host[256];
 	int c;
 
+	if (cmd_parse_verbosity("agent", &argc, argv) != 0)
+		return 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {

@@ -13,10 +13,28 @@ int cmd_kubectl(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* The command table (main.c): name, entry point, one-line summary, and for the
+ * completion scripts the command's flags and subcommands (space-separated, or NULL). */
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *flags;
+	const char *subcommands;
+};
+const struct command *cmd_table(size_t *n);
 
 struct mk_error;
 /* --restart-backoff DUR[,MAX] of the agent (cmd/minik8s/agent.c); MAX defaults to 30 x DUR. */
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
+
+/* Takes the Kubernetes components' verbosity flag (-v N, -v=N, --v N, --v=N; N 0..10)
+ * out of argv (argc updated) and sets mk_log_verbosity; N >= 5 also logs debug
+ * messages. A bare -v not followed by a number means -v 5. Returns 0, or the usage
+ * exit code 2 after printing the error for command cmd. */
+int cmd_parse_verbosity(const char *cmd, int *argc, char **argv);
 
 /* Prints "minik8s: MSG" to stderr plus a hint to run --help; returns 2 (usage). */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

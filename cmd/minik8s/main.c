@@ -2,24 +2,56 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include "commands.h"
+#include "minik8s/util.h"
 
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-};
+/* The flags of `server` (and so of `up`, which passes them on) and of `agent`, for
+ * the completion scripts; each command's --help is the reference. */
+#define SERVER_FLAGS                                                                       \
+	"--data-dir --bind-address --https-listen-port --write-kubeconfig "                \
+	"--write-kubeconfig-mode --token --tls-san --cluster-cidr --service-cidr "         \
+	"--cluster-dns --node-name --node-ip --disable-agent --disable-controllers "       \
+	"--node-monitor-grace-period --pod-eviction-timeout --run-dir --netns-dir "        \
+	"--cgroup-parent --bridge --disable-proxy --disable-dns "                          \
+	"--node-status-update-frequency --restart-backoff -v --help"
+#define AGENT_FLAGS                                                                        \
+	"--server --token --token-file --ca-file --kubeconfig --node-name --node-ip "      \
+	"--data-dir --run-dir --netns-dir --cgroup-parent --bridge --cluster-dns "         \
+	"--cluster-domain --registries --restart-backoff --kubelet-port --disable-stream " \
+	"--cluster-cidr --disable-proxy --disable-dns --node-status-update-frequency "     \
+	"--verbose -v --help"
 
 static const struct command commands[] = {
-	{ "up", cmd_up, "start this node in the background and wait until it is ready" },
-	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state)" },
-	{ "status", cmd_status, "show whether this node runs, and the cluster's nodes" },
-	{ "server", cmd_server, "run a whole node in the foreground: API server, controllers, agent" },
-	{ "agent", cmd_agent, "run the node agent only, joining a cluster (--server URL --token T)" },
-	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)" },
-	{ "image", cmd_image, "manage container images (ls, pull, import, rm)" },
-	{ "version", cmd_version, "print the version" },
+	{ "up", cmd_up, "start this node in the background and wait until it is ready",
+	  "--foreground --iface --server " SERVER_FLAGS, NULL },
+	{ "down", cmd_down, "stop this node and remove every trace (--purge: and its state: uninstall)",
+	  "--purge --run-dir --data-dir --write-kubeconfig --netns-dir --cgroup-parent --bridge "
+	  "--cluster-cidr --cluster-dns --help", NULL },
+	{ "status", cmd_status, "show whether this node runs, and the cluster's nodes",
+	  "--run-dir --data-dir --kubeconfig --help", NULL },
+	{ "server", cmd_server, "run a whole node in the foreground: API server, controllers, agent",
+	  SERVER_FLAGS, NULL },
+	{ "agent", cmd_agent, "run the node agent only, joining a cluster (--server URL --token T)",
+	  AGENT_FLAGS, NULL },
+	{ "kubectl", cmd_kubectl, "built-in Kubernetes client (get, create, apply, ...)",
+	  "--namespace -n --kubeconfig --context --server -s --token --certificate-authority "
+	  "--insecure-skip-tls-verify --request-timeout --output -o --selector -l --filename -f "
+	  "--all-namespaces -A --watch -w --help",
+	  "get describe create apply delete run expose scale logs exec" },
+	{ "image", cmd_image, "manage container images (ls, pull, import, rm)",
+	  "--data-dir --help -q --digests --platform --registries --name --dir --remove",
+	  "ls pull import rm inspect mount unmount" },
+	{ "completion", cmd_completion, "print a shell completion script (bash or zsh)", "--help",
+	  "bash zsh" },
+	{ "version", cmd_version, "print the version", "--help", NULL },
 };
+
+const struct command *cmd_table(size_t *n)
+{
+	*n = MK_ARRAY_SIZE(commands);
+	return commands;
+}
 
 static void usage(FILE *f)
 {
@@ -39,6 +71,43 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'minik8s%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
 	return 2;
+}
+
+int cmd_parse_verbosity(const char *cmd, int *argc, char **argv)
+{
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		if (!strcmp(a, "--")) { /* the rest is not ours */
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "-v") || !strcmp(a, "--v")) {
+			const char *next = i + 1 < *argc ? argv[i + 1] : NULL;
+			if (next && next[0] >= '0' && next[0] <= '9')
+				val = argv[++i];
+			else if (!strcmp(a, "-v"))
+				val = "5";
+			else
+				return cmd_usage_error(cmd, "--v needs a number (0..10)");
+		} else if (!strncmp(a, "-v=", 3) || !strncmp(a, "--v=", 4)) {
+			val = strchr(a, '=') + 1;
+		} else {
+			argv[out++] = argv[i];
+			continue;
+		}
+		char *end;
+		long v = strtol(val, &end, 10);
+		if (!*val || *end || v < 0 || v > 10)
+			return cmd_usage_error(cmd, "invalid verbosity '%s' (want -v N, N 0..10)", val);
+		mk_log_verbosity = (int)v;
+		if (v >= 5)
+			mk_log_level = MK_LOG_DEBUG;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
 }
 
 int cmd_version(int argc, char **argv)

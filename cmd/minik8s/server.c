@@ -61,6 +61,10 @@ static void server_help(void)
 	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
 	       "  --disable-proxy, --disable-dns, --node-status-update-frequency DUR\n"
 	       "                              the agent's flags (see 'minik8s agent --help')\n"
+	       "  -v N, --v=N                 log verbosity as in the Kubernetes components (default\n"
+	       "                              0): 4 logs every API request (verb, URI, status,\n"
+	       "                              latency, user, client address), 5 and more debug\n"
+	       "                              messages\n"
 	       "  -h, --help                  show this help\n\n"
 	       "The API is served over TLS with a cluster CA kept in DIR/tls/ca.crt and requires\n"
 	       "'Authorization: Bearer TOKEN' on every request except /healthz, /readyz, /livez\n"
@@ -206,6 +210,8 @@ int cmd_server(int argc, char **argv)
 	_cleanup_error_ struct mk_error *err = NULL;
 	int c;
 
+	if (cmd_parse_verbosity("server", &argc, argv) != 0)
+		return 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -549,7 +549,10 @@ int cmd_down(int argc, char **argv)
 			       "kubeconfig (--write-kubeconfig, default %s).\n\n"
 			       "The node's flags (--data-dir, --netns-dir, --cgroup-parent, --bridge,\n"
 			       "--cluster-cidr, --cluster-dns, --write-kubeconfig) are read from what 'up'\n"
-			       "saved in RUN_DIR; given here, they override it.\n",
+			       "saved in RUN_DIR; given here, they override it.\n\n"
+			       "Uninstall: 'minik8s down --purge' leaves nothing of minik8s on the machine\n"
+			       "but the binary; then remove it (rm /usr/local/bin/minik8s, where\n"
+			       "scripts/up.sh installed it).\n",
 			       DEFAULT_RUN, DEFAULT_DATA, DEFAULT_KUBECONFIG);
 			return 0;
 		}
@@ -659,22 +662,88 @@ static void print_components(void)
 	mk_buf_release(&b);
 }
 
+/* What a stopped node tells the user: how to start it (again, with the flags `up`
+ * saved when there are any) and where the last run's log is. */
+static void print_how_to_start(const char *data_flag)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/minik8s.args", run_dir), *text = NULL;
+	struct down_flags f = { .data = DEFAULT_DATA };
+	struct mk_buf b;
+
+	mk_buf_init(&b);
+	if (mk_fs_read_file(path, &text, NULL, NULL) == 0) {
+		char *save = NULL;
+		bool first = true;
+		for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			if (first) { /* the role: an agent joined with --server/--token */
+				first = false;
+				continue;
+			}
+			if (!strcmp(l, "--token") || mk_str_has_prefix(l, "--token=") ||
+			    !strcmp(l, "--ca-file") || mk_str_has_prefix(l, "--ca-file=")) {
+				if (!strchr(l, '='))
+					strtok_r(NULL, "\n", &save); /* never print a secret */
+				continue;
+			}
+			mk_buf_printf(&b, " %s", l);
+		}
+		load_saved_flags(&f);
+	}
+	const char *data = data_flag ? data_flag : f.data;
+	if (b.len && strstr(b.data, " --server "))
+		printf("  start it:  minik8s up%s --token TOKEN   (the flags of its last start)\n", b.data);
+	else if (b.len)
+		printf("  start it:  minik8s up%s   (the flags of its last start)\n", b.data);
+	else
+		printf("  start it:  minik8s up   (a single-node cluster: API server, controllers, agent)\n"
+		       "             minik8s up --server https://SERVER:6443 --token TOKEN   (join a cluster)\n");
+	_cleanup_free_ char *log = mk_strdup_printf("%s/minik8s.log", data);
+	if (access(log, R_OK) == 0)
+		printf("  last log:  %s\n", log);
+	else
+		printf("  state:     %s (%s)\n", data,
+		       access(data, F_OK) == 0 ? "no log yet" : "none: never started with this --data-dir");
+	mk_buf_release(&b);
+	free(f.saved);
+}
+
+/* argv[*i] is "FLAG VALUE" (then *i moves past VALUE) or "FLAG=VALUE": the value */
+static const char *take_value(int argc, char **argv, int *i, const char *flag)
+{
+	size_t n = strlen(flag);
+	if (!strcmp(argv[*i], flag) && *i + 1 < argc)
+		return argv[++*i];
+	if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	return NULL;
+}
+
 int cmd_status(int argc, char **argv)
 {
-	const char *kcfg = NULL;
+	const char *kcfg = NULL, *data = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 
 	for (int i = 1; i < argc; i++) {
+		const char *v;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: minik8s status [--run-dir DIR] [--kubeconfig FILE]\n\n"
-			       "Shows whether this node's minik8s runs, and through the API the\n"
-			       "nodes with their readiness and versions. Exit code 3 when not running.\n");
+			printf("Usage: minik8s status [--run-dir DIR] [--data-dir DIR] [--kubeconfig FILE]\n\n"
+			       "Shows whether this node's minik8s runs (its pid file in RUN_DIR, default\n"
+			       "%s), its components, and through the API the nodes with their\n"
+			       "readiness and versions. On a stopped node it says how to start it (with the\n"
+			       "flags 'up' saved in RUN_DIR) and where the last log is (DATA_DIR/minik8s.log,\n"
+			       "DATA_DIR default %s). Exit code 3 when not running.\n",
+			       DEFAULT_RUN, DEFAULT_DATA);
 			return 0;
-		} else if (!strcmp(argv[i], "--run-dir") && i + 1 < argc) {
-			run_dir = argv[++i];
+		} else if ((v = take_value(argc, argv, &i, "--run-dir"))) {
+			run_dir = v;
 			snprintf(pid_file, sizeof(pid_file), "%s/minik8s.pid", run_dir);
-		} else if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc) {
-			kcfg = argv[++i];
+		} else if ((v = take_value(argc, argv, &i, "--data-dir"))) {
+			data = v;
+		} else if ((v = take_value(argc, argv, &i, "--kubeconfig"))) {
+			kcfg = v;
+		} else if (!strcmp(argv[i], "--run-dir") || !strcmp(argv[i], "--data-dir") ||
+			   !strcmp(argv[i], "--kubeconfig")) {
+			return cmd_usage_error("status", "%s needs a value", argv[i]);
 		} else {
 			return cmd_usage_error("status", "unexpected argument '%s'", argv[i]);
 		}
@@ -685,9 +754,15 @@ int cmd_status(int argc, char **argv)
 	if (pid)
 		printf(", pid %d", (int)pid);
 	printf("\n");
-	if (!pid)
+	if (!pid) {
+		print_how_to_start(data);
 		return 3;
+	}
 	print_components();
+	struct down_flags saved = { .data = DEFAULT_DATA };
+	load_saved_flags(&saved);
+	printf("  log:        %s/minik8s.log\n", data ? data : saved.data);
+	free(saved.saved);
 
 	_cleanup_free_ char *path = mk_client_kubeconfig_path(kcfg);
 	struct mk_client_config *cfg = NULL;

@@ -16,7 +16,8 @@
 # Usage: examples/images/build.sh [--out DIR] [--format docker|oci]
 #        (default: examples/images/out, docker)
 # Then:  minik8s image import examples/images/out/*.tar
-# Needs: cc (build-essential), busybox-static, curl, dnsutils (dig), bash, jq.
+# Needs: cc (build-essential), busybox-static, curl, dnsutils (dig), bash, jq: what
+# `sh scripts/deps.sh` (run by scripts/up.sh) installs.
 # Image names can be changed with ECHO_IMAGE= and JUMPBOX_IMAGE=.
 set -euo pipefail
 export LC_ALL=C
@@ -44,7 +45,7 @@ case $FORMAT in docker | oci) ;; *) die "--format must be docker or oci, not '$F
 need=""
 for t in cc jq tar gzip sha256sum ldd curl dig bash; do command -v "$t" >/dev/null || need="$need $t"; done
 [ -x /bin/busybox ] || need="$need busybox"
-[ -z "$need" ] || die "missing:$need (Debian: apt-get install build-essential busybox-static curl dnsutils bash jq)"
+[ -z "$need" ] || die "missing:$need (as root: sh scripts/deps.sh, or apt-get install build-essential busybox-static curl dnsutils bash jq)"
 if ldd /bin/busybox >/dev/null 2>&1; then
 	die "/bin/busybox is dynamically linked: install busybox-static (apt-get install busybox-static)"
 fi

@@ -66,6 +66,10 @@ static inline void mk_error_freep(struct mk_error **e) { mk_error_free(e); }
 
 enum { MK_LOG_ERROR, MK_LOG_WARN, MK_LOG_INFO, MK_LOG_DEBUG };
 extern int mk_log_level; /* default MK_LOG_INFO */
+/* klog-style verbosity (-v N of the server and agent commands, default 0): a message
+ * of verbosity n is logged when mk_log_v(n); 4 logs every API request. */
+extern int mk_log_verbosity;
+#define mk_log_v(n) (mk_log_verbosity >= (n))
 /* Writes one line to stderr: "time level component: message". Thread-safe. */
 void mk_log(int level, const char *component, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

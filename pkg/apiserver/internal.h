@@ -53,6 +53,11 @@ struct mk_request {
 	char *ns;				/* namespace in the path, or NULL */
 	char *name;				/* object name, or NULL (collection) */
 	char *sub;				/* subresource ("status", "scale"), or NULL */
+
+	/* for the request log (-v 4) */
+	int64_t start_us;			/* monotonic, when the request arrived */
+	unsigned code;				/* status code sent */
+	const char *user;			/* who authenticated (static), or NULL */
 };
 
 /* A reply: status code + body + content type. Handlers fill it; server.c sends. */

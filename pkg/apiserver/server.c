@@ -242,6 +242,7 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	enum caller who = authenticate(req);
+	req->user = who == CALLER_ADMIN ? "system:admin" : who == CALLER_NODE ? "system:node" : NULL;
 	if (who == CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
@@ -338,6 +339,8 @@ static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection 
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (req)
 		mk_connguard_mhd_reply(req->srv->guard, conn, rep->code, rep->stream != NULL);
+	if (req)
+		req->code = rep->code; /* for the request log (-v 4) */
 	ret = MHD_queue_response(conn, rep->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -387,6 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->conn = conn;
 		req->method = method;
 		req->url = url;
+		req->start_us = (int64_t)(mk_time_mono_ns() / 1000);
 		mk_buf_init(&req->body);
 		*con_cls = req;
 		if (!admit(req, &rep)) {
@@ -429,12 +433,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return r;
 }
 
+/* The request log at -v 4, one line per finished request as kube-apiserver's httplog
+ * writes it: verb, URI, status, latency, user, client address. Long-running requests
+ * (watch, exec, logs -f) are logged when they end. */
+static void log_request(struct mk_request *req, struct MHD_Connection *conn,
+			enum MHD_RequestTerminationCode toe)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof(addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
+	}
+	int64_t us = (int64_t)(mk_time_mono_ns() / 1000) - req->start_us;
+	mk_log(MK_LOG_INFO, "apiserver", "HTTP verb=%s URI=\"%s\" resp=%u latency=%lld.%03lldms user=%s srcIP=%s%s",
+	       req->method, req->url, req->code, (long long)(us / 1000), (long long)(us % 1000),
+	       req->user ? req->user : "system:anonymous", addr,
+	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct mk_request *req = *con_cls;
 	if (!req)
 		return;
+	if (mk_log_v(4) && req->code)
+		log_request(req, conn, toe);
 	mk_connguard_request_end(req->srv->guard, mk_connguard_mhd_conn(conn));
 	mk_buf_release(&req->body);
 	free(req->ns);

@@ -879,6 +879,47 @@ static void put_rr_head(struct wbuf *b, uint16_t owner_ptr, uint16_t type, uint1
 
 static __thread unsigned rotation;
 
+/* After the CNAME of an ExternalName service (its rdata at offset rd of the answer):
+ * when the target is a name of the cluster zone, the target's records of type qtype
+ * follow, owner names compressed as pointers into the CNAME rdata (as CoreDNS answers:
+ * the CNAME plus what it points to, so a stub resolver needs no second query). Chains
+ * of ExternalName services are followed up to 8 links. A target outside the zone is
+ * left to the client's resolver. Returns the number of records added. */
+static uint16_t chase_cname(const struct mk_dns_zone *z, struct wbuf *b, const struct rec *c,
+			    size_t rd, uint16_t qtype)
+{
+	uint16_t added = 0;
+	for (int hop = 0; hop < 8 && rd <= 0x3fff && !b->overflow; hop++) {
+		if (!has_suffix_aligned(c->rdata, c->rdlen, z->apex, z->apex_len))
+			break;
+		const struct node *t = node_find(z, c->rdata, c->rdlen, hash_bytes(c->rdata, c->rdlen));
+		if (!t)
+			break;
+		const struct rec *next = NULL;
+		for (uint32_t j = 0; j < t->nrec; j++)
+			if (t->recs[j].type == MK_DNS_TYPE_CNAME)
+				next = &t->recs[j];
+		if (next) {
+			put_rr_head(b, (uint16_t)rd, MK_DNS_TYPE_CNAME, next->rdlen);
+			rd = b->len;
+			wb_bytes(b, next->rdata, next->rdlen);
+			added++;
+			c = next;
+			continue;
+		}
+		for (uint32_t j = 0; j < t->nrec; j++) {
+			const struct rec *rc = &t->recs[j];
+			if (rc->type != qtype)
+				continue;
+			put_rr_head(b, (uint16_t)rd, rc->type, rc->rdlen);
+			wb_bytes(b, rc->rdata, rc->rdlen);
+			added++;
+		}
+		break;
+	}
+	return added;
+}
+
 enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt, size_t qlen,
 				      bool tcp, bool can_forward, uint8_t *out, size_t *ret_len)
 {
@@ -935,7 +976,7 @@ enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt,
 		return MK_DNS_ACTION_FORWARD;
 	}
 	put_head(&b, &q, pkt, MK_DNS_FLAG_AA | ra, 0, true);
-	size_t qend = b.len;
+	size_t qend = b.len, cname_rd = 0;
 	if (n) {
 		uint32_t nrec = n->nrec, start = nrec ? rotation++ % nrec : 0;
 		int cname = -1;
@@ -954,9 +995,13 @@ enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt,
 			if (!want)
 				continue;
 			put_rr_head(&b, 12, rc->type, rc->rdlen);
+			if (rc->type == MK_DNS_TYPE_CNAME)
+				cname_rd = b.len;
 			wb_bytes(&b, rc->rdata, rc->rdlen);
 			an++;
 		}
+		if (cname >= 0 && cname_rd && q.qtype != MK_DNS_TYPE_CNAME && q.qtype != MK_DNS_TYPE_ANY)
+			an += chase_cname(z, &b, &n->recs[cname], cname_rd, q.qtype);
 	} else {
 		rcode = MK_DNS_RCODE_NXDOMAIN;
 	}

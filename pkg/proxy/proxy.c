@@ -111,11 +111,29 @@ static void bridge_nf_off(void)
 	close(fd);
 }
 
+/* A connection from 127.0.0.1 to a NodePort is DNATed to an endpoint elsewhere:
+ * the route for a loopback source out of a real interface is refused unless
+ * route_localnet is on (kube-proxy sets it for the same reason). Set in the node's
+ * netns only; the masquerade of NodePort traffic replaces the source before the
+ * packet leaves, and the conntrack of the node keeps remote 127.0.0.0/8 out. */
+static void localnet_on(void)
+{
+	int fd = open("/proc/sys/net/ipv4/conf/all/route_localnet", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1\n", 2) != 2) {
+		/* read-only /proc/sys: NodePorts on 127.0.0.1 stay refused */
+	}
+	close(fd);
+}
+
 static int open_sockets(void *arg)
 {
 	struct open_args *a = arg;
-	if (a->bridge)
+	if (a->bridge) { /* a node's balancer */
 		bridge_nf_off();
+		localnet_on();
+	}
 	a->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	a->ct = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!a->nl || !a->ct || mnl_socket_bind(a->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
@@ -408,6 +426,19 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	nbatch_rule(b, r);
 
 	jump_rule(b, "prerouting", "services");
+	/* output: ip daddr 127.0.0.0/8 meta l4proto . th dport vmap @np -- a NodePort on
+	 * the node's own loopback, as kube-proxy's iptables mode accepts it (with
+	 * route_localnet on, see localnet_on; np_* chains mark it for masquerade, so
+	 * the endpoint answers the node's address and conntrack maps the reply back).
+	 * Only in output: a packet from outside for 127.0.0.0/8 never gets here. */
+	r = rule_new("output");
+	rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, R(1));
+	rule_bitwise(r, R(1), R(1), 4, &m8, &zero);
+	rule_cmp(r, R(1), NFT_CMP_EQ, &lo, 4);
+	rule_meta(r, NFT_META_L4PROTO, R(2));
+	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(3));
+	rule_lookup(r, "np", R(2), NFT_REG_VERDICT);
+	nbatch_rule(b, r);
 	jump_rule(b, "output", "services");
 
 	/* postrouting 1: NodePort traffic (marked in np_*), mark cleared */

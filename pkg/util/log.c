@@ -4,6 +4,7 @@
 #include "minik8s/util.h"
 
 int mk_log_level = MK_LOG_INFO;
+int mk_log_verbosity;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void mk_log(int level, const char *component, const char *fmt, ...)

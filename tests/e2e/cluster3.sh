@@ -10,8 +10,9 @@
 # reaching every replica on every node (from the jumpbox and from each node);
 # kill -9 of node 3's agent -> NotReady, its replica replaced elsewhere, the node
 # rejoining and cleaning up its orphan; kill -9 and `up` of the server losing
-# nothing (objects, ClusterIP, pods adopted); `minik8s down --purge` on every node
-# leaving nothing of it.
+# nothing (objects, ClusterIP, pods adopted); the lab script users run
+# (examples/clusterip-lab.sh), all 8 steps, from a clean slate; `minik8s down --purge`
+# on every node leaving nothing of it.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ROOT/tests/lib/cluster.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
@@ -226,6 +227,31 @@ if [ -n "$P1" ]; then
 	check_loop "after server restart" "$(echo_pods)"
 else
 	fail "node1 pid file" "no live pid in $(cl_run 1)/minik8s.pid"
+fi
+
+# ---- the lab script users run (examples/clusterip-lab.sh), every step, on 3 nodes ----
+# What the test did above by hand, the script does again from scratch: --cleanup
+# first (the script removes what it created), then all 8 steps with the real kubectl
+# inside node 1; 30 requests so that missing a replica by chance is ~2e-5.
+LAB() { IN 1 env HOME="$T/home" KUBECONFIG="$CL_KUBECONFIG" KUBECTL="$KUBECTL" WAIT_TIMEOUT=150 \
+	timeout 600 bash "$ROOT/examples/clusterip-lab.sh" --no-pause "$@"; }
+out=$(LAB --cleanup 2>&1) || fail "lab --cleanup on 3 nodes" "$(tail -3 <<<"$out")"
+lab_gone() { ! KC get namespace demo >/dev/null 2>&1 && ! KC get pod jumpbox >/dev/null 2>&1; }
+if wait_for 300 lab_gone; then
+	out=$(LAB --requests 30 2>&1)
+	rc=$?
+	echo "$out" >"$T/lab3.out"
+	if [ $rc == 0 ] && [ "$(grep -c '^==> step ' <<<"$out")" == 8 ] && grep -q '^Done\.' <<<"$out"; then
+		pass "lab script: all 8 steps on 3 nodes"
+	else
+		fail "lab script: all 8 steps on 3 nodes" "rc=$rc: $(tail -6 <<<"$out" | tr '\n' '|')"
+	fi
+	expect_match "lab script: replies from 3 pods on 3 nodes" "$out" 'ok: 30 replies from 3 different pod\(s\) on 3 node\(s\)'
+	cip=$(kj -n demo get service php-echo | jq -r .spec.clusterIP)
+	expect_eq "lab script: step 7 compares the bare dig answer" \
+		"$(awk '/^\$ kubectl exec jumpbox -- dig \+short/ { getline; print; exit }' <<<"$out")" "$cip"
+else
+	fail "lab --cleanup on 3 nodes" "demo or jumpbox still there: $(KC get ns,pods -A 2>&1 | tail -5)"
 fi
 
 # ---- down: every node, nothing left ----

@@ -204,6 +204,64 @@ else
 	fail manifests_server "the API server did not start"
 fi
 
+# ---- the whole lab, every step, with the script users run, on a real one-node cluster ----
+# (tests/lib/cluster.sh with one node: `minik8s up` in a network namespace of its own;
+# the lab runs inside it with the real kubectl, as a user on the node would)
+stop_server
+CL_NODES=1 CL_ID=mkex$$ CL_NET=192.168.241
+. "$ROOT/tests/lib/cluster.sh"
+CL_KUBECONFIG=$T/lab-kubeconfig
+# LAB [ARGS...]: the lab script inside node 1, real kubectl, a HOME of its own
+LAB() { IN 1 env HOME="$T/home" KUBECONFIG="$CL_KUBECONFIG" KUBECTL="$KUBECTL" WAIT_TIMEOUT=150 \
+	timeout 600 bash "$EX/clusterip-lab.sh" --no-pause "$@"; }
+lab_run_ok() { # lab_run_ok NAME OUT RC
+	if [ "$3" == 0 ] && grep -q '^Done\.' <<<"$2" && [ "$(grep -c '^==> step ' <<<"$2")" == 8 ] &&
+		! grep -q 'FAILED at step' <<<"$2"; then pass "$1"
+	else fail "$1" "rc=$3: $(tail -8 <<<"$2" | tr '\n' '|')"; fi
+}
+if ! command -v "$KUBECTL" >/dev/null; then
+	fail lab_one_node "kubectl missing (scripts/deps.sh test)"
+elif ! cluster_underlay; then
+	fail lab_one_node "could not create the node namespace"
+elif ! cluster_import 1 "$IMG/echo.tar" "$IMG/jumpbox.tar" >"$T/lab-import.log" 2>&1; then
+	fail lab_one_node "image import: $(tail -2 "$T/lab-import.log")"
+elif ! cluster_up_server; then
+	fail lab_one_node "minik8s up: $(tail -5 "$T/up1.out")"
+else
+	out=$(LAB 2>&1)
+	rc=$?
+	echo "$out" >"$T/lab1.out"
+	lab_run_ok lab_one_node_all_steps "$out" "$rc"
+	# step 5 fails as it should, step 7 compares the bare dig answer (the command line
+	# the step shows is printed apart from it), step 8 gets every reply
+	expect_match lab_one_node_step5_nxdomain "$out" 'ok: curl failed as it should: the name does not resolve'
+	cip=$(KC -n demo get service php-echo -o json 2>/dev/null | jq -r .spec.clusterIP)
+	after=$(awk '/^\$ kubectl exec jumpbox -- dig \+short/ { getline; print; exit }' <<<"$out")
+	expect_eq lab_one_node_step7_answer "$after|$(grep -c "^ok: php-echo.demo.svc.cluster.local -> $cip\$" <<<"$out")" "$cip|1"
+	expect_match lab_one_node_step8_replies "$out" 'ok: 12 replies from 3 different pod\(s\) on 1 node\(s\)'
+	# run again: everything exists, the script picks up where it left off and passes
+	out=$(LAB 2>&1)
+	rc=$?
+	lab_run_ok lab_one_node_rerun "$out" "$rc"
+	expect_match lab_one_node_rerun_skips "$out" 'service php-echo exists already'
+	# a broken resolver in the jumpbox: step 7 fails and its hint names that resolver,
+	# not a healthy one (the pod's resolv.conf is restored afterwards)
+	KC exec jumpbox -- cp /etc/resolv.conf /tmp/resolv.conf.lab >/dev/null 2>&1
+	KC exec jumpbox -- sh -c 'echo nameserver 127.0.0.9 >/etc/resolv.conf' >/dev/null 2>&1
+	out=$(LAB 2>&1)
+	rc=$?
+	KC exec jumpbox -- cp /tmp/resolv.conf.lab /etc/resolv.conf >/dev/null 2>&1
+	if [ $rc == 1 ] && grep -q 'FAILED at step 7: dig got no reply from the DNS server 127.0.0.9' <<<"$out" &&
+		grep -q 'names nameserver 127.0.0.9' <<<"$out"; then pass lab_step7_hint_names_cause
+	else fail lab_step7_hint_names_cause "rc=$rc: $(grep -A3 FAILED <<<"$out" | tr '\n' '|')"; fi
+	out=$(LAB --cleanup 2>&1)
+	rc=$?
+	gone() { ! KC get namespace demo >/dev/null 2>&1 && ! KC get pod jumpbox >/dev/null 2>&1; }
+	if [ $rc == 0 ] && wait_until 600 gone; then pass lab_one_node_cleanup
+	else fail lab_one_node_cleanup "rc=$rc: $(tail -3 <<<"$out" | tr '\n' '|')"; fi
+fi
+cluster_teardown
+
 # ---- the systemd unit ----
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$T/unit"

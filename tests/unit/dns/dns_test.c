@@ -41,6 +41,15 @@ static const char *FIXTURE =
 	/* ExternalName */
 	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"ext\",\"namespace\":\"default\"},"
 	"\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"example.org\"}},"
+	/* ExternalNames pointing into the cluster: one, a chain of two, a loop */
+	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"inner\",\"namespace\":\"default\"},"
+	"\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"PHP-Echo.demo.svc.cluster.local\"}},"
+	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"chain\",\"namespace\":\"default\"},"
+	"\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"inner.default.svc.cluster.local\"}},"
+	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"loop1\",\"namespace\":\"default\"},"
+	"\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"loop2.default.svc.cluster.local\"}},"
+	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"loop2\",\"namespace\":\"default\"},"
+	"\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"loop1.default.svc.cluster.local\"}},"
 	/* pods */
 	"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"php-echo-a\",\"namespace\":\"demo\"},"
 	"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.5\",\"podIPs\":[{\"ip\":\"10.244.1.5\"}]}},"
@@ -60,7 +69,7 @@ static struct mk_dns_zone *fixture_zone(void)
 	ck_assert_int_eq(mk_dns_zone_new(&o, &z, &err), 0);
 	cJSON *j = cJSON_Parse(FIXTURE);
 	ck_assert_ptr_nonnull(j);
-	ck_assert_int_eq(mk_dns_zone_load(z, j, &err), 8);
+	ck_assert_int_eq(mk_dns_zone_load(z, j, &err), 12);
 	cJSON_Delete(j);
 	return z;
 }
@@ -271,7 +280,7 @@ START_TEST(headless_pod_names)
 	struct mk_dns_zone *z = NULL;
 	ck_assert_int_eq(mk_dns_zone_new(&o, &z, NULL), 0);
 	cJSON *j = cJSON_Parse(FIXTURE);
-	ck_assert_int_eq(mk_dns_zone_load(z, j, NULL), 8);
+	ck_assert_int_eq(mk_dns_zone_load(z, j, NULL), 12);
 	cJSON_Delete(j);
 	struct mk_dns_msg *m = malloc(sizeof(*m));
 	ask_full(z, "db-x1.db.demo.svc.cluster.local", MK_DNS_TYPE_A, 0, false, false, m, NULL);
@@ -315,6 +324,43 @@ START_TEST(cname_external)
 	free(m);
 	m = ask("ext.default.svc.cluster.local", MK_DNS_TYPE_CNAME);
 	ck_assert_int_eq(answers(m, MK_DNS_TYPE_CNAME, "example.org"), 1);
+	free(m);
+}
+END_TEST
+
+/* CoreDNS's answer for an ExternalName whose target is a cluster name: the CNAME and
+ * the target's records of the asked type, owners as the chain names them */
+START_TEST(cname_cluster_target)
+{
+	struct mk_dns_msg *m = ask("inner.default.svc.cluster.local", MK_DNS_TYPE_A);
+	ck_assert_int_eq(m->rcode, MK_DNS_RCODE_NOERROR);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_CNAME, "php-echo.demo.svc.cluster.local"), 1);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_A, "10.96.12.34"), 1);
+	ck_assert_str_eq(m->rr[0].name, "inner.default.svc.cluster.local");
+	ck_assert_uint_eq(m->rr[1].type, MK_DNS_TYPE_A);
+	ck_assert_str_eq(m->rr[1].name, "php-echo.demo.svc.cluster.local");
+	free(m);
+	/* a chain: both CNAMEs, then the address */
+	m = ask("chain.default.svc.cluster.local", MK_DNS_TYPE_A);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_CNAME, "inner.default.svc.cluster.local"), 2);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_A, "10.96.12.34"), 1);
+	ck_assert_str_eq(m->rr[1].name, "inner.default.svc.cluster.local");
+	ck_assert_str_eq(m->rr[2].name, "php-echo.demo.svc.cluster.local");
+	free(m);
+	/* the target has no record of that type: the CNAME alone */
+	m = ask("inner.default.svc.cluster.local", MK_DNS_TYPE_AAAA);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_CNAME, NULL), 1);
+	ck_assert_uint_eq(m->ancount, 1);
+	free(m);
+	/* asked for the CNAME itself: nothing else */
+	m = ask("chain.default.svc.cluster.local", MK_DNS_TYPE_CNAME);
+	ck_assert_uint_eq(m->ancount, 1);
+	free(m);
+	/* a loop ends: the service's CNAME plus at most 8 followed links */
+	m = ask("loop1.default.svc.cluster.local", MK_DNS_TYPE_A);
+	ck_assert_int_eq(m->rcode, MK_DNS_RCODE_NOERROR);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_CNAME, NULL), 9);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_A, NULL), 0);
 	free(m);
 }
 END_TEST
@@ -1163,6 +1209,7 @@ static Suite *dns_suite(void)
 	tcase_add_test(tc, headless_pod_names);
 	tcase_add_test(tc, ptr_records);
 	tcase_add_test(tc, cname_external);
+	tcase_add_test(tc, cname_cluster_target);
 	tcase_add_test(tc, pod_records);
 	tcase_add_test(tc, nxdomain_nodata);
 	tcase_add_test(tc, apex_soa_ns);
