@@ -159,4 +159,11 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,
 			   struct mk_error **err);
 
+/* ---- query parameters ----------------------------------------------------- */
+
+/* A boolean query parameter as kube-apiserver converts it (Convert_Slice_string_To_bool):
+ * absent (NULL) is false, "0" and "false" in any case are false, any other value,
+ * the empty one included ("?watch" or "?watch="), is true. */
+bool mk_api_query_bool(const char *value);
+
 #endif

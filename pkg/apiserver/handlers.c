@@ -1344,8 +1344,7 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 		if (req->name)
 			handle_get(req, rep);
 		else {
-			const char *w = mk_request_arg(req, "watch");
-			if (w && (!strcmp(w, "true") || !strcmp(w, "1")))
+			if (mk_request_bool(req, "watch"))
 				mk_watch_handle(req, rep);
 			else
 				handle_list(req, rep);

@@ -69,6 +69,8 @@ void mk_reply_status(struct mk_reply *rep, int code, const char *kind, const cha
 void mk_reply_error(struct mk_reply *rep, const struct mk_api_resource *r, const char *name,
 		    const struct mk_error *err);
 const char *mk_request_arg(struct mk_request *req, const char *key);
+/* A boolean query parameter, converted as kube-apiserver does (mk_api_query_bool). */
+bool mk_request_bool(struct mk_request *req, const char *key);
 const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);

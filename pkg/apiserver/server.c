@@ -83,6 +83,17 @@ const char *mk_request_arg(struct mk_request *req, const char *key)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+bool mk_request_bool(struct mk_request *req, const char *key)
+{
+	const char *v = NULL;
+
+	/* "?watch" (no value) is present, and true, as in kube-apiserver */
+	if (MHD_lookup_connection_value_exist(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+					      &v, NULL) != MHD_YES)
+		return false;
+	return mk_api_query_bool(v ? v : "");
+}
+
 const char *mk_request_header(struct mk_request *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);

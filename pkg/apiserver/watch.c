@@ -219,7 +219,6 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	struct stream *st = mk_malloc0(sizeof(*st));
 	const char *rvs = mk_request_arg(req, "resourceVersion");
 	const char *ts = mk_request_arg(req, "timeoutSeconds");
-	const char *bm = mk_request_arg(req, "allowWatchBookmarks");
 	const char *ns = r->namespaced ? req->ns : NULL;
 	uint64_t from = 0;
 
@@ -228,7 +227,7 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	st->fd = -1;
 	mk_buf_init(&st->out);
 	st->table = mk_request_wants_table(req);
-	st->bookmarks = bm && (!strcmp(bm, "true") || !strcmp(bm, "1"));
+	st->bookmarks = mk_request_bool(req, "allowWatchBookmarks");
 	if (mk_request_selectors(req, rep, &st->labels, &st->fields) < 0) {
 		stream_free(st);
 		return;
