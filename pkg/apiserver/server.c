@@ -88,7 +88,7 @@ bool mk_request_bool(struct mk_request *req, const char *key)
 	const char *v = NULL;
 
 	/* "?watch" (no value) is present, and true, as in kube-apiserver */
-	if (MHD_lookup_connection_value_exist(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
 					      &v, NULL) != MHD_YES)
 		return false;
 	return mk_api_query_bool(v ? v : "");
