@@ -55,6 +55,7 @@ struct mk_request {
 struct mk_reply {
 	unsigned code;
 	char *body;		/* owned */
+	size_t body_len;	/* length of a binary body; 0: body is a C string */
 	const char *content_type;
 	struct MHD_Response *stream;	/* set instead of body for streaming replies */
 };

@@ -17,6 +17,7 @@ void mk_reply_json_text(struct mk_reply *rep, unsigned code, char *owned_text)
 	free(rep->body);
 	rep->code = code;
 	rep->body = owned_text;
+	rep->body_len = 0;
 	rep->content_type = "application/json";
 }
 
@@ -276,7 +277,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 		resp = rep->stream;
 	} else {
 		char *b = rep->body ? rep->body : mk_strdup("");
-		resp = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(rep->body_len ? rep->body_len : strlen(b), b,
+						       MHD_RESPMEM_MUST_FREE);
 		rep->body = NULL;
 		if (!resp) {
 			free(b);
