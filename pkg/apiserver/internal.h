@@ -56,6 +56,7 @@ struct mk_reply {
 	unsigned code;
 	char *body;		/* owned */
 	size_t body_len;	/* length of a binary body; 0: body is a C string */
+	char *warning;		/* Warning header value (owned), or NULL */
 	const char *content_type;
 	struct MHD_Response *stream;	/* set instead of body for streaming replies */
 };
@@ -79,6 +80,13 @@ bool mk_request_wants_table(struct mk_request *req);
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/apps/v1, /openapi/... ;
  * returns false if path is not a discovery path. */
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep);
+
+/* fieldvalidation.c: applies the request's fieldValidation directive to obj of the
+ * given kind (old: the stored object on update/patch, else NULL). Returns 0 to go on
+ * (Warn leaves rep->warning set), -1 when rep holds the error (Strict, bad value). */
+int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char *group,
+			const char *version, const char *kind, const cJSON *obj, const cJSON *old,
+			bool patch);
 
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);

@@ -288,6 +288,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 	if (rep->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+	if (rep->warning)
+		MHD_add_response_header(resp, "Warning", rep->warning);
 	ret = MHD_queue_response(conn, rep->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -339,6 +341,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	dispatch(req, &rep);
 	enum MHD_Result r = send_reply(conn, &rep);
 	free(rep.body);
+	free(rep.warning);
 	return r;
 }
 
