@@ -34,6 +34,21 @@ struct mk_apiserver {
 	char *kubelet_client_key;
 };
 
+/* Who is calling: the admin token, the node join token, or nobody. */
+enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE };
+
+/* What a caller asks to do, in Kubernetes terms (verb get/list/watch/create/update/
+ * patch/delete/deletecollection; resource NULL for a non-resource path). */
+struct mk_authz_attrs {
+	const char *verb;
+	const char *resource;	/* plural, or NULL */
+	const char *sub;	/* subresource, or NULL */
+	const char *name;	/* object name, or NULL (all) */
+};
+
+/* The authorizer (server.c): whether who may do a. */
+bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a);
+
 /* One HTTP request being served (MHD's per-connection request context). */
 struct mk_request {
 	struct mk_apiserver *srv;
@@ -43,6 +58,7 @@ struct mk_request {
 	struct mk_buf body;
 	bool too_large;
 	bool started;
+	enum mk_caller caller;		/* set once authenticated */
 
 	/* route */
 	const struct mk_api_resource *res;	/* NULL for non-resource paths */
@@ -87,6 +103,10 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char *group,
 			const char *version, const char *kind, const cJSON *obj, const cJSON *old,
 			bool patch);
+
+/* authreview.c: POST .../selfsubjectaccessreviews and .../selfsubjectreviews
+ * (answered, never stored); returns false if path is neither. */
+bool mk_authreview_handle(struct mk_request *req, struct mk_reply *rep);
 
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);

@@ -177,43 +177,70 @@ static bool secret_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
-/* Who is calling: the admin token, the node join token, or nobody. */
-enum caller { CALLER_NONE, CALLER_ADMIN, CALLER_NODE };
-
-static enum caller authenticate(struct mk_request *req)
+static enum mk_caller authenticate(struct mk_request *req)
 {
 	const char *h = mk_request_header(req, "Authorization");
 
 	if (!h || strncasecmp(h, "Bearer ", 7))
-		return CALLER_NONE;
+		return MK_CALLER_NONE;
 	h += 7;
 	while (*h == ' ')
 		h++;
 	if (secret_equal(h, req->srv->admin_token))
-		return CALLER_ADMIN;
+		return MK_CALLER_ADMIN;
 	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
-		return CALLER_NODE;
-	return CALLER_NONE;
+		return MK_CALLER_NODE;
+	return MK_CALLER_NONE;
 }
 
 /* What the node join token may do (the node authorizer's idea, simplified): read
  * everything, write its Node, pod status and pod deletion (the agent finishes
- * graceful deletes), and events. Anything else is the admin's. */
-static bool node_may(struct mk_request *req)
+ * graceful deletes), and events. Anything else is the admin's. The one decision
+ * for requests and for SelfSubjectAccessReview (authreview.c). */
+bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 {
-	const char *m = req->method;
-	const char *r = req->res ? req->res->name : "";
+	const char *v = a->verb, *r = a->resource ? a->resource : "";
 
-	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+	if (who == MK_CALLER_ADMIN)
 		return true;
-	if (!req->res)
+	if (who != MK_CALLER_NODE)
+		return false;
+	if (!strcmp(v, "get") || !strcmp(v, "list") || !strcmp(v, "watch"))
+		return true;
+	if (!a->resource)
 		return false;
 	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
 		return true;
 	if (!strcmp(r, "pods"))
-		return (req->sub && !strcmp(req->sub, "status") && strcmp(m, "POST")) ||
-		       (!strcmp(m, "DELETE") && req->name);
+		return (a->sub && !strcmp(a->sub, "status") && strcmp(v, "create")) ||
+		       (!strcmp(v, "delete") && a->name);
 	return false;
+}
+
+/* The Kubernetes verb of a request: reads are get (list and watch are reads too). */
+static const char *request_verb(struct mk_request *req)
+{
+	const char *m = req->method;
+	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+		return "get";
+	if (!strcmp(m, "POST"))
+		return "create";
+	if (!strcmp(m, "PUT"))
+		return "update";
+	if (!strcmp(m, "PATCH"))
+		return "patch";
+	if (!strcmp(m, "DELETE"))
+		return req->name ? "delete" : "deletecollection";
+	return m;
+}
+
+static bool node_may(struct mk_request *req)
+{
+	struct mk_authz_attrs a = { .verb = request_verb(req),
+				    .resource = req->res ? req->res->name : NULL,
+				    .sub = req->sub,
+				    .name = req->name };
+	return mk_authz_allowed(MK_CALLER_NODE, &a);
 }
 
 static void dispatch(struct mk_request *req, struct mk_reply *rep)
@@ -237,8 +264,9 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		rep->content_type = "application/x-pem-file";
 		return;
 	}
-	enum caller who = authenticate(req);
-	if (who == CALLER_NONE) {
+	enum mk_caller who = authenticate(req);
+	req->caller = who;
+	if (who == MK_CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
 	}
@@ -250,12 +278,14 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
+	if (mk_authreview_handle(req, rep))
+		return;
 	n = split_path(path, seg, 8);
 	if (n < 0 || route_resource(req, seg, n) != 0) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
 		return;
 	}
-	if (who == CALLER_NODE && !node_may(req)) {
+	if (who == MK_CALLER_NODE && !node_may(req)) {
 		mk_reply_status(rep, 403, req->res ? req->res->name : NULL, req->name,
 				"%s is forbidden: the node token may not %s %s%s%s",
 				req->res ? req->res->name : req->url, req->method,
