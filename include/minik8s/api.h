@@ -198,5 +198,10 @@ int mk_api_schema_v2_protobuf(const cJSON *doc, char **ret, size_t *ret_len,
  * array of strings (owned; empty when none). Free-form fields are not descended. */
 cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, const char *kind,
 				    const cJSON *obj);
+/* Removes the fields of obj the kind's schema does not know, as kube-apiserver's
+ * decoder drops them, except the paths listed in keep (a JSON array of strings as
+ * returned above; may be NULL). */
+void mk_api_schema_prune_unknown(const char *group, const char *version, const char *kind,
+				 cJSON *obj, const cJSON *keep);
 
 #endif

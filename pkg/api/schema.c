@@ -631,46 +631,63 @@ int mk_api_schema_v2_protobuf(const cJSON *doc, char **ret, size_t *ret_len,
 
 /* ---- strict field validation --------------------------------------------------- */
 
-static void unknown_walk(const cJSON *obj, const char *type, const char *path, cJSON *out)
+static bool listed(const cJSON *a, const char *s)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, a)
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, s))
+			return true;
+	return false;
+}
+
+/* Collects the unknown fields below obj (of type) into out; with prune, also removes
+ * them from obj, except those listed in keep. */
+static void unknown_walk(cJSON *obj, const char *type, const char *path, cJSON *out, bool prune,
+			 const cJSON *keep)
 {
 	if (!obj)
 		return;
 	if (!strncmp(type, "[]", 2)) {
-		const cJSON *it;
+		cJSON *it;
 		int i = 0;
 		if (!cJSON_IsArray(obj))
 			return;
 		cJSON_ArrayForEach(it, obj)
 		{
 			_cleanup_free_ char *p = mk_strdup_printf("%s[%d]", path, i++);
-			unknown_walk(it, type + 2, p, out);
+			unknown_walk(it, type + 2, p, out, prune, keep);
 		}
 		return;
 	}
 	if (!strncmp(type, "map[]", 5)) {
-		const cJSON *it;
+		cJSON *it;
 		if (!cJSON_IsObject(obj))
 			return;
 		cJSON_ArrayForEach(it, obj)
 		{
 			_cleanup_free_ char *p = mk_strdup_printf("%s.%s", path, it->string);
-			unknown_walk(it, type + 5, p, out);
+			unknown_walk(it, type + 5, p, out, prune, keep);
 		}
 		return;
 	}
 	const struct def *d = is_primitive(type) ? NULL : find_def(type);
 	if (!d || d->scalar || !cJSON_IsObject(obj))
 		return;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, obj)
-	{
+	cJSON *it = obj->child;
+	while (it) {
+		cJSON *next = it->next;
 		_cleanup_free_ char *p =
 			path[0] ? mk_strdup_printf("%s.%s", path, it->string) : mk_strdup(it->string);
 		const struct field *f = find_field(d, it->string);
-		if (!f)
-			cJSON_AddItemToArray(out, cJSON_CreateString(p));
-		else
-			unknown_walk(it, f->type, p, out);
+		if (!f) {
+			if (out)
+				cJSON_AddItemToArray(out, cJSON_CreateString(p));
+			if (prune && !listed(keep, p))
+				cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+		} else {
+			unknown_walk(it, f->type, p, out, prune, keep);
+		}
+		it = next;
 	}
 }
 
@@ -681,6 +698,15 @@ cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, cons
 	const struct def *d = kind_def(group, version, kind);
 
 	if (d)
-		unknown_walk(obj, d->name, "", out);
+		unknown_walk((cJSON *)obj, d->name, "", out, false, NULL);
 	return out;
+}
+
+void mk_api_schema_prune_unknown(const char *group, const char *version, const char *kind,
+				 cJSON *obj, const cJSON *keep)
+{
+	const struct def *d = kind_def(group, version, kind);
+
+	if (d)
+		unknown_walk(obj, d->name, "", NULL, true, keep);
 }

@@ -1,7 +1,7 @@
 /* The fieldValidation query parameter of create, update and patch: unknown fields
  * (against the schema source, pkg/api/schema_defs.c) are dropped silently (Ignore),
- * reported in Warning headers (Warn, the default) or refused with 400 (Strict), as
- * kube-apiserver does. kubectl 1.32 sends Strict unless --validate says otherwise.
+ * dropped and reported in Warning headers (Warn, the default) or refused with 400
+ * (Strict), as kube-apiserver does. kubectl 1.32 sends Strict unless --validate says otherwise.
  *
  * On update and patch only fields the request introduces count: a field that the
  * stored object already has unknown (written by a component outside the schema)
@@ -20,7 +20,7 @@ static bool in_array(const cJSON *a, const char *s)
 }
 
 int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char *group,
-			const char *version, const char *kind, const cJSON *obj, const cJSON *old,
+			const char *version, const char *kind, cJSON *obj, const cJSON *old,
 			bool patch)
 {
 	const char *d = mk_request_arg(req, "fieldValidation");
@@ -38,8 +38,6 @@ int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char
 				"Strict", d);
 		return -1;
 	}
-	if (mode == IGNORE)
-		return 0;
 	_cleanup_cjson_ cJSON *unknown = mk_api_schema_unknown_fields(group, version, kind, obj);
 	_cleanup_cjson_ cJSON *had =
 		old ? mk_api_schema_unknown_fields(group, version, kind, old) : cJSON_CreateArray();
@@ -62,6 +60,12 @@ int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char
 		n++;
 	}
 	if (!n) {
+		mk_buf_release(&msg);
+		return 0;
+	}
+	if (mode != STRICT)
+		mk_api_schema_prune_unknown(group, version, kind, obj, had);
+	if (mode == IGNORE) {
 		mk_buf_release(&msg);
 		return 0;
 	}

@@ -98,10 +98,11 @@ bool mk_request_wants_table(struct mk_request *req);
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep);
 
 /* fieldvalidation.c: applies the request's fieldValidation directive to obj of the
- * given kind (old: the stored object on update/patch, else NULL). Returns 0 to go on
- * (Warn leaves rep->warning set), -1 when rep holds the error (Strict, bad value). */
+ * given kind (old: the stored object on update/patch, else NULL): unknown fields the
+ * request introduces are dropped from obj (Ignore, Warn) or refused (Strict). Returns
+ * 0 to go on (Warn leaves rep->warning set), -1 when rep holds the error. */
 int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char *group,
-			const char *version, const char *kind, const cJSON *obj, const cJSON *old,
+			const char *version, const char *kind, cJSON *obj, const cJSON *old,
 			bool patch);
 
 /* authreview.c: POST .../selfsubjectaccessreviews and .../selfsubjectreviews
