@@ -8,6 +8,8 @@ BUILD="build-essential pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev
   libnl-route-3-dev libnftnl-dev libmnl-dev"
 RUNTIME="ca-certificates iproute2 runc nftables"
 TEST="check curl python3 jq busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev"
+# the official Python client (tests/e2e/python_client.sh)
+TEST="$TEST python3-kubernetes"
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME" ;;
   test)  PKGS="$BUILD $RUNTIME $TEST" ;;
