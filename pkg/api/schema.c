@@ -441,7 +441,23 @@ static cJSON *def_schema(const struct flavour *fl, const struct def *d)
 
 	cJSON_AddStringToObject(s, "description", d->desc);
 	if (d->scalar) {
-		cJSON_AddStringToObject(s, "type", d->stype);
+		_cleanup_free_ char *types = mk_strdup(d->stype);
+		char *alt = strchr(types, '|');
+		if (alt)
+			*alt++ = '\0';
+		/* "string|integer": v3 says either (oneOf, no type, so kubectl explain
+		 * names the type, <IntOrString>); v2 has only the first */
+		if (alt && fl->v3) {
+			cJSON *one = cJSON_AddArrayToObject(s, "oneOf");
+			cJSON *t = cJSON_CreateObject();
+			cJSON_AddStringToObject(t, "type", types);
+			cJSON_AddItemToArray(one, t);
+			t = cJSON_CreateObject();
+			cJSON_AddStringToObject(t, "type", alt);
+			cJSON_AddItemToArray(one, t);
+		} else {
+			cJSON_AddStringToObject(s, "type", types);
+		}
 		if (d->format)
 			cJSON_AddStringToObject(s, "format", d->format);
 		if (d->format && !strcmp(d->format, "int-or-string") && fl->v3)

@@ -46,7 +46,17 @@ line_match explain_recursive_kind "$KOUT" '^KIND: *Deployment'
 line_match explain_recursive_group "$KOUT" '^GROUP: *apps'
 line_match explain_recursive_template "$KOUT" '^  template[[:space:]]+<PodTemplateSpec> -required-'
 line_match explain_recursive_nested "$KOUT" '^      containers[[:space:]]+<\[\]Container> -required-'
-line_match explain_recursive_surge "$KOUT" '^      maxSurge[[:space:]]+<'
+line_match explain_recursive_surge "$KOUT" '^      maxSurge[[:space:]]+<IntOrString>'
+k explain pods.spec.containers.resources
+line_match explain_quantity_map "$KOUT" '^  limits[[:space:]]+<map\[string\]Quantity>'
+# the v2 explainer reads /openapi/v2 in protobuf (gnostic) and finds kinds by their
+# x-kubernetes-group-version-kind extension
+k explain pods.spec.containers --output=plaintext-openapiv2
+expect_eq explain_v2_rc "$KRC" 0
+line_match explain_v2_resource "$KOUT" '^RESOURCE: containers <\[\]Object>'
+line_match explain_v2_field "$KOUT" '^   imagePullPolicy[[:space:]]+<string>'
+k explain deployment.spec --recursive --output=plaintext-openapiv2
+line_match explain_v2_recursive "$KOUT" '^         containers[[:space:]]+<\[\]Object>'
 # every served resource explains (the list comes from discovery, not from this test)
 for r in $(HOME="$T/home" "$KUBECTL" --cache-dir "$T/kcache" api-resources --no-headers -o name 2>/dev/null); do
 	k explain "$r"
