@@ -1,4 +1,6 @@
-/* Version, API discovery and the minimal OpenAPI v3 documents kubectl needs
+/* Version, API discovery and the OpenAPI documents: v3 per group-version (the
+ * paths kubectl apply looks for, with the fieldValidation parameter, and every
+ * schema) and v2 in JSON or protobuf, all built from pkg/api's schema source
  * (see shared/reference/kubectl-wire.md: "Version and discovery", "apply"). */
 #include <string.h>
 #include "internal.h"
@@ -144,8 +146,9 @@ static cJSON *resource_list(const char *group, const char *version)
 	return doc;
 }
 
-/* A minimal OpenAPI v3 document for one group/version: the PATCH path of every kind
- * with the fieldValidation parameter, which is what kubectl apply looks for. */
+/* The OpenAPI v3 document of one group/version: the paths of every kind (PATCH and
+ * PUT with the fieldValidation parameter, which kubectl apply looks for before it
+ * leaves validation to the server) and the schemas (kubectl explain). */
 static cJSON *openapi_doc(const char *group, const char *version)
 {
 	size_t n;
@@ -287,15 +290,18 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 		doc = resource_list(gv, "v1");
 	} else if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
 		doc = cJSON_CreateObject();
-		cJSON *ps = cJSON_AddObjectToObject(doc, "paths"), *e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "serverRelativeURL",
-					"/openapi/v3/api/v1?hash=" MINIK8S_VERSION);
-		cJSON_AddItemToObject(ps, "api/v1", e);
-		for (size_t i = 0; i < MK_ARRAY_SIZE(api_groups); i++) {
-			_cleanup_free_ char *k = mk_strdup_printf("apis/%s/v1", api_groups[i]);
-			_cleanup_free_ char *u = mk_strdup_printf(
-				"/openapi/v3/apis/%s/v1?hash=%s", api_groups[i], MINIK8S_VERSION);
-			e = cJSON_CreateObject();
+		cJSON *ps = cJSON_AddObjectToObject(doc, "paths");
+		for (size_t i = 0; i <= MK_ARRAY_SIZE(api_groups); i++) {
+			const char *g = i ? api_groups[i - 1] : "";
+			_cleanup_free_ char *k = i ? mk_strdup_printf("apis/%s/v1", g)
+						   : mk_strdup("api/v1");
+			/* the hash is of the content: kubectl caches documents by this URL */
+			_cleanup_cjson_ cJSON *gvdoc = openapi_doc(g, "v1");
+			char *text = cJSON_PrintUnformatted(gvdoc), hash[65];
+			mk_sha256_hex(text, strlen(text), hash);
+			cJSON_free(text);
+			_cleanup_free_ char *u = mk_strdup_printf("/openapi/v3/%s?hash=%.32s", k, hash);
+			cJSON *e = cJSON_CreateObject();
 			cJSON_AddStringToObject(e, "serverRelativeURL", u);
 			cJSON_AddItemToObject(ps, k, e);
 		}

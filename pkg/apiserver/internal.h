@@ -93,7 +93,8 @@ const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);
 
-/* discovery.c: handles /version, /api, /apis, /api/v1, /apis/apps/v1, /openapi/... ;
+/* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
+ * /openapi/v3[/...];
  * returns false if path is not a discovery path. */
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep);
 
