@@ -346,4 +346,10 @@ for v in False false 0 FALSE; do
 	api GET "/api/v1/namespaces/default/services?watch=$v"
 	expect_eq "bool_nowatch_$v" "$(jqb .kind)" ServiceList
 done
+# sendInitialEvents=True: the state as ADDED, then the initial-events-end bookmark
+api GET "/api/v1/namespaces/default/services?watch=1&sendInitialEvents=True&allowWatchBookmarks=1&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
+expect_eq bool_send_initial_events "$(jq -rs '([.[] | .type] | index("BOOKMARK")) as $b | ([.[:$b][] | .type + ":" + .object.metadata.name] | sort | join(" ")) + " " + .[$b].object.metadata.annotations["k8s.io/initial-events-end"]' <<<"$BODY" 2>/dev/null)" \
+	"ADDED:full ADDED:kubernetes true"
+api GET "/api/v1/namespaces/default/services?watch=1&sendInitialEvents=yes&timeoutSeconds=1"
+expect_status bool_send_initial_events_needs_match 422 Invalid
 exit 0
