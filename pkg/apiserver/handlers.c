@@ -1078,6 +1078,8 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 
 	memset(o, 0, sizeof(*o));
 	o->policy = mk_request_arg(req, "propagationPolicy");
+	if (!o->policy && mk_request_bool(req, "orphanDependents")) /* deprecated form */
+		o->policy = "Orphan";
 	o->grace = g && *g ? strtol(g, NULL, 10) : -1;
 	if (req->body.len) {
 		opts = cJSON_ParseWithLength(req->body.data, req->body.len);

@@ -352,4 +352,14 @@ expect_eq bool_send_initial_events "$(jq -rs '([.[] | .type] | index("BOOKMARK")
 	"ADDED:full ADDED:kubernetes true"
 api GET "/api/v1/namespaces/default/services?watch=1&sendInitialEvents=yes&timeoutSeconds=1"
 expect_status bool_send_initial_events_needs_match 422 Invalid
+# orphanDependents=True (deprecated query form of propagationPolicy=Orphan)
+k create deployment orph --image=busybox
+rs_of_orph() { api GET "/apis/apps/v1/namespaces/default/replicasets?labelSelector=app%3Dorph"; [ "$(jqb '.items | length')" == 1 ]; }
+if wait_until 100 rs_of_orph; then
+	api DELETE "/apis/apps/v1/namespaces/default/deployments/orph?orphanDependents=True"
+	orphaned() { rs_of_orph && [ "$(jqb '.items[0].metadata.ownerReferences // [] | length')" == 0 ]; }
+	if wait_until 100 orphaned; then pass bool_orphan_dependents; else fail bool_orphan_dependents "replica set: ${BODY:0:300}"; fi
+else
+	fail bool_orphan_dependents "no replica set for deployment orph"
+fi
 exit 0
