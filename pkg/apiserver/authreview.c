@@ -72,6 +72,7 @@ static cJSON *review_body(struct mk_request *req, struct mk_reply *rep, const ch
 	it = cJSON_CreateString(api_version);
 	it->string = mk_strdup("apiVersion");
 	cJSON_InsertItemInArray(obj, 0, it);
+	free(meta->string); /* a detached item keeps its key */
 	meta->string = mk_strdup("metadata");
 	cJSON_InsertItemInArray(obj, 2, meta);
 	return obj;
