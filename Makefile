@@ -4,7 +4,7 @@
 # packages never edits the same line here.
 
 CC       ?= cc
-PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive libnl-3.0 libnl-route-3.0 libnftnl libmnl
+PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive libnl-3.0 libnl-route-3.0 libnftnl libmnl zlib
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
             -Iinclude -Ibuild/gen -MMD -MP $(shell pkg-config --cflags $(PKGS_LIB))

@@ -5,11 +5,9 @@ set -eu
 BUILD="build-essential pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   libgnutls28-dev libarchive-dev libzstd-dev libssl-dev libnl-3-dev
-  libnl-route-3-dev libnftnl-dev libmnl-dev"
+  libnl-route-3-dev libnftnl-dev libmnl-dev zlib1g-dev"
 RUNTIME="ca-certificates iproute2 runc nftables"
-TEST="check curl python3 jq busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev"
-# the official Python client (tests/e2e/python_client.sh)
-TEST="$TEST python3-kubernetes"
+TEST="check curl python3 jq busybox-static docker-registry skopeo umoci dnsutils zstd openssl bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket"
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME" ;;
   test)  PKGS="$BUILD $RUNTIME $TEST" ;;

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs the whole test suite: every Check unit binary, then every end-to-end script.
-# Each e2e script prints "PASS: name" / "FAIL: name" lines (tests/lib/lib.sh).
+# Each e2e script prints "PASS: name" / "FAIL: name" lines (tests/lib/lib.sh) and
+# ends with done_testing ("DONE: N checks"), which the runner checks.
 # Ends with the summary line "N passed, N failed". Exit status 0 only if none failed.
 # Usage: tests/run.sh [PATTERN]   (PATTERN filters test files by substring)
 set -u
@@ -48,6 +49,14 @@ for t in tests/e2e/*.sh; do
 	fi
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL: $name ran no test" >>"$out"; f=1
+	fi
+	# the script's own count (tests/lib/lib.sh done_testing): missing means it
+	# stopped before its end; a different count means results went unreported
+	done_line=$(grep -E '^DONE: [0-9]+ checks$' "$out" | tail -1)
+	if [ -z "$done_line" ]; then
+		echo "FAIL: $name stopped before its end (no DONE line; exit $rc)" >>"$out"; f=$((f + 1))
+	elif [ "$(sed -E 's/^DONE: ([0-9]+) checks$/\1/' <<<"$done_line")" -ne $(( $(grep -c '^PASS: ' "$out") + $(grep -c '^FAIL: ' "$out") )) ]; then
+		echo "FAIL: $name counted ${done_line#DONE: } but printed $p PASS and $f FAIL lines" >>"$out"; f=$((f + 1))
 	fi
 	passed=$((passed + p)); failed=$((failed + f))
 	echo "e2e $name: $p passed, $f failed ($(( $(date +%s) - start ))s)"

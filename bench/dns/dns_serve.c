@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 		mk_dns_server_stop(srv);
 		mk_dns_zone_free(zone);
 	}
-	mk_dns_strv_free(rc_ups);
+	mk_strv_free(rc_ups);
 	if (dummy) {
 		char addr[64];
 		snprintf(addr, sizeof(addr), "%s/32", nl ? listen[0] : "10.96.0.10");

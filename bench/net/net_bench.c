@@ -60,7 +60,7 @@ static void cleanup(void)
 		if (mk_net_netns_list(dirs[d], &names, NULL, NULL) == 0) {
 			for (char **p = names; *p; p++)
 				mk_net_netns_delete(dirs[d], *p, NULL);
-			mk_net_strv_free(names);
+			mk_strv_free(names);
 		}
 		mk_net_netns_dir_unmount(dirs[d], NULL);
 	}

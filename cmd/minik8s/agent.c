@@ -8,7 +8,6 @@
 #include "commands.h"
 #include "minik8s/agent.h"
 #include "minik8s/client.h"
-#include "minik8s/controller.h"
 #include "minik8s/runtime.h"
 
 static void agent_help(void)
@@ -59,10 +58,10 @@ int cmd_agent_parse_backoff(const char *s, unsigned *base, unsigned *max, struct
 	char *comma = strchr(dup, ',');
 	if (comma)
 		*comma++ = '\0';
-	if (mk_controller_parse_duration(dup, base, err) < 0)
+	if (mk_time_parse_duration(dup, base, err) < 0)
 		return -1;
 	if (comma)
-		return mk_controller_parse_duration(comma, max, err);
+		return mk_time_parse_duration(comma, max, err);
 	*max = *base * 30;
 	return 0;
 }
@@ -140,7 +139,7 @@ int cmd_agent(int argc, char **argv)
 		case O_NOPROXY: o.disable_proxy = true; break;
 		case O_NODNS: o.disable_dns = true; break;
 		case O_HB:
-			if (mk_controller_parse_duration(optarg, &o.heartbeat_ms, &err) < 0 || !o.heartbeat_ms)
+			if (mk_time_parse_duration(optarg, &o.heartbeat_ms, &err) < 0 || !o.heartbeat_ms)
 				return cmd_usage_error("agent", "invalid --node-status-update-frequency '%s'",
 						       optarg);
 			break;

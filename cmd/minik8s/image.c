@@ -182,7 +182,7 @@ static int do_import(struct mk_image_store *s, int argc, char **argv)
 		}
 		for (char **n = names; *n; n++)
 			printf("%s\n", *n);
-		mk_image_strv_free(names);
+		mk_strv_free(names);
 	}
 	return rc;
 }

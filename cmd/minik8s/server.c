@@ -238,7 +238,7 @@ int cmd_server(int argc, char **argv)
 		case O_NOCTL: f.disable_controllers = 1; break;
 		case O_GRACE:
 		case O_EVICT:
-			if (mk_controller_parse_duration(optarg, c == O_GRACE ? &f.node_grace_ms : &f.eviction_ms, &err) < 0)
+			if (mk_time_parse_duration(optarg, c == O_GRACE ? &f.node_grace_ms : &f.eviction_ms, &err) < 0)
 				return cmd_usage_error("server", "%s", err->msg);
 			break;
 		case O_A_RUN: f.agent.run_dir = optarg; break;
@@ -248,7 +248,7 @@ int cmd_server(int argc, char **argv)
 		case O_NOPROXY: f.agent.disable_proxy = true; break;
 		case O_NODNS: f.agent.disable_dns = true; break;
 		case O_A_HB:
-			if (mk_controller_parse_duration(optarg, &f.agent.heartbeat_ms, &err) < 0 ||
+			if (mk_time_parse_duration(optarg, &f.agent.heartbeat_ms, &err) < 0 ||
 			    !f.agent.heartbeat_ms)
 				return cmd_usage_error("server", "invalid --node-status-update-frequency '%s'",
 						       optarg);

@@ -28,6 +28,9 @@ struct mk_api_resource {
 	const char *const *verbs;	/* NULL-terminated */
 	bool has_status;		/* has a /status subresource */
 	bool has_scale;			/* has a /scale subresource */
+	/* The kind's strategy (defaults, validation, table), in its own file
+	 * pkg/api/kind_*.c; NULL for the kinds the generic code still handles. */
+	const struct mk_api_kind_ops *ops;
 };
 
 /* All resources served, in discovery order; *n set to the count. */
@@ -203,5 +206,7 @@ cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, cons
  * returned above; may be NULL). */
 void mk_api_schema_prune_unknown(const char *group, const char *version, const char *kind,
 				 cJSON *obj, const cJSON *keep);
+/* The ownerReference of obj with controller: true, or NULL (borrowed). */
+const cJSON *mk_api_controller_ref(const cJSON *obj);
 
 #endif

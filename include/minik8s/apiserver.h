@@ -48,7 +48,8 @@ struct mk_apiserver_options {
 					 * and a namespace controller empties and finalizes
 					 * it; false: the apiserver empties it synchronously */
 	size_t max_body_bytes;		/* 0 = default 3 MiB, as kube-apiserver */
-	unsigned max_connections;	/* 0 = default 1024 */
+	unsigned max_connections;	/* authenticated connections; 0 = default 1024
+					 * (anonymous ones have their own budget: connguard.h) */
 	const char *kubelet_client_cert_file; /* PEM client certificate and key presented */
 	const char *kubelet_client_key_file;  /* to agents for pods/log and pods/exec;
 					       * NULL: those answer 503 */

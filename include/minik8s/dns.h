@@ -204,10 +204,9 @@ size_t mk_dns_error_response(const uint8_t *q, size_t qlen, int rcode, uint8_t *
  * addresses listed in skip (NULL-terminated, may be NULL): the cluster DNS
  * itself must never be its own upstream. At most 8 servers. *ret is a
  * NULL-terminated owned array of owned "ADDR:53" / "[ADDR]:53" strings
- * (mk_dns_strv_free). ENOENT if the file is missing. */
+ * (mk_strv_free). ENOENT if the file is missing. */
 int mk_dns_resolv_conf_read(const char *path, const char *const *skip, char ***ret,
 			    struct mk_error **err);
-void mk_dns_strv_free(char **v);
 
 /* ---- server --------------------------------------------------------------------------- */
 

@@ -199,7 +199,6 @@ int mk_image_import(struct mk_image_store *s, const char *path, const char *defa
 int mk_image_import_dir(struct mk_image_store *s, const char *dir, int *ret_count,
 			struct mk_error **err);
 /* Frees a NULL-terminated string array; accepts NULL. */
-void mk_image_strv_free(char **v);
 
 /* ---- rootfs ---------------------------------------------------------------------------- */
 

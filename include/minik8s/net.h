@@ -236,6 +236,5 @@ int mk_net_ipam_list(struct mk_net_ipam *ipam, struct mk_net_ipam_entry **ret, s
 void mk_net_ipam_entries_free(struct mk_net_ipam_entry *e, size_t n);
 
 /* Frees a NULL-terminated array of strings as returned by the *_list calls above. */
-void mk_net_strv_free(char **v);
 
 #endif

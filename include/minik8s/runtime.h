@@ -12,6 +12,7 @@
  *   created, started     creation / start times (ns since the epoch, decimal)
  *   exit                 {"exitCode":N,"signal":S,"finishedAt":NS} once it exited
  *   runc.log             runc's own log (json)
+ *   attach               the shim's attach socket (SOCK_SEQPACKET) while it runs
  *
  * Every container has a shim: a small process (this same executable re-executed
  * through /proc/self/exe, like conmon or runc's own "runc init") that owns the
@@ -94,10 +95,18 @@ struct mk_runtime_container_spec {
 	const char *hostname;       /* NULL: the id */
 	const char *netns_path;     /* network namespace to join ("/run/netns/NAME");
 				     * NULL: a new, empty one */
+	const char *pidns_path;     /* pid namespace to join ("/proc/PID/ns/pid" of
+				     * another container); NULL: a new one */
+	const char *ipcns_path;     /* ipc namespace to join; NULL: a new one */
 	const struct mk_runtime_mount *mounts; /* extra bind mounts (hosts, resolv.conf) */
 	size_t n_mounts;
 	const char *const *capabilities; /* "CAP_X" list; NULL: Docker's default set */
 	bool tty;                   /* main process on a pty (logged as stdout) */
+	bool open_stdin;            /* Kubernetes' stdin: the shim keeps the process'
+				     * stdin open (a pipe, or the pty) for attach;
+				     * false: /dev/null (EOF) */
+	bool stdin_once;            /* stdinOnce: the shim closes stdin when the first
+				     * attach client that wrote to it ends its stdin */
 	uint64_t nofile;            /* RLIMIT_NOFILE soft=hard; 0: 1048576 or the
 				     * caller's hard limit if lower */
 	int64_t memory_limit;       /* bytes; 0: unlimited */
@@ -112,12 +121,11 @@ struct mk_runtime_container_spec {
 /* Kubernetes' rule for the process of a container: command replaces the image's
  * ENTRYPOINT, args replaces its CMD, and a command without args drops CMD. Every
  * input is a NULL-terminated list or NULL; empty and NULL both mean "not set".
- * *ret_argv is owned (free with mk_runtime_strv_free). EINVAL when empty. */
+ * *ret_argv is owned (free with mk_strv_free). EINVAL when empty. */
 int mk_runtime_args_merge(const char *const *entrypoint, const char *const *cmd,
 			  const char *const *command, const char *const *args, char ***ret_argv,
 			  struct mk_error **err);
 /* Frees a NULL-terminated owned string list. Accepts NULL. */
-void mk_runtime_strv_free(char **v);
 
 /* Builds the OCI runtime config for spec with cgroupsPath cgroups_path (NULL: no
  * cgroupsPath). *ret owned (cJSON_Delete). EINVAL on a bad spec. */
@@ -245,6 +253,28 @@ int mk_runtime_exec_wait(struct mk_runtime_exec *e, int timeout_ms, int *ret_exi
 			 struct mk_error **err);
 /* Kills the process if it still runs, reaps it, closes the fds. Accepts NULL. */
 void mk_runtime_exec_free(struct mk_runtime_exec *e);
+
+/* ---- attach ------------------------------------------------------------------ */
+
+/* An attach connection is a SOCK_SEQPACKET unix socket to the container's shim
+ * (STATE_DIR/<id>/attach, as conmon's). Each packet is one message whose first
+ * byte is its type; the shim sends the container's output as it reads it (no
+ * history: the log has that) to every client, and closes the connection once the
+ * container exited and its output is drained. */
+enum {
+	MK_RUNTIME_ATTACH_STDIN = 0,	   /* client -> shim: bytes for the stdin */
+	MK_RUNTIME_ATTACH_STDOUT = 1,	   /* shim -> client (a tty's output too) */
+	MK_RUNTIME_ATTACH_STDERR = 2,	   /* shim -> client */
+	MK_RUNTIME_ATTACH_RESIZE = 4,	   /* client -> shim: uint16 rows, cols (host order) */
+	MK_RUNTIME_ATTACH_STDIN_EOF = 255, /* client -> shim: this client's stdin ended */
+};
+/* Largest message either way, type byte included. */
+#define MK_RUNTIME_ATTACH_MAX_MSG (32 * 1024)
+
+/* Connects to the attach socket of a running container. *ret_fd owned (a
+ * blocking SOCK_SEQPACKET socket). ENOENT when the container has no shim. */
+int mk_runtime_attach_open(struct mk_runtime *rt, const char *id, int *ret_fd,
+			   struct mk_error **err);
 
 /* ---- child processes ---------------------------------------------------------- */
 

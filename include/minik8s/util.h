@@ -4,10 +4,13 @@
 #ifndef MINIK8S_UTIL_H
 #define MINIK8S_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <time.h>
@@ -33,6 +36,8 @@ int mk_error_wrap(struct mk_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Frees *err and sets it to NULL; accepts NULL and *err == NULL. */
 void mk_error_free(struct mk_error **err);
+/* Error code (HTTP status or errno) of err, 0 when NULL. */
+static inline int mk_error_code(const struct mk_error *e) { return e ? e->code : 0; }
 
 /* ---- cleanup helpers (systemd style) ------------------------------------ */
 
@@ -93,6 +98,31 @@ char *mk_base64_encode(const void *data, size_t len);
 /* Decodes standard base64 (whitespace ignored); *ret_data owned. -1 if malformed. */
 int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len);
 int mk_str_has_prefix(const char *s, const char *prefix);
+
+/* ---- string vectors: NULL-terminated arrays of owned strings ---------------- */
+
+/* Number of strings in v, a char ** or const char *const * (0 for NULL). */
+size_t mk_strv_len(const void *v);
+/* Appends s (owned by the vector from now on) to *v, which has *n strings, and
+ * keeps it NULL-terminated. Aborts on OOM. */
+void mk_strv_push(char ***v, size_t *n, char *s);
+/* Frees every string and the vector. Accepts NULL. */
+void mk_strv_free(char **v);
+static inline void mk_strv_freep(char ***v) { mk_strv_free(*v); }
+#define _cleanup_strv_ _cleanup_(mk_strv_freep)
+
+/* ---- growable arrays --------------------------------------------------------
+ * MK_GROW(arr, cap, need): makes room for at least need elements in arr, whose
+ * allocated size is cap elements (a size_t, updated), doubling from 8; aborts on
+ * OOM. Elements beyond the old cap are uninitialised. */
+void *mk_grow(void *p, size_t *cap, size_t need, size_t elem);
+#define MK_GROW(arr, cap, need) ((arr) = mk_grow((arr), &(cap), (need), sizeof(*(arr))))
+
+/* ---- FNV-1a, for hash tables and short stable names (not for security) ----- */
+uint32_t mk_fnv1a32(const void *data, size_t len);
+uint64_t mk_fnv1a64(const void *data, size_t len);
+static inline uint32_t mk_fnv1a32_str(const char *s) { return mk_fnv1a32(s, strlen(s)); }
+static inline uint64_t mk_fnv1a64_str(const char *s) { return mk_fnv1a64(s, strlen(s)); }
 int mk_str_has_suffix(const char *s, const char *suffix);
 
 /* ---- time ---------------------------------------------------------------- */
@@ -104,8 +134,48 @@ time_t mk_time_parse(const char *s);
 /* Kubernetes' human duration as kubectl shows it in AGE columns
  * ("0s", "45s", "3m", "3m20s", "5h", "5h3m", "2d", "2d3h", "400d", "3y10d"). */
 void mk_time_human_duration(int64_t seconds, char *buf, size_t size);
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds / milliseconds. */
 uint64_t mk_time_mono_ns(void);
+uint64_t mk_time_mono_ms(void);
+/* Absolute CLOCK_MONOTONIC deadline ms from now, for pthread_cond_timedwait on a
+ * condition variable initialised with mk_time_cond_init (which selects that clock). */
+void mk_time_mono_deadline(struct timespec *ts, uint64_t ms);
+void mk_time_cond_init(pthread_cond_t *c);
+/* Parses a duration ("500ms", "3s", "5m", "1h", or plain seconds "40") into
+ * milliseconds. Returns 0, or -1 (EINVAL / ERANGE) with *err. */
+int mk_time_parse_duration(const char *s, unsigned *ret_ms, struct mk_error **err);
+
+/* ---- hash table ------------------------------------------------------------
+ * String keys (copied) to void * values, chaining, FNV-1a, power-of-two buckets
+ * that grow at load 1. Not thread-safe: its owner locks. */
+struct mk_hmap_entry {
+	char *key;
+	uint64_t hash;
+	void *val;
+	struct mk_hmap_entry *next;
+};
+struct mk_hmap {
+	struct mk_hmap_entry **buckets;
+	size_t cap, n;
+};
+struct mk_hmap_iter {
+	size_t b;
+	struct mk_hmap_entry *e;
+};
+#define MK_HMAP_ITER_INIT { 0, NULL }
+
+void mk_hmap_init(struct mk_hmap *m);
+/* free_val (may be NULL) is called on every value. */
+void mk_hmap_release(struct mk_hmap *m, void (*free_val)(void *));
+struct mk_hmap_entry *mk_hmap_find(const struct mk_hmap *m, const char *key);
+void *mk_hmap_get(const struct mk_hmap *m, const char *key);
+bool mk_hmap_has(const struct mk_hmap *m, const char *key);
+/* Sets key (copied) to val; returns the previous value (or NULL). */
+void *mk_hmap_put(struct mk_hmap *m, const char *key, void *val);
+/* Removes key; returns its value (or NULL). */
+void *mk_hmap_del(struct mk_hmap *m, const char *key);
+/* Iteration; the table must not change meanwhile. */
+struct mk_hmap_entry *mk_hmap_iter_next(const struct mk_hmap *m, struct mk_hmap_iter *it);
 
 /* ---- random -------------------------------------------------------------- */
 
@@ -141,5 +211,8 @@ cJSON *mk_json_ensure_object(cJSON *obj, const char *path);
 /* Replaces (or adds) key in obj with item; item is moved into obj. */
 void mk_json_set(cJSON *obj, const char *key, cJSON *item);
 void mk_json_set_string(cJSON *obj, const char *key, const char *value);
+/* Writes canonical JSON (object keys sorted, integral numbers without a fraction)
+ * into b: equal objects give equal bytes whatever their key order. */
+void mk_json_canonical(const cJSON *v, struct mk_buf *b);
 
 #endif

@@ -139,13 +139,16 @@ static void enqueue_all(struct mk_agent *a)
 static void *heartbeat_main(void *arg)
 {
 	struct mk_agent *a = arg;
-	int64_t next_hb = agent_now_ms() + a->heartbeat_ms;
+	int64_t next_hb = agent_now_ms(); /* the lease at once, then every heartbeat */
+	int64_t next_status = agent_now_ms() + AGENT_STATUS_REPORT_MS;
 	int64_t next_resync = agent_now_ms() + a->resync_ms;
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping) {
 		int64_t now = agent_now_ms();
 		int64_t due = next_hb < next_resync ? next_hb : next_resync;
+		if (next_status < due)
+			due = next_status;
 		if (now < due) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -162,9 +165,15 @@ static void *heartbeat_main(void *arg)
 		pthread_mutex_unlock(&a->mu);
 		if (now >= next_hb) {
 			_cleanup_error_ struct mk_error *err = NULL;
-			if (agent_node_heartbeat(a, &err) < 0)
-				mk_log(MK_LOG_WARN, "agent", "node heartbeat: %s", err->msg);
+			if (agent_node_lease_renew(a, &err) < 0)
+				mk_log(MK_LOG_WARN, "agent", "node lease: %s", err->msg);
 			next_hb = agent_now_ms() + a->heartbeat_ms;
+		}
+		if (now >= next_status) {
+			_cleanup_error_ struct mk_error *err = NULL;
+			if (agent_node_heartbeat(a, &err) < 0)
+				mk_log(MK_LOG_WARN, "agent", "node status: %s", err->msg);
+			next_status = agent_now_ms() + AGENT_STATUS_REPORT_MS;
 		}
 		if (now >= next_resync) {
 			enqueue_all(a);
@@ -224,6 +233,37 @@ static int stream_resolve(void *userdata, const char *ns, const char *pod, const
 		mk_error_set(err, ENOENT, "container \"%s\" in pod \"%s\" is not available", container,
 			     pod);
 	return r;
+}
+
+/* Stream server, port-forward: the pod's uid and network namespace path (NULL for
+ * hostNetwork pods: the node's). The pod must have its sandbox on this node. */
+static int stream_resolve_netns(void *userdata, const char *ns, const char *pod, char **ret_uid,
+				char **ret_netns, struct mk_error **err)
+{
+	struct mk_agent *a = userdata;
+	_cleanup_free_ char *key = mk_strdup_printf("%s/%s", ns, pod);
+	struct mk_object *o = mk_informer_get(a->pods, key);
+	const char *uid = o ? mk_json_get_string(o->json, "metadata.uid") : NULL;
+	bool known = false;
+
+	if (uid) {
+		pthread_mutex_lock(&a->mu);
+		for (struct pod_state *s = a->states; s && !known; s = s->next)
+			known = !strcmp(s->uid, uid);
+		pthread_mutex_unlock(&a->mu);
+	}
+	if (!known) {
+		mk_object_unref(o);
+		return mk_error_set(err, ENOENT, "pod \"%s\" not found on node \"%s\"", pod,
+				    a->node_name);
+	}
+	char name[64];
+	agent_netns_name(uid, name);
+	*ret_netns = agent_host_network(o->json) ? NULL
+						 : mk_strdup_printf("%s/%s", a->netns_dir, name);
+	*ret_uid = mk_strdup(uid);
+	mk_object_unref(o);
+	return 0;
 }
 
 /* ---- start / stop ------------------------------------------------------------- */
@@ -432,6 +472,7 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 			.client_ca_file = o->stream_client_ca,
 			.runtime = a->rt,
 			.resolve = stream_resolve,
+			.resolve_netns = stream_resolve_netns,
 			.resolve_userdata = a,
 		};
 		if (mk_fs_mkdir_p(dir, 0700, &e) < 0 || mk_agent_stream_start(&so, &s, &e) < 0)

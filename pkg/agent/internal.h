@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "minik8s/agent.h"
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 #include "minik8s/image.h"
 #include "minik8s/net.h"
 #include "minik8s/runtime.h"
@@ -18,8 +18,16 @@
 /* One container of a pod as the agent tracks it. Touched only by the worker that
  * holds the pod's key, except cid/prev_cid, which the stream resolver reads under
  * agent->mu (writers take it too). */
+enum ctr_kind {
+	CTR_APP,	/* spec.containers */
+	CTR_INIT,	/* spec.initContainers (sidecar when restartPolicy: Always) */
+	CTR_EPHEMERAL,	/* spec.ephemeralContainers (added through the subresource) */
+};
+
 struct ctr_state {
 	char *name;
+	enum ctr_kind kind;
+	bool sidecar;	      /* an init container with restartPolicy Always */
 	char *cid;	      /* current runtime container, or NULL */
 	char *prev_cid;	      /* the exited instance before it (logs --previous) */
 	unsigned restarts;    /* restartCount */
@@ -57,6 +65,11 @@ struct pod_state {
 	bool net_down;	      /* terminal pod: network released */
 	bool torn_down;	      /* deleted: everything removed, API delete sent */
 	char *start_time;     /* status.startTime */
+	bool initialized;     /* every init container completed (or sidecar started) once:
+			       * init containers never run again */
+	bool apps_done;	      /* every app container finished for good: sidecars stop */
+	/* c[]: init containers, then app containers, then ephemeral containers, each in
+	 * spec order; ephemeral ones are appended (under mu) as the spec gains them */
 	size_t n;
 	struct ctr_state *c;
 };
@@ -108,6 +121,11 @@ struct mk_agent {
 /* node.c */
 int agent_node_register(struct mk_agent *a, struct mk_error **err);
 int agent_node_heartbeat(struct mk_agent *a, struct mk_error **err);
+/* Renews the node's Lease in kube-node-lease (creating it, and registering the
+ * node again if it was deleted). lease.c */
+int agent_node_lease_renew(struct mk_agent *a, struct mk_error **err);
+/* How often the node's status is posted when the lease carries the heartbeat. */
+#define AGENT_STATUS_REPORT_MS (5 * 60 * 1000)
 
 /* pod.c */
 int agent_pod_sync(struct mk_agent *a, const char *uid);

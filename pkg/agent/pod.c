@@ -1,6 +1,9 @@
 /* The pod sync: one level-triggered pass over one pod (by uid) comparing what the
  * API wants with what runs, then writing the pod status. The kubelet's
- * syncPod/killPod in one place. */
+ * syncPod/killPod in one place. Each pass: init containers one at a time until the
+ * pod is initialized (rules in init.c; sidecars are waited for to start, not to
+ * complete), then sidecars kept running and app containers started or restarted,
+ * ephemeral containers started once; sidecars stop after the app containers. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -119,62 +122,86 @@ static cJSON *term_json(const struct mk_runtime_container_status *rs, const char
 	return t;
 }
 
-/* A new state for pod, adopting containers found at start-up. */
-static struct pod_state *state_new(struct mk_agent *a, const cJSON *pod)
+static const char *const kind_lists[] = {
+	[CTR_APP] = "spec.containers",
+	[CTR_INIT] = "spec.initContainers",
+	[CTR_EPHEMERAL] = "spec.ephemeralContainers",
+};
+
+/* The spec of ct in pod (borrowed), or NULL. */
+static const cJSON *ctr_spec(const cJSON *pod, const struct ctr_state *ct)
 {
-	struct pod_state *s = mk_malloc0(sizeof(*s));
-	const cJSON *cs = mk_json_get(pod, "spec.containers"), *c;
-	s->uid = mk_strdup(mk_json_get_string(pod, "metadata.uid"));
-	s->ns = mk_strdup(mk_json_get_string(pod, "metadata.namespace"));
-	s->name = mk_strdup(mk_json_get_string(pod, "metadata.name"));
-	s->n = (size_t)cJSON_GetArraySize(cs);
-	s->c = mk_malloc0((s->n ? s->n : 1) * sizeof(*s->c));
-	const char *st = mk_json_get_string(pod, "status.startTime");
-	if (st && *st) {
-		s->start_time = mk_strdup(st);
-	} else {
-		char ts[32];
-		mk_time_format(time(NULL), ts, sizeof(ts));
-		s->start_time = mk_strdup(ts);
-	}
-	size_t i = 0;
-	cJSON_ArrayForEach(c, cs)
+	const cJSON *c;
+	cJSON_ArrayForEach(c, mk_json_get(pod, kind_lists[ct->kind]))
 	{
-		struct ctr_state *ct = &s->c[i++];
 		const char *name = mk_json_get_string(c, "name");
-		ct->name = mk_strdup(name ? name : "");
+		if (name && !strcmp(name, ct->name))
+			return c;
 	}
-	pthread_mutex_lock(&a->mu);
-	for (i = 0; i < s->n; i++) {
-		struct ctr_state *ct = &s->c[i];
-		long best = -1, second = -1;
-		for (size_t k = 0; k < a->n_adopt; k++) {
-			long r = cid_restart(a->adopt[k].id, s->uid, ct->name);
-			if (r > best) {
-				second = best;
-				best = r;
-			} else if (r > second) {
-				second = r;
-			}
-		}
-		if (best >= 0) {
-			ct->cid = container_id(s->uid, ct->name, (unsigned)best);
-			ct->restarts = (unsigned)best;
-			ct->crashes = (unsigned)best;
-		}
-		if (second >= 0)
-			ct->prev_cid = container_id(s->uid, ct->name, (unsigned)second);
+	return NULL;
+}
+
+static bool is_sidecar(const cJSON *c)
+{
+	const char *rp = mk_json_get_string(c, "restartPolicy");
+	return rp && !strcmp(rp, "Always");
+}
+
+static bool state_has(const struct pod_state *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->c[i].name, name))
+			return true;
+	return false;
+}
+
+/* Appends the containers of list kind that s does not track yet; caller holds
+ * a->mu when s is published (the stream resolver reads s->c). */
+static void state_add_kind(struct pod_state *s, const cJSON *pod, enum ctr_kind kind)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, mk_json_get(pod, kind_lists[kind]))
+	{
+		const char *name = mk_json_get_string(c, "name");
+		if (!name || state_has(s, name))
+			continue;
+		s->c = realloc(s->c, (s->n + 1) * sizeof(*s->c));
+		if (!s->c)
+			abort();
+		struct ctr_state *ct = &s->c[s->n++];
+		memset(ct, 0, sizeof(*ct));
+		ct->name = mk_strdup(name);
+		ct->kind = kind;
+		ct->sidecar = kind == CTR_INIT && is_sidecar(c);
 	}
-	/* adopted once: a later state for this uid must not adopt them again */
-	for (size_t k = 0; k < a->n_adopt; k++)
-		if (mk_str_has_prefix(a->adopt[k].id, s->uid)) {
-			free(a->adopt[k].id);
-			a->adopt[k].id = mk_strdup("");
+}
+
+/* Adopts runtime containers of ct found at start-up (the newest is current, the
+ * one before it the previous instance). Caller holds a->mu. */
+static void adopt_locked(struct mk_agent *a, struct pod_state *s, struct ctr_state *ct)
+{
+	long best = -1, second = -1;
+	for (size_t k = 0; k < a->n_adopt; k++) {
+		long r = cid_restart(a->adopt[k].id, s->uid, ct->name);
+		if (r > best) {
+			second = best;
+			best = r;
+		} else if (r > second) {
+			second = r;
 		}
-	s->next = a->states;
-	a->states = s;
-	pthread_mutex_unlock(&a->mu);
-	for (i = 0; i < s->n; i++) {
+	}
+	if (best >= 0) {
+		ct->cid = container_id(s->uid, ct->name, (unsigned)best);
+		ct->restarts = (unsigned)best;
+		ct->crashes = (unsigned)best;
+	}
+	if (second >= 0)
+		ct->prev_cid = container_id(s->uid, ct->name, (unsigned)second);
+}
+
+static void adopt_finish(struct mk_agent *a, struct pod_state *s, size_t from)
+{
+	for (size_t i = from; i < s->n; i++) {
 		struct ctr_state *ct = &s->c[i];
 		struct mk_runtime_container_status rs;
 		_cleanup_error_ struct mk_error *e = NULL;
@@ -185,7 +212,79 @@ static struct pod_state *state_new(struct mk_agent *a, const cJSON *pod)
 			mk_log(MK_LOG_INFO, "agent", "pod %s/%s: adopted container %s", s->ns, s->name,
 			       ct->cid);
 	}
+}
+
+/* What the API already knows (an agent restarted, or its runtime state is gone):
+ * init containers that completed do not run again. */
+static void adopt_status(struct pod_state *s, const cJSON *pod)
+{
+	const cJSON *cond, *cs;
+	cJSON_ArrayForEach(cond, mk_json_get(pod, "status.conditions"))
+	{
+		const char *t = mk_json_get_string(cond, "type"), *v = mk_json_get_string(cond, "status");
+		if (t && v && !strcmp(t, "Initialized") && !strcmp(v, "True") &&
+		    cJSON_GetArraySize(mk_json_get(pod, "spec.initContainers")) > 0)
+			s->initialized = true;
+	}
+	cJSON_ArrayForEach(cs, mk_json_get(pod, "status.initContainerStatuses"))
+	{
+		const char *name = mk_json_get_string(cs, "name");
+		const cJSON *term = mk_json_get(cs, "state.terminated");
+		const cJSON *code = cJSON_GetObjectItem(term, "exitCode");
+		for (size_t i = 0; name && i < s->n; i++) {
+			struct ctr_state *ct = &s->c[i];
+			if (ct->kind != CTR_INIT || ct->sidecar || ct->cid || strcmp(ct->name, name) ||
+			    !cJSON_IsNumber(code) || code->valueint != 0)
+				continue;
+			ct->term = cJSON_Duplicate(term, 1);
+			ct->done = true;
+			const cJSON *rc = cJSON_GetObjectItem(cs, "restartCount");
+			ct->restarts = cJSON_IsNumber(rc) ? (unsigned)rc->valueint : 0;
+		}
+	}
+}
+
+/* A new state for pod, adopting containers found at start-up. */
+static struct pod_state *state_new(struct mk_agent *a, const cJSON *pod)
+{
+	struct pod_state *s = mk_malloc0(sizeof(*s));
+	s->uid = mk_strdup(mk_json_get_string(pod, "metadata.uid"));
+	s->ns = mk_strdup(mk_json_get_string(pod, "metadata.namespace"));
+	s->name = mk_strdup(mk_json_get_string(pod, "metadata.name"));
+	const char *st = mk_json_get_string(pod, "status.startTime");
+	if (st && *st) {
+		s->start_time = mk_strdup(st);
+	} else {
+		char ts[32];
+		mk_time_format(time(NULL), ts, sizeof(ts));
+		s->start_time = mk_strdup(ts);
+	}
+	state_add_kind(s, pod, CTR_INIT);
+	state_add_kind(s, pod, CTR_APP);
+	state_add_kind(s, pod, CTR_EPHEMERAL);
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < s->n; i++)
+		adopt_locked(a, s, &s->c[i]);
+	/* adopted once: a later state for this uid must not adopt them again */
+	for (size_t k = 0; k < a->n_adopt; k++)
+		if (mk_str_has_prefix(a->adopt[k].id, s->uid)) {
+			free(a->adopt[k].id);
+			a->adopt[k].id = mk_strdup("");
+		}
+	s->next = a->states;
+	a->states = s;
+	pthread_mutex_unlock(&a->mu);
+	adopt_finish(a, s, 0);
+	adopt_status(s, pod);
 	return s;
+}
+
+/* Ephemeral containers added to the spec since the state was made. */
+static void state_grow(struct mk_agent *a, struct pod_state *s, const cJSON *pod)
+{
+	pthread_mutex_lock(&a->mu);
+	state_add_kind(s, pod, CTR_EPHEMERAL);
+	pthread_mutex_unlock(&a->mu);
 }
 
 /* ---- helpers over the pod spec ------------------------------------------------------- */
@@ -204,6 +303,24 @@ static bool should_restart(const cJSON *pod, int exit_code)
 	if (!strcmp(p, "OnFailure"))
 		return exit_code != 0;
 	return true;
+}
+
+/* Whether ct runs again after exiting with exit_code. */
+static bool restart_wanted(const cJSON *pod, const struct pod_state *st, const struct ctr_state *ct,
+			   int exit_code)
+{
+	switch (ct->kind) {
+	case CTR_EPHEMERAL:
+		return false; /* never restarted */
+	case CTR_INIT:
+		if (ct->sidecar)
+			return !st->apps_done; /* restarted whatever the pod's policy */
+		/* a failed init container is retried under Always and OnFailure */
+		return exit_code != 0 && strcmp(restart_policy(pod), "Never") != 0;
+	case CTR_APP:
+		break;
+	}
+	return should_restart(pod, exit_code);
 }
 
 static int num_field(const cJSON *obj, const char *key, int def)
@@ -580,7 +697,8 @@ fail:
 
 /* Creates and starts instance number restart of container c. 0 started, 1 waiting. */
 static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
-			   const cJSON *c, struct ctr_state *ct, unsigned restart, int64_t *next_ms)
+			   const cJSON *c, struct ctr_state *ct, unsigned restart, const char *pidns,
+			   const char *ipcns, int64_t *next_ms)
 {
 	int64_t now = agent_now_ms();
 	if (ct->start_retry_ms > now) {
@@ -724,9 +842,13 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		.gid = gid,
 		.hostname = hostname,
 		.netns_path = netns,
+		.pidns_path = pidns,
+		.ipcns_path = ipcns,
 		.mounts = mounts,
 		.n_mounts = nm,
 		.tty = cJSON_IsTrue(cJSON_GetObjectItem(c, "tty")),
+		.open_stdin = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdin")),
+		.stdin_once = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdinOnce")),
 		.memory_limit = mem > 0 ? mem : 0,
 		.cpu_shares = cpu_req > 0 ? (uint64_t)(cpu_req * 1024 / 1000 < 2 ? 2 : cpu_req * 1024 / 1000) : 0,
 		.cpu_quota = cpu_lim > 0 ? (cpu_lim * 100 < 1000 ? 1000 : cpu_lim * 100) : 0,
@@ -794,9 +916,9 @@ out:
 	for (size_t i = 0; i < env.n; i++)
 		free(env.v[i]);
 	free(env.v);
-	mk_runtime_strv_free(argv);
-	mk_runtime_strv_free(cmd);
-	mk_runtime_strv_free(args);
+	mk_strv_free(argv);
+	mk_strv_free(cmd);
+	mk_strv_free(args);
 	mk_image_config_free(ic);
 	return r;
 }
@@ -981,8 +1103,8 @@ static bool json_equal(const cJSON *x, const cJSON *y)
 	struct mk_buf bx, by;
 	mk_buf_init(&bx);
 	mk_buf_init(&by);
-	mk_controller_canonical_json(x, &bx);
-	mk_controller_canonical_json(y, &by);
+	mk_json_canonical(x, &bx);
+	mk_json_canonical(y, &by);
 	bool eq = bx.len == by.len && (!bx.len || !memcmp(bx.data, by.data, bx.len));
 	mk_buf_release(&bx);
 	mk_buf_release(&by);
@@ -1049,6 +1171,18 @@ static int api_delete(struct mk_agent *a, struct pod_state *st, const cJSON *pod
 	return r;
 }
 
+/* Waits for ct's exit until deadline (wall ms), then kills it. */
+static void stop_one(struct mk_agent *a, struct ctr_state *ct, int64_t deadline)
+{
+	_cleanup_error_ struct mk_error *e = NULL;
+	int64_t left = deadline - agent_now_ms();
+	if (ct->cid &&
+	    mk_runtime_container_stop(a->rt, ct->cid, left > 0 ? (int)((left + 999) / 1000) : 0, NULL,
+				      &e) < 0 &&
+	    e->code != ENOENT)
+		mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+}
+
 /* SIGTERM, grace period, SIGKILL, then every trace removed and the pod deleted
  * from the API (grace 0), which the API server now allows. */
 static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
@@ -1062,27 +1196,27 @@ static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
 	if (until > 0 && (int64_t)until * 1000 < deadline)
 		deadline = (int64_t)until * 1000 > agent_now_ms() ? (int64_t)until * 1000 : agent_now_ms();
 
-	{
-		/* SIGTERM to every container first, so their grace periods run together */
-		for (size_t i = 0; i < st->n; i++) {
+	/* app, init and ephemeral containers first, their grace periods running
+	 * together; sidecars after them, in reverse order (they may serve the apps
+	 * until the end) */
+	for (int round = 0; round < 2; round++) {
+		for (size_t k = 0; k < st->n; k++) {
+			size_t i = round ? st->n - 1 - k : k;
 			struct mk_runtime_container_status rs;
 			struct ctr_state *ct = &st->c[i];
+			if (ct->sidecar != (round == 1))
+				continue;
 			if (!ct->cid || mk_runtime_container_status_get(a->rt, ct->cid, &rs, NULL) < 0 ||
 			    rs.state != MK_RUNTIME_STATE_RUNNING)
 				continue;
 			agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
 			mk_runtime_container_kill(a->rt, ct->cid, SIGTERM, NULL);
+			if (round == 1)
+				stop_one(a, ct, deadline);
 		}
-		for (size_t i = 0; i < st->n; i++) {
-			struct ctr_state *ct = &st->c[i];
-			_cleanup_error_ struct mk_error *e = NULL;
-			int64_t left = deadline - agent_now_ms();
-			if (ct->cid &&
-			    mk_runtime_container_stop(a->rt, ct->cid, left > 0 ? (int)((left + 999) / 1000) : 0,
-						      NULL, &e) < 0 &&
-			    e->code != ENOENT)
-				mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
-		}
+		for (size_t i = 0; round == 0 && i < st->n; i++)
+			if (!st->c[i].sidecar)
+				stop_one(a, &st->c[i], deadline);
 	}
 	agent_pod_teardown(a, st->uid);
 	st->torn_down = true;
@@ -1095,6 +1229,186 @@ static bool terminal_phase(const cJSON *pod)
 {
 	const char *p = mk_json_get_string(pod, "status.phase");
 	return p && (!strcmp(p, "Succeeded") || !strcmp(p, "Failed"));
+}
+
+/* One container's runtime state as this sync saw it. */
+struct obs {
+	struct mk_runtime_container_status rs;
+	bool have;
+};
+
+static bool obs_running(const struct obs *o)
+{
+	return o->have && o->rs.state == MK_RUNTIME_STATE_RUNNING;
+}
+
+static int term_code(const cJSON *term)
+{
+	const cJSON *ec = cJSON_GetObjectItem(term, "exitCode");
+	return cJSON_IsNumber(ec) ? ec->valueint : -1;
+}
+
+/* Reads ct's runtime state into *o and records an exit not seen before. */
+static void observe(struct mk_agent *a, struct pod_state *st, const cJSON *pod, struct ctr_state *ct,
+		    struct obs *o)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	memset(o, 0, sizeof(*o));
+	if (!ct->cid)
+		return;
+	if (mk_runtime_container_status_get(a->rt, ct->cid, &o->rs, &err) < 0) {
+		mk_log(MK_LOG_WARN, "agent", "status of %s: %s", ct->cid, err->msg);
+		/* unknown to the runtime: treat as exited with an unknown code */
+		memset(&o->rs, 0, sizeof(o->rs));
+		o->rs.state = MK_RUNTIME_STATE_EXITED;
+		o->rs.exit_code = -1;
+	}
+	o->have = true;
+	if (o->rs.state == MK_RUNTIME_STATE_UNKNOWN || o->rs.state == MK_RUNTIME_STATE_CREATED) {
+		/* a create or start interrupted by an agent crash */
+		mk_runtime_container_delete(a->rt, ct->cid, NULL);
+		o->rs.state = MK_RUNTIME_STATE_EXITED;
+		o->rs.exit_code = -1;
+	}
+	if (o->rs.state == MK_RUNTIME_STATE_EXITED && !ct->term) {
+		int64_t ran = o->rs.finished_ns && o->rs.started_ns
+				      ? (o->rs.finished_ns - o->rs.started_ns) / 1000000
+				      : 0;
+		ct->term = term_json(&o->rs, ct->cid, NULL);
+		if (ran > 2 * (int64_t)a->backoff_max_ms)
+			ct->crashes = 0;
+		ct->crashes++;
+		ct->done = !restart_wanted(pod, st, ct, o->rs.exit_code < 0 ? 137 : o->rs.exit_code);
+		ct->killed_by_probe = false;
+	}
+}
+
+/* Starts ct for the first time, or again once its back-off has passed. true when
+ * it was started now (*o then says running). */
+static bool start_step(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
+		       struct ctr_state *ct, struct obs *o, const char *pidns, const char *ipcns,
+		       int64_t *next_ms)
+{
+	if (ct->done || !c)
+		return false;
+	if (ct->cid && !(o->have && o->rs.state == MK_RUNTIME_STATE_EXITED))
+		return false;
+	if (ct->cid) {
+		/* back-off measured from the exit, as the kubelet does */
+		int64_t fin = o->rs.finished_ns ? o->rs.finished_ns / 1000000 : agent_now_ms();
+		int64_t at = fin + (int64_t)mk_agent_backoff_ms(ct->crashes, a->backoff_base_ms,
+								a->backoff_max_ms);
+		if (at > agent_now_ms()) {
+			if (!ct->wait_reason || strcmp(ct->wait_reason, "CrashLoopBackOff"))
+				agent_event(a, pod, "Warning", "BackOff",
+					    "Back-off restarting failed container %s in pod %s_%s(%s)",
+					    ct->name, st->name, st->ns, st->uid);
+			set_str(&ct->wait_reason, "CrashLoopBackOff");
+			_cleanup_free_ char *m = mk_strdup_printf(
+				"back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				(long long)((at - fin + 999) / 1000), ct->name, st->name, st->ns, st->uid);
+			set_str(&ct->wait_message, m);
+			due(next_ms, at);
+			return false;
+		}
+	}
+	unsigned next = ct->cid ? ct->restarts + 1 : ct->restarts;
+	if (start_container(a, st, pod, c, ct, next, pidns, ipcns, next_ms) != 0)
+		return false;
+	/* started: report it Running now, without another `runc state` on the way to
+	 * the status; the sync this status write triggers asks runc */
+	memset(&o->rs, 0, sizeof(o->rs));
+	o->rs.state = MK_RUNTIME_STATE_RUNNING;
+	o->rs.started_ns = started_ns(a, ct->cid);
+	o->have = true;
+	return true;
+}
+
+/* A running container: its exit is watched and its probes run. */
+static void running_step(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
+			 struct ctr_state *ct, const struct obs *o, int64_t *next_ms)
+{
+	if (!obs_running(o) || !c)
+		return;
+	if (!o->rs.shim_pid && !o->rs.pid) {
+		mk_workqueue_add(a->q, st->uid); /* just started: look again */
+	} else if (!ct->watched_cid || strcmp(ct->watched_cid, ct->cid)) {
+		agent_watch_pid(a, st->uid, o->rs.shim_pid ? o->rs.shim_pid : o->rs.pid);
+		set_str(&ct->watched_cid, ct->cid);
+	}
+	if (run_probes(a, st, pod, c, ct, &o->rs, next_ms))
+		mk_workqueue_add(a->q, st->uid); /* killed by liveness: handled on the next sync */
+}
+
+/* The container's status; default_wait: its waiting reason before it first ran. */
+static cJSON *ctr_status(const struct ctr_state *ct, const cJSON *c, const struct obs *o,
+			 const char *default_wait, bool ready)
+{
+	cJSON *cs = cJSON_CreateObject();
+	cJSON *state, *last;
+	char ts[32];
+	bool running = obs_running(o);
+	if (running) {
+		state = cJSON_CreateObject();
+		agent_time_ns_format(o->rs.started_ns ? o->rs.started_ns : o->rs.created_ns, ts,
+				     sizeof(ts));
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(state, "running"), "startedAt", ts);
+		last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
+	} else if (ct->term && ct->done) {
+		state = cJSON_CreateObject();
+		cJSON_AddItemToObject(state, "terminated", cJSON_Duplicate(ct->term, 1));
+		last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
+	} else if (ct->term) {
+		state = waiting(ct->wait_reason ? ct->wait_reason : "CrashLoopBackOff", ct->wait_message);
+		last = cJSON_Duplicate(ct->term, 1);
+	} else {
+		state = waiting(ct->wait_reason ? ct->wait_reason : default_wait, ct->wait_message);
+		last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
+	}
+	cJSON_AddStringToObject(cs, "name", ct->name);
+	cJSON_AddItemToObject(cs, "state", state);
+	if (last) {
+		cJSON *l = cJSON_CreateObject();
+		cJSON_AddItemToObject(l, "terminated", last);
+		cJSON_AddItemToObject(cs, "lastState", l);
+	} else {
+		cJSON_AddItemToObject(cs, "lastState", cJSON_CreateObject());
+	}
+	cJSON_AddBoolToObject(cs, "ready", ready);
+	cJSON_AddNumberToObject(cs, "restartCount", ct->restarts);
+	const char *image = mk_json_get_string(c, "image");
+	cJSON_AddStringToObject(cs, "image", image ? image : "");
+	cJSON_AddStringToObject(cs, "imageID", ct->image_id ? ct->image_id : "");
+	if (ct->cid && (running || ct->term)) {
+		_cleanup_free_ char *id = mk_strdup_printf("runc://%s", ct->cid);
+		cJSON_AddStringToObject(cs, "containerID", id);
+	} else if (ct->term && mk_json_get_string(ct->term, "containerID")) {
+		/* known from the API only (adopt_status): the runtime lost it */
+		cJSON_AddStringToObject(cs, "containerID", mk_json_get_string(ct->term, "containerID"));
+	}
+	cJSON_AddBoolToObject(cs, "started", running && ct->startup_done);
+	return cs;
+}
+
+/* An ephemeral container with targetContainerName joins the target's pid and ipc
+ * namespaces (it sees the target's processes); 0 go, 1 wait for the target. */
+static int ephemeral_target(struct pod_state *st, const cJSON *c, const struct obs *obs,
+			    char pidns[64], char ipcns[64])
+{
+	const char *target = mk_json_get_string(c, "targetContainerName");
+	pidns[0] = ipcns[0] = '\0';
+	if (!target || !*target)
+		return 0;
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->c[i].kind == CTR_EPHEMERAL || strcmp(st->c[i].name, target))
+			continue;
+		if (!obs_running(&obs[i]) || obs[i].rs.pid <= 0)
+			return 1;
+		snprintf(pidns, 64, "/proc/%d/ns/pid", (int)obs[i].rs.pid);
+		snprintf(ipcns, 64, "/proc/%d/ns/ipc", (int)obs[i].rs.pid);
+		return 0;
+	}
+	return 1;
 }
 
 int agent_pod_sync(struct mk_agent *a, const char *uid)
@@ -1142,6 +1456,7 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 		mk_object_unref(o);
 		return 0;
 	}
+	state_grow(a, st, pod);
 
 	int64_t next_ms = 0;
 	bool sandbox_ok = agent_sandbox_ensure(a, st, pod, &err) == 0;
@@ -1152,187 +1467,170 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 		rc = -1;
 	}
 
-	_cleanup_cjson_ cJSON *status = cJSON_CreateObject();
-	cJSON *cstats = cJSON_CreateArray();
-	int n_running = 0, n_pending = 0, n_done = 0, n_failed = 0, n_ready = 0;
-	struct mk_buf unready;
-	mk_buf_init(&unready);
-	const cJSON *c;
-	size_t i = 0;
-	cJSON_ArrayForEach(c, mk_json_get(pod, "spec.containers"))
-	{
-		if (i >= st->n)
-			break;
-		struct ctr_state *ct = &st->c[i++];
-		struct mk_runtime_container_status rs = { 0 };
-		bool have = false;
-		cJSON *state = NULL, *last = NULL;
+	struct obs *obs = mk_malloc0((st->n ? st->n : 1) * sizeof(*obs));
+	for (size_t i = 0; i < st->n; i++)
+		observe(a, st, pod, &st->c[i], &obs[i]);
 
-		for (int pass = 0; pass < 3; pass++) {
-			have = false;
-			if (ct->cid) {
-				if (mk_runtime_container_status_get(a->rt, ct->cid, &rs, &err) == 0) {
-					have = true;
-				} else {
-					mk_log(MK_LOG_WARN, "agent", "status of %s: %s", ct->cid,
-					       err->msg);
-					mk_error_free(&err);
-					/* unknown to the runtime: treat as exited with an unknown code */
-					memset(&rs, 0, sizeof(rs));
-					rs.state = MK_RUNTIME_STATE_EXITED;
-					rs.exit_code = -1;
-					have = true;
-				}
+	/* 1. init containers, one at a time in spec order, until the pod is initialized */
+	bool init_failed = false;
+	size_t n_init = 0;
+	while (n_init < st->n && st->c[n_init].kind == CTR_INIT)
+		n_init++;
+	for (size_t i = 0; i < n_init; i++)
+		running_step(a, st, pod, ctr_spec(pod, &st->c[i]), &st->c[i], &obs[i], &next_ms);
+	if (!st->initialized) {
+		struct mk_agent_init_view *v = mk_malloc0((n_init + 1) * sizeof(*v));
+		for (size_t i = 0; i < n_init; i++) {
+			const struct ctr_state *ct = &st->c[i];
+			v[i].sidecar = ct->sidecar;
+			v[i].running = obs_running(&obs[i]);
+			v[i].started = v[i].running && ct->startup_done && ct->probed_cid &&
+				       !strcmp(ct->probed_cid, ct->cid);
+			v[i].completed = !ct->sidecar && ct->done && term_code(ct->term) == 0;
+			v[i].failed = !ct->sidecar && ct->done && term_code(ct->term) != 0;
+		}
+		size_t idx = 0;
+		switch (mk_agent_init_next(v, n_init, &idx)) {
+		case MK_AGENT_INIT_DONE:
+			st->initialized = true;
+			break;
+		case MK_AGENT_INIT_FAILED:
+			init_failed = true;
+			break;
+		case MK_AGENT_INIT_WAIT:
+			break;
+		case MK_AGENT_INIT_START: {
+			struct ctr_state *ct = &st->c[idx];
+			const cJSON *c = ctr_spec(pod, ct);
+			if (sandbox_ok && start_step(a, st, pod, c, ct, &obs[idx], NULL, NULL, &next_ms)) {
+				running_step(a, st, pod, c, ct, &obs[idx], &next_ms);
+				mk_workqueue_add(a->q, uid); /* the next one may follow at once */
 			}
-			if (have && (rs.state == MK_RUNTIME_STATE_UNKNOWN ||
-				     rs.state == MK_RUNTIME_STATE_CREATED)) {
-				/* a create or start interrupted by an agent crash */
-				mk_runtime_container_delete(a->rt, ct->cid, NULL);
-				rs.state = MK_RUNTIME_STATE_EXITED;
-				rs.exit_code = -1;
-			}
-			if (have && rs.state == MK_RUNTIME_STATE_EXITED && !ct->term) {
-				int64_t ran = rs.finished_ns && rs.started_ns
-						      ? (rs.finished_ns - rs.started_ns) / 1000000
-						      : 0;
-				ct->term = term_json(&rs, ct->cid, NULL);
-				if (ran > 2 * (int64_t)a->backoff_max_ms)
-					ct->crashes = 0;
-				ct->crashes++;
-				ct->done = !should_restart(pod, rs.exit_code < 0 ? 137 : rs.exit_code);
-				ct->killed_by_probe = false;
-			}
-			if (!sandbox_ok)
-				break;
-			bool need_start = !ct->cid || (!ct->done && have && rs.state == MK_RUNTIME_STATE_EXITED);
-			if (!need_start)
-				break;
-			if (ct->cid) {
-				/* back-off measured from the exit, as the kubelet does */
-				int64_t fin = rs.finished_ns ? rs.finished_ns / 1000000 : agent_now_ms();
-				int64_t at = fin + (int64_t)mk_agent_backoff_ms(ct->crashes, a->backoff_base_ms,
-										a->backoff_max_ms);
-				if (at > agent_now_ms()) {
-					if (!ct->wait_reason || strcmp(ct->wait_reason, "CrashLoopBackOff"))
-						agent_event(a, pod, "Warning", "BackOff",
-							    "Back-off restarting failed container %s in pod %s_%s(%s)",
-							    ct->name, st->name, st->ns, st->uid);
-					set_str(&ct->wait_reason, "CrashLoopBackOff");
-					_cleanup_free_ char *m = mk_strdup_printf(
-						"back-off %llds restarting failed container=%s pod=%s_%s(%s)",
-						(long long)((at - fin + 999) / 1000), ct->name, st->name,
-						st->ns, st->uid);
-					set_str(&ct->wait_message, m);
-					due(&next_ms, at);
-					break;
-				}
-			}
-			unsigned next = ct->cid ? ct->restarts + 1 : ct->restarts;
-			if (start_container(a, st, pod, c, ct, next, &next_ms) != 0)
-				break;
-			/* started: report it Running now, without another `runc state` on the
-			 * way to the status; the sync this status write triggers asks runc */
-			memset(&rs, 0, sizeof(rs));
-			rs.state = MK_RUNTIME_STATE_RUNNING;
-			rs.started_ns = started_ns(a, ct->cid);
-			have = true;
 			break;
 		}
-		if (have && rs.state == MK_RUNTIME_STATE_RUNNING) {
-			if (!rs.shim_pid && !rs.pid) {
-				mk_workqueue_add(a->q, uid); /* just started: look again */
-			} else if (!ct->watched_cid || strcmp(ct->watched_cid, ct->cid)) {
-				agent_watch_pid(a, uid, rs.shim_pid ? rs.shim_pid : rs.pid);
-				set_str(&ct->watched_cid, ct->cid);
-			}
-			if (run_probes(a, st, pod, c, ct, &rs, &next_ms)) {
-				/* killed by liveness: handled on the next sync */
-				mk_workqueue_add(a->q, uid);
-			}
 		}
-
-		/* the container's status */
-		cJSON *cs = cJSON_CreateObject();
-		char ts[32];
-		bool running = have && rs.state == MK_RUNTIME_STATE_RUNNING;
-		bool ready = running && ct->ready && ct->startup_done;
-		if (running) {
-			state = cJSON_CreateObject();
-			agent_time_ns_format(rs.started_ns ? rs.started_ns : rs.created_ns, ts, sizeof(ts));
-			cJSON_AddStringToObject(cJSON_AddObjectToObject(state, "running"), "startedAt", ts);
-			last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
-			n_running++;
-		} else if (ct->term && ct->done) {
-			state = cJSON_CreateObject();
-			cJSON_AddItemToObject(state, "terminated", cJSON_Duplicate(ct->term, 1));
-			last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
-			n_done++;
-			const cJSON *ec = cJSON_GetObjectItem(ct->term, "exitCode");
-			if (cJSON_IsNumber(ec) && ec->valueint != 0)
-				n_failed++;
-		} else if (ct->term) {
-			state = waiting(ct->wait_reason ? ct->wait_reason : "CrashLoopBackOff",
-					ct->wait_message);
-			last = cJSON_Duplicate(ct->term, 1);
-			n_running++; /* restarting counts as running for the phase */
-		} else {
-			state = waiting(ct->wait_reason ? ct->wait_reason : "ContainerCreating",
-					ct->wait_message);
-			last = ct->last_term ? cJSON_Duplicate(ct->last_term, 1) : NULL;
-			if (!ct->last_term)
-				n_pending++;
-			else
-				n_running++;
-		}
-		if (ready)
-			n_ready++;
-		else
-			mk_buf_printf(&unready, "%s%s", unready.len ? " " : "", ct->name);
-		cJSON_AddStringToObject(cs, "name", ct->name);
-		cJSON_AddItemToObject(cs, "state", state);
-		if (last) {
-			cJSON *l = cJSON_CreateObject();
-			cJSON_AddItemToObject(l, "terminated", last);
-			cJSON_AddItemToObject(cs, "lastState", l);
-		} else {
-			cJSON_AddItemToObject(cs, "lastState", cJSON_CreateObject());
-		}
-		cJSON_AddBoolToObject(cs, "ready", ready);
-		cJSON_AddNumberToObject(cs, "restartCount", ct->restarts);
-		const char *image = mk_json_get_string(c, "image");
-		cJSON_AddStringToObject(cs, "image", image ? image : "");
-		cJSON_AddStringToObject(cs, "imageID", ct->image_id ? ct->image_id : "");
-		if (ct->cid && (running || ct->term)) {
-			_cleanup_free_ char *id = mk_strdup_printf("runc://%s", ct->cid);
-			cJSON_AddStringToObject(cs, "containerID", id);
-		}
-		cJSON_AddBoolToObject(cs, "started", running && ct->startup_done);
-		cJSON_AddItemToArray(cstats, cs);
+		free(v);
 	}
 
-	const char *phase;
-	bool all_done = st->n > 0 && n_done == (int)st->n;
-	if (all_done)
-		phase = n_failed ? "Failed" : "Succeeded";
-	else if (n_pending > 0)
-		phase = "Pending";
-	else
-		phase = "Running";
+	/* 2. once initialized: sidecars kept running, app containers started */
+	for (size_t i = 0; st->initialized && i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		if (ct->kind == CTR_EPHEMERAL || (ct->kind == CTR_INIT && !ct->sidecar))
+			continue;
+		if (ct->sidecar && st->apps_done)
+			continue;
+		const cJSON *c = ctr_spec(pod, ct);
+		if (sandbox_ok && start_step(a, st, pod, c, ct, &obs[i], NULL, NULL, &next_ms))
+			running_step(a, st, pod, c, ct, &obs[i], &next_ms);
+		else if (ct->kind == CTR_APP)
+			running_step(a, st, pod, c, ct, &obs[i], &next_ms);
+	}
+
+	/* 3. ephemeral containers: started once, never restarted */
+	for (size_t i = 0; i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		if (ct->kind != CTR_EPHEMERAL)
+			continue;
+		const cJSON *c = ctr_spec(pod, ct);
+		char pidns[64], ipcns[64];
+		if (sandbox_ok && !ct->cid && c) {
+			if (ephemeral_target(st, c, obs, pidns, ipcns) != 0)
+				due(&next_ms, agent_now_ms() + 1000); /* the target is not running */
+			else
+				start_step(a, st, pod, c, ct, &obs[i], pidns[0] ? pidns : NULL,
+					   ipcns[0] ? ipcns : NULL, &next_ms);
+		}
+		running_step(a, st, pod, c, ct, &obs[i], &next_ms);
+	}
+
+	/* 4. the app containers decide the phase */
+	struct mk_agent_phase_input pin = { .init_failed = init_failed,
+					    .initialized = st->initialized };
+	for (size_t i = 0; i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		if (ct->kind != CTR_APP)
+			continue;
+		pin.apps++;
+		if (obs_running(&obs[i]))
+			continue;
+		if (ct->term && ct->done) {
+			pin.apps_done++;
+			if (term_code(ct->term) != 0)
+				pin.apps_failed++;
+		} else if (!ct->term && !ct->last_term) {
+			pin.apps_pending++;
+		}
+	}
+	if (pin.apps > 0 && pin.apps_done == pin.apps && !st->apps_done) {
+		/* the app containers are finished: sidecars stop, last started first */
+		st->apps_done = true;
+		for (size_t k = n_init; k-- > 0;) {
+			struct ctr_state *ct = &st->c[k];
+			if (!ct->sidecar)
+				continue;
+			if (obs_running(&obs[k])) {
+				agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
+				stop_one(a, ct, agent_now_ms() + (int64_t)termination_grace(pod) * 1000);
+				observe(a, st, pod, ct, &obs[k]);
+			}
+			ct->done = true;
+		}
+	}
+
+	/* 5. the status */
+	_cleanup_cjson_ cJSON *status = cJSON_CreateObject();
+	cJSON *istats = cJSON_CreateArray(), *cstats = cJSON_CreateArray();
+	cJSON *estats = cJSON_CreateArray();
+	struct mk_buf unready, incomplete;
+	mk_buf_init(&unready);
+	mk_buf_init(&incomplete);
+	bool all_ready = true;
+	for (size_t i = 0; i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		const cJSON *c = ctr_spec(pod, ct);
+		bool running = obs_running(&obs[i]);
+		bool ready = running && ct->ready && ct->startup_done;
+		if (ct->kind == CTR_INIT && !ct->sidecar)
+			ready = ct->done && term_code(ct->term) == 0;
+		if (ct->kind == CTR_EPHEMERAL)
+			ready = false;
+		if (ct->kind == CTR_INIT && !(ct->sidecar ? running && ct->startup_done : ready))
+			mk_buf_printf(&incomplete, "%s%s", incomplete.len ? " " : "", ct->name);
+		if ((ct->kind == CTR_APP || ct->sidecar) && !ready) {
+			all_ready = false;
+			mk_buf_printf(&unready, "%s%s", unready.len ? " " : "", ct->name);
+		}
+		/* before its first start: init and app containers wait for the init
+		 * sequence (PodInitializing), the others are being created */
+		bool initializing = ct->kind == CTR_INIT || (ct->kind == CTR_APP && !st->initialized);
+		const char *dflt = initializing ? "PodInitializing" : "ContainerCreating";
+		cJSON *cs = ctr_status(ct, c, &obs[i], dflt, ready);
+		cJSON *list = ct->kind == CTR_INIT ? istats : ct->kind == CTR_APP ? cstats : estats;
+		cJSON_AddItemToArray(list, cs);
+	}
+	free(obs);
+
+	const char *phase = mk_agent_pod_phase(&pin);
+	bool terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
 	const cJSON *old = cJSON_GetObjectItem(pod, "status");
-	bool all_ready = st->n > 0 && n_ready == (int)st->n;
 	cJSON_AddStringToObject(status, "phase", phase);
 	cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
 	_cleanup_free_ char *msg = mk_strdup_printf("containers with unready status: [%s]",
 						    unready.data ? unready.data : "");
-	const char *nr_reason = all_done ? "PodCompleted" : "ContainersNotReady";
+	_cleanup_free_ char *imsg = mk_strdup_printf("containers with incomplete status: [%s]",
+						     incomplete.data ? incomplete.data : "");
+	const char *nr_reason = terminal ? "PodCompleted" : "ContainersNotReady";
 	condition_add(conds, old, "PodReadyToStartContainers", sandbox_ok, NULL, NULL);
-	condition_add(conds, old, "Initialized", true, NULL, NULL);
+	condition_add(conds, old, "Initialized", st->initialized,
+		      st->initialized ? NULL : "ContainersNotInitialized",
+		      st->initialized ? NULL : imsg);
 	condition_add(conds, old, "Ready", all_ready, all_ready ? NULL : nr_reason,
-		      all_ready || all_done ? NULL : msg);
+		      all_ready || terminal ? NULL : msg);
 	condition_add(conds, old, "ContainersReady", all_ready, all_ready ? NULL : nr_reason,
-		      all_ready || all_done ? NULL : msg);
+		      all_ready || terminal ? NULL : msg);
 	condition_add(conds, old, "PodScheduled", true, NULL, NULL);
 	mk_buf_release(&unready);
+	mk_buf_release(&incomplete);
 	cJSON_AddStringToObject(status, "hostIP", a->node_ip);
 	cJSON *hips = cJSON_AddArrayToObject(status, "hostIPs");
 	cJSON_AddItemToArray(hips, cJSON_CreateObject());
@@ -1344,11 +1642,22 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 		cJSON_AddStringToObject(cJSON_GetArrayItem(pips, 0), "ip", st->ip);
 	}
 	cJSON_AddStringToObject(status, "startTime", st->start_time);
+	if (cJSON_GetArraySize(istats) > 0)
+		cJSON_AddItemToObject(status, "initContainerStatuses", istats);
+	else
+		cJSON_Delete(istats);
 	cJSON_AddItemToObject(status, "containerStatuses", cstats);
+	if (cJSON_GetArraySize(estats) > 0)
+		cJSON_AddItemToObject(status, "ephemeralContainerStatuses", estats);
+	else
+		cJSON_Delete(estats);
 	if (write_status(a, st, pod, status) < 0)
 		rc = -1;
-	if (all_done && !st->net_down) {
+	if (terminal && !st->net_down) {
 		/* Succeeded / Failed: the kubelet releases the sandbox's network */
+		for (size_t i = 0; i < st->n; i++)
+			if (st->c[i].cid)
+				mk_runtime_container_stop(a->rt, st->c[i].cid, 0, NULL, NULL);
 		agent_sandbox_net_release(a, uid);
 		st->net_down = true;
 	}

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "internal.h"
 
 char *agent_pod_dir(struct mk_agent *a, const char *uid)
@@ -225,9 +226,17 @@ void agent_pod_teardown(struct mk_agent *a, const char *uid)
 	size_t n = 0;
 	_cleanup_error_ struct mk_error *err = NULL;
 
-	if (mk_runtime_container_list(a->rt, &list, &n, &err) < 0) {
-		mk_log(MK_LOG_WARN, "agent", "pod %s: list containers: %s", uid, err->msg);
+	/* `runc list` fails as a whole when a container of another pod is deleted
+	 * while it reads the root (workers tear pods down in parallel): try again */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (mk_runtime_container_list(a->rt, &list, &n, &err) == 0)
+			break;
+		if (attempt == 4)
+			mk_log(MK_LOG_WARN, "agent", "pod %s: list containers: %s", uid, err->msg);
 		mk_error_free(&err);
+		list = NULL;
+		n = 0;
+		usleep(20000 << attempt);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!cid_of_pod(list[i].id, uid))
@@ -362,7 +371,7 @@ void agent_reconcile(struct mk_agent *a)
 			    !uidset_has(&live, u))
 				uidset_add(&dead, u);
 		}
-		mk_net_strv_free(names);
+		mk_strv_free(names);
 	} else {
 		mk_error_free(&err);
 	}
@@ -394,7 +403,7 @@ void agent_reconcile(struct mk_agent *a)
 			if (!keep && mk_str_has_prefix(names[i], "mk"))
 				mk_net_veth_delete(a->node_sock, names[i], NULL);
 		}
-		mk_net_strv_free(names);
+		mk_strv_free(names);
 	} else {
 		mk_error_free(&err);
 	}

@@ -125,8 +125,8 @@ static unsigned check_client(struct mk_agent_stream *s, struct MHD_Connection *c
 	return 0;
 }
 
-/* "/containerLogs/NS/POD/CONTAINER" or "/exec/NS/POD/CONTAINER": 1 = logs,
- * 2 = exec, 0 = anything else. */
+/* "/containerLogs/NS/POD/CONTAINER", "/exec/NS/POD/CONTAINER" or
+ * "/attach/NS/POD/CONTAINER": 1 = logs, 2 = exec, 3 = attach, 0 = anything else. */
 static int route(struct stream_request *req, const char *url)
 {
 	_cleanup_free_ char *p = mk_strdup(url);
@@ -140,7 +140,10 @@ static int route(struct stream_request *req, const char *url)
 	}
 	if (n != 4)
 		return 0;
-	int kind = !strcmp(seg[0], "containerLogs") ? 1 : !strcmp(seg[0], "exec") ? 2 : 0;
+	int kind = !strcmp(seg[0], "containerLogs") ? 1
+		   : !strcmp(seg[0], "exec")	    ? 2
+		   : !strcmp(seg[0], "attach")	    ? 3
+						    : 0;
 	if (!kind)
 		return 0;
 	for (int i = 1; i < 4; i++)
@@ -168,6 +171,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->srv = s;
 		req->conn = conn;
 		*con_cls = req;
+		/* admission (connguard.h): the API server's certificate makes the
+		 * connection trusted; anyone else is answered and disconnected */
+		mk_connguard_mhd_request_begin(s->guard, conn);
+		if (check_client(s, conn, msg, sizeof(msg)) != 0) {
+			req->close_after = true;
+		} else if (!mk_connguard_conn_trust(s->guard, mk_connguard_mhd_conn(conn))) {
+			req->close_after = true;
+			stream_reply_status(&rep, 429, "too many connections (limit %u)",
+					    s->max_trusted);
+			goto queue;
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) { /* no request here has a body */
@@ -176,19 +190,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if ((code = check_client(s, conn, msg, sizeof(msg))) != 0) {
 		stream_reply_status(&rep, code, "%s", msg);
+	} else if (stream_portforward_match(req, url)) {
+		if (strcmp(method, "GET") && strcmp(method, "POST"))
+			stream_reply_status(&rep, 405, "method %s not allowed", method);
+		else
+			stream_portforward_handle(req, &rep);
 	} else {
 		int kind = route(req, url);
 		if (!kind)
 			stream_reply_status(&rep, 404, "the server could not find the requested resource");
 		else if (strcmp(method, "GET") && strcmp(method, "POST"))
 			stream_reply_status(&rep, 405, "method %s not allowed", method);
-		else if (kind == 1)
+		else if (kind == 1) {
 			stream_logs_handle(req, &rep);
-		else
+			req->streaming = rep.code == 200; /* log follow may be quiet for long */
+		} else {
+			req->attach = kind == 3;
 			stream_exec_handle(req, &rep);
+		}
 	}
+queue:
 	if (!rep.resp)
 		return MHD_NO;
+	if (req->close_after)
+		MHD_add_response_header(rep.resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	mk_connguard_mhd_reply(s->guard, conn, rep.code,
+			       rep.code == MHD_HTTP_SWITCHING_PROTOCOLS || req->streaming);
 	enum MHD_Result r = MHD_queue_response(conn, rep.code, rep.resp);
 	MHD_destroy_response(rep.resp);
 	return r;
@@ -201,10 +228,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
+	mk_connguard_request_end(req->srv->guard, mk_connguard_mhd_conn(conn));
 	free(req->ns);
 	free(req->pod);
 	free(req->container);
 	stream_exec_free(req->exec);
+	stream_portforward_free(req->portforward);
 	free(req);
 	*con_cls = NULL;
 }
@@ -259,6 +288,7 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 	s->rt = opts->runtime;
 	s->resolve = opts->resolve;
 	s->resolve_userdata = opts->resolve_userdata;
+	s->resolve_netns = opts->resolve_netns;
 	s->client_cn = mk_strdup(opts->client_cn ? opts->client_cn : MK_AGENT_STREAM_CLIENT_CN);
 	s->max_sessions = opts->max_sessions ? opts->max_sessions : DEFAULT_MAX_SESSIONS;
 	if (mk_fs_read_file(opts->client_ca_file, &s->ca_pem, NULL, err) < 0 ||
@@ -266,10 +296,24 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 		mk_agent_stream_stop(s);
 		return -1;
 	}
+	/* only the API server is a legitimate client: a small trusted budget, and
+	 * everyone else (idle sockets, slow TLS handshakes) in the pending budget,
+	 * the quietest of the oldest dropped first, 10 s to present the
+	 * certificate and a request */
+	struct mk_connguard_options go = { .max_trusted = 256, .max_pending = 128 };
+	if (mk_connguard_new(&go, &s->guard, err) < 0) {
+		mk_agent_stream_stop(s);
+		return -1;
+	}
+	mk_connguard_get_options(s->guard, &go);
+	mk_connguard_raise_nofile(s->guard);
+	s->max_trusted = go.max_trusted;
 	s->daemon = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sin,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 256u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 300u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+		mk_connguard_mhd_notify, s->guard, MHD_OPTION_CONNECTION_LIMIT,
+		mk_connguard_mhd_connection_limit(s->guard), MHD_OPTION_CONNECTION_TIMEOUT,
+		go.idle_timeout_ms / 1000u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
 		MHD_OPTION_HTTPS_MEM_TRUST, s->ca_pem, MHD_OPTION_END);
 	if (!s->daemon) {
@@ -293,6 +337,7 @@ void mk_agent_stream_stop(struct mk_agent_stream *s)
 		pthread_mutex_lock(&s->lock);
 		s->stopping = true;
 		stream_exec_cancel_all_locked(s);
+		stream_portforward_cancel_all_locked(s);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 15;
@@ -302,6 +347,7 @@ void mk_agent_stream_stop(struct mk_agent_stream *s)
 		pthread_mutex_unlock(&s->lock);
 		MHD_stop_daemon(s->daemon);
 	}
+	mk_connguard_free(s->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->client_cn);

@@ -1,16 +1,28 @@
-/* The node agent's streaming server (kubelet's :10250 role): container logs and
- * exec over WebSocket (channel protocol v5.channel.k8s.io), for the API server
- * only. Also the WebSocket framing shared with the API server's proxy and the
- * built-in kubectl (RFC 6455).
+/* The node agent's streaming server (kubelet's :10250 role): container logs,
+ * exec and attach over WebSocket (the channel protocols of minik8s/ws.h), for
+ * the API server only. Also the WebSocket framing shared with the API server's
+ * proxy and the built-in kubectl (RFC 6455).
  *
- *   GET /containerLogs/NS/POD/CONTAINER?follow=&tailLines=&previous=&timestamps=&limitBytes=
+ *   GET /containerLogs/NS/POD/CONTAINER?follow=&tailLines=&previous=&timestamps=
+ *       &limitBytes=&sinceSeconds=&sinceTime=
  *       200 text/plain: the messages of the container's CRI log, oldest first
  *   GET /exec/NS/POD/CONTAINER?command=..&command=..&stdin=&stdout=&stderr=&tty=
- *       Upgrade: websocket, Sec-WebSocket-Protocol: v5.channel.k8s.io -> 101, then
- *       binary frames whose first byte is the channel: 0 stdin, 1 stdout,
- *       2 stderr, 3 status (a Status object, sent once at the end), 4 resize
- *       ({"Width":W,"Height":H}), 255 close (payload: the channel closed; 0 =
- *       stdin EOF). A close frame (1000) follows the status.
+ *       Upgrade: websocket, Sec-WebSocket-Protocol: the client's list; we take
+ *       the first we serve (v5.channel.k8s.io, v4.channel.k8s.io,
+ *       v4.base64.channel.k8s.io, v3/v2.channel.k8s.io, channel.k8s.io,
+ *       base64.channel.k8s.io; none named: channel.k8s.io) -> 101, then
+ *       messages whose first byte is the channel: 0 stdin, 1 stdout, 2 stderr,
+ *       3 status (sent once at the end: a Status object in v4/v5, the error
+ *       text in older ones), 4 resize ({"Width":W,"Height":H}), 255 close (v5;
+ *       payload: the channel closed, 0 = stdin EOF). A close frame (1000)
+ *       follows the status.
+ *   GET /attach/NS/POD/CONTAINER?stdin=&stdout=&stderr=&tty=
+ *       the same protocols, to the container's own process through its shim
+ *       (stdin only for a container with stdin: true); ends with Success when
+ *       the container's output ends.
+ *   GET|POST /portForward/NS/POD?ports=P,..
+ *       WebSocket v4.channel.k8s.io, or an Upgrade: SPDY/3.1 with
+ *       X-Stream-Protocol-Version: portforward.k8s.io (stream_portforward.c)
  *
  * Clients must present a TLS certificate signed by the cluster CA whose common
  * name is the API server's (MK_AGENT_STREAM_CLIENT_CN); anything else gets 401
@@ -38,6 +50,12 @@ typedef int (*mk_agent_stream_resolve_fn)(void *userdata, const char *ns, const 
 					  const char *container, char **ret_current,
 					  char **ret_previous, struct mk_error **err);
 
+/* Resolves a pod to its uid and the path of its network namespace (*ret_netns NULL:
+ * the node's, for hostNetwork pods), both owned by the caller, for port-forward.
+ * Returns 0, or -1 with err (code ENOENT: no such pod on this node). */
+typedef int (*mk_agent_stream_netns_fn)(void *userdata, const char *ns, const char *pod,
+					char **ret_uid, char **ret_netns, struct mk_error **err);
+
 struct mk_agent_stream_options {
 	const char *bind_address;  /* IPv4; NULL: 0.0.0.0 */
 	uint16_t port;             /* 0: 10250 */
@@ -49,7 +67,8 @@ struct mk_agent_stream_options {
 	const char *client_cn;     /* NULL: MK_AGENT_STREAM_CLIENT_CN */
 	struct mk_runtime *runtime; /* borrowed; must outlive the server */
 	mk_agent_stream_resolve_fn resolve;
-	void *resolve_userdata;
+	void *resolve_userdata;      /* also passed to resolve_netns */
+	mk_agent_stream_netns_fn resolve_netns; /* NULL: port-forward answers 404 */
 	unsigned max_sessions;     /* concurrent exec sessions and log streams; 0: 64 */
 };
 

@@ -1,7 +1,10 @@
-/* GET /exec/NS/POD/CONTAINER over WebSocket, channel protocol v5: the upgrade,
- * then one thread per session relaying between the frames and the exec'd
- * process (pipes, or a pty with tty=true), with resize, stdin EOF, ping/pong,
- * and at the end the exit status on channel 3 followed by a close frame.
+/* GET /exec/NS/POD/CONTAINER and /attach/NS/POD/CONTAINER over WebSocket, in
+ * any of the channel protocols (v5 down to channel.k8s.io, base64 too; see
+ * minik8s/ws.h): the upgrade, then one thread per session relaying between the
+ * frames and the exec'd process (pipes, or a pty with tty=true) or the
+ * container's shim (attach: its stdin and the output it broadcasts), with
+ * resize, stdin EOF, ping/pong, and at the end the status on channel 3 followed
+ * by a close frame.
  *
  * Flow control: stdin bytes are written without blocking; while some are
  * pending we stop reading frames, so a process that does not read its stdin
@@ -23,6 +26,10 @@ struct stream_exec {
 	char *id, *container;
 	char **argv;
 	bool want_stdin, want_stdout, want_stderr, tty;
+	enum mk_ws_proto proto;
+	bool attach;   /* attach to the container's process instead of exec */
+	int attach_fd; /* the shim's attach socket (seqpacket) */
+	bool attach_eof_sent;
 
 	/* running session */
 	struct MHD_UpgradeResponseHandle *urh;
@@ -53,6 +60,8 @@ void stream_exec_free(struct stream_exec *x)
 		close(x->wake[0]);
 	if (x->wake[1] >= 0)
 		close(x->wake[1]);
+	if (x->attach_fd >= 0)
+		close(x->attach_fd);
 	free(x);
 }
 
@@ -91,7 +100,7 @@ static int send_channel(struct stream_exec *x, uint8_t ch, const void *data, siz
 {
 	struct mk_buf b;
 	mk_buf_init(&b);
-	mk_ws_channel_append(&b, ch, data, len, NULL);
+	mk_ws_proto_channel_append(&b, x->proto, ch, data, len, NULL);
 	int r = sock_write_all(x->sock, b.data, b.len);
 	mk_buf_release(&b);
 	return r;
@@ -109,7 +118,39 @@ static int send_control(struct stream_exec *x, int opcode, const void *data, siz
 
 static int stdin_fd(struct stream_exec *x)
 {
+	if (x->attach)
+		return x->attach_fd;
 	return mk_runtime_exec_fd(x->e, x->tty ? MK_RUNTIME_EXEC_FD_PTY : MK_RUNTIME_EXEC_FD_STDIN);
+}
+
+/* Sends one message to the shim's attach socket; -1 with EAGAIN when full. */
+static ssize_t attach_send(struct stream_exec *x, uint8_t type, const void *data, size_t len)
+{
+	char msg[MK_RUNTIME_ATTACH_MAX_MSG];
+
+	if (len > sizeof(msg) - 1)
+		len = sizeof(msg) - 1;
+	msg[0] = (char)type;
+	if (len)
+		memcpy(msg + 1, data, len);
+	ssize_t n;
+	do
+		n = send(x->attach_fd, msg, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : (ssize_t)len;
+}
+
+/* The shim closes a stdinOnce container's stdin when its attach client's stdin
+ * ends: tell it once, at EOF or when the session ends. */
+static void attach_stdin_eof(struct stream_exec *x)
+{
+	if (!x->attach || !x->want_stdin || x->attach_eof_sent || x->attach_fd < 0)
+		return;
+	x->attach_eof_sent = true;
+	struct pollfd p = { .fd = x->attach_fd, .events = POLLOUT };
+	if (attach_send(x, MK_RUNTIME_ATTACH_STDIN_EOF, NULL, 0) < 0 && errno == EAGAIN &&
+	    poll(&p, 1, 1000) > 0)
+		attach_send(x, MK_RUNTIME_ATTACH_STDIN_EOF, NULL, 0);
 }
 
 /* One complete frame from the client. Returns -1 when the session must end. */
@@ -130,15 +171,26 @@ static int handle_frame(struct stream_exec *x, struct mk_ws_frame *f, int *cur_c
 	}
 	const uint8_t *p = f->payload;
 	size_t len = f->len;
+	_cleanup_free_ void *decoded = NULL;
 	int ch;
 	if (f->opcode == MK_WS_OP_CONT) {
-		ch = *cur_channel; /* a continuation carries no channel byte */
-	} else {
-		if (len == 0)
+		/* a continuation carries no channel byte; base64 messages are decoded
+		 * whole, so fragments of them are not taken */
+		if (mk_ws_proto_is_base64(x->proto))
 			return 0;
-		ch = p[0];
-		p++;
-		len--;
+		ch = *cur_channel;
+	} else {
+		uint8_t c;
+		int r = mk_ws_proto_channel_decode(x->proto, f->payload, f->len, &c, &p, &len,
+						   &decoded);
+		if (r < 0) {
+			mk_log(MK_LOG_DEBUG, "agent-stream", "exec: malformed %s message",
+			       mk_ws_proto_name(x->proto));
+			return -1;
+		}
+		if (r > 0)
+			return 0;
+		ch = c;
 		*cur_channel = f->fin ? -1 : ch;
 	}
 	switch (ch) {
@@ -152,14 +204,20 @@ static int handle_frame(struct stream_exec *x, struct mk_ws_frame *f, int *cur_c
 		if (x->tty && mk_ws_resize_parse((const char *)p, len, &cols, &rows) == 0 && cols &&
 		    rows) {
 			struct mk_error *err = NULL;
-			if (mk_runtime_exec_resize(x->e, rows, cols, &err) < 0)
+			if (x->attach) {
+				uint16_t rc[2] = { rows, cols };
+				attach_send(x, MK_RUNTIME_ATTACH_RESIZE, rc, sizeof(rc));
+			} else if (mk_runtime_exec_resize(x->e, rows, cols, &err) < 0) {
 				mk_error_free(&err);
+			}
 		}
 		break;
 	}
 	case MK_WS_CH_CLOSE:
-		/* in tty mode kubectl sends ^D instead; a closed pty would hang up */
-		if (len >= 1 && p[0] == MK_WS_CH_STDIN && !x->tty)
+		/* v5 only: older protocols have no channel 255. In tty mode kubectl
+		 * sends ^D instead; a closed pty would hang up */
+		if (x->proto == MK_WS_PROTO_V5 && len >= 1 && p[0] == MK_WS_CH_STDIN &&
+		    (!x->tty || x->attach))
 			x->stdin_eof = true;
 		break;
 	default:
@@ -204,8 +262,11 @@ static void flush_stdin(struct stream_exec *x)
 	int fd = stdin_fd(x);
 
 	while (fd >= 0 && x->pending_off < x->pending_stdin.len) {
-		ssize_t n = write(fd, x->pending_stdin.data + x->pending_off,
-				  x->pending_stdin.len - x->pending_off);
+		ssize_t n = x->attach ? attach_send(x, MK_RUNTIME_ATTACH_STDIN,
+						    x->pending_stdin.data + x->pending_off,
+						    x->pending_stdin.len - x->pending_off)
+				      : write(fd, x->pending_stdin.data + x->pending_off,
+					      x->pending_stdin.len - x->pending_off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -218,7 +279,9 @@ static void flush_stdin(struct stream_exec *x)
 	}
 	x->pending_stdin.len = 0;
 	x->pending_off = 0;
-	if (x->stdin_eof && !x->tty && fd >= 0)
+	if (x->stdin_eof && x->attach)
+		attach_stdin_eof(x);
+	else if (x->stdin_eof && !x->tty && fd >= 0)
 		mk_runtime_exec_close_fd(x->e, MK_RUNTIME_EXEC_FD_STDIN);
 }
 
@@ -272,6 +335,97 @@ static void await_close(struct stream_exec *x)
 	}
 }
 
+/* The error channel's message for a failure Status: the JSON for v4 and v5,
+ * its message text for older protocols (kubelet's v1 status writer). */
+static void send_failure(struct stream_exec *x, const char *reason, int code, const char *msg)
+{
+	if (!mk_ws_proto_status_json(x->proto)) {
+		send_channel(x, MK_WS_CH_STATUS, msg, strlen(msg));
+		return;
+	}
+	_cleanup_cjson_ cJSON *st = cJSON_CreateObject();
+	cJSON_AddItemToObject(st, "metadata", cJSON_CreateObject());
+	cJSON_AddStringToObject(st, "status", "Failure");
+	cJSON_AddStringToObject(st, "message", msg);
+	cJSON_AddStringToObject(st, "reason", reason);
+	cJSON_AddNumberToObject(st, "code", code);
+	_cleanup_cjson_str_ char *txt = cJSON_PrintUnformatted(st);
+	send_channel(x, MK_WS_CH_STATUS, txt, strlen(txt));
+}
+
+static void send_exit_status(struct stream_exec *x, int exit_code)
+{
+	_cleanup_free_ char *st = mk_ws_proto_exit_status(x->proto, exit_code);
+	if (st)
+		send_channel(x, MK_WS_CH_STATUS, st, strlen(st));
+}
+
+/* Attach: relays between the client and the shim's attach socket until the
+ * container's output ends (the shim closes the socket), then Success, as
+ * kubelet reports a finished attach. */
+static void run_attach(struct stream_exec *x)
+{
+	int cur_channel = -1;
+
+	set_nonblock(x->sock);
+	if (x->in.len && process_input(x, &cur_channel) < 0)
+		goto end;
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = x->wake[0], .events = POLLIN },
+			{ .fd = x->sock, .events = POLLIN },
+			{ .fd = x->attach_fd, .events = POLLIN },
+		};
+		if (x->pending_off < x->pending_stdin.len) {
+			p[1].events = 0; /* flow control: the shim takes stdin first */
+			p[2].events |= POLLOUT;
+		}
+		int n = poll(p, 3, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && p[0].revents)
+			goto end;
+		if (p[1].revents) {
+			char buf[64 * 1024];
+			ssize_t r = recv(x->sock, buf, sizeof(buf), 0);
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				x->client_closed = true;
+				goto end;
+			}
+			if (r > 0) {
+				mk_buf_append(&x->in, buf, (size_t)r);
+				if (process_input(x, &cur_channel) < 0)
+					goto end;
+			}
+		}
+		if (x->pending_off < x->pending_stdin.len || x->stdin_eof)
+			flush_stdin(x);
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char msg[MK_RUNTIME_ATTACH_MAX_MSG];
+			ssize_t r = recv(x->attach_fd, msg, sizeof(msg), MSG_DONTWAIT);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r <= 0) { /* the container ended */
+				send_exit_status(x, 0);
+				break;
+			}
+			uint8_t type = (uint8_t)msg[0];
+			bool want = type == MK_RUNTIME_ATTACH_STDOUT ? (x->want_stdout || x->tty)
+				    : type == MK_RUNTIME_ATTACH_STDERR ? x->want_stderr
+								       : false;
+			if (want && r > 1 && send_channel(x, type, msg + 1, (size_t)r - 1) < 0)
+				goto end;
+		}
+	}
+	{
+		static const uint8_t normal[2] = { 0x03, 0xe8 }; /* 1000 */
+		if (send_control(x, MK_WS_OP_CLOSE, normal, sizeof(normal)) == 0)
+			await_close(x);
+	}
+end:
+	attach_stdin_eof(x);
+}
+
 static void run_session(struct stream_exec *x)
 {
 	struct mk_error *err = NULL;
@@ -283,17 +437,14 @@ static void run_session(struct stream_exec *x)
 		.stdin = x->want_stdin,
 	};
 
+	if (x->attach) {
+		run_attach(x);
+		return;
+	}
 	set_nonblock(x->sock);
 	if (mk_runtime_exec_start(x->srv->rt, x->id, &spec, &x->e, &err) < 0) {
-		_cleanup_cjson_ cJSON *st = cJSON_CreateObject();
-		cJSON_AddItemToObject(st, "metadata", cJSON_CreateObject());
-		cJSON_AddStringToObject(st, "status", "Failure");
-		cJSON_AddStringToObject(st, "message", err->msg);
-		cJSON_AddStringToObject(st, "reason", "InternalError");
-		cJSON_AddNumberToObject(st, "code", 500);
-		_cleanup_cjson_str_ char *txt = cJSON_PrintUnformatted(st);
+		send_failure(x, "InternalError", 500, err->msg);
 		mk_error_free(&err);
-		send_channel(x, MK_WS_CH_STATUS, txt, strlen(txt));
 		goto close;
 	}
 	int out_fd = mk_runtime_exec_fd(x->e, x->tty ? MK_RUNTIME_EXEC_FD_PTY
@@ -385,8 +536,7 @@ static void run_session(struct stream_exec *x)
 					err_open = false;
 			if (r < 0)
 				goto end;
-			_cleanup_free_ char *st = mk_ws_exit_status_json(exit_code);
-			send_channel(x, MK_WS_CH_STATUS, st, strlen(st));
+			send_exit_status(x, exit_code);
 			break;
 		}
 	}
@@ -492,21 +642,28 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 	_cleanup_free_ char *cur = NULL, *prev = NULL;
 	struct mk_error *err = NULL;
 
+	const char *what = req->attach ? "attach" : "exec";
 	if (!mk_ws_header_has_token(upgrade, "websocket", true) || !key) {
 		stream_reply_status(rep, 400,
-				    "exec needs a WebSocket upgrade with protocol %s (SPDY is not "
-				    "supported)", MK_WS_PROTOCOL_V5);
+				    "%s needs a WebSocket upgrade with protocol %s (SPDY is not "
+				    "supported)", what, MK_WS_PROTOCOL_V5);
 		return;
 	}
-	if (!mk_ws_header_has_token(proto, MK_WS_PROTOCOL_V5, false)) {
-		stream_reply_status(rep, 400, "unsupported WebSocket subprotocol: only %s is served",
-				    MK_WS_PROTOCOL_V5);
+	int wsp = mk_ws_proto_select(proto);
+	if (wsp < 0) {
+		stream_reply_status(rep, 400,
+				    "unsupported WebSocket subprotocol: served are %s, v4.channel.k8s.io, "
+				    "v4.base64.channel.k8s.io, v3.channel.k8s.io, v2.channel.k8s.io, "
+				    "channel.k8s.io, base64.channel.k8s.io", MK_WS_PROTOCOL_V5);
 		return;
 	}
 	struct stream_exec *x = mk_malloc0(sizeof(*x));
 	x->srv = s;
 	x->sock = -1;
+	x->attach_fd = -1;
 	x->wake[0] = x->wake[1] = -1;
+	x->proto = (enum mk_ws_proto)wsp;
+	x->attach = req->attach;
 	mk_buf_init(&x->in);
 	mk_buf_init(&x->pending_stdin);
 	x->want_stdin = stream_arg_bool(conn, "stdin");
@@ -517,7 +674,7 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 	struct argv_collect c = { .v = mk_malloc0(sizeof(char *) * (MAX_ARGS + 1)) };
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_command, &c);
 	x->argv = c.v;
-	if (c.too_many || c.n == 0) {
+	if (c.too_many || (c.n == 0 && !x->attach)) {
 		stream_reply_status(rep, 400, c.n ? "too many command arguments (limit %d)"
 						  : "you must specify at least 1 command (limit %d)",
 				    MAX_ARGS);
@@ -539,6 +696,13 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 		return;
 	}
 	x->id = TAKE_PTR(cur);
+	if (x->attach && mk_runtime_attach_open(s->rt, x->id, &x->attach_fd, &err) < 0) {
+		stream_reply_status(rep, err->code == ENOENT ? 404 : 500, "attach to container \"%s\": %s",
+				    req->container, err->msg);
+		mk_error_free(&err);
+		stream_exec_free(x);
+		return;
+	}
 	if (pipe2(x->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		stream_reply_status(rep, 500, "pipe: %s", strerror(errno));
 		stream_exec_free(x);
@@ -552,7 +716,9 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 	_cleanup_free_ char *accept = mk_ws_accept_key(key);
 	MHD_add_response_header(rep->resp, "Upgrade", "websocket");
 	MHD_add_response_header(rep->resp, "Sec-WebSocket-Accept", accept);
-	MHD_add_response_header(rep->resp, "Sec-WebSocket-Protocol", MK_WS_PROTOCOL_V5);
+	if (x->proto != MK_WS_PROTO_NONE)
+		MHD_add_response_header(rep->resp, "Sec-WebSocket-Protocol",
+					mk_ws_proto_name(x->proto));
 	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
 	req->exec = x;
 }

@@ -5,21 +5,26 @@
 #include <pthread.h>
 #include <microhttpd.h>
 #include "stream.h"
+#include "minik8s/connguard.h"
 
 struct mk_agent_stream {
 	struct MHD_Daemon *daemon;
 	struct mk_runtime *rt;
 	mk_agent_stream_resolve_fn resolve;
+	mk_agent_stream_netns_fn resolve_netns; /* NULL: no port-forward */
 	void *resolve_userdata;
 	char *client_cn;
 	char *cert_pem, *key_pem, *ca_pem; /* kept alive for MHD */
 	unsigned max_sessions;
+	struct mk_connguard *guard; /* connection admission (connguard.h) */
+	unsigned max_trusted;	    /* its budget of API server connections */
 
 	pthread_mutex_t lock;	/* guards the fields below */
 	pthread_cond_t cond;	/* signalled when sessions drops */
 	unsigned sessions;	/* exec sessions and log streams running */
 	bool stopping;
 	struct stream_exec *execs; /* running exec sessions, to cancel on stop */
+	struct stream_pf *portforwards; /* running port-forward sessions, likewise */
 };
 
 /* A request of the server (MHD's per-request context). */
@@ -28,6 +33,10 @@ struct stream_request {
 	struct MHD_Connection *conn;
 	char *ns, *pod, *container; /* from the path */
 	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
+	struct stream_pf *portforward; /* a port-forward session waiting for its upgrade */
+	bool attach;                /* /attach: the exec handler attaches instead */
+	bool close_after;	    /* not the API server: close after the reply */
+	bool streaming;		    /* the reply is a log stream (no inactivity timeout) */
 };
 
 /* A reply to queue: either a ready response or an error Status. */
@@ -47,12 +56,27 @@ bool stream_arg_bool(struct MHD_Connection *conn, const char *key);
 
 /* stream_logs.c */
 void stream_logs_handle(struct stream_request *req, struct stream_reply *rep);
+/* An RFC 3339 time (optional fraction up to ns, Z or an offset) in ns since the
+ * epoch; -1 when malformed. */
+int64_t stream_time_parse_ns(const char *s, size_t len);
+/* A log time printed as Go's RFC3339Nano (kubelet's timestamps): of a "...Z"
+ * time t[0..len), print *ret_head bytes, then t from the returned offset (the
+ * zone); trailing zeros of the fraction are dropped, the dot too when nothing
+ * is left. Other forms are printed whole. */
+size_t stream_time_trim_nano(const char *t, size_t len, size_t *ret_head);
 /* stream_exec.c */
 void stream_exec_handle(struct stream_request *req, struct stream_reply *rep);
 /* Wakes every exec session so it ends (server stopping); called with lock held. */
 void stream_exec_cancel_all_locked(struct mk_agent_stream *s);
 /* Frees a session that never started (the upgrade did not happen). */
 void stream_exec_free(struct stream_exec *x);
+
+/* stream_portforward.c: true (and ns/pod set) for /portForward/NS/POD[/UID] */
+bool stream_portforward_match(struct stream_request *req, const char *url);
+void stream_portforward_handle(struct stream_request *req, struct stream_reply *rep);
+/* Wakes every port-forward session so it ends; called with lock held. */
+void stream_portforward_cancel_all_locked(struct mk_agent_stream *s);
+void stream_portforward_free(struct stream_pf *p);
 
 /* stream_tls.c: a self-signed serving certificate for host (an IP or a name). */
 int stream_tls_self_signed(const char *host, char **ret_cert_pem, char **ret_key_pem,

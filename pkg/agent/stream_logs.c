@@ -1,8 +1,11 @@
 /* GET /containerLogs/NS/POD/CONTAINER: the container's CRI log files (the
  * rotated container.log.1, then container.log) turned back into the bytes the
  * container wrote, like kubelet's ReadLogs: "F" lines end with a newline, "P"
- * lines continue; timestamps=true prefixes each line with its RFC 3339 time;
- * tailLines counts log lines from the end; limitBytes truncates. With
+ * lines continue; timestamps=true prefixes each line with its time (RFC 3339
+ * with nanoseconds, trailing zeros dropped, as Go's RFC3339Nano that kubelet
+ * prints); tailLines counts log lines from the end; sinceSeconds / sinceTime
+ * skip lines written before that time (after the tail is taken, as kubelet's
+ * ReadLogs); limitBytes ends the stream after that many bytes. With
  * follow=true the stream continues as the container writes (inotify on the
  * container directory, rotation followed by inode) and ends once the container
  * has exited and its log is drained, or when the client goes away. */
@@ -28,6 +31,8 @@ struct log_stream {
 	struct mk_buf out;
 	size_t out_off;
 	bool follow, timestamps;
+	bool line_start; /* the next record starts a line (the last was not "P") */
+	int64_t since_ns; /* skip records older than this (ns since the epoch); 0: none */
 	int64_t limit;	/* bytes left; -1: unlimited */
 	int inotify;
 	int client_fd;
@@ -55,6 +60,52 @@ static void log_stream_free(void *cls)
 		stream_session_put(s);
 }
 
+/* An RFC 3339 time with an optional fraction (up to 9 digits) in ns since the
+ * epoch; -1 when malformed. */
+int64_t stream_time_parse_ns(const char *s, size_t len)
+{
+	char buf[64];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	time_t t = mk_time_parse(buf);
+	if (t == (time_t)-1)
+		return -1;
+	int64_t ns = 0;
+	const char *dot = strchr(buf, '.');
+	if (dot) {
+		int digits = 0;
+		for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 9)
+				ns = ns * 10 + (*p - '0');
+		for (; digits < 9; digits++)
+			ns *= 10;
+	}
+	return (int64_t)t * 1000000000 + ns;
+}
+
+/* Go's RFC3339Nano, which kubelet prints, drops trailing zeros of the fraction
+ * (and the dot when nothing is left): of a "...Z" time t[0..len), *ret_head bytes
+ * before the zone are printed, then the zone from the returned offset. Other
+ * forms are printed whole. */
+size_t stream_time_trim_nano(const char *t, size_t len, size_t *ret_head)
+{
+	const char *dot = len ? memchr(t, '.', len) : NULL;
+
+	*ret_head = len;
+	if (!dot || t[len - 1] != 'Z')
+		return len;
+	size_t z = len - 1, head = z, frac = (size_t)(dot - t) + 1;
+	while (head > frac && t[head - 1] == '0')
+		head--;
+	if (head == frac)
+		head--; /* only zeros: no fraction at all */
+	*ret_head = head;
+	return z;
+}
+
 /* One file line (without '\n') to output bytes. */
 static void emit_line(struct log_stream *ls, const char *l, size_t len)
 {
@@ -64,17 +115,27 @@ static void emit_line(struct log_stream *ls, const char *l, size_t len)
 	if (mk_runtime_log_line_parse(l, len, &pl, &e) < 0) {
 		/* not CRI (a log written by something else): pass it through */
 		mk_error_free(&e);
+		if (ls->since_ns)
+			return; /* no time to compare: kubelet skips what it cannot parse */
 		mk_buf_append(&ls->out, l, len);
 		mk_buf_append(&ls->out, "\n", 1);
 		return;
 	}
-	if (ls->timestamps) {
-		mk_buf_append(&ls->out, pl.time, pl.time_len);
+	if (ls->since_ns) {
+		int64_t t = stream_time_parse_ns(pl.time, pl.time_len);
+		if (t < ls->since_ns)
+			return;
+	}
+	if (ls->timestamps && ls->line_start) {
+		size_t head, zone = stream_time_trim_nano(pl.time, pl.time_len, &head);
+		mk_buf_append(&ls->out, pl.time, head);
+		mk_buf_append(&ls->out, pl.time + zone, pl.time_len - zone);
 		mk_buf_append(&ls->out, " ", 1);
 	}
 	mk_buf_append(&ls->out, pl.content, pl.content_len);
 	if (!pl.partial)
 		mk_buf_append(&ls->out, "\n", 1);
+	ls->line_start = !pl.partial;
 }
 
 /* Splits data into lines, emitting complete ones; keeps the rest in ls->line. */
@@ -231,10 +292,13 @@ static ssize_t log_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct log_stream *ls = cls;
 
+	/* limitBytes reached: the end (returning 0 bytes would have MHD call again) */
+	if (ls->limit == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
 	while (ls->out_off >= ls->out.len) {
 		ls->out.len = 0;
 		ls->out_off = 0;
-		if (ls->done || ls->limit == 0)
+		if (ls->done)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		int r = read_some(ls);
 		if (r < 0)
@@ -307,6 +371,37 @@ void stream_logs_handle(struct stream_request *req, struct stream_reply *rep)
 		stream_reply_status(rep, 400, "invalid limitBytes: must be greater than 0");
 		return;
 	}
+	long since_s = 0;
+	bool since_s_set;
+	int64_t since_ns = 0;
+	const char *since_time =
+		MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "sinceTime");
+	if (!parse_int_arg(req->conn, "sinceSeconds", &since_s, &since_s_set) ||
+	    (since_s_set && since_s < 1)) {
+		stream_reply_status(rep, 400, "invalid sinceSeconds: must be greater than 0");
+		return;
+	}
+	if (since_time && *since_time && since_s_set) {
+		stream_reply_status(rep, 400,
+				    "at most one of `sinceTime` or `sinceSeconds` may be specified");
+		return;
+	}
+	if (since_s_set) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		since_ns = ((int64_t)now.tv_sec - since_s) * 1000000000 + now.tv_nsec;
+		if (since_ns <= 0)
+			since_ns = 1;
+	} else if (since_time && *since_time) {
+		since_ns = stream_time_parse_ns(since_time, strlen(since_time));
+		if (since_ns < 0) {
+			stream_reply_status(rep, 400, "invalid sinceTime \"%.64s\": not an RFC 3339 time",
+					    since_time);
+			return;
+		}
+		if (since_ns == 0)
+			since_ns = 1;
+	}
 	if (s->resolve(s->resolve_userdata, req->ns, req->pod, req->container, &cur, &prev, &err) < 0) {
 		stream_reply_status(rep, err->code == ENOENT ? 404 : 500, "%s", err->msg);
 		mk_error_free(&err);
@@ -356,6 +451,8 @@ void stream_logs_handle(struct stream_request *req, struct stream_reply *rep)
 		}
 	}
 	ls->timestamps = stream_arg_bool(req->conn, "timestamps");
+	ls->line_start = true;
+	ls->since_ns = since_ns;
 	ls->limit = limit_set ? limit : -1;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

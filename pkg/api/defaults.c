@@ -158,6 +158,8 @@ static void default_pod_spec(cJSON *spec, bool is_pod)
 		default_container(c, host_network, is_pod);
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"))
 		default_container(c, host_network, is_pod);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers"))
+		default_container(c, host_network, is_pod);
 	cJSON *v;
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
 		default_volume(v);
@@ -385,4 +387,6 @@ void mk_api_default(const struct mk_api_resource *r, cJSON *obj)
 		default_node(obj);
 	else if (mk_api_is_kind(r, "Endpoints"))
 		default_endpoints(obj);
+	else if (r->ops && r->ops->defaults)
+		r->ops->defaults(obj);
 }

@@ -40,5 +40,40 @@ static inline bool mk_api_json_str_empty(const cJSON *obj, const char *key)
 
 /* The schema source text (schema_defs.c), parsed by schema.c. */
 extern const char mk_api_schema_src[];
+/* ---- per-kind strategies -------------------------------------------------------
+ * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
+ * these; the generic defaulting, validation and Table code call it, so adding a
+ * kind is a file and a line in the resource table, not a branch in each. */
+struct mk_api_column {
+	const char *name, *type, *format, *description;
+	int priority; /* 1: shown by kubectl only with -o wide */
+};
+#define MK_API_NAME_COL { "Name", "string", "name", "Name of the object, unique within its namespace and kind.", 0 }
+#define MK_API_AGE_COL { "Age", "string", "", "Time since the object was created (metadata.creationTimestamp).", 0 }
+
+struct mk_api_kind_ops {
+	void (*defaults)(cJSON *obj);					 /* may be NULL */
+	void (*validate)(cJSON *causes, const cJSON *obj, const cJSON *old); /* old NULL on create */
+	const struct mk_api_column *columns;
+	size_t ncolumns;
+	void (*cells)(cJSON *cells, const cJSON *obj, time_t now);	 /* one per column */
+};
+
+extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
+extern const struct mk_api_kind_ops mk_api_lease_ops;
+
+/* Table cells (table.c). */
+void mk_api_cell_str(cJSON *cells, const char *s);
+void mk_api_cell_age(cJSON *cells, const char *timestamp, time_t now);
+
+/* Validation causes worded as kube-apiserver's field errors (validate.c). */
+void mk_api_v_required(cJSON *causes, const char *field, const char *detail);
+void mk_api_v_invalid(cJSON *causes, const char *field, const cJSON *value, const char *detail);
+void mk_api_v_not_supported(cJSON *causes, const char *field, const char *value,
+			    const char *const *supported);
+void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value);
+void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max);
+/* Field is immutable: a Invalid cause when old and new differ. */
+void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value);
 
 #endif

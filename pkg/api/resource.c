@@ -3,6 +3,7 @@
  * APIResourceList, which kubectl caches and relies on for short names. */
 #include <string.h>
 #include "minik8s/api.h"
+#include "internal.h"
 
 static const char *const verbs_all[] = { "create", "delete", "deletecollection", "get",
 					 "list",   "patch",  "update",		 "watch", NULL };
@@ -34,6 +35,12 @@ static const struct mk_api_resource resources[] = {
 	CORE("events", "event", "Event", true, sn_ev, false),
 	APPS("deployments", "deployment", "Deployment", sn_deploy),
 	APPS("replicasets", "replicaset", "ReplicaSet", sn_rs),
+	{ .name = "endpointslices", .singular = "endpointslice", .kind = "EndpointSlice",
+	  .group = "discovery.k8s.io", .version = "v1", .group_version = "discovery.k8s.io/v1",
+	  .namespaced = true, .verbs = verbs_all, .ops = &mk_api_endpointslice_ops },
+	{ .name = "leases", .singular = "lease", .kind = "Lease", .group = "coordination.k8s.io",
+	  .version = "v1", .group_version = "coordination.k8s.io/v1", .namespaced = true,
+	  .verbs = verbs_all, .ops = &mk_api_lease_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)
@@ -71,3 +78,14 @@ const struct mk_api_resource *mk_api_resource_by_kind(const char *api_version,
 	}
 	return NULL;
 }
+const cJSON *mk_api_controller_ref(const cJSON *obj)
+{
+	const cJSON *r;
+	cJSON_ArrayForEach(r, mk_json_get(obj, "metadata.ownerReferences"))
+	{
+		if (cJSON_IsTrue(cJSON_GetObjectItem(r, "controller")))
+			return r;
+	}
+	return NULL;
+}
+

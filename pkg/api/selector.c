@@ -48,12 +48,7 @@ void mk_label_selector_free(struct mk_label_selector *sel)
 static struct requirement *selector_add(struct mk_label_selector *sel, const char *key,
 					enum label_op op)
 {
-	if (sel->n == sel->cap) {
-		sel->cap = sel->cap ? sel->cap * 2 : 4;
-		sel->reqs = realloc(sel->reqs, sel->cap * sizeof(*sel->reqs));
-		if (!sel->reqs)
-			abort();
-	}
+	MK_GROW(sel->reqs, sel->cap, sel->n + 1);
 	struct requirement *r = &sel->reqs[sel->n++];
 	*r = (struct requirement){ .key = mk_strdup(key), .op = op };
 	return r;

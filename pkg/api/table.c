@@ -7,18 +7,11 @@
 #include "minik8s/api.h"
 #include "internal.h"
 
-struct column {
-	const char *name;
-	const char *type;
-	const char *format;
-	const char *description;
-	int priority;
-};
 
-#define NAME_COL { "Name", "string", "name", "Name of the object, unique within its namespace and kind.", 0 }
-#define AGE_COL { "Age", "string", "", "Time since the object was created (metadata.creationTimestamp).", 0 }
+#define NAME_COL MK_API_NAME_COL
+#define AGE_COL MK_API_AGE_COL
 
-static const struct column pod_cols[] = {
+static const struct mk_api_column pod_cols[] = {
 	NAME_COL,
 	{ "Ready", "string", "", "Ready containers out of all containers of the pod.", 0 },
 	{ "Status", "string", "", "Aggregate status of the pod's containers, or its phase.", 0 },
@@ -30,7 +23,7 @@ static const struct column pod_cols[] = {
 	{ "Readiness Gates", "string", "", "Readiness gates that are true, out of all.", 1 },
 };
 
-static const struct column service_cols[] = {
+static const struct mk_api_column service_cols[] = {
 	NAME_COL,
 	{ "Type", "string", "", "How the service is exposed (spec.type).", 0 },
 	{ "Cluster-IP", "string", "", "Virtual IP of the service inside the cluster.", 0 },
@@ -40,7 +33,7 @@ static const struct column service_cols[] = {
 	{ "Selector", "string", "", "Label selector of the pods behind the service.", 1 },
 };
 
-static const struct column deployment_cols[] = {
+static const struct mk_api_column deployment_cols[] = {
 	NAME_COL,
 	{ "Ready", "string", "", "Ready replicas out of desired replicas.", 0 },
 	{ "Up-to-date", "integer", "", "Replicas running the latest pod template.", 0 },
@@ -51,7 +44,7 @@ static const struct column deployment_cols[] = {
 	{ "Selector", "string", "", "Label selector of the managed pods.", 1 },
 };
 
-static const struct column replicaset_cols[] = {
+static const struct mk_api_column replicaset_cols[] = {
 	NAME_COL,
 	{ "Desired", "integer", "", "Number of desired replicas (spec.replicas).", 0 },
 	{ "Current", "integer", "", "Number of replicas observed (status.replicas).", 0 },
@@ -62,13 +55,13 @@ static const struct column replicaset_cols[] = {
 	{ "Selector", "string", "", "Label selector of the managed pods.", 1 },
 };
 
-static const struct column namespace_cols[] = {
+static const struct mk_api_column namespace_cols[] = {
 	NAME_COL,
 	{ "Status", "string", "", "Lifecycle phase of the namespace.", 0 },
 	AGE_COL,
 };
 
-static const struct column node_cols[] = {
+static const struct mk_api_column node_cols[] = {
 	NAME_COL,
 	{ "Status", "string", "", "Node readiness and schedulability.", 0 },
 	{ "Roles", "string", "", "Roles of the node, from node-role.kubernetes.io/* labels.", 0 },
@@ -81,13 +74,13 @@ static const struct column node_cols[] = {
 	{ "Container-Runtime", "string", "", "Container runtime and version reported by the node.", 1 },
 };
 
-static const struct column endpoints_cols[] = {
+static const struct mk_api_column endpoints_cols[] = {
 	NAME_COL,
 	{ "Endpoints", "string", "", "Ready endpoint addresses and ports.", 0 },
 	AGE_COL,
 };
 
-static const struct column event_cols[] = {
+static const struct mk_api_column event_cols[] = {
 	{ "Last Seen", "string", "", "Time since the event was last observed.", 0 },
 	{ "Type", "string", "", "Type of the event (Normal, Warning).", 0 },
 	{ "Reason", "string", "", "Short machine-readable reason for the event.", 0 },
@@ -100,14 +93,18 @@ static const struct column event_cols[] = {
 	{ "Name", "string", "name", "Name of the event object.", 1 },
 };
 
-static const struct column default_cols[] = {
+static const struct mk_api_column default_cols[] = {
 	NAME_COL,
 	AGE_COL,
 };
 
-static const struct column *columns_for(const struct mk_api_resource *r, size_t *n)
+static const struct mk_api_column *columns_for(const struct mk_api_resource *r, size_t *n)
 {
 #define RET(a) do { *n = MK_ARRAY_SIZE(a); return a; } while (0)
+	if (r && r->ops && r->ops->columns) {
+		*n = r->ops->ncolumns;
+		return r->ops->columns;
+	}
 	if (mk_api_is_kind(r, "Pod"))
 		RET(pod_cols);
 	if (mk_api_is_kind(r, "Service"))
@@ -137,7 +134,7 @@ cJSON *mk_api_table_new(const struct mk_api_resource *r, bool column_definitions
 	cJSON_AddItemToObject(t, "metadata", cJSON_CreateObject());
 	if (column_definitions) {
 		size_t n;
-		const struct column *cols = columns_for(r, &n);
+		const struct mk_api_column *cols = columns_for(r, &n);
 		cJSON *defs = cJSON_AddArrayToObject(t, "columnDefinitions");
 		for (size_t i = 0; i < n; i++) {
 			cJSON *d = cJSON_CreateObject();
@@ -334,6 +331,37 @@ static void later_of(const char **cur, const char *ts)
 		*cur = ts;
 }
 
+static bool is_sidecar(const cJSON *c)
+{
+	const char *rp = mk_json_get_string(c, "restartPolicy");
+	return rp && strcmp(rp, "Always") == 0;
+}
+
+static const cJSON *init_spec(const cJSON *specs, const char *name)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, specs)
+	{
+		const char *n = mk_json_get_string(c, "name");
+		if (n && name && strcmp(n, name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static bool condition_true(const cJSON *status, const char *type)
+{
+	const cJSON *cond;
+	cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+	{
+		const char *t = mk_json_get_string(cond, "type");
+		const char *s = mk_json_get_string(cond, "status");
+		if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0)
+			return true;
+	}
+	return false;
+}
+
 static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
@@ -353,15 +381,34 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 	if (!mk_api_json_str_empty(status, "reason"))
 		snprintf(reason, sizeof(reason), "%s", mk_json_get_string(status, "reason"));
 
+	/* sidecars (init containers with restartPolicy Always) count as containers */
+	const cJSON *ic;
+	cJSON_ArrayForEach(ic, init_specs)
+		if (is_sidecar(ic))
+			total++;
+	long long sidecar_restarts = 0;
+	const char *sidecar_last_restart = NULL;
+
 	int n_init = cJSON_GetArraySize(init_statuses);
 	for (int i = 0; i < n_init; i++) {
 		const cJSON *cs = cJSON_GetArrayItem(init_statuses, i);
 		const cJSON *term = mk_json_get(cs, "state.terminated");
 		const cJSON *wait = mk_json_get(cs, "state.waiting");
+		bool sidecar = is_sidecar(init_spec(init_specs, mk_json_get_string(cs, "name")));
 		restarts += int_at(cs, "restartCount");
 		later_of(&last_restart, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+		if (sidecar) {
+			sidecar_restarts += int_at(cs, "restartCount");
+			later_of(&sidecar_last_restart,
+				 mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+		}
 		if (term && int_at(term, "exitCode") == 0)
 			continue;
+		if (sidecar && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "started"))) {
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "ready")))
+				ready++;
+			continue;
+		}
 		initializing = true;
 		if (term) {
 			if (!mk_api_json_str_empty(term, "reason"))
@@ -379,10 +426,10 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 		break;
 	}
 
-	if (!initializing) {
+	if (!initializing || condition_true(status, "Initialized")) {
 		bool has_running = false;
-		restarts = 0;
-		last_restart = NULL;
+		restarts = sidecar_restarts;
+		last_restart = sidecar_last_restart;
 		for (int i = cJSON_GetArraySize(statuses) - 1; i >= 0; i--) {
 			const cJSON *cs = cJSON_GetArrayItem(statuses, i);
 			const cJSON *term = mk_json_get(cs, "state.terminated");
@@ -405,15 +452,7 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 			}
 		}
 		if (strcmp(reason, "Completed") == 0 && has_running) {
-			bool pod_ready = false;
-			const cJSON *cond;
-			cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
-			{
-				const char *t = mk_json_get_string(cond, "type");
-				const char *s = mk_json_get_string(cond, "status");
-				if (t && s && strcmp(t, "Ready") == 0 && strcmp(s, "True") == 0)
-					pod_ready = true;
-			}
+			bool pod_ready = condition_true(status, "Ready");
 			snprintf(reason, sizeof(reason), "%s", pod_ready ? "Running" : "NotReady");
 		}
 	}
@@ -790,7 +829,9 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 
 	cJSON *row = cJSON_CreateObject();
 	cJSON *cells = cJSON_AddArrayToObject(row, "cells");
-	if (mk_api_is_kind(r, "Pod"))
+	if (r && r->ops && r->ops->cells)
+		r->ops->cells(cells, obj, now);
+	else if (mk_api_is_kind(r, "Pod"))
 		pod_cells(cells, obj, now);
 	else if (mk_api_is_kind(r, "Service"))
 		service_cells(cells, obj, now);
@@ -816,4 +857,14 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 	cJSON_AddItemToObject(po, "metadata",
 			      cJSON_IsObject(meta) ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject());
 	cJSON_AddItemToArray(rows, row);
+}
+
+void mk_api_cell_str(cJSON *cells, const char *s)
+{
+	add_str(cells, s);
+}
+
+void mk_api_cell_age(cJSON *cells, const char *timestamp, time_t now)
+{
+	add_age(cells, timestamp, now);
 }

@@ -722,6 +722,65 @@ static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 	}
 }
 
+static const char *const probe_fields[] = { "livenessProbe", "readinessProbe", "startupProbe",
+					    "lifecycle", NULL };
+static const char *const always_only[] = { "Always", NULL };
+
+static bool member_set(const cJSON *c, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
+	return v && !cJSON_IsNull(v) && !(cJSON_IsObject(v) && !v->child) &&
+	       !(cJSON_IsArray(v) && !v->child);
+}
+
+/* Init containers: restartPolicy Always makes a sidecar; only sidecars may have
+ * probes and lifecycle hooks (a regular one must run to completion). */
+static void validate_init_container(cJSON *causes, const cJSON *c, const char *base)
+{
+	char f[PATH_MAX_LEN];
+	if (!cJSON_IsObject(c))
+		return;
+	const char *rp = get_str(causes, c, "restartPolicy", P(f, "%s.restartPolicy", base), NULL);
+	bool sidecar = rp && !strcmp(rp, "Always");
+	if (rp && !sidecar)
+		not_supported(causes, f, rp, always_only);
+	for (size_t k = 0; !sidecar && probe_fields[k]; k++)
+		if (member_set(c, probe_fields[k]))
+			forbidden(causes, P(f, "%s.%s", base, probe_fields[k]),
+				  "may not be set for init containers without restartPolicy=Always");
+}
+
+/* Ephemeral containers: no ports, probes, lifecycle, resources or restartPolicy
+ * (kube's allow-list of EphemeralContainerCommon fields); a target must name one
+ * of the pod's regular or init containers. */
+static void validate_ephemeral_container(cJSON *causes, const cJSON *c, const char *base,
+					 const struct name_set *targets)
+{
+	static const char *const not_allowed[] = { "ports",	   "livenessProbe", "readinessProbe",
+						   "startupProbe", "lifecycle",	    "resources",
+						   "resizePolicy", "restartPolicy", NULL };
+	char f[PATH_MAX_LEN];
+	if (!cJSON_IsObject(c))
+		return;
+	for (size_t k = 0; not_allowed[k]; k++)
+		if (member_set(c, not_allowed[k]))
+			forbidden(causes, P(f, "%s.%s", base, not_allowed[k]),
+				  "cannot be set for an Ephemeral Container");
+	const cJSON *vm;
+	size_t i = 0;
+	cJSON_ArrayForEach(vm, cJSON_GetObjectItemCaseSensitive(c, "volumeMounts"))
+	{
+		if (!mk_api_json_str_empty(vm, "subPath"))
+			forbidden(causes, P(f, "%s.volumeMounts[%zu].subPath", base, i),
+				  "cannot be set for an Ephemeral Container");
+		i++;
+	}
+	const char *t = get_str(causes, c, "targetContainerName", P(f, "%s.targetContainerName", base),
+				NULL);
+	if (t && t[0] && !name_set_has(targets, t))
+		not_found(causes, f, t);
+}
+
 static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *prefix,
 			      const char *const *allowed_restart)
 {
@@ -769,8 +828,33 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 	cJSON_ArrayForEach(c, list)
 	{
 		char cb[PATH_MAX_LEN];
-		validate_container(causes, c, P(cb, "%s.initContainers[%zu]", prefix, i++),
+		validate_container(causes, c, P(cb, "%s.initContainers[%zu]", prefix, i),
 				   &containers, &volumes);
+		validate_init_container(causes, c, P(cb, "%s.initContainers[%zu]", prefix, i));
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers"))
+	{
+		char cb[PATH_MAX_LEN];
+		if (cJSON_IsObject(c) && cJSON_GetObjectItemCaseSensitive(c, "restartPolicy"))
+			forbidden(causes, P(cb, "%s.containers[%zu].restartPolicy", prefix, i),
+				  "may not be set for non-init containers");
+		i++;
+	}
+	/* targets: the regular and init containers (names before the ephemeral ones) */
+	struct name_set targets = containers;
+	i = 0;
+	list = cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers");
+	if (!cJSON_IsArray(list))
+		list = NULL;
+	cJSON_ArrayForEach(c, list)
+	{
+		char cb[PATH_MAX_LEN];
+		validate_container(causes, c, P(cb, "%s.ephemeralContainers[%zu]", prefix, i),
+				   &containers, &volumes);
+		validate_ephemeral_container(causes, c, cb, &targets);
+		i++;
 	}
 
 	const char *rp = get_str(causes, spec, "restartPolicy", P(f, "%s.restartPolicy", prefix), NULL);
@@ -855,7 +939,34 @@ static void validate_pod_update(cJSON *causes, const cJSON *spec, const cJSON *o
 		invalid_num(causes, "spec.activeDeadlineSeconds", (double)n,
 			    "must be less than or equal to previous value");
 
+	/* ephemeral containers: additions only (ValidatePodEphemeralContainersUpdate) */
+	const cJSON *eold, *enew;
+	cJSON_ArrayForEach(eold, cJSON_GetObjectItemCaseSensitive(old_spec, "ephemeralContainers"))
+	{
+		const char *name = mk_json_get_string(eold, "name");
+		size_t i = 0;
+		bool found = false;
+		cJSON_ArrayForEach(enew, cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers"))
+		{
+			const char *nn = mk_json_get_string(enew, "name");
+			if (name && nn && !strcmp(name, nn)) {
+				found = true;
+				break;
+			}
+			i++;
+		}
+		char f[PATH_MAX_LEN], d[PATH_MAX_LEN];
+		if (!found) {
+			P(d, "existing ephemeral containers \"%s\" may not be removed", name ? name : "");
+			forbidden(causes, "spec.ephemeralContainers", d);
+		} else if (!cJSON_Compare(eold, enew, true)) {
+			P(d, "existing ephemeral containers \"%s\" may not be changed", name ? name : "");
+			forbidden(causes, P(f, "spec.ephemeralContainers[%zu]", i), d);
+		}
+	}
+
 	_cleanup_cjson_ cJSON *munged = cJSON_Duplicate(spec, 1);
+	copy_member(munged, old_spec, "ephemeralContainers");
 	munge_images(munged, old_spec, "containers");
 	munge_images(munged, old_spec, "initContainers");
 	copy_member(munged, old_spec, "activeDeadlineSeconds");
@@ -1167,6 +1278,9 @@ static void validate_workload(cJSON *causes, const cJSON *obj, const cJSON *old,
 		}
 		validate_pod_spec(causes, cJSON_GetObjectItemCaseSensitive(tmpl, "spec"),
 				  "spec.template.spec", restart_always);
+		if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
+			forbidden(causes, "spec.template.spec.ephemeralContainers",
+				  "ephemeral containers not allowed in pod template");
 	}
 
 	if (deployment) {
@@ -1341,6 +1455,8 @@ int mk_api_validate(const struct mk_api_resource *r, const cJSON *obj, const cJS
 	if (mk_api_is_kind(r, "Pod")) {
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 		validate_pod_spec(causes, spec, "spec", restart_policies);
+		if (!old && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers")) > 0)
+			forbidden(causes, "spec.ephemeralContainers", "cannot be set on create");
 		if (old)
 			validate_pod_update(causes, spec, cJSON_GetObjectItemCaseSensitive(old, "spec"));
 	} else if (mk_api_is_kind(r, "Service")) {
@@ -1357,6 +1473,8 @@ int mk_api_validate(const struct mk_api_resource *r, const cJSON *obj, const cJS
 		validate_endpoints(causes, obj);
 	} else if (mk_api_is_kind(r, "Event")) {
 		validate_event(causes, obj);
+	} else if (r->ops && r->ops->validate) {
+		r->ops->validate(causes, obj, old);
 	}
 
 out:
@@ -1365,4 +1483,39 @@ out:
 	if (ret_causes)
 		*ret_causes = TAKE_PTR(causes);
 	return -1;
+}
+
+/* ---- the cause builders, for the kinds' own files (internal.h) ------------------ */
+
+void mk_api_v_required(cJSON *causes, const char *field, const char *detail)
+{
+	required(causes, field, detail);
+}
+
+void mk_api_v_invalid(cJSON *causes, const char *field, const cJSON *value, const char *detail)
+{
+	invalid(causes, field, value, detail);
+}
+
+void mk_api_v_not_supported(cJSON *causes, const char *field, const char *value,
+			    const char *const *supported)
+{
+	not_supported(causes, field, value, supported);
+}
+
+void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value)
+{
+	duplicate(causes, field, value);
+}
+
+void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max)
+{
+	mk_api_cause_add(causes, "FieldValueTooMany", field, "Too many: %d: must have at most %d items",
+			 have, max);
+}
+
+void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value)
+{
+	if (!cJSON_Compare(value, old_value, 1))
+		invalid(causes, field, value, "field is immutable");
 }

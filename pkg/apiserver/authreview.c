@@ -115,7 +115,7 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 		a.resource = opt_string(ra, "resource", causes, "spec.resourceAttributes.resource");
 		a.sub = opt_string(ra, "subresource", causes, "spec.resourceAttributes.subresource");
 		a.name = opt_string(ra, "name", causes, "spec.resourceAttributes.name");
-		opt_string(ra, "namespace", causes, "spec.resourceAttributes.namespace");
+		a.ns = opt_string(ra, "namespace", causes, "spec.resourceAttributes.namespace");
 		opt_string(ra, "group", causes, "spec.resourceAttributes.group");
 		if (!a.resource)
 			a.resource = "";
@@ -123,6 +123,8 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 			a.sub = NULL;
 		if (a.name && !*a.name)
 			a.name = NULL;
+		if (a.ns && !*a.ns)
+			a.ns = NULL;
 	} else {
 		a.verb = opt_string(na, "verb", causes, "spec.nonResourceAttributes.verb");
 		opt_string(na, "path", causes, "spec.nonResourceAttributes.path");

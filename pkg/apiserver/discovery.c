@@ -2,6 +2,7 @@
  * paths kubectl apply looks for, with the fieldValidation parameter, and every
  * schema) and v2 in JSON or protobuf, all built from pkg/api's schema source
  * (see shared/reference/kubectl-wire.md: "Version and discovery", "apply"). */
+#include <pthread.h>
 #include <string.h>
 #include "internal.h"
 #include "minik8s/version.h"
@@ -32,10 +33,33 @@ static cJSON *version_doc(void)
 	return v;
 }
 
-/* The API groups besides core, all at v1: apps (stored kinds) and the two review
- * groups, whose kinds are answered, never stored (authreview.c). */
-static const char *const api_groups[] = { "apps", "authorization.k8s.io",
-					  "authentication.k8s.io" };
+/* The API groups besides core, all at v1: those of the stored kinds (pkg/api's
+ * resource table, in its order) and the two review groups, whose kinds are
+ * answered, never stored (authreview.c). */
+#define MAX_GROUPS 16
+static const char *api_groups[MAX_GROUPS];
+static size_t n_api_groups;
+static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
+
+static void add_group(const char *g)
+{
+	for (size_t i = 0; i < n_api_groups; i++)
+		if (!strcmp(api_groups[i], g))
+			return;
+	if (n_api_groups < MAX_GROUPS)
+		api_groups[n_api_groups++] = g;
+}
+
+static void init_groups(void)
+{
+	size_t n;
+	const struct mk_api_resource *rs = mk_api_resources(&n);
+	for (size_t i = 0; i < n; i++)
+		if (rs[i].group[0])
+			add_group(rs[i].group);
+	add_group("authorization.k8s.io");
+	add_group("authentication.k8s.io");
+}
 
 struct review_resource {
 	const char *group, *name, *singular, *kind;
@@ -63,7 +87,7 @@ static cJSON *group_doc(const char *name)
 
 static bool served_group(const char *name)
 {
-	for (size_t i = 0; i < MK_ARRAY_SIZE(api_groups); i++)
+	for (size_t i = 0; i < n_api_groups; i++)
 		if (!strcmp(api_groups[i], name))
 			return true;
 	return false;
@@ -112,6 +136,8 @@ static cJSON *resource_list(const char *group, const char *version)
 			{ !strcmp(r->name, "pods"), "log", "Pod", NULL, NULL, sub_verbs_get },
 			{ !strcmp(r->name, "pods"), "exec", "PodExecOptions", NULL, NULL,
 			  sub_verbs_create },
+			{ !strcmp(r->name, "pods"), "ephemeralcontainers", "Pod", NULL, NULL,
+			  sub_verbs_status },
 		};
 		for (size_t j = 0; j < MK_ARRAY_SIZE(subs); j++) {
 			if (!subs[j].on)
@@ -225,7 +251,7 @@ static cJSON *openapi_doc(const char *group, const char *version)
 /* "GROUP/v1" of a served group -> GROUP (a static string); NULL otherwise. */
 static const char *openapi_group(const char *gv)
 {
-	for (size_t i = 0; i < MK_ARRAY_SIZE(api_groups); i++) {
+	for (size_t i = 0; i < n_api_groups; i++) {
 		size_t n = strlen(api_groups[i]);
 		if (!strncmp(gv, api_groups[i], n) && !strcmp(gv + n, "/v1"))
 			return api_groups[i];
@@ -267,6 +293,7 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 	_cleanup_cjson_ cJSON *doc = NULL;
 	const char *gv;
 
+	pthread_once(&groups_once, init_groups);
 	if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
 		doc = version_doc();
 	} else if (!strcmp(path, "/api") || !strcmp(path, "/api/")) {
@@ -278,7 +305,7 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 		cJSON_AddStringToObject(doc, "kind", "APIGroupList");
 		cJSON_AddStringToObject(doc, "apiVersion", "v1");
 		cJSON *gs = cJSON_AddArrayToObject(doc, "groups");
-		for (size_t i = 0; i < MK_ARRAY_SIZE(api_groups); i++)
+		for (size_t i = 0; i < n_api_groups; i++)
 			cJSON_AddItemToArray(gs, group_doc(api_groups[i]));
 	} else if (!strncmp(path, "/apis/", 6) && !strchr(path + 6, '/') && served_group(path + 6)) {
 		doc = group_doc(path + 6);
@@ -291,7 +318,7 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 	} else if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
 		doc = cJSON_CreateObject();
 		cJSON *ps = cJSON_AddObjectToObject(doc, "paths");
-		for (size_t i = 0; i <= MK_ARRAY_SIZE(api_groups); i++) {
+		for (size_t i = 0; i <= n_api_groups; i++) {
 			const char *g = i ? api_groups[i - 1] : "";
 			_cleanup_free_ char *k = i ? mk_strdup_printf("apis/%s/v1", g)
 						   : mk_strdup("api/v1");

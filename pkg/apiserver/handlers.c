@@ -676,7 +676,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- update and patch --------------------------------------------------------- */
 
-enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE, TARGET_FINALIZE };
+enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE, TARGET_FINALIZE, TARGET_EPHEMERAL };
 
 static bool ready_to_go(const struct mk_api_resource *r, const cJSON *obj);
 static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
@@ -714,6 +714,16 @@ static void keep_service_addresses(const cJSON *old, cJSON *obj)
 	}
 }
 
+/* Sets dst's spec.ephemeralContainers to src's (or removes it). */
+static void copy_ephemeral(cJSON *dst, const cJSON *src)
+{
+	const cJSON *ec = mk_json_get(src, "spec.ephemeralContainers");
+	cJSON *spec = mk_json_ensure_object(dst, "spec");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ephemeralContainers");
+	if (ec)
+		cJSON_AddItemToObject(spec, "ephemeralContainers", cJSON_Duplicate(ec, 1));
+}
+
 /* Builds the object to store from old and the client's new version according to
  * the target, then defaults, validates and stores it with precondition expect_rv.
  * On success *ret_json is the stored text (or the unchanged old one). Returns 0,
@@ -744,6 +754,13 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 			mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
 		else
 			cJSON_DeleteItemFromObject(obj, "status");
+	} else if (target == TARGET_EPHEMERAL) {
+		/* pods/ephemeralcontainers writes spec.ephemeralContainers and nothing
+		 * else (kube's EphemeralContainersStrategy) */
+		if (check_type(req, rep, new, r->kind, r->group_version) < 0)
+			return -1;
+		obj = cJSON_Duplicate(old, 1);
+		copy_ephemeral(obj, new);
 	} else if (target == TARGET_SCALE) {
 		cJSON *rp = mk_json_get(new, "spec.replicas");
 		if (!cJSON_IsNumber(rp) || rp->valuedouble < 0 ||
@@ -797,6 +814,9 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		cJSON_DeleteItemFromObject(md, "managedFields");
 		if (!strcmp(r->name, "services"))
 			keep_service_addresses(old, obj);
+		/* ephemeral containers change only through their subresource */
+		if (!strcmp(r->name, "pods"))
+			copy_ephemeral(obj, old);
 	}
 	mk_api_default(r, obj);
 	/* same resourceVersion as old for the comparisons below */
@@ -876,6 +896,8 @@ static enum write_target target_of(struct mk_request *req)
 		return TARGET_MAIN;
 	if (!strcmp(req->sub, "finalize"))
 		return TARGET_FINALIZE;
+	if (!strcmp(req->sub, "ephemeralcontainers"))
+		return TARGET_EPHEMERAL;
 	return !strcmp(req->sub, "scale") ? TARGET_SCALE : TARGET_STATUS;
 }
 
@@ -1338,13 +1360,17 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 		bool ok = (!strcmp(req->sub, "status") && r->has_status) ||
 			  (!strcmp(req->sub, "scale") && r->has_scale) ||
 			  (!strcmp(req->sub, "finalize") && !strcmp(r->name, "namespaces") &&
-			   !strcmp(req->method, "PUT"));
+			   !strcmp(req->method, "PUT")) ||
+			  (!strcmp(req->sub, "ephemeralcontainers") && !strcmp(r->name, "pods") &&
+			   req->name && strcmp(m, "POST") && strcmp(m, "DELETE"));
 		if (!ok) {
 			if (!strcmp(r->name, "pods") && !strcmp(req->sub, "log"))
 				mk_proxy_pod_log(req, rep);
 			else if (!strcmp(r->name, "pods") &&
 				 (!strcmp(req->sub, "exec") || !strcmp(req->sub, "attach")))
 				mk_proxy_pod_exec(req, rep);
+			else if (!strcmp(r->name, "pods") && !strcmp(req->sub, "portforward"))
+				mk_proxy_pod_portforward(req, rep);
 			else
 				mk_reply_status(rep, 404, NULL, NULL,
 						"the server could not find the requested resource");

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include "minik8s/apiserver.h"
 #include "minik8s/api.h"
+#include "minik8s/connguard.h"
 
 struct mk_watch_slot;
 
@@ -32,6 +33,8 @@ struct mk_apiserver {
 	char *kubelet_client_cert;	/* client certificate/key files for the agents'
 					 * streaming servers (proxy.c); NULL: none */
 	char *kubelet_client_key;
+	struct mk_connguard *guard;	/* connection admission (server.c, connguard.h) */
+	unsigned max_trusted;		/* its budget of authenticated connections */
 };
 
 /* Who is calling: the admin token, the node join token, or nobody. */
@@ -44,6 +47,7 @@ struct mk_authz_attrs {
 	const char *resource;	/* plural, or NULL */
 	const char *sub;	/* subresource, or NULL */
 	const char *name;	/* object name, or NULL (all) */
+	const char *ns;		/* namespace, or NULL (all, or cluster-scoped) */
 };
 
 /* The authorizer (server.c): whether who may do a. */
@@ -58,6 +62,7 @@ struct mk_request {
 	struct mk_buf body;
 	bool too_large;
 	bool started;
+	bool close_after;	/* not authenticated: close the connection after the reply */
 	enum mk_caller caller;		/* set once authenticated */
 
 	/* route */
@@ -134,6 +139,28 @@ void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);
 /* Ends every exec session of srv (server stopping; before MHD_stop_daemon). */
 void mk_proxy_cancel_all(struct mk_apiserver *srv);
+
+/* portforward.c: pods/portforward (WebSocket v4, WebSocket-tunnelled SPDY, SPDY),
+ * proxied to the pod's node agent. */
+void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep);
+/* Ends every port-forward session of srv (server stopping). */
+void mk_portforward_cancel_all(struct mk_apiserver *srv);
+/* The pod's agent endpoint "https://IP:PORT" (owned); on failure fills rep. */
+int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const char *name,
+			      struct mk_reply *rep, char **ret_base);
+
+/* proxy_http.c: services/NAME[:PORT]/proxy/PATH and pods/NAME[:PORT]/proxy/PATH.
+ * match: whether url (the request path) is one of those. */
+bool mk_proxy_http_match(const char *url);
+void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep);
+/* "[SCHEME:]NAME[:PORT]" (SCHEME http or https, default http; PORT may be empty);
+ * false when malformed. Outputs owned. */
+bool mk_proxy_http_split_id(const char *id, char **ret_scheme, char **ret_name, char **ret_port);
+/* A backend's Location rewritten to go through the proxy (prefix: the request path
+ * up to ".../proxy"; backend: its host:port; req_host: the client's Host), or NULL
+ * when it stays as is (another host, a relative path). Owned. */
+char *mk_proxy_http_rewrite_location(const char *loc, const char *backend, const char *req_host,
+				     const char *prefix);
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);

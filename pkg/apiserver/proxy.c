@@ -12,7 +12,10 @@
  * errors reach the client as HTTP errors), answer the client's upgrade, and then
  * relay bytes both ways untouched: the client's masked frames are valid client
  * frames for the agent, the agent's unmasked frames valid server frames for the
- * client. */
+ * client. pods/attach goes the same way to the agent's /attach. The client's
+ * Sec-WebSocket-Protocol list is passed on, so the agent picks the channel
+ * protocol (v5 down to channel.k8s.io, minik8s/ws.h) and we answer with its
+ * choice, as kube-apiserver's upgrade-aware proxy does for kubelet. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -349,10 +352,86 @@ static ssize_t lp_reader(void *cls, uint64_t pos, char *out, size_t max)
 	return (ssize_t)n;
 }
 
+/* An integer query parameter: 0 absent, 1 set (*ret), -1 not an integer. */
+static int int_arg(struct mk_request *req, const char *key, long long *ret)
+{
+	const char *v = mk_request_arg(req, key);
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno || *end)
+		return -1;
+	*ret = x;
+	return 1;
+}
+
+/* PodLogOptions as kube-apiserver checks them: a value that does not parse is
+ * 400 BadRequest, a value out of range 422 Invalid with the field in its cause.
+ * Fills rep and returns -1 when the options are refused. */
+static int check_log_options(struct mk_request *req, struct mk_reply *rep)
+{
+	static const char *const ints[] = { "tailLines", "limitBytes", "sinceSeconds" };
+	long long v[3] = { 0, 0, 0 };
+	int set[3];
+	const char *since_time = mk_request_arg(req, "sinceTime");
+
+	for (size_t i = 0; i < MK_ARRAY_SIZE(ints); i++) {
+		set[i] = int_arg(req, ints[i], &v[i]);
+		if (set[i] < 0) {
+			mk_reply_status(rep, 400, "pods", req->name,
+					"invalid %s \"%s\": not an integer", ints[i],
+					mk_request_arg(req, ints[i]));
+			return -1;
+		}
+	}
+	if (since_time && *since_time && mk_time_parse(since_time) == (time_t)-1) {
+		mk_reply_status(rep, 400, "pods", req->name,
+				"invalid sinceTime \"%s\": parsing time as RFC 3339 failed", since_time);
+		return -1;
+	}
+	cJSON *causes = cJSON_CreateArray();
+	if (set[0] && v[0] < 0)
+		mk_api_cause_add(causes, "FieldValueInvalid", "tailLines",
+				 "Invalid value: %lld: must be greater than or equal to 0", v[0]);
+	if (set[1] && v[1] < 1)
+		mk_api_cause_add(causes, "FieldValueInvalid", "limitBytes",
+				 "Invalid value: %lld: must be greater than 0", v[1]);
+	if (set[2] && since_time && *since_time)
+		mk_api_cause_add(causes, "FieldValueForbidden", "",
+				 "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified");
+	else if (set[2] && v[2] < 1)
+		mk_api_cause_add(causes, "FieldValueInvalid", "sinceSeconds",
+				 "Invalid value: %lld: must be greater than 0", v[2]);
+	int n = cJSON_GetArraySize(causes);
+	if (n == 0) {
+		cJSON_Delete(causes);
+		return 0;
+	}
+	struct mk_buf m;
+	mk_buf_init(&m);
+	mk_buf_printf(&m, "PodLogOptions \"%s\" is invalid: %s", req->name, n > 1 ? "[" : "");
+	for (int i = 0; i < n; i++) {
+		const cJSON *c = cJSON_GetArrayItem(causes, i);
+		const char *f = mk_json_get_string(c, "field");
+		mk_buf_printf(&m, "%s%s%s%s", i ? ", " : "", f && *f ? f : "", f && *f ? ": " : "",
+			      mk_json_get_string(c, "message"));
+	}
+	if (n > 1)
+		mk_buf_puts(&m, "]");
+	_cleanup_cjson_ cJSON *st =
+		mk_api_status_new(422, "Invalid", m.data, "PodLogOptions", req->name, causes);
+	mk_buf_release(&m);
+	mk_reply_json(rep, 422, st);
+	return -1;
+}
+
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 {
-	static const char *const keys[] = { "follow",	  "tailLines",	  "previous", "timestamps",
-					    "limitBytes", "sinceSeconds", NULL };
+	static const char *const keys[] = { "follow",	  "tailLines",	  "previous",  "timestamps",
+					    "limitBytes", "sinceSeconds", "sinceTime", NULL };
 	struct target t = { 0 };
 
 	if (strcmp(req->method, "GET")) {
@@ -360,7 +439,7 @@ void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 				req->method);
 		return;
 	}
-	if (resolve_target(req, rep, &t, NULL) < 0)
+	if (check_log_options(req, rep) < 0 || resolve_target(req, rep, &t, NULL) < 0)
 		return;
 	_cleanup_free_ char *url = agent_url(req, &t, "containerLogs", keys);
 	target_release(&t);
@@ -666,7 +745,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
 
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 {
-	static const char *const keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
+	static const char *const exec_keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
+	static const char *const attach_keys[] = { "stdin", "stdout", "stderr", "tty", NULL };
+	bool attach = !strcmp(req->sub, "attach");
+	const char *const *keys = attach ? attach_keys : exec_keys;
+	const char *what = attach ? "attach" : "exec";
 	struct mk_apiserver *srv = req->srv;
 	const char *upgrade = mk_request_header(req, "Upgrade");
 	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
@@ -674,18 +757,14 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	struct target t = { 0 };
 	_cleanup_cjson_ cJSON *pod = NULL;
 
-	if (!strcmp(req->sub, "attach")) {
-		mk_reply_status(rep, 400, "pods", req->name,
-				"pods/attach is not supported by minik8s; use exec");
-		return;
-	}
 	/* the pod's own errors first: kubectl shows the answer to its SPDY fallback */
 	if (resolve_target(req, rep, &t, &pod) < 0)
 		return;
 	const char *phase = mk_json_get_string(pod, "status.phase");
 	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
 		mk_reply_status(rep, 400, "pods", req->name,
-				"cannot exec into a container in a completed pod; current phase is %s",
+				attach ? "cannot attach a container in a completed pod; current phase is %s"
+				       : "cannot exec into a container in a completed pod; current phase is %s",
 				phase);
 		target_release(&t);
 		return;
@@ -693,12 +772,12 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	if (!mk_ws_header_has_token(upgrade, "websocket", true) || !key) {
 		if (upgrade && !strncasecmp(upgrade, "SPDY", 4))
 			mk_reply_status(rep, 400, "pods", req->name,
-					"SPDY is not supported by minik8s: exec needs a WebSocket upgrade "
-					"with protocol %s (kubectl 1.30 or newer)", MK_WS_PROTOCOL_V5);
+					"SPDY is not supported by minik8s: %s needs a WebSocket upgrade "
+					"with protocol %s (kubectl 1.30 or newer)", what, MK_WS_PROTOCOL_V5);
 		else
 			mk_reply_status(rep, 400, "pods", req->name,
-					"Upgrade request required: exec needs a WebSocket upgrade with "
-					"protocol %s", MK_WS_PROTOCOL_V5);
+					"Upgrade request required: %s needs a WebSocket upgrade with "
+					"protocol %s", what, MK_WS_PROTOCOL_V5);
 		target_release(&t);
 		return;
 	}
@@ -708,14 +787,19 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 		target_release(&t);
 		return;
 	}
-	if (!mk_ws_header_has_token(proto, MK_WS_PROTOCOL_V5, false)) {
+	if (mk_ws_proto_select(proto) < 0) {
 		mk_reply_status(rep, 400, "pods", req->name,
-				"unsupported WebSocket subprotocol %s: only %s is served",
-				proto ? proto : "(none)", MK_WS_PROTOCOL_V5);
+				"unsupported WebSocket subprotocol %s: served are %s, v4.channel.k8s.io, "
+				"v4.base64.channel.k8s.io, v3.channel.k8s.io, v2.channel.k8s.io, "
+				"channel.k8s.io, base64.channel.k8s.io",
+				proto, MK_WS_PROTOCOL_V5);
 		target_release(&t);
 		return;
 	}
-	_cleanup_free_ char *url = agent_url(req, &t, "exec", keys);
+	/* passed on to the agent: no CR/LF can be in a header value MHD parsed */
+	_cleanup_free_ char *proto_line =
+		proto && *proto ? mk_strdup_printf("Sec-WebSocket-Protocol: %s\r\n", proto) : mk_strdup("");
+	_cleanup_free_ char *url = agent_url(req, &t, what, keys);
 	_cleanup_free_ char *base = TAKE_PTR(t.base);
 	target_release(&t);
 
@@ -755,13 +839,13 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_free_ char *hs = mk_strdup_printf(
 		"GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-		"Sec-WebSocket-Protocol: %s\r\nUser-Agent: minik8s-apiserver\r\n\r\n",
-		url + strlen(base), base + strlen("https://"), key, MK_WS_PROTOCOL_V5);
+		"%sUser-Agent: minik8s-apiserver\r\n\r\n",
+		url + strlen(base), base + strlen("https://"), key, proto_line);
 	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HANDSHAKE_TIMEOUT_MS * 1000000;
 	ssize_t head_len;
 	if (agent_send_all(ep, hs, strlen(hs)) < 0 || (head_len = agent_read_head(ep, deadline)) < 0) {
 		mk_reply_status(rep, 500, "pods", req->name,
-				"error talking to the node agent: no valid reply to the exec upgrade");
+				"error talking to the node agent: no valid reply to the %s upgrade", what);
 		ep_free(ep);
 		return;
 	}
@@ -794,10 +878,11 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 		ep_free(ep);
 		return;
 	}
-	char agent_proto[128];
-	if (!head_value(ep->to_client.data, (size_t)head_len, "Sec-WebSocket-Protocol", agent_proto,
-			sizeof(agent_proto)) ||
-	    strcmp(agent_proto, MK_WS_PROTOCOL_V5)) {
+	/* the agent's choice must be one the client offered (none when it offered none) */
+	char agent_proto[128] = "";
+	bool has_proto = head_value(ep->to_client.data, (size_t)head_len, "Sec-WebSocket-Protocol",
+				    agent_proto, sizeof(agent_proto));
+	if (has_proto ? !mk_ws_header_has_token(proto, agent_proto, false) : (proto && *proto)) {
 		mk_reply_status(rep, 500, "pods", req->name,
 				"the node agent answered with another WebSocket subprotocol");
 		ep_free(ep);
@@ -817,7 +902,8 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_free_ char *accept = mk_ws_accept_key(key);
 	MHD_add_response_header(resp, "Upgrade", "websocket");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	MHD_add_response_header(resp, "Sec-WebSocket-Protocol", MK_WS_PROTOCOL_V5);
+	if (has_proto)
+		MHD_add_response_header(resp, "Sec-WebSocket-Protocol", agent_proto);
 	pthread_mutex_lock(&sessions_lock);
 	ep->next = sessions;
 	sessions = ep;

@@ -1,7 +1,8 @@
 /* The HTTP layer: libmicrohttpd in thread-per-connection mode (kubectl opens several
  * keep-alive connections at once and watch streams block their connection's thread),
- * bearer-token authentication, request bodies with a size limit, routing of the
- * Kubernetes paths, and Status replies. */
+ * connection admission (pkg/util/connguard.c: anonymous sockets cannot crowd out
+ * authenticated clients), bearer-token authentication, request bodies with a size
+ * limit, routing of the Kubernetes paths, and Status replies. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -194,9 +195,9 @@ static enum mk_caller authenticate(struct mk_request *req)
 }
 
 /* What the node join token may do (the node authorizer's idea, simplified): read
- * everything, write its Node, pod status and pod deletion (the agent finishes
- * graceful deletes), and events. Anything else is the admin's. The one decision
- * for requests and for SelfSubjectAccessReview (authreview.c). */
+ * everything, write its Node, its Lease, pod status and pod deletion (the agent
+ * finishes graceful deletes), and events. Anything else is the admin's. The one
+ * decision for requests and for SelfSubjectAccessReview (authreview.c). */
 bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 {
 	const char *v = a->verb, *r = a->resource ? a->resource : "";
@@ -205,11 +206,18 @@ bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 		return true;
 	if (who != MK_CALLER_NODE)
 		return false;
+	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
+	if (a->sub && (!strcmp(a->sub, "portforward") || !strcmp(a->sub, "exec") ||
+		       !strcmp(a->sub, "attach") || !strcmp(a->sub, "proxy")))
+		return false;
 	if (!strcmp(v, "get") || !strcmp(v, "list") || !strcmp(v, "watch"))
 		return true;
 	if (!a->resource)
 		return false;
 	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
+		return true;
+	/* node heartbeats: the leases in kube-node-lease */
+	if (!strcmp(r, "leases") && a->ns && !strcmp(a->ns, "kube-node-lease"))
 		return true;
 	if (!strcmp(r, "pods"))
 		return (a->sub && !strcmp(a->sub, "status") && strcmp(v, "create")) ||
@@ -239,7 +247,8 @@ static bool node_may(struct mk_request *req)
 	struct mk_authz_attrs a = { .verb = request_verb(req),
 				    .resource = req->res ? req->res->name : NULL,
 				    .sub = req->sub,
-				    .name = req->name };
+				    .name = req->name,
+				    .ns = req->ns };
 	return mk_authz_allowed(MK_CALLER_NODE, &a);
 }
 
@@ -280,6 +289,16 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (mk_authreview_handle(req, rep))
 		return;
+	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
+	if (mk_proxy_http_match(req->url)) {
+		/* as the node authorizer: proxying is not a node's business */
+		if (who == MK_CALLER_NODE)
+			mk_reply_status(rep, 403, NULL, NULL, "the node token may not use the proxy "
+					"subresources");
+		else
+			mk_proxy_http_handle(req, rep);
+		return;
+	}
 	n = split_path(path, seg, 8);
 	if (n < 0 || route_resource(req, seg, n) != 0) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
@@ -298,7 +317,30 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- libmicrohttpd glue ----------------------------------------------------- */
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *rep)
+/* Connection admission (connguard.h): an authenticated request makes its
+ * connection trusted; an anonymous one (/healthz, /cacerts, a 401) is answered
+ * and its connection closed, so it holds no slot past its reply. false: the
+ * trusted budget is full, rep holds the 429. */
+static bool admit(struct mk_request *req, struct mk_reply *rep)
+{
+	struct mk_apiserver *srv = req->srv;
+
+	mk_connguard_mhd_request_begin(srv->guard, req->conn);
+	if (authenticate(req) == MK_CALLER_NONE) {
+		req->close_after = true;
+		return true;
+	}
+	if (mk_connguard_conn_trust(srv->guard, mk_connguard_mhd_conn(req->conn)))
+		return true;
+	req->close_after = true;
+	mk_reply_status(rep, 429, NULL, NULL,
+			"too many connections from authenticated clients (limit %u), retry later",
+			srv->max_trusted);
+	return false;
+}
+
+static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection *conn,
+				  struct mk_reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -320,6 +362,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct mk_reply *
 	MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
 	if (rep->warning)
 		MHD_add_response_header(resp, "Warning", rep->warning);
+	if (req && req->close_after)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (rep->code == 429)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (req)
+		mk_connguard_mhd_reply(req->srv->guard, conn, rep->code, rep->stream != NULL);
 	ret = MHD_queue_response(conn, rep->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -342,6 +390,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->url = url;
 		mk_buf_init(&req->body);
 		*con_cls = req;
+		if (!admit(req, &rep)) {
+			req->started = true;
+			return send_reply(req, conn, &rep);
+		}
 		/* refuse an announced oversized body before reading it */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -351,7 +403,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					"the request body is larger than the limit of %zu bytes",
 					srv->max_body);
 			req->started = true;
-			return send_reply(conn, &rep);
+			return send_reply(req, conn, &rep);
 		}
 		return MHD_YES;
 	}
@@ -369,7 +421,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	req->started = true;
 	dispatch(req, &rep);
-	enum MHD_Result r = send_reply(conn, &rep);
+	enum MHD_Result r = send_reply(req, conn, &rep);
 	free(rep.body);
 	free(rep.warning);
 	return r;
@@ -381,6 +433,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct mk_request *req = *con_cls;
 	if (!req)
 		return;
+	mk_connguard_request_end(req->srv->guard, mk_connguard_mhd_conn(conn));
 	mk_buf_release(&req->body);
 	free(req->ns);
 	free(req->name);
@@ -460,11 +513,24 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		}
 		flags |= MHD_USE_TLS;
 	}
+	/* admission (connguard.h): anonymous connections (idle sockets, slow TLS
+	 * handshakes, slow headers) get their own budget, the quietest of the oldest
+	 * dropped first, and 10 s to send an authenticated request; authenticated ones get the rest and
+	 * a 90 s keep-alive idle timeout (streams and upgrades excepted) */
+	struct mk_connguard_options go = { .max_trusted = opts->max_connections };
+	if (mk_connguard_new(&go, &srv->guard, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
+	mk_connguard_get_options(srv->guard, &go);
+	mk_connguard_raise_nofile(srv->guard);
+	srv->max_trusted = go.max_trusted;
 	srv->daemon = MHD_start_daemon(
 		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sin,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
-		opts->max_connections ? opts->max_connections : 1024u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 300u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		mk_connguard_mhd_notify, srv->guard, MHD_OPTION_CONNECTION_LIMIT,
+		mk_connguard_mhd_connection_limit(srv->guard), MHD_OPTION_CONNECTION_TIMEOUT,
+		go.idle_timeout_ms / 1000u,
 		/* a restart must get its port back at once, whatever TIME_WAIT holds */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
@@ -489,8 +555,10 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		MHD_quiesce_daemon(srv->daemon);
 		mk_watch_cancel_all(srv);
 		mk_proxy_cancel_all(srv);
+		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
+	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
 	free(srv->node_token);

@@ -512,3 +512,19 @@ int mk_client_base64_decode(const char *in, char **ret, size_t *ret_len)
 	*ret_len = o;
 	return 0;
 }
+
+char *mk_client_resource_path(const char *group_version, const char *resource, const char *ns, const char *name,
+			       const char *sub)
+{
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "%s/%s", strchr(group_version, '/') ? "/apis" : "/api", group_version);
+	if (ns && *ns)
+		mk_buf_printf(&b, "/namespaces/%s", ns);
+	mk_buf_printf(&b, "/%s", resource);
+	if (name)
+		mk_buf_printf(&b, "/%s", name);
+	if (sub)
+		mk_buf_printf(&b, "/%s", sub);
+	return mk_buf_steal(&b);
+}

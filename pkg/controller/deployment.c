@@ -23,7 +23,7 @@ static void on_deploy(const struct mk_object *old, const struct mk_object *new, 
 
 static void enqueue_owner(struct mk_controllers *ctl, const cJSON *rs)
 {
-	const cJSON *r = mk_controller_ref(rs);
+	const cJSON *r = mk_api_controller_ref(rs);
 	const char *k = mk_json_get_string(r, "kind");
 	if (!r || !k || strcmp(k, "Deployment"))
 		return;
@@ -39,7 +39,7 @@ static void on_rs(const struct mk_object *old, const struct mk_object *new, void
 		enqueue_owner(ctl, old->json);
 	if (new) {
 		enqueue_owner(ctl, new->json);
-		if (!mk_controller_ref(new->json)) {
+		if (!mk_api_controller_ref(new->json)) {
 			/* an orphan: a deployment whose selector matches may adopt it */
 			struct mk_object **ds;
 			size_t n = mk_informer_by_index(ctl->inf[CTL_DEPLOY], "ns",
@@ -173,7 +173,7 @@ static int scale_rs(struct dctx *x, struct mk_object **rs, int to)
 	snprintf(buf, sizeof(buf), "%d", x->replicas + x->max_surge);
 	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/max-replicas", buf);
 	cJSON_AddNumberToObject(cJSON_AddObjectToObject(patch, "spec"), "replicas", to);
-	_cleanup_free_ char *path = res_path("apps/v1", "replicasets", x->ns,
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns,
 					     mk_json_get_string((*rs)->json, "metadata.name"), NULL);
 	_cleanup_cjson_ cJSON *res = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
@@ -260,18 +260,18 @@ static int create_new_rs(struct dctx *x, int revision, uint32_t collisions)
 	cJSON_AddItemToObject(spec, "selector", sel);
 	cJSON_AddItemToObject(spec, "template", tmpl);
 
-	_cleanup_free_ char *path = res_path("apps/v1", "replicasets", x->ns, NULL, NULL);
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns, NULL, NULL);
 	_cleanup_cjson_ cJSON *res = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_create(x->ctl->c, path, rs, &res, &err) < 0) {
-		if (err_code(err) != 409)
+		if (mk_error_code(err) != 409)
 			return -1;
 		/* exists: ours with this template (a stale cache), or a hash collision */
 		mk_error_free(&err);
-		_cleanup_free_ char *p = res_path("apps/v1", "replicasets", x->ns, rsname, NULL);
+		_cleanup_free_ char *p = mk_client_resource_path("apps/v1", "replicasets", x->ns, rsname, NULL);
 		if (mk_client_get(x->ctl->c, p, &res, &err) < 0)
 			return -1;
-		const cJSON *r = mk_controller_ref(res);
+		const cJSON *r = mk_api_controller_ref(res);
 		if (r && !strcmp(mk_json_get_string(r, "uid"), mk_json_get_string(d, "metadata.uid")) &&
 		    template_matches(res, d)) {
 			mk_informer_assume(x->ctl->inf[CTL_RS], res);
@@ -401,7 +401,7 @@ static void cleanup_history(struct dctx *x)
 	}
 	qsort(dead, n, sizeof(*dead), cmp_revision);
 	for (size_t i = 0; limit >= 0 && i + (size_t)limit < n; i++) {
-		_cleanup_free_ char *path = res_path("apps/v1", "replicasets", x->ns,
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns,
 						     mk_json_get_string(dead[i]->json, "metadata.name"), NULL);
 		_cleanup_error_ struct mk_error *err = NULL;
 		mk_client_delete(x->ctl->c, path, "Background", NULL, &err);
@@ -507,12 +507,12 @@ static int update_status(struct dctx *x, uint32_t collisions)
 	} else {
 		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 		cJSON_AddItemToObject(patch, "status", s);
-		_cleanup_free_ char *path = res_path("apps/v1", "deployments", x->ns, x->name, "status");
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "deployments", x->ns, x->name, "status");
 		_cleanup_cjson_ cJSON *res = NULL;
 		_cleanup_error_ struct mk_error *err = NULL;
 		/* a merge patch replaces the conditions list as a whole */
 		if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
-			ret = err_code(err) == 404 ? 0 : -1;
+			ret = mk_error_code(err) == 404 ? 0 : -1;
 		else
 			mk_informer_assume(x->ctl->inf[CTL_DEPLOY], res);
 	}
@@ -587,7 +587,7 @@ int deploy_sync(struct mk_controllers *ctl, const char *key)
 		mk_json_set_string(ref, "kind", "Deployment");
 		cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(patch, "metadata"),
 							    "ownerReferences"), ref);
-		_cleanup_free_ char *path = res_path("apps/v1", "replicasets", x.ns,
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x.ns,
 						     mk_json_get_string(rs, "metadata.name"), NULL);
 		_cleanup_cjson_ cJSON *res = NULL;
 		_cleanup_error_ struct mk_error *e = NULL;
@@ -644,7 +644,7 @@ int deploy_sync(struct mk_controllers *ctl, const char *key)
 		/* a template that comes back (rollback) becomes the newest revision */
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", max_old_rev + 1);
-		_cleanup_free_ char *path = res_path("apps/v1", "replicasets", x.ns,
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x.ns,
 						     mk_json_get_string(x.new_rs->json, "metadata.name"), NULL);
 		if (set_annotation(ctl, path, ctl->inf[CTL_RS], REV, buf) < 0) {
 			ret = -1;
@@ -661,7 +661,7 @@ int deploy_sync(struct mk_controllers *ctl, const char *key)
 	snprintf(rev, sizeof(rev), "%d", revision_of(x.new_rs->json));
 	const char *drev = annotation(d, REV);
 	if (!drev || strcmp(drev, rev)) {
-		_cleanup_free_ char *path = res_path("apps/v1", "deployments", x.ns, x.name, NULL);
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "deployments", x.ns, x.name, NULL);
 		if (set_annotation(ctl, path, NULL, REV, rev) < 0)
 			ret = -1;
 	}

@@ -67,8 +67,7 @@ void ep_setup(struct mk_controllers *ctl)
 	mk_informer_add_handler(ctl->inf[CTL_EP], on_ep, ctl);
 }
 
-/* Port number of targetPort for pod, or 0 when the pod does not have it. */
-static int resolve_port(const cJSON *sp, const cJSON *pod)
+int svc_target_port(const cJSON *sp, const cJSON *pod)
 {
 	const cJSON *tp = cJSON_GetObjectItem(sp, "targetPort");
 	if (!tp)
@@ -144,7 +143,7 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 		const cJSON *sp;
 		cJSON_ArrayForEach(sp, mk_json_get(svc, "spec.ports"))
 		{
-			int port = resolve_port(sp, pod);
+			int port = svc_target_port(sp, pod);
 			if (!port)
 				continue;
 			cJSON *ep = cJSON_CreateObject();
@@ -162,7 +161,7 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 		}
 		struct mk_buf kb;
 		mk_buf_init(&kb);
-		mk_controller_canonical_json(ports, &kb);
+		mk_json_canonical(ports, &kb);
 		size_t j;
 		for (j = 0; j < nsub; j++)
 			if (!strcmp(subs[j].ports_key, kb.data))
@@ -236,8 +235,8 @@ int ep_sync(struct mk_controllers *ctl, const char *key)
 	if (!so) {
 		/* the service is gone: so are its endpoints (ours or not, as kube does) */
 		if (eo) {
-			_cleanup_free_ char *path = res_path("v1", "endpoints", ns, name, NULL);
-			if (mk_client_delete(ctl->c, path, NULL, NULL, &err) < 0 && err_code(err) != 404)
+			_cleanup_free_ char *path = mk_client_resource_path("v1", "endpoints", ns, name, NULL);
+			if (mk_client_delete(ctl->c, path, NULL, NULL, &err) < 0 && mk_error_code(err) != 404)
 				ret = -1;
 		}
 		mk_object_unref(eo);
@@ -269,11 +268,11 @@ int ep_sync(struct mk_controllers *ctl, const char *key)
 			mk_json_set(md, "labels", cJSON_Duplicate(labels, 1));
 		else
 			cJSON_DeleteItemFromObject(md, "labels");
-		_cleanup_free_ char *path = res_path("v1", "endpoints", ns, name, NULL);
+		_cleanup_free_ char *path = mk_client_resource_path("v1", "endpoints", ns, name, NULL);
 		_cleanup_cjson_ cJSON *res = NULL;
 		/* resourceVersion from the cache: a conflict means a newer state, retried */
 		if (mk_client_update(ctl->c, path, ep, &res, &err) < 0) {
-			ret = err_code(err) == 404 ? 0 : -1;
+			ret = mk_error_code(err) == 404 ? 0 : -1;
 			goto out;
 		}
 		mk_informer_assume(ctl->inf[CTL_EP], res);
@@ -287,11 +286,11 @@ int ep_sync(struct mk_controllers *ctl, const char *key)
 		if (labels)
 			cJSON_AddItemToObject(md, "labels", cJSON_Duplicate(labels, 1));
 		cJSON_AddItemToObject(ep, "subsets", cJSON_Duplicate(subsets, 1));
-		_cleanup_free_ char *path = res_path("v1", "endpoints", ns, NULL, NULL);
+		_cleanup_free_ char *path = mk_client_resource_path("v1", "endpoints", ns, NULL, NULL);
 		_cleanup_cjson_ cJSON *res = NULL;
 		if (mk_client_create(ctl->c, path, ep, &res, &err) < 0) {
 			/* 409: created meanwhile (the cache will bring it: retry); 403: ns terminating */
-			ret = err_code(err) == 403 ? 0 : -1;
+			ret = mk_error_code(err) == 403 ? 0 : -1;
 			goto out;
 		}
 		mk_informer_assume(ctl->inf[CTL_EP], res);

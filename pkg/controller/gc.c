@@ -20,7 +20,7 @@
 static const char *const inf_resource[CTL_NINF] = {
 	[CTL_PODS] = "pods",		[CTL_NODES] = "nodes",	 [CTL_RS] = "replicasets",
 	[CTL_DEPLOY] = "deployments",	[CTL_SVC] = "services",	 [CTL_EP] = "endpoints",
-	[CTL_NS] = "namespaces",
+	[CTL_NS] = "namespaces",	[CTL_SLICE] = "endpointslices", [CTL_LEASE] = "leases",
 };
 
 static int informer_for(const struct mk_api_resource *r)
@@ -110,7 +110,7 @@ static char *object_path(const cJSON *obj, int idx)
 	const struct mk_api_resource *r = mk_api_resource_by_kind(
 		mk_json_get_string(obj, "apiVersion"), mk_json_get_string(obj, "kind"));
 	const char *gv = r ? r->group_version : (idx == CTL_RS || idx == CTL_DEPLOY ? "apps/v1" : "v1");
-	return res_path(gv, inf_resource[idx], mk_json_get_string(obj, "metadata.namespace"),
+	return mk_client_resource_path(gv, inf_resource[idx], mk_json_get_string(obj, "metadata.namespace"),
 			mk_json_get_string(obj, "metadata.name"), NULL);
 }
 
@@ -118,7 +118,7 @@ static int delete_obj(struct mk_controllers *ctl, const cJSON *obj, int idx, con
 {
 	_cleanup_free_ char *path = object_path(obj, idx);
 	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_client_delete(ctl->c, path, policy, NULL, &err) < 0 && err_code(err) != 404)
+	if (mk_client_delete(ctl->c, path, policy, NULL, &err) < 0 && mk_error_code(err) != 404)
 		return -1;
 	return 0;
 }
@@ -139,7 +139,7 @@ static int remove_refs(struct mk_controllers *ctl, const cJSON *obj, int idx, co
 	_cleanup_free_ char *path = object_path(obj, idx);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL, &err) < 0 &&
-	    err_code(err) != 404)
+	    mk_error_code(err) != 404)
 		return -1;
 	return 0;
 }
@@ -158,7 +158,7 @@ static int remove_finalizer(struct mk_controllers *ctl, const cJSON *obj, int id
 	_cleanup_free_ char *path = object_path(obj, idx);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0 &&
-	    err_code(err) != 404)
+	    mk_error_code(err) != 404)
 		return -1;
 	return 0;
 }
@@ -191,11 +191,11 @@ static enum owner_state owner_state(struct mk_controllers *ctl, const cJSON *dep
 	} else {
 		/* absent from the cache, which may lag: ask the API server */
 		_cleanup_error_ struct mk_error *err = NULL;
-		_cleanup_free_ char *path = res_path(r->group_version, r->name,
+		_cleanup_free_ char *path = mk_client_resource_path(r->group_version, r->name,
 						     r->namespaced ? mk_json_get_string(dep, "metadata.namespace") : NULL,
 						     mk_json_get_string(ref, "name"), NULL);
 		if (mk_client_get(ctl->c, path, &live, &err) < 0) {
-			if (err_code(err) == 404)
+			if (mk_error_code(err) == 404)
 				return OWNER_GONE;
 			*err_out = 1;
 			return OWNER_ALIVE;

@@ -7,45 +7,6 @@
 #include <stdint.h>
 #include "minik8s/controller.h"
 
-/* ---- hash table (hmap.c) ---------------------------------------------------- */
-
-struct hmap_entry {
-	char *key;
-	uint64_t hash;
-	void *val;
-	struct hmap_entry *next;
-};
-struct hmap {
-	struct hmap_entry **buckets;
-	size_t cap, n;
-};
-struct hmap_iter {
-	size_t b;
-	struct hmap_entry *e;
-};
-#define HMAP_ITER_INIT { 0, NULL }
-
-void hmap_init(struct hmap *m);
-/* free_val (may be NULL) is called on every value. */
-void hmap_release(struct hmap *m, void (*free_val)(void *));
-struct hmap_entry *hmap_find(const struct hmap *m, const char *key);
-void *hmap_get(const struct hmap *m, const char *key);
-bool hmap_has(const struct hmap *m, const char *key);
-/* Sets key (copied) to val; returns the previous value (or NULL). */
-void *hmap_put(struct hmap *m, const char *key, void *val);
-/* Removes key; returns its value (or NULL). */
-void *hmap_del(struct hmap *m, const char *key);
-/* Iteration; the table must not change meanwhile. */
-struct hmap_entry *hmap_iter_next(const struct hmap *m, struct hmap_iter *it);
-
-/* ---- time helpers --------------------------------------------------------------- */
-
-/* Absolute CLOCK_MONOTONIC deadline ms from now, for pthread_cond_timedwait on a
- * condition variable created with mono_cond_init. */
-void mono_deadline(struct timespec *ts, uint64_t ms);
-void mono_cond_init(pthread_cond_t *c);
-uint64_t mono_ms(void);
-
 /* ---- the manager (manager.c) and its controllers --------------------------------- */
 
 #define CTL_PODS 0
@@ -55,7 +16,9 @@ uint64_t mono_ms(void);
 #define CTL_SVC 4
 #define CTL_EP 5
 #define CTL_NS 6
-#define CTL_NINF 7
+#define CTL_SLICE 7
+#define CTL_LEASE 8 /* kube-node-lease only */
+#define CTL_NINF 9
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);
@@ -89,12 +52,12 @@ struct mk_controllers {
 	struct mk_informer *inf[CTL_NINF];
 	struct mk_event_recorder *rec;
 
-	struct ctl_loop sched, rs, deploy, ep, gc, ns, node;
+	struct ctl_loop sched, rs, deploy, ep, slice, gc, ns, node;
 
 	pthread_mutex_t mu;	/* guards the maps below */
-	struct hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
-	struct hmap expect;	/* rs key -> struct expectation */
-	struct hmap node_seen;	/* node name -> struct node_health */
+	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
+	struct mk_hmap expect;	/* rs key -> struct expectation */
+	struct mk_hmap node_seen;	/* node name -> struct node_health */
 };
 
 /* Loops: start workers / stop. */
@@ -109,6 +72,7 @@ void sched_setup(struct mk_controllers *ctl);
 void rs_setup(struct mk_controllers *ctl);
 void deploy_setup(struct mk_controllers *ctl);
 void ep_setup(struct mk_controllers *ctl);
+void slice_setup(struct mk_controllers *ctl);
 void gc_setup(struct mk_controllers *ctl);
 void ns_setup(struct mk_controllers *ctl);
 void node_setup(struct mk_controllers *ctl);
@@ -117,9 +81,14 @@ int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
 int deploy_sync(struct mk_controllers *ctl, const char *key);
 int ep_sync(struct mk_controllers *ctl, const char *key);
+int slice_sync(struct mk_controllers *ctl, const char *key);
 int gc_sync(struct mk_controllers *ctl, const char *key);
 int ns_sync(struct mk_controllers *ctl, const char *key);
 int node_sync(struct mk_controllers *ctl, const char *key);
+
+/* Port number that service port sp (its targetPort, a number or a container port
+ * name) reaches on pod, or 0 when the pod does not have it (endpoints.c). */
+int svc_target_port(const cJSON *sp, const cJSON *pod);
 
 /* rs expectations (replicaset.c), used by handlers */
 void rs_expect_observed(struct mk_controllers *ctl, const char *rs_key, bool add);
@@ -138,10 +107,5 @@ int json_int(const cJSON *obj, const char *path, int def);
 cJSON *controller_ref_new(const cJSON *owner);
 /* now as RFC 3339 into buf[32]. */
 void now_rfc3339(char buf[32]);
-/* Collection path of resource r in ns ("" cluster-scoped): owned string. */
-char *res_path(const char *group_version, const char *resource, const char *ns, const char *name,
-	       const char *sub);
-/* Error code (HTTP status or errno) of err, 0 when NULL. */
-static inline int err_code(const struct mk_error *e) { return e ? e->code : 0; }
 
 #endif

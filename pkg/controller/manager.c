@@ -2,6 +2,7 @@
  * controller, start and stop. */
 #include <errno.h>
 #include <string.h>
+#include "minik8s/api.h"
 #include "internal.h"
 
 #define SYNC_TIMEOUT_MS 30000
@@ -68,7 +69,7 @@ void ctl_loop_release(struct ctl_loop *l)
 /* Namespace of objects that have no controller reference (adoption candidates). */
 static int index_orphan(const cJSON *obj, char **values, int max)
 {
-	if (mk_controller_ref(obj))
+	if (mk_api_controller_ref(obj))
 		return 0;
 	return mk_index_namespace(obj, values, max);
 }
@@ -84,7 +85,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 {
 	if (!ctl)
 		return;
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep,
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
@@ -98,9 +99,9 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		ctl_loop_release(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_free(ctl->inf[i]);
-	hmap_release(&ctl->assumed, free);
-	hmap_release(&ctl->expect, free_expect);
-	hmap_release(&ctl->node_seen, free);
+	mk_hmap_release(&ctl->assumed, free);
+	mk_hmap_release(&ctl->expect, free_expect);
+	mk_hmap_release(&ctl->node_seen, free);
 	pthread_mutex_destroy(&ctl->mu);
 	free(ctl);
 }
@@ -117,6 +118,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_SVC] = "/api/v1/services",
 		[CTL_EP] = "/api/v1/endpoints",
 		[CTL_NS] = "/api/v1/namespaces",
+		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
+		[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
 	};
 
 	ctl->c = c;
@@ -129,9 +132,9 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	if (!ctl->opts.workers)
 		ctl->opts.workers = 4;
 	pthread_mutex_init(&ctl->mu, NULL);
-	hmap_init(&ctl->assumed);
-	hmap_init(&ctl->expect);
-	hmap_init(&ctl->node_seen);
+	mk_hmap_init(&ctl->assumed);
+	mk_hmap_init(&ctl->expect);
+	mk_hmap_init(&ctl->node_seen);
 
 	for (int i = 0; i < CTL_NINF; i++) {
 		ctl->inf[i] = mk_informer_new(c, paths[i]);
@@ -144,6 +147,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_informer_add_index(ctl->inf[CTL_PODS], "orphan", index_orphan);
 	mk_informer_add_index(ctl->inf[CTL_RS], "ctl", mk_index_controller_uid);
 	mk_informer_add_index(ctl->inf[CTL_RS], "orphan", index_orphan);
+	mk_informer_add_index(ctl->inf[CTL_SLICE], "svc", mk_index_slice_service);
 
 	ctl->rec = mk_event_recorder_new(c);
 	unsigned w = ctl->opts.workers;
@@ -152,6 +156,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->rs, ctl, "replicaset", rs_sync, w);
 	ctl_loop_init(&ctl->deploy, ctl, "deployment", deploy_sync, w);
 	ctl_loop_init(&ctl->ep, ctl, "endpoints", ep_sync, w);
+	ctl_loop_init(&ctl->slice, ctl, "endpointslice", slice_sync, w);
 	ctl_loop_init(&ctl->gc, ctl, "garbagecollector", gc_sync, w);
 	ctl_loop_init(&ctl->ns, ctl, "namespace", ns_sync, 2);
 	ctl_loop_init(&ctl->node, ctl, "nodelifecycle", node_sync, 1);
@@ -161,6 +166,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	rs_setup(ctl);
 	deploy_setup(ctl);
 	ep_setup(ctl);
+	slice_setup(ctl);
 	gc_setup(ctl);
 	ns_setup(ctl);
 	node_setup(ctl);
@@ -168,15 +174,15 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
 			goto fail;
-	uint64_t end = mono_ms() + SYNC_TIMEOUT_MS;
+	uint64_t end = mk_time_mono_ms() + SYNC_TIMEOUT_MS;
 	for (int i = 0; i < CTL_NINF; i++) {
-		uint64_t now = mono_ms();
+		uint64_t now = mk_time_mono_ms();
 		if (!mk_informer_wait_synced(ctl->inf[i], now < end ? (int)(end - now) : 0)) {
 			mk_error_set(err, ETIMEDOUT, "controllers: cache of '%s' did not sync", paths[i]);
 			goto fail;
 		}
 	}
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep,
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)

@@ -40,7 +40,7 @@ static int purge(struct mk_controllers *ctl, const char *ns)
 	for (size_t i = 0; i < n; i++) {
 		if (!rs[i].namespaced)
 			continue;
-		_cleanup_free_ char *path = res_path(rs[i].group_version, rs[i].name, ns, NULL, NULL);
+		_cleanup_free_ char *path = mk_client_resource_path(rs[i].group_version, rs[i].name, ns, NULL, NULL);
 		_cleanup_error_ struct mk_error *err = NULL;
 		_cleanup_cjson_ cJSON *list = NULL;
 		/* deletecollection with background propagation: dependents go with their owners */
@@ -69,10 +69,10 @@ static int finalize(struct mk_controllers *ctl, const cJSON *ns)
 		if (cJSON_IsString(it) && strcmp(it->valuestring, "kubernetes"))
 			cJSON_AddItemToArray(fins, cJSON_CreateString(it->valuestring));
 	mk_json_set(mk_json_ensure_object(body, "spec"), "finalizers", fins);
-	_cleanup_free_ char *path = res_path("v1", "namespaces", NULL,
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "namespaces", NULL,
 					     mk_json_get_string(ns, "metadata.name"), "finalize");
 	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_client_update(ctl->c, path, body, NULL, &err) < 0 && err_code(err) != 404)
+	if (mk_client_update(ctl->c, path, body, NULL, &err) < 0 && mk_error_code(err) != 404)
 		return -1;
 	return 0;
 }

@@ -1,5 +1,6 @@
-/* Node lifecycle controller: watches node heartbeats (the Ready condition's
- * lastHeartbeatTime). A node whose heartbeat has not changed for the grace
+/* Node lifecycle controller: watches node heartbeats (the renewTime of the
+ * node's Lease in kube-node-lease, which agents renew every heartbeat, and the
+ * Ready condition's lastHeartbeatTime, which they post less often). A node whose heartbeat has not changed for the grace
  * period gets Ready=Unknown (NodeStatusUnknown) and the taints
  * node.kubernetes.io/unreachable NoSchedule+NoExecute; a node reporting
  * Ready=False gets node.kubernetes.io/not-ready. Once a node has not been
@@ -19,7 +20,7 @@
 #define NOT_READY "node.kubernetes.io/not-ready"
 
 struct node_health {
-	char hb[48];
+	char hb[96];
 	uint64_t observed_ms;
 };
 
@@ -28,16 +29,25 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 	struct mk_controllers *ctl = ud;
 	if (!new) {
 		pthread_mutex_lock(&ctl->mu);
-		free(hmap_del(&ctl->node_seen, old->key));
+		free(mk_hmap_del(&ctl->node_seen, old->key));
 		pthread_mutex_unlock(&ctl->mu);
 		return;
 	}
 	mk_workqueue_add(ctl->node.q, new->key);
 }
 
+/* A lease is named after its node. */
+static void on_lease(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct mk_controllers *ctl = ud;
+	if (new)
+		mk_workqueue_add(ctl->node.q, mk_json_get_string(new->json, "metadata.name"));
+}
+
 void node_setup(struct mk_controllers *ctl)
 {
 	mk_informer_add_handler(ctl->inf[CTL_NODES], on_node, ctl);
+	mk_informer_add_handler(ctl->inf[CTL_LEASE], on_lease, ctl);
 }
 
 static bool has_taint(const cJSON *node, const char *key, const char *effect)
@@ -88,10 +98,10 @@ static int set_taints(struct mk_controllers *ctl, const cJSON *node, const char 
 			cJSON_AddItemToArray(list, n);
 		}
 	}
-	_cleanup_free_ char *path = res_path("v1", "nodes", NULL, mk_json_get_string(node, "metadata.name"), NULL);
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "nodes", NULL, mk_json_get_string(node, "metadata.name"), NULL);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0)
-		return err_code(err) == 404 ? 0 : -1;
+		return mk_error_code(err) == 404 ? 0 : -1;
 	return 0;
 }
 
@@ -124,10 +134,10 @@ static int mark_unknown(struct mk_controllers *ctl, const cJSON *node, const cJS
 		cJSON_AddStringToObject(n, "lastTransitionTime", ts);
 		cJSON_AddItemToArray(conds, n);
 	}
-	_cleanup_free_ char *path = res_path("v1", "nodes", NULL, mk_json_get_string(node, "metadata.name"), "status");
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "nodes", NULL, mk_json_get_string(node, "metadata.name"), "status");
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL, &err) < 0)
-		return err_code(err) == 404 ? 0 : -1;
+		return mk_error_code(err) == 404 ? 0 : -1;
 	mk_event_record(ctl->rec, COMPONENT, node, "Normal", "NodeNotReady",
 			"Node %s status is now: NodeNotReady", mk_json_get_string(node, "metadata.name"));
 	return 0;
@@ -142,7 +152,7 @@ static int evict_pods(struct mk_controllers *ctl, const char *node_name)
 		const cJSON *p = pods[i]->json;
 		if (has_deletion(p))
 			continue;
-		_cleanup_free_ char *path = res_path("v1", "pods", mk_json_get_string(p, "metadata.namespace"),
+		_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", mk_json_get_string(p, "metadata.namespace"),
 						     mk_json_get_string(p, "metadata.name"), NULL);
 		/* the node is gone: nobody will confirm a graceful stop */
 		struct mk_client_request req = { .method = "DELETE", .path = path,
@@ -170,20 +180,26 @@ int node_sync(struct mk_controllers *ctl, const char *key)
 	const cJSON *node = o->json;
 	const cJSON *ready = find_condition(node, "Ready");
 	const char *status = mk_json_get_string(ready, "status");
-	const char *hb = mk_json_get_string(ready, "lastHeartbeatTime");
-	uint64_t now = mono_ms(), grace = ctl->opts.node_monitor_grace_ms;
+	/* the heartbeat: either the status's or the lease's changing counts */
+	_cleanup_free_ char *lease_key = mk_strdup_printf("kube-node-lease/%s", key);
+	struct mk_object *lease = mk_informer_get(ctl->inf[CTL_LEASE], lease_key);
+	char hb[96];
+	snprintf(hb, sizeof(hb), "%s|%s", mk_json_get_string(ready, "lastHeartbeatTime") ?: "",
+		 lease ? mk_json_get_string(lease->json, "spec.renewTime") ?: "" : "");
+	mk_object_unref(lease);
+	uint64_t now = mk_time_mono_ms(), grace = ctl->opts.node_monitor_grace_ms;
 	uint64_t evict = ctl->opts.pod_eviction_timeout_ms;
 	int ret = 0;
 
 	pthread_mutex_lock(&ctl->mu);
-	struct node_health *h = hmap_get(&ctl->node_seen, key);
+	struct node_health *h = mk_hmap_get(&ctl->node_seen, key);
 	if (!h) {
 		h = mk_malloc0(sizeof(*h));
-		snprintf(h->hb, sizeof(h->hb), "%s", hb ? hb : "");
+		snprintf(h->hb, sizeof(h->hb), "%s", hb);
 		h->observed_ms = now;
-		hmap_put(&ctl->node_seen, key, h);
-	} else if (strcmp(h->hb, hb ? hb : "")) {
-		snprintf(h->hb, sizeof(h->hb), "%s", hb ? hb : "");
+		mk_hmap_put(&ctl->node_seen, key, h);
+	} else if (strcmp(h->hb, hb)) {
+		snprintf(h->hb, sizeof(h->hb), "%s", hb);
 		h->observed_ms = now;
 	}
 	uint64_t age = now - h->observed_ms;

@@ -15,7 +15,7 @@
 
 static char *ref_key(const cJSON *obj, const char *kind)
 {
-	const cJSON *r = mk_controller_ref(obj);
+	const cJSON *r = mk_api_controller_ref(obj);
 	const char *k = mk_json_get_string(r, "kind");
 	const char *name = mk_json_get_string(r, "name");
 	const char *ns = mk_json_get_string(obj, "metadata.namespace");
@@ -29,21 +29,21 @@ static char *ref_key(const cJSON *obj, const char *kind)
 static void expect_set(struct mk_controllers *ctl, const char *key, int adds, int dels)
 {
 	pthread_mutex_lock(&ctl->mu);
-	struct expectation *e = hmap_get(&ctl->expect, key);
+	struct expectation *e = mk_hmap_get(&ctl->expect, key);
 	if (!e) {
 		e = mk_malloc0(sizeof(*e));
-		hmap_put(&ctl->expect, key, e);
+		mk_hmap_put(&ctl->expect, key, e);
 	}
 	e->adds = adds;
 	e->dels = dels;
-	e->stamp_ms = mono_ms();
+	e->stamp_ms = mk_time_mono_ms();
 	pthread_mutex_unlock(&ctl->mu);
 }
 
 static void expect_lower(struct mk_controllers *ctl, const char *key, int adds, int dels)
 {
 	pthread_mutex_lock(&ctl->mu);
-	struct expectation *e = hmap_get(&ctl->expect, key);
+	struct expectation *e = mk_hmap_get(&ctl->expect, key);
 	if (e) {
 		e->adds -= adds;
 		e->dels -= dels;
@@ -59,8 +59,8 @@ void rs_expect_observed(struct mk_controllers *ctl, const char *rs_key, bool add
 static bool expect_satisfied(struct mk_controllers *ctl, const char *key)
 {
 	pthread_mutex_lock(&ctl->mu);
-	struct expectation *e = hmap_get(&ctl->expect, key);
-	bool ok = !e || (e->adds <= 0 && e->dels <= 0) || mono_ms() - e->stamp_ms > EXPECT_TTL_MS;
+	struct expectation *e = mk_hmap_get(&ctl->expect, key);
+	bool ok = !e || (e->adds <= 0 && e->dels <= 0) || mk_time_mono_ms() - e->stamp_ms > EXPECT_TTL_MS;
 	pthread_mutex_unlock(&ctl->mu);
 	return ok;
 }
@@ -68,7 +68,7 @@ static bool expect_satisfied(struct mk_controllers *ctl, const char *key)
 static void expect_delete(struct mk_controllers *ctl, const char *key)
 {
 	pthread_mutex_lock(&ctl->mu);
-	free(hmap_del(&ctl->expect, key));
+	free(mk_hmap_del(&ctl->expect, key));
 	pthread_mutex_unlock(&ctl->mu);
 }
 
@@ -220,7 +220,7 @@ static cJSON *pod_from_template(const cJSON *rs)
 static int create_pods(struct mk_controllers *ctl, const char *key, const cJSON *rs, int count)
 {
 	const char *ns = mk_json_get_string(rs, "metadata.namespace");
-	_cleanup_free_ char *path = res_path("v1", "pods", ns, NULL, NULL);
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", ns, NULL, NULL);
 	_cleanup_cjson_ cJSON *pod = pod_from_template(rs);
 	int done = 0, failed = 0;
 
@@ -236,7 +236,7 @@ static int create_pods(struct mk_controllers *ctl, const char *key, const cJSON 
 			if (mk_client_create(ctl->c, path, pod, &created, &err) < 0) {
 				expect_lower(ctl, key, 1, 0);
 				failed++;
-				if (err_code(err) != 403) /* 403: namespace terminating */
+				if (mk_error_code(err) != 403) /* 403: namespace terminating */
 					mk_event_record(ctl->rec, COMPONENT, rs, "Warning", "FailedCreate",
 							"Error creating: %s", err->msg);
 				continue;
@@ -263,12 +263,12 @@ static int delete_pods(struct mk_controllers *ctl, const char *key, const cJSON 
 	for (int i = 0; i < count; i++) {
 		const cJSON *p = pods[i]->json;
 		const char *name = mk_json_get_string(p, "metadata.name");
-		_cleanup_free_ char *path = res_path("v1", "pods", mk_json_get_string(p, "metadata.namespace"),
+		_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", mk_json_get_string(p, "metadata.namespace"),
 						     name, NULL);
 		_cleanup_error_ struct mk_error *err = NULL;
 		if (mk_client_delete(ctl->c, path, NULL, NULL, &err) < 0) {
 			expect_lower(ctl, key, 0, 1);
-			if (err_code(err) != 404) {
+			if (mk_error_code(err) != 404) {
 				failed++;
 				mk_event_record(ctl->rec, COMPONENT, rs, "Warning", "FailedDelete",
 						"Error deleting: %s", err->msg);
@@ -297,13 +297,13 @@ static int set_owner(struct mk_controllers *ctl, const cJSON *rs, const cJSON *p
 		cJSON_AddStringToObject(del, "uid", mk_json_get_string(rs, "metadata.uid"));
 		cJSON_AddItemToArray(refs, del);
 	}
-	_cleanup_free_ char *path = res_path("v1", "pods", mk_json_get_string(pod, "metadata.namespace"),
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", mk_json_get_string(pod, "metadata.namespace"),
 					     mk_json_get_string(pod, "metadata.name"), NULL);
 	_cleanup_cjson_ cJSON *res = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, &res,
 			    &err) < 0)
-		return err_code(err) == 404 ? 0 : -1;
+		return mk_error_code(err) == 404 ? 0 : -1;
 	mk_informer_assume(ctl->inf[CTL_PODS], res);
 	return 1;
 }
@@ -350,13 +350,13 @@ static int update_status(struct mk_controllers *ctl, const cJSON *rs, struct mk_
 	cJSON_AddNumberToObject(s, "readyReplicas", ready);
 	cJSON_AddNumberToObject(s, "availableReplicas", available);
 	cJSON_AddNumberToObject(s, "observedGeneration", gen);
-	_cleanup_free_ char *path = res_path("apps/v1", "replicasets",
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets",
 					     mk_json_get_string(rs, "metadata.namespace"),
 					     mk_json_get_string(rs, "metadata.name"), "status");
 	_cleanup_cjson_ cJSON *res = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
-		return err_code(err) == 404 ? 0 : -1;
+		return mk_error_code(err) == 404 ? 0 : -1;
 	mk_informer_assume(ctl->inf[CTL_RS], res);
 	return 0;
 }

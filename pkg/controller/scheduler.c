@@ -6,6 +6,7 @@
  * catches up. Unschedulable pods get PodScheduled=False and a FailedScheduling
  * event; they are retried whenever a node changes. */
 #include <string.h>
+#include "minik8s/api.h"
 #include "internal.h"
 
 #define COMPONENT "default-scheduler"
@@ -34,7 +35,7 @@ static void on_pod(const struct mk_object *old, const struct mk_object *new, voi
 	}
 	/* bound or gone: the cache now knows what we assumed */
 	pthread_mutex_lock(&ctl->mu);
-	free(hmap_del(&ctl->assumed, o->key));
+	free(mk_hmap_del(&ctl->assumed, o->key));
 	pthread_mutex_unlock(&ctl->mu);
 }
 
@@ -180,7 +181,7 @@ static void set_scheduled_condition(struct mk_controllers *ctl, const cJSON *pod
 		cJSON_AddStringToObject(c, "message", message);
 	}
 	cJSON_AddItemToArray(conds, c);
-	_cleanup_free_ char *path = res_path("v1", "pods", mk_json_get_string(pod, "metadata.namespace"),
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", mk_json_get_string(pod, "metadata.namespace"),
 					     mk_json_get_string(pod, "metadata.name"), "status");
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL,
@@ -197,18 +198,18 @@ static int bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, c
 	const char *pname = mk_json_get_string(pod, "metadata.name");
 	_cleanup_free_ char *node_name = mk_strdup(best);
 	pthread_mutex_lock(&ctl->mu);
-	free(hmap_put(&ctl->assumed, key, mk_strdup(node_name)));
+	free(mk_hmap_put(&ctl->assumed, key, mk_strdup(node_name)));
 	pthread_mutex_unlock(&ctl->mu);
 
 	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "spec"), "nodeName", node_name);
-	_cleanup_free_ char *path = res_path("v1", "pods", pns, pname, NULL);
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", pns, pname, NULL);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0) {
 		pthread_mutex_lock(&ctl->mu);
-		free(hmap_del(&ctl->assumed, key));
+		free(mk_hmap_del(&ctl->assumed, key));
 		pthread_mutex_unlock(&ctl->mu);
-		if (err_code(err) == 404 || err_code(err) == 409 || err_code(err) == 422)
+		if (mk_error_code(err) == 404 || mk_error_code(err) == 409 || mk_error_code(err) == 422)
 			return 0; /* gone, or bound by someone else: the cache will tell */
 		mk_log(MK_LOG_DEBUG, COMPONENT, "bind %s: %s", key, err->msg);
 		return -1;
@@ -226,7 +227,7 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 		return 0;
 	const cJSON *pod = po->json;
 	pthread_mutex_lock(&ctl->mu);
-	bool assumed = hmap_has(&ctl->assumed, key);
+	bool assumed = mk_hmap_has(&ctl->assumed, key);
 	pthread_mutex_unlock(&ctl->mu);
 	if (!pod_wants_scheduling(pod) || assumed) {
 		mk_object_unref(po);
@@ -239,7 +240,7 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 	int nr = 0;
 	const char *best = NULL;
 	long best_same = 0, best_load = 0;
-	const cJSON *cref = mk_controller_ref(pod);
+	const cJSON *cref = mk_api_controller_ref(pod);
 	const char *owner_uid = cref ? mk_json_get_string(cref, "uid") : NULL;
 
 	/* pods of the same owner per node, including binds not yet in the cache */
@@ -269,14 +270,14 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 		long load = (long)mk_informer_index_count(ctl->inf[CTL_PODS], "node", name), same = 0;
 		pthread_mutex_lock(&ctl->mu);
 		for (size_t k = 0; k < np; k++) {
-			const char *an = hmap_get(&ctl->assumed, pending[k]->key);
+			const char *an = mk_hmap_get(&ctl->assumed, pending[k]->key);
 			if (an && !strcmp(an, name))
 				load++;
 		}
 		for (size_t k = 0; k < ns; k++) {
 			const char *pn = mk_json_get_string(siblings[k]->json, "spec.nodeName");
 			if (!pn || !*pn)
-				pn = hmap_get(&ctl->assumed, siblings[k]->key);
+				pn = mk_hmap_get(&ctl->assumed, siblings[k]->key);
 			if (pn && !strcmp(pn, name))
 				same++;
 		}

@@ -5,15 +5,6 @@
 
 #define MAX_UPSTREAMS 8
 
-void mk_dns_strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 int dns_parse_hostport(const char *s, uint16_t def_port, struct sockaddr_storage *ret,
 		       socklen_t *ret_len)
 {

@@ -3,7 +3,7 @@
  * starts. Upstreams come from resolv.conf, minus our own addresses. */
 #include <errno.h>
 #include "internal.h"
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 
 struct mk_dns {
 	struct mk_dns_zone *zone;
@@ -101,7 +101,7 @@ int mk_dns_start(struct mk_client *c, const struct mk_dns_options *opts, struct 
 		}
 	}
 	int r = mk_dns_server_start(d->zone, &so, &d->server, err);
-	mk_dns_strv_free(ups);
+	mk_strv_free(ups);
 	if (r < 0)
 		goto fail;
 	*ret = d;

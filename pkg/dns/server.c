@@ -9,8 +9,12 @@
  *
  * TCP (RFC 7766 two-byte length framing, pipelined queries answered in order):
  * an acceptor thread and one thread per connection, at most max_tcp_conns at a
- * time (more are closed at once), each closed after tcp_idle_ms without a query
- * or when a query does not arrive whole within the same time. */
+ * time, each closed after tcp_idle_ms without a query or when a query does not
+ * arrive whole within the same time. When all are taken, a new connection is not
+ * refused: the connection that has been waiting longest is dropped to make room
+ * (one that never sent a whole query first), as RFC 7766 section 6.2.2 allows
+ * under pressure, so idle or slow clients cannot lock out everyone else. A
+ * connection between reading a query and writing its answer is never dropped. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -53,8 +57,8 @@ struct mk_dns_server {
 	bool acceptor_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	int *conns; /* fds of live connections (-1 free) */
-	unsigned max_conns, nconns, idle_ms;
+	struct tcp_conn *conns; /* 2 x max_conns slots: live ones and dropped ones closing */
+	unsigned max_conns, nconns, live, idle_ms;
 	uint64_t tcp_queries;
 };
 
@@ -235,10 +239,51 @@ static void *udp_thread(void *arg)
 
 /* ---- TCP ------------------------------------------------------------------------------ */
 
+struct tcp_conn {
+	int fd;		   /* -1: free slot */
+	uint64_t since_ns; /* accepted, or last answer written */
+	bool busy;	   /* a query read, its answer not written yet */
+	bool answered;	   /* at least one query answered */
+	bool dropped;	   /* shut down to make room; its thread is ending */
+};
+
 struct conn_arg {
 	struct mk_dns_server *s;
 	int fd, slot;
 };
+
+static void conn_mark(struct mk_dns_server *s, int slot, bool busy)
+{
+	pthread_mutex_lock(&s->mu);
+	s->conns[slot].busy = busy;
+	if (!busy) {
+		s->conns[slot].answered = true;
+		s->conns[slot].since_ns = mk_time_mono_ns();
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Drops the connection waiting longest, one that never had an answer first (the
+ * caller holds mu). false: every connection is busy answering. */
+static bool evict_locked(struct mk_dns_server *s)
+{
+	struct tcp_conn *v = NULL;
+
+	for (unsigned k = 0; k < 2 * s->max_conns; k++) {
+		struct tcp_conn *c = &s->conns[k];
+		if (c->fd < 0 || c->dropped || c->busy)
+			continue;
+		if (!v || (v->answered && !c->answered) ||
+		    (v->answered == c->answered && c->since_ns < v->since_ns))
+			v = c;
+	}
+	if (!v)
+		return false;
+	v->dropped = true;
+	s->live--;
+	shutdown(v->fd, SHUT_RDWR);
+	return true;
+}
 
 static bool wait_fd(int fd, short ev, uint64_t deadline)
 {
@@ -288,6 +333,7 @@ static void *conn_thread(void *arg)
 		if (len < 12 || !xfer(fd, q, len, false, deadline))
 			break;
 		__atomic_add_fetch(&s->tcp_queries, 1, __ATOMIC_RELAXED);
+		conn_mark(s, ca->slot, true);
 		enum mk_dns_action act = mk_dns_zone_answer(s->zone, q, len, true, can_fwd, a + 2, &alen);
 		if (act == MK_DNS_ACTION_FORWARD) {
 			alen = dns_forward_sync(s->fwd, q, len, a + 2, MK_DNS_TCP_MAX);
@@ -301,12 +347,15 @@ static void *conn_thread(void *arg)
 		wr16(a, (uint16_t)alen);
 		if (!xfer(fd, a, alen + 2, true, mk_time_mono_ns() + (uint64_t)s->idle_ms * 1000000))
 			break;
+		conn_mark(s, ca->slot, false);
 	}
 	free(q);
 	free(a);
 	pthread_mutex_lock(&s->mu);
 	close(fd);
-	s->conns[ca->slot] = -1;
+	if (!s->conns[ca->slot].dropped)
+		s->live--;
+	s->conns[ca->slot] = (struct tcp_conn){ .fd = -1 };
 	s->nconns--;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->mu);
@@ -335,9 +384,9 @@ static void *acceptor_thread(void *arg)
 				continue;
 			pthread_mutex_lock(&s->mu);
 			int slot = -1;
-			if (s->nconns < s->max_conns)
-				for (unsigned k = 0; k < s->max_conns; k++)
-					if (s->conns[k] < 0) {
+			if (s->live < s->max_conns || evict_locked(s))
+				for (unsigned k = 0; k < 2 * s->max_conns; k++)
+					if (s->conns[k].fd < 0) {
 						slot = (int)k;
 						break;
 					}
@@ -357,8 +406,10 @@ static void *acceptor_thread(void *arg)
 				close(fd);
 				free(ca);
 			} else {
-				s->conns[slot] = fd;
+				s->conns[slot] = (struct tcp_conn){ .fd = fd,
+								    .since_ns = mk_time_mono_ns() };
 				s->nconns++;
+				s->live++;
 			}
 			pthread_attr_destroy(&at);
 			pthread_mutex_unlock(&s->mu);
@@ -406,9 +457,9 @@ int mk_dns_server_start(struct mk_dns_zone *zone, const struct mk_dns_server_opt
 	s->idle_ms = opts->tcp_idle_ms ? opts->tcp_idle_ms : 10000;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->conns = mk_malloc0(s->max_conns * sizeof(int));
-	for (unsigned i = 0; i < s->max_conns; i++)
-		s->conns[i] = -1;
+	s->conns = mk_malloc0(2 * s->max_conns * sizeof(*s->conns));
+	for (unsigned i = 0; i < 2 * s->max_conns; i++)
+		s->conns[i].fd = -1;
 	for (int i = 0; i < MAX_LISTEN; i++)
 		s->tcp_fds[i] = -1;
 	s->w = mk_malloc0(s->nw * sizeof(*s->w));
@@ -500,9 +551,9 @@ void mk_dns_server_stop(struct mk_dns_server *s)
 	/* wake the connection threads and wait for them (bounded by their
 	 * in-flight forward, at most timeout x tries) */
 	pthread_mutex_lock(&s->mu);
-	for (unsigned i = 0; i < s->max_conns; i++)
-		if (s->conns[i] >= 0)
-			shutdown(s->conns[i], SHUT_RDWR);
+	for (unsigned i = 0; i < 2 * s->max_conns; i++)
+		if (s->conns[i].fd >= 0)
+			shutdown(s->conns[i].fd, SHUT_RDWR);
 	while (s->nconns > 0)
 		pthread_cond_wait(&s->cond, &s->mu);
 	pthread_mutex_unlock(&s->mu);

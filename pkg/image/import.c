@@ -180,7 +180,7 @@ static int import_oci(struct mk_image_store *s, int root_fd, const char *default
 	if (r == 0 && nnames == 0)
 		r = mk_error_set(err, EINVAL, "image layout contains no image");
 	if (r < 0 || !ret_names)
-		mk_image_strv_free(names);
+		mk_strv_free(names);
 	else
 		*ret_names = names;
 	return r;
@@ -313,7 +313,7 @@ static int import_docker(struct mk_image_store *s, int root_fd, const char *defa
 			break;
 	}
 	if (r < 0 || !ret_names)
-		mk_image_strv_free(names);
+		mk_strv_free(names);
 	else
 		*ret_names = names;
 	return r;
@@ -395,12 +395,7 @@ int mk_image_import_dir(struct mk_image_store *s, const char *dir, int *ret_coun
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || !archive_name(de->d_name))
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			files = realloc(files, sizeof(char *) * cap);
-			if (!files)
-				abort();
-		}
+		MK_GROW(files, cap, n + 1);
 		files[n++] = mk_strdup_printf("%s/%s", dir, de->d_name);
 	}
 	closedir(d);

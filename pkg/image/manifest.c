@@ -99,15 +99,6 @@ char **img_json_strv(const cJSON *arr)
 	return v;
 }
 
-void mk_image_strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 int mk_image_index_select(const char *json, size_t len, const char *platform, char **ret_digest,
 			  char **ret_media_type, struct mk_error **err)
 {
@@ -163,15 +154,15 @@ void mk_image_config_free(struct mk_image_config *c)
 {
 	if (!c)
 		return;
-	mk_image_strv_free(c->entrypoint);
-	mk_image_strv_free(c->cmd);
-	mk_image_strv_free(c->env);
+	mk_strv_free(c->entrypoint);
+	mk_strv_free(c->cmd);
+	mk_strv_free(c->env);
 	free(c->working_dir);
 	free(c->user);
-	mk_image_strv_free(c->exposed_ports);
+	mk_strv_free(c->exposed_ports);
 	free(c->os);
 	free(c->architecture);
-	mk_image_strv_free(c->diff_ids);
+	mk_strv_free(c->diff_ids);
 	free(c);
 }
 

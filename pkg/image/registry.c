@@ -498,7 +498,7 @@ int mk_image_pull(struct mk_image_store *s, const char *ref, const struct mk_ima
 			mk_error_free(&e);
 	}
 out:
-	mk_image_strv_free(eps);
+	mk_strv_free(eps);
 	mk_image_ref_release(&g.ref);
 	cJSON_Delete(g.conf);
 	free(g.base);

@@ -28,11 +28,11 @@ int mk_image_rootfs_mount(struct mk_image_store *s, const char *image_ref,
 	for (n = 0; diff_ids[n]; n++)
 		;
 	if (n == 0) {
-		mk_image_strv_free(diff_ids);
+		mk_strv_free(diff_ids);
 		return mk_error_set(err, EINVAL, "image '%s' has no layers", image_ref);
 	}
 	if (!path_ok(s->dir) || !path_ok(container_dir)) {
-		mk_image_strv_free(diff_ids);
+		mk_strv_free(diff_ids);
 		return mk_error_set(err, EINVAL, "overlay paths must not contain ':', ',' or '\\'");
 	}
 	mk_buf_init(&opts);
@@ -71,7 +71,7 @@ int mk_image_rootfs_mount(struct mk_image_store *s, const char *image_ref,
 	r = 0;
 out:
 	mk_buf_release(&opts);
-	mk_image_strv_free(diff_ids);
+	mk_strv_free(diff_ids);
 	return r;
 }
 

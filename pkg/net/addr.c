@@ -83,7 +83,7 @@ int addr_list_locked(struct mk_net_sock *s, int ifindex, struct ipv4_prefix **re
 {
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	struct ipv4_prefix *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int r;
 
 	r = rtnl_addr_alloc_cache(s->nl, &cache);
@@ -96,9 +96,7 @@ int addr_list_locked(struct mk_net_sock *s, int ifindex, struct ipv4_prefix **re
 		if (rtnl_addr_get_ifindex(ra) != ifindex || rtnl_addr_get_family(ra) != AF_INET ||
 		    !local || nl_addr_get_len(local) != sizeof(struct in_addr))
 			continue;
-		v = realloc(v, (n + 1) * sizeof(*v));
-		if (!v)
-			abort();
+		MK_GROW(v, cap, n + 1);
 		memcpy(&v[n].addr, nl_addr_get_binary_addr(local), sizeof(struct in_addr));
 		v[n].prefix = rtnl_addr_get_prefixlen(ra);
 		n++;
@@ -166,7 +164,7 @@ int mk_net_addr_list(struct mk_net_sock *s, const char *ifname, char ***ret_addr
 	for (size_t i = 0; i < n; i++) {
 		char cidr[MK_NET_CIDR_STRLEN];
 		format_cidr(v[i].addr, v[i].prefix, cidr);
-		strv_push(&out, &k, mk_strdup(cidr));
+		mk_strv_push(&out, &k, mk_strdup(cidr));
 	}
 	if (!out)
 		out = mk_malloc0(sizeof(char *));

@@ -85,7 +85,6 @@ int veth_create_locked(struct mk_net_sock *s, const struct mk_net_veth_config *c
 		       struct mk_error **err);
 
 /* NULL-terminated string vector builder. */
-void strv_push(char ***v, size_t *n, char *s);
 int strv_cmp(const void *a, const void *b);
 
 #endif

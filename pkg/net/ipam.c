@@ -69,19 +69,9 @@ bad:
 
 /* ---- owner index: linear probing with backward-shift deletion --------------- */
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a 32 */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static int find_owner(const struct mk_net_ipam *p, const char *owner)
 {
-	for (uint32_t i = hash_str(owner) & p->ht_mask; p->ht[i]; i = (i + 1) & p->ht_mask)
+	for (uint32_t i = mk_fnv1a32_str(owner) & p->ht_mask; p->ht[i]; i = (i + 1) & p->ht_mask)
 		if (!strcmp(p->owners[p->ht[i]], owner))
 			return (int)p->ht[i];
 	return -1;
@@ -89,7 +79,7 @@ static int find_owner(const struct mk_net_ipam *p, const char *owner)
 
 static void index_add(struct mk_net_ipam *p, uint32_t off)
 {
-	uint32_t i = hash_str(p->owners[off]) & p->ht_mask;
+	uint32_t i = mk_fnv1a32_str(p->owners[off]) & p->ht_mask;
 	while (p->ht[i])
 		i = (i + 1) & p->ht_mask;
 	p->ht[i] = off;
@@ -98,14 +88,14 @@ static void index_add(struct mk_net_ipam *p, uint32_t off)
 /* Call while p->owners[off] is still set. */
 static void index_remove(struct mk_net_ipam *p, uint32_t off)
 {
-	uint32_t i = hash_str(p->owners[off]) & p->ht_mask, j, k;
+	uint32_t i = mk_fnv1a32_str(p->owners[off]) & p->ht_mask, j, k;
 
 	while (p->ht[i] != off)
 		i = (i + 1) & p->ht_mask;
 	p->ht[i] = 0;
 	/* shift later members of the probe run back so lookups still find them */
 	for (j = (i + 1) & p->ht_mask; p->ht[j]; j = (j + 1) & p->ht_mask) {
-		k = hash_str(p->owners[p->ht[j]]) & p->ht_mask;
+		k = mk_fnv1a32_str(p->owners[p->ht[j]]) & p->ht_mask;
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue; /* its home lies after the hole: it stays */
 		p->ht[i] = p->ht[j];
@@ -461,16 +451,14 @@ int mk_net_ipam_list(struct mk_net_ipam *p, struct mk_net_ipam_entry **ret, size
 		     struct mk_error **err)
 {
 	struct mk_net_ipam_entry *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 
 	if (begin(p, err) < 0)
 		return -1;
 	for (uint32_t i = first_host(); i <= last_host(p); i++) {
 		if (!p->owners[i])
 			continue;
-		v = realloc(v, (n + 1) * sizeof(*v));
-		if (!v)
-			abort();
+		MK_GROW(v, cap, n + 1);
 		offset_to_ip(p, i, v[n].ip);
 		v[n].owner = mk_strdup(p->owners[i]);
 		n++;

@@ -196,7 +196,7 @@ int mk_net_netns_list(const char *run_dir, char ***ret_names, size_t *ret_n,
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		strv_push(&v, &n, mk_strdup(de->d_name));
+		mk_strv_push(&v, &n, mk_strdup(de->d_name));
 	}
 	if (d)
 		closedir(d);

@@ -146,7 +146,7 @@ int mk_net_route_list(struct mk_net_sock *s, struct mk_net_route **ret, size_t *
 {
 	_cleanup_cache_ struct nl_cache *cache = NULL, *links = NULL;
 	struct mk_net_route *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int r;
 	SOCK_LOCK(s);
 
@@ -167,9 +167,7 @@ int mk_net_route_list(struct mk_net_sock *s, struct mk_net_route **ret, size_t *
 
 		if (!is_main_unicast(rt))
 			continue;
-		v = realloc(v, (n + 1) * sizeof(*v));
-		if (!v)
-			abort();
+		MK_GROW(v, cap, n + 1);
 		e = &v[n++];
 		memset(e, 0, sizeof(*e));
 		route_dst(rt, &a, &p);

@@ -95,27 +95,9 @@ int check_ifname(const char *name, struct mk_error **err)
 	return 0;
 }
 
-void strv_push(char ***v, size_t *n, char *s)
-{
-	*v = realloc(*v, (*n + 2) * sizeof(char *));
-	if (!*v)
-		abort();
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-}
-
 int strv_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void mk_net_strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
 }
 
 /* ---- sockets ---------------------------------------------------------------- */

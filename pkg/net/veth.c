@@ -84,7 +84,7 @@ int mk_net_veth_list(struct mk_net_sock *s, const char *bridge, char ***ret_name
 
 		if (rtnl_link_get_master(l) != brindex || !type || strcmp(type, "veth"))
 			continue;
-		strv_push(&v, &n, mk_strdup(rtnl_link_get_name(l)));
+		mk_strv_push(&v, &n, mk_strdup(rtnl_link_get_name(l)));
 	}
 	if (!v)
 		v = mk_malloc0(sizeof(char *));

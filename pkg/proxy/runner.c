@@ -10,7 +10,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 #include "internal.h"
 
 #define KEY_RESYNC "\001resync"

@@ -49,7 +49,11 @@ int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_c
 	if (!text || mk_fs_write_file(cfg_path, text, strlen(text), 0600, err) < 0 ||
 	    rt_write_i64(created, rt_now_ns(), err) < 0)
 		goto fail;
-	if (rt_shim_spawn(rt, spec->id, spec->tty, &shim, err) < 0)
+	if (rt_shim_spawn(rt, spec->id, spec->tty,
+			  !spec->open_stdin ? RT_STDIN_NONE
+			  : spec->stdin_once ? RT_STDIN_ONCE
+					     : RT_STDIN_OPEN,
+			  &shim, err) < 0)
 		goto fail;
 	return 0;
 
@@ -316,13 +320,7 @@ int mk_runtime_container_delete(struct mk_runtime *rt, const char *id, struct mk
 static void add_info(struct mk_runtime_container_info **list, size_t *n, size_t *cap,
 		     struct mk_runtime_container_info info)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		struct mk_runtime_container_info *l = realloc(*list, *cap * sizeof(**list));
-		if (!l)
-			abort();
-		*list = l;
-	}
+	MK_GROW(*list, *cap, *n + 1);
 	(*list)[(*n)++] = info;
 }
 
@@ -474,6 +472,6 @@ int mk_runtime_cgroup_parent_remove(struct mk_runtime *rt, struct mk_error **err
 			*slash = '\0';
 		}
 	}
-	mk_runtime_strv_free(roots);
+	mk_strv_free(roots);
 	return 0;
 }

@@ -51,8 +51,14 @@ int rt_exec_process_json(const cJSON *config, const struct mk_runtime_exec_spec 
 
 /* shim.c */
 /* Spawns the shim for container id; waits for it to report the create result. */
-int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, pid_t *ret_pid,
-		  struct mk_error **err);
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
+		  pid_t *ret_pid, struct mk_error **err);
+/* stdin_mode of rt_shim_spawn: the container's stdin */
+enum { RT_STDIN_NONE = 0, RT_STDIN_OPEN = 1, RT_STDIN_ONCE = 2 };
+
+/* attach.c: the attach socket's address through /proc/self/fd/DIRFD/attach */
+struct sockaddr_un;
+int rt_attach_sockaddr(int dirfd, struct sockaddr_un *sa);
 /* pid of the container's shim if it still runs (verified by its start time), else 0 */
 pid_t rt_shim_pid(struct mk_runtime *rt, const char *id);
 

@@ -48,13 +48,7 @@ void mk_runtime_children_unlock(void)
 void mk_runtime_child_register(pid_t pid)
 {
 	pthread_mutex_lock(&registry_lock);
-	if (registry_n == registry_cap) {
-		registry_cap = registry_cap ? registry_cap * 2 : 16;
-		pid_t *n = realloc(registry, registry_cap * sizeof(pid_t));
-		if (!n)
-			abort();
-		registry = n;
-	}
+	MK_GROW(registry, registry_cap, registry_n + 1);
 	registry[registry_n++] = pid;
 	pthread_mutex_unlock(&registry_lock);
 }

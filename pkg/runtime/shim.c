@@ -10,6 +10,10 @@
  *   - runs `runc create` with its stdout/stderr pipes as the container's stdio
  *     (or receives the pty master over --console-socket for a tty container),
  *   - reports "ok PID" or "error MESSAGE" on fd 3 to the agent,
+ *   - keeps the container's stdin open when the pod asks for it (stdin: true; a
+ *     pipe, or the pty), closing it after the first attach for stdinOnce,
+ *   - serves attach clients on STATE/<id>/attach: a copy of the output as it
+ *     is read, their input to the stdin, resize for a pty,
  *   - copies the container's output into the CRI log with rotation,
  *   - writes STATE/<id>/exit when init exits and its output is drained, then exits. */
 #include <errno.h>
@@ -22,7 +26,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include "internal.h"
 
@@ -57,12 +63,12 @@ static int read_sync(int fd, struct mk_buf *b, int timeout_ms)
 	}
 }
 
-int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, pid_t *ret_pid,
-		  struct mk_error **err)
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
+		  pid_t *ret_pid, struct mk_error **err)
 {
 	int sync[2] = { -1, -1 };
 	_cleanup_close_ int devnull = -1, pidfd = -1;
-	char logmax[32];
+	char logmax[32], stdin_arg[4];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
@@ -71,8 +77,9 @@ int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, pid_t *ret_pi
 	int r;
 
 	snprintf(logmax, sizeof(logmax), "%zu", rt->log_max);
+	snprintf(stdin_arg, sizeof(stdin_arg), "%d", stdin_mode);
 	char *argv[] = { "minik8s-shim", rt->runc, rt->root, rt->state, (char *)id, logmax,
-			 tty ? "1" : "0", NULL };
+			 tty ? "1" : "0", stdin_arg, NULL };
 	while (environ[nenv])
 		nenv++;
 	_cleanup_free_ char **envp = mk_malloc0((nenv + 2) * sizeof(char *));
@@ -166,6 +173,11 @@ pid_t rt_shim_pid(struct mk_runtime *rt, const char *id)
 
 /* ---- shim side --------------------------------------------------------------- */
 
+/* attach clients at once; more are refused (closed at once) */
+#define SHIM_MAX_CLIENTS 16
+/* how long a client that does not read its output may stall the container's */
+#define SHIM_CLIENT_STALL_MS 2000
+
 struct reaped {
 	pid_t pid;
 	int status;
@@ -178,6 +190,17 @@ struct shim {
 	int sfd; /* signalfd for SIGCHLD */
 	struct reaped reaped[16];
 	size_t n_reaped;
+	int stdin_mode;  /* RT_STDIN_* */
+	int stdin_fd;    /* where attach clients' input goes (pipe or pty); -1 none */
+	bool tty;
+	int listen_fd;   /* the attach socket; -1 none */
+	struct attach_client {
+		int fd;
+		char *pending; /* stdin bytes not written yet (we stop reading it meanwhile) */
+		size_t len, off;
+		bool eof;      /* its stdin ended: close the container's after pending */
+	} clients[SHIM_MAX_CLIENTS];
+	size_t n_clients;
 };
 
 static void shim_reap(struct shim *s)
@@ -266,10 +289,198 @@ static void write_exit(struct shim *s, int status)
 	mk_fs_write_file(path, buf, (size_t)n, 0600, NULL);
 }
 
+/* ---- attach (the shim's end; the client's is pkg/runtime/attach.c) ---------------- */
+
+static int attach_listen(struct shim *s)
+{
+	struct sockaddr_un sa;
+	_cleanup_close_ int dirfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	if (dirfd < 0)
+		return -1;
+	rt_attach_sockaddr(dirfd, &sa);
+	unlink(sa.sun_path); /* a stale socket of a shim that died */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0600) < 0 ||
+	    listen(fd, SHIM_MAX_CLIENTS) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	s->listen_fd = fd;
+	return 0;
+}
+
+static bool attach_pending(struct shim *s)
+{
+	for (size_t i = 0; i < s->n_clients; i++)
+		if (s->clients[i].len)
+			return true;
+	return false;
+}
+
+static void attach_drop(struct shim *s, size_t i)
+{
+	close(s->clients[i].fd);
+	free(s->clients[i].pending);
+	s->clients[i] = s->clients[--s->n_clients];
+}
+
+static void stdin_close(struct shim *s)
+{
+	/* stdinOnce: the process sees EOF. A pty stays open: it is the output too
+	 * (containerd does not close a tty's stdin either) */
+	if (s->stdin_fd >= 0 && !s->tty) {
+		close(s->stdin_fd);
+		s->stdin_fd = -1;
+	}
+}
+
+/* Writes what clients queued for the stdin, in order; a client whose bytes
+ * are all written is read again. */
+static void attach_flush(struct shim *s)
+{
+	for (size_t i = 0; i < s->n_clients; i++) {
+		struct attach_client *c = &s->clients[i];
+		while (c->off < c->len && s->stdin_fd >= 0) {
+			ssize_t n = write(s->stdin_fd, c->pending + c->off, c->len - c->off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				return; /* keep the order: later clients wait too */
+			if (n <= 0) { /* the process closed its stdin */
+				c->off = c->len;
+				break;
+			}
+			c->off += (size_t)n;
+		}
+		if (c->off < c->len && s->stdin_fd < 0)
+			c->off = c->len; /* nowhere to write: drop */
+		if (c->off == c->len) {
+			free(c->pending);
+			c->pending = NULL;
+			c->len = c->off = 0;
+			if (c->eof) {
+				c->eof = false;
+				if (s->stdin_mode == RT_STDIN_ONCE)
+					stdin_close(s);
+			}
+		}
+	}
+}
+
+static void attach_client_read(struct shim *s, size_t i)
+{
+	struct attach_client *c = &s->clients[i];
+	char buf[MK_RUNTIME_ATTACH_MAX_MSG];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		attach_drop(s, i);
+		return;
+	}
+	switch ((uint8_t)buf[0]) {
+	case MK_RUNTIME_ATTACH_STDIN:
+		if (s->stdin_fd < 0 || n == 1)
+			break;
+		c->pending = mk_malloc0((size_t)n - 1);
+		memcpy(c->pending, buf + 1, (size_t)n - 1);
+		c->len = (size_t)n - 1;
+		c->off = 0;
+		attach_flush(s);
+		break;
+	case MK_RUNTIME_ATTACH_STDIN_EOF:
+		c->eof = true;
+		if (!c->len) {
+			c->eof = false;
+			if (s->stdin_mode == RT_STDIN_ONCE)
+				stdin_close(s);
+		}
+		break;
+	case MK_RUNTIME_ATTACH_RESIZE:
+		if (s->tty && n == 5 && s->stdin_fd >= 0) {
+			uint16_t rc[2];
+			memcpy(rc, buf + 1, sizeof(rc));
+			struct winsize ws = { .ws_row = rc[0], .ws_col = rc[1] };
+			if (ws.ws_row && ws.ws_col)
+				ioctl(s->stdin_fd, TIOCSWINSZ, &ws);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void attach_accept(struct shim *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (s->n_clients == SHIM_MAX_CLIENTS) {
+		close(fd);
+		return;
+	}
+	s->clients[s->n_clients++] = (struct attach_client){ .fd = fd };
+}
+
+/* Sends output to every client, one message per chunk. A client that does not
+ * take it within SHIM_CLIENT_STALL_MS is dropped: the container must not block
+ * on a stuck reader. */
+static void attach_broadcast(struct shim *s, uint8_t type, const char *data, size_t len)
+{
+	char msg[MK_RUNTIME_ATTACH_MAX_MSG];
+
+	while (len > 0) {
+		size_t n = len < sizeof(msg) - 1 ? len : sizeof(msg) - 1;
+		msg[0] = (char)type;
+		memcpy(msg + 1, data, n);
+		for (size_t i = s->n_clients; i-- > 0;) {
+			for (;;) {
+				ssize_t w = send(s->clients[i].fd, msg, n + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (w >= 0)
+					break;
+				struct pollfd p = { .fd = s->clients[i].fd, .events = POLLOUT };
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN || poll(&p, 1, SHIM_CLIENT_STALL_MS) <= 0) {
+					attach_drop(s, i);
+					break;
+				}
+			}
+		}
+		data += n;
+		len -= n;
+	}
+}
+
+/* The container is gone: clients see the end of their connection. */
+static void attach_shutdown(struct shim *s)
+{
+	while (s->n_clients)
+		attach_drop(s, s->n_clients - 1);
+	if (s->listen_fd >= 0) {
+		_cleanup_close_ int dirfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct sockaddr_un sa;
+		if (dirfd >= 0) {
+			rt_attach_sockaddr(dirfd, &sa);
+			unlink(sa.sun_path);
+		}
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
+}
+
 static int shim_main(int argc, char **argv)
 {
 	struct shim s = { 0 };
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
 	int devnull, listen_fd = -1, conn_fd = -1, master = -1;
 	_cleanup_free_ char *sock_path = NULL;
 	sigset_t mask;
@@ -277,7 +488,7 @@ static int shim_main(int argc, char **argv)
 	int status = 0;
 	bool tty;
 
-	if (argc != 7) {
+	if (argc != 8) {
 		report("error shim: bad arguments");
 		return 2;
 	}
@@ -287,6 +498,7 @@ static int shim_main(int argc, char **argv)
 	s.id = argv[4];
 	s.rt.log_max = (size_t)strtoull(argv[5], NULL, 10);
 	tty = !strcmp(argv[6], "1");
+	s.stdin_mode = atoi(argv[7]);
 	s.dir = mk_strdup_printf("%s/%s", s.rt.state, s.id);
 
 	prctl(PR_SET_NAME, "minik8s-shim", 0, 0, 0);
@@ -337,8 +549,16 @@ static int shim_main(int argc, char **argv)
 			mk_error_free(&e);
 			return 1;
 		}
-	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+		   (s.stdin_mode != RT_STDIN_NONE && pipe2(in, O_CLOEXEC) < 0)) {
 		report("error shim: pipe: %s", strerror(errno));
+		return 1;
+	}
+	s.tty = tty;
+	s.stdin_fd = -1;
+	s.listen_fd = -1;
+	if (attach_listen(&s) < 0) {
+		report("error shim: attach socket: %s", strerror(errno));
 		return 1;
 	}
 
@@ -368,7 +588,9 @@ static int shim_main(int argc, char **argv)
 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	/* stdin: Kubernetes' stdin=true keeps a pipe open for attach (the pty is
+	 * the stdin of a tty container) */
+	posix_spawn_file_actions_adddup2(&fa, in[0] >= 0 ? in[0] : devnull, 0);
 	posix_spawn_file_actions_adddup2(&fa, tty ? devnull : out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, tty ? devnull : errp[1], 2);
 	posix_spawnattr_t attr;
@@ -384,6 +606,9 @@ static int shim_main(int argc, char **argv)
 		close(out[1]);
 		close(errp[1]);
 	}
+	if (in[0] >= 0)
+		close(in[0]);
+	s.stdin_fd = in[1];
 	if (r != 0) {
 		report("error run '%s': %s", s.rt.runc, strerror(r));
 		return 1;
@@ -444,6 +669,10 @@ static int shim_main(int argc, char **argv)
 						       : "no console from runc create");
 		return 1;
 	}
+	if (tty && s.stdin_mode != RT_STDIN_NONE)
+		s.stdin_fd = master;
+	if (s.stdin_fd >= 0)
+		fcntl(s.stdin_fd, F_SETFL, fcntl(s.stdin_fd, F_GETFL) | O_NONBLOCK);
 	report("ok %d\n", (int)init_pid);
 
 	/* copy output until init exited and every stream is closed */
@@ -460,10 +689,17 @@ static int shim_main(int argc, char **argv)
 			drain_deadline = mk_time_mono_ns() + 2000000000ull;
 		if (exited && ((fds[0] < 0 && fds[1] < 0) || mk_time_mono_ns() >= drain_deadline))
 			break;
-		struct pollfd p[3] = { { .fd = s.sfd, .events = POLLIN },
-				       { .fd = fds[0], .events = POLLIN },
-				       { .fd = fds[1], .events = POLLIN } };
-		int pr = poll(p, 3, exited ? 100 : -1);
+		struct pollfd p[5 + SHIM_MAX_CLIENTS] = {
+			{ .fd = s.sfd, .events = POLLIN },
+			{ .fd = fds[0], .events = POLLIN },
+			{ .fd = fds[1], .events = POLLIN },
+			{ .fd = s.listen_fd, .events = POLLIN },
+			{ .fd = attach_pending(&s) ? s.stdin_fd : -1, .events = POLLOUT },
+		};
+		for (size_t i = 0; i < s.n_clients; i++)
+			p[5 + i] = (struct pollfd){ .fd = s.clients[i].fd,
+						    .events = s.clients[i].len ? 0 : POLLIN };
+		int pr = poll(p, 5 + s.n_clients, exited ? 100 : -1);
 		if (pr < 0 && errno != EINTR)
 			break;
 		if (p[0].revents) {
@@ -479,14 +715,28 @@ static int shim_main(int argc, char **argv)
 			ssize_t got = read(fds[i], buf, sizeof(buf));
 			if (got > 0) {
 				rt_log_feed(&log, i, buf, (size_t)got);
+				attach_broadcast(&s, i ? MK_RUNTIME_ATTACH_STDERR : MK_RUNTIME_ATTACH_STDOUT,
+						 buf, (size_t)got);
 			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
 				/* EOF, or EIO from a pty master once the slave side closed */
 				rt_log_flush(&log, i);
+				if (fds[i] == s.stdin_fd)
+					s.stdin_fd = -1;
 				close(fds[i]);
 				fds[i] = -1;
 			}
 		}
+		/* clients: input first (it may queue stdin), then new connections;
+		 * walk backwards since a client that leaves is replaced by the last */
+		for (size_t i = s.n_clients; i-- > 0;)
+			if (p[5 + i].revents)
+				attach_client_read(&s, i);
+		if (p[4].revents)
+			attach_flush(&s);
+		if (p[3].revents)
+			attach_accept(&s);
 	}
+	attach_shutdown(&s);
 	rt_log_flush(&log, 0);
 	rt_log_flush(&log, 1);
 	rt_log_close(&log);

@@ -26,23 +26,6 @@ static const char *const readonly_paths[] = {
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
-static size_t strv_len(const char *const *v)
-{
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-void mk_runtime_strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void strv_add_all(char **out, size_t *n, const char *const *v)
 {
 	for (size_t i = 0; v && v[i]; i++)
@@ -56,14 +39,14 @@ int mk_runtime_args_merge(const char *const *entrypoint, const char *const *cmd,
 	const char *const *first, *const *second;
 
 	/* https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/#notes */
-	if (strv_len(command) > 0) {
+	if (mk_strv_len(command) > 0) {
 		first = command;
 		second = args; /* the image's CMD is dropped even when args is empty */
 	} else {
 		first = entrypoint;
-		second = strv_len(args) > 0 ? args : cmd;
+		second = mk_strv_len(args) > 0 ? args : cmd;
 	}
-	size_t total = strv_len(first) + strv_len(second);
+	size_t total = mk_strv_len(first) + mk_strv_len(second);
 	if (total == 0)
 		return mk_error_set(err, EINVAL, "no command specified: neither the image nor the container sets one");
 	char **out = mk_malloc0((total + 1) * sizeof(char *));
@@ -136,7 +119,7 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 				    spec && spec->id ? spec->id : "");
 	if (!path_ok(spec->rootfs))
 		return mk_error_set(err, EINVAL, "container '%s': rootfs must be an absolute path", spec->id);
-	if (strv_len(spec->args) == 0)
+	if (mk_strv_len(spec->args) == 0)
 		return mk_error_set(err, EINVAL, "container '%s': no command", spec->id);
 	if (spec->cwd && spec->cwd[0] != '/')
 		return mk_error_set(err, EINVAL, "container '%s': working dir '%s' is not absolute",
@@ -144,6 +127,9 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 	if (spec->netns_path && !path_ok(spec->netns_path))
 		return mk_error_set(err, EINVAL, "container '%s': bad netns path '%s'", spec->id,
 				    spec->netns_path);
+	if ((spec->pidns_path && !path_ok(spec->pidns_path)) ||
+	    (spec->ipcns_path && !path_ok(spec->ipcns_path)))
+		return mk_error_set(err, EINVAL, "container '%s': bad namespace path", spec->id);
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (!path_ok(spec->mounts[i].source) || !path_ok(spec->mounts[i].destination))
 			return mk_error_set(err, EINVAL, "container '%s': bind mounts need absolute paths",
@@ -270,6 +256,11 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 		cJSON_AddStringToObject(n, "type", ns_types[i]);
 		if (!strcmp(ns_types[i], "network") && spec->netns_path)
 			cJSON_AddStringToObject(n, "path", spec->netns_path);
+		/* an ephemeral container targeting another one shares its processes */
+		if (!strcmp(ns_types[i], "pid") && spec->pidns_path)
+			cJSON_AddStringToObject(n, "path", spec->pidns_path);
+		if (!strcmp(ns_types[i], "ipc") && spec->ipcns_path)
+			cJSON_AddStringToObject(n, "path", spec->ipcns_path);
 		cJSON_AddItemToArray(ns, n);
 	}
 	cJSON_AddItemToObject(lin, "maskedPaths", strv_json(masked_paths));
@@ -295,7 +286,7 @@ int rt_exec_process_json(const cJSON *config, const struct mk_runtime_exec_spec 
 
 	if (!cJSON_IsObject(proc))
 		return mk_error_set(err, EINVAL, "container config has no process");
-	if (strv_len(spec->args) == 0)
+	if (mk_strv_len(spec->args) == 0)
 		return mk_error_set(err, EINVAL, "exec: no command");
 	if (spec->cwd && spec->cwd[0] != '/')
 		return mk_error_set(err, EINVAL, "exec: working dir '%s' is not absolute", spec->cwd);

@@ -441,13 +441,7 @@ int mk_store_list(struct mk_store *s, const char *resource, const char *ns,
 		const char *data = (const char *)sqlite3_column_text(q, 0);
 		if (filter && !filter(data, userdata))
 			continue;
-		if (l.n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **items = realloc(l.items, cap * sizeof(*items));
-			if (!items)
-				abort();
-			l.items = items;
-		}
+		MK_GROW(l.items, cap, l.n + 1);
 		l.items[l.n++] = mk_strdup(data);
 	}
 	sqlite3_reset(q);

@@ -178,3 +178,45 @@ int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len)
 	*ret_len = o;
 	return 0;
 }
+
+size_t mk_strv_len(const void *vp)
+{
+	const char *const *v = vp;
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+void mk_strv_push(char ***v, size_t *n, char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+	if (!nv)
+		abort();
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	*v = nv;
+}
+
+void mk_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+void *mk_grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	size_t ncap = *cap ? *cap : 8;
+	while (ncap < need)
+		ncap *= 2;
+	void *np = reallocarray(p, ncap, elem);
+	if (!np)
+		abort();
+	*cap = ncap;
+	return np;
+}

@@ -1,4 +1,6 @@
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include "minik8s/util.h"
 
@@ -84,4 +86,52 @@ uint64_t mk_time_mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void mk_time_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+uint64_t mk_time_mono_ms(void)
+{
+	return mk_time_mono_ns() / 1000000ULL;
+}
+
+void mk_time_mono_deadline(struct timespec *ts, uint64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int mk_time_parse_duration(const char *s, unsigned *ret_ms, struct mk_error **err)
+{
+	char *end;
+	double v = s ? strtod(s, &end) : 0;
+	double mul;
+	if (!s || end == s || v < 0)
+		return mk_error_set(err, EINVAL, "invalid duration '%s'", s ? s : "");
+	if (!*end || !strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (!strcmp(end, "h"))
+		mul = 3600000;
+	else
+		return mk_error_set(err, EINVAL, "invalid duration '%s' (want e.g. 500ms, 40s, 5m)", s);
+	if (v * mul > 4e9)
+		return mk_error_set(err, ERANGE, "duration '%s' is too long", s);
+	*ret_ms = (unsigned)(v * mul);
+	return 0;
 }

@@ -1,6 +1,6 @@
 /* WebSocket framing (RFC 6455 section 5) and the pieces of the Kubernetes
- * channel protocol v5 (v5.channel.k8s.io) shared by the agent's exec server, the
- * API server's proxy and the built-in kubectl. */
+ * channel protocols (v5.channel.k8s.io and the older ones, minik8s/ws.h) shared
+ * by the agent's exec server, the API server's proxy and the built-in kubectl. */
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
@@ -186,4 +186,123 @@ char *mk_ws_exit_status_json(int exit_code)
 				"\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
 				"[{\"reason\":\"ExitCode\",\"message\":\"%d\"}]}}",
 				exit_code, exit_code);
+}
+
+/* ---- the channel protocol family ------------------------------------------------ */
+
+static const struct {
+	enum mk_ws_proto p;
+	const char *name;
+} protos[] = {
+	{ MK_WS_PROTO_V5, "v5.channel.k8s.io" },
+	{ MK_WS_PROTO_V4, "v4.channel.k8s.io" },
+	{ MK_WS_PROTO_V4_BASE64, "v4.base64.channel.k8s.io" },
+	{ MK_WS_PROTO_V3, "v3.channel.k8s.io" },
+	{ MK_WS_PROTO_V2, "v2.channel.k8s.io" },
+	{ MK_WS_PROTO_V1, "channel.k8s.io" },
+	{ MK_WS_PROTO_V1_BASE64, "base64.channel.k8s.io" },
+};
+
+const char *mk_ws_proto_name(enum mk_ws_proto p)
+{
+	for (size_t i = 0; i < MK_ARRAY_SIZE(protos); i++)
+		if (protos[i].p == p)
+			return protos[i].name;
+	return "";
+}
+
+int mk_ws_proto_select(const char *header)
+{
+	bool any = false;
+
+	if (!header)
+		return MK_WS_PROTO_NONE;
+	for (const char *p = header; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *end = e;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > p) {
+			any = true;
+			for (size_t i = 0; i < MK_ARRAY_SIZE(protos); i++)
+				if (strlen(protos[i].name) == (size_t)(end - p) &&
+				    !strncmp(p, protos[i].name, (size_t)(end - p)))
+					return protos[i].p;
+		}
+		p = e;
+	}
+	return any ? -1 : MK_WS_PROTO_NONE;
+}
+
+bool mk_ws_proto_is_base64(enum mk_ws_proto p)
+{
+	return p == MK_WS_PROTO_V1_BASE64 || p == MK_WS_PROTO_V4_BASE64;
+}
+
+bool mk_ws_proto_status_json(enum mk_ws_proto p)
+{
+	return p == MK_WS_PROTO_V4 || p == MK_WS_PROTO_V4_BASE64 || p == MK_WS_PROTO_V5;
+}
+
+void mk_ws_proto_channel_append(struct mk_buf *out, enum mk_ws_proto p, uint8_t channel,
+				const void *data, size_t len, const uint8_t *mask)
+{
+	if (!mk_ws_proto_is_base64(p)) {
+		mk_ws_channel_append(out, channel, data, len, mask);
+		return;
+	}
+	_cleanup_free_ char *b64 = mk_base64_encode(data, len);
+	size_t n = strlen(b64);
+	_cleanup_free_ char *msg = malloc(n + 1);
+	if (!msg)
+		abort();
+	msg[0] = (char)('0' + channel);
+	memcpy(msg + 1, b64, n);
+	mk_ws_frame_append(out, MK_WS_OP_TEXT, msg, n + 1, mask);
+}
+
+int mk_ws_proto_channel_decode(enum mk_ws_proto p, const uint8_t *payload, size_t len,
+			       uint8_t *ret_channel, const uint8_t **ret_data, size_t *ret_len,
+			       void **ret_owned)
+{
+	*ret_owned = NULL;
+	if (len == 0)
+		return 1;
+	if (!mk_ws_proto_is_base64(p)) {
+		*ret_channel = payload[0];
+		*ret_data = payload + 1;
+		*ret_len = len - 1;
+		return 0;
+	}
+	if (payload[0] < '0' || payload[0] > '9')
+		return -1;
+	_cleanup_free_ char *s = malloc(len);
+	if (!s)
+		abort();
+	memcpy(s, payload + 1, len - 1);
+	s[len - 1] = '\0';
+	void *data = NULL;
+	size_t n = 0;
+	if (len > 1 && mk_base64_decode(s, &data, &n) < 0)
+		return -1;
+	*ret_channel = (uint8_t)(payload[0] - '0');
+	*ret_owned = data;
+	*ret_data = data ? data : (const uint8_t *)"";
+	*ret_len = n;
+	return 0;
+}
+
+char *mk_ws_proto_exit_status(enum mk_ws_proto p, int exit_code)
+{
+	if (mk_ws_proto_status_json(p))
+		return mk_ws_exit_status_json(exit_code);
+	/* kubelet's v1 writer: nothing on success, the Status' message otherwise */
+	if (exit_code == 0)
+		return NULL;
+	return mk_strdup_printf("command terminated with non-zero exit code: exit status %d",
+				exit_code);
 }

@@ -47,8 +47,6 @@ node_cleanup() {
 }
 on_exit node_cleanup
 # on failure, show what the agent said
-FAILED=0
-fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
 dump_logs() { [ "$FAILED" = 1 ] || [ -n "${AGENT_E2E_LOGS:-}" ] || return 0; tail -n 40 "$T/server.log" "$T/agent2.log" >&3 2>&1; }
 exec 3>&2
 on_exit dump_logs
@@ -132,6 +130,9 @@ expect_match "node runtime version" "$(jqb .status.nodeInfo.containerRuntimeVers
 expect_eq "node kubelet port" "$(jqb .status.daemonEndpoints.kubeletEndpoint.Port)" 10250
 expect_match "node cpu/memory" "$(jqb '.status.capacity.cpu + " " + .status.capacity.memory')" '^[0-9]+ [0-9]+Ki$'
 HB1=$(jqb '.status.conditions[] | select(.type=="Ready") | .lastHeartbeatTime')
+api GET /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$NODE
+LEASE1=$(jqb .spec.renewTime)
+expect_eq "node lease held by the node" "$(jqb '.spec.holderIdentity + " " + (.spec.leaseDurationSeconds|tostring) + " " + .metadata.ownerReferences[0].kind')" "$NODE 40 Node"
 BR_ADDR=$("${IN[@]}" ip -4 -o addr show dev mk0 | awk '{print $4}')
 expect_eq "bridge has the CIDR's first address" "$BR_ADDR" "${CIDR%.0/24}.1/24"
 expect_eq "ip_forward on in the node namespace" "$("${IN[@]}" cat /proc/sys/net/ipv4/ip_forward)" 1
@@ -347,11 +348,10 @@ done
 
 # ---- heartbeat ----
 while [ $(($(date +%s) - HB_WAIT_START)) -lt 12 ]; do sleep 1; done
-api GET /api/v1/nodes/$NODE
-HB2=$(jqb '.status.conditions[] | select(.type=="Ready") | .lastHeartbeatTime')
-[ -n "$HB2" ] && [ "$HB2" != null ] && [ "$HB2" \> "$HB1" ] && pass "heartbeat refreshes lastHeartbeatTime" ||
-	fail "heartbeat refreshes lastHeartbeatTime" "$HB1 -> $HB2"
-
+api GET /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$NODE
+LEASE2=$(jqb .spec.renewTime)
+[ -n "$LEASE2" ] && [ "$LEASE2" != null ] && [ "$LEASE2" \> "$LEASE1" ] && pass "heartbeat renews the node's lease" ||
+	fail "heartbeat renews the node's lease" "$LEASE1 -> $LEASE2"
 # ---- everything goes on delete ----
 for p in client badimg live; do api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"; done
 wait_until 150 test -z "$(rc list -q 2>/dev/null)"
@@ -360,3 +360,4 @@ expect_eq "no pod namespaces left" "$(ls "$NETNS" 2>/dev/null | wc -l)" 0
 expect_eq "no veths left" "$("${IN[@]}" ip -o link show master mk0 | wc -l)" 0
 expect_eq "no overlay mounts left" "$(grep -c " $DATA/pods" /proc/mounts)" 0
 stop_server TERM
+done_testing

@@ -271,3 +271,4 @@ else
 	start_server --disable-controllers || { fail server_restart "server did not start again"; exit 1; }
 fi
 alive alive_at_end
+done_testing

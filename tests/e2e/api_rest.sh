@@ -53,7 +53,7 @@ disc_check "$core" services Service true svc
 disc_check "$core" endpoints Endpoints true ep
 disc_check "$core" namespaces Namespace false ns
 disc_check "$core" nodes Node false no
-disc_check "$core" events Event true "$(jq -r '.resources[] | select(.name=="events") | (.shortNames // [])|join(",")' <<<"$core")"
+disc_check "$core" events Event true ev
 disc_check "$apps" deployments Deployment true deploy
 disc_check "$apps" replicasets ReplicaSet true rs
 
@@ -417,3 +417,4 @@ api GET $CORE/pods
 expect_match pods_all_namespaces "$(jqb '[.items[] | .metadata.namespace] | unique | join(",")')" 'rest.*sel'
 
 check server_still_healthy server_healthy
+done_testing

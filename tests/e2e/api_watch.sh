@@ -218,3 +218,4 @@ start_server --disable-controllers || { fail restart_after_term "server did not 
 api GET $CORE/namespaces/dur/pods/d6
 expect_code restart_after_term_object 200
 check alive_at_end server_healthy
+done_testing

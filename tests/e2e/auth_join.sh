@@ -57,3 +57,4 @@ stop_server
 start_server --disable-controllers || { fail server_restart "no server"; exit 1; }
 expect_eq admin_token_kept "$(cat "$DATA/token")" "$ADMIN"
 expect_eq join_secret_kept "$(cat "$DATA/node-token")" "$NT"
+done_testing

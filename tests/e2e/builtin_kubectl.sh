@@ -271,3 +271,4 @@ run K create --dry-run=client -o json -f "$T/dry.yaml"
 expect_eq "create -f --dry-run=client -o json" "$(jq -r .metadata.name <<<"$OUT")" drynamespace
 api GET /api/v1/namespaces/drynamespace
 expect_eq "dry run created nothing" "$HTTP_CODE" 404
+done_testing

@@ -23,8 +23,6 @@ done
 [ -x "$MINIK8S" ] || { fail cluster3 "build/minik8s missing (make build/minik8s)"; exit 0; }
 curl_max_time 20
 START=$(date +%s)
-FAILED=0
-fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
 show_logs() {
 	[ "$FAILED" = 1 ] || [ -n "${CLUSTER_E2E_LOGS:-}" ] || return 0
 	local n
@@ -243,3 +241,4 @@ done
 expect_eq "the root namespace's links are as before" "$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$ROOT_LINKS"
 expect_eq "the root namespace's nft tables are as before" "$(nft list tables 2>&1 | sort | tr '\n' ' ')" "$ROOT_NFT"
 echo "# cluster3 took $(elapsed)"
+done_testing

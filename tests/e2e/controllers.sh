@@ -372,3 +372,4 @@ if wait_for 40 conv; then pass restart_mid_rollout_converges; else fail restart_
 expect_eq restart_no_duplicate_pods "$(nactive default app=web)" 3
 expect_eq restart_rs_count "$(K get rs -l app=web --no-headers | wc -l | tr -d ' ')" 3
 if K rollout status deploy/web --timeout=20s >"$T/rs.out" 2>&1; then pass rollout_status_after_restart; else fail rollout_status_after_restart "$(cat "$T/rs.out")"; fi
+done_testing

@@ -64,4 +64,5 @@ check dns_api_scale_down_name wait_until 50 status_is db-1.db.demo.svc.cluster.l
 api DELETE /api/v1/namespaces/demo/services/php-echo
 expect_code dns_api_delete_service 200
 check dns_api_nxdomain_after_delete wait_until 50 status_is php-echo.demo.svc.cluster.local NXDOMAIN
+done_testing
 exit 0

@@ -25,3 +25,4 @@ if [ "$rc" -eq 0 ] && [ -n "$runs" ]; then
 else
 	fail dns_fuzz "exit $rc: $(grep -E 'ERROR|SUMMARY|Test unit written' "$T/fuzz.log" | head -5)"
 fi
+done_testing

@@ -134,4 +134,5 @@ if ip netns add "$NS"; then
 else
 	fail dns_netns_kube_dns "cannot create network namespace $NS"
 fi
+done_testing
 exit 0

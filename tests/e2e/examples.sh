@@ -251,3 +251,4 @@ if command -v vagrant >/dev/null; then
 else
 	fail vagrant_validate "vagrant is not installed and 'apt-get install vagrant' failed: $(tail -3 "$T/apt.log")"
 fi
+done_testing

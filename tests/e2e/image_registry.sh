@@ -208,3 +208,4 @@ check "shared layer kept while other names use it" test -d "$DATA/images/layers/
 if img rm no/such:image >"$T/o" 2>&1; then fail "rm of an unknown image fails"; else pass "rm of an unknown image fails"; fi
 img ls -q | sort -u | while read -r id; do img rm "$id" >/dev/null; done
 expect_eq "rm by id empties the store" "$(img ls -q | wc -l):$(ls "$DATA/images/layers/sha256" | wc -l):$(ls "$DATA/images/blobs/sha256" | wc -l)" "0:0:0"
+done_testing

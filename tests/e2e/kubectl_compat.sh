@@ -269,3 +269,4 @@ expect_code delete_namespace_contents_gone 404
 
 # the server survived all of it
 check server_still_healthy server_healthy
+done_testing

@@ -150,3 +150,4 @@ expect_eq "agent with a self-signed apiserver name: 401" "$HTTP" 401
 out=$(curl -sk --cert "$W/tls/apiserver-kubelet-client.crt" \
 	--key "$W/tls/apiserver-kubelet-client.key" "${url/web\/web/ticker/ticker}?tailLines=1")
 expect_match "agent with the API server's certificate" "$out" '^tick [0-9]+$'
+done_testing

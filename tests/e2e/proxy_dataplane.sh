@@ -204,3 +204,4 @@ expect_match remove "$out" '^ok '
 if NX nft list table ip minik8s >/dev/null 2>&1; then fail table_removed "still there"; else pass table_removed; fi
 pxcmd quit >/dev/null
 expect_eq root_netns_untouched "$(nft list tables 2>&1)" "$ROOT_BEFORE"
+done_testing

@@ -91,3 +91,4 @@ check table_recreated table_ok
 api DELETE /api/v1/namespaces/default/services/web
 expect_code service_deleted 200
 check service_unprogrammed wait_until 50 eval '! NX nft list map ip minik8s svc | grep -q "$CIP"'
+done_testing

@@ -43,14 +43,25 @@ if ! grep -q READY "$W/fixture.out"; then
 	exit 1
 fi
 
+# port-forward's target: a one-shot listener in the pods' network namespace (the
+# fixture's containers share this test's)
+busybox nc -l -p 7777 -e echo pong-from-pod >/dev/null 2>&1 &
+_PIDS+=("$!")
+
 # each group in its own process with a time bound: a hang fails that group only
 for group in api exec portforward; do
 	out=$(HOME=$T timeout 120 "$PY" "$ROOT/tests/e2e/data/python_client.py" "$W/kubeconfig" "$group" 2>"$T/py-$group.err")
 	rc=$?
-	echo "$out"
+	# the script's lines, counted through lib.sh
+	while IFS= read -r line; do
+		case $line in
+		"PASS: "*) pass "${line#PASS: }" ;;
+		"FAIL: "*) rest=${line#FAIL: }; fail "${rest%%: *}" "${rest#*: }" ;;
+		esac
+	done <<<"$out"
 	if [ "$rc" -ne 0 ] || ! grep -q '^PASS: \|^FAIL: ' <<<"$out"; then
 		fail "python_$group" "exit $rc: $(tail -3 "$T/py-$group.err")"
 	fi
 	grep -q '^FAIL: ' <<<"$out" && tail -20 "$T/py-$group.err" >&2
 done
-exit 0
+done_testing

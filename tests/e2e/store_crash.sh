@@ -53,3 +53,4 @@ for round in $(seq "$rounds"); do
 	fi
 	prev_rev=${rev:-$prev_rev}
 done
+done_testing

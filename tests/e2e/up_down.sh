@@ -99,3 +99,4 @@ check purge_removes_data test ! -e "$DATA"
 check purge_removes_kubeconfig test ! -e "$KC"
 OUT=$("$MINIK8S" down --bogus 2>&1)
 expect_eq down_usage_error "$?" 2
+done_testing

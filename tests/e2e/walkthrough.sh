@@ -61,8 +61,6 @@ node_cleanup() {
 	ip netns delete "$NS" 2>/dev/null
 }
 on_exit node_cleanup
-FAILED=0
-fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
 exec 3>&2
 dump_logs() { [ "$FAILED" = 1 ] || [ -n "${WALKTHROUGH_LOGS:-}" ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
 on_exit dump_logs
@@ -370,3 +368,4 @@ expect_eq "no overlay mounts left" "$(grep -c " $DATA/pods" /proc/mounts)" 0
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=
+done_testing

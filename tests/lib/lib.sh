@@ -6,6 +6,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MINIK8S="$ROOT/build/minik8s"
 T=$(mktemp -d /tmp/minik8s-e2e.XXXXXX)
+: >"$T/.results"
 _PIDS=()
 _CLEANUPS=()
 
@@ -26,8 +27,14 @@ trap 'exit 130' INT TERM
 # on_exit CMD: run CMD at cleanup (last registered first)
 on_exit() { _CLEANUPS+=("$*"); }
 
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1${2:+: $2}"; }
+# Every result is also counted in $T/.results (a file, so results reported from
+# subshells count too); done_testing, the last line of every e2e script, prints
+# "DONE: N checks". tests/run.sh fails a script that ends without that line (it
+# stopped early) or whose count differs from the PASS/FAIL lines it printed.
+pass() { echo "PASS: $1"; echo p >>"$T/.results"; }
+FAILED=0 # set by fail, for scripts that show logs on failure
+fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; echo f >>"$T/.results"; }
+done_testing() { echo "DONE: $(wc -l <"$T/.results" 2>/dev/null || echo 0) checks"; }
 # check NAME CMD...: PASS if CMD succeeds
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 # expect_eq NAME GOT WANT

@@ -19,6 +19,7 @@ NS = "default"
 
 
 def report(name, ok, why=""):
+    why = " ".join(str(why).split("\n"))
     print(("PASS: %s" % name) if ok else ("FAIL: %s: %s" % (name, why)), flush=True)
 
 
@@ -179,11 +180,8 @@ def exec_checks(v1):
 
 def portforward_checks(v1):
     def forward():
-        # a one-shot listener inside the pod (busybox nc), then a forwarded connection
-        stream(v1.connect_get_namespaced_pod_exec, "web", NS, container="web",
-               command=["sh", "-c", "nc -l -p 7777 -e echo pong-from-pod >/dev/null 2>&1 &"],
-               stderr=True, stdin=False, stdout=True, tty=False, _request_timeout=20)
-        time.sleep(0.5)
+        # python_client.sh listens on 7777 in the pod's network namespace (the
+        # fixture's pods share the test's) and answers one connection
         pf = portforward(v1.connect_get_namespaced_pod_portforward, "web", NS, ports="7777")
         sock = pf.socket(7777)
         sock.settimeout(10)

@@ -47,6 +47,74 @@ START_TEST(backoff_kubelet)
 }
 END_TEST
 
+
+
+START_TEST(init_sequence)
+{
+	size_t i = 99;
+	/* nothing to run */
+	ck_assert_int_eq(mk_agent_init_next(NULL, 0, &i), MK_AGENT_INIT_DONE);
+	/* the first one that has not completed is started, then waited for */
+	struct mk_agent_init_view v[3] = { { .completed = true }, { 0 }, { 0 } };
+	ck_assert_int_eq(mk_agent_init_next(v, 3, &i), MK_AGENT_INIT_START);
+	ck_assert_uint_eq(i, 1);
+	v[1].running = true;
+	ck_assert_int_eq(mk_agent_init_next(v, 3, &i), MK_AGENT_INIT_WAIT);
+	ck_assert_uint_eq(i, 1);
+	/* a failure for good stops the sequence */
+	v[1].running = false;
+	v[1].failed = true;
+	ck_assert_int_eq(mk_agent_init_next(v, 3, &i), MK_AGENT_INIT_FAILED);
+	ck_assert_uint_eq(i, 1);
+	v[1].failed = false;
+	v[1].completed = true;
+	v[2].completed = true;
+	ck_assert_int_eq(mk_agent_init_next(v, 3, &i), MK_AGENT_INIT_DONE);
+	ck_assert_uint_eq(i, 3);
+}
+END_TEST
+
+START_TEST(init_sidecars)
+{
+	size_t i = 99;
+	/* a sidecar is waited for until started, not until completed */
+	struct mk_agent_init_view v[2] = { { .sidecar = true }, { 0 } };
+	ck_assert_int_eq(mk_agent_init_next(v, 2, &i), MK_AGENT_INIT_START);
+	ck_assert_uint_eq(i, 0);
+	v[0].running = true; /* startup probe still failing */
+	ck_assert_int_eq(mk_agent_init_next(v, 2, &i), MK_AGENT_INIT_WAIT);
+	ck_assert_uint_eq(i, 0);
+	v[0].started = true;
+	ck_assert_int_eq(mk_agent_init_next(v, 2, &i), MK_AGENT_INIT_START);
+	ck_assert_uint_eq(i, 1);
+	v[1].completed = true;
+	ck_assert_int_eq(mk_agent_init_next(v, 2, &i), MK_AGENT_INIT_DONE);
+	/* a sidecar that exited before the pod was initialized is started again */
+	v[0].running = v[0].started = false;
+	ck_assert_int_eq(mk_agent_init_next(v, 2, &i), MK_AGENT_INIT_START);
+	ck_assert_uint_eq(i, 0);
+}
+END_TEST
+
+START_TEST(pod_phase)
+{
+	struct mk_agent_phase_input in = { .initialized = false, .apps = 1, .apps_pending = 1 };
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Pending");
+	in.init_failed = true;
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Failed");
+	in = (struct mk_agent_phase_input){ .initialized = true, .apps = 2, .apps_pending = 1 };
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Pending");
+	in.apps_pending = 0;
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Running");
+	in.apps_done = 1;
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Running");
+	in.apps_done = 2;
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Succeeded");
+	in.apps_failed = 1;
+	ck_assert_str_eq(mk_agent_pod_phase(&in), "Failed");
+}
+END_TEST
+
 Suite *agent_suite(void)
 {
 	Suite *s = suite_create("agent");
@@ -55,6 +123,9 @@ Suite *agent_suite(void)
 	tcase_add_test(tc, quantity_cpu);
 	tcase_add_test(tc, quantity_bad);
 	tcase_add_test(tc, backoff_kubelet);
+	tcase_add_test(tc, init_sequence);
+	tcase_add_test(tc, init_sidecars);
+	tcase_add_test(tc, pod_phase);
 	suite_add_tcase(s, tc);
 	return s;
 }

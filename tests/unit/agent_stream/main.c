@@ -301,6 +301,9 @@ START_TEST(test_server_auth)
 }
 END_TEST
 
+/* protocols_test.c */
+void agent_stream_add_protocol_tests(Suite *s);
+
 static Suite *agent_stream_suite(void)
 {
 	Suite *s = suite_create("agent_stream");
@@ -315,6 +318,7 @@ static Suite *agent_stream_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_server_auth);
 	suite_add_tcase(s, tc);
+	agent_stream_add_protocol_tests(s);
 	return s;
 }
 

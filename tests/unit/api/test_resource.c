@@ -36,10 +36,11 @@ static void assert_num(const cJSON *obj, const char *path, double want)
 START_TEST(test_resources_order_and_facts)
 {
 	static const char *const names[] = { "namespaces", "pods", "services", "endpoints",
-					      "nodes", "events", "deployments", "replicasets" };
+					      "nodes", "events", "deployments", "replicasets",
+					      "endpointslices", "leases" };
 	size_t n = 0;
 	const struct mk_api_resource *rs = mk_api_resources(&n);
-	ck_assert_uint_eq(n, 8);
+	ck_assert_uint_eq(n, 10);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_str_eq(rs[i].name, names[i]);
 		ck_assert_ptr_nonnull(rs[i].verbs);
@@ -48,8 +49,11 @@ START_TEST(test_resources_order_and_facts)
 			v++;
 		ck_assert_uint_eq(v, 8);
 		ck_assert_str_eq(rs[i].verbs[2], "deletecollection");
-		ck_assert_ptr_nonnull(rs[i].short_names);
+		if (strcmp(rs[i].name, "endpointslices") && strcmp(rs[i].name, "leases")) /* no short names */
+			ck_assert_ptr_nonnull(rs[i].short_names);
 	}
+	ck_assert_ptr_null(rs[8].short_names);
+	ck_assert_str_eq(rs[8].group_version, "discovery.k8s.io/v1");
 	ck_assert(!rs[0].namespaced); /* namespaces */
 	ck_assert(!rs[4].namespaced); /* nodes */
 	ck_assert(rs[1].namespaced && rs[5].namespaced && rs[6].namespaced);

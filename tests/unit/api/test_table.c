@@ -204,6 +204,63 @@ START_TEST(test_pod_init_and_terminating)
 }
 END_TEST
 
+
+START_TEST(test_pod_init_progress)
+{
+	/* two init containers, the second one running: Init:1/2 */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"initContainers\":[{\"name\":\"i1\"},{\"name\":\"i2\"}],"
+		   "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+		   "{\"name\":\"i1\",\"ready\":true,\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}},"
+		   "{\"name\":\"i2\",\"state\":{\"running\":{}}}],\"containerStatuses\":[{\"name\":\"a\","
+		   "\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"0/1\",\"Init:1/2\",\"0\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+	/* the first one still waiting to be created: Init:0/2 */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"initContainers\":[{\"name\":\"i1\"},{\"name\":\"i2\"}],"
+		   "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+		   "{\"name\":\"i1\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}},"
+		   "{\"name\":\"i2\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"0/1\",\"Init:0/2\",\"0\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+	/* failed under restartPolicy Never: Init:Error */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"restartPolicy\":\"Never\",\"initContainers\":[{\"name\":\"i1\"}],"
+		   "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Failed\",\"initContainerStatuses\":["
+		   "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":3,\"reason\":\"Error\"}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"0/1\",\"Init:Error\",\"0\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+	/* every init container done, the app still waiting: its reason */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"initContainers\":[{\"name\":\"i1\"}],"
+		   "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+		   "{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}],"
+		   "\"containerStatuses\":[{\"name\":\"a\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"0/1\",\"PodInitializing\",\"0\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+}
+END_TEST
+
+START_TEST(test_pod_sidecar)
+{
+	/* a started, ready sidecar counts among the containers and the ready ones; its
+	 * restarts count once the pod is initialized, the regular init's do not */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"initContainers\":[{\"name\":\"i1\"},{\"name\":\"side\","
+		   "\"restartPolicy\":\"Always\"}],\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Running\","
+		   "\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"True\"}],"
+		   "\"initContainerStatuses\":[{\"name\":\"i1\",\"restartCount\":3,\"state\":{\"terminated\":{\"exitCode\":0,"
+		   "\"reason\":\"Completed\"}}},{\"name\":\"side\",\"restartCount\":1,\"started\":true,\"ready\":true,"
+		   "\"state\":{\"running\":{}}}],\"containerStatuses\":[{\"name\":\"a\",\"ready\":true,"
+		   "\"state\":{\"running\":{}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"2/2\",\"Running\",\"1\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+	/* a sidecar not started yet holds the init sequence */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"initContainers\":[{\"name\":\"side\",\"restartPolicy\":\"Always\"},"
+		   "{\"name\":\"i2\"}],\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\","
+		   "\"initContainerStatuses\":[{\"name\":\"side\",\"started\":false,\"state\":{\"running\":{}}},"
+		   "{\"name\":\"i2\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"0/2\",\"Init:0/2\",\"0\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+	/* started: the next init container runs */
+	expect_row("pods", "{" POD_META ",\"spec\":{\"initContainers\":[{\"name\":\"side\",\"restartPolicy\":\"Always\"},"
+		   "{\"name\":\"i2\"}],\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Pending\","
+		   "\"initContainerStatuses\":[{\"name\":\"side\",\"started\":true,\"ready\":true,\"state\":{\"running\":{}}},"
+		   "{\"name\":\"i2\",\"state\":{\"running\":{}}}]}}",
+		   now_plus(1), "[\"jumpbox\",\"1/2\",\"Init:1/2\",\"0\",\"1s\",\"<none>\",\"<none>\",\"<none>\",\"<none>\"]");
+}
+END_TEST
+
 START_TEST(test_age)
 {
 	expect_row("namespaces", "{\"metadata\":{\"name\":\"x\"},\"status\":{\"phase\":\"Active\"}}", now_plus(5),
@@ -377,6 +434,8 @@ Suite *table_suite(void)
 	tcase_add_test(tc, test_pod_pending_no_status);
 	tcase_add_test(tc, test_pod_container_states);
 	tcase_add_test(tc, test_pod_init_and_terminating);
+	tcase_add_test(tc, test_pod_init_progress);
+	tcase_add_test(tc, test_pod_sidecar);
 	tcase_add_test(tc, test_age);
 	tcase_add_test(tc, test_service_rows);
 	tcase_add_test(tc, test_deployment_rows);

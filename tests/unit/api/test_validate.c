@@ -1,6 +1,8 @@
 /* Validation: name checks and per-kind rules, valid and invalid, with the causes
  * (reason, field, message) a real API server returns. */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "minik8s/api.h"
 
@@ -381,6 +383,105 @@ START_TEST(test_pod_update)
 }
 END_TEST
 
+
+/* ---- init, sidecar and ephemeral containers ------------------------------------------------ */
+
+#define APP "{\"name\":\"app\",\"image\":\"nginx\"}"
+#define PROBE "{\"exec\":{\"command\":[\"true\"]}}"
+
+START_TEST(test_pod_init_containers)
+{
+	/* regular init containers and a sidecar with probes */
+	expect_valid("v1", "Pod", POD("\"initContainers\":[{\"name\":\"i1\",\"image\":\"x\"},"
+				      "{\"name\":\"side\",\"image\":\"x\",\"restartPolicy\":\"Always\","
+				      "\"startupProbe\":" PROBE ",\"readinessProbe\":" PROBE "}],"
+				      "\"containers\":[" APP "]"), NULL);
+	expect_cause("v1", "Pod", POD("\"initContainers\":[{\"name\":\"i1\",\"image\":\"x\",\"restartPolicy\":\"OnFailure\"}],"
+				      "\"containers\":[" APP "]"),
+		     NULL, UNS, "spec.initContainers[0].restartPolicy",
+		     "Unsupported value: \"OnFailure\": supported values: \"Always\"");
+	expect_cause("v1", "Pod", POD("\"initContainers\":[{\"name\":\"i1\",\"image\":\"x\"},{\"name\":\"i2\",\"image\":\"x\","
+				      "\"readinessProbe\":" PROBE "}],\"containers\":[" APP "]"),
+		     NULL, FORB, "spec.initContainers[1].readinessProbe",
+		     "Forbidden: may not be set for init containers without restartPolicy=Always");
+	expect_cause("v1", "Pod", POD("\"initContainers\":[{\"name\":\"i1\",\"image\":\"x\",\"lifecycle\":{\"postStart\":"
+				      "{\"exec\":{\"command\":[\"true\"]}}}}],\"containers\":[" APP "]"),
+		     NULL, FORB, "spec.initContainers[0].lifecycle", "may not be set for init containers");
+	expect_cause("v1", "Pod", POD("\"containers\":[{\"name\":\"app\",\"image\":\"x\",\"restartPolicy\":\"Always\"}]"),
+		     NULL, FORB, "spec.containers[0].restartPolicy", "may not be set for non-init containers");
+	/* names are unique over init and app containers */
+	expect_cause("v1", "Pod", POD("\"initContainers\":[{\"name\":\"app\",\"image\":\"x\"}],\"containers\":[" APP "]"),
+		     NULL, DUP, "spec.initContainers[0].name", "Duplicate value: \"app\"");
+}
+END_TEST
+
+#define OLD_APP_POD "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"},\"spec\":{" \
+	"\"initContainers\":[{\"name\":\"init\",\"image\":\"x\"}],\"containers\":[" APP "]%s}}"
+#define DEBUGGER(name, extra) "{\"name\":\"" name "\",\"image\":\"busybox\"" extra "}"
+
+static char *pod_eph(const char *eph)
+{
+	char *buf = malloc(4096);
+	char extra[2048] = "";
+	if (eph)
+		snprintf(extra, sizeof(extra), ",\"ephemeralContainers\":[%s]", eph);
+	snprintf(buf, 4096, OLD_APP_POD, extra);
+	return buf;
+}
+
+START_TEST(test_pod_ephemeral_containers)
+{
+	char *old = pod_eph(NULL);
+	char *one = pod_eph(DEBUGGER("dbg", ",\"targetContainerName\":\"app\",\"command\":[\"sh\"]"));
+	char *two = pod_eph(DEBUGGER("dbg", ",\"targetContainerName\":\"app\",\"command\":[\"sh\"]") ","
+			    DEBUGGER("dbg2", ""));
+	char *changed = pod_eph(DEBUGGER("dbg", ",\"targetContainerName\":\"app\",\"command\":[\"ls\"]"));
+	char *removed = pod_eph(DEBUGGER("dbg2", ""));
+	char *bad_target = pod_eph(DEBUGGER("dbg", ",\"targetContainerName\":\"nope\""));
+	char *self_target = pod_eph(DEBUGGER("dbg", ",\"targetContainerName\":\"dbg\""));
+	char *ports = pod_eph(DEBUGGER("dbg", ",\"ports\":[{\"containerPort\":80}]"));
+	char *probe = pod_eph(DEBUGGER("dbg", ",\"livenessProbe\":" PROBE));
+	char *res = pod_eph(DEBUGGER("dbg", ",\"resources\":{\"limits\":{\"cpu\":\"1\"}}"));
+	char *dup = pod_eph(DEBUGGER("app", ""));
+	char *noimg = pod_eph("{\"name\":\"dbg\"}");
+
+	/* additions are allowed, on top of earlier ones too */
+	expect_valid("v1", "Pod", one, old);
+	expect_valid("v1", "Pod", two, one);
+	/* an init container is a valid target as well */
+	char *init_target = pod_eph(DEBUGGER("dbg", ",\"targetContainerName\":\"init\""));
+	expect_valid("v1", "Pod", init_target, old);
+	/* never on create */
+	expect_cause("v1", "Pod", one, NULL, FORB, "spec.ephemeralContainers", "cannot be set on create");
+	/* existing ones are neither changed nor removed */
+	expect_cause("v1", "Pod", changed, one, FORB, "spec.ephemeralContainers[0]",
+		     "existing ephemeral containers \"dbg\" may not be changed");
+	expect_cause("v1", "Pod", removed, one, FORB, "spec.ephemeralContainers",
+		     "existing ephemeral containers \"dbg\" may not be removed");
+	expect_cause("v1", "Pod", bad_target, old, "FieldValueNotFound",
+		     "spec.ephemeralContainers[0].targetContainerName", "Not found: \"nope\"");
+	expect_cause("v1", "Pod", self_target, old, "FieldValueNotFound",
+		     "spec.ephemeralContainers[0].targetContainerName", "Not found: \"dbg\"");
+	expect_cause("v1", "Pod", ports, old, FORB, "spec.ephemeralContainers[0].ports",
+		     "cannot be set for an Ephemeral Container");
+	expect_cause("v1", "Pod", probe, old, FORB, "spec.ephemeralContainers[0].livenessProbe",
+		     "cannot be set for an Ephemeral Container");
+	expect_cause("v1", "Pod", res, old, FORB, "spec.ephemeralContainers[0].resources",
+		     "cannot be set for an Ephemeral Container");
+	expect_cause("v1", "Pod", dup, old, DUP, "spec.ephemeralContainers[0].name", "Duplicate value: \"app\"");
+	expect_cause("v1", "Pod", noimg, old, REQ, "spec.ephemeralContainers[0].image", "Required value");
+	/* never in a pod template */
+	expect_cause("apps/v1", "Deployment",
+		     "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"selector\":"
+		     "{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},"
+		     "\"spec\":{\"containers\":[" APP "],\"ephemeralContainers\":[" DEBUGGER("dbg", "") "]}}}}",
+		     NULL, FORB, "spec.template.spec.ephemeralContainers",
+		     "ephemeral containers not allowed in pod template");
+	free(old), free(one), free(two), free(changed), free(removed), free(bad_target);
+	free(self_target), free(ports), free(probe), free(res), free(dup), free(noimg), free(init_target);
+}
+END_TEST
+
 /* ---- services ------------------------------------------------------------------------------ */
 
 #define SVC(spec) "{\"kind\":\"Service\",\"apiVersion\":\"v1\"," NS_META("web") "},\"spec\":{" spec "}}"
@@ -641,6 +742,8 @@ Suite *validate_suite(void)
 	tcase_add_test(tc, test_pod_policies);
 	tcase_add_test(tc, test_pod_volumes_env);
 	tcase_add_test(tc, test_pod_update);
+	tcase_add_test(tc, test_pod_init_containers);
+	tcase_add_test(tc, test_pod_ephemeral_containers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("services");

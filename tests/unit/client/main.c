@@ -6,10 +6,13 @@ Suite *yaml_suite(void) __attribute__((weak));
 Suite *kubeconfig_suite(void) __attribute__((weak));
 Suite *watch_suite(void) __attribute__((weak));
 Suite *request_suite(void) __attribute__((weak));
+Suite *workqueue_suite(void) __attribute__((weak));
+Suite *informer_suite(void) __attribute__((weak));
 
 int main(void)
 {
-	Suite *(*ctors[])(void) = { yaml_suite, kubeconfig_suite, watch_suite, request_suite };
+	Suite *(*ctors[])(void) = { yaml_suite, kubeconfig_suite, watch_suite, request_suite,
+				     workqueue_suite, informer_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])

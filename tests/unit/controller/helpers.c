@@ -2,6 +2,7 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include "minik8s/api.h"
 #include "minik8s/controller.h"
 
 START_TEST(test_template_hash)
@@ -55,7 +56,7 @@ START_TEST(test_canonical_json)
 	cJSON *v = cJSON_Parse("{\"b\":[1,2.5,\"x\\\"y\"],\"a\":{\"d\":null,\"c\":true}}");
 	struct mk_buf b;
 	mk_buf_init(&b);
-	mk_controller_canonical_json(v, &b);
+	mk_json_canonical(v, &b);
 	ck_assert_str_eq(b.data, "{\"a\":{\"c\":true,\"d\":null},\"b\":[1,2.5,\"x\\\"y\"]}");
 	mk_buf_release(&b);
 	cJSON_Delete(v);
@@ -66,20 +67,20 @@ START_TEST(test_parse_duration)
 {
 	unsigned ms = 0;
 	struct mk_error *err = NULL;
-	ck_assert_int_eq(mk_controller_parse_duration("3s", &ms, NULL), 0);
+	ck_assert_int_eq(mk_time_parse_duration("3s", &ms, NULL), 0);
 	ck_assert_uint_eq(ms, 3000);
-	ck_assert_int_eq(mk_controller_parse_duration("500ms", &ms, NULL), 0);
+	ck_assert_int_eq(mk_time_parse_duration("500ms", &ms, NULL), 0);
 	ck_assert_uint_eq(ms, 500);
-	ck_assert_int_eq(mk_controller_parse_duration("5m", &ms, NULL), 0);
+	ck_assert_int_eq(mk_time_parse_duration("5m", &ms, NULL), 0);
 	ck_assert_uint_eq(ms, 300000);
-	ck_assert_int_eq(mk_controller_parse_duration("40", &ms, NULL), 0);
+	ck_assert_int_eq(mk_time_parse_duration("40", &ms, NULL), 0);
 	ck_assert_uint_eq(ms, 40000);
-	ck_assert_int_eq(mk_controller_parse_duration("1.5s", &ms, NULL), 0);
+	ck_assert_int_eq(mk_time_parse_duration("1.5s", &ms, NULL), 0);
 	ck_assert_uint_eq(ms, 1500);
-	ck_assert_int_eq(mk_controller_parse_duration("3x", &ms, &err), -1);
+	ck_assert_int_eq(mk_time_parse_duration("3x", &ms, &err), -1);
 	ck_assert_int_eq(err->code, EINVAL);
 	mk_error_free(&err);
-	ck_assert_int_eq(mk_controller_parse_duration("", &ms, &err), -1);
+	ck_assert_int_eq(mk_time_parse_duration("", &ms, &err), -1);
 	mk_error_free(&err);
 }
 END_TEST
@@ -90,10 +91,10 @@ START_TEST(test_pod_ready_and_controller_ref)
 			       "\"status\":{\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"True\"},"
 			       "{\"type\":\"Ready\",\"status\":\"True\"}]}}");
 	ck_assert(mk_controller_pod_ready(p));
-	ck_assert_str_eq(mk_json_get_string(mk_controller_ref(p), "uid"), "2");
+	ck_assert_str_eq(mk_json_get_string(mk_api_controller_ref(p), "uid"), "2");
 	cJSON *q = cJSON_Parse("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}");
 	ck_assert(!mk_controller_pod_ready(q));
-	ck_assert_ptr_null(mk_controller_ref(q));
+	ck_assert_ptr_null(mk_api_controller_ref(q));
 	cJSON_Delete(p);
 	cJSON_Delete(q);
 }

@@ -2,13 +2,20 @@
 #include <check.h>
 #include <stdlib.h>
 
-Suite *workqueue_suite(void);
 Suite *helpers_suite(void);
-Suite *informer_suite(void);
+Suite *manager_suite(void);
+Suite *scheduler_suite(void);
+Suite *endpoints_suite(void);
+Suite *gc_suite(void);
+Suite *deployment_suite(void);
+Suite *endpointslice_suite(void);
+Suite *nodelifecycle_suite(void);
 
 int main(void)
 {
-	Suite *(*ctors[])(void) = { workqueue_suite, helpers_suite, informer_suite };
+	Suite *(*ctors[])(void) = { helpers_suite, manager_suite, scheduler_suite, endpoints_suite,
+				     gc_suite, deployment_suite, endpointslice_suite,
+				     nodelifecycle_suite };
 	SRunner *sr = srunner_create(NULL);
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
 		srunner_add_suite(sr, ctors[i]());

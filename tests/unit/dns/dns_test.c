@@ -712,7 +712,7 @@ START_TEST(resolv_conf)
 	ck_assert_str_eq(v[0], "192.0.2.1:53");
 	ck_assert_str_eq(v[1], "[2001:db8::1]:53");
 	ck_assert_ptr_null(v[2]);
-	mk_dns_strv_free(v);
+	mk_strv_free(v);
 	unlink(path);
 	struct mk_error *err = NULL;
 	ck_assert_int_eq(mk_dns_resolv_conf_read(path, NULL, &v, &err), -1);
@@ -880,6 +880,14 @@ static int read_full(int fd, uint8_t *b, size_t n)
 	return 0;
 }
 
+/* true when the server closed fd within ms */
+static bool tcp_closed_within(int fd, int ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	uint8_t b;
+	return poll(&p, 1, ms) == 1 && recv(fd, &b, 1, MSG_DONTWAIT) == 0;
+}
+
 START_TEST(server_tcp)
 {
 	add_big_headless(400);
@@ -913,19 +921,31 @@ START_TEST(server_tcp)
 	ck_assert_int_eq(send(fd, "\0\3abc", 5, 0), 5);
 	ck_assert_int_le(recv(fd, lb, 2, 0), 0);
 	close(fd);
-	/* connection limit (4): the 5th is closed at once */
-	int fds[5];
-	for (int i = 0; i < 4; i++)
+	/* connection limit (4): a newcomer is not refused; the connection waiting
+	 * longest that never had an answer makes room (well before the 2 s idle
+	 * timeout), one that had an answer is kept over it */
+	int fds[6];
+	for (int i = 0; i < 4; i++) {
 		fds[i] = tcp_connect(mk_dns_server_port(s));
-	usleep(100000);
-	fds[4] = tcp_connect(mk_dns_server_port(s));
-	ck_assert_int_le(recv(fds[4], lb, 2, 0), 0);
-	/* the others still answer */
+		usleep(20000);
+	}
 	n1 = mk_dns_query_build(3, "php-echo.demo.svc.cluster.local", MK_DNS_TYPE_A, 0, buf + 2, 500);
 	buf[1] = (uint8_t)n1;
 	ck_assert_int_eq(send(fds[0], buf, n1 + 2, 0), n1 + 2);
 	ck_assert_int_eq(read_full(fds[0], lb, 2), 0);
-	for (int i = 0; i < 5; i++)
+	ck_assert_int_eq(read_full(fds[0], a, lb[0] << 8 | lb[1]), 0);
+	fds[4] = tcp_connect(mk_dns_server_port(s));
+	ck_assert(tcp_closed_within(fds[1], 1000));
+	fds[5] = tcp_connect(mk_dns_server_port(s));
+	ck_assert(tcp_closed_within(fds[2], 1000));
+	/* the answered one and the newcomers answer */
+	int live[] = { 0, 3, 4, 5 };
+	for (int k = 0; k < 4; k++) {
+		ck_assert_int_eq(send(fds[live[k]], buf, n1 + 2, 0), n1 + 2);
+		ck_assert_int_eq(read_full(fds[live[k]], lb, 2), 0);
+		ck_assert_int_eq(read_full(fds[live[k]], a, lb[0] << 8 | lb[1]), 0);
+	}
+	for (int i = 0; i < 6; i++)
 		close(fds[i]);
 	free(a);
 	free(m);

@@ -62,7 +62,7 @@ void net_fixture_teardown(void)
 	if (mk_net_netns_list(g_run_dir, &names, NULL, &err) == 0) {
 		for (char **p = names; *p; p++)
 			mk_net_netns_delete(g_run_dir, *p, NULL);
-		mk_net_strv_free(names);
+		mk_strv_free(names);
 	}
 	mk_error_free(&err);
 	mk_net_netns_dir_unmount(g_run_dir, NULL);

@@ -22,7 +22,7 @@ static void expect_addrs(struct mk_net_sock *s, const char *ifname, const char *
 
 	ck_ok(mk_net_addr_list(s, ifname, &v, NULL, &err), &err);
 	expect_strv(v, want, n);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 }
 
 /* the route to dst in s: 1 and *ret filled if found */
@@ -126,7 +126,7 @@ START_TEST(test_veth_and_routes)
 	ck_assert_int_gt(idx, 1);
 	ck_ok(mk_net_veth_list(s, "mk0", &v, NULL, &err), &err);
 	expect_strv(v, (const char *[]){ "vta", "vtb" }, 2);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 
 	/* deleting one end (the peer) removes both */
 	ck_assert_int_eq(mk_net_veth_delete(s, "vtap", &err), 1);
@@ -137,7 +137,7 @@ START_TEST(test_veth_and_routes)
 	mk_error_free(&err);
 	ck_ok(mk_net_veth_list(s, "mk0", &v, NULL, &err), &err);
 	expect_strv(v, (const char *[]){ "vtb" }, 1);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 	ck_assert_int_eq(mk_net_veth_list(s, "nosuch0", &v, NULL, &err), -1);
 	ck_assert_int_eq(err->code, ENODEV);
 	mk_error_free(&err);
@@ -256,7 +256,7 @@ START_TEST(test_pod_traffic)
 		want[1] = a.host;
 	}
 	expect_strv(v, want, 2);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 	struct mk_net_sock *as = open_sock(a.fd), *bs = open_sock(b.fd);
 	expect_addrs(as, "eth0", (const char *[]){ "10.244.1.2/24" }, 1);
 	expect_addrs(as, "lo", (const char *[]){ "127.0.0.1/8" }, 1); /* lo is up */
@@ -287,7 +287,7 @@ START_TEST(test_pod_traffic)
 	ck_assert_int_eq(mk_net_link_exists(bs, "eth0", &err), 0);
 	ck_ok(mk_net_veth_list(s, "mk0", &v, NULL, &err), &err);
 	expect_strv(v, (const char *[]){ a.host }, 1);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 	srv = echo_server_start(b.fd, "127.0.0.1", 8080); /* B still alive, unreachable */
 	ck_assert_int_ne(tcp_probe(a.fd, b.ip, 8080, 500), 0);
 	echo_server_stop(srv);

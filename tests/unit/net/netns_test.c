@@ -13,7 +13,7 @@ static int list_has(const char *name)
 	ck_ok(mk_net_netns_list(g_run_dir, &v, NULL, &err), &err);
 	for (char **p = v; *p; p++)
 		found |= !strcmp(*p, name);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 	return found;
 }
 
@@ -114,7 +114,7 @@ START_TEST(test_netns_leftover_and_bad_names)
 	ck_ok(mk_net_netns_list("/nonexistent/mk-net", &v, &n, &err), &err);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_ptr_null(v[0]);
-	mk_net_strv_free(v);
+	mk_strv_free(v);
 }
 END_TEST
 

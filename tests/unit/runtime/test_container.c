@@ -2,6 +2,7 @@
  * and tty), adoption by a new runtime handle, delete, network namespaces. */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include "helpers.h"
 
@@ -581,6 +582,135 @@ START_TEST(test_zz_nothing_left)
 }
 END_TEST
 
+/* Reads attach messages for up to timeout_ms, appending stdout/stderr payloads to
+ * *acc, until *acc contains want (or, want NULL, the shim closes the socket).
+ * Returns 1 found / closed, 0 timed out. */
+static int attach_read(int fd, struct mk_buf *acc, const char *want, int timeout_ms)
+{
+	uint64_t end = mk_time_mono_ns() + (uint64_t)timeout_ms * 1000000;
+	char msg[MK_RUNTIME_ATTACH_MAX_MSG];
+
+	for (;;) {
+		if (want && acc->len && memmem(acc->data, acc->len, want, strlen(want)))
+			return 1;
+		uint64_t now = mk_time_mono_ns();
+		if (now >= end)
+			return 0;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)((end - now) / 1000000) + 1) <= 0)
+			continue;
+		ssize_t n = recv(fd, msg, sizeof(msg), 0);
+		if (n <= 0)
+			return want ? 0 : 1;
+		ck_assert(msg[0] == MK_RUNTIME_ATTACH_STDOUT || msg[0] == MK_RUNTIME_ATTACH_STDERR);
+		mk_buf_append(acc, msg + 1, (size_t)n - 1);
+	}
+}
+
+static void attach_write(int fd, uint8_t type, const void *data, size_t len)
+{
+	char msg[256];
+	msg[0] = (char)type;
+	memcpy(msg + 1, data, len);
+	ck_assert_int_eq(send(fd, msg, len + 1, MSG_NOSIGNAL), (ssize_t)len + 1);
+}
+
+START_TEST(test_attach_stdin_once)
+{
+	_cleanup_free_ char *id = rt_test_id("att");
+	struct mk_runtime_container_spec s =
+		spec_for(id, V("sh", "-c", "while read l; do echo in:$l; done; echo done"));
+	s.open_stdin = true;
+	s.stdin_once = true;
+	OK(mk_runtime_container_run(rt, &s, &_e));
+	int a = -1, b = -1;
+	OK(mk_runtime_attach_open(rt, id, &a, &_e));
+	OK(mk_runtime_attach_open(rt, id, &b, &_e));
+	struct mk_buf out_a, out_b;
+	mk_buf_init(&out_a);
+	mk_buf_init(&out_b);
+	/* the shim accepts in its loop: the first line may race the second
+	 * client's accept, so wait for both to see the answer to a later line */
+	attach_write(a, MK_RUNTIME_ATTACH_STDIN, "one\n", 4);
+	ck_assert_msg(attach_read(a, &out_a, "in:one\n", 10000), "a: %.*s", (int)out_a.len,
+		      out_a.data);
+	attach_write(a, MK_RUNTIME_ATTACH_STDIN, "two\n", 4);
+	ck_assert_msg(attach_read(a, &out_a, "in:two\n", 10000), "a: %.*s", (int)out_a.len,
+		      out_a.data);
+	ck_assert_msg(attach_read(b, &out_b, "in:two\n", 10000), "b: %.*s", (int)out_b.len,
+		      out_b.data);
+	/* stdinOnce: the end of a client's stdin is the process' EOF */
+	attach_write(a, MK_RUNTIME_ATTACH_STDIN_EOF, NULL, 0);
+	ck_assert_msg(attach_read(a, &out_a, "done\n", 10000), "a: %.*s", (int)out_a.len,
+		      out_a.data);
+	/* the container ended: the shim closes every connection */
+	ck_assert(attach_read(a, &out_a, NULL, 10000));
+	ck_assert(attach_read(b, &out_b, NULL, 10000));
+	OK(mk_runtime_container_wait(rt, id, 10000, &_e));
+	ck_assert_int_eq(status_of(id).exit_code, 0);
+	_cleanup_free_ char *path = mk_runtime_container_log_path(rt, id);
+	_cleanup_free_ char *log = rt_test_wait_file(path, "stdout F done\n", 1000);
+	ck_assert_ptr_nonnull(log);
+	ck_assert(strstr(log, "stdout F in:one\n"));
+	close(a);
+	close(b);
+	mk_buf_release(&out_a);
+	mk_buf_release(&out_b);
+	/* no socket once the container is gone */
+	ck_assert_int_lt(mk_runtime_attach_open(rt, id, &a, NULL), 0);
+	OK(mk_runtime_container_delete(rt, id, &_e));
+}
+END_TEST
+
+START_TEST(test_attach_tty_resize)
+{
+	_cleanup_free_ char *id = rt_test_id("atty");
+	struct mk_runtime_container_spec s =
+		spec_for(id, V("sh", "-c", "read l; stty size; echo got:$l; exit 3"));
+	s.open_stdin = true;
+	s.tty = true;
+	OK(mk_runtime_container_run(rt, &s, &_e));
+	int a = -1;
+	OK(mk_runtime_attach_open(rt, id, &a, &_e));
+	uint16_t rc[2] = { 33, 77 };
+	attach_write(a, MK_RUNTIME_ATTACH_RESIZE, rc, sizeof(rc));
+	attach_write(a, MK_RUNTIME_ATTACH_STDIN, "x\n", 2);
+	struct mk_buf out;
+	mk_buf_init(&out);
+	ck_assert_msg(attach_read(a, &out, "got:x", 10000), "out: %.*s", (int)out.len, out.data);
+	ck_assert_msg(memmem(out.data, out.len, "33 77", 5), "out: %.*s", (int)out.len, out.data);
+	ck_assert(attach_read(a, &out, NULL, 10000));
+	OK(mk_runtime_container_wait(rt, id, 10000, &_e));
+	ck_assert_int_eq(status_of(id).exit_code, 3);
+	close(a);
+	mk_buf_release(&out);
+	OK(mk_runtime_container_delete(rt, id, &_e));
+}
+END_TEST
+
+START_TEST(test_attach_without_stdin)
+{
+	/* no stdin: the process reads EOF at once; input from attach is dropped */
+	_cleanup_free_ char *id = rt_test_id("anos");
+	struct mk_runtime_container_spec s =
+		spec_for(id, V("sh", "-c", "read l || echo eof; exec sleep 1000"));
+	OK(mk_runtime_container_run(rt, &s, &_e));
+	_cleanup_free_ char *path = mk_runtime_container_log_path(rt, id);
+	_cleanup_free_ char *log = rt_test_wait_file(path, "stdout F eof\n", 5000);
+	ck_assert_ptr_nonnull(log);
+	int a = -1;
+	OK(mk_runtime_attach_open(rt, id, &a, &_e));
+	attach_write(a, MK_RUNTIME_ATTACH_STDIN, "ignored\n", 8);
+	OK(mk_runtime_container_stop(rt, id, 1, NULL, &_e));
+	struct mk_buf out;
+	mk_buf_init(&out);
+	ck_assert(attach_read(a, &out, NULL, 10000));
+	close(a);
+	mk_buf_release(&out);
+	OK(mk_runtime_container_delete(rt, id, &_e));
+}
+END_TEST
+
 Suite *runtime_container_suite(void)
 {
 	Suite *s = suite_create("runtime-container");
@@ -593,6 +723,9 @@ Suite *runtime_container_suite(void)
 	tcase_add_test(tc, test_exec);
 	tcase_add_test(tc, test_exec_tty);
 	tcase_add_test(tc, test_tty_container_logs);
+	tcase_add_test(tc, test_attach_stdin_once);
+	tcase_add_test(tc, test_attach_tty_resize);
+	tcase_add_test(tc, test_attach_without_stdin);
 	tcase_add_test(tc, test_adoption_after_agent_restart);
 	tcase_add_test(tc, test_delete_removes_everything);
 	tcase_add_test(tc, test_create_errors);

@@ -52,7 +52,7 @@ START_TEST(test_args_merge_table)
 		ck_assert_msg(r == 0, "case %zu: %s", i, err ? err->msg : "");
 		_cleanup_free_ char *got = joined(argv);
 		ck_assert_msg(!strcmp(got, cases[i].want), "case %zu: got %s want %s", i, got, cases[i].want);
-		mk_runtime_strv_free(argv);
+		mk_strv_free(argv);
 	}
 }
 END_TEST
@@ -160,6 +160,39 @@ START_TEST(test_spec_generate)
 	s3.args = V("sh");
 	s3.env = V("NOEQUALS");
 	ck_assert_int_lt(mk_runtime_spec_generate(&s3, NULL, &c, &err), 0);
+	mk_error_free(&err);
+}
+END_TEST
+
+
+/* An ephemeral container with a target joins its pid and ipc namespaces. */
+START_TEST(test_spec_join_namespaces)
+{
+	struct mk_runtime_container_spec spec = {
+		.id = "dbg", .rootfs = "/r", .args = V("sh"), .netns_path = "/run/netns/pod1",
+		.pidns_path = "/proc/42/ns/pid", .ipcns_path = "/proc/42/ns/ipc",
+	};
+	cJSON *c = NULL;
+	struct mk_error *err = NULL;
+	ck_assert_int_eq(mk_runtime_spec_generate(&spec, NULL, &c, &err), 0);
+	const cJSON *ns;
+	int joined = 0, fresh = 0;
+	cJSON_ArrayForEach(ns, mk_json_get(c, "linux.namespaces"))
+	{
+		const char *t = mk_json_get_string(ns, "type"), *path = mk_json_get_string(ns, "path");
+		if (!strcmp(t, "pid"))
+			joined += path && !strcmp(path, "/proc/42/ns/pid");
+		else if (!strcmp(t, "ipc"))
+			joined += path && !strcmp(path, "/proc/42/ns/ipc");
+		else if (!strcmp(t, "uts") || !strcmp(t, "mount"))
+			fresh += !path;
+	}
+	ck_assert_int_eq(joined, 2);
+	ck_assert_int_eq(fresh, 2);
+	cJSON_Delete(c);
+	spec.pidns_path = "proc/42/ns/pid";
+	ck_assert_int_eq(mk_runtime_spec_generate(&spec, NULL, &c, &err), -1);
+	ck_assert_int_eq(err->code, EINVAL);
 	mk_error_free(&err);
 }
 END_TEST
@@ -322,6 +355,7 @@ Suite *runtime_spec_suite(void)
 	TCase *tc = tcase_create("spec");
 	tcase_add_test(tc, test_args_merge_table);
 	tcase_add_test(tc, test_spec_generate);
+	tcase_add_test(tc, test_spec_join_namespaces);
 	tcase_add_test(tc, test_exec_process_json);
 	tcase_add_test(tc, test_log_parse);
 	tcase_add_test(tc, test_log_writer_rotation);

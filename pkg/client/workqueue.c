@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include "minik8s/client.h"
 
 #define SET ((void *)1)
 
@@ -20,49 +22,24 @@ struct mk_workqueue {
 	pthread_cond_t cond;
 	char **fifo;		/* [head, tail) ready keys, owned */
 	size_t head, tail, cap;
-	struct hmap dirty, processing;
-	struct hmap delayed;	/* key -> (uintptr_t) deadline of its live heap entry */
+	struct mk_hmap dirty, processing;
+	struct mk_hmap delayed;	/* key -> (uintptr_t) deadline of its live heap entry */
 	struct delayed *heap;
 	size_t heap_n, heap_cap;
-	struct hmap failures;	/* key -> (uintptr_t) count */
+	struct mk_hmap failures;	/* key -> (uintptr_t) count */
 	unsigned base_ms, max_ms;
 	bool shutting_down;
 };
-
-void mono_cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-}
-
-uint64_t mono_ms(void)
-{
-	return mk_time_mono_ns() / 1000000ULL;
-}
-
-void mono_deadline(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 struct mk_workqueue *mk_workqueue_new(unsigned base_delay_ms, unsigned max_delay_ms)
 {
 	struct mk_workqueue *q = mk_malloc0(sizeof(*q));
 	pthread_mutex_init(&q->mu, NULL);
-	mono_cond_init(&q->cond);
-	hmap_init(&q->dirty);
-	hmap_init(&q->processing);
-	hmap_init(&q->delayed);
-	hmap_init(&q->failures);
+	mk_time_cond_init(&q->cond);
+	mk_hmap_init(&q->dirty);
+	mk_hmap_init(&q->processing);
+	mk_hmap_init(&q->delayed);
+	mk_hmap_init(&q->failures);
 	q->base_ms = base_delay_ms ? base_delay_ms : 5;
 	q->max_ms = max_delay_ms ? max_delay_ms : 60000;
 	return q;
@@ -78,10 +55,10 @@ void mk_workqueue_free(struct mk_workqueue *q)
 	for (size_t i = 0; i < q->heap_n; i++)
 		free(q->heap[i].key);
 	free(q->heap);
-	hmap_release(&q->dirty, NULL);
-	hmap_release(&q->processing, NULL);
-	hmap_release(&q->delayed, NULL);
-	hmap_release(&q->failures, NULL);
+	mk_hmap_release(&q->dirty, NULL);
+	mk_hmap_release(&q->processing, NULL);
+	mk_hmap_release(&q->delayed, NULL);
+	mk_hmap_release(&q->failures, NULL);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->mu);
 	free(q);
@@ -95,12 +72,7 @@ static void fifo_push(struct mk_workqueue *q, const char *key)
 			q->tail -= q->head;
 			q->head = 0;
 		}
-		if (q->tail == q->cap) {
-			q->cap = q->cap ? q->cap * 2 : 64;
-			q->fifo = realloc(q->fifo, q->cap * sizeof(char *));
-			if (!q->fifo)
-				abort();
-		}
+		MK_GROW(q->fifo, q->cap, q->tail + 1);
 	}
 	q->fifo[q->tail++] = mk_strdup(key);
 }
@@ -108,10 +80,10 @@ static void fifo_push(struct mk_workqueue *q, const char *key)
 /* Caller holds mu. */
 static void add_locked(struct mk_workqueue *q, const char *key)
 {
-	if (q->shutting_down || hmap_has(&q->dirty, key))
+	if (q->shutting_down || mk_hmap_has(&q->dirty, key))
 		return;
-	hmap_put(&q->dirty, key, SET);
-	if (hmap_has(&q->processing, key))
+	mk_hmap_put(&q->dirty, key, SET);
+	if (mk_hmap_has(&q->processing, key))
 		return;
 	fifo_push(q, key);
 	pthread_cond_signal(&q->cond);
@@ -133,12 +105,7 @@ static void heap_swap(struct delayed *a, struct delayed *b)
 
 static void heap_push(struct mk_workqueue *q, uint64_t at, const char *key)
 {
-	if (q->heap_n == q->heap_cap) {
-		q->heap_cap = q->heap_cap ? q->heap_cap * 2 : 32;
-		q->heap = realloc(q->heap, q->heap_cap * sizeof(*q->heap));
-		if (!q->heap)
-			abort();
-	}
+	MK_GROW(q->heap, q->heap_cap, q->heap_n + 1);
 	size_t i = q->heap_n++;
 	q->heap[i].at = at;
 	q->heap[i].key = mk_strdup(key);
@@ -173,13 +140,13 @@ void mk_workqueue_add_after(struct mk_workqueue *q, const char *key, uint64_t de
 		mk_workqueue_add(q, key);
 		return;
 	}
-	uint64_t at = mono_ms() + delay_ms;
+	uint64_t at = mk_time_mono_ms() + delay_ms;
 	pthread_mutex_lock(&q->mu);
 	if (!q->shutting_down) {
-		struct hmap_entry *e = hmap_find(&q->delayed, key);
+		struct mk_hmap_entry *e = mk_hmap_find(&q->delayed, key);
 		/* an earlier pending deadline for the key wins */
 		if (!e || (uint64_t)(uintptr_t)e->val > at) {
-			hmap_put(&q->delayed, key, (void *)(uintptr_t)at);
+			mk_hmap_put(&q->delayed, key, (void *)(uintptr_t)at);
 			heap_push(q, at, key);
 			pthread_cond_broadcast(&q->cond); /* waiters recompute their deadline */
 		}
@@ -190,8 +157,8 @@ void mk_workqueue_add_after(struct mk_workqueue *q, const char *key, uint64_t de
 void mk_workqueue_add_rate_limited(struct mk_workqueue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	uintptr_t n = (uintptr_t)hmap_get(&q->failures, key);
-	hmap_put(&q->failures, key, (void *)(n + 1));
+	uintptr_t n = (uintptr_t)mk_hmap_get(&q->failures, key);
+	mk_hmap_put(&q->failures, key, (void *)(n + 1));
 	pthread_mutex_unlock(&q->mu);
 	uint64_t d = q->base_ms;
 	for (uintptr_t i = 0; i < n && d < q->max_ms; i++)
@@ -204,14 +171,14 @@ void mk_workqueue_add_rate_limited(struct mk_workqueue *q, const char *key)
 void mk_workqueue_forget(struct mk_workqueue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	hmap_del(&q->failures, key);
+	mk_hmap_del(&q->failures, key);
 	pthread_mutex_unlock(&q->mu);
 }
 
 unsigned mk_workqueue_num_requeues(struct mk_workqueue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	unsigned n = (unsigned)(uintptr_t)hmap_get(&q->failures, key);
+	unsigned n = (unsigned)(uintptr_t)mk_hmap_get(&q->failures, key);
 	pthread_mutex_unlock(&q->mu);
 	return n;
 }
@@ -220,14 +187,14 @@ unsigned mk_workqueue_num_requeues(struct mk_workqueue *q, const char *key)
  * UINT64_MAX). Caller holds mu. */
 static uint64_t promote_due(struct mk_workqueue *q)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = mk_time_mono_ms();
 	while (q->heap_n > 0) {
 		if (q->heap[0].at > now)
 			return q->heap[0].at - now;
 		struct delayed d = heap_pop(q);
-		struct hmap_entry *e = hmap_find(&q->delayed, d.key);
+		struct mk_hmap_entry *e = mk_hmap_find(&q->delayed, d.key);
 		if (e && (uint64_t)(uintptr_t)e->val == d.at) {
-			hmap_del(&q->delayed, d.key);
+			mk_hmap_del(&q->delayed, d.key);
 			add_locked(q, d.key);
 		}
 		free(d.key);
@@ -237,7 +204,7 @@ static uint64_t promote_due(struct mk_workqueue *q)
 
 int mk_workqueue_get(struct mk_workqueue *q, int timeout_ms, char **ret_key)
 {
-	uint64_t end = timeout_ms >= 0 ? mono_ms() + (uint64_t)timeout_ms : UINT64_MAX;
+	uint64_t end = timeout_ms >= 0 ? mk_time_mono_ms() + (uint64_t)timeout_ms : UINT64_MAX;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
@@ -251,13 +218,13 @@ int mk_workqueue_get(struct mk_workqueue *q, int timeout_ms, char **ret_key)
 			char *key = q->fifo[q->head++];
 			if (q->head == q->tail)
 				q->head = q->tail = 0;
-			hmap_put(&q->processing, key, SET);
-			hmap_del(&q->dirty, key);
+			mk_hmap_put(&q->processing, key, SET);
+			mk_hmap_del(&q->dirty, key);
 			*ret_key = key;
 			rc = 1;
 			break;
 		}
-		uint64_t now = mono_ms();
+		uint64_t now = mk_time_mono_ms();
 		if (now >= end) {
 			rc = 0;
 			break;
@@ -269,7 +236,7 @@ int mk_workqueue_get(struct mk_workqueue *q, int timeout_ms, char **ret_key)
 			pthread_cond_wait(&q->cond, &q->mu);
 		} else {
 			struct timespec ts;
-			mono_deadline(&ts, wait);
+			mk_time_mono_deadline(&ts, wait);
 			pthread_cond_timedwait(&q->cond, &q->mu, &ts);
 		}
 	}
@@ -280,8 +247,8 @@ int mk_workqueue_get(struct mk_workqueue *q, int timeout_ms, char **ret_key)
 void mk_workqueue_done(struct mk_workqueue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
-	hmap_del(&q->processing, key);
-	if (hmap_has(&q->dirty, key) && !q->shutting_down) {
+	mk_hmap_del(&q->processing, key);
+	if (mk_hmap_has(&q->dirty, key) && !q->shutting_down) {
 		fifo_push(q, key);
 		pthread_cond_signal(&q->cond);
 	}

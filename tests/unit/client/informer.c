@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "minik8s/api.h"
 #include "minik8s/apiserver.h"
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 #include "minik8s/store.h"
 
 #define TOKEN "unit-test-token-0123456789"
@@ -179,59 +180,6 @@ START_TEST(test_sync_times_out_without_server)
 	ck_assert_int_eq(mk_informer_wait_synced(inf, 300), 0);
 	mk_informer_free(inf);
 	mk_client_free(c);
-}
-END_TEST
-
-static int count_owned_pods(void)
-{
-	cJSON *list = NULL;
-	ck_assert_int_eq(mk_client_get(cli, "/api/v1/namespaces/default/pods?labelSelector=app%3Drs", &list, NULL), 0);
-	int n = 0;
-	cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
-	{
-		const cJSON *ref = mk_controller_ref(it);
-		if (ref && !strcmp(mk_json_get_string(ref, "kind"), "ReplicaSet") &&
-		    !strncmp(mk_json_get_string(it, "metadata.name"), "rs-", 3))
-			n++;
-	}
-	cJSON_Delete(list);
-	return n;
-}
-
-START_TEST(test_manager_replicaset)
-{
-	struct mk_controllers *ctl = NULL;
-	struct mk_controllers_options o = { .workers = 2 };
-	struct mk_error *err = NULL;
-	if (mk_controllers_start(cli, &o, &ctl, &err) < 0)
-		ck_abort_msg("start: %s", err->msg);
-	create("/apis/apps/v1/namespaces/default/replicasets",
-	       "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"rs\"},"
-	       "\"spec\":{\"replicas\":4,\"selector\":{\"matchLabels\":{\"app\":\"rs\"}},"
-	       "\"template\":{\"metadata\":{\"labels\":{\"app\":\"rs\"}},\"spec\":{\"containers\":"
-	       "[{\"name\":\"c\",\"image\":\"x\"}]}}}}");
-	int n = 0;
-	for (int i = 0; i < 100 && (n = count_owned_pods()) != 4; i++)
-		usleep(50000);
-	ck_assert_int_eq(n, 4);
-	/* no duplicates after the caches settle */
-	usleep(300000);
-	ck_assert_int_eq(count_owned_pods(), 4);
-	cJSON *rs = NULL;
-	for (int i = 0; i < 100; i++) {
-		cJSON_Delete(rs);
-		rs = NULL;
-		ck_assert_int_eq(mk_client_get(cli, "/apis/apps/v1/namespaces/default/replicasets/rs", &rs, NULL), 0);
-		if (cJSON_IsNumber(mk_json_get(rs, "status.replicas")) && mk_json_get(rs, "status.replicas")->valueint == 4)
-			break;
-		usleep(50000);
-	}
-	ck_assert_int_eq(mk_json_get(rs, "status.replicas")->valueint, 4);
-	cJSON_Delete(rs);
-	uint64_t t0 = mk_time_mono_ns();
-	mk_controllers_stop(ctl);
-	ck_assert_uint_lt((mk_time_mono_ns() - t0) / 1000000, 3000);
 }
 END_TEST
 
@@ -420,7 +368,6 @@ Suite *informer_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_list_watch_cache);
-	tcase_add_test(tc, test_manager_replicaset);
 	suite_add_tcase(s, tc);
 	TCase *t3 = tcase_create("relist");
 	tcase_add_checked_fixture(t3, setup_small, teardown);

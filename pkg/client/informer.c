@@ -2,7 +2,10 @@
  * SharedIndexInformer, one thread per informer). */
 #include <errno.h>
 #include <string.h>
-#include "internal.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include "minik8s/api.h"
+#include "minik8s/client.h"
 
 #define MAX_INDEXES 8
 #define MAX_HANDLERS 8
@@ -12,7 +15,7 @@
 struct index {
 	char *name;
 	mk_informer_index_fn fn;
-	struct hmap values; /* value -> struct hmap * (set of keys) */
+	struct mk_hmap values; /* value -> struct mk_hmap * (set of keys) */
 };
 
 struct handler {
@@ -25,7 +28,7 @@ struct mk_informer {
 	char *path;
 	pthread_mutex_t mu; /* guards items, indexes, synced, stopping */
 	pthread_cond_t cond;
-	struct hmap items; /* key -> struct mk_object * */
+	struct mk_hmap items; /* key -> struct mk_object * */
 	struct index idx[MAX_INDEXES];
 	int nidx;
 	struct handler h[MAX_HANDLERS];
@@ -119,7 +122,7 @@ int mk_index_owner_uid(const cJSON *obj, char **values, int max)
 
 int mk_index_controller_uid(const cJSON *obj, char **values, int max)
 {
-	const cJSON *r = mk_controller_ref(obj);
+	const cJSON *r = mk_api_controller_ref(obj);
 	return r ? one(values, max, mk_json_get_string(r, "uid")) : 0;
 }
 
@@ -133,8 +136,8 @@ int mk_index_pod_node(const cJSON *obj, char **values, int max)
 
 static void free_keyset(void *p)
 {
-	struct hmap *s = p;
-	hmap_release(s, NULL);
+	struct mk_hmap *s = p;
+	mk_hmap_release(s, NULL);
 	free(s);
 }
 
@@ -147,21 +150,21 @@ static void index_update(struct mk_informer *inf, const char *key, const cJSON *
 		int on = old ? ix->fn(old, ov, MAX_INDEX_VALUES) : 0;
 		int nn = new ? ix->fn(new, nv, MAX_INDEX_VALUES) : 0;
 		for (int j = 0; j < on; j++) {
-			struct hmap *set = hmap_get(&ix->values, ov[j]);
+			struct mk_hmap *set = mk_hmap_get(&ix->values, ov[j]);
 			if (set) {
-				hmap_del(set, key);
+				mk_hmap_del(set, key);
 				if (!set->n)
-					free_keyset(hmap_del(&ix->values, ov[j]));
+					free_keyset(mk_hmap_del(&ix->values, ov[j]));
 			}
 			free(ov[j]);
 		}
 		for (int j = 0; j < nn; j++) {
-			struct hmap *set = hmap_get(&ix->values, nv[j]);
+			struct mk_hmap *set = mk_hmap_get(&ix->values, nv[j]);
 			if (!set) {
 				set = mk_malloc0(sizeof(*set));
-				hmap_put(&ix->values, nv[j], set);
+				mk_hmap_put(&ix->values, nv[j], set);
 			}
-			hmap_put(set, key, (void *)1);
+			mk_hmap_put(set, key, (void *)1);
 			free(nv[j]);
 		}
 	}
@@ -174,7 +177,7 @@ static struct mk_object *cache_put(struct mk_informer *inf, cJSON *json, struct 
 				   bool *ret_skip)
 {
 	struct mk_object *o = object_new(json);
-	struct mk_object *old = hmap_get(&inf->items, o->key);
+	struct mk_object *old = mk_hmap_get(&inf->items, o->key);
 	uint64_t nrv = obj_rv(json);
 	*ret_skip = false;
 	if (old && nrv && obj_rv(old->json) >= nrv) {
@@ -183,7 +186,7 @@ static struct mk_object *cache_put(struct mk_informer *inf, cJSON *json, struct 
 		*ret_new = NULL;
 		return NULL;
 	}
-	hmap_put(&inf->items, o->key, o);
+	mk_hmap_put(&inf->items, o->key, o);
 	index_update(inf, o->key, old ? old->json : NULL, json);
 	*ret_new = mk_object_ref(o);
 	return old;
@@ -191,7 +194,7 @@ static struct mk_object *cache_put(struct mk_informer *inf, cJSON *json, struct 
 
 static struct mk_object *cache_del(struct mk_informer *inf, const char *key)
 {
-	struct mk_object *old = hmap_del(&inf->items, key);
+	struct mk_object *old = mk_hmap_del(&inf->items, key);
 	if (old)
 		index_update(inf, key, old->json, NULL);
 	return old;
@@ -258,27 +261,27 @@ static int relist(struct mk_informer *inf, char **ret_rv, struct mk_error **err)
 		return -1;
 	const char *rv = mk_json_get_string(list, "metadata.resourceVersion");
 	cJSON *items = cJSON_GetObjectItem(list, "items"), *it;
-	struct hmap seen;
-	hmap_init(&seen);
+	struct mk_hmap seen;
+	mk_hmap_init(&seen);
 	cJSON_ArrayForEach(it, items)
 	{
 		_cleanup_free_ char *key = mk_object_key(it);
-		hmap_put(&seen, key, (void *)1);
+		mk_hmap_put(&seen, key, (void *)1);
 	}
 	/* deletes first: objects gone while the watch was down */
 	char **gone = NULL;
 	size_t ngone = 0;
 	pthread_mutex_lock(&inf->mu);
-	struct hmap_iter iter = HMAP_ITER_INIT;
-	struct hmap_entry *e;
+	struct mk_hmap_iter iter = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
 	if (inf->items.n) {
 		gone = mk_malloc0(inf->items.n * sizeof(char *));
-		while ((e = hmap_iter_next(&inf->items, &iter)))
-			if (!hmap_has(&seen, e->key))
+		while ((e = mk_hmap_iter_next(&inf->items, &iter)))
+			if (!mk_hmap_has(&seen, e->key))
 				gone[ngone++] = mk_strdup(e->key);
 	}
 	pthread_mutex_unlock(&inf->mu);
-	hmap_release(&seen, NULL);
+	mk_hmap_release(&seen, NULL);
 	for (size_t i = 0; i < ngone; i++) {
 		remove_key(inf, gone[i]);
 		free(gone[i]);
@@ -293,7 +296,7 @@ static int relist(struct mk_informer *inf, char **ret_rv, struct mk_error **err)
 static bool wait_stop(struct mk_informer *inf, uint64_t ms)
 {
 	struct timespec ts;
-	mono_deadline(&ts, ms);
+	mk_time_mono_deadline(&ts, ms);
 	pthread_mutex_lock(&inf->mu);
 	while (!inf->stopping) {
 		if (pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) == ETIMEDOUT)
@@ -346,14 +349,14 @@ static void *informer_main(void *arg)
 			backoff = 100;
 			continue;
 		}
-		if (err_code(err) == 410 || err_code(err) == ERANGE) {
+		if (mk_error_code(err) == 410 || mk_error_code(err) == ERANGE) {
 			/* too old: start over from a fresh list */
 			free(rv);
 			rv = NULL;
 			continue;
 		}
 		mk_log(MK_LOG_DEBUG, "informer", "watch '%s': %s", inf->path, err ? err->msg : "?");
-		if (err_code(err) >= 400) {
+		if (mk_error_code(err) >= 400) {
 			/* an ERROR event or an error status: the stream's position is not
 			 * trustworthy, start over from a list (after the backoff) */
 			free(rv);
@@ -375,8 +378,8 @@ struct mk_informer *mk_informer_new(struct mk_client *c, const char *path)
 	inf->c = c;
 	inf->path = mk_strdup(path);
 	pthread_mutex_init(&inf->mu, NULL);
-	mono_cond_init(&inf->cond);
-	hmap_init(&inf->items);
+	mk_time_cond_init(&inf->cond);
+	mk_hmap_init(&inf->items);
 	inf->w = mk_client_watch_new();
 	return inf;
 }
@@ -387,7 +390,7 @@ void mk_informer_add_index(struct mk_informer *inf, const char *name, mk_informe
 		abort();
 	inf->idx[inf->nidx].name = mk_strdup(name);
 	inf->idx[inf->nidx].fn = fn;
-	hmap_init(&inf->idx[inf->nidx].values);
+	mk_hmap_init(&inf->idx[inf->nidx].values);
 	inf->nidx++;
 }
 
@@ -412,7 +415,7 @@ int mk_informer_start(struct mk_informer *inf, struct mk_error **err)
 int mk_informer_wait_synced(struct mk_informer *inf, int timeout_ms)
 {
 	struct timespec ts;
-	mono_deadline(&ts, timeout_ms < 0 ? 0 : (uint64_t)timeout_ms);
+	mk_time_mono_deadline(&ts, timeout_ms < 0 ? 0 : (uint64_t)timeout_ms);
 	pthread_mutex_lock(&inf->mu);
 	while (!inf->synced && !inf->stopping) {
 		if (pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) == ETIMEDOUT)
@@ -457,10 +460,10 @@ void mk_informer_free(struct mk_informer *inf)
 		return;
 	mk_informer_stop(inf);
 	for (int i = 0; i < inf->nidx; i++) {
-		hmap_release(&inf->idx[i].values, free_keyset);
+		mk_hmap_release(&inf->idx[i].values, free_keyset);
 		free(inf->idx[i].name);
 	}
-	hmap_release(&inf->items, unref_val);
+	mk_hmap_release(&inf->items, unref_val);
 	mk_client_watch_free(inf->w);
 	pthread_cond_destroy(&inf->cond);
 	pthread_mutex_destroy(&inf->mu);
@@ -471,7 +474,7 @@ void mk_informer_free(struct mk_informer *inf)
 struct mk_object *mk_informer_get(struct mk_informer *inf, const char *key)
 {
 	pthread_mutex_lock(&inf->mu);
-	struct mk_object *o = mk_object_ref(hmap_get(&inf->items, key));
+	struct mk_object *o = mk_object_ref(mk_hmap_get(&inf->items, key));
 	pthread_mutex_unlock(&inf->mu);
 	return o;
 }
@@ -481,9 +484,9 @@ size_t mk_informer_list(struct mk_informer *inf, struct mk_object ***ret)
 	pthread_mutex_lock(&inf->mu);
 	size_t n = 0;
 	struct mk_object **a = mk_malloc0((inf->items.n + 1) * sizeof(*a));
-	struct hmap_iter it = HMAP_ITER_INIT;
-	struct hmap_entry *e;
-	while ((e = hmap_iter_next(&inf->items, &it)))
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
+	while ((e = mk_hmap_iter_next(&inf->items, &it)))
 		a[n++] = mk_object_ref(e->val);
 	pthread_mutex_unlock(&inf->mu);
 	*ret = a;
@@ -507,13 +510,13 @@ size_t mk_informer_by_index(struct mk_informer *inf, const char *index, const ch
 	if (!ix || !value)
 		return 0;
 	pthread_mutex_lock(&inf->mu);
-	struct hmap *set = hmap_get(&ix->values, value);
+	struct mk_hmap *set = mk_hmap_get(&ix->values, value);
 	if (set && set->n) {
 		struct mk_object **a = mk_malloc0(set->n * sizeof(*a));
-		struct hmap_iter it = HMAP_ITER_INIT;
-		struct hmap_entry *e;
-		while ((e = hmap_iter_next(set, &it))) {
-			struct mk_object *o = hmap_get(&inf->items, e->key);
+		struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+		struct mk_hmap_entry *e;
+		while ((e = mk_hmap_iter_next(set, &it))) {
+			struct mk_object *o = mk_hmap_get(&inf->items, e->key);
 			if (o)
 				a[n++] = mk_object_ref(o);
 		}
@@ -529,7 +532,7 @@ size_t mk_informer_index_count(struct mk_informer *inf, const char *index, const
 	if (!ix || !value)
 		return 0;
 	pthread_mutex_lock(&inf->mu);
-	struct hmap *set = hmap_get(&ix->values, value);
+	struct mk_hmap *set = mk_hmap_get(&ix->values, value);
 	size_t n = set ? set->n : 0;
 	pthread_mutex_unlock(&inf->mu);
 	return n;
@@ -541,4 +544,14 @@ size_t mk_informer_len(struct mk_informer *inf)
 	size_t n = inf->items.n;
 	pthread_mutex_unlock(&inf->mu);
 	return n;
+}
+
+int mk_index_slice_service(const cJSON *obj, char **values, int max)
+{
+	const cJSON *svc = cJSON_GetObjectItem(mk_json_get(obj, "metadata.labels"), "kubernetes.io/service-name");
+	if (max < 1 || !cJSON_IsString(svc) || !svc->valuestring[0])
+		return 0;
+	values[0] = mk_strdup_printf("%s/%s", mk_json_get_string(obj, "metadata.namespace") ?: "",
+				     svc->valuestring);
+	return 1;
 }

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include "internal.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include "minik8s/client.h"
 
 #define MAX_PENDING 1000
 #define MAX_CACHE 4096
@@ -29,7 +31,7 @@ struct mk_event_recorder {
 	size_t npending;
 	bool busy, stopping;
 	pthread_t thread;
-	struct hmap seen; /* dedup key -> struct seen *; touched by the thread only */
+	struct mk_hmap seen; /* dedup key -> struct seen *; touched by the thread only */
 	unsigned long dropped;
 };
 
@@ -52,11 +54,11 @@ static void write_event(struct mk_event_recorder *r, struct pending *p)
 {
 	_cleanup_error_ struct mk_error *err = NULL;
 	char ts[32];
-	now_rfc3339(ts);
-	struct seen *s = hmap_get(&r->seen, p->dedup);
+	mk_time_format(time(NULL), ts, sizeof(ts));
+	struct seen *s = mk_hmap_get(&r->seen, p->dedup);
 
 	if (s) {
-		_cleanup_free_ char *path = res_path("v1", "events", p->ns, s->name, NULL);
+		_cleanup_free_ char *path = mk_client_resource_path("v1", "events", p->ns, s->name, NULL);
 		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 		cJSON_AddNumberToObject(patch, "count", s->count + 1);
 		cJSON_AddStringToObject(patch, "lastTimestamp", ts);
@@ -64,12 +66,12 @@ static void write_event(struct mk_event_recorder *r, struct pending *p)
 			s->count++;
 			return;
 		}
-		if (err_code(err) != 404)
+		if (mk_error_code(err) != 404)
 			return;
 		mk_error_free(&err);
-		seen_free(hmap_del(&r->seen, p->dedup));
+		seen_free(mk_hmap_del(&r->seen, p->dedup));
 	}
-	_cleanup_free_ char *path = res_path("v1", "events", p->ns, NULL, NULL);
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "events", p->ns, NULL, NULL);
 	const char *iname = mk_json_get_string(p->event, "involvedObject.name");
 	_cleanup_free_ char *name = mk_strdup_printf("%s.%llx", iname ? iname : "event",
 						     (unsigned long long)mk_time_mono_ns() ^
@@ -82,11 +84,11 @@ static void write_event(struct mk_event_recorder *r, struct pending *p)
 	if (mk_client_create(r->c, path, p->event, NULL, &err) < 0)
 		return;
 	if (r->seen.n >= MAX_CACHE)
-		hmap_release(&r->seen, seen_free);
+		mk_hmap_release(&r->seen, seen_free);
 	struct seen *ns = mk_malloc0(sizeof(*ns));
 	ns->name = mk_strdup(name);
 	ns->count = 1;
-	hmap_put(&r->seen, p->dedup, ns);
+	mk_hmap_put(&r->seen, p->dedup, ns);
 }
 
 static void *recorder_main(void *arg)
@@ -120,8 +122,8 @@ struct mk_event_recorder *mk_event_recorder_new(struct mk_client *c)
 	struct mk_event_recorder *r = mk_malloc0(sizeof(*r));
 	r->c = c;
 	pthread_mutex_init(&r->mu, NULL);
-	mono_cond_init(&r->cond);
-	hmap_init(&r->seen);
+	mk_time_cond_init(&r->cond);
+	mk_hmap_init(&r->seen);
 	if (pthread_create(&r->thread, NULL, recorder_main, r))
 		abort();
 	return r;
@@ -130,7 +132,7 @@ struct mk_event_recorder *mk_event_recorder_new(struct mk_client *c)
 int mk_event_recorder_flush(struct mk_event_recorder *r, int timeout_ms)
 {
 	struct timespec ts;
-	mono_deadline(&ts, (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms));
+	mk_time_mono_deadline(&ts, (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms));
 	pthread_mutex_lock(&r->mu);
 	while (r->head || r->busy)
 		if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) == ETIMEDOUT)
@@ -149,7 +151,7 @@ void mk_event_recorder_free(struct mk_event_recorder *r)
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
-	hmap_release(&r->seen, seen_free);
+	mk_hmap_release(&r->seen, seen_free);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->mu);
 	free(r);

@@ -1,29 +1,20 @@
 /* A string-keyed hash table with chaining (FNV-1a, power-of-two buckets, grows at
  * load 1). Not thread-safe: its owner locks. */
 #include <string.h>
-#include "internal.h"
+#include <stdlib.h>
+#include "minik8s/util.h"
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-void hmap_init(struct hmap *m)
+void mk_hmap_init(struct mk_hmap *m)
 {
 	memset(m, 0, sizeof(*m));
 }
 
-static void grow(struct hmap *m)
+static void grow(struct mk_hmap *m)
 {
 	size_t ncap = m->cap ? m->cap * 2 : 16;
-	struct hmap_entry **nb = mk_malloc0(ncap * sizeof(*nb));
+	struct mk_hmap_entry **nb = mk_malloc0(ncap * sizeof(*nb));
 	for (size_t i = 0; i < m->cap; i++) {
-		struct hmap_entry *e = m->buckets[i], *next;
+		struct mk_hmap_entry *e = m->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->next;
 			size_t j = e->hash & (ncap - 1);
@@ -36,38 +27,38 @@ static void grow(struct hmap *m)
 	m->cap = ncap;
 }
 
-static struct hmap_entry **find_slot(const struct hmap *m, const char *key, uint64_t h)
+static struct mk_hmap_entry **find_slot(const struct mk_hmap *m, const char *key, uint64_t h)
 {
 	if (!m->cap)
 		return NULL;
-	struct hmap_entry **pp = &m->buckets[h & (m->cap - 1)];
+	struct mk_hmap_entry **pp = &m->buckets[h & (m->cap - 1)];
 	for (; *pp; pp = &(*pp)->next)
 		if ((*pp)->hash == h && !strcmp((*pp)->key, key))
 			return pp;
 	return NULL;
 }
 
-struct hmap_entry *hmap_find(const struct hmap *m, const char *key)
+struct mk_hmap_entry *mk_hmap_find(const struct mk_hmap *m, const char *key)
 {
-	struct hmap_entry **pp = find_slot(m, key, hash_str(key));
+	struct mk_hmap_entry **pp = find_slot(m, key, mk_fnv1a64_str(key));
 	return pp ? *pp : NULL;
 }
 
-void *hmap_get(const struct hmap *m, const char *key)
+void *mk_hmap_get(const struct mk_hmap *m, const char *key)
 {
-	struct hmap_entry *e = hmap_find(m, key);
+	struct mk_hmap_entry *e = mk_hmap_find(m, key);
 	return e ? e->val : NULL;
 }
 
-bool hmap_has(const struct hmap *m, const char *key)
+bool mk_hmap_has(const struct mk_hmap *m, const char *key)
 {
-	return hmap_find(m, key) != NULL;
+	return mk_hmap_find(m, key) != NULL;
 }
 
-void *hmap_put(struct hmap *m, const char *key, void *val)
+void *mk_hmap_put(struct mk_hmap *m, const char *key, void *val)
 {
-	uint64_t h = hash_str(key);
-	struct hmap_entry **pp = find_slot(m, key, h);
+	uint64_t h = mk_fnv1a64_str(key);
+	struct mk_hmap_entry **pp = find_slot(m, key, h);
 	if (pp) {
 		void *old = (*pp)->val;
 		(*pp)->val = val;
@@ -75,7 +66,7 @@ void *hmap_put(struct hmap *m, const char *key, void *val)
 	}
 	if (m->n >= m->cap)
 		grow(m);
-	struct hmap_entry *e = mk_malloc0(sizeof(*e));
+	struct mk_hmap_entry *e = mk_malloc0(sizeof(*e));
 	e->key = mk_strdup(key);
 	e->hash = h;
 	e->val = val;
@@ -86,12 +77,12 @@ void *hmap_put(struct hmap *m, const char *key, void *val)
 	return NULL;
 }
 
-void *hmap_del(struct hmap *m, const char *key)
+void *mk_hmap_del(struct mk_hmap *m, const char *key)
 {
-	struct hmap_entry **pp = find_slot(m, key, hash_str(key));
+	struct mk_hmap_entry **pp = find_slot(m, key, mk_fnv1a64_str(key));
 	if (!pp)
 		return NULL;
-	struct hmap_entry *e = *pp;
+	struct mk_hmap_entry *e = *pp;
 	void *val = e->val;
 	*pp = e->next;
 	free(e->key);
@@ -100,10 +91,10 @@ void *hmap_del(struct hmap *m, const char *key)
 	return val;
 }
 
-void hmap_release(struct hmap *m, void (*free_val)(void *))
+void mk_hmap_release(struct mk_hmap *m, void (*free_val)(void *))
 {
 	for (size_t i = 0; i < m->cap; i++) {
-		struct hmap_entry *e = m->buckets[i], *next;
+		struct mk_hmap_entry *e = m->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->next;
 			if (free_val)
@@ -116,7 +107,7 @@ void hmap_release(struct hmap *m, void (*free_val)(void *))
 	memset(m, 0, sizeof(*m));
 }
 
-struct hmap_entry *hmap_iter_next(const struct hmap *m, struct hmap_iter *it)
+struct mk_hmap_entry *mk_hmap_iter_next(const struct mk_hmap *m, struct mk_hmap_iter *it)
 {
 	if (it->e && it->e->next) {
 		it->e = it->e->next;

@@ -3,7 +3,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <string.h>
-#include "minik8s/controller.h"
+#include "minik8s/client.h"
 
 static char *get_now(struct mk_workqueue *q)
 {

@@ -1,0 +1,370 @@
+#!/bin/bash
+# Init containers, sidecars and ephemeral containers end to end, for real: the
+# real kubectl 1.32 against `minik8s server` with its in-process agent running
+# real runc pods inside a "node" network namespace this test creates (the setup of
+# agent_pods.sh: own data dir, run dir, netns dir, cgroup parent and bridge).
+# Covers: init containers run in order before the app and share its volumes
+# (Init:0/2 while a gated init runs), a failing init container under
+# restartPolicy Never fails the pod (Init:Error) and under Always is restarted,
+# a sidecar runs beside the app (same network) and stops when the app completes,
+# completed init containers are not run again after the agent is killed and
+# restarted, and `kubectl debug` adds ephemeral containers that run in the pod's
+# network namespace and, with --target, see the target's processes; the
+# pods/ephemeralcontainers subresource only accepts additions.
+. "$(dirname "$0")/../lib/lib.sh"
+MINIK8S=${MINIK8S_BIN:-$MINIK8S}
+KUBECTL=${KUBECTL:-/usr/bin/kubectl}
+
+if [ "$(id -u)" != 0 ]; then fail "pod containers" "must run as root"; exit 1; fi
+for tool in runc jq curl ip nsenter "$KUBECTL"; do
+	command -v "$tool" >/dev/null || { fail "pod containers" "$tool missing (scripts/deps.sh)"; exit 1; }
+done
+curl_max_time 20
+
+NS=mkt-$$-pc
+NODE=node1
+NODE_IP=192.168.78.2
+RUN=$T/run
+NETNS=$T/netns
+CG=/mkt-$$-pc
+DATA=$T/data
+PORT=$(free_port)
+KUBECONFIG=$T/kubeconfig
+CACERT=$DATA/tls/ca.crt
+API=https://127.0.0.1:$PORT
+IN=(nsenter "--net=/run/netns/$NS")
+GATE=$T/gate
+mkdir -p "$GATE"
+
+node_cleanup() {
+	local id d
+	for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
+		runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
+	done
+	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
+	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
+		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+	ip netns delete "$NS" 2>/dev/null
+}
+on_exit node_cleanup
+FAILED=0
+fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
+dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; [ -z "${POD_E2E_KEEP_LOG:-}" ] || cp "$T/server.log" "$POD_E2E_KEEP_LOG"; }
+exec 3>&2
+on_exit dump_logs
+
+ip netns add "$NS" || { fail "pod containers" "ip netns add"; exit 1; }
+ip -n "$NS" link set lo up
+ip -n "$NS" link add eth0 type veth peer name eth0peer
+ip -n "$NS" addr add "$NODE_IP/24" dev eth0
+ip -n "$NS" link set eth0peer up
+ip -n "$NS" link set eth0 up
+
+curl() { "${IN[@]}" /usr/bin/curl "$@"; }
+K() { "${IN[@]}" timeout 30 "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+
+mkdir -p "$T/outside"
+if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
+	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
+fi
+IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
+expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
+
+SERVER_PID=
+start_node() {
+	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
+		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
+		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
+		--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
+	SERVER_PID=$!
+	_PIDS+=("$SERVER_PID")
+	local i
+	for i in $(seq 150); do
+		if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
+			grep -q "node agent running" "$T/server.log"; then
+			TOKEN=$(cat "$DATA/token")
+			return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "server did not start; log:"; tail -20 "$T/server.log"
+	return 1
+}
+
+# pod_json NAME SPEC_JSON: a pod bound to the node, with a "work" emptyDir and the gate
+pod_json() {
+	jq -c -n --arg n "$1" --arg node "$NODE" --arg gate "$GATE" --argjson x "$2" '
+	  {apiVersion:"v1",kind:"Pod",metadata:{name:$n},
+	   spec:({nodeName:$node,terminationGracePeriodSeconds:2,
+	          volumes:[{name:"work",emptyDir:{}},{name:"gate",hostPath:{path:$gate}}]} + $x)}'
+}
+create_pod() { api_json POST /api/v1/namespaces/default/pods "$(pod_json "$1" "$2")"; }
+pod() { api GET "/api/v1/namespaces/default/pods/$1"; }
+podq() { pod "$1"; jqb "$2"; }
+wait_pod() { # wait_pod NAME JQ_BOOL TRIES(0.1s)
+	local i
+	for ((i = 0; i < $3; i++)); do
+		[ "$(podq "$1" "$2")" == true ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# kubectl's STATUS column of pod NAME (the server-side Table)
+kstatus() { K get pod "$1" --no-headers 2>&1 | awk '{print $3}'; }
+kready() { K get pod "$1" --no-headers 2>&1 | awk '{print $2}'; }
+wait_kstatus() { # wait_kstatus NAME WANT_REGEX TRIES(0.2s)
+	local i s
+	for ((i = 0; i < $3; i++)); do
+		s=$(kstatus "$1")
+		[[ "$s" =~ $2 ]] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# ctr NAME IMAGE-less container JSON with a shell script and the shared volumes
+ctr() {
+	local x=${3:-}
+	[ -n "$x" ] || x='{}'
+	jq -c -n --arg n "$1" --arg img "$IMG" --arg s "$2" --argjson x "$x" \
+		'{name:$n,image:$img,imagePullPolicy:"Never",command:["sh","-c",$s],
+		  volumeMounts:[{name:"work",mountPath:"/work"},{name:"gate",mountPath:"/gate"}]} + $x'
+}
+
+start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
+pass "server with agent starts"
+
+# ---- init containers: order, shared volume, Init:0/2 while the first one waits ----
+I1=$(ctr init1 'until [ -f /gate/go ]; do sleep 0.1; done; echo init1 >> /work/log')
+I2=$(ctr init2 'echo init2 >> /work/log; ip -4 -o addr show eth0 | awk "{print \$4}" > /work/ip')
+APP=$(ctr app 'cat /work/log; echo app >> /work/log; exec sleep 3600')
+create_pod initpod "{\"initContainers\":[$I1,$I2],\"containers\":[$APP]}"
+expect_code "pod with two init containers created" 201
+if wait_pod initpod '.status.initContainerStatuses[0].state.running != null' 150; then
+	pass "first init container runs"
+else
+	fail "first init container runs" "$(podq initpod .status)"
+fi
+expect_eq "kubectl get: Init:0/2 while the first init container runs" "$(kstatus initpod)" "Init:0/2"
+expect_eq "kubectl get: READY 0/1 while initializing" "$(kready initpod)" "0/1"
+pod initpod
+expect_eq "phase Pending while initializing" "$(jqb .status.phase)" Pending
+expect_eq "Initialized condition False" \
+	"$(jqb '.status.conditions[]|select(.type=="Initialized")|"\(.status) \(.reason)"')" "False ContainersNotInitialized"
+expect_eq "second init container waits" "$(jqb '.status.initContainerStatuses[1].state.waiting.reason')" PodInitializing
+expect_eq "app container waits" "$(jqb '.status.containerStatuses[0].state.waiting.reason')" PodInitializing
+touch "$GATE/go"
+if wait_pod initpod '.status.phase=="Running"' 200; then pass "pod Running after its init containers"; else
+	fail "pod Running after its init containers" "$(podq initpod .status)"; fi
+pod initpod
+expect_eq "init containers Completed" \
+	"$(jqb '[.status.initContainerStatuses[] | "\(.name)=\(.state.terminated.reason)/\(.state.terminated.exitCode)/\(.ready)"] | join(" ")')" \
+	"init1=Completed/0/true init2=Completed/0/true"
+expect_eq "Initialized condition True" "$(jqb '.status.conditions[]|select(.type=="Initialized")|.status')" True
+wait_until 100 test "$(K logs initpod -c app 2>/dev/null | wc -l)" -ge 2
+expect_eq "app reads what the init containers wrote, in order" "$(K logs initpod -c app 2>&1)" $'init1\ninit2'
+expect_eq "kubectl get: Running 1/1" "$(kstatus initpod) $(kready initpod)" "Running 1/1"
+expect_match "init container ran in the pod's network namespace" \
+	"$(K exec initpod -c app -- cat /work/ip 2>&1)" "^$(podq initpod .status.podIP)/[0-9]+$"
+INIT_CIDS=$(jqb '[.status.initContainerStatuses[].containerID] | join(" ")')
+
+# ---- restartPolicy Never: a failing init container fails the pod ----
+F1=$(ctr bad 'echo failing; exit 3')
+APP2=$(ctr app 'echo app ran > /work/app; exec sleep 3600')
+create_pod failnever "{\"restartPolicy\":\"Never\",\"initContainers\":[$F1],\"containers\":[$APP2]}"
+expect_code "pod with a failing init container created" 201
+if wait_pod failnever '.status.phase=="Failed"' 200; then pass "failing init under Never: pod Failed"; else
+	fail "failing init under Never: pod Failed" "$(podq failnever .status)"; fi
+pod failnever
+expect_eq "failed init container terminated with its exit code" \
+	"$(jqb '.status.initContainerStatuses[0].state.terminated | "\(.reason) \(.exitCode)"')" "Error 3"
+expect_eq "app container never started" "$(jqb '.status.containerStatuses[0].state.waiting.reason')" PodInitializing
+expect_eq "kubectl get: Init:Error" "$(kstatus failnever)" "Init:Error"
+expect_eq "kubectl logs of the failed init container" "$(K logs failnever -c bad 2>&1)" failing
+
+# ---- restartPolicy Always: a failing init container is restarted with back-off ----
+F2=$(ctr flaky 'echo try >> /work/tries; [ $(wc -l < /work/tries) -ge 3 ]')
+APP3=$(ctr app 'cat /work/tries | wc -l; exec sleep 3600')
+create_pod failalways "{\"initContainers\":[$F2],\"containers\":[$APP3]}"
+if wait_kstatus failalways '^Init:(Error|CrashLoopBackOff)$' 100; then
+	pass "failing init under Always: Init:Error or Init:CrashLoopBackOff"
+else
+	fail "failing init under Always: Init:Error or Init:CrashLoopBackOff" "$(kstatus failalways)"
+fi
+if wait_pod failalways '.status.phase=="Running"' 300; then pass "init container succeeds on its third run"; else
+	fail "init container succeeds on its third run" "$(podq failalways .status)"; fi
+expect_eq "init restartCount" "$(podq failalways '.status.initContainerStatuses[0].restartCount')" 2
+wait_until 100 test -n "$(K logs failalways -c app 2>/dev/null)"
+expect_eq "app started once after the third try" "$(K logs failalways -c app 2>&1)" 3
+
+# ---- sidecar: started before the app, running beside it, same network ----
+SIDE=$(ctr side 'mkdir -p /www && echo from-sidecar > /www/index.html && exec httpd -f -p 8080 -h /www' \
+	'{"restartPolicy":"Always","startupProbe":{"tcpSocket":{"port":8080},"periodSeconds":1}}')
+APP4=$(ctr app 'wget -q -O- http://127.0.0.1:8080/; exec sleep 3600')
+create_pod sidecar "{\"initContainers\":[$SIDE],\"containers\":[$APP4]}"
+expect_code "pod with a sidecar created" 201
+if wait_pod sidecar '.status.phase=="Running" and ([.status.conditions[]|select(.type=="Ready")][0].status=="True")' 300; then
+	pass "sidecar pod Running and Ready"
+else
+	fail "sidecar pod Running and Ready" "$(podq sidecar .status)"
+fi
+pod sidecar
+expect_eq "sidecar running, started and ready" \
+	"$(jqb '.status.initContainerStatuses[0] | "\(.state.running != null) \(.started) \(.ready)"')" "true true true"
+expect_eq "kubectl get: sidecar counted, 2/2 Running" "$(kready sidecar) $(kstatus sidecar)" "2/2 Running"
+wait_until 100 test -n "$(K logs sidecar -c app 2>/dev/null)"
+expect_eq "app reaches the sidecar on localhost" "$(K logs sidecar -c app 2>&1)" from-sidecar
+# a sidecar that dies is restarted, whatever the pod's restartPolicy; the app goes on
+SIDE_CID=$(jqb '.status.initContainerStatuses[0].containerID' | sed 's#^runc://##')
+runc --root "$RUN/runc" kill "$SIDE_CID" KILL
+if wait_pod sidecar '.status.initContainerStatuses[0].restartCount == 1 and .status.initContainerStatuses[0].started == true' 300; then
+	pass "killed sidecar restarted"
+else
+	fail "killed sidecar restarted" "$(podq sidecar .status.initContainerStatuses)"
+fi
+expect_eq "app not restarted with its sidecar" "$(podq sidecar '"\(.status.phase) \(.status.containerStatuses[0].restartCount)"')" "Running 0"
+
+# a sidecar does not keep a finished pod alive: the app completes, the sidecar stops
+SIDE2=$(ctr side 'trap "exit 0" TERM; while true; do sleep 0.2; done' \
+	'{"restartPolicy":"Always"}')
+APP5=$(ctr app 'echo done')
+create_pod sidecarjob "{\"restartPolicy\":\"Never\",\"initContainers\":[$SIDE2],\"containers\":[$APP5]}"
+if wait_pod sidecarjob '.status.phase=="Succeeded"' 300; then pass "pod with a sidecar Succeeded when its app completed"; else
+	fail "pod with a sidecar Succeeded when its app completed" "$(podq sidecarjob .status)"; fi
+pod sidecarjob
+expect_eq "sidecar terminated after the app" \
+	"$(jqb '.status.initContainerStatuses[0].state.terminated.finishedAt >= .status.containerStatuses[0].state.terminated.finishedAt')" true
+expect_eq "app Completed, sidecar stopped by SIGTERM (its trap exits 0)" \
+	"$(jqb '"\(.status.containerStatuses[0].state.terminated.reason) \(.status.initContainerStatuses[0].state.terminated.exitCode)"')" "Completed 0"
+expect_eq "kubectl get: Completed" "$(kstatus sidecarjob)" Completed
+
+# ---- validation of init, sidecar and ephemeral containers ----
+api_json POST /api/v1/namespaces/default/pods "$(pod_json badinit "{\"initContainers\":[$(ctr i 'true' '{"readinessProbe":{"exec":{"command":["true"]}}}')],\"containers\":[$APP]}")"
+expect_status "init container with a probe: 422" 422 Invalid
+expect_eq "cause field path" "$(jqb '.details.causes[0].field')" "spec.initContainers[0].readinessProbe"
+api_json POST /api/v1/namespaces/default/pods "$(pod_json badeph "{\"containers\":[$APP],\"ephemeralContainers\":[{\"name\":\"d\",\"image\":\"$IMG\"}]}")"
+expect_status "ephemeral containers on create: 422" 422 Invalid
+expect_eq "cause: cannot be set on create" "$(jqb '.details.causes[0] | "\(.field): \(.message)"')" \
+	"spec.ephemeralContainers: Forbidden: cannot be set on create"
+
+# ---- ephemeral containers: kubectl debug ----
+TGT=$(ctr app 'exec sleep 3601')
+create_pod target "{\"containers\":[$TGT]}"
+if wait_pod target '.status.phase=="Running"' 200; then pass "target pod Running"; else
+	fail "target pod Running" "$(podq target .status)"; fi
+POD_IP=$(podq target .status.podIP)
+api GET /api/v1/namespaces/default/pods/target/ephemeralcontainers
+expect_eq "GET pods/ephemeralcontainers: the Pod" "$HTTP_CODE $(jqb .kind) $(jqb .metadata.name)" "200 Pod target"
+
+out=$(K debug target --image="$IMG" --image-pull-policy=Never --target=app -- \
+	sh -c 'echo ip=$(ip -4 -o addr show eth0 | awk "{print \$4}"); ps -o args' 2>&1)
+rc=$?
+expect_eq "kubectl debug --target exits 0" "$rc" 0
+DBG=$(podq target '.spec.ephemeralContainers[0].name')
+expect_match "kubectl debug names the container" "$DBG" '^debugger-[a-z0-9]+$'
+expect_match "kubectl debug says which name it chose" "$out" "Defaulting debug container name to $DBG"
+expect_eq "ephemeral container targets app" "$(podq target '.spec.ephemeralContainers[0].targetContainerName')" app
+if wait_pod target '.status.ephemeralContainerStatuses[0].state.terminated.exitCode == 0' 200; then
+	pass "ephemeral container ran to completion"
+else
+	fail "ephemeral container ran to completion" "$(podq target .status)"
+fi
+LOG=$(K logs target -c "$DBG" 2>&1)
+expect_match "ephemeral container is in the pod's network namespace (pod IP)" "$LOG" "ip=$POD_IP/"
+expect_match "--target: ephemeral container sees the target's processes" "$LOG" "sleep 3601"
+expect_eq "the pod keeps running, not restarted" \
+	"$(podq target '"\(.status.phase) \(.status.containerStatuses[0].restartCount)"')" "Running 0"
+expect_eq "kubectl get: still 1/1 Running" "$(kready target) $(kstatus target)" "1/1 Running"
+
+# without --target: own process namespace, same network
+K debug target --image="$IMG" --image-pull-policy=Never -c plain -- \
+	sh -c 'echo ip=$(ip -4 -o addr show eth0 | awk "{print \$4}"); ps -o args' >/dev/null 2>&1
+wait_pod target '[.status.ephemeralContainerStatuses[]|select(.name=="plain")][0].state.terminated != null' 200 ||
+	fail "second ephemeral container ran" "$(podq target .status.ephemeralContainerStatuses)"
+LOG=$(K logs target -c plain 2>&1)
+expect_match "ephemeral without --target: pod IP" "$LOG" "ip=$POD_IP/"
+if [[ "$LOG" != *"sleep 3601"* ]]; then pass "ephemeral without --target: own processes only"; else
+	fail "ephemeral without --target: own processes only" "$LOG"; fi
+expect_eq "two ephemeral containers" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain"
+
+# a long-running debugger: exec reaches it by name like any container
+K debug target --image="$IMG" --image-pull-policy=Never --target=app -c sleeper -- sleep 3602 >/dev/null 2>&1
+if wait_pod target '[.status.ephemeralContainerStatuses[]|select(.name=="sleeper")][0].state.running != null' 200; then
+	pass "long-running ephemeral container running"
+else
+	fail "long-running ephemeral container running" "$(podq target .status.ephemeralContainerStatuses)"
+fi
+out=$(K exec target -c sleeper -- ps -o args 2>&1)
+expect_match "kubectl exec into the ephemeral container: the target's processes" "$out" "sleep 3601"
+expect_match "kubectl exec into the ephemeral container: its own process" "$out" "sleep 3602"
+
+# the subresource only adds: changing or removing one is refused with a field path
+pod target
+TARGET_JSON=$BODY
+CHANGED=$(jq -c '.spec.ephemeralContainers[0].command = ["true"]' <<<"$TARGET_JSON")
+api_json PUT /api/v1/namespaces/default/pods/target/ephemeralcontainers "$CHANGED"
+expect_status "changing an ephemeral container: 422" 422 Invalid
+expect_eq "cause: may not be changed" "$(jqb '.details.causes[0] | "\(.field): \(.message)"')" \
+	"spec.ephemeralContainers[0]: Forbidden: existing ephemeral containers \"$DBG\" may not be changed"
+api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers \
+	'[{"op":"remove","path":"/spec/ephemeralContainers/1"}]' -H 'Content-Type: application/json-patch+json'
+expect_status "removing an ephemeral container (JSON patch): 422" 422 Invalid
+# the main resource ignores ephemeral containers (kube's pod update strategy)
+REMOVED=$(jq -c 'del(.spec.ephemeralContainers) | del(.metadata.resourceVersion)' <<<"$TARGET_JSON")
+api_json PUT /api/v1/namespaces/default/pods/target "$REMOVED"
+expect_eq "pod update keeps the ephemeral containers" "$HTTP_CODE $(jqb '.spec.ephemeralContainers | length')" "200 3"
+api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers \
+	'{"spec":{"ephemeralContainers":[{"name":"x","image":"'"$IMG"'","targetContainerName":"nope"}]}}' \
+	-H 'Content-Type: application/strategic-merge-patch+json'
+expect_status "ephemeral target that does not exist: 422" 422 Invalid
+expect_match "cause: targetContainerName not found" "$(jqb '.details.causes[0] | "\(.field): \(.message)"')" \
+	'^spec\.ephemeralContainers\[[0-3]\]\.targetContainerName: Not found: "nope"$'
+api_json PATCH /api/v1/namespaces/default/pods/target/ephemeralcontainers '{"spec":{"ephemeralContainers":[]}}' \
+	-H 'Content-Type: application/merge-patch+json'
+expect_status "merge patch emptying the list: 422" 422 Invalid
+expect_eq "ephemeral containers unchanged" "$(podq target '[.spec.ephemeralContainers[].name] | join(",")')" "$DBG,plain,sleeper"
+api_json POST /api/v1/namespaces/default/pods/target/ephemeralcontainers '{}'
+expect_status "POST on pods/ephemeralcontainers: 404" 404 NotFound
+
+# kubectl debug -it: an interactive debugger, attached through pods/attach
+out=$("${IN[@]}" /usr/bin/python3 "$ROOT/tests/lib/ptydrive.py" --wait '#' --input 'echo dbg=$((6 * 7)) $(hostname)\nexit\n' \
+	--timeout 60 -- "$KUBECTL" --kubeconfig "$KUBECONFIG" debug -it target --image="$IMG" \
+	--image-pull-policy=Never --target=app -c interactive -- sh 2>&1)
+expect_match "kubectl debug -it: a shell in the pod answers" "$out" "dbg=42 target"
+if wait_pod target '[.status.ephemeralContainerStatuses[]|select(.name=="interactive")][0].state.terminated.exitCode == 0' 200; then
+	pass "kubectl debug -it: the debugger ends when its shell exits"
+else
+	fail "kubectl debug -it: the debugger ends when its shell exits" "$(podq target .status.ephemeralContainerStatuses)"
+fi
+
+# ---- the agent restarts: completed init containers do not run again ----
+LOG_LINES=$(wc -l <"$T/server.log")
+kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+# the runtime also loses the first init container (exited containers may be
+# cleaned up): the pod's status in the API is what says it completed
+INIT1_CID=$(cut -d' ' -f1 <<<"$INIT_CIDS" | sed 's#^runc://##')
+runc --root "$RUN/runc" delete "$INIT1_CID" >/dev/null 2>&1
+rm -rf "${RUN:?}/containers/$INIT1_CID"
+start_node || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
+pass "server restarts after kill -9"
+# the new agent took the pod over (it logs each container it adopts)
+adopted() { tail -n +"$LOG_LINES" "$T/server.log" | grep -q "pod default/initpod: adopted container .*$1"; }
+wait_until 200 adopted "$(podq initpod '.status.containerStatuses[0].containerID' | sed 's#^runc://##')" ||
+	fail "agent adopted initpod's app container"
+expect_eq "after restart: init containers did not run again" "$(K exec initpod -c app -- cat /work/log 2>&1)" $'init1\ninit2\napp'
+pod initpod
+expect_eq "after restart: same init containers" "$(jqb '[.status.initContainerStatuses[].containerID] | join(" ")')" "$INIT_CIDS"
+expect_eq "after restart: still Running, app not restarted" \
+	"$(jqb '"\(.status.phase) \(.status.containerStatuses[0].restartCount)"')" "Running 0"
+
+# ---- everything goes on delete ----
+for p in initpod failnever failalways sidecar sidecarjob target; do
+	api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"
+done
+wait_until 600 test -z "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
+left=$(runc --root "$RUN/runc" list -q | wc -l)
+expect_eq "no containers left after deleting every pod" "$left" 0
+[ "$left" = 0 ] || { api GET /api/v1/namespaces/default/pods; jqb '.items[] | "\(.metadata.name) \(.metadata.deletionTimestamp) \(.status.phase)"'; runc --root "$RUN/runc" list; }
+stop_server TERM
+done_testing

@@ -1,0 +1,93 @@
+/* The Endpoints controller: given a Service and pods, the Endpoints of the same
+ * name list the matching pods that have an IP, ready ones in addresses and the
+ * others in notReadyAddresses, with a named targetPort resolved per pod; pods
+ * that stop matching leave; a deleted Service takes its Endpoints along. */
+#include <check.h>
+#include <string.h>
+#include "minik8s/api.h"
+#include "fixture.h"
+
+static void pod(const char *name, const char *app)
+{
+	char *j = mk_strdup_printf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
+				   "\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+				   "\"image\":\"x\",\"ports\":[{\"name\":\"http\",\"containerPort\":8080}]}]}}",
+				   name, app);
+	fx_create("/api/v1/namespaces/default/pods", j);
+	free(j);
+}
+
+static char *ips(const cJSON *ep, const char *field)
+{
+	struct mk_buf b;
+	mk_buf_init(&b);
+	const cJSON *s, *a;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(ep, "subsets"))
+	{
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(s, field))
+		{
+			mk_buf_printf(&b, "%s%s", b.len ? "," : "", mk_json_get_string(a, "ip"));
+		}
+	}
+	return mk_buf_steal(&b);
+}
+
+static bool addresses_are(const cJSON *ep, const void *want)
+{
+	const char *const *w = want;
+	if (!ep)
+		return false;
+	char *r = ips(ep, "addresses"), *nr = ips(ep, "notReadyAddresses");
+	bool ok = !strcmp(r, w[0]) && !strcmp(nr, w[1]);
+	free(r);
+	free(nr);
+	return ok;
+}
+
+static bool gone(const cJSON *obj, const void *unused)
+{
+	return obj == NULL;
+}
+
+#define EP "/api/v1/namespaces/default/endpoints/web"
+
+START_TEST(test_endpoints_follow_pods)
+{
+	fx_create("/api/v1/namespaces/default/services",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},"
+		  "\"spec\":{\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,\"targetPort\":\"http\"}]}}");
+	pod("a", "web");
+	pod("b", "web");
+	pod("other", "db");
+	fx_pod_running("default", "a", "10.244.0.11", true);
+	fx_pod_running("default", "b", "10.244.0.12", false);
+	fx_pod_running("default", "other", "10.244.0.13", true);
+
+	const char *want1[] = { "10.244.0.11", "10.244.0.12" };
+	cJSON *ep = fx_wait(EP, addresses_are, want1, "a ready, b not ready, other absent");
+	const cJSON *port = cJSON_GetArrayItem(mk_json_get(cJSON_GetArrayItem(cJSON_GetObjectItem(ep, "subsets"), 0), "ports"), 0);
+	ck_assert_int_eq(mk_json_get(port, "port")->valueint, 8080);
+	cJSON_Delete(ep);
+
+	/* b becomes ready; a stops matching */
+	fx_pod_running("default", "b", "10.244.0.12", true);
+	fx_patch("/api/v1/namespaces/default/pods/a", "{\"metadata\":{\"labels\":{\"app\":\"none\"}}}");
+	const char *want2[] = { "10.244.0.12", "" };
+	cJSON_Delete(fx_wait(EP, addresses_are, want2, "only b, ready"));
+
+	struct mk_error *err = NULL;
+	ck_assert_int_eq(mk_client_delete(fx_cli, "/api/v1/namespaces/default/services/web", NULL, NULL, &err), 0);
+	cJSON_Delete(fx_wait(EP, gone, NULL, "endpoints deleted with the service"));
+}
+END_TEST
+
+Suite *endpoints_suite(void)
+{
+	Suite *s = suite_create("endpoints");
+	TCase *tc = tcase_create("endpoints");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, fx_setup_controllers, fx_teardown);
+	tcase_add_test(tc, test_endpoints_follow_pods);
+	suite_add_tcase(s, tc);
+	return s;
+}
