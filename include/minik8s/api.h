@@ -156,12 +156,56 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 
 /* Decodes a Kubernetes protobuf request body ("k8s\0" magic + runtime.Unknown) for
  * the kinds kubectl sends as protobuf (Namespace, Deployment, Service, Pod,
- * ReplicaSet) into the equivalent JSON object (owned), with apiVersion and kind set
- * from the typeMeta. Zero values (empty strings, 0, empty maps) are treated as absent.
+ * ReplicaSet, SelfSubjectAccessReview, SelfSubjectReview) into the equivalent JSON
+ * object (owned), with apiVersion and kind set from the typeMeta. Zero values (empty strings, 0, empty maps) are treated as absent.
  * EINVAL with a message on malformed input or an unsupported kind. */
 int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,
 			   struct mk_error **err);
 
+/* ---- query parameters ----------------------------------------------------- */
+
+/* A boolean query parameter as kube-apiserver converts it (Convert_Slice_string_To_bool):
+ * absent (NULL) is false, "0" and "false" in any case are false, any other value,
+ * the empty one included ("?watch" or "?watch="), is true. */
+bool mk_api_query_bool(const char *value);
+
+/* ---- schemas (OpenAPI) ---------------------------------------------------- */
+
+/* One source (pkg/api/schema_defs.c) describes every kind served: its fields, their
+ * types, list/patch semantics and descriptions. Names are the upstream definition
+ * names ("io.k8s.api.core.v1.Pod"). The source is parsed once, on first use. */
+
+/* Checks the schema source: it parses, every referenced type is defined, every
+ * served resource and subresource kind has a schema. 0, or -1 with a message. */
+int mk_api_schema_check(struct mk_error **err);
+/* Definition name of a kind (group "" for core), or NULL if it has no schema. */
+const char *mk_api_schema_kind_name(const char *group, const char *version, const char *kind);
+/* Type of the field at a dotted path below a kind ("spec.containers.image"; lists
+ * and maps are stepped through), as written in the source ("[]io.k8s.api.core.v1.
+ * Container", "string", "map[]string"), or NULL if there is no such field. Owned. */
+char *mk_api_schema_field_type(const char *group, const char *version, const char *kind,
+			       const char *path);
+/* OpenAPI v3 components.schemas object with every definition (owned); references
+ * are "#/components/schemas/NAME". */
+cJSON *mk_api_schema_v3_components(void);
+/* Swagger 2.0 document with every definition and no paths (owned); references are
+ * "#/definitions/NAME". */
+cJSON *mk_api_schema_v2_document(void);
+/* Encodes a document from mk_api_schema_v2_document as the protobuf
+ * openapi_v2.Document (gnostic) kubectl asks for with Accept
+ * application/com.github.proto-openapi.spec.v2@v1.0+protobuf. *ret owned. */
+int mk_api_schema_v2_protobuf(const cJSON *doc, char **ret, size_t *ret_len,
+			      struct mk_error **err);
+/* Strict field validation: the paths of fields of obj that the kind's schema does
+ * not know ("spec.containers[0].imagePullPolicyy"), in document order, as a JSON
+ * array of strings (owned; empty when none). Free-form fields are not descended. */
+cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, const char *kind,
+				    const cJSON *obj);
+/* Removes the fields of obj the kind's schema does not know, as kube-apiserver's
+ * decoder drops them, except the paths listed in keep (a JSON array of strings as
+ * returned above; may be NULL). */
+void mk_api_schema_prune_unknown(const char *group, const char *version, const char *kind,
+				 cJSON *obj, const cJSON *keep);
 /* The ownerReference of obj with controller: true, or NULL (borrowed). */
 const cJSON *mk_api_controller_ref(const cJSON *obj);
 

@@ -38,6 +38,8 @@ static inline bool mk_api_json_str_empty(const cJSON *obj, const char *key)
 	return !j || cJSON_IsNull(j) || (cJSON_IsString(j) && j->valuestring[0] == '\0');
 }
 
+/* The schema source text (schema_defs.c), parsed by schema.c. */
+extern const char mk_api_schema_src[];
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
  * these; the generic defaulting, validation and Table code call it, so adding a

@@ -42,6 +42,9 @@ static const struct kind kinds[] = {
 	{ "v1", "Service", &k8s__service__descriptor },
 	{ "apps/v1", "Deployment", &k8s__deployment__descriptor },
 	{ "apps/v1", "ReplicaSet", &k8s__replica_set__descriptor },
+	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview",
+	  &k8s__self_subject_access_review__descriptor },
+	{ "authentication.k8s.io/v1", "SelfSubjectReview", &k8s__self_subject_review__descriptor },
 };
 
 /* "Message.field" of the fields that are pointers in the Go types (k8s.io/api

@@ -1,5 +1,8 @@
-/* Version, API discovery and the minimal OpenAPI v3 documents kubectl needs
+/* Version, API discovery and the OpenAPI documents: v3 per group-version (the
+ * paths kubectl apply looks for, with the fieldValidation parameter, and every
+ * schema) and v2 in JSON or protobuf, all built from pkg/api's schema source
  * (see shared/reference/kubectl-wire.md: "Version and discovery", "apply"). */
+#include <pthread.h>
 #include <string.h>
 #include "internal.h"
 #include "minik8s/version.h"
@@ -28,6 +31,66 @@ static cJSON *version_doc(void)
 	cJSON_AddStringToObject(v, "compiler", "gcc");
 	cJSON_AddStringToObject(v, "platform", "linux/amd64");
 	return v;
+}
+
+/* The API groups besides core, all at v1: those of the stored kinds (pkg/api's
+ * resource table, in its order) and the two review groups, whose kinds are
+ * answered, never stored (authreview.c). */
+#define MAX_GROUPS 16
+static const char *api_groups[MAX_GROUPS];
+static size_t n_api_groups;
+static pthread_once_t groups_once = PTHREAD_ONCE_INIT;
+
+static void add_group(const char *g)
+{
+	for (size_t i = 0; i < n_api_groups; i++)
+		if (!strcmp(api_groups[i], g))
+			return;
+	if (n_api_groups < MAX_GROUPS)
+		api_groups[n_api_groups++] = g;
+}
+
+static void init_groups(void)
+{
+	size_t n;
+	const struct mk_api_resource *rs = mk_api_resources(&n);
+	for (size_t i = 0; i < n; i++)
+		if (rs[i].group[0])
+			add_group(rs[i].group);
+	add_group("authorization.k8s.io");
+	add_group("authentication.k8s.io");
+}
+
+struct review_resource {
+	const char *group, *name, *singular, *kind;
+};
+static const struct review_resource review_resources[] = {
+	{ "authorization.k8s.io", "selfsubjectaccessreviews", "selfsubjectaccessreview",
+	  "SelfSubjectAccessReview" },
+	{ "authentication.k8s.io", "selfsubjectreviews", "selfsubjectreview",
+	  "SelfSubjectReview" },
+};
+
+static cJSON *group_doc(const char *name)
+{
+	cJSON *g = cJSON_CreateObject(), *vs = cJSON_CreateArray(), *v = cJSON_CreateObject();
+	_cleanup_free_ char *gv = mk_strdup_printf("%s/v1", name);
+
+	cJSON_AddStringToObject(g, "name", name);
+	cJSON_AddStringToObject(v, "groupVersion", gv);
+	cJSON_AddStringToObject(v, "version", "v1");
+	cJSON_AddItemToObject(g, "preferredVersion", cJSON_Duplicate(v, true));
+	cJSON_AddItemToArray(vs, v);
+	cJSON_AddItemToObject(g, "versions", vs);
+	return g;
+}
+
+static bool served_group(const char *name)
+{
+	for (size_t i = 0; i < n_api_groups; i++)
+		if (!strcmp(api_groups[i], name))
+			return true;
+	return false;
 }
 
 /* APIResourceList for one group/version, subresources included. */
@@ -93,12 +156,25 @@ static cJSON *resource_list(const char *group, const char *version)
 			cJSON_AddItemToArray(arr, s);
 		}
 	}
+	for (size_t i = 0; i < MK_ARRAY_SIZE(review_resources); i++) {
+		const struct review_resource *rr = &review_resources[i];
+		if (strcmp(rr->group, group) || strcmp(version, "v1"))
+			continue;
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", rr->name);
+		cJSON_AddStringToObject(e, "singularName", rr->singular);
+		cJSON_AddBoolToObject(e, "namespaced", false);
+		cJSON_AddStringToObject(e, "kind", rr->kind);
+		cJSON_AddItemToObject(e, "verbs", string_array((const char *const[]){ "create", NULL }));
+		cJSON_AddItemToArray(arr, e);
+	}
 	cJSON_AddItemToObject(doc, "resources", arr);
 	return doc;
 }
 
-/* A minimal OpenAPI v3 document for one group/version: the PATCH path of every kind
- * with the fieldValidation parameter, which is what kubectl apply looks for. */
+/* The OpenAPI v3 document of one group/version: the paths of every kind (PATCH and
+ * PUT with the fieldValidation parameter, which kubectl apply looks for before it
+ * leaves validation to the server) and the schemas (kubectl explain). */
 static cJSON *openapi_doc(const char *group, const char *version)
 {
 	size_t n;
@@ -144,16 +220,80 @@ static cJSON *openapi_doc(const char *group, const char *version)
 		}
 		cJSON_AddItemToObject(paths, p, item);
 	}
+	for (size_t i = 0; i < MK_ARRAY_SIZE(review_resources); i++) {
+		const struct review_resource *rr = &review_resources[i];
+		if (strcmp(rr->group, group) || strcmp(version, "v1"))
+			continue;
+		_cleanup_free_ char *p = mk_strdup_printf("/apis/%s/v1/%s", group, rr->name);
+		cJSON *item = cJSON_CreateObject(), *op = cJSON_AddObjectToObject(item, "post");
+		cJSON *gvk = cJSON_AddObjectToObject(op, "x-kubernetes-group-version-kind");
+		cJSON_AddStringToObject(gvk, "group", group);
+		cJSON_AddStringToObject(gvk, "version", "v1");
+		cJSON_AddStringToObject(gvk, "kind", rr->kind);
+		cJSON_AddStringToObject(op, "x-kubernetes-action", "post");
+		cJSON *fv = cJSON_CreateObject();
+		cJSON_AddStringToObject(fv, "name", "fieldValidation");
+		cJSON_AddStringToObject(fv, "in", "query");
+		cJSON_AddItemToObject(fv, "schema", cJSON_Parse("{\"type\":\"string\"}"));
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(op, "parameters"), fv);
+		cJSON_AddItemToObject(cJSON_AddObjectToObject(op, "responses"), "201",
+				      cJSON_Parse("{\"description\":\"Created\"}"));
+		cJSON_AddItemToObject(paths, p, item);
+	}
 	cJSON_AddItemToObject(doc, "paths", paths);
+	/* every definition: the few the group does not use cost little, and kubectl
+	 * resolves references inside one document */
 	cJSON *comp = cJSON_AddObjectToObject(doc, "components");
-	cJSON_AddObjectToObject(comp, "schemas");
+	cJSON_AddItemToObject(comp, "schemas", mk_api_schema_v3_components());
 	return doc;
+}
+
+/* "GROUP/v1" of a served group -> GROUP (a static string); NULL otherwise. */
+static const char *openapi_group(const char *gv)
+{
+	for (size_t i = 0; i < n_api_groups; i++) {
+		size_t n = strlen(api_groups[i]);
+		if (!strncmp(gv, api_groups[i], n) && !strcmp(gv + n, "/v1"))
+			return api_groups[i];
+	}
+	return NULL;
+}
+
+/* Swagger 2.0: kubectl asks for the gnostic protobuf form (its client-side
+ * validation falls back to it when a kind is not in the v3 documents); JSON for
+ * everyone else. */
+static bool openapi_v2(struct mk_request *req, struct mk_reply *rep)
+{
+	const char *accept = mk_request_header(req, "Accept");
+	_cleanup_cjson_ cJSON *doc = mk_api_schema_v2_document();
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (accept && strstr(accept, "protobuf") && strstr(accept, "proto-openapi")) {
+		char *pb = NULL;
+		size_t len = 0;
+		if (mk_api_schema_v2_protobuf(doc, &pb, &len, &err) < 0) {
+			mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
+			return true;
+		}
+		free(rep->body);
+		rep->code = 200;
+		rep->body = pb;
+		rep->body_len = len;
+		/* the media type asked for does not parse as a MIME type in Go ('@');
+		 * kube-apiserver answers with a plain binary type, as here */
+		rep->content_type = "application/octet-stream";
+		return true;
+	}
+	mk_reply_json(rep, 200, doc);
+	return true;
 }
 
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep)
 {
 	_cleanup_cjson_ cJSON *doc = NULL;
+	const char *gv;
 
+	pthread_once(&groups_once, init_groups);
 	if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
 		doc = version_doc();
 	} else if (!strcmp(path, "/api") || !strcmp(path, "/api/")) {
@@ -161,27 +301,44 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 				  "\"serverAddressByClientCIDRs\":[{\"clientCIDR\":\"0.0.0.0/0\","
 				  "\"serverAddress\":\"\"}]}");
 	} else if (!strcmp(path, "/apis") || !strcmp(path, "/apis/")) {
-		doc = cJSON_Parse(
-			"{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{\"name\":"
-			"\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}],"
-			"\"preferredVersion\":{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}}]}");
-	} else if (!strcmp(path, "/apis/apps")) {
-		doc = cJSON_Parse(
-			"{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",\"name\":\"apps\",\"versions\":"
-			"[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}],\"preferredVersion\":"
-			"{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}}");
+		doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "kind", "APIGroupList");
+		cJSON_AddStringToObject(doc, "apiVersion", "v1");
+		cJSON *gs = cJSON_AddArrayToObject(doc, "groups");
+		for (size_t i = 0; i < n_api_groups; i++)
+			cJSON_AddItemToArray(gs, group_doc(api_groups[i]));
+	} else if (!strncmp(path, "/apis/", 6) && !strchr(path + 6, '/') && served_group(path + 6)) {
+		doc = group_doc(path + 6);
+		cJSON_AddStringToObject(doc, "kind", "APIGroup");
+		cJSON_AddStringToObject(doc, "apiVersion", "v1");
 	} else if (!strcmp(path, "/api/v1")) {
 		doc = resource_list("", "v1");
-	} else if (!strcmp(path, "/apis/apps/v1")) {
-		doc = resource_list("apps", "v1");
-	} else if (!strcmp(path, "/openapi/v3")) {
-		doc = cJSON_Parse("{\"paths\":{"
-				  "\"api/v1\":{\"serverRelativeURL\":\"/openapi/v3/api/v1?hash=" MINIK8S_VERSION "\"},"
-				  "\"apis/apps/v1\":{\"serverRelativeURL\":\"/openapi/v3/apis/apps/v1?hash=" MINIK8S_VERSION "\"}}}");
+	} else if (!strncmp(path, "/apis/", 6) && (gv = openapi_group(path + 6))) {
+		doc = resource_list(gv, "v1");
+	} else if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
+		doc = cJSON_CreateObject();
+		cJSON *ps = cJSON_AddObjectToObject(doc, "paths");
+		for (size_t i = 0; i <= n_api_groups; i++) {
+			const char *g = i ? api_groups[i - 1] : "";
+			_cleanup_free_ char *k = i ? mk_strdup_printf("apis/%s/v1", g)
+						   : mk_strdup("api/v1");
+			/* the hash is of the content: kubectl caches documents by this URL */
+			_cleanup_cjson_ cJSON *gvdoc = openapi_doc(g, "v1");
+			char *text = cJSON_PrintUnformatted(gvdoc), hash[65];
+			mk_sha256_hex(text, strlen(text), hash);
+			cJSON_free(text);
+			_cleanup_free_ char *u = mk_strdup_printf("/openapi/v3/%s?hash=%.32s", k, hash);
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "serverRelativeURL", u);
+			cJSON_AddItemToObject(ps, k, e);
+		}
 	} else if (!strcmp(path, "/openapi/v3/api/v1")) {
 		doc = openapi_doc("", "v1");
-	} else if (!strcmp(path, "/openapi/v3/apis/apps/v1")) {
-		doc = openapi_doc("apps", "v1");
+	} else if (!strncmp(path, "/openapi/v3/apis/", 17) && (gv = openapi_group(path + 17))) {
+		doc = openapi_doc(gv, "v1");
+	} else if (!strcmp(path, "/openapi/v2")) {
+		if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))
+			return openapi_v2(req, rep);
 	} else {
 		return false;
 	}

@@ -347,7 +347,8 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 
 	if (dry_run_check(req, rep, "CreateOptions", NULL, &dry) < 0 ||
 	    decode_body(req, rep, &obj) < 0 ||
-	    check_type(req, rep, obj, r->kind, r->group_version) < 0)
+	    check_type(req, rep, obj, r->kind, r->group_version) < 0 ||
+	    mk_field_validation(req, rep, r->group, r->version, r->kind, obj, NULL, false) < 0)
 		return;
 	const char *bns = mk_json_get_string(obj, "metadata.namespace");
 	if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
@@ -1029,6 +1030,11 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (load_current(req, rep, &old, &cur) < 0)
 		return;
+	if (target_of(req) == TARGET_SCALE
+		    ? mk_field_validation(req, rep, "autoscaling", "v1", "Scale", body, NULL, false) < 0
+		    : mk_field_validation(req, rep, req->res->group, req->res->version,
+					  req->res->kind, body, old, false) < 0)
+		return;
 	if (finish_update(req, rep, old, body, target_of(req), expect, &json) < 0)
 		return;
 	reply_written(req, rep, json);
@@ -1101,6 +1107,9 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
 			return;
 		}
+		if (target != TARGET_SCALE &&
+		    mk_field_validation(req, rep, r->group, r->version, r->kind, doc, old, true) < 0)
+			return;
 		/* a resourceVersion the patch sets is a precondition (a scale's is the
 		 * object's own); otherwise the patch applies to whatever is current and
 		 * is retried on conflict */
@@ -1193,6 +1202,8 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 
 	memset(o, 0, sizeof(*o));
 	o->policy = mk_request_arg(req, "propagationPolicy");
+	if (!o->policy && mk_request_bool(req, "orphanDependents")) /* deprecated form */
+		o->policy = "Orphan";
 	o->grace = g && *g ? strtol(g, NULL, 10) : -1;
 	if (req->body.len) {
 		opts = cJSON_ParseWithLength(req->body.data, req->body.len);
@@ -1489,8 +1500,7 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 		if (req->name)
 			handle_get(req, rep);
 		else {
-			const char *w = mk_request_arg(req, "watch");
-			if (w && (!strcmp(w, "true") || !strcmp(w, "1")))
+			if (mk_request_bool(req, "watch"))
 				mk_watch_handle(req, rep);
 			else
 				handle_list(req, rep);

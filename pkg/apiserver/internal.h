@@ -37,6 +37,22 @@ struct mk_apiserver {
 	unsigned max_trusted;		/* its budget of authenticated connections */
 };
 
+/* Who is calling: the admin token, the node join token, or nobody. */
+enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE };
+
+/* What a caller asks to do, in Kubernetes terms (verb get/list/watch/create/update/
+ * patch/delete/deletecollection; resource NULL for a non-resource path). */
+struct mk_authz_attrs {
+	const char *verb;
+	const char *resource;	/* plural, or NULL */
+	const char *sub;	/* subresource, or NULL */
+	const char *name;	/* object name, or NULL (all) */
+	const char *ns;		/* namespace, or NULL (all, or cluster-scoped) */
+};
+
+/* The authorizer (server.c): whether who may do a. */
+bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a);
+
 /* One HTTP request being served (MHD's per-connection request context). */
 struct mk_request {
 	struct mk_apiserver *srv;
@@ -47,6 +63,7 @@ struct mk_request {
 	bool too_large;
 	bool started;
 	bool close_after;	/* not authenticated: close the connection after the reply */
+	enum mk_caller caller;		/* set once authenticated */
 
 	/* route */
 	const struct mk_api_resource *res;	/* NULL for non-resource paths */
@@ -64,6 +81,8 @@ struct mk_request {
 struct mk_reply {
 	unsigned code;
 	char *body;		/* owned */
+	size_t body_len;	/* length of a binary body; 0: body is a C string */
+	char *warning;		/* Warning header value (owned), or NULL */
 	const char *content_type;
 	struct MHD_Response *stream;	/* set instead of body for streaming replies */
 };
@@ -78,13 +97,28 @@ void mk_reply_status(struct mk_reply *rep, int code, const char *kind, const cha
 void mk_reply_error(struct mk_reply *rep, const struct mk_api_resource *r, const char *name,
 		    const struct mk_error *err);
 const char *mk_request_arg(struct mk_request *req, const char *key);
+/* A boolean query parameter, converted as kube-apiserver does (mk_api_query_bool). */
+bool mk_request_bool(struct mk_request *req, const char *key);
 const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);
 
-/* discovery.c: handles /version, /api, /apis, /api/v1, /apis/apps/v1, /openapi/... ;
+/* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
+ * /openapi/v3[/...];
  * returns false if path is not a discovery path. */
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep);
+
+/* fieldvalidation.c: applies the request's fieldValidation directive to obj of the
+ * given kind (old: the stored object on update/patch, else NULL): unknown fields the
+ * request introduces are dropped from obj (Ignore, Warn) or refused (Strict). Returns
+ * 0 to go on (Warn leaves rep->warning set), -1 when rep holds the error. */
+int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char *group,
+			const char *version, const char *kind, cJSON *obj, const cJSON *old,
+			bool patch);
+
+/* authreview.c: POST .../selfsubjectaccessreviews and .../selfsubjectreviews
+ * (answered, never stored); returns false if path is neither. */
+bool mk_authreview_handle(struct mk_request *req, struct mk_reply *rep);
 
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);

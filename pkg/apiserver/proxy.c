@@ -186,6 +186,13 @@ static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *
 	for (const char *const *k = q->keys; *k; k++) {
 		if (strcmp(*k, key))
 			continue;
+		/* booleans reach the agent as kube-apiserver read them ("True", "yes",
+		 * "?follow" are true), spelled as the agent expects them */
+		static const char *const bools[] = { "follow", "previous", "timestamps", "stdin",
+						     "stdout", "stderr", "tty", NULL };
+		for (const char *const *b = bools; *b; b++)
+			if (!strcmp(*b, key))
+				value = mk_api_query_bool(value ? value : "") ? "true" : "false";
 		char *ek = curl_easy_escape(NULL, key, 0);
 		char *ev = curl_easy_escape(NULL, value ? value : "", 0);
 		mk_buf_printf(q->b, "%s%s=%s", q->b->len && !strchr(q->b->data, '?') ? "?" : "&", ek,

@@ -26,6 +26,7 @@ void mk_reply_json_text(struct mk_reply *rep, unsigned code, char *owned_text)
 	free(rep->body);
 	rep->code = code;
 	rep->body = owned_text;
+	rep->body_len = 0;
 	rep->content_type = "application/json";
 }
 
@@ -90,6 +91,17 @@ void mk_reply_error(struct mk_reply *rep, const struct mk_api_resource *r, const
 const char *mk_request_arg(struct mk_request *req, const char *key)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+bool mk_request_bool(struct mk_request *req, const char *key)
+{
+	const char *v = NULL;
+
+	/* "?watch" (no value) is present, and true, as in kube-apiserver */
+	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+					      &v, NULL) != MHD_YES)
+		return false;
+	return mk_api_query_bool(v ? v : "");
 }
 
 const char *mk_request_header(struct mk_request *req, const char *key)
@@ -174,50 +186,78 @@ static bool secret_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
-/* Who is calling: the admin token, the node join token, or nobody. */
-enum caller { CALLER_NONE, CALLER_ADMIN, CALLER_NODE };
-
-static enum caller authenticate(struct mk_request *req)
+static enum mk_caller authenticate(struct mk_request *req)
 {
 	const char *h = mk_request_header(req, "Authorization");
 
 	if (!h || strncasecmp(h, "Bearer ", 7))
-		return CALLER_NONE;
+		return MK_CALLER_NONE;
 	h += 7;
 	while (*h == ' ')
 		h++;
 	if (secret_equal(h, req->srv->admin_token))
-		return CALLER_ADMIN;
+		return MK_CALLER_ADMIN;
 	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
-		return CALLER_NODE;
-	return CALLER_NONE;
+		return MK_CALLER_NODE;
+	return MK_CALLER_NONE;
 }
 
 /* What the node join token may do (the node authorizer's idea, simplified): read
- * everything, write its Node, pod status and pod deletion (the agent finishes
- * graceful deletes), and events. Anything else is the admin's. */
-static bool node_may(struct mk_request *req)
+ * everything, write its Node, its Lease, pod status and pod deletion (the agent
+ * finishes graceful deletes), and events. Anything else is the admin's. The one
+ * decision for requests and for SelfSubjectAccessReview (authreview.c). */
+bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 {
-	const char *m = req->method;
-	const char *r = req->res ? req->res->name : "";
+	const char *v = a->verb, *r = a->resource ? a->resource : "";
 
-	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
-	if (req->sub && (!strcmp(req->sub, "portforward") || !strcmp(req->sub, "exec") ||
-			 !strcmp(req->sub, "attach") || !strcmp(req->sub, "proxy")))
-		return false;
-	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+	if (who == MK_CALLER_ADMIN)
 		return true;
-	if (!req->res)
+	if (who != MK_CALLER_NODE)
+		return false;
+	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
+	if (a->sub && (!strcmp(a->sub, "portforward") || !strcmp(a->sub, "exec") ||
+		       !strcmp(a->sub, "attach") || !strcmp(a->sub, "proxy")))
+		return false;
+	if (!strcmp(v, "get") || !strcmp(v, "list") || !strcmp(v, "watch"))
+		return true;
+	if (!a->resource)
 		return false;
 	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
 		return true;
 	/* node heartbeats: the leases in kube-node-lease */
-	if (!strcmp(r, "leases") && req->ns && !strcmp(req->ns, "kube-node-lease"))
+	if (!strcmp(r, "leases") && a->ns && !strcmp(a->ns, "kube-node-lease"))
 		return true;
 	if (!strcmp(r, "pods"))
-		return (req->sub && !strcmp(req->sub, "status") && strcmp(m, "POST")) ||
-		       (!strcmp(m, "DELETE") && req->name);
+		return (a->sub && !strcmp(a->sub, "status") && strcmp(v, "create")) ||
+		       (!strcmp(v, "delete") && a->name);
 	return false;
+}
+
+/* The Kubernetes verb of a request: reads are get (list and watch are reads too). */
+static const char *request_verb(struct mk_request *req)
+{
+	const char *m = req->method;
+	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+		return "get";
+	if (!strcmp(m, "POST"))
+		return "create";
+	if (!strcmp(m, "PUT"))
+		return "update";
+	if (!strcmp(m, "PATCH"))
+		return "patch";
+	if (!strcmp(m, "DELETE"))
+		return req->name ? "delete" : "deletecollection";
+	return m;
+}
+
+static bool node_may(struct mk_request *req)
+{
+	struct mk_authz_attrs a = { .verb = request_verb(req),
+				    .resource = req->res ? req->res->name : NULL,
+				    .sub = req->sub,
+				    .name = req->name,
+				    .ns = req->ns };
+	return mk_authz_allowed(MK_CALLER_NODE, &a);
 }
 
 static void dispatch(struct mk_request *req, struct mk_reply *rep)
@@ -241,9 +281,11 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		rep->content_type = "application/x-pem-file";
 		return;
 	}
-	enum caller who = authenticate(req);
-	req->user = who == CALLER_ADMIN ? "system:admin" : who == CALLER_NODE ? "system:node" : NULL;
-	if (who == CALLER_NONE) {
+	enum mk_caller who = authenticate(req);
+	req->caller = who;
+	/* the names kubectl auth whoami shows (authreview.c), for the request log */
+	req->user = who == MK_CALLER_ADMIN ? "system:admin" : who == MK_CALLER_NODE ? "minik8s:node" : NULL;
+	if (who == MK_CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
 	}
@@ -255,10 +297,12 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
+	if (mk_authreview_handle(req, rep))
+		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
 	if (mk_proxy_http_match(req->url)) {
 		/* as the node authorizer: proxying is not a node's business */
-		if (who == CALLER_NODE)
+		if (who == MK_CALLER_NODE)
 			mk_reply_status(rep, 403, NULL, NULL, "the node token may not use the proxy "
 					"subresources");
 		else
@@ -270,7 +314,7 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
 		return;
 	}
-	if (who == CALLER_NODE && !node_may(req)) {
+	if (who == MK_CALLER_NODE && !node_may(req)) {
 		mk_reply_status(rep, 403, req->res ? req->res->name : NULL, req->name,
 				"%s is forbidden: the node token may not %s %s%s%s",
 				req->res ? req->res->name : req->url, req->method,
@@ -292,7 +336,7 @@ static bool admit(struct mk_request *req, struct mk_reply *rep)
 	struct mk_apiserver *srv = req->srv;
 
 	mk_connguard_mhd_request_begin(srv->guard, req->conn);
-	if (authenticate(req) == CALLER_NONE) {
+	if (authenticate(req) == MK_CALLER_NONE) {
 		req->close_after = true;
 		return true;
 	}
@@ -317,13 +361,14 @@ static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection 
 		char *b = rep->body ? rep->body : mk_strdup("");
 		/* never emit invalid UTF-8 in JSON (a name from the URL echoed in a Status,
 		 * say): Go's encoder writes U+FFFD for it, and clients reject the rest */
-		if (rep->content_type && strstr(rep->content_type, "json") &&
-		    !mk_utf8_valid(b, strlen(b))) {
-			char *fixed = mk_utf8_sanitize(b, strlen(b), NULL);
+		size_t len = rep->body_len ? rep->body_len : strlen(b);
+		if (rep->content_type && strstr(rep->content_type, "json") && !mk_utf8_valid(b, len)) {
+			char *fixed = mk_utf8_sanitize(b, len, NULL);
 			free(b);
 			b = fixed;
+			len = strlen(b);
 		}
-		resp = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_FREE);
+		resp = MHD_create_response_from_buffer(len, b, MHD_RESPMEM_MUST_FREE);
 		rep->body = NULL;
 		if (!resp) {
 			free(b);
@@ -333,6 +378,8 @@ static enum MHD_Result send_reply(struct mk_request *req, struct MHD_Connection 
 	if (rep->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
+	if (rep->warning)
+		MHD_add_response_header(resp, "Warning", rep->warning);
 	if (req && req->close_after)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (rep->code == 429)
@@ -430,6 +477,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	dispatch(req, &rep);
 	enum MHD_Result r = send_reply(req, conn, &rep);
 	free(rep.body);
+	free(rep.warning);
 	return r;
 }
 

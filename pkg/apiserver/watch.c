@@ -32,6 +32,7 @@ struct stream {
 	struct mk_store_list initial;
 	size_t next_initial;
 	bool ending, ended;
+	bool initial_end_pending;	/* sendInitialEvents: bookmark after the initial state */
 };
 
 static void slot_add(struct mk_apiserver *srv, struct mk_watch_slot *s)
@@ -148,6 +149,11 @@ static void produce(struct stream *st)
 			emit(st, "ADDED", st->initial.items[st->next_initial++], NULL);
 			continue;
 		}
+		if (st->initial_end_pending) {
+			st->initial_end_pending = false;
+			emit_bookmark(st);
+			continue;
+		}
 		struct mk_store_event *ev = NULL;
 		_cleanup_error_ struct mk_error *err = NULL;
 		uint64_t now = mk_time_mono_ns();
@@ -219,7 +225,6 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	struct stream *st = mk_malloc0(sizeof(*st));
 	const char *rvs = mk_request_arg(req, "resourceVersion");
 	const char *ts = mk_request_arg(req, "timeoutSeconds");
-	const char *bm = mk_request_arg(req, "allowWatchBookmarks");
 	const char *ns = r->namespaced ? req->ns : NULL;
 	uint64_t from = 0;
 
@@ -228,7 +233,7 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	st->fd = -1;
 	mk_buf_init(&st->out);
 	st->table = mk_request_wants_table(req);
-	st->bookmarks = bm && (!strcmp(bm, "true") || !strcmp(bm, "1"));
+	st->bookmarks = mk_request_bool(req, "allowWatchBookmarks");
 	if (mk_request_selectors(req, rep, &st->labels, &st->fields) < 0) {
 		stream_free(st);
 		return;
@@ -245,7 +250,34 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	st->deadline_ns = mk_time_mono_ns() + (uint64_t)timeout * 1000000000ull;
 	st->last_bookmark_ns = mk_time_mono_ns();
 
-	if (rvs && *rvs && strcmp(rvs, "0")) {
+	/* sendInitialEvents (the streaming list): the current state as ADDED events, then
+	 * a bookmark marked k8s.io/initial-events-end, then changes; kube-apiserver
+	 * requires bookmarks and resourceVersionMatch=NotOlderThan with it */
+	bool initial_events = mk_request_bool(req, "sendInitialEvents");
+	if (initial_events) {
+		const char *rvm = mk_request_arg(req, "resourceVersionMatch");
+		cJSON *causes = cJSON_CreateArray();
+		if (!st->bookmarks)
+			mk_api_cause_add(causes, "FieldValueRequired", "allowWatchBookmarks",
+					 "allowWatchBookmarks: Required value: allowWatchBookmarks must "
+					 "be set to true when sendInitialEvents is true");
+		if (!rvm || strcmp(rvm, "NotOlderThan"))
+			mk_api_cause_add(causes, "FieldValueForbidden", "sendInitialEvents",
+					 "sendInitialEvents: Forbidden: sendInitialEvents is forbidden "
+					 "for watch unless resourceVersionMatch is set to NotOlderThan");
+		if (cJSON_GetArraySize(causes)) {
+			stream_free(st);
+			_cleanup_free_ char *m = mk_strdup_printf(
+				"ListOptions.meta.k8s.io \"\" is invalid: %s",
+				mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message"));
+			_cleanup_cjson_ cJSON *stt =
+				mk_api_status_new(422, "Invalid", m, "ListOptions", "", causes);
+			mk_reply_json(rep, 422, stt);
+			return;
+		}
+		cJSON_Delete(causes);
+	}
+	if (rvs && *rvs && strcmp(rvs, "0") && !initial_events) {
 		char *end;
 		from = strtoull(rvs, &end, 10);
 		if (*end || rvs[0] == '-') {
@@ -262,6 +294,7 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 			return;
 		}
 		from = st->initial.rv;
+		st->initial_end_pending = initial_events;
 	}
 	st->last_rv = from;
 	if (mk_store_watch_new(req->srv->store, r->name, ns, from, &st->w, &err) < 0) {

@@ -42,6 +42,18 @@ static int resolve(void *ud, const char *ns, const char *pod, const char *contai
 	return 0;
 }
 
+/* Port-forward: the fixture's containers share the test's network namespace (the
+ * node's, as for hostNetwork pods). */
+static int resolve_netns(void *ud, const char *ns, const char *pod, char **ret_uid,
+			 char **ret_netns, struct mk_error **err)
+{
+	if (strcmp(ns, "default") || (strcmp(pod, "web") && strcmp(pod, "ticker")))
+		return mk_error_set(err, ENOENT, "pod \"%s\" not found on this node", pod);
+	*ret_uid = mk_strdup(pod);
+	*ret_netns = NULL;
+	return 0;
+}
+
 static int put(struct mk_store *s, const char *res, const char *ns, const char *json,
 	       struct mk_error **err)
 {
@@ -157,6 +169,7 @@ int main(int argc, char **argv)
 		.runtime = f.rt,
 		.resolve = resolve,
 		.resolve_userdata = &f,
+		.resolve_netns = resolve_netns,
 	};
 	if (mk_agent_stream_start(&sopt, &stream, &err) < 0)
 		goto out;
