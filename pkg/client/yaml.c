@@ -409,7 +409,9 @@ static int goyaml_key_cmp(const char *a, const char *b)
 			return ca < cb ? -1 : 1;
 		if (al || bl)
 			return bl ? -1 : 1;
-		long long an = 0, bn = 0;
+		/* go-yaml's int arithmetic wraps on long digit runs: unsigned here, as
+		 * signed overflow would be undefined, compared as signed like Go */
+		unsigned long long an = 0, bn = 0;
 		size_t ai, bi;
 		if (ca == '0' || cb == '0') {
 			for (size_t j = i; j-- > 0 && is_digit((unsigned char)a[j]);) {
@@ -421,11 +423,11 @@ static int goyaml_key_cmp(const char *a, const char *b)
 			}
 		}
 		for (ai = i; ai < la && is_digit((unsigned char)a[ai]); ai++)
-			an = an * 10 + (a[ai] - '0');
+			an = an * 10 + (unsigned)(a[ai] - '0');
 		for (bi = i; bi < lb && is_digit((unsigned char)b[bi]); bi++)
-			bn = bn * 10 + (b[bi] - '0');
+			bn = bn * 10 + (unsigned)(b[bi] - '0');
 		if (an != bn)
-			return an < bn ? -1 : 1;
+			return (long long)an < (long long)bn ? -1 : 1;
 		if (ai != bi)
 			return ai < bi ? -1 : 1;
 		return ca < cb ? -1 : 1;
