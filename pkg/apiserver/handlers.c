@@ -112,6 +112,7 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 					at && at >= req->body.data ? (long)(at - req->body.data) : 0L);
 			return -1;
 		}
+		mk_api_json_dedupe(obj);
 	} else {
 		mk_reply_status(rep, 415, NULL, NULL,
 				"the body of the request was in an unknown format - accepted media "
@@ -943,6 +944,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+	mk_api_json_dedupe(patch);
 	if (!patch) {
 		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
 		return;

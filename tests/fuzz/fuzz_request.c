@@ -1,7 +1,7 @@
 /* libFuzzer target for the API server's request body path without HTTP (make fuzz).
  * The first input byte picks the resource (its kind, as the URL would) and the
  * operation; the rest is the body:
- *   create:  JSON (or protobuf) decode, apiVersion/kind, defaulting, validation;
+ *   create:  JSON (duplicate names resolved as Go does) or protobuf decode, apiVersion/kind, defaulting, validation;
  *   update:  the same, validated against a stored object of the kind (immutable
  *            fields);
  *   patch:   merge, JSON (RFC 6902) or strategic merge patch of the stored object,
@@ -128,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	} else {
 		body = cJSON_ParseWithLength((const char *)data, size);
+		mk_api_json_dedupe(body); /* as the server's decode does */
 	}
 	if (!body)
 		return 0;

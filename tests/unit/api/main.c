@@ -9,11 +9,13 @@ Suite *resource_suite(void) __attribute__((weak));
 Suite *validate_suite(void) __attribute__((weak));
 Suite *table_suite(void) __attribute__((weak));
 Suite *protobuf_suite(void) __attribute__((weak));
+Suite *dedupe_suite(void) __attribute__((weak));
 
 int main(void)
 {
 	Suite *(*ctors[])(void) = { patch_suite, selector_suite, resource_suite,
-				    validate_suite, table_suite, protobuf_suite };
+				    validate_suite, table_suite, protobuf_suite,
+				    dedupe_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])

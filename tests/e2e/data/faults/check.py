@@ -26,7 +26,7 @@ acked = lost = 0
 acked_pod_creates, acked_pod_deletes = set(), set()
 for line in open(burst):
     f = line.split()
-    if len(f) < 3:
+    if len(f) < 4:
         continue
     st, op, res, name = f[0], f[1], f[2], f[3]
     val = f[4] if len(f) > 4 else ""
@@ -42,11 +42,9 @@ for line in open(burst):
     if st == "err":
         # a definite refusal changes nothing (e.g. scale of a deployment whose create was lost)
         continue
-    prev = last.get(key)
-    uncertain = st == "lost" or (prev is not None and prev[3])
-    if op == "scale" and prev is not None and prev[1] == "delete":
-        continue
-    last[key] = (st, op, val, uncertain if op == "scale" else st == "lost")
+    # a lost write may or may not have happened: the object's state is open then
+    # (until a later acknowledged write settles it)
+    last[key] = (st, op, val, st == "lost")
 
 print(f"burst: {acked} acknowledged writes, {lost} without answer")
 problems = []

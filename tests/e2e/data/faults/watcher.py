@@ -16,15 +16,14 @@ while not os.path.exists(stop):
         c.request("GET", f"{path}?watch=1&allowWatchBookmarks=false&resourceVersion={rv}&timeoutSeconds=600",
                   headers={"Authorization": "Bearer " + token})
         r = c.getresponse()
+        if c.sock:
+            c.sock.settimeout(None)  # events may be far apart; a killed server closes the socket
         if r.status != 200:
             log.write(f"HTTP {r.status}\n")
             time.sleep(0.2)
             continue
         while not os.path.exists(stop):
-            try:
-                line = r.fp.readline()
-            except TimeoutError:
-                continue
+            line = r.readline()  # the response decodes the chunked stream
             if not line:
                 break
             ev = json.loads(line)
