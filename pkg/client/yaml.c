@@ -277,9 +277,19 @@ static cJSON *parse_node(struct parse_ctx *p, yaml_event_t *ev, int depth)
 			bool merge = e.type == YAML_SCALAR_EVENT && !e.data.scalar.tag &&
 				     e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 				     !strcmp((const char *)e.data.scalar.value, "<<");
+			size_t kline = e.start_mark.line + 1;
 			cJSON *k = parse_node(p, &e, depth + 1);
 			if (!k)
 				goto fail;
+			if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
+				/* as sigs.k8s.io/yaml (kubectl) refuses them; printing them as
+				 * text keys would also double their escapes at every level */
+				const char *what = cJSON_IsObject(k) ? "mapping" : "sequence";
+				cJSON_Delete(k);
+				mk_error_set(p->err, EINVAL, "yaml: line %zu: unsupported map key: a %s",
+					     kline, what);
+				goto fail;
+			}
 			char *key;
 			if (cJSON_IsString(k))
 				key = mk_strdup(k->valuestring);
