@@ -30,7 +30,7 @@ start_server || { fail faults_server_start "server did not start"; exit 1; }
 touch "$T/burst.log" "$T/watch.log"
 api GET /api/v1/pods
 rv0=$(jqb .metadata.resourceVersion)
-python3 "$D/watcher.py" 127.0.0.1 "$PORT" "$TOKEN" "$CACERT" pods "$rv0" "$T/watch.log" "$T/stop" &
+python3 "$D/watcher.py" 127.0.0.1 "$PORT" "$TOKEN" "$CACERT" pods "$rv0" "$T/watch.log" "$T/stop-watch" &
 WATCHER=$!
 _PIDS+=("$WATCHER")
 python3 "$D/burst.py" 127.0.0.1 "$PORT" "$TOKEN" "$CACERT" "$T/burst.log" "$T/stop" \
@@ -73,8 +73,12 @@ printf '%s' "$BODY" >"$T/deps.json"
 api_json POST /api/v1/namespaces/default/pods \
 	'{"metadata":{"name":"sentinel"},"spec":{"containers":[{"name":"c","image":"busybox:1.36"}]}}'
 wait_until 100 grep -q ' default/sentinel$' "$T/watch.log"
+touch "$T/stop-watch"
 kill "$WATCHER" 2>/dev/null
-python3 "$D/check.py" "$T/burst.log" "$T/watch.log" "$T/pods.json" "$T/deps.json"
+python3 "$D/check.py" "$T/burst.log" "$T/watch.log" "$T/pods.json" "$T/deps.json" | tee "$T/check.out"
+if grep -q '^FAIL' "$T/check.out"; then
+	echo "--- last watch lines"; tail -4 "$T/watch.log"; echo "--- last burst lines"; tail -4 "$T/burst.log"
+fi
 check faults_server_healthy server_healthy
 stop_server TERM
 check faults_integrity_after_kills test "$(sqlite3 "$DATA/state.db" 'PRAGMA integrity_check')" == ok
