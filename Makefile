@@ -81,11 +81,9 @@ check: all
 bench: all
 	bench/run.sh
 
+# the whole suite under ASan + UBSan, built apart in build-san/ (see SAN=1 above)
 asan:
-	$(MAKE) clean
-	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" all
-	tests/run.sh
+	$(MAKE) SAN=1 check
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
