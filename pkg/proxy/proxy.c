@@ -675,7 +675,8 @@ static void port_update(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint
 			added[na++] = want[i];
 	changed = mk_malloc0((cap ? cap : 1) * sizeof(*changed));
 	holes = mk_malloc0((n ? n : 1) * sizeof(*holes));
-	memcpy(t, ps->slots, n * sizeof(*t));
+	if (n)
+		memcpy(t, ps->slots, n * sizeof(*t));
 	for (size_t i = 0; i < n; i++) {
 		if (ep_in(want, m, &ps->slots[i]))
 			continue;
