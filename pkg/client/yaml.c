@@ -491,8 +491,9 @@ static bool needs_quotes(const char *s)
 	if (is_null_word(s) || bool_word(s) >= 0 || yaml11_bool_word(s) || parse_number(s, &d) ||
 	    looks_like_timestamp(s))
 		return true;
-	/* go-yaml v2 also reads base-60 numbers ("1:20") and "=" specially */
-	if (!strcmp(s, "="))
+	/* go-yaml v2 also reads base-60 numbers ("1:20"), "=" and the merge key "<<"
+	 * specially (an unquoted "<<" key would merge its value when read back) */
+	if (!strcmp(s, "=") || !strcmp(s, "<<"))
 		return true;
 	bool sexa = *s && strchr(s, ':');
 	for (const char *p = s; *p && sexa; p++)

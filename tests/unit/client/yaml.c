@@ -238,6 +238,21 @@ START_TEST(test_emit_key_order_long_digits)
 }
 END_TEST
 
+/* fuzz_yaml: a literal "<<" key (here from a "!"-tagged scalar) must not come back
+ * as a merge key */
+START_TEST(test_emit_quotes_merge_key)
+{
+	cJSON *j = cJSON_Parse("{\"<<\":{\"b\":1},\"a\":2}"), *back = NULL;
+	char *y = mk_yaml_emit(j, NULL);
+	ck_assert_ptr_nonnull(y);
+	ck_assert_int_eq(mk_yaml_parse_documents(y, strlen(y), &back, NULL), 0);
+	ck_assert_msg(cJSON_Compare(cJSON_GetArrayItem(back, 0), j, true), "read back: %s", y);
+	free(y);
+	cJSON_Delete(back);
+	cJSON_Delete(j);
+}
+END_TEST
+
 Suite *yaml_suite(void)
 {
 	Suite *s = suite_create("yaml");
@@ -251,6 +266,7 @@ Suite *yaml_suite(void)
 	tcase_add_test(tc, test_emit_key_order);
 	tcase_add_test(tc, test_collection_keys_refused);
 	tcase_add_test(tc, test_emit_key_order_long_digits);
+	tcase_add_test(tc, test_emit_quotes_merge_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
