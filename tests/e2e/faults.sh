@@ -24,6 +24,7 @@ rounds=${FAULT_ROUNDS:-6}
 curl_max_time 20
 export BURST_SEED=${BURST_SEED:-$RANDOM}
 echo "seed $BURST_SEED, $rounds rounds"
+START=$SECONDS
 
 # ---- 1. kill -9 of the server during a burst --------------------------------------
 start_server || { fail faults_server_start "server did not start"; exit 1; }
@@ -83,6 +84,7 @@ check faults_server_healthy server_healthy
 stop_server TERM
 check faults_integrity_after_kills test "$(sqlite3 "$DATA/state.db" 'PRAGMA integrity_check')" == ok
 
+echo "# part 1 done after $((SECONDS - START)) s"
 # ---- 2. disk full -------------------------------------------------------------------
 mkdir -p "$T/small"
 mount -t tmpfs -o size=32m tmpfs "$T/small" || { fail faults_disk_mount "mount tmpfs"; exit 1; }
@@ -127,6 +129,7 @@ expect_code faults_disk_recovers_reads 200
 stop_server TERM
 check faults_disk_integrity test "$(sqlite3 "$DATA/state.db" 'PRAGMA integrity_check')" == ok
 
+echo "# part 2 done after $((SECONDS - START)) s"
 [ -n "${FAULTS_NO_CLUSTER:-}" ] && exit 0 # parts 1 and 2 only (while working on them)
 
 # ---- 3. agents killed, a node lost for good (2 nodes as network namespaces) ---------
@@ -212,3 +215,4 @@ t0=$(date +%s)
 all_on_node1() { [ "$(running | awk '$1 == "node1"' | wc -l)" == 4 ] && [ "$(running | wc -l)" == 4 ]; }
 if wait_s 60 all_on_node1; then pass "faults_node_lost_pods_back_elsewhere ($(($(date +%s) - t0)) s)"
 else fail faults_node_lost_pods_back_elsewhere "after $(($(date +%s) - t0)) s: $(running | tr '\n' ' ')"; fi
+echo "# part 3 done after $((SECONDS - START)) s"
