@@ -13,4 +13,5 @@ if ! make -s fuzz-build >"$T/build.log" 2>&1; then
 	exit 1
 fi
 pass fuzz_build
-tests/fuzz/run.sh -max_total_time="$secs"
+# logs and crashing inputs in build-fuzz/short (kept after the test)
+FUZZ_OUT=build-fuzz/short tests/fuzz/run.sh -max_total_time="$secs"

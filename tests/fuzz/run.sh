@@ -7,12 +7,15 @@
 #   NAME:  harnesses to run (dns, protobuf, request, unpack, ws, yaml); default all
 # Prints one line per harness: "PASS: fuzz_NAME (R runs in S s, 0 crashes)" or
 # "FAIL: fuzz_NAME: ..." with the crash summary; a crashing input is kept as
-# build-fuzz/crash-NAME-* and the log as build-fuzz/NAME.log. Exit 1 if any failed.
+# OUT/crash-NAME-* and the log as OUT/NAME.log, OUT being $FUZZ_OUT (default
+# build-fuzz). Exit 1 if any failed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 limit=${1:?usage: tests/fuzz/run.sh -runs=N|-max_total_time=S [NAME...]}
 shift
 names=("$@")
+out=${FUZZ_OUT:-build-fuzz}
+mkdir -p "$out"
 [ ${#names[@]} -eq 0 ] && names=(dns protobuf request unpack ws yaml)
 rc=0
 for n in "${names[@]}"; do
@@ -26,16 +29,16 @@ for n in "${names[@]}"; do
 	mkdir -p "build-fuzz/corpus-$n"
 	start=$(date +%s)
 	"$bin" "$limit" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="build-fuzz/crash-$n-" "build-fuzz/corpus-$n" "tests/fuzz/corpus-$n" \
-		>"build-fuzz/$n.log" 2>&1
+		-artifact_prefix="$out/crash-$n-" "build-fuzz/corpus-$n" "tests/fuzz/corpus-$n" \
+		>"$out/$n.log" 2>&1
 	r=$?
 	secs=$(($(date +%s) - start))
-	runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "build-fuzz/$n.log")
+	runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$out/$n.log")
 	if [ $r -eq 0 ] && [ -n "$runs" ]; then
 		echo "PASS: fuzz_$n ($runs runs in ${secs}s, 0 crashes)"
 	else
 		echo "FAIL: fuzz_$n: exit $r after ${secs}s: $(grep -E '^(==[0-9]+==ERROR|SUMMARY)|Test unit written|runtime error' \
-			"build-fuzz/$n.log" | head -4 | tr '\n' ' ')"
+			"$out/$n.log" | head -4 | tr '\n' ' ')"
 		rc=1
 	fi
 done
