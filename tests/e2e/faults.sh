@@ -26,6 +26,11 @@ export BURST_SEED=${BURST_SEED:-$RANDOM}
 echo "seed $BURST_SEED, $rounds rounds"
 START=$SECONDS
 
+# integrity DB: PRAGMA integrity_check of the store ("ok")
+integrity() {
+	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])' "$1"
+}
+
 # ---- 1. kill -9 of the server during a burst --------------------------------------
 start_server || { fail faults_server_start "server did not start"; exit 1; }
 touch "$T/burst.log" "$T/watch.log"
@@ -82,7 +87,7 @@ if grep -q '^FAIL' "$T/check.out"; then
 fi
 check faults_server_healthy server_healthy
 stop_server TERM
-check faults_integrity_after_kills test "$(sqlite3 "$DATA/state.db" 'PRAGMA integrity_check')" == ok
+check faults_integrity_after_kills test "$(integrity "$DATA/state.db")" == ok
 
 echo "# part 1 done after $((SECONDS - START)) s"
 # ---- 2. disk full -------------------------------------------------------------------
@@ -127,7 +132,7 @@ expect_eq faults_disk_recovers_writes "${ok:-no} $HTTP_CODE" "1 201"
 api GET /api/v1/namespaces/default/pods/before
 expect_code faults_disk_recovers_reads 200
 stop_server TERM
-check faults_disk_integrity test "$(sqlite3 "$DATA/state.db" 'PRAGMA integrity_check')" == ok
+check faults_disk_integrity test "$(integrity "$DATA/state.db")" == ok
 
 echo "# part 2 done after $((SECONDS - START)) s"
 [ -n "${FAULTS_NO_CLUSTER:-}" ] && exit 0 # parts 1 and 2 only (while working on them)
