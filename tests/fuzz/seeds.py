@@ -100,7 +100,8 @@ out("ws", "server-out", b"\x01"[:0] + b"\x00" + frame(2, b"\x01hello\n") + frame
     frame(2, b"\x03" + b'{"metadata":{},"status":"Success"}') + frame(8, b"\x03\xe8"))
 out("ws", "fragmented", b"\x02" + frame(1, b"abc", k, fin=False) + frame(0, b"def", k) + frame(9, b"ping", k))
 out("ws", "len126", b"\x00" + frame(2, b"\x01" + b"x" * 300))
-out("ws", "len127", b"\x00" + frame(2, b"\x01" + b"y" * 65536))
+# the 64-bit length form, here non-minimal (a 200-byte payload) to stay under max_len
+out("ws", "len127", b"\x00" + bytes([0x82, 127]) + struct.pack(">Q", 200) + b"\x01" + b"y" * 199)
 out("ws", "header", b"\x02Upgrade, keep-alive, v5.channel.k8s.io,  v4.channel.k8s.io ")
 
 # ---- fuzz_unpack: layer tars ----
