@@ -152,6 +152,13 @@ cJSON *mk_api_table_new(const struct mk_api_resource *r, bool column_definitions
 void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
 			  time_t now);
 
+/* ---- request bodies ----------------------------------------------------- */
+
+/* Removes, in every object of the tree v, each member that a later member of the
+ * same name overrides, as Go's encoding/json (so kube-apiserver) decodes them: the
+ * last one wins. Applied to decoded request bodies before anything reads them. */
+void mk_api_json_dedupe(cJSON *v);
+
 /* ---- protobuf ------------------------------------------------------------- */
 
 /* Decodes a Kubernetes protobuf request body ("k8s\0" magic + runtime.Unknown) for

@@ -113,6 +113,7 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 					at && at >= req->body.data ? (long)(at - req->body.data) : 0L);
 			return -1;
 		}
+		mk_api_json_dedupe(obj);
 	} else {
 		mk_reply_status(rep, 415, NULL, NULL,
 				"the body of the request was in an unknown format - accepted media "
@@ -1071,6 +1072,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 	if (req->body.data)
 		mk_json_fix_surrogates(req->body.data, req->body.len);
 	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+	mk_api_json_dedupe(patch);
 	if (!patch) {
 		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
 		return;

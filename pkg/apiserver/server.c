@@ -83,8 +83,13 @@ void mk_reply_error(struct mk_reply *rep, const struct mk_api_resource *r, const
 	default:
 		if (err->code >= 400 && err->code < 600)
 			mk_reply_status(rep, err->code, kind, name, "%s", err->msg);
-		else
+		else {
+			/* the storage failed (disk full, I/O error): the client gets the
+			 * Status, the operator a log line saying why */
+			mk_log(MK_LOG_ERROR, "apiserver", "%s%s%s: %s", qual, name ? "/" : "",
+			       name ? name : "", err->msg);
 			mk_reply_status(rep, 500, kind, name, "%s", err->msg);
+		}
 	}
 }
 

@@ -277,9 +277,19 @@ static cJSON *parse_node(struct parse_ctx *p, yaml_event_t *ev, int depth)
 			bool merge = e.type == YAML_SCALAR_EVENT && !e.data.scalar.tag &&
 				     e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 				     !strcmp((const char *)e.data.scalar.value, "<<");
+			size_t kline = e.start_mark.line + 1;
 			cJSON *k = parse_node(p, &e, depth + 1);
 			if (!k)
 				goto fail;
+			if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
+				/* as sigs.k8s.io/yaml (kubectl) refuses them; printing them as
+				 * text keys would also double their escapes at every level */
+				const char *what = cJSON_IsObject(k) ? "mapping" : "sequence";
+				cJSON_Delete(k);
+				mk_error_set(p->err, EINVAL, "yaml: line %zu: unsupported map key: a %s",
+					     kline, what);
+				goto fail;
+			}
 			char *key;
 			if (cJSON_IsString(k))
 				key = mk_strdup(k->valuestring);
@@ -409,7 +419,9 @@ static int goyaml_key_cmp(const char *a, const char *b)
 			return ca < cb ? -1 : 1;
 		if (al || bl)
 			return bl ? -1 : 1;
-		long long an = 0, bn = 0;
+		/* go-yaml's int arithmetic wraps on long digit runs: unsigned here, as
+		 * signed overflow would be undefined, compared as signed like Go */
+		unsigned long long an = 0, bn = 0;
 		size_t ai, bi;
 		if (ca == '0' || cb == '0') {
 			for (size_t j = i; j-- > 0 && is_digit((unsigned char)a[j]);) {
@@ -421,11 +433,11 @@ static int goyaml_key_cmp(const char *a, const char *b)
 			}
 		}
 		for (ai = i; ai < la && is_digit((unsigned char)a[ai]); ai++)
-			an = an * 10 + (a[ai] - '0');
+			an = an * 10 + (unsigned)(a[ai] - '0');
 		for (bi = i; bi < lb && is_digit((unsigned char)b[bi]); bi++)
-			bn = bn * 10 + (b[bi] - '0');
+			bn = bn * 10 + (unsigned)(b[bi] - '0');
 		if (an != bn)
-			return an < bn ? -1 : 1;
+			return (long long)an < (long long)bn ? -1 : 1;
 		if (ai != bi)
 			return ai < bi ? -1 : 1;
 		return ca < cb ? -1 : 1;
@@ -479,8 +491,9 @@ static bool needs_quotes(const char *s)
 	if (is_null_word(s) || bool_word(s) >= 0 || yaml11_bool_word(s) || parse_number(s, &d) ||
 	    looks_like_timestamp(s))
 		return true;
-	/* go-yaml v2 also reads base-60 numbers ("1:20") and "=" specially */
-	if (!strcmp(s, "="))
+	/* go-yaml v2 also reads base-60 numbers ("1:20"), "=" and the merge key "<<"
+	 * specially (an unquoted "<<" key would merge its value when read back) */
+	if (!strcmp(s, "=") || !strcmp(s, "<<"))
 		return true;
 	bool sexa = *s && strchr(s, ':');
 	for (const char *p = s; *p && sexa; p++)

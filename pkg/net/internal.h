@@ -28,10 +28,11 @@ static inline void sock_unlockp(struct mk_net_sock **s) { if (*s) pthread_mutex_
 #define _cleanup_cache_ _cleanup_(nl_cache_freep)
 #define _cleanup_rtaddr_ _cleanup_(rtnl_addr_putp)
 #define _cleanup_route_ _cleanup_(rtnl_route_putp)
-/* Locks s for the rest of the scope. */
+/* Locks s for the rest of the scope (one per scope; the guard is only read by its
+ * cleanup, hence unused for clang's -Wunused-variable). */
 #define SOCK_LOCK(s)                                                              \
 	pthread_mutex_lock(&(s)->lock);                                           \
-	_cleanup_(sock_unlockp) struct mk_net_sock *_locked_##__LINE__ = (s)
+	_cleanup_(sock_unlockp) __attribute__((unused)) struct mk_net_sock *_locked_ = (s)
 
 /* Moves *e into *err if err wants one (else frees it). */
 static inline void error_move(struct mk_error **err, struct mk_error **e)

@@ -692,10 +692,12 @@ static void port_update(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint
 
 	/* dp->endpoints is sorted by (host-order ip, port); re-sort copies by our order */
 	want = mk_malloc0((m ? m : 1) * sizeof(*want));
-	memcpy(want, dp->endpoints, m * sizeof(*want));
+	if (m) /* memcpy from NULL is undefined even for 0 bytes (UBSan) */
+		memcpy(want, dp->endpoints, m * sizeof(*want));
 	qsort(want, m, sizeof(*want), ep_cmp);
 	have = mk_malloc0((n ? n : 1) * sizeof(*have));
-	memcpy(have, ps->slots, n * sizeof(*have));
+	if (n)
+		memcpy(have, ps->slots, n * sizeof(*have));
 	qsort(have, n, sizeof(*have), ep_cmp);
 	added = mk_malloc0((m ? m : 1) * sizeof(*added));
 	size_t na = 0, nh = 0, ai = 0;
@@ -704,7 +706,8 @@ static void port_update(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint
 			added[na++] = want[i];
 	changed = mk_malloc0((cap ? cap : 1) * sizeof(*changed));
 	holes = mk_malloc0((n ? n : 1) * sizeof(*holes));
-	memcpy(t, ps->slots, n * sizeof(*t));
+	if (n)
+		memcpy(t, ps->slots, n * sizeof(*t));
 	for (size_t i = 0; i < n; i++) {
 		if (ep_in(want, m, &ps->slots[i]))
 			continue;

@@ -4,7 +4,9 @@
 # including on failure; servers started here are killed by PID.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-MINIK8S="$ROOT/build/minik8s"
+# MINIK8S: the binary under test; e.g. MINIK8S=build-san/build/minik8s (make SAN=1)
+# runs a script against the ASan+UBSan build
+MINIK8S=$(realpath -m "${MINIK8S:-$ROOT/build/minik8s}")
 T=$(mktemp -d /tmp/minik8s-e2e.XXXXXX)
 : >"$T/.results"
 _PIDS=()

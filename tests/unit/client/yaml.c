@@ -208,6 +208,51 @@ START_TEST(test_emit_key_order)
 }
 END_TEST
 
+/* found by tests/fuzz/fuzz_yaml.c: mapping keys printed as text doubled their
+ * escapes at every nesting level (exponential); kubectl refuses such keys */
+START_TEST(test_collection_keys_refused)
+{
+	const char *cases[] = { "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{a: 1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}\n",
+				"? [1, 2]\n: x\n", "a: &m {b: 1}\n*m : 2\n" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
+		cJSON *docs = NULL;
+		struct mk_error *err = NULL;
+		ck_assert_int_lt(mk_yaml_parse_documents(cases[i], strlen(cases[i]), &docs, &err), 0);
+		ck_assert_msg(strstr(err->msg, "unsupported map key"), "msg: %s", err->msg);
+		ck_assert_ptr_null(docs);
+		mk_error_free(&err);
+	}
+}
+END_TEST
+
+/* go-yaml's digit-run comparison on runs longer than an int64 (UBSan found the
+ * signed overflow): no crash, a stable order */
+START_TEST(test_emit_key_order_long_digits)
+{
+	cJSON *j = cJSON_Parse("{\"a55555555555555555555\":1,\"a5\":2}");
+	char *y = mk_yaml_emit(j, NULL);
+	ck_assert_ptr_nonnull(y);
+	ck_assert_ptr_nonnull(strstr(y, "a5: 2\n"));
+	free(y);
+	cJSON_Delete(j);
+}
+END_TEST
+
+/* fuzz_yaml: a literal "<<" key (here from a "!"-tagged scalar) must not come back
+ * as a merge key */
+START_TEST(test_emit_quotes_merge_key)
+{
+	cJSON *j = cJSON_Parse("{\"<<\":{\"b\":1},\"a\":2}"), *back = NULL;
+	char *y = mk_yaml_emit(j, NULL);
+	ck_assert_ptr_nonnull(y);
+	ck_assert_int_eq(mk_yaml_parse_documents(y, strlen(y), &back, NULL), 0);
+	ck_assert_msg(cJSON_Compare(cJSON_GetArrayItem(back, 0), j, true), "read back: %s", y);
+	free(y);
+	cJSON_Delete(back);
+	cJSON_Delete(j);
+}
+END_TEST
+
 Suite *yaml_suite(void)
 {
 	Suite *s = suite_create("yaml");
@@ -219,6 +264,9 @@ Suite *yaml_suite(void)
 	tcase_add_test(tc, test_emit_kubectl_style);
 	tcase_add_test(tc, test_round_trip_tricky_strings);
 	tcase_add_test(tc, test_emit_key_order);
+	tcase_add_test(tc, test_collection_keys_refused);
+	tcase_add_test(tc, test_emit_key_order_long_digits);
+	tcase_add_test(tc, test_emit_quotes_merge_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
