@@ -96,6 +96,27 @@ int svc_target_port(const cJSON *sp, const cJSON *pod)
 	return 0;
 }
 
+cJSON *svc_pod_ports(const cJSON *svc, const cJSON *pod, bool empty_names)
+{
+	cJSON *ports = cJSON_CreateArray();
+	const cJSON *sp;
+	cJSON_ArrayForEach(sp, mk_json_get(svc, "spec.ports"))
+	{
+		int port = svc_target_port(sp, pod);
+		if (!port)
+			continue;
+		cJSON *p = cJSON_CreateObject();
+		const char *name = mk_json_get_string(sp, "name");
+		const char *proto = mk_json_get_string(sp, "protocol");
+		if ((name && *name) || empty_names)
+			cJSON_AddStringToObject(p, "name", name ? name : "");
+		cJSON_AddNumberToObject(p, "port", port);
+		cJSON_AddStringToObject(p, "protocol", proto ? proto : "TCP");
+		cJSON_AddItemToArray(ports, p);
+	}
+	return ports;
+}
+
 struct subset {
 	char *ports_key; /* canonical ports JSON */
 	cJSON *ports;
@@ -139,22 +160,7 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 		const char *phase = mk_json_get_string(pod, "status.phase");
 		if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
 			continue;
-		cJSON *ports = cJSON_CreateArray();
-		const cJSON *sp;
-		cJSON_ArrayForEach(sp, mk_json_get(svc, "spec.ports"))
-		{
-			int port = svc_target_port(sp, pod);
-			if (!port)
-				continue;
-			cJSON *ep = cJSON_CreateObject();
-			const char *name = mk_json_get_string(sp, "name");
-			const char *proto = mk_json_get_string(sp, "protocol");
-			if (name && *name)
-				cJSON_AddStringToObject(ep, "name", name);
-			cJSON_AddNumberToObject(ep, "port", port);
-			cJSON_AddStringToObject(ep, "protocol", proto ? proto : "TCP");
-			cJSON_AddItemToArray(ports, ep);
-		}
+		cJSON *ports = svc_pod_ports(svc, pod, false);
 		if (!cJSON_GetArraySize(ports) && cJSON_GetArraySize(mk_json_get(svc, "spec.ports"))) {
 			cJSON_Delete(ports);
 			continue;

@@ -121,21 +121,7 @@ static struct group *build_groups(const cJSON *svc, struct mk_object **pods, siz
 			continue;
 		if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
 			continue;
-		cJSON *ports = cJSON_CreateArray();
-		const cJSON *sp;
-		cJSON_ArrayForEach(sp, mk_json_get(svc, "spec.ports"))
-		{
-			int port = svc_target_port(sp, pod);
-			if (!port)
-				continue;
-			cJSON *p = cJSON_CreateObject();
-			const char *name = mk_json_get_string(sp, "name");
-			const char *proto = mk_json_get_string(sp, "protocol");
-			cJSON_AddStringToObject(p, "name", name ? name : "");
-			cJSON_AddNumberToObject(p, "port", port);
-			cJSON_AddStringToObject(p, "protocol", proto ? proto : "TCP");
-			cJSON_AddItemToArray(ports, p);
-		}
+		cJSON *ports = svc_pod_ports(svc, pod, true);
 		struct mk_buf kb;
 		mk_buf_init(&kb);
 		mk_json_canonical(ports, &kb);

@@ -89,6 +89,10 @@ int node_sync(struct mk_controllers *ctl, const char *key);
 /* Port number that service port sp (its targetPort, a number or a container port
  * name) reaches on pod, or 0 when the pod does not have it (endpoints.c). */
 int svc_target_port(const cJSON *sp, const cJSON *pod);
+/* The service's ports as they resolve on pod ([{name, port, protocol}], owned);
+ * ports the pod lacks are left out; unnamed ports get "name": "" with
+ * empty_names (EndpointSlice) and no name otherwise (Endpoints). */
+cJSON *svc_pod_ports(const cJSON *svc, const cJSON *pod, bool empty_names);
 
 /* rs expectations (replicaset.c), used by handlers */
 void rs_expect_observed(struct mk_controllers *ctl, const char *rs_key, bool add);
