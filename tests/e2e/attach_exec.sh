@@ -52,8 +52,6 @@ node_cleanup() {
 	ip netns delete "$NS" 2>/dev/null
 }
 on_exit node_cleanup
-FAILED=0
-fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
 dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
 exec 3>&2
 on_exit dump_logs
@@ -282,7 +280,7 @@ out=$(tr -d '\r' <"$T/run2.out")
 expect_match "kubectl run -it --rm: shell answered" "$out" $'\n42\n'
 expect_match "kubectl run -it --rm: pod deleted at exit" "$out" 'pod "t2" deleted'
 expect_eq "kubectl run -it --rm: exit code" "$rc" 0
-wait_until 100 gone t2
+wait_until 600 gone t2 # graceful deletion; slow on a loaded machine
 check "kubectl run -it --rm: pod gone" gone t2
 
 # ---- logs options ----------------------------------------------------------------------

@@ -48,8 +48,6 @@ node_cleanup() {
 	ip netns delete "$NS" 2>/dev/null
 }
 on_exit node_cleanup
-FAILED=0
-fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
 dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; [ -z "${POD_E2E_KEEP_LOG:-}" ] || cp "$T/server.log" "$POD_E2E_KEEP_LOG"; }
 exec 3>&2
 on_exit dump_logs

@@ -29,8 +29,6 @@ done
 "$PY" -c 'import kubernetes.stream' 2>/dev/null ||
 	{ fail portforward_proxy "python3-kubernetes missing (scripts/deps.sh test)"; exit 0; }
 curl_max_time 20
-FAILED=0
-fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; }
 exec 3>&2
 show_logs() {
 	[ "$FAILED" = 1 ] || [ -n "${PF_E2E_LOGS:-}" ] || return 0
