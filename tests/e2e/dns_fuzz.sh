@@ -12,7 +12,7 @@ mkdir -p build/fuzz/corpus-dns
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-std=gnu11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags libcjson) \
 	-o build/fuzz/fuzz_dns tests/fuzz/fuzz_dns.c pkg/dns/wire.c pkg/dns/zone.c \
-	pkg/util/*.c $(pkg-config --libs libcjson gnutls) -lpthread >"$T/build.log" 2>&1; then
+	pkg/util/*.c $(pkg-config --libs libcjson gnutls libmicrohttpd) -lpthread >"$T/build.log" 2>&1; then
 	fail dns_fuzz_build "$(tail -5 "$T/build.log")"; exit 1
 fi
 pass dns_fuzz_build
