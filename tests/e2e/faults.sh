@@ -81,7 +81,15 @@ api_json POST /api/v1/namespaces/default/pods \
 wait_until 100 grep -q ' default/sentinel$' "$T/watch.log"
 touch "$T/stop-watch"
 kill "$WATCHER" 2>/dev/null
-python3 "$D/check.py" "$T/burst.log" "$T/watch.log" "$T/pods.json" "$T/deps.json" | tee "$T/check.out"
+# its PASS/FAIL lines are reported through lib.sh, so they are counted
+python3 "$D/check.py" "$T/burst.log" "$T/watch.log" "$T/pods.json" "$T/deps.json" | tee "$T/check.out" |
+	while IFS= read -r l; do
+		case $l in
+		"PASS: "*) pass "${l#PASS: }" ;;
+		"FAIL: "*) r=${l#FAIL: }; fail "${r%%: *}" "${r#*: }" ;;
+		*) echo "$l" ;;
+		esac
+	done
 if grep -q '^FAIL' "$T/check.out"; then
 	echo "--- last watch lines"; tail -4 "$T/watch.log"; echo "--- last burst lines"; tail -4 "$T/burst.log"
 fi
