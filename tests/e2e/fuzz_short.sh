@@ -14,5 +14,13 @@ if ! make -s fuzz-build >"$T/build.log" 2>&1; then
 fi
 pass fuzz_build
 # logs and crashing inputs in build-fuzz/short (kept after the test)
-FUZZ_OUT=build-fuzz/short tests/fuzz/run.sh -max_total_time="$secs"
+# run.sh's PASS/FAIL lines are reported through lib.sh, so they are counted
+FUZZ_OUT=build-fuzz/short tests/fuzz/run.sh -max_total_time="$secs" |
+	while IFS= read -r l; do
+		case $l in
+		"PASS: "*) pass "${l#PASS: }" ;;
+		"FAIL: "*) r=${l#FAIL: }; fail "${r%%: *}" "${r#*: }" ;;
+		*) echo "$l" ;;
+		esac
+	done
 done_testing
