@@ -1,12 +1,12 @@
 #!/bin/bash
 # The short CI pass of the fuzz harnesses (tests/fuzz/fuzz_*.c): builds them with
 # `make fuzz-build` (clang libFuzzer + ASan + UBSan, in build-fuzz/) and runs each
-# for FUZZ_SHORT_SECONDS (default 20) from its seed corpus via tests/fuzz/run.sh,
+# for FUZZ_SHORT_SECONDS (default 10) from its seed corpus via tests/fuzz/run.sh,
 # which prints PASS/FAIL per harness. The long run is `make fuzz` (1M executions each).
 # Needs clang and libclang-rt-14-dev (scripts/deps.sh test).
 . "$(dirname "$0")/../lib/lib.sh"
 cd "$ROOT" || exit 1
-secs=${FUZZ_SHORT_SECONDS:-20}
+secs=${FUZZ_SHORT_SECONDS:-10}
 command -v clang >/dev/null || { fail fuzz_build "clang missing (scripts/deps.sh test)"; exit 1; }
 if ! make -s fuzz-build >"$T/build.log" 2>&1; then
 	fail fuzz_build "$(grep -E 'error|Error' "$T/build.log" | head -5)"
