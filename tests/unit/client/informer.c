@@ -254,6 +254,12 @@ static void *relay_main(void *p)
 			continue;
 		}
 		pthread_mutex_lock(&r->mu);
+		if (r->cut) { /* cut while we connected: relay_cut could not see this one */
+			pthread_mutex_unlock(&r->mu);
+			close(c);
+			close(u);
+			continue;
+		}
 		if (r->n < 64) {
 			r->conns[r->n][0] = c;
 			r->conns[r->n][1] = u;
