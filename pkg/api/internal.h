@@ -38,8 +38,21 @@ static inline bool mk_api_json_str_empty(const cJSON *obj, const char *key)
 	return !j || cJSON_IsNull(j) || (cJSON_IsString(j) && j->valuestring[0] == '\0');
 }
 
-/* The schema source text (schema_defs.c), parsed by schema.c. */
+/* The schema source texts, parsed by schema.c in this order: the core one
+ * (schema_defs.c), then one per area of kinds (schema_<area>.c), so a new kind
+ * adds its types in its own file. */
 extern const char mk_api_schema_src[];
+extern const char mk_api_schema_src_config[];	    /* ConfigMap, Secret */
+extern const char mk_api_schema_src_storage[];	    /* PV, PVC, StorageClass */
+extern const char mk_api_schema_src_daemonset[];   /* DaemonSet */
+extern const char mk_api_schema_src_statefulset[]; /* StatefulSet */
+extern const char mk_api_schema_src_batch[];	    /* Job, CronJob */
+extern const char mk_api_schema_src_metrics[];	    /* metrics.k8s.io */
+static const char *const mk_api_schema_srcs[] = {
+	mk_api_schema_src,	     mk_api_schema_src_config, mk_api_schema_src_storage,
+	mk_api_schema_src_daemonset, mk_api_schema_src_statefulset, mk_api_schema_src_batch,
+	mk_api_schema_src_metrics,
+};
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
  * these; the generic defaulting, validation and Table code call it, so adding a

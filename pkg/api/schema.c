@@ -234,17 +234,20 @@ static void add_lists(void)
 
 static void parse(void)
 {
-	_cleanup_free_ char *src = mk_strdup(mk_api_schema_src);
-	struct def *cur = NULL;
-	unsigned lineno = 0;
-	char *save = NULL;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(mk_api_schema_srcs); i++) {
+		_cleanup_free_ char *src = mk_strdup(mk_api_schema_srcs[i]);
+		struct def *cur = NULL;
+		unsigned lineno = 0;
+		char *save = NULL;
 
-	for (char *line = strtok_r(src, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		if (line[0] == '#' || !line[strspn(line, " ")])
-			continue;
-		if (parse_line(line, &cur, lineno) < 0)
-			return;
+		for (char *line = strtok_r(src, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			lineno++;
+			if (line[0] == '#' || !line[strspn(line, " ")])
+				continue;
+			if (parse_line(line, &cur, lineno) < 0)
+				return;
+		}
 	}
 	add_lists();
 }

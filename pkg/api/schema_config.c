@@ -1,0 +1,4 @@
+/* Schema source of ConfigMap and Secret (grammar: the head of schema_defs.c). */
+#include "internal.h"
+
+const char mk_api_schema_src_config[] = "";
