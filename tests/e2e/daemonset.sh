@@ -73,6 +73,11 @@ expect_eq "3 nodes Ready" "$(kj get nodes | jq -r '[.items[] | select(any(.statu
 	| .metadata.name] | sort | join(" ")')" "node1 node2 node3"
 
 # ---- the example: one pod per node ----
+out=$(KC apply --dry-run=server -f "$ROOT/examples/daemonset.yaml" 2>&1)
+expect_eq "kubectl apply --dry-run=server" "$out" "daemonset.apps/node-agent created (server dry run)"
+expect_match "the dry run stored nothing" "$(KC get ds node-agent 2>&1)" "NotFound|not found"
+expect_match "kubectl explain ds.spec.updateStrategy.rollingUpdate" \
+	"$(KC explain ds.spec.updateStrategy.rollingUpdate 2>&1)" "maxSurge.*<IntOrString>"
 out=$(KC apply -f "$ROOT/examples/daemonset.yaml" 2>&1)
 expect_eq "kubectl apply -f examples/daemonset.yaml" "$out" "daemonset.apps/node-agent created"
 if wait_for 300 running_on app=node-agent "node1:Running node2:Running node3:Running"; then
@@ -130,6 +135,10 @@ else
 	fail "nodeSelector + taint" "$(pods_of app=edge)"
 fi
 expect_match "kubectl get ds edge: NODE SELECTOR edge=yes, 1 desired" "$(KC get ds edge 2>&1)" "edge +1 +1 +[01] +1 +[01] +edge=yes"
+expect_match "kubectl describe ds edge" "$(KC describe ds edge 2>&1)" \
+	"Node-Selector: +edge=yes.*Desired Number of Nodes Scheduled: 1"
+out=$(KC patch ds edge --type=json -p '[{"op":"replace","path":"/spec/selector/matchLabels/app","value":"x"}]' 2>&1)
+expect_match "json patch of the selector: immutable (422)" "$out" 'spec.selector: Invalid value: .*field is immutable'
 KC patch ds edge --type=merge -p '{"spec":{"template":{"spec":{"tolerations":[{"key":"dedicated","operator":"Equal","value":"infra","effect":"NoSchedule"}]}}}}' >/dev/null 2>&1 ||
 	fail "patch edge with a toleration"
 if wait_for 150 running_on app=edge "node2:Running node3:Running"; then
