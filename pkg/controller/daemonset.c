@@ -23,6 +23,11 @@
  * Status (the counts kubectl's DESIRED..AVAILABLE and `rollout status` read) is
  * computed on every sync and written through /status when it changed.
  *
+ * Orphan pods matching the selector are adopted (an ownerReference patch with
+ * the resourceVersion as precondition) and owned pods relabelled out of it are
+ * released, as upstream's ControllerRefManager; an adopted pod without the
+ * current hash is an old pod to the rolling update.
+ *
  * Pods this controller deleted are remembered (uid, in ctl->expect under
  * "ds-del|") until the cache shows them terminating or gone, and created pods are
  * put into the cache at once (mk_informer_assume), so a sync right after its own
@@ -246,10 +251,11 @@ static const char *target_node(const cJSON *pod)
 	return NULL;
 }
 
+/* The pod's controller-revision-hash label, "" when it has none (an adopted pod). */
 static const char *pod_hash(const cJSON *pod)
 {
-	return mk_json_get_string(cJSON_GetObjectItem(mk_json_get(pod, "metadata.labels"), HASH_LABEL),
-				  "");
+	const cJSON *h = cJSON_GetObjectItem(mk_json_get(pod, "metadata.labels"), HASH_LABEL);
+	return cJSON_IsString(h) ? h->valuestring : "";
 }
 
 static time_t ts_of(const cJSON *obj, const char *path)
@@ -364,6 +370,42 @@ static void delete_pod(struct ds_ctx *x, const cJSON *pod)
 			name);
 }
 
+/* Makes ds the controller of the orphan pod (adopt) or drops it from the pod's
+ * owners (release), as upstream's ControllerRefManager. 1 done, 0 gone, -1 failed. */
+static int set_owner(struct ds_ctx *x, const cJSON *pod, bool adopt)
+{
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+	cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+	if (adopt) {
+		cJSON *ref = controller_ref_new(x->ds);
+		mk_json_set_string(ref, "apiVersion", "apps/v1");
+		mk_json_set_string(ref, "kind", "DaemonSet");
+		cJSON_AddItemToArray(refs, ref);
+	} else {
+		cJSON *del = cJSON_CreateObject();
+		cJSON_AddStringToObject(del, "$patch", "delete");
+		cJSON_AddStringToObject(del, "uid", mk_json_get_string(x->ds, "metadata.uid"));
+		cJSON_AddItemToArray(refs, del);
+	}
+	/* only the version looked at: a pod another controller adopted meanwhile
+	 * makes this a conflict instead of a second controller reference */
+	cJSON_AddStringToObject(md, "resourceVersion", mk_json_get_string(pod, "metadata.resourceVersion"));
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods",
+		mk_json_get_string(pod, "metadata.namespace"), mk_json_get_string(pod, "metadata.name"), NULL);
+	_cleanup_cjson_ cJSON *res = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_patch(x->ctl->c, path, "application/strategic-merge-patch+json", patch, &res,
+			    &err) < 0) {
+		if (mk_error_code(err) == 404 || mk_error_code(err) == 409)
+			return 0; /* gone or changed: the next sync looks again */
+		x->failed++;
+		return -1;
+	}
+	mk_informer_assume(x->ctl->inf[CTL_PODS], res);
+	return 1;
+}
+
 /* ---- status ------------------------------------------------------------------------------ */
 
 struct ds_counts {
@@ -458,10 +500,31 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 	time_t now = time(NULL);
 	uint64_t wait_ms = 0;
 
-	struct mk_object **nodes, **pods;
+	struct mk_object **nodes, **owned, **orphans;
 	size_t nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
-	size_t np = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl",
-					 mk_json_get_string(ds, "metadata.uid"), &pods);
+	size_t no = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl",
+					 mk_json_get_string(ds, "metadata.uid"), &owned);
+	size_t nor = mk_informer_by_index(ctl->inf[CTL_PODS], "orphan",
+					  mk_json_get_string(ds, "metadata.namespace"), &orphans);
+	/* ours: owned pods still matching the selector (the others are released) and
+	 * live orphans that match (adopted) */
+	struct mk_object **pods = mk_malloc0((no + nor + 1) * sizeof(*pods));
+	size_t np = 0;
+	for (size_t k = 0; k < no; k++) {
+		if (mk_label_selector_matches(sel, mk_json_get(owned[k]->json, "metadata.labels")))
+			pods[np++] = mk_object_ref(owned[k]);
+		else
+			set_owner(&x, owned[k]->json, false);
+	}
+	for (size_t k = 0; k < nor; k++) {
+		const cJSON *p = orphans[k]->json;
+		if (!has_deletion(p) && !pod_finished(p) &&
+		    mk_label_selector_matches(sel, mk_json_get(p, "metadata.labels")) &&
+		    set_owner(&x, p, true) > 0)
+			pods[np++] = mk_object_ref(orphans[k]);
+	}
+	mk_object_list_free(owned, no);
+	mk_object_list_free(orphans, nor);
 	struct node_view *nv = mk_malloc0((nn + 1) * sizeof(*nv));
 	bool *placed = mk_malloc0((np + 1) * sizeof(*placed));
 
@@ -473,8 +536,6 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 	for (size_t k = 0; k < np; k++) {
 		const cJSON *p = pods[k]->json;
 		const char *tn = target_node(p);
-		if (!mk_label_selector_matches(sel, mk_json_get(p, "metadata.labels")))
-			continue; /* relabelled away: no longer ours to count */
 		for (size_t i = 0; tn && i < nn; i++) {
 			if (!nv[i].name || strcmp(nv[i].name, tn))
 				continue;

@@ -5,7 +5,8 @@
  * by the scheduler; a node that joins gets its pod, a node that stops matching
  * loses it. Rolling update with maxUnavailable 1 replaces one node at a time;
  * with maxSurge 1 the new pod runs beside the old until ready; OnDelete replaces
- * only deleted pods. And the pure predicates (node affinity, taints). */
+ * only deleted pods; orphans matching the selector are adopted, pods relabelled
+ * away released. And the pure predicates (node affinity, taints). */
 #include <check.h>
 #include <string.h>
 #include <unistd.h>
@@ -328,6 +329,51 @@ START_TEST(test_ds_on_delete)
 }
 END_TEST
 
+static bool owned_by_ds(const cJSON *pod, const void *name)
+{
+	const cJSON *ref = mk_api_controller_ref(pod);
+	return ref && !strcmp(mk_json_get_string(ref, "kind") ?: "", "DaemonSet") &&
+	       !strcmp(mk_json_get_string(ref, "name") ?: "", name);
+}
+
+static bool terminating(const cJSON *pod, const void *unused)
+{
+	return pod && mk_json_get(pod, "metadata.deletionTimestamp");
+}
+
+static bool not_owned(const cJSON *pod, const void *unused)
+{
+	return pod && !mk_api_controller_ref(pod);
+}
+
+START_TEST(test_ds_adopt_release)
+{
+	fx_node("a", NULL, NULL);
+	fx_node("b", NULL, NULL);
+	/* a pod left behind (kubectl delete ds --cascade=orphan), already on node a */
+	fx_create(PODS, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"stray\",\"labels\":"
+			"{\"app\":\"ad\"}},\"spec\":{\"nodeName\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}");
+	make_ds("ad", NULL, NULL);
+	cJSON_Delete(fx_wait(PODS "/stray", owned_by_ds, "ad", "the orphan adopted"));
+	/* it lacks the current template's hash: rolled like an old pod (it is not
+	 * available, so at once), a new one takes node a */
+	cJSON_Delete(fx_wait(PODS "/stray", terminating, NULL, "the adopted old pod replaced"));
+	cJSON *list = fx_wait(PODS "?labelSelector=app%3Dad", live_pods_on, "a,b", "one pod per node");
+	const cJSON *p, *on_b = NULL;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(list, "items"))
+		if (!strcmp(mk_json_get_string(p, "spec.nodeName"), "b"))
+			on_b = p;
+	ck_assert_ptr_nonnull(on_b);
+	/* a pod relabelled out of the selector is released, and its node gets a new one */
+	char *path = mk_strdup_printf(PODS "/%s", mk_json_get_string(on_b, "metadata.name"));
+	fx_patch(path, "{\"metadata\":{\"labels\":{\"app\":\"debug\"}}}");
+	cJSON_Delete(fx_wait(path, not_owned, NULL, "the relabelled pod released"));
+	cJSON_Delete(fx_wait(PODS "?labelSelector=app%3Dad", live_pods_on, "a,b", "node b gets a new pod"));
+	free(path);
+	cJSON_Delete(list);
+}
+END_TEST
+
 /* ---- pure predicates ---- */
 
 static cJSON *node_json(const char *name, const char *labels, const char *taints)
@@ -428,6 +474,7 @@ Suite *daemonset_suite(void)
 	tcase_add_test(tc, test_ds_rolling_max_unavailable);
 	tcase_add_test(tc, test_ds_rolling_max_surge);
 	tcase_add_test(tc, test_ds_on_delete);
+	tcase_add_test(tc, test_ds_adopt_release);
 	suite_add_tcase(s, tc);
 	TCase *pure = tcase_create("predicates");
 	tcase_add_test(pure, test_node_affinity);
