@@ -458,7 +458,6 @@ struct node_view {
 	bool run, cont;
 	struct mk_object **pods; /* live (not terminating, not failed), oldest first; refs */
 	size_t n;
-	bool terminating;	 /* a pod of ours is terminating there */
 };
 
 static bool pod_live(struct mk_controllers *ctl, const cJSON *pod)
@@ -525,34 +524,46 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 	}
 	mk_object_list_free(owned, no);
 	mk_object_list_free(orphans, nor);
+	/* pods by node: the node of each pod (index, -1 none), counted, then filed */
 	struct node_view *nv = mk_malloc0((nn + 1) * sizeof(*nv));
-	bool *placed = mk_malloc0((np + 1) * sizeof(*placed));
-
+	long *node_of = mk_malloc0((np + 1) * sizeof(*node_of));
+	struct mk_hmap by_name;
+	mk_hmap_init(&by_name);
 	for (size_t i = 0; i < nn; i++) {
 		nv[i].name = mk_json_get_string(nodes[i]->json, "metadata.name");
 		nv[i].run = mk_controller_daemon_should_run(spec, nodes[i]->json, &nv[i].cont);
-		nv[i].pods = mk_malloc0((np + 1) * sizeof(*nv[i].pods));
+		if (nv[i].name)
+			mk_hmap_put(&by_name, nv[i].name, &nv[i]);
 	}
+	size_t *count = mk_malloc0((nn + 1) * sizeof(*count));
+	for (size_t k = 0; k < np; k++) {
+		const char *tn = target_node(pods[k]->json);
+		struct node_view *v = tn ? mk_hmap_get(&by_name, tn) : NULL;
+		node_of[k] = v ? v - nv : -1;
+		if (v)
+			count[v - nv]++;
+	}
+	for (size_t i = 0; i < nn; i++)
+		nv[i].pods = mk_malloc0((count[i] + 1) * sizeof(*nv[i].pods));
+	free(count);
+	mk_hmap_release(&by_name, NULL);
 	for (size_t k = 0; k < np; k++) {
 		const cJSON *p = pods[k]->json;
-		const char *tn = target_node(p);
-		for (size_t i = 0; tn && i < nn; i++) {
-			if (!nv[i].name || strcmp(nv[i].name, tn))
-				continue;
-			placed[k] = true;
-			if (!pod_live(ctl, p)) {
-				nv[i].terminating = true;
-			} else if (pod_finished(p)) {
-				/* a failed daemon pod is deleted and so replaced */
+		if (node_of[k] < 0) {
+			/* for a node that does not exist (any more): it can never run there */
+			if (pod_live(ctl, p))
 				delete_pod(&x, p);
-			} else {
-				nv[i].pods[nv[i].n++] = mk_object_ref(pods[k]);
-			}
+			continue;
 		}
-		/* for a node that does not exist (any more): it can never run there */
-		if (!placed[k] && pod_live(ctl, p))
-			delete_pod(&x, p);
+		struct node_view *v = &nv[node_of[k]];
+		if (!pod_live(ctl, p))
+			continue; /* terminating: its node gets the replacement already */
+		if (pod_finished(p))
+			delete_pod(&x, p); /* a failed daemon pod is deleted and so replaced */
+		else
+			v->pods[v->n++] = mk_object_ref(pods[k]);
 	}
+	free(node_of);
 
 	/* ---- per node: create missing, delete extra or misplaced ---- */
 	const char *stype = mk_json_get_string(ds, "spec.updateStrategy.type");
@@ -715,7 +726,6 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 		free(nv[i].pods);
 	}
 	free(nv);
-	free(placed);
 	mk_object_list_free(pods, np);
 	mk_object_list_free(nodes, nn);
 	mk_label_selector_free(sel);
