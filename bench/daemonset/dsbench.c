@@ -186,7 +186,11 @@ static int wait_for(int (*pred)(int), int n, int timeout_ms)
 static int pred_direct(int n) { return ready_direct >= n; }
 static int pred_ds_pods(int n) { return ready_ds >= n; }
 static int pred_ds_avail(int n) { return ds_obs == ds_gen && ds_desired == n && ds_avail == n; }
-static int pred_rolled(int n) { return ds_obs == ds_gen && ds_desired == n && ds_updated == n && ds_avail == n; }
+static int min_gen; /* the generation a rollout waits for */
+static int pred_rolled(int n)
+{
+	return ds_gen >= min_gen && ds_obs == ds_gen && ds_desired == n && ds_updated == n && ds_avail == n;
+}
 
 static int create(const char *path, const char *json)
 {
@@ -209,10 +213,13 @@ static int rollout(int n, int version, const char *max_unavailable)
 		"{\"spec\":{\"updateStrategy\":{\"rollingUpdate\":{\"maxUnavailable\":%s}},\"template\":{\"spec\":"
 		"{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"env\":[{\"name\":\"V\",\"value\":\"%d\"}]}]}}}}",
 		max_unavailable, version);
+	pthread_mutex_lock(&mu);
+	min_gen = ds_gen + 1;
+	pthread_mutex_unlock(&mu);
 	uint64_t t0 = now_ns();
 	api_patch("/apis/apps/v1/namespaces/default/daemonsets/ds", body);
 	free(body);
-	/* the status must first leave the old generation behind */
+	/* the status must be of the new generation (min_gen) */
 	if (!wait_for(pred_rolled, n, 300000)) {
 		fprintf(stderr, "rollout: %d/%d updated, %d available after 300 s\n", ds_updated, n, ds_avail);
 		return -1;
