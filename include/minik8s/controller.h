@@ -1,6 +1,7 @@
 /* minik8s controller: the scheduler and the controllers (replicaset, deployment,
- * endpoints, garbage collector, namespace, node lifecycle). The client machinery
- * they use (informers, work queues, the event recorder) is in minik8s/client.h.
+ * endpoints, garbage collector, namespace, node lifecycle, daemonset). The client
+ * machinery they use (informers, work queues, the event recorder) is in
+ * minik8s/client.h.
  *
  * Everything here is an API client (DESIGN principle 2): informers list + watch
  * into a local cache and call handlers, handlers put keys on work queues, and
