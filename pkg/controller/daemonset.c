@@ -85,11 +85,35 @@ static char *ds_key_of(const cJSON *pod)
 	return mk_strdup_printf("%s/%s", ns, name);
 }
 
+/* An orphan pod (or one whose labels changed) may be adopted by a DaemonSet whose
+ * selector matches it. */
+static void enqueue_matching(struct mk_controllers *ctl, const cJSON *pod)
+{
+	struct mk_object **dss;
+	size_t n = mk_informer_by_index(ctl->inf[CTL_DS], "ns",
+					mk_json_get_string(pod, "metadata.namespace"), &dss);
+	for (size_t i = 0; i < n; i++) {
+		struct mk_label_selector *sel = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_label_selector_from_json(mk_json_get(dss[i]->json, "spec.selector"), &sel,
+						&err) == 0 &&
+		    !mk_label_selector_empty(sel) &&
+		    mk_label_selector_matches(sel, mk_json_get(pod, "metadata.labels")))
+			mk_workqueue_add(ctl->ds.q, dss[i]->key);
+		mk_label_selector_free(sel);
+	}
+	mk_object_list_free(dss, n);
+}
+
 static void on_pod(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
 	_cleanup_free_ char *ok = old ? ds_key_of(old->json) : NULL;
 	_cleanup_free_ char *nk = new ? ds_key_of(new->json) : NULL;
+	if (new && !mk_api_controller_ref(new->json) && !has_deletion(new->json) &&
+	    (!old || ok || !cJSON_Compare(mk_json_get(old->json, "metadata.labels"),
+					  mk_json_get(new->json, "metadata.labels"), 1)))
+		enqueue_matching(ctl, new->json);
 	if (!ok && !nk)
 		return;
 	const cJSON *o = new ? new->json : old->json;
@@ -603,9 +627,10 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 		}
 		if (v->n == 1)
 			continue;
-		/* several: keep the oldest available new pod alone; or, while a new one
-		 * is not available yet (surge), the oldest new beside the oldest old;
-		 * with no new pod, the oldest */
+		/* several: without surge, the oldest only (upstream's podsShouldBeOnNode);
+		 * with surge, the oldest available new pod alone, or, while no new one is
+		 * available yet, the oldest new beside the oldest old; with no new pod,
+		 * the oldest */
 		long keep_new = -1, keep_old = -1, avail_new = -1;
 		for (size_t k = 0; k < v->n; k++) {
 			const cJSON *p = v->pods[k]->json;
@@ -617,7 +642,10 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 			if (!is_new && keep_old < 0)
 				keep_old = (long)k;
 		}
-		if (avail_new >= 0) {
+		if (max_surge == 0) {
+			keep_new = -1;
+			keep_old = 0; /* index 0: the oldest, new or old */
+		} else if (avail_new >= 0) {
 			keep_new = avail_new;
 			keep_old = -1;
 		} else if (keep_new < 0) {
