@@ -8,7 +8,7 @@
 
 /* resource types `minik8s kubectl VERB` takes (cmd/minik8s/kubectl.c) */
 static const char kubectl_resources[] =
-	"pods services endpoints namespaces nodes events deployments replicasets";
+	"pods services endpoints namespaces nodes events deployments replicasets daemonsets";
 /* verbs after which a resource type comes */
 static const char kubectl_typed_verbs[] = "get describe delete scale expose";
 /* flags whose value is a directory, and a file */

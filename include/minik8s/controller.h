@@ -1,6 +1,7 @@
 /* minik8s controller: the scheduler and the controllers (replicaset, deployment,
- * endpoints, garbage collector, namespace, node lifecycle). The client machinery
- * they use (informers, work queues, the event recorder) is in minik8s/client.h.
+ * endpoints, garbage collector, namespace, node lifecycle, daemonset). The client
+ * machinery they use (informers, work queues, the event recorder) is in
+ * minik8s/client.h.
  *
  * Everything here is an API client (DESIGN principle 2): informers list + watch
  * into a local cache and call handlers, handlers put keys on work queues, and
@@ -31,6 +32,18 @@ void mk_controller_template_hash(const cJSON *template, uint32_t collision_count
 int mk_controller_int_or_percent(const cJSON *v, int total, bool round_up, int def_pct);
 /* true when the pod has condition Ready=True. */
 bool mk_controller_pod_ready(const cJSON *pod);
+/* true when node satisfies the pod spec's nodeSelector and its required node
+ * affinity (nodeSelectorTerms ORed; matchExpressions on labels with In, NotIn,
+ * Exists, DoesNotExist, Gt, Lt; matchFields on metadata.name). */
+bool mk_controller_node_affinity_matches(const cJSON *pod_spec, const cJSON *node);
+/* true when one of tolerations (a JSON array, may be NULL) tolerates taint. */
+bool mk_controller_tolerates_taint(const cJSON *tolerations, const cJSON *taint);
+/* Whether a daemon pod with pod_spec should be placed on node (spec.nodeName,
+ * node affinity, every NoSchedule/NoExecute taint tolerated), and in
+ * *ret_should_continue whether one already there may stay (untolerated NoSchedule
+ * taints do not evict; NoExecute ones do). */
+bool mk_controller_daemon_should_run(const cJSON *pod_spec, const cJSON *node,
+				     bool *ret_should_continue);
 
 
 /* ---- the controller manager ----------------------------------------------------- */

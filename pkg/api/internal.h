@@ -74,10 +74,21 @@ struct mk_api_kind_ops {
 
 extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
 extern const struct mk_api_kind_ops mk_api_lease_ops;
+extern const struct mk_api_kind_ops mk_api_daemonset_ops;
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);
 void mk_api_cell_age(cJSON *cells, const char *timestamp, time_t now);
+void mk_api_cell_int(cJSON *cells, long long v);
+/* labels.FormatLabels ("k=v,..." sorted, "<none>" when empty) */
+void mk_api_cell_labels(cJSON *cells, const cJSON *labels);
+/* metav1.FormatLabelSelector ("<none>" when empty) */
+void mk_api_cell_selector(cJSON *cells, const cJSON *sel);
+/* two cells: the containers' names and images, comma-joined */
+void mk_api_cell_containers_images(cJSON *cells, const cJSON *containers);
+
+/* Defaults of spec.template (a pod template's spec), as the workload kinds'. */
+void mk_api_default_pod_template(cJSON *spec);
 
 /* Validation causes worded as kube-apiserver's field errors (validate.c). */
 void mk_api_v_required(cJSON *causes, const char *field, const char *detail);
@@ -88,5 +99,14 @@ void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value);
 void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max);
 /* Field is immutable: a Invalid cause when old and new differ. */
 void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value);
+void mk_api_v_forbidden(cJSON *causes, const char *field, const char *detail);
+/* spec.selector (required, non-empty, matching the template's labels, immutable
+ * when old_spec is given) and spec.template (a pod template with restartPolicy
+ * Always), as the apps kinds validate them; kind_word ends "empty selector is
+ * invalid for ...". */
+void mk_api_v_selector_template(cJSON *causes, const cJSON *spec, const cJSON *old_spec,
+				const char *kind_word);
+/* IntOrString >= 0 or "N%" (at most 100%); *ret_zero when 0, "0%" or absent. */
+void mk_api_v_int_or_percent(cJSON *causes, const cJSON *v, const char *field, bool *ret_zero);
 
 #endif

@@ -16,6 +16,7 @@ static const char *const sn_no[] = { "no", NULL };
 static const char *const sn_ev[] = { "ev", NULL };
 static const char *const sn_deploy[] = { "deploy", NULL };
 static const char *const sn_rs[] = { "rs", NULL };
+static const char *const sn_ds[] = { "ds", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -41,6 +42,9 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "leases", .singular = "lease", .kind = "Lease", .group = "coordination.k8s.io",
 	  .version = "v1", .group_version = "coordination.k8s.io/v1", .namespaced = true,
 	  .verbs = verbs_all, .ops = &mk_api_lease_ops },
+	{ .name = "daemonsets", .singular = "daemonset", .kind = "DaemonSet", .group = "apps",
+	  .version = "v1", .group_version = "apps/v1", .namespaced = true, .short_names = sn_ds,
+	  .verbs = verbs_all, .has_status = true, .ops = &mk_api_daemonset_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

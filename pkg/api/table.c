@@ -868,3 +868,28 @@ void mk_api_cell_age(cJSON *cells, const char *timestamp, time_t now)
 {
 	add_age(cells, timestamp, now);
 }
+
+void mk_api_cell_int(cJSON *cells, long long v)
+{
+	add_int(cells, v);
+}
+
+void mk_api_cell_labels(cJSON *cells, const cJSON *labels)
+{
+	struct mk_buf b;
+	mk_buf_init(&b);
+	format_labels(labels, &b);
+	add_str(cells, b.data);
+	mk_buf_release(&b);
+}
+
+void mk_api_cell_selector(cJSON *cells, const cJSON *sel)
+{
+	_cleanup_free_ char *s = format_selector(sel);
+	add_str(cells, s && s[0] ? s : "<none>");
+}
+
+void mk_api_cell_containers_images(cJSON *cells, const cJSON *containers)
+{
+	add_containers_images(cells, containers);
+}

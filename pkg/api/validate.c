@@ -1519,3 +1519,62 @@ void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, co
 	if (!cJSON_Compare(value, old_value, 1))
 		invalid(causes, field, value, "field is immutable");
 }
+
+/* ---- pod templates, for the workload kinds' own files (internal.h) -------------- */
+
+void mk_api_v_selector_template(cJSON *causes, const cJSON *spec, const cJSON *old_spec,
+				const char *kind_word)
+{
+	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
+	const cJSON *tlabels = mk_json_get(tmpl, "metadata.labels");
+	size_t before = (size_t)cJSON_GetArraySize(causes);
+	bool sel_ok = false;
+
+	if (!sel || cJSON_IsNull(sel)) {
+		required(causes, "spec.selector", NULL);
+	} else if (!cJSON_IsObject(sel)) {
+		invalid(causes, "spec.selector", sel, "must be a label selector object");
+	} else {
+		validate_label_selector(causes, sel, "spec.selector");
+		if (selector_empty(sel)) {
+			char msg[80];
+			snprintf(msg, sizeof(msg), "empty selector is invalid for %s", kind_word);
+			invalid(causes, "spec.selector", sel, msg);
+		} else {
+			sel_ok = (size_t)cJSON_GetArraySize(causes) == before;
+		}
+	}
+	if (!cJSON_IsObject(tmpl)) {
+		required(causes, "spec.template", NULL);
+	} else {
+		validate_labels(causes, tlabels, "spec.template.metadata.labels");
+		validate_annotations(causes, mk_json_get(tmpl, "metadata.annotations"),
+				     "spec.template.metadata.annotations");
+		if (sel_ok && !selector_matches(sel, tlabels)) {
+			_cleanup_cjson_ cJSON *empty = cJSON_CreateObject();
+			invalid(causes, "spec.template.metadata.labels", tlabels ? tlabels : empty,
+				"`selector` does not match template `labels`");
+		}
+		validate_pod_spec(causes, cJSON_GetObjectItemCaseSensitive(tmpl, "spec"),
+				  "spec.template.spec", restart_always);
+		if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
+			forbidden(causes, "spec.template.spec.ephemeralContainers",
+				  "ephemeral containers not allowed in pod template");
+	}
+	if (old_spec) {
+		const cJSON *old_sel = cJSON_GetObjectItemCaseSensitive(old_spec, "selector");
+		if (old_sel && sel && !cJSON_Compare(old_sel, sel, true))
+			invalid(causes, "spec.selector", sel, "field is immutable");
+	}
+}
+
+void mk_api_v_int_or_percent(cJSON *causes, const cJSON *v, const char *field, bool *ret_zero)
+{
+	validate_int_or_percent(causes, v, field, true, ret_zero);
+}
+
+void mk_api_v_forbidden(cJSON *causes, const char *field, const char *detail)
+{
+	forbidden(causes, field, detail);
+}

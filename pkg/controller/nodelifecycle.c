@@ -5,8 +5,10 @@
  * node.kubernetes.io/unreachable NoSchedule+NoExecute; a node reporting
  * Ready=False gets node.kubernetes.io/not-ready. Once a node has not been
  * Ready for the eviction timeout (since the condition's lastTransitionTime),
- * its pods are deleted so that their controllers replace them elsewhere. A
- * node that is Ready again loses those taints.
+ * its pods are deleted so that their controllers replace them elsewhere, except
+ * those tolerating its NoExecute taints without tolerationSeconds (DaemonSet
+ * pods; a pod with tolerationSeconds goes at the eviction timeout). A node that
+ * is Ready again loses those taints.
  *
  * Time is measured on this side, as kube's node controller does: a heartbeat
  * is "seen" when its value changes, so clock skew between nodes and a restart
@@ -143,14 +145,41 @@ static int mark_unknown(struct mk_controllers *ctl, const cJSON *node, const cJS
 	return 0;
 }
 
-static int evict_pods(struct mk_controllers *ctl, const char *node_name)
+/* true when pod tolerates, for good (no tolerationSeconds), every NoExecute taint
+ * of node and the lifecycle taint (key) the node has or is about to get: the taint
+ * manager leaves such pods (DaemonSet pods tolerate not-ready and unreachable). */
+static bool tolerates_no_execute(const cJSON *pod, const cJSON *node, const char *key)
+{
+	_cleanup_cjson_ cJSON *forever = cJSON_CreateArray();
+	const cJSON *t;
+	cJSON_ArrayForEach(t, mk_json_get(pod, "spec.tolerations"))
+		if (!cJSON_IsNumber(cJSON_GetObjectItem(t, "tolerationSeconds")))
+			cJSON_AddItemToArray(forever, cJSON_Duplicate(t, 1));
+	if (cJSON_GetArraySize(forever) == 0)
+		return false;
+	_cleanup_cjson_ cJSON *lifecycle = cJSON_CreateObject();
+	cJSON_AddStringToObject(lifecycle, "key", key);
+	cJSON_AddStringToObject(lifecycle, "effect", "NoExecute");
+	if (!mk_controller_tolerates_taint(forever, lifecycle))
+		return false;
+	cJSON_ArrayForEach(t, mk_json_get(node, "spec.taints"))
+	{
+		const char *e = mk_json_get_string(t, "effect");
+		if (e && !strcmp(e, "NoExecute") && !mk_controller_tolerates_taint(forever, t))
+			return false;
+	}
+	return true;
+}
+
+static int evict_pods(struct mk_controllers *ctl, const char *node_name, const cJSON *node,
+		      const char *taint_key)
 {
 	struct mk_object **pods;
 	size_t n = mk_informer_by_index(ctl->inf[CTL_PODS], "node", node_name, &pods);
 	int ret = 0;
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *p = pods[i]->json;
-		if (has_deletion(p))
+		if (has_deletion(p) || tolerates_no_execute(p, node, taint_key))
 			continue;
 		_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", mk_json_get_string(p, "metadata.namespace"),
 						     mk_json_get_string(p, "metadata.name"), NULL);
@@ -235,7 +264,7 @@ int node_sync(struct mk_controllers *ctl, const char *key)
 	uint64_t down_ms = wall > since ? (uint64_t)(wall - since) * 1000 : 0;
 	/* the condition's time has second precision: count from the controller's view too */
 	if (down_ms >= evict && age >= evict / 2) {
-		if (evict_pods(ctl, key) < 0)
+		if (evict_pods(ctl, key, node, is_false ? NOT_READY : UNREACHABLE) < 0)
 			ret = -1;
 		/* pods bound there later (by another scheduler) go too */
 		mk_workqueue_add_after(ctl->node.q, key, evict);

@@ -1,10 +1,10 @@
 /* Scheduler: binds pending pods to Ready, schedulable nodes that match their
- * nodeSelector and whose NoSchedule/NoExecute taints they tolerate. Among the
- * feasible nodes: fewest pods of the same controller first (spread replicas),
- * then fewest pods, then name. Binds are remembered ("assumed") until the
- * cache shows them, so a burst of pods is spread correctly before the watch
- * catches up. Unschedulable pods get PodScheduled=False and a FailedScheduling
- * event; they are retried whenever a node changes. */
+ * nodeSelector and required node affinity and whose NoSchedule/NoExecute taints
+ * they tolerate. Among the feasible nodes: fewest pods of the same controller
+ * first (spread replicas), then fewest pods, then name. Binds are remembered
+ * ("assumed") until the cache shows them, so a burst of pods is spread correctly
+ * before the watch catches up. Unschedulable pods get PodScheduled=False and a
+ * FailedScheduling event; they are retried whenever a node changes. */
 #include <string.h>
 #include "minik8s/api.h"
 #include "internal.h"
@@ -119,8 +119,9 @@ static const char *infeasible(const cJSON *pod, const cJSON *node, char *buf, si
 	if ((!ready || strcmp(ready, "True")) &&
 	    !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule"))
 		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
-	const cJSON *sel = mk_json_get(pod, "spec.nodeSelector");
-	if (sel && !labels_match_map(sel, mk_json_get(node, "metadata.labels")))
+	/* nodeSelector and required node affinity (DaemonSet pods pin their node
+	 * through matchFields metadata.name) */
+	if (!mk_controller_node_affinity_matches(mk_json_get(pod, "spec"), node))
 		return "node(s) didn't match Pod's node affinity/selector";
 	return NULL;
 }

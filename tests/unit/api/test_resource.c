@@ -37,10 +37,10 @@ START_TEST(test_resources_order_and_facts)
 {
 	static const char *const names[] = { "namespaces", "pods", "services", "endpoints",
 					      "nodes", "events", "deployments", "replicasets",
-					      "endpointslices", "leases" };
+					      "endpointslices", "leases", "daemonsets" };
 	size_t n = 0;
 	const struct mk_api_resource *rs = mk_api_resources(&n);
-	ck_assert_uint_eq(n, 10);
+	ck_assert_uint_eq(n, 11);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_str_eq(rs[i].name, names[i]);
 		ck_assert_ptr_nonnull(rs[i].verbs);

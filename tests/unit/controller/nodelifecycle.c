@@ -75,6 +75,45 @@ START_TEST(test_lease_keeps_node_ready)
 }
 END_TEST
 
+static void setup_evict(void)
+{
+	struct mk_controllers_options o = { .workers = 2, .node_monitor_grace_ms = 1000,
+					    .pod_eviction_timeout_ms = 1500 };
+	fx_setup_controllers_with(&o);
+}
+
+static bool gone(const cJSON *pod, const void *unused)
+{
+	return pod == NULL;
+}
+
+/* A silent node's pods are evicted, except those tolerating its NoExecute taints
+ * for good (what every DaemonSet pod carries). */
+START_TEST(test_eviction_spares_tolerating_pods)
+{
+	fx_node("n2", NULL, NULL);
+	fx_create("/api/v1/namespaces/default/pods",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"plain\"},\"spec\":"
+		  "{\"nodeName\":\"n2\",\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+	fx_create("/api/v1/namespaces/default/pods",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"daemon\"},\"spec\":"
+		  "{\"nodeName\":\"n2\",\"tolerations\":[{\"key\":\"node.kubernetes.io/unreachable\","
+		  "\"operator\":\"Exists\",\"effect\":\"NoExecute\"}],\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+	fx_create("/api/v1/namespaces/default/pods",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"timed\"},\"spec\":"
+		  "{\"nodeName\":\"n2\",\"tolerations\":[{\"key\":\"node.kubernetes.io/unreachable\","
+		  "\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":1}],"
+		  "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/pods/plain", gone, NULL, "the plain pod evicted"));
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/pods/timed", gone, NULL,
+			     "the pod with tolerationSeconds evicted"));
+	cJSON *p = fx_get("/api/v1/namespaces/default/pods/daemon");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_null(mk_json_get(p, "metadata.deletionTimestamp"));
+	cJSON_Delete(p);
+}
+END_TEST
+
 Suite *nodelifecycle_suite(void)
 {
 	Suite *s = suite_create("nodelifecycle");
@@ -83,5 +122,10 @@ Suite *nodelifecycle_suite(void)
 	tcase_add_checked_fixture(tc, setup, fx_teardown);
 	tcase_add_test(tc, test_lease_keeps_node_ready);
 	suite_add_tcase(s, tc);
+	TCase *ev = tcase_create("eviction");
+	tcase_set_timeout(ev, 30);
+	tcase_add_checked_fixture(ev, setup_evict, fx_teardown);
+	tcase_add_test(ev, test_eviction_spares_tolerating_pods);
+	suite_add_tcase(s, ev);
 	return s;
 }
