@@ -7,13 +7,15 @@
 # secretKeyRef, optional keys, envFrom with prefix) checked with kubectl exec env, a
 # pod waiting in CreateContainerConfigError until its ConfigMap appears, envFrom
 # keys that are no variable names skipped, immutable updates and bad keys refused
-# with 422, stringData, and encryption at rest (the database file holds no secret in
+# with 422, stringData, imagePullSecrets (a docker-registry Secret logs the agent in
+# to a registry that wants basic auth: Debian's docker-registry with htpasswd, in
+# the test's namespace), and encryption at rest (the database file holds no secret in
 # the clear; after a restart the secret still reads; the key file is 0600).
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 
 if [ "$(id -u)" != 0 ]; then fail "configmap secret" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter kubectl openssl base64; do
+for tool in runc jq curl ip nsenter kubectl openssl base64 docker-registry skopeo python3; do
 	command -v "$tool" >/dev/null || { fail "configmap secret" "$tool missing (scripts/deps.sh)"; exit 1; }
 done
 curl_max_time 20
@@ -69,6 +71,31 @@ if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2
 fi
 IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
 expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
+
+# ---- a registry that wants a login, inside the node namespace ----
+REG=127.0.0.1:5123
+HASH=$(python3 -W ignore -c "import crypt; print(crypt.crypt('pw123', crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))")
+echo "puller:$HASH" >"$T/htpasswd"
+cat >"$T/registry.yml" <<YML
+version: 0.1
+log: { level: error }
+storage:
+  filesystem: { rootdirectory: $T/regdata }
+http:
+  addr: $REG
+  secret: minik8s-test-secret
+auth:
+  htpasswd: { realm: minik8s-test, path: $T/htpasswd }
+YML
+"${IN[@]}" docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
+_PIDS+=($!)
+wait_until 100 curl -s -o /dev/null "http://$REG/v2/"
+expect_eq "registry wants a login" "$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/")" 401
+"${IN[@]}" skopeo copy -q --dest-creds puller:pw123 --dest-tls-verify=false \
+	"oci:$T/img/oci/busybox:latest" "docker://$REG/private/busybox:1" >"$T/skopeo.log" 2>&1
+expect_eq "image pushed with the login" "$?" 0
+# plain HTTP for that registry; the login comes from the pods' pull secrets only
+printf 'configs:\n  "%s":\n    insecure: true\n' "$REG" >"$DATA/registries.yaml"
 
 SERVER_PID=
 start_node() {
@@ -126,9 +153,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.crt"
 out=$(K create secret tls demo-tls --cert="$T/tls.crt" --key="$T/tls.key" 2>&1)
 expect_eq "kubectl create secret tls" "$out" "secret/demo-tls created"
 expect_eq "tls.crt round trip" "$(K get secret demo-tls -o jsonpath='{.data.tls\.crt}' | base64 -d | sha256sum)" "$(sha256sum <"$T/tls.crt")"
-out=$(K create secret docker-registry regcred --docker-server=127.0.0.1:5000 --docker-username=puller --docker-password=pw123 2>&1)
+out=$(K create secret docker-registry regcred --docker-server="$REG" --docker-username=puller --docker-password=pw123 2>&1)
 expect_eq "kubectl create secret docker-registry" "$out" "secret/regcred created"
-auth=$(K get secret regcred -o jsonpath='{.data.\.dockerconfigjson}' | base64 -d | jq -r '.auths["127.0.0.1:5000"].auth' | base64 -d)
+auth=$(K get secret regcred -o jsonpath='{.data.\.dockerconfigjson}' | base64 -d | jq -r --arg r "$REG" '.auths[$r].auth' | base64 -d)
 expect_eq "dockerconfigjson auth" "$auth" "puller:pw123"
 out=$(K get secrets creds demo-tls regcred 2>&1)
 expect_match "kubectl get secret columns" "$out" '^NAME +TYPE +DATA +AGE'$'\n''creds +Opaque +2 +[0-9]+s'$'\n''demo-tls +kubernetes.io/tls +2 +[0-9]+s'$'\n''regcred +kubernetes.io/dockerconfigjson +1 +[0-9]+s'
@@ -209,6 +236,29 @@ if grep -q 'skipped' <<<"$ENV"; then fail "envFrom invalid name skipped" "$ENV";
 ev=$(K get events --field-selector involvedObject.name=late -o jsonpath='{range .items[*]}{.reason}{"|"}{.message}{"\n"}{end}' 2>&1)
 expect_match "InvalidEnvironmentVariableNames event" "$ev" 'InvalidEnvironmentVariableNames\|Keys \[1st\] from the EnvFrom configMap default/odd-keys were skipped'
 
+# ---- imagePullSecrets: the agent logs in to the registry ----
+PRIV=$REG/private/busybox:1
+priv_pod() { # NAME PULL_SECRETS_JSON
+	api_json POST /api/v1/namespaces/default/pods "$(jq -c -n --arg n "$1" --arg img "$PRIV" --argjson s "$2" '
+	  {apiVersion:"v1",kind:"Pod",metadata:{name:$n},
+	   spec:{terminationGracePeriodSeconds:1,imagePullSecrets:$s,
+	         containers:[{name:"c",image:$img,imagePullPolicy:"Always",command:["sleep","3600"]}]}}')"
+}
+priv_pod nologin '[{"name":"no-such-secret"}]'
+if wait_pod nologin "$W.reason==\"ErrImagePull\" or $W.reason==\"ImagePullBackOff\"" 200; then
+	pass "pull without a login fails"
+else
+	fail "pull without a login fails" "$(podq nologin .status)"
+fi
+expect_match "pull failure says unauthorized" "$(podq nologin "$W.message")" '401|nauthorized'
+ev=$(K get events --field-selector involvedObject.name=nologin -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' 2>&1)
+expect_match "missing pull secret event" "$ev" FailedToRetrieveImagePullSecret
+priv_pod withlogin '[{"name":"no-such-secret"},{"name":"regcred"}]'
+if wait_pod withlogin '.status.phase=="Running"' 300; then pass "pod pulls with its imagePullSecrets"
+else fail "pod pulls with its imagePullSecrets" "$(podq withlogin .status)"; fi
+expect_match "registry saw the login" "$(grep -c 'GET /v2/private/busybox/manifests/1 HTTP/1.1\" 200' "$T/registry.log")" '^[1-9]'
+K delete pod nologin --grace-period=1 --wait=false >/dev/null 2>&1
+
 # ---- encryption at rest ----
 # a secret written while the flag is on never reaches the file in the clear
 SECRET_VALUE=plaintext-marker-$$-$RANDOM
@@ -233,7 +283,7 @@ expect_eq "secret readable after restart" "$(K get secret atrest -o jsonpath='{.
 expect_eq "secret list after restart" "$(K get secrets -o name | grep -c .)" 6
 
 # ---- everything goes on delete ----
-K delete pod config-demo late --grace-period=1 --wait=false >/dev/null 2>&1
+K delete pod config-demo late withlogin nologin --grace-period=1 --wait=false >/dev/null 2>&1
 wait_until 150 test -z "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
 expect_eq "no containers left after deleting the pods" "$(runc --root "$RUN/runc" list -q 2>/dev/null | wc -l)" 0
 wait_until 50 test -z "$(ls "$NETNS" 2>/dev/null)"
