@@ -160,6 +160,28 @@ expect_eq "dockerconfigjson auth" "$auth" "puller:pw123"
 out=$(K get secrets creds demo-tls regcred 2>&1)
 expect_match "kubectl get secret columns" "$out" '^NAME +TYPE +DATA +AGE'$'\n''creds +Opaque +2 +[0-9]+s'$'\n''demo-tls +kubernetes.io/tls +2 +[0-9]+s'$'\n''regcred +kubernetes.io/dockerconfigjson +1 +[0-9]+s'
 
+out=$(K describe secret creds 2>&1)
+expect_match "kubectl describe secret: sizes, not values" "$out" 'Type: +Opaque'$'\n''.*pass: +10 bytes'$'\n''user: +5 bytes'
+out=$(K describe configmap literals 2>&1)
+expect_match "kubectl describe configmap" "$out" 'color:'$'\n''----'$'\n''blue'
+out=$(K create configmap dry --from-literal=a=b --dry-run=server -o name 2>&1)
+K get cm dry >/dev/null 2>&1
+expect_eq "--dry-run=server stores nothing" "$out $?" "configmap/dry 1"
+
+# ---- garbage collection of owned ConfigMaps and Secrets ----
+api_json POST /api/v1/namespaces/default/configmaps '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owner"}}'
+OWNER_UID=$(jqb .metadata.uid)
+OWNED='"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":"'$OWNER_UID'"}]'
+api_json POST /api/v1/namespaces/default/configmaps '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owned-cm",'"$OWNED"'}}'
+api_json POST /api/v1/namespaces/default/secrets '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"owned-secret",'"$OWNED"'}}'
+K delete configmap owner >/dev/null 2>&1
+gone() { api GET "/api/v1/namespaces/default/$1"; [ "$HTTP_CODE" = 404 ]; }
+if wait_until 100 gone configmaps/owned-cm && wait_until 50 gone secrets/owned-secret; then
+	pass "owned ConfigMap and Secret garbage-collected with their owner"
+else
+	fail "owned ConfigMap and Secret garbage-collected with their owner" "HTTP $HTTP_CODE"
+fi
+
 # ---- validation: 422 with field paths ----
 api_json POST /api/v1/namespaces/default/configmaps '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"badkey"},"data":{"no spaces":"x"}}'
 expect_eq "bad configmap key: 422 naming data[no spaces]" "$HTTP_CODE $(jqb '.details.causes[0].field')" "422 data[no spaces]"
