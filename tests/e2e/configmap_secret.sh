@@ -162,6 +162,9 @@ expect_match "kubectl get secret columns" "$out" '^NAME +TYPE +DATA +AGE'$'\n''c
 
 out=$(K describe secret creds 2>&1)
 expect_match "kubectl describe secret: sizes, not values" "$out" 'Type: +Opaque'$'\n''.*pass: +10 bytes'$'\n''user: +5 bytes'
+out=$(timeout 30 "${IN[@]}" "$MINIK8S" kubectl describe secret creds 2>&1)
+if [[ "$out" =~ pass:\ +10\ bytes ]] && [[ "$out" != *cEBzcyB3MHJkIQ* ]]; then pass "minik8s kubectl describe secret: sizes, not values"
+else fail "minik8s kubectl describe secret: sizes, not values" "$out"; fi
 out=$(K describe configmap literals 2>&1)
 expect_match "kubectl describe configmap" "$out" 'color:'$'\n''----'$'\n''blue'
 out=$(K create configmap dry --from-literal=a=b --dry-run=server -o name 2>&1)
