@@ -446,11 +446,25 @@ static int field_ref(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 	return mk_error_set(err, EINVAL, "unsupported fieldRef fieldPath \"%s\"", path);
 }
 
+/* envFrom values go to the container and to the $(VAR) expansion of later entries */
+struct env_pair {
+	struct envv *env, *podenv;
+};
+
+static void env_set_both(void *ctx, const char *key, const char *value)
+{
+	struct env_pair *p = ctx;
+	env_set(p->env, key, value);
+	env_set(p->podenv, key, value);
+}
+
 static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
 		     const struct mk_image_config *ic, const char *hostname, struct envv *env,
 		     struct mk_error **err)
 {
 	struct envv podenv = { 0 };
+	struct agent_envsrc src = { 0 };
+	struct env_pair both = { env, &podenv };
 	const cJSON *e;
 	int r = 0;
 
@@ -463,6 +477,14 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 		if (!k)
 			abort();
 		env_set(env, k, eq + 1);
+	}
+	/* envFrom first; env entries override them and may refer to them with $(VAR) */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "envFrom"))
+	{
+		if (agent_envsrc_from(a, &src, pod, e, env_set_both, &both, err) < 0) {
+			r = -1;
+			goto out;
+		}
 	}
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "env"))
 	{
@@ -488,14 +510,16 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 				const char *q = mk_json_get_string(c, path);
 				v = mk_strdup(q ? q : "0");
 			} else {
-				const cJSON *opt = mk_json_get(from, "configMapKeyRef.optional");
-				if (!opt)
-					opt = mk_json_get(from, "secretKeyRef.optional");
-				if (cJSON_IsTrue(opt))
-					continue;
-				r = mk_error_set(err, EINVAL, "env \"%s\": configMapKeyRef and "
-						 "secretKeyRef are not supported", name);
-				break;
+				const cJSON *sel = cJSON_GetObjectItem(from, "configMapKeyRef");
+				bool secret = !cJSON_IsObject(sel);
+				if (secret)
+					sel = cJSON_GetObjectItem(from, "secretKeyRef");
+				if (agent_envsrc_key(a, &src, pod, sel, secret, &v, err) < 0) {
+					r = -1;
+					break;
+				}
+				if (!v)
+					continue; /* optional and missing */
 			}
 		} else {
 			v = expand(value ? value : "", &podenv);
@@ -503,6 +527,8 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 		env_set(&podenv, name, v);
 		env_set(env, name, v);
 	}
+out:
+	agent_envsrc_release(&src);
 	for (size_t i = 0; i < podenv.n; i++)
 		free(podenv.v[i]);
 	free(podenv.v);
@@ -609,7 +635,11 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 	if (pulls)
 		agent_event(a, pod, "Normal", "Pulling", "Pulling image \"%s\"", image);
 	uint64_t t0 = mk_time_mono_ns();
-	struct mk_image_pull_opts po = { .registries_config = a->registries_config };
+	_cleanup_(agent_creds_release) struct agent_creds creds = { 0 };
+	if (pulls)
+		agent_pull_credentials(a, pod, &creds);
+	struct mk_image_pull_opts po = { .registries_config = a->registries_config,
+					 .creds = creds.v, .n_creds = creds.n };
 	const char *reason = NULL;
 	if (!image || mk_image_ensure(a->images, image, policy, &po, NULL, &reason, &err) < 0) {
 		const char *msg = err ? err->msg : "no image given";
@@ -898,7 +928,10 @@ fail:
 	set_str(&ct->wait_reason, reason);
 	set_str(&ct->wait_message, err ? err->msg : "failed");
 	agent_event(a, pod, "Warning", "Failed", "Error: %s", err ? err->msg : reason);
-	ct->crashes++;
+	/* a missing ConfigMap or Secret is no crash: retried at the base delay, as the
+	 * kubelet's pod worker requeues a failed sync (the object may appear any time) */
+	if (strcmp(reason, "CreateContainerConfigError"))
+		ct->crashes++;
 	ct->start_retry_ms = agent_now_ms() + (int64_t)mk_agent_backoff_ms(ct->crashes + 1,
 									   a->backoff_base_ms,
 									   a->backoff_max_ms);

@@ -17,6 +17,7 @@ static const char *const sn_ev[] = { "ev", NULL };
 static const char *const sn_deploy[] = { "deploy", NULL };
 static const char *const sn_rs[] = { "rs", NULL };
 static const char *const sn_ds[] = { "ds", NULL };
+static const char *const sn_cm[] = { "cm", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -45,6 +46,12 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "daemonsets", .singular = "daemonset", .kind = "DaemonSet", .group = "apps",
 	  .version = "v1", .group_version = "apps/v1", .namespaced = true, .short_names = sn_ds,
 	  .verbs = verbs_all, .has_status = true, .ops = &mk_api_daemonset_ops },
+	{ .name = "configmaps", .singular = "configmap", .kind = "ConfigMap", .group = "",
+	  .version = "v1", .group_version = "v1", .namespaced = true, .short_names = sn_cm,
+	  .verbs = verbs_all, .ops = &mk_api_configmap_ops },
+	{ .name = "secrets", .singular = "secret", .kind = "Secret", .group = "", .version = "v1",
+	  .group_version = "v1", .namespaced = true, .verbs = verbs_all, .ops = &mk_api_secret_ops,
+	  .encrypt_at_rest = true },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

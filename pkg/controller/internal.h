@@ -9,17 +9,23 @@
 
 /* ---- the manager (manager.c) and its controllers --------------------------------- */
 
-#define CTL_PODS 0
-#define CTL_NODES 1
-#define CTL_RS 2
-#define CTL_DEPLOY 3
-#define CTL_SVC 4
-#define CTL_EP 5
-#define CTL_NS 6
-#define CTL_SLICE 7
-#define CTL_LEASE 8 /* kube-node-lease only */
-#define CTL_DS 9
-#define CTL_NINF 10
+/* The shared informers, one per resource the controllers read (an enum, so a new
+ * one is a line). */
+enum {
+	CTL_PODS,
+	CTL_NODES,
+	CTL_RS,
+	CTL_DEPLOY,
+	CTL_SVC,
+	CTL_EP,
+	CTL_NS,
+	CTL_SLICE,
+	CTL_LEASE, /* kube-node-lease only */
+	CTL_DS,
+	CTL_CM,	    /* for the garbage collector only */
+	CTL_SECRET, /* for the garbage collector only */
+	CTL_NINF
+};
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);
