@@ -31,6 +31,14 @@ void mk_controller_template_hash(const cJSON *template, uint32_t collision_count
 int mk_controller_int_or_percent(const cJSON *v, int total, bool round_up, int def_pct);
 /* true when the pod has condition Ready=True. */
 bool mk_controller_pod_ready(const cJSON *pod);
+/* CronJob scheduling (cronjob.c): the most recent time c fires in (earliest, now]
+ * in zone tz, or 0 when none; *ret_missed counts those times (stopping at 101),
+ * *ret_next is the first time after now (-1: none). */
+struct mk_cron;
+struct mk_tz;
+int64_t mk_controller_cron_most_recent(const struct mk_cron *c, const struct mk_tz *tz,
+				       int64_t earliest, int64_t now, int *ret_missed,
+				       int64_t *ret_next);
 
 
 /* ---- the controller manager ----------------------------------------------------- */

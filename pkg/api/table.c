@@ -868,3 +868,13 @@ void mk_api_cell_age(cJSON *cells, const char *timestamp, time_t now)
 {
 	add_age(cells, timestamp, now);
 }
+
+void mk_api_cell_int(cJSON *cells, long long v)
+{
+	add_int(cells, v);
+}
+
+void mk_api_cell_workload_wide(cJSON *cells, const cJSON *spec)
+{
+	workload_wide_cells(cells, spec);
+}

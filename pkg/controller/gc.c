@@ -21,6 +21,7 @@ static const char *const inf_resource[CTL_NINF] = {
 	[CTL_PODS] = "pods",		[CTL_NODES] = "nodes",	 [CTL_RS] = "replicasets",
 	[CTL_DEPLOY] = "deployments",	[CTL_SVC] = "services",	 [CTL_EP] = "endpoints",
 	[CTL_NS] = "namespaces",	[CTL_SLICE] = "endpointslices", [CTL_LEASE] = "leases",
+	[CTL_JOBS] = "jobs",		[CTL_CRONJOBS] = "cronjobs",
 };
 
 static int informer_for(const struct mk_api_resource *r)
@@ -110,6 +111,8 @@ static char *object_path(const cJSON *obj, int idx)
 	const struct mk_api_resource *r = mk_api_resource_by_kind(
 		mk_json_get_string(obj, "apiVersion"), mk_json_get_string(obj, "kind"));
 	const char *gv = r ? r->group_version : (idx == CTL_RS || idx == CTL_DEPLOY ? "apps/v1" : "v1");
+	if (!r && (idx == CTL_JOBS || idx == CTL_CRONJOBS))
+		gv = "batch/v1";
 	return mk_client_resource_path(gv, inf_resource[idx], mk_json_get_string(obj, "metadata.namespace"),
 			mk_json_get_string(obj, "metadata.name"), NULL);
 }
