@@ -531,6 +531,8 @@ int job_sync(struct mk_controllers *ctl, const char *key)
 				ret = -1;
 		p.nactive = 0;
 		p.ready = 0;
+		/* suspending resets startTime, so the deadline counts from the resume */
+		cJSON_DeleteItemFromObject(status, "startTime");
 		if (!was_suspended) {
 			set_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", now_s);
 			mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Suspended", "Job suspended");
@@ -540,8 +542,6 @@ int job_sync(struct mk_controllers *ctl, const char *key)
 	if (was_suspended) {
 		set_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now_s);
 		mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Resumed", "Job resumed");
-		/* the deadline counts from the resume */
-		mk_json_set_string(status, "startTime", now_s);
 	}
 	if (!mk_json_get_string(status, "startTime"))
 		mk_json_set_string(status, "startTime", now_s);
