@@ -51,7 +51,19 @@ static void job_defaults(cJSON *obj)
 	mk_api_json_default(spec, "backoffLimit", cJSON_CreateNumber(6));
 	mk_api_json_default(spec, "completionMode", cJSON_CreateString("NonIndexed"));
 	mk_api_json_default(spec, "suspend", cJSON_CreateFalse());
-	mk_api_json_default(spec, "podReplacementPolicy", cJSON_CreateString("TerminatingOrFailed"));
+	cJSON *pfp = cJSON_GetObjectItemCaseSensitive(spec, "podFailurePolicy");
+	bool have_pfp = cJSON_IsObject(pfp);
+	/* with a pod failure policy, pods are replaced once failed only */
+	mk_api_json_default(spec, "podReplacementPolicy",
+			    cJSON_CreateString(have_pfp ? "Failed" : "TerminatingOrFailed"));
+	cJSON *rule, *rules = have_pfp ? cJSON_GetObjectItemCaseSensitive(pfp, "rules") : NULL;
+	cJSON_ArrayForEach(rule, rules)
+	{
+		cJSON *pat;
+		cJSON_ArrayForEach(pat, cJSON_GetObjectItemCaseSensitive(rule, "onPodConditions"))
+			if (cJSON_IsObject(pat) && mk_api_json_str_empty(pat, "status"))
+				mk_json_set_string(pat, "status", "True");
+	}
 
 	cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
 	if (!cJSON_IsObject(tmpl))
@@ -87,6 +99,107 @@ static void job_defaults(cJSON *obj)
 	/* a job read back is defaulted again: then the generated labels are copied too */
 	if (copy_labels)
 		mk_json_set(md, "labels", cJSON_Duplicate(labels, 1));
+}
+
+static const char *const pfp_actions[] = { "Count", "FailIndex", "FailJob", "Ignore", NULL };
+static const char *const pfp_operators[] = { "In", "NotIn", NULL };
+static const char *const cond_statuses[] = { "False", "True", "Unknown", NULL };
+
+static bool in_set(const char *s, const char *const *set)
+{
+	for (size_t i = 0; s && set[i]; i++)
+		if (!strcmp(s, set[i]))
+			return true;
+	return false;
+}
+
+/* validatePodFailurePolicy: up to 20 rules, each with an action and exactly one of
+ * onExitCodes (In/NotIn, 1..255 ascending distinct values, no 0 for In) and
+ * onPodConditions (up to 20 patterns). */
+static void validate_pfp(cJSON *causes, const cJSON *pfp, const char *prefix)
+{
+	char f[400], b[300];
+	const cJSON *rules = cJSON_GetObjectItemCaseSensitive(pfp, "rules");
+	int n = cJSON_GetArraySize(rules);
+	snprintf(f, sizeof(f), "%s.rules", prefix);
+	if (n > 20) {
+		mk_api_v_too_many(causes, f, n, 20);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const cJSON *r = cJSON_GetArrayItem(rules, i);
+		snprintf(b, sizeof(b), "%s.rules[%d]", prefix, i);
+		const char *action = mk_json_get_string(r, "action");
+		snprintf(f, sizeof(f), "%s.action", b);
+		if (!action || !*action)
+			mk_api_v_required(causes, f, NULL);
+		else if (!in_set(action, pfp_actions))
+			mk_api_v_not_supported(causes, f, action, pfp_actions);
+		else if (!strcmp(action, "FailIndex"))
+			mk_api_v_invalid(causes, f, cJSON_GetObjectItemCaseSensitive(r, "action"),
+					 "can only be used when backoffLimitPerIndex is set");
+		const cJSON *ec = cJSON_GetObjectItemCaseSensitive(r, "onExitCodes");
+		const cJSON *pc = cJSON_GetObjectItemCaseSensitive(r, "onPodConditions");
+		bool has_ec = cJSON_IsObject(ec), has_pc = cJSON_GetArraySize(pc) > 0;
+		if (has_ec == has_pc) {
+			mk_api_v_invalid(causes, b, r,
+					 has_ec ? "specifying both OnExitCodes and OnPodConditions is not supported"
+						: "specifying one of OnExitCodes and OnPodConditions is required");
+			continue;
+		}
+		if (has_ec) {
+			const char *op = mk_json_get_string(ec, "operator");
+			snprintf(f, sizeof(f), "%s.onExitCodes.operator", b);
+			if (!op || !*op)
+				mk_api_v_required(causes, f, NULL);
+			else if (!in_set(op, pfp_operators))
+				mk_api_v_not_supported(causes, f, op, pfp_operators);
+			const cJSON *vals = cJSON_GetObjectItemCaseSensitive(ec, "values");
+			int nv = cJSON_GetArraySize(vals);
+			snprintf(f, sizeof(f), "%s.onExitCodes.values", b);
+			if (nv == 0)
+				mk_api_v_required(causes, f, "at least one value is required");
+			else if (nv > 255)
+				mk_api_v_too_many(causes, f, nv, 255);
+			double prev = -1e18;
+			for (int k = 0; k < nv && nv <= 255; k++) {
+				const cJSON *v = cJSON_GetArrayItem(vals, k);
+				snprintf(f, sizeof(f), "%s.onExitCodes.values[%d]", b, k);
+				if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) {
+					mk_api_v_invalid(causes, f, v, "must be an integer");
+					continue;
+				}
+				if (op && !strcmp(op, "In") && v->valueint == 0)
+					mk_api_v_invalid(causes, f, v, "must not be 0 for the In operator");
+				if (v->valuedouble == prev)
+					mk_api_v_duplicate(causes, f, v);
+				else if (v->valuedouble < prev)
+					mk_api_v_invalid(causes, f, v, "must be ordered");
+				prev = v->valuedouble;
+			}
+		} else {
+			int np = cJSON_GetArraySize(pc);
+			snprintf(f, sizeof(f), "%s.onPodConditions", b);
+			if (np > 20) {
+				mk_api_v_too_many(causes, f, np, 20);
+				continue;
+			}
+			for (int k = 0; k < np; k++) {
+				const cJSON *pat = cJSON_GetArrayItem(pc, k);
+				const char *t = mk_json_get_string(pat, "type");
+				const char *st = mk_json_get_string(pat, "status");
+				snprintf(f, sizeof(f), "%s.onPodConditions[%d].type", b, k);
+				if (!t || !*t)
+					mk_api_v_required(causes, f, NULL);
+				else if (mk_api_check_label_key(t))
+					mk_api_v_invalid(causes, f, cJSON_GetObjectItemCaseSensitive(pat, "type"),
+							 mk_api_check_label_key(t));
+				snprintf(f, sizeof(f), "%s.onPodConditions[%d].status", b, k);
+				if (!in_set(st, cond_statuses))
+					mk_api_v_not_supported(causes, f, st ? st : "", cond_statuses);
+			}
+		}
+	}
 }
 
 static bool int_field(cJSON *causes, const cJSON *spec, const char *key, const char *field,
@@ -150,6 +263,15 @@ void mk_api_v_job_spec(cJSON *causes, const cJSON *spec, const char *prefix, boo
 	if (rp && *rp && strcmp(rp, replacement_policies[0]) && strcmp(rp, replacement_policies[1]))
 		mk_api_v_not_supported(causes, F("podReplacementPolicy"), rp, replacement_policies);
 
+	const cJSON *pfp = cJSON_GetObjectItemCaseSensitive(spec, "podFailurePolicy");
+	bool have_pfp = pfp && !cJSON_IsNull(pfp);
+	if (have_pfp) {
+		validate_pfp(causes, pfp, F("podFailurePolicy"));
+		if (rp && *rp && strcmp(rp, "Failed"))
+			mk_api_v_not_supported(causes, F("podReplacementPolicy"), rp,
+					       (const char *const[]){ "Failed", NULL });
+	}
+
 	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
 	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
 	bool sel_ok = false;
@@ -173,6 +295,10 @@ void mk_api_v_job_spec(cJSON *causes, const cJSON *spec, const char *prefix, boo
 	    (!restart || (strcmp(restart, "OnFailure") && strcmp(restart, "Never"))))
 		mk_api_v_not_supported(causes, F("template.spec.restartPolicy"), restart ? restart : "",
 				       job_restart);
+	else if (have_pfp && restart && strcmp(restart, "Never"))
+		mk_api_v_invalid(causes, F("template.spec.restartPolicy"),
+				 mk_json_get(tmpl, "spec.restartPolicy"),
+				 "only \"Never\" is supported when podFailurePolicy is specified");
 #undef F
 }
 

@@ -95,6 +95,7 @@ static const char *const pointer_fields[] = {
 	"JobSpec.completionMode",
 	"JobSpec.suspend",
 	"JobSpec.podReplacementPolicy",
+	"PodFailurePolicyOnExitCodesRequirement.containerName",
 	"CronJobSpec.startingDeadlineSeconds",
 	"CronJobSpec.suspend",
 	"CronJobSpec.successfulJobsHistoryLimit",

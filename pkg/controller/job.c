@@ -390,12 +390,87 @@ struct job_pods {
 	size_t nactive;
 	int succeeded, failed, terminating, ready, restarts;
 	time_t last_failure; /* when the newest failed pod finished */
+	char fail_job_msg[256]; /* a podFailurePolicy FailJob rule matched: why */
 };
 
 static void job_pods_release(struct job_pods *p)
 {
 	mk_object_list_free(p->all, p->n);
 	free(p->active);
+}
+
+static bool exit_code_in(int code, const cJSON *values)
+{
+	const cJSON *v;
+	cJSON_ArrayForEach(v, values)
+		if (cJSON_IsNumber(v) && v->valueint == code)
+			return true;
+	return false;
+}
+
+/* The first container of pod (init containers too) terminated with a non-zero exit
+ * code satisfying req, or NULL; its code in *ret_code. */
+static const cJSON *exit_code_match(const cJSON *pod, const cJSON *req, int *ret_code)
+{
+	const char *name = mk_json_get_string(req, "containerName");
+	const char *op = mk_json_get_string(req, "operator");
+	const cJSON *values = cJSON_GetObjectItem(req, "values");
+	const char *lists[] = { "status.initContainerStatuses", "status.containerStatuses" };
+	if (!op)
+		return NULL;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++) {
+		const cJSON *cs;
+		cJSON_ArrayForEach(cs, mk_json_get(pod, lists[i]))
+		{
+			const cJSON *ec = mk_json_get(cs, "state.terminated.exitCode");
+			const char *cn = mk_json_get_string(cs, "name");
+			if (!cJSON_IsNumber(ec) || ec->valueint == 0 || (name && (!cn || strcmp(name, cn))))
+				continue;
+			bool in = exit_code_in(ec->valueint, values);
+			if ((!strcmp(op, "In") && in) || (!strcmp(op, "NotIn") && !in)) {
+				*ret_code = ec->valueint;
+				return cs;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The action of the first spec.podFailurePolicy rule that matches the failed pod
+ * ("FailJob", "Ignore", "Count"), or NULL; for FailJob, why in msg. */
+static const char *pfp_action(const cJSON *job, const cJSON *pod, char *msg, size_t n)
+{
+	const cJSON *rules = mk_json_get(job, "spec.podFailurePolicy.rules");
+	const char *pns = mk_json_get_string(pod, "metadata.namespace");
+	const char *pname = mk_json_get_string(pod, "metadata.name");
+	int i = 0;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, rules)
+	{
+		const char *action = mk_json_get_string(r, "action");
+		const cJSON *ec = cJSON_GetObjectItem(r, "onExitCodes");
+		int code = 0;
+		const cJSON *cs = cJSON_IsObject(ec) ? exit_code_match(pod, ec, &code) : NULL;
+		if (cs) {
+			snprintf(msg, n, "Container %s for pod %s/%s failed with exit code %d matching %s rule at index %d",
+				 mk_json_get_string(cs, "name"), pns, pname, code, action, i);
+			return action;
+		}
+		const cJSON *pat;
+		cJSON_ArrayForEach(pat, cJSON_GetObjectItem(r, "onPodConditions"))
+		{
+			const char *t = mk_json_get_string(pat, "type"), *st = mk_json_get_string(pat, "status");
+			const cJSON *c = t ? find_condition(pod, t) : NULL;
+			const char *cst = mk_json_get_string(c, "status");
+			if (c && cst && !strcmp(cst, st ? st : "True")) {
+				snprintf(msg, n, "Pod %s/%s has condition %s matching %s rule at index %d", pns, pname,
+					 t, action, i);
+				return action;
+			}
+		}
+		i++;
+	}
+	return NULL;
 }
 
 static void collect(struct mk_controllers *ctl, const cJSON *job, struct job_pods *p)
@@ -416,6 +491,12 @@ static void collect(struct mk_controllers *ctl, const cJSON *job, struct job_pod
 		if (!strcmp(ph, "Succeeded"))
 			p->succeeded++;
 		else if (!strcmp(ph, "Failed")) {
+			char msg[256];
+			const char *action = pfp_action(job, pod, msg, sizeof(msg));
+			if (action && !strcmp(action, "Ignore"))
+				continue; /* does not count against backoffLimit */
+			if (action && !strcmp(action, "FailJob") && !p->fail_job_msg[0])
+				snprintf(p->fail_job_msg, sizeof(p->fail_job_msg), "%s", msg);
 			p->failed++;
 			time_t t = finish_time(pod);
 			if (t > p->last_failure)
@@ -548,7 +629,10 @@ int job_sync(struct mk_controllers *ctl, const char *key)
 
 	/* failure: backoff limit, deadline */
 	const char *fail_reason = NULL, *fail_msg = NULL;
-	if (failed > backoff || (on_failure && (backoff == 0 ? p.restarts > 0 : p.restarts >= backoff))) {
+	if (p.fail_job_msg[0]) {
+		fail_reason = "PodFailurePolicy";
+		fail_msg = p.fail_job_msg;
+	} else if (failed > backoff || (on_failure && (backoff == 0 ? p.restarts > 0 : p.restarts >= backoff))) {
 		fail_reason = "BackoffLimitExceeded";
 		fail_msg = "Job has reached the specified backoff limit";
 	}

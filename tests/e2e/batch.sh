@@ -6,7 +6,8 @@
 # hostnames, Completed/exit 0 and phase Succeeded, `kubectl logs job/NAME`), a failing
 # Job (restartPolicy Never, backoffLimit 1: two pods Failed with exit code 3 and reason
 # Error, then the job Failed BackoffLimitExceeded), restartPolicy OnFailure counting
-# container restarts, activeDeadlineSeconds (DeadlineExceeded, pods stopped), suspend
+# container restarts, a podFailurePolicy FailJob rule on an exit code,
+# activeDeadlineSeconds (DeadlineExceeded, pods stopped), suspend
 # and resume, ttlSecondsAfterFinished deleting the job and its pods, a CronJob firing
 # every minute (examples/cronjob.yaml; bounded wait of 75 s from its creation, run
 # beside the other checks), `kubectl create job --from=cronjob/NAME`, the columns of
@@ -144,6 +145,7 @@ create_job() { api_json POST /apis/batch/v1/namespaces/default/jobs "$(job_json 
 create_job failing '{"backoffLimit":1,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox:1.36","command":["sh","-c","echo failing; exit 3"]}]}}}'
 create_job onfail '{"backoffLimit":1,"template":{"spec":{"restartPolicy":"OnFailure","containers":[{"name":"c","image":"busybox:1.36","command":["sh","-c","exit 1"]}]}}}'
 create_job deadline '{"activeDeadlineSeconds":3,"template":{"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"busybox:1.36","command":["sleep","600"]}]}}}'
+create_job policy '{"podFailurePolicy":{"rules":[{"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}}]},"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox:1.36","command":["sh","-c","exit 42"]}]}}}'
 create_job paused '{"suspend":true,"parallelism":2,"completions":2,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox:1.36","command":["true"]}]}}}'
 create_job short '{"ttlSecondsAfterFinished":2,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox:1.36","command":["echo","short"]}]}}}'
 
@@ -199,6 +201,9 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 expect_eq "deadline job: its running pod stopped" "$gone" true
+
+if wait_job policy "$(cond Failed)" 20; then pass "podFailurePolicy: FailJob on exit code 42"; else fail "podFailurePolicy: FailJob on exit code 42" "$(jobq policy .status)"; fi
+expect_eq "podFailurePolicy: reason, failed once" "$(jobq policy '[(.status.conditions[] | select(.type=="Failed") | .reason), (.status.failed|tostring)] | join(" ")')" "PodFailurePolicy 1"
 
 # ---- suspend / resume ----
 expect_eq "suspended job: Suspended, no pods" "$(jobq paused "$(cond Suspended)") $(K get pods -l job-name=paused --no-headers 2>/dev/null | wc -l)" "true 0"

@@ -114,6 +114,27 @@ START_TEST(test_job_validation)
 		       "spec.parallelism spec.activeDeadlineSeconds spec.backoffLimit spec.ttlSecondsAfterFinished");
 	job_fields_are(JOB("{\"completionMode\":\"Indexed\",\"completions\":100001," TMPL("Never") "}"),
 		       "spec.completions");
+	/* podFailurePolicy: Never only, rules well formed */
+	job_fields_are(JOB("{\"podFailurePolicy\":{\"rules\":[{\"action\":\"FailJob\",\"onExitCodes\":"
+			   "{\"operator\":\"In\",\"values\":[1,2]}},{\"action\":\"Ignore\",\"onPodConditions\":"
+			   "[{\"type\":\"DisruptionTarget\"}]}]}," TMPL("Never") "}"),
+		       "");
+	job_fields_are(JOB("{\"podFailurePolicy\":{\"rules\":[{\"action\":\"FailJob\",\"onExitCodes\":"
+			   "{\"operator\":\"In\",\"values\":[1]}}]}," TMPL("OnFailure") "}"),
+		       "spec.template.spec.restartPolicy");
+	job_fields_are(JOB("{\"podFailurePolicy\":{\"rules\":["
+			   "{\"action\":\"Explode\",\"onExitCodes\":{\"operator\":\"In\",\"values\":[1]}},"
+			   "{\"action\":\"Count\",\"onExitCodes\":{\"operator\":\"Maybe\",\"values\":[0,3,2,2]}},"
+			   "{\"action\":\"Count\"},"
+			   "{\"action\":\"Ignore\",\"onPodConditions\":[{\"type\":\"X\",\"status\":\"Perhaps\"}]}]},"
+			   "\"podReplacementPolicy\":\"TerminatingOrFailed\"," TMPL("Never") "}"),
+		       "spec.podFailurePolicy.rules[0].action spec.podFailurePolicy.rules[1].onExitCodes.operator "
+		       "spec.podFailurePolicy.rules[1].onExitCodes.values[2] spec.podFailurePolicy.rules[1].onExitCodes.values[3] "
+		       "spec.podFailurePolicy.rules[2] spec.podFailurePolicy.rules[3].onPodConditions[0].status "
+		       "spec.podReplacementPolicy");
+	job_fields_are(JOB("{\"podFailurePolicy\":{\"rules\":[{\"action\":\"FailJob\",\"onExitCodes\":"
+			   "{\"operator\":\"In\",\"values\":[0]}}]}," TMPL("Never") "}"),
+		       "spec.podFailurePolicy.rules[0].onExitCodes.values[0]");
 	/* a given selector without manualSelector is not the generated one */
 	job_fields_are(JOB("{\"selector\":{\"matchLabels\":{\"batch.kubernetes.io/controller-uid\":\"other\"}},"
 			   TMPL("Never") "}"),

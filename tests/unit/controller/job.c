@@ -157,21 +157,83 @@ START_TEST(test_job_backoff_limit)
 }
 END_TEST
 
+static const cJSON *condition_of(const cJSON *job, const char *type)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, mk_json_get(job, "status.conditions"))
+		if (!strcmp(mk_json_get_string(c, "type"), type))
+			return c;
+	return NULL;
+}
+
+static const cJSON *active_pod(const cJSON *list)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
+	{
+		const char *ph = mk_json_get_string(it, "status.phase");
+		if (!ph || (strcmp(ph, "Succeeded") && strcmp(ph, "Failed")))
+			return it;
+	}
+	return NULL;
+}
+
+START_TEST(test_job_pod_failure_policy)
+{
+	fx_create(JOBS, "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"pfp\"},"
+			"\"spec\":{\"backoffLimit\":0,\"podFailurePolicy\":{\"rules\":["
+			"{\"action\":\"FailJob\",\"onExitCodes\":{\"containerName\":\"c\",\"operator\":\"In\",\"values\":[42]}},"
+			"{\"action\":\"Ignore\",\"onExitCodes\":{\"operator\":\"In\",\"values\":[7,8]}}]},"
+			JOB_TMPL "}}");
+	cJSON *job = fx_get(JOBS "/pfp");
+	ck_assert_str_eq(mk_json_get_string(job, "spec.podReplacementPolicy"), "Failed");
+	cJSON_Delete(job);
+	struct want_pods w1 = { 1, 1 };
+	cJSON *list = fx_wait(PODS, pods_state, &w1, "one pod");
+	/* exit 7: ignored, so backoffLimit 0 is not reached and a new pod comes */
+	set_phase(cJSON_GetArrayItem(cJSON_GetObjectItem(list, "items"), 0), "Failed", 7);
+	cJSON_Delete(list);
+	struct want_pods w2 = { 1, 2 };
+	list = fx_wait(PODS, pods_state, &w2, "a replacement for the ignored failure");
+	job = fx_get(JOBS "/pfp");
+	ck_assert(!job_condition(job, "Failed"));
+	ck_assert_int_eq(mk_json_get(job, "status.failed")->valueint, 0);
+	cJSON_Delete(job);
+	/* exit 42 in container c: the job fails at once */
+	set_phase(active_pod(list), "Failed", 42);
+	cJSON_Delete(list);
+	job = fx_wait(JOBS "/pfp", job_condition, "Failed", "job Failed by the policy");
+	const cJSON *c = condition_of(job, "Failed");
+	ck_assert_str_eq(mk_json_get_string(c, "reason"), "PodFailurePolicy");
+	ck_assert_msg(strstr(mk_json_get_string(c, "message"), "failed with exit code 42 matching FailJob rule at index 0"),
+		      "message %s", mk_json_get_string(c, "message"));
+	cJSON_Delete(job);
+}
+END_TEST
+
+static bool resumed(const cJSON *job, const void *arg)
+{
+	(void)arg;
+	const cJSON *c = condition_of(job, "Suspended");
+	return c && !strcmp(mk_json_get_string(c, "status"), "False") &&
+	       !strcmp(mk_json_get_string(c, "reason"), "JobResumed") &&
+	       mk_json_get_string(job, "status.startTime");
+}
+
 START_TEST(test_job_suspend)
 {
 	fx_create(JOBS, "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"s\"},"
 			"\"spec\":{\"suspend\":true,\"parallelism\":2,\"completions\":4," JOB_TMPL "}}");
-	cJSON_Delete(fx_wait(JOBS "/s", job_condition, "Suspended", "job Suspended"));
+	cJSON *sj = fx_wait(JOBS "/s", job_condition, "Suspended", "job Suspended");
+	ck_assert_ptr_null(mk_json_get(sj, "status.startTime")); /* not started while suspended */
+	cJSON_Delete(sj);
 	cJSON *list = fx_get(PODS);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(list, "items")), 0);
 	cJSON_Delete(list);
 	fx_patch(JOBS "/s", "{\"spec\":{\"suspend\":false}}");
 	struct want_pods w2 = { 2, 2 };
 	cJSON_Delete(fx_wait(PODS, pods_state, &w2, "two pods after resume"));
-	cJSON *job = fx_get(JOBS "/s");
-	ck_assert(!job_condition(job, "Suspended"));
-	ck_assert_ptr_nonnull(mk_json_get_string(job, "status.startTime"));
-	cJSON_Delete(job);
+	cJSON_Delete(fx_wait(JOBS "/s", resumed, NULL, "Suspended False and a startTime"));
 }
 END_TEST
 
@@ -262,6 +324,7 @@ Suite *job_suite(void)
 	tcase_add_test(tc, test_job_indexed_completes);
 	tcase_add_test(tc, test_job_backoff_limit);
 	tcase_add_test(tc, test_job_suspend);
+	tcase_add_test(tc, test_job_pod_failure_policy);
 	tcase_add_test(tc, test_cronjob_missed_run_and_history);
 	suite_add_tcase(s, tc);
 	return s;
