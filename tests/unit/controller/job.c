@@ -315,6 +315,61 @@ START_TEST(test_cronjob_missed_run_and_history)
 }
 END_TEST
 
+static bool has_event(const cJSON *list, const void *arg)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(list, "items"))
+		if (!strcmp(mk_json_get_string(e, "reason"), (const char *)arg))
+			return true;
+	return false;
+}
+
+static void set_last_schedule(const char *path, time_t t)
+{
+	char ts[32];
+	mk_time_format(t, ts, sizeof(ts));
+	char *st = mk_strdup_printf("{\"status\":{\"lastScheduleTime\":\"%s\"}}", ts);
+	fx_patch(path, st);
+	free(st);
+}
+
+static bool other_uid(const cJSON *job, const void *arg)
+{
+	const char *uid = mk_json_get_string(job, "metadata.uid");
+	return uid && strcmp(uid, (const char *)arg);
+}
+
+START_TEST(test_cronjob_concurrency)
+{
+	fx_create(CJS, "{\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",\"metadata\":{\"name\":\"cc\"},"
+		       "\"spec\":{\"schedule\":\"0 * * * *\",\"concurrencyPolicy\":\"Forbid\","
+		       "\"jobTemplate\":{\"spec\":{" JOB_TMPL "}}}}");
+	time_t now = time(NULL);
+	set_last_schedule(CJS "/cc/status", now - 3 * 3600);
+	cJSON *cj = fx_wait(CJS "/cc", cj_scheduled, NULL, "the first run");
+	char *name = mk_strdup(mk_json_get_string(cJSON_GetArrayItem(mk_json_get(cj, "status.active"), 0), "name"));
+	char *path = mk_strdup_printf(JOBS "/%s", name);
+	cJSON *j1 = fx_get(path);
+	char *uid1 = mk_strdup(mk_json_get_string(j1, "metadata.uid"));
+	cJSON_Delete(j1);
+	cJSON_Delete(cj);
+	/* Forbid: the run is due again while the first job runs: skipped */
+	set_last_schedule(CJS "/cc/status", now - 3 * 3600);
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/events", has_event, "JobAlreadyActive",
+			     "a JobAlreadyActive event"));
+	cJSON *jobs = fx_get(JOBS);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(jobs, "items")), 1);
+	cJSON_Delete(jobs);
+	/* Replace: the running job is deleted and the run starts anew */
+	fx_patch(CJS "/cc", "{\"spec\":{\"concurrencyPolicy\":\"Replace\"}}");
+	cJSON *j2 = fx_wait(path, other_uid, uid1, "a new job in place of the running one");
+	cJSON_Delete(j2);
+	free(uid1);
+	free(path);
+	free(name);
+}
+END_TEST
+
 Suite *job_suite(void)
 {
 	Suite *s = suite_create("job");
@@ -325,6 +380,7 @@ Suite *job_suite(void)
 	tcase_add_test(tc, test_job_backoff_limit);
 	tcase_add_test(tc, test_job_suspend);
 	tcase_add_test(tc, test_job_pod_failure_policy);
+	tcase_add_test(tc, test_cronjob_concurrency);
 	tcase_add_test(tc, test_cronjob_missed_run_and_history);
 	suite_add_tcase(s, tc);
 	return s;
