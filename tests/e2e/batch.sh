@@ -10,7 +10,7 @@
 # activeDeadlineSeconds (DeadlineExceeded, pods stopped), suspend
 # and resume, ttlSecondsAfterFinished deleting the job and its pods, a CronJob firing
 # every minute (examples/cronjob.yaml; bounded wait of 75 s from its creation, run
-# beside the other checks), `kubectl create job --from=cronjob/NAME`, the columns of
+# beside the other checks), `kubectl create job --from=cronjob/NAME`, the history limit, the columns of
 # `kubectl get`, discovery, and bad manifests refused with 422 naming the field.
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
@@ -254,6 +254,18 @@ if [ -n "$fired" ]; then
 	if K wait --for=condition=complete "job/$fired" --timeout=30s >/dev/null 2>&1; then pass "cronjob's job completes"; else fail "cronjob's job completes" "$(jobq "$fired" .status)"; fi
 	expect_match "cronjob's job printed" "$(K logs "job/$fired" 2>&1)" '^tick at [0-9:]+$'
 fi
+# ---- history: successfulJobsHistoryLimit 2 keeps the two newest finished jobs ----
+K create job tick-m2 --from=cronjob/tick >/dev/null 2>&1
+K create job tick-m3 --from=cronjob/tick >/dev/null 2>&1
+K wait --for=condition=complete job/tick-m2 job/tick-m3 --timeout=30s >/dev/null 2>&1
+kept=
+for _ in $(seq 100); do
+	api GET /apis/batch/v1/namespaces/default/jobs
+	kept=$(jqb '[.items[] | select(.metadata.ownerReferences[0].name=="tick" and ([.status.conditions[]? | select(.type=="Complete")] | length > 0)) | .metadata.name] | sort | join(" ")')
+	[ "$(wc -w <<<"$kept")" = 2 ] && break
+	sleep 0.2
+done
+expect_match "history limit: 2 finished jobs kept, the newest among them" "$kept" '^tick-[0-9a-z]+ tick-m3$'
 expect_match "kubectl get cronjob columns" "$(K get cj tick 2>&1 | tr -s ' ')" $'^NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE\ntick \\*/1 \\* \\* \\* \\* Etc/UTC False [01] ([0-9]+s|<none>) [0-9]+'
 
 # ---- deleting a job takes its pods (garbage collector) ----
