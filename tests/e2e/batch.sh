@@ -277,5 +277,13 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 expect_eq "deleting a job deletes its pods" "$gone" true
+K delete cronjob tick >/dev/null 2>&1
+gone=false
+for _ in $(seq 100); do
+	api GET /apis/batch/v1/namespaces/default/jobs
+	[ "$(jqb '[.items[] | select(.metadata.ownerReferences[0].name=="tick")] | length')" = 0 ] && { gone=true; break; }
+	sleep 0.2
+done
+expect_eq "deleting a cronjob deletes its jobs" "$gone" true
 server_healthy && pass "server healthy at the end" || fail "server healthy at the end"
 done_testing
