@@ -6,7 +6,7 @@ BUILD="build-essential pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   libgnutls28-dev libarchive-dev libzstd-dev libssl-dev libnl-3-dev
   libnl-route-3-dev libnftnl-dev libmnl-dev zlib1g-dev"
-RUNTIME="ca-certificates iproute2 runc nftables"
+RUNTIME="ca-certificates iproute2 runc nftables tzdata"
 # what the ClusterIP lab needs (examples/images/build.sh, examples/clusterip-lab.sh);
 # build-essential is in BUILD
 LAB="busybox-static curl dnsutils jq bash"

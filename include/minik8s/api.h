@@ -145,7 +145,9 @@ int mk_api_patch_strategic(const struct mk_api_resource *r, cJSON **target,
  *  replicasets NAME DESIRED CURRENT READY AGE | CONTAINERS IMAGES SELECTOR
  *  namespaces NAME STATUS AGE;  nodes NAME STATUS ROLES AGE VERSION | INTERNAL-IP
  *  EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME;  endpoints NAME ENDPOINTS AGE;
- *  events LAST\ SEEN TYPE REASON OBJECT MESSAGE;  others NAME AGE.
+ *  events LAST\ SEEN TYPE REASON OBJECT MESSAGE;  jobs NAME STATUS COMPLETIONS DURATION
+ *  AGE | CONTAINERS IMAGES SELECTOR;  cronjobs NAME SCHEDULE TIMEZONE SUSPEND ACTIVE
+ *  LAST\ SCHEDULE AGE | CONTAINERS IMAGES SELECTOR;  others NAME AGE.
  * "rows" starts empty; metadata.resourceVersion is set by the caller. */
 cJSON *mk_api_table_new(const struct mk_api_resource *r, bool column_definitions);
 /* Appends a row for obj (borrowed) with cells formatted as kubectl expects

@@ -44,6 +44,14 @@ bool mk_controller_tolerates_taint(const cJSON *tolerations, const cJSON *taint)
  * taints do not evict; NoExecute ones do). */
 bool mk_controller_daemon_should_run(const cJSON *pod_spec, const cJSON *node,
 				     bool *ret_should_continue);
+/* CronJob scheduling (cronjob.c): the most recent time c fires in (earliest, now]
+ * in zone tz, or 0 when none; *ret_missed counts those times (stopping at 101),
+ * *ret_next is the first time after now (-1: none). */
+struct mk_cron;
+struct mk_tz;
+int64_t mk_controller_cron_most_recent(const struct mk_cron *c, const struct mk_tz *tz,
+				       int64_t earliest, int64_t now, int *ret_missed,
+				       int64_t *ret_next);
 
 
 /* ---- the controller manager ----------------------------------------------------- */

@@ -240,4 +240,35 @@ void mk_json_set_string(cJSON *obj, const char *key, const char *value);
  * into b: equal objects give equal bytes whatever their key order. */
 void mk_json_canonical(const cJSON *v, struct mk_buf *b);
 
+/* ---- time zones and cron schedules (tz.c, cron.c) --------------------------
+ * A zone of the system's tz database (/usr/share/zoneinfo), read once and then
+ * used from any thread: no process-wide TZ is touched. */
+struct mk_tz;
+/* Loads zone name ("UTC", "" and NULL: UTC). EINVAL "invalid location name",
+ * ENOENT "unknown time zone NAME". *ret owned (mk_tz_free). */
+int mk_tz_load(const char *name, struct mk_tz **ret, struct mk_error **err);
+void mk_tz_free(struct mk_tz *tz);
+const char *mk_tz_name(const struct mk_tz *tz); /* borrowed */
+/* Seconds east of UTC in force at instant t (tz NULL: UTC). */
+int32_t mk_tz_offset(const struct mk_tz *tz, int64_t t);
+/* Proleptic Gregorian dates <-> days since 1970-01-01. */
+int64_t mk_days_from_civil(int64_t y, int m, int d);
+void mk_civil_from_days(int64_t days, int64_t *ret_y, int *ret_m, int *ret_d);
+
+/* A parsed five-field cron schedule (bit v set: value v matches). */
+struct mk_cron {
+	uint64_t minute;
+	uint32_t hour, dom;
+	uint16_t month;
+	uint8_t dow;
+	bool dom_star, dow_star; /* the day field was "*" (or "?") */
+	unsigned every_s;	 /* "@every D": a fixed interval instead */
+};
+/* Parses spec (see pkg/util/cron.c); EINVAL with robfig/cron-like messages. */
+int mk_cron_parse(const char *spec, struct mk_cron *ret, struct mk_error **err);
+/* The first time strictly after t (whole minutes, in zone tz, NULL: UTC) the
+ * schedule fires; local times a DST gap skips never fire, those an overlap repeats
+ * fire at each instant. -1 when none within five years (such as Feb 30). */
+int64_t mk_cron_next(const struct mk_cron *c, const struct mk_tz *tz, int64_t t);
+
 #endif

@@ -229,6 +229,12 @@ static void default_template(cJSON *spec)
 	default_pod_spec(child_object(tmpl, "spec"), false);
 }
 
+void mk_api_default_pod_template(cJSON *tmpl)
+{
+	if (cJSON_IsObject(tmpl))
+		default_pod_spec(child_object(tmpl, "spec"), false);
+}
+
 static void default_deployment(cJSON *obj)
 {
 	cJSON *spec = child_object(obj, "spec");
@@ -391,7 +397,3 @@ void mk_api_default(const struct mk_api_resource *r, cJSON *obj)
 		r->ops->defaults(obj);
 }
 
-void mk_api_default_pod_template(cJSON *spec)
-{
-	default_template(spec);
-}

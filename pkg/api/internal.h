@@ -95,6 +95,8 @@ void mk_api_validate_immutable_data(cJSON *causes, const cJSON *obj, const cJSON
 /* A container's env[*].valueFrom and envFrom[*] (base: the container's path). */
 void mk_api_validate_env_sources(cJSON *causes, const cJSON *container, const char *base,
 				 const char *(*check_env_name)(const char *));
+extern const struct mk_api_kind_ops mk_api_job_ops;	/* kind_job.c */
+extern const struct mk_api_kind_ops mk_api_cronjob_ops; /* kind_cronjob.c */
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);
@@ -107,8 +109,13 @@ void mk_api_cell_selector(cJSON *cells, const cJSON *sel);
 /* two cells: the containers' names and images, comma-joined */
 void mk_api_cell_containers_images(cJSON *cells, const cJSON *containers);
 
-/* Defaults of spec.template (a pod template's spec), as the workload kinds'. */
-void mk_api_default_pod_template(cJSON *spec);
+/* The -o wide cells of a workload: Containers, Images (of spec.template) and
+ * Selector (spec.selector), spec being the workload's spec. */
+void mk_api_cell_workload_wide(cJSON *cells, const cJSON *spec);
+
+/* Pod templates of workloads (defaults.c): the pod spec defaults (restartPolicy
+ * Always when unset, as SetDefaults_PodSpec). */
+void mk_api_default_pod_template(cJSON *tmpl);
 
 /* Validation causes worded as kube-apiserver's field errors (validate.c). */
 void mk_api_v_required(cJSON *causes, const char *field, const char *detail);
@@ -117,6 +124,17 @@ void mk_api_v_not_supported(cJSON *causes, const char *field, const char *value,
 			    const char *const *supported);
 void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value);
 void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max);
+/* A pod template at prefix ("spec.template"): its labels, annotations and pod
+ * spec, with restartPolicy one of allowed_restart (NULL-terminated). */
+void mk_api_v_pod_template(cJSON *causes, const cJSON *tmpl, const char *prefix,
+			   const char *const *allowed_restart);
+/* A JobSpec at prefix (kind_job.c): "spec" of a Job (is_job: the selector is
+ * required), "spec.jobTemplate.spec" of a CronJob. */
+void mk_api_v_job_spec(cJSON *causes, const cJSON *spec, const char *prefix, bool is_job);
+/* A metav1.LabelSelector at field; true if it was valid. */
+bool mk_api_v_label_selector(cJSON *causes, const cJSON *sel, const char *field);
+/* true when the label selector (JSON) selects labels. */
+bool mk_api_selector_matches_json(const cJSON *sel, const cJSON *labels);
 /* Field is immutable: a Invalid cause when old and new differ. */
 void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value);
 void mk_api_v_forbidden(cJSON *causes, const char *field, const char *detail);

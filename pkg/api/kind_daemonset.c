@@ -34,7 +34,7 @@ static void daemonset_defaults(cJSON *obj)
 		}
 	}
 	mk_api_json_default(spec, "revisionHistoryLimit", cJSON_CreateNumber(10));
-	mk_api_default_pod_template(spec);
+	mk_api_default_pod_template(cJSON_GetObjectItemCaseSensitive(spec, "template"));
 }
 
 /* An optional non-negative integer at spec.key. */

@@ -18,6 +18,7 @@ static const char *const sn_deploy[] = { "deploy", NULL };
 static const char *const sn_rs[] = { "rs", NULL };
 static const char *const sn_ds[] = { "ds", NULL };
 static const char *const sn_cm[] = { "cm", NULL };
+static const char *const sn_cj[] = { "cj", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -52,6 +53,12 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "secrets", .singular = "secret", .kind = "Secret", .group = "", .version = "v1",
 	  .group_version = "v1", .namespaced = true, .verbs = verbs_all, .ops = &mk_api_secret_ops,
 	  .encrypt_at_rest = true },
+	{ .name = "jobs", .singular = "job", .kind = "Job", .group = "batch", .version = "v1",
+	  .group_version = "batch/v1", .namespaced = true, .verbs = verbs_all,
+	  .has_status = true, .ops = &mk_api_job_ops },
+	{ .name = "cronjobs", .singular = "cronjob", .kind = "CronJob", .group = "batch",
+	  .version = "v1", .group_version = "batch/v1", .namespaced = true, .short_names = sn_cj,
+	  .verbs = verbs_all, .has_status = true, .ops = &mk_api_cronjob_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

@@ -893,3 +893,12 @@ void mk_api_cell_containers_images(cJSON *cells, const cJSON *containers)
 {
 	add_containers_images(cells, containers);
 }
+
+void mk_api_cell_workload_wide(cJSON *cells, const cJSON *spec)
+{
+	workload_wide_cells(cells, spec);
+	/* metav1.FormatLabelSelector(nil) (a CronJob's job template) */
+	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
+	if (!sel || cJSON_IsNull(sel))
+		cJSON_ReplaceItemInArray(cells, cJSON_GetArraySize(cells) - 1, cJSON_CreateString("<none>"));
+}

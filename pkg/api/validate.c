@@ -1579,3 +1579,37 @@ void mk_api_v_forbidden(cJSON *causes, const char *field, const char *detail)
 {
 	forbidden(causes, field, detail);
 }
+
+void mk_api_v_pod_template(cJSON *causes, const cJSON *tmpl, const char *prefix,
+			   const char *const *allowed_restart)
+{
+	char f[PATH_MAX_LEN];
+	if (!cJSON_IsObject(tmpl)) {
+		required(causes, prefix, NULL);
+		return;
+	}
+	validate_labels(causes, mk_json_get(tmpl, "metadata.labels"), P(f, "%s.metadata.labels", prefix));
+	validate_annotations(causes, mk_json_get(tmpl, "metadata.annotations"),
+			     P(f, "%s.metadata.annotations", prefix));
+	validate_pod_spec(causes, cJSON_GetObjectItemCaseSensitive(tmpl, "spec"), P(f, "%s.spec", prefix),
+			  allowed_restart);
+	if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
+		forbidden(causes, P(f, "%s.spec.ephemeralContainers", prefix),
+			  "ephemeral containers not allowed in pod template");
+}
+
+bool mk_api_v_label_selector(cJSON *causes, const cJSON *sel, const char *field)
+{
+	int before = cJSON_GetArraySize(causes);
+	if (!cJSON_IsObject(sel)) {
+		invalid(causes, field, sel, "must be a label selector object");
+		return false;
+	}
+	validate_label_selector(causes, sel, field);
+	return cJSON_GetArraySize(causes) == before;
+}
+
+bool mk_api_selector_matches_json(const cJSON *sel, const cJSON *labels)
+{
+	return selector_matches(sel, labels);
+}

@@ -122,7 +122,8 @@ static cJSON *resource_list(const char *group, const char *version)
 			cJSON_AddItemToObject(e, "shortNames", string_array(r->short_names));
 		if (!strcmp(r->name, "pods") || !strcmp(r->name, "deployments") ||
 		    !strcmp(r->name, "services") || !strcmp(r->name, "replicasets") ||
-		    !strcmp(r->name, "daemonsets"))
+		    !strcmp(r->name, "daemonsets") ||
+		    !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs"))
 			cJSON_AddItemToObject(e, "categories",
 					      string_array((const char *const[]){ "all", NULL }));
 		cJSON_AddItemToArray(arr, e);

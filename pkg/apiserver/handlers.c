@@ -14,7 +14,8 @@
 static bool has_spec_generation(const struct mk_api_resource *r)
 {
 	return !strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets") ||
-	       !strcmp(r->name, "pods") || !strcmp(r->name, "daemonsets");
+	       !strcmp(r->name, "pods") || !strcmp(r->name, "daemonsets") ||
+	       !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs");
 }
 
 static const char *store_ns(const struct mk_api_resource *r, const char *ns)
@@ -283,6 +284,8 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 	else if (!strcmp(r->name, "daemonsets"))
 		mk_json_set(obj, "status", cJSON_Parse("{\"currentNumberScheduled\":0,\"numberMisscheduled\":0,"
 						       "\"desiredNumberScheduled\":0,\"numberReady\":0}"));
+	else if (!strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs"))
+		mk_json_set(obj, "status", cJSON_CreateObject());
 	else if (!strcmp(r->name, "services"))
 		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
 }

@@ -17,18 +17,30 @@
 #include "minik8s/api.h"
 #include "internal.h"
 
-static const char *const inf_resource[CTL_NINF] = {
-	[CTL_PODS] = "pods",		[CTL_NODES] = "nodes",	 [CTL_RS] = "replicasets",
-	[CTL_DEPLOY] = "deployments",	[CTL_SVC] = "services",	 [CTL_EP] = "endpoints",
-	[CTL_NS] = "namespaces",	[CTL_SLICE] = "endpointslices", [CTL_LEASE] = "leases",
-	[CTL_DS] = "daemonsets",
-	[CTL_CM] = "configmaps",	[CTL_SECRET] = "secrets",
+/* What each shared informer lists: group/version and resource (for writes). */
+static const struct {
+	const char *gv, *resource;
+} inf_resource[CTL_NINF] = {
+	[CTL_PODS] = { "v1", "pods" },
+	[CTL_NODES] = { "v1", "nodes" },
+	[CTL_RS] = { "apps/v1", "replicasets" },
+	[CTL_DEPLOY] = { "apps/v1", "deployments" },
+	[CTL_SVC] = { "v1", "services" },
+	[CTL_EP] = { "v1", "endpoints" },
+	[CTL_NS] = { "v1", "namespaces" },
+	[CTL_SLICE] = { "discovery.k8s.io/v1", "endpointslices" },
+	[CTL_LEASE] = { "coordination.k8s.io/v1", "leases" },
+	[CTL_DS] = { "apps/v1", "daemonsets" },
+	[CTL_CM] = { "v1", "configmaps" },
+	[CTL_SECRET] = { "v1", "secrets" },
+	[CTL_JOBS] = { "batch/v1", "jobs" },
+	[CTL_CRONJOBS] = { "batch/v1", "cronjobs" },
 };
 
 static int informer_for(const struct mk_api_resource *r)
 {
 	for (int i = 0; i < CTL_NINF; i++)
-		if (!strcmp(inf_resource[i], r->name))
+		if (!strcmp(inf_resource[i].resource, r->name) && !strcmp(inf_resource[i].gv, r->group_version))
 			return i;
 	return -1;
 }
@@ -109,10 +121,8 @@ void gc_setup(struct mk_controllers *ctl)
 
 static char *object_path(const cJSON *obj, int idx)
 {
-	const struct mk_api_resource *r = mk_api_resource_by_kind(
-		mk_json_get_string(obj, "apiVersion"), mk_json_get_string(obj, "kind"));
-	const char *gv = r ? r->group_version : (idx == CTL_RS || idx == CTL_DEPLOY || idx == CTL_DS ? "apps/v1" : "v1");
-	return mk_client_resource_path(gv, inf_resource[idx], mk_json_get_string(obj, "metadata.namespace"),
+	return mk_client_resource_path(inf_resource[idx].gv, inf_resource[idx].resource,
+			mk_json_get_string(obj, "metadata.namespace"),
 			mk_json_get_string(obj, "metadata.name"), NULL);
 }
 

@@ -24,6 +24,8 @@ enum {
 	CTL_DS,
 	CTL_CM,	    /* for the garbage collector only */
 	CTL_SECRET, /* for the garbage collector only */
+	CTL_JOBS,
+	CTL_CRONJOBS,
 	CTL_NINF
 };
 
@@ -61,6 +63,7 @@ struct mk_controllers {
 
 	struct ctl_loop sched, rs, deploy, ep, slice, gc, ns, node;
 	struct ctl_loop ds;
+	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -85,6 +88,8 @@ void gc_setup(struct mk_controllers *ctl);
 void ns_setup(struct mk_controllers *ctl);
 void node_setup(struct mk_controllers *ctl);
 void ds_setup(struct mk_controllers *ctl);
+void job_setup(struct mk_controllers *ctl);
+void cronjob_setup(struct mk_controllers *ctl);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
@@ -95,6 +100,8 @@ int gc_sync(struct mk_controllers *ctl, const char *key);
 int ns_sync(struct mk_controllers *ctl, const char *key);
 int node_sync(struct mk_controllers *ctl, const char *key);
 int ds_sync(struct mk_controllers *ctl, const char *key);
+int job_sync(struct mk_controllers *ctl, const char *key);
+int cronjob_sync(struct mk_controllers *ctl, const char *key);
 
 /* Port number that service port sp (its targetPort, a number or a container port
  * name) reaches on pod, or 0 when the pod does not have it (endpoints.c). */

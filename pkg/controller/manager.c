@@ -86,7 +86,8 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 	if (!ctl)
 		return;
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds };
+				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
+				     &ctl->job, &ctl->cronjob };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
 			mk_workqueue_shutdown(loops[i]->q);
@@ -123,6 +124,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_DS] = "/apis/apps/v1/daemonsets",
 		[CTL_CM] = "/api/v1/configmaps",
 		[CTL_SECRET] = "/api/v1/secrets",
+		[CTL_JOBS] = "/apis/batch/v1/jobs",
+		[CTL_CRONJOBS] = "/apis/batch/v1/cronjobs",
 	};
 
 	ctl->c = c;
@@ -151,6 +154,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_informer_add_index(ctl->inf[CTL_RS], "ctl", mk_index_controller_uid);
 	mk_informer_add_index(ctl->inf[CTL_RS], "orphan", index_orphan);
 	mk_informer_add_index(ctl->inf[CTL_SLICE], "svc", mk_index_slice_service);
+	mk_informer_add_index(ctl->inf[CTL_JOBS], "ctl", mk_index_controller_uid);
 
 	ctl->rec = mk_event_recorder_new(c);
 	unsigned w = ctl->opts.workers;
@@ -164,6 +168,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->ns, ctl, "namespace", ns_sync, 2);
 	ctl_loop_init(&ctl->node, ctl, "nodelifecycle", node_sync, 1);
 	ctl_loop_init(&ctl->ds, ctl, "daemonset", ds_sync, w);
+	ctl_loop_init(&ctl->job, ctl, "job", job_sync, w);
+	ctl_loop_init(&ctl->cronjob, ctl, "cronjob", cronjob_sync, 2);
 
 	if (!ctl->opts.disable_scheduler)
 		sched_setup(ctl);
@@ -175,6 +181,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ns_setup(ctl);
 	node_setup(ctl);
 	ds_setup(ctl);
+	job_setup(ctl);
+	cronjob_setup(ctl);
 
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
@@ -188,7 +196,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		}
 	}
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds };
+				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
+				     &ctl->job, &ctl->cronjob };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)
 			goto fail;

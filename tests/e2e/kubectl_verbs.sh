@@ -211,7 +211,15 @@ r_discovery() {
 }
 r_events() { ok 'Scheduled +pod/jb' kn get events; }
 r_top_refused() { refused 'Metrics API not available' k top pods -n "$NS"; }
-r_batch_refused() { refused 'the server could not find the requested resource' kn create job j --image=minik8s.local/echo:1; }
+r_batch() {
+	ok '^job.batch/j created' kn create job j --image=minik8s.local/echo:1 -- true &&
+		ok '^cronjob.batch/cj created' kn create cronjob cj --image=minik8s.local/echo:1 --schedule='*/5 * * * *' -- true &&
+		ok '^job.batch/cj-now created' kn create job cj-now --from=cronjob/cj &&
+		ok '^NAME +SCHEDULE ' kn get cronjob cj
+}
+# kubectl 1.20 makes CronJobs as batch/v1beta1, which Kubernetes 1.25+ no longer serves
+r_job_only() { ok '^job.batch/j created' kn create job j --image=minik8s.local/echo:1 -- true; }
+r_cronjob_refused() { refused 'the server could not find the requested resource' kn create cronjob cj --image=minik8s.local/echo:1 --schedule='*/5 * * * *' -- true; }
 r_autoscale_refused() { refused 'the server could not find the requested resource' kn autoscale deployment web --max=3; }
 # kubectl 1.20 decides whether a kind supports server-side dry run from the
 # operations listed in /openapi/v2; minik8s's v2 document has the definitions (for
@@ -247,14 +255,16 @@ run_version() {
 	row "api-resources, api-versions, version, cluster-info" r_discovery
 	row "get events" r_events
 	row "top: refused (no metrics API)" r_top_refused
-	row "create job: refused (batch/v1 not served)" r_batch_refused
 	row "autoscale: refused (autoscaling not served)" r_autoscale_refused
 	if [ "$VN" == 1.20 ]; then
 		row "exec: refused (SPDY; WebSocket exec needs kubectl >= 1.30)" r_exec_refused
 		row "cp: refused (runs exec over SPDY)" r_cp_refused
 		row "--dry-run=server: refused (no dryRun operations in /openapi/v2)" r_dry_run_server_refused
 		row "diff: refused (server-side dry run, as above)" r_diff_refused
+		row "create job" r_job_only
+		row "create cronjob: refused (batch/v1beta1, removed in Kubernetes 1.25)" r_cronjob_refused
 	else
+		row "create job, create cronjob, create job --from=cronjob" r_batch
 		row exec r_exec
 		row cp r_cp
 		row diff r_diff

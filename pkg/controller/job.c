@@ -1,0 +1,758 @@
+/* Job controller (batch/v1), after kube-controller-manager's job controller:
+ * keeps min(parallelism, what remains) pods of the template running, owned through
+ * a controller ownerReference; counts succeeded and failed pods (finished pods stay
+ * until the Job goes, as upstream); NonIndexed jobs end when completions pods
+ * succeeded, Indexed ones when every index 0..completions-1 has a succeeded pod
+ * (each pod carries its index in the annotation and label
+ * batch.kubernetes.io/job-completion-index, the hostname JOB-INDEX and the env var
+ * JOB_COMPLETION_INDEX); backoffLimit counts failed pods, and container restarts
+ * under restartPolicy OnFailure; activeDeadlineSeconds and suspend stop the
+ * active pods; ttlSecondsAfterFinished deletes a finished job (foreground, as the
+ * TTL-after-finished controller does, so the GC takes its pods first). Status goes
+ * through /status. Expectations hold further creates until the cache saw ours. */
+#include <stdlib.h>
+#include <string.h>
+#include "minik8s/api.h"
+#include "internal.h"
+
+#define COMPONENT "job-controller"
+#define EXPECT_TTL_MS 60000
+#define BURST 500
+#define INDEX_KEY "batch.kubernetes.io/job-completion-index"
+
+/* ---- expectations (in ctl->expect under "job:" keys) ---------------------------- */
+
+static char *exp_key(const char *key)
+{
+	return mk_strdup_printf("job:%s", key);
+}
+
+static void expect_add(struct mk_controllers *ctl, const char *key, int adds, int dels)
+{
+	_cleanup_free_ char *k = exp_key(key);
+	pthread_mutex_lock(&ctl->mu);
+	struct expectation *e = mk_hmap_get(&ctl->expect, k);
+	if (!e) {
+		e = mk_malloc0(sizeof(*e));
+		mk_hmap_put(&ctl->expect, k, e);
+	}
+	e->adds += adds;
+	e->dels += dels;
+	e->stamp_ms = mk_time_mono_ms();
+	pthread_mutex_unlock(&ctl->mu);
+}
+
+static bool expect_satisfied(struct mk_controllers *ctl, const char *key)
+{
+	_cleanup_free_ char *k = exp_key(key);
+	pthread_mutex_lock(&ctl->mu);
+	struct expectation *e = mk_hmap_get(&ctl->expect, k);
+	bool ok = !e || (e->adds <= 0 && e->dels <= 0) || mk_time_mono_ms() - e->stamp_ms > EXPECT_TTL_MS;
+	if (e && ok) {
+		e->adds = 0;
+		e->dels = 0;
+	}
+	pthread_mutex_unlock(&ctl->mu);
+	return ok;
+}
+
+static void expect_delete(struct mk_controllers *ctl, const char *key)
+{
+	_cleanup_free_ char *k = exp_key(key);
+	pthread_mutex_lock(&ctl->mu);
+	free(mk_hmap_del(&ctl->expect, k));
+	pthread_mutex_unlock(&ctl->mu);
+}
+
+/* ---- handlers -------------------------------------------------------------------- */
+
+static char *job_ref_key(const cJSON *obj, const char *kind)
+{
+	const cJSON *r = mk_api_controller_ref(obj);
+	const char *k = mk_json_get_string(r, "kind"), *name = mk_json_get_string(r, "name");
+	const char *ns = mk_json_get_string(obj, "metadata.namespace");
+	if (!r || !k || strcmp(k, kind) || !name || !ns)
+		return NULL;
+	return mk_strdup_printf("%s/%s", ns, name);
+}
+
+static void on_pod(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct mk_controllers *ctl = ud;
+	_cleanup_free_ char *ok = old ? job_ref_key(old->json, "Job") : NULL;
+	_cleanup_free_ char *nk = new ? job_ref_key(new->json, "Job") : NULL;
+	if (!old && nk)
+		expect_add(ctl, nk, -1, 0);
+	else if (old && !new && ok && !has_deletion(old->json))
+		expect_add(ctl, ok, 0, -1);
+	else if (old && new && nk && !has_deletion(old->json) && has_deletion(new->json))
+		expect_add(ctl, nk, 0, -1);
+	if (ok)
+		mk_workqueue_add(ctl->job.q, ok);
+	if (nk && (!ok || strcmp(ok, nk)))
+		mk_workqueue_add(ctl->job.q, nk);
+}
+
+static void on_job(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct mk_controllers *ctl = ud;
+	if (!new) {
+		expect_delete(ctl, old->key);
+		return;
+	}
+	mk_workqueue_add(ctl->job.q, new->key);
+}
+
+void job_setup(struct mk_controllers *ctl)
+{
+	mk_informer_add_handler(ctl->inf[CTL_PODS], on_pod, ctl);
+	mk_informer_add_handler(ctl->inf[CTL_JOBS], on_job, ctl);
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+static const char *phase_of(const cJSON *pod)
+{
+	const char *p = mk_json_get_string(pod, "status.phase");
+	return p ? p : "Pending";
+}
+
+static time_t ts_at(const cJSON *obj, const char *path)
+{
+	const char *s = mk_json_get_string(obj, path);
+	time_t t = s ? mk_time_parse(s) : (time_t)-1;
+	return t == (time_t)-1 ? 0 : t;
+}
+
+static bool cond_true(const cJSON *job, const char *type)
+{
+	const cJSON *c = find_condition(job, type);
+	const char *s = mk_json_get_string(c, "status");
+	return s && !strcmp(s, "True");
+}
+
+/* Index of an Indexed job's pod from its annotation, or -1. */
+static int pod_index(const cJSON *pod, int completions)
+{
+	const cJSON *ann = mk_json_get(pod, "metadata.annotations");
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(ann, INDEX_KEY);
+	if (!cJSON_IsString(a) || !a->valuestring[0])
+		return -1;
+	char *end;
+	long i = strtol(a->valuestring, &end, 10);
+	return *end || i < 0 || i >= completions ? -1 : (int)i;
+}
+
+/* "1,3-5,7" from the set bits of done[0..n) (upstream's form: pairs as "a,b"). */
+static char *format_indexes(const bool *done, int n)
+{
+	struct mk_buf b;
+	mk_buf_init(&b);
+	for (int i = 0; i < n;) {
+		if (!done[i]) {
+			i++;
+			continue;
+		}
+		int j = i;
+		while (j + 1 < n && done[j + 1])
+			j++;
+		const char *sep = b.len ? "," : "";
+		if (j == i)
+			mk_buf_printf(&b, "%s%d", sep, i);
+		else if (j == i + 1)
+			mk_buf_printf(&b, "%s%d,%d", sep, i, j);
+		else
+			mk_buf_printf(&b, "%s%d-%d", sep, i, j);
+		i = j + 1;
+	}
+	char *s = mk_strdup(b.len ? b.data : "");
+	mk_buf_release(&b);
+	return s;
+}
+
+static int restarts_of(const cJSON *pod)
+{
+	int n = 0;
+	const char *lists[] = { "status.containerStatuses", "status.initContainerStatuses" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++) {
+		const cJSON *cs;
+		cJSON_ArrayForEach(cs, mk_json_get(pod, lists[i]))
+			n += json_int(cs, "restartCount", 0);
+	}
+	return n;
+}
+
+/* When a finished pod's last container finished (its creation when unknown). */
+static time_t finish_time(const cJSON *pod)
+{
+	time_t t = 0;
+	const cJSON *cs;
+	cJSON_ArrayForEach(cs, mk_json_get(pod, "status.containerStatuses"))
+	{
+		time_t f = ts_at(cs, "state.terminated.finishedAt");
+		if (f > t)
+			t = f;
+	}
+	return t ? t : ts_at(pod, "metadata.creationTimestamp");
+}
+
+/* The pod failure back-off of the job controller: 10 s doubled for each further
+ * failure, at most 6 min, from the newest failure. */
+static uint64_t failure_backoff_ms(int failures)
+{
+	uint64_t ms = 10000;
+	for (int i = 1; i < failures && ms < 360000; i++)
+		ms *= 2;
+	return ms > 360000 ? 360000 : ms;
+}
+
+/* ---- writes -------------------------------------------------------------------------- */
+
+static void add_index_env(cJSON *containers)
+{
+	cJSON *c;
+	cJSON_ArrayForEach(c, containers)
+	{
+		cJSON *env = cJSON_GetObjectItem(c, "env");
+		if (!cJSON_IsArray(env)) {
+			env = cJSON_CreateArray();
+			mk_json_set(c, "env", env);
+		}
+		cJSON *e;
+		bool have = false;
+		cJSON_ArrayForEach(e, env)
+			have |= !strcmp(mk_json_get_string(e, "name") ? mk_json_get_string(e, "name") : "",
+					"JOB_COMPLETION_INDEX");
+		if (have)
+			continue;
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", "JOB_COMPLETION_INDEX");
+		cJSON *fr = cJSON_AddObjectToObject(cJSON_AddObjectToObject(e, "valueFrom"), "fieldRef");
+		cJSON_AddStringToObject(fr, "fieldPath", "metadata.annotations['" INDEX_KEY "']");
+		cJSON_AddItemToArray(env, e);
+	}
+}
+
+static cJSON *pod_for(const cJSON *job, int index)
+{
+	const cJSON *tmpl = mk_json_get(job, "spec.template");
+	const char *name = mk_json_get_string(job, "metadata.name");
+	char idx[16];
+	snprintf(idx, sizeof(idx), "%d", index);
+	cJSON *pod = cJSON_CreateObject();
+	cJSON_AddStringToObject(pod, "apiVersion", "v1");
+	cJSON_AddStringToObject(pod, "kind", "Pod");
+	cJSON *md = cJSON_AddObjectToObject(pod, "metadata");
+	_cleanup_free_ char *gen = index >= 0 ? mk_strdup_printf("%s-%d-", name, index)
+					      : mk_strdup_printf("%s-", name);
+	cJSON_AddStringToObject(md, "generateName", gen);
+	cJSON_AddStringToObject(md, "namespace", mk_json_get_string(job, "metadata.namespace"));
+	const cJSON *v = mk_json_get(tmpl, "metadata.labels");
+	cJSON *labels = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateObject();
+	cJSON_AddItemToObject(md, "labels", labels);
+	v = mk_json_get(tmpl, "metadata.annotations");
+	cJSON *ann = cJSON_IsObject(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateObject();
+	cJSON_AddItemToObject(md, "annotations", ann);
+	cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+	cJSON *ref = controller_ref_new(job);
+	mk_json_set_string(ref, "apiVersion", "batch/v1");
+	mk_json_set_string(ref, "kind", "Job");
+	cJSON_AddItemToArray(refs, ref);
+	v = cJSON_GetObjectItem(tmpl, "spec");
+	cJSON *spec = v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject();
+	cJSON_AddItemToObject(pod, "spec", spec);
+	if (index >= 0) {
+		mk_json_set_string(ann, INDEX_KEY, idx);
+		mk_json_set_string(labels, INDEX_KEY, idx);
+		const char *h = mk_json_get_string(spec, "hostname");
+		if (!h || !*h) {
+			_cleanup_free_ char *host = mk_strdup_printf("%s-%d", name, index);
+			mk_json_set_string(spec, "hostname", host);
+		}
+		add_index_env(cJSON_GetObjectItem(spec, "containers"));
+		add_index_env(cJSON_GetObjectItem(spec, "initContainers"));
+	}
+	return pod;
+}
+
+static int create_pod(struct mk_controllers *ctl, const char *key, const cJSON *job, int index)
+{
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods",
+					     mk_json_get_string(job, "metadata.namespace"), NULL, NULL);
+	_cleanup_cjson_ cJSON *pod = pod_for(job, index);
+	_cleanup_cjson_ cJSON *created = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	expect_add(ctl, key, 1, 0);
+	if (mk_client_create(ctl->c, path, pod, &created, &err) < 0) {
+		expect_add(ctl, key, -1, 0);
+		if (mk_error_code(err) != 403)
+			mk_event_record(ctl->rec, COMPONENT, job, "Warning", "FailedCreate",
+					"Error creating: %s", err->msg);
+		return -1;
+	}
+	mk_event_record(ctl->rec, COMPONENT, job, "Normal", "SuccessfulCreate", "Created pod: %s",
+			mk_json_get_string(created, "metadata.name"));
+	return 0;
+}
+
+static int delete_pod(struct mk_controllers *ctl, const char *key, const cJSON *job, const cJSON *pod)
+{
+	const char *name = mk_json_get_string(pod, "metadata.name");
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods",
+					     mk_json_get_string(pod, "metadata.namespace"), name, NULL);
+	_cleanup_error_ struct mk_error *err = NULL;
+	expect_add(ctl, key, 0, 1);
+	if (mk_client_delete(ctl->c, path, NULL, NULL, &err) < 0) {
+		expect_add(ctl, key, 0, -1);
+		if (mk_error_code(err) == 404)
+			return 0;
+		mk_event_record(ctl->rec, COMPONENT, job, "Warning", "FailedDelete", "Error deleting: %s",
+				err->msg);
+		return -1;
+	}
+	mk_event_record(ctl->rec, COMPONENT, job, "Normal", "SuccessfulDelete", "Deleted pod: %s", name);
+	return 0;
+}
+
+/* Sets condition type of conds to status (reason, message), keeping
+ * lastTransitionTime when the status does not change. */
+static void set_condition(cJSON *conds, const char *type, const char *status, const char *reason,
+			  const char *message, const char *now)
+{
+	cJSON *c;
+	cJSON_ArrayForEach(c, conds)
+	{
+		const char *t = mk_json_get_string(c, "type");
+		if (!t || strcmp(t, type))
+			continue;
+		const char *s = mk_json_get_string(c, "status");
+		if (!s || strcmp(s, status))
+			mk_json_set_string(c, "lastTransitionTime", now);
+		mk_json_set_string(c, "status", status);
+		mk_json_set_string(c, "reason", reason);
+		mk_json_set_string(c, "message", message);
+		mk_json_set_string(c, "lastProbeTime", now);
+		return;
+	}
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", status);
+	cJSON_AddStringToObject(c, "lastProbeTime", now);
+	cJSON_AddStringToObject(c, "lastTransitionTime", now);
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddItemToArray(conds, c);
+}
+
+static int write_status(struct mk_controllers *ctl, const cJSON *job, const cJSON *status)
+{
+	if (cJSON_Compare(cJSON_GetObjectItem(job, "status"), status, 1))
+		return 0;
+	_cleanup_cjson_ cJSON *body = cJSON_Duplicate(job, 1);
+	mk_json_set(body, "status", cJSON_Duplicate(status, 1));
+	_cleanup_free_ char *path = mk_client_resource_path("batch/v1", "jobs",
+					     mk_json_get_string(job, "metadata.namespace"),
+					     mk_json_get_string(job, "metadata.name"), "status");
+	_cleanup_cjson_ cJSON *res = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	/* an update with the cached resourceVersion: a stale cache gets a conflict and a retry */
+	if (mk_client_update(ctl->c, path, body, &res, &err) < 0)
+		return mk_error_code(err) == 404 ? 0 : -1;
+	mk_informer_assume(ctl->inf[CTL_JOBS], res);
+	return 0;
+}
+
+static int ttl_delete(struct mk_controllers *ctl, const cJSON *job, const char *key, time_t finished)
+{
+	const cJSON *ttl = mk_json_get(job, "spec.ttlSecondsAfterFinished");
+	if (!cJSON_IsNumber(ttl) || has_deletion(job))
+		return 0;
+	time_t now = time(NULL), at = finished + (time_t)ttl->valuedouble;
+	if (now < at) {
+		mk_workqueue_add_after(ctl->job.q, key, (uint64_t)(at - now) * 1000 + 200);
+		return 0;
+	}
+	_cleanup_free_ char *path = mk_client_resource_path("batch/v1", "jobs",
+					     mk_json_get_string(job, "metadata.namespace"),
+					     mk_json_get_string(job, "metadata.name"), NULL);
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_delete(ctl->c, path, "Foreground", NULL, &err) < 0 && mk_error_code(err) != 404)
+		return -1;
+	return 0;
+}
+
+/* ---- sync ------------------------------------------------------------------------------ */
+
+struct job_pods {
+	struct mk_object **all;
+	size_t n;
+	const cJSON **active; /* running or pending, not being deleted */
+	size_t nactive;
+	int succeeded, failed, terminating, ready, restarts;
+	time_t last_failure; /* when the newest failed pod finished */
+	char fail_job_msg[256]; /* a podFailurePolicy FailJob rule matched: why */
+};
+
+static void job_pods_release(struct job_pods *p)
+{
+	mk_object_list_free(p->all, p->n);
+	free(p->active);
+}
+
+static bool exit_code_in(int code, const cJSON *values)
+{
+	const cJSON *v;
+	cJSON_ArrayForEach(v, values)
+		if (cJSON_IsNumber(v) && v->valueint == code)
+			return true;
+	return false;
+}
+
+/* The first container of pod (init containers too) terminated with a non-zero exit
+ * code satisfying req, or NULL; its code in *ret_code. */
+static const cJSON *exit_code_match(const cJSON *pod, const cJSON *req, int *ret_code)
+{
+	const char *name = mk_json_get_string(req, "containerName");
+	const char *op = mk_json_get_string(req, "operator");
+	const cJSON *values = cJSON_GetObjectItem(req, "values");
+	const char *lists[] = { "status.initContainerStatuses", "status.containerStatuses" };
+	if (!op)
+		return NULL;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++) {
+		const cJSON *cs;
+		cJSON_ArrayForEach(cs, mk_json_get(pod, lists[i]))
+		{
+			const cJSON *ec = mk_json_get(cs, "state.terminated.exitCode");
+			const char *cn = mk_json_get_string(cs, "name");
+			if (!cJSON_IsNumber(ec) || ec->valueint == 0 || (name && (!cn || strcmp(name, cn))))
+				continue;
+			bool in = exit_code_in(ec->valueint, values);
+			if ((!strcmp(op, "In") && in) || (!strcmp(op, "NotIn") && !in)) {
+				*ret_code = ec->valueint;
+				return cs;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The action of the first spec.podFailurePolicy rule that matches the failed pod
+ * ("FailJob", "Ignore", "Count"), or NULL; for FailJob, why in msg. */
+static const char *pfp_action(const cJSON *job, const cJSON *pod, char *msg, size_t n)
+{
+	const cJSON *rules = mk_json_get(job, "spec.podFailurePolicy.rules");
+	const char *pns = mk_json_get_string(pod, "metadata.namespace");
+	const char *pname = mk_json_get_string(pod, "metadata.name");
+	int i = 0;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, rules)
+	{
+		const char *action = mk_json_get_string(r, "action");
+		const cJSON *ec = cJSON_GetObjectItem(r, "onExitCodes");
+		int code = 0;
+		const cJSON *cs = cJSON_IsObject(ec) ? exit_code_match(pod, ec, &code) : NULL;
+		if (cs) {
+			snprintf(msg, n, "Container %s for pod %s/%s failed with exit code %d matching %s rule at index %d",
+				 mk_json_get_string(cs, "name"), pns, pname, code, action, i);
+			return action;
+		}
+		const cJSON *pat;
+		cJSON_ArrayForEach(pat, cJSON_GetObjectItem(r, "onPodConditions"))
+		{
+			const char *t = mk_json_get_string(pat, "type"), *st = mk_json_get_string(pat, "status");
+			const cJSON *c = t ? find_condition(pod, t) : NULL;
+			const char *cst = mk_json_get_string(c, "status");
+			if (c && cst && !strcmp(cst, st ? st : "True")) {
+				snprintf(msg, n, "Pod %s/%s has condition %s matching %s rule at index %d", pns, pname,
+					 t, action, i);
+				return action;
+			}
+		}
+		i++;
+	}
+	return NULL;
+}
+
+static void collect(struct mk_controllers *ctl, const cJSON *job, struct job_pods *p)
+{
+	memset(p, 0, sizeof(*p));
+	struct mk_label_selector *sel = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_label_selector_from_json(mk_json_get(job, "spec.selector"), &sel, &err) < 0)
+		sel = NULL;
+	p->n = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", mk_json_get_string(job, "metadata.uid"),
+				    &p->all);
+	p->active = mk_malloc0((p->n + 1) * sizeof(*p->active));
+	for (size_t i = 0; i < p->n; i++) {
+		const cJSON *pod = p->all[i]->json;
+		if (sel && !mk_label_selector_matches(sel, mk_json_get(pod, "metadata.labels")))
+			continue;
+		const char *ph = phase_of(pod);
+		if (!strcmp(ph, "Succeeded"))
+			p->succeeded++;
+		else if (!strcmp(ph, "Failed")) {
+			char msg[256];
+			const char *action = pfp_action(job, pod, msg, sizeof(msg));
+			if (action && !strcmp(action, "Ignore"))
+				continue; /* does not count against backoffLimit */
+			if (action && !strcmp(action, "FailJob") && !p->fail_job_msg[0])
+				snprintf(p->fail_job_msg, sizeof(p->fail_job_msg), "%s", msg);
+			p->failed++;
+			time_t t = finish_time(pod);
+			if (t > p->last_failure)
+				p->last_failure = t;
+		}
+		else if (has_deletion(pod))
+			p->terminating++;
+		else {
+			p->active[p->nactive++] = pod;
+			p->restarts += restarts_of(pod);
+			if (mk_controller_pod_ready(pod))
+				p->ready++;
+		}
+	}
+	mk_label_selector_free(sel);
+}
+
+static int cmp_newest_first(const void *a, const void *b)
+{
+	const cJSON *pa = *(const cJSON *const *)a, *pb = *(const cJSON *const *)b;
+	time_t ta = ts_at(pa, "metadata.creationTimestamp"), tb = ts_at(pb, "metadata.creationTimestamp");
+	if (ta != tb)
+		return ta > tb ? -1 : 1;
+	return strcmp(mk_json_get_string(pb, "metadata.name"), mk_json_get_string(pa, "metadata.name"));
+}
+
+int job_sync(struct mk_controllers *ctl, const char *key)
+{
+	struct mk_object *jo = mk_informer_get(ctl->inf[CTL_JOBS], key);
+	if (!jo) {
+		expect_delete(ctl, key);
+		return 0;
+	}
+	const cJSON *job = jo->json;
+	int ret = 0;
+	char now_s[32];
+	now_rfc3339(now_s);
+	time_t now = time(NULL);
+
+	if (has_deletion(job)) {
+		mk_object_unref(jo);
+		return 0;
+	}
+	bool finished = cond_true(job, "Complete") || cond_true(job, "Failed");
+	bool satisfied = expect_satisfied(ctl, key);
+	struct job_pods p;
+	collect(ctl, job, &p);
+
+	const cJSON *spec = cJSON_GetObjectItem(job, "spec");
+	_cleanup_cjson_ cJSON *status = cJSON_Duplicate(cJSON_GetObjectItem(job, "status"), 1);
+	if (!cJSON_IsObject(status)) {
+		cJSON_Delete(status);
+		status = cJSON_CreateObject();
+	}
+	cJSON *conds = cJSON_GetObjectItem(status, "conditions");
+	if (!cJSON_IsArray(conds)) {
+		conds = cJSON_CreateArray();
+		mk_json_set(status, "conditions", conds);
+	}
+
+	const char *mode = mk_json_get_string(spec, "completionMode");
+	bool indexed = mode && !strcmp(mode, "Indexed");
+	const cJSON *cj = cJSON_GetObjectItem(spec, "completions");
+	bool have_c = cJSON_IsNumber(cj);
+	int completions = have_c ? cj->valueint : 1;
+	int parallelism = json_int(spec, "parallelism", 1);
+	int backoff = json_int(spec, "backoffLimit", 6);
+	bool suspend = cJSON_IsTrue(cJSON_GetObjectItem(spec, "suspend"));
+	const char *restart = mk_json_get_string(spec, "template.spec.restartPolicy");
+	bool on_failure = restart && !strcmp(restart, "OnFailure");
+	const char *rp = mk_json_get_string(spec, "podReplacementPolicy");
+	bool replace_on_failed_only = rp && !strcmp(rp, "Failed");
+
+	/* finished pods are kept, so counting them is the record; never below what was
+	 * already reported (a pod removed by hand does not undo its result) */
+	int succeeded = p.succeeded, failed = p.failed;
+	bool *done = NULL;
+	int ndone = 0;
+	if (indexed) {
+		done = mk_malloc0((size_t)(completions > 0 ? completions : 1) * sizeof(*done));
+		for (size_t i = 0; i < p.n; i++) {
+			int ix = pod_index(p.all[i]->json, completions);
+			if (ix >= 0 && !strcmp(phase_of(p.all[i]->json), "Succeeded") && !done[ix]) {
+				done[ix] = true;
+				ndone++;
+			}
+		}
+		succeeded = ndone;
+	}
+	if (succeeded < json_int(status, "succeeded", 0) && !indexed)
+		succeeded = json_int(status, "succeeded", 0);
+	if (failed < json_int(status, "failed", 0))
+		failed = json_int(status, "failed", 0);
+
+	if (finished) {
+		/* what a finished job still runs is stopped */
+		for (size_t i = 0; i < p.nactive; i++)
+			if (delete_pod(ctl, key, job, p.active[i]) < 0)
+				ret = -1;
+		time_t fin = ts_at(status, "completionTime");
+		if (!fin)
+			fin = ts_at(find_condition(job, "Failed"), "lastTransitionTime");
+		if (ttl_delete(ctl, job, key, fin ? fin : now) < 0)
+			ret = -1;
+		goto out;
+	}
+
+	/* suspend / resume */
+	bool was_suspended = cond_true(job, "Suspended");
+	if (suspend) {
+		for (size_t i = 0; i < p.nactive; i++)
+			if (delete_pod(ctl, key, job, p.active[i]) < 0)
+				ret = -1;
+		p.nactive = 0;
+		p.ready = 0;
+		/* suspending resets startTime, so the deadline counts from the resume */
+		cJSON_DeleteItemFromObject(status, "startTime");
+		if (!was_suspended) {
+			set_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", now_s);
+			mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Suspended", "Job suspended");
+		}
+		goto write;
+	}
+	if (was_suspended) {
+		set_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now_s);
+		mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Resumed", "Job resumed");
+	}
+	if (!mk_json_get_string(status, "startTime"))
+		mk_json_set_string(status, "startTime", now_s);
+
+	/* failure: backoff limit, deadline */
+	const char *fail_reason = NULL, *fail_msg = NULL;
+	if (p.fail_job_msg[0]) {
+		fail_reason = "PodFailurePolicy";
+		fail_msg = p.fail_job_msg;
+	} else if (failed > backoff || (on_failure && (backoff == 0 ? p.restarts > 0 : p.restarts >= backoff))) {
+		fail_reason = "BackoffLimitExceeded";
+		fail_msg = "Job has reached the specified backoff limit";
+	}
+	const cJSON *ads = cJSON_GetObjectItem(spec, "activeDeadlineSeconds");
+	if (!fail_reason && cJSON_IsNumber(ads)) {
+		time_t start = ts_at(status, "startTime");
+		time_t end = start + (time_t)ads->valuedouble;
+		if (start && now >= end) {
+			fail_reason = "DeadlineExceeded";
+			fail_msg = "Job was active longer than specified deadline";
+		} else if (start) {
+			mk_workqueue_add_after(ctl->job.q, key, (uint64_t)(end - now) * 1000 + 200);
+		}
+	}
+	if (fail_reason) {
+		for (size_t i = 0; i < p.nactive; i++)
+			if (delete_pod(ctl, key, job, p.active[i]) < 0)
+				ret = -1;
+		p.nactive = 0;
+		p.ready = 0;
+		set_condition(conds, "FailureTarget", "True", fail_reason, fail_msg, now_s);
+		set_condition(conds, "Failed", "True", fail_reason, fail_msg, now_s);
+		mk_event_record(ctl->rec, COMPONENT, job, "Warning", fail_reason, "%s", fail_msg);
+		goto write;
+	}
+
+	/* success */
+	bool complete = indexed ? ndone >= completions
+			: have_c ? succeeded >= completions
+				 : succeeded > 0 && p.nactive == 0;
+	if (complete) {
+		for (size_t i = 0; i < p.nactive; i++)
+			if (delete_pod(ctl, key, job, p.active[i]) < 0)
+				ret = -1;
+		p.nactive = 0;
+		p.ready = 0;
+		set_condition(conds, "SuccessCriteriaMet", "True", "CompletionsReached",
+			      "Reached expected number of succeeded pods", now_s);
+		set_condition(conds, "Complete", "True", "CompletionsReached",
+			      "Reached expected number of succeeded pods", now_s);
+		mk_json_set_string(status, "completionTime", now_s);
+		mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Completed", "Job completed");
+		goto write;
+	}
+
+	/* the pods to run, after the back-off of the newest failure */
+	if (satisfied && p.failed > 0) {
+		uint64_t wait = failure_backoff_ms(p.failed);
+		int64_t left = ((int64_t)p.last_failure * 1000 + (int64_t)wait) - (int64_t)now * 1000;
+		if (left > 0) {
+			mk_workqueue_add_after(ctl->job.q, key, (uint64_t)left + 100);
+			satisfied = false;
+		}
+	}
+	if (satisfied) {
+		int busy = (int)p.nactive + (replace_on_failed_only ? p.terminating : 0);
+		if (indexed) {
+			/* one active pod per pending index, lowest first; duplicates go */
+			bool *held = mk_malloc0((size_t)completions * sizeof(*held));
+			for (size_t i = 0; i < p.nactive; i++) {
+				int ix = pod_index(p.active[i], completions);
+				if (ix < 0 || done[ix] || held[ix]) {
+					if (delete_pod(ctl, key, job, p.active[i]) < 0)
+						ret = -1;
+					busy--;
+					continue;
+				}
+				held[ix] = true;
+			}
+			int created = 0;
+			for (int ix = 0; ix < completions && busy + created < parallelism && created < BURST; ix++) {
+				if (done[ix] || held[ix])
+					continue;
+				if (create_pod(ctl, key, job, ix) < 0) {
+					ret = -1;
+					break;
+				}
+				created++;
+			}
+			free(held);
+		} else {
+			int remaining = have_c ? completions - succeeded : (succeeded > 0 ? 0 : parallelism);
+			int want = parallelism < remaining ? parallelism : remaining;
+			if (want < 0)
+				want = 0;
+			if (busy < want) {
+				int n = want - busy > BURST ? BURST : want - busy;
+				for (int i = 0; i < n; i++)
+					if (create_pod(ctl, key, job, -1) < 0) {
+						ret = -1;
+						break;
+					}
+			} else if ((int)p.nactive > want) {
+				qsort(p.active, p.nactive, sizeof(*p.active), cmp_newest_first);
+				for (size_t i = 0; i < p.nactive - (size_t)want; i++)
+					if (delete_pod(ctl, key, job, p.active[i]) < 0)
+						ret = -1;
+			}
+		}
+	}
+
+write:
+	cJSON_DeleteItemFromObject(status, "active");
+	cJSON_AddNumberToObject(status, "active", (double)p.nactive);
+	mk_json_set(status, "succeeded", cJSON_CreateNumber(succeeded));
+	mk_json_set(status, "failed", cJSON_CreateNumber(failed));
+	mk_json_set(status, "terminating", cJSON_CreateNumber(p.terminating));
+	mk_json_set(status, "ready", cJSON_CreateNumber(p.ready));
+	mk_json_set(status, "uncountedTerminatedPods", cJSON_CreateObject());
+	if (indexed) {
+		_cleanup_free_ char *ci = format_indexes(done, completions);
+		mk_json_set_string(status, "completedIndexes", ci);
+	}
+	if (cJSON_GetArraySize(conds) == 0)
+		cJSON_DeleteItemFromObject(status, "conditions");
+	if (write_status(ctl, job, status) < 0)
+		ret = -1;
+out:
+	free(done);
+	job_pods_release(&p);
+	mk_object_unref(jo);
+	return ret;
+}
