@@ -653,6 +653,34 @@ static void validate_container_ports(cJSON *causes, const cJSON *ports, const ch
 	}
 }
 
+/* subPath / subPathExpr: a local descending path (kube's validateLocalDescendingPath);
+ * the agent checks the expanded subPathExpr and symlinks again */
+static void validate_sub_path(cJSON *causes, const cJSON *vm, const char *mb)
+{
+	static const char *const keys[] = { "subPath", "subPathExpr" };
+	char f[PATH_MAX_LEN];
+	for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++) {
+		const char *sp = get_str(causes, vm, keys[k], P(f, "%s.%s", mb, keys[k]), NULL);
+		if (!sp || !*sp)
+			continue;
+		if (sp[0] == '/') {
+			invalid_str(causes, f, sp, "must be a relative path");
+			continue;
+		}
+		for (const char *p = sp; *p;) {
+			size_t n = strcspn(p, "/");
+			if (n == 2 && !strncmp(p, "..", 2)) {
+				invalid_str(causes, f, sp, "must not contain '..'");
+				break;
+			}
+			p += n + (p[n] == '/');
+		}
+	}
+	if (!mk_api_json_str_empty(vm, "subPath") && !mk_api_json_str_empty(vm, "subPathExpr"))
+		invalid_str(causes, P(f, "%s.subPathExpr", mb), mk_json_get_string(vm, "subPathExpr"),
+			    "subPathExpr and subPath are mutually exclusive");
+}
+
 static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 			       struct name_set *container_names, const struct name_set *volumes)
 {
@@ -719,6 +747,7 @@ static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 			not_found(causes, P(f, "%s.name", mb), vn);
 		if (mk_api_json_str_empty(vm, "mountPath"))
 			required(causes, P(f, "%s.mountPath", mb), NULL);
+		validate_sub_path(causes, vm, mb);
 	}
 }
 
