@@ -12,6 +12,7 @@
 #include "minik8s/store.h"
 #include "minik8s/agent.h"
 #include "minik8s/client.h"
+#include "minik8s/api.h"
 
 struct server_flags {
 	const char *data_dir;
@@ -26,6 +27,7 @@ struct server_flags {
 	int n_san;
 	int disable_agent;
 	int disable_controllers;
+	int secrets_encryption;
 	unsigned node_grace_ms, eviction_ms;
 	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
@@ -56,6 +58,11 @@ static void server_help(void)
 	       "  --node-ip IP                this node's address (added to the certificate)\n"
 	       "  --disable-agent             run no node agent in this process\n"
 	       "  --disable-controllers       run no scheduler or controllers (bare API server)\n"
+	       "  --secrets-encryption        store Secrets encrypted (AES-256-GCM) with the key in\n"
+	       "                              DIR/cred/secrets-encryption.key (0600, made on first\n"
+	       "                              use); Secrets written before are encrypted on their\n"
+	       "                              next write. Once the key exists it is always loaded,\n"
+	       "                              so encrypted Secrets stay readable without the flag\n"
 	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
 	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
 	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
@@ -115,6 +122,37 @@ static int write_kubeconfig(const struct server_flags *f, const char *ca_path,
 	return mk_fs_write_file(f->kubeconfig, text, strlen(text), f->kubeconfig_mode, err);
 }
 
+/* Encryption at rest: the resources flagged encrypt_at_rest (Secrets) are sealed with
+ * the key in DATA/cred/secrets-encryption.key when --secrets-encryption is given (the
+ * key made on first use); an existing key is loaded without the flag too, so what it
+ * sealed stays readable (new writes are then stored in the clear). */
+static int setup_encryption(const struct server_flags *f, unsigned char key[MK_STORE_KEY_LEN],
+			    const char **encrypt, size_t max, struct mk_store_options *so,
+			    struct mk_error **err)
+{
+	_cleanup_free_ char *dir = mk_strdup_printf("%s/cred", f->data_dir);
+	_cleanup_free_ char *path = mk_strdup_printf("%s/secrets-encryption.key", dir);
+	bool found = false;
+	size_t n = 0, nr;
+	const struct mk_api_resource *rs = mk_api_resources(&nr);
+
+	if (f->secrets_encryption && mk_fs_mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	if (mk_store_key_load(path, f->secrets_encryption, key, &found, err) < 0)
+		return -1;
+	if (!found)
+		return 0;
+	so->key = key;
+	for (size_t i = 0; f->secrets_encryption && i < nr && n + 1 < max; i++)
+		if (rs[i].encrypt_at_rest)
+			encrypt[n++] = rs[i].name;
+	encrypt[n] = NULL;
+	so->encrypt = encrypt;
+	if (f->secrets_encryption)
+		mk_log(MK_LOG_INFO, "server", "secrets encryption at rest: on (key %s)", path);
+	return 0;
+}
+
 /* A secret kept in a 0600 file: the given value (saved), else the file's, else a new
  * random one (saved). */
 static int load_secret(const char *path, const char *given, char **ret, struct mk_error **err)
@@ -168,7 +206,7 @@ int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
-	       O_NOPROXY, O_NODNS, O_A_HB };
+	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -194,6 +232,7 @@ int cmd_server(int argc, char **argv)
 		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "node-status-update-frequency", required_argument, NULL, O_A_HB },
 		{ "restart-backoff", required_argument, NULL, O_A_BACKOFF },
+		{ "secrets-encryption", no_argument, NULL, O_SECRETS_ENC },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -265,6 +304,7 @@ int cmd_server(int argc, char **argv)
 						    &f.agent.backoff_max_ms, &err) < 0)
 				return cmd_usage_error("server", "invalid --restart-backoff '%s'", optarg);
 			break;
+		case O_SECRETS_ENC: f.secrets_encryption = 1; break;
 		case 'h': server_help(); return 0;
 		default:
 			if (optopt)
@@ -349,7 +389,13 @@ int cmd_server(int argc, char **argv)
 	}
 	db = mk_strdup_printf("%s/state.db", f.data_dir);
 	struct mk_store_options so = { .path = db, .durable = 1 };
-	if (mk_store_open(&so, &store, &err) < 0)
+	unsigned char enc_key[MK_STORE_KEY_LEN];
+	const char *encrypt[16] = { NULL };
+	if (setup_encryption(&f, enc_key, encrypt, MK_ARRAY_SIZE(encrypt), &so, &err) < 0)
+		goto out;
+	int open_rc = mk_store_open(&so, &store, &err);
+	explicit_bzero(enc_key, sizeof(enc_key));
+	if (open_rc < 0)
 		goto out;
 	cert = mk_strdup_printf("%s/server.crt", tls_dir);
 	key = mk_strdup_printf("%s/server.key", tls_dir);

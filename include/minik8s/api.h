@@ -31,6 +31,8 @@ struct mk_api_resource {
 	/* The kind's strategy (defaults, validation, table), in its own file
 	 * pkg/api/kind_*.c; NULL for the kinds the generic code still handles. */
 	const struct mk_api_kind_ops *ops;
+	/* Stored encrypted when the server runs with --secrets-encryption. */
+	bool encrypt_at_rest;
 };
 
 /* All resources served, in discovery order; *n set to the count. */

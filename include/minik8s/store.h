@@ -14,6 +14,7 @@
 #ifndef MINIK8S_STORE_H
 #define MINIK8S_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
@@ -25,7 +26,19 @@ struct mk_store_options {
 	const char *path;	/* database file; ":memory:" for tests (no durability) */
 	int durable;		/* 1: synchronous=FULL (fsync per group commit); 0: NORMAL */
 	size_t event_window;	/* events kept for watch resume; 0 = default (100000) */
+	/* Encryption at rest (pkg/store/seal.c): with key set (MK_STORE_KEY_LEN bytes),
+	 * the rows of the resources listed in encrypt (NULL-terminated; may be NULL) are
+	 * written sealed with AES-256-GCM, and sealed rows of any resource are opened
+	 * on read. Without key, reading a sealed row fails with EIO. */
+	const unsigned char *key;
+	const char *const *encrypt;
 };
+
+#define MK_STORE_KEY_LEN 32
+/* Reads the base64 key file at path into key; when it does not exist and create is
+ * set, makes one (random bytes, mode 0600). *ret_found tells whether key was set. */
+int mk_store_key_load(const char *path, bool create, unsigned char key[MK_STORE_KEY_LEN],
+		      bool *ret_found, struct mk_error **err);
 
 /* Opens (creating if needed) the store. *ret owned by caller (mk_store_free). */
 int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,

@@ -167,6 +167,24 @@ void agent_event(struct mk_agent *a, const cJSON *pod, const char *type, const c
 int64_t agent_now_ms(void);
 void agent_time_ns_format(int64_t ns, char *buf, size_t size);
 
+/* envsrc.c: ConfigMaps and Secrets read by a container's env / envFrom. One cache per
+ * container start, so each object is fetched once (agent_envsrc_release frees it). */
+struct agent_envsrc_obj;
+struct agent_envsrc {
+	struct agent_envsrc_obj *objs;
+	size_t n;
+};
+void agent_envsrc_release(struct agent_envsrc *s);
+/* A configMapKeyRef / secretKeyRef (sel): *ret the value (owned), NULL when skipped
+ * (optional and missing); -1 with the kubelet's message when missing and required. */
+int agent_envsrc_key(struct mk_agent *a, struct agent_envsrc *s, const cJSON *pod,
+		     const cJSON *sel, bool secret, char **ret, struct mk_error **err);
+/* One envFrom entry: calls set for each (prefixed) key that is a valid name. */
+int agent_envsrc_from(struct mk_agent *a, struct agent_envsrc *s, const cJSON *pod,
+		      const cJSON *from,
+		      void (*set)(void *ctx, const char *key, const char *value), void *ctx,
+		      struct mk_error **err);
+
 /* routes.c: cross-node pod routes from the Node informer */
 int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_error **err);
 void agent_routes_stop(struct mk_agent *a);

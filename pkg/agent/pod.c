@@ -446,11 +446,25 @@ static int field_ref(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 	return mk_error_set(err, EINVAL, "unsupported fieldRef fieldPath \"%s\"", path);
 }
 
+/* envFrom values go to the container and to the $(VAR) expansion of later entries */
+struct env_pair {
+	struct envv *env, *podenv;
+};
+
+static void env_set_both(void *ctx, const char *key, const char *value)
+{
+	struct env_pair *p = ctx;
+	env_set(p->env, key, value);
+	env_set(p->podenv, key, value);
+}
+
 static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
 		     const struct mk_image_config *ic, const char *hostname, struct envv *env,
 		     struct mk_error **err)
 {
 	struct envv podenv = { 0 };
+	struct agent_envsrc src = { 0 };
+	struct env_pair both = { env, &podenv };
 	const cJSON *e;
 	int r = 0;
 
@@ -463,6 +477,14 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 		if (!k)
 			abort();
 		env_set(env, k, eq + 1);
+	}
+	/* envFrom first; env entries override them and may refer to them with $(VAR) */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "envFrom"))
+	{
+		if (agent_envsrc_from(a, &src, pod, e, env_set_both, &both, err) < 0) {
+			r = -1;
+			goto out;
+		}
 	}
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "env"))
 	{
@@ -488,14 +510,16 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 				const char *q = mk_json_get_string(c, path);
 				v = mk_strdup(q ? q : "0");
 			} else {
-				const cJSON *opt = mk_json_get(from, "configMapKeyRef.optional");
-				if (!opt)
-					opt = mk_json_get(from, "secretKeyRef.optional");
-				if (cJSON_IsTrue(opt))
-					continue;
-				r = mk_error_set(err, EINVAL, "env \"%s\": configMapKeyRef and "
-						 "secretKeyRef are not supported", name);
-				break;
+				const cJSON *sel = cJSON_GetObjectItem(from, "configMapKeyRef");
+				bool secret = !cJSON_IsObject(sel);
+				if (secret)
+					sel = cJSON_GetObjectItem(from, "secretKeyRef");
+				if (agent_envsrc_key(a, &src, pod, sel, secret, &v, err) < 0) {
+					r = -1;
+					break;
+				}
+				if (!v)
+					continue; /* optional and missing */
 			}
 		} else {
 			v = expand(value ? value : "", &podenv);
@@ -503,6 +527,8 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 		env_set(&podenv, name, v);
 		env_set(env, name, v);
 	}
+out:
+	agent_envsrc_release(&src);
 	for (size_t i = 0; i < podenv.n; i++)
 		free(podenv.v[i]);
 	free(podenv.v);

@@ -74,6 +74,26 @@ struct mk_api_kind_ops {
 
 extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
 extern const struct mk_api_kind_ops mk_api_lease_ops;
+extern const struct mk_api_kind_ops mk_api_configmap_ops;
+extern const struct mk_api_kind_ops mk_api_secret_ops;
+
+/* ConfigMap and Secret rules shared by both kinds (kind_configmap.c). */
+#define MK_API_MAX_CONFIG_SIZE (1024 * 1024) /* data of one ConfigMap or Secret */
+/* NULL if s is a valid config key ([-._a-zA-Z0-9]+, not '.', '..' or '..*'). */
+const char *mk_api_check_config_key(const char *s);
+/* -1 if s is strict padded standard base64 (*ret_len the decoded size, if not
+ * NULL), else the offset of the first bad byte. */
+long mk_api_base64_check(const char *s, size_t *ret_len);
+/* Checks the keys (and with base64 the values) of the map m at field, adding the
+ * value bytes to *total. */
+void mk_api_validate_config_map_field(cJSON *causes, const cJSON *m, const char *field,
+				      bool base64, size_t *total);
+/* With old immutable: immutable and the fields listed may not change. */
+void mk_api_validate_immutable_data(cJSON *causes, const cJSON *obj, const cJSON *old,
+				    const char *const *fields);
+/* A container's env[*].valueFrom and envFrom[*] (base: the container's path). */
+void mk_api_validate_env_sources(cJSON *causes, const cJSON *container, const char *base,
+				 const char *(*check_env_name)(const char *));
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);

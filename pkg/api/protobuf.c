@@ -1,6 +1,8 @@
 /* The protobuf request decoder: kubectl >= 1.32 sends `create deployment|namespace|
  * service` bodies as application/vnd.kubernetes.protobuf and never retries with JSON.
  *
+ * `kubectl create configmap|secret` send protobuf too.
+ *
  * A body is the magic "k8s\0" and a runtime.Unknown {typeMeta, raw, contentEncoding,
  * contentType}; raw is the object encoded with the upstream generated.proto schema
  * (our subset is proto/k8s.proto, unpacked by protobuf-c). The object is converted to
@@ -40,6 +42,8 @@ static const struct kind kinds[] = {
 	{ "v1", "Namespace", &k8s__namespace__descriptor },
 	{ "v1", "Pod", &k8s__pod__descriptor },
 	{ "v1", "Service", &k8s__service__descriptor },
+	{ "v1", "ConfigMap", &k8s__config_map__descriptor },
+	{ "v1", "Secret", &k8s__secret__descriptor },
 	{ "apps/v1", "Deployment", &k8s__deployment__descriptor },
 	{ "apps/v1", "ReplicaSet", &k8s__replica_set__descriptor },
 	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview",
@@ -84,6 +88,8 @@ static const char *const pointer_fields[] = {
 	"OwnerReference.blockOwnerDeletion",
 	"ObjectMeta.deletionGracePeriodSeconds",
 	"ServiceSpec.allocateLoadBalancerNodePorts",
+	"ConfigMap.immutable",
+	"Secret.immutable",
 };
 
 /* Embedded structs whose fields Go's JSON writes into the parent (`json:",inline"`). */
@@ -288,7 +294,8 @@ static int map_item(struct conv *c, const ProtobufCFieldDescriptor *f,
 
 	*ret = NULL;
 	if (kf->type != PROTOBUF_C_TYPE_STRING ||
-	    (vf->type != PROTOBUF_C_TYPE_STRING && vf->type != PROTOBUF_C_TYPE_MESSAGE))
+	    (vf->type != PROTOBUF_C_TYPE_STRING && vf->type != PROTOBUF_C_TYPE_MESSAGE &&
+	     vf->type != PROTOBUF_C_TYPE_BYTES))
 		return mk_error_set(c->err, EINVAL, "protobuf: unsupported map %s", f->name);
 	ents = mk_malloc0(n * sizeof(*ents));
 	for (size_t i = 0; i < n; i++) {
@@ -312,6 +319,12 @@ static int map_item(struct conv *c, const ProtobufCFieldDescriptor *f,
 			if (!s)
 				s = "";
 			val = json_string(s);
+		} else if (vf->type == PROTOBUF_C_TYPE_BYTES) {
+			/* []byte values (Secret data, ConfigMap binaryData): base64 in JSON */
+			const ProtobufCBinaryData *b = (const ProtobufCBinaryData *)(base + vf->offset);
+			_cleanup_free_ char *enc = mk_base64_encode(b->data ? b->data : (const uint8_t *)"",
+								    b->len);
+			val = cJSON_CreateString(enc);
 		} else {
 			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + vf->offset);
 			bool handled = false;

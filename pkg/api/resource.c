@@ -16,6 +16,7 @@ static const char *const sn_no[] = { "no", NULL };
 static const char *const sn_ev[] = { "ev", NULL };
 static const char *const sn_deploy[] = { "deploy", NULL };
 static const char *const sn_rs[] = { "rs", NULL };
+static const char *const sn_cm[] = { "cm", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -41,6 +42,12 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "leases", .singular = "lease", .kind = "Lease", .group = "coordination.k8s.io",
 	  .version = "v1", .group_version = "coordination.k8s.io/v1", .namespaced = true,
 	  .verbs = verbs_all, .ops = &mk_api_lease_ops },
+	{ .name = "configmaps", .singular = "configmap", .kind = "ConfigMap", .group = "",
+	  .version = "v1", .group_version = "v1", .namespaced = true, .short_names = sn_cm,
+	  .verbs = verbs_all, .ops = &mk_api_configmap_ops },
+	{ .name = "secrets", .singular = "secret", .kind = "Secret", .group = "", .version = "v1",
+	  .group_version = "v1", .namespaced = true, .verbs = verbs_all, .ops = &mk_api_secret_ops,
+	  .encrypt_at_rest = true },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

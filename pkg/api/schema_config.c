@@ -1,4 +1,41 @@
-/* Schema source of ConfigMap and Secret (grammar: the head of schema_defs.c). */
+/* Schema source of ConfigMap and Secret (grammar: the head of schema_defs.c), and
+ * of the selectors a container uses to read them as environment variables. */
 #include "internal.h"
 
-const char mk_api_schema_src_config[] = "";
+const char mk_api_schema_src_config[] =
+	"scalar core.v1.Bytes string byte : Bytes, written in base64 (standard alphabet, with padding).\n"
+	"\n"
+	"type core.v1.ConfigMap gvk=core/v1/ConfigMap : Configuration for pods as keys and values: read as environment variables, command arguments or files in a volume.\n"
+	"  apiVersion string : Version of the schema this object follows (v1).\n"
+	"  kind string : The kind of object (ConfigMap).\n"
+	"  metadata meta.v1.ObjectMeta : Standard object metadata.\n"
+	"  data map[]string : UTF-8 values by key. Keys consist of letters, digits, '-', '_' or '.'; a key may not be in both data and binaryData.\n"
+	"  binaryData map[]core.v1.Bytes : Binary values by key, base64 in JSON and YAML. Keys follow the rules of data.\n"
+	"  immutable bool : When true, data and binaryData can no longer change (only metadata can); it cannot be set back to false.\n"
+	"\n"
+	"type core.v1.Secret gvk=core/v1/Secret : Sensitive data such as passwords, tokens and keys, kept apart from pod specs; at most 1 MiB.\n"
+	"  apiVersion string : Version of the schema this object follows (v1).\n"
+	"  kind string : The kind of object (Secret).\n"
+	"  metadata meta.v1.ObjectMeta : Standard object metadata.\n"
+	"  data map[]core.v1.Bytes : The secret values by key, base64 in JSON and YAML. Keys consist of letters, digits, '-', '_' or '.'.\n"
+	"  stringData map[]string : Write-only plain-text values, merged into data on write (overriding the same keys) and never returned.\n"
+	"  type string : How the data is used: Opaque (default), kubernetes.io/tls, kubernetes.io/dockerconfigjson, kubernetes.io/service-account-token, kubernetes.io/basic-auth, kubernetes.io/ssh-auth, kubernetes.io/dockercfg, or any other name. Cannot change.\n"
+	"  immutable bool : When true, data can no longer change (only metadata can); it cannot be set back to false.\n"
+	"\n"
+	"type core.v1.ConfigMapKeySelector : One key of a ConfigMap in the pod's namespace.\n"
+	"  name string : Name of the ConfigMap.\n"
+	"  key string req : The key to read.\n"
+	"  optional bool : When true, a missing ConfigMap or key leaves the variable unset instead of keeping the container from starting.\n"
+	"\n"
+	"type core.v1.SecretKeySelector : One key of a Secret in the pod's namespace.\n"
+	"  name string : Name of the Secret.\n"
+	"  key string req : The key to read.\n"
+	"  optional bool : When true, a missing Secret or key leaves the variable unset instead of keeping the container from starting.\n"
+	"\n"
+	"type core.v1.ConfigMapEnvSource : A ConfigMap whose keys all become environment variables.\n"
+	"  name string : Name of the ConfigMap.\n"
+	"  optional bool : When true, a missing ConfigMap is no error.\n"
+	"\n"
+	"type core.v1.SecretEnvSource : A Secret whose keys all become environment variables.\n"
+	"  name string : Name of the Secret.\n"
+	"  optional bool : When true, a missing Secret is no error.\n";

@@ -733,6 +733,7 @@ static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 		else if (check_env_name(en))
 			invalid_str(causes, P(f, "%s.name", eb), en, check_env_name(en));
 	}
+	mk_api_validate_env_sources(causes, c, base, check_env_name);
 
 	const cJSON *vm;
 	i = 0;

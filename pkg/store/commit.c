@@ -48,8 +48,17 @@ static int lookup(struct mk_store *s, struct store_req *q, uint64_t *ret_rv, cha
 	r = sqlite3_step(s->st_get);
 	if (r == SQLITE_ROW) {
 		*ret_rv = (uint64_t)sqlite3_column_int64(s->st_get, 0);
-		if (ret_data)
-			*ret_data = mk_strdup((const char *)sqlite3_column_text(s->st_get, 1));
+		if (ret_data) {
+			struct mk_error *e = NULL;
+			if (store_unseal(s, q->resource, q->ns, q->name,
+					 (const char *)sqlite3_column_text(s->st_get, 1), ret_data,
+					 &e) < 0) {
+				sqlite3_reset(s->st_get);
+				req_fail(q, e->code, mk_strdup(e->msg));
+				mk_error_free(&e);
+				return -1;
+			}
+		}
 	}
 	sqlite3_reset(s->st_get);
 	if (r == SQLITE_ROW)
@@ -123,6 +132,7 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 {
 	_cleanup_free_ char *json = NULL;
 	_cleanup_free_ char *old = NULL;
+	_cleanup_free_ char *sealed = NULL; /* what the rows hold when encrypted at rest */
 	enum mk_store_event_type type;
 	int r;
 
@@ -130,9 +140,10 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 	case STORE_OP_CREATE:
 		type = MK_STORE_ADDED;
 		json = splice_rv(q, rv);
+		sealed = store_seal(s, q->resource, q->ns, q->name, json);
 		bind_key(s->st_insert, q);
 		sqlite3_bind_int64(s->st_insert, 4, (sqlite3_int64)rv);
-		sqlite3_bind_text(s->st_insert, 5, json, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->st_insert, 5, sealed ? sealed : json, -1, SQLITE_STATIC);
 		r = sqlite3_step(s->st_insert);
 		sqlite3_reset(s->st_insert);
 		if (r == SQLITE_CONSTRAINT &&
@@ -154,9 +165,10 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 		if (check_current(s, q, &old) < 0)
 			return -1;
 		json = splice_rv(q, rv);
+		sealed = store_seal(s, q->resource, q->ns, q->name, json);
 		bind_key(s->st_update, q);
 		sqlite3_bind_int64(s->st_update, 4, (sqlite3_int64)rv);
-		sqlite3_bind_text(s->st_update, 5, json, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->st_update, 5, sealed ? sealed : json, -1, SQLITE_STATIC);
 		if (step_done(s->st_update) < 0) {
 			req_fail_sqlite(s, q, "update");
 			return -1;
@@ -178,6 +190,7 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 			req_fail_sqlite(s, q, "delete");
 			return -1;
 		}
+		sealed = store_seal(s, q->resource, q->ns, q->name, json);
 		break;
 	default:
 		abort();
@@ -188,7 +201,7 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 	sqlite3_bind_text(s->st_event, 3, q->resource, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_event, 4, q->ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_event, 5, q->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st_event, 6, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st_event, 6, sealed ? sealed : json, -1, SQLITE_STATIC);
 	if (step_done(s->st_event) < 0) {
 		req_fail_sqlite(s, q, "record event");
 		return -1;

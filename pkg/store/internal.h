@@ -67,6 +67,11 @@ struct mk_store {
 	int durable;
 	size_t window;
 	char placeholder[48];
+	/* encryption at rest (seal.c) */
+	bool has_key;
+	unsigned char key[MK_STORE_KEY_LEN];
+	char **encrypt;
+	size_t n_encrypt;
 
 	/* committer (only its thread touches wdb and the statements) */
 	sqlite3 *wdb;
@@ -111,6 +116,14 @@ int store_rconn_get(struct mk_store *s, struct store_rconn **ret, struct mk_erro
 void store_rconn_put(struct mk_store *s, struct store_rconn *c);
 int store_sqlite_error(struct mk_error **err, sqlite3 *db, const char *what);
 char *store_key(const char *resource, const char *ns, const char *name);
+
+/* seal.c: sealed copy of json to store (owned), or NULL to store json itself */
+bool store_seals(const struct mk_store *s, const char *resource);
+char *store_seal(const struct mk_store *s, const char *resource, const char *ns, const char *name,
+		 const char *json);
+/* *ret: the plain JSON of a stored row (owned); -1 if it cannot be opened */
+int store_unseal(const struct mk_store *s, const char *resource, const char *ns, const char *name,
+		 const char *text, char **ret, struct mk_error **err);
 
 /* commit.c */
 int store_committer_start(struct mk_store *s, struct mk_error **err);

@@ -80,9 +80,9 @@ static int rconn_open(struct mk_store *s, struct store_rconn **ret, struct mk_er
 	    prepare(c->db, "SELECT rv, data FROM objects WHERE resource=?1 AND ns=?2 AND name=?3",
 		    &c->get, err) < 0 ||
 	    prepare(c->db,
-		    "SELECT data FROM objects WHERE resource=?1 AND ns=?2 ORDER BY ns, name",
+		    "SELECT data, ns, name FROM objects WHERE resource=?1 AND ns=?2 ORDER BY ns, name",
 		    &c->list_ns, err) < 0 ||
-	    prepare(c->db, "SELECT data FROM objects WHERE resource=?1 ORDER BY ns, name",
+	    prepare(c->db, "SELECT data, ns, name FROM objects WHERE resource=?1 ORDER BY ns, name",
 		    &c->list_all, err) < 0 ||
 	    prepare(c->db, "SELECT value FROM meta WHERE key='revision'", &c->rev, err) < 0 ||
 	    prepare(c->db,
@@ -272,6 +272,12 @@ int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
 	s->refs = 1;
 	s->window = opts->event_window ? opts->event_window : MK_STORE_DEFAULT_WINDOW;
 	s->durable = opts->durable;
+	if (opts->key) {
+		s->has_key = true;
+		memcpy(s->key, opts->key, MK_STORE_KEY_LEN);
+		for (size_t i = 0; opts->encrypt && opts->encrypt[i]; i++)
+			mk_strv_push(&s->encrypt, &s->n_encrypt, mk_strdup(opts->encrypt[i]));
+	}
 	mk_random_hex(nonce, 16);
 	snprintf(s->placeholder, sizeof(s->placeholder), "mkrv-%s", nonce);
 	pthread_mutex_init(&s->q_lock, NULL);
@@ -321,6 +327,8 @@ void store_unref(struct mk_store *s)
 	pthread_mutex_destroy(&s->pool_lock);
 	free(s->path);
 	free(s->tmp_dir);
+	mk_strv_free(s->encrypt);
+	explicit_bzero(s->key, sizeof(s->key));
 	free(s);
 }
 
@@ -387,9 +395,11 @@ int mk_store_get(struct mk_store *s, const char *resource, const char *ns, const
 	if (r == SQLITE_ROW) {
 		if (ret_rv)
 			*ret_rv = (uint64_t)sqlite3_column_int64(c->get, 0);
-		if (ret_json)
-			*ret_json = mk_strdup((const char *)sqlite3_column_text(c->get, 1));
 		ret = 0;
+		if (ret_json && store_unseal(s, resource, ns, name,
+					     (const char *)sqlite3_column_text(c->get, 1), ret_json,
+					     err) < 0)
+			ret = -1;
 	} else if (r == SQLITE_DONE) {
 		_cleanup_free_ char *key = store_key(resource, ns, name);
 		mk_error_set(err, ENOENT, "object '%s' not found", key);
@@ -438,11 +448,22 @@ int mk_store_list(struct mk_store *s, const char *resource, const char *ns,
 	q = ns ? c->list_ns : c->list_all;
 	bind_key(q, resource, ns, NULL);
 	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *data = (const char *)sqlite3_column_text(q, 0);
-		if (filter && !filter(data, userdata))
+		char *data = NULL;
+		if (store_unseal(s, resource, (const char *)sqlite3_column_text(q, 1),
+				 (const char *)sqlite3_column_text(q, 2),
+				 (const char *)sqlite3_column_text(q, 0), &data, err) < 0)
+			break;
+		if (filter && !filter(data, userdata)) {
+			free(data);
 			continue;
+		}
 		MK_GROW(l.items, cap, l.n + 1);
-		l.items[l.n++] = mk_strdup(data);
+		l.items[l.n++] = data;
+	}
+	if (r == SQLITE_ROW) { /* a row that did not open */
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		goto fail;
 	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);

@@ -87,14 +87,19 @@ void store_events_publish(struct mk_store *s, struct mk_store_event **evs, size_
 	pthread_mutex_unlock(&s->ev_lock);
 }
 
-static struct mk_store_event *event_from_row(sqlite3_stmt *st)
+/* NULL with *err when the row's object cannot be opened (encryption at rest) */
+static struct mk_store_event *event_from_row(struct mk_store *s, sqlite3_stmt *st,
+					     struct mk_error **err)
 {
+	const char *res = (const char *)sqlite3_column_text(st, 2);
+	const char *ns = (const char *)sqlite3_column_text(st, 3);
+	const char *name = (const char *)sqlite3_column_text(st, 4);
+	char *json = NULL;
+	if (store_unseal(s, res, ns, name, (const char *)sqlite3_column_text(st, 5), &json, err) < 0)
+		return NULL;
 	return store_event_new((uint64_t)sqlite3_column_int64(st, 0),
-			       (enum mk_store_event_type)sqlite3_column_int(st, 1),
-			       (const char *)sqlite3_column_text(st, 2),
-			       (const char *)sqlite3_column_text(st, 3),
-			       (const char *)sqlite3_column_text(st, 4),
-			       mk_strdup((const char *)sqlite3_column_text(st, 5)));
+			       (enum mk_store_event_type)sqlite3_column_int(st, 1), res, ns, name,
+			       json);
 }
 
 int store_events_load(struct mk_store *s, struct mk_error **err)
@@ -129,7 +134,12 @@ int store_events_load(struct mk_store *s, struct mk_error **err)
 		}
 		if (s->ring_first > s->rev || rv != s->rev + 1)
 			s->ring_first = rv;
-		ring_append(s, event_from_row(st));
+		struct mk_store_event *ev = event_from_row(s, st, err);
+		if (!ev) {
+			sqlite3_finalize(st);
+			return mk_error_wrap(err, "load events");
+		}
+		ring_append(s, ev);
 	}
 	sqlite3_finalize(st);
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
@@ -226,7 +236,14 @@ static int fetch_from_table(struct mk_store_watch *w, uint64_t pos, uint64_t bel
 		uint64_t rv = (uint64_t)sqlite3_column_int64(c->events, 0);
 		if (rv != pos + 1 + w->npend)
 			break; /* a gap: compacted under us */
-		w->pend[w->npend++] = event_from_row(c->events);
+		struct mk_store_event *ev = event_from_row(s, c->events, err);
+		if (!ev) {
+			sqlite3_reset(c->events);
+			store_rconn_put(s, c);
+			pend_clear(w);
+			return -1;
+		}
+		w->pend[w->npend++] = ev;
 	}
 	sqlite3_reset(c->events);
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {

@@ -397,9 +397,80 @@ START_TEST(error_unsupported_kind)
 {
 	size_t len;
 	_cleanup_free_ char *cm = load("configmap.pb", &len);
-	decode_fails(cm, len, "protobuf: unsupported kind 'ConfigMap'");
+	/* the same envelope with a kind nobody serves */
+	char *k = memmem(cm, len, "ConfigMap", 9);
+	ck_assert_ptr_nonnull(k);
+	memcpy(k, "ConfigMop", 9);
+	decode_fails(cm, len, "protobuf: unsupported kind 'ConfigMop'");
 	_cleanup_free_ char *d = load("deployment-v1.pb", &len);
 	decode_fails(d, len, "protobuf: unsupported apiVersion 'v1' for kind 'Deployment'");
+}
+END_TEST
+
+/* kubectl create configmap (the fixture: name cm, no data) */
+START_TEST(configmap_decodes)
+{
+	_cleanup_cjson_ cJSON *o = decode_file("configmap.pb");
+	ck_assert_str_eq(mk_json_get_string(o, "kind"), "ConfigMap");
+	ck_assert_str_eq(mk_json_get_string(o, "metadata.name"), "cm");
+	ck_assert_ptr_null(mk_json_get(o, "immutable"));
+}
+END_TEST
+
+/* kubectl create secret: data is map<string, bytes>, written base64 in JSON as Go's
+ * []byte is; stringData stays plain; immutable is a pointer (false kept) */
+START_TEST(secret_bytes_map)
+{
+	K8s__ObjectMeta meta = K8S__OBJECT_META__INIT;
+	K8s__Secret sec = K8S__SECRET__INIT;
+	K8s__Secret__DataEntry e1 = K8S__SECRET__DATA_ENTRY__INIT, e2 = K8S__SECRET__DATA_ENTRY__INIT;
+	K8s__Secret__StringDataEntry s1 = K8S__SECRET__STRING_DATA_ENTRY__INIT;
+	K8s__Secret__DataEntry *ents[] = { &e1, &e2 };
+	K8s__Secret__StringDataEntry *sents[] = { &s1 };
+	static const uint8_t bin[] = { 0, 0xff, 'a', '\n' };
+
+	meta.name = "s";
+	sec.metadata = &meta;
+	e1.key = "pass";
+	e1.has_value = 1;
+	e1.value.data = (uint8_t *)"p@ss";
+	e1.value.len = 4;
+	e2.key = "bin";
+	e2.has_value = 1;
+	e2.value.data = (uint8_t *)bin;
+	e2.value.len = sizeof(bin);
+	sec.n_data = 2;
+	sec.data = ents;
+	s1.key = "plain";
+	s1.value = "text";
+	sec.n_stringdata = 1;
+	sec.stringdata = sents;
+	sec.type = "kubernetes.io/basic-auth";
+	sec.has_immutable = 1;
+	sec.immutable = 0;
+
+	K8s__TypeMeta tm = K8S__TYPE_META__INIT;
+	K8s__Unknown u = K8S__UNKNOWN__INIT;
+	tm.apiversion = "v1";
+	tm.kind = "Secret";
+	u.typemeta = &tm;
+	u.has_raw = 1;
+	u.raw.len = k8s__secret__get_packed_size(&sec);
+	u.raw.data = mk_malloc0(u.raw.len);
+	k8s__secret__pack(&sec, u.raw.data);
+	size_t n = k8s__unknown__get_packed_size(&u);
+	_cleanup_free_ uint8_t *buf = mk_malloc0(n + 4);
+	memcpy(buf, "k8s\0", 4);
+	k8s__unknown__pack(&u, buf + 4);
+	free(u.raw.data);
+
+	_cleanup_cjson_ cJSON *o = decode_ok(buf, n + 4);
+	ck_assert_str_eq(mk_json_get_string(o, "kind"), "Secret");
+	ck_assert_str_eq(mk_json_get_string(o, "data.pass"), "cEBzcw==");
+	ck_assert_str_eq(mk_json_get_string(o, "data.bin"), "AP9hCg==");
+	ck_assert_str_eq(mk_json_get_string(o, "stringData.plain"), "text");
+	ck_assert_str_eq(mk_json_get_string(o, "type"), "kubernetes.io/basic-auth");
+	ck_assert(cJSON_IsFalse(mk_json_get(o, "immutable")));
 }
 END_TEST
 
@@ -644,6 +715,8 @@ Suite *protobuf_suite(void)
 	TCase *tc = tcase_create("protobuf");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, trace_create_deployment_d1);
+	tcase_add_test(tc, configmap_decodes);
+	tcase_add_test(tc, secret_bytes_map);
 	tcase_add_test(tc, trace_create_deployment_pb132b);
 	tcase_add_test(tc, trace_pb132b_truncated_dump);
 	tcase_add_test(tc, encoded_create_namespace);

@@ -37,10 +37,10 @@ START_TEST(test_resources_order_and_facts)
 {
 	static const char *const names[] = { "namespaces", "pods", "services", "endpoints",
 					      "nodes", "events", "deployments", "replicasets",
-					      "endpointslices", "leases" };
+					      "endpointslices", "leases", "configmaps", "secrets" };
 	size_t n = 0;
 	const struct mk_api_resource *rs = mk_api_resources(&n);
-	ck_assert_uint_eq(n, 10);
+	ck_assert_uint_eq(n, 12);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_str_eq(rs[i].name, names[i]);
 		ck_assert_ptr_nonnull(rs[i].verbs);
@@ -49,7 +49,8 @@ START_TEST(test_resources_order_and_facts)
 			v++;
 		ck_assert_uint_eq(v, 8);
 		ck_assert_str_eq(rs[i].verbs[2], "deletecollection");
-		if (strcmp(rs[i].name, "endpointslices") && strcmp(rs[i].name, "leases")) /* no short names */
+		if (strcmp(rs[i].name, "endpointslices") && strcmp(rs[i].name, "leases") &&
+		    strcmp(rs[i].name, "secrets")) /* no short names */
 			ck_assert_ptr_nonnull(rs[i].short_names);
 	}
 	ck_assert_ptr_null(rs[8].short_names);
