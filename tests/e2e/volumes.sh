@@ -196,7 +196,7 @@ if wait_pod vols '.status.phase=="Running"' 300; then pass "pod with every kind 
 cat >"$T/probe.sh" <<'EOF'
 f() { printf '%s=%s\n' "$1" "$(eval "$2" 2>&1 | tr '\n' '|')"; }
 f data 'readlink /cfg/..data'
-f links 'readlink /cfg/game.properties /cfg/ui.ini'
+f links 'readlink /cfg/game.properties; readlink /cfg/ui.ini'
 f cfg 'cat /cfg/game.properties /cfg/ui.ini'
 f cfgmode 'stat -L -c %a /cfg/ui.ini'
 f cfgro 'touch /cfg/x && echo wrote'
@@ -223,7 +223,7 @@ expect_eq "items: key ui.ini at conf/ui.ini, mode 0600, nothing else" "$(fact it
 expect_eq "secret file content and mode 0400 (defaultMode)" "$(fact sec)" 's3cret|400|'
 expect_match "secret volume is a read-only tmpfs" "$(fact secmnt)" '^tmpfs /sec tmpfs ro'
 # downwardAPI
-expect_eq "downwardAPI labels, name, annotation, memory limit in Mi" "$(fact dapi)" 'app="web"|vols|first|64|'
+expect_eq "downwardAPI labels, name, annotation, memory limit in Mi" "$(fact dapi)" 'app="web"|vols|first|64'
 # projected
 expect_eq "projected: configMap item, secret key and labels in one dir" "$(fact proj)" \
 	'game|labels|password|lives=3|s3cret|app="web"'
@@ -289,7 +289,7 @@ expect_match "FailedMount event names the configmap" \
 K create configmap late-cfg --from-literal=k=v >/dev/null 2>&1
 if wait_pod late '.status.phase=="Running"' 150; then pass "pod starts once the configmap exists"; else
 	fail "pod starts once the configmap exists" "$(podq late .status.containerStatuses)"; fi
-expect_eq "late configmap mounted; optional missing one is an empty dir" "$(inpod late 'cat /late/k; ls /opt | wc -l')" $'v\n0'
+expect_eq "late configmap mounted; optional missing one is an empty dir" "$(inpod late 'cat /late/k; echo; ls /opt | wc -l')" $'v\n0'
 
 # ---- hostile sub-paths ----
 cat >"$T/dotdot.yaml" <<EOF
