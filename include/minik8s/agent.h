@@ -24,6 +24,9 @@
  *   DATA/ipam/pods.ipam     the pod address allocator (keyed by pod uid)
  *   DATA/podcidr            the node's pod CIDR, asked for again on re-registration
  *   DATA/pods/<uid>/        hosts, resolv.conf, hostname; containers/<id>/ rootfs
+ *                           volumes/<name>/ (emptyDir, configMap, secret, ...; tmpfs
+ *                           for medium Memory, secret and projected volumes),
+ *                           volume-subpaths/<container>/<n> (subPath bind mounts)
  *   RUN/runc                runc --root
  *   RUN/containers/<id>/    runtime state, container logs (include/minik8s/runtime.h)
  *   NETNS/mkp-<uid>         the pods' network namespaces
