@@ -162,11 +162,12 @@ struct mk_agent_volume_file {
 	unsigned mode;		/* permission bits, 0..0777 */
 };
 /* Makes DIR hold exactly files[0..n): unchanged when the current ..data directory
- * has the same paths, contents and modes (*ret_changed false), else a new
+ * has the same paths, contents, modes and group (*ret_changed false), else a new
  * timestamped directory, the ..data swap, the top-level symlinks, stale symlinks
- * and the old directory removed. DIR is created if missing. */
+ * and the old directory removed. DIR is created if missing. gid >= 0 (the pod's
+ * fsGroup): the group of the files and directories written. */
 int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_file *files,
-				 size_t n, bool *ret_changed, struct mk_error **err);
+				 size_t n, long gid, bool *ret_changed, struct mk_error **err);
 /* NULL if path may name a file in a volume (relative, no ".." element, not
  * starting with ".."), else why not (static string). */
 const char *mk_agent_volume_path_check(const char *path);

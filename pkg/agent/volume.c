@@ -98,7 +98,7 @@ static long count_files(int dirfd)
 
 /* true if the directory old (a child of dfd) holds exactly files[0..n) */
 static bool same_payload(int dfd, const char *old, const struct mk_agent_volume_file *files,
-			 size_t n)
+			 size_t n, long gid)
 {
 	_cleanup_close_ int ofd = openat(dfd, old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (ofd < 0)
@@ -110,7 +110,8 @@ static bool same_payload(int dfd, const char *old, const struct mk_agent_volume_
 		_cleanup_close_ int fd = openat(ofd, files[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		struct stat sb;
 		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    (size_t)sb.st_size != files[i].len || (sb.st_mode & 07777) != files[i].mode)
+		    (size_t)sb.st_size != files[i].len || (sb.st_mode & 07777) != files[i].mode ||
+		    (gid >= 0 && sb.st_gid != (gid_t)gid))
 			return false;
 		_cleanup_free_ char *buf = mk_malloc0(files[i].len + 1);
 		size_t got = 0;
@@ -127,21 +128,26 @@ static bool same_payload(int dfd, const char *old, const struct mk_agent_volume_
 }
 
 /* Creates the parent directories of path below dirfd (0755). */
-static int mkdir_parents(int dirfd, const char *path)
+static int mkdir_parents(int dirfd, const char *path, long gid)
 {
 	_cleanup_free_ char *p = mk_strdup(path);
 	for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (mkdirat(dirfd, p, 0755) < 0 && errno != EEXIST)
+		if (mkdirat(dirfd, p, 0755) < 0) {
+			if (errno != EEXIST)
+				return -1;
+		} else if (gid >= 0 &&
+			   fchownat(dirfd, p, (uid_t)-1, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0) {
 			return -1;
+		}
 		*s = '/';
 	}
 	return 0;
 }
 
-static int write_at(int dirfd, const struct mk_agent_volume_file *f)
+static int write_at(int dirfd, const struct mk_agent_volume_file *f, long gid)
 {
-	if (mkdir_parents(dirfd, f->path) < 0)
+	if (mkdir_parents(dirfd, f->path, gid) < 0)
 		return -1;
 	_cleanup_close_ int fd =
 		openat(dirfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -156,6 +162,8 @@ static int write_at(int dirfd, const struct mk_agent_volume_file *f)
 		}
 		off += (size_t)r;
 	}
+	if (gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)gid) < 0)
+		return -1;
 	return fchmod(fd, f->mode & 0777);
 }
 
@@ -165,7 +173,7 @@ static bool is_timestamped(const char *name)
 }
 
 int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_file *files,
-				 size_t n, bool *ret_changed, struct mk_error **err)
+				 size_t n, long gid, bool *ret_changed, struct mk_error **err)
 {
 	char old[256] = "";
 	bool changed = false;
@@ -193,7 +201,7 @@ int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_f
 	ssize_t ol = readlinkat(dfd, DATA_LINK, old, sizeof(old) - 1);
 	old[ol > 0 ? ol : 0] = '\0';
 
-	if (!old[0] || !same_payload(dfd, old, files, n)) {
+	if (!old[0] || !same_payload(dfd, old, files, n, gid)) {
 		/* the new generation, complete before anyone can see it */
 		char name[80];
 		struct timespec ts;
@@ -207,13 +215,14 @@ int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_f
 			return mk_error_errno(err, errno, "mkdtemp in '%s'", dir);
 		const char *nn = strrchr(tmpl, '/') + 1;
 		_cleanup_close_ int nfd = openat(dfd, nn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 || fchmod(nfd, 0755) < 0) {
+		if (nfd < 0 || fchmod(nfd, 0755) < 0 ||
+		    (gid >= 0 && fchown(nfd, (uid_t)-1, (gid_t)gid) < 0)) {
 			mk_error_errno(err, errno, "open '%s'", tmpl);
 			agent_rm_rf(tmpl);
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (write_at(nfd, &files[i]) < 0) {
+			if (write_at(nfd, &files[i], gid) < 0) {
 				mk_error_errno(err, errno, "write '%s/%s'", tmpl, files[i].path);
 				agent_rm_rf(tmpl);
 				return -1;
@@ -861,8 +870,15 @@ int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *
 	dir = mk_strdup_printf("%s/volumes/%s", pdir, vname);
 	if (tmpfs && (r = tmpfs_ensure(dir, "0755", 0, err)) < 0)
 		goto out;
+	/* fsGroup: the files belong to that group and are group-readable (kubelet's
+	 * SetVolumeOwnership for read-only volumes), here at every write so that an
+	 * update keeps them so */
+	const cJSON *fsg = mk_json_get(pod, "spec.securityContext.fsGroup");
+	long gid = cJSON_IsNumber(fsg) && fsg->valuedouble >= 0 ? (long)fsg->valuedouble : -1;
+	for (size_t i = 0; gid >= 0 && i < p.n; i++)
+		p.f[i].mode |= 0440;
 	bool changed = false;
-	r = mk_agent_volume_write_atomic(dir, p.f, p.n, &changed, err);
+	r = mk_agent_volume_write_atomic(dir, p.f, p.n, gid, &changed, err);
 	if (r < 0) {
 		mk_error_wrap(err, "MountVolume.SetUp failed for volume \"%s\"", vname);
 		goto out;

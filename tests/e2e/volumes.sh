@@ -14,7 +14,7 @@
 # created, an optional one does not; hostile sub-paths: `../../etc` refused by
 # the API (422), the same through subPathExpr and a symlink in the volume
 # pointing outside refused by the agent (the container waits, nothing mounted);
-# the mounts survive a kill -9 of the agent without doubling, and none is left
+# fsGroup ownership of a secret volume; the mounts survive a kill -9 of the agent without doubling, and none is left
 # under the pod directories once the pods are deleted.
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
@@ -263,6 +263,7 @@ metadata: {name: late}
 spec:
   nodeName: $NODE
   terminationGracePeriodSeconds: 1
+  securityContext: {fsGroup: 2000}
   containers:
   - name: app
     image: $IMG
@@ -271,7 +272,10 @@ spec:
     volumeMounts:
     - {name: late, mountPath: /late}
     - {name: opt, mountPath: /opt}
+    - {name: s, mountPath: /s}
   volumes:
+  - name: s
+    secret: {secretName: app-sec, defaultMode: 0400}
   - name: late
     configMap: {name: late-cfg}
   - name: opt
@@ -290,6 +294,7 @@ K create configmap late-cfg --from-literal=k=v >/dev/null 2>&1
 if wait_pod late '.status.phase=="Running"' 150; then pass "pod starts once the configmap exists"; else
 	fail "pod starts once the configmap exists" "$(podq late .status.containerStatuses)"; fi
 expect_eq "late configmap mounted; optional missing one is an empty dir" "$(inpod late 'cat /late/k; echo; ls /opt | wc -l')" $'v\n0'
+expect_eq "fsGroup: secret file group-owned and group-readable (0400 -> 0440)" "$(inpod late 'stat -L -c "%a %g" /s/password')" "440 2000"
 
 # ---- hostile sub-paths ----
 cat >"$T/dotdot.yaml" <<EOF

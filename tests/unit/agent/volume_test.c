@@ -70,7 +70,7 @@ START_TEST(layout_and_modes)
 	};
 	bool changed = false;
 	struct mk_error *err = NULL;
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 2, &changed, &err), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 2, -1, &changed, &err), 0);
 	ck_assert(changed);
 	/* ..data names a timestamped directory of this year's format */
 	char *ts = link_of("..data");
@@ -101,15 +101,15 @@ START_TEST(unchanged_is_not_rewritten)
 {
 	struct mk_agent_volume_file f[] = { { "a", "1", 1, 0644 } };
 	bool changed = true;
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, &changed, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, -1, &changed, NULL), 0);
 	char first[256];
 	snprintf(first, sizeof(first), "%s", link_of("..data"));
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, &changed, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, -1, &changed, NULL), 0);
 	ck_assert(!changed);
 	ck_assert_str_eq(link_of("..data"), first);
 	/* a mode change alone is a change */
 	f[0].mode = 0600;
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, &changed, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, -1, &changed, NULL), 0);
 	ck_assert(changed);
 	ck_assert_str_ne(link_of("..data"), first);
 }
@@ -120,10 +120,10 @@ START_TEST(update_swaps_and_cleans)
 	struct mk_agent_volume_file v1[] = { { "a", "old", 3, 0644 }, { "b", "bee", 3, 0644 } };
 	struct mk_agent_volume_file v2[] = { { "a", "new", 3, 0644 }, { "c", "sea", 3, 0644 } };
 	bool changed = false;
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, v1, 2, &changed, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, v1, 2, -1, &changed, NULL), 0);
 	char first[256];
 	snprintf(first, sizeof(first), "%s", link_of("..data"));
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, v2, 2, &changed, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, v2, 2, -1, &changed, NULL), 0);
 	ck_assert(changed);
 	ck_assert_str_ne(link_of("..data"), first);
 	char *s = slurp("a");
@@ -139,9 +139,38 @@ START_TEST(update_swaps_and_cleans)
 	ck_assert_int_eq(access(path, F_OK), -1);
 	ck_assert_int_eq(generations(), 1);
 	/* an empty payload leaves only ..data */
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, NULL, 0, &changed, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, NULL, 0, -1, &changed, NULL), 0);
 	ck_assert_ptr_null(link_of("a"));
 	ck_assert_ptr_nonnull(link_of("..data"));
+}
+END_TEST
+
+START_TEST(group_owned)
+{
+	/* fsGroup: the files and the generation belong to the group; a group change
+	 * alone is a change */
+	struct mk_agent_volume_file f[] = { { "d/k", "v", 1, 0440 } };
+	long g = (long)getegid();
+	bool changed = false;
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, g, &changed, NULL), 0);
+	char path[256];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/d/k", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_gid, (gid_t)g);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0440);
+	snprintf(path, sizeof(path), "%s/d", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_gid, (gid_t)g);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, g, &changed, NULL), 0);
+	ck_assert(!changed);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, g + 4242, &changed, NULL), 0);
+		ck_assert(changed);
+		snprintf(path, sizeof(path), "%s/d/k", dir);
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_uint_eq(sb.st_gid, (gid_t)(g + 4242));
+	}
 }
 END_TEST
 
@@ -154,7 +183,7 @@ START_TEST(leftovers_of_a_crash)
 	snprintf(path, sizeof(path), "%s/..data_tmp", dir);
 	ck_assert_int_eq(symlink("nowhere", path), 0);
 	struct mk_agent_volume_file f[] = { { "k", "v", 1, 0644 } };
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, NULL, NULL), 0);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, -1, NULL, NULL), 0);
 	ck_assert_int_eq(generations(), 1);
 	char *s = slurp("k");
 	ck_assert_str_eq(s, "v");
@@ -170,7 +199,7 @@ START_TEST(bad_paths)
 		ck_assert_msg(mk_agent_volume_path_check(bad[i]) != NULL, "%s", bad[i]);
 		struct mk_agent_volume_file f[] = { { bad[i], "x", 1, 0644 } };
 		struct mk_error *err = NULL;
-		ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, NULL, &err), -1);
+		ck_assert_int_eq(mk_agent_volume_write_atomic(dir, f, 1, -1, NULL, &err), -1);
 		ck_assert_int_eq(err->code, EINVAL);
 		mk_error_free(&err);
 	}
@@ -178,8 +207,8 @@ START_TEST(bad_paths)
 	ck_assert_ptr_null(mk_agent_volume_path_check("key.txt"));
 	struct mk_agent_volume_file dup[] = { { "a", "1", 1, 0644 }, { "a", "2", 1, 0644 } };
 	struct mk_agent_volume_file mode[] = { { "a", "1", 1, 01000 } };
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, dup, 2, NULL, NULL), -1);
-	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, mode, 1, NULL, NULL), -1);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, dup, 2, -1, NULL, NULL), -1);
+	ck_assert_int_eq(mk_agent_volume_write_atomic(dir, mode, 1, -1, NULL, NULL), -1);
 	/* nothing was written */
 	ck_assert_ptr_null(link_of("..data"));
 }
@@ -205,6 +234,7 @@ TCase *agent_volume_tcase(void)
 	tcase_add_test(tc, layout_and_modes);
 	tcase_add_test(tc, unchanged_is_not_rewritten);
 	tcase_add_test(tc, update_swaps_and_cleans);
+	tcase_add_test(tc, group_owned);
 	tcase_add_test(tc, leftovers_of_a_crash);
 	tcase_add_test(tc, bad_paths);
 	tcase_add_test(tc, map_format);
