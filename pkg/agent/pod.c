@@ -948,9 +948,9 @@ fail:
 			agent_event(a, pod, "Warning", "FailedMount", "%s", err->msg);
 		set_str(&ct->wait_reason, reason);
 		set_str(&ct->wait_message, err->msg);
-		ct->start_retry_ms = agent_now_ms() + 3000;
-		if (!*next_ms || ct->start_retry_ms < *next_ms)
-			*next_ms = ct->start_retry_ms;
+		int64_t again = agent_now_ms() + 3000; /* and at once on an informer event */
+		if (!*next_ms || again < *next_ms)
+			*next_ms = again;
 		unmount_container_dir(a, st->uid, cid);
 		r = 1;
 		goto out;

@@ -14,8 +14,9 @@
 # created, an optional one does not; hostile sub-paths: `../../etc` refused by
 # the API (422), the same through subPathExpr and a symlink in the volume
 # pointing outside refused by the agent (the container waits, nothing mounted);
-# fsGroup ownership of a secret volume; the mounts survive a kill -9 of the agent without doubling, and none is left
-# under the pod directories once the pods are deleted.
+# fsGroup ownership of a secret volume; the mounts survive a kill -9 of the
+# agent without doubling, and none is left under the pod directories once the
+# pods are deleted.
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
