@@ -658,6 +658,44 @@ static void describe_endpoints(struct tabwriter *w, const cJSON *ep)
 	}
 }
 
+/* kubectl's ConfigMap layout: every key with its value under a "----" rule */
+static void describe_configmap(struct tabwriter *w, const cJSON *obj)
+{
+	const cJSON *c;
+	common_header(w, obj, true);
+	labels_annotations(w, 0, cJSON_GetObjectItemCaseSensitive(obj, "metadata"));
+	tabwriter_printf(w, "\nData\n====\n");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(obj, "data"))
+		tabwriter_printf(w, "%s:\n----\n%s\n\n", c->string, cJSON_IsString(c) ? c->valuestring : "");
+	tabwriter_printf(w, "\nBinaryData\n====\n");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(obj, "binaryData"))
+	{
+		void *raw = NULL;
+		size_t n = 0;
+		if (cJSON_IsString(c) && mk_base64_decode(c->valuestring, &raw, &n) == 0)
+			free(raw);
+		tabwriter_printf(w, "%s: %zu bytes\n", c->string, n);
+	}
+	tabwriter_printf(w, "\n");
+}
+
+/* kubectl's Secret layout: the sizes of the values, never the values */
+static void describe_secret(struct tabwriter *w, const cJSON *obj)
+{
+	const cJSON *c;
+	common_header(w, obj, true);
+	labels_annotations(w, 0, cJSON_GetObjectItemCaseSensitive(obj, "metadata"));
+	tabwriter_printf(w, "\nType:\t%s\n\nData\n====\n", str(obj, "type", ""));
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(obj, "data"))
+	{
+		void *raw = NULL;
+		size_t n = 0;
+		if (cJSON_IsString(c) && mk_base64_decode(c->valuestring, &raw, &n) == 0)
+			free(raw);
+		tabwriter_printf(w, "%s:\t%zu bytes\n", c->string, n);
+	}
+}
+
 /* other kinds: the spec and status as nested "Key: value" lines */
 static void generic_fields(struct tabwriter *w, int level, const cJSON *v)
 {
@@ -749,6 +787,10 @@ static int describe_object(struct kubectl *k, const struct kres *r, const cJSON 
 		describe_node(&w, obj);
 	} else if (!strcmp(r->kind, "Endpoints")) {
 		describe_endpoints(&w, obj);
+	} else if (!strcmp(r->kind, "ConfigMap") && !*r->group) {
+		describe_configmap(&w, obj);
+	} else if (!strcmp(r->kind, "Secret") && !*r->group) {
+		describe_secret(&w, obj);
 	} else {
 		common_header(&w, obj, r->namespaced);
 		labels_annotations(&w, 0, cJSON_GetObjectItemCaseSensitive(obj, "metadata"));

@@ -159,11 +159,29 @@ int mk_image_config_get(struct mk_image_store *s, const char *ref, struct mk_ima
 
 /* ---- pull --------------------------------------------------------------------------- */
 
+/* Registry credentials (a pod's imagePullSecrets): basic auth for registry, a
+ * host[:port] as written in a docker config's "auths" (an "https://" prefix and a
+ * path are ignored; index.docker.io and registry-1.docker.io stand for docker.io). */
+struct mk_image_credential {
+	const char *registry;
+	const char *username, *password;
+};
+
 struct mk_image_pull_opts {
 	const char *platform;          /* "os/arch[/variant]"; NULL = host */
 	const char *registries_config; /* registries.yaml path; NULL = none */
 	long timeout_s;                /* per HTTP request (0 = 300 s) */
+	/* used for a registry whose registries config has no auth; the first match wins */
+	const struct mk_image_credential *creds;
+	size_t n_creds;
 };
+/* Credentials from a docker config JSON document (the .dockerconfigjson of a
+ * kubernetes.io/dockerconfigjson Secret: {"auths":{HOST:{"auth":base64(user:pass)}
+ * or {"username","password"}}}; a legacy .dockercfg without "auths" too), appended to
+ * *creds / *n (strings owned by the array: free with mk_image_credentials_free). */
+int mk_image_credentials_parse(const char *json, size_t len, struct mk_image_credential **creds,
+			       size_t *n, struct mk_error **err);
+void mk_image_credentials_free(struct mk_image_credential *creds, size_t n);
 /* Pulls ref from its registry (mirrors and plain-HTTP registries from the
  * registries config, anonymous bearer tokens or basic auth from it), verifies
  * every digest, unpacks new layers and records the name. Concurrent pulls of

@@ -185,6 +185,14 @@ int agent_envsrc_from(struct mk_agent *a, struct agent_envsrc *s, const cJSON *p
 		      void (*set)(void *ctx, const char *key, const char *value), void *ctx,
 		      struct mk_error **err);
 
+/* pullsecrets.c: the registry logins of a pod's imagePullSecrets */
+struct agent_creds {
+	struct mk_image_credential *v;
+	size_t n;
+};
+void agent_creds_release(struct agent_creds *c);
+void agent_pull_credentials(struct mk_agent *a, const cJSON *pod, struct agent_creds *ret);
+
 /* routes.c: cross-node pod routes from the Node informer */
 int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_error **err);
 void agent_routes_stop(struct mk_agent *a);

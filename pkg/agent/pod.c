@@ -635,7 +635,11 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 	if (pulls)
 		agent_event(a, pod, "Normal", "Pulling", "Pulling image \"%s\"", image);
 	uint64_t t0 = mk_time_mono_ns();
-	struct mk_image_pull_opts po = { .registries_config = a->registries_config };
+	_cleanup_(agent_creds_release) struct agent_creds creds = { 0 };
+	if (pulls)
+		agent_pull_credentials(a, pod, &creds);
+	struct mk_image_pull_opts po = { .registries_config = a->registries_config,
+					 .creds = creds.v, .n_creds = creds.n };
 	const char *reason = NULL;
 	if (!image || mk_image_ensure(a->images, image, policy, &po, NULL, &reason, &err) < 0) {
 		const char *msg = err ? err->msg : "no image given";

@@ -18,7 +18,9 @@
 #define CTL_NS 6
 #define CTL_SLICE 7
 #define CTL_LEASE 8 /* kube-node-lease only */
-#define CTL_NINF 9
+#define CTL_CM 9     /* for the garbage collector only */
+#define CTL_SECRET 10 /* for the garbage collector only */
+#define CTL_NINF 11
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);

@@ -120,6 +120,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_NS] = "/api/v1/namespaces",
 		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 		[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+		[CTL_CM] = "/api/v1/configmaps",
+		[CTL_SECRET] = "/api/v1/secrets",
 	};
 
 	ctl->c = c;

@@ -19,6 +19,8 @@ struct reg {
 	char *base; /* "https://host[:port]" of the endpoint in use */
 	char *token;
 	long timeout;
+	const struct mk_image_pull_opts *opts;
+	const struct mk_image_credential *cred; /* from imagePullSecrets, for this endpoint */
 };
 
 struct resp {
@@ -109,10 +111,20 @@ static CURL *easy_new(struct reg *g)
 	return c;
 }
 
+/* basic auth: the registries config's, else a pull secret's */
+static bool have_basic(const struct reg *g)
+{
+	return (g->host_conf && mk_json_get_string(g->host_conf, "auth.username")) || g->cred;
+}
+
 static void set_basic(struct reg *g, CURL *c)
 {
 	const char *u = g->host_conf ? mk_json_get_string(g->host_conf, "auth.username") : NULL;
 	const char *p = g->host_conf ? mk_json_get_string(g->host_conf, "auth.password") : NULL;
+	if (!u && g->cred) {
+		u = g->cred->username;
+		p = g->cred->password;
+	}
 	if (u && p) {
 		curl_easy_setopt(c, CURLOPT_USERNAME, u);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, p);
@@ -267,8 +279,7 @@ static int http_get(struct reg *g, const char *url, const char *accept, struct r
 					return -1;
 				continue;
 			}
-			if (!strncasecmp(r->challenge, "Basic", 5) && g->host_conf &&
-			    mk_json_get_string(g->host_conf, "auth.username"))
+			if (!strncasecmp(r->challenge, "Basic", 5) && have_basic(g))
 				continue;
 		}
 		return 0;
@@ -393,6 +404,31 @@ static char **endpoints(struct reg *g)
 	return v;
 }
 
+/* host[:port] of a docker config "auths" key ("https://host/v1/" -> "host"), with
+ * Docker Hub's names folded into docker.io */
+static bool cred_host_is(const char *key, const char *host)
+{
+	const char *k = strstr(key, "://") ? strstr(key, "://") + 3 : key;
+	size_t n = strcspn(k, "/");
+	static const char *const hub[] = { "docker.io", "index.docker.io", "registry-1.docker.io" };
+	if (strlen(host) == n && !strncasecmp(k, host, n))
+		return true;
+	bool kh = false, hh = false;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(hub); i++) {
+		kh |= strlen(hub[i]) == n && !strncasecmp(k, hub[i], n);
+		hh |= !strcasecmp(host, hub[i]);
+	}
+	return kh && hh;
+}
+
+static const struct mk_image_credential *find_cred(const struct mk_image_pull_opts *o, const char *host)
+{
+	for (size_t i = 0; o && host && i < o->n_creds; i++)
+		if (o->creds[i].registry && cred_host_is(o->creds[i].registry, host))
+			return &o->creds[i];
+	return NULL;
+}
+
 /* selects endpoint ep: base URL without trailing "/" or "/v2", its host config */
 static void use_endpoint(struct reg *g, const char *ep)
 {
@@ -424,6 +460,9 @@ static void use_endpoint(struct reg *g, const char *ep)
 	g->host_conf = cJSON_GetObjectItemCaseSensitive(configs, host);
 	if (!g->host_conf)
 		g->host_conf = cJSON_GetObjectItemCaseSensitive(configs, g->ref.domain);
+	g->cred = find_cred(g->opts, host);
+	if (!g->cred)
+		g->cred = find_cred(g->opts, g->ref.domain);
 }
 
 static int pull_from(struct reg *g, struct mk_image_store *s, const char *name, const char *platform,
@@ -470,6 +509,7 @@ int mk_image_pull(struct mk_image_store *s, const char *ref, const struct mk_ima
 		return -1;
 	name = mk_image_ref_format(&g.ref);
 	g.timeout = opts && opts->timeout_s > 0 ? opts->timeout_s : 300;
+	g.opts = opts;
 	if (opts && opts->registries_config &&
 	    mk_image_registries_load(opts->registries_config, &g.conf, err) < 0)
 		goto out;
@@ -504,4 +544,67 @@ out:
 	free(g.base);
 	free(g.token);
 	return r;
+}
+
+static void cred_add(struct mk_image_credential **creds, size_t *n, const char *registry,
+		     const cJSON *entry)
+{
+	const char *u = mk_json_get_string(entry, "username");
+	const char *p = mk_json_get_string(entry, "password");
+	const char *auth = mk_json_get_string(entry, "auth");
+	_cleanup_free_ char *dec = NULL;
+
+	if (auth && *auth) {
+		void *raw = NULL;
+		size_t len = 0;
+		if (mk_base64_decode(auth, &raw, &len) == 0) {
+			dec = mk_malloc0(len + 1);
+			memcpy(dec, raw, len);
+			free(raw);
+			char *colon = strchr(dec, ':');
+			if (colon) {
+				*colon = '\0';
+				u = dec;
+				p = colon + 1;
+			}
+		}
+	}
+	if (!u || !*u || !p)
+		return;
+	*creds = realloc(*creds, (*n + 1) * sizeof(**creds));
+	if (!*creds)
+		abort();
+	(*creds)[(*n)++] = (struct mk_image_credential){ mk_strdup(registry), mk_strdup(u),
+							 mk_strdup(p) };
+}
+
+int mk_image_credentials_parse(const char *json, size_t len, struct mk_image_credential **creds,
+			       size_t *n, struct mk_error **err)
+{
+	_cleanup_cjson_ cJSON *doc = cJSON_ParseWithLength(json, len);
+	const cJSON *auths, *e;
+
+	if (!cJSON_IsObject(doc))
+		return mk_error_set(err, EINVAL, "docker config is not a JSON object");
+	auths = cJSON_GetObjectItemCaseSensitive(doc, "auths");
+	if (!auths)
+		auths = doc; /* .dockercfg: the hosts at the top */
+	cJSON_ArrayForEach(e, auths)
+	{
+		if (cJSON_IsObject(e))
+			cred_add(creds, n, e->string, e);
+	}
+	return 0;
+}
+
+void mk_image_credentials_free(struct mk_image_credential *creds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)creds[i].registry);
+		free((char *)creds[i].username);
+		if (creds[i].password)
+			explicit_bzero((char *)creds[i].password, strlen(creds[i].password));
+		free((char *)creds[i].password);
+	}
+	free(creds);
 }

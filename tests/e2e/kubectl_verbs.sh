@@ -91,6 +91,22 @@ r_create() {
 		ok '^service/madeext created' kn create service externalname madeext --external-name example.org &&
 		ok '^service/fromfile created' kn create -f - "${VALIDATE[@]}" <<<"$(svc_yaml fromfile 82)"
 }
+# secret_value NAME KEY: a Secret's value, decoded as users do (jsonpath + base64 -d)
+secret_value() { kn get secret "$1" -o "jsonpath={.data.$2}" | base64 -d; }
+r_configmap_secret() {
+	[ -f "$T/tls.key" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" \
+		-out "$T/tls.crt" -days 1 -subj /CN=verbs >/dev/null 2>&1
+	ok '^configmap/conf created' kn create configmap conf --from-literal=color=blue \
+		--from-file=edit.sh="$T/editor.sh" &&
+		ok '^NAME +DATA +AGE'$'\n''conf +2 ' kn get configmap conf &&
+		ok '^secret/pw created' kn create secret generic pw --from-literal='pass=p@ss w0rd' &&
+		eq 'p@ss w0rd' secret_value pw pass &&
+		ok '^secret/tls created' kn create secret tls tls --cert="$T/tls.crt" --key="$T/tls.key" &&
+		ok '^secret/reg created' kn create secret docker-registry reg --docker-server=reg.example:5000 \
+			--docker-username=u --docker-password=p &&
+		ok '^NAME +TYPE +DATA +AGE'$'\n''pw +Opaque +1 +.*'$'\n''reg +kubernetes.io/dockerconfigjson +1 +.*'$'\n''tls +kubernetes.io/tls +2 ' \
+			kn get secrets pw reg tls
+}
 r_apply() {
 	ok '^service/applied created' kn apply -f - "${VALIDATE[@]}" <<<"$(svc_yaml applied 81)" &&
 		ok '^service/applied unchanged' kn apply -f - "${VALIDATE[@]}" <<<"$(svc_yaml applied 81)" &&
@@ -215,6 +231,7 @@ run_version() {
 	row expose r_expose
 	row describe r_describe
 	row create r_create
+	row "create configmap, create secret" r_configmap_secret
 	row apply r_apply
 	row patch r_patch
 	row set r_set

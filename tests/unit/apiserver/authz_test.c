@@ -29,6 +29,12 @@ START_TEST(authz_node_restricted)
 	ck_assert(may(MK_CALLER_NODE, "create", "events", NULL, NULL));
 	ck_assert(may(MK_CALLER_NODE, "update", "pods", "status", "p"));
 	ck_assert(may(MK_CALLER_NODE, "delete", "pods", NULL, "p"));
+	/* what the agent reads for env, volumes and imagePullSecrets */
+	ck_assert(may(MK_CALLER_NODE, "get", "configmaps", NULL, "c"));
+	ck_assert(may(MK_CALLER_NODE, "get", "secrets", NULL, "s"));
+	ck_assert(!may(MK_CALLER_NODE, "create", "secrets", NULL, NULL));
+	ck_assert(!may(MK_CALLER_NODE, "update", "configmaps", NULL, "c"));
+	ck_assert(!may(MK_CALLER_NODE, "delete", "secrets", NULL, "s"));
 
 	ck_assert(!may(MK_CALLER_NODE, "create", "pods", NULL, NULL));
 	ck_assert(!may(MK_CALLER_NODE, "create", "pods", "status", "p"));
