@@ -122,6 +122,11 @@ pod_mounts() { awk -v p="$DATA/" 'index($5, p) == 1 && $5 ~ /\/pods\// && $5 !~ 
 start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server with agent starts"
 
+# ---- the example manifest passes the server's validation ----
+expect_match "examples/volumes.yaml accepted (server-side dry run)" \
+	"$(K apply --dry-run=server -f "$ROOT/examples/volumes.yaml" 2>&1 | tr '\n' ' ')" \
+	'configmap/web-config created \(server dry run\) secret/web-token created \(server dry run\) pod/volumes-demo created \(server dry run\)'
+
 # ---- the objects, through kubectl ----
 cat >"$T/cm.yaml" <<'EOF'
 apiVersion: v1
