@@ -15,8 +15,9 @@
 # the API (422), the same through subPathExpr and a symlink in the volume
 # pointing outside refused by the agent (the container waits, nothing mounted);
 # fsGroup ownership of a secret volume; the mounts survive a kill -9 of the
-# agent without doubling, and none is left under the pod directories once the
-# pods are deleted.
+# agent without doubling; a pod force-deleted while its agent (a second node)
+# was killed loses its mounts when that agent starts again; none is left under
+# the pod directories once the pods are deleted.
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
@@ -42,8 +43,10 @@ IN=(nsenter "--net=/run/netns/$NS")
 
 node_cleanup() {
 	local id d
-	for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-		runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
+	for r in "$RUN/runc" "$T/run2/runc"; do
+		for id in $(runc --root "$r" list -q 2>/dev/null); do
+			runc --root "$r" delete --force "$id" >/dev/null 2>&1
+		done
 	done
 	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
 	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
@@ -386,6 +389,38 @@ if wait_in 100 vols 'cat /cfg/game.properties' "lives=1"; then pass "after the r
 	fail "after the restart: updates still reach the pod" "$(inpod vols 'cat /cfg/game.properties')"; fi
 expect_eq "after the restart: no mount doubled" "$(pod_mounts | grep -c "$VOLS_UID")" "$BEFORE"
 expect_eq "after the restart: ui.ini gone from the volume (not in the new data)" "$(inpod vols 'ls /cfg')" game.properties
+
+# ---- an agent killed, its pod force-deleted meanwhile: the next agent unmounts ----
+"$MINIK8S" image --data-dir "$T/data2" import --name test/busybox "$T/img/busybox-oci.tar" >/dev/null 2>&1
+KPORT2=$(free_port)
+start_agent2() {
+	"${IN[@]}" "$MINIK8S" agent --server "$API" --token "$(cat "$DATA/node-token")" --node-name node2 \
+		--node-ip 192.168.79.3 --data-dir "$T/data2" --run-dir "$T/run2" --netns-dir "$T/netns2" \
+		--cgroup-parent "$CG/node2" --bridge mk1 --kubelet-port "$KPORT2" \
+		--disable-proxy --disable-dns >>"$T/agent2.log" 2>&1 &
+	AGENT2_PID=$!
+	_PIDS+=("$AGENT2_PID")
+}
+node2_mounts() { awk -v p="$T/data2/pods/" 'index($5, p) == 1 && $5 !~ /\/containers\// {print $5}' /proc/self/mountinfo; }
+start_agent2
+sed -e 's/^metadata: {name: late}/metadata: {name: orphan}/' -e "s/nodeName: $NODE/nodeName: node2/" "$T/late.yaml" >"$T/orphan.yaml"
+K apply -f "$T/orphan.yaml" >/dev/null 2>&1
+if wait_pod orphan '.status.phase=="Running"' 300; then pass "pod on a second agent Running"; else
+	fail "pod on a second agent Running" "$(podq orphan .status) $(tail -3 "$T/agent2.log")"; fi
+ORPHAN_UID=$(podq orphan .metadata.uid)
+N2=$(node2_mounts | grep -c "$ORPHAN_UID")
+[ "$N2" -ge 1 ] && pass "its secret volume is a tmpfs on the host" || fail "its secret volume is a tmpfs on the host" "$N2"
+kill -9 "$AGENT2_PID"; wait "$AGENT2_PID" 2>/dev/null
+api DELETE "/api/v1/namespaces/default/pods/orphan?gracePeriodSeconds=0"
+pod orphan
+expect_eq "pod force-deleted while its agent is down" "$HTTP_CODE" 404
+start_agent2
+wait_until 150 test -z "$(node2_mounts)"
+expect_eq "the restarted agent removed the orphan's mounts" "$(node2_mounts | wc -l)" 0
+wait_until 100 test -z "$(runc --root "$T/run2/runc" list -q 2>/dev/null)"
+expect_eq "and its container and pod directory" \
+	"$(runc --root "$T/run2/runc" list -q 2>/dev/null | wc -l) $(ls "$T/data2/pods" 2>/dev/null | wc -l)" "0 0"
+kill -TERM "$AGENT2_PID"; wait "$AGENT2_PID" 2>/dev/null
 
 # ---- teardown: no mount left ----
 [ "$BEFORE" -ge 4 ] && pass "the pod had its tmpfs and subPath mounts ($BEFORE)" || fail "the pod had its tmpfs and subPath mounts" "$BEFORE"
