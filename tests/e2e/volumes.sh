@@ -317,10 +317,15 @@ spec:
     image: $IMG
     command: [sleep, "3600"]
     volumeMounts: [{name: w, mountPath: /x, subPath: ../../etc}]
-  volumes: [{name: w, emptyDir: {}}]
+  volumes:
+  - {name: w, emptyDir: {}}
+  - {name: c, configMap: {name: x, defaultMode: 4095, items: [{key: k, path: /abs}]}}
 EOF
+OUT=$(K apply -f "$T/dotdot.yaml" 2>&1)
 expect_match "subPath ../../etc refused by the API (422 naming the field)" \
-	"$(K apply -f "$T/dotdot.yaml" 2>&1)" "spec.containers\[0\].volumeMounts\[0\].subPath: Invalid value: \"../../etc\": must not contain '..'"
+	"$OUT" "spec.containers\[0\].volumeMounts\[0\].subPath: Invalid value: \"../../etc\": must not contain '..'"
+expect_match "bad configMap volume refused too (defaultMode, item path)" "$OUT" \
+	"spec.volumes\[1\].configMap.defaultMode: Invalid value: 4095: must be a number between 0 and 0777 \(octal\), both inclusive.*spec.volumes\[1\].configMap.items\[0\].path: Invalid value: \"/abs\": must be a relative path"
 cat >"$T/evil.yaml" <<EOF
 apiVersion: v1
 kind: Pod
