@@ -964,7 +964,10 @@ fail:
 	set_str(&ct->wait_reason, reason);
 	set_str(&ct->wait_message, err ? err->msg : "failed");
 	agent_event(a, pod, "Warning", "Failed", "Error: %s", err ? err->msg : reason);
-	ct->crashes++;
+	/* a missing ConfigMap or Secret is no crash: retried at the base delay, as the
+	 * kubelet's pod worker requeues a failed sync (the object may appear any time) */
+	if (strcmp(reason, "CreateContainerConfigError"))
+		ct->crashes++;
 	ct->start_retry_ms = agent_now_ms() + (int64_t)mk_agent_backoff_ms(ct->crashes + 1,
 									   a->backoff_base_ms,
 									   a->backoff_max_ms);

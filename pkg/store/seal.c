@@ -37,14 +37,15 @@ static char *aad(const char *resource, const char *ns, const char *name)
 char *store_seal(const struct mk_store *s, const char *resource, const char *ns, const char *name,
 		 const char *json)
 {
+	/* the committer's path for every write: nothing to do for most resources */
+	if (!store_seals(s, resource))
+		return NULL;
+
 	gnutls_aead_cipher_hd_t h;
 	gnutls_datum_t k = { (unsigned char *)s->key, MK_STORE_KEY_LEN };
 	size_t plen = strlen(json), clen = plen + TAG_LEN;
 	_cleanup_free_ unsigned char *buf = mk_malloc0(NONCE_LEN + clen);
 	_cleanup_free_ char *ad = aad(resource, ns, name);
-
-	if (!store_seals(s, resource))
-		return NULL;
 	/* nothing here can fail short of a broken library: abort rather than store
 	 * a secret in the clear */
 	if (gnutls_rnd(GNUTLS_RND_NONCE, buf, NONCE_LEN) < 0 ||

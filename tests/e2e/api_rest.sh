@@ -54,6 +54,8 @@ disc_check "$core" endpoints Endpoints true ep
 disc_check "$core" namespaces Namespace false ns
 disc_check "$core" nodes Node false no
 disc_check "$core" events Event true ev
+disc_check "$core" configmaps ConfigMap true cm
+disc_check "$core" secrets Secret true ""
 disc_check "$apps" deployments Deployment true deploy
 disc_check "$apps" replicasets ReplicaSet true rs
 

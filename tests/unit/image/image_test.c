@@ -490,6 +490,39 @@ START_TEST(test_store_empty)
 }
 END_TEST
 
+/* imagePullSecrets: docker config JSON (auths with auth or username/password, and
+ * the legacy .dockercfg shape) into credentials */
+START_TEST(test_credentials_parse)
+{
+	struct mk_image_credential *c = NULL;
+	size_t n = 0;
+	struct mk_error *err = NULL;
+	/* auth = base64("puller:pw:with:colons") */
+	const char *cfg = "{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"cHVsbGVyOnB3OndpdGg6Y29sb25z\"},"
+			  "\"https://index.docker.io/v1/\":{\"username\":\"hub\",\"password\":\"h\"},"
+			  "\"nologin.example\":{}}}";
+	ck_assert_int_eq(mk_image_credentials_parse(cfg, strlen(cfg), &c, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(c[0].registry, "127.0.0.1:5000");
+	ck_assert_str_eq(c[0].username, "puller");
+	ck_assert_str_eq(c[0].password, "pw:with:colons");
+	ck_assert_str_eq(c[1].registry, "https://index.docker.io/v1/");
+	ck_assert_str_eq(c[1].username, "hub");
+	/* a second document appends (several imagePullSecrets) */
+	const char *legacy = "{\"reg.example\":{\"auth\":\"dTpw\"}}";
+	ck_assert_int_eq(mk_image_credentials_parse(legacy, strlen(legacy), &c, &n, &err), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(c[2].registry, "reg.example");
+	ck_assert_str_eq(c[2].username, "u");
+	ck_assert_str_eq(c[2].password, "p");
+	ck_assert_int_eq(mk_image_credentials_parse("[1]", 3, &c, &n, &err), -1);
+	ck_assert_int_eq(err->code, EINVAL);
+	mk_error_free(&err);
+	ck_assert_uint_eq(n, 3);
+	mk_image_credentials_free(c, n);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("image");
@@ -508,6 +541,7 @@ int main(void)
 	tcase_add_test(tc, test_pull_policy);
 	tcase_add_test(tc, test_ensure_reasons);
 	tcase_add_test(tc, test_registries_load);
+	tcase_add_test(tc, test_credentials_parse);
 	tcase_add_test(tc, test_unpack_basic_and_whiteouts);
 	tcase_add_test(tc, test_unpack_escapes);
 	tcase_add_test(tc, test_store_empty);
