@@ -24,6 +24,9 @@
  *   DATA/ipam/pods.ipam     the pod address allocator (keyed by pod uid)
  *   DATA/podcidr            the node's pod CIDR, asked for again on re-registration
  *   DATA/pods/<uid>/        hosts, resolv.conf, hostname; containers/<id>/ rootfs
+ *                           volumes/<name>/ (emptyDir, configMap, secret, ...; tmpfs
+ *                           for medium Memory, secret and projected volumes),
+ *                           volume-subpaths/<container>/<n> (subPath bind mounts)
  *   RUN/runc                runc --root
  *   RUN/containers/<id>/    runtime state, container logs (include/minik8s/runtime.h)
  *   NETNS/mkp-<uid>         the pods' network namespaces
@@ -145,5 +148,31 @@ struct mk_agent_phase_input {
 };
 /* "Pending", "Running", "Succeeded" or "Failed" (static string). */
 const char *mk_agent_pod_phase(const struct mk_agent_phase_input *in);
+
+/* ---- pod volumes (volume.c) -------------------------------------------------------
+ * configMap, secret, downwardAPI and projected volumes are directories the agent
+ * writes the way the kubelet's atomic writer does, so a running container sees an
+ * update as a whole: the files live in a timestamped directory "..2026_12_04_...",
+ * a symlink "..data" names the current one and is replaced by rename(2), and each
+ * top-level name of the payload is a symlink "KEY -> ..data/KEY". */
+struct mk_agent_volume_file {
+	const char *path;	/* relative to the volume's root (mk_agent_volume_path_check) */
+	const void *data;
+	size_t len;
+	unsigned mode;		/* permission bits, 0..0777 */
+};
+/* Makes DIR hold exactly files[0..n): unchanged when the current ..data directory
+ * has the same paths, contents, modes and group (*ret_changed false), else a new
+ * timestamped directory, the ..data swap, the top-level symlinks, stale symlinks
+ * and the old directory removed. DIR is created if missing. gid >= 0 (the pod's
+ * fsGroup): the group of the files and directories written. */
+int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_file *files,
+				 size_t n, long gid, bool *ret_changed, struct mk_error **err);
+/* NULL if path may name a file in a volume (relative, no ".." element, not
+ * starting with ".."), else why not (static string). */
+const char *mk_agent_volume_path_check(const char *path);
+/* A label or annotation map as a downwardAPI file: key="value" lines sorted by key,
+ * values quoted as Go's %q, joined by newlines. Owned result. */
+char *mk_agent_volume_map_format(const cJSON *map);
 
 #endif

@@ -437,6 +437,8 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 		mk_error_set(err, ETIMEDOUT, "agent: the pod list did not arrive within 30 s");
 		goto fail;
 	}
+	if (agent_volumes_start(a, err) < 0)
+		goto fail;
 	/* what an earlier agent left: adopt it for live pods, remove the rest */
 	agent_reconcile(a);
 	if (agent_watcher_start(a, err) < 0)
@@ -506,6 +508,7 @@ void mk_agent_stop(struct mk_agent *a)
 		pthread_join(a->worker_threads[i], NULL);
 	if (a->heartbeat_started)
 		pthread_join(a->heartbeat_thread, NULL);
+	agent_volumes_stop(a); /* after the workers: they read its caches */
 	agent_watcher_stop(a);
 	mk_event_recorder_free(a->rec);
 	mk_informer_free(a->pods);

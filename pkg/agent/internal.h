@@ -98,6 +98,7 @@ struct mk_agent {
 	struct mk_proxy_runner *proxy; /* the node's ClusterIP balancer */
 	struct agent_routes *routes;   /* other nodes' pod CIDRs (routes.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
+	struct mk_informer *configmaps, *secrets; /* volume sources (volume.c) */
 	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
 
 	pthread_mutex_t mu;    /* guards states, stopping, the adoption snapshot */
@@ -197,5 +198,30 @@ int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_e
 void agent_routes_stop(struct mk_agent *a);
 /* true if CIDR inner lies within CIDR outer ("10.244.3.0/24" in "10.244.0.0/16") */
 bool agent_cidr_within(const char *outer, const char *inner);
+
+/* volume.c: configMap, secret, downwardAPI and projected volumes, emptyDir on
+ * tmpfs, subPath mounts */
+/* true for the volumes whose files the agent writes (configMap, secret,
+ * downwardAPI, projected): mounted read-only, refreshed on updates */
+bool agent_volume_is_projected(const cJSON *vol);
+/* Writes (or refreshes) such a volume of the pod under its pod directory; *ret_path
+ * owned. EAGAIN: a referenced object does not exist (yet); the container waits. */
+int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			 const cJSON *vol, char **ret_path, struct mk_error **err);
+/* emptyDir at path: medium Memory becomes a tmpfs (sizeLimit as its size). */
+int agent_volume_empty_dir(struct mk_agent *a, const cJSON *vol, const char *path,
+			   struct mk_error **err);
+/* Bind-mounts sub (resolved beneath vol_path, symlinks included) at a host path of
+ * the pod's own for mount index idx of container ctr; *ret_path owned. */
+int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, size_t idx,
+			 const char *vol_path, const char *sub, char **ret_path,
+			 struct mk_error **err);
+/* Rewrites the projected volumes already set up, from the current objects. */
+void agent_volumes_refresh(struct mk_agent *a, struct pod_state *st, const cJSON *pod);
+/* Unmounts everything under the pod's directory (tmpfs volumes, subPath binds). */
+void agent_volumes_unmount(struct mk_agent *a, const char *uid);
+/* ConfigMap and Secret informers: a change enqueues the pods that use it. */
+int agent_volumes_start(struct mk_agent *a, struct mk_error **err);
+void agent_volumes_stop(struct mk_agent *a);
 
 #endif

@@ -684,7 +684,8 @@ struct vol {
 	char *path;
 };
 
-/* Host paths of the pod's volumes (emptyDir under the pod dir, hostPath). */
+/* Host paths of the pod's volumes (emptyDir under the pod dir, hostPath; the
+ * projected kinds of volume.c). EAGAIN: a volume waits for its object. */
 static int pod_volumes(struct mk_agent *a, struct pod_state *st, const cJSON *pod, struct vol **ret,
 		       size_t *ret_n, struct mk_error **err)
 {
@@ -704,7 +705,16 @@ static int pod_volumes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 				free(p);
 				goto fail;
 			}
+			if (agent_volume_empty_dir(a, v, p, err) < 0) {
+				free(p);
+				goto fail;
+			}
 			chmod(p, 0777);
+			vs[n++] = (struct vol){ name, p };
+		} else if (agent_volume_is_projected(v)) {
+			char *p = NULL;
+			if (agent_volume_project(a, st, pod, v, &p, err) < 0)
+				goto fail;
 			vs[n++] = (struct vol){ name, p };
 		} else if (mk_json_get_string(v, "hostPath.path")) {
 			const char *hp = mk_json_get_string(v, "hostPath.path");
@@ -785,8 +795,11 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	if (mk_runtime_args_merge((const char *const *)ic->entrypoint, (const char *const *)ic->cmd,
 				  (const char *const *)cmd, (const char *const *)args, &argv, &err) < 0)
 		goto fail;
-	if (pod_volumes(a, st, pod, &vols, &nvols, &err) < 0)
+	if (pod_volumes(a, st, pod, &vols, &nvols, &err) < 0) {
+		if (err->code == EAGAIN)
+			reason = "ContainerCreating"; /* kubelet: FailedMount, retried */
 		goto fail;
+	}
 
 	hosts = mk_strdup_printf("%s/hosts", pdir);
 	resolv = mk_strdup_printf("%s/resolv.conf", pdir);
@@ -802,26 +815,35 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		const char *vn = mk_json_get_string(vm, "name");
 		const char *mp = mk_json_get_string(vm, "mountPath");
 		const char *sp = mk_json_get_string(vm, "subPath");
+		const char *spx = mk_json_get_string(vm, "subPathExpr");
 		const char *src = NULL;
+		bool ro = cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly"));
 		for (size_t i = 0; vn && i < nvols; i++)
 			if (!strcmp(vols[i].name, vn))
 				src = vols[i].path;
+		const cJSON *pv;
+		cJSON_ArrayForEach(pv, mk_json_get(pod, "spec.volumes"))
+			if (vn && mk_json_get_string(pv, "name") &&
+			    !strcmp(mk_json_get_string(pv, "name"), vn) &&
+			    agent_volume_is_projected(pv))
+				ro = true; /* always read-only, as the kubelet mounts them */
 		if (!src || !mp) {
 			mk_error_set(&err, EINVAL, "volumeMount \"%s\": no such volume",
 				     vn ? vn : "");
 			goto fail;
 		}
-		if (sp && *sp && nsub < MK_ARRAY_SIZE(subpaths)) {
-			if (strstr(sp, "..")) {
-				mk_error_set(&err, EINVAL, "subPath \"%s\" must not contain '..'", sp);
+		if (((sp && *sp) || (spx && *spx)) && nsub < MK_ARRAY_SIZE(subpaths)) {
+			/* subPathExpr: $(VAR) from the container's environment */
+			_cleanup_free_ char *x = spx && *spx ? expand(spx, &env) : NULL;
+			if (agent_volume_subpath(a, st->uid, ct->name, nsub, src, x ? x : sp,
+						 &subpaths[nsub], &err) < 0) {
+				mk_error_wrap(&err, "failed to prepare subPath for volumeMount \"%s\" "
+					      "of container \"%s\"", vn, ct->name);
 				goto fail;
 			}
-			subpaths[nsub] = mk_strdup_printf("%s/%s", src, sp);
-			mk_fs_mkdir_p(subpaths[nsub], 0777, NULL);
 			src = subpaths[nsub++];
 		}
-		mounts[nm++] = (struct mk_runtime_mount){ src, mp,
-							  cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly")) };
+		mounts[nm++] = (struct mk_runtime_mount){ src, mp, ro };
 	}
 
 	uint32_t uid = 0, gid = 0;
@@ -923,6 +945,20 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	r = 0;
 	goto out;
 fail:
+	if (!strcmp(reason, "ContainerCreating")) {
+		/* a volume's ConfigMap or Secret is missing: no back-off, the informers
+		 * enqueue the pod when it appears; an event when the cause changes */
+		if (!ct->wait_message || strcmp(ct->wait_message, err->msg))
+			agent_event(a, pod, "Warning", "FailedMount", "%s", err->msg);
+		set_str(&ct->wait_reason, reason);
+		set_str(&ct->wait_message, err->msg);
+		int64_t again = agent_now_ms() + 3000; /* and at once on an informer event */
+		if (!*next_ms || again < *next_ms)
+			*next_ms = again;
+		unmount_container_dir(a, st->uid, cid);
+		r = 1;
+		goto out;
+	}
 	mk_log(MK_LOG_WARN, "agent", "pod %s/%s container %s: %s", st->ns, st->name, ct->name,
 	       err ? err->msg : "?");
 	set_str(&ct->wait_reason, reason);
@@ -1498,6 +1534,9 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 		agent_event(a, pod, "Warning", "FailedCreatePodSandBox",
 			    "Failed to create pod sandbox: %s", err->msg);
 		rc = -1;
+	} else {
+		/* ConfigMap, Secret and pod metadata changes into the mounted volumes */
+		agent_volumes_refresh(a, st, pod);
 	}
 
 	struct obs *obs = mk_malloc0((st->n ? st->n : 1) * sizeof(*obs));

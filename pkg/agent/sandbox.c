@@ -264,6 +264,7 @@ void agent_pod_teardown(struct mk_agent *a, const char *uid)
 		closedir(d);
 	}
 	agent_sandbox_net_release(a, uid);
+	agent_volumes_unmount(a, uid); /* tmpfs volumes, subPath binds */
 	agent_rm_rf(dir);
 }
 

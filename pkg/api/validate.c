@@ -653,6 +653,34 @@ static void validate_container_ports(cJSON *causes, const cJSON *ports, const ch
 	}
 }
 
+/* subPath / subPathExpr: a local descending path (kube's validateLocalDescendingPath);
+ * the agent checks the expanded subPathExpr and symlinks again */
+static void validate_sub_path(cJSON *causes, const cJSON *vm, const char *mb)
+{
+	static const char *const keys[] = { "subPath", "subPathExpr" };
+	char f[PATH_MAX_LEN];
+	for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++) {
+		const char *sp = get_str(causes, vm, keys[k], P(f, "%s.%s", mb, keys[k]), NULL);
+		if (!sp || !*sp)
+			continue;
+		if (sp[0] == '/') {
+			invalid_str(causes, f, sp, "must be a relative path");
+			continue;
+		}
+		for (const char *p = sp; *p;) {
+			size_t n = strcspn(p, "/");
+			if (n == 2 && !strncmp(p, "..", 2)) {
+				invalid_str(causes, f, sp, "must not contain '..'");
+				break;
+			}
+			p += n + (p[n] == '/');
+		}
+	}
+	if (!mk_api_json_str_empty(vm, "subPath") && !mk_api_json_str_empty(vm, "subPathExpr"))
+		invalid_str(causes, P(f, "%s.subPathExpr", mb), mk_json_get_string(vm, "subPathExpr"),
+			    "subPathExpr and subPath are mutually exclusive");
+}
+
 static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 			       struct name_set *container_names, const struct name_set *volumes)
 {
@@ -720,6 +748,7 @@ static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 			not_found(causes, P(f, "%s.name", mb), vn);
 		if (mk_api_json_str_empty(vm, "mountPath"))
 			required(causes, P(f, "%s.mountPath", mb), NULL);
+		validate_sub_path(causes, vm, mb);
 	}
 }
 
@@ -782,6 +811,157 @@ static void validate_ephemeral_container(cJSON *causes, const cJSON *c, const ch
 		not_found(causes, f, t);
 }
 
+/* ---- volume sources (kube's validateVolumeSource, the parts the agent serves) ---- */
+
+/* items[].path and the like: kube's validateLocalNonReservedPath */
+static void check_item_path(cJSON *causes, const char *field, const char *p)
+{
+	if (!p || !p[0]) {
+		required(causes, field, NULL);
+		return;
+	}
+	if (p[0] == '/') {
+		invalid_str(causes, field, p, "must be a relative path");
+		return;
+	}
+	for (const char *s = p; *s;) {
+		size_t n = strcspn(s, "/");
+		if (n == 2 && !strncmp(s, "..", 2)) {
+			invalid_str(causes, field, p, "must not contain '..'");
+			return;
+		}
+		s += n + (s[n] == '/');
+	}
+	if (!strncmp(p, "..", 2))
+		invalid_str(causes, field, p, "must not start with '..'");
+}
+
+static void check_mode(cJSON *causes, const cJSON *obj, const char *key, const char *field)
+{
+	long long m;
+	if (get_int(causes, obj, key, field, &m) && (m < 0 || m > 0777))
+		invalid_num(causes, field, (double)m,
+			    "must be a number between 0 and 0777 (octal), both inclusive");
+}
+
+/* items of a configMap or secret source: key, path, mode */
+static void check_key_items(cJSON *causes, const cJSON *src, const char *base)
+{
+	char f[PATH_MAX_LEN];
+	const cJSON *it;
+	size_t i = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(src, "items"))
+	{
+		char ib[PATH_MAX_LEN];
+		P(ib, "%s.items[%zu]", base, i++);
+		const char *k = get_str(causes, it, "key", P(f, "%s.key", ib), NULL);
+		if (!k || !k[0])
+			required(causes, f, NULL);
+		check_item_path(causes, P(f, "%s.path", ib), get_str(causes, it, "path", f, NULL));
+		check_mode(causes, it, "mode", P(f, "%s.mode", ib));
+	}
+}
+
+static void check_downward_items(cJSON *causes, const cJSON *src, const char *base)
+{
+	static const char *const paths[] = { "metadata.annotations", "metadata.labels",
+					     "metadata.name", "metadata.namespace", "metadata.uid",
+					     NULL };
+	char f[PATH_MAX_LEN];
+	const cJSON *it;
+	size_t i = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(src, "items"))
+	{
+		char ib[PATH_MAX_LEN];
+		P(ib, "%s.items[%zu]", base, i++);
+		check_item_path(causes, P(f, "%s.path", ib), get_str(causes, it, "path", f, NULL));
+		check_mode(causes, it, "mode", P(f, "%s.mode", ib));
+		const cJSON *fr = cJSON_GetObjectItemCaseSensitive(it, "fieldRef");
+		const cJSON *rr = cJSON_GetObjectItemCaseSensitive(it, "resourceFieldRef");
+		if (fr && rr) {
+			invalid(causes, ib, it, "fieldRef and resourceFieldRef can not be specified simultaneously");
+		} else if (fr) {
+			const char *fp = get_str(causes, fr, "fieldPath", P(f, "%s.fieldRef.fieldPath", ib), NULL);
+			if (!fp || !fp[0])
+				required(causes, f, NULL);
+			else if (!in_list(fp, paths) &&
+				 !((!strncmp(fp, "metadata.labels['", 17) ||
+				    !strncmp(fp, "metadata.annotations['", 22)) &&
+				   strlen(fp) > 2 && !strcmp(fp + strlen(fp) - 2, "']")))
+				not_supported(causes, f, fp, paths);
+		} else if (rr) {
+			const char *res = get_str(causes, rr, "resource",
+						  P(f, "%s.resourceFieldRef.resource", ib), NULL);
+			if (!res || !res[0])
+				required(causes, f, NULL);
+		} else {
+			required(causes, ib, "one of fieldRef or resourceFieldRef");
+		}
+	}
+}
+
+static void validate_volume_source(cJSON *causes, const cJSON *v, const char *vb)
+{
+	static const char *const kinds[] = {
+		"hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo",
+		"secret", "nfs", "iscsi", "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume",
+		"cinder", "cephfs", "flocker", "downwardAPI", "fc", "azureFile", "configMap",
+		"vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected",
+		"portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image", NULL };
+	char f[PATH_MAX_LEN];
+	size_t n = 0;
+	for (size_t k = 0; kinds[k]; k++) {
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, kinds[k]);
+		if (!s || cJSON_IsNull(s))
+			continue;
+		if (n++)
+			forbidden(causes, P(f, "%s.%s", vb, kinds[k]),
+				  "may not specify more than 1 volume type");
+	}
+	const cJSON *s;
+	if ((s = cJSON_GetObjectItemCaseSensitive(v, "configMap"))) {
+		const char *nm = get_str(causes, s, "name", P(f, "%s.configMap.name", vb), NULL);
+		if (!nm || !nm[0])
+			required(causes, f, NULL);
+		check_mode(causes, s, "defaultMode", P(f, "%s.configMap.defaultMode", vb));
+		check_key_items(causes, s, P(f, "%s.configMap", vb));
+	}
+	if ((s = cJSON_GetObjectItemCaseSensitive(v, "secret"))) {
+		const char *nm = get_str(causes, s, "secretName", P(f, "%s.secret.secretName", vb), NULL);
+		if (!nm || !nm[0])
+			required(causes, f, NULL);
+		check_mode(causes, s, "defaultMode", P(f, "%s.secret.defaultMode", vb));
+		check_key_items(causes, s, P(f, "%s.secret", vb));
+	}
+	if ((s = cJSON_GetObjectItemCaseSensitive(v, "downwardAPI"))) {
+		check_mode(causes, s, "defaultMode", P(f, "%s.downwardAPI.defaultMode", vb));
+		check_downward_items(causes, s, P(f, "%s.downwardAPI", vb));
+	}
+	if ((s = cJSON_GetObjectItemCaseSensitive(v, "projected"))) {
+		const cJSON *src;
+		size_t i = 0;
+		check_mode(causes, s, "defaultMode", P(f, "%s.projected.defaultMode", vb));
+		cJSON_ArrayForEach(src, cJSON_GetObjectItemCaseSensitive(s, "sources"))
+		{
+			char sb[PATH_MAX_LEN];
+			const cJSON *x;
+			P(sb, "%s.projected.sources[%zu]", vb, i++);
+			if ((x = cJSON_GetObjectItemCaseSensitive(src, "configMap"))) {
+				char b[PATH_MAX_LEN];
+				check_key_items(causes, x, P(b, "%s.configMap", sb));
+			}
+			if ((x = cJSON_GetObjectItemCaseSensitive(src, "secret"))) {
+				char b[PATH_MAX_LEN];
+				check_key_items(causes, x, P(b, "%s.secret", sb));
+			}
+			if ((x = cJSON_GetObjectItemCaseSensitive(src, "downwardAPI"))) {
+				char b[PATH_MAX_LEN];
+				check_downward_items(causes, x, P(b, "%s.downwardAPI", sb));
+			}
+		}
+	}
+}
+
 static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *prefix,
 			      const char *const *allowed_restart)
 {
@@ -808,6 +988,7 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 		} else if (!name_set_add(&volumes, vn)) {
 			duplicate(causes, P(f, "%s.name", vb), cJSON_GetObjectItemCaseSensitive(v, "name"));
 		}
+		validate_volume_source(causes, v, vb);
 	}
 
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(spec, "containers");

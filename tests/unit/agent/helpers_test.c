@@ -115,6 +115,8 @@ START_TEST(pod_phase)
 }
 END_TEST
 
+TCase *agent_volume_tcase(void); /* volume_test.c */
+
 Suite *agent_suite(void)
 {
 	Suite *s = suite_create("agent");
@@ -127,5 +129,6 @@ Suite *agent_suite(void)
 	tcase_add_test(tc, init_sidecars);
 	tcase_add_test(tc, pod_phase);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, agent_volume_tcase());
 	return s;
 }

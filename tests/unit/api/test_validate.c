@@ -347,6 +347,45 @@ END_TEST
 	"\"activeDeadlineSeconds\":100,\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}]," \
 	"\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}"
 
+/* volume sources the agent serves, and sub-paths (kube's messages and field paths) */
+#define VPOD(vol, mount) \
+	POD("\"volumes\":[" vol "],\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"," \
+	    "\"volumeMounts\":[" mount "]}]")
+#define VM "{\"name\":\"v\",\"mountPath\":\"/m\"}"
+START_TEST(test_pod_volume_sources)
+{
+	expect_valid("v1", "Pod", VPOD("{\"name\":\"v\",\"configMap\":{\"name\":\"c\",\"defaultMode\":420,"
+				       "\"items\":[{\"key\":\"k\",\"path\":\"a/b\",\"mode\":256}]}}", VM), NULL);
+	expect_valid("v1", "Pod", VPOD("{\"name\":\"v\",\"projected\":{\"sources\":[{\"downwardAPI\":{\"items\":"
+				       "[{\"path\":\"l\",\"fieldRef\":{\"fieldPath\":\"metadata.labels['app']\"}}]}}]}}",
+				       "{\"name\":\"v\",\"mountPath\":\"/m\",\"subPath\":\"x/y\"}"), NULL);
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"configMap\":{\"name\":\"c\",\"defaultMode\":4095}}", VM),
+		     NULL, INV, "spec.volumes[0].configMap.defaultMode",
+		     "Invalid value: 4095: must be a number between 0 and 0777 (octal), both inclusive");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"configMap\":{}}", VM), NULL, REQ,
+		     "spec.volumes[0].configMap.name", "Required value");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"secret\":{\"items\":[{\"key\":\"k\",\"path\":\"../x\"}]}}", VM),
+		     NULL, INV, "spec.volumes[0].secret.items[0].path", "must not contain '..'");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"secret\":{\"secretName\":\"s\",\"items\":[{\"path\":\"x\"}]}}", VM),
+		     NULL, REQ, "spec.volumes[0].secret.items[0].key", "Required value");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"downwardAPI\":{\"items\":[{\"path\":\"n\",\"fieldRef\":"
+				       "{\"fieldPath\":\"spec.nodeName\"}}]}}", VM),
+		     NULL, UNS, "spec.volumes[0].downwardAPI.items[0].fieldRef.fieldPath",
+		     "Unsupported value: \"spec.nodeName\": supported values: \"metadata.annotations\"");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"emptyDir\":{},\"hostPath\":{\"path\":\"/x\"}}", VM),
+		     NULL, FORB, "spec.volumes[0].emptyDir", "may not specify more than 1 volume type");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"emptyDir\":{}}",
+				       "{\"name\":\"v\",\"mountPath\":\"/m\",\"subPath\":\"/etc\"}"),
+		     NULL, INV, "spec.containers[0].volumeMounts[0].subPath", "must be a relative path");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"emptyDir\":{}}",
+				       "{\"name\":\"v\",\"mountPath\":\"/m\",\"subPath\":\"a/../../b\"}"),
+		     NULL, INV, "spec.containers[0].volumeMounts[0].subPath", "must not contain '..'");
+	expect_cause("v1", "Pod", VPOD("{\"name\":\"v\",\"emptyDir\":{}}",
+				       "{\"name\":\"v\",\"mountPath\":\"/m\",\"subPath\":\"a\",\"subPathExpr\":\"b\"}"),
+		     NULL, INV, "spec.containers[0].volumeMounts[0].subPathExpr", "mutually exclusive");
+}
+END_TEST
+
 START_TEST(test_pod_update)
 {
 	/* image, activeDeadlineSeconds (down), tolerations (added), labels: allowed */
@@ -741,6 +780,7 @@ Suite *validate_suite(void)
 	tcase_add_test(tc, test_pod_ports);
 	tcase_add_test(tc, test_pod_policies);
 	tcase_add_test(tc, test_pod_volumes_env);
+	tcase_add_test(tc, test_pod_volume_sources);
 	tcase_add_test(tc, test_pod_update);
 	tcase_add_test(tc, test_pod_init_containers);
 	tcase_add_test(tc, test_pod_ephemeral_containers);
