@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "internal.h"
+#include "metrics.h"
 
 #define DEFAULT_MAX_BODY (3u * 1024 * 1024) /* kube-apiserver's request limit */
 /* Limits of the request line and headers. libmicrohttpd answers requests that do
@@ -304,6 +305,8 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (mk_authreview_handle(req, rep))
 		return;
+	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
+		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
 	if (mk_proxy_http_match(req->url)) {
 		/* as the node authorizer: proxying is not a node's business */
@@ -588,6 +591,10 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		mk_apiserver_free(srv);
 		return -1;
 	}
+	if (mk_metrics_start(srv, opts->metrics_resolution_ms, &srv->metrics, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
 	if (opts->tls_cert_file) {
 		if (mk_fs_read_file(opts->tls_cert_file, &srv->tls_cert, NULL, err) < 0 ||
 		    mk_fs_read_file(opts->tls_key_file, &srv->tls_key, NULL, err) < 0) {
@@ -635,6 +642,8 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 {
 	if (!srv)
 		return;
+	mk_metrics_free(srv->metrics); /* its scraper reads the store */
+	srv->metrics = NULL;
 	if (srv->daemon) {
 		/* stop accepting, end watch streams, then wait for connection threads */
 		MHD_quiesce_daemon(srv->daemon);
