@@ -206,6 +206,17 @@ expect_eq "top pods --sort-by=cpu: busy first" "$(head -1 <<<"$out" | awk '{prin
 out=$(K top pods --sort-by=memory --no-headers 2>&1)
 expect_eq "top pods --sort-by=memory: both listed" "$(awk '{print $1}' <<<"$out" | sort | tr '\n' ' ')" "busy idle "
 
+# kubectl 1.20 (Debian's kubernetes-client, unpacked by scripts/deps.sh test)
+OLD_KUBECTL=${OLD_KUBECTL:-/opt/minik8s/kubernetes-client/usr/bin/kubectl}
+if [ -x "$OLD_KUBECTL" ]; then
+	out=$("${IN[@]}" timeout 30 "$OLD_KUBECTL" --kubeconfig "$KUBECONFIG" top nodes --no-headers 2>&1)
+	expect_match "kubectl 1.20 top nodes" "$out" "^$NODE +[1-9][0-9]*m? +[0-9]+% +[1-9][0-9]*Mi +[0-9]+%"
+	out=$("${IN[@]}" timeout 30 "$OLD_KUBECTL" --kubeconfig "$KUBECONFIG" top pods --containers --no-headers 2>&1)
+	expect_match "kubectl 1.20 top pods --containers" "$out" '(^|'$'\n'')busy +burn +[0-9]+m +[0-9]+Mi'
+else
+	fail "kubectl 1.20 top" "$OLD_KUBECTL missing (sh scripts/deps.sh test unpacks Debian's kubernetes-client)"
+fi
+
 # ---- the API's objects ---------------------------------------------------------------------
 out=$(K get --raw "$M/nodes" 2>&1)
 expect_eq "NodeMetricsList shape" "$(jq -r '[.kind, .apiVersion, (.items|length|tostring), .items[0].kind,
