@@ -642,8 +642,6 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 {
 	if (!srv)
 		return;
-	mk_metrics_free(srv->metrics); /* its scraper reads the store */
-	srv->metrics = NULL;
 	if (srv->daemon) {
 		/* stop accepting, end watch streams, then wait for connection threads */
 		MHD_quiesce_daemon(srv->daemon);
@@ -652,6 +650,8 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
+	/* after the connection threads, which read its figures; before the store goes */
+	mk_metrics_free(srv->metrics);
 	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
