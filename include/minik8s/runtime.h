@@ -224,6 +224,11 @@ uint64_t mk_runtime_stats_working_set(uint64_t usage, uint64_t inactive_file);
 int mk_runtime_stats_proc_stat_cpu_ns(const char *text, long ticks_per_s, uint64_t *ret);
 /* MemTotal - MemFree - Inactive(file) of /proc/meminfo in bytes (-EINVAL). */
 int mk_runtime_stats_meminfo_working_set(const char *text, uint64_t *ret);
+/* The directory of cgroup path cg (as /proc/PID/cgroup shows it) in the hierarchy
+ * mounted as mountinfo (/proc/self/mountinfo's text) says: the cgroup v1 mount whose
+ * super options name controller ctrl, or with ctrl NULL the cgroup2 mount; the
+ * mount's root is taken off cg. Owned, or NULL when no mount shows cg. */
+char *mk_runtime_stats_cgroup_dir(const char *mountinfo, const char *ctrl, const char *cg);
 
 /* ---- logs ------------------------------------------------------------------- */
 

@@ -108,10 +108,7 @@ int mk_runtime_node_stats_get(struct mk_runtime_stats *ret, struct mk_error **er
 
 /* ---- containers ------------------------------------------------------------------ */
 
-/* The directory of cgroup path cg (as /proc/PID/cgroup shows it) in the hierarchy
- * whose mount's super options contain controller ctrl (NULL: the cgroup2 mount).
- * Owned, or NULL. */
-static char *cgroup_dir(const char *mountinfo, const char *ctrl, const char *cg)
+char *mk_runtime_stats_cgroup_dir(const char *mountinfo, const char *ctrl, const char *cg)
 {
 	_cleanup_free_ char *copy = mk_strdup(mountinfo);
 	char *save = NULL;
@@ -203,7 +200,7 @@ int mk_runtime_container_stats_get(struct mk_runtime *rt, const char *id,
 		if (!ends_with_id(cg, id))
 			continue;
 		if (!*ctrls) {
-			_cleanup_free_ char *d = cgroup_dir(mountinfo, NULL, cg);
+			_cleanup_free_ char *d = mk_runtime_stats_cgroup_dir(mountinfo, NULL, cg);
 			uint64_t usec, cur, inactive;
 			if (!d)
 				continue;
@@ -222,14 +219,14 @@ int mk_runtime_container_stats_get(struct mk_runtime *rt, const char *id,
 		char *s2 = NULL;
 		for (char *ctl = strtok_r(list, ",", &s2); ctl; ctl = strtok_r(NULL, ",", &s2)) {
 			if (!strcmp(ctl, "cpuacct") && !s.has_cpu) {
-				_cleanup_free_ char *d = cgroup_dir(mountinfo, "cpuacct", cg);
+				_cleanup_free_ char *d = mk_runtime_stats_cgroup_dir(mountinfo, "cpuacct", cg);
 				uint64_t ns;
 				if (d && read_u64_file(d, "cpuacct.usage", &ns)) {
 					s.cpu_usage_ns = ns;
 					s.has_cpu = true;
 				}
 			} else if (!strcmp(ctl, "memory") && !s.has_memory) {
-				_cleanup_free_ char *d = cgroup_dir(mountinfo, "memory", cg);
+				_cleanup_free_ char *d = mk_runtime_stats_cgroup_dir(mountinfo, "memory", cg);
 				uint64_t usage, inactive;
 				if (d && read_u64_file(d, "memory.usage_in_bytes", &usage) &&
 				    read_flat(d, "memory.stat", "total_inactive_file", &inactive)) {

@@ -1,4 +1,5 @@
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 #include "minik8s/runtime.h"
 #include "../../../pkg/apiserver/metrics.h"
@@ -240,6 +241,43 @@ START_TEST(cgroup_and_proc_parsers)
 }
 END_TEST
 
+START_TEST(cgroup_dirs)
+{
+	/* a hybrid host: v1 controllers (cpu,cpuacct together; memory mounted from a
+	 * sub-cgroup, as inside a container) beside the unified hierarchy */
+	const char *mi =
+		"22 1 0:20 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+		"23 22 0:21 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+		"24 22 0:22 /outer /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+		"25 22 0:23 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+		"26 22 0:24 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n";
+	char *d;
+
+	d = mk_runtime_stats_cgroup_dir(mi, "cpuacct", "/mk/c1");
+	ck_assert_str_eq(d, "/sys/fs/cgroup/cpu,cpuacct/mk/c1");
+	free(d);
+	d = mk_runtime_stats_cgroup_dir(mi, NULL, "/mk/c1");
+	ck_assert_str_eq(d, "/sys/fs/cgroup/unified/mk/c1");
+	free(d);
+	/* the mount shows /outer of the hierarchy: /outer/mk/c1 is at MP/mk/c1 */
+	d = mk_runtime_stats_cgroup_dir(mi, "memory", "/outer/mk/c1");
+	ck_assert_str_eq(d, "/sys/fs/cgroup/memory/mk/c1");
+	free(d);
+	/* outside what the mount shows, "cpu" is not "cpuacct", no such controller */
+	ck_assert_ptr_null(mk_runtime_stats_cgroup_dir(mi, "memory", "/outerx/c1"));
+	ck_assert_ptr_null(mk_runtime_stats_cgroup_dir(mi, "memory", "/mk/c1"));
+	ck_assert_ptr_null(mk_runtime_stats_cgroup_dir(mi, "pids", "/mk/c1"));
+	d = mk_runtime_stats_cgroup_dir(mi, "cpu", "/mk/c1");
+	ck_assert_str_eq(d, "/sys/fs/cgroup/cpu,cpuacct/mk/c1");
+	free(d);
+	/* a pure v2 host */
+	d = mk_runtime_stats_cgroup_dir("30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+					NULL, "/system.slice/minik8s/c2");
+	ck_assert_str_eq(d, "/sys/fs/cgroup/system.slice/minik8s/c2");
+	free(d);
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -250,6 +288,7 @@ Suite *metrics_suite(void)
 	tcase_add_test(tc, compute_node_and_pods);
 	tcase_add_test(tc, quantities_and_durations);
 	tcase_add_test(tc, cgroup_and_proc_parsers);
+	tcase_add_test(tc, cgroup_dirs);
 	suite_add_tcase(s, tc);
 	return s;
 }
