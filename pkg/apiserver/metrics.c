@@ -11,9 +11,10 @@
  * fieldSelector (metadata.name, metadata.namespace), as metrics-server serves
  * them: items list objects that exist and have figures (pods: in phase Running),
  * metadata with the object's name, namespace and labels and creationTimestamp
- * "now"; any other verb, watch included, is a 405. Only JSON is produced (a
- * client asking for protobuf gets JSON, which client-go decodes by its
- * Content-Type). */
+ * "now"; any other verb, watch included, is a 405. JSON, or the Table kubectl get
+ * asks for (metrics-server's columns: Name, cpu, memory, Window); a client asking
+ * for protobuf (kubectl top) gets JSON, which client-go decodes by its
+ * Content-Type. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -362,8 +363,14 @@ static cJSON *meta_json(const cJSON *obj, bool namespaced)
 	return md;
 }
 
-/* NodeMetrics of node (the stored Node), or NULL when it has no figures. */
-static cJSON *node_metrics(struct mk_metrics *m, const cJSON *node)
+/* A row of the Table form (metrics-server's columns: Name, cpu, memory, Window). */
+struct totals {
+	uint64_t cpu, mem;
+	int64_t window_ms;
+};
+
+/* NodeMetrics of node (the stored Node), or NULL when it has no figures; *t set. */
+static cJSON *node_metrics(struct mk_metrics *m, const cJSON *node, struct totals *t)
 {
 	const char *name = mk_json_get_string(node, "metadata.name");
 	cJSON *o = NULL;
@@ -379,6 +386,9 @@ static cJSON *node_metrics(struct mk_metrics *m, const cJSON *node)
 		add_window(o, s->usage.node.window_ms);
 		cJSON_AddItemToObject(o, "usage",
 				      usage_json(s->usage.node.cpu_nanocores, s->usage.node.mem_bytes));
+		*t = (struct totals){ .cpu = s->usage.node.cpu_nanocores,
+				      .mem = s->usage.node.mem_bytes,
+				      .window_ms = s->usage.node.window_ms };
 	}
 	pthread_mutex_unlock(&m->lock);
 	return o;
@@ -386,7 +396,7 @@ static cJSON *node_metrics(struct mk_metrics *m, const cJSON *node)
 
 /* PodMetrics of pod (the stored Pod), or NULL when it has none (not Running, no
  * node, no figures for every container yet). */
-static cJSON *pod_metrics(struct mk_metrics *m, const cJSON *pod)
+static cJSON *pod_metrics(struct mk_metrics *m, const cJSON *pod, struct totals *t)
 {
 	const char *name = mk_json_get_string(pod, "metadata.name");
 	const char *ns = mk_json_get_string(pod, "metadata.namespace");
@@ -409,7 +419,10 @@ static cJSON *pod_metrics(struct mk_metrics *m, const cJSON *pod)
 		add_time(o, "timestamp", p->ts_ms);
 		add_window(o, p->window_ms);
 		cJSON *cs = cJSON_AddArrayToObject(o, "containers");
+		*t = (struct totals){ .window_ms = p->window_ms };
 		for (size_t k = 0; k < p->n; k++) {
+			t->cpu += p->c[k].u.cpu_nanocores;
+			t->mem += p->c[k].u.mem_bytes;
 			cJSON *c = cJSON_CreateObject();
 			cJSON_AddStringToObject(c, "name", p->c[k].name);
 			cJSON_AddItemToObject(c, "usage", usage_json(p->c[k].u.cpu_nanocores,
@@ -484,6 +497,50 @@ static void selectors_release(struct selectors *f)
 	mk_field_selector_free(f->fields);
 }
 
+/* The Table form kubectl get asks for (metrics-server's columns); rows take
+ * the items (moved in) with their totals. */
+static cJSON *table_new(void)
+{
+	cJSON *t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "kind", "Table");
+	cJSON_AddStringToObject(t, "apiVersion", "meta.k8s.io/v1");
+	cJSON_AddItemToObject(t, "metadata", cJSON_CreateObject());
+	cJSON *cols = cJSON_AddArrayToObject(t, "columnDefinitions");
+	static const char *const names[][2] = {
+		{ "Name", "name" }, { "cpu", "quantity" }, { "memory", "quantity" }, { "Window", "duration" }
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(names); i++) {
+		cJSON *c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "name", names[i][0]);
+		cJSON_AddStringToObject(c, "type", "string");
+		cJSON_AddStringToObject(c, "format", names[i][1]);
+		cJSON_AddStringToObject(c, "description", i ? "" : "Name of the resource");
+		cJSON_AddNumberToObject(c, "priority", 0);
+		cJSON_AddItemToArray(cols, c);
+	}
+	cJSON_AddArrayToObject(t, "rows");
+	return t;
+}
+
+static void table_add(cJSON *table, cJSON *item, const struct totals *tot)
+{
+	cJSON *row = cJSON_CreateObject(), *cells = cJSON_AddArrayToObject(row, "cells");
+	char b[48];
+	cJSON_AddItemToArray(cells, cJSON_CreateString(mk_json_get_string(item, "metadata.name")));
+	mk_metrics_quantity_cpu(tot->cpu, b, sizeof(b));
+	cJSON_AddItemToArray(cells, cJSON_CreateString(b));
+	mk_metrics_quantity_bytes(tot->mem, b, sizeof(b));
+	cJSON_AddItemToArray(cells, cJSON_CreateString(b));
+	mk_metrics_duration(tot->window_ms, b, sizeof(b));
+	cJSON_AddItemToArray(cells, cJSON_CreateString(b));
+	cJSON *obj = cJSON_AddObjectToObject(row, "object");
+	cJSON_AddStringToObject(obj, "kind", "PartialObjectMetadata");
+	cJSON_AddStringToObject(obj, "apiVersion", "meta.k8s.io/v1");
+	cJSON_AddItemToObject(obj, "metadata", cJSON_DetachItemFromObject(item, "metadata"));
+	cJSON_AddItemToArray(cJSON_GetObjectItem(table, "rows"), row);
+	cJSON_Delete(item);
+}
+
 static void reply_list(struct mk_request *req, struct mk_reply *rep, bool pods, const char *ns)
 {
 	struct mk_metrics *m = req->srv->metrics;
@@ -502,16 +559,22 @@ static void reply_list(struct mk_request *req, struct mk_reply *rep, bool pods, 
 		mk_reply_error(rep, NULL, NULL, err);
 		return;
 	}
-	_cleanup_cjson_ cJSON *list = cJSON_CreateObject();
-	cJSON_AddStringToObject(list, "kind", pods ? "PodMetricsList" : "NodeMetricsList");
-	cJSON_AddStringToObject(list, "apiVersion", MK_METRICS_GROUP_VERSION);
-	cJSON_AddItemToObject(list, "metadata", cJSON_CreateObject());
-	cJSON *items = cJSON_AddArrayToObject(list, "items");
+	bool table = mk_request_wants_table(req);
+	_cleanup_cjson_ cJSON *list = table ? table_new() : cJSON_CreateObject();
+	if (!table) {
+		cJSON_AddStringToObject(list, "kind", pods ? "PodMetricsList" : "NodeMetricsList");
+		cJSON_AddStringToObject(list, "apiVersion", MK_METRICS_GROUP_VERSION);
+		cJSON_AddItemToObject(list, "metadata", cJSON_CreateObject());
+		cJSON_AddArrayToObject(list, "items");
+	}
 	for (size_t i = 0; i < l.n; i++) {
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(l.items[i]);
-		cJSON *item = obj ? (pods ? pod_metrics(m, obj) : node_metrics(m, obj)) : NULL;
-		if (item)
-			cJSON_AddItemToArray(items, item);
+		struct totals tot = { 0 };
+		cJSON *item = obj ? (pods ? pod_metrics(m, obj, &tot) : node_metrics(m, obj, &tot)) : NULL;
+		if (item && table)
+			table_add(list, item, &tot);
+		else if (item)
+			cJSON_AddItemToArray(cJSON_GetObjectItem(list, "items"), item);
 	}
 	mk_store_list_release(&l);
 	mk_reply_json(rep, 200, list);
@@ -523,6 +586,7 @@ static void reply_get(struct mk_request *req, struct mk_reply *rep, bool pods, c
 	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 	_cleanup_cjson_ cJSON *item = NULL;
+	struct totals tot = { 0 };
 
 	if (mk_store_get(req->srv->store, pods ? "pods" : "nodes", pods ? ns : "", name, &json,
 			 NULL, &err) < 0 && err->code != ENOENT) {
@@ -531,8 +595,8 @@ static void reply_get(struct mk_request *req, struct mk_reply *rep, bool pods, c
 	}
 	if (json) {
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		item = obj ? (pods ? pod_metrics(req->srv->metrics, obj)
-				   : node_metrics(req->srv->metrics, obj))
+		item = obj ? (pods ? pod_metrics(req->srv->metrics, obj, &tot)
+				   : node_metrics(req->srv->metrics, obj, &tot))
 			   : NULL;
 	}
 	if (!item) {
@@ -541,6 +605,12 @@ static void reply_get(struct mk_request *req, struct mk_reply *rep, bool pods, c
 		mk_reply_status(rep, 404, pods ? "podmetrics" : "nodemetrics", id,
 				"%s.metrics.k8s.io \"%s\" not found", pods ? "podmetrics" : "nodemetrics",
 				id);
+		return;
+	}
+	if (mk_request_wants_table(req)) {
+		_cleanup_cjson_ cJSON *t = table_new();
+		table_add(t, TAKE_PTR(item), &tot);
+		mk_reply_json(rep, 200, t);
 		return;
 	}
 	mk_reply_json(rep, 200, item);

@@ -121,9 +121,10 @@ pod() {
 }
 ctr() { jq -c -n --arg n "$1" --arg img "$IMG" --arg s "$2" \
 	'{name:$n,image:$img,imagePullPolicy:"Never",command:["sh","-c",$s]}'; }
-# shell loops burn CPU for at most 90 s (bounded), then the container idles
+# shell loops burn CPU for at most 300 s (bounded: long enough for a slow run of
+# this test on a loaded machine), then the container idles
 # (two loops: on a busy machine the container still gets a fair share of CPU)
-BURN=$(ctr burn 'for i in 1 2; do timeout -s KILL 90 sh -c "while :; do :; done" & done; wait; exec sleep 3600')
+BURN=$(ctr burn 'for i in 1 2; do timeout -s KILL 300 sh -c "while :; do :; done" & done; wait; exec sleep 3600')
 SIDE=$(ctr side 'exec sleep 3600')
 IDLE=$(ctr idle 'exec sleep 3600')
 api_json POST /api/v1/namespaces/default/pods "$(pod busy busy "[$BURN,$SIDE]")"
@@ -224,6 +225,12 @@ expect_eq "NodeMetricsList shape" "$(jq -r '[.kind, .apiVersion, (.items|length|
 expect_match "NodeMetrics usage, window, timestamp" "$(jq -r '.items[0] | [.usage.cpu, .usage.memory, .window,
 	.timestamp, .metadata.creationTimestamp] | join(" ")' <<<"$out" 2>&1)" \
 	'^[1-9][0-9]*[num]? [1-9][0-9]*(Ki|Mi)? [0-9.]+m?s 20[0-9-]{8}T[0-9:]{8}Z 20[0-9-]{8}T[0-9:]{8}Z$'
+# kubectl get asks for a Table: metrics-server's columns
+out=$(K get podmetrics 2>&1)
+expect_match "kubectl get podmetrics: Table columns" "$(head -1 <<<"$out")" '^NAME +CPU +MEMORY +WINDOW *$'
+expect_match "kubectl get podmetrics: busy row" "$out" $'\nbusy +[0-9]+[num]? +[1-9][0-9]*(Ki|Mi)? +[0-9.]+m?s'
+out=$(K get nodemetrics "$NODE" --no-headers 2>&1)
+expect_match "kubectl get nodemetrics NAME" "$out" "^$NODE +[1-9][0-9]*[num]? +[1-9][0-9]*(Ki|Mi)? +[0-9.]+m?s"
 api GET "$M/namespaces/default/pods/busy"
 expect_eq "PodMetrics shape" "$(jqb '[.kind, .metadata.namespace, .metadata.name, .metadata.labels.app,
 	([.containers[].name]|sort|join(","))] | join(" ")')" "PodMetrics default busy busy burn,side"
