@@ -56,7 +56,7 @@ void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
 	struct mk_agent_stream *s = req->srv;
 	struct mk_agent_stream_container *cs = NULL;
 	size_t n = 0, npods = 0;
-	struct mk_runtime_stats node = { 0 };
+	struct mk_runtime_stats node = {0};
 	_cleanup_error_ struct mk_error *err = NULL;
 	bool scrape_error = false;
 
@@ -72,10 +72,11 @@ void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
 		if (!ok[i])
 			continue;
 		size_t j = 0;
-		while (j < npods && (strcmp(pods[j].ns, cs[i].ns) || strcmp(pods[j].pod, cs[i].pod)))
+		while (j < npods &&
+		       (strcmp(pods[j].ns, cs[i].ns) || strcmp(pods[j].pod, cs[i].pod)))
 			j++;
 		if (j == npods)
-			pods[npods++] = (struct pod_sum){ .ns = cs[i].ns, .pod = cs[i].pod };
+			pods[npods++] = (struct pod_sum){.ns = cs[i].ns, .pod = cs[i].pod};
 		pods[j].cpu += st[i].cpu_usage_ns;
 		pods[j].mem += st[i].memory_working_set;
 		pods[j].has_cpu |= st[i].has_cpu;
@@ -92,12 +93,12 @@ void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
 		const char *name, *type, *help;
 		int what; /* 0 cpu, 1 memory, 2 start time */
 	} ctr_metrics[] = {
-		{ "container_cpu_usage_seconds_total", "counter",
-		  "Cumulative cpu time consumed by the container in core-seconds", 0 },
-		{ "container_memory_working_set_bytes", "gauge",
-		  "Current working set of the container in bytes", 1 },
-		{ "container_start_time_seconds", "gauge",
-		  "Start time of the container since unix epoch in seconds", 2 },
+	    {"container_cpu_usage_seconds_total", "counter",
+	     "Cumulative cpu time consumed by the container in core-seconds", 0},
+	    {"container_memory_working_set_bytes", "gauge",
+	     "Current working set of the container in bytes", 1},
+	    {"container_start_time_seconds", "gauge",
+	     "Start time of the container since unix epoch in seconds", 2},
 	};
 	for (size_t m = 0; m < MK_ARRAY_SIZE(ctr_metrics); m++) {
 		put_header(&b, ctr_metrics[m].name, ctr_metrics[m].type, ctr_metrics[m].help);
@@ -113,7 +114,8 @@ void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
 			if (w == 0)
 				put_seconds(&b, st[i].cpu_usage_ns);
 			else if (w == 1)
-				mk_buf_printf(&b, " %llu", (unsigned long long)st[i].memory_working_set);
+				mk_buf_printf(&b, " %llu",
+					      (unsigned long long)st[i].memory_working_set);
 			else
 				put_seconds(&b, (uint64_t)st[i].started_ns);
 			mk_buf_printf(&b, " %lld\n", (long long)(st[i].timestamp_ns / 1000000));
@@ -132,7 +134,8 @@ void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
 			      (long long)(node.timestamp_ns / 1000000));
 	}
 	for (int m = 0; m < 2; m++) {
-		const char *name = m ? "pod_memory_working_set_bytes" : "pod_cpu_usage_seconds_total";
+		const char *name =
+		    m ? "pod_memory_working_set_bytes" : "pod_cpu_usage_seconds_total";
 		put_header(&b, name, m ? "gauge" : "counter",
 			   m ? "Current working set of the pod in bytes"
 			     : "Cumulative cpu time consumed by the pod in core-seconds");

@@ -30,7 +30,7 @@
 
 struct node_state {
 	char *name;
-	struct mk_metrics_batch last;	  /* scraper thread only */
+	struct mk_metrics_batch last;	    /* scraper thread only */
 	struct mk_metrics_node_usage usage; /* under lock */
 	bool has_usage;
 };
@@ -48,7 +48,10 @@ struct mk_metrics {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
+static void curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_ALL);
+}
 
 static int64_t now_ms(void)
 {
@@ -109,8 +112,8 @@ static char *node_url(const cJSON *node)
 		return NULL;
 	const cJSON *port = mk_json_get(node, "status.daemonEndpoints.kubeletEndpoint.Port");
 	int p = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
-			? port->valueint
-			: MK_AGENT_STREAM_DEFAULT_PORT;
+		    ? port->valueint
+		    : MK_AGENT_STREAM_DEFAULT_PORT;
 	return strchr(ip, ':') ? mk_strdup_printf("https://[%s]:%d/metrics/resource", ip, p)
 			       : mk_strdup_printf("https://%s:%d/metrics/resource", ip, p);
 }
@@ -142,7 +145,7 @@ static void node_state_release(struct node_state *s)
 static void scrape_round(struct mk_metrics *m)
 {
 	struct mk_apiserver *srv = m->srv;
-	struct mk_store_list l = { 0 };
+	struct mk_store_list l = {0};
 	_cleanup_error_ struct mk_error *err = NULL;
 	struct target *t = NULL;
 	size_t nt = 0;
@@ -213,12 +216,12 @@ static void scrape_round(struct mk_metrics *m)
 	size_t nn = 0;
 	for (size_t i = 0; i < nt; i++) {
 		struct target *x = &t[i];
-		struct mk_metrics_batch b = { 0 };
+		struct mk_metrics_batch b = {0};
 		_cleanup_error_ struct mk_error *perr = NULL;
 		if (!x->done || x->result != CURLE_OK || x->code != 200 || x->too_big) {
 			mk_log(MK_LOG_DEBUG, "metrics", "scrape of node %s failed: %s", x->node,
-			       x->too_big ? "reply too large"
-			       : !x->done ? "not finished"
+			       x->too_big	       ? "reply too large"
+			       : !x->done	       ? "not finished"
 			       : x->result != CURLE_OK ? curl_easy_strerror(x->result)
 						       : "HTTP error");
 			continue;
@@ -269,9 +272,11 @@ static void *scraper(void *arg)
 		scrape_round(m);
 		uint64_t spent = mk_time_mono_ms() - start;
 		struct timespec until;
-		mk_time_mono_deadline(&until, spent < m->resolution_ms ? m->resolution_ms - spent : 0);
+		mk_time_mono_deadline(&until,
+				      spent < m->resolution_ms ? m->resolution_ms - spent : 0);
 		pthread_mutex_lock(&m->lock);
-		while (!m->stopping && pthread_cond_timedwait(&m->cond, &m->lock, &until) != ETIMEDOUT)
+		while (!m->stopping &&
+		       pthread_cond_timedwait(&m->cond, &m->lock, &until) != ETIMEDOUT)
 			;
 		bool stop = m->stopping;
 		pthread_mutex_unlock(&m->lock);
@@ -355,7 +360,8 @@ static cJSON *meta_json(const cJSON *obj, bool namespaced)
 	cJSON *md = cJSON_CreateObject();
 	cJSON_AddStringToObject(md, "name", mk_json_get_string(obj, "metadata.name"));
 	if (namespaced)
-		cJSON_AddStringToObject(md, "namespace", mk_json_get_string(obj, "metadata.namespace"));
+		cJSON_AddStringToObject(md, "namespace",
+					mk_json_get_string(obj, "metadata.namespace"));
 	add_time(md, "creationTimestamp", now_ms());
 	const cJSON *labels = mk_json_get(obj, "metadata.labels");
 	if (cJSON_IsObject(labels) && labels->child)
@@ -384,11 +390,11 @@ static cJSON *node_metrics(struct mk_metrics *m, const cJSON *node, struct total
 		cJSON_AddItemToObject(o, "metadata", meta_json(node, false));
 		add_time(o, "timestamp", s->usage.node.ts_ms);
 		add_window(o, s->usage.node.window_ms);
-		cJSON_AddItemToObject(o, "usage",
-				      usage_json(s->usage.node.cpu_nanocores, s->usage.node.mem_bytes));
-		*t = (struct totals){ .cpu = s->usage.node.cpu_nanocores,
-				      .mem = s->usage.node.mem_bytes,
-				      .window_ms = s->usage.node.window_ms };
+		cJSON_AddItemToObject(
+		    o, "usage", usage_json(s->usage.node.cpu_nanocores, s->usage.node.mem_bytes));
+		*t = (struct totals){.cpu = s->usage.node.cpu_nanocores,
+				     .mem = s->usage.node.mem_bytes,
+				     .window_ms = s->usage.node.window_ms};
 	}
 	pthread_mutex_unlock(&m->lock);
 	return o;
@@ -419,14 +425,14 @@ static cJSON *pod_metrics(struct mk_metrics *m, const cJSON *pod, struct totals 
 		add_time(o, "timestamp", p->ts_ms);
 		add_window(o, p->window_ms);
 		cJSON *cs = cJSON_AddArrayToObject(o, "containers");
-		*t = (struct totals){ .window_ms = p->window_ms };
+		*t = (struct totals){.window_ms = p->window_ms};
 		for (size_t k = 0; k < p->n; k++) {
 			t->cpu += p->c[k].u.cpu_nanocores;
 			t->mem += p->c[k].u.mem_bytes;
 			cJSON *c = cJSON_CreateObject();
 			cJSON_AddStringToObject(c, "name", p->c[k].name);
-			cJSON_AddItemToObject(c, "usage", usage_json(p->c[k].u.cpu_nanocores,
-								     p->c[k].u.mem_bytes));
+			cJSON_AddItemToObject(
+			    c, "usage", usage_json(p->c[k].u.cpu_nanocores, p->c[k].u.mem_bytes));
 			cJSON_AddItemToArray(cs, c);
 		}
 	}
@@ -463,13 +469,15 @@ static int parse_selectors(struct mk_request *req, struct mk_reply *rep, struct 
 	const char *fs = mk_request_arg(req, "fieldSelector");
 
 	if (ls && *ls && mk_label_selector_parse(ls, &f->labels, &err) < 0) {
-		mk_reply_status(rep, 400, NULL, NULL, "unable to parse labelSelector: %s", err->msg);
+		mk_reply_status(rep, 400, NULL, NULL, "unable to parse labelSelector: %s",
+				err->msg);
 		return -1;
 	}
 	if (fs && *fs) {
 		_cleanup_free_ char *copy = mk_strdup(fs);
 		char *save = NULL;
-		for (char *term = strtok_r(copy, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+		for (char *term = strtok_r(copy, ",", &save); term;
+		     term = strtok_r(NULL, ",", &save)) {
 			term[strcspn(term, "!=")] = '\0';
 			while (*term == ' ')
 				term++;
@@ -477,8 +485,8 @@ static int parse_selectors(struct mk_request *req, struct mk_reply *rep, struct 
 			while (l && term[l - 1] == ' ')
 				term[--l] = '\0';
 			if (strcmp(term, "metadata.name") && strcmp(term, "metadata.namespace")) {
-				mk_reply_status(rep, 400, NULL, NULL, "field label not supported: %s",
-						term);
+				mk_reply_status(rep, 400, NULL, NULL,
+						"field label not supported: %s", term);
 				return -1;
 			}
 		}
@@ -507,8 +515,7 @@ static cJSON *table_new(void)
 	cJSON_AddItemToObject(t, "metadata", cJSON_CreateObject());
 	cJSON *cols = cJSON_AddArrayToObject(t, "columnDefinitions");
 	static const char *const names[][2] = {
-		{ "Name", "name" }, { "cpu", "quantity" }, { "memory", "quantity" }, { "Window", "duration" }
-	};
+	    {"Name", "name"}, {"cpu", "quantity"}, {"memory", "quantity"}, {"Window", "duration"}};
 	for (size_t i = 0; i < MK_ARRAY_SIZE(names); i++) {
 		cJSON *c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "name", names[i][0]);
@@ -544,8 +551,8 @@ static void table_add(cJSON *table, cJSON *item, const struct totals *tot)
 static void reply_list(struct mk_request *req, struct mk_reply *rep, bool pods, const char *ns)
 {
 	struct mk_metrics *m = req->srv->metrics;
-	struct selectors f = { 0 };
-	struct mk_store_list l = { 0 };
+	struct selectors f = {0};
+	struct mk_store_list l = {0};
 	_cleanup_error_ struct mk_error *err = NULL;
 
 	if (parse_selectors(req, rep, &f) < 0) {
@@ -569,8 +576,9 @@ static void reply_list(struct mk_request *req, struct mk_reply *rep, bool pods, 
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(l.items[i]);
-		struct totals tot = { 0 };
-		cJSON *item = obj ? (pods ? pod_metrics(m, obj, &tot) : node_metrics(m, obj, &tot)) : NULL;
+		struct totals tot = {0};
+		cJSON *item =
+		    obj ? (pods ? pod_metrics(m, obj, &tot) : node_metrics(m, obj, &tot)) : NULL;
 		if (item && table)
 			table_add(list, item, &tot);
 		else if (item)
@@ -586,10 +594,11 @@ static void reply_get(struct mk_request *req, struct mk_reply *rep, bool pods, c
 	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 	_cleanup_cjson_ cJSON *item = NULL;
-	struct totals tot = { 0 };
+	struct totals tot = {0};
 
 	if (mk_store_get(req->srv->store, pods ? "pods" : "nodes", pods ? ns : "", name, &json,
-			 NULL, &err) < 0 && err->code != ENOENT) {
+			 NULL, &err) < 0 &&
+	    err->code != ENOENT) {
 		mk_reply_error(rep, NULL, name, err);
 		return;
 	}
@@ -601,10 +610,11 @@ static void reply_get(struct mk_request *req, struct mk_reply *rep, bool pods, c
 	}
 	if (!item) {
 		/* metrics-server names a pod's figures NAMESPACE/NAME */
-		_cleanup_free_ char *id = pods ? mk_strdup_printf("%s/%s", ns, name) : mk_strdup(name);
+		_cleanup_free_ char *id =
+		    pods ? mk_strdup_printf("%s/%s", ns, name) : mk_strdup(name);
 		mk_reply_status(rep, 404, pods ? "podmetrics" : "nodemetrics", id,
-				"%s.metrics.k8s.io \"%s\" not found", pods ? "podmetrics" : "nodemetrics",
-				id);
+				"%s.metrics.k8s.io \"%s\" not found",
+				pods ? "podmetrics" : "nodemetrics", id);
 		return;
 	}
 	if (mk_request_wants_table(req)) {
@@ -661,16 +671,17 @@ bool mk_metrics_handle(struct mk_request *req, struct mk_reply *rep)
 		ns = seg[1];
 		name = n == 4 ? seg[3] : NULL;
 	} else {
-		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
+		mk_reply_status(rep, 404, NULL, NULL,
+				"the server could not find the requested resource");
 		return true;
 	}
 	const char *resource = pods ? "pods" : "nodes";
 	const char *verb = verb_of(req, !name);
-	struct mk_authz_attrs a = { .verb = verb, .resource = resource, .name = name, .ns = ns };
+	struct mk_authz_attrs a = {.verb = verb, .resource = resource, .name = name, .ns = ns};
 	if (!mk_authz_allowed(req->caller, &a)) {
 		mk_reply_status(rep, 403, resource, name,
-				"%s.metrics.k8s.io%s%s is forbidden: %s may not %s it",
-				resource, name ? " " : "", name ? name : "",
+				"%s.metrics.k8s.io%s%s is forbidden: %s may not %s it", resource,
+				name ? " " : "", name ? name : "",
 				req->user ? req->user : "this user", verb);
 		return true;
 	}
@@ -709,8 +720,8 @@ static const struct {
 	const char *name, *kind, *list_kind;
 	bool namespaced;
 } metrics_resources[] = {
-	{ "nodes", "NodeMetrics", "NodeMetricsList", false },
-	{ "pods", "PodMetrics", "PodMetricsList", true },
+    {"nodes", "NodeMetrics", "NodeMetricsList", false},
+    {"pods", "PodMetrics", "PodMetricsList", true},
 };
 
 static cJSON *resource_list(void)
@@ -755,14 +766,15 @@ static cJSON *openapi_doc(void)
 	for (size_t i = 0; i < MK_ARRAY_SIZE(metrics_resources); i++) {
 		const char *r = metrics_resources[i].name;
 		_cleanup_free_ char *base =
-			metrics_resources[i].namespaced
-				? mk_strdup_printf("/apis/%s/namespaces/{namespace}/%s",
-						   MK_METRICS_GROUP_VERSION, r)
-				: mk_strdup_printf("/apis/%s/%s", MK_METRICS_GROUP_VERSION, r);
+		    metrics_resources[i].namespaced
+			? mk_strdup_printf("/apis/%s/namespaces/{namespace}/%s",
+					   MK_METRICS_GROUP_VERSION, r)
+			: mk_strdup_printf("/apis/%s/%s", MK_METRICS_GROUP_VERSION, r);
 		_cleanup_free_ char *one = mk_strdup_printf("%s/{name}", base);
-		const char *ps[] = { base, one };
+		const char *ps[] = {base, one};
 		for (size_t k = 0; k < 2; k++) {
-			cJSON *item = cJSON_CreateObject(), *op = cJSON_AddObjectToObject(item, "get");
+			cJSON *item = cJSON_CreateObject(),
+			      *op = cJSON_AddObjectToObject(item, "get");
 			cJSON_AddStringToObject(op, "x-kubernetes-action", k ? "get" : "list");
 			cJSON_AddItemToObject(op, "x-kubernetes-group-version-kind",
 					      gvk_json(k ? metrics_resources[i].kind
@@ -790,7 +802,8 @@ bool mk_metrics_discovery_handle(struct mk_request *req, const char *path, struc
 {
 	_cleanup_cjson_ cJSON *doc = NULL;
 
-	if (!strcmp(path, "/apis/" MK_METRICS_GROUP) || !strcmp(path, "/apis/" MK_METRICS_GROUP "/")) {
+	if (!strcmp(path, "/apis/" MK_METRICS_GROUP) ||
+	    !strcmp(path, "/apis/" MK_METRICS_GROUP "/")) {
 		doc = group_json();
 		cJSON_AddStringToObject(doc, "kind", "APIGroup");
 		cJSON_AddStringToObject(doc, "apiVersion", "v1");

@@ -21,10 +21,10 @@
 
 /* One sample of a node or a container, as scraped. */
 struct mk_metrics_point {
-	int64_t ts_ms;	     /* when it was read (the samples' timestamp) */
-	int64_t start_ms;    /* container start time; 0 for the node or unknown */
-	uint64_t cpu_ns;     /* cumulative CPU time */
-	uint64_t mem_bytes;  /* working set */
+	int64_t ts_ms;	    /* when it was read (the samples' timestamp) */
+	int64_t start_ms;   /* container start time; 0 for the node or unknown */
+	uint64_t cpu_ns;    /* cumulative CPU time */
+	uint64_t mem_bytes; /* working set */
 	bool has_cpu, has_mem;
 };
 
@@ -72,8 +72,8 @@ struct mk_metrics_container_usage {
 };
 
 struct mk_metrics_pod_usage {
-	char *ns, *pod; /* owned */
-	int64_t ts_ms, window_ms; /* of its container with the earliest sample */
+	char *ns, *pod;			      /* owned */
+	int64_t ts_ms, window_ms;	      /* of its container with the earliest sample */
 	struct mk_metrics_container_usage *c; /* owned */
 	size_t n;
 };

@@ -30,11 +30,11 @@ static enum metric metric_of(const char *name, size_t len)
 		const char *name;
 		enum metric m;
 	} known[] = {
-		{ "node_cpu_usage_seconds_total", M_NODE_CPU },
-		{ "node_memory_working_set_bytes", M_NODE_MEM },
-		{ "container_cpu_usage_seconds_total", M_CTR_CPU },
-		{ "container_memory_working_set_bytes", M_CTR_MEM },
-		{ "container_start_time_seconds", M_CTR_START },
+	    {"node_cpu_usage_seconds_total", M_NODE_CPU},
+	    {"node_memory_working_set_bytes", M_NODE_MEM},
+	    {"container_cpu_usage_seconds_total", M_CTR_CPU},
+	    {"container_memory_working_set_bytes", M_CTR_MEM},
+	    {"container_start_time_seconds", M_CTR_START},
 	};
 	for (size_t i = 0; i < MK_ARRAY_SIZE(known); i++)
 		if (strlen(known[i].name) == len && !memcmp(known[i].name, name, len))
@@ -91,10 +91,10 @@ static bool parse_labels(const char **p, const char *end, char **ctr, char **ns,
 			return false;
 		}
 		s++; /* closing quote */
-		char **dst = kl == 9 && !memcmp(k, "container", 9) ? ctr
+		char **dst = kl == 9 && !memcmp(k, "container", 9)   ? ctr
 			     : kl == 9 && !memcmp(k, "namespace", 9) ? ns
-			     : kl == 3 && !memcmp(k, "pod", 3)	   ? pod
-									   : NULL;
+			     : kl == 3 && !memcmp(k, "pod", 3)	     ? pod
+								     : NULL;
 		if (dst) {
 			free(*dst);
 			*dst = v.data ? mk_buf_steal(&v) : mk_strdup("");
@@ -109,7 +109,8 @@ static struct mk_metrics_point *container_point(struct mk_metrics_batch *b, cons
 						const char *pod, const char *name)
 {
 	for (size_t i = 0; i < b->n; i++)
-		if (!strcmp(b->c[i].ns, ns) && !strcmp(b->c[i].pod, pod) && !strcmp(b->c[i].name, name))
+		if (!strcmp(b->c[i].ns, ns) && !strcmp(b->c[i].pod, pod) &&
+		    !strcmp(b->c[i].name, name))
 			return &b->c[i].p;
 	if ((b->n & (b->n - 1)) == 0) { /* grow at powers of two */
 		b->c = realloc(b->c, (b->n ? b->n * 2 : 4) * sizeof(*b->c));
@@ -117,12 +118,13 @@ static struct mk_metrics_point *container_point(struct mk_metrics_batch *b, cons
 			abort();
 	}
 	struct mk_metrics_container_point *c = &b->c[b->n++];
-	*c = (struct mk_metrics_container_point){ .ns = mk_strdup(ns), .pod = mk_strdup(pod),
-						  .name = mk_strdup(name) };
+	*c = (struct mk_metrics_container_point){
+	    .ns = mk_strdup(ns), .pod = mk_strdup(pod), .name = mk_strdup(name)};
 	return &c->p;
 }
 
-static int parse_line(const char *s, const char *end, int64_t default_ts, struct mk_metrics_batch *b)
+static int parse_line(const char *s, const char *end, int64_t default_ts,
+		      struct mk_metrics_batch *b)
 {
 	_cleanup_free_ char *ctr = NULL, *ns = NULL, *pod = NULL;
 	const char *name = s;
@@ -206,7 +208,7 @@ static int parse_line(const char *s, const char *end, int64_t default_ts, struct
 int mk_metrics_parse(const char *text, size_t len, int64_t default_ts_ms,
 		     struct mk_metrics_batch *ret, struct mk_error **err)
 {
-	struct mk_metrics_batch b = { 0 };
+	struct mk_metrics_batch b = {0};
 	const char *s = text, *end = text + len;
 	unsigned lineno = 0;
 
@@ -222,8 +224,9 @@ int mk_metrics_parse(const char *text, size_t len, int64_t default_ts_ms,
 			q--;
 		if (p < q && *p != '#' && parse_line(p, q, default_ts_ms, &b) < 0) {
 			mk_metrics_batch_release(&b);
-			return mk_error_set(err, EINVAL, "metrics text line %u: cannot parse '%.*s'",
-					    lineno, (int)((q - p) > 80 ? 80 : (q - p)), p);
+			return mk_error_set(err, EINVAL,
+					    "metrics text line %u: cannot parse '%.*s'", lineno,
+					    (int)((q - p) > 80 ? 80 : (q - p)), p);
 		}
 		s = nl ? nl + 1 : end;
 	}
@@ -256,10 +259,10 @@ bool mk_metrics_rate(const struct mk_metrics_point *prev, const struct mk_metric
 		return false;
 	int64_t window = last->ts_ms - prev->ts_ms;
 	double rate = (double)(last->cpu_ns - prev->cpu_ns) * 1e3 / (double)window;
-	*ret = (struct mk_metrics_usage){ .cpu_nanocores = (uint64_t)rate,
-					  .mem_bytes = last->mem_bytes,
-					  .ts_ms = last->ts_ms,
-					  .window_ms = window };
+	*ret = (struct mk_metrics_usage){.cpu_nanocores = (uint64_t)rate,
+					 .mem_bytes = last->mem_bytes,
+					 .ts_ms = last->ts_ms,
+					 .window_ms = window};
 	return true;
 }
 
@@ -286,8 +289,10 @@ static bool container_usage(const struct mk_metrics_batch *prev,
 
 	/* a fresh container: from its start, when CPU was 0 */
 	if (l->start_ms > 0 && age > 0 && age < resolution_ms && age >= FRESH_MIN_MS) {
-		struct mk_metrics_point start = { .ts_ms = l->start_ms, .start_ms = l->start_ms,
-						  .has_cpu = true, .has_mem = true };
+		struct mk_metrics_point start = {.ts_ms = l->start_ms,
+						 .start_ms = l->start_ms,
+						 .has_cpu = true,
+						 .has_mem = true};
 		return mk_metrics_rate(&start, l, ret);
 	}
 	const struct mk_metrics_container_point *p = find_point(prev, c);
@@ -302,7 +307,7 @@ static bool container_usage(const struct mk_metrics_batch *prev,
 void mk_metrics_compute(const struct mk_metrics_batch *prev, const struct mk_metrics_batch *last,
 			int64_t resolution_ms, struct mk_metrics_node_usage *ret)
 {
-	struct mk_metrics_node_usage u = { 0 };
+	struct mk_metrics_node_usage u = {0};
 
 	if (prev && prev->has_node && last->has_node)
 		u.has_node = mk_metrics_rate(&prev->node, &last->node, &u.node);
@@ -312,7 +317,7 @@ void mk_metrics_compute(const struct mk_metrics_batch *prev, const struct mk_met
 		if (done[i])
 			continue;
 		const struct mk_metrics_container_point *first = &last->c[i];
-		struct mk_metrics_pod_usage pu = { 0 };
+		struct mk_metrics_pod_usage pu = {0};
 		bool complete = true;
 		pu.c = mk_malloc0((last->n - i) * sizeof(*pu.c));
 		for (size_t j = i; j < last->n; j++) {
@@ -325,8 +330,8 @@ void mk_metrics_compute(const struct mk_metrics_batch *prev, const struct mk_met
 				complete = false;
 				continue;
 			}
-			pu.c[pu.n++] = (struct mk_metrics_container_usage){ .name = mk_strdup(c->name),
-									    .u = cu };
+			pu.c[pu.n++] = (struct mk_metrics_container_usage){
+			    .name = mk_strdup(c->name), .u = cu};
 			if (pu.n == 1 || cu.ts_ms < pu.ts_ms) {
 				pu.ts_ms = cu.ts_ms;
 				pu.window_ms = cu.window_ms;
@@ -370,8 +375,8 @@ static void decimal_si(uint64_t v, int exp10, char *buf, size_t size)
 	static const struct {
 		int e;
 		const char *suffix;
-	} suffixes[] = { { -9, "n" }, { -6, "u" }, { -3, "m" }, { 0, "" },  { 3, "k" },
-			 { 6, "M" },  { 9, "G" },  { 12, "T" }, { 15, "P" }, { 18, "E" } };
+	} suffixes[] = {{-9, "n"}, {-6, "u"}, {-3, "m"}, {0, ""},   {3, "k"},
+			{6, "M"},  {9, "G"},  {12, "T"}, {15, "P"}, {18, "E"}};
 	if (v == 0) {
 		snprintf(buf, size, "0");
 		return;
@@ -394,7 +399,7 @@ void mk_metrics_quantity_cpu(uint64_t nanocores, char *buf, size_t size)
 
 void mk_metrics_quantity_bytes(uint64_t bytes, char *buf, size_t size)
 {
-	static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+	static const char *const suffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
 	size_t i = 0;
 
 	/* below 1024 resource.Quantity falls back to DecimalSI */
@@ -431,7 +436,8 @@ void mk_metrics_duration(int64_t ms, char *buf, size_t size)
 	uint64_t h = u / 3600000, m = (u / 60000) % 60, s = (u / 1000) % 60, frac = u % 1000;
 	char sec[32];
 	if (frac) {
-		snprintf(sec, sizeof(sec), "%llu.%03llu", (unsigned long long)s, (unsigned long long)frac);
+		snprintf(sec, sizeof(sec), "%llu.%03llu", (unsigned long long)s,
+			 (unsigned long long)frac);
 		size_t l = strlen(sec);
 		while (sec[l - 1] == '0')
 			sec[--l] = '\0';
@@ -439,7 +445,8 @@ void mk_metrics_duration(int64_t ms, char *buf, size_t size)
 		snprintf(sec, sizeof(sec), "%llu", (unsigned long long)s);
 	}
 	if (h)
-		snprintf(buf, size, "%s%lluh%llum%ss", sign, (unsigned long long)h, (unsigned long long)m, sec);
+		snprintf(buf, size, "%s%lluh%llum%ss", sign, (unsigned long long)h,
+			 (unsigned long long)m, sec);
 	else if (m)
 		snprintf(buf, size, "%s%llum%ss", sign, (unsigned long long)m, sec);
 	else

@@ -60,18 +60,18 @@ uint64_t mk_runtime_stats_working_set(uint64_t usage, uint64_t inactive_file)
 
 int mk_runtime_stats_proc_stat_cpu_ns(const char *text, long ticks_per_s, uint64_t *ret)
 {
-	unsigned long long v[8] = { 0 };
+	unsigned long long v[8] = {0};
 
 	if (!text || strncmp(text, "cpu ", 4) || ticks_per_s <= 0)
 		return -EINVAL;
 	/* user nice system idle iowait irq softirq steal: busy = all but idle, iowait */
-	if (sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7]) < 4)
+	if (sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) < 4)
 		return -EINVAL;
 	unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 	*ret = (uint64_t)(busy / (unsigned long long)ticks_per_s) * 1000000000ULL +
 	       (uint64_t)(busy % (unsigned long long)ticks_per_s) * 1000000000ULL /
-		       (uint64_t)ticks_per_s;
+		   (uint64_t)ticks_per_s;
 	return 0;
 }
 
@@ -91,7 +91,7 @@ int mk_runtime_stats_meminfo_working_set(const char *text, uint64_t *ret)
 int mk_runtime_node_stats_get(struct mk_runtime_stats *ret, struct mk_error **err)
 {
 	_cleanup_free_ char *stat = NULL, *mem = NULL;
-	struct mk_runtime_stats s = { 0 };
+	struct mk_runtime_stats s = {0};
 
 	if (mk_fs_read_file("/proc/stat", &stat, NULL, err) < 0 ||
 	    mk_fs_read_file("/proc/meminfo", &mem, NULL, err) < 0)
@@ -125,7 +125,8 @@ char *mk_runtime_stats_cgroup_dir(const char *mountinfo, const char *ctrl, const
 		if (ctrl) {
 			bool found = false;
 			char *s2 = NULL;
-			for (char *o = strtok_r(super, ",", &s2); o && !found; o = strtok_r(NULL, ",", &s2))
+			for (char *o = strtok_r(super, ",", &s2); o && !found;
+			     o = strtok_r(NULL, ",", &s2))
 				found = !strcmp(o, ctrl);
 			if (!found)
 				continue;
@@ -172,7 +173,7 @@ int mk_runtime_container_stats_get(struct mk_runtime *rt, const char *id,
 {
 	_cleanup_free_ char *pid_file = NULL, *started = NULL, *exited = NULL;
 	_cleanup_free_ char *cgroups = NULL, *proc = NULL, *mountinfo = NULL;
-	struct mk_runtime_stats s = { 0 };
+	struct mk_runtime_stats s = {0};
 
 	if (!rt_id_valid(id))
 		return mk_error_set(err, EINVAL, "invalid container id '%s'", id ? id : "");
@@ -190,7 +191,8 @@ int mk_runtime_container_stats_get(struct mk_runtime *rt, const char *id,
 	s.timestamp_ns = wall_ns();
 
 	char *save = NULL;
-	for (char *line = strtok_r(cgroups, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(cgroups, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		/* HIERARCHY-ID:CONTROLLERS:PATH; v2 is "0::PATH" */
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
@@ -219,18 +221,21 @@ int mk_runtime_container_stats_get(struct mk_runtime *rt, const char *id,
 		char *s2 = NULL;
 		for (char *ctl = strtok_r(list, ",", &s2); ctl; ctl = strtok_r(NULL, ",", &s2)) {
 			if (!strcmp(ctl, "cpuacct") && !s.has_cpu) {
-				_cleanup_free_ char *d = mk_runtime_stats_cgroup_dir(mountinfo, "cpuacct", cg);
+				_cleanup_free_ char *d =
+				    mk_runtime_stats_cgroup_dir(mountinfo, "cpuacct", cg);
 				uint64_t ns;
 				if (d && read_u64_file(d, "cpuacct.usage", &ns)) {
 					s.cpu_usage_ns = ns;
 					s.has_cpu = true;
 				}
 			} else if (!strcmp(ctl, "memory") && !s.has_memory) {
-				_cleanup_free_ char *d = mk_runtime_stats_cgroup_dir(mountinfo, "memory", cg);
+				_cleanup_free_ char *d =
+				    mk_runtime_stats_cgroup_dir(mountinfo, "memory", cg);
 				uint64_t usage, inactive;
 				if (d && read_u64_file(d, "memory.usage_in_bytes", &usage) &&
 				    read_flat(d, "memory.stat", "total_inactive_file", &inactive)) {
-					s.memory_working_set = mk_runtime_stats_working_set(usage, inactive);
+					s.memory_working_set =
+					    mk_runtime_stats_working_set(usage, inactive);
 					s.has_memory = true;
 				}
 			}

@@ -6,21 +6,28 @@
 
 /* what an agent (or a kubelet) answers on /metrics/resource */
 static const char kubelet_text[] =
-	"# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time\n"
-	"# TYPE container_cpu_usage_seconds_total counter\n"
-	"container_cpu_usage_seconds_total{container=\"app\",namespace=\"default\",pod=\"busy\"} 12.5 1700000010000\n"
-	"container_cpu_usage_seconds_total{container=\"side\",namespace=\"default\",pod=\"busy\"} 0.25 1700000010000\n"
-	"container_cpu_usage_seconds_total{container=\"c\",namespace=\"n\\\"s\",pod=\"we\\\\ird\"} 1 1700000010000\n"
-	"container_memory_working_set_bytes{container=\"app\",namespace=\"default\",pod=\"busy\"} 1.048576e+06 1700000010000\n"
-	"container_memory_working_set_bytes{container=\"side\",namespace=\"default\",pod=\"busy\"} 4096 1700000010000\n"
-	"container_memory_working_set_bytes{container=\"c\",namespace=\"n\\\"s\",pod=\"we\\\\ird\"} 8192 1700000010000\n"
-	"container_start_time_seconds{container=\"app\",namespace=\"default\",pod=\"busy\"} 1.6999e+09 1700000010000\n"
-	"  \n"
-	"node_cpu_usage_seconds_total 1000.000000001 1700000010000\n"
-	"node_memory_working_set_bytes 2147483648 1700000010000\r\n"
-	"pod_cpu_usage_seconds_total{namespace=\"default\",pod=\"busy\"} 12.75 1700000010000\n"
-	"scrape_error 0\n"
-	"resource_scrape_error 0";
+    "# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time\n"
+    "# TYPE container_cpu_usage_seconds_total counter\n"
+    "container_cpu_usage_seconds_total{container=\"app\",namespace=\"default\",pod=\"busy\"} 12.5 "
+    "1700000010000\n"
+    "container_cpu_usage_seconds_total{container=\"side\",namespace=\"default\",pod=\"busy\"} 0.25 "
+    "1700000010000\n"
+    "container_cpu_usage_seconds_total{container=\"c\",namespace=\"n\\\"s\",pod=\"we\\\\ird\"} 1 "
+    "1700000010000\n"
+    "container_memory_working_set_bytes{container=\"app\",namespace=\"default\",pod=\"busy\"} "
+    "1.048576e+06 1700000010000\n"
+    "container_memory_working_set_bytes{container=\"side\",namespace=\"default\",pod=\"busy\"} "
+    "4096 1700000010000\n"
+    "container_memory_working_set_bytes{container=\"c\",namespace=\"n\\\"s\",pod=\"we\\\\ird\"} "
+    "8192 1700000010000\n"
+    "container_start_time_seconds{container=\"app\",namespace=\"default\",pod=\"busy\"} 1.6999e+09 "
+    "1700000010000\n"
+    "  \n"
+    "node_cpu_usage_seconds_total 1000.000000001 1700000010000\n"
+    "node_memory_working_set_bytes 2147483648 1700000010000\r\n"
+    "pod_cpu_usage_seconds_total{namespace=\"default\",pod=\"busy\"} 12.75 1700000010000\n"
+    "scrape_error 0\n"
+    "resource_scrape_error 0";
 
 START_TEST(parse_kubelet_text)
 {
@@ -65,12 +72,12 @@ START_TEST(parse_defaults_and_errors)
 	mk_metrics_batch_release(&b);
 
 	const char *bad[] = {
-		"node_cpu_usage_seconds_total\n",
-		"node_cpu_usage_seconds_total abc 1\n",
-		"node_cpu_usage_seconds_total 1 2 3\n",
-		"container_cpu_usage_seconds_total{container=\"a} 1 1\n",
-		"container_cpu_usage_seconds_total{container=a} 1 1\n",
-		"{x=\"y\"} 1\n",
+	    "node_cpu_usage_seconds_total\n",
+	    "node_cpu_usage_seconds_total abc 1\n",
+	    "node_cpu_usage_seconds_total 1 2 3\n",
+	    "container_cpu_usage_seconds_total{container=\"a} 1 1\n",
+	    "container_cpu_usage_seconds_total{container=a} 1 1\n",
+	    "{x=\"y\"} 1\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
@@ -84,8 +91,12 @@ END_TEST
 
 static struct mk_metrics_point pt(int64_t ts, uint64_t cpu_ns, uint64_t mem, int64_t start)
 {
-	return (struct mk_metrics_point){ .ts_ms = ts, .cpu_ns = cpu_ns, .mem_bytes = mem,
-					  .start_ms = start, .has_cpu = true, .has_mem = true };
+	return (struct mk_metrics_point){.ts_ms = ts,
+					 .cpu_ns = cpu_ns,
+					 .mem_bytes = mem,
+					 .start_ms = start,
+					 .has_cpu = true,
+					 .has_mem = true};
 }
 
 START_TEST(rate_between_points)
@@ -113,29 +124,30 @@ END_TEST
 static struct mk_metrics_container_point cp(const char *pod, const char *name,
 					    struct mk_metrics_point p)
 {
-	return (struct mk_metrics_container_point){ .ns = (char *)"default", .pod = (char *)pod,
-						    .name = (char *)name, .p = p };
+	return (struct mk_metrics_container_point){
+	    .ns = (char *)"default", .pod = (char *)pod, .name = (char *)name, .p = p};
 }
 
 START_TEST(compute_node_and_pods)
 {
 	struct mk_metrics_container_point prev_c[] = {
-		cp("busy", "app", pt(1000, 0, 100, 500)),
-		cp("busy", "side", pt(1000, 0, 100, 500)),
-		cp("idle", "app", pt(1000, 1000000, 100, 500)),
-		cp("restarted", "app", pt(1000, 5000000, 100, 500)),
+	    cp("busy", "app", pt(1000, 0, 100, 500)),
+	    cp("busy", "side", pt(1000, 0, 100, 500)),
+	    cp("idle", "app", pt(1000, 1000000, 100, 500)),
+	    cp("restarted", "app", pt(1000, 5000000, 100, 500)),
 	};
 	struct mk_metrics_container_point last_c[] = {
-		cp("busy", "app", pt(2000, 500000000, 4096, 500)),
-		cp("idle", "app", pt(2000, 1000000, 8192, 500)),
-		cp("busy", "side", pt(3000, 100000000, 1024, 500)),
-		cp("restarted", "app", pt(2000, 1000, 100, 1500)),
-		cp("new", "app", pt(2000, 1000, 100, 1500)),
-		cp("new", "app2", pt(2000, 1000, 100, 1500)),
+	    cp("busy", "app", pt(2000, 500000000, 4096, 500)),
+	    cp("idle", "app", pt(2000, 1000000, 8192, 500)),
+	    cp("busy", "side", pt(3000, 100000000, 1024, 500)),
+	    cp("restarted", "app", pt(2000, 1000, 100, 1500)),
+	    cp("new", "app", pt(2000, 1000, 100, 1500)),
+	    cp("new", "app2", pt(2000, 1000, 100, 1500)),
 	};
-	struct mk_metrics_batch prev = { .has_node = true, .node = pt(1000, 0, 1, 0), .c = prev_c, .n = 4 };
-	struct mk_metrics_batch last = { .has_node = true, .node = pt(2000, 1500000000, 2, 0),
-					 .c = last_c, .n = 6 };
+	struct mk_metrics_batch prev = {
+	    .has_node = true, .node = pt(1000, 0, 1, 0), .c = prev_c, .n = 4};
+	struct mk_metrics_batch last = {
+	    .has_node = true, .node = pt(2000, 1500000000, 2, 0), .c = last_c, .n = 6};
 	struct mk_metrics_node_usage u;
 
 	mk_metrics_compute(&prev, &last, 15000, &u);
@@ -161,8 +173,10 @@ START_TEST(compute_node_and_pods)
 
 	/* first scrape: no node rate; a container started 12 s before its sample (and
 	 * less than a resolution ago) is measured from its start */
-	struct mk_metrics_container_point fresh[] = { cp("fresh", "app", pt(20000, 1200000000, 1, 8000)) };
-	struct mk_metrics_batch first = { .has_node = true, .node = pt(20000, 1, 1, 0), .c = fresh, .n = 1 };
+	struct mk_metrics_container_point fresh[] = {
+	    cp("fresh", "app", pt(20000, 1200000000, 1, 8000))};
+	struct mk_metrics_batch first = {
+	    .has_node = true, .node = pt(20000, 1, 1, 0), .c = fresh, .n = 1};
 	mk_metrics_compute(NULL, &first, 15000, &u);
 	ck_assert(!u.has_node);
 	ck_assert_uint_eq(u.npods, 1);
@@ -179,16 +193,16 @@ START_TEST(quantities_and_durations)
 		uint64_t v;
 		const char *cpu, *mem;
 	} q[] = {
-		{ 0, "0", "0" },
-		{ 123456, "123456n", "123456" },
-		{ 122880, "122880n", "120Ki" },
-		{ 5000000, "5m", "5000000" },
-		{ 2000000000, "2", "1953125Ki" },
-		{ 1500000, "1500u", "1500000" },
-		{ 1000, "1u", "1k" },
-		{ 512, "512n", "512" },
-		{ 1048576, "1048576n", "1Mi" },
-		{ 12345 * 4096ULL, "50565120n", "49380Ki" },
+	    {0, "0", "0"},
+	    {123456, "123456n", "123456"},
+	    {122880, "122880n", "120Ki"},
+	    {5000000, "5m", "5000000"},
+	    {2000000000, "2", "1953125Ki"},
+	    {1500000, "1500u", "1500000"},
+	    {1000, "1u", "1k"},
+	    {512, "512n", "512"},
+	    {1048576, "1048576n", "1Mi"},
+	    {12345 * 4096ULL, "50565120n", "49380Ki"},
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		mk_metrics_quantity_cpu(q[i].v, b, sizeof(b));
@@ -199,9 +213,9 @@ START_TEST(quantities_and_durations)
 	struct {
 		int64_t ms;
 		const char *s;
-	} d[] = { { 0, "0s" },	      { 500, "500ms" },	      { 1000, "1s" },	{ 15012, "15.012s" },
-		  { 15500, "15.5s" }, { 60000, "1m0s" },      { 60500, "1m0.5s" },
-		  { 3723000, "1h2m3s" }, { -1500, "-1.5s" } };
+	} d[] = {{0, "0s"},	     {500, "500ms"},	  {1000, "1s"},
+		 {15012, "15.012s"}, {15500, "15.5s"},	  {60000, "1m0s"},
+		 {60500, "1m0.5s"},  {3723000, "1h2m3s"}, {-1500, "-1.5s"}};
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
 		mk_metrics_duration(d[i].ms, b, sizeof(b));
 		ck_assert_str_eq(b, d[i].s);
@@ -246,11 +260,11 @@ START_TEST(cgroup_dirs)
 	/* a hybrid host: v1 controllers (cpu,cpuacct together; memory mounted from a
 	 * sub-cgroup, as inside a container) beside the unified hierarchy */
 	const char *mi =
-		"22 1 0:20 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
-		"23 22 0:21 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
-		"24 22 0:22 /outer /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
-		"25 22 0:23 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
-		"26 22 0:24 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n";
+	    "22 1 0:20 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+	    "23 22 0:21 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+	    "24 22 0:22 /outer /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+	    "25 22 0:23 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+	    "26 22 0:24 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n";
 	char *d;
 
 	d = mk_runtime_stats_cgroup_dir(mi, "cpuacct", "/mk/c1");
@@ -271,8 +285,9 @@ START_TEST(cgroup_dirs)
 	ck_assert_str_eq(d, "/sys/fs/cgroup/cpu,cpuacct/mk/c1");
 	free(d);
 	/* a pure v2 host */
-	d = mk_runtime_stats_cgroup_dir("30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
-					NULL, "/system.slice/minik8s/c2");
+	d = mk_runtime_stats_cgroup_dir(
+	    "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n", NULL,
+	    "/system.slice/minik8s/c2");
 	ck_assert_str_eq(d, "/sys/fs/cgroup/system.slice/minik8s/c2");
 	free(d);
 }
