@@ -29,6 +29,7 @@ struct server_flags {
 	int disable_controllers;
 	int secrets_encryption;
 	unsigned node_grace_ms, eviction_ms;
+	unsigned metric_resolution_ms;
 	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
 
@@ -65,6 +66,9 @@ static void server_help(void)
 	       "                              so encrypted Secrets stay readable without the flag\n"
 	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
 	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
+	       "  --metric-resolution DUR     how often the agents' CPU and memory figures are\n"
+	       "                              scraped for metrics.k8s.io, 'kubectl top' (default\n"
+	       "                              15s, as metrics-server)\n"
 	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
 	       "  --disable-proxy, --disable-dns, --node-status-update-frequency DUR\n"
 	       "                              the agent's flags (see 'minik8s agent --help')\n"
@@ -206,7 +210,7 @@ int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
-	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC };
+	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -233,6 +237,7 @@ int cmd_server(int argc, char **argv)
 		{ "node-status-update-frequency", required_argument, NULL, O_A_HB },
 		{ "restart-backoff", required_argument, NULL, O_A_BACKOFF },
 		{ "secrets-encryption", no_argument, NULL, O_SECRETS_ENC },
+		{ "metric-resolution", required_argument, NULL, O_METRES },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -286,6 +291,12 @@ int cmd_server(int argc, char **argv)
 		case O_EVICT:
 			if (mk_time_parse_duration(optarg, c == O_GRACE ? &f.node_grace_ms : &f.eviction_ms, &err) < 0)
 				return cmd_usage_error("server", "%s", err->msg);
+			break;
+		case O_METRES:
+			if (mk_time_parse_duration(optarg, &f.metric_resolution_ms, &err) < 0 ||
+			    f.metric_resolution_ms < 100)
+				return cmd_usage_error("server", "invalid --metric-resolution '%s' (at "
+						       "least 100ms)", optarg);
 			break;
 		case O_A_RUN: f.agent.run_dir = optarg; break;
 		case O_A_NETNS: f.agent.netns_dir = optarg; break;
@@ -417,6 +428,7 @@ int cmd_server(int argc, char **argv)
 		.cluster_dns = f.cluster_dns,
 		.advertise_address = f.node_ip,
 		.namespace_controller = !f.disable_controllers,
+		.metrics_resolution_ms = f.metric_resolution_ms,
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;

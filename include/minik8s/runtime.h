@@ -199,6 +199,37 @@ char *mk_runtime_container_log_path(struct mk_runtime *rt, const char *id);
 /* Removes this runtime's empty cgroup parent directories (after the last delete). */
 int mk_runtime_cgroup_parent_remove(struct mk_runtime *rt, struct mk_error **err);
 
+/* ---- resource usage (stats.c) ------------------------------------------------ */
+
+/* What the kubelet's /metrics/resource reports for a container or the node. */
+struct mk_runtime_stats {
+	int64_t timestamp_ns;	     /* wall clock when read, ns since the epoch */
+	int64_t started_ns;	     /* container start (0 for the node) */
+	bool has_cpu, has_memory;
+	uint64_t cpu_usage_ns;	     /* cumulative CPU time */
+	uint64_t memory_working_set; /* bytes: usage minus inactive file pages */
+};
+/* Usage of a running container from its cgroups (v2 or v1, found through its init
+ * process). ENOENT when it does not run or has no cgroup figures. */
+int mk_runtime_container_stats_get(struct mk_runtime *rt, const char *id,
+				   struct mk_runtime_stats *ret, struct mk_error **err);
+/* Usage of the whole node from /proc/stat and /proc/meminfo. */
+int mk_runtime_node_stats_get(struct mk_runtime_stats *ret, struct mk_error **err);
+/* The parsers behind them (pure): the value of KEY in a flat-keyed file ("KEY N"
+ * or "KEY: N" lines, cgroup cpu.stat / memory.stat, /proc/meminfo); */
+bool mk_runtime_stats_flat_get(const char *text, const char *key, uint64_t *ret);
+/* usage minus inactive file pages, never below 0 (cAdvisor's working set); */
+uint64_t mk_runtime_stats_working_set(uint64_t usage, uint64_t inactive_file);
+/* the busy time of /proc/stat's "cpu " line in ns (-EINVAL if malformed); */
+int mk_runtime_stats_proc_stat_cpu_ns(const char *text, long ticks_per_s, uint64_t *ret);
+/* MemTotal - MemFree - Inactive(file) of /proc/meminfo in bytes (-EINVAL). */
+int mk_runtime_stats_meminfo_working_set(const char *text, uint64_t *ret);
+/* The directory of cgroup path cg (as /proc/PID/cgroup shows it) in the hierarchy
+ * mounted as mountinfo (/proc/self/mountinfo's text) says: the cgroup v1 mount whose
+ * super options name controller ctrl, or with ctrl NULL the cgroup2 mount; the
+ * mount's root is taken off cg. Owned, or NULL when no mount shows cg. */
+char *mk_runtime_stats_cgroup_dir(const char *mountinfo, const char *ctrl, const char *cg);
+
 /* ---- logs ------------------------------------------------------------------- */
 
 /* One parsed CRI log line: pointers borrow from the line passed in. */

@@ -266,6 +266,40 @@ static int stream_resolve_netns(void *userdata, const char *ns, const char *pod,
 	return 0;
 }
 
+/* Stream server, /metrics/resource: every container of the node's pods that has a
+ * runtime container (the runtime says whether it still runs). */
+static int stream_list_containers(void *userdata, struct mk_agent_stream_container **ret,
+				  size_t *ret_n, struct mk_error **err)
+{
+	struct mk_agent *a = userdata;
+	size_t n = 0, cap = 0;
+	struct mk_agent_stream_container *v = NULL;
+
+	pthread_mutex_lock(&a->mu);
+	for (struct pod_state *s = a->states; s; s = s->next) {
+		if (s->torn_down)
+			continue;
+		for (size_t i = 0; i < s->n; i++) {
+			if (!s->c[i].cid)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = realloc(v, cap * sizeof(*v));
+				if (!v)
+					abort();
+			}
+			v[n++] = (struct mk_agent_stream_container){
+				.ns = mk_strdup(s->ns), .pod = mk_strdup(s->name),
+				.container = mk_strdup(s->c[i].name), .cid = mk_strdup(s->c[i].cid)
+			};
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 /* ---- start / stop ------------------------------------------------------------- */
 
 static char *dup_or(const char *s, const char *def)
@@ -475,6 +509,7 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 			.runtime = a->rt,
 			.resolve = stream_resolve,
 			.resolve_netns = stream_resolve_netns,
+			.list_containers = stream_list_containers,
 			.resolve_userdata = a,
 		};
 		if (mk_fs_mkdir_p(dir, 0700, &e) < 0 || mk_agent_stream_start(&so, &s, &e) < 0)

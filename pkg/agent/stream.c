@@ -198,6 +198,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if ((code = check_client(s, conn, msg, sizeof(msg))) != 0) {
 		stream_reply_status(&rep, code, "%s", msg);
+	} else if (!strcmp(url, "/metrics/resource")) {
+		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+			stream_reply_status(&rep, 405, "method %s not allowed", method);
+		else
+			stream_metrics_handle(req, &rep);
 	} else if (stream_portforward_match(req, url)) {
 		if (strcmp(method, "GET") && strcmp(method, "POST"))
 			stream_reply_status(&rep, 405, "method %s not allowed", method);
@@ -297,6 +302,7 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 	s->resolve = opts->resolve;
 	s->resolve_userdata = opts->resolve_userdata;
 	s->resolve_netns = opts->resolve_netns;
+	s->list_containers = opts->list_containers;
 	s->client_cn = mk_strdup(opts->client_cn ? opts->client_cn : MK_AGENT_STREAM_CLIENT_CN);
 	s->max_sessions = opts->max_sessions ? opts->max_sessions : DEFAULT_MAX_SESSIONS;
 	if (mk_fs_read_file(opts->client_ca_file, &s->ca_pem, NULL, err) < 0 ||

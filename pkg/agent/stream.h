@@ -20,6 +20,13 @@
  *       the same protocols, to the container's own process through its shim
  *       (stdin only for a container with stdin: true); ends with Success when
  *       the container's output ends.
+ *   GET /metrics/resource
+ *       200 text/plain (Prometheus text 0.0.4): the kubelet's resource metrics,
+ *       what metrics-server scrapes (stream_metrics.c): node_cpu_usage_seconds_total,
+ *       node_memory_working_set_bytes, container_{cpu_usage_seconds_total,
+ *       memory_working_set_bytes,start_time_seconds}{container,namespace,pod},
+ *       pod_{cpu_usage_seconds_total,memory_working_set_bytes}{namespace,pod},
+ *       resource_scrape_error; samples carry their timestamps (ms)
  *   GET|POST /portForward/NS/POD?ports=P,..
  *       WebSocket v4.channel.k8s.io, or an Upgrade: SPDY/3.1 with
  *       X-Stream-Protocol-Version: portforward.k8s.io (stream_portforward.c)
@@ -56,6 +63,16 @@ typedef int (*mk_agent_stream_resolve_fn)(void *userdata, const char *ns, const 
 typedef int (*mk_agent_stream_netns_fn)(void *userdata, const char *ns, const char *pod,
 					char **ret_uid, char **ret_netns, struct mk_error **err);
 
+/* One running container of a pod on the node, for /metrics/resource. */
+struct mk_agent_stream_container {
+	char *ns, *pod, *container, *cid; /* owned */
+};
+/* Lists the node's pod containers that have a runtime container (*ret owned: free
+ * with mk_agent_stream_containers_free). Called from connection threads. */
+typedef int (*mk_agent_stream_list_fn)(void *userdata, struct mk_agent_stream_container **ret,
+				       size_t *ret_n, struct mk_error **err);
+void mk_agent_stream_containers_free(struct mk_agent_stream_container *v, size_t n);
+
 struct mk_agent_stream_options {
 	const char *bind_address;  /* IPv4; NULL: 0.0.0.0 */
 	uint16_t port;             /* 0: 10250 */
@@ -69,6 +86,7 @@ struct mk_agent_stream_options {
 	mk_agent_stream_resolve_fn resolve;
 	void *resolve_userdata;      /* also passed to resolve_netns */
 	mk_agent_stream_netns_fn resolve_netns; /* NULL: port-forward answers 404 */
+	mk_agent_stream_list_fn list_containers; /* NULL: /metrics/resource has the node only */
 	unsigned max_sessions;     /* concurrent exec sessions and log streams; 0: 64 */
 };
 

@@ -13,6 +13,7 @@ struct mk_agent_stream {
 	struct mk_runtime *rt;
 	mk_agent_stream_resolve_fn resolve;
 	mk_agent_stream_netns_fn resolve_netns; /* NULL: no port-forward */
+	mk_agent_stream_list_fn list_containers; /* NULL: no container metrics */
 	void *resolve_userdata;
 	char *client_cn;
 	char *cert_pem, *key_pem, *ca_pem; /* kept alive for MHD */
@@ -78,6 +79,9 @@ void stream_portforward_handle(struct stream_request *req, struct stream_reply *
 /* Wakes every port-forward session so it ends; called with lock held. */
 void stream_portforward_cancel_all_locked(struct mk_agent_stream *s);
 void stream_portforward_free(struct stream_pf *p);
+
+/* stream_metrics.c: GET /metrics/resource (Prometheus text) */
+void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep);
 
 /* stream_tls.c: a self-signed serving certificate for host (an IP or a name). */
 int stream_tls_self_signed(const char *host, char **ret_cert_pem, char **ret_key_pem,

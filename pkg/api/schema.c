@@ -45,6 +45,8 @@ static char *expand_name(const char *s)
 		return mk_strdup_printf("io.k8s.apimachinery.pkg.api.%s", s);
 	if (!strncmp(s, "intstr.", 7))
 		return mk_strdup_printf("io.k8s.apimachinery.pkg.util.%s", s);
+	if (!strncmp(s, "metrics.", 8)) /* metrics.k8s.io's types live in k8s.io/metrics */
+		return mk_strdup_printf("io.k8s.metrics.pkg.apis.%s", s);
 	return mk_strdup_printf("io.k8s.api.%s", s);
 }
 

@@ -1,4 +1,38 @@
-/* Schema source of metrics.k8s.io NodeMetrics and PodMetrics (grammar: the head of schema_defs.c). */
+/* Schema source of metrics.k8s.io NodeMetrics and PodMetrics (grammar: the head of schema_defs.c).
+ * These kinds are answered by pkg/apiserver/metrics.c from the agents' figures and never
+ * stored, so they are not in the resource table: their lists are written out here. */
 #include "internal.h"
 
-const char mk_api_schema_src_metrics[] = "";
+const char mk_api_schema_src_metrics[] =
+	"type metrics.v1beta1.NodeMetrics gvk=metrics.k8s.io/v1beta1/NodeMetrics : Resource usage of a node, measured over a short window (metrics.k8s.io, read-only; what kubectl top node shows).\n"
+	"  apiVersion string : Version of the schema this object follows (metrics.k8s.io/v1beta1).\n"
+	"  kind string : The kind of object (NodeMetrics).\n"
+	"  metadata meta.v1.ObjectMeta : The node's name and labels; creationTimestamp is the time of the answer.\n"
+	"  timestamp meta.v1.Time req : End of the window the usage was measured over (the later of the two samples).\n"
+	"  window string req : Length of the window, as a Go duration (for example 15.012s).\n"
+	"  usage map[]resource.Quantity req : Usage in the window: cpu in cores (nanocores, \"n\"), memory as the working set in bytes.\n"
+	"\n"
+	"type metrics.v1beta1.NodeMetricsList gvk=metrics.k8s.io/v1beta1/NodeMetricsList : A list of NodeMetrics: the nodes that have figures.\n"
+	"  apiVersion string : Version of the schema this list follows.\n"
+	"  kind string : The kind of object (NodeMetricsList).\n"
+	"  metadata meta.v1.ListMeta : Standard list metadata.\n"
+	"  items []metrics.v1beta1.NodeMetrics req : The node metrics.\n"
+	"\n"
+	"type metrics.v1beta1.PodMetrics gvk=metrics.k8s.io/v1beta1/PodMetrics : Resource usage of the containers of a running pod, measured over a short window (metrics.k8s.io, read-only; what kubectl top pod shows).\n"
+	"  apiVersion string : Version of the schema this object follows (metrics.k8s.io/v1beta1).\n"
+	"  kind string : The kind of object (PodMetrics).\n"
+	"  metadata meta.v1.ObjectMeta : The pod's name, namespace and labels; creationTimestamp is the time of the answer.\n"
+	"  timestamp meta.v1.Time req : End of the window the usage was measured over.\n"
+	"  window string req : Length of the window, as a Go duration (for example 15.012s).\n"
+	"  containers []metrics.v1beta1.ContainerMetrics req : Usage of each running container, all measured in the same window.\n"
+	"\n"
+	"type metrics.v1beta1.PodMetricsList gvk=metrics.k8s.io/v1beta1/PodMetricsList : A list of PodMetrics: the running pods that have figures.\n"
+	"  apiVersion string : Version of the schema this list follows.\n"
+	"  kind string : The kind of object (PodMetricsList).\n"
+	"  metadata meta.v1.ListMeta : Standard list metadata.\n"
+	"  items []metrics.v1beta1.PodMetrics req : The pod metrics.\n"
+	"\n"
+	"type metrics.v1beta1.ContainerMetrics : Resource usage of one container.\n"
+	"  name string req : Name of the container, as in the pod's spec.\n"
+	"  usage map[]resource.Quantity req : Usage in the window: cpu in cores (nanocores, \"n\"), memory as the working set in bytes.\n"
+	"\n";

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "internal.h"
 #include "minik8s/version.h"
+#include "metrics.h"
 
 static cJSON *string_array(const char *const *v)
 {
@@ -296,6 +297,8 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 	const char *gv;
 
 	pthread_once(&groups_once, init_groups);
+	if (mk_metrics_discovery_handle(req, path, rep)) /* metrics.k8s.io/v1beta1 */
+		return true;
 	if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
 		doc = version_doc();
 	} else if (!strcmp(path, "/api") || !strcmp(path, "/api/")) {
@@ -309,6 +312,7 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 		cJSON *gs = cJSON_AddArrayToObject(doc, "groups");
 		for (size_t i = 0; i < n_api_groups; i++)
 			cJSON_AddItemToArray(gs, group_doc(api_groups[i]));
+		cJSON_AddItemToArray(gs, mk_metrics_discovery_group());
 	} else if (!strncmp(path, "/apis/", 6) && !strchr(path + 6, '/') && served_group(path + 6)) {
 		doc = group_doc(path + 6);
 		cJSON_AddStringToObject(doc, "kind", "APIGroup");
@@ -334,6 +338,10 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 			cJSON_AddStringToObject(e, "serverRelativeURL", u);
 			cJSON_AddItemToObject(ps, k, e);
 		}
+		_cleanup_free_ char *mu = mk_metrics_openapi_url();
+		cJSON *me = cJSON_CreateObject();
+		cJSON_AddStringToObject(me, "serverRelativeURL", mu);
+		cJSON_AddItemToObject(ps, MK_METRICS_OPENAPI_KEY, me);
 	} else if (!strcmp(path, "/openapi/v3/api/v1")) {
 		doc = openapi_doc("", "v1");
 	} else if (!strncmp(path, "/openapi/v3/apis/", 17) && (gv = openapi_group(path + 17))) {

@@ -35,6 +35,7 @@ struct mk_apiserver {
 	char *kubelet_client_key;
 	struct mk_connguard *guard;	/* connection admission (server.c, connguard.h) */
 	unsigned max_trusted;		/* its budget of authenticated connections */
+	struct mk_metrics *metrics;	/* metrics.k8s.io scraper and figures (metrics.c) */
 };
 
 /* Who is calling: the admin token, the node join token, or nobody. */

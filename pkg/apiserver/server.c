@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "internal.h"
+#include "metrics.h"
 
 #define DEFAULT_MAX_BODY (3u * 1024 * 1024) /* kube-apiserver's request limit */
 /* Limits of the request line and headers. libmicrohttpd answers requests that do
@@ -304,6 +305,8 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (mk_authreview_handle(req, rep))
 		return;
+	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
+		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
 	if (mk_proxy_http_match(req->url)) {
 		/* as the node authorizer: proxying is not a node's business */
@@ -588,6 +591,10 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		mk_apiserver_free(srv);
 		return -1;
 	}
+	if (mk_metrics_start(srv, opts->metrics_resolution_ms, &srv->metrics, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
 	if (opts->tls_cert_file) {
 		if (mk_fs_read_file(opts->tls_cert_file, &srv->tls_cert, NULL, err) < 0 ||
 		    mk_fs_read_file(opts->tls_key_file, &srv->tls_key, NULL, err) < 0) {
@@ -643,6 +650,8 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 		mk_portforward_cancel_all(srv);
 		MHD_stop_daemon(srv->daemon);
 	}
+	/* after the connection threads, which read its figures; before the store goes */
+	mk_metrics_free(srv->metrics);
 	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);

@@ -60,7 +60,7 @@ done
 # every 1 s here (the kubelet's --node-status-update-frequency; 10 s by default).
 AGENT_FLAGS=(--restart-backoff 1s,4s --node-status-update-frequency 1s)
 SERVER_FLAGS=(--node-monitor-grace-period 4s --pod-eviction-timeout 6s --restart-backoff 1s,4s
-	--node-status-update-frequency 1s)
+	--node-status-update-frequency 1s --metric-resolution 2s)
 if cluster_up_server "${SERVER_FLAGS[@]}"; then pass "node1: minik8s up (server) Ready"
 else fail "node1: minik8s up" "$(tail -5 "$T/up1.out")"; exit 0; fi
 expect_eq "underlay: node3 reaches node1's API" "$(IN 3 curl -sk -m 5 "$CL_SERVER/healthz")" ok
@@ -170,6 +170,12 @@ for n in 1 2 3; do
 	expect_eq "node$n's nft rules hold the ClusterIP" \
 		"$(IN "$n" nft list table ip minik8s 2>/dev/null | grep -c "$CIP")" "$(IN 1 nft list table ip minik8s 2>/dev/null | grep -c "$CIP")"
 done
+
+# ---- kubectl top: the server scrapes every node's agent (metrics.k8s.io) ----
+top_nodes() { TOPN=$(KC top nodes --no-headers 2>&1) && [ "$(grep -cE '^node[123] +[1-9][0-9]*m +[0-9]+% +[1-9][0-9]*Mi' <<<"$TOPN")" == 3 ]; }
+if wait_for 100 top_nodes; then pass "kubectl top nodes: the 3 nodes' figures"; else fail "kubectl top nodes: the 3 nodes' figures" "$TOPN"; fi
+top_pods() { TOPP=$(KC -n demo top pods --no-headers 2>&1) && [ "$(grep -cE '^php-echo-[a-z0-9-]+ +[0-9]+m +[0-9]+Mi' <<<"$TOPP")" == 3 ]; }
+if wait_for 100 top_pods; then pass "kubectl top pods: the replicas on the 3 nodes"; else fail "kubectl top pods: the replicas on the 3 nodes" "$TOPP"; fi
 
 # ---- kill -9 node3's agent: NotReady, its replica comes back elsewhere ----
 P3=$(cluster_pid 3)
