@@ -32,6 +32,14 @@ int mk_controller_int_or_percent(const cJSON *v, int total, bool round_up, int d
 /* true when the pod has condition Ready=True. */
 bool mk_controller_pod_ready(const cJSON *pod);
 
+/* The scheduler's NodeResourcesFit filter: whether pod fits on node beside
+ * node_pods (the pods bound or being bound to it; terminated ones are skipped),
+ * against node status.allocatable (cpu, memory, pods). Writes the failing
+ * reasons ("Too many pods", "Insufficient cpu", "Insufficient memory"; static
+ * strings) into reasons[0..3) and returns their count (0: it fits). */
+int mk_controller_sched_fit(const cJSON *pod, const cJSON *node, const cJSON *const *node_pods,
+			    size_t n_node_pods, const char *reasons[3]);
+
 
 /* ---- the controller manager ----------------------------------------------------- */
 
