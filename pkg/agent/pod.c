@@ -1154,6 +1154,23 @@ static void stop_one(struct mk_agent *a, struct ctr_state *ct, int64_t deadline)
 		mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
 }
 
+/* After the SIGTERM kill_pod sent: waits for ct's exit until deadline (wall ms),
+ * then SIGKILL (one SIGTERM only, as the kubelet sends). */
+static void wait_kill(struct mk_agent *a, struct ctr_state *ct, int64_t deadline)
+{
+	_cleanup_error_ struct mk_error *e = NULL;
+	if (!ct->cid)
+		return;
+	int64_t left = deadline - agent_now_ms();
+	if (mk_runtime_container_wait(a->rt, ct->cid, left > 0 ? (int)left : 0, &e) == 0 ||
+	    e->code != ETIMEDOUT)
+		return;
+	mk_runtime_container_kill(a->rt, ct->cid, SIGKILL, NULL);
+	mk_error_free(&e);
+	if (mk_runtime_container_wait(a->rt, ct->cid, 30000, &e) < 0)
+		mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+}
+
 /* SIGTERM, grace period, SIGKILL, then every trace removed and the pod deleted
  * from the API (grace 0), which the API server now allows. */
 static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
@@ -1187,11 +1204,11 @@ static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
 							     deadline);
 			mk_runtime_container_kill(a->rt, ct->cid, SIGTERM, NULL);
 			if (round == 1)
-				stop_one(a, ct, deadline);
+				wait_kill(a, ct, deadline);
 		}
 		for (size_t i = 0; round == 0 && i < st->n; i++)
 			if (!st->c[i].sidecar)
-				stop_one(a, &st->c[i], deadline);
+				wait_kill(a, &st->c[i], deadline);
 	}
 	agent_pod_teardown(a, st->uid);
 	st->torn_down = true;
@@ -1545,7 +1562,9 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 				continue;
 			if (obs_running(&obs[k])) {
 				agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
-				stop_one(a, ct, agent_now_ms() + (int64_t)termination_grace(pod) * 1000);
+				int64_t dl = agent_now_ms() + (int64_t)termination_grace(pod) * 1000;
+				dl = agent_prestop_run(a, pod, ctr_spec(pod, ct), ct->cid, st->ip, dl);
+				stop_one(a, ct, dl);
 				observe(a, st, pod, ct, &obs[k]);
 			}
 			ct->done = true;

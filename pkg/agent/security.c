@@ -49,6 +49,20 @@ const char *const *mk_agent_caps_all(void)
 	return all_caps;
 }
 
+/* The capabilities this process can hand out (its bounding set), as containerd
+ * gives a privileged container the capabilities it has itself: a container
+ * runtime inside a restricted sandbox cannot grant more. All if unreadable. */
+static uint64_t own_bounding_set(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long long v;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapBnd: %llx", &v) == 1)
+			return v;
+	return UINT64_MAX;
+}
+
 /* The field of the effective context: the container's, else the pod's (only the
  * fields both levels have are looked up at the pod level). */
 static const cJSON *eff(const cJSON *pod, const cJSON *c, const char *key)
@@ -213,6 +227,20 @@ static void caps_set(struct capset *cs, const char *const *from)
 	}
 }
 
+/* all_caps restricted to the bounding set mask (index = capability number) */
+static void caps_set_all(struct capset *cs, uint64_t mask)
+{
+	caps_set(cs, NULL);
+	for (size_t i = 0; all_caps[i]; i++) {
+		if (i < 64 && !(mask & (1ULL << i)))
+			continue;
+		cs->v = realloc(cs->v, (cs->n + 2) * sizeof(char *));
+		if (!cs->v)
+			abort();
+		cs->v[cs->n++] = mk_strdup(all_caps[i]);
+	}
+}
+
 static void caps_add(struct capset *cs, const char *cap)
 {
 	for (size_t i = 0; i < cs->n; i++)
@@ -333,14 +361,18 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 	 * "ALL" dropped, then single adds, then single drops (containerd's order) */
 	s.privileged = cJSON_IsTrue(cfield(c, "privileged"));
 	struct capset cs = { 0 };
-	caps_set(&cs, s.privileged ? all_caps : default_caps);
+	uint64_t bounding = own_bounding_set();
+	if (s.privileged)
+		caps_set_all(&cs, bounding);
+	else
+		caps_set(&cs, default_caps);
 	const cJSON *add = mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"),
 				       "capabilities.add");
 	const cJSON *drop = mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"),
 					"capabilities.drop");
 	if (!s.privileged) {
 		if (list_has(add, "ALL"))
-			caps_set(&cs, all_caps);
+			caps_set_all(&cs, bounding);
 		if (list_has(drop, "ALL"))
 			caps_set(&cs, NULL);
 		const cJSON *it;
