@@ -89,4 +89,9 @@ void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max);
 /* Field is immutable: a Invalid cause when old and new differ. */
 void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value);
 
+/* validate_podres.c: resources and securityContext of a container at base
+ * ("spec.containers[0]") and of the pod spec at prefix ("spec") */
+void mk_api_v_container_node_asks(cJSON *causes, const cJSON *c, const char *base);
+void mk_api_v_pod_node_asks(cJSON *causes, const cJSON *spec, const char *prefix);
+
 #endif

@@ -720,6 +720,7 @@ static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 		if (mk_api_json_str_empty(vm, "mountPath"))
 			required(causes, P(f, "%s.mountPath", mb), NULL);
 	}
+	mk_api_v_container_node_asks(causes, c, base); /* resources, securityContext */
 }
 
 static const char *const probe_fields[] = { "livenessProbe", "readinessProbe", "startupProbe",
@@ -794,6 +795,7 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 		required(causes, prefix, NULL);
 		return;
 	}
+	mk_api_v_pod_node_asks(causes, spec, prefix); /* securityContext */
 
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
 	{

@@ -206,6 +206,66 @@ START_TEST(sched_fit)
 }
 END_TEST
 
+/* the causes of validating a pod with this spec, as "field|message;..." ("" valid) */
+static char *validate_pod(const char *spec)
+{
+	_cleanup_free_ char *doc = mk_strdup_printf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\","
+						    "\"metadata\":{\"name\":\"p\",\"namespace\":\"default\"},"
+						    "\"spec\":%s}", spec);
+	cJSON *o = J(doc), *causes = NULL;
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_api_default(mk_api_resource_by_kind("v1", "Pod"), o);
+	if (mk_api_validate(mk_api_resource_by_kind("v1", "Pod"), o, NULL, &causes) < 0) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, causes)
+			mk_buf_printf(&b, "%s%s|%s", b.len ? ";" : "", mk_json_get_string(c, "field"),
+				      mk_json_get_string(c, "message"));
+	}
+	cJSON_Delete(causes);
+	cJSON_Delete(o);
+	if (!b.data)
+		mk_buf_puts(&b, "");
+	return mk_buf_steal(&b);
+}
+
+#define CTR(x) "{\"containers\":[{\"name\":\"c\",\"image\":\"i\"," x "}]}"
+
+START_TEST(validation)
+{
+	static const struct {
+		const char *spec, *want;
+	} cases[] = {
+		{ CTR("\"resources\":{\"limits\":{\"cpu\":\"1\"},\"requests\":{\"cpu\":\"500m\"}}"), "" },
+		{ CTR("\"resources\":{\"limits\":{\"cpu\":\"1\"},\"requests\":{\"cpu\":\"2\"}}"),
+		  "spec.containers[0].resources.requests[cpu]|Invalid value: \"2\": must be less than or "
+		  "equal to cpu limit of 1" },
+		{ CTR("\"resources\":{\"limits\":{\"memory\":\"lots\"}}"),
+		  "spec.containers[0].resources.limits[memory]|Invalid value: \"lots\": quantities must "
+		  "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'" },
+		{ CTR("\"resources\":{\"requests\":{\"memory\":\"-1Mi\"}}"),
+		  "spec.containers[0].resources.requests[memory]|Invalid value: \"-1Mi\": must be greater "
+		  "than or equal to 0" },
+		{ CTR("\"securityContext\":{\"runAsUser\":-5}"),
+		  "spec.containers[0].securityContext.runAsUser|Invalid value: -5: must be between 0 and "
+		  "2147483647, inclusive" },
+		{ CTR("\"securityContext\":{\"privileged\":true,\"allowPrivilegeEscalation\":false}"),
+		  "spec.containers[0].securityContext|" },
+		{ "{\"securityContext\":{\"fsGroup\":-1},\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}",
+		  "spec.securityContext.fsGroup|Invalid value: -1: must be between 0 and 2147483647, inclusive" },
+		{ "{\"securityContext\":{\"runAsUser\":1000,\"fsGroup\":2000,\"supplementalGroups\":[1,2]},"
+		  "\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"capabilities\":"
+		  "{\"drop\":[\"ALL\"]},\"readOnlyRootFilesystem\":true}}]}", "" },
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *got = validate_pod(cases[i].spec);
+		ck_assert_msg(!strncmp(got, cases[i].want, strlen(cases[i].want)) &&
+				      (cases[i].want[0] || !got[0]),
+			      "case %zu: got '%s', want '%s'", i, got, cases[i].want);
+	}
+}
+END_TEST
+
 Suite *quantity_suite(void)
 {
 	Suite *s = suite_create("quantity");
@@ -217,6 +277,7 @@ Suite *quantity_suite(void)
 	tcase_add_test(tc, qos_classes);
 	tcase_add_test(tc, pod_requests);
 	tcase_add_test(tc, sched_fit);
+	tcase_add_test(tc, validation);
 	suite_add_tcase(s, tc);
 	return s;
 }
