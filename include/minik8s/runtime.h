@@ -10,7 +10,9 @@
  *   shim                 {"pid":N,"starttime":T} of the container's shim
  *   init.pid             host pid of the container's init process (runc --pid-file)
  *   created, started     creation / start times (ns since the epoch, decimal)
- *   exit                 {"exitCode":N,"signal":S,"finishedAt":NS} once it exited
+ *   exit                 {"exitCode":N,"signal":S,"finishedAt":NS[,"oomKilled":true]}
+ *                        once it exited (oomKilled: its memory cgroup's OOM kill
+ *                        count grew while it ran)
  *   runc.log             runc's own log (json)
  *   attach               the shim's attach socket (SOCK_SEQPACKET) while it runs
  *

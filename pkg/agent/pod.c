@@ -920,6 +920,19 @@ static void due(int64_t *next_ms, int64_t t)
 		*next_ms = t;
 }
 
+/* A container killed by a probe runs its preStop hook first (lifecycle.c);
+ * returns the grace seconds left for SIGTERM. */
+static int prestop_then_grace(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			      const cJSON *c, struct ctr_state *ct, int grace)
+{
+	if (grace <= 0)
+		return grace;
+	int64_t dl = agent_prestop_run(a, pod, c, ct->cid, st->ip,
+				       agent_now_ms() + (int64_t)grace * 1000);
+	int64_t left = dl - agent_now_ms();
+	return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
 /* Runs the probes that are due. Returns true when liveness killed the container. */
 static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
 		       struct ctr_state *ct, const struct mk_runtime_container_status *rs,
@@ -960,7 +973,8 @@ static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 				_cleanup_error_ struct mk_error *e = NULL;
 				agent_event(a, pod, "Normal", "Killing",
 					    "Container %s failed startup probe, will be restarted", ct->name);
-				if (mk_runtime_container_stop(a->rt, ct->cid, termination_grace(pod), NULL, &e) < 0)
+				int grace = prestop_then_grace(a, st, pod, c, ct, termination_grace(pod));
+				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
 					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
 				ct->ready = false;
 				return true;
@@ -988,6 +1002,7 @@ static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 					    ct->name);
 				const cJSON *g = cJSON_GetObjectItem(lp, "terminationGracePeriodSeconds");
 				int grace = cJSON_IsNumber(g) ? g->valueint : termination_grace(pod);
+				grace = prestop_then_grace(a, st, pod, c, ct, grace);
 				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
 					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
 				ct->killed_by_probe = true;
