@@ -121,8 +121,9 @@ struct mk_runtime_container_spec {
 	bool memory_oom_group;      /* cgroup v2 only: memory.oom.group 1, an OOM kill
 				     * takes the whole container (the kubelet's default) */
 	bool no_new_privileges;     /* allowPrivilegeEscalation: false */
-	bool privileged;            /* every device allowed, no masked or read-only
-				     * paths, /sys and /sys/fs/cgroup writable */
+	bool privileged;            /* the host's devices (/dev), every device allowed,
+				     * no masked or read-only paths, /sys and
+				     * /sys/fs/cgroup writable */
 	const struct mk_runtime_kv *annotations; /* OCI annotations (pod name, uid...) */
 	size_t n_annotations;
 };

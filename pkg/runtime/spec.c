@@ -272,6 +272,8 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 			cJSON_AddStringToObject(n, "path", spec->ipcns_path);
 		cJSON_AddItemToArray(ns, n);
 	}
+	if (spec->privileged)
+		cJSON_AddItemToObject(lin, "devices", rt_host_devices()); /* devices.c */
 	if (!spec->privileged) {
 		cJSON_AddItemToObject(lin, "maskedPaths", strv_json(masked_paths));
 		cJSON_AddItemToObject(lin, "readonlyPaths", strv_json(readonly_paths));

@@ -433,6 +433,7 @@ START_TEST(oci_spec)
 						.capabilities = nocaps };
 	ck_assert_int_eq(mk_runtime_spec_generate(&s2, NULL, &c, NULL), 0);
 	ck_assert_int_eq(cJSON_GetArraySize(mk_json_get(c, "process.capabilities.effective")), 0);
+	ck_assert_ptr_null(mk_json_get(c, "linux.devices"));
 	ck_assert(cJSON_IsFalse(mk_json_get(c, "process.noNewPrivileges")));
 	ck_assert_ptr_null(mk_json_get(c, "linux.resources.memory"));
 	ck_assert_ptr_null(mk_json_get(c, "linux.resources.unified"));
@@ -445,6 +446,19 @@ START_TEST(oci_spec)
 	ck_assert_int_eq(mk_runtime_spec_generate(&s3, NULL, &c, NULL), 0);
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(mk_json_get(c, "linux.resources.devices"), 0), "allow")));
 	ck_assert_ptr_null(mk_json_get(c, "linux.maskedPaths"));
+	/* the host's devices, /dev/null among them */
+	bool null_found = false;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, mk_json_get(c, "linux.devices"))
+		if (!strcmp(mk_json_get_string(d, "path"), "/dev/null")) {
+			null_found = true;
+			ck_assert_str_eq(mk_json_get_string(d, "type"), "c");
+			ck_assert_int_eq(cJSON_GetObjectItem(d, "major")->valueint, 1);
+			ck_assert_int_eq(cJSON_GetObjectItem(d, "minor")->valueint, 3);
+		} else {
+			ck_assert(!mk_str_has_prefix(mk_json_get_string(d, "path"), "/dev/pts/"));
+		}
+	ck_assert(null_found);
 	ck_assert_ptr_null(mk_json_get(c, "linux.readonlyPaths"));
 	ck_assert(cJSON_IsFalse(mk_json_get(c, "process.noNewPrivileges")));
 	cJSON_ArrayForEach(m, mk_json_get(c, "mounts"))
