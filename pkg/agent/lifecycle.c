@@ -26,13 +26,14 @@ int64_t agent_prestop_run(struct mk_agent *a, const cJSON *pod, const cJSON *c, 
 		if (ms > left)
 			ms = left;
 		if (ms > 0) {
-			struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+			struct timespec ts = {.tv_sec = ms / 1000,
+					      .tv_nsec = (ms % 1000) * 1000000};
 			while (nanosleep(&ts, &ts) < 0)
 				;
 		}
 	} else {
-		const char *kind = cJSON_GetObjectItem(h, "exec")	? "Exec"
-				   : cJSON_GetObjectItem(h, "httpGet") ? "HTTP"
+		const char *kind = cJSON_GetObjectItem(h, "exec")	 ? "Exec"
+				   : cJSON_GetObjectItem(h, "httpGet")	 ? "HTTP"
 				   : cJSON_GetObjectItem(h, "tcpSocket") ? "TCP"
 									 : NULL;
 		if (!kind)
@@ -42,10 +43,11 @@ int64_t agent_prestop_run(struct mk_agent *a, const cJSON *pod, const cJSON *c, 
 		cJSON_DeleteItemFromObjectCaseSensitive(probe, "timeoutSeconds");
 		cJSON_AddNumberToObject(probe, "timeoutSeconds", (double)((left + 999) / 1000));
 		_cleanup_free_ char *msg = NULL;
-		if (agent_probe_run(a, probe, c, pod_ip && *pod_ip ? pod_ip : "127.0.0.1", cid, &msg) !=
-		    PROBE_SUCCESS)
+		if (agent_probe_run(a, probe, c, pod_ip && *pod_ip ? pod_ip : "127.0.0.1", cid,
+				    &msg) != PROBE_SUCCESS)
 			agent_event(a, pod, "Warning", "FailedPreStopHook",
-				    "%s lifecycle hook for Container \"%s\" in Pod \"%s\" failed - error: %s",
+				    "%s lifecycle hook for Container \"%s\" in Pod \"%s\" failed - "
+				    "error: %s",
 				    kind, name ? name : "", pname ? pname : "", msg ? msg : "");
 	}
 	int64_t min = agent_now_ms() + MIN_GRACE_MS;

@@ -27,15 +27,16 @@ void mk_agent_limits_compute(const cJSON *c, struct mk_agent_limits *ret)
 		shares = MAX_SHARES;
 	int64_t quota = 0;
 	if (cpu_lim > 0) {
-		quota = cpu_lim > INT64_MAX / QUOTA_PERIOD ? INT64_MAX / 1000 : cpu_lim * QUOTA_PERIOD / 1000;
+		quota = cpu_lim > INT64_MAX / QUOTA_PERIOD ? INT64_MAX / 1000
+							   : cpu_lim * QUOTA_PERIOD / 1000;
 		if (quota < MIN_QUOTA)
 			quota = MIN_QUOTA;
 	}
 	*ret = (struct mk_agent_limits){
-		.memory = mem_lim > 0 ? mem_lim / 1000 + (mem_lim % 1000 ? 1 : 0) : 0,
-		.cpu_shares = (uint64_t)shares,
-		.cpu_quota = quota,
-		.cpu_period = QUOTA_PERIOD,
+	    .memory = mem_lim > 0 ? mem_lim / 1000 + (mem_lim % 1000 ? 1 : 0) : 0,
+	    .cpu_shares = (uint64_t)shares,
+	    .cpu_quota = quota,
+	    .cpu_period = QUOTA_PERIOD,
 	};
 }
 

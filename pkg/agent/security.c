@@ -17,26 +17,68 @@
 
 /* containerd's (and Docker's) default set */
 static const char *const default_caps[] = {
-	"CAP_CHOWN",	  "CAP_DAC_OVERRIDE", "CAP_FSETID",	      "CAP_FOWNER",
-	"CAP_MKNOD",	  "CAP_NET_RAW",      "CAP_SETGID",	      "CAP_SETUID",
-	"CAP_SETFCAP",	  "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-	"CAP_KILL",	  "CAP_AUDIT_WRITE",  NULL,
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+    NULL,
 };
 
 /* Every capability Linux knows (capability.h, up to CAP_CHECKPOINT_RESTORE):
  * what "ALL" and privileged give */
 static const char *const all_caps[] = {
-	"CAP_CHOWN",	     "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID",	     "CAP_KILL",	   "CAP_SETGID",	  "CAP_SETUID",
-	"CAP_SETPCAP",	     "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN",     "CAP_NET_RAW",	   "CAP_IPC_LOCK",	  "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE",    "CAP_SYS_RAWIO",	   "CAP_SYS_CHROOT",	  "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT",     "CAP_SYS_ADMIN",	   "CAP_SYS_BOOT",	  "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE",  "CAP_SYS_TIME",	   "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-	"CAP_LEASE",	     "CAP_AUDIT_WRITE",	   "CAP_AUDIT_CONTROL",	  "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE",  "CAP_MAC_ADMIN",	   "CAP_SYSLOG",	  "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",	   "CAP_PERFMON",	  "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE", NULL,
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+    NULL,
 };
 
 const char *const *mk_agent_caps_default(void)
@@ -67,7 +109,8 @@ static uint64_t own_bounding_set(void)
  * fields both levels have are looked up at the pod level). */
 static const cJSON *eff(const cJSON *pod, const cJSON *c, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "securityContext"), key);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(c, "securityContext"), key);
 	if (v && !cJSON_IsNull(v))
 		return v;
 	v = cJSON_GetObjectItemCaseSensitive(mk_json_get(pod, "spec.securityContext"), key);
@@ -76,7 +119,8 @@ static const cJSON *eff(const cJSON *pod, const cJSON *c, const char *key)
 
 static const cJSON *cfield(const cJSON *c, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "securityContext"), key);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(c, "securityContext"), key);
 	return v && !cJSON_IsNull(v) ? v : NULL;
 }
 
@@ -192,8 +236,9 @@ static int cmp_u32(const void *a, const void *b)
 /* "net_admin", "CAP_NET_ADMIN" -> "CAP_NET_ADMIN" (owned) */
 static char *cap_name(const char *s)
 {
-	char *c = mk_str_has_prefix(s, "CAP_") || mk_str_has_prefix(s, "cap_") ? mk_strdup(s)
-									      : mk_strdup_printf("CAP_%s", s);
+	char *c = mk_str_has_prefix(s, "CAP_") || mk_str_has_prefix(s, "cap_")
+		      ? mk_strdup(s)
+		      : mk_strdup_printf("CAP_%s", s);
 	for (char *p = c; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
@@ -203,9 +248,8 @@ static char *cap_name(const char *s)
 static bool list_has(const cJSON *arr, const char *v)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-		if (cJSON_IsString(it) && !strcasecmp(it->valuestring, v))
-			return true;
+	cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it) &&
+					!strcasecmp(it->valuestring, v)) return true;
 	return false;
 }
 
@@ -273,9 +317,10 @@ static char *pod_desc(const cJSON *pod)
 }
 
 int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *image_user,
-			      const char *rootfs, struct mk_agent_security *ret, struct mk_error **err)
+			      const char *rootfs, struct mk_agent_security *ret,
+			      struct mk_error **err)
 {
-	struct mk_agent_security s = { .fs_group = -1 };
+	struct mk_agent_security s = {.fs_group = -1};
 	const char *cname = mk_json_get_string(c, "name");
 	const cJSON *ru = eff(pod, c, "runAsUser"), *rg = eff(pod, c, "runAsGroup");
 	const cJSON *nonroot = eff(pod, c, "runAsNonRoot");
@@ -286,8 +331,10 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 	if (!cname)
 		cname = "";
 	if ((ru && !is_id(ru)) || (rg && !is_id(rg)))
-		return mk_error_set(err, EINVAL, "container %s: runAsUser and runAsGroup must be "
-				    "between 0 and 4294967295", cname);
+		return mk_error_set(err, EINVAL,
+				    "container %s: runAsUser and runAsGroup must be "
+				    "between 0 and 4294967295",
+				    cname);
 
 	/* the image's user: "uid", "uid:gid", "name", "name:group" */
 	uint32_t uid = 0, gid = 0;
@@ -304,27 +351,38 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 			img_numeric = false;
 			img_name = mk_strdup(u);
 			if (!passwd_find(rootfs, u, 0, &user, &uid, &gid) && !ru)
-				return mk_error_set(err, EINVAL, "container %s: unable to find user %s: "
-						    "no matching entries in passwd file", cname, u);
+				return mk_error_set(err, EINVAL,
+						    "container %s: unable to find user %s: "
+						    "no matching entries in passwd file",
+						    cname, u);
 		}
-		if (colon && *colon && !numeric(colon, &gid) && !group_find(rootfs, colon, &gid) && !rg)
-			return mk_error_set(err, EINVAL, "container %s: unable to find group %s: "
-					    "no matching entries in group file", cname, colon);
+		if (colon && *colon && !numeric(colon, &gid) && !group_find(rootfs, colon, &gid) &&
+		    !rg)
+			return mk_error_set(err, EINVAL,
+					    "container %s: unable to find group %s: "
+					    "no matching entries in group file",
+					    cname, colon);
 	}
 
 	/* kubelet's verifyRunAsNonRoot */
 	if (cJSON_IsTrue(nonroot)) {
 		if (ru) {
 			if (ru->valuedouble == 0)
-				return mk_error_set(err, EPERM, "container's runAsUser breaks non-root "
-						    "policy (pod: \"%s\", container: %s)", desc, cname);
+				return mk_error_set(err, EPERM,
+						    "container's runAsUser breaks non-root "
+						    "policy (pod: \"%s\", container: %s)",
+						    desc, cname);
 		} else if (!img_numeric) {
-			return mk_error_set(err, EPERM, "container has runAsNonRoot and image has "
+			return mk_error_set(err, EPERM,
+					    "container has runAsNonRoot and image has "
 					    "non-numeric user (%s), cannot verify user is non-root "
-					    "(pod: \"%s\", container: %s)", img_name, desc, cname);
+					    "(pod: \"%s\", container: %s)",
+					    img_name, desc, cname);
 		} else if (img_uid == 0) {
-			return mk_error_set(err, EPERM, "container has runAsNonRoot and image will run "
-					    "as root (pod: \"%s\", container: %s)", desc, cname);
+			return mk_error_set(err, EPERM,
+					    "container has runAsNonRoot and image will run "
+					    "as root (pod: \"%s\", container: %s)",
+					    desc, cname);
 		}
 	}
 
@@ -347,9 +405,9 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 	gid_add(&s, gid);
 	member_groups(&s, rootfs, user);
 	const cJSON *g;
-	cJSON_ArrayForEach(g, mk_json_get(pod, "spec.securityContext.supplementalGroups"))
-		if (is_id(g))
-			gid_add(&s, (uint32_t)g->valuedouble);
+	cJSON_ArrayForEach(
+	    g, mk_json_get(pod, "spec.securityContext.supplementalGroups")) if (is_id(g))
+	    gid_add(&s, (uint32_t)g->valuedouble);
 	const cJSON *fsg = mk_json_get(pod, "spec.securityContext.fsGroup");
 	if (is_id(fsg)) {
 		s.fs_group = (int64_t)fsg->valuedouble;
@@ -360,14 +418,14 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 	/* capabilities: privileged gets all; else the default set, "ALL" added,
 	 * "ALL" dropped, then single adds, then single drops (containerd's order) */
 	s.privileged = cJSON_IsTrue(cfield(c, "privileged"));
-	struct capset cs = { 0 };
+	struct capset cs = {0};
 	uint64_t bounding = own_bounding_set();
 	if (s.privileged)
 		caps_set_all(&cs, bounding);
 	else
 		caps_set(&cs, default_caps);
-	const cJSON *add = mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"),
-				       "capabilities.add");
+	const cJSON *add =
+	    mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"), "capabilities.add");
 	const cJSON *drop = mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"),
 					"capabilities.drop");
 	if (!s.privileged) {
@@ -376,16 +434,18 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 		if (list_has(drop, "ALL"))
 			caps_set(&cs, NULL);
 		const cJSON *it;
-		cJSON_ArrayForEach(it, add)
-			if (cJSON_IsString(it) && strcasecmp(it->valuestring, "ALL")) {
-				_cleanup_free_ char *n = cap_name(it->valuestring);
-				caps_add(&cs, n);
-			}
-		cJSON_ArrayForEach(it, drop)
-			if (cJSON_IsString(it) && strcasecmp(it->valuestring, "ALL")) {
-				_cleanup_free_ char *n = cap_name(it->valuestring);
-				caps_drop(&cs, n);
-			}
+		cJSON_ArrayForEach(it, add) if (cJSON_IsString(it) &&
+						strcasecmp(it->valuestring, "ALL"))
+		{
+			_cleanup_free_ char *n = cap_name(it->valuestring);
+			caps_add(&cs, n);
+		}
+		cJSON_ArrayForEach(it, drop) if (cJSON_IsString(it) &&
+						 strcasecmp(it->valuestring, "ALL"))
+		{
+			_cleanup_free_ char *n = cap_name(it->valuestring);
+			caps_drop(&cs, n);
+		}
 	}
 	if (!cs.v)
 		cs.v = mk_malloc0(sizeof(char *));
@@ -425,7 +485,8 @@ static int own_one(int dirfd, const char *name, const struct stat *st, gid_t g, 
 	mode_t mask = ro ? 0440 : 0660;
 	if (S_ISDIR(st->st_mode))
 		mask |= S_ISGID | 0110;
-	return fchmodat(dirfd, name, (st->st_mode & 07777) | mask, 0) < 0 && errno != ENOENT ? -1 : 0;
+	return fchmodat(dirfd, name, (st->st_mode & 07777) | mask, 0) < 0 && errno != ENOENT ? -1
+											     : 0;
 }
 
 static int own_tree(int fd, gid_t g, bool ro, int depth)
@@ -484,11 +545,11 @@ int mk_agent_volume_ownership_set(const char *dir, int64_t fs_group, bool on_roo
 	return 0;
 }
 
-int agent_volume_fsgroup_set(const cJSON *pod, const char *name, const char *path,
-			     int64_t fs_group, struct mk_error **err)
+int agent_volume_fsgroup_set(const cJSON *pod, const char *name, const char *path, int64_t fs_group,
+			     struct mk_error **err)
 {
-	static const char *const rw_kinds[] = { "emptyDir", "persistentVolumeClaim", "ephemeral" };
-	static const char *const ro_kinds[] = { "configMap", "secret", "downwardAPI", "projected" };
+	static const char *const rw_kinds[] = {"emptyDir", "persistentVolumeClaim", "ephemeral"};
+	static const char *const ro_kinds[] = {"configMap", "secret", "downwardAPI", "projected"};
 	const cJSON *v, *vol = NULL;
 	cJSON_ArrayForEach(v, mk_json_get(pod, "spec.volumes"))
 	{

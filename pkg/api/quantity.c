@@ -54,7 +54,8 @@ int mk_api_quantity_parse(const char *s, int64_t *ret_milli, struct mk_error **e
 			seen++;
 			/* 30 significant digits are far beyond any int64 milli value */
 			if ((m || *p != '0') && ++digits > 30)
-				return mk_error_set(err, EINVAL, "quantity '%s': too many digits", s);
+				return mk_error_set(err, EINVAL, "quantity '%s': too many digits",
+						    s);
 			m = m * 10 + (*p - '0');
 			if (dot)
 				frac++;
@@ -65,16 +66,18 @@ int mk_api_quantity_parse(const char *s, int64_t *ret_milli, struct mk_error **e
 		}
 	}
 	if (!seen)
-		return mk_error_set(err, EINVAL, "quantity '%s': quantities must match the regular "
-				    "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'", s);
+		return mk_error_set(err, EINVAL,
+				    "quantity '%s': quantities must match the regular "
+				    "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+				    s);
 	static const struct {
 		const char *sfx;
 		int bin, dec;
 	} sfx[] = {
-		{ "Ki", 10, 0 }, { "Mi", 20, 0 }, { "Gi", 30, 0 }, { "Ti", 40, 0 }, { "Pi", 50, 0 },
-		{ "Ei", 60, 0 }, { "n", 0, -9 },  { "u", 0, -6 },  { "m", 0, -3 },  { "", 0, 0 },
-		{ "k", 0, 3 },	 { "M", 0, 6 },	  { "G", 0, 9 },   { "T", 0, 12 },  { "P", 0, 15 },
-		{ "E", 0, 18 },
+	    {"Ki", 10, 0}, {"Mi", 20, 0}, {"Gi", 30, 0}, {"Ti", 40, 0},
+	    {"Pi", 50, 0}, {"Ei", 60, 0}, {"n", 0, -9},	 {"u", 0, -6},
+	    {"m", 0, -3},  {"", 0, 0},	  {"k", 0, 3},	 {"M", 0, 6},
+	    {"G", 0, 9},   {"T", 0, 12},  {"P", 0, 15},	 {"E", 0, 18},
 	};
 	size_t i;
 	for (i = 0; i < MK_ARRAY_SIZE(sfx); i++)
@@ -182,16 +185,16 @@ static void req_max(struct req *a, struct req b)
 static struct req container_req(const cJSON *c)
 {
 	const cJSON *r = mk_json_get(c, "resources.requests");
-	return (struct req){ mk_api_resource_list_milli(r, "cpu"),
-			     mk_api_resource_list_milli(r, "memory") };
+	return (struct req){mk_api_resource_list_milli(r, "cpu"),
+			    mk_api_resource_list_milli(r, "memory")};
 }
 
 void mk_api_pod_requests(const cJSON *spec, int64_t *ret_cpu_milli, int64_t *ret_mem_bytes)
 {
-	struct req sum = { 0 }, sidecars = { 0 }, init_max = { 0 };
+	struct req sum = {0}, sidecars = {0}, init_max = {0};
 	const cJSON *c;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers"))
-		req_add(&sum, container_req(c));
+	    req_add(&sum, container_req(c));
 	/* init containers run one at a time, beside the sidecars started before
 	 * them; sidecars then keep running beside the app containers */
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"))
@@ -209,24 +212,24 @@ void mk_api_pod_requests(const cJSON *spec, int64_t *ret_cpu_milli, int64_t *ret
 	}
 	req_max(&sum, init_max);
 	const cJSON *oh = mk_json_get(spec, "overhead");
-	req_add(&sum, (struct req){ mk_api_resource_list_milli(oh, "cpu"),
-				    mk_api_resource_list_milli(oh, "memory") });
+	req_add(&sum, (struct req){mk_api_resource_list_milli(oh, "cpu"),
+				   mk_api_resource_list_milli(oh, "memory")});
 	*ret_cpu_milli = sum.cpu;
 	*ret_mem_bytes = sum.mem / 1000 + (sum.mem % 1000 ? 1 : 0);
 }
 
 /* ---- QoS --------------------------------------------------------------------------- */
 
-static const char *const qos_resources[] = { "cpu", "memory" };
+static const char *const qos_resources[] = {"cpu", "memory"};
 
 const char *mk_api_pod_qos_class(const cJSON *spec)
 {
 	/* totals per resource over every init and app container (ephemeral ones
 	 * have no resources); only positive quantities count */
-	int64_t req[2] = { 0 }, lim[2] = { 0 };
-	bool has_req[2] = { false }, has_lim[2] = { false };
+	int64_t req[2] = {0}, lim[2] = {0};
+	bool has_req[2] = {false}, has_lim[2] = {false};
 	bool guaranteed = true;
-	static const char *const lists[] = { "initContainers", "containers" };
+	static const char *const lists[] = {"initContainers", "containers"};
 	for (size_t l = 0; l < MK_ARRAY_SIZE(lists); l++) {
 		const cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l]))

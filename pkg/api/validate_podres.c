@@ -7,7 +7,8 @@
 #include "minik8s/api.h"
 #include "internal.h"
 
-#define QUANTITY_RE "quantities must match the regular expression " \
+#define QUANTITY_RE                                                                                \
+	"quantities must match the regular expression "                                            \
 	"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
 /* a quantity field: 0 with *ret_milli, -1 (cause added) when malformed or negative */
@@ -56,15 +57,15 @@ static void resources(cJSON *causes, const cJSON *res, const char *base)
 		if (!lq || quantity(NULL, lq, f, &l) < 0 || v <= l)
 			continue;
 		char detail[160];
-		snprintf(detail, sizeof(detail), "must be less than or equal to %s limit of %s", q->string,
-			 cJSON_IsString(lq) ? lq->valuestring : "the limit");
+		snprintf(detail, sizeof(detail), "must be less than or equal to %s limit of %s",
+			 q->string, cJSON_IsString(lq) ? lq->valuestring : "the limit");
 		mk_api_v_invalid(causes, f, q, detail);
 	}
 }
 
 static void ids(cJSON *causes, const cJSON *sc, const char *base)
 {
-	static const char *const keys[] = { "runAsUser", "runAsGroup", "fsGroup" };
+	static const char *const keys[] = {"runAsUser", "runAsGroup", "fsGroup"};
 	char f[320];
 	for (size_t i = 0; i < MK_ARRAY_SIZE(keys); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(sc, keys[i]);
@@ -73,7 +74,8 @@ static void ids(cJSON *causes, const cJSON *sc, const char *base)
 		snprintf(f, sizeof(f), "%s.%s", base, keys[i]);
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2147483647.0 ||
 		    v->valuedouble != (double)(int64_t)v->valuedouble)
-			mk_api_v_invalid(causes, f, v, "must be between 0 and 2147483647, inclusive");
+			mk_api_v_invalid(causes, f, v,
+					 "must be between 0 and 2147483647, inclusive");
 	}
 	const cJSON *g;
 	size_t k = 0;
@@ -81,7 +83,8 @@ static void ids(cJSON *causes, const cJSON *sc, const char *base)
 	{
 		snprintf(f, sizeof(f), "%s.supplementalGroups[%zu]", base, k++);
 		if (!cJSON_IsNumber(g) || g->valuedouble < 0 || g->valuedouble > 2147483647.0)
-			mk_api_v_invalid(causes, f, g, "must be between 0 and 2147483647, inclusive");
+			mk_api_v_invalid(causes, f, g,
+					 "must be between 0 and 2147483647, inclusive");
 	}
 }
 
@@ -100,14 +103,18 @@ void mk_api_v_container_node_asks(cJSON *causes, const cJSON *c, const char *bas
 	if (!cJSON_IsFalse(ape))
 		return;
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sc, "privileged")))
-		mk_api_v_invalid(causes, f, sc, "cannot set `allowPrivilegeEscalation` to false and "
-					       "`privileged` to true");
+		mk_api_v_invalid(causes, f, sc,
+				 "cannot set `allowPrivilegeEscalation` to false and "
+				 "`privileged` to true");
 	const cJSON *cap;
-	cJSON_ArrayForEach(cap, mk_json_get(sc, "capabilities.add"))
-		if (cJSON_IsString(cap) && (!strcmp(cap->valuestring, "SYS_ADMIN") ||
-					    !strcmp(cap->valuestring, "CAP_SYS_ADMIN")))
-			mk_api_v_invalid(causes, f, sc, "cannot set `allowPrivilegeEscalation` to false "
-						       "and `capabilities.Add` CAP_SYS_ADMIN");
+	cJSON_ArrayForEach(
+	    cap,
+	    mk_json_get(sc, "capabilities.add")) if (cJSON_IsString(cap) &&
+						     (!strcmp(cap->valuestring, "SYS_ADMIN") ||
+						      !strcmp(cap->valuestring, "CAP_SYS_ADMIN")))
+	    mk_api_v_invalid(causes, f, sc,
+			     "cannot set `allowPrivilegeEscalation` to false "
+			     "and `capabilities.Add` CAP_SYS_ADMIN");
 }
 
 void mk_api_v_pod_node_asks(cJSON *causes, const cJSON *spec, const char *prefix)

@@ -41,7 +41,8 @@ char *rt_cgroup_oom_file(pid_t pid)
 			char *s2 = NULL;
 			for (char *t = strtok_r(cs, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
 				if (!strcmp(t, "memory"))
-					return mk_strdup_printf("/sys/fs/cgroup/memory%s/memory.oom_control", cg);
+					return mk_strdup_printf(
+					    "/sys/fs/cgroup/memory%s/memory.oom_control", cg);
 		}
 	}
 	return NULL;

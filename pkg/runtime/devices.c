@@ -12,8 +12,8 @@
 
 static void walk(cJSON *out, const char *dir, int depth)
 {
-	static const char *const skip_dirs[] = { "pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts",
-						 ".udev" };
+	static const char *const skip_dirs[] = {"pts",	"shm",	       "fd",   "mqueue",
+						".lxc", ".lxd-mounts", ".udev"};
 	if (depth > 4 || cJSON_GetArraySize(out) > 4096)
 		return;
 	DIR *d = opendir(dir);

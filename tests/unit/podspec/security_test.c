@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "minik8s/agent.h"
 #include "minik8s/runtime.h"
+#include "../../../pkg/runtime/internal.h"
 
 static cJSON *J(const char *s)
 {
@@ -80,7 +81,8 @@ START_TEST(user_and_groups)
 	struct mk_error *err = NULL;
 
 	/* the image's user by name: its uid, gid and group memberships */
-	cJSON *pod = J("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\"},\"spec\":{}}");
+	cJSON *pod =
+	    J("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\"},\"spec\":{}}");
 	cJSON *c = J("{\"name\":\"c\"}");
 	ck_assert_int_eq(mk_agent_security_resolve(pod, c, "web", root, &s, &err), 0);
 	ck_assert_uint_eq(s.uid, 33);
@@ -173,8 +175,9 @@ START_TEST(run_as_non_root)
 	mk_error_free(&err);
 	/* a user name cannot be verified */
 	ck_assert_int_lt(mk_agent_security_resolve(pod, c, "app", root, &s, &err), 0);
-	ck_assert_str_eq(err->msg, "container has runAsNonRoot and image has non-numeric user (app), "
-				   "cannot verify user is non-root (pod: \"p_ns(u1)\", container: c)");
+	ck_assert_str_eq(err->msg,
+			 "container has runAsNonRoot and image has non-numeric user (app), "
+			 "cannot verify user is non-root (pod: \"p_ns(u1)\", container: c)");
 	mk_error_free(&err);
 	/* a numeric non-root image user is fine */
 	ck_assert_int_eq(mk_agent_security_resolve(pod, c, "1000", root, &s, &err), 0);
@@ -242,7 +245,8 @@ START_TEST(capabilities)
 	      "\"drop\":[\"CHOWN\",\"NET_RAW\"]}}}");
 	ck_assert_int_eq(mk_agent_security_resolve(pod, c, NULL, NULL, &s, NULL), 0);
 	ck_assert_uint_eq(n_caps(&s), 13);
-	ck_assert(has_cap(&s, "CAP_NET_ADMIN") && !has_cap(&s, "CAP_CHOWN") && !has_cap(&s, "CAP_NET_RAW"));
+	ck_assert(has_cap(&s, "CAP_NET_ADMIN") && !has_cap(&s, "CAP_CHOWN") &&
+		  !has_cap(&s, "CAP_NET_RAW"));
 	mk_agent_security_release(&s);
 	cJSON_Delete(c);
 
@@ -256,7 +260,8 @@ START_TEST(capabilities)
 	cJSON_Delete(c);
 
 	/* privileged: every capability, escalation allowed; drops ignored */
-	c = J("{\"name\":\"c\",\"securityContext\":{\"privileged\":true,\"allowPrivilegeEscalation\":false,"
+	c = J("{\"name\":\"c\",\"securityContext\":{\"privileged\":true,"
+	      "\"allowPrivilegeEscalation\":false,"
 	      "\"capabilities\":{\"drop\":[\"ALL\"]}}}");
 	ck_assert_int_eq(mk_agent_security_resolve(pod, c, NULL, NULL, &s, NULL), 0);
 	ck_assert(s.privileged && !s.no_new_privileges);
@@ -378,59 +383,76 @@ END_TEST
 static bool json_has_str(const cJSON *arr, const char *v)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, v))
-			return true;
+	cJSON_ArrayForEach(it,
+			   arr) if (cJSON_IsString(it) && !strcmp(it->valuestring, v)) return true;
 	return false;
 }
 
 START_TEST(oci_spec)
 {
-	static const char *const args[] = { "sh", NULL };
-	static const char *const caps[] = { "CAP_NET_ADMIN", NULL };
-	static const char *const nocaps[] = { NULL };
-	uint32_t gids[] = { 2000, 3000 };
+	static const char *const args[] = {"sh", NULL};
+	static const char *const caps[] = {"CAP_NET_ADMIN", NULL};
+	static const char *const nocaps[] = {NULL};
+	uint32_t gids[] = {2000, 3000};
 	struct mk_runtime_container_spec spec = {
-		.id = "c1", .rootfs = "/r", .args = args, .uid = 1000, .gid = 3000,
-		.additional_gids = gids, .n_additional_gids = 2, .capabilities = caps,
-		.rootfs_readonly = true, .no_new_privileges = true,
-		.memory_limit = 16 * 1024 * 1024, .memory_no_swap = true, .memory_oom_group = true,
-		.cpu_shares = 256, .cpu_quota = 50000, .cpu_period = 100000,
+	    .id = "c1",
+	    .rootfs = "/r",
+	    .args = args,
+	    .uid = 1000,
+	    .gid = 3000,
+	    .additional_gids = gids,
+	    .n_additional_gids = 2,
+	    .capabilities = caps,
+	    .rootfs_readonly = true,
+	    .no_new_privileges = true,
+	    .memory_limit = 16 * 1024 * 1024,
+	    .memory_no_swap = true,
+	    .memory_oom_group = true,
+	    .cpu_shares = 256,
+	    .cpu_quota = 50000,
+	    .cpu_period = 100000,
 	};
 	cJSON *c = NULL;
 	ck_assert_int_eq(mk_runtime_spec_generate(&spec, "/p/c1", &c, NULL), 0);
-	ck_assert_int_eq(cJSON_GetObjectItem(mk_json_get(c, "process.user"), "uid")->valueint, 1000);
-	ck_assert_int_eq(cJSON_GetObjectItem(mk_json_get(c, "process.user"), "gid")->valueint, 3000);
+	ck_assert_int_eq(cJSON_GetObjectItem(mk_json_get(c, "process.user"), "uid")->valueint,
+			 1000);
+	ck_assert_int_eq(cJSON_GetObjectItem(mk_json_get(c, "process.user"), "gid")->valueint,
+			 3000);
 	ck_assert_int_eq(cJSON_GetArraySize(mk_json_get(c, "process.user.additionalGids")), 2);
 	ck_assert(cJSON_IsTrue(mk_json_get(c, "process.noNewPrivileges")));
 	ck_assert(cJSON_IsTrue(mk_json_get(c, "root.readonly")));
-	const char *sets[] = { "bounding", "effective", "permitted" };
+	const char *sets[] = {"bounding", "effective", "permitted"};
 	for (size_t i = 0; i < 3; i++) {
-		const cJSON *set = cJSON_GetObjectItem(mk_json_get(c, "process.capabilities"), sets[i]);
+		const cJSON *set =
+		    cJSON_GetObjectItem(mk_json_get(c, "process.capabilities"), sets[i]);
 		ck_assert_int_eq(cJSON_GetArraySize(set), 1);
 		ck_assert(json_has_str(set, "CAP_NET_ADMIN"));
 	}
 	const cJSON *mem = mk_json_get(c, "linux.resources.memory");
 	ck_assert_int_eq((int64_t)cJSON_GetObjectItem(mem, "limit")->valuedouble, 16777216);
 	ck_assert_int_eq((int64_t)cJSON_GetObjectItem(mem, "swap")->valuedouble, 16777216);
-	ck_assert_str_eq(cJSON_GetObjectItem(mk_json_get(c, "linux.resources.unified"), "memory.oom.group")->valuestring, "1");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(mk_json_get(c, "linux.resources.unified"), "memory.oom.group")
+		->valuestring,
+	    "1");
 	const cJSON *cpu = mk_json_get(c, "linux.resources.cpu");
 	ck_assert_int_eq(cJSON_GetObjectItem(cpu, "shares")->valueint, 256);
 	ck_assert_int_eq(cJSON_GetObjectItem(cpu, "quota")->valueint, 50000);
 	ck_assert_int_eq(cJSON_GetObjectItem(cpu, "period")->valueint, 100000);
 	/* unprivileged: devices denied, masked and read-only paths, /sys ro */
-	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(mk_json_get(c, "linux.resources.devices"), 0), "allow")));
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(mk_json_get(c, "linux.resources.devices"), 0), "allow")));
 	ck_assert_int_gt(cJSON_GetArraySize(mk_json_get(c, "linux.maskedPaths")), 0);
 	ck_assert_int_gt(cJSON_GetArraySize(mk_json_get(c, "linux.readonlyPaths")), 0);
 	const cJSON *m;
-	cJSON_ArrayForEach(m, mk_json_get(c, "mounts"))
-		if (!strcmp(mk_json_get_string(m, "destination"), "/sys"))
-			ck_assert(json_has_str(cJSON_GetObjectItem(m, "options"), "ro"));
+	cJSON_ArrayForEach(
+	    m, mk_json_get(c, "mounts")) if (!strcmp(mk_json_get_string(m, "destination"), "/sys"))
+	    ck_assert(json_has_str(cJSON_GetObjectItem(m, "options"), "ro"));
 	cJSON_Delete(c);
 
 	/* an empty capability list is no capabilities, not the defaults */
-	struct mk_runtime_container_spec s2 = { .id = "c2", .rootfs = "/r", .args = args,
-						.capabilities = nocaps };
+	struct mk_runtime_container_spec s2 = {
+	    .id = "c2", .rootfs = "/r", .args = args, .capabilities = nocaps};
 	ck_assert_int_eq(mk_runtime_spec_generate(&s2, NULL, &c, NULL), 0);
 	ck_assert_int_eq(cJSON_GetArraySize(mk_json_get(c, "process.capabilities.effective")), 0);
 	ck_assert_ptr_null(mk_json_get(c, "linux.devices"));
@@ -441,23 +463,31 @@ START_TEST(oci_spec)
 
 	/* privileged: every device, no masked paths, /sys and cgroups rw, and
 	 * never no_new_privs */
-	struct mk_runtime_container_spec s3 = { .id = "c3", .rootfs = "/r", .args = args,
-						.privileged = true, .no_new_privileges = true };
+	struct mk_runtime_container_spec s3 = {.id = "c3",
+					       .rootfs = "/r",
+					       .args = args,
+					       .privileged = true,
+					       .no_new_privileges = true};
 	ck_assert_int_eq(mk_runtime_spec_generate(&s3, NULL, &c, NULL), 0);
-	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(mk_json_get(c, "linux.resources.devices"), 0), "allow")));
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(mk_json_get(c, "linux.resources.devices"), 0), "allow")));
 	ck_assert_ptr_null(mk_json_get(c, "linux.maskedPaths"));
 	/* the host's devices, /dev/null among them */
 	bool null_found = false;
 	const cJSON *d;
-	cJSON_ArrayForEach(d, mk_json_get(c, "linux.devices"))
-		if (!strcmp(mk_json_get_string(d, "path"), "/dev/null")) {
-			null_found = true;
-			ck_assert_str_eq(mk_json_get_string(d, "type"), "c");
-			ck_assert_int_eq(cJSON_GetObjectItem(d, "major")->valueint, 1);
-			ck_assert_int_eq(cJSON_GetObjectItem(d, "minor")->valueint, 3);
-		} else {
-			ck_assert(!mk_str_has_prefix(mk_json_get_string(d, "path"), "/dev/pts/"));
-		}
+	cJSON_ArrayForEach(
+	    d, mk_json_get(c, "linux.devices")) if (!strcmp(mk_json_get_string(d, "path"),
+							    "/dev/null"))
+	{
+		null_found = true;
+		ck_assert_str_eq(mk_json_get_string(d, "type"), "c");
+		ck_assert_int_eq(cJSON_GetObjectItem(d, "major")->valueint, 1);
+		ck_assert_int_eq(cJSON_GetObjectItem(d, "minor")->valueint, 3);
+	}
+	else
+	{
+		ck_assert(!mk_str_has_prefix(mk_json_get_string(d, "path"), "/dev/pts/"));
+	}
 	ck_assert(null_found);
 	ck_assert_ptr_null(mk_json_get(c, "linux.readonlyPaths"));
 	ck_assert(cJSON_IsFalse(mk_json_get(c, "process.noNewPrivileges")));
@@ -473,6 +503,31 @@ START_TEST(oci_spec)
 }
 END_TEST
 
+START_TEST(oom_counter)
+{
+	/* cgroup v1 memory.oom_control and v2 memory.events carry the same line */
+	char tmpl[] = "/tmp/mk-podspec-oom-XXXXXX";
+	int fd = mkstemp(tmpl);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	static const char v1[] = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+	static const char v2[] = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
+	ck_assert_int_eq(mk_fs_write_file(tmpl, v1, strlen(v1), 0600, NULL), 0);
+	ck_assert_int_eq(rt_cgroup_oom_kills(tmpl), 3);
+	ck_assert_int_eq(mk_fs_write_file(tmpl, v2, strlen(v2), 0600, NULL), 0);
+	ck_assert_int_eq(rt_cgroup_oom_kills(tmpl), 1);
+	ck_assert_int_eq(mk_fs_write_file(tmpl, "max 1\n", 6, 0600, NULL), 0);
+	ck_assert_int_eq(rt_cgroup_oom_kills(tmpl), -1);
+	unlink(tmpl);
+	ck_assert_int_eq(rt_cgroup_oom_kills(tmpl), -1);
+	ck_assert_int_eq(rt_cgroup_oom_kills(NULL), -1);
+	/* our own memory cgroup's file, where there is one (not in a v2 root) */
+	_cleanup_free_ char *own = rt_cgroup_oom_file(getpid());
+	if (own && access(own, R_OK) == 0)
+		ck_assert_int_ge(rt_cgroup_oom_kills(own), 0);
+}
+END_TEST
+
 Suite *security_suite(void)
 {
 	Suite *s = suite_create("security");
@@ -484,6 +539,7 @@ Suite *security_suite(void)
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, allocatable);
 	tcase_add_test(tc, oci_spec);
+	tcase_add_test(tc, oom_counter);
 	suite_add_tcase(s, tc);
 	return s;
 }
