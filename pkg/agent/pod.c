@@ -685,6 +685,7 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	_cleanup_error_ struct mk_error *err = NULL;
 	struct mk_image_config *ic = NULL;
 	struct envv env = { 0 };
+	struct mk_agent_security sec = { .fs_group = -1 }; /* security.c */
 	char **argv = NULL, **cmd = NULL, **args = NULL;
 	struct vol *vols = NULL;
 	size_t nvols = 0;
@@ -693,7 +694,6 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	char *subpaths[64] = { 0 };
 	size_t nsub = 0;
 	const char *reason = "CreateContainerError";
-	struct mk_agent_security sec = { .fs_group = -1 };
 	const char *hostname = mk_json_get_string(pod, "spec.hostname");
 	if (!hostname || !*hostname)
 		hostname = st->name;
