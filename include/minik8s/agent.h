@@ -114,38 +114,6 @@ int64_t mk_agent_quantity_parse(const char *s, int milli);
  * first restart, then base, 2*base, ... capped at max (the kubelet's rule). */
 uint64_t mk_agent_backoff_ms(unsigned restarts, unsigned base_ms, unsigned max_ms);
 
-/* One init container as the init sequence sees it (kubelet's
- * computeInitContainerActions, reduced to a single node agent). */
-struct mk_agent_init_view {
-	bool sidecar;	      /* restartPolicy: Always */
-	bool running;	      /* its runtime container runs now */
-	bool started;	      /* running and its startup probe (if any) succeeded */
-	bool completed;	      /* exited 0: never runs again */
-	bool failed;	      /* exited non-zero and will not be restarted */
-};
-enum mk_agent_init_step {
-	MK_AGENT_INIT_DONE,   /* every regular one completed, every sidecar started */
-	MK_AGENT_INIT_WAIT,   /* *ret_index runs (or starts up): wait for it */
-	MK_AGENT_INIT_START,  /* *ret_index is next: start or restart it */
-	MK_AGENT_INIT_FAILED, /* *ret_index failed for good: the pod fails */
-};
-/* The next step of the init sequence over v[0..n) in spec order. */
-enum mk_agent_init_step mk_agent_init_next(const struct mk_agent_init_view *v, size_t n,
-					   size_t *ret_index);
-
-/* Counts the pod phase is computed from (kubelet getPhase). Sidecars and
- * ephemeral containers are not counted among the apps. */
-struct mk_agent_phase_input {
-	bool init_failed;     /* an init container failed under restartPolicy Never */
-	bool initialized;     /* the init sequence is done */
-	int apps;	      /* spec.containers */
-	int apps_pending;     /* never started yet */
-	int apps_done;	      /* terminated for good */
-	int apps_failed;      /* of those, with a non-zero exit code */
-};
-/* "Pending", "Running", "Succeeded" or "Failed" (static string). */
-const char *mk_agent_pod_phase(const struct mk_agent_phase_input *in);
-
 /* ---- what a pod spec asks of the node (security.c, resources.c) ---------------- */
 
 /* A container's effective securityContext as the runtime applies it. */
@@ -197,5 +165,37 @@ void mk_agent_limits_compute(const cJSON *c, struct mk_agent_limits *ret);
 cJSON *mk_agent_node_allocatable(const cJSON *capacity);
 /* cgroup v2 cpu.weight for CPU shares (runc's conversion of the kubelet's shares). */
 uint64_t mk_agent_cpu_weight(uint64_t shares);
+
+/* One init container as the init sequence sees it (kubelet's
+ * computeInitContainerActions, reduced to a single node agent). */
+struct mk_agent_init_view {
+	bool sidecar;	      /* restartPolicy: Always */
+	bool running;	      /* its runtime container runs now */
+	bool started;	      /* running and its startup probe (if any) succeeded */
+	bool completed;	      /* exited 0: never runs again */
+	bool failed;	      /* exited non-zero and will not be restarted */
+};
+enum mk_agent_init_step {
+	MK_AGENT_INIT_DONE,   /* every regular one completed, every sidecar started */
+	MK_AGENT_INIT_WAIT,   /* *ret_index runs (or starts up): wait for it */
+	MK_AGENT_INIT_START,  /* *ret_index is next: start or restart it */
+	MK_AGENT_INIT_FAILED, /* *ret_index failed for good: the pod fails */
+};
+/* The next step of the init sequence over v[0..n) in spec order. */
+enum mk_agent_init_step mk_agent_init_next(const struct mk_agent_init_view *v, size_t n,
+					   size_t *ret_index);
+
+/* Counts the pod phase is computed from (kubelet getPhase). Sidecars and
+ * ephemeral containers are not counted among the apps. */
+struct mk_agent_phase_input {
+	bool init_failed;     /* an init container failed under restartPolicy Never */
+	bool initialized;     /* the init sequence is done */
+	int apps;	      /* spec.containers */
+	int apps_pending;     /* never started yet */
+	int apps_done;	      /* terminated for good */
+	int apps_failed;      /* of those, with a non-zero exit code */
+};
+/* "Pending", "Running", "Succeeded" or "Failed" (static string). */
+const char *mk_agent_pod_phase(const struct mk_agent_phase_input *in);
 
 #endif

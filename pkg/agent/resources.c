@@ -62,14 +62,14 @@ cJSON *mk_agent_node_allocatable(const cJSON *capacity)
 	if (!a)
 		return cJSON_CreateObject();
 	const char *mem = mk_json_get_string(capacity, "memory");
-	if (mem && mk_api_quantity_value(mem, &v, NULL) == 0) {
+	if (mem && mk_api_quantity_parse_value(mem, &v, NULL) == 0) {
 		v = v > EVICTION_MEMORY ? v - EVICTION_MEMORY : 0;
 		/* in Ki as the kubelet prints it, rounded down */
 		snprintf(buf, sizeof(buf), "%lldKi", (long long)(v / 1024));
 		mk_json_set_string(a, "memory", buf);
 	}
 	const char *eph = mk_json_get_string(capacity, "ephemeral-storage");
-	if (eph && mk_api_quantity_value(eph, &v, NULL) == 0) {
+	if (eph && mk_api_quantity_parse_value(eph, &v, NULL) == 0) {
 		v -= v / 100 * EVICTION_NODEFS_PCT;
 		snprintf(buf, sizeof(buf), "%lld", (long long)v);
 		mk_json_set_string(a, "ephemeral-storage", buf);

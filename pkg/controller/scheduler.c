@@ -1,6 +1,5 @@
 /* Scheduler: binds pending pods to Ready, schedulable nodes that match their
- * nodeSelector, whose NoSchedule/NoExecute taints they tolerate and whose
- * allocatable cpu, memory and pod count hold their requests (sched_fit.c). Among the
+ * nodeSelector and whose NoSchedule/NoExecute taints they tolerate. Among the
  * feasible nodes: fewest pods of the same controller first (spread replicas),
  * then fewest pods, then name. Binds are remembered ("assumed") until the
  * cache shows them, so a burst of pods is spread correctly before the watch
@@ -175,8 +174,10 @@ static void reason_add(struct reason_count *rc, int *nr, int max, const char *wh
 		rc[j].n++;
 }
 
-/* NodeResourcesFit against the pods bound to node name and those assumed onto
- * it (pending: the unbound pods); reasons as mk_controller_sched_fit. */
+/* NodeResourcesFit (sched_fit.c), after the filters of infeasible(): the node's
+ * allocatable cpu, memory and pod count must hold the pod's requests beside those
+ * of the pods bound to node name and those assumed onto it (pending: the unbound
+ * pods); reasons as mk_controller_sched_fit. */
 static int node_fit(struct mk_controllers *ctl, const cJSON *pod, const cJSON *node,
 		    const char *name, struct mk_object **pending, size_t np, const char *reasons[3])
 {

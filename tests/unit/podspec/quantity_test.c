@@ -59,11 +59,11 @@ END_TEST
 START_TEST(quantity_value)
 {
 	int64_t v;
-	ck_assert_int_eq(mk_api_quantity_value("64Mi", &v, NULL), 0);
+	ck_assert_int_eq(mk_api_quantity_parse_value("64Mi", &v, NULL), 0);
 	ck_assert_int_eq(v, 67108864);
-	ck_assert_int_eq(mk_api_quantity_value("100m", &v, NULL), 0);
+	ck_assert_int_eq(mk_api_quantity_parse_value("100m", &v, NULL), 0);
 	ck_assert_int_eq(v, 1); /* Value() rounds up */
-	ck_assert_int_eq(mk_api_quantity_value("24104532Ki", &v, NULL), 0);
+	ck_assert_int_eq(mk_api_quantity_parse_value("24104532Ki", &v, NULL), 0);
 	ck_assert_int_eq(v, 24104532LL * 1024);
 }
 END_TEST

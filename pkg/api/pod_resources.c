@@ -122,7 +122,7 @@ bad:
 	return mk_error_set(err, EINVAL, "quantity '%s': unable to parse quantity's suffix", s);
 }
 
-int mk_api_quantity_value(const char *s, int64_t *ret, struct mk_error **err)
+int mk_api_quantity_parse_value(const char *s, int64_t *ret, struct mk_error **err)
 {
 	int64_t milli;
 	if (mk_api_quantity_parse(s, &milli, err) < 0)
