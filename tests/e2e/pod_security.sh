@@ -12,7 +12,8 @@
 # node allocatable and the scheduler's resource fit (Pending with a
 # FailedScheduling "Insufficient memory" / "Insufficient cpu" event); preStop
 # hooks (exec and httpGet) running before SIGTERM, and a container ignoring
-# SIGTERM killed after the grace period.
+# SIGTERM killed after the grace period; a bad manifest answered 422 naming the
+# fields (kubectl apply shows them); `kubectl describe` shows the QoS class.
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
@@ -223,6 +224,17 @@ L=$(K logs priv 2>&1)
 expect_eq "privileged: every capability" "$(sed -n 1p <<<"$L")" "CapEff: $(awk '/^CapBnd:/{print $2}' /proc/$$/status)"
 expect_eq "privileged: /sys mounted read-write" "$(sed -n 2p <<<"$L")" rw
 [ -z "$HOSTDEV" ] || expect_eq "privileged: the host's device $HOSTDEV" "$(sed -n 3p <<<"$L")" has-dev
+
+# ---- validation: 422 naming the field ------------------------------------------------
+BAD=$(ctr bad 'true' '{"resources":{"limits":{"cpu":"1"},"requests":{"cpu":"2"}},"securityContext":{"runAsUser":-1}}')
+create_pod bad "{\"containers\":[$BAD]}"
+expect_status "requests above limits: 422" 422 Invalid
+expect_eq "the causes name the fields" "$(jqb '[.details.causes[].field] | join(" ")')" \
+	"spec.containers[0].resources.requests[cpu] spec.containers[0].securityContext.runAsUser"
+pod_json bad "{\"containers\":[$BAD]}" >"$T/bad.json"
+expect_contains "kubectl apply: the field and why" "$(K apply -f "$T/bad.json" 2>&1)" \
+	'spec.containers[0].resources.requests[cpu]: Invalid value: "2": must be less than or equal to cpu limit of 1'
+expect_eq "kubectl describe: QoS Class" "$(K describe pod ro 2>&1 | awk '/^QoS Class:/{print $3}')" Burstable
 
 # ---- runAsNonRoot with an image that runs as root ----------------------------------
 NR=$(ctr nonroot 'exec sleep 3600')
