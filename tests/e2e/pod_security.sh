@@ -11,7 +11,8 @@
 # container), a container past its memory limit OOMKilled (137); status.qosClass;
 # node allocatable and the scheduler's resource fit (Pending with a
 # FailedScheduling "Insufficient memory" / "Insufficient cpu" event); preStop
-# hooks (exec and httpGet) running before SIGTERM, and a container ignoring
+# hooks (exec and httpGet) running before SIGTERM, also before a liveness
+# probe's kill, and a container ignoring
 # SIGTERM killed after the grace period; a bad manifest answered 422 naming the
 # fields (kubectl apply shows them); `kubectl describe` shows the QoS class.
 . "$(dirname "$0")/../lib/lib.sh"
@@ -319,6 +320,18 @@ else
 fi
 expect_eq "exec preStop ran, then SIGTERM" "$(cat "$HOSTDIR/stop.log" 2>&1)" $'prestop-exec\nterm'
 expect_eq "httpGet preStop reached the container" "$(cat "$HOSTDIR/web.log" 2>&1)" prestop-http
+
+# a liveness kill runs the hook too
+LIVE=$(ctr live 'trap "exit 0" TERM; while true; do sleep 0.1; done' \
+	'{"livenessProbe":{"exec":{"command":["false"]},"periodSeconds":1,"failureThreshold":1},
+	  "lifecycle":{"preStop":{"exec":{"command":["sh","-c","echo prestop-live >> /host/live.log"]}}}}')
+create_pod live "{\"containers\":[$LIVE]}"
+if wait_pod live '.status.containerStatuses[0].restartCount >= 1' 300; then
+	pass "container failing its liveness probe restarted"
+else
+	fail "container failing its liveness probe restarted" "$(podq live .status.containerStatuses)"
+fi
+expect_eq "liveness kill: preStop ran first" "$(head -1 "$HOSTDIR/live.log" 2>&1)" prestop-live
 
 STUB=$(ctr stub 'trap "echo term >> /host/stub.log" TERM; while true; do sleep 0.1; done')
 create_pod stub "{\"terminationGracePeriodSeconds\":2,\"containers\":[$STUB]}"
