@@ -117,6 +117,58 @@ int64_t mk_agent_quantity_parse(const char *s, int milli);
  * first restart, then base, 2*base, ... capped at max (the kubelet's rule). */
 uint64_t mk_agent_backoff_ms(unsigned restarts, unsigned base_ms, unsigned max_ms);
 
+/* ---- what a pod spec asks of the node (security.c, resources.c) ---------------- */
+
+/* A container's effective securityContext as the runtime applies it. */
+struct mk_agent_security {
+	uint32_t uid, gid;
+	uint32_t *groups;	/* additional gids, sorted, owned */
+	size_t n_groups;
+	char **caps;		/* "CAP_X" list, NULL-terminated (maybe empty), owned */
+	bool privileged;
+	bool no_new_privileges;	/* allowPrivilegeEscalation: false */
+	bool readonly_rootfs;
+	int64_t fs_group;	/* pod's fsGroup, -1 if none */
+};
+/* Resolves container c of pod: the container's securityContext over the pod's,
+ * the image's user (image_user, "uid[:gid]" or "name[:group]", looked up in
+ * ROOTFS/etc/passwd and /etc/group; rootfs may be NULL), supplementalGroups,
+ * fsGroup, capabilities (containerd's defaults; add/drop, "ALL"), privileged,
+ * allowPrivilegeEscalation, readOnlyRootFilesystem. EPERM with the kubelet's
+ * message when runAsNonRoot forbids the user (a CreateContainerConfigError);
+ * EINVAL for an unknown image user. *ret owned: mk_agent_security_release. */
+int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *image_user,
+			      const char *rootfs, struct mk_agent_security *ret, struct mk_error **err);
+void mk_agent_security_release(struct mk_agent_security *s);
+/* containerd's default capability set and every capability (static lists). */
+const char *const *mk_agent_caps_default(void);
+const char *const *mk_agent_caps_all(void);
+/* fsGroup on a volume directory: every file gets group fs_group and group
+ * read/write (readonly: read), directories setgid (kubelet SetVolumeOwnership).
+ * on_root_mismatch: fsGroupChangePolicy OnRootMismatch (skip when the root is
+ * already right). fs_group < 0: nothing. */
+int mk_agent_volume_ownership_set(const char *dir, int64_t fs_group, bool on_root_mismatch,
+				  bool readonly, struct mk_error **err);
+
+/* A container's cgroup limits from its resources (the kubelet's
+ * calculateLinuxResources): memory limit in bytes (0 none), CPU shares from the
+ * request (the limit when no request; 2 when neither), CFS quota from the limit
+ * (period 100000 us; 0 none, at least 1000). */
+struct mk_agent_limits {
+	int64_t memory;
+	uint64_t cpu_shares;
+	int64_t cpu_quota;
+	uint64_t cpu_period;
+};
+void mk_agent_limits_compute(const cJSON *c, struct mk_agent_limits *ret);
+/* Node status.allocatable from status.capacity, as a kubelet with k3s' defaults
+ * computes it: no kube/system reservations, minus the hard eviction thresholds
+ * (memory.available 100Mi, nodefs.available 10%); cpu and pods as they are.
+ * Owned. */
+cJSON *mk_agent_node_allocatable(const cJSON *capacity);
+/* cgroup v2 cpu.weight for CPU shares (runc's conversion of the kubelet's shares). */
+uint64_t mk_agent_cpu_weight(uint64_t shares);
+
 /* One init container as the init sequence sees it (kubelet's
  * computeInitContainerActions, reduced to a single node agent). */
 struct mk_agent_init_view {

@@ -220,4 +220,23 @@ void mk_api_schema_prune_unknown(const char *group, const char *version, const c
 /* The ownerReference of obj with controller: true, or NULL (borrowed). */
 const cJSON *mk_api_controller_ref(const cJSON *obj);
 
+/* ---- resource quantities and pod resources (pod_resources.c) --------------- */
+
+/* Parses a resource.Quantity ("128Mi", "500m", "1.5", "1e3", "2Gi") into its
+ * value times 1000, rounded up (Quantity.MilliValue), saturated at INT64_MAX.
+ * EINVAL when malformed. */
+int mk_api_quantity_parse(const char *s, int64_t *ret_milli, struct mk_error **err);
+/* The same, as the value rounded up (Quantity.Value): bytes for memory. */
+int mk_api_quantity_parse_value(const char *s, int64_t *ret, struct mk_error **err);
+/* list[name] (a ResourceList entry: string or number) in milli-units; 0 when
+ * absent, malformed or negative. */
+int64_t mk_api_resource_list_milli(const cJSON *list, const char *name);
+/* What a pod spec requests of a node, as the scheduler counts it: app containers
+ * and sidecars together, or the largest init container step if more, plus
+ * spec.overhead (component-helpers resource.PodRequests). */
+void mk_api_pod_requests(const cJSON *spec, int64_t *ret_cpu_milli, int64_t *ret_mem_bytes);
+/* status.qosClass of a pod with this spec: "Guaranteed", "Burstable" or
+ * "BestEffort" (static string; GetPodQOS over cpu and memory). */
+const char *mk_api_pod_qos_class(const cJSON *spec);
+
 #endif

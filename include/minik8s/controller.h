@@ -53,6 +53,14 @@ int64_t mk_controller_cron_most_recent(const struct mk_cron *c, const struct mk_
 				       int64_t earliest, int64_t now, int *ret_missed,
 				       int64_t *ret_next);
 
+/* The scheduler's NodeResourcesFit filter: whether pod fits on node beside
+ * node_pods (the pods bound or being bound to it; terminated ones are skipped),
+ * against node status.allocatable (cpu, memory, pods). Writes the failing
+ * reasons ("Too many pods", "Insufficient cpu", "Insufficient memory"; static
+ * strings) into reasons[0..3) and returns their count (0: it fits). */
+int mk_controller_sched_fit(const cJSON *pod, const cJSON *node, const cJSON *const *node_pods,
+			    size_t n_node_pods, const char *reasons[3]);
+
 
 /* ---- the controller manager ----------------------------------------------------- */
 

@@ -10,7 +10,9 @@
  *   shim                 {"pid":N,"starttime":T} of the container's shim
  *   init.pid             host pid of the container's init process (runc --pid-file)
  *   created, started     creation / start times (ns since the epoch, decimal)
- *   exit                 {"exitCode":N,"signal":S,"finishedAt":NS} once it exited
+ *   exit                 {"exitCode":N,"signal":S,"finishedAt":NS[,"oomKilled":true]}
+ *                        once it exited (oomKilled: its memory cgroup's OOM kill
+ *                        count grew while it ran)
  *   runc.log             runc's own log (json)
  *   attach               the shim's attach socket (SOCK_SEQPACKET) while it runs
  *
@@ -114,6 +116,14 @@ struct mk_runtime_container_spec {
 	int64_t cpu_quota;          /* microseconds per period; 0: unlimited */
 	uint64_t cpu_period;        /* microseconds; 0: 100000 when a quota is set */
 	int64_t pids_limit;         /* 0: unlimited */
+	bool memory_no_swap;        /* with memory_limit: no swap on top of it (OCI
+				     * memory.swap = limit; memory.swap.max 0 on v2) */
+	bool memory_oom_group;      /* cgroup v2 only: memory.oom.group 1, an OOM kill
+				     * takes the whole container (the kubelet's default) */
+	bool no_new_privileges;     /* allowPrivilegeEscalation: false */
+	bool privileged;            /* the host's devices (/dev), every device allowed,
+				     * no masked or read-only paths, /sys and
+				     * /sys/fs/cgroup writable */
 	const struct mk_runtime_kv *annotations; /* OCI annotations (pod name, uid...) */
 	size_t n_annotations;
 };
@@ -150,6 +160,8 @@ struct mk_runtime_container_status {
 	int exit_code;       /* when EXITED: 0-255, 128+signal if killed; -1 unknown */
 	int signal;          /* when EXITED by a signal: its number; else 0 */
 	int64_t created_ns, started_ns, finished_ns; /* since the epoch; 0: not yet */
+	bool oom_killed;     /* when EXITED: the kernel's OOM killer killed a process of
+			      * the container's cgroup while it ran */
 };
 
 /* Writes the bundle and starts the shim, which runs `runc create`. Returns when
@@ -196,6 +208,9 @@ void mk_runtime_container_list_free(struct mk_runtime_container_info *list, size
 
 /* Path of the container's current log file (STATE_DIR/<id>/container.log). Owned. */
 char *mk_runtime_container_log_path(struct mk_runtime *rt, const char *id);
+/* true when /sys/fs/cgroup is the cgroup v2 unified hierarchy (runc then uses
+ * v2 files: memory.max, cpu.max, cpu.weight); false on v1 or hybrid hosts. */
+bool mk_runtime_cgroup2_unified(void);
 /* Removes this runtime's empty cgroup parent directories (after the last delete). */
 int mk_runtime_cgroup_parent_remove(struct mk_runtime *rt, struct mk_error **err);
 

@@ -155,6 +155,19 @@ enum probe_result { PROBE_SUCCESS, PROBE_FAILURE };
 enum probe_result agent_probe_run(struct mk_agent *a, const cJSON *probe, const cJSON *container,
 				  const char *pod_ip, const char *cid, char **ret_msg);
 
+/* lifecycle.c: runs c's lifecycle.preStop (exec, httpGet, sleep) in container
+ * cid, bounded by deadline_ms (wall ms); a failure is a FailedPreStopHook
+ * event. Returns the deadline for SIGKILL: deadline_ms, or 2 s from now when
+ * the hook left less. Nothing to do: deadline_ms. */
+int64_t agent_prestop_run(struct mk_agent *a, const cJSON *pod, const cJSON *c, const char *cid,
+			  const char *pod_ip, int64_t deadline_ms);
+
+/* security.c: fsGroup on the host directory of pod volume name when its kind
+ * takes it (emptyDir, configMap, secret, downwardAPI, projected, claims; not
+ * hostPath), honouring fsGroupChangePolicy. */
+int agent_volume_fsgroup_set(const cJSON *pod, const char *name, const char *path,
+			     int64_t fs_group, struct mk_error **err);
+
 /* watch.c: exit watcher */
 int agent_watcher_start(struct mk_agent *a, struct mk_error **err);
 void agent_watcher_stop(struct mk_agent *a);

@@ -128,7 +128,7 @@ static cJSON *static_status(struct mk_agent *a)
 			 (unsigned long long)sv.f_blocks * sv.f_frsize / 1024);
 		cJSON_AddStringToObject(cap, "ephemeral-storage", buf);
 	}
-	cJSON_AddItemToObject(st, "allocatable", cJSON_Duplicate(cap, 1));
+	cJSON_AddItemToObject(st, "allocatable", mk_agent_node_allocatable(cap));
 
 	cJSON *ni = cJSON_AddObjectToObject(st, "nodeInfo");
 	_cleanup_free_ char *mid = read_trimmed("/etc/machine-id");

@@ -109,6 +109,8 @@ static cJSON *term_json(const struct mk_runtime_container_status *rs, const char
 	cJSON_AddNumberToObject(t, "exitCode", code);
 	if (rs->signal)
 		cJSON_AddNumberToObject(t, "signal", rs->signal);
+	if (!reason && rs->oom_killed)
+		reason = "OOMKilled"; /* the container's cgroup saw an OOM kill */
 	cJSON_AddStringToObject(t, "reason", reason ? reason : code == 0 ? "Completed" : "Error");
 	if (rs->started_ns) {
 		agent_time_ns_format(rs->started_ns, ts, sizeof(ts));
@@ -549,41 +551,6 @@ static char **json_strv(const cJSON *arr, const struct envv *vars)
 	return v;
 }
 
-/* uid[:gid] or a user name looked up in the rootfs' /etc/passwd */
-static void resolve_user(const char *user, const char *rootfs, uint32_t *uid, uint32_t *gid)
-{
-	char *end;
-	if (!user || !*user)
-		return;
-	_cleanup_free_ char *u = mk_strdup(user);
-	char *colon = strchr(u, ':');
-	if (colon)
-		*colon++ = '\0';
-	unsigned long v = strtoul(u, &end, 10);
-	if (!*end && end != u) {
-		*uid = (uint32_t)v;
-	} else {
-		_cleanup_free_ char *pw = mk_strdup_printf("%s/etc/passwd", rootfs);
-		_cleanup_fclose_ FILE *f = fopen(pw, "re");
-		char line[512];
-		while (f && fgets(line, sizeof(line), f)) {
-			char *name = strtok(line, ":");
-			strtok(NULL, ":");
-			char *pu = strtok(NULL, ":"), *pg = strtok(NULL, ":");
-			if (name && pu && pg && !strcmp(name, u)) {
-				*uid = (uint32_t)strtoul(pu, NULL, 10);
-				*gid = (uint32_t)strtoul(pg, NULL, 10);
-				break;
-			}
-		}
-	}
-	if (colon && *colon) {
-		v = strtoul(colon, &end, 10);
-		if (!*end)
-			*gid = (uint32_t)v;
-	}
-}
-
 /* ---- starting a container ----------------------------------------------------------------- */
 
 static void unmount_container_dir(struct mk_agent *a, const char *uid, const char *cid)
@@ -758,6 +725,7 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	_cleanup_error_ struct mk_error *err = NULL;
 	struct mk_image_config *ic = NULL;
 	struct envv env = { 0 };
+	struct mk_agent_security sec = { .fs_group = -1 }; /* security.c */
 	char **argv = NULL, **cmd = NULL, **args = NULL;
 	struct vol *vols = NULL;
 	size_t nvols = 0;
@@ -846,24 +814,16 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		mounts[nm++] = (struct mk_runtime_mount){ src, mp, ro };
 	}
 
-	uint32_t uid = 0, gid = 0;
-	resolve_user(ic->user, rootfs, &uid, &gid);
-	const cJSON *psc = mk_json_get(pod, "spec.securityContext");
-	const cJSON *csc = cJSON_GetObjectItem(c, "securityContext");
-	const cJSON *ru = cJSON_GetObjectItem(csc, "runAsUser");
-	if (!ru)
-		ru = cJSON_GetObjectItem(psc, "runAsUser");
-	const cJSON *rg = cJSON_GetObjectItem(csc, "runAsGroup");
-	if (!rg)
-		rg = cJSON_GetObjectItem(psc, "runAsGroup");
-	if (cJSON_IsNumber(ru))
-		uid = (uint32_t)ru->valuedouble;
-	if (cJSON_IsNumber(rg))
-		gid = (uint32_t)rg->valuedouble;
-
-	int64_t mem = mk_agent_quantity_parse(mk_json_get_string(c, "resources.limits.memory"), 1);
-	int64_t cpu_lim = mk_agent_quantity_parse(mk_json_get_string(c, "resources.limits.cpu"), 1000);
-	int64_t cpu_req = mk_agent_quantity_parse(mk_json_get_string(c, "resources.requests.cpu"), 1000);
+	/* securityContext (security.c): user, groups, capabilities, runAsNonRoot */
+	if (mk_agent_security_resolve(pod, c, ic->user, rootfs, &sec, &err) < 0)
+		goto fail;
+	for (size_t i = 0; sec.fs_group >= 0 && i < nvols; i++)
+		if (agent_volume_fsgroup_set(pod, vols[i].name, vols[i].path, sec.fs_group, &err) < 0)
+			goto fail;
+	/* resources as cgroup limits (resources.c) */
+	struct mk_agent_limits lim;
+	mk_agent_limits_compute(c, &lim);
+	bool cg2 = mk_runtime_cgroup2_unified();
 
 	char netns[512], rs[16];
 	char nsname[64];
@@ -886,12 +846,17 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	struct mk_runtime_container_spec spec = {
 		.id = cid,
 		.rootfs = rootfs,
-		.rootfs_readonly = cJSON_IsTrue(cJSON_GetObjectItem(csc, "readOnlyRootFilesystem")),
+		.rootfs_readonly = sec.readonly_rootfs,
 		.args = (const char *const *)argv,
 		.env = (const char *const *)env.v,
 		.cwd = wd,
-		.uid = uid,
-		.gid = gid,
+		.uid = sec.uid,
+		.gid = sec.gid,
+		.additional_gids = sec.groups,
+		.n_additional_gids = sec.n_groups,
+		.capabilities = (const char *const *)sec.caps,
+		.privileged = sec.privileged,
+		.no_new_privileges = sec.no_new_privileges,
 		.hostname = hostname,
 		.netns_path = netns,
 		.pidns_path = pidns,
@@ -901,9 +866,14 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		.tty = cJSON_IsTrue(cJSON_GetObjectItem(c, "tty")),
 		.open_stdin = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdin")),
 		.stdin_once = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdinOnce")),
-		.memory_limit = mem > 0 ? mem : 0,
-		.cpu_shares = cpu_req > 0 ? (uint64_t)(cpu_req * 1024 / 1000 < 2 ? 2 : cpu_req * 1024 / 1000) : 0,
-		.cpu_quota = cpu_lim > 0 ? (cpu_lim * 100 < 1000 ? 1000 : cpu_lim * 100) : 0,
+		.memory_limit = lim.memory,
+		/* no swap beyond the limit (the kubelet's NoSwap); v1 hosts may lack
+		 * the memsw files, so only where runc writes memory.swap.max */
+		.memory_no_swap = cg2 && lim.memory > 0,
+		.memory_oom_group = cg2 && lim.memory > 0,
+		.cpu_shares = lim.cpu_shares,
+		.cpu_quota = lim.cpu_quota,
+		.cpu_period = lim.cpu_period,
 		.annotations = ann,
 		.n_annotations = MK_ARRAY_SIZE(ann),
 	};
@@ -989,6 +959,7 @@ out:
 	mk_strv_free(cmd);
 	mk_strv_free(args);
 	mk_image_config_free(ic);
+	mk_agent_security_release(&sec);
 	return r;
 }
 
@@ -1016,6 +987,19 @@ static void due(int64_t *next_ms, int64_t t)
 {
 	if (t > 0 && (!*next_ms || t < *next_ms))
 		*next_ms = t;
+}
+
+/* A container killed by a probe runs its preStop hook first (lifecycle.c);
+ * returns the grace seconds left for SIGTERM. */
+static int prestop_then_grace(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			      const cJSON *c, struct ctr_state *ct, int grace)
+{
+	if (grace <= 0)
+		return grace;
+	int64_t dl = agent_prestop_run(a, pod, c, ct->cid, st->ip,
+				       agent_now_ms() + (int64_t)grace * 1000);
+	int64_t left = dl - agent_now_ms();
+	return left > 0 ? (int)((left + 999) / 1000) : 0;
 }
 
 /* Runs the probes that are due. Returns true when liveness killed the container. */
@@ -1058,7 +1042,8 @@ static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 				_cleanup_error_ struct mk_error *e = NULL;
 				agent_event(a, pod, "Normal", "Killing",
 					    "Container %s failed startup probe, will be restarted", ct->name);
-				if (mk_runtime_container_stop(a->rt, ct->cid, termination_grace(pod), NULL, &e) < 0)
+				int grace = prestop_then_grace(a, st, pod, c, ct, termination_grace(pod));
+				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
 					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
 				ct->ready = false;
 				return true;
@@ -1086,6 +1071,7 @@ static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 					    ct->name);
 				const cJSON *g = cJSON_GetObjectItem(lp, "terminationGracePeriodSeconds");
 				int grace = cJSON_IsNumber(g) ? g->valueint : termination_grace(pod);
+				grace = prestop_then_grace(a, st, pod, c, ct, grace);
 				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
 					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
 				ct->killed_by_probe = true;
@@ -1252,6 +1238,23 @@ static void stop_one(struct mk_agent *a, struct ctr_state *ct, int64_t deadline)
 		mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
 }
 
+/* After the SIGTERM kill_pod sent: waits for ct's exit until deadline (wall ms),
+ * then SIGKILL (one SIGTERM only, as the kubelet sends). */
+static void wait_kill(struct mk_agent *a, struct ctr_state *ct, int64_t deadline)
+{
+	_cleanup_error_ struct mk_error *e = NULL;
+	if (!ct->cid)
+		return;
+	int64_t left = deadline - agent_now_ms();
+	if (mk_runtime_container_wait(a->rt, ct->cid, left > 0 ? (int)left : 0, &e) == 0 ||
+	    e->code != ETIMEDOUT)
+		return;
+	mk_runtime_container_kill(a->rt, ct->cid, SIGKILL, NULL);
+	mk_error_free(&e);
+	if (mk_runtime_container_wait(a->rt, ct->cid, 30000, &e) < 0)
+		mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+}
+
 /* SIGTERM, grace period, SIGKILL, then every trace removed and the pod deleted
  * from the API (grace 0), which the API server now allows. */
 static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
@@ -1279,13 +1282,17 @@ static int kill_pod(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
 			    rs.state != MK_RUNTIME_STATE_RUNNING)
 				continue;
 			agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
+			/* preStop first, inside the grace period (lifecycle.c) */
+			if (grace > 0)
+				deadline = agent_prestop_run(a, pod, ctr_spec(pod, ct), ct->cid, st->ip,
+							     deadline);
 			mk_runtime_container_kill(a->rt, ct->cid, SIGTERM, NULL);
 			if (round == 1)
-				stop_one(a, ct, deadline);
+				wait_kill(a, ct, deadline);
 		}
 		for (size_t i = 0; round == 0 && i < st->n; i++)
 			if (!st->c[i].sidecar)
-				stop_one(a, &st->c[i], deadline);
+				wait_kill(a, &st->c[i], deadline);
 	}
 	agent_pod_teardown(a, st->uid);
 	st->torn_down = true;
@@ -1642,7 +1649,9 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 				continue;
 			if (obs_running(&obs[k])) {
 				agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
-				stop_one(a, ct, agent_now_ms() + (int64_t)termination_grace(pod) * 1000);
+				int64_t dl = agent_now_ms() + (int64_t)termination_grace(pod) * 1000;
+				dl = agent_prestop_run(a, pod, ctr_spec(pod, ct), ct->cid, st->ip, dl);
+				stop_one(a, ct, dl);
 				observe(a, st, pod, ct, &obs[k]);
 			}
 			ct->done = true;

@@ -165,51 +165,6 @@ static void default_pod_spec(cJSON *spec, bool is_pod)
 		default_volume(v);
 }
 
-/* true if every container's requests and limits of cpu and memory are set and equal */
-static bool resources_guaranteed(const cJSON *containers)
-{
-	const cJSON *c;
-	cJSON_ArrayForEach(c, containers)
-	{
-		static const char *const names[] = { "cpu", "memory" };
-		for (size_t i = 0; i < MK_ARRAY_SIZE(names); i++) {
-			const cJSON *l = mk_json_get(c, "resources.limits");
-			const cJSON *q = mk_json_get(c, "resources.requests");
-			l = cJSON_GetObjectItemCaseSensitive(l, names[i]);
-			q = cJSON_GetObjectItemCaseSensitive(q, names[i]);
-			if (!l || !q || !cJSON_Compare(l, q, true))
-				return false;
-		}
-	}
-	return true;
-}
-
-static bool resources_any(const cJSON *containers)
-{
-	const cJSON *c;
-	cJSON_ArrayForEach(c, containers)
-	{
-		const cJSON *l = mk_json_get(c, "resources.limits");
-		const cJSON *q = mk_json_get(c, "resources.requests");
-		if (cJSON_GetArraySize(l) > 0 || cJSON_GetArraySize(q) > 0)
-			return true;
-	}
-	return false;
-}
-
-/* QoS class as the pod strategy computes it on create (simplified to the regular
- * containers: cpu/memory requests == limits everywhere is Guaranteed). */
-static const char *pod_qos_class(const cJSON *spec)
-{
-	const cJSON *containers = cJSON_GetObjectItemCaseSensitive(spec, "containers");
-	const cJSON *init = cJSON_GetObjectItemCaseSensitive(spec, "initContainers");
-	if (!resources_any(containers) && !resources_any(init))
-		return "BestEffort";
-	if (resources_guaranteed(containers) && resources_guaranteed(init))
-		return "Guaranteed";
-	return "Burstable";
-}
-
 static void default_pod(cJSON *obj)
 {
 	cJSON *spec = child_object(obj, "spec");
@@ -217,7 +172,7 @@ static void default_pod(cJSON *obj)
 	cJSON *status = child_object(obj, "status");
 	if (status) {
 		default_str(status, "phase", "Pending");
-		default_str(status, "qosClass", pod_qos_class(spec));
+		default_str(status, "qosClass", mk_api_pod_qos_class(spec));
 	}
 }
 

@@ -147,4 +147,9 @@ void mk_api_v_selector_template(cJSON *causes, const cJSON *spec, const cJSON *o
 /* IntOrString >= 0 or "N%" (at most 100%); *ret_zero when 0, "0%" or absent. */
 void mk_api_v_int_or_percent(cJSON *causes, const cJSON *v, const char *field, bool *ret_zero);
 
+/* validate_podres.c: resources and securityContext of a container at base
+ * ("spec.containers[0]") and of the pod spec at prefix ("spec") */
+void mk_api_v_container_node_asks(cJSON *causes, const cJSON *c, const char *base);
+void mk_api_v_pod_node_asks(cJSON *causes, const cJSON *spec, const char *prefix);
+
 #endif

@@ -750,6 +750,7 @@ static void validate_container(cJSON *causes, const cJSON *c, const char *base,
 			required(causes, P(f, "%s.mountPath", mb), NULL);
 		validate_sub_path(causes, vm, mb);
 	}
+	mk_api_v_container_node_asks(causes, c, base); /* resources, securityContext */
 }
 
 static const char *const probe_fields[] = { "livenessProbe", "readinessProbe", "startupProbe",
@@ -975,6 +976,7 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 		required(causes, prefix, NULL);
 		return;
 	}
+	mk_api_v_pod_node_asks(causes, spec, prefix); /* securityContext */
 
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
 	{

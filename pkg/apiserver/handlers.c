@@ -278,7 +278,8 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 	if (has_spec_generation(r))
 		mk_json_set(md, "generation", cJSON_CreateNumber(1));
 	if (!strcmp(r->name, "pods"))
-		mk_json_set(obj, "status", cJSON_Parse("{\"phase\":\"Pending\",\"qosClass\":\"BestEffort\"}"));
+		/* qosClass: computed from the spec by the defaults (mk_api_pod_qos_class) */
+		mk_json_set(obj, "status", cJSON_Parse("{\"phase\":\"Pending\"}"));
 	else if (!strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets"))
 		mk_json_set(obj, "status", cJSON_CreateObject());
 	else if (!strcmp(r->name, "daemonsets"))

@@ -25,6 +25,23 @@ static bool pod_wants_scheduling(const cJSON *pod)
 	return !has_deletion(pod);
 }
 
+static void requeue_pending(struct mk_controllers *ctl);
+
+static bool pod_frees_node(const struct mk_object *old, const struct mk_object *new)
+{
+	/* a bound pod that goes away or terminates gives its requests back */
+	const char *node = old ? mk_json_get_string(old->json, "spec.nodeName") : NULL;
+	if (!node || !*node)
+		return false;
+	if (!new)
+		return true;
+	const char *op = mk_json_get_string(old->json, "status.phase");
+	const char *np = mk_json_get_string(new->json, "status.phase");
+	bool was = op && (!strcmp(op, "Succeeded") || !strcmp(op, "Failed"));
+	bool is = np && (!strcmp(np, "Succeeded") || !strcmp(np, "Failed"));
+	return is && !was;
+}
+
 static void on_pod(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
@@ -37,19 +54,32 @@ static void on_pod(const struct mk_object *old, const struct mk_object *new, voi
 	pthread_mutex_lock(&ctl->mu);
 	free(mk_hmap_del(&ctl->assumed, o->key));
 	pthread_mutex_unlock(&ctl->mu);
+	if (pod_frees_node(old, new))
+		requeue_pending(ctl); /* pods that did not fit may fit now */
 }
 
 static bool node_sched_changed(const cJSON *a, const cJSON *b)
 {
 	if (!a || !b)
 		return true;
-	const char *paths[] = { "spec.unschedulable", "spec.taints", "metadata.labels" };
+	const char *paths[] = { "spec.unschedulable", "spec.taints", "metadata.labels",
+				"status.allocatable" };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++)
 		if (!cJSON_Compare(mk_json_get(a, paths[i]), mk_json_get(b, paths[i]), 1))
 			return true;
 	const char *ra = mk_json_get_string(find_condition(a, "Ready"), "status");
 	const char *rb = mk_json_get_string(find_condition(b, "Ready"), "status");
 	return !ra || !rb || strcmp(ra, rb);
+}
+
+static void requeue_pending(struct mk_controllers *ctl)
+{
+	struct mk_object **pods;
+	size_t n = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &pods);
+	for (size_t i = 0; i < n; i++)
+		if (pod_wants_scheduling(pods[i]->json))
+			mk_workqueue_add(ctl->sched.q, pods[i]->key);
+	mk_object_list_free(pods, n);
 }
 
 static void on_node(const struct mk_object *old, const struct mk_object *new, void *ud)
@@ -130,6 +160,46 @@ struct reason_count {
 	char reason[200];
 	int n;
 };
+
+static void reason_add(struct reason_count *rc, int *nr, int max, const char *why)
+{
+	int j;
+	for (j = 0; j < *nr; j++)
+		if (!strcmp(rc[j].reason, why))
+			break;
+	if (j == *nr && *nr < max) {
+		snprintf(rc[*nr].reason, sizeof(rc[*nr].reason), "%s", why);
+		rc[(*nr)++].n = 0;
+	}
+	if (j < *nr)
+		rc[j].n++;
+}
+
+/* NodeResourcesFit (sched_fit.c), after the filters of infeasible(): the node's
+ * allocatable cpu, memory and pod count must hold the pod's requests beside those
+ * of the pods bound to node name and those assumed onto it (pending: the unbound
+ * pods); reasons as mk_controller_sched_fit. */
+static int node_fit(struct mk_controllers *ctl, const cJSON *pod, const cJSON *node,
+		    const char *name, struct mk_object **pending, size_t np, const char *reasons[3])
+{
+	struct mk_object **bound;
+	size_t nb = mk_informer_by_index(ctl->inf[CTL_PODS], "node", name, &bound);
+	const cJSON **v = mk_malloc0((nb + np + 1) * sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < nb; i++)
+		v[n++] = bound[i]->json;
+	pthread_mutex_lock(&ctl->mu);
+	for (size_t i = 0; i < np; i++) {
+		const char *an = mk_hmap_get(&ctl->assumed, pending[i]->key);
+		if (an && !strcmp(an, name))
+			v[n++] = pending[i]->json;
+	}
+	pthread_mutex_unlock(&ctl->mu);
+	int r = mk_controller_sched_fit(pod, node, v, n, reasons);
+	free(v);
+	mk_object_list_free(bound, nb);
+	return r;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -256,18 +326,15 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 		char buf[200];
 		const char *why = infeasible(pod, node, buf, sizeof(buf));
 		if (why) {
-			int j;
-			for (j = 0; j < nr; j++)
-				if (!strcmp(rc[j].reason, why))
-					break;
-			if (j == nr && nr < (int)MK_ARRAY_SIZE(rc)) {
-				snprintf(rc[nr].reason, sizeof(rc[nr].reason), "%s", why);
-				rc[nr++].n = 0;
-			}
-			if (j < nr)
-				rc[j].n++;
+			reason_add(rc, &nr, (int)MK_ARRAY_SIZE(rc), why);
 			continue;
 		}
+		const char *fit[3];
+		int nf = node_fit(ctl, pod, node, name, pending, np, fit);
+		for (int k = 0; k < nf; k++)
+			reason_add(rc, &nr, (int)MK_ARRAY_SIZE(rc), fit[k]);
+		if (nf)
+			continue;
 		long load = (long)mk_informer_index_count(ctl->inf[CTL_PODS], "node", name), same = 0;
 		pthread_mutex_lock(&ctl->mu);
 		for (size_t k = 0; k < np; k++) {

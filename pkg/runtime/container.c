@@ -120,6 +120,7 @@ static int read_exit(struct mk_runtime *rt, const char *id, struct mk_runtime_co
 	st->exit_code = cJSON_IsNumber(c) ? c->valueint : -1;
 	st->signal = cJSON_IsNumber(s) ? s->valueint : 0;
 	st->finished_ns = cJSON_IsNumber(f) ? (int64_t)f->valuedouble : 0;
+	st->oom_killed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "oomKilled"));
 	return 0;
 }
 

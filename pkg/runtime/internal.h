@@ -56,6 +56,14 @@ int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mod
 /* stdin_mode of rt_shim_spawn: the container's stdin */
 enum { RT_STDIN_NONE = 0, RT_STDIN_OPEN = 1, RT_STDIN_ONCE = 2 };
 
+/* cgroup.c: the file holding the OOM kill counter of pid's memory cgroup
+ * (owned; NULL if unknown) and the counter in it (-1 when unreadable) */
+char *rt_cgroup_oom_file(pid_t pid);
+int64_t rt_cgroup_oom_kills(const char *file);
+
+/* devices.c: the host's device nodes as OCI linux.devices entries (owned) */
+cJSON *rt_host_devices(void);
+
 /* attach.c: the attach socket's address through /proc/self/fd/DIRFD/attach */
 struct sockaddr_un;
 int rt_attach_sockaddr(int dirfd, struct sockaddr_un *sa);

@@ -273,7 +273,7 @@ static char *runc_error(struct shim *s, const char *fallback)
 	return last ? last : mk_strdup(fallback);
 }
 
-static void write_exit(struct shim *s, int status)
+static void write_exit(struct shim *s, int status, bool oom)
 {
 	int code = -1, sig = 0;
 	if (WIFEXITED(status))
@@ -282,9 +282,10 @@ static void write_exit(struct shim *s, int status)
 		sig = WTERMSIG(status);
 		code = 128 + sig;
 	}
-	char buf[128];
-	int n = snprintf(buf, sizeof(buf), "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":%lld}\n",
-			 code, sig, (long long)rt_now_ns());
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf),
+			 "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":%lld%s}\n", code, sig,
+			 (long long)rt_now_ns(), oom ? ",\"oomKilled\":true" : "");
 	_cleanup_free_ char *path = mk_strdup_printf("%s/exit", s->dir);
 	mk_fs_write_file(path, buf, (size_t)n, 0600, NULL);
 }
@@ -673,6 +674,9 @@ static int shim_main(int argc, char **argv)
 		s.stdin_fd = master;
 	if (s.stdin_fd >= 0)
 		fcntl(s.stdin_fd, F_SETFL, fcntl(s.stdin_fd, F_GETFL) | O_NONBLOCK);
+	/* the OOM kill counter of the container's memory cgroup, before and after */
+	_cleanup_free_ char *oom_file = rt_cgroup_oom_file(init_pid);
+	int64_t oom_base = rt_cgroup_oom_kills(oom_file);
 	report("ok %d\n", (int)init_pid);
 
 	/* copy output until init exited and every stream is closed */
@@ -740,7 +744,8 @@ static int shim_main(int argc, char **argv)
 	rt_log_flush(&log, 0);
 	rt_log_flush(&log, 1);
 	rt_log_close(&log);
-	write_exit(&s, status);
+	int64_t oom_now = rt_cgroup_oom_kills(oom_file);
+	write_exit(&s, status, oom_base >= 0 && oom_now > oom_base);
 	return 0;
 }
 

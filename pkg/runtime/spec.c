@@ -187,7 +187,7 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 	cJSON_AddNumberToObject(rl, "hard", (double)nofile);
 	cJSON_AddNumberToObject(rl, "soft", (double)nofile);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "rlimits"), rl);
-	cJSON_AddBoolToObject(p, "noNewPrivileges", 0);
+	cJSON_AddBoolToObject(p, "noNewPrivileges", spec->no_new_privileges && !spec->privileged);
 
 	/* root, hostname */
 	cJSON *root = cJSON_AddObjectToObject(c, "root");
@@ -211,11 +211,14 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 								       "mode=1777", "size=65536k", NULL }));
 	cJSON_AddItemToArray(mounts, mount_json("/dev/mqueue", "mqueue", "mqueue",
 						(const char *const[]){ "nosuid", "noexec", "nodev", NULL }));
+	/* privileged: sysfs and the cgroup tree writable, as containerd mounts them */
+	const char *sys_mode = spec->privileged ? "rw" : "ro";
 	cJSON_AddItemToArray(mounts, mount_json("/sys", "sysfs", "sysfs",
-						(const char *const[]){ "nosuid", "noexec", "nodev", "ro", NULL }));
+						(const char *const[]){ "nosuid", "noexec", "nodev", sys_mode,
+								       NULL }));
 	cJSON_AddItemToArray(mounts, mount_json("/sys/fs/cgroup", "cgroup", "cgroup",
 						(const char *const[]){ "nosuid", "noexec", "nodev",
-								       "relatime", "ro", NULL }));
+								       "relatime", sys_mode, NULL }));
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct mk_runtime_mount *m = &spec->mounts[i];
 		cJSON_AddItemToArray(mounts, mount_json(m->destination, "bind", m->source,
@@ -230,12 +233,18 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 		cJSON_AddStringToObject(lin, "cgroupsPath", cgroups_path);
 	cJSON *res = cJSON_AddObjectToObject(lin, "resources");
 	cJSON *dev = cJSON_CreateObject();
-	cJSON_AddBoolToObject(dev, "allow", 0);
+	cJSON_AddBoolToObject(dev, "allow", spec->privileged); /* privileged: every device */
 	cJSON_AddStringToObject(dev, "access", "rwm");
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(res, "devices"), dev);
-	if (spec->memory_limit > 0)
-		cJSON_AddNumberToObject(cJSON_AddObjectToObject(res, "memory"), "limit",
-					(double)spec->memory_limit);
+	if (spec->memory_limit > 0) {
+		cJSON *mem = cJSON_AddObjectToObject(res, "memory");
+		cJSON_AddNumberToObject(mem, "limit", (double)spec->memory_limit);
+		/* swap is memory+swap in OCI: equal to the limit means no swap */
+		if (spec->memory_no_swap)
+			cJSON_AddNumberToObject(mem, "swap", (double)spec->memory_limit);
+	}
+	if (spec->memory_oom_group)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(res, "unified"), "memory.oom.group", "1");
 	if (spec->cpu_shares || spec->cpu_quota > 0) {
 		cJSON *cpu = cJSON_AddObjectToObject(res, "cpu");
 		if (spec->cpu_shares)
@@ -263,8 +272,12 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 			cJSON_AddStringToObject(n, "path", spec->ipcns_path);
 		cJSON_AddItemToArray(ns, n);
 	}
-	cJSON_AddItemToObject(lin, "maskedPaths", strv_json(masked_paths));
-	cJSON_AddItemToObject(lin, "readonlyPaths", strv_json(readonly_paths));
+	if (spec->privileged)
+		cJSON_AddItemToObject(lin, "devices", rt_host_devices()); /* devices.c */
+	if (!spec->privileged) {
+		cJSON_AddItemToObject(lin, "maskedPaths", strv_json(masked_paths));
+		cJSON_AddItemToObject(lin, "readonlyPaths", strv_json(readonly_paths));
+	}
 
 	if (spec->n_annotations) {
 		cJSON *a = cJSON_AddObjectToObject(c, "annotations");
