@@ -409,6 +409,7 @@ static const struct {
 	{ "events", "event", "Event", "", "ev", true },
 	{ "deployments", "deployment", "Deployment", "apps", "deploy", true },
 	{ "replicasets", "replicaset", "ReplicaSet", "apps", "rs", true },
+	{ "statefulsets", "statefulset", "StatefulSet", "apps", "sts", true },
 };
 
 static cJSON *discovery_get(struct kubectl *k, const char *gv)

@@ -390,3 +390,9 @@ void mk_api_default(const struct mk_api_resource *r, cJSON *obj)
 	else if (r->ops && r->ops->defaults)
 		r->ops->defaults(obj);
 }
+
+/* Defaults of spec.template's pod spec, for the kinds' own files. */
+void mk_api_default_pod_template(cJSON *spec)
+{
+	default_template(spec);
+}

@@ -74,6 +74,7 @@ struct mk_api_kind_ops {
 
 extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
 extern const struct mk_api_kind_ops mk_api_lease_ops;
+extern const struct mk_api_kind_ops mk_api_statefulset_ops;
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);
@@ -88,5 +89,14 @@ void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value);
 void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max);
 /* Field is immutable: a Invalid cause when old and new differ. */
 void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value);
+void mk_api_v_forbidden(cJSON *causes, const char *field, const char *detail);
+/* IntOrString >= 0 or "N%" (at most 100% with max_100); *ret_zero: it is 0 or 0%. */
+void mk_api_v_int_or_percent(cJSON *causes, const cJSON *v, const char *field, bool max_100,
+			     bool *ret_zero);
+/* A workload's spec.selector and spec.template (validate.c: mk_api_v_pod_template). */
+void mk_api_v_pod_template(cJSON *causes, const cJSON *spec, const char *what,
+			   const cJSON *extra_volumes);
+/* Defaults of spec.template.spec (defaults.c). */
+void mk_api_default_pod_template(cJSON *spec);
 
 #endif

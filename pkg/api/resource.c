@@ -16,6 +16,7 @@ static const char *const sn_no[] = { "no", NULL };
 static const char *const sn_ev[] = { "ev", NULL };
 static const char *const sn_deploy[] = { "deploy", NULL };
 static const char *const sn_rs[] = { "rs", NULL };
+static const char *const sn_sts[] = { "sts", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -35,6 +36,9 @@ static const struct mk_api_resource resources[] = {
 	CORE("events", "event", "Event", true, sn_ev, false),
 	APPS("deployments", "deployment", "Deployment", sn_deploy),
 	APPS("replicasets", "replicaset", "ReplicaSet", sn_rs),
+	{ .name = "statefulsets", .singular = "statefulset", .kind = "StatefulSet", .group = "apps",
+	  .version = "v1", .group_version = "apps/v1", .namespaced = true, .short_names = sn_sts,
+	  .verbs = verbs_all, .has_status = true, .has_scale = true, .ops = &mk_api_statefulset_ops },
 	{ .name = "endpointslices", .singular = "endpointslice", .kind = "EndpointSlice",
 	  .group = "discovery.k8s.io", .version = "v1", .group_version = "discovery.k8s.io/v1",
 	  .namespaced = true, .verbs = verbs_all, .ops = &mk_api_endpointslice_ops },

@@ -121,7 +121,8 @@ static cJSON *resource_list(const char *group, const char *version)
 		if (r->short_names && r->short_names[0])
 			cJSON_AddItemToObject(e, "shortNames", string_array(r->short_names));
 		if (!strcmp(r->name, "pods") || !strcmp(r->name, "deployments") ||
-		    !strcmp(r->name, "services") || !strcmp(r->name, "replicasets"))
+		    !strcmp(r->name, "services") || !strcmp(r->name, "replicasets") ||
+		    !strcmp(r->name, "statefulsets"))
 			cJSON_AddItemToObject(e, "categories",
 					      string_array((const char *const[]){ "all", NULL }));
 		cJSON_AddItemToArray(arr, e);

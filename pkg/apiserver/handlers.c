@@ -14,7 +14,7 @@
 static bool has_spec_generation(const struct mk_api_resource *r)
 {
 	return !strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets") ||
-	       !strcmp(r->name, "pods");
+	       !strcmp(r->name, "pods") || !strcmp(r->name, "statefulsets");
 }
 
 static const char *store_ns(const struct mk_api_resource *r, const char *ns)
@@ -280,6 +280,8 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 		mk_json_set(obj, "status", cJSON_Parse("{\"phase\":\"Pending\",\"qosClass\":\"BestEffort\"}"));
 	else if (!strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets"))
 		mk_json_set(obj, "status", cJSON_CreateObject());
+	else if (!strcmp(r->name, "statefulsets"))
+		mk_json_set(obj, "status", cJSON_Parse("{\"replicas\":0,\"availableReplicas\":0}"));
 	else if (!strcmp(r->name, "services"))
 		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
 }
