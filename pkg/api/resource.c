@@ -36,15 +36,15 @@ static const struct mk_api_resource resources[] = {
 	CORE("events", "event", "Event", true, sn_ev, false),
 	APPS("deployments", "deployment", "Deployment", sn_deploy),
 	APPS("replicasets", "replicaset", "ReplicaSet", sn_rs),
-	{ .name = "statefulsets", .singular = "statefulset", .kind = "StatefulSet", .group = "apps",
-	  .version = "v1", .group_version = "apps/v1", .namespaced = true, .short_names = sn_sts,
-	  .verbs = verbs_all, .has_status = true, .has_scale = true, .ops = &mk_api_statefulset_ops },
 	{ .name = "endpointslices", .singular = "endpointslice", .kind = "EndpointSlice",
 	  .group = "discovery.k8s.io", .version = "v1", .group_version = "discovery.k8s.io/v1",
 	  .namespaced = true, .verbs = verbs_all, .ops = &mk_api_endpointslice_ops },
 	{ .name = "leases", .singular = "lease", .kind = "Lease", .group = "coordination.k8s.io",
 	  .version = "v1", .group_version = "coordination.k8s.io/v1", .namespaced = true,
 	  .verbs = verbs_all, .ops = &mk_api_lease_ops },
+	{ .name = "statefulsets", .singular = "statefulset", .kind = "StatefulSet", .group = "apps",
+	  .version = "v1", .group_version = "apps/v1", .namespaced = true, .short_names = sn_sts,
+	  .verbs = verbs_all, .has_status = true, .has_scale = true, .ops = &mk_api_statefulset_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

@@ -37,10 +37,10 @@ START_TEST(test_resources_order_and_facts)
 {
 	static const char *const names[] = { "namespaces", "pods", "services", "endpoints",
 					      "nodes", "events", "deployments", "replicasets",
-					      "endpointslices", "leases" };
+					      "endpointslices", "leases", "statefulsets" };
 	size_t n = 0;
 	const struct mk_api_resource *rs = mk_api_resources(&n);
-	ck_assert_uint_eq(n, 10);
+	ck_assert_uint_eq(n, MK_ARRAY_SIZE(names));
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_str_eq(rs[i].name, names[i]);
 		ck_assert_ptr_nonnull(rs[i].verbs);
@@ -68,6 +68,10 @@ START_TEST(test_resources_order_and_facts)
 	ck_assert_str_eq(rs[3].short_names[0], "ep");
 	ck_assert_str_eq(rs[3].singular, "endpoints");
 	ck_assert_str_eq(rs[2].singular, "service");
+	const struct mk_api_resource *sts = mk_api_resource_find("apps", "v1", "statefulsets");
+	ck_assert_ptr_nonnull(sts);
+	ck_assert_str_eq(sts->short_names[0], "sts");
+	ck_assert(sts->namespaced && sts->has_status && sts->has_scale);
 }
 END_TEST
 
