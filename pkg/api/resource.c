@@ -16,6 +16,9 @@ static const char *const sn_no[] = { "no", NULL };
 static const char *const sn_ev[] = { "ev", NULL };
 static const char *const sn_deploy[] = { "deploy", NULL };
 static const char *const sn_rs[] = { "rs", NULL };
+static const char *const sn_pv[] = { "pv", NULL };
+static const char *const sn_pvc[] = { "pvc", NULL };
+static const char *const sn_sc[] = { "sc", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -41,6 +44,17 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "leases", .singular = "lease", .kind = "Lease", .group = "coordination.k8s.io",
 	  .version = "v1", .group_version = "coordination.k8s.io/v1", .namespaced = true,
 	  .verbs = verbs_all, .ops = &mk_api_lease_ops },
+	{ .name = "persistentvolumes", .singular = "persistentvolume", .kind = "PersistentVolume",
+	  .group = "", .version = "v1", .group_version = "v1", .namespaced = false,
+	  .short_names = sn_pv, .verbs = verbs_all, .has_status = true, .ops = &mk_api_pv_ops },
+	{ .name = "persistentvolumeclaims", .singular = "persistentvolumeclaim",
+	  .kind = "PersistentVolumeClaim", .group = "", .version = "v1", .group_version = "v1",
+	  .namespaced = true, .short_names = sn_pvc, .verbs = verbs_all, .has_status = true,
+	  .ops = &mk_api_pvc_ops },
+	{ .name = "storageclasses", .singular = "storageclass", .kind = "StorageClass",
+	  .group = "storage.k8s.io", .version = "v1", .group_version = "storage.k8s.io/v1",
+	  .namespaced = false, .short_names = sn_sc, .verbs = verbs_all,
+	  .ops = &mk_api_storageclass_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)
