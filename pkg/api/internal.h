@@ -75,6 +75,20 @@ struct mk_api_kind_ops {
 extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
 extern const struct mk_api_kind_ops mk_api_lease_ops;
 extern const struct mk_api_kind_ops mk_api_statefulset_ops;
+extern const struct mk_api_kind_ops mk_api_pv_ops;
+extern const struct mk_api_kind_ops mk_api_pvc_ops;
+extern const struct mk_api_kind_ops mk_api_storageclass_ops;
+
+/* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
+void mk_api_v_access_modes(cJSON *causes, const cJSON *modes, const char *field);
+void mk_api_v_enum(cJSON *causes, const cJSON *obj, const char *key, const char *field,
+		   const char *const *allowed);
+void mk_api_v_class_name(cJSON *causes, const cJSON *obj, const char *field);
+void mk_api_v_positive_quantity(cJSON *causes, const cJSON *q, const char *field);
+/* A claim's spec at path base ("spec", or a StatefulSet's template spec path). */
+void mk_api_v_pvc_spec(cJSON *causes, const cJSON *spec, const char *base);
+/* "RWO,ROX,RWX,RWOP" as kubectl abbreviates access modes (owned). */
+char *mk_api_access_modes_string(const cJSON *modes);
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);

@@ -118,8 +118,7 @@ static void validate_update_strategy(cJSON *causes, const cJSON *spec)
 }
 
 /* The claim templates (their names become volumes of the pod template, added
- * to *vols). Checked as a claim's spec must be: a name, access modes, a
- * storage request. */
+ * to *vols). Each needs a name and a spec valid for a claim (kind_pvc.c). */
 static void validate_claim_templates(cJSON *causes, const cJSON *spec, cJSON *vols)
 {
 	const cJSON *vcts = cJSON_GetObjectItemCaseSensitive(spec, "volumeClaimTemplates");
@@ -147,14 +146,8 @@ static void validate_claim_templates(cJSON *causes, const cJSON *spec, cJSON *vo
 						"claimName", name);
 			cJSON_AddItemToArray(vols, v);
 		}
-		const cJSON *modes = mk_json_get(t, "spec.accessModes");
-		snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%d].spec.accessModes", i);
-		if (cJSON_GetArraySize(modes) == 0)
-			mk_api_v_required(causes, f, "at least 1 access mode is required");
-		const cJSON *req = mk_json_get(t, "spec.resources.requests");
-		snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%d].spec.resources[storage]", i);
-		if (!cJSON_GetObjectItemCaseSensitive(req, "storage"))
-			mk_api_v_required(causes, f, NULL);
+		snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%d].spec", i);
+		mk_api_v_pvc_spec(causes, cJSON_GetObjectItemCaseSensitive(t, "spec"), f);
 		i++;
 	}
 }

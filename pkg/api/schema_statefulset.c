@@ -16,7 +16,7 @@ const char mk_api_schema_src_statefulset[] =
 	"  replicas int32 : Number of pods wanted (default 1); pod i is named NAME-i.\n"
 	"  selector meta.v1.LabelSelector req : Label selector of the pods; must match the template's labels and cannot change.\n"
 	"  template core.v1.PodTemplateSpec req : The pods to create; each gets its own ordinal, host name and claims. Its restartPolicy must be Always.\n"
-	"  volumeClaimTemplates []object atomic : Claims made for every pod (TEMPLATE-NAME-ORDINAL) and mounted as the volume of the template's name. They outlive the pods; they cannot change.\n"
+	"  volumeClaimTemplates []core.v1.PersistentVolumeClaim atomic : Claims made for every pod (TEMPLATE-NAME-ORDINAL) and mounted as the volume of the template's name. They outlive the pods; they cannot change.\n"
 	"  serviceName string : Name of the headless service that gives the pods their DNS names (pod.SERVICE.NAMESPACE.svc); it must exist for them to resolve.\n"
 	"  podManagementPolicy string : OrderedReady (default: one pod at a time, each waiting for the previous ones to be ready) or Parallel (all at once).\n"
 	"  updateStrategy apps.v1.StatefulSetUpdateStrategy : How pods are replaced when the template changes.\n"

@@ -284,6 +284,8 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 		mk_json_set(obj, "status", cJSON_Parse("{\"replicas\":0,\"availableReplicas\":0}"));
 	else if (!strcmp(r->name, "services"))
 		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
+	else if (!strcmp(r->name, "persistentvolumes") || !strcmp(r->name, "persistentvolumeclaims"))
+		cJSON_DeleteItemFromObject(obj, "status"); /* Pending, by the defaults */
 }
 
 /* Fills metadata.name from generateName. Returns 0, or -1 with causes. */
@@ -367,6 +369,11 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
+	if (!strcmp(r->name, "persistentvolumeclaims") &&
+	    mk_storage_default_class(req->srv, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
+	}
 	if (mk_api_validate(r, obj, NULL, &causes) < 0) {
 		reply_invalid(rep, r, name, causes);
 		return;
@@ -447,7 +454,7 @@ int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 			return -1;
 		mk_error_free(err);
 	}
-	if (bootstrap_kubernetes_service(srv, err) < 0)
+	if (bootstrap_kubernetes_service(srv, err) < 0 || mk_storage_bootstrap(srv, err) < 0)
 		return -1;
 	return bootstrap_kube_dns(srv, err);
 }

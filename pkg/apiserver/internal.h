@@ -142,6 +142,12 @@ int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
 int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err);
 void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node);
 
+/* storage.c: the built-in StorageClass local-path (created at start when absent),
+ * and the default class given to a claim created without spec.storageClassName
+ * (the DefaultStorageClass admission plugin). */
+int mk_storage_bootstrap(struct mk_apiserver *srv, struct mk_error **err);
+int mk_storage_default_class(struct mk_apiserver *srv, cJSON *pvc, struct mk_error **err);
+
 /* proxy.c: pods/log and pods/exec|attach, proxied to the pod's node agent. */
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);
