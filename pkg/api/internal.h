@@ -75,6 +75,7 @@ struct mk_api_kind_ops {
 extern const struct mk_api_kind_ops mk_api_endpointslice_ops;
 extern const struct mk_api_kind_ops mk_api_lease_ops;
 extern const struct mk_api_kind_ops mk_api_statefulset_ops;
+extern const struct mk_api_kind_ops mk_api_controllerrevision_ops;
 extern const struct mk_api_kind_ops mk_api_pv_ops;
 extern const struct mk_api_kind_ops mk_api_pvc_ops;
 extern const struct mk_api_kind_ops mk_api_storageclass_ops;

@@ -58,4 +58,11 @@ const char mk_api_schema_src_statefulset[] =
 	"  lastTransitionTime meta.v1.Time : When the status last changed.\n"
 	"  reason string : Short CamelCase reason of the last change.\n"
 	"  message string : Human-readable detail.\n"
+	"\n"
+	"type apps.v1.ControllerRevision gvk=apps/v1/ControllerRevision : An immutable snapshot of the state a controller rolls out (a StatefulSet's pod template), numbered so that rollouts can be listed and undone.\n"
+	"  apiVersion string : Version of the schema this object follows (apps/v1).\n"
+	"  kind string : The kind of object (ControllerRevision).\n"
+	"  metadata meta.v1.ObjectMeta : Standard object metadata; the owner is the controller the revision belongs to.\n"
+	"  data object : The snapshot: a patch that restores the controller's template. It cannot change.\n"
+	"  revision int64 req : Number of the revision, increasing with each new one.\n"
 	"\n";

@@ -19,7 +19,8 @@
 #define CTL_SLICE 7
 #define CTL_LEASE 8 /* kube-node-lease only */
 #define CTL_STS 9
-#define CTL_NINF 10
+#define CTL_CR 10 /* controllerrevisions (StatefulSet history) */
+#define CTL_NINF 11
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);

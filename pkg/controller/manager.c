@@ -122,6 +122,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 		[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
 		[CTL_STS] = "/apis/apps/v1/statefulsets",
+		[CTL_CR] = "/apis/apps/v1/controllerrevisions",
 	};
 
 	ctl->c = c;
@@ -150,6 +151,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_informer_add_index(ctl->inf[CTL_RS], "ctl", mk_index_controller_uid);
 	mk_informer_add_index(ctl->inf[CTL_RS], "orphan", index_orphan);
 	mk_informer_add_index(ctl->inf[CTL_SLICE], "svc", mk_index_slice_service);
+	mk_informer_add_index(ctl->inf[CTL_CR], "ctl", mk_index_controller_uid);
 
 	ctl->rec = mk_event_recorder_new(c);
 	unsigned w = ctl->opts.workers;

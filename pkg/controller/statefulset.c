@@ -17,11 +17,15 @@
  *  - RollingUpdate: the highest-ordinal pod at or above the partition whose
  *    revision is not the update revision is deleted (and recreated by a later
  *    pass with the new template), waiting for each to be Ready again.
- * The revision of a template is NAME-<hash of the template> (as a
- * ControllerRevision's name would be); pods record theirs in
- * controller-revision-hash. Missing pods are created from the current template:
- * this server keeps no ControllerRevision objects, so a pod below the partition
- * that is deleted comes back with the update revision's template. */
+ * Revisions are ControllerRevisions NAME-<hash of the template> owned by the set
+ * (data: the template as a strategic merge patch, as upstream stores it; numbered
+ * 1, 2, ...; at most revisionHistoryLimit unused ones are kept). Pods record
+ * theirs in controller-revision-hash; a missing pod below the partition is
+ * created from the current revision's template, the others from the update
+ * revision's. `kubectl rollout history/undo sts` work from these. The revision
+ * of an existing template that becomes the update revision again (an undo) gets
+ * the next number.
+ */
 #include <errno.h>
 #include <string.h>
 #include "minik8s/api.h"
@@ -92,10 +96,19 @@ static void on_sts(const struct mk_object *old, const struct mk_object *new, voi
 		mk_workqueue_add(ctl->sts.q, new->key);
 }
 
+static void on_cr(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct mk_controllers *ctl = ud;
+	_cleanup_free_ char *k = sts_key_of((new ? new : old)->json);
+	if (k)
+		mk_workqueue_add(ctl->sts.q, k);
+}
+
 void sts_setup(struct mk_controllers *ctl)
 {
 	mk_informer_add_handler(ctl->inf[CTL_PODS], on_pod, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_STS], on_sts, ctl);
+	mk_informer_add_handler(ctl->inf[CTL_CR], on_cr, ctl);
 }
 
 /* ---- state of one pass ------------------------------------------------------------------ */
@@ -106,6 +119,7 @@ struct sts_pass {
 	const char *ns, *name;
 	char revision[160]; /* update revision: NAME-HASH */
 	const char *current; /* status.currentRevision, or revision */
+	cJSON *current_tmpl;  /* the current revision's template (owned), or NULL: the set's */
 	bool monotonic;	      /* OrderedReady */
 	int start, replicas;
 	struct mk_object **slot; /* [replicas]: the pod of ordinal start+i, or NULL */
@@ -220,6 +234,15 @@ static int ensure_claims(struct sts_pass *x, long o)
 static cJSON *new_pod(struct sts_pass *x, long o)
 {
 	const cJSON *tmpl = mk_json_get(x->set, "spec.template");
+	const char *revision = x->revision;
+	const char *type = mk_json_get_string(x->set, "spec.updateStrategy.type");
+	int partition = json_int(x->set, "spec.updateStrategy.rollingUpdate.partition", 0);
+	/* below the partition, pods keep the current revision */
+	if ((!type || !strcmp(type, "RollingUpdate")) && o < (long)x->start + partition &&
+	    x->current_tmpl) {
+		tmpl = x->current_tmpl;
+		revision = x->current;
+	}
 	_cleanup_free_ char *name = mk_strdup_printf("%s-%ld", x->name, o);
 	char idx[24];
 	snprintf(idx, sizeof(idx), "%ld", o);
@@ -234,7 +257,7 @@ static cJSON *new_pod(struct sts_pass *x, long o)
 	cJSON *labels = v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject();
 	mk_json_set_string(labels, L_POD_NAME, name);
 	mk_json_set_string(labels, L_POD_INDEX, idx);
-	mk_json_set_string(labels, L_REVISION, x->revision);
+	mk_json_set_string(labels, L_REVISION, revision);
 	cJSON_AddItemToObject(md, "labels", labels);
 	v = mk_json_get(tmpl, "metadata.annotations");
 	if (v)
@@ -361,6 +384,120 @@ static int adopt(struct sts_pass *x, const cJSON *pod)
 		return mk_error_code(err) == 404 ? 0 : -1;
 	mk_informer_assume(x->ctl->inf[CTL_PODS], res);
 	return 1;
+}
+
+/* ---- revisions (ControllerRevisions) ---------------------------------------------------------- */
+
+#define L_CR_HASH "controller.kubernetes.io/hash"
+
+/* The revision's data: the template as a strategic merge patch that replaces it. */
+static cJSON *revision_data(const cJSON *tmpl)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON *t = tmpl ? cJSON_Duplicate(tmpl, 1) : cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "$patch", "replace");
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(data, "spec"), "template", t);
+	return data;
+}
+
+static int cmp_revision(const void *a, const void *b)
+{
+	double ra = mk_json_get(((*(struct mk_object *const *)a)->json), "revision")
+			    ? cJSON_GetNumberValue(mk_json_get((*(struct mk_object *const *)a)->json, "revision"))
+			    : 0;
+	double rb = mk_json_get(((*(struct mk_object *const *)b)->json), "revision")
+			    ? cJSON_GetNumberValue(mk_json_get((*(struct mk_object *const *)b)->json, "revision"))
+			    : 0;
+	return ra < rb ? -1 : ra > rb ? 1 : 0;
+}
+
+/* Makes sure the update revision exists (and is the newest), loads the current
+ * revision's template, and removes old revisions beyond revisionHistoryLimit
+ * that no pod uses. */
+static int sync_revisions(struct sts_pass *x, const char *uid, const char *hash)
+{
+	struct mk_object **revs;
+	size_t n = mk_informer_by_index(x->ctl->inf[CTL_CR], "ctl", uid, &revs);
+	double max = 0;
+	const cJSON *found = NULL;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *r = revs[i]->json;
+		double v = cJSON_GetNumberValue(cJSON_GetObjectItem(r, "revision"));
+		if (v == v && v > max)
+			max = v;
+		const char *name = mk_json_get_string(r, "metadata.name");
+		if (name && !strcmp(name, x->revision))
+			found = r;
+		if (name && !strcmp(name, x->current) && strcmp(x->current, x->revision)) {
+			const cJSON *t = mk_json_get(r, "data.spec.template");
+			if (cJSON_IsObject(t)) {
+				x->current_tmpl = cJSON_Duplicate(t, 1);
+				cJSON_DeleteItemFromObjectCaseSensitive(x->current_tmpl, "$patch");
+			}
+		}
+	}
+	if (found && cJSON_GetNumberValue(cJSON_GetObjectItem(found, "revision")) < max) {
+		/* an older template is the update revision again (rollout undo) */
+		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject(), *res = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		cJSON_AddNumberToObject(patch, "revision", max + 1);
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns, x->revision, NULL);
+		if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
+			ret = -1;
+		else
+			mk_informer_assume(x->ctl->inf[CTL_CR], res);
+	} else if (!found) {
+		_cleanup_cjson_ cJSON *cr = cJSON_CreateObject(), *created = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		cJSON_AddStringToObject(cr, "apiVersion", "apps/v1");
+		cJSON_AddStringToObject(cr, "kind", "ControllerRevision");
+		cJSON *md = cJSON_AddObjectToObject(cr, "metadata");
+		cJSON_AddStringToObject(md, "name", x->revision);
+		cJSON_AddStringToObject(md, "namespace", x->ns);
+		const cJSON *tl = mk_json_get(x->set, "spec.template.metadata.labels");
+		cJSON *labels = tl ? cJSON_Duplicate(tl, 1) : cJSON_CreateObject();
+		mk_json_set_string(labels, L_CR_HASH, hash);
+		cJSON_AddItemToObject(md, "labels", labels);
+		add_owner(md, x->set, "apps/v1", "StatefulSet", true);
+		cJSON_AddItemToObject(cr, "data", revision_data(mk_json_get(x->set, "spec.template")));
+		cJSON_AddNumberToObject(cr, "revision", max + 1);
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns, NULL, NULL);
+		if (mk_client_create(x->ctl->c, path, cr, &created, &err) < 0) {
+			if (mk_error_code(err) != 409)
+				ret = -1;
+		} else {
+			mk_informer_assume(x->ctl->inf[CTL_CR], created);
+		}
+	}
+
+	/* history: the unused revisions beyond the limit go, oldest first */
+	int limit = json_int(x->set, "spec.revisionHistoryLimit", 10);
+	struct mk_object **old = mk_malloc0((n + 1) * sizeof(*old));
+	size_t nold = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = mk_json_get_string(revs[i]->json, "metadata.name");
+		bool live = !name || !strcmp(name, x->revision) || !strcmp(name, x->current);
+		for (size_t j = 0; !live && j < x->nall; j++) {
+			const char *pr = pod_revision(x->all[j]->json);
+			live = pr && !strcmp(pr, name);
+		}
+		if (!live)
+			old[nold++] = revs[i];
+	}
+	qsort(old, nold, sizeof(*old), cmp_revision);
+	for (size_t i = 0; limit >= 0 && nold > (size_t)limit && i < nold - (size_t)limit; i++) {
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns,
+						     mk_json_get_string(old[i]->json, "metadata.name"), NULL);
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_client_delete(x->ctl->c, path, NULL, NULL, &err) < 0 && mk_error_code(err) != 404)
+			ret = -1;
+	}
+	free(old);
+	if (n)
+		mk_object_list_free(revs, n);
+	return ret;
 }
 
 /* ---- status ------------------------------------------------------------------------------------ */
@@ -590,7 +727,9 @@ int sts_sync(struct mk_controllers *ctl, const char *key)
 	}
 	qsort_r(x.condemned, x.ncondemned, sizeof(*x.condemned), cmp_ordinal_desc, (void *)x.name);
 
-	if (reconcile(&x) < 0)
+	if (sync_revisions(&x, uid, hash) < 0)
+		ret = -1;
+	else if (reconcile(&x) < 0)
 		ret = -1;
 	uint64_t requeue = 0;
 	if (update_status(&x, &requeue) < 0)
@@ -599,6 +738,7 @@ int sts_sync(struct mk_controllers *ctl, const char *key)
 		mk_workqueue_add_after(ctl->sts.q, key, requeue);
 	free(x.slot);
 	free(x.condemned);
+	cJSON_Delete(x.current_tmpl);
 	mk_object_list_free(x.all, x.nall);
 	mk_object_unref(so);
 	return ret;

@@ -62,6 +62,16 @@ static bool is_deleting(const cJSON *pod, const void *arg)
 	return pod && mk_json_get(pod, "metadata.deletionTimestamp") != NULL;
 }
 
+struct pod_not_uid {
+	const char *uid;
+};
+static bool other_uid(const cJSON *pod, const void *arg)
+{
+	const struct pod_not_uid *w = arg;
+	return pod && !mk_json_get(pod, "metadata.deletionTimestamp") &&
+	       strcmp(mk_json_get_string(pod, "metadata.uid"), w->uid);
+}
+
 static bool exists_live(const cJSON *pod, const void *arg)
 {
 	return pod && !mk_json_get(pod, "metadata.deletionTimestamp");
@@ -256,6 +266,32 @@ START_TEST(test_sts_partition)
 		cJSON_Delete(p);
 		free(path);
 	}
+
+	/* a pod below the partition that is deleted comes back at the current revision */
+	cJSON *o0 = fx_get(PODS "/web-0");
+	char *uid0 = mk_strdup(mk_json_get_string(o0, "metadata.uid"));
+	cJSON_Delete(o0);
+	confirm_deleted("web-0");
+	struct pod_not_uid nu = { uid0 };
+	cJSON *n0 = fx_wait(PODS "/web-0", other_uid, &nu, "web-0 recreated");
+	ck_assert_str_eq(label(n0, "controller-revision-hash"), rev1);
+	ck_assert_str_eq(mk_json_get_string(cJSON_GetArrayItem(mk_json_get(n0, "spec.containers"), 0), "image"),
+			 "x:1");
+	cJSON_Delete(n0);
+	free(uid0);
+	ready("web-0", 0);
+	/* the two revisions are ControllerRevisions owned by the set, numbered 1 and 2 */
+	cJSON *revs = fx_get("/apis/apps/v1/namespaces/default/controllerrevisions");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(revs, "items")), 2);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(revs, "items"))
+	{
+		const char *n = mk_json_get_string(it, "metadata.name");
+		ck_assert_str_eq(mk_json_get_string(mk_api_controller_ref(it), "name"), "web");
+		ck_assert_int_eq((int)num(it, "revision", -1), !strcmp(n, rev1) ? 1 : 2);
+		ck_assert_ptr_nonnull(mk_json_get(it, "data.spec.template.spec.containers"));
+	}
+	cJSON_Delete(revs);
 
 	/* partition 0: web-1, then web-0, each once the previous is Ready */
 	fx_patch(STS "/web", "{\"spec\":{\"updateStrategy\":{\"rollingUpdate\":{\"partition\":0}}}}");
