@@ -164,6 +164,15 @@ bool mk_api_storageclass_is_default(const cJSON *sc);
 /* The built-in class and its provisioner (pkg/controller/pv.c), named as in k3s. */
 #define MK_API_LOCAL_PATH_CLASS "local-path"
 #define MK_API_LOCAL_PATH_PROVISIONER "rancher.io/local-path"
+/* Node annotation where a node's agent publishes its local-path directory
+ * (DATA_DIR/storage); the provisioner puts the node's volumes there. */
+#define MK_API_LOCAL_PATH_DIR_ANN "minik8s.io/local-path-dir"
+/* Finalizer of provisioned volumes: the agent of the volume's node removes it
+ * once it has removed the volume's directory. */
+#define MK_API_LOCAL_PATH_FINALIZER "minik8s.io/local-path-cleanup"
+/* Claim annotation: the node the scheduler chose for the first pod using a
+ * WaitForFirstConsumer claim (kube-scheduler's volume binding). */
+#define MK_API_SELECTED_NODE_ANN "volume.kubernetes.io/selected-node"
 
 /* ---- request bodies ----------------------------------------------------- */
 

@@ -683,6 +683,12 @@ static int pod_volumes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 			    mk_fs_mkdir_p(hp, 0755, err) < 0)
 				goto fail;
 			vs[n++] = (struct vol){ name, mk_strdup(hp) };
+		} else if (cJSON_GetObjectItem(v, "persistentVolumeClaim")) {
+			char *p = NULL;
+			bool ro = false; /* applied to the mounts (agent_pvc_read_only) */
+			if (agent_pvc_volume(a, pod, v, &p, &ro, err) < 0)
+				goto fail;
+			vs[n++] = (struct vol){ name, p };
 		}
 	}
 	*ret = vs;
@@ -773,6 +779,7 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		const char *mp = mk_json_get_string(vm, "mountPath");
 		const char *sp = mk_json_get_string(vm, "subPath");
 		const char *src = NULL;
+		bool vol_ro = vn && agent_pvc_read_only(pod, vn);
 		for (size_t i = 0; vn && i < nvols; i++)
 			if (!strcmp(vols[i].name, vn))
 				src = vols[i].path;
@@ -791,7 +798,7 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 			src = subpaths[nsub++];
 		}
 		mounts[nm++] = (struct mk_runtime_mount){ src, mp,
-							  cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly")) };
+							  vol_ro || cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly")) };
 	}
 
 	uint32_t uid = 0, gid = 0;

@@ -21,6 +21,8 @@ static const char *const inf_resource[CTL_NINF] = {
 	[CTL_PODS] = "pods",		[CTL_NODES] = "nodes",	 [CTL_RS] = "replicasets",
 	[CTL_DEPLOY] = "deployments",	[CTL_SVC] = "services",	 [CTL_EP] = "endpoints",
 	[CTL_NS] = "namespaces",	[CTL_SLICE] = "endpointslices", [CTL_LEASE] = "leases",
+	[CTL_PV] = "persistentvolumes", [CTL_PVC] = "persistentvolumeclaims",
+	[CTL_SC] = "storageclasses",
 	[CTL_STS] = "statefulsets",	[CTL_CR] = "controllerrevisions",
 };
 

@@ -18,9 +18,12 @@
 #define CTL_NS 6
 #define CTL_SLICE 7
 #define CTL_LEASE 8 /* kube-node-lease only */
-#define CTL_STS 9
-#define CTL_CR 10 /* controllerrevisions (StatefulSet history) */
-#define CTL_NINF 11
+#define CTL_PV 9
+#define CTL_PVC 10
+#define CTL_SC 11
+#define CTL_STS 12
+#define CTL_CR 13 /* controllerrevisions (StatefulSet history) */
+#define CTL_NINF 14
 
 struct ctl_loop;
 typedef int (*ctl_sync_fn)(struct mk_controllers *ctl, const char *key);
@@ -55,6 +58,7 @@ struct mk_controllers {
 	struct mk_event_recorder *rec;
 
 	struct ctl_loop sched, rs, deploy, ep, slice, gc, ns, node;
+	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
 	struct ctl_loop sts;
 
 	pthread_mutex_t mu;	/* guards the maps below */
@@ -79,6 +83,7 @@ void slice_setup(struct mk_controllers *ctl);
 void gc_setup(struct mk_controllers *ctl);
 void ns_setup(struct mk_controllers *ctl);
 void node_setup(struct mk_controllers *ctl);
+void pv_setup(struct mk_controllers *ctl);
 void sts_setup(struct mk_controllers *ctl);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
@@ -89,6 +94,12 @@ int slice_sync(struct mk_controllers *ctl, const char *key);
 int gc_sync(struct mk_controllers *ctl, const char *key);
 int ns_sync(struct mk_controllers *ctl, const char *key);
 int node_sync(struct mk_controllers *ctl, const char *key);
+int pv_sync(struct mk_controllers *ctl, const char *key);
+int pvc_sync(struct mk_controllers *ctl, const char *key);
+
+/* Whether the persistent volume pv can be reached from node (its
+ * spec.nodeAffinity.required; true without one, false for a NULL node) (pv.c). */
+bool pv_node_ok(const cJSON *pv, const cJSON *node);
 int sts_sync(struct mk_controllers *ctl, const char *key);
 
 /* Port number that service port sp (its targetPort, a number or a container port

@@ -86,7 +86,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 	if (!ctl)
 		return;
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				     &ctl->gc, &ctl->ns, &ctl->node,
+				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->pv, &ctl->pvc,
 				     &ctl->sts };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
@@ -121,6 +121,9 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_NS] = "/api/v1/namespaces",
 		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
 		[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+		[CTL_PV] = "/api/v1/persistentvolumes",
+		[CTL_PVC] = "/api/v1/persistentvolumeclaims",
+		[CTL_SC] = "/apis/storage.k8s.io/v1/storageclasses",
 		[CTL_STS] = "/apis/apps/v1/statefulsets",
 		[CTL_CR] = "/apis/apps/v1/controllerrevisions",
 	};
@@ -164,6 +167,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->gc, ctl, "garbagecollector", gc_sync, w);
 	ctl_loop_init(&ctl->ns, ctl, "namespace", ns_sync, 2);
 	ctl_loop_init(&ctl->node, ctl, "nodelifecycle", node_sync, 1);
+	ctl_loop_init(&ctl->pv, ctl, "persistentvolume", pv_sync, 1);
+	ctl_loop_init(&ctl->pvc, ctl, "persistentvolumeclaim", pvc_sync, 1);
 	ctl_loop_init(&ctl->sts, ctl, "statefulset", sts_sync, w);
 
 	if (!ctl->opts.disable_scheduler)
@@ -175,6 +180,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	gc_setup(ctl);
 	ns_setup(ctl);
 	node_setup(ctl);
+	pv_setup(ctl);
 	sts_setup(ctl);
 
 	for (int i = 0; i < CTL_NINF; i++)
@@ -189,7 +195,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		}
 	}
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				     &ctl->gc, &ctl->ns, &ctl->node,
+				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->pv, &ctl->pvc,
 				     &ctl->sts };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)

@@ -183,15 +183,12 @@ static int ensure_claims(struct sts_pass *x, long o)
 	cJSON_ArrayForEach(t, mk_json_get(x->set, "spec.volumeClaimTemplates"))
 	{
 		_cleanup_free_ char *cn = claim_name(t, x->name, o);
-		_cleanup_free_ char *path = mk_client_resource_path("v1", "persistentvolumeclaims", x->ns, cn, NULL);
-		_cleanup_cjson_ cJSON *got = NULL;
+		_cleanup_free_ char *key = mk_strdup_printf("%s/%s", x->ns, cn);
 		_cleanup_error_ struct mk_error *err = NULL;
-		if (mk_client_get(x->ctl->c, path, &got, &err) == 0)
+		struct mk_object *have = mk_informer_get(x->ctl->inf[CTL_PVC], key);
+		if (have) {
+			mk_object_unref(have);
 			continue;
-		if (mk_error_code(err) != 404) {
-			mk_event_record(x->ctl->rec, COMPONENT, x->set, "Warning", "FailedCreate",
-					"get Claim %s for StatefulSet %s failed: %s", cn, x->name, err->msg);
-			return -1;
 		}
 		_cleanup_cjson_ cJSON *pvc = cJSON_CreateObject();
 		cJSON_AddStringToObject(pvc, "apiVersion", "v1");
@@ -215,13 +212,14 @@ static int ensure_claims(struct sts_pass *x, long o)
 		cJSON_AddItemToObject(pvc, "spec", v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject());
 		_cleanup_free_ char *cpath = mk_client_resource_path("v1", "persistentvolumeclaims", x->ns, NULL, NULL);
 		_cleanup_cjson_ cJSON *created = NULL;
-		mk_error_free(&err);
 		if (mk_client_create(x->ctl->c, cpath, pvc, &created, &err) < 0 && mk_error_code(err) != 409) {
 			mk_event_record(x->ctl->rec, COMPONENT, x->set, "Warning", "FailedCreate",
 					"create Claim %s for Pod %s-%ld in StatefulSet %s failed error: %s",
 					cn, x->name, o, x->name, err->msg);
 			return -1;
 		}
+		if (created)
+			mk_informer_assume(x->ctl->inf[CTL_PVC], created);
 		if (created)
 			mk_event_record(x->ctl->rec, COMPONENT, x->set, "Normal", "SuccessfulCreate",
 					"create Claim %s Pod %s-%ld in StatefulSet %s success", cn,
