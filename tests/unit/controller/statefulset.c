@@ -317,6 +317,65 @@ START_TEST(test_sts_partition)
 }
 END_TEST
 
+
+/* volumeClaimTemplates: the claim www-<set>-<ordinal> exists before its pod, is
+ * mounted as the template's volume, belongs to nobody and stays when the pod, a
+ * scale down and the set itself remove the pods. */
+static bool has_claims(const cJSON *list, const void *arg)
+{
+	char buf[256] = "";
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
+	{
+		strncat(buf, buf[0] ? " " : "", sizeof(buf) - strlen(buf) - 1);
+		strncat(buf, mk_json_get_string(it, "metadata.name"), sizeof(buf) - strlen(buf) - 1);
+	}
+	return !strcmp(buf, arg);
+}
+
+START_TEST(test_sts_claims)
+{
+	fx_node("n1", NULL, NULL);
+	fx_create(STS, "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"db\"},"
+		       "\"spec\":{\"replicas\":2,\"serviceName\":\"db\",\"podManagementPolicy\":\"Parallel\","
+		       "\"selector\":{\"matchLabels\":{\"app\":\"db\"}},"
+		       "\"template\":{\"metadata\":{\"labels\":{\"app\":\"db\"}},\"spec\":{\"nodeName\":\"n1\","
+		       "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\",\"volumeMounts\":[{\"name\":\"data\","
+		       "\"mountPath\":\"/data\"}]}]}},\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"data\","
+		       "\"labels\":{\"tier\":\"db\"}},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],\"resources\":"
+		       "{\"requests\":{\"storage\":\"1Mi\"}}}}]}}");
+	cJSON_Delete(fx_wait(PODS, live_names, "db-0 db-1", "two pods"));
+	cJSON *pvcs = fx_get("/api/v1/namespaces/default/persistentvolumeclaims");
+	ck_assert(has_claims(pvcs, "data-db-0 data-db-1"));
+	const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(pvcs, "items"), 0);
+	ck_assert_ptr_null(mk_json_get(c0, "metadata.ownerReferences"));
+	ck_assert_str_eq(label(c0, "tier"), "db");
+	ck_assert_str_eq(label(c0, "app"), "db");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(mk_json_get(c0, "spec.accessModes"), 0)),
+			 "ReadWriteOnce");
+	cJSON_Delete(pvcs);
+	cJSON *pod = fx_get(PODS "/db-1");
+	const cJSON *v, *vol = NULL;
+	cJSON_ArrayForEach(v, mk_json_get(pod, "spec.volumes"))
+		if (!strcmp(mk_json_get_string(v, "name"), "data"))
+			vol = v;
+	ck_assert_ptr_nonnull(vol);
+	ck_assert_str_eq(mk_json_get_string(vol, "persistentVolumeClaim.claimName"), "data-db-1");
+	cJSON_Delete(pod);
+
+	/* scale down to 0: the pods go, the claims stay */
+	fx_patch(STS "/db", "{\"spec\":{\"replicas\":0}}");
+	for (int i = 0; i < 2; i++) {
+		cJSON_Delete(fx_wait(i ? PODS "/db-0" : PODS "/db-1", is_deleting, NULL, "pod deleted"));
+		confirm_deleted(i ? "db-0" : "db-1");
+	}
+	cJSON_Delete(fx_wait(PODS, live_names, "", "no pods"));
+	pvcs = fx_get("/api/v1/namespaces/default/persistentvolumeclaims");
+	ck_assert(has_claims(pvcs, "data-db-0 data-db-1"));
+	cJSON_Delete(pvcs);
+}
+END_TEST
+
 Suite *statefulset_suite(void)
 {
 	Suite *s = suite_create("statefulset");
@@ -327,6 +386,7 @@ Suite *statefulset_suite(void)
 	tcase_add_test(tc, test_sts_parallel);
 	tcase_add_test(tc, test_sts_scale_down_order);
 	tcase_add_test(tc, test_sts_partition);
+	tcase_add_test(tc, test_sts_claims);
 	suite_add_tcase(s, tc);
 	return s;
 }
