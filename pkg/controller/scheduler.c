@@ -107,6 +107,14 @@ struct pod_claims {
 	char why[300];			       /* set: no node can take the pod now */
 };
 
+/* The node the scheduler chose for a delayed claim, or NULL. */
+static const char *selected_node(const cJSON *claim)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(mk_json_get(claim, "metadata.annotations"),
+							  MK_API_SELECTED_NODE_ANN);
+	return cJSON_IsString(a) && a->valuestring[0] ? a->valuestring : NULL;
+}
+
 static void pod_claims_release(struct pod_claims *pc)
 {
 	for (size_t i = 0; i < pc->nbound; i++)
@@ -167,8 +175,7 @@ static int select_node_for_claims(struct mk_controllers *ctl, const struct pod_c
 {
 	for (size_t i = 0; i < pc->ndelayed; i++) {
 		const cJSON *c = pc->delayed[i]->json;
-		const char *cur = mk_json_get_string(c, "metadata.annotations." MK_API_SELECTED_NODE_ANN);
-		if (cur && *cur)
+		if (selected_node(c))
 			continue;
 		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
@@ -380,9 +387,8 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 				why = "node(s) had volume node affinity conflict";
 		/* a claim already given a node is provisioned there */
 		for (size_t k = 0; !why && k < pc.ndelayed; k++) {
-			const char *sel = mk_json_get_string(pc.delayed[k]->json,
-							     "metadata.annotations." MK_API_SELECTED_NODE_ANN);
-			if (sel && *sel && strcmp(sel, name))
+			const char *sel = selected_node(pc.delayed[k]->json);
+			if (sel && strcmp(sel, name))
 				why = "node(s) did not match the node selected for its volume";
 		}
 		if (why) {
