@@ -4,7 +4,13 @@
  * then fewest pods, then name. Binds are remembered ("assumed") until the
  * cache shows them, so a burst of pods is spread correctly before the watch
  * catches up. Unschedulable pods get PodScheduled=False and a FailedScheduling
- * event; they are retried whenever a node changes. */
+ * event; they are retried whenever a node changes. Volumes (kube-scheduler's
+ * VolumeBinding, simplified): a pod whose claim is missing or being deleted, or
+ * whose Immediate claim is unbound, fits nowhere (the message names the claim); a
+ * bound claim's volume node affinity filters nodes; for unbound WaitForFirstConsumer
+ * claims the chosen node is written to the claims (volume.kubernetes.io/selected-node)
+ * and the pod is bound once the provisioner has bound them (a claim change requeues
+ * the pods using it). */
 #include <string.h>
 #include "minik8s/api.h"
 #include "internal.h"
