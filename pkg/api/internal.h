@@ -81,6 +81,9 @@ extern const struct mk_api_kind_ops mk_api_pvc_ops;
 extern const struct mk_api_kind_ops mk_api_storageclass_ops;
 
 /* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
+/* a and b equal, absent and JSON null counting as the same (cJSON_Compare says
+ * two NULLs differ). */
+bool mk_api_json_same(const cJSON *a, const cJSON *b);
 void mk_api_v_access_modes(cJSON *causes, const cJSON *modes, const char *field);
 void mk_api_v_enum(cJSON *causes, const cJSON *obj, const char *key, const char *field,
 		   const char *const *allowed);

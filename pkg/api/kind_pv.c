@@ -24,6 +24,14 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
+bool mk_api_json_same(const cJSON *a, const cJSON *b)
+{
+	bool na = !a || cJSON_IsNull(a), nb = !b || cJSON_IsNull(b);
+	if (na || nb)
+		return na && nb;
+	return cJSON_Compare(a, b, 1);
+}
+
 void mk_api_v_access_modes(cJSON *causes, const cJSON *modes, const char *field)
 {
 	char f[128];
@@ -269,18 +277,19 @@ static void pv_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 		return;
 	const cJSON *ospec = cJSON_GetObjectItemCaseSensitive(old, "spec");
 	for (size_t i = 0; i < MK_ARRAY_SIZE(sources); i++) {
-		if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(spec, sources[i]),
-				   cJSON_GetObjectItemCaseSensitive(ospec, sources[i]), 1)) {
+		if (!mk_api_json_same(cJSON_GetObjectItemCaseSensitive(spec, sources[i]),
+				      cJSON_GetObjectItemCaseSensitive(ospec, sources[i]))) {
 			mk_api_cause_add(causes, "FieldValueForbidden", "spec.persistentvolumesource",
 					 "Forbidden: spec.persistentvolumesource is immutable after creation");
 			break;
 		}
 	}
-	mk_api_v_immutable(causes, "spec.volumeMode", cJSON_GetObjectItemCaseSensitive(spec, "volumeMode"),
-			   cJSON_GetObjectItemCaseSensitive(ospec, "volumeMode"));
+	const cJSON *vm = cJSON_GetObjectItemCaseSensitive(spec, "volumeMode");
+	if (!mk_api_json_same(vm, cJSON_GetObjectItemCaseSensitive(ospec, "volumeMode")))
+		mk_api_v_invalid(causes, "spec.volumeMode", vm, "field is immutable");
 	const cJSON *ona = cJSON_GetObjectItemCaseSensitive(ospec, "nodeAffinity");
-	if (ona && !cJSON_IsNull(ona))
-		mk_api_v_immutable(causes, "spec.nodeAffinity", na, ona);
+	if (ona && !cJSON_IsNull(ona) && !mk_api_json_same(na, ona))
+		mk_api_v_invalid(causes, "spec.nodeAffinity", na, "field is immutable");
 }
 
 static const struct mk_api_column pv_columns[] = {

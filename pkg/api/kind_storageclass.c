@@ -61,18 +61,18 @@ static void sc_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 		mk_api_v_invalid(causes, "allowVolumeExpansion", ave, "must be a boolean");
 	if (!old)
 		return;
-	if (!cJSON_Compare(params, cJSON_GetObjectItemCaseSensitive(old, "parameters"), 1))
+	if (!mk_api_json_same(params, cJSON_GetObjectItemCaseSensitive(old, "parameters")))
 		mk_api_cause_add(causes, "FieldValueForbidden", "parameters",
 				 "Forbidden: updates to parameters are forbidden.");
-	if (!cJSON_Compare(p, cJSON_GetObjectItemCaseSensitive(old, "provisioner"), 1))
+	if (!mk_api_json_same(p, cJSON_GetObjectItemCaseSensitive(old, "provisioner")))
 		mk_api_cause_add(causes, "FieldValueForbidden", "provisioner",
 				 "Forbidden: updates to provisioner are forbidden.");
-	if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(obj, "reclaimPolicy"),
-			   cJSON_GetObjectItemCaseSensitive(old, "reclaimPolicy"), 1))
+	if (!mk_api_json_same(cJSON_GetObjectItemCaseSensitive(obj, "reclaimPolicy"),
+			      cJSON_GetObjectItemCaseSensitive(old, "reclaimPolicy")))
 		mk_api_cause_add(causes, "FieldValueForbidden", "reclaimPolicy",
 				 "Forbidden: updates to reclaimPolicy are forbidden.");
-	mk_api_v_immutable(causes, "volumeBindingMode", bm,
-			   cJSON_GetObjectItemCaseSensitive(old, "volumeBindingMode"));
+	if (!mk_api_json_same(bm, cJSON_GetObjectItemCaseSensitive(old, "volumeBindingMode")))
+		mk_api_v_invalid(causes, "volumeBindingMode", bm, "field is immutable");
 }
 
 static const struct mk_api_column sc_columns[] = {

@@ -371,7 +371,7 @@ static struct mk_object *pick_node(struct mk_controllers *ctl)
 	struct mk_object **nodes, *best = NULL;
 	size_t n = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
 	for (size_t i = 0; i < n; i++) {
-		if (!node_ready(nodes[i]->json) || !mk_json_get_string(nodes[i]->json, "metadata.annotations." MK_API_LOCAL_PATH_DIR_ANN))
+		if (!node_ready(nodes[i]->json) || !ann(nodes[i]->json, MK_API_LOCAL_PATH_DIR_ANN))
 			continue;
 		if (!best || strcmp(nodes[i]->key, best->key) < 0) {
 			mk_object_unref(best);

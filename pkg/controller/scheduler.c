@@ -4,7 +4,13 @@
  * then fewest pods, then name. Binds are remembered ("assumed") until the
  * cache shows them, so a burst of pods is spread correctly before the watch
  * catches up. Unschedulable pods get PodScheduled=False and a FailedScheduling
- * event; they are retried whenever a node changes. */
+ * event; they are retried whenever a node changes. Volumes (kube-scheduler's
+ * VolumeBinding, simplified): a pod whose claim is missing or being deleted, or
+ * whose Immediate claim is unbound, fits nowhere (the message names the claim); a
+ * bound claim's volume node affinity filters nodes; for unbound WaitForFirstConsumer
+ * claims the chosen node is written to the claims (volume.kubernetes.io/selected-node)
+ * and the pod is bound once the provisioner has bound them (a claim change requeues
+ * the pods using it). */
 #include <string.h>
 #include "minik8s/api.h"
 #include "internal.h"
@@ -107,6 +113,14 @@ struct pod_claims {
 	char why[300];			       /* set: no node can take the pod now */
 };
 
+/* The node the scheduler chose for a delayed claim, or NULL. */
+static const char *selected_node(const cJSON *claim)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(mk_json_get(claim, "metadata.annotations"),
+							  MK_API_SELECTED_NODE_ANN);
+	return cJSON_IsString(a) && a->valuestring[0] ? a->valuestring : NULL;
+}
+
 static void pod_claims_release(struct pod_claims *pc)
 {
 	for (size_t i = 0; i < pc->nbound; i++)
@@ -167,8 +181,7 @@ static int select_node_for_claims(struct mk_controllers *ctl, const struct pod_c
 {
 	for (size_t i = 0; i < pc->ndelayed; i++) {
 		const cJSON *c = pc->delayed[i]->json;
-		const char *cur = mk_json_get_string(c, "metadata.annotations." MK_API_SELECTED_NODE_ANN);
-		if (cur && *cur)
+		if (selected_node(c))
 			continue;
 		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
@@ -380,9 +393,8 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 				why = "node(s) had volume node affinity conflict";
 		/* a claim already given a node is provisioned there */
 		for (size_t k = 0; !why && k < pc.ndelayed; k++) {
-			const char *sel = mk_json_get_string(pc.delayed[k]->json,
-							     "metadata.annotations." MK_API_SELECTED_NODE_ANN);
-			if (sel && *sel && strcmp(sel, name))
+			const char *sel = selected_node(pc.delayed[k]->json);
+			if (sel && strcmp(sel, name))
 				why = "node(s) did not match the node selected for its volume";
 		}
 		if (why) {
