@@ -41,10 +41,13 @@ jp() { KC get "$1" -o "jsonpath=$2" 2>/dev/null; }
 pod_ready() { [ "$(jp "pod/$1" '{.status.conditions[?(@.type=="Ready")].status}')" == True ]; }
 all_ready() { [ "$(jp sts/web '{.status.readyReplicas}')" == "$1" ]; }
 ts() { date -d "$1" +%s 2>/dev/null || echo 0; }
+# wait_s SECONDS CMD...: runs CMD every 0.2 s until it succeeds, for at most SECONDS
+# (a deadline, since every try runs kubectl, whose duration varies)
+wait_s() { local end=$((SECONDS + $1)); shift; while ((SECONDS < end)); do "$@" && return 0; sleep 0.2; done; return 1; }
 
 # ---- ordered creation ----------------------------------------------------------------------
 KC apply -f "$ROOT/examples/statefulset.yaml" >"$T/apply.out" 2>&1 || fail apply "$(cat "$T/apply.out")"
-wait_until 900 all_ready 3 || fail sts_ready "$(KC get pods -o wide 2>&1)"
+wait_s 120 all_ready 3 || fail sts_ready "$(KC get pods -o wide 2>&1)"
 expect_eq sts_get_ready "$(KC get sts web --no-headers 2>&1 | awk '{print $2}')" "3/3"
 names=$(jp pods '{range .items[*]}{.metadata.name}{" "}{end}')
 expect_eq pod_names "$names" "web-0 web-1 web-2 "
@@ -71,7 +74,7 @@ IP1=$(jp pod/web-1 '{.status.podIP}')
 expect_match web1_ip "$IP1" '^10\.'
 expect_eq endpoints_hostname "$(jp endpoints/nginx "{.subsets[0].addresses[?(@.ip==\"$IP1\")].hostname}")" "web-1"
 dns_ok() { [ "$(IN 1 dig @10.96.0.10 +short +time=2 +tries=1 web-1.nginx.default.svc.cluster.local 2>/dev/null)" == "$IP1" ]; }
-wait_until 100 dns_ok
+wait_s 20 dns_ok
 expect_eq per_pod_dns_node "$(IN 1 dig @10.96.0.10 +short +time=2 +tries=2 web-1.nginx.default.svc.cluster.local 2>&1)" "$IP1"
 expect_eq per_pod_dns_from_pod "$(KC exec web-0 -- dig +short +time=2 +tries=2 web-1.nginx.default.svc.cluster.local 2>&1)" "$IP1"
 # the search path of the pod's namespace makes the short form work too
@@ -86,13 +89,13 @@ KC exec web-1 -- sh -c 'echo kept-by-web-1 > /usr/share/nginx/html/data/state' >
 UID1=$(jp pod/web-1 '{.metadata.uid}')
 KC delete pod web-1 --wait=false >/dev/null 2>&1 || fail delete_web1
 back() { local u; u=$(jp pod/web-1 '{.metadata.uid}'); [ -n "$u" ] && [ "$u" != "$UID1" ] && pod_ready web-1; }
-wait_until 600 back || fail web1_back "$(KC get pods -o wide 2>&1)"
+wait_s 90 back || fail web1_back "$(KC get pods -o wide 2>&1)"
 expect_eq web1_same_claim "$(jp pod/web-1 '{.spec.volumes[?(@.name=="www")].persistentVolumeClaim.claimName}')" "www-web-1"
 expect_eq web1_data_kept "$(KC exec web-1 -- cat /usr/share/nginx/html/data/state 2>&1)" "kept-by-web-1"
 expect_eq web1_hostname_again "$(KC exec web-1 -- hostname 2>&1)" "web-1"
 
 # ---- rolling update with a partition ------------------------------------------------------------
-wait_until 300 all_ready 3 || fail ready_before_update "$(KC get pods 2>&1)"
+wait_s 60 all_ready 3 || fail ready_before_update "$(KC get pods 2>&1)"
 REV1=$(jp sts/web '{.status.currentRevision}')
 KC patch sts web --type=merge -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":2}},"template":{"metadata":{"annotations":{"rev":"2"}}}}}' >/dev/null 2>&1 ||
 	fail patch_partition
@@ -102,7 +105,7 @@ updated() {
 	[ -n "$REV2" ] && [ "$REV2" != "$REV1" ] && [ "$(jp pod/web-2 '{.metadata.labels.controller-revision-hash}')" == "$REV2" ] &&
 		pod_ready web-2 && [ "$(jp sts/web '{.status.updatedReplicas}')" == 1 ]
 }
-wait_until 600 updated || fail partition_web2_updated "$(KC get pods -L controller-revision-hash 2>&1)"
+wait_s 90 updated || fail partition_web2_updated "$(KC get pods -L controller-revision-hash 2>&1)"
 expect_eq partition_web2_annotation "$(jp pod/web-2 '{.metadata.annotations.rev}')" "2"
 expect_eq partition_web1_kept "$(jp pod/web-1 '{.metadata.labels.controller-revision-hash}')" "$REV1"
 expect_eq partition_web0_kept "$(jp pod/web-0 '{.metadata.labels.controller-revision-hash}')" "$REV1"
@@ -120,13 +123,13 @@ scaled() {
 	[[ " $live " == *" web-2 "* && " $live " != *" web-1 "* ]] && order_ok="web-1 went before web-2: $live"
 	[ "$live" == "web-0" ] && [ -z "$(jp pod/web-2 '{.metadata.name}')" ] && [ -z "$(jp pod/web-1 '{.metadata.name}')" ]
 }
-wait_until 600 scaled || fail scale_down "$(KC get pods 2>&1)"
+wait_s 90 scaled || fail scale_down "$(KC get pods 2>&1)"
 expect_eq scale_down_order "$order_ok" yes
 deletes=$(KC get events --field-selector involvedObject.kind=StatefulSet -o json 2>/dev/null |
 	jq -r '[.items | sort_by(.metadata.resourceVersion | tonumber) | .[] | select(.reason == "SuccessfulDelete") | .message | capture("Pod (?<p>web-[0-9]+) in StatefulSet web successful$").p] | join(" ")')
 expect_eq scale_down_events "$deletes" "web-2 web-1"
 expect_eq claims_remain "$(jp pvc '{range .items[*]}{.metadata.name}{" "}{end}')" "www-web-0 www-web-1 www-web-2 "
-wait_until 300 all_ready 1
+wait_s 30 all_ready 1
 expect_eq sts_scaled "$(KC get sts web --no-headers 2>&1 | awk '{print $2}')" "1/1"
 
 # ---- bad manifests: 422 naming the field ----------------------------------------------------------
@@ -147,6 +150,6 @@ expect_match immutable_service_name "$out" "spec: Forbidden: updates to stateful
 # ---- deletion: the pods go with the set, the claims stay ------------------------------------------
 KC delete sts web --wait=false >/dev/null 2>&1 || fail delete_sts
 gone() { [ -z "$(jp pods '{.items[*].metadata.name}')" ]; }
-wait_until 600 gone || fail pods_gone_with_set "$(KC get pods 2>&1)"
+wait_s 60 gone || fail pods_gone_with_set "$(KC get pods 2>&1)"
 expect_eq claims_outlive_set "$(jp pvc '{range .items[*]}{.metadata.name}{" "}{end}')" "www-web-0 www-web-1 www-web-2 "
 done_testing
