@@ -62,7 +62,7 @@ done
 expect_eq created_in_order "$ordered" yes
 # the controller's events say the same: create web-0, web-1, web-2 in that order
 order=$(KC get events --field-selector involvedObject.kind=StatefulSet -o json 2>/dev/null |
-	jq -r '[.items | sort_by(.metadata.resourceVersion | tonumber) | .[] | select(.reason == "SuccessfulCreate") | .message | capture("Pod (?<p>web-[0-9]+)").p] | join(" ")')
+	jq -r '[.items | sort_by(.metadata.resourceVersion | tonumber) | .[] | select(.reason == "SuccessfulCreate") | .message | capture("^create Pod (?<p>web-[0-9]+)").p] | join(" ")')
 expect_eq create_events_in_order "$order" "web-0 web-1 web-2"
 expect_eq pod_owner "$(jp pod/web-1 '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')" "StatefulSet/web"
 expect_eq pod_index_label "$(jp pod/web-2 '{.metadata.labels.apps\.kubernetes\.io/pod-index}')" "2"
