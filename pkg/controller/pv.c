@@ -94,7 +94,8 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 	struct mk_controllers *ctl = ud;
 	if (!new || (old && cJSON_Compare(mk_json_get(old->json, "metadata.annotations"),
 					  mk_json_get(new->json, "metadata.annotations"), 1) &&
-		     cJSON_Compare(find_condition(old->json, "Ready"), find_condition(new->json, "Ready"), 1)))
+		     !strcmp(str(find_condition(old->json, "Ready"), "status"),
+			     str(find_condition(new->json, "Ready"), "status"))))
 		return;
 	struct mk_object **cs;
 	size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
@@ -385,8 +386,8 @@ static bool node_ready(const cJSON *node)
 	       !cJSON_IsTrue(mk_json_get(node, "spec.unschedulable"));
 }
 
-/* A Ready node for an Immediate claim: the one with the fewest provisioned volumes
- * of this class, then by name. NULL if none (owned). */
+/* A Ready node that publishes its local-path directory, for an Immediate claim:
+ * the first by name. NULL if none (owned). */
 static struct mk_object *pick_node(struct mk_controllers *ctl)
 {
 	struct mk_object **nodes, *best = NULL;
