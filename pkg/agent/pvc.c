@@ -140,7 +140,14 @@ static void reclaim(struct agent_pvc *p, const cJSON *pv)
 	if (!name || !mk_json_get(pv, "metadata.deletionTimestamp") ||
 	    !has_finalizer(pv, MK_API_LOCAL_PATH_FINALIZER) || !on_this_node(p, pv) || !ours(p, path))
 		return;
-	if (agent_rm_rf(path) < 0 && errno != ENOENT) {
+	/* in use until its claim has released it; only Delete removes the data (an
+	 * administrator deleting a Retain volume keeps the directory) */
+	const char *phase = mk_json_get_string(pv, "status.phase");
+	const char *policy = mk_json_get_string(pv, "spec.persistentVolumeReclaimPolicy");
+	if (phase && !strcmp(phase, "Bound"))
+		return;
+	bool wipe = policy && !strcmp(policy, "Delete");
+	if (wipe && agent_rm_rf(path) < 0 && errno != ENOENT) {
 		mk_log(MK_LOG_WARN, "agent", "persistentvolume %s: removing '%s': %s", name, path,
 		       strerror(errno));
 		return;
@@ -163,7 +170,8 @@ static void reclaim(struct agent_pvc *p, const cJSON *pv)
 		mk_log(MK_LOG_WARN, "agent", "persistentvolume %s: %s", name, err->msg);
 		return;
 	}
-	mk_log(MK_LOG_INFO, "agent", "persistentvolume %s: removed '%s'", name, path);
+	if (wipe)
+		mk_log(MK_LOG_INFO, "agent", "persistentvolume %s: removed '%s'", name, path);
 }
 
 static void on_pv(const struct mk_object *old, const struct mk_object *new, void *ud)

@@ -369,8 +369,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
-	if (!strcmp(r->name, "persistentvolumeclaims") &&
-	    mk_storage_default_class(req->srv, obj, &err) < 0) {
+	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
 		return;
 	}

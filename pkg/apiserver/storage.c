@@ -43,6 +43,37 @@ int mk_storage_default_class(struct mk_apiserver *srv, cJSON *pvc, struct mk_err
 	return 0;
 }
 
+/* Appends finalizer f to obj's metadata.finalizers unless there. */
+static void add_finalizer(cJSON *obj, const char *f)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *fs = cJSON_GetObjectItemCaseSensitive(md, "finalizers"), *it;
+	if (!cJSON_IsObject(md))
+		return;
+	if (!cJSON_IsArray(fs)) {
+		fs = cJSON_CreateArray();
+		mk_json_set(md, "finalizers", fs);
+	}
+	cJSON_ArrayForEach(it, fs)
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
+			return;
+	cJSON_AddItemToArray(fs, cJSON_CreateString(f));
+}
+
+int mk_storage_admit(struct mk_apiserver *srv, const struct mk_api_resource *r, cJSON *obj,
+		     struct mk_error **err)
+{
+	if (!strcmp(r->name, "persistentvolumeclaims")) {
+		/* the StorageObjectInUseProtection plugin: a claim in use by a pod is
+		 * removed only once no pod uses it (pkg/controller/pv.c drops it) */
+		add_finalizer(obj, "kubernetes.io/pvc-protection");
+		return mk_storage_default_class(srv, obj, err);
+	}
+	if (!strcmp(r->name, "persistentvolumes"))
+		add_finalizer(obj, "kubernetes.io/pv-protection"); /* removed once not Bound */
+	return 0;
+}
+
 int mk_storage_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 {
 	const struct mk_api_resource *r = mk_api_resource_find("storage.k8s.io", "v1", "storageclasses");

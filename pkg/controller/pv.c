@@ -94,7 +94,8 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 	struct mk_controllers *ctl = ud;
 	if (!new || (old && cJSON_Compare(mk_json_get(old->json, "metadata.annotations"),
 					  mk_json_get(new->json, "metadata.annotations"), 1) &&
-		     cJSON_Compare(find_condition(old->json, "Ready"), find_condition(new->json, "Ready"), 1)))
+		     !strcmp(str(find_condition(old->json, "Ready"), "status"),
+			     str(find_condition(new->json, "Ready"), "status"))))
 		return;
 	struct mk_object **cs;
 	size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
@@ -104,8 +105,29 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 	mk_object_list_free(cs, n);
 }
 
+/* A pod that changes or goes may free a claim being deleted (pvc-protection). */
+static void on_pod(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct mk_controllers *ctl = ud;
+	const struct mk_object *o = new ? new : old;
+	const char *ns = mk_json_get_string(o->json, "metadata.namespace");
+	const cJSON *v;
+	cJSON_ArrayForEach(v, mk_json_get(o->json, "spec.volumes"))
+	{
+		const char *cn = mk_json_get_string(v, "persistentVolumeClaim.claimName");
+		if (!cn || !ns)
+			continue;
+		_cleanup_free_ char *key = mk_strdup_printf("%s/%s", ns, cn);
+		struct mk_object *co = mk_informer_get(ctl->inf[CTL_PVC], key);
+		if (co && has_deletion(co->json))
+			mk_workqueue_add(ctl->pvc.q, key);
+		mk_object_unref(co);
+	}
+}
+
 void pv_setup(struct mk_controllers *ctl)
 {
+	mk_informer_add_handler(ctl->inf[CTL_PODS], on_pod, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_PVC], on_pvc, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_PV], on_pv, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_NODES], on_node, ctl);
@@ -364,8 +386,8 @@ static bool node_ready(const cJSON *node)
 	       !cJSON_IsTrue(mk_json_get(node, "spec.unschedulable"));
 }
 
-/* A Ready node for an Immediate claim: the one with the fewest provisioned volumes
- * of this class, then by name. NULL if none (owned). */
+/* A Ready node that publishes its local-path directory, for an Immediate claim:
+ * the first by name. NULL if none (owned). */
 static struct mk_object *pick_node(struct mk_controllers *ctl)
 {
 	struct mk_object **nodes, *best = NULL;
@@ -450,6 +472,77 @@ static int provision(struct mk_controllers *ctl, const cJSON *claim, const cJSON
 	return 0;
 }
 
+/* ---- protection finalizers ---------------------------------------------------------- */
+
+static bool has_finalizer(const cJSON *obj, const char *f)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
+			return true;
+	return false;
+}
+
+/* Removes finalizer f of obj (guarded by its resourceVersion). */
+static int drop_finalizer(struct mk_controllers *ctl, const char *resource, const cJSON *obj,
+			  const char *f)
+{
+	_cleanup_cjson_ cJSON *p = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(p, "metadata");
+	cJSON *fs = cJSON_AddArrayToObject(md, "finalizers");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
+		if (cJSON_IsString(it) && strcmp(it->valuestring, f))
+			cJSON_AddItemToArray(fs, cJSON_CreateString(it->valuestring));
+	cJSON_AddStringToObject(md, "resourceVersion", str(obj, "metadata.resourceVersion"));
+	return patch(ctl, resource, mk_json_get_string(obj, "metadata.namespace"),
+		     str(obj, "metadata.name"), NULL, p);
+}
+
+/* Whether a pod of the list (a JSON array) that has not terminated uses the claim. */
+static bool pods_use(const cJSON *pods, const char *claim)
+{
+	const cJSON *p, *v;
+	cJSON_ArrayForEach(p, pods)
+	{
+		const char *phase = str(p, "status.phase");
+		if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
+			continue;
+		cJSON_ArrayForEach(v, mk_json_get(p, "spec.volumes"))
+		{
+			const char *cn = mk_json_get_string(v, "persistentVolumeClaim.claimName");
+			if (cn && !strcmp(cn, claim))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* kubernetes.io/pvc-protection: a claim being deleted goes once no pod uses it,
+ * as the cache says and then a live list confirms (kube's pvcprotection). */
+static int unprotect_claim(struct mk_controllers *ctl, const cJSON *claim)
+{
+	const char *ns = str(claim, "metadata.namespace"), *name = str(claim, "metadata.name");
+	struct mk_object **pods;
+	size_t n = mk_informer_by_index(ctl->inf[CTL_PODS], "ns", ns, &pods);
+	_cleanup_cjson_ cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemReferenceToArray(arr, pods[i]->json);
+	bool used = pods_use(arr, name);
+	cJSON_Delete(TAKE_PTR(arr));
+	mk_object_list_free(pods, n);
+	if (used)
+		return 0; /* the pod handler brings the claim back */
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", ns, NULL, NULL);
+	_cleanup_cjson_ cJSON *live = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_get(ctl->c, path, &live, &err) < 0)
+		return -1;
+	if (pods_use(cJSON_GetObjectItem(live, "items"), name))
+		return 0;
+	return drop_finalizer(ctl, "persistentvolumeclaims", claim, "kubernetes.io/pvc-protection");
+}
+
 /* ---- claims ---------------------------------------------------------------------- */
 
 static int sync_bound_claim(struct mk_controllers *ctl, const cJSON *claim, const char *vn)
@@ -482,8 +575,11 @@ int pvc_sync(struct mk_controllers *ctl, const char *key)
 	if (!co)
 		return 0;
 	const cJSON *claim = co->json;
-	if (has_deletion(claim))
+	if (has_deletion(claim)) {
+		if (has_finalizer(claim, "kubernetes.io/pvc-protection"))
+			r = unprotect_claim(ctl, claim);
 		goto out;
+	}
 	const char *vn = mk_json_get_string(claim, "spec.volumeName");
 	if (vn && *vn) {
 		r = sync_bound_claim(ctl, claim, vn);
@@ -587,8 +683,20 @@ int pv_sync(struct mk_controllers *ctl, const char *key)
 		return 0;
 	const cJSON *pv = po->json;
 	_cleanup_free_ char *ck = claim_key(pv);
-	if (has_deletion(pv))
+	if (has_deletion(pv)) {
+		/* kubernetes.io/pv-protection: a volume being deleted goes once it is not
+		 * Bound (its claim released it) */
+		bool bound = !strcmp(str(pv, "status.phase"), "Bound");
+		if (bound && ck) {
+			struct mk_object *co = mk_informer_get(ctl->inf[CTL_PVC], ck);
+			if (!co || strcmp(str(co->json, "metadata.uid"), str(pv, "spec.claimRef.uid")))
+				r = set_phase(ctl, "persistentvolumes", pv, "Released", NULL, NULL);
+			mk_object_unref(co);
+		} else if (has_finalizer(pv, "kubernetes.io/pv-protection") && !bound) {
+			r = drop_finalizer(ctl, "persistentvolumes", pv, "kubernetes.io/pv-protection");
+		}
 		goto out;
+	}
 	if (!ck) {
 		r = set_phase(ctl, "persistentvolumes", pv, "Available", NULL, NULL);
 		goto out;

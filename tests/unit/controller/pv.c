@@ -222,7 +222,7 @@ START_TEST(test_local_path_wait_for_first_consumer)
 
 	/* Delete: once the claim is gone the volume is deleted, held by the cleanup
 	 * finalizer for the node's agent (not running here) */
-	del(PODS "/user");
+	del(PODS "/user?gracePeriodSeconds=0");
 	del(PVCS "/data");
 	v = fx_wait(pvpath, deleting, NULL, "volume being deleted");
 	ck_assert_str_eq(mk_json_get_string(v, "status.phase"), "Released");
@@ -267,6 +267,22 @@ START_TEST(test_immediate_class_and_scheduling)
 		cJSON_Delete(fx_wait(path, str_at, "spec.nodeName=far", "pod on the volume's node"));
 		free(path);
 	}
+
+	/* pvc-protection: a claim in use stays until its pods are gone */
+	cJSON *pc = fx_get(PVCS "/pin");
+	ck_assert_str_eq(cJSON_GetArrayItem(mk_json_get(pc, "metadata.finalizers"), 0)->valuestring,
+			 "kubernetes.io/pvc-protection");
+	cJSON_Delete(pc);
+	del(PVCS "/pin");
+	pc = fx_wait(PVCS "/pin", deleting, NULL, "claim in use: Terminating");
+	cJSON_Delete(pc);
+	for (int i = 0; i < 3; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), PODS "/p%d?gracePeriodSeconds=0", i);
+		del(path);
+	}
+	fx_wait(PVCS "/pin", gone, NULL, "claim gone once no pod uses it");
+	cJSON_Delete(fx_wait(PVS "/pinned", str_at, "status.phase=Released", "pinned Released"));
 
 	/* a missing claim: unschedulable, the message names it */
 	pod_with_claim("lost", "nope");
