@@ -398,14 +398,16 @@ static cJSON *revision_data(const cJSON *tmpl)
 	return data;
 }
 
+static double revision_number(const cJSON *cr)
+{
+	const cJSON *v = cJSON_GetObjectItem(cr, "revision");
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
 static int cmp_revision(const void *a, const void *b)
 {
-	double ra = mk_json_get(((*(struct mk_object *const *)a)->json), "revision")
-			    ? cJSON_GetNumberValue(mk_json_get((*(struct mk_object *const *)a)->json, "revision"))
-			    : 0;
-	double rb = mk_json_get(((*(struct mk_object *const *)b)->json), "revision")
-			    ? cJSON_GetNumberValue(mk_json_get((*(struct mk_object *const *)b)->json, "revision"))
-			    : 0;
+	double ra = revision_number((*(struct mk_object *const *)a)->json);
+	double rb = revision_number((*(struct mk_object *const *)b)->json);
 	return ra < rb ? -1 : ra > rb ? 1 : 0;
 }
 
@@ -422,9 +424,8 @@ static int sync_revisions(struct sts_pass *x, const char *uid, const char *hash)
 
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *r = revs[i]->json;
-		double v = cJSON_GetNumberValue(cJSON_GetObjectItem(r, "revision"));
-		if (v == v && v > max)
-			max = v;
+		if (revision_number(r) > max)
+			max = revision_number(r);
 		const char *name = mk_json_get_string(r, "metadata.name");
 		if (name && !strcmp(name, x->revision))
 			found = r;
@@ -436,7 +437,7 @@ static int sync_revisions(struct sts_pass *x, const char *uid, const char *hash)
 			}
 		}
 	}
-	if (found && cJSON_GetNumberValue(cJSON_GetObjectItem(found, "revision")) < max) {
+	if (found && revision_number(found) < max) {
 		/* an older template is the update revision again (rollout undo) */
 		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject(), *res = NULL;
 		_cleanup_error_ struct mk_error *err = NULL;
