@@ -318,23 +318,52 @@ static int create_pod(struct sts_pass *x, long o)
 	return 0;
 }
 
-/* whenScaled Delete: the pod that goes owns its claims, so they go with it. */
-static void claims_follow_pod(struct sts_pass *x, const cJSON *pod, long o)
+/* whenScaled Delete: the pod that goes owns its claims (instead of the set, if
+ * it did), so the garbage collector removes them after the pod. */
+static int claims_follow_pod(struct sts_pass *x, const cJSON *pod, long o)
 {
 	const char *ws = mk_json_get_string(x->set, "spec.persistentVolumeClaimRetentionPolicy.whenScaled");
+	const char *set_uid = mk_json_get_string(x->set, "metadata.uid");
 	const cJSON *t;
+	int ret = 0;
 	if (!ws || strcmp(ws, "Delete"))
-		return;
+		return 0;
 	cJSON_ArrayForEach(t, mk_json_get(x->set, "spec.volumeClaimTemplates"))
 	{
 		_cleanup_free_ char *cn = claim_name(t, x->name, o);
-		_cleanup_free_ char *path = mk_client_resource_path("v1", "persistentvolumeclaims", x->ns, cn, NULL);
+		_cleanup_free_ char *key = mk_strdup_printf("%s/%s", x->ns, cn);
+		struct mk_object *claim = mk_informer_get(x->ctl->inf[CTL_PVC], key);
+		if (!claim)
+			continue;
+		/* the claim's owners but the set, and the pod */
 		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject(), *res = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
 		cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+		cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+		const cJSON *r;
+		bool has_pod = false;
+		cJSON_ArrayForEach(r, mk_json_get(claim->json, "metadata.ownerReferences"))
+		{
+			const char *uid = mk_json_get_string(r, "uid");
+			has_pod |= uid && !strcmp(uid, mk_json_get_string(pod, "metadata.uid"));
+			if (!uid || !set_uid || strcmp(uid, set_uid))
+				cJSON_AddItemToArray(refs, cJSON_Duplicate(r, 1));
+		}
+		mk_object_unref(claim);
+		if (has_pod)
+			continue;
 		add_owner(md, pod, "v1", "Pod", false);
-		mk_client_patch(x->ctl->c, path, "application/strategic-merge-patch+json", patch, &res, &err);
+		_cleanup_free_ char *path = mk_client_resource_path("v1", "persistentvolumeclaims", x->ns, cn, NULL);
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0 &&
+		    mk_error_code(err) != 404) {
+			mk_event_record(x->ctl->rec, COMPONENT, x->set, "Warning", "FailedUpdate",
+					"update Claim %s for StatefulSet %s failed: %s", cn, x->name, err->msg);
+			ret = -1;
+		} else if (res) {
+			mk_informer_assume(x->ctl->inf[CTL_PVC], res);
+		}
 	}
+	return ret;
 }
 
 static int delete_pod(struct sts_pass *x, const cJSON *pod, const char *why)
@@ -625,7 +654,12 @@ static int reconcile(struct sts_pass *x)
 					return ret;
 		}
 		long o = ordinal_of(x->name, mk_json_get_string(p, "metadata.name"));
-		claims_follow_pod(x, p, o);
+		if (claims_follow_pod(x, p, o) < 0) {
+			ret = -1; /* the claims must follow before the pod goes */
+			if (x->monotonic)
+				return ret;
+			continue;
+		}
 		if (delete_pod(x, p, "") < 0)
 			ret = -1;
 		if (x->monotonic)

@@ -376,6 +376,47 @@ START_TEST(test_sts_claims)
 }
 END_TEST
 
+/* ordinals.start numbers the pods from there; persistentVolumeClaimRetentionPolicy
+ * Delete: the set owns its claims (whenDeleted) and a pod removed by a scale
+ * down takes its claims along (whenScaled), through the garbage collector. */
+static bool gone(const cJSON *obj, const void *arg)
+{
+	return obj == NULL;
+}
+
+START_TEST(test_sts_ordinals_and_retention)
+{
+	fx_node("n1", NULL, NULL);
+	fx_create(STS, "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"q\"},"
+		       "\"spec\":{\"replicas\":2,\"podManagementPolicy\":\"Parallel\",\"ordinals\":{\"start\":5},"
+		       "\"persistentVolumeClaimRetentionPolicy\":{\"whenDeleted\":\"Delete\",\"whenScaled\":\"Delete\"},"
+		       "\"selector\":{\"matchLabels\":{\"app\":\"q\"}},"
+		       "\"template\":{\"metadata\":{\"labels\":{\"app\":\"q\"}},\"spec\":{\"nodeName\":\"n1\","
+		       "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}},\"volumeClaimTemplates\":[{\"metadata\":"
+		       "{\"name\":\"d\"},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],\"resources\":"
+		       "{\"requests\":{\"storage\":\"1Mi\"}}}}]}}");
+	cJSON_Delete(fx_wait(PODS, live_names, "q-5 q-6", "pods from ordinal 5"));
+	cJSON *p6 = fx_get(PODS "/q-6");
+	ck_assert_str_eq(label(p6, "apps.kubernetes.io/pod-index"), "6");
+	ck_assert_str_eq(mk_json_get_string(p6, "spec.hostname"), "q-6");
+	cJSON_Delete(p6);
+	cJSON *c5 = fx_get("/api/v1/namespaces/default/persistentvolumeclaims/d-q-5");
+	ck_assert_ptr_nonnull(c5);
+	ck_assert_str_eq(mk_json_get_string(mk_api_controller_ref(c5), "kind"), "StatefulSet");
+	cJSON_Delete(c5);
+
+	/* scale down: q-6 goes, and its claim with it */
+	fx_patch(STS "/q", "{\"spec\":{\"replicas\":1}}");
+	cJSON_Delete(fx_wait(PODS "/q-6", is_deleting, NULL, "q-6 deleted"));
+	confirm_deleted("q-6");
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/persistentvolumeclaims/d-q-6", gone, NULL,
+			     "the claim of q-6 goes with it"));
+	cJSON *still = fx_get("/api/v1/namespaces/default/persistentvolumeclaims/d-q-5");
+	ck_assert_ptr_nonnull(still);
+	cJSON_Delete(still);
+}
+END_TEST
+
 Suite *statefulset_suite(void)
 {
 	Suite *s = suite_create("statefulset");
@@ -387,6 +428,7 @@ Suite *statefulset_suite(void)
 	tcase_add_test(tc, test_sts_scale_down_order);
 	tcase_add_test(tc, test_sts_partition);
 	tcase_add_test(tc, test_sts_claims);
+	tcase_add_test(tc, test_sts_ordinals_and_retention);
 	suite_add_tcase(s, tc);
 	return s;
 }
