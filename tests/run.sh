@@ -4,6 +4,7 @@
 # ends with done_testing ("DONE: N checks"), which the runner checks.
 # Ends with the summary line "N passed, N failed". Exit status 0 only if none failed.
 # Usage: tests/run.sh [PATTERN]   (PATTERN filters test files by substring)
+# MINIK8S_TEST_JOBS=N: e2e scripts run N at a time (default 2; 1 runs them one by one).
 set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-}
@@ -35,9 +36,9 @@ for bin in build/tests/unit-*; do
 	echo "unit $name: $((checks - bad)) passed, $bad failed"
 done
 
-for t in tests/e2e/*.sh; do
-	[ -f "$t" ] || continue
-	[[ -n "$pattern" && "$t" != *"$pattern"* ]] && continue
+# e2e_one SCRIPT: runs it, writes its log and its verdict "P F SECONDS" beside it
+e2e_one() {
+	local t=$1 name out start rc p f done_line
 	name=$(basename "$t" .sh)
 	out="$log_dir/e2e-$name.log"
 	start=$(date +%s)
@@ -58,13 +59,50 @@ for t in tests/e2e/*.sh; do
 	elif [ "$(sed -E 's/^DONE: ([0-9]+) checks$/\1/' <<<"$done_line")" -ne $(( $(grep -c '^PASS: ' "$out") + $(grep -c '^FAIL: ' "$out") )) ]; then
 		echo "FAIL: $name counted ${done_line#DONE: } but printed $p PASS and $f FAIL lines" >>"$out"; f=$((f + 1))
 	fi
+	echo "$p $f $(( $(date +%s) - start ))" >"$out.verdict"
+}
+
+# e2e_report SCRIPT: adds its verdict to the totals and prints it
+e2e_report() {
+	local name out p f secs
+	name=$(basename "$1" .sh)
+	out="$log_dir/e2e-$name.log"
+	read -r p f secs <"$out.verdict"
 	passed=$((passed + p)); failed=$((failed + f))
-	echo "e2e $name: $p passed, $f failed ($(( $(date +%s) - start ))s)"
+	echo "e2e $name: $p passed, $f failed (${secs}s)"
 	if [ "$f" -gt 0 ]; then
 		failures+=("$name")
 		grep -E '^FAIL: ' "$out" | head -20
 		echo "--- last lines of $out"; tail -30 "$out"; echo "---"
 	fi
+}
+
+# The e2e scripts run MINIK8S_TEST_JOBS at a time (default 2): each keeps to its own
+# namespaces, temp dir, ports and cgroups, and most of their time is spent waiting
+# on pods and timers. A script whose head says "# test: alone" (it measures load or
+# limits, or fills the machine) runs with nothing beside it.
+jobs=${MINIK8S_TEST_JOBS:-2}
+together=() alone=()
+for t in tests/e2e/*.sh; do
+	[ -f "$t" ] || continue
+	[[ -n "$pattern" && "$t" != *"$pattern"* ]] && continue
+	if head -30 "$t" | grep -q '^# test: alone'; then alone+=("$t"); else together+=("$t"); fi
+done
+running=()
+for t in "${together[@]}"; do
+	e2e_one "$t" &
+	running+=("$t")
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+	# report, in start order, the scripts that have finished
+	while [ ${#running[@]} -gt 0 ] && [ -e "$log_dir/e2e-$(basename "${running[0]}" .sh).log.verdict" ]; do
+		e2e_report "${running[0]}"; running=("${running[@]:1}")
+	done
+done
+wait
+for t in "${running[@]}"; do e2e_report "$t"; done
+for t in "${alone[@]}"; do
+	e2e_one "$t"
+	e2e_report "$t"
 done
 
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]} (logs in $log_dir)"

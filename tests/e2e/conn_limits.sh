@@ -1,4 +1,5 @@
 #!/bin/bash
+# test: alone (it measures the server under load; see tests/run.sh)
 # Connection exhaustion ("Nothing lost, nobody in", item 3): thousands of idle
 # sockets, never-ending TLS handshakes and never-ending request headers
 # (tests/lib/conn_flood, which reopens what the server closes) against the API

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 curl_max_time 20
-GRACE=3s
+GRACE=6s # heartbeats are sent every second; room for a loaded machine
 EVICT=4s
 start_server --node-monitor-grace-period $GRACE --pod-eviction-timeout $EVICT ||
 	{ fail server_start "minik8s server did not start"; exit 1; }

@@ -14,7 +14,8 @@
 #    answers a Status (500/507-class failure, never a hang or crash) and the log
 #    says why, reads keep working, and after space returns writes work again and
 #    the database is intact.
-# 3. kill -9 of an agent while scaling (no leaked pod netns, veth or container, no
+# 3. kill -9 of an agent while scaling (no leaked pod netns, veth, container, cgroup,
+#    mount, IPAM address or nft endpoint element, no
 #    duplicate), of server and agent together, and a node lost for good (its pods
 #    come back on the other node within 60 s); see there.
 # FAULTS_NO_CLUSTER=1 skips part 3; FAULT_ROUNDS sets the kill rounds of part 1.
@@ -169,6 +170,8 @@ cluster_join 2 "${AGENT_FLAGS[@]}" || { fail faults_cluster_join "$(tail -5 "$T/
 KC apply -f "$ROOT/examples/php-echo.yaml" >"$T/apply.out" 2>&1 || KC create namespace demo >/dev/null 2>&1
 KC apply -f "$ROOT/examples/php-echo.yaml" >>"$T/apply.out" 2>&1
 KC -n demo scale deployment php-echo --replicas 4 >/dev/null 2>&1
+# a ClusterIP service over them: its endpoints are nft elements on every node
+KC -n demo expose deployment php-echo --port 80 >/dev/null 2>&1
 # running "node name" pairs of live php-echo pods
 running() {
 	KC -n demo get pods -l app=php-echo -o json 2>/dev/null | jq -r '.items[] |
@@ -178,28 +181,51 @@ running() {
 n_running() { [ "$(running | awk -v n="$1" '$1 == n' | wc -l)" -ge "$2" ] && [ "$(running | wc -l)" == "$3" ]; }
 wait_s 150 n_running node2 1 4 || fail faults_cluster_pods "not 4 Running with one on node2: $(running | tr '\n' ' ')"
 
-# node2's pods as the API sees them vs what exists on node2: pod netns files, pod
-# cgroups, veths in its namespace, runc containers (each pod: a sandbox + 1 app)
+# node2's pods as the API sees them vs what exists on node2: pod netns files, veths in
+# its namespace, runc containers, container cgroups, mounts under its dirs, addresses
+# its IPAM holds; each a fixed number per pod (measured before the kills). And every
+# pod address in node2's nft ruleset (service endpoints) is a live pod's.
+CG2=$(find /sys/fs/cgroup -maxdepth 2 -type d -name "$(cl_cg 2 | tr -d /)" 2>/dev/null | head -1)
 node2_traces() {
-	local want have
+	local want
 	want=$(KC get pods -A -o json | jq -r '[.items[] | select(.spec.nodeName == "node2" and .status.phase == "Running")] | length')
-	have="netns=$(ls "$(cl_netns 2)" 2>/dev/null | wc -l)"
-	have+=" veth=$(IN 2 ip -o link show type veth | grep -vc ' eth0@')"
-	have+=" containers=$(runc --root "$(cl_run 2)/runc" list -q 2>/dev/null | wc -l)"
-	echo "pods=$want $have"
+	echo -n "pods=$want netns=$(ls "$(cl_netns 2)" 2>/dev/null | wc -l)"
+	echo -n " veth=$(IN 2 ip -o link show type veth | grep -vc ' eth0@')"
+	echo -n " containers=$(runc --root "$(cl_run 2)/runc" list -q 2>/dev/null | wc -l)"
+	echo -n " cgroups=$(find "$CG2" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)"
+	# (the netns dir itself is a mount point once per node, as `ip netns` makes it)
+	echo -n " mounts=$(grep " $(cl_dir 2)/" /proc/mounts | grep -vc " $(cl_netns 2) ")"
+	echo " ips=$(grep -c '^10\.' "$(cl_data 2)/ipam/pods.ipam" 2>/dev/null)"
 }
-# every pod: one netns file, one veth, PER_POD containers (measured before the kills)
+# pod addresses in node2's ruleset (the service's endpoints), and those no live pod
+# has (empty: none leaked)
+nft_ips() { IN 2 nft list ruleset 2>/dev/null | grep -oE '10\.244\.[0-9]+\.[0-9]+(/[0-9]+)?' | grep -v / | sort -u; }
+stale_nft_ips() {
+	local live
+	live=$(KC get pods -A -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .status.podIP // empty' | sort -u)
+	nft_ips | comm -23 - <(echo "$live")
+}
+# "kind=count" per pod from one node2_traces line with p pods ("" if not a multiple)
+per_pod() {
+	local t=$1 p=$2 kv out=""
+	for kv in ${t#pods=* }; do
+		local k=${kv%=*} v=${kv#*=}
+		[ $((v % p)) -ne 0 ] && { echo ""; return; }
+		out+="$k=$((v / p)) "
+	done
+	echo "$out"
+}
 traces_match() {
 	local t p
 	t=$(node2_traces)
 	p=$(sed 's/pods=\([0-9]*\).*/\1/' <<<"$t")
-	[ "$t" == "pods=$p netns=$p veth=$p containers=$((PER_POD * p))" ]
+	[ "$p" -gt 0 ] && [ "$(per_pod "$t" "$p")" == "$PER_POD" ] && [ -z "$(stale_nft_ips)" ] &&
+		[ "$(nft_ips | wc -l)" -ge 4 ]
 }
 t=$(node2_traces)
 p=$(sed 's/pods=\([0-9]*\).*/\1/' <<<"$t")
-c=$(sed 's/.*containers=\([0-9]*\).*/\1/' <<<"$t")
-PER_POD=1
-num_cmp "$p" '>' 0 && PER_POD=$((c / p))
+PER_POD=$(per_pod "$t" "$p")
+[ -n "$PER_POD" ] || fail faults_traces_per_pod "node2's traces are not a fixed number per pod: $t"
 echo "node2 before the kills: $t"
 # kill -9 node2's agent at a random moment during scaling, restart it
 for r in 1 2; do
@@ -211,9 +237,9 @@ for r in 1 2; do
 done
 KC -n demo scale deployment php-echo --replicas 4 >/dev/null 2>&1
 if wait_s 90 n_running node2 1 4 && wait_s 30 traces_match; then
-	pass "faults_agent_kill_no_leak_no_duplicate ($(node2_traces))"
+	pass "faults_agent_kill_no_leak_no_duplicate ($(node2_traces); $(nft_ips | wc -l) pod addresses in nft, all live)"
 else
-	fail faults_agent_kill_no_leak_no_duplicate "$(node2_traces); running: $(running | tr '\n' ' ')"
+	fail faults_agent_kill_no_leak_no_duplicate "$(node2_traces) (per pod before: $PER_POD); stale nft addresses: $(stale_nft_ips | tr '\n' ' '); running: $(running | tr '\n' ' ')"
 fi
 # kill -9 of node1 (server + its agent in one process) and `up` again
 kill -9 "$(cluster_pid 1)"

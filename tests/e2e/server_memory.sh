@@ -1,4 +1,5 @@
 #!/bin/bash
+# test: alone (it measures the server under load; see tests/run.sh)
 # A server doing 10,000 pod creates and deletes does not grow in memory: after a
 # warm-up that fills every bounded cache (the store's in-memory event ring holds
 # 8192 events, SQLite's page caches, TLS session state), the anonymous resident
