@@ -188,9 +188,15 @@ bool pv_node_ok(const cJSON *pv, const cJSON *node)
 		const cJSON *r;
 		int n = 0;
 		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(t, "matchExpressions"))
-			ok = ok && requirement_holds(r, node, false), n++;
+		{
+			ok = ok && requirement_holds(r, node, false);
+			n++;
+		}
 		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(t, "matchFields"))
-			ok = ok && requirement_holds(r, node, true), n++;
+		{
+			ok = ok && requirement_holds(r, node, true);
+			n++;
+		}
 		if (ok && n > 0) /* an empty term matches nothing */
 			return true;
 	}

@@ -257,6 +257,8 @@ api_json POST /api/v1/persistentvolumes '{"apiVersion":"v1","kind":"PersistentVo
 expect_eq "bad volume: 422 naming spec.capacity" "$HTTP_CODE $(jqb '[.details.causes[].field] | join(" ")')" "422 spec.capacity"
 api_json POST /apis/storage.k8s.io/v1/storageclasses '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"badsc"},"volumeBindingMode":"Later"}'
 expect_eq "bad class: 422 naming provisioner and volumeBindingMode" "$HTTP_CODE $(jqb '[.details.causes[].field] | join(" ")')" "422 provisioner volumeBindingMode"
+out=$(printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: typo}\nspec:\n  containers: [{name: a, image: x}]\n  volumes: [{name: d, persistentVolumeClaim: {claimNam: data}}]\n' | k apply --dry-run=server -f - 2>&1)
+expect_match "strict validation knows claim volumes" "$out" 'unknown field "spec\.volumes\[0\]\.persistentVolumeClaim\.claimNam"'
 cat >"$T/c2.yaml" <<EOF
 apiVersion: v1
 kind: PersistentVolumeClaim
