@@ -410,6 +410,7 @@ static const struct {
 	{ "deployments", "deployment", "Deployment", "apps", "deploy", true },
 	{ "replicasets", "replicaset", "ReplicaSet", "apps", "rs", true },
 	{ "daemonsets", "daemonset", "DaemonSet", "apps", "ds", true },
+	{ "statefulsets", "statefulset", "StatefulSet", "apps", "sts", true },
 };
 
 static cJSON *discovery_get(struct kubectl *k, const char *gv)

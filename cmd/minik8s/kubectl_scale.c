@@ -1,18 +1,18 @@
-/* kubectl scale deployment|replicaset NAME --replicas=N: a merge patch on the
+/* kubectl scale deployment|replicaset|statefulset NAME --replicas=N: a merge patch on the
  * scale subresource. */
 #include <string.h>
 #include "commands.h"
 #include "kubectl.h"
 
 static const char SCALE_HELP[] =
-	"Set a new size for a deployment or replica set.\n\n"
+	"Set a new size for a deployment, replica set or stateful set.\n\n"
 	"Examples:\n"
 	"  minik8s kubectl scale deployment web --replicas=3\n"
 	"  minik8s kubectl scale --replicas=0 rs/web-5d4f8\n\n"
 	"Options:\n"
 	"      --replicas N            the new number of replicas (required)\n"
 	"      --current-replicas N    precondition: only scale if the size is currently N\n\n"
-	"Usage:\n  minik8s kubectl scale (deployment|replicaset) NAME --replicas=N [options]\n";
+	"Usage:\n  minik8s kubectl scale (deployment|replicaset|statefulset) NAME --replicas=N [options]\n";
 
 int kubectl_scale(struct kubectl *k, int argc, char **argv)
 {
@@ -75,7 +75,8 @@ int kubectl_scale(struct kubectl *k, int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		if (strcmp(res.kind, "Deployment") && strcmp(res.kind, "ReplicaSet")) {
+		if (strcmp(res.kind, "Deployment") && strcmp(res.kind, "ReplicaSet") &&
+		    strcmp(res.kind, "StatefulSet")) {
 			fprintf(stderr, "error: cannot scale a %s\n", res.kind);
 			rc = 1;
 			continue;

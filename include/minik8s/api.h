@@ -156,6 +156,28 @@ cJSON *mk_api_table_new(const struct mk_api_resource *r, bool column_definitions
 void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
 			  time_t now);
 
+/* ---- quantities ---------------------------------------------------------- */
+
+/* The value of a resource.Quantity (a string such as "1Gi", "500M", "2", or a JSON
+ * number), rounded up to a whole unit (bytes for storage); -1 when q is not a
+ * quantity or is out of range. q borrowed. */
+int64_t mk_api_quantity_value(const cJSON *q);
+/* true when the StorageClass sc carries storageclass.kubernetes.io/is-default-class
+ * (or the beta annotation) "true". */
+bool mk_api_storageclass_is_default(const cJSON *sc);
+/* The built-in class and its provisioner (pkg/controller/pv.c), named as in k3s. */
+#define MK_API_LOCAL_PATH_CLASS "local-path"
+#define MK_API_LOCAL_PATH_PROVISIONER "rancher.io/local-path"
+/* Node annotation where a node's agent publishes its local-path directory
+ * (DATA_DIR/storage); the provisioner puts the node's volumes there. */
+#define MK_API_LOCAL_PATH_DIR_ANN "minik8s.io/local-path-dir"
+/* Finalizer of provisioned volumes: the agent of the volume's node removes it
+ * once it has removed the volume's directory. */
+#define MK_API_LOCAL_PATH_FINALIZER "minik8s.io/local-path-cleanup"
+/* Claim annotation: the node the scheduler chose for the first pod using a
+ * WaitForFirstConsumer claim (kube-scheduler's volume binding). */
+#define MK_API_SELECTED_NODE_ANN "volume.kubernetes.io/selected-node"
+
 /* ---- request bodies ----------------------------------------------------- */
 
 /* Removes, in every object of the tree v, each member that a later member of the

@@ -177,6 +177,7 @@ static void *heartbeat_main(void *arg)
 		}
 		if (now >= next_resync) {
 			enqueue_all(a);
+			agent_pvc_resync(a);
 			next_resync = agent_now_ms() + a->resync_ms;
 		}
 		pthread_mutex_lock(&a->mu);
@@ -455,7 +456,7 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 			mk_log(MK_LOG_INFO, "agent", "imported %d image archive(s) from '%s'", n,
 			       a->images_dir);
 	}
-	if (agent_node_register(a, err) < 0)
+	if (agent_node_register(a, err) < 0 || agent_pvc_start(a, err) < 0)
 		goto fail;
 	if (setup_network(a, err) < 0)
 		goto fail;
@@ -545,6 +546,7 @@ void mk_agent_stop(struct mk_agent *a)
 		pthread_join(a->heartbeat_thread, NULL);
 	agent_volumes_stop(a); /* after the workers: they read its caches */
 	agent_watcher_stop(a);
+	agent_pvc_stop(a);
 	mk_event_recorder_free(a->rec);
 	mk_informer_free(a->pods);
 	mk_workqueue_free(a->q);

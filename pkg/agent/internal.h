@@ -97,6 +97,7 @@ struct mk_agent {
 	void *stream;	       /* struct mk_agent_stream * */
 	struct mk_proxy_runner *proxy; /* the node's ClusterIP balancer */
 	struct agent_routes *routes;   /* other nodes' pod CIDRs (routes.c) */
+	struct agent_pvc *pvc;	       /* local-path volumes of this node (pvc.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
 	struct mk_informer *configmaps, *secrets; /* volume sources (volume.c) */
 	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
@@ -209,6 +210,20 @@ void agent_pull_credentials(struct mk_agent *a, const cJSON *pod, struct agent_c
 /* routes.c: cross-node pod routes from the Node informer */
 int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_error **err);
 void agent_routes_stop(struct mk_agent *a);
+
+/* pvc.c: persistentVolumeClaim volumes and the removal of this node's deleted
+ * local-path volumes. agent_pvc_volume resolves a pod volume (borrowed) to the
+ * host directory of its bound volume (*ret_path owned, created 0777) and its
+ * readOnly; EAGAIN while the claim is not bound. */
+int agent_pvc_volume(struct mk_agent *a, const cJSON *pod, const cJSON *vol, char **ret_path,
+		     bool *ret_read_only, struct mk_error **err);
+/* Whether the pod's volume named name is a claim mounted readOnly. */
+bool agent_pvc_read_only(const cJSON *pod, const char *name);
+/* DATA_DIR/storage (owned): where this node's provisioned volumes live. */
+char *agent_pvc_dir(struct mk_agent *a);
+int agent_pvc_start(struct mk_agent *a, struct mk_error **err);
+void agent_pvc_resync(struct mk_agent *a);
+void agent_pvc_stop(struct mk_agent *a);
 /* true if CIDR inner lies within CIDR outer ("10.244.3.0/24" in "10.244.0.0/16") */
 bool agent_cidr_within(const char *outer, const char *inner);
 

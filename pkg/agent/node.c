@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
+#include "minik8s/api.h"
 #include "internal.h"
 
 static char *read_trimmed(const char *path)
@@ -215,6 +216,9 @@ static int create_node(struct mk_agent *a, const char *want_cidr, cJSON **ret, s
 	cJSON_AddStringToObject(labels, "kubernetes.io/arch", go_arch(u.machine));
 	cJSON_AddStringToObject(labels, "beta.kubernetes.io/os", "linux");
 	cJSON_AddStringToObject(labels, "beta.kubernetes.io/arch", go_arch(u.machine));
+	_cleanup_free_ char *storage = agent_pvc_dir(a);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"), MK_API_LOCAL_PATH_DIR_ANN,
+				storage);
 	cJSON *spec = cJSON_AddObjectToObject(node, "spec");
 	if (want_cidr && *want_cidr)
 		cJSON_AddStringToObject(spec, "podCIDR", want_cidr);
@@ -263,6 +267,19 @@ int agent_node_register(struct mk_agent *a, struct mk_error **err)
 			return mk_error_wrap(err, "register node '%s'", a->node_name);
 		}
 		usleep(500000);
+	}
+	/* a node registered before (or by an agent with another data dir): publish
+	 * where this agent keeps local-path volumes */
+	_cleanup_free_ char *storage = agent_pvc_dir(a);
+	const cJSON *sa = cJSON_GetObjectItemCaseSensitive(mk_json_get(node, "metadata.annotations"),
+							   MK_API_LOCAL_PATH_DIR_ANN);
+	if (!cJSON_IsString(sa) || strcmp(sa->valuestring, storage)) {
+		_cleanup_cjson_ cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"),
+								"annotations"),
+					MK_API_LOCAL_PATH_DIR_ANN, storage);
+		if (mk_client_patch(a->c, path, "application/merge-patch+json", p, NULL, err) < 0)
+			return mk_error_wrap(err, "node '%s' annotations", a->node_name);
 	}
 	const char *cidr = mk_json_get_string(node, "spec.podCIDR");
 	if (!cidr || !*cidr)

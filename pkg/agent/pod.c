@@ -690,6 +690,12 @@ static int pod_volumes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 			    mk_fs_mkdir_p(hp, 0755, err) < 0)
 				goto fail;
 			vs[n++] = (struct vol){ name, mk_strdup(hp) };
+		} else if (cJSON_GetObjectItem(v, "persistentVolumeClaim")) {
+			char *p = NULL;
+			bool ro = false; /* applied to the mounts (agent_pvc_read_only) */
+			if (agent_pvc_volume(a, pod, v, &p, &ro, err) < 0)
+				goto fail;
+			vs[n++] = (struct vol){ name, p };
 		}
 	}
 	*ret = vs;
@@ -786,6 +792,8 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		const char *spx = mk_json_get_string(vm, "subPathExpr");
 		const char *src = NULL;
 		bool ro = cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly"));
+		if (vn && agent_pvc_read_only(pod, vn))
+			ro = true;
 		for (size_t i = 0; vn && i < nvols; i++)
 			if (!strcmp(vols[i].name, vn))
 				src = vols[i].path;

@@ -97,6 +97,25 @@ void mk_api_validate_env_sources(cJSON *causes, const cJSON *container, const ch
 				 const char *(*check_env_name)(const char *));
 extern const struct mk_api_kind_ops mk_api_job_ops;	/* kind_job.c */
 extern const struct mk_api_kind_ops mk_api_cronjob_ops; /* kind_cronjob.c */
+extern const struct mk_api_kind_ops mk_api_statefulset_ops;
+extern const struct mk_api_kind_ops mk_api_controllerrevision_ops;
+extern const struct mk_api_kind_ops mk_api_pv_ops;
+extern const struct mk_api_kind_ops mk_api_pvc_ops;
+extern const struct mk_api_kind_ops mk_api_storageclass_ops;
+
+/* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
+/* a and b equal, absent and JSON null counting as the same (cJSON_Compare says
+ * two NULLs differ). */
+bool mk_api_json_same(const cJSON *a, const cJSON *b);
+void mk_api_v_access_modes(cJSON *causes, const cJSON *modes, const char *field);
+void mk_api_v_enum(cJSON *causes, const cJSON *obj, const char *key, const char *field,
+		   const char *const *allowed);
+void mk_api_v_class_name(cJSON *causes, const cJSON *obj, const char *field);
+void mk_api_v_positive_quantity(cJSON *causes, const cJSON *q, const char *field);
+/* A claim's spec at path base ("spec", or a StatefulSet's template spec path). */
+void mk_api_v_pvc_spec(cJSON *causes, const cJSON *spec, const char *base);
+/* "RWO,ROX,RWX,RWOP" as kubectl abbreviates access modes (owned). */
+char *mk_api_access_modes_string(const cJSON *modes);
 
 /* Table cells (table.c). */
 void mk_api_cell_str(cJSON *cells, const char *s);
@@ -151,5 +170,10 @@ void mk_api_v_int_or_percent(cJSON *causes, const cJSON *v, const char *field, b
  * ("spec.containers[0]") and of the pod spec at prefix ("spec") */
 void mk_api_v_container_node_asks(cJSON *causes, const cJSON *c, const char *base);
 void mk_api_v_pod_node_asks(cJSON *causes, const cJSON *spec, const char *prefix);
+/* IntOrString >= 0 or "N%" (at most 100% with max_100); *ret_zero: it is 0 or 0%. */
+/* A workload's spec.selector and spec.template, the template's volumes extended
+ * by extra_volumes (a StatefulSet's claims) (validate.c). */
+void mk_api_v_workload_template(cJSON *causes, const cJSON *spec, const char *what,
+				const cJSON *extra_volumes);
 
 #endif

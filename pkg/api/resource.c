@@ -19,6 +19,10 @@ static const char *const sn_rs[] = { "rs", NULL };
 static const char *const sn_ds[] = { "ds", NULL };
 static const char *const sn_cm[] = { "cm", NULL };
 static const char *const sn_cj[] = { "cj", NULL };
+static const char *const sn_sts[] = { "sts", NULL };
+static const char *const sn_pv[] = { "pv", NULL };
+static const char *const sn_pvc[] = { "pvc", NULL };
+static const char *const sn_sc[] = { "sc", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -59,6 +63,23 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "cronjobs", .singular = "cronjob", .kind = "CronJob", .group = "batch",
 	  .version = "v1", .group_version = "batch/v1", .namespaced = true, .short_names = sn_cj,
 	  .verbs = verbs_all, .has_status = true, .ops = &mk_api_cronjob_ops },
+	{ .name = "statefulsets", .singular = "statefulset", .kind = "StatefulSet", .group = "apps",
+	  .version = "v1", .group_version = "apps/v1", .namespaced = true, .short_names = sn_sts,
+	  .verbs = verbs_all, .has_status = true, .has_scale = true, .ops = &mk_api_statefulset_ops },
+	{ .name = "controllerrevisions", .singular = "controllerrevision", .kind = "ControllerRevision",
+	  .group = "apps", .version = "v1", .group_version = "apps/v1", .namespaced = true,
+	  .verbs = verbs_all, .ops = &mk_api_controllerrevision_ops },
+	{ .name = "persistentvolumes", .singular = "persistentvolume", .kind = "PersistentVolume",
+	  .group = "", .version = "v1", .group_version = "v1", .namespaced = false,
+	  .short_names = sn_pv, .verbs = verbs_all, .has_status = true, .ops = &mk_api_pv_ops },
+	{ .name = "persistentvolumeclaims", .singular = "persistentvolumeclaim",
+	  .kind = "PersistentVolumeClaim", .group = "", .version = "v1", .group_version = "v1",
+	  .namespaced = true, .short_names = sn_pvc, .verbs = verbs_all, .has_status = true,
+	  .ops = &mk_api_pvc_ops },
+	{ .name = "storageclasses", .singular = "storageclass", .kind = "StorageClass",
+	  .group = "storage.k8s.io", .version = "v1", .group_version = "storage.k8s.io/v1",
+	  .namespaced = false, .short_names = sn_sc, .verbs = verbs_all,
+	  .ops = &mk_api_storageclass_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

@@ -239,7 +239,7 @@ const char mk_api_schema_src[] =
 	"  emptyDir core.v1.EmptyDirVolumeSource : An empty directory that lives as long as the pod.\n"
 	"  configMap object : Keys of a ConfigMap as files.\n"
 	"  secret object : Keys of a Secret as files.\n"
-	"  persistentVolumeClaim object : A PersistentVolumeClaim in the pod's namespace.\n"
+	"  persistentVolumeClaim core.v1.PersistentVolumeClaimVolumeSource : A PersistentVolumeClaim in the pod's namespace.\n"
 	"  projected object : Several sources projected into one directory.\n"
 	"  downwardAPI object : Pod fields as files.\n"
 	"  nfs object : An NFS export.\n"

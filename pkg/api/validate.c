@@ -1796,3 +1796,62 @@ bool mk_api_selector_matches_json(const cJSON *sel, const cJSON *labels)
 {
 	return selector_matches(sel, labels);
 }
+
+/* A workload's selector and pod template, for the kinds' own files (the checks
+ * validate_workload makes, worded for kind `what`): the selector is required,
+ * not empty and matches the template's labels; the pod spec is validated with
+ * restartPolicy Always only and extra_volumes (an array of volumes, may be NULL)
+ * added to its volumes, e.g. the claims a StatefulSet makes from its templates. */
+void mk_api_v_workload_template(cJSON *causes, const cJSON *spec, const char *what,
+			   const cJSON *extra_volumes)
+{
+	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
+	const cJSON *tlabels = mk_json_get(tmpl, "metadata.labels");
+	size_t before = (size_t)cJSON_GetArraySize(causes);
+	bool sel_ok = false;
+	char msg[64];
+
+	if (!sel || cJSON_IsNull(sel)) {
+		required(causes, "spec.selector", NULL);
+	} else if (!cJSON_IsObject(sel)) {
+		invalid(causes, "spec.selector", sel, "must be a label selector object");
+	} else {
+		validate_label_selector(causes, sel, "spec.selector");
+		snprintf(msg, sizeof(msg), "empty selector is invalid for %s", what);
+		if (selector_empty(sel))
+			invalid(causes, "spec.selector", sel, msg);
+		else
+			sel_ok = (size_t)cJSON_GetArraySize(causes) == before;
+	}
+	if (!cJSON_IsObject(tmpl)) {
+		required(causes, "spec.template", NULL);
+		return;
+	}
+	validate_labels(causes, tlabels, "spec.template.metadata.labels");
+	validate_annotations(causes, mk_json_get(tmpl, "metadata.annotations"),
+			     "spec.template.metadata.annotations");
+	if (sel_ok && !selector_matches(sel, tlabels)) {
+		_cleanup_cjson_ cJSON *empty = cJSON_CreateObject();
+		invalid(causes, "spec.template.metadata.labels", tlabels ? tlabels : empty,
+			"`selector` does not match template `labels`");
+	}
+	const cJSON *pspec = cJSON_GetObjectItemCaseSensitive(tmpl, "spec");
+	_cleanup_cjson_ cJSON *copy = NULL;
+	if (cJSON_IsObject(pspec) && cJSON_GetArraySize(extra_volumes) > 0) {
+		copy = cJSON_Duplicate(pspec, 1);
+		cJSON *vols = cJSON_GetObjectItemCaseSensitive(copy, "volumes");
+		if (!cJSON_IsArray(vols)) {
+			vols = cJSON_CreateArray();
+			mk_json_set(copy, "volumes", vols);
+		}
+		const cJSON *v;
+		cJSON_ArrayForEach(v, extra_volumes)
+			cJSON_AddItemToArray(vols, cJSON_Duplicate(v, 1));
+		pspec = copy;
+	}
+	validate_pod_spec(causes, pspec, "spec.template.spec", restart_always);
+	if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
+		forbidden(causes, "spec.template.spec.ephemeralContainers",
+			  "ephemeral containers not allowed in pod template");
+}

@@ -124,7 +124,8 @@ static cJSON *resource_list(const char *group, const char *version)
 		if (!strcmp(r->name, "pods") || !strcmp(r->name, "deployments") ||
 		    !strcmp(r->name, "services") || !strcmp(r->name, "replicasets") ||
 		    !strcmp(r->name, "daemonsets") ||
-		    !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs"))
+		    !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs") ||
+		    !strcmp(r->name, "statefulsets"))
 			cJSON_AddItemToObject(e, "categories",
 					      string_array((const char *const[]){ "all", NULL }));
 		cJSON_AddItemToArray(arr, e);

@@ -15,7 +15,8 @@ static bool has_spec_generation(const struct mk_api_resource *r)
 {
 	return !strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets") ||
 	       !strcmp(r->name, "pods") || !strcmp(r->name, "daemonsets") ||
-	       !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs");
+	       !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs") ||
+	       !strcmp(r->name, "statefulsets");
 }
 
 static const char *store_ns(const struct mk_api_resource *r, const char *ns)
@@ -287,8 +288,12 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 						       "\"desiredNumberScheduled\":0,\"numberReady\":0}"));
 	else if (!strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs"))
 		mk_json_set(obj, "status", cJSON_CreateObject());
+	else if (!strcmp(r->name, "statefulsets"))
+		mk_json_set(obj, "status", cJSON_Parse("{\"replicas\":0,\"availableReplicas\":0}"));
 	else if (!strcmp(r->name, "services"))
 		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
+	else if (!strcmp(r->name, "persistentvolumes") || !strcmp(r->name, "persistentvolumeclaims"))
+		cJSON_DeleteItemFromObject(obj, "status"); /* Pending, by the defaults */
 }
 
 /* Fills metadata.name from generateName. Returns 0, or -1 with causes. */
@@ -372,6 +377,10 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
+	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
+	}
 	if (mk_api_validate(r, obj, NULL, &causes) < 0) {
 		reply_invalid(rep, r, name, causes);
 		return;
@@ -452,7 +461,7 @@ int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 			return -1;
 		mk_error_free(err);
 	}
-	if (bootstrap_kubernetes_service(srv, err) < 0)
+	if (bootstrap_kubernetes_service(srv, err) < 0 || mk_storage_bootstrap(srv, err) < 0)
 		return -1;
 	return bootstrap_kube_dns(srv, err);
 }

@@ -143,6 +143,17 @@ int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
 int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err);
 void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node);
 
+/* storage.c: the built-in StorageClass local-path (created at start when absent),
+ * and the default class given to a claim created without spec.storageClassName
+ * (the DefaultStorageClass admission plugin). */
+int mk_storage_bootstrap(struct mk_apiserver *srv, struct mk_error **err);
+int mk_storage_default_class(struct mk_apiserver *srv, cJSON *pvc, struct mk_error **err);
+/* Admission of a new claim or volume (other kinds: nothing): the protection
+ * finalizers (kubernetes.io/pvc-protection, kubernetes.io/pv-protection) and the
+ * default class. */
+int mk_storage_admit(struct mk_apiserver *srv, const struct mk_api_resource *r, cJSON *obj,
+		     struct mk_error **err);
+
 /* proxy.c: pods/log and pods/exec|attach, proxied to the pod's node agent. */
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);

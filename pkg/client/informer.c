@@ -8,7 +8,7 @@
 #include "minik8s/client.h"
 
 #define MAX_INDEXES 8
-#define MAX_HANDLERS 8
+#define MAX_HANDLERS 32
 #define MAX_INDEX_VALUES 16
 #define WATCH_TIMEOUT_S 300
 

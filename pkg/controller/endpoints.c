@@ -30,7 +30,8 @@ static void enqueue_services_for(struct mk_controllers *ctl, const cJSON *pod)
 static bool pod_relevant_change(const cJSON *a, const cJSON *b)
 {
 	const char *paths[] = { "metadata.labels", "status.podIP", "spec.nodeName",
-				"metadata.deletionTimestamp", "spec.containers" };
+				"metadata.deletionTimestamp", "spec.containers", "spec.hostname",
+				"spec.subdomain" };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++)
 		if (!cJSON_Compare(mk_json_get(a, paths[i]), mk_json_get(b, paths[i]), 1))
 			return true;
@@ -187,6 +188,12 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 		}
 		cJSON *addr = cJSON_CreateObject();
 		cJSON_AddStringToObject(addr, "ip", ip);
+		/* the pod's own DNS name under the service (hostname.subdomain), as kube */
+		const char *hn = mk_json_get_string(pod, "spec.hostname");
+		const char *sd = mk_json_get_string(pod, "spec.subdomain");
+		const char *sn = mk_json_get_string(svc, "metadata.name");
+		if (hn && *hn && sd && sn && !strcmp(sd, sn))
+			cJSON_AddStringToObject(addr, "hostname", hn);
 		const char *node = mk_json_get_string(pod, "spec.nodeName");
 		if (node && *node)
 			cJSON_AddStringToObject(addr, "nodeName", node);

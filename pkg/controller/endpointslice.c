@@ -135,7 +135,14 @@ static struct group *build_groups(const cJSON *svc, struct mk_object **pods, siz
 			mk_buf_release(&kb);
 			cJSON_Delete(ports);
 		}
-		cJSON_AddItemToArray(g[j].eps, endpoint_of(pod, ip, publish));
+		cJSON *ep = endpoint_of(pod, ip, publish);
+		/* the pod's own DNS name under the service (hostname.subdomain), as kube */
+		const char *hn = mk_json_get_string(pod, "spec.hostname");
+		const char *sd = mk_json_get_string(pod, "spec.subdomain");
+		const char *sn = mk_json_get_string(svc, "metadata.name");
+		if (hn && *hn && sd && sn && !strcmp(sd, sn))
+			cJSON_AddStringToObject(ep, "hostname", hn);
+		cJSON_AddItemToArray(g[j].eps, ep);
 	}
 	for (size_t j = 0; j < ng; j++) {
 		int m = cJSON_GetArraySize(g[j].eps);

@@ -35,6 +35,11 @@ static const struct {
 	[CTL_SECRET] = { "v1", "secrets" },
 	[CTL_JOBS] = { "batch/v1", "jobs" },
 	[CTL_CRONJOBS] = { "batch/v1", "cronjobs" },
+	[CTL_PV] = { "v1", "persistentvolumes" },
+	[CTL_PVC] = { "v1", "persistentvolumeclaims" },
+	[CTL_SC] = { "storage.k8s.io/v1", "storageclasses" },
+	[CTL_STS] = { "apps/v1", "statefulsets" },
+	[CTL_CR] = { "apps/v1", "controllerrevisions" },
 };
 
 static int informer_for(const struct mk_api_resource *r)

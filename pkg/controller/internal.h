@@ -26,6 +26,11 @@ enum {
 	CTL_SECRET, /* for the garbage collector only */
 	CTL_JOBS,
 	CTL_CRONJOBS,
+	CTL_PV,
+	CTL_PVC,
+	CTL_SC,
+	CTL_STS,
+	CTL_CR, /* controllerrevisions (StatefulSet history) */
 	CTL_NINF
 };
 
@@ -64,6 +69,8 @@ struct mk_controllers {
 	struct ctl_loop sched, rs, deploy, ep, slice, gc, ns, node;
 	struct ctl_loop ds;
 	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
+	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
+	struct ctl_loop sts;
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -90,6 +97,8 @@ void node_setup(struct mk_controllers *ctl);
 void ds_setup(struct mk_controllers *ctl);
 void job_setup(struct mk_controllers *ctl);
 void cronjob_setup(struct mk_controllers *ctl);
+void pv_setup(struct mk_controllers *ctl);
+void sts_setup(struct mk_controllers *ctl);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
@@ -102,6 +111,13 @@ int node_sync(struct mk_controllers *ctl, const char *key);
 int ds_sync(struct mk_controllers *ctl, const char *key);
 int job_sync(struct mk_controllers *ctl, const char *key);
 int cronjob_sync(struct mk_controllers *ctl, const char *key);
+int pv_sync(struct mk_controllers *ctl, const char *key);
+int pvc_sync(struct mk_controllers *ctl, const char *key);
+
+/* Whether the persistent volume pv can be reached from node (its
+ * spec.nodeAffinity.required; true without one, false for a NULL node) (pv.c). */
+bool pv_node_ok(const cJSON *pv, const cJSON *node);
+int sts_sync(struct mk_controllers *ctl, const char *key);
 
 /* Port number that service port sp (its targetPort, a number or a container port
  * name) reaches on pod, or 0 when the pod does not have it (endpoints.c). */

@@ -87,7 +87,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		return;
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
-				     &ctl->job, &ctl->cronjob };
+				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
 			mk_workqueue_shutdown(loops[i]->q);
@@ -126,6 +126,11 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_SECRET] = "/api/v1/secrets",
 		[CTL_JOBS] = "/apis/batch/v1/jobs",
 		[CTL_CRONJOBS] = "/apis/batch/v1/cronjobs",
+		[CTL_PV] = "/api/v1/persistentvolumes",
+		[CTL_PVC] = "/api/v1/persistentvolumeclaims",
+		[CTL_SC] = "/apis/storage.k8s.io/v1/storageclasses",
+		[CTL_STS] = "/apis/apps/v1/statefulsets",
+		[CTL_CR] = "/apis/apps/v1/controllerrevisions",
 	};
 
 	ctl->c = c;
@@ -155,6 +160,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_informer_add_index(ctl->inf[CTL_RS], "orphan", index_orphan);
 	mk_informer_add_index(ctl->inf[CTL_SLICE], "svc", mk_index_slice_service);
 	mk_informer_add_index(ctl->inf[CTL_JOBS], "ctl", mk_index_controller_uid);
+	mk_informer_add_index(ctl->inf[CTL_CR], "ctl", mk_index_controller_uid);
 
 	ctl->rec = mk_event_recorder_new(c);
 	unsigned w = ctl->opts.workers;
@@ -170,6 +176,9 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->ds, ctl, "daemonset", ds_sync, w);
 	ctl_loop_init(&ctl->job, ctl, "job", job_sync, w);
 	ctl_loop_init(&ctl->cronjob, ctl, "cronjob", cronjob_sync, 2);
+	ctl_loop_init(&ctl->pv, ctl, "persistentvolume", pv_sync, 1);
+	ctl_loop_init(&ctl->pvc, ctl, "persistentvolumeclaim", pvc_sync, 1);
+	ctl_loop_init(&ctl->sts, ctl, "statefulset", sts_sync, w);
 
 	if (!ctl->opts.disable_scheduler)
 		sched_setup(ctl);
@@ -183,6 +192,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ds_setup(ctl);
 	job_setup(ctl);
 	cronjob_setup(ctl);
+	pv_setup(ctl);
+	sts_setup(ctl);
 
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
@@ -197,7 +208,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	}
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
-				     &ctl->job, &ctl->cronjob };
+				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)
 			goto fail;

@@ -1,10 +1,16 @@
 /* Scheduler: binds pending pods to Ready, schedulable nodes that match their
  * nodeSelector and required node affinity and whose NoSchedule/NoExecute taints
- * they tolerate. Among the feasible nodes: fewest pods of the same controller
+ * they tolerate, and whose volumes they can reach (below). Among the feasible nodes: fewest pods of the same controller
  * first (spread replicas), then fewest pods, then name. Binds are remembered
  * ("assumed") until the cache shows them, so a burst of pods is spread correctly
  * before the watch catches up. Unschedulable pods get PodScheduled=False and a
- * FailedScheduling event; they are retried whenever a node changes. */
+ * FailedScheduling event; they are retried whenever a node changes. Volumes (kube-scheduler's
+ * VolumeBinding, simplified): a pod whose claim is missing or being deleted, or
+ * whose Immediate claim is unbound, fits nowhere (the message names the claim); a
+ * bound claim's volume node affinity filters nodes; for unbound WaitForFirstConsumer
+ * claims the chosen node is written to the claims (volume.kubernetes.io/selected-node)
+ * and the pod is bound once the provisioner has bound them (a claim change requeues
+ * the pods using it). */
 #include <string.h>
 #include "minik8s/api.h"
 #include "internal.h"
@@ -95,10 +101,133 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 	mk_object_list_free(pods, n);
 }
 
+/* A claim that appears, binds or changes: the unbound pods of its namespace using it. */
+static void on_claim(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct mk_controllers *ctl = ud;
+	const struct mk_object *o = new ? new : old;
+	const char *ns = mk_json_get_string(o->json, "metadata.namespace");
+	const char *name = mk_json_get_string(o->json, "metadata.name");
+	struct mk_object **pods;
+	size_t n = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &pods);
+	for (size_t i = 0; ns && name && i < n; i++) {
+		const cJSON *v;
+		if (!pod_wants_scheduling(pods[i]->json) ||
+		    strcmp(mk_json_get_string(pods[i]->json, "metadata.namespace") ?: "", ns))
+			continue;
+		cJSON_ArrayForEach(v, mk_json_get(pods[i]->json, "spec.volumes"))
+		{
+			const char *cn = mk_json_get_string(v, "persistentVolumeClaim.claimName");
+			if (cn && !strcmp(cn, name))
+				mk_workqueue_add(ctl->sched.q, pods[i]->key);
+		}
+	}
+	mk_object_list_free(pods, n);
+}
+
 void sched_setup(struct mk_controllers *ctl)
 {
 	mk_informer_add_handler(ctl->inf[CTL_PODS], on_pod, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_NODES], on_node, ctl);
+	mk_informer_add_handler(ctl->inf[CTL_PVC], on_claim, ctl);
+}
+
+/* ---- volumes (kube-scheduler's VolumeBinding filter, simplified) ----------------------- */
+
+#define MAX_CLAIMS 16
+struct pod_claims {
+	struct mk_object *bound[MAX_CLAIMS];   /* volumes of bound claims: their node affinity filters */
+	size_t nbound;
+	struct mk_object *delayed[MAX_CLAIMS]; /* unbound WaitForFirstConsumer claims */
+	size_t ndelayed;
+	char why[300];			       /* set: no node can take the pod now */
+};
+
+/* The node the scheduler chose for a delayed claim, or NULL. */
+static const char *selected_node(const cJSON *claim)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(mk_json_get(claim, "metadata.annotations"),
+							  MK_API_SELECTED_NODE_ANN);
+	return cJSON_IsString(a) && a->valuestring[0] ? a->valuestring : NULL;
+}
+
+static void pod_claims_release(struct pod_claims *pc)
+{
+	for (size_t i = 0; i < pc->nbound; i++)
+		mk_object_unref(pc->bound[i]);
+	for (size_t i = 0; i < pc->ndelayed; i++)
+		mk_object_unref(pc->delayed[i]);
+}
+
+static void pod_claims_load(struct mk_controllers *ctl, const cJSON *pod, struct pod_claims *pc)
+{
+	const char *ns = mk_json_get_string(pod, "metadata.namespace");
+	const cJSON *v;
+	memset(pc, 0, sizeof(*pc));
+	cJSON_ArrayForEach(v, mk_json_get(pod, "spec.volumes"))
+	{
+		const char *cn = mk_json_get_string(v, "persistentVolumeClaim.claimName");
+		if (!cn || pc->why[0])
+			continue;
+		_cleanup_free_ char *key = mk_strdup_printf("%s/%s", ns ? ns : "", cn);
+		struct mk_object *co = mk_informer_get(ctl->inf[CTL_PVC], key);
+		if (!co) {
+			snprintf(pc->why, sizeof(pc->why), "persistentvolumeclaim \"%s\" not found", cn);
+			continue;
+		}
+		if (has_deletion(co->json)) {
+			snprintf(pc->why, sizeof(pc->why), "persistentvolumeclaim \"%s\" is being deleted", cn);
+			mk_object_unref(co);
+			continue;
+		}
+		const char *vn = mk_json_get_string(co->json, "spec.volumeName");
+		if (vn && *vn) {
+			struct mk_object *pv = mk_informer_get(ctl->inf[CTL_PV], vn);
+			if (!pv)
+				snprintf(pc->why, sizeof(pc->why), "persistentvolume \"%s\" not found", vn);
+			else if (pc->nbound < MAX_CLAIMS)
+				pc->bound[pc->nbound++] = pv;
+			else
+				mk_object_unref(pv);
+			mk_object_unref(co);
+			continue;
+		}
+		const char *cls = mk_json_get_string(co->json, "spec.storageClassName");
+		struct mk_object *sc = cls && *cls ? mk_informer_get(ctl->inf[CTL_SC], cls) : NULL;
+		const char *mode = sc ? mk_json_get_string(sc->json, "volumeBindingMode") : NULL;
+		if (mode && !strcmp(mode, "WaitForFirstConsumer") && pc->ndelayed < MAX_CLAIMS)
+			pc->delayed[pc->ndelayed++] = mk_object_ref(co);
+		else
+			snprintf(pc->why, sizeof(pc->why), "pod has unbound immediate PersistentVolumeClaims");
+		mk_object_unref(sc);
+		mk_object_unref(co);
+	}
+}
+
+/* Writes the chosen node to the delayed claims that have none yet; the pod is bound
+ * once the provisioner has bound them (the claim handler requeues it). */
+static int select_node_for_claims(struct mk_controllers *ctl, const struct pod_claims *pc,
+				  const char *node)
+{
+	for (size_t i = 0; i < pc->ndelayed; i++) {
+		const cJSON *c = pc->delayed[i]->json;
+		if (selected_node(c))
+			continue;
+		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
+								"annotations"),
+					MK_API_SELECTED_NODE_ANN, node);
+		_cleanup_free_ char *path = mk_client_resource_path(
+			"v1", "persistentvolumeclaims", mk_json_get_string(c, "metadata.namespace"),
+			mk_json_get_string(c, "metadata.name"), NULL);
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0 &&
+		    mk_error_code(err) != 404) {
+			mk_log(MK_LOG_DEBUG, COMPONENT, "claim %s: %s", path, err->msg);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- feasibility ------------------------------------------------------------------- */
@@ -307,6 +436,7 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 
 	struct mk_object **nodes;
 	size_t nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
+	size_t nn_checked = nn;
 	struct reason_count rc[16];
 	int nr = 0;
 	const char *best = NULL;
@@ -319,12 +449,25 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 	size_t ns = owner_uid ? mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", owner_uid, &siblings) : 0;
 	struct mk_object **pending;
 	size_t np = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &pending);
+	struct pod_claims pc;
+	pod_claims_load(ctl, pod, &pc);
+	if (pc.why[0])
+		nn_checked = 0;
 
-	for (size_t i = 0; i < nn; i++) {
+	for (size_t i = 0; i < nn_checked; i++) {
 		const cJSON *node = nodes[i]->json;
 		const char *name = mk_json_get_string(node, "metadata.name");
 		char buf[200];
 		const char *why = infeasible(pod, node, buf, sizeof(buf));
+		for (size_t k = 0; !why && k < pc.nbound; k++)
+			if (!pv_node_ok(pc.bound[k]->json, node))
+				why = "node(s) had volume node affinity conflict";
+		/* a claim already given a node is provisioned there */
+		for (size_t k = 0; !why && k < pc.ndelayed; k++) {
+			const char *sel = selected_node(pc.delayed[k]->json);
+			if (sel && strcmp(sel, name))
+				why = "node(s) did not match the node selected for its volume";
+		}
 		if (why) {
 			reason_add(rc, &nr, (int)MK_ARRAY_SIZE(rc), why);
 			continue;
@@ -362,14 +505,25 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 
 	int ret = 0;
 	if (!best) {
-		_cleanup_free_ char *msg = failure_message(rc, nr, nn);
+		_cleanup_free_ char *msg = NULL;
+		if (pc.why[0])
+			msg = nn ? mk_strdup_printf("0/%zu nodes are available: %s.", nn, pc.why)
+				 : mk_strdup_printf("no nodes available to schedule pods: %s.", pc.why);
+		else
+			msg = failure_message(rc, nr, nn);
 		set_scheduled_condition(ctl, pod, false, msg);
 		mk_event_record(ctl->rec, COMPONENT, pod, "Warning", "FailedScheduling", "%s", msg);
+		goto out;
+	}
+	if (pc.ndelayed) {
+		/* volumes first: the claim handler brings the pod back once they are bound */
+		ret = select_node_for_claims(ctl, &pc, best);
 		goto out;
 	}
 
 	ret = bind(ctl, key, pod, best);
 out:
+	pod_claims_release(&pc);
 	mk_object_list_free(nodes, nn);
 	mk_object_unref(po);
 	return ret;

@@ -16,13 +16,16 @@ Suite *dedupe_suite(void) __attribute__((weak));
 Suite *daemonset_suite(void) __attribute__((weak));
 Suite *config_suite(void) __attribute__((weak));
 Suite *batch_suite(void) __attribute__((weak));
+Suite *statefulset_suite(void) __attribute__((weak));
+Suite *storage_suite(void) __attribute__((weak));
 
 int main(void)
 {
 	Suite *(*ctors[])(void) = { patch_suite, selector_suite, resource_suite,
 				    validate_suite, table_suite, protobuf_suite,
 				    endpointslice_suite, query_suite, schema_suite, dedupe_suite,
-				    daemonset_suite, config_suite, batch_suite };
+				    daemonset_suite, config_suite, batch_suite,
+				    statefulset_suite, storage_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])

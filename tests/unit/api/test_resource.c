@@ -56,7 +56,7 @@ START_TEST(test_resources_order_and_facts)
 					      "secrets" };
 	size_t n = 0;
 	const struct mk_api_resource *rs = mk_api_resources(&n);
-	/* the first ten in this order; kinds added later follow */
+	/* the first kinds in this order; kinds added later follow them */
 	ck_assert_uint_ge(n, 10);
 	for (size_t i = 0; i < n; i++) {
 		if (i < MK_ARRAY_SIZE(names))
@@ -86,6 +86,10 @@ START_TEST(test_resources_order_and_facts)
 	ck_assert_str_eq(rs[3].short_names[0], "ep");
 	ck_assert_str_eq(rs[3].singular, "endpoints");
 	ck_assert_str_eq(rs[2].singular, "service");
+	const struct mk_api_resource *sts = mk_api_resource_find("apps", "v1", "statefulsets");
+	ck_assert_ptr_nonnull(sts);
+	ck_assert_str_eq(sts->short_names[0], "sts");
+	ck_assert(sts->namespaced && sts->has_status && sts->has_scale);
 }
 END_TEST
 

@@ -44,6 +44,13 @@ START_TEST(authz_node_restricted)
 	ck_assert(!may(MK_CALLER_NODE, "create", "namespaces", NULL, NULL));
 	ck_assert(!may(MK_CALLER_NODE, "update", "deployments", "scale", "d"));
 	ck_assert(!may(MK_CALLER_NODE, "*", "pods", NULL, NULL));
+	/* volumes: the agent drops its cleanup finalizer, nothing more */
+	ck_assert(may(MK_CALLER_NODE, "get", "persistentvolumeclaims", NULL, "c"));
+	ck_assert(may(MK_CALLER_NODE, "patch", "persistentvolumes", NULL, "v"));
+	ck_assert(!may(MK_CALLER_NODE, "patch", "persistentvolumes", "status", "v"));
+	ck_assert(!may(MK_CALLER_NODE, "delete", "persistentvolumes", NULL, "v"));
+	ck_assert(!may(MK_CALLER_NODE, "create", "persistentvolumes", NULL, NULL));
+	ck_assert(!may(MK_CALLER_NODE, "patch", "persistentvolumeclaims", NULL, "c"));
 	ck_assert(!may(MK_CALLER_NODE, "post", NULL, NULL, NULL));
 	ck_assert(!may(MK_CALLER_NONE, "get", "pods", NULL, NULL));
 }

@@ -81,6 +81,47 @@ START_TEST(test_endpoints_follow_pods)
 }
 END_TEST
 
+/* A pod whose spec.subdomain is the service's name is listed with its
+ * spec.hostname (what per-pod DNS names such as web-0.nginx come from), in the
+ * Endpoints and in the EndpointSlice; another service selecting it does not. */
+static bool hostname_listed(const cJSON *ep, const void *want)
+{
+	const cJSON *a = cJSON_GetArrayItem(mk_json_get(cJSON_GetArrayItem(cJSON_GetObjectItem(ep, "subsets"), 0),
+							"addresses"), 0);
+	const char *hn = mk_json_get_string(a, "hostname");
+	return a && (want ? hn && !strcmp(hn, want) : hn == NULL);
+}
+
+static bool slice_hostname(const cJSON *list, const void *want)
+{
+	const cJSON *sl = cJSON_GetArrayItem(cJSON_GetObjectItem(list, "items"), 0);
+	const char *hn = mk_json_get_string(cJSON_GetArrayItem(cJSON_GetObjectItem(sl, "endpoints"), 0), "hostname");
+	return hn && !strcmp(hn, want);
+}
+
+START_TEST(test_endpoints_hostname)
+{
+	fx_create("/api/v1/namespaces/default/services",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"nginx\"},"
+		  "\"spec\":{\"clusterIP\":\"None\",\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80}]}}");
+	fx_create("/api/v1/namespaces/default/services",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"other\"},"
+		  "\"spec\":{\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80}]}}");
+	fx_create("/api/v1/namespaces/default/pods",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-0\","
+		  "\"labels\":{\"app\":\"web\"}},\"spec\":{\"hostname\":\"web-0\",\"subdomain\":\"nginx\","
+		  "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+	fx_pod_running("default", "web-0", "10.244.0.7", true);
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/endpoints/nginx", hostname_listed, "web-0",
+			     "hostname web-0 in the headless service's endpoints"));
+	cJSON_Delete(fx_wait("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector="
+			     "kubernetes.io%2Fservice-name%3Dnginx",
+			     slice_hostname, "web-0", "hostname web-0 in the slice"));
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/endpoints/other", hostname_listed, NULL,
+			     "no hostname under another service"));
+}
+END_TEST
+
 Suite *endpoints_suite(void)
 {
 	Suite *s = suite_create("endpoints");
@@ -88,6 +129,7 @@ Suite *endpoints_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, fx_setup_controllers, fx_teardown);
 	tcase_add_test(tc, test_endpoints_follow_pods);
+	tcase_add_test(tc, test_endpoints_hostname);
 	suite_add_tcase(s, tc);
 	return s;
 }
