@@ -21,7 +21,11 @@
  *  finalizer minik8s.io/local-path-cleanup, which the agent of its node removes
  *  once it has removed the directory (pkg/agent/pvc.c), so the volume goes only
  *  after its data. Retain keeps a Released volume and its data; Recycle is
- *  deprecated and not supported (Failed). */
+ *  deprecated and not supported (Failed).
+ * Protection (the finalizers the API server adds at create): a claim being deleted
+ *  loses kubernetes.io/pvc-protection once no pod that has not terminated uses it
+ *  (the cache, then a live list, says so); a volume being deleted loses
+ *  kubernetes.io/pv-protection once it is not Bound. */
 #include <stdlib.h>
 #include <string.h>
 #include "minik8s/api.h"

@@ -277,7 +277,7 @@ START_TEST(test_immediate_class_and_scheduling)
 	pc = fx_wait(PVCS "/pin", deleting, NULL, "claim in use: Terminating");
 	cJSON_Delete(pc);
 	for (int i = 0; i < 3; i++) {
-		char path[64];
+		char path[128];
 		snprintf(path, sizeof(path), PODS "/p%d?gracePeriodSeconds=0", i);
 		del(path);
 	}
