@@ -191,7 +191,7 @@ expect_eq "apply removed env entry" "$(jget 'd["spec"]["template"]["spec"]["cont
 expect_eq "apply kept container port" "$(jget 'd["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]' <<<"$BODY")" 80
 run K apply -f - <"$T/app.yaml"
 expect_eq "apply from stdin" "$OUT" $'namespace/web unchanged\ndeployment.apps/web unchanged\nservice/web unchanged'
-echo '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}]}' >"$T/list.json"
+echo '{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"x"}}]}' >"$T/list.json"
 run K apply -f "$T/list.json"
 expect_eq "apply unknown kind exit 1" "$RC" 1
 printf 'kind: [\n' >"$T/bad.yaml"
