@@ -91,7 +91,7 @@ apps_kinds=$(jqb '[.resources[] | select(.name | contains("/") | not) | .kind, .
 api GET /openapi/v3/apis/apps/v1
 expect_eq openapi_v3_apps_gvk "$(jqb '[.components.schemas[]["x-kubernetes-group-version-kind"][]? | select(.group=="apps") | .kind] | sort | join(" ")')" \
 	"$apps_kinds"
-expect_match openapi_v3_apps_gvk_known "$apps_kinds" "^ControllerRevision ControllerRevisionList Deployment DeploymentList .*ReplicaSet ReplicaSetList StatefulSet StatefulSetList$"
+expect_match openapi_v3_apps_gvk_known "$apps_kinds" "^ControllerRevision ControllerRevisionList DaemonSet DaemonSetList Deployment DeploymentList ReplicaSet ReplicaSetList StatefulSet StatefulSetList$"
 api GET /openapi/v2
 expect_eq openapi_v2_json "$(jqb '.swagger + " " + .definitions["io.k8s.api.core.v1.Pod"].properties.spec["$ref"]')" \
 	"2.0 #/definitions/io.k8s.api.core.v1.PodSpec"
