@@ -1,7 +1,9 @@
 /* Service accounts in the API server: the default ServiceAccount of every
  * namespace (kube-controller-manager's serviceaccount controller makes it; here the
  * server does, when a namespace is made and at start), the ServiceAccount
- * admission of pods (spec.serviceAccountName defaulted, the account must exist),
+ * admission of pods (spec.serviceAccountName defaulted, the account must exist, the
+ * kube-api-access-XXXXX volume added and mounted unless automount is off), the
+ * kube-root-ca.crt ConfigMap of every namespace,
  * TokenRequest (POST .../serviceaccounts/NAME/token, authentication.k8s.io/v1)
  * minting the JWTs of satoken.c, and the 403 a service account gets for anything
  * beyond discovery and self review: with no RBAC here, a service account holds
@@ -12,14 +14,45 @@
 #include <strings.h>
 #include "internal.h"
 
+#define ROOT_CA_CONFIGMAP "kube-root-ca.crt"
+#define API_ACCESS_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
 #define DEFAULT_EXPIRATION 3600
 #define MIN_EXPIRATION 600		 /* upstream: "less than 10 minutes" */
 #define MAX_EXPIRATION (1LL << 32)	 /* upstream: "larger than 2^32 seconds" */
+
+/* kube-root-ca.crt: the cluster CA for in-cluster clients, in every namespace (what
+ * kube-controller-manager's root-ca-cert-publisher keeps); the automounted API
+ * access volume reads its ca.crt */
+static int ensure_root_ca(struct mk_apiserver *srv, const char *ns, struct mk_error **err)
+{
+	char uid[37], ts[32];
+	if (!srv->ca_pem)
+		return 0;
+	_cleanup_cjson_ cJSON *cm = cJSON_CreateObject();
+	cJSON_AddStringToObject(cm, "apiVersion", "v1");
+	cJSON_AddStringToObject(cm, "kind", "ConfigMap");
+	cJSON *md = cJSON_AddObjectToObject(cm, "metadata");
+	mk_uuid_v4(uid);
+	mk_time_format(time(NULL), ts, sizeof(ts));
+	cJSON_AddStringToObject(md, "name", ROOT_CA_CONFIGMAP);
+	cJSON_AddStringToObject(md, "namespace", ns);
+	cJSON_AddStringToObject(md, "uid", uid);
+	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(cm, "data"), "ca.crt", srv->ca_pem);
+	if (mk_store_create(srv->store, "configmaps", ns, ROOT_CA_CONFIGMAP, cm, NULL, NULL, err) < 0) {
+		if ((*err)->code != EEXIST)
+			return mk_error_wrap(err, "%s of '%s'", ROOT_CA_CONFIGMAP, ns);
+		mk_error_free(err);
+	}
+	return 0;
+}
 
 int mk_serviceaccounts_ensure_default(struct mk_apiserver *srv, const char *ns,
 				      struct mk_error **err)
 {
 	char uid[37], ts[32];
+	if (ensure_root_ca(srv, ns, err) < 0)
+		return -1;
 	_cleanup_cjson_ cJSON *sa = cJSON_CreateObject();
 	cJSON_AddStringToObject(sa, "apiVersion", "v1");
 	cJSON_AddStringToObject(sa, "kind", "ServiceAccount");
@@ -65,6 +98,72 @@ static cJSON *get_object(struct mk_apiserver *srv, const char *res, const char *
 	return cJSON_Parse(json);
 }
 
+static bool mounts_api_path(const cJSON *c)
+{
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "volumeMounts"))
+	{
+		const char *p = mk_json_get_string(m, "mountPath");
+		if (p && !strcmp(p, API_ACCESS_PATH))
+			return true;
+	}
+	return false;
+}
+
+/* The kube-api-access-XXXXX projected volume (a bound token, the cluster CA and the
+ * namespace) mounted read-only at API_ACCESS_PATH in every container that does not
+ * mount something there already, as upstream's ServiceAccount admission adds it. */
+static void add_api_access(cJSON *spec)
+{
+	static const char *const lists[] = { "initContainers", "containers" };
+	char sfx[6], vname[32];
+	bool needed = false;
+	const cJSON *c;
+
+	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++)
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[i]))
+			needed |= cJSON_IsObject(c) && !mounts_api_path(c);
+	if (!needed)
+		return;
+	mk_random_k8s_suffix(sfx, 5);
+	/* the token asked for 3607 s: an hour and 7 s, as upstream's admission (the odd
+	 * lifetime tells these tokens from others) */
+	snprintf(vname, sizeof(vname), "kube-api-access-%s", sfx);
+	cJSON *vol = cJSON_Parse(
+		"{\"projected\":{\"defaultMode\":420,\"sources\":["
+		"{\"serviceAccountToken\":{\"expirationSeconds\":3607,\"path\":\"token\"}},"
+		"{\"configMap\":{\"name\":\"" ROOT_CA_CONFIGMAP "\",\"items\":[{\"key\":\"ca.crt\",\"path\":\"ca.crt\"}]}},"
+		"{\"downwardAPI\":{\"items\":[{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":"
+		"\"metadata.namespace\"},\"path\":\"namespace\"}]}}]}}");
+	cJSON *name = cJSON_CreateString(vname);
+	name->string = mk_strdup("name");
+	cJSON_InsertItemInArray(vol, 0, name);
+	cJSON *vols = cJSON_GetObjectItemCaseSensitive(spec, "volumes");
+	if (!cJSON_IsArray(vols)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(spec, "volumes");
+		vols = cJSON_AddArrayToObject(spec, "volumes");
+	}
+	cJSON_AddItemToArray(vols, vol);
+	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++) {
+		cJSON *ci;
+		cJSON_ArrayForEach(ci, cJSON_GetObjectItemCaseSensitive(spec, lists[i]))
+		{
+			if (!cJSON_IsObject(ci) || mounts_api_path(ci))
+				continue;
+			cJSON *vm = cJSON_GetObjectItemCaseSensitive(ci, "volumeMounts");
+			if (!cJSON_IsArray(vm)) {
+				cJSON_DeleteItemFromObjectCaseSensitive(ci, "volumeMounts");
+				vm = cJSON_AddArrayToObject(ci, "volumeMounts");
+			}
+			cJSON *m = cJSON_CreateObject();
+			cJSON_AddStringToObject(m, "name", vname);
+			cJSON_AddBoolToObject(m, "readOnly", true);
+			cJSON_AddStringToObject(m, "mountPath", API_ACCESS_PATH);
+			cJSON_AddItemToArray(vm, m);
+		}
+	}
+}
+
 int mk_serviceaccounts_admit_pod(struct mk_apiserver *srv, const char *ns, cJSON *pod,
 				 struct mk_error **err)
 {
@@ -77,8 +176,15 @@ int mk_serviceaccounts_admit_pod(struct mk_apiserver *srv, const char *ns, cJSON
 	mk_json_set_string(spec, "serviceAccount", name); /* the deprecated alias follows */
 	_cleanup_error_ struct mk_error *e = NULL;
 	_cleanup_cjson_ cJSON *obj = get_object(srv, "serviceaccounts", ns, name, &e);
-	if (obj)
+	if (obj) {
+		/* the pod's automountServiceAccountToken wins over the account's */
+		const cJSON *am = cJSON_GetObjectItemCaseSensitive(spec, "automountServiceAccountToken");
+		if (!cJSON_IsBool(am))
+			am = cJSON_GetObjectItemCaseSensitive(obj, "automountServiceAccountToken");
+		if (!cJSON_IsFalse(am) && srv->ca_pem)
+			add_api_access(spec);
 		return 0;
+	}
 	if (e->code != ENOENT)
 		return mk_error_set(err, e->code, "%s", e->msg);
 	const char *pn = mk_json_get_string(pod, "metadata.name");
