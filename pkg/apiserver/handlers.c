@@ -1438,6 +1438,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			break;
 		}
 		reply_stored(rep, req, 200, json);
+		mk_serviceaccounts_deleted(req->srv, r->name, req->ns, req->name);
 		break;
 	}
 	free(o.expect_uid);

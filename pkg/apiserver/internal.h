@@ -156,6 +156,11 @@ int mk_satoken_authenticate(const struct mk_satoken_key *k, struct mk_store *sto
 /* serviceaccounts.c: the default ServiceAccount of namespace ns (made when absent). */
 int mk_serviceaccounts_ensure_default(struct mk_apiserver *srv, const char *ns,
 				      struct mk_error **err);
+/* After a delete: the default ServiceAccount and kube-root-ca.crt come back (as
+ * kube-controller-manager's controllers make them again) unless the namespace is
+ * going away. */
+void mk_serviceaccounts_deleted(struct mk_apiserver *srv, const char *resource, const char *ns,
+				const char *name);
 /* ... of every namespace (at start). */
 int mk_serviceaccounts_bootstrap(struct mk_apiserver *srv, struct mk_error **err);
 /* ServiceAccount admission of a new pod in ns: spec.serviceAccountName defaulted

@@ -1,6 +1,6 @@
 /* Service accounts in the API server: the default ServiceAccount of every
  * namespace (kube-controller-manager's serviceaccount controller makes it; here the
- * server does, when a namespace is made and at start), the ServiceAccount
+ * server does, when a namespace is made, at start and when it is deleted), the ServiceAccount
  * admission of pods (spec.serviceAccountName defaulted, the account must exist, the
  * kube-api-access-XXXXX volume added and mounted unless automount is off), the
  * kube-root-ca.crt ConfigMap of every namespace,
@@ -69,6 +69,22 @@ int mk_serviceaccounts_ensure_default(struct mk_apiserver *srv, const char *ns,
 		mk_error_free(err);
 	}
 	return 0;
+}
+
+void mk_serviceaccounts_deleted(struct mk_apiserver *srv, const char *resource, const char *ns,
+				const char *name)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *json = NULL;
+
+	if (!ns || !((!strcmp(resource, "serviceaccounts") && !strcmp(name, "default")) ||
+		     (!strcmp(resource, "configmaps") && !strcmp(name, ROOT_CA_CONFIGMAP))))
+		return;
+	if (mk_store_get(srv->store, "namespaces", "", ns, &json, NULL, &err) < 0 ||
+	    strstr(json, "\"deletionTimestamp\""))
+		return;
+	if (mk_serviceaccounts_ensure_default(srv, ns, &err) < 0)
+		mk_log(MK_LOG_WARN, "apiserver", "%s", err->msg);
 }
 
 int mk_serviceaccounts_bootstrap(struct mk_apiserver *srv, struct mk_error **err)

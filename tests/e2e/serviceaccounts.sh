@@ -195,8 +195,12 @@ start_node || fail "server restarts" "$(tail -5 "$T/server.log")"
 expect_match "a token minted before the restart still works" "$(K --token="$TOK" auth whoami 2>&1)" 'system:serviceaccount:team:default'
 K delete pod tok -n team --wait=true --timeout=30s >/dev/null 2>&1
 expect_match "the bound token dies with its pod" "$(K --token="$PTOK" auth whoami 2>&1)" 'Unauthorized'
+OLDUID=$(K get sa default -n team -o jsonpath='{.metadata.uid}' 2>&1)
 K delete sa default -n team >/dev/null 2>&1
 expect_match "a token of a deleted ServiceAccount: 401" "$(K --token="$TOK" auth whoami 2>&1)" 'Unauthorized'
+NEWUID=$(K get sa default -n team -o jsonpath='{.metadata.uid}' 2>&1)
+if [[ "$NEWUID" =~ ^[0-9a-f-]{36}$ && "$NEWUID" != "$OLDUID" ]]; then pass "the default ServiceAccount is made again, with a new uid"
+else fail "the default ServiceAccount is made again, with a new uid" "old '$OLDUID' new '$NEWUID'"; fi
 
 stop_server TERM
 done_testing
