@@ -654,6 +654,13 @@ void agent_sa_tokens_free(struct agent_sa_token *t)
 	}
 }
 
+bool mk_agent_volume_token_due(int64_t issued_ms, int64_t expires_ms, int64_t now_ms)
+{
+	int64_t life = expires_ms - issued_ms;
+	return life <= 0 || now_ms >= issued_ms + life / 10 * 8 ||
+	       now_ms >= issued_ms + 24LL * 3600 * 1000;
+}
+
 static int source_sa_token(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 			   const char *vname, const cJSON *src, unsigned defmode, struct payload *p,
 			   struct mk_error **err)
@@ -675,7 +682,7 @@ static int source_sa_token(struct mk_agent *a, struct pod_state *st, const cJSON
 	for (t = st->tokens; t; t = t->next)
 		if (!strcmp(t->key, key))
 			break;
-	if (!t || now >= t->issued_ms + (t->expires_ms - t->issued_ms) * 8 / 10) {
+	if (!t || mk_agent_volume_token_due(t->issued_ms, t->expires_ms, now)) {
 		_cleanup_cjson_ cJSON *body = cJSON_CreateObject();
 		_cleanup_cjson_ cJSON *resp = NULL;
 		cJSON_AddStringToObject(body, "apiVersion", "authentication.k8s.io/v1");
