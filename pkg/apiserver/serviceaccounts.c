@@ -9,7 +9,6 @@
  * beyond discovery and self review: with no RBAC here, a service account holds
  * exactly what kube-apiserver's default roles give every authenticated user. */
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <strings.h>
 #include "internal.h"
