@@ -337,7 +337,8 @@ int cmd_server(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	_cleanup_free_ char *token = NULL, *tls_dir = NULL, *db = NULL, *cert = NULL,
-			    *key = NULL, *ca = NULL, *kcert = NULL, *kkey = NULL, *node_secret = NULL;
+			    *key = NULL, *ca = NULL, *kcert = NULL, *kkey = NULL, *node_secret = NULL,
+			    *sa_key = NULL;
 	struct mk_store *store = NULL;
 	struct mk_apiserver *srv = NULL;
 	struct mk_client *ctl_client = NULL;
@@ -413,6 +414,7 @@ int cmd_server(int argc, char **argv)
 	ca = mk_strdup_printf("%s/ca.crt", tls_dir);
 	kcert = mk_strdup_printf("%s/apiserver-kubelet-client.crt", tls_dir);
 	kkey = mk_strdup_printf("%s/apiserver-kubelet-client.key", tls_dir);
+	sa_key = mk_strdup_printf("%s/sa.key", tls_dir);
 	struct mk_apiserver_options ao = {
 		.kubelet_client_cert_file = kcert,
 		.kubelet_client_key_file = kkey,
@@ -429,6 +431,7 @@ int cmd_server(int argc, char **argv)
 		.advertise_address = f.node_ip,
 		.namespace_controller = !f.disable_controllers,
 		.metrics_resolution_ms = f.metric_resolution_ms,
+		.sa_key_file = sa_key,
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;

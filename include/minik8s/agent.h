@@ -226,5 +226,9 @@ const char *mk_agent_volume_path_check(const char *path);
 /* A label or annotation map as a downwardAPI file: key="value" lines sorted by key,
  * values quoted as Go's %q, joined by newlines. Owned result. */
 char *mk_agent_volume_map_format(const cJSON *map);
+/* Whether a projected service account token issued at issued_ms that expires at
+ * expires_ms (wall ms) is to be requested again at now_ms: once 80% of its lifetime
+ * has passed, or when older than 24 h (the kubelet's token manager). */
+bool mk_agent_volume_token_due(int64_t issued_ms, int64_t expires_ms, int64_t now_ms);
 
 #endif

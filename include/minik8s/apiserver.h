@@ -53,6 +53,8 @@ struct mk_apiserver_options {
 	const char *kubelet_client_cert_file; /* PEM client certificate and key presented */
 	const char *kubelet_client_key_file;  /* to agents for pods/log and pods/exec;
 					       * NULL: those answer 503 */
+	const char *sa_key_file;	/* RSA key signing service account tokens (made,
+					 * 0600, when absent); NULL: a new key per run */
 	unsigned metrics_resolution_ms;	/* how often metrics.k8s.io scrapes the agents
 					 * (metrics-server's --metric-resolution);
 					 * 0 = 15 s */

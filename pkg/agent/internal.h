@@ -72,6 +72,7 @@ struct pod_state {
 	 * spec order; ephemeral ones are appended (under mu) as the spec gains them */
 	size_t n;
 	struct ctr_state *c;
+	struct agent_sa_token *tokens; /* projected service account tokens (volume.c) */
 };
 
 struct mk_agent {
@@ -179,6 +180,8 @@ void agent_watch_pid(struct mk_agent *a, const char *uid, pid_t pid);
 void agent_event(struct mk_agent *a, const cJSON *pod, const char *type, const char *reason,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 int64_t agent_now_ms(void);
+/* Frees a pod's cached service account tokens (volume.c). */
+void agent_sa_tokens_free(struct agent_sa_token *t);
 void agent_time_ns_format(int64_t ns, char *buf, size_t size);
 
 /* envsrc.c: ConfigMaps and Secrets read by a container's env / envFrom. One cache per

@@ -37,6 +37,7 @@ void agent_pod_state_free(struct pod_state *s)
 	free(s->ns);
 	free(s->name);
 	free(s->start_time);
+	agent_sa_tokens_free(s->tokens);
 	free(s);
 }
 

@@ -628,6 +628,108 @@ static int source_downward(struct mk_agent *a, const cJSON *pod, const char *vna
 	return 0;
 }
 
+/* ---- service account tokens ------------------------------------------------------------ */
+
+/* A token the agent got for a pod through TokenRequest, bound to the pod; asked
+ * for again once 80% of its lifetime has passed (the kubelet's token manager),
+ * which the agent's periodic resync of every pod notices in time (600 s is the
+ * shortest lifetime; the resync runs every few seconds). */
+struct agent_sa_token {
+	struct agent_sa_token *next;
+	char *key;		/* "SA\nAUDIENCE\nSECONDS" */
+	char *token;
+	int64_t issued_ms, expires_ms; /* wall ms */
+};
+
+void agent_sa_tokens_free(struct agent_sa_token *t)
+{
+	while (t) {
+		struct agent_sa_token *n = t->next;
+		free(t->key);
+		if (t->token)
+			explicit_bzero(t->token, strlen(t->token));
+		free(t->token);
+		free(t);
+		t = n;
+	}
+}
+
+bool mk_agent_volume_token_due(int64_t issued_ms, int64_t expires_ms, int64_t now_ms)
+{
+	int64_t life = expires_ms - issued_ms;
+	return life <= 0 || now_ms >= issued_ms + life / 10 * 8 ||
+	       now_ms >= issued_ms + 24LL * 3600 * 1000;
+}
+
+static int source_sa_token(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			   const char *vname, const cJSON *src, unsigned defmode, struct payload *p,
+			   struct mk_error **err)
+{
+	const char *path = mk_json_get_string(src, "path");
+	const char *aud = mk_json_get_string(src, "audience");
+	const cJSON *es = cJSON_GetObjectItem(src, "expirationSeconds");
+	const char *sa = mk_json_get_string(pod, "spec.serviceAccountName");
+	long long secs = cJSON_IsNumber(es) ? (long long)es->valuedouble : 3600;
+	int64_t now = agent_now_ms();
+
+	if (!path || !*path)
+		return mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume \"%s\" : "
+				    "serviceAccountToken: a path is needed", vname);
+	if (!sa || !*sa)
+		sa = "default";
+	_cleanup_free_ char *key = mk_strdup_printf("%s\n%s\n%lld", sa, aud ? aud : "", secs);
+	struct agent_sa_token *t;
+	for (t = st->tokens; t; t = t->next)
+		if (!strcmp(t->key, key))
+			break;
+	if (!t || mk_agent_volume_token_due(t->issued_ms, t->expires_ms, now)) {
+		_cleanup_cjson_ cJSON *body = cJSON_CreateObject();
+		_cleanup_cjson_ cJSON *resp = NULL;
+		cJSON_AddStringToObject(body, "apiVersion", "authentication.k8s.io/v1");
+		cJSON_AddStringToObject(body, "kind", "TokenRequest");
+		cJSON *spec = cJSON_AddObjectToObject(body, "spec");
+		cJSON *al = cJSON_AddArrayToObject(spec, "audiences");
+		if (aud && *aud)
+			cJSON_AddItemToArray(al, cJSON_CreateString(aud));
+		cJSON_AddNumberToObject(spec, "expirationSeconds", (double)secs);
+		cJSON *b = cJSON_AddObjectToObject(spec, "boundObjectRef");
+		cJSON_AddStringToObject(b, "kind", "Pod");
+		cJSON_AddStringToObject(b, "apiVersion", "v1");
+		cJSON_AddStringToObject(b, "name", st->name);
+		cJSON_AddStringToObject(b, "uid", st->uid);
+		_cleanup_free_ char *url = mk_strdup_printf("/api/v1/namespaces/%s/serviceaccounts/%s/token",
+							    st->ns, sa);
+		if (mk_client_create(a->c, url, body, &resp, err) < 0) {
+			/* a token still valid is kept until it can be replaced */
+			if (t && now < t->expires_ms) {
+				mk_error_free(err);
+				goto have;
+			}
+			return mk_error_wrap(err, "MountVolume.SetUp failed for volume \"%s\" : "
+					     "failed to fetch token", vname);
+		}
+		const char *tok = mk_json_get_string(resp, "status.token");
+		const char *exp = mk_json_get_string(resp, "status.expirationTimestamp");
+		time_t e = exp ? mk_time_parse(exp) : 0;
+		if (!tok || !*tok || e <= 0)
+			return mk_error_set(err, EIO, "MountVolume.SetUp failed for volume \"%s\" : "
+					    "the TokenRequest answer holds no token", vname);
+		if (!t) {
+			t = mk_malloc0(sizeof(*t));
+			t->key = TAKE_PTR(key);
+			t->next = st->tokens;
+			st->tokens = t;
+		}
+		free(t->token);
+		t->token = mk_strdup(tok);
+		t->issued_ms = now;
+		t->expires_ms = (int64_t)e * 1000;
+	}
+have:
+	payload_add(p, path, mk_strdup(t->token), strlen(t->token), defmode);
+	return 0;
+}
+
 /* ---- mounts ------------------------------------------------------------------------- */
 
 static bool is_mount_point(const char *path)
@@ -848,11 +950,8 @@ int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *
 			else if ((x = cJSON_GetObjectItem(s, "downwardAPI")))
 				r = source_downward(a, pod, vname, cJSON_GetObjectItem(x, "items"),
 						    defmode, &p, err);
-			else if (cJSON_GetObjectItem(s, "serviceAccountToken"))
-				/* no ServiceAccounts and no token signer yet */
-				r = mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume "
-						 "\"%s\" : serviceAccountToken projections are not "
-						 "supported (no service account tokens)", vname);
+			else if ((x = cJSON_GetObjectItem(s, "serviceAccountToken")))
+				r = source_sa_token(a, st, pod, vname, x, defmode, &p, err);
 			else if (cJSON_GetObjectItem(s, "clusterTrustBundle"))
 				r = mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume "
 						 "\"%s\" : clusterTrustBundle projections are not "

@@ -48,10 +48,11 @@ extern const char mk_api_schema_src_daemonset[];   /* DaemonSet */
 extern const char mk_api_schema_src_statefulset[]; /* StatefulSet */
 extern const char mk_api_schema_src_batch[];	    /* Job, CronJob */
 extern const char mk_api_schema_src_metrics[];	    /* metrics.k8s.io */
+extern const char mk_api_schema_src_serviceaccount[]; /* ServiceAccount, TokenRequest */
 static const char *const mk_api_schema_srcs[] = {
 	mk_api_schema_src,	     mk_api_schema_src_config, mk_api_schema_src_storage,
 	mk_api_schema_src_daemonset, mk_api_schema_src_statefulset, mk_api_schema_src_batch,
-	mk_api_schema_src_metrics,
+	mk_api_schema_src_metrics, mk_api_schema_src_serviceaccount,
 };
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
@@ -77,6 +78,7 @@ extern const struct mk_api_kind_ops mk_api_lease_ops;
 extern const struct mk_api_kind_ops mk_api_daemonset_ops;
 extern const struct mk_api_kind_ops mk_api_configmap_ops;
 extern const struct mk_api_kind_ops mk_api_secret_ops;
+extern const struct mk_api_kind_ops mk_api_serviceaccount_ops; /* kind_serviceaccount.c */
 
 /* ConfigMap and Secret rules shared by both kinds (kind_configmap.c). */
 #define MK_API_MAX_CONFIG_SIZE (1024 * 1024) /* data of one ConfigMap or Secret */

@@ -51,6 +51,8 @@ static const struct kind kinds[] = {
 	{ "authorization.k8s.io/v1", "SelfSubjectAccessReview",
 	  &k8s__self_subject_access_review__descriptor },
 	{ "authentication.k8s.io/v1", "SelfSubjectReview", &k8s__self_subject_review__descriptor },
+	{ "v1", "ServiceAccount", &k8s__service_account__descriptor },
+	{ "authentication.k8s.io/v1", "TokenRequest", &k8s__token_request__descriptor },
 };
 
 /* "Message.field" of the fields that are pointers in the Go types (k8s.io/api
@@ -66,6 +68,8 @@ static const char *const pointer_fields[] = {
 	"PodSpec.terminationGracePeriodSeconds",
 	"PodSpec.activeDeadlineSeconds",
 	"PodSpec.automountServiceAccountToken",
+	"ServiceAccount.automountServiceAccountToken",
+	"TokenRequestSpec.expirationSeconds",
 	"PodSpec.enableServiceLinks",
 	"Probe.terminationGracePeriodSeconds",
 	"SecurityContext.privileged",

@@ -23,6 +23,7 @@ static const char *const sn_sts[] = { "sts", NULL };
 static const char *const sn_pv[] = { "pv", NULL };
 static const char *const sn_pvc[] = { "pvc", NULL };
 static const char *const sn_sc[] = { "sc", NULL };
+static const char *const sn_sa[] = { "sa", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -57,6 +58,9 @@ static const struct mk_api_resource resources[] = {
 	{ .name = "secrets", .singular = "secret", .kind = "Secret", .group = "", .version = "v1",
 	  .group_version = "v1", .namespaced = true, .verbs = verbs_all, .ops = &mk_api_secret_ops,
 	  .encrypt_at_rest = true },
+	{ .name = "serviceaccounts", .singular = "serviceaccount", .kind = "ServiceAccount",
+	  .group = "", .version = "v1", .group_version = "v1", .namespaced = true,
+	  .short_names = sn_sa, .verbs = verbs_all, .ops = &mk_api_serviceaccount_ops },
 	{ .name = "jobs", .singular = "job", .kind = "Job", .group = "batch", .version = "v1",
 	  .group_version = "batch/v1", .namespaced = true, .verbs = verbs_all,
 	  .has_status = true, .ops = &mk_api_job_ops },

@@ -316,6 +316,7 @@ static char *pathf(char *buf, size_t size, const char *fmt, ...)
 	return buf;
 }
 #define P(buf, ...) pathf(buf, sizeof(buf), __VA_ARGS__)
+static void check_sa_token(cJSON *causes, const cJSON *x, const char *sb);
 
 static const char *const protocols[] = { "SCTP", "TCP", "UDP", NULL };
 
@@ -959,8 +960,43 @@ static void validate_volume_source(cJSON *causes, const cJSON *v, const char *vb
 				char b[PATH_MAX_LEN];
 				check_downward_items(causes, x, P(b, "%s.downwardAPI", sb));
 			}
+			if ((x = cJSON_GetObjectItemCaseSensitive(src, "serviceAccountToken")))
+				check_sa_token(causes, x, sb);
 		}
 	}
+}
+
+/* a projected serviceAccountToken source (upstream validateProjectionSources) */
+static void check_sa_token(cJSON *causes, const cJSON *x, const char *sb)
+{
+	char b[PATH_MAX_LEN];
+	const cJSON *path = cJSON_GetObjectItemCaseSensitive(x, "path");
+	const cJSON *es = cJSON_GetObjectItemCaseSensitive(x, "expirationSeconds");
+	const cJSON *aud = cJSON_GetObjectItemCaseSensitive(x, "audience");
+
+	P(b, "%s.serviceAccountToken.path", sb);
+	if (!cJSON_IsString(path) || !path->valuestring[0])
+		required(causes, b, NULL);
+	else if (path->valuestring[0] == '/' || strstr(path->valuestring, ".."))
+		mk_api_cause_add(causes, "FieldValueInvalid", b,
+				 "Invalid value: \"%s\": must be a relative path without '..'",
+				 path->valuestring);
+	P(b, "%s.serviceAccountToken.expirationSeconds", sb);
+	if (es && !cJSON_IsNull(es)) {
+		if (!cJSON_IsNumber(es))
+			mk_api_cause_add(causes, "FieldValueInvalid", b, "Invalid value: must be an integer");
+		else if (es->valuedouble < 600)
+			mk_api_cause_add(causes, "FieldValueInvalid", b,
+					 "Invalid value: %.0f: may not specify a duration less than 10 "
+					 "minutes", es->valuedouble);
+		else if (es->valuedouble > 4294967296.0)
+			mk_api_cause_add(causes, "FieldValueInvalid", b,
+					 "Invalid value: %.0f: may not specify a duration larger than "
+					 "2^32 seconds", es->valuedouble);
+	}
+	P(b, "%s.serviceAccountToken.audience", sb);
+	if (aud && !cJSON_IsNull(aud) && !cJSON_IsString(aud))
+		mk_api_cause_add(causes, "FieldValueInvalid", b, "Invalid value: must be a string");
 }
 
 static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *prefix,

@@ -10,13 +10,24 @@
 #define SSAR_PATH "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 #define SSR_PATH "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
-/* The identities behind the two tokens. */
-static void user_info(enum mk_caller who, cJSON *ui)
+/* The identities behind the tokens: the admin's, the nodes', and service accounts'
+ * (groups as kube-apiserver gives them). */
+static void user_info(const struct mk_request *req, cJSON *ui)
 {
-	const char *user = who == MK_CALLER_ADMIN ? "system:admin" : "minik8s:node";
-	const char *group = who == MK_CALLER_ADMIN ? "system:masters" : "system:nodes";
+	cJSON *g;
+	if (req->caller == MK_CALLER_SA) {
+		cJSON_AddStringToObject(ui, "username", req->sa_user);
+		g = cJSON_AddArrayToObject(ui, "groups");
+		cJSON_AddItemToArray(g, cJSON_CreateString("system:serviceaccounts"));
+		_cleanup_free_ char *nsg = mk_strdup_printf("system:serviceaccounts:%s", req->sa_ns);
+		cJSON_AddItemToArray(g, cJSON_CreateString(nsg));
+		cJSON_AddItemToArray(g, cJSON_CreateString("system:authenticated"));
+		return;
+	}
+	const char *user = req->caller == MK_CALLER_ADMIN ? "system:admin" : "minik8s:node";
+	const char *group = req->caller == MK_CALLER_ADMIN ? "system:masters" : "system:nodes";
 	cJSON_AddStringToObject(ui, "username", user);
-	cJSON *g = cJSON_AddArrayToObject(ui, "groups");
+	g = cJSON_AddArrayToObject(ui, "groups");
 	cJSON_AddItemToArray(g, cJSON_CreateString(group));
 	cJSON_AddItemToArray(g, cJSON_CreateString("system:authenticated"));
 }
@@ -127,7 +138,7 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 			a.ns = NULL;
 	} else {
 		a.verb = opt_string(na, "verb", causes, "spec.nonResourceAttributes.verb");
-		opt_string(na, "path", causes, "spec.nonResourceAttributes.path");
+		a.path = opt_string(na, "path", causes, "spec.nonResourceAttributes.path");
 	}
 	if (!cJSON_GetArraySize(causes) && (!a.verb || !*a.verb))
 		mk_api_cause_add(causes, "FieldValueRequired",
@@ -151,8 +162,10 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 	cJSON_AddBoolToObject(status, "allowed", allowed);
 	if (req->caller == MK_CALLER_ADMIN)
 		cJSON_AddStringToObject(status, "reason", "the admin token may do everything");
-	else if (allowed)
+	else if (allowed && req->caller == MK_CALLER_NODE)
 		cJSON_AddStringToObject(status, "reason", "allowed to the node token");
+	else if (allowed)
+		cJSON_AddStringToObject(status, "reason", "allowed to every service account");
 	mk_reply_json(rep, 201, obj);
 }
 
@@ -166,7 +179,7 @@ static void subject_review(struct mk_request *req, struct mk_reply *rep)
 				NULL, false) < 0)
 		return;
 	cJSON *status = cJSON_AddObjectToObject(obj, "status");
-	user_info(req->caller, cJSON_AddObjectToObject(status, "userInfo"));
+	user_info(req, cJSON_AddObjectToObject(status, "userInfo"));
 	mk_reply_json(rep, 201, obj);
 }
 

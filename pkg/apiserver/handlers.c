@@ -377,6 +377,10 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
+	if (!strcmp(r->name, "pods") && mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
+	}
 	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
 		return;
@@ -425,6 +429,11 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
+	/* as kube-controller-manager's serviceaccount controller: a new namespace gets
+	 * its default ServiceAccount */
+	if (!strcmp(r->name, "namespaces") &&
+	    mk_serviceaccounts_ensure_default(req->srv, name, &err) < 0)
+		mk_log(MK_LOG_WARN, "apiserver", "%s", err->msg);
 	reply_stored(rep, req, 201, json);
 }
 
@@ -461,7 +470,8 @@ int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 			return -1;
 		mk_error_free(err);
 	}
-	if (bootstrap_kubernetes_service(srv, err) < 0 || mk_storage_bootstrap(srv, err) < 0)
+	if (bootstrap_kubernetes_service(srv, err) < 0 || mk_storage_bootstrap(srv, err) < 0 ||
+	    mk_serviceaccounts_bootstrap(srv, err) < 0)
 		return -1;
 	return bootstrap_kube_dns(srv, err);
 }
@@ -1428,6 +1438,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			break;
 		}
 		reply_stored(rep, req, 200, json);
+		mk_serviceaccounts_deleted(req->srv, r->name, req->ns, req->name);
 		break;
 	}
 	free(o.expect_uid);
@@ -1501,7 +1512,10 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 			  (!strcmp(req->sub, "ephemeralcontainers") && !strcmp(r->name, "pods") &&
 			   req->name && strcmp(m, "POST") && strcmp(m, "DELETE"));
 		if (!ok) {
-			if (!strcmp(r->name, "pods") && !strcmp(req->sub, "log"))
+			if (!strcmp(r->name, "serviceaccounts") && !strcmp(req->sub, "token") &&
+			    req->name)
+				mk_serviceaccounts_token(req, rep);
+			else if (!strcmp(r->name, "pods") && !strcmp(req->sub, "log"))
 				mk_proxy_pod_log(req, rep);
 			else if (!strcmp(r->name, "pods") &&
 				 (!strcmp(req->sub, "exec") || !strcmp(req->sub, "attach")))

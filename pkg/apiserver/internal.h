@@ -36,10 +36,12 @@ struct mk_apiserver {
 	struct mk_connguard *guard;	/* connection admission (server.c, connguard.h) */
 	unsigned max_trusted;		/* its budget of authenticated connections */
 	struct mk_metrics *metrics;	/* metrics.k8s.io scraper and figures (metrics.c) */
+	struct mk_satoken_key *sa_key;	/* signs and verifies service account tokens */
 };
 
-/* Who is calling: the admin token, the node join token, or nobody. */
-enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE };
+/* Who is calling: the admin token, the node join token, a service account token
+ * (req->sa_ns/sa_name say which), or nobody. */
+enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE, MK_CALLER_SA };
 
 /* What a caller asks to do, in Kubernetes terms (verb get/list/watch/create/update/
  * patch/delete/deletecollection; resource NULL for a non-resource path). */
@@ -49,6 +51,7 @@ struct mk_authz_attrs {
 	const char *sub;	/* subresource, or NULL */
 	const char *name;	/* object name, or NULL (all) */
 	const char *ns;		/* namespace, or NULL (all, or cluster-scoped) */
+	const char *path;	/* non-resource requests: the URL path, or NULL */
 };
 
 /* The authorizer (server.c): whether who may do a. */
@@ -75,7 +78,10 @@ struct mk_request {
 	/* for the request log (-v 4) */
 	int64_t start_us;			/* monotonic, when the request arrived */
 	unsigned code;				/* status code sent */
-	const char *user;			/* who authenticated (static), or NULL */
+	const char *user;			/* who authenticated, or NULL (static, or
+						 * sa_user) */
+	char *sa_ns, *sa_name;			/* MK_CALLER_SA: the service account */
+	char *sa_user;				/* system:serviceaccount:NS:NAME */
 };
 
 /* A reply: status code + body + content type. Handlers fill it; server.c sends. */
@@ -120,6 +126,51 @@ int mk_field_validation(struct mk_request *req, struct mk_reply *rep, const char
 /* authreview.c: POST .../selfsubjectaccessreviews and .../selfsubjectreviews
  * (answered, never stored); returns false if path is neither. */
 bool mk_authreview_handle(struct mk_request *req, struct mk_reply *rep);
+
+/* satoken.c: service account tokens, JWTs signed RS256. */
+#define MK_SATOKEN_ISSUER "https://kubernetes.default.svc.cluster.local"
+#define MK_SATOKEN_API_AUDIENCE "https://kubernetes.default.svc.cluster.local"
+struct mk_satoken_key;
+/* Loads the RSA key at path, or makes one and writes it there (0600) when the file
+ * does not exist; path NULL: a new key kept in memory only. */
+int mk_satoken_key_load(const char *path, struct mk_satoken_key **ret, struct mk_error **err);
+void mk_satoken_key_free(struct mk_satoken_key *k);
+/* The claims of a token for service account ns/sa (pod NULL: not bound). Owned. */
+cJSON *mk_satoken_claims_new(const char *ns, const char *sa, const char *sa_uid,
+			     const char *pod, const char *pod_uid, const cJSON *audiences,
+			     time_t iat, time_t exp);
+/* The signed compact JWT of claims (owned), NULL on error. */
+char *mk_satoken_sign(const struct mk_satoken_key *k, const cJSON *claims, struct mk_error **err);
+/* Whether token has the shape of a JWT (three base64url parts, "eyJ..."). */
+bool mk_satoken_looks_like(const char *token);
+/* Checks signature (RS256 only), issuer, exp/nbf at now and that the audiences
+ * include audience; *ret_claims owned. */
+int mk_satoken_verify(const struct mk_satoken_key *k, const char *token, time_t now,
+		      const char *audience, cJSON **ret_claims, struct mk_error **err);
+/* mk_satoken_verify, then the service account (and the bound pod) must still exist
+ * in store with the uids the token names. *ret_ns, *ret_name owned. */
+int mk_satoken_authenticate(const struct mk_satoken_key *k, struct mk_store *store,
+			    const char *token, time_t now, const char *audience, char **ret_ns,
+			    char **ret_name, struct mk_error **err);
+
+/* serviceaccounts.c: the default ServiceAccount of namespace ns (made when absent). */
+int mk_serviceaccounts_ensure_default(struct mk_apiserver *srv, const char *ns,
+				      struct mk_error **err);
+/* After a delete: the default ServiceAccount and kube-root-ca.crt come back (as
+ * kube-controller-manager's controllers make them again) unless the namespace is
+ * going away. */
+void mk_serviceaccounts_deleted(struct mk_apiserver *srv, const char *resource, const char *ns,
+				const char *name);
+/* ... of every namespace (at start). */
+int mk_serviceaccounts_bootstrap(struct mk_apiserver *srv, struct mk_error **err);
+/* ServiceAccount admission of a new pod in ns: spec.serviceAccountName defaulted
+ * to "default", the account must exist (else 403 in *err, code EACCES). */
+int mk_serviceaccounts_admit_pod(struct mk_apiserver *srv, const char *ns, cJSON *pod,
+				 struct mk_error **err);
+/* The 403 a service account gets for req (kube-apiserver's RBAC wording). */
+void mk_serviceaccounts_forbid(struct mk_request *req, struct mk_reply *rep);
+/* POST .../serviceaccounts/NAME/token (TokenRequest). */
+void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep);
 
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);

@@ -192,6 +192,29 @@ static bool secret_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/* A service account token (satoken.c): remembered on req, so the second look
+ * (admit, then dispatch) costs nothing. */
+static enum mk_caller authenticate_sa(struct mk_request *req, const char *token)
+{
+	struct mk_apiserver *srv = req->srv;
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (req->sa_name)
+		return MK_CALLER_SA;
+	pthread_mutex_lock(&srv->lock);
+	struct mk_satoken_key *k = srv->sa_key;
+	pthread_mutex_unlock(&srv->lock);
+	if (!k || !mk_satoken_looks_like(token))
+		return MK_CALLER_NONE;
+	if (mk_satoken_authenticate(k, srv->store, token, time(NULL), MK_SATOKEN_API_AUDIENCE,
+				    &req->sa_ns, &req->sa_name, &err) < 0) {
+		mk_log(MK_LOG_DEBUG, "apiserver", "service account token refused: %s", err->msg);
+		return MK_CALLER_NONE;
+	}
+	req->sa_user = mk_strdup_printf("system:serviceaccount:%s:%s", req->sa_ns, req->sa_name);
+	return MK_CALLER_SA;
+}
+
 static enum mk_caller authenticate(struct mk_request *req)
 {
 	const char *h = mk_request_header(req, "Authorization");
@@ -205,7 +228,29 @@ static enum mk_caller authenticate(struct mk_request *req)
 		return MK_CALLER_ADMIN;
 	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
 		return MK_CALLER_NODE;
-	return MK_CALLER_NONE;
+	return authenticate_sa(req, h);
+}
+
+/* What a service account may do without RBAC (kube-apiserver with RBAC on and no
+ * bindings: system:discovery, system:basic-user and system:public-info-viewer):
+ * read the discovery and version documents and ask who it is and what it may do. */
+static bool sa_allowed(const struct mk_authz_attrs *a)
+{
+	static const char *const paths[] = { "/api", "/apis", "/version", "/openapi",
+					     "/healthz", "/livez", "/readyz" };
+	if (a->resource && *a->resource)
+		return !strcmp(a->verb, "create") && !a->sub &&
+		       (!strcmp(a->resource, "selfsubjectaccessreviews") ||
+			!strcmp(a->resource, "selfsubjectreviews") ||
+			!strcmp(a->resource, "selfsubjectrulesreviews"));
+	if (!a->path || strcmp(a->verb, "get"))
+		return false;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++) {
+		size_t n = strlen(paths[i]);
+		if (!strncmp(a->path, paths[i], n) && (!a->path[n] || a->path[n] == '/'))
+			return true;
+	}
+	return false;
 }
 
 /* What the node join token may do (the node authorizer's idea, simplified): read
@@ -218,8 +263,14 @@ bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 
 	if (who == MK_CALLER_ADMIN)
 		return true;
+	if (who == MK_CALLER_SA)
+		return sa_allowed(a);
 	if (who != MK_CALLER_NODE)
 		return false;
+	/* tokens for the service accounts of pods on a node: serviceaccounts.c checks the
+	 * binding (a pod scheduled to a node, running as that account) */
+	if (!strcmp(r, "serviceaccounts") && a->sub && !strcmp(a->sub, "token"))
+		return !strcmp(v, "create") && a->name;
 	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
 	if (a->sub && (!strcmp(a->sub, "portforward") || !strcmp(a->sub, "exec") ||
 		       !strcmp(a->sub, "attach") || !strcmp(a->sub, "proxy")))
@@ -293,7 +344,10 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	enum mk_caller who = authenticate(req);
 	req->caller = who;
 	/* the names kubectl auth whoami shows (authreview.c), for the request log */
-	req->user = who == MK_CALLER_ADMIN ? "system:admin" : who == MK_CALLER_NODE ? "minik8s:node" : NULL;
+	req->user = who == MK_CALLER_ADMIN  ? "system:admin"
+		    : who == MK_CALLER_NODE ? "minik8s:node"
+		    : who == MK_CALLER_SA   ? req->sa_user
+					    : NULL;
 	if (who == MK_CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
@@ -308,6 +362,14 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (mk_authreview_handle(req, rep))
 		return;
+	/* a service account may do nothing else until RBAC can grant it something */
+	if (who == MK_CALLER_SA) {
+		n = split_path(path, seg, 8);
+		if (n < 0 || route_resource(req, seg, n) != 0)
+			req->res = NULL;
+		mk_serviceaccounts_forbid(req, rep);
+		return;
+	}
 	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
 		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
@@ -527,6 +589,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->ns);
 	free(req->name);
 	free(req->sub);
+	free(req->sa_ns);
+	free(req->sa_name);
+	free(req->sa_user);
 	free(req);
 	*con_cls = NULL;
 }
@@ -589,6 +654,10 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 	srv->kubelet_client_cert = mk_strdup(opts->kubelet_client_cert_file);
 	srv->kubelet_client_key = mk_strdup(opts->kubelet_client_key_file);
 	srv->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
+	if (opts->sa_key_file && mk_satoken_key_load(opts->sa_key_file, &srv->sa_key, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
 	pthread_mutex_init(&srv->lock, NULL);
 	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0) {
 		mk_apiserver_free(srv);
@@ -659,6 +728,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
 	free(srv->node_token);
+	mk_satoken_key_free(srv->sa_key);
 	free(srv->ca_pem);
 	free(srv->kubelet_client_cert);
 	free(srv->kubelet_client_key);

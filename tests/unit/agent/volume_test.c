@@ -227,6 +227,21 @@ START_TEST(map_format)
 }
 END_TEST
 
+/* projected service account tokens: asked for again at 80% of their lifetime */
+START_TEST(token_refresh_due)
+{
+	const int64_t t0 = 1700000000000LL, h = 3600 * 1000LL;
+	ck_assert(!mk_agent_volume_token_due(t0, t0 + h, t0));
+	ck_assert(!mk_agent_volume_token_due(t0, t0 + h, t0 + h * 79 / 100));
+	ck_assert(mk_agent_volume_token_due(t0, t0 + h, t0 + h * 8 / 10));
+	ck_assert(mk_agent_volume_token_due(t0, t0 + h, t0 + h + 1)); /* expired */
+	ck_assert(!mk_agent_volume_token_due(t0, t0 + 600000, t0 + 479000)); /* 10 min token */
+	ck_assert(mk_agent_volume_token_due(t0, t0 + 600000, t0 + 480000));
+	ck_assert(mk_agent_volume_token_due(t0, t0 + 48 * h, t0 + 24 * h)); /* a day old */
+	ck_assert(mk_agent_volume_token_due(t0, t0, t0)); /* no lifetime at all */
+}
+END_TEST
+
 TCase *agent_volume_tcase(void)
 {
 	TCase *tc = tcase_create("volumes");
@@ -238,5 +253,6 @@ TCase *agent_volume_tcase(void)
 	tcase_add_test(tc, leftovers_of_a_crash);
 	tcase_add_test(tc, bad_paths);
 	tcase_add_test(tc, map_format);
+	tcase_add_test(tc, token_refresh_due);
 	return tc;
 }

@@ -474,6 +474,52 @@ START_TEST(secret_bytes_map)
 }
 END_TEST
 
+/* kubectl create token NAME --duration 10m --bound-object-kind Pod ...: a
+ * TokenRequest; expirationSeconds is a pointer in Go (present means present) */
+START_TEST(token_request_decodes)
+{
+	K8s__ObjectMeta meta = K8S__OBJECT_META__INIT;
+	K8s__TokenRequest tr = K8S__TOKEN_REQUEST__INIT;
+	K8s__TokenRequestSpec spec = K8S__TOKEN_REQUEST_SPEC__INIT;
+	K8s__BoundObjectReference b = K8S__BOUND_OBJECT_REFERENCE__INIT;
+	char *auds[] = { "vault", "api" };
+	size_t n = 0;
+
+	tr.metadata = &meta;
+	tr.spec = &spec;
+	spec.n_audiences = 2;
+	spec.audiences = auds;
+	spec.has_expirationseconds = 1;
+	spec.expirationseconds = 600;
+	b.kind = "Pod";
+	b.apiversion = "v1";
+	b.name = "p";
+	b.uid = "u-1";
+	spec.boundobjectref = &b;
+	_cleanup_free_ uint8_t *buf =
+		envelope("authentication.k8s.io/v1", "TokenRequest", &tr.base, NULL, NULL, &n);
+	_cleanup_cjson_ cJSON *o = decode_ok(buf, n);
+	assert_str(o, "kind", "TokenRequest");
+	const cJSON *al = mk_json_get(o, "spec.audiences");
+	ck_assert_int_eq(cJSON_GetArraySize(al), 2);
+	ck_assert_str_eq(cJSON_GetArrayItem(al, 1)->valuestring, "api");
+	assert_num(o, "spec.expirationSeconds", 600);
+	assert_str(o, "spec.boundObjectRef.kind", "Pod");
+	assert_str(o, "spec.boundObjectRef.uid", "u-1");
+
+	/* and a ServiceAccount (kubectl create serviceaccount) */
+	K8s__ServiceAccount sa = K8S__SERVICE_ACCOUNT__INIT;
+	meta.name = "robot";
+	sa.metadata = &meta;
+	sa.has_automountserviceaccounttoken = 1;
+	sa.automountserviceaccounttoken = 0;
+	_cleanup_free_ uint8_t *buf2 = envelope("v1", "ServiceAccount", &sa.base, NULL, NULL, &n);
+	_cleanup_cjson_ cJSON *o2 = decode_ok(buf2, n);
+	assert_str(o2, "metadata.name", "robot");
+	ck_assert(cJSON_IsFalse(mk_json_get(o2, "automountServiceAccountToken")));
+}
+END_TEST
+
 START_TEST(error_envelope)
 {
 	/* magic only: an empty Unknown has no typeMeta */
@@ -717,6 +763,7 @@ Suite *protobuf_suite(void)
 	tcase_add_test(tc, trace_create_deployment_d1);
 	tcase_add_test(tc, configmap_decodes);
 	tcase_add_test(tc, secret_bytes_map);
+	tcase_add_test(tc, token_request_decodes);
 	tcase_add_test(tc, trace_create_deployment_pb132b);
 	tcase_add_test(tc, trace_pb132b_truncated_dump);
 	tcase_add_test(tc, encoded_create_namespace);
