@@ -1745,44 +1745,9 @@ void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, co
 void mk_api_v_selector_template(cJSON *causes, const cJSON *spec, const cJSON *old_spec,
 				const char *kind_word)
 {
-	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
-	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
-	const cJSON *tlabels = mk_json_get(tmpl, "metadata.labels");
-	size_t before = (size_t)cJSON_GetArraySize(causes);
-	bool sel_ok = false;
-
-	if (!sel || cJSON_IsNull(sel)) {
-		required(causes, "spec.selector", NULL);
-	} else if (!cJSON_IsObject(sel)) {
-		invalid(causes, "spec.selector", sel, "must be a label selector object");
-	} else {
-		validate_label_selector(causes, sel, "spec.selector");
-		if (selector_empty(sel)) {
-			char msg[80];
-			snprintf(msg, sizeof(msg), "empty selector is invalid for %s", kind_word);
-			invalid(causes, "spec.selector", sel, msg);
-		} else {
-			sel_ok = (size_t)cJSON_GetArraySize(causes) == before;
-		}
-	}
-	if (!cJSON_IsObject(tmpl)) {
-		required(causes, "spec.template", NULL);
-	} else {
-		validate_labels(causes, tlabels, "spec.template.metadata.labels");
-		validate_annotations(causes, mk_json_get(tmpl, "metadata.annotations"),
-				     "spec.template.metadata.annotations");
-		if (sel_ok && !selector_matches(sel, tlabels)) {
-			_cleanup_cjson_ cJSON *empty = cJSON_CreateObject();
-			invalid(causes, "spec.template.metadata.labels", tlabels ? tlabels : empty,
-				"`selector` does not match template `labels`");
-		}
-		validate_pod_spec(causes, cJSON_GetObjectItemCaseSensitive(tmpl, "spec"),
-				  "spec.template.spec", restart_always);
-		if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
-			forbidden(causes, "spec.template.spec.ephemeralContainers",
-				  "ephemeral containers not allowed in pod template");
-	}
+	mk_api_v_workload_template(causes, spec, kind_word, NULL);
 	if (old_spec) {
+		const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
 		const cJSON *old_sel = cJSON_GetObjectItemCaseSensitive(old_spec, "selector");
 		if (old_sel && sel && !cJSON_Compare(old_sel, sel, true))
 			invalid(causes, "spec.selector", sel, "field is immutable");
@@ -1839,14 +1804,14 @@ bool mk_api_selector_matches_json(const cJSON *sel, const cJSON *labels)
  * restartPolicy Always only and extra_volumes (an array of volumes, may be NULL)
  * added to its volumes, e.g. the claims a StatefulSet makes from its templates. */
 void mk_api_v_workload_template(cJSON *causes, const cJSON *spec, const char *what,
-			   const cJSON *extra_volumes)
+				const cJSON *extra_volumes)
 {
 	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
 	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
 	const cJSON *tlabels = mk_json_get(tmpl, "metadata.labels");
 	size_t before = (size_t)cJSON_GetArraySize(causes);
 	bool sel_ok = false;
-	char msg[64];
+	char msg[80];
 
 	if (!sel || cJSON_IsNull(sel)) {
 		required(causes, "spec.selector", NULL);
