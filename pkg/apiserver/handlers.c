@@ -377,9 +377,15 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
-	if (!strcmp(r->name, "pods") && mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
-		mk_reply_error(rep, r, name, err);
-		return;
+	if (!strcmp(r->name, "pods")) {
+		/* admission order as kube-apiserver's: NamespaceLifecycle (a missing
+		 * namespace is a 404) before ServiceAccount */
+		if (check_namespace(req->srv, rep, req->ns) < 0)
+			return;
+		if (mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
+			mk_reply_error(rep, r, name, err);
+			return;
+		}
 	}
 	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);

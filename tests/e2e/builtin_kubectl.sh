@@ -210,7 +210,7 @@ expect_match "describe template" "$OUT" $'Pod Template:\n  Labels:  app=web\n  C
 expect_match "describe skips last-applied" "$OUT" $'\nAnnotations:            <none>\n'
 expect_match "describe events" "$OUT" $'\nEvents:            <none>$'
 run K describe pod jumpbox
-expect_match "describe pod" "$OUT" $'^Name:         jumpbox\nNamespace:    default\n'
+expect_match "describe pod" "$OUT" $'^Name:             jumpbox\nNamespace:        default\nService Account:  default\n'
 run K describe svc jb
 expect_match "describe service" "$OUT" $'\nSelector: +run=jumpbox\nType: +ClusterIP\n'
 run K describe pod nope
