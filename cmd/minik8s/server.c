@@ -380,6 +380,10 @@ int cmd_server(int argc, char **argv)
 			ips[ni++] = f.bind_address;
 		if (f.node_ip)
 			ips[ni++] = f.node_ip;
+		/* pods reach the API at the kubernetes Service's ClusterIP (in-cluster config) */
+		char kip[64];
+		if (mk_apiserver_kubernetes_service_ip(f.service_cidr, kip, sizeof(kip)) == 0)
+			ips[ni++] = kip;
 		for (int i = 0; i < f.n_san; i++) {
 			unsigned char buf[16];
 			if (inet_pton(AF_INET, f.tls_san[i], buf) == 1 ||

@@ -116,6 +116,16 @@ int64_t mk_agent_quantity_parse(const char *s, int milli);
 /* The back-off before restart number n (n >= 1 restarts done so far): 0 for the
  * first restart, then base, 2*base, ... capped at max (the kubelet's rule). */
 uint64_t mk_agent_backoff_ms(unsigned restarts, unsigned base_ms, unsigned max_ms);
+/* The Services whose variables a container gets (the kubelet's getServiceEnvVarMap):
+ * kubernetes (default/kubernetes, may be NULL) always, unless links and ns_services
+ * (the pod's namespace's, a JSON array) holds its own "kubernetes"; all of ns_services
+ * with a ClusterIP when links (spec.enableServiceLinks not false). New array, owned. */
+cJSON *mk_agent_service_env_pick(const cJSON *kubernetes, const cJSON *ns_services, bool links);
+/* Calls set for each variable the kubelet derives from services (a JSON array):
+ * NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME], NAME_PORT[_<port>_<PROTO>[_PROTO,
+ * _PORT, _ADDR]] (envvars.FromServices). Pure. */
+void mk_agent_service_env(const cJSON *services,
+			  void (*set)(void *ctx, const char *name, const char *value), void *ctx);
 
 /* ---- what a pod spec asks of the node (security.c, resources.c) ---------------- */
 

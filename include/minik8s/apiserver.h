@@ -19,6 +19,10 @@
  *   certificates 0644, the directory 0700. */
 int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
 			    const char *const *dns_names, struct mk_error **err);
+/* The "kubernetes" Service's ClusterIP, the first address of service_cidr, into buf
+ * (at least 16 bytes): pods reach the API there, so the serving certificate names it.
+ * -1 if the CIDR is malformed. (services.c) */
+int mk_apiserver_kubernetes_service_ip(const char *service_cidr, char *buf, size_t size);
 
 /* Ensures DIR/NAME.crt and DIR/NAME.key hold a client certificate (clientAuth,
  * common name cn, 1 year) signed by the CA in DIR (made by mk_apiserver_tls_ensure);

@@ -202,6 +202,12 @@ int agent_envsrc_from(struct mk_agent *a, struct agent_envsrc *s, const cJSON *p
 		      void (*set)(void *ctx, const char *key, const char *value), void *ctx,
 		      struct mk_error **err);
 
+/* svcenv.c: the service variables of a container of pod (fetched from the API now,
+ * so Services made after the container started are not in it, as with the kubelet). */
+int agent_svcenv_add(struct mk_agent *a, const cJSON *pod,
+		     void (*set)(void *ctx, const char *name, const char *value), void *ctx,
+		     struct mk_error **err);
+
 /* pullsecrets.c: the registry logins of a pod's imagePullSecrets */
 struct agent_creds {
 	struct mk_image_credential *v;

@@ -481,6 +481,11 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 			abort();
 		env_set(env, k, eq + 1);
 	}
+	/* service variables: over the image's, under and usable by the explicit ones */
+	if (agent_svcenv_add(a, pod, env_set_both, &both, err) < 0) {
+		r = -1;
+		goto out;
+	}
 	/* envFrom first; env entries override them and may refer to them with $(VAR) */
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "envFrom"))
 	{

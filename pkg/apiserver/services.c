@@ -390,3 +390,12 @@ void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node)
 	if (o && !strcmp(o, owner))
 		unreserve(srv, CIDRS, c);
 }
+
+int mk_apiserver_kubernetes_service_ip(const char *service_cidr, char *buf, size_t size)
+{
+	uint32_t base, n;
+	if (mk_services_parse_cidr(service_cidr, &base, &n) < 0 || n < 4)
+		return -1;
+	struct in_addr a = { .s_addr = htonl(base + 1) };
+	return inet_ntop(AF_INET, &a, buf, (socklen_t)size) ? 0 : -1;
+}

@@ -116,6 +116,7 @@ START_TEST(pod_phase)
 END_TEST
 
 TCase *agent_volume_tcase(void); /* volume_test.c */
+TCase *agent_svcenv_tcase(void); /* svcenv_test.c */
 
 Suite *agent_suite(void)
 {
@@ -130,5 +131,6 @@ Suite *agent_suite(void)
 	tcase_add_test(tc, pod_phase);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, agent_volume_tcase());
+	suite_add_tcase(s, agent_svcenv_tcase());
 	return s;
 }
