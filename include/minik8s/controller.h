@@ -85,4 +85,58 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
  * Accepts NULL. */
 void mk_controllers_stop(struct mk_controllers *ctl);
 
+/* ---- leader election on a Lease (leader.c), as client-go's leaderelection ------------
+ * tryAcquireOrRenew: the Lease is created if missing; a holder other than us is
+ * respected while the record we last saw changing is younger (by our own clock) than
+ * its leaseDurationSeconds; an empty holderIdentity (a released Lease) or an expired
+ * one is taken at once, with leaseTransitions + 1; we renew our own keeping
+ * acquireTime. Writes carry the resourceVersion read, so of two candidates one wins.
+ * A leader that cannot renew for renew_deadline, or that sees another live holder,
+ * stops leading. acquireTime/renewTime are RFC 3339 with microseconds (MicroTime). */
+struct mk_leader_options {
+	const char *ns, *name;	   /* the Lease, e.g. kube-system/kube-controller-manager */
+	const char *identity;	   /* holderIdentity; NULL: HOSTNAME_<uuid> (client-go's) */
+	unsigned lease_duration_s; /* 0: 15 */
+	unsigned renew_deadline_ms; /* 0: 10000 */
+	unsigned retry_period_ms;  /* 0: 2000 (renewals and acquire attempts) */
+	/* called from the elector's runner thread (never concurrently, never both
+	 * pending): leading began / ended; started returns < 0 to be retried later */
+	int (*started_leading)(void *ctx);
+	void (*stopped_leading)(void *ctx);
+	void *ctx;
+	uint64_t (*clock_ms)(void); /* monotonic clock; NULL: mk_time_mono_ms (tests fake it) */
+};
+
+struct mk_leader;
+
+/* A candidate on client c (borrowed, must outlive it); does nothing until
+ * mk_leader_run or mk_leader_try. *ret owned (mk_leader_free). */
+int mk_leader_new(struct mk_client *c, const struct mk_leader_options *opts,
+		  struct mk_leader **ret, struct mk_error **err);
+/* One tryAcquireOrRenew: 1 we hold the Lease now, 0 someone else does (or a write
+ * conflicted), -1 the API failed. Does not call the callbacks. */
+int mk_leader_try(struct mk_leader *l, struct mk_error **err);
+/* Gives the Lease up if we hold it (holderIdentity "", leaseDurationSeconds 1), so a
+ * successor need not wait for it to expire. */
+int mk_leader_release(struct mk_leader *l, struct mk_error **err);
+bool mk_leader_is_leader(struct mk_leader *l);
+const char *mk_leader_identity(const struct mk_leader *l); /* borrowed */
+/* Starts the elector and runner threads: acquire, renew every retry period, call
+ * started_leading / stopped_leading as leadership comes and goes. */
+int mk_leader_run(struct mk_leader *l, struct mk_error **err);
+/* Stops the threads; if leading, calls stopped_leading, then releases the Lease.
+ * Accepts NULL. */
+void mk_leader_free(struct mk_leader *l);
+
+/* The controller manager under leader election: mk_controllers_start while this
+ * process holds kube-system/kube-controller-manager, mk_controllers_stop when it
+ * loses it (the server keeps running; it tries to acquire again). The scheduler
+ * runs inside the controller manager here, so the one Lease covers it. */
+struct mk_controller_manager;
+int mk_controller_manager_start(struct mk_client *c, const struct mk_controllers_options *opts,
+				const struct mk_leader_options *lopts,
+				struct mk_controller_manager **ret, struct mk_error **err);
+/* Stops the controllers and releases the Lease. Accepts NULL. */
+void mk_controller_manager_stop(struct mk_controller_manager *m);
+
 #endif
