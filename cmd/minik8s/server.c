@@ -189,6 +189,23 @@ static int load_secret(const char *path, const char *given, char **ret, struct m
 	return 0;
 }
 
+/* The controller manager's holderIdentity, HOSTNAME_<uuid> as client-go makes it, kept
+ * in DIR/leader-identity: a server restarted on its data dir (after a crash too) is
+ * the same candidate and resumes its own Lease instead of waiting for it to expire. */
+static int leader_identity(const char *data_dir, char **ret, struct mk_error **err)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/leader-identity", data_dir);
+	if (access(path, F_OK) == 0)
+		return load_secret(path, NULL, ret, err);
+	char host[256] = "localhost", uuid[37];
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	mk_uuid_v4(uuid);
+	_cleanup_free_ char *id = mk_strdup_printf("%s_%s", host, uuid);
+	return load_secret(path, id, ret, err);
+}
+
 /* DIR/node-token, what `minik8s up --server URL --token T` takes, in k3s's form:
  * "K10" + sha256 of the cluster CA + "::node:" + the join secret. The hash lets a
  * joining agent trust the CA it fetches from /cacerts. */
@@ -342,7 +359,8 @@ int cmd_server(int argc, char **argv)
 	struct mk_store *store = NULL;
 	struct mk_apiserver *srv = NULL;
 	struct mk_client *ctl_client = NULL;
-	struct mk_controllers *ctls = NULL;
+	struct mk_controller_manager *ctls = NULL;
+	_cleanup_free_ char *lid = NULL;
 	struct mk_client *agent_client = NULL;
 	struct mk_agent *agent = NULL;
 	char host[256]; /* default node name: outlives the flags that point at it */
@@ -452,7 +470,12 @@ int cmd_server(int argc, char **argv)
 		cc->timeout_ms = 30000;
 		int r = mk_client_new(cc, &ctl_client, &err);
 		mk_client_config_free(cc);
-		if (r < 0 || mk_controllers_start(ctl_client, &co, &ctls, &err) < 0)
+		if (r < 0 || leader_identity(f.data_dir, &lid, &err) < 0)
+			goto out;
+		/* the controllers (and the scheduler) run while this process holds the
+		 * kube-system/kube-controller-manager Lease */
+		struct mk_leader_options lo = { .identity = lid };
+		if (mk_controller_manager_start(ctl_client, &co, &lo, &ctls, &err) < 0)
 			goto out;
 	}
 	fprintf(stderr, "minik8s: API server listening on https://%s:%u (data in %s)\n",
@@ -494,7 +517,7 @@ out:
 		fprintf(stderr, "minik8s server: %s\n", err->msg);
 	mk_agent_stop(agent);
 	mk_client_free(agent_client);
-	mk_controllers_stop(ctls);
+	mk_controller_manager_stop(ctls);
 	mk_client_free(ctl_client);
 	mk_apiserver_free(srv);
 	mk_store_free(store);

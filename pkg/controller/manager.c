@@ -218,3 +218,61 @@ fail:
 	mk_controllers_stop(ctl);
 	return -1;
 }
+
+/* ---- under leader election -------------------------------------------------------------- */
+
+struct mk_controller_manager {
+	struct mk_client *c;
+	struct mk_controllers_options opts;
+	struct mk_controllers *ctl; /* while leading; only the leader's runner thread touches it */
+	struct mk_leader *leader;
+};
+
+static int manager_started(void *ctx)
+{
+	struct mk_controller_manager *m = ctx;
+	_cleanup_error_ struct mk_error *e = NULL;
+	return mk_controllers_start(m->c, &m->opts, &m->ctl, &e);
+}
+
+static void manager_stopped(void *ctx)
+{
+	struct mk_controller_manager *m = ctx;
+	mk_controllers_stop(m->ctl);
+	m->ctl = NULL;
+}
+
+int mk_controller_manager_start(struct mk_client *c, const struct mk_controllers_options *opts,
+				const struct mk_leader_options *lopts,
+				struct mk_controller_manager **ret, struct mk_error **err)
+{
+	struct mk_controller_manager *m = mk_malloc0(sizeof(*m));
+	struct mk_leader_options lo = { 0 };
+	m->c = c;
+	if (opts)
+		m->opts = *opts;
+	if (lopts)
+		lo = *lopts;
+	if (!lo.ns)
+		lo.ns = "kube-system";
+	if (!lo.name)
+		lo.name = "kube-controller-manager";
+	lo.started_leading = manager_started;
+	lo.stopped_leading = manager_stopped;
+	lo.ctx = m;
+	if (mk_leader_new(c, &lo, &m->leader, err) < 0 || mk_leader_run(m->leader, err) < 0) {
+		mk_leader_free(m->leader);
+		free(m);
+		return -1;
+	}
+	*ret = m;
+	return 0;
+}
+
+void mk_controller_manager_stop(struct mk_controller_manager *m)
+{
+	if (!m)
+		return;
+	mk_leader_free(m->leader); /* stops the controllers, then releases the Lease */
+	free(m);
+}
