@@ -282,10 +282,13 @@ static void *runner_main(void *arg)
 			pthread_mutex_unlock(&l->mu);
 			int r = l->o.started_leading ? l->o.started_leading(l->o.ctx) : 0;
 			pthread_mutex_lock(&l->mu);
-			if (r == 0)
+			if (r == 0) {
 				l->active = true;
-			else
+				mk_log(MK_LOG_INFO, "leader", "successfully acquired lease %s/%s as %s",
+				       l->ns, l->name, l->identity);
+			} else {
 				wait_locked(l, l->o.retry_period_ms);
+			}
 			continue;
 		}
 		if (l->active && (!l->want || l->stopping)) {
@@ -294,6 +297,11 @@ static void *runner_main(void *arg)
 				l->o.stopped_leading(l->o.ctx);
 			pthread_mutex_lock(&l->mu);
 			l->active = false;
+			if (l->stopping)
+				mk_log(MK_LOG_INFO, "leader", "stopped leading: shutting down");
+			else
+				mk_log(MK_LOG_INFO, "leader", "stopped leading: lease %s/%s held by \"%s\"",
+				       l->ns, l->name, holder_of(l->observed));
 			continue;
 		}
 		if (l->stopping)
