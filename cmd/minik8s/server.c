@@ -37,8 +37,9 @@ static void server_help(void)
 {
 	printf("Usage: minik8s server [FLAGS]\n\n"
 	       "Runs a whole node in the foreground: the Kubernetes-compatible API server on\n"
-	       "SQLite, the scheduler and controllers (unless --disable-controllers) and the\n"
-	       "node agent with its service balancer and cluster DNS (unless --disable-agent).\n"
+	       "SQLite, the scheduler and controllers (unless --disable-controllers; they run\n"
+	       "while it holds the Lease kube-system/kube-controller-manager) and the node\n"
+	       "agent with its service balancer and cluster DNS (unless --disable-agent).\n"
 	       "It writes a kubeconfig that kubectl (real or 'minik8s kubectl') can use.\n"
 	       "'minik8s up' runs this in the background.\n\n"
 	       "Flags (k3s names):\n"
