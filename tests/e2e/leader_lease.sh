@@ -43,7 +43,7 @@ check "the deployment gets its pod while we lead" wait_until 100 pods_are 1
 for _ in 1 2 3 4 5; do
 	NOW=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
 	lease | jq --arg now "$NOW" '.spec.holderIdentity = "intruder_1" | .spec.renewTime = $now |
-		.spec.acquireTime = $now | .spec.leaseDurationSeconds = 10' >"$T/lease.json"
+		.spec.acquireTime = $now | .spec.leaseDurationSeconds = 12' >"$T/lease.json"
 	OUT=$(K replace -f "$T/lease.json" 2>&1)
 	[[ "$OUT" == *Conflict* ]] || break
 done
@@ -59,7 +59,7 @@ if [ "$MOVED" = 1 ]; then fail "no new pods while the foreign lease is live" "$(
 else pass "no new pods while the foreign lease is live"; fi
 expect_eq "the live foreign Lease is left alone" "$(spec holderIdentity)" "intruder_1"
 
-# ---- it expires (no renewals for 10 s): the manager takes over again ----
+# ---- it expires (no change for 12 s): the manager takes over again ----
 if wait_until 200 holder_is "$ID"; then pass "the manager takes the expired Lease back"
 else fail "the manager takes the expired Lease back" "$(lease | jq -c .spec)"; fi
 expect_eq "leaseTransitions counts the change of holder" "$(spec leaseTransitions)" 1
