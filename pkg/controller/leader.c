@@ -17,6 +17,8 @@ struct mk_leader {
 	struct mk_client *c;
 	struct mk_leader_options o;
 	char *ns, *name, *identity, *path, *coll;
+	struct mk_event_recorder *rec; /* LeaderElection events on the Lease (mk_leader_run) */
+	char uid[64];		       /* the Lease's, for those events */
 
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cond;
@@ -166,6 +168,10 @@ int mk_leader_try(struct mk_leader *l, struct mk_error **err)
 
 	const cJSON *old = cJSON_GetObjectItem(lease, "spec");
 	_cleanup_cjson_ cJSON *empty = cJSON_CreateObject();
+	const char *uid = mk_json_get_string(lease, "metadata.uid");
+	pthread_mutex_lock(&l->mu);
+	snprintf(l->uid, sizeof(l->uid), "%s", uid ? uid : "");
+	pthread_mutex_unlock(&l->mu);
 	if (!cJSON_IsObject(old))
 		old = empty;
 	const char *holder = holder_of(old);
@@ -229,6 +235,23 @@ int mk_leader_release(struct mk_leader *l, struct mk_error **err)
 	return 0;
 }
 
+/* client-go's LeaseLock.RecordEvent: a Normal "LeaderElection" Event on the Lease
+ * saying "<identity> became leader" / "<identity> stopped leading"; mu held */
+static void leader_event(struct mk_leader *l, const char *what)
+{
+	if (!l->rec)
+		return;
+	_cleanup_cjson_ cJSON *obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "apiVersion", "coordination.k8s.io/v1");
+	cJSON_AddStringToObject(obj, "kind", "Lease");
+	cJSON *md = cJSON_AddObjectToObject(obj, "metadata");
+	cJSON_AddStringToObject(md, "name", l->name);
+	cJSON_AddStringToObject(md, "namespace", l->ns);
+	if (l->uid[0])
+		cJSON_AddStringToObject(md, "uid", l->uid);
+	mk_event_record(l->rec, l->name, obj, "Normal", "LeaderElection", "%s %s", l->identity, what);
+}
+
 /* ---- threads ------------------------------------------------------------------------ */
 
 /* waits ms or until stopping; the caller holds mu. true if stopping */
@@ -258,6 +281,7 @@ static void *elector_main(void *arg)
 			lead = true;
 		if (lead != l->want) {
 			l->want = lead;
+			leader_event(l, lead ? "became leader" : "stopped leading");
 			pthread_cond_broadcast(&l->cond);
 		}
 		/* client-go jitters the retry period by up to 20% while acquiring */
@@ -314,6 +338,7 @@ static void *runner_main(void *arg)
 
 int mk_leader_run(struct mk_leader *l, struct mk_error **err)
 {
+	l->rec = mk_event_recorder_new(l->c);
 	int r = pthread_create(&l->elector, NULL, elector_main, l);
 	if (r)
 		return mk_error_errno(err, r, "leader election thread");
@@ -344,7 +369,12 @@ void mk_leader_free(struct mk_leader *l)
 	}
 	/* best effort: on failure the Lease simply expires */
 	_cleanup_error_ struct mk_error *e = NULL;
-	mk_leader_release(l, &e);
+	if (mk_leader_is_leader(l) && mk_leader_release(l, &e) == 0) {
+		pthread_mutex_lock(&l->mu);
+		leader_event(l, "stopped leading");
+		pthread_mutex_unlock(&l->mu);
+	}
+	mk_event_recorder_free(l->rec); /* flushes */
 	cJSON_Delete(l->observed);
 	pthread_cond_destroy(&l->cond);
 	pthread_mutex_destroy(&l->mu);

@@ -6,7 +6,8 @@
 # replace) stops the controllers: a deployment scaled meanwhile gets no new pods and
 # the foreign Lease is left alone while live; once it has not changed for its
 # leaseDurationSeconds the manager takes it back (leaseTransitions + 1) and the
-# scale-up happens. SIGTERM releases the Lease (holderIdentity ""), so a restarted
+# scale-up happens. Each change is a LeaderElection Event on the Lease, as client-go
+# records it. SIGTERM releases the Lease (holderIdentity ""), so a restarted
 # server leads again at once.
 . "$(dirname "$0")/../lib/lib.sh"
 for tool in kubectl jq curl sqlite3; do
@@ -32,6 +33,11 @@ expect_match "acquireTime is a MicroTime" "$(spec acquireTime)" "$MICRO"
 renewed() { local r; r=$(spec renewTime); [[ "$r" =~ $MICRO && "$r" > "$R1" ]]; }
 check "renewTime is renewed (within 5 s)" wait_until 50 renewed
 
+lev() { K get events -n kube-system -o json 2>/dev/null | jq -r '.items[] | select(.reason == "LeaderElection" and
+	.involvedObject.kind == "Lease" and .involvedObject.name == "kube-controller-manager") | .message'; }
+has_event() { lev | grep -qxF "$1"; }
+check "Event LeaderElection on the Lease: ID became leader" wait_until 50 has_event "$ID became leader"
+
 # ---- reconciliation happens while we lead ----
 K create deployment web --image=registry.invalid/web:1 --replicas=1 >/dev/null 2>&1
 npods() { K get pods -l app=web --no-headers 2>/dev/null | wc -l; }
@@ -50,6 +56,7 @@ done
 expect_eq "kubectl replace the Lease with another holder" "$OUT" "lease.coordination.k8s.io/kube-controller-manager replaced"
 stopped() { grep -q 'stopped leading: lease kube-system/kube-controller-manager held by "intruder_1"' "$T/server.log"; }
 check "the manager stops leading" wait_until 100 stopped
+check "Event LeaderElection: ID stopped leading" wait_until 50 has_event "$ID stopped leading"
 K scale deployment web --replicas=3 >/dev/null 2>&1
 # three seconds (a running deployment controller acts within one) of no change
 moved() { [ "$(npods)" != 1 ] || [ "$(K get rs -l app=web -o jsonpath='{.items[0].spec.replicas}' 2>/dev/null)" != 1 ]; }
