@@ -474,6 +474,8 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 	}
 	if (agent_volumes_start(a, err) < 0)
 		goto fail;
+	if (agent_svcenv_start(a, err) < 0)
+		goto fail;
 	/* what an earlier agent left: adopt it for live pods, remove the rest */
 	agent_reconcile(a);
 	if (agent_watcher_start(a, err) < 0)
@@ -545,6 +547,7 @@ void mk_agent_stop(struct mk_agent *a)
 	if (a->heartbeat_started)
 		pthread_join(a->heartbeat_thread, NULL);
 	agent_volumes_stop(a); /* after the workers: they read its caches */
+	agent_svcenv_stop(a);
 	agent_watcher_stop(a);
 	agent_pvc_stop(a);
 	mk_event_recorder_free(a->rec);

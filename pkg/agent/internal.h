@@ -101,6 +101,7 @@ struct mk_agent {
 	struct agent_pvc *pvc;	       /* local-path volumes of this node (pvc.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
 	struct mk_informer *configmaps, *secrets; /* volume sources (volume.c) */
+	struct mk_informer *services; /* the service variables of containers (svcenv.c) */
 	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
 
 	pthread_mutex_t mu;    /* guards states, stopping, the adoption snapshot */
@@ -202,8 +203,11 @@ int agent_envsrc_from(struct mk_agent *a, struct agent_envsrc *s, const cJSON *p
 		      void (*set)(void *ctx, const char *key, const char *value), void *ctx,
 		      struct mk_error **err);
 
-/* svcenv.c: the service variables of a container of pod (fetched from the API now,
- * so Services made after the container started are not in it, as with the kubelet). */
+/* svcenv.c: the service variables of a container of pod, from the agent's Service
+ * informer as the container starts (Services made later are not in it, as with the
+ * kubelet); EAGAIN before the first list. _start waits (bounded) for that list. */
+int agent_svcenv_start(struct mk_agent *a, struct mk_error **err);
+void agent_svcenv_stop(struct mk_agent *a);
 int agent_svcenv_add(struct mk_agent *a, const cJSON *pod,
 		     void (*set)(void *ctx, const char *name, const char *value), void *ctx,
 		     struct mk_error **err);

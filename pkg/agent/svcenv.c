@@ -126,30 +126,46 @@ cJSON *mk_agent_service_env_pick(const cJSON *kubernetes, const cJSON *ns_servic
 	return out;
 }
 
+/* The kubelet reads Services from an informer too, so containers start (and restart)
+ * while the API server is away; until the first list is in it refuses, as it does. */
+int agent_svcenv_start(struct mk_agent *a, struct mk_error **err)
+{
+	a->services = mk_informer_new(a->c, "/api/v1/services");
+	mk_informer_add_index(a->services, "ns", mk_index_namespace);
+	if (mk_informer_start(a->services, err) < 0)
+		return mk_error_wrap(err, "agent: services");
+	if (!mk_informer_wait_synced(a->services, 30000))
+		return mk_error_set(err, ETIMEDOUT, "agent: the service list did not arrive within 30 s");
+	return 0;
+}
+
+void agent_svcenv_stop(struct mk_agent *a)
+{
+	if (a->services)
+		mk_informer_stop(a->services);
+	mk_informer_free(a->services);
+	a->services = NULL;
+}
+
 int agent_svcenv_add(struct mk_agent *a, const cJSON *pod,
 		     void (*set)(void *ctx, const char *name, const char *value), void *ctx,
 		     struct mk_error **err)
 {
 	const char *ns = mk_json_get_string(pod, "metadata.namespace");
-	const cJSON *esl = mk_json_get(pod, "spec.enableServiceLinks");
-	bool links = !cJSON_IsFalse(esl);
-	_cleanup_cjson_ cJSON *kube = NULL, *list = NULL;
-	_cleanup_error_ struct mk_error *e = NULL;
+	bool links = !cJSON_IsFalse(mk_json_get(pod, "spec.enableServiceLinks"));
 
-	if (mk_client_get(a->c, "/api/v1/namespaces/default/services/kubernetes", &kube, &e) < 0) {
-		if (e->code != 404) {
-			*err = TAKE_PTR(e);
-			return mk_error_wrap(err, "get service \"kubernetes\"");
-		}
-		kube = NULL;
-	}
-	if (links && ns) {
-		_cleanup_free_ char *path = mk_client_resource_path("v1", "services", ns, NULL, NULL);
-		if (mk_client_get(a->c, path, &list, err) < 0)
-			return mk_error_wrap(err, "list services of namespace \"%s\"", ns);
-	}
-	_cleanup_cjson_ cJSON *picked =
-		mk_agent_service_env_pick(kube, cJSON_GetObjectItem(list, "items"), links);
+	if (!a->services || !mk_informer_has_synced(a->services))
+		return mk_error_set(err, EAGAIN, "services have not yet been read at least once, "
+						 "cannot construct envvars");
+	struct mk_object *kube = mk_informer_get(a->services, "default/kubernetes");
+	struct mk_object **objs = NULL;
+	size_t n = links && ns ? mk_informer_by_index(a->services, "ns", ns, &objs) : 0;
+	_cleanup_cjson_ cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemReferenceToArray(list, objs[i]->json);
+	_cleanup_cjson_ cJSON *picked = mk_agent_service_env_pick(kube ? kube->json : NULL, list, links);
 	mk_agent_service_env(picked, set, ctx);
+	mk_object_list_free(objs, n);
+	mk_object_unref(kube);
 	return 0;
 }
