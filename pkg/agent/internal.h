@@ -93,6 +93,7 @@ struct mk_agent {
 	struct mk_net_sock *node_sock;
 	struct mk_net_ipam *ipam;
 	struct mk_informer *pods;
+	struct mk_informer *services; /* the service variables of containers (svcenv.c) */
 	struct mk_workqueue *q;
 	struct mk_event_recorder *rec;
 	void *stream;	       /* struct mk_agent_stream * */
@@ -101,7 +102,6 @@ struct mk_agent {
 	struct agent_pvc *pvc;	       /* local-path volumes of this node (pvc.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
 	struct mk_informer *configmaps, *secrets; /* volume sources (volume.c) */
-	struct mk_informer *services; /* the service variables of containers (svcenv.c) */
 	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
 
 	pthread_mutex_t mu;    /* guards states, stopping, the adoption snapshot */

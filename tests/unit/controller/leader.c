@@ -201,14 +201,13 @@ START_TEST(test_run_callbacks)
 }
 END_TEST
 
-Suite *leader_suite(void)
+/* part of the manager suite (manager.c): the manager runs under this election */
+TCase *leader_tcase(void)
 {
-	Suite *s = suite_create("leader");
-	TCase *tc = tcase_create("lease");
+	TCase *tc = tcase_create("leader");
 	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_acquire_renew_expire_release);
 	tcase_add_test(tc, test_run_callbacks);
-	suite_add_tcase(s, tc);
-	return s;
+	return tc;
 }

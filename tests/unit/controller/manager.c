@@ -61,6 +61,8 @@ START_TEST(test_replicaset_creates_exactly_its_replicas)
 }
 END_TEST
 
+TCase *leader_tcase(void); /* leader.c */
+
 Suite *manager_suite(void)
 {
 	Suite *s = suite_create("manager");
@@ -69,5 +71,6 @@ Suite *manager_suite(void)
 	tcase_add_checked_fixture(tc, fx_setup_controllers, fx_teardown);
 	tcase_add_test(tc, test_replicaset_creates_exactly_its_replicas);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, leader_tcase());
 	return s;
 }
