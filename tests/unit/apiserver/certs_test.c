@@ -559,6 +559,20 @@ static CURLcode get(const char *host, uint16_t port, const char *cafile, struct 
 	return r;
 }
 
+/* the address pods reach the API at, which the serving certificate must name */
+START_TEST(test_kubernetes_service_ip)
+{
+	char ip[64];
+	ck_assert_int_eq(mk_apiserver_kubernetes_service_ip("10.96.0.0/12", ip, sizeof(ip)), 0);
+	ck_assert_str_eq(ip, "10.96.0.1");
+	ck_assert_int_eq(mk_apiserver_kubernetes_service_ip("10.43.7.9/16", ip, sizeof(ip)), 0);
+	ck_assert_str_eq(ip, "10.43.0.1");
+	ck_assert_int_eq(mk_apiserver_kubernetes_service_ip("10.96.0.0", ip, sizeof(ip)), -1);
+	ck_assert_int_eq(mk_apiserver_kubernetes_service_ip("nonsense/12", ip, sizeof(ip)), -1);
+	ck_assert_int_eq(mk_apiserver_kubernetes_service_ip(NULL, ip, sizeof(ip)), -1);
+}
+END_TEST
+
 START_TEST(test_tls_handshake)
 {
 	const char *const ips[] = { "127.0.0.1", NULL };
@@ -626,6 +640,7 @@ Suite *certs_suite(void)
 	tcase_add_test(tc, test_ca_never_silently_replaced);
 	tcase_add_test(tc, test_modes_tightened_and_bad_input);
 	tcase_add_test(tc, test_tls_handshake);
+	tcase_add_test(tc, test_kubernetes_service_ip);
 	suite_add_tcase(s, tc);
 	return s;
 }
