@@ -4,7 +4,7 @@
 # data dir (HOSTNAME_<uuid>), leaseDurationSeconds 15, MicroTime renewTime renewed
 # every ~2 s. Replacing the holder with another identity and a fresh record (kubectl
 # replace) stops the controllers: a deployment scaled meanwhile gets no new pods and
-# the foreign Lease is left alone while live; once it has not changed for its
+# the foreign Lease, renewed by the test, is left alone; once it has not changed for its
 # leaseDurationSeconds the manager takes it back (leaseTransitions + 1) and the
 # scale-up happens. Each change is a LeaderElection Event on the Lease, as client-go
 # records it. SIGTERM releases the Lease (holderIdentity ""), so a restarted
@@ -58,15 +58,18 @@ stopped() { grep -q 'stopped leading: lease kube-system/kube-controller-manager 
 check "the manager stops leading" wait_until 100 stopped
 check "Event LeaderElection: ID stopped leading" wait_until 50 has_event "$ID stopped leading"
 K scale deployment web --replicas=3 >/dev/null 2>&1
-# three seconds (a running deployment controller acts within one) of no change
+# three seconds (a running deployment controller acts within one) of no change, while
+# the test, as the foreign leader, keeps renewing its Lease
+renew_foreign() { K patch "${LEASE[@]}" --type=merge \
+	-p "{\"spec\":{\"renewTime\":\"$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)\"}}" >/dev/null 2>&1; }
 moved() { [ "$(npods)" != 1 ] || [ "$(K get rs -l app=web -o jsonpath='{.items[0].spec.replicas}' 2>/dev/null)" != 1 ]; }
 END=$((SECONDS + 3)) MOVED=0
-while [ "$SECONDS" -lt "$END" ]; do moved && { MOVED=1; break; }; sleep 0.2; done
+while [ "$SECONDS" -lt "$END" ]; do renew_foreign; moved && { MOVED=1; break; }; sleep 0.2; done
 if [ "$MOVED" = 1 ]; then fail "no new pods while the foreign lease is live" "$(K get rs,pods -l app=web 2>&1)"
 else pass "no new pods while the foreign lease is live"; fi
 expect_eq "the live foreign Lease is left alone" "$(spec holderIdentity)" "intruder_1"
 
-# ---- it expires (no change for 12 s): the manager takes over again ----
+# ---- no more renewals: 12 s later it has expired and the manager takes over again ----
 if wait_until 200 holder_is "$ID"; then pass "the manager takes the expired Lease back"
 else fail "the manager takes the expired Lease back" "$(lease | jq -c .spec)"; fi
 expect_eq "leaseTransitions counts the change of holder" "$(spec leaseTransitions)" 1
