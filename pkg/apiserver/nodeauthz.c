@@ -267,7 +267,9 @@ bool mk_nodeauthz_allowed(const struct mk_authz_attrs *a, const char **ret_reaso
 		if (!sub && is_read(v))
 			return true;
 		if (str_is(sub, "status") && (str_is(v, "update") || str_is(v, "patch") || str_is(v, "get"))) {
-			if (str_is(v, "get") || pod_on_node(a->store, node, a->ns, name))
+			/* no name: only a SelfSubjectAccessReview asks that (NodeRestriction
+			 * checks the pod of a real write as well) */
+			if (str_is(v, "get") || !name || pod_on_node(a->store, node, a->ns, name))
 				return true;
 			why = "can only update pod status for pods with spec.nodeName set to itself";
 			goto deny_node;
@@ -286,9 +288,8 @@ bool mk_nodeauthz_allowed(const struct mk_authz_attrs *a, const char **ret_reaso
 		if (!sub && str_is(v, "create"))
 			return true; /* NodeRestriction checks the name */
 		if ((!sub || str_is(sub, "status")) &&
-		    (str_is(v, "update") || str_is(v, "patch") || (!sub && str_is(v, "delete"))) &&
-		    name) {
-			if (!strcmp(name, node))
+		    (str_is(v, "update") || str_is(v, "patch") || (!sub && str_is(v, "delete")))) {
+			if (!name || !strcmp(name, node)) /* no name: an access review */
 				return true;
 			*ret_reason_owned = mk_strdup_printf("node \"%s\" is not allowed to modify node \"%s\"",
 							     node, name);
@@ -298,8 +299,8 @@ bool mk_nodeauthz_allowed(const struct mk_authz_attrs *a, const char **ret_reaso
 		goto no_rel;
 	}
 	if (str_is(r, "leases") && str_is(a->ns, "kube-node-lease") && !sub) {
-		if (str_is(v, "create") && !name)
-			return true; /* NodeRestriction checks the name */
+		if (!name && (str_is(v, "create") || str_is(v, "update") || str_is(v, "patch")))
+			return true; /* NodeRestriction checks the name (none: an access review) */
 		if (name && !strcmp(name, node) &&
 		    (str_is(v, "get") || str_is(v, "update") || str_is(v, "patch") || str_is(v, "delete")))
 			return true;
