@@ -291,13 +291,13 @@ can_i can_i_admin_delete_nodes yes delete nodes
 can_i can_i_admin_all yes '*' '*'
 can_i can_i_admin_nonresource yes get /healthz
 
-# node token: each answer is checked against the real request with that token
+# node n1: each answer is checked against the real request with its credential
 cani_node() {
 	local n=$1 want=$2; shift 2
 	kn auth can-i "$@"
 	expect_eq "can_i_node_$n" "$KOUT" "$want"
 }
-# really_node NAME WANT_FORBIDDEN METHOD PATH [BODY]: the node token's real request is
+# really_node NAME WANT_FORBIDDEN METHOD PATH [BODY]: node n1's real request is
 # refused with 403 exactly when WANT_FORBIDDEN is yes
 really_node() {
 	local n=$1 forbidden=$2 m=$3 p=$4 body=${5:-}
