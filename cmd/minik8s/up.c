@@ -357,7 +357,7 @@ int cmd_up(int argc, char **argv)
 
 	/* joining: trust the CA the join token names, give the agent the bare secret */
 	struct mk_client_config *jcfg = NULL;
-	_cleanup_free_ char *ca_path = NULL;
+	_cleanup_free_ char *ca_path = NULL, *join_secret = NULL;
 	if (server) {
 		bool verified = false;
 		_cleanup_free_ char *dir = mk_strdup_printf("%s/agent", data);
@@ -370,10 +370,19 @@ int cmd_up(int argc, char **argv)
 		if (!verified)
 			fprintf(stderr, "minik8s up: warning: the token carries no CA hash; trusting the "
 					"CA served by %s as is (use the server's node-token file)\n", server);
+		/* the node's own credential now (the agent started below finds it kept and
+		 * uses it): `up` waits for the node with it, the join secret may not read */
+		join_secret = mk_strdup(jcfg->token);
+		_cleanup_free_ char *cred = mk_strdup_printf("%s/node-credential", dir);
+		if (mk_client_node_credential(jcfg, node, cred, &err) < 0) {
+			fprintf(stderr, "minik8s up: %s\n", err->msg);
+			mk_client_config_free(jcfg);
+			return 1;
+		}
 		sargv[sargc++] = "--server";
 		sargv[sargc++] = (char *)server;
 		sargv[sargc++] = "--token";
-		sargv[sargc++] = jcfg->token;
+		sargv[sargc++] = join_secret;
 		sargv[sargc++] = "--ca-file";
 		sargv[sargc++] = ca_path;
 	}

@@ -225,10 +225,18 @@ static bool pv_on_node(struct mk_store *store, const char *node, const char *pv)
 	return false;
 }
 
-/* The pod ns/name is bound to node. */
+/* The pod ns/name is bound to node, or does not exist (the write then answers 404,
+ * as NodeRestriction lets a write of a missing pod through to its NotFound: an
+ * agent finishing a deletion twice must see that the pod is gone). */
 static bool pod_on_node(struct mk_store *store, const char *node, const char *ns, const char *name)
 {
-	_cleanup_cjson_ cJSON *p = name ? get_object(store, "pods", ns, name) : NULL;
+	_cleanup_free_ char *json = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (!store || !name)
+		return false;
+	if (mk_store_get(store, "pods", ns ? ns : "", name, &json, NULL, &err) < 0)
+		return err->code == ENOENT;
+	_cleanup_cjson_ cJSON *p = cJSON_Parse(json);
 	return p && str_is(mk_json_get_string(p, "spec.nodeName"), node);
 }
 

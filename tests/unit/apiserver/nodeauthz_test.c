@@ -149,6 +149,9 @@ START_TEST(nodeauthz_pods_nodes_tokens)
 	ck_assert(may("a", "delete", "pods", NULL, "pa", "default"));
 	ck_assert(!may("a", "delete", "pods", NULL, "pb", "default"));
 	ck_assert(!may("a", "patch", "pods", NULL, "pa", "default"));
+	/* a pod that is gone: through to the 404 (an agent finishing a deletion twice) */
+	ck_assert(may("a", "delete", "pods", NULL, "gone", "default"));
+	ck_assert(may("a", "patch", "pods", "status", "gone", "default"));
 	ck_assert_str_eq(reason("a", "patch", "pods", "status", "pb", "default"),
 			 "node \"a\" can only update pod status for pods with spec.nodeName set to "
 			 "itself");
