@@ -1,8 +1,10 @@
 /* The Node authorizer's decisions (nodeauthz.c) against a real in-memory store:
  * node a vs pods bound to node b, objects referenced by a's pods or not (volumes,
  * projected sources, env, envFrom, init containers, imagePullSecrets, claims and
- * their volumes, service accounts), own Node vs another, and NodeRestriction. */
+ * their volumes, service accounts), own Node vs another, NodeRestriction, and the
+ * node credentials (nodecred.c). */
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 #include "../../../pkg/apiserver/internal.h"
 #include "minik8s/store.h"
@@ -231,6 +233,59 @@ START_TEST(noderestriction_admission)
 }
 END_TEST
 
+/* Node credentials (nodecred.c): issued once per name, only the hash kept, checked
+ * in constant time, dropped with the Node. */
+START_TEST(nodecred_issue_authenticate_forget)
+{
+	struct mk_apiserver srv = { .store = store };
+	struct mk_error *err = NULL;
+	char *tok = NULL, *node = NULL, *again = NULL;
+
+	pthread_mutex_init(&srv.cred_lock, NULL);
+	ck_assert_msg(mk_nodecred_issue(&srv, "n1", &tok, &err) == 0, "%s", err ? err->msg : "");
+	ck_assert(mk_str_has_prefix(tok, MK_NODECRED_PREFIX "n1:"));
+	ck_assert_int_eq(strlen(tok), strlen(MK_NODECRED_PREFIX "n1:") + 64);
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, tok, &node), 1);
+	ck_assert_str_eq(node, "n1");
+	free(node);
+	node = NULL;
+	/* the secret is nowhere in the store: only its hash */
+	char *json = NULL;
+	ck_assert(mk_store_get(store, "secrets", "kube-system", "n1.node-password.minik8s", &json,
+			       NULL, &err) == 0);
+	ck_assert(strstr(json, strrchr(tok, ':') + 1) == NULL);
+	free(json);
+	/* a changed secret, another node's name, a malformed token: not a node */
+	char *bad = mk_strdup(tok);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, bad, &node), 0);
+	free(bad);
+	bad = mk_strdup_printf(MK_NODECRED_PREFIX "n2:%s", strrchr(tok, ':') + 1);
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, bad, &node), 0);
+	free(bad);
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, MK_NODECRED_PREFIX ":x", &node), 0);
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, "mknode:n1:", &node), 0);
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, "eyJ.x.y", &node), 0);
+	/* the name is taken */
+	ck_assert_int_eq(mk_nodecred_issue(&srv, "n1", &again, &err), -1);
+	ck_assert_int_eq(err->code, EEXIST);
+	mk_error_free(&err);
+	ck_assert_int_eq(mk_nodecred_issue(&srv, "Not_A_Name", &again, &err), -1);
+	ck_assert_int_eq(err->code, 422);
+	mk_error_free(&err);
+	/* the Node deleted: the credential goes, the name is free */
+	mk_nodecred_forget(&srv, "n1");
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, tok, &node), 0);
+	ck_assert_msg(mk_nodecred_issue(&srv, "n1", &again, &err) == 0, "%s", err ? err->msg : "");
+	ck_assert_str_ne(again, tok);
+	ck_assert_int_eq(mk_nodecred_authenticate(&srv, again, &node), 1);
+	free(node);
+	free(again);
+	free(tok);
+	pthread_mutex_destroy(&srv.cred_lock);
+}
+END_TEST
+
 Suite *nodeauthz_suite(void)
 {
 	Suite *s = suite_create("nodeauthz");
@@ -240,6 +295,7 @@ Suite *nodeauthz_suite(void)
 	tcase_add_test(tc, nodeauthz_configmaps_and_volumes);
 	tcase_add_test(tc, nodeauthz_pods_nodes_tokens);
 	tcase_add_test(tc, noderestriction_admission);
+	tcase_add_test(tc, nodecred_issue_authenticate_forget);
 	suite_add_tcase(s, tc);
 	return s;
 }
