@@ -79,7 +79,7 @@ static void server_help(void)
 	       "  -h, --help                  show this help\n\n"
 	       "The API is served over TLS with a cluster CA kept in DIR/tls/ca.crt and requires\n"
 	       "'Authorization: Bearer TOKEN' on every request except /healthz, /readyz, /livez\n"
-	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig);\n"
+	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig).\n"
 	       "The join secret (DIR/node-token) only bootstraps: with it an agent gets its node's\n"
 	       "own credential (system:node:NAME), which the Node authorizer limits to what that\n"
 	       "node needs (its Node and Lease, its pods' status, the objects its pods use).\n"
