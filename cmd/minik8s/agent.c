@@ -19,8 +19,12 @@ static void agent_help(void)
 	       "Flags (k3s names where k3s has them):\n"
 	       "  --server URL                API server (https://HOST:6443)\n"
 	       "  --token TOKEN               the server's join token (DATA/node-token: the CA is\n"
-	       "                              fetched and checked against it) or a bearer token\n"
-	       "                              with --ca-file; --token-file FILE reads it from FILE\n"
+	       "                              fetched and checked against it) or the bare join\n"
+	       "                              secret with --ca-file; --token-file FILE reads it\n"
+	       "                              from FILE. It only bootstraps: the agent asks for the\n"
+	       "                              node's own credential (system:node:NAME), keeps it in\n"
+	       "                              DATA/agent/node-credential (0600) and uses it from\n"
+	       "                              then on, also after a restart\n"
 	       "  --ca-file FILE              cluster CA to verify the API server (and the API\n"
 	       "                              server's client certificate on :10250)\n"
 	       "  --kubeconfig FILE           take server, token and CA from a kubeconfig instead\n"
@@ -217,6 +221,16 @@ int cmd_agent(int argc, char **argv)
 		o.node_name = host;
 	}
 	o.stream_client_ca = ca ? ca : cfg->ca_file;
+	/* the join token only bootstraps: from here on the node's own credential */
+	{
+		_cleanup_free_ char *cred = mk_strdup_printf(
+			"%s/agent/node-credential", o.data_dir ? o.data_dir : MK_AGENT_DEFAULT_DATA_DIR);
+		if (mk_client_node_credential(cfg, o.node_name, cred, &err) < 0) {
+			fprintf(stderr, "minik8s agent: %s\n", err->msg);
+			mk_client_config_free(cfg);
+			return 1;
+		}
+	}
 
 	sigset_t sigs;
 	sigemptyset(&sigs);

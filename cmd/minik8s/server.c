@@ -80,8 +80,10 @@ static void server_help(void)
 	       "  -h, --help                  show this help\n\n"
 	       "The API is served over TLS with a cluster CA kept in DIR/tls/ca.crt and requires\n"
 	       "'Authorization: Bearer TOKEN' on every request except /healthz, /readyz, /livez\n"
-	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig);\n"
-	       "the join secret lets agents register and run pods but not change other objects.\n"
+	       "and /cacerts. The admin token is in DIR/token (0600; also in the kubeconfig).\n"
+	       "The join secret (DIR/node-token) only bootstraps: with it an agent gets its node's\n"
+	       "own credential (system:node:NAME), which the Node authorizer limits to what that\n"
+	       "node needs (its Node and Lease, its pods' status, the objects its pods use).\n"
 	       "Only one process may use a data dir (it holds DIR/lock) or a run dir (RUN/lock).\n"
 	       "Stop with SIGINT or SIGTERM.\n");
 }
@@ -487,16 +489,20 @@ int cmd_server(int argc, char **argv)
 		/* the agent role in this process: an API client like any other (DESIGN) */
 		const char *addr = strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1";
 		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u", addr, f.port);
-		struct mk_client_config *cc = mk_client_config_new(url, token, ca);
+		/* with the node's own credential (system:node:NAME), as a joined agent */
+		struct mk_client_config *cc = mk_client_config_new(url, node_secret, ca);
 		cc->timeout_ms = 30000;
-		int r = mk_client_new(cc, &agent_client, &err);
-		mk_client_config_free(cc);
-		if (r < 0)
-			goto out;
 		if (!f.node_name && gethostname(host, sizeof(host)) == 0) {
 			host[sizeof(host) - 1] = '\0';
 			f.node_name = host;
 		}
+		_cleanup_free_ char *cred = mk_strdup_printf("%s/agent/node-credential", f.data_dir);
+		int r = mk_client_node_credential(cc, f.node_name, cred, &err);
+		if (r == 0)
+			r = mk_client_new(cc, &agent_client, &err);
+		mk_client_config_free(cc);
+		if (r < 0)
+			goto out;
 		f.agent.node_name = f.node_name;
 		f.agent.node_ip = f.node_ip;
 		f.agent.data_dir = f.data_dir;

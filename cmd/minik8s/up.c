@@ -357,7 +357,7 @@ int cmd_up(int argc, char **argv)
 
 	/* joining: trust the CA the join token names, give the agent the bare secret */
 	struct mk_client_config *jcfg = NULL;
-	_cleanup_free_ char *ca_path = NULL;
+	_cleanup_free_ char *ca_path = NULL, *join_secret = NULL;
 	if (server) {
 		bool verified = false;
 		_cleanup_free_ char *dir = mk_strdup_printf("%s/agent", data);
@@ -370,10 +370,19 @@ int cmd_up(int argc, char **argv)
 		if (!verified)
 			fprintf(stderr, "minik8s up: warning: the token carries no CA hash; trusting the "
 					"CA served by %s as is (use the server's node-token file)\n", server);
+		/* the node's own credential now (the agent started below finds it kept and
+		 * uses it): `up` waits for the node with it, the join secret may not read */
+		join_secret = mk_strdup(jcfg->token);
+		_cleanup_free_ char *cred = mk_strdup_printf("%s/node-credential", dir);
+		if (mk_client_node_credential(jcfg, node, cred, &err) < 0) {
+			fprintf(stderr, "minik8s up: %s\n", err->msg);
+			mk_client_config_free(jcfg);
+			return 1;
+		}
 		sargv[sargc++] = "--server";
 		sargv[sargc++] = (char *)server;
 		sargv[sargc++] = "--token";
-		sargv[sargc++] = jcfg->token;
+		sargv[sargc++] = join_secret;
 		sargv[sargc++] = "--ca-file";
 		sargv[sargc++] = ca_path;
 	}
@@ -487,6 +496,7 @@ int cmd_up(int argc, char **argv)
 /* Teardown options from the saved flags, overridden by down's own. */
 struct down_flags {
 	const char *data, *kcfg;
+	const char *server, *ca_file; /* a joined node's API server and its CA */
 	bool agent_only;  /* the node joined a cluster: it wrote no kubeconfig */
 	bool kcfg_given;
 	struct mk_agent_options agent;
@@ -509,6 +519,43 @@ static void take_flag(struct down_flags *f, const char *name, const char *v)
 		f->agent.cluster_cidr = v;
 	else if (!strcmp(name, "--cluster-dns"))
 		f->agent.cluster_dns = v;
+	else if (!strcmp(name, "--server"))
+		f->server = v;
+	else if (!strcmp(name, "--ca-file"))
+		f->ca_file = v;
+}
+
+/* A joined node leaving for good (down --purge): it deletes its Node with its own
+ * credential (DATA/agent/node-credential, "mknode:NAME:SECRET"), and the server
+ * drops the credential with it, so the name can join again. A server that cannot
+ * be reached is only warned about: the node is gone either way. */
+static void forget_node(const struct down_flags *f)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("%s/agent/node-credential", f->data);
+	_cleanup_free_ char *cred = NULL, *name = NULL, *npath = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct mk_client *c = NULL;
+
+	if (!f->server || mk_fs_read_file(path, &cred, NULL, NULL) < 0)
+		return;
+	cred[strcspn(cred, "\r\n")] = '\0';
+	const char *n = mk_str_has_prefix(cred, "mknode:") ? cred + 7 : NULL;
+	const char *colon = n ? strrchr(n, ':') : NULL;
+	if (!colon || colon == n)
+		return;
+	name = mk_strdup(n);
+	name[colon - n] = '\0';
+	struct mk_client_config *cfg = mk_client_config_new(f->server, cred, f->ca_file);
+	cfg->timeout_ms = 5000;
+	npath = mk_client_resource_path("v1", "nodes", NULL, name, NULL);
+	if (mk_client_new(cfg, &c, &err) == 0 && mk_client_delete(c, npath, NULL, NULL, &err) == 0)
+		printf("deleted node %s from %s (its credential with it)\n", name, f->server);
+	else if (mk_error_code(err) != 404)
+		fprintf(stderr, "minik8s down: warning: could not delete node %s from %s: %s\n", name,
+			f->server, err ? err->msg : "?");
+	mk_client_free(c);
+	mk_client_config_free(cfg);
+	explicit_bzero(cred, strlen(cred));
 }
 
 static void load_saved_flags(struct down_flags *f)
@@ -546,7 +593,9 @@ int cmd_down(int argc, char **argv)
 			       "veths, the bridge, the cluster DNS address, routes to other nodes, the\n"
 			       "nftables table, mounts, cgroups, and RUN_DIR (default %s).\n"
 			       "With --purge also deletes its state (--data-dir, default %s) and its\n"
-			       "kubeconfig (--write-kubeconfig, default %s).\n\n"
+			       "kubeconfig (--write-kubeconfig, default %s); a node that joined a\n"
+			       "cluster first deletes its Node there, which drops its node credential\n"
+			       "(the name may then join again).\n\n"
 			       "The node's flags (--data-dir, --netns-dir, --cgroup-parent, --bridge,\n"
 			       "--cluster-cidr, --cluster-dns, --write-kubeconfig) are read from what 'up'\n"
 			       "saved in RUN_DIR; given here, they override it.\n\n"
@@ -617,6 +666,8 @@ int cmd_down(int argc, char **argv)
 		usleep(100 * 1000);
 	if (purge) {
 		int status = 0;
+		if (f.agent_only)
+			forget_node(&f);
 		if (!strcmp(f.data, "/") ||
 		    mk_runtime_command_run((const char *const[]){ "rm", "-rf", "--", f.data, NULL },
 					   60000, &status, &err) < 0 || status) {

@@ -210,6 +210,16 @@ char *mk_yaml_emit(const cJSON *value, struct mk_error **err);
 int mk_client_join_config(const char *server, const char *token, const char *ca_path,
 			  struct mk_client_config **ret, bool *ret_verified, struct mk_error **err);
 
+/* The node's own credential (a bearer token bound to node, "mknode:NODE:SECRET"):
+ * the one kept at path while the server still knows it as system:node:NODE, else a
+ * new one asked for with cfg's token (the join secret, or the admin token) at
+ * POST /v1-minik8s/node-credential and written to path (0600, its directory made
+ * 0700). The server refuses (EEXIST) a name that another credential holds. When the
+ * server cannot be reached the kept one is used. On success cfg->token is the
+ * credential. A cfg whose token is a node credential already is left as is. */
+int mk_client_node_credential(struct mk_client_config *cfg, const char *node, const char *path,
+			      struct mk_error **err);
+
 /* Path of a resource ("/api/v1/namespaces/NS/pods/NAME/status"): group_version
  * "v1" or "apps/v1"; ns NULL or "" for cluster-scoped; name and sub may be NULL.
  * Owned result. */

@@ -178,6 +178,7 @@ static void *heartbeat_main(void *arg)
 		if (now >= next_resync) {
 			enqueue_all(a);
 			agent_pvc_resync(a);
+			agent_volumes_gc(a);
 			next_resync = agent_now_ms() + a->resync_ms;
 		}
 		pthread_mutex_lock(&a->mu);

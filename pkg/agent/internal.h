@@ -101,7 +101,10 @@ struct mk_agent {
 	struct agent_routes *routes;   /* other nodes' pod CIDRs (routes.c) */
 	struct agent_pvc *pvc;	       /* local-path volumes of this node (pvc.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
-	struct mk_informer *configmaps, *secrets; /* volume sources (volume.c) */
+	/* the ConfigMaps and Secrets the pods' volumes use, one single-object watch
+	 * each (volume.c) */
+	pthread_mutex_t src_mu;
+	struct agent_source *sources;
 	bool dns_addr_added;	       /* cluster DNS address put on this node by us */
 
 	pthread_mutex_t mu;    /* guards states, stopping, the adoption snapshot */
@@ -264,5 +267,8 @@ void agent_volumes_unmount(struct mk_agent *a, const char *uid);
 /* ConfigMap and Secret informers: a change enqueues the pods that use it. */
 int agent_volumes_start(struct mk_agent *a, struct mk_error **err);
 void agent_volumes_stop(struct mk_agent *a);
+/* Stops watching the ConfigMaps and Secrets no pod of this node uses any more
+ * (every resync). */
+void agent_volumes_gc(struct mk_agent *a);
 
 #endif

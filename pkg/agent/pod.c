@@ -930,8 +930,8 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	goto out;
 fail:
 	if (!strcmp(reason, "ContainerCreating")) {
-		/* a volume's ConfigMap or Secret is missing: no back-off, the informers
-		 * enqueue the pod when it appears; an event when the cause changes */
+		/* a volume's ConfigMap or Secret is missing: no back-off, its watch
+		 * enqueues the pod when it appears; an event when the cause changes */
 		if (!ct->wait_message || strcmp(ct->wait_message, err->msg))
 			agent_event(a, pod, "Warning", "FailedMount", "%s", err->msg);
 		set_str(&ct->wait_reason, reason);

@@ -1,11 +1,14 @@
 /* Pod volumes the agent makes beyond plain directories:
  *   - configMap, secret, downwardAPI and projected volumes: files written with the
  *     kubelet's atomic writer layout (mk_agent_volume_write_atomic), refreshed on
- *     every sync of the pod; the ConfigMap and Secret informers enqueue the pods
- *     that use an object when it changes, so an edit reaches the running
- *     containers within a second or so (the kubelet needs up to its sync period
- *     plus its cache TTL). Secret and projected volumes live on a tmpfs, as the
- *     kubelet keeps secrets off the disk;
+ *     every sync of the pod. Each ConfigMap and Secret a pod's volumes use is
+ *     watched alone (list+watch with fieldSelector=metadata.name=NAME, the
+ *     kubelet's Watch change detection strategy; the Node authorizer lets a node
+ *     read only the objects its pods reference), and the watch enqueues the pods
+ *     that use the object when it changes, so an edit reaches the running
+ *     containers within a second or so. A watch no pod needs any more ends at the
+ *     next resync. Secret and projected volumes live on a tmpfs, as the kubelet
+ *     keeps secrets off the disk;
  *   - emptyDir with medium Memory: a tmpfs sized by sizeLimit (the kernel's
  *     default, half of RAM, without one). sizeLimit on a disk emptyDir is not
  *     enforced: the kubelet evicts the pod when it is exceeded, we have no
@@ -440,12 +443,14 @@ static char *object_value(const cJSON *obj, bool secret, const char *key, size_t
 	return s;
 }
 
+static int source_get(struct mk_agent *a, bool secret, const char *ns, const char *name,
+		      bool *ret_synced, struct mk_object **ret, struct mk_error **err);
+
 /* A configMap or secret source (volume or projection) into p. */
 static int source_object(struct mk_agent *a, const char *ns, const char *vname, const cJSON *src,
 			 bool secret, const char *name_key, unsigned defmode, struct payload *p,
 			 struct mk_error **err)
 {
-	struct mk_informer *inf = secret ? a->secrets : a->configmaps;
 	const char *kind = secret ? "secret" : "configmap";
 	const char *name = mk_json_get_string(src, name_key);
 	bool optional = cJSON_IsTrue(cJSON_GetObjectItem(src, "optional"));
@@ -454,11 +459,13 @@ static int source_object(struct mk_agent *a, const char *ns, const char *vname, 
 	if (!name || !*name)
 		return mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume \"%s\" : "
 				    "%s name is empty", vname, kind);
-	if (!inf || !mk_informer_has_synced(inf))
+	bool synced = false;
+	struct mk_object *o = NULL;
+	if (source_get(a, secret, ns, name, &synced, &o, err) < 0)
+		return mk_error_wrap(err, "MountVolume.SetUp failed for volume \"%s\"", vname);
+	if (!synced)
 		return mk_error_set(err, EAGAIN, "MountVolume.SetUp failed for volume \"%s\" : "
-				    "%s \"%s\": the %ss are not listed yet", vname, kind, name, kind);
-	_cleanup_free_ char *key = mk_strdup_printf("%s/%s", ns, name);
-	struct mk_object *o = mk_informer_get(inf, key);
+				    "%s \"%s\": not read yet", vname, kind, name);
 	if (!o) {
 		if (optional)
 			return 0;
@@ -1012,7 +1019,14 @@ void agent_volumes_refresh(struct mk_agent *a, struct pod_state *st, const cJSON
 	}
 }
 
-/* ---- ConfigMap / Secret informers ---------------------------------------------------- */
+/* ---- ConfigMap / Secret watches ----------------------------------------------------- */
+
+struct agent_source {
+	bool secret;
+	char *ns, *name;
+	struct mk_informer *inf; /* the object alone */
+	struct agent_source *next;
+};
 
 static bool pod_uses(const cJSON *pod, bool secret, const char *name)
 {
@@ -1063,25 +1077,110 @@ static void on_secret(const struct mk_object *o, const struct mk_object *n, void
 	on_source(ud, o, n, true);
 }
 
+/* The cached ns/name (*ret a reference, NULL when it does not exist) once its watch
+ * has listed it (*ret_synced); the watch starts at the first ask. */
+static int source_get(struct mk_agent *a, bool secret, const char *ns, const char *name,
+		      bool *ret_synced, struct mk_object **ret, struct mk_error **err)
+{
+	struct agent_source *s;
+	int r = 0;
+
+	*ret = NULL;
+	*ret_synced = false;
+	pthread_mutex_lock(&a->src_mu);
+	for (s = a->sources; s; s = s->next)
+		if (s->secret == secret && !strcmp(s->ns, ns) && !strcmp(s->name, name))
+			break;
+	if (!s) {
+		_cleanup_free_ char *ens = mk_client_escape(ns), *ename = mk_client_escape(name);
+		_cleanup_free_ char *path = mk_strdup_printf(
+			"/api/v1/namespaces/%s/%s?fieldSelector=metadata.name%%3D%s", ens,
+			secret ? "secrets" : "configmaps", ename);
+		s = mk_malloc0(sizeof(*s));
+		s->secret = secret;
+		s->ns = mk_strdup(ns);
+		s->name = mk_strdup(name);
+		s->inf = mk_informer_new(a->c, path);
+		mk_informer_add_handler(s->inf, secret ? on_secret : on_configmap, a);
+		if (mk_informer_start(s->inf, err) < 0) {
+			mk_informer_free(s->inf);
+			free(s->ns);
+			free(s->name);
+			free(s);
+			r = -1;
+			goto out;
+		}
+		s->next = a->sources;
+		a->sources = s;
+	}
+	if (mk_informer_has_synced(s->inf)) {
+		_cleanup_free_ char *key = mk_strdup_printf("%s/%s", ns, name);
+		*ret_synced = true;
+		*ret = mk_informer_get(s->inf, key);
+	}
+out:
+	pthread_mutex_unlock(&a->src_mu);
+	return r;
+}
+
+static void source_free(struct agent_source *s)
+{
+	mk_informer_stop(s->inf);
+	mk_informer_free(s->inf);
+	free(s->ns);
+	free(s->name);
+	free(s);
+}
+
+void agent_volumes_gc(struct mk_agent *a)
+{
+	struct agent_source *drop = NULL, **pp;
+	struct mk_object **pods = NULL;
+	size_t n = mk_informer_list(a->pods, &pods);
+
+	pthread_mutex_lock(&a->src_mu);
+	pp = &a->sources;
+	while (*pp) {
+		struct agent_source *s = *pp;
+		bool used = false;
+		for (size_t i = 0; i < n && !used; i++) {
+			const char *pns = mk_json_get_string(pods[i]->json, "metadata.namespace");
+			used = pns && !strcmp(pns, s->ns) && pod_uses(pods[i]->json, s->secret, s->name);
+		}
+		if (used) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		s->next = drop;
+		drop = s;
+	}
+	pthread_mutex_unlock(&a->src_mu);
+	mk_object_list_free(pods, n);
+	/* stopped outside the lock: a stopping watch may be running its handler */
+	while (drop) {
+		struct agent_source *next = drop->next;
+		source_free(drop);
+		drop = next;
+	}
+}
+
 int agent_volumes_start(struct mk_agent *a, struct mk_error **err)
 {
-	a->configmaps = mk_informer_new(a->c, "/api/v1/configmaps");
-	mk_informer_add_handler(a->configmaps, on_configmap, a);
-	a->secrets = mk_informer_new(a->c, "/api/v1/secrets");
-	mk_informer_add_handler(a->secrets, on_secret, a);
-	/* not waited for: a pod that needs one waits (EAGAIN) until the list is in */
-	if (mk_informer_start(a->configmaps, err) < 0 || mk_informer_start(a->secrets, err) < 0)
-		return mk_error_wrap(err, "agent: volume sources");
+	pthread_mutex_init(&a->src_mu, NULL);
+	a->sources = NULL;
 	return 0;
 }
 
 void agent_volumes_stop(struct mk_agent *a)
 {
-	if (a->configmaps)
-		mk_informer_stop(a->configmaps);
-	if (a->secrets)
-		mk_informer_stop(a->secrets);
-	mk_informer_free(a->configmaps);
-	mk_informer_free(a->secrets);
-	a->configmaps = a->secrets = NULL;
+	pthread_mutex_lock(&a->src_mu);
+	struct agent_source *s = a->sources;
+	a->sources = NULL;
+	pthread_mutex_unlock(&a->src_mu);
+	while (s) {
+		struct agent_source *next = s->next;
+		source_free(s);
+		s = next;
+	}
 }

@@ -24,8 +24,14 @@ static void user_info(const struct mk_request *req, cJSON *ui)
 		cJSON_AddItemToArray(g, cJSON_CreateString("system:authenticated"));
 		return;
 	}
-	const char *user = req->caller == MK_CALLER_ADMIN ? "system:admin" : "minik8s:node";
-	const char *group = req->caller == MK_CALLER_ADMIN ? "system:masters" : "system:nodes";
+	/* a node: system:node:NAME in system:nodes, as kubelets are; the join token:
+	 * a bootstrap user in system:bootstrappers */
+	const char *user = req->caller == MK_CALLER_ADMIN   ? "system:admin"
+			   : req->caller == MK_CALLER_NODE ? req->node_user
+							   : "system:bootstrap:node-join";
+	const char *group = req->caller == MK_CALLER_ADMIN   ? "system:masters"
+			    : req->caller == MK_CALLER_NODE ? "system:nodes"
+							    : "system:bootstrappers";
 	cJSON_AddStringToObject(ui, "username", user);
 	g = cJSON_AddArrayToObject(ui, "groups");
 	cJSON_AddItemToArray(g, cJSON_CreateString(group));
@@ -157,13 +163,15 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	cJSON_Delete(causes);
+	a.node = req->node_name;
+	a.store = req->srv->store;
 	bool allowed = mk_authz_allowed(req->caller, &a);
 	cJSON *status = cJSON_AddObjectToObject(obj, "status");
 	cJSON_AddBoolToObject(status, "allowed", allowed);
 	if (req->caller == MK_CALLER_ADMIN)
 		cJSON_AddStringToObject(status, "reason", "the admin token may do everything");
 	else if (allowed && req->caller == MK_CALLER_NODE)
-		cJSON_AddStringToObject(status, "reason", "allowed to the node token");
+		cJSON_AddStringToObject(status, "reason", "allowed by the Node authorizer");
 	else if (allowed)
 		cJSON_AddStringToObject(status, "reason", "allowed to every service account");
 	mk_reply_json(rep, 201, obj);

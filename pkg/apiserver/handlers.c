@@ -395,6 +395,8 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		reply_invalid(rep, r, name, causes);
 		return;
 	}
+	if (mk_noderestriction_admit(req, rep, NULL, obj) < 0)
+		return;
 	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
 		return;
 	if (dry) {
@@ -959,6 +961,8 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		reply_invalid(rep, r, req->name, causes);
 		return -1;
 	}
+	if (mk_noderestriction_admit(req, rep, old, obj) < 0)
+		return -1;
 	/* a stale precondition is a conflict even when nothing would change */
 	uint64_t old_rv = 0;
 	if (expect_rv && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &old_rv) == 0 &&
@@ -1186,6 +1190,8 @@ static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
 			mk_services_release(srv, o);
 		else if (o)
 			mk_nodes_release_cidr(srv, o);
+		if (o && r->name[0] == 'n')
+			mk_nodecred_forget(srv, name); /* the name is free again (nodecred.c) */
 	}
 	if (ret_json)
 		*ret_json = TAKE_PTR(json);

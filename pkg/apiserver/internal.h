@@ -37,11 +37,14 @@ struct mk_apiserver {
 	unsigned max_trusted;		/* its budget of authenticated connections */
 	struct mk_metrics *metrics;	/* metrics.k8s.io scraper and figures (metrics.c) */
 	struct mk_satoken_key *sa_key;	/* signs and verifies service account tokens */
+	pthread_mutex_t cred_lock;	/* serialises node credential issuing (nodecred.c) */
 };
 
-/* Who is calling: the admin token, the node join token, a service account token
- * (req->sa_ns/sa_name say which), or nobody. */
-enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE, MK_CALLER_SA };
+/* Who is calling: the admin token, a node's own credential (req->node_name says
+ * which, nodecred.c), a service account token (req->sa_ns/sa_name say which), the
+ * join token (it only bootstraps: it may ask for a node credential), or nobody. */
+enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE, MK_CALLER_SA,
+		 MK_CALLER_BOOTSTRAP };
 
 /* What a caller asks to do, in Kubernetes terms (verb get/list/watch/create/update/
  * patch/delete/deletecollection; resource NULL for a non-resource path). */
@@ -52,6 +55,10 @@ struct mk_authz_attrs {
 	const char *name;	/* object name, or NULL (all) */
 	const char *ns;		/* namespace, or NULL (all, or cluster-scoped) */
 	const char *path;	/* non-resource requests: the URL path, or NULL */
+	/* MK_CALLER_NODE: the node's name and the store the Node authorizer follows
+	 * the pod -> object relationships in (nodeauthz.c) */
+	const char *node;
+	struct mk_store *store;
 };
 
 /* The authorizer (server.c): whether who may do a. */
@@ -82,6 +89,8 @@ struct mk_request {
 						 * sa_user) */
 	char *sa_ns, *sa_name;			/* MK_CALLER_SA: the service account */
 	char *sa_user;				/* system:serviceaccount:NS:NAME */
+	char *node_name;			/* MK_CALLER_NODE: the node */
+	char *node_user;			/* system:node:NAME */
 };
 
 /* A reply: status code + body + content type. Handlers fill it; server.c sends. */
@@ -171,6 +180,35 @@ int mk_serviceaccounts_admit_pod(struct mk_apiserver *srv, const char *ns, cJSON
 void mk_serviceaccounts_forbid(struct mk_request *req, struct mk_reply *rep);
 /* POST .../serviceaccounts/NAME/token (TokenRequest). */
 void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep);
+
+/* nodeauthz.c: the Node authorizer (kube-apiserver's, graph-based): what node may
+ * do; a NULL node or store finds no relationship. *ret_reason (static or owned by
+ * *ret_reason_owned when set) says why not. */
+bool mk_nodeauthz_allowed(const struct mk_authz_attrs *a, const char **ret_reason,
+			  char **ret_reason_owned);
+/* The 403 of a node request the Node authorizer refused (kube-apiserver's wording). */
+void mk_nodeauthz_forbid(struct mk_request *req, struct mk_reply *rep, const char *verb,
+			 const char *reason);
+/* NodeRestriction admission of a node's write (other callers pass): obj is the
+ * object to be stored, old the stored one (NULL: create). -1 with rep filled. */
+int mk_noderestriction_admit(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
+			     const cJSON *obj);
+
+/* nodecred.c: per-node credentials. A node's bearer token is
+ * "MK_NODECRED_PREFIX NAME:SECRET"; the server keeps the SHA-256 of SECRET in the
+ * Secret kube-system/NAME.node-password.minik8s. */
+#define MK_NODECRED_PREFIX "mknode:"
+#define MK_NODECRED_PATH "/v1-minik8s/node-credential"
+/* Authenticates a node credential: 1 and *ret_node (owned) when valid, else 0. */
+int mk_nodecred_authenticate(struct mk_apiserver *srv, const char *token, char **ret_node);
+/* Issues a credential for node (a new one; EEXIST when the node has one). *ret_token
+ * owned. */
+int mk_nodecred_issue(struct mk_apiserver *srv, const char *node, char **ret_token,
+		      struct mk_error **err);
+/* Drops the credential of node (its Node was deleted). */
+void mk_nodecred_forget(struct mk_apiserver *srv, const char *node);
+/* POST MK_NODECRED_PATH; false when req is not for it. */
+bool mk_nodecred_handle(struct mk_request *req, struct mk_reply *rep);
 
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);

@@ -226,8 +226,15 @@ static enum mk_caller authenticate(struct mk_request *req)
 		h++;
 	if (secret_equal(h, req->srv->admin_token))
 		return MK_CALLER_ADMIN;
+	/* the join token only bootstraps: it asks for a node credential (nodecred.c) */
 	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
+		return MK_CALLER_BOOTSTRAP;
+	if (req->node_name)
 		return MK_CALLER_NODE;
+	if (mk_nodecred_authenticate(req->srv, h, &req->node_name)) {
+		req->node_user = mk_strdup_printf("system:node:%s", req->node_name);
+		return MK_CALLER_NODE;
+	}
 	return authenticate_sa(req, h);
 }
 
@@ -253,44 +260,21 @@ static bool sa_allowed(const struct mk_authz_attrs *a)
 	return false;
 }
 
-/* What the node join token may do (the node authorizer's idea, simplified): read
- * everything, write its Node, its Lease, pod status and pod deletion (the agent
- * finishes graceful deletes), and events. Anything else is the admin's. The one
- * decision for requests and for SelfSubjectAccessReview (authreview.c). */
+/* The one decision for requests and for SelfSubjectAccessReview (authreview.c):
+ * the admin may do everything, a node what the Node authorizer lets it
+ * (nodeauthz.c), the join token and service accounts (no RBAC yet) discovery and
+ * self review. */
 bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 {
-	const char *v = a->verb, *r = a->resource ? a->resource : "";
-
 	if (who == MK_CALLER_ADMIN)
 		return true;
-	if (who == MK_CALLER_SA)
+	if (who == MK_CALLER_SA || who == MK_CALLER_BOOTSTRAP)
 		return sa_allowed(a);
 	if (who != MK_CALLER_NODE)
 		return false;
-	/* tokens for the service accounts of pods on a node: serviceaccounts.c checks the
-	 * binding (a pod scheduled to a node, running as that account) */
-	if (!strcmp(r, "serviceaccounts") && a->sub && !strcmp(a->sub, "token"))
-		return !strcmp(v, "create") && a->name;
-	/* WebSocket GETs into pods, and the proxy: not reads (as kube's Node authorizer) */
-	if (a->sub && (!strcmp(a->sub, "portforward") || !strcmp(a->sub, "exec") ||
-		       !strcmp(a->sub, "attach") || !strcmp(a->sub, "proxy")))
-		return false;
-	if (!strcmp(v, "get") || !strcmp(v, "list") || !strcmp(v, "watch"))
-		return true;
-	if (!a->resource)
-		return false;
-	if (!strcmp(r, "nodes") || !strcmp(r, "events"))
-		return true;
-	/* node heartbeats: the leases in kube-node-lease */
-	if (!strcmp(r, "leases") && a->ns && !strcmp(a->ns, "kube-node-lease"))
-		return true;
-	if (!strcmp(r, "pods"))
-		return (a->sub && !strcmp(a->sub, "status") && strcmp(v, "create")) ||
-		       (!strcmp(v, "delete") && a->name);
-	/* the agent drops its cleanup finalizer from a local-path volume it removed */
-	if (!strcmp(r, "persistentvolumes"))
-		return !strcmp(v, "patch") && a->name && !a->sub;
-	return false;
+	const char *why;
+	_cleanup_free_ char *owned = NULL;
+	return mk_nodeauthz_allowed(a, &why, &owned);
 }
 
 /* The Kubernetes verb of a request: reads are get (list and watch are reads too). */
@@ -310,14 +294,31 @@ static const char *request_verb(struct mk_request *req)
 	return m;
 }
 
-static bool node_may(struct mk_request *req)
+/* The Node authorizer on a routed request; on refusal fills rep (403). A list or
+ * watch with fieldSelector=metadata.name=X is a get of X there, as kube-apiserver's
+ * RequestInfo makes it. */
+static bool node_may(struct mk_request *req, struct mk_reply *rep)
 {
-	struct mk_authz_attrs a = { .verb = request_verb(req),
+	const char *verb = request_verb(req), *name = req->name;
+	const char *fs = mk_request_arg(req, "fieldSelector");
+	if (!strcmp(verb, "get") && !name)
+		verb = mk_request_bool(req, "watch") ? "watch" : "list";
+	if (!name && fs && mk_str_has_prefix(fs, "metadata.name=") && fs[14] &&
+	    !strpbrk(fs + 14, ",=!"))
+		name = fs + 14;
+	struct mk_authz_attrs a = { .verb = verb,
 				    .resource = req->res ? req->res->name : NULL,
 				    .sub = req->sub,
-				    .name = req->name,
-				    .ns = req->ns };
-	return mk_authz_allowed(MK_CALLER_NODE, &a);
+				    .name = name,
+				    .ns = req->ns,
+				    .node = req->node_name,
+				    .store = req->srv->store };
+	const char *why;
+	_cleanup_free_ char *owned = NULL;
+	if (mk_nodeauthz_allowed(&a, &why, &owned))
+		return true;
+	mk_nodeauthz_forbid(req, rep, verb, why);
+	return false;
 }
 
 static void dispatch(struct mk_request *req, struct mk_reply *rep)
@@ -344,10 +345,11 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	enum mk_caller who = authenticate(req);
 	req->caller = who;
 	/* the names kubectl auth whoami shows (authreview.c), for the request log */
-	req->user = who == MK_CALLER_ADMIN  ? "system:admin"
-		    : who == MK_CALLER_NODE ? "minik8s:node"
-		    : who == MK_CALLER_SA   ? req->sa_user
-					    : NULL;
+	req->user = who == MK_CALLER_ADMIN	  ? "system:admin"
+		    : who == MK_CALLER_NODE	  ? req->node_user
+		    : who == MK_CALLER_SA	  ? req->sa_user
+		    : who == MK_CALLER_BOOTSTRAP ? "system:bootstrap:node-join"
+						  : NULL;
 	if (who == MK_CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
@@ -362,6 +364,16 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (mk_authreview_handle(req, rep))
 		return;
+	if (mk_nodecred_handle(req, rep))
+		return;
+	/* the join token may do nothing else */
+	if (who == MK_CALLER_BOOTSTRAP) {
+		mk_reply_status(rep, 403, NULL, NULL,
+				"forbidden: User \"system:bootstrap:node-join\" cannot %s path \"%s\": "
+				"the join token may only ask for a node credential (POST %s)",
+				request_verb(req), req->url, MK_NODECRED_PATH);
+		return;
+	}
 	/* a service account may do nothing else until RBAC can grant it something */
 	if (who == MK_CALLER_SA) {
 		n = split_path(path, seg, 8);
@@ -376,8 +388,10 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	if (mk_proxy_http_match(req->url)) {
 		/* as the node authorizer: proxying is not a node's business */
 		if (who == MK_CALLER_NODE)
-			mk_reply_status(rep, 403, NULL, NULL, "the node token may not use the proxy "
-					"subresources");
+			mk_reply_status(rep, 403, NULL, NULL,
+					"forbidden: User \"%s\" may not use the proxy subresources: "
+					"no relationship found between node '%s' and this object",
+					req->node_user, req->node_name);
 		else
 			mk_proxy_http_handle(req, rep);
 		return;
@@ -387,14 +401,8 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
 		return;
 	}
-	if (who == MK_CALLER_NODE && !node_may(req)) {
-		mk_reply_status(rep, 403, req->res ? req->res->name : NULL, req->name,
-				"%s is forbidden: the node token may not %s %s%s%s",
-				req->res ? req->res->name : req->url, req->method,
-				req->res ? req->res->name : req->url, req->sub ? "/" : "",
-				req->sub ? req->sub : "");
+	if (who == MK_CALLER_NODE && !node_may(req, rep))
 		return;
-	}
 	mk_resource_handle(req, rep);
 }
 
@@ -592,6 +600,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->sa_ns);
 	free(req->sa_name);
 	free(req->sa_user);
+	free(req->node_name);
+	free(req->node_user);
 	free(req);
 	*con_cls = NULL;
 }
@@ -659,6 +669,7 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		return -1;
 	}
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->cred_lock, NULL);
 	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0) {
 		mk_apiserver_free(srv);
 		return -1;
@@ -726,6 +737,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	mk_metrics_free(srv->metrics);
 	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->cred_lock);
 	free(srv->admin_token);
 	free(srv->node_token);
 	mk_satoken_key_free(srv->sa_key);

@@ -417,16 +417,17 @@ void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep)
 			return;
 		}
 	}
-	/* the node token: only for a pod scheduled to a node and running as this
-	 * account (what the agent needs for the pods it runs) */
+	/* a node: only tokens bound to a pod scheduled to it and running as this
+	 * account (what the agent needs for the pods it runs; NodeRestriction) */
 	if (req->caller == MK_CALLER_NODE) {
 		const char *node = mk_json_get_string(pod, "spec.nodeName");
 		const char *psa = mk_json_get_string(pod, "spec.serviceAccountName");
-		if (!pod || !node || !*node || !psa || strcmp(psa, name)) {
+		if (!pod || !node || !req->node_name || strcmp(node, req->node_name) || !psa ||
+		    strcmp(psa, name)) {
 			mk_reply_status(rep, 403, "serviceaccounts", name,
-					"serviceaccounts \"%s\" is forbidden: the node token may only "
-					"request tokens bound to a scheduled pod running as the "
-					"service account", name);
+					"serviceaccounts \"%s\" is forbidden: node \"%s\" may only "
+					"request tokens bound to a pod scheduled to it and running as "
+					"the service account", name, req->node_name ? req->node_name : "");
 			return;
 		}
 	}

@@ -269,6 +269,11 @@ for n in 3 2 1; do
 	if cluster_down "$n"; then pass "node$n: minik8s down --purge"; else fail "node$n: minik8s down" "$(tail -3 "$T/down$n.out")"; fi
 	left=$(cluster_leftovers "$n" | tr '\n' ' ')
 	expect_eq "node$n: down leaves nothing (nft, links, routes, containers, mounts, netns, cgroups, dirs)" "$left" ""
+	# a joined node leaving for good deletes its Node, and with it its node credential
+	if [ "$n" = 3 ]; then
+		expect_eq "node3: down --purge deleted its Node and its credential" \
+			"$({ KC get node node3; KC get secret -n kube-system node3.node-password.minik8s; } 2>&1 | grep -c 'NotFound')" 2
+	fi
 done
 expect_eq "the root namespace's links are as before" "$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')" "$ROOT_LINKS"
 expect_eq "the root namespace's nft tables are as before" "$(nft list tables 2>&1 | sort | tr '\n' ' ')" "$ROOT_NFT"

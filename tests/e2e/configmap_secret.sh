@@ -299,10 +299,11 @@ expect_eq "no secret in the clear in the database files" "$leaks" 0
 # ConfigMaps are not encrypted (the file does hold them: the grep above can see)
 if cat "$DATA"/state.db* | grep -q -a "cm-marker-$$"; then pass "configmaps stored in the clear"
 else fail "configmaps stored in the clear" "marker not found"; fi
+# (six of the test's own and the node credential's hash, kube-system/NODE.node-password.minik8s)
 n=$(sqlite3 "file:$DATA/state.db?mode=ro" "SELECT (SELECT count(*) FROM objects WHERE resource='secrets'),
 	(SELECT count(*) FROM objects WHERE resource='secrets' AND data NOT LIKE 'k8s:enc:aesgcm:v1:key1:%'),
 	(SELECT count(*) FROM events WHERE resource='secrets' AND data NOT LIKE 'k8s:enc:aesgcm:v1:key1:%')")
-expect_eq "every secret row sealed (secrets, plain objects, plain events)" "$n" "6|0|0"
+expect_eq "every secret row sealed (secrets, plain objects, plain events)" "$n" "7|0|0"
 STARTS=2
 start_node || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
 expect_eq "secret readable after restart" "$(K get secret atrest -o jsonpath='{.data.v}' | base64 -d)" "$SECRET_VALUE"

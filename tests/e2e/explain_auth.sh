@@ -3,7 +3,7 @@
 # the OpenAPI v3 documents (generated from pkg/api/schema_defs.c), --validate=strict /
 # warn / false against the same schemas, unknown kinds reported as kubectl's usual
 # "no matches for kind" (it falls back to /openapi/v2 in protobuf), auth can-i for the
-# admin and the node token (each answer checked against what the server really does
+# admin and a node's credential (each answer checked against what the server really does
 # with that token), auth whoami, 404 Status bodies and boolean query parameters.
 . "$(dirname "$0")/../lib/lib.sh"
 curl_max_time 60
@@ -11,7 +11,7 @@ curl_max_time 60
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 [ -x "$KUBECTL" ] || { fail kubectl_present "no $KUBECTL"; exit 1; }
 start_server || { fail server_start "minik8s server did not start"; exit 1; }
-NODE_TOKEN=$(cat "$DATA/node-secret")
+NODE_TOKEN=$(node_credential n1)
 mkdir -p "$T/home"
 
 # k ARGS...: kubectl with a private HOME and discovery cache; sets KOUT KERR KRC
@@ -21,7 +21,7 @@ k() {
 	KOUT=$(cat "$T/k.out")
 	KERR=$(cat "$T/k.err")
 }
-# kn ARGS...: the same with the node token instead of the admin's
+# kn ARGS...: the same with node n1's credential instead of the admin's
 kn() { k --token="$NODE_TOKEN" "$@"; }
 line_match() {
 	if grep -qE -- "$3" <<<"$2"; then pass "$1"; else fail "$1" "no line of '${2:0:600}' matches /$3/"; fi
@@ -277,7 +277,7 @@ k auth whoami
 line_match whoami_admin_user "$KOUT" '^Username +system:admin$'
 line_match whoami_admin_groups "$KOUT" '^Groups +\[system:masters system:authenticated\]$'
 kn auth whoami
-line_match whoami_node_user "$KOUT" '^Username +minik8s:node$'
+line_match whoami_node_user "$KOUT" '^Username +system:node:n1$'
 line_match whoami_node_groups "$KOUT" '^Groups +\[system:nodes system:authenticated\]$'
 
 # can_i NAME WANT ARGS...: kubectl auth can-i ARGS prints WANT (yes/no)
@@ -291,13 +291,13 @@ can_i can_i_admin_delete_nodes yes delete nodes
 can_i can_i_admin_all yes '*' '*'
 can_i can_i_admin_nonresource yes get /healthz
 
-# node token: each answer is checked against the real request with that token
+# node n1: each answer is checked against the real request with its credential
 cani_node() {
 	local n=$1 want=$2; shift 2
 	kn auth can-i "$@"
 	expect_eq "can_i_node_$n" "$KOUT" "$want"
 }
-# really_node NAME WANT_FORBIDDEN METHOD PATH [BODY]: the node token's real request is
+# really_node NAME WANT_FORBIDDEN METHOD PATH [BODY]: node n1's real request is
 # refused with 403 exactly when WANT_FORBIDDEN is yes
 really_node() {
 	local n=$1 forbidden=$2 m=$3 p=$4 body=${5:-}
@@ -315,15 +315,23 @@ cani_node list_pods yes list pods -A
 really_node list_pods no GET /api/v1/pods
 cani_node create_pods no create pods
 really_node create_pods yes POST /api/v1/namespaces/default/pods '{}'
+# qn is bound to n1, q to no node: the Node authorizer and NodeRestriction tell them apart
+api_json POST /api/v1/namespaces/default/pods '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"qn"},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"i"}]}}'
 cani_node patch_pod_status yes patch pods --subresource=status
-really_node patch_pod_status no PATCH /api/v1/namespaces/default/pods/q/status '{"status":{"message":"x"}}'
-cani_node delete_named_pod yes delete pod/q
-really_node delete_named_pod no DELETE /api/v1/namespaces/default/pods/q
+really_node patch_pod_status no PATCH /api/v1/namespaces/default/pods/qn/status '{"status":{"message":"x"}}'
+really_node patch_unbound_pod_status yes PATCH /api/v1/namespaces/default/pods/q/status '{"status":{"message":"x"}}'
+cani_node delete_other_pod no delete pod/q
+really_node delete_other_pod yes DELETE /api/v1/namespaces/default/pods/q
+cani_node delete_named_pod yes delete pod/qn
+really_node delete_named_pod no DELETE /api/v1/namespaces/default/pods/qn
 cani_node delete_all_pods no delete pods
 really_node delete_all_pods yes DELETE /api/v1/namespaces/default/pods
 cani_node create_ns no create namespaces
 really_node create_ns yes POST /api/v1/namespaces '{}'
 cani_node patch_node yes patch nodes
+cani_node patch_own_node yes patch node/n1
+cani_node patch_other_node no patch node/n2
+cani_node get_unrelated_secret no get secret/x
 cani_node create_events yes create events
 cani_node scale_deploy no update deployments --subresource=scale
 really_node scale_deploy yes PUT /apis/apps/v1/namespaces/default/deployments/full/scale '{}'

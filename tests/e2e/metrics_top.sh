@@ -259,13 +259,13 @@ expect_status "watch is a 405" 405 MethodNotAllowed
 out=$(K delete --raw "$M/nodes/$NODE" 2>&1)
 expect_match "kubectl delete --raw is refused" "$out" 'MethodNotAllowed|not allow'
 
-NODETOKEN=$(cut -d: -f4- "$DATA/node-token" 2>/dev/null)
-[ -n "$NODETOKEN" ] || NODETOKEN=$(cat "$DATA/node-secret")
+# the in-process agent's own credential (system:node:node1)
+NODETOKEN=$(cat "$DATA/agent/node-credential" 2>/dev/null)
 code=$(curl -s --cacert "$CACERT" -H "Authorization: Bearer $NODETOKEN" -o /dev/null -w '%{http_code}' "$API$M/nodes")
-expect_eq "node token may read metrics" "$code" 200
+expect_eq "a node may read metrics" "$code" 200
 code=$(curl -s --cacert "$CACERT" -H "Authorization: Bearer $NODETOKEN" -X POST -H 'Content-Type: application/json' \
 	-d '{}' -o /dev/null -w '%{http_code}' "$API$M/namespaces/default/pods")
-expect_eq "node token may not write metrics (403)" "$code" 403
+expect_eq "a node may not write metrics (403)" "$code" 403
 code=$(curl -s --cacert "$CACERT" -o /dev/null -w '%{http_code}' "$API$M/nodes")
 expect_eq "anonymous is a 401" "$code" 401
 

@@ -183,11 +183,11 @@ api_json POST /api/v1/namespaces/team/pods "$(jq -c -n --arg img "$IMG" '
 expect_eq "automountServiceAccountToken false: no volume, default account" \
 	"$HTTP_CODE $(jqb '[(.spec.volumes // [] | length | tostring), .spec.serviceAccountName] | join(" ")')" "201 0 default"
 
-# the node token may not mint tokens for accounts of no pod (the agent's only right)
-NODETOK=$(sed -n 's/.*::node://p' "$DATA/node-token" 2>/dev/null)
+# a node may not mint tokens for accounts of no pod of its own (the agent's only right)
+NODETOK=$(cat "$DATA/agent/node-credential" 2>/dev/null)
 HTTP_CODE=$(curl -s -o "$T/.body" -w '%{http_code}' --cacert "$CACERT" -H "Authorization: Bearer $NODETOK" \
 	-H 'Content-Type: application/json' -X POST -d '{"spec":{}}' "$API/api/v1/namespaces/team/serviceaccounts/default/token")
-expect_eq "the node token may not mint an unbound token" "$HTTP_CODE $(jq -r .reason "$T/.body" 2>&1)" "403 Forbidden"
+expect_eq "a node may not mint an unbound token" "$HTTP_CODE $(jq -r .reason "$T/.body" 2>&1)" "403 Forbidden"
 
 # ---- restart: the key is kept, the token still works; deleting the pod ends it ----
 stop_server TERM

@@ -73,6 +73,14 @@ start_server() {
 	return 1
 }
 
+# node_credential NODE: a node credential (the bearer token of system:node:NODE) asked
+# for with the server's join secret, as a joining agent asks for it
+node_credential() {
+	curl -s --cacert "$CACERT" -H "Authorization: Bearer $(cat "$DATA/node-secret")" \
+		-H 'Content-Type: application/json' -d "{\"nodeName\":\"$1\"}" \
+		"$API/v1-minik8s/node-credential" | jq -r '.token // empty'
+}
+
 # stop_server [SIGNAL]: stops the server started by start_server
 stop_server() {
 	kill -"${1:-TERM}" "$SERVER_PID" 2>/dev/null

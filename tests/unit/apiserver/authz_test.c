@@ -18,41 +18,58 @@ START_TEST(authz_admin_everything)
 }
 END_TEST
 
+/* a node without the store (no pod -> object relationships to follow): the rules
+ * that need none; nodeauthz_test.c follows the relationships */
+static bool node_may(const char *verb, const char *res, const char *sub, const char *name,
+		     const char *ns)
+{
+	struct mk_authz_attrs a = { .verb = verb, .resource = res, .sub = sub, .name = name,
+				    .ns = ns, .node = "n" };
+	return mk_authz_allowed(MK_CALLER_NODE, &a);
+}
+
 START_TEST(authz_node_restricted)
 {
-	ck_assert(may(MK_CALLER_NODE, "get", "pods", NULL, "p"));
-	ck_assert(may(MK_CALLER_NODE, "list", "deployments", NULL, NULL));
-	ck_assert(may(MK_CALLER_NODE, "watch", "services", NULL, NULL));
-	ck_assert(may(MK_CALLER_NODE, "get", NULL, NULL, NULL)); /* non-resource GET */
-	ck_assert(may(MK_CALLER_NODE, "create", "nodes", NULL, NULL));
-	ck_assert(may(MK_CALLER_NODE, "patch", "nodes", "status", "n"));
-	ck_assert(may(MK_CALLER_NODE, "create", "events", NULL, NULL));
-	ck_assert(may(MK_CALLER_NODE, "update", "pods", "status", "p"));
-	ck_assert(may(MK_CALLER_NODE, "delete", "pods", NULL, "p"));
-	/* what the agent reads for env, volumes and imagePullSecrets */
-	ck_assert(may(MK_CALLER_NODE, "get", "configmaps", NULL, "c"));
-	ck_assert(may(MK_CALLER_NODE, "get", "secrets", NULL, "s"));
-	ck_assert(!may(MK_CALLER_NODE, "create", "secrets", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "update", "configmaps", NULL, "c"));
-	ck_assert(!may(MK_CALLER_NODE, "delete", "secrets", NULL, "s"));
+	ck_assert(node_may("get", "pods", NULL, "p", "default"));
+	ck_assert(node_may("watch", "services", NULL, NULL, NULL));
+	ck_assert(node_may("list", "endpointslices", NULL, NULL, NULL));
+	ck_assert(!node_may("list", "deployments", NULL, NULL, NULL));
+	ck_assert(node_may("create", "nodes", NULL, NULL, NULL));
+	ck_assert(node_may("patch", "nodes", "status", "n", NULL));
+	ck_assert(!node_may("patch", "nodes", "status", "other", NULL));
+	ck_assert(node_may("create", "events", NULL, NULL, "default"));
+	ck_assert(node_may("update", "leases", NULL, "n", "kube-node-lease"));
+	ck_assert(!node_may("update", "leases", NULL, "other", "kube-node-lease"));
+	ck_assert(!node_may("update", "leases", NULL, "n", "default"));
+	/* no pod of the node references these */
+	ck_assert(!node_may("get", "configmaps", NULL, "c", "default"));
+	ck_assert(!node_may("get", "secrets", NULL, "s", "default"));
+	ck_assert(!node_may("list", "secrets", NULL, NULL, "default"));
+	ck_assert(!node_may("update", "pods", "status", "p", "default"));
+	ck_assert(!node_may("delete", "pods", NULL, "p", "default"));
+	ck_assert(!node_may("create", "secrets", NULL, NULL, "default"));
+	ck_assert(!node_may("update", "configmaps", NULL, "c", "default"));
 
-	ck_assert(!may(MK_CALLER_NODE, "create", "pods", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "create", "pods", "status", "p"));
-	ck_assert(!may(MK_CALLER_NODE, "update", "pods", NULL, "p"));
-	ck_assert(!may(MK_CALLER_NODE, "delete", "pods", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "deletecollection", "pods", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "create", "namespaces", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "update", "deployments", "scale", "d"));
-	ck_assert(!may(MK_CALLER_NODE, "*", "pods", NULL, NULL));
-	/* volumes: the agent drops its cleanup finalizer, nothing more */
-	ck_assert(may(MK_CALLER_NODE, "get", "persistentvolumeclaims", NULL, "c"));
-	ck_assert(may(MK_CALLER_NODE, "patch", "persistentvolumes", NULL, "v"));
-	ck_assert(!may(MK_CALLER_NODE, "patch", "persistentvolumes", "status", "v"));
-	ck_assert(!may(MK_CALLER_NODE, "delete", "persistentvolumes", NULL, "v"));
-	ck_assert(!may(MK_CALLER_NODE, "create", "persistentvolumes", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "patch", "persistentvolumeclaims", NULL, "c"));
-	ck_assert(!may(MK_CALLER_NODE, "post", NULL, NULL, NULL));
+	ck_assert(!node_may("create", "pods", NULL, NULL, "default"));
+	ck_assert(!node_may("create", "pods", "status", "p", "default"));
+	ck_assert(!node_may("update", "pods", NULL, "p", "default"));
+	ck_assert(!node_may("delete", "pods", NULL, NULL, "default"));
+	ck_assert(!node_may("deletecollection", "pods", NULL, NULL, "default"));
+	ck_assert(!node_may("create", "namespaces", NULL, NULL, NULL));
+	ck_assert(!node_may("update", "deployments", "scale", "d", "default"));
+	ck_assert(!node_may("*", "pods", NULL, NULL, NULL));
+	ck_assert(!node_may("get", "pods", "exec", "p", "default"));
+	ck_assert(!node_may("patch", "persistentvolumes", "status", "v", NULL));
+	ck_assert(!node_may("delete", "persistentvolumes", NULL, "v", NULL));
+	ck_assert(!node_may("create", "persistentvolumes", NULL, NULL, NULL));
+	ck_assert(!node_may("patch", "persistentvolumeclaims", NULL, "c", "default"));
+	/* no node identity: nothing */
+	ck_assert(!may(MK_CALLER_NODE, "get", "pods", NULL, "p"));
 	ck_assert(!may(MK_CALLER_NONE, "get", "pods", NULL, NULL));
+	/* the join token bootstraps: discovery and self review only */
+	ck_assert(may(MK_CALLER_BOOTSTRAP, "create", "selfsubjectreviews", NULL, NULL));
+	ck_assert(!may(MK_CALLER_BOOTSTRAP, "get", "pods", NULL, "p"));
+	ck_assert(!may(MK_CALLER_BOOTSTRAP, "create", "nodes", NULL, NULL));
 }
 END_TEST
 
@@ -82,10 +99,10 @@ START_TEST(authz_serviceaccount_default_deny)
 	ck_assert(!may(MK_CALLER_SA, "create", "serviceaccounts", "token", "default"));
 	ck_assert(!may(MK_CALLER_SA, "create", "pods", NULL, NULL));
 	ck_assert(!may(MK_CALLER_SA, "watch", "configmaps", NULL, NULL));
-	/* the node token: tokens for named accounts (the handler checks the pod binding) */
-	ck_assert(may(MK_CALLER_NODE, "create", "serviceaccounts", "token", "default"));
-	ck_assert(!may(MK_CALLER_NODE, "create", "serviceaccounts", NULL, NULL));
-	ck_assert(!may(MK_CALLER_NODE, "delete", "serviceaccounts", NULL, "default"));
+	/* a node: no tokens for accounts none of its pods runs as (nodeauthz_test.c) */
+	ck_assert(!node_may("create", "serviceaccounts", "token", "default", "default"));
+	ck_assert(!node_may("create", "serviceaccounts", NULL, NULL, "default"));
+	ck_assert(!node_may("delete", "serviceaccounts", NULL, "default", "default"));
 }
 END_TEST
 
