@@ -1,6 +1,6 @@
 /* The RBAC authorizer, pure part: an in-memory index of Roles, ClusterRoles and
  * their bindings, the decision "may user u do a" as Kubernetes' rbac/validation
- * takes it (rules x request attributes, with * wildcards, */sub subresource
+ * takes it (rules x request attributes, with * wildcards, star-slash-SUB subresource
  * wildcards, resourceNames, nonResourceURLs with a * suffix), the rules a user
  * holds in a namespace (SelfSubjectRulesReview, escalation checks), rule coverage
  * (the escalation check: does the caller hold every permission it grants) and
@@ -262,7 +262,7 @@ static bool binding_applies(const struct rbinding *b, const struct mk_user_info 
 	return false;
 }
 
-/* ResourceMatches: "*", the resource (with "/sub"), or "* /sub" for any resource's sub */
+/* ResourceMatches: "*", the resource (with "/SUB"), or star-slash-SUB: that sub of any resource */
 static bool resource_matches(const struct rrule *r, const char *res, const char *sub)
 {
 	for (char *const *p = r->resources; p && *p; p++) {

@@ -228,43 +228,22 @@ static enum mk_caller authenticate(struct mk_request *req)
 		return MK_CALLER_ADMIN;
 	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
 		return MK_CALLER_NODE;
+	/* --token-auth-file users */
+	if (req->srv->ntoken_users && (req->token_user || (req->token_user = mk_rbac_token_user(req->srv, h))))
+		return MK_CALLER_USER;
 	return authenticate_sa(req, h);
-}
-
-/* What a service account may do without RBAC (kube-apiserver with RBAC on and no
- * bindings: system:discovery, system:basic-user and system:public-info-viewer):
- * read the discovery and version documents and ask who it is and what it may do. */
-static bool sa_allowed(const struct mk_authz_attrs *a)
-{
-	static const char *const paths[] = { "/api", "/apis", "/version", "/openapi",
-					     "/healthz", "/livez", "/readyz" };
-	if (a->resource && *a->resource)
-		return !strcmp(a->verb, "create") && !a->sub &&
-		       (!strcmp(a->resource, "selfsubjectaccessreviews") ||
-			!strcmp(a->resource, "selfsubjectreviews") ||
-			!strcmp(a->resource, "selfsubjectrulesreviews"));
-	if (!a->path || strcmp(a->verb, "get"))
-		return false;
-	for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++) {
-		size_t n = strlen(paths[i]);
-		if (!strncmp(a->path, paths[i], n) && (!a->path[n] || a->path[n] == '/'))
-			return true;
-	}
-	return false;
 }
 
 /* What the node join token may do (the node authorizer's idea, simplified): read
  * everything, write its Node, its Lease, pod status and pod deletion (the agent
- * finishes graceful deletes), and events. Anything else is the admin's. The one
- * decision for requests and for SelfSubjectAccessReview (authreview.c). */
+ * finishes graceful deletes), and events. Anything else is the admin's. Service
+ * accounts and users are RBAC's (mk_authz_request, rbac_policy.c): false here. */
 bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 {
 	const char *v = a->verb, *r = a->resource ? a->resource : "";
 
 	if (who == MK_CALLER_ADMIN)
 		return true;
-	if (who == MK_CALLER_SA)
-		return sa_allowed(a);
 	if (who != MK_CALLER_NODE)
 		return false;
 	/* tokens for the service accounts of pods on a node: serviceaccounts.c checks the
@@ -343,33 +322,39 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	enum mk_caller who = authenticate(req);
 	req->caller = who;
-	/* the names kubectl auth whoami shows (authreview.c), for the request log */
-	req->user = who == MK_CALLER_ADMIN  ? "system:admin"
-		    : who == MK_CALLER_NODE ? "minik8s:node"
-		    : who == MK_CALLER_SA   ? req->sa_user
-					    : NULL;
 	if (who == MK_CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
 	}
+	/* the identity (user, groups) after impersonation: what kubectl auth whoami
+	 * shows (authreview.c), RBAC decides on and the request log names */
+	if (mk_rbac_identify(req, rep) < 0) {
+		req->user = req->ui.name;
+		return;
+	}
+	req->user = req->ui.name;
+	who = req->caller;
 	if (req->too_large) {
 		mk_reply_status(rep, 413, NULL, NULL,
 				"the request body is larger than the limit of %zu bytes",
 				req->srv->max_body);
 		return;
 	}
+	/* service accounts and users: RBAC on every request, before any handler */
+	if (who != MK_CALLER_ADMIN && who != MK_CALLER_NODE) {
+		_cleanup_free_ char *scratch = NULL;
+		struct mk_authz_attrs a;
+		mk_authz_attrs_from_request(req->method, req->url, mk_request_bool(req, "watch"),
+					    &scratch, &a);
+		if (!mk_authz_request(req, &a, NULL)) {
+			mk_rbac_forbid(req, rep, &a);
+			return;
+		}
+	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
 	if (mk_authreview_handle(req, rep))
 		return;
-	/* a service account may do nothing else until RBAC can grant it something */
-	if (who == MK_CALLER_SA) {
-		n = split_path(path, seg, 8);
-		if (n < 0 || route_resource(req, seg, n) != 0)
-			req->res = NULL;
-		mk_serviceaccounts_forbid(req, rep);
-		return;
-	}
 	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
 		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
@@ -592,6 +577,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->sa_ns);
 	free(req->sa_name);
 	free(req->sa_user);
+	mk_user_info_release(&req->ui);
 	free(req);
 	*con_cls = NULL;
 }
@@ -659,7 +645,12 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		return -1;
 	}
 	pthread_mutex_init(&srv->lock, NULL);
-	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0) {
+	if (opts->token_auth_file && mk_rbac_token_file_load(srv, opts->token_auth_file, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
+	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0 ||
+	    mk_rbac_start(srv, err) < 0) {
 		mk_apiserver_free(srv);
 		return -1;
 	}
@@ -725,6 +716,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	/* after the connection threads, which read its figures; before the store goes */
 	mk_metrics_free(srv->metrics);
 	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
+	mk_rbac_free(srv);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->admin_token);
 	free(srv->node_token);
