@@ -390,15 +390,11 @@ cJSON *mk_rbac_index_rules(const struct mk_rbac_index *x, const struct mk_user_i
 			continue;
 		if (!b->role || !binding_applies(b, u))
 			continue;
-		for (size_t j = 0; j < b->role->nrules; j++) {
-			cJSON *r = mk_rbac_rule_to_json(&b->role->rules[j]);
-			/* a ClusterRole bound in a namespace grants no non-resource URLs */
-			if (b->ns && cJSON_GetObjectItem(r, "nonResourceURLs")) {
-				cJSON_Delete(r);
-				continue;
-			}
-			cJSON_AddItemToArray(out, r);
-		}
+		/* as upstream's RulesFor: every rule of the role, also the non-resource
+		 * ones of a ClusterRole bound in a namespace (which the authorizer never
+		 * applies: a non-resource request has no namespace) */
+		for (size_t j = 0; j < b->role->nrules; j++)
+			cJSON_AddItemToArray(out, mk_rbac_rule_to_json(&b->role->rules[j]));
 	}
 	return out;
 }
