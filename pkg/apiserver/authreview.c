@@ -163,20 +163,28 @@ static void access_review(struct mk_request *req, struct mk_reply *rep, const ch
 					 "group must be specified");
 	}
 	if (lsar_ns && !cJSON_GetArraySize(causes)) {
-		if (cJSON_IsObject(na))
-			mk_api_cause_add(causes, "FieldValueInvalid", "spec.nonResourceAttributes",
-					 "spec.nonResourceAttributes: Invalid value: disallowed on "
-					 "this kind of request");
-		else if (!a.ns)
-			a.ns = lsar_ns;
-		else if (strcmp(a.ns, lsar_ns)) {
+		/* metadata.namespace is the path's; resourceAttributes.namespace must be it
+		 * (ValidateLocalSubjectAccessReview) */
+		cJSON *md = mk_json_ensure_object(obj, "metadata");
+		const char *mns = mk_json_get_string(md, "namespace");
+		if (mns && *mns && strcmp(mns, lsar_ns)) {
 			mk_reply_status(rep, 400, NULL, NULL,
-					"spec.resourceAttributes.namespace must match namespace: %s",
-					lsar_ns);
+					"the namespace of the provided object does not match the "
+					"namespace sent on the request");
 			cJSON_Delete(causes);
 			mk_user_info_release(&subject);
 			return;
 		}
+		mk_json_set_string(md, "namespace", lsar_ns);
+		if (cJSON_IsObject(na))
+			mk_api_cause_add(causes, "FieldValueInvalid", "spec.nonResourceAttributes",
+					 "spec.nonResourceAttributes: Invalid value: disallowed on "
+					 "this kind of request");
+		else if (!a.ns || strcmp(a.ns, lsar_ns))
+			mk_api_cause_add(causes, "FieldValueInvalid",
+					 "spec.resourceAttributes.namespace",
+					 "spec.resourceAttributes.namespace: Invalid value: \"%s\": must "
+					 "match metadata.namespace", a.ns ? a.ns : "");
 	}
 	if (cJSON_GetArraySize(causes)) {
 		const char *m = mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message");
