@@ -229,7 +229,9 @@ static enum mk_caller authenticate(struct mk_request *req)
 	if (req->srv->node_token && secret_equal(h, req->srv->node_token))
 		return MK_CALLER_NODE;
 	/* --token-auth-file users */
-	if (req->srv->ntoken_users && (req->token_user || (req->token_user = mk_rbac_token_user(req->srv, h))))
+	if (req->srv->ntoken_users && !req->token_user)
+		req->token_user = mk_rbac_token_user(req->srv, h);
+	if (req->token_user)
 		return MK_CALLER_USER;
 	return authenticate_sa(req, h);
 }
