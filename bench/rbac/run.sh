@@ -4,13 +4,16 @@
 # allowed before RBAC) and with a --token-auth-file user bound by a RoleBinding to a
 # Role among a few hundred other roles and bindings (the RBAC index walked per request),
 # printed side by side with the ratio (aim: >= 90 %). wrk over TLS, 4 connections.
-# Knobs: BENCH_DURATION (s per wrk run, default 8), BENCH_BINDINGS (extra bindings and
-# roles, default 300), BENCH_MINIK8S (binary).
+# The two identities alternate for BENCH_ROUNDS rounds and the best round of each is
+# kept, so load from outside the benchmark weighs on both alike.
+# Knobs: BENCH_DURATION (s per wrk run, default 5), BENCH_ROUNDS (default 3),
+# BENCH_BINDINGS (extra bindings and roles, default 300), BENCH_MINIK8S (binary).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../tests/lib/lib.sh"
 MINIK8S=${BENCH_MINIK8S:-$MINIK8S}
-DURATION=${BENCH_DURATION:-8}
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 NB=${BENCH_BINDINGS:-300}
 NS=benchrbac
 USER_TOKEN=bench-user-token-$$-0123456789
@@ -59,11 +62,16 @@ run() {
 printf '\n%-22s %12s %12s %7s   %s\n' "request" "admin req/s" "RBAC req/s" "ratio" "p50 ms admin/RBAC"
 for what in get list; do
 	[ $what = get ] && path=/api/v1/namespaces/$NS/pods/p0 || path=/api/v1/namespaces/$NS/pods
-	read -r ar ap50 _ < <(run "admin-$what" "$TOKEN" "$path")
-	read -r ur up50 _ < <(run "user-$what" "$USER_TOKEN" "$path")
+	ar=0 ur=0
+	for r in $(seq "$ROUNDS"); do
+		read -r a ap _ < <(run "admin-$what-$r" "$TOKEN" "$path")
+		[ "$a" -gt "$ar" ] && ar=$a ap50=$ap
+		read -r u up _ < <(run "user-$what-$r" "$USER_TOKEN" "$path")
+		[ "$u" -gt "$ur" ] && ur=$u up50=$up
+	done
 	ratio=$(python3 -c "print(f'{100 * $ur / $ar:.0f} %')")
 	printf '%-22s %12s %12s %7s   %s/%s\n' "$what pod$([ $what = list ] && echo 's (21)')" "$ar" "$ur" "$ratio" "$ap50" "$up50"
 done
-echo "anchor: RBAC-authorized requests at >= 90 % of the admin token's rate (same server, same run;"
-echo "        $NB other roles+bindings in the namespace)"
+echo "anchor: RBAC-authorized requests at >= 90 % of the admin token's rate (same server, same run,"
+echo "        best of $ROUNDS alternating ${DURATION}s rounds; $NB other roles+bindings in the namespace)"
 stop_server

@@ -54,12 +54,46 @@ struct rbinding {
 	size_t nsubjects;
 };
 
+/* indices into bindings[] */
+struct blist {
+	size_t n, cap;
+	size_t *idx;
+};
+
 struct mk_rbac_index {
 	struct rrole *roles;
 	size_t nroles, roles_cap;
 	struct rbinding *bindings;
 	size_t nbindings, bindings_cap;
+	/* the fast path (made by seal): bindings by the user name they grant to (User
+	 * subjects, and ServiceAccount subjects as system:serviceaccount:NS:NAME) and
+	 * by group, so a decision looks at the caller's bindings only */
+	struct mk_hmap by_user, by_group;
 };
+
+static void blist_add(struct mk_hmap *m, const char *key, size_t i)
+{
+	struct blist *l = mk_hmap_get(m, key);
+	if (!l) {
+		l = mk_malloc0(sizeof(*l));
+		mk_hmap_put(m, key, l);
+	}
+	if (l->n && l->idx[l->n - 1] == i)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 4;
+		l->idx = xrealloc(l->idx, l->cap * sizeof(*l->idx));
+	}
+	l->idx[l->n++] = i;
+}
+
+static void blist_free(void *p)
+{
+	struct blist *l = p;
+	if (l)
+		free(l->idx);
+	free(l);
+}
 
 /* ---- building ----------------------------------------------------------------- */
 
@@ -80,7 +114,10 @@ static char **strv_from_json(const cJSON *arr)
 
 struct mk_rbac_index *mk_rbac_index_new(void)
 {
-	return mk_malloc0(sizeof(struct mk_rbac_index));
+	struct mk_rbac_index *x = mk_malloc0(sizeof(struct mk_rbac_index));
+	mk_hmap_init(&x->by_user);
+	mk_hmap_init(&x->by_group);
+	return x;
 }
 
 static void rules_parse(const cJSON *rules, struct rrule **ret, size_t *ret_n)
@@ -179,6 +216,20 @@ void mk_rbac_index_seal(struct mk_rbac_index *x)
 	for (size_t i = 0; i < x->nbindings; i++) {
 		struct rbinding *b = &x->bindings[i];
 		b->role = find_role(x, b->ref_cluster ? NULL : b->ns, b->ref_name);
+		if (!b->role)
+			continue;
+		for (size_t j = 0; j < b->nsubjects; j++) {
+			const struct rsubject *s = &b->subjects[j];
+			if (s->kind == SUBJ_GROUP) {
+				blist_add(&x->by_group, s->name, i);
+			} else if (s->kind == SUBJ_USER) {
+				blist_add(&x->by_user, s->name, i);
+			} else if (s->ns) {
+				_cleanup_free_ char *u = mk_strdup_printf(
+					"system:serviceaccount:%s:%s", s->ns, s->name);
+				blist_add(&x->by_user, u, i);
+			}
+		}
 	}
 }
 
@@ -212,6 +263,8 @@ void mk_rbac_index_free(struct mk_rbac_index *x)
 	}
 	free(x->roles);
 	free(x->bindings);
+	mk_hmap_release(&x->by_user, blist_free);
+	mk_hmap_release(&x->by_group, blist_free);
 	free(x);
 }
 
@@ -337,23 +390,36 @@ static char *allowed_reason(const struct rbinding *b, const struct mk_user_info 
 				"to %s \"%s\"", b->name, b->ref_name, kind, who);
 }
 
-bool mk_rbac_index_allows(const struct mk_rbac_index *x, const struct mk_user_info *u,
-			  const struct mk_authz_attrs *a, char **ret_reason)
+/* whether one of the bindings of l grants a (their subjects match already) */
+static bool list_allows(const struct mk_rbac_index *x, const struct blist *l,
+			const struct mk_user_info *u, const struct mk_authz_attrs *a,
+			char **ret_reason)
 {
-	if (!x || !a->verb)
-		return false;
-	for (size_t i = 0; i < x->nbindings; i++) {
-		const struct rbinding *b = &x->bindings[i];
+	for (size_t k = 0; l && k < l->n; k++) {
+		const struct rbinding *b = &x->bindings[l->idx[k]];
 		/* a RoleBinding grants within its namespace only: never cluster-wide,
 		 * never across namespaces, never on non-resource URLs */
 		if (b->ns && (!a->resource || !a->ns || strcmp(b->ns, a->ns)))
 			continue;
-		if (!b->role || !binding_applies(b, u) || !role_allows(b->role, a))
+		if (!role_allows(b->role, a))
 			continue;
 		if (ret_reason)
 			*ret_reason = allowed_reason(b, u);
 		return true;
 	}
+	return false;
+}
+
+bool mk_rbac_index_allows(const struct mk_rbac_index *x, const struct mk_user_info *u,
+			  const struct mk_authz_attrs *a, char **ret_reason)
+{
+	if (!x || !a->verb)
+		return false;
+	if (u->name && list_allows(x, mk_hmap_get(&x->by_user, u->name), u, a, ret_reason))
+		return true;
+	for (size_t i = 0; i < u->ngroups; i++)
+		if (list_allows(x, mk_hmap_get(&x->by_group, u->groups[i]), u, a, ret_reason))
+			return true;
 	return false;
 }
 
