@@ -36,13 +36,27 @@ post "/api/v1/namespaces/$NS/pods" '{"apiVersion":"v1","kind":"Pod","metadata":{
 for i in $(seq 1 20); do
 	post "/api/v1/namespaces/$NS/pods" "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p$i\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}"
 done
-# noise: NB roles and bindings for other users, so the walk is not trivially short
-for i in $(seq 1 "$NB"); do
-	post "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/roles" \
-		"{\"metadata\":{\"name\":\"r$i\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\"],\"verbs\":[\"get\"]}]}"
-	post "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/rolebindings" \
-		"{\"metadata\":{\"name\":\"b$i\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"r$i\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"someone$i\"}]}"
-done
+# noise: NB roles and bindings for other users, so the index is not trivially small
+# (one python3 process, one TLS connection: no curl per object)
+python3 - "$API" "$TOKEN" "$CACERT" "$NS" "$NB" <<'PY' || die "could not create the roles and bindings"
+import http.client, json, ssl, sys, urllib.parse
+api, token, ca, ns, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+u = urllib.parse.urlparse(api)
+c = http.client.HTTPSConnection(u.hostname, u.port, context=ssl.create_default_context(cafile=ca))
+h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+base = "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/" % ns
+for i in range(1, n + 1):
+    for kind, body in (("roles", {"metadata": {"name": "r%d" % i}, "rules": [{"apiGroups": [""],
+                        "resources": ["configmaps"], "verbs": ["get"]}]}),
+                       ("rolebindings", {"metadata": {"name": "b%d" % i}, "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r%d" % i},
+                        "subjects": [{"kind": "User", "name": "someone%d" % i}]})):
+        c.request("POST", base + kind, json.dumps(body), h)
+        r = c.getresponse()
+        r.read()
+        if r.status != 201:
+            sys.exit("POST %s: %d" % (kind, r.status))
+PY
 post "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/roles" \
 	'{"metadata":{"name":"pod-reader"},"rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get","list"]}]}'
 post "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/rolebindings" \

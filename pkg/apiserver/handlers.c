@@ -1519,7 +1519,7 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
 	    (!strcmp(req->res->group, "rbac.authorization.k8s.io") ||
 	     !strcmp(req->res->name, "namespaces")))
-		mk_rbac_refresh(req->srv);
+		mk_rbac_refresh(req->srv, !strcmp(req->res->name, "clusterroles"));
 }
 
 static void resource_handle(struct mk_request *req, struct mk_reply *rep)

@@ -298,8 +298,10 @@ const struct mk_token_user *mk_rbac_token_user(struct mk_apiserver *srv, const c
  * those marked autoupdate), aggregates, builds the index. */
 int mk_rbac_start(struct mk_apiserver *srv, struct mk_error **err);
 void mk_rbac_free(struct mk_apiserver *srv);
-/* After a write to an RBAC kind or a namespace: aggregation and index rebuilt. */
-void mk_rbac_refresh(struct mk_apiserver *srv);
+/* After a write to an RBAC kind or a namespace: the index is rebuilt (from the
+ * store: RBAC writes are rare, requests are not), after ClusterRole aggregation when
+ * aggregate (a ClusterRole was written). */
+void mk_rbac_refresh(struct mk_apiserver *srv, bool aggregate);
 /* The one decision for requests and reviews: may req's identity (req->ui, the
  * caller kind) do a. *ret_reason as mk_rbac_index_allows (may be NULL). */
 bool mk_authz_request(struct mk_request *req, const struct mk_authz_attrs *a, char **ret_reason);

@@ -259,13 +259,13 @@ static struct mk_rbac_index *build_index(struct mk_apiserver *srv)
 	return x;
 }
 
-void mk_rbac_refresh(struct mk_apiserver *srv)
+void mk_rbac_refresh(struct mk_apiserver *srv, bool aggregate)
 {
 	struct mk_rbac *p = srv->rbac;
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->refresh);
-	for (int i = 0; i < 8 && aggregate_once(srv); i++)
+	for (int i = 0; aggregate && i < 8 && aggregate_once(srv); i++)
 		;
 	struct mk_rbac_index *x = build_index(srv), *old;
 	pthread_rwlock_wrlock(&p->lock);
@@ -289,7 +289,7 @@ int mk_rbac_start(struct mk_apiserver *srv, struct mk_error **err)
 	pthread_rwlock_init(&p->lock, NULL);
 	pthread_mutex_init(&p->refresh, NULL);
 	srv->rbac = p;
-	mk_rbac_refresh(srv);
+	mk_rbac_refresh(srv, true);
 	return 0;
 }
 
