@@ -30,6 +30,7 @@ struct server_flags {
 	int secrets_encryption;
 	unsigned node_grace_ms, eviction_ms;
 	unsigned metric_resolution_ms;
+	const char *token_auth_file;
 	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
 
@@ -70,6 +71,12 @@ static void server_help(void)
 	       "  --metric-resolution DUR     how often the agents' CPU and memory figures are\n"
 	       "                              scraped for metrics.k8s.io, 'kubectl top' (default\n"
 	       "                              15s, as metrics-server)\n"
+	       "  --token-auth-file FILE      users by static bearer token, one a line as\n"
+	       "                              kube-apiserver reads them: token,user,uid,\"g1,g2\"\n"
+	       "                              (groups optional). Users and service accounts may\n"
+	       "                              do what RBAC Roles/ClusterRoles bound to them (or\n"
+	       "                              their groups) allow; the admin token is\n"
+	       "                              system:admin in group system:masters (everything)\n"
 	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
 	       "  --disable-proxy, --disable-dns, --node-status-update-frequency DUR\n"
 	       "                              the agent's flags (see 'minik8s agent --help')\n"
@@ -230,7 +237,8 @@ int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
-	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES };
+	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
+	       O_TOKEN_FILE };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -258,6 +266,7 @@ int cmd_server(int argc, char **argv)
 		{ "restart-backoff", required_argument, NULL, O_A_BACKOFF },
 		{ "secrets-encryption", no_argument, NULL, O_SECRETS_ENC },
 		{ "metric-resolution", required_argument, NULL, O_METRES },
+		{ "token-auth-file", required_argument, NULL, O_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -336,6 +345,7 @@ int cmd_server(int argc, char **argv)
 				return cmd_usage_error("server", "invalid --restart-backoff '%s'", optarg);
 			break;
 		case O_SECRETS_ENC: f.secrets_encryption = 1; break;
+		case O_TOKEN_FILE: f.token_auth_file = optarg; break;
 		case 'h': server_help(); return 0;
 		default:
 			if (optopt)
@@ -457,6 +467,7 @@ int cmd_server(int argc, char **argv)
 		.namespace_controller = !f.disable_controllers,
 		.metrics_resolution_ms = f.metric_resolution_ms,
 		.sa_key_file = sa_key,
+		.token_auth_file = f.token_auth_file,
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;

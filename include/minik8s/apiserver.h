@@ -59,6 +59,8 @@ struct mk_apiserver_options {
 					       * NULL: those answer 503 */
 	const char *sa_key_file;	/* RSA key signing service account tokens (made,
 					 * 0600, when absent); NULL: a new key per run */
+	const char *token_auth_file;	/* static bearer tokens of users (kube-apiserver's
+					 * --token-auth-file: token,user,uid,"g1,g2"), or NULL */
 	unsigned metrics_resolution_ms;	/* how often metrics.k8s.io scrapes the agents
 					 * (metrics-server's --metric-resolution);
 					 * 0 = 15 s */

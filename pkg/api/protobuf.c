@@ -53,6 +53,17 @@ static const struct kind kinds[] = {
 	{ "authentication.k8s.io/v1", "SelfSubjectReview", &k8s__self_subject_review__descriptor },
 	{ "v1", "ServiceAccount", &k8s__service_account__descriptor },
 	{ "authentication.k8s.io/v1", "TokenRequest", &k8s__token_request__descriptor },
+	{ "rbac.authorization.k8s.io/v1", "Role", &k8s__role__descriptor },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRole", &k8s__cluster_role__descriptor },
+	{ "rbac.authorization.k8s.io/v1", "RoleBinding", &k8s__role_binding__descriptor },
+	{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
+	  &k8s__cluster_role_binding__descriptor },
+	{ "authorization.k8s.io/v1", "SelfSubjectRulesReview",
+	  &k8s__self_subject_rules_review__descriptor },
+	{ "authorization.k8s.io/v1", "SubjectAccessReview",
+	  &k8s__subject_access_review__descriptor },
+	{ "authorization.k8s.io/v1", "LocalSubjectAccessReview",
+	  &k8s__local_subject_access_review__descriptor },
 };
 
 /* "Message.field" of the fields that are pointers in the Go types (k8s.io/api

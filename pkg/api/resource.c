@@ -34,6 +34,12 @@ static const char *const sn_sa[] = { "sa", NULL };
 	  .group_version = "apps/v1", .namespaced = true, .short_names = sn,                 \
 	  .verbs = verbs_all, .has_status = true, .has_scale = true }
 
+/* rbac.authorization.k8s.io/v1: no short names, as upstream */
+#define RBAC(plural, sing, k, nsd, o)                                                      \
+	{ .name = plural, .singular = sing, .kind = k, .group = "rbac.authorization.k8s.io", \
+	  .version = "v1", .group_version = "rbac.authorization.k8s.io/v1", .namespaced = nsd, \
+	  .verbs = verbs_all, .ops = o }
+
 static const struct mk_api_resource resources[] = {
 	CORE("namespaces", "namespace", "Namespace", false, sn_ns, true),
 	CORE("pods", "pod", "Pod", true, sn_po, true),
@@ -84,6 +90,11 @@ static const struct mk_api_resource resources[] = {
 	  .group = "storage.k8s.io", .version = "v1", .group_version = "storage.k8s.io/v1",
 	  .namespaced = false, .short_names = sn_sc, .verbs = verbs_all,
 	  .ops = &mk_api_storageclass_ops },
+	RBAC("roles", "role", "Role", true, &mk_api_role_ops),
+	RBAC("clusterroles", "clusterrole", "ClusterRole", false, &mk_api_clusterrole_ops),
+	RBAC("rolebindings", "rolebinding", "RoleBinding", true, &mk_api_rolebinding_ops),
+	RBAC("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false,
+	     &mk_api_clusterrolebinding_ops),
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

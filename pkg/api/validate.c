@@ -425,7 +425,21 @@ static void validate_annotations(cJSON *causes, const cJSON *ann, const char *fi
 				 ANNOTATIONS_MAX_BYTES);
 }
 
-enum name_rule { NAME_SUBDOMAIN, NAME_LABEL, NAME_DNS1035 };
+enum name_rule { NAME_SUBDOMAIN, NAME_LABEL, NAME_DNS1035, NAME_PATH_SEGMENT };
+
+/* path.IsValidPathSegmentName: the names RBAC kinds take (system:basic-user) */
+static const char *check_path_segment(const char *s)
+{
+	if (!strcmp(s, "."))
+		return "may not be '.'";
+	if (!strcmp(s, ".."))
+		return "may not be '..'";
+	if (strchr(s, '/'))
+		return "may not contain '/'";
+	if (strchr(s, '%'))
+		return "may not contain '%'";
+	return NULL;
+}
 
 static void validate_object_meta(cJSON *causes, const cJSON *meta, const char *prefix,
 				 enum name_rule rule, int namespaced)
@@ -439,6 +453,7 @@ static void validate_object_meta(cJSON *causes, const cJSON *meta, const char *p
 	} else {
 		const char *msg = rule == NAME_LABEL	  ? mk_api_check_dns1123_label(name)
 				  : rule == NAME_DNS1035 ? check_dns1035_label(name)
+				  : rule == NAME_PATH_SEGMENT ? check_path_segment(name)
 							 : mk_api_check_dns1123_subdomain(name);
 		if (msg)
 			invalid_str(causes, P(f, "%s.name", prefix), name, msg);
@@ -1665,6 +1680,7 @@ int mk_api_validate(const struct mk_api_resource *r, const cJSON *obj, const cJS
 	} else {
 		enum name_rule rule = mk_api_is_kind(r, "Namespace") ? NAME_LABEL
 				      : mk_api_is_kind(r, "Service") ? NAME_DNS1035
+				      : !strcmp(r->group, "rbac.authorization.k8s.io") ? NAME_PATH_SEGMENT
 								     : NAME_SUBDOMAIN;
 		validate_object_meta(causes, meta, "metadata", rule, r->namespaced ? 1 : 0);
 		if (old)

@@ -1,41 +1,32 @@
-/* SelfSubjectAccessReview (authorization.k8s.io/v1) and SelfSubjectReview
- * (authentication.k8s.io/v1): `kubectl auth can-i` and `kubectl auth whoami`.
- * Every authenticated caller may ask both (kube-apiserver's system:basic-user);
- * nothing is stored. The access answer comes from mk_authz_allowed, the same
- * function that authorizes real requests, so it cannot drift from the truth. */
+/* The reviews: SelfSubjectAccessReview, SubjectAccessReview,
+ * LocalSubjectAccessReview and SelfSubjectRulesReview (authorization.k8s.io/v1) and
+ * SelfSubjectReview (authentication.k8s.io/v1): `kubectl auth can-i [--list]` and
+ * `kubectl auth whoami`. The self reviews are every authenticated user's (the
+ * default system:basic-user ClusterRole); the others need create on their resource
+ * (RBAC, server.c). Nothing is stored. The answers come from mk_authz_request /
+ * mk_rbac_allowed, the functions that authorize real requests, so they cannot
+ * drift from the truth. */
 #include <string.h>
 #include <strings.h>
 #include "internal.h"
 
 #define SSAR_PATH "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 #define SSR_PATH "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+#define SAR_PATH "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+#define SSRR_PATH "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+#define LSAR_PREFIX "/apis/authorization.k8s.io/v1/namespaces/"
+#define LSAR_SUFFIX "/localsubjectaccessreviews"
 
-/* The identities behind the tokens: the admin's, the nodes', and service accounts'
- * (groups as kube-apiserver gives them). */
+/* The identity of the request (server.c's mk_rbac_identify: the token's, or the
+ * impersonated one), as UserInfo. */
 static void user_info(const struct mk_request *req, cJSON *ui)
 {
-	cJSON *g;
-	if (req->caller == MK_CALLER_SA) {
-		cJSON_AddStringToObject(ui, "username", req->sa_user);
-		g = cJSON_AddArrayToObject(ui, "groups");
-		cJSON_AddItemToArray(g, cJSON_CreateString("system:serviceaccounts"));
-		_cleanup_free_ char *nsg = mk_strdup_printf("system:serviceaccounts:%s", req->sa_ns);
-		cJSON_AddItemToArray(g, cJSON_CreateString(nsg));
-		cJSON_AddItemToArray(g, cJSON_CreateString("system:authenticated"));
-		return;
-	}
-	/* a node: system:node:NAME in system:nodes, as kubelets are; the join token:
-	 * a bootstrap user in system:bootstrappers */
-	const char *user = req->caller == MK_CALLER_ADMIN   ? "system:admin"
-			   : req->caller == MK_CALLER_NODE ? req->node_user
-							   : "system:bootstrap:node-join";
-	const char *group = req->caller == MK_CALLER_ADMIN   ? "system:masters"
-			    : req->caller == MK_CALLER_NODE ? "system:nodes"
-							    : "system:bootstrappers";
-	cJSON_AddStringToObject(ui, "username", user);
-	g = cJSON_AddArrayToObject(ui, "groups");
-	cJSON_AddItemToArray(g, cJSON_CreateString(group));
-	cJSON_AddItemToArray(g, cJSON_CreateString("system:authenticated"));
+	cJSON_AddStringToObject(ui, "username", req->ui.name ? req->ui.name : "");
+	if (req->ui.uid)
+		cJSON_AddStringToObject(ui, "uid", req->ui.uid);
+	cJSON *g = cJSON_AddArrayToObject(ui, "groups");
+	for (size_t i = 0; i < req->ui.ngroups; i++)
+		cJSON_AddItemToArray(g, cJSON_CreateString(req->ui.groups[i]));
 }
 
 /* The body as a JSON object of the expected kind; on failure fills rep, NULL. */
@@ -108,14 +99,17 @@ static const char *opt_string(const cJSON *o, const char *key, cJSON *causes, co
 	return j->valuestring;
 }
 
-static void access_review(struct mk_request *req, struct mk_reply *rep)
+/* kind: SelfSubjectAccessReview, SubjectAccessReview or LocalSubjectAccessReview
+ * (then lsar_ns is the namespace of the path) */
+static void access_review(struct mk_request *req, struct mk_reply *rep, const char *kind,
+			  const char *lsar_ns)
 {
-	_cleanup_cjson_ cJSON *obj =
-		review_body(req, rep, "authorization.k8s.io/v1", "SelfSubjectAccessReview");
+	_cleanup_cjson_ cJSON *obj = review_body(req, rep, "authorization.k8s.io/v1", kind);
+	bool self = !strcmp(kind, "SelfSubjectAccessReview");
+	struct mk_user_info subject = { 0 };
 	if (!obj)
 		return;
-	if (mk_field_validation(req, rep, "authorization.k8s.io", "v1", "SelfSubjectAccessReview",
-				obj, NULL, false) < 0)
+	if (mk_field_validation(req, rep, "authorization.k8s.io", "v1", kind, obj, NULL, false) < 0)
 		return;
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(spec, "resourceAttributes");
@@ -133,7 +127,7 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 		a.sub = opt_string(ra, "subresource", causes, "spec.resourceAttributes.subresource");
 		a.name = opt_string(ra, "name", causes, "spec.resourceAttributes.name");
 		a.ns = opt_string(ra, "namespace", causes, "spec.resourceAttributes.namespace");
-		opt_string(ra, "group", causes, "spec.resourceAttributes.group");
+		a.group = opt_string(ra, "group", causes, "spec.resourceAttributes.group");
 		if (!a.resource)
 			a.resource = "";
 		if (a.sub && !*a.sub)
@@ -151,29 +145,107 @@ static void access_review(struct mk_request *req, struct mk_reply *rep)
 				 ra ? "spec.resourceAttributes.verb" : "spec.nonResourceAttributes.verb",
 				 "%s: Required value", ra ? "spec.resourceAttributes.verb"
 							  : "spec.nonResourceAttributes.verb");
+	if (!self && !cJSON_GetArraySize(causes)) {
+		/* the subject: spec.user, spec.groups, spec.uid */
+		const cJSON *g;
+		const char *user = opt_string(spec, "user", causes, "spec.user");
+		const char *uid = opt_string(spec, "uid", causes, "spec.uid");
+		cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(spec, "groups"))
+		{
+			if (cJSON_IsString(g))
+				mk_user_info_add_group(&subject, g->valuestring);
+		}
+		subject.name = mk_strdup(user ? user : "");
+		subject.uid = uid ? mk_strdup(uid) : NULL;
+		if ((!user || !*user) && !subject.ngroups)
+			mk_api_cause_add(causes, "FieldValueInvalid", "spec.user",
+					 "spec.user: Invalid value: \"\": at least one of user or "
+					 "group must be specified");
+	}
+	if (lsar_ns && !cJSON_GetArraySize(causes)) {
+		/* metadata.namespace is the path's; resourceAttributes.namespace must be it
+		 * (ValidateLocalSubjectAccessReview) */
+		cJSON *md = mk_json_ensure_object(obj, "metadata");
+		const char *mns = mk_json_get_string(md, "namespace");
+		if (mns && *mns && strcmp(mns, lsar_ns)) {
+			mk_reply_status(rep, 400, NULL, NULL,
+					"the namespace of the provided object does not match the "
+					"namespace sent on the request");
+			cJSON_Delete(causes);
+			mk_user_info_release(&subject);
+			return;
+		}
+		mk_json_set_string(md, "namespace", lsar_ns);
+		if (cJSON_IsObject(na))
+			mk_api_cause_add(causes, "FieldValueInvalid", "spec.nonResourceAttributes",
+					 "spec.nonResourceAttributes: Invalid value: disallowed on "
+					 "this kind of request");
+		else if (!a.ns || strcmp(a.ns, lsar_ns))
+			mk_api_cause_add(causes, "FieldValueInvalid",
+					 "spec.resourceAttributes.namespace",
+					 "spec.resourceAttributes.namespace: Invalid value: \"%s\": must "
+					 "match metadata.namespace", a.ns ? a.ns : "");
+	}
 	if (cJSON_GetArraySize(causes)) {
 		const char *m = mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message");
 		_cleanup_free_ char *msg =
-			mk_strdup_printf("SelfSubjectAccessReview.authorization.k8s.io \"\" is "
-					 "invalid: %s", m ? m : "");
-		_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", msg,
-							      "SelfSubjectAccessReview", NULL, causes);
+			mk_strdup_printf("%s.authorization.k8s.io \"\" is invalid: %s", kind,
+					 m ? m : "");
+		_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", msg, kind, NULL,
+							      causes);
 		mk_json_set_string(mk_json_get(st, "details"), "group", "authorization.k8s.io");
 		mk_reply_json(rep, 422, st);
+		mk_user_info_release(&subject);
 		return;
 	}
 	cJSON_Delete(causes);
-	a.node = req->node_name;
-	a.store = req->srv->store;
-	bool allowed = mk_authz_allowed(req->caller, &a);
+	_cleanup_free_ char *reason = NULL;
+	bool allowed = self ? mk_authz_request(req, &a, &reason)
+			    : mk_rbac_allowed(req->srv, &subject, &a, &reason);
+	mk_user_info_release(&subject);
 	cJSON *status = cJSON_AddObjectToObject(obj, "status");
 	cJSON_AddBoolToObject(status, "allowed", allowed);
-	if (req->caller == MK_CALLER_ADMIN)
-		cJSON_AddStringToObject(status, "reason", "the admin token may do everything");
-	else if (allowed && req->caller == MK_CALLER_NODE)
-		cJSON_AddStringToObject(status, "reason", "allowed by the Node authorizer");
-	else if (allowed)
-		cJSON_AddStringToObject(status, "reason", "allowed to every service account");
+	if (allowed && reason)
+		cJSON_AddStringToObject(status, "reason", reason);
+	mk_reply_json(rep, 201, obj);
+}
+
+/* SelfSubjectRulesReview: the rules the caller holds in spec.namespace, as
+ * resourceRules and nonResourceRules (what kubectl auth can-i --list prints). */
+static void rules_review(struct mk_request *req, struct mk_reply *rep)
+{
+	_cleanup_cjson_ cJSON *obj =
+		review_body(req, rep, "authorization.k8s.io/v1", "SelfSubjectRulesReview");
+	if (!obj)
+		return;
+	if (mk_field_validation(req, rep, "authorization.k8s.io", "v1", "SelfSubjectRulesReview",
+				obj, NULL, false) < 0)
+		return;
+	const char *ns = mk_json_get_string(obj, "spec.namespace");
+	_cleanup_cjson_ cJSON *rules = mk_rbac_rules_of(req->srv, &req->ui, ns && *ns ? ns : NULL);
+	cJSON *status = cJSON_AddObjectToObject(obj, "status");
+	cJSON *rr = cJSON_AddArrayToObject(status, "resourceRules");
+	cJSON *nr = cJSON_AddArrayToObject(status, "nonResourceRules");
+	const cJSON *r;
+	cJSON_ArrayForEach(r, rules)
+	{
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddItemToObject(o, "verbs", cJSON_Duplicate(cJSON_GetObjectItem(r, "verbs"), 1));
+		if (cJSON_GetObjectItem(r, "nonResourceURLs")) {
+			cJSON_AddItemToObject(o, "nonResourceURLs",
+					      cJSON_Duplicate(cJSON_GetObjectItem(r, "nonResourceURLs"), 1));
+			cJSON_AddItemToArray(nr, o);
+			continue;
+		}
+		static const char *const keys[] = { "apiGroups", "resources", "resourceNames" };
+		for (size_t i = 0; i < MK_ARRAY_SIZE(keys); i++) {
+			const cJSON *v = cJSON_GetObjectItem(r, keys[i]);
+			if (v)
+				cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, 1));
+		}
+		cJSON_AddItemToArray(rr, o);
+	}
+	cJSON_AddBoolToObject(status, "incomplete", false);
 	mk_reply_json(rep, 201, obj);
 }
 
@@ -191,20 +263,52 @@ static void subject_review(struct mk_request *req, struct mk_reply *rep)
 	mk_reply_json(rep, 201, obj);
 }
 
+/* the namespace of a .../namespaces/NS/localsubjectaccessreviews path (owned), or NULL */
+static char *lsar_namespace(const char *url)
+{
+	size_t pl = strlen(LSAR_PREFIX), sl = strlen(LSAR_SUFFIX), l = strlen(url);
+	if (strncmp(url, LSAR_PREFIX, pl) || l <= pl + sl || strcmp(url + l - sl, LSAR_SUFFIX))
+		return NULL;
+	char *ns = mk_strdup_printf("%.*s", (int)(l - pl - sl), url + pl);
+	if (strchr(ns, '/')) {
+		free(ns);
+		return NULL;
+	}
+	return ns;
+}
+
 bool mk_authreview_handle(struct mk_request *req, struct mk_reply *rep)
 {
-	bool ssar = !strcmp(req->url, SSAR_PATH), ssr = !strcmp(req->url, SSR_PATH);
+	static const struct {
+		const char *path, *resource;
+	} paths[] = {
+		{ SSAR_PATH, "selfsubjectaccessreviews" },
+		{ SSR_PATH, "selfsubjectreviews" },
+		{ SAR_PATH, "subjectaccessreviews" },
+		{ SSRR_PATH, "selfsubjectrulesreviews" },
+	};
+	_cleanup_free_ char *lsar_ns = lsar_namespace(req->url);
+	const char *resource = lsar_ns ? "localsubjectaccessreviews" : NULL;
 
-	if (!ssar && !ssr)
+	for (size_t i = 0; !resource && i < MK_ARRAY_SIZE(paths); i++)
+		if (!strcmp(req->url, paths[i].path))
+			resource = paths[i].resource;
+	if (!resource)
 		return false;
 	if (strcmp(req->method, "POST")) {
-		mk_reply_status(rep, 405, ssar ? "selfsubjectaccessreviews" : "selfsubjectreviews",
-				NULL, "the server does not allow this method on the requested "
-				      "resource: only create (POST) is supported");
+		mk_reply_status(rep, 405, resource, NULL,
+				"the server does not allow this method on the requested "
+				"resource: only create (POST) is supported");
 		return true;
 	}
-	if (ssar)
-		access_review(req, rep);
+	if (lsar_ns)
+		access_review(req, rep, "LocalSubjectAccessReview", lsar_ns);
+	else if (!strcmp(resource, "selfsubjectaccessreviews"))
+		access_review(req, rep, "SelfSubjectAccessReview", NULL);
+	else if (!strcmp(resource, "subjectaccessreviews"))
+		access_review(req, rep, "SubjectAccessReview", NULL);
+	else if (!strcmp(resource, "selfsubjectrulesreviews"))
+		rules_review(req, rep);
 	else
 		subject_review(req, rep);
 	return true;

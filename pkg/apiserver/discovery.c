@@ -64,12 +64,19 @@ static void init_groups(void)
 
 struct review_resource {
 	const char *group, *name, *singular, *kind;
+	bool namespaced;
 };
 static const struct review_resource review_resources[] = {
+	{ "authorization.k8s.io", "localsubjectaccessreviews", "localsubjectaccessreview",
+	  "LocalSubjectAccessReview", true },
 	{ "authorization.k8s.io", "selfsubjectaccessreviews", "selfsubjectaccessreview",
-	  "SelfSubjectAccessReview" },
+	  "SelfSubjectAccessReview", false },
+	{ "authorization.k8s.io", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+	  "SelfSubjectRulesReview", false },
+	{ "authorization.k8s.io", "subjectaccessreviews", "subjectaccessreview",
+	  "SubjectAccessReview", false },
 	{ "authentication.k8s.io", "selfsubjectreviews", "selfsubjectreview",
-	  "SelfSubjectReview" },
+	  "SelfSubjectReview", false },
 };
 
 static cJSON *group_doc(const char *name)
@@ -167,7 +174,7 @@ static cJSON *resource_list(const char *group, const char *version)
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", rr->name);
 		cJSON_AddStringToObject(e, "singularName", rr->singular);
-		cJSON_AddBoolToObject(e, "namespaced", false);
+		cJSON_AddBoolToObject(e, "namespaced", rr->namespaced);
 		cJSON_AddStringToObject(e, "kind", rr->kind);
 		cJSON_AddItemToObject(e, "verbs", string_array((const char *const[]){ "create", NULL }));
 		cJSON_AddItemToArray(arr, e);
@@ -228,7 +235,9 @@ static cJSON *openapi_doc(const char *group, const char *version)
 		const struct review_resource *rr = &review_resources[i];
 		if (strcmp(rr->group, group) || strcmp(version, "v1"))
 			continue;
-		_cleanup_free_ char *p = mk_strdup_printf("/apis/%s/v1/%s", group, rr->name);
+		_cleanup_free_ char *p = mk_strdup_printf("/apis/%s/v1/%s%s", group,
+							  rr->namespaced ? "namespaces/{namespace}/" : "",
+							  rr->name);
 		cJSON *item = cJSON_CreateObject(), *op = cJSON_AddObjectToObject(item, "post");
 		cJSON *gvk = cJSON_AddObjectToObject(op, "x-kubernetes-group-version-kind");
 		cJSON_AddStringToObject(gvk, "group", group);

@@ -397,6 +397,8 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (mk_noderestriction_admit(req, rep, NULL, obj) < 0)
 		return;
+	if (mk_rbac_admit(req, rep, obj, NULL) < 0) /* escalation prevention */
+		return;
 	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
 		return;
 	if (dry) {
@@ -963,6 +965,8 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 	}
 	if (mk_noderestriction_admit(req, rep, old, obj) < 0)
 		return -1;
+	if (target == TARGET_MAIN && mk_rbac_admit(req, rep, obj, old) < 0)
+		return -1;
 	/* a stale precondition is a conflict even when nothing would change */
 	uint64_t old_rv = 0;
 	if (expect_rv && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &old_rv) == 0 &&
@@ -1511,7 +1515,20 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
+static void resource_handle(struct mk_request *req, struct mk_reply *rep);
+
+/* Writes to RBAC kinds (and namespaces, whose deletion takes their roles along)
+ * rebuild the RBAC index before the reply goes, so the next request sees them. */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	resource_handle(req, rep);
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
+	    (!strcmp(req->res->group, "rbac.authorization.k8s.io") ||
+	     !strcmp(req->res->name, "namespaces")))
+		mk_rbac_refresh(req->srv, !strcmp(req->res->name, "clusterroles"));
+}
+
+static void resource_handle(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
 	const char *m = req->method;

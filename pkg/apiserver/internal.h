@@ -38,13 +38,25 @@ struct mk_apiserver {
 	struct mk_metrics *metrics;	/* metrics.k8s.io scraper and figures (metrics.c) */
 	struct mk_satoken_key *sa_key;	/* signs and verifies service account tokens */
 	pthread_mutex_t cred_lock;	/* serialises node credential issuing (nodecred.c) */
+	struct mk_rbac *rbac;		/* the RBAC policy index (rbac_policy.c) */
+	struct mk_token_user *token_users; /* --token-auth-file users (rbac_policy.c) */
+	size_t ntoken_users;
 };
 
 /* Who is calling: the admin token, a node's own credential (req->node_name says
- * which, nodecred.c), a service account token (req->sa_ns/sa_name say which), the
- * join token (it only bootstraps: it may ask for a node credential), or nobody. */
+ * which, nodecred.c), a service account token (req->sa_ns/sa_name say which), a
+ * --token-auth-file user or an impersonated one, the join token (it only
+ * bootstraps: it may ask for a node credential), or nobody. */
 enum mk_caller { MK_CALLER_NONE, MK_CALLER_ADMIN, MK_CALLER_NODE, MK_CALLER_SA,
-		 MK_CALLER_BOOTSTRAP };
+		 MK_CALLER_USER, MK_CALLER_BOOTSTRAP };
+
+/* Who a request acts as (authentication.k8s.io UserInfo). */
+struct mk_user_info {
+	char *name;
+	char *uid;	/* or NULL */
+	char **groups;	/* NULL-terminated, ngroups of them */
+	size_t ngroups;
+};
 
 /* What a caller asks to do, in Kubernetes terms (verb get/list/watch/create/update/
  * patch/delete/deletecollection; resource NULL for a non-resource path). */
@@ -59,6 +71,7 @@ struct mk_authz_attrs {
 	 * the pod -> object relationships in (nodeauthz.c) */
 	const char *node;
 	struct mk_store *store;
+	const char *group;	/* API group of resource ("" core); NULL: "" */
 };
 
 /* The authorizer (server.c): whether who may do a. */
@@ -91,6 +104,9 @@ struct mk_request {
 	char *sa_user;				/* system:serviceaccount:NS:NAME */
 	char *node_name;			/* MK_CALLER_NODE: the node */
 	char *node_user;			/* system:node:NAME */
+	struct mk_user_info ui;			/* who the request acts as (after
+						 * impersonation); set by dispatch */
+	const struct mk_token_user *token_user;	/* MK_CALLER_USER by token */
 };
 
 /* A reply: status code + body + content type. Handlers fill it; server.c sends. */
@@ -176,8 +192,6 @@ int mk_serviceaccounts_bootstrap(struct mk_apiserver *srv, struct mk_error **err
  * to "default", the account must exist (else 403 in *err, code EACCES). */
 int mk_serviceaccounts_admit_pod(struct mk_apiserver *srv, const char *ns, cJSON *pod,
 				 struct mk_error **err);
-/* The 403 a service account gets for req (kube-apiserver's RBAC wording). */
-void mk_serviceaccounts_forbid(struct mk_request *req, struct mk_reply *rep);
 /* POST .../serviceaccounts/NAME/token (TokenRequest). */
 void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep);
 
@@ -270,6 +284,79 @@ bool mk_proxy_http_split_id(const char *id, char **ret_scheme, char **ret_name, 
  * when it stays as is (another host, a relative path). Owned. */
 char *mk_proxy_http_rewrite_location(const char *loc, const char *backend, const char *req_host,
 				     const char *prefix);
+
+/* ---- RBAC (rbac.c: pure; rbac_policy.c: the server's policy) ------------------ */
+struct mk_rbac_index;
+struct rrule;
+struct mk_rbac_index *mk_rbac_index_new(void);
+/* Adds obj, an object of resource (roles, clusterroles, rolebindings,
+ * clusterrolebindings; others ignored); then seal before use. */
+void mk_rbac_index_add(struct mk_rbac_index *x, const char *resource, const cJSON *obj);
+void mk_rbac_index_seal(struct mk_rbac_index *x);
+void mk_rbac_index_free(struct mk_rbac_index *x);
+/* Whether a binding of x grants u the request a; *ret_reason (owned, may be NULL)
+ * names the binding when allowed. */
+bool mk_rbac_index_allows(const struct mk_rbac_index *x, const struct mk_user_info *u,
+			  const struct mk_authz_attrs *a, char **ret_reason);
+/* The rules u holds in ns (NULL: cluster-wide only), a JSON array of PolicyRule. */
+cJSON *mk_rbac_index_rules(const struct mk_rbac_index *x, const struct mk_user_info *u,
+			   const char *ns);
+/* The rules of Role ns/name (ns NULL: ClusterRole name), or NULL if absent. Owned. */
+cJSON *mk_rbac_index_role_rules(const struct mk_rbac_index *x, const char *ns, const char *name);
+/* NULL when the rules owner (JSON array) cover every permission of servant, else the
+ * missing ones in kube-apiserver's compact form, one a line (owned). */
+char *mk_rbac_rules_uncovered(const cJSON *owner, const cJSON *servant);
+/* The union of the rules of roles[0..n) (ClusterRole objects) selected by role's
+ * aggregationRule, role itself excluded. Owned. */
+cJSON *mk_rbac_aggregate_rules(const cJSON *role, const cJSON *const *roles, size_t n);
+/* The authorization attributes of an HTTP request (RequestInfo); strings point into
+ * *scratch (owned, free it after). */
+void mk_authz_attrs_from_request(const char *method, const char *url, bool watch,
+				 char **scratch, struct mk_authz_attrs *a);
+/* kube-apiserver's 403 message for user denied a (owned). */
+char *mk_rbac_forbidden_message(const char *user, const struct mk_authz_attrs *a);
+bool mk_user_info_in_group(const struct mk_user_info *u, const char *g);
+void mk_user_info_add_group(struct mk_user_info *u, const char *g);
+void mk_user_info_copy(struct mk_user_info *dst, const struct mk_user_info *src);
+void mk_user_info_release(struct mk_user_info *u);
+/* ["a" "b"], as Go's %q prints a []string (owned). */
+char *mk_user_info_groups_quoted(const struct mk_user_info *u);
+
+struct mk_rbac;
+/* A --token-auth-file line: token,user,uid,"group1,group2". */
+struct mk_token_user {
+	char *token;
+	struct mk_user_info ui;
+};
+/* Loads the static token file (kube-apiserver's --token-auth-file CSV). */
+int mk_rbac_token_file_load(struct mk_apiserver *srv, const char *path, struct mk_error **err);
+/* The user of a static token, or NULL. */
+const struct mk_token_user *mk_rbac_token_user(struct mk_apiserver *srv, const char *token);
+/* Makes the default ClusterRoles and bindings (absent ones, or missing rules of
+ * those marked autoupdate), aggregates, builds the index. */
+int mk_rbac_start(struct mk_apiserver *srv, struct mk_error **err);
+void mk_rbac_free(struct mk_apiserver *srv);
+/* After a write to an RBAC kind or a namespace: the index is rebuilt (from the
+ * store: RBAC writes are rare, requests are not), after ClusterRole aggregation when
+ * aggregate (a ClusterRole was written). */
+void mk_rbac_refresh(struct mk_apiserver *srv, bool aggregate);
+/* The one decision for requests and reviews: may req's identity (req->ui, the
+ * caller kind) do a. *ret_reason as mk_rbac_index_allows (may be NULL). */
+bool mk_authz_request(struct mk_request *req, const struct mk_authz_attrs *a, char **ret_reason);
+/* Whether u (not a token: any user, as SubjectAccessReview asks) may do a. */
+bool mk_rbac_allowed(struct mk_apiserver *srv, const struct mk_user_info *u,
+		     const struct mk_authz_attrs *a, char **ret_reason);
+/* The rules u holds in ns (SelfSubjectRulesReview), JSON array owned. */
+cJSON *mk_rbac_rules_of(struct mk_apiserver *srv, const struct mk_user_info *u, const char *ns);
+/* Fills req->ui from the authenticated caller, then applies the Impersonate-*
+ * headers; -1 when rep holds the refusal. */
+int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep);
+/* The 403 for req's identity denied a (kube-apiserver's words). */
+void mk_rbac_forbid(struct mk_request *req, struct mk_reply *rep, const struct mk_authz_attrs *a);
+/* Escalation prevention on a write of an RBAC object obj (old: NULL on create):
+ * 0 to go on, -1 when rep holds the 403. */
+int mk_rbac_admit(struct mk_request *req, struct mk_reply *rep, const cJSON *obj,
+		  const cJSON *old);
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);

@@ -678,8 +678,8 @@ bool mk_metrics_handle(struct mk_request *req, struct mk_reply *rep)
 	const char *resource = pods ? "pods" : "nodes";
 	const char *verb = verb_of(req, !name);
 	struct mk_authz_attrs a = {.verb = verb, .resource = resource, .name = name, .ns = ns,
-				   .node = req->node_name, .store = req->srv->store};
-	if (!mk_authz_allowed(req->caller, &a)) {
+				   .group = "metrics.k8s.io"};
+	if (!mk_authz_request(req, &a, NULL)) {
 		mk_reply_status(rep, 403, resource, name,
 				"%s.metrics.k8s.io%s%s is forbidden: %s may not %s it", resource,
 				name ? " " : "", name ? name : "",

@@ -235,41 +235,21 @@ static enum mk_caller authenticate(struct mk_request *req)
 		req->node_user = mk_strdup_printf("system:node:%s", req->node_name);
 		return MK_CALLER_NODE;
 	}
+	/* --token-auth-file users */
+	if (req->srv->ntoken_users && !req->token_user)
+		req->token_user = mk_rbac_token_user(req->srv, h);
+	if (req->token_user)
+		return MK_CALLER_USER;
 	return authenticate_sa(req, h);
 }
 
-/* What a service account may do without RBAC (kube-apiserver with RBAC on and no
- * bindings: system:discovery, system:basic-user and system:public-info-viewer):
- * read the discovery and version documents and ask who it is and what it may do. */
-static bool sa_allowed(const struct mk_authz_attrs *a)
-{
-	static const char *const paths[] = { "/api", "/apis", "/version", "/openapi",
-					     "/healthz", "/livez", "/readyz" };
-	if (a->resource && *a->resource)
-		return !strcmp(a->verb, "create") && !a->sub &&
-		       (!strcmp(a->resource, "selfsubjectaccessreviews") ||
-			!strcmp(a->resource, "selfsubjectreviews") ||
-			!strcmp(a->resource, "selfsubjectrulesreviews"));
-	if (!a->path || strcmp(a->verb, "get"))
-		return false;
-	for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++) {
-		size_t n = strlen(paths[i]);
-		if (!strncmp(a->path, paths[i], n) && (!a->path[n] || a->path[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
-/* The one decision for requests and for SelfSubjectAccessReview (authreview.c):
- * the admin may do everything, a node what the Node authorizer lets it
- * (nodeauthz.c), the join token and service accounts (no RBAC yet) discovery and
- * self review. */
+/* The node branch of the authorizer (the Node authorizer, nodeauthz.c); the admin
+ * may do everything. Service accounts, users and the join token are RBAC's
+ * (mk_authz_request, rbac_policy.c): false here. */
 bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 {
 	if (who == MK_CALLER_ADMIN)
 		return true;
-	if (who == MK_CALLER_SA || who == MK_CALLER_BOOTSTRAP)
-		return sa_allowed(a);
 	if (who != MK_CALLER_NODE)
 		return false;
 	const char *why;
@@ -344,21 +324,36 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 	}
 	enum mk_caller who = authenticate(req);
 	req->caller = who;
-	/* the names kubectl auth whoami shows (authreview.c), for the request log */
-	req->user = who == MK_CALLER_ADMIN	  ? "system:admin"
-		    : who == MK_CALLER_NODE	  ? req->node_user
-		    : who == MK_CALLER_SA	  ? req->sa_user
-		    : who == MK_CALLER_BOOTSTRAP ? "system:bootstrap:node-join"
-						  : NULL;
 	if (who == MK_CALLER_NONE) {
 		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
 		return;
 	}
+	/* the identity (user, groups) after impersonation: what kubectl auth whoami
+	 * shows (authreview.c), RBAC decides on and the request log names */
+	if (mk_rbac_identify(req, rep) < 0) {
+		req->user = req->ui.name;
+		return;
+	}
+	req->user = req->ui.name;
+	who = req->caller;
 	if (req->too_large) {
 		mk_reply_status(rep, 413, NULL, NULL,
 				"the request body is larger than the limit of %zu bytes",
 				req->srv->max_body);
 		return;
+	}
+	/* service accounts and users: RBAC on every request, before any handler (nodes:
+	 * the Node authorizer below; the join token: discovery, self review and its
+	 * node credential only) */
+	if (who == MK_CALLER_SA || who == MK_CALLER_USER) {
+		_cleanup_free_ char *scratch = NULL;
+		struct mk_authz_attrs a;
+		mk_authz_attrs_from_request(req->method, req->url, mk_request_bool(req, "watch"),
+					    &scratch, &a);
+		if (!mk_authz_request(req, &a, NULL)) {
+			mk_rbac_forbid(req, rep, &a);
+			return;
+		}
 	}
 	if (mk_discovery_handle(req, req->url, rep))
 		return;
@@ -372,14 +367,6 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 				"forbidden: User \"system:bootstrap:node-join\" cannot %s path \"%s\": "
 				"the join token may only ask for a node credential (POST %s)",
 				request_verb(req), req->url, MK_NODECRED_PATH);
-		return;
-	}
-	/* a service account may do nothing else until RBAC can grant it something */
-	if (who == MK_CALLER_SA) {
-		n = split_path(path, seg, 8);
-		if (n < 0 || route_resource(req, seg, n) != 0)
-			req->res = NULL;
-		mk_serviceaccounts_forbid(req, rep);
 		return;
 	}
 	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
@@ -602,6 +589,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->sa_user);
 	free(req->node_name);
 	free(req->node_user);
+	mk_user_info_release(&req->ui);
 	free(req);
 	*con_cls = NULL;
 }
@@ -670,7 +658,12 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 	}
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->cred_lock, NULL);
-	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0) {
+	if (opts->token_auth_file && mk_rbac_token_file_load(srv, opts->token_auth_file, err) < 0) {
+		mk_apiserver_free(srv);
+		return -1;
+	}
+	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0 ||
+	    mk_rbac_start(srv, err) < 0) {
 		mk_apiserver_free(srv);
 		return -1;
 	}
@@ -736,6 +729,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	/* after the connection threads, which read its figures; before the store goes */
 	mk_metrics_free(srv->metrics);
 	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
+	mk_rbac_free(srv);
 	pthread_mutex_destroy(&srv->lock);
 	pthread_mutex_destroy(&srv->cred_lock);
 	free(srv->admin_token);

@@ -209,49 +209,6 @@ int mk_serviceaccounts_admit_pod(struct mk_apiserver *srv, const char *ns, cJSON
 			    pn ? pn : "", ns, name, name);
 }
 
-/* kube-apiserver's RBAC denial: "<resource> "<name>" is forbidden: User "U" cannot
- * VERB resource "R[/SUB]" in API group "G" in the namespace "NS"" (or "at the
- * cluster scope"); for other paths "forbidden: User "U" cannot VERB path "P"". */
-void mk_serviceaccounts_forbid(struct mk_request *req, struct mk_reply *rep)
-{
-	const struct mk_api_resource *r = req->res;
-	const char *m = req->method;
-	const char *verb = !strcmp(m, "GET") || !strcmp(m, "HEAD")
-				   ? (req->name ? "get"
-				      : mk_request_bool(req, "watch") ? "watch"
-								       : "list")
-			   : !strcmp(m, "POST")	  ? "create"
-			   : !strcmp(m, "PUT")	  ? "update"
-			   : !strcmp(m, "PATCH")  ? "patch"
-			   : !strcmp(m, "DELETE") ? (req->name ? "delete" : "deletecollection")
-						  : "get";
-
-	if (!r) {
-		_cleanup_free_ char *p = mk_strdup(req->url);
-		char *q = strchr(p, '?');
-		if (q)
-			*q = 0;
-		/* non-resource verbs are the lowercase HTTP method */
-		_cleanup_free_ char *lm = mk_strdup(m);
-		for (char *c = lm; *c; c++)
-			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-		mk_reply_status(rep, 403, NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%s\"",
-				req->sa_user, lm, p);
-		return;
-	}
-	_cleanup_free_ char *qual = r->group[0] ? mk_strdup_printf("%s.%s", r->name, r->group)
-						: mk_strdup(r->name);
-	_cleanup_free_ char *subj = req->name ? mk_strdup_printf("%s \"%s\"", qual, req->name)
-					      : mk_strdup(qual);
-	_cleanup_free_ char *scope = req->ns ? mk_strdup_printf("in the namespace \"%s\"", req->ns)
-					     : mk_strdup("at the cluster scope");
-	mk_reply_status(rep, 403, r->name, req->name,
-			"%s is forbidden: User \"%s\" cannot %s resource \"%s%s%s\" in API group "
-			"\"%s\" %s",
-			subj, req->sa_user, verb, r->name, req->sub ? "/" : "",
-			req->sub ? req->sub : "", r->group, scope);
-}
-
 static struct mk_satoken_key *signing_key(struct mk_apiserver *srv, struct mk_error **err)
 {
 	struct mk_satoken_key *k;
