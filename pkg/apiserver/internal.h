@@ -110,6 +110,14 @@ const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);
 
+/* crds.c: CustomResourceDefinitions. prepare: before a definition is stored,
+ * its status (names accepted, established, stored versions) and, on create, the
+ * cleanup finalizer. sync: after any definition write (and at start), every
+ * stored definition's status is brought up to date and the served resources
+ * (pkg/api's table) rebuilt from them. */
+void mk_crds_prepare(struct mk_apiserver *srv, cJSON *crd, bool create);
+int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err);
+
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
  * /openapi/v3[/...];
  * returns false if path is not a discovery path. */
