@@ -548,3 +548,100 @@ void mk_api_cr_to_storage(const struct mk_api_resource *r, cJSON *obj)
 	_cleanup_free_ char *gv = mk_strdup_printf("%s/%s", r->group, r->crd->storage);
 	set_api_version(obj, gv);
 }
+
+/* ---- OpenAPI -------------------------------------------------------------------- */
+
+/* "stable.example.com" -> "com.example.stable" */
+static char *reverse_group(const char *g)
+{
+	struct mk_buf b;
+	_cleanup_free_ char *copy = mk_strdup(g);
+	mk_buf_init(&b);
+	mk_buf_puts(&b, "");
+	for (;;) {
+		char *dot = strrchr(copy, '.');
+		mk_buf_printf(&b, "%s%s", b.len ? "." : "", dot ? dot + 1 : copy);
+		if (!dot)
+			break;
+		*dot = '\0';
+	}
+	return mk_buf_steal(&b);
+}
+
+static cJSON *gvk_list(const char *group, const char *version, const char *kind)
+{
+	cJSON *a = cJSON_CreateArray(), *g = cJSON_CreateObject();
+	cJSON_AddStringToObject(g, "group", group);
+	cJSON_AddStringToObject(g, "kind", kind);
+	cJSON_AddStringToObject(g, "version", version);
+	cJSON_AddItemToArray(a, g);
+	return a;
+}
+
+static cJSON *ref_to(const char *prefix, const char *name, bool v3)
+{
+	cJSON *r = cJSON_CreateObject();
+	_cleanup_free_ char *ref = mk_strdup_printf("%s%s", prefix, name);
+	if (v3) {
+		/* as kube-apiserver's v3 documents: a sibling description needs allOf */
+		cJSON *one = cJSON_CreateObject();
+		cJSON_AddStringToObject(one, "$ref", ref);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(r, "allOf"), one);
+	} else {
+		cJSON_AddStringToObject(r, "$ref", ref);
+	}
+	return r;
+}
+
+void mk_api_cr_openapi_add(cJSON *defs, const char *ref_prefix, bool v3)
+{
+	size_t n;
+	const struct mk_api_resource *rs = mk_api_resources(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mk_api_resource *r = &rs[i];
+		const cJSON *s = mk_json_get(mk_api_crd_version(r), "schema.openAPIV3Schema");
+		if (!r->crd)
+			continue;
+		_cleanup_free_ char *rg = reverse_group(r->group);
+		_cleanup_free_ char *name = mk_strdup_printf("%s.%s.%s", rg, r->version, r->kind);
+		_cleanup_free_ char *lname = mk_strdup_printf("%sList", name);
+		cJSON *d = s ? cJSON_Duplicate(s, 1) : cJSON_Parse("{\"type\":\"object\"}");
+		cJSON *props = cJSON_GetObjectItem(d, "properties");
+		if (!cJSON_IsObject(props)) {
+			props = cJSON_CreateObject();
+			mk_json_set(d, "properties", props);
+		}
+		mk_json_set(props, "apiVersion",
+			    cJSON_Parse("{\"type\":\"string\",\"description\":\"APIVersion defines the "
+					"versioned schema of this representation of an object.\"}"));
+		mk_json_set(props, "kind",
+			    cJSON_Parse("{\"type\":\"string\",\"description\":\"Kind is a string value "
+					"representing the REST resource this object represents.\"}"));
+		cJSON *md = ref_to(ref_prefix, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", v3);
+		cJSON_AddStringToObject(md, "description", "Standard object's metadata.");
+		mk_json_set(props, "metadata", md);
+		mk_json_set(d, "x-kubernetes-group-version-kind", gvk_list(r->group, r->version, r->kind));
+		mk_json_set(defs, name, d);
+
+		_cleanup_free_ char *lkind = mk_strdup_printf("%sList", r->kind);
+		cJSON *l = cJSON_CreateObject();
+		_cleanup_free_ char *desc = mk_strdup_printf("%s is a list of %s", lkind, r->kind);
+		cJSON_AddStringToObject(l, "description", desc);
+		cJSON_AddStringToObject(l, "type", "object");
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(l, "required"), cJSON_CreateString("items"));
+		cJSON *lp = cJSON_AddObjectToObject(l, "properties");
+		cJSON_AddItemToObject(lp, "apiVersion", cJSON_Parse("{\"type\":\"string\"}"));
+		cJSON *items = cJSON_AddObjectToObject(lp, "items");
+		cJSON_AddStringToObject(items, "type", "array");
+		cJSON *ir = cJSON_CreateObject();
+		_cleanup_free_ char *iref = mk_strdup_printf("%s%s", ref_prefix, name);
+		cJSON_AddStringToObject(ir, "$ref", iref);
+		cJSON_AddItemToObject(items, "items", ir);
+		cJSON_AddItemToObject(lp, "kind", cJSON_Parse("{\"type\":\"string\"}"));
+		cJSON_AddItemToObject(lp, "metadata",
+				      ref_to(ref_prefix, "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta", v3));
+		mk_json_set(l, "x-kubernetes-group-version-kind", gvk_list(r->group, r->version, lkind));
+		mk_json_set(defs, lname, l);
+	}
+}

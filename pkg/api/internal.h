@@ -128,6 +128,10 @@ void mk_api_cr_cells(const struct mk_api_resource *r, cJSON *cells, const cJSON 
 /* A simple JSONPath (.a.b, .a[0], .a[?(@.k=="v")].b) in obj: the first match
  * (borrowed) or NULL. */
 const cJSON *mk_api_jsonpath_get(const cJSON *obj, const char *path);
+/* Adds to defs (an OpenAPI definitions / components.schemas object) the schema
+ * of every custom kind served, named as kube-apiserver names them (the group
+ * reversed: "com.example.stable.v1.CronTab"), and its list. */
+void mk_api_cr_openapi_add(cJSON *defs, const char *ref_prefix, bool v3);
 /* The openAPIV3Schema of the custom kind group/version/kind, or NULL (borrowed). */
 const cJSON *mk_api_cr_schema(const char *group, const char *version, const char *kind);
 

@@ -502,6 +502,8 @@ static cJSON *all_defs(const struct flavour *fl)
 		return o;
 	for (size_t i = 0; i < ndefs; i++)
 		cJSON_AddItemToObject(o, defs[i].name, def_schema(fl, &defs[i]));
+	/* the custom kinds served now, from their definitions */
+	mk_api_cr_openapi_add(o, fl->ref_prefix, fl->v3);
 	return o;
 }
 
