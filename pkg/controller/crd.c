@@ -5,7 +5,11 @@
  * finalizers and the garbage collector act as for any delete); while some remain
  * it looks again after a second; then it drops its finalizer and the API server
  * deletes the definition, which stops the kind being served. The API server sets
- * the Terminating condition (pkg/apiserver/crds.c). */
+ * the Terminating condition (pkg/apiserver/crds.c).
+ *
+ * It also gives the garbage collector an informer per established definition
+ * (its storage version, across namespaces), so custom objects are collected by
+ * their ownerReferences and can own objects, as kinds known at build time. */
 #include <string.h>
 #include "minik8s/api.h"
 #include "internal.h"
@@ -25,7 +29,7 @@ static void on_crd(const struct mk_object *old, const struct mk_object *new, voi
 {
 	struct mk_controllers *ctl = ud;
 	(void)old;
-	if (new && has_deletion(new->json) && has_cleanup_finalizer(new->json))
+	if (new)
 		mk_workqueue_add(ctl->crd.q, new->key);
 }
 
@@ -91,12 +95,79 @@ static int finalize(struct mk_controllers *ctl, const cJSON *crd)
 	return 0;
 }
 
+static bool established(const cJSON *crd)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, mk_json_get(crd, "status.conditions"))
+	{
+		const char *t = mk_json_get_string(c, "type"), *st = mk_json_get_string(c, "status");
+		if (t && st && !strcmp(t, "Established"))
+			return !strcmp(st, "True");
+	}
+	return false;
+}
+
+/* The dynamic informer of the definition (by uid), made and started if needed;
+ * with stop, the existing one is stopped instead. */
+static void dyn_informer(struct mk_controllers *ctl, const cJSON *crd, bool stop)
+{
+	const char *uid = mk_json_get_string(crd, "metadata.uid");
+	const char *group = mk_json_get_string(crd, "spec.group");
+	const char *plural = mk_json_get_string(crd, "status.acceptedNames.plural");
+	const char *ver = storage_version(crd);
+	const char *scope = mk_json_get_string(crd, "spec.scope");
+
+	if (!uid || !group || !plural || !*plural || !ver)
+		return;
+	pthread_mutex_lock(&ctl->dyn_mu);
+	for (size_t i = 0; i < ctl->ndyn; i++) {
+		if (strcmp(ctl->dyn[i].crd_uid, uid))
+			continue;
+		if (stop && !ctl->dyn[i].stopped) {
+			ctl->dyn[i].stopped = true;
+			mk_informer_stop(ctl->dyn[i].inf);
+		}
+		pthread_mutex_unlock(&ctl->dyn_mu);
+		return;
+	}
+	if (stop || ctl->ndyn == CTL_MAX_DYN) {
+		if (!stop)
+			mk_log(MK_LOG_WARN, "controllers",
+			       "garbage collector: more than %d custom kinds, '%s.%s' not watched",
+			       CTL_MAX_DYN, plural, group);
+		pthread_mutex_unlock(&ctl->dyn_mu);
+		return;
+	}
+	size_t i = ctl->ndyn;
+	struct ctl_dyn_informer *d = &ctl->dyn[i];
+	d->gv = mk_strdup_printf("%s/%s", group, ver);
+	d->resource = mk_strdup(plural);
+	d->crd_uid = mk_strdup(uid);
+	d->namespaced = scope && !strcmp(scope, "Namespaced");
+	_cleanup_free_ char *path = mk_client_resource_path(d->gv, d->resource, NULL, NULL, NULL);
+	d->inf = mk_informer_new(ctl->c, path);
+	mk_informer_add_index(d->inf, "uid", mk_index_uid);
+	mk_informer_add_index(d->inf, "owner", mk_index_owner_uid);
+	mk_informer_add_index(d->inf, "ns", mk_index_namespace);
+	ctl->dyn_src[i].ctl = ctl;
+	ctl->dyn_src[i].idx = CTL_NINF + (int)i;
+	gc_watch_informer(ctl, d->inf, &ctl->dyn_src[i]);
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_informer_start(d->inf, &err) < 0)
+		mk_log(MK_LOG_WARN, "controllers", "informer of %s: %s", path, err->msg);
+	/* published once complete: the garbage collector reads the count */
+	__atomic_store_n(&ctl->ndyn, i + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&ctl->dyn_mu);
+}
+
 int crd_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *o = mk_informer_get(ctl->inf[CTL_CRD], key);
 	int ret = 0;
 	if (!o)
 		return 0;
+	if (!has_deletion(o->json) && established(o->json))
+		dyn_informer(ctl, o->json, false);
 	if (!has_deletion(o->json) || !has_cleanup_finalizer(o->json))
 		goto out;
 	int left = purge(ctl, o->json);
@@ -109,6 +180,8 @@ int crd_sync(struct mk_controllers *ctl, const char *key)
 		goto out;
 	}
 	ret = finalize(ctl, o->json);
+	if (ret == 0)
+		dyn_informer(ctl, o->json, true);
 out:
 	mk_object_unref(o);
 	return ret;

@@ -96,11 +96,20 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		ctl_loop_stop(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_stop(ctl->inf[i]);
+	for (size_t i = 0; i < ctl->ndyn; i++)
+		mk_informer_stop(ctl->dyn[i].inf);
 	mk_event_recorder_free(ctl->rec);
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		ctl_loop_release(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_free(ctl->inf[i]);
+	for (size_t i = 0; i < ctl->ndyn; i++) {
+		mk_informer_free(ctl->dyn[i].inf);
+		free(ctl->dyn[i].gv);
+		free(ctl->dyn[i].resource);
+		free(ctl->dyn[i].crd_uid);
+	}
+	pthread_mutex_destroy(&ctl->dyn_mu);
 	mk_hmap_release(&ctl->assumed, free);
 	mk_hmap_release(&ctl->expect, free_expect);
 	mk_hmap_release(&ctl->node_seen, free);
@@ -145,6 +154,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	if (!ctl->opts.workers)
 		ctl->opts.workers = 4;
 	pthread_mutex_init(&ctl->mu, NULL);
+	pthread_mutex_init(&ctl->dyn_mu, NULL);
 	mk_hmap_init(&ctl->assumed);
 	mk_hmap_init(&ctl->expect);
 	mk_hmap_init(&ctl->node_seen);

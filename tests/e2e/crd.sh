@@ -199,6 +199,19 @@ api_json PATCH "$G/v1/namespaces/default/crontabs/held" '{"metadata":{"finalizer
 api GET "$G/v1/namespaces/default/crontabs/held"
 expect_code cr_finalizer_released 404
 
+# ---- garbage collection by ownerReferences, both ways ---------------------------------------
+api_json POST /api/v1/namespaces/default/configmaps '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owner-cm"}}'
+cm_uid=$(jqb .metadata.uid)
+api_json POST "$G/v1/namespaces/default/crontabs" \
+	"{\"apiVersion\":\"stable.example.com/v1\",\"kind\":\"CronTab\",\"metadata\":{\"name\":\"owned\",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"owner-cm\",\"uid\":\"$cm_uid\"}]},\"spec\":{\"cronSpec\":\"* * * * *\",\"image\":\"o\"}}"
+ct_uid=$(jqb .metadata.uid)
+api_json POST /api/v1/namespaces/default/configmaps \
+	"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dependent-cm\",\"ownerReferences\":[{\"apiVersion\":\"stable.example.com/v1\",\"kind\":\"CronTab\",\"name\":\"owned\",\"uid\":\"$ct_uid\"}]}}"
+api DELETE /api/v1/namespaces/default/configmaps/owner-cm
+gone() { api GET "$1"; [ "$HTTP_CODE" == 404 ]; }
+if wait_until 100 gone "$G/v1/namespaces/default/crontabs/owned"; then pass gc_custom_dependent; else fail gc_custom_dependent "HTTP $HTTP_CODE"; fi
+if wait_until 100 gone /api/v1/namespaces/default/configmaps/dependent-cm; then pass gc_custom_owner; else fail gc_custom_owner "HTTP $HTTP_CODE"; fi
+
 # ---- restart: the definition is loaded from the store ------------------------------------------
 stop_server
 start_server || { fail server_restart "$(tail -5 "$T/server.log")"; done_testing; exit 0; }
