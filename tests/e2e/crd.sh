@@ -288,5 +288,17 @@ wait_until 50 served
 api GET "$G/v1/crontabs"
 expect_eq crd_objects_deleted "$HTTP_CODE $(jqb '.items|length')" "200 0"
 
+# a definition made behind kubectl's back: its warm discovery cache lacks the kind,
+# and kubectl refreshes it on the miss
+KC get crd >/dev/null 2>&1
+api_json POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions \
+	'{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.other.example.com"},
+	  "spec":{"group":"other.example.com","scope":"Cluster","names":{"plural":"widgets","kind":"Widget"},
+	  "versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}'
+expect_code crd_created_by_curl 201
+out=$(KC get widgets 2>&1)
+expect_eq kubectl_discovery_refresh "$out" "No resources found"
+KC delete crd widgets.other.example.com >/dev/null 2>&1
+
 check server_alive server_healthy
 done_testing
