@@ -800,20 +800,42 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
+	/* paging (paging.c): a continue request lists unfiltered, to rebuild the
+	 * collection at the first page's revision */
+	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
+	bool paged = (lim && strtol(lim, NULL, 10) > 0) || (cont && *cont);
+	mk_store_filter_fn filter = (f.labels || f.fields) ? filter_item : NULL;
+	_cleanup_free_ char *next = NULL;
+	long remaining = -1;
 	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
-			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
+			       cont && *cont ? NULL : filter, &f, &l, &err);
+	if (rc == 0 && paged &&
+	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, &next,
+			     &remaining) < 0) {
+		mk_store_list_release(&l);
+		rc = 1;
+	}
 	mk_label_selector_free(f.labels);
 	mk_field_selector_free(f.fields);
-	if (rc < 0) {
-		mk_reply_error(rep, r, NULL, err);
+	if (rc != 0) {
+		if (rc < 0)
+			mk_reply_error(rep, r, NULL, err);
 		return;
 	}
 	char rvs[24];
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
+	_cleanup_free_ char *page_meta = next ? (remaining >= 0
+		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
+		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
 	if (mk_request_wants_table(req)) {
 		_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
 		time_t now = time(NULL);
 		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
+		if (next)
+			mk_json_set_string(cJSON_GetObjectItem(t, "metadata"), "continue", next);
+		if (next && remaining >= 0)
+			mk_json_set(cJSON_GetObjectItem(t, "metadata"), "remainingItemCount",
+				    cJSON_CreateNumber((double)remaining));
 		for (size_t i = 0; i < l.n; i++) {
 			_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
 			_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l.items[i]);
@@ -827,8 +849,8 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	/* Items are stored JSON texts: splice them without re-parsing. */
 	struct mk_buf b;
 	mk_buf_init(&b);
-	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"},\"items\":[",
-		      r->kind, r->group_version, rvs);
+	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"%s},\"items\":[",
+		      r->kind, r->group_version, rvs, page_meta);
 	for (size_t i = 0; i < l.n; i++) {
 		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
 		if (i)

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include "minik8s/apiserver.h"
 #include "minik8s/api.h"
+#include "minik8s/store.h"
 #include "minik8s/connguard.h"
 
 struct mk_watch_slot;
@@ -117,6 +118,14 @@ bool mk_request_wants_table(struct mk_request *req);
  * (pkg/api's table) rebuilt from them. */
 void mk_crds_prepare(struct mk_apiserver *srv, cJSON *crd, bool create);
 int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err);
+
+/* paging.c: applies the request's limit and continue to l (resource's items in ns,
+ * listed unfiltered for a continue request, filtered by filter otherwise); sets
+ * *ret_continue (owned, NULL on the last page) and *ret_remaining (-1: not
+ * known). Fills a reply and returns -1 on a bad (400) or expired (410) token. */
+int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
+		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
+		     char **ret_continue, long *ret_remaining);
 
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
  * /openapi/v3[/...];

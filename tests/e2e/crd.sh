@@ -119,6 +119,24 @@ api_json PATCH "$G/v1/namespaces/default/crontabs/my-crontab" '{"spec":{"image":
 	-H 'Content-Type: application/strategic-merge-patch+json'
 expect_status cr_strategic_merge_415 415 UnsupportedMediaType
 
+# ---- list paging: limit / continue, every page consistent with the first --------------------
+for n in page-a page-b page-c; do
+	api_json POST "$G/v1/namespaces/default/crontabs" \
+		"{\"apiVersion\":\"stable.example.com/v1\",\"kind\":\"CronTab\",\"metadata\":{\"name\":\"$n\",\"labels\":{\"page\":\"yes\"}},\"spec\":{\"cronSpec\":\"* * * * *\",\"image\":\"$n\"}}"
+done
+api GET "$G/v1/namespaces/default/crontabs?labelSelector=page%3Dyes&limit=2"
+tok=$(jqb .metadata.continue)
+expect_eq cr_page_1 "$(jqb '[.items[].metadata.name] | join(",")')" "page-a,page-b"
+KC patch ct page-c --type=merge -p '{"spec":{"image":"changed-later"}}' >/dev/null 2>&1
+api DELETE "$G/v1/namespaces/default/crontabs/page-b"
+api GET "$G/v1/namespaces/default/crontabs?labelSelector=page%3Dyes&limit=2&continue=$tok"
+expect_eq cr_page_2_consistent "$(jqb '[(.items[] | .metadata.name + "=" + .spec.image), (.metadata.continue // "end")] | join(",")')" \
+	"page-c=page-c,end"
+out=$(KC get ct -l page=yes --chunk-size=1 -o name 2>&1)
+expect_eq cr_kubectl_chunks "$(tr '\n' ' ' <<<"$out")" "crontab.stable.example.com/page-a crontab.stable.example.com/page-c "
+api GET "$G/v1/namespaces/default/crontabs?limit=1&continue=not-a-token"
+expect_status cr_page_bad_token 400 BadRequest
+
 # ---- validation ------------------------------------------------------------------------
 cat >"$T/bad.yaml" <<'EOF'
 apiVersion: stable.example.com/v1
