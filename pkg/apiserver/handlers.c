@@ -1574,7 +1574,23 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 			continue;
 		if (dry)
 			json = mk_strdup(l.items[i]);
-		else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+		else if ((r->crd || mk_api_is_crd_kind(r)) &&
+			 cJSON_GetArraySize(mk_json_get(o, "metadata.finalizers")) > 0) {
+			/* custom resources and definitions keep their finalizers' word, as a
+			 * delete of each one would (kube's deletecollection) */
+			if (!mk_json_get(o, "metadata.deletionTimestamp")) {
+				char ts[32];
+				mk_time_format(time(NULL), ts, sizeof(ts));
+				mk_json_set_string(cJSON_GetObjectItem(o, "metadata"), "deletionTimestamp", ts);
+				mk_json_set(cJSON_GetObjectItem(o, "metadata"), "deletionGracePeriodSeconds",
+					    cJSON_CreateNumber(0));
+				if (mk_store_update(req->srv->store, mk_api_resource_store(r),
+						    store_ns(r, ns), nm, 0, o, &json, NULL, &e) < 0)
+					continue;
+			} else {
+				json = mk_strdup(l.items[i]);
+			}
+		} else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
 		if (!first)
 			mk_buf_puts(&b, ",");

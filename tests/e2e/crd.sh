@@ -294,8 +294,27 @@ expect_eq cr_in_namespace "$(KC -n crns get ct -o name 2>/dev/null)" "crontab.st
 KC delete namespace crns --timeout=30s >/dev/null 2>&1
 api GET "$G/v1/namespaces/crns/crontabs/my-crontab"
 expect_code cr_deleted_with_namespace 404
-out=$(KC delete crd "$CRD" --timeout=30s 2>&1)
+# an object with a finalizer of its own holds the definition in Terminating
+api_json POST "$G/v1/namespaces/default/crontabs" \
+	'{"apiVersion":"stable.example.com/v1","kind":"CronTab","metadata":{"name":"blocker","finalizers":["example.com/hold"]},"spec":{"cronSpec":"* * * * *","image":"b"}}'
+out=$(KC delete crd "$CRD" --wait=false 2>&1)
 expect_contains crd_delete "$out" "deleted"
+terminating() {
+	api GET "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$CRD"
+	[ "$(jqb '[.status.conditions[] | select(.type=="Terminating") | .status] | join("")')" == True ]
+}
+if wait_until 50 terminating; then pass crd_terminating; else fail crd_terminating "${BODY:0:300}"; fi
+held() { api GET "$G/v1/namespaces/default/crontabs/blocker"; [ "$(jqb '.metadata.deletionTimestamp != null')" == true ]; }
+if wait_until 50 held; then pass crd_cleanup_respects_finalizers; else fail crd_cleanup_respects_finalizers "${BODY:0:300}"; fi
+api GET "$G/v1/namespaces/default/crontabs/my-crontab"
+expect_code crd_cleanup_deleted_others 404
+api_json POST "$G/v1/namespaces/default/crontabs" \
+	'{"apiVersion":"stable.example.com/v1","kind":"CronTab","metadata":{"name":"late"},"spec":{"cronSpec":"* * * * *","image":"l"}}'
+expect_status crd_terminating_no_create 405 MethodNotAllowed
+api_json PATCH "$G/v1/namespaces/default/crontabs/blocker" '{"metadata":{"finalizers":null}}' \
+	-H 'Content-Type: application/merge-patch+json'
+crd_gone() { api GET "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$CRD"; [ "$HTTP_CODE" == 404 ]; }
+wait_until 100 crd_gone
 api GET "$G/v1/crontabs"
 expect_code crd_kind_no_longer_served 404
 api GET "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$CRD"
