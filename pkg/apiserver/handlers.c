@@ -403,7 +403,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 			return;
 		}
 	}
-	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
+	if (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
