@@ -716,6 +716,8 @@ static void unknown_walk(cJSON *obj, const char *type, const char *path, cJSON *
 	}
 }
 
+#define OBJECT_META "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
 cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, const char *kind,
 				    const cJSON *obj)
 {
@@ -724,9 +726,13 @@ cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, cons
 
 	if (d)
 		unknown_walk((cJSON *)obj, d->name, "", out, false, NULL);
-	else if (mk_api_cr_schema(group, version, kind))
+	else if (mk_api_cr_schema(group, version, kind)) {
+		/* custom kinds: their schema, and ObjectMeta for metadata */
+		unknown_walk(cJSON_GetObjectItem(obj, "metadata"), OBJECT_META, "metadata", out, false,
+			     NULL);
 		mk_api_crd_schema_prune(mk_api_cr_schema(group, version, kind), (cJSON *)obj, "", out,
 					false, true);
+	}
 	return out;
 }
 
@@ -740,6 +746,8 @@ void mk_api_schema_prune_unknown(const char *group, const char *version, const c
 	} else if (mk_api_cr_schema(group, version, kind)) {
 		/* custom resources: unknown fields always go (kube prunes them whatever
 		 * fieldValidation says); keep is for fields already stored */
+		unknown_walk(cJSON_GetObjectItem(obj, "metadata"), OBJECT_META, "metadata", NULL, true,
+			     keep);
 		mk_api_crd_schema_prune(mk_api_cr_schema(group, version, kind), obj, "", NULL,
 					true, true);
 	}

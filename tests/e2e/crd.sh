@@ -174,6 +174,11 @@ KC create --validate=false -f "$T/unknown.yaml" >/dev/null 2>&1
 api GET "$G/v1/namespaces/default/crontabs/unknown"
 expect_eq cr_unknown_field_pruned "$(jqb '.spec | has("bogus")')" "false"
 
+api_json POST "$G/v1/namespaces/default/crontabs?fieldValidation=Strict" \
+	'{"apiVersion":"stable.example.com/v1","kind":"CronTab","metadata":{"name":"meta","bogus":1},"spec":{"cronSpec":"* * * * *","image":"x"}}'
+expect_eq cr_unknown_metadata_field "$HTTP_CODE $(jqb .message)" \
+	'400 CronTab in version "stable.example.com/v1" cannot be handled as a CronTab: strict decoding error: unknown field "metadata.bogus"'
+
 # ---- status and scale ----------------------------------------------------------------------
 gen0=$(KC get ct my-crontab -o jsonpath='{.metadata.generation}')
 KC patch ct my-crontab --type=merge -p '{"status":{"replicas":5}}' >/dev/null 2>&1
