@@ -63,7 +63,8 @@ static inline const char *mk_api_resource_store(const struct mk_api_resource *r)
 	return r->store_key ? r->store_key : r->name;
 }
 /* Generation of the resource table: bumped each time the served custom
- * resources change (discovery documents are derived from it). */
+ * resources change (0: the built-in rows only); a cache of anything derived
+ * from the table is valid while it stays the same. */
 uint64_t mk_api_resources_generation(void);
 
 /* ---- custom resources (crd.c, crd_schema.c) -------------------------------- */
