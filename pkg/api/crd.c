@@ -40,6 +40,7 @@ struct mk_api_crd {
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mk_api_crd *all_crds;	/* guarded by reg_lock */
 static uint64_t generation;		/* guarded by reg_lock */
+static const struct mk_api_snapshot *last; /* guarded by reg_lock; ->prev chains the rest */
 
 const char *mk_api_crd_name(const struct mk_api_crd *c)
 {
@@ -193,6 +194,8 @@ uint64_t mk_api_crd_registry_set(cJSON *const *crds, size_t n)
 		}
 	}
 	s->gen = ++generation;
+	s->prev = last;
+	last = s;
 	mk_api_snapshot_publish(s);
 	free(defs);
 	uint64_t g = generation;

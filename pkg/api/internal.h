@@ -112,6 +112,7 @@ extern const struct mk_api_kind_ops mk_api_crd_ops; /* kind_crd.c */
  * never freed (see api.h). */
 struct mk_api_snapshot {
 	uint64_t gen;
+	const struct mk_api_snapshot *prev; /* the retired ones, kept (see api.h) */
 	size_t n;
 	struct mk_api_resource rows[];
 };
