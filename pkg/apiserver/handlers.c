@@ -1635,8 +1635,6 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 			return;
 		}
 	}
-	if (r->crd && !rep->warning)
-		rep->warning = mk_api_crd_deprecation_warning(r);
 	if (mk_api_is_crd_kind(r) && strcmp(m, "GET") && strcmp(m, "HEAD")) {
 		/* a definition changed: its status and the served resources follow at once */
 		dispatch_verb(req, rep);
@@ -1646,6 +1644,15 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	dispatch_verb(req, rep);
+	/* a deprecated custom version says so on every reply, beside other warnings */
+	_cleanup_free_ char *dw = r->crd ? mk_api_crd_deprecation_warning(r) : NULL;
+	if (dw && rep->warning) {
+		char *both = mk_strdup_printf("%s, %s", dw, rep->warning);
+		free(rep->warning);
+		rep->warning = both;
+	} else if (dw) {
+		rep->warning = TAKE_PTR(dw);
+	}
 }
 
 /* The verbs of a resource request, once the subresource is known to exist. */
