@@ -101,6 +101,22 @@ static void validate_version(cJSON *causes, const cJSON *v, int i)
 			mk_api_v_invalid(causes, f, cJSON_GetObjectItem(sc, "labelSelectorPath"),
 					 "should be a json path under either .spec or .status");
 	}
+	k = 0;
+	cJSON_ArrayForEach(col, cJSON_GetObjectItem(v, "selectableFields"))
+	{
+		const char *jp = mk_json_get_string(col, "jsonPath");
+		snprintf(f, sizeof(f), "spec.versions[%d].selectableFields[%d].jsonPath", i, k++);
+		if (!jp || !*jp)
+			mk_api_v_required(causes, f, NULL);
+		else if (jp[0] != '.' || strpbrk(jp, "[]*?@"))
+			mk_api_v_invalid(causes, f, cJSON_GetObjectItem(col, "jsonPath"),
+					 "must be a simple path to a field, such as .spec.color");
+	}
+	if (k > 8) {
+		snprintf(f, sizeof(f), "spec.versions[%d].selectableFields", i);
+		mk_api_v_too_many(causes, f, k, 8);
+	}
+	k = 0;
 	cJSON_ArrayForEach(col, cJSON_GetObjectItem(v, "additionalPrinterColumns"))
 	{
 		static const char *const types[] = { "integer", "number", "string", "boolean", "date", NULL };

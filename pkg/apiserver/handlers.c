@@ -751,6 +751,16 @@ static const char *unsupported_field(const struct mk_api_resource *r, const char
 			for (size_t j = 0; !ok && table[i].fields[j]; j++)
 				ok = strlen(table[i].fields[j]) == n && !strncmp(table[i].fields[j], p, n);
 		}
+		/* a custom version's selectableFields (".spec.color": spec.color) */
+		const cJSON *sf;
+		const cJSON *sfs = r->crd ? cJSON_GetObjectItem(mk_api_crd_version(r), "selectableFields")
+					  : (const cJSON *)NULL;
+		cJSON_ArrayForEach(sf, sfs)
+		{
+			const char *jp = mk_json_get_string(sf, "jsonPath");
+			if (!ok && jp && jp[0] == '.' && strlen(jp + 1) == n && !strncmp(jp + 1, p, n))
+				ok = true;
+		}
 		if (!ok) {
 			snprintf(bad, sizeof(bad), "%.*s", (int)(n < 100 ? n : 100), p);
 			return bad;

@@ -93,6 +93,12 @@ expect_eq cr_label_selector "$(KC get ct -l tier=gold -o name)" "crontab.stable.
 expect_eq cr_label_selector_none "$(KC get ct -l tier=silver -o name 2>/dev/null)" ""
 api GET "$G/v1/namespaces/default/crontabs?fieldSelector=metadata.name%3Dmy-crontab"
 expect_eq cr_field_selector "$(jqb '[.kind, (.items|length|tostring)] | join(" ")')" "CronTabList 1"
+api GET "$G/v1/namespaces/default/crontabs?fieldSelector=spec.size%3Dsmall"
+expect_eq cr_selectable_field "$HTTP_CODE $(jqb '[.items[].metadata.name] | join(",")')" "200 my-crontab"
+api GET "$G/v1/namespaces/default/crontabs?fieldSelector=spec.size%3Dlarge"
+expect_eq cr_selectable_field_none "$(jqb '.items | length')" "0"
+api GET "$G/v1/namespaces/default/crontabs?fieldSelector=spec.image%3Dx"
+expect_eq cr_field_not_selectable "$HTTP_CODE $(jqb .message)" "400 field label not supported: spec.image"
 api GET "$G/v1/crontabs?fieldSelector=metadata.namespace%3Dother"
 expect_eq cr_field_selector_ns "$(jqb '.items|length')" "0"
 api_json POST "$G/v1/namespaces/default/crontabs?dryRun=All" \
