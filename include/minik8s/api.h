@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
 #include "minik8s/util.h"
@@ -33,6 +34,18 @@ struct mk_api_resource {
 	const struct mk_api_kind_ops *ops;
 	/* Stored encrypted when the server runs with --secrets-encryption. */
 	bool encrypt_at_rest;
+	/* Kind facts the generic handlers read instead of naming kinds (issue 16):
+	 * metadata.generation counts spec changes; the status a new object starts
+	 * with (JSON text; "null" drops the client's; NULL keeps it); the discovery
+	 * categories ("all"), NULL-terminated, may be NULL. */
+	bool spec_generation;
+	const char *initial_status;
+	const char *const *categories;
+	/* Custom resources (pkg/api/crd.c): the store collection ("plural.group", so a
+	 * custom "pods" never meets the built-in one; NULL: name) and the definition
+	 * the row was made from (NULL for built-in kinds). */
+	const char *store_key;
+	const struct mk_api_crd *crd;
 };
 
 /* All resources served, in discovery order; *n set to the count. */
@@ -43,6 +56,79 @@ const struct mk_api_resource *mk_api_resource_find(const char *group, const char
 /* Looks up by kind ("Deployment") and apiVersion ("apps/v1"); NULL if unknown. */
 const struct mk_api_resource *mk_api_resource_by_kind(const char *api_version,
 						      const char *kind);
+
+/* The store collection of r: r->store_key, or r->name for built-in kinds. */
+static inline const char *mk_api_resource_store(const struct mk_api_resource *r)
+{
+	return r->store_key ? r->store_key : r->name;
+}
+/* Generation of the resource table: bumped each time the served custom
+ * resources change (0: the built-in rows only); a cache of anything derived
+ * from the table is valid while it stays the same. */
+uint64_t mk_api_resources_generation(void);
+
+/* ---- custom resources (crd.c, crd_schema.c) -------------------------------- */
+
+/* The resource table is dynamic: the built-in rows plus one row per served
+ * version of every established CustomResourceDefinition. It is an immutable
+ * snapshot published with an atomic pointer store (readers take no lock and
+ * never block: a lookup is a load and a scan); writers serialise on a mutex and
+ * build a new snapshot. A row handed out stays valid for the life of the
+ * process: retired snapshots are kept (a few KB per CRD change, which is rare),
+ * so no reader needs a reference count. */
+
+/* Replaces the custom rows by those of crds (n CustomResourceDefinition objects,
+ * borrowed). Only established versions are served (status condition Established
+ * True, set by mk_api_crd_status). Returns the new generation. */
+uint64_t mk_api_crd_registry_set(cJSON *const *crds, size_t n);
+/* Recomputes crd's status (borrowed others: the other stored CRDs, n of them) as
+ * kube-apiextensions' controllers would: acceptedNames and NamesAccepted (a plural
+ * or kind taken in the group by an older CRD is a conflict), Established,
+ * storedVersions (the storage version added), Terminating while it is being
+ * deleted. obj mutated. */
+void mk_api_crd_status(cJSON *crd, cJSON *const *others, size_t n);
+/* The CRD of a custom resource row: its name ("plural.group") and storage version. */
+const char *mk_api_crd_name(const struct mk_api_crd *c);
+const char *mk_api_crd_storage_version(const struct mk_api_crd *c);
+/* The served version object (spec.versions[i]) of the row r, or NULL (borrowed). */
+const cJSON *mk_api_crd_version(const struct mk_api_resource *r);
+/* The Warning header text of a deprecated version ("299 - ..."), owned, or NULL. */
+char *mk_api_crd_deprecation_warning(const struct mk_api_resource *r);
+/* Scale subresource paths of r (".spec.replicas"...), NULL when not set. */
+const char *mk_api_crd_scale_path(const struct mk_api_resource *r, const char *which);
+/* Whether the definition is being deleted (its kind takes no new objects). */
+bool mk_api_crd_terminating(const struct mk_api_crd *c);
+/* true for the CustomResourceDefinition resource itself. */
+static inline bool mk_api_is_crd_kind(const struct mk_api_resource *r)
+{
+	return r && !r->crd && !strcmp(r->name, "customresourcedefinitions") &&
+	       !strcmp(r->group, "apiextensions.k8s.io");
+}
+/* A stored custom resource (text) as served by row r: apiVersion set to r's
+ * (conversion None) and the schema's defaults applied, as kube-apiserver does on
+ * read. Owned text, or NULL when json does not parse. */
+char *mk_api_cr_from_storage(const struct mk_api_resource *r, const char *json);
+/* Sets obj's apiVersion to the storage version of r's definition. */
+void mk_api_cr_to_storage(const struct mk_api_resource *r, cJSON *obj);
+/* The finalizer that makes a CRD delete its objects before it goes. */
+#define MK_API_CRD_CLEANUP_FINALIZER "customresourcecleanup.apiextensions.k8s.io"
+
+/* Structural schemas (openAPIV3Schema), crd_schema.c. path: the field path of v
+ * ("" for the root). Causes worded as kube-apiserver's ("spec.replicas: Invalid
+ * value: \"string\": spec.replicas in body must be of type integer: \"string\""). */
+void mk_api_crd_schema_validate(const cJSON *schema, const cJSON *v, const char *path,
+				cJSON *causes);
+/* Applies the schema's defaults to v (absent fields below present objects). */
+void mk_api_crd_schema_default(const cJSON *schema, cJSON *v);
+/* The fields of v the schema does not know (x-kubernetes-preserve-unknown-fields
+ * keeps them), appended to unknown (paths, may be NULL); removed with prune. At
+ * the root (and of x-kubernetes-embedded-resource objects) apiVersion, kind and
+ * metadata are always known. */
+void mk_api_crd_schema_prune(const cJSON *schema, cJSON *v, const char *path, cJSON *unknown,
+			     bool prune, bool root);
+/* Checks that schema is structural and uses only what minik8s supports;
+ * causes appended under path. */
+void mk_api_crd_schema_check(const cJSON *schema, const char *path, cJSON *causes);
 
 /* ---- Status errors -------------------------------------------------------- */
 

@@ -334,7 +334,9 @@ void mk_api_default(const struct mk_api_resource *r, cJSON *obj)
 {
 	if (!r || !cJSON_IsObject(obj))
 		return;
-	if (mk_api_is_kind(r, "Pod"))
+	if (r->crd)
+		mk_api_cr_default(r, obj);
+	else if (mk_api_is_kind(r, "Pod"))
 		default_pod(obj);
 	else if (mk_api_is_kind(r, "Service"))
 		default_service(obj);

@@ -50,11 +50,13 @@ extern const char mk_api_schema_src_batch[];	    /* Job, CronJob */
 extern const char mk_api_schema_src_metrics[];	    /* metrics.k8s.io */
 extern const char mk_api_schema_src_serviceaccount[]; /* ServiceAccount, TokenRequest */
 extern const char mk_api_schema_src_rbac[];	/* Role, ClusterRole, bindings, reviews */
+extern const char mk_api_schema_src_apiextensions[]; /* CustomResourceDefinition */
 static const char *const mk_api_schema_srcs[] = {
 	mk_api_schema_src,	     mk_api_schema_src_config, mk_api_schema_src_storage,
 	mk_api_schema_src_daemonset, mk_api_schema_src_statefulset, mk_api_schema_src_batch,
 	mk_api_schema_src_metrics, mk_api_schema_src_serviceaccount,
 	mk_api_schema_src_rbac,
+	mk_api_schema_src_apiextensions,
 };
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
@@ -111,6 +113,35 @@ extern const struct mk_api_kind_ops mk_api_role_ops;
 extern const struct mk_api_kind_ops mk_api_clusterrole_ops;
 extern const struct mk_api_kind_ops mk_api_rolebinding_ops;
 extern const struct mk_api_kind_ops mk_api_clusterrolebinding_ops;
+extern const struct mk_api_kind_ops mk_api_crd_ops; /* kind_crd.c */
+
+/* The resource table's snapshots (resource.c, crd.c): immutable once published,
+ * never freed (see api.h). */
+struct mk_api_snapshot {
+	uint64_t gen;
+	const struct mk_api_snapshot *prev; /* the retired ones, kept (see api.h) */
+	size_t n;
+	struct mk_api_resource rows[];
+};
+void mk_api_snapshot_publish(const struct mk_api_snapshot *s);
+const struct mk_api_resource *mk_api_builtin_resources(size_t *n);
+/* Custom resources' strategy (crd.c): defaults and validation from the
+ * version's schema, Table columns from additionalPrinterColumns. */
+void mk_api_cr_default(const struct mk_api_resource *r, cJSON *obj);
+void mk_api_cr_validate(const struct mk_api_resource *r, cJSON *causes, const cJSON *obj,
+			const cJSON *old);
+const struct mk_api_column *mk_api_cr_columns(const struct mk_api_resource *r, size_t *n);
+void mk_api_cr_cells(const struct mk_api_resource *r, cJSON *cells, const cJSON *obj,
+		     time_t now);
+/* A simple JSONPath (.a.b, .a[0], .a[?(@.k=="v")].b) in obj: the first match
+ * (borrowed) or NULL. */
+const cJSON *mk_api_jsonpath_get(const cJSON *obj, const char *path);
+/* Adds to defs (an OpenAPI definitions / components.schemas object) the schema
+ * of every custom kind served, named as kube-apiserver names them (the group
+ * reversed: "com.example.stable.v1.CronTab"), and its list. */
+void mk_api_cr_openapi_add(cJSON *defs, const char *ref_prefix, bool v3);
+/* The openAPIV3Schema of the custom kind group/version/kind, or NULL (borrowed). */
+const cJSON *mk_api_cr_schema(const char *group, const char *version, const char *kind);
 
 /* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
 /* a and b equal, absent and JSON null counting as the same (cJSON_Compare says

@@ -290,6 +290,8 @@ int mk_api_schema_check(struct mk_error **err)
 						    defs[i].f[j].name, defs[i].name, b);
 		}
 	for (size_t i = 0; i < n; i++) {
+		if (rs[i].crd) /* schemas of custom kinds come from their definitions */
+			continue;
 		if (!mk_api_schema_kind_name(rs[i].group, rs[i].version, rs[i].kind))
 			return mk_error_set(err, ENOENT, "kind '%s' of '%s' has no schema", rs[i].kind,
 					    rs[i].group_version);
@@ -500,6 +502,8 @@ static cJSON *all_defs(const struct flavour *fl)
 		return o;
 	for (size_t i = 0; i < ndefs; i++)
 		cJSON_AddItemToObject(o, defs[i].name, def_schema(fl, &defs[i]));
+	/* the custom kinds served now, from their definitions */
+	mk_api_cr_openapi_add(o, fl->ref_prefix, fl->v3);
 	return o;
 }
 
@@ -712,6 +716,8 @@ static void unknown_walk(cJSON *obj, const char *type, const char *path, cJSON *
 	}
 }
 
+#define OBJECT_META "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
 cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, const char *kind,
 				    const cJSON *obj)
 {
@@ -720,6 +726,13 @@ cJSON *mk_api_schema_unknown_fields(const char *group, const char *version, cons
 
 	if (d)
 		unknown_walk((cJSON *)obj, d->name, "", out, false, NULL);
+	else if (mk_api_cr_schema(group, version, kind)) {
+		/* custom kinds: their schema, and ObjectMeta for metadata */
+		unknown_walk(cJSON_GetObjectItem(obj, "metadata"), OBJECT_META, "metadata", out, false,
+			     NULL);
+		mk_api_crd_schema_prune(mk_api_cr_schema(group, version, kind), (cJSON *)obj, "", out,
+					false, true);
+	}
 	return out;
 }
 
@@ -728,6 +741,14 @@ void mk_api_schema_prune_unknown(const char *group, const char *version, const c
 {
 	const struct def *d = kind_def(group, version, kind);
 
-	if (d)
+	if (d) {
 		unknown_walk(obj, d->name, "", NULL, true, keep);
+	} else if (mk_api_cr_schema(group, version, kind)) {
+		/* custom resources: unknown fields always go (kube prunes them whatever
+		 * fieldValidation says); keep is for fields already stored */
+		unknown_walk(cJSON_GetObjectItem(obj, "metadata"), OBJECT_META, "metadata", NULL, true,
+			     keep);
+		mk_api_crd_schema_prune(mk_api_cr_schema(group, version, kind), obj, "", NULL,
+					true, true);
+	}
 }

@@ -101,6 +101,8 @@ static const struct mk_api_column default_cols[] = {
 static const struct mk_api_column *columns_for(const struct mk_api_resource *r, size_t *n)
 {
 #define RET(a) do { *n = MK_ARRAY_SIZE(a); return a; } while (0)
+	if (r && r->crd)
+		return mk_api_cr_columns(r, n);
 	if (r && r->ops && r->ops->columns) {
 		*n = r->ops->ncolumns;
 		return r->ops->columns;
@@ -829,7 +831,9 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 
 	cJSON *row = cJSON_CreateObject();
 	cJSON *cells = cJSON_AddArrayToObject(row, "cells");
-	if (r && r->ops && r->ops->cells)
+	if (r && r->crd)
+		mk_api_cr_cells(r, cells, obj, now);
+	else if (r && r->ops && r->ops->cells)
 		r->ops->cells(cells, obj, now);
 	else if (mk_api_is_kind(r, "Pod"))
 		pod_cells(cells, obj, now);

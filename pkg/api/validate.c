@@ -1688,7 +1688,9 @@ int mk_api_validate(const struct mk_api_resource *r, const cJSON *obj, const cJS
 						    cJSON_GetObjectItemCaseSensitive(old, "metadata"));
 	}
 
-	if (mk_api_is_kind(r, "Pod")) {
+	if (r->crd) {
+		mk_api_cr_validate(r, causes, obj, old);
+	} else if (mk_api_is_kind(r, "Pod")) {
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 		validate_pod_spec(causes, spec, "spec", restart_policies);
 		if (!old && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers")) > 0)

@@ -11,12 +11,16 @@
 
 #define PATCH_RETRIES 8
 
+/* true when r is the built-in resource of that plural (a custom resource may
+ * share its plural in another group: it gets none of the built-in's handling) */
+static bool is_res(const struct mk_api_resource *r, const char *plural)
+{
+	return !r->crd && !strcmp(r->name, plural);
+}
+
 static bool has_spec_generation(const struct mk_api_resource *r)
 {
-	return !strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets") ||
-	       !strcmp(r->name, "pods") || !strcmp(r->name, "daemonsets") ||
-	       !strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs") ||
-	       !strcmp(r->name, "statefulsets");
+	return r->spec_generation;
 }
 
 static const char *store_ns(const struct mk_api_resource *r, const char *ns)
@@ -67,6 +71,14 @@ static void reply_invalid(struct mk_reply *rep, const struct mk_api_resource *r,
 static void reply_stored(struct mk_reply *rep, struct mk_request *req, unsigned code,
 			 char *json)
 {
+	/* custom resources: served at the request's version, defaults applied */
+	if (req->res && req->res->crd && json) {
+		char *c = mk_api_cr_from_storage(req->res, json);
+		if (c) {
+			free(json);
+			json = c;
+		}
+	}
 	if (mk_request_wants_table(req)) {
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
 		_cleanup_cjson_ cJSON *t = mk_api_table_new(req->res, true);
@@ -278,22 +290,17 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 		cJSON_DeleteItemFromObject(md, "namespace");
 	if (has_spec_generation(r))
 		mk_json_set(md, "generation", cJSON_CreateNumber(1));
-	if (!strcmp(r->name, "pods"))
-		/* qosClass: computed from the spec by the defaults (mk_api_pod_qos_class) */
-		mk_json_set(obj, "status", cJSON_Parse("{\"phase\":\"Pending\"}"));
-	else if (!strcmp(r->name, "deployments") || !strcmp(r->name, "replicasets"))
-		mk_json_set(obj, "status", cJSON_CreateObject());
-	else if (!strcmp(r->name, "daemonsets"))
-		mk_json_set(obj, "status", cJSON_Parse("{\"currentNumberScheduled\":0,\"numberMisscheduled\":0,"
-						       "\"desiredNumberScheduled\":0,\"numberReady\":0}"));
-	else if (!strcmp(r->name, "jobs") || !strcmp(r->name, "cronjobs"))
-		mk_json_set(obj, "status", cJSON_CreateObject());
-	else if (!strcmp(r->name, "statefulsets"))
-		mk_json_set(obj, "status", cJSON_Parse("{\"replicas\":0,\"availableReplicas\":0}"));
-	else if (!strcmp(r->name, "services"))
-		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
-	else if (!strcmp(r->name, "persistentvolumes") || !strcmp(r->name, "persistentvolumeclaims"))
-		cJSON_DeleteItemFromObject(obj, "status"); /* Pending, by the defaults */
+	/* the status a new object starts with, from the resource row (a pod's
+	 * qosClass is computed from the spec by the defaults) */
+	if (r->initial_status) {
+		cJSON *st = cJSON_Parse(r->initial_status);
+		if (cJSON_IsNull(st) || !st) {
+			cJSON_Delete(st);
+			cJSON_DeleteItemFromObject(obj, "status");
+		} else {
+			mk_json_set(obj, "status", st);
+		}
+	}
 }
 
 /* Fills metadata.name from generateName. Returns 0, or -1 with causes. */
@@ -375,9 +382,18 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	const char *name = mk_json_get_string(obj, "metadata.name");
+	if (r->crd && mk_api_crd_terminating(r->crd)) {
+		mk_reply_status(rep, 405, NULL, NULL,
+				"create not allowed while custom resource definition is terminating");
+		return;
+	}
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
-	if (!strcmp(r->name, "pods")) {
+	if (r->crd)
+		mk_api_cr_to_storage(r, obj);
+	if (mk_api_is_crd_kind(r))
+		mk_crds_prepare(req->srv, obj, true);
+	if (is_res(r, "pods")) {
 		/* admission order as kube-apiserver's: NamespaceLifecycle (a missing
 		 * namespace is a 404) before ServiceAccount */
 		if (check_namespace(req->srv, rep, req->ns) < 0)
@@ -387,7 +403,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 			return;
 		}
 	}
-	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
+	if (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
@@ -404,7 +420,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	if (dry) {
 		/* no pod CIDR or service address is taken (nothing would free it again), but
 		 * the addresses asked for are checked as a real create checks them */
-		if (!strcmp(r->name, "services") && mk_services_check(req->srv, obj, &causes) < 0) {
+		if (is_res(r, "services") && mk_services_check(req->srv, obj, &causes) < 0) {
 			reply_invalid(rep, r, name, causes);
 			return;
 		}
@@ -412,7 +428,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		reply_stored(rep, req, 201, text);
 		return;
 	}
-	if (!strcmp(r->name, "nodes") && mk_nodes_allocate_cidr(req->srv, obj, &err) < 0) {
+	if (is_res(r, "nodes") && mk_nodes_allocate_cidr(req->srv, obj, &err) < 0) {
 		if (err->code == 422) {
 			causes = cJSON_CreateArray();
 			mk_api_cause_add(causes, "FieldValueInvalid", "spec.podCIDR", "%s", err->msg);
@@ -422,7 +438,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		}
 		return;
 	}
-	bool is_svc = !strcmp(r->name, "services");
+	bool is_svc = is_res(r, "services");
 	if (is_svc && mk_services_allocate(req->srv, obj, &causes, &err) < 0) {
 		if (causes)
 			reply_invalid(rep, r, name, causes);
@@ -430,18 +446,18 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_error(rep, r, name, err);
 		return;
 	}
-	if (mk_store_create(req->srv->store, r->name, store_ns(r, req->ns), name, obj, &json,
+	if (mk_store_create(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), name, obj, &json,
 			    NULL, &err) < 0) {
 		if (is_svc)
 			mk_services_release(req->srv, obj);
-		else if (!strcmp(r->name, "nodes"))
+		else if (is_res(r, "nodes"))
 			mk_nodes_release_cidr(req->srv, obj);
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
 	/* as kube-controller-manager's serviceaccount controller: a new namespace gets
 	 * its default ServiceAccount */
-	if (!strcmp(r->name, "namespaces") &&
+	if (is_res(r, "namespaces") &&
 	    mk_serviceaccounts_ensure_default(req->srv, name, &err) < 0)
 		mk_log(MK_LOG_WARN, "apiserver", "%s", err->msg);
 	reply_stored(rep, req, 201, json);
@@ -483,7 +499,10 @@ int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 	if (bootstrap_kubernetes_service(srv, err) < 0 || mk_storage_bootstrap(srv, err) < 0 ||
 	    mk_serviceaccounts_bootstrap(srv, err) < 0)
 		return -1;
-	return bootstrap_kube_dns(srv, err);
+	if (bootstrap_kube_dns(srv, err) < 0)
+		return -1;
+	/* the custom resources of the stored definitions are served from the start */
+	return mk_crds_sync(srv, err);
 }
 
 /* kube-system/kube-dns at the cluster DNS address. Every node answers it itself
@@ -600,7 +619,16 @@ static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_erro
 
 /* ---- get / list ------------------------------------------------------------- */
 
-static cJSON *scale_from(const cJSON *obj)
+/* Where a resource keeps its replicas ("spec.replicas"; a custom resource's
+ * scale subresource paths without their leading dot). */
+static const char *scale_path(const struct mk_api_resource *r, const char *which,
+			      const char *builtin)
+{
+	const char *p = r && r->crd ? mk_api_crd_scale_path(r, which) : builtin;
+	return p && p[0] == '.' ? p + 1 : p;
+}
+
+static cJSON *scale_from(const struct mk_api_resource *r, const cJSON *obj)
 {
 	cJSON *s = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(s, "metadata");
 	const char *keys[] = { "name", "namespace", "uid", "resourceVersion", "creationTimestamp" };
@@ -611,12 +639,21 @@ static cJSON *scale_from(const cJSON *obj)
 		if (v)
 			cJSON_AddItemToObject(md, keys[i], cJSON_Duplicate(v, 1));
 	}
-	cJSON *rep = mk_json_get(obj, "spec.replicas");
+	const char *spec_path = scale_path(r, "specReplicasPath", "spec.replicas");
+	const char *status_path = scale_path(r, "statusReplicasPath", "status.replicas");
+	cJSON *rep = spec_path ? mk_json_get(obj, spec_path) : NULL;
 	cJSON_AddNumberToObject(cJSON_AddObjectToObject(s, "spec"), "replicas",
-				cJSON_IsNumber(rep) ? rep->valuedouble : 1);
+				cJSON_IsNumber(rep) ? rep->valuedouble : r && r->crd ? 0 : 1);
 	cJSON *st = cJSON_AddObjectToObject(s, "status");
-	cJSON *sr = mk_json_get(obj, "status.replicas");
+	cJSON *sr = status_path ? mk_json_get(obj, status_path) : NULL;
 	cJSON_AddNumberToObject(st, "replicas", cJSON_IsNumber(sr) ? sr->valuedouble : 0);
+	if (r && r->crd) {
+		/* labelSelectorPath names a selector in string form */
+		const char *lp = scale_path(r, "labelSelectorPath", NULL);
+		const char *sel = lp ? mk_json_get_string(obj, lp) : NULL;
+		cJSON_AddStringToObject(st, "selector", sel ? sel : "");
+		return s;
+	}
 	/* status.selector: the label selector in string form */
 	cJSON *ml = mk_json_get(obj, "spec.selector.matchLabels");
 	struct mk_buf b;
@@ -639,14 +676,14 @@ static void handle_get(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_error_ struct mk_error *err = NULL;
 	char *json = NULL;
 
-	if (mk_store_get(req->srv->store, r->name, store_ns(r, req->ns), req->name, &json, NULL,
+	if (mk_store_get(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, &json, NULL,
 			 &err) < 0) {
 		mk_reply_error(rep, r, req->name, err);
 		return;
 	}
 	if (req->sub && !strcmp(req->sub, "scale")) {
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		_cleanup_cjson_ cJSON *s = scale_from(obj);
+		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
 		free(json);
 		mk_reply_json(rep, 200, s);
 		return;
@@ -713,10 +750,20 @@ static const char *unsupported_field(const struct mk_api_resource *r, const char
 		bool ok = n == 0 || (n == 13 && !strncmp(p, "metadata.name", n)) ||
 			  (n == 18 && !strncmp(p, "metadata.namespace", n));
 		for (size_t i = 0; !ok && i < MK_ARRAY_SIZE(table); i++) {
-			if (strcmp(table[i].resource, r->name))
+			if (r->crd || strcmp(table[i].resource, r->name))
 				continue;
 			for (size_t j = 0; !ok && table[i].fields[j]; j++)
 				ok = strlen(table[i].fields[j]) == n && !strncmp(table[i].fields[j], p, n);
+		}
+		/* a custom version's selectableFields (".spec.color": spec.color) */
+		const cJSON *sf;
+		const cJSON *sfs = r->crd ? cJSON_GetObjectItem(mk_api_crd_version(r), "selectableFields")
+					  : (const cJSON *)NULL;
+		cJSON_ArrayForEach(sf, sfs)
+		{
+			const char *jp = mk_json_get_string(sf, "jsonPath");
+			if (!ok && jp && jp[0] == '.' && strlen(jp + 1) == n && !strncmp(jp + 1, p, n))
+				ok = true;
 		}
 		if (!ok) {
 			snprintf(bad, sizeof(bad), "%.*s", (int)(n < 100 ? n : 100), p);
@@ -767,22 +814,45 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
-	int rc = mk_store_list(req->srv->store, r->name, ns,
-			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
+	/* paging (paging.c): a continue request lists unfiltered, to rebuild the
+	 * collection at the first page's revision */
+	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
+	bool paged = (lim && strtol(lim, NULL, 10) > 0) || (cont && *cont);
+	mk_store_filter_fn filter = (f.labels || f.fields) ? filter_item : NULL;
+	_cleanup_free_ char *next = NULL;
+	long remaining = -1;
+	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
+			       cont && *cont ? NULL : filter, &f, &l, &err);
+	if (rc == 0 && paged &&
+	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, &next,
+			     &remaining) < 0) {
+		mk_store_list_release(&l);
+		rc = 1;
+	}
 	mk_label_selector_free(f.labels);
 	mk_field_selector_free(f.fields);
-	if (rc < 0) {
-		mk_reply_error(rep, r, NULL, err);
+	if (rc != 0) {
+		if (rc < 0)
+			mk_reply_error(rep, r, NULL, err);
 		return;
 	}
 	char rvs[24];
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
+	_cleanup_free_ char *page_meta = next ? (remaining >= 0
+		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
+		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
 	if (mk_request_wants_table(req)) {
 		_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
 		time_t now = time(NULL);
 		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
+		if (next)
+			mk_json_set_string(cJSON_GetObjectItem(t, "metadata"), "continue", next);
+		if (next && remaining >= 0)
+			mk_json_set(cJSON_GetObjectItem(t, "metadata"), "remainingItemCount",
+				    cJSON_CreateNumber((double)remaining));
 		for (size_t i = 0; i < l.n; i++) {
-			_cleanup_cjson_ cJSON *obj = cJSON_Parse(l.items[i]);
+			_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
+			_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l.items[i]);
 			if (obj)
 				mk_api_table_add_row(t, r, obj, now);
 		}
@@ -793,12 +863,13 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	/* Items are stored JSON texts: splice them without re-parsing. */
 	struct mk_buf b;
 	mk_buf_init(&b);
-	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"},\"items\":[",
-		      r->kind, r->group_version, rvs);
+	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"%s},\"items\":[",
+		      r->kind, r->group_version, rvs, page_meta);
 	for (size_t i = 0; i < l.n; i++) {
+		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
 		if (i)
 			mk_buf_append(&b, ",", 1);
-		mk_buf_puts(&b, l.items[i]);
+		mk_buf_puts(&b, c ? c : l.items[i]);
 	}
 	mk_buf_puts(&b, "]}");
 	mk_store_list_release(&l);
@@ -903,7 +974,14 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 			return -1;
 		}
 		obj = cJSON_Duplicate(old, 1);
-		mk_json_set(mk_json_ensure_object(obj, "spec"), "replicas",
+		const char *sp = scale_path(r, "specReplicasPath", "spec.replicas");
+		const char *dot = sp ? strrchr(sp, '.') : NULL;
+		if (!sp || !dot) {
+			mk_reply_status(rep, 500, NULL, NULL, "the scale subresource has no specReplicasPath");
+			return -1;
+		}
+		_cleanup_free_ char *parent = strndup(sp, (size_t)(dot - sp));
+		mk_json_set(mk_json_ensure_object(obj, parent), dot + 1,
 			    cJSON_CreateNumber(rp->valuedouble));
 	} else {
 		obj = cJSON_Duplicate(new, 1);
@@ -943,13 +1021,17 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 				cJSON_DeleteItemFromObject(md, keep[i]);
 		}
 		cJSON_DeleteItemFromObject(md, "managedFields");
-		if (!strcmp(r->name, "services"))
+		if (is_res(r, "services"))
 			keep_service_addresses(old, obj);
 		/* ephemeral containers change only through their subresource */
-		if (!strcmp(r->name, "pods"))
+		if (is_res(r, "pods"))
 			copy_ephemeral(obj, old);
 	}
 	mk_api_default(r, obj);
+	if (r->crd) /* stored at the storage version (conversion None: apiVersion only) */
+		mk_api_cr_to_storage(r, obj);
+	if (mk_api_is_crd_kind(r))
+		mk_crds_prepare(req->srv, obj, false);
 	/* same resourceVersion as old for the comparisons below */
 	mk_json_set(mk_json_ensure_object(obj, "metadata"), "resourceVersion",
 		    cJSON_Duplicate(cJSON_GetObjectItem(omd, "resourceVersion"), 1));
@@ -995,7 +1077,7 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		}
 		return 0;
 	}
-	if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, expect_rv,
+	if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, expect_rv,
 			    obj, ret_json, NULL, &err) < 0) {
 		mk_reply_error(rep, r, req->name, err);
 		return err->code == ESTALE ? -2 : -1;
@@ -1011,7 +1093,7 @@ static int load_current(struct mk_request *req, struct mk_reply *rep, cJSON **re
 	_cleanup_error_ struct mk_error *err = NULL;
 	_cleanup_free_ char *json = NULL;
 
-	if (mk_store_get(req->srv->store, r->name, store_ns(r, req->ns), req->name, &json, ret_rv,
+	if (mk_store_get(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, &json, ret_rv,
 			 &err) < 0) {
 		mk_reply_error(rep, r, req->name, err);
 		return -1;
@@ -1039,7 +1121,7 @@ static void reply_written(struct mk_request *req, struct mk_reply *rep, char *js
 {
 	if (req->sub && !strcmp(req->sub, "scale")) {
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		_cleanup_cjson_ cJSON *s = scale_from(obj);
+		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
 		free(json);
 		mk_reply_json(rep, 200, s);
 		return;
@@ -1109,6 +1191,14 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 				"application/merge-patch+json, application/strategic-merge-patch+json");
 		return;
 	}
+	if (kind == STRATEGIC && r->crd) {
+		/* custom resources have no patch strategy (no Go types): as kube-apiserver */
+		mk_reply_status(rep, 415, NULL, NULL,
+				"the body of the request was in an unknown format - accepted media "
+				"types include: application/json-patch+json, "
+				"application/merge-patch+json, application/apply-patch+yaml");
+		return;
+	}
 	if (req->body.data)
 		mk_json_fix_surrogates(req->body.data, req->body.len);
 	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
@@ -1132,7 +1222,9 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 
 		if (load_current(req, rep, &old, &cur) < 0)
 			return;
-		doc = target == TARGET_SCALE ? scale_from(old) : cJSON_Duplicate(old, 1);
+		doc = target == TARGET_SCALE ? scale_from(r, old) : cJSON_Duplicate(old, 1);
+		if (r->crd && target != TARGET_SCALE) /* patched at the request's version */
+			mk_json_set_string(doc, "apiVersion", r->group_version);
 		int rc = kind == MERGE	   ? mk_api_patch_merge(&doc, patch, &err)
 			 : kind == JSONPATCH ? mk_api_patch_json(&doc, patch, &err)
 					     : mk_api_patch_strategic(target == TARGET_SCALE ? NULL : r,
@@ -1185,10 +1277,10 @@ static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
 		      struct mk_error **err)
 {
 	_cleanup_free_ char *json = NULL;
-	if (mk_store_delete(srv->store, r->name, store_ns(r, ns), name, expect, &json, NULL,
+	if (mk_store_delete(srv->store, mk_api_resource_store(r), store_ns(r, ns), name, expect, &json, NULL,
 			    err) < 0)
 		return -1;
-	if (!strcmp(r->name, "services") || !strcmp(r->name, "nodes")) {
+	if (is_res(r, "services") || is_res(r, "nodes")) {
 		_cleanup_cjson_ cJSON *o = cJSON_Parse(json);
 		if (o && r->name[0] == 's')
 			mk_services_release(srv, o);
@@ -1212,7 +1304,7 @@ static int purge_namespace(struct mk_apiserver *srv, const char *ns, struct mk_e
 		struct mk_store_list l = { 0 };
 		if (!rs[i].namespaced)
 			continue;
-		if (mk_store_list(srv->store, rs[i].name, ns, NULL, NULL, &l, err) < 0)
+		if (mk_store_list(srv->store, mk_api_resource_store(&rs[i]), ns, NULL, NULL, &l, err) < 0)
 			return -1;
 		for (size_t j = 0; j < l.n; j++) {
 			_cleanup_cjson_ cJSON *o = cJSON_Parse(l.items[j]);
@@ -1333,14 +1425,14 @@ static bool ready_to_go(const struct mk_api_resource *r, const cJSON *obj)
 	if (!mk_json_get(obj, "metadata.deletionTimestamp"))
 		return false;
 	/* a pod goes when its node agent (or a force delete) sets the grace to 0 */
-	if (!strcmp(r->name, "pods")) {
+	if (is_res(r, "pods")) {
 		cJSON *g = mk_json_get(obj, "metadata.deletionGracePeriodSeconds");
 		if (!cJSON_IsNumber(g) || g->valuedouble != 0)
 			return false;
 	}
 	if (cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0)
 		return false;
-	if (!strcmp(r->name, "namespaces") &&
+	if (is_res(r, "namespaces") &&
 	    cJSON_GetArraySize(mk_json_get(obj, "spec.finalizers")) > 0)
 		return false;
 	return true;
@@ -1359,7 +1451,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (delete_options(req, rep, &o) < 0)
 		return;
-	if (!strcmp(r->name, "namespaces") &&
+	if (is_res(r, "namespaces") &&
 	    (!strcmp(req->name, "default") || !strcmp(req->name, "kube-system") ||
 	     !strcmp(req->name, "kube-public"))) {
 		mk_reply_status(rep, 403, "namespaces", req->name,
@@ -1385,7 +1477,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 					"not match the stored object");
 			break;
 		}
-		bool is_pod = !strcmp(r->name, "pods");
+		bool is_pod = is_res(r, "pods");
 		bool deleting = mk_json_get(obj, "metadata.deletionTimestamp") != NULL;
 		bool changed = false;
 		char ts[32];
@@ -1411,7 +1503,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 				cJSON *tg = mk_json_get(obj, "spec.terminationGracePeriodSeconds");
 				grace = o.grace >= 0 ? o.grace : cJSON_IsNumber(tg) ? (long)tg->valuedouble : 30;
 			}
-			bool ns_flow = !strcmp(r->name, "namespaces") && req->srv->namespace_controller;
+			bool ns_flow = is_res(r, "namespaces") && req->srv->namespace_controller;
 			if (grace > 0 || ns_flow || cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0) {
 				mk_time_format(time(NULL) + grace, ts, sizeof(ts));
 				mk_json_set_string(md, "deletionTimestamp", ts);
@@ -1427,7 +1519,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			break;
 		}
 		if (changed && !ready_to_go(r, obj)) {
-			if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, cur,
+			if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, cur,
 					    obj, &json, NULL, &err) < 0) {
 				mk_reply_error(rep, r, req->name, err);
 				if (err->code == ESTALE)
@@ -1442,7 +1534,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
 			break;
 		}
-		if (!strcmp(r->name, "namespaces") && !req->srv->namespace_controller &&
+		if (is_res(r, "namespaces") && !req->srv->namespace_controller &&
 		    purge_namespace(req->srv, req->name, &err) < 0) {
 			mk_reply_error(rep, r, req->name, err);
 			break;
@@ -1454,7 +1546,8 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 			break;
 		}
 		reply_stored(rep, req, 200, json);
-		mk_serviceaccounts_deleted(req->srv, r->name, req->ns, req->name);
+		if (!r->crd)
+			mk_serviceaccounts_deleted(req->srv, r->name, req->ns, req->name);
 		break;
 	}
 	free(o.expect_uid);
@@ -1468,7 +1561,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	struct mk_store_list l = { 0 };
 	struct delete_opts o;
 
-	if (!strcmp(r->name, "namespaces")) {
+	if (is_res(r, "namespaces")) {
 		mk_reply_status(rep, 405, NULL, NULL, "deletecollection is not supported on namespaces");
 		return;
 	}
@@ -1478,7 +1571,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	bool dry = o.dry;
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
-	int rc = mk_store_list(req->srv->store, r->name, r->namespaced ? req->ns : "",
+	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), r->namespaced ? req->ns : "",
 			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
 	mk_label_selector_free(f.labels);
 	mk_field_selector_free(f.fields);
@@ -1501,7 +1594,23 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 			continue;
 		if (dry)
 			json = mk_strdup(l.items[i]);
-		else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+		else if ((r->crd || mk_api_is_crd_kind(r)) &&
+			 cJSON_GetArraySize(mk_json_get(o, "metadata.finalizers")) > 0) {
+			/* custom resources and definitions keep their finalizers' word, as a
+			 * delete of each one would (kube's deletecollection) */
+			if (!mk_json_get(o, "metadata.deletionTimestamp")) {
+				char ts[32];
+				mk_time_format(time(NULL), ts, sizeof(ts));
+				mk_json_set_string(cJSON_GetObjectItem(o, "metadata"), "deletionTimestamp", ts);
+				mk_json_set(cJSON_GetObjectItem(o, "metadata"), "deletionGracePeriodSeconds",
+					    cJSON_CreateNumber(0));
+				if (mk_store_update(req->srv->store, mk_api_resource_store(r),
+						    store_ns(r, ns), nm, 0, o, &json, NULL, &e) < 0)
+					continue;
+			} else {
+				json = mk_strdup(l.items[i]);
+			}
+		} else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
 		if (!first)
 			mk_buf_puts(&b, ",");
@@ -1516,6 +1625,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 /* ---- dispatch ------------------------------------------------------------------ */
 
 static void resource_handle(struct mk_request *req, struct mk_reply *rep);
+static void dispatch_verb(struct mk_request *req, struct mk_reply *rep);
 
 /* Writes to RBAC kinds (and namespaces, whose deletion takes their roles along)
  * rebuild the RBAC index before the reply goes, so the next request sees them. */
@@ -1523,9 +1633,10 @@ void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 {
 	resource_handle(req, rep);
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
+	    !req->res->crd &&
 	    (!strcmp(req->res->group, "rbac.authorization.k8s.io") ||
-	     !strcmp(req->res->name, "namespaces")))
-		mk_rbac_refresh(req->srv, !strcmp(req->res->name, "clusterroles"));
+	     is_res(req->res, "namespaces")))
+		mk_rbac_refresh(req->srv, is_res(req->res, "clusterroles"));
 }
 
 static void resource_handle(struct mk_request *req, struct mk_reply *rep)
@@ -1536,20 +1647,20 @@ static void resource_handle(struct mk_request *req, struct mk_reply *rep)
 	if (req->sub) {
 		bool ok = (!strcmp(req->sub, "status") && r->has_status) ||
 			  (!strcmp(req->sub, "scale") && r->has_scale) ||
-			  (!strcmp(req->sub, "finalize") && !strcmp(r->name, "namespaces") &&
+			  (!strcmp(req->sub, "finalize") && is_res(r, "namespaces") &&
 			   !strcmp(req->method, "PUT")) ||
-			  (!strcmp(req->sub, "ephemeralcontainers") && !strcmp(r->name, "pods") &&
+			  (!strcmp(req->sub, "ephemeralcontainers") && is_res(r, "pods") &&
 			   req->name && strcmp(m, "POST") && strcmp(m, "DELETE"));
 		if (!ok) {
-			if (!strcmp(r->name, "serviceaccounts") && !strcmp(req->sub, "token") &&
+			if (is_res(r, "serviceaccounts") && !strcmp(req->sub, "token") &&
 			    req->name)
 				mk_serviceaccounts_token(req, rep);
-			else if (!strcmp(r->name, "pods") && !strcmp(req->sub, "log"))
+			else if (is_res(r, "pods") && !strcmp(req->sub, "log"))
 				mk_proxy_pod_log(req, rep);
-			else if (!strcmp(r->name, "pods") &&
+			else if (is_res(r, "pods") &&
 				 (!strcmp(req->sub, "exec") || !strcmp(req->sub, "attach")))
 				mk_proxy_pod_exec(req, rep);
-			else if (!strcmp(r->name, "pods") && !strcmp(req->sub, "portforward"))
+			else if (is_res(r, "pods") && !strcmp(req->sub, "portforward"))
 				mk_proxy_pod_portforward(req, rep);
 			else
 				mk_reply_status(rep, 404, NULL, NULL,
@@ -1557,6 +1668,32 @@ static void resource_handle(struct mk_request *req, struct mk_reply *rep)
 			return;
 		}
 	}
+	if (mk_api_is_crd_kind(r) && strcmp(m, "GET") && strcmp(m, "HEAD")) {
+		/* a definition changed: its status and the served resources follow at once */
+		dispatch_verb(req, rep);
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_crds_sync(req->srv, &err) < 0)
+			mk_log(MK_LOG_WARN, "apiserver", "custom resource definitions: %s", err->msg);
+		return;
+	}
+	dispatch_verb(req, rep);
+	/* a deprecated custom version says so on every reply, beside other warnings */
+	_cleanup_free_ char *dw = r->crd ? mk_api_crd_deprecation_warning(r) : NULL;
+	if (dw && rep->warning) {
+		char *both = mk_strdup_printf("%s, %s", dw, rep->warning);
+		free(rep->warning);
+		rep->warning = both;
+	} else if (dw) {
+		rep->warning = TAKE_PTR(dw);
+	}
+}
+
+/* The verbs of a resource request, once the subresource is known to exist. */
+static void dispatch_verb(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	const char *m = req->method;
+
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD")) {
 		if (req->name)
 			handle_get(req, rep);

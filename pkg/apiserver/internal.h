@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include "minik8s/apiserver.h"
 #include "minik8s/api.h"
+#include "minik8s/store.h"
 #include "minik8s/connguard.h"
 
 struct mk_watch_slot;
@@ -134,6 +135,22 @@ bool mk_request_bool(struct mk_request *req, const char *key);
 const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);
+
+/* crds.c: CustomResourceDefinitions. prepare: before a definition is stored,
+ * its status (names accepted, established, stored versions) and, on create, the
+ * cleanup finalizer. sync: after any definition write (and at start), every
+ * stored definition's status is brought up to date and the served resources
+ * (pkg/api's table) rebuilt from them. */
+void mk_crds_prepare(struct mk_apiserver *srv, cJSON *crd, bool create);
+int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err);
+
+/* paging.c: applies the request's limit and continue to l (resource's items in ns,
+ * listed unfiltered for a continue request, filtered by filter otherwise); sets
+ * *ret_continue (owned, NULL on the last page) and *ret_remaining (-1: not
+ * known). Fills a reply and returns -1 on a bad (400) or expired (410) token. */
+int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
+		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
+		     char **ret_continue, long *ret_remaining);
 
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
  * /openapi/v3[/...];

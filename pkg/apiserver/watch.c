@@ -77,6 +77,10 @@ static bool matches(struct stream *st, const cJSON *obj)
  * leaving it DELETED, as kube-apiserver's watch cache reports them. */
 static void emit(struct stream *st, const char *type, const char *json, const char *old_json)
 {
+	/* custom resources: served at the watch's version, defaults applied */
+	_cleanup_free_ char *conv = st->r->crd ? mk_api_cr_from_storage(st->r, json) : NULL;
+	if (conv)
+		json = conv;
 	if (!st->table && !st->labels && !st->fields) {
 		mk_buf_printf(&st->out, "{\"type\":\"%s\",\"object\":", type);
 		mk_buf_puts(&st->out, json);
@@ -287,7 +291,7 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 		}
 	} else {
 		/* no resourceVersion: the current state as ADDED events, then changes */
-		if (mk_store_list(req->srv->store, r->name, ns ? ns : NULL, NULL, NULL,
+		if (mk_store_list(req->srv->store, mk_api_resource_store(r), ns ? ns : NULL, NULL, NULL,
 				  &st->initial, &err) < 0) {
 			stream_free(st);
 			mk_reply_error(rep, r, NULL, err);
@@ -297,7 +301,7 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 		st->initial_end_pending = initial_events;
 	}
 	st->last_rv = from;
-	if (mk_store_watch_new(req->srv->store, r->name, ns, from, &st->w, &err) < 0) {
+	if (mk_store_watch_new(req->srv->store, mk_api_resource_store(r), ns, from, &st->w, &err) < 0) {
 		if (err->code != ERANGE) {
 			stream_free(st);
 			mk_reply_error(rep, r, NULL, err);

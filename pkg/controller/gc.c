@@ -40,13 +40,44 @@ static const struct {
 	[CTL_SC] = { "storage.k8s.io/v1", "storageclasses" },
 	[CTL_STS] = { "apps/v1", "statefulsets" },
 	[CTL_CR] = { "apps/v1", "controllerrevisions" },
+	[CTL_CRD] = { "apiextensions.k8s.io/v1", "customresourcedefinitions" },
 };
 
-static int informer_for(const struct mk_api_resource *r)
+/* Informers: the CTL_* ones, then those of custom kinds (crd.c), CTL_NINF + i. */
+static int ninf(struct mk_controllers *ctl)
 {
-	for (int i = 0; i < CTL_NINF; i++)
-		if (!strcmp(inf_resource[i].resource, r->name) && !strcmp(inf_resource[i].gv, r->group_version))
+	return CTL_NINF + (int)__atomic_load_n(&ctl->ndyn, __ATOMIC_ACQUIRE);
+}
+
+static struct mk_informer *inf_at(struct mk_controllers *ctl, int idx)
+{
+	return idx < CTL_NINF ? ctl->inf[idx] : ctl->dyn[idx - CTL_NINF].inf;
+}
+
+static const char *gv_at(struct mk_controllers *ctl, int idx)
+{
+	return idx < CTL_NINF ? inf_resource[idx].gv : ctl->dyn[idx - CTL_NINF].gv;
+}
+
+static const char *resource_at(struct mk_controllers *ctl, int idx)
+{
+	return idx < CTL_NINF ? inf_resource[idx].resource : ctl->dyn[idx - CTL_NINF].resource;
+}
+
+static int informer_for(struct mk_controllers *ctl, const struct mk_api_resource *r)
+{
+	int n = ninf(ctl);
+	for (int i = 0; i < n; i++) {
+		if (i >= CTL_NINF && ctl->dyn[i - CTL_NINF].stopped)
+			continue;
+		/* a custom kind's informer lists the storage version: any version's
+		 * owner reference finds it by group and resource */
+		if (i >= CTL_NINF && r->crd && !strcmp(resource_at(ctl, i), r->name) &&
+		    !strncmp(gv_at(ctl, i), r->group, strlen(r->group)) && gv_at(ctl, i)[strlen(r->group)] == '/')
 			return i;
+		if (!strcmp(resource_at(ctl, i), r->name) && !strcmp(gv_at(ctl, i), r->group_version))
+			return i;
+	}
 	return -1;
 }
 
@@ -72,9 +103,9 @@ static void enqueue_deleting_owners(struct mk_controllers *ctl, const cJSON *obj
 	cJSON_ArrayForEach(ref, mk_json_get(obj, "metadata.ownerReferences"))
 	{
 		const char *uid = mk_json_get_string(ref, "uid");
-		for (int i = 0; uid && i < CTL_NINF; i++) {
+		for (int i = 0, ni = ninf(ctl); uid && i < ni; i++) {
 			struct mk_object **os;
-			size_t n = mk_informer_by_index(ctl->inf[i], "uid", uid, &os);
+			size_t n = mk_informer_by_index(inf_at(ctl, i), "uid", uid, &os);
 			for (size_t j = 0; j < n; j++)
 				if (has_deletion(os[j]->json))
 					enqueue(ctl, 'o', i, os[j]->key);
@@ -103,9 +134,9 @@ static void on_change(const struct mk_object *old, const struct mk_object *new, 
 	}
 	/* deleted: its dependents may be dangling now, its owners may be done waiting */
 	const char *uid = mk_json_get_string(old->json, "metadata.uid");
-	for (int i = 0; uid && i < CTL_NINF; i++) {
+	for (int i = 0, ni = ninf(ctl); uid && i < ni; i++) {
 		struct mk_object **deps;
-		size_t n = mk_informer_by_index(ctl->inf[i], "owner", uid, &deps);
+		size_t n = mk_informer_by_index(inf_at(ctl, i), "owner", uid, &deps);
 		for (size_t j = 0; j < n; j++)
 			enqueue(ctl, 'd', i, deps[j]->key);
 		mk_object_list_free(deps, n);
@@ -122,18 +153,24 @@ void gc_setup(struct mk_controllers *ctl)
 	}
 }
 
+void gc_watch_informer(struct mk_controllers *ctl, struct mk_informer *inf, struct gc_source *src)
+{
+	(void)ctl;
+	mk_informer_add_handler(inf, on_change, src);
+}
+
 /* ---- writes -------------------------------------------------------------------------- */
 
-static char *object_path(const cJSON *obj, int idx)
+static char *object_path(struct mk_controllers *ctl, const cJSON *obj, int idx)
 {
-	return mk_client_resource_path(inf_resource[idx].gv, inf_resource[idx].resource,
+	return mk_client_resource_path(gv_at(ctl, idx), resource_at(ctl, idx),
 			mk_json_get_string(obj, "metadata.namespace"),
 			mk_json_get_string(obj, "metadata.name"), NULL);
 }
 
 static int delete_obj(struct mk_controllers *ctl, const cJSON *obj, int idx, const char *policy)
 {
-	_cleanup_free_ char *path = object_path(obj, idx);
+	_cleanup_free_ char *path = object_path(ctl, obj, idx);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_delete(ctl->c, path, policy, NULL, &err) < 0 && mk_error_code(err) != 404)
 		return -1;
@@ -147,13 +184,33 @@ static int remove_refs(struct mk_controllers *ctl, const cJSON *obj, int idx, co
 	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 	cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
 	cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+	if (idx >= CTL_NINF) {
+		/* custom kinds take no strategic merge patch: the remaining list, as a
+		 * compare-and-swap on the resourceVersion */
+		const cJSON *r;
+		cJSON_AddStringToObject(md, "resourceVersion", mk_json_get_string(obj, "metadata.resourceVersion"));
+		cJSON_ArrayForEach(r, mk_json_get(obj, "metadata.ownerReferences"))
+		{
+			bool drop = false;
+			for (size_t i = 0; i < n; i++)
+				drop |= mk_json_get_string(r, "uid") && !strcmp(mk_json_get_string(r, "uid"), uids[i]);
+			if (!drop)
+				cJSON_AddItemToArray(refs, cJSON_Duplicate(r, 1));
+		}
+		_cleanup_free_ char *path = object_path(ctl, obj, idx);
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0 &&
+		    mk_error_code(err) != 404)
+			return -1;
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "$patch", "delete");
 		cJSON_AddStringToObject(d, "uid", uids[i]);
 		cJSON_AddItemToArray(refs, d);
 	}
-	_cleanup_free_ char *path = object_path(obj, idx);
+	_cleanup_free_ char *path = object_path(ctl, obj, idx);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL, &err) < 0 &&
 	    mk_error_code(err) != 404)
@@ -172,7 +229,7 @@ static int remove_finalizer(struct mk_controllers *ctl, const cJSON *obj, int id
 	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
 		if (cJSON_IsString(it) && strcmp(it->valuestring, f))
 			cJSON_AddItemToArray(list, cJSON_CreateString(it->valuestring));
-	_cleanup_free_ char *path = object_path(obj, idx);
+	_cleanup_free_ char *path = object_path(ctl, obj, idx);
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0 &&
 	    mk_error_code(err) != 404)
@@ -192,13 +249,13 @@ static enum owner_state owner_state(struct mk_controllers *ctl, const cJSON *dep
 								  mk_json_get_string(ref, "kind"));
 	if (!r || !uid)
 		return OWNER_ALIVE; /* a kind we do not serve: never collect on its account */
-	int idx = informer_for(r);
+	int idx = informer_for(ctl, r);
 	_cleanup_cjson_ cJSON *live = NULL;
 	const cJSON *owner = NULL;
 	struct mk_object *o = NULL;
 	if (idx >= 0) {
 		struct mk_object **os;
-		size_t n = mk_informer_by_index(ctl->inf[idx], "uid", uid, &os);
+		size_t n = mk_informer_by_index(inf_at(ctl, idx), "uid", uid, &os);
 		if (n)
 			o = mk_object_ref(os[0]);
 		mk_object_list_free(os, n);
@@ -231,7 +288,7 @@ static enum owner_state owner_state(struct mk_controllers *ctl, const cJSON *dep
 
 static int sync_dependent(struct mk_controllers *ctl, int idx, const char *key)
 {
-	struct mk_object *o = mk_informer_get(ctl->inf[idx], key);
+	struct mk_object *o = mk_informer_get(inf_at(ctl, idx), key);
 	if (!o)
 		return 0;
 	const cJSON *obj = o->json;
@@ -268,7 +325,7 @@ static int sync_dependent(struct mk_controllers *ctl, int idx, const char *key)
 
 static int sync_owner(struct mk_controllers *ctl, int idx, const char *key)
 {
-	struct mk_object *o = mk_informer_get(ctl->inf[idx], key);
+	struct mk_object *o = mk_informer_get(inf_at(ctl, idx), key);
 	if (!o)
 		return 0;
 	const cJSON *obj = o->json;
@@ -279,9 +336,9 @@ static int sync_owner(struct mk_controllers *ctl, int idx, const char *key)
 	bool orphan = has_finalizer(obj, "orphan");
 	bool fg = has_finalizer(obj, "foregroundDeletion");
 	size_t blocking = 0;
-	for (int i = 0; i < CTL_NINF; i++) {
+	for (int i = 0, ni = ninf(ctl); i < ni; i++) {
 		struct mk_object **deps;
-		size_t n = mk_informer_by_index(ctl->inf[i], "owner", uid, &deps);
+		size_t n = mk_informer_by_index(inf_at(ctl, i), "owner", uid, &deps);
 		for (size_t j = 0; j < n; j++) {
 			const cJSON *dep = deps[j]->json;
 			if (orphan) {
@@ -322,7 +379,7 @@ int gc_sync(struct mk_controllers *ctl, const char *key)
 {
 	char t;
 	int idx, off = 0;
-	if (sscanf(key, "%c|%d|%n", &t, &idx, &off) < 2 || !off || idx < 0 || idx >= CTL_NINF)
+	if (sscanf(key, "%c|%d|%n", &t, &idx, &off) < 2 || !off || idx < 0 || idx >= ninf(ctl))
 		return 0;
 	return t == 'd' ? sync_dependent(ctl, idx, key + off) : sync_owner(ctl, idx, key + off);
 }

@@ -31,6 +31,7 @@ enum {
 	CTL_SC,
 	CTL_STS,
 	CTL_CR, /* controllerrevisions (StatefulSet history) */
+	CTL_CRD, /* customresourcedefinitions (crd.c) */
 	CTL_NINF
 };
 
@@ -59,9 +60,24 @@ struct gc_source {
 	int idx;
 };
 
+/* Informers made at run time for the kinds of CustomResourceDefinitions (crd.c),
+ * which the garbage collector walks after the CTL_* ones (index CTL_NINF + i).
+ * Slots are filled under dyn_mu and published by the count (atomic); they are
+ * never removed while the manager runs (a deleted kind's informer is stopped). */
+#define CTL_MAX_DYN 64
+struct ctl_dyn_informer {
+	struct mk_informer *inf;
+	char *gv, *resource, *crd_uid;
+	bool namespaced, stopped;
+};
+
 struct mk_controllers {
 	struct mk_client *c;
 	struct gc_source gc_src[CTL_NINF];
+	struct gc_source dyn_src[CTL_MAX_DYN];
+	struct ctl_dyn_informer dyn[CTL_MAX_DYN];
+	size_t ndyn;		/* read with __atomic_load_n */
+	pthread_mutex_t dyn_mu;
 	struct mk_controllers_options opts;
 	struct mk_informer *inf[CTL_NINF];
 	struct mk_event_recorder *rec;
@@ -71,6 +87,7 @@ struct mk_controllers {
 	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
 	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
 	struct ctl_loop sts;
+	struct ctl_loop crd; /* crd.c: a deleted definition's objects */
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -99,6 +116,10 @@ void job_setup(struct mk_controllers *ctl);
 void cronjob_setup(struct mk_controllers *ctl);
 void pv_setup(struct mk_controllers *ctl);
 void sts_setup(struct mk_controllers *ctl);
+void crd_setup(struct mk_controllers *ctl);
+/* The garbage collector's handler for an informer (gc.c), for crd.c's dynamic ones. */
+void gc_watch_informer(struct mk_controllers *ctl, struct mk_informer *inf, struct gc_source *src);
+int crd_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);

@@ -87,7 +87,8 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		return;
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
-				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts };
+				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
+				     &ctl->crd };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
 			mk_workqueue_shutdown(loops[i]->q);
@@ -95,11 +96,20 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		ctl_loop_stop(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_stop(ctl->inf[i]);
+	for (size_t i = 0; i < ctl->ndyn; i++)
+		mk_informer_stop(ctl->dyn[i].inf);
 	mk_event_recorder_free(ctl->rec);
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		ctl_loop_release(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_free(ctl->inf[i]);
+	for (size_t i = 0; i < ctl->ndyn; i++) {
+		mk_informer_free(ctl->dyn[i].inf);
+		free(ctl->dyn[i].gv);
+		free(ctl->dyn[i].resource);
+		free(ctl->dyn[i].crd_uid);
+	}
+	pthread_mutex_destroy(&ctl->dyn_mu);
 	mk_hmap_release(&ctl->assumed, free);
 	mk_hmap_release(&ctl->expect, free_expect);
 	mk_hmap_release(&ctl->node_seen, free);
@@ -131,6 +141,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_SC] = "/apis/storage.k8s.io/v1/storageclasses",
 		[CTL_STS] = "/apis/apps/v1/statefulsets",
 		[CTL_CR] = "/apis/apps/v1/controllerrevisions",
+		[CTL_CRD] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
 	};
 
 	ctl->c = c;
@@ -143,6 +154,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	if (!ctl->opts.workers)
 		ctl->opts.workers = 4;
 	pthread_mutex_init(&ctl->mu, NULL);
+	pthread_mutex_init(&ctl->dyn_mu, NULL);
 	mk_hmap_init(&ctl->assumed);
 	mk_hmap_init(&ctl->expect);
 	mk_hmap_init(&ctl->node_seen);
@@ -179,6 +191,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->pv, ctl, "persistentvolume", pv_sync, 1);
 	ctl_loop_init(&ctl->pvc, ctl, "persistentvolumeclaim", pvc_sync, 1);
 	ctl_loop_init(&ctl->sts, ctl, "statefulset", sts_sync, w);
+	ctl_loop_init(&ctl->crd, ctl, "customresourcecleanup", crd_sync, 1);
 
 	if (!ctl->opts.disable_scheduler)
 		sched_setup(ctl);
@@ -194,6 +207,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	cronjob_setup(ctl);
 	pv_setup(ctl);
 	sts_setup(ctl);
+	crd_setup(ctl);
 
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
@@ -208,7 +222,8 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	}
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
-				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts };
+				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
+				     &ctl->crd };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)
 			goto fail;

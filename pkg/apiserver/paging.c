@@ -1,0 +1,240 @@
+/* List paging (limit / continue), for every resource, built-in or custom, as
+ * kube-apiserver pages: a page holds at most `limit` items in (namespace, name)
+ * order; metadata.continue is an opaque token (the list's revision and the last
+ * key, URL-safe base64) and metadata.remainingItemCount says how many are left
+ * when no selector filters them. Every page of a list is consistent with the
+ * first one: a continue request rebuilds the collection as it was at the token's
+ * revision from the current one and the store's event log (undoing later
+ * creates, updates and deletes). A token older than the kept events, or than
+ * this server's run for an update (whose previous state only this run's events
+ * carry), is 410 Expired, as a compacted etcd revision is. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "minik8s/store.h"
+
+/* "ns\x01name": strcmp order is (namespace, name) order, as the store lists. */
+static char *item_key(const char *ns, const char *name)
+{
+	return mk_strdup_printf("%s\x01%s", ns ? ns : "", name ? name : "");
+}
+
+static char *json_key(const char *json)
+{
+	_cleanup_cjson_ cJSON *o = cJSON_Parse(json);
+	return item_key(mk_json_get_string(o, "metadata.namespace"),
+			mk_json_get_string(o, "metadata.name"));
+}
+
+static char *token_encode(uint64_t rv, const char *start)
+{
+	_cleanup_cjson_ cJSON *t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "v", "meta.k8s.io/v1");
+	cJSON_AddNumberToObject(t, "rv", (double)rv);
+	cJSON_AddStringToObject(t, "start", start);
+	_cleanup_cjson_str_ char *text = cJSON_PrintUnformatted(t);
+	char *b = mk_base64_encode(text, strlen(text));
+	/* URL-safe, unpadded (base64.RawURLEncoding) */
+	for (char *p = b; *p; p++) {
+		if (*p == '+')
+			*p = '-';
+		else if (*p == '/')
+			*p = '_';
+		else if (*p == '=')
+			*p = '\0';
+	}
+	return b;
+}
+
+static int token_decode(const char *tok, uint64_t *ret_rv, char **ret_start)
+{
+	size_t n = strlen(tok);
+	_cleanup_free_ char *b = mk_malloc0(n + 4);
+	_cleanup_free_ void *data = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = tok[i] == '-' ? '+' : tok[i] == '_' ? '/' : tok[i];
+	while (n % 4)
+		b[n++] = '=';
+	if (mk_base64_decode(b, &data, &len) < 0)
+		return -1;
+	_cleanup_cjson_ cJSON *t = cJSON_ParseWithLength(data, len);
+	const cJSON *rv = cJSON_GetObjectItem(t, "rv");
+	const char *start = mk_json_get_string(t, "start");
+	if (!cJSON_IsNumber(rv) || rv->valuedouble < 1 || !start)
+		return -1;
+	*ret_rv = (uint64_t)rv->valuedouble;
+	*ret_start = mk_strdup(start);
+	return 0;
+}
+
+struct kv {
+	const char *key;
+	char *val;
+};
+
+static int cmp_kv(const void *a, const void *b)
+{
+	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+}
+
+/* Rebuilds, into *l (replaced), the collection as it was at revision at, from
+ * the current one (cur, unfiltered, at cur->rv). -1 with ERANGE when the events
+ * needed are gone. */
+static int rebuild_at(struct mk_store *store, const char *resource, const char *ns,
+		      uint64_t at, struct mk_store_list *cur, struct mk_error **err)
+{
+	struct mk_hmap m;
+	struct mk_store_watch *w = NULL;
+	struct mk_store_event **evs = NULL;
+	size_t nev = 0, cap = 0;
+	int ret = -1;
+
+	mk_hmap_init(&m);
+	for (size_t i = 0; i < cur->n; i++) {
+		_cleanup_free_ char *k = json_key(cur->items[i]);
+		free(mk_hmap_put(&m, k, mk_strdup(cur->items[i])));
+	}
+	if (at < cur->rv) {
+		if (mk_store_watch_new(store, resource, ns && *ns ? ns : NULL, at, &w, err) < 0)
+			goto out;
+		for (;;) {
+			struct mk_store_event *ev = NULL;
+			int rc = mk_store_watch_next(w, 0, &ev, err);
+			if (rc < 0)
+				goto out;
+			if (rc == 0)
+				break;
+			if (ev->rv > cur->rv) {
+				mk_store_event_unref(ev);
+				break;
+			}
+			if (nev == cap) {
+				cap = cap ? cap * 2 : 64;
+				evs = realloc(evs, cap * sizeof(*evs));
+				if (!evs)
+					abort();
+			}
+			evs[nev++] = ev;
+		}
+		/* undo, newest first */
+		for (size_t i = nev; i-- > 0;) {
+			struct mk_store_event *ev = evs[i];
+			_cleanup_free_ char *k = item_key(ev->ns, ev->name);
+			if (ev->type == MK_STORE_ADDED) {
+				free(mk_hmap_del(&m, k));
+			} else if (ev->type == MK_STORE_MODIFIED) {
+				if (!ev->old_json) {
+					mk_error_set(err, ERANGE, "the previous state of '%s' is not kept", ev->name);
+					goto out;
+				}
+				free(mk_hmap_put(&m, k, mk_strdup(ev->old_json)));
+			} else {
+				free(mk_hmap_put(&m, k, mk_strdup(ev->json)));
+			}
+		}
+	}
+	/* back into a list sorted by key; the values move out of the map */
+	struct kv *kvs = mk_malloc0(sizeof(*kvs) * (m.n + 1));
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
+	size_t n = 0;
+	while ((e = mk_hmap_iter_next(&m, &it))) {
+		kvs[n].key = e->key;
+		kvs[n].val = e->val;
+		e->val = NULL;
+		n++;
+	}
+	qsort(kvs, n, sizeof(*kvs), cmp_kv);
+	char **items = mk_malloc0(sizeof(char *) * (n + 1));
+	for (size_t i = 0; i < n; i++)
+		items[i] = kvs[i].val;
+	free(kvs);
+	mk_store_list_release(cur);
+	cur->items = items;
+	cur->n = n;
+	cur->rv = at;
+	ret = 0;
+out:
+	for (size_t i = 0; i < nev; i++)
+		mk_store_event_unref(evs[i]);
+	free(evs);
+	mk_store_watch_free(w);
+	mk_hmap_release(&m, free);
+	return ret;
+}
+
+int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
+		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
+		     char **ret_continue, long *ret_remaining)
+{
+	const char *lim = mk_request_arg(req, "limit");
+	const char *cont = mk_request_arg(req, "continue");
+	_cleanup_free_ char *start = NULL;
+	long limit = lim && *lim ? strtol(lim, NULL, 10) : 0;
+	uint64_t at = 0;
+
+	*ret_continue = NULL;
+	*ret_remaining = -1;
+	if (cont && *cont) {
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (token_decode(cont, &at, &start) < 0) {
+			mk_reply_status(rep, 400, NULL, NULL, "continue key is not valid: illegal base64 data");
+			return -1;
+		}
+		/* l was listed unfiltered: rebuild it at the token's revision */
+		if (at > l->rv ||
+		    rebuild_at(req->srv->store, resource, ns, at, l, &err) < 0) {
+			if (at > l->rv || mk_error_code(err) == ERANGE) {
+				mk_reply_status(rep, 410, NULL, NULL,
+						"The provided continue parameter is too old to display a "
+						"consistent list result. You can start a new list without the "
+						"continue parameter.");
+			} else {
+				mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
+			}
+			return -1;
+		}
+	}
+	/* past the token's key, through the selectors, at most limit */
+	size_t k = 0, kept = 0, total = 0;
+	char *last_key = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		char *item = l->items[i];
+		l->items[i] = NULL;
+		bool keep = true;
+		if (start) {
+			_cleanup_free_ char *key = json_key(item);
+			keep = strcmp(key, start) > 0;
+		}
+		if (keep && cont && *cont && filter)
+			keep = filter(item, fud);
+		if (!keep) {
+			free(item);
+			continue;
+		}
+		total++;
+		if (limit > 0 && kept == (size_t)limit) {
+			free(item);
+			continue;
+		}
+		if (limit > 0 && kept + 1 == (size_t)limit) {
+			free(last_key);
+			last_key = json_key(item);
+		}
+		l->items[k++] = item;
+		kept++;
+	}
+	l->n = k;
+	if (limit > 0 && total > kept) {
+		*ret_continue = token_encode(at ? at : l->rv, last_key);
+		if (!filter)
+			*ret_remaining = (long)(total - kept);
+	}
+	if (at)
+		l->rv = at;
+	free(last_key);
+	return 0;
+}
