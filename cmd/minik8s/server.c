@@ -446,6 +446,7 @@ int cmd_server(int argc, char **argv)
 		struct mk_controllers_options co = { .node_monitor_grace_ms = f.node_grace_ms,
 						     .pod_eviction_timeout_ms = f.eviction_ms };
 		cc->timeout_ms = 30000;
+		cc->user_agent = mk_strdup("kube-controller-manager/v1.32.0 (linux/amd64) minik8s");
 		int r = mk_client_new(cc, &ctl_client, &err);
 		mk_client_config_free(cc);
 		if (r < 0 || mk_controllers_start(ctl_client, &co, &ctls, &err) < 0)
@@ -461,6 +462,7 @@ int cmd_server(int argc, char **argv)
 		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u", addr, f.port);
 		struct mk_client_config *cc = mk_client_config_new(url, token, ca);
 		cc->timeout_ms = 30000;
+		cc->user_agent = mk_strdup("kubelet/v1.32.0 (linux/amd64) minik8s");
 		int r = mk_client_new(cc, &agent_client, &err);
 		mk_client_config_free(cc);
 		if (r < 0)

@@ -1316,9 +1316,9 @@ static cJSON *conflict_status(struct managers *conflicts)
 static struct mk_api_fieldset *last_applied_allowed(const struct mk_ssa_schema *s,
 						    const cJSON *live)
 {
-	const char *la = mk_json_get_string(
-		cJSON_GetObjectItemCaseSensitive(mk_json_get(live, "metadata"), "annotations"),
-		"kubectl.kubernetes.io/last-applied-configuration");
+	const cJSON *ja = cJSON_GetObjectItemCaseSensitive(mk_json_get(live, "metadata.annotations"),
+							   "kubectl.kubernetes.io/last-applied-configuration");
+	const char *la = cJSON_IsString(ja) ? ja->valuestring : NULL;
 	if (!la || !*la)
 		return NULL;
 	_cleanup_cjson_ cJSON *last = cJSON_Parse(la);
