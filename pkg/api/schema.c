@@ -21,6 +21,7 @@ struct field {
 	const char *list_type;	/* "atomic", "set", "map", or NULL */
 	bool req;
 	const struct def *bdef;	/* definition of the base type, or NULL (set after parsing) */
+	struct mk_ssa_type ssa;	/* the field's type for server-side apply (set after parsing) */
 };
 
 struct def {
@@ -261,6 +262,9 @@ static const char *base_type(const char *t);
 
 /* Field types resolved once, so server-side apply walks the schema without
  * looking definitions up by name. */
+static void ssa_resolve(const char *t, const char *list_type, const char *keys,
+			const struct def *bdef, struct mk_ssa_type *ret);
+
 static void resolve_bases(void)
 {
 	for (size_t i = 0; i < ndefs; i++) {
@@ -270,6 +274,11 @@ static void resolve_bases(void)
 		for (size_t j = 0; j < defs[i].nf; j++)
 			defs[i].f[j].bdef = find_def(base_type(defs[i].f[j].type));
 	}
+	for (size_t i = 0; i < ndefs; i++)
+		for (size_t j = 0; j < defs[i].nf; j++) {
+			struct field *f = &defs[i].f[j];
+			ssa_resolve(f->type, f->list_type, f->map_keys, f->bdef, &f->ssa);
+		}
 }
 
 static void parse(void)
@@ -809,7 +818,7 @@ static int ssa_child(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
 	if (t->shape == MK_SSA_STRUCT) {
 		const struct field *f = find_field(t->ref2, name);
 		if (f) {
-			ssa_resolve(f->type, f->list_type, f->map_keys, f->bdef, ret);
+			*ret = f->ssa;
 			return 1;
 		}
 		memset(ret, 0, sizeof(*ret));

@@ -25,12 +25,17 @@ struct mk_api_fieldset {
 	bool member;
 	struct mk_api_fieldset **kids; /* sorted by pe */
 	size_t n, cap;
+	char pe_buf[];	/* pe points here: one allocation per node */
 };
 
 static struct mk_api_fieldset *fs_new(const char *pe)
 {
-	struct mk_api_fieldset *s = mk_malloc0(sizeof(*s));
-	s->pe = pe ? mk_strdup(pe) : NULL;
+	size_t len = pe ? strlen(pe) + 1 : 0;
+	struct mk_api_fieldset *s = mk_malloc0(sizeof(*s) + len);
+	if (pe) {
+		memcpy(s->pe_buf, pe, len);
+		s->pe = s->pe_buf;
+	}
 	return s;
 }
 
@@ -41,7 +46,6 @@ void mk_api_fieldset_free(struct mk_api_fieldset *s)
 	for (size_t i = 0; i < s->n; i++)
 		mk_api_fieldset_free(s->kids[i]);
 	free(s->kids);
-	free(s->pe);
 	free(s);
 }
 
@@ -279,6 +283,20 @@ static char *item_pe(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
 static char *field_pe(const char *name)
 {
 	return mk_strdup_printf("f:%s", name);
+}
+
+/* "f:NAME" in buf when it fits (the usual case), else allocated into *heap. */
+static const char *field_pe_buf(char *buf, size_t size, const char *name, char **heap)
+{
+	size_t n = strlen(name);
+	*heap = NULL;
+	if (n + 3 <= size) {
+		buf[0] = 'f';
+		buf[1] = ':';
+		memcpy(buf + 2, name, n + 1);
+		return buf;
+	}
+	return *heap = field_pe(name);
 }
 
 /* Canonical form of a path element read from fieldsV1, or NULL if malformed. */
@@ -580,7 +598,9 @@ static int to_set(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, co
 			struct mk_ssa_type ct;
 			struct lazy l;
 			int named;
-			_cleanup_free_ char *pe = field_pe(c->string);
+			char pe_buf[128];
+			_cleanup_free_ char *pe_heap = NULL;
+			const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), c->string, &pe_heap);
 			child_type(s, t, sh, c->string, &ct, &named);
 			lazy_down(&l, at, pe);
 			if (cJSON_IsNull(c) || (cJSON_IsObject(c) && !c->child) || named <= 0)
@@ -669,7 +689,9 @@ static void compare(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, 
 			struct mk_ssa_type ct;
 			struct lazy lz;
 			int named;
-			_cleanup_free_ char *pe = field_pe(c->string);
+			char pe_buf[128];
+			_cleanup_free_ char *pe_heap = NULL;
+			const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), c->string, &pe_heap);
 			child_type(s, t, sr, c->string, &ct, &named);
 			lazy_down(&lz, at, pe);
 			compare(s, &ct, c, r ? cJSON_GetObjectItemCaseSensitive(r, c->string) : NULL, &lz);
@@ -682,7 +704,9 @@ static void compare(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, 
 			struct mk_ssa_type ct;
 			struct lazy lz;
 			int named;
-			_cleanup_free_ char *pe = field_pe(c->string);
+			char pe_buf[128];
+			_cleanup_free_ char *pe_heap = NULL;
+			const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), c->string, &pe_heap);
 			child_type(s, t, sr, c->string, &ct, &named);
 			lazy_down(&lz, at, pe);
 			compare(s, &ct, NULL, c, &lz);
@@ -855,7 +879,9 @@ static void remove_items(const struct mk_ssa_schema *s, const struct mk_ssa_type
 		cJSON *c = v->child, *next;
 		for (; c; c = next) {
 			next = c->next;
-			_cleanup_free_ char *pe = field_pe(c->string);
+			char pe_buf[128];
+			_cleanup_free_ char *pe_heap = NULL;
+			const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), c->string, &pe_heap);
 			const struct mk_api_fieldset *k = fs_get(set, pe);
 			if (!k)
 				continue;
@@ -1160,6 +1186,8 @@ static cJSON *empty_like(const cJSON *obj)
 static void update_others(struct managers *ms, const struct manager *me,
 			  const struct comparison *cmp, struct managers *conflicts)
 {
+	if (ms->n == 0 || (ms->n == 1 && &ms->m[0] == me))
+		return;
 	_cleanup_fs_ struct mk_api_fieldset *changed = fs_dup(cmp->set[ADDED]);
 	fs_union_into(changed, cmp->set[MODIFIED]);
 	for (size_t i = 0; i < ms->n; i++) {
@@ -1211,7 +1239,7 @@ int mk_api_managed_update(const struct mk_ssa_schema *s, const cJSON *old, cJSON
 	compare_objects(s, old ? old : empty, obj, &cmp);
 
 	update_others(&ms, NULL, &cmp, NULL);
-	_cleanup_fs_ struct mk_api_fieldset *mine = fs_dup(cmp.set[ADDED]);
+	_cleanup_fs_ struct mk_api_fieldset *mine = TAKE_PTR(cmp.set[ADDED]);
 	fs_union_into(mine, cmp.set[MODIFIED]);
 	strip_meta(mine);
 	struct manager *me = managers_find(&ms, op->manager, "Update", op->api_version,
@@ -1225,9 +1253,10 @@ int mk_api_managed_update(const struct mk_ssa_schema *s, const cJSON *old, cJSON
 			me->operation = mk_strdup("Update");
 			me->api_version = mk_strdup(op->api_version);
 			me->subresource = op->subresource ? mk_strdup(op->subresource) : NULL;
-			me->set = fs_new(NULL);
+			me->set = TAKE_PTR(mine);
+		} else {
+			fs_union_into(me->set, mine);
 		}
-		fs_union_into(me->set, mine);
 		free(me->time);
 		me->time = mk_strdup(op->now);
 	}
