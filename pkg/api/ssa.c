@@ -1211,6 +1211,46 @@ static void update_others(struct managers *ms, const struct manager *me,
 	}
 }
 
+#define MAX_UPDATE_MANAGERS 10
+
+static int updater_age_cmp(const void *a, const void *b)
+{
+	const struct manager *p = *(const struct manager *const *)a, *q = *(const struct manager *const *)b;
+	int c = strcmp(str_or_empty(p->time), str_or_empty(q->time));
+	return c ? c : strcmp(str_or_empty(p->name), str_or_empty(q->name));
+}
+
+/* capManagersManager: at most 10 Update entries; the oldest are merged into one
+ * "ancient-changes" entry per apiVersion, which takes the newest merged time. */
+static void cap_updaters(struct managers *ms)
+{
+	struct manager **u = mk_malloc0((ms->n + 1) * sizeof(*u));
+	size_t nu = 0;
+	for (size_t i = 0; i < ms->n; i++)
+		if (!strcmp(ms->m[i].operation, "Update"))
+			u[nu++] = &ms->m[i];
+	if (nu <= MAX_UPDATE_MANAGERS) {
+		free(u);
+		return;
+	}
+	qsort(u, nu, sizeof(*u), updater_age_cmp);
+	struct manager *bucket = NULL;
+	for (size_t i = 0; i < nu && nu - i > MAX_UPDATE_MANAGERS - 1; i++) {
+		if (!bucket) {
+			bucket = u[i];
+			free(bucket->name);
+			bucket->name = mk_strdup("ancient-changes");
+			continue;
+		}
+		fs_union_into(bucket->set, u[i]->set);
+		free(bucket->time);
+		bucket->time = u[i]->time ? mk_strdup(u[i]->time) : NULL;
+		mk_api_fieldset_free(u[i]->set); /* emptied: dropped by the caller */
+		u[i]->set = fs_new(NULL);
+	}
+	free(u);
+}
+
 int mk_api_managed_update(const struct mk_ssa_schema *s, const cJSON *old, cJSON *obj,
 			  const cJSON *sent, const struct mk_api_managed_op *op,
 			  struct mk_error **err)
@@ -1263,6 +1303,8 @@ int mk_api_managed_update(const struct mk_ssa_schema *s, const cJSON *old, cJSON
 	comparison_release(&cmp);
 	for (size_t i = 0; i < ms.n; i++)
 		strip_meta(ms.m[i].set);
+	managers_drop_empty(&ms);
+	cap_updaters(&ms);
 	managers_drop_empty(&ms);
 	set_managed(obj, managers_encode(&ms));
 	managers_release(&ms);

@@ -350,6 +350,33 @@ START_TEST(test_openapi_schema)
 }
 END_TEST
 
+START_TEST(test_update_managers_capped)
+{
+	struct mk_ssa_schema s;
+	ck_assert_int_eq(mk_api_ssa_schema_builtin("", "v1", "ConfigMap", &s, NULL), 0);
+	cJSON *obj = J("{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'c'},'data':{}}");
+	for (int i = 0; i < 12; i++) {
+		cJSON *next = cJSON_Duplicate(obj, 1);
+		char key[8], mgr[16], now[32];
+		snprintf(key, sizeof(key), "k%02d", i);
+		snprintf(mgr, sizeof(mgr), "writer-%02d", i);
+		snprintf(now, sizeof(now), "2026-01-01T00:00:%02dZ", i);
+		cJSON_AddStringToObject(mk_json_get(next, "data"), key, "v");
+		struct mk_api_managed_op op = { mgr, "v1", NULL, now };
+		ck_assert_int_eq(mk_api_managed_update(&s, obj, next, NULL, &op, NULL), 0);
+		cJSON_Delete(obj);
+		obj = next;
+	}
+	/* 10 Update entries: the three oldest writers merged into ancient-changes */
+	ck_assert_int_eq(cJSON_GetArraySize(mk_json_get(obj, "metadata.managedFields")), 10);
+	ck_assert(owns(obj, "ancient-changes", "Update", ".data.k00"));
+	ck_assert(owns(obj, "ancient-changes", "Update", ".data.k02"));
+	ck_assert(owns(obj, "writer-03", "Update", ".data.k03"));
+	ck_assert_ptr_null(entry(obj, "writer-00", "Update"));
+	cJSON_Delete(obj);
+}
+END_TEST
+
 Suite *ssa_suite(void)
 {
 	Suite *s = suite_create("ssa");
@@ -360,6 +387,7 @@ Suite *ssa_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("managed");
 	tcase_add_test(tc, test_update_records_manager);
+	tcase_add_test(tc, test_update_managers_capped);
 	tcase_add_test(tc, test_apply_two_managers_conflict_force);
 	tcase_add_test(tc, test_apply_conflict_with_updater_names_version);
 	tcase_add_test(tc, test_apply_list_map_merge);
