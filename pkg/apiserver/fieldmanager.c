@@ -77,7 +77,8 @@ int mk_fieldmanager_check(struct mk_request *req, struct mk_reply *rep, const ch
 
 static const char *op_api_version(struct mk_request *req)
 {
-	return req->sub && !strcmp(req->sub, "scale") ? "autoscaling/v1" : req->res->group_version;
+	/* /scale writes are recorded against the parent's fields and version */
+	return req->res->group_version;
 }
 
 void mk_fieldmanager_update(struct mk_request *req, const cJSON *old, cJSON *obj,
