@@ -1061,7 +1061,11 @@ static int managers_decode(const cJSON *mf, struct managers *ret, struct mk_erro
 		m->subresource = json_str(e, "subresource");
 		m->time = json_str(e, "time");
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(e, "fieldsV1");
-		if (mk_api_fieldset_from_json(f ? f : cJSON_GetObjectItem(e, "."), &m->set, err) < 0) {
+		if (!f || cJSON_IsNull(f)) {
+			m->set = fs_new(NULL); /* an entry without fields owns nothing */
+			continue;
+		}
+		if (mk_api_fieldset_from_json(f, &m->set, err) < 0) {
 			managers_release(ret);
 			return -1;
 		}
