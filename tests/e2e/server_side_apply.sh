@@ -158,6 +158,34 @@ kcheck ssa_to_csa apply -f "$T/cm.yaml"
 api GET /api/v1/namespaces/default/configmaps/cfg
 expect_eq ssa_to_csa_value "$(jqb .data.k1)" again
 
+# ---- other kinds: a cluster-scoped Namespace and a Service (ports keyed by port and
+# protocol), and /scale writes recorded with their subresource
+cat >"$T/more.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: ssa-ns, labels: {team: a}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns, namespace: ssa-ns}
+spec:
+  selector: {app: dns}
+  ports:
+  - {name: dns-udp, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53}
+EOF
+kcheck ssa_other_kinds apply --server-side -f "$T/more.yaml"
+api GET /api/v1/namespaces/ssa-ns/services/dns
+expect_eq ssa_service_port_keys "$(mf kubectl Apply '."f:spec"."f:ports" | keys | join(" ")' | jq -r .)" \
+	'k:{"port":53,"protocol":"TCP"} k:{"port":53,"protocol":"UDP"}'
+api GET /api/v1/namespaces/ssa-ns
+expect_eq ssa_namespace_label "$(mf kubectl Apply '."f:metadata"."f:labels"."f:team"')" "{}"
+kcheck scale_entry scale deployment web --replicas=4
+api GET "$DEP/web"
+# kubectl scale sends no fieldManager: its User-Agent (kubectl/v1.32...) names it
+expect_eq scale_entry_subresource "$(jq -r '[.metadata.managedFields[] | select(.subresource=="scale") | .manager] | join(",")' <<<"$BODY")" kubectl
+expect_eq scale_entry_owns_replicas "$(jq -c '[.metadata.managedFields[] | select(.subresource=="scale") | .fieldsV1]' <<<"$BODY")" '[{"f:spec":{"f:replicas":{}}}]'
+
 # ---- Update entries of ordinary writes
 kcheck create_entry create configmap made --from-literal=a=b
 api GET /api/v1/namespaces/default/configmaps/made
@@ -201,7 +229,7 @@ printf '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"s
 api PATCH "$DEP/web/status?fieldManager=status-writer&force=true" -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$T/s.json"
 expect_code apply_status 200
 expect_eq apply_status_value "$(jqb .status.observedGeneration)" 42
-expect_eq apply_status_spec_untouched "$(jqb .spec.replicas)" 3
+expect_eq apply_status_spec_untouched "$(jqb .spec.replicas)" 4
 expect_eq apply_status_entry "$(jq -r '.metadata.managedFields[] | select(.manager=="status-writer") | .subresource' <<<"$BODY")" status
 
 # ---- the Python client: dynamic client server_side_apply (22.x's REST layer sends
