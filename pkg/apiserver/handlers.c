@@ -879,7 +879,9 @@ static void copy_ephemeral(cJSON *dst, const cJSON *src)
  * the target, then defaults, validates and stores it with precondition expect_rv.
  * On success *ret_json is the stored text (or the unchanged old one). Returns 0,
  * or -1 with the reply filled; ESTALE conflicts return -2 (reply filled too) so
- * patch callers can retry. */
+ * patch callers can retry. managedFields: applied_managed when an apply computed
+ * them (stored as they are), else the write is recorded as an Update of its
+ * manager (mk_fieldmanager_update). */
 static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
 			 cJSON *new, enum write_target target, uint64_t expect_rv,
 			 char **ret_json, const cJSON *applied_managed)
