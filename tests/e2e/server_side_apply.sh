@@ -224,6 +224,13 @@ expect_contains apply_unknown_field_named "$BODY" "spec.replicaz"
 printf '{"apiVersion":"apps/v2","kind":"Deployment","metadata":{"name":"web"}}' >"$T/v.json"
 api PATCH "$DEP/web?fieldManager=x" -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$T/v.json"
 expect_code apply_wrong_version 400
+printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"dup"},"spec":{"containers":[{"name":"x","image":"i"},{"name":"x","image":"j"}]}}' >"$T/dup.json"
+api PATCH "/api/v1/namespaces/default/pods/dup?fieldManager=x" -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$T/dup.json"
+expect_status apply_duplicate_key 400 BadRequest
+expect_contains apply_duplicate_key_msg "$BODY" 'duplicate entries for key [name=\"x\"]'
+printf '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bad"},"spec":{"replicas":"x"}}' >"$T/inv.json"
+api PATCH "$DEP/bad?fieldManager=x" -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$T/inv.json"
+expect_status apply_invalid_object 422 Invalid
 # apply on /status: an entry with subresource status, spec untouched
 printf '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":9},"status":{"observedGeneration":42}}' >"$T/s.json"
 api PATCH "$DEP/web/status?fieldManager=status-writer&force=true" -H 'Content-Type: application/apply-patch+yaml' --data-binary @"$T/s.json"
