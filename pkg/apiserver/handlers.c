@@ -1147,6 +1147,12 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 			if (!managed)
 				managed = cJSON_CreateArray();
 			create_object(req, rep, obj, managed);
+			/* created meanwhile by someone else: apply to that one */
+			if (rep->code == 409 && attempt < PATCH_RETRIES) {
+				free(rep->body);
+				rep->body = NULL;
+				continue;
+			}
 			return;
 		}
 		old = cJSON_Parse(stored);
