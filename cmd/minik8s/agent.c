@@ -249,6 +249,8 @@ int cmd_agent(int argc, char **argv)
 		goto out;
 	if (mk_runtime_subreaper_init(&err) < 0)
 		goto out;
+	if (!cfg->user_agent)
+		cfg->user_agent = mk_strdup("kubelet/v1.32.0 (linux/amd64) minik8s");
 	if (mk_client_new(cfg, &client, &err) < 0)
 		goto out;
 	if (mk_agent_start(client, &o, &agent, &err) < 0)

@@ -333,6 +333,7 @@ int kubectl_connect(struct kubectl *k)
 	if (k->insecure)
 		cfg->insecure = true;
 	cfg->timeout_ms = k->request_timeout_ms;
+	cfg->user_agent = mk_strdup("minik8s-kubectl/0.1.0");
 	int r = mk_client_new(cfg, &k->client, &err);
 	if (r < 0) {
 		mk_client_config_free(cfg);

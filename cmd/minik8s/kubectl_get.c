@@ -254,8 +254,20 @@ static void print_name(const struct kres *r, const cJSON *obj)
 	printf("%s/%s\n", kres_display(r, disp, sizeof(disp)), name ? name : "");
 }
 
-static int print_object_output(const char *output, const struct kres *r, const cJSON *obj)
+/* kubectl (>= 1.21) leaves managedFields out of -o json|yaml unless asked */
+static void hide_managed_fields(cJSON *obj)
 {
+	cJSON *it;
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+						"managedFields");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(obj, "items"))
+		hide_managed_fields(it);
+}
+
+static int print_object_output(const char *output, const struct kres *r, const cJSON *obj_in)
+{
+	_cleanup_cjson_ cJSON *obj = cJSON_Duplicate(obj_in, 1);
+	hide_managed_fields(obj);
 	if (!strcmp(output, "json")) {
 		kubectl_print_json(stdout, obj);
 	} else if (!strcmp(output, "yaml")) {

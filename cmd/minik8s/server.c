@@ -482,6 +482,7 @@ int cmd_server(int argc, char **argv)
 		struct mk_controllers_options co = { .node_monitor_grace_ms = f.node_grace_ms,
 						     .pod_eviction_timeout_ms = f.eviction_ms };
 		cc->timeout_ms = 30000;
+		cc->user_agent = mk_strdup("kube-controller-manager/v1.32.0 (linux/amd64) minik8s");
 		int r = mk_client_new(cc, &ctl_client, &err);
 		mk_client_config_free(cc);
 		if (r < 0 || leader_identity(f.data_dir, &lid, &err) < 0)
@@ -503,6 +504,7 @@ int cmd_server(int argc, char **argv)
 		/* with the node's own credential (system:node:NAME), as a joined agent */
 		struct mk_client_config *cc = mk_client_config_new(url, node_secret, ca);
 		cc->timeout_ms = 30000;
+		cc->user_agent = mk_strdup("kubelet/v1.32.0 (linux/amd64) minik8s");
 		if (!f.node_name && gethostname(host, sizeof(host)) == 0) {
 			host[sizeof(host) - 1] = '\0';
 			f.node_name = host;

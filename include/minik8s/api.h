@@ -347,4 +347,105 @@ void mk_api_pod_requests(const cJSON *spec, int64_t *ret_cpu_milli, int64_t *ret
  * "BestEffort" (static string; GetPodQOS over cpu and memory). */
 const char *mk_api_pod_qos_class(const cJSON *spec);
 
+/* ---- server-side apply and managedFields (pkg/api/ssa.c) ------------------- */
+
+/* How server-side apply sees a node of a kind's schema (sigs.k8s.io/structured-
+ * merge-diff): a scalar, a struct with named fields, a map with free keys (both
+ * merged key by key), an atomic value (replaced whole), a list of scalars merged as
+ * a set (x-kubernetes-list-type: set), a list of objects merged by the values of
+ * keys (x-kubernetes-list-type: map, x-kubernetes-list-map-keys), or a free-form
+ * value (x-kubernetes-preserve-unknown-fields: objects merge, lists are atomic). */
+enum mk_ssa_shape {
+	MK_SSA_SCALAR,
+	MK_SSA_STRUCT,
+	MK_SSA_MAP,
+	MK_SSA_ATOMIC,
+	MK_SSA_LIST_SET,
+	MK_SSA_LIST_MAP,
+	MK_SSA_UNTYPED,
+};
+
+struct mk_ssa_type {
+	enum mk_ssa_shape shape;
+	const char *keys;	 /* MK_SSA_LIST_MAP: "name" or "containerPort,protocol" */
+	const cJSON *key_list;	 /* or the same as a JSON array of strings */
+	const void *ref, *ref2;	 /* the schema provider's handles (borrowed) */
+};
+
+/* A kind's schema for server-side apply. The built-in kinds get one from
+ * mk_api_ssa_schema_builtin; a custom resource plugs in its OpenAPI v3 schema with
+ * mk_api_ssa_schema_openapi (or any provider filling these callbacks). */
+struct mk_ssa_schema {
+	struct mk_ssa_type root;
+	/* Type of member name of a STRUCT or MAP node: returns 1 for a named field
+	 * of a struct, 0 for a value of a map, -1 for a field the schema does not
+	 * declare (then *ret is MK_SSA_UNTYPED). */
+	int (*child)(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const char *name,
+		     struct mk_ssa_type *ret);
+	/* Type of the items of a LIST_SET or LIST_MAP node. */
+	void (*elem)(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+		     struct mk_ssa_type *ret);
+	/* The default of list-map key field key of a LIST_MAP node's items (JSON text,
+	 * such as "\"TCP\"" for ports' protocol), or NULL; may itself be NULL. */
+	const char *(*key_default)(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+				   const char *key);
+	const void *data;	 /* provider data (borrowed) */
+};
+
+/* The schema of a served kind (from pkg/api/schema_defs.c). ENOENT if none. */
+int mk_api_ssa_schema_builtin(const char *group, const char *version, const char *kind,
+			      struct mk_ssa_schema *ret, struct mk_error **err);
+/* A schema from an OpenAPI v3 structural schema (a CRD version's
+ * openAPIV3Schema): properties, additionalProperties, items, x-kubernetes-list-type,
+ * x-kubernetes-list-map-keys, x-kubernetes-map-type, x-kubernetes-preserve-unknown-
+ * fields and defaults of list-map keys. openapi is borrowed and must outlive *ret. */
+void mk_api_ssa_schema_openapi(const cJSON *openapi, struct mk_ssa_schema *ret);
+
+/* A set of field paths, as metadata.managedFields[].fieldsV1 encodes it. */
+struct mk_api_fieldset;
+void mk_api_fieldset_free(struct mk_api_fieldset *s);	/* accepts NULL */
+/* The fields a (partial) object sets: what an applier owns (typed ToFieldSet).
+ * EINVAL on a list-map item without a key or a duplicated key. *ret owned. */
+int mk_api_fieldset_from_object(const struct mk_ssa_schema *s, const cJSON *obj,
+				struct mk_api_fieldset **ret, struct mk_error **err);
+/* Parses / encodes fieldsV1 ("f:spec": {"f:replicas": {}}, "k:{...}", "v:...", "."). */
+int mk_api_fieldset_from_json(const cJSON *fields_v1, struct mk_api_fieldset **ret,
+			      struct mk_error **err);
+cJSON *mk_api_fieldset_to_json(const struct mk_api_fieldset *s); /* owned */
+/* The member paths in upstream's notation (".spec.containers[name=\"a\"].image"),
+ * as a JSON array of strings (owned). */
+cJSON *mk_api_fieldset_paths(const struct mk_api_fieldset *s);
+/* Whether path (upstream notation, as above) is a member. */
+bool mk_api_fieldset_has(const struct mk_api_fieldset *s, const char *path);
+
+/* One write as the field manager records it. */
+struct mk_api_managed_op {
+	const char *manager;	 /* fieldManager, or the User-Agent's product */
+	const char *api_version; /* "apps/v1" */
+	const char *subresource; /* "status", "scale", ... or NULL */
+	const char *now;	 /* RFC 3339 time of the write */
+};
+
+/* Records an Update (create, update, patch) in obj's metadata.managedFields: the
+ * fields the write added or changed (old -> obj, old NULL for a create) become
+ * the manager's, and leave every other manager's set, as kube-apiserver's field
+ * manager does. sent is the managedFields the client sent (NULL when absent or for
+ * subresources): an empty list (or [{}]) resets them, a valid non-empty one
+ * replaces the stored ones. Returns 0; on an undecodable stored value the entries
+ * are dropped (UpdateNoErrors). */
+int mk_api_managed_update(const struct mk_ssa_schema *s, const cJSON *old, cJSON *obj,
+			  const cJSON *sent, const struct mk_api_managed_op *op,
+			  struct mk_error **err);
+
+/* Server-side apply of config (a partial object, borrowed) onto live (NULL: the
+ * object does not exist yet): merges by the schema's list and map types, removes
+ * what the manager applied before and no longer applies when no one else owns it,
+ * and records the manager's Apply entry. Returns 0 with *ret_obj (owned; the live
+ * object, unchanged, when the apply changes nothing); 1 with *ret_status (owned,
+ * a 409 Conflict Status with a cause per field) when fields owned by others would
+ * change and force is false; -1 with EINVAL for a config that cannot be merged. */
+int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const cJSON *config,
+			 bool force, const struct mk_api_managed_op *op, cJSON **ret_obj,
+			 cJSON **ret_status, struct mk_error **err);
+
 #endif

@@ -34,6 +34,8 @@ struct mk_client_config {
 	char *namespace;	/* the context's namespace, or NULL */
 	long timeout_ms;	/* per request (not watch) timeout; 0 = none, but a
 				 * response that stalls for 60 s fails (ETIMEDOUT) */
+	char *user_agent;	/* User-Agent, or NULL for "minik8s/VERSION"; its product
+				 * (up to '/') names the writer in managedFields */
 };
 
 /* New config with explicit values (strings copied; any may be NULL but server).

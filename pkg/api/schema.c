@@ -20,6 +20,8 @@ struct field {
 	char *map_keys;		/* "a,b": x-kubernetes-list-map-keys, or NULL */
 	const char *list_type;	/* "atomic", "set", "map", or NULL */
 	bool req;
+	const struct def *bdef;	/* definition of the base type, or NULL (set after parsing) */
+	struct mk_ssa_type ssa;	/* the field's type for server-side apply (set after parsing) */
 };
 
 struct def {
@@ -27,6 +29,7 @@ struct def {
 	bool scalar;
 	char *stype, *format;	/* scalars */
 	char *group, *version, *kind;	/* kinds; NULL otherwise */
+	bool atomic;			/* x-kubernetes-map-type: atomic (server-side apply) */
 	struct field *f;
 	size_t nf;
 };
@@ -234,6 +237,50 @@ static void add_lists(void)
 	}
 }
 
+/* Structs kube-openapi marks x-kubernetes-map-type: atomic (+structType=atomic):
+ * server-side apply replaces them whole. */
+static const char *const atomic_structs[] = {
+	"io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
+	"io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
+	"io.k8s.api.core.v1.ObjectReference",
+	"io.k8s.api.core.v1.LocalObjectReference",
+	"io.k8s.api.core.v1.ConfigMapKeySelector",
+	"io.k8s.api.core.v1.SecretKeySelector",
+	"io.k8s.api.core.v1.ConfigMapEnvSource",
+	"io.k8s.api.core.v1.SecretEnvSource",
+	"io.k8s.api.core.v1.ObjectFieldSelector",
+	"io.k8s.api.core.v1.ResourceFieldSelector",
+	"io.k8s.api.core.v1.NodeSelector",
+	"io.k8s.api.core.v1.NodeSelectorTerm",
+	"io.k8s.api.core.v1.TopologySelectorTerm",
+	"io.k8s.api.core.v1.TypedLocalObjectReference",
+	"io.k8s.api.core.v1.TypedObjectReference",
+};
+
+static struct def *find_def(const char *name);
+static const char *base_type(const char *t);
+
+/* Field types resolved once, so server-side apply walks the schema without
+ * looking definitions up by name. */
+static void ssa_resolve(const char *t, const char *list_type, const char *keys,
+			const struct def *bdef, struct mk_ssa_type *ret);
+
+static void resolve_bases(void)
+{
+	for (size_t i = 0; i < ndefs; i++) {
+		for (size_t j = 0; j < MK_ARRAY_SIZE(atomic_structs); j++)
+			if (!strcmp(defs[i].name, atomic_structs[j]))
+				defs[i].atomic = true;
+		for (size_t j = 0; j < defs[i].nf; j++)
+			defs[i].f[j].bdef = find_def(base_type(defs[i].f[j].type));
+	}
+	for (size_t i = 0; i < ndefs; i++)
+		for (size_t j = 0; j < defs[i].nf; j++) {
+			struct field *f = &defs[i].f[j];
+			ssa_resolve(f->type, f->list_type, f->map_keys, f->bdef, &f->ssa);
+		}
+}
+
 static void parse(void)
 {
 	for (size_t i = 0; i < MK_ARRAY_SIZE(mk_api_schema_srcs); i++) {
@@ -252,6 +299,7 @@ static void parse(void)
 		}
 	}
 	add_lists();
+	resolve_bases();
 }
 
 static int ensure_parsed(struct mk_error **err)
@@ -751,4 +799,96 @@ void mk_api_schema_prune_unknown(const char *group, const char *version, const c
 		mk_api_crd_schema_prune(mk_api_cr_schema(group, version, kind), obj, "", NULL,
 					true, true);
 	}
+}
+
+/* ---- server-side apply view ----------------------------------------------------- */
+/* ref is the rest of a field's type string ("[]X", "map[]X", "X"), ref2 the
+ * definition of its base type X. */
+
+static void ssa_resolve(const char *t, const char *list_type, const char *keys,
+			const struct def *bdef, struct mk_ssa_type *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->ref2 = bdef;
+	if (!strncmp(t, "[]", 2)) {
+		ret->ref = t + 2;
+		if (list_type && !strcmp(list_type, "map") && keys) {
+			ret->shape = MK_SSA_LIST_MAP;
+			ret->keys = keys;
+		} else if (list_type && !strcmp(list_type, "set")) {
+			ret->shape = MK_SSA_LIST_SET;
+		} else {
+			ret->shape = MK_SSA_ATOMIC; /* lists without a list type are atomic */
+		}
+	} else if (!strncmp(t, "map[]", 5)) {
+		ret->ref = t + 5;
+		ret->shape = MK_SSA_MAP;
+	} else if (!strcmp(t, "object")) {
+		ret->shape = MK_SSA_UNTYPED;
+	} else if (!bdef || bdef->scalar || is_primitive(t)) {
+		ret->shape = MK_SSA_SCALAR;
+	} else {
+		ret->shape = bdef->atomic ? MK_SSA_ATOMIC : MK_SSA_STRUCT;
+	}
+}
+
+static int ssa_child(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const char *name,
+		     struct mk_ssa_type *ret)
+{
+	(void)s;
+	if (t->shape == MK_SSA_STRUCT) {
+		const struct field *f = find_field(t->ref2, name);
+		if (f) {
+			*ret = f->ssa;
+			return 1;
+		}
+		memset(ret, 0, sizeof(*ret));
+		ret->shape = MK_SSA_UNTYPED;
+		return -1;
+	}
+	if (t->shape == MK_SSA_MAP) {
+		ssa_resolve(t->ref, NULL, NULL, t->ref2, ret);
+		return 0;
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->shape = MK_SSA_UNTYPED;
+	return 0;
+}
+
+static void ssa_elem(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+		     struct mk_ssa_type *ret)
+{
+	(void)s;
+	if (t->ref) {
+		ssa_resolve(t->ref, NULL, NULL, t->ref2, ret);
+		return;
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->shape = MK_SSA_UNTYPED;
+}
+
+/* Ports are keyed by number and protocol, which defaults to TCP (+default="TCP"). */
+static const char *ssa_key_default(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+				   const char *key)
+{
+	(void)s;
+	(void)t;
+	return !strcmp(key, "protocol") ? "\"TCP\"" : NULL;
+}
+
+int mk_api_ssa_schema_builtin(const char *group, const char *version, const char *kind,
+			      struct mk_ssa_schema *ret, struct mk_error **err)
+{
+	const struct def *d = kind_def(group, version, kind);
+
+	if (!d)
+		return mk_error_set(err, ENOENT, "no schema for kind '%s' of '%s%s%s'", kind, group,
+				    group[0] ? "/" : "", version);
+	memset(ret, 0, sizeof(*ret));
+	ret->root.shape = MK_SSA_STRUCT;
+	ret->root.ref2 = d;
+	ret->child = ssa_child;
+	ret->elem = ssa_elem;
+	ret->key_default = ssa_key_default;
+	return 0;
 }

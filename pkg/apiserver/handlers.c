@@ -356,20 +356,39 @@ static int check_namespace(struct mk_apiserver *srv, struct mk_reply *rep, const
 	return 0;
 }
 
+static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			  const cJSON *applied_managed);
+
 static void handle_create(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
 	_cleanup_cjson_ cJSON *obj = NULL;
-	_cleanup_error_ struct mk_error *err = NULL;
-	cJSON *causes = NULL;
-	char *json = NULL;
 	bool dry = false;
 
 	if (dry_run_check(req, rep, "CreateOptions", NULL, &dry) < 0 ||
+	    mk_fieldmanager_check(req, rep, "CreateOptions", false) < 0 ||
 	    decode_body(req, rep, &obj) < 0 ||
 	    check_type(req, rep, obj, r->kind, r->group_version) < 0 ||
 	    mk_field_validation(req, rep, r->group, r->version, r->kind, obj, NULL, false) < 0)
 		return;
+	create_object(req, rep, obj, NULL);
+}
+
+/* Creates obj (borrowed, changed): the body of a create, or the result of an apply
+ * of an object that did not exist (applied_managed: its managedFields, recorded
+ * as they are instead of an Update entry). */
+static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			  const cJSON *applied_managed)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+	char *json = NULL;
+	bool dry = query_dry_run(req);
+	cJSON *md0 = cJSON_GetObjectItem(obj, "metadata");
+	_cleanup_cjson_ cJSON *sent =
+		cJSON_IsObject(md0) ? cJSON_DetachItemFromObject(md0, "managedFields") : NULL;
+
 	const char *bns = mk_json_get_string(obj, "metadata.namespace");
 	if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
 		mk_reply_status(rep, 400, NULL, NULL,
@@ -407,6 +426,11 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
+	if (applied_managed && cJSON_GetArraySize(applied_managed) > 0)
+		mk_json_set(mk_json_ensure_object(obj, "metadata"), "managedFields",
+			    cJSON_Duplicate(applied_managed, 1));
+	else if (!applied_managed)
+		mk_fieldmanager_update(req, NULL, obj, sent);
 	if (mk_api_validate(r, obj, NULL, &causes) < 0) {
 		reply_invalid(rep, r, name, causes);
 		return;
@@ -930,14 +954,16 @@ static void copy_ephemeral(cJSON *dst, const cJSON *src)
  * the target, then defaults, validates and stores it with precondition expect_rv.
  * On success *ret_json is the stored text (or the unchanged old one). Returns 0,
  * or -1 with the reply filled; ESTALE conflicts return -2 (reply filled too) so
- * patch callers can retry. */
+ * patch callers can retry. managedFields: applied_managed when an apply computed
+ * them (stored as they are), else the write is recorded as an Update of its
+ * manager (mk_fieldmanager_update). */
 static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
 			 cJSON *new, enum write_target target, uint64_t expect_rv,
-			 char **ret_json)
+			 char **ret_json, const cJSON *applied_managed)
 {
 	const struct mk_api_resource *r = req->res;
 	_cleanup_error_ struct mk_error *err = NULL;
-	_cleanup_cjson_ cJSON *obj = NULL;
+	_cleanup_cjson_ cJSON *obj = NULL, *sent = NULL;
 	cJSON *causes = NULL;
 	const cJSON *omd = cJSON_GetObjectItem(old, "metadata");
 
@@ -1020,7 +1046,7 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 			else
 				cJSON_DeleteItemFromObject(md, keep[i]);
 		}
-		cJSON_DeleteItemFromObject(md, "managedFields");
+		sent = cJSON_DetachItemFromObject(md, "managedFields");
 		if (is_res(r, "services"))
 			keep_service_addresses(old, obj);
 		/* ephemeral containers change only through their subresource */
@@ -1040,6 +1066,15 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		cJSON *g = cJSON_GetObjectItem(omd, "generation");
 		mk_json_set(mk_json_ensure_object(obj, "metadata"), "generation",
 			    cJSON_CreateNumber((cJSON_IsNumber(g) ? g->valuedouble : 0) + 1));
+	}
+	/* managedFields: an apply's as it computed them, else this write's Update */
+	if (applied_managed) {
+		cJSON *md = mk_json_ensure_object(obj, "metadata");
+		cJSON_DeleteItemFromObject(md, "managedFields");
+		if (cJSON_GetArraySize(applied_managed) > 0)
+			cJSON_AddItemToObject(md, "managedFields", cJSON_Duplicate(applied_managed, 1));
+	} else {
+		mk_fieldmanager_update(req, old, obj, sent);
 	}
 	if (mk_api_validate(r, obj, old, &causes) < 0) {
 		reply_invalid(rep, r, req->name, causes);
@@ -1137,6 +1172,7 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 	bool dry;
 
 	if (dry_run_check(req, rep, "UpdateOptions", NULL, &dry) < 0 ||
+	    mk_fieldmanager_check(req, rep, "UpdateOptions", false) < 0 ||
 	    decode_body(req, rep, &body) < 0)
 		return;
 	if (parse_rv(mk_json_get_string(body, "metadata.resourceVersion"), &expect) < 0) {
@@ -1158,9 +1194,79 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 		    : mk_field_validation(req, rep, req->res->group, req->res->version,
 					  req->res->kind, body, old, false) < 0)
 		return;
-	if (finish_update(req, rep, old, body, target_of(req), expect, &json) < 0)
+	if (finish_update(req, rep, old, body, target_of(req), expect, &json, NULL) < 0)
 		return;
 	reply_written(req, rep, json);
+}
+
+/* PATCH with application/apply-patch+yaml: server-side apply, creating the object
+ * when it does not exist (kube's applyPatcher with forceAllowCreate). */
+static void handle_apply(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	enum write_target target = target_of(req);
+	_cleanup_cjson_ cJSON *cfg = NULL;
+
+	if (mk_fieldmanager_check(req, rep, "PatchOptions", true) < 0)
+		return;
+	if (target != TARGET_MAIN && target != TARGET_STATUS) {
+		mk_reply_status(rep, 415, NULL, NULL,
+				"server-side apply is served on the resource and its status only");
+		return;
+	}
+	if (mk_fieldmanager_apply_config(req, rep, &cfg) < 0 ||
+	    mk_field_validation(req, rep, r->group, r->version, r->kind, cfg, NULL, true) < 0)
+		return;
+	for (int attempt = 0;; attempt++) {
+		_cleanup_cjson_ cJSON *old = NULL, *obj = NULL, *managed = NULL;
+		_cleanup_error_ struct mk_error *err = NULL;
+		_cleanup_free_ char *stored = NULL;
+		char *json = NULL;
+		uint64_t cur;
+
+		if (mk_store_get(req->srv->store, r->name, store_ns(r, req->ns), req->name, &stored,
+				 &cur, &err) < 0) {
+			if (err->code != ENOENT || target != TARGET_MAIN) {
+				mk_reply_error(rep, r, req->name, err);
+				return;
+			}
+			if (mk_fieldmanager_apply(req, rep, NULL, cfg, &obj) < 0)
+				return;
+			managed = cJSON_DetachItemFromObject(mk_json_ensure_object(obj, "metadata"),
+							     "managedFields");
+			if (!managed)
+				managed = cJSON_CreateArray();
+			create_object(req, rep, obj, managed);
+			/* created meanwhile by someone else: apply to that one */
+			if (rep->code == 409 && attempt < PATCH_RETRIES) {
+				free(rep->body);
+				rep->body = NULL;
+				continue;
+			}
+			return;
+		}
+		old = cJSON_Parse(stored);
+		if (!old) {
+			mk_reply_status(rep, 500, NULL, NULL, "stored object is corrupt");
+			return;
+		}
+		if (mk_fieldmanager_apply(req, rep, old, cfg, &obj) < 0)
+			return;
+		managed = cJSON_DetachItemFromObject(mk_json_ensure_object(obj, "metadata"),
+						     "managedFields");
+		if (!managed)
+			managed = cJSON_CreateArray();
+		int rc = finish_update(req, rep, old, obj, target, cur, &json, managed);
+		if (rc == -2 && attempt < PATCH_RETRIES) {
+			free(rep->body);
+			rep->body = NULL;
+			continue;
+		}
+		if (rc < 0)
+			return;
+		reply_written(req, rep, json);
+		return;
+	}
 }
 
 static void handle_patch(struct mk_request *req, struct mk_reply *rep)
@@ -1180,9 +1286,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 	else if (content_type_is(ct, "application/strategic-merge-patch+json"))
 		kind = STRATEGIC;
 	else if (content_type_is(ct, "application/apply-patch+yaml")) {
-		mk_reply_status(rep, 415, NULL, NULL,
-				"server-side apply is not supported by minik8s; use client-side "
-				"'kubectl apply' (without --server-side)");
+		handle_apply(req, rep);
 		return;
 	} else {
 		mk_reply_status(rep, 415, NULL, NULL,
@@ -1199,6 +1303,8 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 				"application/merge-patch+json, application/apply-patch+yaml");
 		return;
 	}
+	if (mk_fieldmanager_check(req, rep, "PatchOptions", false) < 0)
+		return;
 	if (req->body.data)
 		mk_json_fix_surrogates(req->body.data, req->body.len);
 	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
@@ -1256,7 +1362,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_error(rep, r, req->name, &e);
 			return;
 		}
-		rc = finish_update(req, rep, old, doc, target, cur, &json);
+		rc = finish_update(req, rep, old, doc, target, cur, &json, NULL);
 		if (rc == -2 && attempt < PATCH_RETRIES) {
 			free(rep->body);
 			rep->body = NULL;

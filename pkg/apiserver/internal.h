@@ -380,4 +380,24 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
 /* Cancels every active watch (server stopping). */
 void mk_watch_cancel_all(struct mk_apiserver *srv);
 
+/* fieldmanager.c: managedFields and server-side apply on the request side. */
+/* The manager of a write: fieldManager, else the User-Agent's product (owned). */
+char *mk_fieldmanager_name(struct mk_request *req);
+/* fieldManager (printable, <= 128 bytes; required for apply) and force (apply
+ * only) as ValidatePatchOptions checks them; 422 on opts_kind otherwise. */
+int mk_fieldmanager_check(struct mk_request *req, struct mk_reply *rep, const char *opts_kind,
+			  bool apply);
+/* Records the write old -> obj (old NULL for a create) in obj's managedFields;
+ * sent: the managedFields the client sent, or NULL. */
+void mk_fieldmanager_update(struct mk_request *req, const cJSON *old, cJSON *obj,
+			    const cJSON *sent);
+/* The apply body of req as a checked configuration (*ret owned): apiVersion and
+ * kind of the resource, name and namespace of the URL, no managedFields; status
+ * or everything but status dropped as the endpoint resets them. */
+int mk_fieldmanager_apply_config(struct mk_request *req, struct mk_reply *rep, cJSON **ret);
+/* Applies cfg onto live (NULL: create). 0 with *ret_obj (owned, its managedFields
+ * set); -1 with the reply filled (409 Conflict, 400). */
+int mk_fieldmanager_apply(struct mk_request *req, struct mk_reply *rep, const cJSON *live,
+			  const cJSON *cfg, cJSON **ret_obj);
+
 #endif

@@ -56,6 +56,7 @@ struct mk_client_config *mk_client_config_dup(const struct mk_client_config *src
 	cfg->insecure = src->insecure;
 	cfg->namespace = mk_strdup(src->namespace);
 	cfg->timeout_ms = src->timeout_ms;
+	cfg->user_agent = mk_strdup(src->user_agent);
 	return cfg;
 }
 
@@ -70,6 +71,7 @@ void mk_client_config_free(struct mk_client_config *cfg)
 	free(cfg->client_cert_file);
 	free(cfg->client_key_file);
 	free(cfg->namespace);
+	free(cfg->user_agent);
 	free(cfg);
 }
 
@@ -187,7 +189,8 @@ int mk_client_setup_handle(const struct mk_client_config *cfg, CURL *h, const ch
 	if (!l)
 		return mk_error_set(err, ENOMEM, "client: out of memory");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "minik8s/0.1.0");
+	/* the API server names a write's field manager after the User-Agent's product */
+	curl_easy_setopt(h, CURLOPT_USERAGENT, cfg->user_agent ? cfg->user_agent : "minik8s/0.1.0");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
