@@ -1224,7 +1224,7 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 		char *json = NULL;
 		uint64_t cur;
 
-		if (mk_store_get(req->srv->store, r->name, store_ns(r, req->ns), req->name, &stored,
+		if (mk_store_get(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, &stored,
 				 &cur, &err) < 0) {
 			if (err->code != ENOENT || target != TARGET_MAIN) {
 				mk_reply_error(rep, r, req->name, err);

@@ -125,6 +125,29 @@ api_json PATCH "$G/v1/namespaces/default/crontabs/my-crontab" '{"spec":{"image":
 	-H 'Content-Type: application/strategic-merge-patch+json'
 expect_status cr_strategic_merge_415 415 UnsupportedMediaType
 
+# server-side apply of a custom object: field owners from the CRD's schema
+cat >"$T/ssa-ct.yaml" <<'Y'
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata:
+  name: applied-ct
+spec:
+  cronSpec: "*/2 * * * *"
+  image: ssa-image
+Y
+out=$(KC apply --server-side -f "$T/ssa-ct.yaml" 2>&1)
+expect_contains cr_ssa_create "$out" "crontab.stable.example.com/applied-ct serverside-applied"
+expect_eq cr_ssa_managed "$(KC get ct applied-ct --show-managed-fields -o json |
+	jq -r '[.metadata.managedFields[] | select(.manager=="kubectl") | .operation,
+		(.fieldsV1["f:spec"] | keys | join(" "))] | join(",")')" "Apply,f:cronSpec f:image"
+sed 's/ssa-image/other-image/' "$T/ssa-ct.yaml" >"$T/ssa-ct2.yaml"
+out=$(KC apply --server-side --field-manager=other -f "$T/ssa-ct2.yaml" 2>&1); rc=$?
+expect_eq cr_ssa_conflict_rc "$rc" 1
+expect_contains cr_ssa_conflict_msg "$out" 'conflict with "kubectl": .spec.image'
+KC apply --server-side --field-manager=other --force-conflicts -f "$T/ssa-ct2.yaml" >/dev/null 2>&1
+expect_eq cr_ssa_forced "$(KC get ct applied-ct -o jsonpath='{.spec.image}')" "other-image"
+KC delete ct applied-ct >/dev/null 2>&1
+
 # ---- list paging: limit / continue, every page consistent with the first --------------------
 for n in page-a page-b page-c; do
 	api_json POST "$G/v1/namespaces/default/crontabs" \
