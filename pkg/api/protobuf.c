@@ -53,6 +53,7 @@ static const struct kind kinds[] = {
 	{ "authentication.k8s.io/v1", "SelfSubjectReview", &k8s__self_subject_review__descriptor },
 	{ "v1", "ServiceAccount", &k8s__service_account__descriptor },
 	{ "authentication.k8s.io/v1", "TokenRequest", &k8s__token_request__descriptor },
+	{ "v1", "ResourceQuota", &k8s__resource_quota__descriptor }, /* kubectl create quota */
 };
 
 /* "Message.field" of the fields that are pointers in the Go types (k8s.io/api

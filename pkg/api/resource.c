@@ -24,6 +24,8 @@ static const char *const sn_pv[] = { "pv", NULL };
 static const char *const sn_pvc[] = { "pvc", NULL };
 static const char *const sn_sc[] = { "sc", NULL };
 static const char *const sn_sa[] = { "sa", NULL };
+static const char *const sn_limits[] = { "limits", NULL };
+static const char *const sn_quota[] = { "quota", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -84,6 +86,13 @@ static const struct mk_api_resource resources[] = {
 	  .group = "storage.k8s.io", .version = "v1", .group_version = "storage.k8s.io/v1",
 	  .namespaced = false, .short_names = sn_sc, .verbs = verbs_all,
 	  .ops = &mk_api_storageclass_ops },
+	{ .name = "limitranges", .singular = "limitrange", .kind = "LimitRange", .group = "",
+	  .version = "v1", .group_version = "v1", .namespaced = true, .short_names = sn_limits,
+	  .verbs = verbs_all, .ops = &mk_api_limitrange_ops },
+	{ .name = "resourcequotas", .singular = "resourcequota", .kind = "ResourceQuota",
+	  .group = "", .version = "v1", .group_version = "v1", .namespaced = true,
+	  .short_names = sn_quota, .verbs = verbs_all, .has_status = true,
+	  .ops = &mk_api_resourcequota_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)

@@ -294,6 +294,8 @@ static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char 
 		mk_json_set(obj, "status", cJSON_Parse("{\"loadBalancer\":{}}"));
 	else if (!strcmp(r->name, "persistentvolumes") || !strcmp(r->name, "persistentvolumeclaims"))
 		cJSON_DeleteItemFromObject(obj, "status"); /* Pending, by the defaults */
+	else if (!strcmp(r->name, "resourcequotas"))
+		cJSON_DeleteItemFromObject(obj, "status"); /* the quota controller fills it */
 }
 
 /* Fills metadata.name from generateName. Returns 0, or -1 with causes. */
@@ -326,29 +328,6 @@ static int resolve_name(cJSON *obj, cJSON **ret_causes)
 	return -1;
 }
 
-/* Namespace of a namespaced write must exist and not be terminating. */
-static int check_namespace(struct mk_apiserver *srv, struct mk_reply *rep, const char *ns)
-{
-	_cleanup_error_ struct mk_error *err = NULL;
-	_cleanup_free_ char *json = NULL;
-	uint64_t rv;
-
-	if (mk_store_get(srv->store, "namespaces", "", ns, &json, &rv, &err) < 0) {
-		if (err->code == ENOENT)
-			mk_reply_status(rep, 404, "namespaces", ns, "namespaces \"%s\" not found", ns);
-		else
-			mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
-		return -1;
-	}
-	if (strstr(json, "\"deletionTimestamp\"")) {
-		mk_reply_status(rep, 403, "namespaces", ns,
-				"unable to create new content in namespace %s because it is being "
-				"terminated", ns);
-		return -1;
-	}
-	return 0;
-}
-
 static void handle_create(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
@@ -370,6 +349,10 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 				"sent on the request");
 		return;
 	}
+	/* the name mutating admission sees: generateName until the name is made */
+	const char *rn = mk_json_get_string(obj, "metadata.name");
+	_cleanup_free_ char *adm_name =
+		mk_strdup(rn && *rn ? rn : mk_json_get_string(obj, "metadata.generateName"));
 	if (resolve_name(obj, &causes) < 0) {
 		reply_invalid(rep, r, NULL, causes);
 		return;
@@ -377,15 +360,20 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
-	if (!strcmp(r->name, "pods")) {
-		/* admission order as kube-apiserver's: NamespaceLifecycle (a missing
-		 * namespace is a 404) before ServiceAccount */
-		if (check_namespace(req->srv, rep, req->ns) < 0)
-			return;
-		if (mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
-			mk_reply_error(rep, r, name, err);
-			return;
-		}
+	/* admission (admission.c), in kube-apiserver's order: NamespaceLifecycle (a
+	 * missing namespace is a 404), LimitRanger's defaults, ServiceAccount, the
+	 * storage steps; then the kind's validation; then LimitRanger's bounds and
+	 * ResourceQuota */
+	if (mk_admission_namespace_lifecycle(req->srv, r, req->ns, adm_name, rep) < 0)
+		return;
+	if (mk_admission_mutate(req->srv, r, req->ns, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
+	}
+	if (!strcmp(r->name, "pods") &&
+	    mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
 	}
 	if (mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
@@ -395,8 +383,10 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 		reply_invalid(rep, r, name, causes);
 		return;
 	}
-	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
+	if (mk_admission_validate(req->srv, r, req->ns, obj, dry, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
 		return;
+	}
 	if (dry) {
 		/* no pod CIDR or service address is taken (nothing would free it again), but
 		 * the addresses asked for are checked as a real create checks them */

@@ -40,6 +40,7 @@ static const struct {
 	[CTL_SC] = { "storage.k8s.io/v1", "storageclasses" },
 	[CTL_STS] = { "apps/v1", "statefulsets" },
 	[CTL_CR] = { "apps/v1", "controllerrevisions" },
+	[CTL_QUOTA] = { "v1", "resourcequotas" },
 };
 
 static int informer_for(const struct mk_api_resource *r)

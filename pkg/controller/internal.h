@@ -31,6 +31,7 @@ enum {
 	CTL_SC,
 	CTL_STS,
 	CTL_CR, /* controllerrevisions (StatefulSet history) */
+	CTL_QUOTA, /* resourcequotas (resourcequota.c) */
 	CTL_NINF
 };
 
@@ -71,6 +72,7 @@ struct mk_controllers {
 	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
 	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
 	struct ctl_loop sts;
+	struct ctl_loop quota; /* resourcequota.c */
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -99,6 +101,8 @@ void job_setup(struct mk_controllers *ctl);
 void cronjob_setup(struct mk_controllers *ctl);
 void pv_setup(struct mk_controllers *ctl);
 void sts_setup(struct mk_controllers *ctl);
+void quota_setup(struct mk_controllers *ctl);
+int quota_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
