@@ -4,6 +4,7 @@
  * cannot change status and /status cannot change anything else; writes are optimistic
  * (resourceVersion preconditions, retried internally for patches). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
@@ -1481,7 +1482,23 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 			continue;
 		if (dry)
 			json = mk_strdup(l.items[i]);
-		else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+		else if (cJSON_GetArraySize(mk_json_get(o, "metadata.finalizers")) > 0) {
+			/* held by finalizers: marked for deletion, as a single delete does
+			 * (the namespace controller's purge must not skip them) */
+			if (!mk_json_get(o, "metadata.deletionTimestamp")) {
+				char ts[32];
+				const char *rvs = mk_json_get_string(o, "metadata.resourceVersion");
+				cJSON *md = mk_json_ensure_object(o, "metadata");
+				mk_time_format(time(NULL), ts, sizeof(ts));
+				mk_json_set_string(md, "deletionTimestamp", ts);
+				mk_json_set(md, "deletionGracePeriodSeconds", cJSON_CreateNumber(0));
+				if (mk_store_update(req->srv->store, r->name, store_ns(r, ns), nm,
+						    rvs ? strtoull(rvs, NULL, 10) : 0, o, &json, NULL, &e) < 0)
+					continue;
+			} else {
+				json = mk_strdup(l.items[i]);
+			}
+		} else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
 		if (!first)
 			mk_buf_puts(&b, ",");
