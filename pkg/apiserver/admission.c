@@ -105,6 +105,11 @@ int mk_admission_mutate(struct mk_apiserver *srv, const struct mk_api_resource *
 		return -1;
 	mk_api_limitranges_default_pod((const cJSON *const *)lrs, n, obj);
 	free_all(lrs, n);
+	/* the QoS class is the one of the pod as admitted (upstream computes it in
+	 * PrepareForCreate, after mutating admission) */
+	if (n)
+		mk_json_set_string(mk_json_ensure_object(obj, "status"), "qosClass",
+				   mk_api_pod_qos_class(cJSON_GetObjectItemCaseSensitive(obj, "spec")));
 	return 0;
 }
 
