@@ -18,6 +18,7 @@ Suite *config_suite(void) __attribute__((weak));
 Suite *batch_suite(void) __attribute__((weak));
 Suite *statefulset_suite(void) __attribute__((weak));
 Suite *storage_suite(void) __attribute__((weak));
+Suite *admission_suite(void) __attribute__((weak));
 
 int main(void)
 {
@@ -25,7 +26,7 @@ int main(void)
 				    validate_suite, table_suite, protobuf_suite,
 				    endpointslice_suite, query_suite, schema_suite, dedupe_suite,
 				    daemonset_suite, config_suite, batch_suite,
-				    statefulset_suite, storage_suite };
+				    statefulset_suite, storage_suite, admission_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])
