@@ -234,6 +234,9 @@ expect_match "kubectl describe rs: the ReplicaFailure condition" "$(K describe r
 expect_match "its message is the quota's refusal" \
 	"$(K get rs -n dq -o jsonpath='{.items[0].status.conditions[?(@.type=="ReplicaFailure")].message}' 2>&1)" \
 	'^pods "web-[a-z0-9]+-[a-z0-9]+" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2$'
+dep_failed() { K get deploy web -n dq -o jsonpath='{.status.conditions[?(@.type=="ReplicaFailure")].reason}' 2>/dev/null | grep -q FailedCreate; }
+wait_until 100 dep_failed && pass "the deployment shows the ReplicaFailure condition too" ||
+	fail "the deployment shows the ReplicaFailure condition too" "$(K describe deploy web -n dq 2>&1 | grep -A6 Conditions)"
 expect_eq "two pods exist, not three" "$(K get pods -n dq --no-headers 2>/dev/null | wc -l)" 2
 
 # ---- parallel creates against a quota of 1 ----
