@@ -312,6 +312,10 @@ bool mk_api_quota_matches(const cJSON *quota, const char *resource, const cJSON 
  * pods", "exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2". */
 int mk_api_quota_admit(const cJSON *quota, const char *resource, const char *group,
 		       const cJSON *obj, cJSON **ret_used, char **ret_msg);
+/* The same for an update of old to obj: charged what the update adds (a service
+ * becoming a NodePort or LoadBalancer, a claim growing). */
+int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const char *group,
+			      const cJSON *obj, const cJSON *old, cJSON **ret_used, char **ret_msg);
 /* Whether quota constrains usage name (a key of spec.hard) for objects of
  * resource/group. */
 bool mk_api_quota_tracks(const char *name, const char *resource, const char *group);

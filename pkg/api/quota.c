@@ -430,6 +430,12 @@ static char *missing_constraints(const cJSON *pod, char **restricted, size_t nr)
 int mk_api_quota_admit(const cJSON *quota, const char *resource, const char *group,
 		       const cJSON *obj, cJSON **ret_used, char **ret_msg)
 {
+	return mk_api_quota_admit_update(quota, resource, group, obj, NULL, ret_used, ret_msg);
+}
+
+int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const char *group,
+			      const cJSON *obj, const cJSON *old, cJSON **ret_used, char **ret_msg)
+{
 	const char *qn = mk_json_get_string(quota, "metadata.name");
 	const cJSON *hard = mk_json_get(quota, "status.hard");
 	const cJSON *used = mk_json_get(quota, "status.used");
@@ -472,6 +478,21 @@ int mk_api_quota_admit(const cJSON *quota, const char *resource, const char *gro
 		}
 	}
 	_cleanup_cjson_ cJSON *delta = mk_api_quota_usage(resource, group, obj);
+	if (old) {
+		/* an update is charged what it adds (upstream subtracts the old usage
+		 * and the zeros and decreases then charge nothing) */
+		_cleanup_cjson_ cJSON *prev = mk_api_quota_usage(resource, group, old);
+		const cJSON *p;
+		cJSON_ArrayForEach(p, prev)
+		{
+			int64_t pv, nv;
+			bool nb;
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(delta, p->string);
+			if (q_milli(p, &pv, NULL) < 0 || !n || q_milli(n, &nv, &nb) < 0)
+				continue;
+			rl_set(delta, p->string, nv > pv ? nv - pv : 0, nb);
+		}
+	}
 	/* the usage this quota limits, zeros dropped */
 	_cleanup_cjson_ cJSON *req = cJSON_CreateObject();
 	cJSON_ArrayForEach(it, delta)

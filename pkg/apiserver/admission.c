@@ -115,7 +115,8 @@ int mk_admission_mutate(struct mk_apiserver *srv, const struct mk_api_resource *
 
 /* ResourceQuota: charge obj to the namespace's quotas (nothing written when dry) */
 static int admit_quota(struct mk_apiserver *srv, const struct mk_api_resource *r,
-		       const char *ns, const cJSON *obj, bool dry, struct mk_error **err)
+		       const char *ns, const cJSON *obj, const cJSON *old, bool dry,
+		       struct mk_error **err)
 {
 	int ret = -1;
 
@@ -131,7 +132,8 @@ static int admit_quota(struct mk_apiserver *srv, const struct mk_api_resource *r
 			n = MK_ARRAY_SIZE(used);
 		for (size_t i = 0; i < n; i++) {
 			_cleanup_free_ char *msg = NULL;
-			if (mk_api_quota_admit(qs[i], r->name, r->group, obj, &used[i], &msg) < 0) {
+			if (mk_api_quota_admit_update(qs[i], r->name, r->group, obj, old, &used[i],
+						      &msg) < 0) {
 				forbidden(r, obj, msg, err);
 				for (size_t j = 0; j < n; j++)
 					cJSON_Delete(used[j]);
@@ -200,5 +202,17 @@ int mk_admission_validate(struct mk_apiserver *srv, const struct mk_api_resource
 		if (rc < 0)
 			return forbidden(r, obj, msg, err);
 	}
-	return admit_quota(srv, r, ns, obj, dry, err);
+	return admit_quota(srv, r, ns, obj, NULL, dry, err);
+}
+
+int mk_admission_validate_update(struct mk_apiserver *srv, const struct mk_api_resource *r,
+				 const char *ns, const cJSON *obj, const cJSON *old, bool dry,
+				 struct mk_error **err)
+{
+	/* what an update can add to a quota: a service's node ports and load
+	 * balancer, a claim's storage (pods change resources only through resize,
+	 * which is not served) */
+	if (r->group[0] || (strcmp(r->name, "services") && strcmp(r->name, "persistentvolumeclaims")))
+		return 0;
+	return admit_quota(srv, r, ns, obj, old, dry, err);
 }

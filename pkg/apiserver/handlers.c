@@ -963,6 +963,11 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		*ret_json = cJSON_PrintUnformatted(old);
 		return 0;
 	}
+	if (target == TARGET_MAIN &&
+	    mk_admission_validate_update(req->srv, r, req->ns, obj, old, query_dry_run(req), &err) < 0) {
+		mk_reply_error(rep, r, req->name, err);
+		return -1;
+	}
 	if (query_dry_run(req)) {
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;

@@ -218,6 +218,11 @@ int mk_admission_mutate(struct mk_apiserver *srv, const struct mk_api_resource *
 			const char *ns, cJSON *obj, struct mk_error **err);
 int mk_admission_validate(struct mk_apiserver *srv, const struct mk_api_resource *r,
 			  const char *ns, const cJSON *obj, bool dry, struct mk_error **err);
+/* ResourceQuota for an update of old to obj (services and claims: what the update
+ * adds is charged). */
+int mk_admission_validate_update(struct mk_apiserver *srv, const struct mk_api_resource *r,
+				 const char *ns, const cJSON *obj, const cJSON *old, bool dry,
+				 struct mk_error **err);
 
 /* proxy.c: pods/log and pods/exec|attach, proxied to the pod's node agent. */
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);

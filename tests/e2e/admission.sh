@@ -193,6 +193,16 @@ BAD
 expect_match "a quota of -1 pods: 422 naming spec.hard[pods]" "$OUT" \
 	'spec.hard\[pods\]: Invalid value: .*must be greater than or equal to 0'
 
+# ---- ResourceQuota: an update that adds usage ----
+K create namespace sq >/dev/null 2>&1
+K create quota q -n sq --hard=services.nodeports=1 >/dev/null 2>&1
+wait_until 100 quota_ready q sq || fail "service quota ready" "$(K get quota -n sq -o yaml 2>&1)"
+K create service clusterip s -n sq --tcp=80:80,443:443 >/dev/null 2>&1
+OUT=$(K patch service s -n sq --type=merge -p '{"spec":{"type":"NodePort"}}' 2>&1)
+expect_eq "a service turned NodePort past services.nodeports: 403" "$OUT" \
+	'Error from server (Forbidden): services "s" is forbidden: exceeded quota: q, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1'
+expect_eq "it stays a ClusterIP service" "$(K get service s -n sq -o jsonpath='{.spec.type}' 2>&1)" "ClusterIP"
+
 # ---- ResourceQuota: compute resources ----
 K create namespace cq >/dev/null 2>&1
 K create quota compute -n cq --hard=requests.cpu=1,limits.cpu=1 >/dev/null 2>&1

@@ -316,6 +316,25 @@ START_TEST(test_quota_admit)
 }
 END_TEST
 
+START_TEST(test_quota_admit_update)
+{
+	cJSON *q = cJSON_Parse(Q("{\"services.nodeports\":\"1\"}", "{\"services.nodeports\":\"0\"}"));
+	cJSON *old = cJSON_Parse("{\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"ClusterIP\",\"ports\":[{\"port\":80},{\"port\":443}]}}");
+	cJSON *obj = cJSON_Duplicate(old, 1), *used = NULL;
+	char *m = NULL;
+	/* an unchanged service is charged nothing */
+	ck_assert_int_eq(mk_api_quota_admit_update(q, "services", "", obj, old, &used, &m), 0);
+	ck_assert_ptr_null(used);
+	mk_json_set_string(cJSON_GetObjectItem(obj, "spec"), "type", "NodePort");
+	ck_assert_int_eq(mk_api_quota_admit_update(q, "services", "", obj, old, &used, &m), -1);
+	ck_assert_str_eq(m, "exceeded quota: q, requested: services.nodeports=2, used: services.nodeports=0, limited: services.nodeports=1");
+	free(m);
+	cJSON_Delete(obj);
+	cJSON_Delete(old);
+	cJSON_Delete(q);
+}
+END_TEST
+
 START_TEST(test_quota_validate_and_cells)
 {
 	EXPECT_CAUSES("{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{\"name\":\"q\",\"namespace\":\"n\"},"
@@ -356,6 +375,7 @@ Suite *admission_suite(void)
 	tcase_add_test(tc, test_limitranger_pvc);
 	tcase_add_test(tc, test_quota_usage);
 	tcase_add_test(tc, test_quota_admit);
+	tcase_add_test(tc, test_quota_admit_update);
 	tcase_add_test(tc, test_quota_validate_and_cells);
 	suite_add_tcase(s, tc);
 	return s;
