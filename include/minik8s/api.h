@@ -189,7 +189,7 @@ void mk_api_json_dedupe(cJSON *v);
 
 /* Decodes a Kubernetes protobuf request body ("k8s\0" magic + runtime.Unknown) for
  * the kinds kubectl sends as protobuf (Namespace, Deployment, Service, Pod,
- * ReplicaSet, SelfSubjectAccessReview, SelfSubjectReview) into the equivalent JSON
+ * ReplicaSet, SelfSubjectAccessReview, SelfSubjectReview, ResourceQuota, ...) into the equivalent JSON
  * object (owned), with apiVersion and kind set from the typeMeta. Zero values (empty strings, 0, empty maps) are treated as absent.
  * EINVAL with a message on malformed input or an unsupported kind. */
 int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,

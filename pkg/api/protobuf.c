@@ -1,7 +1,7 @@
 /* The protobuf request decoder: kubectl >= 1.32 sends `create deployment|namespace|
  * service` bodies as application/vnd.kubernetes.protobuf and never retries with JSON.
  *
- * `kubectl create configmap|secret` send protobuf too.
+ * `kubectl create configmap|secret|quota` send protobuf too.
  *
  * A body is the magic "k8s\0" and a runtime.Unknown {typeMeta, raw, contentEncoding,
  * contentType}; raw is the object encoded with the upstream generated.proto schema
