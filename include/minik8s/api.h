@@ -275,7 +275,7 @@ void mk_api_json_dedupe(cJSON *v);
 
 /* Decodes a Kubernetes protobuf request body ("k8s\0" magic + runtime.Unknown) for
  * the kinds kubectl sends as protobuf (Namespace, Deployment, Service, Pod,
- * ReplicaSet, SelfSubjectAccessReview, SelfSubjectReview) into the equivalent JSON
+ * ReplicaSet, SelfSubjectAccessReview, SelfSubjectReview, ResourceQuota, ...) into the equivalent JSON
  * object (owned), with apiVersion and kind set from the typeMeta. Zero values (empty strings, 0, empty maps) are treated as absent.
  * EINVAL with a message on malformed input or an unsupported kind. */
 int mk_api_protobuf_decode(const void *data, size_t len, cJSON **ret_obj,
@@ -447,5 +447,63 @@ int mk_api_managed_update(const struct mk_ssa_schema *s, const cJSON *old, cJSON
 int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const cJSON *config,
 			 bool force, const struct mk_api_managed_op *op, cJSON **ret_obj,
 			 cJSON **ret_status, struct mk_error **err);
+
+/* ---- admission arithmetic: LimitRange and ResourceQuota (limitrange.c, quota.c) -- */
+
+/* The canonical text of a quantity of milli-units, as resource.Quantity.String()
+ * writes it: BinarySI ("1536Mi", "1Gi", plain below 1024) when binary, else
+ * DecimalSI ("500m", "1", "2k"). buf of at least 32 bytes. */
+void mk_api_quantity_format(int64_t milli, bool binary, char *buf, size_t size);
+/* The canonical text of the quantity q (a string or number), keeping its binary
+ * or decimal form; "" when malformed. buf of at least 32 bytes. */
+void mk_api_quantity_canonical(const cJSON *q, char *buf, size_t size);
+/* ResourceLists (JSON objects name -> quantity string) as upstream's quota helpers
+ * (k8s.io/apiserver/pkg/quota/v1): dst[k] += v for every k of add. */
+void mk_api_rl_add(cJSON *dst, const cJSON *add);
+/* A pod's summed requests or limits (which: "requests" or "limits") over every
+ * resource name, as component-helpers resource.PodRequests / PodLimits (sidecars,
+ * the largest init step; spec.overhead unless exclude_overhead). Owned. */
+cJSON *mk_api_pod_resource_list(const cJSON *spec, const char *which, bool exclude_overhead);
+
+/* LimitRanger admission of a new pod (kube-apiserver's plugin/pkg/admission/
+ * limitranger) against the namespace's LimitRanges lrs[0..n): the containers get
+ * the Container defaults (limits from default, requests from defaultRequest; the
+ * kubernetes.io/limit-ranger annotation says what was set), then every min / max /
+ * maxLimitRequestRatio of the Container and Pod items is checked. -1 with the
+ * reason (owned, without the 'pods "x" is forbidden: ' head) in *ret_msg. */
+int mk_api_limitranges_admit_pod(const cJSON *const *lrs, size_t n, cJSON *pod, char **ret_msg);
+/* Its two halves: the defaults (Admit) and the checks (Validate). */
+void mk_api_limitranges_default_pod(const cJSON *const *lrs, size_t n, cJSON *pod);
+int mk_api_limitranges_check_pod(const cJSON *const *lrs, size_t n, const cJSON *pod,
+				 char **ret_msg);
+/* The same for a new PersistentVolumeClaim (min / max of requests.storage). */
+int mk_api_limitranges_admit_pvc(const cJSON *const *lrs, size_t n, const cJSON *pvc,
+				 char **ret_msg);
+
+/* What obj of resource (plural) and group counts against a quota (its usage, a
+ * ResourceList, owned): object counts count/<resource>[.<group>] for every kind and
+ * the legacy names (pods, services, configmaps, secrets, persistentvolumeclaims,
+ * resourcequotas), compute resources of non-terminal pods (requests.cpu, cpu,
+ * limits.cpu, memory alike, ephemeral-storage), services.nodeports /
+ * services.loadbalancers, requests.storage and per-class claim usage. */
+cJSON *mk_api_quota_usage(const char *resource, const char *group, const cJSON *obj);
+/* Whether quota (a ResourceQuota) applies to obj of resource: its scopes and
+ * scopeSelector (Terminating, NotTerminating, BestEffort, NotBestEffort) match pods
+ * only. */
+bool mk_api_quota_matches(const cJSON *quota, const char *resource, const cJSON *obj);
+/* The ResourceQuota admission check of a new obj against quota (status.hard /
+ * status.used): 0 with *ret_used the quota's new status.used (owned; NULL when the
+ * quota is not concerned), or -1 with the reason (owned) in *ret_msg: "failed quota:
+ * q: must specify limits.cpu for: c1", "status unknown for quota: q, resources:
+ * pods", "exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2". */
+int mk_api_quota_admit(const cJSON *quota, const char *resource, const char *group,
+		       const cJSON *obj, cJSON **ret_used, char **ret_msg);
+/* The same for an update of old to obj: charged what the update adds (a service
+ * becoming a NodePort or LoadBalancer, a claim growing). */
+int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const char *group,
+			      const cJSON *obj, const cJSON *old, cJSON **ret_used, char **ret_msg);
+/* Whether quota constrains usage name (a key of spec.hard) for objects of
+ * resource/group. */
+bool mk_api_quota_tracks(const char *name, const char *resource, const char *group);
 
 #endif

@@ -51,12 +51,14 @@ extern const char mk_api_schema_src_metrics[];	    /* metrics.k8s.io */
 extern const char mk_api_schema_src_serviceaccount[]; /* ServiceAccount, TokenRequest */
 extern const char mk_api_schema_src_rbac[];	/* Role, ClusterRole, bindings, reviews */
 extern const char mk_api_schema_src_apiextensions[]; /* CustomResourceDefinition */
+extern const char mk_api_schema_src_admission[];   /* LimitRange, ResourceQuota */
 static const char *const mk_api_schema_srcs[] = {
 	mk_api_schema_src,	     mk_api_schema_src_config, mk_api_schema_src_storage,
 	mk_api_schema_src_daemonset, mk_api_schema_src_statefulset, mk_api_schema_src_batch,
 	mk_api_schema_src_metrics, mk_api_schema_src_serviceaccount,
 	mk_api_schema_src_rbac,
 	mk_api_schema_src_apiextensions,
+	mk_api_schema_src_admission,
 };
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
@@ -142,6 +144,8 @@ const cJSON *mk_api_jsonpath_get(const cJSON *obj, const char *path);
 void mk_api_cr_openapi_add(cJSON *defs, const char *ref_prefix, bool v3);
 /* The openAPIV3Schema of the custom kind group/version/kind, or NULL (borrowed). */
 const cJSON *mk_api_cr_schema(const char *group, const char *version, const char *kind);
+extern const struct mk_api_kind_ops mk_api_limitrange_ops;	/* kind_limitrange.c */
+extern const struct mk_api_kind_ops mk_api_resourcequota_ops; /* kind_resourcequota.c */
 
 /* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
 /* a and b equal, absent and JSON null counting as the same (cJSON_Compare says

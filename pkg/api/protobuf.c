@@ -1,7 +1,7 @@
 /* The protobuf request decoder: kubectl >= 1.32 sends `create deployment|namespace|
  * service` bodies as application/vnd.kubernetes.protobuf and never retries with JSON.
  *
- * `kubectl create configmap|secret` send protobuf too.
+ * `kubectl create configmap|secret|quota` send protobuf too.
  *
  * A body is the magic "k8s\0" and a runtime.Unknown {typeMeta, raw, contentEncoding,
  * contentType}; raw is the object encoded with the upstream generated.proto schema
@@ -64,6 +64,7 @@ static const struct kind kinds[] = {
 	  &k8s__subject_access_review__descriptor },
 	{ "authorization.k8s.io/v1", "LocalSubjectAccessReview",
 	  &k8s__local_subject_access_review__descriptor },
+	{ "v1", "ResourceQuota", &k8s__resource_quota__descriptor }, /* kubectl create quota */
 };
 
 /* "Message.field" of the fields that are pointers in the Go types (k8s.io/api

@@ -27,6 +27,8 @@ static const char *const sn_sa[] = { "sa", NULL };
 static const char *const sn_crd[] = { "crd", "crds", NULL };
 static const char *const cat_all[] = { "all", NULL };
 #define ST_EMPTY "{}"
+static const char *const sn_limits[] = { "limits", NULL };
+static const char *const sn_quota[] = { "quota", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -118,6 +120,14 @@ static const struct mk_api_resource resources[] = {
 	  .group_version = "apiextensions.k8s.io/v1", .namespaced = false, .short_names = sn_crd,
 	  .verbs = verbs_all, .has_status = true, .ops = &mk_api_crd_ops,
 	  .spec_generation = true, .categories = NULL },
+	{ .name = "limitranges", .singular = "limitrange", .kind = "LimitRange", .group = "",
+	  .version = "v1", .group_version = "v1", .namespaced = true, .short_names = sn_limits,
+	  .verbs = verbs_all, .ops = &mk_api_limitrange_ops },
+	{ .name = "resourcequotas", .singular = "resourcequota", .kind = "ResourceQuota",
+	  .group = "", .version = "v1", .group_version = "v1", .namespaced = true,
+	  .short_names = sn_quota, .verbs = verbs_all, .has_status = true,
+	  .ops = &mk_api_resourcequota_ops,
+	  .initial_status = "null" /* the quota controller fills it */ },
 };
 
 /* The current snapshot, published by crd.c; NULL: the built-in rows only. */

@@ -4,6 +4,7 @@
  * cannot change status and /status cannot change anything else; writes are optimistic
  * (resourceVersion preconditions, retried internally for patches). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
@@ -333,29 +334,6 @@ static int resolve_name(cJSON *obj, cJSON **ret_causes)
 	return -1;
 }
 
-/* Namespace of a namespaced write must exist and not be terminating. */
-static int check_namespace(struct mk_apiserver *srv, struct mk_reply *rep, const char *ns)
-{
-	_cleanup_error_ struct mk_error *err = NULL;
-	_cleanup_free_ char *json = NULL;
-	uint64_t rv;
-
-	if (mk_store_get(srv->store, "namespaces", "", ns, &json, &rv, &err) < 0) {
-		if (err->code == ENOENT)
-			mk_reply_status(rep, 404, "namespaces", ns, "namespaces \"%s\" not found", ns);
-		else
-			mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
-		return -1;
-	}
-	if (strstr(json, "\"deletionTimestamp\"")) {
-		mk_reply_status(rep, 403, "namespaces", ns,
-				"unable to create new content in namespace %s because it is being "
-				"terminated", ns);
-		return -1;
-	}
-	return 0;
-}
-
 static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
 			  const cJSON *applied_managed);
 
@@ -396,6 +374,10 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 				"sent on the request");
 		return;
 	}
+	/* the name mutating admission sees: generateName until the name is made */
+	const char *rn = mk_json_get_string(obj, "metadata.name");
+	_cleanup_free_ char *adm_name =
+		mk_strdup(rn && *rn ? rn : mk_json_get_string(obj, "metadata.generateName"));
 	if (resolve_name(obj, &causes) < 0) {
 		reply_invalid(rep, r, NULL, causes);
 		return;
@@ -412,15 +394,20 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		mk_api_cr_to_storage(r, obj);
 	if (mk_api_is_crd_kind(r))
 		mk_crds_prepare(req->srv, obj, true);
-	if (is_res(r, "pods")) {
-		/* admission order as kube-apiserver's: NamespaceLifecycle (a missing
-		 * namespace is a 404) before ServiceAccount */
-		if (check_namespace(req->srv, rep, req->ns) < 0)
-			return;
-		if (mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
-			mk_reply_error(rep, r, name, err);
-			return;
-		}
+	/* admission (admission.c), in kube-apiserver's order: NamespaceLifecycle (a
+	 * missing namespace is a 404), LimitRanger's defaults, ServiceAccount, the
+	 * storage steps; then the kind's validation; then LimitRanger's bounds and
+	 * ResourceQuota */
+	if (mk_admission_namespace_lifecycle(req->srv, r, req->ns, adm_name, rep) < 0)
+		return;
+	if (mk_admission_mutate(req->srv, r, req->ns, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
+	}
+	if (is_res(r, "pods") &&
+	    mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
+		return;
 	}
 	if (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
@@ -439,8 +426,10 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		return;
 	if (mk_rbac_admit(req, rep, obj, NULL) < 0) /* escalation prevention */
 		return;
-	if (r->namespaced && check_namespace(req->srv, rep, req->ns) < 0)
+	if (mk_admission_validate(req->srv, r, req->ns, obj, dry, &err) < 0) {
+		mk_reply_error(rep, r, name, err);
 		return;
+	}
 	if (dry) {
 		/* no pod CIDR or service address is taken (nothing would free it again), but
 		 * the addresses asked for are checked as a real create checks them */
@@ -1097,6 +1086,11 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		*ret_json = cJSON_PrintUnformatted(old);
 		return 0;
 	}
+	if (target == TARGET_MAIN &&
+	    mk_admission_validate_update(req->srv, r, req->ns, obj, old, query_dry_run(req), &err) < 0) {
+		mk_reply_error(rep, r, req->name, err);
+		return -1;
+	}
 	if (query_dry_run(req)) {
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;
@@ -1700,18 +1694,18 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 			continue;
 		if (dry)
 			json = mk_strdup(l.items[i]);
-		else if ((r->crd || mk_api_is_crd_kind(r)) &&
-			 cJSON_GetArraySize(mk_json_get(o, "metadata.finalizers")) > 0) {
-			/* custom resources and definitions keep their finalizers' word, as a
-			 * delete of each one would (kube's deletecollection) */
+		else if (cJSON_GetArraySize(mk_json_get(o, "metadata.finalizers")) > 0) {
+			/* held by finalizers: marked for deletion, as a single delete does
+			 * (the namespace controller's purge must not skip them) */
 			if (!mk_json_get(o, "metadata.deletionTimestamp")) {
 				char ts[32];
+				const char *rvs = mk_json_get_string(o, "metadata.resourceVersion");
+				cJSON *md = mk_json_ensure_object(o, "metadata");
 				mk_time_format(time(NULL), ts, sizeof(ts));
-				mk_json_set_string(cJSON_GetObjectItem(o, "metadata"), "deletionTimestamp", ts);
-				mk_json_set(cJSON_GetObjectItem(o, "metadata"), "deletionGracePeriodSeconds",
-					    cJSON_CreateNumber(0));
-				if (mk_store_update(req->srv->store, mk_api_resource_store(r),
-						    store_ns(r, ns), nm, 0, o, &json, NULL, &e) < 0)
+				mk_json_set_string(md, "deletionTimestamp", ts);
+				mk_json_set(md, "deletionGracePeriodSeconds", cJSON_CreateNumber(0));
+				if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, ns), nm,
+						    rvs ? strtoull(rvs, NULL, 10) : 0, o, &json, NULL, &e) < 0)
 					continue;
 			} else {
 				json = mk_strdup(l.items[i]);

@@ -274,6 +274,25 @@ int mk_storage_default_class(struct mk_apiserver *srv, cJSON *pvc, struct mk_err
 int mk_storage_admit(struct mk_apiserver *srv, const struct mk_api_resource *r, cJSON *obj,
 		     struct mk_error **err);
 
+/* admission.c: admission of a new object of r in namespace ns, in two phases as
+ * kube-apiserver's. NamespaceLifecycle: the namespace must exist (404) and not be
+ * terminating (403 with the NamespaceTerminating cause; name: the object's name or
+ * generateName); fills rep and returns -1 otherwise. mutate (before the kind's
+ * validation): LimitRanger's container defaults. validate (after it): LimitRanger's
+ * bounds and ResourceQuota, which charges obj to the namespace's quotas unless dry;
+ * -1 with a 403 in *err ('pods "x" is forbidden: ...'). */
+int mk_admission_namespace_lifecycle(struct mk_apiserver *srv, const struct mk_api_resource *r,
+				     const char *ns, const char *name, struct mk_reply *rep);
+int mk_admission_mutate(struct mk_apiserver *srv, const struct mk_api_resource *r,
+			const char *ns, cJSON *obj, struct mk_error **err);
+int mk_admission_validate(struct mk_apiserver *srv, const struct mk_api_resource *r,
+			  const char *ns, const cJSON *obj, bool dry, struct mk_error **err);
+/* ResourceQuota for an update of old to obj (services and claims: what the update
+ * adds is charged). */
+int mk_admission_validate_update(struct mk_apiserver *srv, const struct mk_api_resource *r,
+				 const char *ns, const cJSON *obj, const cJSON *old, bool dry,
+				 struct mk_error **err);
+
 /* proxy.c: pods/log and pods/exec|attach, proxied to the pod's node agent. */
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);

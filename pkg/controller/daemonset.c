@@ -358,7 +358,9 @@ static int create_pod(struct ds_ctx *x, const char *node)
 	_cleanup_cjson_ cJSON *created = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_create(x->ctl->c, path, pod, &created, &err) < 0) {
-		if (mk_error_code(err) != 403) { /* 403: namespace terminating */
+		/* no event only for the NamespaceTerminating 403 (a quota's 403 is one) */
+		if (!(mk_error_code(err) == 403 &&
+		      strstr(err->msg, "because it is being terminated"))) {
 			x->failed++;
 			mk_event_record(x->ctl->rec, COMPONENT, ds, "Warning", "FailedCreate",
 					"Error creating: %s", err->msg);

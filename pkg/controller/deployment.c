@@ -501,6 +501,22 @@ static int update_status(struct dctx *x, uint32_t collisions)
 		}
 		requeue = (uint64_t)deadline * 1000 + 500;
 	}
+	/* a replica set's ReplicaFailure (a quota refusing its pods) shows on the
+	 * deployment too, as upstream's GetReplicaFailures */
+	const cJSON *rf = x->new_rs ? find_condition(x->new_rs->json, "ReplicaFailure") : NULL;
+	for (size_t i = 0; !rf && i < x->nold; i++)
+		rf = find_condition(x->old[i]->json, "ReplicaFailure");
+	if (rf) {
+		cJSON *c = cJSON_CreateObject();
+		const char *keys[] = { "status", "reason", "message" };
+		const char *lt = mk_json_get_string(rf, "lastTransitionTime");
+		cJSON_AddStringToObject(c, "type", "ReplicaFailure");
+		for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++)
+			cJSON_AddStringToObject(c, keys[k], mk_json_get_string(rf, keys[k]) ?: "");
+		cJSON_AddStringToObject(c, "lastUpdateTime", lt ? lt : "");
+		cJSON_AddStringToObject(c, "lastTransitionTime", lt ? lt : "");
+		cJSON_AddItemToArray(conds, c);
+	}
 	int ret = 0;
 	if (cJSON_Compare(s, st, 1)) {
 		cJSON_Delete(s);

@@ -41,6 +41,7 @@ static const struct {
 	[CTL_STS] = { "apps/v1", "statefulsets" },
 	[CTL_CR] = { "apps/v1", "controllerrevisions" },
 	[CTL_CRD] = { "apiextensions.k8s.io/v1", "customresourcedefinitions" },
+	[CTL_QUOTA] = { "v1", "resourcequotas" },
 };
 
 /* Informers: the CTL_* ones, then those of custom kinds (crd.c), CTL_NINF + i. */

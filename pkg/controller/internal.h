@@ -32,6 +32,7 @@ enum {
 	CTL_STS,
 	CTL_CR, /* controllerrevisions (StatefulSet history) */
 	CTL_CRD, /* customresourcedefinitions (crd.c) */
+	CTL_QUOTA, /* resourcequotas (resourcequota.c) */
 	CTL_NINF
 };
 
@@ -88,6 +89,7 @@ struct mk_controllers {
 	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
 	struct ctl_loop sts;
 	struct ctl_loop crd; /* crd.c: a deleted definition's objects */
+	struct ctl_loop quota; /* resourcequota.c */
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -120,6 +122,8 @@ void crd_setup(struct mk_controllers *ctl);
 /* The garbage collector's handler for an informer (gc.c), for crd.c's dynamic ones. */
 void gc_watch_informer(struct mk_controllers *ctl, struct mk_informer *inf, struct gc_source *src);
 int crd_sync(struct mk_controllers *ctl, const char *key);
+void quota_setup(struct mk_controllers *ctl);
+int quota_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);

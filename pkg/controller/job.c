@@ -285,7 +285,8 @@ static int create_pod(struct mk_controllers *ctl, const char *key, const cJSON *
 	expect_add(ctl, key, 1, 0);
 	if (mk_client_create(ctl->c, path, pod, &created, &err) < 0) {
 		expect_add(ctl, key, -1, 0);
-		if (mk_error_code(err) != 403)
+		/* no event only for the NamespaceTerminating 403 (a quota's 403 is one) */
+		if (!(mk_error_code(err) == 403 && strstr(err->msg, "because it is being terminated")))
 			mk_event_record(ctl->rec, COMPONENT, job, "Warning", "FailedCreate",
 					"Error creating: %s", err->msg);
 		return -1;

@@ -88,7 +88,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
-				     &ctl->crd };
+				     &ctl->crd, &ctl->quota };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
 			mk_workqueue_shutdown(loops[i]->q);
@@ -142,6 +142,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 		[CTL_STS] = "/apis/apps/v1/statefulsets",
 		[CTL_CR] = "/apis/apps/v1/controllerrevisions",
 		[CTL_CRD] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+		[CTL_QUOTA] = "/api/v1/resourcequotas",
 	};
 
 	ctl->c = c;
@@ -192,6 +193,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->pvc, ctl, "persistentvolumeclaim", pvc_sync, 1);
 	ctl_loop_init(&ctl->sts, ctl, "statefulset", sts_sync, w);
 	ctl_loop_init(&ctl->crd, ctl, "customresourcecleanup", crd_sync, 1);
+	ctl_loop_init(&ctl->quota, ctl, "resourcequota", quota_sync, 2);
 
 	if (!ctl->opts.disable_scheduler)
 		sched_setup(ctl);
@@ -208,6 +210,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	pv_setup(ctl);
 	sts_setup(ctl);
 	crd_setup(ctl);
+	quota_setup(ctl);
 
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
@@ -223,7 +226,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
-				     &ctl->crd };
+				     &ctl->crd, &ctl->quota };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)
 			goto fail;

@@ -217,7 +217,10 @@ static cJSON *pod_from_template(const cJSON *rs)
 	return pod;
 }
 
-static int create_pods(struct mk_controllers *ctl, const char *key, const cJSON *rs, int count)
+/* *ret_err (owned) gets the first create error's message, for the ReplicaFailure
+ * condition */
+static int create_pods(struct mk_controllers *ctl, const char *key, const cJSON *rs, int count,
+		       char **ret_err)
 {
 	const char *ns = mk_json_get_string(rs, "metadata.namespace");
 	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", ns, NULL, NULL);
@@ -236,9 +239,14 @@ static int create_pods(struct mk_controllers *ctl, const char *key, const cJSON 
 			if (mk_client_create(ctl->c, path, pod, &created, &err) < 0) {
 				expect_lower(ctl, key, 1, 0);
 				failed++;
-				if (mk_error_code(err) != 403) /* 403: namespace terminating */
+				/* as upstream: no event when the namespace is going away (the
+				 * NamespaceTerminating 403); a quota's 403 is one */
+				if (!(mk_error_code(err) == 403 &&
+				      strstr(err->msg, "because it is being terminated")))
 					mk_event_record(ctl->rec, COMPONENT, rs, "Warning", "FailedCreate",
 							"Error creating: %s", err->msg);
+				if (!*ret_err)
+					*ret_err = mk_strdup(err->msg);
 				continue;
 			}
 			ok++;
@@ -310,8 +318,39 @@ static int set_owner(struct mk_controllers *ctl, const cJSON *rs, const cJSON *p
 
 /* ---- status ------------------------------------------------------------------------------ */
 
+/* The ReplicaFailure condition as upstream's calculateStatus: set (reason
+ * FailedCreate / FailedDelete, the error's message) when managing the replicas
+ * failed and it is not there yet, removed when managing them worked. NULL: no
+ * change; else the new conditions array (owned). */
+static cJSON *failure_conditions(const cJSON *rs, const char *manage_err, int diff)
+{
+	const cJSON *conds = mk_json_get(rs, "status.conditions"), *c;
+	const cJSON *cur = find_condition(rs, "ReplicaFailure");
+	if ((manage_err && cur) || (!manage_err && !cur))
+		return NULL;
+	cJSON *out = cJSON_CreateArray();
+	cJSON_ArrayForEach(c, conds)
+	{
+		const char *t = mk_json_get_string(c, "type");
+		if (!t || strcmp(t, "ReplicaFailure"))
+			cJSON_AddItemToArray(out, cJSON_Duplicate(c, 1));
+	}
+	if (manage_err) {
+		char ts[32];
+		now_rfc3339(ts);
+		cJSON *nc = cJSON_CreateObject();
+		cJSON_AddStringToObject(nc, "type", "ReplicaFailure");
+		cJSON_AddStringToObject(nc, "status", "True");
+		cJSON_AddStringToObject(nc, "lastTransitionTime", ts);
+		cJSON_AddStringToObject(nc, "reason", diff < 0 ? "FailedCreate" : "FailedDelete");
+		cJSON_AddStringToObject(nc, "message", manage_err);
+		cJSON_AddItemToArray(out, nc);
+	}
+	return out;
+}
+
 static int update_status(struct mk_controllers *ctl, const cJSON *rs, struct mk_object **pods,
-			 size_t n, uint64_t *ret_requeue_ms)
+			 size_t n, const char *manage_err, int diff, uint64_t *ret_requeue_ms)
 {
 	const cJSON *tlabels = mk_json_get(rs, "spec.template.metadata.labels");
 	int min_ready = json_int(rs, "spec.minReadySeconds", 0);
@@ -337,7 +376,8 @@ static int update_status(struct mk_controllers *ctl, const cJSON *rs, struct mk_
 	}
 	const cJSON *st = cJSON_GetObjectItem(rs, "status");
 	int gen = json_int(rs, "metadata.generation", 0);
-	if (json_int(st, "replicas", 0) == replicas &&
+	_cleanup_cjson_ cJSON *conds = failure_conditions(rs, manage_err, diff);
+	if (!conds && json_int(st, "replicas", 0) == replicas &&
 	    json_int(st, "fullyLabeledReplicas", 0) == labeled &&
 	    json_int(st, "readyReplicas", 0) == ready &&
 	    json_int(st, "availableReplicas", 0) == available &&
@@ -350,6 +390,8 @@ static int update_status(struct mk_controllers *ctl, const cJSON *rs, struct mk_
 	cJSON_AddNumberToObject(s, "readyReplicas", ready);
 	cJSON_AddNumberToObject(s, "availableReplicas", available);
 	cJSON_AddNumberToObject(s, "observedGeneration", gen);
+	if (conds)
+		cJSON_AddItemToObject(s, "conditions", cJSON_Duplicate(conds, 1));
 	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets",
 					     mk_json_get_string(rs, "metadata.namespace"),
 					     mk_json_get_string(rs, "metadata.name"), "status");
@@ -420,8 +462,9 @@ int rs_sync(struct mk_controllers *ctl, const char *key)
 
 	int want = json_int(rs, "spec.replicas", 1);
 	int diff = (int)na - want;
+	_cleanup_free_ char *manage_err = NULL;
 	if (satisfied && !deleting && diff < 0) {
-		if (create_pods(ctl, key, rs, -diff) < 0)
+		if (create_pods(ctl, key, rs, -diff, &manage_err) < 0)
 			ret = -1;
 	} else if (satisfied && !deleting && diff > 0) {
 		qsort(active, na, sizeof(*active), cmp_delete_first);
@@ -429,7 +472,7 @@ int rs_sync(struct mk_controllers *ctl, const char *key)
 			ret = -1;
 	}
 	uint64_t requeue = 0;
-	if (update_status(ctl, rs, active, na, &requeue) < 0)
+	if (update_status(ctl, rs, active, na, manage_err, diff, &requeue) < 0)
 		ret = -1;
 	if (requeue)
 		mk_workqueue_add_after(ctl->rs.q, key, requeue);

@@ -306,7 +306,9 @@ static int create_pod(struct sts_pass *x, long o)
 	if (mk_client_create(x->ctl->c, path, pod, &created, &err) < 0) {
 		if (mk_error_code(err) == 409) /* the old one is still being removed */
 			return 0;
-		if (mk_error_code(err) != 403)
+		/* no event only for the NamespaceTerminating 403 (a quota's 403 is one) */
+		if (!(mk_error_code(err) == 403 &&
+		      strstr(err->msg, "because it is being terminated")))
 			mk_event_record(x->ctl->rec, COMPONENT, x->set, "Warning", "FailedCreate",
 					"create Pod %s-%ld in StatefulSet %s failed error: %s", x->name,
 					o, x->name, err->msg);

@@ -15,13 +15,15 @@ Suite *job_suite(void);
 Suite *statefulset_suite(void);
 Suite *pv_suite(void);
 Suite *crd_suite(void);
+Suite *resourcequota_suite(void);
 
 int main(void)
 {
 	Suite *(*ctors[])(void) = { helpers_suite, manager_suite, scheduler_suite, endpoints_suite,
 				     gc_suite, deployment_suite, endpointslice_suite,
 				     nodelifecycle_suite, daemonset_suite, job_suite,
-				     statefulset_suite, pv_suite, crd_suite };
+				     statefulset_suite, pv_suite, crd_suite,
+				     resourcequota_suite };
 	SRunner *sr = srunner_create(NULL);
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
 		srunner_add_suite(sr, ctors[i]());
