@@ -49,10 +49,12 @@ extern const char mk_api_schema_src_statefulset[]; /* StatefulSet */
 extern const char mk_api_schema_src_batch[];	    /* Job, CronJob */
 extern const char mk_api_schema_src_metrics[];	    /* metrics.k8s.io */
 extern const char mk_api_schema_src_serviceaccount[]; /* ServiceAccount, TokenRequest */
+extern const char mk_api_schema_src_networking[];   /* NetworkPolicy */
 static const char *const mk_api_schema_srcs[] = {
 	mk_api_schema_src,	     mk_api_schema_src_config, mk_api_schema_src_storage,
 	mk_api_schema_src_daemonset, mk_api_schema_src_statefulset, mk_api_schema_src_batch,
 	mk_api_schema_src_metrics, mk_api_schema_src_serviceaccount,
+	mk_api_schema_src_networking,
 };
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
@@ -104,6 +106,9 @@ extern const struct mk_api_kind_ops mk_api_controllerrevision_ops;
 extern const struct mk_api_kind_ops mk_api_pv_ops;
 extern const struct mk_api_kind_ops mk_api_pvc_ops;
 extern const struct mk_api_kind_ops mk_api_storageclass_ops;
+extern const struct mk_api_kind_ops mk_api_networkpolicy_ops; /* kind_networkpolicy.c */
+/* NULL if s is a valid port name (IANA_SVC_NAME), else why not (validate.c). */
+const char *mk_api_check_port_name(const char *s);
 
 /* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
 /* a and b equal, absent and JSON null counting as the same (cJSON_Compare says

@@ -24,6 +24,7 @@ static const char *const sn_pv[] = { "pv", NULL };
 static const char *const sn_pvc[] = { "pvc", NULL };
 static const char *const sn_sc[] = { "sc", NULL };
 static const char *const sn_sa[] = { "sa", NULL };
+static const char *const sn_netpol[] = { "netpol", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -84,6 +85,10 @@ static const struct mk_api_resource resources[] = {
 	  .group = "storage.k8s.io", .version = "v1", .group_version = "storage.k8s.io/v1",
 	  .namespaced = false, .short_names = sn_sc, .verbs = verbs_all,
 	  .ops = &mk_api_storageclass_ops },
+	{ .name = "networkpolicies", .singular = "networkpolicy", .kind = "NetworkPolicy",
+	  .group = "networking.k8s.io", .version = "v1", .group_version = "networking.k8s.io/v1",
+	  .namespaced = true, .short_names = sn_netpol, .verbs = verbs_all,
+	  .ops = &mk_api_networkpolicy_ops },
 };
 
 const struct mk_api_resource *mk_api_resources(size_t *n)
