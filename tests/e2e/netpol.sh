@@ -150,4 +150,144 @@ expect_match nft_tables "$(IN 1 nft list tables 2>&1 | tr '\n' ' ')" 'table inet
 clear_policies
 settle b/x a/x 80 1
 
+# allow from a podSelector (same namespace): a/x only from a/y
+ALLOW_Y='{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"x-from-y","namespace":"'$NA'"},
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"y"}}}]}]}}'
+apply x-from-y <<<"$ALLOW_Y"
+settle b/x a/x 80 0
+expect_matrix allow_from_pod_selector 80 "$(rows 111111 111111 011111 011111 011111 011111)"
+clear_policies
+settle b/x a/x 80 1
+
+# namespaceSelector: everything in b only from namespaces team=a
+apply ns-sel <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"from-team-a","namespace":"$NB"},
+ "spec":{"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}}}]}]}}
+Y
+settle c/w1 b/x 80 0
+expect_matrix allow_from_namespace_selector 80 "$(rows 111111 111111 111011 110111 110011 110011)"
+clear_policies
+settle c/w1 b/x 80 1
+
+# both in one peer: b/x only from pods app=y of namespaces team=a
+apply both <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"both","namespace":"$NB"},
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}},"podSelector":{"matchLabels":{"app":"y"}}}]}]}}
+Y
+settle a/x b/x 80 0
+expect_matrix allow_from_namespace_and_pod_selector 80 "$(rows 110111 111111 111111 110111 110111 110111)"
+clear_policies
+settle a/x b/x 80 1
+
+# ipBlock with except: a/x from the whole pod CIDR except b/y
+apply ipblock <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"ipblock","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.244.0.0/16","except":["${IP[b/y]}/32"]}}]}]}}
+Y
+settle b/y a/x 80 0
+expect_matrix ip_block_except 80 "$(rows 111111 111111 111111 011111 111111 111111)"
+clear_policies
+settle b/y a/x 80 1
+
+# named port (resolved per destination pod) and port ranges: c/w* accept only their
+# port named "web" (8080 on w1, 80 on w2); a/y accepts 70-85, a/x 81-90
+apply ports <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"web","namespace":"$NC"},
+ "spec":{"podSelector":{"matchLabels":{"app":"w"}},"ingress":[{"ports":[{"port":"web"}]}]}}
+---
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-y","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"y"}},"ingress":[{"ports":[{"port":70,"endPort":85}]}]}}
+---
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-x","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"ports":[{"protocol":"TCP","port":81,"endPort":90}]}]}}
+Y
+settle a/y c/w1 80 0 && settle b/x a/x 80 0
+expect_matrix named_port_and_ranges_80 80 "$(rows 111101 011101 011101 011101 011111 011101)"
+expect_matrix named_port_8080 8080 "$(rows 000010 000010 000010 000010 000010 000010)"
+clear_policies
+settle a/y c/w1 80 1 && settle b/x a/x 80 1
+
+# egress: a/y may only talk DNS (UDP and TCP 53): no pod answers it, DNS does
+dns() { nsenter --net="${NETNS[$1]}" dig @10.96.0.10 +time=1 +tries=1 +short kubernetes.default.svc.cluster.local 2>/dev/null | head -1; }
+apply egress-dns <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"dns-only","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"y"}},"policyTypes":["Egress"],"egress":[{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}
+Y
+settle a/y b/x 80 0
+expect_matrix egress_deny_dns_allowed 80 "$(rows 111111 010000 111111 111111 111111 111111)"
+expect_eq egress_dns_allowed "$(dns a/y)" 10.96.0.1
+apply egress-deny <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"dns-only","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"y"}},"policyTypes":["Egress"]}}
+Y
+gone() { [ -z "$(dns a/y)" ]; }
+wait_until 30 gone
+expect_eq egress_deny_all_blocks_dns "$(dns a/y)" ""
+expect_eq dns_other_pod_unaffected "$(dns a/x)" 10.96.0.1
+clear_policies
+settle a/y b/x 80 1
+
+# through a ClusterIP: judged after DNAT, on the pod addresses
+KC -n "$NB" create service clusterip svc --tcp=80:80 >/dev/null 2>&1 || fail "create service"
+KC -n "$NB" patch service svc -p '{"spec":{"selector":{"app":"x"}}}' >/dev/null 2>&1 || fail "patch service selector"
+CIP=$(KC -n "$NB" get service svc -o jsonpath='{.spec.clusterIP}' 2>/dev/null)
+via_svc() { [ "$(probe c/w2 "$CIP" 80)" == 1 ]; }
+wait_until 100 via_svc || fail "service answers" "$(KC -n "$NB" get endpoints svc 2>&1)"
+apply svc-policy <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"from-team-a","namespace":"$NB"},
+ "spec":{"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}}}]}]}}
+Y
+settle c/w2 b/x 80 0
+got=""; for s in $PODS; do got+=$(probe "$s" "$CIP" 80); done
+expect_eq cluster_ip_judged_after_dnat "$got" 110000
+clear_policies
+
+# a label change flips exactly that pod's row, as set elements (the table stays)
+apply x-from-y <<<"$ALLOW_Y"
+settle b/x a/x 80 0
+handle() { IN 1 nft -a list tables 2>/dev/null | grep 'inet minik8s-netpol'; IN 1 nft -a list chain inet minik8s-netpol ingress 2>/dev/null | grep -o 'handle [0-9]*' | tr '
+' ' '; }
+H1=$(handle)
+KC -n "$NA" label pod y app=z --overwrite >/dev/null 2>&1 || fail "relabel a/y"
+settle a/y a/x 80 0
+expect_matrix label_change_flips_one_row 80 "$(rows 111111 011111 011111 011111 011111 011111)"
+expect_eq label_change_no_new_rules "$(handle)" "$H1"
+KC -n "$NA" label pod y app=y --overwrite >/dev/null 2>&1 || fail "relabel a/y back"
+settle a/y a/x 80 1
+clear_policies
+settle b/x a/x 80 1
+
+# an established flow keeps its verdict when a deny-all arrives (conntrack), a new one
+# is dropped: UDP to the echo server from a fixed source port, then from another
+udp() { echo ping | nsenter --net="${NETNS[$1]}" busybox nc -u -w 1 -p "$3" "${IP[$2]}" 80 2>/dev/null | grep -c '^node='; }
+expect_eq udp_before "$(udp b/x a/x 40001)" 1
+apply deny-all <<Y
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny-all","namespace":"$NA"},"spec":{"podSelector":{}}}
+Y
+settle b/y a/x 80 0
+expect_eq udp_established_kept "$(udp b/x a/x 40001)" 1
+expect_eq udp_new_flow_denied "$(udp b/x a/x 40002)" 0
+
+# agent restart with deny-all in force: a prober tries b/x -> a/x the whole time
+: >"$T/restart-probes"
+( while [ ! -e "$T/stop-prober" ]; do probe b/x "${IP[a/x]}" 80 >>"$T/restart-probes"; sleep 0.05; done ) &
+PROBER=$!
+sleep 0.5
+PID=$(cluster_pid 1)
+kill -TERM "$PID"
+for _ in $(seq 150); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID" 2>/dev/null && fail "node stopped" "pid $PID still there"
+sleep 1 # the table alone, no agent, for a moment
+cluster_up_server || fail "restart" "$(tail -5 "$T/up1.out")"
+sleep 1
+touch "$T/stop-prober"; wait "$PROBER"
+expect_eq restart_no_denied_flow_passed "$(grep -c 1 "$T/restart-probes")" 0
+num_cmp "$(wc -l <"$T/restart-probes")" '>=' 10 && pass restart_probed_throughout || fail restart_probed_throughout "$(wc -l <"$T/restart-probes") probes"
+expect_matrix deny_all_after_restart 80 "$(rows 101111 011111 001111 001111 001111 001111)"
+clear_policies
+settle b/x a/x 80 1
+expect_matrix open_after_restart 80 "$(rows 111111 111111 111111 111111 111111 111111)"
+
+cluster_down 1
+expect_eq down_removes_tables "$(IN 1 nft list tables 2>/dev/null | grep -c minik8s-netpol)" 0
 done_testing
