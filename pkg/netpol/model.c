@@ -16,15 +16,24 @@
 struct pod {
 	const char *ns;
 	const cJSON *labels;
+	const cJSON *ns_labels; /* its namespace's labels */
 	const cJSON *json;
 	uint32_t ip;
 	bool local;
 };
 
+struct nsgroup {
+	const char *ns;
+	const cJSON *labels;
+	size_t lo, hi; /* its pods: pods[lo..hi) */
+};
+
 struct ctx {
 	const struct mk_netpol_input *in;
-	struct pod *pods;
+	struct pod *pods; /* sorted by namespace */
 	size_t npods;
+	struct nsgroup *groups;
+	size_t ngroups;
 	struct mk_netpol_ruleset *rs;
 	size_t cap_sets, cap_rules;
 };
@@ -171,6 +180,33 @@ static bool parse_ip(const char *s, uint32_t *ret)
 	return true;
 }
 
+static int cmp_pod(const void *a, const void *b)
+{
+	const struct pod *x = a, *y = b;
+	int r = strcmp(x->ns, y->ns);
+	return r ? r : (x->ip < y->ip ? -1 : x->ip > y->ip);
+}
+
+/* the pods of namespace ns: [*lo, *hi) (empty when it has none) */
+static void ns_pods(const struct ctx *c, const char *ns, size_t *lo, size_t *hi)
+{
+	size_t a = 0, b = c->ngroups;
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		int r = strcmp(c->groups[m].ns, ns);
+		if (r == 0) {
+			*lo = c->groups[m].lo;
+			*hi = c->groups[m].hi;
+			return;
+		}
+		if (r < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	*lo = *hi = 0;
+}
+
 static void load_pods(struct ctx *c)
 {
 	c->pods = calloc(c->in->npods ? c->in->npods : 1, sizeof(*c->pods));
@@ -195,6 +231,21 @@ static void load_pods(struct ctx *c)
 		d->json = p;
 		d->ip = ip;
 		d->local = node && c->in->node && strcmp(node, c->in->node) == 0;
+	}
+	/* grouped by namespace: selectors of one namespace look at its pods only */
+	qsort(c->pods, c->npods, sizeof(*c->pods), cmp_pod);
+	c->groups = calloc(c->npods ? c->npods : 1, sizeof(*c->groups));
+	if (!c->groups)
+		abort();
+	for (size_t i = 0; i < c->npods; i++) {
+		if (c->ngroups == 0 || strcmp(c->groups[c->ngroups - 1].ns, c->pods[i].ns)) {
+			struct nsgroup *g = &c->groups[c->ngroups++];
+			g->ns = c->pods[i].ns;
+			g->labels = ns_labels(c, g->ns);
+			g->lo = i;
+		}
+		c->groups[c->ngroups - 1].hi = i + 1;
+		c->pods[i].ns_labels = c->groups[c->ngroups - 1].labels;
 	}
 }
 
@@ -230,19 +281,22 @@ static uint16_t named_port(const struct pod *p, const char *name, uint8_t proto)
 	return 0;
 }
 
-static bool sel_matches(const cJSON *sel, const cJSON *labels, bool *bad)
+/* A parsed selector; NULL sel (absent) matches everything. *bad on a
+ * malformed one (the API server refuses those). */
+static struct mk_label_selector *sel_parse(const cJSON *sel, bool *bad)
 {
 	struct mk_label_selector *s = NULL;
 	_cleanup_error_ struct mk_error *e = NULL;
 	if (!sel || cJSON_IsNull(sel))
-		return true;
-	if (mk_label_selector_from_json(sel, &s, &e) < 0) {
+		return NULL;
+	if (mk_label_selector_from_json(sel, &s, &e) < 0)
 		*bad = true;
-		return false;
-	}
-	bool m = mk_label_selector_matches(s, labels);
-	mk_label_selector_free(s);
-	return m;
+	return s;
+}
+
+static bool sel_matches(const struct mk_label_selector *s, const cJSON *labels)
+{
+	return !s || mk_label_selector_matches(s, labels);
 }
 
 /* Adds [base..] of cidr minus its excepts to set s (IPv4 only: an IPv6 block
@@ -328,23 +382,20 @@ static void eval_peers(struct ctx *c, const char *ns, const cJSON *peers, bool *
 			add_ip_block(set, ib);
 			continue;
 		}
-		const cJSON *ps = cJSON_GetObjectItemCaseSensitive(peer, "podSelector");
 		const cJSON *nss = cJSON_GetObjectItemCaseSensitive(peer, "namespaceSelector");
 		bool has_ns = nss && !cJSON_IsNull(nss);
 		bool bad = false;
-		for (size_t i = 0; i < c->npods && !bad; i++) {
-			struct pod *p = &c->pods[i];
-			if (match[i])
+		struct mk_label_selector *ps = sel_parse(cJSON_GetObjectItemCaseSensitive(peer, "podSelector"), &bad);
+		struct mk_label_selector *nsel = sel_parse(nss, &bad);
+		for (size_t g = 0; g < c->ngroups && !bad; g++) {
+			if (has_ns ? !sel_matches(nsel, c->groups[g].labels) : strcmp(c->groups[g].ns, ns) != 0)
 				continue;
-			if (has_ns) {
-				if (!sel_matches(nss, ns_labels(c, p->ns), &bad))
-					continue;
-			} else if (strcmp(p->ns, ns) != 0) {
-				continue;
-			}
-			if (sel_matches(ps, p->labels, &bad) && !bad)
-				match[i] = true;
+			for (size_t i = c->groups[g].lo; i < c->groups[g].hi; i++)
+				if (!match[i] && sel_matches(ps, c->pods[i].labels))
+					match[i] = true;
 		}
+		mk_label_selector_free(ps);
+		mk_label_selector_free(nsel);
 	}
 	for (size_t i = 0; i < c->npods; i++)
 		if (match[i])
@@ -480,9 +531,13 @@ int mk_netpol_model_build(const struct mk_netpol_input *in, struct mk_netpol_rul
 		if (!ns || !cJSON_IsObject(mk_json_get(pol, "spec")))
 			continue;
 		bool bad = false;
-		for (size_t i = 0; i < c.npods; i++)
-			subject[i] = c.pods[i].local && !strcmp(c.pods[i].ns, ns) &&
-				     sel_matches(mk_json_get(pol, "spec.podSelector"), c.pods[i].labels, &bad);
+		struct mk_label_selector *sel = sel_parse(mk_json_get(pol, "spec.podSelector"), &bad);
+		size_t lo, hi;
+		ns_pods(&c, ns, &lo, &hi);
+		memset(subject, 0, c.npods ? c.npods : 1);
+		for (size_t i = lo; i < hi && !bad; i++)
+			subject[i] = c.pods[i].local && sel_matches(sel, c.pods[i].labels);
+		mk_label_selector_free(sel);
 		if (bad)
 			continue;
 		if (has_type(pol, "Ingress"))
@@ -495,6 +550,7 @@ int mk_netpol_model_build(const struct mk_netpol_input *in, struct mk_netpol_rul
 	free(subject);
 	free(pols);
 	free(c.pods);
+	free(c.groups);
 	(void)err;
 	return 0;
 }
