@@ -194,14 +194,13 @@ settle b/y a/x 80 1
 # named port (resolved per destination pod) and port ranges: c/w* accept only their
 # port named "web" (8080 on w1, 80 on w2); a/y accepts 70-85, a/x 81-90
 apply ports <<Y
+{"apiVersion":"v1","kind":"List","items":[
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"web","namespace":"$NC"},
- "spec":{"podSelector":{"matchLabels":{"app":"w"}},"ingress":[{"ports":[{"port":"web"}]}]}}
----
+ "spec":{"podSelector":{"matchLabels":{"app":"w"}},"ingress":[{"ports":[{"port":"web"}]}]}},
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-y","namespace":"$NA"},
- "spec":{"podSelector":{"matchLabels":{"app":"y"}},"ingress":[{"ports":[{"port":70,"endPort":85}]}]}}
----
+ "spec":{"podSelector":{"matchLabels":{"app":"y"}},"ingress":[{"ports":[{"port":70,"endPort":85}]}]}},
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-x","namespace":"$NA"},
- "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"ports":[{"protocol":"TCP","port":81,"endPort":90}]}]}}
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"ports":[{"protocol":"TCP","port":81,"endPort":90}]}]}}]}
 Y
 settle a/y c/w1 80 0 && settle b/x a/x 80 0
 expect_matrix named_port_and_ranges_80 80 "$(rows 111101 011101 011101 011101 011111 011101)"
