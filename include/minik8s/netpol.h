@@ -7,10 +7,12 @@
  * namespace (and this kernel may have no bridge conntrack), so frames between
  * two pods of one node are bridged by mk0 and never meet the IPv4 hooks. Our
  * table `bridge minik8s-netpol` therefore diverts them: at bridge prerouting, a
- * unicast IPv4 frame from the cluster CIDR to the cluster CIDR that the bridge
- * would forward to another port gets mk0's MAC as destination and packet type
+ * unicast IPv4 frame between two pod addresses that the bridge would forward
+ * to another port gets mk0's MAC as destination and packet type
  * host, so it is routed by the node (and tracked by conntrack) like traffic to
- * other nodes and through ClusterIPs. Our table `inet minik8s-netpol` then judges:
+ * other nodes and through ClusterIPs. The match is on the bridge's own subnet
+ * (the node's pod CIDR; the cluster CIDR if the bridge has no address), so a
+ * bridge of another agent in the same namespace is left alone. Our table `inet minik8s-netpol` then judges:
  *   forward (filter, priority 0, after the proxy's DNAT: pod addresses):
  *     ct state established,related accept     (replies; policy changes keep
  *                                               established connections)
@@ -130,7 +132,7 @@ int mk_netpol_ruleset_find_set(const struct mk_netpol_ruleset *rs, const char *n
 struct mk_netpol_options {
 	int netns_fd;		  /* netns to program (borrowed); -1: netns_path */
 	const char *netns_path;	  /* NULL with fd -1: the calling thread's netns */
-	const char *cluster_cidr; /* "10.244.0.0/16": frames between these are diverted */
+	const char *cluster_cidr; /* "10.244.0.0/16": diverted when the bridge has no address */
 	const char *bridge;	  /* the pod bridge ("mk0") */
 	bool dry_run;		  /* build batches but send nothing (benchmarks) */
 };

@@ -431,8 +431,8 @@ static void put_policy_rule(struct nb *b, const struct mk_netpol_ruleset *rs, co
 	put_rule(b, NFPROTO_INET, r);
 }
 
-/* bridge prerouting: unicast IPv4 frames from the cluster CIDR to the cluster
- * CIDR that the bridge would forward to another port go up to the node instead
+/* bridge prerouting: unicast IPv4 frames within the bridge's subnet (the node's
+ * pod CIDR) that the bridge would forward to another port go up to the node instead
  * (destination MAC := the bridge's, packet type host), to be routed, tracked
  * and judged in forward. */
 static void put_bridge(struct nb *b, uint32_t net, uint32_t mask, const uint8_t mac[6])
@@ -590,6 +590,7 @@ struct open_arg {
 	const char *ifname;
 	uint8_t mac[6];
 	bool found;
+	uint32_t net, mask; /* the bridge's IPv4 subnet (host order); mask 0: none */
 };
 
 static int open_nl(void *arg)
@@ -611,11 +612,16 @@ static int read_mac(void *arg)
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", a->ifname);
 	int r = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
 	if (r == 0) {
 		memcpy(a->mac, ifr.ifr_hwaddr.sa_data, 6);
 		a->found = true;
+		struct ifreq ia = ifr, im = ifr;
+		if (ioctl(fd, SIOCGIFADDR, &ia) == 0 && ioctl(fd, SIOCGIFNETMASK, &im) == 0) {
+			a->mask = ntohl(((struct sockaddr_in *)&im.ifr_netmask)->sin_addr.s_addr);
+			a->net = ntohl(((struct sockaddr_in *)&ia.ifr_addr)->sin_addr.s_addr) & a->mask;
+		}
 	}
+	close(fd);
 	return 0;
 }
 
@@ -736,6 +742,12 @@ int mk_netpol_apply(struct mk_netpol *np, const struct mk_netpol_ruleset *rs, st
 		return -1;
 	if (!a.found && !np->opts.dry_run)
 		return mk_error_set(err, ENODEV, "netpol: bridge '%s' not found", np->bridge);
+	/* divert only what this bridge forwards between its own ports: its subnet
+	 * (the node's pod CIDR), else the cluster CIDR */
+	if (a.mask) {
+		net = a.net;
+		mask = a.mask;
+	}
 	struct nb b = { .seq = np->seq, .st = &np->st };
 	memset(&np->st, 0, sizeof(np->st));
 	bool full = !np->programmed || !mk_netpol_ruleset_same_shape(&np->last, rs) ||
