@@ -72,6 +72,16 @@ Y
 )
 expect_match bad_policy_type "$out" 'spec.policyTypes\[0\]: Unsupported value: "Inbound"'
 expect_match bad_protocol "$out" 'spec.ingress\[0\].ports\[0\].protocol: Unsupported value: "ICMP"'
+expect_match describe "$(KC -n "$NA" describe netpol web-allow-frontend 2>&1 | tr '\n' ' ')" 'PodSelector: +app=web.*Allowing ingress traffic'
+# generic verbs on the kind: server dry-run, strategic / merge / JSON patch
+out=$(sed -e "s/namespace: default/namespace: $NA/" -e 's/name: web-allow-frontend/name: dry/' \
+	"$ROOT/examples/networkpolicy.yaml" | KC apply --dry-run=server -f - 2>&1)
+expect_match dry_run_server "$out" 'networkpolicy.networking.k8s.io/dry created \(server dry run\)'
+expect_match dry_run_stored_nothing "$(KC -n "$NA" get netpol dry 2>&1)" 'NotFound'
+KC -n "$NA" patch netpol web-allow-frontend -p '{"spec":{"podSelector":{"matchLabels":{"app":"api"}}}}' >/dev/null 2>&1
+KC -n "$NA" patch netpol web-allow-frontend --type=merge -p '{"spec":{"policyTypes":["Ingress"]}}' >/dev/null 2>&1
+KC -n "$NA" patch netpol web-allow-frontend --type=json -p '[{"op":"replace","path":"/spec/ingress/0/ports/0/port","value":8080}]' >/dev/null 2>&1
+expect_eq patches "$(KC -n "$NA" get netpol web-allow-frontend -o jsonpath='{.spec.podSelector.matchLabels.app} {.spec.policyTypes} {.spec.ingress[0].ports[0].port}' 2>&1)" 'api ["Ingress"] 8080'
 KC -n "$NA" delete networkpolicy web-allow-frontend >/dev/null 2>&1
 
 # ---- pods: echo servers answering on $PORT (HTTP) ----
