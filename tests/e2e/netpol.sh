@@ -4,11 +4,13 @@
 # the real kubectl). Pods in three namespaces of the test; every probe is a real TCP
 # connection (curl -m 1, bounded) from inside one pod's network namespace to another
 # pod (or a ClusterIP). As the upstream network-policy e2e "truth tables": each case
-# probes every pair, compares with the expected table and prints both on failure:
+# probes every pair, compares with the expected table and prints both on failure
+# (each case puts policies on different pods at once):
 #   no policy (all open), deny-all ingress, allow from a podSelector, from a
 #   namespaceSelector, from both in one peer, ipBlock with except, a named port
-#   (resolved per destination pod), egress deny with DNS allowed (and DNS denied by a
-#   plain egress deny), traffic through a ClusterIP (judged after DNAT), a label
+#   (resolved per destination pod), port ranges (endPort), egress deny with DNS
+#   allowed (and DNS denied by a plain egress deny), traffic through a ClusterIP
+#   (judged after DNAT), a label
 #   change that flips exactly that pod's row, an established connection that keeps
 #   its verdict when a deny policy arrives, and an agent restart (kill -TERM, start
 #   again) during which a denied flow never passes, after which the matrix holds.
@@ -115,8 +117,8 @@ for p in $PODS; do
 	[ -e "${NETNS[$p]}" ] || fail "netns of $p" "$(ls "$(cl_netns 1)")"
 done
 
-# probe SRC DST_IP PORT: 1 when an HTTP answer comes back within a second, else 0
-probe() { nsenter --net="${NETNS[$1]}" curl -s -m 1 "http://$2:$3/" 2>/dev/null | grep -q '^node=' && echo 1 || echo 0; }
+# probe SRC DST_IP PORT: 1 when an HTTP answer comes back within half a second, else 0
+probe() { nsenter --net="${NETNS[$1]}" curl -s -m 0.5 "http://$2:$3/" 2>/dev/null | grep -q '^node=' && echo 1 || echo 0; }
 # probe2: a second try after a miss, so that a loaded machine cannot fake a denial
 probe2() { [ "$(probe "$@")" == 1 ] && echo 1 || probe "$@"; }
 # matrix PORT: one line per source, one digit per destination (in $PODS order);
@@ -152,80 +154,51 @@ settle() { local i; for i in $(seq 30); do [ "$(probe "$1" "${IP[$2]}" "$3")" ==
 
 expect_matrix open_without_policy 80 "$(rows 111111 111111 111111 111111 111111 111111)"
 
-# deny-all ingress in a
-apply deny-all <<Y
-{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny-all","namespace":"$NA"},"spec":{"podSelector":{}}}
-Y
-settle b/x a/x 80 0
-expect_matrix deny_all_ingress 80 "$(rows 101111 011111 001111 001111 001111 001111)"
-expect_match nft_tables "$(IN 1 nft list tables 2>&1 | tr '\n' ' ')" 'table inet minik8s-netpol.*table bridge minik8s-netpol|table bridge minik8s-netpol.*table inet minik8s-netpol'
-clear_policies
-settle b/x a/x 80 1
-
-# allow from a podSelector (same namespace): a/x only from a/y
+# Each case applies policies to different pods at once and probes the whole matrix.
+# case 1: podSelector (a/x only from a/y), both selectors in one peer (b/x only from
+# pods app=y of namespaces team=a), a named port (c/w*: only their port named "web",
+# 8080 on w1, 80 on w2)
 ALLOW_Y='{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"x-from-y","namespace":"'$NA'"},
  "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"y"}}}]}]}}'
-apply x-from-y <<<"$ALLOW_Y"
-settle b/x a/x 80 0
-expect_matrix allow_from_pod_selector 80 "$(rows 111111 111111 011111 011111 011111 011111)"
-clear_policies
-settle b/x a/x 80 1
-
-# namespaceSelector: everything in b only from namespaces team=a
-apply ns-sel <<Y
-{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"from-team-a","namespace":"$NB"},
- "spec":{"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}}}]}]}}
-Y
-settle c/w1 b/x 80 0
-expect_matrix allow_from_namespace_selector 80 "$(rows 111111 111111 111011 110111 110011 110011)"
-clear_policies
-settle c/w1 b/x 80 1
-
-# both in one peer: b/x only from pods app=y of namespaces team=a
-apply both <<Y
+apply case1 <<Y
+{"apiVersion":"v1","kind":"List","items":[$ALLOW_Y,
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"both","namespace":"$NB"},
- "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}},"podSelector":{"matchLabels":{"app":"y"}}}]}]}}
-Y
-settle a/x b/x 80 0
-expect_matrix allow_from_namespace_and_pod_selector 80 "$(rows 110111 111111 111111 110111 110111 110111)"
-clear_policies
-settle a/x b/x 80 1
-
-# ipBlock with except: a/x from the whole pod CIDR except b/y
-apply ipblock <<Y
-{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"ipblock","namespace":"$NA"},
- "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.244.0.0/16","except":["${IP[b/y]}/32"]}}]}]}}
-Y
-settle b/y a/x 80 0
-expect_matrix ip_block_except 80 "$(rows 111111 111111 111111 011111 111111 111111)"
-clear_policies
-settle b/y a/x 80 1
-
-# named port (resolved per destination pod) and port ranges: c/w* accept only their
-# port named "web" (8080 on w1, 80 on w2); a/y accepts 70-85, a/x 81-90
-apply ports <<Y
-{"apiVersion":"v1","kind":"List","items":[
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}},"podSelector":{"matchLabels":{"app":"y"}}}]}]}},
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"web","namespace":"$NC"},
- "spec":{"podSelector":{"matchLabels":{"app":"w"}},"ingress":[{"ports":[{"port":"web"}]}]}},
-{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-y","namespace":"$NA"},
- "spec":{"podSelector":{"matchLabels":{"app":"y"}},"ingress":[{"ports":[{"port":70,"endPort":85}]}]}},
-{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-x","namespace":"$NA"},
- "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"ports":[{"protocol":"TCP","port":81,"endPort":90}]}]}}]}
+ "spec":{"podSelector":{"matchLabels":{"app":"w"}},"ingress":[{"ports":[{"port":"web"}]}]}}]}
 Y
-settle a/y c/w1 80 0 && settle b/x a/x 80 0
-expect_matrix named_port_and_ranges_80 80 "$(rows 111101 011101 011101 011101 011111 011101)"
+settle b/x a/x 80 0 && settle a/x b/x 80 0 && settle a/y c/w1 80 0
+expect_matrix pod_selector_both_named_port_80 80 "$(rows 110101 111101 011101 010101 010111 010101)"
 expect_matrix named_port_8080 8080 "$(rows 000010 000010 000010 000010 000010 000010)"
 clear_policies
-settle a/y c/w1 80 1 && settle b/x a/x 80 1
 
-# egress: a/y may only talk DNS (UDP and TCP 53): no pod answers it, DNS does
-dns() { nsenter --net="${NETNS[$1]}" dig @10.96.0.10 +time=1 +tries=1 +short kubernetes.default.svc.cluster.local 2>/dev/null | grep -E '^[0-9.]+$' | head -1; }
-apply egress-dns <<Y
-{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"dns-only","namespace":"$NA"},
- "spec":{"podSelector":{"matchLabels":{"app":"y"}},"policyTypes":["Egress"],"egress":[{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}
+# case 2: ipBlock with except (a/x from the pod CIDR except b/y), a port range that
+# leaves 80 out (a/y: 81-90), a namespaceSelector with a range holding 80 (b/* from
+# namespaces team=a on 70-85)
+apply case2 <<Y
+{"apiVersion":"v1","kind":"List","items":[
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"ipblock","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"x"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.244.0.0/16","except":["${IP[b/y]}/32"]}}]}]}},
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"range-y","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"y"}},"ingress":[{"ports":[{"protocol":"TCP","port":81,"endPort":90}]}]}},
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"from-team-a","namespace":"$NB"},
+ "spec":{"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"a"}}}],"ports":[{"port":70,"endPort":85}]}]}}]}
 Y
-settle a/y b/x 80 0
-expect_matrix egress_deny_dns_allowed 80 "$(rows 111111 010000 111111 111111 111111 111111)"
+settle b/y a/x 80 0 && settle b/x a/y 80 0 && settle c/w1 b/x 80 0
+expect_matrix ip_block_except_ranges_namespace_selector 80 "$(rows 101111 111111 101011 000111 100011 100011)"
+clear_policies
+
+# case 3: deny-all ingress in a; a/y may only talk DNS (UDP and TCP 53): no pod
+# answers it, the node's DNS responder does; then a plain egress deny blocks DNS too
+dns() { nsenter --net="${NETNS[$1]}" dig @10.96.0.10 +time=1 +tries=1 +short kubernetes.default.svc.cluster.local 2>/dev/null | grep -E '^[0-9.]+$' | head -1; }
+apply case3 <<Y
+{"apiVersion":"v1","kind":"List","items":[
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny-all","namespace":"$NA"},"spec":{"podSelector":{}}},
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"dns-only","namespace":"$NA"},
+ "spec":{"podSelector":{"matchLabels":{"app":"y"}},"policyTypes":["Egress"],"egress":[{"ports":[{"protocol":"UDP","port":53},{"protocol":"TCP","port":53}]}]}}]}
+Y
+settle b/x a/x 80 0 && settle a/y b/x 80 0
+expect_matrix deny_all_egress_dns_only 80 "$(rows 101111 010000 001111 001111 001111 001111)"
 expect_eq egress_dns_allowed "$(dns a/y)" 10.96.0.1
 apply egress-deny <<Y
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"dns-only","namespace":"$NA"},
@@ -235,8 +208,9 @@ gone() { [ -z "$(dns a/y)" ]; }
 wait_until 30 gone
 expect_eq egress_deny_all_blocks_dns "$(dns a/y)" ""
 expect_eq dns_other_pod_unaffected "$(dns a/x)" 10.96.0.1
+expect_match nft_tables "$(IN 1 nft list tables 2>&1 | tr '\n' ' ')" 'table inet minik8s-netpol.*table bridge minik8s-netpol|table bridge minik8s-netpol.*table inet minik8s-netpol'
 clear_policies
-settle a/y b/x 80 1
+settle a/y b/x 80 1 && settle b/x a/x 80 1
 
 # through a ClusterIP: judged after DNAT, on the pod addresses
 KC -n "$NB" create service clusterip svc --tcp=80:80 >/dev/null 2>&1 || fail "create service"
