@@ -117,8 +117,8 @@ for p in $PODS; do
 	[ -e "${NETNS[$p]}" ] || fail "netns of $p" "$(ls "$(cl_netns 1)")"
 done
 
-# probe SRC DST_IP PORT: 1 when an HTTP answer comes back within half a second, else 0
-probe() { nsenter --net="${NETNS[$1]}" curl -s -m 0.5 "http://$2:$3/" 2>/dev/null | grep -q '^node=' && echo 1 || echo 0; }
+# probe SRC DST_IP PORT: 1 when an HTTP answer comes back within a second, else 0
+probe() { nsenter --net="${NETNS[$1]}" curl -s -m 1 "http://$2:$3/" 2>/dev/null | grep -q '^node=' && echo 1 || echo 0; }
 # probe2: a second try after a miss, so that a loaded machine cannot fake a denial
 probe2() { [ "$(probe "$@")" == 1 ] && echo 1 || probe "$@"; }
 # matrix PORT: one line per source, one digit per destination (in $PODS order);
