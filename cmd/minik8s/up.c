@@ -704,6 +704,7 @@ static void print_components(void)
 		{ agent, "agent" },
 		{ agent && !strstr(text, "\n--disable-proxy\n"), "balancer" },
 		{ agent && !strstr(text, "\n--disable-dns\n"), "dns" },
+		{ agent && !strstr(text, "\n--disable-network-policy\n"), "network-policy" },
 	};
 	mk_buf_init(&b);
 	for (size_t i = 0; i < MK_ARRAY_SIZE(parts); i++)

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "minik8s/dns.h"
 #include "minik8s/proxy.h"
+#include "minik8s/netpol.h"
 #include "stream.h"
 
 int64_t agent_now_ms(void)
@@ -377,6 +378,16 @@ static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_optio
 		if (mk_proxy_start(a->c, &p, &a->proxy, err) < 0)
 			return mk_error_wrap(err, "agent: service balancer");
 	}
+	if (!o->disable_network_policy) {
+		struct mk_netpol_runner_options np = {
+			.np = { .netns_fd = -1,
+				.cluster_cidr = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16",
+				.bridge = a->bridge },
+			.node_name = a->node_name,
+		};
+		if (mk_netpol_start(a->c, &np, &a->netpol, err) < 0)
+			return mk_error_wrap(err, "agent: network policy");
+	}
 	return 0;
 }
 
@@ -387,6 +398,8 @@ static void agent_dataplane_stop(struct mk_agent *a)
 	agent_routes_stop(a);
 	mk_proxy_stop(a->proxy);
 	a->proxy = NULL;
+	mk_netpol_stop(a->netpol);
+	a->netpol = NULL;
 	mk_dns_stop(a->dns);
 	a->dns = NULL;
 }

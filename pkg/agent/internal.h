@@ -98,6 +98,7 @@ struct mk_agent {
 	struct mk_event_recorder *rec;
 	void *stream;	       /* struct mk_agent_stream * */
 	struct mk_proxy_runner *proxy; /* the node's ClusterIP balancer */
+	struct mk_netpol_runner *netpol; /* NetworkPolicy enforcement (pkg/netpol) */
 	struct agent_routes *routes;   /* other nodes' pod CIDRs (routes.c) */
 	struct agent_pvc *pvc;	       /* local-path volumes of this node (pvc.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */

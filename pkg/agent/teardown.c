@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "minik8s/dns.h"
 #include "minik8s/proxy.h"
+#include "minik8s/netpol.h"
 
 static void keep_first(struct mk_error **err, struct mk_error **e)
 {
@@ -131,6 +132,9 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 		keep_first(err, &e);
 	struct mk_proxy_options po = { .netns_fd = -1 };
 	if (mk_proxy_remove(&po, &e) < 0)
+		keep_first(err, &e);
+	struct mk_netpol_options npo = { .netns_fd = -1 };
+	if (mk_netpol_remove(&npo, &e) < 0)
 		keep_first(err, &e);
 
 	/* mounts left under the run dir, then the run dir itself */

@@ -52,6 +52,7 @@ extern const char mk_api_schema_src_serviceaccount[]; /* ServiceAccount, TokenRe
 extern const char mk_api_schema_src_rbac[];	/* Role, ClusterRole, bindings, reviews */
 extern const char mk_api_schema_src_apiextensions[]; /* CustomResourceDefinition */
 extern const char mk_api_schema_src_admission[];   /* LimitRange, ResourceQuota */
+extern const char mk_api_schema_src_networking[];   /* NetworkPolicy */
 static const char *const mk_api_schema_srcs[] = {
 	mk_api_schema_src,	     mk_api_schema_src_config, mk_api_schema_src_storage,
 	mk_api_schema_src_daemonset, mk_api_schema_src_statefulset, mk_api_schema_src_batch,
@@ -59,6 +60,7 @@ static const char *const mk_api_schema_srcs[] = {
 	mk_api_schema_src_rbac,
 	mk_api_schema_src_apiextensions,
 	mk_api_schema_src_admission,
+	mk_api_schema_src_networking,
 };
 /* ---- per-kind strategies -------------------------------------------------------
  * A kind that has its own file (pkg/api/kind_*.c) describes itself with one of
@@ -146,6 +148,9 @@ void mk_api_cr_openapi_add(cJSON *defs, const char *ref_prefix, bool v3);
 const cJSON *mk_api_cr_schema(const char *group, const char *version, const char *kind);
 extern const struct mk_api_kind_ops mk_api_limitrange_ops;	/* kind_limitrange.c */
 extern const struct mk_api_kind_ops mk_api_resourcequota_ops; /* kind_resourcequota.c */
+extern const struct mk_api_kind_ops mk_api_networkpolicy_ops; /* kind_networkpolicy.c */
+/* NULL if s is a valid port name (IANA_SVC_NAME), else why not (validate.c). */
+const char *mk_api_check_port_name(const char *s);
 
 /* Storage checks shared by PV, PVC and StorageClass (kind_pv.c, kind_pvc.c). */
 /* a and b equal, absent and JSON null counting as the same (cJSON_Compare says

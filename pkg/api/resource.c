@@ -29,6 +29,7 @@ static const char *const cat_all[] = { "all", NULL };
 #define ST_EMPTY "{}"
 static const char *const sn_limits[] = { "limits", NULL };
 static const char *const sn_quota[] = { "quota", NULL };
+static const char *const sn_netpol[] = { "netpol", NULL };
 
 #define CORE(plural, sing, k, nsd, sn, st)                                                  \
 	{ .name = plural, .singular = sing, .kind = k, .group = "", .version = "v1",        \
@@ -128,6 +129,10 @@ static const struct mk_api_resource resources[] = {
 	  .short_names = sn_quota, .verbs = verbs_all, .has_status = true,
 	  .ops = &mk_api_resourcequota_ops,
 	  .initial_status = "null" /* the quota controller fills it */ },
+	{ .name = "networkpolicies", .singular = "networkpolicy", .kind = "NetworkPolicy",
+	  .group = "networking.k8s.io", .version = "v1", .group_version = "networking.k8s.io/v1",
+	  .namespaced = true, .short_names = sn_netpol, .verbs = verbs_all,
+	  .ops = &mk_api_networkpolicy_ops },
 };
 
 /* The current snapshot, published by crd.c; NULL: the built-in rows only. */

@@ -1874,3 +1874,8 @@ void mk_api_v_workload_template(cJSON *causes, const cJSON *spec, const char *wh
 		forbidden(causes, "spec.template.spec.ephemeralContainers",
 			  "ephemeral containers not allowed in pod template");
 }
+
+const char *mk_api_check_port_name(const char *s)
+{
+	return check_port_name(s);
+}
