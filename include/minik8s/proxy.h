@@ -36,6 +36,9 @@
 #define MK_PROXY_TABLE "minik8s"
 #define MK_PROXY_DEFAULT_AFFINITY_TIMEOUT 10800 /* seconds, as Kubernetes */
 #define MK_PROXY_MAX_ENDPOINTS 4096		  /* per service port */
+/* Service annotation naming the node that holds a LoadBalancer pool address
+ * (written by the servicelb controller, read by that node's balancer). */
+#define MK_SERVICELB_NODE_ANN "servicelb.minik8s.io/node"
 
 /* ---- desired state (pure model) ----------------------------------------------- */
 
@@ -51,12 +54,23 @@ struct mk_proxy_port {
 	uint16_t node_port;	/* 0: none */
 	size_t n_endpoints;	/* ready endpoints, sorted, no duplicates */
 	struct mk_proxy_endpoint *endpoints; /* owned */
+	/* the subset of endpoints on this node (Endpoints addresses whose nodeName
+	 * is the proxy's node), same order; used by the Local traffic policies */
+	size_t n_local;
+	struct mk_proxy_endpoint *local; /* owned */
 };
 
 struct mk_proxy_service {
 	char *key;			/* "ns/name"; owned */
 	uint32_t cluster_ip;		/* network byte order */
 	uint32_t affinity_timeout;	/* ClientIP affinity timeout in seconds; 0: none */
+	/* type LoadBalancer: status.loadBalancer.ingress[].ip (IPv4, sorted, no
+	 * duplicates), each balanced on ip:port like the clusterIP */
+	size_t n_lb_ips;
+	uint32_t *lb_ips;		/* owned, network byte order */
+	bool ext_local;			/* externalTrafficPolicy: Local (NodePort/LB only) */
+	bool int_local;			/* internalTrafficPolicy: Local */
+	uint16_t health_port;		/* healthCheckNodePort (with ext_local); 0: none */
 	size_t n_ports;
 	struct mk_proxy_port *ports;	/* owned */
 };
@@ -75,6 +89,13 @@ struct mk_proxy_desired {
  * (EINVAL) with *err for malformed objects. */
 int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
 			       struct mk_proxy_service **ret, struct mk_error **err);
+/* The same, for the proxy of node (borrowed; NULL: no endpoint is local):
+ * fills each port's local endpoints from the addresses' nodeName. */
+int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints, const char *node,
+				    struct mk_proxy_service **ret, struct mk_error **err);
+/* Number of distinct local endpoint addresses of s (what the health check
+ * node port reports as localEndpoints). */
+size_t mk_proxy_service_local_count(const struct mk_proxy_service *s);
 /* Deep copy (owned). */
 struct mk_proxy_service *mk_proxy_service_dup(const struct mk_proxy_service *s);
 /* true when a and b (either may be NULL) program the same rules. */

@@ -826,6 +826,9 @@ static void keep_service_addresses(const cJSON *old, cJSON *obj)
 		if (ips)
 			mk_json_set(spec, "clusterIPs", cJSON_Duplicate(ips, 1));
 	}
+	cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
+	if (cJSON_IsNumber(ohc) && !cJSON_GetObjectItem(spec, "healthCheckNodePort"))
+		mk_json_set(spec, "healthCheckNodePort", cJSON_Duplicate(ohc, 1));
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
 	{
 		cJSON *np = cJSON_GetObjectItem(p, "nodePort"), *op;

@@ -71,6 +71,8 @@ struct mk_controllers {
 	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
 	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
 	struct ctl_loop sts;
+	struct ctl_loop slb; /* servicelb.c */
+	uint32_t slb_net, slb_mask; /* --lb-pool, host order; mask 0: node-address mode */
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -99,6 +101,10 @@ void job_setup(struct mk_controllers *ctl);
 void cronjob_setup(struct mk_controllers *ctl);
 void pv_setup(struct mk_controllers *ctl);
 void sts_setup(struct mk_controllers *ctl);
+void slb_setup(struct mk_controllers *ctl);
+/* Parses opts.lb_pool into slb_net/slb_mask; -1 (EINVAL) when malformed. */
+int slb_init(struct mk_controllers *ctl, struct mk_error **err);
+int slb_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
