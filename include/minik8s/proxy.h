@@ -171,6 +171,12 @@ int mk_proxy_remove(const struct mk_proxy_options *opts, struct mk_error **err);
 struct mk_proxy_runner_options {
 	struct mk_proxy_options proxy;
 	unsigned resync_ms;	/* periodic check that our table exists; 0: 30 s */
+	/* the node this balancer runs on (NULL: none; then nothing is local,
+	 * no health check ports are served and no LB address is held) */
+	const char *node_name;
+	/* its InternalIP: LoadBalancer pool addresses held by this node are
+	 * added to the interface that has it (NULL: none are) */
+	const char *node_ip;
 };
 
 struct mk_proxy_runner;

@@ -372,6 +372,8 @@ static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_optio
 			.proxy = { .netns_fd = -1,
 				   .cluster_cidr = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16",
 				   .bridge = a->bridge },
+			.node_name = a->node_name,
+			.node_ip = a->node_ip,
 		};
 		if (mk_proxy_start(a->c, &p, &a->proxy, err) < 0)
 			return mk_error_wrap(err, "agent: service balancer");
