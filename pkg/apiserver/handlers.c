@@ -826,8 +826,16 @@ static void keep_service_addresses(const cJSON *old, cJSON *obj)
 		if (ips)
 			mk_json_set(spec, "clusterIPs", cJSON_Duplicate(ips, 1));
 	}
+	/* node ports only while the new type has them (kube-apiserver's
+	 * patchAllocatedValues), so that a type change to ClusterIP validates */
+	const char *type = mk_json_get_string(obj, "spec.type");
+	const char *etp = mk_json_get_string(obj, "spec.externalTrafficPolicy");
+	bool lb = type && !strcmp(type, "LoadBalancer");
+	if (!lb && !(type && !strcmp(type, "NodePort")))
+		return;
 	cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
-	if (cJSON_IsNumber(ohc) && !cJSON_GetObjectItem(spec, "healthCheckNodePort"))
+	if (lb && etp && !strcmp(etp, "Local") && cJSON_IsNumber(ohc) &&
+	    !cJSON_GetObjectItem(spec, "healthCheckNodePort"))
 		mk_json_set(spec, "healthCheckNodePort", cJSON_Duplicate(ohc, 1));
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
 	{

@@ -14,13 +14,14 @@ Suite *daemonset_suite(void);
 Suite *job_suite(void);
 Suite *statefulset_suite(void);
 Suite *pv_suite(void);
+Suite *servicelb_suite(void);
 
 int main(void)
 {
 	Suite *(*ctors[])(void) = { helpers_suite, manager_suite, scheduler_suite, endpoints_suite,
 				     gc_suite, deployment_suite, endpointslice_suite,
 				     nodelifecycle_suite, daemonset_suite, job_suite,
-				     statefulset_suite, pv_suite };
+				     statefulset_suite, pv_suite, servicelb_suite };
 	SRunner *sr = srunner_create(NULL);
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
 		srunner_add_suite(sr, ctors[i]());
