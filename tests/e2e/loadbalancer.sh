@@ -23,7 +23,7 @@ CL_NODES=2 CL_ID=mklb$$ CL_NET=192.168.243
 curl_max_time 20
 
 if [ "$(id -u)" != 0 ]; then fail loadbalancer "must run as root"; exit 0; fi
-for tool in runc jq curl ip nsenter nft "$KUBECTL"; do
+for tool in runc jq curl ip nsenter nft dig "$KUBECTL"; do
 	command -v "$tool" >/dev/null || { fail loadbalancer "$tool missing (scripts/deps.sh)"; exit 0; }
 done
 [ -x "$MINIK8S" ] || { fail loadbalancer "build/minik8s missing"; exit 0; }
@@ -58,7 +58,9 @@ cluster_join 2 "${AGENT_FLAGS[@]}" || { fail "node2 joins" "$(tail -5 "$T/up2.ou
 pass "two nodes up"
 
 # pods: busybox httpd with a CGI that prints the client address and the pod name
-pod() { # NAME NODE LABEL
+pod() { # NAME NODE LABEL [READINESS-COMMAND]
+	local probe=
+	[ -n "${4:-}" ] && probe="    readinessProbe: {exec: {command: [$4]}, periodSeconds: 1}"
 	KC apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
@@ -71,11 +73,13 @@ spec:
     env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
     command: [sh, -c, 'mkdir -p /w/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho client=\\\$REMOTE_ADDR pod=\\\$POD\n" >/w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && exec httpd -f -p 0.0.0.0:8080 -h /w']
     ports: [{containerPort: 8080}]
+$probe
 EOF
 }
 pod web1 node1 web || fail "create pod web1"
 pod aff1 node1 aff || fail "create pod aff1"
 pod aff2 node2 aff || fail "create pod aff2"
+pod nr1 node1 nr false || fail "create pod nr1 (never ready)"
 svc() { # NAME SPEC-JSON
 	KC apply -f - >/dev/null <<EOF
 {"apiVersion":"v1","kind":"Service","metadata":{"name":"$1"},"spec":$2}
@@ -85,9 +89,13 @@ svc web '{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"port":80,"ta
 svc webl '{"type":"LoadBalancer","externalTrafficPolicy":"Local","selector":{"app":"web"},"ports":[{"port":81,"targetPort":8080}]}' ||
 	fail "create service webl"
 svc webi '{"internalTrafficPolicy":"Local","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}' || fail "create service webi"
+svc nr '{"publishNotReadyAddresses":true,"selector":{"app":"nr"},"ports":[{"port":80,"targetPort":8080}]}' || fail "create service nr"
+svc nrh '{"clusterIP":"None","publishNotReadyAddresses":true,"selector":{"app":"nr"},"ports":[{"port":80,"targetPort":8080}]}' ||
+	fail "create service nrh"
 svc aff '{"selector":{"app":"aff"},"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":3}},"ports":[{"port":80,"targetPort":8080}]}' ||
 	fail "create service aff"
-running() { [ "$(kj get pods | jq '[.items[] | select(.status.phase=="Running" and any(.status.conditions[]; .type=="Ready" and .status=="True"))] | length')" == 3 ]; }
+running() { [ "$(kj get pods | jq '[.items[] | select(.status.phase=="Running" and any(.status.conditions[]; .type=="Ready" and .status=="True"))] | length')" == 3 ] &&
+	[ "$(kj get pod nr1 | jq -r '.status.podIP // ""')" != "" ]; }
 wait_for 600 running || { fail "pods running" "$(KC get pods -o wide 2>&1)"; exit 0; }
 
 # ---- node-address mode ----
@@ -128,6 +136,16 @@ WI=$(kj get svc webi | jq -r .spec.clusterIP)
 expect_match "internalTrafficPolicy Local: node1 reaches its own endpoint" "$(IN 1 curl -s -m 3 "http://$WI/cgi-bin/ip")" "pod=web1"
 IN 2 curl -s -m 2 -o /dev/null "http://$WI/cgi-bin/ip"; rc=$?
 expect_eq "internalTrafficPolicy Local: node2 has none and drops" "$rc" 28
+
+# ---- publishNotReadyAddresses ----
+NRIP=$(kj get pod nr1 | jq -r .status.podIP)
+expect_eq "the never-ready pod is not Ready" "$(kj get pod nr1 | jq -r '.status.conditions[] | select(.type=="Ready") | .status')" False
+NR=$(kj get svc nr | jq -r .spec.clusterIP)
+expect_match "publishNotReadyAddresses: the ClusterIP reaches the not-ready pod" "$(IN 1 curl -s -m 3 "http://$NR/cgi-bin/ip")" "pod=nr1"
+dns() { IN 1 dig @10.96.0.10 +short +time=2 +tries=2 nrh.default.svc.cluster.local; }
+dns_ok() { [ "$(dns)" == "$NRIP" ]; }
+wait_for 25 dns_ok
+expect_eq "publishNotReadyAddresses: DNS answers the headless name with the not-ready pod" "$(dns)" "$NRIP"
 
 # ---- session affinity with a timeout ----
 AIP=$(kj get svc aff | jq -r .spec.clusterIP)
