@@ -852,6 +852,52 @@ static void keep_service_addresses(const cJSON *old, cJSON *obj)
 	}
 }
 
+/* A type change drops the fields of the old type that the client sent back
+ * unchanged (kube-apiserver's dropTypeDependentFields), so that `kubectl patch
+ * -p '{"spec":{"type":"ClusterIP"}}'` on a LoadBalancer validates; the node
+ * ports dropped are released once the update is stored. */
+static void drop_type_dependent_fields(const cJSON *old, cJSON *obj)
+{
+	const char *ot = mk_json_get_string(old, "spec.type");
+	const char *nt = mk_json_get_string(obj, "spec.type");
+	cJSON *spec = cJSON_GetObjectItem(obj, "spec");
+	if (!ot || !nt || !strcmp(ot, nt) || !spec)
+		return;
+	bool ext_old = !strcmp(ot, "NodePort") || !strcmp(ot, "LoadBalancer");
+	bool ext_new = !strcmp(nt, "NodePort") || !strcmp(nt, "LoadBalancer");
+	bool lb_new = !strcmp(nt, "LoadBalancer");
+	const char *same[] = { "externalTrafficPolicy", "healthCheckNodePort",
+			       "allocateLoadBalancerNodePorts", "loadBalancerClass" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(same); i++) {
+		bool keep = i == 0 ? ext_new : lb_new;
+		if (i == 1) {
+			const char *etp = mk_json_get_string(obj, "spec.externalTrafficPolicy");
+			keep = lb_new && etp && !strcmp(etp, "Local");
+		}
+		if (!keep && cJSON_Compare(cJSON_GetObjectItem(spec, same[i]),
+					   mk_json_get(old, "spec") ? cJSON_GetObjectItem(mk_json_get(old, "spec"), same[i])
+								    : NULL, 1))
+			cJSON_DeleteItemFromObject(spec, same[i]);
+	}
+	if (!ext_old || ext_new)
+		return;
+	cJSON *p, *op;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (!np)
+			continue;
+		cJSON_ArrayForEach(op, mk_json_get(old, "spec.ports"))
+		{
+			if (cJSON_Compare(cJSON_GetObjectItem(op, "port"), cJSON_GetObjectItem(p, "port"), 1) &&
+			    cJSON_Compare(cJSON_GetObjectItem(op, "nodePort"), np, 1)) {
+				cJSON_DeleteItemFromObject(p, "nodePort");
+				break;
+			}
+		}
+	}
+}
+
 /* Sets dst's spec.ephemeralContainers to src's (or removes it). */
 static void copy_ephemeral(cJSON *dst, const cJSON *src)
 {
@@ -950,8 +996,10 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 				cJSON_DeleteItemFromObject(md, keep[i]);
 		}
 		cJSON_DeleteItemFromObject(md, "managedFields");
-		if (!strcmp(r->name, "services"))
+		if (!strcmp(r->name, "services")) {
+			drop_type_dependent_fields(old, obj);
 			keep_service_addresses(old, obj);
+		}
 		/* ephemeral containers change only through their subresource */
 		if (!strcmp(r->name, "pods"))
 			copy_ephemeral(obj, old);
@@ -1003,6 +1051,8 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		mk_reply_error(rep, r, req->name, err);
 		return err->code == ESTALE ? -2 : -1;
 	}
+	if (!strcmp(r->name, "services"))
+		mk_services_release_dropped(req->srv, old, obj);
 	return 0;
 }
 

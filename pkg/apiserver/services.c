@@ -100,6 +100,38 @@ void mk_services_release(struct mk_apiserver *srv, const cJSON *svc)
 static int fail_invalid(cJSON **causes, const char *field, const char *fmt, const char *v,
 			const char *extra);
 
+static bool has_node_port(const cJSON *svc, int np)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports"))
+	{
+		const cJSON *v = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(v) && v->valueint == np)
+			return true;
+	}
+	return false;
+}
+
+void mk_services_release_dropped(struct mk_apiserver *srv, const cJSON *old, const cJSON *svc)
+{
+	const cJSON *p;
+	char b[16];
+	cJSON_ArrayForEach(p, mk_json_get(old, "spec.ports"))
+	{
+		const cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(np) && np->valueint && !has_node_port(svc, np->valueint)) {
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			unreserve(srv, PORTS, b);
+		}
+	}
+	const cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
+	const cJSON *nhc = mk_json_get(svc, "spec.healthCheckNodePort");
+	if (cJSON_IsNumber(ohc) && ohc->valueint && !(cJSON_IsNumber(nhc) && nhc->valueint == ohc->valueint)) {
+		snprintf(b, sizeof(b), "%d", ohc->valueint);
+		unreserve(srv, PORTS, b);
+	}
+}
+
 /* type LoadBalancer with externalTrafficPolicy Local: kube-apiserver allocates
  * spec.healthCheckNodePort from the NodePort range (the agents answer on it) */
 static bool needs_health_port(const cJSON *svc)

@@ -129,7 +129,12 @@ static void collect_lb_ips(const cJSON *service, struct mk_proxy_service *s)
 	cJSON_ArrayForEach(ing, list)
 	{
 		const char *ip = mk_json_get_string(ing, "ip");
+		const char *mode = mk_json_get_string(ing, "ipMode");
 		struct in_addr in;
+		/* ipMode Proxy: the balancer in front needs the traffic as sent to
+		 * it, so kube-proxy leaves the address alone */
+		if (mode && !strcmp(mode, "Proxy"))
+			continue;
 		if (ip && inet_pton(AF_INET, ip, &in) == 1 && in.s_addr != 0 && in.s_addr != INADDR_BROADCAST)
 			s->lb_ips[s->n_lb_ips++] = in.s_addr;
 	}

@@ -102,9 +102,10 @@ START_TEST(test_node_addresses)
 	cJSON_Delete(s);
 	/* another implementation's class: left alone */
 	lbsvc("d", 82, ",\"loadBalancerClass\":\"example.com/lb\"");
-	/* a gets a ClusterIP type: its status is cleared and b takes port 80 */
-	fx_patch(SVC("a"), "{\"spec\":{\"type\":\"ClusterIP\",\"externalTrafficPolicy\":null,"
-			   "\"allocateLoadBalancerNodePorts\":null,\"ports\":[{\"port\":80}]}}");
+	/* a gets a ClusterIP type (the node ports and LoadBalancer fields go with
+	 * the old type, as kube-apiserver drops them): its status is cleared and b
+	 * takes port 80 */
+	fx_patch(SVC("a"), "{\"spec\":{\"type\":\"ClusterIP\"}}");
 	cJSON_Delete(fx_wait(SVC("a"), ingress_is, "", "a cleared"));
 	cJSON_Delete(fx_wait(SVC("b"), ingress_is, "10.0.0.1,10.0.0.2", "b gets the nodes"));
 	s = fx_get(SVC("d"));

@@ -204,6 +204,14 @@ START_TEST(batch_zero_and_affinity)
 	ck_assert_uint_eq(st->elems_added, 2);
 	ck_assert_uint_eq(st->elems_deleted, 1);
 	mk_proxy_service_free(s);
+	/* ClientIP affinity with a 60 s timeout: lb_1 gives way to lba_1_60 */
+	s = synth(2, 1, 50);
+	s->affinity_timeout = 60;
+	ck_assert_int_eq(mk_proxy_apply_change(p, s->key, s, &err), 0);
+	ck_assert_uint_eq(st->chains_added, 1);
+	ck_assert_uint_eq(st->chains_deleted, 1);
+	ck_assert_uint_eq(st->elems_added, 1 + 1 + 1); /* endpoint, epset, vmap */
+	mk_proxy_service_free(s);
 	/* key mismatch is refused */
 	s = synth(3, 1, 50);
 	ck_assert_int_eq(mk_proxy_apply_change(p, "ns/other", s, &err), -1);
@@ -228,7 +236,7 @@ START_TEST(model_lb_local)
 		       "\"clusterIP\":\"10.96.0.20\",\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Local\","
 		       "\"healthCheckNodePort\":31000,\"ports\":[{\"port\":80,\"nodePort\":30080}]},"
 		       "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.168.1.12\",\"ipMode\":\"VIP\"},"
-		       "{\"ip\":\"192.168.1.11\"},{\"hostname\":\"x.example\"},{\"ip\":\"192.168.1.12\"},{\"ip\":\"fd00::1\"}]}}}");
+		       "{\"ip\":\"192.168.1.11\"},{\"hostname\":\"x.example\"},{\"ip\":\"192.168.1.14\",\"ipMode\":\"Proxy\"},{\"ip\":\"192.168.1.12\"},{\"ip\":\"fd00::1\"}]}}}");
 	cJSON *ep = J("{\"subsets\":[{\"addresses\":[{\"ip\":\"10.244.1.3\",\"nodeName\":\"n1\"},"
 		      "{\"ip\":\"10.244.2.3\",\"nodeName\":\"n2\"},{\"ip\":\"10.244.1.2\",\"nodeName\":\"n1\"}],"
 		      "\"notReadyAddresses\":[{\"ip\":\"10.244.1.9\",\"nodeName\":\"n1\"}],\"ports\":[{\"port\":8080}]}]}");
