@@ -157,6 +157,11 @@ size_t mk_proxy_service_count(const struct mk_proxy *p);
 /* 1 if our table exists in the kernel, 0 if not, -1 on error. */
 int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err);
 
+/* Removes the LoadBalancer pool addresses recorded in state_file (see
+ * mk_proxy_runner_options) from their interfaces, then the file; no error if
+ * it does not exist: `minik8s down`. */
+int mk_proxy_lb_addresses_remove(const char *state_file, struct mk_error **err);
+
 /* Deletes our table from the netns (no error if absent): `minik8s down`. */
 int mk_proxy_remove(const struct mk_proxy_options *opts, struct mk_error **err);
 
@@ -177,6 +182,10 @@ struct mk_proxy_runner_options {
 	/* its InternalIP: LoadBalancer pool addresses held by this node are
 	 * added to the interface that has it (NULL: none are) */
 	const char *node_ip;
+	/* file recording the pool addresses this node added ("IFNAME ADDRESS/32"
+	 * lines), so that the next run and `minik8s down` remove what is left;
+	 * NULL: none (the next run still removes known services' addresses) */
+	const char *lb_state_file;
 };
 
 struct mk_proxy_runner;

@@ -109,7 +109,8 @@ void proxy_health_free(struct proxy_health *h); /* accepts NULL */
 /* lbaddr.c: LoadBalancer pool addresses this node holds (one thread: the
  * runner's worker). */
 struct proxy_lbaddr;
-struct proxy_lbaddr *proxy_lbaddr_new(const char *node, const char *node_ip, struct mk_error **err);
+struct proxy_lbaddr *proxy_lbaddr_new(const char *node, const char *node_ip, const char *state_file,
+				      struct mk_error **err);
 /* Records what service key (JSON borrowed; NULL: gone) asks of this node. */
 void proxy_lbaddr_note(struct proxy_lbaddr *l, const char *key, const cJSON *svc);
 /* Adds, announces and removes interface addresses to match the notes. */

@@ -27,7 +27,7 @@ struct held {
 };
 
 struct proxy_lbaddr {
-	char *node;
+	char *node, *state;
 	uint32_t node_ip;
 	char ifname[IF_NAMESIZE];
 	struct mk_net_sock *ns;
@@ -71,7 +71,83 @@ static int iface_of(uint32_t ip, char name[IF_NAMESIZE])
 	return r;
 }
 
-struct proxy_lbaddr *proxy_lbaddr_new(const char *node, const char *node_ip, struct mk_error **err)
+/* Calls fn(ifname, "a.b.c.d/32", arg) for each line of the state file. */
+static void state_each(const char *path, void (*fn)(const char *, const char *, void *), void *arg)
+{
+	_cleanup_free_ char *data = NULL;
+	struct mk_error *e = NULL;
+	if (!path || mk_fs_read_file(path, &data, NULL, &e) < 0) {
+		mk_error_free(&e);
+		return;
+	}
+	char *save = NULL;
+	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp = 0;
+		fn(line, sp + 1, arg);
+	}
+}
+
+static void note_recorded(const char *ifname, const char *cidr, void *arg)
+{
+	struct proxy_lbaddr *l = arg;
+	char ip[16];
+	struct in_addr a;
+	const char *slash = strchr(cidr, '/');
+	if (!slash || (size_t)(slash - cidr) >= sizeof(ip))
+		return;
+	memcpy(ip, cidr, (size_t)(slash - cidr));
+	ip[slash - cidr] = 0;
+	if (inet_pton(AF_INET, ip, &a) == 1 && (!l->ifname[0] || !strcmp(ifname, l->ifname)))
+		push_u32(&l->inst, &l->ninst, &l->capinst, a.s_addr);
+}
+
+static void save_state(struct proxy_lbaddr *l)
+{
+	if (!l->state)
+		return;
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "%s", "");
+	for (size_t i = 0; i < l->ninst; i++) {
+		char ip[16];
+		inet_ntop(AF_INET, &l->inst[i], ip, sizeof(ip));
+		mk_buf_printf(&b, "%s %s/32\n", l->ifname, ip);
+	}
+	struct mk_error *e = NULL;
+	if (mk_fs_write_file(l->state, b.data, b.len, 0600, &e) < 0) {
+		mk_log(MK_LOG_WARN, "proxy", "record load balancer addresses: %s", e->msg);
+		mk_error_free(&e);
+	}
+	mk_buf_release(&b);
+}
+
+static void remove_recorded(const char *ifname, const char *cidr, void *arg)
+{
+	struct mk_net_sock *ns = arg;
+	struct mk_error *e = NULL;
+	if (mk_net_addr_delete(ns, ifname, cidr, &e) < 0)
+		mk_error_free(&e); /* the interface may be gone with its namespace */
+}
+
+int mk_proxy_lb_addresses_remove(const char *state_file, struct mk_error **err)
+{
+	if (access(state_file, F_OK) < 0)
+		return 0;
+	struct mk_net_sock *ns = NULL;
+	if (mk_net_sock_open(-1, &ns, err) < 0)
+		return -1;
+	state_each(state_file, remove_recorded, ns);
+	mk_net_sock_free(ns);
+	if (unlink(state_file) < 0 && errno != ENOENT)
+		return mk_error_errno(err, errno, "remove '%s'", state_file);
+	return 0;
+}
+
+struct proxy_lbaddr *proxy_lbaddr_new(const char *node, const char *node_ip, const char *state_file,
+				      struct mk_error **err)
 {
 	struct in_addr a;
 	if (!node || !node_ip || inet_pton(AF_INET, node_ip, &a) != 1) {
@@ -81,6 +157,10 @@ struct proxy_lbaddr *proxy_lbaddr_new(const char *node, const char *node_ip, str
 	struct proxy_lbaddr *l = mk_malloc0(sizeof(*l));
 	l->node = mk_strdup(node);
 	l->node_ip = a.s_addr;
+	l->state = state_file ? mk_strdup(state_file) : NULL;
+	/* what an earlier run added: removed at the first sync unless held */
+	iface_of(l->node_ip, l->ifname);
+	state_each(l->state, note_recorded, l);
 	if (mk_net_sock_open(-1, &l->ns, err) < 0) {
 		proxy_lbaddr_free(l);
 		return NULL;
@@ -99,6 +179,7 @@ void proxy_lbaddr_free(struct proxy_lbaddr *l)
 	free(l->inst);
 	mk_net_sock_free(l->ns);
 	free(l->node);
+	free(l->state);
 	free(l);
 }
 
@@ -187,6 +268,20 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 	if (mk_net_addr_list(l->ns, l->ifname, &addrs, &na, err) < 0)
 		return -1;
 	int ret = 0;
+	/* what we think we added but the interface lacks (a reboot, someone's
+	 * `ip addr del`) is added again below */
+	for (size_t j = 0; j < l->ninst;) {
+		char cidr[24], ipb[16];
+		bool present = false;
+		inet_ntop(AF_INET, &l->inst[j], ipb, sizeof(ipb));
+		snprintf(cidr, sizeof(cidr), "%s/32", ipb);
+		for (size_t i = 0; i < na && !present; i++)
+			present = !strcmp(addrs[i], cidr);
+		if (present)
+			j++;
+		else
+			l->inst[j] = l->inst[--l->ninst];
+	}
 	/* remove: ours or some service's address, /32, not held any more */
 	for (size_t i = 0; i < na; i++) {
 		char ipb[16];
@@ -211,11 +306,13 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 		}
 		mk_log(MK_LOG_INFO, "proxy", "load balancer address %s released", ipb);
 	}
+	size_t before = l->ninst;
 	for (size_t j = 0; j < l->ninst;)
 		if (!wanted(l, l->inst[j]))
 			l->inst[j] = l->inst[--l->ninst];
 		else
 			j++;
+	bool changed = before != l->ninst;
 	/* add: what we hold and have not added yet (announced once, when added) */
 	for (size_t i = 0; ret == 0 && i < l->n; i++) {
 		char cidr[24], ipb[16];
@@ -231,6 +328,7 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 			break;
 		}
 		push_u32(&l->inst, &l->ninst, &l->capinst, l->v[i].ip);
+		changed = true;
 		struct mk_error *e = NULL;
 		if (garp(l->ifname, l->v[i].ip, &e) < 0) {
 			/* the address works; neighbours learn it when they ask */
@@ -242,5 +340,7 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 	for (size_t i = 0; i < na; i++)
 		free(addrs[i]);
 	free(addrs);
+	if (changed)
+		save_state(l);
 	return ret;
 }

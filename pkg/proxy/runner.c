@@ -256,7 +256,7 @@ int mk_proxy_start(struct mk_client *c, const struct mk_proxy_runner_options *op
 		if (!r->health)
 			goto fail;
 		if (opts->node_ip) {
-			r->lbaddr = proxy_lbaddr_new(r->node, opts->node_ip, err);
+			r->lbaddr = proxy_lbaddr_new(r->node, opts->node_ip, opts->lb_state_file, err);
 			if (!r->lbaddr)
 				goto fail;
 		}

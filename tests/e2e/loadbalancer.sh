@@ -16,7 +16,8 @@
 #    client learnt it from a gratuitous ARP (its neighbour entry has the holder's
 #    MAC before any traffic), traffic reaches the pod, the service keeps its
 #    address across the restart of the server, deleting the service releases the
-#    address; when the holder node stops, the address moves to the other node.
+#    address; when the holder node stops, the address moves to the other node;
+#    `minik8s down` takes the address off the node's interface.
 . "$(dirname "$0")/../lib/lib.sh"
 CL_NODES=2 CL_ID=mklb$$ CL_NET=192.168.243
 . "$ROOT/tests/lib/cluster.sh"
@@ -219,5 +220,12 @@ expect_eq "gratuitous ARP from node1: the client moved $VIP to node1's MAC" "$(n
 wait_for 50 reach "$VIP:80" web1
 expect_match "client -> pool address reaches the pod through node1" "$(get "$VIP:80")" "pod=web1"
 
-[ "$FAILED" = 1 ] && { for n in 1 2; do echo "--- node$n log"; tail -30 "$(cl_data "$n")/minik8s.log"; done; }
+# minik8s down takes the pool address off the node's interface (recorded in RUN/lb-addresses)
+[ -s "$(cl_run 1)/lb-addresses" ] && pass "node1 records the address it added" || fail "node1 records the address it added"
+cat "$(cl_data 1)/minik8s.log" >"$T/node1-before-down.log" 2>/dev/null
+cluster_down 1
+if on_eth0 1; then fail "minik8s down removes $VIP from node1's eth0" "$(IN 1 ip -4 -o addr show dev eth0)"
+else pass "minik8s down removes $VIP from node1's eth0"; fi
+
+[ "$FAILED" = 1 ] && { echo "--- node1 log"; tail -30 "$T/node1-before-down.log"; echo "--- node2 log"; tail -30 "$(cl_data 2)/minik8s.log"; }
 done_testing
