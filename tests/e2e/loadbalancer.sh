@@ -126,6 +126,9 @@ expect_eq "health check on node1: 200, 1 local endpoint" "$(hc "$N1" | head -1 |
 	"$(printf '["default","webl",1]\n200')"
 expect_eq "health check on node2: 503, 0 local endpoints" "$(hc "$N2" | head -1 | jq -c '.localEndpoints'; hc "$N2" | tail -1)" \
 	"$(printf '0\n503')"
+DESC=$(IN 1 "$MINIK8S" kubectl --kubeconfig "$CL_KUBECONFIG" describe svc webl 2>&1)
+expect_match "minik8s kubectl describe: LoadBalancer Ingress, policy, health check port" "$DESC" \
+	"LoadBalancer Ingress: +$N1 \(VIP\), $N2 \(VIP\).*External Traffic Policy: +Local.*HealthCheck NodePort: +$HC"
 expect_eq "EXTERNAL-IP of a second service on another port: the nodes too" "$(ext webl)" "$N1,$N2"
 svc webdup '{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}'
 sleep 1
