@@ -3,15 +3,21 @@
  * over netlink (libnftnl + libmnl) in atomic batches.
  *
  * Layout (few chains, data in maps: DESIGN "Data plane notes"):
- *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject
- *   map np   { l4proto . nodePort : verdict }           goto np_N / reject
+ *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject / drop
+ *            (LoadBalancer ingress addresses too: goto xl_N, or lb_N under
+ *            externalTrafficPolicy Local)
+ *   map np   { l4proto . nodePort : verdict }           goto np_N (nl_N: Local)
  *   map ep   { ip . l4proto . port . index : endpointIP . endpointPort }
- *            (NodePorts use ip 0.0.0.0 and the node port)
+ *            (NodePorts use ip 0.0.0.0 and the node port; each frontend has
+ *            its own endpoints: all, or this node's under a Local policy)
  *   map aff  { client . ip . l4proto . port : index }   dynamic, timeout
  *   chain lb_N  (one per distinct endpoint count N, not per service):
  *            dnat to (daddr . l4proto . dport . numgen random mod N) map @ep
  *   chains lba_N_T / np_N / npa_N_T: same with ClientIP affinity (timeout T
- *            seconds) and/or for NodePorts (fib daddr type local)
+ *            seconds) and/or for NodePorts (fib daddr type local); xl_N (LB
+ *            addresses) and np_N mark for masquerade, nl_N (Local NodePorts)
+ *            does not, so the endpoint sees the client's address
+ *   chain drop: a Local policy whose endpoints are all on other nodes
  *   prerouting/output (nat, dstnat) jump services; postrouting (nat, srcnat)
  *            masquerades NodePort traffic, DNATed traffic that goes back out
  *            of the bridge it came in on (same-node pod -> service -> pod and
