@@ -62,7 +62,8 @@ pass "two nodes up"
 pod() { # NAME NODE LABEL [READINESS-COMMAND]
 	local probe=
 	[ -n "${4:-}" ] && probe="    readinessProbe: {exec: {command: [$4]}, periodSeconds: 1}"
-	KC apply -f - >/dev/null <<EOF
+	cat <<EOF
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: $1, labels: {app: $3}}
@@ -77,24 +78,24 @@ spec:
 $probe
 EOF
 }
-pod web1 node1 web || fail "create pod web1"
-pod aff1 node1 aff || fail "create pod aff1"
-pod aff2 node2 aff || fail "create pod aff2"
-pod nr1 node1 nr false || fail "create pod nr1 (never ready)"
 svc() { # NAME SPEC-JSON
-	KC apply -f - >/dev/null <<EOF
+	cat <<EOF
+---
 {"apiVersion":"v1","kind":"Service","metadata":{"name":"$1"},"spec":$2}
 EOF
 }
-svc web '{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}' || fail "create service web"
-svc webl '{"type":"LoadBalancer","externalTrafficPolicy":"Local","selector":{"app":"web"},"ports":[{"port":81,"targetPort":8080}]}' ||
-	fail "create service webl"
-svc webi '{"internalTrafficPolicy":"Local","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}' || fail "create service webi"
-svc nr '{"publishNotReadyAddresses":true,"selector":{"app":"nr"},"ports":[{"port":80,"targetPort":8080}]}' || fail "create service nr"
-svc nrh '{"clusterIP":"None","publishNotReadyAddresses":true,"selector":{"app":"nr"},"ports":[{"port":80,"targetPort":8080}]}' ||
-	fail "create service nrh"
-svc aff '{"selector":{"app":"aff"},"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":3}},"ports":[{"port":80,"targetPort":8080}]}' ||
-	fail "create service aff"
+{
+	pod web1 node1 web
+	pod aff1 node1 aff
+	pod aff2 node2 aff
+	pod nr1 node1 nr false
+	svc web '{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}'
+	svc webl '{"type":"LoadBalancer","externalTrafficPolicy":"Local","selector":{"app":"web"},"ports":[{"port":81,"targetPort":8080}]}'
+	svc webi '{"internalTrafficPolicy":"Local","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}'
+	svc nr '{"publishNotReadyAddresses":true,"selector":{"app":"nr"},"ports":[{"port":80,"targetPort":8080}]}'
+	svc nrh '{"clusterIP":"None","publishNotReadyAddresses":true,"selector":{"app":"nr"},"ports":[{"port":80,"targetPort":8080}]}'
+	svc aff '{"selector":{"app":"aff"},"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":3}},"ports":[{"port":80,"targetPort":8080}]}'
+} | KC apply -f - >/dev/null || fail "create the pods and services"
 running() { [ "$(kj get pods | jq '[.items[] | select(.status.phase=="Running" and any(.status.conditions[]; .type=="Ready" and .status=="True"))] | length')" == 3 ] &&
 	[ "$(kj get pod nr1 | jq -r '.status.podIP // ""')" != "" ]; }
 wait_for 600 running || { fail "pods running" "$(KC get pods -o wide 2>&1)"; exit 0; }
@@ -130,7 +131,7 @@ DESC=$(IN 1 "$MINIK8S" kubectl --kubeconfig "$CL_KUBECONFIG" describe svc webl 2
 expect_match "minik8s kubectl describe: LoadBalancer Ingress, policy, health check port" "$DESC" \
 	"LoadBalancer Ingress: +$N1 \(VIP\), $N2 \(VIP\).*External Traffic Policy: +Local.*HealthCheck NodePort: +$HC"
 expect_eq "EXTERNAL-IP of a second service on another port: the nodes too" "$(ext webl)" "$N1,$N2"
-svc webdup '{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}'
+svc webdup '{"type":"LoadBalancer","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}' | KC apply -f - >/dev/null
 sleep 1
 expect_eq "a later service on a port the nodes already serve stays <pending>" "$(ext webdup)" "<pending>"
 KC delete svc webdup >/dev/null
@@ -174,16 +175,17 @@ wait_for 100 inpool
 expect_match "web gets one pool address" "$(ext web)" "^$CL_NET\.20[1-6]$"
 holder() { kj get svc "$1" | jq -r '.metadata.annotations["servicelb.minik8s.io/node"] // ""'; }
 # a pool address held by node2 (rendezvous hashing): ask for 4 at once, keep one
+items=
 for want in 206 205 204 203; do
-	svc "webp$want" "{\"type\":\"LoadBalancer\",\"loadBalancerIP\":\"$CL_NET.$want\",\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,\"targetPort\":8080}]}"
+	items+="${items:+,}{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"webp$want\"},\"spec\":{\"type\":\"LoadBalancer\",\"loadBalancerIP\":\"$CL_NET.$want\",\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,\"targetPort\":8080}]}}"
 done
-got() { for want in 206 205 204 203; do [ -n "$(holder "webp$want")" ] || return 1; done; }
+echo "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[$items]}" | KC apply -f - >/dev/null || fail "create services webp203-206"
+holders() { kj get svc | jq -r '[.items[] | select(.metadata.name | startswith("webp")) | "\(.metadata.name)=\(.metadata.annotations["servicelb.minik8s.io/node"] // "")"] | sort | join(" ")'; }
+got() { HOLDERS=$(holders) && [ "$(grep -o '=node' <<<"$HOLDERS" | wc -l)" == 4 ]; }
 wait_for 50 got
-keep=
-for want in 206 205 204 203; do
-	if [ -z "$keep" ] && [ "$(holder "webp$want")" == node2 ]; then keep=$want; else KC delete svc "webp$want" >/dev/null; fi
-done
-[ -n "$keep" ] || { fail "one of 4 pool addresses held by node2"; done_testing; exit 0; }
+keep=$(tr ' ' '\n' <<<"$HOLDERS" | grep -m1 '=node2$' | sed 's/^webp//; s/=node2$//')
+[ -n "$keep" ] || { fail "one of 4 pool addresses held by node2" "$HOLDERS"; done_testing; exit 0; }
+KC delete svc --wait=false $(tr ' ' '\n' <<<"$HOLDERS" | cut -d= -f1 | grep -vx "webp$keep") >/dev/null
 VIP=$CL_NET.$keep
 WP=webp$keep
 expect_eq "spec.loadBalancerIP in the pool is honoured" "$(ext "$WP")" "$VIP"
