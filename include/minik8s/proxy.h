@@ -18,6 +18,10 @@
  *            addresses) and np_N mark for masquerade, nl_N (Local NodePorts)
  *            does not, so the endpoint sees the client's address
  *   chain drop: a Local policy whose endpoints are all on other nodes
+ *   map scv  { address . l4proto . port : verdict }     goto sc_N / scz_N
+ *            the external frontends of Local services again, for traffic from
+ *            the pods or the node itself (every endpoint, as kube-proxy does;
+ *            their ep elements at index 0x80000000 + i)
  *   prerouting/output (nat, dstnat) jump services; postrouting (nat, srcnat)
  *            masquerades NodePort traffic, DNATed traffic that goes back out
  *            of the bridge it came in on (same-node pod -> service -> pod and

@@ -62,6 +62,7 @@ void rule_dnat(struct nftnl_rule *r, uint32_t reg_addr, uint32_t reg_proto);
 void rule_masq(struct nftnl_rule *r);
 void rule_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
 void rule_fib_daddr_type(struct nftnl_rule *r, uint32_t dreg);
+void rule_fib_saddr_type(struct nftnl_rule *r, uint32_t dreg);
 void rule_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
 
 /* Elements: key/data are raw register images. chain != NULL: data is "goto chain". */

@@ -24,7 +24,7 @@
  * lba_N_T and so on. Created with its first user, deleted with its last. */
 struct chainref {
 	char name[40];
-	bool zero_key, mark;
+	bool zero_key, mark, sc;
 	uint32_t n, aff;
 	unsigned refs;
 	struct chainref *next;
@@ -39,6 +39,10 @@ struct fstate {
 	bool np;		/* in the np map (else svc) */
 	bool ext;		/* NodePort or LB address (masqueraded unless local) */
 	bool local;		/* Local policy: the node's endpoints, client address kept */
+	bool sc;		/* the twin of a Local external frontend for traffic from
+				 * inside (pods, the node): every endpoint, as kube-proxy
+				 * short-circuits it; in the scv map, its endpoints at
+				 * index SC_INDEX + i, without affinity */
 	const char *empty;	/* verdict chain without endpoints: "reject" or "drop" */
 	size_t n;		/* endpoints, in kernel index order */
 	struct mk_proxy_endpoint *slots;
@@ -338,6 +342,8 @@ static void state_insert(struct mk_proxy *p, struct sstate *s)
 	p->nsvc++;
 }
 
+#define SC_INDEX 0x80000000u
+
 /* ---- rules of the static chains and the lb chains ----------------------------------- */
 
 static void load_frontend(struct nftnl_rule *r, bool nodeport, bool saddr)
@@ -391,6 +397,10 @@ static void add_lb_rules(struct nbatch *b, const struct chainref *c)
 	r = rule_new(c->name);
 	load_frontend(r, c->zero_key, false);
 	rule_numgen(r, R(4), c->n);
+	if (c->sc) {
+		uint32_t all = 0xffffffffu, hi = SC_INDEX;
+		rule_bitwise(r, R(4), R(4), 4, &all, &hi);
+	}
 	rule_lookup(r, "ep", R(1), R(5));
 	rule_dnat(r, R(5), R(6));
 	nbatch_rule(b, r);
@@ -422,13 +432,40 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	nbatch_chain(b, "output", NF_INET_LOCAL_OUT, -100 /* dstnat */, false);
 	nbatch_chain(b, "postrouting", NF_INET_POST_ROUTING, 100 /* srcnat */, false);
 
+	/* from inside (a pod of the cluster CIDR, or the node itself) to an
+	 * external frontend of a Local service: every endpoint, as kube-proxy
+	 * short-circuits it (the Local policy is for traffic from outside):
+	 *   [ip saddr CIDR | fib saddr type local] ip daddr . l4proto . th dport vmap @scv
+	 *   [same] fib daddr type local ip daddr != 127.0.0.0/8 0 . l4proto . th dport vmap @scv */
+	uint32_t local = RTN_LOCAL, m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
+	for (int from = p->cidr ? 0 : 1; from < 2; from++)
+		for (int np = 0; np < 2; np++) {
+			r = rule_new("services");
+			if (from == 0) {
+				rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, R(0));
+				rule_bitwise(r, R(0), R(0), 4, &p->cidr_mask, &zero);
+				rule_cmp(r, R(0), NFT_CMP_EQ, &p->cidr_net, 4);
+			} else {
+				rule_fib_saddr_type(r, R(0));
+				rule_cmp(r, R(0), NFT_CMP_EQ, &local, 4);
+			}
+			if (np) {
+				rule_fib_daddr_type(r, R(0));
+				rule_cmp(r, R(0), NFT_CMP_EQ, &local, 4);
+				rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, R(1));
+				rule_bitwise(r, R(1), R(1), 4, &m8, &zero);
+				rule_cmp(r, R(1), NFT_CMP_NEQ, &lo, 4);
+			}
+			load_frontend(r, np, false);
+			rule_lookup(r, "scv", R(1), NFT_REG_VERDICT);
+			nbatch_rule(b, r);
+		}
 	/* services: ip daddr . meta l4proto . th dport vmap @svc */
 	r = rule_new("services");
 	load_frontend(r, false, false);
 	rule_lookup(r, "svc", R(1), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
 	/* fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @np */
-	uint32_t local = RTN_LOCAL, m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
 	r = rule_new("services");
 	rule_fib_daddr_type(r, R(0));
 	rule_cmp(r, R(0), NFT_CMP_EQ, &local, 4);
@@ -514,20 +551,21 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 }
 
 static struct chainref *chain_get(struct mk_proxy *p, struct nbatch *b, bool zero_key, bool mark,
-				  uint32_t n, uint32_t aff)
+				  bool sc, uint32_t n, uint32_t aff)
 {
 	static const char *const kinds[2][2] = { { "lb", "xl" }, { "nl", "np" } };
 	if (n == 0)
 		return NULL;
 	struct chainref *c;
 	for (c = p->chains; c; c = c->next)
-		if (c->zero_key == zero_key && c->mark == mark && c->n == n && c->aff == aff)
+		if (c->zero_key == zero_key && c->mark == mark && c->sc == sc && c->n == n && c->aff == aff)
 			break;
 	if (!c) {
-		const char *k = kinds[zero_key][mark];
+		const char *k = sc ? (zero_key ? "scz" : "sc") : kinds[zero_key][mark];
 		c = mk_malloc0(sizeof(*c));
 		c->zero_key = zero_key;
 		c->mark = mark;
+		c->sc = sc;
 		c->n = n;
 		c->aff = aff;
 		if (aff)
@@ -561,7 +599,9 @@ static void chain_put(struct mk_proxy *p, struct nbatch *b, struct chainref *c)
 static struct chainref *fe_chain(struct mk_proxy *p, struct nbatch *b, const struct fstate *fs,
 				 size_t n, uint32_t aff)
 {
-	return chain_get(p, b, fs->np, fs->ext && !fs->local, (uint32_t)n, aff);
+	if (fs->sc)
+		return chain_get(p, b, fs->np, false, true, (uint32_t)n, 0);
+	return chain_get(p, b, fs->np, fs->ext && !fs->local, false, (uint32_t)n, aff);
 }
 
 /* ---- elements ------------------------------------------------------------------------- */
@@ -600,13 +640,13 @@ static void key_epset(uint8_t k[20], uint32_t ip, uint8_t proto, uint16_t port,
 struct fwant {
 	uint32_t ip;
 	uint16_t port;
-	bool np, ext, local;
+	bool np, ext, local, sc;
 	const char *empty;
 	size_t n;
 	const struct mk_proxy_endpoint *eps; /* borrowed from the model */
 };
 
-#define MAX_FE(s) (2 + (s)->n_lb_ips)
+#define MAX_FE(s) (2 * (2 + (s)->n_lb_ips))
 
 /* The frontends of port dp of s, in a fixed order: clusterIP:port, 0:nodePort
  * (with a NodePort), then every LB address:port. want has MAX_FE(s) slots. */
@@ -624,15 +664,28 @@ static size_t want_fes(const struct mk_proxy_service *s, const struct mk_proxy_p
 			     .empty = s->ext_local ? lempty : "reject",
 			     .n = s->ext_local ? dp->n_local : dp->n_endpoints,
 			     .eps = s->ext_local ? dp->local : dp->endpoints };
+	/* a Local external frontend's twin for traffic from inside the cluster */
+	struct fwant twin = { .ext = true, .sc = true, .empty = "reject", .n = dp->n_endpoints,
+			      .eps = dp->endpoints };
 	if (dp->node_port) {
 		want[n] = ext;
 		want[n].np = true;
 		want[n++].port = dp->node_port;
+		if (s->ext_local) {
+			want[n] = twin;
+			want[n].np = true;
+			want[n++].port = dp->node_port;
+		}
 	}
 	for (size_t i = 0; i < s->n_lb_ips; i++) {
 		want[n] = ext;
 		want[n].ip = s->lb_ips[i];
 		want[n++].port = dp->port;
+		if (s->ext_local) {
+			want[n] = twin;
+			want[n].ip = s->lb_ips[i];
+			want[n++].port = dp->port;
+		}
 	}
 	return n;
 }
@@ -640,14 +693,14 @@ static size_t want_fes(const struct mk_proxy_service *s, const struct mk_proxy_p
 static bool same_fe(const struct fstate *f, const struct fwant *w)
 {
 	return f->ip == w->ip && f->port == w->port && f->np == w->np && f->ext == w->ext &&
-	       f->local == w->local;
+	       f->local == w->local && f->sc == w->sc;
 }
 
 static void ep_elem(struct nbatch *b, enum elem_op op, const struct fstate *f, uint8_t proto,
 		    uint32_t idx, const struct mk_proxy_endpoint *e)
 {
 	uint8_t k[16], d[8];
-	key_ep(k, f->ip, proto, f->port, idx);
+	key_ep(k, f->ip, proto, f->port, f->sc ? idx | SC_INDEX : idx);
 	data_ep(d, e);
 	nbatch_elem(b, op, "ep", k, 16, d, 8, NULL);
 }
@@ -664,7 +717,9 @@ static void vmap_elem(struct nbatch *b, enum elem_op op, uint8_t proto, const st
 {
 	uint8_t k[12];
 	key_svc(k, f->ip, proto, f->port);
-	if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
+	if (f->sc) /* scv key: address (0 for a NodePort) . l4proto . port */
+		nbatch_elem(b, op, "scv", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
+	else if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
 		nbatch_elem(b, op, "np", k + 4, 8, NULL, 0, f->c ? f->c->name : f->empty);
 	else
 		nbatch_elem(b, op, "svc", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
@@ -687,7 +742,9 @@ static void fe_add(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint32_t
 		   struct fstate *fs, const struct fwant *w)
 {
 	*fs = (struct fstate){ .ip = w->ip, .port = w->port, .np = w->np, .ext = w->ext,
-			       .local = w->local, .empty = w->empty, .n = w->n };
+			       .local = w->local, .sc = w->sc, .empty = w->empty, .n = w->n };
+	if (fs->sc)
+		aff = 0;
 	if (fs->n) {
 		fs->slots = mk_malloc0(fs->n * sizeof(*fs->slots));
 		memcpy(fs->slots, w->eps, fs->n * sizeof(*fs->slots));
@@ -706,6 +763,8 @@ static void fe_add(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint32_t
 static void fe_del(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint32_t aff,
 		   struct fstate *fs)
 {
+	if (fs->sc)
+		aff = 0;
 	vmap_elem(b, ELEM_DEL, proto, fs);
 	for (size_t j = 0; j < fs->n; j++)
 		ep_elem(b, ELEM_DEL, fs, proto, (uint32_t)j, &fs->slots[j]);
@@ -746,6 +805,8 @@ static void fe_update(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint3
 	_cleanup_free_ size_t *holes = NULL;
 	struct mk_proxy_endpoint *t = mk_malloc0((cap ? cap : 1) * sizeof(*t));
 
+	if (fs->sc)
+		aff = 0;
 	/* w->eps is sorted by (host-order ip, port); re-sort copies by our order */
 	want = mk_malloc0((m ? m : 1) * sizeof(*want));
 	if (m) /* memcpy from NULL is undefined even for 0 bytes (UBSan) */
@@ -913,7 +974,7 @@ static void emit_all(struct mk_proxy *p, struct nbatch *b)
 							vmap_elem(b, ELEM_ADD, ps->proto, f);
 							continue;
 						}
-						if (pass == 1 && !st->aff)
+						if (pass == 1 && (!st->aff || f->sc))
 							continue;
 						for (size_t e = 0; e < f->n; e++) {
 							if (pass == 0)
@@ -929,6 +990,8 @@ static void emit_all(struct mk_proxy *p, struct nbatch *b)
 
 static uint64_t fe_key(const struct fwant *w, uint8_t proto)
 {
+	if (w->sc)
+		return ((uint64_t)1 << 58) | ((uint64_t)w->ip << 24) | ((uint64_t)proto << 16) | w->port;
 	if (w->np)
 		return ((uint64_t)1 << 56) | ((uint64_t)proto << 16) | w->port;
 	return ((uint64_t)w->ip << 24) | ((uint64_t)proto << 16) | w->port | ((uint64_t)1 << 57);

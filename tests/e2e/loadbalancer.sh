@@ -6,7 +6,8 @@
 #  - node-address mode (k3s ServiceLB's): EXTERNAL-IP is both nodes' addresses,
 #    NODE_IP:port on either node reaches the pod (on node1);
 #  - externalTrafficPolicy Local: the pod sees the client's own address, the node
-#    without a local endpoint drops the traffic, healthCheckNodePort answers 200
+#    without a local endpoint drops the traffic from outside (not from its own
+#    pods or itself: they reach any endpoint), healthCheckNodePort answers 200
 #    (localEndpoints 1) on node1 and 503 (0) on node2;
 #  - internalTrafficPolicy Local: the ClusterIP answers on node1, drops on node2;
 #  - sessionAffinity ClientIP with timeoutSeconds 3: every connection sticks to one
@@ -120,6 +121,11 @@ wait_for 50 reach "$N1:81" web1
 expect_eq "Local: the pod sees the client's own address" "$(get "$N1:81")" "client=$CIP pod=web1"
 C curl -s -m 2 -o /dev/null "http://$N2:81/cgi-bin/ip"; rc=$?
 expect_eq "Local: node2 has no endpoint and drops (curl times out)" "$rc" 28
+# traffic from inside the cluster to a Local service's external address goes to
+# any endpoint, as kube-proxy short-circuits it
+expect_match "Local: a pod on node2 reaches node2:81 (the endpoint on node1)" \
+	"$(KC exec aff2 -- curl -s -m 3 "http://$N2:81/cgi-bin/ip" 2>&1)" "pod=web1"
+expect_match "Local: node2 itself reaches node2:81" "$(IN 2 curl -s -m 3 "http://$N2:81/cgi-bin/ip")" "pod=web1"
 hc() { C curl -s -m 3 -w '\n%{http_code}' "http://$1:$HC/healthz"; }
 hc_ok() { [ "$(hc "$N1" | tail -1)" == 200 ]; }
 wait_for 50 hc_ok

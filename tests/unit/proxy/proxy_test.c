@@ -314,14 +314,17 @@ START_TEST(batch_lb_and_local)
 	/* Local: the external frontends get the local endpoint only, unmarked chains */
 	struct mk_proxy_service *s = lbsvc(true, 2, 1);
 	ck_assert_int_eq(mk_proxy_apply_change(p, s->key, s, &err), 0);
-	/* the port changed frontends: re-added, the external ones with 1 endpoint */
-	ck_assert_uint_eq(st->elems_added, 3 + 3 * 2);
+	/* the port changed frontends: re-added, the external ones with 1 endpoint,
+	 * each with a twin for traffic from inside with both (in the scv map) */
+	ck_assert_uint_eq(st->elems_added, 3 + 3 * 2 + 3 * 3);
 	ck_assert_uint_eq(st->elems_deleted, 4 * 3);
-	ck_assert_uint_eq(st->chains_added, 3);	  /* lb_2 again (port re-added), nl_1, lb_1 */
+	/* lb_2 again (port re-added), nl_1, lb_1, the twins' scz_2 and sc_2 */
+	ck_assert_uint_eq(st->chains_added, 5);
 	ck_assert_uint_eq(st->chains_deleted, 3); /* lb_2, np_2, xl_2 */
 	mk_proxy_service_free(s);
 
-	/* the local endpoint goes away: the external frontends drop (vmap -> drop) */
+	/* the local endpoint goes away: the external frontends drop (vmap -> drop),
+	 * their twins keep both endpoints */
 	s = lbsvc(true, 2, 0);
 	ck_assert_int_eq(mk_proxy_apply_change(p, s->key, s, &err), 0);
 	ck_assert_uint_eq(st->elems_deleted, 3 + 3); /* endpoints, vmap elements */
@@ -332,7 +335,7 @@ START_TEST(batch_lb_and_local)
 	/* a third LB address: only the port's frontends change */
 	s = lbsvc(true, 3, 1);
 	ck_assert_int_eq(mk_proxy_apply_change(p, s->key, s, &err), 0);
-	ck_assert_uint_eq(st->elems_added, 2 + 1 + 4 * 2);
+	ck_assert_uint_eq(st->elems_added, 3 + 4 * 2 + 4 * 3);
 	mk_proxy_service_free(s);
 	ck_assert_uint_eq(mk_proxy_service_count(p), 1);
 
@@ -342,7 +345,8 @@ START_TEST(batch_lb_and_local)
 	ck_assert_int_eq(mk_proxy_apply_change(p, s->key, s, &err), 0);
 	mk_proxy_service_free(s);
 	ck_assert_int_eq(mk_proxy_apply_change(p, "ns/s0", NULL, &err), 0);
-	ck_assert_uint_eq(st->elems_deleted, 5); /* 5 vmap elements (clusterIP, NodePort, 3 LB) */
+	/* 5 vmap elements (clusterIP, NodePort, 3 LB), 4 twins' (2 endpoints + vmap) */
+	ck_assert_uint_eq(st->elems_deleted, 5 + 4 * 3);
 	ck_assert_uint_eq(mk_proxy_service_count(p), 0);
 
 	/* two services on one LB address and port in a full sync: the later is skipped */
