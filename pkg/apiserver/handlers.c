@@ -1035,9 +1035,20 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;
 	}
+	/* a type change to NodePort / LoadBalancer: its node ports */
+	bool svc_main = !strcmp(r->name, "services") && target == TARGET_MAIN;
+	if (svc_main && mk_services_allocate_update(req->srv, old, obj, &causes, &err) < 0) {
+		if (causes)
+			reply_invalid(rep, r, req->name, causes);
+		else
+			mk_reply_error(rep, r, req->name, err);
+		return -1;
+	}
 	/* the last finalizer of an object being deleted is gone: delete it now */
 	if (ready_to_go(r, obj)) {
 		uint64_t cur;
+		if (svc_main) /* gone with the object: nothing new stays reserved */
+			mk_services_release_dropped(req->srv, obj, old);
 		if (expect_rv == 0 && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &cur) == 0)
 			expect_rv = cur;
 		if (delete_one(req->srv, r, req->ns, req->name, expect_rv, ret_json, &err) < 0) {
@@ -1048,6 +1059,8 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 	}
 	if (mk_store_update(req->srv->store, r->name, store_ns(r, req->ns), req->name, expect_rv,
 			    obj, ret_json, NULL, &err) < 0) {
+		if (svc_main) /* what allocate_update reserved */
+			mk_services_release_dropped(req->srv, obj, old);
 		mk_reply_error(rep, r, req->name, err);
 		return err->code == ESTALE ? -2 : -1;
 	}

@@ -132,6 +132,70 @@ void mk_services_release_dropped(struct mk_apiserver *srv, const cJSON *old, con
 	}
 }
 
+static bool needs_health_port(const cJSON *svc);
+static int allocate_health_port(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
+				struct mk_error **err);
+
+int mk_services_allocate_update(struct mk_apiserver *srv, const cJSON *old, cJSON *svc,
+				cJSON **ret_causes, struct mk_error **err)
+{
+	*ret_causes = NULL;
+	if (!needs_node_ports(mk_json_get_string(svc, "spec.type")))
+		return 0;
+	cJSON *p;
+	char b[16];
+	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(np) && np->valueint) {
+			if (has_node_port(old, np->valueint))
+				continue;
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			if (reserve(srv, PORTS, b, svc, err) == 0)
+				continue;
+			if ((*err)->code == EEXIST) {
+				mk_error_free(err);
+				fail_invalid(ret_causes, "spec.ports[].nodePort",
+					     "Invalid value: %s: provided port is already allocated%s", b, "");
+			}
+			cJSON_DeleteItemFromObject(p, "nodePort"); /* not ours: not released below */
+			goto undo;
+		}
+		uint32_t start;
+		bool got = false;
+		mk_random_bytes(&start, sizeof(start));
+		for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN && !got; i++) {
+			int port = NODEPORT_MIN + (int)((start + (uint32_t)i) % (NODEPORT_MAX - NODEPORT_MIN + 1));
+			snprintf(b, sizeof(b), "%d", port);
+			if (reserve(srv, PORTS, b, svc, err) == 0) {
+				mk_json_set(p, "nodePort", cJSON_CreateNumber(port));
+				got = true;
+			} else if ((*err)->code != EEXIST) {
+				goto undo;
+			} else {
+				mk_error_free(err);
+			}
+		}
+		if (!got) {
+			mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
+			goto undo;
+		}
+	}
+	const cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
+	const cJSON *nhc = mk_json_get(svc, "spec.healthCheckNodePort");
+	if (needs_health_port(svc) &&
+	    !(cJSON_IsNumber(nhc) && nhc->valueint && cJSON_IsNumber(ohc) && ohc->valueint == nhc->valueint) &&
+	    allocate_health_port(srv, svc, ret_causes, err) < 0) {
+		cJSON_DeleteItemFromObject(mk_json_get(svc, "spec"), "healthCheckNodePort");
+		goto undo;
+	}
+	return 0;
+undo:
+	/* what this call reserved: in svc, not in old */
+	mk_services_release_dropped(srv, svc, old);
+	return -1;
+}
+
 /* type LoadBalancer with externalTrafficPolicy Local: kube-apiserver allocates
  * spec.healthCheckNodePort from the NodePort range (the agents answer on it) */
 static bool needs_health_port(const cJSON *svc)

@@ -73,6 +73,12 @@ static bool has_holder(const cJSON *svc, const void *unused)
 	return svc && holder(svc);
 }
 
+static int json_num(const cJSON *o, const char *path)
+{
+	const cJSON *v = mk_json_get(o, path);
+	return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
 #define SVC(n) "/api/v1/namespaces/default/services/" n
 
 START_TEST(test_node_addresses)
@@ -110,6 +116,19 @@ START_TEST(test_node_addresses)
 	cJSON_Delete(fx_wait(SVC("b"), ingress_is, "10.0.0.1,10.0.0.2", "b gets the nodes"));
 	s = fx_get(SVC("d"));
 	ck_assert(ingress_is(s, ""));
+	cJSON_Delete(s);
+	/* a ClusterIP service made a LoadBalancer: node port allocated, addresses */
+	fx_create("/api/v1/namespaces/default/services",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"e\"},"
+		  "\"spec\":{\"selector\":{\"app\":\"x\"},\"ports\":[{\"port\":83}]}}");
+	fx_patch(SVC("e"), "{\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\"}}");
+	s = fx_wait(SVC("e"), ingress_is, "10.0.0.1,10.0.0.2", "e gets the nodes");
+	int np = json_num(cJSON_GetArrayItem(mk_json_get(s, "spec.ports"), 0), "nodePort");
+	int hc = json_num(s, "spec.healthCheckNodePort");
+	ck_assert_int_ge(np, 30000);
+	ck_assert_int_le(np, 32767);
+	ck_assert_int_ge(hc, 30000);
+	ck_assert_int_ne(hc, np);
 	cJSON_Delete(s);
 }
 END_TEST
