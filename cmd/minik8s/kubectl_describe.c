@@ -522,6 +522,20 @@ static void describe_service(struct tabwriter *w, const cJSON *svc, const cJSON 
 			tabwriter_printf(w, "%s%s", i++ ? "," : "", cJSON_IsString(ip) ? ip->valuestring : "");
 		tabwriter_printf(w, "\n");
 	}
+	const cJSON *ing = mk_json_get(svc, "status.loadBalancer.ingress");
+	if (cJSON_GetArraySize(ing)) {
+		/* as kubectl: ip or hostname, with its ipMode */
+		tabwriter_printf(w, "LoadBalancer Ingress:\t");
+		int i = 0;
+		const cJSON *e;
+		cJSON_ArrayForEach(e, ing) {
+			const char *mode = str(e, "ipMode", NULL);
+			tabwriter_printf(w, "%s%s", i++ ? ", " : "", str(e, "ip", str(e, "hostname", "")));
+			if (mode)
+				tabwriter_printf(w, " (%s)", mode);
+		}
+		tabwriter_printf(w, "\n");
+	}
 	const cJSON *p;
 	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports")) {
 		const char *pname = str(p, "name", "<unset>");
@@ -555,9 +569,14 @@ static void describe_service(struct tabwriter *w, const cJSON *svc, const cJSON 
 		mk_buf_release(&eps);
 	}
 	tabwriter_printf(w, "Session Affinity:\t%s\n", str(svc, "spec.sessionAffinity", "None"));
+	const char *etp = str(svc, "spec.externalTrafficPolicy", NULL);
+	if (etp)
+		tabwriter_printf(w, "External Traffic Policy:\t%s\n", etp);
 	const char *itp = str(svc, "spec.internalTrafficPolicy", NULL);
 	if (itp)
 		tabwriter_printf(w, "Internal Traffic Policy:\t%s\n", itp);
+	if (num(svc, "spec.healthCheckNodePort", 0))
+		tabwriter_printf(w, "HealthCheck NodePort:\t%ld\n", num(svc, "spec.healthCheckNodePort", 0));
 }
 
 static void describe_namespace(struct tabwriter *w, const cJSON *ns)

@@ -14,7 +14,8 @@
 	"--cluster-dns --node-name --node-ip --disable-agent --disable-controllers "       \
 	"--node-monitor-grace-period --pod-eviction-timeout --run-dir --netns-dir "        \
 	"--cgroup-parent --bridge --disable-proxy --disable-dns --disable-network-policy "  \
-	"--node-status-update-frequency --restart-backoff --secrets-encryption --metric-resolution -v --help"
+	"--node-status-update-frequency --restart-backoff --secrets-encryption --metric-resolution "    \
+	"--token-auth-file --lb-pool -v --help"
 #define AGENT_FLAGS                                                                        \
 	"--server --token --token-file --ca-file --kubeconfig --node-name --node-ip "      \
 	"--data-dir --run-dir --netns-dir --cgroup-parent --bridge --cluster-dns "         \

@@ -31,6 +31,7 @@ struct server_flags {
 	unsigned node_grace_ms, eviction_ms;
 	unsigned metric_resolution_ms;
 	const char *token_auth_file;
+	const char *lb_pool;
 	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
 
@@ -66,6 +67,10 @@ static void server_help(void)
 	       "                              use); Secrets written before are encrypted on their\n"
 	       "                              next write. Once the key exists it is always loaded,\n"
 	       "                              so encrypted Secrets stay readable without the flag\n"
+	       "  --lb-pool CIDR              LoadBalancer services get one address each from CIDR\n"
+	       "                              (/16 to /32, e.g. in the nodes' subnet), held by one\n"
+	       "                              Ready node and announced by ARP; without it they get\n"
+	       "                              the Ready nodes' addresses (k3s ServiceLB's way)\n"
 	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
 	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
 	       "  --metric-resolution DUR     how often the agents' CPU and memory figures are\n"
@@ -239,7 +244,7 @@ int cmd_server(int argc, char **argv)
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
 	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
-	       O_TOKEN_FILE, O_NONETPOL };
+	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -269,6 +274,7 @@ int cmd_server(int argc, char **argv)
 		{ "secrets-encryption", no_argument, NULL, O_SECRETS_ENC },
 		{ "metric-resolution", required_argument, NULL, O_METRES },
 		{ "token-auth-file", required_argument, NULL, O_TOKEN_FILE },
+		{ "lb-pool", required_argument, NULL, O_LBPOOL },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -349,6 +355,7 @@ int cmd_server(int argc, char **argv)
 			break;
 		case O_SECRETS_ENC: f.secrets_encryption = 1; break;
 		case O_TOKEN_FILE: f.token_auth_file = optarg; break;
+		case O_LBPOOL: f.lb_pool = optarg; break;
 		case 'h': server_help(); return 0;
 		default:
 			if (optopt)
@@ -483,7 +490,8 @@ int cmd_server(int argc, char **argv)
 			strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1", f.port);
 		struct mk_client_config *cc = mk_client_config_new(url, token, ca);
 		struct mk_controllers_options co = { .node_monitor_grace_ms = f.node_grace_ms,
-						     .pod_eviction_timeout_ms = f.eviction_ms };
+						     .pod_eviction_timeout_ms = f.eviction_ms,
+						     .lb_pool = f.lb_pool };
 		cc->timeout_ms = 30000;
 		cc->user_agent = mk_strdup("kube-controller-manager/v1.32.0 (linux/amd64) minik8s");
 		int r = mk_client_new(cc, &ctl_client, &err);

@@ -72,6 +72,10 @@ struct mk_controllers_options {
 	unsigned pod_eviction_timeout_ms;
 	unsigned workers;		/* workers per controller; 0: 4 */
 	bool disable_scheduler;		/* when an external scheduler binds pods */
+	/* LoadBalancer addresses: NULL, node-address mode (every Ready node's
+	 * InternalIP); an IPv4 CIDR (/16../32): one address of it per service,
+	 * held by one Ready node (servicelb.c). Borrowed for start only. */
+	const char *lb_pool;
 };
 
 struct mk_controllers;

@@ -3,15 +3,25 @@
  * over netlink (libnftnl + libmnl) in atomic batches.
  *
  * Layout (few chains, data in maps: DESIGN "Data plane notes"):
- *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject
- *   map np   { l4proto . nodePort : verdict }           goto np_N / reject
+ *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject / drop
+ *            (LoadBalancer ingress addresses too: goto xl_N, or lb_N under
+ *            externalTrafficPolicy Local)
+ *   map np   { l4proto . nodePort : verdict }           goto np_N (nl_N: Local)
  *   map ep   { ip . l4proto . port . index : endpointIP . endpointPort }
- *            (NodePorts use ip 0.0.0.0 and the node port)
+ *            (NodePorts use ip 0.0.0.0 and the node port; each frontend has
+ *            its own endpoints: all, or this node's under a Local policy)
  *   map aff  { client . ip . l4proto . port : index }   dynamic, timeout
  *   chain lb_N  (one per distinct endpoint count N, not per service):
  *            dnat to (daddr . l4proto . dport . numgen random mod N) map @ep
  *   chains lba_N_T / np_N / npa_N_T: same with ClientIP affinity (timeout T
- *            seconds) and/or for NodePorts (fib daddr type local)
+ *            seconds) and/or for NodePorts (fib daddr type local); xl_N (LB
+ *            addresses) and np_N mark for masquerade, nl_N (Local NodePorts)
+ *            does not, so the endpoint sees the client's address
+ *   chain drop: a Local policy whose endpoints are all on other nodes
+ *   map scv  { address . l4proto . port : verdict }     goto sc_N / scz_N
+ *            the external frontends of Local services again, for traffic from
+ *            the pods or the node itself (every endpoint, as kube-proxy does;
+ *            their ep elements at index 0x80000000 + i)
  *   prerouting/output (nat, dstnat) jump services; postrouting (nat, srcnat)
  *            masquerades NodePort traffic, DNATed traffic that goes back out
  *            of the bridge it came in on (same-node pod -> service -> pod and
@@ -36,6 +46,9 @@
 #define MK_PROXY_TABLE "minik8s"
 #define MK_PROXY_DEFAULT_AFFINITY_TIMEOUT 10800 /* seconds, as Kubernetes */
 #define MK_PROXY_MAX_ENDPOINTS 4096		  /* per service port */
+/* Service annotation naming the node that holds a LoadBalancer pool address
+ * (written by the servicelb controller, read by that node's balancer). */
+#define MK_SERVICELB_NODE_ANN "servicelb.minik8s.io/node"
 
 /* ---- desired state (pure model) ----------------------------------------------- */
 
@@ -51,12 +64,23 @@ struct mk_proxy_port {
 	uint16_t node_port;	/* 0: none */
 	size_t n_endpoints;	/* ready endpoints, sorted, no duplicates */
 	struct mk_proxy_endpoint *endpoints; /* owned */
+	/* the subset of endpoints on this node (Endpoints addresses whose nodeName
+	 * is the proxy's node), same order; used by the Local traffic policies */
+	size_t n_local;
+	struct mk_proxy_endpoint *local; /* owned */
 };
 
 struct mk_proxy_service {
 	char *key;			/* "ns/name"; owned */
 	uint32_t cluster_ip;		/* network byte order */
 	uint32_t affinity_timeout;	/* ClientIP affinity timeout in seconds; 0: none */
+	/* type LoadBalancer: status.loadBalancer.ingress[].ip (IPv4, sorted, no
+	 * duplicates), each balanced on ip:port like the clusterIP */
+	size_t n_lb_ips;
+	uint32_t *lb_ips;		/* owned, network byte order */
+	bool ext_local;			/* externalTrafficPolicy: Local (NodePort/LB only) */
+	bool int_local;			/* internalTrafficPolicy: Local */
+	uint16_t health_port;		/* healthCheckNodePort (with ext_local); 0: none */
 	size_t n_ports;
 	struct mk_proxy_port *ports;	/* owned */
 };
@@ -75,6 +99,13 @@ struct mk_proxy_desired {
  * (EINVAL) with *err for malformed objects. */
 int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
 			       struct mk_proxy_service **ret, struct mk_error **err);
+/* The same, for the proxy of node (borrowed; NULL: no endpoint is local):
+ * fills each port's local endpoints from the addresses' nodeName. */
+int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints, const char *node,
+				    struct mk_proxy_service **ret, struct mk_error **err);
+/* Number of distinct local endpoint addresses of s (what the health check
+ * node port reports as localEndpoints). */
+size_t mk_proxy_service_local_count(const struct mk_proxy_service *s);
 /* Deep copy (owned). */
 struct mk_proxy_service *mk_proxy_service_dup(const struct mk_proxy_service *s);
 /* true when a and b (either may be NULL) program the same rules. */
@@ -136,6 +167,11 @@ size_t mk_proxy_service_count(const struct mk_proxy *p);
 /* 1 if our table exists in the kernel, 0 if not, -1 on error. */
 int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err);
 
+/* Removes the LoadBalancer pool addresses recorded in state_file (see
+ * mk_proxy_runner_options) from their interfaces, then the file; no error if
+ * it does not exist: `minik8s down`. */
+int mk_proxy_lb_addresses_remove(const char *state_file, struct mk_error **err);
+
 /* Deletes our table from the netns (no error if absent): `minik8s down`. */
 int mk_proxy_remove(const struct mk_proxy_options *opts, struct mk_error **err);
 
@@ -150,6 +186,16 @@ int mk_proxy_remove(const struct mk_proxy_options *opts, struct mk_error **err);
 struct mk_proxy_runner_options {
 	struct mk_proxy_options proxy;
 	unsigned resync_ms;	/* periodic check that our table exists; 0: 30 s */
+	/* the node this balancer runs on (NULL: none; then nothing is local,
+	 * no health check ports are served and no LB address is held) */
+	const char *node_name;
+	/* its InternalIP: LoadBalancer pool addresses held by this node are
+	 * added to the interface that has it (NULL: none are) */
+	const char *node_ip;
+	/* file recording the pool addresses this node added ("IFNAME ADDRESS/32"
+	 * lines), so that the next run and `minik8s down` remove what is left;
+	 * NULL: none (the next run still removes known services' addresses) */
+	const char *lb_state_file;
 };
 
 struct mk_proxy_runner;

@@ -370,10 +370,14 @@ static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_optio
 	if (agent_routes_start(a, o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16", err) < 0)
 		return -1;
 	if (!o->disable_proxy) {
+		_cleanup_free_ char *lbstate = mk_strdup_printf("%s/lb-addresses", a->run_dir);
 		struct mk_proxy_runner_options p = {
 			.proxy = { .netns_fd = -1,
 				   .cluster_cidr = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16",
 				   .bridge = a->bridge },
+			.node_name = a->node_name,
+			.node_ip = a->node_ip,
+			.lb_state_file = lbstate,
 		};
 		if (mk_proxy_start(a->c, &p, &a->proxy, err) < 0)
 			return mk_error_wrap(err, "agent: service balancer");

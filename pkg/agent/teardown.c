@@ -130,6 +130,10 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 		"%s/32", o->cluster_dns ? o->cluster_dns : MK_AGENT_DEFAULT_CLUSTER_DNS);
 	if (mk_dns_dummy_delete(-1, "mkdns0", dnsaddr, &e) < 0)
 		keep_first(err, &e);
+	/* LoadBalancer pool addresses the balancer added to the node's interface */
+	_cleanup_free_ char *lbstate = mk_strdup_printf("%s/lb-addresses", run);
+	if (mk_proxy_lb_addresses_remove(lbstate, &e) < 0)
+		keep_first(err, &e);
 	struct mk_proxy_options po = { .netns_fd = -1 };
 	if (mk_proxy_remove(&po, &e) < 0)
 		keep_first(err, &e);

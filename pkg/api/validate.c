@@ -1375,6 +1375,17 @@ static void validate_service(cJSON *causes, const cJSON *obj, const cJSON *old)
 				  NULL);
 	if (itp && itp[0] && !in_list(itp, traffic_policies))
 		not_supported(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
+	long long hc;
+	if (get_int(causes, spec, "healthCheckNodePort", "spec.healthCheckNodePort", &hc) && hc != 0) {
+		/* kube-apiserver: only a LoadBalancer with the Local policy has one */
+		if (strcmp(type, "LoadBalancer") != 0 || !etp || strcmp(etp, "Local") != 0)
+			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
+				    "may only be set when `type` is 'LoadBalancer' and "
+				    "`externalTrafficPolicy` is 'Local'");
+		else if (hc < 1 || hc > 65535)
+			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
+				    "must be between 1 and 65535, inclusive");
+	}
 
 	if (old) {
 		/* an allocated clusterIP stays: a new value is a change, an omitted one

@@ -914,6 +914,17 @@ static void keep_service_addresses(const cJSON *old, cJSON *obj)
 		if (ips)
 			mk_json_set(spec, "clusterIPs", cJSON_Duplicate(ips, 1));
 	}
+	/* node ports only while the new type has them (kube-apiserver's
+	 * patchAllocatedValues), so that a type change to ClusterIP validates */
+	const char *type = mk_json_get_string(obj, "spec.type");
+	const char *etp = mk_json_get_string(obj, "spec.externalTrafficPolicy");
+	bool lb = type && !strcmp(type, "LoadBalancer");
+	if (!lb && !(type && !strcmp(type, "NodePort")))
+		return;
+	cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
+	if (lb && etp && !strcmp(etp, "Local") && cJSON_IsNumber(ohc) &&
+	    !cJSON_GetObjectItem(spec, "healthCheckNodePort"))
+		mk_json_set(spec, "healthCheckNodePort", cJSON_Duplicate(ohc, 1));
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
 	{
 		cJSON *np = cJSON_GetObjectItem(p, "nodePort"), *op;
@@ -925,6 +936,52 @@ static void keep_service_addresses(const cJSON *old, cJSON *obj)
 			if (cJSON_IsNumber(onp) &&
 			    cJSON_Compare(cJSON_GetObjectItem(op, "port"), cJSON_GetObjectItem(p, "port"), 1))
 				mk_json_set(p, "nodePort", cJSON_Duplicate(onp, 1));
+		}
+	}
+}
+
+/* A type change drops the fields of the old type that the client sent back
+ * unchanged (kube-apiserver's dropTypeDependentFields), so that `kubectl patch
+ * -p '{"spec":{"type":"ClusterIP"}}'` on a LoadBalancer validates; the node
+ * ports dropped are released once the update is stored. */
+static void drop_type_dependent_fields(const cJSON *old, cJSON *obj)
+{
+	const char *ot = mk_json_get_string(old, "spec.type");
+	const char *nt = mk_json_get_string(obj, "spec.type");
+	cJSON *spec = cJSON_GetObjectItem(obj, "spec");
+	if (!ot || !nt || !strcmp(ot, nt) || !spec)
+		return;
+	bool ext_old = !strcmp(ot, "NodePort") || !strcmp(ot, "LoadBalancer");
+	bool ext_new = !strcmp(nt, "NodePort") || !strcmp(nt, "LoadBalancer");
+	bool lb_new = !strcmp(nt, "LoadBalancer");
+	const char *same[] = { "externalTrafficPolicy", "healthCheckNodePort",
+			       "allocateLoadBalancerNodePorts", "loadBalancerClass" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(same); i++) {
+		bool keep = i == 0 ? ext_new : lb_new;
+		if (i == 1) {
+			const char *etp = mk_json_get_string(obj, "spec.externalTrafficPolicy");
+			keep = lb_new && etp && !strcmp(etp, "Local");
+		}
+		if (!keep && cJSON_Compare(cJSON_GetObjectItem(spec, same[i]),
+					   mk_json_get(old, "spec") ? cJSON_GetObjectItem(mk_json_get(old, "spec"), same[i])
+								    : NULL, 1))
+			cJSON_DeleteItemFromObject(spec, same[i]);
+	}
+	if (!ext_old || ext_new)
+		return;
+	cJSON *p, *op;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (!np)
+			continue;
+		cJSON_ArrayForEach(op, mk_json_get(old, "spec.ports"))
+		{
+			if (cJSON_Compare(cJSON_GetObjectItem(op, "port"), cJSON_GetObjectItem(p, "port"), 1) &&
+			    cJSON_Compare(cJSON_GetObjectItem(op, "nodePort"), np, 1)) {
+				cJSON_DeleteItemFromObject(p, "nodePort");
+				break;
+			}
 		}
 	}
 }
@@ -1036,8 +1093,10 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 				cJSON_DeleteItemFromObject(md, keep[i]);
 		}
 		sent = cJSON_DetachItemFromObject(md, "managedFields");
-		if (is_res(r, "services"))
+		if (is_res(r, "services")) {
+			drop_type_dependent_fields(old, obj);
 			keep_service_addresses(old, obj);
+		}
 		/* ephemeral containers change only through their subresource */
 		if (is_res(r, "pods"))
 			copy_ephemeral(obj, old);
@@ -1095,9 +1154,20 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;
 	}
+	/* a type change to NodePort / LoadBalancer: its node ports */
+	bool svc_main = !strcmp(r->name, "services") && target == TARGET_MAIN;
+	if (svc_main && mk_services_allocate_update(req->srv, old, obj, &causes, &err) < 0) {
+		if (causes)
+			reply_invalid(rep, r, req->name, causes);
+		else
+			mk_reply_error(rep, r, req->name, err);
+		return -1;
+	}
 	/* the last finalizer of an object being deleted is gone: delete it now */
 	if (ready_to_go(r, obj)) {
 		uint64_t cur;
+		if (svc_main) /* gone with the object: nothing new stays reserved */
+			mk_services_release_dropped(req->srv, obj, old);
 		if (expect_rv == 0 && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &cur) == 0)
 			expect_rv = cur;
 		if (delete_one(req->srv, r, req->ns, req->name, expect_rv, ret_json, &err) < 0) {
@@ -1108,9 +1178,13 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 	}
 	if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, expect_rv,
 			    obj, ret_json, NULL, &err) < 0) {
+		if (svc_main) /* what allocate_update reserved */
+			mk_services_release_dropped(req->srv, obj, old);
 		mk_reply_error(rep, r, req->name, err);
 		return err->code == ESTALE ? -2 : -1;
 	}
+	if (!strcmp(r->name, "services"))
+		mk_services_release_dropped(req->srv, old, obj);
 	return 0;
 }
 

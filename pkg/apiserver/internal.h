@@ -259,6 +259,14 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
  * svc asks for (malformed, out of range, taken), reserving nothing. -1 with causes. */
 int mk_services_check(struct mk_apiserver *srv, const cJSON *svc, cJSON **ret_causes);
 void mk_services_release(struct mk_apiserver *srv, const cJSON *svc);
+/* Releases the node ports (and health check port) old had and svc no longer
+ * has, after an update (a type change away from NodePort / LoadBalancer). */
+void mk_services_release_dropped(struct mk_apiserver *srv, const cJSON *old, const cJSON *svc);
+/* On update: reserves the node ports (and health check port) svc has or needs
+ * that old did not have, allocating missing ones (a type change to NodePort or
+ * LoadBalancer). -1 with *ret_causes (422) or *err; nothing stays reserved. */
+int mk_services_allocate_update(struct mk_apiserver *srv, const cJSON *old, cJSON *svc,
+				cJSON **ret_causes, struct mk_error **err);
 int mk_services_repair(struct mk_apiserver *srv, struct mk_error **err);
 int mk_nodes_allocate_cidr(struct mk_apiserver *srv, cJSON *node, struct mk_error **err);
 void mk_nodes_release_cidr(struct mk_apiserver *srv, const cJSON *node);

@@ -89,6 +89,159 @@ void mk_services_release(struct mk_apiserver *srv, const cJSON *svc)
 			unreserve(srv, PORTS, b);
 		}
 	}
+	cJSON *hc = mk_json_get(svc, "spec.healthCheckNodePort");
+	if (cJSON_IsNumber(hc) && hc->valueint) {
+		char b[16];
+		snprintf(b, sizeof(b), "%d", hc->valueint);
+		unreserve(srv, PORTS, b);
+	}
+}
+
+static int fail_invalid(cJSON **causes, const char *field, const char *fmt, const char *v,
+			const char *extra);
+
+static bool has_node_port(const cJSON *svc, int np)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports"))
+	{
+		const cJSON *v = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(v) && v->valueint == np)
+			return true;
+	}
+	return false;
+}
+
+void mk_services_release_dropped(struct mk_apiserver *srv, const cJSON *old, const cJSON *svc)
+{
+	const cJSON *p;
+	char b[16];
+	cJSON_ArrayForEach(p, mk_json_get(old, "spec.ports"))
+	{
+		const cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(np) && np->valueint && !has_node_port(svc, np->valueint)) {
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			unreserve(srv, PORTS, b);
+		}
+	}
+	const cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
+	const cJSON *nhc = mk_json_get(svc, "spec.healthCheckNodePort");
+	if (cJSON_IsNumber(ohc) && ohc->valueint && !(cJSON_IsNumber(nhc) && nhc->valueint == ohc->valueint)) {
+		snprintf(b, sizeof(b), "%d", ohc->valueint);
+		unreserve(srv, PORTS, b);
+	}
+}
+
+static bool needs_health_port(const cJSON *svc);
+static int allocate_health_port(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
+				struct mk_error **err);
+
+int mk_services_allocate_update(struct mk_apiserver *srv, const cJSON *old, cJSON *svc,
+				cJSON **ret_causes, struct mk_error **err)
+{
+	*ret_causes = NULL;
+	if (!needs_node_ports(mk_json_get_string(svc, "spec.type")))
+		return 0;
+	cJSON *p;
+	char b[16];
+	cJSON_ArrayForEach(p, mk_json_get(svc, "spec.ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		if (cJSON_IsNumber(np) && np->valueint) {
+			if (has_node_port(old, np->valueint))
+				continue;
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			if (reserve(srv, PORTS, b, svc, err) == 0)
+				continue;
+			if ((*err)->code == EEXIST) {
+				mk_error_free(err);
+				fail_invalid(ret_causes, "spec.ports[].nodePort",
+					     "Invalid value: %s: provided port is already allocated%s", b, "");
+			}
+			cJSON_DeleteItemFromObject(p, "nodePort"); /* not ours: not released below */
+			goto undo;
+		}
+		uint32_t start;
+		bool got = false;
+		mk_random_bytes(&start, sizeof(start));
+		for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN && !got; i++) {
+			int port = NODEPORT_MIN + (int)((start + (uint32_t)i) % (NODEPORT_MAX - NODEPORT_MIN + 1));
+			snprintf(b, sizeof(b), "%d", port);
+			if (reserve(srv, PORTS, b, svc, err) == 0) {
+				mk_json_set(p, "nodePort", cJSON_CreateNumber(port));
+				got = true;
+			} else if ((*err)->code != EEXIST) {
+				goto undo;
+			} else {
+				mk_error_free(err);
+			}
+		}
+		if (!got) {
+			mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
+			goto undo;
+		}
+	}
+	const cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
+	const cJSON *nhc = mk_json_get(svc, "spec.healthCheckNodePort");
+	if (needs_health_port(svc) &&
+	    !(cJSON_IsNumber(nhc) && nhc->valueint && cJSON_IsNumber(ohc) && ohc->valueint == nhc->valueint) &&
+	    allocate_health_port(srv, svc, ret_causes, err) < 0) {
+		cJSON_DeleteItemFromObject(mk_json_get(svc, "spec"), "healthCheckNodePort");
+		goto undo;
+	}
+	return 0;
+undo:
+	/* what this call reserved: in svc, not in old */
+	mk_services_release_dropped(srv, svc, old);
+	return -1;
+}
+
+/* type LoadBalancer with externalTrafficPolicy Local: kube-apiserver allocates
+ * spec.healthCheckNodePort from the NodePort range (the agents answer on it) */
+static bool needs_health_port(const cJSON *svc)
+{
+	const char *type = mk_json_get_string(svc, "spec.type");
+	const char *etp = mk_json_get_string(svc, "spec.externalTrafficPolicy");
+	return type && !strcmp(type, "LoadBalancer") && etp && !strcmp(etp, "Local");
+}
+
+/* Reserves spec.healthCheckNodePort (or a free one, then set) for svc. */
+static int allocate_health_port(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
+				struct mk_error **err)
+{
+	cJSON *spec = mk_json_ensure_object(svc, "spec");
+	cJSON *hc = cJSON_GetObjectItem(spec, "healthCheckNodePort");
+	char b[16];
+	if (cJSON_IsNumber(hc) && hc->valueint) {
+		if (hc->valueint < NODEPORT_MIN || hc->valueint > NODEPORT_MAX) {
+			snprintf(b, sizeof(b), "%d", hc->valueint);
+			return fail_invalid(ret_causes, "spec.healthCheckNodePort",
+					    "Invalid value: %s: provided port is not in the valid range. "
+					    "The range of valid ports is 30000-32767%s", b, "");
+		}
+		snprintf(b, sizeof(b), "%d", hc->valueint);
+		if (reserve(srv, PORTS, b, svc, err) == 0)
+			return 0;
+		if ((*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+		return fail_invalid(ret_causes, "spec.healthCheckNodePort",
+				    "Invalid value: %s: provided port is already allocated%s", b, "");
+	}
+	uint32_t start;
+	mk_random_bytes(&start, sizeof(start));
+	for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN; i++) {
+		int port = NODEPORT_MIN + (int)((start + (uint32_t)i) % (NODEPORT_MAX - NODEPORT_MIN + 1));
+		snprintf(b, sizeof(b), "%d", port);
+		if (reserve(srv, PORTS, b, svc, err) == 0) {
+			mk_json_set(spec, "healthCheckNodePort", cJSON_CreateNumber(port));
+			return 0;
+		}
+		if ((*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+	}
+	return mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
 }
 
 static int fail_invalid(cJSON **causes, const char *field, const char *fmt, const char *v,
@@ -208,6 +361,11 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
 			goto undo;
 		}
 	}
+	if (needs_health_port(svc) && allocate_health_port(srv, svc, ret_causes, err) < 0) {
+		/* nothing of it is reserved: keep undo from releasing another's port */
+		cJSON_DeleteItemFromObject(spec, "healthCheckNodePort");
+		goto undo;
+	}
 	return 0;
 undo:
 	/* release what this call reserved: ports whose record we own, and the IP */
@@ -272,6 +430,14 @@ int mk_services_check(struct mk_apiserver *srv, const cJSON *svc, cJSON **ret_ca
 		snprintf(b, sizeof(b), "%d", np->valueint);
 		if (reserved(srv, PORTS, b))
 			return fail_invalid(ret_causes, "spec.ports[].nodePort",
+					    "Invalid value: %s: provided port is already allocated%s", b, "");
+	}
+	cJSON *hc = mk_json_get(svc, "spec.healthCheckNodePort");
+	if (needs_health_port(svc) && cJSON_IsNumber(hc) && hc->valueint) {
+		char b[16];
+		snprintf(b, sizeof(b), "%d", hc->valueint);
+		if (reserved(srv, PORTS, b))
+			return fail_invalid(ret_causes, "spec.healthCheckNodePort",
 					    "Invalid value: %s: provided port is already allocated%s", b, "");
 	}
 	return 0;

@@ -90,6 +90,8 @@ struct mk_controllers {
 	struct ctl_loop sts;
 	struct ctl_loop crd; /* crd.c: a deleted definition's objects */
 	struct ctl_loop quota; /* resourcequota.c */
+	struct ctl_loop slb; /* servicelb.c */
+	uint32_t slb_net, slb_mask; /* --lb-pool, host order; mask 0: node-address mode */
 
 	pthread_mutex_t mu;	/* guards the maps below */
 	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
@@ -124,6 +126,10 @@ void gc_watch_informer(struct mk_controllers *ctl, struct mk_informer *inf, stru
 int crd_sync(struct mk_controllers *ctl, const char *key);
 void quota_setup(struct mk_controllers *ctl);
 int quota_sync(struct mk_controllers *ctl, const char *key);
+void slb_setup(struct mk_controllers *ctl);
+/* Parses opts.lb_pool into slb_net/slb_mask; -1 (EINVAL) when malformed. */
+int slb_init(struct mk_controllers *ctl, struct mk_error **err);
+int slb_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);

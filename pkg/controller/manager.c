@@ -88,7 +88,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
-				     &ctl->crd, &ctl->quota };
+				     &ctl->crd, &ctl->quota, &ctl->slb };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (loops[i]->q)
 			mk_workqueue_shutdown(loops[i]->q);
@@ -194,6 +194,10 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->sts, ctl, "statefulset", sts_sync, w);
 	ctl_loop_init(&ctl->crd, ctl, "customresourcecleanup", crd_sync, 1);
 	ctl_loop_init(&ctl->quota, ctl, "resourcequota", quota_sync, 2);
+	/* one worker: pool addresses are allocated one service at a time */
+	ctl_loop_init(&ctl->slb, ctl, "servicelb", slb_sync, 1);
+	if (slb_init(ctl, err) < 0)
+		goto fail;
 
 	if (!ctl->opts.disable_scheduler)
 		sched_setup(ctl);
@@ -211,6 +215,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	sts_setup(ctl);
 	crd_setup(ctl);
 	quota_setup(ctl);
+	slb_setup(ctl);
 
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
@@ -226,7 +231,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
-				     &ctl->crd, &ctl->quota };
+				     &ctl->crd, &ctl->quota, &ctl->slb };
 	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
 		if (ctl_loop_start(loops[i], err) < 0)
 			goto fail;

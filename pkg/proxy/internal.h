@@ -62,6 +62,7 @@ void rule_dnat(struct nftnl_rule *r, uint32_t reg_addr, uint32_t reg_proto);
 void rule_masq(struct nftnl_rule *r);
 void rule_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
 void rule_fib_daddr_type(struct nftnl_rule *r, uint32_t dreg);
+void rule_fib_saddr_type(struct nftnl_rule *r, uint32_t dreg);
 void rule_ct(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
 
 /* Elements: key/data are raw register images. chain != NULL: data is "goto chain". */
@@ -97,6 +98,25 @@ const struct mk_proxy_options *proxy_options(const struct mk_proxy *p);
 
 /* Registers (32-bit slots) used by our rules. */
 #define R(n) (NFT_REG32_00 + (n))
+
+/* health.c: the health check node ports of Local services (a thread). */
+struct proxy_health;
+struct proxy_health *proxy_health_new(const struct mk_proxy_options *opts, struct mk_error **err);
+/* Serves count on port for service key (port 0: stop serving it). */
+int proxy_health_set(struct proxy_health *h, const char *key, uint16_t port, size_t count,
+		     struct mk_error **err);
+void proxy_health_free(struct proxy_health *h); /* accepts NULL */
+
+/* lbaddr.c: LoadBalancer pool addresses this node holds (one thread: the
+ * runner's worker). */
+struct proxy_lbaddr;
+struct proxy_lbaddr *proxy_lbaddr_new(const char *node, const char *node_ip, const char *state_file,
+				      struct mk_error **err);
+/* Records what service key (JSON borrowed; NULL: gone) asks of this node. */
+void proxy_lbaddr_note(struct proxy_lbaddr *l, const char *key, const cJSON *svc);
+/* Adds, announces and removes interface addresses to match the notes. */
+int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err);
+void proxy_lbaddr_free(struct proxy_lbaddr *l); /* accepts NULL */
 
 #define ELEMS_PER_MSG 256
 #define NODEPORT_MARK 0x4000u

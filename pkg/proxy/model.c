@@ -38,12 +38,37 @@ static int ep_cmp(const void *a, const void *b)
 	return (int)x->port - (int)y->port;
 }
 
-/* Collects the ready endpoints of service port sp from the Endpoints object. */
-static int collect_endpoints(const cJSON *endpoints, struct mk_proxy_port *sp, struct mk_error **err)
+static void ep_push(struct mk_proxy_endpoint **arr, size_t *n, size_t *cap, struct mk_proxy_endpoint e)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		*arr = realloc(*arr, *cap * sizeof(**arr));
+		if (!*arr)
+			abort();
+	}
+	(*arr)[(*n)++] = e;
+}
+
+static void ep_sort_unique(struct mk_proxy_endpoint *arr, size_t *n)
+{
+	if (*n < 2)
+		return;
+	qsort(arr, *n, sizeof(*arr), ep_cmp);
+	size_t w = 1;
+	for (size_t i = 1; i < *n; i++)
+		if (ep_cmp(&arr[i], &arr[w - 1]) != 0)
+			arr[w++] = arr[i];
+	*n = w;
+}
+
+/* Collects the ready endpoints of service port sp from the Endpoints object,
+ * and those whose nodeName is node (when node is not NULL) into sp->local. */
+static int collect_endpoints(const cJSON *endpoints, const char *node, struct mk_proxy_port *sp,
+			     struct mk_error **err)
 {
 	const cJSON *subsets = endpoints ? cJSON_GetObjectItemCaseSensitive(endpoints, "subsets") : NULL;
 	const cJSON *subset;
-	size_t cap = 0;
+	size_t cap = 0, lcap = 0;
 
 	cJSON_ArrayForEach(subset, subsets)
 	{
@@ -66,6 +91,7 @@ static int collect_endpoints(const cJSON *endpoints, struct mk_proxy_port *sp, s
 			cJSON_ArrayForEach(a, addrs)
 			{
 				const char *ip = mk_json_get_string(a, "ip");
+				const char *nn = mk_json_get_string(a, "nodeName");
 				struct in_addr in;
 				if (!ip || inet_pton(AF_INET, ip, &in) != 1)
 					continue; /* IPv6 endpoints: not ours (ip6 table later) */
@@ -73,30 +99,63 @@ static int collect_endpoints(const cJSON *endpoints, struct mk_proxy_port *sp, s
 					return mk_error_set(err, EINVAL,
 							    "service port '%s': more than %d endpoints",
 							    sp->name, MK_PROXY_MAX_ENDPOINTS);
-				if (sp->n_endpoints == cap) {
-					cap = cap ? cap * 2 : 4;
-					sp->endpoints = realloc(sp->endpoints, cap * sizeof(*sp->endpoints));
-					if (!sp->endpoints)
-						abort();
-				}
-				sp->endpoints[sp->n_endpoints++] =
-					(struct mk_proxy_endpoint){ .ip = in.s_addr, .port = port };
+				struct mk_proxy_endpoint e = { .ip = in.s_addr, .port = port };
+				ep_push(&sp->endpoints, &sp->n_endpoints, &cap, e);
+				if (node && nn && strcmp(nn, node) == 0)
+					ep_push(&sp->local, &sp->n_local, &lcap, e);
 			}
 		}
 	}
-	if (sp->n_endpoints > 1) {
-		qsort(sp->endpoints, sp->n_endpoints, sizeof(*sp->endpoints), ep_cmp);
-		size_t w = 1;
-		for (size_t i = 1; i < sp->n_endpoints; i++)
-			if (ep_cmp(&sp->endpoints[i], &sp->endpoints[w - 1]) != 0)
-				sp->endpoints[w++] = sp->endpoints[i];
-		sp->n_endpoints = w;
-	}
+	ep_sort_unique(sp->endpoints, &sp->n_endpoints);
+	ep_sort_unique(sp->local, &sp->n_local);
 	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = ntohl(*(const uint32_t *)a), y = ntohl(*(const uint32_t *)b);
+	return x < y ? -1 : x > y;
+}
+
+/* status.loadBalancer.ingress[].ip of a LoadBalancer service, IPv4 only */
+static void collect_lb_ips(const cJSON *service, struct mk_proxy_service *s)
+{
+	const cJSON *ing;
+	const cJSON *list = mk_json_get(service, "status.loadBalancer.ingress");
+	int n = cJSON_GetArraySize(list);
+	if (n <= 0)
+		return;
+	s->lb_ips = mk_malloc0((size_t)n * sizeof(*s->lb_ips));
+	cJSON_ArrayForEach(ing, list)
+	{
+		const char *ip = mk_json_get_string(ing, "ip");
+		const char *mode = mk_json_get_string(ing, "ipMode");
+		struct in_addr in;
+		/* ipMode Proxy: the balancer in front needs the traffic as sent to
+		 * it, so kube-proxy leaves the address alone */
+		if (mode && !strcmp(mode, "Proxy"))
+			continue;
+		if (ip && inet_pton(AF_INET, ip, &in) == 1 && in.s_addr != 0 && in.s_addr != INADDR_BROADCAST)
+			s->lb_ips[s->n_lb_ips++] = in.s_addr;
+	}
+	if (s->n_lb_ips > 1) {
+		qsort(s->lb_ips, s->n_lb_ips, sizeof(*s->lb_ips), u32_cmp);
+		size_t w = 1;
+		for (size_t i = 1; i < s->n_lb_ips; i++)
+			if (s->lb_ips[i] != s->lb_ips[w - 1])
+				s->lb_ips[w++] = s->lb_ips[i];
+		s->n_lb_ips = w;
+	}
 }
 
 int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
 			       struct mk_proxy_service **ret, struct mk_error **err)
+{
+	return mk_proxy_service_from_json_node(service, endpoints, NULL, ret, err);
+}
+
+int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints, const char *node,
+				    struct mk_proxy_service **ret, struct mk_error **err)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(service, "spec");
 	const char *ns = mk_json_get_string(service, "metadata.namespace");
@@ -136,6 +195,17 @@ int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
 		}
 	}
 	bool node_ports = type && (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0);
+	const char *etp = mk_json_get_string(service, "spec.externalTrafficPolicy");
+	const char *itp = mk_json_get_string(service, "spec.internalTrafficPolicy");
+	/* without a node name nothing is local: the policies would drop everything */
+	s->ext_local = node && node_ports && etp && strcmp(etp, "Local") == 0;
+	s->int_local = node && itp && strcmp(itp, "Local") == 0;
+	if (type && strcmp(type, "LoadBalancer") == 0) {
+		collect_lb_ips(service, s);
+		const cJSON *hc = mk_json_get(service, "spec.healthCheckNodePort");
+		if (s->ext_local && hc && port_number(hc, true) > 0)
+			s->health_port = (uint16_t)hc->valuedouble;
+	}
 	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
 	int n = cJSON_GetArraySize(ports);
 	s->ports = n > 0 ? mk_malloc0(n * sizeof(*s->ports)) : NULL;
@@ -157,7 +227,7 @@ int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
 		}
 		sp->port = port;
 		sp->node_port = np;
-		if (collect_endpoints(endpoints, sp, err) < 0) {
+		if (collect_endpoints(endpoints, node, sp, err) < 0) {
 			mk_error_wrap(err, "service '%s'", s->key);
 			mk_proxy_service_free(s);
 			return -1;
@@ -174,6 +244,11 @@ struct mk_proxy_service *mk_proxy_service_dup(const struct mk_proxy_service *s)
 	struct mk_proxy_service *d = mk_malloc0(sizeof(*d));
 	*d = *s;
 	d->key = mk_strdup(s->key);
+	d->lb_ips = NULL;
+	if (s->n_lb_ips) {
+		d->lb_ips = mk_malloc0(s->n_lb_ips * sizeof(*d->lb_ips));
+		memcpy(d->lb_ips, s->lb_ips, s->n_lb_ips * sizeof(*d->lb_ips));
+	}
 	d->ports = s->n_ports ? mk_malloc0(s->n_ports * sizeof(*d->ports)) : NULL;
 	for (size_t i = 0; i < s->n_ports; i++) {
 		d->ports[i] = s->ports[i];
@@ -184,6 +259,12 @@ struct mk_proxy_service *mk_proxy_service_dup(const struct mk_proxy_service *s)
 			d->ports[i].endpoints = mk_malloc0(sz);
 			memcpy(d->ports[i].endpoints, s->ports[i].endpoints, sz);
 		}
+		d->ports[i].local = NULL;
+		if (s->ports[i].n_local) {
+			size_t sz = s->ports[i].n_local * sizeof(struct mk_proxy_endpoint);
+			d->ports[i].local = mk_malloc0(sz);
+			memcpy(d->ports[i].local, s->ports[i].local, sz);
+		}
 	}
 	return d;
 }
@@ -193,13 +274,20 @@ bool mk_proxy_service_equal(const struct mk_proxy_service *a, const struct mk_pr
 	if (!a || !b)
 		return a == b;
 	if (a->cluster_ip != b->cluster_ip || a->affinity_timeout != b->affinity_timeout ||
-	    a->n_ports != b->n_ports)
+	    a->n_ports != b->n_ports || a->ext_local != b->ext_local || a->int_local != b->int_local ||
+	    a->health_port != b->health_port || a->n_lb_ips != b->n_lb_ips)
 		return false;
+	for (size_t i = 0; i < a->n_lb_ips; i++)
+		if (a->lb_ips[i] != b->lb_ips[i])
+			return false;
 	for (size_t i = 0; i < a->n_ports; i++) {
 		const struct mk_proxy_port *x = &a->ports[i], *y = &b->ports[i];
 		if (x->protocol != y->protocol || x->port != y->port || x->node_port != y->node_port ||
-		    x->n_endpoints != y->n_endpoints)
+		    x->n_endpoints != y->n_endpoints || x->n_local != y->n_local)
 			return false;
+		for (size_t j = 0; j < x->n_local; j++)
+			if (x->local[j].ip != y->local[j].ip || x->local[j].port != y->local[j].port)
+				return false;
 		for (size_t j = 0; j < x->n_endpoints; j++)
 			if (x->endpoints[j].ip != y->endpoints[j].ip ||
 			    x->endpoints[j].port != y->endpoints[j].port)
@@ -215,10 +303,30 @@ void mk_proxy_service_free(struct mk_proxy_service *s)
 	for (size_t i = 0; i < s->n_ports; i++) {
 		free(s->ports[i].name);
 		free(s->ports[i].endpoints);
+		free(s->ports[i].local);
 	}
 	free(s->ports);
+	free(s->lb_ips);
 	free(s->key);
 	free(s);
+}
+
+size_t mk_proxy_service_local_count(const struct mk_proxy_service *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_ports; i++)
+		for (size_t j = 0; j < s->ports[i].n_local; j++) {
+			bool seen = false;
+			for (size_t k = 0; k <= i && !seen; k++)
+				for (size_t l = 0; l < s->ports[k].n_local && !seen; l++) {
+					if (k == i && l == j)
+						break;
+					seen = s->ports[k].local[l].ip == s->ports[i].local[j].ip;
+				}
+			if (!seen)
+				n++;
+		}
+	return n;
 }
 
 void mk_proxy_desired_init(struct mk_proxy_desired *d)

@@ -152,6 +152,9 @@ void nbatch_sets(struct nbatch *b)
 {
 	/* clusterIP . l4proto . port : verdict */
 	put_set(b, "svc", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
+	/* the same for traffic from the cluster's pods or the node itself to the
+	 * external frontends of Local services (address 0 for NodePorts) */
+	put_set(b, "scv", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
 	/* l4proto . nodePort : verdict */
 	put_set(b, "np", NFT_SET_MAP, CAT2(T_PROTO, T_SERVICE), 8, NFT_DATA_VERDICT, 0, 0);
 	/* ip . l4proto . port . index : endpoint ip . port */
@@ -315,6 +318,14 @@ void rule_fib_daddr_type(struct nftnl_rule *r, uint32_t dreg)
 {
 	struct nftnl_expr *e = expr(r, "fib");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
+}
+
+void rule_fib_saddr_type(struct nftnl_rule *r, uint32_t dreg)
+{
+	struct nftnl_expr *e = expr(r, "fib");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
 }

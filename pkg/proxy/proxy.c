@@ -17,24 +17,44 @@
 
 #include "internal.h"
 
-/* A chain lb_N / lba_N_T / np_N / npa_N_T shared by every service port with N
- * endpoints (and affinity timeout T): created with its first user, deleted
- * with its last. */
+/* A chain shared by every frontend with N endpoints (and affinity timeout T)
+ * of one kind: lb_N (clusterIP and Local LB addresses: key daddr), np_N
+ * (NodePorts: key address 0, marked for masquerade), xl_N (LB addresses: key
+ * daddr, marked), nl_N (Local NodePorts: key 0, not marked); with affinity
+ * lba_N_T and so on. Created with its first user, deleted with its last. */
 struct chainref {
 	char name[40];
-	bool nodeport;
+	bool zero_key, mark, sc;
 	uint32_t n, aff;
 	unsigned refs;
 	struct chainref *next;
+};
+
+/* One programmed frontend of a service port: clusterIP:port, 0:nodePort or
+ * lbIP:port, with its own endpoints (all, or the node's own under a Local
+ * traffic policy). */
+struct fstate {
+	uint32_t ip;		/* key address; 0 for the NodePort */
+	uint16_t port;
+	bool np;		/* in the np map (else svc) */
+	bool ext;		/* NodePort or LB address (masqueraded unless local) */
+	bool local;		/* Local policy: the node's endpoints, client address kept */
+	bool sc;		/* the twin of a Local external frontend for traffic from
+				 * inside (pods, the node): every endpoint, as kube-proxy
+				 * short-circuits it; in the scv map, its endpoints at
+				 * index SC_INDEX + i, without affinity */
+	const char *empty;	/* verdict chain without endpoints: "reject" or "drop" */
+	size_t n;		/* endpoints, in kernel index order */
+	struct mk_proxy_endpoint *slots;
+	struct chainref *c;	/* NULL: goto empty */
 };
 
 /* One programmed service port. */
 struct pstate {
 	uint8_t proto;
 	uint16_t port, node_port;
-	size_t n;			  /* endpoints, in kernel index order */
-	struct mk_proxy_endpoint *slots;
-	struct chainref *lb, *np;	  /* NULL: goto reject */
+	size_t nfe;
+	struct fstate *fe;
 };
 
 struct sstate {
@@ -212,6 +232,15 @@ fail:
 	return -1;
 }
 
+static void port_free(struct pstate *ps)
+{
+	for (size_t k = 0; k < ps->nfe; k++)
+		free(ps->fe[k].slots);
+	free(ps->fe);
+	ps->fe = NULL;
+	ps->nfe = 0;
+}
+
 static void state_clear(struct mk_proxy *p)
 {
 	for (size_t i = 0; i < p->nbuckets; i++) {
@@ -219,7 +248,7 @@ static void state_clear(struct mk_proxy *p)
 		for (; s; s = next) {
 			next = s->next;
 			for (size_t j = 0; j < s->n_ports; j++)
-				free(s->ports[j].slots);
+				port_free(&s->ports[j]);
 			free(s->ports);
 			free(s->key);
 			free(s);
@@ -313,6 +342,8 @@ static void state_insert(struct mk_proxy *p, struct sstate *s)
 	p->nsvc++;
 }
 
+#define SC_INDEX 0x80000000u
+
 /* ---- rules of the static chains and the lb chains ----------------------------------- */
 
 static void load_frontend(struct nftnl_rule *r, bool nodeport, bool saddr)
@@ -331,7 +362,7 @@ static void load_frontend(struct nftnl_rule *r, bool nodeport, bool saddr)
 static void add_lb_rules(struct nbatch *b, const struct chainref *c)
 {
 	struct nftnl_rule *r;
-	if (c->nodeport) {
+	if (c->mark) {
 		/* mark for masquerade in postrouting: the endpoint may be on another
 		 * node, whose reply must come back through us */
 		uint32_t mask = ~NODEPORT_MARK, xor = NODEPORT_MARK;
@@ -345,7 +376,7 @@ static void add_lb_rules(struct nbatch *b, const struct chainref *c)
 		uint64_t tmo = (uint64_t)c->aff * 1000;
 		/* A: a remembered endpoint that is still one of the service's */
 		r = rule_new(c->name);
-		load_frontend(r, c->nodeport, true);
+		load_frontend(r, c->zero_key, true);
 		rule_lookup(r, "aff", R(0), R(4));
 		rule_lookup(r, "epset", R(1), -1);
 		rule_dynset(r, "aff", NFT_DYNSET_OP_UPDATE, R(0), R(4), tmo);
@@ -353,7 +384,7 @@ static void add_lb_rules(struct nbatch *b, const struct chainref *c)
 		nbatch_rule(b, r);
 		/* B: pick one at random and remember it (replacing a stale choice) */
 		r = rule_new(c->name);
-		load_frontend(r, c->nodeport, true);
+		load_frontend(r, c->zero_key, true);
 		rule_numgen(r, R(4), c->n);
 		rule_lookup(r, "ep", R(1), R(5));
 		/* maps want an (initialised) data register even to delete */
@@ -364,8 +395,12 @@ static void add_lb_rules(struct nbatch *b, const struct chainref *c)
 	}
 	/* random endpoint (the affinity map may be full) */
 	r = rule_new(c->name);
-	load_frontend(r, c->nodeport, false);
+	load_frontend(r, c->zero_key, false);
 	rule_numgen(r, R(4), c->n);
+	if (c->sc) {
+		uint32_t all = 0xffffffffu, hi = SC_INDEX;
+		rule_bitwise(r, R(4), R(4), 4, &all, &hi);
+	}
 	rule_lookup(r, "ep", R(1), R(5));
 	rule_dnat(r, R(5), R(6));
 	nbatch_rule(b, r);
@@ -392,17 +427,45 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	nbatch_sets(b);
 	nbatch_chain(b, "services", -1, 0, false);
 	nbatch_chain(b, "reject", -1, 0, false);
+	nbatch_chain(b, "drop", -1, 0, false);
 	nbatch_chain(b, "prerouting", NF_INET_PRE_ROUTING, -100 /* dstnat */, false);
 	nbatch_chain(b, "output", NF_INET_LOCAL_OUT, -100 /* dstnat */, false);
 	nbatch_chain(b, "postrouting", NF_INET_POST_ROUTING, 100 /* srcnat */, false);
 
+	/* from inside (a pod of the cluster CIDR, or the node itself) to an
+	 * external frontend of a Local service: every endpoint, as kube-proxy
+	 * short-circuits it (the Local policy is for traffic from outside):
+	 *   [ip saddr CIDR | fib saddr type local] ip daddr . l4proto . th dport vmap @scv
+	 *   [same] fib daddr type local ip daddr != 127.0.0.0/8 0 . l4proto . th dport vmap @scv */
+	uint32_t local = RTN_LOCAL, m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
+	for (int from = p->cidr ? 0 : 1; from < 2; from++)
+		for (int np = 0; np < 2; np++) {
+			r = rule_new("services");
+			if (from == 0) {
+				rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, R(0));
+				rule_bitwise(r, R(0), R(0), 4, &p->cidr_mask, &zero);
+				rule_cmp(r, R(0), NFT_CMP_EQ, &p->cidr_net, 4);
+			} else {
+				rule_fib_saddr_type(r, R(0));
+				rule_cmp(r, R(0), NFT_CMP_EQ, &local, 4);
+			}
+			if (np) {
+				rule_fib_daddr_type(r, R(0));
+				rule_cmp(r, R(0), NFT_CMP_EQ, &local, 4);
+				rule_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, R(1));
+				rule_bitwise(r, R(1), R(1), 4, &m8, &zero);
+				rule_cmp(r, R(1), NFT_CMP_NEQ, &lo, 4);
+			}
+			load_frontend(r, np, false);
+			rule_lookup(r, "scv", R(1), NFT_REG_VERDICT);
+			nbatch_rule(b, r);
+		}
 	/* services: ip daddr . meta l4proto . th dport vmap @svc */
 	r = rule_new("services");
 	load_frontend(r, false, false);
 	rule_lookup(r, "svc", R(1), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
 	/* fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @np */
-	uint32_t local = RTN_LOCAL, m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
 	r = rule_new("services");
 	rule_fib_daddr_type(r, R(0));
 	rule_cmp(r, R(0), NFT_CMP_EQ, &local, 4);
@@ -423,6 +486,11 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	nbatch_rule(b, r);
 	r = rule_new("reject");
 	rule_reject(r, NFT_REJECT_ICMP_UNREACH, ICMP_PORT_UNREACH);
+	nbatch_rule(b, r);
+	/* drop: a Local traffic policy with endpoints, none of them on this node
+	 * (kube-proxy drops these, where it rejects a service without endpoints) */
+	r = rule_new("drop");
+	rule_imm_verdict(r, NF_DROP, NULL);
 	nbatch_rule(b, r);
 
 	jump_rule(b, "prerouting", "services");
@@ -482,24 +550,28 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	}
 }
 
-static struct chainref *chain_get(struct mk_proxy *p, struct nbatch *b, bool nodeport, uint32_t n,
-				  uint32_t aff)
+static struct chainref *chain_get(struct mk_proxy *p, struct nbatch *b, bool zero_key, bool mark,
+				  bool sc, uint32_t n, uint32_t aff)
 {
+	static const char *const kinds[2][2] = { { "lb", "xl" }, { "nl", "np" } };
 	if (n == 0)
 		return NULL;
 	struct chainref *c;
 	for (c = p->chains; c; c = c->next)
-		if (c->nodeport == nodeport && c->n == n && c->aff == aff)
+		if (c->zero_key == zero_key && c->mark == mark && c->sc == sc && c->n == n && c->aff == aff)
 			break;
 	if (!c) {
+		const char *k = sc ? (zero_key ? "scz" : "sc") : kinds[zero_key][mark];
 		c = mk_malloc0(sizeof(*c));
-		c->nodeport = nodeport;
+		c->zero_key = zero_key;
+		c->mark = mark;
+		c->sc = sc;
 		c->n = n;
 		c->aff = aff;
 		if (aff)
-			snprintf(c->name, sizeof(c->name), "%s_%u_%u", nodeport ? "npa" : "lba", n, aff);
+			snprintf(c->name, sizeof(c->name), "%sa_%u_%u", k, n, aff);
 		else
-			snprintf(c->name, sizeof(c->name), "%s_%u", nodeport ? "np" : "lb", n);
+			snprintf(c->name, sizeof(c->name), "%s_%u", k, n);
 		c->next = p->chains;
 		p->chains = c;
 	}
@@ -522,6 +594,14 @@ static void chain_put(struct mk_proxy *p, struct nbatch *b, struct chainref *c)
 			break;
 		}
 	free(c);
+}
+
+static struct chainref *fe_chain(struct mk_proxy *p, struct nbatch *b, const struct fstate *fs,
+				 size_t n, uint32_t aff)
+{
+	if (fs->sc)
+		return chain_get(p, b, fs->np, false, true, (uint32_t)n, 0);
+	return chain_get(p, b, fs->np, fs->ext && !fs->local, false, (uint32_t)n, aff);
 }
 
 /* ---- elements ------------------------------------------------------------------------- */
@@ -556,31 +636,76 @@ static void key_epset(uint8_t k[20], uint32_t ip, uint8_t proto, uint16_t port,
 	data_ep(k + 12, e);
 }
 
-/* The frontends of a port: clusterIP:port and, with a NodePort, 0:nodePort. */
-struct frontend {
+/* What a frontend should be: computed from the model for one service port. */
+struct fwant {
 	uint32_t ip;
 	uint16_t port;
+	bool np, ext, local, sc;
+	const char *empty;
+	size_t n;
+	const struct mk_proxy_endpoint *eps; /* borrowed from the model */
 };
 
-static int frontends(uint32_t cip, const struct pstate *ps, struct frontend f[2])
+#define MAX_FE(s) (2 * (2 + (s)->n_lb_ips))
+
+/* The frontends of port dp of s, in a fixed order: clusterIP:port, 0:nodePort
+ * (with a NodePort), then every LB address:port. want has MAX_FE(s) slots. */
+static size_t want_fes(const struct mk_proxy_service *s, const struct mk_proxy_port *dp,
+		       struct fwant *want)
 {
-	int n = 0;
-	f[n++] = (struct frontend){ cip, ps->port };
-	if (ps->node_port)
-		f[n++] = (struct frontend){ 0, ps->node_port };
+	size_t n = 0;
+	/* Local with endpoints elsewhere only: drop; no endpoint at all: reject */
+	const char *lempty = dp->n_endpoints ? "drop" : "reject";
+	want[n++] = (struct fwant){ .ip = s->cluster_ip, .port = dp->port, .local = s->int_local,
+				    .empty = s->int_local ? lempty : "reject",
+				    .n = s->int_local ? dp->n_local : dp->n_endpoints,
+				    .eps = s->int_local ? dp->local : dp->endpoints };
+	struct fwant ext = { .ext = true, .local = s->ext_local,
+			     .empty = s->ext_local ? lempty : "reject",
+			     .n = s->ext_local ? dp->n_local : dp->n_endpoints,
+			     .eps = s->ext_local ? dp->local : dp->endpoints };
+	/* a Local external frontend's twin for traffic from inside the cluster */
+	struct fwant twin = { .ext = true, .sc = true, .empty = "reject", .n = dp->n_endpoints,
+			      .eps = dp->endpoints };
+	if (dp->node_port) {
+		want[n] = ext;
+		want[n].np = true;
+		want[n++].port = dp->node_port;
+		if (s->ext_local) {
+			want[n] = twin;
+			want[n].np = true;
+			want[n++].port = dp->node_port;
+		}
+	}
+	for (size_t i = 0; i < s->n_lb_ips; i++) {
+		want[n] = ext;
+		want[n].ip = s->lb_ips[i];
+		want[n++].port = dp->port;
+		if (s->ext_local) {
+			want[n] = twin;
+			want[n].ip = s->lb_ips[i];
+			want[n++].port = dp->port;
+		}
+	}
 	return n;
 }
 
-static void ep_elem(struct nbatch *b, enum elem_op op, const struct frontend *f, uint8_t proto,
+static bool same_fe(const struct fstate *f, const struct fwant *w)
+{
+	return f->ip == w->ip && f->port == w->port && f->np == w->np && f->ext == w->ext &&
+	       f->local == w->local && f->sc == w->sc;
+}
+
+static void ep_elem(struct nbatch *b, enum elem_op op, const struct fstate *f, uint8_t proto,
 		    uint32_t idx, const struct mk_proxy_endpoint *e)
 {
 	uint8_t k[16], d[8];
-	key_ep(k, f->ip, proto, f->port, idx);
+	key_ep(k, f->ip, proto, f->port, f->sc ? idx | SC_INDEX : idx);
 	data_ep(d, e);
 	nbatch_elem(b, op, "ep", k, 16, d, 8, NULL);
 }
 
-static void epset_elem(struct nbatch *b, enum elem_op op, const struct frontend *f, uint8_t proto,
+static void epset_elem(struct nbatch *b, enum elem_op op, const struct fstate *f, uint8_t proto,
 		       const struct mk_proxy_endpoint *e)
 {
 	uint8_t k[20];
@@ -588,16 +713,16 @@ static void epset_elem(struct nbatch *b, enum elem_op op, const struct frontend 
 	nbatch_elem(b, op, "epset", k, 20, NULL, 0, NULL);
 }
 
-static void vmap_elems(struct nbatch *b, enum elem_op op, uint32_t cip, const struct pstate *ps)
+static void vmap_elem(struct nbatch *b, enum elem_op op, uint8_t proto, const struct fstate *f)
 {
 	uint8_t k[12];
-	key_svc(k, cip, ps->proto, ps->port);
-	nbatch_elem(b, op, "svc", k, 12, NULL, 0, ps->lb ? ps->lb->name : "reject");
-	if (ps->node_port) {
-		/* np key: l4proto . nodePort (an svc key without its address) */
-		key_svc(k, 0, ps->proto, ps->node_port);
-		nbatch_elem(b, op, "np", k + 4, 8, NULL, 0, ps->np ? ps->np->name : "reject");
-	}
+	key_svc(k, f->ip, proto, f->port);
+	if (f->sc) /* scv key: address (0 for a NodePort) . l4proto . port */
+		nbatch_elem(b, op, "scv", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
+	else if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
+		nbatch_elem(b, op, "np", k + 4, 8, NULL, 0, f->c ? f->c->name : f->empty);
+	else
+		nbatch_elem(b, op, "svc", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
 }
 
 static void note_gone(struct mk_proxy *p, uint8_t proto, const struct mk_proxy_endpoint *e)
@@ -613,54 +738,46 @@ static void note_gone(struct mk_proxy *p, uint8_t proto, const struct mk_proxy_e
 	p->gone[p->n_gone++] = *e;
 }
 
-static void port_add(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint32_t aff,
-		     struct pstate *ps, const struct mk_proxy_port *dp)
+static void fe_add(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint32_t aff,
+		   struct fstate *fs, const struct fwant *w)
 {
-	struct frontend f[2];
-	ps->proto = dp->protocol;
-	ps->port = dp->port;
-	ps->node_port = dp->node_port;
-	ps->n = dp->n_endpoints;
-	ps->slots = NULL;
-	if (ps->n) {
-		ps->slots = mk_malloc0(ps->n * sizeof(*ps->slots));
-		memcpy(ps->slots, dp->endpoints, ps->n * sizeof(*ps->slots));
+	*fs = (struct fstate){ .ip = w->ip, .port = w->port, .np = w->np, .ext = w->ext,
+			       .local = w->local, .sc = w->sc, .empty = w->empty, .n = w->n };
+	if (fs->sc)
+		aff = 0;
+	if (fs->n) {
+		fs->slots = mk_malloc0(fs->n * sizeof(*fs->slots));
+		memcpy(fs->slots, w->eps, fs->n * sizeof(*fs->slots));
 	}
-	ps->lb = chain_get(p, b, false, ps->n, aff);
-	ps->np = ps->node_port ? chain_get(p, b, true, ps->n, aff) : NULL;
+	fs->c = fe_chain(p, b, fs, fs->n, aff);
 	if (p->defer_elems)
 		return; /* a full sync emits elements set by set afterwards */
-	int nf = frontends(cip, ps, f);
-	for (int i = 0; i < nf; i++)
-		for (size_t j = 0; j < ps->n; j++)
-			ep_elem(b, ELEM_ADD, &f[i], ps->proto, j, &ps->slots[j]);
+	for (size_t j = 0; j < fs->n; j++)
+		ep_elem(b, ELEM_ADD, fs, proto, (uint32_t)j, &fs->slots[j]);
 	if (aff)
-		for (int i = 0; i < nf; i++)
-			for (size_t j = 0; j < ps->n; j++)
-				epset_elem(b, ELEM_ADD, &f[i], ps->proto, &ps->slots[j]);
-	vmap_elems(b, ELEM_ADD, cip, ps);
+		for (size_t j = 0; j < fs->n; j++)
+			epset_elem(b, ELEM_ADD, fs, proto, &fs->slots[j]);
+	vmap_elem(b, ELEM_ADD, proto, fs);
 }
 
-static void port_del(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint32_t aff,
-		     struct pstate *ps)
+static void fe_del(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint32_t aff,
+		   struct fstate *fs)
 {
-	struct frontend f[2];
-	int nf = frontends(cip, ps, f);
-	vmap_elems(b, ELEM_DEL, cip, ps);
-	for (int i = 0; i < nf; i++)
-		for (size_t j = 0; j < ps->n; j++)
-			ep_elem(b, ELEM_DEL, &f[i], ps->proto, j, &ps->slots[j]);
+	if (fs->sc)
+		aff = 0;
+	vmap_elem(b, ELEM_DEL, proto, fs);
+	for (size_t j = 0; j < fs->n; j++)
+		ep_elem(b, ELEM_DEL, fs, proto, (uint32_t)j, &fs->slots[j]);
 	if (aff)
-		for (int i = 0; i < nf; i++)
-			for (size_t j = 0; j < ps->n; j++)
-				epset_elem(b, ELEM_DEL, &f[i], ps->proto, &ps->slots[j]);
-	for (size_t j = 0; j < ps->n; j++)
-		note_gone(p, ps->proto, &ps->slots[j]);
-	chain_put(p, b, ps->lb);
-	chain_put(p, b, ps->np);
-	free(ps->slots);
-	ps->slots = NULL;
-	ps->n = 0;
+		for (size_t j = 0; j < fs->n; j++)
+			epset_elem(b, ELEM_DEL, fs, proto, &fs->slots[j]);
+	for (size_t j = 0; j < fs->n; j++)
+		note_gone(p, proto, &fs->slots[j]);
+	chain_put(p, b, fs->c);
+	fs->c = NULL;
+	free(fs->slots);
+	fs->slots = NULL;
+	fs->n = 0;
 }
 
 static int ep_cmp(const void *a, const void *b)
@@ -676,28 +793,28 @@ static bool ep_in(const struct mk_proxy_endpoint *sorted, size_t n, const struct
 	return n && bsearch(e, sorted, n, sizeof(*sorted), ep_cmp) != NULL;
 }
 
-/* Moves the endpoints of ps to those of dp touching as few index slots as
+/* Moves the endpoints of fs to those of w touching as few index slots as
  * possible: removed endpoints' slots are refilled by added ones, left-over
  * holes are filled from the tail, the rest is appended. */
-static void port_update(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint32_t aff,
-			struct pstate *ps, const struct mk_proxy_port *dp)
+static void fe_update(struct mk_proxy *p, struct nbatch *b, uint8_t proto, uint32_t aff,
+		      struct fstate *fs, const struct fwant *w)
 {
-	size_t n = ps->n, m = dp->n_endpoints, cap = n > m ? n : m;
+	size_t n = fs->n, m = w->n, cap = n > m ? n : m;
 	_cleanup_free_ struct mk_proxy_endpoint *want = NULL, *have = NULL, *added = NULL;
 	_cleanup_free_ bool *changed = NULL;
 	_cleanup_free_ size_t *holes = NULL;
 	struct mk_proxy_endpoint *t = mk_malloc0((cap ? cap : 1) * sizeof(*t));
-	struct frontend f[2];
-	int nf = frontends(cip, ps, f);
 
-	/* dp->endpoints is sorted by (host-order ip, port); re-sort copies by our order */
+	if (fs->sc)
+		aff = 0;
+	/* w->eps is sorted by (host-order ip, port); re-sort copies by our order */
 	want = mk_malloc0((m ? m : 1) * sizeof(*want));
 	if (m) /* memcpy from NULL is undefined even for 0 bytes (UBSan) */
-		memcpy(want, dp->endpoints, m * sizeof(*want));
+		memcpy(want, w->eps, m * sizeof(*want));
 	qsort(want, m, sizeof(*want), ep_cmp);
 	have = mk_malloc0((n ? n : 1) * sizeof(*have));
 	if (n)
-		memcpy(have, ps->slots, n * sizeof(*have));
+		memcpy(have, fs->slots, n * sizeof(*have));
 	qsort(have, n, sizeof(*have), ep_cmp);
 	added = mk_malloc0((m ? m : 1) * sizeof(*added));
 	size_t na = 0, nh = 0, ai = 0;
@@ -707,14 +824,13 @@ static void port_update(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint
 	changed = mk_malloc0((cap ? cap : 1) * sizeof(*changed));
 	holes = mk_malloc0((n ? n : 1) * sizeof(*holes));
 	if (n)
-		memcpy(t, ps->slots, n * sizeof(*t));
+		memcpy(t, fs->slots, n * sizeof(*t));
 	for (size_t i = 0; i < n; i++) {
-		if (ep_in(want, m, &ps->slots[i]))
+		if (ep_in(want, m, &fs->slots[i]))
 			continue;
-		note_gone(p, ps->proto, &ps->slots[i]);
+		note_gone(p, proto, &fs->slots[i]);
 		if (aff)
-			for (int k = 0; k < nf; k++)
-				epset_elem(b, ELEM_DEL, &f[k], ps->proto, &ps->slots[i]);
+			epset_elem(b, ELEM_DEL, fs, proto, &fs->slots[i]);
 		if (ai < na) {
 			t[i] = added[ai++];
 			changed[i] = true;
@@ -736,29 +852,69 @@ static void port_update(struct mk_proxy *p, struct nbatch *b, uint32_t cip, uint
 	}
 	if (aff)
 		for (size_t i = 0; i < na; i++)
-			for (int k = 0; k < nf; k++)
-				epset_elem(b, ELEM_ADD, &f[k], ps->proto, &added[i]);
+			epset_elem(b, ELEM_ADD, fs, proto, &added[i]);
 	/* deletes first (one message), then adds */
-	for (int k = 0; k < nf; k++)
-		for (size_t i = 0; i < n; i++)
-			if (i >= size || changed[i])
-				ep_elem(b, ELEM_DEL, &f[k], ps->proto, i, &ps->slots[i]);
-	for (int k = 0; k < nf; k++)
-		for (size_t i = 0; i < size; i++)
-			if (i >= n || changed[i])
-				ep_elem(b, ELEM_ADD, &f[k], ps->proto, i, &t[i]);
-	free(ps->slots);
-	ps->slots = t;
-	if (size != n) {
-		struct chainref *olb = ps->lb, *onp = ps->np;
-		vmap_elems(b, ELEM_DEL, cip, ps);
-		ps->n = size;
-		ps->lb = chain_get(p, b, false, size, aff);
-		ps->np = ps->node_port ? chain_get(p, b, true, size, aff) : NULL;
-		vmap_elems(b, ELEM_ADD, cip, ps);
-		chain_put(p, b, olb);
-		chain_put(p, b, onp);
+	for (size_t i = 0; i < n; i++)
+		if (i >= size || changed[i])
+			ep_elem(b, ELEM_DEL, fs, proto, (uint32_t)i, &fs->slots[i]);
+	for (size_t i = 0; i < size; i++)
+		if (i >= n || changed[i])
+			ep_elem(b, ELEM_ADD, fs, proto, (uint32_t)i, &t[i]);
+	free(fs->slots);
+	fs->slots = t;
+	if (size != n || (size == 0 && strcmp(fs->empty, w->empty) != 0)) {
+		struct chainref *old = fs->c;
+		vmap_elem(b, ELEM_DEL, proto, fs);
+		fs->n = size;
+		fs->empty = w->empty;
+		fs->c = fe_chain(p, b, fs, size, aff);
+		vmap_elem(b, ELEM_ADD, proto, fs);
+		chain_put(p, b, old);
 	}
+	fs->empty = w->empty;
+}
+
+static void port_add(struct mk_proxy *p, struct nbatch *b, const struct mk_proxy_service *s,
+		     struct pstate *ps, const struct mk_proxy_port *dp)
+{
+	struct fwant want[MAX_FE(s)];
+	ps->proto = dp->protocol;
+	ps->port = dp->port;
+	ps->node_port = dp->node_port;
+	ps->nfe = want_fes(s, dp, want);
+	ps->fe = mk_malloc0(ps->nfe * sizeof(*ps->fe));
+	for (size_t k = 0; k < ps->nfe; k++)
+		fe_add(p, b, ps->proto, s->affinity_timeout, &ps->fe[k], &want[k]);
+}
+
+static void port_del(struct mk_proxy *p, struct nbatch *b, uint32_t aff, struct pstate *ps)
+{
+	for (size_t k = 0; k < ps->nfe; k++)
+		fe_del(p, b, ps->proto, aff, &ps->fe[k]);
+	port_free(ps);
+}
+
+/* true when ps has the frontends s wants for dp (then only endpoints change) */
+static bool port_same_fes(const struct mk_proxy_service *s, const struct pstate *ps,
+			  const struct mk_proxy_port *dp)
+{
+	struct fwant want[MAX_FE(s)];
+	size_t n = want_fes(s, dp, want);
+	if (n != ps->nfe)
+		return false;
+	for (size_t k = 0; k < n; k++)
+		if (!same_fe(&ps->fe[k], &want[k]))
+			return false;
+	return true;
+}
+
+static void port_update(struct mk_proxy *p, struct nbatch *b, const struct mk_proxy_service *s,
+			struct pstate *ps, const struct mk_proxy_port *dp)
+{
+	struct fwant want[MAX_FE(s)];
+	size_t n = want_fes(s, dp, want);
+	for (size_t k = 0; k < n; k++)
+		fe_update(p, b, ps->proto, s->affinity_timeout, &ps->fe[k], &want[k]);
 }
 
 static struct sstate *svc_add(struct mk_proxy *p, struct nbatch *b, const struct mk_proxy_service *s)
@@ -770,14 +926,14 @@ static struct sstate *svc_add(struct mk_proxy *p, struct nbatch *b, const struct
 	st->n_ports = s->n_ports;
 	st->ports = s->n_ports ? mk_malloc0(s->n_ports * sizeof(*st->ports)) : NULL;
 	for (size_t i = 0; i < s->n_ports; i++)
-		port_add(p, b, st->cip, st->aff, &st->ports[i], &s->ports[i]);
+		port_add(p, b, s, &st->ports[i], &s->ports[i]);
 	return st;
 }
 
 static void svc_del(struct mk_proxy *p, struct nbatch *b, struct sstate *st)
 {
 	for (size_t i = 0; i < st->n_ports; i++)
-		port_del(p, b, st->cip, st->aff, &st->ports[i]);
+		port_del(p, b, st->aff, &st->ports[i]);
 	free(st->ports);
 	st->ports = NULL;
 	st->n_ports = 0;
@@ -788,7 +944,7 @@ static void svc_free(struct sstate *st)
 	if (!st)
 		return;
 	for (size_t i = 0; i < st->n_ports; i++)
-		free(st->ports[i].slots);
+		port_free(&st->ports[i]);
 	free(st->ports);
 	free(st->key);
 	free(st);
@@ -812,57 +968,67 @@ static void emit_all(struct mk_proxy *p, struct nbatch *b)
 			for (struct sstate *st = p->buckets[i]; st; st = st->next)
 				for (size_t j = 0; j < st->n_ports; j++) {
 					struct pstate *ps = &st->ports[j];
-					struct frontend f[2];
-					int nf = frontends(st->cip, ps, f);
-					if (pass == 2) {
-						vmap_elems(b, ELEM_ADD, st->cip, ps);
-						continue;
-					}
-					if (pass == 1 && !st->aff)
-						continue;
-					for (int k = 0; k < nf; k++)
-						for (size_t e = 0; e < ps->n; e++) {
-							if (pass == 0)
-								ep_elem(b, ELEM_ADD, &f[k], ps->proto, e,
-									&ps->slots[e]);
-							else
-								epset_elem(b, ELEM_ADD, &f[k], ps->proto,
-									   &ps->slots[e]);
+					for (size_t k = 0; k < ps->nfe; k++) {
+						struct fstate *f = &ps->fe[k];
+						if (pass == 2) {
+							vmap_elem(b, ELEM_ADD, ps->proto, f);
+							continue;
 						}
+						if (pass == 1 && (!st->aff || f->sc))
+							continue;
+						for (size_t e = 0; e < f->n; e++) {
+							if (pass == 0)
+								ep_elem(b, ELEM_ADD, f, ps->proto, (uint32_t)e,
+									&f->slots[e]);
+							else
+								epset_elem(b, ELEM_ADD, f, ps->proto,
+									   &f->slots[e]);
+						}
+					}
 				}
 }
 
-/* Frontend conflicts (two services on one clusterIP:port) would make the whole
- * batch fail: the API server's allocator prevents them, a full sync skips the
- * later ones so that one bad object cannot stop every update. */
-static bool conflicts(const struct mk_proxy_service *s, const struct mk_proxy_port *pt,
-		      uint64_t **seen, size_t *nseen, size_t *capseen)
+static uint64_t fe_key(const struct fwant *w, uint8_t proto)
 {
-	uint64_t k[2] = { ((uint64_t)s->cluster_ip << 24) | ((uint64_t)pt->protocol << 16) | pt->port,
-			  pt->node_port ? (((uint64_t)1 << 40) | ((uint64_t)pt->protocol << 16) |
-					   pt->node_port)
-					: 0 };
-	for (int j = 0; j < 2; j++) {
-		if (!k[j])
-			continue;
-		/* open addressing table, sized 4x */
-		size_t mask = *capseen - 1, h = (k[j] * 0x9E3779B97F4A7C15ull) >> 20;
-		for (;; h++) {
-			uint64_t *e = &(*seen)[h & mask];
-			if (*e == 0)
-				break;
-			if (*e == k[j])
-				return true;
-		}
+	if (w->sc)
+		return ((uint64_t)1 << 58) | ((uint64_t)w->ip << 24) | ((uint64_t)proto << 16) | w->port;
+	if (w->np)
+		return ((uint64_t)1 << 56) | ((uint64_t)proto << 16) | w->port;
+	return ((uint64_t)w->ip << 24) | ((uint64_t)proto << 16) | w->port | ((uint64_t)1 << 57);
+}
+
+static bool seen_has(const uint64_t *seen, size_t cap, uint64_t k)
+{
+	for (size_t h = (k * 0x9E3779B97F4A7C15ull) >> 20;; h++) {
+		uint64_t e = seen[h & (cap - 1)];
+		if (e == 0)
+			return false;
+		if (e == k)
+			return true;
 	}
-	for (int j = 0; j < 2; j++) {
-		if (!k[j])
-			continue;
-		size_t mask = *capseen - 1, h = (k[j] * 0x9E3779B97F4A7C15ull) >> 20;
-		while ((*seen)[h & mask])
+}
+
+/* Frontend conflicts (two services on one clusterIP:port, LB address:port or
+ * NodePort) would make the whole batch fail: the API server's allocator and
+ * the servicelb controller prevent them, a full sync skips the later ports so
+ * that one bad object cannot stop every update. seen: open addressing table
+ * sized at least 4x the frontends. */
+static bool conflicts(const struct mk_proxy_service *s, const struct mk_proxy_port *pt, uint64_t *seen,
+		      size_t capseen)
+{
+	struct fwant want[MAX_FE(s)];
+	size_t n = want_fes(s, pt, want);
+	for (size_t j = 0; j < n; j++)
+		if (seen_has(seen, capseen, fe_key(&want[j], pt->protocol)))
+			return true;
+	for (size_t j = 0; j < n; j++) {
+		uint64_t k = fe_key(&want[j], pt->protocol);
+		if (seen_has(seen, capseen, k))
+			continue; /* twice in one port (an LB address equal to the clusterIP) */
+		size_t h = (k * 0x9E3779B97F4A7C15ull) >> 20;
+		while (seen[h & (capseen - 1)])
 			h++;
-		(*seen)[h & mask] = k[j];
-		(*nseen)++;
+		seen[h & (capseen - 1)] = k;
 	}
 	return false;
 }
@@ -870,14 +1036,13 @@ static bool conflicts(const struct mk_proxy_service *s, const struct mk_proxy_po
 int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d, struct mk_error **err)
 {
 	struct nbatch b;
-	size_t nports = 0;
+	size_t nfes = 0;
 	for (size_t i = 0; i < d->n; i++)
-		nports += d->services[i]->n_ports;
+		nfes += d->services[i]->n_ports * MAX_FE(d->services[i]);
 	size_t capseen = 64;
-	while (capseen < nports * 8)
+	while (capseen < nfes * 4)
 		capseen *= 2;
 	_cleanup_free_ uint64_t *seen = mk_malloc0(capseen * sizeof(*seen));
-	size_t nseen = 0;
 
 	state_clear(p);
 	p->n_gone = 0;
@@ -898,9 +1063,10 @@ int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d, str
 		_cleanup_(mk_proxy_service_freep) struct mk_proxy_service *ok = mk_proxy_service_dup(s);
 		size_t w = 0;
 		for (size_t j = 0; j < ok->n_ports; j++) {
-			if (conflicts(s, &ok->ports[j], &seen, &nseen, &capseen)) {
+			if (conflicts(ok, &ok->ports[j], seen, capseen)) {
 				free(ok->ports[j].name);
 				free(ok->ports[j].endpoints);
+				free(ok->ports[j].local);
 				continue;
 			}
 			ok->ports[w++] = ok->ports[j];
@@ -943,25 +1109,27 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 		return 0;
 	nbatch_begin(&b);
 	if (old && svc && old->cip == svc->cluster_ip && old->aff == svc->affinity_timeout) {
-		/* port by port; ports that changed identity are removed and re-added */
+		/* port by port; ports that changed identity (or frontends: LB
+		 * addresses, traffic policies) are removed and re-added */
 		struct pstate *np = svc->n_ports ? mk_malloc0(svc->n_ports * sizeof(*np)) : NULL;
 		bool *used = mk_malloc0((old->n_ports ? old->n_ports : 1) * sizeof(*used));
 		bool *found = mk_malloc0((svc->n_ports ? svc->n_ports : 1) * sizeof(*found));
 		for (size_t i = 0; i < svc->n_ports; i++)
 			for (size_t j = 0; j < old->n_ports; j++)
-				if (!used[j] && same_port(&old->ports[j], &svc->ports[i])) {
+				if (!used[j] && same_port(&old->ports[j], &svc->ports[i]) &&
+				    port_same_fes(svc, &old->ports[j], &svc->ports[i])) {
 					used[j] = found[i] = true;
 					np[i] = old->ports[j];
 					break;
 				}
 		for (size_t j = 0; j < old->n_ports; j++)
 			if (!used[j])
-				port_del(p, &b, old->cip, old->aff, &old->ports[j]);
+				port_del(p, &b, old->aff, &old->ports[j]);
 		for (size_t i = 0; i < svc->n_ports; i++) {
 			if (found[i])
-				port_update(p, &b, old->cip, old->aff, &np[i], &svc->ports[i]);
+				port_update(p, &b, svc, &np[i], &svc->ports[i]);
 			else
-				port_add(p, &b, old->cip, old->aff, &np[i], &svc->ports[i]);
+				port_add(p, &b, svc, &np[i], &svc->ports[i]);
 		}
 		free(old->ports);
 		old->ports = np;

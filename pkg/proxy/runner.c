@@ -27,6 +27,9 @@ struct mk_proxy_runner {
 	int stopfd;
 	unsigned resync_ms;
 	unsigned full_syncs; /* atomic */
+	char *node;
+	struct proxy_health *health;  /* NULL without a node name */
+	struct proxy_lbaddr *lbaddr;  /* NULL without node name and address */
 };
 
 static void on_event(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
@@ -41,9 +44,29 @@ static int build(struct mk_proxy_runner *r, const struct mk_object *svc, struct 
 		 struct mk_error **err)
 {
 	struct mk_object *ep = mk_informer_get(r->ep, svc->key);
-	int rc = mk_proxy_service_from_json(svc->json, ep ? ep->json : NULL, ret, err);
+	int rc = mk_proxy_service_from_json_node(svc->json, ep ? ep->json : NULL, r->node, ret, err);
 	mk_object_unref(ep);
 	return rc;
+}
+
+/* The node-side parts beside the rules: health check port, held addresses. */
+static void node_side(struct mk_proxy_runner *r, const char *key, const struct mk_object *svc,
+		      const struct mk_proxy_service *s)
+{
+	if (r->health) {
+		_cleanup_error_ struct mk_error *e = NULL;
+		uint16_t port = s ? s->health_port : 0;
+		if (proxy_health_set(r->health, key, port, s ? mk_proxy_service_local_count(s) : 0, &e) < 0)
+			mk_log(MK_LOG_WARN, "proxy", "service '%s': health check port %u: %s", key, port,
+			       e ? e->msg : "failed");
+	}
+	if (r->lbaddr)
+		proxy_lbaddr_note(r->lbaddr, key, svc ? svc->json : NULL);
+}
+
+static int lbaddr_sync(struct mk_proxy_runner *r, struct mk_error **err)
+{
+	return r->lbaddr ? proxy_lbaddr_sync(r->lbaddr, err) : 0;
 }
 
 static int full_sync(struct mk_proxy_runner *r, struct mk_error **err)
@@ -57,14 +80,18 @@ static int full_sync(struct mk_proxy_runner *r, struct mk_error **err)
 		_cleanup_error_ struct mk_error *e = NULL;
 		if (build(r, objs[i], &s, &e) < 0) {
 			mk_log(MK_LOG_WARN, "proxy", "skip service '%s': %s", objs[i]->key, e->msg);
+			node_side(r, objs[i]->key, objs[i], NULL);
 			continue;
 		}
+		node_side(r, objs[i]->key, objs[i], s);
 		if (s)
 			mk_proxy_desired_add(&d, s);
 	}
 	mk_object_list_free(objs, n);
 	int rc = mk_proxy_sync_full(r->proxy, &d, err);
 	mk_proxy_desired_release(&d);
+	if (rc == 0)
+		rc = lbaddr_sync(r, err);
 	if (rc == 0)
 		__atomic_add_fetch(&r->full_syncs, 1, __ATOMIC_SEQ_CST);
 	return rc;
@@ -89,7 +116,6 @@ static int sync_key(struct mk_proxy_runner *r, const char *key, struct mk_error 
 	int rc = 0;
 	if (svc) {
 		rc = build(r, svc, &s, err);
-		mk_object_unref(svc);
 		if (rc < 0) {
 			/* malformed: unprogram it rather than keep stale rules */
 			mk_log(MK_LOG_WARN, "proxy", "service '%s': %s", key, (*err)->msg);
@@ -97,8 +123,12 @@ static int sync_key(struct mk_proxy_runner *r, const char *key, struct mk_error 
 			s = NULL;
 		}
 	}
+	node_side(r, key, svc, s);
+	mk_object_unref(svc);
 	rc = mk_proxy_apply_change(r->proxy, key, s, err);
 	mk_proxy_service_free(s);
+	if (rc == 0)
+		rc = lbaddr_sync(r, err);
 	return rc;
 }
 
@@ -220,6 +250,17 @@ int mk_proxy_start(struct mk_client *c, const struct mk_proxy_runner_options *op
 	struct mk_proxy_runner *r = mk_malloc0(sizeof(*r));
 	r->stopfd = -1;
 	r->resync_ms = opts->resync_ms ? opts->resync_ms : 30000;
+	r->node = opts->node_name ? mk_strdup(opts->node_name) : NULL;
+	if (r->node && !opts->proxy.dry_run) {
+		r->health = proxy_health_new(&opts->proxy, err);
+		if (!r->health)
+			goto fail;
+		if (opts->node_ip) {
+			r->lbaddr = proxy_lbaddr_new(r->node, opts->node_ip, opts->lb_state_file, err);
+			if (!r->lbaddr)
+				goto fail;
+		}
+	}
 	if (mk_proxy_new(&opts->proxy, &r->proxy, err) < 0)
 		goto fail;
 	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -297,5 +338,8 @@ void mk_proxy_stop(struct mk_proxy_runner *r)
 	if (r->stopfd >= 0)
 		close(r->stopfd);
 	mk_proxy_free(r->proxy);
+	proxy_health_free(r->health);
+	proxy_lbaddr_free(r->lbaddr);
+	free(r->node);
 	free(r);
 }

@@ -122,6 +122,37 @@ START_TEST(test_endpoints_hostname)
 }
 END_TEST
 
+/* publishNotReadyAddresses: a not-ready pod is listed as ready, in the Endpoints
+ * (addresses, which the proxy balances to) and in the slice (ready condition,
+ * which DNS and kube-proxy read) */
+static bool slice_ready(const cJSON *list, const void *want)
+{
+	const cJSON *sl = cJSON_GetArrayItem(cJSON_GetObjectItem(list, "items"), 0);
+	const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(sl, "endpoints"), 0);
+	return e && cJSON_IsTrue(mk_json_get(e, "conditions.ready")) &&
+	       !strcmp(mk_json_get_string(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "addresses"), 0), ""), want);
+}
+
+START_TEST(test_endpoints_publish_not_ready)
+{
+	fx_create("/api/v1/namespaces/default/services",
+		  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},"
+		  "\"spec\":{\"publishNotReadyAddresses\":true,\"selector\":{\"app\":\"web\"},"
+		  "\"ports\":[{\"port\":80,\"targetPort\":8080}]}}");
+	pod("a", "web");
+	fx_pod_running("default", "a", "10.244.0.21", false);
+	const char *want[] = { "10.244.0.21", "" };
+	cJSON_Delete(fx_wait(EP, addresses_are, want, "the not-ready pod in addresses"));
+	cJSON_Delete(fx_wait("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector="
+			     "kubernetes.io%2Fservice-name%3Dweb",
+			     slice_ready, "10.244.0.21", "the not-ready pod ready in the slice"));
+	/* without it, the same pod is not ready */
+	fx_patch("/api/v1/namespaces/default/services/web", "{\"spec\":{\"publishNotReadyAddresses\":false}}");
+	const char *want2[] = { "", "10.244.0.21" };
+	cJSON_Delete(fx_wait(EP, addresses_are, want2, "not ready once the service stops publishing"));
+}
+END_TEST
+
 Suite *endpoints_suite(void)
 {
 	Suite *s = suite_create("endpoints");
@@ -130,6 +161,7 @@ Suite *endpoints_suite(void)
 	tcase_add_checked_fixture(tc, fx_setup_controllers, fx_teardown);
 	tcase_add_test(tc, test_endpoints_follow_pods);
 	tcase_add_test(tc, test_endpoints_hostname);
+	tcase_add_test(tc, test_endpoints_publish_not_ready);
 	suite_add_tcase(s, tc);
 	return s;
 }
