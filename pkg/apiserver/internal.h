@@ -235,6 +235,9 @@ char *mk_proxy_http_rewrite_location(const char *loc, const char *backend, const
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
+
+/* ui.c: /ui/api/... (the data path view, admin only); true when answered */
+bool mk_ui_handle(struct mk_request *req, struct mk_reply *rep);
 /* Cancels every active watch (server stopping). */
 void mk_watch_cancel_all(struct mk_apiserver *srv);
 

@@ -370,6 +370,8 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		mk_serviceaccounts_forbid(req, rep);
 		return;
 	}
+	if (mk_ui_handle(req, rep)) /* /ui/api/trace (ui.c) */
+		return;
 	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
 		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
