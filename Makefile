@@ -58,6 +58,9 @@ $(PROTO_GEN): proto/k8s.proto
 	@mkdir -p build/gen
 	protoc-c --proto_path=proto --c_out=build/gen proto/k8s.proto
 
+# the /ui/ page's files are embedded with .incbin (pkg/apiserver/ui_assets.c)
+build/pkg/apiserver/ui_assets.o: $(wildcard pkg/apiserver/ui/*)
+
 build/gen/k8s.pb-c.o: $(PROTO_GEN)
 	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c -o $@ $<
 

@@ -341,6 +341,9 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		rep->content_type = "application/x-pem-file";
 		return;
 	}
+	/* the /ui/ page itself is public; what it reads needs the token (ui.c) */
+	if (mk_ui_static(req, rep))
+		return;
 	enum mk_caller who = authenticate(req);
 	req->caller = who;
 	/* the names kubectl auth whoami shows (authreview.c), for the request log */

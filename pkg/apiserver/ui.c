@@ -188,6 +188,50 @@ static void trace(struct mk_request *req, struct mk_reply *rep)
 	mk_reply_json(rep, 200, view);
 }
 
+/* ui_assets.c */
+extern const char mk_ui_index_html[], mk_ui_app_js[], mk_ui_app_css[];
+
+/* No inline script or style, nothing from elsewhere: the page talks to this
+ * server only, with the token it keeps in sessionStorage. */
+#define UI_CSP                                                                              \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "     \
+	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+bool mk_ui_static(struct mk_request *req, struct mk_reply *rep)
+{
+	const char *url = req->url;
+	const char *body = NULL, *type = NULL;
+	if (strncmp(url, "/ui", 3) || !strncmp(url, "/ui/api/", 8))
+		return false;
+	if (!strcmp(url, "/ui") || !strcmp(url, "/ui/") || !strcmp(url, "/ui/index.html")) {
+		body = mk_ui_index_html;
+		type = "text/html; charset=utf-8";
+	} else if (!strcmp(url, "/ui/app.js")) {
+		body = mk_ui_app_js;
+		type = "text/javascript; charset=utf-8";
+	} else if (!strcmp(url, "/ui/app.css")) {
+		body = mk_ui_app_css;
+		type = "text/css; charset=utf-8";
+	} else {
+		return false;
+	}
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed", req->method);
+		return true;
+	}
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return false;
+	MHD_add_response_header(r, "Content-Security-Policy", UI_CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	rep->code = 200;
+	rep->content_type = type;
+	rep->stream = r;
+	return true;
+}
+
 bool mk_ui_handle(struct mk_request *req, struct mk_reply *rep)
 {
 	const char *url = req->url;
