@@ -7,7 +7,11 @@
 # ClusterIP make the endpoint's counter (the map ep element's counter, read over
 # netlink) move by exactly their number, as `nft list map` agrees; the text view,
 # a trace by pod name and by ClusterIP find the same service; an unknown service is
-# kubectl's one-line NotFound and exit 1; --help is shown.
+# kubectl's one-line NotFound and exit 1; --help is shown. The /ui/ page in a real
+# headless chromium (tests/ui/trace_ui.js, playwright-core): served with a CSP, asks
+# for the token once (sessionStorage, no cookies), draws the service and its
+# endpoint, and the endpoint's counter rises after requests to the ClusterIP without
+# a reload; a screenshot is saved under $T (its path printed).
 . "$(dirname "$0")/../lib/lib.sh"
 CL_NODES=1 CL_ID=mktr$$ CL_NET=192.168.243
 . "$ROOT/tests/lib/cluster.sh"
@@ -78,6 +82,28 @@ expect_match "text view: kernel line" "$OUT" "kernel node1: map svc  $WEB_IP \. 
 expect_eq "trace by pod name" "$(TR "$POD" -o json 2>&1 | jq -r .service.name)" web
 expect_eq "trace by ClusterIP:port" "$(TR "$WEB_IP:80" -o json 2>&1 | jq -r .service.name)" web
 expect_eq "trace by endpoint IP" "$(TR "$POD_IP" -o json 2>&1 | jq -r .service.name)" web
+
+# ---- the /ui/ page in Debian's chromium driven by playwright-core (tests/ui) ----
+UI=$ROOT/tests/ui
+if [ ! -d "$UI/node_modules/playwright-core" ]; then
+	(cd "$UI" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 npm ci --no-audit --no-fund) >"$T/npm.log" 2>&1 ||
+		fail "npm ci in tests/ui" "$(tail -2 "$T/npm.log")"
+fi
+if ! command -v chromium >/dev/null || ! command -v node >/dev/null; then
+	fail "ui" "chromium or node missing (scripts/deps.sh test)"
+else
+	APIURL=$(grep -m1 'server:' "$CL_KUBECONFIG" | awk '{print $2}')
+	IN 1 timeout 60 node "$UI/trace_ui.js" "$APIURL" "$(cl_data 1)/token" default/web "$POD_IP:80" \
+		"$WEB_IP" "$T/trace-ui.png" >"$T/ui.out" 2>&1
+	while read -r line; do
+		case "$line" in
+		PASS:*) pass "${line#PASS: }" ;;
+		FAIL:*) fail "${line#FAIL: }" ;;
+		screenshot:*) echo "$line" ;;
+		esac
+	done <"$T/ui.out"
+	grep -q '^PASS: ui page served' "$T/ui.out" || fail "ui run" "$(tail -3 "$T/ui.out")"
+fi
 
 OUT=$(TR svc/nosuch 2>&1); RC=$?
 expect_eq "unknown service: kubectl's one-line error" "$OUT" 'Error from server (NotFound): services "nosuch" not found'
