@@ -192,10 +192,11 @@ static void trace(struct mk_request *req, struct mk_reply *rep)
 extern const char mk_ui_index_html[], mk_ui_app_js[], mk_ui_app_css[];
 
 /* No inline script or style, nothing from elsewhere: the page talks to this
- * server only, with the token it keeps in sessionStorage. */
+ * server only, with the token it keeps in sessionStorage (data: images: the
+ * empty favicon that keeps the browser from asking for /favicon.ico). */
 #define UI_CSP                                                                              \
 	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "     \
-	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 bool mk_ui_static(struct mk_request *req, struct mk_reply *rep)
 {

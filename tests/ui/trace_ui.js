@@ -2,15 +2,18 @@
 /* The /ui/ page in a real headless browser (Debian's chromium, driven by
  * playwright-core; no browser is downloaded). Run inside the node's network
  * namespace by tests/e2e/trace.sh:
- *   node trace_ui.js API_URL TOKEN_FILE NS/SERVICE ENDPOINT CLUSTER_IP SCREENSHOT
- * Prints PASS:/FAIL: lines (the shell feeds them to lib.sh). Every wait is
- * bounded. */
+ *   node trace_ui.js API_URL TOKEN_FILE NS/SERVICE CLUSTER_IP SCREENSHOT
+ * It may start before the service's pod runs: it waits (bounded) for the first
+ * endpoint to be drawn and prints it ("endpoint: IP:PORT") for the shell to
+ * check. Prints PASS:/FAIL: lines (the shell feeds them to lib.sh). Every wait
+ * is bounded. */
 'use strict';
 const fs = require('fs');
 const http = require('http');
 const { chromium } = require('playwright-core');
 
-const [api, tokenFile, svc, endpoint, clusterIP, shot] = process.argv.slice(2);
+const [api, tokenFile, svc, clusterIP, shot] = process.argv.slice(2);
+let endpoint = null;
 const token = fs.readFileSync(tokenFile, 'utf8').trim();
 let failed = 0;
 const pass = (n) => console.log('PASS: ui ' + n);
@@ -19,7 +22,9 @@ const expectEq = (n, got, want) => (got === want ? pass(n) : fail(n, `got '${got
 
 function get(url) {
   return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 5000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    /* agent: false, a connection per request (Node's default agent keeps them
+     * alive, and the counter counts connections) */
+    const req = http.get(url, { timeout: 5000, agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
     req.on('error', () => resolve(0));
     req.on('timeout', () => { req.destroy(); resolve(0); });
   });
@@ -51,7 +56,11 @@ async function counter(page) {
     pass('the page asks for the token');
     await page.fill('#token', token);
     await page.click('#login-button');
-    await page.locator(`[data-endpoint="${endpoint}"]`).waitFor({ timeout: 15000 });
+    /* the endpoint's box, once the pod is ready and the node programmed it */
+    const ready = page.locator('g[data-endpoint]').filter({ hasText: 'ready' }).filter({ hasNotText: 'not' });
+    await ready.first().waitFor({ timeout: 60000 });
+    endpoint = await ready.first().getAttribute('data-endpoint');
+    console.log('endpoint: ' + endpoint);
     pass('service graph shows the endpoint');
     const svcText = await page.locator(`[data-service="${svc}"]`).textContent({ timeout: 5000 });
     if (svcText && svcText.includes(clusterIP)) pass('service box shows the ClusterIP');
