@@ -105,6 +105,32 @@ expect_eq "trace by pod name: both services" "$(TR "$POD" -o json 2>&1 | jq -r .
 expect_eq "trace by ClusterIP:port" "$(TR "$WEB_IP:80" -o json 2>&1 | jq -r .service.name)" web
 expect_eq "trace by endpoint IP: both services" "$(TR "$POD_IP" -o json 2>&1 | jq -r .service.name | sort | tr '\n' ' ')" "web webui "
 
+# --watch: one view at once, another when a connection moves the counter, exit 0 on ^C
+# (timeout, bounded, passes the ^C on; nsenter execs minik8s: no shell in between)
+timeout --preserve-status -s INT 30 nsenter "--net=/run/netns/$(cl_ns 1)" \
+	"$MINIK8S" trace --kubeconfig "$CL_KUBECONFIG" svc/web --watch -o json >"$T/watch.out" 2>&1 &
+WPID=$!
+_PIDS+=("$WPID")
+views() { jq -s length "$T/watch.out" 2>/dev/null || echo 0; }
+first_view() { [ "$(views)" -ge 1 ]; }
+second_view() { [ "$(views)" -ge 2 ]; }
+wait_until 100 first_view || fail "watch: first view" "$(head -c 300 "$T/watch.out")"
+IN 1 curl -s -m 5 -o /dev/null "http://$WEB_IP/"
+wait_until 100 second_view || fail "watch: redrawn after a connection" "$(views) views"
+kill -INT "$WPID" 2>/dev/null
+wait "$WPID"; RC=$?
+expect_eq "watch: ^C ends it with 0" "$RC" 0
+expect_eq "watch: the counter moved by one between the views" \
+	"$(jq -s '(.[-1].ports[0].endpoints[0].connections) - (.[0].ports[0].endpoints[0].connections)' "$T/watch.out" 2>&1)" 1
+
+# the page is public, what it reads is not
+APIURL=$(grep -m1 'server:' "$CL_KUBECONFIG" | awk '{print $2}')
+expect_eq "/ui/ without a token: 200" "$(IN 1 curl -sk -o /dev/null -w '%{http_code}' "$APIURL/ui/")" 200
+expect_eq "/ui/api/trace without a token: 401" \
+	"$(IN 1 curl -sk -o /dev/null -w '%{http_code}' "$APIURL/ui/api/trace?namespace=default&service=web")" 401
+expect_match "/ui/ has a Content-Security-Policy" "$(IN 1 curl -sk -D - -o /dev/null "$APIURL/ui/app.js")" \
+	"Content-Security-Policy: default-src 'none'; script-src 'self'"
+
 OUT=$(TR svc/nosuch 2>&1); RC=$?
 expect_eq "unknown service: kubectl's one-line error" "$OUT" 'Error from server (NotFound): services "nosuch" not found'
 expect_eq "unknown service: exit 1" "$RC" 1
