@@ -28,7 +28,7 @@ CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 LDLIBS   += $(shell pkg-config --libs $(PKGS_LIB)) -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-PACKAGES  = util store api apiserver client image net runtime controller agent proxy netpol dns ws
+PACKAGES  = util store api apiserver client image net runtime controller agent proxy netpol dns ws trace
 PROTO_GEN = build/gen/k8s.pb-c.c
 LIB_SRC   = $(foreach p,$(PACKAGES),$(wildcard pkg/$(p)/*.c))
 LIB_OBJ   = $(patsubst %.c,build/%.o,$(LIB_SRC)) build/gen/k8s.pb-c.o
@@ -57,6 +57,9 @@ build/%.o: %.c $(PROTO_GEN)
 $(PROTO_GEN): proto/k8s.proto
 	@mkdir -p build/gen
 	protoc-c --proto_path=proto --c_out=build/gen proto/k8s.proto
+
+# the /ui/ page's files are embedded with .incbin (pkg/apiserver/ui_assets.c)
+build/pkg/apiserver/ui_assets.o: $(wildcard pkg/apiserver/ui/*)
 
 build/gen/k8s.pb-c.o: $(PROTO_GEN)
 	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c -o $@ $<

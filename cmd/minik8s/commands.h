@@ -14,6 +14,7 @@ int cmd_version(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 /* The command table (main.c): name, entry point, one-line summary, and for the
  * completion scripts the command's flags and subcommands (space-separated, or NULL). */

@@ -41,6 +41,8 @@ static const struct command commands[] = {
 	  "--insecure-skip-tls-verify --request-timeout --output -o --selector -l --filename -f "
 	  "--all-namespaces -A --watch -w --help",
 	  "get describe create apply delete run expose scale logs exec" },
+	{ "trace", cmd_trace, "show the way a connection to a service takes, with live counters",
+	  "--namespace -n --output -o --watch -w --kubeconfig --help", NULL },
 	{ "image", cmd_image, "manage container images (ls, pull, import, rm)",
 	  "--data-dir --help -q --digests --platform --registries --name --dir --remove",
 	  "ls pull import rm inspect mount unmount" },

@@ -171,6 +171,15 @@ int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err);
  * mk_proxy_runner_options) from their interfaces, then the file; no error if
  * it does not exist: `minik8s down`. */
 int mk_proxy_lb_addresses_remove(const char *state_file, struct mk_error **err);
+/* Reads, in the calling thread's netns, what is programmed for cluster_ip
+ * (network order): *ret (owned) is {"table", "present", "clusterIP",
+ * "frontends": [{protocol, port, verdict, chain}] (map svc),
+ * "endpoints": [{protocol, port, index, ip, targetPort, connections,
+ * firstPacketBytes, activeConnections[, activePackets, activeBytes]}]} (map ep:
+ * "connections" is the element's counter, bumped once per new connection by
+ * the nat lookup; active* come from conntrack entries DNATed from cluster_ip,
+ * packets/bytes only with nf_conntrack_acct on). Read-only; 0 or -1. */
+int mk_proxy_kernel_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err);
 
 /* Deletes our table from the netns (no error if absent): `minik8s down`. */
 int mk_proxy_remove(const struct mk_proxy_options *opts, struct mk_error **err);

@@ -532,6 +532,7 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 			.resolve_netns = stream_resolve_netns,
 			.list_containers = stream_list_containers,
 			.resolve_userdata = a,
+			.dns_address = o->disable_dns ? NULL : a->cluster_dns,
 		};
 		if (mk_fs_mkdir_p(dir, 0700, &e) < 0 || mk_agent_stream_start(&so, &s, &e) < 0)
 			mk_log(MK_LOG_WARN, "agent", "log/exec server: %s", e->msg);

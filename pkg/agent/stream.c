@@ -203,6 +203,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			stream_reply_status(&rep, 405, "method %s not allowed", method);
 		else
 			stream_metrics_handle(req, &rep);
+	} else if (!strcmp(url, "/trace/service")) {
+		if (strcmp(method, "GET"))
+			stream_reply_status(&rep, 405, "method %s not allowed", method);
+		else
+			stream_trace_handle(req, &rep);
 	} else if (stream_portforward_match(req, url)) {
 		if (strcmp(method, "GET") && strcmp(method, "POST"))
 			stream_reply_status(&rep, 405, "method %s not allowed", method);
@@ -303,6 +308,7 @@ int mk_agent_stream_start(const struct mk_agent_stream_options *opts,
 	s->resolve_userdata = opts->resolve_userdata;
 	s->resolve_netns = opts->resolve_netns;
 	s->list_containers = opts->list_containers;
+	s->dns_address = opts->dns_address ? mk_strdup(opts->dns_address) : NULL;
 	s->client_cn = mk_strdup(opts->client_cn ? opts->client_cn : MK_AGENT_STREAM_CLIENT_CN);
 	s->max_sessions = opts->max_sessions ? opts->max_sessions : DEFAULT_MAX_SESSIONS;
 	if (mk_fs_read_file(opts->client_ca_file, &s->ca_pem, NULL, err) < 0 ||
@@ -365,6 +371,7 @@ void mk_agent_stream_stop(struct mk_agent_stream *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->client_cn);
+	free(s->dns_address);
 	free(s->cert_pem);
 	if (s->key_pem) {
 		explicit_bzero(s->key_pem, strlen(s->key_pem));

@@ -88,6 +88,8 @@ struct mk_agent_stream_options {
 	mk_agent_stream_netns_fn resolve_netns; /* NULL: port-forward answers 404 */
 	mk_agent_stream_list_fn list_containers; /* NULL: /metrics/resource has the node only */
 	unsigned max_sessions;     /* concurrent exec sessions and log streams; 0: 64 */
+	const char *dns_address;   /* the node's cluster DNS (IPv4) /trace/service asks;
+				    * NULL: no DNS answer in the trace */
 };
 
 struct mk_agent_stream;

@@ -15,6 +15,7 @@ struct mk_agent_stream {
 	mk_agent_stream_netns_fn resolve_netns; /* NULL: no port-forward */
 	mk_agent_stream_list_fn list_containers; /* NULL: no container metrics */
 	void *resolve_userdata;
+	char *dns_address; /* the node's cluster DNS address (trace); NULL: none */
 	char *client_cn;
 	char *cert_pem, *key_pem, *ca_pem; /* kept alive for MHD */
 	unsigned max_sessions;
@@ -82,6 +83,9 @@ void stream_portforward_free(struct stream_pf *p);
 
 /* stream_metrics.c: GET /metrics/resource (Prometheus text) */
 void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep);
+
+/* stream_trace.c: GET /trace/service (this node's proxy state and DNS answer) */
+void stream_trace_handle(struct stream_request *req, struct stream_reply *rep);
 
 /* stream_tls.c: a self-signed serving certificate for host (an IP or a name). */
 int stream_tls_self_signed(const char *host, char **ret_cert_pem, char **ret_key_pem,

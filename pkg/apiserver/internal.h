@@ -404,6 +404,12 @@ int mk_rbac_admit(struct mk_request *req, struct mk_reply *rep, const cJSON *obj
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
+
+/* ui.c: /ui/api/... (the data path view, admin only); true when answered */
+bool mk_ui_handle(struct mk_request *req, struct mk_reply *rep);
+/* ui.c: the /ui/ page's static files (public: the page asks for the token); true
+ * when answered */
+bool mk_ui_static(struct mk_request *req, struct mk_reply *rep);
 /* Cancels every active watch (server stopping). */
 void mk_watch_cancel_all(struct mk_apiserver *srv);
 

@@ -322,6 +322,9 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 		rep->content_type = "application/x-pem-file";
 		return;
 	}
+	/* the /ui/ page itself is public; what it reads needs the token (ui.c) */
+	if (mk_ui_static(req, rep))
+		return;
 	enum mk_caller who = authenticate(req);
 	req->caller = who;
 	if (who == MK_CALLER_NONE) {
@@ -369,6 +372,8 @@ static void dispatch(struct mk_request *req, struct mk_reply *rep)
 				request_verb(req), req->url, MK_NODECRED_PATH);
 		return;
 	}
+	if (mk_ui_handle(req, rep)) /* /ui/api/trace (ui.c) */
+		return;
 	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
 		return;
 	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */

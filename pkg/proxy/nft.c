@@ -142,6 +142,14 @@ static void put_set(struct nbatch *b, const char *name, uint32_t flags, uint32_t
 	}
 	if (size)
 		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+	if (flags & NFT_SET_EXPR) {
+		/* "counter" in the set's definition: the kernel gives every element
+		 * its own counter, bumped when a lookup matches it (minik8s trace) */
+		struct nftnl_expr *c = nftnl_expr_alloc("counter");
+		if (!c)
+			abort();
+		nftnl_set_add_expr(s, c);
+	}
 	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWSET, NLM_F_CREATE);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
@@ -157,8 +165,10 @@ void nbatch_sets(struct nbatch *b)
 	put_set(b, "scv", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
 	/* l4proto . nodePort : verdict */
 	put_set(b, "np", NFT_SET_MAP, CAT2(T_PROTO, T_SERVICE), 8, NFT_DATA_VERDICT, 0, 0);
-	/* ip . l4proto . port . index : endpoint ip . port */
-	put_set(b, "ep", NFT_SET_MAP, CAT4(T_IPV4, T_PROTO, T_SERVICE, T_MARK), 16,
+	/* ip . l4proto . port . index : endpoint ip . port, each element with a
+	 * counter; the lookup runs in nat chains, which see the first packet of a
+	 * connection only, so it counts the connections sent to that endpoint */
+	put_set(b, "ep", NFT_SET_MAP | NFT_SET_EXPR, CAT4(T_IPV4, T_PROTO, T_SERVICE, T_MARK), 16,
 		CAT2(T_IPV4, T_SERVICE), 8, 0);
 	/* ip . l4proto . port . endpoint ip . endpoint port: current endpoints of
 	 * services with affinity (validates remembered choices) */
