@@ -224,6 +224,15 @@ int cmd_agent(int argc, char **argv)
 		o.node_name = host;
 	}
 	o.stream_client_ca = ca ? ca : cfg->ca_file;
+	/* one agent per run dir: two would fight over the same containers (checked
+	 * before anything is asked of the server) */
+	_cleanup_close_ int run_lock = -1;
+	const char *run = o.run_dir ? o.run_dir : MK_AGENT_DEFAULT_RUN_DIR;
+	if (mk_fs_mkdir_p(run, 0755, &err) < 0 || mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0) {
+		fprintf(stderr, "minik8s agent: %s\n", err->msg);
+		mk_client_config_free(cfg);
+		return 1;
+	}
 	/* the join token only bootstraps: from here on the node's own credential */
 	{
 		_cleanup_free_ char *cred = mk_strdup_printf(
@@ -245,11 +254,6 @@ int cmd_agent(int argc, char **argv)
 	struct mk_client *client = NULL;
 	struct mk_agent *agent = NULL;
 	int rc = 1;
-	_cleanup_close_ int run_lock = -1;
-	const char *run = o.run_dir ? o.run_dir : MK_AGENT_DEFAULT_RUN_DIR;
-	/* one agent per run dir: two would fight over the same containers */
-	if (mk_fs_mkdir_p(run, 0755, &err) < 0 || mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0)
-		goto out;
 	if (mk_runtime_subreaper_init(&err) < 0)
 		goto out;
 	if (!cfg->user_agent)

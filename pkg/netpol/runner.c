@@ -133,7 +133,7 @@ int mk_netpol_start(struct mk_client *c, const struct mk_netpol_runner_options *
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	r->resync_ms = o->resync_ms ? o->resync_ms : 30000;
+	r->resync_ms = o->resync_ms ? o->resync_ms : 1000;
 	r->node = mk_strdup(o->node_name ? o->node_name : "");
 	if (mk_netpol_new(&o->np, &r->np, err) < 0)
 		goto fail;
