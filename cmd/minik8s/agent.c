@@ -53,6 +53,13 @@ static void agent_help(void)
 	       "                              kube-node-lease (heartbeat; default 10s; keep it well\n"
 	       "                              below the server's --node-monitor-grace-period); the\n"
 	       "                              node status is posted every 5 min or when it changes\n"
+	       "  --hollow N                  run N hollow nodes instead (kubemark's idea, for\n"
+	       "                              measuring the control plane at scale): each registers\n"
+	       "                              its Node with its own credential, renews its Lease and\n"
+	       "                              reports the pods bound to it Running and Ready without\n"
+	       "                              running anything; --node-name is then the name prefix\n"
+	       "                              (nodes PREFIX-0 .. PREFIX-N-1, default hollow), --node-ip\n"
+	       "                              their InternalIP (default 127.0.0.1)\n"
 	       "  -v N, --v=N                 log verbosity as in the Kubernetes components: 4 logs\n"
 	       "                              every request, 5 and more debug messages (bare -v: 5)\n"
 	       "  --verbose                   debug logging (-v 5)\n"
@@ -80,7 +87,7 @@ int cmd_agent(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_KCFG, O_NNAME, O_NIP, O_DATA, O_RUN,
 	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM,
-	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB, O_NONETPOL };
+	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB, O_NONETPOL, O_HOLLOW };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -105,6 +112,7 @@ int cmd_agent(int argc, char **argv)
 		{ "disable-network-policy", no_argument, NULL, O_NONETPOL },
 		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "node-status-update-frequency", required_argument, NULL, O_HB },
+		{ "hollow", required_argument, NULL, O_HOLLOW },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -114,6 +122,7 @@ int cmd_agent(int argc, char **argv)
 	_cleanup_error_ struct mk_error *err = NULL;
 	_cleanup_free_ char *file_token = NULL, *fetched_ca = NULL;
 	char host[256];
+	unsigned hollow = 0;
 	int c;
 
 	if (cmd_parse_verbosity("agent", &argc, argv) != 0)
@@ -155,6 +164,12 @@ int cmd_agent(int argc, char **argv)
 		case O_HB:
 			if (mk_time_parse_duration(optarg, &o.heartbeat_ms, &err) < 0 || !o.heartbeat_ms)
 				return cmd_usage_error("agent", "invalid --node-status-update-frequency '%s'",
+						       optarg);
+			break;
+		case O_HOLLOW:
+			hollow = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !hollow || hollow > 100000)
+				return cmd_usage_error("agent", "invalid --hollow '%s' (a node count, 1 to 100000)",
 						       optarg);
 			break;
 		case 'v': mk_log_level = MK_LOG_DEBUG; break;
@@ -217,6 +232,8 @@ int cmd_agent(int argc, char **argv)
 		cfg->token = mk_strdup(token);
 	}
 	cfg->timeout_ms = 30000;
+	if (hollow)
+		return cmd_agent_hollow(cfg, &o, hollow);
 	if (!o.node_name) {
 		if (gethostname(host, sizeof(host)) < 0)
 			snprintf(host, sizeof(host), "localhost");

@@ -29,6 +29,10 @@ const struct command *cmd_table(size_t *n);
 
 struct mk_error;
 /* --restart-backoff DUR[,MAX] of the agent (cmd/minik8s/agent.c); MAX defaults to 30 x DUR. */
+/* `minik8s agent --hollow N` (agent_hollow.c): takes cfg; o->node_name is the prefix */
+struct mk_agent_options;
+struct mk_client_config;
+int cmd_agent_hollow(struct mk_client_config *cfg, const struct mk_agent_options *o, unsigned count);
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 
 /* Takes the Kubernetes components' verbosity flag (-v N, -v=N, --v N, --v=N; N 0..10)
