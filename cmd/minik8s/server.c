@@ -32,6 +32,7 @@ struct server_flags {
 	unsigned metric_resolution_ms;
 	const char *token_auth_file;
 	const char *lb_pool;
+	unsigned max_connections;
 	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
 
@@ -71,6 +72,10 @@ static void server_help(void)
 	       "                              (/16 to /32, e.g. in the nodes' subnet), held by one\n"
 	       "                              Ready node and announced by ARP; without it they get\n"
 	       "                              the Ready nodes' addresses (k3s ServiceLB's way)\n"
+	       "  --max-connections N         authenticated connections the API server holds at\n"
+	       "                              once (default 1024; a watch is one): raise it for\n"
+	       "                              hundreds of nodes (e.g. agent --hollow); connections\n"
+	       "                              not yet authenticated have their own budget\n"
 	       "  --node-monitor-grace-period DUR  silence before a node is NotReady (default 40s)\n"
 	       "  --pod-eviction-timeout DUR  NotReady time before its pods are deleted (default 5m)\n"
 	       "  --metric-resolution DUR     how often the agents' CPU and memory figures are\n"
@@ -244,7 +249,7 @@ int cmd_server(int argc, char **argv)
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
 	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
-	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL };
+	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL, O_MAXCONN };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -275,6 +280,7 @@ int cmd_server(int argc, char **argv)
 		{ "metric-resolution", required_argument, NULL, O_METRES },
 		{ "token-auth-file", required_argument, NULL, O_TOKEN_FILE },
 		{ "lb-pool", required_argument, NULL, O_LBPOOL },
+		{ "max-connections", required_argument, NULL, O_MAXCONN },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -356,6 +362,15 @@ int cmd_server(int argc, char **argv)
 		case O_SECRETS_ENC: f.secrets_encryption = 1; break;
 		case O_TOKEN_FILE: f.token_auth_file = optarg; break;
 		case O_LBPOOL: f.lb_pool = optarg; break;
+		case O_MAXCONN: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 16 || v > 65536)
+				return cmd_usage_error("server", "invalid --max-connections '%s' (16 to 65536)",
+						       optarg);
+			f.max_connections = (unsigned)v;
+			break;
+		}
 		case 'h': server_help(); return 0;
 		default:
 			if (optopt)
@@ -478,6 +493,7 @@ int cmd_server(int argc, char **argv)
 		.metrics_resolution_ms = f.metric_resolution_ms,
 		.sa_key_file = sa_key,
 		.token_auth_file = f.token_auth_file,
+		.max_connections = f.max_connections,
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;
