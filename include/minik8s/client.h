@@ -183,6 +183,10 @@ const char *mk_client_watch_resource_version(const struct mk_client_watch *w);
 int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const char *path,
 			const char *resource_version, int timeout_seconds, const char *accept,
 			mk_client_watch_fn fn, void *userdata, struct mk_error **err);
+/* From inside fn only: takes the event's object out of the decoded event (owned
+ * by the caller from then on: fn's object argument is that object), so a
+ * cache can keep it without a copy. NULL outside fn or when taken already. */
+cJSON *mk_client_watch_take_object(struct mk_client_watch *w);
 
 /* ---- YAML <-> JSON ----------------------------------------------------------- */
 

@@ -245,7 +245,9 @@ static int on_event(const char *type, const cJSON *object, void *userdata)
 {
 	struct mk_informer *inf = userdata;
 	if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
-		upsert(inf, cJSON_Duplicate(object, 1));
+		/* the decoded event's object becomes the cached one: no copy */
+		cJSON *own = mk_client_watch_take_object(inf->w);
+		upsert(inf, own ? own : cJSON_Duplicate(object, 1));
 	} else if (!strcmp(type, "DELETED")) {
 		_cleanup_free_ char *key = mk_object_key(object);
 		remove_key(inf, key);

@@ -98,7 +98,13 @@ struct mk_client_watch {
 	CURLM *multi;
 	atomic_bool cancelled;
 	char *resource_version;
+	cJSON *event; /* the event being delivered (mk_client_watch_take_object) */
 };
+
+cJSON *mk_client_watch_take_object(struct mk_client_watch *w)
+{
+	return w->event ? cJSON_DetachItemFromObjectCaseSensitive(w->event, "object") : NULL;
+}
 
 struct mk_client_watch *mk_client_watch_new(void)
 {
@@ -172,7 +178,10 @@ static int on_line(const char *line, size_t len, void *userdata)
 			st->w->resource_version = mk_strdup(rv);
 		}
 	}
+	st->w->event = ev;
 	int r = st->fn(type, obj, st->userdata);
+	st->w->event = NULL;
+	obj = cJSON_GetObjectItemCaseSensitive(ev, "object"); /* NULL if the callback took it */
 	if (!strcmp(type, "ERROR")) {
 		cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
 		const char *msg = mk_json_get_string(obj, "message");

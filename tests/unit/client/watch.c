@@ -209,6 +209,44 @@ START_TEST(test_watch_stream_split_events)
 }
 END_TEST
 
+/* A callback may keep the decoded object instead of copying it: the object it
+ * takes is the one it was handed, a second take finds nothing, and the taken
+ * objects outlive the run. */
+struct taker {
+	struct mk_client_watch *w;
+	cJSON *kept[8];
+	int n;
+	bool same, second_null;
+};
+
+static int on_take(const char *type, const cJSON *obj, void *ud)
+{
+	struct taker *t = ud;
+	cJSON *own = mk_client_watch_take_object(t->w);
+	t->same = own == obj;
+	t->second_null = mk_client_watch_take_object(t->w) == NULL;
+	if (t->n < 8)
+		t->kept[t->n++] = own;
+	return t->same && t->second_null ? 0 : -1;
+}
+
+START_TEST(test_watch_take_object)
+{
+	struct taker t = { .w = mk_client_watch_new() };
+	ck_assert_ptr_null(mk_client_watch_take_object(t.w)); /* outside a callback */
+	ck_assert_int_eq(mk_client_watch_run(client, t.w, "/api/v1/pods", NULL, 0, NULL, on_take, &t, NULL), 0);
+	ck_assert(t.same);
+	ck_assert(t.second_null);
+	ck_assert_int_eq(t.n, 4);
+	ck_assert_str_eq(mk_json_get_string(t.kept[0], "metadata.name"), "a");
+	ck_assert_str_eq(mk_json_get_string(t.kept[1], "metadata.name"), "b");
+	ck_assert_str_eq(mk_client_watch_resource_version(t.w), "10");
+	for (int i = 0; i < t.n; i++)
+		cJSON_Delete(t.kept[i]);
+	mk_client_watch_free(t.w);
+}
+END_TEST
+
 START_TEST(test_watch_callback_stops)
 {
 	struct mk_client_watch *w = mk_client_watch_new();
@@ -298,6 +336,7 @@ Suite *watch_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_watch_stream_split_events);
 	tcase_add_test(tc, test_watch_callback_stops);
+	tcase_add_test(tc, test_watch_take_object);
 	tcase_add_test(tc, test_watch_cancel_from_other_thread);
 	tcase_add_test(tc, test_watch_errors);
 	suite_add_tcase(s, tc);
