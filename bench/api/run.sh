@@ -219,6 +219,12 @@ printf '%-34s %-28s %s\n' "  create sent->event" "p50 $(ms "$W_send_p50_us") ms 
 printf '%-34s %-28s %s\n' "  (create alone, same client)" "p50 $(ms "$W_create_p50_us") ms p99 $(ms "$W_create_p99_us") ms" ""
 printf '%-34s %-28s %s\n' "  events lost / creates failed" "$W_lost / $W_failed" "must be 0 / 0"
 
+. "$HERE/../lib/report.sh"
+bench_row api "pod creates/s, 16 clients" "${C16[0]}" "/s" "${FH[0]}" "HTTP 201 without a store" higher
+bench_row api "pod creates/s, 16 clients (goal)" "${C16[0]}" "/s" 10000 "issue 15 goal" higher
+bench_row api "pod create p99, 16 clients" "${C16[2]}" ms 20 "issue 15 goal" lower
+bench_row api "pod creates/s, 16 clients (store)" "${C16[0]}" "/s" "${FS16:-}" "SQLite, 16 inserts/commit" higher
+bench_row api "watch ack->event p99" "$(ms "$W_ack_p99_us")" ms - "" lower
 errors=$(grep -ciE 'error|fatal|abort|assert' "$T/server.log")
 if [ "$errors" -gt 0 ]; then
 	echo "server log: $errors error lines; first ones:"

@@ -101,4 +101,6 @@ printf '%-46s %10s %10s\n' "$N pods running \`true\` (real runc, one node)" "sec
 printf '%-46s %10.1f %10.1f\n' "Job completions=$N parallelism=$N" "$job_s" "$(div "$N" "$job_s")"
 printf '%-46s %10.1f %10.1f\n' "anchor: $N pods POSTed straight to the API" "$pods_s" "$(div "$N" "$pods_s")"
 printf '%-46s %10.2fx\n' "job / anchor" "$(div "$job_s" "$pods_s")"
+. "$ROOT/bench/lib/report.sh"
+bench_row batch "Job of $N completions (s)" "$job_s" s "$pods_s" "$N pods POSTed directly" lower
 echo "(aim: the job controller adds little to the pods' own cost: ratio near 1)"

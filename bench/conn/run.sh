@@ -74,7 +74,10 @@ report() { # NAME "median max fails" (quiet) "median max fails" (attack) STATS
 	printf '  %-28s under attack: median %5d ms  max %5d ms  failed %d/%d   (aim: answers, < 1000 ms)\n' \
 		"" "$am" "$ax" "$af" "$runs"
 	printf '  %-28s attacker: %s\n' "" "$4"
+	bench_row conn "$1 under attack, worst" "$ax" ms "$qx" "the same, no attack" lower
+	bench_row conn "$1 under attack, worst (aim)" "$ax" ms 1000 "aim: < 1 s" lower
 }
+. "$ROOT/bench/lib/report.sh"
 i3=$((conns * 3 / 5)) i1=$((conns / 5))
 
 echo "conn: $(nproc) CPUs, attacker tries to hold $conns connections, reconnecting at <= $rate/s, $runs runs each"

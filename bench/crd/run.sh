@@ -64,6 +64,8 @@ for c in 1 16; do
 	printf '%-28s %14s %14s\n' "$c client(s): p50 ms" "${P50[cr$c]}" "${P50[pod$c]}"
 	printf '%-28s %14s %14s\n' "$c client(s): p99 ms" "${P99[cr$c]}" "${P99[pod$c]}"
 done
+. "$HERE/../lib/report.sh"
+bench_row crd "custom object creates/s, 16 clients" "${RATE[cr16]}" "/s" "${RATE[pod16]}" "pod creates, same run" higher
 echo "anchor: kube-apiserver serves custom resources through the same generic registry as"
 echo "        built-ins (no Go types: unstructured JSON, schema validation per object)"
 exit "$status"

@@ -104,4 +104,7 @@ g50=$(pct 50 <"$T/fb"); g99=$(pct 99 <"$T/fb")
 printf '%-34s %10s %10s %12s %12s %8s\n' "pod startup (create -> Running)" "p50 ms" "p99 ms" "floor p50" "floor p99" "p50/floor"
 printf '%-34s %10s %10s %12s %12s %8s\n' "1 pod ($ROUNDS rounds)" "$o50" "$o99" "$f50" "$f99" "$(awk -v a="$o50" -v b="$f50" 'BEGIN{printf "%.2fx", a/b}')"
 printf '%-34s %10s %10s %12s %12s %8s\n' "$BURST pods at once" "$b50" "$b99" "$g50" "$g99" "$(awk -v a="$b50" -v b="$g50" 'BEGIN{printf "%.2fx", a/b}')"
+. "$ROOT/bench/lib/report.sh"
+bench_row pods "pod start p50 (create -> Running)" "$o50" ms "$f50" "netns + veth + runc run -d" lower
+bench_row pods "$BURST pods at once, p99" "$b99" ms "$g99" "the same, $BURST at once" lower
 echo "(floor: ip netns add + veth on a bridge by ip + runc run -d of the same busybox httpd; aim: p50 within 2x of it; Kubernetes' SLO: p99 <= 5 s)"

@@ -73,6 +73,7 @@ run() {
 	[ "$R_errors" = 0 ] && [ "$R_timeouts" = 0 ] || die "$1: $R_errors errors, $R_timeouts timeouts"
 	python3 -c "print(f'{$R_requests / ($R_duration_us / 1e6):.0f} {$R_p50_us / 1000:.2f} {$R_p99_us / 1000:.2f}')"
 }
+. "$HERE/../lib/report.sh"
 printf '\n%-22s %12s %12s %7s   %s\n' "request" "admin req/s" "RBAC req/s" "ratio" "p50 ms admin/RBAC"
 for what in get list; do
 	[ $what = get ] && path=/api/v1/namespaces/$NS/pods/p0 || path=/api/v1/namespaces/$NS/pods
@@ -85,6 +86,7 @@ for what in get list; do
 	done
 	ratio=$(python3 -c "print(f'{100 * $ur / $ar:.0f} %')")
 	printf '%-22s %12s %12s %7s   %s/%s\n' "$what pod$([ $what = list ] && echo 's (21)')" "$ar" "$ur" "$ratio" "$ap50" "$up50"
+	bench_row rbac "$what pod requests/s, RBAC-bound user" "$ur" "/s" "$ar" "the admin token, same run" higher
 done
 echo "anchor: RBAC-authorized requests at >= 90 % of the admin token's rate (same server, same run,"
 echo "        best of $ROUNDS alternating ${DURATION}s rounds; $NB other roles+bindings in the namespace)"
