@@ -3,6 +3,7 @@
 #ifndef MINIK8S_CMD_COMMANDS_H
 #define MINIK8S_CMD_COMMANDS_H
 
+#include <stdbool.h>
 #include "minik8s/version.h"
 
 int cmd_server(int argc, char **argv);
@@ -29,6 +30,8 @@ const struct command *cmd_table(size_t *n);
 
 struct mk_error;
 /* --restart-backoff DUR[,MAX] of the agent (cmd/minik8s/agent.c); MAX defaults to 30 x DUR. */
+/* Whether s names a --flannel-backend (vxlan, host-gw, none, wireguard-native). */
+bool cmd_flannel_backend_valid(const char *s);
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 
 /* Takes the Kubernetes components' verbosity flag (-v N, -v=N, --v N, --v=N; N 0..10)

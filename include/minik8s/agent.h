@@ -84,6 +84,14 @@ struct mk_agent_options {
 	bool disable_proxy;	       /* no ClusterIP balancer (nftables) on this node */
 	bool disable_network_policy;   /* no NetworkPolicy enforcement (pkg/netpol) here */
 	bool disable_dns;	       /* no cluster DNS responder on this node */
+	/* how pods reach pods on other nodes (k3s' --flannel-backend): "vxlan",
+	 * "host-gw", "none" or "wireguard-native" (refused: see README); NULL: the
+	 * cluster's choice (the net-conf the server's node publishes), else vxlan
+	 * with direct routes to peers on the same subnet (flannel's DirectRouting) */
+	const char *flannel_backend;
+	const char *flannel_iface;     /* underlay link; NULL: the one holding node_ip */
+	bool flannel_publish;	       /* publish flannel_backend as the cluster's choice
+					* (the server's own agent) */
 };
 
 struct mk_agent;
@@ -94,6 +102,10 @@ struct mk_agent;
  * (mk_agent_stop). */
 int mk_agent_start(struct mk_client *c, const struct mk_agent_options *opts,
 		   struct mk_agent **ret, struct mk_error **err);
+/* Checks what can be checked before anything starts: the flannel backend (an
+ * unknown name; wireguard-native: EOPNOTSUPP, saying whether the kernel lacks
+ * WireGuard). mk_agent_start checks the same. */
+int mk_agent_options_check(const struct mk_agent_options *opts, struct mk_error **err);
 /* Stops the agent's threads and frees it. Pods keep running (a new agent adopts
  * them). Accepts NULL. */
 void mk_agent_stop(struct mk_agent *a);

@@ -111,6 +111,9 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 		    e->code == ENODEV)
 			mk_error_free(&e);
 		keep_first(err, &e);
+		/* the vxlan device (its routes, neighbours and FDB entries go with it) */
+		if (mk_net_link_delete(s, AGENT_VXLAN_DEV, &e) < 0)
+			keep_first(err, &e);
 		struct mk_net_route *routes = NULL;
 		size_t nr = 0;
 		const char *cc = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16";
