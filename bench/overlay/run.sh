@@ -65,7 +65,7 @@ for B in host-gw vxlan; do
 	wait_for 100 route_is "$want" || die "node1's route to node2's pods is not '$want': $(IN 1 ip route)"
 	NS1=$(netns_of "b-$B-1" 1) NS2=$(netns_of "b-$B-2" 2)
 	IP2=$(kj get pod "b-$B-2" | jq -r .status.podIP)
-	MTU[$B]=$(nsenter --net="$NS1" cat /sys/class/net/eth0/mtu)
+	MTU[$B]=$(nsenter --net="$NS1" ip -j link show eth0 | jq .[0].mtu)
 	nsenter --net="$NS2" "$TPUT" serve 5201 & _PIDS+=($!)
 	nsenter --net="$NS2" "$CONNRATE" serve 5202 & _PIDS+=($!)
 	sleep 0.3

@@ -140,7 +140,7 @@ static void reconcile(struct agent_routes *r)
 	struct mk_net_route *routes = NULL;
 	size_t nn = mk_informer_list(r->nodes, &nodes), nr = 0, np = 0;
 	struct peer *peers = mk_malloc0((nn ? nn : 1) * sizeof(*peers));
-	bool any_vxlan = false, vxlan_ready = false;
+	bool need_vxlan = false, vxlan_ready = false;
 	_cleanup_error_ struct mk_error *err = NULL;
 
 	if (!agent_overlay_routes_managed(a))
@@ -171,16 +171,19 @@ static void reconcile(struct agent_routes *r)
 			snprintf(p->gw, sizeof(p->gw), "%s", ip);
 			break;
 		case AGENT_PEER_VXLAN:
+			/* our device (and its published MAC) first: the peer waits for it
+			 * as we wait for its */
+			need_vxlan = true;
 			if (agent_overlay_peer_vtep(n, cidr, p->gw, p->mac, p->pub) < 0) {
 				mk_log(MK_LOG_DEBUG, "agent", "vxlan peer %s: no VTEP published yet", name);
 				continue;
 			}
-			p->vxlan = any_vxlan = true;
+			p->vxlan = true;
 			break;
 		}
 		np++;
 	}
-	if (any_vxlan) {
+	if (need_vxlan) {
 		_cleanup_error_ struct mk_error *e = NULL;
 		vxlan_ready = agent_overlay_vxlan_ensure(a, &e) == 0;
 		if (!vxlan_ready)

@@ -68,7 +68,7 @@ static bool vxlan_matches(struct rtnl_link *l, const struct mk_net_vxlan_config 
 		return false;
 	if (rtnl_link_vxlan_get_id(l, &id) < 0 || id != c->vni)
 		return false;
-	if (rtnl_link_vxlan_get_port(l, &port) < 0 || ntohs((uint16_t)port) != c->port)
+	if (rtnl_link_vxlan_get_port(l, &port) < 0 || port != c->port) /* libnl: host order */
 		return false;
 	if (rtnl_link_vxlan_get_learning(l) != 0)
 		return false;
@@ -124,7 +124,7 @@ int mk_net_vxlan_ensure(struct mk_net_sock *s, const struct mk_net_vxlan_config 
 	if (make_nladdr(local, -1, &local_addr, err) < 0)
 		return -1;
 	if ((r = rtnl_link_vxlan_set_id(nl, c->vni)) < 0 ||
-	    (r = rtnl_link_vxlan_set_port(nl, htons(c->port))) < 0 ||
+	    (r = rtnl_link_vxlan_set_port(nl, c->port)) < 0 ||
 	    (r = rtnl_link_vxlan_set_local(nl, local_addr)) < 0 ||
 	    (r = rtnl_link_vxlan_set_learning(nl, 0)) < 0 ||
 	    (dev_ifindex > 0 && (r = rtnl_link_vxlan_set_link(nl, (uint32_t)dev_ifindex)) < 0))

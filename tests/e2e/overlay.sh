@@ -34,6 +34,8 @@ show_logs() {
 	done
 }
 on_exit show_logs
+START=$(date +%s)
+elapsed() { echo "# $1 ($(($(date +%s) - START))s)"; }
 kj() { KC "$@" -o json 2>/dev/null; }
 wait_for() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.2; done; return 1; }
 
@@ -52,6 +54,7 @@ fi
 out=$("$MINIK8S" agent --flannel-backend udp 2>&1); rc=$?
 expect_eq "agent --flannel-backend udp: usage error (exit 2)" "$rc" 2
 
+elapsed "start"
 # ---- images, routed underlay, nodes ----
 if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
@@ -73,7 +76,10 @@ cluster_join 3 "${AGENT_FLAGS[@]}" & J3=$!
 wait $J2 && pass "node2 joins across the router" || fail "node2 joins" "$(tail -5 "$T/up2.out")"
 wait $J3 && pass "node3 joins across the router" || fail "node3 joins" "$(tail -5 "$T/up3.out")"
 
+elapsed "nodes up"
 # ---- what each node publishes, and mk-vxlan ----
+# (sysfs shows the root namespace's links under nsenter --net: ask netlink)
+vx_mac() { ip -n "$(cl_ns "$1")" -j link show mk-vxlan 2>&1 | jq -r '.[0].address' 2>&1; }
 ann() { kj get node "node$1" | jq -r --arg k "$2" '.metadata.annotations[$k] // ""'; }
 expect_eq "node1 publishes the cluster's net-conf" "$(ann 1 minik8s.io/flannel-net-conf)" \
 	'{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}}'
@@ -86,7 +92,7 @@ for n in 1 2 3; do
 	expect_eq "node$n: backend-type vxlan" "$(ann "$n" flannel.alpha.coreos.com/backend-type)" vxlan
 	expect_eq "node$n: public-ip is its underlay address" "$(ann "$n" flannel.alpha.coreos.com/public-ip)" "$(cl_ip "$n")"
 	expect_eq "node$n: backend-data VtepMAC is mk-vxlan's MAC" "${MAC[$n]}" \
-		"$(IN "$n" cat /sys/class/net/mk-vxlan/address 2>&1)"
+		"$(vx_mac "$n")"
 	d=$(IN "$n" ip -d link show mk-vxlan 2>&1)
 	expect_match "node$n: mk-vxlan is vxlan id 1, local $(cl_ip "$n"), dstport 8472, nolearning" "$d" \
 		"vxlan id 1 local $(cl_ip "$n") dev eth0 .*dstport 8472 nolearning"
@@ -109,6 +115,7 @@ for n in 1 2 3; do
 		"$(IN "$n" bridge fdb show dev mk-vxlan | grep -c ' dst ')" 2
 done
 
+elapsed "vxlan state checked"
 # ---- the lab ----
 KC create namespace demo >/dev/null 2>&1 || fail "create namespace demo"
 KC apply -f "$ROOT/examples/php-echo.yaml" >"$T/apply.out" 2>&1 || fail "apply php-echo" "$(cat "$T/apply.out")"
@@ -133,8 +140,9 @@ for p in $(awk '{print $3}' <<<"$PODS"); do
 	expect_eq "replica $p eth0 MTU 1450" "$(KC -n demo exec "$p" -- cat /sys/class/net/eth0/mtu 2>&1)" 1450
 done
 
-txp() { IN "$1" cat /sys/class/net/mk-vxlan/statistics/tx_packets; }
-rxp() { IN "$1" cat /sys/class/net/mk-vxlan/statistics/rx_packets; }
+elapsed "pods ready"
+txp() { ip -n "$(cl_ns "$1")" -j -s link show mk-vxlan | jq '.[0].stats64.tx.packets'; }
+rxp() { ip -n "$(cl_ns "$1")" -j -s link show mk-vxlan | jq '.[0].stats64.rx.packets'; }
 TX0=$(txp "$JBN")
 declare -A RX0
 for n in 1 2 3; do RX0[$n]=$(rxp "$n"); done
@@ -156,6 +164,7 @@ for n in 1 2 3; do
 		fail "node$n received on mk-vxlan" "rx ${RX0[$n]} -> $r"
 done
 
+elapsed "pod-to-pod done"
 KC -n demo expose deployment php-echo --port=80 --type=ClusterIP >"$T/expose.out" 2>&1 ||
 	fail "kubectl expose" "$(cat "$T/expose.out")"
 CIP=$(kj -n demo get service php-echo | jq -r .spec.clusterIP)
@@ -175,6 +184,7 @@ for n in 1 2 3; do
 	expect_eq "ClusterIP from node$n reaches all 3 replicas" "$(grep -o 'pod=[0-9.]*' <<<"$replies" | sort -u | tr '\n' ' ')" "$WANT"
 done
 
+elapsed "clusterip done"
 # ---- agents: a dead one keeps the data path, a restarted one its VTEP ----
 N2IP=$(awk '$1=="node2" {print $2}' <<<"$PODS")
 P2=$(cluster_pid 2)
@@ -184,13 +194,14 @@ if [ -n "$P2" ]; then
 	wait_for 25 gone
 	expect_match "node2's agent dead: the jumpbox still reaches its replica" "$(JX curl -s -m 5 "http://$N2IP/" 2>&1)" "pod=$N2IP "
 	if cluster_join 2 "${AGENT_FLAGS[@]}"; then pass "node2's agent restarted"; else fail "node2's agent restarted" "$(tail -5 "$T/up2.out")"; fi
-	expect_eq "node2 keeps its VTEP MAC across the restart" "$(IN 2 cat /sys/class/net/mk-vxlan/address)" "${MAC[2]}"
+	expect_eq "node2 keeps its VTEP MAC across the restart" "$(vx_mac 2)" "${MAC[2]}"
 	expect_match "after the restart: the jumpbox reaches node2's replica" "$(JX curl -s -m 5 "http://$N2IP/" 2>&1)" "pod=$N2IP "
 	expect_eq "after the restart: node2 still has 2 FDB entries" "$(IN 2 bridge fdb show dev mk-vxlan | grep -c ' dst ')" 2
 else
 	fail "node2's pid"
 fi
 
+elapsed "restart done"
 # ---- host-gw where the peers are not on-link: a clear error ----
 P3=$(cluster_pid 3)
 [ -n "$P3" ] && kill -9 "$P3"
@@ -209,10 +220,12 @@ no_route() { ! IN 3 ip route show "${CIDR[1]}" | grep -q .; }
 wait_for 25 no_route && pass "host-gw: node3 has no route to node1's pods (none can work)" ||
 	fail "host-gw: no route to node1's pods" "$(IN 3 ip route)"
 
+elapsed "host-gw done"
 # ---- down: no mk-vxlan, nothing else ----
 for n in 3 2 1; do
 	cluster_down "$n" || fail "node$n: minik8s down" "$(tail -3 "$T/down$n.out")"
 	expect_eq "node$n: down leaves no mk-vxlan" "$(IN "$n" ip link show mk-vxlan 2>&1 | grep -c 'does not exist')" 1
 	expect_eq "node$n: down leaves nothing" "$(cluster_leftovers "$n" | tr '\n' ' ')" ""
 done
+elapsed "down done"
 done_testing
