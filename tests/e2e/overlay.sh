@@ -81,18 +81,23 @@ elapsed "nodes up"
 # (sysfs shows the root namespace's links under nsenter --net: ask netlink)
 vx_mac() { ip -n "$(cl_ns "$1")" -j link show mk-vxlan 2>&1 | jq -r '.[0].address' 2>&1; }
 ann() { kj get node "node$1" | jq -r --arg k "$2" '.metadata.annotations[$k] // ""'; }
-expect_eq "node1 publishes the cluster's net-conf" "$(ann 1 minik8s.io/flannel-net-conf)" \
+# one list of the nodes once every VTEP MAC is out
+vteps_published() {
+	NODES=$(kj get nodes)
+	[ "$(jq '[.items[].metadata.annotations["flannel.alpha.coreos.com/backend-data"] // "null"
+		| fromjson? | .VtepMAC? // empty] | length' <<<"$NODES")" = 3 ]
+}
+wait_for 50 vteps_published || fail "every node publishes its VTEP MAC" "$(jq -c '[.items[].metadata.annotations]' <<<"$NODES")"
+nann() { jq -r --arg n "node$1" --arg k "$2" '.items[] | select(.metadata.name == $n) | .metadata.annotations[$k] // ""' <<<"$NODES"; }
+expect_eq "node1 publishes the cluster's net-conf" "$(nann 1 minik8s.io/flannel-net-conf)" \
 	'{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}}'
 declare -A MAC CIDR
 for n in 1 2 3; do
-	vtep_published() { [ -n "$(ann "$1" flannel.alpha.coreos.com/backend-data | jq -r '.VtepMAC // empty' 2>/dev/null)" ]; }
-	wait_for 50 vtep_published "$n"
-	MAC[$n]=$(ann "$n" flannel.alpha.coreos.com/backend-data | jq -r '.VtepMAC // empty' 2>/dev/null)
-	CIDR[$n]=$(kj get node "node$n" | jq -r .spec.podCIDR)
-	expect_eq "node$n: backend-type vxlan" "$(ann "$n" flannel.alpha.coreos.com/backend-type)" vxlan
-	expect_eq "node$n: public-ip is its underlay address" "$(ann "$n" flannel.alpha.coreos.com/public-ip)" "$(cl_ip "$n")"
-	expect_eq "node$n: backend-data VtepMAC is mk-vxlan's MAC" "${MAC[$n]}" \
-		"$(vx_mac "$n")"
+	MAC[$n]=$(nann "$n" flannel.alpha.coreos.com/backend-data | jq -r '.VtepMAC // empty' 2>/dev/null)
+	CIDR[$n]=$(jq -r --arg n "node$n" '.items[] | select(.metadata.name == $n) | .spec.podCIDR' <<<"$NODES")
+	expect_eq "node$n: backend-type vxlan" "$(nann "$n" flannel.alpha.coreos.com/backend-type)" vxlan
+	expect_eq "node$n: public-ip is its underlay address" "$(nann "$n" flannel.alpha.coreos.com/public-ip)" "$(cl_ip "$n")"
+	expect_eq "node$n: backend-data VtepMAC is mk-vxlan's MAC" "${MAC[$n]}" "$(vx_mac "$n")"
 	d=$(IN "$n" ip -d link show mk-vxlan 2>&1)
 	expect_match "node$n: mk-vxlan is vxlan id 1, local $(cl_ip "$n"), dstport 8472, nolearning" "$d" \
 		"vxlan id 1 local $(cl_ip "$n") dev eth0 .*dstport 8472 nolearning"
@@ -180,7 +185,8 @@ expect_eq "ClusterIP from the jumpbox: 30 requests answered" "$(grep -c '^node='
 expect_eq "ClusterIP from the jumpbox: every replica" "$(grep -o 'pod=[0-9.]*' <<<"$out" | sort -u | tr '\n' ' ')" "$WANT"
 for n in 1 2 3; do
 	# 30 requests miss one of 3 replicas by chance with p = 3 * (2/3)^30 ~ 2e-5
-	replies=$(for i in $(seq 30); do IN "$n" curl -s -m 3 "http://$CIP/"; echo; done)
+	# one curl, a new connection (a new balancing decision) per request
+	replies=$(IN "$n" curl -s -m 3 -H 'Connection: close' $(printf "http://$CIP/?%d " $(seq 30)))
 	expect_eq "ClusterIP from node$n reaches all 3 replicas" "$(grep -o 'pod=[0-9.]*' <<<"$replies" | sort -u | tr '\n' ' ')" "$WANT"
 done
 
