@@ -2,7 +2,8 @@
  *
  * Objects: named network namespaces (as `ip netns` keeps them: a bind mount of a
  * namespace file under a run directory), bridges, veth pairs, IPv4 addresses and
- * routes, per-namespace sysctls, and a per-node IPAM file.
+ * routes, VXLAN links with their neighbour and FDB entries, per-namespace sysctls,
+ * and a per-node IPAM file.
  *
  * "Node as a network namespace": every netlink operation goes through a
  * struct mk_net_sock, a route socket bound to one network namespace (the caller's,

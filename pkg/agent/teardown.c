@@ -2,8 +2,9 @@
  * the kernel and under its run directory, whether or not an agent still knows
  * about it — containers and their shims, overlay and namespace mounts, pod
  * network namespaces (their veths go with them), the bridge, the cluster DNS
- * address, the nftables table, routes to other nodes, the cgroup parent, and the
- * run directory. Each step goes on after a failure; the first error is reported. */
+ * address, the nftables table, routes to other nodes, the VXLAN device mk-vxlan,
+ * the cgroup parent, and the run directory. Each step goes on after a failure;
+ * the first error is reported. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
