@@ -12,7 +12,8 @@
 # the jumpbox and from every node reaching every replica, pod-to-pod across nodes,
 # and the packets counted on mk-vxlan; kill -9 of an agent keeps the data path and
 # a restarted agent keeps its VTEP; host-gw on this layout logs and records a
-# clear error; wireguard-native is refused with a one-line error and exit code 1;
+# clear error, and the other nodes drop their entries for the node that stopped
+# publishing a VTEP; wireguard-native is refused with a one-line error and exit code 1;
 # `minik8s down` leaves no mk-vxlan and nothing else.
 . "$(dirname "$0")/../lib/lib.sh"
 CL_LAYOUT=routed CL_ID=mkov$$
@@ -222,6 +223,17 @@ hostgw_event() { KC get events --field-selector reason=HostGwPeerNotOnLink,invol
 if wait_for 50 hostgw_event; then pass "host-gw: a Warning event HostGwPeerNotOnLink on node3"
 else fail "host-gw: a Warning event on node3" "$(KC get events -A 2>&1 | tail -3)"; fi
 expect_eq "host-gw: node3 publishes backend-type host-gw" "$(ann 3 flannel.alpha.coreos.com/backend-type)" host-gw
+# node3 publishes no VTEP any more: the others remove their entries for it
+dropped() { # dropped N: node N has no route, neighbour or FDB entry for node3
+	! IN "$1" ip route show "${CIDR[3]}" | grep -q . &&
+		! IN "$1" ip neigh show dev mk-vxlan | grep -q "${CIDR[3]%/*} " &&
+		! IN "$1" bridge fdb show dev mk-vxlan | grep -q "${MAC[3]}"
+}
+for n in 1 2; do
+	if wait_for 50 dropped "$n"; then pass "node$n drops its route, neighbour and FDB entry for node3"
+	else fail "node$n drops its entries for node3" "$(IN "$n" ip route; IN "$n" bridge fdb show dev mk-vxlan)"; fi
+	expect_eq "node$n keeps the other peer's FDB entry" "$(IN "$n" bridge fdb show dev mk-vxlan | grep -c ' dst ')" 1
+done
 no_route() { ! IN 3 ip route show "${CIDR[1]}" | grep -q .; }
 wait_for 25 no_route && pass "host-gw: node3 has no route to node1's pods (none can work)" ||
 	fail "host-gw: no route to node1's pods" "$(IN 3 ip route)"
