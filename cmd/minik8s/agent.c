@@ -49,6 +49,12 @@ static void agent_help(void)
 	       "  --disable-proxy             run no ClusterIP balancer (nftables) here\n"
 	       "  --disable-network-policy    enforce no NetworkPolicy here\n"
 	       "  --disable-dns               run no cluster DNS responder here\n"
+	       "  --flannel-backend NAME      how pods reach other nodes' pods: vxlan, host-gw,\n"
+	       "                              none or wireguard-native (refused: see README);\n"
+	       "                              default: the server's choice, else vxlan to peers\n"
+	       "                              on other subnets and direct routes to the others\n"
+	       "  --flannel-iface NAME        underlay interface for vxlan (default: the one\n"
+	       "                              holding --node-ip)\n"
 	       "  --node-status-update-frequency DUR  how often the node renews its Lease in\n"
 	       "                              kube-node-lease (heartbeat; default 10s; keep it well\n"
 	       "                              below the server's --node-monitor-grace-period); the\n"
@@ -69,6 +75,12 @@ static void agent_help(void)
 	       MK_AGENT_DEFAULT_CLUSTER_DNS, MK_AGENT_DEFAULT_CLUSTER_DOMAIN);
 }
 
+bool cmd_flannel_backend_valid(const char *s)
+{
+	return !strcmp(s, "vxlan") || !strcmp(s, "host-gw") || !strcmp(s, "none") ||
+	       !strcmp(s, "wireguard-native");
+}
+
 int cmd_agent_parse_backoff(const char *s, unsigned *base, unsigned *max, struct mk_error **err)
 {
 	_cleanup_free_ char *dup = mk_strdup(s);
@@ -87,7 +99,7 @@ int cmd_agent(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_KCFG, O_NNAME, O_NIP, O_DATA, O_RUN,
 	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM,
-	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB, O_NONETPOL, O_HOLLOW };
+	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB, O_NONETPOL, O_HOLLOW, O_FLBACKEND, O_FLIFACE };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -113,6 +125,8 @@ int cmd_agent(int argc, char **argv)
 		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "node-status-update-frequency", required_argument, NULL, O_HB },
 		{ "hollow", required_argument, NULL, O_HOLLOW },
+		{ "flannel-backend", required_argument, NULL, O_FLBACKEND },
+		{ "flannel-iface", required_argument, NULL, O_FLIFACE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -161,6 +175,13 @@ int cmd_agent(int argc, char **argv)
 		case O_NOPROXY: o.disable_proxy = true; break;
 		case O_NONETPOL: o.disable_network_policy = true; break;
 		case O_NODNS: o.disable_dns = true; break;
+		case O_FLBACKEND:
+			if (!cmd_flannel_backend_valid(optarg))
+				return cmd_usage_error("agent", "invalid --flannel-backend '%s' (vxlan, "
+						       "host-gw, none, wireguard-native)", optarg);
+			o.flannel_backend = optarg;
+			break;
+		case O_FLIFACE: o.flannel_iface = optarg; break;
 		case O_HB:
 			if (mk_time_parse_duration(optarg, &o.heartbeat_ms, &err) < 0 || !o.heartbeat_ms)
 				return cmd_usage_error("agent", "invalid --node-status-update-frequency '%s'",
@@ -182,6 +203,10 @@ int cmd_agent(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_usage_error("agent", "unexpected argument '%s'", argv[optind]);
+	if (mk_agent_options_check(&o, &err) < 0) {
+		fprintf(stderr, "minik8s agent: %s\n", err->msg);
+		return 1;
+	}
 
 	struct mk_client_config *cfg = NULL;
 	if (kcfg) {

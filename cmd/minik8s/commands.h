@@ -3,6 +3,7 @@
 #ifndef MINIK8S_CMD_COMMANDS_H
 #define MINIK8S_CMD_COMMANDS_H
 
+#include <stdbool.h>
 #include "minik8s/version.h"
 
 int cmd_server(int argc, char **argv);
@@ -33,6 +34,8 @@ struct mk_error;
 struct mk_agent_options;
 struct mk_client_config;
 int cmd_agent_hollow(struct mk_client_config *cfg, const struct mk_agent_options *o, unsigned count);
+/* Whether s names a --flannel-backend (vxlan, host-gw, none, wireguard-native). */
+bool cmd_flannel_backend_valid(const char *s);
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 
 /* Takes the Kubernetes components' verbosity flag (-v N, -v=N, --v N, --v=N; N 0..10)

@@ -61,6 +61,12 @@ static void server_help(void)
 	       "  --cluster-dns IP            cluster DNS service address (default 10.96.0.10)\n"
 	       "  --node-name NAME            this node's name (default: hostname)\n"
 	       "  --node-ip IP                this node's address (added to the certificate)\n"
+	       "  --flannel-backend NAME      the cluster's pod network backend, published for\n"
+	       "                              joining agents: vxlan, host-gw, none or\n"
+	       "                              wireguard-native (refused: see README); default:\n"
+	       "                              vxlan to peers on other subnets, direct routes to\n"
+	       "                              the others (flannel's DirectRouting)\n"
+	       "  --flannel-iface NAME        this node's underlay interface for vxlan\n"
 	       "  --disable-agent             run no node agent in this process\n"
 	       "  --disable-controllers       run no scheduler or controllers (bare API server)\n"
 	       "  --secrets-encryption        store Secrets encrypted (AES-256-GCM) with the key in\n"
@@ -249,7 +255,7 @@ int cmd_server(int argc, char **argv)
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
 	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
-	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL, O_MAXCONN };
+	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL, O_MAXCONN, O_A_FLBACKEND, O_A_FLIFACE };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "bind-address", required_argument, NULL, O_BIND },
@@ -281,6 +287,8 @@ int cmd_server(int argc, char **argv)
 		{ "token-auth-file", required_argument, NULL, O_TOKEN_FILE },
 		{ "lb-pool", required_argument, NULL, O_LBPOOL },
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
+		{ "flannel-backend", required_argument, NULL, O_A_FLBACKEND },
+		{ "flannel-iface", required_argument, NULL, O_A_FLIFACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -342,6 +350,13 @@ int cmd_server(int argc, char **argv)
 						       "least 100ms)", optarg);
 			break;
 		case O_A_RUN: f.agent.run_dir = optarg; break;
+		case O_A_FLBACKEND:
+			if (!cmd_flannel_backend_valid(optarg))
+				return cmd_usage_error("server", "invalid --flannel-backend '%s' (vxlan, "
+						       "host-gw, none, wireguard-native)", optarg);
+			f.agent.flannel_backend = optarg;
+			break;
+		case O_A_FLIFACE: f.agent.flannel_iface = optarg; break;
 		case O_A_NETNS: f.agent.netns_dir = optarg; break;
 		case O_A_CG: f.agent.cgroup_parent = optarg; break;
 		case O_A_BRIDGE: f.agent.bridge = optarg; break;
@@ -382,6 +397,10 @@ int cmd_server(int argc, char **argv)
 		return cmd_usage_error("server", "unexpected argument '%s'", argv[optind]);
 	if (f.token && strlen(f.token) < 16)
 		return cmd_usage_error("server", "--token must be at least 16 characters");
+	if (!f.disable_agent && mk_agent_options_check(&f.agent, &err) < 0) {
+		fprintf(stderr, "minik8s server: %s\n", err->msg);
+		return 1;
+	}
 
 	/* signals are taken synchronously by sigwait below; block them for every thread */
 	sigset_t sigs;
@@ -548,6 +567,7 @@ int cmd_server(int argc, char **argv)
 		f.agent.data_dir = f.data_dir;
 		f.agent.cluster_dns = f.cluster_dns;
 		f.agent.cluster_cidr = f.cluster_cidr;
+		f.agent.flannel_publish = true; /* the server's choice is the cluster's */
 		f.agent.stream_client_ca = ca;
 		if (mk_agent_start(agent_client, &f.agent, &agent, &err) < 0)
 			goto out;

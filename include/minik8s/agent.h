@@ -13,7 +13,9 @@
  *     back-off, readiness and liveness probes, and the pod status,
  *   - terminates pods marked for deletion (SIGTERM, grace period, SIGKILL),
  *     removes everything they had on the node, then deletes them from the API,
- *   - routes the other nodes' pod CIDRs via their InternalIPs (same L2), runs the
+ *   - carries pods' traffic to the other nodes with a flannel-style backend
+ *     (overlay.c, routes.c): routes to their pod CIDRs via their InternalIPs on one
+ *     L2, through the VXLAN device mk-vxlan to nodes on other networks, runs the
  *     node's ClusterIP balancer (pkg/proxy) and cluster DNS responder (pkg/dns),
  *   - at start, adopts what a previous agent left running for pods that still
  *     exist and removes everything else (containers, namespaces, addresses, pod
@@ -84,6 +86,14 @@ struct mk_agent_options {
 	bool disable_proxy;	       /* no ClusterIP balancer (nftables) on this node */
 	bool disable_network_policy;   /* no NetworkPolicy enforcement (pkg/netpol) here */
 	bool disable_dns;	       /* no cluster DNS responder on this node */
+	/* how pods reach pods on other nodes (k3s' --flannel-backend): "vxlan",
+	 * "host-gw", "none" or "wireguard-native" (refused: see README); NULL: the
+	 * cluster's choice (the net-conf the server's node publishes), else vxlan
+	 * with direct routes to peers on the same subnet (flannel's DirectRouting) */
+	const char *flannel_backend;
+	const char *flannel_iface;     /* underlay link; NULL: the one holding node_ip */
+	bool flannel_publish;	       /* publish flannel_backend as the cluster's choice
+					* (the server's own agent) */
 };
 
 struct mk_agent;
@@ -94,6 +104,10 @@ struct mk_agent;
  * (mk_agent_stop). */
 int mk_agent_start(struct mk_client *c, const struct mk_agent_options *opts,
 		   struct mk_agent **ret, struct mk_error **err);
+/* Checks what can be checked before anything starts: the flannel backend (an
+ * unknown name; wireguard-native: EOPNOTSUPP, saying whether the kernel lacks
+ * WireGuard). mk_agent_start checks the same. */
+int mk_agent_options_check(const struct mk_agent_options *opts, struct mk_error **err);
 /* Stops the agent's threads and frees it. Pods keep running (a new agent adopts
  * them). Accepts NULL. */
 void mk_agent_stop(struct mk_agent *a);
@@ -104,9 +118,9 @@ const char *mk_agent_pod_cidr(const struct mk_agent *a);
 /* Removes what an agent with these options made on this machine, running or not
  * (`minik8s down`): containers and shims, pod overlay and namespace mounts, pod
  * network namespaces and their veths, the bridge, the cluster DNS address, routes
- * to other nodes, the nftables table, the cgroup parent and the run directory.
- * The data directory (state, images) is left alone. Best effort: every step is
- * tried; returns -1 with the first error if any failed. */
+ * to other nodes, the VXLAN device mk-vxlan, the nftables table, the cgroup parent
+ * and the run directory. The data directory (state, images) is left alone. Best
+ * effort: every step is tried; returns -1 with the first error if any failed. */
 int mk_agent_node_teardown(const struct mk_agent_options *opts, struct mk_error **err);
 
 /* ---- helpers (pure; exported for tests) ------------------------------------ */

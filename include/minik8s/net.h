@@ -2,7 +2,8 @@
  *
  * Objects: named network namespaces (as `ip netns` keeps them: a bind mount of a
  * namespace file under a run directory), bridges, veth pairs, IPv4 addresses and
- * routes, per-namespace sysctls, and a per-node IPAM file.
+ * routes, VXLAN links with their neighbour and FDB entries, per-namespace sysctls,
+ * and a per-node IPAM file.
  *
  * "Node as a network namespace": every netlink operation goes through a
  * struct mk_net_sock, a route socket bound to one network namespace (the caller's,
@@ -163,6 +164,64 @@ struct mk_net_route {
 /* Unicast IPv4 routes of the main table. *ret owned (free()). */
 int mk_net_route_list(struct mk_net_sock *s, struct mk_net_route **ret, size_t *ret_n,
 		      struct mk_error **err);
+
+/* Replaces the route to DST with "via GW dev IFNAME onlink": the gateway need not
+ * be in a subnet of IFNAME (flannel's vxlan routes: a peer's pod CIDR via the
+ * peer's VTEP address on the VXLAN device). */
+int mk_net_route_replace_onlink(struct mk_net_sock *s, const char *dst, const char *gw,
+				const char *ifname, struct mk_error **err);
+
+/* ---- VXLAN, neighbours, FDB (flannel's vxlan backend; vxlan.c) ---------------- */
+
+#define MK_NET_MAC_STRLEN 18 /* "aa:bb:cc:dd:ee:ff" + NUL */
+
+struct mk_net_vxlan_config {
+	const char *name;  /* "mk-vxlan" */
+	uint32_t vni;	   /* VXLAN network identifier (flannel: 1) */
+	uint16_t port;	   /* UDP destination port (flannel: 8472) */
+	const char *local; /* underlay source address "172.31.1.10" */
+	const char *dev;   /* underlay link the tunnel is bound to, or NULL */
+	unsigned mtu;	   /* 0: the kernel's choice (underlay MTU - 50) */
+};
+/* Makes sure VXLAN link NAME exists with this VNI, port, local address and
+ * learning off, and is up; a link of that name with other settings (or of another
+ * type) is deleted and created again. ret_mac (may be NULL) receives its MAC.
+ * Idempotent. */
+int mk_net_vxlan_ensure(struct mk_net_sock *s, const struct mk_net_vxlan_config *c,
+			char ret_mac[MK_NET_MAC_STRLEN], struct mk_error **err);
+
+/* A permanent entry: an IPv4 neighbour (IP -> MAC) or an FDB entry (MAC -> remote
+ * underlay IP) of a link. */
+struct mk_net_neigh {
+	char ip[MK_NET_IP_STRLEN];
+	char mac[MK_NET_MAC_STRLEN];
+};
+/* `ip neigh replace IP lladdr MAC dev IFNAME nud permanent`. */
+int mk_net_neigh_replace(struct mk_net_sock *s, const char *ifname, const char *ip,
+			 const char *mac, struct mk_error **err);
+/* Deletes the neighbour IP of IFNAME; 1 if deleted, 0 if absent. */
+int mk_net_neigh_delete(struct mk_net_sock *s, const char *ifname, const char *ip,
+			struct mk_error **err);
+/* Permanent IPv4 neighbours of IFNAME. *ret owned (free()). */
+int mk_net_neigh_list(struct mk_net_sock *s, const char *ifname, struct mk_net_neigh **ret,
+		      size_t *ret_n, struct mk_error **err);
+/* `bridge fdb replace MAC dev IFNAME dst IP self permanent`. */
+int mk_net_fdb_replace(struct mk_net_sock *s, const char *ifname, const char *mac,
+		       const char *ip, struct mk_error **err);
+/* Deletes the FDB entry MAC -> IP of IFNAME; 1 if deleted, 0 if absent. */
+int mk_net_fdb_delete(struct mk_net_sock *s, const char *ifname, const char *mac,
+		      const char *ip, struct mk_error **err);
+/* FDB entries of IFNAME that have a remote IPv4 address. *ret owned (free()). */
+int mk_net_fdb_list(struct mk_net_sock *s, const char *ifname, struct mk_net_neigh **ret,
+		    size_t *ret_n, struct mk_error **err);
+
+/* The link that carries IPv4 address IP: its name, the address's prefix length and
+ * the link's MTU (each output may be NULL). ENOENT if no link has it. */
+int mk_net_addr_owner(struct mk_net_sock *s, const char *ip, char ret_ifname[MK_NET_IFNAMSIZ],
+		      int *ret_prefix, unsigned *ret_mtu, struct mk_error **err);
+/* Whether the kernel can create links of KIND ("wireguard"): creates and deletes
+ * a probe link. 1 yes, 0 no (the kernel's "Unknown device type"), < 0 on error. */
+int mk_net_link_kind_supported(struct mk_net_sock *s, const char *kind, struct mk_error **err);
 
 /* ---- sysctls (network ones are per namespace) --------------------------------- */
 

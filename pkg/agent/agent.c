@@ -413,6 +413,8 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 {
 	if (!o || !o->node_name || !*o->node_name)
 		return mk_error_set(err, EINVAL, "agent: a node name is required");
+	if (agent_overlay_validate(o, err) < 0)
+		return -1;
 	struct mk_agent *a = mk_malloc0(sizeof(*a));
 	a->c = c;
 	a->epfd = a->wakefd = -1;
@@ -477,6 +479,8 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 	if (agent_node_register(a, err) < 0 || agent_pvc_start(a, err) < 0)
 		goto fail;
 	if (setup_network(a, err) < 0)
+		goto fail;
+	if (agent_overlay_init(a, o, err) < 0)
 		goto fail;
 
 	a->q = mk_workqueue_new(100, a->backoff_max_ms);
@@ -552,6 +556,7 @@ void mk_agent_stop(struct mk_agent *a)
 	if (!a)
 		return;
 	agent_dataplane_stop(a);
+	agent_overlay_free(a);
 	mk_agent_stream_stop(a->stream);
 	pthread_mutex_lock(&a->mu);
 	a->stopping = true;

@@ -100,6 +100,8 @@ struct mk_agent {
 	struct mk_proxy_runner *proxy; /* the node's ClusterIP balancer */
 	struct mk_netpol_runner *netpol; /* NetworkPolicy enforcement (pkg/netpol) */
 	struct agent_routes *routes;   /* other nodes' pod CIDRs (routes.c) */
+	struct agent_overlay *overlay; /* the flannel-style backend (overlay.c) */
+	unsigned pod_mtu;	       /* MTU of new pods' veths; 0: kernel default */
 	struct agent_pvc *pvc;	       /* local-path volumes of this node (pvc.c) */
 	struct mk_dns *dns;	       /* the node's cluster DNS responder */
 	/* the ConfigMaps and Secrets the pods' volumes use, one single-object watch
@@ -223,6 +225,37 @@ struct agent_creds {
 };
 void agent_creds_release(struct agent_creds *c);
 void agent_pull_credentials(struct mk_agent *a, const cJSON *pod, struct agent_creds *ret);
+
+/* overlay.c: the backend that carries pod traffic between nodes (flannel's
+ * host-gw / vxlan / none, k3s' --flannel-backend). _validate runs before anything
+ * else (an unknown backend, or wireguard-native: a clear error); _init after the
+ * node bridge exists: picks the backend (the flag, else the cluster's published
+ * net-conf, else vxlan with direct routing), the underlay link, the pods' MTU, and
+ * publishes the node's flannel annotations. */
+enum agent_backend {
+	AGENT_BACKEND_VXLAN,   /* every peer through mk-vxlan */
+	AGENT_BACKEND_HOST_GW, /* routes via the peers' addresses (one L2 only) */
+	AGENT_BACKEND_NONE,    /* no cross-node routes: the user brings a CNI */
+};
+/* How to reach one peer node. */
+enum agent_peer_path { AGENT_PEER_SKIP, AGENT_PEER_DIRECT, AGENT_PEER_VXLAN, AGENT_PEER_UNREACHABLE };
+#define AGENT_VXLAN_DEV "mk-vxlan"
+int agent_overlay_validate(const struct mk_agent_options *o, struct mk_error **err);
+int agent_overlay_init(struct mk_agent *a, const struct mk_agent_options *o, struct mk_error **err);
+void agent_overlay_free(struct mk_agent *a);
+/* false for backend none: routes.c leaves every route alone. */
+bool agent_overlay_routes_managed(struct mk_agent *a);
+/* The path to a peer whose InternalIP is ip. */
+enum agent_peer_path agent_overlay_peer_path(struct mk_agent *a, const char *ip);
+/* The peer's VTEP (the .0 of its pod CIDR), VTEP MAC and underlay address from its
+ * annotations; -1 when it has not published them (yet). */
+int agent_overlay_peer_vtep(const cJSON *node, const char *cidr, char vtep[MK_NET_IP_STRLEN],
+			    char mac[MK_NET_MAC_STRLEN], char pub[MK_NET_IP_STRLEN]);
+/* Creates mk-vxlan if needed (with this node's VTEP address) and publishes its
+ * MAC; 0 when ready. */
+int agent_overlay_vxlan_ensure(struct mk_agent *a, struct mk_error **err);
+/* A warning (log and Node event) once per peer and address. */
+void agent_overlay_warn_once(struct mk_agent *a, const char *peer, const char *ip);
 
 /* routes.c: cross-node pod routes from the Node informer */
 int agent_routes_start(struct mk_agent *a, const char *cluster_cidr, struct mk_error **err);

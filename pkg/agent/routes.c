@@ -1,11 +1,13 @@
-/* Cross-node pod routes: every other node's pod CIDR via that node's InternalIP,
- * so pods reach pods on other nodes when the nodes share an L2 network (the
- * Vagrant lab, the namespaces of the multi-node test). Level-triggered: a thread
- * recomputes the wanted routes from the Node informer whenever a node changes
- * (and every 30 s), replaces missing or wrong ones and deletes routes into the
- * cluster CIDR that no node claims any more. Device routes (a bridge of this
- * node, or of another agent sharing the namespace) are never touched. Nodes on
- * different L2 segments would need an overlay (VXLAN), which is not done yet. */
+/* Cross-node pod routes, as the backend overlay.c chose says: every other node's
+ * pod CIDR via that node's InternalIP when it is on-link (host-gw, and vxlan's
+ * direct routing: the Vagrant lab, the namespaces of the multi-node test), or via
+ * the peer's VTEP on mk-vxlan with the neighbour and FDB entries that go with it
+ * (vxlan: nodes on different networks); nothing for backend none. Level-triggered:
+ * a thread recomputes the wanted state from the Node informer whenever a node
+ * changes (and every 30 s), replaces missing or wrong routes, neighbours and FDB
+ * entries and deletes routes into the cluster CIDR, and mk-vxlan entries, that no
+ * peer is given any more. Device routes (a bridge of this node, or of another
+ * agent sharing the namespace) are never touched. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -66,60 +68,162 @@ static const char *internal_ip(const cJSON *node)
 	return NULL;
 }
 
+/* one peer's wanted state */
+struct peer {
+	const char *name, *cidr;
+	char gw[MK_NET_IP_STRLEN];	/* next hop: InternalIP (direct) or VTEP (vxlan) */
+	bool vxlan;
+	char mac[MK_NET_MAC_STRLEN];	/* vxlan: the peer's VTEP MAC */
+	char pub[MK_NET_IP_STRLEN];	/* vxlan: the peer's underlay address */
+};
+
+static bool route_ok(const struct mk_net_route *routes, size_t nr, const struct peer *p,
+		     bool *ret_device)
+{
+	bool ok = false;
+	*ret_device = false;
+	for (size_t j = 0; j < nr; j++) {
+		if (strcmp(routes[j].dst, p->cidr))
+			continue;
+		*ret_device = !routes[j].gw[0];
+		ok = !strcmp(routes[j].gw, p->gw) &&
+		     (!p->vxlan || !strcmp(routes[j].ifname, AGENT_VXLAN_DEV));
+	}
+	return ok;
+}
+
+/* mk-vxlan's neighbours and FDB entries: exactly one of each per vxlan peer */
+static void reconcile_vxlan(struct mk_agent *a, const struct peer *peers, size_t np)
+{
+	struct mk_net_neigh *v = NULL;
+	size_t n = 0;
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	for (size_t i = 0; i < np; i++) {
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (!peers[i].vxlan)
+			continue;
+		if (mk_net_neigh_replace(a->node_sock, AGENT_VXLAN_DEV, peers[i].gw, peers[i].mac, &e) < 0 ||
+		    mk_net_fdb_replace(a->node_sock, AGENT_VXLAN_DEV, peers[i].mac, peers[i].pub, &e) < 0)
+			mk_log(MK_LOG_WARN, "agent", "vxlan peer %s: %s", peers[i].name, e->msg);
+	}
+	if (mk_net_neigh_list(a->node_sock, AGENT_VXLAN_DEV, &v, &n, &err) == 0) {
+		for (size_t j = 0; j < n; j++) {
+			bool wanted = false;
+			for (size_t i = 0; i < np && !wanted; i++)
+				wanted = peers[i].vxlan && !strcmp(peers[i].gw, v[j].ip) &&
+					 !strcmp(peers[i].mac, v[j].mac);
+			if (!wanted)
+				mk_net_neigh_delete(a->node_sock, AGENT_VXLAN_DEV, v[j].ip, NULL);
+		}
+		free(v);
+	}
+	v = NULL;
+	n = 0;
+	if (mk_net_fdb_list(a->node_sock, AGENT_VXLAN_DEV, &v, &n, &err) == 0) {
+		for (size_t j = 0; j < n; j++) {
+			bool wanted = false;
+			for (size_t i = 0; i < np && !wanted; i++)
+				wanted = peers[i].vxlan && !strcmp(peers[i].pub, v[j].ip) &&
+					 !strcmp(peers[i].mac, v[j].mac);
+			if (!wanted)
+				mk_net_fdb_delete(a->node_sock, AGENT_VXLAN_DEV, v[j].mac, v[j].ip, NULL);
+		}
+		free(v);
+	}
+}
+
 static void reconcile(struct agent_routes *r)
 {
 	struct mk_agent *a = r->a;
 	struct mk_object **nodes = NULL;
 	struct mk_net_route *routes = NULL;
-	size_t nn = mk_informer_list(r->nodes, &nodes), nr = 0;
+	size_t nn = mk_informer_list(r->nodes, &nodes), nr = 0, np = 0;
+	struct peer *peers = mk_malloc0((nn ? nn : 1) * sizeof(*peers));
+	bool need_vxlan = false, vxlan_ready = false;
 	_cleanup_error_ struct mk_error *err = NULL;
 
+	if (!agent_overlay_routes_managed(a))
+		goto out; /* backend none: the routes are someone else's */
 	if (mk_net_route_list(a->node_sock, &routes, &nr, &err) < 0) {
 		mk_log(MK_LOG_WARN, "agent", "routes: %s", err->msg);
-		mk_object_list_free(nodes, nn);
-		return;
+		goto out;
 	}
-	/* wanted: other nodes' CIDRs via their addresses */
+	/* wanted: other nodes' CIDRs via their addresses, or via mk-vxlan */
 	for (size_t i = 0; i < nn; i++) {
 		const cJSON *n = nodes[i]->json;
 		const char *name = mk_json_get_string(n, "metadata.name");
 		const char *cidr = mk_json_get_string(n, "spec.podCIDR");
 		const char *ip = internal_ip(n);
+		struct peer *p = &peers[np];
 		if (!name || !cidr || !ip || !strcmp(name, a->node_name) || !in_cluster(r, cidr) ||
 		    (a->pod_cidr && !strcmp(cidr, a->pod_cidr)))
 			continue;
-		bool ok = false, device = false;
-		for (size_t j = 0; j < nr; j++) {
-			if (strcmp(routes[j].dst, cidr))
+		p->name = name;
+		p->cidr = cidr;
+		switch (agent_overlay_peer_path(a, ip)) {
+		case AGENT_PEER_SKIP:
+			continue;
+		case AGENT_PEER_UNREACHABLE:
+			agent_overlay_warn_once(a, name, ip);
+			continue;
+		case AGENT_PEER_DIRECT:
+			snprintf(p->gw, sizeof(p->gw), "%s", ip);
+			break;
+		case AGENT_PEER_VXLAN:
+			/* our device (and its published MAC) first: the peer waits for it
+			 * as we wait for its */
+			need_vxlan = true;
+			if (agent_overlay_peer_vtep(n, cidr, p->gw, p->mac, p->pub) < 0) {
+				mk_log(MK_LOG_DEBUG, "agent", "vxlan peer %s: no VTEP published yet", name);
 				continue;
-			device = !routes[j].gw[0];
-			ok = !strcmp(routes[j].gw, ip);
+			}
+			p->vxlan = true;
+			break;
 		}
-		if (ok || device)
+		np++;
+	}
+	if (need_vxlan) {
+		_cleanup_error_ struct mk_error *e = NULL;
+		vxlan_ready = agent_overlay_vxlan_ensure(a, &e) == 0;
+		if (!vxlan_ready)
+			mk_log(MK_LOG_WARN, "agent", "%s", e->msg);
+		else
+			reconcile_vxlan(a, peers, np);
+	} else if (mk_net_link_exists(a->node_sock, AGENT_VXLAN_DEV, NULL) == 1) {
+		reconcile_vxlan(a, peers, 0); /* peers gone: their entries go */
+	}
+	for (size_t i = 0; i < np; i++) {
+		struct peer *p = &peers[i];
+		bool device;
+		if (route_ok(routes, nr, p, &device) || device || (p->vxlan && !vxlan_ready))
 			continue;
 		_cleanup_error_ struct mk_error *e = NULL;
-		if (mk_net_route_replace(a->node_sock, cidr, ip, NULL, &e) < 0)
-			mk_log(MK_LOG_WARN, "agent", "route %s via %s (node %s): %s", cidr, ip, name,
-			       e->msg);
+		int rc = p->vxlan ? mk_net_route_replace_onlink(a->node_sock, p->cidr, p->gw,
+								AGENT_VXLAN_DEV, &e)
+				  : mk_net_route_replace(a->node_sock, p->cidr, p->gw, NULL, &e);
+		if (rc < 0)
+			mk_log(MK_LOG_WARN, "agent", "route %s via %s%s (node %s): %s", p->cidr, p->gw,
+			       p->vxlan ? " dev " AGENT_VXLAN_DEV : "", p->name, e->msg);
 		else
-			mk_log(MK_LOG_INFO, "agent", "route %s via %s (node %s)", cidr, ip, name);
+			mk_log(MK_LOG_INFO, "agent", "route %s via %s%s (node %s)", p->cidr, p->gw,
+			       p->vxlan ? " dev " AGENT_VXLAN_DEV " onlink" : "", p->name);
 	}
-	/* unwanted: gateway routes into the cluster CIDR that no other node claims */
+	/* unwanted: gateway routes into the cluster CIDR that no peer is given */
 	for (size_t j = 0; j < nr; j++) {
 		bool wanted = false;
 		if (!routes[j].gw[0] || !in_cluster(r, routes[j].dst))
 			continue;
-		for (size_t i = 0; i < nn && !wanted; i++) {
-			const char *cidr = mk_json_get_string(nodes[i]->json, "spec.podCIDR");
-			const char *name = mk_json_get_string(nodes[i]->json, "metadata.name");
-			wanted = cidr && name && strcmp(name, a->node_name) && !strcmp(cidr, routes[j].dst);
-		}
+		for (size_t i = 0; i < np && !wanted; i++)
+			wanted = !strcmp(peers[i].cidr, routes[j].dst);
 		if (wanted)
 			continue;
 		_cleanup_error_ struct mk_error *e = NULL;
 		if (mk_net_route_delete(a->node_sock, routes[j].dst, &e) < 0)
 			mk_log(MK_LOG_WARN, "agent", "remove route %s: %s", routes[j].dst, e->msg);
 	}
+out:
+	free(peers);
 	free(routes);
 	mk_object_list_free(nodes, nn);
 }

@@ -187,7 +187,8 @@ int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *
 		char addr[MK_NET_CIDR_STRLEN + 4];
 		snprintf(addr, sizeof(addr), "%s/%d", st->ip, a->prefix);
 		struct mk_net_pod_config pc = { .id = st->uid, .netns_fd = fd, .bridge = a->bridge,
-						.address = addr, .gateway = a->gateway };
+						.address = addr, .gateway = a->gateway,
+						.mtu = a->pod_mtu };
 		if (mk_net_pod_attach(a->node_sock, &pc, NULL, err) < 0)
 			return -1;
 	}

@@ -2,8 +2,9 @@
  * the kernel and under its run directory, whether or not an agent still knows
  * about it — containers and their shims, overlay and namespace mounts, pod
  * network namespaces (their veths go with them), the bridge, the cluster DNS
- * address, the nftables table, routes to other nodes, the cgroup parent, and the
- * run directory. Each step goes on after a failure; the first error is reported. */
+ * address, the nftables table, routes to other nodes, the VXLAN device mk-vxlan,
+ * the cgroup parent, and the run directory. Each step goes on after a failure;
+ * the first error is reported. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -111,6 +112,9 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 		    e->code == ENODEV)
 			mk_error_free(&e);
 		keep_first(err, &e);
+		/* the vxlan device (its routes, neighbours and FDB entries go with it) */
+		if (mk_net_link_delete(s, AGENT_VXLAN_DEV, &e) < 0)
+			keep_first(err, &e);
 		struct mk_net_route *routes = NULL;
 		size_t nr = 0;
 		const char *cc = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16";

@@ -17,8 +17,9 @@ static int parse_dst(const char *dst, struct in_addr *a, int *prefix, struct mk_
 	return parse_ipv4(dst, 1, a, prefix, err);
 }
 
-int route_modify_locked(struct mk_net_sock *s, const char *dst, const char *gw,
-			const char *ifname, int flags, struct mk_error **err)
+static int route_modify_nh_locked(struct mk_net_sock *s, const char *dst, const char *gw,
+				  const char *ifname, int flags, unsigned nh_flags,
+				  struct mk_error **err)
 {
 	_cleanup_route_ struct rtnl_route *rt = NULL;
 	_cleanup_nladdr_ struct nl_addr *dst_addr = NULL, *gw_addr = NULL;
@@ -63,6 +64,8 @@ int route_modify_locked(struct mk_net_sock *s, const char *dst, const char *gw,
 	}
 	if (l)
 		rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(l));
+	if (nh_flags)
+		rtnl_route_nh_set_flags(nh, nh_flags);
 	rtnl_route_add_nexthop(rt, nh); /* rt owns nh */
 	r = rtnl_route_add(s->nl, rt, flags);
 	if (r < 0)
@@ -70,6 +73,22 @@ int route_modify_locked(struct mk_net_sock *s, const char *dst, const char *gw,
 				flags & NLM_F_REPLACE ? "replace" : "add", dst, gw ? " via " : "",
 				gw ? gw : "");
 	return 0;
+}
+
+int route_modify_locked(struct mk_net_sock *s, const char *dst, const char *gw,
+			const char *ifname, int flags, struct mk_error **err)
+{
+	return route_modify_nh_locked(s, dst, gw, ifname, flags, 0, err);
+}
+
+int mk_net_route_replace_onlink(struct mk_net_sock *s, const char *dst, const char *gw,
+				const char *ifname, struct mk_error **err)
+{
+	SOCK_LOCK(s);
+	if (!gw || !ifname)
+		return mk_error_set(err, EINVAL, "onlink route to '%s' needs a gateway and a link",
+				    dst);
+	return route_modify_nh_locked(s, dst, gw, ifname, NLM_F_REPLACE, RTNH_F_ONLINK, err);
 }
 
 int mk_net_route_add(struct mk_net_sock *s, const char *dst, const char *gw,

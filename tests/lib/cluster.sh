@@ -9,6 +9,11 @@
 # Everything lives in namespaces created here; nothing touches the root namespace's
 # links, addresses, routes or nftables.
 #
+# CL_LAYOUT=routed (set before sourcing): no L2 between the nodes. The "switch"
+# namespace is a router instead: node K's eth0 has $CL_RNET.K.10/24 on a subnet of
+# its own, the router's end vK has $CL_RNET.K.1/24 and forwards between them, and
+# each node's default route points at its own router address (the overlay test).
+#
 # Each node runs `minik8s up` inside its namespace (nsenter --net only: the mount
 # namespace is shared, so overlays and pod namespace files stay visible to the test)
 # with its own --data-dir, --run-dir, --netns-dir and --cgroup-parent, all under $T.
@@ -28,17 +33,27 @@
 #   KC ARGS...                    /usr/bin/kubectl with node 1's kubeconfig, inside node 1
 CL_NODES=${CL_NODES:-3}
 CL_ID=${CL_ID:-mkc$$}
+CL_LAYOUT=${CL_LAYOUT:-bridge}
 CL_NET=${CL_NET:-192.168.240}
+CL_RNET=${CL_RNET:-172.31}
 CL_GW=$CL_NET.1
 CL_SW=$CL_ID-sw
 CL_KUBECONFIG=$T/kubeconfig
 CL_PORT=6443
-CL_SERVER=https://$CL_NET.11:$CL_PORT
+if [ "$CL_LAYOUT" = routed ]; then
+	cl_ip() { echo "$CL_RNET.$1.10"; }
+	cl_gw() { echo "$CL_RNET.$1.1"; }
+	cl_subnet() { echo "$CL_RNET.$1.0/24"; }
+else
+	cl_ip() { echo "$CL_NET.$((10 + $1))"; }
+	cl_gw() { echo "$CL_GW"; }
+	cl_subnet() { echo "$CL_NET.0/24"; }
+fi
+CL_SERVER=https://$(cl_ip 1):$CL_PORT
 KUBECTL=${KUBECTL:-$(command -v /usr/bin/kubectl kubectl | head -1)}
 CL_UP_TIMEOUT=${CL_UP_TIMEOUT:-150}
 
 cl_ns() { echo "$CL_ID-n$1"; }
-cl_ip() { echo "$CL_NET.$((10 + $1))"; }
 cl_name() { echo "node$1"; }
 cl_dir() { echo "$T/node$1"; }
 cl_data() { echo "$T/node$1/data"; }
@@ -62,6 +77,7 @@ cluster_underlay() {
 	ip netns add "$CL_SW" || return 1
 	on_exit cluster_teardown
 	ip -n "$CL_SW" link set lo up
+	[ "$CL_LAYOUT" = routed ] && { cl_router; return; }
 	ip -n "$CL_SW" link add br0 type bridge || return 1
 	ip -n "$CL_SW" addr add "$CL_GW/24" dev br0
 	ip -n "$CL_SW" link set br0 up
@@ -75,6 +91,24 @@ cluster_underlay() {
 		ip -n "$ns" addr add "$(cl_ip "$n")/24" dev eth0
 		ip -n "$ns" link set eth0 up
 		ip -n "$ns" route add default via "$CL_GW"
+		mkdir -p "$(cl_dir "$n")"
+	done
+}
+
+# the routed layout: one subnet per node, the switch namespace routes between them
+cl_router() {
+	local n ns
+	ip netns exec "$CL_SW" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for ((n = 1; n <= CL_NODES; n++)); do
+		ns=$(cl_ns "$n")
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		ip -n "$CL_SW" link add "v$n" type veth peer name eth0 netns "$ns" || return 1
+		ip -n "$CL_SW" addr add "$(cl_gw "$n")/24" dev "v$n"
+		ip -n "$CL_SW" link set "v$n" up
+		ip -n "$ns" addr add "$(cl_ip "$n")/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via "$(cl_gw "$n")"
 		mkdir -p "$(cl_dir "$n")"
 	done
 }
@@ -134,8 +168,8 @@ cluster_leftovers() {
 		l=$(ip -n "$ns" -4 -o addr show 2>/dev/null | awk '{print $2"="$4}' |
 			grep -vx -e "lo=127.0.0.1/8" -e "eth0=$(cl_ip "$n")/24" | tr '\n' ' ')
 		[ -n "$l" ] && echo "addresses($l)"
-		l=$(ip -n "$ns" -4 route show 2>/dev/null | grep -v -e "^default via $CL_GW" \
-			-e "^$CL_NET.0/24 dev eth0" | tr '\n' ';')
+		l=$(ip -n "$ns" -4 route show 2>/dev/null | grep -v -e "^default via $(cl_gw "$n")" \
+			-e "^$(cl_subnet "$n") dev eth0" | tr '\n' ';')
 		[ -n "$l" ] && echo "routes($l)"
 		l=$(ip -n "$ns" -4 route show table all 2>/dev/null | grep -c '10\.96\.\|10\.244\.')
 		[ "$l" != 0 ] && echo "cluster-routes($l)"
