@@ -18,6 +18,9 @@ PROXYCTL=$B/proxyctl
 CONNRATE=$B/connrate
 GEN="python3 $ROOT/bench/proxy/gen_kubeproxy.py"
 SKIP_KP_NFT_10K=${SKIP_KP_NFT_10K:-}
+# PARTS=datapath runs the data-path part alone (for profiling), PARTS=rules the other
+PARTS=${PARTS:-rules,datapath}
+ROUNDS=${ROUNDS:-3}
 T=$(mktemp -d /tmp/minik8s-bench-proxy.XXXXXX)
 ID=$$
 NSS=()
@@ -39,6 +42,7 @@ command -v iptables-legacy-restore >/dev/null || { echo "iptables-legacy-restore
 px() { "$PROXYCTL" --netns "/run/netns/$1" --cidr 10.244.0.0/16 --bridge mk0; }
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/"; }
 
+if [[ ,$PARTS, == *,rules,* ]]; then
 echo "--- rules: time to program (N services x 3 endpoints)"
 printf '%-34s %12s %12s %18s\n' "" "1,000" "10,000" "1 change @10,000"
 # pkg/proxy: full sync into a fresh netns, then 20 single-endpoint changes (median)
@@ -82,6 +86,8 @@ fi
 printf '%-34s %10s ms %10s ms %13s ms\n' "kube-proxy nftables (nft -f)" "$k1000" "$k10000" "$kchg"
 echo "anchors: minik8s 10k <= 500 ms, change <= 5 ms; kube-proxy nft ~141 ms/change; DESIGN: kube-proxy nft 10k 52 s, iptables-legacy 10k 1.0 s"
 for n in 1000 10000; do ip netns del mkpxb$ID-m$n; ip netns del mkpxb$ID-i$n; ip netns del mkpxb$ID-k$n 2>/dev/null; done
+fi
+[[ ,$PARTS, == *,datapath,* ]] || exit 0
 
 echo "--- data path: new TCP connections/s from a pod (10,000 services programmed)"
 NODE=mkpxb$ID-node
@@ -116,10 +122,13 @@ pxc() { echo "$*" >&"${PX[1]}"; local l; read -r -t 60 l <&"${PX[0]}"; echo "$l"
 r1=$(pxc synth 10000 3); r2=$(pxc apply "$T/dp.json")
 [[ "$r1" == ok* && "$r2" == ok* ]] || { echo "programming failed: $r1 / $r2"; exit 1; }
 sleep 0.3
-C() { ip netns exec mkpxb$ID-cli "$CONNRATE" client "$@" 2000; }
-for round in 1 2; do
-	printf 'round %s: pod IP direct: %-40s service #1: %-40s service #10,000: %s\n' "$round" \
-		"$(C 10.244.1.3 8080)" "$(C 10.96.0.1 80)" "$(C 10.96.39.16 80)"
+# the three targets interleaved in 100 ms slices (20 x 3 per round), so that the
+# load of a shared machine falls on each alike; ratios are to the pod IP
+for round in $(seq "$ROUNDS"); do
+	echo "round $round:"
+	ip netns exec mkpxb$ID-cli "$CONNRATE" compare 20 100 10.244.1.3:8080 10.96.0.1:80 10.96.39.16:80 |
+		sed -e 's/^10.244.1.3:8080/  pod IP direct  /' -e 's/^10.96.0.1:80/  service #1     /' \
+			-e 's/^10.96.39.16:80/  service #10,000/'
 done
 pxc quit >/dev/null
 exit 0
