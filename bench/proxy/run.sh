@@ -130,5 +130,15 @@ for round in $(seq "$ROUNDS"); do
 		sed -e 's/^10.244.1.3:8080/  pod IP direct  /' -e 's/^10.96.0.1:80/  service #1     /' \
 			-e 's/^10.96.39.16:80/  service #10,000/'
 done
+# PERF_DIR=DIR: perf record -a -g of 3 s of pod-direct and 3 s of service #1 alone
+# (DIR/direct.data, DIR/service.data; linux-perf from scripts/deps.sh bench)
+if [ -n "${PERF_DIR:-}" ]; then
+	mkdir -p "$PERF_DIR"
+	for t in direct:10.244.1.3:8080 service:10.96.0.1:80; do
+		perf record -q -a -g -o "$PERF_DIR/${t%%:*}.data" -- \
+			ip netns exec mkpxb$ID-cli "$CONNRATE" compare 1 3000 "${t#*:}" >/dev/null 2>&1
+	done
+	echo "perf data in $PERF_DIR (perf report -i ... --comm connrate --no-children)"
+fi
 pxc quit >/dev/null
 exit 0

@@ -4,8 +4,11 @@
  *
  * Layout (few chains, data in maps: DESIGN "Data plane notes"):
  *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject / drop
- *            (LoadBalancer ingress addresses too: goto xl_N, or lb_N under
- *            externalTrafficPolicy Local)
+ *            (LoadBalancer ingress addresses of Cluster-policy services too:
+ *            goto xl_N); looked up first in chain services, so a ClusterIP's
+ *            new connection costs one map lookup and no fib lookup
+ *   map svx  the same for the LB addresses of externalTrafficPolicy Local
+ *            services (goto lb_N), looked up after map scv
  *   map np   { l4proto . nodePort : verdict }           goto np_N (nl_N: Local)
  *   map ep   { ip . l4proto . port . index : endpointIP . endpointPort }
  *            (NodePorts use ip 0.0.0.0 and the node port; each frontend has

@@ -160,6 +160,9 @@ void nbatch_sets(struct nbatch *b)
 {
 	/* clusterIP . l4proto . port : verdict */
 	put_set(b, "svc", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
+	/* the same for the external addresses of Local services (svc holds no key
+	 * of scv, so that it can be looked up first) */
+	put_set(b, "svx", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
 	/* the same for traffic from the cluster's pods or the node itself to the
 	 * external frontends of Local services (address 0 for NodePorts) */
 	put_set(b, "scv", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);

@@ -36,7 +36,7 @@ struct chainref {
 struct fstate {
 	uint32_t ip;		/* key address; 0 for the NodePort */
 	uint16_t port;
-	bool np;		/* in the np map (else svc) */
+	bool np;		/* in the np map (else svc, svx or scv: vmap_of) */
 	bool ext;		/* NodePort or LB address (masqueraded unless local) */
 	bool local;		/* Local policy: the node's endpoints, client address kept */
 	bool sc;		/* the twin of a Local external frontend for traffic from
@@ -438,6 +438,12 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	 *   [ip saddr CIDR | fib saddr type local] ip daddr . l4proto . th dport vmap @scv
 	 *   [same] fib daddr type local ip daddr != 127.0.0.0/8 0 . l4proto . th dport vmap @scv */
 	uint32_t local = RTN_LOCAL, m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
+	/* first, the ClusterIPs (the data path's hot case: one lookup, no fib):
+	 * ip daddr . meta l4proto . th dport vmap @svc; its keys are in no other map */
+	r = rule_new("services");
+	load_frontend(r, false, false);
+	rule_lookup(r, "svc", R(1), NFT_REG_VERDICT);
+	nbatch_rule(b, r);
 	for (int from = p->cidr ? 0 : 1; from < 2; from++)
 		for (int np = 0; np < 2; np++) {
 			r = rule_new("services");
@@ -460,10 +466,11 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 			rule_lookup(r, "scv", R(1), NFT_REG_VERDICT);
 			nbatch_rule(b, r);
 		}
-	/* services: ip daddr . meta l4proto . th dport vmap @svc */
+	/* the external addresses of Local services, after their twins in scv:
+	 * ip daddr . meta l4proto . th dport vmap @svx */
 	r = rule_new("services");
 	load_frontend(r, false, false);
-	rule_lookup(r, "svc", R(1), NFT_REG_VERDICT);
+	rule_lookup(r, "svx", R(1), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
 	/* fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @np */
 	r = rule_new("services");
@@ -713,16 +720,26 @@ static void epset_elem(struct nbatch *b, enum elem_op op, const struct fstate *f
 	nbatch_elem(b, op, "epset", k, 20, NULL, 0, NULL);
 }
 
+/* The verdict map of a frontend: svc is looked up first in chain services, so it
+ * holds only keys that no scv element shares (ClusterIPs, and the external
+ * addresses of Cluster-policy services); svx, looked up after scv, the external
+ * addresses of Local services, whose twins in scv win for traffic from inside. */
+static const char *vmap_of(const struct fstate *f)
+{
+	if (f->sc) /* scv key: address (0 for a NodePort) . l4proto . port */
+		return "scv";
+	if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
+		return "np";
+	return f->ext && f->local ? "svx" : "svc";
+}
+
 static void vmap_elem(struct nbatch *b, enum elem_op op, uint8_t proto, const struct fstate *f)
 {
 	uint8_t k[12];
 	key_svc(k, f->ip, proto, f->port);
-	if (f->sc) /* scv key: address (0 for a NodePort) . l4proto . port */
-		nbatch_elem(b, op, "scv", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
-	else if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
-		nbatch_elem(b, op, "np", k + 4, 8, NULL, 0, f->c ? f->c->name : f->empty);
-	else
-		nbatch_elem(b, op, "svc", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
+	const char *map = vmap_of(f);
+	bool np = !strcmp(map, "np");
+	nbatch_elem(b, op, map, np ? k + 4 : k, np ? 8 : 12, NULL, 0, f->c ? f->c->name : f->empty);
 }
 
 static void note_gone(struct mk_proxy *p, uint8_t proto, const struct mk_proxy_endpoint *e)
@@ -963,15 +980,17 @@ static int send_batch(struct mk_proxy *p, struct nbatch *b, struct mk_error **er
  * few messages. */
 static void emit_all(struct mk_proxy *p, struct nbatch *b)
 {
-	for (int pass = 0; pass < 3; pass++)
+	/* 0: ep, 1: epset, 2: map svc, 3: the other verdict maps */
+	for (int pass = 0; pass < 4; pass++)
 		for (size_t i = 0; i < p->nbuckets; i++)
 			for (struct sstate *st = p->buckets[i]; st; st = st->next)
 				for (size_t j = 0; j < st->n_ports; j++) {
 					struct pstate *ps = &st->ports[j];
 					for (size_t k = 0; k < ps->nfe; k++) {
 						struct fstate *f = &ps->fe[k];
-						if (pass == 2) {
-							vmap_elem(b, ELEM_ADD, ps->proto, f);
+						if (pass >= 2) {
+							if ((pass == 2) == !strcmp(vmap_of(f), "svc"))
+								vmap_elem(b, ELEM_ADD, ps->proto, f);
 							continue;
 						}
 						if (pass == 1 && (!st->aff || f->sc))
