@@ -221,4 +221,26 @@ unsigned mk_proxy_runner_full_syncs(struct mk_proxy_runner *r);
 /* Stops the threads and frees; leaves the table in place. Accepts NULL. */
 void mk_proxy_stop(struct mk_proxy_runner *r);
 
+/* ---- nftables batch buffer (shared with pkg/netpol) ----------------------------------- */
+
+/* The netlink messages of one nftables transaction being built: a growable
+ * buffer whose new bytes are zeroed (libnftnl writes attributes without
+ * zeroing their padding). pkg/proxy and pkg/netpol build their batches in it;
+ * it lives here as pkg/proxy is the larger user and pkg/netpol links it anyway. */
+struct nlmsghdr;
+struct mk_nlbuf {
+	char *data;
+	size_t len, cap;
+	uint32_t seq; /* of the next message */
+};
+/* Room for need more bytes at the end (a pointer to it; moves data). Aborts
+ * when out of memory, as mk_malloc0 does. */
+char *mk_nlbuf_reserve(struct mk_nlbuf *b, size_t need);
+/* Appends the message just built at mk_nlbuf_reserve's pointer. */
+void mk_nlbuf_commit(struct mk_nlbuf *b, const struct nlmsghdr *nlh);
+/* NFNL_MSG_BATCH_BEGIN / _END, with the next sequence numbers. */
+void mk_nlbuf_batch_begin(struct mk_nlbuf *b);
+void mk_nlbuf_batch_end(struct mk_nlbuf *b);
+void mk_nlbuf_release(struct mk_nlbuf *b);
+
 #endif
