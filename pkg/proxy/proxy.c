@@ -62,7 +62,6 @@ struct sstate {
 	uint32_t cip, aff;
 	size_t n_ports;
 	struct pstate *ports;
-	struct sstate *next;
 };
 
 struct mk_proxy {
@@ -71,8 +70,7 @@ struct mk_proxy {
 	uint32_t cidr_net, cidr_mask; /* network order */
 	struct mnl_socket *nl, *ct;
 	uint32_t seq;
-	struct sstate **buckets;
-	size_t nbuckets, nsvc;
+	struct mk_hmap svcs; /* service key -> struct sstate */
 	struct chainref *chains;
 	bool stale;
 	bool defer_elems; /* full sync: port_add leaves the elements to emit_all */
@@ -194,8 +192,7 @@ int mk_proxy_new(const struct mk_proxy_options *opts, struct mk_proxy **ret, str
 	p->opts.cluster_cidr = p->cidr;
 	p->opts.bridge = p->bridge;
 	p->opts.netns_fd = -1;
-	p->nbuckets = 1024;
-	p->buckets = mk_malloc0(p->nbuckets * sizeof(*p->buckets));
+	mk_hmap_init(&p->svcs);
 	p->seq = (uint32_t)time(NULL) << 8;
 	p->stale = true;
 	if (p->cidr && parse_cidr(p->cidr, &p->cidr_net, &p->cidr_mask) < 0) {
@@ -241,21 +238,26 @@ static void port_free(struct pstate *ps)
 	ps->nfe = 0;
 }
 
+static void svc_free(struct sstate *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_ports; i++)
+		port_free(&st->ports[i]);
+	free(st->ports);
+	free(st->key);
+	free(st);
+}
+
+static void svc_free_v(void *v)
+{
+	svc_free(v);
+}
+
 static void state_clear(struct mk_proxy *p)
 {
-	for (size_t i = 0; i < p->nbuckets; i++) {
-		struct sstate *s = p->buckets[i], *next;
-		for (; s; s = next) {
-			next = s->next;
-			for (size_t j = 0; j < s->n_ports; j++)
-				port_free(&s->ports[j]);
-			free(s->ports);
-			free(s->key);
-			free(s);
-		}
-		p->buckets[i] = NULL;
-	}
-	p->nsvc = 0;
+	mk_hmap_release(&p->svcs, svc_free_v);
+	mk_hmap_init(&p->svcs);
 	struct chainref *c = p->chains, *next;
 	for (; c; c = next) {
 		next = c->next;
@@ -269,7 +271,7 @@ void mk_proxy_free(struct mk_proxy *p)
 	if (!p)
 		return;
 	state_clear(p);
-	free(p->buckets);
+	mk_hmap_release(&p->svcs, NULL);
 	if (p->nl)
 		mnl_socket_close(p->nl);
 	if (p->ct)
@@ -290,7 +292,7 @@ const struct mk_proxy_stats *mk_proxy_last_stats(const struct mk_proxy *p)
 
 size_t mk_proxy_service_count(const struct mk_proxy *p)
 {
-	return p->nsvc;
+	return p->svcs.n;
 }
 
 int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err)
@@ -298,48 +300,6 @@ int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err)
 	if (!p->nl)
 		return mk_error_set(err, EINVAL, "dry-run proxy has no kernel");
 	return nft_table_exists(p->nl, &p->seq, err);
-}
-
-/* ---- the record: hash of services by key ------------------------------------------ */
-
-static size_t hash_str(const char *s)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static struct sstate **slot_of(struct mk_proxy *p, const char *key)
-{
-	struct sstate **pp = &p->buckets[hash_str(key) & (p->nbuckets - 1)];
-	while (*pp && strcmp((*pp)->key, key) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void state_insert(struct mk_proxy *p, struct sstate *s)
-{
-	if (p->nsvc >= p->nbuckets) {
-		size_t nb = p->nbuckets * 2;
-		struct sstate **b = mk_malloc0(nb * sizeof(*b));
-		for (size_t i = 0; i < p->nbuckets; i++) {
-			struct sstate *x = p->buckets[i], *next;
-			for (; x; x = next) {
-				next = x->next;
-				size_t h = hash_str(x->key) & (nb - 1);
-				x->next = b[h];
-				b[h] = x;
-			}
-		}
-		free(p->buckets);
-		p->buckets = b;
-		p->nbuckets = nb;
-	}
-	struct sstate **pp = slot_of(p, s->key);
-	s->next = NULL;
-	*pp = s;
-	p->nsvc++;
 }
 
 #define SC_INDEX 0x80000000u
@@ -956,17 +916,6 @@ static void svc_del(struct mk_proxy *p, struct nbatch *b, struct sstate *st)
 	st->n_ports = 0;
 }
 
-static void svc_free(struct sstate *st)
-{
-	if (!st)
-		return;
-	for (size_t i = 0; i < st->n_ports; i++)
-		port_free(&st->ports[i]);
-	free(st->ports);
-	free(st->key);
-	free(st);
-}
-
 /* ---- operations ----------------------------------------------------------------------- */
 
 static int send_batch(struct mk_proxy *p, struct nbatch *b, struct mk_error **err)
@@ -976,35 +925,37 @@ static int send_batch(struct mk_proxy *p, struct nbatch *b, struct mk_error **er
 	return nbatch_send(b, p->nl, err);
 }
 
+static void emit_port(struct nbatch *b, int pass, const struct sstate *st, const struct pstate *ps)
+{
+	for (size_t k = 0; k < ps->nfe; k++) {
+		const struct fstate *f = &ps->fe[k];
+		if (pass >= 2) {
+			if ((pass == 2) == !strcmp(vmap_of(f), "svc"))
+				vmap_elem(b, ELEM_ADD, ps->proto, f);
+			continue;
+		}
+		if (pass == 1 && (!st->aff || f->sc))
+			continue;
+		for (size_t e = 0; e < f->n; e++) {
+			if (pass == 0)
+				ep_elem(b, ELEM_ADD, f, ps->proto, (uint32_t)e, &f->slots[e]);
+			else
+				epset_elem(b, ELEM_ADD, f, ps->proto, &f->slots[e]);
+		}
+	}
+}
+
 /* All elements of the recorded state, grouped by set so that they pack into
  * few messages. */
 static void emit_all(struct mk_proxy *p, struct nbatch *b)
 {
 	/* 0: ep, 1: epset, 2: map svc, 3: the other verdict maps */
 	for (int pass = 0; pass < 4; pass++)
-		for (size_t i = 0; i < p->nbuckets; i++)
-			for (struct sstate *st = p->buckets[i]; st; st = st->next)
-				for (size_t j = 0; j < st->n_ports; j++) {
-					struct pstate *ps = &st->ports[j];
-					for (size_t k = 0; k < ps->nfe; k++) {
-						struct fstate *f = &ps->fe[k];
-						if (pass >= 2) {
-							if ((pass == 2) == !strcmp(vmap_of(f), "svc"))
-								vmap_elem(b, ELEM_ADD, ps->proto, f);
-							continue;
-						}
-						if (pass == 1 && (!st->aff || f->sc))
-							continue;
-						for (size_t e = 0; e < f->n; e++) {
-							if (pass == 0)
-								ep_elem(b, ELEM_ADD, f, ps->proto, (uint32_t)e,
-									&f->slots[e]);
-							else
-								epset_elem(b, ELEM_ADD, f, ps->proto,
-									   &f->slots[e]);
-						}
-					}
-				}
+		for (struct mk_hmap_iter it = MK_HMAP_ITER_INIT; mk_hmap_iter_next(&p->svcs, &it);) {
+			const struct sstate *st = it.e->val;
+			for (size_t j = 0; j < st->n_ports; j++)
+				emit_port(b, pass, st, &st->ports[j]);
+		}
 }
 
 static uint64_t fe_key(const struct fwant *w, uint8_t proto)
@@ -1076,8 +1027,7 @@ int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d, str
 	add_static(p, &b);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct mk_proxy_service *s = d->services[i];
-		struct sstate **pp = slot_of(p, s->key);
-		if (*pp)
+		if (mk_hmap_has(&p->svcs, s->key))
 			continue; /* duplicate key: first wins */
 		_cleanup_(mk_proxy_service_freep) struct mk_proxy_service *ok = mk_proxy_service_dup(s);
 		size_t w = 0;
@@ -1091,7 +1041,8 @@ int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d, str
 			ok->ports[w++] = ok->ports[j];
 		}
 		ok->n_ports = w;
-		state_insert(p, svc_add(p, &b, ok));
+		struct sstate *st = svc_add(p, &b, ok);
+		mk_hmap_put(&p->svcs, st->key, st);
 	}
 	p->defer_elems = false;
 	emit_all(p, &b);
@@ -1119,8 +1070,7 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 		return mk_error_set(err, ESTALE, "proxy state is stale: a full sync is needed");
 	if (svc && strcmp(svc->key, key) != 0)
 		return mk_error_set(err, EINVAL, "service key '%s' does not match '%s'", svc->key, key);
-	struct sstate **pp = slot_of(p, key);
-	struct sstate *old = *pp;
+	struct sstate *old = mk_hmap_get(&p->svcs, key);
 	struct nbatch b;
 	nbatch_init(&b, &p->stats);
 	p->n_gone = 0;
@@ -1158,12 +1108,13 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 	} else {
 		if (old) {
 			svc_del(p, &b, old);
-			*pp = old->next;
+			mk_hmap_del(&p->svcs, key);
 			svc_free(old);
-			p->nsvc--;
 		}
-		if (svc)
-			state_insert(p, svc_add(p, &b, svc));
+		if (svc) {
+			struct sstate *st = svc_add(p, &b, svc);
+			mk_hmap_put(&p->svcs, st->key, st);
+		}
 	}
 	nbatch_end(&b);
 	if (b.st->messages == 0) {
