@@ -381,9 +381,14 @@ static void ifname_cmp(struct nftnl_rule *r, uint32_t key, uint32_t op, const ch
 	rule_cmp(r, R(1), op, buf, IFNAMSIZ);
 }
 
+static void add_services(struct mk_proxy *p, struct nbatch *b);
+static void add_reject_drop(struct nbatch *b);
+static void add_dstnat(struct nbatch *b);
+static void add_postrouting(struct mk_proxy *p, struct nbatch *b);
+
+/* The table's sets, base chains and their rules, reject and drop. */
 static void add_static(struct mk_proxy *p, struct nbatch *b)
 {
-	struct nftnl_rule *r;
 	nbatch_sets(b);
 	nbatch_chain(b, "services", -1, 0, false);
 	nbatch_chain(b, "reject", -1, 0, false);
@@ -391,7 +396,15 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	nbatch_chain(b, "prerouting", NF_INET_PRE_ROUTING, -100 /* dstnat */, false);
 	nbatch_chain(b, "output", NF_INET_LOCAL_OUT, -100 /* dstnat */, false);
 	nbatch_chain(b, "postrouting", NF_INET_POST_ROUTING, 100 /* srcnat */, false);
+	add_services(p, b);
+	add_reject_drop(b);
+	add_dstnat(b);
+	add_postrouting(p, b);
+}
 
+static void add_services(struct mk_proxy *p, struct nbatch *b)
+{
+	struct nftnl_rule *r;
 	/* from inside (a pod of the cluster CIDR, or the node itself) to an
 	 * external frontend of a Local service: every endpoint, as kube-proxy
 	 * short-circuits it (the Local policy is for traffic from outside):
@@ -443,7 +456,11 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(3));
 	rule_lookup(r, "np", R(2), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
+}
 
+static void add_reject_drop(struct nbatch *b)
+{
+	struct nftnl_rule *r;
 	/* reject: tcp reset, else icmp port unreachable */
 	uint8_t tcp = IPPROTO_TCP;
 	r = rule_new("reject");
@@ -459,7 +476,12 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	r = rule_new("drop");
 	rule_imm_verdict(r, NF_DROP, NULL);
 	nbatch_rule(b, r);
+}
 
+static void add_dstnat(struct nbatch *b)
+{
+	struct nftnl_rule *r;
+	uint32_t m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
 	jump_rule(b, "prerouting", "services");
 	/* output: ip daddr 127.0.0.0/8 meta l4proto . th dport vmap @np -- a NodePort on
 	 * the node's own loopback, as kube-proxy's iptables mode accepts it (with
@@ -475,7 +497,12 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	rule_lookup(r, "np", R(2), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
 	jump_rule(b, "output", "services");
+}
 
+static void add_postrouting(struct mk_proxy *p, struct nbatch *b)
+{
+	struct nftnl_rule *r;
+	uint32_t zero = 0;
 	/* postrouting 1: NodePort traffic (marked in np_*), mark cleared */
 	uint32_t mark = NODEPORT_MARK, nmark = ~NODEPORT_MARK;
 	r = rule_new("postrouting");
