@@ -14,7 +14,7 @@ TEST="check curl python3 jq tmux zsh busybox-static docker-registry skopeo umoci
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME $LAB" ;;
   test)  PKGS="$BUILD $RUNTIME $LAB $TEST" ;;
-  bench) PKGS="$BUILD $RUNTIME $LAB $TEST wrk iptables dnsperf nsd" ;;
+  bench) PKGS="$BUILD $RUNTIME $LAB $TEST wrk iptables dnsperf nsd linux-perf" ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 missing=""

@@ -4,8 +4,11 @@
  *
  * Layout (few chains, data in maps: DESIGN "Data plane notes"):
  *   map svc  { clusterIP . l4proto . port : verdict }   goto lb_N / reject / drop
- *            (LoadBalancer ingress addresses too: goto xl_N, or lb_N under
- *            externalTrafficPolicy Local)
+ *            (LoadBalancer ingress addresses of Cluster-policy services too:
+ *            goto xl_N); looked up first in chain services, so a ClusterIP's
+ *            new connection costs one map lookup and no fib lookup
+ *   map svx  the same for the LB addresses of externalTrafficPolicy Local
+ *            services (goto lb_N), looked up after map scv
  *   map np   { l4proto . nodePort : verdict }           goto np_N (nl_N: Local)
  *   map ep   { ip . l4proto . port . index : endpointIP . endpointPort }
  *            (NodePorts use ip 0.0.0.0 and the node port; each frontend has
@@ -217,5 +220,27 @@ int mk_proxy_start(struct mk_client *c, const struct mk_proxy_runner_options *op
 unsigned mk_proxy_runner_full_syncs(struct mk_proxy_runner *r);
 /* Stops the threads and frees; leaves the table in place. Accepts NULL. */
 void mk_proxy_stop(struct mk_proxy_runner *r);
+
+/* ---- nftables batch buffer (shared with pkg/netpol) ----------------------------------- */
+
+/* The netlink messages of one nftables transaction being built: a growable
+ * buffer whose new bytes are zeroed (libnftnl writes attributes without
+ * zeroing their padding). pkg/proxy and pkg/netpol build their batches in it;
+ * it lives here as pkg/proxy is the larger user and pkg/netpol links it anyway. */
+struct nlmsghdr;
+struct mk_nlbuf {
+	char *data;
+	size_t len, cap;
+	uint32_t seq; /* of the next message */
+};
+/* Room for need more bytes at the end (a pointer to it; moves data). Aborts
+ * when out of memory, as mk_malloc0 does. */
+char *mk_nlbuf_reserve(struct mk_nlbuf *b, size_t need);
+/* Appends the message just built at mk_nlbuf_reserve's pointer. */
+void mk_nlbuf_commit(struct mk_nlbuf *b, const struct nlmsghdr *nlh);
+/* NFNL_MSG_BATCH_BEGIN / _END, with the next sequence numbers. */
+void mk_nlbuf_batch_begin(struct mk_nlbuf *b);
+void mk_nlbuf_batch_end(struct mk_nlbuf *b);
+void mk_nlbuf_release(struct mk_nlbuf *b);
 
 #endif

@@ -27,6 +27,7 @@
 #include <libnftnl/common.h>
 
 #include "minik8s/netpol.h"
+#include "minik8s/proxy.h"
 
 #define R(n) (NFT_REG32_00 + (n))
 #define ELEMS_PER_MSG 512
@@ -48,36 +49,19 @@ struct mk_netpol {
 /* ---- batch buffer ------------------------------------------------------------- */
 
 struct nb {
-	char *data;
-	size_t len, cap;
-	uint32_t seq;
+	struct mk_nlbuf buf; /* include/minik8s/proxy.h */
 	struct mk_netpol_stats *st;
 };
 
-static char *reserve(struct nb *b, size_t need)
-{
-	if (b->len + need > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		while (cap < b->len + need)
-			cap *= 2;
-		b->data = realloc(b->data, cap);
-		if (!b->data)
-			abort();
-		memset(b->data + b->cap, 0, cap - b->cap);
-		b->cap = cap;
-	}
-	return b->data + b->len;
-}
-
 static void commit(struct nb *b, struct nlmsghdr *nlh)
 {
-	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	mk_nlbuf_commit(&b->buf, nlh);
 	b->st->messages++;
 }
 
 static struct nlmsghdr *hdr(struct nb *b, uint16_t type, uint16_t family, uint16_t flags)
 {
-	return nftnl_nlmsg_build_hdr(reserve(b, RESERVE), type, family, flags, b->seq++);
+	return nftnl_nlmsg_build_hdr(mk_nlbuf_reserve(&b->buf, RESERVE), type, family, flags, b->buf.seq++);
 }
 
 static void put_table(struct nb *b, uint16_t family, bool del)
@@ -208,8 +192,8 @@ static void el_flush(struct nb *b, struct elmsg *m)
 {
 	if (!m->open)
 		return;
-	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->data + m->off);
-	mnl_attr_nest_end(nlh, (struct nlattr *)(b->data + m->nest_off));
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf.data + m->off);
+	mnl_attr_nest_end(nlh, (struct nlattr *)(b->buf.data + m->nest_off));
 	commit(b, nlh);
 	m->open = false;
 }
@@ -224,12 +208,12 @@ static void el_put(struct nb *b, struct elmsg *m, bool add, const char *set, con
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, MK_NETPOL_TABLE);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 		struct nlattr *nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-		m->off = (char *)nlh - b->data;
-		m->nest_off = (char *)nest - b->data;
+		m->off = (char *)nlh - b->buf.data;
+		m->nest_off = (char *)nest - b->buf.data;
 		m->count = 0;
 		m->open = true;
 	}
-	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->data + m->off);
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf.data + m->off);
 	struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
 	mnl_attr_put(nlh, NFTA_DATA_VALUE, e->klen, e->key);
@@ -505,14 +489,14 @@ static void put_full(struct nb *b, const struct mk_netpol_ruleset *rs, uint32_t 
 
 static int send_batch(struct mk_netpol *np, struct nb *b, struct mk_error **err)
 {
-	np->st.bytes = b->len;
+	np->st.bytes = b->buf.len;
 	if (np->opts.dry_run)
 		return 0;
 	int fd = mnl_socket_get_fd(np->nl);
-	int sz = (int)(b->len + 65536);
+	int sz = (int)(b->buf.len + 65536);
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
-	if (mnl_socket_sendto(np->nl, b->data, b->len) < 0)
-		return mk_error_errno(err, errno, "send nftables batch (%zu bytes)", b->len);
+	if (mnl_socket_sendto(np->nl, b->buf.data, b->buf.len) < 0)
+		return mk_error_errno(err, errno, "send nftables batch (%zu bytes)", b->buf.len);
 	/* the kernel processes the batch inside sendmsg and queues an error per
 	 * failed message; a GETGEN with an ack, answered after them, marks the end */
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -748,13 +732,12 @@ int mk_netpol_apply(struct mk_netpol *np, const struct mk_netpol_ruleset *rs, st
 		net = a.net;
 		mask = a.mask;
 	}
-	struct nb b = { .seq = np->seq, .st = &np->st };
+	struct nb b = { .buf.seq = np->seq, .st = &np->st };
 	memset(&np->st, 0, sizeof(np->st));
 	bool full = !np->programmed || !mk_netpol_ruleset_same_shape(&np->last, rs) ||
 		    np->last_net != net || np->last_mask != mask || memcmp(np->last_mac, a.mac, 6);
 	np->st.full = full;
-	struct nlmsghdr *begin = nftnl_batch_begin(reserve(&b, RESERVE), b.seq++);
-	b.len += NLMSG_ALIGN(begin->nlmsg_len);
+	mk_nlbuf_batch_begin(&b.buf);
 	if (full) {
 		put_full(&b, rs, net, mask, a.mac);
 	} else {
@@ -762,13 +745,12 @@ int mk_netpol_apply(struct mk_netpol *np, const struct mk_netpol_ruleset *rs, st
 			put_elem_diff(&b, &rs->sets[i], &np->last.sets[i]);
 	}
 	unsigned msgs = np->st.messages;
-	struct nlmsghdr *end = nftnl_batch_end(reserve(&b, RESERVE), b.seq++);
-	b.len += NLMSG_ALIGN(end->nlmsg_len);
-	np->seq = b.seq;
+	mk_nlbuf_batch_end(&b.buf);
+	np->seq = b.buf.seq;
 	int r = 0;
 	if (msgs > 0)
 		r = send_batch(np, &b, err);
-	free(b.data);
+	mk_nlbuf_release(&b.buf);
 	if (r < 0) {
 		np->programmed = false; /* the kernel kept its state; converge with a full batch */
 		return -1;
@@ -841,19 +823,17 @@ static int do_remove(void *arg)
 		return mk_error_errno(ra->err, errno, "open netfilter netlink socket");
 	}
 	struct mk_netpol np = { .nl = nl, .seq = (uint32_t)time(NULL) };
-	struct nb b = { .seq = np.seq, .st = &np.st };
-	struct nlmsghdr *begin = nftnl_batch_begin(reserve(&b, RESERVE), b.seq++);
-	b.len += NLMSG_ALIGN(begin->nlmsg_len);
+	struct nb b = { .buf.seq = np.seq, .st = &np.st };
+	mk_nlbuf_batch_begin(&b.buf);
 	/* add then delete: no error when the table is absent */
 	put_table(&b, NFPROTO_INET, false);
 	put_table(&b, NFPROTO_INET, true);
 	put_table(&b, NFPROTO_BRIDGE, false);
 	put_table(&b, NFPROTO_BRIDGE, true);
-	struct nlmsghdr *end = nftnl_batch_end(reserve(&b, RESERVE), b.seq++);
-	b.len += NLMSG_ALIGN(end->nlmsg_len);
-	np.seq = b.seq;
+	mk_nlbuf_batch_end(&b.buf);
+	np.seq = b.buf.seq;
 	int r = send_batch(&np, &b, ra->err);
-	free(b.data);
+	mk_nlbuf_release(&b.buf);
 	mnl_socket_close(nl);
 	return r;
 }

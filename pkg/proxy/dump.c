@@ -237,30 +237,9 @@ static void mnl_closep(struct mnl_socket **nl)
 		mnl_socket_close(*nl);
 }
 
-int mk_proxy_kernel_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err)
+/* The elements of map svc for cluster_ip, into fronts. */
+static void add_frontends(cJSON *fronts, struct nftnl_set *svc, uint32_t cluster_ip)
 {
-	__attribute__((cleanup(mnl_closep))) struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return mk_error_errno(err, errno, "open nftables netlink socket");
-	__attribute__((cleanup(mnl_closep))) struct mnl_socket *ct = mnl_socket_open(NETLINK_NETFILTER);
-	if (!ct || mnl_socket_bind(ct, 0, MNL_SOCKET_AUTOPID) < 0)
-		return mk_error_errno(err, errno, "open conntrack netlink socket");
-
-	struct nftnl_set *svc = NULL, *ep = NULL;
-	struct ct_ctx cc = { .ip = cluster_ip };
-	if (get_elems(nl, "svc", &svc, err) < 0 || get_elems(nl, "ep", &ep, err) < 0 ||
-	    ct_dump(ct, &cc, err) < 0) {
-		nftnl_set_free(svc);
-		nftnl_set_free(ep);
-		free(cc.v);
-		return -1;
-	}
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "table", "ip " MK_PROXY_TABLE);
-	cJSON_AddBoolToObject(o, "present", svc && ep);
-	put_ip(o, "clusterIP", cluster_ip);
-	cJSON *fronts = cJSON_AddArrayToObject(o, "frontends");
-	cJSON *eps = cJSON_AddArrayToObject(o, "endpoints");
 	struct nftnl_set_elems_iter *it;
 	if (svc && (it = nftnl_set_elems_iter_create(svc))) {
 		for (struct nftnl_set_elem *e = nftnl_set_elems_iter_next(it); e;
@@ -281,6 +260,13 @@ int mk_proxy_kernel_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err
 		}
 		nftnl_set_elems_iter_destroy(it);
 	}
+}
+
+/* The elements of map ep for cluster_ip, with their counters and the
+ * connections conntrack has to each, into eps. */
+static void add_endpoints(cJSON *eps, struct nftnl_set *ep, const struct ct_ctx *cc, uint32_t cluster_ip)
+{
+	struct nftnl_set_elems_iter *it;
 	if (ep && (it = nftnl_set_elems_iter_create(ep))) {
 		for (struct nftnl_set_elem *e = nftnl_set_elems_iter_next(it); e;
 		     e = nftnl_set_elems_iter_next(it)) {
@@ -310,8 +296,8 @@ int mk_proxy_kernel_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err
 			unsigned active = 0;
 			uint64_t packets = 0, bytes = 0;
 			bool acct = false;
-			for (size_t i = 0; i < cc.n; i++) {
-				const struct ct_flow *f = &cc.v[i];
+			for (size_t i = 0; i < cc->n; i++) {
+				const struct ct_flow *f = &cc->v[i];
 				if (f->proto != k[4] || f->odport != port || f->rsrc != eip ||
 				    f->rsport != eport)
 					continue;
@@ -329,6 +315,34 @@ int mk_proxy_kernel_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err
 		}
 		nftnl_set_elems_iter_destroy(it);
 	}
+}
+
+int mk_proxy_kernel_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err)
+{
+	__attribute__((cleanup(mnl_closep))) struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return mk_error_errno(err, errno, "open nftables netlink socket");
+	__attribute__((cleanup(mnl_closep))) struct mnl_socket *ct = mnl_socket_open(NETLINK_NETFILTER);
+	if (!ct || mnl_socket_bind(ct, 0, MNL_SOCKET_AUTOPID) < 0)
+		return mk_error_errno(err, errno, "open conntrack netlink socket");
+
+	struct nftnl_set *svc = NULL, *ep = NULL;
+	struct ct_ctx cc = { .ip = cluster_ip };
+	if (get_elems(nl, "svc", &svc, err) < 0 || get_elems(nl, "ep", &ep, err) < 0 ||
+	    ct_dump(ct, &cc, err) < 0) {
+		nftnl_set_free(svc);
+		nftnl_set_free(ep);
+		free(cc.v);
+		return -1;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "table", "ip " MK_PROXY_TABLE);
+	cJSON_AddBoolToObject(o, "present", svc && ep);
+	put_ip(o, "clusterIP", cluster_ip);
+	cJSON *fronts = cJSON_AddArrayToObject(o, "frontends");
+	cJSON *eps = cJSON_AddArrayToObject(o, "endpoints");
+	add_frontends(fronts, svc, cluster_ip);
+	add_endpoints(eps, ep, &cc, cluster_ip);
 	nftnl_set_free(svc);
 	nftnl_set_free(ep);
 	free(cc.v);

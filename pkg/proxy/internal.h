@@ -17,9 +17,8 @@
 enum elem_op { ELEM_ADD, ELEM_DEL };
 
 struct nbatch {
-	char *data;
-	size_t len, cap;
-	uint32_t seq, first_seq;
+	struct mk_nlbuf buf;
+	uint32_t first_seq;
 	struct mk_proxy_stats *st;
 	/* the open element message, if any */
 	struct nlmsghdr *el_nlh;	/* offset-based: data may move, see nft.c */

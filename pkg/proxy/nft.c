@@ -21,63 +21,85 @@
 
 #define MSG_RESERVE (ELEMS_PER_MSG * 256 + 4096) /* room guaranteed before one message */
 
-void nbatch_init(struct nbatch *b, struct mk_proxy_stats *st)
-{
-	memset(b, 0, sizeof(*b));
-	b->st = st;
-	memset(st, 0, sizeof(*st));
-	b->seq = (uint32_t)time(NULL);
-}
+/* ---- the shared buffer (include/minik8s/proxy.h) --------------------------------- */
 
-void nbatch_release(struct nbatch *b)
-{
-	free(b->data);
-	b->data = NULL;
-}
-
-static char *reserve(struct nbatch *b, size_t need)
+char *mk_nlbuf_reserve(struct mk_nlbuf *b, size_t need)
 {
 	if (b->len + need > b->cap) {
-		size_t cap = b->cap ? b->cap : 262144;
+		size_t cap = b->cap ? b->cap : 65536;
 		while (cap < b->len + need)
 			cap *= 2;
 		b->data = realloc(b->data, cap);
 		if (!b->data)
 			abort();
-		/* libnftnl writes attributes without zeroing the padding */
 		memset(b->data + b->cap, 0, cap - b->cap);
 		b->cap = cap;
 	}
 	return b->data + b->len;
 }
 
-static void commit_msg(struct nbatch *b, struct nlmsghdr *nlh, bool counted)
+void mk_nlbuf_commit(struct mk_nlbuf *b, const struct nlmsghdr *nlh)
 {
 	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+void mk_nlbuf_batch_begin(struct mk_nlbuf *b)
+{
+	mk_nlbuf_commit(b, nftnl_batch_begin(mk_nlbuf_reserve(b, 4096), b->seq++));
+}
+
+void mk_nlbuf_batch_end(struct mk_nlbuf *b)
+{
+	mk_nlbuf_commit(b, nftnl_batch_end(mk_nlbuf_reserve(b, 4096), b->seq++));
+}
+
+void mk_nlbuf_release(struct mk_nlbuf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---- the proxy's batch ------------------------------------------------------------ */
+
+void nbatch_init(struct nbatch *b, struct mk_proxy_stats *st)
+{
+	memset(b, 0, sizeof(*b));
+	b->st = st;
+	memset(st, 0, sizeof(*st));
+	b->buf.seq = (uint32_t)time(NULL);
+}
+
+void nbatch_release(struct nbatch *b)
+{
+	mk_nlbuf_release(&b->buf);
+}
+
+static void commit_msg(struct nbatch *b, struct nlmsghdr *nlh, bool counted)
+{
+	mk_nlbuf_commit(&b->buf, nlh);
 	if (counted)
 		b->st->messages++;
 }
 
 void nbatch_begin(struct nbatch *b)
 {
-	struct nlmsghdr *nlh = nftnl_batch_begin(reserve(b, MSG_RESERVE), b->seq++);
-	b->first_seq = b->seq;
-	commit_msg(b, nlh, false);
+	mk_nlbuf_batch_begin(&b->buf);
+	b->first_seq = b->buf.seq;
 }
 
 void nbatch_end(struct nbatch *b)
 {
 	nbatch_elem_flush(b);
-	struct nlmsghdr *nlh = nftnl_batch_end(reserve(b, MSG_RESERVE), b->seq++);
-	commit_msg(b, nlh, false);
-	b->st->bytes = b->len;
+	mk_nlbuf_batch_end(&b->buf);
+	b->st->bytes = b->buf.len;
 }
 
 static struct nlmsghdr *hdr(struct nbatch *b, uint16_t type, uint16_t flags)
 {
 	nbatch_elem_flush(b);
-	return nftnl_nlmsg_build_hdr(reserve(b, MSG_RESERVE), type, NFPROTO_IPV4, flags | NLM_F_ACK,
-				     b->seq++);
+	return nftnl_nlmsg_build_hdr(mk_nlbuf_reserve(&b->buf, MSG_RESERVE), type, NFPROTO_IPV4,
+				     flags | NLM_F_ACK, b->buf.seq++);
 }
 
 void nbatch_table(struct nbatch *b, bool del)
@@ -160,6 +182,9 @@ void nbatch_sets(struct nbatch *b)
 {
 	/* clusterIP . l4proto . port : verdict */
 	put_set(b, "svc", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
+	/* the same for the external addresses of Local services (svc holds no key
+	 * of scv, so that it can be looked up first) */
+	put_set(b, "svx", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
 	/* the same for traffic from the cluster's pods or the node itself to the
 	 * external frontends of Local services (address 0 for NodePorts) */
 	put_set(b, "scv", NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12, NFT_DATA_VERDICT, 0, 0);
@@ -353,8 +378,8 @@ void nbatch_elem_flush(struct nbatch *b)
 {
 	if (!b->el_set)
 		return;
-	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->data + b->el_off);
-	mnl_attr_nest_end(nlh, (struct nlattr *)(b->data + b->el_nest_off));
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf.data + b->el_off);
+	mnl_attr_nest_end(nlh, (struct nlattr *)(b->buf.data + b->el_nest_off));
 	b->el_set = NULL;
 	commit_msg(b, nlh, true);
 }
@@ -373,13 +398,13 @@ void nbatch_elem(struct nbatch *b, enum elem_op op, const char *set, const void 
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, MK_PROXY_TABLE);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 		struct nlattr *nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-		b->el_off = (char *)nlh - b->data;
-		b->el_nest_off = (char *)nest - b->data;
+		b->el_off = (char *)nlh - b->buf.data;
+		b->el_nest_off = (char *)nest - b->buf.data;
 		b->el_set = set;
 		b->el_op = op;
 		b->el_count = 0;
 	}
-	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->data + b->el_off);
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf.data + b->el_off);
 	struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	struct nlattr *k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
 	mnl_attr_put(nlh, NFTA_DATA_VALUE, klen, key);
@@ -420,16 +445,16 @@ static int ensure_bufsize(struct mnl_socket *nl, int opt, size_t want)
 
 int nbatch_send(struct nbatch *b, struct mnl_socket *nl, struct mk_error **err)
 {
-	unsigned expected = b->seq - 1 - b->first_seq; /* acked messages */
-	uint32_t last = b->seq - 2;			  /* seq of the last acked message */
+	unsigned expected = b->buf.seq - 1 - b->first_seq; /* acked messages */
+	uint32_t last = b->buf.seq - 2;			  /* seq of the last acked message */
 	int first_err = 0;
 	uint32_t err_seq = 0;
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 
-	ensure_bufsize(nl, SO_SNDBUFFORCE, b->len + 65536);
+	ensure_bufsize(nl, SO_SNDBUFFORCE, b->buf.len + 65536);
 	ensure_bufsize(nl, SO_RCVBUFFORCE, 1 << 22);
-	if (mnl_socket_sendto(nl, b->data, b->len) < 0)
-		return mk_error_errno(err, errno, "send nftables batch (%zu bytes)", b->len);
+	if (mnl_socket_sendto(nl, b->buf.data, b->buf.len) < 0)
+		return mk_error_errno(err, errno, "send nftables batch (%zu bytes)", b->buf.len);
 	if (expected == 0)
 		return 0;
 	unsigned got = 0;

@@ -36,7 +36,7 @@ struct chainref {
 struct fstate {
 	uint32_t ip;		/* key address; 0 for the NodePort */
 	uint16_t port;
-	bool np;		/* in the np map (else svc) */
+	bool np;		/* in the np map (else svc, svx or scv: vmap_of) */
 	bool ext;		/* NodePort or LB address (masqueraded unless local) */
 	bool local;		/* Local policy: the node's endpoints, client address kept */
 	bool sc;		/* the twin of a Local external frontend for traffic from
@@ -62,7 +62,6 @@ struct sstate {
 	uint32_t cip, aff;
 	size_t n_ports;
 	struct pstate *ports;
-	struct sstate *next;
 };
 
 struct mk_proxy {
@@ -71,8 +70,7 @@ struct mk_proxy {
 	uint32_t cidr_net, cidr_mask; /* network order */
 	struct mnl_socket *nl, *ct;
 	uint32_t seq;
-	struct sstate **buckets;
-	size_t nbuckets, nsvc;
+	struct mk_hmap svcs; /* service key -> struct sstate */
 	struct chainref *chains;
 	bool stale;
 	bool defer_elems; /* full sync: port_add leaves the elements to emit_all */
@@ -194,8 +192,7 @@ int mk_proxy_new(const struct mk_proxy_options *opts, struct mk_proxy **ret, str
 	p->opts.cluster_cidr = p->cidr;
 	p->opts.bridge = p->bridge;
 	p->opts.netns_fd = -1;
-	p->nbuckets = 1024;
-	p->buckets = mk_malloc0(p->nbuckets * sizeof(*p->buckets));
+	mk_hmap_init(&p->svcs);
 	p->seq = (uint32_t)time(NULL) << 8;
 	p->stale = true;
 	if (p->cidr && parse_cidr(p->cidr, &p->cidr_net, &p->cidr_mask) < 0) {
@@ -241,21 +238,26 @@ static void port_free(struct pstate *ps)
 	ps->nfe = 0;
 }
 
+static void svc_free(struct sstate *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_ports; i++)
+		port_free(&st->ports[i]);
+	free(st->ports);
+	free(st->key);
+	free(st);
+}
+
+static void svc_free_v(void *v)
+{
+	svc_free(v);
+}
+
 static void state_clear(struct mk_proxy *p)
 {
-	for (size_t i = 0; i < p->nbuckets; i++) {
-		struct sstate *s = p->buckets[i], *next;
-		for (; s; s = next) {
-			next = s->next;
-			for (size_t j = 0; j < s->n_ports; j++)
-				port_free(&s->ports[j]);
-			free(s->ports);
-			free(s->key);
-			free(s);
-		}
-		p->buckets[i] = NULL;
-	}
-	p->nsvc = 0;
+	mk_hmap_release(&p->svcs, svc_free_v);
+	mk_hmap_init(&p->svcs);
 	struct chainref *c = p->chains, *next;
 	for (; c; c = next) {
 		next = c->next;
@@ -269,7 +271,7 @@ void mk_proxy_free(struct mk_proxy *p)
 	if (!p)
 		return;
 	state_clear(p);
-	free(p->buckets);
+	mk_hmap_release(&p->svcs, NULL);
 	if (p->nl)
 		mnl_socket_close(p->nl);
 	if (p->ct)
@@ -290,7 +292,7 @@ const struct mk_proxy_stats *mk_proxy_last_stats(const struct mk_proxy *p)
 
 size_t mk_proxy_service_count(const struct mk_proxy *p)
 {
-	return p->nsvc;
+	return p->svcs.n;
 }
 
 int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err)
@@ -298,48 +300,6 @@ int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err)
 	if (!p->nl)
 		return mk_error_set(err, EINVAL, "dry-run proxy has no kernel");
 	return nft_table_exists(p->nl, &p->seq, err);
-}
-
-/* ---- the record: hash of services by key ------------------------------------------ */
-
-static size_t hash_str(const char *s)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static struct sstate **slot_of(struct mk_proxy *p, const char *key)
-{
-	struct sstate **pp = &p->buckets[hash_str(key) & (p->nbuckets - 1)];
-	while (*pp && strcmp((*pp)->key, key) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void state_insert(struct mk_proxy *p, struct sstate *s)
-{
-	if (p->nsvc >= p->nbuckets) {
-		size_t nb = p->nbuckets * 2;
-		struct sstate **b = mk_malloc0(nb * sizeof(*b));
-		for (size_t i = 0; i < p->nbuckets; i++) {
-			struct sstate *x = p->buckets[i], *next;
-			for (; x; x = next) {
-				next = x->next;
-				size_t h = hash_str(x->key) & (nb - 1);
-				x->next = b[h];
-				b[h] = x;
-			}
-		}
-		free(p->buckets);
-		p->buckets = b;
-		p->nbuckets = nb;
-	}
-	struct sstate **pp = slot_of(p, s->key);
-	s->next = NULL;
-	*pp = s;
-	p->nsvc++;
 }
 
 #define SC_INDEX 0x80000000u
@@ -421,9 +381,14 @@ static void ifname_cmp(struct nftnl_rule *r, uint32_t key, uint32_t op, const ch
 	rule_cmp(r, R(1), op, buf, IFNAMSIZ);
 }
 
+static void add_services(struct mk_proxy *p, struct nbatch *b);
+static void add_reject_drop(struct nbatch *b);
+static void add_dstnat(struct nbatch *b);
+static void add_postrouting(struct mk_proxy *p, struct nbatch *b);
+
+/* The table's sets, base chains and their rules, reject and drop. */
 static void add_static(struct mk_proxy *p, struct nbatch *b)
 {
-	struct nftnl_rule *r;
 	nbatch_sets(b);
 	nbatch_chain(b, "services", -1, 0, false);
 	nbatch_chain(b, "reject", -1, 0, false);
@@ -431,13 +396,27 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	nbatch_chain(b, "prerouting", NF_INET_PRE_ROUTING, -100 /* dstnat */, false);
 	nbatch_chain(b, "output", NF_INET_LOCAL_OUT, -100 /* dstnat */, false);
 	nbatch_chain(b, "postrouting", NF_INET_POST_ROUTING, 100 /* srcnat */, false);
+	add_services(p, b);
+	add_reject_drop(b);
+	add_dstnat(b);
+	add_postrouting(p, b);
+}
 
+static void add_services(struct mk_proxy *p, struct nbatch *b)
+{
+	struct nftnl_rule *r;
 	/* from inside (a pod of the cluster CIDR, or the node itself) to an
 	 * external frontend of a Local service: every endpoint, as kube-proxy
 	 * short-circuits it (the Local policy is for traffic from outside):
 	 *   [ip saddr CIDR | fib saddr type local] ip daddr . l4proto . th dport vmap @scv
 	 *   [same] fib daddr type local ip daddr != 127.0.0.0/8 0 . l4proto . th dport vmap @scv */
 	uint32_t local = RTN_LOCAL, m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
+	/* first, the ClusterIPs (the data path's hot case: one lookup, no fib):
+	 * ip daddr . meta l4proto . th dport vmap @svc; its keys are in no other map */
+	r = rule_new("services");
+	load_frontend(r, false, false);
+	rule_lookup(r, "svc", R(1), NFT_REG_VERDICT);
+	nbatch_rule(b, r);
 	for (int from = p->cidr ? 0 : 1; from < 2; from++)
 		for (int np = 0; np < 2; np++) {
 			r = rule_new("services");
@@ -460,10 +439,11 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 			rule_lookup(r, "scv", R(1), NFT_REG_VERDICT);
 			nbatch_rule(b, r);
 		}
-	/* services: ip daddr . meta l4proto . th dport vmap @svc */
+	/* the external addresses of Local services, after their twins in scv:
+	 * ip daddr . meta l4proto . th dport vmap @svx */
 	r = rule_new("services");
 	load_frontend(r, false, false);
-	rule_lookup(r, "svc", R(1), NFT_REG_VERDICT);
+	rule_lookup(r, "svx", R(1), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
 	/* fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @np */
 	r = rule_new("services");
@@ -476,7 +456,11 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	rule_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(3));
 	rule_lookup(r, "np", R(2), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
+}
 
+static void add_reject_drop(struct nbatch *b)
+{
+	struct nftnl_rule *r;
 	/* reject: tcp reset, else icmp port unreachable */
 	uint8_t tcp = IPPROTO_TCP;
 	r = rule_new("reject");
@@ -492,7 +476,12 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	r = rule_new("drop");
 	rule_imm_verdict(r, NF_DROP, NULL);
 	nbatch_rule(b, r);
+}
 
+static void add_dstnat(struct nbatch *b)
+{
+	struct nftnl_rule *r;
+	uint32_t m8 = htonl(0xff000000u), zero = 0, lo = htonl(0x7f000000u);
 	jump_rule(b, "prerouting", "services");
 	/* output: ip daddr 127.0.0.0/8 meta l4proto . th dport vmap @np -- a NodePort on
 	 * the node's own loopback, as kube-proxy's iptables mode accepts it (with
@@ -508,7 +497,12 @@ static void add_static(struct mk_proxy *p, struct nbatch *b)
 	rule_lookup(r, "np", R(2), NFT_REG_VERDICT);
 	nbatch_rule(b, r);
 	jump_rule(b, "output", "services");
+}
 
+static void add_postrouting(struct mk_proxy *p, struct nbatch *b)
+{
+	struct nftnl_rule *r;
+	uint32_t zero = 0;
 	/* postrouting 1: NodePort traffic (marked in np_*), mark cleared */
 	uint32_t mark = NODEPORT_MARK, nmark = ~NODEPORT_MARK;
 	r = rule_new("postrouting");
@@ -713,16 +707,26 @@ static void epset_elem(struct nbatch *b, enum elem_op op, const struct fstate *f
 	nbatch_elem(b, op, "epset", k, 20, NULL, 0, NULL);
 }
 
+/* The verdict map of a frontend: svc is looked up first in chain services, so it
+ * holds only keys that no scv element shares (ClusterIPs, and the external
+ * addresses of Cluster-policy services); svx, looked up after scv, the external
+ * addresses of Local services, whose twins in scv win for traffic from inside. */
+static const char *vmap_of(const struct fstate *f)
+{
+	if (f->sc) /* scv key: address (0 for a NodePort) . l4proto . port */
+		return "scv";
+	if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
+		return "np";
+	return f->ext && f->local ? "svx" : "svc";
+}
+
 static void vmap_elem(struct nbatch *b, enum elem_op op, uint8_t proto, const struct fstate *f)
 {
 	uint8_t k[12];
 	key_svc(k, f->ip, proto, f->port);
-	if (f->sc) /* scv key: address (0 for a NodePort) . l4proto . port */
-		nbatch_elem(b, op, "scv", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
-	else if (f->np) /* np key: l4proto . nodePort (an svc key without its address) */
-		nbatch_elem(b, op, "np", k + 4, 8, NULL, 0, f->c ? f->c->name : f->empty);
-	else
-		nbatch_elem(b, op, "svc", k, 12, NULL, 0, f->c ? f->c->name : f->empty);
+	const char *map = vmap_of(f);
+	bool np = !strcmp(map, "np");
+	nbatch_elem(b, op, map, np ? k + 4 : k, np ? 8 : 12, NULL, 0, f->c ? f->c->name : f->empty);
 }
 
 static void note_gone(struct mk_proxy *p, uint8_t proto, const struct mk_proxy_endpoint *e)
@@ -939,17 +943,6 @@ static void svc_del(struct mk_proxy *p, struct nbatch *b, struct sstate *st)
 	st->n_ports = 0;
 }
 
-static void svc_free(struct sstate *st)
-{
-	if (!st)
-		return;
-	for (size_t i = 0; i < st->n_ports; i++)
-		port_free(&st->ports[i]);
-	free(st->ports);
-	free(st->key);
-	free(st);
-}
-
 /* ---- operations ----------------------------------------------------------------------- */
 
 static int send_batch(struct mk_proxy *p, struct nbatch *b, struct mk_error **err)
@@ -959,33 +952,37 @@ static int send_batch(struct mk_proxy *p, struct nbatch *b, struct mk_error **er
 	return nbatch_send(b, p->nl, err);
 }
 
+static void emit_port(struct nbatch *b, int pass, const struct sstate *st, const struct pstate *ps)
+{
+	for (size_t k = 0; k < ps->nfe; k++) {
+		const struct fstate *f = &ps->fe[k];
+		if (pass >= 2) {
+			if ((pass == 2) == !strcmp(vmap_of(f), "svc"))
+				vmap_elem(b, ELEM_ADD, ps->proto, f);
+			continue;
+		}
+		if (pass == 1 && (!st->aff || f->sc))
+			continue;
+		for (size_t e = 0; e < f->n; e++) {
+			if (pass == 0)
+				ep_elem(b, ELEM_ADD, f, ps->proto, (uint32_t)e, &f->slots[e]);
+			else
+				epset_elem(b, ELEM_ADD, f, ps->proto, &f->slots[e]);
+		}
+	}
+}
+
 /* All elements of the recorded state, grouped by set so that they pack into
  * few messages. */
 static void emit_all(struct mk_proxy *p, struct nbatch *b)
 {
-	for (int pass = 0; pass < 3; pass++)
-		for (size_t i = 0; i < p->nbuckets; i++)
-			for (struct sstate *st = p->buckets[i]; st; st = st->next)
-				for (size_t j = 0; j < st->n_ports; j++) {
-					struct pstate *ps = &st->ports[j];
-					for (size_t k = 0; k < ps->nfe; k++) {
-						struct fstate *f = &ps->fe[k];
-						if (pass == 2) {
-							vmap_elem(b, ELEM_ADD, ps->proto, f);
-							continue;
-						}
-						if (pass == 1 && (!st->aff || f->sc))
-							continue;
-						for (size_t e = 0; e < f->n; e++) {
-							if (pass == 0)
-								ep_elem(b, ELEM_ADD, f, ps->proto, (uint32_t)e,
-									&f->slots[e]);
-							else
-								epset_elem(b, ELEM_ADD, f, ps->proto,
-									   &f->slots[e]);
-						}
-					}
-				}
+	/* 0: ep, 1: epset, 2: map svc, 3: the other verdict maps */
+	for (int pass = 0; pass < 4; pass++)
+		for (struct mk_hmap_iter it = MK_HMAP_ITER_INIT; mk_hmap_iter_next(&p->svcs, &it);) {
+			const struct sstate *st = it.e->val;
+			for (size_t j = 0; j < st->n_ports; j++)
+				emit_port(b, pass, st, &st->ports[j]);
+		}
 }
 
 static uint64_t fe_key(const struct fwant *w, uint8_t proto)
@@ -1057,8 +1054,7 @@ int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d, str
 	add_static(p, &b);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct mk_proxy_service *s = d->services[i];
-		struct sstate **pp = slot_of(p, s->key);
-		if (*pp)
+		if (mk_hmap_has(&p->svcs, s->key))
 			continue; /* duplicate key: first wins */
 		_cleanup_(mk_proxy_service_freep) struct mk_proxy_service *ok = mk_proxy_service_dup(s);
 		size_t w = 0;
@@ -1072,7 +1068,8 @@ int mk_proxy_sync_full(struct mk_proxy *p, const struct mk_proxy_desired *d, str
 			ok->ports[w++] = ok->ports[j];
 		}
 		ok->n_ports = w;
-		state_insert(p, svc_add(p, &b, ok));
+		struct sstate *st = svc_add(p, &b, ok);
+		mk_hmap_put(&p->svcs, st->key, st);
 	}
 	p->defer_elems = false;
 	emit_all(p, &b);
@@ -1100,8 +1097,7 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 		return mk_error_set(err, ESTALE, "proxy state is stale: a full sync is needed");
 	if (svc && strcmp(svc->key, key) != 0)
 		return mk_error_set(err, EINVAL, "service key '%s' does not match '%s'", svc->key, key);
-	struct sstate **pp = slot_of(p, key);
-	struct sstate *old = *pp;
+	struct sstate *old = mk_hmap_get(&p->svcs, key);
 	struct nbatch b;
 	nbatch_init(&b, &p->stats);
 	p->n_gone = 0;
@@ -1139,12 +1135,13 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 	} else {
 		if (old) {
 			svc_del(p, &b, old);
-			*pp = old->next;
+			mk_hmap_del(&p->svcs, key);
 			svc_free(old);
-			p->nsvc--;
 		}
-		if (svc)
-			state_insert(p, svc_add(p, &b, svc));
+		if (svc) {
+			struct sstate *st = svc_add(p, &b, svc);
+			mk_hmap_put(&p->svcs, st->key, st);
+		}
 	}
 	nbatch_end(&b);
 	if (b.st->messages == 0) {
