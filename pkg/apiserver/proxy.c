@@ -15,7 +15,9 @@
  * client. pods/attach goes the same way to the agent's /attach. The client's
  * Sec-WebSocket-Protocol list is passed on, so the agent picks the channel
  * protocol (v5 down to channel.k8s.io, minik8s/ws.h) and we answer with its
- * choice, as kube-apiserver's upgrade-aware proxy does for kubelet. */
+ * choice, as kube-apiserver's upgrade-aware proxy does for kubelet. Dialling,
+ * the handshake's plumbing and the relay are agent_relay.c's, shared with
+ * port-forward. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
