@@ -108,6 +108,12 @@ void *mk_malloc0(size_t n); /* calloc that aborts on OOM */
 char *mk_base64_encode(const void *data, size_t len);
 /* Decodes standard base64 (whitespace ignored); *ret_data owned. -1 if malformed. */
 int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len);
+/* URL-safe base64 without padding (RFC 4648 5, Go's base64.RawURLEncoding, JWT
+ * segments, continue tokens); returns an owned string. */
+char *mk_base64url_encode(const void *data, size_t len);
+/* Decodes len bytes of s as unpadded base64url: -1 for any byte outside that
+ * alphabet (padding, '+', '/', whitespace) or an impossible length. */
+int mk_base64url_decode(const char *s, size_t len, void **ret_data, size_t *ret_len);
 int mk_str_has_prefix(const char *s, const char *prefix);
 
 /* ---- string vectors: NULL-terminated arrays of owned strings ---------------- */
@@ -157,10 +163,32 @@ void mk_time_cond_init(pthread_cond_t *c);
 int mk_time_parse_duration(const char *s, unsigned *ret_ms, struct mk_error **err);
 
 /* ---- hash table ------------------------------------------------------------
- * String keys (copied) to void * values, chaining, FNV-1a, power-of-two buckets
- * that grow at load 1. Not thread-safe: its owner locks. */
+ * One hash table for the project: chaining, power-of-two buckets that grow at
+ * load 1. Not thread-safe: its owner locks. Keys are C strings (copied) unless
+ * the table was made with a type (in the manner of redis's dict): the type says
+ * how a key hashes, compares, is copied and freed, so binary keys or keys that
+ * live inside the value work without a copy. */
+struct mk_hmap_type {
+	uint64_t (*hash)(const void *key);
+	bool (*equal)(const void *a, const void *b);
+	/* NULL: the table keeps the caller's pointer (the key must outlive the entry,
+	 * e.g. a key inside its value) and key_free is not called. */
+	void *(*key_dup)(const void *key);
+	void (*key_free)(void *key);
+};
+/* Binary keys: a pointer to this struct is the key. Borrowed (no key_dup), so
+ * the struct and its bytes usually live inside the value. */
+struct mk_hmap_bytes {
+	const void *data;
+	size_t len;
+};
+extern const struct mk_hmap_type mk_hmap_type_bytes;
+
 struct mk_hmap_entry {
-	char *key;
+	union {
+		char *key;     /* string tables */
+		void *key_ptr; /* typed tables */
+	};
 	uint64_t hash;
 	void *val;
 	struct mk_hmap_entry *next;
@@ -168,6 +196,7 @@ struct mk_hmap_entry {
 struct mk_hmap {
 	struct mk_hmap_entry **buckets;
 	size_t cap, n;
+	const struct mk_hmap_type *type; /* NULL: C strings, copied */
 };
 struct mk_hmap_iter {
 	size_t b;
@@ -176,15 +205,23 @@ struct mk_hmap_iter {
 #define MK_HMAP_ITER_INIT { 0, NULL }
 
 void mk_hmap_init(struct mk_hmap *m);
+/* A table whose keys follow type (borrowed; static storage). */
+void mk_hmap_init_type(struct mk_hmap *m, const struct mk_hmap_type *type);
 /* free_val (may be NULL) is called on every value. */
 void mk_hmap_release(struct mk_hmap *m, void (*free_val)(void *));
-struct mk_hmap_entry *mk_hmap_find(const struct mk_hmap *m, const char *key);
-void *mk_hmap_get(const struct mk_hmap *m, const char *key);
-bool mk_hmap_has(const struct mk_hmap *m, const char *key);
-/* Sets key (copied) to val; returns the previous value (or NULL). */
-void *mk_hmap_put(struct mk_hmap *m, const char *key, void *val);
+/* key: a C string, or what the table's type takes. */
+struct mk_hmap_entry *mk_hmap_find(const struct mk_hmap *m, const void *key);
+void *mk_hmap_get(const struct mk_hmap *m, const void *key);
+bool mk_hmap_has(const struct mk_hmap *m, const void *key);
+/* The hash of key under m's type, and a lookup given it, so that a reader can
+ * hash before taking its lock. */
+uint64_t mk_hmap_hash(const struct mk_hmap *m, const void *key);
+void *mk_hmap_get_hashed(const struct mk_hmap *m, const void *key, uint64_t hash);
+/* Sets key (copied, or borrowed per the type) to val; returns the previous value
+ * (or NULL). A borrowed key replaces the stored one, so it may move with val. */
+void *mk_hmap_put(struct mk_hmap *m, const void *key, void *val);
 /* Removes key; returns its value (or NULL). */
-void *mk_hmap_del(struct mk_hmap *m, const char *key);
+void *mk_hmap_del(struct mk_hmap *m, const void *key);
 /* Iteration; the table must not change meanwhile. */
 struct mk_hmap_entry *mk_hmap_iter_next(const struct mk_hmap *m, struct mk_hmap_iter *it);
 

@@ -151,6 +151,13 @@ int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err);
 int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
 		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
 		     char **ret_continue, long *ret_remaining);
+/* A list's label and field selectors (either NULL: not asked for), and the store
+ * filter (mk_store_filter_fn, userdata the selectors) keeping what matches both. */
+struct mk_list_selectors {
+	struct mk_label_selector *labels;
+	struct mk_field_selector *fields;
+};
+int mk_list_selectors_match(const char *json, void *userdata);
 
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
  * /openapi/v3[/...];

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#include "internal.h"
+#include "agent_relay.h"
 #include "metrics.h"
 #include "minik8s/agent.h"
 
@@ -98,24 +98,8 @@ static bool node_ready(const cJSON *node)
 /* https://InternalIP:kubeletPort/metrics/resource, or NULL */
 static char *node_url(const cJSON *node)
 {
-	const char *ip = NULL;
-	const cJSON *a;
-	cJSON_ArrayForEach(a, mk_json_get(node, "status.addresses"))
-	{
-		const char *type = mk_json_get_string(a, "type");
-		if (type && !strcmp(type, "InternalIP")) {
-			ip = mk_json_get_string(a, "address");
-			break;
-		}
-	}
-	if (!ip || !*ip)
-		return NULL;
-	const cJSON *port = mk_json_get(node, "status.daemonEndpoints.kubeletEndpoint.Port");
-	int p = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
-		    ? port->valueint
-		    : MK_AGENT_STREAM_DEFAULT_PORT;
-	return strchr(ip, ':') ? mk_strdup_printf("https://[%s]:%d/metrics/resource", ip, p)
-			       : mk_strdup_printf("https://%s:%d/metrics/resource", ip, p);
+	_cleanup_free_ char *base = agent_node_base(node, false);
+	return base ? mk_strdup_printf("%s/metrics/resource", base) : NULL;
 }
 
 static bool stopping(struct mk_metrics *m)
@@ -141,20 +125,20 @@ static void node_state_release(struct node_state *s)
 	mk_metrics_node_usage_release(&s->usage);
 }
 
-/* One round: scrape every Ready node, then replace the node states. */
-static void scrape_round(struct mk_metrics *m)
+/* The Ready nodes to scrape this round (at most MAX_NODES_PER_ROUND), into *ret
+ * (owned, release with targets_free); their count. */
+static size_t targets_list(struct mk_metrics *m, struct target **ret)
 {
-	struct mk_apiserver *srv = m->srv;
 	struct mk_store_list l = {0};
 	_cleanup_error_ struct mk_error *err = NULL;
-	struct target *t = NULL;
 	size_t nt = 0;
 
-	if (mk_store_list(srv->store, "nodes", "", NULL, NULL, &l, &err) < 0) {
+	*ret = NULL;
+	if (mk_store_list(m->srv->store, "nodes", "", NULL, NULL, &l, &err) < 0) {
 		mk_log(MK_LOG_WARN, "metrics", "list nodes: %s", err->msg);
-		return;
+		return 0;
 	}
-	t = mk_malloc0((l.n ? l.n : 1) * sizeof(*t));
+	struct target *t = mk_malloc0((l.n ? l.n : 1) * sizeof(*t));
 	for (size_t i = 0; i < l.n && nt < MAX_NODES_PER_ROUND; i++) {
 		_cleanup_cjson_ cJSON *node = cJSON_Parse(l.items[i]);
 		const char *name = mk_json_get_string(node, "metadata.name");
@@ -167,13 +151,19 @@ static void scrape_round(struct mk_metrics *m)
 		nt++;
 	}
 	mk_store_list_release(&l);
+	*ret = t;
+	return nt;
+}
 
-	/* all at once, each bounded by most of a resolution (metrics-server: 90 %) */
+/* Scrapes all targets at once on multi, each bounded by most of a resolution
+ * (metrics-server: 90 %); a target's done, result and code say how it went. */
+static void targets_fetch(struct mk_metrics *m, CURLM *multi, struct target *t, size_t nt)
+{
+	struct mk_apiserver *srv = m->srv;
 	long timeout = (long)m->resolution_ms * 9 / 10;
 	if (timeout < 1000)
 		timeout = 1000;
-	CURLM *multi = curl_multi_init();
-	for (size_t i = 0; multi && i < nt; i++) {
+	for (size_t i = 0; i < nt; i++) {
 		CURL *h = curl_easy_init();
 		if (!h)
 			continue;
@@ -193,7 +183,7 @@ static void scrape_round(struct mk_metrics *m)
 		curl_multi_add_handle(multi, h);
 	}
 	int running = 1;
-	while (multi && running && !stopping(m)) {
+	while (running && !stopping(m)) {
 		if (curl_multi_perform(multi, &running) != CURLM_OK)
 			break;
 		CURLMsg *msg;
@@ -210,9 +200,13 @@ static void scrape_round(struct mk_metrics *m)
 		if (running)
 			curl_multi_poll(multi, NULL, 0, 200, NULL);
 	}
+}
 
-	/* parse and compute outside the lock; the states' batches are ours */
-	struct node_state *next = mk_malloc0((nt ? nt : 1) * sizeof(*next));
+/* The node states from the scraped targets (parsed and computed outside the
+ * lock; the states' batches are ours), into next; their count. */
+static size_t states_build(struct mk_metrics *m, struct target *t, size_t nt,
+			   struct node_state *next)
+{
 	size_t nn = 0;
 	for (size_t i = 0; i < nt; i++) {
 		struct target *x = &t[i];
@@ -241,14 +235,11 @@ static void scrape_round(struct mk_metrics *m)
 		s->has_usage = true;
 		s->last = b;
 	}
-	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < m->n; i++)
-		node_state_release(&m->nodes[i]);
-	free(m->nodes);
-	m->nodes = next;
-	m->n = m->cap = nn;
-	pthread_mutex_unlock(&m->lock);
+	return nn;
+}
 
+static void targets_free(CURLM *multi, struct target *t, size_t nt)
+{
 	for (size_t i = 0; i < nt; i++) {
 		if (t[i].h) {
 			curl_multi_remove_handle(multi, t[i].h);
@@ -258,9 +249,31 @@ static void scrape_round(struct mk_metrics *m)
 		free(t[i].url);
 		mk_buf_release(&t[i].body);
 	}
+	free(t);
+}
+
+/* One round: scrape every Ready node, then replace the node states. */
+static void scrape_round(struct mk_metrics *m)
+{
+	struct target *t;
+	size_t nt = targets_list(m, &t);
+	if (!t)
+		return;
+	CURLM *multi = curl_multi_init();
+	if (multi)
+		targets_fetch(m, multi, t, nt);
+	struct node_state *next = mk_malloc0((nt ? nt : 1) * sizeof(*next));
+	size_t nn = states_build(m, t, nt, next);
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n; i++)
+		node_state_release(&m->nodes[i]);
+	free(m->nodes);
+	m->nodes = next;
+	m->n = m->cap = nn;
+	pthread_mutex_unlock(&m->lock);
+	targets_free(multi, t, nt);
 	if (multi)
 		curl_multi_cleanup(multi);
-	free(t);
 }
 
 static void *scraper(void *arg)
@@ -442,27 +455,10 @@ static cJSON *pod_metrics(struct mk_metrics *m, const cJSON *pod, struct totals 
 
 /* ---- requests ------------------------------------------------------------------ */
 
-struct selectors {
-	struct mk_label_selector *labels;
-	struct mk_field_selector *fields;
-};
-
-static int selectors_filter(const char *json, void *userdata)
-{
-	struct selectors *f = userdata;
-	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-	if (!obj)
-		return 0;
-	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
-		return 0;
-	if (f->fields && !mk_field_selector_matches(f->fields, obj))
-		return 0;
-	return 1;
-}
-
 /* labelSelector and fieldSelector (metrics-server matches the object metadata's
  * name and namespace only); -1 with rep filled on a bad one */
-static int parse_selectors(struct mk_request *req, struct mk_reply *rep, struct selectors *f)
+static int parse_selectors(struct mk_request *req, struct mk_reply *rep,
+			   struct mk_list_selectors *f)
 {
 	_cleanup_error_ struct mk_error *err = NULL;
 	const char *ls = mk_request_arg(req, "labelSelector");
@@ -499,7 +495,7 @@ static int parse_selectors(struct mk_request *req, struct mk_reply *rep, struct 
 	return 0;
 }
 
-static void selectors_release(struct selectors *f)
+static void selectors_release(struct mk_list_selectors *f)
 {
 	mk_label_selector_free(f->labels);
 	mk_field_selector_free(f->fields);
@@ -551,7 +547,7 @@ static void table_add(cJSON *table, cJSON *item, const struct totals *tot)
 static void reply_list(struct mk_request *req, struct mk_reply *rep, bool pods, const char *ns)
 {
 	struct mk_metrics *m = req->srv->metrics;
-	struct selectors f = {0};
+	struct mk_list_selectors f = {0};
 	struct mk_store_list l = {0};
 	_cleanup_error_ struct mk_error *err = NULL;
 
@@ -560,7 +556,7 @@ static void reply_list(struct mk_request *req, struct mk_reply *rep, bool pods, 
 		return;
 	}
 	int r = mk_store_list(req->srv->store, pods ? "pods" : "nodes", pods ? ns : "",
-			      f.labels || f.fields ? selectors_filter : NULL, &f, &l, &err);
+			      f.labels || f.fields ? mk_list_selectors_match : NULL, &f, &l, &err);
 	selectors_release(&f);
 	if (r < 0) {
 		mk_reply_error(rep, NULL, NULL, err);

@@ -27,6 +27,19 @@ static char *json_key(const char *json)
 			mk_json_get_string(o, "metadata.name"));
 }
 
+int mk_list_selectors_match(const char *json, void *userdata)
+{
+	struct mk_list_selectors *f = userdata;
+	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+	if (!obj)
+		return 0;
+	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
+		return 0;
+	if (f->fields && !mk_field_selector_matches(f->fields, obj))
+		return 0;
+	return 1;
+}
+
 static char *token_encode(uint64_t rv, const char *start)
 {
 	_cleanup_cjson_ cJSON *t = cJSON_CreateObject();
@@ -34,31 +47,17 @@ static char *token_encode(uint64_t rv, const char *start)
 	cJSON_AddNumberToObject(t, "rv", (double)rv);
 	cJSON_AddStringToObject(t, "start", start);
 	_cleanup_cjson_str_ char *text = cJSON_PrintUnformatted(t);
-	char *b = mk_base64_encode(text, strlen(text));
 	/* URL-safe, unpadded (base64.RawURLEncoding) */
-	for (char *p = b; *p; p++) {
-		if (*p == '+')
-			*p = '-';
-		else if (*p == '/')
-			*p = '_';
-		else if (*p == '=')
-			*p = '\0';
-	}
-	return b;
+	return mk_base64url_encode(text, strlen(text));
 }
 
 static int token_decode(const char *tok, uint64_t *ret_rv, char **ret_start)
 {
-	size_t n = strlen(tok);
-	_cleanup_free_ char *b = mk_malloc0(n + 4);
 	_cleanup_free_ void *data = NULL;
 	size_t len;
 
-	for (size_t i = 0; i < n; i++)
-		b[i] = tok[i] == '-' ? '+' : tok[i] == '_' ? '/' : tok[i];
-	while (n % 4)
-		b[n++] = '=';
-	if (mk_base64_decode(b, &data, &len) < 0)
+	/* strict, as kube-apiserver's base64.RawURLEncoding: no padding or '+' '/' */
+	if (mk_base64url_decode(tok, strlen(tok), &data, &len) < 0)
 		return -1;
 	_cleanup_cjson_ cJSON *t = cJSON_ParseWithLength(data, len);
 	const cJSON *rv = cJSON_GetObjectItem(t, "rv");
@@ -111,12 +110,7 @@ static int rebuild_at(struct mk_store *store, const char *resource, const char *
 				mk_store_event_unref(ev);
 				break;
 			}
-			if (nev == cap) {
-				cap = cap ? cap * 2 : 64;
-				evs = realloc(evs, cap * sizeof(*evs));
-				if (!evs)
-					abort();
-			}
+			MK_GROW(evs, cap, nev + 1);
 			evs[nev++] = ev;
 		}
 		/* undo, newest first */

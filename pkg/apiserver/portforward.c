@@ -12,9 +12,10 @@
  *    kube-apiserver's tunneling handler does the same towards the kubelet.
  *  - a plain Upgrade: SPDY/3.1 (kubectl's fallback): relayed untouched.
  *
- * The agent is reached like exec (proxy.c): TLS to the node's kubelet endpoint
- * with the API server's client certificate. One thread per session relays with
- * bounded buffers. */
+ * The agent is reached like exec (proxy.c), through agent_relay.c: TLS to the
+ * node's kubelet endpoint with the API server's client certificate, one thread
+ * per session relaying with bounded buffers; the tunnel's framing is this
+ * file's relay ops. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,16 +23,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <curl/curl.h>
-#include "internal.h"
+#include "agent_relay.h"
 #include "minik8s/agent.h"
 #include "minik8s/spdy.h"
 #include "minik8s/ws.h"
 
-#define CONNECT_TIMEOUT_S 10
 #define HANDSHAKE_TIMEOUT_MS 30000
-#define MAX_HEAD (16 * 1024)
-#define MAX_ERROR_BODY (64 * 1024)
-#define RELAY_BUF_CAP (256 * 1024)
 #define MAX_SESSIONS 256
 #define TUNNEL_CHUNK (32 * 1024)
 
@@ -42,61 +39,28 @@ enum pf_mode {
 };
 
 struct pf_session {
-	struct mk_apiserver *srv;
+	struct agent_relay r; /* first: the relay's ops get &s->r */
 	enum pf_mode mode;
-	CURL *agent;
-	curl_socket_t agent_fd;
-	int client_fd;
-	struct MHD_UpgradeResponseHandle *urh;
-	struct mk_buf to_client, to_agent, from_client; /* from_client: unparsed frames */
-	size_t client_off, agent_off;
-	int wake[2];
-	bool started;
-	struct pf_session *next;
+	struct mk_buf from_client; /* tunnel: client frames not parsed yet */
+	bool tunnel_closed;	   /* tunnel: the client's close was answered */
 };
 
-static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sessions_cond = PTHREAD_COND_INITIALIZER;
-static struct pf_session *sessions;
-static unsigned n_sessions;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
-
-static void pf_free(struct pf_session *s)
+static void pf_free(struct agent_relay *r)
 {
-	if (!s)
-		return;
-	if (s->agent)
-		curl_easy_cleanup(s->agent);
-	mk_buf_release(&s->to_client);
-	mk_buf_release(&s->to_agent);
+	struct pf_session *s = (struct pf_session *)r;
+	agent_relay_release(&s->r);
 	mk_buf_release(&s->from_client);
-	if (s->wake[0] >= 0)
-		close(s->wake[0]);
-	if (s->wake[1] >= 0)
-		close(s->wake[1]);
 	free(s);
 }
 
-static void pf_unlink(struct pf_session *s)
-{
-	pthread_mutex_lock(&sessions_lock);
-	for (struct pf_session **pp = &sessions; *pp; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			n_sessions--;
-			break;
-		}
-	pthread_cond_broadcast(&sessions_cond);
-	pthread_mutex_unlock(&sessions_lock);
-}
+static struct agent_relay_set sessions = AGENT_RELAY_SET_INIT(MAX_SESSIONS);
 
 /* ---- the pod's node --------------------------------------------------------------- */
 
 int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const char *name,
 			      struct mk_reply *rep, char **ret_base)
 {
-	_cleanup_free_ char *json = NULL, *node_json = NULL;
+	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 
 	if (!srv->kubelet_client_cert || !srv->kubelet_client_key) {
@@ -118,114 +82,7 @@ int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const ch
 		mk_reply_status(rep, 400, "pods", name, "pod %s does not have a host assigned", name);
 		return -1;
 	}
-	if (mk_store_get(srv->store, "nodes", "", node, &node_json, NULL, &err) < 0) {
-		mk_reply_status(rep, err->code == ENOENT ? 404 : 500, "nodes", node,
-				"nodes \"%s\" not found", node);
-		return -1;
-	}
-	_cleanup_cjson_ cJSON *nobj = cJSON_Parse(node_json);
-	const char *ip = NULL;
-	const cJSON *a;
-	cJSON_ArrayForEach(a, mk_json_get(nobj, "status.addresses"))
-	{
-		const char *type = mk_json_get_string(a, "type");
-		if (type && !strcmp(type, "InternalIP")) {
-			ip = mk_json_get_string(a, "address");
-			break;
-		}
-	}
-	if (!ip) {
-		mk_reply_status(rep, 503, "nodes", node, "node %s has no InternalIP address", node);
-		return -1;
-	}
-	const cJSON *port = mk_json_get(nobj, "status.daemonEndpoints.kubeletEndpoint.Port");
-	int p = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
-			? port->valueint
-			: MK_AGENT_STREAM_DEFAULT_PORT;
-	*ret_base = strchr(ip, ':') ? mk_strdup_printf("https://[%s]:%d", ip, p)
-				    : mk_strdup_printf("https://%s:%d", ip, p);
-	return 0;
-}
-
-/* ---- the agent's handshake ---------------------------------------------------------- */
-
-static int agent_send_all(struct pf_session *s, const char *data, size_t len)
-{
-	while (len) {
-		size_t n = 0;
-		CURLcode r = curl_easy_send(s->agent, data, len, &n);
-		if (r == CURLE_AGAIN) {
-			struct pollfd p = { .fd = s->agent_fd, .events = POLLOUT };
-			if (poll(&p, 1, 30000) <= 0)
-				return -1;
-			continue;
-		}
-		if (r != CURLE_OK)
-			return -1;
-		data += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Reads until the end of the agent's response head (kept in to_client with any
- * bytes after it); returns the head's length or -1. */
-static ssize_t agent_read_head(struct pf_session *s, uint64_t deadline, size_t want_body)
-{
-	char buf[4096];
-	ssize_t head = -1;
-
-	for (;;) {
-		if (head < 0) {
-			char *end = s->to_client.len ? memmem(s->to_client.data, s->to_client.len,
-							      "\r\n\r\n", 4)
-						     : NULL;
-			if (end)
-				head = end + 4 - s->to_client.data;
-			else if (s->to_client.len > MAX_HEAD)
-				return -1;
-		}
-		if (head >= 0 && (s->to_client.len - (size_t)head >= want_body))
-			return head;
-		size_t n = 0;
-		CURLcode r = curl_easy_recv(s->agent, buf, sizeof(buf), &n);
-		if (r == CURLE_AGAIN) {
-			uint64_t now = mk_time_mono_ns();
-			if (now >= deadline)
-				return head;
-			struct pollfd p = { .fd = s->agent_fd, .events = POLLIN };
-			poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
-			continue;
-		}
-		if (r != CURLE_OK || n == 0)
-			return head;
-		mk_buf_append(&s->to_client, buf, n);
-	}
-}
-
-static bool head_value(const char *head, size_t len, const char *name, char *out, size_t size)
-{
-	size_t nl = strlen(name);
-	const char *p = head, *end = head + len;
-
-	while (p < end) {
-		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-		if (!eol)
-			eol = end;
-		if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			size_t vl = (size_t)(eol - v);
-			if (vl >= size)
-				vl = size - 1;
-			memcpy(out, v, vl);
-			out[vl] = '\0';
-			return true;
-		}
-		p = eol + 2;
-	}
-	return false;
+	return agent_relay_node_base(srv, node, rep, ret_base);
 }
 
 /* ---- the relay -------------------------------------------------------------------- */
@@ -251,15 +108,15 @@ static int tunnel_unwrap(struct pf_session *s)
 			break;
 		off += (size_t)n;
 		if (f.opcode == MK_WS_OP_PING) {
-			mk_ws_frame_append(&s->to_client, MK_WS_OP_PONG, f.payload, f.len, NULL);
+			mk_ws_frame_append(&s->r.to_client, MK_WS_OP_PONG, f.payload, f.len, NULL);
 		} else if (f.opcode == MK_WS_OP_CLOSE) {
 			static const uint8_t normal[2] = { 0x03, 0xe8 };
-			mk_ws_frame_append(&s->to_client, MK_WS_OP_CLOSE, normal, sizeof(normal),
+			mk_ws_frame_append(&s->r.to_client, MK_WS_OP_CLOSE, normal, sizeof(normal),
 					   NULL);
 			r = -1;
 			break;
 		} else if (f.opcode == MK_WS_OP_BINARY || f.opcode == MK_WS_OP_CONT) {
-			mk_buf_append(&s->to_agent, f.payload, f.len);
+			mk_buf_append(&s->r.to_agent, f.payload, f.len);
 		} else if (f.opcode == MK_WS_OP_TEXT) {
 			r = -1; /* the tunnel carries binary messages only */
 			break;
@@ -274,157 +131,82 @@ static int tunnel_unwrap(struct pf_session *s)
 static void to_client_append(struct pf_session *s, const char *data, size_t len)
 {
 	if (s->mode != PF_WS_TUNNEL) {
-		mk_buf_append(&s->to_client, data, len);
+		mk_buf_append(&s->r.to_client, data, len);
 		return;
 	}
 	while (len) {
 		size_t n = len > TUNNEL_CHUNK ? TUNNEL_CHUNK : len;
-		mk_ws_frame_append(&s->to_client, MK_WS_OP_BINARY, data, n, NULL);
+		mk_ws_frame_append(&s->r.to_client, MK_WS_OP_BINARY, data, n, NULL);
 		data += n;
 		len -= n;
 	}
 }
 
-static void relay(struct pf_session *s)
+/* The tunnel's start: bytes that came with the client's handshake are frames
+ * too, and the agent's first SPDY bytes (read with its handshake) get wrapped. */
+static int tunnel_start(struct agent_relay *r)
 {
-	char buf[32 * 1024];
-	bool client_eof = false, agent_eof = false, tunnel_closed = false;
+	struct pf_session *s = (struct pf_session *)r;
+	int rc = 0;
 
-	fcntl(s->client_fd, F_SETFL, fcntl(s->client_fd, F_GETFL) | O_NONBLOCK);
-	if (s->mode == PF_WS_TUNNEL && s->to_agent.len) {
-		/* bytes that came with the client's handshake are frames too */
-		mk_buf_append(&s->from_client, s->to_agent.data, s->to_agent.len);
-		s->to_agent.len = 0;
-		if (tunnel_unwrap(s) < 0)
-			tunnel_closed = client_eof = true;
+	if (s->r.to_agent.len) {
+		mk_buf_append(&s->from_client, s->r.to_agent.data, s->r.to_agent.len);
+		s->r.to_agent.len = 0;
+		if (tunnel_unwrap(s) < 0) {
+			s->tunnel_closed = true;
+			rc = -1;
+		}
 	}
-	if (s->mode == PF_WS_TUNNEL && s->to_client.len) {
-		/* the agent's first SPDY bytes, read with its handshake: wrap them */
-		struct mk_buf raw = s->to_client;
-		mk_buf_init(&s->to_client);
+	if (s->r.to_client.len) {
+		struct mk_buf raw = s->r.to_client;
+		mk_buf_init(&s->r.to_client);
 		to_client_append(s, raw.data, raw.len);
 		mk_buf_release(&raw);
 	}
-	for (;;) {
-		/* the agent side first: TLS may hold decrypted bytes poll cannot see */
-		while (!agent_eof && s->to_client.len - s->client_off < RELAY_BUF_CAP) {
-			size_t n = 0;
-			CURLcode r = curl_easy_recv(s->agent, buf, sizeof(buf), &n);
-			if (r == CURLE_AGAIN)
-				break;
-			if (r != CURLE_OK || n == 0) {
-				agent_eof = true;
-				if (s->mode == PF_WS_TUNNEL && !tunnel_closed) {
-					static const uint8_t normal[2] = { 0x03, 0xe8 };
-					mk_ws_frame_append(&s->to_client, MK_WS_OP_CLOSE, normal,
-							   sizeof(normal), NULL);
-				}
-				break;
-			}
-			to_client_append(s, buf, n);
-		}
-		while (s->client_off < s->to_client.len) {
-			ssize_t n = send(s->client_fd, s->to_client.data + s->client_off,
-					 s->to_client.len - s->client_off, MSG_NOSIGNAL);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0)
-				return;
-			s->client_off += (size_t)n;
-		}
-		if (s->client_off == s->to_client.len)
-			s->to_client.len = s->client_off = 0;
-		while (!client_eof && s->to_agent.len - s->agent_off < RELAY_BUF_CAP) {
-			ssize_t n = recv(s->client_fd, buf, sizeof(buf), 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0) {
-				client_eof = true;
-				break;
-			}
-			if (s->mode == PF_WS_TUNNEL) {
-				mk_buf_append(&s->from_client, buf, (size_t)n);
-				if (tunnel_unwrap(s) < 0) {
-					client_eof = tunnel_closed = true;
-					break;
-				}
-			} else {
-				mk_buf_append(&s->to_agent, buf, (size_t)n);
-			}
-		}
-		while (s->agent_off < s->to_agent.len) {
-			size_t n = 0;
-			CURLcode r = curl_easy_send(s->agent, s->to_agent.data + s->agent_off,
-						    s->to_agent.len - s->agent_off, &n);
-			if (r == CURLE_AGAIN)
-				break;
-			if (r != CURLE_OK)
-				return;
-			s->agent_off += n;
-		}
-		if (s->agent_off == s->to_agent.len)
-			s->to_agent.len = s->agent_off = 0;
-		/* a side that ended: deliver what it sent, then stop */
-		if ((agent_eof && s->to_client.len == 0) || (client_eof && s->to_agent.len == 0 &&
-							     s->to_client.len == 0))
-			return;
-
-		struct pollfd p[3] = { { .fd = s->wake[0], .events = POLLIN },
-				       { .fd = s->client_fd, .events = 0 },
-				       { .fd = s->agent_fd, .events = 0 } };
-		if (!client_eof && s->to_agent.len < RELAY_BUF_CAP)
-			p[1].events |= POLLIN;
-		if (s->to_client.len)
-			p[1].events |= POLLOUT;
-		if (!agent_eof && s->to_client.len < RELAY_BUF_CAP)
-			p[2].events |= POLLIN;
-		if (s->to_agent.len)
-			p[2].events |= POLLOUT;
-		int n = poll(p, 3, -1);
-		if (n < 0 && errno != EINTR)
-			return;
-		if (n > 0 && p[0].revents)
-			return; /* server stopping */
-	}
+	return rc;
 }
 
-static void *relay_thread(void *arg)
+static void tunnel_from_agent(struct agent_relay *r, const char *data, size_t len)
 {
-	struct pf_session *s = arg;
-
-	relay(s);
-	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
-	pf_unlink(s);
-	pf_free(s);
-	return NULL;
+	to_client_append((struct pf_session *)r, data, len);
 }
 
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
-		       const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		       struct MHD_UpgradeResponseHandle *urh)
+static int tunnel_from_client(struct agent_relay *r, const char *data, size_t len)
 {
-	struct pf_session *s = cls;
-	pthread_attr_t attr;
-	pthread_t t;
+	struct pf_session *s = (struct pf_session *)r;
 
-	s->client_fd = sock;
-	s->urh = urh;
-	s->started = true;
-	if (extra_in_size)
-		mk_buf_append(&s->to_agent, extra_in, extra_in_size);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, relay_thread, s) != 0) {
-		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		pf_unlink(s);
-		pf_free(s);
+	mk_buf_append(&s->from_client, data, len);
+	if (tunnel_unwrap(s) < 0) {
+		s->tunnel_closed = true;
+		return -1;
 	}
-	pthread_attr_destroy(&attr);
+	return 0;
 }
+
+/* The agent closed: a normal close for the client, unless it closed first. */
+static void tunnel_agent_ended(struct agent_relay *r)
+{
+	struct pf_session *s = (struct pf_session *)r;
+	static const uint8_t normal[2] = { 0x03, 0xe8 };
+
+	if (!s->tunnel_closed)
+		mk_ws_frame_append(&s->r.to_client, MK_WS_OP_CLOSE, normal, sizeof(normal), NULL);
+}
+
+/* Both untouched modes relay bytes as they are; the tunnel wraps and unwraps.
+ * Either way, what the agent sent is delivered before a client's end stops it. */
+static const struct agent_relay_ops plain_ops = {
+	.free = pf_free,
+	.flush_client_on_client_end = true,
+};
+static const struct agent_relay_ops tunnel_ops = {
+	.start = tunnel_start,
+	.from_agent = tunnel_from_agent,
+	.from_client = tunnel_from_client,
+	.agent_ended = tunnel_agent_ended,
+	.free = pf_free,
+	.flush_client_on_client_end = true,
+};
 
 /* ---- the request ------------------------------------------------------------------- */
 
@@ -441,106 +223,68 @@ static enum MHD_Result copy_ports(void *cls, enum MHD_ValueKind kind, const char
 	return MHD_YES;
 }
 
-void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep)
+/* The client's upgrade, as kube-apiserver serves port-forward: a WebSocket GET
+ * with the tunnel or v4 protocol, or SPDY/3.1. -1 with rep filled otherwise. */
+static int pf_choose_mode(struct mk_request *req, struct mk_reply *rep, enum pf_mode *ret_mode)
 {
-	struct mk_apiserver *srv = req->srv;
 	const char *upgrade = mk_request_header(req, "Upgrade");
 	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
 	const char *proto = mk_request_header(req, "Sec-WebSocket-Protocol");
 	const char *spdy_proto = mk_request_header(req, "X-Stream-Protocol-Version");
-	enum pf_mode mode;
-	_cleanup_free_ char *base = NULL;
 
-	/* the pod's errors first, as kube-apiserver (kubectl shows them) */
-	if (mk_portforward_agent_base(srv, req->ns, req->name, rep, &base) < 0)
-		return;
 	if (mk_ws_header_has_token(upgrade, "websocket", true) && key) {
 		if (mk_ws_header_has_token(proto, MK_SPDY_WS_TUNNEL_PROTOCOL, false))
-			mode = PF_WS_TUNNEL;
+			*ret_mode = PF_WS_TUNNEL;
 		else if (mk_ws_header_has_token(proto, MK_WS_PROTOCOL_V4, false))
-			mode = PF_WS_V4;
+			*ret_mode = PF_WS_V4;
 		else {
 			mk_reply_status(rep, 400, "pods", req->name,
 					"unsupported WebSocket subprotocol %s: port-forward serves %s "
 					"and %s", proto ? proto : "(none)", MK_SPDY_WS_TUNNEL_PROTOCOL,
 					MK_WS_PROTOCOL_V4);
-			return;
+			return -1;
 		}
 		if (strcmp(req->method, "GET")) {
 			mk_reply_status(rep, 405, "pods", req->name,
 					"a WebSocket upgrade must use GET, not %s", req->method);
-			return;
+			return -1;
 		}
-	} else if (upgrade && !strncasecmp(upgrade, MK_SPDY_UPGRADE, strlen(MK_SPDY_UPGRADE))) {
+		return 0;
+	}
+	if (upgrade && !strncasecmp(upgrade, MK_SPDY_UPGRADE, strlen(MK_SPDY_UPGRADE))) {
 		if (spdy_proto &&
 		    !mk_ws_header_has_token(spdy_proto, MK_SPDY_PORTFORWARD_PROTOCOL, false)) {
 			mk_reply_status(rep, 403, "pods", req->name,
 					"unable to upgrade: no common protocols (port-forward serves %s)",
 					MK_SPDY_PORTFORWARD_PROTOCOL);
-			return;
+			return -1;
 		}
-		mode = PF_SPDY;
-	} else {
-		mk_reply_status(rep, 400, "pods", req->name,
-				"Upgrade request required: port-forward needs a WebSocket (%s or "
-				"%s) or SPDY/3.1 upgrade", MK_SPDY_WS_TUNNEL_PROTOCOL,
-				MK_WS_PROTOCOL_V4);
-		return;
+		*ret_mode = PF_SPDY;
+		return 0;
 	}
-	pthread_mutex_lock(&sessions_lock);
-	bool full = n_sessions >= MAX_SESSIONS;
-	pthread_mutex_unlock(&sessions_lock);
-	if (full) {
-		mk_reply_status(rep, 429, "pods", req->name,
-				"too many port-forward sessions (limit %d)", MAX_SESSIONS);
-		return;
-	}
+	mk_reply_status(rep, 400, "pods", req->name,
+			"Upgrade request required: port-forward needs a WebSocket (%s or "
+			"%s) or SPDY/3.1 upgrade", MK_SPDY_WS_TUNNEL_PROTOCOL,
+			MK_WS_PROTOCOL_V4);
+	return -1;
+}
 
+/* The agent's handshake: WebSocket v4 passed on with the client's key and ports,
+ * or SPDY (the client's SPDY, or the SPDY inside the tunnel). -1 with rep filled. */
+static int pf_agent_handshake(struct mk_request *req, struct mk_reply *rep, struct pf_session *s,
+			      const char *base)
+{
+	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
 	struct mk_buf path;
 	char *ens = curl_easy_escape(NULL, req->ns, 0), *epod = curl_easy_escape(NULL, req->name, 0);
 	mk_buf_init(&path);
 	mk_buf_printf(&path, "/portForward/%s/%s", ens, epod);
 	curl_free(ens);
 	curl_free(epod);
-	if (mode == PF_WS_V4)
+	if (s->mode == PF_WS_V4)
 		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, copy_ports, &path);
-
-	struct pf_session *s = mk_malloc0(sizeof(*s));
-	s->srv = srv;
-	s->mode = mode;
-	s->client_fd = -1;
-	s->wake[0] = s->wake[1] = -1;
-	mk_buf_init(&s->to_client);
-	mk_buf_init(&s->to_agent);
-	mk_buf_init(&s->from_client);
-	pthread_once(&curl_once, curl_init);
-	s->agent = curl_easy_init();
-	if (!s->agent || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-		mk_buf_release(&path);
-		pf_free(s);
-		mk_reply_status(rep, 500, "pods", req->name, "out of resources");
-		return;
-	}
-	curl_easy_setopt(s->agent, CURLOPT_URL, base);
-	curl_easy_setopt(s->agent, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->agent, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-	curl_easy_setopt(s->agent, CURLOPT_SSLCERT, srv->kubelet_client_cert);
-	curl_easy_setopt(s->agent, CURLOPT_SSLKEY, srv->kubelet_client_key);
-	curl_easy_setopt(s->agent, CURLOPT_SSL_VERIFYPEER, 0L);
-	curl_easy_setopt(s->agent, CURLOPT_SSL_VERIFYHOST, 0L);
-	curl_easy_setopt(s->agent, CURLOPT_CONNECT_ONLY, 1L);
-	CURLcode cr = curl_easy_perform(s->agent);
-	if (cr == CURLE_OK)
-		cr = curl_easy_getinfo(s->agent, CURLINFO_ACTIVESOCKET, &s->agent_fd);
-	if (cr != CURLE_OK) {
-		mk_reply_status(rep, 500, "pods", req->name, "error dialing backend: %s",
-				curl_easy_strerror(cr));
-		mk_buf_release(&path);
-		pf_free(s);
-		return;
-	}
 	_cleanup_free_ char *hs =
-		mode == PF_WS_V4
+		s->mode == PF_WS_V4
 			? mk_strdup_printf("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
 					   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 					   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
@@ -554,64 +298,84 @@ void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep)
 	mk_buf_release(&path);
 	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HANDSHAKE_TIMEOUT_MS * 1000000;
 	ssize_t head_len;
-	if (agent_send_all(s, hs, strlen(hs)) < 0 || (head_len = agent_read_head(s, deadline, 0)) < 0) {
+	if (agent_relay_send_all(&s->r, hs, strlen(hs)) < 0 ||
+	    (head_len = agent_relay_read_head(&s->r, deadline, 0)) < 0) {
 		mk_reply_status(rep, 500, "pods", req->name,
 				"error talking to the node agent: no valid reply to the port-forward "
 				"upgrade");
-		pf_free(s);
-		return;
+		return -1;
 	}
 	int code = 0;
-	if (sscanf(s->to_client.data, "HTTP/1.%*d %d", &code) != 1)
+	if (sscanf(s->r.to_client.data, "HTTP/1.%*d %d", &code) != 1)
 		code = 0;
 	if (code != 101) {
-		char cl[32];
-		size_t want = head_value(s->to_client.data, (size_t)head_len, "Content-Length", cl,
-					 sizeof(cl))
-				      ? (size_t)strtoul(cl, NULL, 10)
-				      : MAX_ERROR_BODY;
-		if (want > MAX_ERROR_BODY)
-			want = MAX_ERROR_BODY;
-		agent_read_head(s, mk_time_mono_ns() + 5000000000ull, want);
-		const char *body = s->to_client.data + head_len;
-		size_t blen = s->to_client.len - (size_t)head_len;
-		_cleanup_cjson_ cJSON *st = blen ? cJSON_ParseWithLength(body, blen) : NULL;
-		const char *kind = st ? mk_json_get_string(st, "kind") : NULL;
-		if (kind && !strcmp(kind, "Status"))
-			mk_reply_json(rep, code >= 400 && code <= 599 ? (unsigned)code : 502, st);
-		else
-			mk_reply_status(rep, code >= 400 && code <= 599 ? code : 502, "pods",
-					req->name, "%.*s", (int)(blen > 512 ? 512 : blen), body);
-		pf_free(s);
-		return;
+		agent_relay_reply_refusal(&s->r, (size_t)head_len, code,
+					  mk_time_mono_ns() + 5000000000ull, rep, req->name);
+		return -1;
 	}
 	/* keep only what followed the agent's head */
-	memmove(s->to_client.data, s->to_client.data + head_len, s->to_client.len - (size_t)head_len);
-	s->to_client.len -= (size_t)head_len;
+	agent_relay_drop_head(&s->r, (size_t)head_len);
+	return 0;
+}
 
-	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, s);
-	if (!resp) {
-		pf_free(s);
-		mk_reply_status(rep, 500, "pods", req->name, "out of memory");
-		return;
-	}
-	if (mode == PF_SPDY) {
+/* The 101 for the client, in the protocol it chose. NULL: out of memory. */
+static struct MHD_Response *pf_response(struct mk_request *req, struct pf_session *s)
+{
+	struct MHD_Response *resp = agent_relay_response(&s->r);
+	if (!resp)
+		return NULL;
+	if (s->mode == PF_SPDY) {
 		MHD_add_response_header(resp, "Upgrade", MK_SPDY_UPGRADE);
 		MHD_add_response_header(resp, "X-Stream-Protocol-Version",
 					MK_SPDY_PORTFORWARD_PROTOCOL);
 	} else {
-		_cleanup_free_ char *accept = mk_ws_accept_key(key);
+		_cleanup_free_ char *accept =
+			mk_ws_accept_key(mk_request_header(req, "Sec-WebSocket-Key"));
 		MHD_add_response_header(resp, "Upgrade", "websocket");
 		MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
 		MHD_add_response_header(resp, "Sec-WebSocket-Protocol",
-					mode == PF_WS_V4 ? MK_WS_PROTOCOL_V4
-							 : MK_SPDY_WS_TUNNEL_PROTOCOL);
+					s->mode == PF_WS_V4 ? MK_WS_PROTOCOL_V4
+							    : MK_SPDY_WS_TUNNEL_PROTOCOL);
 	}
-	pthread_mutex_lock(&sessions_lock);
-	s->next = sessions;
-	sessions = s;
-	n_sessions++;
-	pthread_mutex_unlock(&sessions_lock);
+	return resp;
+}
+
+void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep)
+{
+	enum pf_mode mode;
+	_cleanup_free_ char *base = NULL;
+
+	/* the pod's errors first, as kube-apiserver (kubectl shows them) */
+	if (mk_portforward_agent_base(req->srv, req->ns, req->name, rep, &base) < 0)
+		return;
+	if (pf_choose_mode(req, rep, &mode) < 0)
+		return;
+	if (agent_relay_set_full(&sessions)) {
+		mk_reply_status(rep, 429, "pods", req->name,
+				"too many port-forward sessions (limit %d)", MAX_SESSIONS);
+		return;
+	}
+	struct pf_session *s = mk_malloc0(sizeof(*s));
+	s->mode = mode;
+	mk_buf_init(&s->from_client);
+	if (agent_relay_init(&s->r, req->srv, &sessions,
+			     mode == PF_WS_TUNNEL ? &tunnel_ops : &plain_ops) < 0) {
+		pf_free(&s->r);
+		mk_reply_status(rep, 500, "pods", req->name, "out of resources");
+		return;
+	}
+	if (agent_relay_dial(&s->r, base, rep, req->name) < 0 ||
+	    pf_agent_handshake(req, rep, s, base) < 0) {
+		pf_free(&s->r);
+		return;
+	}
+	struct MHD_Response *resp = pf_response(req, s);
+	if (!resp) {
+		pf_free(&s->r);
+		mk_reply_status(rep, 500, "pods", req->name, "out of memory");
+		return;
+	}
+	agent_relay_set_add(&s->r);
 	rep->stream = resp;
 	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
 	rep->content_type = NULL;
@@ -619,34 +383,5 @@ void mk_proxy_pod_portforward(struct mk_request *req, struct mk_reply *rep)
 
 void mk_portforward_cancel_all(struct mk_apiserver *srv)
 {
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	pthread_mutex_lock(&sessions_lock);
-	for (;;) {
-		bool any = false;
-		for (struct pf_session *s = sessions, *next; s; s = next) {
-			next = s->next;
-			if (s->srv != srv)
-				continue;
-			if (!s->started) {
-				for (struct pf_session **pp = &sessions; *pp; pp = &(*pp)->next)
-					if (*pp == s) {
-						*pp = s->next;
-						n_sessions--;
-						break;
-					}
-				pf_free(s);
-				continue;
-			}
-			any = true;
-			if (write(s->wake[1], "x", 1) < 0) {
-				/* full: already woken */
-			}
-		}
-		if (!any || pthread_cond_timedwait(&sessions_cond, &sessions_lock, &until) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&sessions_lock);
+	agent_relay_set_cancel(&sessions, srv);
 }

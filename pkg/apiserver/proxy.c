@@ -15,7 +15,9 @@
  * client. pods/attach goes the same way to the agent's /attach. The client's
  * Sec-WebSocket-Protocol list is passed on, so the agent picks the channel
  * protocol (v5 down to channel.k8s.io, minik8s/ws.h) and we answer with its
- * choice, as kube-apiserver's upgrade-aware proxy does for kubelet. */
+ * choice, as kube-apiserver's upgrade-aware proxy does for kubelet. Dialling,
+ * the handshake's plumbing and the relay are agent_relay.c's, shared with
+ * port-forward. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,20 +25,15 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <curl/curl.h>
-#include "internal.h"
+#include "agent_relay.h"
 #include "minik8s/ws.h"
 #include "minik8s/agent.h"
 
-#define CONNECT_TIMEOUT_S 10
 #define HANDSHAKE_TIMEOUT_MS 30000
-#define MAX_HEAD (16 * 1024)
 #define MAX_ERROR_BODY (64 * 1024)
 #define LOG_BUF_HIGH (1024 * 1024)
-#define RELAY_BUF_CAP (256 * 1024)
 #define MAX_EXEC_SESSIONS 256
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
 
 /* ---- the pod's node ------------------------------------------------------------- */
 
@@ -72,7 +69,7 @@ static int resolve_target(struct mk_request *req, struct mk_reply *rep, struct t
 			  cJSON **ret_pod)
 {
 	struct mk_apiserver *srv = req->srv;
-	_cleanup_free_ char *json = NULL, *node_json = NULL;
+	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
 
 	if (!srv->kubelet_client_cert || !srv->kubelet_client_key) {
@@ -123,53 +120,12 @@ static int resolve_target(struct mk_request *req, struct mk_reply *rep, struct t
 				req->name);
 		return -1;
 	}
-	if (mk_store_get(srv->store, "nodes", "", node, &node_json, NULL, &err) < 0) {
-		mk_reply_status(rep, err->code == ENOENT ? 404 : 500, "nodes", node,
-				"nodes \"%s\" not found", node);
+	if (agent_relay_node_base(srv, node, rep, &t->base) < 0)
 		return -1;
-	}
-	_cleanup_cjson_ cJSON *nobj = cJSON_Parse(node_json);
-	const char *ip = NULL;
-	const cJSON *a;
-	cJSON_ArrayForEach(a, mk_json_get(nobj, "status.addresses"))
-	{
-		const char *type = mk_json_get_string(a, "type");
-		if (type && !strcmp(type, "InternalIP")) {
-			ip = mk_json_get_string(a, "address");
-			break;
-		}
-	}
-	if (!ip) {
-		mk_reply_status(rep, 503, "nodes", node, "node %s has no InternalIP address", node);
-		return -1;
-	}
-	const cJSON *port = mk_json_get(nobj, "status.daemonEndpoints.kubeletEndpoint.Port");
-	int p = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
-			? port->valueint
-			: MK_AGENT_STREAM_DEFAULT_PORT;
-	t->base = strchr(ip, ':') ? mk_strdup_printf("https://[%s]:%d", ip, p)
-				  : mk_strdup_printf("https://%s:%d", ip, p);
 	t->container = mk_strdup(c);
 	if (ret_pod)
 		*ret_pod = TAKE_PTR(pod);
 	return 0;
-}
-
-static CURL *agent_curl(struct mk_apiserver *srv, const char *url)
-{
-	pthread_once(&curl_once, curl_init);
-	CURL *h = curl_easy_init();
-	if (!h)
-		return NULL;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_SSLCERT, srv->kubelet_client_cert);
-	curl_easy_setopt(h, CURLOPT_SSLKEY, srv->kubelet_client_key);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	return h;
 }
 
 /* Appends "&key=value" (escaped) for each query parameter in keys that is present. */
@@ -221,23 +177,6 @@ static char *agent_url(struct mk_request *req, const struct target *t, const cha
 	if (b.len > before)
 		b.data[before] = '?';
 	return mk_buf_steal(&b);
-}
-
-/* An agent's error reply to the client: its Status when it sent one. */
-static void reply_agent_error(struct mk_reply *rep, long code, const char *body, size_t len,
-			      const char *name)
-{
-	_cleanup_cjson_ cJSON *st = body && len ? cJSON_ParseWithLength(body, len) : NULL;
-	const char *kind = st ? mk_json_get_string(st, "kind") : NULL;
-
-	if (code < 400 || code > 599)
-		code = 502;
-	if (kind && !strcmp(kind, "Status")) {
-		mk_reply_json(rep, (unsigned)code, st);
-		return;
-	}
-	mk_reply_status(rep, (int)code, "pods", name, "%.*s", (int)(len > 512 ? 512 : len),
-			body ? body : "");
 }
 
 static bool server_stopping(struct mk_apiserver *srv)
@@ -448,7 +387,7 @@ void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 	lp->srv = req->srv;
 	lp->client_fd = -1;
 	mk_buf_init(&lp->buf);
-	lp->easy = agent_curl(req->srv, url);
+	lp->easy = agent_relay_curl(req->srv, url);
 	lp->multi = curl_multi_init();
 	if (!lp->easy || !lp->multi) {
 		lp_free(lp);
@@ -481,7 +420,7 @@ void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 	if (code != 200) {
 		while (!lp->done && lp->buf.len < MAX_ERROR_BODY && mk_time_mono_ns() < deadline)
 			lp_step(lp, 200);
-		reply_agent_error(rep, code, lp->buf.data, lp->buf.len, req->name);
+		agent_relay_reply_error(rep, code, lp->buf.data, lp->buf.len, req->name);
 		lp_free(lp);
 		return;
 	}
@@ -503,272 +442,29 @@ void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep)
 /* ---- exec ---------------------------------------------------------------------- */
 
 struct exec_proxy {
-	struct mk_apiserver *srv;
-	CURL *agent;
-	curl_socket_t agent_fd;
-	int client_fd;
-	struct MHD_UpgradeResponseHandle *urh;
-	struct mk_buf to_client, to_agent;
-	size_t client_off, agent_off;
-	int wake[2];
-	bool started;
-	struct exec_proxy *next;
+	struct agent_relay r; /* first: the relay's ops get &ep->r */
 };
 
-/* Sessions of every API server in this process, so that stopping one ends its own. */
-static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sessions_cond = PTHREAD_COND_INITIALIZER;
-static struct exec_proxy *sessions;
-static unsigned n_sessions;
-
-static void ep_free(struct exec_proxy *ep)
+static void ep_free(struct agent_relay *r)
 {
-	if (!ep)
-		return;
-	if (ep->agent)
-		curl_easy_cleanup(ep->agent);
-	mk_buf_release(&ep->to_client);
-	mk_buf_release(&ep->to_agent);
-	if (ep->wake[0] >= 0)
-		close(ep->wake[0]);
-	if (ep->wake[1] >= 0)
-		close(ep->wake[1]);
+	struct exec_proxy *ep = (struct exec_proxy *)r;
+	agent_relay_release(&ep->r);
 	free(ep);
 }
 
-static void ep_unlink(struct exec_proxy *ep)
+static const struct agent_relay_ops exec_ops = { .free = ep_free };
+
+/* Sessions of every API server in this process, so that stopping one ends its own. */
+static struct agent_relay_set sessions = AGENT_RELAY_SET_INIT(MAX_EXEC_SESSIONS);
+
+/* What the client asked for is an exec/attach this server serves: a WebSocket
+ * GET with a channel protocol we know. Otherwise fills rep and returns -1. */
+static int exec_check_upgrade(struct mk_request *req, struct mk_reply *rep, const char *what)
 {
-	pthread_mutex_lock(&sessions_lock);
-	for (struct exec_proxy **pp = &sessions; *pp; pp = &(*pp)->next)
-		if (*pp == ep) {
-			*pp = ep->next;
-			n_sessions--;
-			break;
-		}
-	pthread_cond_broadcast(&sessions_cond);
-	pthread_mutex_unlock(&sessions_lock);
-}
-
-/* Sends everything in b to the agent over curl; -1 on errors. Blocks up to 30 s
- * per stall (only used for the handshake). */
-static int agent_send_all(struct exec_proxy *ep, const char *data, size_t len)
-{
-	while (len) {
-		size_t n = 0;
-		CURLcode r = curl_easy_send(ep->agent, data, len, &n);
-		if (r == CURLE_AGAIN) {
-			struct pollfd p = { .fd = ep->agent_fd, .events = POLLOUT };
-			if (poll(&p, 1, 30000) <= 0)
-				return -1;
-			continue;
-		}
-		if (r != CURLE_OK)
-			return -1;
-		data += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Reads the agent's reply to the handshake up to the end of its head; the head
- * and any bytes after it stay in ep->to_client. Returns the offset past the
- * head, or -1. */
-static ssize_t agent_read_head(struct exec_proxy *ep, uint64_t deadline)
-{
-	char buf[4096];
-
-	for (;;) {
-		char *end = ep->to_client.len ? memmem(ep->to_client.data, ep->to_client.len,
-						       "\r\n\r\n", 4)
-					      : NULL;
-		if (end)
-			return end + 4 - ep->to_client.data;
-		if (ep->to_client.len > MAX_HEAD)
-			return -1;
-		size_t n = 0;
-		CURLcode r = curl_easy_recv(ep->agent, buf, sizeof(buf), &n);
-		if (r == CURLE_AGAIN) {
-			uint64_t now = mk_time_mono_ns();
-			if (now >= deadline)
-				return -1;
-			struct pollfd p = { .fd = ep->agent_fd, .events = POLLIN };
-			poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
-			continue;
-		}
-		if (r != CURLE_OK || n == 0)
-			return -1;
-		mk_buf_append(&ep->to_client, buf, n);
-	}
-}
-
-/* Value of header name in an HTTP head (first match), into out. */
-static bool head_value(const char *head, size_t len, const char *name, char *out, size_t size)
-{
-	size_t nl = strlen(name);
-	const char *p = head, *end = head + len;
-
-	while (p < end) {
-		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-		if (!eol)
-			eol = end;
-		if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			size_t vl = (size_t)(eol - v);
-			if (vl >= size)
-				vl = size - 1;
-			memcpy(out, v, vl);
-			out[vl] = '\0';
-			return true;
-		}
-		p = eol + 2;
-	}
-	return false;
-}
-
-/* Relays until either side closes. Non-blocking both ways with bounded buffers,
- * so neither side can stall the other direction. */
-static void relay(struct exec_proxy *ep)
-{
-	char buf[32 * 1024];
-	bool client_eof = false, agent_eof = false;
-
-	fcntl(ep->client_fd, F_SETFL, fcntl(ep->client_fd, F_GETFL) | O_NONBLOCK);
-	for (;;) {
-		/* the agent side first: TLS may hold decrypted bytes poll cannot see */
-		while (!agent_eof && ep->to_client.len - ep->client_off < RELAY_BUF_CAP) {
-			size_t n = 0;
-			CURLcode r = curl_easy_recv(ep->agent, buf, sizeof(buf), &n);
-			if (r == CURLE_AGAIN)
-				break;
-			if (r != CURLE_OK || n == 0) {
-				agent_eof = true;
-				break;
-			}
-			mk_buf_append(&ep->to_client, buf, n);
-		}
-		while (ep->client_off < ep->to_client.len) {
-			ssize_t n = send(ep->client_fd, ep->to_client.data + ep->client_off,
-					 ep->to_client.len - ep->client_off, MSG_NOSIGNAL);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0)
-				return;
-			ep->client_off += (size_t)n;
-		}
-		if (ep->client_off == ep->to_client.len)
-			ep->to_client.len = ep->client_off = 0;
-		while (!client_eof && ep->to_agent.len - ep->agent_off < RELAY_BUF_CAP) {
-			ssize_t n = recv(ep->client_fd, buf, sizeof(buf), 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0) {
-				client_eof = true;
-				break;
-			}
-			mk_buf_append(&ep->to_agent, buf, (size_t)n);
-		}
-		while (ep->agent_off < ep->to_agent.len) {
-			size_t n = 0;
-			CURLcode r = curl_easy_send(ep->agent, ep->to_agent.data + ep->agent_off,
-						    ep->to_agent.len - ep->agent_off, &n);
-			if (r == CURLE_AGAIN)
-				break;
-			if (r != CURLE_OK)
-				return;
-			ep->agent_off += n;
-		}
-		if (ep->agent_off == ep->to_agent.len)
-			ep->to_agent.len = ep->agent_off = 0;
-		/* a side that ended: deliver what it sent, then stop */
-		if ((agent_eof && ep->to_client.len == 0) || (client_eof && ep->to_agent.len == 0))
-			return;
-
-		struct pollfd p[3] = { { .fd = ep->wake[0], .events = POLLIN },
-				       { .fd = ep->client_fd, .events = 0 },
-				       { .fd = ep->agent_fd, .events = 0 } };
-		if (!client_eof && ep->to_agent.len < RELAY_BUF_CAP)
-			p[1].events |= POLLIN;
-		if (ep->to_client.len)
-			p[1].events |= POLLOUT;
-		if (!agent_eof && ep->to_client.len < RELAY_BUF_CAP)
-			p[2].events |= POLLIN;
-		if (ep->to_agent.len)
-			p[2].events |= POLLOUT;
-		int n = poll(p, 3, -1);
-		if (n < 0 && errno != EINTR)
-			return;
-		if (n > 0 && p[0].revents)
-			return; /* server stopping */
-	}
-}
-
-static void *relay_thread(void *arg)
-{
-	struct exec_proxy *ep = arg;
-
-	relay(ep);
-	MHD_upgrade_action(ep->urh, MHD_UPGRADE_ACTION_CLOSE);
-	ep_unlink(ep);
-	ep_free(ep);
-	return NULL;
-}
-
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
-		       const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		       struct MHD_UpgradeResponseHandle *urh)
-{
-	struct exec_proxy *ep = cls;
-	pthread_attr_t attr;
-	pthread_t t;
-
-	ep->client_fd = sock;
-	ep->urh = urh;
-	ep->started = true;
-	if (extra_in_size)
-		mk_buf_append(&ep->to_agent, extra_in, extra_in_size);
-	/* called in the connection's thread, which forwards TLS only after we return */
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, relay_thread, ep) != 0) {
-		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		ep_unlink(ep);
-		ep_free(ep);
-	}
-	pthread_attr_destroy(&attr);
-}
-
-void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
-{
-	static const char *const exec_keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
-	static const char *const attach_keys[] = { "stdin", "stdout", "stderr", "tty", NULL };
-	bool attach = !strcmp(req->sub, "attach");
-	const char *const *keys = attach ? attach_keys : exec_keys;
-	const char *what = attach ? "attach" : "exec";
-	struct mk_apiserver *srv = req->srv;
 	const char *upgrade = mk_request_header(req, "Upgrade");
 	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
 	const char *proto = mk_request_header(req, "Sec-WebSocket-Protocol");
-	struct target t = { 0 };
-	_cleanup_cjson_ cJSON *pod = NULL;
 
-	/* the pod's own errors first: kubectl shows the answer to its SPDY fallback */
-	if (resolve_target(req, rep, &t, &pod) < 0)
-		return;
-	const char *phase = mk_json_get_string(pod, "status.phase");
-	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
-		mk_reply_status(rep, 400, "pods", req->name,
-				attach ? "cannot attach a container in a completed pod; current phase is %s"
-				       : "cannot exec into a container in a completed pod; current phase is %s",
-				phase);
-		target_release(&t);
-		return;
-	}
 	if (!mk_ws_header_has_token(upgrade, "websocket", true) || !key) {
 		if (upgrade && !strncasecmp(upgrade, "SPDY", 4))
 			mk_reply_status(rep, 400, "pods", req->name,
@@ -778,14 +474,12 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_status(rep, 400, "pods", req->name,
 					"Upgrade request required: %s needs a WebSocket upgrade with "
 					"protocol %s", what, MK_WS_PROTOCOL_V5);
-		target_release(&t);
-		return;
+		return -1;
 	}
 	if (strcmp(req->method, "GET")) {
 		mk_reply_status(rep, 405, "pods", req->name,
 				"a WebSocket upgrade must use GET, not %s", req->method);
-		target_release(&t);
-		return;
+		return -1;
 	}
 	if (mk_ws_proto_select(proto) < 0) {
 		mk_reply_status(rep, 400, "pods", req->name,
@@ -793,49 +487,56 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 				"v4.base64.channel.k8s.io, v3.channel.k8s.io, v2.channel.k8s.io, "
 				"channel.k8s.io, base64.channel.k8s.io",
 				proto, MK_WS_PROTOCOL_V5);
-		target_release(&t);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* Resolves the pod and its agent's URL for what; the pod's own errors first
+ * (kubectl shows the answer to its SPDY fallback). -1 with rep filled. */
+static int exec_target(struct mk_request *req, struct mk_reply *rep, bool attach,
+		       char **ret_base, char **ret_url)
+{
+	static const char *const exec_keys[] = { "command", "stdin", "stdout", "stderr", "tty", NULL };
+	static const char *const attach_keys[] = { "stdin", "stdout", "stderr", "tty", NULL };
+	const char *what = attach ? "attach" : "exec";
+	struct target t = { 0 };
+	_cleanup_cjson_ cJSON *pod = NULL;
+
+	if (resolve_target(req, rep, &t, &pod) < 0)
+		return -1;
+	const char *phase = mk_json_get_string(pod, "status.phase");
+	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
+		mk_reply_status(rep, 400, "pods", req->name,
+				attach ? "cannot attach a container in a completed pod; current phase is %s"
+				       : "cannot exec into a container in a completed pod; current phase is %s",
+				phase);
+		target_release(&t);
+		return -1;
+	}
+	if (exec_check_upgrade(req, rep, what) < 0) {
+		target_release(&t);
+		return -1;
+	}
+	*ret_url = agent_url(req, &t, what, attach ? attach_keys : exec_keys);
+	*ret_base = TAKE_PTR(t.base);
+	target_release(&t);
+	return 0;
+}
+
+/* The agent's WebSocket handshake on behalf of the client (its key, so the accept
+ * values agree, and its protocol list, so the agent chooses). On a refusal or an
+ * answer the client cannot take, fills rep and returns -1; else the agent's
+ * protocol is in agent_proto ("" for none). */
+static int exec_agent_handshake(struct mk_request *req, struct mk_reply *rep, struct exec_proxy *ep,
+				const char *base, const char *url, const char *what,
+				char *agent_proto, size_t proto_size)
+{
+	const char *key = mk_request_header(req, "Sec-WebSocket-Key");
+	const char *proto = mk_request_header(req, "Sec-WebSocket-Protocol");
 	/* passed on to the agent: no CR/LF can be in a header value MHD parsed */
 	_cleanup_free_ char *proto_line =
 		proto && *proto ? mk_strdup_printf("Sec-WebSocket-Protocol: %s\r\n", proto) : mk_strdup("");
-	_cleanup_free_ char *url = agent_url(req, &t, what, keys);
-	_cleanup_free_ char *base = TAKE_PTR(t.base);
-	target_release(&t);
-
-	pthread_mutex_lock(&sessions_lock);
-	bool full = n_sessions >= MAX_EXEC_SESSIONS;
-	pthread_mutex_unlock(&sessions_lock);
-	if (full) {
-		mk_reply_status(rep, 429, "pods", req->name, "too many exec sessions (limit %d)",
-				MAX_EXEC_SESSIONS);
-		return;
-	}
-
-	struct exec_proxy *ep = mk_malloc0(sizeof(*ep));
-	ep->srv = srv;
-	ep->client_fd = -1;
-	ep->wake[0] = ep->wake[1] = -1;
-	mk_buf_init(&ep->to_client);
-	mk_buf_init(&ep->to_agent);
-	ep->agent = agent_curl(srv, base);
-	if (!ep->agent || pipe2(ep->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-		ep_free(ep);
-		mk_reply_status(rep, 500, "pods", req->name, "out of resources");
-		return;
-	}
-	curl_easy_setopt(ep->agent, CURLOPT_CONNECT_ONLY, 1L);
-	CURLcode cr = curl_easy_perform(ep->agent);
-	if (cr == CURLE_OK)
-		cr = curl_easy_getinfo(ep->agent, CURLINFO_ACTIVESOCKET, &ep->agent_fd);
-	if (cr != CURLE_OK) {
-		mk_reply_status(rep, 500, "pods", req->name,
-				"error dialing backend: %s", curl_easy_strerror(cr));
-		ep_free(ep);
-		return;
-	}
-	/* the agent's handshake, on behalf of the client (its key, so the accept
-	 * values agree) */
 	_cleanup_free_ char *hs = mk_strdup_printf(
 		"GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
@@ -843,72 +544,71 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 		url + strlen(base), base + strlen("https://"), key, proto_line);
 	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HANDSHAKE_TIMEOUT_MS * 1000000;
 	ssize_t head_len;
-	if (agent_send_all(ep, hs, strlen(hs)) < 0 || (head_len = agent_read_head(ep, deadline)) < 0) {
+
+	if (agent_relay_send_all(&ep->r, hs, strlen(hs)) < 0 ||
+	    (head_len = agent_relay_read_head(&ep->r, deadline, 0)) < 0) {
 		mk_reply_status(rep, 500, "pods", req->name,
 				"error talking to the node agent: no valid reply to the %s upgrade", what);
-		ep_free(ep);
-		return;
+		return -1;
 	}
 	int code = 0;
-	if (sscanf(ep->to_client.data, "HTTP/1.%*d %d", &code) != 1)
+	if (sscanf(ep->r.to_client.data, "HTTP/1.%*d %d", &code) != 1)
 		code = 0;
 	if (code != 101) {
-		char cl[32];
-		size_t want = head_value(ep->to_client.data, (size_t)head_len, "Content-Length", cl,
-					 sizeof(cl))
-				      ? (size_t)strtoul(cl, NULL, 10)
-				      : MAX_ERROR_BODY;
-		if (want > MAX_ERROR_BODY)
-			want = MAX_ERROR_BODY;
-		char buf[4096];
-		while (ep->to_client.len - (size_t)head_len < want && mk_time_mono_ns() < deadline) {
-			size_t n = 0;
-			CURLcode r = curl_easy_recv(ep->agent, buf, sizeof(buf), &n);
-			if (r == CURLE_AGAIN) {
-				struct pollfd p = { .fd = ep->agent_fd, .events = POLLIN };
-				poll(&p, 1, 1000);
-				continue;
-			}
-			if (r != CURLE_OK || n == 0)
-				break;
-			mk_buf_append(&ep->to_client, buf, n);
-		}
-		reply_agent_error(rep, code, ep->to_client.data + head_len,
-				  ep->to_client.len - (size_t)head_len, req->name);
-		ep_free(ep);
-		return;
+		agent_relay_reply_refusal(&ep->r, (size_t)head_len, code, deadline, rep, req->name);
+		return -1;
 	}
 	/* the agent's choice must be one the client offered (none when it offered none) */
-	char agent_proto[128] = "";
-	bool has_proto = head_value(ep->to_client.data, (size_t)head_len, "Sec-WebSocket-Protocol",
-				    agent_proto, sizeof(agent_proto));
+	agent_proto[0] = '\0';
+	bool has_proto = agent_relay_head_value(ep->r.to_client.data, (size_t)head_len,
+						"Sec-WebSocket-Protocol", agent_proto, proto_size);
 	if (has_proto ? !mk_ws_header_has_token(proto, agent_proto, false) : (proto && *proto)) {
 		mk_reply_status(rep, 500, "pods", req->name,
 				"the node agent answered with another WebSocket subprotocol");
-		ep_free(ep);
-		return;
+		return -1;
 	}
 	/* keep only the frames that followed the agent's head */
-	memmove(ep->to_client.data, ep->to_client.data + head_len,
-		ep->to_client.len - (size_t)head_len);
-	ep->to_client.len -= (size_t)head_len;
+	agent_relay_drop_head(&ep->r, (size_t)head_len);
+	return 0;
+}
 
-	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, ep);
+void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
+{
+	bool attach = !strcmp(req->sub, "attach");
+	const char *what = attach ? "attach" : "exec";
+	_cleanup_free_ char *base = NULL, *url = NULL;
+	char agent_proto[128];
+
+	if (exec_target(req, rep, attach, &base, &url) < 0)
+		return;
+	if (agent_relay_set_full(&sessions)) {
+		mk_reply_status(rep, 429, "pods", req->name, "too many exec sessions (limit %d)",
+				MAX_EXEC_SESSIONS);
+		return;
+	}
+	struct exec_proxy *ep = mk_malloc0(sizeof(*ep));
+	if (agent_relay_init(&ep->r, req->srv, &sessions, &exec_ops) < 0) {
+		ep_free(&ep->r);
+		mk_reply_status(rep, 500, "pods", req->name, "out of resources");
+		return;
+	}
+	if (agent_relay_dial(&ep->r, base, rep, req->name) < 0 ||
+	    exec_agent_handshake(req, rep, ep, base, url, what, agent_proto, sizeof(agent_proto)) < 0) {
+		ep_free(&ep->r);
+		return;
+	}
+	struct MHD_Response *resp = agent_relay_response(&ep->r);
 	if (!resp) {
-		ep_free(ep);
+		ep_free(&ep->r);
 		mk_reply_status(rep, 500, "pods", req->name, "out of memory");
 		return;
 	}
-	_cleanup_free_ char *accept = mk_ws_accept_key(key);
+	_cleanup_free_ char *accept = mk_ws_accept_key(mk_request_header(req, "Sec-WebSocket-Key"));
 	MHD_add_response_header(resp, "Upgrade", "websocket");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	if (has_proto)
+	if (*agent_proto)
 		MHD_add_response_header(resp, "Sec-WebSocket-Protocol", agent_proto);
-	pthread_mutex_lock(&sessions_lock);
-	ep->next = sessions;
-	sessions = ep;
-	n_sessions++;
-	pthread_mutex_unlock(&sessions_lock);
+	agent_relay_set_add(&ep->r);
 	rep->stream = resp;
 	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
 	rep->content_type = NULL;
@@ -916,35 +616,5 @@ void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep)
 
 void mk_proxy_cancel_all(struct mk_apiserver *srv)
 {
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	pthread_mutex_lock(&sessions_lock);
-	for (;;) {
-		bool any = false;
-		for (struct exec_proxy *ep = sessions, *next; ep; ep = next) {
-			next = ep->next;
-			if (ep->srv != srv)
-				continue;
-			if (!ep->started) {
-				/* the upgrade never happened (client gone): nothing runs it */
-				for (struct exec_proxy **pp = &sessions; *pp; pp = &(*pp)->next)
-					if (*pp == ep) {
-						*pp = ep->next;
-						n_sessions--;
-						break;
-					}
-				ep_free(ep);
-				continue;
-			}
-			any = true;
-			if (write(ep->wake[1], "x", 1) < 0) {
-				/* full: already woken */
-			}
-		}
-		if (!any || pthread_cond_timedwait(&sessions_cond, &sessions_lock, &until) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&sessions_lock);
+	agent_relay_set_cancel(&sessions, srv);
 }

@@ -498,6 +498,158 @@ char *mk_proxy_http_rewrite_location(const char *loc, const char *backend, const
 			: mk_strdup_printf("%s%s", prefix, path);
 }
 
+/* kube-apiserver's redirect for an empty path (kubernetes issue 4958). */
+static void reply_redirect(struct mk_request *req, struct mk_reply *rep, const struct mk_buf *query)
+{
+	_cleanup_free_ char *loc = mk_strdup_printf("%s/%s%s", req->url, query->len ? "?" : "",
+						     query->len ? query->data : "");
+	rep->stream = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (rep->stream) {
+		MHD_add_response_header(rep->stream, "Location", loc);
+		rep->code = 301;
+		rep->content_type = NULL;
+	} else {
+		mk_reply_status(rep, 500, NULL, NULL, "out of memory");
+	}
+}
+
+/* The client's request headers for the backend, with X-Forwarded-For; curl's own
+ * defaults are suppressed ("Name:") so only the client's go. */
+static void hp_request_headers(struct mk_request *req, struct http_proxy *hp)
+{
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, copy_header, &hp->req_headers);
+	hp->req_headers = curl_slist_append(hp->req_headers, "Expect:");
+	if (!mk_request_header(req, "Accept"))
+		hp->req_headers = curl_slist_append(hp->req_headers, "Accept:");
+	if (!mk_request_header(req, "User-Agent"))
+		hp->req_headers = curl_slist_append(hp->req_headers, "User-Agent:");
+	if (!mk_request_header(req, "Content-Type"))
+		hp->req_headers = curl_slist_append(hp->req_headers, "Content-Type:");
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof(ip));
+		const char *prior = mk_request_header(req, "X-Forwarded-For");
+		_cleanup_free_ char *xff = prior ? mk_strdup_printf("X-Forwarded-For: %s, %s", prior, ip)
+						 : mk_strdup_printf("X-Forwarded-For: %s", ip);
+		hp->req_headers = curl_slist_append(hp->req_headers, xff);
+	}
+	curl_easy_setopt(hp->easy, CURLOPT_HTTPHEADER, hp->req_headers);
+}
+
+/* The backend request for url, same method and body as the client's, started on
+ * its own multi handle. NULL when out of memory. */
+static struct http_proxy *hp_start(struct mk_request *req, const char *url)
+{
+	pthread_once(&curl_once, curl_init);
+	struct http_proxy *hp = mk_malloc0(sizeof(*hp));
+	hp->srv = req->srv;
+	hp->client_fd = -1;
+	mk_buf_init(&hp->buf);
+	hp->easy = curl_easy_init();
+	hp->multi = curl_multi_init();
+	if (!hp->easy || !hp->multi) {
+		hp_free(hp);
+		return NULL;
+	}
+	CURL *h = hp->easy;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, hp_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, hp);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hp_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, hp);
+	if (!strcmp(req->method, "HEAD"))
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (strcmp(req->method, "GET"))
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->body.len || !strcmp(req->method, "POST") || !strcmp(req->method, "PUT") ||
+	    !strcmp(req->method, "PATCH")) {
+		hp->body = mk_malloc0(req->body.len + 1);
+		if (req->body.len)
+			memcpy(hp->body, req->body.data, req->body.len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, hp->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
+		if (strcmp(req->method, "POST"))
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+	hp_request_headers(req, hp);
+	curl_multi_add_handle(hp->multi, h);
+	return hp;
+}
+
+/* The backend's response headers onto resp, but for hop-by-hop ones, its length
+ * and date (MHD's own); a Location is rewritten to go through the proxy. */
+static void copy_response_headers(struct mk_request *req, struct http_proxy *hp,
+				  struct MHD_Response *resp, const char *hostport,
+				  const char *prefix)
+{
+	const char *req_host = mk_request_header(req, "Host");
+	for (size_t i = 0; i < hp->n_resp_headers; i++) {
+		char *line = hp->resp_headers[i];
+		char *colon = strchr(line, ':');
+		*colon = '\0';
+		const char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (hop_by_hop(line) || !strcasecmp(line, "Content-Length") ||
+		    !strcasecmp(line, "Date")) {
+			*colon = ':';
+			continue;
+		}
+		_cleanup_free_ char *nl = !strcasecmp(line, "Location")
+						  ? mk_proxy_http_rewrite_location(v, hostport, req_host,
+										 prefix)
+						  : NULL;
+		MHD_add_response_header(resp, line, nl ? nl : v);
+		*colon = ':';
+	}
+}
+
+/* The client's response once the backend's headers are in: its body streams from
+ * hp (the response then owns hp), or none for HEAD. NULL when out of memory. */
+static struct MHD_Response *hp_response(struct mk_request *req, struct http_proxy *hp)
+{
+	long long clen = -1;
+	for (size_t i = 0; i < hp->n_resp_headers; i++)
+		if (!strncasecmp(hp->resp_headers[i], "Content-Length:", 15))
+			clen = strtoll(hp->resp_headers[i] + 15, NULL, 10);
+	const union MHD_ConnectionInfo *fdi =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fdi)
+		hp->client_fd = fdi->connect_fd;
+	if (!strcmp(req->method, "HEAD"))
+		return MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	return MHD_create_response_from_callback(clen >= 0 ? (uint64_t)clen : MHD_SIZE_UNKNOWN,
+						 32 * 1024, hp_reader, hp, hp_free);
+}
+
+/* Waits up to HEADERS_TIMEOUT_MS for the backend's response head; -1 with a 503
+ * (unreachable) or 504 (too slow) in rep. */
+static int hp_wait_headers(struct http_proxy *hp, struct mk_reply *rep, const char *kind,
+			   const char *name)
+{
+	const char *what = !strcmp(kind, "services") ? "service" : "pod";
+	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HEADERS_TIMEOUT_MS * 1000000;
+	while (!hp->headers_done && !hp->done && mk_time_mono_ns() < deadline)
+		hp_step(hp, 200);
+	if (hp->headers_done)
+		return 0;
+	if (hp->done)
+		mk_reply_status(rep, 503, kind, name, "error trying to reach %s: %s", what,
+				curl_easy_strerror(hp->result));
+	else
+		mk_reply_status(rep, 504, kind, name, "the %s did not answer in time", what);
+	return -1;
+}
+
 void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep)
 {
 	struct mk_apiserver *srv = req->srv;
@@ -525,17 +677,7 @@ void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep)
 	mk_buf_init(&query);
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, copy_query, &query);
 	if (!*t.rest) {
-		/* kube-apiserver's redirect for an empty path (kubernetes issue 4958) */
-		_cleanup_free_ char *loc = mk_strdup_printf("%s/%s%s", req->url, query.len ? "?" : "",
-							     query.len ? query.data : "");
-		rep->stream = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-		if (rep->stream) {
-			MHD_add_response_header(rep->stream, "Location", loc);
-			rep->code = 301;
-			rep->content_type = NULL;
-		} else {
-			mk_reply_status(rep, 500, NULL, NULL, "out of memory");
-		}
+		reply_redirect(req, rep, &query);
 		mk_buf_release(&query);
 		target_release(&t);
 		return;
@@ -548,134 +690,33 @@ void mk_proxy_http_handle(struct mk_request *req, struct mk_reply *rep)
 	if (query.len)
 		mk_buf_printf(&url, "?%s", query.data);
 	mk_buf_release(&query);
-
-	pthread_once(&curl_once, curl_init);
-	struct http_proxy *hp = mk_malloc0(sizeof(*hp));
-	hp->srv = srv;
-	hp->client_fd = -1;
-	mk_buf_init(&hp->buf);
-	hp->easy = curl_easy_init();
-	hp->multi = curl_multi_init();
-	if (!hp->easy || !hp->multi) {
-		hp_free(hp);
-		mk_buf_release(&url);
+	struct http_proxy *hp = hp_start(req, url.data);
+	mk_buf_release(&url);
+	if (!hp) {
 		target_release(&t);
 		mk_reply_status(rep, 500, NULL, NULL, "out of memory");
 		return;
 	}
-	CURL *h = hp->easy;
-	curl_easy_setopt(h, CURLOPT_URL, url.data);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, hp_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, hp);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hp_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, hp);
-	if (!strcmp(req->method, "HEAD"))
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	else if (strcmp(req->method, "GET"))
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-	if (req->body.len || !strcmp(req->method, "POST") || !strcmp(req->method, "PUT") ||
-	    !strcmp(req->method, "PATCH")) {
-		hp->body = mk_malloc0(req->body.len + 1);
-		if (req->body.len)
-			memcpy(hp->body, req->body.data, req->body.len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, hp->body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
-		if (strcmp(req->method, "POST"))
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-	}
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, copy_header, &hp->req_headers);
-	/* curl adds these on its own ("Name:" tells it not to): only the client's go */
-	hp->req_headers = curl_slist_append(hp->req_headers, "Expect:");
-	if (!mk_request_header(req, "Accept"))
-		hp->req_headers = curl_slist_append(hp->req_headers, "Accept:");
-	if (!mk_request_header(req, "User-Agent"))
-		hp->req_headers = curl_slist_append(hp->req_headers, "User-Agent:");
-	if (!mk_request_header(req, "Content-Type"))
-		hp->req_headers = curl_slist_append(hp->req_headers, "Content-Type:");
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
-		char ip[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof(ip));
-		const char *prior = mk_request_header(req, "X-Forwarded-For");
-		_cleanup_free_ char *xff = prior ? mk_strdup_printf("X-Forwarded-For: %s, %s", prior, ip)
-						 : mk_strdup_printf("X-Forwarded-For: %s", ip);
-		hp->req_headers = curl_slist_append(hp->req_headers, xff);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hp->req_headers);
-	curl_multi_add_handle(hp->multi, h);
 
-	uint64_t deadline = mk_time_mono_ns() + (uint64_t)HEADERS_TIMEOUT_MS * 1000000;
-	while (!hp->headers_done && !hp->done && mk_time_mono_ns() < deadline)
-		hp_step(hp, 200);
-	if (!hp->headers_done) {
-		if (hp->done)
-			mk_reply_status(rep, 503, t.kind, name, "error trying to reach %s: %s",
-					svc ? "service" : "pod", curl_easy_strerror(hp->result));
-		else
-			mk_reply_status(rep, 504, t.kind, name, "the %s did not answer in time",
-					svc ? "service" : "pod");
+	if (hp_wait_headers(hp, rep, t.kind, name) < 0) {
 		hp_free(hp);
-		mk_buf_release(&url);
 		target_release(&t);
 		return;
 	}
 	long code = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	long long clen = -1;
-	for (size_t i = 0; i < hp->n_resp_headers; i++)
-		if (!strncasecmp(hp->resp_headers[i], "Content-Length:", 15))
-			clen = strtoll(hp->resp_headers[i] + 15, NULL, 10);
+	curl_easy_getinfo(hp->easy, CURLINFO_RESPONSE_CODE, &code);
 	bool head = !strcmp(req->method, "HEAD");
-	const union MHD_ConnectionInfo *fdi =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (fdi)
-		hp->client_fd = fdi->connect_fd;
-	struct MHD_Response *resp;
-	if (head) {
-		resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	} else {
-		resp = MHD_create_response_from_callback(clen >= 0 ? (uint64_t)clen : MHD_SIZE_UNKNOWN,
-							 32 * 1024, hp_reader, hp, hp_free);
-	}
+	struct MHD_Response *resp = hp_response(req, hp);
 	if (!resp) {
 		if (head)
 			hp_free(hp);
-		mk_buf_release(&url);
 		target_release(&t);
 		mk_reply_status(rep, 500, NULL, NULL, "out of memory");
 		return;
 	}
-	const char *req_host = mk_request_header(req, "Host");
-	for (size_t i = 0; i < hp->n_resp_headers; i++) {
-		char *line = hp->resp_headers[i];
-		char *colon = strchr(line, ':');
-		*colon = '\0';
-		const char *v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		if (hop_by_hop(line) || !strcasecmp(line, "Content-Length") ||
-		    !strcasecmp(line, "Date")) {
-			*colon = ':';
-			continue;
-		}
-		_cleanup_free_ char *nl = !strcasecmp(line, "Location")
-						  ? mk_proxy_http_rewrite_location(v, hostport, req_host,
-										 t.prefix)
-						  : NULL;
-		MHD_add_response_header(resp, line, nl ? nl : v);
-		*colon = ':';
-	}
+	copy_response_headers(req, hp, resp, hostport, t.prefix);
 	if (head)
 		hp_free(hp); /* else the response owns it */
-	mk_buf_release(&url);
 	target_release(&t);
 	rep->stream = resp;
 	rep->code = (unsigned)code;

@@ -37,32 +37,12 @@ void mk_satoken_key_free(struct mk_satoken_key *k)
 	free(k);
 }
 
-/* base64url without padding (RFC 7515 2) */
-static char *b64url_encode(const void *data, size_t len)
-{
-	char *s = mk_base64_encode(data, len);
-	size_t n = strlen(s);
-	while (n && s[n - 1] == '=')
-		s[--n] = 0;
-	for (char *p = s; *p; p++)
-		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-	return s;
-}
-
+/* JWS segments are base64url without padding (RFC 7515 2) */
 static int b64url_decode(const char *s, size_t len, void **ret, size_t *ret_len)
 {
-	if (len > MAX_TOKEN || len % 4 == 1)
+	if (len > MAX_TOKEN)
 		return -1;
-	_cleanup_free_ char *t = mk_malloc0(len + 4);
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '+' || c == '/' || c == '=' || c == ' ' || c == '\n')
-			return -1; /* base64url only */
-		t[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-	}
-	while (len % 4)
-		t[len++] = '=';
-	return mk_base64_decode(t, ret, ret_len);
+	return mk_base64url_decode(s, len, ret, ret_len);
 }
 
 static int key_finish(struct mk_satoken_key *k, gnutls_x509_privkey_t x, struct mk_error **err)
@@ -81,7 +61,7 @@ static int key_finish(struct mk_satoken_key *k, gnutls_x509_privkey_t x, struct 
 	if (gnutls_pubkey_export2(k->pub, GNUTLS_X509_FMT_DER, &der) >= 0) {
 		gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, h);
 		gnutls_free(der.data);
-		_cleanup_free_ char *kid = b64url_encode(h, sizeof(h));
+		_cleanup_free_ char *kid = mk_base64url_encode(h, sizeof(h));
 		snprintf(k->kid, sizeof(k->kid), "%s", kid);
 	}
 	return 0;
@@ -148,8 +128,8 @@ char *mk_satoken_sign(const struct mk_satoken_key *k, const cJSON *claims, struc
 		cJSON_AddStringToObject(hdr, "kid", k->kid);
 	_cleanup_free_ char *h = cJSON_PrintUnformatted(hdr);
 	_cleanup_free_ char *c = cJSON_PrintUnformatted(claims);
-	_cleanup_free_ char *h64 = b64url_encode(h, strlen(h));
-	_cleanup_free_ char *c64 = b64url_encode(c, strlen(c));
+	_cleanup_free_ char *h64 = mk_base64url_encode(h, strlen(h));
+	_cleanup_free_ char *c64 = mk_base64url_encode(c, strlen(c));
 	_cleanup_free_ char *input = mk_strdup_printf("%s.%s", h64, c64);
 	gnutls_datum_t data = { (unsigned char *)input, (unsigned)strlen(input) }, sig = { 0 };
 	int g = gnutls_privkey_sign_data(k->priv, GNUTLS_DIG_SHA256, 0, &data, &sig);
@@ -157,7 +137,7 @@ char *mk_satoken_sign(const struct mk_satoken_key *k, const cJSON *claims, struc
 		mk_error_set(err, EIO, "sign token: %s", gnutls_strerror(g));
 		return NULL;
 	}
-	_cleanup_free_ char *s64 = b64url_encode(sig.data, sig.size);
+	_cleanup_free_ char *s64 = mk_base64url_encode(sig.data, sig.size);
 	gnutls_free(sig.data);
 	return mk_strdup_printf("%s.%s", input, s64);
 }

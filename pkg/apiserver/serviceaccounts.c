@@ -263,12 +263,182 @@ static cJSON *decode(struct mk_request *req, struct mk_reply *rep)
 	return obj;
 }
 
+/* spec.expirationSeconds (DEFAULT_EXPIRATION when unset): an integer between
+ * MIN_ and MAX_EXPIRATION. -1 with a 422 in rep. */
+static int token_expiration(const cJSON *spec, struct mk_reply *rep, const char *name,
+			    long long *ret)
+{
+	const cJSON *es = cJSON_GetObjectItemCaseSensitive(spec, "expirationSeconds");
+	char detail[160];
+
+	*ret = DEFAULT_EXPIRATION;
+	if (!es || cJSON_IsNull(es))
+		return 0;
+	if (!cJSON_IsNumber(es) || es->valuedouble != (double)(long long)es->valuedouble) {
+		reply_invalid(rep, name, "spec.expirationSeconds", "FieldValueInvalid",
+			      "Invalid value: must be an integer");
+		return -1;
+	}
+	long long exp_s = (long long)es->valuedouble;
+	if (exp_s < MIN_EXPIRATION || exp_s > MAX_EXPIRATION) {
+		snprintf(detail, sizeof(detail), "Invalid value: %lld: may not specify a duration %s",
+			 exp_s, exp_s < MIN_EXPIRATION ? "less than 10 minutes"
+						       : "larger than 2^32 seconds");
+		reply_invalid(rep, name, "spec.expirationSeconds", "FieldValueInvalid", detail);
+		return -1;
+	}
+	*ret = exp_s;
+	return 0;
+}
+
+/* spec.audiences, non-empty strings (the API server's audience when none): a
+ * new array, or NULL with a 422 in rep. */
+static cJSON *token_audiences(const cJSON *spec, struct mk_reply *rep, const char *name)
+{
+	const cJSON *aud = cJSON_GetObjectItemCaseSensitive(spec, "audiences");
+	_cleanup_cjson_ cJSON *audiences = cJSON_CreateArray();
+	char detail[64];
+
+	if (aud && !cJSON_IsNull(aud)) {
+		const cJSON *a;
+		int i = 0;
+		if (!cJSON_IsArray(aud)) {
+			reply_invalid(rep, name, "spec.audiences", "FieldValueInvalid",
+				      "Invalid value: must be a list of strings");
+			return NULL;
+		}
+		cJSON_ArrayForEach(a, aud)
+		{
+			if (!cJSON_IsString(a) || !a->valuestring[0]) {
+				snprintf(detail, sizeof(detail), "spec.audiences[%d]", i);
+				reply_invalid(rep, name, detail, "FieldValueInvalid",
+					      "Invalid value: must be a non-empty string");
+				return NULL;
+			}
+			cJSON_AddItemToArray(audiences, cJSON_CreateString(a->valuestring));
+			i++;
+		}
+	}
+	if (!cJSON_GetArraySize(audiences))
+		cJSON_AddItemToArray(audiences, cJSON_CreateString(MK_SATOKEN_API_AUDIENCE));
+	return TAKE_PTR(audiences);
+}
+
+/* spec.boundObjectRef: the object the token is bound to, a Pod (upstream also
+ * knows Secret and Node), looked up and its uid checked. *ret_pod stays NULL
+ * when unbound. -1 with rep filled. */
+static int token_bound_pod(struct mk_request *req, struct mk_reply *rep, const cJSON *spec,
+			   cJSON **ret_pod)
+{
+	const cJSON *bor = cJSON_GetObjectItemCaseSensitive(spec, "boundObjectRef");
+	_cleanup_error_ struct mk_error *err = NULL;
+	const char *name = req->name;
+	char detail[160];
+
+	*ret_pod = NULL;
+	if (!bor || cJSON_IsNull(bor))
+		return 0;
+	const char *kind = mk_json_get_string(bor, "kind");
+	const char *bn = mk_json_get_string(bor, "name");
+	const char *bu = mk_json_get_string(bor, "uid");
+	const char *bav = mk_json_get_string(bor, "apiVersion");
+	if (!kind || strcmp(kind, "Pod")) {
+		snprintf(detail, sizeof(detail),
+			 "Unsupported value: \"%s\": supported values: \"Pod\"", kind ? kind : "");
+		reply_invalid(rep, name, "spec.boundObjectRef.kind", "FieldValueNotSupported",
+			      detail);
+		return -1;
+	}
+	if (bav && *bav && strcmp(bav, "v1")) {
+		snprintf(detail, sizeof(detail), "Unsupported value: \"%s\": supported values: \"v1\"",
+			 bav);
+		reply_invalid(rep, name, "spec.boundObjectRef.apiVersion", "FieldValueNotSupported",
+			      detail);
+		return -1;
+	}
+	if (!bn || !*bn) {
+		reply_invalid(rep, name, "spec.boundObjectRef.name", "FieldValueRequired",
+			      "Required value");
+		return -1;
+	}
+	_cleanup_cjson_ cJSON *pod = get_object(req->srv, "pods", req->ns, bn, &err);
+	if (!pod) {
+		mk_reply_error(rep, mk_api_resource_find("", "v1", "pods"), bn, err);
+		return -1;
+	}
+	const char *pod_uid = mk_json_get_string(pod, "metadata.uid");
+	if (bu && *bu && (!pod_uid || strcmp(bu, pod_uid))) {
+		mk_reply_status(rep, 409, "pods", bn,
+				"the UID in the bound object reference (%s) does not match "
+				"the UID in record. The object might have been deleted and "
+				"then recreated", bu);
+		return -1;
+	}
+	*ret_pod = TAKE_PTR(pod);
+	return 0;
+}
+
+/* A node may only request tokens bound to a pod scheduled to it and running as
+ * this account (what the agent needs for the pods it runs; NodeRestriction).
+ * -1 with a 403 in rep. */
+static int token_node_allowed(struct mk_request *req, struct mk_reply *rep, const cJSON *pod)
+{
+	if (req->caller != MK_CALLER_NODE)
+		return 0;
+	const char *node = mk_json_get_string(pod, "spec.nodeName");
+	const char *psa = mk_json_get_string(pod, "spec.serviceAccountName");
+	if (!pod || !node || !req->node_name || strcmp(node, req->node_name) || !psa ||
+	    strcmp(psa, req->name)) {
+		mk_reply_status(rep, 403, "serviceaccounts", req->name,
+				"serviceaccounts \"%s\" is forbidden: node \"%s\" may only "
+				"request tokens bound to a pod scheduled to it and running as "
+				"the service account", req->name, req->node_name ? req->node_name : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* The reply: the request, defaulted, with its status (the token). */
+static cJSON *token_response(struct mk_request *req, const cJSON *audiences, long long exp_s,
+			     const cJSON *pod, const char *tok, time_t now)
+{
+	cJSON *out = cJSON_CreateObject();
+	char ts[32];
+	cJSON_AddStringToObject(out, "kind", "TokenRequest");
+	cJSON_AddStringToObject(out, "apiVersion", "authentication.k8s.io/v1");
+	cJSON *md = cJSON_AddObjectToObject(out, "metadata");
+	cJSON_AddStringToObject(md, "name", req->name);
+	cJSON_AddStringToObject(md, "namespace", req->ns);
+	mk_time_format(now, ts, sizeof(ts));
+	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	cJSON *os = cJSON_AddObjectToObject(out, "spec");
+	cJSON_AddItemToObject(os, "audiences", cJSON_Duplicate(audiences, 1));
+	cJSON_AddNumberToObject(os, "expirationSeconds", (double)exp_s);
+	if (pod) {
+		const char *pod_name = mk_json_get_string(pod, "metadata.name");
+		const char *pod_uid = mk_json_get_string(pod, "metadata.uid");
+		cJSON *b = cJSON_AddObjectToObject(os, "boundObjectRef");
+		cJSON_AddStringToObject(b, "kind", "Pod");
+		cJSON_AddStringToObject(b, "apiVersion", "v1");
+		cJSON_AddStringToObject(b, "name", pod_name ? pod_name : "");
+		cJSON_AddStringToObject(b, "uid", pod_uid ? pod_uid : "");
+	} else {
+		cJSON_AddNullToObject(os, "boundObjectRef");
+	}
+	cJSON *st = cJSON_AddObjectToObject(out, "status");
+	cJSON_AddStringToObject(st, "token", tok);
+	mk_time_format(now + exp_s, ts, sizeof(ts));
+	cJSON_AddStringToObject(st, "expirationTimestamp", ts);
+	return out;
+}
+
 void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep)
 {
 	struct mk_apiserver *srv = req->srv;
 	const char *ns = req->ns, *name = req->name;
 	_cleanup_error_ struct mk_error *err = NULL;
 	time_t now = time(NULL);
+	long long exp_s;
 
 	if (strcmp(req->method, "POST")) {
 		mk_reply_status(rep, 405, "serviceaccounts", name, "the server does not allow this "
@@ -279,115 +449,23 @@ void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep)
 	if (!tr)
 		return;
 	cJSON *spec = mk_json_ensure_object(tr, "spec");
-	const cJSON *aud = cJSON_GetObjectItemCaseSensitive(spec, "audiences");
-	const cJSON *es = cJSON_GetObjectItemCaseSensitive(spec, "expirationSeconds");
-	const cJSON *bor = cJSON_GetObjectItemCaseSensitive(spec, "boundObjectRef");
-	long long exp_s = DEFAULT_EXPIRATION;
-	char detail[160];
-
-	if (es && !cJSON_IsNull(es)) {
-		if (!cJSON_IsNumber(es) || es->valuedouble != (double)(long long)es->valuedouble) {
-			reply_invalid(rep, name, "spec.expirationSeconds", "FieldValueInvalid",
-				      "Invalid value: must be an integer");
-			return;
-		}
-		exp_s = (long long)es->valuedouble;
-		if (exp_s < MIN_EXPIRATION || exp_s > MAX_EXPIRATION) {
-			snprintf(detail, sizeof(detail),
-				 "Invalid value: %lld: may not specify a duration %s", exp_s,
-				 exp_s < MIN_EXPIRATION ? "less than 10 minutes"
-							: "larger than 2^32 seconds");
-			reply_invalid(rep, name, "spec.expirationSeconds", "FieldValueInvalid", detail);
-			return;
-		}
-	}
-	_cleanup_cjson_ cJSON *audiences = cJSON_CreateArray();
-	if (aud && !cJSON_IsNull(aud)) {
-		const cJSON *a;
-		int i = 0;
-		if (!cJSON_IsArray(aud)) {
-			reply_invalid(rep, name, "spec.audiences", "FieldValueInvalid",
-				      "Invalid value: must be a list of strings");
-			return;
-		}
-		cJSON_ArrayForEach(a, aud)
-		{
-			if (!cJSON_IsString(a) || !a->valuestring[0]) {
-				snprintf(detail, sizeof(detail), "spec.audiences[%d]", i);
-				reply_invalid(rep, name, detail, "FieldValueInvalid",
-					      "Invalid value: must be a non-empty string");
-				return;
-			}
-			cJSON_AddItemToArray(audiences, cJSON_CreateString(a->valuestring));
-			i++;
-		}
-	}
-	if (!cJSON_GetArraySize(audiences))
-		cJSON_AddItemToArray(audiences, cJSON_CreateString(MK_SATOKEN_API_AUDIENCE));
-
+	if (token_expiration(spec, rep, name, &exp_s) < 0)
+		return;
+	_cleanup_cjson_ cJSON *audiences = token_audiences(spec, rep, name);
+	if (!audiences)
+		return;
 	_cleanup_cjson_ cJSON *sa = get_object(srv, "serviceaccounts", ns, name, &err);
 	if (!sa) {
 		mk_reply_error(rep, mk_api_resource_find("", "v1", "serviceaccounts"), name, err);
 		return;
 	}
 	const char *sa_uid = mk_json_get_string(sa, "metadata.uid");
-
-	/* the object the token is bound to: a Pod (upstream also knows Secret and Node) */
 	_cleanup_cjson_ cJSON *pod = NULL;
-	const char *pod_name = NULL, *pod_uid = NULL;
-	if (bor && !cJSON_IsNull(bor)) {
-		const char *kind = mk_json_get_string(bor, "kind");
-		const char *bn = mk_json_get_string(bor, "name");
-		const char *bu = mk_json_get_string(bor, "uid");
-		const char *bav = mk_json_get_string(bor, "apiVersion");
-		if (!kind || strcmp(kind, "Pod")) {
-			snprintf(detail, sizeof(detail),
-				 "Unsupported value: \"%s\": supported values: \"Pod\"", kind ? kind : "");
-			reply_invalid(rep, name, "spec.boundObjectRef.kind", "FieldValueNotSupported",
-				      detail);
-			return;
-		}
-		if (bav && *bav && strcmp(bav, "v1")) {
-			snprintf(detail, sizeof(detail),
-				 "Unsupported value: \"%s\": supported values: \"v1\"", bav);
-			reply_invalid(rep, name, "spec.boundObjectRef.apiVersion",
-				      "FieldValueNotSupported", detail);
-			return;
-		}
-		if (!bn || !*bn) {
-			reply_invalid(rep, name, "spec.boundObjectRef.name", "FieldValueRequired",
-				      "Required value");
-			return;
-		}
-		pod = get_object(srv, "pods", ns, bn, &err);
-		if (!pod) {
-			mk_reply_error(rep, mk_api_resource_find("", "v1", "pods"), bn, err);
-			return;
-		}
-		pod_name = mk_json_get_string(pod, "metadata.name");
-		pod_uid = mk_json_get_string(pod, "metadata.uid");
-		if (bu && *bu && (!pod_uid || strcmp(bu, pod_uid))) {
-			mk_reply_status(rep, 409, "pods", bn,
-					"the UID in the bound object reference (%s) does not match "
-					"the UID in record. The object might have been deleted and "
-					"then recreated", bu);
-			return;
-		}
-	}
-	/* a node: only tokens bound to a pod scheduled to it and running as this
-	 * account (what the agent needs for the pods it runs; NodeRestriction) */
-	if (req->caller == MK_CALLER_NODE) {
-		const char *node = mk_json_get_string(pod, "spec.nodeName");
-		const char *psa = mk_json_get_string(pod, "spec.serviceAccountName");
-		if (!pod || !node || !req->node_name || strcmp(node, req->node_name) || !psa ||
-		    strcmp(psa, name)) {
-			mk_reply_status(rep, 403, "serviceaccounts", name,
-					"serviceaccounts \"%s\" is forbidden: node \"%s\" may only "
-					"request tokens bound to a pod scheduled to it and running as "
-					"the service account", name, req->node_name ? req->node_name : "");
-			return;
-		}
-	}
+	if (token_bound_pod(req, rep, spec, &pod) < 0 || token_node_allowed(req, rep, pod) < 0)
+		return;
+	const char *pod_name = mk_json_get_string(pod, "metadata.name");
+	const char *pod_uid = mk_json_get_string(pod, "metadata.uid");
+
 	struct mk_satoken_key *key = signing_key(srv, &err);
 	if (!key) {
 		mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
@@ -401,33 +479,7 @@ void mk_serviceaccounts_token(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
 		return;
 	}
-
-	/* the reply: the request, defaulted, with its status */
-	_cleanup_cjson_ cJSON *out = cJSON_CreateObject();
-	char ts[32];
-	cJSON_AddStringToObject(out, "kind", "TokenRequest");
-	cJSON_AddStringToObject(out, "apiVersion", "authentication.k8s.io/v1");
-	cJSON *md = cJSON_AddObjectToObject(out, "metadata");
-	cJSON_AddStringToObject(md, "name", name);
-	cJSON_AddStringToObject(md, "namespace", ns);
-	mk_time_format(now, ts, sizeof(ts));
-	cJSON_AddStringToObject(md, "creationTimestamp", ts);
-	cJSON *os = cJSON_AddObjectToObject(out, "spec");
-	cJSON_AddItemToObject(os, "audiences", cJSON_Duplicate(audiences, 1));
-	cJSON_AddNumberToObject(os, "expirationSeconds", (double)exp_s);
-	if (pod) {
-		cJSON *b = cJSON_AddObjectToObject(os, "boundObjectRef");
-		cJSON_AddStringToObject(b, "kind", "Pod");
-		cJSON_AddStringToObject(b, "apiVersion", "v1");
-		cJSON_AddStringToObject(b, "name", pod_name ? pod_name : "");
-		cJSON_AddStringToObject(b, "uid", pod_uid ? pod_uid : "");
-	} else {
-		cJSON_AddNullToObject(os, "boundObjectRef");
-	}
-	cJSON *st = cJSON_AddObjectToObject(out, "status");
-	cJSON_AddStringToObject(st, "token", tok);
-	mk_time_format(now + exp_s, ts, sizeof(ts));
-	cJSON_AddStringToObject(st, "expirationTimestamp", ts);
+	_cleanup_cjson_ cJSON *out = token_response(req, audiences, exp_s, pod, tok, now);
 	mk_reply_json(rep, 201, out);
 	explicit_bzero(tok, strlen(tok));
 }

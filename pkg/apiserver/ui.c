@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <curl/curl.h>
-#include "internal.h"
+#include "agent_relay.h"
 #include "minik8s/agent.h"
 #include "minik8s/trace.h"
 
@@ -35,28 +35,66 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
-static char *agent_base(const cJSON *node)
+/* Starts the request to one node's agent (stored Node JSON) on m; f->node stays
+ * NULL for a node without a name, f->h NULL for one without an IPv4 InternalIP. */
+static void fetch_start(struct mk_apiserver *srv, CURLM *m, struct fetch *f, const char *node_json,
+			const char *cip, const char *qname)
 {
-	const char *ip = NULL;
-	const cJSON *a;
-	cJSON_ArrayForEach(a, mk_json_get(node, "status.addresses"))
-	{
-		const char *type = mk_json_get_string(a, "type");
-		if (type && !strcmp(type, "InternalIP")) {
-			ip = mk_json_get_string(a, "address");
-			break;
-		}
-	}
-	if (!ip || !*ip || strchr(ip, ':'))
-		return NULL;
-	const cJSON *port = mk_json_get(node, "status.daemonEndpoints.kubeletEndpoint.Port");
-	int p = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536
-		    ? port->valueint
-		    : MK_AGENT_STREAM_DEFAULT_PORT;
-	return mk_strdup_printf("https://%s:%d", ip, p);
+	_cleanup_cjson_ cJSON *node = cJSON_Parse(node_json);
+	const char *name = mk_json_get_string(node, "metadata.name");
+	if (!name)
+		return;
+	f->node = mk_strdup(name);
+	_cleanup_free_ char *base = agent_node_base(node, true);
+	if (!base)
+		return;
+	f->url = mk_strdup_printf("%s/trace/service?ip=%s&name=%s", base, cip, qname);
+	CURL *h = curl_easy_init();
+	curl_easy_setopt(h, CURLOPT_URL, f->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)AGENT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, srv->kubelet_client_cert);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, srv->kubelet_client_key);
+	/* the agent's serving certificate is self-signed (see proxy.c) */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+	f->h = h;
+	curl_multi_add_handle(m, h);
 }
 
-/* node name -> the agent's answer (or {"error"}) for every node */
+/* The agent's answer for the node of f, or {"error"}; ends f's request. */
+static cJSON *fetch_answer(CURLM *m, struct fetch *f)
+{
+	cJSON *ans = NULL;
+	long code = 0;
+	if (!f->h) {
+		ans = cJSON_CreateObject();
+		cJSON_AddStringToObject(ans, "error", "the node has no InternalIP (IPv4)");
+		return ans;
+	}
+	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &code);
+	mk_buf_append(&f->body, "", 1);
+	if (code == 200)
+		ans = cJSON_Parse(f->body.data);
+	if (!cJSON_IsObject(ans)) {
+		cJSON_Delete(ans);
+		ans = cJSON_CreateObject();
+		_cleanup_free_ char *e = f->too_big ? mk_strdup("answer too large")
+					 : code	     ? mk_strdup_printf("agent answered %ld", code)
+						     : mk_strdup("agent unreachable");
+		cJSON_AddStringToObject(ans, "error", e);
+	} else if (mk_json_get_string(ans, "kernelError")) {
+		cJSON_AddStringToObject(ans, "error", mk_json_get_string(ans, "kernelError"));
+	}
+	curl_multi_remove_handle(m, f->h);
+	curl_easy_cleanup(f->h);
+	return ans;
+}
+
+/* node name -> the agent's answer (or {"error"}) for every node, asked in parallel */
 static cJSON *ask_agents(struct mk_apiserver *srv, const char *cip, const char *dns_name)
 {
 	cJSON *out = cJSON_CreateObject();
@@ -68,31 +106,8 @@ static cJSON *ask_agents(struct mk_apiserver *srv, const char *cip, const char *
 	struct fetch *f = mk_malloc0((n ? n : 1) * sizeof(*f));
 	CURLM *m = curl_multi_init();
 	_cleanup_free_ char *qname = curl_easy_escape(NULL, dns_name, 0);
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_cjson_ cJSON *node = cJSON_Parse(l.items[i]);
-		const char *name = mk_json_get_string(node, "metadata.name");
-		if (!name)
-			continue;
-		f[i].node = mk_strdup(name);
-		_cleanup_free_ char *base = agent_base(node);
-		if (!base)
-			continue;
-		f[i].url = mk_strdup_printf("%s/trace/service?ip=%s&name=%s", base, cip, qname);
-		CURL *h = curl_easy_init();
-		curl_easy_setopt(h, CURLOPT_URL, f[i].url);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)AGENT_TIMEOUT_MS);
-		curl_easy_setopt(h, CURLOPT_SSLCERT, srv->kubelet_client_cert);
-		curl_easy_setopt(h, CURLOPT_SSLKEY, srv->kubelet_client_key);
-		/* the agent's serving certificate is self-signed (see proxy.c) */
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &f[i]);
-		f[i].h = h;
-		curl_multi_add_handle(m, h);
-	}
+	for (size_t i = 0; i < n; i++)
+		fetch_start(srv, m, &f[i], l.items[i], cip, qname);
 	int running = 1;
 	while (running) {
 		if (curl_multi_perform(m, &running) != CURLM_OK)
@@ -103,32 +118,7 @@ static cJSON *ask_agents(struct mk_apiserver *srv, const char *cip, const char *
 	for (size_t i = 0; i < n; i++) {
 		if (!f[i].node)
 			continue;
-		cJSON *ans = NULL;
-		long code = 0;
-		if (!f[i].h) {
-			ans = cJSON_CreateObject();
-			cJSON_AddStringToObject(ans, "error", "the node has no InternalIP (IPv4)");
-		} else {
-			curl_easy_getinfo(f[i].h, CURLINFO_RESPONSE_CODE, &code);
-			mk_buf_append(&f[i].body, "", 1);
-			if (code == 200)
-				ans = cJSON_Parse(f[i].body.data);
-			if (!cJSON_IsObject(ans)) {
-				cJSON_Delete(ans);
-				ans = cJSON_CreateObject();
-				_cleanup_free_ char *e =
-					f[i].too_big ? mk_strdup("answer too large")
-					: code	     ? mk_strdup_printf("agent answered %ld", code)
-						     : mk_strdup("agent unreachable");
-				cJSON_AddStringToObject(ans, "error", e);
-			} else if (mk_json_get_string(ans, "kernelError")) {
-				cJSON_AddStringToObject(ans, "error",
-							mk_json_get_string(ans, "kernelError"));
-			}
-			curl_multi_remove_handle(m, f[i].h);
-			curl_easy_cleanup(f[i].h);
-		}
-		cJSON_AddItemToObject(out, f[i].node, ans);
+		cJSON_AddItemToObject(out, f[i].node, fetch_answer(m, &f[i]));
 		free(f[i].node);
 		free(f[i].url);
 		mk_buf_release(&f[i].body);

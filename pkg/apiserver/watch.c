@@ -222,104 +222,133 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
+/* timeoutSeconds: the stream's deadline (at most DEFAULT_TIMEOUT_S). -1 with rep
+ * filled when it is not a number. */
+static int watch_deadline(struct mk_request *req, struct mk_reply *rep, struct stream *st)
 {
-	const struct mk_api_resource *r = req->res;
-	_cleanup_error_ struct mk_error *err = NULL;
-	struct stream *st = mk_malloc0(sizeof(*st));
-	const char *rvs = mk_request_arg(req, "resourceVersion");
 	const char *ts = mk_request_arg(req, "timeoutSeconds");
-	const char *ns = r->namespaced ? req->ns : NULL;
-	uint64_t from = 0;
-
-	st->srv = req->srv;
-	st->r = r;
-	st->fd = -1;
-	mk_buf_init(&st->out);
-	st->table = mk_request_wants_table(req);
-	st->bookmarks = mk_request_bool(req, "allowWatchBookmarks");
-	if (mk_request_selectors(req, rep, &st->labels, &st->fields) < 0) {
-		stream_free(st);
-		return;
-	}
 	char *tend = NULL;
 	long timeout = ts && *ts ? strtol(ts, &tend, 10) : DEFAULT_TIMEOUT_S;
 	if (ts && *ts && (*tend || timeout < 0)) {
-		stream_free(st);
 		mk_reply_status(rep, 400, NULL, NULL, "invalid timeoutSeconds '%s'", ts);
-		return;
+		return -1;
 	}
 	if (timeout <= 0 || timeout > DEFAULT_TIMEOUT_S)
 		timeout = DEFAULT_TIMEOUT_S;
 	st->deadline_ns = mk_time_mono_ns() + (uint64_t)timeout * 1000000000ull;
 	st->last_bookmark_ns = mk_time_mono_ns();
+	return 0;
+}
 
-	/* sendInitialEvents (the streaming list): the current state as ADDED events, then
-	 * a bookmark marked k8s.io/initial-events-end, then changes; kube-apiserver
-	 * requires bookmarks and resourceVersionMatch=NotOlderThan with it */
-	bool initial_events = mk_request_bool(req, "sendInitialEvents");
-	if (initial_events) {
-		const char *rvm = mk_request_arg(req, "resourceVersionMatch");
-		cJSON *causes = cJSON_CreateArray();
-		if (!st->bookmarks)
-			mk_api_cause_add(causes, "FieldValueRequired", "allowWatchBookmarks",
-					 "allowWatchBookmarks: Required value: allowWatchBookmarks must "
-					 "be set to true when sendInitialEvents is true");
-		if (!rvm || strcmp(rvm, "NotOlderThan"))
-			mk_api_cause_add(causes, "FieldValueForbidden", "sendInitialEvents",
-					 "sendInitialEvents: Forbidden: sendInitialEvents is forbidden "
-					 "for watch unless resourceVersionMatch is set to NotOlderThan");
-		if (cJSON_GetArraySize(causes)) {
-			stream_free(st);
-			_cleanup_free_ char *m = mk_strdup_printf(
-				"ListOptions.meta.k8s.io \"\" is invalid: %s",
-				mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message"));
-			_cleanup_cjson_ cJSON *stt =
-				mk_api_status_new(422, "Invalid", m, "ListOptions", "", causes);
-			mk_reply_json(rep, 422, stt);
-			return;
-		}
+/* sendInitialEvents (the streaming list): the current state as ADDED events, then
+ * a bookmark marked k8s.io/initial-events-end, then changes; kube-apiserver
+ * requires bookmarks and resourceVersionMatch=NotOlderThan with it. -1 with a 422
+ * in rep when they are missing. */
+static int check_initial_events(struct mk_request *req, struct mk_reply *rep,
+				const struct stream *st)
+{
+	const char *rvm = mk_request_arg(req, "resourceVersionMatch");
+	cJSON *causes = cJSON_CreateArray();
+	if (!st->bookmarks)
+		mk_api_cause_add(causes, "FieldValueRequired", "allowWatchBookmarks",
+				 "allowWatchBookmarks: Required value: allowWatchBookmarks must "
+				 "be set to true when sendInitialEvents is true");
+	if (!rvm || strcmp(rvm, "NotOlderThan"))
+		mk_api_cause_add(causes, "FieldValueForbidden", "sendInitialEvents",
+				 "sendInitialEvents: Forbidden: sendInitialEvents is forbidden "
+				 "for watch unless resourceVersionMatch is set to NotOlderThan");
+	if (!cJSON_GetArraySize(causes)) {
 		cJSON_Delete(causes);
+		return 0;
 	}
+	_cleanup_free_ char *m = mk_strdup_printf(
+		"ListOptions.meta.k8s.io \"\" is invalid: %s",
+		mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message"));
+	_cleanup_cjson_ cJSON *stt = mk_api_status_new(422, "Invalid", m, "ListOptions", "", causes);
+	mk_reply_json(rep, 422, stt);
+	return -1;
+}
+
+/* Where the watch starts: the resourceVersion asked for, or (none, "0", or the
+ * streaming list) the current state, listed into st->initial and sent as ADDED
+ * events first. -1 with rep filled. */
+static int watch_from(struct mk_request *req, struct mk_reply *rep, struct stream *st,
+		      bool initial_events, uint64_t *ret_from)
+{
+	const struct mk_api_resource *r = req->res;
+	const char *rvs = mk_request_arg(req, "resourceVersion");
+	_cleanup_error_ struct mk_error *err = NULL;
+
 	if (rvs && *rvs && strcmp(rvs, "0") && !initial_events) {
 		char *end;
-		from = strtoull(rvs, &end, 10);
+		*ret_from = strtoull(rvs, &end, 10);
 		if (*end || rvs[0] == '-') {
-			stream_free(st);
 			mk_reply_status(rep, 400, NULL, NULL, "invalid resourceVersion '%s'", rvs);
-			return;
+			return -1;
 		}
-	} else {
-		/* no resourceVersion: the current state as ADDED events, then changes */
-		if (mk_store_list(req->srv->store, mk_api_resource_store(r), ns ? ns : NULL, NULL, NULL,
-				  &st->initial, &err) < 0) {
-			stream_free(st);
-			mk_reply_error(rep, r, NULL, err);
-			return;
-		}
-		from = st->initial.rv;
-		st->initial_end_pending = initial_events;
+		return 0;
 	}
+	if (mk_store_list(req->srv->store, mk_api_resource_store(r), r->namespaced ? req->ns : NULL,
+			  NULL, NULL, &st->initial, &err) < 0) {
+		mk_reply_error(rep, r, NULL, err);
+		return -1;
+	}
+	*ret_from = st->initial.rv;
+	st->initial_end_pending = initial_events;
+	return 0;
+}
+
+/* Opens the store watch from `from` and registers it with the server (so that
+ * stopping cancels it); a compacted `from` becomes one ERROR event with 410, as
+ * kube-apiserver answers. -1 with rep filled on other store errors. */
+static int watch_open(struct mk_request *req, struct mk_reply *rep, struct stream *st,
+		      uint64_t from)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+
 	st->last_rv = from;
-	if (mk_store_watch_new(req->srv->store, mk_api_resource_store(r), ns, from, &st->w, &err) < 0) {
+	if (mk_store_watch_new(req->srv->store, mk_api_resource_store(r),
+			       r->namespaced ? req->ns : NULL, from, &st->w, &err) < 0) {
 		if (err->code != ERANGE) {
-			stream_free(st);
 			mk_reply_error(rep, r, NULL, err);
-			return;
+			return -1;
 		}
-		/* as kube-apiserver: 200 with one ERROR event carrying 410 Expired */
 		_cleanup_free_ char *m = mk_strdup_printf("too old resource version: %llu",
 							  (unsigned long long)from);
 		emit_error(st, 410, m);
 		st->ending = true;
-	} else {
-		st->slot.w = st->w;
-		slot_add(req->srv, &st->slot);
-		/* a server stopping between start and registration must still cancel us */
-		pthread_mutex_lock(&req->srv->lock);
-		if (req->srv->stopping)
-			mk_store_watch_cancel(st->w);
-		pthread_mutex_unlock(&req->srv->lock);
+		return 0;
+	}
+	st->slot.w = st->w;
+	slot_add(req->srv, &st->slot);
+	/* a server stopping between start and registration must still cancel us */
+	pthread_mutex_lock(&req->srv->lock);
+	if (req->srv->stopping)
+		mk_store_watch_cancel(st->w);
+	pthread_mutex_unlock(&req->srv->lock);
+	return 0;
+}
+
+void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	struct stream *st = mk_malloc0(sizeof(*st));
+	bool initial_events = mk_request_bool(req, "sendInitialEvents");
+	uint64_t from = 0;
+
+	st->srv = req->srv;
+	st->r = req->res;
+	st->fd = -1;
+	mk_buf_init(&st->out);
+	st->table = mk_request_wants_table(req);
+	st->bookmarks = mk_request_bool(req, "allowWatchBookmarks");
+	if (mk_request_selectors(req, rep, &st->labels, &st->fields) < 0 ||
+	    watch_deadline(req, rep, st) < 0 ||
+	    (initial_events && check_initial_events(req, rep, st) < 0) ||
+	    watch_from(req, rep, st, initial_events, &from) < 0 ||
+	    watch_open(req, rep, st, from) < 0) {
+		stream_free(st);
+		return;
 	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

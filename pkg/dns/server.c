@@ -130,6 +130,60 @@ static const struct in_pktinfo *get_pktinfo(struct msghdr *mh)
 	return NULL;
 }
 
+/* The receive side of a batch: every slot's buffer, peer and (with pi) control. */
+static void batch_arm(struct batch *b, bool pi)
+{
+	for (int i = 0; i < BATCH; i++) {
+		b->iin[i] = (struct iovec){ b->qbuf[i], MK_DNS_UDP_MAX };
+		b->in[i].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
+						    .msg_namelen = sizeof(b->peer[i]),
+						    .msg_iov = &b->iin[i],
+						    .msg_iovlen = 1 };
+		if (pi) {
+			b->in[i].msg_hdr.msg_control = b->cin[i].buf;
+			b->in[i].msg_hdr.msg_controllen = sizeof(b->cin[i].buf);
+		}
+	}
+}
+
+/* Reply slot nout (alen bytes in abuf[nout]) to query i's peer, sent from the
+ * address the query came to (pinfo) so multi-homed listeners answer right. */
+static void batch_reply(struct batch *b, int nout, int i, size_t alen, const struct msghdr *mh,
+			const struct in_pktinfo *pinfo)
+{
+	b->iout[nout] = (struct iovec){ b->abuf[nout], alen };
+	b->out[nout].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
+						.msg_namelen = mh->msg_namelen,
+						.msg_iov = &b->iout[nout],
+						.msg_iovlen = 1 };
+	if (!pinfo)
+		return;
+	struct msghdr *oh = &b->out[nout].msg_hdr;
+	memset(&b->cout[nout], 0, sizeof(b->cout[nout]));
+	oh->msg_control = b->cout[nout].buf;
+	oh->msg_controllen = sizeof(b->cout[nout].buf);
+	struct cmsghdr *c = CMSG_FIRSTHDR(oh);
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+	struct in_pktinfo o = { 0 };
+	o.ipi_spec_dst = pinfo->ipi_addr;
+	memcpy(CMSG_DATA(c), &o, sizeof(o));
+}
+
+static void batch_send(int fd, struct batch *b, int nout)
+{
+	for (int sent = 0; sent < nout;) {
+		int r = sendmmsg(fd, b->out + sent, nout - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r <= 0) {
+			/* a full socket buffer or an unreachable peer: UDP drops */
+			sent++;
+			continue;
+		}
+		sent += r;
+	}
+}
+
 static void udp_serve(struct udp_worker *w, int li, struct batch *b)
 {
 	struct mk_dns_server *s = w->s;
@@ -138,17 +192,7 @@ static void udp_serve(struct udp_worker *w, int li, struct batch *b)
 	bool can_fwd = dns_forwarder_has_upstreams(s->fwd);
 
 	for (int round = 0; round < 64; round++) {
-		for (int i = 0; i < BATCH; i++) {
-			b->iin[i] = (struct iovec){ b->qbuf[i], MK_DNS_UDP_MAX };
-			b->in[i].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
-							    .msg_namelen = sizeof(b->peer[i]),
-							    .msg_iov = &b->iin[i],
-							    .msg_iovlen = 1 };
-			if (pi) {
-				b->in[i].msg_hdr.msg_control = b->cin[i].buf;
-				b->in[i].msg_hdr.msg_controllen = sizeof(b->cin[i].buf);
-			}
-		}
+		batch_arm(b, pi);
 		int n = recvmmsg(fd, b->in, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
@@ -180,35 +224,10 @@ static void udp_serve(struct udp_worker *w, int li, struct batch *b)
 			}
 			if (alen >= 4 && (b->abuf[nout][3] & 0xf) == MK_DNS_RCODE_FORMERR)
 				w->formerr++;
-			b->iout[nout] = (struct iovec){ b->abuf[nout], alen };
-			b->out[nout].msg_hdr = (struct msghdr){ .msg_name = &b->peer[i],
-								.msg_namelen = mh->msg_namelen,
-								.msg_iov = &b->iout[nout],
-								.msg_iovlen = 1 };
-			if (pinfo) {
-				struct msghdr *oh = &b->out[nout].msg_hdr;
-				memset(&b->cout[nout], 0, sizeof(b->cout[nout]));
-				oh->msg_control = b->cout[nout].buf;
-				oh->msg_controllen = sizeof(b->cout[nout].buf);
-				struct cmsghdr *c = CMSG_FIRSTHDR(oh);
-				c->cmsg_level = IPPROTO_IP;
-				c->cmsg_type = IP_PKTINFO;
-				c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-				struct in_pktinfo o = { 0 };
-				o.ipi_spec_dst = pinfo->ipi_addr;
-				memcpy(CMSG_DATA(c), &o, sizeof(o));
-			}
+			batch_reply(b, nout, i, alen, mh, pinfo);
 			nout++;
 		}
-		for (int sent = 0; sent < nout;) {
-			int r = sendmmsg(fd, b->out + sent, nout - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (r <= 0) {
-				/* a full socket buffer or an unreachable peer: UDP drops */
-				sent++;
-				continue;
-			}
-			sent += r;
-		}
+		batch_send(fd, b, nout);
 		if (n < BATCH)
 			return;
 	}

@@ -8,6 +8,9 @@
  * to the object (DESIGN principle 5). Records are computed outside the lock;
  * only the swap happens under the write lock.
  *
+ * Both tables (names, and objects by "ns/name") are the util mk_hmap; a node
+ * is keyed by its wire name, borrowed from the node itself (mk_hmap_type_bytes).
+ *
  * Names that have no records but have descendants (svc.cluster.local,
  * NS.svc.cluster.local, _tcp.SVC.NS.svc.cluster.local) exist (RFC 8020: NODATA,
  * not NXDOMAIN): each node counts its children and lives while it has records
@@ -26,9 +29,9 @@ struct rec {
 };
 
 struct node {
-	struct node *next; /* hash chain */
+	struct mk_hmap_bytes key; /* name, namelen: the names table's key */
 	struct node *parent;
-	uint32_t hash, children, mark;
+	uint32_t children, mark;
 	uint32_t nrec, cap;
 	struct rec *recs;
 	uint8_t namelen;
@@ -37,18 +40,10 @@ struct node {
 
 /* An object (a Service with its Endpoints under one key, or a Pod). */
 struct entry {
-	struct entry *next;
-	uint32_t hash;
-	char *key; /* "ns/name" */
 	cJSON *svc, *ep;
 	uint32_t owner;
 	struct node **nodes; /* names this version contributed to */
 	size_t nnodes, cap;
-};
-
-struct emap {
-	struct entry **b;
-	size_t nb, n;
 };
 
 struct mk_dns_zone {
@@ -57,9 +52,9 @@ struct mk_dns_zone {
 	char *domain;
 	uint8_t apex[MK_DNS_NAME_MAX];
 	size_t apex_len;
-	struct node **b;
-	size_t nb, nnodes, nrecords;
-	struct emap svcs, pods;
+	struct mk_hmap names;     /* wire name -> struct node */
+	struct mk_hmap svcs, pods; /* "ns/name" -> struct entry */
+	size_t nrecords;
 	struct entry static_entry;
 	uint32_t next_owner;
 	uint8_t soa[MK_DNS_NAME_MAX * 2 + 20];
@@ -67,41 +62,12 @@ struct mk_dns_zone {
 	bool endpoint_pod_names;
 };
 
-static uint32_t hash_bytes(const void *d, size_t n)
-{
-	const uint8_t *p = d;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 /* ---- names table ---------------------------------------------------------------- */
 
-static struct node *node_find(const struct mk_dns_zone *z, const uint8_t *name, size_t nl,
-			      uint32_t h)
+static struct node *node_find(const struct mk_dns_zone *z, const uint8_t *name, size_t nl)
 {
-	for (struct node *n = z->b[h & (z->nb - 1)]; n; n = n->next)
-		if (n->hash == h && n->namelen == nl && memcmp(n->name, name, nl) == 0)
-			return n;
-	return NULL;
-}
-
-static void nodes_grow(struct mk_dns_zone *z)
-{
-	size_t nb = z->nb * 2;
-	struct node **b = mk_malloc0(nb * sizeof(*b));
-	for (size_t i = 0; i < z->nb; i++) {
-		struct node *n = z->b[i], *next;
-		for (; n; n = next) {
-			next = n->next;
-			n->next = b[n->hash & (nb - 1)];
-			b[n->hash & (nb - 1)] = n;
-		}
-	}
-	free(z->b);
-	z->b = b;
-	z->nb = nb;
+	struct mk_hmap_bytes k = { name, nl };
+	return mk_hmap_get(&z->names, &k);
 }
 
 /* Is name strictly below the apex (so it has a parent inside the zone)? */
@@ -119,19 +85,14 @@ static bool below_apex(const struct mk_dns_zone *z, const uint8_t *name, size_t 
 
 static struct node *node_get(struct mk_dns_zone *z, const uint8_t *name, size_t nl)
 {
-	uint32_t h = hash_bytes(name, nl);
-	struct node *n = node_find(z, name, nl, h);
+	struct node *n = node_find(z, name, nl);
 	if (n)
 		return n;
 	n = mk_malloc0(sizeof(*n) + nl);
-	n->hash = h;
 	n->namelen = (uint8_t)nl;
 	memcpy(n->name, name, nl);
-	if (z->nnodes >= z->nb)
-		nodes_grow(z);
-	n->next = z->b[h & (z->nb - 1)];
-	z->b[h & (z->nb - 1)] = n;
-	z->nnodes++;
+	n->key = (struct mk_hmap_bytes){ n->name, nl };
+	mk_hmap_put(&z->names, &n->key, n);
 	if (below_apex(z, name, nl)) {
 		n->parent = node_get(z, name + 1 + name[0], nl - 1 - name[0]);
 		n->parent->children++;
@@ -142,11 +103,7 @@ static struct node *node_get(struct mk_dns_zone *z, const uint8_t *name, size_t 
 static void node_maybe_free(struct mk_dns_zone *z, struct node *n)
 {
 	while (n && n->nrec == 0 && n->children == 0) {
-		struct node **pp = &z->b[n->hash & (z->nb - 1)];
-		while (*pp != n)
-			pp = &(*pp)->next;
-		*pp = n->next;
-		z->nnodes--;
+		mk_hmap_del(&z->names, &n->key);
 		struct node *parent = n->parent;
 		free(n->recs);
 		free(n);
@@ -173,12 +130,7 @@ static void precs_release(struct precs *p) { free(p->v); p->v = NULL; p->n = p->
 
 static struct prec *precs_push(struct precs *p)
 {
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 16;
-		p->v = realloc(p->v, p->cap * sizeof(*p->v));
-		if (!p->v)
-			abort();
-	}
+	MK_GROW(p->v, p->cap, p->n + 1);
 	return &p->v[p->n++];
 }
 
@@ -436,12 +388,7 @@ static void entry_add_records(struct mk_dns_zone *z, struct entry *e, const stru
 		z->nrecords++;
 		if (n->mark != e->owner) {
 			n->mark = e->owner;
-			if (e->nnodes == e->cap) {
-				e->cap = e->cap ? e->cap * 2 : 4;
-				e->nodes = realloc(e->nodes, e->cap * sizeof(*e->nodes));
-				if (!e->nodes)
-					abort();
-			}
+			MK_GROW(e->nodes, e->cap, e->nnodes + 1);
 			e->nodes[e->nnodes++] = n;
 		}
 	}
@@ -449,75 +396,28 @@ static void entry_add_records(struct mk_dns_zone *z, struct entry *e, const stru
 
 /* ---- object maps ------------------------------------------------------------------ */
 
-static struct entry *emap_find(struct emap *m, const char *key, uint32_t h, struct entry ***ret_pp)
+static struct entry *emap_get(struct mk_hmap *m, const char *key)
 {
-	struct entry **pp = &m->b[h & (m->nb - 1)];
-	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && strcmp((*pp)->key, key) == 0)
-			break;
-	if (ret_pp)
-		*ret_pp = pp;
-	return *pp;
-}
-
-static struct entry *emap_get(struct emap *m, const char *key)
-{
-	uint32_t h = hash_bytes(key, strlen(key));
-	struct entry *e = emap_find(m, key, h, NULL);
-	if (e)
-		return e;
-	if (m->n >= m->nb) {
-		size_t nb = m->nb * 2;
-		struct entry **b = mk_malloc0(nb * sizeof(*b));
-		for (size_t i = 0; i < m->nb; i++) {
-			struct entry *x = m->b[i], *next;
-			for (; x; x = next) {
-				next = x->next;
-				x->next = b[x->hash & (nb - 1)];
-				b[x->hash & (nb - 1)] = x;
-			}
-		}
-		free(m->b);
-		m->b = b;
-		m->nb = nb;
+	struct entry *e = mk_hmap_get(m, key);
+	if (!e) {
+		e = mk_malloc0(sizeof(*e));
+		mk_hmap_put(m, key, e);
 	}
-	e = mk_malloc0(sizeof(*e));
-	e->hash = h;
-	e->key = mk_strdup(key);
-	e->next = m->b[h & (m->nb - 1)];
-	m->b[h & (m->nb - 1)] = e;
-	m->n++;
 	return e;
 }
 
-static void entry_free(struct entry *e)
+static void entry_free(void *p)
 {
+	struct entry *e = p;
 	cJSON_Delete(e->svc);
 	cJSON_Delete(e->ep);
 	free(e->nodes);
-	free(e->key);
 	free(e);
 }
 
-static void emap_remove(struct emap *m, struct entry *e)
+static void emap_remove(struct mk_hmap *m, const char *key)
 {
-	struct entry **pp;
-	emap_find(m, e->key, e->hash, &pp);
-	*pp = e->next;
-	m->n--;
-	entry_free(e);
-}
-
-static void emap_release(struct emap *m)
-{
-	for (size_t i = 0; i < m->nb; i++) {
-		struct entry *e = m->b[i], *next;
-		for (; e; e = next) {
-			next = e->next;
-			entry_free(e);
-		}
-	}
-	free(m->b);
+	entry_free(mk_hmap_del(m, key));
 }
 
 /* ---- zone lifecycle --------------------------------------------------------------- */
@@ -547,11 +447,9 @@ int mk_dns_zone_new(const struct mk_dns_zone_options *opts, struct mk_dns_zone *
 	z->domain = mk_malloc0(MK_DNS_NAME_TEXT_MAX);
 	dns_wire_to_text(w, nl, z->domain, MK_DNS_NAME_TEXT_MAX);
 	z->endpoint_pod_names = opts && opts->endpoint_pod_names;
-	z->nb = 64;
-	z->b = mk_malloc0(z->nb * sizeof(*z->b));
-	z->svcs.nb = z->pods.nb = 64;
-	z->svcs.b = mk_malloc0(64 * sizeof(struct entry *));
-	z->pods.b = mk_malloc0(64 * sizeof(struct entry *));
+	mk_hmap_init_type(&z->names, &mk_hmap_type_bytes);
+	mk_hmap_init(&z->svcs);
+	mk_hmap_init(&z->pods);
 
 	/* SOA: mname ns.dns.DOMAIN, rname hostmaster.DOMAIN; negative TTL 5 s */
 	snprintf(buf, sizeof(buf), "ns.dns.%s", z->domain);
@@ -581,23 +479,22 @@ int mk_dns_zone_new(const struct mk_dns_zone_options *opts, struct mk_dns_zone *
 	return 0;
 }
 
+static void node_free(void *p)
+{
+	struct node *n = p;
+	for (uint32_t j = 0; j < n->nrec; j++)
+		free(n->recs[j].rdata);
+	free(n->recs);
+	free(n);
+}
+
 void mk_dns_zone_free(struct mk_dns_zone *z)
 {
 	if (!z)
 		return;
-	for (size_t i = 0; i < z->nb; i++) {
-		struct node *n = z->b[i], *next;
-		for (; n; n = next) {
-			next = n->next;
-			for (uint32_t j = 0; j < n->nrec; j++)
-				free(n->recs[j].rdata);
-			free(n->recs);
-			free(n);
-		}
-	}
-	free(z->b);
-	emap_release(&z->svcs);
-	emap_release(&z->pods);
+	mk_hmap_release(&z->names, node_free);
+	mk_hmap_release(&z->svcs, entry_free);
+	mk_hmap_release(&z->pods, entry_free);
 	free(z->static_entry.nodes);
 	free(z->domain);
 	pthread_rwlock_destroy(&z->lock);
@@ -611,7 +508,7 @@ void mk_dns_zone_stats(struct mk_dns_zone *z, size_t *ret_names, size_t *ret_rec
 {
 	pthread_rwlock_rdlock(&z->lock);
 	if (ret_names)
-		*ret_names = z->nnodes;
+		*ret_names = z->names.n;
 	if (ret_records)
 		*ret_records = z->nrecords;
 	pthread_rwlock_unlock(&z->lock);
@@ -644,8 +541,7 @@ static void service_apply(struct mk_dns_zone *z, const char *ns, const char *nam
 	 * threads); the entry maps are only touched by writers, so computing the
 	 * records needs no zone lock, and readers wait only for the swap */
 	pthread_mutex_lock(&z->writer_mu);
-	uint32_t h = hash_bytes(key, strlen(key));
-	struct entry *e = emap_find(&z->svcs, key, h, NULL);
+	struct entry *e = mk_hmap_get(&z->svcs, key);
 	const cJSON *svc = set_svc ? new_svc : e ? e->svc : NULL;
 	const cJSON *ep = set_ep ? new_ep : e ? e->ep : NULL;
 	service_records(z, ns, name, svc, ep, &p);
@@ -665,7 +561,7 @@ static void service_apply(struct mk_dns_zone *z, const char *ns, const char *nam
 		}
 		entry_add_records(z, e, &p);
 		if (!e->svc && !e->ep)
-			emap_remove(&z->svcs, e);
+			emap_remove(&z->svcs, key);
 	}
 	pthread_rwlock_unlock(&z->lock);
 	pthread_mutex_unlock(&z->writer_mu);
@@ -682,15 +578,14 @@ static void pod_apply(struct mk_dns_zone *z, const char *ns, const char *name, c
 		pod_records(z, ns, pod, &p);
 	pthread_mutex_lock(&z->writer_mu);
 	pthread_rwlock_wrlock(&z->lock);
-	uint32_t h = hash_bytes(key, strlen(key));
-	struct entry *e = emap_find(&z->pods, key, h, NULL);
+	struct entry *e = mk_hmap_get(&z->pods, key);
 	if (!e && p.n)
 		e = emap_get(&z->pods, key);
 	if (e) {
 		entry_remove_records(z, e);
 		entry_add_records(z, e, &p);
 		if (p.n == 0)
-			emap_remove(&z->pods, e);
+			emap_remove(&z->pods, key);
 	}
 	pthread_rwlock_unlock(&z->lock);
 	pthread_mutex_unlock(&z->writer_mu);
@@ -892,7 +787,7 @@ static uint16_t chase_cname(const struct mk_dns_zone *z, struct wbuf *b, const s
 	for (int hop = 0; hop < 8 && rd <= 0x3fff && !b->overflow; hop++) {
 		if (!has_suffix_aligned(c->rdata, c->rdlen, z->apex, z->apex_len))
 			break;
-		const struct node *t = node_find(z, c->rdata, c->rdlen, hash_bytes(c->rdata, c->rdlen));
+		const struct node *t = node_find(z, c->rdata, c->rdlen);
 		if (!t)
 			break;
 		const struct rec *next = NULL;
@@ -966,10 +861,12 @@ enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt,
 	struct wbuf b = { out, 0, max - (q.edns ? 11 : 0), false };
 	uint16_t an = 0, ns = 0, ar = 0;
 	int rcode = MK_DNS_RCODE_NOERROR;
-	uint32_t h = hash_bytes(q.qname, q.qname_len);
+	/* hashed before the lock: readers hold it for as little as they can */
+	struct mk_hmap_bytes qkey = { q.qname, q.qname_len };
+	uint64_t h = mk_hmap_hash(&z->names, &qkey);
 
 	pthread_rwlock_rdlock(&z->lock);
-	const struct node *n = node_find(z, q.qname, q.qname_len, h);
+	const struct node *n = mk_hmap_get_hashed(&z->names, &qkey, h);
 	if (!n && rev_apex && can_forward) {
 		/* reverse names we do not know belong to someone else */
 		pthread_rwlock_unlock(&z->lock);
@@ -1044,7 +941,7 @@ enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt,
 			if (tl > sizeof(tw))
 				continue;
 			memcpy(tw, out + rd + 6, tl);
-			const struct node *t = node_find(z, tw, tl, hash_bytes(tw, tl));
+			const struct node *t = node_find(z, tw, tl);
 			for (uint32_t j = 0; t && j < t->nrec; j++) {
 				const struct rec *rc = &t->recs[j];
 				if (rc->type != MK_DNS_TYPE_A && rc->type != MK_DNS_TYPE_AAAA)

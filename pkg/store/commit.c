@@ -128,6 +128,74 @@ static char *deleted_json(const char *data, uint64_t rv)
 }
 
 /* Applies one request inside the open transaction at revision rv. */
+/* The row steps of apply_one: each writes the object's row at rv and leaves the
+ * event's JSON in *json (and its sealed form in *sealed when encrypted at rest),
+ * both owned by the caller also on failure. -1 after req_fail. */
+static int row_create(struct mk_store *s, struct store_req *q, uint64_t rv, char **json,
+		      char **sealed)
+{
+	*json = splice_rv(q, rv);
+	*sealed = store_seal(s, q->resource, q->ns, q->name, *json);
+	bind_key(s->st_insert, q);
+	sqlite3_bind_int64(s->st_insert, 4, (sqlite3_int64)rv);
+	sqlite3_bind_text(s->st_insert, 5, *sealed ? *sealed : *json, -1, SQLITE_STATIC);
+	int r = sqlite3_step(s->st_insert);
+	sqlite3_reset(s->st_insert);
+	if (r == SQLITE_CONSTRAINT &&
+	    sqlite3_extended_errcode(s->wdb) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		char *key = store_key(q->resource, q->ns, q->name);
+		req_fail(q, EEXIST, mk_strdup_printf("object '%s' already exists", key));
+		free(key);
+		return -1;
+	}
+	if (r != SQLITE_DONE) {
+		req_fail_sqlite(s, q, "insert");
+		return -1;
+	}
+	return 0;
+}
+
+/* The previous state lands in *old: it rides along in the event, so watchers
+ * filtering by labels turn a change into ADDED/DELETED with it. */
+static int row_update(struct mk_store *s, struct store_req *q, uint64_t rv, char **json,
+		      char **sealed, char **old)
+{
+	if (check_current(s, q, old) < 0)
+		return -1;
+	*json = splice_rv(q, rv);
+	*sealed = store_seal(s, q->resource, q->ns, q->name, *json);
+	bind_key(s->st_update, q);
+	sqlite3_bind_int64(s->st_update, 4, (sqlite3_int64)rv);
+	sqlite3_bind_text(s->st_update, 5, *sealed ? *sealed : *json, -1, SQLITE_STATIC);
+	if (step_done(s->st_update) < 0) {
+		req_fail_sqlite(s, q, "update");
+		return -1;
+	}
+	return 0;
+}
+
+/* The event of a delete carries the last state, at rv. */
+static int row_delete(struct mk_store *s, struct store_req *q, uint64_t rv, char **json,
+		      char **sealed, char **old)
+{
+	if (check_current(s, q, old) < 0)
+		return -1;
+	*json = deleted_json(*old, rv);
+	if (!*json) {
+		char *key = store_key(q->resource, q->ns, q->name);
+		req_fail(q, EIO, mk_strdup_printf("store: object '%s' is not valid JSON", key));
+		free(key);
+		return -1;
+	}
+	bind_key(s->st_delete, q);
+	if (step_done(s->st_delete) < 0) {
+		req_fail_sqlite(s, q, "delete");
+		return -1;
+	}
+	*sealed = store_seal(s, q->resource, q->ns, q->name, *json);
+	return 0;
+}
+
 static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 {
 	_cleanup_free_ char *json = NULL;
@@ -139,62 +207,21 @@ static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
 	switch (q->op) {
 	case STORE_OP_CREATE:
 		type = MK_STORE_ADDED;
-		json = splice_rv(q, rv);
-		sealed = store_seal(s, q->resource, q->ns, q->name, json);
-		bind_key(s->st_insert, q);
-		sqlite3_bind_int64(s->st_insert, 4, (sqlite3_int64)rv);
-		sqlite3_bind_text(s->st_insert, 5, sealed ? sealed : json, -1, SQLITE_STATIC);
-		r = sqlite3_step(s->st_insert);
-		sqlite3_reset(s->st_insert);
-		if (r == SQLITE_CONSTRAINT &&
-		    sqlite3_extended_errcode(s->wdb) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-			char *key = store_key(q->resource, q->ns, q->name);
-			req_fail(q, EEXIST, mk_strdup_printf("object '%s' already exists", key));
-			free(key);
-			return -1;
-		}
-		if (r != SQLITE_DONE) {
-			req_fail_sqlite(s, q, "insert");
-			return -1;
-		}
+		r = row_create(s, q, rv, &json, &sealed);
 		break;
 	case STORE_OP_UPDATE:
 		type = MK_STORE_MODIFIED;
-		/* the previous state rides along in the event: watchers filtering by
-		 * labels turn a change into ADDED/DELETED with it */
-		if (check_current(s, q, &old) < 0)
-			return -1;
-		json = splice_rv(q, rv);
-		sealed = store_seal(s, q->resource, q->ns, q->name, json);
-		bind_key(s->st_update, q);
-		sqlite3_bind_int64(s->st_update, 4, (sqlite3_int64)rv);
-		sqlite3_bind_text(s->st_update, 5, sealed ? sealed : json, -1, SQLITE_STATIC);
-		if (step_done(s->st_update) < 0) {
-			req_fail_sqlite(s, q, "update");
-			return -1;
-		}
+		r = row_update(s, q, rv, &json, &sealed, &old);
 		break;
 	case STORE_OP_DELETE:
 		type = MK_STORE_DELETED;
-		if (check_current(s, q, &old) < 0)
-			return -1;
-		json = deleted_json(old, rv);
-		if (!json) {
-			char *key = store_key(q->resource, q->ns, q->name);
-			req_fail(q, EIO, mk_strdup_printf("store: object '%s' is not valid JSON", key));
-			free(key);
-			return -1;
-		}
-		bind_key(s->st_delete, q);
-		if (step_done(s->st_delete) < 0) {
-			req_fail_sqlite(s, q, "delete");
-			return -1;
-		}
-		sealed = store_seal(s, q->resource, q->ns, q->name, json);
+		r = row_delete(s, q, rv, &json, &sealed, &old);
 		break;
 	default:
 		abort();
 	}
+	if (r < 0)
+		return -1;
 
 	sqlite3_bind_int64(s->st_event, 1, (sqlite3_int64)rv);
 	sqlite3_bind_int(s->st_event, 2, (int)type);

@@ -92,20 +92,10 @@ static void add_endpoint(cJSON *arr, const cJSON *ep, const char *ip, int port, 
 	cJSON_AddItemToArray(arr, x);
 }
 
-cJSON *mk_trace_build(const cJSON *svc, const cJSON *slices, const cJSON *nodes)
+/* "nodes": per node whether its agent answered and has the table; "dns": the
+ * first node's DNS view (or null). */
+static void add_nodes(cJSON *o, const cJSON *nodes)
 {
-	cJSON *o = cJSON_CreateObject();
-	const char *ns = str_or(svc, "metadata.namespace", "default");
-	const char *name = str_or(svc, "metadata.name", "");
-	const char *cip = str_or(svc, "spec.clusterIP", "");
-	cJSON *s = cJSON_AddObjectToObject(o, "service");
-	cJSON_AddStringToObject(s, "namespace", ns);
-	cJSON_AddStringToObject(s, "name", name);
-	cJSON_AddStringToObject(s, "type", str_or(svc, "spec.type", "ClusterIP"));
-	cJSON_AddStringToObject(s, "clusterIP", cip);
-	_cleanup_free_ char *dn = mk_trace_dns_name(ns, name);
-	cJSON_AddStringToObject(o, "dnsName", dn);
-
 	cJSON *dns = NULL;
 	cJSON *nl = cJSON_AddArrayToObject(o, "nodes");
 	const cJSON *n;
@@ -129,7 +119,57 @@ cJSON *mk_trace_build(const cJSON *svc, const cJSON *slices, const cJSON *nodes)
 		cJSON_AddItemToObject(o, "dns", dns);
 	else
 		cJSON_AddNullToObject(o, "dns");
+}
 
+/* The kernel frontends (node, chain) every node has for protocol/port. */
+static void add_frontends(cJSON *p, const cJSON *nodes, const char *proto, int port)
+{
+	cJSON *fr = cJSON_AddArrayToObject(p, "frontends");
+	const cJSON *n;
+	cJSON_ArrayForEach(n, nodes)
+	{
+		const cJSON *f;
+		cJSON_ArrayForEach(f, mk_json_get(n, "kernel.frontends"))
+		{
+			if (strcmp(str_or(f, "protocol", ""), proto) || num_or(f, "port", -1) != port)
+				continue;
+			cJSON *y = cJSON_CreateObject();
+			cJSON_AddStringToObject(y, "node", n->string);
+			cJSON_AddStringToObject(y, "chain", str_or(f, "chain", ""));
+			cJSON_AddItemToArray(fr, y);
+		}
+	}
+}
+
+/* The endpoints of the slices' port that matches the service port (by name and
+ * protocol), each with what the nodes' kernels hold for it. */
+static void add_endpoints(cJSON *p, const cJSON *slices, const cJSON *nodes, const char *pname,
+			  const char *proto, int port)
+{
+	cJSON *eps = cJSON_AddArrayToObject(p, "endpoints");
+	const cJSON *sl;
+	cJSON_ArrayForEach(sl, slices)
+	{
+		const cJSON *slp = slice_port(sl, pname, proto);
+		if (!slp)
+			continue;
+		int eport = num_or(slp, "port", 0);
+		const cJSON *ep;
+		cJSON_ArrayForEach(ep, mk_json_get(sl, "endpoints"))
+		{
+			const cJSON *a;
+			cJSON_ArrayForEach(a, mk_json_get(ep, "addresses"))
+			{
+				if (cJSON_IsString(a))
+					add_endpoint(eps, ep, a->valuestring, eport, nodes, proto, port);
+			}
+		}
+	}
+}
+
+/* One entry per service port: its spec, frontends and endpoints. */
+static void add_ports(cJSON *o, const cJSON *svc, const cJSON *slices, const cJSON *nodes)
+{
 	cJSON *ports = cJSON_AddArrayToObject(o, "ports");
 	const cJSON *sp;
 	cJSON_ArrayForEach(sp, mk_json_get(svc, "spec.ports"))
@@ -146,41 +186,27 @@ cJSON *mk_trace_build(const cJSON *svc, const cJSON *slices, const cJSON *nodes)
 			cJSON_AddItemToObject(p, "targetPort", cJSON_Duplicate(tp, 1));
 		if (num_or(sp, "nodePort", 0))
 			cJSON_AddNumberToObject(p, "nodePort", num_or(sp, "nodePort", 0));
-		cJSON *fr = cJSON_AddArrayToObject(p, "frontends");
-		cJSON_ArrayForEach(n, nodes)
-		{
-			const cJSON *f;
-			cJSON_ArrayForEach(f, mk_json_get(n, "kernel.frontends"))
-			{
-				if (strcmp(str_or(f, "protocol", ""), proto) || num_or(f, "port", -1) != port)
-					continue;
-				cJSON *y = cJSON_CreateObject();
-				cJSON_AddStringToObject(y, "node", n->string);
-				cJSON_AddStringToObject(y, "chain", str_or(f, "chain", ""));
-				cJSON_AddItemToArray(fr, y);
-			}
-		}
-		cJSON *eps = cJSON_AddArrayToObject(p, "endpoints");
-		const cJSON *sl;
-		cJSON_ArrayForEach(sl, slices)
-		{
-			const cJSON *slp = slice_port(sl, pname, proto);
-			if (!slp)
-				continue;
-			int eport = num_or(slp, "port", 0);
-			const cJSON *ep;
-			cJSON_ArrayForEach(ep, mk_json_get(sl, "endpoints"))
-			{
-				const cJSON *a;
-				cJSON_ArrayForEach(a, mk_json_get(ep, "addresses"))
-				{
-					if (cJSON_IsString(a))
-						add_endpoint(eps, ep, a->valuestring, eport, nodes, proto, port);
-				}
-			}
-		}
+		add_frontends(p, nodes, proto, port);
+		add_endpoints(p, slices, nodes, pname, proto, port);
 		cJSON_AddItemToArray(ports, p);
 	}
+}
+
+cJSON *mk_trace_build(const cJSON *svc, const cJSON *slices, const cJSON *nodes)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *ns = str_or(svc, "metadata.namespace", "default");
+	const char *name = str_or(svc, "metadata.name", "");
+	const char *cip = str_or(svc, "spec.clusterIP", "");
+	cJSON *s = cJSON_AddObjectToObject(o, "service");
+	cJSON_AddStringToObject(s, "namespace", ns);
+	cJSON_AddStringToObject(s, "name", name);
+	cJSON_AddStringToObject(s, "type", str_or(svc, "spec.type", "ClusterIP"));
+	cJSON_AddStringToObject(s, "clusterIP", cip);
+	_cleanup_free_ char *dn = mk_trace_dns_name(ns, name);
+	cJSON_AddStringToObject(o, "dnsName", dn);
+	add_nodes(o, nodes);
+	add_ports(o, svc, slices, nodes);
 	/* NetworkPolicy verdicts are not part of the view yet (see README) */
 	cJSON_AddStringToObject(o, "networkPolicy", "not evaluated");
 	return o;

@@ -179,6 +179,33 @@ int mk_base64_decode(const char *s, void **ret_data, size_t *ret_len)
 	return 0;
 }
 
+char *mk_base64url_encode(const void *data, size_t len)
+{
+	char *s = mk_base64_encode(data, len);
+	size_t n = strlen(s);
+	while (n && s[n - 1] == '=')
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+	return s;
+}
+
+int mk_base64url_decode(const char *s, size_t len, void **ret_data, size_t *ret_len)
+{
+	if (len % 4 == 1)
+		return -1;
+	_cleanup_free_ char *t = mk_malloc0(len + 4);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '+' || c == '/' || c == '=' || c == '\0' || strchr(" \t\r\n", c))
+			return -1;
+		t[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+	}
+	while (len % 4)
+		t[len++] = '=';
+	return mk_base64_decode(t, ret_data, ret_len);
+}
+
 size_t mk_strv_len(const void *vp)
 {
 	const char *const *v = vp;

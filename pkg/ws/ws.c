@@ -135,26 +135,38 @@ char *mk_ws_new_key(void)
 	return mk_base64_encode(raw, sizeof(raw));
 }
 
+/* The next element of a comma-separated header value at *pp (RFC 9110 5.6.1:
+ * optional whitespace around, empty elements allowed): its start and length,
+ * *pp moved past it. false at the end. */
+static bool next_token(const char **pp, const char **ret_tok, size_t *ret_len)
+{
+	const char *p = *pp;
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	if (!*p)
+		return false;
+	const char *e = p;
+	while (*e && *e != ',')
+		e++;
+	const char *end = e;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*ret_tok = p;
+	*ret_len = (size_t)(end - p);
+	*pp = e;
+	return true;
+}
+
 bool mk_ws_header_has_token(const char *value, const char *token, bool icase)
 {
-	size_t tl = strlen(token);
+	size_t tl = strlen(token), n;
+	const char *t;
 
 	if (!value)
 		return false;
-	for (const char *p = value; *p;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		const char *e = p;
-		while (*e && *e != ',')
-			e++;
-		const char *end = e;
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if ((size_t)(end - p) == tl &&
-		    (icase ? !strncasecmp(p, token, tl) : !strncmp(p, token, tl)))
+	while (next_token(&value, &t, &n))
+		if (n == tl && (icase ? !strncasecmp(t, token, tl) : !strncmp(t, token, tl)))
 			return true;
-		p = e;
-	}
 	return false;
 }
 
@@ -217,23 +229,15 @@ int mk_ws_proto_select(const char *header)
 
 	if (!header)
 		return MK_WS_PROTO_NONE;
-	for (const char *p = header; *p;) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		const char *e = p;
-		while (*e && *e != ',')
-			e++;
-		const char *end = e;
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end > p) {
-			any = true;
-			for (size_t i = 0; i < MK_ARRAY_SIZE(protos); i++)
-				if (strlen(protos[i].name) == (size_t)(end - p) &&
-				    !strncmp(p, protos[i].name, (size_t)(end - p)))
-					return protos[i].p;
-		}
-		p = e;
+	const char *t;
+	size_t n;
+	while (next_token(&header, &t, &n)) {
+		if (!n)
+			continue;
+		any = true;
+		for (size_t i = 0; i < MK_ARRAY_SIZE(protos); i++)
+			if (strlen(protos[i].name) == n && !strncmp(t, protos[i].name, n))
+				return protos[i].p;
 	}
 	return any ? -1 : MK_WS_PROTO_NONE;
 }

@@ -79,6 +79,147 @@ START_TEST(test_hmap)
 }
 END_TEST
 
+/* Binary keys with NUL bytes, borrowed from the value they key (the DNS zone's
+ * use): equal prefixes or embedded zeros must not collide, and replacing a value
+ * takes the new value's key. */
+struct bval {
+	struct mk_hmap_bytes key;
+	uint8_t name[8];
+	int id;
+};
+
+static int freed;
+static void bval_free(void *p)
+{
+	freed++;
+	free(p);
+}
+
+static struct bval *bval_new(const void *name, size_t len, int id)
+{
+	struct bval *v = mk_malloc0(sizeof(*v));
+	memcpy(v->name, name, len);
+	v->key = (struct mk_hmap_bytes){ v->name, len };
+	v->id = id;
+	return v;
+}
+
+START_TEST(test_hmap_bytes)
+{
+	struct mk_hmap m;
+	mk_hmap_init_type(&m, &mk_hmap_type_bytes);
+	struct bval *a = bval_new("\0a\0", 3, 1), *b = bval_new("\0a", 2, 2);
+	struct bval *c = bval_new("\0b\0", 3, 3);
+	ck_assert_ptr_null(mk_hmap_put(&m, &a->key, a));
+	ck_assert_ptr_null(mk_hmap_put(&m, &b->key, b));
+	ck_assert_ptr_null(mk_hmap_put(&m, &c->key, c));
+	ck_assert_uint_eq(m.n, 3);
+	struct mk_hmap_bytes probe = { "\0a\0", 3 };
+	ck_assert_ptr_eq(mk_hmap_get(&m, &probe), a);
+	ck_assert_ptr_eq(mk_hmap_get_hashed(&m, &probe, mk_hmap_hash(&m, &probe)), a);
+	probe.len = 2;
+	ck_assert_ptr_eq(mk_hmap_get(&m, &probe), b);
+	probe.len = 1;
+	ck_assert(!mk_hmap_has(&m, &probe));
+
+	/* replacing a: the entry now borrows a2's key, so freeing a is safe */
+	struct bval *a2 = bval_new("\0a\0", 3, 4);
+	ck_assert_ptr_eq(mk_hmap_put(&m, &a2->key, a2), a);
+	free(a);
+	probe.len = 3;
+	ck_assert_ptr_eq(mk_hmap_get(&m, &probe), a2);
+	ck_assert_ptr_eq(mk_hmap_find(&m, &probe)->key_ptr, &a2->key);
+
+	ck_assert_ptr_eq(mk_hmap_del(&m, &c->key), c);
+	free(c);
+	ck_assert_uint_eq(m.n, 2);
+	freed = 0;
+	mk_hmap_release(&m, bval_free);
+	ck_assert_int_eq(freed, 2);
+	ck_assert_ptr_null(m.type);
+}
+END_TEST
+
+/* A typed table that copies its keys (key_dup/key_free): a caller's key buffer
+ * may change after the put. */
+static void *dup_bytes(const void *key)
+{
+	const struct mk_hmap_bytes *k = key;
+	struct mk_hmap_bytes *c = mk_malloc0(sizeof(*c) + k->len);
+	memcpy(c + 1, k->data, k->len);
+	c->data = c + 1;
+	c->len = k->len;
+	return c;
+}
+
+START_TEST(test_hmap_typed_copy)
+{
+	struct mk_hmap_type t = { 0 };
+	t.hash = mk_hmap_type_bytes.hash;
+	t.equal = mk_hmap_type_bytes.equal;
+	t.key_dup = dup_bytes;
+	t.key_free = free;
+	struct mk_hmap m;
+	mk_hmap_init_type(&m, &t);
+	char buf[4] = "xyz";
+	struct mk_hmap_bytes k = { buf, 3 };
+	for (uintptr_t i = 0; i < 100; i++) {
+		buf[0] = (char)('A' + i % 50);
+		buf[1] = (char)('a' + i / 50);
+		ck_assert_ptr_null(mk_hmap_put(&m, &k, (void *)(i + 1)));
+	}
+	/* the table kept copies: the keys are found by content, not by buf */
+	memcpy(buf, "Baz", 3);
+	ck_assert_ptr_eq(mk_hmap_get(&m, &k), (void *)2);
+	memcpy(buf, "Bbz", 3);
+	ck_assert_ptr_eq(mk_hmap_get(&m, &k), (void *)52);
+	memcpy(buf, "Bcz", 3);
+	ck_assert_ptr_null(mk_hmap_get(&m, &k));
+	ck_assert_ptr_eq(mk_hmap_del(&m, &(struct mk_hmap_bytes){ "Aaz", 3 }), (void *)1);
+	ck_assert_uint_eq(m.n, 99);
+	mk_hmap_release(&m, NULL); /* key_free on the 99 copies; ASan/valgrind check */
+}
+END_TEST
+
+/* RFC 4648 test vectors, standard and URL-safe unpadded; the URL decoder is
+ * strict like Go's RawURLEncoding. */
+START_TEST(test_base64)
+{
+	static const char *const in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+					   "Zm9vYmFy" };
+	static const char *const url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(in); i++) {
+		_cleanup_free_ char *e = mk_base64_encode(in[i], strlen(in[i]));
+		_cleanup_free_ char *u = mk_base64url_encode(in[i], strlen(in[i]));
+		ck_assert_str_eq(e, std[i]);
+		ck_assert_str_eq(u, url[i]);
+		_cleanup_free_ void *d = NULL;
+		size_t n = 99;
+		ck_assert_int_eq(mk_base64url_decode(u, strlen(u), &d, &n), 0);
+		ck_assert_uint_eq(n, strlen(in[i]));
+		ck_assert_int_eq(memcmp(d, in[i], n), 0);
+	}
+	/* bytes that differ between the alphabets: 0xfb 0xff -> "+/8=" / "-_8" */
+	static const unsigned char hi[] = { 0xfb, 0xff };
+	_cleanup_free_ char *e = mk_base64_encode(hi, 2), *u = mk_base64url_encode(hi, 2);
+	ck_assert_str_eq(e, "+/8=");
+	ck_assert_str_eq(u, "-_8");
+	_cleanup_free_ void *d = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(mk_base64url_decode("-_8", 3, &d, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(memcmp(d, hi, 2), 0);
+	void *bad = NULL;
+	ck_assert_int_eq(mk_base64url_decode("+/8", 3, &bad, &n), -1);
+	ck_assert_int_eq(mk_base64url_decode("Zg==", 4, &bad, &n), -1);
+	ck_assert_int_eq(mk_base64url_decode("Zm 9v", 5, &bad, &n), -1);
+	ck_assert_int_eq(mk_base64url_decode("Zm9vY", 5, &bad, &n), -1); /* len % 4 == 1 */
+	ck_assert_int_eq(mk_base64url_decode("Zm*v", 4, &bad, &n), -1);
+	ck_assert_ptr_null(bad);
+}
+END_TEST
+
 Suite *collections_suite(void)
 {
 	Suite *su = suite_create("collections");
@@ -87,6 +228,9 @@ Suite *collections_suite(void)
 	tcase_add_test(tc, test_grow);
 	tcase_add_test(tc, test_fnv1a);
 	tcase_add_test(tc, test_hmap);
+	tcase_add_test(tc, test_hmap_bytes);
+	tcase_add_test(tc, test_hmap_typed_copy);
+	tcase_add_test(tc, test_base64);
 	suite_add_tcase(su, tc);
 	return su;
 }
