@@ -669,6 +669,25 @@ static void validate_container_ports(cJSON *causes, const cJSON *ports, const ch
 	}
 }
 
+/* A relative path without a '..' element (kube's validateLocalDescendingPath);
+ * false when it is not, the cause added. */
+static bool check_descending_path(cJSON *causes, const char *field, const char *p)
+{
+	if (p[0] == '/') {
+		invalid_str(causes, field, p, "must be a relative path");
+		return false;
+	}
+	for (const char *s = p; *s;) {
+		size_t n = strcspn(s, "/");
+		if (n == 2 && !strncmp(s, "..", 2)) {
+			invalid_str(causes, field, p, "must not contain '..'");
+			return false;
+		}
+		s += n + (s[n] == '/');
+	}
+	return true;
+}
+
 /* subPath / subPathExpr: a local descending path (kube's validateLocalDescendingPath);
  * the agent checks the expanded subPathExpr and symlinks again */
 static void validate_sub_path(cJSON *causes, const cJSON *vm, const char *mb)
@@ -677,20 +696,8 @@ static void validate_sub_path(cJSON *causes, const cJSON *vm, const char *mb)
 	char f[PATH_MAX_LEN];
 	for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++) {
 		const char *sp = get_str(causes, vm, keys[k], P(f, "%s.%s", mb, keys[k]), NULL);
-		if (!sp || !*sp)
-			continue;
-		if (sp[0] == '/') {
-			invalid_str(causes, f, sp, "must be a relative path");
-			continue;
-		}
-		for (const char *p = sp; *p;) {
-			size_t n = strcspn(p, "/");
-			if (n == 2 && !strncmp(p, "..", 2)) {
-				invalid_str(causes, f, sp, "must not contain '..'");
-				break;
-			}
-			p += n + (p[n] == '/');
-		}
+		if (sp && *sp)
+			check_descending_path(causes, f, sp);
 	}
 	if (!mk_api_json_str_empty(vm, "subPath") && !mk_api_json_str_empty(vm, "subPathExpr"))
 		invalid_str(causes, P(f, "%s.subPathExpr", mb), mk_json_get_string(vm, "subPathExpr"),
@@ -837,19 +844,7 @@ static void check_item_path(cJSON *causes, const char *field, const char *p)
 		required(causes, field, NULL);
 		return;
 	}
-	if (p[0] == '/') {
-		invalid_str(causes, field, p, "must be a relative path");
-		return;
-	}
-	for (const char *s = p; *s;) {
-		size_t n = strcspn(s, "/");
-		if (n == 2 && !strncmp(s, "..", 2)) {
-			invalid_str(causes, field, p, "must not contain '..'");
-			return;
-		}
-		s += n + (s[n] == '/');
-	}
-	if (!strncmp(p, "..", 2))
+	if (check_descending_path(causes, field, p) && !strncmp(p, "..", 2))
 		invalid_str(causes, field, p, "must not start with '..'");
 }
 

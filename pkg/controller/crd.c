@@ -171,17 +171,15 @@ int crd_sync(struct mk_controllers *ctl, const char *key)
 	if (!has_deletion(o->json) || !has_cleanup_finalizer(o->json))
 		goto out;
 	int left = purge(ctl, o->json);
-	if (left < 0) {
-		ret = -1;
-		goto out;
-	}
 	if (left > 0) {
-		mk_workqueue_add_after(ctl->crd.q, key, RETRY_MS);
-		goto out;
+		mk_workqueue_add_after(ctl->crd.q, key, RETRY_MS); /* until the objects are gone */
+	} else if (left < 0) {
+		ret = -1;
+	} else {
+		ret = finalize(ctl, o->json);
+		if (ret == 0)
+			dyn_informer(ctl, o->json, true);
 	}
-	ret = finalize(ctl, o->json);
-	if (ret == 0)
-		dyn_informer(ctl, o->json, true);
 out:
 	mk_object_unref(o);
 	return ret;

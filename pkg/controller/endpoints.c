@@ -13,7 +13,7 @@ static void on_svc(const struct mk_object *old, const struct mk_object *new, voi
 	mk_workqueue_add(ctl->ep.q, (new ? new : old)->key);
 }
 
-static void enqueue_services_for(struct mk_controllers *ctl, const cJSON *pod)
+void svc_enqueue_selecting(struct mk_controllers *ctl, const cJSON *pod, struct mk_workqueue *q)
 {
 	struct mk_object **svcs;
 	size_t n = mk_informer_by_index(ctl->inf[CTL_SVC], "ns",
@@ -22,7 +22,7 @@ static void enqueue_services_for(struct mk_controllers *ctl, const cJSON *pod)
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *sel = mk_json_get(svcs[i]->json, "spec.selector");
 		if (cJSON_GetArraySize(sel) > 0 && labels_match_map(sel, labels))
-			mk_workqueue_add(ctl->ep.q, svcs[i]->key);
+			mk_workqueue_add(q, svcs[i]->key);
 	}
 	mk_object_list_free(svcs, n);
 }
@@ -44,9 +44,9 @@ static void on_pod(const struct mk_object *old, const struct mk_object *new, voi
 	if (old && new && !pod_relevant_change(old->json, new->json))
 		return;
 	if (old)
-		enqueue_services_for(ctl, old->json);
+		svc_enqueue_selecting(ctl, old->json, ctl->ep.q);
 	if (new)
-		enqueue_services_for(ctl, new->json);
+		svc_enqueue_selecting(ctl, new->json, ctl->ep.q);
 }
 
 static void on_ep(const struct mk_object *old, const struct mk_object *new, void *ud)

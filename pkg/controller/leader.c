@@ -120,6 +120,16 @@ static void observe(struct mk_leader *l, const cJSON *spec, uint64_t now)
 	l->leader = !strcmp(holder_of(spec), l->identity);
 }
 
+/* spec was written: it is what we saw last, and the lease is renewed; 1 */
+static int wrote(struct mk_leader *l, const cJSON *spec, uint64_t now)
+{
+	pthread_mutex_lock(&l->mu);
+	observe(l, spec, now);
+	l->renewed_ms = now;
+	pthread_mutex_unlock(&l->mu);
+	return 1;
+}
+
 static cJSON *new_spec(struct mk_leader *l, const char *acquire, int transitions)
 {
 	char now[64];
@@ -159,11 +169,7 @@ int mk_leader_try(struct mk_leader *l, struct mk_error **err)
 			*err = TAKE_PTR(e);
 			return mk_error_wrap(err, "create lease %s/%s", l->ns, l->name);
 		}
-		pthread_mutex_lock(&l->mu);
-		observe(l, spec, now);
-		l->renewed_ms = now;
-		pthread_mutex_unlock(&l->mu);
-		return 1;
+		return wrote(l, spec, now);
 	}
 
 	const cJSON *old = cJSON_GetObjectItem(lease, "spec");
@@ -195,11 +201,7 @@ int mk_leader_try(struct mk_leader *l, struct mk_error **err)
 		*err = TAKE_PTR(e);
 		return mk_error_wrap(err, "update lease %s/%s", l->ns, l->name);
 	}
-	pthread_mutex_lock(&l->mu);
-	observe(l, spec, now);
-	l->renewed_ms = now;
-	pthread_mutex_unlock(&l->mu);
-	return 1;
+	return wrote(l, spec, now);
 }
 
 int mk_leader_release(struct mk_leader *l, struct mk_error **err)

@@ -86,15 +86,10 @@ int ns_sync(struct mk_controllers *ctl, const char *key)
 	if (!has_deletion(o->json) || !has_kubernetes_finalizer(o->json))
 		goto out;
 	int left = purge(ctl, key);
-	if (left < 0) {
-		ret = -1;
-		goto out;
-	}
-	if (left > 0) {
-		mk_workqueue_add_after(ctl->ns.q, key, RETRY_MS);
-		goto out;
-	}
-	ret = finalize(ctl, o->json);
+	if (left > 0)
+		mk_workqueue_add_after(ctl->ns.q, key, RETRY_MS); /* until the contents are gone */
+	else
+		ret = left < 0 ? -1 : finalize(ctl, o->json);
 out:
 	mk_object_unref(o);
 	return ret;

@@ -73,6 +73,17 @@ static void on_pvc(const struct mk_object *old, const struct mk_object *new, voi
 		mk_workqueue_add(ctl->pv.q, vn);
 }
 
+/* Every claim not bound yet is looked at again. */
+static void requeue_waiting_claims(struct mk_controllers *ctl)
+{
+	struct mk_object **cs;
+	size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
+	for (size_t i = 0; i < n; i++)
+		if (!*str(cs[i]->json, "spec.volumeName"))
+			mk_workqueue_add(ctl->pvc.q, cs[i]->key);
+	mk_object_list_free(cs, n);
+}
+
 static void on_pv(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
@@ -82,14 +93,8 @@ static void on_pv(const struct mk_object *old, const struct mk_object *new, void
 	if (ck)
 		mk_workqueue_add(ctl->pvc.q, ck);
 	/* a volume that became free may suit a waiting claim */
-	if (new && !ck) {
-		struct mk_object **cs;
-		size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
-		for (size_t i = 0; i < n; i++)
-			if (!*str(cs[i]->json, "spec.volumeName"))
-				mk_workqueue_add(ctl->pvc.q, cs[i]->key);
-		mk_object_list_free(cs, n);
-	}
+	if (new && !ck)
+		requeue_waiting_claims(ctl);
 }
 
 /* A node that appears or changes may be where a waiting claim can be provisioned. */
@@ -101,12 +106,7 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 		     !strcmp(str(find_condition(old->json, "Ready"), "status"),
 			     str(find_condition(new->json, "Ready"), "status"))))
 		return;
-	struct mk_object **cs;
-	size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
-	for (size_t i = 0; i < n; i++)
-		if (!*str(cs[i]->json, "spec.volumeName"))
-			mk_workqueue_add(ctl->pvc.q, cs[i]->key);
-	mk_object_list_free(cs, n);
+	requeue_waiting_claims(ctl);
 }
 
 /* A pod that changes or goes may free a claim being deleted (pvc-protection). */
