@@ -346,10 +346,7 @@ int mk_leader_run(struct mk_leader *l, struct mk_error **err)
 		return mk_error_errno(err, r, "leader election thread");
 	r = pthread_create(&l->runner, NULL, runner_main, l);
 	if (r) {
-		pthread_mutex_lock(&l->mu);
-		l->stopping = true;
-		pthread_cond_broadcast(&l->cond);
-		pthread_mutex_unlock(&l->mu);
+		mk_client_stop_signal(&l->mu, &l->cond, &l->stopping);
 		pthread_join(l->elector, NULL);
 		return mk_error_errno(err, r, "leader runner thread");
 	}
@@ -362,10 +359,7 @@ void mk_leader_free(struct mk_leader *l)
 	if (!l)
 		return;
 	if (l->running) {
-		pthread_mutex_lock(&l->mu);
-		l->stopping = true;
-		pthread_cond_broadcast(&l->cond);
-		pthread_mutex_unlock(&l->mu);
+		mk_client_stop_signal(&l->mu, &l->cond, &l->stopping);
 		pthread_join(l->elector, NULL);
 		pthread_join(l->runner, NULL); /* calls stopped_leading if it was leading */
 	}
