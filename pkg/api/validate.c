@@ -1294,6 +1294,72 @@ static void validate_service_port(cJSON *causes, const cJSON *port, const char *
 	}
 }
 
+/* spec.ports: required unless ExternalName or headless; each port valid; the
+ * same port and protocol not twice. */
+static void validate_service_ports(cJSON *causes, const cJSON *spec, const char *type, bool ports_optional)
+{
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
+	int nports = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
+	if (nports == 0 && !ports_optional)
+		required(causes, "spec.ports", NULL);
+	struct name_set names = { .n = 0 };
+	for (int i = 0; i < nports; i++) {
+		const cJSON *port = cJSON_GetArrayItem(ports, i);
+		char pb[PATH_MAX_LEN];
+		P(pb, "spec.ports[%d]", i);
+		validate_service_port(causes, port, pb, nports > 1, type, &names);
+		/* the same port and protocol twice */
+		for (int j = 0; j < i; j++) {
+			const cJSON *prev = cJSON_GetArrayItem(ports, j);
+			const cJSON *a = cJSON_GetObjectItemCaseSensitive(port, "port");
+			const cJSON *b = cJSON_GetObjectItemCaseSensitive(prev, "port");
+			const char *pa = mk_json_get_string(port, "protocol");
+			const char *pbp = mk_json_get_string(prev, "protocol");
+			if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble &&
+			    strcmp(pa ? pa : "TCP", pbp ? pbp : "TCP") == 0) {
+				_cleanup_cjson_ cJSON *dup = cJSON_CreateObject();
+				cJSON_AddNumberToObject(dup, "port", a->valuedouble);
+				cJSON_AddStringToObject(dup, "protocol", pa ? pa : "TCP");
+				duplicate(causes, pb, dup);
+				break;
+			}
+		}
+	}
+}
+
+/* sessionAffinity, the traffic policies (external only for NodePort and
+ * LoadBalancer), healthCheckNodePort (only a LoadBalancer with the Local policy
+ * has one, as kube-apiserver). */
+static void validate_service_policies(cJSON *causes, const cJSON *spec, const char *type)
+{
+	const char *aff = get_str(causes, spec, "sessionAffinity", "spec.sessionAffinity", NULL);
+	if (aff && aff[0] && !in_list(aff, affinities))
+		not_supported(causes, "spec.sessionAffinity", aff, affinities);
+	const char *etp = get_str(causes, spec, "externalTrafficPolicy", "spec.externalTrafficPolicy",
+				  NULL);
+	if (etp && etp[0]) {
+		if (strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
+			invalid_str(causes, "spec.externalTrafficPolicy", etp,
+				    "may only be set when `type` is 'NodePort' or 'LoadBalancer'");
+		else if (!in_list(etp, traffic_policies))
+			not_supported(causes, "spec.externalTrafficPolicy", etp, traffic_policies);
+	}
+	const char *itp = get_str(causes, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
+				  NULL);
+	if (itp && itp[0] && !in_list(itp, traffic_policies))
+		not_supported(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
+	long long hc;
+	if (get_int(causes, spec, "healthCheckNodePort", "spec.healthCheckNodePort", &hc) && hc != 0) {
+		if (strcmp(type, "LoadBalancer") != 0 || !etp || strcmp(etp, "Local") != 0)
+			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
+				    "may only be set when `type` is 'LoadBalancer' and "
+				    "`externalTrafficPolicy` is 'Local'");
+		else if (hc < 1 || hc > 65535)
+			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
+				    "must be between 1 and 65535, inclusive");
+	}
+}
+
 static void validate_service(cJSON *causes, const cJSON *obj, const cJSON *old)
 {
 	char f[PATH_MAX_LEN];
@@ -1324,63 +1390,11 @@ static void validate_service(cJSON *causes, const cJSON *obj, const cJSON *old)
 			invalid_str(causes, "spec.externalName", en, mk_api_check_dns1123_subdomain(en));
 	}
 
-	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
-	int nports = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
-	if (nports == 0 && !external_name && !headless)
-		required(causes, "spec.ports", NULL);
-	struct name_set names = { .n = 0 };
-	for (int i = 0; i < nports; i++) {
-		const cJSON *port = cJSON_GetArrayItem(ports, i);
-		char pb[PATH_MAX_LEN];
-		P(pb, "spec.ports[%d]", i);
-		validate_service_port(causes, port, pb, nports > 1, type, &names);
-		/* the same port and protocol twice */
-		for (int j = 0; j < i; j++) {
-			const cJSON *prev = cJSON_GetArrayItem(ports, j);
-			const cJSON *a = cJSON_GetObjectItemCaseSensitive(port, "port");
-			const cJSON *b = cJSON_GetObjectItemCaseSensitive(prev, "port");
-			const char *pa = mk_json_get_string(port, "protocol");
-			const char *pbp = mk_json_get_string(prev, "protocol");
-			if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble &&
-			    strcmp(pa ? pa : "TCP", pbp ? pbp : "TCP") == 0) {
-				_cleanup_cjson_ cJSON *dup = cJSON_CreateObject();
-				cJSON_AddNumberToObject(dup, "port", a->valuedouble);
-				cJSON_AddStringToObject(dup, "protocol", pa ? pa : "TCP");
-				duplicate(causes, pb, dup);
-				break;
-			}
-		}
-	}
+	validate_service_ports(causes, spec, type, external_name || headless);
 
 	validate_labels(causes, cJSON_GetObjectItemCaseSensitive(spec, "selector"), "spec.selector");
 
-	const char *aff = get_str(causes, spec, "sessionAffinity", "spec.sessionAffinity", NULL);
-	if (aff && aff[0] && !in_list(aff, affinities))
-		not_supported(causes, "spec.sessionAffinity", aff, affinities);
-	const char *etp = get_str(causes, spec, "externalTrafficPolicy", "spec.externalTrafficPolicy",
-				  NULL);
-	if (etp && etp[0]) {
-		if (strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
-			invalid_str(causes, "spec.externalTrafficPolicy", etp,
-				    "may only be set when `type` is 'NodePort' or 'LoadBalancer'");
-		else if (!in_list(etp, traffic_policies))
-			not_supported(causes, "spec.externalTrafficPolicy", etp, traffic_policies);
-	}
-	const char *itp = get_str(causes, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
-				  NULL);
-	if (itp && itp[0] && !in_list(itp, traffic_policies))
-		not_supported(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
-	long long hc;
-	if (get_int(causes, spec, "healthCheckNodePort", "spec.healthCheckNodePort", &hc) && hc != 0) {
-		/* kube-apiserver: only a LoadBalancer with the Local policy has one */
-		if (strcmp(type, "LoadBalancer") != 0 || !etp || strcmp(etp, "Local") != 0)
-			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
-				    "may only be set when `type` is 'LoadBalancer' and "
-				    "`externalTrafficPolicy` is 'Local'");
-		else if (hc < 1 || hc > 65535)
-			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
-				    "must be between 1 and 65535, inclusive");
-	}
+	validate_service_policies(causes, spec, type);
 
 	if (old) {
 		/* an allocated clusterIP stays: a new value is a change, an omitted one
