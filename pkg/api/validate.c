@@ -1772,6 +1772,17 @@ void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max)
 			 have, max);
 }
 
+void mk_api_v_non_negative(cJSON *causes, const cJSON *parent, const char *key, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, key);
+	if (!v || cJSON_IsNull(v))
+		return;
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+		invalid(causes, field, v, "must be an integer");
+	else if (v->valuedouble < 0)
+		invalid(causes, field, v, "must be greater than or equal to 0");
+}
+
 void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value)
 {
 	if (!cJSON_Compare(value, old_value, 1))
