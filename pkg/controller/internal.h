@@ -175,6 +175,9 @@ bool has_deletion(const cJSON *obj);
 int json_int(const cJSON *obj, const char *path, int def);
 /* Builds an ownerReference (owned) pointing at owner as controller. */
 cJSON *controller_ref_new(const cJSON *owner);
+/* DELETE of the collection at path with background propagation (dependents go
+ * with their owners); the HTTP status, or -1 when the request failed. */
+long delete_collection(struct mk_controllers *ctl, const char *path);
 /* now as RFC 3339 into buf[32]. */
 void now_rfc3339(char buf[32]);
 
