@@ -15,6 +15,7 @@
 #ifndef MINIK8S_CLIENT_H
 #define MINIK8S_CLIENT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
@@ -259,6 +260,11 @@ void mk_workqueue_done(struct mk_workqueue *q, const char *key);
 void mk_workqueue_shutdown(struct mk_workqueue *q);
 /* Keys ready to be handed out (not counting delayed or processing ones). */
 size_t mk_workqueue_len(struct mk_workqueue *q);
+
+/* How the client's background threads (informers, the event recorder, leader
+ * election) are told to stop: *stopping set under mu, every waiter on cond woken;
+ * the thread's loop checks *stopping under mu. */
+void mk_client_stop_signal(pthread_mutex_t *mu, pthread_cond_t *cond, bool *stopping);
 
 /* ---- cached objects ------------------------------------------------------------
  * Immutable, reference counted snapshots of API objects as an informer stored

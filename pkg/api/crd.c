@@ -428,46 +428,86 @@ static bool name_taken(const cJSON *other, const char *what, const char *name)
 	return false;
 }
 
-void mk_api_crd_status(cJSON *crd, cJSON *const *others, size_t n)
+/* The first of the definition's names another holds (*ret_reason says which kind
+ * of name), or NULL: built-in kinds of the group hold their names (kube: the group
+ * would be served twice), then the other definitions of the group. */
+static const char *names_conflict(const cJSON *crd, cJSON *const *others, size_t n, const char **ret_reason)
 {
-	cJSON *st = mk_json_ensure_object(crd, "status");
 	const cJSON *names = mk_json_get(crd, "spec.names");
 	const char *group = mk_json_get_string(crd, "spec.group");
 	const char *uid = mk_json_get_string(crd, "metadata.uid");
-	const char *conflict = NULL, *reason = NULL;
-	static __thread char msg[320];
+	const char *plural = mk_json_get_string(names, "plural"), *kind = mk_json_get_string(names, "kind");
 	size_t nb;
 	const struct mk_api_resource *builtin = mk_api_builtin_resources(&nb);
-
-	/* built-in kinds of the group hold their names (kube: the group would be
-	 * served twice) */
-	for (size_t i = 0; group && i < nb && !conflict; i++) {
+	for (size_t i = 0; group && i < nb; i++) {
 		if (strcmp(builtin[i].group, group))
 			continue;
-		if (mk_json_get_string(names, "plural") &&
-		    !strcmp(builtin[i].name, mk_json_get_string(names, "plural")))
-			conflict = mk_json_get_string(names, "plural"), reason = "PluralConflict";
-		else if (mk_json_get_string(names, "kind") &&
-			 !strcmp(builtin[i].kind, mk_json_get_string(names, "kind")))
-			conflict = mk_json_get_string(names, "kind"), reason = "KindConflict";
+		if (plural && !strcmp(builtin[i].name, plural)) {
+			*ret_reason = "PluralConflict";
+			return plural;
+		}
+		if (kind && !strcmp(builtin[i].kind, kind)) {
+			*ret_reason = "KindConflict";
+			return kind;
+		}
 	}
-	for (size_t i = 0; i < n && !conflict; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const cJSON *o = others[i];
 		const char *og = mk_json_get_string(o, "spec.group");
 		const char *ouid = mk_json_get_string(o, "metadata.uid");
 		if (!og || !group || strcmp(og, group) || (ouid && uid && !strcmp(ouid, uid)))
 			continue;
 		const char *checks[] = { "plural", "singular" };
-		for (size_t k = 0; k < MK_ARRAY_SIZE(checks) && !conflict; k++)
-			if (name_taken(o, "names", mk_json_get_string(names, checks[k])))
-				conflict = mk_json_get_string(names, checks[k]), reason = "PluralConflict";
+		for (size_t k = 0; k < MK_ARRAY_SIZE(checks); k++)
+			if (name_taken(o, "names", mk_json_get_string(names, checks[k]))) {
+				*ret_reason = "PluralConflict";
+				return mk_json_get_string(names, checks[k]);
+			}
 		const cJSON *sn;
 		cJSON_ArrayForEach(sn, cJSON_GetObjectItem(names, "shortNames"))
-			if (!conflict && cJSON_IsString(sn) && name_taken(o, "names", sn->valuestring))
-				conflict = sn->valuestring, reason = "ShortNamesConflict";
-		if (!conflict && name_taken(o, "kind", mk_json_get_string(names, "kind")))
-			conflict = mk_json_get_string(names, "kind"), reason = "KindConflict";
+			if (cJSON_IsString(sn) && name_taken(o, "names", sn->valuestring)) {
+				*ret_reason = "ShortNamesConflict";
+				return sn->valuestring;
+			}
+		if (name_taken(o, "kind", kind)) {
+			*ret_reason = "KindConflict";
+			return kind;
+		}
 	}
+	return NULL;
+}
+
+/* storedVersions: every version ever the storage one. */
+static void stored_versions_update(cJSON *st, const cJSON *crd)
+{
+	cJSON *sv = cJSON_GetObjectItem(st, "storedVersions");
+	if (!cJSON_IsArray(sv)) {
+		sv = cJSON_CreateArray();
+		mk_json_set(st, "storedVersions", sv);
+	}
+	const cJSON *v;
+	cJSON_ArrayForEach(v, mk_json_get(crd, "spec.versions"))
+	{
+		const char *vn = mk_json_get_string(v, "name");
+		const cJSON *it;
+		bool have = false;
+		if (!vn || !cJSON_IsTrue(cJSON_GetObjectItem(v, "storage")))
+			continue;
+		cJSON_ArrayForEach(it, sv)
+			have |= cJSON_IsString(it) && !strcmp(it->valuestring, vn);
+		if (!have)
+			cJSON_AddItemToArray(sv, cJSON_CreateString(vn));
+	}
+}
+
+void mk_api_crd_status(cJSON *crd, cJSON *const *others, size_t n)
+{
+	cJSON *st = mk_json_ensure_object(crd, "status");
+	const cJSON *names = mk_json_get(crd, "spec.names");
+	const char *reason = NULL;
+	const char *conflict = names_conflict(crd, others, n, &reason);
+	static __thread char msg[320];
+
 	cJSON *conds = cJSON_GetObjectItem(st, "conditions");
 	if (!cJSON_IsArray(conds)) {
 		conds = cJSON_CreateArray();
@@ -494,25 +534,7 @@ void mk_api_crd_status(cJSON *crd, cJSON *const *others, size_t n)
 	if (mk_json_get(crd, "metadata.deletionTimestamp"))
 		set_condition(conds, "Terminating", "True", "InstanceDeletionInProgress",
 			      "CustomResource deletion is in progress");
-	/* storedVersions: every version ever the storage one */
-	cJSON *sv = cJSON_GetObjectItem(st, "storedVersions");
-	if (!cJSON_IsArray(sv)) {
-		sv = cJSON_CreateArray();
-		mk_json_set(st, "storedVersions", sv);
-	}
-	const cJSON *v;
-	cJSON_ArrayForEach(v, mk_json_get(crd, "spec.versions"))
-	{
-		const char *vn = mk_json_get_string(v, "name");
-		const cJSON *it;
-		bool have = false;
-		if (!vn || !cJSON_IsTrue(cJSON_GetObjectItem(v, "storage")))
-			continue;
-		cJSON_ArrayForEach(it, sv)
-			have |= cJSON_IsString(it) && !strcmp(it->valuestring, vn);
-		if (!have)
-			cJSON_AddItemToArray(sv, cJSON_CreateString(vn));
-	}
+	stored_versions_update(st, crd);
 }
 
 /* ---- versions ----------------------------------------------------------------- */

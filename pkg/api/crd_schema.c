@@ -192,23 +192,20 @@ static int count_errors(const cJSON *s, const cJSON *v, const char *path)
 	return cJSON_GetArraySize(c);
 }
 
-static void validate(const cJSON *s, const cJSON *v, const char *path, cJSON *causes, bool root)
+/* null, and the type (x-kubernetes-int-or-string: integer or string); false when
+ * validation of v stops here. */
+static bool value_type(const cJSON *s, const cJSON *v, const char *path, cJSON *causes)
 {
 	const char *type = mk_json_get_string(s, "type");
-	bool have;
-	double x;
-
-	if (!cJSON_IsObject(s) || !v)
-		return;
 	if (cJSON_IsNull(v)) {
 		if (flag(s, "nullable") || (!type && flag(s, "x-kubernetes-preserve-unknown-fields")))
-			return;
+			return false;
 		if (type) {
 			_cleanup_free_ char *d = mk_strdup_printf("must be of type %s: \"null\"", type);
 			mk_api_cause_add(causes, R_INVALID, path, "Invalid value: \"null\": %s in body %s",
 					 path[0] ? path : "<root>", d);
 		}
-		return;
+		return false;
 	}
 	if (flag(s, "x-kubernetes-int-or-string")) {
 		if (!cJSON_IsString(v) && strcmp(type_of(v), "integer")) {
@@ -216,14 +213,20 @@ static void validate(const cJSON *s, const cJSON *v, const char *path, cJSON *ca
 				mk_strdup_printf("must be of type integer,string: \"%s\"", type_of(v));
 			mk_api_cause_add(causes, R_INVALID, path, "Invalid value: \"%s\": %s in body %s",
 					 type_of(v), path[0] ? path : "<root>", d);
-			return;
+			return false;
 		}
 	} else if (type && *type && !type_matches(type, v)) {
 		_cleanup_free_ char *d = mk_strdup_printf("must be of type %s: \"%s\"", type, type_of(v));
 		mk_api_cause_add(causes, R_INVALID, path, "Invalid value: \"%s\": %s in body %s", type_of(v),
 				 path[0] ? path : "<root>", d);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* enum, and format. */
+static void value_enum_format(const cJSON *s, const cJSON *v, const char *path, cJSON *causes)
+{
 	const cJSON *en = cJSON_GetObjectItemCaseSensitive(s, "enum");
 	if (cJSON_IsArray(en) && cJSON_GetArraySize(en) > 0) {
 		const cJSON *e;
@@ -251,114 +254,136 @@ static void validate(const cJSON *s, const cJSON *v, const char *path, cJSON *ca
 		_cleanup_free_ char *d = mk_strdup_printf("must be of type %s: %s", ferr, r);
 		invalid_body(causes, path, v, d);
 	}
-	if (cJSON_IsNumber(v)) {
-		char d[128];
-		x = num(s, "minimum", &have);
-		if (have) {
-			bool ex = flag(s, "exclusiveMinimum");
-			if (ex ? v->valuedouble <= x : v->valuedouble < x) {
-				snprintf(d, sizeof(d), "should be greater than %s%.15g", ex ? "" : "or equal to ", x);
-				invalid_body(causes, path, v, d);
-			}
-		}
-		x = num(s, "maximum", &have);
-		if (have) {
-			bool ex = flag(s, "exclusiveMaximum");
-			if (ex ? v->valuedouble >= x : v->valuedouble > x) {
-				snprintf(d, sizeof(d), "should be less than %s%.15g", ex ? "" : "or equal to ", x);
-				invalid_body(causes, path, v, d);
-			}
-		}
-		x = num(s, "multipleOf", &have);
-		if (have && x > 0 && !is_integral(v->valuedouble / x)) {
-			snprintf(d, sizeof(d), "should be a multiple of %.15g", x);
+}
+
+/* minimum, maximum (exclusive or not), multipleOf. */
+static void value_number(const cJSON *s, const cJSON *v, const char *path, cJSON *causes)
+{
+	char d[128];
+	bool have;
+	double x = num(s, "minimum", &have);
+	if (have) {
+		bool ex = flag(s, "exclusiveMinimum");
+		if (ex ? v->valuedouble <= x : v->valuedouble < x) {
+			snprintf(d, sizeof(d), "should be greater than %s%.15g", ex ? "" : "or equal to ", x);
 			invalid_body(causes, path, v, d);
 		}
 	}
-	if (cJSON_IsString(v)) {
-		size_t chars = 0;
-		char d[160];
-		for (const unsigned char *p = (const unsigned char *)v->valuestring; *p; p++)
-			chars += (*p & 0xC0) != 0x80;
-		x = num(s, "maxLength", &have);
-		if (have && (double)chars > x)
-			mk_api_cause_add(causes, "FieldValueTooLong", path,
-					 "Too long: may not be more than %.0f bytes", x);
-		x = num(s, "minLength", &have);
-		if (have && (double)chars < x) {
-			snprintf(d, sizeof(d), "should be at least %.0f chars long", x);
+	x = num(s, "maximum", &have);
+	if (have) {
+		bool ex = flag(s, "exclusiveMaximum");
+		if (ex ? v->valuedouble >= x : v->valuedouble > x) {
+			snprintf(d, sizeof(d), "should be less than %s%.15g", ex ? "" : "or equal to ", x);
 			invalid_body(causes, path, v, d);
 		}
-		const char *pat = mk_json_get_string(s, "pattern");
-		bool bad;
-		if (pat && !pattern_matches(pat, v->valuestring, &bad) && !bad) {
-			_cleanup_free_ char *dd = mk_strdup_printf("should match '%s'", pat);
-			invalid_body(causes, path, v, dd);
-		}
 	}
-	if (cJSON_IsArray(v)) {
-		int n = cJSON_GetArraySize(v), i = 0;
-		const cJSON *items = cJSON_GetObjectItemCaseSensitive(s, "items");
-		const cJSON *it;
-		x = num(s, "maxItems", &have);
-		if (have && n > x)
-			mk_api_cause_add(causes, "FieldValueTooMany", path,
-					 "Too many: %d: must have at most %.0f items", n, x);
-		x = num(s, "minItems", &have);
-		if (have && n < x) {
-			char d[96];
-			snprintf(d, sizeof(d), "should have at least %.0f items", x);
-			invalid_body(causes, path, v, d);
-		}
-		validate_list_type(s, v, path, causes);
-		cJSON_ArrayForEach(it, v)
-		{
-			_cleanup_free_ char *p = mk_strdup_printf("%s[%d]", path, i++);
-			if (cJSON_IsObject(items))
-				validate(items, it, p, causes, false);
-		}
+	x = num(s, "multipleOf", &have);
+	if (have && x > 0 && !is_integral(v->valuedouble / x)) {
+		snprintf(d, sizeof(d), "should be a multiple of %.15g", x);
+		invalid_body(causes, path, v, d);
 	}
-	if (cJSON_IsObject(v)) {
-		const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
-		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(s, "additionalProperties");
-		const cJSON *req, *m;
-		bool embedded = flag(s, "x-kubernetes-embedded-resource");
-		cJSON_ArrayForEach(req, cJSON_GetObjectItemCaseSensitive(s, "required"))
-		{
-			if (!cJSON_IsString(req) || cJSON_GetObjectItemCaseSensitive(v, req->valuestring))
+}
+
+/* maxLength, minLength (in characters), pattern. */
+static void value_string(const cJSON *s, const cJSON *v, const char *path, cJSON *causes)
+{
+	size_t chars = 0;
+	char d[160];
+	bool have;
+	for (const unsigned char *p = (const unsigned char *)v->valuestring; *p; p++)
+		chars += (*p & 0xC0) != 0x80;
+	double x = num(s, "maxLength", &have);
+	if (have && (double)chars > x)
+		mk_api_cause_add(causes, "FieldValueTooLong", path,
+				 "Too long: may not be more than %.0f bytes", x);
+	x = num(s, "minLength", &have);
+	if (have && (double)chars < x) {
+		snprintf(d, sizeof(d), "should be at least %.0f chars long", x);
+		invalid_body(causes, path, v, d);
+	}
+	const char *pat = mk_json_get_string(s, "pattern");
+	bool bad;
+	if (pat && !pattern_matches(pat, v->valuestring, &bad) && !bad) {
+		_cleanup_free_ char *dd = mk_strdup_printf("should match '%s'", pat);
+		invalid_body(causes, path, v, dd);
+	}
+}
+
+/* maxItems, minItems, x-kubernetes-list-type, then each item against items. */
+static void value_array(const cJSON *s, const cJSON *v, const char *path, cJSON *causes)
+{
+	int n = cJSON_GetArraySize(v), i = 0;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(s, "items");
+	const cJSON *it;
+	bool have;
+	double x = num(s, "maxItems", &have);
+	if (have && n > x)
+		mk_api_cause_add(causes, "FieldValueTooMany", path,
+				 "Too many: %d: must have at most %.0f items", n, x);
+	x = num(s, "minItems", &have);
+	if (have && n < x) {
+		char d[96];
+		snprintf(d, sizeof(d), "should have at least %.0f items", x);
+		invalid_body(causes, path, v, d);
+	}
+	validate_list_type(s, v, path, causes);
+	cJSON_ArrayForEach(it, v)
+	{
+		_cleanup_free_ char *p = mk_strdup_printf("%s[%d]", path, i++);
+		if (cJSON_IsObject(items))
+			validate(items, it, p, causes, false);
+	}
+}
+
+/* required (and apiVersion, kind of an embedded resource), maxProperties, then each
+ * member against its property or additionalProperties; at the root and in an
+ * embedded resource apiVersion, kind and metadata are not the schema's. */
+static void value_object(const cJSON *s, const cJSON *v, const char *path, cJSON *causes, bool root)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
+	const cJSON *ap = cJSON_GetObjectItemCaseSensitive(s, "additionalProperties");
+	const cJSON *req, *m;
+	bool embedded = flag(s, "x-kubernetes-embedded-resource");
+	cJSON_ArrayForEach(req, cJSON_GetObjectItemCaseSensitive(s, "required"))
+	{
+		if (!cJSON_IsString(req) || cJSON_GetObjectItemCaseSensitive(v, req->valuestring))
+			continue;
+		_cleanup_free_ char *p = child_path(path, req->valuestring);
+		mk_api_cause_add(causes, "FieldValueRequired", p, "Required value");
+	}
+	if (embedded) {
+		const char *keys[] = { "apiVersion", "kind" };
+		for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++) {
+			const char *sv = mk_json_get_string(v, keys[k]);
+			if (sv && *sv)
 				continue;
-			_cleanup_free_ char *p = child_path(path, req->valuestring);
-			mk_api_cause_add(causes, "FieldValueRequired", p, "Required value");
-		}
-		if (embedded) {
-			const char *keys[] = { "apiVersion", "kind" };
-			for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++) {
-				const char *sv = mk_json_get_string(v, keys[k]);
-				if (sv && *sv)
-					continue;
-				_cleanup_free_ char *p = child_path(path, keys[k]);
-				mk_api_cause_add(causes, "FieldValueRequired", p,
-						 "Required value: must not be empty");
-			}
-		}
-		x = num(s, "maxProperties", &have);
-		if (have && cJSON_GetArraySize(v) > x)
-			mk_api_cause_add(causes, "FieldValueTooMany", path,
-					 "Too many: %d: must have at most %.0f items", cJSON_GetArraySize(v), x);
-		cJSON_ArrayForEach(m, v)
-		{
-			if ((root || embedded) && (!strcmp(m->string, "apiVersion") || !strcmp(m->string, "kind") ||
-						   !strcmp(m->string, "metadata")))
-				continue;
-			_cleanup_free_ char *p = child_path(path, m->string);
-			const cJSON *ps = cJSON_GetObjectItemCaseSensitive(props, m->string);
-			if (ps)
-				validate(ps, m, p, causes, false);
-			else if (cJSON_IsObject(ap))
-				validate(ap, m, p, causes, false);
+			_cleanup_free_ char *p = child_path(path, keys[k]);
+			mk_api_cause_add(causes, "FieldValueRequired", p,
+					 "Required value: must not be empty");
 		}
 	}
-	/* combinators */
+	bool have;
+	double x = num(s, "maxProperties", &have);
+	if (have && cJSON_GetArraySize(v) > x)
+		mk_api_cause_add(causes, "FieldValueTooMany", path,
+				 "Too many: %d: must have at most %.0f items", cJSON_GetArraySize(v), x);
+	cJSON_ArrayForEach(m, v)
+	{
+		if ((root || embedded) && (!strcmp(m->string, "apiVersion") || !strcmp(m->string, "kind") ||
+					   !strcmp(m->string, "metadata")))
+			continue;
+		_cleanup_free_ char *p = child_path(path, m->string);
+		const cJSON *ps = cJSON_GetObjectItemCaseSensitive(props, m->string);
+		if (ps)
+			validate(ps, m, p, causes, false);
+		else if (cJSON_IsObject(ap))
+			validate(ap, m, p, causes, false);
+	}
+}
+
+/* allOf, anyOf, oneOf, not. */
+static void value_combinators(const cJSON *s, const cJSON *v, const char *path, cJSON *causes, bool root)
+{
 	const cJSON *sub;
 	cJSON_ArrayForEach(sub, cJSON_GetObjectItemCaseSensitive(s, "allOf"))
 		validate(sub, v, path, causes, root);
@@ -381,6 +406,22 @@ static void validate(const cJSON *s, const cJSON *v, const char *path, cJSON *ca
 	const cJSON *not = cJSON_GetObjectItemCaseSensitive(s, "not");
 	if (cJSON_IsObject(not) && count_errors(not, v, path) == 0)
 		invalid_body(causes, path, v, "must not validate the schema (not)");
+}
+
+static void validate(const cJSON *s, const cJSON *v, const char *path, cJSON *causes, bool root)
+{
+	if (!cJSON_IsObject(s) || !v || !value_type(s, v, path, causes))
+		return;
+	value_enum_format(s, v, path, causes);
+	if (cJSON_IsNumber(v))
+		value_number(s, v, path, causes);
+	if (cJSON_IsString(v))
+		value_string(s, v, path, causes);
+	if (cJSON_IsArray(v))
+		value_array(s, v, path, causes);
+	if (cJSON_IsObject(v))
+		value_object(s, v, path, causes, root);
+	value_combinators(s, v, path, causes, root);
 }
 
 void mk_api_crd_schema_validate(const cJSON *schema, const cJSON *v, const char *path,
@@ -475,19 +516,16 @@ void mk_api_crd_schema_prune(const cJSON *s, cJSON *v, const char *path, cJSON *
 
 /* ---- structural check ------------------------------------------------------------- */
 
-static void check_node(const cJSON *s, const char *path, cJSON *causes, bool root, bool typed_parent)
+static void check_node(const cJSON *s, const char *path, cJSON *causes, bool root, bool typed_parent);
+
+/* type: a known one, object at the root, empty with x-kubernetes-int-or-string,
+ * required except under int-or-string or preserve-unknown-fields. */
+static void node_type(const cJSON *s, const char *path, cJSON *causes, bool root)
 {
+	static const char *const types[] = { "array", "boolean", "integer", "number", "object", "string", NULL };
 	const char *type = mk_json_get_string(s, "type");
 	bool ios = flag(s, "x-kubernetes-int-or-string");
 	bool pres = flag(s, "x-kubernetes-preserve-unknown-fields");
-	static const char *const types[] = { "array", "boolean", "integer", "number", "object", "string", NULL };
-	const cJSON *j;
-	(void)typed_parent;
-
-	if (!cJSON_IsObject(s)) {
-		mk_api_cause_add(causes, R_INVALID, path, "Invalid value: must be a schema object");
-		return;
-	}
 	_cleanup_free_ char *tp = mk_strdup_printf("%s.type", path);
 	if (type && *type) {
 		bool ok = false;
@@ -506,12 +544,17 @@ static void check_node(const cJSON *s, const char *path, cJSON *causes, bool roo
 		mk_api_cause_add(causes, "FieldValueRequired", tp,
 				 "Required value: must not be empty for specified object fields");
 	}
-	if (cJSON_GetObjectItemCaseSensitive(s, "$ref")) {
-		_cleanup_free_ char *p = mk_strdup_printf("%s.$ref", path);
-		mk_api_cause_add(causes, "FieldValueForbidden", p, "Forbidden: $ref is not supported");
-	}
+}
+
+/* The child schemas: properties (at the root, metadata may restrict only name and
+ * generateName), additionalProperties (not beside properties), items (required for
+ * an array). */
+static void node_children(const cJSON *s, const char *path, cJSON *causes, bool root)
+{
+	const char *type = mk_json_get_string(s, "type");
 	const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
 	const cJSON *ap = cJSON_GetObjectItemCaseSensitive(s, "additionalProperties");
+	const cJSON *j;
 	if (props && ap && !cJSON_IsFalse(ap)) {
 		_cleanup_free_ char *p = mk_strdup_printf("%s.additionalProperties", path);
 		mk_api_cause_add(causes, "FieldValueForbidden", p,
@@ -543,21 +586,34 @@ static void check_node(const cJSON *s, const char *path, cJSON *causes, bool roo
 		else
 			check_node(items, p, causes, false, true);
 	}
+}
+
+/* x-kubernetes-list-type: known, on arrays only, map with map keys. */
+static void node_list_type(const cJSON *s, const char *path, cJSON *causes)
+{
+	static const char *const lts[] = { "atomic", "set", "map", NULL };
+	const char *type = mk_json_get_string(s, "type");
 	const char *lt = mk_json_get_string(s, "x-kubernetes-list-type");
-	if (lt) {
-		static const char *const lts[] = { "atomic", "set", "map", NULL };
-		_cleanup_free_ char *p = mk_strdup_printf("%s.x-kubernetes-list-type", path);
-		if (strcmp(lt, "atomic") && strcmp(lt, "set") && strcmp(lt, "map"))
-			mk_api_v_not_supported(causes, p, lt, lts);
-		if (!type || strcmp(type, "array"))
-			mk_api_cause_add(causes, R_INVALID, p, "Invalid value: \"%s\": must only be used if type is array", lt);
-		if (!strcmp(lt, "map") && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "x-kubernetes-list-map-keys")) == 0) {
-			_cleanup_free_ char *q = mk_strdup_printf("%s.x-kubernetes-list-map-keys", path);
-			mk_api_cause_add(causes, "FieldValueRequired", q,
-					 "Required value: must not be empty if x-kubernetes-list-type is map");
-		}
+	if (!lt)
+		return;
+	_cleanup_free_ char *p = mk_strdup_printf("%s.x-kubernetes-list-type", path);
+	if (strcmp(lt, "atomic") && strcmp(lt, "set") && strcmp(lt, "map"))
+		mk_api_v_not_supported(causes, p, lt, lts);
+	if (!type || strcmp(type, "array"))
+		mk_api_cause_add(causes, R_INVALID, p, "Invalid value: \"%s\": must only be used if type is array", lt);
+	if (!strcmp(lt, "map") && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "x-kubernetes-list-map-keys")) == 0) {
+		_cleanup_free_ char *q = mk_strdup_printf("%s.x-kubernetes-list-map-keys", path);
+		mk_api_cause_add(causes, "FieldValueRequired", q,
+				 "Required value: must not be empty if x-kubernetes-list-type is map");
 	}
+}
+
+/* default validates against its own schema; allOf/anyOf/oneOf carry value
+ * validation only (types live in the structural part). */
+static void node_default_combinators(const cJSON *s, const char *path, cJSON *causes)
+{
 	const cJSON *def = cJSON_GetObjectItemCaseSensitive(s, "default");
+	const cJSON *j;
 	if (def) {
 		_cleanup_free_ char *p = mk_strdup_printf("%s.default", path);
 		_cleanup_cjson_ cJSON *c = cJSON_CreateArray();
@@ -571,7 +627,6 @@ static void check_node(const cJSON *s, const char *path, cJSON *causes, bool roo
 		int i = 0;
 		cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(s, subs[k]))
 		{
-			/* value validation only: types live in the structural part */
 			if (cJSON_GetObjectItemCaseSensitive(j, "type") || cJSON_GetObjectItemCaseSensitive(j, "default")) {
 				_cleanup_free_ char *p = mk_strdup_printf("%s.%s[%d]", path, subs[k], i);
 				mk_api_cause_add(causes, "FieldValueForbidden", p,
@@ -580,6 +635,23 @@ static void check_node(const cJSON *s, const char *path, cJSON *causes, bool roo
 			i++;
 		}
 	}
+}
+
+static void check_node(const cJSON *s, const char *path, cJSON *causes, bool root, bool typed_parent)
+{
+	(void)typed_parent;
+	if (!cJSON_IsObject(s)) {
+		mk_api_cause_add(causes, R_INVALID, path, "Invalid value: must be a schema object");
+		return;
+	}
+	node_type(s, path, causes, root);
+	if (cJSON_GetObjectItemCaseSensitive(s, "$ref")) {
+		_cleanup_free_ char *p = mk_strdup_printf("%s.$ref", path);
+		mk_api_cause_add(causes, "FieldValueForbidden", p, "Forbidden: $ref is not supported");
+	}
+	node_children(s, path, causes, root);
+	node_list_type(s, path, causes);
+	node_default_combinators(s, path, causes);
 }
 
 void mk_api_crd_schema_check(const cJSON *schema, const char *path, cJSON *causes)

@@ -192,6 +192,8 @@ void mk_api_v_not_supported(cJSON *causes, const char *field, const char *value,
 			    const char *const *supported);
 void mk_api_v_duplicate(cJSON *causes, const char *field, const cJSON *value);
 void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max);
+/* parent.key, when present and not null: an integer, not negative (field names it). */
+void mk_api_v_non_negative(cJSON *causes, const cJSON *parent, const char *key, const char *field);
 /* A pod template at prefix ("spec.template"): its labels, annotations and pod
  * spec, with restartPolicy one of allowed_restart (NULL-terminated). */
 void mk_api_v_pod_template(cJSON *causes, const cJSON *tmpl, const char *prefix,

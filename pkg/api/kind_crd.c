@@ -139,22 +139,12 @@ static void validate_version(cJSON *causes, const cJSON *v, int i)
 	}
 }
 
-static void crd_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
+/* metadata.name is plural.group; group a domain with a dot. */
+static void crd_validate_group(cJSON *causes, const cJSON *obj, const cJSON *spec)
 {
-	const cJSON *spec = cJSON_GetObjectItem(obj, "spec");
-	const cJSON *names = cJSON_GetObjectItem(spec, "names");
 	const char *group = mk_json_get_string(spec, "group");
-	const char *plural = mk_json_get_string(names, "plural");
+	const char *plural = mk_json_get_string(spec, "names.plural");
 	const char *name = mk_json_get_string(obj, "metadata.name");
-	const char *scope = mk_json_get_string(spec, "scope");
-	static const char *const scopes[] = { "Cluster", "Namespaced", NULL };
-	const cJSON *v, *it;
-	int i = 0, storage = 0, served = 0;
-
-	if (!cJSON_IsObject(spec)) {
-		mk_api_v_required(causes, "spec", NULL);
-		return;
-	}
 	if (name && plural && group) {
 		_cleanup_free_ char *want = mk_strdup_printf("%s.%s", plural, group);
 		if (strcmp(want, name))
@@ -169,38 +159,45 @@ static void crd_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 	else if (!strchr(group, '.'))
 		mk_api_v_invalid(causes, "spec.group", cJSON_GetObjectItem(spec, "group"),
 				 "should be a domain with at least one dot");
+}
+
+/* spec.names: plural, singular, kind, shortNames, listKind other than kind. */
+static void crd_validate_names(cJSON *causes, const cJSON *names)
+{
+	const cJSON *it;
+	int i = 0;
 	if (!cJSON_IsObject(names)) {
 		mk_api_v_required(causes, "spec.names", NULL);
-	} else {
-		check_label(causes, names, "plural", "spec.names.plural", true);
-		check_label(causes, names, "singular", "spec.names.singular", false);
-		if (mk_api_json_str_empty(names, "kind"))
-			mk_api_v_required(causes, "spec.names.kind", NULL);
-		i = 0;
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(names, "shortNames"))
-		{
-			char f[64];
-			snprintf(f, sizeof(f), "spec.names.shortNames[%d]", i++);
-			if (!cJSON_IsString(it) || mk_api_check_dns1123_label(it->valuestring))
-				mk_api_v_invalid(causes, f, it,
-						 cJSON_IsString(it) ? mk_api_check_dns1123_label(it->valuestring)
-								    : "must be a string");
-		}
-		const char *kind = mk_json_get_string(names, "kind");
-		const char *lk = mk_json_get_string(names, "listKind");
-		if (kind && lk && !strcmp(kind, lk))
-			mk_api_v_invalid(causes, "spec.names.listKind", cJSON_GetObjectItem(names, "listKind"),
-					 "kind and listKind may not be the same");
+		return;
 	}
-	if (!scope || !*scope)
-		mk_api_v_required(causes, "spec.scope", NULL);
-	else if (strcmp(scope, "Cluster") && strcmp(scope, "Namespaced"))
-		mk_api_v_not_supported(causes, "spec.scope", scope, scopes);
-	const cJSON *vs = cJSON_GetObjectItem(spec, "versions");
+	check_label(causes, names, "plural", "spec.names.plural", true);
+	check_label(causes, names, "singular", "spec.names.singular", false);
+	if (mk_api_json_str_empty(names, "kind"))
+		mk_api_v_required(causes, "spec.names.kind", NULL);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(names, "shortNames"))
+	{
+		char f[64];
+		snprintf(f, sizeof(f), "spec.names.shortNames[%d]", i++);
+		if (!cJSON_IsString(it) || mk_api_check_dns1123_label(it->valuestring))
+			mk_api_v_invalid(causes, f, it,
+					 cJSON_IsString(it) ? mk_api_check_dns1123_label(it->valuestring)
+							    : "must be a string");
+	}
+	const char *kind = mk_json_get_string(names, "kind");
+	const char *lk = mk_json_get_string(names, "listKind");
+	if (kind && lk && !strcmp(kind, lk))
+		mk_api_v_invalid(causes, "spec.names.listKind", cJSON_GetObjectItem(names, "listKind"),
+				 "kind and listKind may not be the same");
+}
+
+/* spec.versions: at least one, unique names, each valid, exactly one storage
+ * version and at least one served. */
+static void crd_validate_versions(cJSON *causes, const cJSON *spec)
+{
+	const cJSON *vs = cJSON_GetObjectItem(spec, "versions"), *v;
+	int i = 0, storage = 0, served = 0;
 	if (cJSON_GetArraySize(vs) == 0)
-		mk_api_v_invalid(causes, "spec.versions", vs ? vs : cJSON_GetObjectItem(spec, "versions"),
-				 "must have exactly one version marked as storage version");
-	i = 0;
+		mk_api_v_invalid(causes, "spec.versions", vs, "must have exactly one version marked as storage version");
 	cJSON_ArrayForEach(v, vs)
 	{
 		const cJSON *w;
@@ -225,6 +222,41 @@ static void crd_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 				 "must have exactly one version marked as storage version");
 	if (i > 0 && served == 0)
 		mk_api_v_invalid(causes, "spec.versions", vs, "must have at least one version marked as served");
+}
+
+/* An update: scope is immutable, every stored version stays in spec.versions. */
+static void crd_validate_update(cJSON *causes, const cJSON *spec, const cJSON *old)
+{
+	const cJSON *os = cJSON_GetObjectItem(old, "spec"), *it, *v;
+	if (!mk_api_json_same(cJSON_GetObjectItem(spec, "scope"), cJSON_GetObjectItem(os, "scope")))
+		mk_api_v_invalid(causes, "spec.scope", cJSON_GetObjectItem(spec, "scope"), "field is immutable");
+	cJSON_ArrayForEach(it, mk_json_get(old, "status.storedVersions"))
+	{
+		bool found = false;
+		cJSON_ArrayForEach(v, cJSON_GetObjectItem(spec, "versions"))
+			found |= mk_api_json_same(cJSON_GetObjectItem(v, "name"), it);
+		if (!found && cJSON_IsString(it))
+			mk_api_v_invalid(causes, "status.storedVersions[0]", it, "must appear in spec.versions");
+	}
+}
+
+static void crd_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
+{
+	const cJSON *spec = cJSON_GetObjectItem(obj, "spec");
+	const char *scope = mk_json_get_string(spec, "scope");
+	static const char *const scopes[] = { "Cluster", "Namespaced", NULL };
+
+	if (!cJSON_IsObject(spec)) {
+		mk_api_v_required(causes, "spec", NULL);
+		return;
+	}
+	crd_validate_group(causes, obj, spec);
+	crd_validate_names(causes, cJSON_GetObjectItem(spec, "names"));
+	if (!scope || !*scope)
+		mk_api_v_required(causes, "spec.scope", NULL);
+	else if (strcmp(scope, "Cluster") && strcmp(scope, "Namespaced"))
+		mk_api_v_not_supported(causes, "spec.scope", scope, scopes);
+	crd_validate_versions(causes, spec);
 	const char *strategy = mk_json_get_string(spec, "conversion.strategy");
 	static const char *const strategies[] = { "None", NULL };
 	if (strategy && strcmp(strategy, "None"))
@@ -234,24 +266,8 @@ static void crd_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 				 cJSON_GetObjectItem(spec, "preserveUnknownFields"),
 				 "cannot set to true, set x-kubernetes-preserve-unknown-fields to true in "
 				 "spec.versions[*].schema instead");
-	if (old) {
-		const cJSON *os = cJSON_GetObjectItem(old, "spec");
-		if (!mk_api_json_same(cJSON_GetObjectItem(spec, "scope"), cJSON_GetObjectItem(os, "scope")))
-			mk_api_v_invalid(causes, "spec.scope", cJSON_GetObjectItem(spec, "scope"),
-					 "field is immutable");
-		/* every stored version must stay in spec.versions */
-		cJSON_ArrayForEach(it, mk_json_get(old, "status.storedVersions"))
-		{
-			bool found = false;
-			cJSON_ArrayForEach(v, vs)
-				found |= mk_api_json_same(cJSON_GetObjectItem(v, "name"), it);
-			if (!found && cJSON_IsString(it)) {
-				_cleanup_free_ char *m = mk_strdup_printf(
-					"must appear in spec.versions");
-				mk_api_v_invalid(causes, "status.storedVersions[0]", it, m);
-			}
-		}
-	}
+	if (old)
+		crd_validate_update(causes, spec, old);
 }
 
 static const struct mk_api_column columns[] = {

@@ -22,17 +22,6 @@ static void cronjob_defaults(cJSON *obj)
 	mk_api_default_pod_template(mk_json_get(spec, "jobTemplate.spec.template"));
 }
 
-static void nonneg(cJSON *causes, const cJSON *spec, const char *key, const char *field)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
-	if (!v || cJSON_IsNull(v))
-		return;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
-		mk_api_v_invalid(causes, field, v, "must be an integer");
-	else if (v->valuedouble < 0)
-		mk_api_v_invalid(causes, field, v, "must be greater than or equal to 0");
-}
-
 static void cronjob_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 {
 	const char *name = mk_json_get_string(obj, "metadata.name");
@@ -77,9 +66,9 @@ static void cronjob_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 		mk_api_v_required(causes, "spec.concurrencyPolicy", NULL);
 	else if (!pol_ok)
 		mk_api_v_not_supported(causes, "spec.concurrencyPolicy", pol, policies);
-	nonneg(causes, spec, "startingDeadlineSeconds", "spec.startingDeadlineSeconds");
-	nonneg(causes, spec, "successfulJobsHistoryLimit", "spec.successfulJobsHistoryLimit");
-	nonneg(causes, spec, "failedJobsHistoryLimit", "spec.failedJobsHistoryLimit");
+	mk_api_v_non_negative(causes, spec, "startingDeadlineSeconds", "spec.startingDeadlineSeconds");
+	mk_api_v_non_negative(causes, spec, "successfulJobsHistoryLimit", "spec.successfulJobsHistoryLimit");
+	mk_api_v_non_negative(causes, spec, "failedJobsHistoryLimit", "spec.failedJobsHistoryLimit");
 	const cJSON *jt = cJSON_GetObjectItemCaseSensitive(spec, "jobTemplate");
 	if (!cJSON_IsObject(jt)) {
 		mk_api_v_required(causes, "spec.jobTemplate", NULL);

@@ -113,6 +113,68 @@ static bool in_set(const char *s, const char *const *set)
 	return false;
 }
 
+/* onExitCodes: an operator (In, NotIn), 1..255 ascending distinct integer values,
+ * no 0 for In. */
+static void validate_pfp_exit_codes(cJSON *causes, const cJSON *ec, const char *b)
+{
+	char f[400];
+	const char *op = mk_json_get_string(ec, "operator");
+	snprintf(f, sizeof(f), "%s.onExitCodes.operator", b);
+	if (!op || !*op)
+		mk_api_v_required(causes, f, NULL);
+	else if (!in_set(op, pfp_operators))
+		mk_api_v_not_supported(causes, f, op, pfp_operators);
+	const cJSON *vals = cJSON_GetObjectItemCaseSensitive(ec, "values");
+	int nv = cJSON_GetArraySize(vals);
+	snprintf(f, sizeof(f), "%s.onExitCodes.values", b);
+	if (nv == 0)
+		mk_api_v_required(causes, f, "at least one value is required");
+	else if (nv > 255)
+		mk_api_v_too_many(causes, f, nv, 255);
+	double prev = -1e18;
+	for (int k = 0; k < nv && nv <= 255; k++) {
+		const cJSON *v = cJSON_GetArrayItem(vals, k);
+		snprintf(f, sizeof(f), "%s.onExitCodes.values[%d]", b, k);
+		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) {
+			mk_api_v_invalid(causes, f, v, "must be an integer");
+			continue;
+		}
+		if (op && !strcmp(op, "In") && v->valueint == 0)
+			mk_api_v_invalid(causes, f, v, "must not be 0 for the In operator");
+		if (v->valuedouble == prev)
+			mk_api_v_duplicate(causes, f, v);
+		else if (v->valuedouble < prev)
+			mk_api_v_invalid(causes, f, v, "must be ordered");
+		prev = v->valuedouble;
+	}
+}
+
+/* onPodConditions: up to 20 patterns, each a label-key type and a status. */
+static void validate_pfp_conditions(cJSON *causes, const cJSON *pc, const char *b)
+{
+	char f[400];
+	int np = cJSON_GetArraySize(pc);
+	snprintf(f, sizeof(f), "%s.onPodConditions", b);
+	if (np > 20) {
+		mk_api_v_too_many(causes, f, np, 20);
+		return;
+	}
+	for (int k = 0; k < np; k++) {
+		const cJSON *pat = cJSON_GetArrayItem(pc, k);
+		const char *t = mk_json_get_string(pat, "type");
+		const char *st = mk_json_get_string(pat, "status");
+		snprintf(f, sizeof(f), "%s.onPodConditions[%d].type", b, k);
+		if (!t || !*t)
+			mk_api_v_required(causes, f, NULL);
+		else if (mk_api_check_label_key(t))
+			mk_api_v_invalid(causes, f, cJSON_GetObjectItemCaseSensitive(pat, "type"),
+					 mk_api_check_label_key(t));
+		snprintf(f, sizeof(f), "%s.onPodConditions[%d].status", b, k);
+		if (!in_set(st, cond_statuses))
+			mk_api_v_not_supported(causes, f, st ? st : "", cond_statuses);
+	}
+}
+
 /* validatePodFailurePolicy: up to 20 rules, each with an action and exactly one of
  * onExitCodes (In/NotIn, 1..255 ascending distinct values, no 0 for In) and
  * onPodConditions (up to 20 patterns). */
@@ -147,58 +209,10 @@ static void validate_pfp(cJSON *causes, const cJSON *pfp, const char *prefix)
 						: "specifying one of OnExitCodes and OnPodConditions is required");
 			continue;
 		}
-		if (has_ec) {
-			const char *op = mk_json_get_string(ec, "operator");
-			snprintf(f, sizeof(f), "%s.onExitCodes.operator", b);
-			if (!op || !*op)
-				mk_api_v_required(causes, f, NULL);
-			else if (!in_set(op, pfp_operators))
-				mk_api_v_not_supported(causes, f, op, pfp_operators);
-			const cJSON *vals = cJSON_GetObjectItemCaseSensitive(ec, "values");
-			int nv = cJSON_GetArraySize(vals);
-			snprintf(f, sizeof(f), "%s.onExitCodes.values", b);
-			if (nv == 0)
-				mk_api_v_required(causes, f, "at least one value is required");
-			else if (nv > 255)
-				mk_api_v_too_many(causes, f, nv, 255);
-			double prev = -1e18;
-			for (int k = 0; k < nv && nv <= 255; k++) {
-				const cJSON *v = cJSON_GetArrayItem(vals, k);
-				snprintf(f, sizeof(f), "%s.onExitCodes.values[%d]", b, k);
-				if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) {
-					mk_api_v_invalid(causes, f, v, "must be an integer");
-					continue;
-				}
-				if (op && !strcmp(op, "In") && v->valueint == 0)
-					mk_api_v_invalid(causes, f, v, "must not be 0 for the In operator");
-				if (v->valuedouble == prev)
-					mk_api_v_duplicate(causes, f, v);
-				else if (v->valuedouble < prev)
-					mk_api_v_invalid(causes, f, v, "must be ordered");
-				prev = v->valuedouble;
-			}
-		} else {
-			int np = cJSON_GetArraySize(pc);
-			snprintf(f, sizeof(f), "%s.onPodConditions", b);
-			if (np > 20) {
-				mk_api_v_too_many(causes, f, np, 20);
-				continue;
-			}
-			for (int k = 0; k < np; k++) {
-				const cJSON *pat = cJSON_GetArrayItem(pc, k);
-				const char *t = mk_json_get_string(pat, "type");
-				const char *st = mk_json_get_string(pat, "status");
-				snprintf(f, sizeof(f), "%s.onPodConditions[%d].type", b, k);
-				if (!t || !*t)
-					mk_api_v_required(causes, f, NULL);
-				else if (mk_api_check_label_key(t))
-					mk_api_v_invalid(causes, f, cJSON_GetObjectItemCaseSensitive(pat, "type"),
-							 mk_api_check_label_key(t));
-				snprintf(f, sizeof(f), "%s.onPodConditions[%d].status", b, k);
-				if (!in_set(st, cond_statuses))
-					mk_api_v_not_supported(causes, f, st ? st : "", cond_statuses);
-			}
-		}
+		if (has_ec)
+			validate_pfp_exit_codes(causes, ec, b);
+		else
+			validate_pfp_conditions(causes, pc, b);
 	}
 }
 

@@ -95,13 +95,121 @@ static bool q_get(const cJSON *map, const char *k, int64_t *ret, char *buf, size
 	return false;
 }
 
+static const char *const lr_maps[] = { "max", "min", "default", "defaultRequest",
+				       "maxLimitRequestRatio" };
+
+/* type: required, standard (Pod, Container, PersistentVolumeClaim) or qualified,
+ * one item per type. */
+static void item_type(cJSON *causes, const cJSON *limits, const cJSON *it, int i, const char *base)
+{
+	const char *type = mk_json_get_string(it, "type");
+	char f[160];
+	snprintf(f, sizeof(f), "%s.type", base);
+	if (!type || !*type) {
+		mk_api_v_required(causes, f, "");
+	} else if (!qualified_name(type) ||
+		   (!strchr(type, '/') && strcmp(type, "Pod") && strcmp(type, "Container") &&
+		    strcmp(type, "PersistentVolumeClaim"))) {
+		cJSON *v = cJSON_CreateString(type);
+		mk_api_v_invalid(causes, f, v, "must be a standard limit type or fully qualified");
+		cJSON_Delete(v);
+	}
+	for (int j = 0; type && j < i; j++) {
+		const char *pt = mk_json_get_string(cJSON_GetArrayItem(limits, j), "type");
+		if (pt && !strcmp(pt, type)) {
+			cJSON *v = cJSON_CreateString(type);
+			mk_api_v_duplicate(causes, f, v);
+			cJSON_Delete(v);
+			break;
+		}
+	}
+}
+
+/* The quantity maps: resource names and quantities; no defaults for Pod; a
+ * PersistentVolumeClaim item bounds storage. */
+static void item_maps(cJSON *causes, const cJSON *it, const char *base, const char *type, bool is_pod)
+{
+	char f[160];
+	for (size_t m = 0; m < MK_ARRAY_SIZE(lr_maps); m++) {
+		const cJSON *map = cJSON_GetObjectItemCaseSensitive(it, lr_maps[m]), *q;
+		if (is_pod && (m == 2 || m == 3) && cJSON_GetArraySize(map) > 0) {
+			snprintf(f, sizeof(f), "%s.%s", base, lr_maps[m]);
+			mk_api_v_forbidden(causes, f, "may not be specified when `type` is 'Pod'");
+			continue;
+		}
+		cJSON_ArrayForEach(q, map)
+		{
+			int64_t v;
+			snprintf(f, sizeof(f), "%s.%s[%s]", base, lr_maps[m], q->string);
+			v_resource_name(causes, type, q->string, f);
+			if (!q_get(map, q->string, &v, NULL, 0))
+				mk_api_v_invalid(causes, f, q,
+						 "quantities must match the regular expression "
+						 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+		}
+	}
+	if (type && !strcmp(type, "PersistentVolumeClaim") &&
+	    !mk_json_get(it, "min.storage") && !mk_json_get(it, "max.storage")) {
+		snprintf(f, sizeof(f), "%s.limits", base);
+		mk_api_v_required(causes, f,
+				  "either minimum or maximum storage value is required, but "
+				  "neither was provided");
+	}
+}
+
+/* The bounds of resource k in the item: min <= defaultRequest <= default <= max,
+ * maxLimitRequestRatio at least 1 and at most max/min. */
+static void item_bounds(cJSON *causes, const cJSON *it, const char *base, bool is_pod, const char *k)
+{
+	char f[160];
+	int64_t mx, mn, df, dr, ra;
+	char smx[32], smn[32], sdf[32], sdr[32], sra[32];
+	const cJSON *jmx = cJSON_GetObjectItemCaseSensitive(it, "max");
+	const cJSON *jmn = cJSON_GetObjectItemCaseSensitive(it, "min");
+	const cJSON *jdf = is_pod ? NULL : cJSON_GetObjectItemCaseSensitive(it, "default");
+	const cJSON *jdr = is_pod ? NULL : cJSON_GetObjectItemCaseSensitive(it, "defaultRequest");
+	const cJSON *jra = cJSON_GetObjectItemCaseSensitive(it, "maxLimitRequestRatio");
+	bool hmx = q_get(jmx, k, &mx, smx, sizeof(smx));
+	bool hmn = q_get(jmn, k, &mn, smn, sizeof(smn));
+	bool hdf = q_get(jdf, k, &df, sdf, sizeof(sdf));
+	bool hdr = q_get(jdr, k, &dr, sdr, sizeof(sdr));
+	bool hra = q_get(jra, k, &ra, sra, sizeof(sra));
+	char msg[200];
+#define LR_INVALID(map, jv, ...)                                                         \
+	do {                                                                               \
+		snprintf(f, sizeof(f), "%s.%s[%s]", base, map, k);                         \
+		snprintf(msg, sizeof(msg), __VA_ARGS__);                                   \
+		mk_api_v_invalid(causes, f, cJSON_GetObjectItemCaseSensitive(jv, k), msg); \
+	} while (0)
+	if (hmn && hmx && mn > mx)
+		LR_INVALID("min", jmn, "min value %s is greater than max value %s", smn, smx);
+	if (hdr && hmn && mn > dr)
+		LR_INVALID("defaultRequest", jdr,
+			   "min value %s is greater than default request value %s", smn, sdr);
+	if (hdr && hmx && dr > mx)
+		LR_INVALID("defaultRequest", jdr,
+			   "default request value %s is greater than max value %s", sdr, smx);
+	if (hdr && hdf && dr > df)
+		LR_INVALID("defaultRequest", jdr,
+			   "default request value %s is greater than default limit value %s", sdr, sdf);
+	if (hdf && hmn && mn > df)
+		LR_INVALID("default", jmn, "min value %s is greater than default value %s", smn, sdf);
+	if (hdf && hmx && df > mx)
+		LR_INVALID("default", jmx, "default value %s is greater than max value %s", sdf, smx);
+	if (hra && ra < 1000)
+		LR_INVALID("maxLimitRequestRatio", jra, "ratio %s is less than 1", sra);
+	if (hra && hmn && hmx && mn > 0) {
+		double lim = (double)mx / (double)mn;
+		if ((double)ra / 1000.0 > lim)
+			LR_INVALID("maxLimitRequestRatio", jra, "ratio %s is greater than max/min = %f", sra, lim);
+	}
+#undef LR_INVALID
+}
+
 static void limitrange_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 {
-	static const char *const maps[] = { "max", "min", "default", "defaultRequest",
-					    "maxLimitRequestRatio" };
 	const cJSON *limits = mk_json_get(obj, "spec.limits"), *it;
 	int i = 0;
-	char f[160];
 
 	(void)old;
 	if (limits && !cJSON_IsArray(limits)) {
@@ -113,110 +221,20 @@ static void limitrange_validate(cJSON *causes, const cJSON *obj, const cJSON *ol
 		const char *type = mk_json_get_string(it, "type");
 		char base[48];
 		snprintf(base, sizeof(base), "spec.limits[%d]", i);
-		snprintf(f, sizeof(f), "%s.type", base);
-		if (!type || !*type) {
-			mk_api_v_required(causes, f, "");
-		} else if (!qualified_name(type) ||
-			   (!strchr(type, '/') && strcmp(type, "Pod") && strcmp(type, "Container") &&
-			    strcmp(type, "PersistentVolumeClaim"))) {
-			cJSON *v = cJSON_CreateString(type);
-			mk_api_v_invalid(causes, f, v, "must be a standard limit type or fully qualified");
-			cJSON_Delete(v);
-		}
-		/* one item per type */
-		for (int j = 0; type && j < i; j++) {
-			const char *pt = mk_json_get_string(cJSON_GetArrayItem(limits, j), "type");
-			if (pt && !strcmp(pt, type)) {
-				cJSON *v = cJSON_CreateString(type);
-				mk_api_v_duplicate(causes, f, v);
-				cJSON_Delete(v);
-				break;
-			}
-		}
+		item_type(causes, limits, it, i, base);
 		bool is_pod = type && !strcmp(type, "Pod");
-		for (size_t m = 0; m < MK_ARRAY_SIZE(maps); m++) {
-			const cJSON *map = cJSON_GetObjectItemCaseSensitive(it, maps[m]), *q;
-			if (is_pod && (m == 2 || m == 3) && cJSON_GetArraySize(map) > 0) {
-				snprintf(f, sizeof(f), "%s.%s", base, maps[m]);
-				mk_api_v_forbidden(causes, f, "may not be specified when `type` is 'Pod'");
-				continue;
-			}
-			cJSON_ArrayForEach(q, map)
-			{
-				int64_t v;
-				snprintf(f, sizeof(f), "%s.%s[%s]", base, maps[m], q->string);
-				v_resource_name(causes, type, q->string, f);
-				if (!q_get(map, q->string, &v, NULL, 0))
-					mk_api_v_invalid(causes, f, q,
-							 "quantities must match the regular expression "
-							 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-			}
-		}
-		if (type && !strcmp(type, "PersistentVolumeClaim") &&
-		    !mk_json_get(it, "min.storage") && !mk_json_get(it, "max.storage")) {
-			snprintf(f, sizeof(f), "%s.limits", base);
-			mk_api_v_required(causes, f,
-					  "either minimum or maximum storage value is required, but "
-					  "neither was provided");
-		}
-		/* the bounds of each resource named anywhere in the item */
-		for (size_t m = 0; m < MK_ARRAY_SIZE(maps); m++) {
+		item_maps(causes, it, base, type, is_pod);
+		/* the bounds of each resource named anywhere in the item, once */
+		for (size_t m = 0; m < MK_ARRAY_SIZE(lr_maps); m++) {
 			const cJSON *q;
-			cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(it, maps[m]))
+			cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(it, lr_maps[m]))
 			{
-				const char *k = q->string;
 				bool seen = false;
 				for (size_t p = 0; p < m; p++)
 					seen |= cJSON_GetObjectItemCaseSensitive(
-							cJSON_GetObjectItemCaseSensitive(it, maps[p]), k) != NULL;
-				if (seen)
-					continue;
-				int64_t mx, mn, df, dr, ra;
-				char smx[32], smn[32], sdf[32], sdr[32], sra[32];
-				const cJSON *jmx = cJSON_GetObjectItemCaseSensitive(it, "max");
-				const cJSON *jmn = cJSON_GetObjectItemCaseSensitive(it, "min");
-				const cJSON *jdf = is_pod ? NULL : cJSON_GetObjectItemCaseSensitive(it, "default");
-				const cJSON *jdr = is_pod ? NULL : cJSON_GetObjectItemCaseSensitive(it, "defaultRequest");
-				const cJSON *jra = cJSON_GetObjectItemCaseSensitive(it, "maxLimitRequestRatio");
-				bool hmx = q_get(jmx, k, &mx, smx, sizeof(smx));
-				bool hmn = q_get(jmn, k, &mn, smn, sizeof(smn));
-				bool hdf = q_get(jdf, k, &df, sdf, sizeof(sdf));
-				bool hdr = q_get(jdr, k, &dr, sdr, sizeof(sdr));
-				bool hra = q_get(jra, k, &ra, sra, sizeof(sra));
-				char msg[200];
-#define LR_INVALID(map, jv, ...)                                                         \
-	do {                                                                               \
-		snprintf(f, sizeof(f), "%s.%s[%s]", base, map, k);                         \
-		snprintf(msg, sizeof(msg), __VA_ARGS__);                                   \
-		mk_api_v_invalid(causes, f, cJSON_GetObjectItemCaseSensitive(jv, k), msg); \
-	} while (0)
-				if (hmn && hmx && mn > mx)
-					LR_INVALID("min", jmn, "min value %s is greater than max value %s", smn, smx);
-				if (hdr && hmn && mn > dr)
-					LR_INVALID("defaultRequest", jdr,
-						   "min value %s is greater than default request value %s", smn, sdr);
-				if (hdr && hmx && dr > mx)
-					LR_INVALID("defaultRequest", jdr,
-						   "default request value %s is greater than max value %s", sdr, smx);
-				if (hdr && hdf && dr > df)
-					LR_INVALID("defaultRequest", jdr,
-						   "default request value %s is greater than default limit value %s",
-						   sdr, sdf);
-				if (hdf && hmn && mn > df)
-					LR_INVALID("default", jmn, "min value %s is greater than default value %s",
-						   smn, sdf);
-				if (hdf && hmx && df > mx)
-					LR_INVALID("default", jmx, "default value %s is greater than max value %s",
-						   sdf, smx);
-				if (hra && ra < 1000)
-					LR_INVALID("maxLimitRequestRatio", jra, "ratio %s is less than 1", sra);
-				if (hra && hmn && hmx && mn > 0) {
-					double lim = (double)mx / (double)mn;
-					if ((double)ra / 1000.0 > lim)
-						LR_INVALID("maxLimitRequestRatio", jra,
-							   "ratio %s is greater than max/min = %f", sra, lim);
-				}
-#undef LR_INVALID
+							cJSON_GetObjectItemCaseSensitive(it, lr_maps[p]), q->string) != NULL;
+				if (!seen)
+					item_bounds(causes, it, base, is_pod, q->string);
 			}
 		}
 		i++;
@@ -289,42 +307,29 @@ static bool lq(const cJSON *list, const char *k, int64_t *v, char *buf)
 	return q_get(list, k, v, buf, 32);
 }
 
-static void min_constraint(struct errs *e, const char *type, const char *k, const cJSON *enf,
-			   const cJSON *req, const cJSON *lim)
+/* enf bounds k from below (min: the request is looked at first, then the limit) or
+ * from above (max: the limit first, then the request), as upstream's
+ * minConstraint and maxConstraint. */
+static void bound_constraint(struct errs *e, bool is_min, const char *type, const char *k,
+			     const cJSON *enf, const cJSON *req, const cJSON *lim)
 {
-	int64_t ev, rv, lv;
-	char es[32], rs[32], ls[32];
+	const char *word = is_min ? "minimum" : "maximum";
+	const cJSON *first = is_min ? req : lim, *second = is_min ? lim : req;
+	const char *fname = is_min ? "request" : "limit", *sname = is_min ? "limit" : "request";
+	int64_t ev, fv, sv;
+	char es[32], fs[32], ss[32];
 	mk_api_quantity_canonical(enf, es, sizeof(es));
 	if (mk_api_quantity_parse(es, &ev, NULL) < 0)
 		return;
-	if (!lq(req, k, &rv, rs))
-		errs_add(e, mk_strdup_printf("minimum %s usage per %s is %s.  No request is specified",
-					     k, type, es));
-	else if (rv < ev)
-		errs_add(e, mk_strdup_printf("minimum %s usage per %s is %s, but request is %s", k,
-					     type, es, rs));
-	else if (lq(lim, k, &lv, ls) && lv < ev)
-		errs_add(e, mk_strdup_printf("minimum %s usage per %s is %s, but limit is %s", k,
-					     type, es, ls));
-}
-
-static void max_constraint(struct errs *e, const char *type, const char *k, const cJSON *enf,
-			   const cJSON *req, const cJSON *lim)
-{
-	int64_t ev, rv, lv;
-	char es[32], rs[32], ls[32];
-	mk_api_quantity_canonical(enf, es, sizeof(es));
-	if (mk_api_quantity_parse(es, &ev, NULL) < 0)
-		return;
-	if (!lq(lim, k, &lv, ls))
-		errs_add(e, mk_strdup_printf("maximum %s usage per %s is %s.  No limit is specified",
-					     k, type, es));
-	else if (lv > ev)
-		errs_add(e, mk_strdup_printf("maximum %s usage per %s is %s, but limit is %s", k,
-					     type, es, ls));
-	else if (lq(req, k, &rv, rs) && rv > ev)
-		errs_add(e, mk_strdup_printf("maximum %s usage per %s is %s, but request is %s", k,
-					     type, es, rs));
+	if (!lq(first, k, &fv, fs))
+		errs_add(e, mk_strdup_printf("%s %s usage per %s is %s.  No %s is specified", word, k,
+					     type, es, fname));
+	else if (is_min ? fv < ev : fv > ev)
+		errs_add(e, mk_strdup_printf("%s %s usage per %s is %s, but %s is %s", word, k, type,
+					     es, fname, fs));
+	else if (lq(second, k, &sv, ss) && (is_min ? sv < ev : sv > ev))
+		errs_add(e, mk_strdup_printf("%s %s usage per %s is %s, but %s is %s", word, k, type,
+					     es, sname, ss));
 }
 
 static void max_request_constraint(struct errs *e, const char *type, const char *k,
@@ -369,9 +374,9 @@ static void check_item(struct errs *e, const cJSON *item, const char *type, cons
 {
 	const cJSON *q;
 	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(item, "min"))
-		min_constraint(e, type, q->string, q, req, lim);
+		bound_constraint(e, true, type, q->string, q, req, lim);
 	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(item, "max"))
-		max_constraint(e, type, q->string, q, req, lim);
+		bound_constraint(e, false, type, q->string, q, req, lim);
 	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(item, "maxLimitRequestRatio"))
 		ratio_constraint(e, type, q->string, q, req, lim);
 }
@@ -529,7 +534,7 @@ int mk_api_limitranges_admit_pvc(const cJSON *const *lrs, size_t n, const cJSON 
 			continue;
 		_cleanup_cjson_ cJSON *none = cJSON_CreateObject();
 		cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(it, "min"))
-			min_constraint(&e, "PersistentVolumeClaim", q->string, q, req, none);
+			bound_constraint(&e, true, "PersistentVolumeClaim", q->string, q, req, none);
 		cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(it, "max"))
 			max_request_constraint(&e, "PersistentVolumeClaim", q->string, q, req);
 		char *m = errs_take(&e);

@@ -199,9 +199,9 @@ static void validate_node_selector(cJSON *causes, const cJSON *ns, const char *b
 	}
 }
 
-static void pv_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
+/* spec.capacity: storage only, a positive quantity. */
+static void pv_validate_capacity(cJSON *causes, const cJSON *spec)
 {
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec, "capacity");
 	const cJSON *c;
 	static const char *const storage_only[] = { "storage", NULL };
@@ -221,13 +221,11 @@ static void pv_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 		if (!strcmp(c->string, "storage"))
 			mk_api_v_positive_quantity(causes, c, f);
 	}
-	mk_api_v_access_modes(causes, cJSON_GetObjectItemCaseSensitive(spec, "accessModes"),
-			      "spec.accessModes");
-	mk_api_v_enum(causes, spec, "persistentVolumeReclaimPolicy",
-		      "spec.persistentVolumeReclaimPolicy", reclaim_policies);
-	mk_api_v_enum(causes, spec, "volumeMode", "spec.volumeMode", volume_modes);
-	mk_api_v_class_name(causes, spec, "spec.storageClassName");
+}
 
+/* The volume source: exactly one; hostPath and local paths absolute, without '..'. */
+static void pv_validate_source(cJSON *causes, const cJSON *spec)
+{
 	int nsrc = 0;
 	for (size_t i = 0; i < MK_ARRAY_SIZE(sources); i++) {
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, sources[i]);
@@ -257,6 +255,40 @@ static void pv_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 		else if (has_dotdot(p->valuestring))
 			mk_api_v_invalid(causes, f, p, "must not contain '..'");
 	}
+}
+
+/* An update: the source, volumeMode and a set nodeAffinity are immutable. */
+static void pv_validate_update(cJSON *causes, const cJSON *spec, const cJSON *old)
+{
+	const cJSON *ospec = cJSON_GetObjectItemCaseSensitive(old, "spec");
+	for (size_t i = 0; i < MK_ARRAY_SIZE(sources); i++) {
+		if (!mk_api_json_same(cJSON_GetObjectItemCaseSensitive(spec, sources[i]),
+				      cJSON_GetObjectItemCaseSensitive(ospec, sources[i]))) {
+			mk_api_cause_add(causes, "FieldValueForbidden", "spec.persistentvolumesource",
+					 "Forbidden: spec.persistentvolumesource is immutable after creation");
+			break;
+		}
+	}
+	const cJSON *vm = cJSON_GetObjectItemCaseSensitive(spec, "volumeMode");
+	if (!mk_api_json_same(vm, cJSON_GetObjectItemCaseSensitive(ospec, "volumeMode")))
+		mk_api_v_invalid(causes, "spec.volumeMode", vm, "field is immutable");
+	const cJSON *na = cJSON_GetObjectItemCaseSensitive(spec, "nodeAffinity");
+	const cJSON *ona = cJSON_GetObjectItemCaseSensitive(ospec, "nodeAffinity");
+	if (ona && !cJSON_IsNull(ona) && !mk_api_json_same(na, ona))
+		mk_api_v_invalid(causes, "spec.nodeAffinity", na, "field is immutable");
+}
+
+static void pv_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	pv_validate_capacity(causes, spec);
+	mk_api_v_access_modes(causes, cJSON_GetObjectItemCaseSensitive(spec, "accessModes"),
+			      "spec.accessModes");
+	mk_api_v_enum(causes, spec, "persistentVolumeReclaimPolicy",
+		      "spec.persistentVolumeReclaimPolicy", reclaim_policies);
+	mk_api_v_enum(causes, spec, "volumeMode", "spec.volumeMode", volume_modes);
+	mk_api_v_class_name(causes, spec, "spec.storageClassName");
+	pv_validate_source(causes, spec);
 	const cJSON *na = cJSON_GetObjectItemCaseSensitive(spec, "nodeAffinity");
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(na, "required");
 	if (req && !cJSON_IsNull(req))
@@ -273,23 +305,8 @@ static void pv_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 		if (!cJSON_IsString(cns) || !cns->valuestring[0])
 			mk_api_v_required(causes, "spec.claimRef.namespace", NULL);
 	}
-	if (!old)
-		return;
-	const cJSON *ospec = cJSON_GetObjectItemCaseSensitive(old, "spec");
-	for (size_t i = 0; i < MK_ARRAY_SIZE(sources); i++) {
-		if (!mk_api_json_same(cJSON_GetObjectItemCaseSensitive(spec, sources[i]),
-				      cJSON_GetObjectItemCaseSensitive(ospec, sources[i]))) {
-			mk_api_cause_add(causes, "FieldValueForbidden", "spec.persistentvolumesource",
-					 "Forbidden: spec.persistentvolumesource is immutable after creation");
-			break;
-		}
-	}
-	const cJSON *vm = cJSON_GetObjectItemCaseSensitive(spec, "volumeMode");
-	if (!mk_api_json_same(vm, cJSON_GetObjectItemCaseSensitive(ospec, "volumeMode")))
-		mk_api_v_invalid(causes, "spec.volumeMode", vm, "field is immutable");
-	const cJSON *ona = cJSON_GetObjectItemCaseSensitive(ospec, "nodeAffinity");
-	if (ona && !cJSON_IsNull(ona) && !mk_api_json_same(na, ona))
-		mk_api_v_invalid(causes, "spec.nodeAffinity", na, "field is immutable");
+	if (old)
+		pv_validate_update(causes, spec, old);
 }
 
 static const struct mk_api_column pv_columns[] = {

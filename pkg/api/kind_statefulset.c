@@ -52,18 +52,6 @@ static void sts_defaults(cJSON *obj)
 	mk_api_default_pod_template(cJSON_GetObjectItemCaseSensitive(spec, "template"));
 }
 
-/* A non-negative int32 at spec.<path> when present. */
-static void non_negative(cJSON *causes, const cJSON *parent, const char *key, const char *field)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, key);
-	if (!v || cJSON_IsNull(v))
-		return;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
-		mk_api_v_invalid(causes, field, v, "must be an integer");
-	else if (v->valuedouble < 0)
-		mk_api_v_invalid(causes, field, v, "must be greater than or equal to 0");
-}
-
 static void one_of(cJSON *causes, const cJSON *parent, const char *key, const char *field,
 		   const char *const *allowed, bool required)
 {
@@ -104,7 +92,7 @@ static void validate_update_strategy(cJSON *causes, const cJSON *spec)
 	}
 	if (!ru || cJSON_IsNull(ru))
 		return;
-	non_negative(causes, ru, "partition", "spec.updateStrategy.rollingUpdate.partition");
+	mk_api_v_non_negative(causes, ru, "partition", "spec.updateStrategy.rollingUpdate.partition");
 	const cJSON *mu = cJSON_GetObjectItemCaseSensitive(ru, "maxUnavailable");
 	if (mu && !cJSON_IsNull(mu)) {
 		bool zero = false;
@@ -172,10 +160,10 @@ static void sts_validate(cJSON *causes, const cJSON *obj, const cJSON *old)
 	       retention, false);
 	one_of(causes, pol, "whenScaled", "spec.persistentVolumeClaimRetentionPolicy.whenScaled",
 	       retention, false);
-	non_negative(causes, spec, "replicas", "spec.replicas");
-	non_negative(causes, spec, "minReadySeconds", "spec.minReadySeconds");
-	non_negative(causes, spec, "revisionHistoryLimit", "spec.revisionHistoryLimit");
-	non_negative(causes, cJSON_GetObjectItemCaseSensitive(spec, "ordinals"), "start",
+	mk_api_v_non_negative(causes, spec, "replicas", "spec.replicas");
+	mk_api_v_non_negative(causes, spec, "minReadySeconds", "spec.minReadySeconds");
+	mk_api_v_non_negative(causes, spec, "revisionHistoryLimit", "spec.revisionHistoryLimit");
+	mk_api_v_non_negative(causes, cJSON_GetObjectItemCaseSensitive(spec, "ordinals"), "start",
 		     "spec.ordinals.start");
 	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(spec, "serviceName");
 	if (cJSON_IsString(svc) && svc->valuestring[0] && mk_api_check_dns1123_label(svc->valuestring))

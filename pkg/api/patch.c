@@ -335,6 +335,80 @@ static const cJSON *op_member(const cJSON *op, const char *name)
 	return cJSON_GetObjectItemCaseSensitive(op, name);
 }
 
+static int op_replace(cJSON **doc, const struct pointer *path, const cJSON *value, const char **why)
+{
+	cJSON *parent, *cur = pointer_find(*doc, path, &parent, why);
+	if (!cur)
+		return -1;
+	if (parent) {
+		replace_child(parent, cur, dup_json(value));
+	} else {
+		cJSON_Delete(*doc);
+		*doc = dup_json(value);
+	}
+	return 0;
+}
+
+static int op_test(cJSON *doc, const struct pointer *path, const cJSON *value, const char **why)
+{
+	cJSON *parent, *cur = pointer_find(doc, path, &parent, why);
+	if (!cur)
+		return -1;
+	if (json_equal(cur, value))
+		return 0;
+	*why = "test failed: value differs";
+	return -1;
+}
+
+static int op_copy(cJSON **doc, const struct pointer *path, const struct pointer *from, const char **why)
+{
+	cJSON *parent, *cur = pointer_find(*doc, from, &parent, why);
+	if (cur)
+		return pointer_add(doc, path, dup_json(cur), why);
+	*why = "\"from\" path does not exist";
+	return -1;
+}
+
+/* move: not into one of its own children; onto itself, only checked to exist. */
+static int op_move(cJSON **doc, const struct pointer *path, const struct pointer *from, const char **why)
+{
+	bool prefix = from->n < path->n;
+	for (size_t k = 0; prefix && k < from->n; k++)
+		prefix = strcmp(from->tok[k], path->tok[k]) == 0;
+	bool same = from->n == path->n;
+	for (size_t k = 0; same && k < from->n; k++)
+		same = strcmp(from->tok[k], path->tok[k]) == 0;
+	cJSON *moved = NULL, *parent;
+	if (prefix) {
+		*why = "cannot move a value into one of its children";
+		return -1;
+	}
+	if (same)
+		return pointer_find(*doc, from, &parent, why) ? 0 : -1;
+	if (pointer_remove(*doc, from, &moved, why) < 0) {
+		*why = "\"from\" path does not exist";
+		return -1;
+	}
+	return pointer_add(doc, path, moved, why);
+}
+
+/* One RFC 6902 operation whose members were checked; 0 or -1 with *why. */
+static int op_run(cJSON **doc, const char *name, const struct pointer *path, const struct pointer *from,
+		  const cJSON *value, const char **why)
+{
+	if (!strcmp(name, "add"))
+		return pointer_add(doc, path, dup_json(value), why);
+	if (!strcmp(name, "remove"))
+		return pointer_remove(*doc, path, NULL, why);
+	if (!strcmp(name, "replace"))
+		return op_replace(doc, path, value, why);
+	if (!strcmp(name, "test"))
+		return op_test(*doc, path, value, why);
+	if (!strcmp(name, "copy"))
+		return op_copy(doc, path, from, why);
+	return op_move(doc, path, from, why);
+}
+
 static int apply_operation(cJSON **doc, const cJSON *op, size_t i, struct mk_error **err)
 {
 	const cJSON *jop = op_member(op, "op"), *jpath = op_member(op, "path");
@@ -375,52 +449,7 @@ static int apply_operation(cJSON **doc, const cJSON *op, size_t i, struct mk_err
 			goto fail;
 	}
 
-	if (!strcmp(name, "add")) {
-		r = pointer_add(doc, &path, dup_json(value), &why);
-	} else if (!strcmp(name, "remove")) {
-		r = pointer_remove(*doc, &path, NULL, &why);
-	} else if (!strcmp(name, "replace")) {
-		cJSON *parent, *cur = pointer_find(*doc, &path, &parent, &why);
-		if (cur) {
-			if (parent)
-				replace_child(parent, cur, dup_json(value));
-			else {
-				cJSON_Delete(*doc);
-				*doc = dup_json(value);
-			}
-			r = 0;
-		}
-	} else if (!strcmp(name, "test")) {
-		cJSON *parent, *cur = pointer_find(*doc, &path, &parent, &why);
-		if (cur) {
-			r = json_equal(cur, value) ? 0 : -1;
-			if (r < 0)
-				why = "test failed: value differs";
-		}
-	} else if (!strcmp(name, "copy")) {
-		cJSON *parent, *cur = pointer_find(*doc, &from, &parent, &why);
-		if (cur)
-			r = pointer_add(doc, &path, dup_json(cur), &why);
-		else
-			why = "\"from\" path does not exist";
-	} else { /* move */
-		bool prefix = from.n < path.n;
-		for (size_t k = 0; prefix && k < from.n; k++)
-			prefix = strcmp(from.tok[k], path.tok[k]) == 0;
-		bool same = from.n == path.n;
-		for (size_t k = 0; same && k < from.n; k++)
-			same = strcmp(from.tok[k], path.tok[k]) == 0;
-		cJSON *moved = NULL;
-		if (prefix)
-			why = "cannot move a value into one of its children";
-		else if (same) {
-			cJSON *parent;
-			r = pointer_find(*doc, &from, &parent, &why) ? 0 : -1;
-		} else if (pointer_remove(*doc, &from, &moved, &why) < 0)
-			why = "\"from\" path does not exist";
-		else
-			r = pointer_add(doc, &path, moved, &why);
-	}
+	r = op_run(doc, name, &path, &from, value, &why);
 	if (r == 0)
 		goto out;
 fail:

@@ -37,6 +37,44 @@ static int64_t scale10(i128 m, int e)
 	return (int64_t)(neg ? -m : m);
 }
 
+/* The suffix of a quantity: a binary (Ki..Ei: *ret_bin, a power of 2) or decimal
+ * (n..E: *ret_dec, a power of 10) SI suffix, none, or a decimal exponent (1e3,
+ * 5E-2); false when it is none of them. */
+static bool suffix_parse(const char *p, int *ret_bin, int *ret_dec)
+{
+	static const struct {
+		const char *sfx;
+		int bin, dec;
+	} sfx[] = {
+	    {"Ki", 10, 0}, {"Mi", 20, 0}, {"Gi", 30, 0}, {"Ti", 40, 0},
+	    {"Pi", 50, 0}, {"Ei", 60, 0}, {"n", 0, -9},	 {"u", 0, -6},
+	    {"m", 0, -3},  {"", 0, 0},	  {"k", 0, 3},	 {"M", 0, 6},
+	    {"G", 0, 9},   {"T", 0, 12},  {"P", 0, 15},	 {"E", 0, 18},
+	};
+	for (size_t i = 0; i < MK_ARRAY_SIZE(sfx); i++)
+		if (!strcmp(p, sfx[i].sfx)) {
+			*ret_bin = sfx[i].bin;
+			*ret_dec = sfx[i].dec;
+			return true;
+		}
+	if ((*p != 'e' && *p != 'E') || !p[1])
+		return false;
+	const char *q = p + 1;
+	bool eneg = false;
+	if (*q == '+' || *q == '-')
+		eneg = *q++ == '-';
+	if (!*q)
+		return false;
+	long v = 0;
+	for (; *q; q++) {
+		if (*q < '0' || *q > '9' || v > 1000)
+			return false;
+		v = v * 10 + (*q - '0');
+	}
+	*ret_dec = (int)(eneg ? -v : v);
+	return true;
+}
+
 int mk_api_quantity_parse(const char *s, int64_t *ret_milli, struct mk_error **err)
 {
 	const char *p = s;
@@ -70,40 +108,8 @@ int mk_api_quantity_parse(const char *s, int64_t *ret_milli, struct mk_error **e
 				    "quantity '%s': quantities must match the regular "
 				    "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
 				    s);
-	static const struct {
-		const char *sfx;
-		int bin, dec;
-	} sfx[] = {
-	    {"Ki", 10, 0}, {"Mi", 20, 0}, {"Gi", 30, 0}, {"Ti", 40, 0},
-	    {"Pi", 50, 0}, {"Ei", 60, 0}, {"n", 0, -9},	 {"u", 0, -6},
-	    {"m", 0, -3},  {"", 0, 0},	  {"k", 0, 3},	 {"M", 0, 6},
-	    {"G", 0, 9},   {"T", 0, 12},  {"P", 0, 15},	 {"E", 0, 18},
-	};
-	size_t i;
-	for (i = 0; i < MK_ARRAY_SIZE(sfx); i++)
-		if (!strcmp(p, sfx[i].sfx))
-			break;
-	if (i < MK_ARRAY_SIZE(sfx)) {
-		bin = sfx[i].bin;
-		dec = sfx[i].dec;
-	} else if ((*p == 'e' || *p == 'E') && p[1]) {
-		/* decimal exponent: 1e3, 5E-2 */
-		const char *q = p + 1;
-		bool eneg = false;
-		if (*q == '+' || *q == '-')
-			eneg = *q++ == '-';
-		if (!*q)
-			goto bad;
-		long v = 0;
-		for (; *q; q++) {
-			if (*q < '0' || *q > '9' || v > 1000)
-				goto bad;
-			v = v * 10 + (*q - '0');
-		}
-		dec = (int)(eneg ? -v : v);
-	} else {
-		goto bad;
-	}
+	if (!suffix_parse(p, &bin, &dec))
+		return mk_error_set(err, EINVAL, "quantity '%s': unable to parse quantity's suffix", s);
 	/* the binary factor first: it is exact and keeps precision */
 	for (; bin > 0; bin--) {
 		if (m > I64_MAX * 1000000000000LL) {
@@ -118,8 +124,6 @@ int mk_api_quantity_parse(const char *s, int64_t *ret_milli, struct mk_error **e
 		m = -m;
 	*ret_milli = scale10(m, dec - frac + 3);
 	return 0;
-bad:
-	return mk_error_set(err, EINVAL, "quantity '%s': unable to parse quantity's suffix", s);
 }
 
 int mk_api_quantity_parse_value(const char *s, int64_t *ret, struct mk_error **err)

@@ -654,6 +654,25 @@ int mk_api_fieldset_from_object(const struct mk_ssa_schema *s, const cJSON *obj,
 
 enum { ADDED, MODIFIED, REMOVED };
 
+static void compare(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const cJSON *l,
+		    const cJSON *r, struct lazy *at);
+
+/* One member (name) of a struct or map: from l to r (either may be NULL). */
+static void compare_member(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+			   enum mk_ssa_shape sr, struct lazy *at, const char *name, const cJSON *l,
+			   const cJSON *r)
+{
+	struct mk_ssa_type ct;
+	struct lazy lz;
+	int named;
+	char pe_buf[128];
+	_cleanup_free_ char *pe_heap = NULL;
+	const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), name, &pe_heap);
+	child_type(s, t, sr, name, &ct, &named);
+	lazy_down(&lz, at, pe);
+	compare(s, &ct, l, r, &lz);
+}
+
 /* Compare: what changed from l to r (either may be NULL). */
 static void compare(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const cJSON *l,
 		    const cJSON *r, struct lazy *at)
@@ -686,30 +705,15 @@ static void compare(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, 
 		{
 			if (md && !strcmp(c->string, "managedFields"))
 				continue;
-			struct mk_ssa_type ct;
-			struct lazy lz;
-			int named;
-			char pe_buf[128];
-			_cleanup_free_ char *pe_heap = NULL;
-			const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), c->string, &pe_heap);
-			child_type(s, t, sr, c->string, &ct, &named);
-			lazy_down(&lz, at, pe);
-			compare(s, &ct, c, r ? cJSON_GetObjectItemCaseSensitive(r, c->string) : NULL, &lz);
+			compare_member(s, t, sr, at, c->string, c,
+				       r ? cJSON_GetObjectItemCaseSensitive(r, c->string) : NULL);
 		}
 		cJSON_ArrayForEach(c, r)
 		{
 			if ((l && cJSON_GetObjectItemCaseSensitive(l, c->string)) ||
 			    (md && !strcmp(c->string, "managedFields")))
 				continue;
-			struct mk_ssa_type ct;
-			struct lazy lz;
-			int named;
-			char pe_buf[128];
-			_cleanup_free_ char *pe_heap = NULL;
-			const char *pe = field_pe_buf(pe_buf, sizeof(pe_buf), c->string, &pe_heap);
-			child_type(s, t, sr, c->string, &ct, &named);
-			lazy_down(&lz, at, pe);
-			compare(s, &ct, NULL, c, &lz);
+			compare_member(s, t, sr, at, c->string, NULL, c);
 		}
 	} else {
 		struct items li = { 0 }, ri = { 0 };

@@ -364,120 +364,171 @@ static bool condition_true(const cJSON *status, const char *type)
 	return false;
 }
 
-static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
-{
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
-	const cJSON *init_specs = cJSON_GetObjectItemCaseSensitive(spec, "initContainers");
-	const cJSON *statuses = cJSON_GetObjectItemCaseSensitive(status, "containerStatuses");
-	const cJSON *init_statuses = cJSON_GetObjectItemCaseSensitive(status, "initContainerStatuses");
-	const char *phase = mk_json_get_string(status, "phase");
-	const char *last_restart = NULL;
+/* What kubectl's pod printer (printPod) computes before it prints: the STATUS
+ * reason, the restarts and the last one, ready and total containers. */
+struct pod_summary {
 	char reason[128];
-	long long restarts = 0;
-	int total = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "containers"));
-	int ready = 0;
-	bool initializing = false;
+	long long restarts;
+	const char *last_restart;
+	int ready, total;
+};
 
-	snprintf(reason, sizeof(reason), "%s", phase && phase[0] ? phase : "Pending");
-	if (!mk_api_json_str_empty(status, "reason"))
-		snprintf(reason, sizeof(reason), "%s", mk_json_get_string(status, "reason"));
-
-	/* sidecars (init containers with restartPolicy Always) count as containers */
-	const cJSON *ic;
-	cJSON_ArrayForEach(ic, init_specs)
-		if (is_sidecar(ic))
-			total++;
-	long long sidecar_restarts = 0;
-	const char *sidecar_last_restart = NULL;
-
+/* Init containers, in order, up to the first that has not completed: its reason
+ * as Init:..., a started sidecar (restartPolicy Always) counting as ready. true
+ * while initializing. The sidecars' restarts go to *sidecar_restarts/_last. */
+static bool pod_scan_init(struct pod_summary *ps, const cJSON *spec, const cJSON *status,
+			  long long *sidecar_restarts, const char **sidecar_last)
+{
+	const cJSON *init_specs = cJSON_GetObjectItemCaseSensitive(spec, "initContainers");
+	const cJSON *init_statuses = cJSON_GetObjectItemCaseSensitive(status, "initContainerStatuses");
 	int n_init = cJSON_GetArraySize(init_statuses);
 	for (int i = 0; i < n_init; i++) {
 		const cJSON *cs = cJSON_GetArrayItem(init_statuses, i);
 		const cJSON *term = mk_json_get(cs, "state.terminated");
 		const cJSON *wait = mk_json_get(cs, "state.waiting");
 		bool sidecar = is_sidecar(init_spec(init_specs, mk_json_get_string(cs, "name")));
-		restarts += int_at(cs, "restartCount");
-		later_of(&last_restart, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+		ps->restarts += int_at(cs, "restartCount");
+		later_of(&ps->last_restart, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
 		if (sidecar) {
-			sidecar_restarts += int_at(cs, "restartCount");
-			later_of(&sidecar_last_restart,
-				 mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+			*sidecar_restarts += int_at(cs, "restartCount");
+			later_of(sidecar_last, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
 		}
 		if (term && int_at(term, "exitCode") == 0)
 			continue;
 		if (sidecar && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "started"))) {
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "ready")))
-				ready++;
+				ps->ready++;
 			continue;
 		}
-		initializing = true;
 		if (term) {
 			if (!mk_api_json_str_empty(term, "reason"))
-				snprintf(reason, sizeof(reason), "Init:%s", mk_json_get_string(term, "reason"));
+				snprintf(ps->reason, sizeof(ps->reason), "Init:%s", mk_json_get_string(term, "reason"));
 			else if (int_at(term, "signal") != 0)
-				snprintf(reason, sizeof(reason), "Init:Signal:%lld", int_at(term, "signal"));
+				snprintf(ps->reason, sizeof(ps->reason), "Init:Signal:%lld", int_at(term, "signal"));
 			else
-				snprintf(reason, sizeof(reason), "Init:ExitCode:%lld", int_at(term, "exitCode"));
+				snprintf(ps->reason, sizeof(ps->reason), "Init:ExitCode:%lld", int_at(term, "exitCode"));
 		} else if (wait && !mk_api_json_str_empty(wait, "reason") &&
 			   strcmp(mk_json_get_string(wait, "reason"), "PodInitializing") != 0) {
-			snprintf(reason, sizeof(reason), "Init:%s", mk_json_get_string(wait, "reason"));
+			snprintf(ps->reason, sizeof(ps->reason), "Init:%s", mk_json_get_string(wait, "reason"));
 		} else {
-			snprintf(reason, sizeof(reason), "Init:%d/%d", i, cJSON_GetArraySize(init_specs));
+			snprintf(ps->reason, sizeof(ps->reason), "Init:%d/%d", i, cJSON_GetArraySize(init_specs));
 		}
-		break;
+		return true;
 	}
+	return false;
+}
 
+/* The containers, last to first (the first one's reason wins, as kubectl): a
+ * waiting or terminated reason, or ready and running; a Completed pod with a
+ * running container shows Running or NotReady. */
+static void pod_scan_containers(struct pod_summary *ps, const cJSON *status)
+{
+	const cJSON *statuses = cJSON_GetObjectItemCaseSensitive(status, "containerStatuses");
+	bool has_running = false;
+	for (int i = cJSON_GetArraySize(statuses) - 1; i >= 0; i--) {
+		const cJSON *cs = cJSON_GetArrayItem(statuses, i);
+		const cJSON *term = mk_json_get(cs, "state.terminated");
+		const cJSON *wait = mk_json_get(cs, "state.waiting");
+		ps->restarts += int_at(cs, "restartCount");
+		later_of(&ps->last_restart, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
+		if (wait && !mk_api_json_str_empty(wait, "reason")) {
+			snprintf(ps->reason, sizeof(ps->reason), "%s", mk_json_get_string(wait, "reason"));
+		} else if (term && !mk_api_json_str_empty(term, "reason")) {
+			snprintf(ps->reason, sizeof(ps->reason), "%s", mk_json_get_string(term, "reason"));
+		} else if (term) {
+			if (int_at(term, "signal") != 0)
+				snprintf(ps->reason, sizeof(ps->reason), "Signal:%lld", int_at(term, "signal"));
+			else
+				snprintf(ps->reason, sizeof(ps->reason), "ExitCode:%lld", int_at(term, "exitCode"));
+		} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "ready")) &&
+			   mk_json_get(cs, "state.running")) {
+			has_running = true;
+			ps->ready++;
+		}
+	}
+	if (strcmp(ps->reason, "Completed") == 0 && has_running) {
+		bool pod_ready = condition_true(status, "Ready");
+		snprintf(ps->reason, sizeof(ps->reason), "%s", pod_ready ? "Running" : "NotReady");
+	}
+}
+
+static void pod_summarize(struct pod_summary *ps, const cJSON *obj)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	const char *phase = mk_json_get_string(status, "phase");
+	snprintf(ps->reason, sizeof(ps->reason), "%s", phase && phase[0] ? phase : "Pending");
+	if (!mk_api_json_str_empty(status, "reason"))
+		snprintf(ps->reason, sizeof(ps->reason), "%s", mk_json_get_string(status, "reason"));
+
+	/* sidecars (init containers with restartPolicy Always) count as containers */
+	ps->total = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "containers"));
+	const cJSON *ic;
+	cJSON_ArrayForEach(ic, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"))
+		if (is_sidecar(ic))
+			ps->total++;
+	long long sidecar_restarts = 0;
+	const char *sidecar_last = NULL;
+	bool initializing = pod_scan_init(ps, spec, status, &sidecar_restarts, &sidecar_last);
 	if (!initializing || condition_true(status, "Initialized")) {
-		bool has_running = false;
-		restarts = sidecar_restarts;
-		last_restart = sidecar_last_restart;
-		for (int i = cJSON_GetArraySize(statuses) - 1; i >= 0; i--) {
-			const cJSON *cs = cJSON_GetArrayItem(statuses, i);
-			const cJSON *term = mk_json_get(cs, "state.terminated");
-			const cJSON *wait = mk_json_get(cs, "state.waiting");
-			restarts += int_at(cs, "restartCount");
-			later_of(&last_restart, mk_json_get_string(cs, "lastState.terminated.finishedAt"));
-			if (wait && !mk_api_json_str_empty(wait, "reason")) {
-				snprintf(reason, sizeof(reason), "%s", mk_json_get_string(wait, "reason"));
-			} else if (term && !mk_api_json_str_empty(term, "reason")) {
-				snprintf(reason, sizeof(reason), "%s", mk_json_get_string(term, "reason"));
-			} else if (term) {
-				if (int_at(term, "signal") != 0)
-					snprintf(reason, sizeof(reason), "Signal:%lld", int_at(term, "signal"));
-				else
-					snprintf(reason, sizeof(reason), "ExitCode:%lld", int_at(term, "exitCode"));
-			} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "ready")) &&
-				   mk_json_get(cs, "state.running")) {
-				has_running = true;
-				ready++;
-			}
-		}
-		if (strcmp(reason, "Completed") == 0 && has_running) {
-			bool pod_ready = condition_true(status, "Ready");
-			snprintf(reason, sizeof(reason), "%s", pod_ready ? "Running" : "NotReady");
-		}
+		ps->restarts = sidecar_restarts;
+		ps->last_restart = sidecar_last;
+		pod_scan_containers(ps, status);
 	}
 
 	if (!mk_api_json_str_empty(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
 				   "deletionTimestamp")) {
 		const char *sr = mk_json_get_string(status, "reason");
 		if (sr && strcmp(sr, "NodeLost") == 0)
-			snprintf(reason, sizeof(reason), "Unknown");
+			snprintf(ps->reason, sizeof(ps->reason), "Unknown");
 		else if (!phase || (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0))
-			snprintf(reason, sizeof(reason), "Terminating");
+			snprintf(ps->reason, sizeof(ps->reason), "Terminating");
 	}
+}
+
+/* READINESS GATES: how many of spec.readinessGates have a True condition. */
+static void add_readiness_gates(cJSON *cells, const cJSON *spec, const cJSON *status)
+{
+	const cJSON *gates = cJSON_GetObjectItemCaseSensitive(spec, "readinessGates");
+	if (cJSON_GetArraySize(gates) == 0) {
+		add_str(cells, "<none>");
+		return;
+	}
+	int ok = 0;
+	const cJSON *g, *cond;
+	cJSON_ArrayForEach(g, gates)
+	{
+		const char *gt = mk_json_get_string(g, "conditionType");
+		cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+		{
+			const char *t = mk_json_get_string(cond, "type");
+			const char *s = mk_json_get_string(cond, "status");
+			if (gt && t && s && strcmp(gt, t) == 0 && strcmp(s, "True") == 0)
+				ok++;
+		}
+	}
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d/%d", ok, cJSON_GetArraySize(gates));
+	add_str(cells, buf);
+}
+
+static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	struct pod_summary ps = { 0 };
+	pod_summarize(&ps, obj);
 
 	char buf[64], age[32];
 	add_str(cells, mk_json_get_string(obj, "metadata.name"));
-	snprintf(buf, sizeof(buf), "%d/%d", ready, total);
+	snprintf(buf, sizeof(buf), "%d/%d", ps.ready, ps.total);
 	add_str(cells, buf);
-	add_str(cells, reason);
-	if (restarts != 0 && last_restart) {
-		age_since(last_restart, now, age, sizeof(age));
-		snprintf(buf, sizeof(buf), "%lld (%s ago)", restarts, age);
+	add_str(cells, ps.reason);
+	if (ps.restarts != 0 && ps.last_restart) {
+		age_since(ps.last_restart, now, age, sizeof(age));
+		snprintf(buf, sizeof(buf), "%lld (%s ago)", ps.restarts, age);
 	} else {
-		snprintf(buf, sizeof(buf), "%lld", restarts);
+		snprintf(buf, sizeof(buf), "%lld", ps.restarts);
 	}
 	add_str(cells, buf);
 	add_age(cells, mk_json_get_string(obj, "metadata.creationTimestamp"), now);
@@ -487,26 +538,7 @@ static void pod_cells(cJSON *cells, const cJSON *obj, time_t now)
 	add_str(cells, ip);
 	add_str(cells, str_or(spec, "nodeName", "<none>"));
 	add_str(cells, str_or(status, "nominatedNodeName", "<none>"));
-	const cJSON *gates = cJSON_GetObjectItemCaseSensitive(spec, "readinessGates");
-	if (cJSON_GetArraySize(gates) > 0) {
-		int ok = 0;
-		const cJSON *g, *cond;
-		cJSON_ArrayForEach(g, gates)
-		{
-			const char *gt = mk_json_get_string(g, "conditionType");
-			cJSON_ArrayForEach(cond, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
-			{
-				const char *t = mk_json_get_string(cond, "type");
-				const char *s = mk_json_get_string(cond, "status");
-				if (gt && t && s && strcmp(gt, t) == 0 && strcmp(s, "True") == 0)
-					ok++;
-			}
-		}
-		snprintf(buf, sizeof(buf), "%d/%d", ok, cJSON_GetArraySize(gates));
-		add_str(cells, buf);
-	} else {
-		add_str(cells, "<none>");
-	}
+	add_readiness_gates(cells, spec, status);
 }
 
 static void join_strings(struct mk_buf *b, const cJSON *arr)

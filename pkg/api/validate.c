@@ -669,6 +669,25 @@ static void validate_container_ports(cJSON *causes, const cJSON *ports, const ch
 	}
 }
 
+/* A relative path without a '..' element (kube's validateLocalDescendingPath);
+ * false when it is not, the cause added. */
+static bool check_descending_path(cJSON *causes, const char *field, const char *p)
+{
+	if (p[0] == '/') {
+		invalid_str(causes, field, p, "must be a relative path");
+		return false;
+	}
+	for (const char *s = p; *s;) {
+		size_t n = strcspn(s, "/");
+		if (n == 2 && !strncmp(s, "..", 2)) {
+			invalid_str(causes, field, p, "must not contain '..'");
+			return false;
+		}
+		s += n + (s[n] == '/');
+	}
+	return true;
+}
+
 /* subPath / subPathExpr: a local descending path (kube's validateLocalDescendingPath);
  * the agent checks the expanded subPathExpr and symlinks again */
 static void validate_sub_path(cJSON *causes, const cJSON *vm, const char *mb)
@@ -677,20 +696,8 @@ static void validate_sub_path(cJSON *causes, const cJSON *vm, const char *mb)
 	char f[PATH_MAX_LEN];
 	for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++) {
 		const char *sp = get_str(causes, vm, keys[k], P(f, "%s.%s", mb, keys[k]), NULL);
-		if (!sp || !*sp)
-			continue;
-		if (sp[0] == '/') {
-			invalid_str(causes, f, sp, "must be a relative path");
-			continue;
-		}
-		for (const char *p = sp; *p;) {
-			size_t n = strcspn(p, "/");
-			if (n == 2 && !strncmp(p, "..", 2)) {
-				invalid_str(causes, f, sp, "must not contain '..'");
-				break;
-			}
-			p += n + (p[n] == '/');
-		}
+		if (sp && *sp)
+			check_descending_path(causes, f, sp);
 	}
 	if (!mk_api_json_str_empty(vm, "subPath") && !mk_api_json_str_empty(vm, "subPathExpr"))
 		invalid_str(causes, P(f, "%s.subPathExpr", mb), mk_json_get_string(vm, "subPathExpr"),
@@ -837,19 +844,7 @@ static void check_item_path(cJSON *causes, const char *field, const char *p)
 		required(causes, field, NULL);
 		return;
 	}
-	if (p[0] == '/') {
-		invalid_str(causes, field, p, "must be a relative path");
-		return;
-	}
-	for (const char *s = p; *s;) {
-		size_t n = strcspn(s, "/");
-		if (n == 2 && !strncmp(s, "..", 2)) {
-			invalid_str(causes, field, p, "must not contain '..'");
-			return;
-		}
-		s += n + (s[n] == '/');
-	}
-	if (!strncmp(p, "..", 2))
+	if (check_descending_path(causes, field, p) && !strncmp(p, "..", 2))
 		invalid_str(causes, field, p, "must not start with '..'");
 }
 
@@ -1299,6 +1294,72 @@ static void validate_service_port(cJSON *causes, const cJSON *port, const char *
 	}
 }
 
+/* spec.ports: required unless ExternalName or headless; each port valid; the
+ * same port and protocol not twice. */
+static void validate_service_ports(cJSON *causes, const cJSON *spec, const char *type, bool ports_optional)
+{
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
+	int nports = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
+	if (nports == 0 && !ports_optional)
+		required(causes, "spec.ports", NULL);
+	struct name_set names = { .n = 0 };
+	for (int i = 0; i < nports; i++) {
+		const cJSON *port = cJSON_GetArrayItem(ports, i);
+		char pb[PATH_MAX_LEN];
+		P(pb, "spec.ports[%d]", i);
+		validate_service_port(causes, port, pb, nports > 1, type, &names);
+		/* the same port and protocol twice */
+		for (int j = 0; j < i; j++) {
+			const cJSON *prev = cJSON_GetArrayItem(ports, j);
+			const cJSON *a = cJSON_GetObjectItemCaseSensitive(port, "port");
+			const cJSON *b = cJSON_GetObjectItemCaseSensitive(prev, "port");
+			const char *pa = mk_json_get_string(port, "protocol");
+			const char *pbp = mk_json_get_string(prev, "protocol");
+			if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble &&
+			    strcmp(pa ? pa : "TCP", pbp ? pbp : "TCP") == 0) {
+				_cleanup_cjson_ cJSON *dup = cJSON_CreateObject();
+				cJSON_AddNumberToObject(dup, "port", a->valuedouble);
+				cJSON_AddStringToObject(dup, "protocol", pa ? pa : "TCP");
+				duplicate(causes, pb, dup);
+				break;
+			}
+		}
+	}
+}
+
+/* sessionAffinity, the traffic policies (external only for NodePort and
+ * LoadBalancer), healthCheckNodePort (only a LoadBalancer with the Local policy
+ * has one, as kube-apiserver). */
+static void validate_service_policies(cJSON *causes, const cJSON *spec, const char *type)
+{
+	const char *aff = get_str(causes, spec, "sessionAffinity", "spec.sessionAffinity", NULL);
+	if (aff && aff[0] && !in_list(aff, affinities))
+		not_supported(causes, "spec.sessionAffinity", aff, affinities);
+	const char *etp = get_str(causes, spec, "externalTrafficPolicy", "spec.externalTrafficPolicy",
+				  NULL);
+	if (etp && etp[0]) {
+		if (strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
+			invalid_str(causes, "spec.externalTrafficPolicy", etp,
+				    "may only be set when `type` is 'NodePort' or 'LoadBalancer'");
+		else if (!in_list(etp, traffic_policies))
+			not_supported(causes, "spec.externalTrafficPolicy", etp, traffic_policies);
+	}
+	const char *itp = get_str(causes, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
+				  NULL);
+	if (itp && itp[0] && !in_list(itp, traffic_policies))
+		not_supported(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
+	long long hc;
+	if (get_int(causes, spec, "healthCheckNodePort", "spec.healthCheckNodePort", &hc) && hc != 0) {
+		if (strcmp(type, "LoadBalancer") != 0 || !etp || strcmp(etp, "Local") != 0)
+			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
+				    "may only be set when `type` is 'LoadBalancer' and "
+				    "`externalTrafficPolicy` is 'Local'");
+		else if (hc < 1 || hc > 65535)
+			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
+				    "must be between 1 and 65535, inclusive");
+	}
+}
+
 static void validate_service(cJSON *causes, const cJSON *obj, const cJSON *old)
 {
 	char f[PATH_MAX_LEN];
@@ -1329,63 +1390,11 @@ static void validate_service(cJSON *causes, const cJSON *obj, const cJSON *old)
 			invalid_str(causes, "spec.externalName", en, mk_api_check_dns1123_subdomain(en));
 	}
 
-	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
-	int nports = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
-	if (nports == 0 && !external_name && !headless)
-		required(causes, "spec.ports", NULL);
-	struct name_set names = { .n = 0 };
-	for (int i = 0; i < nports; i++) {
-		const cJSON *port = cJSON_GetArrayItem(ports, i);
-		char pb[PATH_MAX_LEN];
-		P(pb, "spec.ports[%d]", i);
-		validate_service_port(causes, port, pb, nports > 1, type, &names);
-		/* the same port and protocol twice */
-		for (int j = 0; j < i; j++) {
-			const cJSON *prev = cJSON_GetArrayItem(ports, j);
-			const cJSON *a = cJSON_GetObjectItemCaseSensitive(port, "port");
-			const cJSON *b = cJSON_GetObjectItemCaseSensitive(prev, "port");
-			const char *pa = mk_json_get_string(port, "protocol");
-			const char *pbp = mk_json_get_string(prev, "protocol");
-			if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble &&
-			    strcmp(pa ? pa : "TCP", pbp ? pbp : "TCP") == 0) {
-				_cleanup_cjson_ cJSON *dup = cJSON_CreateObject();
-				cJSON_AddNumberToObject(dup, "port", a->valuedouble);
-				cJSON_AddStringToObject(dup, "protocol", pa ? pa : "TCP");
-				duplicate(causes, pb, dup);
-				break;
-			}
-		}
-	}
+	validate_service_ports(causes, spec, type, external_name || headless);
 
 	validate_labels(causes, cJSON_GetObjectItemCaseSensitive(spec, "selector"), "spec.selector");
 
-	const char *aff = get_str(causes, spec, "sessionAffinity", "spec.sessionAffinity", NULL);
-	if (aff && aff[0] && !in_list(aff, affinities))
-		not_supported(causes, "spec.sessionAffinity", aff, affinities);
-	const char *etp = get_str(causes, spec, "externalTrafficPolicy", "spec.externalTrafficPolicy",
-				  NULL);
-	if (etp && etp[0]) {
-		if (strcmp(type, "NodePort") != 0 && strcmp(type, "LoadBalancer") != 0)
-			invalid_str(causes, "spec.externalTrafficPolicy", etp,
-				    "may only be set when `type` is 'NodePort' or 'LoadBalancer'");
-		else if (!in_list(etp, traffic_policies))
-			not_supported(causes, "spec.externalTrafficPolicy", etp, traffic_policies);
-	}
-	const char *itp = get_str(causes, spec, "internalTrafficPolicy", "spec.internalTrafficPolicy",
-				  NULL);
-	if (itp && itp[0] && !in_list(itp, traffic_policies))
-		not_supported(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
-	long long hc;
-	if (get_int(causes, spec, "healthCheckNodePort", "spec.healthCheckNodePort", &hc) && hc != 0) {
-		/* kube-apiserver: only a LoadBalancer with the Local policy has one */
-		if (strcmp(type, "LoadBalancer") != 0 || !etp || strcmp(etp, "Local") != 0)
-			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
-				    "may only be set when `type` is 'LoadBalancer' and "
-				    "`externalTrafficPolicy` is 'Local'");
-		else if (hc < 1 || hc > 65535)
-			invalid_num(causes, "spec.healthCheckNodePort", (double)hc,
-				    "must be between 1 and 65535, inclusive");
-	}
+	validate_service_policies(causes, spec, type);
 
 	if (old) {
 		/* an allocated clusterIP stays: a new value is a change, an omitted one
@@ -1761,6 +1770,17 @@ void mk_api_v_too_many(cJSON *causes, const char *field, int have, int max)
 {
 	mk_api_cause_add(causes, "FieldValueTooMany", field, "Too many: %d: must have at most %d items",
 			 have, max);
+}
+
+void mk_api_v_non_negative(cJSON *causes, const cJSON *parent, const char *key, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, key);
+	if (!v || cJSON_IsNull(v))
+		return;
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+		invalid(causes, field, v, "must be an integer");
+	else if (v->valuedouble < 0)
+		invalid(causes, field, v, "must be greater than or equal to 0");
 }
 
 void mk_api_v_immutable(cJSON *causes, const char *field, const cJSON *value, const cJSON *old_value)

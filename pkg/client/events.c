@@ -146,10 +146,7 @@ void mk_event_recorder_free(struct mk_event_recorder *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stopping = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
+	mk_client_stop_signal(&r->mu, &r->cond, &r->stopping);
 	pthread_join(r->thread, NULL);
 	mk_hmap_release(&r->seen, seen_free);
 	pthread_cond_destroy(&r->cond);

@@ -440,10 +440,7 @@ void mk_informer_stop(struct mk_informer *inf)
 {
 	if (!inf)
 		return;
-	pthread_mutex_lock(&inf->mu);
-	inf->stopping = true;
-	pthread_cond_broadcast(&inf->cond);
-	pthread_mutex_unlock(&inf->mu);
+	mk_client_stop_signal(&inf->mu, &inf->cond, &inf->stopping);
 	mk_client_watch_cancel(inf->w);
 	if (inf->started && !inf->joined) {
 		pthread_join(inf->thread, NULL);

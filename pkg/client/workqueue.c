@@ -263,6 +263,14 @@ void mk_workqueue_shutdown(struct mk_workqueue *q)
 	pthread_mutex_unlock(&q->mu);
 }
 
+void mk_client_stop_signal(pthread_mutex_t *mu, pthread_cond_t *cond, bool *stopping)
+{
+	pthread_mutex_lock(mu);
+	*stopping = true;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(mu);
+}
+
 size_t mk_workqueue_len(struct mk_workqueue *q)
 {
 	pthread_mutex_lock(&q->mu);

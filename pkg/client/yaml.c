@@ -208,11 +208,121 @@ static cJSON *typed_scalar(const yaml_event_t *ev)
 	return cJSON_CreateString(v);
 }
 
+static cJSON *parse_node(struct parse_ctx *p, yaml_event_t *ev, int depth);
+
+/* A copy of the anchored node an alias names (*ev consumed). */
+static cJSON *parse_alias(struct parse_ctx *p, yaml_event_t *ev)
+{
+	cJSON *out = NULL;
+	const char *name = (const char *)ev->data.alias.anchor;
+	for (struct anchor *a = p->anchors; a; a = a->next)
+		if (!strcmp(a->name, name)) {
+			out = cJSON_Duplicate(a->value, 1);
+			break;
+		}
+	if (!out)
+		mk_error_set(p->err, EINVAL, "yaml: line %zu: unknown anchor '%s' referenced",
+			     ev->start_mark.line + 1, name);
+	yaml_event_delete(ev);
+	return out;
+}
+
+/* The next event into *e; -1 with *p->err. */
+static int next_event(struct parse_ctx *p, yaml_event_t *e)
+{
+	if (yaml_parser_parse(&p->parser, e))
+		return 0;
+	parse_error(p);
+	return -1;
+}
+
+/* The items of a sequence, up to its end, into out. */
+static int parse_sequence(struct parse_ctx *p, cJSON *out, int depth)
+{
+	for (;;) {
+		yaml_event_t e;
+		if (next_event(p, &e) < 0)
+			return -1;
+		if (e.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&e);
+			return 0;
+		}
+		cJSON *c = parse_node(p, &e, depth + 1);
+		if (!c)
+			return -1;
+		cJSON_AddItemToArray(out, c);
+	}
+}
+
+/* A mapping key as JSON object keys must be: a string's text, "null", or the
+ * text of a number or bool; mappings and sequences are refused, as
+ * sigs.k8s.io/yaml (kubectl) refuses them (printing them as text keys would also
+ * double their escapes at every level). k is consumed. */
+static char *map_key(struct parse_ctx *p, cJSON *k, size_t kline)
+{
+	char *key;
+	if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
+		const char *what = cJSON_IsObject(k) ? "mapping" : "sequence";
+		cJSON_Delete(k);
+		mk_error_set(p->err, EINVAL, "yaml: line %zu: unsupported map key: a %s", kline, what);
+		return NULL;
+	}
+	if (cJSON_IsString(k)) {
+		key = mk_strdup(k->valuestring);
+	} else if (cJSON_IsNull(k)) {
+		key = mk_strdup("null");
+	} else {
+		char *t = cJSON_PrintUnformatted(k);
+		key = mk_strdup(t);
+		cJSON_free(t);
+	}
+	cJSON_Delete(k);
+	return key;
+}
+
+/* The entries of a mapping, up to its end, into out: "<<: *base" merges the keys
+ * not set explicitly; a later duplicate key wins, as in go-yaml's map decoding. */
+static int parse_mapping(struct parse_ctx *p, cJSON *out, int depth)
+{
+	for (;;) {
+		yaml_event_t e;
+		if (next_event(p, &e) < 0)
+			return -1;
+		if (e.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&e);
+			return 0;
+		}
+		bool merge = e.type == YAML_SCALAR_EVENT && !e.data.scalar.tag &&
+			     e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			     !strcmp((const char *)e.data.scalar.value, "<<");
+		size_t kline = e.start_mark.line + 1;
+		cJSON *k = parse_node(p, &e, depth + 1);
+		if (!k)
+			return -1;
+		_cleanup_free_ char *key = map_key(p, k, kline);
+		if (!key || next_event(p, &e) < 0)
+			return -1;
+		cJSON *v = parse_node(p, &e, depth + 1);
+		if (!v)
+			return -1;
+		if (merge && cJSON_IsObject(v)) {
+			cJSON *c;
+			cJSON_ArrayForEach(c, v)
+				if (!cJSON_GetObjectItemCaseSensitive(out, c->string))
+					cJSON_AddItemToObject(out, c->string, cJSON_Duplicate(c, 1));
+			cJSON_Delete(v);
+		} else {
+			mk_json_set(out, key, v);
+		}
+	}
+}
+
 /* Parses the node that starts with *ev (consumed); returns it or NULL with *p->err. */
 static cJSON *parse_node(struct parse_ctx *p, yaml_event_t *ev, int depth)
 {
 	cJSON *out = NULL;
-	yaml_char_t *anchor = NULL;
+	_cleanup_free_ char *anchor = NULL;
+	int r;
 
 	if (depth >= MAX_DEPTH) {
 		yaml_event_delete(ev);
@@ -220,111 +330,26 @@ static cJSON *parse_node(struct parse_ctx *p, yaml_event_t *ev, int depth)
 		return NULL;
 	}
 	switch (ev->type) {
-	case YAML_ALIAS_EVENT: {
-		const char *name = (const char *)ev->data.alias.anchor;
-		for (struct anchor *a = p->anchors; a; a = a->next)
-			if (!strcmp(a->name, name)) {
-				out = cJSON_Duplicate(a->value, 1);
-				break;
-			}
-		if (!out)
-			mk_error_set(p->err, EINVAL, "yaml: line %zu: unknown anchor '%s' referenced",
-				     ev->start_mark.line + 1, name);
-		yaml_event_delete(ev);
-		return out;
-	}
+	case YAML_ALIAS_EVENT:
+		return parse_alias(p, ev);
 	case YAML_SCALAR_EVENT:
 		out = typed_scalar(ev);
 		anchor_add(p, ev->data.scalar.anchor, out);
 		yaml_event_delete(ev);
 		return out;
 	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor ? (yaml_char_t *)mk_strdup(
-			(const char *)ev->data.sequence_start.anchor) : NULL;
+		if (ev->data.sequence_start.anchor)
+			anchor = mk_strdup((const char *)ev->data.sequence_start.anchor);
 		yaml_event_delete(ev);
 		out = cJSON_CreateArray();
-		for (;;) {
-			yaml_event_t e;
-			if (!yaml_parser_parse(&p->parser, &e)) {
-				parse_error(p);
-				goto fail;
-			}
-			if (e.type == YAML_SEQUENCE_END_EVENT) {
-				yaml_event_delete(&e);
-				break;
-			}
-			cJSON *c = parse_node(p, &e, depth + 1);
-			if (!c)
-				goto fail;
-			cJSON_AddItemToArray(out, c);
-		}
+		r = parse_sequence(p, out, depth);
 		break;
 	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor ? (yaml_char_t *)mk_strdup(
-			(const char *)ev->data.mapping_start.anchor) : NULL;
+		if (ev->data.mapping_start.anchor)
+			anchor = mk_strdup((const char *)ev->data.mapping_start.anchor);
 		yaml_event_delete(ev);
 		out = cJSON_CreateObject();
-		for (;;) {
-			yaml_event_t e;
-			if (!yaml_parser_parse(&p->parser, &e)) {
-				parse_error(p);
-				goto fail;
-			}
-			if (e.type == YAML_MAPPING_END_EVENT) {
-				yaml_event_delete(&e);
-				break;
-			}
-			bool merge = e.type == YAML_SCALAR_EVENT && !e.data.scalar.tag &&
-				     e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-				     !strcmp((const char *)e.data.scalar.value, "<<");
-			size_t kline = e.start_mark.line + 1;
-			cJSON *k = parse_node(p, &e, depth + 1);
-			if (!k)
-				goto fail;
-			if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
-				/* as sigs.k8s.io/yaml (kubectl) refuses them; printing them as
-				 * text keys would also double their escapes at every level */
-				const char *what = cJSON_IsObject(k) ? "mapping" : "sequence";
-				cJSON_Delete(k);
-				mk_error_set(p->err, EINVAL, "yaml: line %zu: unsupported map key: a %s",
-					     kline, what);
-				goto fail;
-			}
-			char *key;
-			if (cJSON_IsString(k))
-				key = mk_strdup(k->valuestring);
-			else if (cJSON_IsNull(k))
-				key = mk_strdup("null");
-			else {
-				/* numbers/bools as keys: their text, as JSON object keys must be strings */
-				char *t = cJSON_PrintUnformatted(k);
-				key = mk_strdup(t);
-				cJSON_free(t);
-			}
-			cJSON_Delete(k);
-			if (!yaml_parser_parse(&p->parser, &e)) {
-				free(key);
-				parse_error(p);
-				goto fail;
-			}
-			cJSON *v = parse_node(p, &e, depth + 1);
-			if (!v) {
-				free(key);
-				goto fail;
-			}
-			if (merge && cJSON_IsObject(v)) {
-				/* "<<: *base": keys not set explicitly come from the merged map */
-				cJSON *c;
-				cJSON_ArrayForEach(c, v)
-					if (!cJSON_GetObjectItemCaseSensitive(out, c->string))
-						cJSON_AddItemToObject(out, c->string, cJSON_Duplicate(c, 1));
-				cJSON_Delete(v);
-			} else {
-				/* a later duplicate key wins, as in go-yaml's map decoding */
-				mk_json_set(out, key, v);
-			}
-			free(key);
-		}
+		r = parse_mapping(p, out, depth);
 		break;
 	default:
 		mk_error_set(p->err, EINVAL, "yaml: line %zu: unexpected event",
@@ -332,13 +357,12 @@ static cJSON *parse_node(struct parse_ctx *p, yaml_event_t *ev, int depth)
 		yaml_event_delete(ev);
 		return NULL;
 	}
-	anchor_add(p, anchor, out);
-	free(anchor);
+	if (r < 0) {
+		cJSON_Delete(out);
+		return NULL;
+	}
+	anchor_add(p, (yaml_char_t *)anchor, out);
 	return out;
-fail:
-	free(anchor);
-	cJSON_Delete(out);
-	return NULL;
 }
 
 int mk_yaml_parse_documents(const char *text, size_t len, cJSON **ret, struct mk_error **err)

@@ -61,13 +61,9 @@ static int purge(struct mk_controllers *ctl, const cJSON *crd)
 		return 0; /* never served: nothing can exist */
 	_cleanup_free_ char *gv = mk_strdup_printf("%s/%s", group, ver);
 	_cleanup_free_ char *path = mk_client_resource_path(gv, plural, NULL, NULL, NULL);
-	_cleanup_free_ char *dpath = mk_strdup_printf("%s?propagationPolicy=Background", path);
-	struct mk_client_request req = { .method = "DELETE", .path = dpath };
-	struct mk_client_response res = { 0 };
-	if (mk_client_do(ctl->c, &req, &res, &err) < 0)
+	long code = delete_collection(ctl, path);
+	if (code < 0)
 		return -1;
-	long code = res.code;
-	mk_client_response_release(&res);
 	if (code == 404) /* no longer served */
 		return 0;
 	if (code >= 400)
@@ -171,17 +167,15 @@ int crd_sync(struct mk_controllers *ctl, const char *key)
 	if (!has_deletion(o->json) || !has_cleanup_finalizer(o->json))
 		goto out;
 	int left = purge(ctl, o->json);
-	if (left < 0) {
-		ret = -1;
-		goto out;
-	}
 	if (left > 0) {
-		mk_workqueue_add_after(ctl->crd.q, key, RETRY_MS);
-		goto out;
+		mk_workqueue_add_after(ctl->crd.q, key, RETRY_MS); /* until the objects are gone */
+	} else if (left < 0) {
+		ret = -1;
+	} else {
+		ret = finalize(ctl, o->json);
+		if (ret == 0)
+			dyn_informer(ctl, o->json, true);
 	}
-	ret = finalize(ctl, o->json);
-	if (ret == 0)
-		dyn_informer(ctl, o->json, true);
 out:
 	mk_object_unref(o);
 	return ret;

@@ -261,23 +261,12 @@ static int start_run(struct mk_controllers *ctl, const cJSON *cj, const struct m
 	return 0;
 }
 
-int cronjob_sync(struct mk_controllers *ctl, const char *key)
+/* The status to write: a copy of the current one with active rebuilt from the
+ * unfinished jobs (their count in *ret_nactive) and lastSuccessfulTime raised to
+ * the newest completed job. */
+static cJSON *status_from_jobs(const cJSON *cj, struct mk_object **jobs, size_t n, size_t *ret_nactive)
 {
-	struct mk_object *co = mk_informer_get(ctl->inf[CTL_CRONJOBS], key);
-	if (!co)
-		return 0;
-	const cJSON *cj = co->json;
-	if (has_deletion(cj)) {
-		mk_object_unref(co);
-		return 0;
-	}
-	int ret = 0;
-	time_t now = time(NULL);
-	const cJSON *spec = cJSON_GetObjectItem(cj, "spec");
-	struct mk_object **jobs;
-	size_t n = mk_informer_by_index(ctl->inf[CTL_JOBS], "ctl", mk_json_get_string(cj, "metadata.uid"),
-					&jobs);
-	_cleanup_cjson_ cJSON *status = cJSON_Duplicate(cJSON_GetObjectItem(cj, "status"), 1);
+	cJSON *status = cJSON_Duplicate(cJSON_GetObjectItem(cj, "status"), 1);
 	if (!cJSON_IsObject(status)) {
 		cJSON_Delete(status);
 		status = cJSON_CreateObject();
@@ -304,24 +293,28 @@ int cronjob_sync(struct mk_controllers *ctl, const char *key)
 			last_ok = ct;
 		}
 	}
-	if (prune(ctl, cj, jobs, n, "Complete", "spec.successfulJobsHistoryLimit") < 0 ||
-	    prune(ctl, cj, jobs, n, "Failed", "spec.failedJobsHistoryLimit") < 0)
-		ret = -1;
+	*ret_nactive = nactive;
+	return status;
+}
 
+/* The most recent schedule time not yet run (0: none, or the schedule or time zone
+ * does not parse, told in an event); the key comes back at the next one. The
+ * loaded time zone in *ret_tz. */
+static int64_t schedule_due(struct mk_controllers *ctl, const cJSON *cj, const char *key,
+			    const cJSON *status, time_t now, struct mk_tz **ret_tz)
+{
+	const cJSON *spec = cJSON_GetObjectItem(cj, "spec");
 	struct mk_cron sched;
-	struct mk_tz *tz = NULL;
 	_cleanup_error_ struct mk_error *err = NULL;
-	if (cJSON_IsTrue(cJSON_GetObjectItem(spec, "suspend")))
-		goto write;
 	if (mk_cron_parse(mk_json_get_string(spec, "schedule"), &sched, &err) < 0) {
 		mk_event_record(ctl->rec, COMPONENT, cj, "Warning", "UnparseableSchedule",
 				"unparseable schedule: %s", err->msg);
-		goto write;
+		return 0;
 	}
-	if (mk_tz_load(mk_json_get_string(spec, "timeZone"), &tz, &err) < 0) {
+	if (mk_tz_load(mk_json_get_string(spec, "timeZone"), ret_tz, &err) < 0) {
 		mk_event_record(ctl->rec, COMPONENT, cj, "Warning", "UnknownTimeZone", "invalid timeZone: %s",
 				err->msg);
-		goto write;
+		return 0;
 	}
 	time_t earliest = ts_at(status, "lastScheduleTime");
 	if (!earliest)
@@ -331,37 +324,71 @@ int cronjob_sync(struct mk_controllers *ctl, const char *key)
 		earliest = now - (time_t)sds->valuedouble;
 	int missed;
 	int64_t next;
-	int64_t when = mk_controller_cron_most_recent(&sched, tz, earliest, now, &missed, &next);
+	int64_t when = mk_controller_cron_most_recent(&sched, *ret_tz, earliest, now, &missed, &next);
 	if (next >= 0)
 		mk_workqueue_add_after(ctl->cronjob.q, key, (uint64_t)(next - now) * 1000 + 100);
-	if (!when)
-		goto write;
-	if (missed > MAX_MISSED)
+	if (when && missed > MAX_MISSED)
 		mk_event_record(ctl->rec, COMPONENT, cj, "Warning", "TooManyMissedTimes",
 				"too many missed start times: %d or more; check the clock, or set or lower "
 				".spec.startingDeadlineSeconds",
 				MAX_MISSED + 1);
-	const char *policy = mk_json_get_string(spec, "concurrencyPolicy");
+	return when;
+}
+
+/* The run at when, as spec.concurrencyPolicy says: Forbid waits while a job is
+ * active (as upstream: it starts later if still within the deadline), Replace
+ * deletes the active jobs first. */
+static int run_by_policy(struct mk_controllers *ctl, const cJSON *cj, struct mk_object **jobs, size_t n,
+			 size_t nactive, const struct mk_tz *tz, int64_t when, cJSON *status)
+{
+	int ret = 0;
+	const char *policy = mk_json_get_string(cj, "spec.concurrencyPolicy");
 	if (policy && !strcmp(policy, "Forbid") && nactive > 0) {
-		/* the run waits (as upstream: it starts later if still within the deadline) */
 		mk_event_record(ctl->rec, COMPONENT, cj, "Normal", "JobAlreadyActive",
 				"Not starting job because prior execution is running and concurrency policy is Forbid");
-		goto write;
+		return 0;
 	}
 	if (policy && !strcmp(policy, "Replace")) {
 		for (size_t i = 0; i < n; i++)
 			if (!job_finished(jobs[i]->json) && !has_deletion(jobs[i]->json) &&
 			    delete_job(ctl, cj, jobs[i]->json) < 0)
 				ret = -1;
-		cJSON_Delete(cJSON_DetachItemFromObject(status, "active"));
-		active = cJSON_CreateArray();
-		mk_json_set(status, "active", active);
+		mk_json_set(status, "active", cJSON_CreateArray());
 	}
-	if (start_run(ctl, cj, tz, when, status, active) < 0)
+	if (start_run(ctl, cj, tz, when, status, cJSON_GetObjectItem(status, "active")) < 0)
+		ret = -1;
+	return ret;
+}
+
+int cronjob_sync(struct mk_controllers *ctl, const char *key)
+{
+	struct mk_object *co = mk_informer_get(ctl->inf[CTL_CRONJOBS], key);
+	if (!co)
+		return 0;
+	const cJSON *cj = co->json;
+	if (has_deletion(cj)) {
+		mk_object_unref(co);
+		return 0;
+	}
+	int ret = 0;
+	time_t now = time(NULL);
+	struct mk_object **jobs;
+	size_t n = mk_informer_by_index(ctl->inf[CTL_JOBS], "ctl", mk_json_get_string(cj, "metadata.uid"),
+					&jobs);
+	size_t nactive;
+	_cleanup_cjson_ cJSON *status = status_from_jobs(cj, jobs, n, &nactive);
+	if (prune(ctl, cj, jobs, n, "Complete", "spec.successfulJobsHistoryLimit") < 0 ||
+	    prune(ctl, cj, jobs, n, "Failed", "spec.failedJobsHistoryLimit") < 0)
 		ret = -1;
 
-write:
-	if (cJSON_GetArraySize(active) == 0)
+	struct mk_tz *tz = NULL;
+	if (!cJSON_IsTrue(mk_json_get(cj, "spec.suspend"))) {
+		int64_t when = schedule_due(ctl, cj, key, status, now, &tz);
+		if (when && run_by_policy(ctl, cj, jobs, n, nactive, tz, when, status) < 0)
+			ret = -1;
+	}
+
+	if (cJSON_GetArraySize(cJSON_GetObjectItem(status, "active")) == 0)
 		cJSON_DeleteItemFromObject(status, "active");
 	if (write_status(ctl, cj, status) < 0)
 		ret = -1;

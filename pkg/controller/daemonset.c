@@ -498,6 +498,282 @@ static bool pod_finished(const cJSON *pod)
 	return phase && (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded"));
 }
 
+/* The state one sync passes between its steps, beside the write context. */
+struct ds_pass {
+	struct ds_ctx x;
+	const cJSON *ds;
+	struct mk_label_selector *sel;
+	int min_ready;
+	time_t now;
+	uint64_t wait_ms; /* soonest a pod becomes available: the sync to come back at */
+	struct mk_object **pods; /* ours, refs */
+	size_t np;
+	struct node_view *nv; /* one per node */
+	size_t nn;
+	bool rolling;
+	int max_surge, max_unavail;
+};
+
+/* Ours: owned pods still matching the selector (the others are released) and live
+ * orphans that match (adopted); into p->pods. */
+static void pods_claim(struct ds_pass *p)
+{
+	struct mk_controllers *ctl = p->x.ctl;
+	struct mk_object **owned, **orphans;
+	size_t no = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl",
+					 mk_json_get_string(p->ds, "metadata.uid"), &owned);
+	size_t nor = mk_informer_by_index(ctl->inf[CTL_PODS], "orphan",
+					  mk_json_get_string(p->ds, "metadata.namespace"), &orphans);
+	p->pods = mk_malloc0((no + nor + 1) * sizeof(*p->pods));
+	p->np = 0;
+	for (size_t k = 0; k < no; k++) {
+		if (mk_label_selector_matches(p->sel, mk_json_get(owned[k]->json, "metadata.labels")))
+			p->pods[p->np++] = mk_object_ref(owned[k]);
+		else
+			set_owner(&p->x, owned[k]->json, false);
+	}
+	for (size_t k = 0; k < nor; k++) {
+		const cJSON *o = orphans[k]->json;
+		if (!has_deletion(o) && !pod_finished(o) &&
+		    mk_label_selector_matches(p->sel, mk_json_get(o, "metadata.labels")) &&
+		    set_owner(&p->x, o, true) > 0)
+			p->pods[p->np++] = mk_object_ref(orphans[k]);
+	}
+	mk_object_list_free(owned, no);
+	mk_object_list_free(orphans, nor);
+}
+
+/* One view per node (whether it should run the pod), then our pods filed under
+ * their node: the node of each pod (index, -1 none), counted, then filed. Pods for
+ * a node that does not exist and failed pods are deleted on the way. */
+static void nodes_view(struct ds_pass *p, struct mk_object **nodes)
+{
+	size_t nn = p->nn;
+	struct node_view *nv = p->nv = mk_malloc0((nn + 1) * sizeof(*nv));
+	long *node_of = mk_malloc0((p->np + 1) * sizeof(*node_of));
+	struct mk_hmap by_name;
+	mk_hmap_init(&by_name);
+	for (size_t i = 0; i < nn; i++) {
+		nv[i].name = mk_json_get_string(nodes[i]->json, "metadata.name");
+		nv[i].run = mk_controller_daemon_should_run(p->x.spec, nodes[i]->json, &nv[i].cont);
+		if (nv[i].name)
+			mk_hmap_put(&by_name, nv[i].name, &nv[i]);
+	}
+	size_t *count = mk_malloc0((nn + 1) * sizeof(*count));
+	for (size_t k = 0; k < p->np; k++) {
+		const char *tn = target_node(p->pods[k]->json);
+		struct node_view *v = tn ? mk_hmap_get(&by_name, tn) : NULL;
+		node_of[k] = v ? v - nv : -1;
+		if (v)
+			count[v - nv]++;
+	}
+	for (size_t i = 0; i < nn; i++)
+		nv[i].pods = mk_malloc0((count[i] + 1) * sizeof(*nv[i].pods));
+	free(count);
+	mk_hmap_release(&by_name, NULL);
+	for (size_t k = 0; k < p->np; k++) {
+		const cJSON *pod = p->pods[k]->json;
+		if (node_of[k] < 0) {
+			/* for a node that does not exist (any more): it can never run there */
+			if (pod_live(p->x.ctl, pod))
+				delete_pod(&p->x, pod);
+			continue;
+		}
+		struct node_view *v = &nv[node_of[k]];
+		if (!pod_live(p->x.ctl, pod))
+			continue; /* terminating: its node gets the replacement already */
+		if (pod_finished(pod))
+			delete_pod(&p->x, pod); /* a failed daemon pod is deleted and so replaced */
+		else
+			v->pods[v->n++] = mk_object_ref(p->pods[k]);
+	}
+	free(node_of);
+}
+
+/* spec.updateStrategy: the type, maxSurge and maxUnavailable against the desired
+ * count (at least one of them non-zero). */
+static void strategy_read(struct ds_pass *p)
+{
+	const char *stype = mk_json_get_string(p->ds, "spec.updateStrategy.type");
+	p->rolling = !stype || !strcmp(stype, "RollingUpdate");
+	int desired = 0;
+	for (size_t i = 0; i < p->nn; i++)
+		desired += p->nv[i].run;
+	const cJSON *ru = mk_json_get(p->ds, "spec.updateStrategy.rollingUpdate");
+	p->max_surge = p->rolling ? mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxSurge"),
+								 desired, true, 0) : 0;
+	p->max_unavail = mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxUnavailable"),
+						      desired, true, 0);
+	if (p->max_surge < 0)
+		p->max_surge = 0;
+	if (p->max_unavail < 0)
+		p->max_unavail = 0;
+	if (p->max_surge == 0 && p->max_unavail == 0)
+		p->max_unavail = 1;
+}
+
+/* Several pods on a node: without surge, the oldest only (upstream's
+ * podsShouldBeOnNode); with surge, the oldest available new pod alone, or, while no
+ * new one is available yet, the oldest new beside the oldest old; with no new pod,
+ * the oldest. The others are deleted. */
+static void node_trim_extra(struct ds_pass *p, struct node_view *v)
+{
+	long keep_new = -1, keep_old = -1, avail_new = -1;
+	for (size_t k = 0; k < v->n; k++) {
+		const cJSON *pod = v->pods[k]->json;
+		bool is_new = !strcmp(pod_hash(pod), p->x.hash);
+		if (is_new && keep_new < 0)
+			keep_new = (long)k;
+		if (is_new && avail_new < 0 && pod_available(pod, p->min_ready, p->now, &p->wait_ms))
+			avail_new = (long)k;
+		if (!is_new && keep_old < 0)
+			keep_old = (long)k;
+	}
+	if (p->max_surge == 0) {
+		keep_new = -1;
+		keep_old = 0; /* index 0: the oldest, new or old */
+	} else if (avail_new >= 0) {
+		keep_new = avail_new;
+		keep_old = -1;
+	} else if (keep_new < 0) {
+		keep_old = 0;
+	}
+	size_t w = 0;
+	for (size_t k = 0; k < v->n; k++) {
+		if ((long)k == keep_new || (long)k == keep_old) {
+			v->pods[w++] = v->pods[k];
+			continue;
+		}
+		delete_pod(&p->x, v->pods[k]->json);
+		mk_object_unref(v->pods[k]);
+	}
+	v->n = w;
+}
+
+/* Per node: create missing, delete extra or misplaced. */
+static void nodes_reconcile(struct ds_pass *p)
+{
+	for (size_t i = 0; i < p->nn; i++) {
+		struct node_view *v = &p->nv[i];
+		if (v->n > 1)
+			qsort(v->pods, v->n, sizeof(*v->pods), cmp_oldest);
+		if (!v->cont) {
+			for (size_t k = 0; k < v->n; k++) {
+				delete_pod(&p->x, v->pods[k]->json);
+				mk_object_unref(v->pods[k]);
+			}
+			v->n = 0;
+			continue;
+		}
+		if (v->n == 0) {
+			/* (the new pod is counted on the next sync, from the cache) */
+			if (v->run)
+				create_pod(&p->x, v->name);
+			continue;
+		}
+		if (v->n > 1)
+			node_trim_extra(p, v);
+	}
+}
+
+/* Rolling update, first pass over one node: counts it busy (already without an
+ * available pod / already surging) or files it as a candidate; 1 busy, 0 not. */
+static int rolling_node(struct ds_pass *p, struct node_view *v, struct node_view **cand, size_t *nc)
+{
+	const cJSON *newp = NULL, *oldp = NULL;
+	for (size_t k = 0; k < v->n; k++) {
+		const cJSON *pod = v->pods[k]->json;
+		if (!strcmp(pod_hash(pod), p->x.hash))
+			newp = newp ? newp : pod;
+		else
+			oldp = oldp ? oldp : pod;
+	}
+	if (p->max_surge == 0) {
+		if (!newp && !oldp)
+			return v->run;
+		if (oldp && !newp) {
+			if (!pod_available(oldp, p->min_ready, p->now, &p->wait_ms)) {
+				/* not available anyway: replaced at once */
+				delete_pod(&p->x, oldp);
+				return 1;
+			}
+			cand[(*nc)++] = v;
+			return 0;
+		}
+		return newp && !pod_available(newp, p->min_ready, p->now, &p->wait_ms);
+	}
+	if (oldp && newp)
+		return 1; /* surging: the old goes once the new is available */
+	if (oldp && v->run) {
+		if (!pod_available(oldp, p->min_ready, p->now, &p->wait_ms))
+			return create_pod(&p->x, v->name) == 0;
+		cand[(*nc)++] = v;
+	}
+	return 0;
+}
+
+/* Rolling update: candidates (nodes with an old available pod only) are replaced
+ * while the budget (maxUnavailable, or maxSurge with surge) minus the busy nodes
+ * lasts. */
+static void rolling_update(struct ds_pass *p)
+{
+	int busy = 0;
+	struct node_view **cand = mk_malloc0((p->nn + 1) * sizeof(*cand));
+	size_t nc = 0;
+	for (size_t i = 0; i < p->nn; i++) {
+		struct node_view *v = &p->nv[i];
+		if (v->run || v->cont)
+			busy += rolling_node(p, v, cand, &nc);
+	}
+	int budget = (p->max_surge == 0 ? p->max_unavail : p->max_surge) - busy;
+	for (size_t c = 0; c < nc && budget > 0; c++) {
+		struct node_view *v = cand[c];
+		if (p->max_surge == 0) {
+			for (size_t k = 0; k < v->n; k++)
+				delete_pod(&p->x, v->pods[k]->json);
+		} else if (create_pod(&p->x, v->name) < 0) {
+			continue;
+		}
+		budget--;
+	}
+	free(cand);
+}
+
+/* Status, from what the cache showed at the start. */
+static void status_count(struct ds_pass *p, struct ds_counts *cnt)
+{
+	for (size_t i = 0; i < p->nn; i++) {
+		struct node_view *v = &p->nv[i];
+		if (v->run)
+			cnt->desired++;
+		if (v->n == 0)
+			continue;
+		if (!v->run) {
+			cnt->misscheduled++;
+			continue;
+		}
+		cnt->current++;
+		const cJSON *pod = v->pods[0]->json; /* the oldest, as upstream counts */
+		if (!strcmp(pod_hash(pod), p->x.hash))
+			cnt->updated++;
+		if (mk_controller_pod_ready(pod))
+			cnt->ready++;
+		if (pod_available(pod, p->min_ready, p->now, &p->wait_ms))
+			cnt->available++;
+	}
+}
+
+static void pass_release(struct ds_pass *p)
+{
+	for (size_t i = 0; i < p->nn; i++) {
+		for (size_t k = 0; k < p->nv[i].n; k++)
+			mk_object_unref(p->nv[i].pods[k]);
+		free(p->nv[i].pods);
+	}
+	free(p->nv);
+	mk_object_list_free(p->pods, p->np);
+}
+
 int ds_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *dso = mk_informer_get(ctl->inf[CTL_DS], key);
@@ -520,244 +796,32 @@ int ds_sync(struct mk_controllers *ctl, const char *key)
 	mk_controller_template_hash(mk_json_get(ds, "spec.template"),
 				    (uint32_t)json_int(ds, "status.collisionCount", 0), hash);
 	_cleanup_cjson_ cJSON *spec = daemon_pod_spec(ds);
-	struct ds_ctx x = { .ctl = ctl, .ds = ds, .spec = spec, .hash = hash };
-	int min_ready = json_int(ds, "spec.minReadySeconds", 0);
-	time_t now = time(NULL);
-	uint64_t wait_ms = 0;
+	struct ds_pass p = {
+		.x = { .ctl = ctl, .ds = ds, .spec = spec, .hash = hash },
+		.ds = ds,
+		.sel = sel,
+		.min_ready = json_int(ds, "spec.minReadySeconds", 0),
+		.now = time(NULL),
+	};
+	struct mk_object **nodes;
+	p.nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
+	pods_claim(&p);
+	nodes_view(&p, nodes);
+	strategy_read(&p);
+	nodes_reconcile(&p);
+	if (p.rolling)
+		rolling_update(&p);
 
-	struct mk_object **nodes, **owned, **orphans;
-	size_t nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
-	size_t no = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl",
-					 mk_json_get_string(ds, "metadata.uid"), &owned);
-	size_t nor = mk_informer_by_index(ctl->inf[CTL_PODS], "orphan",
-					  mk_json_get_string(ds, "metadata.namespace"), &orphans);
-	/* ours: owned pods still matching the selector (the others are released) and
-	 * live orphans that match (adopted) */
-	struct mk_object **pods = mk_malloc0((no + nor + 1) * sizeof(*pods));
-	size_t np = 0;
-	for (size_t k = 0; k < no; k++) {
-		if (mk_label_selector_matches(sel, mk_json_get(owned[k]->json, "metadata.labels")))
-			pods[np++] = mk_object_ref(owned[k]);
-		else
-			set_owner(&x, owned[k]->json, false);
-	}
-	for (size_t k = 0; k < nor; k++) {
-		const cJSON *p = orphans[k]->json;
-		if (!has_deletion(p) && !pod_finished(p) &&
-		    mk_label_selector_matches(sel, mk_json_get(p, "metadata.labels")) &&
-		    set_owner(&x, p, true) > 0)
-			pods[np++] = mk_object_ref(orphans[k]);
-	}
-	mk_object_list_free(owned, no);
-	mk_object_list_free(orphans, nor);
-	/* pods by node: the node of each pod (index, -1 none), counted, then filed */
-	struct node_view *nv = mk_malloc0((nn + 1) * sizeof(*nv));
-	long *node_of = mk_malloc0((np + 1) * sizeof(*node_of));
-	struct mk_hmap by_name;
-	mk_hmap_init(&by_name);
-	for (size_t i = 0; i < nn; i++) {
-		nv[i].name = mk_json_get_string(nodes[i]->json, "metadata.name");
-		nv[i].run = mk_controller_daemon_should_run(spec, nodes[i]->json, &nv[i].cont);
-		if (nv[i].name)
-			mk_hmap_put(&by_name, nv[i].name, &nv[i]);
-	}
-	size_t *count = mk_malloc0((nn + 1) * sizeof(*count));
-	for (size_t k = 0; k < np; k++) {
-		const char *tn = target_node(pods[k]->json);
-		struct node_view *v = tn ? mk_hmap_get(&by_name, tn) : NULL;
-		node_of[k] = v ? v - nv : -1;
-		if (v)
-			count[v - nv]++;
-	}
-	for (size_t i = 0; i < nn; i++)
-		nv[i].pods = mk_malloc0((count[i] + 1) * sizeof(*nv[i].pods));
-	free(count);
-	mk_hmap_release(&by_name, NULL);
-	for (size_t k = 0; k < np; k++) {
-		const cJSON *p = pods[k]->json;
-		if (node_of[k] < 0) {
-			/* for a node that does not exist (any more): it can never run there */
-			if (pod_live(ctl, p))
-				delete_pod(&x, p);
-			continue;
-		}
-		struct node_view *v = &nv[node_of[k]];
-		if (!pod_live(ctl, p))
-			continue; /* terminating: its node gets the replacement already */
-		if (pod_finished(p))
-			delete_pod(&x, p); /* a failed daemon pod is deleted and so replaced */
-		else
-			v->pods[v->n++] = mk_object_ref(pods[k]);
-	}
-	free(node_of);
-
-	/* ---- per node: create missing, delete extra or misplaced ---- */
-	const char *stype = mk_json_get_string(ds, "spec.updateStrategy.type");
-	bool rolling = !stype || !strcmp(stype, "RollingUpdate");
-	int desired = 0;
-	for (size_t i = 0; i < nn; i++)
-		desired += nv[i].run;
-	const cJSON *ru = mk_json_get(ds, "spec.updateStrategy.rollingUpdate");
-	int max_surge = rolling ? mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxSurge"),
-							      desired, true, 0) : 0;
-	int max_unavail = mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxUnavailable"),
-						       desired, true, 0);
-	if (max_surge < 0)
-		max_surge = 0;
-	if (max_unavail < 0)
-		max_unavail = 0;
-	if (max_surge == 0 && max_unavail == 0)
-		max_unavail = 1;
-
-	for (size_t i = 0; i < nn; i++) {
-		struct node_view *v = &nv[i];
-		if (v->n > 1)
-			qsort(v->pods, v->n, sizeof(*v->pods), cmp_oldest);
-		if (!v->cont) {
-			for (size_t k = 0; k < v->n; k++) {
-				delete_pod(&x, v->pods[k]->json);
-				mk_object_unref(v->pods[k]);
-			}
-			v->n = 0;
-			continue;
-		}
-		if (v->n == 0) {
-			/* (the new pod is counted on the next sync, from the cache) */
-			if (v->run)
-				create_pod(&x, v->name);
-			continue;
-		}
-		if (v->n == 1)
-			continue;
-		/* several: without surge, the oldest only (upstream's podsShouldBeOnNode);
-		 * with surge, the oldest available new pod alone, or, while no new one is
-		 * available yet, the oldest new beside the oldest old; with no new pod,
-		 * the oldest */
-		long keep_new = -1, keep_old = -1, avail_new = -1;
-		for (size_t k = 0; k < v->n; k++) {
-			const cJSON *p = v->pods[k]->json;
-			bool is_new = !strcmp(pod_hash(p), hash);
-			if (is_new && keep_new < 0)
-				keep_new = (long)k;
-			if (is_new && avail_new < 0 && pod_available(p, min_ready, now, &wait_ms))
-				avail_new = (long)k;
-			if (!is_new && keep_old < 0)
-				keep_old = (long)k;
-		}
-		if (max_surge == 0) {
-			keep_new = -1;
-			keep_old = 0; /* index 0: the oldest, new or old */
-		} else if (avail_new >= 0) {
-			keep_new = avail_new;
-			keep_old = -1;
-		} else if (keep_new < 0) {
-			keep_old = 0;
-		}
-		size_t w = 0;
-		for (size_t k = 0; k < v->n; k++) {
-			if ((long)k == keep_new || (long)k == keep_old) {
-				v->pods[w++] = v->pods[k];
-				continue;
-			}
-			delete_pod(&x, v->pods[k]->json);
-			mk_object_unref(v->pods[k]);
-		}
-		v->n = w;
-	}
-
-	/* ---- rolling update ---- */
-	if (rolling) {
-		int busy = 0; /* nodes already without an available pod / already surging */
-		struct node_view **cand = mk_malloc0((nn + 1) * sizeof(*cand));
-		size_t nc = 0;
-		for (size_t i = 0; i < nn; i++) {
-			struct node_view *v = &nv[i];
-			if (!v->run && !v->cont)
-				continue;
-			const cJSON *newp = NULL, *oldp = NULL;
-			for (size_t k = 0; k < v->n; k++) {
-				const cJSON *p = v->pods[k]->json;
-				if (!strcmp(pod_hash(p), hash))
-					newp = newp ? newp : p;
-				else
-					oldp = oldp ? oldp : p;
-			}
-			if (max_surge == 0) {
-				if (!newp && !oldp) {
-					busy += v->run;
-				} else if (oldp && !newp) {
-					if (!pod_available(oldp, min_ready, now, &wait_ms)) {
-						/* not available anyway: replaced at once */
-						delete_pod(&x, oldp);
-						busy++;
-					} else {
-						cand[nc++] = v;
-					}
-				} else if (newp && !pod_available(newp, min_ready, now, &wait_ms)) {
-					busy++;
-				}
-			} else {
-				if (oldp && newp) {
-					busy++; /* surging: the old goes once the new is available */
-				} else if (oldp && v->run) {
-					if (!pod_available(oldp, min_ready, now, &wait_ms)) {
-						if (create_pod(&x, v->name) == 0)
-							busy++;
-					} else {
-						cand[nc++] = v;
-					}
-				}
-			}
-		}
-		int budget = (max_surge == 0 ? max_unavail : max_surge) - busy;
-		for (size_t c = 0; c < nc && budget > 0; c++) {
-			struct node_view *v = cand[c];
-			if (max_surge == 0) {
-				for (size_t k = 0; k < v->n; k++)
-					delete_pod(&x, v->pods[k]->json);
-			} else if (create_pod(&x, v->name) < 0) {
-				continue;
-			}
-			budget--;
-		}
-		free(cand);
-	}
-
-	/* ---- status, from what the cache showed at the start ---- */
 	struct ds_counts cnt = { 0 };
-	for (size_t i = 0; i < nn; i++) {
-		struct node_view *v = &nv[i];
-		if (v->run)
-			cnt.desired++;
-		if (v->n == 0)
-			continue;
-		if (!v->run) {
-			cnt.misscheduled++;
-			continue;
-		}
-		cnt.current++;
-		const cJSON *p = v->pods[0]->json; /* the oldest, as upstream counts */
-		if (!strcmp(pod_hash(p), hash))
-			cnt.updated++;
-		if (mk_controller_pod_ready(p))
-			cnt.ready++;
-		if (pod_available(p, min_ready, now, &wait_ms))
-			cnt.available++;
-	}
-	int ret = x.failed ? -1 : 0;
+	status_count(&p, &cnt);
+	int ret = p.x.failed ? -1 : 0;
 	if (write_status(ctl, ds, &cnt) < 0)
 		ret = -1;
-	if (wait_ms)
-		mk_workqueue_add_after(ctl->ds.q, key, wait_ms);
+	if (p.wait_ms)
+		mk_workqueue_add_after(ctl->ds.q, key, p.wait_ms);
 
-	for (size_t i = 0; i < nn; i++) {
-		for (size_t k = 0; k < nv[i].n; k++)
-			mk_object_unref(nv[i].pods[k]);
-		free(nv[i].pods);
-	}
-	free(nv);
-	mk_object_list_free(pods, np);
-	mk_object_list_free(nodes, nn);
+	pass_release(&p);
+	mk_object_list_free(nodes, p.nn);
 	mk_label_selector_free(sel);
 	mk_object_unref(dso);
 	return ret;

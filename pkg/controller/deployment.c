@@ -158,6 +158,17 @@ static void replace_ref(struct mk_object **slot, const cJSON *obj)
 	*slot = o;
 }
 
+/* The annotations every replica set of d carries: the desired replicas and the most
+ * the surge allows. */
+static void replica_annotations_add(struct dctx *x, cJSON *ann)
+{
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%d", x->replicas);
+	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/desired-replicas", buf);
+	snprintf(buf, sizeof(buf), "%d", x->replicas + x->max_surge);
+	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/max-replicas", buf);
+}
+
 /* Sets rs.spec.replicas (and the desired/max-replicas annotations). */
 static int scale_rs(struct dctx *x, struct mk_object **rs, int to)
 {
@@ -166,12 +177,8 @@ static int scale_rs(struct dctx *x, struct mk_object **rs, int to)
 	if (from == to && dr && atoi(dr) == x->replicas)
 		return 0;
 	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
-	cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
-	char buf[16];
-	snprintf(buf, sizeof(buf), "%d", x->replicas);
-	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/desired-replicas", buf);
-	snprintf(buf, sizeof(buf), "%d", x->replicas + x->max_surge);
-	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/max-replicas", buf);
+	replica_annotations_add(x, cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
+							   "annotations"));
 	cJSON_AddNumberToObject(cJSON_AddObjectToObject(patch, "spec"), "replicas", to);
 	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns,
 					     mk_json_get_string((*rs)->json, "metadata.name"), NULL);
@@ -205,29 +212,27 @@ static int set_annotation(struct mk_controllers *ctl, const char *path, struct m
 
 /* ---- new replica set ---------------------------------------------------------------- */
 
-static int create_new_rs(struct dctx *x, int revision, uint32_t collisions)
+/* Initial size of a new replica set: as many as the surge allows (rolling), none
+ * while old pods run (recreate). */
+static int new_rs_size(struct dctx *x)
 {
-	const cJSON *d = x->d;
-	char hash[11];
-	_cleanup_cjson_ cJSON *norm = template_of(d);
-	mk_controller_template_hash(norm, collisions, hash);
-	_cleanup_free_ char *rsname = mk_strdup_printf("%s-%s", x->name, hash);
-
-	/* initial size: as many as the surge allows (rolling), none while old pods run (recreate) */
-	int old_total = 0, want;
+	int old_total = 0;
 	for (size_t i = 0; i < x->nold; i++)
 		old_total += rs_replicas(x->old[i]->json);
-	const char *strategy = mk_json_get_string(d, "spec.strategy.type");
-	if (strategy && !strcmp(strategy, "Recreate")) {
-		want = old_total ? 0 : x->replicas;
-	} else {
-		int max_total = x->replicas + x->max_surge;
-		want = old_total >= max_total ? 0 : max_total - old_total;
-		if (want > x->replicas)
-			want = x->replicas;
-	}
+	const char *strategy = mk_json_get_string(x->d, "spec.strategy.type");
+	if (strategy && !strcmp(strategy, "Recreate"))
+		return old_total ? 0 : x->replicas;
+	int max_total = x->replicas + x->max_surge;
+	int want = old_total >= max_total ? 0 : max_total - old_total;
+	return want > x->replicas ? x->replicas : want;
+}
 
-	_cleanup_cjson_ cJSON *rs = cJSON_CreateObject();
+/* The replica set of d's template: the template and selector with the hash label,
+ * the revision and replica annotations, d as its controller. */
+static cJSON *new_rs_build(struct dctx *x, const char *rsname, const char *hash, int revision, int want)
+{
+	const cJSON *d = x->d;
+	cJSON *rs = cJSON_CreateObject();
 	cJSON_AddStringToObject(rs, "apiVersion", "apps/v1");
 	cJSON_AddStringToObject(rs, "kind", "ReplicaSet");
 	cJSON *md = cJSON_AddObjectToObject(rs, "metadata");
@@ -241,10 +246,7 @@ static int create_new_rs(struct dctx *x, int revision, uint32_t collisions)
 	char buf[16];
 	snprintf(buf, sizeof(buf), "%d", revision);
 	cJSON_AddStringToObject(ann, REV, buf);
-	snprintf(buf, sizeof(buf), "%d", x->replicas);
-	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/desired-replicas", buf);
-	snprintf(buf, sizeof(buf), "%d", x->replicas + x->max_surge);
-	cJSON_AddStringToObject(ann, "deployment.kubernetes.io/max-replicas", buf);
+	replica_annotations_add(x, ann);
 	const char *cause = annotation(d, "kubernetes.io/change-cause");
 	if (cause)
 		cJSON_AddStringToObject(ann, "kubernetes.io/change-cause", cause);
@@ -259,6 +261,20 @@ static int create_new_rs(struct dctx *x, int revision, uint32_t collisions)
 	mk_json_set_string(mk_json_ensure_object(sel, "matchLabels"), HASH_LABEL, hash);
 	cJSON_AddItemToObject(spec, "selector", sel);
 	cJSON_AddItemToObject(spec, "template", tmpl);
+	return rs;
+}
+
+/* 0 created (or found ours), -1 failed, -2 the name is taken by another template
+ * (a hash collision: collisionCount goes up). */
+static int create_new_rs(struct dctx *x, int revision, uint32_t collisions)
+{
+	const cJSON *d = x->d;
+	char hash[11];
+	_cleanup_cjson_ cJSON *norm = template_of(d);
+	mk_controller_template_hash(norm, collisions, hash);
+	_cleanup_free_ char *rsname = mk_strdup_printf("%s-%s", x->name, hash);
+	int want = new_rs_size(x);
+	_cleanup_cjson_ cJSON *rs = new_rs_build(x, rsname, hash, revision, want);
 
 	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns, NULL, NULL);
 	_cleanup_cjson_ cJSON *res = NULL;
@@ -432,106 +448,129 @@ static cJSON *condition(const cJSON *cur, const char *type, const char *status, 
 	return c;
 }
 
+/* What the replica sets of a deployment report, summed. */
+struct dcounts {
+	int replicas, updated, ready, available;
+};
+
+/* The Progressing condition of a deployment with a new replica set (complete, timed
+ * out, just created, unchanged or progressing); the deadline is returned, as the
+ * time (ms) to look again. */
+static uint64_t progressing_add(struct dctx *x, cJSON *conds, const struct dcounts *c, bool progress)
+{
+	const cJSON *d = x->d;
+	const char *nrs = mk_json_get_string(x->new_rs->json, "metadata.name");
+	const cJSON *cp = find_condition(d, "Progressing");
+	bool complete = nrs && c->updated == x->replicas && c->replicas == x->replicas &&
+			c->available == x->replicas && rs_replicas(x->new_rs->json) == x->replicas;
+	char msg[512];
+	if (complete) {
+		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has successfully progressed.", nrs);
+		cJSON_AddItemToArray(conds, condition(cp, "Progressing", "True", "NewReplicaSetAvailable",
+						      msg, false));
+		return 0;
+	}
+	if (!nrs)
+		return 0;
+	int deadline = json_int(d, "spec.progressDeadlineSeconds", 600);
+	const char *lu = mk_json_get_string(cp, "lastUpdateTime");
+	time_t since = lu ? mk_time_parse(lu) : -1;
+	const char *cr = mk_json_get_string(cp, "reason");
+	if (!progress && since > 0 && time(NULL) > since + deadline && !paused(d)) {
+		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has timed out progressing.", nrs);
+		cJSON_AddItemToArray(conds, condition(cp, "Progressing", "False",
+						      "ProgressDeadlineExceeded", msg, false));
+	} else if (x->created) {
+		snprintf(msg, sizeof(msg), "Created new replica set \"%s\"", nrs);
+		cJSON_AddItemToArray(conds, condition(cp, "Progressing", "True",
+						      "NewReplicaSetCreated", msg, true));
+	} else if (!progress && cr && cp && strcmp(cr, "NewReplicaSetAvailable")) {
+		/* unchanged: keep the condition as it is */
+		cJSON_AddItemToArray(conds, cJSON_Duplicate(cp, 1));
+	} else {
+		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" is progressing.", nrs);
+		cJSON_AddItemToArray(conds, condition(cp, "Progressing", "True", "ReplicaSetUpdated",
+						      msg, progress));
+	}
+	return (uint64_t)deadline * 1000 + 500;
+}
+
+/* A replica set's ReplicaFailure (a quota refusing its pods) shows on the
+ * deployment too, as upstream's GetReplicaFailures. */
+static void replica_failure_add(struct dctx *x, cJSON *conds)
+{
+	const cJSON *rf = x->new_rs ? find_condition(x->new_rs->json, "ReplicaFailure") : NULL;
+	for (size_t i = 0; !rf && i < x->nold; i++)
+		rf = find_condition(x->old[i]->json, "ReplicaFailure");
+	if (!rf)
+		return;
+	cJSON *c = cJSON_CreateObject();
+	const char *keys[] = { "status", "reason", "message" };
+	const char *lt = mk_json_get_string(rf, "lastTransitionTime");
+	cJSON_AddStringToObject(c, "type", "ReplicaFailure");
+	for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++)
+		cJSON_AddStringToObject(c, keys[k], mk_json_get_string(rf, keys[k]) ?: "");
+	cJSON_AddStringToObject(c, "lastUpdateTime", lt ? lt : "");
+	cJSON_AddStringToObject(c, "lastTransitionTime", lt ? lt : "");
+	cJSON_AddItemToArray(conds, c);
+}
+
+/* Writes s (taken) through /status unless it equals the current status. */
+static int status_write(struct dctx *x, cJSON *s)
+{
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", s);
+	if (cJSON_Compare(s, cJSON_GetObjectItem(x->d, "status"), 1))
+		return 0;
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "deployments", x->ns, x->name, "status");
+	_cleanup_cjson_ cJSON *res = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	/* a merge patch replaces the conditions list as a whole */
+	if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
+		return mk_error_code(err) == 404 ? 0 : -1;
+	mk_informer_assume(x->ctl->inf[CTL_DEPLOY], res);
+	return 0;
+}
+
 static int update_status(struct dctx *x, uint32_t collisions)
 {
 	const cJSON *d = x->d;
 	const cJSON *st = cJSON_GetObjectItem(d, "status");
-	int gen = json_int(d, "metadata.generation", 0);
-	int replicas = sum_status(x, "status.replicas", true);
-	int updated = x->new_rs ? json_int(x->new_rs->json, "status.replicas", 0) : 0;
-	int ready = sum_status(x, "status.readyReplicas", true);
-	int available = sum_status(x, "status.availableReplicas", true);
-	int unavailable = sum_status(x, "spec.replicas", true) - available;
+	struct dcounts c = {
+		.replicas = sum_status(x, "status.replicas", true),
+		.updated = x->new_rs ? json_int(x->new_rs->json, "status.replicas", 0) : 0,
+		.ready = sum_status(x, "status.readyReplicas", true),
+		.available = sum_status(x, "status.availableReplicas", true),
+	};
+	int unavailable = sum_status(x, "spec.replicas", true) - c.available;
 	if (unavailable < 0)
 		unavailable = 0;
-	const char *nrs = x->new_rs ? mk_json_get_string(x->new_rs->json, "metadata.name") : NULL;
 
 	cJSON *s = cJSON_CreateObject();
-	cJSON_AddNumberToObject(s, "observedGeneration", gen);
-	cJSON_AddNumberToObject(s, "replicas", replicas);
-	cJSON_AddNumberToObject(s, "updatedReplicas", updated);
-	cJSON_AddNumberToObject(s, "readyReplicas", ready);
-	cJSON_AddNumberToObject(s, "availableReplicas", available);
+	cJSON_AddNumberToObject(s, "observedGeneration", json_int(d, "metadata.generation", 0));
+	cJSON_AddNumberToObject(s, "replicas", c.replicas);
+	cJSON_AddNumberToObject(s, "updatedReplicas", c.updated);
+	cJSON_AddNumberToObject(s, "readyReplicas", c.ready);
+	cJSON_AddNumberToObject(s, "availableReplicas", c.available);
 	cJSON_AddNumberToObject(s, "unavailableReplicas", unavailable);
 	if (collisions)
 		cJSON_AddNumberToObject(s, "collisionCount", collisions);
-	bool progress = json_int(st, "replicas", -1) != replicas ||
-			json_int(st, "updatedReplicas", -1) != updated ||
-			json_int(st, "readyReplicas", -1) != ready ||
-			json_int(st, "availableReplicas", -1) != available || x->created;
+	bool progress = json_int(st, "replicas", -1) != c.replicas ||
+			json_int(st, "updatedReplicas", -1) != c.updated ||
+			json_int(st, "readyReplicas", -1) != c.ready ||
+			json_int(st, "availableReplicas", -1) != c.available || x->created;
 
 	cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
-	bool avail = available >= x->replicas - x->max_unavailable;
+	bool avail = c.available >= x->replicas - x->max_unavailable;
 	cJSON_AddItemToArray(conds, condition(find_condition(d, "Available"), "Available",
 					      avail ? "True" : "False",
 					      avail ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
 					      avail ? "Deployment has minimum availability."
 						    : "Deployment does not have minimum availability.",
 					      false));
-	const cJSON *cp = find_condition(d, "Progressing");
-	bool complete = nrs && updated == x->replicas && replicas == x->replicas &&
-			available == x->replicas && rs_replicas(x->new_rs->json) == x->replicas;
-	char msg[512];
-	uint64_t requeue = 0;
-	if (complete) {
-		snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has successfully progressed.", nrs);
-		cJSON_AddItemToArray(conds, condition(cp, "Progressing", "True", "NewReplicaSetAvailable",
-						      msg, false));
-	} else if (nrs) {
-		int deadline = json_int(d, "spec.progressDeadlineSeconds", 600);
-		const char *lu = mk_json_get_string(cp, "lastUpdateTime");
-		time_t since = lu ? mk_time_parse(lu) : -1;
-		const char *cr = mk_json_get_string(cp, "reason");
-		if (!progress && since > 0 && time(NULL) > since + deadline &&
-		    !paused(d)) {
-			snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has timed out progressing.", nrs);
-			cJSON_AddItemToArray(conds, condition(cp, "Progressing", "False",
-							      "ProgressDeadlineExceeded", msg, false));
-		} else if (x->created) {
-			snprintf(msg, sizeof(msg), "Created new replica set \"%s\"", nrs);
-			cJSON_AddItemToArray(conds, condition(cp, "Progressing", "True",
-							      "NewReplicaSetCreated", msg, true));
-		} else if (!progress && cr && cp && strcmp(cr, "NewReplicaSetAvailable")) {
-			/* unchanged: keep the condition as it is */
-			cJSON_AddItemToArray(conds, cJSON_Duplicate(cp, 1));
-		} else {
-			snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" is progressing.", nrs);
-			cJSON_AddItemToArray(conds, condition(cp, "Progressing", "True", "ReplicaSetUpdated",
-							      msg, progress));
-		}
-		requeue = (uint64_t)deadline * 1000 + 500;
-	}
-	/* a replica set's ReplicaFailure (a quota refusing its pods) shows on the
-	 * deployment too, as upstream's GetReplicaFailures */
-	const cJSON *rf = x->new_rs ? find_condition(x->new_rs->json, "ReplicaFailure") : NULL;
-	for (size_t i = 0; !rf && i < x->nold; i++)
-		rf = find_condition(x->old[i]->json, "ReplicaFailure");
-	if (rf) {
-		cJSON *c = cJSON_CreateObject();
-		const char *keys[] = { "status", "reason", "message" };
-		const char *lt = mk_json_get_string(rf, "lastTransitionTime");
-		cJSON_AddStringToObject(c, "type", "ReplicaFailure");
-		for (size_t k = 0; k < MK_ARRAY_SIZE(keys); k++)
-			cJSON_AddStringToObject(c, keys[k], mk_json_get_string(rf, keys[k]) ?: "");
-		cJSON_AddStringToObject(c, "lastUpdateTime", lt ? lt : "");
-		cJSON_AddStringToObject(c, "lastTransitionTime", lt ? lt : "");
-		cJSON_AddItemToArray(conds, c);
-	}
-	int ret = 0;
-	if (cJSON_Compare(s, st, 1)) {
-		cJSON_Delete(s);
-	} else {
-		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
-		cJSON_AddItemToObject(patch, "status", s);
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "deployments", x->ns, x->name, "status");
-		_cleanup_cjson_ cJSON *res = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
-		/* a merge patch replaces the conditions list as a whole */
-		if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
-			ret = mk_error_code(err) == 404 ? 0 : -1;
-		else
-			mk_informer_assume(x->ctl->inf[CTL_DEPLOY], res);
-	}
+	uint64_t requeue = x->new_rs ? progressing_add(x, conds, &c, progress) : 0;
+	replica_failure_add(x, conds);
+	int ret = status_write(x, s);
 	if (requeue) {
 		_cleanup_free_ char *key = mk_strdup_printf("%s/%s", x->ns, x->name);
 		mk_workqueue_add_after(x->ctl->deploy.q, key, requeue);
@@ -547,47 +586,61 @@ static void dctx_release(struct dctx *x)
 	mk_object_list_free(x->old, x->nold);
 }
 
-int deploy_sync(struct mk_controllers *ctl, const char *key)
+/* spec.replicas and spec.strategy (maxSurge, maxUnavailable: at least one non-zero);
+ * true for Recreate. */
+static bool strategy_read(struct dctx *x)
 {
-	struct mk_object *dobj = mk_informer_get(ctl->inf[CTL_DEPLOY], key);
-	if (!dobj)
-		return 0;
-	const cJSON *d = dobj->json;
-	struct dctx x = { .ctl = ctl, .d = d };
-	x.ns = mk_json_get_string(d, "metadata.namespace");
-	x.name = mk_json_get_string(d, "metadata.name");
-	x.replicas = json_int(d, "spec.replicas", 1);
+	const cJSON *d = x->d;
+	x->replicas = json_int(d, "spec.replicas", 1);
 	const cJSON *ru = mk_json_get(d, "spec.strategy.rollingUpdate");
 	const char *stype = mk_json_get_string(d, "spec.strategy.type");
-	bool is_recreate = stype && !strcmp(stype, "Recreate");
-	if (!is_recreate) {
-		x.max_surge = mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxSurge"), x.replicas,
-							   true, 25);
-		x.max_unavailable = mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxUnavailable"),
-								 x.replicas, false, 25);
-		if (x.max_surge < 0)
-			x.max_surge = 0;
-		if (x.max_unavailable < 0)
-			x.max_unavailable = 0;
-		if (x.max_unavailable > x.replicas)
-			x.max_unavailable = x.replicas;
-		if (!x.max_surge && !x.max_unavailable)
-			x.max_unavailable = 1;
-	}
-	int ret = 0;
-	struct mk_label_selector *sel = NULL;
-	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_label_selector_from_json(mk_json_get(d, "spec.selector"), &sel, &err) < 0 ||
-	    mk_label_selector_empty(sel)) {
-		mk_label_selector_free(sel);
-		mk_object_unref(dobj);
-		return 0;
-	}
+	if (stype && !strcmp(stype, "Recreate"))
+		return true;
+	x->max_surge = mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxSurge"), x->replicas,
+						    true, 25);
+	x->max_unavailable = mk_controller_int_or_percent(cJSON_GetObjectItem(ru, "maxUnavailable"),
+							  x->replicas, false, 25);
+	if (x->max_surge < 0)
+		x->max_surge = 0;
+	if (x->max_unavailable < 0)
+		x->max_unavailable = 0;
+	if (x->max_unavailable > x->replicas)
+		x->max_unavailable = x->replicas;
+	if (!x->max_surge && !x->max_unavailable)
+		x->max_unavailable = 1;
+	return false;
+}
 
-	/* the replica sets it controls, adopting matching orphans */
+/* Makes d the controller of the orphan rs; the patched rs (a ref), or NULL. */
+static struct mk_object *rs_adopt(struct dctx *x, const cJSON *rs)
+{
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	cJSON *ref = controller_ref_new(x->d);
+	mk_json_set_string(ref, "apiVersion", "apps/v1");
+	mk_json_set_string(ref, "kind", "Deployment");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(patch, "metadata"),
+						    "ownerReferences"), ref);
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns,
+					     mk_json_get_string(rs, "metadata.name"), NULL);
+	_cleanup_cjson_ cJSON *res = NULL;
+	_cleanup_error_ struct mk_error *e = NULL;
+	if (mk_client_patch(x->ctl->c, path, "application/strategic-merge-patch+json", patch, &res, &e) < 0)
+		return NULL;
+	mk_informer_assume(x->ctl->inf[CTL_RS], res);
+	struct mk_object *o = NULL;
+	replace_ref(&o, res);
+	return o;
+}
+
+/* The replica sets d controls, adopting matching orphans (not while d is being
+ * deleted), split into the new one (the newest matching the template if there are
+ * several) and the old ones; the highest old revision is returned. */
+static int rs_claim(struct dctx *x, const struct mk_label_selector *sel)
+{
+	struct mk_controllers *ctl = x->ctl;
 	struct mk_object **owned, **orph;
-	size_t no = mk_informer_by_index(ctl->inf[CTL_RS], "ctl", mk_json_get_string(d, "metadata.uid"), &owned);
-	size_t nor = has_deletion(d) ? 0 : mk_informer_by_index(ctl->inf[CTL_RS], "orphan", x.ns, &orph);
+	size_t no = mk_informer_by_index(ctl->inf[CTL_RS], "ctl", mk_json_get_string(x->d, "metadata.uid"), &owned);
+	size_t nor = has_deletion(x->d) ? 0 : mk_informer_by_index(ctl->inf[CTL_RS], "orphan", x->ns, &orph);
 	struct mk_object **all = mk_malloc0((no + nor + 1) * sizeof(*all));
 	size_t na = 0;
 	for (size_t i = 0; i < no; i++)
@@ -597,102 +650,120 @@ int deploy_sync(struct mk_controllers *ctl, const char *key)
 		const cJSON *rs = orph[i]->json;
 		if (has_deletion(rs) || !mk_label_selector_matches(sel, mk_json_get(rs, "metadata.labels")))
 			continue;
-		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
-		cJSON *ref = controller_ref_new(d);
-		mk_json_set_string(ref, "apiVersion", "apps/v1");
-		mk_json_set_string(ref, "kind", "Deployment");
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(patch, "metadata"),
-							    "ownerReferences"), ref);
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x.ns,
-						     mk_json_get_string(rs, "metadata.name"), NULL);
-		_cleanup_cjson_ cJSON *res = NULL;
-		_cleanup_error_ struct mk_error *e = NULL;
-		if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, &res, &e) == 0) {
-			mk_informer_assume(ctl->inf[CTL_RS], res);
-			struct mk_object *o = NULL;
-			replace_ref(&o, res);
+		struct mk_object *o = rs_adopt(x, rs);
+		if (o)
 			all[na++] = o;
-		}
 	}
 	mk_object_list_free(owned, no);
 	if (nor)
 		mk_object_list_free(orph, nor);
-	mk_label_selector_free(sel);
 
-	/* split new / old; newest matching template wins if there are several */
-	x.old = mk_malloc0((na + 1) * sizeof(*x.old));
-	int max_old_rev = 0;
+	x->old = mk_malloc0((na + 1) * sizeof(*x->old));
 	for (size_t i = 0; i < na; i++) {
-		if (!x.new_rs && template_matches(all[i]->json, d))
-			x.new_rs = all[i];
+		if (!x->new_rs && template_matches(all[i]->json, x->d))
+			x->new_rs = all[i];
 		else
-			x.old[x.nold++] = all[i];
+			x->old[x->nold++] = all[i];
 	}
 	free(all);
-	for (size_t i = 0; i < x.nold; i++) {
-		int r = revision_of(x.old[i]->json);
+	int max_old_rev = 0;
+	for (size_t i = 0; i < x->nold; i++) {
+		int r = revision_of(x->old[i]->json);
 		if (r > max_old_rev)
 			max_old_rev = r;
 	}
+	return max_old_rev;
+}
+
+/* The new replica set, created when missing (0, -1, -2 as create_new_rs); a
+ * template that comes back (rollback) becomes the newest revision. */
+static int new_rs_ensure(struct dctx *x, int max_old_rev, uint32_t collisions)
+{
+	if (!x->new_rs)
+		return create_new_rs(x, max_old_rev + 1, collisions);
+	if (revision_of(x->new_rs->json) > max_old_rev)
+		return 0;
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%d", max_old_rev + 1);
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x->ns,
+					     mk_json_get_string(x->new_rs->json, "metadata.name"), NULL);
+	if (set_annotation(x->ctl, path, x->ctl->inf[CTL_RS], REV, buf) < 0)
+		return -1;
+	struct mk_object *o = mk_informer_get(x->ctl->inf[CTL_RS], x->new_rs->key);
+	if (o) {
+		mk_object_unref(x->new_rs);
+		x->new_rs = o;
+	}
+	return 0;
+}
+
+/* The deployment carries its new replica set's revision. */
+static int revision_annotate(struct dctx *x)
+{
+	char rev[16];
+	snprintf(rev, sizeof(rev), "%d", revision_of(x->new_rs->json));
+	const char *drev = annotation(x->d, REV);
+	if (drev && !strcmp(drev, rev))
+		return 0;
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "deployments", x->ns, x->name, NULL);
+	return set_annotation(x->ctl, path, NULL, REV, rev);
+}
+
+/* The rollout step: paused, only scaling of the current replica set; else the
+ * strategy, then the old replica sets past the history limit go. */
+static int rollout(struct dctx *x, bool is_recreate)
+{
+	if (paused(x->d)) {
+		if (rs_replicas(x->new_rs->json) != x->replicas && x->nold == 0)
+			return scale_rs(x, &x->new_rs, x->replicas) < 0 ? -1 : 0;
+		return 0;
+	}
+	int r = is_recreate ? recreate(x) : rolling(x);
+	cleanup_history(x);
+	return r < 0 ? -1 : 0;
+}
+
+int deploy_sync(struct mk_controllers *ctl, const char *key)
+{
+	struct mk_object *dobj = mk_informer_get(ctl->inf[CTL_DEPLOY], key);
+	if (!dobj)
+		return 0;
+	const cJSON *d = dobj->json;
+	struct dctx x = { .ctl = ctl, .d = d };
+	x.ns = mk_json_get_string(d, "metadata.namespace");
+	x.name = mk_json_get_string(d, "metadata.name");
+	bool is_recreate = strategy_read(&x);
+	struct mk_label_selector *sel = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_label_selector_from_json(mk_json_get(d, "spec.selector"), &sel, &err) < 0 ||
+	    mk_label_selector_empty(sel)) {
+		mk_label_selector_free(sel);
+		mk_object_unref(dobj);
+		return 0;
+	}
+	int max_old_rev = rs_claim(&x, sel);
+	mk_label_selector_free(sel);
 	uint32_t collisions = (uint32_t)json_int(d, "status.collisionCount", 0);
 
-	if (has_deletion(d)) {
+	int ret = 0;
+	if (has_deletion(d) || (!x.new_rs && paused(d))) {
 		ret = update_status(&x, collisions);
 		goto out;
 	}
-	if (!x.new_rs) {
-		if (paused(d)) {
-			ret = update_status(&x, collisions);
-			goto out;
-		}
-		int r = create_new_rs(&x, max_old_rev + 1, collisions);
-		if (r == -2) {
-			collisions++;
-			update_status(&x, collisions);
-			ret = -1;
-			goto out;
-		}
-		if (r < 0) {
-			ret = -1;
-			goto out;
-		}
-	} else if (revision_of(x.new_rs->json) <= max_old_rev) {
-		/* a template that comes back (rollback) becomes the newest revision */
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%d", max_old_rev + 1);
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "replicasets", x.ns,
-						     mk_json_get_string(x.new_rs->json, "metadata.name"), NULL);
-		if (set_annotation(ctl, path, ctl->inf[CTL_RS], REV, buf) < 0) {
-			ret = -1;
-			goto out;
-		}
-		struct mk_object *o = mk_informer_get(ctl->inf[CTL_RS], x.new_rs->key);
-		if (o) {
-			mk_object_unref(x.new_rs);
-			x.new_rs = o;
-		}
+	int r = new_rs_ensure(&x, max_old_rev, collisions);
+	if (r == -2) {
+		update_status(&x, collisions + 1);
+		ret = -1;
+		goto out;
 	}
-	/* the deployment carries its new replica set's revision */
-	char rev[16];
-	snprintf(rev, sizeof(rev), "%d", revision_of(x.new_rs->json));
-	const char *drev = annotation(d, REV);
-	if (!drev || strcmp(drev, rev)) {
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "deployments", x.ns, x.name, NULL);
-		if (set_annotation(ctl, path, NULL, REV, rev) < 0)
-			ret = -1;
+	if (r < 0) {
+		ret = -1;
+		goto out;
 	}
-
-	if (paused(d)) {
-		/* paused: only scaling of the current replica set */
-		if (rs_replicas(x.new_rs->json) != x.replicas && x.nold == 0 &&
-		    scale_rs(&x, &x.new_rs, x.replicas) < 0)
-			ret = -1;
-	} else {
-		int r = is_recreate ? recreate(&x) : rolling(&x);
-		if (r < 0)
-			ret = -1;
-		cleanup_history(&x);
-	}
+	if (revision_annotate(&x) < 0)
+		ret = -1;
+	if (rollout(&x, is_recreate) < 0)
+		ret = -1;
 	if (update_status(&x, collisions) < 0)
 		ret = -1;
 out:

@@ -13,7 +13,7 @@ static void on_svc(const struct mk_object *old, const struct mk_object *new, voi
 	mk_workqueue_add(ctl->ep.q, (new ? new : old)->key);
 }
 
-static void enqueue_services_for(struct mk_controllers *ctl, const cJSON *pod)
+void svc_enqueue_selecting(struct mk_controllers *ctl, const cJSON *pod, struct mk_workqueue *q)
 {
 	struct mk_object **svcs;
 	size_t n = mk_informer_by_index(ctl->inf[CTL_SVC], "ns",
@@ -22,7 +22,7 @@ static void enqueue_services_for(struct mk_controllers *ctl, const cJSON *pod)
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *sel = mk_json_get(svcs[i]->json, "spec.selector");
 		if (cJSON_GetArraySize(sel) > 0 && labels_match_map(sel, labels))
-			mk_workqueue_add(ctl->ep.q, svcs[i]->key);
+			mk_workqueue_add(q, svcs[i]->key);
 	}
 	mk_object_list_free(svcs, n);
 }
@@ -44,9 +44,9 @@ static void on_pod(const struct mk_object *old, const struct mk_object *new, voi
 	if (old && new && !pod_relevant_change(old->json, new->json))
 		return;
 	if (old)
-		enqueue_services_for(ctl, old->json);
+		svc_enqueue_selecting(ctl, old->json, ctl->ep.q);
 	if (new)
-		enqueue_services_for(ctl, new->json);
+		svc_enqueue_selecting(ctl, new->json, ctl->ep.q);
 }
 
 static void on_ep(const struct mk_object *old, const struct mk_object *new, void *ud)
@@ -144,69 +144,55 @@ static cJSON *sorted(cJSON *arr)
 	return arr;
 }
 
-static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
+/* The pod's address under svc: its IP, its own DNS name under the service
+ * (hostname.subdomain, as kube), its node and a reference to it. */
+static cJSON *pod_address(const cJSON *svc, const cJSON *pod, const char *ip)
 {
-	const cJSON *sel = mk_json_get(svc, "spec.selector");
-	bool publish = cJSON_IsTrue(mk_json_get(svc, "spec.publishNotReadyAddresses"));
-	struct subset *subs = NULL;
-	size_t nsub = 0;
+	cJSON *addr = cJSON_CreateObject();
+	cJSON_AddStringToObject(addr, "ip", ip);
+	const char *hn = mk_json_get_string(pod, "spec.hostname");
+	const char *sd = mk_json_get_string(pod, "spec.subdomain");
+	const char *sn = mk_json_get_string(svc, "metadata.name");
+	if (hn && *hn && sd && sn && !strcmp(sd, sn))
+		cJSON_AddStringToObject(addr, "hostname", hn);
+	const char *node = mk_json_get_string(pod, "spec.nodeName");
+	if (node && *node)
+		cJSON_AddStringToObject(addr, "nodeName", node);
+	cJSON *ref = cJSON_AddObjectToObject(addr, "targetRef");
+	cJSON_AddStringToObject(ref, "kind", "Pod");
+	cJSON_AddStringToObject(ref, "namespace", mk_json_get_string(pod, "metadata.namespace"));
+	cJSON_AddStringToObject(ref, "name", mk_json_get_string(pod, "metadata.name"));
+	cJSON_AddStringToObject(ref, "uid", mk_json_get_string(pod, "metadata.uid"));
+	return addr;
+}
 
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *pod = pods[i]->json;
-		const char *ip = mk_json_get_string(pod, "status.podIP");
-		if (!ip || !*ip || !labels_match_map(sel, mk_json_get(pod, "metadata.labels")))
-			continue;
-		if (has_deletion(pod) && !publish)
-			continue;
-		const char *phase = mk_json_get_string(pod, "status.phase");
-		if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
-			continue;
-		cJSON *ports = svc_pod_ports(svc, pod, false);
-		if (!cJSON_GetArraySize(ports) && cJSON_GetArraySize(mk_json_get(svc, "spec.ports"))) {
-			cJSON_Delete(ports);
-			continue;
-		}
-		struct mk_buf kb;
-		mk_buf_init(&kb);
-		mk_json_canonical(ports, &kb);
-		size_t j;
-		for (j = 0; j < nsub; j++)
-			if (!strcmp(subs[j].ports_key, kb.data))
-				break;
-		if (j == nsub) {
-			subs = realloc(subs, (nsub + 1) * sizeof(*subs));
-			if (!subs)
-				abort();
-			subs[j].ports_key = mk_buf_steal(&kb);
-			subs[j].ports = ports;
-			subs[j].ready = cJSON_CreateArray();
-			subs[j].not_ready = cJSON_CreateArray();
-			nsub++;
-		} else {
+/* The subset of ports (taken), found by its canonical form or added. */
+static struct subset *subset_for(struct subset **subs, size_t *nsub, cJSON *ports)
+{
+	struct mk_buf kb;
+	mk_buf_init(&kb);
+	mk_json_canonical(ports, &kb);
+	for (size_t j = 0; j < *nsub; j++)
+		if (!strcmp((*subs)[j].ports_key, kb.data)) {
 			mk_buf_release(&kb);
 			cJSON_Delete(ports);
+			return &(*subs)[j];
 		}
-		cJSON *addr = cJSON_CreateObject();
-		cJSON_AddStringToObject(addr, "ip", ip);
-		/* the pod's own DNS name under the service (hostname.subdomain), as kube */
-		const char *hn = mk_json_get_string(pod, "spec.hostname");
-		const char *sd = mk_json_get_string(pod, "spec.subdomain");
-		const char *sn = mk_json_get_string(svc, "metadata.name");
-		if (hn && *hn && sd && sn && !strcmp(sd, sn))
-			cJSON_AddStringToObject(addr, "hostname", hn);
-		const char *node = mk_json_get_string(pod, "spec.nodeName");
-		if (node && *node)
-			cJSON_AddStringToObject(addr, "nodeName", node);
-		cJSON *ref = cJSON_AddObjectToObject(addr, "targetRef");
-		cJSON_AddStringToObject(ref, "kind", "Pod");
-		cJSON_AddStringToObject(ref, "namespace", mk_json_get_string(pod, "metadata.namespace"));
-		cJSON_AddStringToObject(ref, "name", mk_json_get_string(pod, "metadata.name"));
-		cJSON_AddStringToObject(ref, "uid", mk_json_get_string(pod, "metadata.uid"));
-		cJSON_AddItemToArray(publish || mk_controller_pod_ready(pod) ? subs[j].ready
-									     : subs[j].not_ready,
-				     addr);
-	}
-	/* subsets in a stable order: by their ports */
+	*subs = realloc(*subs, (*nsub + 1) * sizeof(**subs));
+	if (!*subs)
+		abort();
+	struct subset *s = &(*subs)[(*nsub)++];
+	s->ports_key = mk_buf_steal(&kb);
+	s->ports = ports;
+	s->ready = cJSON_CreateArray();
+	s->not_ready = cJSON_CreateArray();
+	return s;
+}
+
+/* The subsets as the API has them, in a stable order (by their ports, addresses by
+ * IP); subs is consumed. */
+static cJSON *subsets_json(struct subset *subs, size_t nsub)
+{
 	for (size_t a = 0; a + 1 < nsub; a++)
 		for (size_t b = a + 1; b < nsub; b++)
 			if (strcmp(subs[a].ports_key, subs[b].ports_key) > 0) {
@@ -234,6 +220,38 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 	}
 	free(subs);
 	return out;
+}
+
+/* The service's subsets from the pods it selects that have an IP and are not
+ * finished (terminating ones only with publishNotReadyAddresses), grouped by the
+ * ports they resolve to. */
+static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
+{
+	const cJSON *sel = mk_json_get(svc, "spec.selector");
+	bool publish = cJSON_IsTrue(mk_json_get(svc, "spec.publishNotReadyAddresses"));
+	struct subset *subs = NULL;
+	size_t nsub = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *pod = pods[i]->json;
+		const char *ip = mk_json_get_string(pod, "status.podIP");
+		if (!ip || !*ip || !labels_match_map(sel, mk_json_get(pod, "metadata.labels")))
+			continue;
+		if (has_deletion(pod) && !publish)
+			continue;
+		const char *phase = mk_json_get_string(pod, "status.phase");
+		if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+			continue;
+		cJSON *ports = svc_pod_ports(svc, pod, false);
+		if (!cJSON_GetArraySize(ports) && cJSON_GetArraySize(mk_json_get(svc, "spec.ports"))) {
+			cJSON_Delete(ports);
+			continue;
+		}
+		struct subset *sub = subset_for(&subs, &nsub, ports);
+		cJSON_AddItemToArray(publish || mk_controller_pod_ready(pod) ? sub->ready : sub->not_ready,
+				     pod_address(svc, pod, ip));
+	}
+	return subsets_json(subs, nsub);
 }
 
 int ep_sync(struct mk_controllers *ctl, const char *key)

@@ -26,22 +26,10 @@ static void on_svc(const struct mk_object *old, const struct mk_object *new, voi
 static void on_pod(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
-	const struct mk_object *objs[] = { old, new };
-	for (size_t k = 0; k < 2; k++) {
-		if (!objs[k])
-			continue;
-		const cJSON *pod = objs[k]->json;
-		struct mk_object **svcs;
-		size_t n = mk_informer_by_index(ctl->inf[CTL_SVC], "ns",
-						mk_json_get_string(pod, "metadata.namespace"), &svcs);
-		const cJSON *labels = mk_json_get(pod, "metadata.labels");
-		for (size_t i = 0; i < n; i++) {
-			const cJSON *sel = mk_json_get(svcs[i]->json, "spec.selector");
-			if (cJSON_GetArraySize(sel) > 0 && labels_match_map(sel, labels))
-				mk_workqueue_add(ctl->slice.q, svcs[i]->key);
-		}
-		mk_object_list_free(svcs, n);
-	}
+	if (old)
+		svc_enqueue_selecting(ctl, old->json, ctl->slice.q);
+	if (new)
+		svc_enqueue_selecting(ctl, new->json, ctl->slice.q);
 }
 
 static void on_slice(const struct mk_object *old, const struct mk_object *new, void *ud)

@@ -157,6 +157,8 @@ int svc_target_port(const cJSON *sp, const cJSON *pod);
  * ports the pod lacks are left out; unnamed ports get "name": "" with
  * empty_names (EndpointSlice) and no name otherwise (Endpoints). */
 cJSON *svc_pod_ports(const cJSON *svc, const cJSON *pod, bool empty_names);
+/* Adds to q the services of pod's namespace whose selector matches its labels. */
+void svc_enqueue_selecting(struct mk_controllers *ctl, const cJSON *pod, struct mk_workqueue *q);
 
 /* rs expectations (replicaset.c), used by handlers */
 void rs_expect_observed(struct mk_controllers *ctl, const char *rs_key, bool add);
@@ -173,6 +175,9 @@ bool has_deletion(const cJSON *obj);
 int json_int(const cJSON *obj, const char *path, int def);
 /* Builds an ownerReference (owned) pointing at owner as controller. */
 cJSON *controller_ref_new(const cJSON *owner);
+/* DELETE of the collection at path with background propagation (dependents go
+ * with their owners); the HTTP status, or -1 when the request failed. */
+long delete_collection(struct mk_controllers *ctl, const char *path);
 /* now as RFC 3339 into buf[32]. */
 void now_rfc3339(char buf[32]);
 

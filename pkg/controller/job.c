@@ -524,6 +524,268 @@ static int cmp_newest_first(const void *a, const void *b)
 	return strcmp(mk_json_get_string(pb, "metadata.name"), mk_json_get_string(pa, "metadata.name"));
 }
 
+/* The state one sync passes between its steps. */
+struct job_pass {
+	struct mk_controllers *ctl;
+	const char *key;
+	const cJSON *job, *spec;
+	struct job_pods p;
+	cJSON *status, *conds; /* the status to write (a copy), its conditions */
+	time_t now;
+	char now_s[32];
+	/* spec */
+	bool indexed, have_c, on_failure, replace_on_failed_only;
+	int completions, parallelism, backoff;
+	/* results: finished pods are kept, so counting them is the record */
+	bool *done; /* indexed: per index, whether a pod of it succeeded */
+	int ndone, succeeded, failed;
+	int ret;
+};
+
+static void spec_read(struct job_pass *x)
+{
+	const cJSON *spec = x->spec;
+	const char *mode = mk_json_get_string(spec, "completionMode");
+	x->indexed = mode && !strcmp(mode, "Indexed");
+	const cJSON *cj = cJSON_GetObjectItem(spec, "completions");
+	x->have_c = cJSON_IsNumber(cj);
+	x->completions = x->have_c ? cj->valueint : 1;
+	x->parallelism = json_int(spec, "parallelism", 1);
+	x->backoff = json_int(spec, "backoffLimit", 6);
+	const char *restart = mk_json_get_string(spec, "template.spec.restartPolicy");
+	x->on_failure = restart && !strcmp(restart, "OnFailure");
+	const char *rp = mk_json_get_string(spec, "podReplacementPolicy");
+	x->replace_on_failed_only = rp && !strcmp(rp, "Failed");
+}
+
+/* The status to write starts as a copy of the current one, with a conditions array. */
+static void status_start(struct job_pass *x)
+{
+	x->status = cJSON_Duplicate(cJSON_GetObjectItem(x->job, "status"), 1);
+	if (!cJSON_IsObject(x->status)) {
+		cJSON_Delete(x->status);
+		x->status = cJSON_CreateObject();
+	}
+	x->conds = cJSON_GetObjectItem(x->status, "conditions");
+	if (!cJSON_IsArray(x->conds)) {
+		x->conds = cJSON_CreateArray();
+		mk_json_set(x->status, "conditions", x->conds);
+	}
+}
+
+/* Succeeded and failed counts (indexed: the succeeded indexes), never below what
+ * was already reported (a pod removed by hand does not undo its result). */
+static void results_count(struct job_pass *x)
+{
+	x->succeeded = x->p.succeeded;
+	x->failed = x->p.failed;
+	if (x->indexed) {
+		x->done = mk_malloc0((size_t)(x->completions > 0 ? x->completions : 1) * sizeof(*x->done));
+		for (size_t i = 0; i < x->p.n; i++) {
+			int ix = pod_index(x->p.all[i]->json, x->completions);
+			if (ix >= 0 && !strcmp(phase_of(x->p.all[i]->json), "Succeeded") && !x->done[ix]) {
+				x->done[ix] = true;
+				x->ndone++;
+			}
+		}
+		x->succeeded = x->ndone;
+	}
+	if (x->succeeded < json_int(x->status, "succeeded", 0) && !x->indexed)
+		x->succeeded = json_int(x->status, "succeeded", 0);
+	if (x->failed < json_int(x->status, "failed", 0))
+		x->failed = json_int(x->status, "failed", 0);
+}
+
+static void pod_delete(struct job_pass *x, const cJSON *pod)
+{
+	if (delete_pod(x->ctl, x->key, x->job, pod) < 0)
+		x->ret = -1;
+}
+
+/* Every active pod deleted; none counted active or ready any more. */
+static void active_stop(struct job_pass *x)
+{
+	for (size_t i = 0; i < x->p.nactive; i++)
+		pod_delete(x, x->p.active[i]);
+	x->p.nactive = 0;
+	x->p.ready = 0;
+}
+
+/* A finished job: what it still runs is stopped, and its TTL applies. */
+static void finished_sync(struct job_pass *x)
+{
+	active_stop(x);
+	time_t fin = ts_at(x->status, "completionTime");
+	if (!fin)
+		fin = ts_at(find_condition(x->job, "Failed"), "lastTransitionTime");
+	if (ttl_delete(x->ctl, x->job, x->key, fin ? fin : x->now) < 0)
+		x->ret = -1;
+}
+
+/* spec.suspend: the pods are stopped and startTime reset, so the deadline counts
+ * from the resume; the Suspended condition follows. true when suspended. */
+static bool suspend_sync(struct job_pass *x)
+{
+	bool was_suspended = cond_true(x->job, "Suspended");
+	if (cJSON_IsTrue(cJSON_GetObjectItem(x->spec, "suspend"))) {
+		active_stop(x);
+		cJSON_DeleteItemFromObject(x->status, "startTime");
+		if (!was_suspended) {
+			set_condition(x->conds, "Suspended", "True", "JobSuspended", "Job suspended", x->now_s);
+			mk_event_record(x->ctl->rec, COMPONENT, x->job, "Normal", "Suspended", "Job suspended");
+		}
+		return true;
+	}
+	if (was_suspended) {
+		set_condition(x->conds, "Suspended", "False", "JobResumed", "Job resumed", x->now_s);
+		mk_event_record(x->ctl->rec, COMPONENT, x->job, "Normal", "Resumed", "Job resumed");
+	}
+	if (!mk_json_get_string(x->status, "startTime"))
+		mk_json_set_string(x->status, "startTime", x->now_s);
+	return false;
+}
+
+/* Failure: a podFailurePolicy FailJob rule, the backoff limit, the deadline (or the
+ * sync to come back when it passes). true when the job failed. */
+static bool failure_sync(struct job_pass *x)
+{
+	const char *fail_reason = NULL, *fail_msg = NULL;
+	if (x->p.fail_job_msg[0]) {
+		fail_reason = "PodFailurePolicy";
+		fail_msg = x->p.fail_job_msg;
+	} else if (x->failed > x->backoff ||
+		   (x->on_failure && (x->backoff == 0 ? x->p.restarts > 0 : x->p.restarts >= x->backoff))) {
+		fail_reason = "BackoffLimitExceeded";
+		fail_msg = "Job has reached the specified backoff limit";
+	}
+	const cJSON *ads = cJSON_GetObjectItem(x->spec, "activeDeadlineSeconds");
+	if (!fail_reason && cJSON_IsNumber(ads)) {
+		time_t start = ts_at(x->status, "startTime");
+		time_t end = start + (time_t)ads->valuedouble;
+		if (start && x->now >= end) {
+			fail_reason = "DeadlineExceeded";
+			fail_msg = "Job was active longer than specified deadline";
+		} else if (start) {
+			mk_workqueue_add_after(x->ctl->job.q, x->key, (uint64_t)(end - x->now) * 1000 + 200);
+		}
+	}
+	if (!fail_reason)
+		return false;
+	active_stop(x);
+	set_condition(x->conds, "FailureTarget", "True", fail_reason, fail_msg, x->now_s);
+	set_condition(x->conds, "Failed", "True", fail_reason, fail_msg, x->now_s);
+	mk_event_record(x->ctl->rec, COMPONENT, x->job, "Warning", fail_reason, "%s", fail_msg);
+	return true;
+}
+
+/* Success: enough completions (without completions: one success and nothing
+ * active). true when the job completed. */
+static bool success_sync(struct job_pass *x)
+{
+	bool complete = x->indexed  ? x->ndone >= x->completions
+			: x->have_c ? x->succeeded >= x->completions
+				    : x->succeeded > 0 && x->p.nactive == 0;
+	if (!complete)
+		return false;
+	active_stop(x);
+	set_condition(x->conds, "SuccessCriteriaMet", "True", "CompletionsReached",
+		      "Reached expected number of succeeded pods", x->now_s);
+	set_condition(x->conds, "Complete", "True", "CompletionsReached",
+		      "Reached expected number of succeeded pods", x->now_s);
+	mk_json_set_string(x->status, "completionTime", x->now_s);
+	mk_event_record(x->ctl->rec, COMPONENT, x->job, "Normal", "Completed", "Job completed");
+	return true;
+}
+
+/* Indexed: one active pod per pending index, lowest first; duplicates go. */
+static void scale_indexed(struct job_pass *x, int busy)
+{
+	bool *held = mk_malloc0((size_t)x->completions * sizeof(*held));
+	for (size_t i = 0; i < x->p.nactive; i++) {
+		int ix = pod_index(x->p.active[i], x->completions);
+		if (ix < 0 || x->done[ix] || held[ix]) {
+			pod_delete(x, x->p.active[i]);
+			busy--;
+			continue;
+		}
+		held[ix] = true;
+	}
+	int created = 0;
+	for (int ix = 0; ix < x->completions && busy + created < x->parallelism && created < BURST; ix++) {
+		if (x->done[ix] || held[ix])
+			continue;
+		if (create_pod(x->ctl, x->key, x->job, ix) < 0) {
+			x->ret = -1;
+			break;
+		}
+		created++;
+	}
+	free(held);
+}
+
+/* NonIndexed: as many active pods as parallelism and the remaining completions
+ * allow, the newest deleted first. */
+static void scale_plain(struct job_pass *x, int busy)
+{
+	int remaining = x->have_c ? x->completions - x->succeeded : (x->succeeded > 0 ? 0 : x->parallelism);
+	int want = x->parallelism < remaining ? x->parallelism : remaining;
+	if (want < 0)
+		want = 0;
+	if (busy < want) {
+		int n = want - busy > BURST ? BURST : want - busy;
+		for (int i = 0; i < n; i++)
+			if (create_pod(x->ctl, x->key, x->job, -1) < 0) {
+				x->ret = -1;
+				break;
+			}
+	} else if ((int)x->p.nactive > want) {
+		qsort(x->p.active, x->p.nactive, sizeof(*x->p.active), cmp_newest_first);
+		for (size_t i = 0; i < x->p.nactive - (size_t)want; i++)
+			pod_delete(x, x->p.active[i]);
+	}
+}
+
+/* The pods to run, once the expectations are met and after the back-off of the
+ * newest failure. */
+static void pods_scale(struct job_pass *x, bool satisfied)
+{
+	if (satisfied && x->p.failed > 0) {
+		uint64_t wait = failure_backoff_ms(x->p.failed);
+		int64_t left = ((int64_t)x->p.last_failure * 1000 + (int64_t)wait) - (int64_t)x->now * 1000;
+		if (left > 0) {
+			mk_workqueue_add_after(x->ctl->job.q, x->key, (uint64_t)left + 100);
+			satisfied = false;
+		}
+	}
+	if (!satisfied)
+		return;
+	int busy = (int)x->p.nactive + (x->replace_on_failed_only ? x->p.terminating : 0);
+	if (x->indexed)
+		scale_indexed(x, busy);
+	else
+		scale_plain(x, busy);
+}
+
+static void status_finish(struct job_pass *x)
+{
+	cJSON *status = x->status;
+	cJSON_DeleteItemFromObject(status, "active");
+	cJSON_AddNumberToObject(status, "active", (double)x->p.nactive);
+	mk_json_set(status, "succeeded", cJSON_CreateNumber(x->succeeded));
+	mk_json_set(status, "failed", cJSON_CreateNumber(x->failed));
+	mk_json_set(status, "terminating", cJSON_CreateNumber(x->p.terminating));
+	mk_json_set(status, "ready", cJSON_CreateNumber(x->p.ready));
+	mk_json_set(status, "uncountedTerminatedPods", cJSON_CreateObject());
+	if (x->indexed) {
+		_cleanup_free_ char *ci = format_indexes(x->done, x->completions);
+		mk_json_set_string(status, "completedIndexes", ci);
+	}
+	if (cJSON_GetArraySize(x->conds) == 0)
+		cJSON_DeleteItemFromObject(status, "conditions");
+	if (write_status(x->ctl, x->job, status) < 0)
+		x->ret = -1;
+}
+
 int job_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *jo = mk_informer_get(ctl->inf[CTL_JOBS], key);
@@ -531,229 +793,33 @@ int job_sync(struct mk_controllers *ctl, const char *key)
 		expect_delete(ctl, key);
 		return 0;
 	}
-	const cJSON *job = jo->json;
-	int ret = 0;
-	char now_s[32];
-	now_rfc3339(now_s);
-	time_t now = time(NULL);
-
-	if (has_deletion(job)) {
+	if (has_deletion(jo->json)) {
 		mk_object_unref(jo);
 		return 0;
 	}
-	bool finished = cond_true(job, "Complete") || cond_true(job, "Failed");
+	struct job_pass x = {
+		.ctl = ctl, .key = key, .job = jo->json,
+		.spec = cJSON_GetObjectItem(jo->json, "spec"),
+		.now = time(NULL),
+	};
+	now_rfc3339(x.now_s);
+	bool finished = cond_true(x.job, "Complete") || cond_true(x.job, "Failed");
 	bool satisfied = expect_satisfied(ctl, key);
-	struct job_pods p;
-	collect(ctl, job, &p);
-
-	const cJSON *spec = cJSON_GetObjectItem(job, "spec");
-	_cleanup_cjson_ cJSON *status = cJSON_Duplicate(cJSON_GetObjectItem(job, "status"), 1);
-	if (!cJSON_IsObject(status)) {
-		cJSON_Delete(status);
-		status = cJSON_CreateObject();
-	}
-	cJSON *conds = cJSON_GetObjectItem(status, "conditions");
-	if (!cJSON_IsArray(conds)) {
-		conds = cJSON_CreateArray();
-		mk_json_set(status, "conditions", conds);
-	}
-
-	const char *mode = mk_json_get_string(spec, "completionMode");
-	bool indexed = mode && !strcmp(mode, "Indexed");
-	const cJSON *cj = cJSON_GetObjectItem(spec, "completions");
-	bool have_c = cJSON_IsNumber(cj);
-	int completions = have_c ? cj->valueint : 1;
-	int parallelism = json_int(spec, "parallelism", 1);
-	int backoff = json_int(spec, "backoffLimit", 6);
-	bool suspend = cJSON_IsTrue(cJSON_GetObjectItem(spec, "suspend"));
-	const char *restart = mk_json_get_string(spec, "template.spec.restartPolicy");
-	bool on_failure = restart && !strcmp(restart, "OnFailure");
-	const char *rp = mk_json_get_string(spec, "podReplacementPolicy");
-	bool replace_on_failed_only = rp && !strcmp(rp, "Failed");
-
-	/* finished pods are kept, so counting them is the record; never below what was
-	 * already reported (a pod removed by hand does not undo its result) */
-	int succeeded = p.succeeded, failed = p.failed;
-	bool *done = NULL;
-	int ndone = 0;
-	if (indexed) {
-		done = mk_malloc0((size_t)(completions > 0 ? completions : 1) * sizeof(*done));
-		for (size_t i = 0; i < p.n; i++) {
-			int ix = pod_index(p.all[i]->json, completions);
-			if (ix >= 0 && !strcmp(phase_of(p.all[i]->json), "Succeeded") && !done[ix]) {
-				done[ix] = true;
-				ndone++;
-			}
-		}
-		succeeded = ndone;
-	}
-	if (succeeded < json_int(status, "succeeded", 0) && !indexed)
-		succeeded = json_int(status, "succeeded", 0);
-	if (failed < json_int(status, "failed", 0))
-		failed = json_int(status, "failed", 0);
+	collect(ctl, x.job, &x.p);
+	status_start(&x);
+	spec_read(&x);
+	results_count(&x);
 
 	if (finished) {
-		/* what a finished job still runs is stopped */
-		for (size_t i = 0; i < p.nactive; i++)
-			if (delete_pod(ctl, key, job, p.active[i]) < 0)
-				ret = -1;
-		time_t fin = ts_at(status, "completionTime");
-		if (!fin)
-			fin = ts_at(find_condition(job, "Failed"), "lastTransitionTime");
-		if (ttl_delete(ctl, job, key, fin ? fin : now) < 0)
-			ret = -1;
-		goto out;
+		finished_sync(&x);
+	} else {
+		if (!suspend_sync(&x) && !failure_sync(&x) && !success_sync(&x))
+			pods_scale(&x, satisfied);
+		status_finish(&x);
 	}
-
-	/* suspend / resume */
-	bool was_suspended = cond_true(job, "Suspended");
-	if (suspend) {
-		for (size_t i = 0; i < p.nactive; i++)
-			if (delete_pod(ctl, key, job, p.active[i]) < 0)
-				ret = -1;
-		p.nactive = 0;
-		p.ready = 0;
-		/* suspending resets startTime, so the deadline counts from the resume */
-		cJSON_DeleteItemFromObject(status, "startTime");
-		if (!was_suspended) {
-			set_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", now_s);
-			mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Suspended", "Job suspended");
-		}
-		goto write;
-	}
-	if (was_suspended) {
-		set_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now_s);
-		mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Resumed", "Job resumed");
-	}
-	if (!mk_json_get_string(status, "startTime"))
-		mk_json_set_string(status, "startTime", now_s);
-
-	/* failure: backoff limit, deadline */
-	const char *fail_reason = NULL, *fail_msg = NULL;
-	if (p.fail_job_msg[0]) {
-		fail_reason = "PodFailurePolicy";
-		fail_msg = p.fail_job_msg;
-	} else if (failed > backoff || (on_failure && (backoff == 0 ? p.restarts > 0 : p.restarts >= backoff))) {
-		fail_reason = "BackoffLimitExceeded";
-		fail_msg = "Job has reached the specified backoff limit";
-	}
-	const cJSON *ads = cJSON_GetObjectItem(spec, "activeDeadlineSeconds");
-	if (!fail_reason && cJSON_IsNumber(ads)) {
-		time_t start = ts_at(status, "startTime");
-		time_t end = start + (time_t)ads->valuedouble;
-		if (start && now >= end) {
-			fail_reason = "DeadlineExceeded";
-			fail_msg = "Job was active longer than specified deadline";
-		} else if (start) {
-			mk_workqueue_add_after(ctl->job.q, key, (uint64_t)(end - now) * 1000 + 200);
-		}
-	}
-	if (fail_reason) {
-		for (size_t i = 0; i < p.nactive; i++)
-			if (delete_pod(ctl, key, job, p.active[i]) < 0)
-				ret = -1;
-		p.nactive = 0;
-		p.ready = 0;
-		set_condition(conds, "FailureTarget", "True", fail_reason, fail_msg, now_s);
-		set_condition(conds, "Failed", "True", fail_reason, fail_msg, now_s);
-		mk_event_record(ctl->rec, COMPONENT, job, "Warning", fail_reason, "%s", fail_msg);
-		goto write;
-	}
-
-	/* success */
-	bool complete = indexed ? ndone >= completions
-			: have_c ? succeeded >= completions
-				 : succeeded > 0 && p.nactive == 0;
-	if (complete) {
-		for (size_t i = 0; i < p.nactive; i++)
-			if (delete_pod(ctl, key, job, p.active[i]) < 0)
-				ret = -1;
-		p.nactive = 0;
-		p.ready = 0;
-		set_condition(conds, "SuccessCriteriaMet", "True", "CompletionsReached",
-			      "Reached expected number of succeeded pods", now_s);
-		set_condition(conds, "Complete", "True", "CompletionsReached",
-			      "Reached expected number of succeeded pods", now_s);
-		mk_json_set_string(status, "completionTime", now_s);
-		mk_event_record(ctl->rec, COMPONENT, job, "Normal", "Completed", "Job completed");
-		goto write;
-	}
-
-	/* the pods to run, after the back-off of the newest failure */
-	if (satisfied && p.failed > 0) {
-		uint64_t wait = failure_backoff_ms(p.failed);
-		int64_t left = ((int64_t)p.last_failure * 1000 + (int64_t)wait) - (int64_t)now * 1000;
-		if (left > 0) {
-			mk_workqueue_add_after(ctl->job.q, key, (uint64_t)left + 100);
-			satisfied = false;
-		}
-	}
-	if (satisfied) {
-		int busy = (int)p.nactive + (replace_on_failed_only ? p.terminating : 0);
-		if (indexed) {
-			/* one active pod per pending index, lowest first; duplicates go */
-			bool *held = mk_malloc0((size_t)completions * sizeof(*held));
-			for (size_t i = 0; i < p.nactive; i++) {
-				int ix = pod_index(p.active[i], completions);
-				if (ix < 0 || done[ix] || held[ix]) {
-					if (delete_pod(ctl, key, job, p.active[i]) < 0)
-						ret = -1;
-					busy--;
-					continue;
-				}
-				held[ix] = true;
-			}
-			int created = 0;
-			for (int ix = 0; ix < completions && busy + created < parallelism && created < BURST; ix++) {
-				if (done[ix] || held[ix])
-					continue;
-				if (create_pod(ctl, key, job, ix) < 0) {
-					ret = -1;
-					break;
-				}
-				created++;
-			}
-			free(held);
-		} else {
-			int remaining = have_c ? completions - succeeded : (succeeded > 0 ? 0 : parallelism);
-			int want = parallelism < remaining ? parallelism : remaining;
-			if (want < 0)
-				want = 0;
-			if (busy < want) {
-				int n = want - busy > BURST ? BURST : want - busy;
-				for (int i = 0; i < n; i++)
-					if (create_pod(ctl, key, job, -1) < 0) {
-						ret = -1;
-						break;
-					}
-			} else if ((int)p.nactive > want) {
-				qsort(p.active, p.nactive, sizeof(*p.active), cmp_newest_first);
-				for (size_t i = 0; i < p.nactive - (size_t)want; i++)
-					if (delete_pod(ctl, key, job, p.active[i]) < 0)
-						ret = -1;
-			}
-		}
-	}
-
-write:
-	cJSON_DeleteItemFromObject(status, "active");
-	cJSON_AddNumberToObject(status, "active", (double)p.nactive);
-	mk_json_set(status, "succeeded", cJSON_CreateNumber(succeeded));
-	mk_json_set(status, "failed", cJSON_CreateNumber(failed));
-	mk_json_set(status, "terminating", cJSON_CreateNumber(p.terminating));
-	mk_json_set(status, "ready", cJSON_CreateNumber(p.ready));
-	mk_json_set(status, "uncountedTerminatedPods", cJSON_CreateObject());
-	if (indexed) {
-		_cleanup_free_ char *ci = format_indexes(done, completions);
-		mk_json_set_string(status, "completedIndexes", ci);
-	}
-	if (cJSON_GetArraySize(conds) == 0)
-		cJSON_DeleteItemFromObject(status, "conditions");
-	if (write_status(ctl, job, status) < 0)
-		ret = -1;
-out:
-	free(done);
-	job_pods_release(&p);
+	free(x.done);
+	cJSON_Delete(x.status);
+	job_pods_release(&x.p);
 	mk_object_unref(jo);
-	return ret;
+	return x.ret;
 }

@@ -120,6 +120,16 @@ static void observe(struct mk_leader *l, const cJSON *spec, uint64_t now)
 	l->leader = !strcmp(holder_of(spec), l->identity);
 }
 
+/* spec was written: it is what we saw last, and the lease is renewed; 1 */
+static int wrote(struct mk_leader *l, const cJSON *spec, uint64_t now)
+{
+	pthread_mutex_lock(&l->mu);
+	observe(l, spec, now);
+	l->renewed_ms = now;
+	pthread_mutex_unlock(&l->mu);
+	return 1;
+}
+
 static cJSON *new_spec(struct mk_leader *l, const char *acquire, int transitions)
 {
 	char now[64];
@@ -159,11 +169,7 @@ int mk_leader_try(struct mk_leader *l, struct mk_error **err)
 			*err = TAKE_PTR(e);
 			return mk_error_wrap(err, "create lease %s/%s", l->ns, l->name);
 		}
-		pthread_mutex_lock(&l->mu);
-		observe(l, spec, now);
-		l->renewed_ms = now;
-		pthread_mutex_unlock(&l->mu);
-		return 1;
+		return wrote(l, spec, now);
 	}
 
 	const cJSON *old = cJSON_GetObjectItem(lease, "spec");
@@ -195,11 +201,7 @@ int mk_leader_try(struct mk_leader *l, struct mk_error **err)
 		*err = TAKE_PTR(e);
 		return mk_error_wrap(err, "update lease %s/%s", l->ns, l->name);
 	}
-	pthread_mutex_lock(&l->mu);
-	observe(l, spec, now);
-	l->renewed_ms = now;
-	pthread_mutex_unlock(&l->mu);
-	return 1;
+	return wrote(l, spec, now);
 }
 
 int mk_leader_release(struct mk_leader *l, struct mk_error **err)
@@ -344,10 +346,7 @@ int mk_leader_run(struct mk_leader *l, struct mk_error **err)
 		return mk_error_errno(err, r, "leader election thread");
 	r = pthread_create(&l->runner, NULL, runner_main, l);
 	if (r) {
-		pthread_mutex_lock(&l->mu);
-		l->stopping = true;
-		pthread_cond_broadcast(&l->cond);
-		pthread_mutex_unlock(&l->mu);
+		mk_client_stop_signal(&l->mu, &l->cond, &l->stopping);
 		pthread_join(l->elector, NULL);
 		return mk_error_errno(err, r, "leader runner thread");
 	}
@@ -360,10 +359,7 @@ void mk_leader_free(struct mk_leader *l)
 	if (!l)
 		return;
 	if (l->running) {
-		pthread_mutex_lock(&l->mu);
-		l->stopping = true;
-		pthread_cond_broadcast(&l->cond);
-		pthread_mutex_unlock(&l->mu);
+		mk_client_stop_signal(&l->mu, &l->cond, &l->stopping);
 		pthread_join(l->elector, NULL);
 		pthread_join(l->runner, NULL); /* calls stopped_leading if it was leading */
 	}

@@ -43,15 +43,8 @@ static int purge(struct mk_controllers *ctl, const char *ns)
 		_cleanup_free_ char *path = mk_client_resource_path(rs[i].group_version, rs[i].name, ns, NULL, NULL);
 		_cleanup_error_ struct mk_error *err = NULL;
 		_cleanup_cjson_ cJSON *list = NULL;
-		/* deletecollection with background propagation: dependents go with their owners */
-		_cleanup_free_ char *dpath = mk_strdup_printf("%s?propagationPolicy=Background", path);
-		struct mk_client_request req = { .method = "DELETE", .path = dpath };
-		struct mk_client_response res = { 0 };
-		if (mk_client_do(ctl->c, &req, &res, &err) < 0)
-			return -1;
-		long code = res.code;
-		mk_client_response_release(&res);
-		if (code >= 400 && code != 404 && code != 405)
+		long code = delete_collection(ctl, path);
+		if (code < 0 || (code >= 400 && code != 404 && code != 405))
 			return -1;
 		if (mk_client_get(ctl->c, path, &list, &err) < 0)
 			return -1;
@@ -86,15 +79,10 @@ int ns_sync(struct mk_controllers *ctl, const char *key)
 	if (!has_deletion(o->json) || !has_kubernetes_finalizer(o->json))
 		goto out;
 	int left = purge(ctl, key);
-	if (left < 0) {
-		ret = -1;
-		goto out;
-	}
-	if (left > 0) {
-		mk_workqueue_add_after(ctl->ns.q, key, RETRY_MS);
-		goto out;
-	}
-	ret = finalize(ctl, o->json);
+	if (left > 0)
+		mk_workqueue_add_after(ctl->ns.q, key, RETRY_MS); /* until the contents are gone */
+	else
+		ret = left < 0 ? -1 : finalize(ctl, o->json);
 out:
 	mk_object_unref(o);
 	return ret;

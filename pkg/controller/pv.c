@@ -73,6 +73,17 @@ static void on_pvc(const struct mk_object *old, const struct mk_object *new, voi
 		mk_workqueue_add(ctl->pv.q, vn);
 }
 
+/* Every claim not bound yet is looked at again. */
+static void requeue_waiting_claims(struct mk_controllers *ctl)
+{
+	struct mk_object **cs;
+	size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
+	for (size_t i = 0; i < n; i++)
+		if (!*str(cs[i]->json, "spec.volumeName"))
+			mk_workqueue_add(ctl->pvc.q, cs[i]->key);
+	mk_object_list_free(cs, n);
+}
+
 static void on_pv(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
@@ -82,14 +93,8 @@ static void on_pv(const struct mk_object *old, const struct mk_object *new, void
 	if (ck)
 		mk_workqueue_add(ctl->pvc.q, ck);
 	/* a volume that became free may suit a waiting claim */
-	if (new && !ck) {
-		struct mk_object **cs;
-		size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
-		for (size_t i = 0; i < n; i++)
-			if (!*str(cs[i]->json, "spec.volumeName"))
-				mk_workqueue_add(ctl->pvc.q, cs[i]->key);
-		mk_object_list_free(cs, n);
-	}
+	if (new && !ck)
+		requeue_waiting_claims(ctl);
 }
 
 /* A node that appears or changes may be where a waiting claim can be provisioned. */
@@ -101,12 +106,7 @@ static void on_node(const struct mk_object *old, const struct mk_object *new, vo
 		     !strcmp(str(find_condition(old->json, "Ready"), "status"),
 			     str(find_condition(new->json, "Ready"), "status"))))
 		return;
-	struct mk_object **cs;
-	size_t n = mk_informer_list(ctl->inf[CTL_PVC], &cs);
-	for (size_t i = 0; i < n; i++)
-		if (!*str(cs[i]->json, "spec.volumeName"))
-			mk_workqueue_add(ctl->pvc.q, cs[i]->key);
-	mk_object_list_free(cs, n);
+	requeue_waiting_claims(ctl);
 }
 
 /* A pod that changes or goes may free a claim being deleted (pvc-protection). */
@@ -577,6 +577,43 @@ static int sync_bound_claim(struct mk_controllers *ctl, const cJSON *claim, cons
 	return r;
 }
 
+/* Whether the claim's class is provisioned here (the local-path provisioner); if
+ * not, an event says why it waits: no class, an unknown class, or an external
+ * provisioner's class. */
+static bool provisioned_here(struct mk_controllers *ctl, const cJSON *claim, const char *cls,
+			     const struct mk_object *sco)
+{
+	if (!*cls) {
+		mk_event_record(ctl->rec, COMPONENT, claim, "Normal", "FailedBinding",
+				"no persistent volumes available for this claim and no storage class is set");
+		return false;
+	}
+	if (!sco) {
+		mk_event_record(ctl->rec, COMPONENT, claim, "Warning", "ProvisioningFailed",
+				"storageclass.storage.k8s.io \"%s\" not found", cls);
+		return false;
+	}
+	if (strcmp(str(sco->json, "provisioner"), MK_API_LOCAL_PATH_PROVISIONER)) {
+		mk_event_record(ctl->rec, COMPONENT, claim, "Normal", "ExternalProvisioning",
+				"Waiting for a volume to be created either by the external provisioner "
+				"'%s' or manually by the system administrator.",
+				str(sco->json, "provisioner"));
+		return false;
+	}
+	return true;
+}
+
+/* The claim says who provisions it (both annotations, as upstream). */
+static int provisioner_annotate(struct mk_controllers *ctl, const cJSON *claim)
+{
+	_cleanup_cjson_ cJSON *p = cJSON_CreateObject();
+	cJSON *a = cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"), "annotations");
+	cJSON_AddStringToObject(a, ANN_STORAGE_PROVISIONER, MK_API_LOCAL_PATH_PROVISIONER);
+	cJSON_AddStringToObject(a, ANN_BETA_STORAGE_PROVISIONER, MK_API_LOCAL_PATH_PROVISIONER);
+	return patch(ctl, "persistentvolumeclaims", str(claim, "metadata.namespace"),
+		     str(claim, "metadata.name"), NULL, p);
+}
+
 int pvc_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *co = mk_informer_get(ctl->inf[CTL_PVC], key);
@@ -610,23 +647,8 @@ int pvc_sync(struct mk_controllers *ctl, const char *key)
 		r = bind(ctl, pvo->json, claim, true);
 		goto out;
 	}
-	if (!*cls) {
-		mk_event_record(ctl->rec, COMPONENT, claim, "Normal", "FailedBinding",
-				"no persistent volumes available for this claim and no storage class is set");
+	if (!provisioned_here(ctl, claim, cls, sco))
 		goto out;
-	}
-	if (!sco) {
-		mk_event_record(ctl->rec, COMPONENT, claim, "Warning", "ProvisioningFailed",
-				"storageclass.storage.k8s.io \"%s\" not found", cls);
-		goto out;
-	}
-	if (strcmp(str(sco->json, "provisioner"), MK_API_LOCAL_PATH_PROVISIONER)) {
-		mk_event_record(ctl->rec, COMPONENT, claim, "Normal", "ExternalProvisioning",
-				"Waiting for a volume to be created either by the external provisioner "
-				"'%s' or manually by the system administrator.",
-				str(sco->json, "provisioner"));
-		goto out;
-	}
 	if (!wffc && !nodeo)
 		nodeo = pick_node(ctl);
 	if (!nodeo) {
@@ -639,16 +661,9 @@ int pvc_sync(struct mk_controllers *ctl, const char *key)
 				"the local-path provisioner only supports volumeMode Filesystem");
 		goto out;
 	}
-	if (!ann(claim, ANN_STORAGE_PROVISIONER)) {
-		_cleanup_cjson_ cJSON *p = cJSON_CreateObject();
-		cJSON *a = cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "metadata"), "annotations");
-		cJSON_AddStringToObject(a, ANN_STORAGE_PROVISIONER, MK_API_LOCAL_PATH_PROVISIONER);
-		cJSON_AddStringToObject(a, ANN_BETA_STORAGE_PROVISIONER, MK_API_LOCAL_PATH_PROVISIONER);
-		if (patch(ctl, "persistentvolumeclaims", str(claim, "metadata.namespace"),
-			  str(claim, "metadata.name"), NULL, p) < 0) {
-			r = -1;
-			goto out;
-		}
+	if (!ann(claim, ANN_STORAGE_PROVISIONER) && provisioner_annotate(ctl, claim) < 0) {
+		r = -1;
+		goto out;
 	}
 	r = provision(ctl, claim, sco->json, nodeo->json);
 out:

@@ -91,14 +91,8 @@ static void requeue_pending(struct mk_controllers *ctl)
 static void on_node(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
-	if (!new || !node_sched_changed(old ? old->json : NULL, new->json))
-		return;
-	struct mk_object **pods;
-	size_t n = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &pods);
-	for (size_t i = 0; i < n; i++)
-		if (pod_wants_scheduling(pods[i]->json))
-			mk_workqueue_add(ctl->sched.q, pods[i]->key);
-	mk_object_list_free(pods, n);
+	if (new && node_sched_changed(old ? old->json : NULL, new->json))
+		requeue_pending(ctl);
 }
 
 /* A claim that appears, binds or changes: the unbound pods of its namespace using it. */
@@ -420,6 +414,106 @@ static int bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, c
 	return 0;
 }
 
+/* The state one scheduling pass looks at for every node. */
+struct sched_pass {
+	struct mk_controllers *ctl;
+	const cJSON *pod;
+	struct pod_claims pc;
+	struct mk_object **pending; /* unbound pods (binds not yet in the cache among them) */
+	size_t np;
+	struct mk_object **siblings; /* pods of the same owner */
+	size_t ns;
+	struct reason_count rc[16]; /* why nodes were refused */
+	int nr;
+};
+
+/* Whether node can take the pod: the filters, the node affinity of its bound
+ * volumes, the node already selected for a delayed claim (a claim already given a
+ * node is provisioned there), then resources and ports; the refusals are counted. */
+static bool node_feasible(struct sched_pass *p, const cJSON *node, const char *name)
+{
+	char buf[200];
+	const char *why = infeasible(p->pod, node, buf, sizeof(buf));
+	for (size_t k = 0; !why && k < p->pc.nbound; k++)
+		if (!pv_node_ok(p->pc.bound[k]->json, node))
+			why = "node(s) had volume node affinity conflict";
+	for (size_t k = 0; !why && k < p->pc.ndelayed; k++) {
+		const char *sel = selected_node(p->pc.delayed[k]->json);
+		if (sel && strcmp(sel, name))
+			why = "node(s) did not match the node selected for its volume";
+	}
+	if (why) {
+		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), why);
+		return false;
+	}
+	const char *fit[3];
+	int nf = node_fit(p->ctl, p->pod, node, name, p->pending, p->np, fit);
+	for (int k = 0; k < nf; k++)
+		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), fit[k]);
+	return nf == 0;
+}
+
+/* The node's load (its pods, binds not yet in the cache included) and the pods of
+ * the same owner on it (*ret_same). */
+static long node_load(struct sched_pass *p, const char *name, long *ret_same)
+{
+	struct mk_controllers *ctl = p->ctl;
+	long load = (long)mk_informer_index_count(ctl->inf[CTL_PODS], "node", name), same = 0;
+	pthread_mutex_lock(&ctl->mu);
+	for (size_t k = 0; k < p->np; k++) {
+		const char *an = mk_hmap_get(&ctl->assumed, p->pending[k]->key);
+		if (an && !strcmp(an, name))
+			load++;
+	}
+	for (size_t k = 0; k < p->ns; k++) {
+		const char *pn = mk_json_get_string(p->siblings[k]->json, "spec.nodeName");
+		if (!pn || !*pn)
+			pn = mk_hmap_get(&ctl->assumed, p->siblings[k]->key);
+		if (pn && !strcmp(pn, name))
+			same++;
+	}
+	pthread_mutex_unlock(&ctl->mu);
+	*ret_same = same;
+	return load;
+}
+
+/* The feasible node with the fewest pods of the same owner, then the lowest load,
+ * then the first name; NULL when none fits (a claim problem: none looked at). */
+static const char *node_pick(struct sched_pass *p, struct mk_object **nodes, size_t nn)
+{
+	const char *best = NULL;
+	long best_same = 0, best_load = 0;
+	if (p->pc.why[0])
+		return NULL;
+	for (size_t i = 0; i < nn; i++) {
+		const cJSON *node = nodes[i]->json;
+		const char *name = mk_json_get_string(node, "metadata.name");
+		if (!node_feasible(p, node, name))
+			continue;
+		long same, load = node_load(p, name, &same);
+		if (!best || same < best_same || (same == best_same && load < best_load) ||
+		    (same == best_same && load == best_load && strcmp(name, best) < 0)) {
+			best = name;
+			best_same = same;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
+/* PodScheduled=False and a FailedScheduling event saying why. */
+static void unschedulable_report(struct sched_pass *p, size_t nn)
+{
+	_cleanup_free_ char *msg = NULL;
+	if (p->pc.why[0])
+		msg = nn ? mk_strdup_printf("0/%zu nodes are available: %s.", nn, p->pc.why)
+			 : mk_strdup_printf("no nodes available to schedule pods: %s.", p->pc.why);
+	else
+		msg = failure_message(p->rc, p->nr, nn);
+	set_scheduled_condition(p->ctl, p->pod, false, msg);
+	mk_event_record(p->ctl->rec, COMPONENT, p->pod, "Warning", "FailedScheduling", "%s", msg);
+}
+
 int sched_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
@@ -434,96 +528,28 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 		return 0;
 	}
 
+	struct sched_pass p = { .ctl = ctl, .pod = pod };
 	struct mk_object **nodes;
 	size_t nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
-	size_t nn_checked = nn;
-	struct reason_count rc[16];
-	int nr = 0;
-	const char *best = NULL;
-	long best_same = 0, best_load = 0;
 	const cJSON *cref = mk_api_controller_ref(pod);
 	const char *owner_uid = cref ? mk_json_get_string(cref, "uid") : NULL;
-
-	/* pods of the same owner per node, including binds not yet in the cache */
-	struct mk_object **siblings = NULL;
-	size_t ns = owner_uid ? mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", owner_uid, &siblings) : 0;
-	struct mk_object **pending;
-	size_t np = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &pending);
-	struct pod_claims pc;
-	pod_claims_load(ctl, pod, &pc);
-	if (pc.why[0])
-		nn_checked = 0;
-
-	for (size_t i = 0; i < nn_checked; i++) {
-		const cJSON *node = nodes[i]->json;
-		const char *name = mk_json_get_string(node, "metadata.name");
-		char buf[200];
-		const char *why = infeasible(pod, node, buf, sizeof(buf));
-		for (size_t k = 0; !why && k < pc.nbound; k++)
-			if (!pv_node_ok(pc.bound[k]->json, node))
-				why = "node(s) had volume node affinity conflict";
-		/* a claim already given a node is provisioned there */
-		for (size_t k = 0; !why && k < pc.ndelayed; k++) {
-			const char *sel = selected_node(pc.delayed[k]->json);
-			if (sel && strcmp(sel, name))
-				why = "node(s) did not match the node selected for its volume";
-		}
-		if (why) {
-			reason_add(rc, &nr, (int)MK_ARRAY_SIZE(rc), why);
-			continue;
-		}
-		const char *fit[3];
-		int nf = node_fit(ctl, pod, node, name, pending, np, fit);
-		for (int k = 0; k < nf; k++)
-			reason_add(rc, &nr, (int)MK_ARRAY_SIZE(rc), fit[k]);
-		if (nf)
-			continue;
-		long load = (long)mk_informer_index_count(ctl->inf[CTL_PODS], "node", name), same = 0;
-		pthread_mutex_lock(&ctl->mu);
-		for (size_t k = 0; k < np; k++) {
-			const char *an = mk_hmap_get(&ctl->assumed, pending[k]->key);
-			if (an && !strcmp(an, name))
-				load++;
-		}
-		for (size_t k = 0; k < ns; k++) {
-			const char *pn = mk_json_get_string(siblings[k]->json, "spec.nodeName");
-			if (!pn || !*pn)
-				pn = mk_hmap_get(&ctl->assumed, siblings[k]->key);
-			if (pn && !strcmp(pn, name))
-				same++;
-		}
-		pthread_mutex_unlock(&ctl->mu);
-		if (!best || same < best_same || (same == best_same && load < best_load) ||
-		    (same == best_same && load == best_load && strcmp(name, best) < 0)) {
-			best = name;
-			best_same = same;
-			best_load = load;
-		}
-	}
-	mk_object_list_free(siblings, ns);
-	mk_object_list_free(pending, np);
+	if (owner_uid)
+		p.ns = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", owner_uid, &p.siblings);
+	p.np = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &p.pending);
+	pod_claims_load(ctl, pod, &p.pc);
+	const char *best = node_pick(&p, nodes, nn);
+	mk_object_list_free(p.siblings, p.ns);
+	mk_object_list_free(p.pending, p.np);
 
 	int ret = 0;
-	if (!best) {
-		_cleanup_free_ char *msg = NULL;
-		if (pc.why[0])
-			msg = nn ? mk_strdup_printf("0/%zu nodes are available: %s.", nn, pc.why)
-				 : mk_strdup_printf("no nodes available to schedule pods: %s.", pc.why);
-		else
-			msg = failure_message(rc, nr, nn);
-		set_scheduled_condition(ctl, pod, false, msg);
-		mk_event_record(ctl->rec, COMPONENT, pod, "Warning", "FailedScheduling", "%s", msg);
-		goto out;
-	}
-	if (pc.ndelayed) {
+	if (!best)
+		unschedulable_report(&p, nn);
+	else if (p.pc.ndelayed)
 		/* volumes first: the claim handler brings the pod back once they are bound */
-		ret = select_node_for_claims(ctl, &pc, best);
-		goto out;
-	}
-
-	ret = bind(ctl, key, pod, best);
-out:
-	pod_claims_release(&pc);
+		ret = select_node_for_claims(ctl, &p.pc, best);
+	else
+		ret = bind(ctl, key, pod, best);
+	pod_claims_release(&p.pc);
 	mk_object_list_free(nodes, nn);
 	mk_object_unref(po);
 	return ret;

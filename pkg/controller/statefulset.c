@@ -442,6 +442,73 @@ static int cmp_revision(const void *a, const void *b)
 	return ra < rb ? -1 : ra > rb ? 1 : 0;
 }
 
+/* The update revision is an older one again (rollout undo): it becomes the newest. */
+static int revision_renumber(struct sts_pass *x, double max)
+{
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject(), *res = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON_AddNumberToObject(patch, "revision", max + 1);
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns, x->revision, NULL);
+	if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
+		return -1;
+	mk_informer_assume(x->ctl->inf[CTL_CR], res);
+	return 0;
+}
+
+/* The ControllerRevision of the update revision, numbered after max. */
+static int revision_create(struct sts_pass *x, const char *hash, double max)
+{
+	_cleanup_cjson_ cJSON *cr = cJSON_CreateObject(), *created = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON_AddStringToObject(cr, "apiVersion", "apps/v1");
+	cJSON_AddStringToObject(cr, "kind", "ControllerRevision");
+	cJSON *md = cJSON_AddObjectToObject(cr, "metadata");
+	cJSON_AddStringToObject(md, "name", x->revision);
+	cJSON_AddStringToObject(md, "namespace", x->ns);
+	const cJSON *tl = mk_json_get(x->set, "spec.template.metadata.labels");
+	cJSON *labels = tl ? cJSON_Duplicate(tl, 1) : cJSON_CreateObject();
+	mk_json_set_string(labels, L_CR_HASH, hash);
+	cJSON_AddItemToObject(md, "labels", labels);
+	add_owner(md, x->set, "apps/v1", "StatefulSet", true);
+	cJSON_AddItemToObject(cr, "data", revision_data(mk_json_get(x->set, "spec.template")));
+	cJSON_AddNumberToObject(cr, "revision", max + 1);
+	_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns, NULL, NULL);
+	if (mk_client_create(x->ctl->c, path, cr, &created, &err) < 0)
+		return mk_error_code(err) != 409 ? -1 : 0;
+	mk_informer_assume(x->ctl->inf[CTL_CR], created);
+	return 0;
+}
+
+/* History: the revisions no pod uses (nor the current and update ones) beyond
+ * revisionHistoryLimit go, oldest first. */
+static int revisions_prune(struct sts_pass *x, struct mk_object **revs, size_t n)
+{
+	int ret = 0;
+	int limit = json_int(x->set, "spec.revisionHistoryLimit", 10);
+	struct mk_object **old = mk_malloc0((n + 1) * sizeof(*old));
+	size_t nold = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = mk_json_get_string(revs[i]->json, "metadata.name");
+		bool live = !name || !strcmp(name, x->revision) || !strcmp(name, x->current);
+		for (size_t j = 0; !live && j < x->nall; j++) {
+			const char *pr = pod_revision(x->all[j]->json);
+			live = pr && !strcmp(pr, name);
+		}
+		if (!live)
+			old[nold++] = revs[i];
+	}
+	qsort(old, nold, sizeof(*old), cmp_revision);
+	for (size_t i = 0; limit >= 0 && nold > (size_t)limit && i < nold - (size_t)limit; i++) {
+		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns,
+						     mk_json_get_string(old[i]->json, "metadata.name"), NULL);
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_client_delete(x->ctl->c, path, NULL, NULL, &err) < 0 && mk_error_code(err) != 404)
+			ret = -1;
+	}
+	free(old);
+	return ret;
+}
+
 /* Makes sure the update revision exists (and is the newest), loads the current
  * revision's template, and removes old revisions beyond revisionHistoryLimit
  * that no pod uses. */
@@ -468,63 +535,12 @@ static int sync_revisions(struct sts_pass *x, const char *uid, const char *hash)
 			}
 		}
 	}
-	if (found && revision_number(found) < max) {
-		/* an older template is the update revision again (rollout undo) */
-		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject(), *res = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
-		cJSON_AddNumberToObject(patch, "revision", max + 1);
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns, x->revision, NULL);
-		if (mk_client_patch(x->ctl->c, path, "application/merge-patch+json", patch, &res, &err) < 0)
-			ret = -1;
-		else
-			mk_informer_assume(x->ctl->inf[CTL_CR], res);
-	} else if (!found) {
-		_cleanup_cjson_ cJSON *cr = cJSON_CreateObject(), *created = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
-		cJSON_AddStringToObject(cr, "apiVersion", "apps/v1");
-		cJSON_AddStringToObject(cr, "kind", "ControllerRevision");
-		cJSON *md = cJSON_AddObjectToObject(cr, "metadata");
-		cJSON_AddStringToObject(md, "name", x->revision);
-		cJSON_AddStringToObject(md, "namespace", x->ns);
-		const cJSON *tl = mk_json_get(x->set, "spec.template.metadata.labels");
-		cJSON *labels = tl ? cJSON_Duplicate(tl, 1) : cJSON_CreateObject();
-		mk_json_set_string(labels, L_CR_HASH, hash);
-		cJSON_AddItemToObject(md, "labels", labels);
-		add_owner(md, x->set, "apps/v1", "StatefulSet", true);
-		cJSON_AddItemToObject(cr, "data", revision_data(mk_json_get(x->set, "spec.template")));
-		cJSON_AddNumberToObject(cr, "revision", max + 1);
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns, NULL, NULL);
-		if (mk_client_create(x->ctl->c, path, cr, &created, &err) < 0) {
-			if (mk_error_code(err) != 409)
-				ret = -1;
-		} else {
-			mk_informer_assume(x->ctl->inf[CTL_CR], created);
-		}
-	}
-
-	/* history: the unused revisions beyond the limit go, oldest first */
-	int limit = json_int(x->set, "spec.revisionHistoryLimit", 10);
-	struct mk_object **old = mk_malloc0((n + 1) * sizeof(*old));
-	size_t nold = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *name = mk_json_get_string(revs[i]->json, "metadata.name");
-		bool live = !name || !strcmp(name, x->revision) || !strcmp(name, x->current);
-		for (size_t j = 0; !live && j < x->nall; j++) {
-			const char *pr = pod_revision(x->all[j]->json);
-			live = pr && !strcmp(pr, name);
-		}
-		if (!live)
-			old[nold++] = revs[i];
-	}
-	qsort(old, nold, sizeof(*old), cmp_revision);
-	for (size_t i = 0; limit >= 0 && nold > (size_t)limit && i < nold - (size_t)limit; i++) {
-		_cleanup_free_ char *path = mk_client_resource_path("apps/v1", "controllerrevisions", x->ns,
-						     mk_json_get_string(old[i]->json, "metadata.name"), NULL);
-		_cleanup_error_ struct mk_error *err = NULL;
-		if (mk_client_delete(x->ctl->c, path, NULL, NULL, &err) < 0 && mk_error_code(err) != 404)
-			ret = -1;
-	}
-	free(old);
+	if (found && revision_number(found) < max)
+		ret = revision_renumber(x, max);
+	else if (!found)
+		ret = revision_create(x, hash, max);
+	if (revisions_prune(x, revs, n) < 0)
+		ret = -1;
 	if (n)
 		mk_object_list_free(revs, n);
 	return ret;
@@ -689,6 +705,51 @@ static int reconcile(struct sts_pass *x)
 	return ret;
 }
 
+/* The set's pods into x->all: owned ones named as its own, and orphans it adopts
+ * (matching, named as its own); -1 when an adoption failed. */
+static int pods_claim(struct sts_pass *x, const char *uid, const struct mk_label_selector *sel)
+{
+	int ret = 0;
+	struct mk_object **owned, **orphans;
+	size_t no = mk_informer_by_index(x->ctl->inf[CTL_PODS], "ctl", uid, &owned);
+	size_t nor = mk_informer_by_index(x->ctl->inf[CTL_PODS], "orphan", x->ns, &orphans);
+	x->all = mk_malloc0((no + nor + 1) * sizeof(*x->all));
+	for (size_t i = 0; i < no; i++)
+		if (ordinal_of(x->name, mk_json_get_string(owned[i]->json, "metadata.name")) >= 0)
+			x->all[x->nall++] = mk_object_ref(owned[i]);
+	for (size_t i = 0; i < nor; i++) {
+		const cJSON *p = orphans[i]->json;
+		if (has_deletion(p) || ordinal_of(x->name, mk_json_get_string(p, "metadata.name")) < 0 ||
+		    !mk_label_selector_matches(sel, mk_json_get(p, "metadata.labels")))
+			continue;
+		int r = adopt(x, p);
+		if (r < 0)
+			ret = -1;
+		else if (r > 0)
+			x->all[x->nall++] = mk_object_ref(orphans[i]);
+	}
+	if (no)
+		mk_object_list_free(owned, no);
+	if (nor)
+		mk_object_list_free(orphans, nor);
+	return ret;
+}
+
+/* Each pod into its ordinal's slot, or condemned (outside the range, highest first). */
+static void pods_file(struct sts_pass *x)
+{
+	x->slot = mk_malloc0(((size_t)x->replicas + 1) * sizeof(*x->slot));
+	x->condemned = mk_malloc0((x->nall + 1) * sizeof(*x->condemned));
+	for (size_t i = 0; i < x->nall; i++) {
+		long o = ordinal_of(x->name, mk_json_get_string(x->all[i]->json, "metadata.name"));
+		if (o >= x->start && o < (long)x->start + x->replicas)
+			x->slot[o - x->start] = x->all[i];
+		else
+			x->condemned[x->ncondemned++] = x->all[i];
+	}
+	qsort_r(x->condemned, x->ncondemned, sizeof(*x->condemned), cmp_ordinal_desc, (void *)x->name);
+}
+
 int sts_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *so = mk_informer_get(ctl->inf[CTL_STS], key);
@@ -726,41 +787,10 @@ int sts_sync(struct mk_controllers *ctl, const char *key)
 	if (x.replicas < 0)
 		x.replicas = 0;
 
-	/* the set's pods: owned ones, and orphans it adopts (matching, named as its own) */
-	struct mk_object **owned, **orphans;
-	size_t no = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", uid, &owned);
-	size_t nor = mk_informer_by_index(ctl->inf[CTL_PODS], "orphan", x.ns, &orphans);
-	x.all = mk_malloc0((no + nor + 1) * sizeof(*x.all));
-	for (size_t i = 0; i < no; i++)
-		if (ordinal_of(x.name, mk_json_get_string(owned[i]->json, "metadata.name")) >= 0)
-			x.all[x.nall++] = mk_object_ref(owned[i]);
-	for (size_t i = 0; i < nor; i++) {
-		const cJSON *p = orphans[i]->json;
-		if (has_deletion(p) || ordinal_of(x.name, mk_json_get_string(p, "metadata.name")) < 0 ||
-		    !mk_label_selector_matches(sel, mk_json_get(p, "metadata.labels")))
-			continue;
-		int r = adopt(&x, p);
-		if (r < 0)
-			ret = -1;
-		else if (r > 0)
-			x.all[x.nall++] = mk_object_ref(orphans[i]);
-	}
-	if (no)
-		mk_object_list_free(owned, no);
-	if (nor)
-		mk_object_list_free(orphans, nor);
+	if (pods_claim(&x, uid, sel) < 0)
+		ret = -1;
 	mk_label_selector_free(sel);
-
-	x.slot = mk_malloc0(((size_t)x.replicas + 1) * sizeof(*x.slot));
-	x.condemned = mk_malloc0((x.nall + 1) * sizeof(*x.condemned));
-	for (size_t i = 0; i < x.nall; i++) {
-		long o = ordinal_of(x.name, mk_json_get_string(x.all[i]->json, "metadata.name"));
-		if (o >= x.start && o < (long)x.start + x.replicas)
-			x.slot[o - x.start] = x.all[i];
-		else
-			x.condemned[x.ncondemned++] = x.all[i];
-	}
-	qsort_r(x.condemned, x.ncondemned, sizeof(*x.condemned), cmp_ordinal_desc, (void *)x.name);
+	pods_file(&x);
 
 	if (sync_revisions(&x, uid, hash) < 0)
 		ret = -1;

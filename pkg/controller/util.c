@@ -134,3 +134,16 @@ int mk_controller_int_or_percent(const cJSON *v, int total, bool round_up, int d
 		return (int)((num + 99) / 100);
 	return (int)(num / 100);
 }
+
+long delete_collection(struct mk_controllers *ctl, const char *path)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *dpath = mk_strdup_printf("%s?propagationPolicy=Background", path);
+	struct mk_client_request req = { .method = "DELETE", .path = dpath };
+	struct mk_client_response res = { 0 };
+	if (mk_client_do(ctl->c, &req, &res, &err) < 0)
+		return -1;
+	long code = res.code;
+	mk_client_response_release(&res);
+	return code;
+}
