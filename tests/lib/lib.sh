@@ -44,6 +44,14 @@ expect_eq() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "got '$2', wan
 # expect_match NAME TEXT REGEX
 expect_match() { if [[ "$2" =~ $3 ]]; then pass "$1"; else fail "$1" "'$2' does not match /$3/"; fi; }
 
+# require_tools NAME TOOL...: FAIL "NAME" and exit unless every TOOL is installed
+require_tools() {
+	local name=$1 tool; shift
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { fail "$name" "$tool missing (scripts/deps.sh)"; exit 1; }
+	done
+}
+
 # free_port: a TCP port free on 127.0.0.1
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
