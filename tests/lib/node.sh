@@ -7,7 +7,9 @@
 #
 # The usual script:
 #   node_require NAME TOOL...     root and the tools, or FAIL "NAME" and exit
-#   node_init TAG [NODE_IP]       the variables below, the namespace, the cleanup
+#   node_init TAG [NODE_IP]       the variables below (TAG names the namespace and the
+#                                 cgroup parent; NODE_IP 192.168.78.2 by default), the
+#                                 namespace, the cleanup
 #   node_up [SERVER_FLAGS...]     the busybox image imported (IMG), the server started
 #                                 and its agent running; reports "busybox image
 #                                 imported" and "server with agent starts", exits on
@@ -20,6 +22,8 @@
 #                                 waits for its API and for its agent (one more "node
 #                                 agent running" in the log than before); 1 if they do
 #                                 not come
+# A script that runs `minik8s up` itself takes node_init and node_image, and registers
+# node_down (below) with on_exit.
 #
 # Set before node_init to change: NODE (node1), NODE_BIND (127.0.0.1; 0.0.0.0 or
 # $NODE_IP lets pods reach the API at NODE_IP), NODE_LOGS (more logs to show on
@@ -115,6 +119,15 @@ node_up() {
 	expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
 	node_start "$@" || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 	pass "server with agent starts"
+}
+
+# node_down: for a script that runs `minik8s up` itself instead of node_start (register
+# it with on_exit after node_init, so it runs first): `minik8s down` on RUN, then
+# kill -9 of whatever the pid file still names
+node_down() {
+	"${IN[@]}" "$MINIK8S" down --run-dir "$RUN" >/dev/null 2>&1
+	local pid
+	pid=$(cat "$RUN/minik8s.pid" 2>/dev/null) && kill -9 "$pid" 2>/dev/null
 }
 
 node_dump_logs() {
