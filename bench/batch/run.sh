@@ -17,30 +17,9 @@ T=$(mktemp -d /tmp/minik8s-bench-batch.XXXXXX)
 NS=mkb-$$-batch
 CG=/mkb-$$-batch
 IN=(nsenter "--net=/run/netns/$NS")
-SERVER_PID=
+. bench/lib.sh
 
-cleanup() {
-	local id d
-	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	if [ -d "$T/run/runc" ]; then
-		for id in $(runc --root "$T/run/runc" list -q 2>/dev/null); do runc --root "$T/run/runc" delete --force "$id" >/dev/null 2>&1; done
-	fi
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns add "$NS"
-"${IN[@]}" ip link set lo up
-"${IN[@]}" ip link add eth0 type veth peer name eth0peer
-"${IN[@]}" ip addr add 192.168.79.2/24 dev eth0
-"${IN[@]}" ip link set eth0peer up
-"${IN[@]}" ip link set eth0 up
+bench_netns 192.168.79.2
 
 # a one-layer busybox image, as docker-save, imported as busybox:1.36
 R=$T/img/rootfs S=$T/img/save

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "minik8s/client.h"
+#include "../lib/watch.h"
 
 static struct mk_client *cli;
 static int want_n;
@@ -107,51 +108,10 @@ static int on_ep(const char *type, const cJSON *ep, void *ud)
 	return 0;
 }
 
-struct watcher {
-	const char *path;
-	mk_client_watch_fn fn;
-	struct mk_client_watch *w;
-	pthread_t th;
-};
-
-static void *watch_main(void *p)
-{
-	struct watcher *w = p;
-	while (!mk_client_watch_cancelled(w->w)) {
-		struct mk_error *err = NULL;
-		mk_client_watch_run(cli, w->w, w->path, mk_client_watch_resource_version(w->w), 60, NULL,
-				    w->fn, NULL, &err);
-		mk_error_free(&err);
-	}
-	return NULL;
-}
-
-static void start_watch(struct watcher *w, const char *path, mk_client_watch_fn fn)
-{
-	w->path = path;
-	w->fn = fn;
-	w->w = mk_client_watch_new();
-	pthread_create(&w->th, NULL, watch_main, w);
-}
-
-static void stop_watch(struct watcher *w)
-{
-	mk_client_watch_cancel(w->w);
-	pthread_join(w->th, NULL);
-	mk_client_watch_free(w->w);
-}
-
 /* waits (bounded) until pred() holds; 1 ok, 0 timeout */
 static int wait_for(int (*pred)(void *), void *arg, int timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = bench_deadline(timeout_ms);
 	pthread_mutex_lock(&mu);
 	int ok;
 	while (!(ok = pred(arg)))
@@ -193,10 +153,10 @@ int main(int argc, char **argv)
 	}
 	mk_client_config_free(cfg);
 
-	struct watcher wp, wd, we;
-	start_watch(&wp, "/api/v1/namespaces/default/pods", on_pod);
-	start_watch(&wd, "/apis/apps/v1/namespaces/default/deployments?fieldSelector=metadata.name%3Dbench", on_deploy);
-	start_watch(&we, "/api/v1/namespaces/default/endpoints?fieldSelector=metadata.name%3Dbench", on_ep);
+	struct bench_watch wp, wd, we;
+	bench_watch_start(&wp, cli, "/api/v1/namespaces/default/pods", on_pod);
+	bench_watch_start(&wd, cli, "/apis/apps/v1/namespaces/default/deployments?fieldSelector=metadata.name%3Dbench", on_deploy);
+	bench_watch_start(&we, cli, "/api/v1/namespaces/default/endpoints?fieldSelector=metadata.name%3Dbench", on_ep);
 
 	cJSON *d = cJSON_Parse("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"bench\"},"
 			       "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"bench\"}},"
@@ -271,9 +231,9 @@ int main(int argc, char **argv)
 	else
 		printf("endpoints: no round completed\n");
 	free(lat);
-	stop_watch(&wp);
-	stop_watch(&wd);
-	stop_watch(&we);
+	bench_watch_stop(&wp);
+	bench_watch_stop(&wd);
+	bench_watch_stop(&we);
 	mk_client_free(cli);
 	return ok ? 0 : 1;
 }

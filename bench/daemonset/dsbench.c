@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "minik8s/client.h"
+#include "../lib/watch.h"
 
 static struct mk_client *cli;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -128,51 +129,10 @@ static int on_ds(const char *type, const cJSON *ds, void *ud)
 	return 0;
 }
 
-struct watcher {
-	const char *path;
-	mk_client_watch_fn fn;
-	struct mk_client_watch *w;
-	pthread_t th;
-};
-
-static void *watch_main(void *p)
-{
-	struct watcher *w = p;
-	while (!mk_client_watch_cancelled(w->w)) {
-		struct mk_error *err = NULL;
-		mk_client_watch_run(cli, w->w, w->path, mk_client_watch_resource_version(w->w), 60, NULL,
-				    w->fn, NULL, &err);
-		mk_error_free(&err);
-	}
-	return NULL;
-}
-
-static void start_watch(struct watcher *w, const char *path, mk_client_watch_fn fn)
-{
-	w->path = path;
-	w->fn = fn;
-	w->w = mk_client_watch_new();
-	pthread_create(&w->th, NULL, watch_main, w);
-}
-
-static void stop_watch(struct watcher *w)
-{
-	mk_client_watch_cancel(w->w);
-	pthread_join(w->th, NULL);
-	mk_client_watch_free(w->w);
-}
-
 /* waits (bounded) until pred() holds; 1 ok, 0 timeout */
 static int wait_for(int (*pred)(int), int n, int timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = bench_deadline(timeout_ms);
 	pthread_mutex_lock(&mu);
 	int ok;
 	while (!(ok = pred(n)))
@@ -260,9 +220,9 @@ int main(int argc, char **argv)
 			return 1;
 	}
 
-	struct watcher wp, wd;
-	start_watch(&wp, "/api/v1/namespaces/default/pods", on_pod);
-	start_watch(&wd, "/apis/apps/v1/namespaces/default/daemonsets?fieldSelector=metadata.name%3Dds", on_ds);
+	struct bench_watch wp, wd;
+	bench_watch_start(&wp, cli, "/api/v1/namespaces/default/pods", on_pod);
+	bench_watch_start(&wd, cli, "/apis/apps/v1/namespaces/default/daemonsets?fieldSelector=metadata.name%3Dds", on_ds);
 
 	/* 1. the same number of pods straight through the API */
 	uint64_t t0 = now_ns();
@@ -307,8 +267,8 @@ int main(int argc, char **argv)
 
 	/* 3. rollouts */
 	int rc = rollout(n, 2, "1") < 0 || rollout(n, 3, "\"10%\"") < 0 ? 1 : 0;
-	stop_watch(&wp);
-	stop_watch(&wd);
+	bench_watch_stop(&wp);
+	bench_watch_stop(&wd);
 	mk_client_free(cli);
 	return rc;
 }

@@ -17,28 +17,14 @@ T=$(mktemp -d /tmp/minik8s-bench-pods.XXXXXX)
 NS=mkb-$$-node
 CG=/mkb-$$
 IN=(nsenter "--net=/run/netns/$NS")
-SERVER_PID=
-
-cleanup() {
-	local id d i
-	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	for r in "$T/run/runc" "$T/floor-runc"; do
-		[ -d "$r" ] || continue
-		for id in $(runc --root "$r" list -q 2>/dev/null); do runc --root "$r" delete --force "$id" >/dev/null 2>&1; done
-	done
+. bench/lib.sh
+BENCH_RUNC_ROOTS+=("$T/floor-runc")
+bench_cleanup_more() { # the floor's pod namespaces
+	local i
 	for ((i = 0; i < BURST + 1; i++)); do ip netns delete "mkb-$$-f$i" 2>/dev/null; done
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-	rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-ip netns add "$NS"
-"${IN[@]}" ip link set lo up
+bench_netns
 now_ms() { echo $(($(date +%s%N) / 1000)); } # microseconds, really
 
 # ---- minik8s ----

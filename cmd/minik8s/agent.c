@@ -196,9 +196,7 @@ int cmd_agent(int argc, char **argv)
 		case 'v': mk_log_level = MK_LOG_DEBUG; break;
 		case 'h': agent_help(); return 0;
 		default:
-			if (optopt)
-				return cmd_usage_error("agent", "unknown or incomplete flag '-%c'", optopt);
-			return cmd_usage_error("agent", "unknown or incomplete flag '%s'", argv[optind - 1]);
+			return cmd_bad_flag("agent", argv);
 		}
 	}
 	if (optind < argc)
@@ -287,11 +285,7 @@ int cmd_agent(int argc, char **argv)
 	}
 
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_block(&sigs);
 
 	struct mk_client *client = NULL;
 	struct mk_agent *agent = NULL;

@@ -1,7 +1,5 @@
 /* minik8s agent --hollow N: N simulated nodes in this process (pkg/agent/hollow.c). */
-#include <signal.h>
 #include <string.h>
-#include <pthread.h>
 #include "commands.h"
 #include "minik8s/agent.h"
 #include "minik8s/hollow.h"
@@ -19,11 +17,7 @@ int cmd_agent_hollow(struct mk_client_config *cfg, const struct mk_agent_options
 		.heartbeat_ms = o->heartbeat_ms,
 	};
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_block(&sigs);
 	if (!cfg->user_agent)
 		cfg->user_agent = mk_strdup("kubelet/v1.32.0 (linux/amd64) minik8s-hollow");
 	struct mk_hollow *h = NULL;

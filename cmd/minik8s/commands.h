@@ -3,7 +3,9 @@
 #ifndef MINIK8S_CMD_COMMANDS_H
 #define MINIK8S_CMD_COMMANDS_H
 
+#include <signal.h>
 #include <stdbool.h>
+
 #include "minik8s/version.h"
 
 int cmd_server(int argc, char **argv);
@@ -46,5 +48,14 @@ int cmd_parse_verbosity(const char *cmd, int *argc, char **argv);
 
 /* Prints "minik8s: MSG" to stderr plus a hint to run --help; returns 2 (usage). */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The usage error (returns 2) for the flag getopt_long (opterr 0) just refused: an
+ * unknown or incomplete short flag (optopt) or long flag (argv[optind - 1]). */
+int cmd_bad_flag(const char *cmd, char **argv);
+
+/* For a long-running command that takes SIGINT and SIGTERM synchronously with
+ * sigwait(sigs): fills sigs with them and blocks them in this thread and in every
+ * thread it starts after; ignores SIGPIPE (a closed peer is an error return). */
+void cmd_signals_block(sigset_t *sigs);
 
 #endif

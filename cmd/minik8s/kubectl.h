@@ -131,6 +131,9 @@ char *kubectl_json_compact(const cJSON *v);
 int kubectl_print_yaml(FILE *out, const cJSON *v);
 /* "a=b,c=d" for a labels object, or "<none>" */
 char *kubectl_labels_string(const cJSON *labels);
+/* "a=b,c=d" (--labels, --selector) as a labels object, owned; NULL when a pair has
+ * no "=" or no key */
+cJSON *kubectl_labels_parse(const char *s);
 /* human age of an RFC 3339 timestamp ("5s", "3m", ...), "<unknown>" if absent */
 void kubectl_age(const char *ts, char *buf, size_t size);
 /* reads "-" (stdin) or a file, or every *.yaml|*.yml|*.json in a directory,

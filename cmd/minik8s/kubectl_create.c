@@ -302,24 +302,6 @@ out:
 	return r;
 }
 
-/* "a=b,c=d" -> labels object; NULL on syntax error */
-static cJSON *parse_labels(const char *s)
-{
-	cJSON *l = cJSON_CreateObject();
-	_cleanup_free_ char *copy = mk_strdup(s);
-	char *save = NULL;
-	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '=');
-		if (!eq || eq == kv) {
-			cJSON_Delete(l);
-			return NULL;
-		}
-		*eq = '\0';
-		mk_json_set_string(l, kv, eq + 1);
-	}
-	return l;
-}
-
 int kubectl_run(struct kubectl *k, int argc, char **argv)
 {
 	struct kflag_list env = { 0 };
@@ -367,7 +349,7 @@ int kubectl_run(struct kubectl *k, int argc, char **argv)
 	}
 	const char *name = a.v[0];
 	if (labels) {
-		lab = parse_labels(labels);
+		lab = kubectl_labels_parse(labels);
 		if (!lab) {
 			r = cmd_usage_error("kubectl run", "invalid label spec: %s", labels);
 			goto out;

@@ -23,23 +23,6 @@ static const char EXPOSE_HELP[] =
 	"  -o, --output FORMAT      json|yaml|name\n\n"
 	"Usage:\n  minik8s kubectl expose (deployment|replicaset|service|pod) NAME --port=PORT [options]\n";
 
-static cJSON *parse_kv_list(const char *s)
-{
-	cJSON *l = cJSON_CreateObject();
-	_cleanup_free_ char *copy = mk_strdup(s);
-	char *save = NULL;
-	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '=');
-		if (!eq || eq == kv) {
-			cJSON_Delete(l);
-			return NULL;
-		}
-		*eq = '\0';
-		mk_json_set_string(l, kv, eq + 1);
-	}
-	return l;
-}
-
 /* the first container port of a pod spec, or -1 */
 static long first_port(const cJSON *podspec)
 {
@@ -136,7 +119,7 @@ int kubectl_expose(struct kubectl *k, int argc, char **argv)
 	const cJSON *src = got.json;
 	_cleanup_cjson_ cJSON *sel = NULL;
 	if (selector) {
-		sel = parse_kv_list(selector);
+		sel = kubectl_labels_parse(selector);
 	} else if (is_pod) {
 		const cJSON *l = mk_json_get(src, "metadata.labels");
 		sel = cJSON_IsObject(l) && cJSON_GetArraySize(l) ? cJSON_Duplicate(l, 1) : NULL;
@@ -183,7 +166,7 @@ int kubectl_expose(struct kubectl *k, int argc, char **argv)
 	cJSON_AddStringToObject(svc, "kind", "Service");
 	cJSON *meta = cJSON_AddObjectToObject(svc, "metadata");
 	cJSON_AddNullToObject(meta, "creationTimestamp");
-	cJSON *lab = labels ? parse_kv_list(labels) : NULL;
+	cJSON *lab = labels ? kubectl_labels_parse(labels) : NULL;
 	if (!lab) {
 		const cJSON *l = mk_json_get(src, "metadata.labels");
 		if (cJSON_IsObject(l) && cJSON_GetArraySize(l))

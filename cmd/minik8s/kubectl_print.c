@@ -232,19 +232,41 @@ static void indent(struct mk_buf *b, int depth)
 		mk_buf_puts(b, "    ");
 }
 
+/* the members of object v sorted by key, as kubectl prints them; owned (NULL when
+ * there are none) */
+static const cJSON **members_sorted(const cJSON *v, int *ret_n)
+{
+	int n = cJSON_GetArraySize(v), i = 0;
+	const cJSON **items = n ? mk_malloc0(sizeof(*items) * (size_t)n) : NULL;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, v)
+		items[i++] = c;
+	if (n)
+		qsort(items, (size_t)n, sizeof(*items), cmp_keys);
+	*ret_n = n;
+	return items;
+}
+
+/* a string, number, boolean or null */
+static void json_scalar(struct mk_buf *b, const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		json_string(b, v->valuestring);
+	else if (cJSON_IsNumber(v))
+		json_number(b, v->valuedouble);
+	else if (cJSON_IsBool(v))
+		mk_buf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
+	else
+		mk_buf_puts(b, "null");
+}
+
 static void json_compact(struct mk_buf *b, const cJSON *v)
 {
 	if (cJSON_IsObject(v)) {
-		int n = cJSON_GetArraySize(v);
-		const cJSON **items = n ? mk_malloc0(sizeof(*items) * (size_t)n) : NULL;
-		int i = 0;
-		const cJSON *c;
-		cJSON_ArrayForEach(c, v)
-			items[i++] = c;
-		if (n)
-			qsort(items, (size_t)n, sizeof(*items), cmp_keys);
+		int n;
+		const cJSON **items = members_sorted(v, &n);
 		mk_buf_puts(b, "{");
-		for (i = 0; i < n; i++) {
+		for (int i = 0; i < n; i++) {
 			if (i)
 				mk_buf_puts(b, ",");
 			json_string(b, items[i]->string ? items[i]->string : "");
@@ -263,14 +285,8 @@ static void json_compact(struct mk_buf *b, const cJSON *v)
 			json_compact(b, c);
 		}
 		mk_buf_puts(b, "]");
-	} else if (cJSON_IsString(v)) {
-		json_string(b, v->valuestring);
-	} else if (cJSON_IsNumber(v)) {
-		json_number(b, v->valuedouble);
-	} else if (cJSON_IsBool(v)) {
-		mk_buf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
 	} else {
-		mk_buf_puts(b, "null");
+		json_scalar(b, v);
 	}
 }
 
@@ -285,19 +301,14 @@ char *kubectl_json_compact(const cJSON *v)
 static void json_value(struct mk_buf *b, const cJSON *v, int depth)
 {
 	if (cJSON_IsObject(v)) {
-		int n = cJSON_GetArraySize(v);
+		int n;
+		const cJSON **items = members_sorted(v, &n);
 		if (!n) {
 			mk_buf_puts(b, "{}");
 			return;
 		}
-		const cJSON **items = mk_malloc0(sizeof(*items) * (size_t)n);
-		int i = 0;
-		const cJSON *c;
-		cJSON_ArrayForEach(c, v)
-			items[i++] = c;
-		qsort(items, (size_t)n, sizeof(*items), cmp_keys);
 		mk_buf_puts(b, "{\n");
-		for (i = 0; i < n; i++) {
+		for (int i = 0; i < n; i++) {
 			indent(b, depth + 1);
 			json_string(b, items[i]->string ? items[i]->string : "");
 			mk_buf_puts(b, ": ");
@@ -323,14 +334,8 @@ static void json_value(struct mk_buf *b, const cJSON *v, int depth)
 		}
 		indent(b, depth);
 		mk_buf_puts(b, "]");
-	} else if (cJSON_IsString(v)) {
-		json_string(b, v->valuestring);
-	} else if (cJSON_IsNumber(v)) {
-		json_number(b, v->valuedouble);
-	} else if (cJSON_IsBool(v)) {
-		mk_buf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
 	} else {
-		mk_buf_puts(b, "null");
+		json_scalar(b, v);
 	}
 }
 
@@ -358,6 +363,23 @@ int kubectl_print_yaml(FILE *out, const cJSON *v)
 }
 
 /* ---- small formatters -------------------------------------------------------------------- */
+
+cJSON *kubectl_labels_parse(const char *s)
+{
+	cJSON *l = cJSON_CreateObject();
+	_cleanup_free_ char *copy = mk_strdup(s);
+	char *save = NULL;
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq || eq == kv) {
+			cJSON_Delete(l);
+			return NULL;
+		}
+		*eq = '\0';
+		mk_json_set_string(l, kv, eq + 1);
+	}
+	return l;
+}
 
 char *kubectl_labels_string(const cJSON *labels)
 {

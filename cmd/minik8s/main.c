@@ -1,4 +1,7 @@
 /* minik8s: a mini Kubernetes in one binary. main() and the command table. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +78,22 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'minik8s%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
 	return 2;
+}
+
+int cmd_bad_flag(const char *cmd, char **argv)
+{
+	if (optopt)
+		return cmd_usage_error(cmd, "unknown or incomplete flag '-%c'", optopt);
+	return cmd_usage_error(cmd, "unknown or incomplete flag '%s'", argv[optind - 1]);
+}
+
+void cmd_signals_block(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int cmd_parse_verbosity(const char *cmd, int *argc, char **argv)

@@ -388,9 +388,7 @@ int cmd_server(int argc, char **argv)
 		}
 		case 'h': server_help(); return 0;
 		default:
-			if (optopt)
-				return cmd_usage_error("server", "unknown or incomplete flag '-%c'", optopt);
-			return cmd_usage_error("server", "unknown or incomplete flag '%s'", argv[optind - 1]);
+			return cmd_bad_flag("server", argv);
 		}
 	}
 	if (optind < argc)
@@ -404,11 +402,7 @@ int cmd_server(int argc, char **argv)
 
 	/* signals are taken synchronously by sigwait below; block them for every thread */
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_block(&sigs);
 
 	_cleanup_free_ char *token = NULL, *tls_dir = NULL, *db = NULL, *cert = NULL,
 			    *key = NULL, *ca = NULL, *kcert = NULL, *kkey = NULL, *node_secret = NULL,

@@ -5,89 +5,19 @@
 # built offline, the real kubectl 1.32 and the official Python client (Debian
 # python3-kubernetes). Terminals are driven by tests/lib/ptydrive.py (a real pty).
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
-KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 PY=/usr/bin/python3
 PTY="$PY $ROOT/tests/lib/ptydrive.py"
 
-if [ "$(id -u)" != 0 ]; then fail "attach exec" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter od "$KUBECTL"; do
-	command -v "$tool" >/dev/null || { fail "attach exec" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
+node_require "attach exec" runc jq curl ip nsenter od "$KUBECTL"
 "$PY" -c 'import kubernetes, websocket' 2>/dev/null ||
 	{ fail "attach exec" "python3-kubernetes missing (scripts/deps.sh)"; exit 1; }
-curl_max_time 20
+node_init att 192.168.78.2
 
-SERVER_PID=
-NS=mkt-$$-att
-NODE=node1
-NODE_IP=192.168.78.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-att
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-
-node_cleanup() {
-	local id d
-	# the agent first: it would recreate what is removed below (pods restart)
-	if [ -n "${SERVER_PID:-}" ]; then
-		kill "$SERVER_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$SERVER_PID" 2>/dev/null
-	fi
-	if [ -d "$RUN/runc" ]; then
-		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	fi
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "attach exec" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
+node_image
 expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
-
-"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
-SERVER_PID=$!
-started=0
-for _ in $(seq 150); do
-	if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-		grep -q "node agent running" "$T/server.log"; then
-		started=1; break
-	fi
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if [ "$started" != 1 ]; then fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; fi
-TOKEN=$(cat "$DATA/token")
-export KUBECONFIG
+node_start --restart-backoff 1s,4s || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 K() { "${IN[@]}" timeout 60 "$KUBECTL" "$@"; }
 
 # pod_apply NAME CONTAINER_JSON_EXTRA: a one-container pod, restartPolicy Never

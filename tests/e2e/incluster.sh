@@ -15,76 +15,19 @@
 # namespace's Services but keeps KUBERNETES_*; a Service made after the pod started is
 # not in its environment.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 
-if [ "$(id -u)" != 0 ]; then fail "incluster" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter kubectl openssl /usr/bin/python3; do
-	command -v "$tool" >/dev/null || { fail "incluster" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
+node_require incluster runc jq curl ip nsenter kubectl openssl /usr/bin/python3
 if ! /usr/bin/python3 -c 'import kubernetes' 2>/dev/null; then
 	fail "incluster" "python3-kubernetes missing (scripts/deps.sh)"; exit 1
 fi
-curl_max_time 20
+# the API on the node's address, where pods reach it
+NODE_BIND=192.168.81.2
+node_init ic 192.168.81.2
 
-NS=mkt-$$-ic
-NODE=node1
-NODE_IP=192.168.81.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-ic
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://$NODE_IP:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-export KUBECONFIG
-
-node_cleanup() {
-	local id d
-	[ -n "${SERVER_PID:-}" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	if [ -d "$RUN/runc" ]; then
-		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	fi
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 30 "$T/server.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "incluster" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { timeout 30 "${IN[@]}" kubectl "$@"; }
-
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
+node_image
 [ "$IMG" == "docker.io/test/busybox:latest" ] || { fail "busybox image imported" "$IMG"; exit 1; }
-
-"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address "$NODE_IP" \
-	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	--restart-backoff 1s,2s --disable-dns >>"$T/server.log" 2>&1 &
-SERVER_PID=$!
-_PIDS+=("$SERVER_PID")
-up() { [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-	grep -q "node agent running" "$T/server.log"; }
-if ! wait_until 150 up; then fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; fi
-TOKEN=$(cat "$DATA/token")
+node_start --restart-backoff 1s,2s --disable-dns || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 
 KIP=$(K get svc kubernetes -n default -o jsonpath='{.spec.clusterIP}' 2>&1)
 expect_eq "the kubernetes Service has the first service address" "$KIP" "10.96.0.1"

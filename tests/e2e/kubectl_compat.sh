@@ -19,20 +19,6 @@ fi
 start_server || { fail server_start "minik8s server did not start"; exit 1; }
 mkdir -p "$T/home"
 
-# k ARGS...: kubectl with the test kubeconfig (exported by start_server) and a private
-# HOME + discovery cache; sets KOUT, KERR, KRC
-k() {
-	KRC=0
-	HOME="$T/home" timeout 40 "$KUBECTL" --cache-dir "$T/kcache" "$@" >"$T/k.out" 2>"$T/k.err" || KRC=$?
-	KOUT=$(cat "$T/k.out")
-	KERR=$(cat "$T/k.err")
-}
-# kcheck NAME ARGS...: kubectl must exit 0
-kcheck() {
-	local n=$1; shift
-	k "$@"
-	if [ "$KRC" == 0 ]; then pass "$n"; else fail "$n" "kubectl $* exited $KRC: ${KERR:0:400}"; fi
-}
 # line_match NAME TEXT REGEX: some line of TEXT matches the extended regex
 line_match() {
 	if grep -qE -- "$3" <<<"$2"; then pass "$1"; else fail "$1" "no line of '${2:0:600}' matches /$3/"; fi

@@ -11,54 +11,12 @@
 # PodMetrics, selectors, 404s, write verbs and watch refused with 405, the node
 # token's rights, "metrics not available yet", kubectl explain, CustomObjectsApi.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
-KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 
-if [ "$(id -u)" != 0 ]; then fail "metrics top" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter gzip "$KUBECTL"; do
-	command -v "$tool" >/dev/null || { fail "metrics top" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-mt
-NODE=node1
-NODE_IP=192.168.79.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-mt
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
+node_require "metrics top" runc jq curl ip nsenter gzip "$KUBECTL"
+node_init mt 192.168.79.2
 M=/apis/metrics.k8s.io/v1beta1
-
-node_cleanup() {
-	local id d
-	for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-		runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-	done
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-exec 3>&2
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "metrics top" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { "${IN[@]}" timeout 30 "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 
 # a one-layer busybox OCI image with the few applets the pods run, built here (the
 # shared fixture builders make far more than this test needs, and take long)
@@ -93,25 +51,8 @@ build_image || { fail "build test image"; exit 1; }
 IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/busybox-oci.tar" 2>&1)
 expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
 
-"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	--disable-dns --metric-resolution 1s >>"$T/server.log" 2>&1 &
-SERVER_PID=$!
-_PIDS+=("$SERVER_PID")
-up=0
-for _ in $(seq 150); do
-	if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-		grep -q "node agent running" "$T/server.log"; then up=1; break; fi
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-[ "$up" = 1 ] || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
-# stop the node before node_cleanup removes its containers and mounts (cleanups run
-# last registered first), or the agent would bring them back meanwhile
-on_exit 'kill "$SERVER_PID"; wait "$SERVER_PID"'
+node_start --disable-dns --metric-resolution 1s || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server with agent starts"
-TOKEN=$(cat "$DATA/token")
 
 # pod NAME LABEL CONTAINERS_JSON
 pod() {

@@ -13,89 +13,12 @@
 # the mounted file (the agent watches just that object). A second agent joining with
 # the taken node name is refused; a restart reuses the kept credential.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 
-if [ "$(id -u)" != 0 ]; then fail "node_authz" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter kubectl base64; do
-	command -v "$tool" >/dev/null || { fail "node_authz" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-na
-NODE=node1
-NODE_IP=192.168.78.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-na
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-export KUBECONFIG
-
-node_cleanup() {
-	local id d r
-	[ -n "${SERVER_PID:-}" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	for r in "$RUN" "$T/run2"; do
-		[ -d "$r/runc" ] || continue
-		for id in $(runc --root "$r/runc" list -q 2>/dev/null); do
-			runc --root "$r/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	done
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; grep -v 'HTTP verb=' "$T/server.log" | tail -n 30 >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "node_authz" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { timeout 30 "${IN[@]}" kubectl "$@"; }
-
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
-expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
-
-SERVER_PID=
-STARTS=0
-start_node() {
-	STARTS=$((STARTS + 1))
-	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-		--restart-backoff 1s,2s --disable-dns --v=4 >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	_PIDS+=("$SERVER_PID")
-	local i
-	for i in $(seq 150); do
-		if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-			[ "$(grep -c "node agent running" "$T/server.log")" -ge "$STARTS" ]; then
-			TOKEN=$(cat "$DATA/token")
-			return 0
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
-pass "server with agent starts"
+node_require node_authz runc jq curl ip nsenter kubectl base64
+node_init na 192.168.78.2
+node_up --restart-backoff 1s,2s --disable-dns --v=4
 
 # ---- the node's own credential ----
 CREDF=$DATA/agent/node-credential
@@ -214,7 +137,7 @@ expect_eq "the Secret of a deleted pod: 403" "$HTTP_CODE" 403
 # ---- a restart reuses the kept credential ----
 stop_server TERM
 LINES=$(wc -l <"$T/server.log")
-start_node || fail "server restarts" "$(tail -5 "$T/server.log")"
+node_start || fail "server restarts" "$(tail -5 "$T/server.log")"
 expect_eq "the same credential after a restart" "$(cat "$CREDF" 2>&1)" "$CRED"
 expect_eq "issued once" "$(grep -c 'issued a node credential for node1' "$T/server.log")" 1
 expect_match "the restarted agent registers as node1" \

@@ -12,84 +12,15 @@
 # network namespace and, with --target, see the target's processes; the
 # pods/ephemeralcontainers subresource only accepts additions.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
-KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 
-if [ "$(id -u)" != 0 ]; then fail "pod containers" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter "$KUBECTL"; do
-	command -v "$tool" >/dev/null || { fail "pod containers" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-pc
-NODE=node1
-NODE_IP=192.168.78.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-pc
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
+node_require "pod containers" runc jq curl ip nsenter "$KUBECTL"
+node_init pc 192.168.78.2
 GATE=$T/gate
 mkdir -p "$GATE"
-
-node_cleanup() {
-	local id d
-	for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-		runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-	done
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; [ -z "${POD_E2E_KEEP_LOG:-}" ] || cp "$T/server.log" "$POD_E2E_KEEP_LOG"; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "pod containers" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { "${IN[@]}" timeout 30 "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
-
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
-expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
-
-SERVER_PID=
-start_node() {
-	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-		--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	_PIDS+=("$SERVER_PID")
-	local i
-	for i in $(seq 150); do
-		if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-			grep -q "node agent running" "$T/server.log"; then
-			TOKEN=$(cat "$DATA/token")
-			return 0
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "server did not start; log:"; tail -20 "$T/server.log"
-	return 1
-}
+# POD_E2E_KEEP_LOG=FILE: where to keep the server log when a check fails
+[ -z "${POD_E2E_KEEP_LOG:-}" ] || on_exit '[ "$FAILED" != 1 ] || cp "$T/server.log" "$POD_E2E_KEEP_LOG"'
 
 # pod_json NAME SPEC_JSON: a pod bound to the node, with a "work" emptyDir and the gate
 pod_json() {
@@ -130,8 +61,7 @@ ctr() {
 		  volumeMounts:[{name:"work",mountPath:"/work"},{name:"gate",mountPath:"/gate"}]} + $x'
 }
 
-start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
-pass "server with agent starts"
+node_up --restart-backoff 1s,4s
 
 # ---- init containers: order, shared volume, Init:0/2 while the first one waits ----
 I1=$(ctr init1 'until [ -f /gate/go ]; do sleep 0.1; done; echo init1 >> /work/log')
@@ -344,7 +274,7 @@ kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 INIT1_CID=$(cut -d' ' -f1 <<<"$INIT_CIDS" | sed 's#^runc://##')
 runc --root "$RUN/runc" delete "$INIT1_CID" >/dev/null 2>&1
 rm -rf "${RUN:?}/containers/$INIT1_CID"
-start_node || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
+node_start || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server restarts after kill -9"
 # the new agent took the pod over (it logs each container it adopts)
 adopted() { tail -n +"$LOG_LINES" "$T/server.log" | grep -q "pod default/initpod: adopted container .*$1"; }

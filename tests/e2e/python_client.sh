@@ -26,22 +26,7 @@ fi
 "$PY" -c 'import kubernetes' 2>/dev/null || { fail setup "python3-kubernetes missing"; exit 1; }
 "$ROOT/tests/lib/mkrootfs.sh" "$W/rootfs" >/dev/null || { fail setup "mkrootfs failed"; exit 1; }
 
-API_PORT=$(free_port)
-AGENT_PORT=$(free_port)
-TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-on_exit "for c in web-web ticker-ticker; do runc --root '$W/runc' delete -f \$c; done"
-"$FIXTURE" "$W" "$W/rootfs" "$API_PORT" "$AGENT_PORT" "$TOKEN" >"$W/fixture.out" 2>"$W/fixture.err" &
-FX=$!
-_PIDS+=("$FX")
-for _ in $(seq 150); do
-	grep -q READY "$W/fixture.out" 2>/dev/null && break
-	kill -0 "$FX" 2>/dev/null || break
-	sleep 0.1
-done
-if ! grep -q READY "$W/fixture.out"; then
-	fail setup "fixture did not start: $(tail -5 "$W/fixture.err")"
-	exit 1
-fi
+stream_fixture_start
 
 # port-forward's target: a one-shot listener in the pods' network namespace (the
 # fixture's containers share this test's)

@@ -13,88 +13,21 @@
 # mounted read-only): 403, then 200 once a RoleBinding grants it; a RoleBinding and a
 # SubjectAccessReview through the Python client.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 PY=/usr/bin/python3
 
-if [ "$(id -u)" != 0 ]; then fail "rbac" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter kubectl $PY; do
-	command -v "$tool" >/dev/null || { fail "rbac" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
+node_require rbac runc jq curl ip nsenter kubectl $PY
 $PY -c 'import kubernetes' 2>/dev/null || { fail "rbac" "python3-kubernetes missing (scripts/deps.sh)"; exit 1; }
-curl_max_time 20
-
-NS=mkt-$$-rbac
-NODE=node1
-NODE_IP=192.168.81.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-rbac
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-export KUBECONFIG
-
-node_cleanup() {
-	local id d
-	[ -n "${SERVER_PID:-}" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	if [ -d "$RUN/runc" ]; then
-		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	fi
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 30 "$T/server.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "rbac" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { timeout 30 "${IN[@]}" kubectl "$@"; }
-
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
-expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
+# the API on every address of the test's namespace: pods reach it at NODE_IP
+NODE_BIND=0.0.0.0
+node_init rbac 192.168.81.2
 
 ALICE_TOKEN=alice-$$-0123456789abcdef
 printf '%s,alice,alice-uid,"devs,qa"\n' "$ALICE_TOKEN" >"$T/tokens.csv"
 chmod 600 "$T/tokens.csv"
 
-# the API on every address of the test's namespace: pods reach it at NODE_IP
-"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 0.0.0.0 \
-	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	--restart-backoff 1s,2s --disable-dns --token-auth-file "$T/tokens.csv" >>"$T/server.log" 2>&1 &
-SERVER_PID=$!
-_PIDS+=("$SERVER_PID")
-started=0
-for i in $(seq 150); do
-	if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-		grep -q "node agent running" "$T/server.log"; then
-		TOKEN=$(cat "$DATA/token"); started=1; break
-	fi
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-[ $started = 1 ] || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
-pass "server with agent starts"
+node_up --restart-backoff 1s,2s --disable-dns --token-auth-file "$T/tokens.csv"
 AK=(--kubeconfig=/dev/null --server="$API" --certificate-authority="$CACERT")
 
 # ---- the bootstrap policy ----

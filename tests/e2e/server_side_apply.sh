@@ -18,17 +18,6 @@ fi
 start_server || { fail server_start "minik8s server did not start"; exit 1; }
 mkdir -p "$T/home"
 
-k() {
-	KRC=0
-	HOME="$T/home" timeout 40 "$KUBECTL" --cache-dir "$T/kcache" "$@" >"$T/k.out" 2>"$T/k.err" || KRC=$?
-	KOUT=$(cat "$T/k.out")
-	KERR=$(cat "$T/k.err")
-}
-kcheck() {
-	local n=$1; shift
-	k "$@"
-	if [ "$KRC" == 0 ]; then pass "$n"; else fail "$n" "kubectl $* exited $KRC: ${KERR:0:400}"; fi
-}
 DEP=/apis/apps/v1/namespaces/default/deployments
 # mf MANAGER OPERATION JQPATH: the fieldsV1 node at JQPATH of MANAGER's OPERATION entry
 # of the last api body ("null" if none)

@@ -10,79 +10,14 @@
 # a static hostPath volume with Retain (bound by the binder, Released with its data
 # once the claim goes), and bad manifests (422 naming the field, immutable spec).
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 
-if [ "$(id -u)" != 0 ]; then fail "storage" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter busybox kubectl; do
-	command -v "$tool" >/dev/null || { fail "storage" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-stor
+node_require storage runc jq curl ip nsenter busybox kubectl
 NODE=stor1
-NODE_IP=192.168.78.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-st-$$
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-
-node_cleanup() {
-	local id d
-	if [ -d "$RUN/runc" ]; then
-		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	fi
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "storage" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
+node_init stor 192.168.78.2
 k() { "${IN[@]}" kubectl --kubeconfig "$KUBECONFIG" --request-timeout 20s "$@"; }
 
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
-expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
-
-"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	>>"$T/server.log" 2>&1 &
-SERVER_PID=$!
-_PIDS+=("$SERVER_PID")
-started=false
-for _ in $(seq 150); do
-	if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-		grep -q "node agent running" "$T/server.log"; then
-		started=true; break
-	fi
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if ! $started; then fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; fi
-pass "server with agent starts"
-TOKEN=$(cat "$DATA/token")
+node_up
 
 # poll JQ over GET PATH until it prints WANT (at most TRIES x 0.1 s); sets GOT
 GOT=

@@ -5,43 +5,15 @@
 # run directory (containers, pod netns and veths, bridge, DNS address, nft table,
 # mounts, cgroups); down --purge removes the state and the kubeconfig.
 . "$(dirname "$0")/../lib/lib.sh"
-curl_max_time 20
-
-NS=mkt-$$-up
-RUN=$T/run
-DATA=$T/data
-CG=/mkt-ud-$$
-PORT=$(free_port)
-KC=$T/kubeconfig
-IN=(nsenter "--net=/run/netns/$NS")
+. "$(dirname "$0")/../lib/node.sh"
+node_init up 192.168.78.2
+KC=$KUBECONFIG
 FLAGS=(--data-dir "$DATA" --run-dir "$RUN" --write-kubeconfig "$KC" --bind-address 127.0.0.1
 	--https-listen-port "$PORT" --node-name upnode --iface eth0 --cgroup-parent "$CG"
 	--restart-backoff 1s,2s)
-
-cleanup_node() {
-	"${IN[@]}" "$MINIK8S" down --run-dir "$RUN" >/dev/null 2>&1
-	local pid
-	pid=$(cat "$RUN/minik8s.pid" 2>/dev/null) && kill -9 "$pid" 2>/dev/null
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit cleanup_node
-
-ip netns add "$NS" || { fail up_down "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add 192.168.78.2/24 dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-mkdir -p "$T/outside"
-bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1 ||
-	{ fail build_image "$(tail -3 "$T/mkimage.log")"; exit 1; }
-"$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" >/dev/null ||
-	{ fail import_image; exit 1; }
+on_exit node_down
+node_image
+[ "$IMG" == docker.io/test/busybox:latest ] || { fail import_image "$IMG"; exit 1; }
 
 # ---- up ----
 OUT=$("${IN[@]}" "$MINIK8S" up "${FLAGS[@]}" 2>&1)

@@ -19,84 +19,11 @@
 # was killed loses its mounts when that agent starts again; none is left under
 # the pod directories once the pods are deleted.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
-KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 
-if [ "$(id -u)" != 0 ]; then fail "volumes" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter "$KUBECTL"; do
-	command -v "$tool" >/dev/null || { fail "volumes" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-vol
-NODE=node1
-NODE_IP=192.168.79.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-vol
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-
-node_cleanup() {
-	local id d
-	for r in "$RUN/runc" "$T/run2/runc"; do
-		for id in $(runc --root "$r" list -q 2>/dev/null); do
-			runc --root "$r" delete --force "$id" >/dev/null 2>&1
-		done
-	done
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "volumes" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { "${IN[@]}" timeout 30 "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
-
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
-expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
-
-SERVER_PID=
-start_node() {
-	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-		--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	_PIDS+=("$SERVER_PID")
-	local i
-	for i in $(seq 150); do
-		if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-			grep -q "node agent running" "$T/server.log"; then
-			TOKEN=$(cat "$DATA/token")
-			return 0
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "server did not start; log:"; tail -20 "$T/server.log"
-	return 1
-}
+node_require volumes runc jq curl ip nsenter "$KUBECTL"
+node_init vol 192.168.79.2
 
 pod() { api GET "/api/v1/namespaces/default/pods/$1"; }
 podq() { pod "$1"; jqb "$2"; }
@@ -122,8 +49,7 @@ wait_in() {
 # the mount points under the pods' directories, as the host sees them
 pod_mounts() { awk -v p="$DATA/" 'index($5, p) == 1 && $5 ~ /\/pods\// && $5 !~ /\/containers\// {print $5}' /proc/self/mountinfo; }
 
-start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
-pass "server with agent starts"
+node_up --restart-backoff 1s,4s
 
 # ---- the example manifest passes the server's validation ----
 expect_match "examples/volumes.yaml accepted (server-side dry run)" \
@@ -387,7 +313,7 @@ expect_eq "nothing of /etc mounted for the pod" "$(awk -v u="$EVIL_UID" 'index($
 VOLS_UID=$(podq vols .metadata.uid)
 BEFORE=$(pod_mounts | grep -c "$VOLS_UID")
 kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-start_node || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
+node_start || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server restarts after kill -9"
 K create configmap app-cfg --from-literal=game.properties=lives=1 --dry-run=client -o yaml 2>/dev/null | K apply -f - >/dev/null 2>&1
 if wait_in 100 vols 'cat /cfg/game.properties' "lives=1"; then pass "after the restart: updates still reach the pod"; else

@@ -14,64 +14,15 @@
 # headless, ExternalName) and malformed packets, kill -9 and restart keeping pods,
 # IPs, ClusterIP and the data path.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
-KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 DATADIR=$ROOT/tests/e2e/data/walkthrough
 
-if [ "$(id -u)" != 0 ]; then fail walkthrough "must run as root"; exit 1; fi
-for tool in "$KUBECTL" runc jq curl ip nsenter nft python3 cc busybox dig; do
-	command -v "$tool" >/dev/null || { fail walkthrough "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkwt-$$-node
+node_require walkthrough "$KUBECTL" runc jq curl ip nsenter nft python3 cc busybox dig
 NODE=wtnode
-NODE_IP=192.168.79.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkwt-$$
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
+NODE_SHOW_LOGS=${WALKTHROUGH_LOGS:-}
+node_init wt 192.168.79.2
 SVC_HOST=php-echo.demo.svc.cluster.local
-SERVER_PID=
-
-# ---- cleanup, on every exit path (registered first = runs last) ----
-node_cleanup() {
-	local id d i
-	if [ -n "$SERVER_PID" ]; then
-		kill "$SERVER_PID" 2>/dev/null
-		for i in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-	fi
-	if [ -d "$RUN/runc" ]; then
-		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	fi
-	# overlays and pod namespace files under our temp dir only
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-exec 3>&2
-dump_logs() { [ "$FAILED" = 1 ] || [ -n "${WALKTHROUGH_LOGS:-}" ] || return 0; tail -n 40 "$T/server.log" >&3 2>&1; }
-on_exit dump_logs
-
-# ---- the node ----
-ip netns add "$NS" || { fail walkthrough "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
 
 # ---- the lab's images, built offline and imported ----
 # (the names examples/php-echo.yaml and jumpbox.yaml use)
@@ -83,24 +34,6 @@ ECHO_IMAGE=$(awk '$1 ~ /echo.tar$/ {print $2}' "$T/build.log")
 JUMPBOX_IMAGE=$(awk '$1 ~ /jumpbox.tar$/ {print $2}' "$T/build.log")
 IMPORTED=$("$MINIK8S" image --data-dir "$DATA" import "$T/images/echo.tar" "$T/images/jumpbox.tar" 2>&1)
 expect_eq "lab images imported" "$(sort <<<"$IMPORTED" | tr '\n' ' ')" "$(printf '%s\n' "$ECHO_IMAGE" "$JUMPBOX_IMAGE" | sort | tr '\n' ' ')"
-
-start_node() {
-	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-		--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	local i
-	for i in $(seq 150); do
-		if [ -f "$DATA/token" ] && "${IN[@]}" curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-			[ "$(grep -c "node agent running" "$T/server.log")" -ge "$1" ]; then
-			return 0
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
 
 # kubectl, the real one, inside the node namespace with a HOME of its own
 mkdir -p "$T/home"
@@ -128,7 +61,7 @@ endpoint_ips() { K -n demo get endpoints "$1" -o 'jsonpath={range .subsets[*].ad
 # the pod IPs named by the echo replies in TEXT, sorted, one line
 reply_ips() { grep -o 'pod=[0-9.]*' <<<"$1" | cut -d= -f2 | sort -u | tr '\n' ' '; }
 
-start_node 1 || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
+node_start --restart-backoff 1s,4s || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server with agent starts"
 
 # ==== 1. the app: namespace and a 3-replica deployment (kubectl sends protobuf) ====
@@ -337,7 +270,7 @@ JB_IP=$(K get pod jumpbox -o 'jsonpath={.status.podIP}')
 JB_CID=$(K get pod jumpbox -o 'jsonpath={.status.containerStatuses[0].containerID}')
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null
-start_node 2 || { fail "server restarts after kill -9" "$(tail -5 "$T/server.log")"; exit 1; }
+node_start || { fail "server restarts after kill -9" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server restarts after kill -9"
 expect_eq "the agent adopted the 3 running containers" "$(grep -c 'adopted container' "$T/server.log")" 3
 expect_eq "no container started twice" "$(runc --root "$RUN/runc" list -q 2>/dev/null | wc -l)" 3

@@ -44,6 +44,14 @@ expect_eq() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "got '$2', wan
 # expect_match NAME TEXT REGEX
 expect_match() { if [[ "$2" =~ $3 ]]; then pass "$1"; else fail "$1" "'$2' does not match /$3/"; fi; }
 
+# require_tools NAME TOOL...: FAIL "NAME" and exit unless every TOOL is installed
+require_tools() {
+	local name=$1 tool; shift
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { fail "$name" "$tool missing (scripts/deps.sh)"; exit 1; }
+	done
+}
+
 # free_port: a TCP port free on 127.0.0.1
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -71,6 +79,31 @@ start_server() {
 	done
 	echo "server did not start; log:"; tail -20 "$T/server.log"
 	return 1
+}
+
+# stream_fixture_start: runs $FIXTURE (tests/lib/stream_fixture: the API server, the
+# agent's streaming server and the runc containers web-web and ticker-ticker) on the
+# dir $W with the rootfs $W/rootfs; sets API_PORT, AGENT_PORT, TOKEN and FX (its pid).
+# FAIL "setup" and exit when it does not say READY.
+stream_fixture_start() {
+	API_PORT=$(free_port)
+	AGENT_PORT=$(free_port)
+	TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	# if the fixture dies without its own cleanup, its containers go here
+	on_exit "for c in web-web ticker-ticker; do runc --root '$W/runc' delete -f \$c; done"
+	"$FIXTURE" "$W" "$W/rootfs" "$API_PORT" "$AGENT_PORT" "$TOKEN" >"$W/fixture.out" 2>"$W/fixture.err" &
+	FX=$!
+	_PIDS+=("$FX")
+	local i
+	for i in $(seq 150); do
+		grep -q READY "$W/fixture.out" 2>/dev/null && break
+		kill -0 "$FX" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! grep -q READY "$W/fixture.out"; then
+		fail setup "fixture did not start: $(tail -5 "$W/fixture.err")"
+		exit 1
+	fi
 }
 
 # node_credential NODE: a node credential (the bearer token of system:node:NODE) asked
@@ -143,6 +176,20 @@ num_cmp() {
 	'<') [ "$1" -lt "$3" ] ;; '<=') [ "$1" -le "$3" ] ;; '>') [ "$1" -gt "$3" ] ;;
 	'>=') [ "$1" -ge "$3" ] ;; '==') [ "$1" -eq "$3" ] ;; *) return 1 ;;
 	esac
+}
+# k ARGS...: $KUBECTL with the test's kubeconfig (exported by start_server), a HOME
+# of its own ($T/home) and its own discovery cache; sets KOUT, KERR, KRC
+k() {
+	KRC=0
+	HOME="$T/home" timeout 40 "$KUBECTL" --cache-dir "$T/kcache" "$@" >"$T/k.out" 2>"$T/k.err" || KRC=$?
+	KOUT=$(cat "$T/k.out")
+	KERR=$(cat "$T/k.err")
+}
+# kcheck NAME ARGS...: PASS if kubectl exits 0
+kcheck() {
+	local n=$1; shift
+	k "$@"
+	if [ "$KRC" == 0 ]; then pass "$n"; else fail "$n" "kubectl $* exited $KRC: ${KERR:0:400}"; fi
 }
 # curl_max_time SECONDS: every later curl of this script (the api helper included) gives
 # up after SECONDS, so a server that stops answering fails the test instead of hanging it
