@@ -1,6 +1,7 @@
 /* The agent's streaming server: libmicrohttpd over TLS in thread-per-connection
- * mode (log streams block their connection's thread; exec sessions run in a
- * thread of their own after the WebSocket upgrade). Only the API server may use
+ * mode (log streams block their connection's thread; exec, attach and
+ * port-forward sessions run in a thread of their own after the upgrade, through
+ * one struct stream_upgraded each). Only the API server may use
  * it: the client certificate must chain to the cluster CA and carry the API
  * server's common name. */
 #include <arpa/inet.h>

@@ -511,68 +511,14 @@ static bool ws_all_done(struct stream_pf *p)
 	return true;
 }
 
-/* The descriptors to poll: the wake pipe, the client, each pod connection
- * (owners[i] the connection of fds[i]); their number. */
-struct pf_pollset {
-	struct pollfd *fds;
-	struct pf_conn **owners;
-	size_t cap;
-};
-
-static size_t pollset_build(struct stream_pf *p, struct pf_pollset *ps, bool closing)
-{
-	size_t need = 2 + p->n_conns;
-	if (need > ps->cap) {
-		ps->cap = need * 2;
-		ps->fds = realloc(ps->fds, ps->cap * sizeof(*ps->fds));
-		ps->owners = realloc(ps->owners, ps->cap * sizeof(*ps->owners));
-		if (!ps->fds || !ps->owners)
-			abort();
-	}
-	struct pollfd *fds = ps->fds;
-	size_t nf = 0;
-	fds[nf++] = (struct pollfd){ .fd = p->u.wake[0], .events = POLLIN };
-	fds[nf] = (struct pollfd){ .fd = p->u.sock, .events = 0 };
-	if (!closing && !pod_backlog(p))
-		fds[nf].events |= POLLIN;
-	if (p->out.len)
-		fds[nf].events |= POLLOUT;
-	nf++;
-	for (struct pf_conn *c = p->conns; c; c = c->next) {
-		if (c->fd < 0)
-			continue;
-		ps->owners[nf] = c;
-		fds[nf] = (struct pollfd){ .fd = c->fd, .events = 0 };
-		if (p->out.len - p->out_off < BUF_CAP)
-			fds[nf].events |= POLLIN;
-		if (c->to_pod.len)
-			fds[nf].events |= POLLOUT;
-		nf++;
-	}
-	return nf;
-}
-
-/* Reads what the client sent and handles it; -1 when the session ends. */
-static int client_read(struct stream_pf *p)
-{
-	char buf[CHUNK];
-	ssize_t r = recv(p->u.sock, buf, sizeof(buf), 0);
-	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
-		return -1;
-	if (r > 0) {
-		mk_buf_append(&p->u.in, buf, (size_t)r);
-		if (process_input(p) < 0) {
-			flush_out(p);
-			return -1;
-		}
-	}
-	return 0;
-}
-
+/* long on purpose: the session's one poll loop, read top to bottom */
 static void run_session(struct stream_upgraded *u)
 {
 	struct stream_pf *p = (struct stream_pf *)u;
-	struct pf_pollset ps = { 0 };
+	char buf[CHUNK];
+	struct pollfd *fds = NULL;
+	struct pf_conn **owners = NULL;
+	size_t cap = 0;
 	bool closing = false;
 	uint64_t close_deadline = 0;
 
@@ -592,29 +538,65 @@ static void run_session(struct stream_upgraded *u)
 			break;
 		flush_to_pods(p);
 
-		size_t nf = pollset_build(p, &ps, closing);
-		int n = poll(ps.fds, nf, closing ? 200 : -1);
+		size_t need = 2 + p->n_conns;
+		if (need > cap) {
+			cap = need * 2;
+			fds = realloc(fds, cap * sizeof(*fds));
+			owners = realloc(owners, cap * sizeof(*owners));
+			if (!fds || !owners)
+				abort();
+		}
+		size_t nf = 0;
+		fds[nf++] = (struct pollfd){ .fd = p->u.wake[0], .events = POLLIN };
+		fds[nf] = (struct pollfd){ .fd = p->u.sock, .events = 0 };
+		if (!closing && !pod_backlog(p))
+			fds[nf].events |= POLLIN;
+		if (p->out.len)
+			fds[nf].events |= POLLOUT;
+		nf++;
+		for (struct pf_conn *c = p->conns; c; c = c->next) {
+			if (c->fd < 0)
+				continue;
+			owners[nf] = c;
+			fds[nf] = (struct pollfd){ .fd = c->fd, .events = 0 };
+			if (p->out.len - p->out_off < BUF_CAP)
+				fds[nf].events |= POLLIN;
+			if (c->to_pod.len)
+				fds[nf].events |= POLLOUT;
+			nf++;
+		}
+		int n = poll(fds, nf, closing ? 200 : -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0)
 			continue;
-		if (ps.fds[0].revents)
+		if (fds[0].revents)
 			break; /* server stopping */
 		/* the pods first: reading the client may remove connections */
 		for (size_t i = 2; i < nf; i++)
-			if (ps.fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-				struct pf_conn *c = ps.owners[i];
+			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				struct pf_conn *c = owners[i];
 				bool alive = false;
 				for (struct pf_conn *k = p->conns; k; k = k->next)
 					alive |= k == c;
 				if (alive && c->fd >= 0)
 					read_pod(p, c);
 			}
-		if ((ps.fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && client_read(p) < 0)
-			break;
+		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = recv(p->u.sock, buf, sizeof(buf), 0);
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+				break;
+			if (r > 0) {
+				mk_buf_append(&p->u.in, buf, (size_t)r);
+				if (process_input(p) < 0) {
+					flush_out(p);
+					break;
+				}
+			}
+		}
 	}
-	free(ps.fds);
-	free(ps.owners);
+	free(fds);
+	free(owners);
 }
 
 /* ---- the request -------------------------------------------------------------- */
