@@ -110,6 +110,8 @@ static inline bool mk_api_is_crd_kind(const struct mk_api_resource *r)
 char *mk_api_cr_from_storage(const struct mk_api_resource *r, const char *json);
 /* Sets obj's apiVersion to the storage version of r's definition. */
 void mk_api_cr_to_storage(const struct mk_api_resource *r, cJSON *obj);
+/* Whether obj's metadata.finalizers holds name (meta.c). */
+bool mk_api_finalizer_has(const cJSON *obj, const char *name);
 /* The finalizer that makes a CRD delete its objects before it goes. */
 #define MK_API_CRD_CLEANUP_FINALIZER "customresourcecleanup.apiextensions.k8s.io"
 

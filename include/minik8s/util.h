@@ -146,6 +146,9 @@ int mk_str_has_suffix(const char *s, const char *suffix);
 
 /* RFC 3339 UTC with second precision ("2026-11-26T08:24:15Z") into buf (>= 21 bytes). */
 void mk_time_format(time_t t, char *buf, size_t size);
+/* Now as metav1.MicroTime: RFC 3339 UTC with microseconds
+ * ("2026-11-26T08:24:15.123456Z") into buf (>= 28 bytes; microtime.c). */
+void mk_time_micro_now(char *buf, size_t size);
 /* Parses RFC 3339 ("...Z" or with offset, optional fraction); -1 on error. */
 time_t mk_time_parse(const char *s);
 /* Kubernetes' human duration as kubectl shows it in AGE columns

@@ -54,6 +54,20 @@ static int lookup(struct mk_agent *a, struct agent_envsrc *s, const char *ns, bo
 	return 0;
 }
 
+/* lookup, with a missing object an error unless the reference is optional
+ * (then 0 and *ret NULL). */
+static int lookup_required(struct mk_agent *a, struct agent_envsrc *s, const char *ns,
+			   bool secret, const char *name, bool optional, const cJSON **ret,
+			   struct mk_error **err)
+{
+	if (lookup(a, s, ns, secret, name, ret, err) < 0)
+		return -1;
+	if (!*ret && !optional)
+		return mk_error_set(err, ENOENT, "%s \"%s\" not found",
+				    secret ? "secret" : "configmap", name);
+	return 0;
+}
+
 /* kubelet's check of envFrom names (IsEnvVarName): [-._a-zA-Z][-._a-zA-Z0-9]* */
 static bool env_name_ok(const char *s)
 {
@@ -106,14 +120,10 @@ int agent_envsrc_key(struct mk_agent *a, struct agent_envsrc *s, const cJSON *po
 	if (!name || !key)
 		return mk_error_set(err, EINVAL, "%s reference without a name or key",
 				    secret ? "secret" : "configmap");
-	if (lookup(a, s, ns, secret, name, &obj, err) < 0)
+	if (lookup_required(a, s, ns, secret, name, optional, &obj, err) < 0)
 		return -1;
-	if (!obj) {
-		if (optional)
-			return 0;
-		return mk_error_set(err, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
-				    name);
-	}
+	if (!obj)
+		return 0; /* optional and missing */
 	*ret = value_of(obj, secret, key);
 	if (!*ret && !optional)
 		return mk_error_set(err, ENOENT, "couldn't find key %s in %s %s/%s", key,
@@ -143,14 +153,10 @@ int agent_envsrc_from(struct mk_agent *a, struct agent_envsrc *s, const cJSON *p
 		ns = "default";
 	if (!name)
 		return mk_error_set(err, EINVAL, "envFrom without a name");
-	if (lookup(a, s, ns, secret, name, &obj, err) < 0)
+	if (lookup_required(a, s, ns, secret, name, optional, &obj, err) < 0)
 		return -1;
-	if (!obj) {
-		if (optional)
-			return 0;
-		return mk_error_set(err, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
-				    name);
-	}
+	if (!obj)
+		return 0; /* optional and missing */
 	struct mk_buf bad;
 	mk_buf_init(&bad);
 	/* the kubelet takes a ConfigMap's data only (not binaryData) */

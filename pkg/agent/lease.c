@@ -6,22 +6,10 @@
  * The lease is owned by the Node, so it goes when the Node is deleted; a renew
  * that finds neither re-registers the node. */
 #include <string.h>
-#include <sys/time.h>
 #include "internal.h"
 
 #define LEASE_NS "kube-node-lease"
 #define LEASE_DURATION_S 40
-
-/* MicroTime: RFC 3339 with microseconds, as metav1.MicroTime serializes. */
-static void micro_now(char buf[64])
-{
-	struct timeval tv;
-	struct tm tm;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
-}
 
 static char *lease_path(struct mk_agent *a, bool collection)
 {
@@ -80,7 +68,7 @@ static int status_if_stale(struct mk_agent *a, struct mk_error **err)
 int agent_node_lease_renew(struct mk_agent *a, struct mk_error **err)
 {
 	char now[64];
-	micro_now(now);
+	mk_time_micro_now(now, sizeof(now));
 	_cleanup_free_ char *path = lease_path(a, false);
 	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 	cJSON *spec = cJSON_AddObjectToObject(patch, "spec");

@@ -3,7 +3,12 @@
  * syncPod/killPod in one place. Each pass: init containers one at a time until the
  * pod is initialized (rules in init.c; sidecars are waited for to start, not to
  * complete), then sidecars kept running and app containers started or restarted,
- * ephemeral containers started once; sidecars stop after the app containers. */
+ * ephemeral containers started once; sidecars stop after the app containers.
+ * agent_pod_sync reads as its steps (struct sync carries what they share):
+ * sandbox_step, init_step, containers_step, ephemeral_step, phase_step,
+ * status_step; starting one container is start_container's steps (struct start):
+ * ensure_image, rootfs_prepare, env_and_argv, volumes_prepare, mounts_build,
+ * security_prepare, container_run, then instance_rotate or start_failed. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -74,26 +79,16 @@ static void state_remove(struct mk_agent *a, const char *uid)
 	agent_pod_state_free(found);
 }
 
-static uint32_t fnv32(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static char *container_id(const char *uid, const char *name, unsigned restart)
 {
-	return mk_strdup_printf("%s-%08x-%u", uid, fnv32(name), restart);
+	return mk_strdup_printf("%s-%08x-%u", uid, mk_fnv1a32_str(name), restart);
 }
 
 /* Restart number of cid if it belongs to container name of uid, else -1. */
 static long cid_restart(const char *cid, const char *uid, const char *name)
 {
 	char pfx[64];
-	snprintf(pfx, sizeof(pfx), "%s-%08x-", uid, fnv32(name));
+	snprintf(pfx, sizeof(pfx), "%s-%08x-", uid, mk_fnv1a32_str(name));
 	if (!mk_str_has_prefix(cid, pfx))
 		return -1;
 	char *end;
@@ -559,6 +554,13 @@ static char **json_strv(const cJSON *arr, const struct envv *vars)
 
 /* ---- starting a container ----------------------------------------------------------------- */
 
+/* Lowers *next_ms, the time the pod is synced again (0: none yet), to t. */
+static void due(int64_t *next_ms, int64_t t)
+{
+	if (t > 0 && (!*next_ms || t < *next_ms))
+		*next_ms = t;
+}
+
 static void unmount_container_dir(struct mk_agent *a, const char *uid, const char *cid)
 {
 	_cleanup_free_ char *pdir = agent_pod_dir(a, uid);
@@ -591,9 +593,7 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 			ct->pull_backoff_evented = true;
 		}
 		int64_t flip = ct->pull_failed_ms + 1000;
-		int64_t due = flip > now ? flip : ct->pull_retry_ms;
-		if (!*next_ms || due < *next_ms)
-			*next_ms = due;
+		due(next_ms, flip > now ? flip : ct->pull_retry_ms);
 		return 1;
 	}
 	if (mk_image_pull_policy_parse(mk_json_get_string(c, "imagePullPolicy"), image ? image : "",
@@ -628,9 +628,7 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 		agent_event(a, pod, "Warning", "Failed", "Failed to pull image \"%s\": %s",
 			    image ? image : "", msg);
 		agent_event(a, pod, "Warning", "Failed", "Error: %s", reason);
-		int64_t due = ct->pull_failed_ms + 1000;
-		if (!*next_ms || due < *next_ms)
-			*next_ms = due;
+		due(next_ms, ct->pull_failed_ms + 1000);
 		return 1;
 	}
 	if (pulls)
@@ -714,169 +712,205 @@ fail:
 	return -1;
 }
 
-/* Creates and starts instance number restart of container c. 0 started, 1 waiting. */
-static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
-			   const cJSON *c, struct ctr_state *ct, unsigned restart, const char *pidns,
-			   const char *ipcns, int64_t *next_ms)
+/* What travels between the steps of start_container; start_release frees it. */
+struct start {
+	struct mk_agent *a;
+	struct pod_state *st;
+	const cJSON *pod, *c;
+	struct ctr_state *ct;
+	const char *image, *hostname;
+	char *cid, *pdir, *cdir, *rootfs;
+	struct mk_image_config *ic;
+	struct envv env;
+	struct mk_agent_security sec; /* security.c */
+	char **argv;
+	struct vol *vols;
+	size_t nvols;
+	char *etc_files[3]; /* the pod's hosts, resolv.conf and hostname */
+	struct mk_runtime_mount *mounts;
+	size_t nm;
+	char **subpaths; /* bind mounts of the subPath volumeMounts (strv) */
+	size_t nsub;
+	const char *reason; /* the waiting reason should the current step fail */
+	struct mk_error *err;
+};
+
+/* The image's root file system mounted under the container's directory, and its config. */
+static int rootfs_prepare(struct start *s)
 {
-	int64_t now = agent_now_ms();
-	if (ct->start_retry_ms > now) {
-		if (!*next_ms || ct->start_retry_ms < *next_ms)
-			*next_ms = ct->start_retry_ms;
-		return 1;
-	}
-	int r = ensure_image(a, pod, c, ct, next_ms);
-	if (r)
-		return r;
-
-	const char *image = mk_json_get_string(c, "image");
-	_cleanup_free_ char *cid = container_id(st->uid, ct->name, restart);
-	_cleanup_free_ char *pdir = agent_pod_dir(a, st->uid);
-	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers/%s", pdir, cid);
-	_cleanup_free_ char *rootfs = NULL, *hosts = NULL, *resolv = NULL, *hostname_f = NULL;
-	_cleanup_error_ struct mk_error *err = NULL;
-	struct mk_image_config *ic = NULL;
-	struct envv env = { 0 };
-	struct mk_agent_security sec = { .fs_group = -1 }; /* security.c */
-	char **argv = NULL, **cmd = NULL, **args = NULL;
-	struct vol *vols = NULL;
-	size_t nvols = 0;
-	struct mk_runtime_mount *mounts = NULL;
-	size_t nm = 0;
-	char *subpaths[64] = { 0 };
-	size_t nsub = 0;
-	const char *reason = "CreateContainerError";
-	const char *hostname = mk_json_get_string(pod, "spec.hostname");
-	if (!hostname || !*hostname)
-		hostname = st->name;
-	if (agent_host_network(pod))
-		hostname = a->node_name;
-
+	struct mk_agent *a = s->a;
+	s->reason = "CreateContainerError";
 	/* a leftover of an attempt interrupted by a crash of the agent */
-	if (mk_runtime_container_delete(a->rt, cid, NULL) == 0)
-		mk_log(MK_LOG_INFO, "agent", "removed stale container %s", cid);
-	if (mk_fs_mkdir_p(cdir, 0700, &err) < 0)
-		goto fail;
-	if (mk_image_rootfs_mount(a->images, image, cdir, &rootfs, &err) < 0) {
-		if (err->code != EBUSY)
-			goto fail;
-		mk_error_free(&err);
-		mk_image_rootfs_unmount(cdir, 1, NULL);
-		if (mk_image_rootfs_mount(a->images, image, cdir, &rootfs, &err) < 0)
-			goto fail;
+	if (mk_runtime_container_delete(a->rt, s->cid, NULL) == 0)
+		mk_log(MK_LOG_INFO, "agent", "removed stale container %s", s->cid);
+	if (mk_fs_mkdir_p(s->cdir, 0700, &s->err) < 0)
+		return -1;
+	if (mk_image_rootfs_mount(a->images, s->image, s->cdir, &s->rootfs, &s->err) < 0) {
+		if (s->err->code != EBUSY)
+			return -1;
+		mk_error_free(&s->err);
+		mk_image_rootfs_unmount(s->cdir, 1, NULL);
+		if (mk_image_rootfs_mount(a->images, s->image, s->cdir, &s->rootfs, &s->err) < 0)
+			return -1;
 	}
-	if (mk_image_config_get(a->images, image, &ic, &err) < 0)
-		goto fail;
-	reason = "CreateContainerConfigError";
-	if (build_env(a, st, pod, c, ic, hostname, &env, &err) < 0)
-		goto fail;
-	cmd = json_strv(cJSON_GetObjectItem(c, "command"), &env);
-	args = json_strv(cJSON_GetObjectItem(c, "args"), &env);
-	if (mk_runtime_args_merge((const char *const *)ic->entrypoint, (const char *const *)ic->cmd,
-				  (const char *const *)cmd, (const char *const *)args, &argv, &err) < 0)
-		goto fail;
-	if (pod_volumes(a, st, pod, &vols, &nvols, &err) < 0) {
-		if (err->code == EAGAIN)
-			reason = "ContainerCreating"; /* kubelet: FailedMount, retried */
-		goto fail;
-	}
+	return mk_image_config_get(a->images, s->image, &s->ic, &s->err);
+}
 
-	hosts = mk_strdup_printf("%s/hosts", pdir);
-	resolv = mk_strdup_printf("%s/resolv.conf", pdir);
-	hostname_f = mk_strdup_printf("%s/hostname", pdir);
-	int nvm = cJSON_GetArraySize(cJSON_GetObjectItem(c, "volumeMounts"));
-	mounts = mk_malloc0((3 + (size_t)(nvm > 0 ? nvm : 0)) * sizeof(*mounts));
-	mounts[nm++] = (struct mk_runtime_mount){ hosts, "/etc/hosts", false };
-	mounts[nm++] = (struct mk_runtime_mount){ resolv, "/etc/resolv.conf", false };
-	mounts[nm++] = (struct mk_runtime_mount){ hostname_f, "/etc/hostname", false };
-	const cJSON *vm;
-	cJSON_ArrayForEach(vm, cJSON_GetObjectItem(c, "volumeMounts"))
+/* The environment, then the command line: the image's entrypoint and cmd merged
+ * with the container's command and args, $(VAR) expanded from the environment. */
+static int env_and_argv(struct start *s)
+{
+	s->reason = "CreateContainerConfigError";
+	if (build_env(s->a, s->st, s->pod, s->c, s->ic, s->hostname, &s->env, &s->err) < 0)
+		return -1;
+	_cleanup_strv_ char **cmd = json_strv(cJSON_GetObjectItem(s->c, "command"), &s->env);
+	_cleanup_strv_ char **args = json_strv(cJSON_GetObjectItem(s->c, "args"), &s->env);
+	return mk_runtime_args_merge((const char *const *)s->ic->entrypoint,
+				     (const char *const *)s->ic->cmd, (const char *const *)cmd,
+				     (const char *const *)args, &s->argv, &s->err);
+}
+
+/* The pod's volumes on the host; EAGAIN (an object a volume needs is missing) is
+ * no failure of the container but a wait (kubelet: FailedMount, retried). */
+static int volumes_prepare(struct start *s)
+{
+	if (pod_volumes(s->a, s->st, s->pod, &s->vols, &s->nvols, &s->err) < 0) {
+		if (s->err->code == EAGAIN)
+			s->reason = "ContainerCreating";
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether volume name is mounted read-only whatever the volumeMount says. */
+static bool volume_forces_ro(const cJSON *pod, const char *name)
+{
+	const cJSON *pv;
+	if (agent_pvc_read_only(pod, name))
+		return true;
+	cJSON_ArrayForEach(pv, mk_json_get(pod, "spec.volumes"))
 	{
-		const char *vn = mk_json_get_string(vm, "name");
-		const char *mp = mk_json_get_string(vm, "mountPath");
-		const char *sp = mk_json_get_string(vm, "subPath");
-		const char *spx = mk_json_get_string(vm, "subPathExpr");
-		const char *src = NULL;
-		bool ro = cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly"));
-		if (vn && agent_pvc_read_only(pod, vn))
-			ro = true;
-		for (size_t i = 0; vn && i < nvols; i++)
-			if (!strcmp(vols[i].name, vn))
-				src = vols[i].path;
-		const cJSON *pv;
-		cJSON_ArrayForEach(pv, mk_json_get(pod, "spec.volumes"))
-			if (vn && mk_json_get_string(pv, "name") &&
-			    !strcmp(mk_json_get_string(pv, "name"), vn) &&
-			    agent_volume_is_projected(pv))
-				ro = true; /* always read-only, as the kubelet mounts them */
-		if (!src || !mp) {
-			mk_error_set(&err, EINVAL, "volumeMount \"%s\": no such volume",
-				     vn ? vn : "");
-			goto fail;
-		}
-		if (((sp && *sp) || (spx && *spx)) && nsub < MK_ARRAY_SIZE(subpaths)) {
-			/* subPathExpr: $(VAR) from the container's environment */
-			_cleanup_free_ char *x = spx && *spx ? expand(spx, &env) : NULL;
-			if (agent_volume_subpath(a, st->uid, ct->name, nsub, src, x ? x : sp,
-						 &subpaths[nsub], &err) < 0) {
-				mk_error_wrap(&err, "failed to prepare subPath for volumeMount \"%s\" "
-					      "of container \"%s\"", vn, ct->name);
-				goto fail;
-			}
-			src = subpaths[nsub++];
-		}
-		mounts[nm++] = (struct mk_runtime_mount){ src, mp, ro };
+		const char *pn = mk_json_get_string(pv, "name");
+		if (pn && !strcmp(pn, name) && agent_volume_is_projected(pv))
+			return true; /* always read-only, as the kubelet mounts them */
 	}
+	return false;
+}
 
-	/* securityContext (security.c): user, groups, capabilities, runAsNonRoot */
-	if (mk_agent_security_resolve(pod, c, ic->user, rootfs, &sec, &err) < 0)
-		goto fail;
-	for (size_t i = 0; sec.fs_group >= 0 && i < nvols; i++)
-		if (agent_volume_fsgroup_set(pod, vols[i].name, vols[i].path, sec.fs_group, &err) < 0)
-			goto fail;
+/* One volumeMount of the container as a runtime mount (a subPath bind-mounted first). */
+static int volume_mount_add(struct start *s, const cJSON *vm)
+{
+	const char *vn = mk_json_get_string(vm, "name");
+	const char *mp = mk_json_get_string(vm, "mountPath");
+	const char *sp = mk_json_get_string(vm, "subPath");
+	const char *spx = mk_json_get_string(vm, "subPathExpr");
+	const char *src = NULL;
+	bool ro = cJSON_IsTrue(cJSON_GetObjectItem(vm, "readOnly"));
+	if (vn && volume_forces_ro(s->pod, vn))
+		ro = true;
+	for (size_t i = 0; vn && i < s->nvols; i++)
+		if (!strcmp(s->vols[i].name, vn))
+			src = s->vols[i].path;
+	if (!src || !mp)
+		return mk_error_set(&s->err, EINVAL, "volumeMount \"%s\": no such volume",
+				    vn ? vn : "");
+	if ((sp && *sp) || (spx && *spx)) {
+		/* subPathExpr: $(VAR) from the container's environment */
+		_cleanup_free_ char *x = spx && *spx ? expand(spx, &s->env) : NULL;
+		char *path = NULL;
+		if (agent_volume_subpath(s->a, s->st->uid, s->ct->name, s->nsub, src, x ? x : sp,
+					 &path, &s->err) < 0)
+			return mk_error_wrap(&s->err, "failed to prepare subPath for volumeMount \"%s\" "
+						      "of container \"%s\"", vn, s->ct->name);
+		mk_strv_push(&s->subpaths, &s->nsub, path);
+		src = path;
+	}
+	s->mounts[s->nm++] = (struct mk_runtime_mount){ src, mp, ro };
+	return 0;
+}
+
+/* The pod's /etc files, then the container's volumeMounts. */
+static int mounts_build(struct start *s)
+{
+	static const struct {
+		const char *file, *dest;
+	} etc[] = { { "hosts", "/etc/hosts" },
+		    { "resolv.conf", "/etc/resolv.conf" },
+		    { "hostname", "/etc/hostname" } };
+	const cJSON *vm;
+	int nvm = cJSON_GetArraySize(cJSON_GetObjectItem(s->c, "volumeMounts"));
+	s->mounts = mk_malloc0((MK_ARRAY_SIZE(etc) + (size_t)(nvm > 0 ? nvm : 0)) *
+			       sizeof(*s->mounts));
+	for (size_t i = 0; i < MK_ARRAY_SIZE(etc); i++) {
+		s->etc_files[i] = mk_strdup_printf("%s/%s", s->pdir, etc[i].file);
+		s->mounts[s->nm++] = (struct mk_runtime_mount){ s->etc_files[i], etc[i].dest, false };
+	}
+	cJSON_ArrayForEach(vm, cJSON_GetObjectItem(s->c, "volumeMounts"))
+		if (volume_mount_add(s, vm) < 0)
+			return -1;
+	return 0;
+}
+
+/* securityContext (security.c): user, groups, capabilities, runAsNonRoot; fsGroup
+ * applied to the volumes. */
+static int security_prepare(struct start *s)
+{
+	if (mk_agent_security_resolve(s->pod, s->c, s->ic->user, s->rootfs, &s->sec, &s->err) < 0)
+		return -1;
+	for (size_t i = 0; s->sec.fs_group >= 0 && i < s->nvols; i++)
+		if (agent_volume_fsgroup_set(s->pod, s->vols[i].name, s->vols[i].path,
+					     s->sec.fs_group, &s->err) < 0)
+			return -1;
+	return 0;
+}
+
+/* The runtime creates and starts the container from everything gathered. */
+static int container_run(struct start *s, unsigned restart, const char *pidns, const char *ipcns)
+{
+	struct mk_agent *a = s->a;
+	struct pod_state *st = s->st;
+	const cJSON *c = s->c;
 	/* resources as cgroup limits (resources.c) */
 	struct mk_agent_limits lim;
 	mk_agent_limits_compute(c, &lim);
 	bool cg2 = mk_runtime_cgroup2_unified();
-
-	char netns[512], rs[16];
-	char nsname[64];
+	char netns[512], rs[16], nsname[64];
 	agent_netns_name(st->uid, nsname);
-	if (agent_host_network(pod))
+	if (agent_host_network(s->pod))
 		snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)getpid()); /* the node's */
 	else
 		snprintf(netns, sizeof(netns), "%s/%s", a->netns_dir, nsname);
 	snprintf(rs, sizeof(rs), "%u", restart);
 	const char *wd = mk_json_get_string(c, "workingDir");
 	if (!wd || !*wd)
-		wd = ic->working_dir && *ic->working_dir ? ic->working_dir : NULL;
+		wd = s->ic->working_dir && *s->ic->working_dir ? s->ic->working_dir : NULL;
 	struct mk_runtime_kv ann[] = {
 		{ "io.kubernetes.pod.name", st->name },
 		{ "io.kubernetes.pod.namespace", st->ns },
 		{ "io.kubernetes.pod.uid", st->uid },
-		{ "io.kubernetes.container.name", ct->name },
+		{ "io.kubernetes.container.name", s->ct->name },
 		{ "io.kubernetes.container.restartCount", rs },
 	};
 	struct mk_runtime_container_spec spec = {
-		.id = cid,
-		.rootfs = rootfs,
-		.rootfs_readonly = sec.readonly_rootfs,
-		.args = (const char *const *)argv,
-		.env = (const char *const *)env.v,
+		.id = s->cid,
+		.rootfs = s->rootfs,
+		.rootfs_readonly = s->sec.readonly_rootfs,
+		.args = (const char *const *)s->argv,
+		.env = (const char *const *)s->env.v,
 		.cwd = wd,
-		.uid = sec.uid,
-		.gid = sec.gid,
-		.additional_gids = sec.groups,
-		.n_additional_gids = sec.n_groups,
-		.capabilities = (const char *const *)sec.caps,
-		.privileged = sec.privileged,
-		.no_new_privileges = sec.no_new_privileges,
-		.hostname = hostname,
+		.uid = s->sec.uid,
+		.gid = s->sec.gid,
+		.additional_gids = s->sec.groups,
+		.n_additional_gids = s->sec.n_groups,
+		.capabilities = (const char *const *)s->sec.caps,
+		.privileged = s->sec.privileged,
+		.no_new_privileges = s->sec.no_new_privileges,
+		.hostname = s->hostname,
 		.netns_path = netns,
 		.pidns_path = pidns,
 		.ipcns_path = ipcns,
-		.mounts = mounts,
-		.n_mounts = nm,
+		.mounts = s->mounts,
+		.n_mounts = s->nm,
 		.tty = cJSON_IsTrue(cJSON_GetObjectItem(c, "tty")),
 		.open_stdin = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdin")),
 		.stdin_once = cJSON_IsTrue(cJSON_GetObjectItem(c, "stdinOnce")),
@@ -891,32 +925,39 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 		.annotations = ann,
 		.n_annotations = MK_ARRAY_SIZE(ann),
 	};
-	reason = "RunContainerError";
-	if (mk_runtime_container_create(a->rt, &spec, &err) < 0)
-		goto fail;
-	agent_event(a, pod, "Normal", "Created", "Created container %s", ct->name);
-	if (mk_runtime_container_start(a->rt, cid, &err) < 0) {
-		mk_runtime_container_delete(a->rt, cid, NULL);
-		goto fail;
+	s->reason = "RunContainerError";
+	if (mk_runtime_container_create(a->rt, &spec, &s->err) < 0)
+		return -1;
+	agent_event(a, s->pod, "Normal", "Created", "Created container %s", s->ct->name);
+	if (mk_runtime_container_start(a->rt, s->cid, &s->err) < 0) {
+		mk_runtime_container_delete(a->rt, s->cid, NULL);
+		return -1;
 	}
-	agent_event(a, pod, "Normal", "Started", "Started container %s", ct->name);
+	agent_event(a, s->pod, "Normal", "Started", "Started container %s", s->ct->name);
+	return 0;
+}
 
-	/* the instance before the previous one goes; the previous keeps its logs */
+/* Started: the new instance becomes ct's; the instance before the previous one
+ * goes, the previous keeps its logs. */
+static void instance_rotate(struct start *s, unsigned restart)
+{
+	struct mk_agent *a = s->a;
+	struct ctr_state *ct = s->ct;
 	char *old_prev = NULL;
 	pthread_mutex_lock(&a->mu);
 	if (ct->cid) {
 		old_prev = ct->prev_cid;
 		ct->prev_cid = ct->cid;
 	}
-	ct->cid = mk_strdup(cid);
+	ct->cid = mk_strdup(s->cid);
 	pthread_mutex_unlock(&a->mu);
 	if (old_prev) {
 		mk_runtime_container_delete(a->rt, old_prev, NULL);
-		unmount_container_dir(a, st->uid, old_prev);
+		unmount_container_dir(a, s->st->uid, old_prev);
 		free(old_prev);
 	}
 	if (ct->prev_cid)
-		unmount_container_dir(a, st->uid, ct->prev_cid);
+		unmount_container_dir(a, s->st->uid, ct->prev_cid);
 	if (ct->term) {
 		cJSON_Delete(ct->last_term);
 		ct->last_term = ct->term;
@@ -926,54 +967,100 @@ static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON
 	ct->start_retry_ms = 0;
 	set_str(&ct->wait_reason, NULL);
 	set_str(&ct->wait_message, NULL);
-	r = 0;
-	goto out;
-fail:
-	if (!strcmp(reason, "ContainerCreating")) {
+}
+
+/* A step failed: the container waits with s->reason, retried after a back-off
+ * (a volume waiting for its object: at once when it appears). */
+static void start_failed(struct start *s, int64_t *next_ms)
+{
+	struct mk_agent *a = s->a;
+	struct ctr_state *ct = s->ct;
+	const char *msg = s->err ? s->err->msg : NULL;
+	if (!strcmp(s->reason, "ContainerCreating")) {
 		/* a volume's ConfigMap or Secret is missing: no back-off, its watch
 		 * enqueues the pod when it appears; an event when the cause changes */
-		if (!ct->wait_message || strcmp(ct->wait_message, err->msg))
-			agent_event(a, pod, "Warning", "FailedMount", "%s", err->msg);
-		set_str(&ct->wait_reason, reason);
-		set_str(&ct->wait_message, err->msg);
-		int64_t again = agent_now_ms() + 3000; /* and at once on an informer event */
-		if (!*next_ms || again < *next_ms)
-			*next_ms = again;
-		unmount_container_dir(a, st->uid, cid);
-		r = 1;
-		goto out;
+		if (!ct->wait_message || strcmp(ct->wait_message, msg))
+			agent_event(a, s->pod, "Warning", "FailedMount", "%s", msg);
+		set_str(&ct->wait_reason, s->reason);
+		set_str(&ct->wait_message, msg);
+		due(next_ms, agent_now_ms() + 3000); /* and at once on an informer event */
+		unmount_container_dir(a, s->st->uid, s->cid);
+		return;
 	}
-	mk_log(MK_LOG_WARN, "agent", "pod %s/%s container %s: %s", st->ns, st->name, ct->name,
-	       err ? err->msg : "?");
-	set_str(&ct->wait_reason, reason);
-	set_str(&ct->wait_message, err ? err->msg : "failed");
-	agent_event(a, pod, "Warning", "Failed", "Error: %s", err ? err->msg : reason);
+	mk_log(MK_LOG_WARN, "agent", "pod %s/%s container %s: %s", s->st->ns, s->st->name,
+	       ct->name, msg ? msg : "?");
+	set_str(&ct->wait_reason, s->reason);
+	set_str(&ct->wait_message, msg ? msg : "failed");
+	agent_event(a, s->pod, "Warning", "Failed", "Error: %s", msg ? msg : s->reason);
 	/* a missing ConfigMap or Secret is no crash: retried at the base delay, as the
 	 * kubelet's pod worker requeues a failed sync (the object may appear any time) */
-	if (strcmp(reason, "CreateContainerConfigError"))
+	if (strcmp(s->reason, "CreateContainerConfigError"))
 		ct->crashes++;
 	ct->start_retry_ms = agent_now_ms() + (int64_t)mk_agent_backoff_ms(ct->crashes + 1,
 									   a->backoff_base_ms,
 									   a->backoff_max_ms);
-	if (!*next_ms || ct->start_retry_ms < *next_ms)
-		*next_ms = ct->start_retry_ms;
-	unmount_container_dir(a, st->uid, cid);
-	r = 1;
-out:
-	for (size_t i = 0; i < nsub; i++)
-		free(subpaths[i]);
-	for (size_t i = 0; i < nvols; i++)
-		free(vols[i].path);
-	free(vols);
-	free(mounts);
-	for (size_t i = 0; i < env.n; i++)
-		free(env.v[i]);
-	free(env.v);
-	mk_strv_free(argv);
-	mk_strv_free(cmd);
-	mk_strv_free(args);
-	mk_image_config_free(ic);
-	mk_agent_security_release(&sec);
+	due(next_ms, ct->start_retry_ms);
+	unmount_container_dir(a, s->st->uid, s->cid);
+}
+
+static void start_release(struct start *s)
+{
+	mk_strv_free(s->subpaths);
+	for (size_t i = 0; i < s->nvols; i++)
+		free(s->vols[i].path);
+	free(s->vols);
+	free(s->mounts);
+	for (size_t i = 0; i < MK_ARRAY_SIZE(s->etc_files); i++)
+		free(s->etc_files[i]);
+	for (size_t i = 0; i < s->env.n; i++)
+		free(s->env.v[i]);
+	free(s->env.v);
+	mk_strv_free(s->argv);
+	mk_image_config_free(s->ic);
+	mk_agent_security_release(&s->sec);
+	mk_error_free(&s->err);
+	free(s->cid);
+	free(s->pdir);
+	free(s->cdir);
+	free(s->rootfs);
+}
+
+/* Creates and starts instance number restart of container c, in named steps that
+ * each record the waiting reason they fail with. 0 started, 1 waiting. */
+static int start_container(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			   const cJSON *c, struct ctr_state *ct, unsigned restart, const char *pidns,
+			   const char *ipcns, int64_t *next_ms)
+{
+	if (ct->start_retry_ms > agent_now_ms()) {
+		due(next_ms, ct->start_retry_ms);
+		return 1;
+	}
+	int r = ensure_image(a, pod, c, ct, next_ms);
+	if (r)
+		return r;
+
+	struct start s = { .a = a, .st = st, .pod = pod, .c = c, .ct = ct,
+			   .image = mk_json_get_string(c, "image"),
+			   .hostname = mk_json_get_string(pod, "spec.hostname"),
+			   .sec = { .fs_group = -1 } };
+	if (!s.hostname || !*s.hostname)
+		s.hostname = st->name;
+	if (agent_host_network(pod))
+		s.hostname = a->node_name;
+	s.cid = container_id(st->uid, ct->name, restart);
+	s.pdir = agent_pod_dir(a, st->uid);
+	s.cdir = mk_strdup_printf("%s/containers/%s", s.pdir, s.cid);
+
+	if (rootfs_prepare(&s) < 0 || env_and_argv(&s) < 0 || volumes_prepare(&s) < 0 ||
+	    mounts_build(&s) < 0 || security_prepare(&s) < 0 ||
+	    container_run(&s, restart, pidns, ipcns) < 0) {
+		start_failed(&s, next_ms);
+		r = 1;
+	} else {
+		instance_rotate(&s, restart);
+		r = 0;
+	}
+	start_release(&s);
 	return r;
 }
 
@@ -996,12 +1083,6 @@ static int64_t started_ns(struct mk_agent *a, const char *cid)
 }
 
 /* ---- probes -------------------------------------------------------------------------------- */
-
-static void due(int64_t *next_ms, int64_t t)
-{
-	if (t > 0 && (!*next_ms || t < *next_ms))
-		*next_ms = t;
-}
 
 /* A container killed by a probe runs its preStop hook first (lifecycle.c);
  * returns the grace seconds left for SIGTERM. */
@@ -1501,27 +1582,302 @@ static int ephemeral_target(struct pod_state *st, const cJSON *c, const struct o
 	return 1;
 }
 
+/* ---- the sync of one pod, step by step ------------------------------------------------- */
+
+/* What one sync of a pod carries from step to step. */
+struct sync {
+	struct mk_agent *a;
+	struct pod_state *st;
+	const cJSON *pod;
+	struct obs *obs; /* per container of st, as this sync saw it */
+	size_t n_init;   /* st->c[0..n_init) are the init containers */
+	bool sandbox_ok;
+	bool init_failed;
+	int64_t next_ms; /* when to sync again (0: on events only) */
+};
+
+/* Gone from the API (or moved to another node): what we ran for it is removed. */
+static void pod_gone(struct mk_agent *a, struct pod_state *st, const char *uid)
+{
+	if (st && !st->torn_down) {
+		mk_log(MK_LOG_INFO, "agent", "pod %s/%s (%s) is gone: cleaning up", st->ns, st->name,
+		       uid);
+		for (size_t i = 0; i < st->n; i++)
+			if (st->c[i].cid)
+				mk_runtime_container_stop(a->rt, st->c[i].cid, 1, NULL, NULL);
+		agent_pod_teardown(a, uid);
+	}
+	if (st)
+		state_remove(a, uid);
+}
+
+/* Succeeded or Failed for good: nothing runs again, and the kubelet releases the
+ * sandbox's network. */
+static void pod_finished(struct mk_agent *a, struct pod_state *st)
+{
+	if (st->net_down)
+		return;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->c[i].cid)
+			mk_runtime_container_stop(a->rt, st->c[i].cid, 0, NULL, NULL);
+	agent_sandbox_net_release(a, st->uid);
+	st->net_down = true;
+}
+
+/* The sandbox (network namespace, address, /etc files); the volumes refreshed. */
+static int sandbox_step(struct sync *s)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	s->sandbox_ok = agent_sandbox_ensure(s->a, s->st, s->pod, &err) == 0;
+	if (!s->sandbox_ok) {
+		mk_log(MK_LOG_WARN, "agent", "pod %s/%s: sandbox: %s", s->st->ns, s->st->name,
+		       err->msg);
+		agent_event(s->a, s->pod, "Warning", "FailedCreatePodSandBox",
+			    "Failed to create pod sandbox: %s", err->msg);
+		return -1;
+	}
+	/* ConfigMap, Secret and pod metadata changes into the mounted volumes */
+	agent_volumes_refresh(s->a, s->st, s->pod);
+	return 0;
+}
+
+/* Init containers, one at a time in spec order, until the pod is initialized. */
+static void init_step(struct sync *s)
+{
+	struct pod_state *st = s->st;
+	for (size_t i = 0; i < s->n_init; i++)
+		running_step(s->a, st, s->pod, ctr_spec(s->pod, &st->c[i]), &st->c[i], &s->obs[i],
+			     &s->next_ms);
+	if (st->initialized)
+		return;
+	struct mk_agent_init_view *v = mk_malloc0((s->n_init + 1) * sizeof(*v));
+	for (size_t i = 0; i < s->n_init; i++) {
+		const struct ctr_state *ct = &st->c[i];
+		v[i].sidecar = ct->sidecar;
+		v[i].running = obs_running(&s->obs[i]);
+		v[i].started = v[i].running && ct->startup_done && ct->probed_cid &&
+			       !strcmp(ct->probed_cid, ct->cid);
+		v[i].completed = !ct->sidecar && ct->done && term_code(ct->term) == 0;
+		v[i].failed = !ct->sidecar && ct->done && term_code(ct->term) != 0;
+	}
+	size_t idx = 0;
+	switch (mk_agent_init_next(v, s->n_init, &idx)) {
+	case MK_AGENT_INIT_DONE:
+		st->initialized = true;
+		break;
+	case MK_AGENT_INIT_FAILED:
+		s->init_failed = true;
+		break;
+	case MK_AGENT_INIT_WAIT:
+		break;
+	case MK_AGENT_INIT_START: {
+		struct ctr_state *ct = &st->c[idx];
+		const cJSON *c = ctr_spec(s->pod, ct);
+		if (s->sandbox_ok &&
+		    start_step(s->a, st, s->pod, c, ct, &s->obs[idx], NULL, NULL, &s->next_ms)) {
+			running_step(s->a, st, s->pod, c, ct, &s->obs[idx], &s->next_ms);
+			mk_workqueue_add(s->a->q, st->uid); /* the next one may follow at once */
+		}
+		break;
+	}
+	}
+	free(v);
+}
+
+/* Once initialized: sidecars kept running, app containers started. */
+static void containers_step(struct sync *s)
+{
+	struct pod_state *st = s->st;
+	for (size_t i = 0; st->initialized && i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		if (ct->kind == CTR_EPHEMERAL || (ct->kind == CTR_INIT && !ct->sidecar))
+			continue;
+		if (ct->sidecar && st->apps_done)
+			continue;
+		const cJSON *c = ctr_spec(s->pod, ct);
+		if (s->sandbox_ok &&
+		    start_step(s->a, st, s->pod, c, ct, &s->obs[i], NULL, NULL, &s->next_ms))
+			running_step(s->a, st, s->pod, c, ct, &s->obs[i], &s->next_ms);
+		else if (ct->kind == CTR_APP)
+			running_step(s->a, st, s->pod, c, ct, &s->obs[i], &s->next_ms);
+	}
+}
+
+/* Ephemeral containers: started once, never restarted. */
+static void ephemeral_step(struct sync *s)
+{
+	struct pod_state *st = s->st;
+	for (size_t i = 0; i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		if (ct->kind != CTR_EPHEMERAL)
+			continue;
+		const cJSON *c = ctr_spec(s->pod, ct);
+		char pidns[64], ipcns[64];
+		if (s->sandbox_ok && !ct->cid && c) {
+			if (ephemeral_target(st, c, s->obs, pidns, ipcns) != 0)
+				due(&s->next_ms, agent_now_ms() + 1000); /* the target is not running */
+			else
+				start_step(s->a, st, s->pod, c, ct, &s->obs[i], pidns[0] ? pidns : NULL,
+					   ipcns[0] ? ipcns : NULL, &s->next_ms);
+		}
+		running_step(s->a, st, s->pod, c, ct, &s->obs[i], &s->next_ms);
+	}
+}
+
+/* The app containers decide the phase; once they are all finished the sidecars
+ * stop, the last started first. */
+static void phase_step(struct sync *s, struct mk_agent_phase_input *pin)
+{
+	struct pod_state *st = s->st;
+	*pin = (struct mk_agent_phase_input){ .init_failed = s->init_failed,
+					      .initialized = st->initialized };
+	for (size_t i = 0; i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		if (ct->kind != CTR_APP)
+			continue;
+		pin->apps++;
+		if (obs_running(&s->obs[i]))
+			continue;
+		if (ct->term && ct->done) {
+			pin->apps_done++;
+			if (term_code(ct->term) != 0)
+				pin->apps_failed++;
+		} else if (!ct->term && !ct->last_term) {
+			pin->apps_pending++;
+		}
+	}
+	if (pin->apps == 0 || pin->apps_done != pin->apps || st->apps_done)
+		return;
+	st->apps_done = true;
+	for (size_t k = s->n_init; k-- > 0;) {
+		struct ctr_state *ct = &st->c[k];
+		if (!ct->sidecar)
+			continue;
+		if (obs_running(&s->obs[k])) {
+			agent_event(s->a, s->pod, "Normal", "Killing", "Stopping container %s", ct->name);
+			int64_t dl = agent_now_ms() + (int64_t)termination_grace(s->pod) * 1000;
+			dl = agent_prestop_run(s->a, s->pod, ctr_spec(s->pod, ct), ct->cid, st->ip, dl);
+			stop_one(s->a, ct, dl);
+			observe(s->a, st, s->pod, ct, &s->obs[k]);
+		}
+		ct->done = true;
+	}
+}
+
+/* The names of the containers not ready and of the init containers not complete,
+ * for the conditions' messages. */
+struct readiness {
+	bool all_ready;
+	struct mk_buf unready, incomplete;
+};
+
+/* The statuses of the init, app and ephemeral containers, into three new arrays. */
+static void container_statuses(struct sync *s, cJSON *lists[3], struct readiness *rd)
+{
+	struct pod_state *st = s->st;
+	cJSON *istats = cJSON_CreateArray(), *cstats = cJSON_CreateArray();
+	cJSON *estats = cJSON_CreateArray();
+	lists[0] = istats;
+	lists[1] = cstats;
+	lists[2] = estats;
+	for (size_t i = 0; i < st->n; i++) {
+		struct ctr_state *ct = &st->c[i];
+		bool running = obs_running(&s->obs[i]);
+		bool ready = running && ct->ready && ct->startup_done;
+		if (ct->kind == CTR_INIT && !ct->sidecar)
+			ready = ct->done && term_code(ct->term) == 0;
+		if (ct->kind == CTR_EPHEMERAL)
+			ready = false;
+		if (ct->kind == CTR_INIT && !(ct->sidecar ? running && ct->startup_done : ready))
+			mk_buf_printf(&rd->incomplete, "%s%s", rd->incomplete.len ? " " : "", ct->name);
+		if ((ct->kind == CTR_APP || ct->sidecar) && !ready) {
+			rd->all_ready = false;
+			mk_buf_printf(&rd->unready, "%s%s", rd->unready.len ? " " : "", ct->name);
+		}
+		/* before its first start: init and app containers wait for the init
+		 * sequence (PodInitializing), the others are being created */
+		bool initializing = ct->kind == CTR_INIT || (ct->kind == CTR_APP && !st->initialized);
+		const char *dflt = initializing ? "PodInitializing" : "ContainerCreating";
+		cJSON *cs = ctr_status(ct, ctr_spec(s->pod, ct), &s->obs[i], dflt, ready);
+		cJSON *list = ct->kind == CTR_INIT ? istats : ct->kind == CTR_APP ? cstats : estats;
+		cJSON_AddItemToArray(list, cs);
+	}
+}
+
+/* The pod's conditions, as the kubelet's status manager sets them. */
+static void conditions_add(struct sync *s, cJSON *status, const struct readiness *rd,
+			   bool terminal)
+{
+	const cJSON *old = cJSON_GetObjectItem(s->pod, "status");
+	bool ok = rd->all_ready, init = s->st->initialized;
+	cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
+	_cleanup_free_ char *msg = mk_strdup_printf("containers with unready status: [%s]",
+						    rd->unready.data ? rd->unready.data : "");
+	_cleanup_free_ char *imsg = mk_strdup_printf("containers with incomplete status: [%s]",
+						     rd->incomplete.data ? rd->incomplete.data : "");
+	const char *nr_reason = terminal ? "PodCompleted" : "ContainersNotReady";
+	condition_add(conds, old, "PodReadyToStartContainers", s->sandbox_ok, NULL, NULL);
+	condition_add(conds, old, "Initialized", init, init ? NULL : "ContainersNotInitialized",
+		      init ? NULL : imsg);
+	condition_add(conds, old, "Ready", ok, ok ? NULL : nr_reason, ok || terminal ? NULL : msg);
+	condition_add(conds, old, "ContainersReady", ok, ok ? NULL : nr_reason,
+		      ok || terminal ? NULL : msg);
+	condition_add(conds, old, "PodScheduled", true, NULL, NULL);
+}
+
+static void ip_list_add(cJSON *status, const char *key, const char *ip)
+{
+	cJSON *ips = cJSON_AddArrayToObject(status, key);
+	cJSON *item = cJSON_CreateObject();
+	cJSON_AddStringToObject(item, "ip", ip);
+	cJSON_AddItemToArray(ips, item);
+}
+
+/* The status this sync saw, written to the API when it changed. */
+static int status_step(struct sync *s, const struct mk_agent_phase_input *pin, bool terminal)
+{
+	struct mk_agent *a = s->a;
+	struct pod_state *st = s->st;
+	_cleanup_cjson_ cJSON *status = cJSON_CreateObject();
+	struct readiness rd = { .all_ready = true };
+	cJSON *lists[3];
+	mk_buf_init(&rd.unready);
+	mk_buf_init(&rd.incomplete);
+	container_statuses(s, lists, &rd);
+	cJSON_AddStringToObject(status, "phase", mk_agent_pod_phase(pin));
+	conditions_add(s, status, &rd, terminal);
+	mk_buf_release(&rd.unready);
+	mk_buf_release(&rd.incomplete);
+	cJSON_AddStringToObject(status, "hostIP", a->node_ip);
+	ip_list_add(status, "hostIPs", a->node_ip);
+	if (st->ip[0]) {
+		cJSON_AddStringToObject(status, "podIP", st->ip);
+		ip_list_add(status, "podIPs", st->ip);
+	}
+	cJSON_AddStringToObject(status, "startTime", st->start_time);
+	if (cJSON_GetArraySize(lists[0]) > 0)
+		cJSON_AddItemToObject(status, "initContainerStatuses", lists[0]);
+	else
+		cJSON_Delete(lists[0]);
+	cJSON_AddItemToObject(status, "containerStatuses", lists[1]);
+	if (cJSON_GetArraySize(lists[2]) > 0)
+		cJSON_AddItemToObject(status, "ephemeralContainerStatuses", lists[2]);
+	else
+		cJSON_Delete(lists[2]);
+	return write_status(a, st, s->pod, status);
+}
+
+/* One pass of the pod worker over pod uid: the API's pod against what runs. */
 int agent_pod_sync(struct mk_agent *a, const char *uid)
 {
 	struct mk_object *o = agent_pod_get(a, uid);
 	const cJSON *pod = o ? o->json : NULL;
 	const char *node = pod ? mk_json_get_string(pod, "spec.nodeName") : NULL;
 	struct pod_state *st = state_find(a, uid);
-	_cleanup_error_ struct mk_error *err = NULL;
 	int rc = 0;
 
 	if (!pod || !node || strcmp(node, a->node_name)) {
-		/* gone from the API (or moved away): remove what we ran for it */
-		if (st && !st->torn_down) {
-			mk_log(MK_LOG_INFO, "agent", "pod %s/%s (%s) is gone: cleaning up", st->ns,
-			       st->name, uid);
-			for (size_t i = 0; i < st->n; i++)
-				if (st->c[i].cid)
-					mk_runtime_container_stop(a->rt, st->c[i].cid, 1, NULL, NULL);
-			agent_pod_teardown(a, uid);
-		}
-		if (st)
-			state_remove(a, uid);
+		pod_gone(a, st, uid);
 		mk_object_unref(o);
 		return 0;
 	}
@@ -1535,229 +1891,34 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 	if (!st)
 		st = state_new(a, pod);
 	if (terminal_phase(pod)) {
-		/* finished for good: nothing runs again; the network goes back */
-		if (!st->net_down) {
-			for (size_t i = 0; i < st->n; i++)
-				if (st->c[i].cid)
-					mk_runtime_container_stop(a->rt, st->c[i].cid, 0, NULL, NULL);
-			agent_sandbox_net_release(a, uid);
-			st->net_down = true;
-		}
+		pod_finished(a, st);
 		mk_object_unref(o);
 		return 0;
 	}
 	state_grow(a, st, pod);
 
-	int64_t next_ms = 0;
-	bool sandbox_ok = agent_sandbox_ensure(a, st, pod, &err) == 0;
-	if (!sandbox_ok) {
-		mk_log(MK_LOG_WARN, "agent", "pod %s/%s: sandbox: %s", st->ns, st->name, err->msg);
-		agent_event(a, pod, "Warning", "FailedCreatePodSandBox",
-			    "Failed to create pod sandbox: %s", err->msg);
+	struct sync s = { .a = a, .st = st, .pod = pod };
+	if (sandbox_step(&s) < 0)
 		rc = -1;
-	} else {
-		/* ConfigMap, Secret and pod metadata changes into the mounted volumes */
-		agent_volumes_refresh(a, st, pod);
-	}
-
-	struct obs *obs = mk_malloc0((st->n ? st->n : 1) * sizeof(*obs));
+	s.obs = mk_malloc0((st->n ? st->n : 1) * sizeof(*s.obs));
 	for (size_t i = 0; i < st->n; i++)
-		observe(a, st, pod, &st->c[i], &obs[i]);
-
-	/* 1. init containers, one at a time in spec order, until the pod is initialized */
-	bool init_failed = false;
-	size_t n_init = 0;
-	while (n_init < st->n && st->c[n_init].kind == CTR_INIT)
-		n_init++;
-	for (size_t i = 0; i < n_init; i++)
-		running_step(a, st, pod, ctr_spec(pod, &st->c[i]), &st->c[i], &obs[i], &next_ms);
-	if (!st->initialized) {
-		struct mk_agent_init_view *v = mk_malloc0((n_init + 1) * sizeof(*v));
-		for (size_t i = 0; i < n_init; i++) {
-			const struct ctr_state *ct = &st->c[i];
-			v[i].sidecar = ct->sidecar;
-			v[i].running = obs_running(&obs[i]);
-			v[i].started = v[i].running && ct->startup_done && ct->probed_cid &&
-				       !strcmp(ct->probed_cid, ct->cid);
-			v[i].completed = !ct->sidecar && ct->done && term_code(ct->term) == 0;
-			v[i].failed = !ct->sidecar && ct->done && term_code(ct->term) != 0;
-		}
-		size_t idx = 0;
-		switch (mk_agent_init_next(v, n_init, &idx)) {
-		case MK_AGENT_INIT_DONE:
-			st->initialized = true;
-			break;
-		case MK_AGENT_INIT_FAILED:
-			init_failed = true;
-			break;
-		case MK_AGENT_INIT_WAIT:
-			break;
-		case MK_AGENT_INIT_START: {
-			struct ctr_state *ct = &st->c[idx];
-			const cJSON *c = ctr_spec(pod, ct);
-			if (sandbox_ok && start_step(a, st, pod, c, ct, &obs[idx], NULL, NULL, &next_ms)) {
-				running_step(a, st, pod, c, ct, &obs[idx], &next_ms);
-				mk_workqueue_add(a->q, uid); /* the next one may follow at once */
-			}
-			break;
-		}
-		}
-		free(v);
-	}
-
-	/* 2. once initialized: sidecars kept running, app containers started */
-	for (size_t i = 0; st->initialized && i < st->n; i++) {
-		struct ctr_state *ct = &st->c[i];
-		if (ct->kind == CTR_EPHEMERAL || (ct->kind == CTR_INIT && !ct->sidecar))
-			continue;
-		if (ct->sidecar && st->apps_done)
-			continue;
-		const cJSON *c = ctr_spec(pod, ct);
-		if (sandbox_ok && start_step(a, st, pod, c, ct, &obs[i], NULL, NULL, &next_ms))
-			running_step(a, st, pod, c, ct, &obs[i], &next_ms);
-		else if (ct->kind == CTR_APP)
-			running_step(a, st, pod, c, ct, &obs[i], &next_ms);
-	}
-
-	/* 3. ephemeral containers: started once, never restarted */
-	for (size_t i = 0; i < st->n; i++) {
-		struct ctr_state *ct = &st->c[i];
-		if (ct->kind != CTR_EPHEMERAL)
-			continue;
-		const cJSON *c = ctr_spec(pod, ct);
-		char pidns[64], ipcns[64];
-		if (sandbox_ok && !ct->cid && c) {
-			if (ephemeral_target(st, c, obs, pidns, ipcns) != 0)
-				due(&next_ms, agent_now_ms() + 1000); /* the target is not running */
-			else
-				start_step(a, st, pod, c, ct, &obs[i], pidns[0] ? pidns : NULL,
-					   ipcns[0] ? ipcns : NULL, &next_ms);
-		}
-		running_step(a, st, pod, c, ct, &obs[i], &next_ms);
-	}
-
-	/* 4. the app containers decide the phase */
-	struct mk_agent_phase_input pin = { .init_failed = init_failed,
-					    .initialized = st->initialized };
-	for (size_t i = 0; i < st->n; i++) {
-		struct ctr_state *ct = &st->c[i];
-		if (ct->kind != CTR_APP)
-			continue;
-		pin.apps++;
-		if (obs_running(&obs[i]))
-			continue;
-		if (ct->term && ct->done) {
-			pin.apps_done++;
-			if (term_code(ct->term) != 0)
-				pin.apps_failed++;
-		} else if (!ct->term && !ct->last_term) {
-			pin.apps_pending++;
-		}
-	}
-	if (pin.apps > 0 && pin.apps_done == pin.apps && !st->apps_done) {
-		/* the app containers are finished: sidecars stop, last started first */
-		st->apps_done = true;
-		for (size_t k = n_init; k-- > 0;) {
-			struct ctr_state *ct = &st->c[k];
-			if (!ct->sidecar)
-				continue;
-			if (obs_running(&obs[k])) {
-				agent_event(a, pod, "Normal", "Killing", "Stopping container %s", ct->name);
-				int64_t dl = agent_now_ms() + (int64_t)termination_grace(pod) * 1000;
-				dl = agent_prestop_run(a, pod, ctr_spec(pod, ct), ct->cid, st->ip, dl);
-				stop_one(a, ct, dl);
-				observe(a, st, pod, ct, &obs[k]);
-			}
-			ct->done = true;
-		}
-	}
-
-	/* 5. the status */
-	_cleanup_cjson_ cJSON *status = cJSON_CreateObject();
-	cJSON *istats = cJSON_CreateArray(), *cstats = cJSON_CreateArray();
-	cJSON *estats = cJSON_CreateArray();
-	struct mk_buf unready, incomplete;
-	mk_buf_init(&unready);
-	mk_buf_init(&incomplete);
-	bool all_ready = true;
-	for (size_t i = 0; i < st->n; i++) {
-		struct ctr_state *ct = &st->c[i];
-		const cJSON *c = ctr_spec(pod, ct);
-		bool running = obs_running(&obs[i]);
-		bool ready = running && ct->ready && ct->startup_done;
-		if (ct->kind == CTR_INIT && !ct->sidecar)
-			ready = ct->done && term_code(ct->term) == 0;
-		if (ct->kind == CTR_EPHEMERAL)
-			ready = false;
-		if (ct->kind == CTR_INIT && !(ct->sidecar ? running && ct->startup_done : ready))
-			mk_buf_printf(&incomplete, "%s%s", incomplete.len ? " " : "", ct->name);
-		if ((ct->kind == CTR_APP || ct->sidecar) && !ready) {
-			all_ready = false;
-			mk_buf_printf(&unready, "%s%s", unready.len ? " " : "", ct->name);
-		}
-		/* before its first start: init and app containers wait for the init
-		 * sequence (PodInitializing), the others are being created */
-		bool initializing = ct->kind == CTR_INIT || (ct->kind == CTR_APP && !st->initialized);
-		const char *dflt = initializing ? "PodInitializing" : "ContainerCreating";
-		cJSON *cs = ctr_status(ct, c, &obs[i], dflt, ready);
-		cJSON *list = ct->kind == CTR_INIT ? istats : ct->kind == CTR_APP ? cstats : estats;
-		cJSON_AddItemToArray(list, cs);
-	}
-	free(obs);
-
+		observe(a, st, pod, &st->c[i], &s.obs[i]);
+	while (s.n_init < st->n && st->c[s.n_init].kind == CTR_INIT)
+		s.n_init++;
+	init_step(&s);
+	containers_step(&s);
+	ephemeral_step(&s);
+	struct mk_agent_phase_input pin;
+	phase_step(&s, &pin);
 	const char *phase = mk_agent_pod_phase(&pin);
 	bool terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
-	const cJSON *old = cJSON_GetObjectItem(pod, "status");
-	cJSON_AddStringToObject(status, "phase", phase);
-	cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
-	_cleanup_free_ char *msg = mk_strdup_printf("containers with unready status: [%s]",
-						    unready.data ? unready.data : "");
-	_cleanup_free_ char *imsg = mk_strdup_printf("containers with incomplete status: [%s]",
-						     incomplete.data ? incomplete.data : "");
-	const char *nr_reason = terminal ? "PodCompleted" : "ContainersNotReady";
-	condition_add(conds, old, "PodReadyToStartContainers", sandbox_ok, NULL, NULL);
-	condition_add(conds, old, "Initialized", st->initialized,
-		      st->initialized ? NULL : "ContainersNotInitialized",
-		      st->initialized ? NULL : imsg);
-	condition_add(conds, old, "Ready", all_ready, all_ready ? NULL : nr_reason,
-		      all_ready || terminal ? NULL : msg);
-	condition_add(conds, old, "ContainersReady", all_ready, all_ready ? NULL : nr_reason,
-		      all_ready || terminal ? NULL : msg);
-	condition_add(conds, old, "PodScheduled", true, NULL, NULL);
-	mk_buf_release(&unready);
-	mk_buf_release(&incomplete);
-	cJSON_AddStringToObject(status, "hostIP", a->node_ip);
-	cJSON *hips = cJSON_AddArrayToObject(status, "hostIPs");
-	cJSON_AddItemToArray(hips, cJSON_CreateObject());
-	cJSON_AddStringToObject(cJSON_GetArrayItem(hips, 0), "ip", a->node_ip);
-	if (st->ip[0]) {
-		cJSON_AddStringToObject(status, "podIP", st->ip);
-		cJSON *pips = cJSON_AddArrayToObject(status, "podIPs");
-		cJSON_AddItemToArray(pips, cJSON_CreateObject());
-		cJSON_AddStringToObject(cJSON_GetArrayItem(pips, 0), "ip", st->ip);
-	}
-	cJSON_AddStringToObject(status, "startTime", st->start_time);
-	if (cJSON_GetArraySize(istats) > 0)
-		cJSON_AddItemToObject(status, "initContainerStatuses", istats);
-	else
-		cJSON_Delete(istats);
-	cJSON_AddItemToObject(status, "containerStatuses", cstats);
-	if (cJSON_GetArraySize(estats) > 0)
-		cJSON_AddItemToObject(status, "ephemeralContainerStatuses", estats);
-	else
-		cJSON_Delete(estats);
-	if (write_status(a, st, pod, status) < 0)
+	if (status_step(&s, &pin, terminal) < 0)
 		rc = -1;
-	if (terminal && !st->net_down) {
-		/* Succeeded / Failed: the kubelet releases the sandbox's network */
-		for (size_t i = 0; i < st->n; i++)
-			if (st->c[i].cid)
-				mk_runtime_container_stop(a->rt, st->c[i].cid, 0, NULL, NULL);
-		agent_sandbox_net_release(a, uid);
-		st->net_down = true;
-	}
-	if (next_ms) {
-		int64_t d = next_ms - agent_now_ms();
+	free(s.obs);
+	if (terminal)
+		pod_finished(a, st);
+	if (s.next_ms) {
+		int64_t d = s.next_ms - agent_now_ms();
 		mk_workqueue_add_after(a->q, uid, d > 0 ? (uint64_t)d : 1);
 	}
 	mk_object_unref(o);

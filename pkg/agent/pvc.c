@@ -97,15 +97,6 @@ bool agent_pvc_read_only(const cJSON *pod, const char *name)
 
 /* ---- reclaiming ------------------------------------------------------------------ */
 
-static bool has_finalizer(const cJSON *obj, const char *f)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
-			return true;
-	return false;
-}
-
 /* Whether the volume's node affinity names this node (kubernetes.io/hostname In). */
 static bool on_this_node(struct agent_pvc *p, const cJSON *pv)
 {
@@ -138,7 +129,7 @@ static void reclaim(struct agent_pvc *p, const cJSON *pv)
 	const char *name = mk_json_get_string(pv, "metadata.name");
 	const char *path = volume_path(pv);
 	if (!name || !mk_json_get(pv, "metadata.deletionTimestamp") ||
-	    !has_finalizer(pv, MK_API_LOCAL_PATH_FINALIZER) || !on_this_node(p, pv) || !ours(p, path))
+	    !mk_api_finalizer_has(pv, MK_API_LOCAL_PATH_FINALIZER) || !on_this_node(p, pv) || !ours(p, path))
 		return;
 	/* in use until its claim has released it; only Delete removes the data (an
 	 * administrator deleting a Retain volume keeps the directory) */

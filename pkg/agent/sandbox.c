@@ -314,27 +314,29 @@ static bool looks_like_uid(const char *s)
 	return true;
 }
 
-void agent_reconcile(struct mk_agent *a)
+/* The uids of the pods the informer holds. */
+static void live_uids(struct mk_agent *a, struct uidset *live)
 {
-	struct uidset live = { 0 }, dead = { 0 };
 	struct mk_object **objs = NULL;
 	size_t n = mk_informer_list(a->pods, &objs);
-	_cleanup_error_ struct mk_error *err = NULL;
-
 	for (size_t i = 0; i < n; i++) {
 		const char *uid = mk_json_get_string(objs[i]->json, "metadata.uid");
 		if (uid)
-			uidset_add(&live, uid);
+			uidset_add(live, uid);
 	}
 	mk_object_list_free(objs, n);
+}
 
-	/* containers: keep a snapshot of those of live pods for adoption */
+/* Containers: a snapshot of those of live pods kept for adoption; strays deleted,
+ * the pods of the others marked dead. */
+static void containers_reconcile(struct mk_agent *a, const struct uidset *live,
+				 struct uidset *dead)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
 	struct mk_runtime_container_info *list = NULL;
 	size_t nl = 0;
-	if (mk_runtime_container_list(a->rt, &list, &nl, &err) < 0) {
+	if (mk_runtime_container_list(a->rt, &list, &nl, &err) < 0)
 		mk_log(MK_LOG_WARN, "agent", "reconcile: list containers: %s", err->msg);
-		mk_error_free(&err);
-	}
 	for (size_t i = 0; i < nl; i++) {
 		char uid[UID_LEN + 1];
 		if (!looks_like_uid(list[i].id) || list[i].id[UID_LEN] != '-') {
@@ -344,8 +346,8 @@ void agent_reconcile(struct mk_agent *a)
 		}
 		memcpy(uid, list[i].id, UID_LEN);
 		uid[UID_LEN] = '\0';
-		if (!uidset_has(&live, uid))
-			uidset_add(&dead, uid);
+		if (!uidset_has(live, uid))
+			uidset_add(dead, uid);
 		else if (list[i].state == MK_RUNTIME_STATE_UNKNOWN)
 			mk_runtime_container_delete(a->rt, list[i].id, NULL);
 	}
@@ -353,15 +355,19 @@ void agent_reconcile(struct mk_agent *a)
 	a->adopt = list;
 	a->n_adopt = nl;
 	pthread_mutex_unlock(&a->mu);
+}
 
-	/* pod directories, namespaces, addresses of pods that are gone */
+/* Pod directories, network namespaces and addresses of pods that are gone. */
+static void dead_pods_find(struct mk_agent *a, const struct uidset *live, struct uidset *dead)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
 	_cleanup_free_ char *pods = mk_strdup_printf("%s/pods", a->data_dir);
 	DIR *d = opendir(pods);
 	if (d) {
 		struct dirent *de;
 		while ((de = readdir(d)))
-			if (looks_like_uid(de->d_name) && !uidset_has(&live, de->d_name))
-				uidset_add(&dead, de->d_name);
+			if (looks_like_uid(de->d_name) && !uidset_has(live, de->d_name))
+				uidset_add(dead, de->d_name);
 		closedir(d);
 	}
 	char **names = NULL;
@@ -370,8 +376,8 @@ void agent_reconcile(struct mk_agent *a)
 		for (size_t i = 0; i < nn; i++) {
 			const char *u = names[i] + strlen(NETNS_PREFIX);
 			if (mk_str_has_prefix(names[i], NETNS_PREFIX) && looks_like_uid(u) &&
-			    !uidset_has(&live, u))
-				uidset_add(&dead, u);
+			    !uidset_has(live, u))
+				uidset_add(dead, u);
 		}
 		mk_strv_free(names);
 	} else {
@@ -381,34 +387,48 @@ void agent_reconcile(struct mk_agent *a)
 	size_t ne = 0;
 	if (mk_net_ipam_list(a->ipam, &ents, &ne, &err) == 0) {
 		for (size_t i = 0; i < ne; i++)
-			if (!uidset_has(&live, ents[i].owner))
-				uidset_add(&dead, ents[i].owner);
+			if (!uidset_has(live, ents[i].owner))
+				uidset_add(dead, ents[i].owner);
 		mk_net_ipam_entries_free(ents, ne);
 	} else {
 		mk_error_free(&err);
 	}
+}
+
+/* Veths on the bridge that belong to no live pod. */
+static void stray_veths_delete(struct mk_agent *a, const struct uidset *live)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	char **names = NULL;
+	size_t nn = 0;
+	if (mk_net_veth_list(a->node_sock, a->bridge, &names, &nn, &err) < 0)
+		return;
+	for (size_t i = 0; i < nn; i++) {
+		bool keep = false;
+		for (size_t j = 0; j < live->n && !keep; j++) {
+			char v[MK_NET_IFNAMSIZ];
+			mk_net_veth_name(live->v[j], v);
+			keep = !strcmp(v, names[i]);
+		}
+		if (!keep && mk_str_has_prefix(names[i], "mk"))
+			mk_net_veth_delete(a->node_sock, names[i], NULL);
+	}
+	mk_strv_free(names);
+}
+
+void agent_reconcile(struct mk_agent *a)
+{
+	struct uidset live = { 0 }, dead = { 0 };
+
+	live_uids(a, &live);
+	containers_reconcile(a, &live, &dead);
+	dead_pods_find(a, &live, &dead);
 	for (size_t i = 0; i < dead.n; i++) {
 		mk_log(MK_LOG_INFO, "agent", "removing leftovers of pod %s (no longer on this node)",
 		       dead.v[i]);
 		agent_pod_teardown(a, dead.v[i]);
 	}
-	/* veths on the bridge that belong to no live pod */
-	names = NULL;
-	if (mk_net_veth_list(a->node_sock, a->bridge, &names, &nn, &err) == 0) {
-		for (size_t i = 0; i < nn; i++) {
-			bool keep = false;
-			for (size_t j = 0; j < live.n && !keep; j++) {
-				char v[MK_NET_IFNAMSIZ];
-				mk_net_veth_name(live.v[j], v);
-				keep = !strcmp(v, names[i]);
-			}
-			if (!keep && mk_str_has_prefix(names[i], "mk"))
-				mk_net_veth_delete(a->node_sock, names[i], NULL);
-		}
-		mk_strv_free(names);
-	} else {
-		mk_error_free(&err);
-	}
+	stray_veths_delete(a, &live);
 	uidset_free(&live);
 	uidset_free(&dead);
 }

@@ -1,13 +1,16 @@
 /* The agent's streaming server: libmicrohttpd over TLS in thread-per-connection
- * mode (log streams block their connection's thread; exec sessions run in a
- * thread of their own after the WebSocket upgrade). Only the API server may use
+ * mode (log streams block their connection's thread; exec, attach and
+ * port-forward sessions run in a thread of their own after the upgrade, through
+ * one struct stream_upgraded each). Only the API server may use
  * it: the client certificate must chain to the cluster CA and carry the API
  * server's common name. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include "stream_internal.h"
@@ -78,6 +81,115 @@ bool stream_arg_bool(struct MHD_Connection *conn, const char *key)
 {
 	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
 	return v && (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "True"));
+}
+
+/* ---- upgraded connections: exec, attach, port-forward sessions ------------------- */
+
+void stream_upgraded_init(struct stream_upgraded *u, struct mk_agent_stream *s,
+			  void (*run)(struct stream_upgraded *), void (*free)(struct stream_upgraded *))
+{
+	u->srv = s;
+	u->run = run;
+	u->free = free;
+	u->sock = -1;
+	u->wake[0] = u->wake[1] = -1;
+	mk_buf_init(&u->in);
+}
+
+void stream_upgraded_release(struct stream_upgraded *u)
+{
+	mk_buf_release(&u->in);
+	if (u->wake[0] >= 0)
+		close(u->wake[0]);
+	if (u->wake[1] >= 0)
+		close(u->wake[1]);
+}
+
+void stream_upgraded_cancel_all_locked(struct mk_agent_stream *s)
+{
+	for (struct stream_upgraded *u = s->upgraded; u; u = u->next)
+		if (write(u->wake[1], "x", 1) < 0) {
+			/* the pipe is full: it is being woken already */
+		}
+}
+
+static void upgraded_unlink(struct mk_agent_stream *s, struct stream_upgraded *u)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct stream_upgraded **pp = &s->upgraded; *pp; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *upgraded_thread(void *arg)
+{
+	struct stream_upgraded *u = arg;
+	struct mk_agent_stream *s = u->srv;
+
+	u->run(u);
+	MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+	upgraded_unlink(s, u);
+	u->free(u);
+	stream_session_put(s);
+	return NULL;
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+		       const char *extra_in, size_t extra_in_size, MHD_socket sock,
+		       struct MHD_UpgradeResponseHandle *urh)
+{
+	struct stream_request *req = con_cls;
+	struct mk_agent_stream *s = cls;
+	struct stream_upgraded *u = req ? TAKE_PTR(req->upgraded) : NULL;
+	struct stream_reply dummy = { 0 };
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (!u || !stream_session_get(s, &dummy)) {
+		if (dummy.resp)
+			MHD_destroy_response(dummy.resp);
+		if (u)
+			u->free(u);
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	u->urh = urh;
+	u->sock = sock;
+	if (extra_in_size)
+		mk_buf_append(&u->in, extra_in, extra_in_size);
+	/* this runs in the connection's thread, which forwards the TLS bytes only
+	 * after we return: the session needs a thread of its own */
+	pthread_mutex_lock(&s->lock);
+	u->next = s->upgraded;
+	s->upgraded = u;
+	pthread_mutex_unlock(&s->lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, upgraded_thread, u) != 0) {
+		upgraded_unlink(s, u);
+		u->free(u);
+		stream_session_put(s);
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+int stream_upgraded_reply(struct stream_request *req, struct stream_upgraded *u,
+			  struct stream_reply *rep)
+{
+	if (pipe2(u->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		stream_reply_status(rep, 500, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	rep->resp = MHD_create_response_for_upgrade(on_upgrade, req->srv);
+	if (!rep->resp)
+		return -1;
+	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
+	req->upgraded = u;
+	return 0;
 }
 
 /* 0 when the peer's certificate chains to our CA and names the API server; else
@@ -250,8 +362,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(req->ns);
 	free(req->pod);
 	free(req->container);
-	stream_exec_free(req->exec);
-	stream_portforward_free(req->portforward);
+	if (req->upgraded)
+		req->upgraded->free(req->upgraded);
 	free(req);
 	*con_cls = NULL;
 }
@@ -356,8 +468,7 @@ void mk_agent_stream_stop(struct mk_agent_stream *s)
 		 * by us before MHD_stop_daemon */
 		pthread_mutex_lock(&s->lock);
 		s->stopping = true;
-		stream_exec_cancel_all_locked(s);
-		stream_portforward_cancel_all_locked(s);
+		stream_upgraded_cancel_all_locked(s);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 15;

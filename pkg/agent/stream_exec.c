@@ -22,7 +22,7 @@
 #define CLOSE_WAIT_MS 5000
 
 struct stream_exec {
-	struct mk_agent_stream *srv;
+	struct stream_upgraded u; /* first: the server runs the session through it */
 	char *id, *container;
 	char **argv;
 	bool want_stdin, want_stdout, want_stderr, tty;
@@ -32,19 +32,14 @@ struct stream_exec {
 	bool attach_eof_sent;
 
 	/* running session */
-	struct MHD_UpgradeResponseHandle *urh;
-	int sock;
-	int wake[2]; /* written to end the session (server stopping) */
-	struct mk_buf in;  /* bytes from the client not parsed yet */
 	struct mk_buf pending_stdin;
 	size_t pending_off;
 	bool stdin_eof; /* the client closed stdin: close it once pending is written */
 	bool client_closed;
 	struct mk_runtime_exec *e;
-	struct stream_exec *next;
 };
 
-void stream_exec_free(struct stream_exec *x)
+static void stream_exec_free(struct stream_exec *x)
 {
 	if (!x)
 		return;
@@ -54,23 +49,16 @@ void stream_exec_free(struct stream_exec *x)
 	free(x->argv);
 	free(x->id);
 	free(x->container);
-	mk_buf_release(&x->in);
+	stream_upgraded_release(&x->u);
 	mk_buf_release(&x->pending_stdin);
-	if (x->wake[0] >= 0)
-		close(x->wake[0]);
-	if (x->wake[1] >= 0)
-		close(x->wake[1]);
 	if (x->attach_fd >= 0)
 		close(x->attach_fd);
 	free(x);
 }
 
-void stream_exec_cancel_all_locked(struct mk_agent_stream *s)
+static void exec_free(struct stream_upgraded *u)
 {
-	for (struct stream_exec *x = s->execs; x; x = x->next)
-		if (write(x->wake[1], "x", 1) < 0) {
-			/* the pipe is full: it is being woken already */
-		}
+	stream_exec_free((struct stream_exec *)u);
 }
 
 /* Writes all of data to the (non-blocking) socket; -1 when the peer is gone. */
@@ -101,7 +89,7 @@ static int send_channel(struct stream_exec *x, uint8_t ch, const void *data, siz
 	struct mk_buf b;
 	mk_buf_init(&b);
 	mk_ws_proto_channel_append(&b, x->proto, ch, data, len, NULL);
-	int r = sock_write_all(x->sock, b.data, b.len);
+	int r = sock_write_all(x->u.sock, b.data, b.len);
 	mk_buf_release(&b);
 	return r;
 }
@@ -111,7 +99,7 @@ static int send_control(struct stream_exec *x, int opcode, const void *data, siz
 	struct mk_buf b;
 	mk_buf_init(&b);
 	mk_ws_frame_append(&b, opcode, data, len, NULL);
-	int r = sock_write_all(x->sock, b.data, b.len);
+	int r = sock_write_all(x->u.sock, b.data, b.len);
 	mk_buf_release(&b);
 	return r;
 }
@@ -226,16 +214,16 @@ static int handle_frame(struct stream_exec *x, struct mk_ws_frame *f, int *cur_c
 	return 0;
 }
 
-/* Parses and handles every complete frame in x->in. */
+/* Parses and handles every complete frame in x->u.in. */
 static int process_input(struct stream_exec *x, int *cur_channel)
 {
 	size_t off = 0;
 	int r = 0;
 
-	while (off < x->in.len) {
+	while (off < x->u.in.len) {
 		struct mk_ws_frame f;
 		struct mk_error *err = NULL;
-		ssize_t n = mk_ws_frame_parse((uint8_t *)x->in.data + off, x->in.len - off,
+		ssize_t n = mk_ws_frame_parse((uint8_t *)x->u.in.data + off, x->u.in.len - off,
 					      MK_WS_MAX_PAYLOAD, 1, &f, &err);
 		if (n < 0) {
 			mk_log(MK_LOG_DEBUG, "agent-stream", "exec: %s", err->msg);
@@ -251,8 +239,8 @@ static int process_input(struct stream_exec *x, int *cur_channel)
 			break;
 		}
 	}
-	memmove(x->in.data, x->in.data + off, x->in.len - off);
-	x->in.len -= off;
+	memmove(x->u.in.data, x->u.in.data + off, x->u.in.len - off);
+	x->u.in.len -= off;
 	return r;
 }
 
@@ -320,14 +308,14 @@ static void await_close(struct stream_exec *x)
 		uint64_t now = mk_time_mono_ns();
 		if (now >= end)
 			break;
-		struct pollfd p = { .fd = x->sock, .events = POLLIN };
+		struct pollfd p = { .fd = x->u.sock, .events = POLLIN };
 		if (poll(&p, 1, (int)((end - now) / 1000000) + 1) <= 0)
 			break;
 		char buf[4096];
-		ssize_t n = recv(x->sock, buf, sizeof(buf), 0);
+		ssize_t n = recv(x->u.sock, buf, sizeof(buf), 0);
 		if (n <= 0)
 			break;
-		mk_buf_append(&x->in, buf, (size_t)n);
+		mk_buf_append(&x->u.in, buf, (size_t)n);
 		x->pending_stdin.len = 0; /* ignore data now */
 		x->stdin_eof = true;
 		if (process_input(x, &cur) < 0)
@@ -360,6 +348,24 @@ static void send_exit_status(struct stream_exec *x, int exit_code)
 		send_channel(x, MK_WS_CH_STATUS, st, strlen(st));
 }
 
+/* Reads what the client sent and handles its frames; -1 when the client is gone
+ * or the session must end. */
+static int client_read(struct stream_exec *x, int *cur_channel)
+{
+	char buf[64 * 1024];
+	ssize_t r = recv(x->u.sock, buf, sizeof(buf), 0);
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		x->client_closed = true;
+		return -1;
+	}
+	if (r > 0) {
+		mk_buf_append(&x->u.in, buf, (size_t)r);
+		if (process_input(x, cur_channel) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Attach: relays between the client and the shim's attach socket until the
  * container's output ends (the shim closes the socket), then Success, as
  * kubelet reports a finished attach. */
@@ -367,13 +373,13 @@ static void run_attach(struct stream_exec *x)
 {
 	int cur_channel = -1;
 
-	set_nonblock(x->sock);
-	if (x->in.len && process_input(x, &cur_channel) < 0)
+	set_nonblock(x->u.sock);
+	if (x->u.in.len && process_input(x, &cur_channel) < 0)
 		goto end;
 	for (;;) {
 		struct pollfd p[3] = {
-			{ .fd = x->wake[0], .events = POLLIN },
-			{ .fd = x->sock, .events = POLLIN },
+			{ .fd = x->u.wake[0], .events = POLLIN },
+			{ .fd = x->u.sock, .events = POLLIN },
 			{ .fd = x->attach_fd, .events = POLLIN },
 		};
 		if (x->pending_off < x->pending_stdin.len) {
@@ -385,19 +391,8 @@ static void run_attach(struct stream_exec *x)
 			break;
 		if (n > 0 && p[0].revents)
 			goto end;
-		if (p[1].revents) {
-			char buf[64 * 1024];
-			ssize_t r = recv(x->sock, buf, sizeof(buf), 0);
-			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-				x->client_closed = true;
-				goto end;
-			}
-			if (r > 0) {
-				mk_buf_append(&x->in, buf, (size_t)r);
-				if (process_input(x, &cur_channel) < 0)
-					goto end;
-			}
-		}
+		if (p[1].revents && client_read(x, &cur_channel) < 0)
+			goto end;
 		if (x->pending_off < x->pending_stdin.len || x->stdin_eof)
 			flush_stdin(x);
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -426,188 +421,137 @@ end:
 	attach_stdin_eof(x);
 }
 
-static void run_session(struct stream_exec *x)
+/* The exec'd process's outputs, as exec_relay forwards them. */
+struct exec_io {
+	int out_fd, err_fd; /* the pty, or stdout and stderr; -1: none */
+	bool out_open, err_open;
+	int cur_channel; /* the channel of a fragmented client message (process_input) */
+};
+
+/* Starts the process; -1 (the failure sent to the client) when it cannot be. */
+static int exec_start(struct stream_exec *x, struct exec_io *io)
 {
 	struct mk_error *err = NULL;
-	int cur_channel = -1, exit_code = -1;
-	const char *const *args = (const char *const *)x->argv;
 	struct mk_runtime_exec_spec spec = {
-		.args = args,
+		.args = (const char *const *)x->argv,
 		.tty = x->tty,
 		.stdin = x->want_stdin,
 	};
+	if (mk_runtime_exec_start(x->u.srv->rt, x->id, &spec, &x->e, &err) < 0) {
+		send_failure(x, "InternalError", 500, err->msg);
+		mk_error_free(&err);
+		return -1;
+	}
+	io->out_fd = mk_runtime_exec_fd(x->e, x->tty ? MK_RUNTIME_EXEC_FD_PTY
+						     : MK_RUNTIME_EXEC_FD_STDOUT);
+	io->err_fd = x->tty ? -1 : mk_runtime_exec_fd(x->e, MK_RUNTIME_EXEC_FD_STDERR);
+	set_nonblock(io->out_fd);
+	set_nonblock(io->err_fd);
+	set_nonblock(stdin_fd(x));
+	if (!x->want_stdin && !x->tty)
+		mk_runtime_exec_close_fd(x->e, MK_RUNTIME_EXEC_FD_STDIN);
+	io->out_open = io->out_fd >= 0;
+	io->err_open = io->err_fd >= 0;
+	return 0;
+}
+
+/* One chunk of an output to its channel, if there is one; *open false at its end. */
+static int output_step(struct stream_exec *x, int fd, uint8_t ch, bool want, bool *open)
+{
+	int r = pump_output(x, fd, ch, want);
+	if (r > 0)
+		*open = false;
+	return r < 0 ? -1 : 0;
+}
+
+/* After the exit: what the process wrote before it is in the pipe; sent without
+ * waiting for descendants that keep the pipe open. */
+static int output_drain(struct stream_exec *x, int fd, uint8_t ch, bool want, bool open)
+{
+	int r = 0;
+	while (open && r == 0)
+		if ((r = pump_output(x, fd, ch, want)) == 1)
+			open = false;
+	return r < 0 ? -1 : 0;
+}
+
+/* Relays stdin from the client and the outputs to it until the process exits
+ * (its status sent: 0) or the session must end at once (-1). */
+static int exec_relay(struct stream_exec *x, struct exec_io *io)
+{
+	bool want_out = x->want_stdout || x->tty;
+	for (;;) {
+		struct pollfd p[5];
+		int np = 0, i_sock = -1, i_out = -1, i_err = -1, exit_code = -1;
+		bool pending = x->pending_off < x->pending_stdin.len;
+		struct mk_error *err = NULL;
+
+		p[np++] = (struct pollfd){ .fd = x->u.wake[0], .events = POLLIN };
+		if (!pending) {
+			i_sock = np;
+			p[np++] = (struct pollfd){ .fd = x->u.sock, .events = POLLIN };
+		} else if (stdin_fd(x) >= 0) {
+			p[np++] = (struct pollfd){ .fd = stdin_fd(x), .events = POLLOUT };
+		}
+		if (io->out_open) {
+			i_out = np;
+			p[np++] = (struct pollfd){ .fd = io->out_fd, .events = POLLIN };
+		}
+		if (io->err_open) {
+			i_err = np;
+			p[np++] = (struct pollfd){ .fd = io->err_fd, .events = POLLIN };
+		}
+		/* outputs closed: the process is ending, look for its exit often */
+		int n = poll(p, (nfds_t)np, (io->out_open || io->err_open) ? 500 : 50);
+		if (n < 0 && errno != EINTR)
+			return 0;
+		if (n > 0 && p[0].revents)
+			return -1; /* server stopping */
+		if (i_sock >= 0 && p[i_sock].revents && client_read(x, &io->cur_channel) < 0)
+			return -1;
+		if (x->pending_off < x->pending_stdin.len || x->stdin_eof)
+			flush_stdin(x);
+		if (i_out >= 0 && p[i_out].revents &&
+		    output_step(x, io->out_fd, MK_WS_CH_STDOUT, want_out, &io->out_open) < 0)
+			return -1;
+		if (i_err >= 0 && p[i_err].revents &&
+		    output_step(x, io->err_fd, MK_WS_CH_STDERR, x->want_stderr, &io->err_open) < 0)
+			return -1;
+		bool exited = mk_runtime_exec_wait(x->e, 0, &exit_code, &err) == 0;
+		mk_error_free(&err);
+		if (!exited)
+			continue;
+		if (output_drain(x, io->out_fd, MK_WS_CH_STDOUT, want_out, io->out_open) < 0 ||
+		    output_drain(x, io->err_fd, MK_WS_CH_STDERR, x->want_stderr, io->err_open) < 0)
+			return -1;
+		send_exit_status(x, exit_code);
+		return 0;
+	}
+}
+
+static void run_session(struct stream_upgraded *u)
+{
+	struct stream_exec *x = (struct stream_exec *)u;
+	struct exec_io io = { .cur_channel = -1 };
 
 	if (x->attach) {
 		run_attach(x);
 		return;
 	}
-	set_nonblock(x->sock);
-	if (mk_runtime_exec_start(x->srv->rt, x->id, &spec, &x->e, &err) < 0) {
-		send_failure(x, "InternalError", 500, err->msg);
-		mk_error_free(&err);
-		goto close;
+	set_nonblock(x->u.sock);
+	if (exec_start(x, &io) == 0) {
+		/* frames that arrived with the upgrade request */
+		if (x->u.in.len && process_input(x, &io.cur_channel) < 0)
+			goto end;
+		if (exec_relay(x, &io) < 0)
+			goto end;
 	}
-	int out_fd = mk_runtime_exec_fd(x->e, x->tty ? MK_RUNTIME_EXEC_FD_PTY
-						      : MK_RUNTIME_EXEC_FD_STDOUT);
-	int err_fd = x->tty ? -1 : mk_runtime_exec_fd(x->e, MK_RUNTIME_EXEC_FD_STDERR);
-	set_nonblock(out_fd);
-	set_nonblock(err_fd);
-	set_nonblock(stdin_fd(x));
-	if (!x->want_stdin && !x->tty)
-		mk_runtime_exec_close_fd(x->e, MK_RUNTIME_EXEC_FD_STDIN);
-	bool out_open = out_fd >= 0, err_open = err_fd >= 0, exited = false;
-
-	/* frames that arrived with the upgrade request */
-	if (x->in.len && process_input(x, &cur_channel) < 0)
-		goto end;
-	for (;;) {
-		struct pollfd p[5];
-		int np = 0, i_sock = -1, i_out = -1, i_err = -1;
-		bool pending = x->pending_off < x->pending_stdin.len;
-
-		p[np] = (struct pollfd){ .fd = x->wake[0], .events = POLLIN };
-		np++;
-		if (!pending) {
-			i_sock = np;
-			p[np++] = (struct pollfd){ .fd = x->sock, .events = POLLIN };
-		} else if (stdin_fd(x) >= 0) {
-			p[np++] = (struct pollfd){ .fd = stdin_fd(x), .events = POLLOUT };
-		}
-		if (out_open) {
-			i_out = np;
-			p[np++] = (struct pollfd){ .fd = out_fd, .events = POLLIN };
-		}
-		if (err_open) {
-			i_err = np;
-			p[np++] = (struct pollfd){ .fd = err_fd, .events = POLLIN };
-		}
-		/* outputs closed: the process is ending, look for its exit often */
-		int timeout = (out_open || err_open) ? 500 : 50;
-		int n = poll(p, (nfds_t)np, timeout);
-		if (n < 0 && errno != EINTR)
-			break;
-		if (n > 0 && p[0].revents)
-			goto end; /* server stopping */
-		if (i_sock >= 0 && p[i_sock].revents) {
-			char buf[64 * 1024];
-			ssize_t r = recv(x->sock, buf, sizeof(buf), 0);
-			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-				x->client_closed = true;
-				goto end;
-			}
-			if (r > 0) {
-				mk_buf_append(&x->in, buf, (size_t)r);
-				if (process_input(x, &cur_channel) < 0)
-					goto end;
-			}
-		}
-		if (x->pending_off < x->pending_stdin.len || x->stdin_eof)
-			flush_stdin(x);
-		if (i_out >= 0 && p[i_out].revents) {
-			int r = pump_output(x, out_fd, MK_WS_CH_STDOUT, x->want_stdout || x->tty);
-			if (r < 0)
-				goto end;
-			if (r > 0)
-				out_open = false;
-		}
-		if (i_err >= 0 && p[i_err].revents) {
-			int r = pump_output(x, err_fd, MK_WS_CH_STDERR, x->want_stderr);
-			if (r < 0)
-				goto end;
-			if (r > 0)
-				err_open = false;
-		}
-		if (!exited && mk_runtime_exec_wait(x->e, 0, &exit_code, &err) == 0)
-			exited = true;
-		mk_error_free(&err);
-		if (exited) {
-			/* what the process wrote before it exited is in the pipes: send it,
-			 * without waiting for descendants that keep them open */
-			int r = 0;
-			while (out_open && r == 0)
-				if ((r = pump_output(x, out_fd, MK_WS_CH_STDOUT,
-						     x->want_stdout || x->tty)) == 1)
-					out_open = false;
-			if (r < 0)
-				goto end;
-			r = 0;
-			while (err_open && r == 0)
-				if ((r = pump_output(x, err_fd, MK_WS_CH_STDERR, x->want_stderr)) == 1)
-					err_open = false;
-			if (r < 0)
-				goto end;
-			send_exit_status(x, exit_code);
-			break;
-		}
-	}
-close: {
 	static const uint8_t normal[2] = { 0x03, 0xe8 }; /* 1000 */
 	if (send_control(x, MK_WS_OP_CLOSE, normal, sizeof(normal)) == 0)
 		await_close(x);
-}
 end:
 	mk_runtime_exec_free(x->e); /* kills the process if it still runs */
 	x->e = NULL;
-}
-
-static void *session_thread(void *arg)
-{
-	struct stream_exec *x = arg;
-	struct mk_agent_stream *s = x->srv;
-
-	run_session(x);
-	MHD_upgrade_action(x->urh, MHD_UPGRADE_ACTION_CLOSE);
-	pthread_mutex_lock(&s->lock);
-	for (struct stream_exec **pp = &s->execs; *pp; pp = &(*pp)->next)
-		if (*pp == x) {
-			*pp = x->next;
-			break;
-		}
-	pthread_mutex_unlock(&s->lock);
-	stream_exec_free(x);
-	stream_session_put(s);
-	return NULL;
-}
-
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
-		       const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		       struct MHD_UpgradeResponseHandle *urh)
-{
-	struct stream_request *req = con_cls;
-	struct mk_agent_stream *s = cls;
-	struct stream_exec *x = req ? TAKE_PTR(req->exec) : NULL;
-	struct stream_reply dummy = { 0 };
-	pthread_attr_t attr;
-	pthread_t t;
-
-	if (!x || !stream_session_get(s, &dummy)) {
-		if (dummy.resp)
-			MHD_destroy_response(dummy.resp);
-		stream_exec_free(x);
-		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		return;
-	}
-	x->urh = urh;
-	x->sock = sock;
-	if (extra_in_size)
-		mk_buf_append(&x->in, extra_in, extra_in_size);
-	/* this runs in the connection's thread, which forwards the TLS bytes only
-	 * after we return: the session needs a thread of its own */
-	pthread_mutex_lock(&s->lock);
-	x->next = s->execs;
-	s->execs = x;
-	pthread_mutex_unlock(&s->lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, session_thread, x) != 0) {
-		pthread_mutex_lock(&s->lock);
-		s->execs = x->next;
-		pthread_mutex_unlock(&s->lock);
-		stream_exec_free(x);
-		stream_session_put(s);
-		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-	}
-	pthread_attr_destroy(&attr);
 }
 
 struct argv_collect {
@@ -658,13 +602,10 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 		return;
 	}
 	struct stream_exec *x = mk_malloc0(sizeof(*x));
-	x->srv = s;
-	x->sock = -1;
+	stream_upgraded_init(&x->u, s, run_session, exec_free);
 	x->attach_fd = -1;
-	x->wake[0] = x->wake[1] = -1;
 	x->proto = (enum mk_ws_proto)wsp;
 	x->attach = req->attach;
-	mk_buf_init(&x->in);
 	mk_buf_init(&x->pending_stdin);
 	x->want_stdin = stream_arg_bool(conn, "stdin");
 	x->want_stdout = stream_arg_bool(conn, "stdout");
@@ -703,13 +644,7 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 		stream_exec_free(x);
 		return;
 	}
-	if (pipe2(x->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-		stream_reply_status(rep, 500, "pipe: %s", strerror(errno));
-		stream_exec_free(x);
-		return;
-	}
-	rep->resp = MHD_create_response_for_upgrade(on_upgrade, s);
-	if (!rep->resp) {
+	if (stream_upgraded_reply(req, &x->u, rep) < 0) {
 		stream_exec_free(x);
 		return;
 	}
@@ -719,6 +654,4 @@ void stream_exec_handle(struct stream_request *req, struct stream_reply *rep)
 	if (x->proto != MK_WS_PROTO_NONE)
 		MHD_add_response_header(rep->resp, "Sec-WebSocket-Protocol",
 					mk_ws_proto_name(x->proto));
-	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
-	req->exec = x;
 }

@@ -26,8 +26,24 @@ struct mk_agent_stream {
 	pthread_cond_t cond;	/* signalled when sessions drops */
 	unsigned sessions;	/* exec sessions and log streams running */
 	bool stopping;
-	struct stream_exec *execs; /* running exec sessions, to cancel on stop */
-	struct stream_pf *portforwards; /* running port-forward sessions, likewise */
+	struct stream_upgraded *upgraded; /* running exec and port-forward sessions,
+					   * to wake on stop */
+};
+
+/* The part of an upgraded connection's session (exec, attach, port-forward) the
+ * server runs: embedded first in the session. After the 101 reply stream.c
+ * starts a thread that calls run, links the session into srv->upgraded while it
+ * runs (stopping the server writes wake[1]), then closes the connection and
+ * calls free. */
+struct stream_upgraded {
+	struct mk_agent_stream *srv;
+	void (*run)(struct stream_upgraded *u);
+	void (*free)(struct stream_upgraded *u); /* frees the whole session */
+	struct MHD_UpgradeResponseHandle *urh;
+	int sock;
+	int wake[2];	  /* written to end the session (server stopping) */
+	struct mk_buf in; /* bytes from the client not parsed yet */
+	struct stream_upgraded *next;
 };
 
 /* A request of the server (MHD's per-request context). */
@@ -35,8 +51,7 @@ struct stream_request {
 	struct mk_agent_stream *srv;
 	struct MHD_Connection *conn;
 	char *ns, *pod, *container; /* from the path */
-	struct stream_exec *exec;   /* an exec session waiting for its upgrade */
-	struct stream_pf *portforward; /* a port-forward session waiting for its upgrade */
+	struct stream_upgraded *upgraded; /* a session waiting for its upgrade */
 	bool attach;                /* /attach: the exec handler attaches instead */
 	bool close_after;	    /* not the API server: close after the reply */
 	bool streaming;		    /* the reply is a log stream (no inactivity timeout) */
@@ -54,6 +69,17 @@ void stream_reply_status(struct stream_reply *rep, unsigned code, const char *fm
 /* Takes a session slot; false (and a 429 reply) when all are in use or stopping. */
 bool stream_session_get(struct mk_agent_stream *s, struct stream_reply *rep);
 void stream_session_put(struct mk_agent_stream *s);
+/* Sets up u (no pipe yet) for a session of s; run and free as described above. */
+void stream_upgraded_init(struct stream_upgraded *u, struct mk_agent_stream *s,
+			  void (*run)(struct stream_upgraded *), void (*free)(struct stream_upgraded *));
+/* Releases what stream_upgraded_init and _reply made (the session's free calls it). */
+void stream_upgraded_release(struct stream_upgraded *u);
+/* The 101 reply that hands the connection to u once sent (req owns u until then);
+ * -1 with rep filled (or no response) on failure, u then still the caller's. */
+int stream_upgraded_reply(struct stream_request *req, struct stream_upgraded *u,
+			  struct stream_reply *rep);
+/* Wakes every upgraded session so it ends (server stopping); lock held. */
+void stream_upgraded_cancel_all_locked(struct mk_agent_stream *s);
 /* True when the query parameter key is "true" / "1". */
 bool stream_arg_bool(struct MHD_Connection *conn, const char *key);
 
@@ -69,17 +95,10 @@ int64_t stream_time_parse_ns(const char *s, size_t len);
 size_t stream_time_trim_nano(const char *t, size_t len, size_t *ret_head);
 /* stream_exec.c */
 void stream_exec_handle(struct stream_request *req, struct stream_reply *rep);
-/* Wakes every exec session so it ends (server stopping); called with lock held. */
-void stream_exec_cancel_all_locked(struct mk_agent_stream *s);
-/* Frees a session that never started (the upgrade did not happen). */
-void stream_exec_free(struct stream_exec *x);
 
 /* stream_portforward.c: true (and ns/pod set) for /portForward/NS/POD[/UID] */
 bool stream_portforward_match(struct stream_request *req, const char *url);
 void stream_portforward_handle(struct stream_request *req, struct stream_reply *rep);
-/* Wakes every port-forward session so it ends; called with lock held. */
-void stream_portforward_cancel_all_locked(struct mk_agent_stream *s);
-void stream_portforward_free(struct stream_pf *p);
 
 /* stream_metrics.c: GET /metrics/resource (Prometheus text) */
 void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep);

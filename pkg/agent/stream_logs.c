@@ -352,64 +352,153 @@ static bool parse_int_arg(struct MHD_Connection *conn, const char *key, long *re
 	return true;
 }
 
+/* The query of a log request, checked as kube-apiserver's PodLogOptions validation. */
+struct log_query {
+	bool previous, follow, timestamps;
+	long tail;	  /* tailLines; -1: all */
+	long limit;	  /* limitBytes; -1: none */
+	int64_t since_ns; /* sinceSeconds or sinceTime; 0: from the start */
+};
+
+/* sinceSeconds or sinceTime as ns since the epoch (at least 1) in q; -1 with rep
+ * filled when malformed. */
+static int since_parse(struct MHD_Connection *conn, struct log_query *q, struct stream_reply *rep)
+{
+	long since_s = 0;
+	bool since_s_set;
+	const char *since_time = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sinceTime");
+	if (!parse_int_arg(conn, "sinceSeconds", &since_s, &since_s_set) ||
+	    (since_s_set && since_s < 1)) {
+		stream_reply_status(rep, 400, "invalid sinceSeconds: must be greater than 0");
+		return -1;
+	}
+	if (since_time && *since_time && since_s_set) {
+		stream_reply_status(rep, 400,
+				    "at most one of `sinceTime` or `sinceSeconds` may be specified");
+		return -1;
+	}
+	if (since_s_set) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		q->since_ns = ((int64_t)now.tv_sec - since_s) * 1000000000 + now.tv_nsec;
+		if (q->since_ns <= 0)
+			q->since_ns = 1;
+	} else if (since_time && *since_time) {
+		q->since_ns = stream_time_parse_ns(since_time, strlen(since_time));
+		if (q->since_ns < 0) {
+			stream_reply_status(rep, 400, "invalid sinceTime \"%.64s\": not an RFC 3339 time",
+					    since_time);
+			return -1;
+		}
+		if (q->since_ns == 0)
+			q->since_ns = 1;
+	}
+	return 0;
+}
+
+static int log_query_parse(struct MHD_Connection *conn, struct log_query *q,
+			   struct stream_reply *rep)
+{
+	bool tail_set, limit_set;
+	*q = (struct log_query){ .tail = -1, .limit = -1 };
+	q->previous = stream_arg_bool(conn, "previous");
+	/* a previous instance has exited: never wait for it */
+	q->follow = stream_arg_bool(conn, "follow") && !q->previous;
+	q->timestamps = stream_arg_bool(conn, "timestamps");
+	if (!parse_int_arg(conn, "tailLines", &q->tail, &tail_set) || (tail_set && q->tail < 0)) {
+		stream_reply_status(rep, 400, "invalid tailLines: must be a non-negative integer");
+		return -1;
+	}
+	if (!parse_int_arg(conn, "limitBytes", &q->limit, &limit_set) ||
+	    (limit_set && q->limit < 1)) {
+		stream_reply_status(rep, 400, "invalid limitBytes: must be greater than 0");
+		return -1;
+	}
+	if (!tail_set)
+		q->tail = -1;
+	if (!limit_set)
+		q->limit = -1;
+	return since_parse(conn, q, rep);
+}
+
+/* The stream of container instance id's log; NULL with rep filled on failure. */
+static struct log_stream *log_stream_new(struct stream_request *req, const char *id,
+					 const struct log_query *q, struct stream_reply *rep)
+{
+	struct mk_agent_stream *s = req->srv;
+	struct log_stream *ls = mk_malloc0(sizeof(*ls));
+	ls->srv = s;
+	ls->fd = -1;
+	ls->inotify = -1;
+	ls->client_fd = -1;
+	mk_buf_init(&ls->line);
+	mk_buf_init(&ls->out);
+	ls->path = mk_runtime_container_log_path(s->rt, id);
+	ls->rotated = mk_strdup_printf("%s.1", ls->path);
+	_cleanup_free_ char *dir = mk_strdup(ls->path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	ls->exit_path = mk_strdup_printf("%s/exit", dir);
+	ls->follow = q->follow;
+	if (ls->follow) {
+		ls->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (ls->inotify < 0 ||
+		    inotify_add_watch(ls->inotify, dir,
+				      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+			stream_reply_status(rep, 500, "inotify on '%s': %s", dir, strerror(errno));
+			log_stream_free(ls);
+			return NULL;
+		}
+	}
+	ls->timestamps = q->timestamps;
+	ls->line_start = true;
+	ls->since_ns = q->since_ns;
+	ls->limit = q->limit;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		ls->client_fd = ci->connect_fd;
+	return ls;
+}
+
+/* Where the stream starts: tailLines back, or the whole log, the rotated file first. */
+static int log_stream_seek(struct log_stream *ls, long tail)
+{
+	if (tail >= 0)
+		return seek_tail(ls, tail);
+	int r = open_current(ls, 0);
+	if (r < 0 && errno == ENOENT)
+		r = 0;
+	int rfd = open(ls->rotated, O_RDONLY | O_CLOEXEC);
+	if (rfd >= 0) {
+		/* read the rotated file now, then continue with the current one */
+		char buf[READ_CHUNK];
+		ssize_t n;
+		while ((n = read(rfd, buf, sizeof(buf))) > 0)
+			feed(ls, buf, (size_t)n);
+		close(rfd);
+	}
+	return r;
+}
+
 void stream_logs_handle(struct stream_request *req, struct stream_reply *rep)
 {
 	struct mk_agent_stream *s = req->srv;
 	_cleanup_free_ char *cur = NULL, *prev = NULL;
 	struct mk_error *err = NULL;
-	long tail = -1, limit = -1;
-	bool tail_set, limit_set;
-	bool previous = stream_arg_bool(req->conn, "previous");
+	struct log_query q;
 
-	if (!parse_int_arg(req->conn, "tailLines", &tail, &tail_set) ||
-	    (tail_set && tail < 0)) {
-		stream_reply_status(rep, 400, "invalid tailLines: must be a non-negative integer");
+	if (log_query_parse(req->conn, &q, rep) < 0)
 		return;
-	}
-	if (!parse_int_arg(req->conn, "limitBytes", &limit, &limit_set) ||
-	    (limit_set && limit < 1)) {
-		stream_reply_status(rep, 400, "invalid limitBytes: must be greater than 0");
-		return;
-	}
-	long since_s = 0;
-	bool since_s_set;
-	int64_t since_ns = 0;
-	const char *since_time =
-		MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "sinceTime");
-	if (!parse_int_arg(req->conn, "sinceSeconds", &since_s, &since_s_set) ||
-	    (since_s_set && since_s < 1)) {
-		stream_reply_status(rep, 400, "invalid sinceSeconds: must be greater than 0");
-		return;
-	}
-	if (since_time && *since_time && since_s_set) {
-		stream_reply_status(rep, 400,
-				    "at most one of `sinceTime` or `sinceSeconds` may be specified");
-		return;
-	}
-	if (since_s_set) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		since_ns = ((int64_t)now.tv_sec - since_s) * 1000000000 + now.tv_nsec;
-		if (since_ns <= 0)
-			since_ns = 1;
-	} else if (since_time && *since_time) {
-		since_ns = stream_time_parse_ns(since_time, strlen(since_time));
-		if (since_ns < 0) {
-			stream_reply_status(rep, 400, "invalid sinceTime \"%.64s\": not an RFC 3339 time",
-					    since_time);
-			return;
-		}
-		if (since_ns == 0)
-			since_ns = 1;
-	}
 	if (s->resolve(s->resolve_userdata, req->ns, req->pod, req->container, &cur, &prev, &err) < 0) {
 		stream_reply_status(rep, err->code == ENOENT ? 404 : 500, "%s", err->msg);
 		mk_error_free(&err);
 		return;
 	}
-	const char *id = previous ? prev : cur;
+	const char *id = q.previous ? prev : cur;
 	if (!id) {
-		if (previous)
+		if (q.previous)
 			stream_reply_status(rep, 400,
 					    "previous terminated container \"%s\" in pod \"%s\" not found",
 					    req->container, req->pod);
@@ -421,63 +510,10 @@ void stream_logs_handle(struct stream_request *req, struct stream_reply *rep)
 	}
 	if (!stream_session_get(s, rep))
 		return;
-
-	struct log_stream *ls = mk_malloc0(sizeof(*ls));
-	ls->srv = s;
-	ls->fd = -1;
-	ls->inotify = -1;
-	ls->client_fd = -1;
-	mk_buf_init(&ls->line);
-	mk_buf_init(&ls->out);
-	ls->path = mk_runtime_container_log_path(s->rt, id);
-	ls->rotated = mk_strdup_printf("%s.1", ls->path);
-	{
-		_cleanup_free_ char *dir = mk_strdup(ls->path);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-		ls->exit_path = mk_strdup_printf("%s/exit", dir);
-		/* a previous instance has exited: never wait for it */
-		ls->follow = stream_arg_bool(req->conn, "follow") && !previous;
-		if (ls->follow) {
-			ls->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-			if (ls->inotify < 0 ||
-			    inotify_add_watch(ls->inotify, dir,
-					      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-				stream_reply_status(rep, 500, "inotify on '%s': %s", dir, strerror(errno));
-				log_stream_free(ls);
-				return;
-			}
-		}
-	}
-	ls->timestamps = stream_arg_bool(req->conn, "timestamps");
-	ls->line_start = true;
-	ls->since_ns = since_ns;
-	ls->limit = limit_set ? limit : -1;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci)
-		ls->client_fd = ci->connect_fd;
-
-	int r;
-	if (tail_set) {
-		r = seek_tail(ls, tail);
-	} else {
-		/* whole log: the rotated file first, when there is one */
-		r = open_current(ls, 0);
-		if (r < 0 && errno == ENOENT)
-			r = 0;
-		int rfd = open(ls->rotated, O_RDONLY | O_CLOEXEC);
-		if (rfd >= 0) {
-			/* read the rotated file now, then continue with the current one */
-			char buf[READ_CHUNK];
-			ssize_t n;
-			while ((n = read(rfd, buf, sizeof(buf))) > 0)
-				feed(ls, buf, (size_t)n);
-			close(rfd);
-		}
-	}
-	if (r < 0) {
+	struct log_stream *ls = log_stream_new(req, id, &q, rep);
+	if (!ls)
+		return;
+	if (log_stream_seek(ls, q.tail) < 0) {
 		stream_reply_status(rep, 500, "read log of container \"%s\": %s", req->container,
 				    strerror(errno));
 		log_stream_free(ls);

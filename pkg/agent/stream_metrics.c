@@ -51,44 +51,46 @@ struct pod_sum {
 	bool has_cpu, has_mem;
 };
 
-void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
-{
-	struct mk_agent_stream *s = req->srv;
-	struct mk_agent_stream_container *cs = NULL;
-	size_t n = 0, npods = 0;
-	struct mk_runtime_stats node = {0};
-	_cleanup_error_ struct mk_error *err = NULL;
-	bool scrape_error = false;
+/* One scrape: the containers, their stats (ok[i]: read), their pods' sums. */
+struct scrape {
+	struct mk_agent_stream_container *cs;
+	size_t n;
+	struct mk_runtime_stats *st;
+	bool *ok;
+	struct pod_sum *pods;
+	size_t npods;
+};
 
-	if (s->list_containers && s->list_containers(s->resolve_userdata, &cs, &n, &err) < 0) {
-		stream_reply_status(rep, 500, "list containers: %s", err->msg);
-		return;
-	}
-	struct mk_runtime_stats *st = mk_malloc0((n ? n : 1) * sizeof(*st));
-	bool *ok = mk_malloc0((n ? n : 1) * sizeof(*ok));
-	struct pod_sum *pods = mk_malloc0((n ? n : 1) * sizeof(*pods));
+/* Reads every container's stats and sums them per pod. */
+static void scrape_containers(struct mk_agent_stream *s, struct scrape *sc)
+{
+	size_t n = sc->n;
+	sc->st = mk_malloc0((n ? n : 1) * sizeof(*sc->st));
+	sc->ok = mk_malloc0((n ? n : 1) * sizeof(*sc->ok));
+	sc->pods = mk_malloc0((n ? n : 1) * sizeof(*sc->pods));
 	for (size_t i = 0; i < n; i++) {
-		ok[i] = mk_runtime_container_stats_get(s->rt, cs[i].cid, &st[i], NULL) == 0;
-		if (!ok[i])
+		const struct mk_agent_stream_container *c = &sc->cs[i];
+		const struct mk_runtime_stats *st = &sc->st[i];
+		sc->ok[i] = mk_runtime_container_stats_get(s->rt, c->cid, &sc->st[i], NULL) == 0;
+		if (!sc->ok[i])
 			continue;
 		size_t j = 0;
-		while (j < npods &&
-		       (strcmp(pods[j].ns, cs[i].ns) || strcmp(pods[j].pod, cs[i].pod)))
+		while (j < sc->npods && (strcmp(sc->pods[j].ns, c->ns) || strcmp(sc->pods[j].pod, c->pod)))
 			j++;
-		if (j == npods)
-			pods[npods++] = (struct pod_sum){.ns = cs[i].ns, .pod = cs[i].pod};
-		pods[j].cpu += st[i].cpu_usage_ns;
-		pods[j].mem += st[i].memory_working_set;
-		pods[j].has_cpu |= st[i].has_cpu;
-		pods[j].has_mem |= st[i].has_memory;
-		if (st[i].timestamp_ns > pods[j].ts)
-			pods[j].ts = st[i].timestamp_ns;
+		if (j == sc->npods)
+			sc->pods[sc->npods++] = (struct pod_sum){ .ns = c->ns, .pod = c->pod };
+		struct pod_sum *p = &sc->pods[j];
+		p->cpu += st->cpu_usage_ns;
+		p->mem += st->memory_working_set;
+		p->has_cpu |= st->has_cpu;
+		p->has_mem |= st->has_memory;
+		if (st->timestamp_ns > p->ts)
+			p->ts = st->timestamp_ns;
 	}
-	if (mk_runtime_node_stats_get(&node, NULL) < 0)
-		scrape_error = true;
+}
 
-	struct mk_buf b;
-	mk_buf_init(&b);
+static void put_containers(struct mk_buf *b, const struct scrape *sc)
+{
 	static const struct {
 		const char *name, *type, *help;
 		int what; /* 0 cpu, 1 memory, 2 start time */
@@ -101,66 +103,95 @@ void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
 	     "Start time of the container since unix epoch in seconds", 2},
 	};
 	for (size_t m = 0; m < MK_ARRAY_SIZE(ctr_metrics); m++) {
-		put_header(&b, ctr_metrics[m].name, ctr_metrics[m].type, ctr_metrics[m].help);
-		for (size_t i = 0; i < n; i++) {
+		put_header(b, ctr_metrics[m].name, ctr_metrics[m].type, ctr_metrics[m].help);
+		for (size_t i = 0; i < sc->n; i++) {
+			const struct mk_runtime_stats *st = &sc->st[i];
 			int w = ctr_metrics[m].what;
-			if (!ok[i] || (w == 0 && !st[i].has_cpu) || (w == 1 && !st[i].has_memory))
+			if (!sc->ok[i] || (w == 0 && !st->has_cpu) || (w == 1 && !st->has_memory))
 				continue;
-			mk_buf_printf(&b, "%s{", ctr_metrics[m].name);
-			put_label(&b, "container", cs[i].container, true);
-			put_label(&b, "namespace", cs[i].ns, false);
-			put_label(&b, "pod", cs[i].pod, false);
-			mk_buf_append(&b, "}", 1);
+			mk_buf_printf(b, "%s{", ctr_metrics[m].name);
+			put_label(b, "container", sc->cs[i].container, true);
+			put_label(b, "namespace", sc->cs[i].ns, false);
+			put_label(b, "pod", sc->cs[i].pod, false);
+			mk_buf_append(b, "}", 1);
 			if (w == 0)
-				put_seconds(&b, st[i].cpu_usage_ns);
+				put_seconds(b, st->cpu_usage_ns);
 			else if (w == 1)
-				mk_buf_printf(&b, " %llu",
-					      (unsigned long long)st[i].memory_working_set);
+				mk_buf_printf(b, " %llu", (unsigned long long)st->memory_working_set);
 			else
-				put_seconds(&b, (uint64_t)st[i].started_ns);
-			mk_buf_printf(&b, " %lld\n", (long long)(st[i].timestamp_ns / 1000000));
+				put_seconds(b, (uint64_t)st->started_ns);
+			mk_buf_printf(b, " %lld\n", (long long)(st->timestamp_ns / 1000000));
 		}
 	}
-	if (!scrape_error) {
-		put_header(&b, "node_cpu_usage_seconds_total", "counter",
-			   "Cumulative cpu time consumed by the node in core-seconds");
-		mk_buf_append(&b, "node_cpu_usage_seconds_total", 28);
-		put_seconds(&b, node.cpu_usage_ns);
-		mk_buf_printf(&b, " %lld\n", (long long)(node.timestamp_ns / 1000000));
-		put_header(&b, "node_memory_working_set_bytes", "gauge",
-			   "Current working set of the node in bytes");
-		mk_buf_printf(&b, "node_memory_working_set_bytes %llu %lld\n",
-			      (unsigned long long)node.memory_working_set,
-			      (long long)(node.timestamp_ns / 1000000));
-	}
+}
+
+static void put_node(struct mk_buf *b, const struct mk_runtime_stats *node)
+{
+	put_header(b, "node_cpu_usage_seconds_total", "counter",
+		   "Cumulative cpu time consumed by the node in core-seconds");
+	mk_buf_append(b, "node_cpu_usage_seconds_total", 28);
+	put_seconds(b, node->cpu_usage_ns);
+	mk_buf_printf(b, " %lld\n", (long long)(node->timestamp_ns / 1000000));
+	put_header(b, "node_memory_working_set_bytes", "gauge",
+		   "Current working set of the node in bytes");
+	mk_buf_printf(b, "node_memory_working_set_bytes %llu %lld\n",
+		      (unsigned long long)node->memory_working_set,
+		      (long long)(node->timestamp_ns / 1000000));
+}
+
+static void put_pods(struct mk_buf *b, const struct scrape *sc)
+{
 	for (int m = 0; m < 2; m++) {
 		const char *name =
 		    m ? "pod_memory_working_set_bytes" : "pod_cpu_usage_seconds_total";
-		put_header(&b, name, m ? "gauge" : "counter",
+		put_header(b, name, m ? "gauge" : "counter",
 			   m ? "Current working set of the pod in bytes"
 			     : "Cumulative cpu time consumed by the pod in core-seconds");
-		for (size_t j = 0; j < npods; j++) {
-			if (m ? !pods[j].has_mem : !pods[j].has_cpu)
+		for (size_t j = 0; j < sc->npods; j++) {
+			const struct pod_sum *p = &sc->pods[j];
+			if (m ? !p->has_mem : !p->has_cpu)
 				continue;
-			mk_buf_printf(&b, "%s{", name);
-			put_label(&b, "namespace", pods[j].ns, true);
-			put_label(&b, "pod", pods[j].pod, false);
-			mk_buf_append(&b, "}", 1);
+			mk_buf_printf(b, "%s{", name);
+			put_label(b, "namespace", p->ns, true);
+			put_label(b, "pod", p->pod, false);
+			mk_buf_append(b, "}", 1);
 			if (m)
-				mk_buf_printf(&b, " %llu", (unsigned long long)pods[j].mem);
+				mk_buf_printf(b, " %llu", (unsigned long long)p->mem);
 			else
-				put_seconds(&b, pods[j].cpu);
-			mk_buf_printf(&b, " %lld\n", (long long)(pods[j].ts / 1000000));
+				put_seconds(b, p->cpu);
+			mk_buf_printf(b, " %lld\n", (long long)(p->ts / 1000000));
 		}
 	}
+}
+
+void stream_metrics_handle(struct stream_request *req, struct stream_reply *rep)
+{
+	struct mk_agent_stream *s = req->srv;
+	struct scrape sc = { 0 };
+	struct mk_runtime_stats node = {0};
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (s->list_containers && s->list_containers(s->resolve_userdata, &sc.cs, &sc.n, &err) < 0) {
+		stream_reply_status(rep, 500, "list containers: %s", err->msg);
+		return;
+	}
+	scrape_containers(s, &sc);
+	bool scrape_error = mk_runtime_node_stats_get(&node, NULL) < 0;
+
+	struct mk_buf b;
+	mk_buf_init(&b);
+	put_containers(&b, &sc);
+	if (!scrape_error)
+		put_node(&b, &node);
+	put_pods(&b, &sc);
 	put_header(&b, "resource_scrape_error", "gauge",
 		   "1 if there was an error while getting container metrics, 0 otherwise");
 	mk_buf_printf(&b, "resource_scrape_error %d\n", scrape_error ? 1 : 0);
 
-	free(st);
-	free(ok);
-	free(pods);
-	mk_agent_stream_containers_free(cs, n);
+	free(sc.st);
+	free(sc.ok);
+	free(sc.pods);
+	mk_agent_stream_containers_free(sc.cs, sc.n);
 	rep->code = 200;
 	rep->resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : (char *)"",
 						    MHD_RESPMEM_MUST_COPY);

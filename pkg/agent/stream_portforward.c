@@ -50,23 +50,19 @@ struct pf_conn {
 };
 
 struct stream_pf {
-	struct mk_agent_stream *srv;
+	struct stream_upgraded u; /* first: the server runs the session through it */
 	int proto;
 	char *pod, *uid, *netns_path;
 	int netns_fd;		/* -1: the node's namespace (hostNetwork pods) */
 	uint16_t ports[MAX_PORTS];
 	size_t n_ports;
 
-	struct MHD_UpgradeResponseHandle *urh;
-	int sock;
-	int wake[2];
-	struct mk_buf in, out;
+	struct mk_buf out;
 	size_t out_off;
 	struct mk_spdy_zlib z;
 	struct pf_conn *conns;
 	unsigned n_conns;
 	bool goaway;
-	struct stream_pf *next;
 };
 
 static void conn_free(struct pf_conn *c)
@@ -80,7 +76,7 @@ static void conn_free(struct pf_conn *c)
 	free(c);
 }
 
-void stream_portforward_free(struct stream_pf *p)
+static void stream_portforward_free(struct stream_pf *p)
 {
 	if (!p)
 		return;
@@ -89,26 +85,19 @@ void stream_portforward_free(struct stream_pf *p)
 		conn_free(c);
 	}
 	mk_spdy_zlib_release(&p->z);
-	mk_buf_release(&p->in);
+	stream_upgraded_release(&p->u);
 	mk_buf_release(&p->out);
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
-	if (p->wake[0] >= 0)
-		close(p->wake[0]);
-	if (p->wake[1] >= 0)
-		close(p->wake[1]);
 	free(p->pod);
 	free(p->uid);
 	free(p->netns_path);
 	free(p);
 }
 
-void stream_portforward_cancel_all_locked(struct mk_agent_stream *s)
+static void pf_free(struct stream_upgraded *u)
 {
-	for (struct stream_pf *p = s->portforwards; p; p = p->next)
-		if (write(p->wake[1], "x", 1) < 0) {
-			/* full: it is being woken already */
-		}
+	stream_portforward_free((struct stream_pf *)u);
 }
 
 /* ---- dialing in the pod's namespace ------------------------------------------ */
@@ -403,18 +392,18 @@ static int process_input(struct stream_pf *p)
 	size_t off = 0;
 	int r = 0;
 
-	while (off < p->in.len) {
+	while (off < p->u.in.len) {
 		struct mk_error *err = NULL;
 		ssize_t n;
 		if (p->proto == PF_WS) {
 			struct mk_ws_frame f;
-			n = mk_ws_frame_parse((uint8_t *)p->in.data + off, p->in.len - off,
+			n = mk_ws_frame_parse((uint8_t *)p->u.in.data + off, p->u.in.len - off,
 					      MK_WS_MAX_PAYLOAD, 1, &f, &err);
 			if (n > 0 && ws_frame(p, &f) < 0)
 				r = -1;
 		} else {
 			struct mk_spdy_frame f;
-			n = mk_spdy_frame_parse((uint8_t *)p->in.data + off, p->in.len - off,
+			n = mk_spdy_frame_parse((uint8_t *)p->u.in.data + off, p->u.in.len - off,
 						MK_SPDY_MAX_PAYLOAD, &f, &err);
 			if (n > 0 && spdy_frame(p, &f) < 0)
 				r = -1;
@@ -428,8 +417,8 @@ static int process_input(struct stream_pf *p)
 			break;
 		off += (size_t)n;
 	}
-	memmove(p->in.data, p->in.data + off, p->in.len - off);
-	p->in.len -= off;
+	memmove(p->u.in.data, p->u.in.data + off, p->u.in.len - off);
+	p->u.in.len -= off;
 	return r;
 }
 
@@ -499,7 +488,7 @@ static void read_pod(struct stream_pf *p, struct pf_conn *c)
 static int flush_out(struct stream_pf *p)
 {
 	while (p->out_off < p->out.len) {
-		ssize_t n = send(p->sock, p->out.data + p->out_off, p->out.len - p->out_off,
+		ssize_t n = send(p->u.sock, p->out.data + p->out_off, p->out.len - p->out_off,
 				 MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -522,8 +511,10 @@ static bool ws_all_done(struct stream_pf *p)
 	return true;
 }
 
-static void run_session(struct stream_pf *p)
+/* long on purpose: the session's one poll loop, read top to bottom */
+static void run_session(struct stream_upgraded *u)
 {
+	struct stream_pf *p = (struct stream_pf *)u;
 	char buf[CHUNK];
 	struct pollfd *fds = NULL;
 	struct pf_conn **owners = NULL;
@@ -531,7 +522,7 @@ static void run_session(struct stream_pf *p)
 	bool closing = false;
 	uint64_t close_deadline = 0;
 
-	fcntl(p->sock, F_SETFL, fcntl(p->sock, F_GETFL) | O_NONBLOCK);
+	fcntl(p->u.sock, F_SETFL, fcntl(p->u.sock, F_GETFL) | O_NONBLOCK);
 	if (p->proto == PF_WS)
 		ws_start(p);
 	for (;;) {
@@ -556,8 +547,8 @@ static void run_session(struct stream_pf *p)
 				abort();
 		}
 		size_t nf = 0;
-		fds[nf++] = (struct pollfd){ .fd = p->wake[0], .events = POLLIN };
-		fds[nf] = (struct pollfd){ .fd = p->sock, .events = 0 };
+		fds[nf++] = (struct pollfd){ .fd = p->u.wake[0], .events = POLLIN };
+		fds[nf] = (struct pollfd){ .fd = p->u.sock, .events = 0 };
 		if (!closing && !pod_backlog(p))
 			fds[nf].events |= POLLIN;
 		if (p->out.len)
@@ -592,11 +583,11 @@ static void run_session(struct stream_pf *p)
 					read_pod(p, c);
 			}
 		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = recv(p->sock, buf, sizeof(buf), 0);
+			ssize_t r = recv(p->u.sock, buf, sizeof(buf), 0);
 			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
 				break;
 			if (r > 0) {
-				mk_buf_append(&p->in, buf, (size_t)r);
+				mk_buf_append(&p->u.in, buf, (size_t)r);
 				if (process_input(p) < 0) {
 					flush_out(p);
 					break;
@@ -606,65 +597,6 @@ static void run_session(struct stream_pf *p)
 	}
 	free(fds);
 	free(owners);
-}
-
-static void *session_thread(void *arg)
-{
-	struct stream_pf *p = arg;
-	struct mk_agent_stream *s = p->srv;
-
-	run_session(p);
-	MHD_upgrade_action(p->urh, MHD_UPGRADE_ACTION_CLOSE);
-	pthread_mutex_lock(&s->lock);
-	for (struct stream_pf **pp = &s->portforwards; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	pthread_mutex_unlock(&s->lock);
-	stream_portforward_free(p);
-	stream_session_put(s);
-	return NULL;
-}
-
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
-		       const char *extra_in, size_t extra_in_size, MHD_socket sock,
-		       struct MHD_UpgradeResponseHandle *urh)
-{
-	struct stream_request *req = con_cls;
-	struct mk_agent_stream *s = cls;
-	struct stream_pf *p = req ? TAKE_PTR(req->portforward) : NULL;
-	struct stream_reply dummy = { 0 };
-	pthread_attr_t attr;
-	pthread_t t;
-
-	if (!p || !stream_session_get(s, &dummy)) {
-		if (dummy.resp)
-			MHD_destroy_response(dummy.resp);
-		stream_portforward_free(p);
-		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		return;
-	}
-	p->urh = urh;
-	p->sock = sock;
-	if (extra_in_size)
-		mk_buf_append(&p->in, extra_in, extra_in_size);
-	pthread_mutex_lock(&s->lock);
-	p->next = s->portforwards;
-	s->portforwards = p;
-	pthread_mutex_unlock(&s->lock);
-	/* the connection's thread forwards the TLS bytes only after we return */
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, session_thread, p) != 0) {
-		pthread_mutex_lock(&s->lock);
-		s->portforwards = p->next;
-		pthread_mutex_unlock(&s->lock);
-		stream_portforward_free(p);
-		stream_session_put(s);
-		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-	}
-	pthread_attr_destroy(&attr);
 }
 
 /* ---- the request -------------------------------------------------------------- */
@@ -717,54 +649,61 @@ bool stream_portforward_match(struct stream_request *req, const char *url)
 	return true;
 }
 
-void stream_portforward_handle(struct stream_request *req, struct stream_reply *rep)
+/* The protocol the client asks for: PF_WS or PF_SPDY; -1 with rep filled when
+ * neither is asked for as served. */
+static int pf_protocol(struct MHD_Connection *conn, struct stream_reply *rep)
 {
-	struct mk_agent_stream *s = req->srv;
-	struct MHD_Connection *conn = req->conn;
 	const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
 	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
 	const char *proto =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
 	const char *spdy_proto =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Stream-Protocol-Version");
-	_cleanup_free_ char *netns = NULL, *uid = NULL;
-	struct mk_error *err = NULL;
-	int kind;
 
 	if (mk_ws_header_has_token(upgrade, "websocket", true) && key) {
 		if (!mk_ws_header_has_token(proto, MK_WS_PROTOCOL_V4, false)) {
 			stream_reply_status(rep, 400,
 					    "unsupported WebSocket subprotocol: only %s is served",
 					    MK_WS_PROTOCOL_V4);
-			return;
+			return -1;
 		}
-		kind = PF_WS;
-	} else if (upgrade && !strncasecmp(upgrade, "SPDY/3.1", 8)) {
+		return PF_WS;
+	}
+	if (upgrade && !strncasecmp(upgrade, "SPDY/3.1", 8)) {
 		if (spdy_proto && !mk_ws_header_has_token(spdy_proto, MK_SPDY_PORTFORWARD_PROTOCOL,
 							  false)) {
 			stream_reply_status(rep, 403, "unable to upgrade: no common protocols: "
 					    "only %s is served", MK_SPDY_PORTFORWARD_PROTOCOL);
-			return;
+			return -1;
 		}
-		kind = PF_SPDY;
-	} else {
-		stream_reply_status(rep, 400,
-				    "Upgrade request required: port-forward needs a WebSocket (%s) "
-				    "or SPDY/3.1 (%s) upgrade", MK_WS_PROTOCOL_V4,
-				    MK_SPDY_PORTFORWARD_PROTOCOL);
-		return;
+		return PF_SPDY;
 	}
+	stream_reply_status(rep, 400,
+			    "Upgrade request required: port-forward needs a WebSocket (%s) "
+			    "or SPDY/3.1 (%s) upgrade", MK_WS_PROTOCOL_V4,
+			    MK_SPDY_PORTFORWARD_PROTOCOL);
+	return -1;
+}
+
+void stream_portforward_handle(struct stream_request *req, struct stream_reply *rep)
+{
+	struct mk_agent_stream *s = req->srv;
+	struct MHD_Connection *conn = req->conn;
+	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	_cleanup_free_ char *netns = NULL, *uid = NULL;
+	struct mk_error *err = NULL;
+	int kind = pf_protocol(conn, rep);
+
+	if (kind < 0)
+		return;
 	if (!s->resolve_netns) {
 		stream_reply_status(rep, 404, "port-forward is not served by this node");
 		return;
 	}
 	struct stream_pf *p = mk_malloc0(sizeof(*p));
-	p->srv = s;
+	stream_upgraded_init(&p->u, s, run_session, pf_free);
 	p->proto = kind;
-	p->sock = -1;
 	p->netns_fd = -1;
-	p->wake[0] = p->wake[1] = -1;
-	mk_buf_init(&p->in);
 	mk_buf_init(&p->out);
 	mk_spdy_zlib_init(&p->z);
 	if (kind == PF_WS) {
@@ -795,13 +734,7 @@ void stream_portforward_handle(struct stream_request *req, struct stream_reply *
 	p->pod = mk_strdup(req->pod);
 	p->uid = TAKE_PTR(uid);
 	p->netns_path = TAKE_PTR(netns);
-	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-		stream_reply_status(rep, 500, "pipe: %s", strerror(errno));
-		stream_portforward_free(p);
-		return;
-	}
-	rep->resp = MHD_create_response_for_upgrade(on_upgrade, s);
-	if (!rep->resp) {
+	if (stream_upgraded_reply(req, &p->u, rep) < 0) {
 		stream_portforward_free(p);
 		return;
 	}
@@ -815,6 +748,4 @@ void stream_portforward_handle(struct stream_request *req, struct stream_reply *
 		MHD_add_response_header(rep->resp, "X-Stream-Protocol-Version",
 					MK_SPDY_PORTFORWARD_PROTOCOL);
 	}
-	rep->code = MHD_HTTP_SWITCHING_PROTOCOLS;
-	req->portforward = p;
 }

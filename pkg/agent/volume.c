@@ -14,7 +14,10 @@
  *     enforced: the kubelet evicts the pod when it is exceeded, we have no
  *     eviction manager yet;
  *   - subPath mounts: the sub-path is opened with openat2(RESOLVE_BENEATH), so
- *     neither ".." nor a symlink can lead outside the volume, and the opened file
+ *     neither ".." nor a symlink can lead outside the volume: such a path is
+ *     refused, as the kubelet refuses it (RESOLVE_IN_ROOT, which pkg/image uses
+ *     for layers, would instead read an absolute symlink inside the volume and
+ *     mount something else than the pod named), and the opened file
  *     itself is bind-mounted (through /proc/self/fd) onto a host path of the pod,
  *     which the runtime then mounts into the container (the kubelet's safe
  *     subpath approach). Like in Kubernetes a subPath mount of a configMap file

@@ -15,7 +15,9 @@
  *   - serves attach clients on STATE/<id>/attach: a copy of the output as it
  *     is read, their input to the stdin, resize for a pty,
  *   - copies the container's output into the CRI log with rotation,
- *   - writes STATE/<id>/exit when init exits and its output is drained, then exits. */
+ *   - writes STATE/<id>/exit when init exits and its output is drained, then exits.
+ * shim_main reads as those steps: shim_setup, stdio_prepare, runc_create_spawn,
+ * runc_create_wait, created_collect, output_copy, write_exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -201,6 +203,18 @@ struct shim {
 		bool eof;      /* its stdin ended: close the container's after pending */
 	} clients[SHIM_MAX_CLIENTS];
 	size_t n_clients;
+
+	/* the container's stdio, as runc create gets it */
+	struct {
+		int out[2], err[2], in[2]; /* pipes (no tty); -1: none */
+		int devnull;
+		int console_listen, console_conn; /* the console socket (tty) */
+		char *console_path;
+		int master; /* the pty master runc sends; -1 until then */
+	} io;
+	char *pid_file; /* runc create writes init's pid there */
+	pid_t runc_pid, init_pid;
+	struct rt_log log; /* the CRI log of the output */
 };
 
 static void shim_reap(struct shim *s)
@@ -478,29 +492,25 @@ static void attach_shutdown(struct shim *s)
 	}
 }
 
-static int shim_main(int argc, char **argv)
-{
-	struct shim s = { 0 };
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
-	int devnull, listen_fd = -1, conn_fd = -1, master = -1;
-	_cleanup_free_ char *sock_path = NULL;
-	sigset_t mask;
-	pid_t runc_pid;
-	int status = 0;
-	bool tty;
+/* ---- the shim's life, step by step ------------------------------------------ */
 
+/* Arguments, process setup (own name, subreaper, SIGCHLD as a signalfd), who we
+ * are for an agent that restarts, and the log; 0, or the exit code. */
+static int shim_setup(struct shim *s, int argc, char **argv)
+{
+	sigset_t mask;
 	if (argc != 8) {
 		report("error shim: bad arguments");
 		return 2;
 	}
-	s.rt.runc = argv[1];
-	s.rt.root = argv[2];
-	s.rt.state = argv[3];
-	s.id = argv[4];
-	s.rt.log_max = (size_t)strtoull(argv[5], NULL, 10);
-	tty = !strcmp(argv[6], "1");
-	s.stdin_mode = atoi(argv[7]);
-	s.dir = mk_strdup_printf("%s/%s", s.rt.state, s.id);
+	s->rt.runc = argv[1];
+	s->rt.root = argv[2];
+	s->rt.state = argv[3];
+	s->id = argv[4];
+	s->rt.log_max = (size_t)strtoull(argv[5], NULL, 10);
+	s->tty = !strcmp(argv[6], "1");
+	s->stdin_mode = atoi(argv[7]);
+	s->dir = mk_strdup_printf("%s/%s", s->rt.state, s->id);
 
 	prctl(PR_SET_NAME, "minik8s-shim", 0, 0, 0);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
@@ -515,176 +525,221 @@ static int shim_main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	s.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (s.sfd < 0 || devnull < 0) {
+	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->io.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (s->sfd < 0 || s->io.devnull < 0) {
 		report("error shim: signalfd: %s", strerror(errno));
 		return 1;
 	}
 
 	/* who we are, for an agent that restarts (pid + start time against reuse) */
-	{
-		char buf[128];
-		int n = snprintf(buf, sizeof(buf), "{\"pid\":%d,\"starttime\":%llu}\n", (int)getpid(),
-				 rt_proc_starttime(getpid()));
-		_cleanup_free_ char *path = mk_strdup_printf("%s/shim", s.dir);
-		struct mk_error *e = NULL;
-		if (mk_fs_write_file(path, buf, (size_t)n, 0600, &e) < 0) {
-			report("error shim: %s", e->msg);
-			mk_error_free(&e);
-			return 1;
-		}
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "{\"pid\":%d,\"starttime\":%llu}\n", (int)getpid(),
+			 rt_proc_starttime(getpid()));
+	_cleanup_free_ char *path = mk_strdup_printf("%s/shim", s->dir);
+	struct mk_error *e = NULL;
+	if (mk_fs_write_file(path, buf, (size_t)n, 0600, &e) < 0) {
+		report("error shim: %s", e->msg);
+		mk_error_free(&e);
+		return 1;
 	}
-
-	struct rt_log log;
-	_cleanup_free_ char *log_path = mk_strdup_printf("%s/container.log", s.dir);
-	if (rt_log_open(&log, log_path, s.rt.log_max) < 0) {
+	_cleanup_free_ char *log_path = mk_strdup_printf("%s/container.log", s->dir);
+	if (rt_log_open(&s->log, log_path, s->rt.log_max) < 0) {
 		report("error shim: open '%s': %s", log_path, strerror(errno));
 		return 1;
 	}
+	return 0;
+}
 
-	if (tty) {
+/* The container's stdio: a console socket for runc to send the pty master on,
+ * or pipes; and the attach socket. */
+static int stdio_prepare(struct shim *s)
+{
+	if (s->tty) {
 		struct mk_error *e = NULL;
-		if (rt_console_socket(&s.rt, &sock_path, &listen_fd, &e) < 0) {
+		if (rt_console_socket(&s->rt, &s->io.console_path, &s->io.console_listen, &e) < 0) {
 			report("error shim: %s", e->msg);
 			mk_error_free(&e);
-			return 1;
+			return -1;
 		}
-	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-		   (s.stdin_mode != RT_STDIN_NONE && pipe2(in, O_CLOEXEC) < 0)) {
+	} else if (pipe2(s->io.out, O_CLOEXEC) < 0 || pipe2(s->io.err, O_CLOEXEC) < 0 ||
+		   (s->stdin_mode != RT_STDIN_NONE && pipe2(s->io.in, O_CLOEXEC) < 0)) {
 		report("error shim: pipe: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
-	s.tty = tty;
-	s.stdin_fd = -1;
-	s.listen_fd = -1;
-	if (attach_listen(&s) < 0) {
+	if (attach_listen(s) < 0) {
 		report("error shim: attach socket: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
+	return 0;
+}
 
-	/* runc create: its stdio becomes the container's stdio (pass-through) */
-	_cleanup_free_ char *runc_log = mk_strdup_printf("%s/runc.log", s.dir);
-	_cleanup_free_ char *pid_file = mk_strdup_printf("%s/init.pid", s.dir);
+/* runc create: its stdio becomes the container's stdio (pass-through). */
+static int runc_create_spawn(struct shim *s)
+{
+	_cleanup_free_ char *runc_log = mk_strdup_printf("%s/runc.log", s->dir);
 	const char *rargv[16];
 	size_t n = 0;
-	rargv[n++] = s.rt.runc;
+	rargv[n++] = s->rt.runc;
 	rargv[n++] = "--root";
-	rargv[n++] = s.rt.root;
+	rargv[n++] = s->rt.root;
 	rargv[n++] = "--log";
 	rargv[n++] = runc_log;
 	rargv[n++] = "--log-format";
 	rargv[n++] = "json";
 	rargv[n++] = "create";
 	rargv[n++] = "--bundle";
-	rargv[n++] = s.dir;
+	rargv[n++] = s->dir;
 	rargv[n++] = "--pid-file";
-	rargv[n++] = pid_file;
-	if (tty) {
+	rargv[n++] = s->pid_file;
+	if (s->tty) {
 		rargv[n++] = "--console-socket";
-		rargv[n++] = sock_path;
+		rargv[n++] = s->io.console_path;
 	}
-	rargv[n++] = s.id;
+	rargv[n++] = s->id;
 	rargv[n] = NULL;
 
+	int devnull = s->io.devnull;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	/* stdin: Kubernetes' stdin=true keeps a pipe open for attach (the pty is
 	 * the stdin of a tty container) */
-	posix_spawn_file_actions_adddup2(&fa, in[0] >= 0 ? in[0] : devnull, 0);
-	posix_spawn_file_actions_adddup2(&fa, tty ? devnull : out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, tty ? devnull : errp[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, s->io.in[0] >= 0 ? s->io.in[0] : devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, s->tty ? devnull : s->io.out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, s->tty ? devnull : s->io.err[1], 2);
 	posix_spawnattr_t attr;
 	sigset_t none;
 	sigemptyset(&none);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	int r = posix_spawnp(&runc_pid, s.rt.runc, &fa, &attr, (char *const *)rargv, environ);
+	int r = posix_spawnp(&s->runc_pid, s->rt.runc, &fa, &attr, (char *const *)rargv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (!tty) {
-		close(out[1]);
-		close(errp[1]);
+	if (!s->tty) {
+		close(s->io.out[1]);
+		close(s->io.err[1]);
 	}
-	if (in[0] >= 0)
-		close(in[0]);
-	s.stdin_fd = in[1];
+	if (s->io.in[0] >= 0)
+		close(s->io.in[0]);
+	s->stdin_fd = s->io.in[1];
 	if (r != 0) {
-		report("error run '%s': %s", s.rt.runc, strerror(r));
-		return 1;
+		report("error run '%s': %s", s->rt.runc, strerror(r));
+		return -1;
 	}
+	return 0;
+}
 
-	/* wait for runc create; accept the console connection meanwhile */
+/* One step of taking the pty master from runc: accept its connection, then
+ * receive the fd on it. -1 when the receive failed. */
+static int console_step(struct shim *s)
+{
+	if (s->io.console_conn < 0) {
+		s->io.console_conn = accept4(s->io.console_listen, NULL, NULL, SOCK_CLOEXEC);
+		return 0;
+	}
+	s->io.master = rt_recv_fd(s->io.console_conn);
+	close(s->io.console_conn);
+	s->io.console_conn = -1;
+	return s->io.master < 0 ? -1 : 0;
+}
+
+/* Waits for runc create to exit (the console connection accepted meanwhile);
+ * its exit status in *status. */
+static void runc_create_wait(struct shim *s, int *status)
+{
 	for (int rounds = 0;; rounds++) {
-		shim_reap(&s);
-		if (shim_find(&s, runc_pid, &status))
+		shim_reap(s);
+		if (shim_find(s, s->runc_pid, status))
 			break;
-		struct pollfd p[2] = { { .fd = s.sfd, .events = POLLIN },
-				       { .fd = conn_fd >= 0 ? conn_fd : listen_fd, .events = POLLIN } };
-		int np = (tty && master < 0) ? 2 : 1;
+		struct pollfd p[2] = {
+			{ .fd = s->sfd, .events = POLLIN },
+			{ .fd = s->io.console_conn >= 0 ? s->io.console_conn : s->io.console_listen,
+			  .events = POLLIN },
+		};
+		int np = (s->tty && s->io.master < 0) ? 2 : 1;
 		if (poll(p, (nfds_t)np, 1000) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
-			drain_signalfd(s.sfd);
-		if (np == 2 && p[1].revents) {
-			if (conn_fd < 0) {
-				conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			} else {
-				master = rt_recv_fd(conn_fd);
-				close(conn_fd);
-				conn_fd = -1;
-				if (master < 0)
-					break;
-			}
-		}
+			drain_signalfd(s->sfd);
+		if (np == 2 && p[1].revents && console_step(s) < 0)
+			break;
 		if (rounds > 600) { /* runc create hung for 10 min */
-			kill(runc_pid, SIGKILL);
+			kill(s->runc_pid, SIGKILL);
 		}
 	}
+}
+
+/* runc created the container: the pty master it may still hold in the socket,
+ * init's pid, the stdin for attach; -1 (reported) when something is missing. */
+static int created_collect(struct shim *s, int status)
+{
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		_cleanup_free_ char *msg = runc_error(&s, "runc create failed");
+		_cleanup_free_ char *msg = runc_error(s, "runc create failed");
 		report("error runc create: %s", msg);
-		if (sock_path)
-			unlink(sock_path);
-		return 1;
+		if (s->io.console_path)
+			unlink(s->io.console_path);
+		return -1;
 	}
-	if (tty && master < 0) {
+	int conn = s->io.console_conn, listen_fd = s->io.console_listen;
+	if (s->tty && s->io.master < 0) {
 		/* runc sent the master before exiting: it waits in the socket */
-		struct pollfd p = { .fd = conn_fd >= 0 ? conn_fd : listen_fd, .events = POLLIN };
-		if (conn_fd < 0 && poll(&p, 1, 1000) > 0)
-			conn_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		p.fd = conn_fd;
-		if (conn_fd >= 0 && poll(&p, 1, 1000) > 0)
-			master = rt_recv_fd(conn_fd);
+		struct pollfd p = { .fd = conn >= 0 ? conn : listen_fd, .events = POLLIN };
+		if (conn < 0 && poll(&p, 1, 1000) > 0)
+			conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		p.fd = conn;
+		if (conn >= 0 && poll(&p, 1, 1000) > 0)
+			s->io.master = rt_recv_fd(conn);
 	}
-	if (conn_fd >= 0)
-		close(conn_fd);
+	if (conn >= 0)
+		close(conn);
 	if (listen_fd >= 0)
 		close(listen_fd);
-	if (sock_path)
-		unlink(sock_path);
-	pid_t init_pid = (pid_t)rt_read_i64(pid_file);
-	if (init_pid <= 0 || (tty && master < 0)) {
-		report("error shim: %s", init_pid <= 0 ? "no init pid from runc create"
-						       : "no console from runc create");
-		return 1;
+	s->io.console_conn = s->io.console_listen = -1;
+	if (s->io.console_path)
+		unlink(s->io.console_path);
+	s->init_pid = (pid_t)rt_read_i64(s->pid_file);
+	if (s->init_pid <= 0 || (s->tty && s->io.master < 0)) {
+		report("error shim: %s", s->init_pid <= 0 ? "no init pid from runc create"
+							  : "no console from runc create");
+		return -1;
 	}
-	if (tty && s.stdin_mode != RT_STDIN_NONE)
-		s.stdin_fd = master;
-	if (s.stdin_fd >= 0)
-		fcntl(s.stdin_fd, F_SETFL, fcntl(s.stdin_fd, F_GETFL) | O_NONBLOCK);
-	/* the OOM kill counter of the container's memory cgroup, before and after */
-	_cleanup_free_ char *oom_file = rt_cgroup_oom_file(init_pid);
-	int64_t oom_base = rt_cgroup_oom_kills(oom_file);
-	report("ok %d\n", (int)init_pid);
+	if (s->tty && s->stdin_mode != RT_STDIN_NONE)
+		s->stdin_fd = s->io.master;
+	if (s->stdin_fd >= 0)
+		fcntl(s->stdin_fd, F_SETFL, fcntl(s->stdin_fd, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
 
-	/* copy output until init exited and every stream is closed */
-	int fds[2] = { tty ? master : out[0], tty ? -1 : errp[0] };
+/* A read of output stream i (0 stdout or the pty, 1 stderr) into the log and to
+ * the attach clients; the stream closed at its end. */
+static void output_read(struct shim *s, int fds[2], int i)
+{
+	char buf[65536];
+	ssize_t got = read(fds[i], buf, sizeof(buf));
+	if (got > 0) {
+		rt_log_feed(&s->log, i, buf, (size_t)got);
+		attach_broadcast(s, i ? MK_RUNTIME_ATTACH_STDERR : MK_RUNTIME_ATTACH_STDOUT, buf,
+				 (size_t)got);
+	} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+		/* EOF, or EIO from a pty master once the slave side closed */
+		rt_log_flush(&s->log, i);
+		if (fds[i] == s->stdin_fd)
+			s->stdin_fd = -1;
+		close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Copies the output until init exited and every stream is closed, serving the
+ * attach clients meanwhile; init's wait status in *status. */
+static void output_copy(struct shim *s, int *status)
+{
+	int fds[2] = { s->tty ? s->io.master : s->io.out[0], s->tty ? -1 : s->io.err[0] };
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-	bool exited = shim_find(&s, init_pid, &status);
+	bool exited = shim_find(s, s->init_pid, status);
 	uint64_t drain_deadline = 0;
 	for (;;) {
 		if (exited && !drain_deadline)
@@ -694,56 +749,64 @@ static int shim_main(int argc, char **argv)
 		if (exited && ((fds[0] < 0 && fds[1] < 0) || mk_time_mono_ns() >= drain_deadline))
 			break;
 		struct pollfd p[5 + SHIM_MAX_CLIENTS] = {
-			{ .fd = s.sfd, .events = POLLIN },
+			{ .fd = s->sfd, .events = POLLIN },
 			{ .fd = fds[0], .events = POLLIN },
 			{ .fd = fds[1], .events = POLLIN },
-			{ .fd = s.listen_fd, .events = POLLIN },
-			{ .fd = attach_pending(&s) ? s.stdin_fd : -1, .events = POLLOUT },
+			{ .fd = s->listen_fd, .events = POLLIN },
+			{ .fd = attach_pending(s) ? s->stdin_fd : -1, .events = POLLOUT },
 		};
-		for (size_t i = 0; i < s.n_clients; i++)
-			p[5 + i] = (struct pollfd){ .fd = s.clients[i].fd,
-						    .events = s.clients[i].len ? 0 : POLLIN };
-		int pr = poll(p, 5 + s.n_clients, exited ? 100 : -1);
+		for (size_t i = 0; i < s->n_clients; i++)
+			p[5 + i] = (struct pollfd){ .fd = s->clients[i].fd,
+						    .events = s->clients[i].len ? 0 : POLLIN };
+		int pr = poll(p, 5 + s->n_clients, exited ? 100 : -1);
 		if (pr < 0 && errno != EINTR)
 			break;
 		if (p[0].revents) {
-			drain_signalfd(s.sfd);
-			shim_reap(&s);
+			drain_signalfd(s->sfd);
+			shim_reap(s);
 			if (!exited)
-				exited = shim_find(&s, init_pid, &status);
+				exited = shim_find(s, s->init_pid, status);
 		}
-		for (int i = 0; i < 2; i++) {
-			if (fds[i] < 0 || !p[i + 1].revents)
-				continue;
-			char buf[65536];
-			ssize_t got = read(fds[i], buf, sizeof(buf));
-			if (got > 0) {
-				rt_log_feed(&log, i, buf, (size_t)got);
-				attach_broadcast(&s, i ? MK_RUNTIME_ATTACH_STDERR : MK_RUNTIME_ATTACH_STDOUT,
-						 buf, (size_t)got);
-			} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-				/* EOF, or EIO from a pty master once the slave side closed */
-				rt_log_flush(&log, i);
-				if (fds[i] == s.stdin_fd)
-					s.stdin_fd = -1;
-				close(fds[i]);
-				fds[i] = -1;
-			}
-		}
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0 && p[i + 1].revents)
+				output_read(s, fds, i);
 		/* clients: input first (it may queue stdin), then new connections;
 		 * walk backwards since a client that leaves is replaced by the last */
-		for (size_t i = s.n_clients; i-- > 0;)
+		for (size_t i = s->n_clients; i-- > 0;)
 			if (p[5 + i].revents)
-				attach_client_read(&s, i);
+				attach_client_read(s, i);
 		if (p[4].revents)
-			attach_flush(&s);
+			attach_flush(s);
 		if (p[3].revents)
-			attach_accept(&s);
+			attach_accept(s);
 	}
+}
+
+static int shim_main(int argc, char **argv)
+{
+	struct shim s = { .stdin_fd = -1, .listen_fd = -1,
+			  .io = { .out = { -1, -1 }, .err = { -1, -1 }, .in = { -1, -1 },
+				  .console_listen = -1, .console_conn = -1, .master = -1 } };
+	int status = 0;
+	int r = shim_setup(&s, argc, argv);
+	if (r)
+		return r;
+	s.pid_file = mk_strdup_printf("%s/init.pid", s.dir);
+	if (stdio_prepare(&s) < 0 || runc_create_spawn(&s) < 0)
+		return 1;
+	runc_create_wait(&s, &status);
+	if (created_collect(&s, status) < 0)
+		return 1;
+	/* the OOM kill counter of the container's memory cgroup, before and after */
+	_cleanup_free_ char *oom_file = rt_cgroup_oom_file(s.init_pid);
+	int64_t oom_base = rt_cgroup_oom_kills(oom_file);
+	report("ok %d\n", (int)s.init_pid);
+
+	output_copy(&s, &status);
 	attach_shutdown(&s);
-	rt_log_flush(&log, 0);
-	rt_log_flush(&log, 1);
-	rt_log_close(&log);
+	rt_log_flush(&s.log, 0);
+	rt_log_flush(&s.log, 1);
+	rt_log_close(&s.log);
 	int64_t oom_now = rt_cgroup_oom_kills(oom_file);
 	write_exit(&s, status, oom_base >= 0 && oom_now > oom_base);
 	return 0;

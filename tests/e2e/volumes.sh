@@ -13,7 +13,8 @@
 # the container in ContainerCreating with a FailedMount event until it is
 # created, an optional one does not; hostile sub-paths: `../../etc` refused by
 # the API (422), the same through subPathExpr and a symlink in the volume
-# pointing outside refused by the agent (the container waits, nothing mounted);
+# pointing outside (also `esc -> /` under subPath esc/etc) refused by the agent
+# (the container waits, nothing mounted);
 # fsGroup ownership of a secret volume; the mounts survive a kill -9 of the
 # agent without doubling; a pod force-deleted while its agent (a second node)
 # was killed loses its mounts when that agent starts again; none is left under
@@ -263,7 +264,7 @@ spec:
   - name: plant
     image: $IMG
     imagePullPolicy: Never
-    command: [sh, -c, "ln -s /etc /w/abs && ln -s ../../../../../../../../etc /w/rel && mkdir /w/ok && echo fine > /w/ok/f"]
+    command: [sh, -c, "ln -s /etc /w/abs && ln -s ../../../../../../../../etc /w/rel && ln -s / /w/esc && mkdir /w/ok && echo fine > /w/ok/f"]
     volumeMounts: [{name: w, mountPath: /w}]
   containers:
   - name: abs
@@ -276,6 +277,11 @@ spec:
     imagePullPolicy: Never
     command: [sleep, "3600"]
     volumeMounts: [{name: w, mountPath: /x, subPath: rel/passwd}]
+  - name: esc
+    image: $IMG
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+    volumeMounts: [{name: w, mountPath: /x, subPath: esc/etc}]
   - name: expr
     image: $IMG
     imagePullPolicy: Never
@@ -291,14 +297,16 @@ spec:
   volumes: [{name: w, emptyDir: {}}]
 EOF
 K apply -f "$T/evil.yaml" >/dev/null 2>&1
-evil_waiting() { [ "$(podq evil '[.status.containerStatuses[] | select(.state.waiting.reason=="CreateContainerConfigError")] | length')" == 3 ]; }
-if wait_until 200 evil_waiting; then pass "hostile sub-paths: three containers wait (CreateContainerConfigError)"; else
-	fail "hostile sub-paths: three containers wait (CreateContainerConfigError)" "$(podq evil .status.containerStatuses)"; fi
+evil_waiting() { [ "$(podq evil '[.status.containerStatuses[] | select(.state.waiting.reason=="CreateContainerConfigError")] | length')" == 4 ]; }
+if wait_until 200 evil_waiting; then pass "hostile sub-paths: four containers wait (CreateContainerConfigError)"; else
+	fail "hostile sub-paths: four containers wait (CreateContainerConfigError)" "$(podq evil .status.containerStatuses)"; fi
 pod evil
 expect_match "absolute symlink out of the volume refused" \
 	"$(jqb '.status.containerStatuses[] | select(.name=="abs") | .state.waiting.message')" 'subPath "abs" resolves outside the volume'
 expect_match "relative symlink climbing out refused" \
 	"$(jqb '.status.containerStatuses[] | select(.name=="rel") | .state.waiting.message')" 'subPath "rel/passwd" resolves outside the volume'
+expect_match "a symlink to / in the path (esc/etc) refused" \
+	"$(jqb '.status.containerStatuses[] | select(.name=="esc") | .state.waiting.message')" 'subPath "esc/etc" resolves outside the volume'
 expect_match "subPathExpr expanding to ../../etc refused" \
 	"$(jqb '.status.containerStatuses[] | select(.name=="expr") | .state.waiting.message')" "must not contain '..'"
 expect_eq "the well-behaved subPathExpr container runs" \

@@ -117,6 +117,7 @@ END_TEST
 
 TCase *agent_volume_tcase(void); /* volume_test.c */
 TCase *agent_svcenv_tcase(void); /* svcenv_test.c */
+TCase *agent_shared_tcase(void); /* shared_test.c */
 
 Suite *agent_suite(void)
 {
@@ -132,5 +133,6 @@ Suite *agent_suite(void)
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, agent_volume_tcase());
 	suite_add_tcase(s, agent_svcenv_tcase());
+	suite_add_tcase(s, agent_shared_tcase());
 	return s;
 }
