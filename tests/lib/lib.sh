@@ -53,7 +53,8 @@ done_testing() {
 # (whose logs are deleted with $T). done_testing then stops everything the script
 # started, so that exiting processes run their leak check, and fails the check
 # no_sanitizer_report if a report file appeared. tests/run.sh gives each script its own
-# MINIK8S_SAN_DIR and looks there again after the script ended. MINIK8S_SAN=0|1
+# MINIK8S_SAN_DIR and looks there again after the script ended. gcc's UBSan runtime
+# ignores log_path, so its reports are also looked for in the logs under $T. MINIK8S_SAN=0|1
 # overrides the detection (the binary carries the ASan runtime).
 if [ -z "${MINIK8S_SAN:-}" ]; then
 	if grep -qa __asan_init "$MINIK8S" 2>/dev/null; then MINIK8S_SAN=1; else MINIK8S_SAN=0; fi
@@ -72,6 +73,12 @@ fi
 san_check() {
 	local f reports=()
 	stop_all
+	# gcc links UBSan as its own runtime, which ignores log_path: its reports stay on
+	# the process's stderr, i.e. in the logs under $T; they are copied out from there
+	local re=': runtime error: |ERROR: (Address|Leak)Sanitizer'
+	grep -rlIE -D skip --exclude-dir=san "$re" "$T" 2>/dev/null | while read -r f; do
+		grep -EA60 -m1 "$re" "$f" >"$SAN_DIR/stderr.${f##*/}.$RANDOM"
+	done
 	for f in "$SAN_DIR"/*; do [ -s "$f" ] && reports+=("$f"); done
 	if [ ${#reports[@]} -eq 0 ]; then pass no_sanitizer_report; return; fi
 	for f in "${reports[@]}"; do
