@@ -16,9 +16,12 @@ _CLEANUPS=()
 stop_all() {
 	local i
 	for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${_CLEANUPS[$i]}" >/dev/null 2>&1; done
+	# a sanitized build gets 30 s (its leak check runs at exit), not 5, before kill -9
+	local tries=50
+	[ "${MINIK8S_SAN:-0}" == 1 ] && tries=300
 	for p in "${_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq $tries); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
