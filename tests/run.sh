@@ -38,11 +38,11 @@ done
 
 # e2e_one SCRIPT: runs it, writes its log and its verdict "P F SECONDS" beside it
 e2e_one() {
-	local t=$1 name out start rc p f done_line
+	local t=$1 name out start rc p f done_line n_san
 	name=$(basename "$t" .sh)
 	out="$log_dir/e2e-$name.log"
 	start=$(date +%s)
-	timeout 900 bash "$t" >"$out" 2>&1
+	MINIK8S_SAN_DIR="$log_dir/san-$name" timeout 900 bash "$t" >"$out" 2>&1
 	rc=$?
 	p=$(grep -c '^PASS: ' "$out"); f=$(grep -c '^FAIL: ' "$out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -58,6 +58,13 @@ e2e_one() {
 		echo "FAIL: $name stopped before its end (no DONE line; exit $rc)" >>"$out"; f=$((f + 1))
 	elif [ "$(sed -E 's/^DONE: ([0-9]+) checks$/\1/' <<<"$done_line")" -ne $(( $(grep -c '^PASS: ' "$out") + $(grep -c '^FAIL: ' "$out") )) ]; then
 		echo "FAIL: $name counted ${done_line#DONE: } but printed $p PASS and $f FAIL lines" >>"$out"; f=$((f + 1))
+	fi
+	# a sanitized build (make SAN=1): a report written after the script's own check
+	# (tests/lib/lib.sh san_check), by a process that exited during the cleanup
+	n_san=$(ls "$log_dir/san-$name" 2>/dev/null | wc -l)
+	if [ "$n_san" -gt 0 ] && ! grep -q '^FAIL: no_sanitizer_report' "$out"; then
+		echo "FAIL: $name: sanitizer report(s) after its end in $log_dir/san-$name" >>"$out"
+		head -60 "$log_dir/san-$name"/* | sed 's/^/  /' >>"$out"; f=$((f + 1))
 	fi
 	echo "$p $f $(( $(date +%s) - start ))" >"$out.verdict"
 }

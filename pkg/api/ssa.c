@@ -1098,7 +1098,8 @@ static int manager_cmp(const void *a, const void *b)
 static cJSON *managers_encode(struct managers *ms)
 {
 	cJSON *a = cJSON_CreateArray();
-	qsort(ms->m, ms->n, sizeof(*ms->m), manager_cmp);
+	if (ms->n > 1) /* ms->m is NULL when there is none: qsort's pointer is nonnull */
+		qsort(ms->m, ms->n, sizeof(*ms->m), manager_cmp);
 	for (size_t i = 0; i < ms->n; i++) {
 		const struct manager *m = &ms->m[i];
 		cJSON *e = cJSON_CreateObject();

@@ -73,17 +73,17 @@ static cJSON *review_body(struct mk_request *req, struct mk_reply *rep, const ch
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(meta, "creationTimestamp");
 	cJSON_AddNullToObject(meta, "creationTimestamp");
-	/* kind, apiVersion, metadata first, as the server writes objects */
-	cJSON *it = cJSON_CreateString(kind);
-	it->string = mk_strdup("kind");
-	cJSON_InsertItemInArray(obj, 0, it);
-	it = cJSON_CreateString(api_version);
-	it->string = mk_strdup("apiVersion");
-	cJSON_InsertItemInArray(obj, 0, it);
-	free(meta->string); /* a detached item keeps its key */
-	meta->string = mk_strdup("metadata");
-	cJSON_InsertItemInArray(obj, 2, meta);
-	return obj;
+	/* apiVersion, kind, metadata first, as the server writes objects: a new object,
+	 * not cJSON_InsertItemInArray, which as packaged (1.7.15+deb12u4) refuses to insert
+	 * before a parsed member other than the first (metadata was dropped and leaked) */
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "apiVersion", api_version);
+	cJSON_AddStringToObject(out, "kind", kind);
+	cJSON_AddItemToObject(out, "metadata", meta); /* replaces the detached item's key */
+	while (obj->child)
+		cJSON_AddItemToArray(out, cJSON_DetachItemViaPointer(obj, obj->child));
+	cJSON_Delete(obj);
+	return out;
 }
 
 static const char *opt_string(const cJSON *o, const char *key, cJSON *causes, const char *path)

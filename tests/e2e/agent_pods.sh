@@ -246,12 +246,15 @@ if wait_pod live '.status.containerStatuses[0].restartCount >= 1' 150; then pass
 else fail "liveness failure restarts the container" "$(podq live .status.containerStatuses)"; fi
 
 # ---- startup probe gates readiness ----
+# the probe's file is created by the test once it has seen the pending state (a
+# container that made it after a sleep raced the status under a slow, sanitized build)
 create_pod slow '{"containers":[{"name":"c","image":"'"$IMG"'","imagePullPolicy":"Never",
-  "command":["sh","-c","sleep 2; touch /tmp/up; exec sleep 3600"],
-  "startupProbe":{"exec":{"command":["test","-f","/tmp/up"]},"periodSeconds":1,"failureThreshold":10},
+  "command":["sleep","3600"],
+  "startupProbe":{"exec":{"command":["test","-f","/tmp/up"]},"periodSeconds":1,"failureThreshold":120},
   "readinessProbe":{"exec":{"command":["true"]},"periodSeconds":1}}]}'
 wait_pod slow '.status.phase=="Running"' 100
 expect_eq "startup probe pending: not started, not ready" "$(podq slow '.status.containerStatuses[0] | "\(.started) \(.ready)"')" "false false"
+rc exec "$(podq slow '.status.containerStatuses[0].containerID' | sed 's#^runc://##')" touch /tmp/up
 if wait_pod slow '.status.containerStatuses[0].started and .status.containerStatuses[0].ready' 100; then pass "startup probe success: started and ready"
 else fail "startup probe success: started and ready" "$(podq slow .status.containerStatuses)"; fi
 api DELETE "/api/v1/namespaces/default/pods/slow?gracePeriodSeconds=0"

@@ -12,15 +12,23 @@ T=$(mktemp -d /tmp/minik8s-e2e.XXXXXX)
 _PIDS=()
 _CLEANUPS=()
 
-cleanup() {
+# stop_all: runs the on_exit commands and stops the processes the script started (once)
+stop_all() {
 	local i
 	for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${_CLEANUPS[$i]}" >/dev/null 2>&1; done
+	# a sanitized build gets 30 s (its leak check runs at exit), not 5, before kill -9
+	local tries=50
+	[ "${MINIK8S_SAN:-0}" == 1 ] && tries=300
 	for p in "${_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq $tries); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	_CLEANUPS=() _PIDS=()
+}
+cleanup() {
+	stop_all
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -36,7 +44,52 @@ on_exit() { _CLEANUPS+=("$*"); }
 pass() { echo "PASS: $1"; echo p >>"$T/.results"; }
 FAILED=0 # set by fail, for scripts that show logs on failure
 fail() { FAILED=1; echo "FAIL: $1${2:+: $2}"; echo f >>"$T/.results"; }
-done_testing() { echo "DONE: $(wc -l <"$T/.results" 2>/dev/null || echo 0) checks"; }
+done_testing() {
+	[ "$MINIK8S_SAN" == 1 ] && san_check
+	echo "DONE: $(wc -l <"$T/.results" 2>/dev/null || echo 0) checks"
+}
+
+# ---- sanitizer builds (make SAN=1) ----
+# A binary built with ASan + UBSan writes its reports (memory errors, undefined
+# behaviour, and the leaks LeakSanitizer finds at exit) into files under $SAN_DIR, not
+# into the stderr of the servers, agents and shims the scripts start in the background
+# (whose logs are deleted with $T). done_testing then stops everything the script
+# started, so that exiting processes run their leak check, and fails the check
+# no_sanitizer_report if a report file appeared. tests/run.sh gives each script its own
+# MINIK8S_SAN_DIR and looks there again after the script ended. gcc's UBSan runtime
+# ignores log_path, so its reports are also looked for in the logs under $T. MINIK8S_SAN=0|1
+# overrides the detection (the binary carries the ASan runtime).
+if [ -z "${MINIK8S_SAN:-}" ]; then
+	if grep -qa __asan_init "$MINIK8S" 2>/dev/null; then MINIK8S_SAN=1; else MINIK8S_SAN=0; fi
+fi
+export MINIK8S_SAN
+if [ "$MINIK8S_SAN" == 1 ]; then
+	SAN_DIR=${MINIK8S_SAN_DIR:-$T/san}
+	mkdir -p "$SAN_DIR"
+	# later options win: the log path and the suppressions are always ours
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:halt_on_error=1:log_path=$SAN_DIR/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1:log_path=$SAN_DIR/ubsan"
+	export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$ROOT/tests/lsan.supp"
+fi
+# san_check: stops what the script started, then PASS if no sanitizer wrote a report
+# (a report's first lines are shown on FAIL; the files stay in $MINIK8S_SAN_DIR)
+san_check() {
+	local f reports=()
+	stop_all
+	# gcc links UBSan as its own runtime, which ignores log_path: its reports stay on
+	# the process's stderr, i.e. in the logs under $T; they are copied out from there
+	local re=': runtime error: |ERROR: (Address|Leak)Sanitizer'
+	grep -rlIE -D skip --exclude-dir=san "$re" "$T" 2>/dev/null | while read -r f; do
+		grep -EA60 -m1 "$re" "$f" >"$SAN_DIR/stderr.${f##*/}.$RANDOM"
+	done
+	for f in "$SAN_DIR"/*; do [ -s "$f" ] && reports+=("$f"); done
+	if [ ${#reports[@]} -eq 0 ]; then pass no_sanitizer_report; return; fi
+	for f in "${reports[@]}"; do
+		echo "--- sanitizer report $f"
+		head -60 "$f" | sed 's/^/  /'
+	done
+	fail no_sanitizer_report "${#reports[@]} report(s): ${reports[*]##*/}"
+}
 # check NAME CMD...: PASS if CMD succeeds
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 # expect_eq NAME GOT WANT

@@ -357,7 +357,7 @@ START_TEST(test_update_managers_capped)
 	cJSON *obj = J("{'apiVersion':'v1','kind':'ConfigMap','metadata':{'name':'c'},'data':{}}");
 	for (int i = 0; i < 12; i++) {
 		cJSON *next = cJSON_Duplicate(obj, 1);
-		char key[8], mgr[16], now[32];
+		char key[16], mgr[24], now[40];
 		snprintf(key, sizeof(key), "k%02d", i);
 		snprintf(mgr, sizeof(mgr), "writer-%02d", i);
 		snprintf(now, sizeof(now), "2026-01-01T00:00:%02dZ", i);
