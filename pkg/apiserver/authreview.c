@@ -3,7 +3,7 @@
  * SelfSubjectReview (authentication.k8s.io/v1): `kubectl auth can-i [--list]` and
  * `kubectl auth whoami`. The self reviews are every authenticated user's (the
  * default system:basic-user ClusterRole); the others need create on their resource
- * (RBAC, server.c). Nothing is stored. The answers come from mk_authz_request /
+ * (RBAC, router.c). Nothing is stored. The answers come from mk_authz_request /
  * mk_rbac_allowed, the functions that authorize real requests, so they cannot
  * drift from the truth. */
 #include <string.h>
@@ -17,7 +17,7 @@
 #define LSAR_PREFIX "/apis/authorization.k8s.io/v1/namespaces/"
 #define LSAR_SUFFIX "/localsubjectaccessreviews"
 
-/* The identity of the request (server.c's mk_rbac_identify: the token's, or the
+/* The identity of the request (rbac_policy.c's mk_rbac_identify: the token's, or the
  * impersonated one), as UserInfo. */
 static void user_info(const struct mk_request *req, cJSON *ui)
 {
