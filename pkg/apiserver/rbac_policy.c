@@ -359,6 +359,9 @@ bool mk_authz_request(struct mk_request *req, const struct mk_authz_attrs *a, ch
 			*ret_reason = mk_strdup("the admin token may do everything");
 		return true;
 	case MK_CALLER_NODE: {
+		/* the chain, as kube-apiserver's: the Node authorizer allows or has no
+		 * opinion, then RBAC decides (the groups system:nodes and
+		 * system:authenticated) */
 		struct mk_authz_attrs na = *a;
 		na.node = req->node_name;
 		na.store = req->srv->store;
@@ -367,7 +370,7 @@ bool mk_authz_request(struct mk_request *req, const struct mk_authz_attrs *a, ch
 				*ret_reason = mk_strdup("allowed by the Node authorizer");
 			return true;
 		}
-		return false;
+		return mk_rbac_allowed(req->srv, &req->ui, a, ret_reason);
 	}
 	case MK_CALLER_NONE:
 		return false;

@@ -132,6 +132,8 @@ static int route_resource(struct mk_request *req, char **seg, int n)
 	return 0;
 }
 
+/* ---- authorization ------------------------------------------------------------- */
+
 /* The node branch of the authorizer (the Node authorizer, nodeauthz.c); the admin
  * may do everything. Service accounts, users and the join token are RBAC's
  * (mk_authz_request, rbac_policy.c): false here. */
@@ -163,30 +165,124 @@ static const char *request_verb(struct mk_request *req)
 	return m;
 }
 
-/* The Node authorizer on a routed request; on refusal fills rep (403). A list or
- * watch with fieldSelector=metadata.name=X is a get of X there, as kube-apiserver's
- * RequestInfo makes it. */
-static bool node_may(struct mk_request *req, struct mk_reply *rep)
+/* The 403 of a node request the chain refused, in the Node authorizer's words
+ * (kube-apiserver's), which says why it found no relationship. */
+static void node_forbid(struct mk_request *req, struct mk_reply *rep, const struct mk_authz_attrs *a)
 {
-	const char *verb = request_verb(req), *name = req->name;
-	const char *fs = mk_request_arg(req, "fieldSelector");
-	if (!strcmp(verb, "get") && !name)
-		verb = mk_request_bool(req, "watch") ? "watch" : "list";
-	if (!name && fs && mk_str_has_prefix(fs, "metadata.name=") && fs[14] &&
-	    !strpbrk(fs + 14, ",=!"))
-		name = fs + 14;
-	struct mk_authz_attrs a = { .verb = verb,
-				    .resource = req->res ? req->res->name : NULL,
-				    .sub = req->sub,
-				    .name = name,
-				    .ns = req->ns,
-				    .node = req->node_name,
-				    .store = req->srv->store };
+	struct mk_authz_attrs na = *a;
 	const char *why;
 	_cleanup_free_ char *owned = NULL;
-	if (mk_nodeauthz_allowed(&a, &why, &owned))
+
+	if (mk_proxy_http_match(req->url)) { /* proxying is not a node's business */
+		mk_reply_status(rep, 403, NULL, NULL,
+				"forbidden: User \"%s\" may not use the proxy subresources: "
+				"no relationship found between node '%s' and this object",
+				req->node_user, req->node_name);
+		return;
+	}
+	na.node = req->node_name;
+	na.store = req->srv->store;
+	mk_nodeauthz_allowed(&na, &why, &owned);
+	mk_nodeauthz_forbid(req, rep, a->verb, why);
+}
+
+/* The one authorization of a request, before any handler: its attributes
+ * (kube's RequestInfo) built once, then the chain mk_authz_request runs (the
+ * admin; the Node authorizer, allow or no opinion; RBAC). The join token is not
+ * authorized here: it may only ask for its node credential (the gate in
+ * mk_request_dispatch). false with the 403 in rep. */
+static bool authorize(struct mk_request *req, struct mk_reply *rep)
+{
+	_cleanup_free_ char *scratch = NULL;
+	struct mk_authz_attrs a;
+
+	if (req->caller == MK_CALLER_BOOTSTRAP)
 		return true;
-	mk_nodeauthz_forbid(req, rep, verb, why);
+	mk_authz_attrs_from_request(req->method, req->url, mk_request_bool(req, "watch"), &scratch,
+				    &a);
+	/* for the Node authorizer a list or watch with fieldSelector=metadata.name=X is
+	 * a get of X, as kube-apiserver's RequestInfo makes it */
+	const char *fs = mk_request_arg(req, "fieldSelector");
+	if (req->caller == MK_CALLER_NODE && a.resource && !a.name && fs &&
+	    mk_str_has_prefix(fs, "metadata.name=") && fs[14] && !strpbrk(fs + 14, ",=!"))
+		a.name = fs + 14;
+	if (mk_authz_request(req, &a, NULL))
+		return true;
+	if (req->caller == MK_CALLER_NODE)
+		node_forbid(req, rep, &a);
+	else
+		mk_rbac_forbid(req, rep, &a);
+	return false;
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+/* The paths answered before authentication: health, the CA (joining agents fetch
+ * it and check it against the hash in their join token, as k3s's /cacerts), and
+ * the /ui/ page itself (what it reads needs the token, ui.c). */
+static bool public_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	if (!strcmp(req->url, "/healthz") || !strcmp(req->url, "/readyz") ||
+	    !strcmp(req->url, "/livez")) {
+		rep->code = 200;
+		rep->body = mk_strdup("ok");
+		rep->content_type = "text/plain; charset=utf-8";
+		return true;
+	}
+	if (!strcmp(req->url, "/cacerts") && req->srv->ca_pem) {
+		rep->code = 200;
+		rep->body = mk_strdup(req->srv->ca_pem);
+		rep->content_type = "application/x-pem-file";
+		return true;
+	}
+	return mk_ui_static(req, rep);
+}
+
+/* Who calls and as whom (after impersonation: what kubectl auth whoami shows,
+ * authreview.c, what RBAC decides on and the request log names); false with
+ * rep filled. */
+static bool identify(struct mk_request *req, struct mk_reply *rep)
+{
+	req->caller = mk_request_authenticate(req);
+	if (req->caller == MK_CALLER_NONE) {
+		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
+		return false;
+	}
+	int r = mk_rbac_identify(req, rep);
+	req->user = req->ui.name;
+	if (r < 0)
+		return false;
+	if (req->too_large) {
+		mk_reply_status(rep, 413, NULL, NULL,
+				"the request body is larger than the limit of %zu bytes",
+				req->srv->max_body);
+		return false;
+	}
+	return true;
+}
+
+/* The paths that are not resources of pkg/api's table; true when answered. */
+static bool nonresource_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	if (mk_discovery_handle(req, req->url, rep) || mk_authreview_handle(req, rep) ||
+	    mk_nodecred_handle(req, rep))
+		return true;
+	/* the join token may do nothing else */
+	if (req->caller == MK_CALLER_BOOTSTRAP) {
+		mk_reply_status(rep, 403, NULL, NULL,
+				"forbidden: User \"system:bootstrap:node-join\" cannot %s path \"%s\": "
+				"the join token may only ask for a node credential (POST %s)",
+				request_verb(req), req->url, MK_NODECRED_PATH);
+		return true;
+	}
+	/* /ui/api/trace (ui.c); metrics.k8s.io: answered, never stored */
+	if (mk_ui_handle(req, rep) || mk_metrics_handle(req, rep))
+		return true;
+	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
+	if (mk_proxy_http_match(req->url)) {
+		mk_proxy_http_handle(req, rep);
+		return true;
+	}
 	return false;
 }
 
@@ -194,96 +290,17 @@ void mk_request_dispatch(struct mk_request *req, struct mk_reply *rep)
 {
 	char *seg[8];
 	_cleanup_free_ char *path = mk_strdup(req->url);
-	int n;
 
-	if (!strcmp(req->url, "/healthz") || !strcmp(req->url, "/readyz") ||
-	    !strcmp(req->url, "/livez")) {
-		rep->code = 200;
-		rep->body = mk_strdup("ok");
-		rep->content_type = "text/plain; charset=utf-8";
+	if (public_handle(req, rep) || !identify(req, rep))
 		return;
-	}
-	/* the CA is public: joining agents fetch it and check it against the hash in
-	 * their join token (k3s's /cacerts) */
-	if (!strcmp(req->url, "/cacerts") && req->srv->ca_pem) {
-		rep->code = 200;
-		rep->body = mk_strdup(req->srv->ca_pem);
-		rep->content_type = "application/x-pem-file";
+	/* resolved first, for the words of a node's 403 (the proxy paths are not) */
+	int n = mk_proxy_http_match(req->url) ? -1 : split_path(path, seg, 8);
+	bool routed = n >= 0 && route_resource(req, seg, n) == 0;
+	if (!authorize(req, rep) || nonresource_handle(req, rep))
 		return;
-	}
-	/* the /ui/ page itself is public; what it reads needs the token (ui.c) */
-	if (mk_ui_static(req, rep))
-		return;
-	enum mk_caller who = mk_request_authenticate(req);
-	req->caller = who;
-	if (who == MK_CALLER_NONE) {
-		mk_reply_status(rep, 401, NULL, NULL, "Unauthorized");
-		return;
-	}
-	/* the identity (user, groups) after impersonation: what kubectl auth whoami
-	 * shows (authreview.c), RBAC decides on and the request log names */
-	if (mk_rbac_identify(req, rep) < 0) {
-		req->user = req->ui.name;
-		return;
-	}
-	req->user = req->ui.name;
-	who = req->caller;
-	if (req->too_large) {
-		mk_reply_status(rep, 413, NULL, NULL,
-				"the request body is larger than the limit of %zu bytes",
-				req->srv->max_body);
-		return;
-	}
-	/* service accounts and users: RBAC on every request, before any handler (nodes:
-	 * the Node authorizer below; the join token: discovery, self review and its
-	 * node credential only) */
-	if (who == MK_CALLER_SA || who == MK_CALLER_USER) {
-		_cleanup_free_ char *scratch = NULL;
-		struct mk_authz_attrs a;
-		mk_authz_attrs_from_request(req->method, req->url, mk_request_bool(req, "watch"),
-					    &scratch, &a);
-		if (!mk_authz_request(req, &a, NULL)) {
-			mk_rbac_forbid(req, rep, &a);
-			return;
-		}
-	}
-	if (mk_discovery_handle(req, req->url, rep))
-		return;
-	if (mk_authreview_handle(req, rep))
-		return;
-	if (mk_nodecred_handle(req, rep))
-		return;
-	/* the join token may do nothing else */
-	if (who == MK_CALLER_BOOTSTRAP) {
-		mk_reply_status(rep, 403, NULL, NULL,
-				"forbidden: User \"system:bootstrap:node-join\" cannot %s path \"%s\": "
-				"the join token may only ask for a node credential (POST %s)",
-				request_verb(req), req->url, MK_NODECRED_PATH);
-		return;
-	}
-	if (mk_ui_handle(req, rep)) /* /ui/api/trace (ui.c) */
-		return;
-	if (mk_metrics_handle(req, rep)) /* metrics.k8s.io: answered, never stored */
-		return;
-	/* services|pods/NAME/proxy/PATH: any depth, any method (proxy_http.c) */
-	if (mk_proxy_http_match(req->url)) {
-		/* as the node authorizer: proxying is not a node's business */
-		if (who == MK_CALLER_NODE)
-			mk_reply_status(rep, 403, NULL, NULL,
-					"forbidden: User \"%s\" may not use the proxy subresources: "
-					"no relationship found between node '%s' and this object",
-					req->node_user, req->node_name);
-		else
-			mk_proxy_http_handle(req, rep);
-		return;
-	}
-	n = split_path(path, seg, 8);
-	if (n < 0 || route_resource(req, seg, n) != 0) {
+	if (!routed) {
 		mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
 		return;
 	}
-	if (who == MK_CALLER_NODE && !node_may(req, rep))
-		return;
 	mk_resource_handle(req, rep);
 }
-
