@@ -1109,109 +1109,152 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 	}
 }
 
-static void handle_patch(struct mk_request *req, struct mk_reply *rep)
-{
-	const struct mk_api_resource *r = req->res;
-	const char *ct = mk_request_header(req, "Content-Type");
-	_cleanup_cjson_ cJSON *patch = NULL;
-	enum { MERGE, JSONPATCH, STRATEGIC } kind;
-	bool dry;
+enum patch_kind { PATCH_MERGE, PATCH_JSON, PATCH_STRATEGIC, PATCH_APPLY };
 
-	if (dry_run_check(req, rep, "PatchOptions", NULL, &dry) < 0)
-		return;
+/* The patch type of the request's Content-Type; -1 with a 415 in rep. */
+static int patch_kind_of(struct mk_request *req, struct mk_reply *rep, enum patch_kind *ret)
+{
+	const char *ct = mk_request_header(req, "Content-Type");
+
 	if (content_type_is(ct, "application/merge-patch+json"))
-		kind = MERGE;
+		*ret = PATCH_MERGE;
 	else if (content_type_is(ct, "application/json-patch+json"))
-		kind = JSONPATCH;
+		*ret = PATCH_JSON;
 	else if (content_type_is(ct, "application/strategic-merge-patch+json"))
-		kind = STRATEGIC;
-	else if (content_type_is(ct, "application/apply-patch+yaml")) {
-		handle_apply(req, rep);
-		return;
-	} else {
+		*ret = PATCH_STRATEGIC;
+	else if (content_type_is(ct, "application/apply-patch+yaml"))
+		*ret = PATCH_APPLY;
+	else {
 		mk_reply_status(rep, 415, NULL, NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: application/json-patch+json, "
 				"application/merge-patch+json, application/strategic-merge-patch+json");
-		return;
+		return -1;
 	}
-	if (kind == STRATEGIC && r->crd) {
+	if (*ret == PATCH_STRATEGIC && req->res->crd) {
 		/* custom resources have no patch strategy (no Go types): as kube-apiserver */
 		mk_reply_status(rep, 415, NULL, NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: application/json-patch+json, "
 				"application/merge-patch+json, application/apply-patch+yaml");
+		return -1;
+	}
+	return 0;
+}
+
+/* The patch document of the body (an array for a JSON patch, an object
+ * otherwise); NULL with a 400 in rep. */
+static cJSON *patch_decode(struct mk_request *req, struct mk_reply *rep, enum patch_kind kind)
+{
+	if (req->body.data)
+		mk_json_fix_surrogates(req->body.data, req->body.len);
+	cJSON *patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+	mk_api_json_dedupe(patch);
+	if (!patch) {
+		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
+		return NULL;
+	}
+	if (kind == PATCH_JSON ? !cJSON_IsArray(patch) : !cJSON_IsObject(patch)) {
+		mk_reply_status(rep, 400, NULL, NULL, "the patch must be a JSON %s",
+				kind == PATCH_JSON ? "array" : "object");
+		cJSON_Delete(patch);
+		return NULL;
+	}
+	mk_json_utf8_sanitize(patch); /* as decode_body does */
+	return patch;
+}
+
+/* old (a Scale of it for the scale subresource) with patch applied; NULL with the
+ * reply filled. */
+static cJSON *patch_apply(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
+			  enum write_target target, enum patch_kind kind, const cJSON *patch)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_cjson_ cJSON *doc = target == TARGET_SCALE ? scale_from(r, old)
+							   : cJSON_Duplicate(old, 1);
+
+	if (r->crd && target != TARGET_SCALE) /* patched at the request's version */
+		mk_json_set_string(doc, "apiVersion", r->group_version);
+	int rc = kind == PATCH_MERGE  ? mk_api_patch_merge(&doc, patch, &err)
+		 : kind == PATCH_JSON ? mk_api_patch_json(&doc, patch, &err)
+				      : mk_api_patch_strategic(target == TARGET_SCALE ? NULL : r,
+							       &doc, patch, &err);
+	if (rc < 0) {
+		if (err->code == ESTALE || err->code == EINVAL || err->code < 400)
+			mk_reply_status(rep, kind == PATCH_JSON ? 422 : 400, NULL, NULL, "%s",
+					err->msg);
+		else
+			mk_reply_error(rep, r, req->name, err);
+		return NULL;
+	}
+	if (!cJSON_IsObject(doc)) {
+		mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
+		return NULL;
+	}
+	return TAKE_PTR(doc);
+}
+
+/* One attempt: the patch applied to the object as stored now, then stored.
+ * finish_update's result (-2: a conflict, to retry). */
+static int patch_once(struct mk_request *req, struct mk_reply *rep, enum write_target target,
+		      enum patch_kind kind, const cJSON *patch)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
+	uint64_t cur, expect;
+	char *json = NULL;
+
+	if (load_current(req, rep, &old, &cur) < 0)
+		return -1;
+	doc = patch_apply(req, rep, old, target, kind, patch);
+	if (!doc)
+		return -1;
+	if (target != TARGET_SCALE &&
+	    mk_field_validation(req, rep, r->group, r->version, r->kind, doc, old, true) < 0)
+		return -1;
+	/* a resourceVersion the patch sets is a precondition (a scale's is the
+	 * object's own); otherwise the patch applies to whatever is current and
+	 * is retried on conflict */
+	if (parse_rv(mk_json_get_string(doc, "metadata.resourceVersion"), &expect) < 0) {
+		mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
+		return -1;
+	}
+	if (expect && expect != cur && target != TARGET_SCALE) {
+		struct mk_error e = { ESTALE, (char *)"conflict" };
+		mk_reply_error(rep, r, req->name, &e);
+		return -1;
+	}
+	int rc = finish_update(req, rep, old, doc, target, cur, &json, NULL);
+	if (rc == 0)
+		reply_written(req, rep, json);
+	return rc;
+}
+
+static void handle_patch(struct mk_request *req, struct mk_reply *rep)
+{
+	_cleanup_cjson_ cJSON *patch = NULL;
+	enum patch_kind kind;
+	bool dry;
+
+	if (dry_run_check(req, rep, "PatchOptions", NULL, &dry) < 0 ||
+	    patch_kind_of(req, rep, &kind) < 0)
+		return;
+	if (kind == PATCH_APPLY) {
+		handle_apply(req, rep);
 		return;
 	}
 	if (mk_fieldmanager_check(req, rep, "PatchOptions", false) < 0)
 		return;
-	if (req->body.data)
-		mk_json_fix_surrogates(req->body.data, req->body.len);
-	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
-	mk_api_json_dedupe(patch);
-	if (!patch) {
-		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
+	patch = patch_decode(req, rep, kind);
+	if (!patch)
 		return;
-	}
-	if (kind == JSONPATCH ? !cJSON_IsArray(patch) : !cJSON_IsObject(patch)) {
-		mk_reply_status(rep, 400, NULL, NULL, "the patch must be a JSON %s",
-				kind == JSONPATCH ? "array" : "object");
-		return;
-	}
-	mk_json_utf8_sanitize(patch); /* as decode_body does */
-	enum write_target target = target_of(req);
 	for (int attempt = 0;; attempt++) {
-		_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
-		uint64_t cur, expect;
-		char *json = NULL;
-
-		if (load_current(req, rep, &old, &cur) < 0)
+		int rc = patch_once(req, rep, target_of(req), kind, patch);
+		if (rc != -2 || attempt >= PATCH_RETRIES)
 			return;
-		doc = target == TARGET_SCALE ? scale_from(r, old) : cJSON_Duplicate(old, 1);
-		if (r->crd && target != TARGET_SCALE) /* patched at the request's version */
-			mk_json_set_string(doc, "apiVersion", r->group_version);
-		int rc = kind == MERGE	   ? mk_api_patch_merge(&doc, patch, &err)
-			 : kind == JSONPATCH ? mk_api_patch_json(&doc, patch, &err)
-					     : mk_api_patch_strategic(target == TARGET_SCALE ? NULL : r,
-								      &doc, patch, &err);
-		if (rc < 0) {
-			if (err->code == ESTALE || err->code == EINVAL || err->code < 400)
-				mk_reply_status(rep, kind == JSONPATCH ? 422 : 400, NULL, NULL,
-						"%s", err->msg);
-			else
-				mk_reply_error(rep, r, req->name, err);
-			return;
-		}
-		if (!cJSON_IsObject(doc)) {
-			mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
-			return;
-		}
-		if (target != TARGET_SCALE &&
-		    mk_field_validation(req, rep, r->group, r->version, r->kind, doc, old, true) < 0)
-			return;
-		/* a resourceVersion the patch sets is a precondition (a scale's is the
-		 * object's own); otherwise the patch applies to whatever is current and
-		 * is retried on conflict */
-		if (parse_rv(mk_json_get_string(doc, "metadata.resourceVersion"), &expect) < 0) {
-			mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
-			return;
-		}
-		if (expect && expect != cur && target != TARGET_SCALE) {
-			struct mk_error e = { ESTALE, (char *)"conflict" };
-			mk_reply_error(rep, r, req->name, &e);
-			return;
-		}
-		rc = finish_update(req, rep, old, doc, target, cur, &json, NULL);
-		if (rc == -2 && attempt < PATCH_RETRIES) {
-			free(rep->body);
-			rep->body = NULL;
-			continue;
-		}
-		if (rc < 0)
-			return;
-		reply_written(req, rep, json);
-		return;
+		free(rep->body);
+		rep->body = NULL;
 	}
 }
 

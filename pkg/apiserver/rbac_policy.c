@@ -504,7 +504,9 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 static const char sa_prefix[] = "system:serviceaccount:";
 
-int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
+/* req->ui from the authenticated caller (before impersonation); false for
+ * nobody. */
+static bool caller_identity(struct mk_request *req)
 {
 	struct mk_user_info *u = &req->ui;
 
@@ -534,12 +536,18 @@ int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
 			mk_user_info_copy(u, &req->token_user->ui);
 		break;
 	case MK_CALLER_NONE:
-		return 0;
+		return false;
 	}
 	mk_user_info_add_group(u, "system:authenticated");
+	return true;
+}
 
-	/* impersonation: each header authorized to the real identity with the
-	 * impersonate verb (users, groups, serviceaccounts, uids), as kube-apiserver */
+/* Impersonation: each Impersonate-* header authorized to the real identity with
+ * the impersonate verb (users, groups, serviceaccounts, uids), as kube-apiserver;
+ * then req->ui is the impersonated user's. -1 with rep filled. */
+static int impersonate(struct mk_request *req, struct mk_reply *rep)
+{
+	struct mk_user_info *u = &req->ui;
 	const char *as = mk_request_header(req, "Impersonate-User");
 	const char *as_uid = mk_request_header(req, "Impersonate-Uid");
 	struct header_values groups = { .key = "Impersonate-Group" };
@@ -605,6 +613,13 @@ int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
 	/* from here on the request is the impersonated user's, authorized by RBAC */
 	req->caller = MK_CALLER_USER;
 	return 0;
+}
+
+int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
+{
+	if (!caller_identity(req))
+		return 0;
+	return impersonate(req, rep);
 }
 
 /* ---- escalation prevention ------------------------------------------------------ */
