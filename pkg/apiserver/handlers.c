@@ -507,6 +507,20 @@ static cJSON *scale_from(const struct mk_api_resource *r, const cJSON *obj)
 	return s;
 }
 
+/* The object json (owned) as the request addressed it: a Scale for the scale
+ * subresource, else as stored. */
+static void reply_object(struct mk_request *req, struct mk_reply *rep, char *json)
+{
+	if (req->sub && !strcmp(req->sub, "scale")) {
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
+		free(json);
+		mk_reply_json(rep, 200, s);
+		return;
+	}
+	reply_stored(rep, req, 200, json);
+}
+
 static void handle_get(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
@@ -518,14 +532,7 @@ static void handle_get(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_error(rep, r, req->name, err);
 		return;
 	}
-	if (req->sub && !strcmp(req->sub, "scale")) {
-		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
-		free(json);
-		mk_reply_json(rep, 200, s);
-		return;
-	}
-	reply_stored(rep, req, 200, json);
+	reply_object(req, rep, json);
 }
 
 struct list_filter {
@@ -992,18 +999,6 @@ static enum write_target target_of(struct mk_request *req)
 	return !strcmp(req->sub, "scale") ? TARGET_SCALE : TARGET_SUB;
 }
 
-static void reply_written(struct mk_request *req, struct mk_reply *rep, char *json)
-{
-	if (req->sub && !strcmp(req->sub, "scale")) {
-		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
-		free(json);
-		mk_reply_json(rep, 200, s);
-		return;
-	}
-	reply_stored(rep, req, 200, json);
-}
-
 static void handle_update(struct mk_request *req, struct mk_reply *rep)
 {
 	_cleanup_cjson_ cJSON *body = NULL, *old = NULL;
@@ -1036,7 +1031,7 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (finish_update(req, rep, old, body, target_of(req), expect, &json, NULL) < 0)
 		return;
-	reply_written(req, rep, json);
+	reply_object(req, rep, json);
 }
 
 /* PATCH with application/apply-patch+yaml: server-side apply, creating the object
@@ -1104,7 +1099,7 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 		}
 		if (rc < 0)
 			return;
-		reply_written(req, rep, json);
+		reply_object(req, rep, json);
 		return;
 	}
 }
@@ -1227,7 +1222,7 @@ static int patch_once(struct mk_request *req, struct mk_reply *rep, enum write_t
 	}
 	int rc = finish_update(req, rep, old, doc, target, cur, &json, NULL);
 	if (rc == 0)
-		reply_written(req, rep, json);
+		reply_object(req, rep, json);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "internal.h"
 
 void mk_reply_json_text(struct mk_reply *rep, unsigned code, char *owned_text)
@@ -107,3 +108,44 @@ bool mk_request_wants_table(struct mk_request *req)
 	return a && strstr(a, "as=Table") && strstr(a, "g=meta.k8s.io");
 }
 
+
+/* The Kubernetes verb of req: reads are get, list (collection) or watch. */
+const char *mk_request_verb(struct mk_request *req, bool collection)
+{
+	const char *m = req->method;
+	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+		return mk_request_bool(req, "watch") ? "watch" : collection ? "list" : "get";
+	if (!strcmp(m, "POST"))
+		return "create";
+	if (!strcmp(m, "PUT"))
+		return "update";
+	if (!strcmp(m, "PATCH"))
+		return "patch";
+	if (!strcmp(m, "DELETE"))
+		return collection ? "deletecollection" : "delete";
+	return m;
+}
+
+cJSON *mk_request_body_object(struct mk_request *req, struct mk_reply *rep, const char *kind)
+{
+	const char *ct = mk_request_header(req, "Content-Type");
+	cJSON *obj = NULL;
+
+	/* kubectl 1.32 sends reviews and token requests as protobuf */
+	if (ct && !strncasecmp(ct, "application/vnd.kubernetes.protobuf", 35)) {
+		_cleanup_error_ struct mk_error *err = NULL;
+		if (mk_api_protobuf_decode(req->body.data, req->body.len, &obj, &err) < 0) {
+			mk_reply_status(rep, 400, NULL, NULL, "%s", err->msg);
+			return NULL;
+		}
+	} else if (req->body.len) {
+		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
+	}
+	if (!cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		mk_reply_status(rep, 400, NULL, NULL, "the body of the request must be a JSON %s",
+				kind);
+		return NULL;
+	}
+	return obj;
+}

@@ -140,6 +140,13 @@ bool mk_request_bool(struct mk_request *req, const char *key);
 const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);
+/* The Kubernetes verb of req (get/list/watch, create, update, patch,
+ * delete/deletecollection; collection: the request names no object). */
+const char *mk_request_verb(struct mk_request *req, bool collection);
+/* The body of req (JSON, or protobuf as kubectl sends some kinds) as an object
+ * (owned); NULL with a 400 in rep ('the body of the request must be a JSON
+ * KIND'). */
+cJSON *mk_request_body_object(struct mk_request *req, struct mk_reply *rep, const char *kind);
 
 /* crds.c: CustomResourceDefinitions. prepare: before a definition is stored,
  * its status (names accepted, established, stored versions) and, on create, the

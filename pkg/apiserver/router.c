@@ -148,23 +148,6 @@ bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a)
 	return mk_nodeauthz_allowed(a, &why, &owned);
 }
 
-/* The Kubernetes verb of a request: reads are get (list and watch are reads too). */
-static const char *request_verb(struct mk_request *req)
-{
-	const char *m = req->method;
-	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-		return "get";
-	if (!strcmp(m, "POST"))
-		return "create";
-	if (!strcmp(m, "PUT"))
-		return "update";
-	if (!strcmp(m, "PATCH"))
-		return "patch";
-	if (!strcmp(m, "DELETE"))
-		return req->name ? "delete" : "deletecollection";
-	return m;
-}
-
 /* The 403 of a node request the chain refused, in the Node authorizer's words
  * (kube-apiserver's), which says why it found no relationship. */
 static void node_forbid(struct mk_request *req, struct mk_reply *rep, const struct mk_authz_attrs *a)
@@ -272,7 +255,9 @@ static bool nonresource_handle(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_status(rep, 403, NULL, NULL,
 				"forbidden: User \"system:bootstrap:node-join\" cannot %s path \"%s\": "
 				"the join token may only ask for a node credential (POST %s)",
-				request_verb(req), req->url, MK_NODECRED_PATH);
+				!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")
+					? "get" : mk_request_verb(req, true),
+				req->url, MK_NODECRED_PATH);
 		return true;
 	}
 	/* /ui/api/trace (ui.c); metrics.k8s.io: answered, never stored */
