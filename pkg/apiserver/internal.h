@@ -324,6 +324,15 @@ struct mk_server_strategy {
 	/* deletecollection is refused (405) */
 	bool no_delete_collection;
 
+	/* LimitRanger: the defaults the namespace's LimitRanges give a new obj
+	 * (mutating), and the bounds they set on it (validating; -1 with *ret_msg,
+	 * owned); lrs[0..n) the LimitRange objects */
+	void (*limits_default)(const cJSON *const *lrs, size_t n, cJSON *obj);
+	int (*limits_check)(const cJSON *const *lrs, size_t n, const cJSON *obj, char **ret_msg);
+	/* ResourceQuota charges what an update adds (a Service's node ports and load
+	 * balancer, a claim's storage) */
+	bool quota_on_update;
+
 	/* after any write request (POST, PUT, PATCH, DELETE) was answered */
 	void (*written)(struct mk_request *req, struct mk_reply *rep);
 
@@ -354,6 +363,7 @@ extern const struct mk_server_strategy mk_strategy_clusterroles;
 extern const struct mk_server_strategy mk_strategy_rolebindings;
 extern const struct mk_server_strategy mk_strategy_clusterrolebindings;
 extern const struct mk_server_strategy mk_strategy_crds;
+extern const struct mk_server_strategy mk_strategy_pvcs;
 
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);

@@ -25,7 +25,8 @@ static const struct mk_server_strategy *const strategies[] = {
 	&mk_strategy_pods,	    &mk_strategy_services,	  &mk_strategy_nodes,
 	&mk_strategy_namespaces,    &mk_strategy_serviceaccounts, &mk_strategy_configmaps,
 	&mk_strategy_roles,	    &mk_strategy_clusterroles,	  &mk_strategy_rolebindings,
-	&mk_strategy_clusterrolebindings, &mk_strategy_crds,	  &events,
+	&mk_strategy_clusterrolebindings, &mk_strategy_crds,	  &mk_strategy_pvcs,
+	&events,
 	&replicasets,
 };
 

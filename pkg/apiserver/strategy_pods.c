@@ -1,7 +1,8 @@
-/* Pods on the server: ServiceAccount admission, graceful deletion (a pod bound to
- * a node goes when its agent, or a force delete, sets the grace to 0), the
- * ephemeralcontainers subresource, and the streaming subresources proxied to the
- * pod's node agent (proxy.c, portforward.c). */
+/* Pods on the server: ServiceAccount admission, LimitRanger's defaults and
+ * bounds, graceful deletion (a pod bound to a node goes when its agent, or a force
+ * delete, sets the grace to 0), the ephemeralcontainers subresource, and the
+ * streaming subresources proxied to the pod's node agent (proxy.c,
+ * portforward.c). */
 #include <string.h>
 #include "internal.h"
 
@@ -45,6 +46,15 @@ static bool holds(const cJSON *pod)
 	return !cJSON_IsNumber(g) || g->valuedouble != 0;
 }
 
+/* LimitRanger's container defaults; the QoS class is then the one of the pod as
+ * admitted (upstream computes it in PrepareForCreate, after mutating admission) */
+static void limits_default(const cJSON *const *lrs, size_t n, cJSON *pod)
+{
+	mk_api_limitranges_default_pod(lrs, n, pod);
+	mk_json_set_string(mk_json_ensure_object(pod, "status"), "qosClass",
+			   mk_api_pod_qos_class(cJSON_GetObjectItemCaseSensitive(pod, "spec")));
+}
+
 static const struct mk_subresource subresources[] = {
 	{ .name = "ephemeralcontainers", .write = ephemeral_write, .typed = true,
 	  .methods = "GET HEAD PUT PATCH" },
@@ -66,6 +76,8 @@ const struct mk_server_strategy mk_strategy_pods = {
 	.group = "",
 	.resource = "pods",
 	.admit = mk_serviceaccounts_admit_pod,
+	.limits_default = limits_default,
+	.limits_check = mk_api_limitranges_check_pod,
 	.update_prepare = update_prepare,
 	.delete_grace = delete_grace,
 	.holds = holds,

@@ -112,5 +112,6 @@ const struct mk_server_strategy mk_strategy_services = {
 	.update_prepare = update_prepare,
 	.update_reserve = mk_services_allocate_update,
 	.update_release = mk_services_release_dropped,
+	.quota_on_update = true,
 	.field_selectors = field_selectors,
 };

@@ -18,6 +18,9 @@ START_TEST(strategy_lookup)
 	ck_assert_ptr_eq(of("", "v1", "nodes"), &mk_strategy_nodes);
 	ck_assert_ptr_eq(of("", "v1", "namespaces"), &mk_strategy_namespaces);
 	ck_assert_ptr_eq(of("", "v1", "configmaps"), &mk_strategy_configmaps);
+	ck_assert_ptr_eq(of("", "v1", "persistentvolumeclaims"), &mk_strategy_pvcs);
+	ck_assert(of("", "v1", "persistentvolumeclaims")->quota_on_update);
+	ck_assert(!of("", "v1", "configmaps")->quota_on_update);
 	ck_assert_ptr_eq(of("rbac.authorization.k8s.io", "v1", "clusterroles"),
 			 &mk_strategy_clusterroles);
 	ck_assert_ptr_eq(of("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
