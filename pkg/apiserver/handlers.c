@@ -2,7 +2,10 @@
  * scale subresources. Semantics follow kube-apiserver's generic registry: the server
  * owns uid, creationTimestamp, resourceVersion and generation; the main resource
  * cannot change status and /status cannot change anything else; writes are optimistic
- * (resourceVersion preconditions, retried internally for patches). */
+ * (resourceVersion preconditions, retried internally for patches). What a kind
+ * does beyond that (addresses reserved, graceful deletion, its own subresources,
+ * field selectors...) comes from its strategy (strategy_KIND.c, internal.h): no
+ * function here names a kind. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
