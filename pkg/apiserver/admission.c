@@ -96,20 +96,17 @@ static int forbidden(const struct mk_api_resource *r, const cJSON *obj, const ch
 int mk_admission_mutate(struct mk_apiserver *srv, const struct mk_api_resource *r,
 			const char *ns, cJSON *obj, struct mk_error **err)
 {
-	if (!r->namespaced || strcmp(r->group, "") || strcmp(r->name, "pods"))
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+	if (!r->namespaced || !s->limits_default)
 		return 0;
-	/* LimitRanger (Admit): the Container defaults of every LimitRange */
+	/* LimitRanger (Admit): the defaults of every LimitRange (a pod's containers) */
 	size_t n = 0;
 	cJSON **lrs = load_all(srv, "limitranges", ns, &n, err);
 	if (!lrs)
 		return -1;
-	mk_api_limitranges_default_pod((const cJSON *const *)lrs, n, obj);
-	free_all(lrs, n);
-	/* the QoS class is the one of the pod as admitted (upstream computes it in
-	 * PrepareForCreate, after mutating admission) */
 	if (n)
-		mk_json_set_string(mk_json_ensure_object(obj, "status"), "qosClass",
-				   mk_api_pod_qos_class(cJSON_GetObjectItemCaseSensitive(obj, "spec")));
+		s->limits_default((const cJSON *const *)lrs, n, obj);
+	free_all(lrs, n);
 	return 0;
 }
 
@@ -187,17 +184,15 @@ int mk_admission_validate(struct mk_apiserver *srv, const struct mk_api_resource
 {
 	if (!r->namespaced)
 		return 0;
-	/* LimitRanger (Validate): the bounds of pods and claims */
-	bool pod = !strcmp(r->name, "pods") && !r->group[0];
-	bool pvc = !strcmp(r->name, "persistentvolumeclaims") && !r->group[0];
-	if (pod || pvc) {
+	/* LimitRanger (Validate): the bounds of the kind (pods, claims) */
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+	if (s->limits_check) {
 		size_t n = 0;
 		cJSON **lrs = load_all(srv, "limitranges", ns, &n, err);
 		if (!lrs)
 			return -1;
 		_cleanup_free_ char *msg = NULL;
-		int rc = pod ? mk_api_limitranges_check_pod((const cJSON *const *)lrs, n, obj, &msg)
-			     : mk_api_limitranges_admit_pvc((const cJSON *const *)lrs, n, obj, &msg);
+		int rc = s->limits_check((const cJSON *const *)lrs, n, obj, &msg);
 		free_all(lrs, n);
 		if (rc < 0)
 			return forbidden(r, obj, msg, err);
@@ -212,7 +207,7 @@ int mk_admission_validate_update(struct mk_apiserver *srv, const struct mk_api_r
 	/* what an update can add to a quota: a service's node ports and load
 	 * balancer, a claim's storage (pods change resources only through resize,
 	 * which is not served) */
-	if (r->group[0] || (strcmp(r->name, "services") && strcmp(r->name, "persistentvolumeclaims")))
+	if (!mk_strategy_of(r)->quota_on_update)
 		return 0;
 	return admit_quota(srv, r, ns, obj, old, dry, err);
 }

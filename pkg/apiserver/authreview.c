@@ -3,7 +3,7 @@
  * SelfSubjectReview (authentication.k8s.io/v1): `kubectl auth can-i [--list]` and
  * `kubectl auth whoami`. The self reviews are every authenticated user's (the
  * default system:basic-user ClusterRole); the others need create on their resource
- * (RBAC, server.c). Nothing is stored. The answers come from mk_authz_request /
+ * (RBAC, router.c). Nothing is stored. The answers come from mk_authz_request /
  * mk_rbac_allowed, the functions that authorize real requests, so they cannot
  * drift from the truth. */
 #include <string.h>
@@ -17,7 +17,7 @@
 #define LSAR_PREFIX "/apis/authorization.k8s.io/v1/namespaces/"
 #define LSAR_SUFFIX "/localsubjectaccessreviews"
 
-/* The identity of the request (server.c's mk_rbac_identify: the token's, or the
+/* The identity of the request (rbac_policy.c's mk_rbac_identify: the token's, or the
  * impersonated one), as UserInfo. */
 static void user_info(const struct mk_request *req, cJSON *ui)
 {
@@ -33,27 +33,11 @@ static void user_info(const struct mk_request *req, cJSON *ui)
 static cJSON *review_body(struct mk_request *req, struct mk_reply *rep, const char *api_version,
 			  const char *kind)
 {
-	const char *ct = mk_request_header(req, "Content-Type");
-	cJSON *obj = NULL;
+	cJSON *obj = mk_request_body_object(req, rep, kind);
 	const char *k, *av;
 
-	/* kubectl 1.32 sends these as protobuf */
-	if (ct && !strncasecmp(ct, "application/vnd.kubernetes.protobuf", 35)) {
-		_cleanup_error_ struct mk_error *err = NULL;
-		if (mk_api_protobuf_decode(req->body.data, req->body.len, &obj, &err) < 0) {
-			mk_reply_status(rep, 400, NULL, NULL, "%s", err->msg);
-			return NULL;
-		}
-	} else if (req->body.len) {
-		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
-	}
-
-	if (!cJSON_IsObject(obj)) {
-		cJSON_Delete(obj);
-		mk_reply_status(rep, 400, NULL, NULL, "the body of the request must be a JSON %s",
-				kind);
+	if (!obj)
 		return NULL;
-	}
 	k = mk_json_get_string(obj, "kind");
 	av = mk_json_get_string(obj, "apiVersion");
 	if ((k && *k && strcmp(k, kind)) || (av && *av && strcmp(av, api_version))) {

@@ -160,21 +160,29 @@ static int read_if_exists(const char *path, char **ret, size_t *ret_len, struct 
 /* Loads a PEM file into *ret. Returns 1 when loaded, 0 when the file does not
  * exist or does not parse (the caller decides whether to regenerate), -1 on an
  * I/O error. */
+/* read_if_exists, the text as a gnutls datum. */
+static int read_pem(const char *path, char **ret_pem, gnutls_datum_t *ret_d, struct mk_error **err)
+{
+	size_t len;
+	int r = read_if_exists(path, ret_pem, &len, err);
+	if (r > 0) {
+		ret_d->data = (unsigned char *)*ret_pem;
+		ret_d->size = (unsigned)len;
+	}
+	return r;
+}
+
 static int load_crt(const char *path, gnutls_x509_crt_t *ret, struct mk_error **err)
 {
 	_cleanup_free_ char *pem = NULL;
 	_cleanup_crt_ gnutls_x509_crt_t crt = NULL;
-	size_t len;
 	gnutls_datum_t d;
-	int r;
+	int r = read_pem(path, &pem, &d, err);
 
-	r = read_if_exists(path, &pem, &len, err);
 	if (r <= 0)
 		return r;
 	if ((r = gnutls_x509_crt_init(&crt)) < 0)
 		return gtls_error(err, r, "init certificate");
-	d.data = (unsigned char *)pem;
-	d.size = (unsigned)len;
 	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) < 0)
 		return 0;
 	*ret = TAKE_PTR(crt);
@@ -185,19 +193,17 @@ static int load_key(const char *path, gnutls_x509_privkey_t *ret, struct mk_erro
 {
 	_cleanup_free_ char *pem = NULL;
 	_cleanup_key_ gnutls_x509_privkey_t key = NULL;
-	size_t len;
 	gnutls_datum_t d;
-	int r;
+	int r = read_pem(path, &pem, &d, err);
 
-	r = read_if_exists(path, &pem, &len, err);
 	if (r <= 0)
 		return r;
-	if ((r = gnutls_x509_privkey_init(&key)) < 0)
+	if ((r = gnutls_x509_privkey_init(&key)) < 0) {
+		explicit_bzero(pem, d.size);
 		return gtls_error(err, r, "init private key");
-	d.data = (unsigned char *)pem;
-	d.size = (unsigned)len;
+	}
 	r = gnutls_x509_privkey_import(key, &d, GNUTLS_X509_FMT_PEM);
-	explicit_bzero(pem, len);
+	explicit_bzero(pem, d.size);
 	if (r < 0)
 		return 0;
 	*ret = TAKE_PTR(key);

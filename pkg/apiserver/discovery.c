@@ -514,6 +514,66 @@ static bool openapi_v2(struct mk_request *req, struct mk_reply *rep)
 	return true;
 }
 
+/* /api or /apis as aggregated discovery (agg: the version asked for). */
+static bool aggregated_reply(struct mk_request *req, const char *path, const char *agg,
+			     struct mk_reply *rep)
+{
+	_cleanup_free_ char *av = mk_strdup_printf("apidiscovery.k8s.io/%s", agg);
+	_cleanup_cjson_ cJSON *doc = aggregated_doc(req, path[4] != 's', av);
+
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed on %s", req->method, path);
+		return true;
+	}
+	mk_reply_json(rep, 200, doc);
+	rep->content_type = !strcmp(agg, "v2")
+		? "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+		: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+	return true;
+}
+
+/* /apis: the APIGroupList. */
+static cJSON *group_list_doc(const struct api_groups *gs)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "kind", "APIGroupList");
+	cJSON_AddStringToObject(doc, "apiVersion", "v1");
+	cJSON *gl = cJSON_AddArrayToObject(doc, "groups");
+	for (size_t i = 0; i < gs->n; i++)
+		cJSON_AddItemToArray(gl, group_doc(&gs->g[i]));
+	cJSON_AddItemToArray(gl, mk_metrics_discovery_group());
+	return doc;
+}
+
+/* /openapi/v3: the index of the group-version documents. */
+static cJSON *openapi_index_doc(const struct api_groups *gs)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *ps = cJSON_AddObjectToObject(doc, "paths");
+	for (size_t i = 0; i <= gs->n; i++) {
+		for (size_t j = 0; j < (i ? gs->g[i - 1].nversions : 1); j++) {
+			const char *gn = i ? gs->g[i - 1].name : "";
+			const char *vn = i ? gs->g[i - 1].versions[j] : "v1";
+			_cleanup_free_ char *k = i ? mk_strdup_printf("apis/%s/%s", gn, vn)
+						   : mk_strdup("api/v1");
+			/* the hash is of the content: kubectl caches documents by this URL */
+			_cleanup_cjson_ cJSON *gvdoc = openapi_doc(gn, vn);
+			char *text = cJSON_PrintUnformatted(gvdoc), hash[65];
+			mk_sha256_hex(text, strlen(text), hash);
+			cJSON_free(text);
+			_cleanup_free_ char *u = mk_strdup_printf("/openapi/v3/%s?hash=%.32s", k, hash);
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "serverRelativeURL", u);
+			cJSON_AddItemToObject(ps, k, e);
+		}
+	}
+	_cleanup_free_ char *mu = mk_metrics_openapi_url();
+	cJSON *me = cJSON_CreateObject();
+	cJSON_AddStringToObject(me, "serverRelativeURL", mu);
+	cJSON_AddItemToObject(ps, MK_METRICS_OPENAPI_KEY, me);
+	return doc;
+}
+
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep)
 {
 	_cleanup_cjson_ cJSON *doc = NULL;
@@ -528,30 +588,13 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 		doc = version_doc();
 	} else if ((!strcmp(path, "/api") || !strcmp(path, "/api/") || !strcmp(path, "/apis") ||
 		    !strcmp(path, "/apis/")) && (agg = wants_aggregated(req))) {
-		_cleanup_free_ char *av = mk_strdup_printf("apidiscovery.k8s.io/%s", agg);
-		doc = aggregated_doc(req, path[4] != 's', av);
-		if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
-			mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed on %s", req->method,
-					path);
-			return true;
-		}
-		mk_reply_json(rep, 200, doc);
-		rep->content_type = !strcmp(agg, "v2")
-			? "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-			: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
-		return true;
+		return aggregated_reply(req, path, agg, rep);
 	} else if (!strcmp(path, "/api") || !strcmp(path, "/api/")) {
 		doc = cJSON_Parse("{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],"
 				  "\"serverAddressByClientCIDRs\":[{\"clientCIDR\":\"0.0.0.0/0\","
 				  "\"serverAddress\":\"\"}]}");
 	} else if (!strcmp(path, "/apis") || !strcmp(path, "/apis/")) {
-		doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "kind", "APIGroupList");
-		cJSON_AddStringToObject(doc, "apiVersion", "v1");
-		cJSON *gl = cJSON_AddArrayToObject(doc, "groups");
-		for (size_t i = 0; i < gs.n; i++)
-			cJSON_AddItemToArray(gl, group_doc(&gs.g[i]));
-		cJSON_AddItemToArray(gl, mk_metrics_discovery_group());
+		doc = group_list_doc(&gs);
 	} else if (!strncmp(path, "/apis/", 6) && !strchr(path + 6, '/') &&
 		   (grp = find_group(&gs, path + 6))) {
 		doc = group_doc(grp);
@@ -562,29 +605,7 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 	} else if (!strncmp(path, "/apis/", 6) && served_gv(&gs, path + 6, &g, &v)) {
 		doc = resource_list(g, v);
 	} else if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
-		doc = cJSON_CreateObject();
-		cJSON *ps = cJSON_AddObjectToObject(doc, "paths");
-		for (size_t i = 0; i <= gs.n; i++) {
-			for (size_t j = 0; j < (i ? gs.g[i - 1].nversions : 1); j++) {
-				const char *gn = i ? gs.g[i - 1].name : "";
-				const char *vn = i ? gs.g[i - 1].versions[j] : "v1";
-				_cleanup_free_ char *k = i ? mk_strdup_printf("apis/%s/%s", gn, vn)
-							   : mk_strdup("api/v1");
-				/* the hash is of the content: kubectl caches documents by this URL */
-				_cleanup_cjson_ cJSON *gvdoc = openapi_doc(gn, vn);
-				char *text = cJSON_PrintUnformatted(gvdoc), hash[65];
-				mk_sha256_hex(text, strlen(text), hash);
-				cJSON_free(text);
-				_cleanup_free_ char *u = mk_strdup_printf("/openapi/v3/%s?hash=%.32s", k, hash);
-				cJSON *e = cJSON_CreateObject();
-				cJSON_AddStringToObject(e, "serverRelativeURL", u);
-				cJSON_AddItemToObject(ps, k, e);
-			}
-		}
-		_cleanup_free_ char *mu = mk_metrics_openapi_url();
-		cJSON *me = cJSON_CreateObject();
-		cJSON_AddStringToObject(me, "serverRelativeURL", mu);
-		cJSON_AddItemToObject(ps, MK_METRICS_OPENAPI_KEY, me);
+		doc = openapi_index_doc(&gs);
 	} else if (!strcmp(path, "/openapi/v3/api/v1")) {
 		doc = openapi_doc("", "v1");
 	} else if (!strncmp(path, "/openapi/v3/apis/", 17) && served_gv(&gs, path + 17, &g, &v)) {

@@ -2,7 +2,10 @@
  * scale subresources. Semantics follow kube-apiserver's generic registry: the server
  * owns uid, creationTimestamp, resourceVersion and generation; the main resource
  * cannot change status and /status cannot change anything else; writes are optimistic
- * (resourceVersion preconditions, retried internally for patches). */
+ * (resourceVersion preconditions, retried internally for patches). What a kind
+ * does beyond that (addresses reserved, graceful deletion, its own subresources,
+ * field selectors...) comes from its strategy (strategy_KIND.c, internal.h): no
+ * function here names a kind. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +14,6 @@
 #include "internal.h"
 
 #define PATCH_RETRIES 8
-
-/* true when r is the built-in resource of that plural (a custom resource may
- * share its plural in another group: it gets none of the built-in's handling) */
-static bool is_res(const struct mk_api_resource *r, const char *plural)
-{
-	return !r->crd && !strcmp(r->name, plural);
-}
 
 static bool has_spec_generation(const struct mk_api_resource *r)
 {
@@ -120,9 +116,10 @@ static int decode_body(struct mk_request *req, struct mk_reply *rep, cJSON **ret
 			return -1;
 		}
 		mk_json_fix_surrogates(req->body.data, req->body.len);
-		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
+		/* the parse end, not cJSON_GetErrorPtr (one global for every thread) */
+		const char *at = NULL;
+		obj = cJSON_ParseWithLengthOpts(req->body.data, req->body.len, &at, 0);
 		if (!obj) {
-			const char *at = cJSON_GetErrorPtr();
 			mk_reply_status(rep, 400, NULL, NULL,
 					"the body of the request is not valid JSON (near offset %ld)",
 					at && at >= req->body.data ? (long)(at - req->body.data) : 0L);
@@ -271,7 +268,7 @@ static bool query_dry_run(struct mk_request *req)
 /* ---- create ------------------------------------------------------------------ */
 
 /* Server-owned fields of a new object; resets status to what a new object has. */
-static void prepare_new(const struct mk_api_resource *r, cJSON *obj, const char *ns)
+void mk_resource_prepare_new(const struct mk_api_resource *r, cJSON *obj, const char *ns)
 {
 	cJSON *md = mk_json_ensure_object(obj, "metadata");
 	char uid[37], ts[32];
@@ -359,6 +356,7 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 			  const cJSON *applied_managed)
 {
 	const struct mk_api_resource *r = req->res;
+	const struct mk_server_strategy *s = mk_strategy_of(r);
 	_cleanup_error_ struct mk_error *err = NULL;
 	cJSON *causes = NULL;
 	char *json = NULL;
@@ -388,12 +386,12 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 				"create not allowed while custom resource definition is terminating");
 		return;
 	}
-	prepare_new(r, obj, req->ns);
+	mk_resource_prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
 	if (r->crd)
 		mk_api_cr_to_storage(r, obj);
-	if (mk_api_is_crd_kind(r))
-		mk_crds_prepare(req->srv, obj, true);
+	if (s->prepare)
+		s->prepare(req->srv, obj, true);
 	/* admission (admission.c), in kube-apiserver's order: NamespaceLifecycle (a
 	 * missing namespace is a 404), LimitRanger's defaults, ServiceAccount, the
 	 * storage steps; then the kind's validation; then LimitRanger's bounds and
@@ -404,8 +402,7 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
-	if (is_res(r, "pods") &&
-	    mk_serviceaccounts_admit_pod(req->srv, req->ns, obj, &err) < 0) {
+	if (s->admit && s->admit(req->srv, req->ns, obj, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
@@ -433,7 +430,7 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 	if (dry) {
 		/* no pod CIDR or service address is taken (nothing would free it again), but
 		 * the addresses asked for are checked as a real create checks them */
-		if (is_res(r, "services") && mk_services_check(req->srv, obj, &causes) < 0) {
+		if (s->check && s->check(req->srv, obj, &causes) < 0) {
 			reply_invalid(rep, r, name, causes);
 			return;
 		}
@@ -441,18 +438,7 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		reply_stored(rep, req, 201, text);
 		return;
 	}
-	if (is_res(r, "nodes") && mk_nodes_allocate_cidr(req->srv, obj, &err) < 0) {
-		if (err->code == 422) {
-			causes = cJSON_CreateArray();
-			mk_api_cause_add(causes, "FieldValueInvalid", "spec.podCIDR", "%s", err->msg);
-			reply_invalid(rep, r, name, causes);
-		} else {
-			mk_reply_error(rep, r, name, err);
-		}
-		return;
-	}
-	bool is_svc = is_res(r, "services");
-	if (is_svc && mk_services_allocate(req->srv, obj, &causes, &err) < 0) {
+	if (s->reserve && s->reserve(req->srv, obj, &causes, &err) < 0) {
 		if (causes)
 			reply_invalid(rep, r, name, causes);
 		else
@@ -461,173 +447,14 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 	}
 	if (mk_store_create(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), name, obj, &json,
 			    NULL, &err) < 0) {
-		if (is_svc)
-			mk_services_release(req->srv, obj);
-		else if (is_res(r, "nodes"))
-			mk_nodes_release_cidr(req->srv, obj);
+		if (s->release)
+			s->release(req->srv, obj);
 		mk_reply_error(rep, r, name, err);
 		return;
 	}
-	/* as kube-controller-manager's serviceaccount controller: a new namespace gets
-	 * its default ServiceAccount */
-	if (is_res(r, "namespaces") &&
-	    mk_serviceaccounts_ensure_default(req->srv, name, &err) < 0)
-		mk_log(MK_LOG_WARN, "apiserver", "%s", err->msg);
+	if (s->created)
+		s->created(req->srv, name);
 	reply_stored(rep, req, 201, json);
-}
-
-static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_error **err);
-static int bootstrap_kube_dns(struct mk_apiserver *srv, struct mk_error **err);
-
-int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
-{
-	struct mk_store *store = srv->store;
-	static const char *const namespaces[] = { "default", "kube-system", "kube-public",
-						  "kube-node-lease" };
-	const struct mk_api_resource *r = mk_api_resource_find("", "v1", "namespaces");
-
-	for (size_t i = 0; i < MK_ARRAY_SIZE(namespaces); i++) {
-		_cleanup_free_ char *json = NULL;
-		_cleanup_error_ struct mk_error *e = NULL;
-		if (mk_store_get(store, "namespaces", "", namespaces[i], &json, NULL, &e) == 0)
-			continue;
-		if (e->code != ENOENT)
-			return mk_error_set(err, e->code, "%s", e->msg);
-		_cleanup_cjson_ cJSON *ns = cJSON_CreateObject();
-		cJSON_AddStringToObject(ns, "apiVersion", "v1");
-		cJSON_AddStringToObject(ns, "kind", "Namespace");
-		cJSON *md = cJSON_AddObjectToObject(ns, "metadata");
-		cJSON_AddStringToObject(md, "name", namespaces[i]);
-		cJSON_AddItemToObject(md, "labels",
-				      cJSON_CreateObject());
-		cJSON_AddStringToObject(cJSON_GetObjectItem(md, "labels"),
-					"kubernetes.io/metadata.name", namespaces[i]);
-		prepare_new(r, ns, "");
-		mk_api_default(r, ns);
-		if (mk_store_create(store, "namespaces", "", namespaces[i], ns, NULL, NULL, err) < 0 &&
-		    (*err)->code != EEXIST)
-			return -1;
-		mk_error_free(err);
-	}
-	if (bootstrap_kubernetes_service(srv, err) < 0 || mk_storage_bootstrap(srv, err) < 0 ||
-	    mk_serviceaccounts_bootstrap(srv, err) < 0)
-		return -1;
-	if (bootstrap_kube_dns(srv, err) < 0)
-		return -1;
-	/* the custom resources of the stored definitions are served from the start */
-	return mk_crds_sync(srv, err);
-}
-
-/* kube-system/kube-dns at the cluster DNS address. Every node answers it itself
- * (pkg/dns on a local address, see pkg/agent), so it has no selector and no
- * endpoints; the label tells the balancers to leave it alone. */
-static int bootstrap_kube_dns(struct mk_apiserver *srv, struct mk_error **err)
-{
-	const struct mk_api_resource *rs = mk_api_resource_find("", "v1", "services");
-	_cleanup_free_ char *json = NULL;
-	_cleanup_error_ struct mk_error *e = NULL;
-	cJSON *causes = NULL;
-
-	if (mk_store_get(srv->store, "services", "kube-system", "kube-dns", &json, NULL, &e) == 0)
-		return 0;
-	if (e->code != ENOENT)
-		return mk_error_set(err, e->code, "%s", e->msg);
-	_cleanup_cjson_ cJSON *svc = cJSON_Parse(
-		"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"kube-dns\","
-		"\"labels\":{\"k8s-app\":\"kube-dns\",\"kubernetes.io/name\":\"minik8s-dns\","
-		"\"minik8s.io/node-local\":\"true\"}},\"spec\":{\"ports\":["
-		"{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\",\"targetPort\":53},"
-		"{\"name\":\"dns-tcp\",\"port\":53,\"protocol\":\"TCP\",\"targetPort\":53}],"
-		"\"sessionAffinity\":\"None\",\"type\":\"ClusterIP\"}}");
-	mk_json_set_string(cJSON_GetObjectItem(svc, "spec"), "clusterIP", srv->cluster_dns);
-	prepare_new(rs, svc, "kube-system");
-	mk_api_default(rs, svc);
-	if (mk_services_allocate(srv, svc, &causes, err) < 0) {
-		const char *m = causes ? mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message") : NULL;
-		if (!*err)
-			mk_error_set(err, EINVAL, "%s", m ? m : "cannot allocate it");
-		cJSON_Delete(causes);
-		return mk_error_wrap(err, "kube-dns service at %s", srv->cluster_dns);
-	}
-	if (mk_store_create(srv->store, "services", "kube-system", "kube-dns", svc, NULL, NULL,
-			    err) < 0) {
-		mk_services_release(srv, svc);
-		return -1;
-	}
-	return 0;
-}
-
-/* The "kubernetes" service (first address of the service CIDR, port 443) and its
- * endpoints pointing at this API server, as every cluster has them. */
-static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_error **err)
-{
-	const struct mk_api_resource *rs = mk_api_resource_find("", "v1", "services");
-	const struct mk_api_resource *re = mk_api_resource_find("", "v1", "endpoints");
-	_cleanup_free_ char *json = NULL;
-	_cleanup_error_ struct mk_error *e = NULL;
-	char ip[16];
-	struct in_addr a = { .s_addr = htonl(srv->svc_base + 1) };
-
-	inet_ntop(AF_INET, &a, ip, sizeof(ip));
-	if (mk_store_get(srv->store, "services", "default", "kubernetes", &json, NULL, &e) < 0) {
-		if (e->code != ENOENT)
-			return mk_error_set(err, e->code, "%s", e->msg);
-		_cleanup_cjson_ cJSON *svc = cJSON_Parse(
-			"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
-			"\"kubernetes\",\"labels\":{\"component\":\"apiserver\",\"provider\":"
-			"\"kubernetes\"}},\"spec\":{\"ports\":[{\"name\":\"https\",\"port\":443,"
-			"\"protocol\":\"TCP\"}],\"sessionAffinity\":\"None\",\"type\":\"ClusterIP\"}}");
-		cJSON *causes = NULL;
-		cJSON_AddNumberToObject(cJSON_GetArrayItem(mk_json_get(svc, "spec.ports"), 0),
-					"targetPort", srv->port);
-		mk_json_set_string(cJSON_GetObjectItem(svc, "spec"), "clusterIP", ip);
-		prepare_new(rs, svc, "default");
-		mk_api_default(rs, svc);
-		if (mk_services_allocate(srv, svc, &causes, err) < 0) {
-			cJSON_Delete(causes);
-			if (!*err)
-				mk_error_set(err, EEXIST, "address %s is taken by another service", ip);
-			return mk_error_wrap(err, "kubernetes service");
-		}
-		if (mk_store_create(srv->store, "services", "default", "kubernetes", svc, NULL, NULL,
-				    err) < 0) {
-			mk_services_release(srv, svc);
-			return -1;
-		}
-	}
-	/* endpoints follow the advertise address and port of this run */
-	_cleanup_cjson_ cJSON *ep = cJSON_CreateObject();
-	cJSON_AddStringToObject(ep, "apiVersion", "v1");
-	cJSON_AddStringToObject(ep, "kind", "Endpoints");
-	cJSON *md = cJSON_AddObjectToObject(ep, "metadata");
-	cJSON_AddStringToObject(md, "name", "kubernetes");
-	cJSON_AddItemToObject(md, "labels",
-			      cJSON_Parse("{\"endpointslice.kubernetes.io/skip-mirror\":\"true\"}"));
-	cJSON *sub = cJSON_CreateObject();
-	cJSON *addr = cJSON_CreateObject();
-	cJSON_AddStringToObject(addr, "ip", srv->advertise_address);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(sub, "addresses"), addr);
-	cJSON *port = cJSON_CreateObject();
-	cJSON_AddStringToObject(port, "name", "https");
-	cJSON_AddNumberToObject(port, "port", srv->port);
-	cJSON_AddStringToObject(port, "protocol", "TCP");
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(sub, "ports"), port);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(ep, "subsets"), sub);
-	_cleanup_free_ char *old = NULL;
-	mk_error_free(&e);
-	if (mk_store_get(srv->store, "endpoints", "default", "kubernetes", &old, NULL, &e) < 0) {
-		prepare_new(re, ep, "default");
-		return mk_store_create(srv->store, "endpoints", "default", "kubernetes", ep, NULL,
-				       NULL, err);
-	}
-	_cleanup_cjson_ cJSON *oep = cJSON_Parse(old);
-	if (oep && !cJSON_Compare(cJSON_GetObjectItem(oep, "subsets"),
-				  cJSON_GetObjectItem(ep, "subsets"), 1)) {
-		mk_json_set(oep, "subsets", cJSON_Duplicate(cJSON_GetObjectItem(ep, "subsets"), 1));
-		return mk_store_update(srv->store, "endpoints", "default", "kubernetes", 0, oep, NULL,
-				       NULL, err);
-	}
-	return 0;
 }
 
 /* ---- get / list ------------------------------------------------------------- */
@@ -683,6 +510,20 @@ static cJSON *scale_from(const struct mk_api_resource *r, const cJSON *obj)
 	return s;
 }
 
+/* The object json (owned) as the request addressed it: a Scale for the scale
+ * subresource, else as stored. */
+static void reply_object(struct mk_request *req, struct mk_reply *rep, char *json)
+{
+	if (req->sub && !strcmp(req->sub, "scale")) {
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
+		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
+		free(json);
+		mk_reply_json(rep, 200, s);
+		return;
+	}
+	reply_stored(rep, req, 200, json);
+}
+
 static void handle_get(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
@@ -694,14 +535,7 @@ static void handle_get(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_error(rep, r, req->name, err);
 		return;
 	}
-	if (req->sub && !strcmp(req->sub, "scale")) {
-		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
-		free(json);
-		mk_reply_json(rep, 200, s);
-		return;
-	}
-	reply_stored(rep, req, 200, json);
+	reply_object(req, rep, json);
 }
 
 struct list_filter {
@@ -723,25 +557,11 @@ static int filter_item(const char *json, void *userdata)
 }
 
 /* Field selectors a kind supports, as kube-apiserver registers them per resource
- * (metadata.name and metadata.namespace everywhere). NULL if f is supported. */
+ * (metadata.name and metadata.namespace everywhere, the rest from the kind's
+ * strategy). NULL if fs is supported, else the first unsupported one. */
 static const char *unsupported_field(const struct mk_api_resource *r, const char *fs)
 {
-	static const struct {
-		const char *resource;
-		const char *const fields[12];
-	} table[] = {
-		{ "pods", { "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-			    "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
-			    "status.podIP", "status.podIPs", "status.nominatedNodeName" } },
-		{ "events", { "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-			      "involvedObject.uid", "involvedObject.apiVersion",
-			      "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-			      "reportingComponent", "source", "type" } },
-		{ "namespaces", { "status.phase" } },
-		{ "nodes", { "spec.unschedulable" } },
-		{ "replicasets", { "status.replicas" } },
-		{ "services", { "spec.clusterIP", "spec.type" } },
-	};
+	const char *const *known = mk_strategy_of(r)->field_selectors;
 	static __thread char bad[128];
 	const char *p = fs;
 
@@ -762,12 +582,8 @@ static const char *unsupported_field(const struct mk_api_resource *r, const char
 			p++, n--;
 		bool ok = n == 0 || (n == 13 && !strncmp(p, "metadata.name", n)) ||
 			  (n == 18 && !strncmp(p, "metadata.namespace", n));
-		for (size_t i = 0; !ok && i < MK_ARRAY_SIZE(table); i++) {
-			if (r->crd || strcmp(table[i].resource, r->name))
-				continue;
-			for (size_t j = 0; !ok && table[i].fields[j]; j++)
-				ok = strlen(table[i].fields[j]) == n && !strncmp(table[i].fields[j], p, n);
-		}
+		for (size_t j = 0; !ok && known && known[j]; j++)
+			ok = strlen(known[j]) == n && !strncmp(known[j], p, n);
 		/* a custom version's selectableFields (".spec.color": spec.color) */
 		const cJSON *sf;
 		const cJSON *sfs = r->crd ? cJSON_GetObjectItem(mk_api_crd_version(r), "selectableFields")
@@ -891,109 +707,222 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 
 /* ---- update and patch --------------------------------------------------------- */
 
-enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE, TARGET_FINALIZE, TARGET_EPHEMERAL };
+enum write_target { TARGET_MAIN, TARGET_STATUS, TARGET_SCALE, TARGET_SUB };
 
 static bool ready_to_go(const struct mk_api_resource *r, const cJSON *obj);
-static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
-		      const char *ns, const char *name, uint64_t expect, char **ret_json,
-		      struct mk_error **err);
 
-/* An update that omits allocated addresses keeps them, as kube-apiserver does:
- * clients (kubectl apply, edit) often send a service back without clusterIP or
- * nodePort. Changing them is refused by validation (immutable). */
-static void keep_service_addresses(const cJSON *old, cJSON *obj)
+/* One update on its way to the store (finish_update's steps). */
+struct update {
+	struct mk_request *req;
+	struct mk_reply *rep;
+	const struct mk_api_resource *r;
+	const struct mk_server_strategy *s;
+	const cJSON *old;
+	enum write_target target;
+};
+
+/* TARGET_SCALE: old with the replicas of the Scale sent. */
+static cJSON *scale_compose(struct update *u, const cJSON *sent)
 {
-	cJSON *spec = mk_json_ensure_object(obj, "spec");
-	const char *oip = mk_json_get_string(old, "spec.clusterIP");
-	const char *nip = mk_json_get_string(obj, "spec.clusterIP");
-	cJSON *p;
-
-	if (oip && (!nip || !*nip)) {
-		mk_json_set_string(spec, "clusterIP", oip);
-		cJSON *ips = mk_json_get(old, "spec.clusterIPs");
-		if (ips)
-			mk_json_set(spec, "clusterIPs", cJSON_Duplicate(ips, 1));
+	cJSON *rp = mk_json_get(sent, "spec.replicas");
+	if (!cJSON_IsNumber(rp) || rp->valuedouble < 0 ||
+	    rp->valuedouble != (double)(int)rp->valuedouble) {
+		cJSON *causes = cJSON_CreateArray();
+		mk_api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
+				 "Invalid value: must be a non-negative integer");
+		reply_invalid(u->rep, u->r, u->req->name, causes);
+		return NULL;
 	}
-	/* node ports only while the new type has them (kube-apiserver's
-	 * patchAllocatedValues), so that a type change to ClusterIP validates */
-	const char *type = mk_json_get_string(obj, "spec.type");
-	const char *etp = mk_json_get_string(obj, "spec.externalTrafficPolicy");
-	bool lb = type && !strcmp(type, "LoadBalancer");
-	if (!lb && !(type && !strcmp(type, "NodePort")))
-		return;
-	cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
-	if (lb && etp && !strcmp(etp, "Local") && cJSON_IsNumber(ohc) &&
-	    !cJSON_GetObjectItem(spec, "healthCheckNodePort"))
-		mk_json_set(spec, "healthCheckNodePort", cJSON_Duplicate(ohc, 1));
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
-	{
-		cJSON *np = cJSON_GetObjectItem(p, "nodePort"), *op;
-		if (cJSON_IsNumber(np) && np->valueint)
-			continue;
-		cJSON_ArrayForEach(op, mk_json_get(old, "spec.ports"))
-		{
-			cJSON *onp = cJSON_GetObjectItem(op, "nodePort");
-			if (cJSON_IsNumber(onp) &&
-			    cJSON_Compare(cJSON_GetObjectItem(op, "port"), cJSON_GetObjectItem(p, "port"), 1))
-				mk_json_set(p, "nodePort", cJSON_Duplicate(onp, 1));
-		}
+	const char *sp = scale_path(u->r, "specReplicasPath", "spec.replicas");
+	const char *dot = sp ? strrchr(sp, '.') : NULL;
+	if (!sp || !dot) {
+		mk_reply_status(u->rep, 500, NULL, NULL, "the scale subresource has no specReplicasPath");
+		return NULL;
+	}
+	cJSON *obj = cJSON_Duplicate(u->old, 1);
+	_cleanup_free_ char *parent = strndup(sp, (size_t)(dot - sp));
+	mk_json_set(mk_json_ensure_object(obj, parent), dot + 1, cJSON_CreateNumber(rp->valuedouble));
+	return obj;
+}
+
+/* TARGET_MAIN: the object sent, with what the client may not change taken from
+ * old (status, server-owned metadata); *ret_sent: the managedFields it sent. */
+static cJSON *main_compose(struct update *u, const cJSON *sent, cJSON **ret_sent)
+{
+	struct mk_request *req = u->req;
+	const struct mk_api_resource *r = u->r;
+	_cleanup_cjson_ cJSON *obj = cJSON_Duplicate(sent, 1);
+	const cJSON *omd = cJSON_GetObjectItem(u->old, "metadata");
+
+	if (check_type(req, u->rep, obj, r->kind, r->group_version) < 0)
+		return NULL;
+	const char *bn = mk_json_get_string(obj, "metadata.name");
+	if (!bn || strcmp(bn, req->name)) {
+		mk_reply_status(u->rep, 400, NULL, NULL,
+				"the name of the object (%s) does not match the name on the URL (%s)",
+				bn ? bn : "", req->name);
+		return NULL;
+	}
+	const char *bns = mk_json_get_string(obj, "metadata.namespace");
+	if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
+		mk_reply_status(u->rep, 400, NULL, NULL,
+				"the namespace of the provided object does not match the "
+				"namespace sent on the request");
+		return NULL;
+	}
+	/* status belongs to /status for kinds that have one */
+	if (r->has_status) {
+		cJSON *st = cJSON_GetObjectItem(u->old, "status");
+		if (st)
+			mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
+		else
+			cJSON_DeleteItemFromObject(obj, "status");
+	}
+	/* server-owned metadata */
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	const char *keep[] = { "uid", "creationTimestamp", "deletionTimestamp",
+			       "deletionGracePeriodSeconds", "generation", "namespace" };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(keep); i++) {
+		cJSON *v = cJSON_GetObjectItem(omd, keep[i]);
+		if (v)
+			mk_json_set(md, keep[i], cJSON_Duplicate(v, 1));
+		else
+			cJSON_DeleteItemFromObject(md, keep[i]);
+	}
+	*ret_sent = cJSON_DetachItemFromObject(md, "managedFields");
+	if (u->s->update_prepare)
+		u->s->update_prepare(u->old, obj);
+	return TAKE_PTR(obj);
+}
+
+/* The object to store, from old and what the client sent, by target; NULL with
+ * the reply filled. */
+static cJSON *update_compose(struct update *u, cJSON *sent, cJSON **ret_sent)
+{
+	cJSON *obj;
+
+	switch (u->target) {
+	case TARGET_MAIN:
+		return main_compose(u, sent, ret_sent);
+	case TARGET_SCALE:
+		return scale_compose(u, sent);
+	case TARGET_STATUS: {
+		obj = cJSON_Duplicate(u->old, 1);
+		cJSON *st = cJSON_GetObjectItem(sent, "status");
+		if (st)
+			mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
+		else
+			cJSON_DeleteItemFromObject(obj, "status");
+		return obj;
+	}
+	case TARGET_SUB:
+	default: {
+		/* a part of the object written through its own subresource (the strategy's) */
+		const struct mk_subresource *sr = mk_strategy_subresource(u->s, u->req->sub);
+		if (sr->typed &&
+		    check_type(u->req, u->rep, sent, u->r->kind, u->r->group_version) < 0)
+			return NULL;
+		obj = cJSON_Duplicate(u->old, 1);
+		sr->write(obj, sent);
+		return obj;
+	}
 	}
 }
 
-/* A type change drops the fields of the old type that the client sent back
- * unchanged (kube-apiserver's dropTypeDependentFields), so that `kubectl patch
- * -p '{"spec":{"type":"ClusterIP"}}'` on a LoadBalancer validates; the node
- * ports dropped are released once the update is stored. */
-static void drop_type_dependent_fields(const cJSON *old, cJSON *obj)
+/* Defaults, the stored form, generation and managedFields of obj. */
+static void update_fill(struct update *u, cJSON *obj, const cJSON *sent_managed,
+			const cJSON *applied_managed)
 {
-	const char *ot = mk_json_get_string(old, "spec.type");
-	const char *nt = mk_json_get_string(obj, "spec.type");
-	cJSON *spec = cJSON_GetObjectItem(obj, "spec");
-	if (!ot || !nt || !strcmp(ot, nt) || !spec)
-		return;
-	bool ext_old = !strcmp(ot, "NodePort") || !strcmp(ot, "LoadBalancer");
-	bool ext_new = !strcmp(nt, "NodePort") || !strcmp(nt, "LoadBalancer");
-	bool lb_new = !strcmp(nt, "LoadBalancer");
-	const char *same[] = { "externalTrafficPolicy", "healthCheckNodePort",
-			       "allocateLoadBalancerNodePorts", "loadBalancerClass" };
-	for (size_t i = 0; i < MK_ARRAY_SIZE(same); i++) {
-		bool keep = i == 0 ? ext_new : lb_new;
-		if (i == 1) {
-			const char *etp = mk_json_get_string(obj, "spec.externalTrafficPolicy");
-			keep = lb_new && etp && !strcmp(etp, "Local");
-		}
-		if (!keep && cJSON_Compare(cJSON_GetObjectItem(spec, same[i]),
-					   mk_json_get(old, "spec") ? cJSON_GetObjectItem(mk_json_get(old, "spec"), same[i])
-								    : NULL, 1))
-			cJSON_DeleteItemFromObject(spec, same[i]);
+	const struct mk_api_resource *r = u->r;
+	const cJSON *omd = cJSON_GetObjectItem(u->old, "metadata");
+
+	mk_api_default(r, obj);
+	if (r->crd) /* stored at the storage version (conversion None: apiVersion only) */
+		mk_api_cr_to_storage(r, obj);
+	if (u->s->prepare)
+		u->s->prepare(u->req->srv, obj, false);
+	/* same resourceVersion as old for the comparisons below */
+	mk_json_set(mk_json_ensure_object(obj, "metadata"), "resourceVersion",
+		    cJSON_Duplicate(cJSON_GetObjectItem(omd, "resourceVersion"), 1));
+	if (has_spec_generation(r) &&
+	    !cJSON_Compare(cJSON_GetObjectItem(obj, "spec"), cJSON_GetObjectItem(u->old, "spec"), 1)) {
+		cJSON *g = cJSON_GetObjectItem(omd, "generation");
+		mk_json_set(mk_json_ensure_object(obj, "metadata"), "generation",
+			    cJSON_CreateNumber((cJSON_IsNumber(g) ? g->valuedouble : 0) + 1));
 	}
-	if (!ext_old || ext_new)
-		return;
-	cJSON *p, *op;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
-	{
-		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
-		if (!np)
-			continue;
-		cJSON_ArrayForEach(op, mk_json_get(old, "spec.ports"))
-		{
-			if (cJSON_Compare(cJSON_GetObjectItem(op, "port"), cJSON_GetObjectItem(p, "port"), 1) &&
-			    cJSON_Compare(cJSON_GetObjectItem(op, "nodePort"), np, 1)) {
-				cJSON_DeleteItemFromObject(p, "nodePort");
-				break;
-			}
-		}
+	/* managedFields: an apply's as it computed them, else this write's Update */
+	if (applied_managed) {
+		cJSON *md = mk_json_ensure_object(obj, "metadata");
+		cJSON_DeleteItemFromObject(md, "managedFields");
+		if (cJSON_GetArraySize(applied_managed) > 0)
+			cJSON_AddItemToObject(md, "managedFields", cJSON_Duplicate(applied_managed, 1));
+	} else {
+		mk_fieldmanager_update(u->req, u->old, obj, sent_managed);
 	}
 }
 
-/* Sets dst's spec.ephemeralContainers to src's (or removes it). */
-static void copy_ephemeral(cJSON *dst, const cJSON *src)
+/* Validation and admission of obj; -1 with the reply filled. */
+static int update_admit(struct update *u, const cJSON *obj)
 {
-	const cJSON *ec = mk_json_get(src, "spec.ephemeralContainers");
-	cJSON *spec = mk_json_ensure_object(dst, "spec");
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ephemeralContainers");
-	if (ec)
-		cJSON_AddItemToObject(spec, "ephemeralContainers", cJSON_Duplicate(ec, 1));
+	cJSON *causes = NULL;
+
+	if (mk_api_validate(u->r, obj, u->old, &causes) < 0) {
+		reply_invalid(u->rep, u->r, u->req->name, causes);
+		return -1;
+	}
+	if (mk_noderestriction_admit(u->req, u->rep, u->old, obj) < 0)
+		return -1;
+	if (u->target == TARGET_MAIN && mk_rbac_admit(u->req, u->rep, obj, u->old) < 0)
+		return -1;
+	return 0;
+}
+
+/* Stores obj (precondition expect_rv), or removes it when it was marked for
+ * deletion and nothing holds it any more; the strategy's reservations follow.
+ * 0, or -1 / -2 (ESTALE) with the reply filled. */
+static int update_store(struct update *u, cJSON *obj, uint64_t expect_rv, char **ret_json)
+{
+	struct mk_request *req = u->req;
+	const struct mk_api_resource *r = u->r;
+	const struct mk_server_strategy *s = u->s;
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+	bool main = u->target == TARGET_MAIN;
+
+	/* a type change to NodePort / LoadBalancer: its node ports */
+	if (main && s->update_reserve &&
+	    s->update_reserve(req->srv, u->old, obj, &causes, &err) < 0) {
+		if (causes)
+			reply_invalid(u->rep, r, req->name, causes);
+		else
+			mk_reply_error(u->rep, r, req->name, err);
+		return -1;
+	}
+	/* the last finalizer of an object being deleted is gone: delete it now */
+	if (ready_to_go(r, obj)) {
+		uint64_t cur;
+		if (main && s->update_release) /* gone with the object: nothing new stays */
+			s->update_release(req->srv, obj, u->old);
+		if (expect_rv == 0 &&
+		    parse_rv(mk_json_get_string(u->old, "metadata.resourceVersion"), &cur) == 0)
+			expect_rv = cur;
+		if (mk_resource_delete_one(req->srv, r, req->ns, req->name, expect_rv, ret_json,
+					   &err) < 0) {
+			mk_reply_error(u->rep, r, req->name, err);
+			return err->code == ESTALE ? -2 : -1;
+		}
+		return 0;
+	}
+	if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns),
+			    req->name, expect_rv, obj, ret_json, NULL, &err) < 0) {
+		if (main && s->update_release) /* what update_reserve took */
+			s->update_release(req->srv, obj, u->old);
+		mk_reply_error(u->rep, r, req->name, err);
+		return err->code == ESTALE ? -2 : -1;
+	}
+	if (s->update_release)
+		s->update_release(req->srv, u->old, obj);
+	return 0;
 }
 
 /* Builds the object to store from old and the client's new version according to
@@ -1007,137 +936,23 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 			 cJSON *new, enum write_target target, uint64_t expect_rv,
 			 char **ret_json, const cJSON *applied_managed)
 {
-	const struct mk_api_resource *r = req->res;
+	struct update u = { .req = req, .rep = rep, .r = req->res, .s = mk_strategy_of(req->res),
+			    .old = old, .target = target };
 	_cleanup_error_ struct mk_error *err = NULL;
 	_cleanup_cjson_ cJSON *obj = NULL, *sent = NULL;
-	cJSON *causes = NULL;
-	const cJSON *omd = cJSON_GetObjectItem(old, "metadata");
 
-	if (target == TARGET_FINALIZE) {
-		obj = cJSON_Duplicate(old, 1);
-		cJSON *fin = mk_json_get(new, "spec.finalizers");
-		cJSON *spec = mk_json_ensure_object(obj, "spec");
-		if (fin)
-			mk_json_set(spec, "finalizers", cJSON_Duplicate(fin, 1));
-		else
-			cJSON_DeleteItemFromObject(spec, "finalizers");
-	} else if (target == TARGET_STATUS) {
-		obj = cJSON_Duplicate(old, 1);
-		cJSON *st = cJSON_GetObjectItem(new, "status");
-		if (st)
-			mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
-		else
-			cJSON_DeleteItemFromObject(obj, "status");
-	} else if (target == TARGET_EPHEMERAL) {
-		/* pods/ephemeralcontainers writes spec.ephemeralContainers and nothing
-		 * else (kube's EphemeralContainersStrategy) */
-		if (check_type(req, rep, new, r->kind, r->group_version) < 0)
-			return -1;
-		obj = cJSON_Duplicate(old, 1);
-		copy_ephemeral(obj, new);
-	} else if (target == TARGET_SCALE) {
-		cJSON *rp = mk_json_get(new, "spec.replicas");
-		if (!cJSON_IsNumber(rp) || rp->valuedouble < 0 ||
-		    rp->valuedouble != (double)(int)rp->valuedouble) {
-			causes = cJSON_CreateArray();
-			mk_api_cause_add(causes, "FieldValueInvalid", "spec.replicas",
-					 "Invalid value: must be a non-negative integer");
-			reply_invalid(rep, r, req->name, causes);
-			return -1;
-		}
-		obj = cJSON_Duplicate(old, 1);
-		const char *sp = scale_path(r, "specReplicasPath", "spec.replicas");
-		const char *dot = sp ? strrchr(sp, '.') : NULL;
-		if (!sp || !dot) {
-			mk_reply_status(rep, 500, NULL, NULL, "the scale subresource has no specReplicasPath");
-			return -1;
-		}
-		_cleanup_free_ char *parent = strndup(sp, (size_t)(dot - sp));
-		mk_json_set(mk_json_ensure_object(obj, parent), dot + 1,
-			    cJSON_CreateNumber(rp->valuedouble));
-	} else {
-		obj = cJSON_Duplicate(new, 1);
-		if (check_type(req, rep, obj, r->kind, r->group_version) < 0)
-			return -1;
-		const char *bn = mk_json_get_string(obj, "metadata.name");
-		if (!bn || strcmp(bn, req->name)) {
-			mk_reply_status(rep, 400, NULL, NULL,
-					"the name of the object (%s) does not match the name on the URL (%s)",
-					bn ? bn : "", req->name);
-			return -1;
-		}
-		const char *bns = mk_json_get_string(obj, "metadata.namespace");
-		if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
-			mk_reply_status(rep, 400, NULL, NULL,
-					"the namespace of the provided object does not match the "
-					"namespace sent on the request");
-			return -1;
-		}
-		/* status belongs to /status for kinds that have one */
-		if (r->has_status) {
-			cJSON *st = cJSON_GetObjectItem(old, "status");
-			if (st)
-				mk_json_set(obj, "status", cJSON_Duplicate(st, 1));
-			else
-				cJSON_DeleteItemFromObject(obj, "status");
-		}
-		/* server-owned metadata */
-		cJSON *md = mk_json_ensure_object(obj, "metadata");
-		const char *keep[] = { "uid", "creationTimestamp", "deletionTimestamp",
-				       "deletionGracePeriodSeconds", "generation", "namespace" };
-		for (size_t i = 0; i < MK_ARRAY_SIZE(keep); i++) {
-			cJSON *v = cJSON_GetObjectItem(omd, keep[i]);
-			if (v)
-				mk_json_set(md, keep[i], cJSON_Duplicate(v, 1));
-			else
-				cJSON_DeleteItemFromObject(md, keep[i]);
-		}
-		sent = cJSON_DetachItemFromObject(md, "managedFields");
-		if (is_res(r, "services")) {
-			drop_type_dependent_fields(old, obj);
-			keep_service_addresses(old, obj);
-		}
-		/* ephemeral containers change only through their subresource */
-		if (is_res(r, "pods"))
-			copy_ephemeral(obj, old);
-	}
-	mk_api_default(r, obj);
-	if (r->crd) /* stored at the storage version (conversion None: apiVersion only) */
-		mk_api_cr_to_storage(r, obj);
-	if (mk_api_is_crd_kind(r))
-		mk_crds_prepare(req->srv, obj, false);
-	/* same resourceVersion as old for the comparisons below */
-	mk_json_set(mk_json_ensure_object(obj, "metadata"), "resourceVersion",
-		    cJSON_Duplicate(cJSON_GetObjectItem(omd, "resourceVersion"), 1));
-	if (has_spec_generation(r) &&
-	    !cJSON_Compare(cJSON_GetObjectItem(obj, "spec"), cJSON_GetObjectItem(old, "spec"), 1)) {
-		cJSON *g = cJSON_GetObjectItem(omd, "generation");
-		mk_json_set(mk_json_ensure_object(obj, "metadata"), "generation",
-			    cJSON_CreateNumber((cJSON_IsNumber(g) ? g->valuedouble : 0) + 1));
-	}
-	/* managedFields: an apply's as it computed them, else this write's Update */
-	if (applied_managed) {
-		cJSON *md = mk_json_ensure_object(obj, "metadata");
-		cJSON_DeleteItemFromObject(md, "managedFields");
-		if (cJSON_GetArraySize(applied_managed) > 0)
-			cJSON_AddItemToObject(md, "managedFields", cJSON_Duplicate(applied_managed, 1));
-	} else {
-		mk_fieldmanager_update(req, old, obj, sent);
-	}
-	if (mk_api_validate(r, obj, old, &causes) < 0) {
-		reply_invalid(rep, r, req->name, causes);
+	obj = update_compose(&u, new, &sent);
+	if (!obj)
 		return -1;
-	}
-	if (mk_noderestriction_admit(req, rep, old, obj) < 0)
-		return -1;
-	if (target == TARGET_MAIN && mk_rbac_admit(req, rep, obj, old) < 0)
+	update_fill(&u, obj, sent, applied_managed);
+	if (update_admit(&u, obj) < 0)
 		return -1;
 	/* a stale precondition is a conflict even when nothing would change */
 	uint64_t old_rv = 0;
 	if (expect_rv && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &old_rv) == 0 &&
 	    old_rv != expect_rv) {
 		struct mk_error e = { ESTALE, (char *)"conflict" };
-		mk_reply_error(rep, r, req->name, &e);
+		mk_reply_error(rep, u.r, req->name, &e);
 		return -2;
 	}
 	/* a no-op write keeps the resourceVersion, as Kubernetes does */
@@ -1146,46 +961,15 @@ static int finish_update(struct mk_request *req, struct mk_reply *rep, const cJS
 		return 0;
 	}
 	if (target == TARGET_MAIN &&
-	    mk_admission_validate_update(req->srv, r, req->ns, obj, old, query_dry_run(req), &err) < 0) {
-		mk_reply_error(rep, r, req->name, err);
+	    mk_admission_validate_update(req->srv, u.r, req->ns, obj, old, query_dry_run(req), &err) < 0) {
+		mk_reply_error(rep, u.r, req->name, err);
 		return -1;
 	}
 	if (query_dry_run(req)) {
 		*ret_json = cJSON_PrintUnformatted(obj);
 		return 0;
 	}
-	/* a type change to NodePort / LoadBalancer: its node ports */
-	bool svc_main = !strcmp(r->name, "services") && target == TARGET_MAIN;
-	if (svc_main && mk_services_allocate_update(req->srv, old, obj, &causes, &err) < 0) {
-		if (causes)
-			reply_invalid(rep, r, req->name, causes);
-		else
-			mk_reply_error(rep, r, req->name, err);
-		return -1;
-	}
-	/* the last finalizer of an object being deleted is gone: delete it now */
-	if (ready_to_go(r, obj)) {
-		uint64_t cur;
-		if (svc_main) /* gone with the object: nothing new stays reserved */
-			mk_services_release_dropped(req->srv, obj, old);
-		if (expect_rv == 0 && parse_rv(mk_json_get_string(old, "metadata.resourceVersion"), &cur) == 0)
-			expect_rv = cur;
-		if (delete_one(req->srv, r, req->ns, req->name, expect_rv, ret_json, &err) < 0) {
-			mk_reply_error(rep, r, req->name, err);
-			return err->code == ESTALE ? -2 : -1;
-		}
-		return 0;
-	}
-	if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, expect_rv,
-			    obj, ret_json, NULL, &err) < 0) {
-		if (svc_main) /* what allocate_update reserved */
-			mk_services_release_dropped(req->srv, obj, old);
-		mk_reply_error(rep, r, req->name, err);
-		return err->code == ESTALE ? -2 : -1;
-	}
-	if (!strcmp(r->name, "services"))
-		mk_services_release_dropped(req->srv, old, obj);
-	return 0;
+	return update_store(&u, obj, expect_rv, ret_json);
 }
 
 /* Loads the current object; fills a reply on error. */
@@ -1213,23 +997,9 @@ static enum write_target target_of(struct mk_request *req)
 {
 	if (!req->sub)
 		return TARGET_MAIN;
-	if (!strcmp(req->sub, "finalize"))
-		return TARGET_FINALIZE;
-	if (!strcmp(req->sub, "ephemeralcontainers"))
-		return TARGET_EPHEMERAL;
-	return !strcmp(req->sub, "scale") ? TARGET_SCALE : TARGET_STATUS;
-}
-
-static void reply_written(struct mk_request *req, struct mk_reply *rep, char *json)
-{
-	if (req->sub && !strcmp(req->sub, "scale")) {
-		_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-		_cleanup_cjson_ cJSON *s = scale_from(req->res, obj);
-		free(json);
-		mk_reply_json(rep, 200, s);
-		return;
-	}
-	reply_stored(rep, req, 200, json);
+	if (!strcmp(req->sub, "status"))
+		return TARGET_STATUS;
+	return !strcmp(req->sub, "scale") ? TARGET_SCALE : TARGET_SUB;
 }
 
 static void handle_update(struct mk_request *req, struct mk_reply *rep)
@@ -1264,7 +1034,7 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (finish_update(req, rep, old, body, target_of(req), expect, &json, NULL) < 0)
 		return;
-	reply_written(req, rep, json);
+	reply_object(req, rep, json);
 }
 
 /* PATCH with application/apply-patch+yaml: server-side apply, creating the object
@@ -1332,166 +1102,183 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 		}
 		if (rc < 0)
 			return;
-		reply_written(req, rep, json);
+		reply_object(req, rep, json);
 		return;
 	}
 }
 
-static void handle_patch(struct mk_request *req, struct mk_reply *rep)
-{
-	const struct mk_api_resource *r = req->res;
-	const char *ct = mk_request_header(req, "Content-Type");
-	_cleanup_cjson_ cJSON *patch = NULL;
-	enum { MERGE, JSONPATCH, STRATEGIC } kind;
-	bool dry;
+enum patch_kind { PATCH_MERGE, PATCH_JSON, PATCH_STRATEGIC, PATCH_APPLY };
 
-	if (dry_run_check(req, rep, "PatchOptions", NULL, &dry) < 0)
-		return;
+/* The patch type of the request's Content-Type; -1 with a 415 in rep. */
+static int patch_kind_of(struct mk_request *req, struct mk_reply *rep, enum patch_kind *ret)
+{
+	const char *ct = mk_request_header(req, "Content-Type");
+
 	if (content_type_is(ct, "application/merge-patch+json"))
-		kind = MERGE;
+		*ret = PATCH_MERGE;
 	else if (content_type_is(ct, "application/json-patch+json"))
-		kind = JSONPATCH;
+		*ret = PATCH_JSON;
 	else if (content_type_is(ct, "application/strategic-merge-patch+json"))
-		kind = STRATEGIC;
-	else if (content_type_is(ct, "application/apply-patch+yaml")) {
-		handle_apply(req, rep);
-		return;
-	} else {
+		*ret = PATCH_STRATEGIC;
+	else if (content_type_is(ct, "application/apply-patch+yaml"))
+		*ret = PATCH_APPLY;
+	else {
 		mk_reply_status(rep, 415, NULL, NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: application/json-patch+json, "
 				"application/merge-patch+json, application/strategic-merge-patch+json");
-		return;
+		return -1;
 	}
-	if (kind == STRATEGIC && r->crd) {
+	if (*ret == PATCH_STRATEGIC && req->res->crd) {
 		/* custom resources have no patch strategy (no Go types): as kube-apiserver */
 		mk_reply_status(rep, 415, NULL, NULL,
 				"the body of the request was in an unknown format - accepted media "
 				"types include: application/json-patch+json, "
 				"application/merge-patch+json, application/apply-patch+yaml");
+		return -1;
+	}
+	return 0;
+}
+
+/* The patch document of the body (an array for a JSON patch, an object
+ * otherwise); NULL with a 400 in rep. */
+static cJSON *patch_decode(struct mk_request *req, struct mk_reply *rep, enum patch_kind kind)
+{
+	if (req->body.data)
+		mk_json_fix_surrogates(req->body.data, req->body.len);
+	cJSON *patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
+	mk_api_json_dedupe(patch);
+	if (!patch) {
+		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
+		return NULL;
+	}
+	if (kind == PATCH_JSON ? !cJSON_IsArray(patch) : !cJSON_IsObject(patch)) {
+		mk_reply_status(rep, 400, NULL, NULL, "the patch must be a JSON %s",
+				kind == PATCH_JSON ? "array" : "object");
+		cJSON_Delete(patch);
+		return NULL;
+	}
+	mk_json_utf8_sanitize(patch); /* as decode_body does */
+	return patch;
+}
+
+/* old (a Scale of it for the scale subresource) with patch applied; NULL with the
+ * reply filled. */
+static cJSON *patch_apply(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
+			  enum write_target target, enum patch_kind kind, const cJSON *patch)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_cjson_ cJSON *doc = target == TARGET_SCALE ? scale_from(r, old)
+							   : cJSON_Duplicate(old, 1);
+
+	if (r->crd && target != TARGET_SCALE) /* patched at the request's version */
+		mk_json_set_string(doc, "apiVersion", r->group_version);
+	int rc = kind == PATCH_MERGE  ? mk_api_patch_merge(&doc, patch, &err)
+		 : kind == PATCH_JSON ? mk_api_patch_json(&doc, patch, &err)
+				      : mk_api_patch_strategic(target == TARGET_SCALE ? NULL : r,
+							       &doc, patch, &err);
+	if (rc < 0) {
+		if (err->code == ESTALE || err->code == EINVAL || err->code < 400)
+			mk_reply_status(rep, kind == PATCH_JSON ? 422 : 400, NULL, NULL, "%s",
+					err->msg);
+		else
+			mk_reply_error(rep, r, req->name, err);
+		return NULL;
+	}
+	if (!cJSON_IsObject(doc)) {
+		mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
+		return NULL;
+	}
+	return TAKE_PTR(doc);
+}
+
+/* One attempt: the patch applied to the object as stored now, then stored.
+ * finish_update's result (-2: a conflict, to retry). */
+static int patch_once(struct mk_request *req, struct mk_reply *rep, enum write_target target,
+		      enum patch_kind kind, const cJSON *patch)
+{
+	const struct mk_api_resource *r = req->res;
+	_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
+	uint64_t cur, expect;
+	char *json = NULL;
+
+	if (load_current(req, rep, &old, &cur) < 0)
+		return -1;
+	doc = patch_apply(req, rep, old, target, kind, patch);
+	if (!doc)
+		return -1;
+	if (target != TARGET_SCALE &&
+	    mk_field_validation(req, rep, r->group, r->version, r->kind, doc, old, true) < 0)
+		return -1;
+	/* a resourceVersion the patch sets is a precondition (a scale's is the
+	 * object's own); otherwise the patch applies to whatever is current and
+	 * is retried on conflict */
+	if (parse_rv(mk_json_get_string(doc, "metadata.resourceVersion"), &expect) < 0) {
+		mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
+		return -1;
+	}
+	if (expect && expect != cur && target != TARGET_SCALE) {
+		struct mk_error e = { ESTALE, (char *)"conflict" };
+		mk_reply_error(rep, r, req->name, &e);
+		return -1;
+	}
+	int rc = finish_update(req, rep, old, doc, target, cur, &json, NULL);
+	if (rc == 0)
+		reply_object(req, rep, json);
+	return rc;
+}
+
+static void handle_patch(struct mk_request *req, struct mk_reply *rep)
+{
+	_cleanup_cjson_ cJSON *patch = NULL;
+	enum patch_kind kind;
+	bool dry;
+
+	if (dry_run_check(req, rep, "PatchOptions", NULL, &dry) < 0 ||
+	    patch_kind_of(req, rep, &kind) < 0)
+		return;
+	if (kind == PATCH_APPLY) {
+		handle_apply(req, rep);
 		return;
 	}
 	if (mk_fieldmanager_check(req, rep, "PatchOptions", false) < 0)
 		return;
-	if (req->body.data)
-		mk_json_fix_surrogates(req->body.data, req->body.len);
-	patch = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
-	mk_api_json_dedupe(patch);
-	if (!patch) {
-		mk_reply_status(rep, 400, NULL, NULL, "the patch is not valid JSON");
+	patch = patch_decode(req, rep, kind);
+	if (!patch)
 		return;
-	}
-	if (kind == JSONPATCH ? !cJSON_IsArray(patch) : !cJSON_IsObject(patch)) {
-		mk_reply_status(rep, 400, NULL, NULL, "the patch must be a JSON %s",
-				kind == JSONPATCH ? "array" : "object");
-		return;
-	}
-	mk_json_utf8_sanitize(patch); /* as decode_body does */
-	enum write_target target = target_of(req);
 	for (int attempt = 0;; attempt++) {
-		_cleanup_cjson_ cJSON *old = NULL, *doc = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
-		uint64_t cur, expect;
-		char *json = NULL;
-
-		if (load_current(req, rep, &old, &cur) < 0)
+		int rc = patch_once(req, rep, target_of(req), kind, patch);
+		if (rc != -2 || attempt >= PATCH_RETRIES)
 			return;
-		doc = target == TARGET_SCALE ? scale_from(r, old) : cJSON_Duplicate(old, 1);
-		if (r->crd && target != TARGET_SCALE) /* patched at the request's version */
-			mk_json_set_string(doc, "apiVersion", r->group_version);
-		int rc = kind == MERGE	   ? mk_api_patch_merge(&doc, patch, &err)
-			 : kind == JSONPATCH ? mk_api_patch_json(&doc, patch, &err)
-					     : mk_api_patch_strategic(target == TARGET_SCALE ? NULL : r,
-								      &doc, patch, &err);
-		if (rc < 0) {
-			if (err->code == ESTALE || err->code == EINVAL || err->code < 400)
-				mk_reply_status(rep, kind == JSONPATCH ? 422 : 400, NULL, NULL,
-						"%s", err->msg);
-			else
-				mk_reply_error(rep, r, req->name, err);
-			return;
-		}
-		if (!cJSON_IsObject(doc)) {
-			mk_reply_status(rep, 422, NULL, NULL, "the patched document is not an object");
-			return;
-		}
-		if (target != TARGET_SCALE &&
-		    mk_field_validation(req, rep, r->group, r->version, r->kind, doc, old, true) < 0)
-			return;
-		/* a resourceVersion the patch sets is a precondition (a scale's is the
-		 * object's own); otherwise the patch applies to whatever is current and
-		 * is retried on conflict */
-		if (parse_rv(mk_json_get_string(doc, "metadata.resourceVersion"), &expect) < 0) {
-			mk_reply_status(rep, 400, NULL, NULL, "invalid metadata.resourceVersion");
-			return;
-		}
-		if (expect && expect != cur && target != TARGET_SCALE) {
-			struct mk_error e = { ESTALE, (char *)"conflict" };
-			mk_reply_error(rep, r, req->name, &e);
-			return;
-		}
-		rc = finish_update(req, rep, old, doc, target, cur, &json, NULL);
-		if (rc == -2 && attempt < PATCH_RETRIES) {
-			free(rep->body);
-			rep->body = NULL;
-			continue;
-		}
-		if (rc < 0)
-			return;
-		reply_written(req, rep, json);
-		return;
+		free(rep->body);
+		rep->body = NULL;
 	}
 }
 
 /* ---- delete ------------------------------------------------------------------ */
 
-/* Deletes one object; a service's addresses are released after it is gone. */
-static int delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
-		      const char *ns, const char *name, uint64_t expect, char **ret_json,
-		      struct mk_error **err)
+/* Deletes one object; what its strategy reserved for it is given back once it
+ * is gone. */
+int mk_resource_delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
+			   const char *ns, const char *name, uint64_t expect, char **ret_json,
+			   struct mk_error **err)
 {
+	const struct mk_server_strategy *s = mk_strategy_of(r);
 	_cleanup_free_ char *json = NULL;
-	if (mk_store_delete(srv->store, mk_api_resource_store(r), store_ns(r, ns), name, expect, &json, NULL,
-			    err) < 0)
+
+	if (mk_store_delete(srv->store, mk_api_resource_store(r), store_ns(r, ns), name, expect,
+			    &json, NULL, err) < 0)
 		return -1;
-	if (is_res(r, "services") || is_res(r, "nodes")) {
+	if (s->release || s->removed) {
 		_cleanup_cjson_ cJSON *o = cJSON_Parse(json);
-		if (o && r->name[0] == 's')
-			mk_services_release(srv, o);
-		else if (o)
-			mk_nodes_release_cidr(srv, o);
-		if (o && r->name[0] == 'n')
-			mk_nodecred_forget(srv, name); /* the name is free again (nodecred.c) */
+		if (o && s->release)
+			s->release(srv, o);
+		if (o && s->removed)
+			s->removed(srv, name);
 	}
 	if (ret_json)
 		*ret_json = TAKE_PTR(json);
-	return 0;
-}
-
-/* Deletes everything in namespace ns. The namespace controller of a later stage
- * takes this over; doing it synchronously keeps `kubectl delete namespace` true. */
-static int purge_namespace(struct mk_apiserver *srv, const char *ns, struct mk_error **err)
-{
-	size_t n;
-	const struct mk_api_resource *rs = mk_api_resources(&n);
-	for (size_t i = 0; i < n; i++) {
-		struct mk_store_list l = { 0 };
-		if (!rs[i].namespaced)
-			continue;
-		if (mk_store_list(srv->store, mk_api_resource_store(&rs[i]), ns, NULL, NULL, &l, err) < 0)
-			return -1;
-		for (size_t j = 0; j < l.n; j++) {
-			_cleanup_cjson_ cJSON *o = cJSON_Parse(l.items[j]);
-			const char *nm = mk_json_get_string(o, "metadata.name");
-			_cleanup_error_ struct mk_error *e = NULL;
-			if (nm && delete_one(srv, &rs[i], ns, nm, 0, NULL, &e) < 0 &&
-			    e->code != ENOENT) {
-				mk_store_list_release(&l);
-				return mk_error_set(err, e->code, "%s", e->msg);
-			}
-		}
-		mk_store_list_release(&l);
-	}
 	return 0;
 }
 
@@ -1596,135 +1383,152 @@ static void add_finalizer(cJSON *obj, const char *f)
 /* True when an object marked for deletion has nothing left holding it. */
 static bool ready_to_go(const struct mk_api_resource *r, const cJSON *obj)
 {
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+
 	if (!mk_json_get(obj, "metadata.deletionTimestamp"))
 		return false;
-	/* a pod goes when its node agent (or a force delete) sets the grace to 0 */
-	if (is_res(r, "pods")) {
-		cJSON *g = mk_json_get(obj, "metadata.deletionGracePeriodSeconds");
-		if (!cJSON_IsNumber(g) || g->valuedouble != 0)
-			return false;
-	}
 	if (cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0)
 		return false;
-	if (is_res(r, "namespaces") &&
-	    cJSON_GetArraySize(mk_json_get(obj, "spec.finalizers")) > 0)
+	return !(s->holds && s->holds(obj));
+}
+
+/* One DELETE of one object (handle_delete's steps). */
+struct deletion {
+	struct mk_request *req;
+	struct mk_reply *rep;
+	const struct mk_api_resource *r;
+	const struct mk_server_strategy *s;
+	struct delete_opts o;
+};
+
+/* A new deletion of obj: the propagation policy's finalizer, the grace period
+ * (graceful kinds), the kind's finalizer flow. true when obj changed. */
+static bool delete_begin(struct deletion *d, cJSON *obj)
+{
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	bool changed = false;
+	long grace = 0;
+	char ts[32];
+
+	if (d->o.policy && !strcmp(d->o.policy, "Foreground"))
+		add_finalizer(obj, "foregroundDeletion"), changed = true;
+	else if (d->o.policy && !strcmp(d->o.policy, "Orphan"))
+		add_finalizer(obj, "orphan"), changed = true;
+	if (d->s->delete_grace)
+		grace = d->s->delete_grace(obj, d->o.grace);
+	bool flow = d->s->delete_mark && d->s->delete_mark(d->req->srv, obj);
+	if (grace > 0 || flow || cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0) {
+		mk_time_format(time(NULL) + grace, ts, sizeof(ts));
+		mk_json_set_string(md, "deletionTimestamp", ts);
+		mk_json_set(md, "deletionGracePeriodSeconds", cJSON_CreateNumber((double)grace));
+		changed = true;
+	}
+	return changed;
+}
+
+/* obj, marked for deletion, is still held: stored as marked (revision cur).
+ * true to retry (a conflict). */
+static bool delete_hold(struct deletion *d, cJSON *obj, uint64_t cur)
+{
+	struct mk_request *req = d->req;
+	_cleanup_error_ struct mk_error *err = NULL;
+	char *json = NULL;
+
+	if (d->o.dry) {
+		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
 		return false;
-	return true;
+	}
+	if (mk_store_update(req->srv->store, mk_api_resource_store(d->r), store_ns(d->r, req->ns),
+			    req->name, cur, obj, &json, NULL, &err) < 0) {
+		mk_reply_error(d->rep, d->r, req->name, err);
+		return err->code == ESTALE;
+	}
+	reply_stored(d->rep, req, 200, json);
+	return false;
+}
+
+/* Nothing holds obj: removed now (a dry run answers with what it would remove).
+ * true to retry (a conflict). */
+static bool delete_remove(struct deletion *d, const cJSON *obj, uint64_t cur)
+{
+	struct mk_request *req = d->req;
+	_cleanup_error_ struct mk_error *err = NULL;
+	char *json = NULL;
+
+	if (d->o.dry) {
+		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
+		return false;
+	}
+	if (d->s->purge && d->s->purge(req->srv, req->name, &err) < 0) {
+		mk_reply_error(d->rep, d->r, req->name, err);
+		return false;
+	}
+	if (mk_resource_delete_one(req->srv, d->r, req->ns, req->name, cur, &json, &err) < 0) {
+		mk_reply_error(d->rep, d->r, req->name, err);
+		return err->code == ESTALE;
+	}
+	reply_stored(d->rep, req, 200, json);
+	if (d->s->deleted)
+		d->s->deleted(req->srv, req->ns, req->name);
+	return false;
+}
+
+/* One attempt at the delete, on the object as stored now; true to retry. */
+static bool delete_attempt(struct deletion *d)
+{
+	struct mk_request *req = d->req;
+	_cleanup_cjson_ cJSON *obj = NULL;
+	uint64_t cur;
+
+	if (load_current(req, d->rep, &obj, &cur) < 0)
+		return false;
+	const char *uid = mk_json_get_string(obj, "metadata.uid");
+	if ((d->o.expect_uid && (!uid || strcmp(uid, d->o.expect_uid))) ||
+	    (d->o.expect_rv && d->o.expect_rv != cur)) {
+		mk_reply_status(d->rep, 409, d->r->name, req->name,
+				"Precondition failed: UID or ResourceVersion in precondition does "
+				"not match the stored object");
+		return false;
+	}
+	bool deleting = mk_json_get(obj, "metadata.deletionTimestamp") != NULL;
+	bool changed = false;
+	if (deleting && d->s->delete_grace && d->o.grace == 0 && !ready_to_go(d->r, obj)) {
+		/* force: it goes now, or as soon as its finalizers are gone */
+		mk_json_set(mk_json_ensure_object(obj, "metadata"), "deletionGracePeriodSeconds",
+			    cJSON_CreateNumber(0));
+		changed = true;
+	} else if (deleting && !ready_to_go(d->r, obj)) {
+		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
+		return false;
+	}
+	if (!deleting)
+		changed = delete_begin(d, obj);
+	if (changed && !ready_to_go(d->r, obj))
+		return delete_hold(d, obj, cur);
+	return delete_remove(d, obj, cur);
 }
 
 static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 {
-	const struct mk_api_resource *r = req->res;
-	struct delete_opts o;
-	char *json = NULL;
+	struct deletion d = { .req = req, .rep = rep, .r = req->res,
+			      .s = mk_strategy_of(req->res) };
 
 	if (req->sub) {
-		mk_reply_status(rep, 405, NULL, NULL, "DELETE is not supported on %s/%s", r->name,
-				req->sub);
+		mk_reply_status(rep, 405, NULL, NULL, "DELETE is not supported on %s/%s",
+				req->res->name, req->sub);
 		return;
 	}
-	if (delete_options(req, rep, &o) < 0)
+	if (delete_options(req, rep, &d.o) < 0)
 		return;
-	if (is_res(r, "namespaces") &&
-	    (!strcmp(req->name, "default") || !strcmp(req->name, "kube-system") ||
-	     !strcmp(req->name, "kube-public"))) {
-		mk_reply_status(rep, 403, "namespaces", req->name,
-				"namespaces \"%s\" is forbidden: this namespace may not be deleted",
-				req->name);
-		free(o.expect_uid);
-		return;
-	}
-	for (int attempt = 0; attempt <= PATCH_RETRIES; attempt++) {
-		_cleanup_cjson_ cJSON *obj = NULL;
-		_cleanup_error_ struct mk_error *err = NULL;
-		uint64_t cur;
-
-		free(rep->body);
-		rep->body = NULL;
-		if (load_current(req, rep, &obj, &cur) < 0)
-			break;
-		const char *uid = mk_json_get_string(obj, "metadata.uid");
-		if ((o.expect_uid && (!uid || strcmp(uid, o.expect_uid))) ||
-		    (o.expect_rv && o.expect_rv != cur)) {
-			mk_reply_status(rep, 409, r->name, req->name,
-					"Precondition failed: UID or ResourceVersion in precondition does "
-					"not match the stored object");
-			break;
-		}
-		bool is_pod = is_res(r, "pods");
-		bool deleting = mk_json_get(obj, "metadata.deletionTimestamp") != NULL;
-		bool changed = false;
-		char ts[32];
-
-		if (deleting && is_pod && o.grace == 0 && !ready_to_go(r, obj)) {
-			/* force: the pod goes now, or as soon as its finalizers are gone */
-			mk_json_set(mk_json_ensure_object(obj, "metadata"), "deletionGracePeriodSeconds",
-				    cJSON_CreateNumber(0));
-			changed = true;
-		} else if (deleting && !ready_to_go(r, obj)) {
-			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
-			break;
-		}
-		if (!deleting) {
-			cJSON *md = mk_json_ensure_object(obj, "metadata");
-			long grace = 0;
-			if (o.policy && !strcmp(o.policy, "Foreground"))
-				add_finalizer(obj, "foregroundDeletion"), changed = true;
-			else if (o.policy && !strcmp(o.policy, "Orphan"))
-				add_finalizer(obj, "orphan"), changed = true;
-			if (is_pod && mk_json_get_string(obj, "spec.nodeName") &&
-			    *mk_json_get_string(obj, "spec.nodeName")) {
-				cJSON *tg = mk_json_get(obj, "spec.terminationGracePeriodSeconds");
-				grace = o.grace >= 0 ? o.grace : cJSON_IsNumber(tg) ? (long)tg->valuedouble : 30;
-			}
-			bool ns_flow = is_res(r, "namespaces") && req->srv->namespace_controller;
-			if (grace > 0 || ns_flow || cJSON_GetArraySize(mk_json_get(obj, "metadata.finalizers")) > 0) {
-				mk_time_format(time(NULL) + grace, ts, sizeof(ts));
-				mk_json_set_string(md, "deletionTimestamp", ts);
-				mk_json_set(md, "deletionGracePeriodSeconds", cJSON_CreateNumber((double)grace));
-				if (ns_flow)
-					mk_json_set_string(mk_json_ensure_object(obj, "status"), "phase",
-							   "Terminating");
-				changed = true;
-			}
-		}
-		if (changed && !ready_to_go(r, obj) && o.dry) {
-			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
-			break;
-		}
-		if (changed && !ready_to_go(r, obj)) {
-			if (mk_store_update(req->srv->store, mk_api_resource_store(r), store_ns(r, req->ns), req->name, cur,
-					    obj, &json, NULL, &err) < 0) {
-				mk_reply_error(rep, r, req->name, err);
-				if (err->code == ESTALE)
-					continue;
+	if (!(d.s->delete_refuse && d.s->delete_refuse(req, rep) < 0)) {
+		for (int attempt = 0; attempt <= PATCH_RETRIES; attempt++) {
+			free(rep->body);
+			rep->body = NULL;
+			if (!delete_attempt(&d))
 				break;
-			}
-			reply_stored(rep, req, 200, json);
-			break;
 		}
-		/* nothing holds it: remove now (a dry run answers with what it would remove) */
-		if (o.dry) {
-			reply_stored(rep, req, 200, cJSON_PrintUnformatted(obj));
-			break;
-		}
-		if (is_res(r, "namespaces") && !req->srv->namespace_controller &&
-		    purge_namespace(req->srv, req->name, &err) < 0) {
-			mk_reply_error(rep, r, req->name, err);
-			break;
-		}
-		if (delete_one(req->srv, r, req->ns, req->name, cur, &json, &err) < 0) {
-			mk_reply_error(rep, r, req->name, err);
-			if (err->code == ESTALE)
-				continue;
-			break;
-		}
-		reply_stored(rep, req, 200, json);
-		if (!r->crd)
-			mk_serviceaccounts_deleted(req->srv, r->name, req->ns, req->name);
-		break;
 	}
-	free(o.expect_uid);
+	free(d.o.expect_uid);
 }
 
 static void handle_delete_collection(struct mk_request *req, struct mk_reply *rep)
@@ -1735,8 +1539,9 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	struct mk_store_list l = { 0 };
 	struct delete_opts o;
 
-	if (is_res(r, "namespaces")) {
-		mk_reply_status(rep, 405, NULL, NULL, "deletecollection is not supported on namespaces");
+	if (mk_strategy_of(r)->no_delete_collection) {
+		mk_reply_status(rep, 405, NULL, NULL, "deletecollection is not supported on %s",
+				r->name);
 		return;
 	}
 	if (delete_options(req, rep, &o) < 0)
@@ -1784,7 +1589,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 			} else {
 				json = mk_strdup(l.items[i]);
 			}
-		} else if (delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
+		} else if (mk_resource_delete_one(req->srv, r, ns, nm, 0, &json, &e) < 0)
 			continue;
 		if (!first)
 			mk_buf_puts(&b, ",");
@@ -1801,55 +1606,51 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 static void resource_handle(struct mk_request *req, struct mk_reply *rep);
 static void dispatch_verb(struct mk_request *req, struct mk_reply *rep);
 
-/* Writes to RBAC kinds (and namespaces, whose deletion takes their roles along)
- * rebuild the RBAC index before the reply goes, so the next request sees them. */
+static bool is_read(const char *method)
+{
+	return !strcmp(method, "GET") || !strcmp(method, "HEAD");
+}
+
+/* After a write, the resource's strategy follows it up before the reply goes
+ * (the RBAC index rebuilt, the served custom resources synced), so the next
+ * request sees it. */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep)
 {
+	const struct mk_server_strategy *s = mk_strategy_of(req->res);
+
 	resource_handle(req, rep);
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
-	    !req->res->crd &&
-	    (!strcmp(req->res->group, "rbac.authorization.k8s.io") ||
-	     is_res(req->res, "namespaces")))
-		mk_rbac_refresh(req->srv, is_res(req->res, "clusterroles"));
+	if (!is_read(req->method) && s->written)
+		s->written(req, rep);
+}
+
+/* The subresource of req (other than status and scale): answered by its
+ * strategy's handler (true), or a part of the object the verbs write (false, to
+ * go on); unknown ones are a 404 (true). */
+static bool subresource_handle(struct mk_request *req, struct mk_reply *rep)
+{
+	const struct mk_api_resource *r = req->res;
+	const struct mk_subresource *sr;
+
+	if ((!strcmp(req->sub, "status") && r->has_status) ||
+	    (!strcmp(req->sub, "scale") && r->has_scale))
+		return false;
+	sr = mk_strategy_subresource(mk_strategy_of(r), req->sub);
+	if (sr && sr->handle) {
+		sr->handle(req, rep);
+		return true;
+	}
+	if (sr && mk_subresource_serves(sr, req->method))
+		return false;
+	mk_reply_status(rep, 404, NULL, NULL, "the server could not find the requested resource");
+	return true;
 }
 
 static void resource_handle(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
-	const char *m = req->method;
 
-	if (req->sub) {
-		bool ok = (!strcmp(req->sub, "status") && r->has_status) ||
-			  (!strcmp(req->sub, "scale") && r->has_scale) ||
-			  (!strcmp(req->sub, "finalize") && is_res(r, "namespaces") &&
-			   !strcmp(req->method, "PUT")) ||
-			  (!strcmp(req->sub, "ephemeralcontainers") && is_res(r, "pods") &&
-			   req->name && strcmp(m, "POST") && strcmp(m, "DELETE"));
-		if (!ok) {
-			if (is_res(r, "serviceaccounts") && !strcmp(req->sub, "token") &&
-			    req->name)
-				mk_serviceaccounts_token(req, rep);
-			else if (is_res(r, "pods") && !strcmp(req->sub, "log"))
-				mk_proxy_pod_log(req, rep);
-			else if (is_res(r, "pods") &&
-				 (!strcmp(req->sub, "exec") || !strcmp(req->sub, "attach")))
-				mk_proxy_pod_exec(req, rep);
-			else if (is_res(r, "pods") && !strcmp(req->sub, "portforward"))
-				mk_proxy_pod_portforward(req, rep);
-			else
-				mk_reply_status(rep, 404, NULL, NULL,
-						"the server could not find the requested resource");
-			return;
-		}
-	}
-	if (mk_api_is_crd_kind(r) && strcmp(m, "GET") && strcmp(m, "HEAD")) {
-		/* a definition changed: its status and the served resources follow at once */
-		dispatch_verb(req, rep);
-		_cleanup_error_ struct mk_error *err = NULL;
-		if (mk_crds_sync(req->srv, &err) < 0)
-			mk_log(MK_LOG_WARN, "apiserver", "custom resource definitions: %s", err->msg);
+	if (req->sub && subresource_handle(req, rep))
 		return;
-	}
 	dispatch_verb(req, rep);
 	/* a deprecated custom version says so on every reply, beside other warnings */
 	_cleanup_free_ char *dw = r->crd ? mk_api_crd_deprecation_warning(r) : NULL;

@@ -75,7 +75,7 @@ struct mk_authz_attrs {
 	const char *group;	/* API group of resource ("" core); NULL: "" */
 };
 
-/* The authorizer (server.c): whether who may do a. */
+/* The authorizer (router.c): whether who may do a. */
 bool mk_authz_allowed(enum mk_caller who, const struct mk_authz_attrs *a);
 
 /* One HTTP request being served (MHD's per-connection request context). */
@@ -120,7 +120,12 @@ struct mk_reply {
 	struct MHD_Response *stream;	/* set instead of body for streaming replies */
 };
 
-/* reply helpers (server.c) */
+/* router.c: who is calling (remembered on req: a second call costs nothing) */
+enum mk_caller mk_request_authenticate(struct mk_request *req);
+/* router.c: answers req (its body read) into rep */
+void mk_request_dispatch(struct mk_request *req, struct mk_reply *rep);
+
+/* reply helpers (http.c) */
 void mk_reply_json(struct mk_reply *rep, unsigned code, const cJSON *obj);
 void mk_reply_json_text(struct mk_reply *rep, unsigned code, char *owned_text);
 /* Status error reply; kind is the resource (plural, e.g. "pods"), name may be NULL. */
@@ -135,6 +140,13 @@ bool mk_request_bool(struct mk_request *req, const char *key);
 const char *mk_request_header(struct mk_request *req, const char *key);
 /* true when the client asked for a meta.k8s.io Table (Accept header) */
 bool mk_request_wants_table(struct mk_request *req);
+/* The Kubernetes verb of req (get/list/watch, create, update, patch,
+ * delete/deletecollection; collection: the request names no object). */
+const char *mk_request_verb(struct mk_request *req, bool collection);
+/* The body of req (JSON, or protobuf as kubectl sends some kinds) as an object
+ * (owned); NULL with a 400 in rep ('the body of the request must be a JSON
+ * KIND'). */
+cJSON *mk_request_body_object(struct mk_request *req, struct mk_reply *rep, const char *kind);
 
 /* crds.c: CustomResourceDefinitions. prepare: before a definition is stored,
  * its status (names accepted, established, stored versions) and, on create, the
@@ -248,9 +260,131 @@ void mk_nodecred_forget(struct mk_apiserver *srv, const char *node);
 /* POST MK_NODECRED_PATH; false when req is not for it. */
 bool mk_nodecred_handle(struct mk_request *req, struct mk_reply *rep);
 
+/* ---- per-resource server strategies (strategy*.c) -----------------------------
+ * What the server does for one kind beyond the generic registry, as
+ * kube-apiserver's registry strategies: the generic handlers (handlers.c) call
+ * these hooks and name no kind. Every hook may be NULL (nothing to do). */
+
+/* A subresource a kind serves besides status and scale. */
+struct mk_subresource {
+	const char *name;
+	/* the handler that answers it; NULL: a part of the object the generic verbs
+	 * write (namespaces/finalize, pods/ephemeralcontainers) */
+	void (*handle)(struct mk_request *req, struct mk_reply *rep);
+	/* for a generic one: what a write of it changes, on obj (a copy of the stored
+	 * object) from sent (the client's); whether sent must be of the kind; the
+	 * methods it serves, space separated (NULL: all) */
+	void (*write)(cJSON *obj, const cJSON *sent);
+	bool typed;
+	const char *methods;
+};
+
+struct mk_server_strategy {
+	const char *group, *resource;	/* the built-in resource it is for */
+
+	/* create: the kind's own admission, after the mutating steps (a pod's
+	 * service account); -1 with *err */
+	int (*admit)(struct mk_apiserver *srv, const char *ns, cJSON *obj, struct mk_error **err);
+	/* create and update of the main resource, before defaults are checked:
+	 * server-maintained parts of obj (a definition's status) */
+	void (*prepare)(struct mk_apiserver *srv, cJSON *obj, bool create);
+	/* a dry-run create: what reserve would refuse, reserving nothing; -1 with
+	 * *ret_causes */
+	int (*check)(struct mk_apiserver *srv, const cJSON *obj, cJSON **ret_causes);
+	/* a create, just before the store: takes the addresses obj has or needs
+	 * (ClusterIP, node ports, pod CIDR); -1 with *ret_causes (422) or *err */
+	int (*reserve)(struct mk_apiserver *srv, cJSON *obj, cJSON **ret_causes,
+		       struct mk_error **err);
+	/* gives back what reserve took (the create failed, or obj left the store) */
+	void (*release)(struct mk_apiserver *srv, const cJSON *obj);
+	/* after a create was stored */
+	void (*created)(struct mk_apiserver *srv, const char *name);
+
+	/* an update of the main resource: obj (the client's) keeps what it may omit
+	 * and drops what it may not set, from old */
+	void (*update_prepare)(const cJSON *old, cJSON *obj);
+	/* an update of the main resource, before the store: takes what obj needs
+	 * beyond old; -1 with *ret_causes (422) or *err, nothing kept */
+	int (*update_reserve)(struct mk_apiserver *srv, const cJSON *old, cJSON *obj,
+			      cJSON **ret_causes, struct mk_error **err);
+	/* gives back what from holds and to does not */
+	void (*update_release)(struct mk_apiserver *srv, const cJSON *from, const cJSON *to);
+
+	/* delete of one object: -1 with rep filled when name may not be deleted */
+	int (*delete_refuse)(struct mk_request *req, struct mk_reply *rep);
+	/* graceful deletion (pods): the grace period a new deletion of obj gets
+	 * (requested: DeleteOptions', -1 none); a kind with it is also force-deleted
+	 * by a grace of 0 while terminating */
+	long (*delete_grace)(const cJSON *obj, long requested);
+	/* whether obj's deletion goes through its finalizer flow (namespaces under
+	 * the namespace controller); marks obj for it */
+	bool (*delete_mark)(struct mk_apiserver *srv, cJSON *obj);
+	/* whether something besides metadata.finalizers still holds an object
+	 * marked for deletion (a pod's grace, a namespace's spec.finalizers) */
+	bool (*holds)(const cJSON *obj);
+	/* before the object named name is removed (a namespace's contents) */
+	int (*purge)(struct mk_apiserver *srv, const char *name, struct mk_error **err);
+	/* obj named name left the store (after release) */
+	void (*removed)(struct mk_apiserver *srv, const char *name);
+	/* a client's DELETE of one object ns/name was done */
+	void (*deleted)(struct mk_apiserver *srv, const char *ns, const char *name);
+	/* deletecollection is refused (405) */
+	bool no_delete_collection;
+
+	/* LimitRanger: the defaults the namespace's LimitRanges give a new obj
+	 * (mutating), and the bounds they set on it (validating; -1 with *ret_msg,
+	 * owned); lrs[0..n) the LimitRange objects */
+	void (*limits_default)(const cJSON *const *lrs, size_t n, cJSON *obj);
+	int (*limits_check)(const cJSON *const *lrs, size_t n, const cJSON *obj, char **ret_msg);
+	/* ResourceQuota charges what an update adds (a Service's node ports and load
+	 * balancer, a claim's storage) */
+	bool quota_on_update;
+
+	/* after any write request (POST, PUT, PATCH, DELETE) was answered */
+	void (*written)(struct mk_request *req, struct mk_reply *rep);
+
+	const struct mk_subresource *subresources;	/* NULL-name terminated, or NULL */
+	/* field selectors it supports beyond metadata.name and metadata.namespace,
+	 * NULL-terminated, or NULL */
+	const char *const *field_selectors;
+};
+
+/* The strategy of r (strategy.c): the built-in kind's, or one with no hooks (a
+ * custom resource, a kind without server-side behaviour). Never NULL. */
+const struct mk_server_strategy *mk_strategy_of(const struct mk_api_resource *r);
+/* The subresource name of s, or NULL. */
+const struct mk_subresource *mk_strategy_subresource(const struct mk_server_strategy *s,
+						     const char *name);
+/* Whether method is one of sr's (generic subresources). */
+bool mk_subresource_serves(const struct mk_subresource *sr, const char *method);
+
+/* The strategies, one file each (strategy_KIND.c) */
+extern const struct mk_server_strategy mk_strategy_pods;
+extern const struct mk_server_strategy mk_strategy_services;
+extern const struct mk_server_strategy mk_strategy_nodes;
+extern const struct mk_server_strategy mk_strategy_namespaces;
+extern const struct mk_server_strategy mk_strategy_serviceaccounts;
+extern const struct mk_server_strategy mk_strategy_configmaps;
+extern const struct mk_server_strategy mk_strategy_roles;
+extern const struct mk_server_strategy mk_strategy_clusterroles;
+extern const struct mk_server_strategy mk_strategy_rolebindings;
+extern const struct mk_server_strategy mk_strategy_clusterrolebindings;
+extern const struct mk_server_strategy mk_strategy_crds;
+extern const struct mk_server_strategy mk_strategy_pvcs;
+
 /* handlers.c: resource requests (req->res set). */
 void mk_resource_handle(struct mk_request *req, struct mk_reply *rep);
-/* Creates default namespaces etc. at start. */
+/* Server-owned fields of a new object of r in ns (uid, creationTimestamp, the
+ * initial status); for objects the server makes itself too (bootstrap.c). */
+void mk_resource_prepare_new(const struct mk_api_resource *r, cJSON *obj, const char *ns);
+/* Removes one stored object (precondition expect, 0: none), then its strategy's
+ * release; *ret_json (may be NULL) the removed object's text, owned. */
+int mk_resource_delete_one(struct mk_apiserver *srv, const struct mk_api_resource *r,
+			   const char *ns, const char *name, uint64_t expect, char **ret_json,
+			   struct mk_error **err);
+
+/* bootstrap.c: the default namespaces, the kubernetes and kube-dns Services, and
+ * what other files make at start. */
 int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err);
 
 /* Parses the labelSelector/fieldSelector query parameters (either may come back

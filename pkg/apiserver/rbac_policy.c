@@ -359,6 +359,9 @@ bool mk_authz_request(struct mk_request *req, const struct mk_authz_attrs *a, ch
 			*ret_reason = mk_strdup("the admin token may do everything");
 		return true;
 	case MK_CALLER_NODE: {
+		/* the chain, as kube-apiserver's: the Node authorizer allows or has no
+		 * opinion, then RBAC decides (the groups system:nodes and
+		 * system:authenticated) */
 		struct mk_authz_attrs na = *a;
 		na.node = req->node_name;
 		na.store = req->srv->store;
@@ -367,7 +370,7 @@ bool mk_authz_request(struct mk_request *req, const struct mk_authz_attrs *a, ch
 				*ret_reason = mk_strdup("allowed by the Node authorizer");
 			return true;
 		}
-		return false;
+		return mk_rbac_allowed(req->srv, &req->ui, a, ret_reason);
 	}
 	case MK_CALLER_NONE:
 		return false;
@@ -501,7 +504,9 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 static const char sa_prefix[] = "system:serviceaccount:";
 
-int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
+/* req->ui from the authenticated caller (before impersonation); false for
+ * nobody. */
+static bool caller_identity(struct mk_request *req)
 {
 	struct mk_user_info *u = &req->ui;
 
@@ -531,12 +536,18 @@ int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
 			mk_user_info_copy(u, &req->token_user->ui);
 		break;
 	case MK_CALLER_NONE:
-		return 0;
+		return false;
 	}
 	mk_user_info_add_group(u, "system:authenticated");
+	return true;
+}
 
-	/* impersonation: each header authorized to the real identity with the
-	 * impersonate verb (users, groups, serviceaccounts, uids), as kube-apiserver */
+/* Impersonation: each Impersonate-* header authorized to the real identity with
+ * the impersonate verb (users, groups, serviceaccounts, uids), as kube-apiserver;
+ * then req->ui is the impersonated user's. -1 with rep filled. */
+static int impersonate(struct mk_request *req, struct mk_reply *rep)
+{
+	struct mk_user_info *u = &req->ui;
 	const char *as = mk_request_header(req, "Impersonate-User");
 	const char *as_uid = mk_request_header(req, "Impersonate-Uid");
 	struct header_values groups = { .key = "Impersonate-Group" };
@@ -602,6 +613,13 @@ int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
 	/* from here on the request is the impersonated user's, authorized by RBAC */
 	req->caller = MK_CALLER_USER;
 	return 0;
+}
+
+int mk_rbac_identify(struct mk_request *req, struct mk_reply *rep)
+{
+	if (!caller_identity(req))
+		return 0;
+	return impersonate(req, rep);
 }
 
 /* ---- escalation prevention ------------------------------------------------------ */

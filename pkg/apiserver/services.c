@@ -136,6 +136,30 @@ static bool needs_health_port(const cJSON *svc);
 static int allocate_health_port(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
 				struct mk_error **err);
 
+/* Reserves a free node port for port entry p of svc (from a random start, so
+ * that two servers' guesses rarely meet) and sets its nodePort; -1 with *err. */
+static int allocate_node_port(struct mk_apiserver *srv, const cJSON *svc, cJSON *p,
+			      struct mk_error **err)
+{
+	uint32_t start;
+	char b[16];
+
+	mk_random_bytes(&start, sizeof(start));
+	for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN; i++) {
+		int port = NODEPORT_MIN + (int)((start + (uint32_t)i) %
+						(NODEPORT_MAX - NODEPORT_MIN + 1));
+		snprintf(b, sizeof(b), "%d", port);
+		if (reserve(srv, PORTS, b, svc, err) == 0) {
+			mk_json_set(p, "nodePort", cJSON_CreateNumber(port));
+			return 0;
+		}
+		if ((*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+	}
+	return mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
+}
+
 int mk_services_allocate_update(struct mk_apiserver *srv, const cJSON *old, cJSON *svc,
 				cJSON **ret_causes, struct mk_error **err)
 {
@@ -161,25 +185,8 @@ int mk_services_allocate_update(struct mk_apiserver *srv, const cJSON *old, cJSO
 			cJSON_DeleteItemFromObject(p, "nodePort"); /* not ours: not released below */
 			goto undo;
 		}
-		uint32_t start;
-		bool got = false;
-		mk_random_bytes(&start, sizeof(start));
-		for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN && !got; i++) {
-			int port = NODEPORT_MIN + (int)((start + (uint32_t)i) % (NODEPORT_MAX - NODEPORT_MIN + 1));
-			snprintf(b, sizeof(b), "%d", port);
-			if (reserve(srv, PORTS, b, svc, err) == 0) {
-				mk_json_set(p, "nodePort", cJSON_CreateNumber(port));
-				got = true;
-			} else if ((*err)->code != EEXIST) {
-				goto undo;
-			} else {
-				mk_error_free(err);
-			}
-		}
-		if (!got) {
-			mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
+		if (allocate_node_port(srv, svc, p, err) < 0)
 			goto undo;
-		}
 	}
 	const cJSON *ohc = mk_json_get(old, "spec.healthCheckNodePort");
 	const cJSON *nhc = mk_json_get(svc, "spec.healthCheckNodePort");
@@ -340,26 +347,8 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
 			}
 			continue;
 		}
-		uint32_t start;
-		bool got = false;
-		mk_random_bytes(&start, sizeof(start));
-		for (int i = 0; i <= NODEPORT_MAX - NODEPORT_MIN && !got; i++) {
-			int port = NODEPORT_MIN + (int)((start + (uint32_t)i) %
-							(NODEPORT_MAX - NODEPORT_MIN + 1));
-			snprintf(b, sizeof(b), "%d", port);
-			if (reserve(srv, PORTS, b, svc, err) == 0) {
-				mk_json_set(p, "nodePort", cJSON_CreateNumber(port));
-				got = true;
-			} else if ((*err)->code != EEXIST) {
-				goto undo;
-			} else {
-				mk_error_free(err);
-			}
-		}
-		if (!got) {
-			mk_error_set(err, 500, "no NodePort is free in %d-%d", NODEPORT_MIN, NODEPORT_MAX);
+		if (allocate_node_port(srv, svc, p, err) < 0)
 			goto undo;
-		}
 	}
 	if (needs_health_port(svc) && allocate_health_port(srv, svc, ret_causes, err) < 0) {
 		/* nothing of it is reserved: keep undo from releasing another's port */
