@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "minik8s/agent.h"
@@ -59,16 +58,6 @@ struct mk_hollow {
 	atomic_uint_fast64_t running, deleted, renewals, errors;
 	char *reg_error; /* first registration failure */
 };
-
-static void micro_time(char *buf, size_t size)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	struct tm tm;
-	gmtime_r(&tv.tv_sec, &tm);
-	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%06ldZ", (long)tv.tv_usec);
-}
 
 static const char *go_arch(void)
 {
@@ -192,7 +181,7 @@ static int node_register(struct hollow_node *n, struct mk_error **err)
 static int lease_renew(struct hollow_node *n, struct mk_error **err)
 {
 	char now[64];
-	micro_time(now, sizeof(now));
+	mk_time_micro_now(now, sizeof(now));
 	_cleanup_free_ char *esc = mk_client_escape(n->name);
 	_cleanup_free_ char *path =
 		mk_strdup_printf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", esc);

@@ -622,22 +622,6 @@ static void reply_get(struct mk_request *req, struct mk_reply *rep, bool pods, c
 	mk_reply_json(rep, 200, item);
 }
 
-static const char *verb_of(struct mk_request *req, bool collection)
-{
-	const char *m = req->method;
-	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-		return mk_request_bool(req, "watch") ? "watch" : collection ? "list" : "get";
-	if (!strcmp(m, "POST"))
-		return "create";
-	if (!strcmp(m, "PUT"))
-		return "update";
-	if (!strcmp(m, "PATCH"))
-		return "patch";
-	if (!strcmp(m, "DELETE"))
-		return collection ? "deletecollection" : "delete";
-	return m;
-}
-
 bool mk_metrics_handle(struct mk_request *req, struct mk_reply *rep)
 {
 	static const char prefix[] = "/apis/" MK_METRICS_GROUP_VERSION "/";
@@ -672,7 +656,7 @@ bool mk_metrics_handle(struct mk_request *req, struct mk_reply *rep)
 		return true;
 	}
 	const char *resource = pods ? "pods" : "nodes";
-	const char *verb = verb_of(req, !name);
+	const char *verb = mk_request_verb(req, !name);
 	struct mk_authz_attrs a = {.verb = verb, .resource = resource, .name = name, .ns = ns,
 				   .group = "metrics.k8s.io"};
 	if (!mk_authz_request(req, &a, NULL)) {

@@ -235,24 +235,9 @@ static void reply_invalid(struct mk_reply *rep, const char *name, const char *fi
 
 static cJSON *decode(struct mk_request *req, struct mk_reply *rep)
 {
-	const char *ct = mk_request_header(req, "Content-Type");
-	cJSON *obj = NULL;
-
-	if (ct && !strncasecmp(ct, "application/vnd.kubernetes.protobuf", 35)) {
-		_cleanup_error_ struct mk_error *err = NULL;
-		if (mk_api_protobuf_decode(req->body.data, req->body.len, &obj, &err) < 0) {
-			mk_reply_status(rep, 400, NULL, NULL, "%s", err->msg);
-			return NULL;
-		}
-	} else if (req->body.len) {
-		obj = cJSON_ParseWithLength(req->body.data, req->body.len);
-	}
-	if (!cJSON_IsObject(obj)) {
-		cJSON_Delete(obj);
-		mk_reply_status(rep, 400, NULL, NULL, "the body of the request must be a JSON "
-				"TokenRequest");
+	cJSON *obj = mk_request_body_object(req, rep, "TokenRequest");
+	if (!obj)
 		return NULL;
-	}
 	const char *k = mk_json_get_string(obj, "kind");
 	if (k && *k && strcmp(k, "TokenRequest")) {
 		mk_reply_status(rep, 400, NULL, NULL, "the body of the request is a %s, expected "

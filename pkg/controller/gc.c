@@ -82,14 +82,6 @@ static int informer_for(struct mk_controllers *ctl, const struct mk_api_resource
 	return -1;
 }
 
-static bool has_finalizer(const cJSON *obj, const char *f)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
-			return true;
-	return false;
-}
 
 static void enqueue(struct mk_controllers *ctl, char t, int idx, const char *key)
 {
@@ -125,8 +117,8 @@ static void on_change(const struct mk_object *old, const struct mk_object *new, 
 		if (cJSON_GetArraySize(refs) &&
 		    (!old || !cJSON_Compare(refs, mk_json_get(old->json, "metadata.ownerReferences"), 1)))
 			enqueue(ctl, 'd', src->idx, new->key);
-		if (has_deletion(new->json) && (has_finalizer(new->json, "orphan") ||
-						has_finalizer(new->json, "foregroundDeletion")))
+		if (has_deletion(new->json) && (mk_api_finalizer_has(new->json, "orphan") ||
+						mk_api_finalizer_has(new->json, "foregroundDeletion")))
 			enqueue(ctl, 'o', src->idx, new->key);
 		if (old && (has_deletion(new->json) ||
 			    !cJSON_Compare(refs, mk_json_get(old->json, "metadata.ownerReferences"), 1)))
@@ -280,7 +272,7 @@ static enum owner_state owner_state(struct mk_controllers *ctl, const cJSON *dep
 			return OWNER_GONE;
 		owner = live;
 	}
-	enum owner_state st = has_deletion(owner) && has_finalizer(owner, "foregroundDeletion")
+	enum owner_state st = has_deletion(owner) && mk_api_finalizer_has(owner, "foregroundDeletion")
 				      ? OWNER_FOREGROUND
 				      : OWNER_ALIVE;
 	mk_object_unref(o);
@@ -334,8 +326,8 @@ static int sync_owner(struct mk_controllers *ctl, int idx, const char *key)
 	int ret = 0;
 	if (!has_deletion(obj) || !uid)
 		goto out;
-	bool orphan = has_finalizer(obj, "orphan");
-	bool fg = has_finalizer(obj, "foregroundDeletion");
+	bool orphan = mk_api_finalizer_has(obj, "orphan");
+	bool fg = mk_api_finalizer_has(obj, "foregroundDeletion");
 	size_t blocking = 0;
 	for (int i = 0, ni = ninf(ctl); i < ni; i++) {
 		struct mk_object **deps;

@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 #include "minik8s/api.h"
 #include "internal.h"
@@ -38,16 +37,6 @@ static uint64_t now_ms(struct mk_leader *l)
 	return l->o.clock_ms ? l->o.clock_ms() : mk_time_mono_ms();
 }
 
-/* MicroTime: RFC 3339 with microseconds, as metav1.MicroTime serializes */
-static void micro_now(char buf[64])
-{
-	struct timeval tv;
-	struct tm tm;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
-}
 
 int mk_leader_new(struct mk_client *c, const struct mk_leader_options *opts,
 		  struct mk_leader **ret, struct mk_error **err)
@@ -133,7 +122,7 @@ static int wrote(struct mk_leader *l, const cJSON *spec, uint64_t now)
 static cJSON *new_spec(struct mk_leader *l, const char *acquire, int transitions)
 {
 	char now[64];
-	micro_now(now);
+	mk_time_micro_now(now, sizeof(now));
 	cJSON *spec = cJSON_CreateObject();
 	cJSON_AddStringToObject(spec, "holderIdentity", l->identity);
 	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", l->o.lease_duration_s);
@@ -220,7 +209,7 @@ int mk_leader_release(struct mk_leader *l, struct mk_error **err)
 	}
 	/* client-go's release: an empty holder, a 1 s duration, transitions kept */
 	char now[64];
-	micro_now(now);
+	mk_time_micro_now(now, sizeof(now));
 	const cJSON *tr = cJSON_GetObjectItem(old, "leaseTransitions");
 	cJSON *spec = cJSON_CreateObject();
 	cJSON_AddStringToObject(spec, "holderIdentity", "");

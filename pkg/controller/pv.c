@@ -484,14 +484,6 @@ static int provision(struct mk_controllers *ctl, const cJSON *claim, const cJSON
 
 /* ---- protection finalizers ---------------------------------------------------------- */
 
-static bool has_finalizer(const cJSON *obj, const char *f)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, f))
-			return true;
-	return false;
-}
 
 /* Removes finalizer f of obj (guarded by its resourceVersion). */
 static int drop_finalizer(struct mk_controllers *ctl, const char *resource, const cJSON *obj,
@@ -623,7 +615,7 @@ int pvc_sync(struct mk_controllers *ctl, const char *key)
 		return 0;
 	const cJSON *claim = co->json;
 	if (has_deletion(claim)) {
-		if (has_finalizer(claim, "kubernetes.io/pvc-protection"))
+		if (mk_api_finalizer_has(claim, "kubernetes.io/pvc-protection"))
 			r = unprotect_claim(ctl, claim);
 		goto out;
 	}
@@ -717,7 +709,7 @@ int pv_sync(struct mk_controllers *ctl, const char *key)
 			if (!co || strcmp(str(co->json, "metadata.uid"), str(pv, "spec.claimRef.uid")))
 				r = set_phase(ctl, "persistentvolumes", pv, "Released", NULL, NULL);
 			mk_object_unref(co);
-		} else if (has_finalizer(pv, "kubernetes.io/pv-protection") && !bound) {
+		} else if (mk_api_finalizer_has(pv, "kubernetes.io/pv-protection") && !bound) {
 			r = drop_finalizer(ctl, "persistentvolumes", pv, "kubernetes.io/pv-protection");
 		}
 		goto out;

@@ -88,22 +88,18 @@ void mk_controller_template_hash(const cJSON *template, uint32_t collision_count
 {
 	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
 	struct mk_buf b;
-	uint32_t h = 2166136261u;
 
 	mk_buf_init(&b);
 	mk_json_canonical(template, &b);
-	for (size_t i = 0; i < b.len; i++) {
-		h ^= (unsigned char)b.data[i];
-		h *= 16777619u;
-	}
-	mk_buf_release(&b);
 	if (collision_count) {
 		/* as Kubernetes: the count's 4 little-endian bytes follow the object */
-		for (int i = 0; i < 4; i++) {
-			h ^= (collision_count >> (8 * i)) & 0xff;
-			h *= 16777619u;
-		}
+		unsigned char le[4];
+		for (int i = 0; i < 4; i++)
+			le[i] = (collision_count >> (8 * i)) & 0xff;
+		mk_buf_append(&b, le, sizeof(le));
 	}
+	uint32_t h = mk_fnv1a32(b.data, b.len);
+	mk_buf_release(&b);
 	char dec[11];
 	snprintf(dec, sizeof(dec), "%u", h);
 	size_t i;

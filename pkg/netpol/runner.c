@@ -183,10 +183,7 @@ void mk_netpol_stop(struct mk_netpol_runner *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stopping = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
+	mk_client_stop_signal(&r->mu, &r->cond, &r->stopping);
 	if (r->ticker_started)
 		pthread_join(r->ticker, NULL);
 	mk_informer_stop(r->pol);
