@@ -83,7 +83,7 @@ struct mk_controllers {
 	struct mk_informer *inf[CTL_NINF];
 	struct mk_event_recorder *rec;
 
-	struct ctl_loop sched, rs, deploy, ep, slice, gc, ns, node;
+	struct ctl_loop sched, bind, rs, deploy, ep, slice, gc, ns, node;
 	struct ctl_loop ds;
 	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
 	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
@@ -132,6 +132,7 @@ int slb_init(struct mk_controllers *ctl, struct mk_error **err);
 int slb_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
+int sched_bind_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
 int deploy_sync(struct mk_controllers *ctl, const char *key);
 int ep_sync(struct mk_controllers *ctl, const char *key);

@@ -85,7 +85,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 {
 	if (!ctl)
 		return;
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->bind, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
 				     &ctl->crd, &ctl->quota, &ctl->slb };
@@ -177,8 +177,10 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 
 	ctl->rec = mk_event_recorder_new(c);
 	unsigned w = ctl->opts.workers;
-	/* one scheduler worker: placement decisions are sequential, as in kube-scheduler */
+	/* one scheduler worker: placement decisions are sequential, as in kube-scheduler;
+	 * the binds (durable writes) run beside it, as kube-scheduler's binding cycle */
 	ctl_loop_init(&ctl->sched, ctl, "scheduler", sched_sync, ctl->opts.disable_scheduler ? 0 : 1);
+	ctl_loop_init(&ctl->bind, ctl, "binder", sched_bind_sync, ctl->opts.disable_scheduler ? 0 : 8);
 	ctl_loop_init(&ctl->rs, ctl, "replicaset", rs_sync, w);
 	ctl_loop_init(&ctl->deploy, ctl, "deployment", deploy_sync, w);
 	ctl_loop_init(&ctl->ep, ctl, "endpoints", ep_sync, w);
@@ -228,7 +230,7 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 			goto fail;
 		}
 	}
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
+	struct ctl_loop *loops[] = { &ctl->sched, &ctl->bind, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
 				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
 				     &ctl->crd, &ctl->quota, &ctl->slb };

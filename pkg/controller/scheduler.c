@@ -298,26 +298,78 @@ static void reason_add(struct reason_count *rc, int *nr, int max, const char *wh
 		rc[j].n++;
 }
 
+/* The pods assumed onto one node (bound by us, not yet seen bound in the cache). */
+struct node_assumed {
+	struct mk_object **pods;
+	size_t n, cap;
+	long same; /* pods of the pass's owner on the node, bound or assumed */
+};
+
+static void node_assumed_free(void *v)
+{
+	struct node_assumed *na = v;
+	mk_object_list_free(na->pods, na->n);
+	free(na);
+}
+
+static struct node_assumed *node_assumed_of(struct mk_hmap *by_node, const char *node)
+{
+	struct node_assumed *na = mk_hmap_get(by_node, node);
+	if (!na) {
+		na = mk_malloc0(sizeof(*na));
+		mk_hmap_put(by_node, node, na);
+	}
+	return na;
+}
+
+/* Groups the assumed pods by node, once per pass: the assumed set is small (binds
+ * on their way to the cache), so a pass costs O(assumed + nodes), not
+ * O(nodes x pending pods). Keys and nodes are copied under the lock, the pods
+ * read from the informer after it (no lock order between the two). */
+static void assumed_by_node(struct mk_controllers *ctl, struct mk_hmap *by_node)
+{
+	char **keys = NULL, **nodes = NULL;
+	size_t n = 0, kcap = 0, ncap = 0;
+	pthread_mutex_lock(&ctl->mu);
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
+	while ((e = mk_hmap_iter_next(&ctl->assumed, &it))) {
+		MK_GROW(keys, kcap, n + 1);
+		MK_GROW(nodes, ncap, n + 1);
+		keys[n] = mk_strdup(e->key);
+		nodes[n++] = mk_strdup(e->val);
+	}
+	pthread_mutex_unlock(&ctl->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct mk_object *o = mk_informer_get(ctl->inf[CTL_PODS], keys[i]);
+		if (o) {
+			struct node_assumed *na = node_assumed_of(by_node, nodes[i]);
+			MK_GROW(na->pods, na->cap, na->n + 1);
+			na->pods[na->n++] = o;
+		}
+		free(keys[i]);
+		free(nodes[i]);
+	}
+	free(keys);
+	free(nodes);
+}
+
 /* NodeResourcesFit (sched_fit.c), after the filters of infeasible(): the node's
  * allocatable cpu, memory and pod count must hold the pod's requests beside those
- * of the pods bound to node name and those assumed onto it (pending: the unbound
- * pods); reasons as mk_controller_sched_fit. */
+ * of the pods bound to node name and those assumed onto it (na, may be NULL);
+ * reasons as mk_controller_sched_fit. */
 static int node_fit(struct mk_controllers *ctl, const cJSON *pod, const cJSON *node,
-		    const char *name, struct mk_object **pending, size_t np, const char *reasons[3])
+		    const char *name, const struct node_assumed *na, const char *reasons[3])
 {
 	struct mk_object **bound;
 	size_t nb = mk_informer_by_index(ctl->inf[CTL_PODS], "node", name, &bound);
-	const cJSON **v = mk_malloc0((nb + np + 1) * sizeof(*v));
+	size_t nassumed = na ? na->n : 0;
+	const cJSON **v = mk_malloc0((nb + nassumed + 1) * sizeof(*v));
 	size_t n = 0;
 	for (size_t i = 0; i < nb; i++)
 		v[n++] = bound[i]->json;
-	pthread_mutex_lock(&ctl->mu);
-	for (size_t i = 0; i < np; i++) {
-		const char *an = mk_hmap_get(&ctl->assumed, pending[i]->key);
-		if (an && !strcmp(an, name))
-			v[n++] = pending[i]->json;
-	}
-	pthread_mutex_unlock(&ctl->mu);
+	for (size_t i = 0; i < nassumed; i++)
+		v[n++] = na->pods[i]->json;
 	int r = mk_controller_sched_fit(pod, node, v, n, reasons);
 	free(v);
 	mk_object_list_free(bound, nb);
@@ -385,33 +437,55 @@ static void set_scheduled_condition(struct mk_controllers *ctl, const cJSON *pod
 
 /* ---- scheduling ------------------------------------------------------------------------ */
 
-/* Binds pod to node_name: PATCH spec.nodeName, then PodScheduled=True. */
-static int bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, const char *best)
+/* Assumes pod onto node_name and hands the bind to the binder workers: the
+ * scheduling worker goes on with the next pod while the write is made. */
+static int bind(struct mk_controllers *ctl, const char *key, const char *best)
 {
+	pthread_mutex_lock(&ctl->mu);
+	free(mk_hmap_put(&ctl->assumed, key, mk_strdup(best)));
+	pthread_mutex_unlock(&ctl->mu);
+	mk_workqueue_add(ctl->bind.q, key);
+	return 0;
+}
+
+/* A binder worker: PATCH spec.nodeName to the assumed node, then PodScheduled=True.
+ * A failed bind forgets the assumption and gives the pod back to the scheduler. */
+int sched_bind_sync(struct mk_controllers *ctl, const char *key)
+{
+	pthread_mutex_lock(&ctl->mu);
+	const char *an = mk_hmap_get(&ctl->assumed, key);
+	_cleanup_free_ char *node_name = an ? mk_strdup(an) : NULL;
+	pthread_mutex_unlock(&ctl->mu);
+	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
+	if (!node_name || !po) {
+		mk_object_unref(po);
+		return 0; /* bound already (the cache dropped the assumption) or gone */
+	}
+	const cJSON *pod = po->json;
 	const char *pns = mk_json_get_string(pod, "metadata.namespace");
 	const char *pname = mk_json_get_string(pod, "metadata.name");
-	_cleanup_free_ char *node_name = mk_strdup(best);
-	pthread_mutex_lock(&ctl->mu);
-	free(mk_hmap_put(&ctl->assumed, key, mk_strdup(node_name)));
-	pthread_mutex_unlock(&ctl->mu);
-
 	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "spec"), "nodeName", node_name);
 	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", pns, pname, NULL);
 	_cleanup_error_ struct mk_error *err = NULL;
+	int ret = 0;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0) {
 		pthread_mutex_lock(&ctl->mu);
 		free(mk_hmap_del(&ctl->assumed, key));
 		pthread_mutex_unlock(&ctl->mu);
-		if (mk_error_code(err) == 404 || mk_error_code(err) == 409 || mk_error_code(err) == 422)
-			return 0; /* gone, or bound by someone else: the cache will tell */
-		mk_log(MK_LOG_DEBUG, COMPONENT, "bind %s: %s", key, err->msg);
-		return -1;
+		/* gone, or bound by someone else: the cache will tell; else schedule again */
+		if (mk_error_code(err) != 404 && mk_error_code(err) != 409 && mk_error_code(err) != 422) {
+			mk_log(MK_LOG_DEBUG, COMPONENT, "bind %s: %s", key, err->msg);
+			mk_workqueue_add_rate_limited(ctl->sched.q, key);
+		}
+		goto out;
 	}
 	set_scheduled_condition(ctl, pod, true, NULL);
 	mk_event_record(ctl->rec, COMPONENT, pod, "Normal", "Scheduled",
 			"Successfully assigned %s/%s to %s", pns, pname, node_name);
-	return 0;
+out:
+	mk_object_unref(po);
+	return ret;
 }
 
 /* The state one scheduling pass looks at for every node. */
@@ -419,10 +493,7 @@ struct sched_pass {
 	struct mk_controllers *ctl;
 	const cJSON *pod;
 	struct pod_claims pc;
-	struct mk_object **pending; /* unbound pods (binds not yet in the cache among them) */
-	size_t np;
-	struct mk_object **siblings; /* pods of the same owner */
-	size_t ns;
+	struct mk_hmap by_node; /* node name -> struct node_assumed (assumed pods, same-owner count) */
 	struct reason_count rc[16]; /* why nodes were refused */
 	int nr;
 };
@@ -447,7 +518,7 @@ static bool node_feasible(struct sched_pass *p, const cJSON *node, const char *n
 		return false;
 	}
 	const char *fit[3];
-	int nf = node_fit(p->ctl, p->pod, node, name, p->pending, p->np, fit);
+	int nf = node_fit(p->ctl, p->pod, node, name, mk_hmap_get(&p->by_node, name), fit);
 	for (int k = 0; k < nf; k++)
 		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), fit[k]);
 	return nf == 0;
@@ -457,24 +528,31 @@ static bool node_feasible(struct sched_pass *p, const cJSON *node, const char *n
  * the same owner on it (*ret_same). */
 static long node_load(struct sched_pass *p, const char *name, long *ret_same)
 {
+	const struct node_assumed *na = mk_hmap_get(&p->by_node, name);
+	*ret_same = na ? na->same : 0;
+	return (long)mk_informer_index_count(p->ctl->inf[CTL_PODS], "node", name) + (na ? (long)na->n : 0);
+}
+
+/* Counts the pods of owner_uid per node (bound, or assumed), once per pass. */
+static void siblings_by_node(struct sched_pass *p, const char *owner_uid)
+{
 	struct mk_controllers *ctl = p->ctl;
-	long load = (long)mk_informer_index_count(ctl->inf[CTL_PODS], "node", name), same = 0;
-	pthread_mutex_lock(&ctl->mu);
-	for (size_t k = 0; k < p->np; k++) {
-		const char *an = mk_hmap_get(&ctl->assumed, p->pending[k]->key);
-		if (an && !strcmp(an, name))
-			load++;
+	struct mk_object **sib;
+	size_t ns = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", owner_uid, &sib);
+	for (size_t k = 0; k < ns; k++) {
+		const char *pn = mk_json_get_string(sib[k]->json, "spec.nodeName");
+		_cleanup_free_ char *an = NULL;
+		if (!pn || !*pn) {
+			pthread_mutex_lock(&ctl->mu);
+			const char *a = mk_hmap_get(&ctl->assumed, sib[k]->key);
+			an = a ? mk_strdup(a) : NULL;
+			pthread_mutex_unlock(&ctl->mu);
+			pn = an;
+		}
+		if (pn && *pn)
+			node_assumed_of(&p->by_node, pn)->same++;
 	}
-	for (size_t k = 0; k < p->ns; k++) {
-		const char *pn = mk_json_get_string(p->siblings[k]->json, "spec.nodeName");
-		if (!pn || !*pn)
-			pn = mk_hmap_get(&ctl->assumed, p->siblings[k]->key);
-		if (pn && !strcmp(pn, name))
-			same++;
-	}
-	pthread_mutex_unlock(&ctl->mu);
-	*ret_same = same;
-	return load;
+	mk_object_list_free(sib, ns);
 }
 
 /* The feasible node with the fewest pods of the same owner, then the lowest load,
@@ -533,13 +611,13 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 	size_t nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
 	const cJSON *cref = mk_api_controller_ref(pod);
 	const char *owner_uid = cref ? mk_json_get_string(cref, "uid") : NULL;
+	mk_hmap_init(&p.by_node);
+	assumed_by_node(ctl, &p.by_node);
 	if (owner_uid)
-		p.ns = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", owner_uid, &p.siblings);
-	p.np = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &p.pending);
+		siblings_by_node(&p, owner_uid);
 	pod_claims_load(ctl, pod, &p.pc);
-	const char *best = node_pick(&p, nodes, nn);
-	mk_object_list_free(p.siblings, p.ns);
-	mk_object_list_free(p.pending, p.np);
+	const char *best = node_pick(&p, nodes, nn); /* a name inside nodes[] */
+	mk_hmap_release(&p.by_node, node_assumed_free);
 
 	int ret = 0;
 	if (!best)
@@ -548,7 +626,7 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 		/* volumes first: the claim handler brings the pod back once they are bound */
 		ret = select_node_for_claims(ctl, &p.pc, best);
 	else
-		ret = bind(ctl, key, pod, best);
+		ret = bind(ctl, key, best);
 	pod_claims_release(&p.pc);
 	mk_object_list_free(nodes, nn);
 	mk_object_unref(po);
