@@ -48,7 +48,6 @@ expect_match "busybox:1.36 imported" "$out" "busybox:1.36"
 
 node_start --restart-backoff 1s,4s || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server with agent starts"
-pass "server with agent starts"
 
 # ---- the CronJob first: its one-minute firing overlaps the other checks ----
 CJ_T0=$(date +%s)
