@@ -23,7 +23,7 @@ void agent_envsrc_release(struct agent_envsrc *s)
 	}
 	free(s->objs);
 	s->objs = NULL;
-	s->n = 0;
+	s->n = s->cap = 0;
 }
 
 /* The object (borrowed from the cache) or NULL when it does not exist. */
@@ -46,9 +46,7 @@ static int lookup(struct mk_agent *a, struct agent_envsrc *s, const char *ns, bo
 		}
 		obj = NULL;
 	}
-	s->objs = realloc(s->objs, (s->n + 1) * sizeof(*s->objs));
-	if (!s->objs)
-		abort();
+	MK_GROW(s->objs, s->cap, s->n + 1);
 	s->objs[s->n++] = (struct agent_envsrc_obj){ secret, mk_strdup(name), obj };
 	*ret = obj;
 	return 0;

@@ -70,7 +70,7 @@ struct pod_state {
 	bool apps_done;	      /* every app container finished for good: sidecars stop */
 	/* c[]: init containers, then app containers, then ephemeral containers, each in
 	 * spec order; ephemeral ones are appended (under mu) as the spec gains them */
-	size_t n;
+	size_t n, c_cap;      /* containers in c, allocated elements of c */
 	struct ctr_state *c;
 	struct agent_sa_token *tokens; /* projected service account tokens (volume.c) */
 };
@@ -196,7 +196,7 @@ void agent_time_ns_format(int64_t ns, char *buf, size_t size);
 struct agent_envsrc_obj;
 struct agent_envsrc {
 	struct agent_envsrc_obj *objs;
-	size_t n;
+	size_t n, cap;
 };
 void agent_envsrc_release(struct agent_envsrc *s);
 /* A configMapKeyRef / secretKeyRef (sel): *ret the value (owned), NULL when skipped
