@@ -199,6 +199,11 @@ struct agent_envsrc {
 	size_t n, cap;
 };
 void agent_envsrc_release(struct agent_envsrc *s);
+/* The value of key in a ConfigMap (data, else binaryData decoded) or a Secret (data,
+ * decoded): owned and NUL-terminated (a NUL inside ends it for the environment),
+ * its length in *ret_len (may be NULL); NULL when the key is absent or not valid
+ * base64. For env (envsrc.c) and for configMap / secret volumes (volume.c). */
+char *agent_object_value(const cJSON *obj, bool secret, const char *key, size_t *ret_len);
 /* A configMapKeyRef / secretKeyRef (sel): *ret the value (owned), NULL when skipped
  * (optional and missing); -1 with the kubelet's message when missing and required. */
 int agent_envsrc_key(struct mk_agent *a, struct agent_envsrc *s, const cJSON *pod,

@@ -453,34 +453,6 @@ static int mode_of(const cJSON *obj, const char *key, unsigned def, unsigned *re
 	return 0;
 }
 
-/* The value of key in a ConfigMap (data, binaryData) or Secret (data, base64):
- * owned bytes, or NULL when the key is absent. */
-static char *object_value(const cJSON *obj, bool secret, const char *key, size_t *ret_len)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(obj, "data"), key);
-	bool b64 = secret;
-	if (!cJSON_IsString(v) && !secret) {
-		v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(obj, "binaryData"), key);
-		b64 = true;
-	}
-	if (!cJSON_IsString(v))
-		return NULL;
-	if (!b64) {
-		*ret_len = strlen(v->valuestring);
-		return mk_strdup(v->valuestring);
-	}
-	void *out = NULL;
-	size_t len = 0;
-	if (mk_base64_decode(v->valuestring, &out, &len) < 0)
-		return NULL;
-	char *s = mk_malloc0(len + 1);
-	if (len)
-		memcpy(s, out, len);
-	free(out);
-	*ret_len = len;
-	return s;
-}
-
 static int source_get(struct mk_agent *a, bool secret, const char *ns, const char *name,
 		      bool *ret_synced, struct mk_object **ret, struct mk_error **err);
 
@@ -526,7 +498,7 @@ static int source_object(struct mk_agent *a, const char *ns, const char *vname, 
 						 vname, i);
 				break;
 			}
-			char *data = object_value(o->json, secret, k, &len);
+			char *data = agent_object_value(o->json, secret, k, &len);
 			if (!data) {
 				if (optional)
 					continue;
@@ -545,7 +517,8 @@ static int source_object(struct mk_agent *a, const char *ns, const char *vname, 
 			cJSON_ArrayForEach(kv, cJSON_GetObjectItem(o->json, maps[m]))
 			{
 				size_t len = 0;
-				char *data = kv->string ? object_value(o->json, secret, kv->string, &len)
+				char *data = kv->string ? agent_object_value(o->json, secret,
+									     kv->string, &len)
 							: NULL;
 				if (data)
 					payload_add(p, kv->string, data, len, defmode);
