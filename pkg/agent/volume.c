@@ -961,57 +961,80 @@ bool agent_volume_is_projected(const cJSON *vol)
 	       cJSON_GetObjectItem(vol, "downwardAPI") || cJSON_GetObjectItem(vol, "projected");
 }
 
+/* The sources of a projected volume (src) into p, in order (a later file of the
+ * same path wins). */
+static int projected_sources(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			     const char *vname, const cJSON *src, unsigned defmode,
+			     struct payload *p, struct mk_error **err)
+{
+	const cJSON *s;
+	int r = 0;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(src, "sources"))
+	{
+		const cJSON *x;
+		if ((x = cJSON_GetObjectItem(s, "configMap")))
+			r = source_object(a, st->ns, vname, x, false, "name", defmode, p, err);
+		else if ((x = cJSON_GetObjectItem(s, "secret")))
+			r = source_object(a, st->ns, vname, x, true, "name", defmode, p, err);
+		else if ((x = cJSON_GetObjectItem(s, "downwardAPI")))
+			r = source_downward(a, pod, vname, cJSON_GetObjectItem(x, "items"), defmode,
+					    p, err);
+		else if ((x = cJSON_GetObjectItem(s, "serviceAccountToken")))
+			r = source_sa_token(a, st, pod, vname, x, defmode, p, err);
+		else if (cJSON_GetObjectItem(s, "clusterTrustBundle"))
+			r = mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume "
+					 "\"%s\" : clusterTrustBundle projections are not "
+					 "supported", vname);
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
+/* The files of volume vol (configMap, secret, downwardAPI or projected) into p;
+ * *ret_tmpfs: whether they belong on a tmpfs (secrets and projections, which may
+ * hold tokens). */
+static int volume_payload(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			  const cJSON *vol, const char *vname, struct payload *p, bool *ret_tmpfs,
+			  struct mk_error **err)
+{
+	const cJSON *src;
+	unsigned defmode = 0644;
+
+	*ret_tmpfs = false;
+	if ((src = cJSON_GetObjectItem(vol, "configMap"))) {
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return source_object(a, st->ns, vname, src, false, "name", defmode, p, err);
+	} else if ((src = cJSON_GetObjectItem(vol, "secret"))) {
+		*ret_tmpfs = true;
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return source_object(a, st->ns, vname, src, true, "secretName", defmode, p, err);
+	} else if ((src = cJSON_GetObjectItem(vol, "downwardAPI"))) {
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return source_downward(a, pod, vname, cJSON_GetObjectItem(src, "items"), defmode, p,
+				       err);
+	} else if ((src = cJSON_GetObjectItem(vol, "projected"))) {
+		*ret_tmpfs = true;
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return projected_sources(a, st, pod, vname, src, defmode, p, err);
+	}
+	return mk_error_set(err, EINVAL, "volume \"%s\": not a projected volume", vname);
+bad_mode:
+	return mk_error_set(err, EINVAL, "volume \"%s\": defaultMode must be in 0..0777", vname);
+}
+
 int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 			 const cJSON *vol, char **ret_path, struct mk_error **err)
 {
 	const char *vname = mk_json_get_string(vol, "name");
 	_cleanup_free_ char *pdir = NULL, *dir = NULL;
-	const cJSON *src;
 	struct payload p = { 0 };
-	unsigned defmode = 0644;
 	bool tmpfs = false;
-	int r = 0;
-
-	if ((src = cJSON_GetObjectItem(vol, "configMap"))) {
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		r = source_object(a, st->ns, vname, src, false, "name", defmode, &p, err);
-	} else if ((src = cJSON_GetObjectItem(vol, "secret"))) {
-		tmpfs = true;
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		r = source_object(a, st->ns, vname, src, true, "secretName", defmode, &p, err);
-	} else if ((src = cJSON_GetObjectItem(vol, "downwardAPI"))) {
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		r = source_downward(a, pod, vname, cJSON_GetObjectItem(src, "items"), defmode, &p, err);
-	} else if ((src = cJSON_GetObjectItem(vol, "projected"))) {
-		const cJSON *s;
-		tmpfs = true;
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		cJSON_ArrayForEach(s, cJSON_GetObjectItem(src, "sources"))
-		{
-			const cJSON *x;
-			if ((x = cJSON_GetObjectItem(s, "configMap")))
-				r = source_object(a, st->ns, vname, x, false, "name", defmode, &p, err);
-			else if ((x = cJSON_GetObjectItem(s, "secret")))
-				r = source_object(a, st->ns, vname, x, true, "name", defmode, &p, err);
-			else if ((x = cJSON_GetObjectItem(s, "downwardAPI")))
-				r = source_downward(a, pod, vname, cJSON_GetObjectItem(x, "items"),
-						    defmode, &p, err);
-			else if ((x = cJSON_GetObjectItem(s, "serviceAccountToken")))
-				r = source_sa_token(a, st, pod, vname, x, defmode, &p, err);
-			else if (cJSON_GetObjectItem(s, "clusterTrustBundle"))
-				r = mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume "
-						 "\"%s\" : clusterTrustBundle projections are not "
-						 "supported", vname);
-			if (r < 0)
-				break;
-		}
-	} else {
-		return mk_error_set(err, EINVAL, "volume \"%s\": not a projected volume", vname);
-	}
+	int r = volume_payload(a, st, pod, vol, vname, &p, &tmpfs, err);
 	if (r < 0)
 		goto out;
 
@@ -1037,8 +1060,6 @@ int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *
 out:
 	payload_release(&p);
 	return r;
-bad_mode:
-	return mk_error_set(err, EINVAL, "volume \"%s\": defaultMode must be in 0..0777", vname);
 }
 
 void agent_volumes_refresh(struct mk_agent *a, struct pod_state *st, const cJSON *pod)
