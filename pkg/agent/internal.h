@@ -130,6 +130,11 @@ struct mk_agent {
 
 /* node.c */
 int agent_node_register(struct mk_agent *a, struct mk_error **err);
+/* GOARCH of a uname machine ("x86_64" -> "amd64"; unknown ones as they are). */
+const char *agent_go_arch(const char *machine);
+/* A new Node object (owned) with the labels every node has: hostname, os and
+ * arch; also for hollow nodes (hollow.c). */
+cJSON *agent_node_object_new(const char *name, const char *arch);
 int agent_node_heartbeat(struct mk_agent *a, struct mk_error **err);
 /* Renews the node's Lease in kube-node-lease (creating it, and registering the
  * node again if it was deleted). lease.c */
