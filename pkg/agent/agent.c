@@ -285,12 +285,7 @@ static int stream_list_containers(void *userdata, struct mk_agent_stream_contain
 		for (size_t i = 0; i < s->n; i++) {
 			if (!s->c[i].cid)
 				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				v = realloc(v, cap * sizeof(*v));
-				if (!v)
-					abort();
-			}
+			MK_GROW(v, cap, n + 1);
 			v[n++] = (struct mk_agent_stream_container){
 				.ns = mk_strdup(s->ns), .pod = mk_strdup(s->name),
 				.container = mk_strdup(s->c[i].name), .cid = mk_strdup(s->c[i].cid)
@@ -408,13 +403,9 @@ static void agent_dataplane_stop(struct mk_agent *a)
 	a->dns = NULL;
 }
 
-int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct mk_agent **ret,
-		   struct mk_error **err)
+/* A new agent with its options copied, defaults filled in; nothing started. */
+static struct mk_agent *agent_new(struct mk_client *c, const struct mk_agent_options *o)
 {
-	if (!o || !o->node_name || !*o->node_name)
-		return mk_error_set(err, EINVAL, "agent: a node name is required");
-	if (agent_overlay_validate(o, err) < 0)
-		return -1;
 	struct mk_agent *a = mk_malloc0(sizeof(*a));
 	a->c = c;
 	a->epfd = a->wakefd = -1;
@@ -447,53 +438,129 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 	a->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : 10000;
 	a->resync_ms = o->resync_ms ? o->resync_ms : 10000;
 	a->workers = o->workers ? o->workers : 8;
+	return a;
+}
 
+/* The container runtime (and the reaper of its processes), the node's data and
+ * run dirs and the image store, with the image archives of images_dir imported
+ * (a failed import is only logged). */
+static int agent_runtime_open(struct mk_agent *a, const struct mk_agent_options *o,
+			      struct mk_error **err)
+{
 	_cleanup_free_ char *runc_root = mk_strdup_printf("%s/runc", a->run_dir);
 	_cleanup_free_ char *state = mk_strdup_printf("%s/containers", a->run_dir);
 	_cleanup_free_ char *images = mk_strdup_printf("%s/images", a->data_dir);
 	_cleanup_free_ char *pods = mk_strdup_printf("%s/pods", a->data_dir);
+
+	if (mk_runtime_subreaper_init(err) < 0 || mk_runtime_reaper_start(err) < 0)
+		return -1;
+	if (mk_fs_mkdir_p(a->data_dir, 0700, err) < 0 || mk_fs_mkdir_p(pods, 0700, err) < 0 ||
+	    mk_fs_mkdir_p(a->run_dir, 0700, err) < 0)
+		return -1;
+	struct mk_runtime_config rc = { .runc_path = o->runc_path, .root_dir = runc_root,
+					.state_dir = state, .cgroup_parent = a->cgroup_parent };
+	if (mk_runtime_new(&rc, &a->rt, err) < 0)
+		return -1;
+	if (mk_image_store_open(images, &a->images, err) < 0)
+		return -1;
+	_cleanup_error_ struct mk_error *e = NULL;
+	int n = 0;
+	if (mk_image_import_dir(a->images, a->images_dir, &n, &e) < 0)
+		mk_log(MK_LOG_WARN, "agent", "importing '%s': %s", a->images_dir, e->msg);
+	else if (n)
+		mk_log(MK_LOG_INFO, "agent", "imported %d image archive(s) from '%s'", n,
+		       a->images_dir);
+	return 0;
+}
+
+/* The work queue, the event recorder and the informer of the pods bound to this
+ * node, started and synced (30 s at most). */
+static int agent_pods_watch(struct mk_agent *a, struct mk_error **err)
+{
 	_cleanup_free_ char *esc = mk_client_escape(a->node_name);
 	_cleanup_free_ char *path =
 		mk_strdup_printf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", esc);
 
-	if (mk_runtime_subreaper_init(err) < 0 || mk_runtime_reaper_start(err) < 0)
-		goto fail;
-	if (mk_fs_mkdir_p(a->data_dir, 0700, err) < 0 || mk_fs_mkdir_p(pods, 0700, err) < 0 ||
-	    mk_fs_mkdir_p(a->run_dir, 0700, err) < 0)
-		goto fail;
-	struct mk_runtime_config rc = { .runc_path = o->runc_path, .root_dir = runc_root,
-					.state_dir = state, .cgroup_parent = a->cgroup_parent };
-	if (mk_runtime_new(&rc, &a->rt, err) < 0)
-		goto fail;
-	if (mk_image_store_open(images, &a->images, err) < 0)
-		goto fail;
-	{
-		_cleanup_error_ struct mk_error *e = NULL;
-		int n = 0;
-		if (mk_image_import_dir(a->images, a->images_dir, &n, &e) < 0)
-			mk_log(MK_LOG_WARN, "agent", "importing '%s': %s", a->images_dir, e->msg);
-		else if (n)
-			mk_log(MK_LOG_INFO, "agent", "imported %d image archive(s) from '%s'", n,
-			       a->images_dir);
+	a->q = mk_workqueue_new(100, a->backoff_max_ms);
+	a->rec = mk_event_recorder_new(a->c);
+	a->pods = mk_informer_new(a->c, path);
+	mk_informer_add_index(a->pods, "uid", mk_index_uid);
+	mk_informer_add_handler(a->pods, on_pod, a);
+	if (mk_informer_start(a->pods, err) < 0)
+		return -1;
+	if (!mk_informer_wait_synced(a->pods, 30000))
+		return mk_error_set(err, ETIMEDOUT,
+				    "agent: the pod list did not arrive within 30 s");
+	return 0;
+}
+
+/* The pod workers and the heartbeat thread; a->workers is lowered to the
+ * number that started when one fails, so stop joins only those. */
+static int agent_threads_start(struct mk_agent *a, struct mk_error **err)
+{
+	a->worker_threads = mk_malloc0(a->workers * sizeof(pthread_t));
+	for (unsigned i = 0; i < a->workers; i++) {
+		int r = pthread_create(&a->worker_threads[i], NULL, worker_main, a);
+		if (r) {
+			a->workers = i;
+			return mk_error_errno(err, r, "agent: worker thread");
+		}
 	}
+	int r = pthread_create(&a->heartbeat_thread, NULL, heartbeat_main, a);
+	if (r)
+		return mk_error_errno(err, r, "agent: heartbeat thread");
+	a->heartbeat_started = true;
+	return 0;
+}
+
+/* The streaming server (logs, exec, attach, port-forward, metrics) when a client
+ * CA is given; a failure is logged and the agent runs without it. */
+static void agent_stream_start(struct mk_agent *a, const struct mk_agent_options *o)
+{
+	if (o->disable_stream || !o->stream_client_ca)
+		return;
+	_cleanup_free_ char *crt = mk_strdup_printf("%s/agent/serving.crt", a->data_dir);
+	_cleanup_free_ char *key = mk_strdup_printf("%s/agent/serving.key", a->data_dir);
+	_cleanup_free_ char *dir = mk_strdup_printf("%s/agent", a->data_dir);
+	_cleanup_error_ struct mk_error *e = NULL;
+	struct mk_agent_stream *s = NULL;
+	struct mk_agent_stream_options so = {
+		.bind_address = o->stream_address,
+		.port = o->stream_port,
+		.tls_cert_file = crt,
+		.tls_key_file = key,
+		.client_ca_file = o->stream_client_ca,
+		.runtime = a->rt,
+		.resolve = stream_resolve,
+		.resolve_netns = stream_resolve_netns,
+		.list_containers = stream_list_containers,
+		.resolve_userdata = a,
+		.dns_address = o->disable_dns ? NULL : a->cluster_dns,
+	};
+	if (mk_fs_mkdir_p(dir, 0700, &e) < 0 || mk_agent_stream_start(&so, &s, &e) < 0)
+		mk_log(MK_LOG_WARN, "agent", "log/exec server: %s", e->msg);
+	a->stream = s;
+}
+
+int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct mk_agent **ret,
+		   struct mk_error **err)
+{
+	if (!o || !o->node_name || !*o->node_name)
+		return mk_error_set(err, EINVAL, "agent: a node name is required");
+	if (agent_overlay_validate(o, err) < 0)
+		return -1;
+	struct mk_agent *a = agent_new(c, o);
+
+	if (agent_runtime_open(a, o, err) < 0)
+		goto fail;
 	if (agent_node_register(a, err) < 0 || agent_pvc_start(a, err) < 0)
 		goto fail;
 	if (setup_network(a, err) < 0)
 		goto fail;
 	if (agent_overlay_init(a, o, err) < 0)
 		goto fail;
-
-	a->q = mk_workqueue_new(100, a->backoff_max_ms);
-	a->rec = mk_event_recorder_new(c);
-	a->pods = mk_informer_new(c, path);
-	mk_informer_add_index(a->pods, "uid", mk_index_uid);
-	mk_informer_add_handler(a->pods, on_pod, a);
-	if (mk_informer_start(a->pods, err) < 0)
+	if (agent_pods_watch(a, err) < 0)
 		goto fail;
-	if (!mk_informer_wait_synced(a->pods, 30000)) {
-		mk_error_set(err, ETIMEDOUT, "agent: the pod list did not arrive within 30 s");
-		goto fail;
-	}
 	if (agent_volumes_start(a, err) < 0)
 		goto fail;
 	if (agent_svcenv_start(a, err) < 0)
@@ -502,46 +569,10 @@ int mk_agent_start(struct mk_client *c, const struct mk_agent_options *o, struct
 	agent_reconcile(a);
 	if (agent_watcher_start(a, err) < 0)
 		goto fail;
-	a->worker_threads = mk_malloc0(a->workers * sizeof(pthread_t));
-	for (unsigned i = 0; i < a->workers; i++) {
-		int r = pthread_create(&a->worker_threads[i], NULL, worker_main, a);
-		if (r) {
-			a->workers = i;
-			mk_error_errno(err, r, "agent: worker thread");
-			goto fail;
-		}
-	}
-	int r = pthread_create(&a->heartbeat_thread, NULL, heartbeat_main, a);
-	if (r) {
-		mk_error_errno(err, r, "agent: heartbeat thread");
+	if (agent_threads_start(a, err) < 0)
 		goto fail;
-	}
-	a->heartbeat_started = true;
 	enqueue_all(a);
-
-	if (!o->disable_stream && o->stream_client_ca) {
-		_cleanup_free_ char *crt = mk_strdup_printf("%s/agent/serving.crt", a->data_dir);
-		_cleanup_free_ char *key = mk_strdup_printf("%s/agent/serving.key", a->data_dir);
-		_cleanup_free_ char *dir = mk_strdup_printf("%s/agent", a->data_dir);
-		_cleanup_error_ struct mk_error *e = NULL;
-		struct mk_agent_stream *s = NULL;
-		struct mk_agent_stream_options so = {
-			.bind_address = o->stream_address,
-			.port = o->stream_port,
-			.tls_cert_file = crt,
-			.tls_key_file = key,
-			.client_ca_file = o->stream_client_ca,
-			.runtime = a->rt,
-			.resolve = stream_resolve,
-			.resolve_netns = stream_resolve_netns,
-			.list_containers = stream_list_containers,
-			.resolve_userdata = a,
-			.dns_address = o->disable_dns ? NULL : a->cluster_dns,
-		};
-		if (mk_fs_mkdir_p(dir, 0700, &e) < 0 || mk_agent_stream_start(&so, &s, &e) < 0)
-			mk_log(MK_LOG_WARN, "agent", "log/exec server: %s", e->msg);
-		a->stream = s;
-	}
+	agent_stream_start(a, o);
 	if (agent_dataplane_start(a, o, err) < 0)
 		goto fail;
 	*ret = a;

@@ -23,7 +23,7 @@ void agent_envsrc_release(struct agent_envsrc *s)
 	}
 	free(s->objs);
 	s->objs = NULL;
-	s->n = 0;
+	s->n = s->cap = 0;
 }
 
 /* The object (borrowed from the cache) or NULL when it does not exist. */
@@ -46,9 +46,7 @@ static int lookup(struct mk_agent *a, struct agent_envsrc *s, const char *ns, bo
 		}
 		obj = NULL;
 	}
-	s->objs = realloc(s->objs, (s->n + 1) * sizeof(*s->objs));
-	if (!s->objs)
-		abort();
+	MK_GROW(s->objs, s->cap, s->n + 1);
 	s->objs[s->n++] = (struct agent_envsrc_obj){ secret, mk_strdup(name), obj };
 	*ret = obj;
 	return 0;
@@ -80,29 +78,32 @@ static bool env_name_ok(const char *s)
 	return true;
 }
 
-/* The value of key in obj: a ConfigMap's data (or binaryData, decoded), a Secret's
- * data decoded. Owned; NULL when the key is absent. */
-static char *value_of(const cJSON *obj, bool secret, const char *key)
+char *agent_object_value(const cJSON *obj, bool secret, const char *key, size_t *ret_len)
 {
-	const cJSON *v = mk_json_get(obj, "data");
-	v = cJSON_GetObjectItemCaseSensitive(v, key);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(mk_json_get(obj, "data"), key);
 	bool b64 = secret;
-	if (!v && !secret) {
+	if (!cJSON_IsString(v) && !secret) {
 		v = cJSON_GetObjectItemCaseSensitive(mk_json_get(obj, "binaryData"), key);
 		b64 = true;
 	}
 	if (!cJSON_IsString(v))
 		return NULL;
-	if (!b64)
-		return mk_strdup(v->valuestring);
-	void *raw = NULL;
-	size_t n = 0;
-	if (mk_base64_decode(v->valuestring, &raw, &n) < 0)
-		return NULL;
-	char *s = mk_malloc0(n + 1);
-	memcpy(s, raw, n);
-	free(raw);
-	return s; /* a NUL inside ends the variable, as execve would */
+	size_t len = strlen(v->valuestring);
+	char *s;
+	if (!b64) {
+		s = mk_strdup(v->valuestring);
+	} else {
+		void *raw = NULL;
+		if (mk_base64_decode(v->valuestring, &raw, &len) < 0)
+			return NULL;
+		s = mk_malloc0(len + 1);
+		if (len)
+			memcpy(s, raw, len);
+		free(raw);
+	}
+	if (ret_len)
+		*ret_len = len;
+	return s;
 }
 
 int agent_envsrc_key(struct mk_agent *a, struct agent_envsrc *s, const cJSON *pod,
@@ -124,7 +125,7 @@ int agent_envsrc_key(struct mk_agent *a, struct agent_envsrc *s, const cJSON *po
 		return -1;
 	if (!obj)
 		return 0; /* optional and missing */
-	*ret = value_of(obj, secret, key);
+	*ret = agent_object_value(obj, secret, key, NULL);
 	if (!*ret && !optional)
 		return mk_error_set(err, ENOENT, "couldn't find key %s in %s %s/%s", key,
 				    secret ? "Secret" : "ConfigMap", ns, name);
@@ -167,7 +168,7 @@ int agent_envsrc_from(struct mk_agent *a, struct agent_envsrc *s, const cJSON *p
 			mk_buf_printf(&bad, "%s%s", bad.len ? ", " : "", k);
 			continue;
 		}
-		_cleanup_free_ char *v = value_of(obj, secret, kv->string);
+		_cleanup_free_ char *v = agent_object_value(obj, secret, kv->string, NULL);
 		if (v)
 			set(ctx, k, v);
 	}

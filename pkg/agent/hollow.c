@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "minik8s/agent.h"
 #include "minik8s/hollow.h"
+#include "internal.h"
 
 #define HOLLOW_HOSTS 253 /* .2 .. .254 of the pod CIDR */
 #define REGISTER_THREADS 32 /* registrations are durable writes: many in flight share a commit */
@@ -64,11 +65,7 @@ static const char *go_arch(void)
 	static struct utsname u;
 	if (!u.machine[0])
 		uname(&u);
-	if (!strcmp(u.machine, "x86_64"))
-		return "amd64";
-	if (!strcmp(u.machine, "aarch64"))
-		return "arm64";
-	return u.machine;
+	return agent_go_arch(u.machine);
 }
 
 /* ---- registration ------------------------------------------------------------ */
@@ -122,16 +119,8 @@ static cJSON *node_status(struct mk_hollow *h)
 
 static cJSON *node_object(struct hollow_node *n)
 {
-	cJSON *node = cJSON_CreateObject();
-	cJSON_AddStringToObject(node, "apiVersion", "v1");
-	cJSON_AddStringToObject(node, "kind", "Node");
-	cJSON *md = cJSON_AddObjectToObject(node, "metadata");
-	cJSON_AddStringToObject(md, "name", n->name);
-	cJSON *l = cJSON_AddObjectToObject(md, "labels");
-	cJSON_AddStringToObject(l, "kubernetes.io/hostname", n->name);
-	cJSON_AddStringToObject(l, "kubernetes.io/os", "linux");
-	cJSON_AddStringToObject(l, "kubernetes.io/arch", go_arch());
-	cJSON_AddStringToObject(l, MK_HOLLOW_LABEL, "true");
+	cJSON *node = agent_node_object_new(n->name, go_arch());
+	cJSON_AddStringToObject(mk_json_get(node, "metadata.labels"), MK_HOLLOW_LABEL, "true");
 	cJSON_AddObjectToObject(node, "spec");
 	cJSON_AddItemToObject(node, "status", node_status(n->h));
 	return node;

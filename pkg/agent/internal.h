@@ -70,7 +70,7 @@ struct pod_state {
 	bool apps_done;	      /* every app container finished for good: sidecars stop */
 	/* c[]: init containers, then app containers, then ephemeral containers, each in
 	 * spec order; ephemeral ones are appended (under mu) as the spec gains them */
-	size_t n;
+	size_t n, c_cap;      /* containers in c, allocated elements of c */
 	struct ctr_state *c;
 	struct agent_sa_token *tokens; /* projected service account tokens (volume.c) */
 };
@@ -130,6 +130,11 @@ struct mk_agent {
 
 /* node.c */
 int agent_node_register(struct mk_agent *a, struct mk_error **err);
+/* GOARCH of a uname machine ("x86_64" -> "amd64"; unknown ones as they are). */
+const char *agent_go_arch(const char *machine);
+/* A new Node object (owned) with the labels every node has: hostname, os and
+ * arch; also for hollow nodes (hollow.c). */
+cJSON *agent_node_object_new(const char *name, const char *arch);
 int agent_node_heartbeat(struct mk_agent *a, struct mk_error **err);
 /* Renews the node's Lease in kube-node-lease (creating it, and registering the
  * node again if it was deleted). lease.c */
@@ -196,9 +201,14 @@ void agent_time_ns_format(int64_t ns, char *buf, size_t size);
 struct agent_envsrc_obj;
 struct agent_envsrc {
 	struct agent_envsrc_obj *objs;
-	size_t n;
+	size_t n, cap;
 };
 void agent_envsrc_release(struct agent_envsrc *s);
+/* The value of key in a ConfigMap (data, else binaryData decoded) or a Secret (data,
+ * decoded): owned and NUL-terminated (a NUL inside ends it for the environment),
+ * its length in *ret_len (may be NULL); NULL when the key is absent or not valid
+ * base64. For env (envsrc.c) and for configMap / secret volumes (volume.c). */
+char *agent_object_value(const cJSON *obj, bool secret, const char *key, size_t *ret_len);
 /* A configMapKeyRef / secretKeyRef (sel): *ret the value (owned), NULL when skipped
  * (optional and missing); -1 with the kubelet's message when missing and required. */
 int agent_envsrc_key(struct mk_agent *a, struct agent_envsrc *s, const cJSON *pod,

@@ -38,7 +38,7 @@ static char *os_image(void)
 	return mk_strdup("Linux");
 }
 
-static const char *go_arch(const char *machine)
+const char *agent_go_arch(const char *machine)
 {
 	if (!strcmp(machine, "x86_64"))
 		return "amd64";
@@ -145,7 +145,7 @@ static cJSON *static_status(struct mk_agent *a)
 	cJSON_AddStringToObject(ni, "kubeletVersion", MK_AGENT_KUBELET_VERSION);
 	cJSON_AddStringToObject(ni, "kubeProxyVersion", "");
 	cJSON_AddStringToObject(ni, "operatingSystem", "linux");
-	cJSON_AddStringToObject(ni, "architecture", go_arch(u.machine));
+	cJSON_AddStringToObject(ni, "architecture", agent_go_arch(u.machine));
 
 	cJSON *de = cJSON_AddObjectToObject(st, "daemonEndpoints");
 	cJSON *ke = cJSON_AddObjectToObject(de, "kubeletEndpoint");
@@ -200,22 +200,30 @@ static int patch_status(struct mk_agent *a, bool full, struct mk_error **err)
 	return mk_client_patch(a->c, path, "application/merge-patch+json", patch, NULL, err);
 }
 
+cJSON *agent_node_object_new(const char *name, const char *arch)
+{
+	cJSON *node = cJSON_CreateObject();
+	cJSON_AddStringToObject(node, "apiVersion", "v1");
+	cJSON_AddStringToObject(node, "kind", "Node");
+	cJSON *md = cJSON_AddObjectToObject(node, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	cJSON *labels = cJSON_AddObjectToObject(md, "labels");
+	cJSON_AddStringToObject(labels, "kubernetes.io/hostname", name);
+	cJSON_AddStringToObject(labels, "kubernetes.io/os", "linux");
+	cJSON_AddStringToObject(labels, "kubernetes.io/arch", arch);
+	return node;
+}
+
 /* Creates the Node, asking for the CIDR it had before (if any). */
 static int create_node(struct mk_agent *a, const char *want_cidr, cJSON **ret, struct mk_error **err)
 {
 	struct utsname u;
 	uname(&u);
-	_cleanup_cjson_ cJSON *node = cJSON_CreateObject();
-	cJSON_AddStringToObject(node, "apiVersion", "v1");
-	cJSON_AddStringToObject(node, "kind", "Node");
-	cJSON *md = cJSON_AddObjectToObject(node, "metadata");
-	cJSON_AddStringToObject(md, "name", a->node_name);
-	cJSON *labels = cJSON_AddObjectToObject(md, "labels");
-	cJSON_AddStringToObject(labels, "kubernetes.io/hostname", a->node_name);
-	cJSON_AddStringToObject(labels, "kubernetes.io/os", "linux");
-	cJSON_AddStringToObject(labels, "kubernetes.io/arch", go_arch(u.machine));
+	_cleanup_cjson_ cJSON *node = agent_node_object_new(a->node_name, agent_go_arch(u.machine));
+	cJSON *md = cJSON_GetObjectItem(node, "metadata");
+	cJSON *labels = cJSON_GetObjectItem(md, "labels");
 	cJSON_AddStringToObject(labels, "beta.kubernetes.io/os", "linux");
-	cJSON_AddStringToObject(labels, "beta.kubernetes.io/arch", go_arch(u.machine));
+	cJSON_AddStringToObject(labels, "beta.kubernetes.io/arch", agent_go_arch(u.machine));
 	_cleanup_free_ char *storage = agent_pvc_dir(a);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"), MK_API_LOCAL_PATH_DIR_ANN,
 				storage);

@@ -163,9 +163,7 @@ static void state_add_kind(struct pod_state *s, const cJSON *pod, enum ctr_kind 
 		const char *name = mk_json_get_string(c, "name");
 		if (!name || state_has(s, name))
 			continue;
-		s->c = realloc(s->c, (s->n + 1) * sizeof(*s->c));
-		if (!s->c)
-			abort();
+		MK_GROW(s->c, s->c_cap, s->n + 1);
 		struct ctr_state *ct = &s->c[s->n++];
 		memset(ct, 0, sizeof(*ct));
 		ct->name = mk_strdup(name);
@@ -356,11 +354,7 @@ static void env_set(struct envv *e, const char *key, const char *value)
 			e->v[i] = kv;
 			return;
 		}
-	e->v = realloc(e->v, (e->n + 2) * sizeof(char *));
-	if (!e->v)
-		abort();
-	e->v[e->n++] = kv;
-	e->v[e->n] = NULL;
+	mk_strv_push(&e->v, &e->n, kv);
 }
 
 static const char *env_get(const struct envv *e, const char *key, size_t kl)
@@ -456,6 +450,62 @@ static void env_set_both(void *ctx, const char *key, const char *value)
 	env_set(p->podenv, key, value);
 }
 
+/* The image's environment (Config.Env, "KEY=value" entries) */
+static void image_env_set(struct envv *env, const struct mk_image_config *ic)
+{
+	for (size_t i = 0; ic && ic->env && ic->env[i]; i++) {
+		char *eq = strchr(ic->env[i], '=');
+		if (!eq)
+			continue;
+		_cleanup_free_ char *k = strndup(ic->env[i], (size_t)(eq - ic->env[i]));
+		if (!k)
+			abort();
+		env_set(env, k, eq + 1);
+	}
+}
+
+/* The value of env entry e of container c (owned, *ret): valueFrom's fieldRef,
+ * resourceFieldRef, configMapKeyRef or secretKeyRef, else value with $(VAR)
+ * expanded from podenv. 1 (and no value) for an optional key that is missing. */
+static int env_entry_value(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			   const cJSON *c, const cJSON *e, struct agent_envsrc *src,
+			   const struct envv *podenv, char **ret, struct mk_error **err)
+{
+	const char *value = mk_json_get_string(e, "value");
+	const cJSON *from = cJSON_GetObjectItem(e, "valueFrom");
+	if (!from) {
+		*ret = expand(value ? value : "", podenv);
+		return 0;
+	}
+	const char *fp = mk_json_get_string(from, "fieldRef.fieldPath");
+	if (fp) {
+		const char *fv = NULL;
+		if (field_ref(a, st, pod, fp, &fv, err) < 0)
+			return -1;
+		*ret = mk_strdup(fv);
+		return 0;
+	}
+	if (mk_json_get(from, "resourceFieldRef")) {
+		const char *res = mk_json_get_string(from, "resourceFieldRef.resource");
+		char path[128];
+		snprintf(path, sizeof(path), "resources.%s", res ? res : "");
+		const char *q = mk_json_get_string(c, path);
+		*ret = mk_strdup(q ? q : "0");
+		return 0;
+	}
+	const cJSON *sel = cJSON_GetObjectItem(from, "configMapKeyRef");
+	bool secret = !cJSON_IsObject(sel);
+	if (secret)
+		sel = cJSON_GetObjectItem(from, "secretKeyRef");
+	char *v = NULL;
+	if (agent_envsrc_key(a, src, pod, sel, secret, &v, err) < 0)
+		return -1;
+	if (!v)
+		return 1; /* optional and missing */
+	*ret = v;
+	return 0;
+}
+
 static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
 		     const struct mk_image_config *ic, const char *hostname, struct envv *env,
 		     struct mk_error **err)
@@ -467,15 +517,7 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 	int r = 0;
 
 	env_set(env, "HOSTNAME", hostname);
-	for (size_t i = 0; ic && ic->env && ic->env[i]; i++) {
-		char *eq = strchr(ic->env[i], '=');
-		if (!eq)
-			continue;
-		_cleanup_free_ char *k = strndup(ic->env[i], (size_t)(eq - ic->env[i]));
-		if (!k)
-			abort();
-		env_set(env, k, eq + 1);
-	}
+	image_env_set(env, ic);
 	/* service variables: over the image's, under and usable by the explicit ones */
 	if (agent_svcenv_add(a, pod, env_set_both, &both, err) < 0) {
 		r = -1;
@@ -492,49 +534,22 @@ static int build_env(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(c, "env"))
 	{
 		const char *name = mk_json_get_string(e, "name");
-		const char *value = mk_json_get_string(e, "value");
-		const cJSON *from = cJSON_GetObjectItem(e, "valueFrom");
 		if (!name)
 			continue;
 		_cleanup_free_ char *v = NULL;
-		if (from) {
-			const char *fp = mk_json_get_string(from, "fieldRef.fieldPath");
-			const char *fv = NULL;
-			if (fp) {
-				if (field_ref(a, st, pod, fp, &fv, err) < 0) {
-					r = -1;
-					break;
-				}
-				v = mk_strdup(fv);
-			} else if (mk_json_get(from, "resourceFieldRef")) {
-				const char *res = mk_json_get_string(from, "resourceFieldRef.resource");
-				char path[128];
-				snprintf(path, sizeof(path), "resources.%s", res ? res : "");
-				const char *q = mk_json_get_string(c, path);
-				v = mk_strdup(q ? q : "0");
-			} else {
-				const cJSON *sel = cJSON_GetObjectItem(from, "configMapKeyRef");
-				bool secret = !cJSON_IsObject(sel);
-				if (secret)
-					sel = cJSON_GetObjectItem(from, "secretKeyRef");
-				if (agent_envsrc_key(a, &src, pod, sel, secret, &v, err) < 0) {
-					r = -1;
-					break;
-				}
-				if (!v)
-					continue; /* optional and missing */
-			}
-		} else {
-			v = expand(value ? value : "", &podenv);
+		int k = env_entry_value(a, st, pod, c, e, &src, &podenv, &v, err);
+		if (k < 0) {
+			r = -1;
+			break;
 		}
+		if (k > 0)
+			continue;
 		env_set(&podenv, name, v);
 		env_set(env, name, v);
 	}
 out:
 	agent_envsrc_release(&src);
-	for (size_t i = 0; i < podenv.n; i++)
-		free(podenv.v[i]);
-	free(podenv.v);
+	mk_strv_free(podenv.v);
 	return r;
 }
 
@@ -1097,6 +1112,124 @@ static int prestop_then_grace(struct mk_agent *a, struct pod_state *st, const cJ
 	return left > 0 ? (int)((left + 999) / 1000) : 0;
 }
 
+/* A new container instance: the probes start over, each after its initialDelaySeconds
+ * from the container's start. */
+static void probes_reset(struct ctr_state *ct, const cJSON *c, int64_t started)
+{
+	const cJSON *rp = cJSON_GetObjectItem(c, "readinessProbe");
+	const cJSON *lp = cJSON_GetObjectItem(c, "livenessProbe");
+	const cJSON *sp = cJSON_GetObjectItem(c, "startupProbe");
+	ct->ready = !rp;
+	ct->ready_ok = ct->ready_bad = ct->live_bad = 0;
+	ct->next_ready_ms = started + num_field(rp, "initialDelaySeconds", 0) * 1000;
+	ct->next_live_ms = started + num_field(lp, "initialDelaySeconds", 0) * 1000;
+	ct->startup_done = !sp;
+	ct->startup_bad = 0;
+	ct->next_startup_ms = started + num_field(sp, "initialDelaySeconds", 0) * 1000;
+}
+
+/* Runs probe p once; *next_at gets the time of the next run (periodSeconds),
+ * *ret_msg the failure message (owned). */
+static enum probe_result probe_once(struct mk_agent *a, struct pod_state *st, const cJSON *c,
+				    struct ctr_state *ct, const cJSON *p, int64_t *next_at,
+				    char **ret_msg)
+{
+	int period = num_field(p, "periodSeconds", 10);
+	enum probe_result res = agent_probe_run(a, p, c, st->ip, ct->cid, ret_msg);
+	*next_at = agent_now_ms() + (period > 0 ? period : 10) * 1000;
+	return res;
+}
+
+/* Probe p's failureThreshold (3 when unset or not positive) */
+static int failure_threshold(const cJSON *p)
+{
+	int thr = num_field(p, "failureThreshold", 3);
+	return thr > 0 ? thr : 3;
+}
+
+/* The container failed its which ("startup", "liveness") probe: the event, the
+ * preStop hook, then stop with what is left of grace seconds. */
+static void probe_kill(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+		       const cJSON *c, struct ctr_state *ct, const char *which, int grace)
+{
+	_cleanup_error_ struct mk_error *e = NULL;
+	agent_event(a, pod, "Normal", "Killing",
+		    "Container %s failed %s probe, will be restarted", ct->name, which);
+	grace = prestop_then_grace(a, st, pod, c, ct, grace);
+	if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
+		mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
+	ct->ready = false;
+}
+
+/* The startup probe, when it is due; liveness and readiness wait until it
+ * succeeded. Returns true when it killed the container. */
+static bool run_startup_probe(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			      const cJSON *c, struct ctr_state *ct, int64_t now, int64_t *next_ms)
+{
+	const cJSON *sp = cJSON_GetObjectItem(c, "startupProbe");
+	if (now >= ct->next_startup_ms) {
+		_cleanup_free_ char *msg = NULL;
+		if (probe_once(a, st, c, ct, sp, &ct->next_startup_ms, &msg) == PROBE_SUCCESS) {
+			ct->startup_done = true;
+			mk_workqueue_add(a->q, st->uid); /* report started, probe the rest */
+			return false;
+		}
+		agent_event(a, pod, "Warning", "Unhealthy", "Startup probe failed: %s",
+			    msg ? msg : "");
+		if (++ct->startup_bad >= failure_threshold(sp)) {
+			probe_kill(a, st, pod, c, ct, "startup", termination_grace(pod));
+			return true;
+		}
+	}
+	due(next_ms, ct->next_startup_ms);
+	return false;
+}
+
+/* The liveness probe lp, when it is due. Returns true when it killed the
+ * container (with the probe's terminationGracePeriodSeconds if it has one). */
+static bool run_liveness_probe(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			       const cJSON *c, struct ctr_state *ct, const cJSON *lp, int64_t now)
+{
+	if (now < ct->next_live_ms)
+		return false;
+	_cleanup_free_ char *msg = NULL;
+	if (probe_once(a, st, c, ct, lp, &ct->next_live_ms, &msg) == PROBE_SUCCESS) {
+		ct->live_bad = 0;
+		return false;
+	}
+	ct->live_bad++;
+	agent_event(a, pod, "Warning", "Unhealthy", "Liveness probe failed: %s", msg ? msg : "");
+	if (ct->live_bad < failure_threshold(lp))
+		return false;
+	const cJSON *g = cJSON_GetObjectItem(lp, "terminationGracePeriodSeconds");
+	probe_kill(a, st, pod, c, ct, "liveness",
+		   cJSON_IsNumber(g) ? g->valueint : termination_grace(pod));
+	ct->killed_by_probe = true;
+	return true;
+}
+
+/* The readiness probe rp, when it is due: ready after successThreshold
+ * successes in a row, not ready after failureThreshold failures. */
+static void run_readiness_probe(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+				const cJSON *c, struct ctr_state *ct, const cJSON *rp, int64_t now)
+{
+	if (now < ct->next_ready_ms)
+		return;
+	_cleanup_free_ char *msg = NULL;
+	int sthr = num_field(rp, "successThreshold", 1);
+	if (probe_once(a, st, c, ct, rp, &ct->next_ready_ms, &msg) == PROBE_SUCCESS) {
+		ct->ready_bad = 0;
+		if (++ct->ready_ok >= (sthr > 0 ? sthr : 1))
+			ct->ready = true;
+	} else {
+		ct->ready_ok = 0;
+		if (++ct->ready_bad >= failure_threshold(rp))
+			ct->ready = false;
+		agent_event(a, pod, "Warning", "Unhealthy", "Readiness probe failed: %s",
+			    msg ? msg : "");
+	}
+}
+
 /* Runs the probes that are due. Returns true when liveness killed the container. */
 static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *pod, const cJSON *c,
 		       struct ctr_state *ct, const struct mk_runtime_container_status *rs,
@@ -1104,96 +1237,19 @@ static bool run_probes(struct mk_agent *a, struct pod_state *st, const cJSON *po
 {
 	const cJSON *rp = cJSON_GetObjectItem(c, "readinessProbe");
 	const cJSON *lp = cJSON_GetObjectItem(c, "livenessProbe");
-	const cJSON *sp = cJSON_GetObjectItem(c, "startupProbe");
 	int64_t now = agent_now_ms();
 	int64_t started = rs->started_ns ? rs->started_ns / 1000000 : now;
 
 	if (!ct->probed_cid || strcmp(ct->probed_cid, ct->cid)) {
 		set_str(&ct->probed_cid, ct->cid);
-		ct->ready = !rp;
-		ct->ready_ok = ct->ready_bad = ct->live_bad = 0;
-		ct->next_ready_ms = started + num_field(rp, "initialDelaySeconds", 0) * 1000;
-		ct->next_live_ms = started + num_field(lp, "initialDelaySeconds", 0) * 1000;
-		ct->startup_done = !sp;
-		ct->startup_bad = 0;
-		ct->next_startup_ms = started + num_field(sp, "initialDelaySeconds", 0) * 1000;
+		probes_reset(ct, c, started);
 	}
-	if (!ct->startup_done) {
-		/* liveness and readiness wait until the startup probe succeeded */
-		if (now >= ct->next_startup_ms) {
-			_cleanup_free_ char *msg = NULL;
-			int period = num_field(sp, "periodSeconds", 10);
-			int thr = num_field(sp, "failureThreshold", 3);
-			enum probe_result res = agent_probe_run(a, sp, c, st->ip, ct->cid, &msg);
-			ct->next_startup_ms = agent_now_ms() + (period > 0 ? period : 10) * 1000;
-			if (res == PROBE_SUCCESS) {
-				ct->startup_done = true;
-				mk_workqueue_add(a->q, st->uid); /* report started, probe the rest */
-				return false;
-			}
-			agent_event(a, pod, "Warning", "Unhealthy", "Startup probe failed: %s",
-				    msg ? msg : "");
-			if (++ct->startup_bad >= (thr > 0 ? thr : 3)) {
-				_cleanup_error_ struct mk_error *e = NULL;
-				agent_event(a, pod, "Normal", "Killing",
-					    "Container %s failed startup probe, will be restarted", ct->name);
-				int grace = prestop_then_grace(a, st, pod, c, ct, termination_grace(pod));
-				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
-					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
-				ct->ready = false;
-				return true;
-			}
-		}
-		due(next_ms, ct->next_startup_ms);
-		return false;
-	}
-	if (lp && now >= ct->next_live_ms) {
-		_cleanup_free_ char *msg = NULL;
-		int period = num_field(lp, "periodSeconds", 10);
-		int thr = num_field(lp, "failureThreshold", 3);
-		enum probe_result res = agent_probe_run(a, lp, c, st->ip, ct->cid, &msg);
-		ct->next_live_ms = agent_now_ms() + (period > 0 ? period : 10) * 1000;
-		if (res == PROBE_SUCCESS) {
-			ct->live_bad = 0;
-		} else {
-			ct->live_bad++;
-			agent_event(a, pod, "Warning", "Unhealthy", "Liveness probe failed: %s",
-				    msg ? msg : "");
-			if (ct->live_bad >= (thr > 0 ? thr : 3)) {
-				_cleanup_error_ struct mk_error *e = NULL;
-				agent_event(a, pod, "Normal", "Killing",
-					    "Container %s failed liveness probe, will be restarted",
-					    ct->name);
-				const cJSON *g = cJSON_GetObjectItem(lp, "terminationGracePeriodSeconds");
-				int grace = cJSON_IsNumber(g) ? g->valueint : termination_grace(pod);
-				grace = prestop_then_grace(a, st, pod, c, ct, grace);
-				if (mk_runtime_container_stop(a->rt, ct->cid, grace, NULL, &e) < 0)
-					mk_log(MK_LOG_WARN, "agent", "stop %s: %s", ct->cid, e->msg);
-				ct->killed_by_probe = true;
-				ct->ready = false;
-				return true;
-			}
-		}
-	}
-	if (rp && now >= ct->next_ready_ms) {
-		_cleanup_free_ char *msg = NULL;
-		int period = num_field(rp, "periodSeconds", 10);
-		int thr = num_field(rp, "failureThreshold", 3);
-		int sthr = num_field(rp, "successThreshold", 1);
-		enum probe_result res = agent_probe_run(a, rp, c, st->ip, ct->cid, &msg);
-		ct->next_ready_ms = agent_now_ms() + (period > 0 ? period : 10) * 1000;
-		if (res == PROBE_SUCCESS) {
-			ct->ready_bad = 0;
-			if (++ct->ready_ok >= (sthr > 0 ? sthr : 1))
-				ct->ready = true;
-		} else {
-			ct->ready_ok = 0;
-			if (++ct->ready_bad >= (thr > 0 ? thr : 3))
-				ct->ready = false;
-			agent_event(a, pod, "Warning", "Unhealthy", "Readiness probe failed: %s",
-				    msg ? msg : "");
-		}
-	}
+	if (!ct->startup_done)
+		return run_startup_probe(a, st, pod, c, ct, now, next_ms);
+	if (lp && run_liveness_probe(a, st, pod, c, ct, lp, now))
+		return true;
+	if (rp)
+		run_readiness_probe(a, st, pod, c, ct, rp, now);
 	if (lp)
 		due(next_ms, ct->next_live_ms);
 	if (rp)

@@ -66,6 +66,59 @@ static int connect_timeout(const char *ip, int port, int timeout_ms, char **ret_
 	return fd;
 }
 
+/* The probe's GET request, with its httpHeaders (a header with CR or LF is left out). */
+static void http_request_format(struct mk_buf *req, const cJSON *h, const char *path,
+				const char *host, int port)
+{
+	mk_buf_printf(req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kube-probe/1.32\r\n"
+			   "Accept: */*\r\nConnection: close\r\n",
+		      path, host, port);
+	const cJSON *hd;
+	cJSON_ArrayForEach(hd, cJSON_GetObjectItem(h, "httpHeaders"))
+	{
+		const char *n = mk_json_get_string(hd, "name"), *v = mk_json_get_string(hd, "value");
+		if (n && v && !strpbrk(n, "\r\n") && !strpbrk(v, "\r\n"))
+			mk_buf_printf(req, "%s: %s\r\n", n, v);
+	}
+	mk_buf_puts(req, "\r\n");
+}
+
+/* Sends req on the non-blocking fd, then reads the start of the response into
+ * resp (size bytes, NUL-terminated) until it has a status line, the peer closes
+ * or deadline (monotonic ns) passes. Returns the bytes read. */
+static size_t http_exchange(int fd, const struct mk_buf *req, char *resp, size_t size,
+			    uint64_t deadline)
+{
+	size_t off = 0, got = 0;
+	while (off < req->len || got < 12) {
+		uint64_t now = mk_time_mono_ns();
+		if (now >= deadline)
+			break;
+		struct pollfd p = { .fd = fd, .events = off < req->len ? POLLOUT : POLLIN };
+		if (poll(&p, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
+			continue;
+		if (off < req->len) {
+			ssize_t w = send(fd, req->data + off, req->len - off, MSG_NOSIGNAL);
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				break;
+			if (w > 0)
+				off += (size_t)w;
+		} else {
+			ssize_t r = recv(fd, resp + got, size - 1 - got, 0);
+			if (r == 0)
+				break;
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				break;
+			if (r > 0)
+				got += (size_t)r;
+			if (got >= size - 1)
+				break;
+		}
+	}
+	resp[got] = '\0';
+	return got;
+}
+
 static enum probe_result http_probe(const cJSON *h, const cJSON *container, const char *pod_ip,
 				    int timeout_ms, char **ret_msg)
 {
@@ -91,60 +144,22 @@ static enum probe_result http_probe(const cJSON *h, const cJSON *container, cons
 		return PROBE_FAILURE;
 	struct mk_buf req;
 	mk_buf_init(&req);
-	mk_buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: kube-probe/1.32\r\n"
-			    "Accept: */*\r\nConnection: close\r\n",
-		      path, host, port);
-	const cJSON *hd;
-	cJSON_ArrayForEach(hd, cJSON_GetObjectItem(h, "httpHeaders"))
-	{
-		const char *n = mk_json_get_string(hd, "name"), *v = mk_json_get_string(hd, "value");
-		if (n && v && !strpbrk(n, "\r\n") && !strpbrk(v, "\r\n"))
-			mk_buf_printf(&req, "%s: %s\r\n", n, v);
-	}
-	mk_buf_puts(&req, "\r\n");
-	size_t off = 0;
+	http_request_format(&req, h, path, host, port);
 	char resp[512];
-	size_t got = 0;
-	enum probe_result res = PROBE_FAILURE;
-	while (off < req.len || got < 12) {
-		uint64_t now = mk_time_mono_ns();
-		if (now >= deadline)
-			break;
-		struct pollfd p = { .fd = fd, .events = off < req.len ? POLLOUT : POLLIN };
-		if (poll(&p, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
-			continue;
-		if (off < req.len) {
-			ssize_t w = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
-			if (w < 0 && errno != EAGAIN && errno != EINTR)
-				break;
-			if (w > 0)
-				off += (size_t)w;
-		} else {
-			ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
-			if (r == 0)
-				break;
-			if (r < 0 && errno != EAGAIN && errno != EINTR)
-				break;
-			if (r > 0)
-				got += (size_t)r;
-			if (got >= sizeof(resp) - 1)
-				break;
-		}
-	}
+	size_t got = http_exchange(fd, &req, resp, sizeof(resp), deadline);
 	mk_buf_release(&req);
 	close(fd);
-	resp[got] = '\0';
 	int code = 0;
 	if (got >= 12 && sscanf(resp, "HTTP/%*d.%*d %d", &code) == 1 && code >= 200 && code < 400)
-		res = PROBE_SUCCESS;
-	else if (code)
+		return PROBE_SUCCESS;
+	if (code)
 		*ret_msg = mk_strdup_printf("HTTP probe failed with statuscode: %d", code);
 	else
 		*ret_msg = mk_strdup_printf("Get \"http://%s:%d%s\": %s", host, port, path,
 					    mk_time_mono_ns() >= deadline
 						    ? "context deadline exceeded"
 						    : "no HTTP response");
-	return res;
+	return PROBE_FAILURE;
 }
 
 static enum probe_result exec_probe(struct mk_agent *a, const cJSON *e, const char *cid,

@@ -133,6 +133,86 @@ static void reconcile_vxlan(struct mk_agent *a, const struct peer *peers, size_t
 	}
 }
 
+/* The wanted state of node n into *p: false when n is no peer (this node, no
+ * address or CIDR, a CIDR outside the cluster's or ours, a backend that skips it,
+ * unreachable, or a vxlan peer without a published VTEP yet). *need_vxlan is set
+ * for a vxlan peer, published or not. */
+static bool peer_from_node(struct agent_routes *r, const cJSON *n, struct peer *p,
+			   bool *need_vxlan)
+{
+	struct mk_agent *a = r->a;
+	const char *name = mk_json_get_string(n, "metadata.name");
+	const char *cidr = mk_json_get_string(n, "spec.podCIDR");
+	const char *ip = internal_ip(n);
+	if (!name || !cidr || !ip || !strcmp(name, a->node_name) || !in_cluster(r, cidr) ||
+	    (a->pod_cidr && !strcmp(cidr, a->pod_cidr)))
+		return false;
+	p->name = name;
+	p->cidr = cidr;
+	switch (agent_overlay_peer_path(a, ip)) {
+	case AGENT_PEER_SKIP:
+		return false;
+	case AGENT_PEER_UNREACHABLE:
+		agent_overlay_warn_once(a, name, ip);
+		return false;
+	case AGENT_PEER_DIRECT:
+		snprintf(p->gw, sizeof(p->gw), "%s", ip);
+		break;
+	case AGENT_PEER_VXLAN:
+		/* our device (and its published MAC) first: the peer waits for it
+		 * as we wait for its */
+		*need_vxlan = true;
+		if (agent_overlay_peer_vtep(n, cidr, p->gw, p->mac, p->pub) < 0) {
+			mk_log(MK_LOG_DEBUG, "agent", "vxlan peer %s: no VTEP published yet", name);
+			return false;
+		}
+		p->vxlan = true;
+		break;
+	}
+	return true;
+}
+
+/* Missing or wrong routes to the peers replaced (a device route is left alone;
+ * vxlan ones wait for the device). */
+static void routes_apply(struct mk_agent *a, const struct peer *peers, size_t np,
+			 const struct mk_net_route *routes, size_t nr, bool vxlan_ready)
+{
+	for (size_t i = 0; i < np; i++) {
+		const struct peer *p = &peers[i];
+		bool device;
+		if (route_ok(routes, nr, p, &device) || device || (p->vxlan && !vxlan_ready))
+			continue;
+		_cleanup_error_ struct mk_error *e = NULL;
+		int rc = p->vxlan ? mk_net_route_replace_onlink(a->node_sock, p->cidr, p->gw,
+								AGENT_VXLAN_DEV, &e)
+				  : mk_net_route_replace(a->node_sock, p->cidr, p->gw, NULL, &e);
+		if (rc < 0)
+			mk_log(MK_LOG_WARN, "agent", "route %s via %s%s (node %s): %s", p->cidr, p->gw,
+			       p->vxlan ? " dev " AGENT_VXLAN_DEV : "", p->name, e->msg);
+		else
+			mk_log(MK_LOG_INFO, "agent", "route %s via %s%s (node %s)", p->cidr, p->gw,
+			       p->vxlan ? " dev " AGENT_VXLAN_DEV " onlink" : "", p->name);
+	}
+}
+
+/* Unwanted: gateway routes into the cluster CIDR that no peer is given. */
+static void routes_prune(struct agent_routes *r, const struct peer *peers, size_t np,
+			 const struct mk_net_route *routes, size_t nr)
+{
+	for (size_t j = 0; j < nr; j++) {
+		bool wanted = false;
+		if (!routes[j].gw[0] || !in_cluster(r, routes[j].dst))
+			continue;
+		for (size_t i = 0; i < np && !wanted; i++)
+			wanted = !strcmp(peers[i].cidr, routes[j].dst);
+		if (wanted)
+			continue;
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (mk_net_route_delete(r->a->node_sock, routes[j].dst, &e) < 0)
+			mk_log(MK_LOG_WARN, "agent", "remove route %s: %s", routes[j].dst, e->msg);
+	}
+}
+
 static void reconcile(struct agent_routes *r)
 {
 	struct mk_agent *a = r->a;
@@ -150,39 +230,9 @@ static void reconcile(struct agent_routes *r)
 		goto out;
 	}
 	/* wanted: other nodes' CIDRs via their addresses, or via mk-vxlan */
-	for (size_t i = 0; i < nn; i++) {
-		const cJSON *n = nodes[i]->json;
-		const char *name = mk_json_get_string(n, "metadata.name");
-		const char *cidr = mk_json_get_string(n, "spec.podCIDR");
-		const char *ip = internal_ip(n);
-		struct peer *p = &peers[np];
-		if (!name || !cidr || !ip || !strcmp(name, a->node_name) || !in_cluster(r, cidr) ||
-		    (a->pod_cidr && !strcmp(cidr, a->pod_cidr)))
-			continue;
-		p->name = name;
-		p->cidr = cidr;
-		switch (agent_overlay_peer_path(a, ip)) {
-		case AGENT_PEER_SKIP:
-			continue;
-		case AGENT_PEER_UNREACHABLE:
-			agent_overlay_warn_once(a, name, ip);
-			continue;
-		case AGENT_PEER_DIRECT:
-			snprintf(p->gw, sizeof(p->gw), "%s", ip);
-			break;
-		case AGENT_PEER_VXLAN:
-			/* our device (and its published MAC) first: the peer waits for it
-			 * as we wait for its */
-			need_vxlan = true;
-			if (agent_overlay_peer_vtep(n, cidr, p->gw, p->mac, p->pub) < 0) {
-				mk_log(MK_LOG_DEBUG, "agent", "vxlan peer %s: no VTEP published yet", name);
-				continue;
-			}
-			p->vxlan = true;
-			break;
-		}
-		np++;
-	}
+	for (size_t i = 0; i < nn; i++)
+		if (peer_from_node(r, nodes[i]->json, &peers[np], &need_vxlan))
+			np++;
 	if (need_vxlan) {
 		_cleanup_error_ struct mk_error *e = NULL;
 		vxlan_ready = agent_overlay_vxlan_ensure(a, &e) == 0;
@@ -193,35 +243,8 @@ static void reconcile(struct agent_routes *r)
 	} else if (mk_net_link_exists(a->node_sock, AGENT_VXLAN_DEV, NULL) == 1) {
 		reconcile_vxlan(a, peers, 0); /* peers gone: their entries go */
 	}
-	for (size_t i = 0; i < np; i++) {
-		struct peer *p = &peers[i];
-		bool device;
-		if (route_ok(routes, nr, p, &device) || device || (p->vxlan && !vxlan_ready))
-			continue;
-		_cleanup_error_ struct mk_error *e = NULL;
-		int rc = p->vxlan ? mk_net_route_replace_onlink(a->node_sock, p->cidr, p->gw,
-								AGENT_VXLAN_DEV, &e)
-				  : mk_net_route_replace(a->node_sock, p->cidr, p->gw, NULL, &e);
-		if (rc < 0)
-			mk_log(MK_LOG_WARN, "agent", "route %s via %s%s (node %s): %s", p->cidr, p->gw,
-			       p->vxlan ? " dev " AGENT_VXLAN_DEV : "", p->name, e->msg);
-		else
-			mk_log(MK_LOG_INFO, "agent", "route %s via %s%s (node %s)", p->cidr, p->gw,
-			       p->vxlan ? " dev " AGENT_VXLAN_DEV " onlink" : "", p->name);
-	}
-	/* unwanted: gateway routes into the cluster CIDR that no peer is given */
-	for (size_t j = 0; j < nr; j++) {
-		bool wanted = false;
-		if (!routes[j].gw[0] || !in_cluster(r, routes[j].dst))
-			continue;
-		for (size_t i = 0; i < np && !wanted; i++)
-			wanted = !strcmp(peers[i].cidr, routes[j].dst);
-		if (wanted)
-			continue;
-		_cleanup_error_ struct mk_error *e = NULL;
-		if (mk_net_route_delete(a->node_sock, routes[j].dst, &e) < 0)
-			mk_log(MK_LOG_WARN, "agent", "remove route %s: %s", routes[j].dst, e->msg);
-	}
+	routes_apply(a, peers, np, routes, nr, vxlan_ready);
+	routes_prune(r, peers, np, routes, nr);
 out:
 	free(peers);
 	free(routes);

@@ -51,6 +51,79 @@ static const char *pod_hostname(struct mk_agent *a, const cJSON *pod)
 	return h && *h ? h : mk_json_get_string(pod, "metadata.name");
 }
 
+/* The pod's /etc/hosts (the kubelet's managed hosts file): localhost, the pod's
+ * own name (with its subdomain's FQDN), then hostAliases. */
+static void hosts_format(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			 const char *host, struct mk_buf *b)
+{
+	const char *sub = mk_json_get_string(pod, "spec.subdomain");
+	mk_buf_printf(b, "# Kubernetes-managed hosts file.\n"
+			 "127.0.0.1\tlocalhost\n"
+			 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+			 "fe00::0\tip6-localnet\n"
+			 "fe00::0\tip6-mcastprefix\n"
+			 "fe00::1\tip6-allnodes\n"
+			 "fe00::2\tip6-allrouters\n");
+	if (sub && *sub)
+		mk_buf_printf(b, "%s\t%s.%s.%s.svc.%s\t%s\n", st->ip, host, sub, st->ns,
+			      a->cluster_domain, host);
+	else
+		mk_buf_printf(b, "%s\t%s\n", st->ip, host);
+	cJSON *ha;
+	cJSON_ArrayForEach(ha, mk_json_get(pod, "spec.hostAliases"))
+	{
+		const char *ip = mk_json_get_string(ha, "ip");
+		cJSON *hn;
+		if (!ip)
+			continue;
+		mk_buf_printf(b, "\n# Entries added by HostAliases.\n%s", ip);
+		cJSON_ArrayForEach(hn, cJSON_GetObjectItem(ha, "hostnames"))
+			if (cJSON_IsString(hn))
+				mk_buf_printf(b, "\t%s", hn->valuestring);
+		mk_buf_puts(b, "\n");
+	}
+}
+
+/* The pod's resolv.conf after its dnsPolicy (the cluster DNS, the node's
+ * resolver, or nothing for None), then spec.dnsConfig. */
+static void resolv_format(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			  struct mk_buf *b)
+{
+	const char *policy = mk_json_get_string(pod, "spec.dnsPolicy");
+	/* host-network pods use the node's resolver unless ClusterFirstWithHostNet */
+	bool node_dns = (policy && !strcmp(policy, "Default")) ||
+			(agent_host_network(pod) && (!policy || !strcmp(policy, "ClusterFirst")));
+	if (node_dns) {
+		/* the node's resolver configuration, as the kubelet's --resolv-conf */
+		_cleanup_free_ char *node = NULL;
+		if (mk_fs_read_file("/etc/resolv.conf", &node, NULL, NULL) == 0)
+			mk_buf_puts(b, node);
+	} else if (policy && !strcmp(policy, "None")) {
+		/* only what dnsConfig says */
+	} else {
+		mk_buf_printf(b, "search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n",
+			      st->ns, a->cluster_domain, a->cluster_domain, a->cluster_domain,
+			      a->cluster_dns);
+	}
+	cJSON *dc = mk_json_get(pod, "spec.dnsConfig"), *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "nameservers"))
+		if (cJSON_IsString(it))
+			mk_buf_printf(b, "nameserver %s\n", it->valuestring);
+	if (cJSON_GetArraySize(cJSON_GetObjectItem(dc, "searches")) > 0) {
+		mk_buf_puts(b, "search");
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "searches"))
+			if (cJSON_IsString(it))
+				mk_buf_printf(b, " %s", it->valuestring);
+		mk_buf_puts(b, "\n");
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "options"))
+	{
+		const char *n = mk_json_get_string(it, "name"), *v = mk_json_get_string(it, "value");
+		if (n)
+			mk_buf_printf(b, "options %s%s%s\n", n, v ? ":" : "", v ? v : "");
+	}
+}
+
 static int write_files(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 		       struct mk_error **err)
 {
@@ -59,74 +132,17 @@ static int write_files(struct mk_agent *a, struct pod_state *st, const cJSON *po
 	_cleanup_free_ char *resolv_path = mk_strdup_printf("%s/resolv.conf", dir);
 	_cleanup_free_ char *hostname_path = mk_strdup_printf("%s/hostname", dir);
 	const char *host = pod_hostname(a, pod);
-	const char *sub = mk_json_get_string(pod, "spec.subdomain");
-	const char *policy = mk_json_get_string(pod, "spec.dnsPolicy");
 	struct mk_buf b;
 
 	mk_buf_init(&b);
-	mk_buf_printf(&b, "# Kubernetes-managed hosts file.\n"
-			  "127.0.0.1\tlocalhost\n"
-			  "::1\tlocalhost ip6-localhost ip6-loopback\n"
-			  "fe00::0\tip6-localnet\n"
-			  "fe00::0\tip6-mcastprefix\n"
-			  "fe00::1\tip6-allnodes\n"
-			  "fe00::2\tip6-allrouters\n");
-	if (sub && *sub)
-		mk_buf_printf(&b, "%s\t%s.%s.%s.svc.%s\t%s\n", st->ip, host, sub, st->ns,
-			      a->cluster_domain, host);
-	else
-		mk_buf_printf(&b, "%s\t%s\n", st->ip, host);
-	cJSON *ha;
-	cJSON_ArrayForEach(ha, mk_json_get(pod, "spec.hostAliases"))
-	{
-		const char *ip = mk_json_get_string(ha, "ip");
-		cJSON *hn;
-		if (!ip)
-			continue;
-		mk_buf_printf(&b, "\n# Entries added by HostAliases.\n%s", ip);
-		cJSON_ArrayForEach(hn, cJSON_GetObjectItem(ha, "hostnames"))
-			if (cJSON_IsString(hn))
-				mk_buf_printf(&b, "\t%s", hn->valuestring);
-		mk_buf_puts(&b, "\n");
-	}
+	hosts_format(a, st, pod, host, &b);
 	int r = mk_fs_write_file(hosts_path, b.data, b.len, 0644, err);
 	mk_buf_release(&b);
 	if (r < 0)
 		return -1;
 
 	mk_buf_init(&b);
-	/* host-network pods use the node's resolver unless ClusterFirstWithHostNet */
-	bool node_dns = (policy && !strcmp(policy, "Default")) ||
-			(agent_host_network(pod) && (!policy || !strcmp(policy, "ClusterFirst")));
-	if (node_dns) {
-		/* the node's resolver configuration, as the kubelet's --resolv-conf */
-		_cleanup_free_ char *node = NULL;
-		if (mk_fs_read_file("/etc/resolv.conf", &node, NULL, NULL) == 0)
-			mk_buf_puts(&b, node);
-	} else if (policy && !strcmp(policy, "None")) {
-		/* only what dnsConfig says */
-	} else {
-		mk_buf_printf(&b, "search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n",
-			      st->ns, a->cluster_domain, a->cluster_domain, a->cluster_domain,
-			      a->cluster_dns);
-	}
-	cJSON *dc = mk_json_get(pod, "spec.dnsConfig"), *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "nameservers"))
-		if (cJSON_IsString(it))
-			mk_buf_printf(&b, "nameserver %s\n", it->valuestring);
-	if (cJSON_GetArraySize(cJSON_GetObjectItem(dc, "searches")) > 0) {
-		mk_buf_puts(&b, "search");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "searches"))
-			if (cJSON_IsString(it))
-				mk_buf_printf(&b, " %s", it->valuestring);
-		mk_buf_puts(&b, "\n");
-	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(dc, "options"))
-	{
-		const char *n = mk_json_get_string(it, "name"), *v = mk_json_get_string(it, "value");
-		if (n)
-			mk_buf_printf(&b, "options %s%s%s\n", n, v ? ":" : "", v ? v : "");
-	}
+	resolv_format(a, st, pod, &b);
 	r = mk_fs_write_file(resolv_path, b.data ? b.data : "", b.len, 0644, err);
 	mk_buf_release(&b);
 	if (r < 0)
@@ -288,10 +304,7 @@ static void uidset_add(struct uidset *s, const char *uid)
 {
 	if (uidset_has(s, uid))
 		return;
-	s->v = realloc(s->v, (s->n + 1) * sizeof(char *));
-	if (!s->v)
-		abort();
-	s->v[s->n++] = mk_strdup(uid);
+	mk_strv_push(&s->v, &s->n, mk_strdup(uid));
 }
 
 static void uidset_free(struct uidset *s)

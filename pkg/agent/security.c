@@ -190,19 +190,23 @@ static bool group_find(const char *rootfs, const char *name, uint32_t *ret_gid)
 	return false;
 }
 
-static void gid_add(struct mk_agent_security *s, uint32_t g)
+/* The additional gids being collected: distinct, in the order found. */
+struct gid_list {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void gid_add(struct gid_list *l, uint32_t g)
 {
-	for (size_t i = 0; i < s->n_groups; i++)
-		if (s->groups[i] == g)
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == g)
 			return;
-	s->groups = realloc(s->groups, (s->n_groups + 1) * sizeof(*s->groups));
-	if (!s->groups)
-		abort();
-	s->groups[s->n_groups++] = g;
+	MK_GROW(l->v, l->cap, l->n + 1);
+	l->v[l->n++] = g;
 }
 
 /* Groups of rootfs' /etc/group that list user among their members. */
-static void member_groups(struct mk_agent_security *s, const char *rootfs, const char *user)
+static void member_groups(struct gid_list *l, const char *rootfs, const char *user)
 {
 	if (!rootfs || !user)
 		return;
@@ -223,7 +227,7 @@ static void member_groups(struct mk_agent_security *s, const char *rootfs, const
 		char *save = NULL;
 		for (char *m = strtok_r(p3 + 1, ",", &save); m; m = strtok_r(NULL, ",", &save))
 			if (!strcmp(m, user))
-				gid_add(s, g);
+				gid_add(l, g);
 	}
 }
 
@@ -263,12 +267,8 @@ static void caps_set(struct capset *cs, const char *const *from)
 	for (size_t i = 0; i < cs->n; i++)
 		free(cs->v[i]);
 	cs->n = 0;
-	for (size_t i = 0; from && from[i]; i++) {
-		cs->v = realloc(cs->v, (cs->n + 2) * sizeof(char *));
-		if (!cs->v)
-			abort();
-		cs->v[cs->n++] = mk_strdup(from[i]);
-	}
+	for (size_t i = 0; from && from[i]; i++)
+		mk_strv_push(&cs->v, &cs->n, mk_strdup(from[i]));
 }
 
 /* all_caps restricted to the bounding set mask (index = capability number) */
@@ -278,10 +278,7 @@ static void caps_set_all(struct capset *cs, uint64_t mask)
 	for (size_t i = 0; all_caps[i]; i++) {
 		if (i < 64 && !(mask & (1ULL << i)))
 			continue;
-		cs->v = realloc(cs->v, (cs->n + 2) * sizeof(char *));
-		if (!cs->v)
-			abort();
-		cs->v[cs->n++] = mk_strdup(all_caps[i]);
+		mk_strv_push(&cs->v, &cs->n, mk_strdup(all_caps[i]));
 	}
 }
 
@@ -290,10 +287,7 @@ static void caps_add(struct capset *cs, const char *cap)
 	for (size_t i = 0; i < cs->n; i++)
 		if (!strcmp(cs->v[i], cap))
 			return;
-	cs->v = realloc(cs->v, (cs->n + 2) * sizeof(char *));
-	if (!cs->v)
-		abort();
-	cs->v[cs->n++] = mk_strdup(cap);
+	mk_strv_push(&cs->v, &cs->n, mk_strdup(cap));
 }
 
 static void caps_drop(struct capset *cs, const char *cap)
@@ -316,119 +310,117 @@ static char *pod_desc(const cJSON *pod)
 	return mk_strdup_printf("%s_%s(%s)", n ? n : "", ns ? ns : "", uid ? uid : "");
 }
 
-int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *image_user,
-			      const char *rootfs, struct mk_agent_security *ret,
-			      struct mk_error **err)
+/* The user a container runs as, as far as its image and runAsUser tell. */
+struct run_user {
+	uint32_t uid, gid;
+	char *user;	  /* passwd name of uid in the image, owned, NULL if none */
+	char *img_name;	  /* the image's user when it is a name, owned; NULL when numeric */
+	uint32_t img_uid; /* the image's user when numeric */
+};
+
+static void run_user_release(struct run_user *u)
 {
-	struct mk_agent_security s = {.fs_group = -1};
-	const char *cname = mk_json_get_string(c, "name");
-	const cJSON *ru = eff(pod, c, "runAsUser"), *rg = eff(pod, c, "runAsGroup");
-	const cJSON *nonroot = eff(pod, c, "runAsNonRoot");
-	_cleanup_free_ char *user = NULL, *img_name = NULL, *desc = pod_desc(pod);
-	uint32_t img_uid = 0;
-	bool img_numeric = true;
+	free(u->user);
+	free(u->img_name);
+}
 
-	if (!cname)
-		cname = "";
-	if ((ru && !is_id(ru)) || (rg && !is_id(rg)))
-		return mk_error_set(err, EINVAL,
-				    "container %s: runAsUser and runAsGroup must be "
-				    "between 0 and 4294967295",
-				    cname);
-
-	/* the image's user: "uid", "uid:gid", "name", "name:group" */
-	uint32_t uid = 0, gid = 0;
-	if (image_user && *image_user) {
-		_cleanup_free_ char *u = mk_strdup(image_user);
-		char *colon = strchr(u, ':');
-		if (colon)
-			*colon++ = '\0';
-		if (numeric(u, &uid)) {
-			img_uid = uid;
-			uint32_t pu;
-			passwd_find(rootfs, NULL, uid, &user, &pu, &gid);
-		} else if (*u) {
-			img_numeric = false;
-			img_name = mk_strdup(u);
-			if (!passwd_find(rootfs, u, 0, &user, &uid, &gid) && !ru)
-				return mk_error_set(err, EINVAL,
-						    "container %s: unable to find user %s: "
-						    "no matching entries in passwd file",
-						    cname, u);
-		}
-		if (colon && *colon && !numeric(colon, &gid) && !group_find(rootfs, colon, &gid) &&
-		    !rg)
-			return mk_error_set(err, EINVAL,
-					    "container %s: unable to find group %s: "
-					    "no matching entries in group file",
-					    cname, colon);
-	}
-
-	/* kubelet's verifyRunAsNonRoot */
-	if (cJSON_IsTrue(nonroot)) {
-		if (ru) {
-			if (ru->valuedouble == 0)
-				return mk_error_set(err, EPERM,
-						    "container's runAsUser breaks non-root "
-						    "policy (pod: \"%s\", container: %s)",
-						    desc, cname);
-		} else if (!img_numeric) {
-			return mk_error_set(err, EPERM,
-					    "container has runAsNonRoot and image has "
-					    "non-numeric user (%s), cannot verify user is non-root "
-					    "(pod: \"%s\", container: %s)",
-					    img_name, desc, cname);
-		} else if (img_uid == 0) {
-			return mk_error_set(err, EPERM,
-					    "container has runAsNonRoot and image will run "
-					    "as root (pod: \"%s\", container: %s)",
-					    desc, cname);
-		}
-	}
-
-	if (ru) {
-		/* containerd's WithUserID: the group of that uid in the image, else 0 */
-		uid = (uint32_t)ru->valuedouble;
-		gid = 0;
-		free(user);
-		user = NULL;
+/* The image's user: "uid", "uid:gid", "name", "name:group", looked up in the
+ * rootfs' passwd and group files. A name that is not found is an error unless
+ * runAsUser (have_ru) or runAsGroup (have_rg) replaces it. */
+static int image_user_parse(const char *image_user, const char *rootfs, const char *cname,
+			    bool have_ru, bool have_rg, struct run_user *ru,
+			    struct mk_error **err)
+{
+	if (!image_user || !*image_user)
+		return 0;
+	_cleanup_free_ char *u = mk_strdup(image_user);
+	char *colon = strchr(u, ':');
+	if (colon)
+		*colon++ = '\0';
+	if (numeric(u, &ru->uid)) {
+		ru->img_uid = ru->uid;
 		uint32_t pu;
-		passwd_find(rootfs, NULL, uid, &user, &pu, &gid);
+		passwd_find(rootfs, NULL, ru->uid, &ru->user, &pu, &ru->gid);
+	} else if (*u) {
+		ru->img_name = mk_strdup(u);
+		if (!passwd_find(rootfs, u, 0, &ru->user, &ru->uid, &ru->gid) && !have_ru)
+			return mk_error_set(err, EINVAL,
+					    "container %s: unable to find user %s: "
+					    "no matching entries in passwd file",
+					    cname, u);
 	}
-	if (rg)
-		gid = (uint32_t)rg->valuedouble;
-	s.uid = uid;
-	s.gid = gid;
+	if (colon && *colon && !numeric(colon, &ru->gid) &&
+	    !group_find(rootfs, colon, &ru->gid) && !have_rg)
+		return mk_error_set(err, EINVAL,
+				    "container %s: unable to find group %s: "
+				    "no matching entries in group file",
+				    cname, colon);
+	return 0;
+}
 
-	/* additional groups: the primary one, the image's memberships, then
-	 * supplementalGroups and fsGroup (pod level only) */
-	gid_add(&s, gid);
-	member_groups(&s, rootfs, user);
+/* kubelet's verifyRunAsNonRoot, with its messages */
+static int verify_run_as_non_root(const cJSON *pod, const char *cname, const cJSON *run_as_user,
+				  const struct run_user *u, struct mk_error **err)
+{
+	_cleanup_free_ char *desc = pod_desc(pod);
+	if (run_as_user) {
+		if (run_as_user->valuedouble == 0)
+			return mk_error_set(err, EPERM,
+					    "container's runAsUser breaks non-root "
+					    "policy (pod: \"%s\", container: %s)",
+					    desc, cname);
+	} else if (u->img_name) {
+		return mk_error_set(err, EPERM,
+				    "container has runAsNonRoot and image has "
+				    "non-numeric user (%s), cannot verify user is non-root "
+				    "(pod: \"%s\", container: %s)",
+				    u->img_name, desc, cname);
+	} else if (u->img_uid == 0) {
+		return mk_error_set(err, EPERM,
+				    "container has runAsNonRoot and image will run "
+				    "as root (pod: \"%s\", container: %s)",
+				    desc, cname);
+	}
+	return 0;
+}
+
+/* Additional groups into s: the primary one, the image's memberships of user,
+ * then supplementalGroups and fsGroup (pod level only); sorted. */
+static void groups_resolve(struct mk_agent_security *s, const cJSON *pod, const char *rootfs,
+			   const char *user)
+{
+	struct gid_list l = {0};
+	gid_add(&l, s->gid);
+	member_groups(&l, rootfs, user);
 	const cJSON *g;
-	cJSON_ArrayForEach(
-	    g, mk_json_get(pod, "spec.securityContext.supplementalGroups")) if (is_id(g))
-	    gid_add(&s, (uint32_t)g->valuedouble);
+	cJSON_ArrayForEach(g, mk_json_get(pod, "spec.securityContext.supplementalGroups"))
+		if (is_id(g))
+			gid_add(&l, (uint32_t)g->valuedouble);
 	const cJSON *fsg = mk_json_get(pod, "spec.securityContext.fsGroup");
 	if (is_id(fsg)) {
-		s.fs_group = (int64_t)fsg->valuedouble;
-		gid_add(&s, (uint32_t)s.fs_group);
+		s->fs_group = (int64_t)fsg->valuedouble;
+		gid_add(&l, (uint32_t)s->fs_group);
 	}
-	qsort(s.groups, s.n_groups, sizeof(*s.groups), cmp_u32);
+	qsort(l.v, l.n, sizeof(*l.v), cmp_u32);
+	s->groups = l.v;
+	s->n_groups = l.n;
+}
 
-	/* capabilities: privileged gets all; else the default set, "ALL" added,
-	 * "ALL" dropped, then single adds, then single drops (containerd's order) */
-	s.privileged = cJSON_IsTrue(cfield(c, "privileged"));
+/* Capabilities (NULL-terminated, owned): privileged gets all; else the default
+ * set, "ALL" added, "ALL" dropped, then single adds, then single drops
+ * (containerd's order). */
+static char **caps_resolve(const cJSON *c, bool privileged)
+{
 	struct capset cs = {0};
 	uint64_t bounding = own_bounding_set();
-	if (s.privileged)
+	if (privileged)
 		caps_set_all(&cs, bounding);
 	else
 		caps_set(&cs, default_caps);
-	const cJSON *add =
-	    mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"), "capabilities.add");
-	const cJSON *drop = mk_json_get(cJSON_GetObjectItemCaseSensitive(c, "securityContext"),
-					"capabilities.drop");
-	if (!s.privileged) {
+	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(c, "securityContext");
+	const cJSON *add = mk_json_get(sc, "capabilities.add");
+	const cJSON *drop = mk_json_get(sc, "capabilities.drop");
+	if (!privileged) {
 		if (list_has(add, "ALL"))
 			caps_set_all(&cs, bounding);
 		if (list_has(drop, "ALL"))
@@ -450,8 +442,48 @@ int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *imag
 	if (!cs.v)
 		cs.v = mk_malloc0(sizeof(char *));
 	cs.v[cs.n] = NULL;
-	s.caps = cs.v;
+	return cs.v;
+}
 
+int mk_agent_security_resolve(const cJSON *pod, const cJSON *c, const char *image_user,
+			      const char *rootfs, struct mk_agent_security *ret,
+			      struct mk_error **err)
+{
+	struct mk_agent_security s = {.fs_group = -1};
+	const char *cname = mk_json_get_string(c, "name");
+	const cJSON *ru = eff(pod, c, "runAsUser"), *rg = eff(pod, c, "runAsGroup");
+	struct run_user u _cleanup_(run_user_release) = {0};
+
+	if (!cname)
+		cname = "";
+	if ((ru && !is_id(ru)) || (rg && !is_id(rg)))
+		return mk_error_set(err, EINVAL,
+				    "container %s: runAsUser and runAsGroup must be "
+				    "between 0 and 4294967295",
+				    cname);
+	if (image_user_parse(image_user, rootfs, cname, ru, rg, &u, err) < 0)
+		return -1;
+	if (cJSON_IsTrue(eff(pod, c, "runAsNonRoot")) &&
+	    verify_run_as_non_root(pod, cname, ru, &u, err) < 0)
+		return -1;
+
+	if (ru) {
+		/* containerd's WithUserID: the group of that uid in the image, else 0 */
+		u.uid = (uint32_t)ru->valuedouble;
+		u.gid = 0;
+		free(u.user);
+		u.user = NULL;
+		uint32_t pu;
+		passwd_find(rootfs, NULL, u.uid, &u.user, &pu, &u.gid);
+	}
+	if (rg)
+		u.gid = (uint32_t)rg->valuedouble;
+	s.uid = u.uid;
+	s.gid = u.gid;
+	groups_resolve(&s, pod, rootfs, u.user);
+
+	s.privileged = cJSON_IsTrue(cfield(c, "privileged"));
+	s.caps = caps_resolve(c, s.privileged);
 	/* AddNoNewPrivileges: only an explicit false; privileged never */
 	const cJSON *ape = cfield(c, "allowPrivilegeEscalation");
 	s.no_new_privileges = !s.privileged && cJSON_IsFalse(ape);

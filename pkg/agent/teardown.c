@@ -47,18 +47,15 @@ static void unmount_under(const char *prefix, struct mk_error **err)
 	}
 }
 
-int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **err)
+/* Containers (runc delete --force kills them; their shims then exit) and the
+ * cgroup parent. */
+static void containers_remove(const struct mk_agent_options *o, const char *run,
+			      struct mk_error **err)
 {
-	const char *run = o->run_dir ? o->run_dir : MK_AGENT_DEFAULT_RUN_DIR;
-	const char *data = o->data_dir ? o->data_dir : MK_AGENT_DEFAULT_DATA_DIR;
-	_cleanup_free_ char *netns = o->netns_dir ? mk_strdup(o->netns_dir)
-						 : mk_strdup_printf("%s/netns", run);
 	_cleanup_free_ char *runc_root = mk_strdup_printf("%s/runc", run);
 	_cleanup_free_ char *state = mk_strdup_printf("%s/containers", run);
 	struct mk_error *e = NULL;
 	struct mk_runtime *rt = NULL;
-
-	/* containers (runc delete --force kills them; their shims then exit) */
 	struct mk_runtime_config rc = { .runc_path = o->runc_path, .root_dir = runc_root,
 					.state_dir = state,
 					.cgroup_parent = o->cgroup_parent ? o->cgroup_parent
@@ -81,12 +78,13 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 		mk_runtime_free(rt);
 	}
 	keep_first(err, &e);
+}
 
-	/* overlay rootfs mounts of the pods */
-	_cleanup_free_ char *pods = mk_strdup_printf("%s/pods", data);
-	unmount_under(pods, err);
-
-	/* pod network namespaces; their veths die with them */
+/* Pod network namespaces (their veths die with them), then the mount of the
+ * namespace dir; a dir that is not there is no error. */
+static void netns_remove(const char *netns, struct mk_error **err)
+{
+	struct mk_error *e = NULL;
 	char **names = NULL;
 	size_t nn = 0;
 	if (mk_net_netns_list(netns, &names, &nn, &e) == 0) {
@@ -104,21 +102,24 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 	if (e && e->code == ENOENT)
 		mk_error_free(&e);
 	keep_first(err, &e);
+}
 
-	/* the node's bridge, the DNS address, routes to other nodes, our nft table */
+/* The node's bridge, the VXLAN device (its routes, neighbours and FDB entries
+ * go with it) and the gateway routes into the cluster CIDR that routes.c added. */
+static void links_remove(const struct mk_agent_options *o, struct mk_error **err)
+{
+	struct mk_error *e = NULL;
 	struct mk_net_sock *s = NULL;
 	if (mk_net_sock_open(-1, &s, &e) == 0) {
 		if (mk_net_bridge_delete(s, o->bridge ? o->bridge : "mk0", &e) < 0 && e &&
 		    e->code == ENODEV)
 			mk_error_free(&e);
 		keep_first(err, &e);
-		/* the vxlan device (its routes, neighbours and FDB entries go with it) */
 		if (mk_net_link_delete(s, AGENT_VXLAN_DEV, &e) < 0)
 			keep_first(err, &e);
 		struct mk_net_route *routes = NULL;
 		size_t nr = 0;
 		const char *cc = o->cluster_cidr ? o->cluster_cidr : "10.244.0.0/16";
-		/* gateway routes into the cluster CIDR: what routes.c added */
 		if (mk_net_route_list(s, &routes, &nr, &e) == 0) {
 			for (size_t i = 0; i < nr; i++)
 				if (routes[i].gw[0] && agent_cidr_within(cc, routes[i].dst) &&
@@ -130,11 +131,18 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 		mk_net_sock_free(s);
 	}
 	keep_first(err, &e);
+}
+
+/* The cluster DNS address, the LoadBalancer pool addresses the balancer added to
+ * the node's interface, and the balancer's and the network policy's nft tables. */
+static void dataplane_remove(const struct mk_agent_options *o, const char *run,
+			     struct mk_error **err)
+{
+	struct mk_error *e = NULL;
 	_cleanup_free_ char *dnsaddr = mk_strdup_printf(
 		"%s/32", o->cluster_dns ? o->cluster_dns : MK_AGENT_DEFAULT_CLUSTER_DNS);
 	if (mk_dns_dummy_delete(-1, "mkdns0", dnsaddr, &e) < 0)
 		keep_first(err, &e);
-	/* LoadBalancer pool addresses the balancer added to the node's interface */
 	_cleanup_free_ char *lbstate = mk_strdup_printf("%s/lb-addresses", run);
 	if (mk_proxy_lb_addresses_remove(lbstate, &e) < 0)
 		keep_first(err, &e);
@@ -144,16 +152,37 @@ int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **e
 	struct mk_netpol_options npo = { .netns_fd = -1 };
 	if (mk_netpol_remove(&npo, &e) < 0)
 		keep_first(err, &e);
+}
 
-	/* mounts left under the run dir, then the run dir itself */
+/* Mounts left under the run dir, then the run dir itself (never "/"). */
+static void run_dir_remove(const char *run, struct mk_error **err)
+{
+	struct mk_error *e = NULL;
 	unmount_under(run, err);
-	if (strcmp(run, "/")) {
-		int status = 0;
-		if (mk_runtime_command_run((const char *const[]){ "rm", "-rf", "--", run, NULL },
-					   30000, &status, &e) < 0)
-			keep_first(err, &e);
-		else if (status)
-			mk_error_set(err, EIO, "rm -rf '%s' failed (status %d)", run, status);
-	}
+	if (!strcmp(run, "/"))
+		return;
+	int status = 0;
+	if (mk_runtime_command_run((const char *const[]){ "rm", "-rf", "--", run, NULL }, 30000,
+				   &status, &e) < 0)
+		keep_first(err, &e);
+	else if (status)
+		mk_error_set(err, EIO, "rm -rf '%s' failed (status %d)", run, status);
+}
+
+int mk_agent_node_teardown(const struct mk_agent_options *o, struct mk_error **err)
+{
+	const char *run = o->run_dir ? o->run_dir : MK_AGENT_DEFAULT_RUN_DIR;
+	const char *data = o->data_dir ? o->data_dir : MK_AGENT_DEFAULT_DATA_DIR;
+	_cleanup_free_ char *netns = o->netns_dir ? mk_strdup(o->netns_dir)
+						 : mk_strdup_printf("%s/netns", run);
+	_cleanup_free_ char *pods = mk_strdup_printf("%s/pods", data);
+
+	containers_remove(o, run, err);
+	/* overlay rootfs mounts of the pods */
+	unmount_under(pods, err);
+	netns_remove(netns, err);
+	links_remove(o, err);
+	dataplane_remove(o, run, err);
+	run_dir_remove(run, err);
 	return err && *err ? -1 : 0;
 }

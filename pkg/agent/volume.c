@@ -178,14 +178,10 @@ static bool is_timestamped(const char *name)
 	return mk_str_has_prefix(name, "..") && name[2] >= '0' && name[2] <= '9';
 }
 
-int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_file *files,
-				 size_t n, long gid, bool *ret_changed, struct mk_error **err)
+/* Every path relative, clean and given once, every mode in range. */
+static int files_validate(const struct mk_agent_volume_file *files, size_t n,
+			  struct mk_error **err)
 {
-	char old[256] = "";
-	bool changed = false;
-
-	if (n > MAX_FILES)
-		return mk_error_set(err, E2BIG, "volume '%s': more than %d files", dir, MAX_FILES);
 	for (size_t i = 0; i < n; i++) {
 		const char *why = mk_agent_volume_path_check(files[i].path);
 		if (why)
@@ -199,52 +195,55 @@ int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_f
 				return mk_error_set(err, EINVAL, "path \"%s\" given twice",
 						    files[i].path);
 	}
-	if (mk_fs_mkdir_p(dir, 0755, err) < 0)
+	return 0;
+}
+
+/* A new generation of dir (dfd): a timestamped directory holding every file,
+ * complete before ..data is swapped to it in one rename(2). Its name goes to
+ * ret_name (size bytes); on failure nothing of it is left. */
+static int generation_write(const char *dir, int dfd, const struct mk_agent_volume_file *files,
+			    size_t n, long gid, char *ret_name, size_t size, struct mk_error **err)
+{
+	char name[80];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t k = strftime(name, sizeof(name), "..%Y_%m_%d_%H_%M_%S.", &tm);
+	snprintf(name + k, sizeof(name) - k, "%09ldXXXXXX", ts.tv_nsec);
+	_cleanup_free_ char *tmpl = mk_strdup_printf("%s/%s", dir, name);
+	if (!mkdtemp(tmpl))
+		return mk_error_errno(err, errno, "mkdtemp in '%s'", dir);
+	const char *nn = strrchr(tmpl, '/') + 1;
+	_cleanup_close_ int nfd = openat(dfd, nn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (nfd < 0 || fchmod(nfd, 0755) < 0 ||
+	    (gid >= 0 && fchown(nfd, (uid_t)-1, (gid_t)gid) < 0)) {
+		mk_error_errno(err, errno, "open '%s'", tmpl);
+		agent_rm_rf(tmpl);
 		return -1;
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return mk_error_errno(err, errno, "open '%s'", dir);
-	ssize_t ol = readlinkat(dfd, DATA_LINK, old, sizeof(old) - 1);
-	old[ol > 0 ? ol : 0] = '\0';
-
-	if (!old[0] || !same_payload(dfd, old, files, n, gid)) {
-		/* the new generation, complete before anyone can see it */
-		char name[80];
-		struct timespec ts;
-		struct tm tm;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		size_t k = strftime(name, sizeof(name), "..%Y_%m_%d_%H_%M_%S.", &tm);
-		snprintf(name + k, sizeof(name) - k, "%09ldXXXXXX", ts.tv_nsec);
-		_cleanup_free_ char *tmpl = mk_strdup_printf("%s/%s", dir, name);
-		if (!mkdtemp(tmpl))
-			return mk_error_errno(err, errno, "mkdtemp in '%s'", dir);
-		const char *nn = strrchr(tmpl, '/') + 1;
-		_cleanup_close_ int nfd = openat(dfd, nn, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 || fchmod(nfd, 0755) < 0 ||
-		    (gid >= 0 && fchown(nfd, (uid_t)-1, (gid_t)gid) < 0)) {
-			mk_error_errno(err, errno, "open '%s'", tmpl);
-			agent_rm_rf(tmpl);
-			return -1;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (write_at(nfd, &files[i], gid) < 0) {
-				mk_error_errno(err, errno, "write '%s/%s'", tmpl, files[i].path);
-				agent_rm_rf(tmpl);
-				return -1;
-			}
-		/* the swap: rename(2) replaces ..data in one step */
-		unlinkat(dfd, DATA_TMP, 0);
-		if (symlinkat(nn, dfd, DATA_TMP) < 0 || renameat(dfd, DATA_TMP, dfd, DATA_LINK) < 0) {
-			mk_error_errno(err, errno, "swap '%s/%s'", dir, DATA_LINK);
-			agent_rm_rf(tmpl);
-			return -1;
-		}
-		changed = true;
-		snprintf(old, sizeof(old), "%s", nn); /* the current one from now on */
 	}
+	for (size_t i = 0; i < n; i++)
+		if (write_at(nfd, &files[i], gid) < 0) {
+			mk_error_errno(err, errno, "write '%s/%s'", tmpl, files[i].path);
+			agent_rm_rf(tmpl);
+			return -1;
+		}
+	/* the swap: rename(2) replaces ..data in one step */
+	unlinkat(dfd, DATA_TMP, 0);
+	if (symlinkat(nn, dfd, DATA_TMP) < 0 || renameat(dfd, DATA_TMP, dfd, DATA_LINK) < 0) {
+		mk_error_errno(err, errno, "swap '%s/%s'", dir, DATA_LINK);
+		agent_rm_rf(tmpl);
+		return -1;
+	}
+	snprintf(ret_name, size, "%s", nn);
+	return 0;
+}
 
-	/* top-level names: KEY -> ..data/KEY */
+/* The top-level names: KEY -> ..data/KEY, replacing whatever else is there;
+ * *changed set when one was (re)made. */
+static int user_links_ensure(const char *dir, int dfd, const struct mk_agent_volume_file *files,
+			     size_t n, bool *changed, struct mk_error **err)
+{
 	for (size_t i = 0; i < n; i++) {
 		size_t fl = first_len(files[i].path);
 		_cleanup_free_ char *top = strndup(files[i].path, fl);
@@ -266,10 +265,16 @@ int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_f
 		}
 		if (symlinkat(target, dfd, top) < 0 && errno != EEXIST)
 			return mk_error_errno(err, errno, "symlink '%s/%s'", dir, top);
-		changed = true;
+		*changed = true;
 	}
+	return 0;
+}
 
-	/* stale symlinks and earlier generations */
+/* Removes the generations other than current and the top-level symlinks no file
+ * names any more; *changed set when a symlink went. */
+static int stale_remove(const char *dir, int dfd, const struct mk_agent_volume_file *files,
+			size_t n, const char *current, bool *changed, struct mk_error **err)
+{
 	int cfd = dup(dfd);
 	DIR *d = cfd >= 0 ? fdopendir(cfd) : NULL;
 	if (!d) {
@@ -283,7 +288,7 @@ int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_f
 		if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, DATA_LINK))
 			continue;
 		if (is_timestamped(nm)) {
-			if (strcmp(nm, old)) {
+			if (strcmp(nm, current)) {
 				_cleanup_free_ char *p = mk_strdup_printf("%s/%s", dir, nm);
 				agent_rm_rf(p);
 			}
@@ -299,11 +304,42 @@ int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_f
 			struct stat sb;
 			if (fstatat(dfd, nm, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)) {
 				unlinkat(dfd, nm, 0);
-				changed = true;
+				*changed = true;
 			}
 		}
 	}
 	closedir(d);
+	return 0;
+}
+
+int mk_agent_volume_write_atomic(const char *dir, const struct mk_agent_volume_file *files,
+				 size_t n, long gid, bool *ret_changed, struct mk_error **err)
+{
+	char old[256] = "";
+	bool changed = false;
+
+	if (n > MAX_FILES)
+		return mk_error_set(err, E2BIG, "volume '%s': more than %d files", dir, MAX_FILES);
+	if (files_validate(files, n, err) < 0)
+		return -1;
+	if (mk_fs_mkdir_p(dir, 0755, err) < 0)
+		return -1;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return mk_error_errno(err, errno, "open '%s'", dir);
+	ssize_t ol = readlinkat(dfd, DATA_LINK, old, sizeof(old) - 1);
+	old[ol > 0 ? ol : 0] = '\0';
+
+	if (!old[0] || !same_payload(dfd, old, files, n, gid)) {
+		/* the new one is the current one from now on */
+		if (generation_write(dir, dfd, files, n, gid, old, sizeof(old), err) < 0)
+			return -1;
+		changed = true;
+	}
+	if (user_links_ensure(dir, dfd, files, n, &changed, err) < 0)
+		return -1;
+	if (stale_remove(dir, dfd, files, n, old, &changed, err) < 0)
+		return -1;
 	if (ret_changed)
 		*ret_changed = changed;
 	return 0;
@@ -370,6 +406,7 @@ struct payload {
 	struct mk_agent_volume_file *f;
 	char **owned; /* f[i].path and f[i].data as allocated here */
 	size_t n;
+	size_t f_cap, owned_cap; /* allocated elements of f and owned */
 };
 
 static void payload_add(struct payload *p, const char *path, char *data, size_t len,
@@ -385,10 +422,8 @@ static void payload_add(struct payload *p, const char *path, char *data, size_t 
 			p->f[i].mode = mode;
 			return;
 		}
-	p->f = realloc(p->f, (p->n + 1) * sizeof(*p->f));
-	p->owned = realloc(p->owned, 2 * (p->n + 1) * sizeof(char *));
-	if (!p->f || !p->owned)
-		abort();
+	MK_GROW(p->f, p->f_cap, p->n + 1);
+	MK_GROW(p->owned, p->owned_cap, 2 * (p->n + 1));
 	char *pp = mk_strdup(path);
 	p->owned[2 * p->n] = pp;
 	p->owned[2 * p->n + 1] = data;
@@ -416,34 +451,6 @@ static int mode_of(const cJSON *obj, const char *key, unsigned def, unsigned *re
 		return -1;
 	*ret = (unsigned)m->valuedouble;
 	return 0;
-}
-
-/* The value of key in a ConfigMap (data, binaryData) or Secret (data, base64):
- * owned bytes, or NULL when the key is absent. */
-static char *object_value(const cJSON *obj, bool secret, const char *key, size_t *ret_len)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(obj, "data"), key);
-	bool b64 = secret;
-	if (!cJSON_IsString(v) && !secret) {
-		v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(obj, "binaryData"), key);
-		b64 = true;
-	}
-	if (!cJSON_IsString(v))
-		return NULL;
-	if (!b64) {
-		*ret_len = strlen(v->valuestring);
-		return mk_strdup(v->valuestring);
-	}
-	void *out = NULL;
-	size_t len = 0;
-	if (mk_base64_decode(v->valuestring, &out, &len) < 0)
-		return NULL;
-	char *s = mk_malloc0(len + 1);
-	if (len)
-		memcpy(s, out, len);
-	free(out);
-	*ret_len = len;
-	return s;
 }
 
 static int source_get(struct mk_agent *a, bool secret, const char *ns, const char *name,
@@ -491,7 +498,7 @@ static int source_object(struct mk_agent *a, const char *ns, const char *vname, 
 						 vname, i);
 				break;
 			}
-			char *data = object_value(o->json, secret, k, &len);
+			char *data = agent_object_value(o->json, secret, k, &len);
 			if (!data) {
 				if (optional)
 					continue;
@@ -510,7 +517,8 @@ static int source_object(struct mk_agent *a, const char *ns, const char *vname, 
 			cJSON_ArrayForEach(kv, cJSON_GetObjectItem(o->json, maps[m]))
 			{
 				size_t len = 0;
-				char *data = kv->string ? object_value(o->json, secret, kv->string, &len)
+				char *data = kv->string ? agent_object_value(o->json, secret,
+									     kv->string, &len)
 							: NULL;
 				if (data)
 					payload_add(p, kv->string, data, len, defmode);
@@ -810,10 +818,7 @@ void agent_volumes_unmount(struct mk_agent *a, const char *uid)
 		if (strncmp(mp, prefix, plen) || mp[plen] != '/' ||
 		    strstr(mp + plen, "/containers/"))
 			continue;
-		mps = realloc(mps, (n + 1) * sizeof(*mps));
-		if (!mps)
-			abort();
-		mps[n++] = mk_strdup(mp);
+		mk_strv_push(&mps, &n, mk_strdup(mp));
 	}
 	while (n--) {
 		unmount_all(mps[n]);
@@ -822,9 +827,8 @@ void agent_volumes_unmount(struct mk_agent *a, const char *uid)
 	free(mps);
 }
 
-int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, size_t idx,
-			 const char *vol_path, const char *sub, char **ret_path,
-			 struct mk_error **err)
+/* The kubelet's checks of a subPath: relative, no ".." element. */
+static int subpath_check(const char *sub, struct mk_error **err)
 {
 	if (sub[0] == '/')
 		return mk_error_set(err, EINVAL, "subPath \"%s\" must be a relative path", sub);
@@ -836,6 +840,46 @@ int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, s
 		if (*p)
 			p++;
 	}
+	return 0;
+}
+
+/* Makes the missing directories of sub under root, one element at a time, each
+ * parent opened beneath the volume again (how); stops at the first failure,
+ * which the caller's next open reports. */
+static void subpath_mkdirs(int root, const char *sub, const struct open_how *how)
+{
+	_cleanup_free_ char *p = mk_strdup(sub);
+	for (char *s = p;; s++) {
+		bool last = !*s;
+		if (*s != '/' && !last)
+			continue;
+		*s = '\0';
+		char *slash = strrchr(p, '/');
+		const char *base = slash ? slash + 1 : p;
+		_cleanup_close_ int par = -1;
+		if (slash) {
+			*slash = '\0';
+			par = (int)syscall(SYS_openat2, root, p, how, sizeof(*how));
+			*slash = '/';
+		} else {
+			par = dup(root);
+		}
+		if (par < 0)
+			break;
+		if (*base && mkdirat(par, base, 0777) < 0 && errno != EEXIST)
+			break;
+		if (last)
+			break;
+		*s = '/';
+	}
+}
+
+/* An O_PATH descriptor of sub inside the volume at vol_path, resolved beneath it
+ * (a symlink out of the volume is EPERM); a missing sub-path is made a
+ * directory. Its stat goes to ret_st. */
+static int subpath_open(const char *vol_path, const char *sub, int *ret_fd, struct stat *ret_st,
+			struct mk_error **err)
+{
 	_cleanup_close_ int root = open(vol_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return mk_error_errno(err, errno, "open volume '%s'", vol_path);
@@ -843,32 +887,7 @@ int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, s
 				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 	int fd = (int)syscall(SYS_openat2, root, sub, &how, sizeof(how));
 	if (fd < 0 && errno == ENOENT) {
-		/* a missing sub-path is made a directory, one element at a time, each
-		 * parent opened beneath the volume again */
-		_cleanup_free_ char *p = mk_strdup(sub);
-		for (char *s = p;; s++) {
-			bool last = !*s;
-			if (*s != '/' && !last)
-				continue;
-			*s = '\0';
-			char *slash = strrchr(p, '/');
-			const char *base = slash ? slash + 1 : p;
-			_cleanup_close_ int par = -1;
-			if (slash) {
-				*slash = '\0';
-				par = (int)syscall(SYS_openat2, root, p, &how, sizeof(how));
-				*slash = '/';
-			} else {
-				par = dup(root);
-			}
-			if (par < 0)
-				break;
-			if (*base && mkdirat(par, base, 0777) < 0 && errno != EEXIST)
-				break;
-			if (last)
-				break;
-			*s = '/';
-		}
+		subpath_mkdirs(root, sub, &how);
 		fd = (int)syscall(SYS_openat2, root, sub, &how, sizeof(how));
 	}
 	if (fd < 0) {
@@ -878,25 +897,27 @@ int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, s
 		return mk_error_errno(err, errno, "subPath \"%s\"", sub);
 	}
 	_cleanup_close_ int sfd = fd;
-	struct stat sb;
-	if (fstat(sfd, &sb) < 0)
+	if (fstat(sfd, ret_st) < 0)
 		return mk_error_errno(err, errno, "subPath \"%s\"", sub);
-	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode))
+	if (!S_ISDIR(ret_st->st_mode) && !S_ISREG(ret_st->st_mode))
 		return mk_error_set(err, EINVAL, "subPath \"%s\" is neither a file nor a directory",
 				    sub);
+	*ret_fd = sfd;
+	sfd = -1; /* handed out */
+	return 0;
+}
 
-	_cleanup_free_ char *pdir = agent_pod_dir(a, uid);
-	_cleanup_free_ char *dir = mk_strdup_printf("%s/volume-subpaths/%s", pdir, ctr);
-	_cleanup_free_ char *target = mk_strdup_printf("%s/%zu", dir, idx);
-	if (mk_fs_mkdir_p(dir, 0750, err) < 0)
-		return -1;
+/* The mount point target, unmounted, of the kind (directory or file) the
+ * sub-path is; one of the other kind is replaced. */
+static int subpath_target_prepare(const char *target, bool is_dir, struct mk_error **err)
+{
 	unmount_all(target);
 	struct stat tb;
-	if (lstat(target, &tb) == 0 && (S_ISDIR(tb.st_mode) != S_ISDIR(sb.st_mode))) {
+	if (lstat(target, &tb) == 0 && (S_ISDIR(tb.st_mode) != is_dir)) {
 		if (S_ISDIR(tb.st_mode) ? rmdir(target) : unlink(target))
 			return mk_error_errno(err, errno, "remove '%s'", target);
 	}
-	if (S_ISDIR(sb.st_mode)) {
+	if (is_dir) {
 		if (mkdir(target, 0750) < 0 && errno != EEXIST)
 			return mk_error_errno(err, errno, "mkdir '%s'", target);
 	} else {
@@ -905,6 +926,25 @@ int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, s
 			return mk_error_errno(err, errno, "create '%s'", target);
 		close(t);
 	}
+	return 0;
+}
+
+int agent_volume_subpath(struct mk_agent *a, const char *uid, const char *ctr, size_t idx,
+			 const char *vol_path, const char *sub, char **ret_path,
+			 struct mk_error **err)
+{
+	_cleanup_close_ int sfd = -1;
+	struct stat sb;
+	if (subpath_check(sub, err) < 0 || subpath_open(vol_path, sub, &sfd, &sb, err) < 0)
+		return -1;
+
+	_cleanup_free_ char *pdir = agent_pod_dir(a, uid);
+	_cleanup_free_ char *dir = mk_strdup_printf("%s/volume-subpaths/%s", pdir, ctr);
+	_cleanup_free_ char *target = mk_strdup_printf("%s/%zu", dir, idx);
+	if (mk_fs_mkdir_p(dir, 0750, err) < 0)
+		return -1;
+	if (subpath_target_prepare(target, S_ISDIR(sb.st_mode), err) < 0)
+		return -1;
 	char src[64];
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", sfd);
 	if (mount(src, target, NULL, MS_BIND, NULL) < 0)
@@ -921,57 +961,80 @@ bool agent_volume_is_projected(const cJSON *vol)
 	       cJSON_GetObjectItem(vol, "downwardAPI") || cJSON_GetObjectItem(vol, "projected");
 }
 
+/* The sources of a projected volume (src) into p, in order (a later file of the
+ * same path wins). */
+static int projected_sources(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			     const char *vname, const cJSON *src, unsigned defmode,
+			     struct payload *p, struct mk_error **err)
+{
+	const cJSON *s;
+	int r = 0;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(src, "sources"))
+	{
+		const cJSON *x;
+		if ((x = cJSON_GetObjectItem(s, "configMap")))
+			r = source_object(a, st->ns, vname, x, false, "name", defmode, p, err);
+		else if ((x = cJSON_GetObjectItem(s, "secret")))
+			r = source_object(a, st->ns, vname, x, true, "name", defmode, p, err);
+		else if ((x = cJSON_GetObjectItem(s, "downwardAPI")))
+			r = source_downward(a, pod, vname, cJSON_GetObjectItem(x, "items"), defmode,
+					    p, err);
+		else if ((x = cJSON_GetObjectItem(s, "serviceAccountToken")))
+			r = source_sa_token(a, st, pod, vname, x, defmode, p, err);
+		else if (cJSON_GetObjectItem(s, "clusterTrustBundle"))
+			r = mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume "
+					 "\"%s\" : clusterTrustBundle projections are not "
+					 "supported", vname);
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
+/* The files of volume vol (configMap, secret, downwardAPI or projected) into p;
+ * *ret_tmpfs: whether they belong on a tmpfs (secrets and projections, which may
+ * hold tokens). */
+static int volume_payload(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			  const cJSON *vol, const char *vname, struct payload *p, bool *ret_tmpfs,
+			  struct mk_error **err)
+{
+	const cJSON *src;
+	unsigned defmode = 0644;
+
+	*ret_tmpfs = false;
+	if ((src = cJSON_GetObjectItem(vol, "configMap"))) {
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return source_object(a, st->ns, vname, src, false, "name", defmode, p, err);
+	} else if ((src = cJSON_GetObjectItem(vol, "secret"))) {
+		*ret_tmpfs = true;
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return source_object(a, st->ns, vname, src, true, "secretName", defmode, p, err);
+	} else if ((src = cJSON_GetObjectItem(vol, "downwardAPI"))) {
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return source_downward(a, pod, vname, cJSON_GetObjectItem(src, "items"), defmode, p,
+				       err);
+	} else if ((src = cJSON_GetObjectItem(vol, "projected"))) {
+		*ret_tmpfs = true;
+		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
+			goto bad_mode;
+		return projected_sources(a, st, pod, vname, src, defmode, p, err);
+	}
+	return mk_error_set(err, EINVAL, "volume \"%s\": not a projected volume", vname);
+bad_mode:
+	return mk_error_set(err, EINVAL, "volume \"%s\": defaultMode must be in 0..0777", vname);
+}
+
 int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 			 const cJSON *vol, char **ret_path, struct mk_error **err)
 {
 	const char *vname = mk_json_get_string(vol, "name");
 	_cleanup_free_ char *pdir = NULL, *dir = NULL;
-	const cJSON *src;
 	struct payload p = { 0 };
-	unsigned defmode = 0644;
 	bool tmpfs = false;
-	int r = 0;
-
-	if ((src = cJSON_GetObjectItem(vol, "configMap"))) {
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		r = source_object(a, st->ns, vname, src, false, "name", defmode, &p, err);
-	} else if ((src = cJSON_GetObjectItem(vol, "secret"))) {
-		tmpfs = true;
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		r = source_object(a, st->ns, vname, src, true, "secretName", defmode, &p, err);
-	} else if ((src = cJSON_GetObjectItem(vol, "downwardAPI"))) {
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		r = source_downward(a, pod, vname, cJSON_GetObjectItem(src, "items"), defmode, &p, err);
-	} else if ((src = cJSON_GetObjectItem(vol, "projected"))) {
-		const cJSON *s;
-		tmpfs = true;
-		if (mode_of(src, "defaultMode", 0644, &defmode) < 0)
-			goto bad_mode;
-		cJSON_ArrayForEach(s, cJSON_GetObjectItem(src, "sources"))
-		{
-			const cJSON *x;
-			if ((x = cJSON_GetObjectItem(s, "configMap")))
-				r = source_object(a, st->ns, vname, x, false, "name", defmode, &p, err);
-			else if ((x = cJSON_GetObjectItem(s, "secret")))
-				r = source_object(a, st->ns, vname, x, true, "name", defmode, &p, err);
-			else if ((x = cJSON_GetObjectItem(s, "downwardAPI")))
-				r = source_downward(a, pod, vname, cJSON_GetObjectItem(x, "items"),
-						    defmode, &p, err);
-			else if ((x = cJSON_GetObjectItem(s, "serviceAccountToken")))
-				r = source_sa_token(a, st, pod, vname, x, defmode, &p, err);
-			else if (cJSON_GetObjectItem(s, "clusterTrustBundle"))
-				r = mk_error_set(err, EINVAL, "MountVolume.SetUp failed for volume "
-						 "\"%s\" : clusterTrustBundle projections are not "
-						 "supported", vname);
-			if (r < 0)
-				break;
-		}
-	} else {
-		return mk_error_set(err, EINVAL, "volume \"%s\": not a projected volume", vname);
-	}
+	int r = volume_payload(a, st, pod, vol, vname, &p, &tmpfs, err);
 	if (r < 0)
 		goto out;
 
@@ -997,8 +1060,6 @@ int agent_volume_project(struct mk_agent *a, struct pod_state *st, const cJSON *
 out:
 	payload_release(&p);
 	return r;
-bad_mode:
-	return mk_error_set(err, EINVAL, "volume \"%s\": defaultMode must be in 0..0777", vname);
 }
 
 void agent_volumes_refresh(struct mk_agent *a, struct pod_state *st, const cJSON *pod)

@@ -8,90 +8,15 @@
 # back-off, image pull failure, liveness restarts, deletion leaving no trace,
 # force deletion while the agent is down, and adoption after kill -9.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
 
-if [ "$(id -u)" != 0 ]; then fail "agent pods" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter busybox; do
-	command -v "$tool" >/dev/null || { fail "agent pods" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-node
-NODE=node1
-NODE_IP=192.168.77.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-
-# ---- cleanup, on every exit path (registered first = runs last) ----
-node_cleanup() {
-	local id d
-	for d in "$RUN/runc" "$T/run2/runc"; do
-		[ -d "$d" ] || continue
-		for id in $(runc --root "$d" list -q 2>/dev/null); do
-			runc --root "$d" delete --force "$id" >/dev/null 2>&1
-		done
-	done
-	# overlays and namespace files under our temp dir only
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-# on failure, show what the agent said
-dump_logs() { [ "$FAILED" = 1 ] || [ -n "${AGENT_E2E_LOGS:-}" ] || return 0; tail -n 40 "$T/server.log" "$T/agent2.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "agent pods" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-# the node's own address on a veth pair kept inside the namespace (no dummy module needed)
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-
-# everything that talks to the API runs inside the node namespace
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
+node_require "agent pods" runc jq curl ip nsenter busybox
+# on failure (or with AGENT_E2E_LOGS set), show what the agents said
+NODE_LOGS=("$T/agent2.log")
+NODE_SHOW_LOGS=${AGENT_E2E_LOGS:-}
+node_init node 192.168.77.2
 rc() { runc --root "$RUN/runc" "$@"; }
-
-# ---- the image, built offline and imported ----
-mkdir -p "$T/outside"
-if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
-	fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
-fi
-IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
-expect_eq "busybox image imported" "$IMG" "docker.io/test/busybox:latest"
-
-SERVER_PID=
-start_node() {
-	"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-		--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-		--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-		--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
-	SERVER_PID=$!
-	_PIDS+=("$SERVER_PID")
-	local i
-	for i in $(seq 150); do
-		if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-			grep -q "node agent running" "$T/server.log"; then
-			TOKEN=$(cat "$DATA/token")
-			return 0
-		fi
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "server did not start; log:"; tail -20 "$T/server.log"
-	return 1
-}
 
 # pod_json NAME EXTRA_SPEC_JSON: a pod bound to the node
 pod_json() {
@@ -113,8 +38,7 @@ wait_pod() { # wait_pod NAME JQ_BOOL TRIES(0.1s)
 	return 1
 }
 
-start_node || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
-pass "server with agent starts"
+node_up --restart-backoff 1s,4s
 
 # ---- node registration ----
 api GET /api/v1/nodes/$NODE
@@ -288,7 +212,7 @@ expect_eq "a running pod has all of these (sanity check of the probe)" "$(leftov
 HB_WAIT_START=$(date +%s)
 kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 expect_eq "containers survive the agent" "$(rc state "$WEB_CID" | jq -r .status)" running
-start_node || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
+node_start || { fail "server restarts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server restarts after kill -9"
 api GET /api/v1/nodes/$NODE
 expect_eq "re-registration keeps the Node" "$(jqb .metadata.uid) $(jqb .spec.podCIDR)" "$NODE_UID $CIDR"

@@ -13,54 +13,11 @@
 # beside the other checks), `kubectl create job --from=cronjob/NAME`, the history limit, the columns of
 # `kubectl get`, discovery, and bad manifests refused with 422 naming the field.
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/node.sh"
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
-KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 
-if [ "$(id -u)" != 0 ]; then fail "batch" "must run as root"; exit 1; fi
-for tool in runc jq curl ip nsenter "$KUBECTL"; do
-	command -v "$tool" >/dev/null || { fail "batch" "$tool missing (scripts/deps.sh)"; exit 1; }
-done
-curl_max_time 20
-
-NS=mkt-$$-batch
-NODE=node1
-NODE_IP=192.168.78.2
-RUN=$T/run
-NETNS=$T/netns
-CG=/mkt-$$-batch
-DATA=$T/data
-PORT=$(free_port)
-KUBECONFIG=$T/kubeconfig
-CACERT=$DATA/tls/ca.crt
-API=https://127.0.0.1:$PORT
-IN=(nsenter "--net=/run/netns/$NS")
-
-node_cleanup() {
-	local id d
-	if [ -d "$RUN/runc" ]; then
-		for id in $(runc --root "$RUN/runc" list -q 2>/dev/null); do
-			runc --root "$RUN/runc" delete --force "$id" >/dev/null 2>&1
-		done
-	fi
-	grep -o " $T/[^ ]*" /proc/mounts | sort -r | while read -r d; do umount -l "$d" 2>/dev/null; done
-	for d in $(find /sys/fs/cgroup -maxdepth 2 -type d -name "${CG#/}" 2>/dev/null); do
-		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-	done
-	ip netns delete "$NS" 2>/dev/null
-}
-on_exit node_cleanup
-dump_logs() { [ "$FAILED" = 1 ] || return 0; tail -n 30 "$T/server.log" >&3 2>&1; }
-exec 3>&2
-on_exit dump_logs
-
-ip netns add "$NS" || { fail "batch" "ip netns add"; exit 1; }
-ip -n "$NS" link set lo up
-ip -n "$NS" link add eth0 type veth peer name eth0peer
-ip -n "$NS" addr add "$NODE_IP/24" dev eth0
-ip -n "$NS" link set eth0peer up
-ip -n "$NS" link set eth0 up
-curl() { "${IN[@]}" /usr/bin/curl "$@"; }
-K() { "${IN[@]}" timeout 30 "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+node_require batch runc jq curl ip nsenter "$KUBECTL"
+node_init batch 192.168.78.2
 
 # the examples name busybox:1.36: a one-layer docker-save archive of the host's static
 # busybox is built here (offline) and imported under that name
@@ -89,21 +46,7 @@ mkimage >"$T/mkimage.log" 2>&1 || { fail "build test image" "$(tail -3 "$T/mkima
 out=$("$MINIK8S" image --data-dir "$DATA" import "$T/img/busybox.tar" 2>&1)
 expect_match "busybox:1.36 imported" "$out" "busybox:1.36"
 
-"${IN[@]}" "$MINIK8S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
-	--https-listen-port "$PORT" --write-kubeconfig "$KUBECONFIG" --node-name "$NODE" \
-	--node-ip "$NODE_IP" --run-dir "$RUN" --netns-dir "$NETNS" --cgroup-parent "$CG" \
-	--restart-backoff 1s,4s >>"$T/server.log" 2>&1 &
-SERVER_PID=$!
-_PIDS+=("$SERVER_PID")
-for _ in $(seq 150); do
-	if [ -f "$DATA/token" ] && curl -sf --cacert "$CACERT" "$API/healthz" >/dev/null 2>&1 &&
-		grep -q "node agent running" "$T/server.log"; then
-		TOKEN=$(cat "$DATA/token"); break
-	fi
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "${TOKEN:-}" ] || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
+node_start --restart-backoff 1s,4s || { fail "server with agent starts" "$(tail -5 "$T/server.log")"; exit 1; }
 pass "server with agent starts"
 
 # ---- the CronJob first: its one-minute firing overlaps the other checks ----

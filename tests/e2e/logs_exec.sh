@@ -21,23 +21,7 @@ for tool in "$KUBECTL" "$FIXTURE" runc script; do
 done
 "$ROOT/tests/lib/mkrootfs.sh" "$W/rootfs" >/dev/null || { fail setup "mkrootfs failed"; exit 1; }
 
-API_PORT=$(free_port)
-AGENT_PORT=$(free_port)
-TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-# if the fixture dies without its own cleanup, its containers go here
-on_exit "for c in web-web ticker-ticker; do runc --root '$W/runc' delete -f \$c; done"
-"$FIXTURE" "$W" "$W/rootfs" "$API_PORT" "$AGENT_PORT" "$TOKEN" >"$W/fixture.out" 2>"$W/fixture.err" &
-FX=$!
-_PIDS+=("$FX")
-for _ in $(seq 150); do
-	grep -q READY "$W/fixture.out" 2>/dev/null && break
-	kill -0 "$FX" 2>/dev/null || break
-	sleep 0.1
-done
-if ! grep -q READY "$W/fixture.out"; then
-	fail setup "fixture did not start: $(tail -5 "$W/fixture.err")"
-	exit 1
-fi
+stream_fixture_start
 export KUBECONFIG=$W/kubeconfig
 K() { timeout 30 "$KUBECTL" "$@"; }
 M() { timeout 30 "$MINIK8S" kubectl "$@"; }
