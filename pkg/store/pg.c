@@ -102,6 +102,14 @@ static int pg_error(struct mk_error **err, int code, const char *what, const cha
 	return mk_error_set(err, code, "store: %s: %.*s", what, (int)n, msg ? msg : "");
 }
 
+/* library code does not print: the server's NOTICEs ("relation already exists,
+ * skipping") are dropped instead of going to stderr */
+static void quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int connect_db(const char *conninfo, PGconn **ret, struct mk_error **err)
 {
 	PGconn *c = PQconnectdb(conninfo);
@@ -110,6 +118,7 @@ static int connect_db(const char *conninfo, PGconn **ret, struct mk_error **err)
 		PQfinish(c);
 		return -1;
 	}
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	*ret = c;
 	return 0;
 }

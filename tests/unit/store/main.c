@@ -1,5 +1,6 @@
 /* The store package's Check runner. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 Suite *object_suite(void);
@@ -9,9 +10,15 @@ Suite *seal_suite(void);
 
 int main(void)
 {
+	const char *ep = getenv("MINIK8S_TEST_STORE_ENDPOINT");
 	SRunner *sr = srunner_create(object_suite());
 	srunner_add_suite(sr, watch_suite());
 	srunner_add_suite(sr, concurrency_suite());
+	/* the seal suite reads the SQLite file itself to prove no plain text is left;
+	 * with an endpoint it still runs, on SQLite (said here, not skipped silently) */
+	if (ep && *ep)
+		printf("store tests on %s (the seal suite on SQLite: it inspects the file)\n",
+		       "MINIK8S_TEST_STORE_ENDPOINT");
 	srunner_add_suite(sr, seal_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
