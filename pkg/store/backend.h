@@ -124,6 +124,11 @@ struct mk_store_event *store_event_ref(struct mk_store_event *ev);
 /* Appends events rv = s->rev + 1 ... (consecutive) to the ring and wakes watchers.
  * Takes ev_lock. */
 void store_events_publish(struct mk_store *s, struct mk_store_event **evs, size_t n);
+/* For a backend with a feed whose committer also publishes its own writes: appends
+ * the events of evs (in revision order) that come next after s->rev; those already
+ * published and those after a hole are dropped (the feed delivers the latter).
+ * Takes every reference of evs; returns how many were appended. Takes ev_lock. */
+size_t store_events_publish_next(struct mk_store *s, struct mk_store_event **evs, size_t n);
 /* For a feed that finds the history between s->rev and rev compacted away: empties
  * the ring and moves s->rev to rev; watchers behind rev then read the backend's
  * history (ops.events), which must refuse it (they get 410). Takes ev_lock. */

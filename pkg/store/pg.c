@@ -28,7 +28,9 @@
  * COMMITTED takes a fresh snapshot per statement, after the lock was granted, so it
  * sees the other servers' last commit).
  *
- * Watch feed: a thread of this server reads rows with id > the last one published,
+ * Watch feed: the committer publishes its own batch at once when nothing of
+ * another server came between (the feed is at the batch's base revision); a thread
+ * of this server reads rows with id > the last one published,
  * in id order, and publishes them to the core's ring (store_events_publish); it is
  * woken by NOTIFY minik8s_rev (sent by the writing transaction, delivered at
  * commit, from every server), by this server's committer right after a commit, and
@@ -376,6 +378,86 @@ static int newest(PGconn *c, struct mk_store *s, struct store_req *q, uint64_t *
 	return ret;
 }
 
+static void fail_key(struct store_req *q, int code, const char *fmt)
+{
+	char *key = store_key(q->resource, q->ns, q->name);
+	req_fail(q, code, mk_strdup_printf(fmt, key));
+	free(key);
+}
+
+/* Create and update in one round trip: the compare-and-swap is the insert's
+ * condition on the key's newest row, which the statement also returns (the old
+ * state for the event, the reason of a refusal). 0 applied; -1 q failed. */
+static int apply_put(struct mk_store *s, PGconn *c, struct store_req *q, uint64_t rv, int *broken)
+{
+	static const char sql[] =
+		"WITH cur AS (SELECT id, deleted, value FROM minik8s_rev"
+		"  WHERE resource=$2 AND ns=$3 AND name=$4 ORDER BY id DESC LIMIT 1),"
+		" ins AS (INSERT INTO minik8s_rev (id, resource, ns, name, created, deleted,"
+		"  prev_revision, value)"
+		"  SELECT $1::bigint, $2, $3, $4, $5::smallint, 0, coalesce((SELECT id FROM cur), 0), $6"
+		"  WHERE CASE WHEN $5::smallint = 1"
+		"   THEN NOT EXISTS (SELECT 1 FROM cur WHERE deleted = 0)"
+		"   ELSE EXISTS (SELECT 1 FROM cur WHERE deleted = 0"
+		"    AND ($7::bigint = 0 OR id = $7::bigint)) END"
+		"  RETURNING id)"
+		" SELECT (SELECT count(*) FROM ins), cur.id, cur.deleted, cur.value"
+		" FROM (SELECT 1) one LEFT JOIN cur ON true";
+	int create = q->op == STORE_OP_CREATE;
+	char *json = store_splice_rv(q, rv);
+	_cleanup_free_ char *sealed = store_seal(s, q->resource, q->ns, q->name, json);
+	char srv[24], sexp[24];
+	snprintf(srv, sizeof(srv), "%" PRIu64, rv);
+	snprintf(sexp, sizeof(sexp), "%" PRIu64, q->expect_rv);
+	const char *p[] = { srv, q->resource, q->ns, q->name, create ? "1" : "0",
+			    sealed ? sealed : json, sexp };
+	PGresult *r = query(c, sql, 7, p);
+
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		req_fail(q, EIO,
+			 mk_strdup_printf("store: write: %.200s",
+					  r ? PQresultErrorMessage(r) : PQerrorMessage(c)));
+		PQclear(r);
+		free(json);
+		*broken = 1;
+		return -1;
+	}
+	int live = !PQgetisnull(r, 0, 1) && strcmp(PQgetvalue(r, 0, 2), "0") == 0;
+	if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
+		free(json);
+		if (create)
+			fail_key(q, EEXIST, "object '%s' already exists");
+		else if (!live)
+			fail_key(q, ENOENT, "object '%s' not found");
+		else {
+			char *key = store_key(q->resource, q->ns, q->name);
+			req_fail(q, ESTALE,
+				 mk_strdup_printf("object '%s' has been modified: resourceVersion "
+						  "is %s, not %llu",
+						  key, PQgetvalue(r, 0, 1),
+						  (unsigned long long)q->expect_rv));
+			free(key);
+		}
+		PQclear(r);
+		return -1;
+	}
+	char *old = NULL;
+	if (!create) {
+		struct mk_error *e = NULL;
+		if (store_unseal(s, q->resource, q->ns, q->name, PQgetvalue(r, 0, 3), &old, &e) < 0) {
+			/* the row is written: its event goes without the old state */
+			mk_error_free(&e);
+			old = NULL;
+		}
+	}
+	PQclear(r);
+	q->rv = rv;
+	q->ev = store_event_new(rv, create ? MK_STORE_ADDED : MK_STORE_MODIFIED, q->resource, q->ns,
+				q->name, json);
+	q->ev->old_json = old;
+	return 0;
+}
+
 /* Applies q at revision rv inside the open transaction. 0 applied; -1 q failed (a
  * logical failure leaves the transaction usable; *broken set when it does not). */
 static int apply_one(struct mk_store *s, PGconn *c, struct store_req *q, uint64_t rv, int *broken)
@@ -516,13 +598,10 @@ static void pg_write_batch(struct mk_store *s, struct store_req **reqs, size_t n
 		return;
 	}
 	PGconn *c = d->wc;
-	if (exec_cmd(c, "BEGIN", &e) < 0) {
-		fail_all(reqs, n, "begin", e->msg);
-		mk_error_free(&e);
-		return;
-	}
-	/* the lock that orders every server's write transactions (see the top) */
-	r = PQexec(c, "UPDATE minik8s_meta SET value = value WHERE key='revision' RETURNING value");
+	/* the lock that orders every server's write transactions (see the top),
+	 * in the round trip of BEGIN */
+	r = PQexec(c, "BEGIN; UPDATE minik8s_meta SET value = value WHERE key='revision'"
+		      " RETURNING value");
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		fail_all(reqs, n, "lock revision", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 		goto rollback;
@@ -532,34 +611,25 @@ static void pg_write_batch(struct mk_store *s, struct store_req **reqs, size_t n
 	r = NULL;
 
 	for (size_t i = 0; i < n && !broken; i++)
-		if (apply_one(s, c, reqs[i], next + 1, &broken) == 0)
+		if ((reqs[i]->op == STORE_OP_DELETE ? apply_one : apply_put)(s, c, reqs[i], next + 1,
+									     &broken) == 0)
 			next++;
 	if (broken) {
 		fail_all(reqs, n, "transaction aborted", PQerrorMessage(c));
 		goto rollback;
 	}
-	if (next > base) {
-		char v[24];
-		const char *p[] = { v };
-		snprintf(v, sizeof(v), "%" PRIu64, next);
-		r = query(c,
-			  "UPDATE minik8s_meta SET value=$1 WHERE key='revision';", 1, p);
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			fail_all(reqs, n, "write revision",
-				 r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-			goto rollback;
-		}
-		PQclear(r);
-		r = PQexec(c, "NOTIFY minik8s_rev");
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			fail_all(reqs, n, "notify", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-			goto rollback;
-		}
-		PQclear(r);
-		r = NULL;
-	}
-	r = PQexec(c, "COMMIT");
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+	/* the new revision, the notification and COMMIT in one round trip */
+	char sql[160];
+	if (next > base)
+		snprintf(sql, sizeof(sql),
+			 "UPDATE minik8s_meta SET value=%" PRIu64 " WHERE key='revision';"
+			 " NOTIFY minik8s_rev; COMMIT",
+			 next);
+	else
+		snprintf(sql, sizeof(sql), "COMMIT");
+	r = PQexec(c, sql);
+	/* COMMIT of a failed transaction answers ROLLBACK, not an error */
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0) {
 		/* a connection lost during COMMIT leaves the outcome unknown: the
 		 * callers get an error, as etcd's clients do for a timed-out request */
 		fail_all(reqs, n, "commit", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
@@ -567,8 +637,20 @@ static void pg_write_batch(struct mk_store *s, struct store_req **reqs, size_t n
 	}
 	PQclear(r);
 	s->committed = next;
-	if (next > base)
-		wake_feed(d);
+	if (next > base) {
+		/* when this server's feed is at base (no other server wrote since), the
+		 * batch's events are the next ones: published at once, so the writers do
+		 * not wait for the feed's round trip; otherwise the feed delivers them in
+		 * order after the other servers' writes */
+		struct mk_store_event **evs = mk_malloc0(n * sizeof(*evs));
+		size_t nev = 0;
+		for (size_t i = 0; i < n; i++)
+			if (reqs[i]->ev)
+				evs[nev++] = store_event_ref(reqs[i]->ev);
+		if (store_events_publish_next(s, evs, nev) < nev)
+			wake_feed(d);
+		free(evs);
+	}
 	return;
 rollback:
 	PQclear(r);
@@ -600,7 +682,7 @@ static int feed_once(struct mk_store *s)
 {
 	struct store_pg *d = s->be;
 	struct mk_store_event *evs[PG_FEED_ROWS];
-	size_t n = 0, i = 0;
+	size_t n = 0;
 	uint64_t rev = mk_store_revision(s);
 
 	if (read_events(s, d->fc, rev, 0, PG_FEED_ROWS, evs, &n, NULL) < 0)
@@ -623,15 +705,11 @@ static int feed_once(struct mk_store *s)
 		PQclear(r);
 		return 0;
 	}
-	while (i < n) {
-		size_t j = i;
-		if (evs[i]->rv != mk_store_revision(s) + 1)
-			store_events_reset(s, evs[i]->rv - 1); /* unreachable: ids have no holes */
-		while (j + 1 < n && evs[j + 1]->rv == evs[j]->rv + 1)
-			j++;
-		store_events_publish(s, evs + i, j - i + 1);
-		i = j + 1;
-	}
+	/* ids have no holes but where compaction removed rows this server never read */
+	if (evs[0]->rv > mk_store_revision(s) + 1)
+		store_events_reset(s, evs[0]->rv - 1);
+	/* the committer may have published some of them meanwhile: those are skipped */
+	store_events_publish_next(s, evs, n);
 	return n == PG_FEED_ROWS;
 }
 

@@ -20,7 +20,7 @@ int main(void)
 		printf("store tests on %s (the seal suite on SQLite: it inspects the file)\n",
 		       "MINIK8S_TEST_STORE_ENDPOINT");
 	srunner_add_suite(sr, seal_suite());
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY, default normal */
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
