@@ -760,6 +760,18 @@ static void *feed_main(void *arg)
 			continue; /* a full page: read on before waiting */
 		compact(s);
 
+		/* notifications libpq already read with a query's answer do not make
+		 * the socket readable again: look at them before sleeping */
+		int pending = 0;
+		PGnotify *nt;
+		PQconsumeInput(d->fc);
+		while ((nt = PQnotifies(d->fc))) {
+			PQfreemem(nt);
+			pending = 1;
+		}
+		if (pending)
+			continue;
+
 		struct pollfd pf[2] = { { .fd = d->wake_fd, .events = POLLIN },
 					{ .fd = PQsocket(d->fc), .events = POLLIN } };
 		if (poll(pf, 2, PG_FEED_POLL_MS) < 0 && errno != EINTR)
@@ -771,7 +783,6 @@ static void *feed_main(void *arg)
 		}
 		if (pf[1].revents) {
 			PQconsumeInput(d->fc);
-			PGnotify *nt;
 			while ((nt = PQnotifies(d->fc)))
 				PQfreemem(nt);
 		}
