@@ -635,6 +635,16 @@ struct peer {
 	bool has_ns;
 };
 
+/* Where the rules of one policy rule are being made. */
+struct rule_ctx {
+	const cJSON *pol;
+	const char *ns, *pname;
+	int subj;
+	const char *subj_key;
+	bool egress;
+	size_t k; /* the rule's index in spec.ingress / spec.egress */
+};
+
 static void pred_release(struct pred *p)
 {
 	free(p->ns);
@@ -672,7 +682,7 @@ static bool has_type(const cJSON *pol, const char *t)
 /* The peers of one rule as sets: an ipBlock is a ranges set, a pod selector
  * (with its namespace scope) an address set; none: one peer, any address. A
  * malformed selector (refused by the API server) is no peer. */
-static size_t rule_peers(struct shape *sh, const char *ns, const cJSON *list, struct peer *out, size_t max)
+static size_t rule_peers(struct shape *sh, const char *ns, const cJSON *list, struct peer *out)
 {
 	if (cJSON_GetArraySize(list) == 0) {
 		out[0] = (struct peer){ .set = -1 };
@@ -682,8 +692,6 @@ static size_t rule_peers(struct shape *sh, const char *ns, const cJSON *list, st
 	const cJSON *peer;
 	cJSON_ArrayForEach(peer, list)
 	{
-		if (n == max)
-			break;
 		struct mk_buf b;
 		mk_buf_init(&b);
 		const cJSON *ib = cJSON_GetObjectItemCaseSensitive(peer, "ipBlock");
@@ -720,81 +728,93 @@ static size_t rule_peers(struct shape *sh, const char *ns, const cJSON *list, st
 	return n;
 }
 
-#define MAX_PEERS 64
+/* The set of a named port of a rule, resolved on the destination: the subjects
+ * for ingress, the peer's pods (every pod when the rule has no peers) for
+ * egress. -1: nothing to resolve it on (an ipBlock peer names no pod). */
+static int named_set(struct shape *sh, const struct rule_ctx *rc, const struct peer *peer, const char *name,
+		     uint8_t proto)
+{
+	struct pred dp = { 0 };
+	const char *base = "ALL";
+	bool bad = false;
+	if (!rc->egress) {
+		dp = pred_make(rc->ns, false, NULL, mk_json_get(rc->pol, "spec.podSelector"), true, &bad);
+		base = rc->subj_key;
+	} else if (peer->ipblock) {
+		return -1;
+	} else if (peer->key) {
+		dp = pred_make(rc->ns, peer->has_ns, peer->nss, peer->ps, false, &bad);
+		base = peer->key;
+	}
+	char *key = mk_strdup_printf("N|%s|%s|%u", base, name, proto);
+	int si = set_get(sh, key, K_NAMED, MK_NETPOL_SET_ADDR_PORT, &dp);
+	free(key);
+	pred_release(&dp);
+	struct mset *x = &sh->m->meta[si];
+	if (!x->port_name) {
+		x->port_name = mk_strdup(name);
+		x->proto = proto;
+	}
+	return si;
+}
+
+/* The kernel rules of one entry of a rule's ports: one per peer. */
+static void shape_port(struct shape *sh, const struct rule_ctx *rc, const struct peer *peers, size_t np,
+		       const cJSON *port, size_t j)
+{
+	uint8_t proto = proto_num(mk_json_get_string(port, "protocol"));
+	const cJSON *pv = cJSON_GetObjectItemCaseSensitive(port, "port");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(port, "endPort");
+	char origin[512];
+	if (!proto)
+		return;
+	for (size_t p = 0; p < np; p++) {
+		int named = -1;
+		if (cJSON_IsString(pv) && (named = named_set(sh, rc, &peers[p], pv->valuestring, proto)) < 0)
+			continue;
+		snprintf(origin, sizeof(origin), "%s/%s %s[%zu].ports[%zu] peer %zu", rc->ns, rc->pname,
+			 rc->egress ? "egress" : "ingress", rc->k, j, p);
+		struct mk_netpol_rule *r = rule_add(sh, rc->egress, rc->subj, peers[p].set, origin);
+		r->proto = proto;
+		r->named = named;
+		if (cJSON_IsNumber(pv)) {
+			r->port_lo = r->port_hi = (uint16_t)pv->valueint;
+			if (cJSON_IsNumber(ev) && ev->valueint >= pv->valueint && ev->valueint <= 65535)
+				r->port_hi = (uint16_t)ev->valueint;
+		}
+	}
+}
 
 /* The rules of one direction of a policy: per (rule, port, peer) one kernel
  * rule over the shared sets. */
 static void shape_direction(struct shape *sh, const cJSON *pol, int subj, const char *subj_key, bool egress)
 {
-	const char *ns = mk_json_get_string(pol, "metadata.namespace");
 	const char *pname = mk_json_get_string(pol, "metadata.name");
-	const char *dir = egress ? "egress" : "ingress";
-	char origin[512];
+	struct rule_ctx rc = { .pol = pol, .ns = mk_json_get_string(pol, "metadata.namespace"),
+			       .pname = pname ? pname : "", .subj = subj, .subj_key = subj_key, .egress = egress };
 	const cJSON *rule;
-	size_t k = 0;
 	cJSON_ArrayForEach(rule, mk_json_get(pol, egress ? "spec.egress" : "spec.ingress"))
 	{
-		struct peer peers[MAX_PEERS];
-		size_t np = rule_peers(sh, ns, cJSON_GetObjectItemCaseSensitive(rule, egress ? "to" : "from"),
-				       peers, MAX_PEERS);
+		const cJSON *list = cJSON_GetObjectItemCaseSensitive(rule, egress ? "to" : "from");
+		struct peer *peers = mk_malloc0(((size_t)cJSON_GetArraySize(list) + 1) * sizeof(*peers));
+		size_t np = rule_peers(sh, rc.ns, list, peers);
 		const cJSON *ports = cJSON_GetObjectItemCaseSensitive(rule, "ports");
-		for (size_t p = 0; p < np && cJSON_GetArraySize(ports) == 0; p++) {
-			snprintf(origin, sizeof(origin), "%s/%s %s[%zu] peer %zu", ns, pname ? pname : "", dir, k, p);
-			rule_add(sh, egress, subj, peers[p].set, origin);
+		if (cJSON_GetArraySize(ports) == 0) {
+			char origin[512];
+			for (size_t p = 0; p < np; p++) {
+				snprintf(origin, sizeof(origin), "%s/%s %s[%zu] peer %zu", rc.ns, rc.pname,
+					 egress ? "egress" : "ingress", rc.k, p);
+				rule_add(sh, egress, subj, peers[p].set, origin);
+			}
 		}
 		size_t j = 0;
 		const cJSON *port;
 		cJSON_ArrayForEach(port, ports)
-		{
-			uint8_t proto = proto_num(mk_json_get_string(port, "protocol"));
-			const cJSON *pv = cJSON_GetObjectItemCaseSensitive(port, "port");
-			const cJSON *ev = cJSON_GetObjectItemCaseSensitive(port, "endPort");
-			for (size_t p = 0; p < np && proto; p++) {
-				snprintf(origin, sizeof(origin), "%s/%s %s[%zu].ports[%zu] peer %zu", ns,
-					 pname ? pname : "", dir, k, j, p);
-				int named = -1;
-				if (cJSON_IsString(pv)) {
-					/* resolved on the destination: the subjects for
-					 * ingress, the peer's pods (every pod when no
-					 * peers) for egress; an ipBlock names no pod */
-					if (egress && peers[p].ipblock)
-						continue;
-					struct pred dp = { 0 };
-					const char *base = "ALL";
-					bool bad = false;
-					if (!egress) {
-						dp = pred_make(ns, false, NULL, mk_json_get(pol, "spec.podSelector"),
-							       true, &bad);
-						base = subj_key;
-					} else if (peers[p].key) {
-						dp = pred_make(ns, peers[p].has_ns, peers[p].nss, peers[p].ps, false,
-							       &bad);
-						base = peers[p].key;
-					}
-					char *key = mk_strdup_printf("N|%s|%s|%u", base, pv->valuestring, proto);
-					named = set_get(sh, key, K_NAMED, MK_NETPOL_SET_ADDR_PORT, &dp);
-					free(key);
-					pred_release(&dp);
-					struct mset *x = &sh->m->meta[named];
-					if (!x->port_name) {
-						x->port_name = mk_strdup(pv->valuestring);
-						x->proto = proto;
-					}
-				}
-				struct mk_netpol_rule *r = rule_add(sh, egress, subj, peers[p].set, origin);
-				r->proto = proto;
-				r->named = named;
-				if (cJSON_IsNumber(pv)) {
-					r->port_lo = r->port_hi = (uint16_t)pv->valueint;
-					if (cJSON_IsNumber(ev) && ev->valueint >= pv->valueint && ev->valueint <= 65535)
-						r->port_hi = (uint16_t)ev->valueint;
-				}
-			}
-			j++;
-		}
+			shape_port(sh, &rc, peers, np, port, j++);
 		for (size_t p = 0; p < np; p++)
 			free(peers[p].key);
-		k++;
+		free(peers);
+		rc.k++;
 	}
 }
 
