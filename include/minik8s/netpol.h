@@ -20,16 +20,17 @@
  *     ip daddr @ing_iso jump ingress          (destination on this node isolated)
  *   input: the same egress check for pods reaching the node itself (the
  *     cluster DNS responder lives on every node at the kube-dns ClusterIP).
- *   ingress / egress: one rule per (policy rule, port) matching sets keyed by
- *     address (subject pods, peer ranges with ipBlock excepts) and address .
- *     protocol . port (named ports resolved per pod); a match accepts (ingress)
- *     or returns (egress); the chain ends with drop.
+ *   ingress / egress: one rule per (policy rule, port, peer) matching sets
+ *     shared by selector: subject pods, peer pods, ipBlock ranges with their
+ *     excepts, address . protocol . port (named ports resolved per pod); a
+ *     match accepts (ingress) or returns (egress); the chain ends with drop.
  * So egress is enforced on the source's node, ingress on the destination's.
  * Traffic from the node to its pods (probes) is not judged, as upstream allows.
  *
  * Set and rule names depend only on the policies: a pod or namespace change
- * (labels, a new pod) changes set elements only, sent as a diff against what was
- * programmed; a policy change replaces both tables in one atomic batch. The
+ * (labels, a new pod) changes set elements only, sent as a diff of the sets the
+ * kept model touched against what was programmed; a policy change replaces both
+ * tables in one atomic batch. The
  * tables stay when the agent stops, so a restart opens no window; the first
  * sync of the next agent replaces them atomically.
  *

@@ -127,6 +127,7 @@ static void *worker_main(void *arg)
 			if (e == 0) {
 				mk_log(MK_LOG_WARN, "netpol", "table '%s' is gone: reprogram", MK_NETPOL_TABLE);
 				mk_netpol_invalidate(r->np);
+				r->dirty = true; /* until the tables are back */
 				rc = apply_model(r, &err);
 			} else if (e < 0) {
 				rc = -1;
