@@ -43,10 +43,10 @@ chg_rules=$(grep -c '^-A' "$T/ipt.change")
 echo "--- NetworkPolicy: $POLS policies over $PODS pods (all on this node)"
 printf '%-36s %14s %22s\n' "" "full program" "1 pod label change"
 chg_total=$(awk -v a="$(field change ms)" -v b="$(field model_change ms)" 'BEGIN { printf "%.2f", a + b }')
-printf '%-36s %11s ms %19s ms   (kernel %s ms + model %s ms; full: model %s ms; %s sets, %s rules)\n' \
+printf '%-36s %11s ms %19s ms   (kernel %s ms + model %s ms; full: model %s ms, %s ms CPU; %s sets, %s rules)\n' \
 	"minik8s (nft sets, netlink batch)" "$(field full ms)" "$chg_total" \
 	"$(field change ms)" "$(field model_change ms)" \
-	"$(field model ms)" "$(field model sets)" "$(field model rules)"
+	"$(field model ms)" "$(field model cpu_ms)" "$(field model sets)" "$(field model rules)"
 printf '%-36s %14s %22s\n' "  elements / netlink messages" "$(field full elems) / $(field full messages)" \
 	"$(field change elems) / $(field change messages)"
 printf '%-36s %11s ms %19s ms   (%s rules; the change rewrites %s)\n' "iptables-legacy-restore (equivalent)" \
