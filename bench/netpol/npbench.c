@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "minik8s/netpol.h"
+#include "minik8s/util.h"
 
 static double now_ms(void)
 {
@@ -135,6 +136,27 @@ int main(int argc, char **argv)
 	t2 = now_ms();
 	printf("step=model_change ms=%.2f cpu_ms=%.2f\n", t1 - t0, c1 - c0);
 	printf("step=change ms=%.2f messages=%u elems=+%u/-%u full=%d bytes=%zu\n", t2 - t1, st->messages,
+	       st->elems_added, st->elems_deleted, st->full, st->bytes);
+	/* one policy changes (a port more): the sets and rules are rebuilt from
+	 * the policies, kept sets keep their elements, the tables are replaced */
+	cJSON *pol0 = cJSON_Duplicate(pols[0], true);
+	cJSON *p0ports = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(mk_json_get(pol0, "spec.ingress"), 0), "ports");
+	cJSON *extra = cJSON_CreateObject();
+	cJSON_AddNumberToObject(extra, "port", 81);
+	cJSON_AddItemToArray(p0ports, extra);
+	t0 = now_ms();
+	c0 = cpu_ms();
+	mk_netpol_model_set_policy(m, "ns0/pol0", pol0);
+	t1 = now_ms();
+	c1 = cpu_ms();
+	if (mk_netpol_apply(np, mk_netpol_model_ruleset(m), &err) < 0) {
+		printf("error %s\n", err->msg);
+		return 1;
+	}
+	t2 = now_ms();
+	cJSON_Delete(pol0);
+	printf("step=model_policy ms=%.1f cpu_ms=%.1f\n", t1 - t0, c1 - c0);
+	printf("step=policy ms=%.1f messages=%u elems=+%u/-%u full=%d bytes=%zu\n", t2 - t1, st->messages,
 	       st->elems_added, st->elems_deleted, st->full, st->bytes);
 	if (ipt) {
 		/* the same decisions as iptables rules: per policy a chain that

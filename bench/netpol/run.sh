@@ -49,5 +49,7 @@ printf '%-36s %11s ms %19s ms   (kernel %s ms + model %s ms; full: model %s ms, 
 	"$(field model ms)" "$(field model cpu_ms)" "$(field model sets)" "$(field model rules)"
 printf '%-36s %14s %22s\n' "  elements / netlink messages" "$(field full elems) / $(field full messages)" \
 	"$(field change elems) / $(field change messages)"
+printf '%-36s %s ms (model %s ms, %s ms CPU; tables replaced: %s messages)\n' "  one policy changed" \
+	"$(field policy ms)" "$(field model_policy ms)" "$(field model_policy cpu_ms)" "$(field policy messages)"
 printf '%-36s %11s ms %19s ms   (%s rules; the change rewrites %s)\n' "iptables-legacy-restore (equivalent)" \
 	"$(ms "$t0" "$t1")" "$(ms "$t1" "$t2")" "$rules" "$chg_rules"
