@@ -223,10 +223,15 @@ static struct mpod *mpod_new(const char *node, const cJSON *p)
 	return d;
 }
 
+static bool labels_equal(const cJSON *a, const cJSON *b)
+{
+	return (!a && !b) || (a && b && cJSON_Compare(a, b, true));
+}
+
 static bool mpod_equal(const struct mpod *a, const struct mpod *b)
 {
 	if (a->ip != b->ip || a->local != b->local || a->active != b->active || strcmp(a->ns, b->ns) ||
-	    a->nports != b->nports || !cJSON_Compare(a->labels, b->labels, true))
+	    a->nports != b->nports || !labels_equal(a->labels, b->labels))
 		return false;
 	for (size_t i = 0; i < a->nports; i++)
 		if (strcmp(a->ports[i].name, b->ports[i].name) || a->ports[i].proto != b->ports[i].proto ||
@@ -1059,8 +1064,7 @@ bool mk_netpol_model_set_namespace(struct mk_netpol_model *m, const char *name, 
 	const cJSON *nl = ns ? mk_json_get(ns, "metadata.labels") : NULL;
 	if (!old && !ns)
 		return false;
-	const cJSON *ol = old ? old->labels : NULL;
-	if (old && ns && ((!ol && !nl) || (ol && nl && cJSON_Compare(ol, nl, true))))
+	if (old && ns && labels_equal(old->labels, nl))
 		return false;
 	/* its pods leave every set under the old labels and come back under the new */
 	const struct mpod **pods = NULL;

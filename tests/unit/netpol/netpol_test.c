@@ -486,6 +486,13 @@ START_TEST(incremental_pod_change_diff)
 	ck_assert(mk_netpol_model_set_pod(m, "a/y", y));
 	ck_assert(!mk_netpol_model_set_pod(m, "a/y", y));
 	cJSON_Delete(y);
+	/* a pod without labels, seen twice (a status update): no change */
+	cJSON *bare = cJSON_Parse("{\"metadata\":{\"namespace\":\"a\",\"name\":\"bare\"},\"spec\":{\"nodeName\":\"n1\"},"
+				  "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.0.40\"}}");
+	ck_assert(mk_netpol_model_set_pod(m, "a/bare", bare));
+	ck_assert(!mk_netpol_model_set_pod(m, "a/bare", bare));
+	ck_assert(mk_netpol_model_set_pod(m, "a/bare", NULL));
+	cJSON_Delete(bare);
 	ck_assert_int_eq(mk_netpol_apply(np, mk_netpol_model_ruleset(m), &err), 0);
 	const struct mk_netpol_stats *st = mk_netpol_last_stats(np);
 	ck_assert(!st->full);
