@@ -81,7 +81,6 @@ struct mk_netpol_model {
 	struct mk_hmap pols;	 /* "ns/name" -> cJSON (owned copy) */
 	struct mk_netpol_ruleset rs;
 	struct mset *meta;	 /* [rs.nsets] */
-	size_t cap_sets, cap_rules;
 };
 
 static uint64_t next_gen(void)
@@ -896,8 +895,6 @@ static void reshape(struct mk_netpol_model *m)
 	for (i = 0; i < npol; i++)
 		shape_policy(&sh, pols[i]);
 	free(pols);
-	m->cap_rules = sh.cap_rules;
-	m->cap_sets = sh.cap_sets;
 
 	struct mk_hmap old_by_key;
 	mk_hmap_init(&old_by_key);
