@@ -20,16 +20,17 @@
  *     ip daddr @ing_iso jump ingress          (destination on this node isolated)
  *   input: the same egress check for pods reaching the node itself (the
  *     cluster DNS responder lives on every node at the kube-dns ClusterIP).
- *   ingress / egress: one rule per (policy rule, port) matching sets keyed by
- *     address (subject pods, peer ranges with ipBlock excepts) and address .
- *     protocol . port (named ports resolved per pod); a match accepts (ingress)
- *     or returns (egress); the chain ends with drop.
+ *   ingress / egress: one rule per (policy rule, port, peer) matching sets
+ *     shared by selector: subject pods, peer pods, ipBlock ranges with their
+ *     excepts, address . protocol . port (named ports resolved per pod); a
+ *     match accepts (ingress) or returns (egress); the chain ends with drop.
  * So egress is enforced on the source's node, ingress on the destination's.
  * Traffic from the node to its pods (probes) is not judged, as upstream allows.
  *
  * Set and rule names depend only on the policies: a pod or namespace change
- * (labels, a new pod) changes set elements only, sent as a diff against what was
- * programmed; a policy change replaces both tables in one atomic batch. The
+ * (labels, a new pod) changes set elements only, sent as a diff of the sets the
+ * kept model touched against what was programmed; a policy change replaces both
+ * tables in one atomic batch. The
  * tables stay when the agent stops, so a restart opens no window; the first
  * sync of the next agent replaces them atomically.
  *
@@ -72,14 +73,21 @@ struct mk_netpol_set {
 	uint32_t *addrs;		  /* ADDR (owned) */
 	struct mk_netpol_range *ranges;	  /* RANGES (owned), merged */
 	struct mk_netpol_addr_port *aps;  /* ADDR_PORT (owned) */
+	/* 0, or a process-wide stamp of the elements: two sets with the same
+	 * nonzero gen hold the same elements (the programmer skips them). */
+	uint64_t gen;
 };
 
 /* One rule of chain ingress or egress. Ingress: daddr in subject, saddr in peer,
- * the port on the destination; egress: saddr in subject, daddr in peer. */
+ * the port on the destination; egress: saddr in subject, daddr in peer. Sets
+ * are shared between rules: a subject set per (namespace, podSelector), a peer
+ * set per (namespace scope, podSelector) and per ipBlock, a named-port set per
+ * (the pods it is resolved on, name, protocol); a rule with several peers is
+ * one rule per peer. */
 struct mk_netpol_rule {
 	bool egress;
 	int subject;	   /* set index: the local pods the policy selects */
-	int peer;	   /* set index (RANGES), -1: any address */
+	int peer;	   /* set index (ADDR: pods, RANGES: ipBlock), -1: any address */
 	uint8_t proto;	   /* 0: every protocol and port */
 	uint16_t port_lo, port_hi; /* with proto and named -1; 0-65535: every port */
 	int named;	   /* set index (ADDR_PORT): daddr . proto . dport; -1: none */
@@ -110,10 +118,32 @@ struct mk_netpol_input {
 	size_t nnamespaces;
 };
 
-/* Builds the ruleset; malformed policies are skipped (they cannot pass the API
- * server's validation). 0, or -1 with *err. *ret initialised either way. */
+/* Builds the ruleset from scratch (the full rebuild); malformed policies are
+ * skipped (they cannot pass the API server's validation). 0, or -1 with *err.
+ * *ret initialised either way. */
 int mk_netpol_model_build(const struct mk_netpol_input *in, struct mk_netpol_ruleset *ret,
 			  struct mk_error **err);
+
+/* The model kept between events (the runner's): the same ruleset as
+ * mk_netpol_model_build over the same objects, brought up to date per event.
+ * A pod event costs one selector match per set, a namespace label change that
+ * for each of its pods, a policy change a rebuild of the sets and rules from
+ * the policies in which only sets with a new selector are filled from the pods.
+ * Objects are borrowed for the call; keys are the informer's ("ns/name" for
+ * pods and policies, the name for namespaces). */
+struct mk_netpol_model;
+struct mk_netpol_model *mk_netpol_model_new(const char *node); /* owned; empty */
+void mk_netpol_model_free(struct mk_netpol_model *m);		/* accepts NULL */
+/* Replaces everything the model knows with in (in->node is ignored: the
+ * model's node counts). The start-up path. */
+int mk_netpol_model_load(struct mk_netpol_model *m, const struct mk_netpol_input *in,
+			 struct mk_error **err);
+/* obj NULL: deleted. true when the ruleset may have changed. */
+bool mk_netpol_model_set_pod(struct mk_netpol_model *m, const char *key, const cJSON *pod);
+bool mk_netpol_model_set_namespace(struct mk_netpol_model *m, const char *name, const cJSON *ns);
+bool mk_netpol_model_set_policy(struct mk_netpol_model *m, const char *key, const cJSON *pol);
+/* The current ruleset (borrowed; valid until the next call on m). */
+const struct mk_netpol_ruleset *mk_netpol_model_ruleset(const struct mk_netpol_model *m);
 void mk_netpol_ruleset_release(struct mk_netpol_ruleset *rs);
 /* true when a and b have the same sets (names and types) and rules: only
  * elements differ. */
@@ -163,9 +193,10 @@ int mk_netpol_table_exists(struct mk_netpol *np, struct mk_error **err);
 int mk_netpol_remove(const struct mk_netpol_options *opts, struct mk_error **err);
 
 /* ---- the runner ------------------------------------------------------------------
- * Informers on NetworkPolicies, Pods and Namespaces (borrowed client) queue one
- * key; the worker rebuilds the model and applies it; every resync_ms it checks
- * that the table is there (someone may flush the ruleset). */
+ * Informers on NetworkPolicies, Pods and Namespaces (borrowed client) queue the
+ * object's key; the worker updates the model it keeps (struct mk_netpol_model)
+ * for that object and applies the ruleset (a burst of keys once); every
+ * resync_ms it checks that the table is there (someone may flush the ruleset). */
 struct mk_netpol_runner_options {
 	struct mk_netpol_options np;
 	const char *node_name;

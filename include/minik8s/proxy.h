@@ -242,5 +242,10 @@ void mk_nlbuf_commit(struct mk_nlbuf *b, const struct nlmsghdr *nlh);
 void mk_nlbuf_batch_begin(struct mk_nlbuf *b);
 void mk_nlbuf_batch_end(struct mk_nlbuf *b);
 void mk_nlbuf_release(struct mk_nlbuf *b);
+/* Whether table (family NFPROTO_*) exists, asked on nl (borrowed) with sequence
+ * number seq: 1 yes, 0 no, -1 with *err. */
+struct mnl_socket;
+int mk_nft_table_exists(struct mnl_socket *nl, uint32_t seq, uint16_t family, const char *table,
+			struct mk_error **err);
 
 #endif

@@ -741,8 +741,10 @@ int mk_netpol_apply(struct mk_netpol *np, const struct mk_netpol_ruleset *rs, st
 	if (full) {
 		put_full(&b, rs, net, mask, a.mac);
 	} else {
+		/* a set the model did not touch since the last apply keeps its gen */
 		for (size_t i = 0; i < rs->nsets; i++)
-			put_elem_diff(&b, &rs->sets[i], &np->last.sets[i]);
+			if (!rs->sets[i].gen || rs->sets[i].gen != np->last.sets[i].gen)
+				put_elem_diff(&b, &rs->sets[i], &np->last.sets[i]);
 	}
 	unsigned msgs = np->st.messages;
 	mk_nlbuf_batch_end(&b.buf);
@@ -755,8 +757,20 @@ int mk_netpol_apply(struct mk_netpol *np, const struct mk_netpol_ruleset *rs, st
 		np->programmed = false; /* the kernel kept its state; converge with a full batch */
 		return -1;
 	}
-	mk_netpol_ruleset_release(&np->last);
-	ruleset_copy(&np->last, rs);
+	if (full) {
+		mk_netpol_ruleset_release(&np->last);
+		ruleset_copy(&np->last, rs);
+	} else {
+		for (size_t i = 0; i < rs->nsets; i++) {
+			struct mk_netpol_set *l = &np->last.sets[i];
+			if (rs->sets[i].gen && rs->sets[i].gen == l->gen)
+				continue;
+			free(l->addrs);
+			free(l->ranges);
+			free(l->aps);
+			set_copy(l, &rs->sets[i]);
+		}
+	}
 	np->last_net = net;
 	np->last_mask = mask;
 	memcpy(np->last_mac, a.mac, 6);
@@ -764,49 +778,14 @@ int mk_netpol_apply(struct mk_netpol *np, const struct mk_netpol_ruleset *rs, st
 	return 0;
 }
 
-static int table_exists(struct mnl_socket *nl, uint32_t seq, uint16_t family, struct mk_error **err)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftnl_table *t = nftnl_table_alloc();
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, MK_NETPOL_TABLE);
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_ACK, seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return mk_error_errno(err, errno, "send nftables gettable");
-	int found = 0;
-	for (;;) {
-		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
-		if (poll(&pfd, 1, 5000) <= 0)
-			return mk_error_set(err, ETIMEDOUT, "nftables gettable: no answer");
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return mk_error_errno(err, errno, "receive nftables gettable");
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok(h, (int)n);
-		     h = mnl_nlmsg_next(h, (int *)&n)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-				if (e->error == 0)
-					return found;
-				if (e->error == -ENOENT)
-					return 0;
-				return mk_error_errno(err, -e->error, "nftables gettable");
-			}
-			found = 1;
-		}
-	}
-}
-
 int mk_netpol_table_exists(struct mk_netpol *np, struct mk_error **err)
 {
 	if (np->opts.dry_run)
 		return np->programmed;
-	int a = table_exists(np->nl, ++np->seq, NFPROTO_INET, err);
+	int a = mk_nft_table_exists(np->nl, ++np->seq, NFPROTO_INET, MK_NETPOL_TABLE, err);
 	if (a <= 0)
 		return a;
-	return table_exists(np->nl, ++np->seq, NFPROTO_BRIDGE, err);
+	return mk_nft_table_exists(np->nl, ++np->seq, NFPROTO_BRIDGE, MK_NETPOL_TABLE, err);
 }
 
 struct remove_arg {

@@ -1,19 +1,24 @@
 /* The runner: informers on NetworkPolicies, Pods and Namespaces -> one work
- * queue key -> the worker rebuilds the model and applies it (an element diff
- * unless the policies changed); every resync_ms it checks that the tables are
- * still there (`nft flush ruleset` by someone) and reprograms them if not. */
+ * queue key per object ("pod:ns/name", "ns:name", "pol:ns/name") -> the worker
+ * brings the model it keeps (struct mk_netpol_model) up to date for that object
+ * and applies the ruleset (an element diff of the sets the change touched,
+ * unless the policies changed); when more keys wait, the apply waits for them
+ * (key "apply"). Every resync_ms it checks that the tables are still there
+ * (`nft flush ruleset` by someone) and reprograms them if not. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "minik8s/netpol.h"
 
-#define KEY_SYNC "sync"
+#define KEY_APPLY "apply"
 #define KEY_CHECK "check"
 #define SYNC_TIMEOUT_MS 30000
 
 struct mk_netpol_runner {
 	struct mk_netpol *np;
+	struct mk_netpol_model *model; /* the worker's */
+	bool dirty;		       /* the worker's: the model changed since the last apply */
 	char *node;
 	struct mk_informer *pol, *pods, *ns;
 	struct mk_workqueue *q;
@@ -26,10 +31,26 @@ struct mk_netpol_runner {
 	unsigned applies; /* atomic */
 };
 
-static void on_event(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
+static void queue_key(struct mk_netpol_runner *r, const char *prefix, const struct mk_object *o)
 {
-	struct mk_netpol_runner *r = userdata;
-	mk_workqueue_add(r->q, KEY_SYNC);
+	char *key = mk_strdup_printf("%s%s", prefix, o->key);
+	mk_workqueue_add(r->q, key);
+	free(key);
+}
+
+static void on_pod(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
+{
+	queue_key(userdata, "pod:", new_obj ? new_obj : old_obj);
+}
+
+static void on_ns(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
+{
+	queue_key(userdata, "ns:", new_obj ? new_obj : old_obj);
+}
+
+static void on_pol(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
+{
+	queue_key(userdata, "pol:", new_obj ? new_obj : old_obj);
 }
 
 static const cJSON **jsons(struct mk_object **objs, size_t n)
@@ -42,7 +63,8 @@ static const cJSON **jsons(struct mk_object **objs, size_t n)
 	return j;
 }
 
-static int sync_all(struct mk_netpol_runner *r, struct mk_error **err)
+/* The model from the complete caches: the start-up path. */
+static void load_all(struct mk_netpol_runner *r)
 {
 	struct mk_object **pol = NULL, **pods = NULL, **ns = NULL;
 	size_t npol = mk_informer_list(r->pol, &pol);
@@ -51,25 +73,46 @@ static int sync_all(struct mk_netpol_runner *r, struct mk_error **err)
 	const cJSON **jp = jsons(pol, npol), **jd = jsons(pods, npods), **jn = jsons(ns, nns);
 	struct mk_netpol_input in = { .node = r->node, .policies = jp, .npolicies = npol,
 				      .pods = jd, .npods = npods, .namespaces = jn, .nnamespaces = nns };
-	struct mk_netpol_ruleset rs;
-	int rc = mk_netpol_model_build(&in, &rs, err);
-	if (rc == 0)
-		rc = mk_netpol_apply(r->np, &rs, err);
-	if (rc == 0) {
-		const struct mk_netpol_stats *st = mk_netpol_last_stats(r->np);
-		mk_log(MK_LOG_DEBUG, "netpol", "%s: %zu sets, %zu rules, +%u -%u elements",
-		       st->full ? "tables replaced" : "elements", rs.nsets, rs.nrules,
-		       st->elems_added, st->elems_deleted);
-		__atomic_add_fetch(&r->applies, 1, __ATOMIC_SEQ_CST);
-	}
-	mk_netpol_ruleset_release(&rs);
+	mk_netpol_model_load(r->model, &in, NULL);
+	r->dirty = true;
 	free(jp);
 	free(jd);
 	free(jn);
 	mk_object_list_free(pol, npol);
 	mk_object_list_free(pods, npods);
 	mk_object_list_free(ns, nns);
-	return rc;
+}
+
+static int apply_model(struct mk_netpol_runner *r, struct mk_error **err)
+{
+	const struct mk_netpol_ruleset *rs = mk_netpol_model_ruleset(r->model);
+	if (mk_netpol_apply(r->np, rs, err) < 0)
+		return -1;
+	r->dirty = false;
+	const struct mk_netpol_stats *st = mk_netpol_last_stats(r->np);
+	mk_log(MK_LOG_DEBUG, "netpol", "%s: %zu sets, %zu rules, +%u -%u elements",
+	       st->full ? "tables replaced" : "elements", rs->nsets, rs->nrules, st->elems_added,
+	       st->elems_deleted);
+	__atomic_add_fetch(&r->applies, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* Brings the model up to date for one object key. */
+static void update_model(struct mk_netpol_runner *r, const char *key)
+{
+	struct mk_informer *inf = !strncmp(key, "pod:", 4) ? r->pods : !strncmp(key, "ns:", 3) ? r->ns : r->pol;
+	const char *k = strchr(key, ':') + 1;
+	struct mk_object *o = mk_informer_get(inf, k);
+	const cJSON *j = o ? o->json : NULL;
+	bool changed;
+	if (inf == r->pods)
+		changed = mk_netpol_model_set_pod(r->model, k, j);
+	else if (inf == r->ns)
+		changed = mk_netpol_model_set_namespace(r->model, k, j);
+	else
+		changed = mk_netpol_model_set_policy(r->model, k, j);
+	r->dirty |= changed;
+	mk_object_unref(o);
 }
 
 static void *worker_main(void *arg)
@@ -84,16 +127,23 @@ static void *worker_main(void *arg)
 			if (e == 0) {
 				mk_log(MK_LOG_WARN, "netpol", "table '%s' is gone: reprogram", MK_NETPOL_TABLE);
 				mk_netpol_invalidate(r->np);
-				rc = sync_all(r, &err);
+				r->dirty = true; /* until the tables are back */
+				rc = apply_model(r, &err);
 			} else if (e < 0) {
 				rc = -1;
 			}
 		} else {
-			rc = sync_all(r, &err);
+			if (strcmp(key, KEY_APPLY) != 0)
+				update_model(r, key);
+			/* a burst of events is applied once, after its last key */
+			if (r->dirty && mk_workqueue_len(r->q) > 0 && strcmp(key, KEY_APPLY) != 0)
+				mk_workqueue_add(r->q, KEY_APPLY);
+			else if (r->dirty)
+				rc = apply_model(r, &err);
 		}
 		if (rc < 0) {
 			mk_log(MK_LOG_WARN, "netpol", "%s: %s", key, err ? err->msg : "failed");
-			mk_workqueue_add_rate_limited(r->q, KEY_SYNC);
+			mk_workqueue_add_rate_limited(r->q, KEY_APPLY);
 		} else {
 			mk_workqueue_forget(r->q, key);
 		}
@@ -135,15 +185,16 @@ int mk_netpol_start(struct mk_client *c, const struct mk_netpol_runner_options *
 	pthread_condattr_destroy(&ca);
 	r->resync_ms = o->resync_ms ? o->resync_ms : 1000;
 	r->node = mk_strdup(o->node_name ? o->node_name : "");
+	r->model = mk_netpol_model_new(r->node);
 	if (mk_netpol_new(&o->np, &r->np, err) < 0)
 		goto fail;
 	r->q = mk_workqueue_new(100, 10000);
 	r->pol = mk_informer_new(c, "/apis/networking.k8s.io/v1/networkpolicies");
 	r->pods = mk_informer_new(c, "/api/v1/pods");
 	r->ns = mk_informer_new(c, "/api/v1/namespaces");
-	mk_informer_add_handler(r->pol, on_event, r);
-	mk_informer_add_handler(r->pods, on_event, r);
-	mk_informer_add_handler(r->ns, on_event, r);
+	mk_informer_add_handler(r->pol, on_pol, r);
+	mk_informer_add_handler(r->pods, on_pod, r);
+	mk_informer_add_handler(r->ns, on_ns, r);
 	if (mk_informer_start(r->pol, err) < 0 || mk_informer_start(r->pods, err) < 0 ||
 	    mk_informer_start(r->ns, err) < 0)
 		goto fail;
@@ -155,7 +206,8 @@ int mk_netpol_start(struct mk_client *c, const struct mk_netpol_runner_options *
 		mk_error_set(err, ETIMEDOUT, "netpol: caches did not sync");
 		goto fail;
 	}
-	if (sync_all(r, err) < 0)
+	load_all(r);
+	if (apply_model(r, err) < 0)
 		goto fail;
 	if (pthread_create(&r->worker, NULL, worker_main, r)) {
 		mk_error_set(err, EAGAIN, "netpol: worker thread");
@@ -198,6 +250,7 @@ void mk_netpol_stop(struct mk_netpol_runner *r)
 	mk_informer_free(r->ns);
 	mk_workqueue_free(r->q);
 	mk_netpol_free(r->np);
+	mk_netpol_model_free(r->model);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cond);
 	free(r->node);

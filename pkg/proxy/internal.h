@@ -73,8 +73,6 @@ void nbatch_elem_flush(struct nbatch *b);
 /* Sends the batch on nl and waits for the kernel's verdict. */
 int nbatch_send(struct nbatch *b, struct mnl_socket *nl, struct mk_error **err);
 
-/* nft.c: existence of our table. 1 yes, 0 no, -1 error. */
-int nft_table_exists(struct mnl_socket *nl, uint32_t *seq, struct mk_error **err);
 
 /* Runs fn(arg) with the calling thread inside the netns of opts; 0 or -1. */
 int proxy_in_netns(const struct mk_proxy_options *opts, int (*fn)(void *), void *arg,

@@ -495,29 +495,28 @@ int nbatch_send(struct nbatch *b, struct mnl_socket *nl, struct mk_error **err)
 	return 0;
 }
 
-int nft_table_exists(struct mnl_socket *nl, uint32_t *seq, struct mk_error **err)
+int mk_nft_table_exists(struct mnl_socket *nl, uint32_t seq, uint16_t family, const char *table,
+			struct mk_error **err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nftnl_table *t = nftnl_table_alloc();
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, MK_PROXY_TABLE);
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_IPV4, NLM_F_ACK,
-						     ++*seq);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_ACK, seq);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	uint32_t myseq = *seq;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return mk_error_errno(err, errno, "send nftables gettable");
+		return mk_error_errno(err, errno, "send nftables gettable '%s'", table);
 	int found = 0;
 	for (;;) {
 		struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
 		if (poll(&pfd, 1, 5000) <= 0)
-			return mk_error_set(err, ETIMEDOUT, "nftables gettable: no answer");
+			return mk_error_set(err, ETIMEDOUT, "nftables gettable '%s': no answer", table);
 		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (n < 0)
-			return mk_error_errno(err, errno, "receive nftables gettable");
+			return mk_error_errno(err, errno, "receive nftables gettable '%s'", table);
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok(h, (int)n);
 		     h = mnl_nlmsg_next(h, (int *)&n)) {
-			if (h->nlmsg_seq != myseq)
+			if (h->nlmsg_seq != seq)
 				continue; /* a late answer to something else */
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
@@ -525,7 +524,7 @@ int nft_table_exists(struct mnl_socket *nl, uint32_t *seq, struct mk_error **err
 					return found;
 				if (e->error == -ENOENT)
 					return 0;
-				return mk_error_errno(err, -e->error, "nftables gettable");
+				return mk_error_errno(err, -e->error, "nftables gettable '%s'", table);
 			}
 			found = 1;
 		}

@@ -299,7 +299,7 @@ int mk_proxy_table_exists(struct mk_proxy *p, struct mk_error **err)
 {
 	if (!p->nl)
 		return mk_error_set(err, EINVAL, "dry-run proxy has no kernel");
-	return nft_table_exists(p->nl, &p->seq, err);
+	return mk_nft_table_exists(p->nl, ++p->seq, NFPROTO_IPV4, MK_PROXY_TABLE, err);
 }
 
 #define SC_INDEX 0x80000000u

@@ -170,6 +170,22 @@ Y
 settle b/x a/x 80 0 && settle a/x b/x 80 0 && settle a/y c/w1 80 0
 expect_matrix pod_selector_both_named_port_80 80 "$(rows 110101 111101 011101 010101 010111 010101)"
 expect_matrix named_port_8080 8080 "$(rows 000010 000010 000010 000010 000010 000010)"
+# nft itself reads back everything the engine wrote: both tables, the shared
+# sets (a peer set holding a/y, the named-port set of c/w1 and c/w2) and the rules
+rs=$(IN 1 nft list ruleset 2>&1); rc=$?
+flat=$(tr -s ' \t\n' ' ' <<<"$rs")
+expect_eq nft_list_ruleset "$rc" 0
+expect_match nft_ruleset_tables "$flat" 'table inet minik8s-netpol .*table bridge minik8s-netpol |table bridge minik8s-netpol .*table inet minik8s-netpol '
+expect_match nft_ruleset_peer_set "$flat" "set p[0-9]+ \\{ type ipv4_addr elements = \\{ ${IP[a/y]//./\\.} \\}"
+expect_match nft_ruleset_named_port_set "$flat" "type ipv4_addr \\. inet_proto \\. inet_service elements = \\{ [^}]*${IP[c/w1]//./\\.} \\. tcp \\. 8080"
+expect_match nft_ruleset_rule_over_shared_sets "$flat" 'chain ingress \{ [^}]*@s[0-9]+ @nh,96,32 @p[0-9]+ accept'
+# someone deletes our table: the runner's check (every second, a GETTABLE probe)
+# sees it and programs the tables again
+IN 1 nft delete table inet minik8s-netpol 2>/dev/null || fail delete_table
+back() { IN 1 nft list table inet minik8s-netpol >/dev/null 2>&1; }
+if wait_until 300 back; then pass table_back_after_delete; else fail table_back_after_delete; fi
+settle b/x a/x 80 0
+expect_eq denied_again_after_table_back "$(probe2 b/x "${IP[a/x]}" 80)" 0
 clear_policies
 
 # case 2: ipBlock with except (a/x from the pod CIDR except b/y), a port range that
