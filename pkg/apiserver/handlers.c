@@ -349,42 +349,34 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	create_object(req, rep, obj, NULL);
 }
 
-/* Creates obj (borrowed, changed): the body of a create, or the result of an apply
- * of an object that did not exist (applied_managed: its managedFields, recorded
- * as they are instead of an Update entry). */
-static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
-			  const cJSON *applied_managed)
+/* The create's first step: the namespace of the body against the path's, the name
+ * (from generateName), the kind's defaults and preparation. *ret_adm_name: the name
+ * mutating admission sees (generateName until the name is made). -1: rep filled. */
+static int create_prepare(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			  char **ret_adm_name)
 {
 	const struct mk_api_resource *r = req->res;
 	const struct mk_server_strategy *s = mk_strategy_of(r);
-	_cleanup_error_ struct mk_error *err = NULL;
 	cJSON *causes = NULL;
-	char *json = NULL;
-	bool dry = query_dry_run(req);
-	cJSON *md0 = cJSON_GetObjectItem(obj, "metadata");
-	_cleanup_cjson_ cJSON *sent =
-		cJSON_IsObject(md0) ? cJSON_DetachItemFromObject(md0, "managedFields") : NULL;
 
 	const char *bns = mk_json_get_string(obj, "metadata.namespace");
 	if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
 		mk_reply_status(rep, 400, NULL, NULL,
 				"the namespace of the provided object does not match the namespace "
 				"sent on the request");
-		return;
+		return -1;
 	}
-	/* the name mutating admission sees: generateName until the name is made */
 	const char *rn = mk_json_get_string(obj, "metadata.name");
 	_cleanup_free_ char *adm_name =
 		mk_strdup(rn && *rn ? rn : mk_json_get_string(obj, "metadata.generateName"));
 	if (resolve_name(obj, &causes) < 0) {
 		reply_invalid(rep, r, NULL, causes);
-		return;
+		return -1;
 	}
-	const char *name = mk_json_get_string(obj, "metadata.name");
 	if (r->crd && mk_api_crd_terminating(r->crd)) {
 		mk_reply_status(rep, 405, NULL, NULL,
 				"create not allowed while custom resource definition is terminating");
-		return;
+		return -1;
 	}
 	mk_resource_prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
@@ -392,23 +384,31 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		mk_api_cr_to_storage(r, obj);
 	if (s->prepare)
 		s->prepare(req->srv, obj, true);
-	/* admission (admission.c), in kube-apiserver's order: NamespaceLifecycle (a
-	 * missing namespace is a 404), LimitRanger's defaults, ServiceAccount, the
-	 * storage steps; then the kind's validation; then LimitRanger's bounds and
-	 * ResourceQuota */
+	*ret_adm_name = TAKE_PTR(adm_name);
+	return 0;
+}
+
+/* Admission, in kube-apiserver's order (admission.c): NamespaceLifecycle (a missing
+ * namespace is a 404), LimitRanger's defaults, ServiceAccount, the storage steps;
+ * the managedFields; then the kind's validation; then NodeRestriction, RBAC's
+ * escalation check, LimitRanger's bounds and ResourceQuota. -1: rep filled. */
+static int create_admit(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			const char *adm_name, const cJSON *applied_managed, const cJSON *sent,
+			bool dry)
+{
+	const struct mk_api_resource *r = req->res;
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+	const char *name = mk_json_get_string(obj, "metadata.name");
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+
 	if (mk_admission_namespace_lifecycle(req->srv, r, req->ns, adm_name, rep) < 0)
-		return;
-	if (mk_admission_mutate(req->srv, r, req->ns, obj, &err) < 0) {
+		return -1;
+	if (mk_admission_mutate(req->srv, r, req->ns, obj, &err) < 0 ||
+	    (s->admit && s->admit(req->srv, req->ns, obj, &err) < 0) ||
+	    (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0)) {
 		mk_reply_error(rep, r, name, err);
-		return;
-	}
-	if (s->admit && s->admit(req->srv, req->ns, obj, &err) < 0) {
-		mk_reply_error(rep, r, name, err);
-		return;
-	}
-	if (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0) {
-		mk_reply_error(rep, r, name, err);
-		return;
+		return -1;
 	}
 	if (applied_managed && cJSON_GetArraySize(applied_managed) > 0)
 		mk_json_set(mk_json_ensure_object(obj, "metadata"), "managedFields",
@@ -417,19 +417,33 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		mk_fieldmanager_update(req, NULL, obj, sent);
 	if (mk_api_validate(r, obj, NULL, &causes) < 0) {
 		reply_invalid(rep, r, name, causes);
-		return;
+		return -1;
 	}
 	if (mk_noderestriction_admit(req, rep, NULL, obj) < 0)
-		return;
+		return -1;
 	if (mk_rbac_admit(req, rep, obj, NULL) < 0) /* escalation prevention */
-		return;
+		return -1;
 	if (mk_admission_validate(req->srv, r, req->ns, obj, dry, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* The create's last step: the kind's reservations (addresses, ports), the store
+ * write, the answer. A dry run takes nothing: no pod CIDR or service address is
+ * reserved (nothing would free it again), but the addresses asked for are checked
+ * as a real create checks them. */
+static void create_store(struct mk_request *req, struct mk_reply *rep, cJSON *obj, bool dry)
+{
+	const struct mk_api_resource *r = req->res;
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+	const char *name = mk_json_get_string(obj, "metadata.name");
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+	char *json = NULL;
+
 	if (dry) {
-		/* no pod CIDR or service address is taken (nothing would free it again), but
-		 * the addresses asked for are checked as a real create checks them */
 		if (s->check && s->check(req->srv, obj, &causes) < 0) {
 			reply_invalid(rep, r, name, causes);
 			return;
@@ -455,6 +469,24 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 	if (s->created)
 		s->created(req->srv, name);
 	reply_stored(rep, req, 201, json);
+}
+
+/* Creates obj (borrowed, changed): the body of a create, or the result of an apply
+ * of an object that did not exist (applied_managed: its managedFields, recorded
+ * as they are instead of an Update entry). */
+static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			  const cJSON *applied_managed)
+{
+	bool dry = query_dry_run(req);
+	cJSON *md0 = cJSON_GetObjectItem(obj, "metadata");
+	_cleanup_cjson_ cJSON *sent =
+		cJSON_IsObject(md0) ? cJSON_DetachItemFromObject(md0, "managedFields") : NULL;
+	_cleanup_free_ char *adm_name = NULL;
+
+	if (create_prepare(req, rep, obj, &adm_name) < 0 ||
+	    create_admit(req, rep, obj, adm_name, applied_managed, sent, dry) < 0)
+		return;
+	create_store(req, rep, obj, dry);
 }
 
 /* ---- get / list ------------------------------------------------------------- */
