@@ -570,24 +570,6 @@ static void handle_get(struct mk_request *req, struct mk_reply *rep)
 	reply_object(req, rep, json);
 }
 
-struct list_filter {
-	struct mk_label_selector *labels;
-	struct mk_field_selector *fields;
-};
-
-static int filter_item(const char *json, void *userdata)
-{
-	struct list_filter *f = userdata;
-	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-	if (!obj)
-		return 0;
-	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
-		return 0;
-	if (f->fields && !mk_field_selector_matches(f->fields, obj))
-		return 0;
-	return 1;
-}
-
 /* Field selectors a kind supports, as kube-apiserver registers them per resource
  * (metadata.name and metadata.namespace everywhere, the rest from the kind's
  * strategy). NULL if fs is supported, else the first unsupported one. */
@@ -669,7 +651,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
 	_cleanup_error_ struct mk_error *err = NULL;
-	struct list_filter f;
+	struct mk_list_selectors f;
 	struct mk_store_list l = { 0 };
 	const char *ns = r->namespaced ? req->ns : "";
 
@@ -679,7 +661,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	 * collection at the first page's revision */
 	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
 	bool paged = (lim && strtol(lim, NULL, 10) > 0) || (cont && *cont);
-	mk_store_filter_fn filter = (f.labels || f.fields) ? filter_item : NULL;
+	mk_store_filter_fn filter = (f.labels || f.fields) ? mk_list_selectors_match : NULL;
 	_cleanup_free_ char *next = NULL;
 	long remaining = -1;
 	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
@@ -1069,6 +1051,26 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 	reply_object(req, rep, json);
 }
 
+/* Applies cfg to old (NULL: a new object) into *ret_obj, with its managedFields
+ * detached into *ret_managed (an empty array when there are none). -1: rep filled. */
+static int apply_config(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
+			const cJSON *cfg, cJSON **ret_obj, cJSON **ret_managed)
+{
+	if (mk_fieldmanager_apply(req, rep, old, cfg, ret_obj) < 0)
+		return -1;
+	cJSON *managed = cJSON_DetachItemFromObject(mk_json_ensure_object(*ret_obj, "metadata"),
+						    "managedFields");
+	*ret_managed = managed ? managed : cJSON_CreateArray();
+	return 0;
+}
+
+/* Drops the answer of an attempt that is retried. */
+static void reply_discard(struct mk_reply *rep)
+{
+	free(rep->body);
+	rep->body = NULL;
+}
+
 /* PATCH with application/apply-patch+yaml: server-side apply, creating the object
  * when it does not exist (kube's applyPatcher with forceAllowCreate). */
 static void handle_apply(struct mk_request *req, struct mk_reply *rep)
@@ -1100,17 +1102,12 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 				mk_reply_error(rep, r, req->name, err);
 				return;
 			}
-			if (mk_fieldmanager_apply(req, rep, NULL, cfg, &obj) < 0)
+			if (apply_config(req, rep, NULL, cfg, &obj, &managed) < 0)
 				return;
-			managed = cJSON_DetachItemFromObject(mk_json_ensure_object(obj, "metadata"),
-							     "managedFields");
-			if (!managed)
-				managed = cJSON_CreateArray();
 			create_object(req, rep, obj, managed);
 			/* created meanwhile by someone else: apply to that one */
 			if (rep->code == 409 && attempt < PATCH_RETRIES) {
-				free(rep->body);
-				rep->body = NULL;
+				reply_discard(rep);
 				continue;
 			}
 			return;
@@ -1120,16 +1117,11 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_status(rep, 500, NULL, NULL, "stored object is corrupt");
 			return;
 		}
-		if (mk_fieldmanager_apply(req, rep, old, cfg, &obj) < 0)
+		if (apply_config(req, rep, old, cfg, &obj, &managed) < 0)
 			return;
-		managed = cJSON_DetachItemFromObject(mk_json_ensure_object(obj, "metadata"),
-						     "managedFields");
-		if (!managed)
-			managed = cJSON_CreateArray();
 		int rc = finish_update(req, rep, old, obj, target, cur, &json, managed);
 		if (rc == -2 && attempt < PATCH_RETRIES) {
-			free(rep->body);
-			rep->body = NULL;
+			reply_discard(rep);
 			continue;
 		}
 		if (rc < 0)
@@ -1283,8 +1275,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 		int rc = patch_once(req, rep, target_of(req), kind, patch);
 		if (rc != -2 || attempt >= PATCH_RETRIES)
 			return;
-		free(rep->body);
-		rep->body = NULL;
+		reply_discard(rep);
 	}
 }
 
@@ -1554,8 +1545,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (!(d.s->delete_refuse && d.s->delete_refuse(req, rep) < 0)) {
 		for (int attempt = 0; attempt <= PATCH_RETRIES; attempt++) {
-			free(rep->body);
-			rep->body = NULL;
+			reply_discard(rep);
 			if (!delete_attempt(&d))
 				break;
 		}
@@ -1567,7 +1557,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 {
 	const struct mk_api_resource *r = req->res;
 	_cleanup_error_ struct mk_error *err = NULL;
-	struct list_filter f;
+	struct mk_list_selectors f;
 	struct mk_store_list l = { 0 };
 	struct delete_opts o;
 
@@ -1583,7 +1573,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
 	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), r->namespaced ? req->ns : "",
-			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
+			       (f.labels || f.fields) ? mk_list_selectors_match : NULL, &f, &l, &err);
 	mk_label_selector_free(f.labels);
 	mk_field_selector_free(f.fields);
 	if (rc < 0) {
