@@ -1449,6 +1449,15 @@ static bool delete_begin(struct deletion *d, cJSON *obj)
 	return changed;
 }
 
+/* A dry run answers with obj as it would be stored or removed; true when it did. */
+static bool delete_dry_run(struct deletion *d, const cJSON *obj)
+{
+	if (!d->o.dry)
+		return false;
+	reply_stored(d->rep, d->req, 200, cJSON_PrintUnformatted(obj));
+	return true;
+}
+
 /* obj, marked for deletion, is still held: stored as marked (revision cur).
  * true to retry (a conflict). */
 static bool delete_hold(struct deletion *d, cJSON *obj, uint64_t cur)
@@ -1457,10 +1466,8 @@ static bool delete_hold(struct deletion *d, cJSON *obj, uint64_t cur)
 	_cleanup_error_ struct mk_error *err = NULL;
 	char *json = NULL;
 
-	if (d->o.dry) {
-		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
+	if (delete_dry_run(d, obj))
 		return false;
-	}
 	if (mk_store_update(req->srv->store, mk_api_resource_store(d->r), store_ns(d->r, req->ns),
 			    req->name, cur, obj, &json, NULL, &err) < 0) {
 		mk_reply_error(d->rep, d->r, req->name, err);
@@ -1478,10 +1485,8 @@ static bool delete_remove(struct deletion *d, const cJSON *obj, uint64_t cur)
 	_cleanup_error_ struct mk_error *err = NULL;
 	char *json = NULL;
 
-	if (d->o.dry) {
-		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
+	if (delete_dry_run(d, obj))
 		return false;
-	}
 	if (d->s->purge && d->s->purge(req->srv, req->name, &err) < 0) {
 		mk_reply_error(d->rep, d->r, req->name, err);
 		return false;
