@@ -41,7 +41,7 @@ struct mk_apiserver {
 	pthread_mutex_t cred_lock;	/* serialises node credential issuing (nodecred.c) */
 	struct mk_rbac *rbac;		/* the RBAC policy index (rbac_policy.c) */
 	struct mk_token_user *token_users; /* --token-auth-file users (rbac_policy.c) */
-	size_t ntoken_users;
+	size_t ntoken_users, token_users_cap;
 };
 
 /* Who is calling: the admin token, a node's own credential (req->node_name says

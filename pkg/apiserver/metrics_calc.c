@@ -112,11 +112,7 @@ static struct mk_metrics_point *container_point(struct mk_metrics_batch *b, cons
 		if (!strcmp(b->c[i].ns, ns) && !strcmp(b->c[i].pod, pod) &&
 		    !strcmp(b->c[i].name, name))
 			return &b->c[i].p;
-	if ((b->n & (b->n - 1)) == 0) { /* grow at powers of two */
-		b->c = realloc(b->c, (b->n ? b->n * 2 : 4) * sizeof(*b->c));
-		if (!b->c)
-			abort();
-	}
+	MK_GROW(b->c, b->cap, b->n + 1);
 	struct mk_metrics_container_point *c = &b->c[b->n++];
 	*c = (struct mk_metrics_container_point){
 	    .ns = mk_strdup(ns), .pod = mk_strdup(pod), .name = mk_strdup(name)};

@@ -301,7 +301,7 @@ void mk_rbac_free(struct mk_apiserver *srv)
 	}
 	free(srv->token_users);
 	srv->token_users = NULL;
-	srv->ntoken_users = 0;
+	srv->ntoken_users = srv->token_users_cap = 0;
 	if (!p)
 		return;
 	mk_rbac_index_free(p->idx);
@@ -468,10 +468,7 @@ int mk_rbac_token_file_load(struct mk_apiserver *srv, const char *path, struct m
 			return mk_error_set(err, EINVAL,
 					    "token auth file '%s' line %u: want token,user,uid[,\"groups\"]",
 					    path, lineno);
-		srv->token_users = realloc(srv->token_users,
-					   (srv->ntoken_users + 1) * sizeof(*srv->token_users));
-		if (!srv->token_users)
-			abort();
+		MK_GROW(srv->token_users, srv->token_users_cap, srv->ntoken_users + 1);
 		struct mk_token_user *t = &srv->token_users[srv->ntoken_users++];
 		memset(t, 0, sizeof(*t));
 		t->token = TAKE_PTR(tok);
