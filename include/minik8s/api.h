@@ -112,6 +112,11 @@ char *mk_api_cr_from_storage(const struct mk_api_resource *r, const char *json);
 void mk_api_cr_to_storage(const struct mk_api_resource *r, cJSON *obj);
 /* Whether obj's metadata.finalizers holds name (meta.c). */
 bool mk_api_finalizer_has(const cJSON *obj, const char *name);
+/* A new object the server makes itself (meta.c), ready for the store: apiVersion,
+ * kind, metadata.name, metadata.namespace (ns NULL: cluster-scoped, none), a fresh
+ * metadata.uid and creationTimestamp (now). Owned. */
+cJSON *mk_api_object_new(const char *api_version, const char *kind, const char *ns,
+			 const char *name);
 /* The finalizer that makes a CRD delete its objects before it goes. */
 #define MK_API_CRD_CLEANUP_FINALIZER "customresourcecleanup.apiextensions.k8s.io"
 

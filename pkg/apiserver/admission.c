@@ -58,9 +58,8 @@ int mk_admission_namespace_lifecycle(struct mk_apiserver *srv, const struct mk_a
 	return -1;
 }
 
-/* The stored objects of resource in ns (parsed, owned), *ret_n of them. */
-static cJSON **load_all(struct mk_apiserver *srv, const char *resource, const char *ns,
-			size_t *ret_n, struct mk_error **err)
+cJSON **mk_stored_objects_load(struct mk_apiserver *srv, const char *resource, const char *ns,
+			       size_t *ret_n, struct mk_error **err)
 {
 	struct mk_store_list l = { 0 };
 	if (mk_store_list(srv->store, resource, ns, NULL, NULL, &l, err) < 0)
@@ -77,7 +76,7 @@ static cJSON **load_all(struct mk_apiserver *srv, const char *resource, const ch
 	return v;
 }
 
-static void free_all(cJSON **v, size_t n)
+void mk_stored_objects_free(cJSON **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		cJSON_Delete(v[i]);
@@ -101,12 +100,12 @@ int mk_admission_mutate(struct mk_apiserver *srv, const struct mk_api_resource *
 		return 0;
 	/* LimitRanger (Admit): the defaults of every LimitRange (a pod's containers) */
 	size_t n = 0;
-	cJSON **lrs = load_all(srv, "limitranges", ns, &n, err);
+	cJSON **lrs = mk_stored_objects_load(srv, "limitranges", ns, &n, err);
 	if (!lrs)
 		return -1;
 	if (n)
 		s->limits_default((const cJSON *const *)lrs, n, obj);
-	free_all(lrs, n);
+	mk_stored_objects_free(lrs, n);
 	return 0;
 }
 
@@ -120,7 +119,7 @@ static int admit_quota(struct mk_apiserver *srv, const struct mk_api_resource *r
 	pthread_mutex_lock(&quota_mu);
 	for (int attempt = 0; attempt < QUOTA_RETRIES; attempt++) {
 		size_t n = 0;
-		cJSON **qs = load_all(srv, "resourcequotas", ns, &n, err);
+		cJSON **qs = mk_stored_objects_load(srv, "resourcequotas", ns, &n, err);
 		if (!qs)
 			goto out;
 		cJSON *used[64] = { 0 };
@@ -134,7 +133,7 @@ static int admit_quota(struct mk_apiserver *srv, const struct mk_api_resource *r
 				forbidden(r, obj, msg, err);
 				for (size_t j = 0; j < n; j++)
 					cJSON_Delete(used[j]);
-				free_all(qs, n);
+				mk_stored_objects_free(qs, n);
 				goto out;
 			}
 		}
@@ -160,13 +159,13 @@ static int admit_quota(struct mk_apiserver *srv, const struct mk_api_resource *r
 				mk_error_set(err, e->code, "%s", e->msg);
 				for (size_t j = 0; j < n; j++)
 					cJSON_Delete(used[j]);
-				free_all(qs, n);
+				mk_stored_objects_free(qs, n);
 				goto out;
 			}
 		}
 		for (size_t j = 0; j < n; j++)
 			cJSON_Delete(used[j]);
-		free_all(qs, n);
+		mk_stored_objects_free(qs, n);
 		if (!conflict) {
 			ret = 0;
 			goto out;
@@ -188,12 +187,12 @@ int mk_admission_validate(struct mk_apiserver *srv, const struct mk_api_resource
 	const struct mk_server_strategy *s = mk_strategy_of(r);
 	if (s->limits_check) {
 		size_t n = 0;
-		cJSON **lrs = load_all(srv, "limitranges", ns, &n, err);
+		cJSON **lrs = mk_stored_objects_load(srv, "limitranges", ns, &n, err);
 		if (!lrs)
 			return -1;
 		_cleanup_free_ char *msg = NULL;
 		int rc = s->limits_check((const cJSON *const *)lrs, n, obj, &msg);
-		free_all(lrs, n);
+		mk_stored_objects_free(lrs, n);
 		if (rc < 0)
 			return forbidden(r, obj, msg, err);
 	}

@@ -83,6 +83,97 @@ static const char *opt_string(const cJSON *o, const char *key, cJSON *causes, co
 	return j->valuestring;
 }
 
+/* The attributes asked about (spec.resourceAttributes or spec.nonResourceAttributes,
+ * exactly one) into *a, borrowed from spec; problems go to causes. */
+static void review_attributes(const cJSON *ra, const cJSON *na, cJSON *causes,
+			      struct mk_authz_attrs *a)
+{
+	if (cJSON_IsObject(ra) == cJSON_IsObject(na)) {
+		mk_api_cause_add(causes, "FieldValueInvalid", "spec.resourceAttributes",
+				 "spec.resourceAttributes: Invalid value: exactly one of "
+				 "nonResourceAttributes or resourceAttributes must be specified");
+	} else if (cJSON_IsObject(ra)) {
+		a->verb = opt_string(ra, "verb", causes, "spec.resourceAttributes.verb");
+		a->resource = opt_string(ra, "resource", causes, "spec.resourceAttributes.resource");
+		a->sub = opt_string(ra, "subresource", causes, "spec.resourceAttributes.subresource");
+		a->name = opt_string(ra, "name", causes, "spec.resourceAttributes.name");
+		a->ns = opt_string(ra, "namespace", causes, "spec.resourceAttributes.namespace");
+		a->group = opt_string(ra, "group", causes, "spec.resourceAttributes.group");
+		if (!a->resource)
+			a->resource = "";
+		if (a->sub && !*a->sub)
+			a->sub = NULL;
+		if (a->name && !*a->name)
+			a->name = NULL;
+		if (a->ns && !*a->ns)
+			a->ns = NULL;
+	} else {
+		a->verb = opt_string(na, "verb", causes, "spec.nonResourceAttributes.verb");
+		a->path = opt_string(na, "path", causes, "spec.nonResourceAttributes.path");
+	}
+	if (!cJSON_GetArraySize(causes) && (!a->verb || !*a->verb))
+		mk_api_cause_add(causes, "FieldValueRequired",
+				 ra ? "spec.resourceAttributes.verb" : "spec.nonResourceAttributes.verb",
+				 "%s: Required value", ra ? "spec.resourceAttributes.verb"
+							  : "spec.nonResourceAttributes.verb");
+}
+
+/* The subject of a (Local)SubjectAccessReview: spec.user, spec.groups, spec.uid. */
+static void review_subject(const cJSON *spec, cJSON *causes, struct mk_user_info *subject)
+{
+	const cJSON *g;
+	const char *user = opt_string(spec, "user", causes, "spec.user");
+	const char *uid = opt_string(spec, "uid", causes, "spec.uid");
+	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(spec, "groups"))
+	{
+		if (cJSON_IsString(g))
+			mk_user_info_add_group(subject, g->valuestring);
+	}
+	subject->name = mk_strdup(user ? user : "");
+	subject->uid = uid ? mk_strdup(uid) : NULL;
+	if ((!user || !*user) && !subject->ngroups)
+		mk_api_cause_add(causes, "FieldValueInvalid", "spec.user",
+				 "spec.user: Invalid value: \"\": at least one of user or "
+				 "group must be specified");
+}
+
+/* A LocalSubjectAccessReview: metadata.namespace is the path's; resourceAttributes.
+ * namespace must be it (ValidateLocalSubjectAccessReview). -1: rep holds the 400. */
+static int review_local_namespace(struct mk_reply *rep, cJSON *obj, const cJSON *na,
+				  const struct mk_authz_attrs *a, const char *lsar_ns, cJSON *causes)
+{
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	const char *mns = mk_json_get_string(md, "namespace");
+	if (mns && *mns && strcmp(mns, lsar_ns)) {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"the namespace of the provided object does not match the "
+				"namespace sent on the request");
+		return -1;
+	}
+	mk_json_set_string(md, "namespace", lsar_ns);
+	if (cJSON_IsObject(na))
+		mk_api_cause_add(causes, "FieldValueInvalid", "spec.nonResourceAttributes",
+				 "spec.nonResourceAttributes: Invalid value: disallowed on "
+				 "this kind of request");
+	else if (!a->ns || strcmp(a->ns, lsar_ns))
+		mk_api_cause_add(causes, "FieldValueInvalid",
+				 "spec.resourceAttributes.namespace",
+				 "spec.resourceAttributes.namespace: Invalid value: \"%s\": must "
+				 "match metadata.namespace", a->ns ? a->ns : "");
+	return 0;
+}
+
+/* The 422 for a review with causes (taken). */
+static void review_invalid(struct mk_reply *rep, const char *kind, cJSON *causes)
+{
+	const char *m = mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message");
+	_cleanup_free_ char *msg =
+		mk_strdup_printf("%s.authorization.k8s.io \"\" is invalid: %s", kind, m ? m : "");
+	_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", msg, kind, NULL, causes);
+	mk_json_set_string(mk_json_get(st, "details"), "group", "authorization.k8s.io");
+	mk_reply_json(rep, 422, st);
+}
+
 /* kind: SelfSubjectAccessReview, SubjectAccessReview or LocalSubjectAccessReview
  * (then lsar_ns is the namespace of the path) */
 static void access_review(struct mk_request *req, struct mk_reply *rep, const char *kind,
@@ -101,84 +192,17 @@ static void access_review(struct mk_request *req, struct mk_reply *rep, const ch
 	cJSON *causes = cJSON_CreateArray();
 	struct mk_authz_attrs a = { 0 };
 
-	if (cJSON_IsObject(ra) == cJSON_IsObject(na)) {
-		mk_api_cause_add(causes, "FieldValueInvalid", "spec.resourceAttributes",
-				 "spec.resourceAttributes: Invalid value: exactly one of "
-				 "nonResourceAttributes or resourceAttributes must be specified");
-	} else if (cJSON_IsObject(ra)) {
-		a.verb = opt_string(ra, "verb", causes, "spec.resourceAttributes.verb");
-		a.resource = opt_string(ra, "resource", causes, "spec.resourceAttributes.resource");
-		a.sub = opt_string(ra, "subresource", causes, "spec.resourceAttributes.subresource");
-		a.name = opt_string(ra, "name", causes, "spec.resourceAttributes.name");
-		a.ns = opt_string(ra, "namespace", causes, "spec.resourceAttributes.namespace");
-		a.group = opt_string(ra, "group", causes, "spec.resourceAttributes.group");
-		if (!a.resource)
-			a.resource = "";
-		if (a.sub && !*a.sub)
-			a.sub = NULL;
-		if (a.name && !*a.name)
-			a.name = NULL;
-		if (a.ns && !*a.ns)
-			a.ns = NULL;
-	} else {
-		a.verb = opt_string(na, "verb", causes, "spec.nonResourceAttributes.verb");
-		a.path = opt_string(na, "path", causes, "spec.nonResourceAttributes.path");
-	}
-	if (!cJSON_GetArraySize(causes) && (!a.verb || !*a.verb))
-		mk_api_cause_add(causes, "FieldValueRequired",
-				 ra ? "spec.resourceAttributes.verb" : "spec.nonResourceAttributes.verb",
-				 "%s: Required value", ra ? "spec.resourceAttributes.verb"
-							  : "spec.nonResourceAttributes.verb");
-	if (!self && !cJSON_GetArraySize(causes)) {
-		/* the subject: spec.user, spec.groups, spec.uid */
-		const cJSON *g;
-		const char *user = opt_string(spec, "user", causes, "spec.user");
-		const char *uid = opt_string(spec, "uid", causes, "spec.uid");
-		cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(spec, "groups"))
-		{
-			if (cJSON_IsString(g))
-				mk_user_info_add_group(&subject, g->valuestring);
-		}
-		subject.name = mk_strdup(user ? user : "");
-		subject.uid = uid ? mk_strdup(uid) : NULL;
-		if ((!user || !*user) && !subject.ngroups)
-			mk_api_cause_add(causes, "FieldValueInvalid", "spec.user",
-					 "spec.user: Invalid value: \"\": at least one of user or "
-					 "group must be specified");
-	}
-	if (lsar_ns && !cJSON_GetArraySize(causes)) {
-		/* metadata.namespace is the path's; resourceAttributes.namespace must be it
-		 * (ValidateLocalSubjectAccessReview) */
-		cJSON *md = mk_json_ensure_object(obj, "metadata");
-		const char *mns = mk_json_get_string(md, "namespace");
-		if (mns && *mns && strcmp(mns, lsar_ns)) {
-			mk_reply_status(rep, 400, NULL, NULL,
-					"the namespace of the provided object does not match the "
-					"namespace sent on the request");
-			cJSON_Delete(causes);
-			mk_user_info_release(&subject);
-			return;
-		}
-		mk_json_set_string(md, "namespace", lsar_ns);
-		if (cJSON_IsObject(na))
-			mk_api_cause_add(causes, "FieldValueInvalid", "spec.nonResourceAttributes",
-					 "spec.nonResourceAttributes: Invalid value: disallowed on "
-					 "this kind of request");
-		else if (!a.ns || strcmp(a.ns, lsar_ns))
-			mk_api_cause_add(causes, "FieldValueInvalid",
-					 "spec.resourceAttributes.namespace",
-					 "spec.resourceAttributes.namespace: Invalid value: \"%s\": must "
-					 "match metadata.namespace", a.ns ? a.ns : "");
+	review_attributes(ra, na, causes, &a);
+	if (!self && !cJSON_GetArraySize(causes))
+		review_subject(spec, causes, &subject);
+	if (lsar_ns && !cJSON_GetArraySize(causes) &&
+	    review_local_namespace(rep, obj, na, &a, lsar_ns, causes) < 0) {
+		cJSON_Delete(causes);
+		mk_user_info_release(&subject);
+		return;
 	}
 	if (cJSON_GetArraySize(causes)) {
-		const char *m = mk_json_get_string(cJSON_GetArrayItem(causes, 0), "message");
-		_cleanup_free_ char *msg =
-			mk_strdup_printf("%s.authorization.k8s.io \"\" is invalid: %s", kind,
-					 m ? m : "");
-		_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", msg, kind, NULL,
-							      causes);
-		mk_json_set_string(mk_json_get(st, "details"), "group", "authorization.k8s.io");
-		mk_reply_json(rep, 422, st);
+		review_invalid(rep, kind, causes);
 		mk_user_info_release(&subject);
 		return;
 	}

@@ -24,14 +24,9 @@ int mk_apiserver_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 			continue;
 		if (e->code != ENOENT)
 			return mk_error_set(err, e->code, "%s", e->msg);
-		_cleanup_cjson_ cJSON *ns = cJSON_CreateObject();
-		cJSON_AddStringToObject(ns, "apiVersion", "v1");
-		cJSON_AddStringToObject(ns, "kind", "Namespace");
-		cJSON *md = cJSON_AddObjectToObject(ns, "metadata");
-		cJSON_AddStringToObject(md, "name", namespaces[i]);
-		cJSON_AddItemToObject(md, "labels",
-				      cJSON_CreateObject());
-		cJSON_AddStringToObject(cJSON_GetObjectItem(md, "labels"),
+		_cleanup_cjson_ cJSON *ns = mk_api_object_new("v1", "Namespace", NULL, namespaces[i]);
+		cJSON *md = cJSON_GetObjectItem(ns, "metadata");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "labels"),
 					"kubernetes.io/metadata.name", namespaces[i]);
 		mk_resource_prepare_new(r, ns, "");
 		mk_api_default(r, ns);
@@ -127,11 +122,8 @@ static int bootstrap_kubernetes_service(struct mk_apiserver *srv, struct mk_erro
 		}
 	}
 	/* endpoints follow the advertise address and port of this run */
-	_cleanup_cjson_ cJSON *ep = cJSON_CreateObject();
-	cJSON_AddStringToObject(ep, "apiVersion", "v1");
-	cJSON_AddStringToObject(ep, "kind", "Endpoints");
-	cJSON *md = cJSON_AddObjectToObject(ep, "metadata");
-	cJSON_AddStringToObject(md, "name", "kubernetes");
+	_cleanup_cjson_ cJSON *ep = mk_api_object_new("v1", "Endpoints", "default", "kubernetes");
+	cJSON *md = cJSON_GetObjectItem(ep, "metadata");
 	cJSON_AddItemToObject(md, "labels",
 			      cJSON_Parse("{\"endpointslice.kubernetes.io/skip-mirror\":\"true\"}"));
 	cJSON *sub = cJSON_CreateObject();

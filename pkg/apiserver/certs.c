@@ -359,8 +359,12 @@ static int issue_ca(const char *dir, gnutls_x509_crt_t *ret_crt, gnutls_x509_pri
 	return 0;
 }
 
-static int issue_server(const char *dir, gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key,
-			const struct san_set *sans, struct mk_error **err)
+/* A new key and an end-entity certificate for cn issued by ca (not signed yet):
+ * not after SERVER_LIFETIME nor the issuer's end, CA:FALSE, digitalSignature, the
+ * extended key usage purpose_oid, the issuer's key id. what: "serving", "client". */
+static int new_leaf(gnutls_x509_crt_t ca, const char *cn, const char *purpose_oid,
+		    const char *what, gnutls_x509_privkey_t *ret_key, gnutls_x509_crt_t *ret_crt,
+		    struct mk_error **err)
 {
 	_cleanup_key_ gnutls_x509_privkey_t key = NULL;
 	_cleanup_crt_ gnutls_x509_crt_t crt = NULL;
@@ -373,15 +377,29 @@ static int issue_server(const char *dir, gnutls_x509_crt_t ca, gnutls_x509_privk
 	/* never outlive the issuer */
 	if (ca_end != (time_t)-1 && ca_end < not_after)
 		not_after = ca_end;
-	if (new_key(&key, err) < 0 || new_crt(key, SERVER_CN, not_after, &crt, err) < 0)
+	if (new_key(&key, err) < 0 || new_crt(key, cn, not_after, &crt, err) < 0)
 		return -1;
 	if ((r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
 	    (r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
-	    (r = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0)
-		return gtls_error(err, r, "build serving certificate");
+	    (r = gnutls_x509_crt_set_key_purpose_oid(crt, purpose_oid, 0)) < 0)
+		return mk_error_set(err, EIO, "build %s certificate: %s", what, gnutls_strerror(r));
 	if (gnutls_x509_crt_get_subject_key_id(ca, ca_keyid, &ca_keyid_len, NULL) >= 0 &&
 	    (r = gnutls_x509_crt_set_authority_key_id(crt, ca_keyid, ca_keyid_len)) < 0)
 		return gtls_error(err, r, "set authority key id");
+	*ret_key = TAKE_PTR(key);
+	*ret_crt = TAKE_PTR(crt);
+	return 0;
+}
+
+static int issue_server(const char *dir, gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key,
+			const struct san_set *sans, struct mk_error **err)
+{
+	_cleanup_key_ gnutls_x509_privkey_t key = NULL;
+	_cleanup_crt_ gnutls_x509_crt_t crt = NULL;
+	int r;
+
+	if (new_leaf(ca, SERVER_CN, GNUTLS_KP_TLS_WWW_SERVER, "serving", &key, &crt, err) < 0)
+		return -1;
 	for (size_t i = 0; i < sans->n_dns; i++)
 		if ((r = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, sans->dns[i],
 							      (unsigned)strlen(sans->dns[i]),
@@ -471,23 +489,10 @@ static int issue_client(const char *dir, const char *name, const char *cn, gnutl
 {
 	_cleanup_key_ gnutls_x509_privkey_t key = NULL;
 	_cleanup_crt_ gnutls_x509_crt_t crt = NULL;
-	unsigned char ca_keyid[64];
-	size_t ca_keyid_len = sizeof(ca_keyid);
-	time_t not_after = time(NULL) + SERVER_LIFETIME;
-	time_t ca_end = gnutls_x509_crt_get_expiration_time(ca);
 	int r;
 
-	if (ca_end != (time_t)-1 && ca_end < not_after)
-		not_after = ca_end;
-	if (new_key(&key, err) < 0 || new_crt(key, cn, not_after, &crt, err) < 0)
+	if (new_leaf(ca, cn, GNUTLS_KP_TLS_WWW_CLIENT, "client", &key, &crt, err) < 0)
 		return -1;
-	if ((r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
-	    (r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
-	    (r = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0)
-		return gtls_error(err, r, "build client certificate");
-	if (gnutls_x509_crt_get_subject_key_id(ca, ca_keyid, &ca_keyid_len, NULL) >= 0 &&
-	    (r = gnutls_x509_crt_set_authority_key_id(crt, ca_keyid, ca_keyid_len)) < 0)
-		return gtls_error(err, r, "set authority key id");
 	if ((r = gnutls_x509_crt_sign2(crt, ca, ca_key, GNUTLS_DIG_SHA256, 0)) < 0)
 		return gtls_error(err, r, "sign client certificate");
 	return write_pair(dir, name, crt, key, err);

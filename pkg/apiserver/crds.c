@@ -12,27 +12,8 @@ static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Every stored definition, parsed (owned array of owned trees). */
 static int load_all(struct mk_apiserver *srv, cJSON ***ret, size_t *ret_n, struct mk_error **err)
 {
-	struct mk_store_list l = { 0 };
-	if (mk_store_list(srv->store, "customresourcedefinitions", "", NULL, NULL, &l, err) < 0)
-		return -1;
-	cJSON **v = mk_malloc0(sizeof(*v) * (l.n + 1));
-	size_t n = 0;
-	for (size_t i = 0; i < l.n; i++) {
-		cJSON *o = cJSON_Parse(l.items[i]);
-		if (o)
-			v[n++] = o;
-	}
-	mk_store_list_release(&l);
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-static void free_all(cJSON **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		cJSON_Delete(v[i]);
-	free(v);
+	*ret = mk_stored_objects_load(srv, "customresourcedefinitions", "", ret_n, err);
+	return *ret ? 0 : -1;
 }
 
 /* The definitions older than crd (creation time, then name): they win a name
@@ -80,7 +61,7 @@ void mk_crds_prepare(struct mk_apiserver *srv, cJSON *crd, bool create)
 	size_t k = older_than(all, n, crd, older);
 	mk_api_crd_status(crd, older, k);
 	free(older);
-	free_all(all, n);
+	mk_stored_objects_free(all, n);
 }
 
 int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err)
@@ -112,7 +93,7 @@ int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err)
 	}
 	free(older);
 	mk_api_crd_registry_set(all, n);
-	free_all(all, n);
+	mk_stored_objects_free(all, n);
 	pthread_mutex_unlock(&sync_lock);
 	return 0;
 }

@@ -574,6 +574,17 @@ static cJSON *openapi_index_doc(const struct api_groups *gs)
 	return doc;
 }
 
+void mk_discovery_reply(struct mk_request *req, struct mk_reply *rep, const char *path,
+			const cJSON *doc)
+{
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed on %s", req->method,
+				path);
+		return;
+	}
+	mk_reply_json(rep, 200, doc);
+}
+
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep)
 {
 	_cleanup_cjson_ cJSON *doc = NULL;
@@ -616,11 +627,6 @@ bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_rep
 	} else {
 		return false;
 	}
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
-		mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed on %s", req->method,
-				path);
-		return true;
-	}
-	mk_reply_json(rep, 200, doc);
+	mk_discovery_reply(req, rep, path, doc);
 	return true;
 }

@@ -349,42 +349,34 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	create_object(req, rep, obj, NULL);
 }
 
-/* Creates obj (borrowed, changed): the body of a create, or the result of an apply
- * of an object that did not exist (applied_managed: its managedFields, recorded
- * as they are instead of an Update entry). */
-static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
-			  const cJSON *applied_managed)
+/* The create's first step: the namespace of the body against the path's, the name
+ * (from generateName), the kind's defaults and preparation. *ret_adm_name: the name
+ * mutating admission sees (generateName until the name is made). -1: rep filled. */
+static int create_prepare(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			  char **ret_adm_name)
 {
 	const struct mk_api_resource *r = req->res;
 	const struct mk_server_strategy *s = mk_strategy_of(r);
-	_cleanup_error_ struct mk_error *err = NULL;
 	cJSON *causes = NULL;
-	char *json = NULL;
-	bool dry = query_dry_run(req);
-	cJSON *md0 = cJSON_GetObjectItem(obj, "metadata");
-	_cleanup_cjson_ cJSON *sent =
-		cJSON_IsObject(md0) ? cJSON_DetachItemFromObject(md0, "managedFields") : NULL;
 
 	const char *bns = mk_json_get_string(obj, "metadata.namespace");
 	if (r->namespaced && bns && *bns && strcmp(bns, req->ns)) {
 		mk_reply_status(rep, 400, NULL, NULL,
 				"the namespace of the provided object does not match the namespace "
 				"sent on the request");
-		return;
+		return -1;
 	}
-	/* the name mutating admission sees: generateName until the name is made */
 	const char *rn = mk_json_get_string(obj, "metadata.name");
 	_cleanup_free_ char *adm_name =
 		mk_strdup(rn && *rn ? rn : mk_json_get_string(obj, "metadata.generateName"));
 	if (resolve_name(obj, &causes) < 0) {
 		reply_invalid(rep, r, NULL, causes);
-		return;
+		return -1;
 	}
-	const char *name = mk_json_get_string(obj, "metadata.name");
 	if (r->crd && mk_api_crd_terminating(r->crd)) {
 		mk_reply_status(rep, 405, NULL, NULL,
 				"create not allowed while custom resource definition is terminating");
-		return;
+		return -1;
 	}
 	mk_resource_prepare_new(r, obj, req->ns);
 	mk_api_default(r, obj);
@@ -392,23 +384,31 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		mk_api_cr_to_storage(r, obj);
 	if (s->prepare)
 		s->prepare(req->srv, obj, true);
-	/* admission (admission.c), in kube-apiserver's order: NamespaceLifecycle (a
-	 * missing namespace is a 404), LimitRanger's defaults, ServiceAccount, the
-	 * storage steps; then the kind's validation; then LimitRanger's bounds and
-	 * ResourceQuota */
+	*ret_adm_name = TAKE_PTR(adm_name);
+	return 0;
+}
+
+/* Admission, in kube-apiserver's order (admission.c): NamespaceLifecycle (a missing
+ * namespace is a 404), LimitRanger's defaults, ServiceAccount, the storage steps;
+ * the managedFields; then the kind's validation; then NodeRestriction, RBAC's
+ * escalation check, LimitRanger's bounds and ResourceQuota. -1: rep filled. */
+static int create_admit(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			const char *adm_name, const cJSON *applied_managed, const cJSON *sent,
+			bool dry)
+{
+	const struct mk_api_resource *r = req->res;
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+	const char *name = mk_json_get_string(obj, "metadata.name");
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+
 	if (mk_admission_namespace_lifecycle(req->srv, r, req->ns, adm_name, rep) < 0)
-		return;
-	if (mk_admission_mutate(req->srv, r, req->ns, obj, &err) < 0) {
+		return -1;
+	if (mk_admission_mutate(req->srv, r, req->ns, obj, &err) < 0 ||
+	    (s->admit && s->admit(req->srv, req->ns, obj, &err) < 0) ||
+	    (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0)) {
 		mk_reply_error(rep, r, name, err);
-		return;
-	}
-	if (s->admit && s->admit(req->srv, req->ns, obj, &err) < 0) {
-		mk_reply_error(rep, r, name, err);
-		return;
-	}
-	if (!r->crd && mk_storage_admit(req->srv, r, obj, &err) < 0) {
-		mk_reply_error(rep, r, name, err);
-		return;
+		return -1;
 	}
 	if (applied_managed && cJSON_GetArraySize(applied_managed) > 0)
 		mk_json_set(mk_json_ensure_object(obj, "metadata"), "managedFields",
@@ -417,19 +417,33 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 		mk_fieldmanager_update(req, NULL, obj, sent);
 	if (mk_api_validate(r, obj, NULL, &causes) < 0) {
 		reply_invalid(rep, r, name, causes);
-		return;
+		return -1;
 	}
 	if (mk_noderestriction_admit(req, rep, NULL, obj) < 0)
-		return;
+		return -1;
 	if (mk_rbac_admit(req, rep, obj, NULL) < 0) /* escalation prevention */
-		return;
+		return -1;
 	if (mk_admission_validate(req->srv, r, req->ns, obj, dry, &err) < 0) {
 		mk_reply_error(rep, r, name, err);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* The create's last step: the kind's reservations (addresses, ports), the store
+ * write, the answer. A dry run takes nothing: no pod CIDR or service address is
+ * reserved (nothing would free it again), but the addresses asked for are checked
+ * as a real create checks them. */
+static void create_store(struct mk_request *req, struct mk_reply *rep, cJSON *obj, bool dry)
+{
+	const struct mk_api_resource *r = req->res;
+	const struct mk_server_strategy *s = mk_strategy_of(r);
+	const char *name = mk_json_get_string(obj, "metadata.name");
+	_cleanup_error_ struct mk_error *err = NULL;
+	cJSON *causes = NULL;
+	char *json = NULL;
+
 	if (dry) {
-		/* no pod CIDR or service address is taken (nothing would free it again), but
-		 * the addresses asked for are checked as a real create checks them */
 		if (s->check && s->check(req->srv, obj, &causes) < 0) {
 			reply_invalid(rep, r, name, causes);
 			return;
@@ -455,6 +469,24 @@ static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *o
 	if (s->created)
 		s->created(req->srv, name);
 	reply_stored(rep, req, 201, json);
+}
+
+/* Creates obj (borrowed, changed): the body of a create, or the result of an apply
+ * of an object that did not exist (applied_managed: its managedFields, recorded
+ * as they are instead of an Update entry). */
+static void create_object(struct mk_request *req, struct mk_reply *rep, cJSON *obj,
+			  const cJSON *applied_managed)
+{
+	bool dry = query_dry_run(req);
+	cJSON *md0 = cJSON_GetObjectItem(obj, "metadata");
+	_cleanup_cjson_ cJSON *sent =
+		cJSON_IsObject(md0) ? cJSON_DetachItemFromObject(md0, "managedFields") : NULL;
+	_cleanup_free_ char *adm_name = NULL;
+
+	if (create_prepare(req, rep, obj, &adm_name) < 0 ||
+	    create_admit(req, rep, obj, adm_name, applied_managed, sent, dry) < 0)
+		return;
+	create_store(req, rep, obj, dry);
 }
 
 /* ---- get / list ------------------------------------------------------------- */
@@ -538,24 +570,6 @@ static void handle_get(struct mk_request *req, struct mk_reply *rep)
 	reply_object(req, rep, json);
 }
 
-struct list_filter {
-	struct mk_label_selector *labels;
-	struct mk_field_selector *fields;
-};
-
-static int filter_item(const char *json, void *userdata)
-{
-	struct list_filter *f = userdata;
-	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-	if (!obj)
-		return 0;
-	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
-		return 0;
-	if (f->fields && !mk_field_selector_matches(f->fields, obj))
-		return 0;
-	return 1;
-}
-
 /* Field selectors a kind supports, as kube-apiserver registers them per resource
  * (metadata.name and metadata.namespace everywhere, the rest from the kind's
  * strategy). NULL if fs is supported, else the first unsupported one. */
@@ -637,7 +651,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
 	_cleanup_error_ struct mk_error *err = NULL;
-	struct list_filter f;
+	struct mk_list_selectors f;
 	struct mk_store_list l = { 0 };
 	const char *ns = r->namespaced ? req->ns : "";
 
@@ -647,7 +661,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	 * collection at the first page's revision */
 	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
 	bool paged = (lim && strtol(lim, NULL, 10) > 0) || (cont && *cont);
-	mk_store_filter_fn filter = (f.labels || f.fields) ? filter_item : NULL;
+	mk_store_filter_fn filter = (f.labels || f.fields) ? mk_list_selectors_match : NULL;
 	_cleanup_free_ char *next = NULL;
 	long remaining = -1;
 	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
@@ -1037,6 +1051,26 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 	reply_object(req, rep, json);
 }
 
+/* Applies cfg to old (NULL: a new object) into *ret_obj, with its managedFields
+ * detached into *ret_managed (an empty array when there are none). -1: rep filled. */
+static int apply_config(struct mk_request *req, struct mk_reply *rep, const cJSON *old,
+			const cJSON *cfg, cJSON **ret_obj, cJSON **ret_managed)
+{
+	if (mk_fieldmanager_apply(req, rep, old, cfg, ret_obj) < 0)
+		return -1;
+	cJSON *managed = cJSON_DetachItemFromObject(mk_json_ensure_object(*ret_obj, "metadata"),
+						    "managedFields");
+	*ret_managed = managed ? managed : cJSON_CreateArray();
+	return 0;
+}
+
+/* Drops the answer of an attempt that is retried. */
+static void reply_discard(struct mk_reply *rep)
+{
+	free(rep->body);
+	rep->body = NULL;
+}
+
 /* PATCH with application/apply-patch+yaml: server-side apply, creating the object
  * when it does not exist (kube's applyPatcher with forceAllowCreate). */
 static void handle_apply(struct mk_request *req, struct mk_reply *rep)
@@ -1068,17 +1102,12 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 				mk_reply_error(rep, r, req->name, err);
 				return;
 			}
-			if (mk_fieldmanager_apply(req, rep, NULL, cfg, &obj) < 0)
+			if (apply_config(req, rep, NULL, cfg, &obj, &managed) < 0)
 				return;
-			managed = cJSON_DetachItemFromObject(mk_json_ensure_object(obj, "metadata"),
-							     "managedFields");
-			if (!managed)
-				managed = cJSON_CreateArray();
 			create_object(req, rep, obj, managed);
 			/* created meanwhile by someone else: apply to that one */
 			if (rep->code == 409 && attempt < PATCH_RETRIES) {
-				free(rep->body);
-				rep->body = NULL;
+				reply_discard(rep);
 				continue;
 			}
 			return;
@@ -1088,16 +1117,11 @@ static void handle_apply(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_status(rep, 500, NULL, NULL, "stored object is corrupt");
 			return;
 		}
-		if (mk_fieldmanager_apply(req, rep, old, cfg, &obj) < 0)
+		if (apply_config(req, rep, old, cfg, &obj, &managed) < 0)
 			return;
-		managed = cJSON_DetachItemFromObject(mk_json_ensure_object(obj, "metadata"),
-						     "managedFields");
-		if (!managed)
-			managed = cJSON_CreateArray();
 		int rc = finish_update(req, rep, old, obj, target, cur, &json, managed);
 		if (rc == -2 && attempt < PATCH_RETRIES) {
-			free(rep->body);
-			rep->body = NULL;
+			reply_discard(rep);
 			continue;
 		}
 		if (rc < 0)
@@ -1251,8 +1275,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 		int rc = patch_once(req, rep, target_of(req), kind, patch);
 		if (rc != -2 || attempt >= PATCH_RETRIES)
 			return;
-		free(rep->body);
-		rep->body = NULL;
+		reply_discard(rep);
 	}
 }
 
@@ -1426,6 +1449,15 @@ static bool delete_begin(struct deletion *d, cJSON *obj)
 	return changed;
 }
 
+/* A dry run answers with obj as it would be stored or removed; true when it did. */
+static bool delete_dry_run(struct deletion *d, const cJSON *obj)
+{
+	if (!d->o.dry)
+		return false;
+	reply_stored(d->rep, d->req, 200, cJSON_PrintUnformatted(obj));
+	return true;
+}
+
 /* obj, marked for deletion, is still held: stored as marked (revision cur).
  * true to retry (a conflict). */
 static bool delete_hold(struct deletion *d, cJSON *obj, uint64_t cur)
@@ -1434,10 +1466,8 @@ static bool delete_hold(struct deletion *d, cJSON *obj, uint64_t cur)
 	_cleanup_error_ struct mk_error *err = NULL;
 	char *json = NULL;
 
-	if (d->o.dry) {
-		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
+	if (delete_dry_run(d, obj))
 		return false;
-	}
 	if (mk_store_update(req->srv->store, mk_api_resource_store(d->r), store_ns(d->r, req->ns),
 			    req->name, cur, obj, &json, NULL, &err) < 0) {
 		mk_reply_error(d->rep, d->r, req->name, err);
@@ -1455,10 +1485,8 @@ static bool delete_remove(struct deletion *d, const cJSON *obj, uint64_t cur)
 	_cleanup_error_ struct mk_error *err = NULL;
 	char *json = NULL;
 
-	if (d->o.dry) {
-		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));
+	if (delete_dry_run(d, obj))
 		return false;
-	}
 	if (d->s->purge && d->s->purge(req->srv, req->name, &err) < 0) {
 		mk_reply_error(d->rep, d->r, req->name, err);
 		return false;
@@ -1522,8 +1550,7 @@ static void handle_delete(struct mk_request *req, struct mk_reply *rep)
 		return;
 	if (!(d.s->delete_refuse && d.s->delete_refuse(req, rep) < 0)) {
 		for (int attempt = 0; attempt <= PATCH_RETRIES; attempt++) {
-			free(rep->body);
-			rep->body = NULL;
+			reply_discard(rep);
 			if (!delete_attempt(&d))
 				break;
 		}
@@ -1535,7 +1562,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 {
 	const struct mk_api_resource *r = req->res;
 	_cleanup_error_ struct mk_error *err = NULL;
-	struct list_filter f;
+	struct mk_list_selectors f;
 	struct mk_store_list l = { 0 };
 	struct delete_opts o;
 
@@ -1551,7 +1578,7 @@ static void handle_delete_collection(struct mk_request *req, struct mk_reply *re
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
 	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), r->namespaced ? req->ns : "",
-			       (f.labels || f.fields) ? filter_item : NULL, &f, &l, &err);
+			       (f.labels || f.fields) ? mk_list_selectors_match : NULL, &f, &l, &err);
 	mk_label_selector_free(f.labels);
 	mk_field_selector_free(f.fields);
 	if (rc < 0) {

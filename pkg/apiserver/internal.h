@@ -41,7 +41,7 @@ struct mk_apiserver {
 	pthread_mutex_t cred_lock;	/* serialises node credential issuing (nodecred.c) */
 	struct mk_rbac *rbac;		/* the RBAC policy index (rbac_policy.c) */
 	struct mk_token_user *token_users; /* --token-auth-file users (rbac_policy.c) */
-	size_t ntoken_users;
+	size_t ntoken_users, token_users_cap;
 };
 
 /* Who is calling: the admin token, a node's own credential (req->node_name says
@@ -170,11 +170,17 @@ struct mk_list_selectors {
 	struct mk_field_selector *fields;
 };
 int mk_list_selectors_match(const char *json, void *userdata);
+/* The same test on a parsed object (watch events). */
+bool mk_list_selectors_match_object(const struct mk_list_selectors *f, const cJSON *obj);
 
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
  * /openapi/v3[/...];
  * returns false if path is not a discovery path. */
 bool mk_discovery_handle(struct mk_request *req, const char *path, struct mk_reply *rep);
+/* Answers a discovery document (borrowed) at path: 200, or 405 to a method other
+ * than GET and HEAD. */
+void mk_discovery_reply(struct mk_request *req, struct mk_reply *rep, const char *path,
+			const cJSON *doc);
 
 /* fieldvalidation.c: applies the request's fieldValidation directive to obj of the
  * given kind (old: the stored object on update/patch, else NULL): unknown fields the
@@ -422,6 +428,13 @@ int mk_storage_default_class(struct mk_apiserver *srv, cJSON *pvc, struct mk_err
  * default class. */
 int mk_storage_admit(struct mk_apiserver *srv, const struct mk_api_resource *r, cJSON *obj,
 		     struct mk_error **err);
+
+/* The stored objects of resource in ns ("": every namespace, or cluster-scoped),
+ * parsed; owned array of owned trees, *ret_n of them (free with
+ * mk_stored_objects_free); NULL with *err when the store fails. */
+cJSON **mk_stored_objects_load(struct mk_apiserver *srv, const char *resource, const char *ns,
+			       size_t *ret_n, struct mk_error **err);
+void mk_stored_objects_free(cJSON **v, size_t n);
 
 /* admission.c: admission of a new object of r in namespace ns, in two phases as
  * kube-apiserver's. NamespaceLifecycle: the namespace must exist (404) and not be

@@ -796,11 +796,6 @@ bool mk_metrics_discovery_handle(struct mk_request *req, const char *path, struc
 	} else {
 		return false;
 	}
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
-		mk_reply_status(rep, 405, NULL, NULL, "method %s not allowed on %s", req->method,
-				path);
-		return true;
-	}
-	mk_reply_json(rep, 200, doc);
+	mk_discovery_reply(req, rep, path, doc);
 	return true;
 }

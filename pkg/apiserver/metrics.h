@@ -38,7 +38,7 @@ struct mk_metrics_batch {
 	bool has_node;
 	struct mk_metrics_point node;
 	struct mk_metrics_container_point *c; /* owned, n of them */
-	size_t n;
+	size_t n, cap;
 };
 
 /* Parses the Prometheus text of /metrics/resource into *ret (release with

@@ -112,48 +112,35 @@ static struct mk_metrics_point *container_point(struct mk_metrics_batch *b, cons
 		if (!strcmp(b->c[i].ns, ns) && !strcmp(b->c[i].pod, pod) &&
 		    !strcmp(b->c[i].name, name))
 			return &b->c[i].p;
-	if ((b->n & (b->n - 1)) == 0) { /* grow at powers of two */
-		b->c = realloc(b->c, (b->n ? b->n * 2 : 4) * sizeof(*b->c));
-		if (!b->c)
-			abort();
-	}
+	MK_GROW(b->c, b->cap, b->n + 1);
 	struct mk_metrics_container_point *c = &b->c[b->n++];
 	*c = (struct mk_metrics_container_point){
 	    .ns = mk_strdup(ns), .pod = mk_strdup(pod), .name = mk_strdup(name)};
 	return &c->p;
 }
 
-static int parse_line(const char *s, const char *end, int64_t default_ts,
-		      struct mk_metrics_batch *b)
+static void skip_blanks(const char **s, const char *end)
 {
-	_cleanup_free_ char *ctr = NULL, *ns = NULL, *pod = NULL;
-	const char *name = s;
+	while (*s < end && (**s == ' ' || **s == '\t'))
+		(*s)++;
+}
 
-	while (s < end && name_char(*s, s == name))
-		s++;
-	if (s == name)
-		return -1;
-	enum metric m = metric_of(name, (size_t)(s - name));
-	if (s < end && *s == '{') {
-		s++;
-		if (!parse_labels(&s, end, &ctr, &ns, &pod))
-			return -1;
-	}
-	if (s >= end || (*s != ' ' && *s != '\t'))
-		return -1;
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
+/* The value and the optional timestamp that end a sample line (after the name and
+ * labels): "VALUE [TIMESTAMP]". false: malformed. */
+static bool parse_value_ts(const char *s, const char *end, int64_t default_ts, double *ret_v,
+			   int64_t *ret_ts)
+{
 	char num[64];
 	size_t nl = 0;
+	skip_blanks(&s, end);
 	while (s < end && *s != ' ' && *s != '\t' && nl < sizeof(num) - 1)
 		num[nl++] = *s++;
 	num[nl] = '\0';
 	char *e;
 	double v = strtod(num, &e);
 	if (!nl || *e)
-		return -1;
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
+		return false;
+	skip_blanks(&s, end);
 	int64_t ts = default_ts;
 	if (s < end) {
 		char tsb[32];
@@ -164,22 +151,30 @@ static int parse_line(const char *s, const char *end, int64_t default_ts,
 		errno = 0;
 		long long t = strtoll(tsb, &e, 10);
 		if (*e || errno)
-			return -1;
+			return false;
 		ts = t;
-		while (s < end && (*s == ' ' || *s == '\t'))
-			s++;
+		skip_blanks(&s, end);
 		if (s < end)
-			return -1;
+			return false;
 	}
+	*ret_v = v;
+	*ret_ts = ts;
+	return true;
+}
+
+/* Records sample v of metric m (at ts) into the node's or the container's point. */
+static void record_sample(struct mk_metrics_batch *b, enum metric m, double v, int64_t ts,
+			  const char *ctr, const char *ns, const char *pod)
+{
 	if (m == M_NONE || isnan(v) || isinf(v) || v < 0 || v > 1.8e19)
-		return 0; /* not ours, or no usable figure */
+		return; /* not ours, or no usable figure */
 	struct mk_metrics_point *p;
 	if (m == M_NODE_CPU || m == M_NODE_MEM) {
 		b->has_node = true;
 		p = &b->node;
 	} else {
 		if (!ctr || !ns || !pod || !*ctr || !*ns || !*pod)
-			return 0;
+			return;
 		p = container_point(b, ns, pod, ctr);
 	}
 	switch (m) {
@@ -202,6 +197,32 @@ static int parse_line(const char *s, const char *end, int64_t default_ts,
 	default:
 		break;
 	}
+}
+
+/* One sample line: NAME[{LABELS}] VALUE [TIMESTAMP]. -1: malformed. */
+static int parse_line(const char *s, const char *end, int64_t default_ts,
+		      struct mk_metrics_batch *b)
+{
+	_cleanup_free_ char *ctr = NULL, *ns = NULL, *pod = NULL;
+	const char *name = s;
+	double v;
+	int64_t ts;
+
+	while (s < end && name_char(*s, s == name))
+		s++;
+	if (s == name)
+		return -1;
+	enum metric m = metric_of(name, (size_t)(s - name));
+	if (s < end && *s == '{') {
+		s++;
+		if (!parse_labels(&s, end, &ctr, &ns, &pod))
+			return -1;
+	}
+	if (s >= end || (*s != ' ' && *s != '\t'))
+		return -1;
+	if (!parse_value_ts(s, end, default_ts, &v, &ts))
+		return -1;
+	record_sample(b, m, v, ts, ctr, ns, pod);
 	return 0;
 }
 

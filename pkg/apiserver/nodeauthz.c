@@ -240,119 +240,211 @@ static bool pod_on_node(struct mk_store *store, const char *node, const char *ns
 	return p && str_is(mk_json_get_string(p, "spec.nodeName"), node);
 }
 
+/* ---- the Node authorizer: one rule per resource ------------------------------------ */
+
+enum node_verdict {
+	NODE_ALLOW,
+	NODE_DENY,   /* q->reason / q->reason_owned say why ("" unless set) */
+	NODE_NO_REL, /* NO_RELATIONSHIP_FMT */
+};
+
+/* One request as the rules see it; v, r never NULL. */
+struct node_query {
+	const struct mk_authz_attrs *a;
+	const char *v, *r, *node, *name, *sub;
+	const char *reason;
+	char *reason_owned;
+};
+
+static enum node_verdict deny_node(struct node_query *q, const char *why)
+{
+	q->reason_owned = mk_strdup_printf("node \"%s\" %s", q->node, why);
+	return NODE_DENY;
+}
+
+/* Discovery, version, health: what every authenticated user may read. */
+static bool nonresource_allowed(const struct mk_authz_attrs *a, const char *v)
+{
+	static const char *const paths[] = { "/api", "/apis", "/version", "/openapi",
+					     "/healthz", "/livez", "/readyz" };
+	if (!a->path || !str_is(v, "get"))
+		return false;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++) {
+		size_t n = strlen(paths[i]);
+		if (!strncmp(a->path, paths[i], n) && (!a->path[n] || a->path[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static enum node_verdict rule_pods(struct node_query *q)
+{
+	const char *v = q->v, *sub = q->sub, *name = q->name;
+	if (!sub && is_read(v))
+		return NODE_ALLOW;
+	if (str_is(sub, "status") && (str_is(v, "update") || str_is(v, "patch") || str_is(v, "get"))) {
+		/* no name: only a SelfSubjectAccessReview asks that (NodeRestriction
+		 * checks the pod of a real write as well) */
+		if (str_is(v, "get") || !name || pod_on_node(q->a->store, q->node, q->a->ns, name))
+			return NODE_ALLOW;
+		return deny_node(q, "can only update pod status for pods with spec.nodeName set to itself");
+	}
+	if (!sub && str_is(v, "delete") && name) {
+		if (pod_on_node(q->a->store, q->node, q->a->ns, name))
+			return NODE_ALLOW;
+		return deny_node(q, "can only delete pods with spec.nodeName set to itself");
+	}
+	return NODE_NO_REL;
+}
+
+static enum node_verdict rule_nodes(struct node_query *q)
+{
+	const char *v = q->v, *sub = q->sub, *name = q->name;
+	if ((!sub || str_is(sub, "status")) && is_read(v))
+		return NODE_ALLOW;
+	if (!sub && str_is(v, "create"))
+		return NODE_ALLOW; /* NodeRestriction checks the name */
+	if ((!sub || str_is(sub, "status")) &&
+	    (str_is(v, "update") || str_is(v, "patch") || (!sub && str_is(v, "delete")))) {
+		if (!name || !strcmp(name, q->node)) /* no name: an access review */
+			return NODE_ALLOW;
+		q->reason_owned = mk_strdup_printf("node \"%s\" is not allowed to modify node \"%s\"",
+						   q->node, name);
+		return NODE_DENY;
+	}
+	return NODE_NO_REL;
+}
+
+static enum node_verdict rule_leases(struct node_query *q)
+{
+	const char *v = q->v, *name = q->name;
+	if (!str_is(q->a->ns, "kube-node-lease") || q->sub)
+		return NODE_NO_REL;
+	if (!name && (str_is(v, "create") || str_is(v, "update") || str_is(v, "patch")))
+		return NODE_ALLOW; /* NodeRestriction checks the name (none: an access review) */
+	if (name && !strcmp(name, q->node) &&
+	    (str_is(v, "get") || str_is(v, "update") || str_is(v, "patch") || str_is(v, "delete")))
+		return NODE_ALLOW;
+	q->reason = "can only access node lease with the same name as the requesting node";
+	return NODE_DENY;
+}
+
+static enum node_verdict rule_events(struct node_query *q)
+{
+	const char *v = q->v;
+	bool ok = !q->sub && (str_is(v, "create") || str_is(v, "update") || str_is(v, "patch"));
+	return ok ? NODE_ALLOW : NODE_DENY;
+}
+
+/* services, endpoints, endpointslices, namespaces, networkpolicies */
+static enum node_verdict rule_read_only(struct node_query *q)
+{
+	return !q->sub && is_read(q->v) ? NODE_ALLOW : NODE_NO_REL;
+}
+
+/* secrets, configmaps, persistentvolumeclaims: those a pod on the node references */
+static enum node_verdict rule_referenced(struct node_query *q)
+{
+	const char *r = q->r;
+	enum ref_kind k = r[0] == 's' ? REF_SECRET : r[0] == 'c' ? REF_CONFIGMAP : REF_PVC;
+	/* get, or a list/watch of one object (fieldSelector metadata.name) */
+	if (!q->sub && is_read(q->v) && q->name && related(q->a->store, q->node, q->a->ns, k, q->name))
+		return NODE_ALLOW;
+	return NODE_NO_REL;
+}
+
+static enum node_verdict rule_serviceaccounts(struct node_query *q)
+{
+	if (str_is(q->sub, "token") && str_is(q->v, "create") && q->name &&
+	    related(q->a->store, q->node, q->a->ns, REF_SA, q->name))
+		return NODE_ALLOW;
+	return NODE_NO_REL;
+}
+
+static enum node_verdict rule_persistentvolumes(struct node_query *q)
+{
+	const char *v = q->v, *name = q->name, *node = q->node;
+	struct mk_store *store = q->a->store;
+	if (q->sub)
+		return NODE_NO_REL;
+	if ((str_is(v, "list") || str_is(v, "watch")) && !name)
+		return NODE_ALLOW; /* the local-path reclaimer's watch */
+	if (name && is_read(v) && (pv_related(store, node, name) || pv_on_node(store, node, name)))
+		return NODE_ALLOW;
+	if (name && str_is(v, "patch") && pv_on_node(store, node, name))
+		return NODE_ALLOW;
+	return NODE_NO_REL;
+}
+
+static const struct {
+	const char *resource;
+	enum node_verdict (*check)(struct node_query *q);
+} node_rules[] = {
+	{ "pods", rule_pods },
+	{ "nodes", rule_nodes },
+	{ "leases", rule_leases },
+	{ "events", rule_events },
+	{ "services", rule_read_only },
+	{ "endpoints", rule_read_only },
+	{ "endpointslices", rule_read_only },
+	{ "namespaces", rule_read_only },
+	{ "networkpolicies", rule_read_only },
+	{ "secrets", rule_referenced },
+	{ "configmaps", rule_referenced },
+	{ "persistentvolumeclaims", rule_referenced },
+	{ "serviceaccounts", rule_serviceaccounts },
+	{ "persistentvolumes", rule_persistentvolumes },
+};
+
+static enum node_verdict node_rule_check(struct node_query *q)
+{
+	/* exec, attach, port-forward and proxy are not reads (kube's Node authorizer) */
+	if (q->sub && (str_is(q->sub, "portforward") || str_is(q->sub, "exec") ||
+		       str_is(q->sub, "attach") || str_is(q->sub, "proxy")))
+		return NODE_NO_REL;
+	for (size_t i = 0; i < MK_ARRAY_SIZE(node_rules); i++)
+		if (!strcmp(q->r, node_rules[i].resource))
+			return node_rules[i].check(q);
+	/* everything else: the node has no business there */
+	return NODE_NO_REL;
+}
+
 bool mk_nodeauthz_allowed(const struct mk_authz_attrs *a, const char **ret_reason,
 			  char **ret_reason_owned)
 {
-	const char *v = a->verb ? a->verb : "", *r = a->resource ? a->resource : "";
-	const char *node = a->node, *name = a->name, *sub = a->sub;
-	const char *why = NULL;
+	struct node_query q = {
+		.a = a,
+		.v = a->verb ? a->verb : "",
+		.r = a->resource ? a->resource : "",
+		.node = a->node,
+		.name = a->name,
+		.sub = a->sub,
+		.reason = "",
+	};
 
 	*ret_reason_owned = NULL;
 	*ret_reason = "";
-	if (!node) {
+	if (!q.node) {
 		*ret_reason = "the request carries no node identity";
 		return false;
 	}
-	if (!a->resource || !*r) {
-		/* discovery, version, health: what every authenticated user may read */
-		static const char *const paths[] = { "/api", "/apis", "/version", "/openapi",
-						     "/healthz", "/livez", "/readyz" };
-		if (a->path && str_is(v, "get"))
-			for (size_t i = 0; i < MK_ARRAY_SIZE(paths); i++) {
-				size_t n = strlen(paths[i]);
-				if (!strncmp(a->path, paths[i], n) && (!a->path[n] || a->path[n] == '/'))
-					return true;
-			}
+	if (!*q.r) {
+		if (nonresource_allowed(a, q.v))
+			return true;
 		*ret_reason = "a node may only read discovery paths";
 		return false;
 	}
-	/* exec, attach, port-forward and proxy are not reads (kube's Node authorizer) */
-	if (sub && (str_is(sub, "portforward") || str_is(sub, "exec") || str_is(sub, "attach") ||
-		    str_is(sub, "proxy")))
-		goto no_rel;
-
-	if (str_is(r, "pods")) {
-		if (!sub && is_read(v))
-			return true;
-		if (str_is(sub, "status") && (str_is(v, "update") || str_is(v, "patch") || str_is(v, "get"))) {
-			/* no name: only a SelfSubjectAccessReview asks that (NodeRestriction
-			 * checks the pod of a real write as well) */
-			if (str_is(v, "get") || !name || pod_on_node(a->store, node, a->ns, name))
-				return true;
-			why = "can only update pod status for pods with spec.nodeName set to itself";
-			goto deny_node;
-		}
-		if (!sub && str_is(v, "delete") && name) {
-			if (pod_on_node(a->store, node, a->ns, name))
-				return true;
-			why = "can only delete pods with spec.nodeName set to itself";
-			goto deny_node;
-		}
-		goto no_rel;
-	}
-	if (str_is(r, "nodes")) {
-		if ((!sub || str_is(sub, "status")) && is_read(v))
-			return true;
-		if (!sub && str_is(v, "create"))
-			return true; /* NodeRestriction checks the name */
-		if ((!sub || str_is(sub, "status")) &&
-		    (str_is(v, "update") || str_is(v, "patch") || (!sub && str_is(v, "delete")))) {
-			if (!name || !strcmp(name, node)) /* no name: an access review */
-				return true;
-			*ret_reason_owned = mk_strdup_printf("node \"%s\" is not allowed to modify node \"%s\"",
-							     node, name);
-			*ret_reason = *ret_reason_owned;
-			return false;
-		}
-		goto no_rel;
-	}
-	if (str_is(r, "leases") && str_is(a->ns, "kube-node-lease") && !sub) {
-		if (!name && (str_is(v, "create") || str_is(v, "update") || str_is(v, "patch")))
-			return true; /* NodeRestriction checks the name (none: an access review) */
-		if (name && !strcmp(name, node) &&
-		    (str_is(v, "get") || str_is(v, "update") || str_is(v, "patch") || str_is(v, "delete")))
-			return true;
-		*ret_reason = "can only access node lease with the same name as the requesting node";
-		return false;
-	}
-	if (str_is(r, "events"))
-		return !sub && (str_is(v, "create") || str_is(v, "update") || str_is(v, "patch"));
-	if ((str_is(r, "services") || str_is(r, "endpoints") || str_is(r, "endpointslices") ||
-	     str_is(r, "namespaces") || str_is(r, "networkpolicies")) &&
-	    !sub && is_read(v))
+	switch (node_rule_check(&q)) {
+	case NODE_ALLOW:
 		return true;
-	if (str_is(r, "secrets") || str_is(r, "configmaps") || str_is(r, "persistentvolumeclaims")) {
-		enum ref_kind k = r[0] == 's' ? REF_SECRET : r[0] == 'c' ? REF_CONFIGMAP : REF_PVC;
-		if (!sub && str_is(v, "get") && name && related(a->store, node, a->ns, k, name))
-			return true;
-		if (!sub && !str_is(v, "get") && is_read(v) && name &&
-		    related(a->store, node, a->ns, k, name))
-			return true; /* list/watch of one object (fieldSelector metadata.name) */
-		goto no_rel;
+	case NODE_NO_REL:
+		q.reason_owned = mk_strdup_printf(NO_RELATIONSHIP_FMT, q.node);
+		break;
+	case NODE_DENY:
+		break;
 	}
-	if (str_is(r, "serviceaccounts") && str_is(sub, "token") && str_is(v, "create") && name) {
-		if (related(a->store, node, a->ns, REF_SA, name))
-			return true;
-		goto no_rel;
-	}
-	if (str_is(r, "persistentvolumes") && !sub) {
-		if ((str_is(v, "list") || str_is(v, "watch")) && !name)
-			return true; /* the local-path reclaimer's watch */
-		if (name && is_read(v) &&
-		    (pv_related(a->store, node, name) || pv_on_node(a->store, node, name)))
-			return true;
-		if (name && str_is(v, "patch") && pv_on_node(a->store, node, name))
-			return true;
-		goto no_rel;
-	}
-	/* everything else: the node has no business there */
-no_rel:
-	*ret_reason_owned = mk_strdup_printf(NO_RELATIONSHIP_FMT, node);
-	*ret_reason = *ret_reason_owned;
-	return false;
-deny_node:
-	*ret_reason_owned = mk_strdup_printf("node \"%s\" %s", node, why);
-	*ret_reason = *ret_reason_owned;
+	*ret_reason_owned = q.reason_owned;
+	*ret_reason = q.reason_owned ? q.reason_owned : q.reason;
 	return false;
 }
 

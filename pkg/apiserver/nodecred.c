@@ -90,20 +90,12 @@ int mk_nodecred_issue(struct mk_apiserver *srv, const char *node, char **ret_tok
 	if (strlen(node) + strlen(CRED_SUFFIX) > 253)
 		return mk_error_set(err, 422, "node name \"%s\": must be no more than %zu characters",
 				    node, 253 - strlen(CRED_SUFFIX));
-	char secret[65], hash[65], uid[37], ts[32];
+	char secret[65], hash[65];
 	mk_random_hex(secret, 32);
 	mk_sha256_hex(secret, strlen(secret), hash);
 	_cleanup_free_ char *name = cred_secret_name(node), *b64 = mk_base64_encode(hash, 64);
-	_cleanup_cjson_ cJSON *sec = cJSON_CreateObject();
-	cJSON_AddStringToObject(sec, "apiVersion", "v1");
-	cJSON_AddStringToObject(sec, "kind", "Secret");
-	cJSON *md = cJSON_AddObjectToObject(sec, "metadata");
-	mk_uuid_v4(uid);
-	mk_time_format(time(NULL), ts, sizeof(ts));
-	cJSON_AddStringToObject(md, "name", name);
-	cJSON_AddStringToObject(md, "namespace", CRED_NS);
-	cJSON_AddStringToObject(md, "uid", uid);
-	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	_cleanup_cjson_ cJSON *sec = mk_api_object_new("v1", "Secret", CRED_NS, name);
+	cJSON *md = cJSON_GetObjectItem(sec, "metadata");
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "labels"), "minik8s.io/node", node);
 	cJSON_AddStringToObject(sec, "type", CRED_TYPE);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(sec, "data"), "hash", b64);

@@ -27,17 +27,19 @@ static char *json_key(const char *json)
 			mk_json_get_string(o, "metadata.name"));
 }
 
+bool mk_list_selectors_match_object(const struct mk_list_selectors *f, const cJSON *obj)
+{
+	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
+		return false;
+	if (f->fields && !mk_field_selector_matches(f->fields, obj))
+		return false;
+	return true;
+}
+
 int mk_list_selectors_match(const char *json, void *userdata)
 {
-	struct mk_list_selectors *f = userdata;
 	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
-	if (!obj)
-		return 0;
-	if (f->labels && !mk_label_selector_matches(f->labels, mk_json_get(obj, "metadata.labels")))
-		return 0;
-	if (f->fields && !mk_field_selector_matches(f->fields, obj))
-		return 0;
-	return 1;
+	return obj && mk_list_selectors_match_object(userdata, obj);
 }
 
 static char *token_encode(uint64_t rv, const char *start)

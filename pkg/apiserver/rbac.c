@@ -13,14 +13,6 @@
 
 enum subject_kind { SUBJ_USER, SUBJ_GROUP, SUBJ_SA };
 
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (!q)
-		abort();
-	return q;
-}
-
 /* both NULL, or equal strings */
 static bool streq0(const char *a, const char *b)
 {
@@ -80,10 +72,7 @@ static void blist_add(struct mk_hmap *m, const char *key, size_t i)
 	}
 	if (l->n && l->idx[l->n - 1] == i)
 		return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 4;
-		l->idx = xrealloc(l->idx, l->cap * sizeof(*l->idx));
-	}
+	MK_GROW(l->idx, l->cap, l->n + 1);
 	l->idx[l->n++] = i;
 }
 
@@ -148,10 +137,7 @@ void mk_rbac_index_add(struct mk_rbac_index *x, const char *resource, const cJSO
 	if (!name || ((role || rb) && !ns))
 		return;
 	if (role || crole) {
-		if (x->nroles == x->roles_cap) {
-			x->roles_cap = x->roles_cap ? 2 * x->roles_cap : 32;
-			x->roles = xrealloc(x->roles, x->roles_cap * sizeof(*x->roles));
-		}
+		MK_GROW(x->roles, x->roles_cap, x->nroles + 1);
 		struct rrole *r = &x->roles[x->nroles++];
 		memset(r, 0, sizeof(*r));
 		r->ns = role ? mk_strdup(ns) : NULL;
@@ -165,10 +151,7 @@ void mk_rbac_index_add(struct mk_rbac_index *x, const char *resource, const cJSO
 	const char *rn = mk_json_get_string(obj, "roleRef.name");
 	if (!rk || !rn)
 		return;
-	if (x->nbindings == x->bindings_cap) {
-		x->bindings_cap = x->bindings_cap ? 2 * x->bindings_cap : 32;
-		x->bindings = xrealloc(x->bindings, x->bindings_cap * sizeof(*x->bindings));
-	}
+	MK_GROW(x->bindings, x->bindings_cap, x->nbindings + 1);
 	struct rbinding *b = &x->bindings[x->nbindings++];
 	memset(b, 0, sizeof(*b));
 	b->ns = rb ? mk_strdup(ns) : NULL;
@@ -549,8 +532,8 @@ struct missing {
 	struct mk_buf verbs;
 };
 
-static void missing_add(struct missing **m, size_t *n, const char *verb, const char *group,
-			const char *res, const char *name, const char *url)
+static void missing_add(struct missing **m, size_t *n, size_t *cap, const char *verb,
+			const char *group, const char *res, const char *name, const char *url)
 {
 	for (size_t i = 0; i < *n; i++) {
 		struct missing *e = &(*m)[i];
@@ -560,7 +543,7 @@ static void missing_add(struct missing **m, size_t *n, const char *verb, const c
 		mk_buf_printf(&e->verbs, " \"%s\"", verb);
 		return;
 	}
-	*m = xrealloc(*m, (*n + 1) * sizeof(**m));
+	MK_GROW(*m, *cap, *n + 1);
 	struct missing *e = &(*m)[(*n)++];
 	e->group = group ? mk_strdup(group) : NULL;
 	e->res = res ? mk_strdup(res) : NULL;
@@ -573,7 +556,7 @@ static void missing_add(struct missing **m, size_t *n, const char *verb, const c
 char *mk_rbac_rules_uncovered(const cJSON *owner, const cJSON *servant)
 {
 	struct missing *m = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	const cJSON *rule;
 
 	cJSON_ArrayForEach(rule, servant)
@@ -590,7 +573,7 @@ char *mk_rbac_rules_uncovered(const cJSON *owner, const cJSON *servant)
 			{
 				if (cJSON_IsString(u) &&
 				    !owner_covers(owner, verb, NULL, NULL, NULL, u->valuestring))
-					missing_add(&m, &n, verb, NULL, NULL, NULL, u->valuestring);
+					missing_add(&m, &n, &cap, verb, NULL, NULL, NULL, u->valuestring);
 			}
 			cJSON_ArrayForEach(g, cJSON_GetObjectItem(rule, "apiGroups"))
 			{
@@ -601,7 +584,7 @@ char *mk_rbac_rules_uncovered(const cJSON *owner, const cJSON *servant)
 					if (!cJSON_GetArraySize(names)) {
 						if (!owner_covers(owner, verb, g->valuestring,
 								  r->valuestring, NULL, NULL))
-							missing_add(&m, &n, verb, g->valuestring,
+							missing_add(&m, &n, &cap, verb, g->valuestring,
 								    r->valuestring, NULL, NULL);
 						continue;
 					}
@@ -611,7 +594,7 @@ char *mk_rbac_rules_uncovered(const cJSON *owner, const cJSON *servant)
 						    !owner_covers(owner, verb, g->valuestring,
 								  r->valuestring, nm->valuestring,
 								  NULL))
-							missing_add(&m, &n, verb, g->valuestring,
+							missing_add(&m, &n, &cap, verb, g->valuestring,
 								    r->valuestring, nm->valuestring,
 								    NULL);
 					}

@@ -140,7 +140,6 @@ static int reconcile(struct mk_apiserver *srv, const char *resource, const char 
 	_cleanup_error_ struct mk_error *e = NULL;
 	const char *name = mk_json_get_string(obj, "metadata.name");
 	const char *list = !strcmp(resource, "clusterroles") ? "rules" : "subjects";
-	char uid[37], ts[32];
 
 	if (!obj || !name)
 		return mk_error_set(err, EINVAL, "bootstrap policy: bad %s", kind);
@@ -176,19 +175,19 @@ static int reconcile(struct mk_apiserver *srv, const char *resource, const char 
 	}
 	if (e->code != ENOENT)
 		return mk_error_set(err, e->code, "%s", e->msg);
-	cJSON *md = cJSON_GetObjectItem(obj, "metadata");
-	mk_uuid_v4(uid);
-	mk_time_format(time(NULL), ts, sizeof(ts));
-	mk_json_set_string(md, "uid", uid);
-	mk_json_set_string(md, "creationTimestamp", ts);
-	cJSON *it = cJSON_CreateString(kind);
-	it->string = mk_strdup("kind");
-	cJSON_InsertItemInArray(obj, 0, it);
-	it = cJSON_CreateString(RBAC_GROUP "/v1");
-	it->string = mk_strdup("apiVersion");
-	cJSON_InsertItemInArray(obj, 0, it);
-	mk_api_default(r, obj);
-	if (mk_store_create(srv->store, resource, "", name, obj, NULL, NULL, err) < 0 &&
+	/* the policy's metadata (labels, annotations) and body after the skeleton's */
+	_cleanup_cjson_ cJSON *made = mk_api_object_new(RBAC_GROUP "/v1", kind, NULL, name);
+	cJSON *md = cJSON_GetObjectItem(made, "metadata");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(obj, "metadata"))
+		if (strcmp(it->string, "name"))
+			cJSON_AddItemToObject(md, it->string, cJSON_Duplicate(it, 1));
+	cJSON_ArrayForEach(it, obj)
+		if (strcmp(it->string, "metadata") && strcmp(it->string, "apiVersion") &&
+		    strcmp(it->string, "kind"))
+			cJSON_AddItemToObject(made, it->string, cJSON_Duplicate(it, 1));
+	mk_api_default(r, made);
+	if (mk_store_create(srv->store, resource, "", name, made, NULL, NULL, err) < 0 &&
 	    (*err)->code != EEXIST)
 		return mk_error_wrap(err, "%s '%s'", kind, name);
 	mk_error_free(err);
@@ -302,7 +301,7 @@ void mk_rbac_free(struct mk_apiserver *srv)
 	}
 	free(srv->token_users);
 	srv->token_users = NULL;
-	srv->ntoken_users = 0;
+	srv->ntoken_users = srv->token_users_cap = 0;
 	if (!p)
 		return;
 	mk_rbac_index_free(p->idx);
@@ -469,10 +468,7 @@ int mk_rbac_token_file_load(struct mk_apiserver *srv, const char *path, struct m
 			return mk_error_set(err, EINVAL,
 					    "token auth file '%s' line %u: want token,user,uid[,\"groups\"]",
 					    path, lineno);
-		srv->token_users = realloc(srv->token_users,
-					   (srv->ntoken_users + 1) * sizeof(*srv->token_users));
-		if (!srv->token_users)
-			abort();
+		MK_GROW(srv->token_users, srv->token_users_cap, srv->ntoken_users + 1);
 		struct mk_token_user *t = &srv->token_users[srv->ntoken_users++];
 		memset(t, 0, sizeof(*t));
 		t->token = TAKE_PTR(tok);

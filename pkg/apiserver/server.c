@@ -226,36 +226,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	mk_logv(MK_LOG_DEBUG, "apiserver", fmt, ap);
 }
 
-int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store *store,
-		       struct mk_apiserver **ret, struct mk_error **err)
+/* The server's settings from opts (defaults filled in) and the files they name. */
+static int server_configure(struct mk_apiserver *srv, const struct mk_apiserver_options *opts,
+			    struct mk_error **err)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(opts->port) };
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
-	struct mk_apiserver *srv;
-
-	if (inet_pton(AF_INET, opts->bind_address ? opts->bind_address : "0.0.0.0",
-		      &sin.sin_addr) != 1)
-		return mk_error_set(err, EINVAL, "invalid bind address '%s'", opts->bind_address);
-	if (!opts->admin_token || !*opts->admin_token)
-		return mk_error_set(err, EINVAL, "an admin token is required");
-	srv = mk_malloc0(sizeof(*srv));
-	srv->store = store;
 	srv->service_cidr = mk_strdup(opts->service_cidr ? opts->service_cidr : "10.96.0.0/12");
-	if (mk_services_parse_cidr(srv->service_cidr, &srv->svc_base, &srv->svc_size) < 0) {
-		mk_error_set(err, EINVAL, "invalid service CIDR '%s' (want an IPv4 a.b.c.d/8..30)",
-			     srv->service_cidr);
-		mk_apiserver_free(srv);
-		return -1;
-	}
+	if (mk_services_parse_cidr(srv->service_cidr, &srv->svc_base, &srv->svc_size) < 0)
+		return mk_error_set(err, EINVAL, "invalid service CIDR '%s' (want an IPv4 a.b.c.d/8..30)",
+				    srv->service_cidr);
 	srv->cluster_cidr = mk_strdup(opts->cluster_cidr ? opts->cluster_cidr : "10.244.0.0/16");
 	if (mk_services_parse_cidr(srv->cluster_cidr, &srv->cluster_base, &srv->cluster_size) < 0 ||
-	    srv->cluster_size < 256) {
-		mk_error_set(err, EINVAL, "invalid cluster CIDR '%s' (want an IPv4 a.b.c.d/8..23)",
-			     srv->cluster_cidr);
-		mk_apiserver_free(srv);
-		return -1;
-	}
+	    srv->cluster_size < 256)
+		return mk_error_set(err, EINVAL, "invalid cluster CIDR '%s' (want an IPv4 a.b.c.d/8..23)",
+				    srv->cluster_cidr);
 	srv->port = opts->port;
 	if (opts->cluster_dns) {
 		srv->cluster_dns = mk_strdup(opts->cluster_dns);
@@ -272,38 +255,38 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 										 : opts->bind_address);
 	srv->admin_token = mk_strdup(opts->admin_token);
 	srv->node_token = mk_strdup(opts->node_token);
-	if (opts->ca_file && mk_fs_read_file(opts->ca_file, &srv->ca_pem, NULL, err) < 0) {
-		mk_apiserver_free(srv);
+	if (opts->ca_file && mk_fs_read_file(opts->ca_file, &srv->ca_pem, NULL, err) < 0)
 		return -1;
-	}
 	srv->kubelet_client_cert = mk_strdup(opts->kubelet_client_cert_file);
 	srv->kubelet_client_key = mk_strdup(opts->kubelet_client_key_file);
 	srv->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
-	if (opts->sa_key_file && mk_satoken_key_load(opts->sa_key_file, &srv->sa_key, err) < 0) {
-		mk_apiserver_free(srv);
+	if (opts->sa_key_file && mk_satoken_key_load(opts->sa_key_file, &srv->sa_key, err) < 0)
 		return -1;
-	}
-	pthread_mutex_init(&srv->lock, NULL);
-	pthread_mutex_init(&srv->cred_lock, NULL);
-	if (opts->token_auth_file && mk_rbac_token_file_load(srv, opts->token_auth_file, err) < 0) {
-		mk_apiserver_free(srv);
+	return 0;
+}
+
+/* Tokens, the bootstrap objects, the service allocator's repair, RBAC, metrics. */
+static int server_load_state(struct mk_apiserver *srv, const struct mk_apiserver_options *opts,
+			     struct mk_error **err)
+{
+	if (opts->token_auth_file && mk_rbac_token_file_load(srv, opts->token_auth_file, err) < 0)
 		return -1;
-	}
 	if (mk_apiserver_bootstrap(srv, err) < 0 || mk_services_repair(srv, err) < 0 ||
-	    mk_rbac_start(srv, err) < 0) {
-		mk_apiserver_free(srv);
+	    mk_rbac_start(srv, err) < 0)
 		return -1;
-	}
-	if (mk_metrics_start(srv, opts->metrics_resolution_ms, &srv->metrics, err) < 0) {
-		mk_apiserver_free(srv);
-		return -1;
-	}
+	return mk_metrics_start(srv, opts->metrics_resolution_ms, &srv->metrics, err);
+}
+
+/* Connection admission, TLS and the libmicrohttpd daemon listening on sin. */
+static int server_listen(struct mk_apiserver *srv, const struct mk_apiserver_options *opts,
+			 const struct sockaddr_in *sin, struct mk_error **err)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
 	if (opts->tls_cert_file) {
 		if (mk_fs_read_file(opts->tls_cert_file, &srv->tls_cert, NULL, err) < 0 ||
-		    mk_fs_read_file(opts->tls_key_file, &srv->tls_key, NULL, err) < 0) {
-			mk_apiserver_free(srv);
+		    mk_fs_read_file(opts->tls_key_file, &srv->tls_key, NULL, err) < 0)
 			return -1;
-		}
 		flags |= MHD_USE_TLS;
 	}
 	/* admission (connguard.h): anonymous connections (idle sockets, slow TLS
@@ -311,15 +294,13 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 	 * dropped first, and 10 s to send an authenticated request; authenticated ones get the rest and
 	 * a 90 s keep-alive idle timeout (streams and upgrades excepted) */
 	struct mk_connguard_options go = { .max_trusted = opts->max_connections };
-	if (mk_connguard_new(&go, &srv->guard, err) < 0) {
-		mk_apiserver_free(srv);
+	if (mk_connguard_new(&go, &srv->guard, err) < 0)
 		return -1;
-	}
 	mk_connguard_get_options(srv->guard, &go);
 	mk_connguard_raise_nofile(srv->guard);
 	srv->max_trusted = go.max_trusted;
 	srv->daemon = MHD_start_daemon(
-		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sin,
+		flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sin,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 		mk_connguard_mhd_notify, srv->guard, MHD_OPTION_CONNECTION_LIMIT,
 		mk_connguard_mhd_connection_limit(srv->guard), MHD_OPTION_CONNECTION_TIMEOUT,
@@ -332,13 +313,37 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_END);
 	if (!srv->daemon) {
 		int e = errno;
-		mk_apiserver_free(srv);
 		return mk_error_errno(err, e ? e : EADDRINUSE, "listen on %s:%u",
 				      opts->bind_address ? opts->bind_address : "0.0.0.0",
 				      (unsigned)opts->port);
 	}
+	return 0;
+}
+
+int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store *store,
+		       struct mk_apiserver **ret, struct mk_error **err)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(opts->port) };
+	struct mk_apiserver *srv;
+
+	if (inet_pton(AF_INET, opts->bind_address ? opts->bind_address : "0.0.0.0",
+		      &sin.sin_addr) != 1)
+		return mk_error_set(err, EINVAL, "invalid bind address '%s'", opts->bind_address);
+	if (!opts->admin_token || !*opts->admin_token)
+		return mk_error_set(err, EINVAL, "an admin token is required");
+	srv = mk_malloc0(sizeof(*srv));
+	srv->store = store;
+	if (server_configure(srv, opts, err) < 0)
+		goto fail;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->cred_lock, NULL);
+	if (server_load_state(srv, opts, err) < 0 || server_listen(srv, opts, &sin, err) < 0)
+		goto fail;
 	*ret = srv;
 	return 0;
+fail:
+	mk_apiserver_free(srv);
+	return -1;
 }
 
 void mk_apiserver_free(struct mk_apiserver *srv)

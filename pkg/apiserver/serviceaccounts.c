@@ -24,19 +24,9 @@
  * access volume reads its ca.crt */
 static int ensure_root_ca(struct mk_apiserver *srv, const char *ns, struct mk_error **err)
 {
-	char uid[37], ts[32];
 	if (!srv->ca_pem)
 		return 0;
-	_cleanup_cjson_ cJSON *cm = cJSON_CreateObject();
-	cJSON_AddStringToObject(cm, "apiVersion", "v1");
-	cJSON_AddStringToObject(cm, "kind", "ConfigMap");
-	cJSON *md = cJSON_AddObjectToObject(cm, "metadata");
-	mk_uuid_v4(uid);
-	mk_time_format(time(NULL), ts, sizeof(ts));
-	cJSON_AddStringToObject(md, "name", ROOT_CA_CONFIGMAP);
-	cJSON_AddStringToObject(md, "namespace", ns);
-	cJSON_AddStringToObject(md, "uid", uid);
-	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	_cleanup_cjson_ cJSON *cm = mk_api_object_new("v1", "ConfigMap", ns, ROOT_CA_CONFIGMAP);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(cm, "data"), "ca.crt", srv->ca_pem);
 	if (mk_store_create(srv->store, "configmaps", ns, ROOT_CA_CONFIGMAP, cm, NULL, NULL, err) < 0) {
 		if ((*err)->code != EEXIST)
@@ -49,19 +39,9 @@ static int ensure_root_ca(struct mk_apiserver *srv, const char *ns, struct mk_er
 int mk_serviceaccounts_ensure_default(struct mk_apiserver *srv, const char *ns,
 				      struct mk_error **err)
 {
-	char uid[37], ts[32];
 	if (ensure_root_ca(srv, ns, err) < 0)
 		return -1;
-	_cleanup_cjson_ cJSON *sa = cJSON_CreateObject();
-	cJSON_AddStringToObject(sa, "apiVersion", "v1");
-	cJSON_AddStringToObject(sa, "kind", "ServiceAccount");
-	cJSON *md = cJSON_AddObjectToObject(sa, "metadata");
-	mk_uuid_v4(uid);
-	mk_time_format(time(NULL), ts, sizeof(ts));
-	cJSON_AddStringToObject(md, "name", "default");
-	cJSON_AddStringToObject(md, "namespace", ns);
-	cJSON_AddStringToObject(md, "uid", uid);
-	cJSON_AddStringToObject(md, "creationTimestamp", ts);
+	_cleanup_cjson_ cJSON *sa = mk_api_object_new("v1", "ServiceAccount", ns, "default");
 	if (mk_store_create(srv->store, "serviceaccounts", ns, "default", sa, NULL, NULL, err) < 0) {
 		if ((*err)->code != EEXIST)
 			return mk_error_wrap(err, "default service account of '%s'", ns);

@@ -260,6 +260,106 @@ static int fail_invalid(cJSON **causes, const char *field, const char *fmt, cons
 	return -1;
 }
 
+/* Reserves the ClusterIP svc asks for (want, a.b.c.d): 422 when it is malformed,
+ * outside the service CIDR or taken. */
+static int reserve_wanted_ip(struct mk_apiserver *srv, cJSON *svc, const char *want,
+			     cJSON **ret_causes, struct mk_error **err)
+{
+	struct in_addr a;
+	uint32_t ip;
+	if (inet_pton(AF_INET, want, &a) != 1)
+		return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+				    "Invalid value: \"%s\": must be a valid IP address%s", want, "");
+	ip = ntohl(a.s_addr);
+	if (ip <= srv->svc_base || ip >= srv->svc_base + srv->svc_size - 1)
+		return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+				    "Invalid value: \"%s\": the provided IP is not in the valid "
+				    "range. The range of valid IPs is %s", want, srv->service_cidr);
+	if (reserve(srv, IPS, want, svc, err) < 0) {
+		if ((*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+		return fail_invalid(ret_causes, "spec.clusterIPs[0]",
+				    "Invalid value: \"%s\": provided IP is already allocated%s",
+				    want, "");
+	}
+	return 0;
+}
+
+/* Reserves a free ClusterIP for svc into ipbuf[16]: a random start, then linear
+ * probing; the first 16 addresses stay for well-known services (kubernetes .1,
+ * kube-dns .10) as Kubernetes does. */
+static int reserve_free_ip(struct mk_apiserver *srv, cJSON *svc, char *ipbuf, struct mk_error **err)
+{
+	uint32_t span = srv->svc_size - 2, start;
+	uint32_t lo = span > 64 ? 16 : 1;
+	mk_random_bytes(&start, sizeof(start));
+	for (uint32_t i = 0; i + lo < span + 1; i++) {
+		uint32_t off = lo + (start + i) % (span + 1 - lo);
+		ip_string(srv->svc_base + off, ipbuf);
+		if (reserve(srv, IPS, ipbuf, svc, err) == 0)
+			return 0;
+		if ((*err)->code != EEXIST)
+			return -1;
+		mk_error_free(err);
+		if (i > 4096)
+			break;
+	}
+	return mk_error_set(err, 500, "no ClusterIP is free in %s", srv->service_cidr);
+}
+
+/* Reserves every spec.ports[].nodePort svc asks for, a free one for those without,
+ * and the health check port when it needs one. */
+static int allocate_new_node_ports(struct mk_apiserver *srv, cJSON *svc, cJSON *spec,
+				   cJSON **ret_causes, struct mk_error **err)
+{
+	cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		char b[16];
+		if (cJSON_IsNumber(np) && np->valueint) {
+			snprintf(b, sizeof(b), "%d", np->valueint);
+			if (reserve(srv, PORTS, b, svc, err) < 0) {
+				if ((*err)->code != EEXIST)
+					return -1;
+				mk_error_free(err);
+				return fail_invalid(ret_causes, "spec.ports[].nodePort",
+						    "Invalid value: %s: provided port is already allocated%s",
+						    b, "");
+			}
+			continue;
+		}
+		if (allocate_node_port(srv, svc, p, err) < 0)
+			return -1;
+	}
+	if (needs_health_port(svc) && allocate_health_port(srv, svc, ret_causes, err) < 0) {
+		/* nothing of it is reserved: keep the undo from releasing another's port */
+		cJSON_DeleteItemFromObject(spec, "healthCheckNodePort");
+		return -1;
+	}
+	return 0;
+}
+
+/* Releases the node ports of svc whose record svc owns (what this call reserved). */
+static void release_owned_node_ports(struct mk_apiserver *srv, cJSON *svc, cJSON *spec)
+{
+	cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
+	{
+		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
+		char b[16];
+		_cleanup_free_ char *json = NULL;
+		_cleanup_free_ char *owner = owner_of(svc);
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (!cJSON_IsNumber(np) || !np->valueint)
+			continue;
+		snprintf(b, sizeof(b), "%d", np->valueint);
+		if (mk_store_get(srv->store, PORTS, "", b, &json, NULL, &e) == 0 && strstr(json, owner))
+			unreserve(srv, PORTS, b);
+	}
+}
+
 /* Allocates the ClusterIP and NodePorts of a new service (svc mutated). On failure
  * everything reserved so far is released; returns -1 with *ret_causes (422) or *err. */
 int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_causes,
@@ -276,49 +376,15 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
 		return 0;
 	if (want && !strcmp(want, "None")) {
 		mk_json_set(spec, "clusterIPs", cJSON_Parse("[\"None\"]"));
-	} else if (want && *want) {
-		struct in_addr a;
-		uint32_t ip;
-		if (inet_pton(AF_INET, want, &a) != 1)
-			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
-					    "Invalid value: \"%s\": must be a valid IP address%s", want, "");
-		ip = ntohl(a.s_addr);
-		if (ip <= srv->svc_base || ip >= srv->svc_base + srv->svc_size - 1)
-			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
-					    "Invalid value: \"%s\": the provided IP is not in the valid "
-					    "range. The range of valid IPs is %s", want, srv->service_cidr);
-		if (reserve(srv, IPS, want, svc, err) < 0) {
-			if ((*err)->code != EEXIST)
-				return -1;
-			mk_error_free(err);
-			return fail_invalid(ret_causes, "spec.clusterIPs[0]",
-					    "Invalid value: \"%s\": provided IP is already allocated%s",
-					    want, "");
-		}
-		snprintf(ipbuf, sizeof(ipbuf), "%s", want);
-		have_ip = true;
 	} else {
-		/* random start, then linear probing; the first 16 addresses stay for
-		 * well-known services (kubernetes .1, kube-dns .10) as Kubernetes does */
-		uint32_t span = srv->svc_size - 2, start;
-		uint32_t lo = span > 64 ? 16 : 1;
-		mk_random_bytes(&start, sizeof(start));
-		for (uint32_t i = 0; i + lo < span + 1 && !have_ip; i++) {
-			uint32_t off = lo + (start + i) % (span + 1 - lo);
-			ip_string(srv->svc_base + off, ipbuf);
-			if (reserve(srv, IPS, ipbuf, svc, err) == 0)
-				have_ip = true;
-			else if ((*err)->code != EEXIST)
+		if (want && *want) {
+			if (reserve_wanted_ip(srv, svc, want, ret_causes, err) < 0)
 				return -1;
-			else
-				mk_error_free(err);
-			if (i > 4096 && !have_ip)
-				break;
+			snprintf(ipbuf, sizeof(ipbuf), "%s", want);
+		} else if (reserve_free_ip(srv, svc, ipbuf, err) < 0) {
+			return -1;
 		}
-		if (!have_ip)
-			return mk_error_set(err, 500, "no ClusterIP is free in %s", srv->service_cidr);
-	}
-	if (have_ip) {
+		have_ip = true;
 		cJSON *ips = cJSON_CreateArray();
 		cJSON_AddItemToArray(ips, cJSON_CreateString(ipbuf));
 		mk_json_set_string(spec, "clusterIP", ipbuf);
@@ -328,49 +394,9 @@ int mk_services_allocate(struct mk_apiserver *srv, cJSON *svc, cJSON **ret_cause
 	}
 	if (!needs_node_ports(type))
 		return 0;
-
-	cJSON *p;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
-	{
-		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
-		char b[16];
-		if (cJSON_IsNumber(np) && np->valueint) {
-			snprintf(b, sizeof(b), "%d", np->valueint);
-			if (reserve(srv, PORTS, b, svc, err) < 0) {
-				if ((*err)->code != EEXIST)
-					goto undo;
-				mk_error_free(err);
-				fail_invalid(ret_causes, "spec.ports[].nodePort",
-					     "Invalid value: %s: provided port is already allocated%s",
-					     b, "");
-				goto undo;
-			}
-			continue;
-		}
-		if (allocate_node_port(srv, svc, p, err) < 0)
-			goto undo;
-	}
-	if (needs_health_port(svc) && allocate_health_port(srv, svc, ret_causes, err) < 0) {
-		/* nothing of it is reserved: keep undo from releasing another's port */
-		cJSON_DeleteItemFromObject(spec, "healthCheckNodePort");
-		goto undo;
-	}
-	return 0;
-undo:
-	/* release what this call reserved: ports whose record we own, and the IP */
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(spec, "ports"))
-	{
-		cJSON *np = cJSON_GetObjectItem(p, "nodePort");
-		char b[16];
-		_cleanup_free_ char *json = NULL;
-		_cleanup_free_ char *owner = owner_of(svc);
-		_cleanup_error_ struct mk_error *e = NULL;
-		if (!cJSON_IsNumber(np) || !np->valueint)
-			continue;
-		snprintf(b, sizeof(b), "%d", np->valueint);
-		if (mk_store_get(srv->store, PORTS, "", b, &json, NULL, &e) == 0 && strstr(json, owner))
-			unreserve(srv, PORTS, b);
-	}
+	if (allocate_new_node_ports(srv, svc, spec, ret_causes, err) == 0)
+		return 0;
+	release_owned_node_ports(srv, svc, spec);
 	if (have_ip)
 		unreserve(srv, IPS, ipbuf);
 	return -1;

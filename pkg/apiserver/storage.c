@@ -79,23 +79,18 @@ int mk_storage_bootstrap(struct mk_apiserver *srv, struct mk_error **err)
 	const struct mk_api_resource *r = mk_api_resource_find("storage.k8s.io", "v1", "storageclasses");
 	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct mk_error *e = NULL;
-	char uid[37], ts[32];
 
 	if (mk_store_get(srv->store, "storageclasses", "", MK_API_LOCAL_PATH_CLASS, &json, NULL, &e) == 0)
 		return 0;
 	if (e->code != ENOENT)
 		return mk_error_set(err, e->code, "%s", e->msg);
-	_cleanup_cjson_ cJSON *sc = cJSON_Parse(
-		"{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\",\"metadata\":{"
-		"\"name\":\"" MK_API_LOCAL_PATH_CLASS "\",\"annotations\":{"
-		"\"storageclass.kubernetes.io/is-default-class\":\"true\"}},"
-		"\"provisioner\":\"" MK_API_LOCAL_PATH_PROVISIONER "\","
-		"\"reclaimPolicy\":\"Delete\",\"volumeBindingMode\":\"WaitForFirstConsumer\"}");
-	cJSON *md = cJSON_GetObjectItem(sc, "metadata");
-	mk_uuid_v4(uid);
-	mk_time_format(time(NULL), ts, sizeof(ts));
-	mk_json_set_string(md, "uid", uid);
-	mk_json_set_string(md, "creationTimestamp", ts);
+	_cleanup_cjson_ cJSON *sc =
+		mk_api_object_new("storage.k8s.io/v1", "StorageClass", NULL, MK_API_LOCAL_PATH_CLASS);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_GetObjectItem(sc, "metadata"), "annotations"),
+				"storageclass.kubernetes.io/is-default-class", "true");
+	cJSON_AddStringToObject(sc, "provisioner", MK_API_LOCAL_PATH_PROVISIONER);
+	cJSON_AddStringToObject(sc, "reclaimPolicy", "Delete");
+	cJSON_AddStringToObject(sc, "volumeBindingMode", "WaitForFirstConsumer");
 	mk_api_default(r, sc);
 	if (mk_store_create(srv->store, "storageclasses", "", MK_API_LOCAL_PATH_CLASS, sc, NULL,
 			    NULL, err) < 0 && (*err)->code != EEXIST)

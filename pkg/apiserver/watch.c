@@ -22,8 +22,7 @@ struct stream {
 	const struct mk_api_resource *r;
 	struct mk_store_watch *w;
 	struct mk_watch_slot slot;
-	struct mk_label_selector *labels;
-	struct mk_field_selector *fields;
+	struct mk_list_selectors sel;
 	bool table, columns_sent, bookmarks;
 	int fd;
 	uint64_t deadline_ns, last_bookmark_ns, last_rv;
@@ -63,15 +62,6 @@ void mk_watch_cancel_all(struct mk_apiserver *srv)
 	pthread_mutex_unlock(&srv->lock);
 }
 
-static bool matches(struct stream *st, const cJSON *obj)
-{
-	if (st->labels && !mk_label_selector_matches(st->labels, mk_json_get(obj, "metadata.labels")))
-		return false;
-	if (st->fields && !mk_field_selector_matches(st->fields, obj))
-		return false;
-	return true;
-}
-
 /* Appends one event line for object text json. old_json (MODIFIED, may be NULL) is
  * the previous state: with a selector, an object entering it is ADDED and one
  * leaving it DELETED, as kube-apiserver's watch cache reports them. */
@@ -81,7 +71,7 @@ static void emit(struct stream *st, const char *type, const char *json, const ch
 	_cleanup_free_ char *conv = st->r->crd ? mk_api_cr_from_storage(st->r, json) : NULL;
 	if (conv)
 		json = conv;
-	if (!st->table && !st->labels && !st->fields) {
+	if (!st->table && !st->sel.labels && !st->sel.fields) {
 		mk_buf_printf(&st->out, "{\"type\":\"%s\",\"object\":", type);
 		mk_buf_puts(&st->out, json);
 		mk_buf_puts(&st->out, "}\n");
@@ -90,10 +80,10 @@ static void emit(struct stream *st, const char *type, const char *json, const ch
 	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
 	if (!obj)
 		return;
-	bool now = matches(st, obj);
-	if (old_json && !strcmp(type, "MODIFIED") && (st->labels || st->fields)) {
+	bool now = mk_list_selectors_match_object(&st->sel, obj);
+	if (old_json && !strcmp(type, "MODIFIED") && (st->sel.labels || st->sel.fields)) {
 		_cleanup_cjson_ cJSON *old = cJSON_Parse(old_json);
-		bool before = old && matches(st, old);
+		bool before = old && mk_list_selectors_match_object(&st->sel, old);
 		if (before && !now)
 			type = "DELETED";
 		else if (!before && now)
@@ -215,8 +205,8 @@ static void stream_free(void *cls)
 	struct stream *st = cls;
 	slot_remove(st->srv, &st->slot);
 	mk_store_watch_free(st->w);
-	mk_label_selector_free(st->labels);
-	mk_field_selector_free(st->fields);
+	mk_label_selector_free(st->sel.labels);
+	mk_field_selector_free(st->sel.fields);
 	mk_store_list_release(&st->initial);
 	mk_buf_release(&st->out);
 	free(st);
@@ -342,7 +332,7 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	mk_buf_init(&st->out);
 	st->table = mk_request_wants_table(req);
 	st->bookmarks = mk_request_bool(req, "allowWatchBookmarks");
-	if (mk_request_selectors(req, rep, &st->labels, &st->fields) < 0 ||
+	if (mk_request_selectors(req, rep, &st->sel.labels, &st->sel.fields) < 0 ||
 	    watch_deadline(req, rep, st) < 0 ||
 	    (initial_events && check_initial_events(req, rep, st) < 0) ||
 	    watch_from(req, rep, st, initial_events, &from) < 0 ||

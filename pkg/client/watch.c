@@ -158,6 +158,11 @@ struct run_state {
 	bool stopped;			/* fn asked to stop */
 	bool too_big;
 	struct mk_error *event_err;	/* from an ERROR event */
+	CURLM *m;			/* private, so that cancel can wake its poll */
+	const char *url;
+	char errbuf[CURL_ERROR_SIZE];
+	bool done;			/* curl finished the transfer, with rc */
+	CURLcode rc;
 };
 
 static int on_line(const char *line, size_t len, void *userdata)
@@ -236,20 +241,10 @@ static char *watch_url(const char *server, const char *path, const char *rv, int
 	return mk_buf_steal(&b);
 }
 
-int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const char *path,
-			const char *resource_version, int timeout_seconds, const char *accept,
-			mk_client_watch_fn fn, void *userdata, struct mk_error **err)
+/* The easy handle (st->h, set up for cfg) on a private multi handle (st->m). */
+static int watch_handles_new(const struct mk_client_config *cfg, struct run_state *st,
+			     const char *accept, struct curl_slist **headers, struct mk_error **err)
 {
-	const struct mk_client_config *cfg = mk_client_get_config(c);
-	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	_cleanup_free_ char *url = NULL;
-	struct run_state st = { .w = w, .fn = fn, .userdata = userdata };
-	CURLcode rc = CURLE_OK;
-	int ret = 0;
-
-	if (atomic_load(&w->cancelled))
-		return 0;
 	mk_client_curl_global_init();
 	CURL *h = curl_easy_init();
 	CURLM *m = curl_multi_init();
@@ -258,93 +253,125 @@ int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const ch
 		curl_multi_cleanup(m);
 		return mk_error_set(err, ENOMEM, "watch: curl init failed");
 	}
-	if (mk_client_setup_handle(cfg, h, accept, NULL, &headers, err) < 0) {
+	if (mk_client_setup_handle(cfg, h, accept, NULL, headers, err) < 0) {
 		curl_easy_cleanup(h);
 		curl_multi_cleanup(m);
 		return -1;
 	}
-	url = watch_url(cfg->server, path, resource_version, timeout_seconds);
-	st.h = h;
-	mk_client_line_splitter_init(&st.splitter, 0, on_line, &st);
-	mk_buf_init(&st.error_body);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
-	curl_multi_add_handle(m, h);
+	st->h = h;
+	st->m = m;
+	return 0;
+}
 
+/* Publishes the multi handle being polled (NULL: none) for mk_client_watch_cancel. */
+static void watch_set_multi(struct mk_client_watch *w, CURLM *m)
+{
 	pthread_mutex_lock(&w->mu);
 	w->multi = m;
 	pthread_mutex_unlock(&w->mu);
+}
 
-	bool done = false;
-	while (!done && !atomic_load(&w->cancelled)) {
+/* Drives the transfer until curl finishes it (st->done, st->rc) or w is cancelled. */
+static int watch_pump(struct run_state *st, struct mk_error **err)
+{
+	while (!atomic_load(&st->w->cancelled)) {
 		int running = 0;
-		CURLMcode mc = curl_multi_perform(m, &running);
-		if (mc != CURLM_OK) {
-			ret = mk_error_set(err, EIO, "watch '%s': %s", url, curl_multi_strerror(mc));
-			break;
-		}
+		CURLMcode mc = curl_multi_perform(st->m, &running);
+		if (mc != CURLM_OK)
+			return mk_error_set(err, EIO, "watch '%s': %s", st->url, curl_multi_strerror(mc));
 		int queued;
 		CURLMsg *msg;
-		while ((msg = curl_multi_info_read(m, &queued))) {
+		while ((msg = curl_multi_info_read(st->m, &queued))) {
 			if (msg->msg == CURLMSG_DONE) {
-				rc = msg->data.result;
-				done = true;
+				st->rc = msg->data.result;
+				st->done = true;
 			}
 		}
-		if (done || running == 0) {
-			done = true;
-			break;
+		if (st->done || running == 0) {
+			st->done = true;
+			return 0;
 		}
 		/* woken by data, by mk_client_watch_cancel, or after 1 s */
-		mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
-		if (mc != CURLM_OK) {
-			ret = mk_error_set(err, EIO, "watch '%s': %s", url, curl_multi_strerror(mc));
-			break;
-		}
+		mc = curl_multi_poll(st->m, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK)
+			return mk_error_set(err, EIO, "watch '%s': %s", st->url, curl_multi_strerror(mc));
 	}
+	return 0;
+}
 
-	pthread_mutex_lock(&w->mu);
-	w->multi = NULL;
-	pthread_mutex_unlock(&w->mu);
+static int take_event_error(struct run_state *st, struct mk_error **err)
+{
+	if (err && !*err)
+		*err = TAKE_PTR(st->event_err);
+	return -1;
+}
 
-	if (ret == 0 && done) {
-		if (st.code == 0)
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st.code);
-		if (st.event_err) {
-			if (err && !*err)
-				*err = TAKE_PTR(st.event_err);
-			ret = -1;
-		} else if (st.stopped || atomic_load(&w->cancelled)) {
-			ret = 0;
-		} else if (st.too_big) {
-			ret = mk_error_set(err, E2BIG, "watch '%s': event larger than the limit", url);
-		} else if (rc != CURLE_OK) {
-			ret = mk_client_curl_error(h, rc, "GET", url, errbuf, err);
-		} else if (st.code < 200 || st.code >= 300) {
-			struct mk_client_response res = { .code = st.code,
-							  .body = st.error_body.data,
-							  .body_len = st.error_body.len };
-			if (st.error_body.len)
-				res.json = cJSON_ParseWithLength(st.error_body.data, st.error_body.len);
-			ret = mk_client_response_error(&res, err);
-			if (res.json)
-				cJSON_Delete(res.json);
-		} else {
-			/* server ended the stream: a last unterminated line is an event too */
-			mk_client_line_splitter_finish(&st.splitter);
-			if (st.event_err) {
-				if (err && !*err)
-					*err = TAKE_PTR(st.event_err);
-				ret = -1;
-			}
-		}
+/* What a finished transfer means: an ERROR event, a stop asked for, a too large
+ * event, a transport failure, a non-2xx Status, or the server ending the stream. */
+static int watch_outcome(struct run_state *st, struct mk_error **err)
+{
+	if (st->code == 0)
+		curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &st->code);
+	if (st->event_err)
+		return take_event_error(st, err);
+	if (st->stopped || atomic_load(&st->w->cancelled))
+		return 0;
+	if (st->too_big)
+		return mk_error_set(err, E2BIG, "watch '%s': event larger than the limit", st->url);
+	if (st->rc != CURLE_OK)
+		return mk_client_curl_error(st->h, st->rc, "GET", st->url, st->errbuf, err);
+	if (st->code < 200 || st->code >= 300) {
+		struct mk_client_response res = { .code = st->code,
+						  .body = st->error_body.data,
+						  .body_len = st->error_body.len };
+		if (st->error_body.len)
+			res.json = cJSON_ParseWithLength(st->error_body.data, st->error_body.len);
+		int ret = mk_client_response_error(&res, err);
+		if (res.json)
+			cJSON_Delete(res.json);
+		return ret;
 	}
+	/* server ended the stream: a last unterminated line is an event too */
+	mk_client_line_splitter_finish(&st->splitter);
+	if (st->event_err)
+		return take_event_error(st, err);
+	return 0;
+}
+
+int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const char *path,
+			const char *resource_version, int timeout_seconds, const char *accept,
+			mk_client_watch_fn fn, void *userdata, struct mk_error **err)
+{
+	const struct mk_client_config *cfg = mk_client_get_config(c);
+	struct curl_slist *headers = NULL;
+	_cleanup_free_ char *url = NULL;
+	struct run_state st = { .w = w, .fn = fn, .userdata = userdata, .rc = CURLE_OK };
+	int ret;
+
+	if (atomic_load(&w->cancelled))
+		return 0;
+	if (watch_handles_new(cfg, &st, accept, &headers, err) < 0)
+		return -1;
+	url = watch_url(cfg->server, path, resource_version, timeout_seconds);
+	st.url = url;
+	mk_client_line_splitter_init(&st.splitter, 0, on_line, &st);
+	mk_buf_init(&st.error_body);
+	curl_easy_setopt(st.h, CURLOPT_URL, url);
+	curl_easy_setopt(st.h, CURLOPT_ERRORBUFFER, st.errbuf);
+	curl_easy_setopt(st.h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(st.h, CURLOPT_WRITEDATA, &st);
+	curl_multi_add_handle(st.m, st.h);
+
+	watch_set_multi(w, st.m);
+	ret = watch_pump(&st, err);
+	watch_set_multi(w, NULL);
+	if (ret == 0 && st.done)
+		ret = watch_outcome(&st, err);
+
 	mk_error_free(&st.event_err);
-	curl_multi_remove_handle(m, h);
-	curl_easy_cleanup(h);
-	curl_multi_cleanup(m);
+	curl_multi_remove_handle(st.m, st.h);
+	curl_easy_cleanup(st.h);
+	curl_multi_cleanup(st.m);
 	curl_slist_free_all(headers);
 	mk_client_line_splitter_release(&st.splitter);
 	mk_buf_release(&st.error_body);

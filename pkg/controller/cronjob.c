@@ -216,19 +216,7 @@ static cJSON *job_from_template(const cJSON *cj, const char *name, const char *s
 
 static int write_status(struct mk_controllers *ctl, const cJSON *cj, const cJSON *status)
 {
-	if (cJSON_Compare(cJSON_GetObjectItem(cj, "status"), status, 1))
-		return 0;
-	_cleanup_cjson_ cJSON *body = cJSON_Duplicate(cj, 1);
-	mk_json_set(body, "status", cJSON_Duplicate(status, 1));
-	_cleanup_free_ char *path = mk_client_resource_path("batch/v1", "cronjobs",
-					     mk_json_get_string(cj, "metadata.namespace"),
-					     mk_json_get_string(cj, "metadata.name"), "status");
-	_cleanup_cjson_ cJSON *res = NULL;
-	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_client_update(ctl->c, path, body, &res, &err) < 0)
-		return mk_error_code(err) == 404 ? 0 : -1;
-	mk_informer_assume(ctl->inf[CTL_CRONJOBS], res);
-	return 0;
+	return ctl_status_update(ctl, CTL_CRONJOBS, "batch/v1", "cronjobs", cj, status);
 }
 
 /* Creates the job of the run at when and records it in status. */

@@ -155,19 +155,12 @@ static cJSON *pod_address(const cJSON *svc, const cJSON *pod, const char *ip)
 	const char *sn = mk_json_get_string(svc, "metadata.name");
 	if (hn && *hn && sd && sn && !strcmp(sd, sn))
 		cJSON_AddStringToObject(addr, "hostname", hn);
-	const char *node = mk_json_get_string(pod, "spec.nodeName");
-	if (node && *node)
-		cJSON_AddStringToObject(addr, "nodeName", node);
-	cJSON *ref = cJSON_AddObjectToObject(addr, "targetRef");
-	cJSON_AddStringToObject(ref, "kind", "Pod");
-	cJSON_AddStringToObject(ref, "namespace", mk_json_get_string(pod, "metadata.namespace"));
-	cJSON_AddStringToObject(ref, "name", mk_json_get_string(pod, "metadata.name"));
-	cJSON_AddStringToObject(ref, "uid", mk_json_get_string(pod, "metadata.uid"));
+	endpoint_pod_ref(addr, pod);
 	return addr;
 }
 
 /* The subset of ports (taken), found by its canonical form or added. */
-static struct subset *subset_for(struct subset **subs, size_t *nsub, cJSON *ports)
+static struct subset *subset_for(struct subset **subs, size_t *nsub, size_t *cap, cJSON *ports)
 {
 	struct mk_buf kb;
 	mk_buf_init(&kb);
@@ -178,9 +171,7 @@ static struct subset *subset_for(struct subset **subs, size_t *nsub, cJSON *port
 			cJSON_Delete(ports);
 			return &(*subs)[j];
 		}
-	*subs = realloc(*subs, (*nsub + 1) * sizeof(**subs));
-	if (!*subs)
-		abort();
+	MK_GROW(*subs, *cap, *nsub + 1);
 	struct subset *s = &(*subs)[(*nsub)++];
 	s->ports_key = mk_buf_steal(&kb);
 	s->ports = ports;
@@ -230,7 +221,7 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 	const cJSON *sel = mk_json_get(svc, "spec.selector");
 	bool publish = cJSON_IsTrue(mk_json_get(svc, "spec.publishNotReadyAddresses"));
 	struct subset *subs = NULL;
-	size_t nsub = 0;
+	size_t nsub = 0, subs_cap = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *pod = pods[i]->json;
@@ -247,7 +238,7 @@ static cJSON *build_subsets(const cJSON *svc, struct mk_object **pods, size_t n)
 			cJSON_Delete(ports);
 			continue;
 		}
-		struct subset *sub = subset_for(&subs, &nsub, ports);
+		struct subset *sub = subset_for(&subs, &nsub, &subs_cap, ports);
 		cJSON_AddItemToArray(publish || mk_controller_pod_ready(pod) ? sub->ready : sub->not_ready,
 				     pod_address(svc, pod, ip));
 	}

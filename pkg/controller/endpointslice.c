@@ -82,14 +82,7 @@ static cJSON *endpoint_of(const cJSON *pod, const char *ip, bool publish)
 	cJSON_AddBoolToObject(c, "ready", publish || (ready && !terminating));
 	cJSON_AddBoolToObject(c, "serving", publish || ready);
 	cJSON_AddBoolToObject(c, "terminating", terminating);
-	const char *node = mk_json_get_string(pod, "spec.nodeName");
-	if (node && *node)
-		cJSON_AddStringToObject(ep, "nodeName", node);
-	cJSON *ref = cJSON_AddObjectToObject(ep, "targetRef");
-	cJSON_AddStringToObject(ref, "kind", "Pod");
-	cJSON_AddStringToObject(ref, "namespace", mk_json_get_string(pod, "metadata.namespace"));
-	cJSON_AddStringToObject(ref, "name", mk_json_get_string(pod, "metadata.name"));
-	cJSON_AddStringToObject(ref, "uid", mk_json_get_string(pod, "metadata.uid"));
+	endpoint_pod_ref(ep, pod);
 	return ep;
 }
 

@@ -170,6 +170,18 @@ static int delete_obj(struct mk_controllers *ctl, const cJSON *obj, int idx, con
 	return 0;
 }
 
+/* Patches obj (of informer idx) with patch of type content_type; gone already is fine. */
+static int patch_object(struct mk_controllers *ctl, const cJSON *obj, int idx,
+			const char *content_type, const cJSON *patch)
+{
+	_cleanup_free_ char *path = object_path(ctl, obj, idx);
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_patch(ctl->c, path, content_type, patch, NULL, &err) < 0 &&
+	    mk_error_code(err) != 404)
+		return -1;
+	return 0;
+}
+
 /* Removes the ownerReferences with the given uids (n of them). */
 static int remove_refs(struct mk_controllers *ctl, const cJSON *obj, int idx, const char **uids,
 		       size_t n)
@@ -203,12 +215,7 @@ static int remove_refs(struct mk_controllers *ctl, const cJSON *obj, int idx, co
 		cJSON_AddStringToObject(d, "uid", uids[i]);
 		cJSON_AddItemToArray(refs, d);
 	}
-	_cleanup_free_ char *path = object_path(ctl, obj, idx);
-	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL, &err) < 0 &&
-	    mk_error_code(err) != 404)
-		return -1;
-	return 0;
+	return patch_object(ctl, obj, idx, "application/strategic-merge-patch+json", patch);
 }
 
 static int remove_finalizer(struct mk_controllers *ctl, const cJSON *obj, int idx, const char *f)
@@ -222,12 +229,7 @@ static int remove_finalizer(struct mk_controllers *ctl, const cJSON *obj, int id
 	cJSON_ArrayForEach(it, mk_json_get(obj, "metadata.finalizers"))
 		if (cJSON_IsString(it) && strcmp(it->valuestring, f))
 			cJSON_AddItemToArray(list, cJSON_CreateString(it->valuestring));
-	_cleanup_free_ char *path = object_path(ctl, obj, idx);
-	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0 &&
-	    mk_error_code(err) != 404)
-		return -1;
-	return 0;
+	return patch_object(ctl, obj, idx, "application/merge-patch+json", patch);
 }
 
 /* ---- owners ------------------------------------------------------------------------------ */
@@ -279,12 +281,10 @@ static enum owner_state owner_state(struct mk_controllers *ctl, const cJSON *dep
 	return st;
 }
 
-static int sync_dependent(struct mk_controllers *ctl, int idx, const char *key)
+/* obj (of informer idx) has ownerReferences: delete it when its owners are gone
+ * (Background) or all deleting in the foreground, or drop the references gone. */
+static int sync_dependent(struct mk_controllers *ctl, int idx, const cJSON *obj)
 {
-	struct mk_object *o = mk_informer_get(inf_at(ctl, idx), key);
-	if (!o)
-		return 0;
-	const cJSON *obj = o->json;
 	const cJSON *refs = mk_json_get(obj, "metadata.ownerReferences"), *ref;
 	size_t n = (size_t)cJSON_GetArraySize(refs), ngone = 0, nalive = 0, nfg = 0;
 	const char **gone = mk_malloc0((n + 1) * sizeof(char *));
@@ -312,20 +312,17 @@ static int sync_dependent(struct mk_controllers *ctl, int idx, const char *key)
 	else if (ngone && nalive + nfg > 0)
 		ret = remove_refs(ctl, obj, idx, gone, ngone);
 	free(gone);
-	mk_object_unref(o);
 	return ret;
 }
 
-static int sync_owner(struct mk_controllers *ctl, int idx, const char *key)
+/* obj (of informer idx) is being deleted with the orphan or foregroundDeletion
+ * finalizer: orphan or delete its dependents, then drop the finalizer. */
+static int sync_owner(struct mk_controllers *ctl, int idx, const cJSON *obj)
 {
-	struct mk_object *o = mk_informer_get(inf_at(ctl, idx), key);
-	if (!o)
-		return 0;
-	const cJSON *obj = o->json;
 	const char *uid = mk_json_get_string(obj, "metadata.uid");
 	int ret = 0;
 	if (!has_deletion(obj) || !uid)
-		goto out;
+		return 0;
 	bool orphan = mk_api_finalizer_has(obj, "orphan");
 	bool fg = mk_api_finalizer_has(obj, "foregroundDeletion");
 	size_t blocking = 0;
@@ -358,14 +355,12 @@ static int sync_owner(struct mk_controllers *ctl, int idx, const char *key)
 		mk_object_list_free(deps, n);
 	}
 	if (ret < 0)
-		goto out;
+		return ret;
 	if (orphan)
-		ret = remove_finalizer(ctl, obj, idx, "orphan");
-	else if (fg && blocking == 0)
-		ret = remove_finalizer(ctl, obj, idx, "foregroundDeletion");
-out:
-	mk_object_unref(o);
-	return ret;
+		return remove_finalizer(ctl, obj, idx, "orphan");
+	if (fg && blocking == 0)
+		return remove_finalizer(ctl, obj, idx, "foregroundDeletion");
+	return 0;
 }
 
 int gc_sync(struct mk_controllers *ctl, const char *key)
@@ -374,5 +369,10 @@ int gc_sync(struct mk_controllers *ctl, const char *key)
 	int idx, off = 0;
 	if (sscanf(key, "%c|%d|%n", &t, &idx, &off) < 2 || !off || idx < 0 || idx >= ninf(ctl))
 		return 0;
-	return t == 'd' ? sync_dependent(ctl, idx, key + off) : sync_owner(ctl, idx, key + off);
+	struct mk_object *o = mk_informer_get(inf_at(ctl, idx), key + off);
+	if (!o)
+		return 0;
+	int r = t == 'd' ? sync_dependent(ctl, idx, o->json) : sync_owner(ctl, idx, o->json);
+	mk_object_unref(o);
+	return r;
 }

@@ -179,7 +179,16 @@ cJSON *controller_ref_new(const cJSON *owner);
 /* DELETE of the collection at path with background propagation (dependents go
  * with their owners); the HTTP status, or -1 when the request failed. */
 long delete_collection(struct mk_controllers *ctl, const char *path);
+/* An endpoint's (Endpoints address, EndpointSlice endpoint) nodeName, when pod
+ * has one, and targetRef to pod. */
+void endpoint_pod_ref(cJSON *ep, const cJSON *pod);
 /* now as RFC 3339 into buf[32]. */
 void now_rfc3339(char buf[32]);
+/* Writes status (borrowed) as obj's status subresource, of resource in gv and kept
+ * by informer inf, unless obj already has it; the answer goes into the cache. An
+ * update carrying the cached resourceVersion: a stale cache gets a conflict (-1,
+ * retried). A gone object is no error. */
+int ctl_status_update(struct mk_controllers *ctl, int inf, const char *gv, const char *resource,
+		      const cJSON *obj, const cJSON *status);
 
 #endif

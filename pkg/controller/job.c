@@ -347,20 +347,7 @@ static void set_condition(cJSON *conds, const char *type, const char *status, co
 
 static int write_status(struct mk_controllers *ctl, const cJSON *job, const cJSON *status)
 {
-	if (cJSON_Compare(cJSON_GetObjectItem(job, "status"), status, 1))
-		return 0;
-	_cleanup_cjson_ cJSON *body = cJSON_Duplicate(job, 1);
-	mk_json_set(body, "status", cJSON_Duplicate(status, 1));
-	_cleanup_free_ char *path = mk_client_resource_path("batch/v1", "jobs",
-					     mk_json_get_string(job, "metadata.namespace"),
-					     mk_json_get_string(job, "metadata.name"), "status");
-	_cleanup_cjson_ cJSON *res = NULL;
-	_cleanup_error_ struct mk_error *err = NULL;
-	/* an update with the cached resourceVersion: a stale cache gets a conflict and a retry */
-	if (mk_client_update(ctl->c, path, body, &res, &err) < 0)
-		return mk_error_code(err) == 404 ? 0 : -1;
-	mk_informer_assume(ctl->inf[CTL_JOBS], res);
-	return 0;
+	return ctl_status_update(ctl, CTL_JOBS, "batch/v1", "jobs", job, status);
 }
 
 static int ttl_delete(struct mk_controllers *ctl, const cJSON *job, const char *key, time_t finished)

@@ -119,6 +119,18 @@ static int wrote(struct mk_leader *l, const cJSON *spec, uint64_t now)
 	return 1;
 }
 
+/* A Lease with our namespace and name, nothing else (owned). */
+static cJSON *lease_object(const struct mk_leader *l)
+{
+	cJSON *obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "apiVersion", "coordination.k8s.io/v1");
+	cJSON_AddStringToObject(obj, "kind", "Lease");
+	cJSON *md = cJSON_AddObjectToObject(obj, "metadata");
+	cJSON_AddStringToObject(md, "name", l->name);
+	cJSON_AddStringToObject(md, "namespace", l->ns);
+	return obj;
+}
+
 static cJSON *new_spec(struct mk_leader *l, const char *acquire, int transitions)
 {
 	char now[64];
@@ -143,12 +155,7 @@ int mk_leader_try(struct mk_leader *l, struct mk_error **err)
 			*err = TAKE_PTR(e);
 			return mk_error_wrap(err, "get lease %s/%s", l->ns, l->name);
 		}
-		_cleanup_cjson_ cJSON *obj = cJSON_CreateObject();
-		cJSON_AddStringToObject(obj, "apiVersion", "coordination.k8s.io/v1");
-		cJSON_AddStringToObject(obj, "kind", "Lease");
-		cJSON *md = cJSON_AddObjectToObject(obj, "metadata");
-		cJSON_AddStringToObject(md, "name", l->name);
-		cJSON_AddStringToObject(md, "namespace", l->ns);
+		_cleanup_cjson_ cJSON *obj = lease_object(l);
 		cJSON *spec = new_spec(l, NULL, 0);
 		cJSON_AddItemToObject(obj, "spec", spec);
 		mk_error_free(&e);
@@ -232,14 +239,9 @@ static void leader_event(struct mk_leader *l, const char *what)
 {
 	if (!l->rec)
 		return;
-	_cleanup_cjson_ cJSON *obj = cJSON_CreateObject();
-	cJSON_AddStringToObject(obj, "apiVersion", "coordination.k8s.io/v1");
-	cJSON_AddStringToObject(obj, "kind", "Lease");
-	cJSON *md = cJSON_AddObjectToObject(obj, "metadata");
-	cJSON_AddStringToObject(md, "name", l->name);
-	cJSON_AddStringToObject(md, "namespace", l->ns);
+	_cleanup_cjson_ cJSON *obj = lease_object(l);
 	if (l->uid[0])
-		cJSON_AddStringToObject(md, "uid", l->uid);
+		cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "uid", l->uid);
 	mk_event_record(l->rec, l->name, obj, "Normal", "LeaderElection", "%s %s", l->identity, what);
 }
 

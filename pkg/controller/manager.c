@@ -76,6 +76,44 @@ static int index_orphan(const cJSON *obj, char **values, int max)
 
 /* ---- start / stop --------------------------------------------------------------------- */
 
+/* The collection each shared informer lists and watches. */
+static const char *const informer_paths[CTL_NINF] = {
+	[CTL_PODS] = "/api/v1/pods",
+	[CTL_NODES] = "/api/v1/nodes",
+	[CTL_RS] = "/apis/apps/v1/replicasets",
+	[CTL_DEPLOY] = "/apis/apps/v1/deployments",
+	[CTL_SVC] = "/api/v1/services",
+	[CTL_EP] = "/api/v1/endpoints",
+	[CTL_NS] = "/api/v1/namespaces",
+	[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
+	[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+	[CTL_DS] = "/apis/apps/v1/daemonsets",
+	[CTL_CM] = "/api/v1/configmaps",
+	[CTL_SECRET] = "/api/v1/secrets",
+	[CTL_JOBS] = "/apis/batch/v1/jobs",
+	[CTL_CRONJOBS] = "/apis/batch/v1/cronjobs",
+	[CTL_PV] = "/api/v1/persistentvolumes",
+	[CTL_PVC] = "/api/v1/persistentvolumeclaims",
+	[CTL_SC] = "/apis/storage.k8s.io/v1/storageclasses",
+	[CTL_STS] = "/apis/apps/v1/statefulsets",
+	[CTL_CR] = "/apis/apps/v1/controllerrevisions",
+	[CTL_CRD] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+	[CTL_QUOTA] = "/api/v1/resourcequotas",
+};
+
+#define CTL_NLOOPS 18
+
+/* Every controller loop of ctl, in start order, into loops[CTL_NLOOPS]. */
+static void controller_loops(struct mk_controllers *ctl, struct ctl_loop *loops[CTL_NLOOPS])
+{
+	struct ctl_loop *all[] = { &ctl->sched, &ctl->bind, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
+				   &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
+				   &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
+				   &ctl->crd, &ctl->quota, &ctl->slb };
+	_Static_assert(MK_ARRAY_SIZE(all) == CTL_NLOOPS, "CTL_NLOOPS counts the loops");
+	memcpy(loops, all, sizeof(all));
+}
+
 static void free_expect(void *p)
 {
 	free(p);
@@ -85,21 +123,19 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 {
 	if (!ctl)
 		return;
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->bind, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
-				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
-				     &ctl->crd, &ctl->quota, &ctl->slb };
-	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+	struct ctl_loop *loops[CTL_NLOOPS];
+	controller_loops(ctl, loops);
+	for (size_t i = 0; i < CTL_NLOOPS; i++)
 		if (loops[i]->q)
 			mk_workqueue_shutdown(loops[i]->q);
-	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+	for (size_t i = 0; i < CTL_NLOOPS; i++)
 		ctl_loop_stop(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_stop(ctl->inf[i]);
 	for (size_t i = 0; i < ctl->ndyn; i++)
 		mk_informer_stop(ctl->dyn[i].inf);
 	mk_event_recorder_free(ctl->rec);
-	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+	for (size_t i = 0; i < CTL_NLOOPS; i++)
 		ctl_loop_release(loops[i]);
 	for (int i = 0; i < CTL_NINF; i++)
 		mk_informer_free(ctl->inf[i]);
@@ -117,34 +153,11 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 	free(ctl);
 }
 
-int mk_controllers_start(struct mk_client *c, const struct mk_controllers_options *opts,
-			 struct mk_controllers **ret, struct mk_error **err)
+/* A new manager with opts (or the defaults) and its locks and maps ready. */
+static struct mk_controllers *controllers_new(struct mk_client *c,
+					      const struct mk_controllers_options *opts)
 {
 	struct mk_controllers *ctl = mk_malloc0(sizeof(*ctl));
-	static const char *const paths[CTL_NINF] = {
-		[CTL_PODS] = "/api/v1/pods",
-		[CTL_NODES] = "/api/v1/nodes",
-		[CTL_RS] = "/apis/apps/v1/replicasets",
-		[CTL_DEPLOY] = "/apis/apps/v1/deployments",
-		[CTL_SVC] = "/api/v1/services",
-		[CTL_EP] = "/api/v1/endpoints",
-		[CTL_NS] = "/api/v1/namespaces",
-		[CTL_SLICE] = "/apis/discovery.k8s.io/v1/endpointslices",
-		[CTL_LEASE] = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-		[CTL_DS] = "/apis/apps/v1/daemonsets",
-		[CTL_CM] = "/api/v1/configmaps",
-		[CTL_SECRET] = "/api/v1/secrets",
-		[CTL_JOBS] = "/apis/batch/v1/jobs",
-		[CTL_CRONJOBS] = "/apis/batch/v1/cronjobs",
-		[CTL_PV] = "/api/v1/persistentvolumes",
-		[CTL_PVC] = "/api/v1/persistentvolumeclaims",
-		[CTL_SC] = "/apis/storage.k8s.io/v1/storageclasses",
-		[CTL_STS] = "/apis/apps/v1/statefulsets",
-		[CTL_CR] = "/apis/apps/v1/controllerrevisions",
-		[CTL_CRD] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-		[CTL_QUOTA] = "/api/v1/resourcequotas",
-	};
-
 	ctl->c = c;
 	if (opts)
 		ctl->opts = *opts;
@@ -159,9 +172,14 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_hmap_init(&ctl->assumed);
 	mk_hmap_init(&ctl->expect);
 	mk_hmap_init(&ctl->node_seen);
+	return ctl;
+}
 
+/* The shared informers (not started yet) and the indexes the controllers look up by. */
+static void informers_create(struct mk_controllers *ctl)
+{
 	for (int i = 0; i < CTL_NINF; i++) {
-		ctl->inf[i] = mk_informer_new(c, paths[i]);
+		ctl->inf[i] = mk_informer_new(ctl->c, informer_paths[i]);
 		mk_informer_add_index(ctl->inf[i], "uid", mk_index_uid);
 		mk_informer_add_index(ctl->inf[i], "owner", mk_index_owner_uid);
 		mk_informer_add_index(ctl->inf[i], "ns", mk_index_namespace);
@@ -174,8 +192,11 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	mk_informer_add_index(ctl->inf[CTL_SLICE], "svc", mk_index_slice_service);
 	mk_informer_add_index(ctl->inf[CTL_JOBS], "ctl", mk_index_controller_uid);
 	mk_informer_add_index(ctl->inf[CTL_CR], "ctl", mk_index_controller_uid);
+}
 
-	ctl->rec = mk_event_recorder_new(c);
+/* Each controller's queue and worker count (the workers start later). */
+static void loops_init(struct mk_controllers *ctl)
+{
 	unsigned w = ctl->opts.workers;
 	/* one scheduler worker: placement decisions are sequential, as in kube-scheduler;
 	 * the binds (durable writes) run beside it, as kube-scheduler's binding cycle */
@@ -198,9 +219,11 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	ctl_loop_init(&ctl->quota, ctl, "resourcequota", quota_sync, 2);
 	/* one worker: pool addresses are allocated one service at a time */
 	ctl_loop_init(&ctl->slb, ctl, "servicelb", slb_sync, 1);
-	if (slb_init(ctl, err) < 0)
-		goto fail;
+}
 
+/* Each controller registers its informer handlers. */
+static void controllers_setup(struct mk_controllers *ctl)
+{
 	if (!ctl->opts.disable_scheduler)
 		sched_setup(ctl);
 	rs_setup(ctl);
@@ -218,23 +241,39 @@ int mk_controllers_start(struct mk_client *c, const struct mk_controllers_option
 	crd_setup(ctl);
 	quota_setup(ctl);
 	slb_setup(ctl);
+}
 
+/* Starts every informer and waits (SYNC_TIMEOUT_MS in all) for their caches. */
+static int informers_start_synced(struct mk_controllers *ctl, struct mk_error **err)
+{
 	for (int i = 0; i < CTL_NINF; i++)
 		if (mk_informer_start(ctl->inf[i], err) < 0)
-			goto fail;
+			return -1;
 	uint64_t end = mk_time_mono_ms() + SYNC_TIMEOUT_MS;
 	for (int i = 0; i < CTL_NINF; i++) {
 		uint64_t now = mk_time_mono_ms();
-		if (!mk_informer_wait_synced(ctl->inf[i], now < end ? (int)(end - now) : 0)) {
-			mk_error_set(err, ETIMEDOUT, "controllers: cache of '%s' did not sync", paths[i]);
-			goto fail;
-		}
+		if (!mk_informer_wait_synced(ctl->inf[i], now < end ? (int)(end - now) : 0))
+			return mk_error_set(err, ETIMEDOUT, "controllers: cache of '%s' did not sync",
+					    informer_paths[i]);
 	}
-	struct ctl_loop *loops[] = { &ctl->sched, &ctl->bind, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				     &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
-				     &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
-				     &ctl->crd, &ctl->quota, &ctl->slb };
-	for (size_t i = 0; i < MK_ARRAY_SIZE(loops); i++)
+	return 0;
+}
+
+int mk_controllers_start(struct mk_client *c, const struct mk_controllers_options *opts,
+			 struct mk_controllers **ret, struct mk_error **err)
+{
+	struct mk_controllers *ctl = controllers_new(c, opts);
+	informers_create(ctl);
+	ctl->rec = mk_event_recorder_new(c);
+	loops_init(ctl);
+	if (slb_init(ctl, err) < 0)
+		goto fail;
+	controllers_setup(ctl);
+	if (informers_start_synced(ctl, err) < 0)
+		goto fail;
+	struct ctl_loop *loops[CTL_NLOOPS];
+	controller_loops(ctl, loops);
+	for (size_t i = 0; i < CTL_NLOOPS; i++)
 		if (ctl_loop_start(loops[i], err) < 0)
 			goto fail;
 	*ret = ctl;

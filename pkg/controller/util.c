@@ -143,3 +143,33 @@ long delete_collection(struct mk_controllers *ctl, const char *path)
 	mk_client_response_release(&res);
 	return code;
 }
+
+int ctl_status_update(struct mk_controllers *ctl, int inf, const char *gv, const char *resource,
+		      const cJSON *obj, const cJSON *status)
+{
+	if (cJSON_Compare(cJSON_GetObjectItem(obj, "status"), status, 1))
+		return 0;
+	_cleanup_cjson_ cJSON *body = cJSON_Duplicate(obj, 1);
+	mk_json_set(body, "status", cJSON_Duplicate(status, 1));
+	_cleanup_free_ char *path = mk_client_resource_path(gv, resource,
+					     mk_json_get_string(obj, "metadata.namespace"),
+					     mk_json_get_string(obj, "metadata.name"), "status");
+	_cleanup_cjson_ cJSON *res = NULL;
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (mk_client_update(ctl->c, path, body, &res, &err) < 0)
+		return mk_error_code(err) == 404 ? 0 : -1;
+	mk_informer_assume(ctl->inf[inf], res);
+	return 0;
+}
+
+void endpoint_pod_ref(cJSON *ep, const cJSON *pod)
+{
+	const char *node = mk_json_get_string(pod, "spec.nodeName");
+	if (node && *node)
+		cJSON_AddStringToObject(ep, "nodeName", node);
+	cJSON *ref = cJSON_AddObjectToObject(ep, "targetRef");
+	cJSON_AddStringToObject(ref, "kind", "Pod");
+	cJSON_AddStringToObject(ref, "namespace", mk_json_get_string(pod, "metadata.namespace"));
+	cJSON_AddStringToObject(ref, "name", mk_json_get_string(pod, "metadata.name"));
+	cJSON_AddStringToObject(ref, "uid", mk_json_get_string(pod, "metadata.uid"));
+}

@@ -21,6 +21,7 @@ Suite *storage_suite(void) __attribute__((weak));
 Suite *crd_schema_suite(void) __attribute__((weak));
 Suite *ssa_suite(void) __attribute__((weak));
 Suite *admission_suite(void) __attribute__((weak));
+Suite *meta_suite(void) __attribute__((weak));
 
 int main(void)
 {
@@ -29,7 +30,7 @@ int main(void)
 				    endpointslice_suite, query_suite, schema_suite, dedupe_suite,
 				    daemonset_suite, config_suite, batch_suite,
 				    statefulset_suite, storage_suite, crd_schema_suite,
-				    ssa_suite, admission_suite };
+				    ssa_suite, admission_suite, meta_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])
