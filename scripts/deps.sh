@@ -10,7 +10,7 @@ RUNTIME="ca-certificates iproute2 runc nftables tzdata"
 # what the ClusterIP lab needs (examples/images/build.sh, examples/clusterip-lab.sh);
 # build-essential is in BUILD
 LAB="busybox-static curl dnsutils jq bash"
-TEST="check curl python3 jq tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl sqlite3 bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket chromium nodejs npm"
+TEST="check curl python3 jq etcd-server etcd-client tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl sqlite3 bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket chromium nodejs npm"
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME $LAB" ;;
   test)  PKGS="$BUILD $RUNTIME $LAB $TEST" ;;
