@@ -240,4 +240,69 @@ void mk_etcd_watch_cancel(struct mk_etcd_watch *w);
 int64_t mk_etcd_watch_compact_revision(const struct mk_etcd_watch *w);
 void mk_etcd_watch_free(struct mk_etcd_watch *w); /* accepts NULL */
 
+/* ---- reading a whole range ------------------------------------------------------ */
+
+/* Every pair of [key, range_end) (range_end as in mk_etcd_range_options) at one
+ * revision (0: the newest), read in pages of page_size (0: 500) pairs, each page at
+ * the first one's revision, as kube-apiserver's paged lists: *ret holds them all,
+ * ret->revision the revision they are consistent with. Keys must hold no NUL byte. */
+int mk_etcd_range_all(struct mk_etcd *c, const char *key, const char *range_end,
+		      int64_t revision, int64_t page_size, struct mk_etcd_range *ret,
+		      struct mk_error **err);
+
+/* One step of kube-apiserver's compactor (pkg/storage/etcd3/compact.go), safe with
+ * several servers on one etcd: a txn on the version of key (its "logical clock")
+ * elects the one server that compacts in an interval; it compacts to the revision it
+ * saw at its previous step. Call it every interval with the same *clock and *rev
+ * (both 0 at the start); *ret_compacted (if not NULL) is the revision compacted to
+ * in this step (0: none). */
+int mk_etcd_compact_step(struct mk_etcd *c, const char *key, int64_t *clock, int64_t *rev,
+			 int64_t *ret_compacted, struct mk_error **err);
+
+/* ---- the registry: Kubernetes objects laid out as kube-apiserver does --------------- */
+
+/* The key of an object: PREFIX/PATH/NS/NAME (namespaced) or PREFIX/PATH/NAME, PATH
+ * the resource's path in kube-apiserver's layout (nodes: minions, services:
+ * services/specs, endpoints: services/endpoints, ingresses: ingress, custom
+ * resources "plural.group": group/plural, others their name). name NULL: the
+ * collection's prefix (ending in '/') in namespace ns, or of every namespace when
+ * ns is NULL too. prefix is kube-apiserver's --etcd-prefix ("/registry"). Owned. */
+char *mk_etcd_registry_key(const char *prefix, const char *resource, const char *ns,
+			   const char *name);
+/* The reverse: resource, ns ("" for a cluster-scoped object) and name of key
+ * (owned). EINVAL when key is not an object's key under prefix. */
+int mk_etcd_registry_key_parse(const char *prefix, const char *key, char **ret_resource,
+			       char **ret_ns, char **ret_name, struct mk_error **err);
+
+/* The stored form of an object: its JSON without metadata.resourceVersion (the
+ * revision is the key's mod_revision, as in kube-apiserver). Owned; EINVAL when json
+ * is not a JSON object. */
+int mk_etcd_object_encode(const char *json, size_t len, char **ret, size_t *ret_len,
+			  struct mk_error **err);
+/* The served form: the stored value with metadata.resourceVersion = rv (decimal
+ * string). Owned; EIO when value is not a JSON object. */
+int mk_etcd_object_decode(const char *value, size_t len, int64_t rv, char **ret,
+			  struct mk_error **err);
+
+enum mk_etcd_object_event_type {
+	MK_ETCD_OBJECT_ADDED = 1, MK_ETCD_OBJECT_MODIFIED, MK_ETCD_OBJECT_DELETED
+};
+/* A change of an object as a Kubernetes watch tells it. */
+struct mk_etcd_object_event {
+	enum mk_etcd_object_event_type type;
+	int64_t rv;			/* the change's revision */
+	char *resource, *ns, *name;
+	char *json;	/* the object after the change (DELETED: its last state), with
+			 * metadata.resourceVersion = rv */
+	char *old_json; /* MODIFIED with the previous pair: the object before, at its
+			 * own revision; else NULL */
+};
+void mk_etcd_object_event_release(struct mk_etcd_object_event *ev); /* accepts zeroed */
+/* Translates one event of a watch on prefix (MK_ETCD_WATCH_PREV_KV: a DELETE needs
+ * the previous pair) into *ret: ADDED when the key was created by this change,
+ * MODIFIED otherwise, DELETED for a delete. EINVAL for a key outside the registry
+ * or a DELETE without its previous pair. */
+int mk_etcd_object_event_from(const char *prefix, const struct mk_etcd_event *ev,
+			      struct mk_etcd_object_event *ret, struct mk_error **err);
+
 #endif

@@ -446,3 +446,91 @@ int mk_etcd_lease_ttl(struct mk_etcd *c, int64_t id, int64_t *ret_ttl, struct mk
 	*ret_ttl = ttl;
 	return 0;
 }
+
+/* ---- whole ranges, compaction steps -------------------------------------------- */
+
+int mk_etcd_range_all(struct mk_etcd *c, const char *key, const char *range_end,
+		      int64_t revision, int64_t page_size, struct mk_etcd_range *ret,
+		      struct mk_error **err)
+{
+	if (page_size <= 0)
+		page_size = 500;
+	struct mk_etcd_range all = { 0 };
+	size_t cap = 0;
+	_cleanup_free_ char *from = mk_strdup(key);
+	struct mk_etcd_range_options o = { .range_end = range_end, .revision = revision,
+					   .limit = page_size };
+	/* bounded by the range's size: each page moves past its last key */
+	for (;;) {
+		struct mk_etcd_range page = { 0 };
+		if (mk_etcd_range(c, from, &o, &page, err) < 0) {
+			mk_etcd_range_release(&all);
+			return -1;
+		}
+		/* the first page fixes the revision of the others */
+		if (!o.revision)
+			o.revision = page.revision;
+		all.revision = o.revision;
+		if (all.n + page.n > cap) {
+			cap = (all.n + page.n) * 2;
+			all.kvs = realloc(all.kvs, cap * sizeof(*all.kvs));
+			if (!all.kvs)
+				abort();
+		}
+		memcpy(all.kvs + all.n, page.kvs, page.n * sizeof(*page.kvs));
+		all.n += page.n;
+		bool more = page.more && page.n;
+		free(from);
+		/* the next page starts just after the last key: key + "\x01" (no key
+		 * holds a NUL byte, so none lies between the two) */
+		from = more ? mk_strdup_printf("%s\x01", page.kvs[page.n - 1].key) : NULL;
+		free(page.kvs);
+		if (!more)
+			break;
+	}
+	all.count = (int64_t)all.n;
+	*ret = all;
+	return 0;
+}
+
+int mk_etcd_compact_step(struct mk_etcd *c, const char *key, int64_t *clock, int64_t *rev,
+			 int64_t *ret_compacted, struct mk_error **err)
+{
+	if (ret_compacted)
+		*ret_compacted = 0;
+	char value[24];
+	snprintf(value, sizeof(value), "%lld", (long long)*rev);
+	/* the key's version counts the steps taken by every server: the one whose
+	 * clock matches it takes this step */
+	struct mk_etcd_compare cmp = { .key = key, .target = MK_ETCD_CMP_VERSION,
+				       .result = MK_ETCD_CMP_EQUAL, .number = *clock };
+	struct mk_etcd_op put = { .type = MK_ETCD_OP_PUT, .key = key, .value = value,
+				  .value_len = strlen(value) };
+	struct mk_etcd_op get = { .type = MK_ETCD_OP_RANGE, .key = key };
+	_cleanup_(mk_etcd_txn_release) struct mk_etcd_txn t = { 0 };
+	if (mk_etcd_txn(c, &cmp, 1, &put, 1, &get, 1, &t, err) < 0)
+		return mk_error_wrap(err, "compaction step");
+	int64_t seen = *rev;
+	*rev = t.revision;
+	if (!t.succeeded) {
+		/* another server stepped: follow its clock */
+		*clock = t.n && t.results[0].range.n ? t.results[0].range.kvs[0].version : 0;
+		return 0;
+	}
+	*clock += 1;
+	/* the first step only records where the history stands */
+	if (!seen)
+		return 0;
+	struct mk_error *e = NULL;
+	if (mk_etcd_compact(c, seen, false, &e) < 0) {
+		/* already compacted there (by an operator, say): not an error */
+		bool done = e->code == ERANGE;
+		if (!done && err && !*err)
+			*err = TAKE_PTR(e);
+		mk_error_free(&e);
+		return done ? 0 : -1;
+	}
+	if (ret_compacted)
+		*ret_compacted = seen;
+	return 0;
+}

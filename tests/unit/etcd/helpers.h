@@ -44,5 +44,7 @@ Suite *etcd_kv_suite(void);
 Suite *etcd_watch_suite(void);
 Suite *etcd_failover_suite(void);
 Suite *etcd_compaction_suite(void);
+Suite *etcd_registry_suite(void);
+TCase *etcd_compact_step_tcase(void);
 
 #endif

@@ -381,5 +381,6 @@ Suite *etcd_compaction_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_compaction);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, etcd_compact_step_tcase());
 	return s;
 }

@@ -22,6 +22,7 @@ int main(void)
 	Suite *kv = etcd_kv_suite(), *watch = etcd_watch_suite();
 	SRunner *sr = srunner_create(kv);
 	srunner_add_suite(sr, watch);
+	srunner_add_suite(sr, etcd_registry_suite());
 	srunner_add_suite(sr, etcd_failover_suite());
 	srunner_add_suite(sr, etcd_compaction_suite());
 	/* one member for the kv and watch tests: started in the runner's process
