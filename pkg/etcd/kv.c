@@ -477,7 +477,8 @@ int mk_etcd_range_all(struct mk_etcd *c, const char *key, const char *range_end,
 			if (!all.kvs)
 				abort();
 		}
-		memcpy(all.kvs + all.n, page.kvs, page.n * sizeof(*page.kvs));
+		if (page.n)
+			memcpy(all.kvs + all.n, page.kvs, page.n * sizeof(*page.kvs));
 		all.n += page.n;
 		bool more = page.more && page.n;
 		free(from);
