@@ -1,4 +1,6 @@
-/* minik8s store: the SQLite object store.
+/* minik8s store: the object store, on an embedded SQLite database (the default) or
+ * on a shared datastore (see mk_store_options.endpoint; pkg/store/backend.h for the
+ * backend interface).
  *
  * Objects are JSON documents keyed by (resource, namespace, name); resource is the
  * lowercase plural ("pods", "deployments"), namespace is "" for cluster-scoped
@@ -23,6 +25,11 @@
 struct mk_store;
 
 struct mk_store_options {
+	/* The datastore: NULL or "" uses path; "sqlite://PATH" the SQLite file PATH;
+	 * "postgres://..." / "postgresql://..." or a libpq "key=value ..." connection
+	 * string a PostgreSQL database (several servers may share it). An unknown
+	 * scheme fails with EINVAL. */
+	const char *endpoint;
 	const char *path;	/* database file; ":memory:" for tests (no durability) */
 	int durable;		/* 1: synchronous=FULL (fsync per group commit); 0: NORMAL */
 	size_t event_window;	/* events kept for watch resume; 0 = default (100000) */

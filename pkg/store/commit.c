@@ -1,105 +1,31 @@
-/* Writes: one committer thread applies every queued request in one transaction
- * (group commit), one SAVEPOINT per request so a failing request (EEXIST, ESTALE,
- * ENOENT) does not abort the others. Concurrent writers thus share one fsync.
+/* The write path of the core: callers' requests go through one queue to one
+ * committer thread, which hands them to the backend in batches (group commit: the
+ * requests that queued up while the previous batch was being made durable go
+ * together, so concurrent writers share one durable transaction).
  *
  * Callers serialise their object in their own thread with a per-store random
- * placeholder as metadata.resourceVersion; the committer only splices the decimal
- * revision into the text, so the committer's critical path is SQLite alone. */
+ * placeholder as metadata.resourceVersion; the backend only splices the decimal
+ * revision into the text (store_splice_rv), so the committer's critical path is the
+ * engine alone. */
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
+
+#define MK_STORE_PUBLISH_WAIT_MS 10000 /* a write waits this long for its event */
 
 struct batch {
 	struct store_req *reqs[MK_STORE_BATCH_MAX];
 	size_t n;
 };
 
-static int step_done(sqlite3_stmt *st)
-{
-	int r = sqlite3_step(st);
-	sqlite3_reset(st);
-	return r == SQLITE_DONE ? 0 : -1;
-}
-
-static void req_fail(struct store_req *q, int code, char *msg /* moved */)
+void req_fail(struct store_req *q, int code, char *msg /* moved */)
 {
 	q->code = code;
 	free(q->msg);
 	q->msg = msg;
 }
 
-static void req_fail_sqlite(struct mk_store *s, struct store_req *q, const char *what)
-{
-	req_fail(q, EIO, mk_strdup_printf("store: %s: %s", what, sqlite3_errmsg(s->wdb)));
-}
-
-static void bind_key(sqlite3_stmt *st, const struct store_req *q)
-{
-	sqlite3_bind_text(st, 1, q->resource, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, q->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, q->name, -1, SQLITE_STATIC);
-}
-
-/* Reads the stored revision and (if ret_data) data. 1 found, 0 absent, -1 error. */
-static int lookup(struct mk_store *s, struct store_req *q, uint64_t *ret_rv, char **ret_data)
-{
-	int r;
-	bind_key(s->st_get, q);
-	r = sqlite3_step(s->st_get);
-	if (r == SQLITE_ROW) {
-		*ret_rv = (uint64_t)sqlite3_column_int64(s->st_get, 0);
-		if (ret_data) {
-			struct mk_error *e = NULL;
-			if (store_unseal(s, q->resource, q->ns, q->name,
-					 (const char *)sqlite3_column_text(s->st_get, 1), ret_data,
-					 &e) < 0) {
-				sqlite3_reset(s->st_get);
-				req_fail(q, e->code, mk_strdup(e->msg));
-				mk_error_free(&e);
-				return -1;
-			}
-		}
-	}
-	sqlite3_reset(s->st_get);
-	if (r == SQLITE_ROW)
-		return 1;
-	if (r == SQLITE_DONE)
-		return 0;
-	req_fail_sqlite(s, q, "read");
-	return -1;
-}
-
-/* Checks existence and expect_rv for update/delete; 0 ok, -1 request failed. */
-static int check_current(struct mk_store *s, struct store_req *q, char **ret_data)
-{
-	uint64_t cur = 0;
-	int r = lookup(s, q, &cur, ret_data);
-	if (r < 0)
-		return -1;
-	if (r == 0) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, ENOENT, mk_strdup_printf("object '%s' not found", key));
-		free(key);
-		return -1;
-	}
-	if (q->expect_rv && q->expect_rv != cur) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, ESTALE,
-			 mk_strdup_printf("object '%s' has been modified: resourceVersion is %llu, "
-					  "not %llu",
-					  key, (unsigned long long)cur,
-					  (unsigned long long)q->expect_rv));
-		free(key);
-		if (ret_data) {
-			free(*ret_data);
-			*ret_data = NULL;
-		}
-		return -1;
-	}
-	return 0;
-}
-
-static char *splice_rv(const struct store_req *q, uint64_t rv)
+char *store_splice_rv(const struct store_req *q, uint64_t rv)
 {
 	char digits[24];
 	int nd = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)rv);
@@ -115,7 +41,7 @@ static char *splice_rv(const struct store_req *q, uint64_t rv)
 }
 
 /* The DELETED event carries the last state with the deletion's revision. */
-static char *deleted_json(const char *data, uint64_t rv)
+char *store_deleted_json(const char *data, uint64_t rv)
 {
 	_cleanup_cjson_ cJSON *o = cJSON_Parse(data);
 	char digits[24];
@@ -125,211 +51,6 @@ static char *deleted_json(const char *data, uint64_t rv)
 	mk_json_set_string(mk_json_ensure_object(o, "metadata"), "resourceVersion", digits);
 	_cleanup_cjson_str_ char *p = cJSON_PrintUnformatted(o);
 	return p ? mk_strdup(p) : NULL;
-}
-
-/* Applies one request inside the open transaction at revision rv. */
-/* The row steps of apply_one: each writes the object's row at rv and leaves the
- * event's JSON in *json (and its sealed form in *sealed when encrypted at rest),
- * both owned by the caller also on failure. -1 after req_fail. */
-static int row_create(struct mk_store *s, struct store_req *q, uint64_t rv, char **json,
-		      char **sealed)
-{
-	*json = splice_rv(q, rv);
-	*sealed = store_seal(s, q->resource, q->ns, q->name, *json);
-	bind_key(s->st_insert, q);
-	sqlite3_bind_int64(s->st_insert, 4, (sqlite3_int64)rv);
-	sqlite3_bind_text(s->st_insert, 5, *sealed ? *sealed : *json, -1, SQLITE_STATIC);
-	int r = sqlite3_step(s->st_insert);
-	sqlite3_reset(s->st_insert);
-	if (r == SQLITE_CONSTRAINT &&
-	    sqlite3_extended_errcode(s->wdb) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, EEXIST, mk_strdup_printf("object '%s' already exists", key));
-		free(key);
-		return -1;
-	}
-	if (r != SQLITE_DONE) {
-		req_fail_sqlite(s, q, "insert");
-		return -1;
-	}
-	return 0;
-}
-
-/* The previous state lands in *old: it rides along in the event, so watchers
- * filtering by labels turn a change into ADDED/DELETED with it. */
-static int row_update(struct mk_store *s, struct store_req *q, uint64_t rv, char **json,
-		      char **sealed, char **old)
-{
-	if (check_current(s, q, old) < 0)
-		return -1;
-	*json = splice_rv(q, rv);
-	*sealed = store_seal(s, q->resource, q->ns, q->name, *json);
-	bind_key(s->st_update, q);
-	sqlite3_bind_int64(s->st_update, 4, (sqlite3_int64)rv);
-	sqlite3_bind_text(s->st_update, 5, *sealed ? *sealed : *json, -1, SQLITE_STATIC);
-	if (step_done(s->st_update) < 0) {
-		req_fail_sqlite(s, q, "update");
-		return -1;
-	}
-	return 0;
-}
-
-/* The event of a delete carries the last state, at rv. */
-static int row_delete(struct mk_store *s, struct store_req *q, uint64_t rv, char **json,
-		      char **sealed, char **old)
-{
-	if (check_current(s, q, old) < 0)
-		return -1;
-	*json = deleted_json(*old, rv);
-	if (!*json) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, EIO, mk_strdup_printf("store: object '%s' is not valid JSON", key));
-		free(key);
-		return -1;
-	}
-	bind_key(s->st_delete, q);
-	if (step_done(s->st_delete) < 0) {
-		req_fail_sqlite(s, q, "delete");
-		return -1;
-	}
-	*sealed = store_seal(s, q->resource, q->ns, q->name, *json);
-	return 0;
-}
-
-static int apply_one(struct mk_store *s, struct store_req *q, uint64_t rv)
-{
-	_cleanup_free_ char *json = NULL;
-	_cleanup_free_ char *old = NULL;
-	_cleanup_free_ char *sealed = NULL; /* what the rows hold when encrypted at rest */
-	enum mk_store_event_type type;
-	int r;
-
-	switch (q->op) {
-	case STORE_OP_CREATE:
-		type = MK_STORE_ADDED;
-		r = row_create(s, q, rv, &json, &sealed);
-		break;
-	case STORE_OP_UPDATE:
-		type = MK_STORE_MODIFIED;
-		r = row_update(s, q, rv, &json, &sealed, &old);
-		break;
-	case STORE_OP_DELETE:
-		type = MK_STORE_DELETED;
-		r = row_delete(s, q, rv, &json, &sealed, &old);
-		break;
-	default:
-		abort();
-	}
-	if (r < 0)
-		return -1;
-
-	sqlite3_bind_int64(s->st_event, 1, (sqlite3_int64)rv);
-	sqlite3_bind_int(s->st_event, 2, (int)type);
-	sqlite3_bind_text(s->st_event, 3, q->resource, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st_event, 4, q->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st_event, 5, q->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->st_event, 6, sealed ? sealed : json, -1, SQLITE_STATIC);
-	if (step_done(s->st_event) < 0) {
-		req_fail_sqlite(s, q, "record event");
-		return -1;
-	}
-	q->rv = rv;
-	q->ev = store_event_new(rv, type, q->resource, q->ns, q->name, TAKE_PTR(json));
-	if (type == MK_STORE_MODIFIED)
-		q->ev->old_json = TAKE_PTR(old);
-	return 0;
-}
-
-static void undo_success(struct batch *b, const char *msg)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		struct store_req *q = b->reqs[i];
-		if (q->code)
-			continue;
-		mk_store_event_unref(q->ev);
-		q->ev = NULL;
-		q->rv = 0;
-		req_fail(q, EIO, mk_strdup_printf("store: commit: %s", msg));
-	}
-}
-
-static void run_batch(struct mk_store *s, struct batch *b)
-{
-	struct mk_store_event *evs[MK_STORE_BATCH_MAX];
-	uint64_t next = s->committed, compacted = s->compacted;
-	size_t nev = 0;
-
-	if (step_done(s->st_begin) < 0) {
-		for (size_t i = 0; i < b->n; i++)
-			req_fail_sqlite(s, b->reqs[i], "begin");
-		return;
-	}
-
-	/* compaction rides along with a write transaction so it costs no extra fsync;
-	 * rows are dropped in steps so one commit never deletes a huge range */
-	uint64_t target = s->committed > s->window ? s->committed - s->window : 0;
-	uint64_t step = s->window / 8 < MK_STORE_COMPACT_MAX ? s->window / 8 : MK_STORE_COMPACT_MAX;
-	if (step == 0)
-		step = 1;
-	if (target > s->compacted && target - s->compacted >= step) {
-		uint64_t upto = s->compacted + 4 * step < target ? s->compacted + 4 * step : target;
-		sqlite3_bind_int64(s->st_compact, 1, (sqlite3_int64)upto);
-		if (step_done(s->st_compact) == 0)
-			s->compacted = upto;
-	}
-
-	for (size_t i = 0; i < b->n; i++) {
-		struct store_req *q = b->reqs[i];
-		if (sqlite3_get_autocommit(s->wdb)) {
-			/* an I/O error rolled the whole transaction back */
-			req_fail(q, EIO, mk_strdup_printf("store: transaction aborted: %s",
-							  sqlite3_errmsg(s->wdb)));
-			continue;
-		}
-		if (step_done(s->st_savepoint) < 0) {
-			req_fail_sqlite(s, q, "savepoint");
-			continue;
-		}
-		if (apply_one(s, q, next + 1) == 0) {
-			step_done(s->st_release);
-			next++;
-		} else {
-			step_done(s->st_rollback_to);
-			step_done(s->st_release);
-		}
-	}
-
-	if (sqlite3_get_autocommit(s->wdb)) {
-		undo_success(b, sqlite3_errmsg(s->wdb));
-		s->compacted = compacted;
-		return;
-	}
-	if (next > s->committed) {
-		sqlite3_bind_int64(s->st_meta, 1, (sqlite3_int64)next);
-		if (step_done(s->st_meta) < 0) {
-			char *m = mk_strdup(sqlite3_errmsg(s->wdb));
-			step_done(s->st_rollback);
-			s->compacted = compacted;
-			undo_success(b, m);
-			free(m);
-			return;
-		}
-	}
-	if (step_done(s->st_commit) < 0) {
-		char *m = mk_strdup(sqlite3_errmsg(s->wdb));
-		if (!sqlite3_get_autocommit(s->wdb))
-			step_done(s->st_rollback);
-		undo_success(b, m);
-		free(m);
-		s->compacted = compacted; /* the compaction was rolled back too */
-		return;
-	}
-	s->committed = next;
-
-	for (size_t i = 0; i < b->n; i++)
-		if (b->reqs[i]->ev)
-			evs[nev++] = store_event_ref(b->reqs[i]->ev);
-	store_events_publish(s, evs, nev);
 }
 
 static void *committer_main(void *arg)
@@ -352,7 +73,7 @@ static void *committer_main(void *arg)
 			s->q_tail = &s->q_head;
 		pthread_mutex_unlock(&s->q_lock);
 
-		run_batch(s, b);
+		s->ops->write_batch(s, b->reqs, b->n);
 
 		pthread_mutex_lock(&s->q_lock);
 		for (size_t i = 0; i < b->n; i++) {
@@ -410,6 +131,11 @@ static int submit(struct mk_store *s, struct store_req *q, struct mk_error **err
 		free(q->msg);
 		return -1;
 	}
+	/* a backend that publishes from a feed of its own: the write is acknowledged
+	 * (durable) either way; waiting makes it visible to watches and to
+	 * mk_store_revision on return, as with the backends that publish on commit */
+	if (!s->ops->publishes_on_commit)
+		store_wait_rev(s, q->rv, MK_STORE_PUBLISH_WAIT_MS);
 	return 0;
 }
 

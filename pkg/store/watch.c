@@ -4,7 +4,8 @@
  * exactly one event), so the event at revision rv lives in ring[rv % ring_cap].
  * A watcher is a position (the last revision it has seen); it reads the ring under
  * ev_lock, or the events table when it is behind the ring but still inside the
- * kept window (see internal.h). */
+ * kept window (see internal.h). Engine-independent: the history comes from the
+ * backend (backend.h, ops.events). */
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
@@ -87,26 +88,11 @@ void store_events_publish(struct mk_store *s, struct mk_store_event **evs, size_
 	pthread_mutex_unlock(&s->ev_lock);
 }
 
-/* NULL with *err when the row's object cannot be opened (encryption at rest) */
-static struct mk_store_event *event_from_row(struct mk_store *s, sqlite3_stmt *st,
-					     struct mk_error **err)
-{
-	const char *res = (const char *)sqlite3_column_text(st, 2);
-	const char *ns = (const char *)sqlite3_column_text(st, 3);
-	const char *name = (const char *)sqlite3_column_text(st, 4);
-	char *json = NULL;
-	if (store_unseal(s, res, ns, name, (const char *)sqlite3_column_text(st, 5), &json, err) < 0)
-		return NULL;
-	return store_event_new((uint64_t)sqlite3_column_int64(st, 0),
-			       (enum mk_store_event_type)sqlite3_column_int(st, 1), res, ns, name,
-			       json);
-}
-
 int store_events_load(struct mk_store *s, struct mk_error **err)
 {
-	sqlite3_stmt *st = NULL;
 	uint64_t rev = s->committed;
-	int r;
+	size_t cap = MK_STORE_DB_FETCH;
+	struct mk_store_event **buf;
 
 	s->ring_cap = s->window < MK_STORE_RING_MAX ? s->window : MK_STORE_RING_MAX;
 	s->ring = mk_malloc0(s->ring_cap * sizeof(*s->ring));
@@ -115,35 +101,32 @@ int store_events_load(struct mk_store *s, struct mk_error **err)
 	if (rev == 0)
 		return 0;
 
-	if (sqlite3_prepare_v2(s->wdb,
-			       "SELECT rv, type, resource, ns, name, data FROM events"
-			       " WHERE rv > ?1 ORDER BY rv",
-			       -1, &st, NULL) != SQLITE_OK)
-		return store_sqlite_error(err, s->wdb, "load events");
-	sqlite3_bind_int64(st, 1, rev > s->ring_cap ? (sqlite3_int64)(rev - s->ring_cap) : 0);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t rv = (uint64_t)sqlite3_column_int64(st, 0);
-		if (rv > rev)
-			break;
-		/* keep only a gap-free run that ends at rev */
-		if (rv != s->rev + 1 && s->ring_first <= s->rev) {
-			for (uint64_t i = s->ring_first; i <= s->rev; i++) {
-				mk_store_event_unref(s->ring[i % s->ring_cap]);
-				s->ring[i % s->ring_cap] = NULL;
-			}
-		}
-		if (s->ring_first > s->rev || rv != s->rev + 1)
-			s->ring_first = rv;
-		struct mk_store_event *ev = event_from_row(s, st, err);
-		if (!ev) {
-			sqlite3_finalize(st);
+	buf = mk_malloc0(cap * sizeof(*buf));
+	uint64_t after = rev > s->ring_cap ? rev - s->ring_cap : 0;
+	for (;;) {
+		size_t n = 0;
+		if (s->ops->events(s, after, rev + 1, cap, buf, &n, err) < 0) {
+			free(buf);
 			return mk_error_wrap(err, "load events");
 		}
-		ring_append(s, ev);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t rv = buf[i]->rv;
+			/* keep only a gap-free run that ends at rev */
+			if (rv != s->rev + 1 && s->ring_first <= s->rev) {
+				for (uint64_t j = s->ring_first; j <= s->rev; j++) {
+					mk_store_event_unref(s->ring[j % s->ring_cap]);
+					s->ring[j % s->ring_cap] = NULL;
+				}
+			}
+			if (s->ring_first > s->rev || rv != s->rev + 1)
+				s->ring_first = rv;
+			ring_append(s, buf[i]);
+		}
+		if (n < cap)
+			break;
+		after = buf[n - 1]->rv;
 	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		return store_sqlite_error(err, s->wdb, "load events");
+	free(buf);
 	if (s->rev != rev) {
 		/* the newest events are missing: serve none from memory */
 		for (uint64_t i = s->ring_first; i <= s->rev; i++) {
@@ -154,6 +137,26 @@ int store_events_load(struct mk_store *s, struct mk_error **err)
 		s->ring_first = rev + 1;
 	}
 	return 0;
+}
+
+int store_wait_rev(struct mk_store *s, uint64_t rv, int timeout_ms)
+{
+	struct timespec deadline;
+	int r = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->ev_lock);
+	while (s->rev < rv && !s->closing && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&s->ev_cond, &s->ev_lock, &deadline);
+	r = s->rev >= rv ? 0 : -1;
+	pthread_mutex_unlock(&s->ev_lock);
+	return r;
 }
 
 void store_events_release(struct mk_store *s)
@@ -216,43 +219,24 @@ static void pend_clear(struct mk_store_watch *w)
 	w->npend = w->ipend = 0;
 }
 
-/* Reads events pos+1 .. below `below` from the table (called without ev_lock). */
+/* Reads events pos+1 .. below `below` from the backend (called without ev_lock). */
 static int fetch_from_table(struct mk_store_watch *w, uint64_t pos, uint64_t below,
 			    struct mk_error **err)
 {
 	struct mk_store *s = w->s;
-	struct store_rconn *c;
-	int r;
+	size_t n = 0, keep = 0;
 
-	if (store_rconn_get(s, &c, err) < 0)
-		return -1;
 	if (!w->pend)
 		w->pend = mk_malloc0(MK_STORE_DB_FETCH * sizeof(*w->pend));
 	w->npend = w->ipend = 0;
-	sqlite3_bind_int64(c->events, 1, (sqlite3_int64)pos);
-	sqlite3_bind_int64(c->events, 2, (sqlite3_int64)below);
-	sqlite3_bind_int(c->events, 3, MK_STORE_DB_FETCH);
-	while ((r = sqlite3_step(c->events)) == SQLITE_ROW) {
-		uint64_t rv = (uint64_t)sqlite3_column_int64(c->events, 0);
-		if (rv != pos + 1 + w->npend)
-			break; /* a gap: compacted under us */
-		struct mk_store_event *ev = event_from_row(s, c->events, err);
-		if (!ev) {
-			sqlite3_reset(c->events);
-			store_rconn_put(s, c);
-			pend_clear(w);
-			return -1;
-		}
-		w->pend[w->npend++] = ev;
-	}
-	sqlite3_reset(c->events);
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		store_sqlite_error(err, c->db, "watch: read events");
-		store_rconn_put(s, c);
-		pend_clear(w);
+	if (s->ops->events(s, pos, below, MK_STORE_DB_FETCH, w->pend, &n, err) < 0)
 		return -1;
-	}
-	store_rconn_put(s, c);
+	/* keep the run that starts at pos + 1; a hole means compacted under us */
+	while (keep < n && w->pend[keep]->rv == pos + 1 + keep)
+		keep++;
+	for (size_t i = keep; i < n; i++)
+		mk_store_event_unref(w->pend[i]);
+	w->npend = keep;
 	if (w->npend == 0)
 		return mk_error_set(err, ERANGE,
 				    "watch revision %llu is too old: its events were compacted",
