@@ -31,6 +31,10 @@ struct mk_store_options {
 	 * scheme fails with EINVAL. */
 	const char *endpoint;
 	const char *path;	/* database file; ":memory:" for tests (no durability) */
+	/* TLS of the datastore connection (etcd https:// endpoints; the server's
+	 * --datastore-cafile/-certfile/-keyfile): CA bundle, client certificate and
+	 * key; NULL: none */
+	const char *cafile, *certfile, *keyfile;
 	int durable;		/* 1: synchronous=FULL (fsync per group commit); 0: NORMAL */
 	size_t event_window;	/* events kept for watch resume; 0 = default (100000) */
 	/* Encryption at rest (pkg/store/seal.c): with key set (MK_STORE_KEY_LEN bytes),

@@ -46,5 +46,7 @@ Suite *etcd_failover_suite(void);
 Suite *etcd_compaction_suite(void);
 Suite *etcd_registry_suite(void);
 TCase *etcd_compact_step_tcase(void);
+Suite *etcd_store_suite(void);
+TCase *etcd_store_compaction_tcase(void);
 
 #endif

@@ -382,5 +382,6 @@ Suite *etcd_compaction_suite(void)
 	tcase_add_test(tc, test_compaction);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, etcd_compact_step_tcase());
+	suite_add_tcase(s, etcd_store_compaction_tcase());
 	return s;
 }

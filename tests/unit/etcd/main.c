@@ -23,6 +23,7 @@ int main(void)
 	SRunner *sr = srunner_create(kv);
 	srunner_add_suite(sr, watch);
 	srunner_add_suite(sr, etcd_registry_suite());
+	srunner_add_suite(sr, etcd_store_suite());
 	srunner_add_suite(sr, etcd_failover_suite());
 	srunner_add_suite(sr, etcd_compaction_suite());
 	/* one member for the kv and watch tests: started in the runner's process

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "minik8s/store.h"
+#include "etcd_endpoint.h"
 
 static inline int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -38,8 +39,12 @@ static inline struct mk_store *store_open_at(const char *path, size_t window)
 	struct mk_store_options o = { .path = path, .durable = 0, .event_window = window };
 	struct mk_store *s = NULL;
 	struct mk_error *err = NULL;
+	/* MINIK8S_TEST_STORE_ENDPOINT=http://...: on etcd (tests/e2e/store_etcd.sh) */
+	char *ep = etcd_endpoint_for(path);
+	o.endpoint = ep;
 	int r = mk_store_open(&o, &s, &err);
-	ck_assert_msg(r == 0, "open %s: %s", path, err ? err->msg : "?");
+	ck_assert_msg(r == 0, "open %s: %s", ep ? ep : path, err ? err->msg : "?");
+	free(ep);
 	return s;
 }
 
