@@ -21,6 +21,7 @@ struct mk_etcd_watch {
 	char *body;		/* the create request of the current stream */
 	struct mk_buf buf;	/* bytes received, not yet consumed from 'consumed' */
 	size_t consumed;
+	uint64_t received;	/* bytes received in all (tells new data from none) */
 	bool too_large;
 	atomic_bool canceled;
 };
@@ -38,6 +39,7 @@ static size_t watch_write(char *data, size_t size, size_t nmemb, void *userdata)
 		w->consumed = 0;
 	}
 	mk_buf_append(&w->buf, data, len);
+	w->received += len;
 	return len;
 }
 
@@ -126,6 +128,7 @@ static int stream_read(struct mk_etcd_watch *w, int64_t deadline, cJSON **ret,
 			return mk_error_set(err, EMSGSIZE, "etcd watch '%s': message over %u bytes",
 					    w->key, ETCD_MAX_RESPONSE);
 		int running = 0;
+		uint64_t had = w->received;
 		curl_multi_perform(w->multi, &running);
 		CURLMsg *m;
 		int left;
@@ -169,6 +172,9 @@ static int stream_read(struct mk_etcd_watch *w, int64_t deadline, cJSON **ret,
 			*ret_why = mk_strdup("stream ended");
 			return -2;
 		}
+		/* bytes came in: look at them before waiting for more */
+		if (w->received != had)
+			continue;
 		int64_t wait = 1000;
 		if (deadline >= 0) {
 			int64_t left_ms = deadline - now_ms();
