@@ -28,7 +28,10 @@ struct mk_store_options {
 	/* The datastore: NULL or "" uses path; "sqlite://PATH" the SQLite file PATH;
 	 * "postgres://..." / "postgresql://..." or a libpq "key=value ..." connection
 	 * string a PostgreSQL database (several servers may share it). An unknown
-	 * scheme fails with EINVAL. */
+	 * scheme fails with EINVAL.
+	 * "http(s)://HOST:2379[,http(s)://HOST:2379...]": etcd v3 (pkg/store/etcd.c;
+	 * several servers may share it; a path on the first URL is the key prefix,
+	 * default /registry; the etcd cluster must hold this cluster's keys only). */
 	const char *endpoint;
 	const char *path;	/* database file; ":memory:" for tests (no durability) */
 	/* TLS of the datastore connection (etcd https:// endpoints; the server's

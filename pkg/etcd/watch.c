@@ -212,6 +212,13 @@ static int stream_open(struct mk_etcd_watch *w, size_t first, struct mk_error **
 				break;
 			const cJSON *res = cJSON_GetObjectItemCaseSensitive(m, "result");
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "created"))) {
+				/* "from the next revision": pinned now, so a resumed stream
+				 * starts where this one did */
+				if (!w->next_rev)
+					w->next_rev = etcd_json_i64(cJSON_GetObjectItemCaseSensitive(
+									    res, "header"),
+								    "revision") +
+						      1;
 				/* a compacted start revision: etcd creates the watch, then
 				 * cancels it in its next message; stream_read sees that */
 				return 0;
