@@ -192,7 +192,7 @@ START_TEST(test_store_member_killed)
 	for (int i = 0; i < 4; i++) {
 		if (i == 2)
 			etcd_test_member_kill(cl, 0);
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "c%d", i);
 		cJSON *obj = cJSON_Parse("{\"kind\":\"ConfigMap\",\"metadata\":{}}");
 		int r = -1;
