@@ -51,3 +51,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# etcd-server's package enables a system etcd on 127.0.0.1:2379; the tests start
+# members of their own (tests/lib/etcd.sh, tests/unit/etcd), so it is stopped and disabled
+case " $missing " in *" etcd-server "*)
+  { command -v systemctl >/dev/null 2>&1 && systemctl disable --now etcd >/dev/null 2>&1; } || true ;;
+esac
