@@ -40,6 +40,8 @@
  *  - compaction: the backend's own business (in its write transactions or a thread
  *    of its own), keeping at least the last s->window events, and it keeps
  *    s->compacted current.
+ *  - start (optional): starts the backend's own threads (a feed) after the core
+ *    has loaded the ring from ops.events.
  *  - close: called after the committer thread has stopped; releases everything.
  */
 #ifndef MINIK8S_STORE_BACKEND_H
@@ -75,6 +77,9 @@ struct store_backend {
 	const char *name; /* "sqlite", "postgres" */
 	/* target: what follows the scheme (a file path; a libpq conninfo/URI) */
 	int (*open)(struct mk_store *s, const char *target, struct mk_error **err);
+	/* optional: starts the backend's threads, once the core has loaded its event
+	 * ring (s->rev is the revision the backend's feed publishes after) */
+	int (*start)(struct mk_store *s, struct mk_error **err);
 	void (*close)(struct mk_store *s);
 	void (*write_batch)(struct mk_store *s, struct store_req **reqs, size_t n);
 	/* *ret_json: plain (unsealed) JSON, owned */
@@ -120,5 +125,14 @@ struct mk_store_event *store_event_ref(struct mk_store_event *ev);
 /* Appends events rv = s->rev + 1 ... (consecutive) to the ring and wakes watchers.
  * Takes ev_lock. */
 void store_events_publish(struct mk_store *s, struct mk_store_event **evs, size_t n);
+/* For a backend with a feed whose committer also publishes its own writes: appends
+ * the events of evs (in revision order) that come next after s->rev; those already
+ * published and those after a hole are dropped (the feed delivers the latter).
+ * Takes every reference of evs; returns how many were appended. Takes ev_lock. */
+size_t store_events_publish_next(struct mk_store *s, struct mk_store_event **evs, size_t n);
+/* For a feed that finds the history between s->rev and rev compacted away: empties
+ * the ring and moves s->rev to rev; watchers behind rev then read the backend's
+ * history (ops.events), which must refuse it (they get 410). Takes ev_lock. */
+void store_events_reset(struct mk_store *s, uint64_t rev);
 
 #endif

@@ -28,6 +28,13 @@ static int pick_backend(const struct mk_store_options *opts, const struct store_
 		*ret_target = ep + 9;
 		return 0;
 	}
+	if (strncmp(ep, "postgres://", 11) == 0 || strncmp(ep, "postgresql://", 13) == 0 ||
+	    /* a libpq key=value connection string */
+	    (strstr(ep, "://") == NULL && strchr(ep, '=') != NULL)) {
+		*ret = &store_backend_postgres;
+		*ret_target = ep;
+		return 0;
+	}
 	/* etcd v3: the comma-separated client URLs (pkg/store/etcd.c) */
 	if (strncmp(ep, "http://", 7) == 0 || strncmp(ep, "https://", 8) == 0) {
 		*ret = &store_backend_etcd;
@@ -36,7 +43,8 @@ static int pick_backend(const struct mk_store_options *opts, const struct store_
 	}
 	const char *colon = strstr(ep, "://");
 	return mk_error_set(err, EINVAL,
-			    "store: unknown datastore endpoint scheme '%.*s' (want sqlite://)",
+			    "store: unknown datastore endpoint scheme '%.*s' (want sqlite://, "
+			    "postgres:// or http(s):// for etcd)",
 			    colon ? (int)(colon - ep) : (int)strlen(ep), ep);
 }
 
@@ -84,7 +92,8 @@ int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
 		return -1;
 	}
 	s->be_open = 1;
-	if (store_events_load(s, err) < 0 || store_committer_start(s, err) < 0)
+	if (store_events_load(s, err) < 0 || (ops->start && ops->start(s, err) < 0) ||
+	    store_committer_start(s, err) < 0)
 		goto fail;
 	*ret = s;
 	return 0;

@@ -88,6 +88,39 @@ void store_events_publish(struct mk_store *s, struct mk_store_event **evs, size_
 	pthread_mutex_unlock(&s->ev_lock);
 }
 
+size_t store_events_publish_next(struct mk_store *s, struct mk_store_event **evs, size_t n)
+{
+	size_t done = 0;
+	pthread_mutex_lock(&s->ev_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (evs[i]->rv == s->rev + 1) {
+			ring_append(s, evs[i]);
+			done++;
+		} else {
+			mk_store_event_unref(evs[i]); /* published already, or after a hole */
+		}
+	}
+	if (done)
+		pthread_cond_broadcast(&s->ev_cond);
+	pthread_mutex_unlock(&s->ev_lock);
+	return done;
+}
+
+void store_events_reset(struct mk_store *s, uint64_t rev)
+{
+	pthread_mutex_lock(&s->ev_lock);
+	if (rev > s->rev) {
+		for (uint64_t i = s->ring_first; i <= s->rev; i++) {
+			mk_store_event_unref(s->ring[i % s->ring_cap]);
+			s->ring[i % s->ring_cap] = NULL;
+		}
+		s->ring_first = rev + 1;
+		__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&s->ev_cond);
+	}
+	pthread_mutex_unlock(&s->ev_lock);
+}
+
 int store_events_load(struct mk_store *s, struct mk_error **err)
 {
 	uint64_t rev = s->committed;

@@ -6,9 +6,48 @@
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <libpq-fe.h>
 #include "minik8s/store.h"
 #include "etcd_endpoint.h"
+
+/* MINIK8S_TEST_STORE_ENDPOINT=postgres://...: the suites run on that database
+ * (tests/e2e/store_postgres.sh starts one). Every store of a test gets a schema of
+ * its own: ":memory:" a fresh one, a file path one named after the path (a reopen
+ * finds its data again). */
+static inline const char *test_endpoint(void)
+{
+	const char *e = getenv("MINIK8S_TEST_STORE_ENDPOINT");
+	return e && *e ? e : NULL;
+}
+
+static inline char *pg_endpoint_for(const char *path)
+{
+	static unsigned counter;
+	const char *base = test_endpoint();
+	char schema[64];
+	if (strcmp(path, ":memory:") == 0) {
+		snprintf(schema, sizeof(schema), "t_%d_%u_%u", (int)getpid(), counter++,
+			 (unsigned)random());
+	} else {
+		uint32_t h = 2166136261u;
+		for (const char *c = path; *c; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+		snprintf(schema, sizeof(schema), "p_%08x", h);
+	}
+	PGconn *c = PQconnectdb(base);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect %s: %s", base, PQerrorMessage(c));
+	char sql[128];
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", schema);
+	PGresult *r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return mk_strdup_printf("%s%soptions=-csearch_path%%3D%s", base,
+				strchr(base, '?') ? "&" : "?", schema);
+}
 
 static inline int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -34,13 +73,27 @@ static inline void tmpdir_remove(char *d)
 	free(d);
 }
 
-static inline struct mk_store *store_open_at(const char *path, size_t window)
+/* always SQLite, whatever the endpoint (tests that read the database file) */
+static inline struct mk_store *store_open_sqlite(const char *path, size_t window)
 {
 	struct mk_store_options o = { .path = path, .durable = 0, .event_window = window };
 	struct mk_store *s = NULL;
 	struct mk_error *err = NULL;
 	/* MINIK8S_TEST_STORE_ENDPOINT=http://...: on etcd (tests/e2e/store_etcd.sh) */
 	char *ep = etcd_endpoint_for(path);
+	o.endpoint = ep;
+	int r = mk_store_open(&o, &s, &err);
+	ck_assert_msg(r == 0, "open %s: %s", ep ? ep : path, err ? err->msg : "?");
+	free(ep);
+	return s;
+}
+
+static inline struct mk_store *store_open_at(const char *path, size_t window)
+{
+	struct mk_store_options o = { .path = path, .durable = 0, .event_window = window };
+	struct mk_store *s = NULL;
+	struct mk_error *err = NULL;
+	char *ep = test_endpoint() ? pg_endpoint_for(path) : NULL;
 	o.endpoint = ep;
 	int r = mk_store_open(&o, &s, &err);
 	ck_assert_msg(r == 0, "open %s: %s", ep ? ep : path, err ? err->msg : "?");

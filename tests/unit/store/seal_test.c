@@ -61,7 +61,7 @@ START_TEST(test_sealed_rows_plain_reads)
 	char *json = NULL;
 
 	/* a secret written before encryption was on */
-	struct mk_store *s = store_open_at(path, 0);
+	struct mk_store *s = store_open_sqlite(path, 0);
 	must_create(s, "secrets", "default", "old", PLAIN "-old");
 	mk_store_free(s);
 	_cleanup_free_ char *raw0 = raw_rows(path, "objects", "secrets");

@@ -1,0 +1,33 @@
+# PostgreSQL for tests: Debian's postgresql-15 binaries, a cluster of the test's own
+# in a temp dir (data dir + unix socket dir), on 127.0.0.1 at a free port, stopped
+# and removed on exit. initdb and pg_ctl refuse root: they run as `postgres`.
+# Source after lib.sh. pg_start sets PG_ENDPOINT (a postgres:// URL) and PG_PORT.
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+pg_stop() {
+	[ -n "${PG_DIR:-}" ] || return 0
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+	rm -rf "$PG_DIR"
+	PG_DIR=
+}
+
+pg_start() {
+	[ -x "$PG_BIN/initdb" ] || { echo "pg_start: $PG_BIN/initdb missing (scripts/deps.sh test)"; return 1; }
+	id postgres >/dev/null 2>&1 || { echo "pg_start: no postgres user (postgresql-15)"; return 1; }
+	PG_DIR=$(mktemp -d /tmp/minik8s-pg.XXXXXX)
+	on_exit pg_stop
+	chown postgres: "$PG_DIR"
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres \
+		--no-sync --locale=C -E UTF8 >"$PG_DIR/initdb.log" 2>&1 ||
+		{ echo "initdb failed:"; tail -5 "$PG_DIR/initdb.log"; return 1; }
+	local i
+	for i in 1 2 3; do
+		PG_PORT=$(free_port)
+		runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200" \
+			start >/dev/null 2>&1 && break
+		PG_PORT=
+	done
+	[ -n "$PG_PORT" ] || { echo "postgres did not start:"; tail -5 "$PG_DIR/log"; return 1; }
+	PG_ENDPOINT="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+}
