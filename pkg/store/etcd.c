@@ -343,23 +343,6 @@ static int etcd_events(struct mk_store *s, uint64_t after, uint64_t below, size_
 
 /* ---- the feed ---------------------------------------------------------------------- */
 
-/* After a hole: the ring restarts at rev + 1 (store-pg's store_events_reset does the
- * same; use it once both are merged). */
-static void feed_reset(struct mk_store *s, uint64_t rev)
-{
-	pthread_mutex_lock(&s->ev_lock);
-	if (rev > s->rev) {
-		for (uint64_t i = s->ring_first; i <= s->rev; i++) {
-			mk_store_event_unref(s->ring[i % s->ring_cap]);
-			s->ring[i % s->ring_cap] = NULL;
-		}
-		s->ring_first = rev + 1;
-		__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
-		pthread_cond_broadcast(&s->ev_cond);
-	}
-	pthread_mutex_unlock(&s->ev_lock);
-}
-
 static bool feed_stopping(struct store_etcd *d)
 {
 	pthread_mutex_lock(&d->lock);
@@ -396,9 +379,6 @@ static void *feed_main(void *arg)
 {
 	struct mk_store *s = arg;
 	struct store_etcd *d = s->be;
-	/* the ring is set up (store_events_load) before the committer starts */
-	while (!__atomic_load_n(&s->committer_started, __ATOMIC_ACQUIRE) && !feed_stopping(d))
-		feed_sleep(d, 50);
 	int64_t from = (int64_t)__atomic_load_n(&s->rev, __ATOMIC_ACQUIRE) + 1;
 	while (!feed_stopping(d)) {
 		struct mk_error *e = NULL;
@@ -421,7 +401,7 @@ static void *feed_main(void *arg)
 				/* fell behind etcd's compaction: start over from now */
 				int64_t now = 0;
 				if (current_rev(d, &now, NULL) == 0) {
-					feed_reset(s, (uint64_t)now);
+					store_events_reset(s, (uint64_t)now);
 					from = now + 1;
 				}
 			}
@@ -450,7 +430,7 @@ static void *feed_main(void *arg)
 			if (rv != cur + 1 + nev) {
 				store_events_publish(s, evs, nev);
 				nev = 0;
-				feed_reset(s, rv - 1);
+				store_events_reset(s, rv - 1);
 			}
 			evs[nev++] = ev;
 			if (nev == MK_ARRAY_SIZE(evs)) {
@@ -526,10 +506,15 @@ static int etcd_open(struct mk_store *s, const char *target, struct mk_error **e
 	}
 	s->committed = (uint64_t)now;
 	s->compacted = 0;
-	if (pthread_create(&d->feed, NULL, feed_main, s) != 0) {
-		etcd_close(s);
+	return 0;
+}
+
+/* The feed, once the core has loaded its ring: it publishes after s->rev. */
+static int etcd_start(struct mk_store *s, struct mk_error **err)
+{
+	struct store_etcd *d = s->be;
+	if (pthread_create(&d->feed, NULL, feed_main, s) != 0)
 		return mk_error_set(err, EIO, "store: etcd: cannot start the watch feed");
-	}
 	d->feed_started = 1;
 	return 0;
 }
@@ -537,6 +522,7 @@ static int etcd_open(struct mk_store *s, const char *target, struct mk_error **e
 const struct store_backend store_backend_etcd = {
 	.name = "etcd",
 	.open = etcd_open,
+	.start = etcd_start,
 	.close = etcd_close,
 	.write_batch = etcd_write_batch,
 	.get = etcd_get,
