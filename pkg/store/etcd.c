@@ -10,8 +10,9 @@
  * kube-apiserver's --etcd-prefix).
  *
  * Revisions: the store's core wants them without holes; etcd has one revision for
- * its whole keyspace, so the etcd cluster must be this cluster's alone (as for
- * kube-apiserver with a watch cache). A hole (a write elsewhere in the keyspace)
+ * its whole keyspace, so the etcd cluster must be this cluster's alone (unlike
+ * kube-apiserver, whose watch cache takes revisions with gaps). A hole (a write
+ * elsewhere in the keyspace)
  * empties the in-memory ring: watchers behind it get 410 and list again.
  *
  * Compaction: the feed compacts etcd's history to the newest revision minus the
