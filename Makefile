@@ -28,7 +28,7 @@ CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 LDLIBS   += $(shell pkg-config --libs $(PKGS_LIB)) -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-PACKAGES  = util store api apiserver client image net runtime controller agent proxy netpol dns ws trace
+PACKAGES  = util store etcd api apiserver client image net runtime controller agent proxy netpol dns ws trace
 PROTO_GEN = build/gen/k8s.pb-c.c
 LIB_SRC   = $(foreach p,$(PACKAGES),$(wildcard pkg/$(p)/*.c))
 LIB_OBJ   = $(patsubst %.c,build/%.o,$(LIB_SRC)) build/gen/k8s.pb-c.o

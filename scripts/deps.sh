@@ -10,7 +10,7 @@ RUNTIME="ca-certificates iproute2 runc nftables tzdata"
 # what the ClusterIP lab needs (examples/images/build.sh, examples/clusterip-lab.sh);
 # build-essential is in BUILD
 LAB="busybox-static curl dnsutils jq bash"
-TEST="check curl python3 jq tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl sqlite3 bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket chromium nodejs npm postgresql-15"
+TEST="check curl python3 jq etcd-server etcd-client tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl sqlite3 bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket chromium nodejs npm postgresql-15"
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME $LAB" ;;
   test)  PKGS="$BUILD $RUNTIME $LAB $TEST" ;;
@@ -51,3 +51,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# etcd-server's package enables a system etcd on 127.0.0.1:2379; the tests start
+# members of their own (tests/lib/etcd.sh, tests/unit/etcd), so it is stopped and disabled
+case " $missing " in *" etcd-server "*)
+  { command -v systemctl >/dev/null 2>&1 && systemctl disable --now etcd >/dev/null 2>&1; } || true ;;
+esac

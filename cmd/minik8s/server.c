@@ -1,4 +1,4 @@
-/* minik8s server: the API server on its store (SQLite, or PostgreSQL with --datastore-endpoint), in the foreground. */
+/* minik8s server: the API server on its store (SQLite, or PostgreSQL or etcd with --datastore-endpoint), in the foreground. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -34,6 +34,7 @@ struct server_flags {
 	const char *lb_pool;
 	unsigned max_connections;
 	const char *datastore_endpoint;
+	const char *datastore_cafile, *datastore_certfile, *datastore_keyfile;
 	struct mk_agent_options agent; /* the in-process agent's own flags */
 };
 
@@ -41,7 +42,7 @@ static void server_help(void)
 {
 	printf("Usage: minik8s server [FLAGS]\n\n"
 	       "Runs a whole node in the foreground: the Kubernetes-compatible API server on\n"
-	       "its store (SQLite, or PostgreSQL with --datastore-endpoint), the scheduler and\n"
+	       "its store (SQLite, or PostgreSQL or etcd with --datastore-endpoint), the scheduler and\n"
 	       "controllers (unless --disable-controllers; they run\n"
 	       "while it holds the Lease kube-system/kube-controller-manager) and the node\n"
 	       "agent with its service balancer and cluster DNS (unless --disable-agent).\n"
@@ -52,8 +53,13 @@ static void server_help(void)
 	       "  --datastore-endpoint URL    where the objects live: sqlite://PATH, or\n"
 	       "                              postgres://USER[:PASS]@HOST[:PORT]/DB[?...] (or a\n"
 	       "                              libpq 'key=value ...' string), which several servers\n"
-	       "                              may share (each with its own --data-dir); default:\n"
-	       "                              SQLite in DIR/state.db\n"
+	       "                              may share (each with its own --data-dir), or etcd v3:\n"
+	       "                              http(s)://HOST:2379[,http(s)://HOST:2379...] (its\n"
+	       "                              members; keys under /registry, or a path on the\n"
+	       "                              first URL); default: SQLite in DIR/state.db\n"
+	       "  --datastore-cafile FILE     CA of the etcd members' certificates (https://)\n"
+	       "  --datastore-certfile FILE   client certificate for etcd (--client-cert-auth)\n"
+	       "  --datastore-keyfile FILE    its key\n"
 	       "  --bind-address IP           address to listen on (default 0.0.0.0)\n"
 	       "  --https-listen-port PORT    HTTPS port (default 6443)\n"
 	       "  --write-kubeconfig FILE     kubeconfig to write (default /etc/minik8s/kubeconfig)\n"
@@ -263,10 +269,13 @@ int cmd_server(int argc, char **argv)
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
 	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
 	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL, O_MAXCONN, O_A_FLBACKEND, O_A_FLIFACE,
-	       O_DATASTORE };
+	       O_DATASTORE, O_DS_CAFILE, O_DS_CERTFILE, O_DS_KEYFILE };
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, O_DATA },
 		{ "datastore-endpoint", required_argument, NULL, O_DATASTORE },
+		{ "datastore-cafile", required_argument, NULL, O_DS_CAFILE },
+		{ "datastore-certfile", required_argument, NULL, O_DS_CERTFILE },
+		{ "datastore-keyfile", required_argument, NULL, O_DS_KEYFILE },
 		{ "bind-address", required_argument, NULL, O_BIND },
 		{ "https-listen-port", required_argument, NULL, O_PORT },
 		{ "write-kubeconfig", required_argument, NULL, O_KCFG },
@@ -323,6 +332,9 @@ int cmd_server(int argc, char **argv)
 		switch (c) {
 		case O_DATA: f.data_dir = optarg; break;
 		case O_DATASTORE: f.datastore_endpoint = optarg; break;
+		case O_DS_CAFILE: f.datastore_cafile = optarg; break;
+		case O_DS_CERTFILE: f.datastore_certfile = optarg; break;
+		case O_DS_KEYFILE: f.datastore_keyfile = optarg; break;
 		case O_BIND: f.bind_address = optarg; break;
 		case O_PORT:
 			f.port = (unsigned)strtoul(optarg, &end, 10);
@@ -483,7 +495,10 @@ int cmd_server(int argc, char **argv)
 			goto out;
 	}
 	db = mk_strdup_printf("%s/state.db", f.data_dir);
-	struct mk_store_options so = { .endpoint = f.datastore_endpoint, .path = db, .durable = 1 };
+	struct mk_store_options so = { .endpoint = f.datastore_endpoint, .path = db, .durable = 1,
+				       .cafile = f.datastore_cafile,
+				       .certfile = f.datastore_certfile,
+				       .keyfile = f.datastore_keyfile };
 	unsigned char enc_key[MK_STORE_KEY_LEN];
 	const char *encrypt[16] = { NULL };
 	if (setup_encryption(&f, enc_key, encrypt, MK_ARRAY_SIZE(encrypt), &so, &err) < 0)

@@ -28,9 +28,16 @@ struct mk_store_options {
 	/* The datastore: NULL or "" uses path; "sqlite://PATH" the SQLite file PATH;
 	 * "postgres://..." / "postgresql://..." or a libpq "key=value ..." connection
 	 * string a PostgreSQL database (several servers may share it). An unknown
-	 * scheme fails with EINVAL. */
+	 * scheme fails with EINVAL.
+	 * "http(s)://HOST:2379[,http(s)://HOST:2379...]": etcd v3 (pkg/store/etcd.c;
+	 * several servers may share it; a path on the first URL is the key prefix,
+	 * default /registry; the etcd cluster must hold this cluster's keys only). */
 	const char *endpoint;
 	const char *path;	/* database file; ":memory:" for tests (no durability) */
+	/* TLS of the datastore connection (etcd https:// endpoints; the server's
+	 * --datastore-cafile/-certfile/-keyfile): CA bundle, client certificate and
+	 * key; NULL: none */
+	const char *cafile, *certfile, *keyfile;
 	int durable;		/* 1: synchronous=FULL (fsync per group commit); 0: NORMAL */
 	size_t event_window;	/* events kept for watch resume; 0 = default (100000) */
 	/* Encryption at rest (pkg/store/seal.c): with key set (MK_STORE_KEY_LEN bytes),

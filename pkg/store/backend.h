@@ -98,6 +98,7 @@ struct store_backend {
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_postgres;
+extern const struct store_backend store_backend_etcd;
 
 /* ---- core helpers for backends ------------------------------------------------ */
 

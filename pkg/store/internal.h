@@ -43,6 +43,9 @@ struct mk_store {
 	char **encrypt;
 	size_t n_encrypt;
 
+	/* TLS files of the datastore connection (mk_store_options; owned) */
+	char *datastore_cafile, *datastore_certfile, *datastore_keyfile;
+
 	/* the backend (backend.h) and its private state */
 	const struct store_backend *ops;
 	void *be;

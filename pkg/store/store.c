@@ -35,10 +35,16 @@ static int pick_backend(const struct mk_store_options *opts, const struct store_
 		*ret_target = ep;
 		return 0;
 	}
+	/* etcd v3: the comma-separated client URLs (pkg/store/etcd.c) */
+	if (strncmp(ep, "http://", 7) == 0 || strncmp(ep, "https://", 8) == 0) {
+		*ret = &store_backend_etcd;
+		*ret_target = ep;
+		return 0;
+	}
 	const char *colon = strstr(ep, "://");
 	return mk_error_set(err, EINVAL,
-			    "store: unknown datastore endpoint scheme '%.*s' (want sqlite:// or "
-			    "postgres://)",
+			    "store: unknown datastore endpoint scheme '%.*s' (want sqlite://, "
+			    "postgres:// or http(s):// for etcd)",
 			    colon ? (int)(colon - ep) : (int)strlen(ep), ep);
 }
 
@@ -77,6 +83,9 @@ int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
 	pthread_cond_init(&s->ev_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	s->ops = ops;
+	s->datastore_cafile = mk_strdup(opts->cafile);
+	s->datastore_certfile = mk_strdup(opts->certfile);
+	s->datastore_keyfile = mk_strdup(opts->keyfile);
 
 	if (ops->open(s, target, err) < 0) {
 		store_unref(s);
@@ -103,6 +112,9 @@ void store_unref(struct mk_store *s)
 	pthread_mutex_destroy(&s->ev_lock);
 	pthread_cond_destroy(&s->ev_cond);
 	mk_strv_free(s->encrypt);
+	free(s->datastore_cafile);
+	free(s->datastore_certfile);
+	free(s->datastore_keyfile);
 	explicit_bzero(s->key, sizeof(s->key));
 	free(s);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <libpq-fe.h>
 #include "minik8s/store.h"
+#include "etcd_endpoint.h"
 
 /* MINIK8S_TEST_STORE_ENDPOINT=postgres://...: the suites run on that database
  * (tests/e2e/store_postgres.sh starts one). Every store of a test gets a schema of
@@ -88,7 +89,10 @@ static inline struct mk_store *store_open_at(const char *path, size_t window)
 	struct mk_store_options o = { .path = path, .durable = 0, .event_window = window };
 	struct mk_store *s = NULL;
 	struct mk_error *err = NULL;
-	char *ep = test_endpoint() ? pg_endpoint_for(path) : NULL;
+	/* http(s)://: etcd (etcd_endpoint.h); else PostgreSQL */
+	char *ep = etcd_endpoint_for(path);
+	if (!ep && test_endpoint())
+		ep = pg_endpoint_for(path);
 	o.endpoint = ep;
 	int r = mk_store_open(&o, &s, &err);
 	ck_assert_msg(r == 0, "open %s: %s", ep ? ep : path, err ? err->msg : "?");
