@@ -51,22 +51,7 @@ struct session {
 
 static int send_all(struct session *s, const void *data, size_t len)
 {
-	const char *p = data;
-	while (len) {
-		size_t n = 0;
-		CURLcode r = curl_easy_send(s->c, p, len, &n);
-		if (r == CURLE_AGAIN) {
-			struct pollfd pf = { .fd = s->fd, .events = POLLOUT };
-			if (poll(&pf, 1, 30000) <= 0)
-				return -1;
-			continue;
-		}
-		if (r != CURLE_OK)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return mk_io_write_all(mk_io_curl_send, s->c, s->fd, data, len, 30000);
 }
 
 static int send_frame(struct session *s, int opcode, int channel, const void *data, size_t len)
@@ -122,56 +107,51 @@ static void handle_status(struct session *s, const char *json, size_t len)
 	s->exit_code = 1;
 }
 
+/* One server frame: a pong, the close reply, or a channel's bytes. > 0: closed. */
+static int handle_frame(void *ctx, struct mk_ws_frame *f)
+{
+	struct session *s = ctx;
+
+	if (f->opcode == MK_WS_OP_PING) {
+		send_frame(s, MK_WS_OP_PONG, -1, f->payload, f->len);
+	} else if (f->opcode == MK_WS_OP_CLOSE) {
+		static const uint8_t normal[2] = { 0x03, 0xe8 };
+		send_frame(s, MK_WS_OP_CLOSE, -1, normal, sizeof(normal));
+		s->closed = true;
+		return 1;
+	} else if ((f->opcode == MK_WS_OP_BINARY || f->opcode == MK_WS_OP_TEXT) && f->len) {
+		const char *d = (const char *)f->payload + 1;
+		size_t dl = f->len - 1;
+		FILE *out = NULL;
+		switch (f->payload[0]) {
+		case MK_WS_CH_STDOUT:
+			out = stdout;
+			break;
+		case MK_WS_CH_STDERR:
+			out = stderr;
+			break;
+		case MK_WS_CH_STATUS:
+			handle_status(s, d, dl);
+			break;
+		}
+		if (out) {
+			fwrite(d, 1, dl, out);
+			fflush(out);
+		}
+	}
+	return 0;
+}
+
 /* Handles the complete frames in s->in. -1 on a protocol error. */
 static int process(struct session *s)
 {
-	size_t off = 0;
-	int r = 0;
+	_cleanup_error_ struct mk_error *err = NULL;
 
-	while (off < s->in.len) {
-		struct mk_ws_frame f;
-		_cleanup_error_ struct mk_error *err = NULL;
-		ssize_t n = mk_ws_frame_parse((uint8_t *)s->in.data + off, s->in.len - off,
-					      MK_WS_MAX_PAYLOAD, 0, &f, &err);
-		if (n < 0) {
-			fprintf(stderr, "error: %s\n", err->msg);
-			r = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (f.opcode == MK_WS_OP_PING) {
-			send_frame(s, MK_WS_OP_PONG, -1, f.payload, f.len);
-		} else if (f.opcode == MK_WS_OP_CLOSE) {
-			static const uint8_t normal[2] = { 0x03, 0xe8 };
-			send_frame(s, MK_WS_OP_CLOSE, -1, normal, sizeof(normal));
-			s->closed = true;
-			break;
-		} else if ((f.opcode == MK_WS_OP_BINARY || f.opcode == MK_WS_OP_TEXT) && f.len) {
-			const char *d = (const char *)f.payload + 1;
-			size_t dl = f.len - 1;
-			FILE *out = NULL;
-			switch (f.payload[0]) {
-			case MK_WS_CH_STDOUT:
-				out = stdout;
-				break;
-			case MK_WS_CH_STDERR:
-				out = stderr;
-				break;
-			case MK_WS_CH_STATUS:
-				handle_status(s, d, dl);
-				break;
-			}
-			if (out) {
-				fwrite(d, 1, dl, out);
-				fflush(out);
-			}
-		}
+	if (mk_ws_frames_consume(&s->in, MK_WS_MAX_PAYLOAD, 0, handle_frame, s, &err) < 0) {
+		fprintf(stderr, "error: %s\n", err->msg);
+		return -1;
 	}
-	memmove(s->in.data, s->in.data + off, s->in.len - off);
-	s->in.len -= off;
-	return r;
+	return 0;
 }
 
 /* The upgrade: returns 0 when switched; else prints the error, returns 1. */

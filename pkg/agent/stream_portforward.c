@@ -487,20 +487,7 @@ static void read_pod(struct stream_pf *p, struct pf_conn *c)
 
 static int flush_out(struct stream_pf *p)
 {
-	while (p->out_off < p->out.len) {
-		ssize_t n = send(p->u.sock, p->out.data + p->out_off, p->out.len - p->out_off,
-				 MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return -1;
-		p->out_off += (size_t)n;
-	}
-	if (p->out_off == p->out.len)
-		p->out.len = p->out_off = 0;
-	return 0;
+	return mk_io_flush(mk_io_sock_send, &p->u.sock, &p->out, &p->out_off);
 }
 
 static bool ws_all_done(struct stream_pf *p)
