@@ -505,7 +505,7 @@ static void run_session(struct stream_upgraded *u)
 	char buf[CHUNK];
 	struct pollfd *fds = NULL;
 	struct pf_conn **owners = NULL;
-	size_t cap = 0;
+	size_t fds_cap = 0, owners_cap = 0;
 	bool closing = false;
 	uint64_t close_deadline = 0;
 
@@ -525,14 +525,8 @@ static void run_session(struct stream_upgraded *u)
 			break;
 		flush_to_pods(p);
 
-		size_t need = 2 + p->n_conns;
-		if (need > cap) {
-			cap = need * 2;
-			fds = realloc(fds, cap * sizeof(*fds));
-			owners = realloc(owners, cap * sizeof(*owners));
-			if (!fds || !owners)
-				abort();
-		}
+		MK_GROW(fds, fds_cap, 2 + p->n_conns);
+		MK_GROW(owners, owners_cap, 2 + p->n_conns);
 		size_t nf = 0;
 		fds[nf++] = (struct pollfd){ .fd = p->u.wake[0], .events = POLLIN };
 		fds[nf] = (struct pollfd){ .fd = p->u.sock, .events = 0 };
