@@ -27,11 +27,6 @@ static void drain(int c)
 	close(c);
 }
 
-static int serve(int port)
-{
-	return bench_serve(port, 16, "tput serve", drain);
-}
-
 static int client(const char *ip, int port, int ms)
 {
 	static char buf[BUF];
@@ -67,7 +62,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve(atoi(argv[2]));
+		return bench_serve(atoi(argv[2]), 16, "tput serve", drain);
 	if (argc == 5 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: tput serve PORT | tput client IP PORT MS\n");

@@ -28,11 +28,6 @@ static void close_conn(int c)
 	close(c);
 }
 
-static int serve(int port)
-{
-	return bench_serve(port, 4096, "connrate serve", close_conn);
-}
-
 /* connect, wait for the server's EOF, close with RST; until `end` */
 static void run_until(const struct sockaddr_in *a, double end, long *n, long *fails)
 {
@@ -109,7 +104,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve(atoi(argv[2]));
+		return bench_serve(atoi(argv[2]), 4096, "connrate serve", close_conn);
 	if (argc == 5 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc >= 5 && !strcmp(argv[1], "compare"))
