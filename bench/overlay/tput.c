@@ -13,39 +13,18 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "../lib/sock.h"
 
 #define BUF (128 * 1024)
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int serve(int port)
+/* read and discard until the client's EOF */
+static void drain(int c)
 {
 	static char buf[BUF];
-	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 16) < 0) {
-		perror("tput serve");
-		return 1;
-	}
-	for (;;) {
-		int c = accept(s, NULL, NULL);
-		if (c < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			perror("accept");
-			return 1;
-		}
-		while (read(c, buf, sizeof(buf)) > 0)
-			;
-		close(c);
-	}
+	while (read(c, buf, sizeof(buf)) > 0)
+		;
+	close(c);
 }
 
 static int client(const char *ip, int port, int ms)
@@ -62,9 +41,9 @@ static int client(const char *ip, int port, int ms)
 		return 1;
 	}
 	memset(buf, 'x', sizeof(buf));
-	t0 = now();
+	t0 = bench_now();
 	end = t0 + ms / 1000.0;
-	while (now() < end) {
+	while (bench_now() < end) {
 		ssize_t w = write(s, buf, sizeof(buf));
 		if (w < 0) {
 			if (errno == EINTR)
@@ -74,7 +53,7 @@ static int client(const char *ip, int port, int ms)
 		}
 		sent += (double)w;
 	}
-	printf("MB/s %.1f\n", sent / (now() - t0) / 1e6);
+	printf("MB/s %.1f\n", sent / (bench_now() - t0) / 1e6);
 	close(s);
 	return 0;
 }
@@ -83,7 +62,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve(atoi(argv[2]));
+		return bench_serve(atoi(argv[2]), 16, "tput serve", drain);
 	if (argc == 5 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: tput serve PORT | tput client IP PORT MS\n");

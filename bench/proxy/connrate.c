@@ -20,39 +20,18 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "../lib/sock.h"
 
-static double now(void)
+/* the server closes first */
+static void close_conn(int c)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int serve(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4096) < 0) {
-		perror("connrate serve");
-		return 1;
-	}
-	for (;;) {
-		int c = accept(s, NULL, NULL);
-		if (c < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			perror("accept");
-			return 1;
-		}
-		close(c);
-	}
+	close(c);
 }
 
 /* connect, wait for the server's EOF, close with RST; until `end` */
 static void run_until(const struct sockaddr_in *a, double end, long *n, long *fails)
 {
-	while (now() < end) {
+	while (bench_now() < end) {
 		int c = socket(AF_INET, SOCK_STREAM, 0);
 		struct linger lg = { 1, 0 }; /* RST on close: no TIME_WAIT pile-up */
 		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -77,9 +56,9 @@ static int client(const char *ip, int port, int ms)
 	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
 		return 2;
 	long n = 0, fails = 0;
-	double t0 = now();
+	double t0 = bench_now();
 	run_until(&a, t0 + ms / 1000.0, &n, &fails);
-	double dt = now() - t0;
+	double dt = bench_now() - t0;
 	printf("conns/s %.0f (%ld in %.2fs, %ld failed)\n", n / dt, n, dt, fails);
 	return fails > n / 100 ? 1 : 0;
 }
@@ -106,9 +85,9 @@ static int compare(int slices, int ms, int nt, char **targets)
 	}
 	for (int s = 0; s < slices; s++)
 		for (int i = 0; i < nt; i++) {
-			double t0 = now();
+			double t0 = bench_now();
 			run_until(&a[i], t0 + ms / 1000.0, &n[i], &fails[i]);
-			busy[i] += now() - t0;
+			busy[i] += bench_now() - t0;
 		}
 	int rc = 0;
 	for (int i = 0; i < nt; i++) {
@@ -125,7 +104,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve(atoi(argv[2]));
+		return bench_serve(atoi(argv[2]), 4096, "connrate serve", close_conn);
 	if (argc == 5 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc >= 5 && !strcmp(argv[1], "compare"))

@@ -97,9 +97,7 @@ static int set_flag(const char *cmd, const struct kflag *f, const char *value, b
 	}
 	case KF_LIST: {
 		struct kflag_list *l = f->ptr;
-		l->v = realloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
-		if (!l->v)
-			abort();
+		MK_GROW(l->v, l->cap, (size_t)l->n + 1);
 		l->v[l->n++] = (char *)value;
 		break;
 	}
@@ -603,6 +601,8 @@ int kubectl_resolve_kind(struct kubectl *k, const char *api_version, const char 
 
 int kubectl_expand_category(struct kubectl *k, const char *category, struct kres **ret, int *n)
 {
+	size_t cap = 0;
+
 	*ret = NULL;
 	*n = 0;
 	if (kubectl_connect(k))
@@ -619,9 +619,7 @@ int kubectl_expand_category(struct kubectl *k, const char *category, struct kres
 			const cJSON *c;
 			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "categories")) {
 				if (cJSON_IsString(c) && !strcmp(c->valuestring, category)) {
-					*ret = realloc(*ret, sizeof(**ret) * (size_t)(*n + 1));
-					if (!*ret)
-						abort();
+					MK_GROW(*ret, cap, (size_t)*n + 1);
 					fill_kres(&(*ret)[(*n)++], r, gv->valuestring);
 					break;
 				}

@@ -50,6 +50,7 @@ struct kflag {
 struct kflag_list {
 	char **v;
 	int n;
+	size_t cap; /* allocated room of v (MK_GROW) */
 };
 
 struct kargs {

@@ -51,22 +51,7 @@ struct session {
 
 static int send_all(struct session *s, const void *data, size_t len)
 {
-	const char *p = data;
-	while (len) {
-		size_t n = 0;
-		CURLcode r = curl_easy_send(s->c, p, len, &n);
-		if (r == CURLE_AGAIN) {
-			struct pollfd pf = { .fd = s->fd, .events = POLLOUT };
-			if (poll(&pf, 1, 30000) <= 0)
-				return -1;
-			continue;
-		}
-		if (r != CURLE_OK)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return mk_io_write_all(mk_io_curl_send, s->c, s->fd, data, len, 30000);
 }
 
 static int send_frame(struct session *s, int opcode, int channel, const void *data, size_t len)
@@ -122,56 +107,51 @@ static void handle_status(struct session *s, const char *json, size_t len)
 	s->exit_code = 1;
 }
 
+/* One server frame: a pong, the close reply, or a channel's bytes. > 0: closed. */
+static int handle_frame(void *ctx, struct mk_ws_frame *f)
+{
+	struct session *s = ctx;
+
+	if (f->opcode == MK_WS_OP_PING) {
+		send_frame(s, MK_WS_OP_PONG, -1, f->payload, f->len);
+	} else if (f->opcode == MK_WS_OP_CLOSE) {
+		static const uint8_t normal[2] = { 0x03, 0xe8 };
+		send_frame(s, MK_WS_OP_CLOSE, -1, normal, sizeof(normal));
+		s->closed = true;
+		return 1;
+	} else if ((f->opcode == MK_WS_OP_BINARY || f->opcode == MK_WS_OP_TEXT) && f->len) {
+		const char *d = (const char *)f->payload + 1;
+		size_t dl = f->len - 1;
+		FILE *out = NULL;
+		switch (f->payload[0]) {
+		case MK_WS_CH_STDOUT:
+			out = stdout;
+			break;
+		case MK_WS_CH_STDERR:
+			out = stderr;
+			break;
+		case MK_WS_CH_STATUS:
+			handle_status(s, d, dl);
+			break;
+		}
+		if (out) {
+			fwrite(d, 1, dl, out);
+			fflush(out);
+		}
+	}
+	return 0;
+}
+
 /* Handles the complete frames in s->in. -1 on a protocol error. */
 static int process(struct session *s)
 {
-	size_t off = 0;
-	int r = 0;
+	_cleanup_error_ struct mk_error *err = NULL;
 
-	while (off < s->in.len) {
-		struct mk_ws_frame f;
-		_cleanup_error_ struct mk_error *err = NULL;
-		ssize_t n = mk_ws_frame_parse((uint8_t *)s->in.data + off, s->in.len - off,
-					      MK_WS_MAX_PAYLOAD, 0, &f, &err);
-		if (n < 0) {
-			fprintf(stderr, "error: %s\n", err->msg);
-			r = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (f.opcode == MK_WS_OP_PING) {
-			send_frame(s, MK_WS_OP_PONG, -1, f.payload, f.len);
-		} else if (f.opcode == MK_WS_OP_CLOSE) {
-			static const uint8_t normal[2] = { 0x03, 0xe8 };
-			send_frame(s, MK_WS_OP_CLOSE, -1, normal, sizeof(normal));
-			s->closed = true;
-			break;
-		} else if ((f.opcode == MK_WS_OP_BINARY || f.opcode == MK_WS_OP_TEXT) && f.len) {
-			const char *d = (const char *)f.payload + 1;
-			size_t dl = f.len - 1;
-			FILE *out = NULL;
-			switch (f.payload[0]) {
-			case MK_WS_CH_STDOUT:
-				out = stdout;
-				break;
-			case MK_WS_CH_STDERR:
-				out = stderr;
-				break;
-			case MK_WS_CH_STATUS:
-				handle_status(s, d, dl);
-				break;
-			}
-			if (out) {
-				fwrite(d, 1, dl, out);
-				fflush(out);
-			}
-		}
+	if (mk_ws_frames_consume(&s->in, MK_WS_MAX_PAYLOAD, 0, handle_frame, s, &err) < 0) {
+		fprintf(stderr, "error: %s\n", err->msg);
+		return -1;
 	}
-	memmove(s->in.data, s->in.data + off, s->in.len - off);
-	s->in.len -= off;
-	return r;
+	return 0;
 }
 
 /* The upgrade: returns 0 when switched; else prints the error, returns 1. */
@@ -298,6 +278,71 @@ static int run(struct session *s, bool want_stdin)
 	return 0;
 }
 
+/* /api/v1/namespaces/NS/pods/POD/exec?command=...: owned. */
+static char *exec_path(struct kubectl *k, const char *pod, const struct kargs *a,
+		       const char *container, bool want_stdin, bool tty)
+{
+	struct mk_buf q;
+
+	mk_buf_init(&q);
+	for (int i = 0; i < a->ndash; i++) {
+		char *e = mk_client_escape(a->dash[i]);
+		mk_buf_printf(&q, "%scommand=%s", i ? "&" : "?", e);
+		free(e);
+	}
+	if (container) {
+		char *e = mk_client_escape(container);
+		mk_buf_printf(&q, "&container=%s", e);
+		free(e);
+	}
+	mk_buf_printf(&q, "%s&stdout=true%s%s", want_stdin ? "&stdin=true" : "",
+		      tty ? "" : "&stderr=true", tty ? "&tty=true" : "");
+	_cleanup_free_ char *epod = mk_client_escape(pod);
+	char *path = mk_strdup_printf("/api/v1/namespaces/%s/pods/%s/exec%s", k->ns, epod, q.data);
+	mk_buf_release(&q);
+	return path;
+}
+
+/* The session with the terminal in raw mode for a tty (and SIGWINCH forwarded). */
+static int run_terminal(struct session *s, bool want_stdin)
+{
+	struct termios saved;
+	bool raw = false;
+
+	if (pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) == 0 && s->tty) {
+		struct sigaction sa = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
+		sigaction(SIGWINCH, &sa, NULL);
+	}
+	if (s->tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		struct termios t = saved;
+		cfmakeraw(&t);
+		raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+	}
+	int ok = run(s, want_stdin);
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	return ok;
+}
+
+/* kubectl's exit status for the session's end: the command's exit code. */
+static int session_result(const struct session *s, int ok, bool quiet)
+{
+	if (ok < 0 && !s->closed) {
+		fprintf(stderr, "error: the exec stream ended without a close frame\n");
+		return 1;
+	}
+	if (s->error) {
+		fprintf(stderr, "error: %s\n", s->error);
+		return 1;
+	}
+	if (s->exit_code > 0) {
+		if (!quiet)
+			fprintf(stderr, "command terminated with exit code %d\n", s->exit_code);
+		return s->exit_code;
+	}
+	return 0;
+}
+
 int kubectl_exec(struct kubectl *k, int argc, char **argv)
 {
 	bool help, want_stdin = false, tty = false, quiet = false;
@@ -338,24 +383,7 @@ int kubectl_exec(struct kubectl *k, int argc, char **argv)
 		kargs_release(&a);
 		return 1;
 	}
-	struct mk_buf q;
-	mk_buf_init(&q);
-	for (int i = 0; i < a.ndash; i++) {
-		char *e = mk_client_escape(a.dash[i]);
-		mk_buf_printf(&q, "%scommand=%s", i ? "&" : "?", e);
-		free(e);
-	}
-	if (container) {
-		char *e = mk_client_escape(container);
-		mk_buf_printf(&q, "&container=%s", e);
-		free(e);
-	}
-	mk_buf_printf(&q, "%s&stdout=true%s%s", want_stdin ? "&stdin=true" : "",
-		      tty ? "" : "&stderr=true", tty ? "&tty=true" : "");
-	_cleanup_free_ char *epod = mk_client_escape(pod);
-	_cleanup_free_ char *path =
-		mk_strdup_printf("/api/v1/namespaces/%s/pods/%s/exec%s", k->ns, epod, q.data);
-	mk_buf_release(&q);
+	_cleanup_free_ char *path = exec_path(k, pod, &a, container, want_stdin, tty);
 	kargs_release(&a);
 
 	struct session s = { .exit_code = -1, .tty = tty };
@@ -369,41 +397,10 @@ int kubectl_exec(struct kubectl *k, int argc, char **argv)
 	if (cr == CURLE_OK)
 		cr = curl_easy_getinfo(s.c, CURLINFO_ACTIVESOCKET, &s.fd);
 	int rc = 1;
-	if (cr != CURLE_OK) {
+	if (cr != CURLE_OK)
 		fprintf(stderr, "error: %s\n", curl_easy_strerror(cr));
-		goto out;
-	}
-	if (handshake(&s, k, path) != 0)
-		goto out;
-
-	struct termios saved;
-	bool raw = false;
-	if (pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) == 0 && tty) {
-		struct sigaction sa = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
-		sigaction(SIGWINCH, &sa, NULL);
-	}
-	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
-		struct termios t = saved;
-		cfmakeraw(&t);
-		raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
-	}
-	int ok = run(&s, want_stdin);
-	if (raw)
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	if (ok < 0 && !s.closed) {
-		fprintf(stderr, "error: the exec stream ended without a close frame\n");
-		rc = 1;
-	} else if (s.error) {
-		fprintf(stderr, "error: %s\n", s.error);
-		rc = 1;
-	} else if (s.exit_code > 0) {
-		if (!quiet)
-			fprintf(stderr, "command terminated with exit code %d\n", s.exit_code);
-		rc = s.exit_code;
-	} else {
-		rc = 0;
-	}
-out:
+	else if (handshake(&s, k, path) == 0)
+		rc = session_result(&s, run_terminal(&s, want_stdin), quiet);
 	free(s.error);
 	mk_buf_release(&s.in);
 	curl_easy_cleanup(s.c);

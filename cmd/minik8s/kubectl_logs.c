@@ -92,6 +92,40 @@ static size_t on_data(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
+struct logs_query {
+	const char *container;
+	bool follow, previous, timestamps;
+	long tail, limit; /* < 0, <= 0: not given */
+};
+
+/* /api/v1/namespaces/NS/pods/POD/log?...: owned. */
+static char *logs_path(struct kubectl *k, const char *pod, const struct logs_query *lq)
+{
+	struct mk_buf q;
+
+	mk_buf_init(&q);
+	if (lq->container) {
+		char *e = mk_client_escape(lq->container);
+		mk_buf_printf(&q, "&container=%s", e);
+		free(e);
+	}
+	if (lq->follow)
+		mk_buf_puts(&q, "&follow=true");
+	if (lq->previous)
+		mk_buf_puts(&q, "&previous=true");
+	if (lq->timestamps)
+		mk_buf_puts(&q, "&timestamps=true");
+	if (lq->tail >= 0)
+		mk_buf_printf(&q, "&tailLines=%ld", lq->tail);
+	if (lq->limit > 0)
+		mk_buf_printf(&q, "&limitBytes=%ld", lq->limit);
+	_cleanup_free_ char *epod = mk_client_escape(pod);
+	char *path = mk_strdup_printf("/api/v1/namespaces/%s/pods/%s/log%s%s", k->ns, epod,
+				      q.len ? "?" : "", q.len ? q.data + 1 : "");
+	mk_buf_release(&q);
+	return path;
+}
+
 int kubectl_logs(struct kubectl *k, int argc, char **argv)
 {
 	bool help, follow = false, previous = false, timestamps = false;
@@ -128,27 +162,8 @@ int kubectl_logs(struct kubectl *k, int argc, char **argv)
 		kargs_release(&a);
 		return 1;
 	}
-	struct mk_buf q;
-	mk_buf_init(&q);
-	if (container) {
-		char *e = mk_client_escape(container);
-		mk_buf_printf(&q, "&container=%s", e);
-		free(e);
-	}
-	if (follow)
-		mk_buf_puts(&q, "&follow=true");
-	if (previous)
-		mk_buf_puts(&q, "&previous=true");
-	if (timestamps)
-		mk_buf_puts(&q, "&timestamps=true");
-	if (tail >= 0)
-		mk_buf_printf(&q, "&tailLines=%ld", tail);
-	if (limit > 0)
-		mk_buf_printf(&q, "&limitBytes=%ld", limit);
-	_cleanup_free_ char *epod = mk_client_escape(pod);
-	_cleanup_free_ char *path = mk_strdup_printf("/api/v1/namespaces/%s/pods/%s/log%s%s", k->ns,
-						     epod, q.len ? "?" : "", q.len ? q.data + 1 : "");
-	mk_buf_release(&q);
+	struct logs_query lq = { container, follow, previous, timestamps, tail, limit };
+	_cleanup_free_ char *path = logs_path(k, pod, &lq);
 	kargs_release(&a);
 
 	struct curl_slist *hdrs = NULL;

@@ -28,13 +28,9 @@ void tabwriter_release(struct tabwriter *tw)
 void tabwriter_printf(struct tabwriter *tw, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	mk_buf_vprintf(&tw->buf, fmt, ap);
 	va_end(ap);
-	mk_buf_puts(&tw->buf, s);
-	free(s);
 }
 
 struct tw_line {
@@ -129,34 +125,23 @@ void tabwriter_flush(struct tabwriter *tw, FILE *out)
 		text[--len] = '\0';
 	struct tw_state st = { .tw = tw, .out = out, .trailing_nl = trailing_nl };
 	/* split into lines and cells (in place) */
-	int cap = 16;
-	st.lines = mk_malloc0(sizeof(*st.lines) * (size_t)cap);
+	size_t cap = 0;
 	char *p = text;
 	for (;;) {
 		char *nl = strchr(p, '\n');
 		if (nl)
 			*nl = '\0';
-		if (st.nlines == cap) {
-			cap *= 2;
-			st.lines = realloc(st.lines, sizeof(*st.lines) * (size_t)cap);
-			if (!st.lines)
-				abort();
-		}
+		MK_GROW(st.lines, cap, (size_t)st.nlines + 1);
 		struct tw_line *l = &st.lines[st.nlines++];
-		int ccap = 8;
-		l->cells = mk_malloc0(sizeof(char *) * (size_t)ccap);
+		size_t ccap = 0;
+		l->cells = NULL;
 		l->n = 0;
 		char *c = p;
 		for (;;) {
 			char *tab = strchr(c, '\t');
 			if (tab)
 				*tab = '\0';
-			if (l->n == ccap) {
-				ccap *= 2;
-				l->cells = realloc(l->cells, sizeof(char *) * (size_t)ccap);
-				if (!l->cells)
-					abort();
-			}
+			MK_GROW(l->cells, ccap, (size_t)l->n + 1);
 			l->cells[l->n++] = c;
 			if (!tab)
 				break;
@@ -495,15 +480,14 @@ int kubectl_read_manifests(struct kflag_list *files, cJSON **ret)
 			}
 			char **names = NULL;
 			int n = 0;
+			size_t cap = 0;
 			struct dirent *de;
 			while ((de = readdir(d))) {
 				if (!mk_str_has_suffix(de->d_name, ".yaml") &&
 				    !mk_str_has_suffix(de->d_name, ".yml") &&
 				    !mk_str_has_suffix(de->d_name, ".json"))
 					continue;
-				names = realloc(names, sizeof(char *) * (size_t)(n + 1));
-				if (!names)
-					abort();
+				MK_GROW(names, cap, (size_t)n + 1);
 				names[n++] = mk_strdup_printf("%s/%s", f, de->d_name);
 			}
 			closedir(d);

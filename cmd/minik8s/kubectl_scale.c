@@ -14,6 +14,51 @@ static const char SCALE_HELP[] =
 	"      --current-replicas N    precondition: only scale if the size is currently N\n\n"
 	"Usage:\n  minik8s kubectl scale (deployment|replicaset|statefulset) NAME --replicas=N [options]\n";
 
+/* Scales one object: reads it (checking --current-replicas, as kubectl does),
+ * then a merge patch on its scale subresource. 0, or the exit status. */
+static int scale_one(struct kubectl *k, const char *type, const char *name, long replicas,
+		     long current)
+{
+	struct kres res;
+	if (kubectl_resolve(k, type, &res))
+		return 1;
+	if (strcmp(res.kind, "Deployment") && strcmp(res.kind, "ReplicaSet") &&
+	    strcmp(res.kind, "StatefulSet")) {
+		fprintf(stderr, "error: cannot scale a %s\n", res.kind);
+		return 1;
+	}
+	_cleanup_free_ char *path = kres_path(&res, k->ns, name, NULL, NULL);
+	struct mk_client_response got = { 0 };
+	if (kubectl_do(k, "GET", path, NULL, NULL, NULL, &got))
+		return 1;
+	if (got.code != 200) {
+		int rc = kubectl_server_error(&got);
+		mk_client_response_release(&got);
+		return rc;
+	}
+	const cJSON *cur = mk_json_get(got.json, "spec.replicas");
+	long have = cJSON_IsNumber(cur) ? (long)cur->valuedouble : 1;
+	mk_client_response_release(&got);
+	if (current >= 0 && have != current) {
+		fprintf(stderr, "error: Expected replicas to be %ld, was %ld\n", current, have);
+		return 1;
+	}
+	_cleanup_free_ char *spath = kres_path(&res, k->ns, name, "scale", NULL);
+	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	cJSON_AddNumberToObject(cJSON_AddObjectToObject(patch, "spec"), "replicas", (double)replicas);
+	struct mk_client_response res2 = { 0 };
+	if (kubectl_do(k, "PATCH", spath, NULL, "application/merge-patch+json", patch, &res2))
+		return 1;
+	char disp[160];
+	int rc = 0;
+	if (res2.code < 200 || res2.code >= 300)
+		rc = kubectl_server_error(&res2);
+	else
+		printf("%s/%s scaled\n", kres_display(&res, disp, sizeof(disp)), name);
+	mk_client_response_release(&res2);
+	return rc;
+}
+
 int kubectl_scale(struct kubectl *k, int argc, char **argv)
 {
 	long replicas = -1, current = -1;
@@ -70,51 +115,9 @@ int kubectl_scale(struct kubectl *k, int argc, char **argv)
 			type = name;
 			name = slash + 1;
 		}
-		struct kres res;
-		if (kubectl_resolve(k, type, &res)) {
-			rc = 1;
-			continue;
-		}
-		if (strcmp(res.kind, "Deployment") && strcmp(res.kind, "ReplicaSet") &&
-		    strcmp(res.kind, "StatefulSet")) {
-			fprintf(stderr, "error: cannot scale a %s\n", res.kind);
-			rc = 1;
-			continue;
-		}
-		/* kubectl reads the object first (and checks --current-replicas) */
-		_cleanup_free_ char *path = kres_path(&res, k->ns, name, NULL, NULL);
-		struct mk_client_response got = { 0 };
-		if (kubectl_do(k, "GET", path, NULL, NULL, NULL, &got)) {
-			rc = 1;
-			continue;
-		}
-		if (got.code != 200) {
-			rc = kubectl_server_error(&got);
-			mk_client_response_release(&got);
-			continue;
-		}
-		const cJSON *cur = mk_json_get(got.json, "spec.replicas");
-		long have = cJSON_IsNumber(cur) ? (long)cur->valuedouble : 1;
-		mk_client_response_release(&got);
-		if (current >= 0 && have != current) {
-			fprintf(stderr, "error: Expected replicas to be %ld, was %ld\n", current, have);
-			rc = 1;
-			continue;
-		}
-		_cleanup_free_ char *spath = kres_path(&res, k->ns, name, "scale", NULL);
-		_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
-		cJSON_AddNumberToObject(cJSON_AddObjectToObject(patch, "spec"), "replicas", (double)replicas);
-		struct mk_client_response res2 = { 0 };
-		if (kubectl_do(k, "PATCH", spath, NULL, "application/merge-patch+json", patch, &res2)) {
-			rc = 1;
-			continue;
-		}
-		char disp[160];
-		if (res2.code < 200 || res2.code >= 300)
-			rc = kubectl_server_error(&res2);
-		else
-			printf("%s/%s scaled\n", kres_display(&res, disp, sizeof(disp)), name);
-		mk_client_response_release(&res2);
+		int one = scale_one(k, type, name, replicas, current);
+		if (one)
+			rc = one;
 	}
 	kargs_release(&a);
 	return rc;

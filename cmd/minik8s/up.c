@@ -770,10 +770,53 @@ static const char *take_value(int argc, char **argv, int *i, const char *flag)
 	return NULL;
 }
 
+/* status through the API: the server's version and every node's readiness. 0, or
+ * 1 when the API cannot be reached. */
+static int status_api(const char *kcfg)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	_cleanup_free_ char *path = mk_client_kubeconfig_path(kcfg);
+	struct mk_client_config *cfg = NULL;
+	struct mk_client *c = NULL;
+	_cleanup_cjson_ cJSON *nodes = NULL, *ver = NULL;
+	if (access(path, R_OK) != 0) {
+		printf("  (no kubeconfig at %s: this is an agent-only node, or use --kubeconfig)\n", path);
+		return 0;
+	}
+	if (mk_client_config_load_kubeconfig(path, NULL, &cfg, &err) < 0 ||
+	    mk_client_new(cfg, &c, &err) < 0 || mk_client_get(c, "/version", &ver, &err) < 0 ||
+	    mk_client_get(c, "/api/v1/nodes", &nodes, &err) < 0) {
+		printf("  API: %s\n", err ? err->msg : "unreachable");
+		mk_client_free(c);
+		mk_client_config_free(cfg);
+		return 1;
+	}
+	printf("  API server: %s (%s)\n", cfg->server, mk_json_get_string(ver, "gitVersion"));
+	cJSON *n;
+	cJSON_ArrayForEach(n, cJSON_GetObjectItem(nodes, "items"))
+	{
+		const char *ready = "Unknown";
+		cJSON *cond;
+		cJSON_ArrayForEach(cond, mk_json_get(n, "status.conditions"))
+		{
+			const char *t = mk_json_get_string(cond, "type");
+			if (t && !strcmp(t, "Ready"))
+				ready = !strcmp(mk_json_get_string(cond, "status") ?: "", "True") ? "Ready"
+												 : "NotReady";
+		}
+		printf("  node %-20s %-9s %-16s %s %s\n", mk_json_get_string(n, "metadata.name"), ready,
+		       mk_json_get_string(n, "spec.podCIDR") ?: "-",
+		       mk_json_get_string(n, "status.nodeInfo.kubeletVersion") ?: "",
+		       mk_json_get_string(n, "status.nodeInfo.containerRuntimeVersion") ?: "");
+	}
+	mk_client_free(c);
+	mk_client_config_free(cfg);
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	const char *kcfg = NULL, *data = NULL;
-	_cleanup_error_ struct mk_error *err = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		const char *v;
@@ -815,42 +858,6 @@ int cmd_status(int argc, char **argv)
 	load_saved_flags(&saved);
 	printf("  log:        %s/minik8s.log\n", data ? data : saved.data);
 	free(saved.saved);
-
-	_cleanup_free_ char *path = mk_client_kubeconfig_path(kcfg);
-	struct mk_client_config *cfg = NULL;
-	struct mk_client *c = NULL;
-	_cleanup_cjson_ cJSON *nodes = NULL, *ver = NULL;
-	if (access(path, R_OK) != 0) {
-		printf("  (no kubeconfig at %s: this is an agent-only node, or use --kubeconfig)\n", path);
-		return 0;
-	}
-	if (mk_client_config_load_kubeconfig(path, NULL, &cfg, &err) < 0 ||
-	    mk_client_new(cfg, &c, &err) < 0 || mk_client_get(c, "/version", &ver, &err) < 0 ||
-	    mk_client_get(c, "/api/v1/nodes", &nodes, &err) < 0) {
-		printf("  API: %s\n", err ? err->msg : "unreachable");
-		mk_client_free(c);
-		mk_client_config_free(cfg);
-		return 1;
-	}
-	printf("  API server: %s (%s)\n", cfg->server, mk_json_get_string(ver, "gitVersion"));
-	cJSON *n;
-	cJSON_ArrayForEach(n, cJSON_GetObjectItem(nodes, "items"))
-	{
-		const char *ready = "Unknown";
-		cJSON *cond;
-		cJSON_ArrayForEach(cond, mk_json_get(n, "status.conditions"))
-		{
-			const char *t = mk_json_get_string(cond, "type");
-			if (t && !strcmp(t, "Ready"))
-				ready = !strcmp(mk_json_get_string(cond, "status") ?: "", "True") ? "Ready"
-												 : "NotReady";
-		}
-		printf("  node %-20s %-9s %-16s %s %s\n", mk_json_get_string(n, "metadata.name"), ready,
-		       mk_json_get_string(n, "spec.podCIDR") ?: "-",
-		       mk_json_get_string(n, "status.nodeInfo.kubeletVersion") ?: "",
-		       mk_json_get_string(n, "status.nodeInfo.containerRuntimeVersion") ?: "");
-	}
-	mk_client_free(c);
-	mk_client_config_free(cfg);
-	return 0;
+	return status_api(kcfg);
 }
+

@@ -96,6 +96,7 @@ void mk_buf_release(struct mk_buf *b);
 void mk_buf_append(struct mk_buf *b, const void *data, size_t len); /* aborts on OOM */
 void mk_buf_puts(struct mk_buf *b, const char *s);
 void mk_buf_printf(struct mk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mk_buf_vprintf(struct mk_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Returns the data (caller frees) and resets the buffer. */
 char *mk_buf_steal(struct mk_buf *b);
 
@@ -115,6 +116,26 @@ char *mk_base64url_encode(const void *data, size_t len);
  * alphabet (padding, '+', '/', whitespace) or an impossible length. */
 int mk_base64url_decode(const char *s, size_t len, void **ret_data, size_t *ret_len);
 int mk_str_has_prefix(const char *s, const char *prefix);
+
+/* ---- writing to non-blocking connections (io.c) ----------------------------
+ * A transport's "send some": writes up to len bytes of data and sets *ret_n to
+ * how many went; returns 0, MK_IO_AGAIN when nothing can go without blocking, or
+ * -1 when the peer is gone (or the connection failed). */
+enum { MK_IO_AGAIN = 1 };
+typedef int (*mk_io_send_fn)(void *ctx, const void *data, size_t len, size_t *ret_n);
+/* ctx: an int * holding a socket; send() with MSG_NOSIGNAL, EINTR retried. */
+int mk_io_sock_send(void *ctx, const void *data, size_t len, size_t *ret_n);
+/* ctx: a libcurl easy handle (CURL *) connected with CURLOPT_CONNECT_ONLY. */
+int mk_io_curl_send(void *ctx, const void *data, size_t len, size_t *ret_n);
+/* Writes all of data through send_some; whenever it would block, waits up to
+ * timeout_ms for fd (the connection's socket) to be writable. 0, or -1 when the
+ * peer is gone or stayed unwritable that long. */
+int mk_io_write_all(mk_io_send_fn send_some, void *ctx, int fd, const void *data, size_t len,
+		    int timeout_ms);
+/* Sends b's bytes from *off on as far as the connection takes them without
+ * blocking, advancing *off; once all are sent, empties b and zeroes *off. 0, or
+ * -1 when the peer is gone. */
+int mk_io_flush(mk_io_send_fn send_some, void *ctx, struct mk_buf *b, size_t *off);
 
 /* ---- string vectors: NULL-terminated arrays of owned strings ---------------- */
 
@@ -271,6 +292,11 @@ int mk_json_utf8_sanitize(cJSON *item);
 int mk_json_fix_surrogates(char *text, size_t len);
 /* String at path or NULL if absent / not a string. */
 const char *mk_json_get_string(const cJSON *obj, const char *path);
+/* The first element whose "name" is name in the arrays at paths[0..n) of obj,
+ * searched in that order (a pod's "spec.containers", "spec.initContainers");
+ * NULL when none is, or name is NULL. */
+const cJSON *mk_json_find_named(const cJSON *obj, const char *const *paths, size_t n,
+				const char *name);
 /* Returns the object at path, creating intermediate objects as needed. */
 cJSON *mk_json_ensure_object(cJSON *obj, const char *path);
 /* Replaces (or adds) key in obj with item; item is moved into obj. */

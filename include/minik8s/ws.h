@@ -80,6 +80,16 @@ void mk_ws_channel_append(struct mk_buf *out, uint8_t channel, const void *data,
  * require_mask 1 = client frames must be masked, 0 = must not, -1 = either). */
 ssize_t mk_ws_frame_parse(uint8_t *buf, size_t len, size_t max_payload, int require_mask,
 			  struct mk_ws_frame *ret, struct mk_error **err);
+/* What mk_ws_frames_consume calls for each frame: 0 goes on, > 0 stops (fine),
+ * < 0 stops (the connection is to end). */
+typedef int (*mk_ws_frame_fn)(void *ctx, struct mk_ws_frame *f);
+/* Parses the complete frames at the start of in (mk_ws_frame_parse's limits),
+ * calls fn on each, and drops the bytes of every frame parsed (the one fn stopped
+ * at included) from in; an incomplete frame stays for the next read. Returns 0
+ * (no more complete frames, or fn > 0), -1 when fn < 0 (err untouched), or -1
+ * with err on a protocol error. */
+int mk_ws_frames_consume(struct mk_buf *in, size_t max_payload, int require_mask,
+			 mk_ws_frame_fn fn, void *ctx, struct mk_error **err);
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key GUID)). Owned. */
 char *mk_ws_accept_key(const char *key);
 /* A fresh random Sec-WebSocket-Key (base64 of 16 bytes). Owned. */

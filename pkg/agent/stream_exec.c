@@ -64,24 +64,7 @@ static void exec_free(struct stream_upgraded *u)
 /* Writes all of data to the (non-blocking) socket; -1 when the peer is gone. */
 static int sock_write_all(int fd, const void *data, size_t len)
 {
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			if (poll(&pf, 1, 30000) <= 0)
-				return -1;
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return mk_io_write_all(mk_io_sock_send, &fd, fd, data, len, 30000);
 }
 
 static int send_channel(struct stream_exec *x, uint8_t ch, const void *data, size_t len)
@@ -214,34 +197,30 @@ static int handle_frame(struct stream_exec *x, struct mk_ws_frame *f, int *cur_c
 	return 0;
 }
 
+struct input_ctx {
+	struct stream_exec *x;
+	int *cur_channel;
+};
+
+static int input_frame(void *ctx, struct mk_ws_frame *f)
+{
+	struct input_ctx *in = ctx;
+	return handle_frame(in->x, f, in->cur_channel) < 0 ? -1 : 0;
+}
+
 /* Parses and handles every complete frame in x->u.in. */
 static int process_input(struct stream_exec *x, int *cur_channel)
 {
-	size_t off = 0;
-	int r = 0;
+	struct input_ctx in = { x, cur_channel };
+	struct mk_error *err = NULL;
 
-	while (off < x->u.in.len) {
-		struct mk_ws_frame f;
-		struct mk_error *err = NULL;
-		ssize_t n = mk_ws_frame_parse((uint8_t *)x->u.in.data + off, x->u.in.len - off,
-					      MK_WS_MAX_PAYLOAD, 1, &f, &err);
-		if (n < 0) {
+	if (mk_ws_frames_consume(&x->u.in, MK_WS_MAX_PAYLOAD, 1, input_frame, &in, &err) < 0) {
+		if (err)
 			mk_log(MK_LOG_DEBUG, "agent-stream", "exec: %s", err->msg);
-			mk_error_free(&err);
-			r = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (handle_frame(x, &f, cur_channel) < 0) {
-			r = -1;
-			break;
-		}
+		mk_error_free(&err);
+		return -1;
 	}
-	memmove(x->u.in.data, x->u.in.data + off, x->u.in.len - off);
-	x->u.in.len -= off;
-	return r;
+	return 0;
 }
 
 /* Writes pending stdin; closes stdin after EOF once everything is written. */

@@ -487,20 +487,7 @@ static void read_pod(struct stream_pf *p, struct pf_conn *c)
 
 static int flush_out(struct stream_pf *p)
 {
-	while (p->out_off < p->out.len) {
-		ssize_t n = send(p->u.sock, p->out.data + p->out_off, p->out.len - p->out_off,
-				 MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return -1;
-		p->out_off += (size_t)n;
-	}
-	if (p->out_off == p->out.len)
-		p->out.len = p->out_off = 0;
-	return 0;
+	return mk_io_flush(mk_io_sock_send, &p->u.sock, &p->out, &p->out_off);
 }
 
 static bool ws_all_done(struct stream_pf *p)
@@ -518,7 +505,7 @@ static void run_session(struct stream_upgraded *u)
 	char buf[CHUNK];
 	struct pollfd *fds = NULL;
 	struct pf_conn **owners = NULL;
-	size_t cap = 0;
+	size_t fds_cap = 0, owners_cap = 0;
 	bool closing = false;
 	uint64_t close_deadline = 0;
 
@@ -538,14 +525,8 @@ static void run_session(struct stream_upgraded *u)
 			break;
 		flush_to_pods(p);
 
-		size_t need = 2 + p->n_conns;
-		if (need > cap) {
-			cap = need * 2;
-			fds = realloc(fds, cap * sizeof(*fds));
-			owners = realloc(owners, cap * sizeof(*owners));
-			if (!fds || !owners)
-				abort();
-		}
+		MK_GROW(fds, fds_cap, 2 + p->n_conns);
+		MK_GROW(owners, owners_cap, 2 + p->n_conns);
 		size_t nf = 0;
 		fds[nf++] = (struct pollfd){ .fd = p->u.wake[0], .events = POLLIN };
 		fds[nf] = (struct pollfd){ .fd = p->u.sock, .events = 0 };

@@ -532,16 +532,7 @@ static int source_object(struct mk_agent *a, const char *ns, const char *vname, 
 static const cJSON *find_container(const cJSON *pod, const char *name)
 {
 	static const char *const lists[] = { "spec.containers", "spec.initContainers" };
-	for (size_t i = 0; name && i < MK_ARRAY_SIZE(lists); i++) {
-		const cJSON *c;
-		cJSON_ArrayForEach(c, mk_json_get(pod, lists[i]))
-		{
-			const char *n = mk_json_get_string(c, "name");
-			if (n && !strcmp(n, name))
-				return c;
-		}
-	}
-	return NULL;
+	return mk_json_find_named(pod, lists, MK_ARRAY_SIZE(lists), name);
 }
 
 /* resourceFieldRef: the container's value divided by divisor, rounded up; a

@@ -155,21 +155,7 @@ int agent_relay_dial(struct agent_relay *r, const char *base, struct mk_reply *r
 
 int agent_relay_send_all(struct agent_relay *r, const char *data, size_t len)
 {
-	while (len) {
-		size_t n = 0;
-		CURLcode c = curl_easy_send(r->agent, data, len, &n);
-		if (c == CURLE_AGAIN) {
-			struct pollfd p = { .fd = r->agent_fd, .events = POLLOUT };
-			if (poll(&p, 1, 30000) <= 0)
-				return -1;
-			continue;
-		}
-		if (c != CURLE_OK)
-			return -1;
-		data += n;
-		len -= n;
-	}
-	return 0;
+	return mk_io_write_all(mk_io_curl_send, r->agent, r->agent_fd, data, len, 30000);
 }
 
 ssize_t agent_relay_read_head(struct agent_relay *r, uint64_t deadline, size_t want_body)
@@ -268,20 +254,7 @@ static void pull_agent(struct agent_relay *r, struct relay_state *st)
 /* to_client -> client. -1: the client is gone. */
 static int push_client(struct agent_relay *r)
 {
-	while (r->client_off < r->to_client.len) {
-		ssize_t n = send(r->client_fd, r->to_client.data + r->client_off,
-				 r->to_client.len - r->client_off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return -1;
-		r->client_off += (size_t)n;
-	}
-	if (r->client_off == r->to_client.len)
-		r->to_client.len = r->client_off = 0;
-	return 0;
+	return mk_io_flush(mk_io_sock_send, &r->client_fd, &r->to_client, &r->client_off);
 }
 
 /* Client -> to_agent, while there is room. */
@@ -309,19 +282,7 @@ static void pull_client(struct agent_relay *r, struct relay_state *st)
 /* to_agent -> agent. -1: the agent is gone. */
 static int push_agent(struct agent_relay *r)
 {
-	while (r->agent_off < r->to_agent.len) {
-		size_t n = 0;
-		CURLcode c = curl_easy_send(r->agent, r->to_agent.data + r->agent_off,
-					    r->to_agent.len - r->agent_off, &n);
-		if (c == CURLE_AGAIN)
-			break;
-		if (c != CURLE_OK)
-			return -1;
-		r->agent_off += n;
-	}
-	if (r->agent_off == r->to_agent.len)
-		r->to_agent.len = r->agent_off = 0;
-	return 0;
+	return mk_io_flush(mk_io_curl_send, r->agent, &r->to_agent, &r->agent_off);
 }
 
 /* Waits for either side (or the server stopping). -1: stop. */

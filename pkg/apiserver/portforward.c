@@ -87,44 +87,33 @@ int mk_portforward_agent_base(struct mk_apiserver *srv, const char *ns, const ch
 
 /* ---- the relay -------------------------------------------------------------------- */
 
+/* One client frame of the tunnel: data for the agent, or a pong / close reply
+ * for the client. -1: the tunnel ended. */
+static int tunnel_frame(void *ctx, struct mk_ws_frame *f)
+{
+	struct pf_session *s = ctx;
+
+	if (f->opcode == MK_WS_OP_PING) {
+		mk_ws_frame_append(&s->r.to_client, MK_WS_OP_PONG, f->payload, f->len, NULL);
+	} else if (f->opcode == MK_WS_OP_CLOSE) {
+		static const uint8_t normal[2] = { 0x03, 0xe8 };
+		mk_ws_frame_append(&s->r.to_client, MK_WS_OP_CLOSE, normal, sizeof(normal), NULL);
+		return -1;
+	} else if (f->opcode == MK_WS_OP_BINARY || f->opcode == MK_WS_OP_CONT) {
+		mk_buf_append(&s->r.to_agent, f->payload, f->len);
+	} else if (f->opcode == MK_WS_OP_TEXT) {
+		return -1; /* the tunnel carries binary messages only */
+	}
+	return 0;
+}
+
 /* Tunnel mode: turns complete client frames in from_client into SPDY bytes for
  * the agent (and pongs / close replies for the client). -1: the tunnel ended. */
 static int tunnel_unwrap(struct pf_session *s)
 {
-	size_t off = 0;
-	int r = 0;
+	_cleanup_error_ struct mk_error *err = NULL;
 
-	while (off < s->from_client.len) {
-		struct mk_ws_frame f;
-		struct mk_error *err = NULL;
-		ssize_t n = mk_ws_frame_parse((uint8_t *)s->from_client.data + off,
-					      s->from_client.len - off, MK_WS_MAX_PAYLOAD, 1, &f, &err);
-		if (n < 0) {
-			mk_error_free(&err);
-			r = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (f.opcode == MK_WS_OP_PING) {
-			mk_ws_frame_append(&s->r.to_client, MK_WS_OP_PONG, f.payload, f.len, NULL);
-		} else if (f.opcode == MK_WS_OP_CLOSE) {
-			static const uint8_t normal[2] = { 0x03, 0xe8 };
-			mk_ws_frame_append(&s->r.to_client, MK_WS_OP_CLOSE, normal, sizeof(normal),
-					   NULL);
-			r = -1;
-			break;
-		} else if (f.opcode == MK_WS_OP_BINARY || f.opcode == MK_WS_OP_CONT) {
-			mk_buf_append(&s->r.to_agent, f.payload, f.len);
-		} else if (f.opcode == MK_WS_OP_TEXT) {
-			r = -1; /* the tunnel carries binary messages only */
-			break;
-		}
-	}
-	memmove(s->from_client.data, s->from_client.data + off, s->from_client.len - off);
-	s->from_client.len -= off;
-	return r;
+	return mk_ws_frames_consume(&s->from_client, MK_WS_MAX_PAYLOAD, 1, tunnel_frame, s, &err);
 }
 
 /* Appends agent bytes for the client: as they are, or wrapped in binary frames. */

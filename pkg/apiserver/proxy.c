@@ -50,18 +50,9 @@ static void target_release(struct target *t)
 
 static const cJSON *find_container(const cJSON *pod, const char *name)
 {
-	const char *lists[] = { "spec.containers", "spec.initContainers",
-				"spec.ephemeralContainers" };
-	for (size_t i = 0; i < MK_ARRAY_SIZE(lists); i++) {
-		const cJSON *c;
-		cJSON_ArrayForEach(c, mk_json_get(pod, lists[i]))
-		{
-			const char *n = mk_json_get_string(c, "name");
-			if (n && !strcmp(n, name))
-				return c;
-		}
-	}
-	return NULL;
+	static const char *const lists[] = { "spec.containers", "spec.initContainers",
+					     "spec.ephemeralContainers" };
+	return mk_json_find_named(pod, lists, MK_ARRAY_SIZE(lists), name);
 }
 
 /* Resolves pod -> container -> node address. On failure fills rep, returns -1. */

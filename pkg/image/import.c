@@ -213,110 +213,111 @@ static int put_file(struct mk_image_store *s, int root_fd, const char *rel, cons
 	return 0;
 }
 
+/* One docker save entry as a Docker schema 2 manifest (*ret_raw, owned by cJSON),
+ * its config and layer files copied into the store as blobs. */
+static int docker_manifest(struct mk_image_store *s, int root_fd, const cJSON *img,
+			   char **ret_raw, char ret_cfg_digest[72], struct mk_error **err)
+{
+	const char *cfg_path = mk_json_get_string(img, "Config");
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(img, "Layers"), *l;
+	_cleanup_cjson_ cJSON *m = NULL;
+	cJSON *c, *ls;
+	int64_t size;
+
+	if (!cfg_path || !cJSON_IsArray(layers))
+		return mk_error_set(err, EINVAL, "manifest.json entry lacks Config or Layers");
+	if (put_file(s, root_fd, cfg_path, NULL, ret_cfg_digest, &size, err) < 0)
+		return -1;
+	m = cJSON_CreateObject();
+	cJSON_AddNumberToObject(m, "schemaVersion", 2);
+	cJSON_AddStringToObject(m, "mediaType", MK_IMAGE_MT_DOCKER_MANIFEST);
+	c = cJSON_AddObjectToObject(m, "config");
+	cJSON_AddStringToObject(c, "mediaType", MK_IMAGE_MT_DOCKER_CONFIG);
+	cJSON_AddNumberToObject(c, "size", (double)size);
+	cJSON_AddStringToObject(c, "digest", ret_cfg_digest);
+	ls = cJSON_AddArrayToObject(m, "layers");
+	cJSON_ArrayForEach(l, layers)
+	{
+		char d[72];
+		cJSON *desc;
+		if (!cJSON_IsString(l))
+			return mk_error_set(err, EINVAL, "manifest.json: bad layer entry");
+		if (put_file(s, root_fd, l->valuestring, NULL, d, &size, err) < 0)
+			return -1;
+		desc = cJSON_CreateObject();
+		cJSON_AddStringToObject(desc, "mediaType", "application/vnd.docker.image.rootfs.diff.tar");
+		cJSON_AddNumberToObject(desc, "size", (double)size);
+		cJSON_AddStringToObject(desc, "digest", d);
+		cJSON_AddItemToArray(ls, desc);
+	}
+	*ret_raw = cJSON_PrintUnformatted(m);
+	return 0;
+}
+
+/* Records the manifest raw under every RepoTag of the entry (default_repo:latest
+ * when it has none), each name pushed on *names. */
+static int docker_tag(struct mk_image_store *s, const cJSON *tags, const char *default_repo,
+		      const char *cfg_digest, const char *raw, char ***names, size_t *nnames,
+		      struct mk_error **err)
+{
+	const cJSON *t;
+
+	if (cJSON_GetArraySize(tags) == 0) {
+		if (!default_repo)
+			return mk_error_set(err, EINVAL,
+					    "docker archive image %s has no RepoTags (give a repository)",
+					    cfg_digest);
+		_cleanup_free_ char *latest = mk_strdup_printf("%s:latest", default_repo);
+		char *n = mk_image_ref_normalize(latest, err);
+		if (!n)
+			return -1;
+		mk_strv_push(names, nnames, n);
+		if (img_store_ingest_manifest(s, n, raw, strlen(raw), NULL, NULL, NULL, NULL, err) < 0)
+			return -1;
+	}
+	cJSON_ArrayForEach(t, tags)
+	{
+		char *n = cJSON_IsString(t) ? mk_image_ref_normalize(t->valuestring, err) : NULL;
+		if (!n || img_store_ingest_manifest(s, n, raw, strlen(raw), NULL, NULL, NULL, NULL, err) < 0) {
+			free(n);
+			return -1;
+		}
+		mk_strv_push(names, nnames, n);
+	}
+	return 0;
+}
+
 /* docker save: manifest.json = [{"Config": "x.json", "RepoTags": [..], "Layers": [..]}] */
 static int import_docker(struct mk_image_store *s, int root_fd, const char *default_repo,
 			 char ***ret_names, struct mk_error **err)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_cjson_ cJSON *doc = NULL;
+	_cleanup_strv_ char **names = NULL;
 	const cJSON *img;
-	size_t len, nnames = 0, cap = 0;
-	char **names = NULL;
-	int r = 0;
+	size_t len, nnames = 0;
 
 	if (read_in_root(root_fd, "manifest.json", MK_IMAGE_MAX_MANIFEST, &text, &len, err) < 0)
 		return -1;
 	doc = cJSON_ParseWithLength(text, len);
 	if (!cJSON_IsArray(doc))
 		return mk_error_set(err, EINVAL, "manifest.json is not an array");
-	cJSON_ArrayForEach(img, doc) cap += (size_t)cJSON_GetArraySize(
-		cJSON_GetObjectItemCaseSensitive(img, "RepoTags")) + 1;
-	names = mk_malloc0(sizeof(char *) * (cap + 1));
 	cJSON_ArrayForEach(img, doc)
 	{
-		const char *cfg_path = mk_json_get_string(img, "Config");
-		const cJSON *layers = cJSON_GetObjectItemCaseSensitive(img, "Layers"), *l, *t;
-		const cJSON *tags = cJSON_GetObjectItemCaseSensitive(img, "RepoTags");
-		_cleanup_cjson_ cJSON *m = NULL;
 		_cleanup_cjson_str_ char *raw = NULL;
-		cJSON *ls;
 		char cfg_digest[72];
-		int64_t size;
 
-		if (!cfg_path || !cJSON_IsArray(layers)) {
-			r = mk_error_set(err, EINVAL, "manifest.json entry lacks Config or Layers");
-			break;
-		}
-		if (put_file(s, root_fd, cfg_path, NULL, cfg_digest, &size, err) < 0) {
-			r = -1;
-			break;
-		}
-		m = cJSON_CreateObject();
-		cJSON_AddNumberToObject(m, "schemaVersion", 2);
-		cJSON_AddStringToObject(m, "mediaType", MK_IMAGE_MT_DOCKER_MANIFEST);
-		{
-			cJSON *c = cJSON_AddObjectToObject(m, "config");
-			cJSON_AddStringToObject(c, "mediaType", MK_IMAGE_MT_DOCKER_CONFIG);
-			cJSON_AddNumberToObject(c, "size", (double)size);
-			cJSON_AddStringToObject(c, "digest", cfg_digest);
-		}
-		ls = cJSON_AddArrayToObject(m, "layers");
-		cJSON_ArrayForEach(l, layers)
-		{
-			char d[72];
-			cJSON *desc;
-			if (!cJSON_IsString(l) || put_file(s, root_fd, l->valuestring, NULL, d, &size, err) < 0) {
-				if (!cJSON_IsString(l))
-					mk_error_set(err, EINVAL, "manifest.json: bad layer entry");
-				r = -1;
-				break;
-			}
-			desc = cJSON_CreateObject();
-			cJSON_AddStringToObject(desc, "mediaType", "application/vnd.docker.image.rootfs.diff.tar");
-			cJSON_AddNumberToObject(desc, "size", (double)size);
-			cJSON_AddStringToObject(desc, "digest", d);
-			cJSON_AddItemToArray(ls, desc);
-		}
-		if (r < 0)
-			break;
-		raw = cJSON_PrintUnformatted(m);
-		if (cJSON_GetArraySize(tags) == 0) {
-			if (!default_repo) {
-				r = mk_error_set(err, EINVAL, "docker archive image %s has no RepoTags (give a repository)",
-						 cfg_digest);
-				break;
-			}
-			names[nnames] = mk_strdup_printf("%s:latest", default_repo);
-			{
-				char *n = mk_image_ref_normalize(names[nnames], err);
-				free(names[nnames]);
-				names[nnames] = n;
-			}
-			if (!names[nnames] ||
-			    img_store_ingest_manifest(s, names[nnames], raw, strlen(raw), NULL, NULL, NULL, NULL, err) < 0) {
-				r = -1;
-				break;
-			}
-			nnames++;
-		}
-		cJSON_ArrayForEach(t, tags)
-		{
-			char *n = cJSON_IsString(t) ? mk_image_ref_normalize(t->valuestring, err) : NULL;
-			if (!n || img_store_ingest_manifest(s, n, raw, strlen(raw), NULL, NULL, NULL, NULL, err) < 0) {
-				free(n);
-				r = -1;
-				break;
-			}
-			names[nnames++] = n;
-		}
-		if (r < 0)
-			break;
+		if (docker_manifest(s, root_fd, img, &raw, cfg_digest, err) < 0 ||
+		    docker_tag(s, cJSON_GetObjectItemCaseSensitive(img, "RepoTags"), default_repo,
+			       cfg_digest, raw, &names, &nnames, err) < 0)
+			return -1;
 	}
-	if (r < 0 || !ret_names)
-		mk_strv_free(names);
-	else
-		*ret_names = names;
-	return r;
+	if (ret_names) {
+		if (!names) /* an empty manifest.json: no names, still a vector */
+			names = mk_malloc0(sizeof(char *));
+		*ret_names = TAKE_PTR(names);
+	}
+	return 0;
 }
 
 int mk_image_import(struct mk_image_store *s, const char *path, const char *default_repo,

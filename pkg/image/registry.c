@@ -571,9 +571,10 @@ static void cred_add(struct mk_image_credential **creds, size_t *n, const char *
 	}
 	if (!u || !*u || !p)
 		return;
-	*creds = realloc(*creds, (*n + 1) * sizeof(**creds));
-	if (!*creds)
-		abort();
+	/* the caller's array, appended to across calls: its room is not known, so
+	 * take it as full */
+	size_t cap = *n;
+	MK_GROW(*creds, cap, *n + 1);
 	(*creds)[(*n)++] = (struct mk_image_credential){ mk_strdup(registry), mk_strdup(u),
 							 mk_strdup(p) };
 }

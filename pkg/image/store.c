@@ -341,21 +341,12 @@ static int ensure_layer(struct mk_image_store *s, const char *blob_digest, const
 	return r;
 }
 
-int img_store_ingest_manifest(struct mk_image_store *s, const char *name, const char *raw,
-			  size_t raw_len, const char *index_digest, blob_fetch_fn fetch, void *ctx,
-			  char **ret_id, struct mk_error **err)
+/* A schema 2 image manifest (Docker's or OCI's) with a config and layers. */
+static int manifest_check(const cJSON *m, const char **ret_cfg_digest, const cJSON **ret_layers,
+			  struct mk_error **err)
 {
-	_cleanup_cjson_ cJSON *m = cJSON_ParseWithLength(raw, raw_len);
-	_cleanup_close_ int gc = -1;
-	_cleanup_free_ char *config = NULL;
-	struct mk_image_config *cfg = NULL;
-	const cJSON *layers, *l;
 	const char *mt, *cfg_digest;
-	cJSON *record = NULL, *blobs, *diffs;
-	char mdigest[72];
-	int64_t total = 0;
-	size_t ncfg, i;
-	int r = -1;
+	const cJSON *layers;
 
 	if (!cJSON_IsObject(m))
 		return mk_error_set(err, EINVAL, "image manifest is not a JSON object");
@@ -369,33 +360,51 @@ int img_store_ingest_manifest(struct mk_image_store *s, const char *name, const 
 	layers = cJSON_GetObjectItemCaseSensitive(m, "layers");
 	if (!mk_image_digest_valid(cfg_digest) || !cJSON_IsArray(layers))
 		return mk_error_set(err, EINVAL, "image manifest lacks config or layers");
+	*ret_cfg_digest = cfg_digest;
+	*ret_layers = layers;
+	return 0;
+}
 
-	gc = img_store_lock(s, "gc.lock", LOCK_SH, err);
-	if (gc < 0)
-		return -1;
-	{
-		const cJSON *sz = mk_json_get(m, "config.size");
-		int64_t size = cJSON_IsNumber(sz) ? (int64_t)sz->valuedouble : -1;
-		if (size > MK_IMAGE_MAX_CONFIG)
-			return mk_error_set(err, E2BIG, "image config too large");
-		if (ensure_blob(s, cfg_digest, size, fetch, ctx, err) < 0)
-			return mk_error_wrap(err, "config %s", cfg_digest);
-		total += size > 0 ? size : 0;
-	}
+/* The config blob (fetched when missing, bounded) parsed into *ret_cfg (owned,
+ * also on failure), with as many diff ids as the manifest has layers. *total
+ * grows by its size. */
+static int ingest_config(struct mk_image_store *s, const cJSON *m, const char *cfg_digest,
+			 blob_fetch_fn fetch, void *ctx, struct mk_image_config **ret_cfg,
+			 int64_t *total, struct mk_error **err)
+{
+	const cJSON *sz = mk_json_get(m, "config.size");
+	int64_t size = cJSON_IsNumber(sz) ? (int64_t)sz->valuedouble : -1;
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(m, "layers");
+	_cleanup_free_ char *config = NULL;
+	size_t ncfg, i;
+
+	if (size > MK_IMAGE_MAX_CONFIG)
+		return mk_error_set(err, E2BIG, "image config too large");
+	if (ensure_blob(s, cfg_digest, size, fetch, ctx, err) < 0)
+		return mk_error_wrap(err, "config %s", cfg_digest);
+	*total += size > 0 ? size : 0;
 	if (img_store_blob_read(s, cfg_digest, MK_IMAGE_MAX_CONFIG, &config, &ncfg, err) < 0 ||
-	    mk_image_config_parse(config, ncfg, &cfg, err) < 0)
+	    mk_image_config_parse(config, ncfg, ret_cfg, err) < 0)
 		return -1;
-	for (i = 0; cfg->diff_ids[i]; i++)
+	for (i = 0; (*ret_cfg)->diff_ids[i]; i++)
 		;
-	if (i != (size_t)cJSON_GetArraySize(layers)) {
-		mk_error_set(err, EINVAL, "manifest has %d layers but config has %zu diff ids",
-			     cJSON_GetArraySize(layers), i);
-		goto out;
-	}
-	record = cJSON_CreateObject();
-	blobs = cJSON_AddArrayToObject(record, "layers");
-	diffs = cJSON_AddArrayToObject(record, "diffIds");
-	i = 0;
+	if (i != (size_t)cJSON_GetArraySize(layers))
+		return mk_error_set(err, EINVAL, "manifest has %d layers but config has %zu diff ids",
+				    cJSON_GetArraySize(layers), i);
+	return 0;
+}
+
+/* Every layer fetched and unpacked (unless its diff id is unpacked already),
+ * listed in record's "layers" and "diffIds"; *total grows by their sizes. */
+static int ingest_layers(struct mk_image_store *s, const cJSON *layers,
+			 const struct mk_image_config *cfg, blob_fetch_fn fetch, void *ctx,
+			 cJSON *record, int64_t *total, struct mk_error **err)
+{
+	cJSON *blobs = cJSON_AddArrayToObject(record, "layers");
+	cJSON *diffs = cJSON_AddArrayToObject(record, "diffIds");
+	const cJSON *l;
+	size_t i = 0;
+
 	cJSON_ArrayForEach(l, layers)
 	{
 		const char *d = mk_json_get_string(l, "digest");
@@ -405,39 +414,73 @@ int img_store_ingest_manifest(struct mk_image_store *s, const char *name, const 
 		const char *diff_id = cfg->diff_ids[i++];
 		_cleanup_free_ char *lpath = img_store_layer_path(s, diff_id);
 
-		if (!mk_image_digest_valid(d)) {
-			mk_error_set(err, EINVAL, "layer %zu has an invalid digest", i - 1);
-			goto out;
-		}
-		if (lmt && mk_image_media_type_kind(lmt) != MK_IMAGE_MT_LAYER) {
-			mk_error_set(err, EINVAL, "layer %s has unsupported media type '%s'", d, lmt);
-			goto out;
-		}
-		total += size > 0 ? size : 0;
+		if (!mk_image_digest_valid(d))
+			return mk_error_set(err, EINVAL, "layer %zu has an invalid digest", i - 1);
+		if (lmt && mk_image_media_type_kind(lmt) != MK_IMAGE_MT_LAYER)
+			return mk_error_set(err, EINVAL, "layer %s has unsupported media type '%s'", d,
+					    lmt);
+		*total += size > 0 ? size : 0;
 		cJSON_AddItemToArray(blobs, cJSON_CreateString(d));
 		cJSON_AddItemToArray(diffs, cJSON_CreateString(diff_id));
 		if (access(lpath, F_OK) == 0)
 			continue; /* already unpacked, possibly from another compression */
-		if (ensure_blob(s, d, size, fetch, ctx, err) < 0 || ensure_layer(s, d, diff_id, err) < 0) {
-			mk_error_wrap(err, "layer %s", d);
-			goto out;
-		}
+		if (ensure_blob(s, d, size, fetch, ctx, err) < 0 || ensure_layer(s, d, diff_id, err) < 0)
+			return mk_error_wrap(err, "layer %s", d);
 	}
-	if (img_store_blob_put_bytes(s, raw, raw_len, mdigest, err) < 0)
-		goto out;
+	return 0;
+}
+
+/* Stores the manifest itself and writes record (moved in) as name's. */
+static int record_commit(struct mk_image_store *s, const char *name, const char *raw,
+			 size_t raw_len, const char *cfg_digest, const char *index_digest,
+			 cJSON *record, int64_t total, struct mk_error **err)
+{
+	struct set_ctx c = { name, record };
+	char mdigest[72];
+
+	if (img_store_blob_put_bytes(s, raw, raw_len, mdigest, err) < 0) {
+		cJSON_Delete(record);
+		return -1;
+	}
 	mk_json_set_string(record, "manifest", mdigest);
 	mk_json_set_string(record, "config", cfg_digest);
 	if (index_digest)
 		mk_json_set_string(record, "index", index_digest);
 	cJSON_AddNumberToObject(record, "size", (double)total);
-	{
-		struct set_ctx c = { name, record };
-		record = NULL;
-		if (refs_update(s, set_record, &c, err) < 0) {
-			cJSON_Delete(c.record);
-			goto out;
-		}
+	if (refs_update(s, set_record, &c, err) < 0) {
+		cJSON_Delete(c.record);
+		return -1;
 	}
+	return 0;
+}
+
+int img_store_ingest_manifest(struct mk_image_store *s, const char *name, const char *raw,
+			  size_t raw_len, const char *index_digest, blob_fetch_fn fetch, void *ctx,
+			  char **ret_id, struct mk_error **err)
+{
+	_cleanup_cjson_ cJSON *m = cJSON_ParseWithLength(raw, raw_len);
+	_cleanup_close_ int gc = -1;
+	struct mk_image_config *cfg = NULL;
+	const cJSON *layers = NULL;
+	const char *cfg_digest = NULL;
+	cJSON *record = NULL;
+	int64_t total = 0;
+	int r = -1;
+
+	if (manifest_check(m, &cfg_digest, &layers, err) < 0)
+		return -1;
+	/* shared: no garbage collection (which takes it exclusively) runs meanwhile */
+	gc = img_store_lock(s, "gc.lock", LOCK_SH, err);
+	if (gc < 0)
+		return -1;
+	if (ingest_config(s, m, cfg_digest, fetch, ctx, &cfg, &total, err) < 0)
+		goto out;
+	record = cJSON_CreateObject();
+	if (ingest_layers(s, layers, cfg, fetch, ctx, record, &total, err) < 0)
+		goto out;
+	if (record_commit(s, name, raw, raw_len, cfg_digest, index_digest, TAKE_PTR(record), total,
+			  err) < 0)
+		goto out;
 	if (ret_id)
 		*ret_id = mk_strdup(cfg_digest);
 	r = 0;
@@ -557,8 +600,10 @@ static int find_records(cJSON *doc, const char *ref, const cJSON ***ret, size_t 
 	return 0;
 }
 
-int mk_image_get(struct mk_image_store *s, const char *ref, struct mk_image_info *ret,
-		 struct mk_error **err)
+/* The record ref names (the first of those a short ID prefix matches): *ret_doc
+ * the owned refs document, *ret_rec borrowed from it. */
+static int record_get(struct mk_image_store *s, const char *ref, cJSON **ret_doc,
+		      const cJSON **ret_rec, struct mk_error **err)
 {
 	_cleanup_cjson_ cJSON *doc = NULL;
 	_cleanup_free_ const cJSON **found = NULL;
@@ -566,7 +611,20 @@ int mk_image_get(struct mk_image_store *s, const char *ref, struct mk_image_info
 
 	if (refs_read(s, &doc, err) < 0 || find_records(doc, ref, &found, &n, err) < 0)
 		return -1;
-	info_from_record(found[0]->string, found[0], ret);
+	*ret_rec = found[0];
+	*ret_doc = TAKE_PTR(doc);
+	return 0;
+}
+
+int mk_image_get(struct mk_image_store *s, const char *ref, struct mk_image_info *ret,
+		 struct mk_error **err)
+{
+	_cleanup_cjson_ cJSON *doc = NULL;
+	const cJSON *rec;
+
+	if (record_get(s, ref, &doc, &rec, err) < 0)
+		return -1;
+	info_from_record(rec->string, rec, ret);
 	return 0;
 }
 
@@ -575,12 +633,11 @@ int img_store_image_layers(struct mk_image_store *s, const char *ref, char ***re
 		       struct mk_error **err)
 {
 	_cleanup_cjson_ cJSON *doc = NULL;
-	_cleanup_free_ const cJSON **found = NULL;
-	size_t n;
+	const cJSON *rec;
 
-	if (refs_read(s, &doc, err) < 0 || find_records(doc, ref, &found, &n, err) < 0)
+	if (record_get(s, ref, &doc, &rec, err) < 0)
 		return -1;
-	*ret_diff_ids = img_json_strv(cJSON_GetObjectItemCaseSensitive(found[0], "diffIds"));
+	*ret_diff_ids = img_json_strv(cJSON_GetObjectItemCaseSensitive(rec, "diffIds"));
 	if (!*ret_diff_ids)
 		return mk_error_set(err, EINVAL, "image '%s' has no layers recorded", ref);
 	return 0;

@@ -211,16 +211,123 @@ static int write_file(struct extract *x, struct archive *a, int pfd, const char 
 	return 0;
 }
 
+/* An overlayfs whiteout entry: .wh..wh..opq marks its directory opaque, .wh.NAME
+ * becomes a 0/0 character device NAME; other .wh..wh. entries are metadata. 1
+ * when e was one (handled), 0 when not, -1 with err. */
+static int extract_whiteout(struct extract *x, struct archive_entry *e, const char *path,
+			    struct mk_error **err)
+{
+	_cleanup_free_ char *target = NULL, *dir = NULL;
+	_cleanup_close_ int pfd = -1;
+	const char *base;
+	enum mk_image_whiteout w = mk_image_whiteout_classify(path, &target);
+
+	if (w == MK_IMAGE_WHITEOUT_META)
+		return 1;
+	if (w == MK_IMAGE_WHITEOUT_OPAQUE) {
+		_cleanup_close_ int dfd = ensure_dir(x->root_fd, target, 0);
+		_cleanup_close_ int rfd = -1;
+		if (dfd < 0)
+			return mk_error_errno(err, errno, "opaque dir '%s'", target);
+		rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rfd < 0 || fsetxattr(rfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+			return mk_error_errno(err, errno, "mark '%s' opaque", target);
+		return 1;
+	}
+	if (w != MK_IMAGE_WHITEOUT_FILE)
+		return 0;
+	dir = split(target, &base);
+	pfd = ensure_dir(x->root_fd, dir, 0);
+	if (pfd < 0)
+		return mk_error_errno(err, errno, "whiteout '%s'", target);
+	img_remove_tree_at(pfd, base);
+	if (mknodat(pfd, base, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return mk_error_errno(err, errno, "whiteout '%s'", target);
+	fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+		 AT_SYMLINK_NOFOLLOW);
+	return 1;
+}
+
+/* A hard link to an earlier entry of the layer, both resolved inside the root. */
+static int make_hardlink(struct extract *x, int pfd, const char *base, const char *path,
+			 const char *hardlink, struct mk_error **err)
+{
+	_cleanup_free_ char *t = sanitize(hardlink), *tdir = NULL;
+	_cleanup_close_ int tfd = -1;
+	const char *tbase;
+
+	if (!t || !*t)
+		return mk_error_set(err, EPERM, "hard link '%s' -> '%s' refers outside the layer",
+				    path, hardlink);
+	tdir = split(t, &tbase);
+	tfd = img_open_in_root(x->root_fd, tdir, O_PATH | O_DIRECTORY, 0);
+	if (tfd < 0 || linkat(tfd, tbase, pfd, base, 0) < 0)
+		return mk_error_errno(err, errno, "hard link '%s' -> '%s'", path, hardlink);
+	return 0;
+}
+
+static int make_dir(struct extract *x, int pfd, const char *base, struct archive_entry *e,
+		    const char *path, struct mk_error **err)
+{
+	_cleanup_close_ int dfd = -1;
+	int generic = x->flags & EXTRACT_GENERIC;
+
+	if (mkdirat(pfd, base, 0700) < 0 && errno != EEXIST)
+		return mk_error_errno(err, errno, "mkdir '%s'", path);
+	dfd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return mk_error_errno(err, errno, "open '%s'", path);
+	if (!generic) {
+		if (fchown(dfd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+			return mk_error_errno(err, errno, "chown '%s'", path);
+		apply_xattrs(dfd, e);
+	}
+	if (fchmod(dfd, generic ? 0755 : archive_entry_perm(e)) < 0)
+		return mk_error_errno(err, errno, "chmod '%s'", path);
+	set_times(dfd, NULL, e, 0);
+	return 0;
+}
+
+static int make_symlink(struct extract *x, int pfd, const char *base, struct archive_entry *e,
+			const char *path, struct mk_error **err)
+{
+	const char *t = archive_entry_symlink(e);
+
+	/* the target is stored verbatim: it is data, resolved in the container */
+	if (!t || symlinkat(t, pfd, base) < 0)
+		return mk_error_errno(err, errno, "symlink '%s'", path);
+	if (!(x->flags & EXTRACT_GENERIC))
+		fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+			 AT_SYMLINK_NOFOLLOW);
+	set_times(pfd, base, e, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
+/* Character and block devices and FIFOs (skipped when unprivileged: generic). */
+static int make_node(struct extract *x, int pfd, const char *base, struct archive_entry *e,
+		     const char *path, struct mk_error **err)
+{
+	if (x->flags & EXTRACT_GENERIC)
+		return 0;
+	if (mknodat(pfd, base, archive_entry_filetype(e) | archive_entry_perm(e),
+		    archive_entry_rdev(e)) < 0)
+		return mk_error_errno(err, errno, "mknod '%s'", path);
+	fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+		 AT_SYMLINK_NOFOLLOW);
+	fchmodat(pfd, base, archive_entry_perm(e), 0);
+	set_times(pfd, base, e, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
 static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *e,
 			 struct mk_error **err)
 {
 	const char *raw = archive_entry_pathname(e);
-	_cleanup_free_ char *path = NULL, *dir = NULL, *target = NULL;
+	_cleanup_free_ char *path = NULL, *dir = NULL;
 	_cleanup_close_ int pfd = -1;
 	const char *base;
 	const char *hardlink = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-	int generic = x->flags & EXTRACT_GENERIC;
 	struct stat st;
 
 	if (!raw)
@@ -230,35 +337,13 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 		return mk_error_set(err, EPERM, "layer entry '%s' refers outside the layer", raw);
 	if (!*path)
 		return 0; /* the root itself: its metadata is ours */
-
-	if (!generic && (x->flags & EXTRACT_OVERLAY_WHITEOUTS)) {
-		enum mk_image_whiteout w = mk_image_whiteout_classify(path, &target);
-		if (w == MK_IMAGE_WHITEOUT_META)
-			return 0;
-		if (w == MK_IMAGE_WHITEOUT_OPAQUE) {
-			_cleanup_close_ int dfd = ensure_dir(x->root_fd, target, 0);
-			_cleanup_close_ int rfd = -1;
-			if (dfd < 0)
-				return mk_error_errno(err, errno, "opaque dir '%s'", target);
-			rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (rfd < 0 || fsetxattr(rfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-				return mk_error_errno(err, errno, "mark '%s' opaque", target);
-			return 0;
-		}
-		if (w == MK_IMAGE_WHITEOUT_FILE) {
-			dir = split(target, &base);
-			pfd = ensure_dir(x->root_fd, dir, 0);
-			if (pfd < 0)
-				return mk_error_errno(err, errno, "whiteout '%s'", target);
-			img_remove_tree_at(pfd, base);
-			if (mknodat(pfd, base, S_IFCHR | 0, makedev(0, 0)) < 0)
-				return mk_error_errno(err, errno, "whiteout '%s'", target);
-			fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
-				 AT_SYMLINK_NOFOLLOW);
-			return 0;
-		}
+	if (!(x->flags & EXTRACT_GENERIC) && (x->flags & EXTRACT_OVERLAY_WHITEOUTS)) {
+		int w = extract_whiteout(x, e, path, err);
+		if (w != 0)
+			return w < 0 ? -1 : 0;
 	}
 
+	/* whatever is at the path goes, but a directory stays for a directory */
 	dir = split(path, &base);
 	pfd = ensure_dir(x->root_fd, dir, 0);
 	if (pfd < 0)
@@ -268,64 +353,19 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 		if (img_remove_tree_at(pfd, base) < 0)
 			return mk_error_errno(err, errno, "replace '%s'", path);
 	}
-
-	if (hardlink) {
-		_cleanup_free_ char *t = sanitize(hardlink), *tdir = NULL;
-		_cleanup_close_ int tfd = -1;
-		const char *tbase;
-		if (!t || !*t)
-			return mk_error_set(err, EPERM, "hard link '%s' -> '%s' refers outside the layer",
-					    path, hardlink);
-		tdir = split(t, &tbase);
-		tfd = img_open_in_root(x->root_fd, tdir, O_PATH | O_DIRECTORY, 0);
-		if (tfd < 0 || linkat(tfd, tbase, pfd, base, 0) < 0)
-			return mk_error_errno(err, errno, "hard link '%s' -> '%s'", path, hardlink);
-		return 0;
-	}
-
+	if (hardlink)
+		return make_hardlink(x, pfd, base, path, hardlink, err);
 	switch (type) {
 	case AE_IFREG:
 		return write_file(x, a, pfd, base, e, path, err);
-	case AE_IFDIR: {
-		_cleanup_close_ int dfd = -1;
-		if (mkdirat(pfd, base, 0700) < 0 && errno != EEXIST)
-			return mk_error_errno(err, errno, "mkdir '%s'", path);
-		dfd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dfd < 0)
-			return mk_error_errno(err, errno, "open '%s'", path);
-		if (!generic) {
-			if (fchown(dfd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
-				return mk_error_errno(err, errno, "chown '%s'", path);
-			apply_xattrs(dfd, e);
-		}
-		if (fchmod(dfd, generic ? 0755 : archive_entry_perm(e)) < 0)
-			return mk_error_errno(err, errno, "chmod '%s'", path);
-		set_times(dfd, NULL, e, 0);
-		return 0;
-	}
-	case AE_IFLNK: {
-		const char *t = archive_entry_symlink(e);
-		/* the target is stored verbatim: it is data, resolved in the container */
-		if (!t || symlinkat(t, pfd, base) < 0)
-			return mk_error_errno(err, errno, "symlink '%s'", path);
-		if (!generic)
-			fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
-				 AT_SYMLINK_NOFOLLOW);
-		set_times(pfd, base, e, AT_SYMLINK_NOFOLLOW);
-		return 0;
-	}
+	case AE_IFDIR:
+		return make_dir(x, pfd, base, e, path, err);
+	case AE_IFLNK:
+		return make_symlink(x, pfd, base, e, path, err);
 	case AE_IFCHR:
 	case AE_IFBLK:
 	case AE_IFIFO:
-		if (generic)
-			return 0;
-		if (mknodat(pfd, base, type | archive_entry_perm(e), archive_entry_rdev(e)) < 0)
-			return mk_error_errno(err, errno, "mknod '%s'", path);
-		fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
-			 AT_SYMLINK_NOFOLLOW);
-		fchmodat(pfd, base, archive_entry_perm(e), 0);
-		set_times(pfd, base, e, AT_SYMLINK_NOFOLLOW);
-		return 0;
+		return make_node(x, pfd, base, e, path, err);
 	default:
 		return 0; /* sockets and unknown types are not part of images */
 	}

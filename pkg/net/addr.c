@@ -40,26 +40,9 @@ static void format_cidr(struct in_addr a, int prefix, char out[MK_NET_CIDR_STRLE
 	snprintf(out, MK_NET_CIDR_STRLEN, "%s/%d", ip, prefix);
 }
 
-int addr_add_locked(struct mk_net_sock *s, int ifindex, struct in_addr a, int prefix,
-		    struct mk_error **err)
-{
-	_cleanup_rtaddr_ struct rtnl_addr *ra = NULL;
-	char cidr[MK_NET_CIDR_STRLEN];
-	int r;
-
-	if (build_addr(ifindex, a, prefix, &ra, err) < 0)
-		return -1;
-	r = rtnl_addr_add(s->nl, ra, 0);
-	if (r == -NLE_EXIST)
-		return 0;
-	if (r < 0) {
-		format_cidr(a, prefix, cidr);
-		return nl_error(err, r, "add address %s to link %d", cidr, ifindex);
-	}
-	return 0;
-}
-
-int addr_delete_locked(struct mk_net_sock *s, int ifindex, struct in_addr a, int prefix,
+/* RTM_NEWADDR (add) or RTM_DELADDR. Adding an address the link has, or deleting
+ * one it has not, is no error (0); a deleted address returns 1. */
+static int addr_change(struct mk_net_sock *s, int ifindex, struct in_addr a, int prefix, bool add,
 		       struct mk_error **err)
 {
 	_cleanup_rtaddr_ struct rtnl_addr *ra = NULL;
@@ -68,14 +51,27 @@ int addr_delete_locked(struct mk_net_sock *s, int ifindex, struct in_addr a, int
 
 	if (build_addr(ifindex, a, prefix, &ra, err) < 0)
 		return -1;
-	r = rtnl_addr_delete(s->nl, ra, 0);
-	if (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND)
+	r = add ? rtnl_addr_add(s->nl, ra, 0) : rtnl_addr_delete(s->nl, ra, 0);
+	if (add ? r == -NLE_EXIST : (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND))
 		return 0;
 	if (r < 0) {
 		format_cidr(a, prefix, cidr);
-		return nl_error(err, r, "delete address %s from link %d", cidr, ifindex);
+		return add ? nl_error(err, r, "add address %s to link %d", cidr, ifindex)
+			   : nl_error(err, r, "delete address %s from link %d", cidr, ifindex);
 	}
-	return 1;
+	return add ? 0 : 1;
+}
+
+int addr_add_locked(struct mk_net_sock *s, int ifindex, struct in_addr a, int prefix,
+		    struct mk_error **err)
+{
+	return addr_change(s, ifindex, a, prefix, true, err);
+}
+
+int addr_delete_locked(struct mk_net_sock *s, int ifindex, struct in_addr a, int prefix,
+		       struct mk_error **err)
+{
+	return addr_change(s, ifindex, a, prefix, false, err);
 }
 
 int addr_list_locked(struct mk_net_sock *s, int ifindex, struct ipv4_prefix **ret,

@@ -360,17 +360,25 @@ static int64_t find_free(const uint64_t *b, uint32_t from, uint32_t to)
 	return -1;
 }
 
+/* Checks owner, takes the range (begin) and finds owner's offset: *ret_have, -1
+ * when it has none. -1 with err, the range not taken, when either step fails. */
+static int begin_owner(struct mk_net_ipam *p, const char *owner, int *ret_have,
+		       struct mk_error **err)
+{
+	if (check_owner(owner, err) < 0 || begin(p, err) < 0)
+		return -1;
+	*ret_have = find_owner(p, owner);
+	return 0;
+}
+
 int mk_net_ipam_allocate(struct mk_net_ipam *p, const char *owner, char ret_ip[MK_NET_IP_STRLEN],
 			 struct mk_error **err)
 {
 	int64_t off;
 	int have;
 
-	if (check_owner(owner, err) < 0)
+	if (begin_owner(p, owner, &have, err) < 0)
 		return -1;
-	if (begin(p, err) < 0)
-		return -1;
-	have = find_owner(p, owner);
 	if (have >= 0) {
 		offset_to_ip(p, (uint32_t)have, ret_ip);
 		end(p);
@@ -407,11 +415,8 @@ int mk_net_ipam_lookup(struct mk_net_ipam *p, const char *owner, char ret_ip[MK_
 {
 	int have;
 
-	if (check_owner(owner, err) < 0)
+	if (begin_owner(p, owner, &have, err) < 0)
 		return -1;
-	if (begin(p, err) < 0)
-		return -1;
-	have = find_owner(p, owner);
 	if (have >= 0)
 		offset_to_ip(p, (uint32_t)have, ret_ip);
 	end(p);
@@ -422,11 +427,8 @@ int mk_net_ipam_release(struct mk_net_ipam *p, const char *owner, struct mk_erro
 {
 	int have, r = 1;
 
-	if (check_owner(owner, err) < 0)
+	if (begin_owner(p, owner, &have, err) < 0)
 		return -1;
-	if (begin(p, err) < 0)
-		return -1;
-	have = find_owner(p, owner);
 	if (have < 0) {
 		end(p);
 		return 0;

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -20,7 +19,6 @@
 #include <termios.h>
 #include "internal.h"
 
-extern char **environ;
 
 struct mk_runtime_exec {
 	pid_t pid;  /* what we wait for: runc (no tty) or the process itself (tty) */
@@ -134,45 +132,83 @@ int mk_runtime_exec_wait(struct mk_runtime_exec *e, int timeout_ms, int *ret_exi
 	return 0;
 }
 
-/* Spawns runc with stdio fds; registers the child. */
-static int spawn_runc(struct mk_runtime *rt, const char *const *argv, int in, int out, int errfd,
-		      pid_t *ret_pid, int *ret_pidfd, struct mk_error **err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
-	pid_t pid;
+/* runc exec --detach --tty: runc's run and the pty master it sends on the
+ * console socket. */
+struct console_wait {
+	pid_t runc_pid;
+	int runc_pidfd, listen_fd;
+	int conn;   /* runc's connection to the console socket, -1 before */
+	int master; /* the pty master received on it, -1 before */
+	int status; /* runc's wait status, once runc_done */
+	bool runc_done;
+};
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	mk_runtime_children_lock();
-	int r = posix_spawnp(&pid, rt->runc, &fa, &attr, (char *const *)argv, environ);
-	if (r == 0) {
-		mk_runtime_child_register(pid);
-		*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+/* runc exited: reaps it; when it succeeded but the master has not come yet, gives
+ * the connection runc made before exiting (queued) a moment. false: stop. */
+static bool console_runc_exited(struct console_wait *w, struct pollfd *sock)
+{
+	w->runc_done = true;
+	waitpid(w->runc_pid, &w->status, 0);
+	mk_runtime_child_unregister(w->runc_pid);
+	if (!WIFEXITED(w->status) || WEXITSTATUS(w->status) != 0)
+		return false;
+	if (w->master < 0 && !(sock->revents & POLLIN)) {
+		struct pollfd q = *sock;
+		if (poll(&q, 1, 1000) <= 0)
+			return false;
+		sock->revents = q.revents;
 	}
-	mk_runtime_children_unlock();
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r != 0)
-		return mk_error_errno(err, r, "run '%s'", rt->runc);
-	*ret_pid = pid;
-	return 0;
+	return true;
+}
+
+/* The console socket is readable: accepts runc's connection, or receives the
+ * master on it (at once when runc is done: it sent it before exiting). false: stop. */
+static bool console_receive(struct console_wait *w)
+{
+	if (w->conn < 0) {
+		w->conn = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (w->conn < 0)
+			return false;
+		if (!w->runc_done)
+			return true;
+		struct pollfd q = { .fd = w->conn, .events = POLLIN };
+		if (poll(&q, 1, 1000) <= 0)
+			return false;
+	}
+	w->master = rt_recv_fd(w->conn);
+	return w->master >= 0;
+}
+
+/* Receives the master while runc runs; runc exits once the process started.
+ * Gives up (runc killed) after 30 s. */
+static void console_await(struct console_wait *w)
+{
+	uint64_t deadline = mk_time_mono_ns() + 30000000000ull;
+
+	while (!w->runc_done || w->master < 0) {
+		struct pollfd p[2] = { { .fd = w->runc_pidfd, .events = POLLIN },
+				       { .fd = w->conn >= 0 ? w->conn : w->listen_fd,
+					 .events = POLLIN } };
+		if (mk_time_mono_ns() > deadline) {
+			kill(w->runc_pid, SIGKILL);
+			return;
+		}
+		if (poll(p, w->master < 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
+			return;
+		if (p[0].revents && !w->runc_done && !console_runc_exited(w, &p[1]))
+			return;
+		if (w->master < 0 && (p[1].revents & POLLIN) && !console_receive(w))
+			return;
+	}
 }
 
 static int exec_tty(struct mk_runtime *rt, const char *id, struct mk_runtime_exec *e,
 		    struct mk_error **err)
 {
 	_cleanup_free_ char *sock_path = NULL;
-	_cleanup_close_ int listen_fd = -1, conn = -1, devnull = -1, runc_pidfd = -1;
-	int master = -1, status = 0, r = -1;
-	pid_t runc_pid;
+	_cleanup_close_ int listen_fd = -1, devnull = -1, runc_pidfd = -1;
+	struct console_wait w = { .conn = -1, .master = -1 };
+	int r = -1;
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
@@ -185,63 +221,20 @@ static int exec_tty(struct mk_runtime *rt, const char *id, struct mk_runtime_exe
 	/* the process becomes our child when runc exits: hold the children lock
 	 * until its pid is registered so the reaper cannot take its status */
 	mk_runtime_children_lock();
-	if (spawn_runc(rt, argv, devnull, devnull, devnull, &runc_pid, &runc_pidfd, err) < 0)
+	if (rt_runc_spawn(rt, argv, devnull, devnull, devnull, &w.runc_pid, &runc_pidfd, err) < 0)
 		goto out;
-	/* receive the master while runc runs; it exits once the process started */
-	uint64_t deadline = mk_time_mono_ns() + 30000000000ull;
-	bool runc_done = false;
-	while (!runc_done || master < 0) {
-		struct pollfd p[2] = { { .fd = runc_pidfd, .events = POLLIN },
-				       { .fd = conn >= 0 ? conn : listen_fd, .events = POLLIN } };
-		if (mk_time_mono_ns() > deadline) {
-			kill(runc_pid, SIGKILL);
-			break;
-		}
-		if (poll(p, master < 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents && !runc_done) {
-			runc_done = true;
-			waitpid(runc_pid, &status, 0);
-			mk_runtime_child_unregister(runc_pid);
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				break;
-			if (master < 0 && !(p[1].revents & POLLIN)) {
-				/* runc sent the master before exiting: it is queued */
-				struct pollfd q = p[1];
-				if (poll(&q, 1, 1000) <= 0)
-					break;
-				p[1].revents = q.revents;
-			}
-		}
-		if (master < 0 && (p[1].revents & POLLIN)) {
-			if (conn < 0) {
-				conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-				if (conn < 0)
-					break;
-				if (runc_done) {
-					struct pollfd q = { .fd = conn, .events = POLLIN };
-					if (poll(&q, 1, 1000) <= 0)
-						break;
-					master = rt_recv_fd(conn);
-					if (master < 0)
-						break;
-				}
-			} else {
-				master = rt_recv_fd(conn);
-				if (master < 0)
-					break;
-			}
-		}
-	}
-	if (!runc_done) {
-		waitpid(runc_pid, &status, 0);
-		mk_runtime_child_unregister(runc_pid);
+	w.runc_pidfd = runc_pidfd;
+	w.listen_fd = listen_fd;
+	console_await(&w);
+	if (!w.runc_done) {
+		waitpid(w.runc_pid, &w.status, 0);
+		mk_runtime_child_unregister(w.runc_pid);
 		mk_error_set(err, ETIMEDOUT, "exec in '%s': runc exec did not finish", id);
 		goto out;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || master < 0) {
-		mk_error_set(err, EIO, "exec in '%s': runc exec failed (status %d)%s", id, status,
-			     master < 0 ? ", no console received" : "");
+	if (!WIFEXITED(w.status) || WEXITSTATUS(w.status) != 0 || w.master < 0) {
+		mk_error_set(err, EIO, "exec in '%s': runc exec failed (status %d)%s", id, w.status,
+			     w.master < 0 ? ", no console received" : "");
 		goto out;
 	}
 	e->pid = (pid_t)rt_read_i64(e->pid_path);
@@ -251,13 +244,15 @@ static int exec_tty(struct mk_runtime *rt, const char *id, struct mk_runtime_exe
 		goto out;
 	}
 	mk_runtime_child_register(e->pid);
-	e->fds[MK_RUNTIME_EXEC_FD_PTY] = master;
-	master = -1;
+	e->fds[MK_RUNTIME_EXEC_FD_PTY] = w.master;
+	w.master = -1;
 	r = 0;
 out:
 	mk_runtime_children_unlock();
-	if (master >= 0)
-		close(master);
+	if (w.master >= 0)
+		close(w.master);
+	if (w.conn >= 0)
+		close(w.conn);
 	unlink(sock_path);
 	return r;
 }
@@ -275,7 +270,7 @@ static int exec_pipes(struct mk_runtime *rt, const char *id, const struct mk_run
 	}
 	const char *argv[] = { rt->runc, "--root", rt->root, "exec", "--pid-file", e->pid_path,
 			       "--process", e->process_path, id, NULL };
-	if (spawn_runc(rt, argv, in[0], out[1], errp[1], &e->pid, &e->pidfd, err) < 0)
+	if (rt_runc_spawn(rt, argv, in[0], out[1], errp[1], &e->pid, &e->pidfd, err) < 0)
 		goto out;
 	if (e->pidfd < 0) {
 		mk_error_errno(err, errno, "exec: pidfd_open");

@@ -22,6 +22,11 @@ struct mk_runtime {
 int rt_id_valid(const char *id);
 /* STATE/<id>[/name]; owned */
 char *rt_ctr_path(struct mk_runtime *rt, const char *id, const char *name);
+/* Spawns argv (argv[0] is rt->runc) with in, out, errfd as its stdio and the
+ * signal mask cleared; registers the child (mk_runtime_child_register) and opens
+ * its pidfd (*ret_pidfd, -1 if that failed) under the children lock. */
+int rt_runc_spawn(struct mk_runtime *rt, const char *const *argv, int in, int out, int errfd,
+		  pid_t *ret_pid, int *ret_pidfd, struct mk_error **err);
 /* Runs runc with the global flags and args (NULL-terminated); stdin /dev/null.
  * Captures stdout into *ret_out (owned; may be NULL) and stderr into the error.
  * Fails (EIO, or ETIMEDOUT after timeout_ms) unless runc exits 0. */

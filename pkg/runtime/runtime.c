@@ -142,11 +142,6 @@ unsigned long long rt_proc_starttime(pid_t pid)
 	return st;
 }
 
-static int pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 int rt_pidfd_wait(int pidfd, int timeout_ms)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -215,6 +210,69 @@ static void chomp(char *s)
 		s[--n] = '\0';
 }
 
+int rt_runc_spawn(struct mk_runtime *rt, const char *const *argv, int in, int out, int errfd,
+		      pid_t *ret_pid, int *ret_pidfd, struct mk_error **err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	mk_runtime_children_lock();
+	int r = posix_spawnp(&pid, rt->runc, &fa, &attr, (char *const *)argv, environ);
+	if (r == 0) {
+		mk_runtime_child_register(pid);
+		*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	}
+	mk_runtime_children_unlock();
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0)
+		return mk_error_errno(err, r, "run '%s'", rt->runc);
+	*ret_pid = pid;
+	return 0;
+}
+
+/* runc's end: its output drained into bufs (stdout, stderr) within timeout_ms,
+ * then the process reaped into *ret_status, killed first when it is late. 1 when
+ * it timed out. Closes fds. */
+static int runc_collect(pid_t pid, int pidfd, int fds[2], struct mk_buf bufs[2], int timeout_ms,
+			int *ret_status)
+{
+	int timed_out = drain(fds, bufs, 2, timeout_ms) < 0;
+
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (timed_out || (pidfd >= 0 && rt_pidfd_wait(pidfd, timed_out ? 0 : timeout_ms) == 0)) {
+		timed_out = 1;
+		kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, ret_status, 0) < 0 && errno == EINTR)
+		;
+	mk_runtime_child_unregister(pid);
+	return timed_out;
+}
+
+/* The error of a runc that failed: its stderr, ENOENT for a missing container. */
+static int runc_failed(const char *verb, struct mk_buf *errout, struct mk_error **err)
+{
+	chomp(errout->data ? errout->data : (char *)"");
+	const char *msg = errout->len ? errout->data : "no error output";
+	/* runc's "container does not exist" message is the one callers test for */
+	int code = strstr(msg, "does not exist") || strstr(msg, "not exist") ? ENOENT : EIO;
+	return mk_error_set(err, code, "runc %s: %s", verb, msg);
+}
+
 int rt_runc(struct mk_runtime *rt, const char *const *args, char **ret_out, int timeout_ms,
 	    struct mk_error **err)
 {
@@ -222,9 +280,6 @@ int rt_runc(struct mk_runtime *rt, const char *const *args, char **ret_out, int 
 	size_t n = 0;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	_cleanup_close_ int devnull = -1, pidfd = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
 	pid_t pid = -1;
 	int r, status = 0;
 	struct mk_buf bufs[2];
@@ -241,56 +296,21 @@ int rt_runc(struct mk_runtime *rt, const char *const *args, char **ret_out, int 
 		r = mk_error_errno(err, errno, "runc %s: pipe", args[0]);
 		goto fail_pipes;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-
-	mk_runtime_children_lock();
-	r = posix_spawnp(&pid, rt->runc, &fa, &attr, (char *const *)argv, environ);
-	if (r == 0)
-		mk_runtime_child_register(pid);
-	mk_runtime_children_unlock();
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	r = rt_runc_spawn(rt, argv, devnull, out[1], errp[1], &pid, &pidfd, err);
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;
-	if (r != 0) {
-		r = mk_error_errno(err, r, "run '%s'", rt->runc);
+	if (r < 0)
 		goto fail_pipes;
-	}
 
 	mk_buf_init(&bufs[0]);
 	mk_buf_init(&bufs[1]);
 	int fds[2] = { out[0], errp[0] };
 	out[0] = errp[0] = -1;
-	pidfd = pidfd_open_(pid);
-	int timed_out = drain(fds, bufs, 2, timeout_ms) < 0;
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	if (timed_out || (pidfd >= 0 && rt_pidfd_wait(pidfd, timed_out ? 0 : timeout_ms) == 0)) {
-		timed_out = 1;
-		kill(pid, SIGKILL);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	mk_runtime_child_unregister(pid);
-
-	if (timed_out) {
+	if (runc_collect(pid, pidfd, fds, bufs, timeout_ms, &status)) {
 		r = mk_error_set(err, ETIMEDOUT, "runc %s: timed out after %d ms", args[0], timeout_ms);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		chomp(bufs[1].data ? bufs[1].data : (char *)"");
-		const char *msg = bufs[1].len ? bufs[1].data : "no error output";
-		/* runc's "container does not exist" message is the one callers test for */
-		int code = strstr(msg, "does not exist") || strstr(msg, "not exist") ? ENOENT : EIO;
-		r = mk_error_set(err, code, "runc %s: %s", args[0], msg);
+		r = runc_failed(args[0], &bufs[1], err);
 	} else {
 		r = 0;
 		if (ret_out)

@@ -65,44 +65,38 @@ static int read_sync(int fd, struct mk_buf *b, int timeout_ms)
 	}
 }
 
-int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
-		  pid_t *ret_pid, struct mk_error **err)
+/* Our environment without any RT_SHIM_ENV, plus RT_SHIM_ENV=3 (the sync fd): an
+ * owned array of borrowed strings; env_sync is the storage of the last one. */
+static char **shim_env(char *env_sync)
 {
-	int sync[2] = { -1, -1 };
-	_cleanup_close_ int devnull = -1, pidfd = -1;
-	char logmax[32], stdin_arg[4];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	pid_t pid = -1;
-	size_t nenv = 0;
-	int r;
+	size_t nenv = 0, k = 0;
 
-	snprintf(logmax, sizeof(logmax), "%zu", rt->log_max);
-	snprintf(stdin_arg, sizeof(stdin_arg), "%d", stdin_mode);
-	char *argv[] = { "minik8s-shim", rt->runc, rt->root, rt->state, (char *)id, logmax,
-			 tty ? "1" : "0", stdin_arg, NULL };
 	while (environ[nenv])
 		nenv++;
-	_cleanup_free_ char **envp = mk_malloc0((nenv + 2) * sizeof(char *));
-	size_t k = 0;
+	char **envp = mk_malloc0((nenv + 2) * sizeof(char *));
 	for (size_t i = 0; i < nenv; i++)
 		if (!mk_str_has_prefix(environ[i], RT_SHIM_ENV "="))
 			envp[k++] = environ[i];
-	char env_sync[] = RT_SHIM_ENV "=3";
 	envp[k++] = env_sync;
+	return envp;
+}
 
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0)
-		return mk_error_errno(err, errno, "open /dev/null");
-	/* keep the pipe's ends above 3 so the dup2 to fd 3 always clears FD_CLOEXEC */
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return mk_error_errno(err, errno, "shim: pipe");
+/* Starts /proc/self/exe as the shim in a session of its own: stdio /dev/null,
+ * sync_w as fd RT_SHIM_SYNC_FD, nothing else inherited, default signals. The
+ * pidfd is opened before the reaper can reap the shim and free its pid. */
+static int shim_start(char **argv, char **envp, int devnull, int sync_w, pid_t *ret_pid,
+		      int *ret_pidfd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int r;
+
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 2);
-	posix_spawn_file_actions_adddup2(&fa, sync[1], RT_SHIM_SYNC_FD);
+	posix_spawn_file_actions_adddup2(&fa, sync_w, RT_SHIM_SYNC_FD);
 	posix_spawn_file_actions_addclosefrom_np(&fa, RT_SHIM_SYNC_FD + 1);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
@@ -112,26 +106,28 @@ int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mod
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETSID);
 	mk_runtime_children_lock();
-	r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
-	/* open the pidfd before the reaper can reap the shim and free its pid */
+	r = posix_spawn(ret_pid, "/proc/self/exe", &fa, &attr, argv, envp);
 	if (r == 0)
-		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		*ret_pidfd = (int)syscall(SYS_pidfd_open, *ret_pid, 0);
 	mk_runtime_children_unlock();
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	close(sync[1]);
-	if (r != 0) {
-		close(sync[0]);
-		return mk_error_errno(err, r, "spawn shim for '%s'", id);
-	}
+	return r;
+}
 
+/* The shim's report on the sync pipe: "ok PID" (0), "error MSG", nothing (it
+ * exited), or no report within 60 s (killed). Closes sync_r. A shim that failed
+ * is reaped. */
+static int shim_report(const char *id, pid_t pid, int pidfd, int sync_r, struct mk_error **err)
+{
 	struct mk_buf b;
+	int r;
+
 	mk_buf_init(&b);
-	r = read_sync(sync[0], &b, 60000);
-	close(sync[0]);
+	r = read_sync(sync_r, &b, 60000);
+	close(sync_r);
 	if (r == 0 && mk_str_has_prefix(b.data ? b.data : "", "ok ")) {
 		mk_buf_release(&b);
-		*ret_pid = pid;
 		return 0;
 	}
 	if (r == -ETIMEDOUT) {
@@ -151,6 +147,40 @@ int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mod
 		siginfo_t si;
 		waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
 	}
+	return r;
+}
+
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
+		  pid_t *ret_pid, struct mk_error **err)
+{
+	int sync[2] = { -1, -1 };
+	_cleanup_close_ int devnull = -1, pidfd = -1;
+	char logmax[32], stdin_arg[4];
+	char env_sync[] = RT_SHIM_ENV "=3";
+	pid_t pid = -1;
+	int r;
+
+	snprintf(logmax, sizeof(logmax), "%zu", rt->log_max);
+	snprintf(stdin_arg, sizeof(stdin_arg), "%d", stdin_mode);
+	char *argv[] = { "minik8s-shim", rt->runc, rt->root, rt->state, (char *)id, logmax,
+			 tty ? "1" : "0", stdin_arg, NULL };
+	_cleanup_free_ char **envp = shim_env(env_sync);
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return mk_error_errno(err, errno, "open /dev/null");
+	/* keep the pipe's ends above 3 so the dup2 to fd 3 always clears FD_CLOEXEC */
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return mk_error_errno(err, errno, "shim: pipe");
+	r = shim_start(argv, envp, devnull, sync[1], &pid, &pidfd);
+	close(sync[1]);
+	if (r != 0) {
+		close(sync[0]);
+		return mk_error_errno(err, r, "spawn shim for '%s'", id);
+	}
+	r = shim_report(id, pid, pidfd, sync[0], err);
+	if (r == 0)
+		*ret_pid = pid;
 	return r;
 }
 

@@ -111,8 +111,9 @@ static int path_ok(const char *p)
 	return p && p[0] == '/' && !strstr(p, "/../") && !mk_str_has_suffix(p, "/..");
 }
 
-int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
-			     const char *cgroups_path, cJSON **ret, struct mk_error **err)
+/* The spec's fields that would make a bad config.json (or a runc failure far from
+ * the cause), refused with the field's name. */
+static int spec_check(const struct mk_runtime_container_spec *spec, struct mk_error **err)
 {
 	if (!spec || !rt_id_valid(spec->id))
 		return mk_error_set(err, EINVAL, "invalid container id '%s'",
@@ -138,11 +139,49 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 		if (!strchr(spec->env[i], '=') || spec->env[i][0] == '=')
 			return mk_error_set(err, EINVAL, "container '%s': env entry '%s' is not KEY=VALUE",
 					    spec->id, spec->env[i]);
+	for (size_t i = 0; i < spec->n_annotations; i++)
+		if (!spec->annotations[i].key || !spec->annotations[i].value)
+			return mk_error_set(err, EINVAL, "container '%s': annotation without key or value",
+					    spec->id);
+	return 0;
+}
 
-	_cleanup_cjson_ cJSON *c = cJSON_CreateObject();
-	cJSON_AddStringToObject(c, "ociVersion", "1.0.2-dev");
+/* process.env: the spec's entries, a default PATH first when they have none, and
+ * TERM for a terminal (as containerd's CRI does). */
+static cJSON *env_json(const struct mk_runtime_container_spec *spec)
+{
+	cJSON *env = cJSON_CreateArray();
 
-	/* process */
+	if (spec->env)
+		env_merge(env, spec->env);
+	if (env_has(env, "PATH=") < 0)
+		cJSON_InsertItemInArray(env, 0, cJSON_CreateString(DEFAULT_PATH));
+	if (spec->tty && env_has(env, "TERM=") < 0)
+		cJSON_AddItemToArray(env, cJSON_CreateString("TERM=xterm"));
+	return env;
+}
+
+/* RLIMIT_NOFILE: the spec's, else containerd's 1048576, but never above our own
+ * hard limit: raising it needs CAP_SYS_RESOURCE, which the agent may not have. */
+static cJSON *nofile_rlimit_json(uint64_t nofile)
+{
+	cJSON *rl = cJSON_CreateObject();
+
+	if (!nofile) {
+		struct rlimit lim;
+		nofile = 1048576;
+		if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_max != RLIM_INFINITY &&
+		    lim.rlim_max < nofile)
+			nofile = lim.rlim_max;
+	}
+	cJSON_AddStringToObject(rl, "type", "RLIMIT_NOFILE");
+	cJSON_AddNumberToObject(rl, "hard", (double)nofile);
+	cJSON_AddNumberToObject(rl, "soft", (double)nofile);
+	return rl;
+}
+
+static void add_process(cJSON *c, const struct mk_runtime_container_spec *spec)
+{
 	cJSON *p = cJSON_AddObjectToObject(c, "process");
 	cJSON_AddBoolToObject(p, "terminal", spec->tty);
 	if (spec->tty) {
@@ -159,44 +198,21 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 			cJSON_AddItemToArray(g, cJSON_CreateNumber(spec->additional_gids[i]));
 	}
 	cJSON_AddItemToObject(p, "args", strv_json(spec->args));
-	cJSON *env = cJSON_AddArrayToObject(p, "env");
-	if (spec->env)
-		env_merge(env, spec->env);
-	if (env_has(env, "PATH=") < 0)
-		cJSON_InsertItemInArray(env, 0, cJSON_CreateString(DEFAULT_PATH));
-	if (spec->tty && env_has(env, "TERM=") < 0)
-		cJSON_AddItemToArray(env, cJSON_CreateString("TERM=xterm"));
+	cJSON_AddItemToObject(p, "env", env_json(spec));
 	cJSON_AddStringToObject(p, "cwd", spec->cwd ? spec->cwd : "/");
 	const char *const *caps = spec->capabilities ? spec->capabilities : default_caps;
 	cJSON *capo = cJSON_AddObjectToObject(p, "capabilities");
 	cJSON_AddItemToObject(capo, "bounding", strv_json(caps));
 	cJSON_AddItemToObject(capo, "effective", strv_json(caps));
 	cJSON_AddItemToObject(capo, "permitted", strv_json(caps));
-	cJSON *rl = cJSON_CreateObject();
-	uint64_t nofile = spec->nofile;
-	if (!nofile) {
-		/* containerd's 1048576, but never above our own hard limit: raising it
-		 * needs CAP_SYS_RESOURCE, which the agent may not have */
-		struct rlimit lim;
-		nofile = 1048576;
-		if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_max != RLIM_INFINITY &&
-		    lim.rlim_max < nofile)
-			nofile = lim.rlim_max;
-	}
-	cJSON_AddStringToObject(rl, "type", "RLIMIT_NOFILE");
-	cJSON_AddNumberToObject(rl, "hard", (double)nofile);
-	cJSON_AddNumberToObject(rl, "soft", (double)nofile);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "rlimits"), rl);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "rlimits"), nofile_rlimit_json(spec->nofile));
 	cJSON_AddBoolToObject(p, "noNewPrivileges", spec->no_new_privileges && !spec->privileged);
+}
 
-	/* root, hostname */
-	cJSON *root = cJSON_AddObjectToObject(c, "root");
-	cJSON_AddStringToObject(root, "path", spec->rootfs);
-	cJSON_AddBoolToObject(root, "readonly", spec->rootfs_readonly);
-	cJSON_AddStringToObject(c, "hostname", spec->hostname ? spec->hostname : spec->id);
-
-	/* mounts: runc spec defaults, then the caller's bind mounts */
-	cJSON *mounts = cJSON_AddArrayToObject(c, "mounts");
+/* mounts: runc spec's defaults, then the caller's bind mounts */
+static cJSON *mounts_json(const struct mk_runtime_container_spec *spec)
+{
+	cJSON *mounts = cJSON_CreateArray();
 	cJSON_AddItemToArray(mounts, mount_json("/proc", "proc", "proc",
 						(const char *const[]){ "nosuid", "noexec", "nodev", NULL }));
 	cJSON_AddItemToArray(mounts, mount_json("/dev", "tmpfs", "tmpfs",
@@ -226,12 +242,13 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 								"rbind", "rprivate", "nosuid", "nodev",
 								m->readonly ? "ro" : "rw", NULL }));
 	}
+	return mounts;
+}
 
-	/* linux */
-	cJSON *lin = cJSON_AddObjectToObject(c, "linux");
-	if (cgroups_path)
-		cJSON_AddStringToObject(lin, "cgroupsPath", cgroups_path);
-	cJSON *res = cJSON_AddObjectToObject(lin, "resources");
+/* linux.resources: the device cgroup, memory, cpu and pids limits */
+static cJSON *resources_json(const struct mk_runtime_container_spec *spec)
+{
+	cJSON *res = cJSON_CreateObject();
 	cJSON *dev = cJSON_CreateObject();
 	cJSON_AddBoolToObject(dev, "allow", spec->privileged); /* privileged: every device */
 	cJSON_AddStringToObject(dev, "access", "rwm");
@@ -258,8 +275,16 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 	if (spec->pids_limit > 0)
 		cJSON_AddNumberToObject(cJSON_AddObjectToObject(res, "pids"), "limit",
 					(double)spec->pids_limit);
-	cJSON *ns = cJSON_AddArrayToObject(lin, "namespaces");
+	return res;
+}
+
+/* linux.namespaces: new ones, but the pod's network (and a target container's pid
+ * and ipc, for an ephemeral container) joined by path */
+static cJSON *namespaces_json(const struct mk_runtime_container_spec *spec)
+{
 	static const char *const ns_types[] = { "pid", "ipc", "uts", "mount", "network" };
+	cJSON *ns = cJSON_CreateArray();
+
 	for (size_t i = 0; i < MK_ARRAY_SIZE(ns_types); i++) {
 		cJSON *n = cJSON_CreateObject();
 		cJSON_AddStringToObject(n, "type", ns_types[i]);
@@ -272,21 +297,44 @@ int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
 			cJSON_AddStringToObject(n, "path", spec->ipcns_path);
 		cJSON_AddItemToArray(ns, n);
 	}
+	return ns;
+}
+
+static void add_linux(cJSON *c, const struct mk_runtime_container_spec *spec,
+		      const char *cgroups_path)
+{
+	cJSON *lin = cJSON_AddObjectToObject(c, "linux");
+	if (cgroups_path)
+		cJSON_AddStringToObject(lin, "cgroupsPath", cgroups_path);
+	cJSON_AddItemToObject(lin, "resources", resources_json(spec));
+	cJSON_AddItemToObject(lin, "namespaces", namespaces_json(spec));
 	if (spec->privileged)
 		cJSON_AddItemToObject(lin, "devices", rt_host_devices()); /* devices.c */
 	if (!spec->privileged) {
 		cJSON_AddItemToObject(lin, "maskedPaths", strv_json(masked_paths));
 		cJSON_AddItemToObject(lin, "readonlyPaths", strv_json(readonly_paths));
 	}
+}
 
+int mk_runtime_spec_generate(const struct mk_runtime_container_spec *spec,
+			     const char *cgroups_path, cJSON **ret, struct mk_error **err)
+{
+	if (spec_check(spec, err) < 0)
+		return -1;
+
+	_cleanup_cjson_ cJSON *c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "ociVersion", "1.0.2-dev");
+	add_process(c, spec);
+	cJSON *root = cJSON_AddObjectToObject(c, "root");
+	cJSON_AddStringToObject(root, "path", spec->rootfs);
+	cJSON_AddBoolToObject(root, "readonly", spec->rootfs_readonly);
+	cJSON_AddStringToObject(c, "hostname", spec->hostname ? spec->hostname : spec->id);
+	cJSON_AddItemToObject(c, "mounts", mounts_json(spec));
+	add_linux(c, spec, cgroups_path);
 	if (spec->n_annotations) {
 		cJSON *a = cJSON_AddObjectToObject(c, "annotations");
-		for (size_t i = 0; i < spec->n_annotations; i++) {
-			if (!spec->annotations[i].key || !spec->annotations[i].value)
-				return mk_error_set(err, EINVAL, "container '%s': annotation without key or value",
-						    spec->id);
+		for (size_t i = 0; i < spec->n_annotations; i++)
 			mk_json_set_string(a, spec->annotations[i].key, spec->annotations[i].value);
-		}
 	}
 	*ret = TAKE_PTR(c);
 	return 0;

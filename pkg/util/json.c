@@ -29,6 +29,21 @@ const char *mk_json_get_string(const cJSON *obj, const char *path)
 	return cJSON_IsString(j) ? j->valuestring : NULL;
 }
 
+const cJSON *mk_json_find_named(const cJSON *obj, const char *const *paths, size_t n,
+				const char *name)
+{
+	for (size_t i = 0; name && i < n; i++) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, mk_json_get(obj, paths[i]))
+		{
+			const char *cn = mk_json_get_string(c, "name");
+			if (cn && !strcmp(cn, name))
+				return c;
+		}
+	}
+	return NULL;
+}
+
 cJSON *mk_json_ensure_object(cJSON *obj, const char *path)
 {
 	const char *p = path;

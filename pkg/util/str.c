@@ -87,9 +87,9 @@ void mk_buf_puts(struct mk_buf *b, const char *s)
 	mk_buf_append(b, s, strlen(s));
 }
 
-void mk_buf_printf(struct mk_buf *b, const char *fmt, ...)
+void mk_buf_vprintf(struct mk_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	size_t room;
 	int n;
 
@@ -98,18 +98,25 @@ void mk_buf_printf(struct mk_buf *b, const char *fmt, ...)
 	 * -fsanitize=undefined rejects as "null format string") */
 	buf_reserve(b, 128);
 	room = b->cap - b->len;
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(b->data + b->len, room, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		abort();
 	if ((size_t)n >= room) {
 		buf_reserve(b, (size_t)n);
-		va_start(ap, fmt);
-		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-		va_end(ap);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
 	}
+	va_end(again);
 	b->len += (size_t)n;
+}
+
+void mk_buf_printf(struct mk_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mk_buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 char *mk_buf_steal(struct mk_buf *b)

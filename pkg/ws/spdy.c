@@ -89,11 +89,11 @@ void mk_spdy_zlib_release(struct mk_spdy_zlib *z)
 	z->in_ready = z->out_ready = false;
 }
 
-int mk_spdy_headers_decode(struct mk_spdy_zlib *z, const uint8_t *block, size_t len,
-			   struct mk_spdy_header **ret_headers, size_t *ret_n,
-			   struct mk_error **err)
+/* Inflates a header block with the session's zlib stream (the SPDY dictionary
+ * on demand) into plain, at most MAX_HEADER_BLOCK bytes. */
+static int headers_inflate(struct mk_spdy_zlib *z, const uint8_t *block, size_t len,
+			   struct mk_buf *plain, struct mk_error **err)
 {
-	struct mk_buf plain;
 	uint8_t chunk[4096];
 
 	if (!z->in_ready) {
@@ -101,7 +101,6 @@ int mk_spdy_headers_decode(struct mk_spdy_zlib *z, const uint8_t *block, size_t 
 			return mk_error_set(err, ENOMEM, "spdy: zlib inflateInit failed");
 		z->in_ready = true;
 	}
-	mk_buf_init(&plain);
 	z->in.next_in = (Bytef *)block;
 	z->in.avail_in = (uInt)len;
 	for (;;) {
@@ -111,64 +110,72 @@ int mk_spdy_headers_decode(struct mk_spdy_zlib *z, const uint8_t *block, size_t 
 		if (r == Z_NEED_DICT) {
 			size_t dl;
 			const uint8_t *d = mk_spdy_dictionary(&dl);
-			if (inflateSetDictionary(&z->in, d, (uInt)dl) != Z_OK) {
-				mk_buf_release(&plain);
+			if (inflateSetDictionary(&z->in, d, (uInt)dl) != Z_OK)
 				return mk_error_set(err, EPROTO, "spdy: header block uses another dictionary");
-			}
 			continue;
 		}
-		if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) {
-			mk_buf_release(&plain);
+		if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END)
 			return mk_error_set(err, EPROTO, "spdy: corrupt header block (zlib %d)", r);
-		}
-		mk_buf_append(&plain, chunk, sizeof(chunk) - z->in.avail_out);
-		if (plain.len > MAX_HEADER_BLOCK) {
-			mk_buf_release(&plain);
+		mk_buf_append(plain, chunk, sizeof(chunk) - z->in.avail_out);
+		if (plain->len > MAX_HEADER_BLOCK)
 			return mk_error_set(err, EMSGSIZE, "spdy: header block larger than %d bytes",
 					    MAX_HEADER_BLOCK);
-		}
 		if (z->in.avail_in == 0 && z->in.avail_out != 0)
 			break;
 		if (r == Z_BUF_ERROR || r == Z_STREAM_END)
 			break;
 	}
-	/* the name/value block: count, then (length, name, length, value) pairs */
-	const uint8_t *p = (const uint8_t *)plain.data, *end = p + plain.len;
-	struct mk_spdy_header *h = NULL;
-	size_t n = 0;
-	int rc = 0;
-	if (end - p < 4) {
-		rc = mk_error_set(err, EPROTO, "spdy: truncated header block");
-		goto out;
-	}
+	return 0;
+}
+
+/* The name/value block: count, then (length, name, length, value) pairs, into
+ * h (room for count, *n of them filled, also on failure). */
+static int headers_parse(const uint8_t *p, const uint8_t *end, struct mk_spdy_header **ret_h,
+			 size_t *n, struct mk_error **err)
+{
+	struct mk_spdy_header *h;
+
+	if (end - p < 4)
+		return mk_error_set(err, EPROTO, "spdy: truncated header block");
 	uint32_t count = get32(p);
 	p += 4;
-	if (count > MAX_HEADERS) {
-		rc = mk_error_set(err, EPROTO, "spdy: %u headers exceed the limit of %d", count,
-				  MAX_HEADERS);
-		goto out;
-	}
-	h = mk_malloc0((count ? count : 1) * sizeof(*h));
+	if (count > MAX_HEADERS)
+		return mk_error_set(err, EPROTO, "spdy: %u headers exceed the limit of %d", count,
+				    MAX_HEADERS);
+	h = *ret_h = mk_malloc0((count ? count : 1) * sizeof(*h));
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t nl, vl;
-		if (end - p < 4 || (nl = get32(p)) > (size_t)(end - p - 4) || nl == 0) {
-			rc = mk_error_set(err, EPROTO, "spdy: malformed header name");
-			goto out;
-		}
-		h[n].name = strndup((const char *)p + 4, nl);
+		if (end - p < 4 || (nl = get32(p)) > (size_t)(end - p - 4) || nl == 0)
+			return mk_error_set(err, EPROTO, "spdy: malformed header name");
+		h[*n].name = strndup((const char *)p + 4, nl);
 		p += 4 + nl;
 		if (end - p < 4 || (vl = get32(p)) > (size_t)(end - p - 4)) {
-			free(h[n].name);
-			rc = mk_error_set(err, EPROTO, "spdy: malformed header value");
-			goto out;
+			free(h[*n].name);
+			return mk_error_set(err, EPROTO, "spdy: malformed header value");
 		}
-		h[n].value = mk_malloc0(vl + 1);
-		memcpy(h[n].value, p + 4, vl);
-		h[n].value_len = vl;
+		h[*n].value = mk_malloc0(vl + 1);
+		memcpy(h[*n].value, p + 4, vl);
+		h[*n].value_len = vl;
 		p += 4 + vl;
-		n++;
+		(*n)++;
 	}
-out:
+	return 0;
+}
+
+int mk_spdy_headers_decode(struct mk_spdy_zlib *z, const uint8_t *block, size_t len,
+			   struct mk_spdy_header **ret_headers, size_t *ret_n,
+			   struct mk_error **err)
+{
+	struct mk_buf plain;
+	struct mk_spdy_header *h = NULL;
+	size_t n = 0;
+	int rc;
+
+	mk_buf_init(&plain);
+	rc = headers_inflate(z, block, len, &plain, err);
+	if (rc == 0)
+		rc = headers_parse((const uint8_t *)plain.data,
+				   (const uint8_t *)plain.data + plain.len, &h, &n, err);
 	mk_buf_release(&plain);
 	if (rc < 0) {
 		mk_spdy_headers_free(h, n);

@@ -118,6 +118,32 @@ ssize_t mk_ws_frame_parse(uint8_t *buf, size_t len, size_t max_payload, int requ
 	return (ssize_t)(n + plen);
 }
 
+int mk_ws_frames_consume(struct mk_buf *in, size_t max_payload, int require_mask,
+			 mk_ws_frame_fn fn, void *ctx, struct mk_error **err)
+{
+	size_t off = 0;
+	int r = 0;
+
+	while (off < in->len) {
+		struct mk_ws_frame f;
+		ssize_t n = mk_ws_frame_parse((uint8_t *)in->data + off, in->len - off, max_payload,
+					      require_mask, &f, err);
+		if (n <= 0) {
+			r = n < 0 ? -1 : 0;
+			break;
+		}
+		off += (size_t)n;
+		int fr = fn(ctx, &f);
+		if (fr != 0) {
+			r = fr < 0 ? -1 : 0;
+			break;
+		}
+	}
+	memmove(in->data, in->data + off, in->len - off);
+	in->len -= off;
+	return r;
+}
+
 char *mk_ws_accept_key(const char *key)
 {
 	_cleanup_free_ char *s = mk_strdup_printf("%s%s", key, WS_GUID);

@@ -1,5 +1,6 @@
 /* The shared idioms: string vectors, growable arrays, FNV-1a, the hash table. */
 #include <check.h>
+#include <stdarg.h>
 #include "minik8s/util.h"
 
 START_TEST(test_strv)
@@ -220,6 +221,52 @@ START_TEST(test_base64)
 }
 END_TEST
 
+START_TEST(test_json_find_named)
+{
+	_cleanup_cjson_ cJSON *pod = cJSON_Parse(
+		"{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"1\"},{\"image\":\"x\"}],"
+		"\"initContainers\":[{\"name\":\"a\",\"image\":\"2\"},{\"name\":\"b\"}]}}");
+	static const char *const both[] = { "spec.containers", "spec.initContainers" };
+	static const char *const init[] = { "spec.initContainers", "spec.missing" };
+
+	ck_assert_ptr_nonnull(pod);
+	/* the first list wins; then the next list is searched */
+	ck_assert_str_eq(mk_json_get_string(mk_json_find_named(pod, both, 2, "a"), "image"), "1");
+	ck_assert_str_eq(mk_json_get_string(mk_json_find_named(pod, init, 2, "a"), "image"), "2");
+	ck_assert_ptr_nonnull(mk_json_find_named(pod, both, 2, "b"));
+	ck_assert_ptr_null(mk_json_find_named(pod, both, 1, "b"));
+	ck_assert_ptr_null(mk_json_find_named(pod, both, 2, "c"));
+	ck_assert_ptr_null(mk_json_find_named(pod, both, 2, NULL));
+}
+END_TEST
+
+static void buf_add(struct mk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_add(struct mk_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mk_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+START_TEST(test_buf_vprintf)
+{
+	struct mk_buf b;
+	char big[1000];
+
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	mk_buf_init(&b);
+	buf_add(&b, "%s-%d", "short", 7);
+	ck_assert_str_eq(b.data, "short-7");
+	/* longer than the room at hand: formatted again from the copied va_list */
+	buf_add(&b, "[%s]%d", big, 42);
+	ck_assert_uint_eq(b.len, 7 + 1 + 999 + 1 + 2);
+	ck_assert_str_eq(b.data + b.len - 4, "z]42");
+	mk_buf_release(&b);
+}
+END_TEST
+
 Suite *collections_suite(void)
 {
 	Suite *su = suite_create("collections");
@@ -231,6 +278,8 @@ Suite *collections_suite(void)
 	tcase_add_test(tc, test_hmap_bytes);
 	tcase_add_test(tc, test_hmap_typed_copy);
 	tcase_add_test(tc, test_base64);
+	tcase_add_test(tc, test_json_find_named);
+	tcase_add_test(tc, test_buf_vprintf);
 	suite_add_tcase(su, tc);
 	return su;
 }

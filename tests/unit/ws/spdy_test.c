@@ -227,6 +227,8 @@ START_TEST(test_v4_port_frames)
 }
 END_TEST
 
+Suite *ws_frames_suite(void);
+
 int main(void)
 {
 	Suite *s = suite_create("ws");
@@ -239,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, test_v4_port_frames);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
+	srunner_add_suite(sr, ws_frames_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
