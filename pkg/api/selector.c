@@ -18,7 +18,7 @@ enum label_op { OP_IN, OP_NOT_IN, OP_EXISTS, OP_NOT_EXISTS, OP_GT, OP_LT };
 struct requirement {
 	char *key;
 	enum label_op op;
-	char **values;
+	char **values; /* mk_strv: NULL-terminated, n_values long */
 	size_t n_values;
 };
 
@@ -30,9 +30,7 @@ struct mk_label_selector {
 static void requirement_release(struct requirement *r)
 {
 	free(r->key);
-	for (size_t i = 0; i < r->n_values; i++)
-		free(r->values[i]);
-	free(r->values);
+	mk_strv_free(r->values);
 }
 
 void mk_label_selector_free(struct mk_label_selector *sel)
@@ -59,10 +57,7 @@ static void requirement_add_value(struct requirement *r, const char *v)
 	for (size_t i = 0; i < r->n_values; i++)
 		if (strcmp(r->values[i], v) == 0)
 			return; /* a set */
-	r->values = realloc(r->values, (r->n_values + 1) * sizeof(char *));
-	if (!r->values)
-		abort();
-	r->values[r->n_values++] = mk_strdup(v);
+	mk_strv_push(&r->values, &r->n_values, mk_strdup(v));
 }
 
 static bool parse_int64(const char *s, long long *ret)
@@ -497,7 +492,7 @@ struct field_term {
 
 struct mk_field_selector {
 	struct field_term *terms;
-	size_t n;
+	size_t n, cap;
 };
 
 void mk_field_selector_free(struct mk_field_selector *sel)
@@ -567,9 +562,7 @@ static int parse_term(struct mk_field_selector *sel, const char *term, size_t n,
 		char *value;
 		if (unescape_value(term + i + oplen, n - i - oplen, &value, err) < 0)
 			return -1;
-		sel->terms = realloc(sel->terms, (sel->n + 1) * sizeof(*sel->terms));
-		if (!sel->terms)
-			abort();
+		MK_GROW(sel->terms, sel->cap, sel->n + 1);
 		sel->terms[sel->n++] = (struct field_term){
 			.path = strndup(term + b, e - b), .not_equal = neq, .value = value
 		};

@@ -78,12 +78,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 			continue;
 		if (orig.dst == reply.src && orig.dport == reply.sport)
 			break; /* not DNATed: a direct flow to the pod, not ours */
-		if (c->ndel == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 16;
-			c->del = realloc(c->del, c->cap * sizeof(*c->del));
-			if (!c->del)
-				abort();
-		}
+		MK_GROW(c->del, c->cap, c->ndel + 1);
 		c->del[c->ndel++] = orig;
 		break;
 	}

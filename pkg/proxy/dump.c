@@ -202,12 +202,7 @@ static int ct_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (f.odst != c->ip || (f.odst == f.rsrc && f.odport == f.rsport))
 		return MNL_CB_OK; /* not to this address, or not DNATed */
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = realloc(c->v, c->cap * sizeof(*c->v));
-		if (!c->v)
-			abort();
-	}
+	MK_GROW(c->v, c->cap, c->n + 1);
 	c->v[c->n++] = f;
 	return MNL_CB_OK;
 }

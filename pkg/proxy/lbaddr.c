@@ -44,12 +44,7 @@ static void push_u32(uint32_t **arr, size_t *n, size_t *cap, uint32_t v)
 	for (size_t i = 0; i < *n; i++)
 		if ((*arr)[i] == v)
 			return;
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		*arr = realloc(*arr, *cap * sizeof(**arr));
-		if (!*arr)
-			abort();
-	}
+	MK_GROW(*arr, *cap, *n + 1);
 	(*arr)[(*n)++] = v;
 }
 
@@ -207,12 +202,7 @@ void proxy_lbaddr_note(struct proxy_lbaddr *l, const char *key, const cJSON *svc
 		push_u32(&l->all, &l->nall, &l->capall, a.s_addr);
 		if (!holder || strcmp(holder, l->node))
 			continue;
-		if (l->n == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 16;
-			l->v = realloc(l->v, l->cap * sizeof(*l->v));
-			if (!l->v)
-				abort();
-		}
+		MK_GROW(l->v, l->cap, l->n + 1);
 		l->v[l->n++] = (struct held){ .key = mk_strdup(key), .ip = a.s_addr };
 	}
 }

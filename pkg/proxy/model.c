@@ -40,12 +40,7 @@ static int ep_cmp(const void *a, const void *b)
 
 static void ep_push(struct mk_proxy_endpoint **arr, size_t *n, size_t *cap, struct mk_proxy_endpoint e)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 4;
-		*arr = realloc(*arr, *cap * sizeof(**arr));
-		if (!*arr)
-			abort();
-	}
+	MK_GROW(*arr, *cap, *n + 1);
 	(*arr)[(*n)++] = e;
 }
 
@@ -336,12 +331,7 @@ void mk_proxy_desired_init(struct mk_proxy_desired *d)
 
 void mk_proxy_desired_add(struct mk_proxy_desired *d, struct mk_proxy_service *s)
 {
-	if (d->n == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 64;
-		d->services = realloc(d->services, d->cap * sizeof(*d->services));
-		if (!d->services)
-			abort();
-	}
+	MK_GROW(d->services, d->cap, d->n + 1);
 	d->services[d->n++] = s;
 }
 

@@ -733,12 +733,7 @@ static void note_gone(struct mk_proxy *p, uint8_t proto, const struct mk_proxy_e
 {
 	if (proto != IPPROTO_UDP)
 		return;
-	if (p->n_gone == p->cap_gone) {
-		p->cap_gone = p->cap_gone ? p->cap_gone * 2 : 16;
-		p->gone = realloc(p->gone, p->cap_gone * sizeof(*p->gone));
-		if (!p->gone)
-			abort();
-	}
+	MK_GROW(p->gone, p->cap_gone, p->n_gone + 1);
 	p->gone[p->n_gone++] = *e;
 }
 
