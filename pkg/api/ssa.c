@@ -778,42 +778,38 @@ static void compare_objects(const struct mk_ssa_schema *s, const cJSON *l, const
 		fs_compact(ret->set[i]);
 }
 
-/* Merge: r (the applied configuration) over l (live). Returns a new value. */
 static cJSON *merge(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const cJSON *l,
-		    const cJSON *r)
-{
-	l = present(l);
-	if (!r)
-		return cJSON_Duplicate(l, 1);
-	if (!l || cJSON_IsNull(r))
-		return cJSON_Duplicate(r, 1);
-	enum mk_ssa_shape sh = shape_of(t, r);
-	if (shape_of(t, l) != sh)
-		return cJSON_Duplicate(r, 1);
-	if (sh == MK_SSA_STRUCT || sh == MK_SSA_MAP) {
-		cJSON *out = cJSON_CreateObject();
-		const cJSON *c;
-		cJSON_ArrayForEach(c, l)
-		{
-			const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, c->string);
-			struct mk_ssa_type ct;
-			int named;
-			child_type(s, t, sh, c->string, &ct, &named);
-			cJSON_AddItemToObject(out, c->string, merge(s, &ct, c, rc));
-		}
-		cJSON_ArrayForEach(c, r)
-		{
-			if (cJSON_GetObjectItemCaseSensitive(l, c->string))
-				continue;
-			cJSON_AddItemToObject(out, c->string, cJSON_Duplicate(c, 1));
-		}
-		return out;
-	}
-	if (sh != MK_SSA_LIST_MAP && sh != MK_SSA_LIST_SET)
-		return cJSON_Duplicate(r, 1);
+		    const cJSON *r);
 
-	/* lists: the applied items in the applied order, live-only items where
-	 * they were relative to the shared ones (as structured-merge-diff orders) */
+/* Maps and structs: live's members merged with the applied ones, in live's
+ * order, then the applied-only members. */
+static cJSON *merge_members(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+			    enum mk_ssa_shape sh, const cJSON *l, const cJSON *r)
+{
+	cJSON *out = cJSON_CreateObject();
+	const cJSON *c;
+	cJSON_ArrayForEach(c, l)
+	{
+		const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, c->string);
+		struct mk_ssa_type ct;
+		int named;
+		child_type(s, t, sh, c->string, &ct, &named);
+		cJSON_AddItemToObject(out, c->string, merge(s, &ct, c, rc));
+	}
+	cJSON_ArrayForEach(c, r)
+	{
+		if (cJSON_GetObjectItemCaseSensitive(l, c->string))
+			continue;
+		cJSON_AddItemToObject(out, c->string, cJSON_Duplicate(c, 1));
+	}
+	return out;
+}
+
+/* Lists (map or set): the applied items in the applied order, live-only items
+ * where they were relative to the shared ones (as structured-merge-diff orders). */
+static cJSON *merge_items(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+			  const cJSON *l, const cJSON *r)
+{
 	struct items li, ri;
 	struct mk_ssa_type et;
 	cJSON *out = cJSON_CreateArray();
@@ -871,6 +867,25 @@ static cJSON *merge(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, 
 	items_release(&li);
 	items_release(&ri);
 	return out;
+}
+
+/* Merge: r (the applied configuration) over l (live). Returns a new value. */
+static cJSON *merge(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const cJSON *l,
+		    const cJSON *r)
+{
+	l = present(l);
+	if (!r)
+		return cJSON_Duplicate(l, 1);
+	if (!l || cJSON_IsNull(r))
+		return cJSON_Duplicate(r, 1);
+	enum mk_ssa_shape sh = shape_of(t, r);
+	if (shape_of(t, l) != sh)
+		return cJSON_Duplicate(r, 1);
+	if (sh == MK_SSA_STRUCT || sh == MK_SSA_MAP)
+		return merge_members(s, t, sh, l, r);
+	if (sh == MK_SSA_LIST_MAP || sh == MK_SSA_LIST_SET)
+		return merge_items(s, t, l, r);
+	return cJSON_Duplicate(r, 1);
 }
 
 /* RemoveItems: deletes from v every member of set (its whole subtree). */
@@ -1477,6 +1492,42 @@ static int apply_once(const struct mk_ssa_schema *s, const cJSON *live, const cJ
 	return 0;
 }
 
+/* An object nobody manages yet: its fields belong to "before-first-apply",
+ * so an apply conflicts with what is there (skipNonAppliedManager). */
+static void adopt_unmanaged(const struct mk_ssa_schema *s, const cJSON *base,
+			    const struct mk_api_managed_op *op, struct managers *ms)
+{
+	struct comparison cmp;
+	_cleanup_cjson_ cJSON *empty = empty_like(base);
+	compare_objects(s, empty, base, &cmp);
+	strip_meta(cmp.set[ADDED]);
+	if (!fs_empty(cmp.set[ADDED])) {
+		struct manager *m = managers_add(ms);
+		m->name = mk_strdup("before-first-apply");
+		m->operation = mk_strdup("Update");
+		m->api_version = mk_strdup(op->api_version);
+		m->time = mk_strdup(op->now);
+		m->set = fs_dup(cmp.set[ADDED]);
+	}
+	comparison_release(&cmp);
+}
+
+/* kubectl's server-side apply keeps the client-side apply annotation of obj in
+ * step with config, so client-side apply keeps working (lastAppliedUpdater). */
+static void update_last_applied(cJSON *obj, const cJSON *config)
+{
+	cJSON *ann = mk_json_get(obj, "metadata.annotations");
+	if (!cJSON_GetObjectItemCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration"))
+		return;
+	_cleanup_cjson_ cJSON *la = cJSON_Duplicate(config, 1);
+	cJSON *la_ann = mk_json_get(la, "metadata.annotations");
+	if (la_ann)
+		cJSON_DeleteItemFromObjectCaseSensitive(la_ann,
+							"kubectl.kubernetes.io/last-applied-configuration");
+	_cleanup_free_ char *text = print_json(la);
+	mk_json_set_string(ann, "kubectl.kubernetes.io/last-applied-configuration", text);
+}
+
 int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const cJSON *config,
 			 bool force, const struct mk_api_managed_op *op, cJSON **ret_obj,
 			 cJSON **ret_status, struct mk_error **err)
@@ -1493,23 +1544,8 @@ int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const
 	if (managers_decode(mf, &ms, err) < 0)
 		return mk_error_wrap(err, "failed to decode managed fields");
 
-	/* an object nobody manages yet: its fields belong to "before-first-apply",
-	 * so an apply conflicts with what is there (skipNonAppliedManager) */
-	if (live && ms.n == 0) {
-		struct comparison cmp;
-		_cleanup_cjson_ cJSON *empty = empty_like(base);
-		compare_objects(s, empty, base, &cmp);
-		strip_meta(cmp.set[ADDED]);
-		if (!fs_empty(cmp.set[ADDED])) {
-			struct manager *m = managers_add(&ms);
-			m->name = mk_strdup("before-first-apply");
-			m->operation = mk_strdup("Update");
-			m->api_version = mk_strdup(op->api_version);
-			m->time = mk_strdup(op->now);
-			m->set = fs_dup(cmp.set[ADDED]);
-		}
-		comparison_release(&cmp);
-	}
+	if (live && ms.n == 0)
+		adopt_unmanaged(s, base, op, &ms);
 
 	/* keep a copy to retry with force (the client-side apply upgrade) */
 	cJSON *saved = managers_encode(&ms);
@@ -1539,19 +1575,8 @@ int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const
 	for (size_t i = 0; i < ms.n; i++)
 		strip_meta(ms.m[i].set);
 
-	/* kubectl's server-side apply keeps the client-side apply annotation in step,
-	 * so client-side apply keeps working (lastAppliedUpdater) */
-	cJSON *ann = mk_json_get(obj, "metadata.annotations");
-	if (op->manager && !strcmp(op->manager, "kubectl") &&
-	    cJSON_GetObjectItemCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration")) {
-		_cleanup_cjson_ cJSON *la = cJSON_Duplicate(config, 1);
-		cJSON *la_ann = mk_json_get(la, "metadata.annotations");
-		if (la_ann)
-			cJSON_DeleteItemFromObjectCaseSensitive(la_ann,
-								"kubectl.kubernetes.io/last-applied-configuration");
-		_cleanup_free_ char *text = print_json(la);
-		mk_json_set_string(ann, "kubectl.kubernetes.io/last-applied-configuration", text);
-	}
+	if (op->manager && !strcmp(op->manager, "kubectl"))
+		update_last_applied(obj, config);
 	managers_drop_empty(&ms);
 	set_managed(obj, managers_encode(&ms));
 	managers_release(&ms);
