@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "minik8s/api.h"
+#include "internal.h"
 
 /* ---- cJSON helpers --------------------------------------------------------- */
 
@@ -733,14 +734,6 @@ static int smp_element_kind(const cJSON *a, const cJSON *b)
 	return objects > 0;
 }
 
-static char *render(const cJSON *j)
-{
-	char *s = cJSON_PrintUnformatted(j);
-	char *r = mk_strdup(s ? s : "?");
-	cJSON_free(s);
-	return r;
-}
-
 /* The steps of smp_list (upstream's mergeSlice): lists of primitives are a
  * set union; lists of objects first apply the patch's special elements
  * ($patch: delete / replace), then merge each item into the original's item
@@ -764,7 +757,7 @@ static void smp_list_scalars(cJSON *orig, const cJSON *patch, const cJSON *serve
 
 static int no_merge_key(const cJSON *item, const char *key, struct mk_error **err)
 {
-	_cleanup_free_ char *s = render(item);
+	_cleanup_free_ char *s = mk_api_json_text(item);
 	return mk_error_set(err, EINVAL,
 			    "strategic merge patch: map: %s does not contain declared merge key: %s",
 			    s, key);
@@ -796,7 +789,7 @@ static int smp_list_directives(cJSON *orig, const cJSON *patch, const char *key,
 		} else if (!strcmp(dv, "replace")) {
 			*ret_replace = true;
 		} else if (strcmp(dv, "merge") != 0) {
-			_cleanup_free_ char *s = render(d);
+			_cleanup_free_ char *s = mk_api_json_text(d);
 			return mk_error_set(err, EINVAL,
 					    "strategic merge patch: unknown patch type: %s in list '%s'",
 					    s, name);
@@ -971,7 +964,7 @@ static int smp_map_directive(cJSON *orig, const cJSON *patch, struct mk_error **
 	if (!strcmp(dv, "replace")) {
 		object_clear(orig);
 	} else if (strcmp(dv, "merge") != 0) {
-		_cleanup_free_ char *s = render(d);
+		_cleanup_free_ char *s = mk_api_json_text(d);
 		return mk_error_set(err, EINVAL, "strategic merge patch: unknown patch type: %s", s);
 	}
 	return 0;

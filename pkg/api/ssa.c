@@ -192,14 +192,6 @@ static struct mk_api_fieldset *fs_intersect(const struct mk_api_fieldset *a,
 
 /* ---- path elements ------------------------------------------------------------- */
 
-static char *print_json(const cJSON *v)
-{
-	char *p = cJSON_PrintUnformatted(v);
-	char *r = mk_strdup(p ? p : "null");
-	cJSON_free(p);
-	return r;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -219,7 +211,9 @@ static char *key_pe(const cJSON *obj)
 	mk_buf_puts(&b, "k:{");
 	for (i = 0; i < n; i++) {
 		cJSON *k = cJSON_CreateString(names[i]);
-		_cleanup_free_ char *ks = print_json(k), *vs = print_json(cJSON_GetObjectItemCaseSensitive(obj, names[i]));
+		_cleanup_free_ char *ks = mk_api_json_text(k);
+		_cleanup_free_ char *vs =
+			mk_api_json_text(cJSON_GetObjectItemCaseSensitive(obj, names[i]));
 		cJSON_Delete(k);
 		mk_buf_printf(&b, "%s%s:%s", i ? "," : "", ks, vs);
 	}
@@ -237,7 +231,7 @@ static char *item_pe(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
 			*why = mk_strdup("set items must be scalars");
 			return NULL;
 		}
-		_cleanup_free_ char *v = print_json(item);
+		_cleanup_free_ char *v = mk_api_json_text(item);
 		return mk_strdup_printf("v:%s", v);
 	}
 	if (!cJSON_IsObject(item)) {
@@ -312,7 +306,7 @@ static char *canonical_pe(const char *pe)
 			return NULL;
 		if (pe[0] == 'k')
 			return key_pe(v);
-		_cleanup_free_ char *s = print_json(v);
+		_cleanup_free_ char *s = mk_api_json_text(v);
 		return mk_strdup_printf("v:%s", s);
 	}
 	return NULL;
@@ -330,7 +324,7 @@ static void pe_display(struct mk_buf *b, const char *pe)
 		mk_buf_puts(b, "[");
 		cJSON_ArrayForEach(c, v)
 		{
-			_cleanup_free_ char *vs = print_json(c);
+			_cleanup_free_ char *vs = mk_api_json_text(c);
 			mk_buf_printf(b, "%s%s=%s", i++ ? "," : "", c->string, vs);
 		}
 		mk_buf_puts(b, "]");
@@ -1524,7 +1518,7 @@ static void update_last_applied(cJSON *obj, const cJSON *config)
 	if (la_ann)
 		cJSON_DeleteItemFromObjectCaseSensitive(la_ann,
 							"kubectl.kubernetes.io/last-applied-configuration");
-	_cleanup_free_ char *text = print_json(la);
+	_cleanup_free_ char *text = mk_api_json_text(la);
 	mk_json_set_string(ann, "kubectl.kubernetes.io/last-applied-configuration", text);
 }
 

@@ -100,7 +100,7 @@ static void put_tuple(struct nlmsghdr *nlh, const struct tuple *t)
 	mnl_attr_nest_end(nlh, n);
 }
 
-static struct nlmsghdr *ct_hdr(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
+struct nlmsghdr *proxy_ct_header(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
@@ -146,7 +146,7 @@ int ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint
 	static uint32_t seq;
 	struct dump_ctx c = { .eps = eps, .n = n };
 	uint32_t s = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED) + (uint32_t)time(NULL);
-	struct nlmsghdr *nlh = ct_hdr(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, s);
+	struct nlmsghdr *nlh = proxy_ct_header(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, s);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return mk_error_errno(err, errno, "conntrack dump");
 	if (ct_recv(nl, s, dump_cb, &c, err) < 0) {
@@ -156,7 +156,7 @@ int ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint
 	int deleted = 0;
 	for (size_t i = 0; i < c.ndel; i++) {
 		s++;
-		nlh = ct_hdr(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, s);
+		nlh = proxy_ct_header(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, s);
 		put_tuple(nlh, &c.del[i]);
 		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 			free(c.del);
