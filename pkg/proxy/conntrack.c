@@ -139,8 +139,8 @@ static int ct_recv(struct mnl_socket *nl, uint32_t seq, mnl_cb_t cb, void *data,
 	}
 }
 
-int ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint *eps, size_t n,
-			   struct mk_error **err)
+int proxy_ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint *eps,
+				 size_t n, struct mk_error **err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	static uint32_t seq;

@@ -1151,7 +1151,7 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 	}
 	if (p->n_gone && p->ct) {
 		struct mk_error *cterr = NULL;
-		int n = ct_flush_udp_endpoints(p->ct, p->gone, p->n_gone, &cterr);
+		int n = proxy_ct_flush_udp_endpoints(p->ct, p->gone, p->n_gone, &cterr);
 		if (n < 0) {
 			/* the rules are right; stale UDP flows only age out slower */
 			mk_log(MK_LOG_WARN, "proxy", "flush conntrack: %s", cterr->msg);
