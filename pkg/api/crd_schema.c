@@ -34,14 +34,6 @@ static const char *type_of(const cJSON *v)
 	return "unknown";
 }
 
-static char *repr(const cJSON *v)
-{
-	char *t = cJSON_PrintUnformatted(v);
-	char *r = mk_strdup(t ? t : "null");
-	cJSON_free(t);
-	return r;
-}
-
 static bool flag(const cJSON *s, const char *key)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, key));
@@ -55,7 +47,7 @@ static char *child_path(const char *path, const char *key)
 /* "Invalid value: V: PATH in body DETAIL" */
 static void invalid_body(cJSON *causes, const char *path, const cJSON *v, const char *detail)
 {
-	_cleanup_free_ char *r = repr(v);
+	_cleanup_free_ char *r = mk_api_json_text(v);
 	mk_api_cause_add(causes, R_INVALID, path, "Invalid value: %s: %s in body %s", r,
 			 path[0] ? path : "<root>", detail);
 }
@@ -171,10 +163,10 @@ static void validate_list_type(const cJSON *s, const cJSON *v, const char *path,
 						if (cJSON_IsString(k) && cJSON_GetObjectItemCaseSensitive(a, k->valuestring))
 							cJSON_AddItemToObject(kv, k->valuestring,
 									      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(a, k->valuestring), 1));
-					r = repr(kv);
+					r = mk_api_json_text(kv);
 					cJSON_Delete(kv);
 				} else {
-					r = repr(a);
+					r = mk_api_json_text(a);
 				}
 				mk_api_cause_add(causes, "FieldValueDuplicate", p, "Duplicate value: %s", r);
 				break;
@@ -235,12 +227,12 @@ static void value_enum_format(const cJSON *s, const cJSON *v, const char *path, 
 			ok |= cJSON_Compare(e, v, 1);
 		if (!ok) {
 			struct mk_buf b;
-			_cleanup_free_ char *r = repr(v);
+			_cleanup_free_ char *r = mk_api_json_text(v);
 			mk_buf_init(&b);
 			mk_buf_puts(&b, "");
 			cJSON_ArrayForEach(e, en)
 			{
-				_cleanup_free_ char *er = repr(e);
+				_cleanup_free_ char *er = mk_api_json_text(e);
 				mk_buf_printf(&b, "%s%s", b.len ? ", " : "", er);
 			}
 			mk_api_cause_add(causes, "FieldValueNotSupported", path,
@@ -250,7 +242,7 @@ static void value_enum_format(const cJSON *s, const cJSON *v, const char *path, 
 	}
 	const char *ferr = format_error(mk_json_get_string(s, "format"), v);
 	if (ferr) {
-		_cleanup_free_ char *r = repr(v);
+		_cleanup_free_ char *r = mk_api_json_text(v);
 		_cleanup_free_ char *d = mk_strdup_printf("must be of type %s: %s", ferr, r);
 		invalid_body(causes, path, v, d);
 	}

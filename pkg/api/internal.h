@@ -38,6 +38,29 @@ static inline bool mk_api_json_str_empty(const cJSON *obj, const char *key)
 	return !j || cJSON_IsNull(j) || (cJSON_IsString(j) && j->valuestring[0] == '\0');
 }
 
+/* v as compact JSON text, owned (free); "null" if it cannot be printed. For
+ * values quoted in messages and annotations. */
+static inline char *mk_api_json_text(const cJSON *v)
+{
+	char *t = cJSON_PrintUnformatted(v);
+	char *r = mk_strdup(t ? t : "null");
+	cJSON_free(t);
+	return r;
+}
+
+/* status.phase of obj defaulted to phase when empty, status created when it
+ * is not an object: a new volume's or claim's first phase. */
+static inline void mk_api_default_phase(cJSON *obj, const char *phase)
+{
+	cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	if (!cJSON_IsObject(st)) {
+		st = cJSON_CreateObject();
+		mk_json_set(obj, "status", st);
+	}
+	if (mk_api_json_str_empty(st, "phase"))
+		mk_json_set_string(st, "phase", phase);
+}
+
 /* The schema source texts, parsed by schema.c in this order: the core one
  * (schema_defs.c), then one per area of kinds (schema_<area>.c), so a new kind
  * adds its types in its own file. */

@@ -136,13 +136,7 @@ static void pv_defaults(cJSON *obj)
 		mk_api_json_default(spec, "persistentVolumeReclaimPolicy", cJSON_CreateString("Retain"));
 		mk_api_json_default(spec, "volumeMode", cJSON_CreateString("Filesystem"));
 	}
-	cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
-	if (!cJSON_IsObject(st)) {
-		st = cJSON_CreateObject();
-		mk_json_set(obj, "status", st);
-	}
-	if (mk_api_json_str_empty(st, "phase"))
-		mk_json_set_string(st, "phase", "Pending");
+	mk_api_default_phase(obj, "Pending");
 }
 
 static void validate_node_selector(cJSON *causes, const cJSON *ns, const char *base)

@@ -13,13 +13,7 @@ static void pvc_defaults(cJSON *obj)
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	if (cJSON_IsObject(spec))
 		mk_api_json_default(spec, "volumeMode", cJSON_CreateString("Filesystem"));
-	cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
-	if (!cJSON_IsObject(st)) {
-		st = cJSON_CreateObject();
-		mk_json_set(obj, "status", st);
-	}
-	if (mk_api_json_str_empty(st, "phase"))
-		mk_json_set_string(st, "phase", "Pending");
+	mk_api_default_phase(obj, "Pending");
 }
 
 /* A claim's spec (also a StatefulSet's volumeClaimTemplates[*].spec); base is the

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "minik8s/api.h"
+#include "internal.h"
 
 /* ---- cJSON helpers --------------------------------------------------------- */
 
@@ -733,50 +734,42 @@ static int smp_element_kind(const cJSON *a, const cJSON *b)
 	return objects > 0;
 }
 
-static char *render(const cJSON *j)
+/* The steps of smp_list (upstream's mergeSlice): lists of primitives are a
+ * set union; lists of objects first apply the patch's special elements
+ * ($patch: delete / replace), then merge each item into the original's item
+ * with the same merge key or append it, then take the patch's order. */
+
+/* primitives: a set union, original first (deduplicateScalars) */
+static void smp_list_scalars(cJSON *orig, const cJSON *patch, const cJSON *server_order)
 {
-	char *s = cJSON_PrintUnformatted(j);
-	char *r = mk_strdup(s ? s : "?");
-	cJSON_free(s);
-	return r;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, patch) cJSON_AddItemToArray(orig, dup_json(p));
+	for (cJSON *c = orig->child; c; c = c->next) {
+		cJSON *d = c->next, *dn;
+		for (; d; d = dn) {
+			dn = d->next;
+			if (json_equal(c, d))
+				cJSON_Delete(cJSON_DetachItemViaPointer(orig, d));
+		}
+	}
+	smp_reorder(orig, patch, server_order, NULL);
 }
 
-/* mergeSlice for a list with patchStrategy merge: orig (an array) is updated in place. */
-static int smp_list(cJSON *orig, const cJSON *patch, const struct smp_field *f,
-		    const char *name, struct mk_error **err)
+static int no_merge_key(const cJSON *item, const char *key, struct mk_error **err)
 {
-	const char *key = f->key;
+	_cleanup_free_ char *s = mk_api_json_text(item);
+	return mk_error_set(err, EINVAL,
+			    "strategic merge patch: map: %s does not contain declared merge key: %s",
+			    s, key);
+}
+
+/* mergeSliceWithSpecialElements: {"$patch": "delete"} items remove the
+ * original's items with their key; {"$patch": "replace"} sets *ret_replace
+ * (the original's items are then dropped). */
+static int smp_list_directives(cJSON *orig, const cJSON *patch, const char *key, const char *name,
+			       bool *ret_replace, struct mk_error **err)
+{
 	const cJSON *p;
-
-	if (!orig->child && !patch->child)
-		return 0;
-	int kind = smp_element_kind(orig, patch);
-	if (kind < 0)
-		return mk_error_set(err, EINVAL,
-				    "strategic merge patch: list '%s' mixes element types", name);
-	_cleanup_cjson_ cJSON *server_order = dup_json(orig);
-
-	if (kind == 0) {
-		/* primitives: a set union, original first (deduplicateScalars) */
-		cJSON_ArrayForEach(p, patch) cJSON_AddItemToArray(orig, dup_json(p));
-		for (cJSON *c = orig->child; c; c = c->next) {
-			cJSON *d = c->next, *dn;
-			for (; d; d = dn) {
-				dn = d->next;
-				if (json_equal(c, d))
-					cJSON_Delete(cJSON_DetachItemViaPointer(orig, d));
-			}
-		}
-		smp_reorder(orig, patch, server_order, NULL);
-		return 0;
-	}
-	if (!key)
-		return mk_error_set(err, EINVAL,
-				    "strategic merge patch: cannot merge lists without merge key for '%s'",
-				    name);
-
-	/* mergeSliceWithSpecialElements: {"$patch": "delete"|"replace"} items */
-	bool replace = false;
 	cJSON_ArrayForEach(p, patch)
 	{
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, DIRECTIVE);
@@ -785,13 +778,8 @@ static int smp_list(cJSON *orig, const cJSON *patch, const struct smp_field *f,
 		const char *dv = cJSON_IsString(d) ? d->valuestring : "";
 		if (!strcmp(dv, "delete")) {
 			const cJSON *kv = cJSON_GetObjectItemCaseSensitive(p, key);
-			if (!kv) {
-				_cleanup_free_ char *s = render(p);
-				return mk_error_set(
-					err, EINVAL,
-					"strategic merge patch: map: %s does not contain declared merge key: %s",
-					s, key);
-			}
+			if (!kv)
+				return no_merge_key(p, key, err);
 			cJSON *c = orig->child, *next;
 			for (; c; c = next) {
 				next = c->next;
@@ -799,32 +787,31 @@ static int smp_list(cJSON *orig, const cJSON *patch, const struct smp_field *f,
 					cJSON_Delete(cJSON_DetachItemViaPointer(orig, c));
 			}
 		} else if (!strcmp(dv, "replace")) {
-			replace = true;
+			*ret_replace = true;
 		} else if (strcmp(dv, "merge") != 0) {
-			_cleanup_free_ char *s = render(d);
+			_cleanup_free_ char *s = mk_api_json_text(d);
 			return mk_error_set(err, EINVAL,
 					    "strategic merge patch: unknown patch type: %s in list '%s'",
 					    s, name);
 		}
 	}
-	if (replace)
-		while (orig->child)
-			cJSON_Delete(cJSON_DetachItemViaPointer(orig, orig->child));
+	return 0;
+}
 
-	/* mergeSliceWithoutSpecialElements: update by key in place, else append */
+/* mergeSliceWithoutSpecialElements: update by key in place, else append */
+static int smp_list_items(cJSON *orig, const cJSON *patch, const struct smp_field *f,
+			  struct mk_error **err)
+{
+	const char *key = f->key;
+	const cJSON *p;
 	cJSON_ArrayForEach(p, patch)
 	{
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, DIRECTIVE);
 		if (d && !(cJSON_IsString(d) && !strcmp(d->valuestring, "merge")))
 			continue;
 		const cJSON *kv = cJSON_GetObjectItemCaseSensitive(p, key);
-		if (!kv) {
-			_cleanup_free_ char *s = render(p);
-			return mk_error_set(
-				err, EINVAL,
-				"strategic merge patch: map: %s does not contain declared merge key: %s", s,
-				key);
-		}
+		if (!kv)
+			return no_merge_key(p, key, err);
 		cJSON *c, *match = NULL;
 		cJSON_ArrayForEach(c, orig)
 		{
@@ -845,8 +832,40 @@ static int smp_list(cJSON *orig, const cJSON *patch, const struct smp_field *f,
 			cJSON_AddItemToArray(orig, n);
 		}
 	}
+	return 0;
+}
+
+/* mergeSlice for a list with patchStrategy merge: orig (an array) is updated in place. */
+static int smp_list(cJSON *orig, const cJSON *patch, const struct smp_field *f,
+		    const char *name, struct mk_error **err)
+{
+	bool replace = false;
+
+	if (!orig->child && !patch->child)
+		return 0;
+	int kind = smp_element_kind(orig, patch);
+	if (kind < 0)
+		return mk_error_set(err, EINVAL,
+				    "strategic merge patch: list '%s' mixes element types", name);
+	_cleanup_cjson_ cJSON *server_order = dup_json(orig);
+
+	if (kind == 0) {
+		smp_list_scalars(orig, patch, server_order);
+		return 0;
+	}
+	if (!f->key)
+		return mk_error_set(err, EINVAL,
+				    "strategic merge patch: cannot merge lists without merge key for '%s'",
+				    name);
+	if (smp_list_directives(orig, patch, f->key, name, &replace, err) < 0)
+		return -1;
+	if (replace)
+		while (orig->child)
+			cJSON_Delete(cJSON_DetachItemViaPointer(orig, orig->child));
+	if (smp_list_items(orig, patch, f, err) < 0)
+		return -1;
 	if (!replace)
-		smp_reorder(orig, patch, server_order, key);
+		smp_reorder(orig, patch, server_order, f->key);
 	return 0;
 }
 
@@ -926,107 +945,134 @@ static int smp_ordered_list(cJSON *orig, const cJSON *patch, const char *name,
 	return 0;
 }
 
+/* The steps of smp_map (upstream's mergeMap): the map's own $patch directive,
+ * $retainKeys, the lists with a $setElementOrder, then every other key of the
+ * patch in turn: $deleteFromPrimitiveList, null (delete), or a merge. */
+
+/* The map's $patch: "delete" empties orig (returns 1: nothing more to do),
+ * "replace" empties it before the merge, "merge" is the default. */
+static int smp_map_directive(cJSON *orig, const cJSON *patch, struct mk_error **err)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(patch, DIRECTIVE);
+	if (!d)
+		return 0;
+	const char *dv = cJSON_IsString(d) ? d->valuestring : "";
+	if (!strcmp(dv, "delete")) {
+		object_clear(orig);
+		return 1;
+	}
+	if (!strcmp(dv, "replace")) {
+		object_clear(orig);
+	} else if (strcmp(dv, "merge") != 0) {
+		_cleanup_free_ char *s = mk_api_json_text(d);
+		return mk_error_set(err, EINVAL, "strategic merge patch: unknown patch type: %s", s);
+	}
+	return 0;
+}
+
+/* $retainKeys: the keys of orig not in the list go. */
+static int smp_map_retain(cJSON *orig, const cJSON *patch, struct mk_error **err)
+{
+	const cJSON *retain = cJSON_GetObjectItemCaseSensitive(patch, RETAIN_KEYS);
+	if (!retain)
+		return 0;
+	const cJSON *k;
+	bool strings = cJSON_IsArray(retain);
+	const cJSON *list = strings ? retain : NULL;
+	cJSON_ArrayForEach(k, list) strings = strings && cJSON_IsString(k);
+	if (!strings)
+		return mk_error_set(err, EINVAL, "strategic merge patch: %s must be a list of strings",
+				    RETAIN_KEYS);
+	cJSON *c = orig->child, *next;
+	for (; c; c = next) {
+		next = c->next;
+		bool keep = false;
+		cJSON_ArrayForEach(k, retain) keep = keep || strcmp(k->valuestring, c->string) == 0;
+		if (!keep)
+			cJSON_Delete(cJSON_DetachItemViaPointer(orig, c));
+	}
+	return 0;
+}
+
+/* $deleteFromPrimitiveList/NAME: the values of list p leave orig's list NAME. */
+static int smp_map_delete_primitives(cJSON *orig, const char *k, const cJSON *p,
+				     struct mk_error **err)
+{
+	const char *name = k + strlen(DELETE_PRIMITIVE);
+	if (!cJSON_IsArray(p))
+		return mk_error_set(err, EINVAL, "strategic merge patch: %s must be a list", k);
+	cJSON *cur = cJSON_GetObjectItemCaseSensitive(orig, name);
+	if (!cJSON_IsArray(cur))
+		return 0;
+	cJSON *c = cur->child, *next;
+	for (; c; c = next) {
+		next = c->next;
+		const cJSON *x;
+		bool del = false;
+		cJSON_ArrayForEach(x, p) del = del || json_equal(x, c);
+		if (del)
+			cJSON_Delete(cJSON_DetachItemViaPointer(cur, c));
+	}
+	return 0;
+}
+
+/* One key k of the patch, value p: null deletes, maps and merging lists merge
+ * recursively, anything else replaces. */
+static int smp_map_key(cJSON *orig, const char *k, const cJSON *p, const struct smp_type *t,
+		       struct mk_error **err)
+{
+	cJSON *cur = cJSON_GetObjectItemCaseSensitive(orig, k);
+	const struct smp_field *f = smp_lookup(t, k);
+	if (cJSON_IsNull(p)) {
+		if (cur)
+			cJSON_Delete(cJSON_DetachItemViaPointer(orig, cur));
+		return 0;
+	}
+	if (cJSON_IsObject(cur) && cJSON_IsObject(p))
+		return smp_map(cur, p, f ? f->type : NULL, err);
+	if (cJSON_IsArray(cur) && cJSON_IsArray(p) && f && f->merge)
+		return smp_list(cur, p, f, k, err);
+	cJSON *n;
+	if (smp_fresh(p, f, k, &n, err) < 0)
+		return -1;
+	object_set(orig, k, n);
+	return 0;
+}
+
 /* mergeMap: orig (an object) is updated in place. */
 static int smp_map(cJSON *orig, const cJSON *patch, const struct smp_type *t,
 		   struct mk_error **err)
 {
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(patch, DIRECTIVE), *p;
+	const cJSON *p;
+	int r = smp_map_directive(orig, patch, err);
 
-	if (d) {
-		const char *dv = cJSON_IsString(d) ? d->valuestring : "";
-		if (!strcmp(dv, "delete")) {
-			object_clear(orig);
-			return 0;
-		}
-		if (!strcmp(dv, "replace"))
-			object_clear(orig);
-		else if (strcmp(dv, "merge") != 0) {
-			_cleanup_free_ char *s = render(d);
-			return mk_error_set(err, EINVAL, "strategic merge patch: unknown patch type: %s",
-					    s);
-		}
-	}
-
-	const cJSON *retain = cJSON_GetObjectItemCaseSensitive(patch, RETAIN_KEYS);
-	if (retain) {
-		const cJSON *k;
-		bool strings = cJSON_IsArray(retain);
-		const cJSON *list = strings ? retain : NULL;
-		cJSON_ArrayForEach(k, list) strings = strings && cJSON_IsString(k);
-		if (!strings)
-			return mk_error_set(err, EINVAL,
-					    "strategic merge patch: %s must be a list of strings",
-					    RETAIN_KEYS);
-		cJSON *c = orig->child, *next;
-		for (; c; c = next) {
-			next = c->next;
-			bool keep = false;
-			cJSON_ArrayForEach(k, retain) keep = keep || strcmp(k->valuestring, c->string) == 0;
-			if (!keep)
-				cJSON_Delete(cJSON_DetachItemViaPointer(orig, c));
-		}
-	}
-
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (smp_map_retain(orig, patch, err) < 0)
+		return -1;
 	cJSON_ArrayForEach(p, patch)
 	{
 		const char *k = p->string;
-		if (mk_str_has_prefix(k, SET_ORDER)) {
-			if (smp_ordered_list(orig, patch, k + strlen(SET_ORDER), p, t, err) < 0)
-				return -1;
-			continue;
-		}
+		if (mk_str_has_prefix(k, SET_ORDER) &&
+		    smp_ordered_list(orig, patch, k + strlen(SET_ORDER), p, t, err) < 0)
+			return -1;
 	}
-
 	cJSON_ArrayForEach(p, patch)
 	{
 		const char *k = p->string;
 		if (!strcmp(k, DIRECTIVE) || !strcmp(k, RETAIN_KEYS) || mk_str_has_prefix(k, SET_ORDER))
 			continue;
 		if (mk_str_has_prefix(k, DELETE_PRIMITIVE)) {
-			const char *name = k + strlen(DELETE_PRIMITIVE);
-			if (!cJSON_IsArray(p))
-				return mk_error_set(err, EINVAL,
-						    "strategic merge patch: %s must be a list", k);
-			cJSON *cur = cJSON_GetObjectItemCaseSensitive(orig, name);
-			if (!cJSON_IsArray(cur))
-				continue;
-			cJSON *c = cur->child, *next;
-			for (; c; c = next) {
-				next = c->next;
-				const cJSON *x;
-				bool del = false;
-				cJSON_ArrayForEach(x, p) del = del || json_equal(x, c);
-				if (del)
-					cJSON_Delete(cJSON_DetachItemViaPointer(cur, c));
-			}
+			if (smp_map_delete_primitives(orig, k, p, err) < 0)
+				return -1;
 			continue;
 		}
 		/* the list was merged with its $setElementOrder above */
 		_cleanup_free_ char *order_key = mk_strdup_printf(SET_ORDER "%s", k);
 		if (cJSON_GetObjectItemCaseSensitive(patch, order_key))
 			continue;
-
-		cJSON *cur = cJSON_GetObjectItemCaseSensitive(orig, k);
-		const struct smp_field *f = smp_lookup(t, k);
-		if (cJSON_IsNull(p)) {
-			if (cur)
-				cJSON_Delete(cJSON_DetachItemViaPointer(orig, cur));
-			continue;
-		}
-		if (cJSON_IsObject(cur) && cJSON_IsObject(p)) {
-			if (smp_map(cur, p, f ? f->type : NULL, err) < 0)
-				return -1;
-			continue;
-		}
-		if (cJSON_IsArray(cur) && cJSON_IsArray(p) && f && f->merge) {
-			if (smp_list(cur, p, f, k, err) < 0)
-				return -1;
-			continue;
-		}
-		cJSON *n;
-		if (smp_fresh(p, f, k, &n, err) < 0)
+		if (smp_map_key(orig, k, p, t, err) < 0)
 			return -1;
-		object_set(orig, k, n);
 	}
 	return 0;
 }

@@ -433,68 +433,74 @@ int mk_api_quota_admit(const cJSON *quota, const char *resource, const char *gro
 	return mk_api_quota_admit_update(quota, resource, group, obj, NULL, ret_used, ret_msg);
 }
 
-int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const char *group,
-			      const cJSON *obj, const cJSON *old, cJSON **ret_used, char **ret_msg)
-{
-	const char *qn = mk_json_get_string(quota, "metadata.name");
-	const cJSON *hard = mk_json_get(quota, "status.hard");
-	const cJSON *used = mk_json_get(quota, "status.used");
-	const cJSON *it;
-	char *restricted[128];
-	size_t nr = 0;
-	int ret = 0;
+/* The steps of mk_api_quota_admit_update, as upstream's quota evaluator: what
+ * the quota restricts, the pod's missing requests and limits, a usage not yet
+ * computed, the charge of the object (of its growth, on update), then the new
+ * usage against the hard limits. */
 
-	*ret_used = NULL;
-	*ret_msg = NULL;
-	if (!qn || !mk_api_quota_matches(quota, resource, obj))
-		return 0;
-	/* what the quota restricts for this kind: status.hard, as upstream (a quota
-	 * the controller has not seen yet restricts nothing) */
+/* The names in status.hard the quota restricts for this kind, sorted (a quota
+ * the controller has not seen yet restricts nothing, as upstream). */
+static size_t quota_restricted(const cJSON *hard, const char *resource, const char *group,
+			       char **restricted, size_t max)
+{
+	const cJSON *it;
+	size_t nr = 0;
+
 	cJSON_ArrayForEach(it, hard)
-		if (it->string && nr < MK_ARRAY_SIZE(restricted) &&
-		    mk_api_quota_tracks(it->string, resource, group))
+		if (it->string && nr < max && mk_api_quota_tracks(it->string, resource, group))
 			restricted[nr++] = it->string;
-	if (!nr)
-		return 0;
 	qsort(restricted, nr, sizeof(*restricted), cmp_str);
-	if (!strcmp(resource, "pods") && (!group || !*group)) {
-		_cleanup_free_ char *m = missing_constraints(obj, restricted, nr);
-		if (m) {
-			*ret_msg = mk_strdup_printf("failed quota: %s: %s", qn, m);
-			return -1;
-		}
-	}
-	/* the controller has not computed usage yet: upstream refuses too */
+	return nr;
+}
+
+/* The controller has not computed usage of a restricted name yet: upstream
+ * refuses too. Returns the message, or NULL when all is known. */
+static char *quota_status_unknown(const char *qn, const cJSON *used, char **restricted,
+				  size_t nr)
+{
 	for (size_t i = 0; i < nr; i++) {
-		if (!cJSON_GetObjectItemCaseSensitive(used, restricted[i])) {
-			struct mk_buf b;
-			mk_buf_init(&b);
-			for (size_t j = 0; j < nr; j++)
-				mk_buf_printf(&b, "%s%s", j ? "," : "", restricted[j]);
-			*ret_msg = mk_strdup_printf("status unknown for quota: %s, resources: %s", qn,
-						    b.data);
-			mk_buf_release(&b);
-			return -1;
-		}
+		if (cJSON_GetObjectItemCaseSensitive(used, restricted[i]))
+			continue;
+		struct mk_buf b;
+		mk_buf_init(&b);
+		for (size_t j = 0; j < nr; j++)
+			mk_buf_printf(&b, "%s%s", j ? "," : "", restricted[j]);
+		char *msg = mk_strdup_printf("status unknown for quota: %s, resources: %s", qn,
+					     b.data);
+		mk_buf_release(&b);
+		return msg;
 	}
-	_cleanup_cjson_ cJSON *delta = mk_api_quota_usage(resource, group, obj);
-	if (old) {
-		/* an update is charged what it adds (upstream subtracts the old usage
-		 * and the zeros and decreases then charge nothing) */
-		_cleanup_cjson_ cJSON *prev = mk_api_quota_usage(resource, group, old);
-		const cJSON *p;
-		cJSON_ArrayForEach(p, prev)
-		{
-			int64_t pv, nv;
-			bool nb;
-			const cJSON *n = cJSON_GetObjectItemCaseSensitive(delta, p->string);
-			if (q_milli(p, &pv, NULL) < 0 || !n || q_milli(n, &nv, &nb) < 0)
-				continue;
-			rl_set(delta, p->string, nv > pv ? nv - pv : 0, nb);
-		}
+	return NULL;
+}
+
+/* The usage obj adds: all of it on create; on update what it adds over old
+ * (upstream subtracts the old usage, and the zeros and decreases then charge
+ * nothing). Owned by the caller. */
+static cJSON *quota_charge(const char *resource, const char *group, const cJSON *obj,
+			   const cJSON *old)
+{
+	cJSON *delta = mk_api_quota_usage(resource, group, obj);
+	if (!old)
+		return delta;
+	_cleanup_cjson_ cJSON *prev = mk_api_quota_usage(resource, group, old);
+	const cJSON *p;
+	cJSON_ArrayForEach(p, prev)
+	{
+		int64_t pv, nv;
+		bool nb;
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(delta, p->string);
+		if (q_milli(p, &pv, NULL) < 0 || !n || q_milli(n, &nv, &nb) < 0)
+			continue;
+		rl_set(delta, p->string, nv > pv ? nv - pv : 0, nb);
 	}
-	/* the usage this quota limits, zeros dropped */
-	_cleanup_cjson_ cJSON *req = cJSON_CreateObject();
+	return delta;
+}
+
+/* The part of delta this quota limits, zeros dropped, into req. A negative
+ * usage is refused (*ret_msg, -1). */
+static int quota_request(const cJSON *hard, const cJSON *delta, cJSON *req, char **ret_msg)
+{
+	const cJSON *it;
 	cJSON_ArrayForEach(it, delta)
 	{
 		int64_t v;
@@ -508,16 +514,17 @@ int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const ch
 		if (v)
 			cJSON_AddItemToObject(req, it->string, cJSON_Duplicate(it, 1));
 	}
-	if (!cJSON_GetArraySize(req))
-		return 0;
-	cJSON *newu = cJSON_Duplicate(used, 1);
-	if (!cJSON_IsObject(newu)) {
-		cJSON_Delete(newu);
-		newu = cJSON_CreateObject();
-	}
-	mk_api_rl_add(newu, req);
+	return 0;
+}
+
+/* The names of req whose new usage newu goes over hard, as upstream words the
+ * refusal; NULL when everything fits. */
+static char *quota_exceeded(const char *qn, const cJSON *req, const cJSON *used,
+			    const cJSON *newu, const cJSON *hard)
+{
 	char *exceeded[128];
 	size_t ne = 0;
+	const cJSON *it;
 	cJSON_ArrayForEach(it, req)
 	{
 		int64_t nv, hv;
@@ -527,21 +534,61 @@ int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const ch
 		if (nv > hv && ne < MK_ARRAY_SIZE(exceeded))
 			exceeded[ne++] = it->string;
 	}
-	if (ne) {
-		struct mk_buf b;
-		qsort(exceeded, ne, sizeof(*exceeded), cmp_str);
-		mk_buf_init(&b);
-		mk_buf_printf(&b, "exceeded quota: %s, requested: ", qn);
-		pretty(&b, req, exceeded, ne);
-		mk_buf_puts(&b, ", used: ");
-		pretty(&b, used, exceeded, ne);
-		mk_buf_puts(&b, ", limited: ");
-		pretty(&b, hard, exceeded, ne);
-		*ret_msg = mk_buf_steal(&b);
-		cJSON_Delete(newu);
-		ret = -1;
-	} else {
-		*ret_used = newu;
+	if (!ne)
+		return NULL;
+	struct mk_buf b;
+	qsort(exceeded, ne, sizeof(*exceeded), cmp_str);
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "exceeded quota: %s, requested: ", qn);
+	pretty(&b, req, exceeded, ne);
+	mk_buf_puts(&b, ", used: ");
+	pretty(&b, used, exceeded, ne);
+	mk_buf_puts(&b, ", limited: ");
+	pretty(&b, hard, exceeded, ne);
+	return mk_buf_steal(&b);
+}
+
+int mk_api_quota_admit_update(const cJSON *quota, const char *resource, const char *group,
+			      const cJSON *obj, const cJSON *old, cJSON **ret_used, char **ret_msg)
+{
+	const char *qn = mk_json_get_string(quota, "metadata.name");
+	const cJSON *hard = mk_json_get(quota, "status.hard");
+	const cJSON *used = mk_json_get(quota, "status.used");
+	char *restricted[128];
+	size_t nr;
+
+	*ret_used = NULL;
+	*ret_msg = NULL;
+	if (!qn || !mk_api_quota_matches(quota, resource, obj))
+		return 0;
+	nr = quota_restricted(hard, resource, group, restricted, MK_ARRAY_SIZE(restricted));
+	if (!nr)
+		return 0;
+	if (!strcmp(resource, "pods") && (!group || !*group)) {
+		_cleanup_free_ char *m = missing_constraints(obj, restricted, nr);
+		if (m) {
+			*ret_msg = mk_strdup_printf("failed quota: %s: %s", qn, m);
+			return -1;
+		}
 	}
-	return ret;
+	*ret_msg = quota_status_unknown(qn, used, restricted, nr);
+	if (*ret_msg)
+		return -1;
+	_cleanup_cjson_ cJSON *delta = quota_charge(resource, group, obj, old);
+	_cleanup_cjson_ cJSON *req = cJSON_CreateObject();
+	if (quota_request(hard, delta, req, ret_msg) < 0)
+		return -1;
+	if (!cJSON_GetArraySize(req))
+		return 0;
+	_cleanup_cjson_ cJSON *newu = cJSON_Duplicate(used, 1);
+	if (!cJSON_IsObject(newu)) {
+		cJSON_Delete(newu);
+		newu = cJSON_CreateObject();
+	}
+	mk_api_rl_add(newu, req);
+	*ret_msg = quota_exceeded(qn, req, used, newu, hard);
+	if (*ret_msg)
+		return -1;
+	*ret_used = TAKE_PTR(newu);
+	return 0;
 }

@@ -31,11 +31,11 @@ struct def {
 	char *group, *version, *kind;	/* kinds; NULL otherwise */
 	bool atomic;			/* x-kubernetes-map-type: atomic (server-side apply) */
 	struct field *f;
-	size_t nf;
+	size_t nf, fcap;
 };
 
 static struct def *defs;
-static size_t ndefs;
+static size_t ndefs, defs_cap;
 static char *parse_err;
 static pthread_once_t parse_once = PTHREAD_ONCE_INIT;
 
@@ -89,18 +89,14 @@ static struct def *find_def(const char *name)
 
 static struct def *new_def(void)
 {
-	defs = realloc(defs, (ndefs + 1) * sizeof(*defs));
-	if (!defs)
-		abort();
+	MK_GROW(defs, defs_cap, ndefs + 1);
 	memset(&defs[ndefs], 0, sizeof(*defs));
 	return &defs[ndefs++];
 }
 
 static struct field *new_field(struct def *d)
 {
-	d->f = realloc(d->f, (d->nf + 1) * sizeof(*d->f));
-	if (!d->f)
-		abort();
+	MK_GROW(d->f, d->fcap, d->nf + 1);
 	memset(&d->f[d->nf], 0, sizeof(*d->f));
 	return &d->f[d->nf++];
 }

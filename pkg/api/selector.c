@@ -18,7 +18,7 @@ enum label_op { OP_IN, OP_NOT_IN, OP_EXISTS, OP_NOT_EXISTS, OP_GT, OP_LT };
 struct requirement {
 	char *key;
 	enum label_op op;
-	char **values;
+	char **values; /* mk_strv: NULL-terminated, n_values long */
 	size_t n_values;
 };
 
@@ -30,9 +30,7 @@ struct mk_label_selector {
 static void requirement_release(struct requirement *r)
 {
 	free(r->key);
-	for (size_t i = 0; i < r->n_values; i++)
-		free(r->values[i]);
-	free(r->values);
+	mk_strv_free(r->values);
 }
 
 void mk_label_selector_free(struct mk_label_selector *sel)
@@ -59,10 +57,7 @@ static void requirement_add_value(struct requirement *r, const char *v)
 	for (size_t i = 0; i < r->n_values; i++)
 		if (strcmp(r->values[i], v) == 0)
 			return; /* a set */
-	r->values = realloc(r->values, (r->n_values + 1) * sizeof(char *));
-	if (!r->values)
-		abort();
-	r->values[r->n_values++] = mk_strdup(v);
+	mk_strv_push(&r->values, &r->n_values, mk_strdup(v));
 }
 
 static bool parse_int64(const char *s, long long *ret)
@@ -340,11 +335,83 @@ fail:
 	return -1;
 }
 
+/* The steps of mk_label_selector_from_json (metav1.LabelSelectorAsSelector):
+ * matchLabels become "In" requirements of one value, then each of
+ * matchExpressions a requirement, checked as the string form's are. */
+
+static int selector_add_match_labels(struct mk_label_selector *sel, const cJSON *ml,
+				     struct mk_error **err)
+{
+	const cJSON *c;
+	if (!ml || cJSON_IsNull(ml))
+		return 0;
+	if (!cJSON_IsObject(ml))
+		return mk_error_set(err, EINVAL, "matchLabels must be an object");
+	cJSON_ArrayForEach(c, ml)
+	{
+		if (!cJSON_IsString(c))
+			return mk_error_set(err, EINVAL, "matchLabels: value of '%s' must be a string",
+					    c->string);
+		struct requirement *r = selector_add(sel, c->string, OP_IN);
+		requirement_add_value(r, c->valuestring);
+		if (requirement_check(r, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int label_op_parse(const char *op, enum label_op *ret, struct mk_error **err)
+{
+	static const struct {
+		const char *name;
+		enum label_op op;
+	} ops[] = { { "In", OP_IN },
+		    { "NotIn", OP_NOT_IN },
+		    { "Exists", OP_EXISTS },
+		    { "DoesNotExist", OP_NOT_EXISTS } };
+	for (size_t i = 0; i < MK_ARRAY_SIZE(ops); i++)
+		if (!strcmp(op, ops[i].name)) {
+			*ret = ops[i].op;
+			return 0;
+		}
+	return mk_error_set(err, EINVAL, "\"%s\" is not a valid label selector operator", op);
+}
+
+/* matchExpressions[i] (c): key, operator, values. */
+static int selector_add_expression(struct mk_label_selector *sel, const cJSON *c, size_t i,
+				   struct mk_error **err)
+{
+	const char *key = mk_json_get_string(c, "key");
+	const char *op = mk_json_get_string(c, "operator");
+	const cJSON *values = cJSON_GetObjectItemCaseSensitive(c, "values"), *v;
+	enum label_op lop = OP_IN;
+
+	if (!cJSON_IsObject(c) || !key)
+		return mk_error_set(err, EINVAL, "matchExpressions[%zu].key: Required value", i);
+	if (!op)
+		return mk_error_set(err, EINVAL, "matchExpressions[%zu].operator: Required value", i);
+	if (label_op_parse(op, &lop, err) < 0)
+		return -1;
+	if (values && !cJSON_IsNull(values) && !cJSON_IsArray(values))
+		return mk_error_set(err, EINVAL, "matchExpressions[%zu].values must be a list", i);
+	struct requirement *r = selector_add(sel, key, lop);
+	const cJSON *list = cJSON_IsArray(values) ? values : NULL;
+	cJSON_ArrayForEach(v, list)
+	{
+		if (!cJSON_IsString(v))
+			return mk_error_set(err, EINVAL, "matchExpressions[%zu].values must be strings",
+					    i);
+		requirement_add_value(r, v->valuestring);
+	}
+	return requirement_check(r, err);
+}
+
 int mk_label_selector_from_json(const cJSON *json, struct mk_label_selector **ret,
 				struct mk_error **err)
 {
 	struct mk_label_selector *sel = mk_malloc0(sizeof(*sel));
-	const cJSON *ml, *me, *c;
+	const cJSON *me, *c;
+	size_t i = 0;
 
 	if (!json || cJSON_IsNull(json))
 		goto done;
@@ -352,82 +419,19 @@ int mk_label_selector_from_json(const cJSON *json, struct mk_label_selector **re
 		mk_error_set(err, EINVAL, "label selector must be an object");
 		goto fail;
 	}
-	ml = cJSON_GetObjectItemCaseSensitive(json, "matchLabels");
+	if (selector_add_match_labels(sel, cJSON_GetObjectItemCaseSensitive(json, "matchLabels"),
+				      err) < 0)
+		goto fail;
 	me = cJSON_GetObjectItemCaseSensitive(json, "matchExpressions");
-	if (ml && !cJSON_IsNull(ml)) {
-		if (!cJSON_IsObject(ml)) {
-			mk_error_set(err, EINVAL, "matchLabels must be an object");
-			goto fail;
-		}
-		cJSON_ArrayForEach(c, ml)
-		{
-			if (!cJSON_IsString(c)) {
-				mk_error_set(err, EINVAL, "matchLabels: value of '%s' must be a string",
-					     c->string);
-				goto fail;
-			}
-			struct requirement *r = selector_add(sel, c->string, OP_IN);
-			requirement_add_value(r, c->valuestring);
-			if (requirement_check(r, err) < 0)
-				goto fail;
-		}
+	if (cJSON_IsNull(me))
+		me = NULL;
+	if (me && !cJSON_IsArray(me)) {
+		mk_error_set(err, EINVAL, "matchExpressions must be a list");
+		goto fail;
 	}
-	if (me && !cJSON_IsNull(me)) {
-		if (!cJSON_IsArray(me)) {
-			mk_error_set(err, EINVAL, "matchExpressions must be a list");
+	cJSON_ArrayForEach(c, me)
+		if (selector_add_expression(sel, c, i++, err) < 0)
 			goto fail;
-		}
-		size_t i = 0;
-		cJSON_ArrayForEach(c, me)
-		{
-			const char *key = mk_json_get_string(c, "key");
-			const char *op = mk_json_get_string(c, "operator");
-			const cJSON *values = cJSON_GetObjectItemCaseSensitive(c, "values"), *v;
-			enum label_op lop;
-
-			if (!cJSON_IsObject(c) || !key) {
-				mk_error_set(err, EINVAL, "matchExpressions[%zu].key: Required value", i);
-				goto fail;
-			}
-			if (!op) {
-				mk_error_set(err, EINVAL, "matchExpressions[%zu].operator: Required value",
-					     i);
-				goto fail;
-			}
-			if (!strcmp(op, "In"))
-				lop = OP_IN;
-			else if (!strcmp(op, "NotIn"))
-				lop = OP_NOT_IN;
-			else if (!strcmp(op, "Exists"))
-				lop = OP_EXISTS;
-			else if (!strcmp(op, "DoesNotExist"))
-				lop = OP_NOT_EXISTS;
-			else {
-				mk_error_set(err, EINVAL, "\"%s\" is not a valid label selector operator",
-					     op);
-				goto fail;
-			}
-			if (values && !cJSON_IsNull(values) && !cJSON_IsArray(values)) {
-				mk_error_set(err, EINVAL, "matchExpressions[%zu].values must be a list",
-					     i);
-				goto fail;
-			}
-			struct requirement *r = selector_add(sel, key, lop);
-			const cJSON *list = cJSON_IsArray(values) ? values : NULL;
-			cJSON_ArrayForEach(v, list)
-			{
-				if (!cJSON_IsString(v)) {
-					mk_error_set(err, EINVAL,
-						     "matchExpressions[%zu].values must be strings", i);
-					goto fail;
-				}
-				requirement_add_value(r, v->valuestring);
-			}
-			if (requirement_check(r, err) < 0)
-				goto fail;
-			i++;
-		}
-	}
 done:
 	*ret = sel;
 	return 0;
@@ -497,7 +501,7 @@ struct field_term {
 
 struct mk_field_selector {
 	struct field_term *terms;
-	size_t n;
+	size_t n, cap;
 };
 
 void mk_field_selector_free(struct mk_field_selector *sel)
@@ -567,9 +571,7 @@ static int parse_term(struct mk_field_selector *sel, const char *term, size_t n,
 		char *value;
 		if (unescape_value(term + i + oplen, n - i - oplen, &value, err) < 0)
 			return -1;
-		sel->terms = realloc(sel->terms, (sel->n + 1) * sizeof(*sel->terms));
-		if (!sel->terms)
-			abort();
+		MK_GROW(sel->terms, sel->cap, sel->n + 1);
 		sel->terms[sel->n++] = (struct field_term){
 			.path = strndup(term + b, e - b), .not_equal = neq, .value = value
 		};

@@ -91,6 +91,8 @@ static struct mk_api_fieldset *fs_child(struct mk_api_fieldset *s, const char *p
 	size_t i = fs_find(s, pe, &found);
 	if (found)
 		return s->kids[i];
+	/* not MK_GROW (which starts at 8): a set has a few children as a rule and
+	 * an apply builds thousands of sets; the hot path keeps its small start */
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 4;
 		s->kids = realloc(s->kids, s->cap * sizeof(*s->kids));
@@ -190,14 +192,6 @@ static struct mk_api_fieldset *fs_intersect(const struct mk_api_fieldset *a,
 
 /* ---- path elements ------------------------------------------------------------- */
 
-static char *print_json(const cJSON *v)
-{
-	char *p = cJSON_PrintUnformatted(v);
-	char *r = mk_strdup(p ? p : "null");
-	cJSON_free(p);
-	return r;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -217,7 +211,9 @@ static char *key_pe(const cJSON *obj)
 	mk_buf_puts(&b, "k:{");
 	for (i = 0; i < n; i++) {
 		cJSON *k = cJSON_CreateString(names[i]);
-		_cleanup_free_ char *ks = print_json(k), *vs = print_json(cJSON_GetObjectItemCaseSensitive(obj, names[i]));
+		_cleanup_free_ char *ks = mk_api_json_text(k);
+		_cleanup_free_ char *vs =
+			mk_api_json_text(cJSON_GetObjectItemCaseSensitive(obj, names[i]));
 		cJSON_Delete(k);
 		mk_buf_printf(&b, "%s%s:%s", i ? "," : "", ks, vs);
 	}
@@ -235,7 +231,7 @@ static char *item_pe(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
 			*why = mk_strdup("set items must be scalars");
 			return NULL;
 		}
-		_cleanup_free_ char *v = print_json(item);
+		_cleanup_free_ char *v = mk_api_json_text(item);
 		return mk_strdup_printf("v:%s", v);
 	}
 	if (!cJSON_IsObject(item)) {
@@ -310,7 +306,7 @@ static char *canonical_pe(const char *pe)
 			return NULL;
 		if (pe[0] == 'k')
 			return key_pe(v);
-		_cleanup_free_ char *s = print_json(v);
+		_cleanup_free_ char *s = mk_api_json_text(v);
 		return mk_strdup_printf("v:%s", s);
 	}
 	return NULL;
@@ -328,7 +324,7 @@ static void pe_display(struct mk_buf *b, const char *pe)
 		mk_buf_puts(b, "[");
 		cJSON_ArrayForEach(c, v)
 		{
-			_cleanup_free_ char *vs = print_json(c);
+			_cleanup_free_ char *vs = mk_api_json_text(c);
 			mk_buf_printf(b, "%s%s=%s", i++ ? "," : "", c->string, vs);
 		}
 		mk_buf_puts(b, "]");
@@ -776,42 +772,38 @@ static void compare_objects(const struct mk_ssa_schema *s, const cJSON *l, const
 		fs_compact(ret->set[i]);
 }
 
-/* Merge: r (the applied configuration) over l (live). Returns a new value. */
 static cJSON *merge(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const cJSON *l,
-		    const cJSON *r)
-{
-	l = present(l);
-	if (!r)
-		return cJSON_Duplicate(l, 1);
-	if (!l || cJSON_IsNull(r))
-		return cJSON_Duplicate(r, 1);
-	enum mk_ssa_shape sh = shape_of(t, r);
-	if (shape_of(t, l) != sh)
-		return cJSON_Duplicate(r, 1);
-	if (sh == MK_SSA_STRUCT || sh == MK_SSA_MAP) {
-		cJSON *out = cJSON_CreateObject();
-		const cJSON *c;
-		cJSON_ArrayForEach(c, l)
-		{
-			const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, c->string);
-			struct mk_ssa_type ct;
-			int named;
-			child_type(s, t, sh, c->string, &ct, &named);
-			cJSON_AddItemToObject(out, c->string, merge(s, &ct, c, rc));
-		}
-		cJSON_ArrayForEach(c, r)
-		{
-			if (cJSON_GetObjectItemCaseSensitive(l, c->string))
-				continue;
-			cJSON_AddItemToObject(out, c->string, cJSON_Duplicate(c, 1));
-		}
-		return out;
-	}
-	if (sh != MK_SSA_LIST_MAP && sh != MK_SSA_LIST_SET)
-		return cJSON_Duplicate(r, 1);
+		    const cJSON *r);
 
-	/* lists: the applied items in the applied order, live-only items where
-	 * they were relative to the shared ones (as structured-merge-diff orders) */
+/* Maps and structs: live's members merged with the applied ones, in live's
+ * order, then the applied-only members. */
+static cJSON *merge_members(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+			    enum mk_ssa_shape sh, const cJSON *l, const cJSON *r)
+{
+	cJSON *out = cJSON_CreateObject();
+	const cJSON *c;
+	cJSON_ArrayForEach(c, l)
+	{
+		const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, c->string);
+		struct mk_ssa_type ct;
+		int named;
+		child_type(s, t, sh, c->string, &ct, &named);
+		cJSON_AddItemToObject(out, c->string, merge(s, &ct, c, rc));
+	}
+	cJSON_ArrayForEach(c, r)
+	{
+		if (cJSON_GetObjectItemCaseSensitive(l, c->string))
+			continue;
+		cJSON_AddItemToObject(out, c->string, cJSON_Duplicate(c, 1));
+	}
+	return out;
+}
+
+/* Lists (map or set): the applied items in the applied order, live-only items
+ * where they were relative to the shared ones (as structured-merge-diff orders). */
+static cJSON *merge_items(const struct mk_ssa_schema *s, const struct mk_ssa_type *t,
+			  const cJSON *l, const cJSON *r)
+{
 	struct items li, ri;
 	struct mk_ssa_type et;
 	cJSON *out = cJSON_CreateArray();
@@ -869,6 +861,25 @@ static cJSON *merge(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, 
 	items_release(&li);
 	items_release(&ri);
 	return out;
+}
+
+/* Merge: r (the applied configuration) over l (live). Returns a new value. */
+static cJSON *merge(const struct mk_ssa_schema *s, const struct mk_ssa_type *t, const cJSON *l,
+		    const cJSON *r)
+{
+	l = present(l);
+	if (!r)
+		return cJSON_Duplicate(l, 1);
+	if (!l || cJSON_IsNull(r))
+		return cJSON_Duplicate(r, 1);
+	enum mk_ssa_shape sh = shape_of(t, r);
+	if (shape_of(t, l) != sh)
+		return cJSON_Duplicate(r, 1);
+	if (sh == MK_SSA_STRUCT || sh == MK_SSA_MAP)
+		return merge_members(s, t, sh, l, r);
+	if (sh == MK_SSA_LIST_MAP || sh == MK_SSA_LIST_SET)
+		return merge_items(s, t, l, r);
+	return cJSON_Duplicate(r, 1);
 }
 
 /* RemoveItems: deletes from v every member of set (its whole subtree). */
@@ -981,6 +992,7 @@ static void managers_release(struct managers *ms)
 	ms->n = 0;
 }
 
+/* One at a time rather than MK_GROW's 8: an object has one to three managers. */
 static struct manager *managers_add(struct managers *ms)
 {
 	ms->m = realloc(ms->m, (ms->n + 1) * sizeof(*ms->m));
@@ -1474,6 +1486,42 @@ static int apply_once(const struct mk_ssa_schema *s, const cJSON *live, const cJ
 	return 0;
 }
 
+/* An object nobody manages yet: its fields belong to "before-first-apply",
+ * so an apply conflicts with what is there (skipNonAppliedManager). */
+static void adopt_unmanaged(const struct mk_ssa_schema *s, const cJSON *base,
+			    const struct mk_api_managed_op *op, struct managers *ms)
+{
+	struct comparison cmp;
+	_cleanup_cjson_ cJSON *empty = empty_like(base);
+	compare_objects(s, empty, base, &cmp);
+	strip_meta(cmp.set[ADDED]);
+	if (!fs_empty(cmp.set[ADDED])) {
+		struct manager *m = managers_add(ms);
+		m->name = mk_strdup("before-first-apply");
+		m->operation = mk_strdup("Update");
+		m->api_version = mk_strdup(op->api_version);
+		m->time = mk_strdup(op->now);
+		m->set = fs_dup(cmp.set[ADDED]);
+	}
+	comparison_release(&cmp);
+}
+
+/* kubectl's server-side apply keeps the client-side apply annotation of obj in
+ * step with config, so client-side apply keeps working (lastAppliedUpdater). */
+static void update_last_applied(cJSON *obj, const cJSON *config)
+{
+	cJSON *ann = mk_json_get(obj, "metadata.annotations");
+	if (!cJSON_GetObjectItemCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration"))
+		return;
+	_cleanup_cjson_ cJSON *la = cJSON_Duplicate(config, 1);
+	cJSON *la_ann = mk_json_get(la, "metadata.annotations");
+	if (la_ann)
+		cJSON_DeleteItemFromObjectCaseSensitive(la_ann,
+							"kubectl.kubernetes.io/last-applied-configuration");
+	_cleanup_free_ char *text = mk_api_json_text(la);
+	mk_json_set_string(ann, "kubectl.kubernetes.io/last-applied-configuration", text);
+}
+
 int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const cJSON *config,
 			 bool force, const struct mk_api_managed_op *op, cJSON **ret_obj,
 			 cJSON **ret_status, struct mk_error **err)
@@ -1490,23 +1538,8 @@ int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const
 	if (managers_decode(mf, &ms, err) < 0)
 		return mk_error_wrap(err, "failed to decode managed fields");
 
-	/* an object nobody manages yet: its fields belong to "before-first-apply",
-	 * so an apply conflicts with what is there (skipNonAppliedManager) */
-	if (live && ms.n == 0) {
-		struct comparison cmp;
-		_cleanup_cjson_ cJSON *empty = empty_like(base);
-		compare_objects(s, empty, base, &cmp);
-		strip_meta(cmp.set[ADDED]);
-		if (!fs_empty(cmp.set[ADDED])) {
-			struct manager *m = managers_add(&ms);
-			m->name = mk_strdup("before-first-apply");
-			m->operation = mk_strdup("Update");
-			m->api_version = mk_strdup(op->api_version);
-			m->time = mk_strdup(op->now);
-			m->set = fs_dup(cmp.set[ADDED]);
-		}
-		comparison_release(&cmp);
-	}
+	if (live && ms.n == 0)
+		adopt_unmanaged(s, base, op, &ms);
 
 	/* keep a copy to retry with force (the client-side apply upgrade) */
 	cJSON *saved = managers_encode(&ms);
@@ -1536,19 +1569,8 @@ int mk_api_managed_apply(const struct mk_ssa_schema *s, const cJSON *live, const
 	for (size_t i = 0; i < ms.n; i++)
 		strip_meta(ms.m[i].set);
 
-	/* kubectl's server-side apply keeps the client-side apply annotation in step,
-	 * so client-side apply keeps working (lastAppliedUpdater) */
-	cJSON *ann = mk_json_get(obj, "metadata.annotations");
-	if (op->manager && !strcmp(op->manager, "kubectl") &&
-	    cJSON_GetObjectItemCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration")) {
-		_cleanup_cjson_ cJSON *la = cJSON_Duplicate(config, 1);
-		cJSON *la_ann = mk_json_get(la, "metadata.annotations");
-		if (la_ann)
-			cJSON_DeleteItemFromObjectCaseSensitive(la_ann,
-								"kubectl.kubernetes.io/last-applied-configuration");
-		_cleanup_free_ char *text = print_json(la);
-		mk_json_set_string(ann, "kubectl.kubernetes.io/last-applied-configuration", text);
-	}
+	if (op->manager && !strcmp(op->manager, "kubectl"))
+		update_last_applied(obj, config);
 	managers_drop_empty(&ms);
 	set_managed(obj, managers_encode(&ms));
 	managers_release(&ms);

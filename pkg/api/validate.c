@@ -856,59 +856,58 @@ static void check_mode(cJSON *causes, const cJSON *obj, const char *key, const c
 			    "must be a number between 0 and 0777 (octal), both inclusive");
 }
 
-/* items of a configMap or secret source: key, path, mode */
-static void check_key_items(cJSON *causes, const cJSON *src, const char *base)
-{
-	char f[PATH_MAX_LEN];
-	const cJSON *it;
-	size_t i = 0;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(src, "items"))
-	{
-		char ib[PATH_MAX_LEN];
-		P(ib, "%s.items[%zu]", base, i++);
-		const char *k = get_str(causes, it, "key", P(f, "%s.key", ib), NULL);
-		if (!k || !k[0])
-			required(causes, f, NULL);
-		check_item_path(causes, P(f, "%s.path", ib), get_str(causes, it, "path", f, NULL));
-		check_mode(causes, it, "mode", P(f, "%s.mode", ib));
-	}
-}
-
-static void check_downward_items(cJSON *causes, const cJSON *src, const char *base)
+/* The source of one downwardAPI item: a fieldRef (to a field the kubelet
+ * publishes) or a resourceFieldRef, exactly one. */
+static void check_downward_ref(cJSON *causes, const cJSON *it, const char *ib)
 {
 	static const char *const paths[] = { "metadata.annotations", "metadata.labels",
 					     "metadata.name", "metadata.namespace", "metadata.uid",
 					     NULL };
 	char f[PATH_MAX_LEN];
+	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(it, "fieldRef");
+	const cJSON *rr = cJSON_GetObjectItemCaseSensitive(it, "resourceFieldRef");
+
+	if (fr && rr) {
+		invalid(causes, ib, it, "fieldRef and resourceFieldRef can not be specified simultaneously");
+	} else if (fr) {
+		const char *fp = get_str(causes, fr, "fieldPath", P(f, "%s.fieldRef.fieldPath", ib), NULL);
+		if (!fp || !fp[0])
+			required(causes, f, NULL);
+		else if (!in_list(fp, paths) &&
+			 !((!strncmp(fp, "metadata.labels['", 17) ||
+			    !strncmp(fp, "metadata.annotations['", 22)) &&
+			   strlen(fp) > 2 && !strcmp(fp + strlen(fp) - 2, "']")))
+			not_supported(causes, f, fp, paths);
+	} else if (rr) {
+		const char *res = get_str(causes, rr, "resource",
+					  P(f, "%s.resourceFieldRef.resource", ib), NULL);
+		if (!res || !res[0])
+			required(causes, f, NULL);
+	} else {
+		required(causes, ib, "one of fieldRef or resourceFieldRef");
+	}
+}
+
+/* items of a configMap or secret source (key, path, mode), or of a downwardAPI
+ * one (path, mode, and the field it publishes) */
+static void check_items(cJSON *causes, const cJSON *src, const char *base, bool downward)
+{
+	char f[PATH_MAX_LEN];
 	const cJSON *it;
 	size_t i = 0;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(src, "items"))
 	{
 		char ib[PATH_MAX_LEN];
 		P(ib, "%s.items[%zu]", base, i++);
+		if (!downward) {
+			const char *k = get_str(causes, it, "key", P(f, "%s.key", ib), NULL);
+			if (!k || !k[0])
+				required(causes, f, NULL);
+		}
 		check_item_path(causes, P(f, "%s.path", ib), get_str(causes, it, "path", f, NULL));
 		check_mode(causes, it, "mode", P(f, "%s.mode", ib));
-		const cJSON *fr = cJSON_GetObjectItemCaseSensitive(it, "fieldRef");
-		const cJSON *rr = cJSON_GetObjectItemCaseSensitive(it, "resourceFieldRef");
-		if (fr && rr) {
-			invalid(causes, ib, it, "fieldRef and resourceFieldRef can not be specified simultaneously");
-		} else if (fr) {
-			const char *fp = get_str(causes, fr, "fieldPath", P(f, "%s.fieldRef.fieldPath", ib), NULL);
-			if (!fp || !fp[0])
-				required(causes, f, NULL);
-			else if (!in_list(fp, paths) &&
-				 !((!strncmp(fp, "metadata.labels['", 17) ||
-				    !strncmp(fp, "metadata.annotations['", 22)) &&
-				   strlen(fp) > 2 && !strcmp(fp + strlen(fp) - 2, "']")))
-				not_supported(causes, f, fp, paths);
-		} else if (rr) {
-			const char *res = get_str(causes, rr, "resource",
-						  P(f, "%s.resourceFieldRef.resource", ib), NULL);
-			if (!res || !res[0])
-				required(causes, f, NULL);
-		} else {
-			required(causes, ib, "one of fieldRef or resourceFieldRef");
-		}
+		if (downward)
+			check_downward_ref(causes, it, ib);
 	}
 }
 
@@ -936,18 +935,18 @@ static void validate_volume_source(cJSON *causes, const cJSON *v, const char *vb
 		if (!nm || !nm[0])
 			required(causes, f, NULL);
 		check_mode(causes, s, "defaultMode", P(f, "%s.configMap.defaultMode", vb));
-		check_key_items(causes, s, P(f, "%s.configMap", vb));
+		check_items(causes, s, P(f, "%s.configMap", vb), false);
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(v, "secret"))) {
 		const char *nm = get_str(causes, s, "secretName", P(f, "%s.secret.secretName", vb), NULL);
 		if (!nm || !nm[0])
 			required(causes, f, NULL);
 		check_mode(causes, s, "defaultMode", P(f, "%s.secret.defaultMode", vb));
-		check_key_items(causes, s, P(f, "%s.secret", vb));
+		check_items(causes, s, P(f, "%s.secret", vb), false);
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(v, "downwardAPI"))) {
 		check_mode(causes, s, "defaultMode", P(f, "%s.downwardAPI.defaultMode", vb));
-		check_downward_items(causes, s, P(f, "%s.downwardAPI", vb));
+		check_items(causes, s, P(f, "%s.downwardAPI", vb), true);
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(v, "projected"))) {
 		const cJSON *src;
@@ -960,15 +959,15 @@ static void validate_volume_source(cJSON *causes, const cJSON *v, const char *vb
 			P(sb, "%s.projected.sources[%zu]", vb, i++);
 			if ((x = cJSON_GetObjectItemCaseSensitive(src, "configMap"))) {
 				char b[PATH_MAX_LEN];
-				check_key_items(causes, x, P(b, "%s.configMap", sb));
+				check_items(causes, x, P(b, "%s.configMap", sb), false);
 			}
 			if ((x = cJSON_GetObjectItemCaseSensitive(src, "secret"))) {
 				char b[PATH_MAX_LEN];
-				check_key_items(causes, x, P(b, "%s.secret", sb));
+				check_items(causes, x, P(b, "%s.secret", sb), false);
 			}
 			if ((x = cJSON_GetObjectItemCaseSensitive(src, "downwardAPI"))) {
 				char b[PATH_MAX_LEN];
-				check_downward_items(causes, x, P(b, "%s.downwardAPI", sb));
+				check_items(causes, x, P(b, "%s.downwardAPI", sb), true);
 			}
 			if ((x = cJSON_GetObjectItemCaseSensitive(src, "serviceAccountToken")))
 				check_sa_token(causes, x, sb);
@@ -1009,20 +1008,17 @@ static void check_sa_token(cJSON *causes, const cJSON *x, const char *sb)
 		mk_api_cause_add(causes, "FieldValueInvalid", b, "Invalid value: must be a string");
 }
 
-static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *prefix,
-			      const char *const *allowed_restart)
+/* The steps of validate_pod_spec, in upstream's order (ValidatePodSpec): the
+ * volumes, the containers of the three kinds, the policies, where it runs. */
+
+/* Each volume's name (a DNS label, unique in the pod; collected into volumes
+ * for the containers' mounts) and its source. */
+static void validate_pod_volumes(cJSON *causes, const cJSON *spec, const char *prefix,
+				 struct name_set *volumes)
 {
 	char f[PATH_MAX_LEN];
-	struct name_set containers = { .n = 0 }, volumes = { .n = 0 };
-	const cJSON *c, *v;
+	const cJSON *v;
 	size_t i = 0;
-	long long n;
-
-	if (!cJSON_IsObject(spec)) {
-		required(causes, prefix, NULL);
-		return;
-	}
-	mk_api_v_pod_node_asks(causes, spec, prefix); /* securityContext */
 
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(spec, "volumes"))
 	{
@@ -1033,40 +1029,46 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 			required(causes, P(f, "%s.name", vb), NULL);
 		} else if (mk_api_check_dns1123_label(vn)) {
 			invalid_str(causes, P(f, "%s.name", vb), vn, mk_api_check_dns1123_label(vn));
-		} else if (!name_set_add(&volumes, vn)) {
+		} else if (!name_set_add(volumes, vn)) {
 			duplicate(causes, P(f, "%s.name", vb), cJSON_GetObjectItemCaseSensitive(v, "name"));
 		}
 		validate_volume_source(causes, v, vb);
 	}
+}
+
+/* The containers (at least one; no restartPolicy of their own), the init
+ * containers, then the ephemeral ones, which may target the other two. Names
+ * are unique across all three. */
+static void validate_pod_containers(cJSON *causes, const cJSON *spec, const char *prefix,
+				    const struct name_set *volumes)
+{
+	char f[PATH_MAX_LEN], cb[PATH_MAX_LEN];
+	struct name_set containers = { .n = 0 };
+	const cJSON *c;
+	size_t i = 0;
 
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(spec, "containers");
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
 		required(causes, P(f, "%s.containers", prefix), NULL);
 		list = NULL;
 	}
-	i = 0;
 	cJSON_ArrayForEach(c, list)
-	{
-		char cb[PATH_MAX_LEN];
 		validate_container(causes, c, P(cb, "%s.containers[%zu]", prefix, i++), &containers,
-				   &volumes);
-	}
+				   volumes);
 	i = 0;
 	list = cJSON_GetObjectItemCaseSensitive(spec, "initContainers");
 	if (!cJSON_IsArray(list))
 		list = NULL;
 	cJSON_ArrayForEach(c, list)
 	{
-		char cb[PATH_MAX_LEN];
 		validate_container(causes, c, P(cb, "%s.initContainers[%zu]", prefix, i),
-				   &containers, &volumes);
+				   &containers, volumes);
 		validate_init_container(causes, c, P(cb, "%s.initContainers[%zu]", prefix, i));
 		i++;
 	}
 	i = 0;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers"))
 	{
-		char cb[PATH_MAX_LEN];
 		if (cJSON_IsObject(c) && cJSON_GetObjectItemCaseSensitive(c, "restartPolicy"))
 			forbidden(causes, P(cb, "%s.containers[%zu].restartPolicy", prefix, i),
 				  "may not be set for non-init containers");
@@ -1080,12 +1082,19 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 		list = NULL;
 	cJSON_ArrayForEach(c, list)
 	{
-		char cb[PATH_MAX_LEN];
 		validate_container(causes, c, P(cb, "%s.ephemeralContainers[%zu]", prefix, i),
-				   &containers, &volumes);
+				   &containers, volumes);
 		validate_ephemeral_container(causes, c, cb, &targets);
 		i++;
 	}
+}
+
+/* restartPolicy (one of allowed_restart), dnsPolicy and the two durations. */
+static void validate_pod_policies(cJSON *causes, const cJSON *spec, const char *prefix,
+				  const char *const *allowed_restart)
+{
+	char f[PATH_MAX_LEN];
+	long long n;
 
 	const char *rp = get_str(causes, spec, "restartPolicy", P(f, "%s.restartPolicy", prefix), NULL);
 	if (!rp || !rp[0])
@@ -1105,6 +1114,12 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 	if (get_int(causes, spec, "activeDeadlineSeconds", P(f, "%s.activeDeadlineSeconds", prefix),
 		    &n) && (n < 1 || n > 2147483647LL))
 		invalid_num(causes, f, (double)n, "must be between 1 and 2147483647, inclusive");
+}
+
+/* Where and as what the pod runs: nodeSelector, nodeName, hostname, subdomain. */
+static void validate_pod_placement(cJSON *causes, const cJSON *spec, const char *prefix)
+{
+	char f[PATH_MAX_LEN];
 
 	validate_labels(causes, cJSON_GetObjectItemCaseSensitive(spec, "nodeSelector"),
 			P(f, "%s.nodeSelector", prefix));
@@ -1117,6 +1132,22 @@ static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *pref
 	const char *sd = get_str(causes, spec, "subdomain", P(f, "%s.subdomain", prefix), NULL);
 	if (sd && sd[0] && mk_api_check_dns1123_label(sd))
 		invalid_str(causes, f, sd, mk_api_check_dns1123_label(sd));
+}
+
+static void validate_pod_spec(cJSON *causes, const cJSON *spec, const char *prefix,
+			      const char *const *allowed_restart)
+{
+	struct name_set volumes = { .n = 0 };
+
+	if (!cJSON_IsObject(spec)) {
+		required(causes, prefix, NULL);
+		return;
+	}
+	mk_api_v_pod_node_asks(causes, spec, prefix); /* securityContext */
+	validate_pod_volumes(causes, spec, prefix, &volumes);
+	validate_pod_containers(causes, spec, prefix, &volumes);
+	validate_pod_policies(causes, spec, prefix, allowed_restart);
+	validate_pod_placement(causes, spec, prefix);
 }
 
 #define POD_UPDATE_MSG                                                                       \
@@ -1503,40 +1534,8 @@ static void validate_workload(cJSON *causes, const cJSON *obj, const cJSON *old,
 			    "must be greater than or equal to 0");
 
 	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
-	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
-	const cJSON *tlabels = mk_json_get(tmpl, "metadata.labels");
-	size_t before = (size_t)cJSON_GetArraySize(causes);
-	bool sel_ok = false;
-
-	if (!sel || cJSON_IsNull(sel)) {
-		required(causes, "spec.selector", NULL);
-	} else if (!cJSON_IsObject(sel)) {
-		invalid(causes, "spec.selector", sel, "must be a label selector object");
-	} else {
-		validate_label_selector(causes, sel, "spec.selector");
-		if (selector_empty(sel))
-			invalid(causes, "spec.selector", sel, "empty selector is invalid for deployment");
-		else
-			sel_ok = (size_t)cJSON_GetArraySize(causes) == before;
-	}
-
-	if (!cJSON_IsObject(tmpl)) {
-		required(causes, "spec.template", NULL);
-	} else {
-		validate_labels(causes, tlabels, "spec.template.metadata.labels");
-		validate_annotations(causes, mk_json_get(tmpl, "metadata.annotations"),
-				     "spec.template.metadata.annotations");
-		if (sel_ok && !selector_matches(sel, tlabels)) {
-			_cleanup_cjson_ cJSON *empty = cJSON_CreateObject();
-			invalid(causes, "spec.template.metadata.labels", tlabels ? tlabels : empty,
-				"`selector` does not match template `labels`");
-		}
-		validate_pod_spec(causes, cJSON_GetObjectItemCaseSensitive(tmpl, "spec"),
-				  "spec.template.spec", restart_always);
-		if (cJSON_GetArraySize(mk_json_get(tmpl, "spec.ephemeralContainers")) > 0)
-			forbidden(causes, "spec.template.spec.ephemeralContainers",
-				  "ephemeral containers not allowed in pod template");
-	}
+	/* upstream words the empty selector "for deployment" for ReplicaSets too */
+	mk_api_v_workload_template(causes, spec, "deployment", NULL);
 
 	if (deployment) {
 		validate_strategy(causes, spec);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include "internal.h"
 
 #define MAX_UP 8
@@ -225,11 +224,9 @@ int dns_forwarder_new(const struct dns_forwarder_options *o, int netns_fd,
 	}
 	f->p = mk_malloc0(f->max_pending * sizeof(*f->p));
 	f->by_id = mk_malloc0(65536 * sizeof(*f->by_id));
-	f->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (f->evfd < 0) {
-		mk_error_errno(err, errno, "dns: eventfd");
+	f->evfd = dns_eventfd(err);
+	if (f->evfd < 0)
 		goto fail;
-	}
 	if (pthread_create(&f->thread, NULL, forwarder_thread, f) != 0) {
 		mk_error_set(err, EAGAIN, "dns: cannot start the forwarder thread");
 		goto fail;
@@ -248,17 +245,11 @@ void dns_forwarder_free(struct dns_forwarder *f)
 		return;
 	if (f->started) {
 		__atomic_store_n(&f->stop, true, __ATOMIC_RELEASE);
-		uint64_t one = 1;
-		if (write(f->evfd, &one, sizeof(one)) < 0) {
-			/* the thread also wakes up every TICK_MS */
-		}
+		dns_eventfd_kick(f->evfd);
 		pthread_join(f->thread, NULL);
 	}
-	for (int i = 0; i < 2; i++)
-		if (f->sock[i] >= 0)
-			close(f->sock[i]);
-	if (f->evfd >= 0)
-		close(f->evfd);
+	dns_close_fds(f->sock, 2);
+	mk_closep(&f->evfd);
 	free(f->p);
 	free(f->by_id);
 	pthread_mutex_destroy(&f->mu);
@@ -336,23 +327,6 @@ static bool io_wait(int fd, short ev, uint64_t deadline)
 	return poll(&p, 1, (int)((deadline - now) / 1000000) + 1) == 1 && (p.revents & ev);
 }
 
-static bool io_full(int fd, void *buf, size_t n, bool wr, uint64_t deadline)
-{
-	size_t done = 0;
-	while (done < n) {
-		if (!io_wait(fd, wr ? POLLOUT : POLLIN, deadline))
-			return false;
-		ssize_t r = wr ? send(fd, (char *)buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT)
-			       : recv(fd, (char *)buf + done, n - done, MSG_DONTWAIT);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r <= 0)
-			return false;
-		done += r;
-	}
-	return true;
-}
-
 static size_t try_tcp(struct dns_forwarder *f, unsigned up, const uint8_t *q, size_t qlen,
 		      uint8_t *out, size_t outsz, uint64_t deadline)
 {
@@ -364,11 +338,11 @@ static size_t try_tcp(struct dns_forwarder *f, unsigned up, const uint8_t *q, si
 	if (connect(fd, (struct sockaddr *)&f->up[up], f->uplen[up]) < 0 && errno != EINPROGRESS)
 		return 0;
 	wr16(len, (uint16_t)qlen);
-	if (!io_full(fd, len, 2, true, deadline) || !io_full(fd, (void *)q, qlen, true, deadline) ||
-	    !io_full(fd, len, 2, false, deadline))
+	if (!dns_io_full(fd, len, 2, true, deadline) || !dns_io_full(fd, (void *)q, qlen, true, deadline) ||
+	    !dns_io_full(fd, len, 2, false, deadline))
 		return 0;
 	size_t n = rd16(len);
-	if (n < 12 || n > outsz || !io_full(fd, out, n, false, deadline))
+	if (n < 12 || n > outsz || !dns_io_full(fd, out, n, false, deadline))
 		return 0;
 	return n;
 }

@@ -70,6 +70,15 @@ bool dns_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* socket(domain, type | SOCK_CLOEXEC) created inside netns_fd (< 0: ours);
  * the socket keeps that namespace for its life. */
 int dns_socket(int netns_fd, int domain, int type, struct mk_error **err);
+/* An eventfd (non-blocking, close-on-exec) a thread polls to learn it must stop;
+ * dns_eventfd_kick wakes it (evfd < 0: nothing to wake). */
+int dns_eventfd(struct mk_error **err);
+void dns_eventfd_kick(int evfd);
+/* Closes the descriptors of fds[0..n) that are open (>= 0). */
+void dns_close_fds(const int *fds, size_t n);
+/* Sends (wr) or receives exactly n bytes on the non-blocking stream fd before
+ * deadline (mk_time_mono_ns); false on timeout, error or end of stream. */
+bool dns_io_full(int fd, void *buf, size_t n, bool wr, uint64_t deadline);
 
 /* ---- forwarder (forward.c) ------------------------------------------------ */
 

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <arpa/inet.h>
 #include "internal.h"
 
@@ -304,37 +303,6 @@ static bool evict_locked(struct mk_dns_server *s)
 	return true;
 }
 
-static bool wait_fd(int fd, short ev, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = mk_time_mono_ns();
-		if (now >= deadline)
-			return false;
-		struct pollfd p = { fd, ev, 0 };
-		int r = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		return r == 1 && (p.revents & (ev | POLLHUP | POLLERR));
-	}
-}
-
-static bool xfer(int fd, uint8_t *buf, size_t n, bool wr, uint64_t deadline)
-{
-	size_t done = 0;
-	while (done < n) {
-		if (!wait_fd(fd, wr ? POLLOUT : POLLIN, deadline))
-			return false;
-		ssize_t r = wr ? send(fd, buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT)
-			       : recv(fd, buf + done, n - done, MSG_DONTWAIT);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r <= 0)
-			return false;
-		done += r;
-	}
-	return true;
-}
-
 static void *conn_thread(void *arg)
 {
 	struct conn_arg *ca = arg;
@@ -346,10 +314,10 @@ static void *conn_thread(void *arg)
 	while (q && a && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		uint8_t lb[2];
 		uint64_t deadline = mk_time_mono_ns() + (uint64_t)s->idle_ms * 1000000;
-		if (!xfer(fd, lb, 2, false, deadline))
+		if (!dns_io_full(fd, lb, 2, false, deadline))
 			break;
 		size_t len = rd16(lb), alen = 0;
-		if (len < 12 || !xfer(fd, q, len, false, deadline))
+		if (len < 12 || !dns_io_full(fd, q, len, false, deadline))
 			break;
 		__atomic_add_fetch(&s->tcp_queries, 1, __ATOMIC_RELAXED);
 		conn_mark(s, ca->slot, true);
@@ -364,7 +332,7 @@ static void *conn_thread(void *arg)
 		if (act != MK_DNS_ACTION_REPLY)
 			break; /* nothing sensible to say: close */
 		wr16(a, (uint16_t)alen);
-		if (!xfer(fd, a, alen + 2, true, mk_time_mono_ns() + (uint64_t)s->idle_ms * 1000000))
+		if (!dns_io_full(fd, a, alen + 2, true, mk_time_mono_ns() + (uint64_t)s->idle_ms * 1000000))
 			break;
 		conn_mark(s, ca->slot, false);
 	}
@@ -458,11 +426,13 @@ static int parse_listen(const char *addr, struct listen_addr *la)
 	return -1;
 }
 
-int mk_dns_server_start(struct mk_dns_zone *zone, const struct mk_dns_server_options *opts,
-			struct mk_dns_server **ret, struct mk_error **err)
+/* The steps of mk_dns_server_start: the server with its limits and empty slots,
+ * its listen addresses, its sockets, then its threads. Every step leaves s
+ * fit for mk_dns_server_stop, which undoes what was done. */
+
+static struct mk_dns_server *server_new(struct mk_dns_zone *zone,
+					const struct mk_dns_server_options *opts)
 {
-	static const char *const def_listen[] = { "127.0.0.1", NULL };
-	const char *const *addrs = opts->listen ? opts->listen : def_listen;
 	struct mk_dns_server *s = mk_malloc0(sizeof(*s));
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -487,66 +457,85 @@ int mk_dns_server_start(struct mk_dns_zone *zone, const struct mk_dns_server_opt
 			s->w[k].fds[i] = -1;
 	if (opts->port == 0)
 		s->port = 0; /* tests: an ephemeral port, shared by every socket */
+	return s;
+}
+
+static int server_parse_listen(struct mk_dns_server *s, const char *const *addrs,
+			       struct mk_error **err)
+{
 	for (; *addrs; addrs++) {
-		if (s->nla >= MAX_LISTEN) {
-			mk_error_set(err, EINVAL, "dns: more than %d listen addresses", MAX_LISTEN);
-			goto fail;
-		}
-		if (parse_listen(*addrs, &s->la[s->nla]) < 0) {
-			mk_error_set(err, EINVAL, "dns: invalid listen address '%s'", *addrs);
-			goto fail;
-		}
+		if (s->nla >= MAX_LISTEN)
+			return mk_error_set(err, EINVAL, "dns: more than %d listen addresses", MAX_LISTEN);
+		if (parse_listen(*addrs, &s->la[s->nla]) < 0)
+			return mk_error_set(err, EINVAL, "dns: invalid listen address '%s'", *addrs);
 		s->nla++;
 	}
-	if (s->nla == 0) {
-		mk_error_set(err, EINVAL, "dns: no listen address");
-		goto fail;
-	}
+	if (s->nla == 0)
+		return mk_error_set(err, EINVAL, "dns: no listen address");
+	return 0;
+}
+
+/* A TCP listener per address (unless no_tcp), and per worker a UDP socket per
+ * address (SO_REUSEPORT spreads the queries over the workers). */
+static int server_bind(struct mk_dns_server *s, const struct mk_dns_server_options *opts,
+		       struct mk_error **err)
+{
 	/* TCP first: with port 0 it picks the port the UDP sockets then share */
 	for (int i = 0; i < s->nla && !opts->no_tcp; i++) {
 		s->tcp_fds[i] = bind_socket(s, opts->netns_fd, &s->la[i], SOCK_STREAM | SOCK_NONBLOCK, err);
-		if (s->tcp_fds[i] < 0 || listen(s->tcp_fds[i], 128) < 0) {
-			if (s->tcp_fds[i] >= 0)
-				mk_error_errno(err, errno, "dns: listen");
-			goto fail;
-		}
+		if (s->tcp_fds[i] < 0)
+			return -1;
+		if (listen(s->tcp_fds[i], 128) < 0)
+			return mk_error_errno(err, errno, "dns: listen");
 	}
 	for (int k = 0; k < s->nw; k++)
 		for (int i = 0; i < s->nla; i++) {
 			s->w[k].fds[i] = bind_socket(s, opts->netns_fd, &s->la[i], SOCK_DGRAM | SOCK_NONBLOCK, err);
 			if (s->w[k].fds[i] < 0)
-				goto fail;
+				return -1;
 			s->w[k].pktinfo[i] = s->la[i].wildcard4;
 		}
+	return 0;
+}
+
+/* The forwarder, the UDP workers and the TCP acceptor. */
+static int server_start_threads(struct mk_dns_server *s, const struct mk_dns_server_options *opts,
+				struct mk_error **err)
+{
 	struct dns_forwarder_options fo = { opts->upstreams, opts->forward_timeout_ms,
 					    opts->forward_tries, opts->max_pending };
 	if (dns_forwarder_new(&fo, opts->netns_fd, &s->fwd, err) < 0)
-		goto fail;
-	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->evfd < 0) {
-		mk_error_errno(err, errno, "dns: eventfd");
-		goto fail;
-	}
+		return -1;
+	s->evfd = dns_eventfd(err);
+	if (s->evfd < 0)
+		return -1;
 	for (int k = 0; k < s->nw; k++) {
 		s->w[k].s = s;
-		if (pthread_create(&s->w[k].thread, NULL, udp_thread, &s->w[k]) != 0) {
-			mk_error_set(err, EAGAIN, "dns: cannot start a worker thread");
-			goto fail;
-		}
+		if (pthread_create(&s->w[k].thread, NULL, udp_thread, &s->w[k]) != 0)
+			return mk_error_set(err, EAGAIN, "dns: cannot start a worker thread");
 		s->w[k].started = true;
 	}
 	if (!opts->no_tcp) {
-		if (pthread_create(&s->acceptor, NULL, acceptor_thread, s) != 0) {
-			mk_error_set(err, EAGAIN, "dns: cannot start the TCP thread");
-			goto fail;
-		}
+		if (pthread_create(&s->acceptor, NULL, acceptor_thread, s) != 0)
+			return mk_error_set(err, EAGAIN, "dns: cannot start the TCP thread");
 		s->acceptor_started = true;
+	}
+	return 0;
+}
+
+int mk_dns_server_start(struct mk_dns_zone *zone, const struct mk_dns_server_options *opts,
+			struct mk_dns_server **ret, struct mk_error **err)
+{
+	static const char *const def_listen[] = { "127.0.0.1", NULL };
+	struct mk_dns_server *s = server_new(zone, opts);
+
+	if (server_parse_listen(s, opts->listen ? opts->listen : def_listen, err) < 0 ||
+	    server_bind(s, opts, err) < 0 || server_start_threads(s, opts, err) < 0) {
+		mk_dns_server_stop(s);
+		return -1;
 	}
 	*ret = s;
 	return 0;
-fail:
-	mk_dns_server_stop(s);
-	return -1;
 }
 
 uint16_t mk_dns_server_port(const struct mk_dns_server *s) { return s->port; }
@@ -556,12 +545,7 @@ void mk_dns_server_stop(struct mk_dns_server *s)
 	if (!s)
 		return;
 	__atomic_store_n(&s->stop, true, __ATOMIC_RELEASE);
-	if (s->evfd >= 0) {
-		uint64_t one = 1;
-		if (write(s->evfd, &one, sizeof(one)) < 0) {
-			/* cannot happen on an eventfd below its maximum */
-		}
-	}
+	dns_eventfd_kick(s->evfd);
 	for (int k = 0; k < s->nw; k++)
 		if (s->w[k].started)
 			pthread_join(s->w[k].thread, NULL);
@@ -578,14 +562,9 @@ void mk_dns_server_stop(struct mk_dns_server *s)
 	pthread_mutex_unlock(&s->mu);
 	dns_forwarder_free(s->fwd);
 	for (int k = 0; k < s->nw; k++)
-		for (int i = 0; i < MAX_LISTEN; i++)
-			if (s->w[k].fds[i] >= 0)
-				close(s->w[k].fds[i]);
-	for (int i = 0; i < MAX_LISTEN; i++)
-		if (s->tcp_fds[i] >= 0)
-			close(s->tcp_fds[i]);
-	if (s->evfd >= 0)
-		close(s->evfd);
+		dns_close_fds(s->w[k].fds, MAX_LISTEN);
+	dns_close_fds(s->tcp_fds, MAX_LISTEN);
+	mk_closep(&s->evfd);
 	free(s->w);
 	free(s->conns);
 	pthread_mutex_destroy(&s->mu);

@@ -211,12 +211,98 @@ static const char *str_or(const cJSON *o, const char *path, const char *def)
 	return s ? s : def;
 }
 
+/* The SRV record of one named port (an item of spec.ports or of an Endpoints
+ * subset's ports) under base: _PORT._PROTO.base, pointing at target. Unnamed
+ * ports publish none. */
+static void add_port_srv(struct precs *p, const cJSON *it, const char *base, uint16_t weight,
+			 const char *target)
+{
+	const char *pn = mk_json_get_string(it, "name");
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(it, "port");
+	if (!pn || !*pn || !cJSON_IsNumber(port))
+		return;
+	char proto[16], srv[1200];
+	snprintf(proto, sizeof(proto), "%s", str_or(it, "protocol", "TCP"));
+	lower_str(proto);
+	uint8_t pre[6];
+	wr16(pre, 0);
+	wr16(pre + 2, weight);
+	wr16(pre + 4, (uint16_t)port->valueint);
+	snprintf(srv, sizeof(srv), "_%s._%s.%s", pn, proto, base);
+	add_name_rr(p, srv, MK_DNS_TYPE_SRV, pre, 6, target);
+}
+
+/* A service with a cluster IP: its addresses, and one SRV per named port. */
+static void cluster_ip_records(const cJSON *svc, const char *cip, const char *base,
+			       struct precs *p)
+{
+	const cJSON *ips = mk_json_get(svc, "spec.clusterIPs");
+	cJSON *it;
+
+	if (cJSON_IsArray(ips) && cJSON_GetArraySize(ips) > 0) {
+		cJSON_ArrayForEach(it, ips)
+			if (cJSON_IsString(it))
+				add_addr(p, base, it->valuestring, base);
+	} else if (*cip) {
+		add_addr(p, base, cip, base);
+	}
+	cJSON_ArrayForEach(it, mk_json_get(svc, "spec.ports"))
+		add_port_srv(p, it, base, 100, base);
+}
+
+/* The name of an endpoint of a headless service: its hostname, else its pod's
+ * name (with --endpoint-pod-names, when it is a valid label), else its IP dashed. */
+static void endpoint_host(const struct mk_dns_zone *z, const cJSON *addr, const char *ip,
+			  char host[256])
+{
+	const char *hn = mk_json_get_string(addr, "hostname");
+	const char *pod = mk_json_get_string(addr, "targetRef.name");
+	if (hn && *hn)
+		snprintf(host, 256, "%s", hn);
+	else if (z->endpoint_pod_names && pod && *pod && strlen(pod) <= 63)
+		snprintf(host, 256, "%s", pod);
+	else
+		dashed(ip, host, 256);
+}
+
+/* One Endpoints subset of a headless service: each address under the service
+ * name and its own name, and per named port an SRV to each address, weights
+ * shared evenly among the subset's addresses. */
+static void headless_subset_records(const struct mk_dns_zone *z, const cJSON *subset,
+				    bool publish_nr, const char *base, struct precs *p)
+{
+	const char *lists[2] = { "addresses", publish_nr ? "notReadyAddresses" : NULL };
+	size_t naddr = 0;
+	char n2[1024];
+	cJSON *it;
+
+	for (int l = 0; l < 2 && lists[l]; l++)
+		naddr += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(subset, lists[l]));
+	uint16_t weight = naddr ? (uint16_t)(100 / naddr) : 100;
+	if (weight == 0)
+		weight = 1;
+	for (int l = 0; l < 2 && lists[l]; l++) {
+		cJSON *addr;
+		cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(subset, lists[l])) {
+			const char *ip = mk_json_get_string(addr, "ip");
+			if (!ip)
+				continue;
+			char host[256];
+			endpoint_host(z, addr, ip, host);
+			snprintf(n2, sizeof(n2), "%s.%s", host, base);
+			add_addr(p, base, ip, NULL);
+			add_addr(p, n2, ip, n2);
+			cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(subset, "ports"))
+				add_port_srv(p, it, base, weight, n2);
+		}
+	}
+}
+
 /* Records of one service key, from the Service (may be NULL) and its Endpoints. */
 static void service_records(const struct mk_dns_zone *z, const char *ns, const char *name,
 			    const cJSON *svc, const cJSON *ep, struct precs *p)
 {
-	char base[512], n2[1024];
-	cJSON *it;
+	char base[512];
 
 	snprintf(base, sizeof(base), "%s.%s.svc.%s", name, ns, z->domain);
 	if (!svc)
@@ -230,81 +316,16 @@ static void service_records(const struct mk_dns_zone *z, const char *ns, const c
 	}
 	add_text(p, base, REC_MARKER, NULL, 0); /* the service name exists */
 	const char *cip = str_or(svc, "spec.clusterIP", "");
-	bool headless = strcmp(cip, "None") == 0;
-	if (!headless) {
-		const cJSON *ips = mk_json_get(svc, "spec.clusterIPs");
-		if (cJSON_IsArray(ips) && cJSON_GetArraySize(ips) > 0) {
-			cJSON_ArrayForEach(it, ips)
-				if (cJSON_IsString(it))
-					add_addr(p, base, it->valuestring, base);
-		} else if (*cip) {
-			add_addr(p, base, cip, base);
-		}
-		cJSON_ArrayForEach(it, mk_json_get(svc, "spec.ports")) {
-			const char *pn = mk_json_get_string(it, "name");
-			const cJSON *port = cJSON_GetObjectItemCaseSensitive(it, "port");
-			if (!pn || !*pn || !cJSON_IsNumber(port))
-				continue;
-			char proto[16];
-			snprintf(proto, sizeof(proto), "%s", str_or(it, "protocol", "TCP"));
-			lower_str(proto);
-			uint8_t pre[6];
-			wr16(pre, 0);
-			wr16(pre + 2, 100);
-			wr16(pre + 4, (uint16_t)port->valueint);
-			snprintf(n2, sizeof(n2), "_%s._%s.%s", pn, proto, base);
-			add_name_rr(p, n2, MK_DNS_TYPE_SRV, pre, 6, base);
-		}
+	if (strcmp(cip, "None") != 0) {
+		cluster_ip_records(svc, cip, base, p);
 		return;
 	}
 	/* headless: the ready endpoints (and the not-ready ones when the service
 	 * publishes them), each named by its hostname, pod name or dashed IP */
 	bool publish_nr = cJSON_IsTrue(mk_json_get(svc, "spec.publishNotReadyAddresses"));
 	cJSON *subset;
-	cJSON_ArrayForEach(subset, mk_json_get(ep, "subsets")) {
-		const char *lists[2] = { "addresses", publish_nr ? "notReadyAddresses" : NULL };
-		size_t naddr = 0;
-		for (int l = 0; l < 2 && lists[l]; l++)
-			naddr += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(subset, lists[l]));
-		uint16_t weight = naddr ? (uint16_t)(100 / naddr) : 100;
-		if (weight == 0)
-			weight = 1;
-		for (int l = 0; l < 2 && lists[l]; l++) {
-			cJSON *addr;
-			cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(subset, lists[l])) {
-				const char *ip = mk_json_get_string(addr, "ip");
-				if (!ip)
-					continue;
-				char host[256];
-				const char *hn = mk_json_get_string(addr, "hostname");
-				const char *pod = mk_json_get_string(addr, "targetRef.name");
-				if (hn && *hn)
-					snprintf(host, sizeof(host), "%s", hn);
-				else if (z->endpoint_pod_names && pod && *pod && strlen(pod) <= 63)
-					snprintf(host, sizeof(host), "%s", pod);
-				else
-					dashed(ip, host, sizeof(host));
-				snprintf(n2, sizeof(n2), "%s.%s", host, base);
-				add_addr(p, base, ip, NULL);
-				add_addr(p, n2, ip, n2);
-				cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(subset, "ports")) {
-					const char *pn = mk_json_get_string(it, "name");
-					const cJSON *port = cJSON_GetObjectItemCaseSensitive(it, "port");
-					if (!pn || !*pn || !cJSON_IsNumber(port))
-						continue;
-					char proto[16], srv[1200];
-					snprintf(proto, sizeof(proto), "%s", str_or(it, "protocol", "TCP"));
-					lower_str(proto);
-					uint8_t pre[6];
-					wr16(pre, 0);
-					wr16(pre + 2, weight);
-					wr16(pre + 4, (uint16_t)port->valueint);
-					snprintf(srv, sizeof(srv), "_%s._%s.%s", pn, proto, base);
-					add_name_rr(p, srv, MK_DNS_TYPE_SRV, pre, 6, n2);
-				}
-			}
-		}
-	}
+	cJSON_ArrayForEach(subset, mk_json_get(ep, "subsets"))
+		headless_subset_records(z, subset, publish_nr, base, p);
 }
 
 static void pod_records(const struct mk_dns_zone *z, const char *ns, const cJSON *pod,
@@ -373,6 +394,8 @@ static void entry_add_records(struct mk_dns_zone *z, struct entry *e, const stru
 			      memcmp(n->recs[j].rdata, r->rdata, r->rdlen) == 0;
 		if (dup)
 			continue;
+		/* not MK_GROW (which starts at 8): most names hold one or two
+		 * records, and the zone holds a node per name */
 		if (n->nrec == n->cap) {
 			n->cap = n->cap ? n->cap * 2 : 2;
 			n->recs = realloc(n->recs, n->cap * sizeof(*n->recs));
@@ -815,47 +838,181 @@ static uint16_t chase_cname(const struct mk_dns_zone *z, struct wbuf *b, const s
 	return added;
 }
 
+/* The steps of mk_dns_zone_answer, in order: screen the query (errors that need
+ * no zone), place its name (cluster zone, reverse zone, or someone else's), then
+ * under the read lock the answer records, the SOA of a negative answer, and the
+ * SRV targets' addresses as additional records; the OPT record and the counts
+ * close the message. */
+
+/* Parses and screens the query; true when *ret_action is the whole answer (a
+ * drop, or an error response already in out). *max: the response size limit. */
+static bool answer_screen(const uint8_t *pkt, size_t qlen, bool tcp, uint16_t ra,
+			  struct dns_query *q, size_t *max, uint8_t *out, size_t *ret_len,
+			  enum mk_dns_action *ret_action)
+{
+	int r = dns_query_parse(pkt, qlen, q);
+	int rcode = 0;
+
+	*max = tcp ? MK_DNS_TCP_MAX : MK_DNS_UDP_MIN;
+	if (r < 0) {
+		*ret_action = MK_DNS_ACTION_DROP;
+		return true;
+	}
+	if (!tcp && q->edns)
+		*max = q->udp_size < MK_DNS_UDP_MIN ? MK_DNS_UDP_MIN
+		       : q->udp_size > MK_DNS_UDP_MAX ? MK_DNS_UDP_MAX : q->udp_size;
+	if (r > 0) {
+		*ret_len = error_response(q, pkt, r, ra, out, *max);
+		*ret_action = *ret_len ? MK_DNS_ACTION_REPLY : MK_DNS_ACTION_DROP;
+		return true;
+	}
+	if (q->edns && q->edns_version > 0)
+		rcode = MK_DNS_RCODE_BADVERS;
+	else if ((q->qclass != MK_DNS_CLASS_IN && q->qclass != MK_DNS_CLASS_ANY) ||
+		 q->qtype == MK_DNS_TYPE_AXFR || q->qtype == MK_DNS_TYPE_IXFR)
+		rcode = MK_DNS_RCODE_REFUSED;
+	if (!rcode)
+		return false;
+	*ret_len = error_response(q, pkt, rcode, ra, out, *max);
+	*ret_action = MK_DNS_ACTION_REPLY;
+	return true;
+}
+
+/* Where the query's name lives: the cluster zone (true), or a reverse zone
+ * (*ret_rev_apex set, false); NULL apex and false: nobody we answer for. */
+static bool answer_place(const struct mk_dns_zone *z, const struct dns_query *q,
+			 const uint8_t **ret_rev_apex, size_t *ret_rev_len)
+{
+	*ret_rev_apex = NULL;
+	*ret_rev_len = 0;
+	if (has_suffix_aligned(q->qname, q->qname_len, z->apex, z->apex_len))
+		return true;
+	if (has_suffix_aligned(q->qname, q->qname_len, inaddr_arpa, sizeof(inaddr_arpa))) {
+		*ret_rev_apex = inaddr_arpa;
+		*ret_rev_len = sizeof(inaddr_arpa);
+	} else if (has_suffix_aligned(q->qname, q->qname_len, ip6_arpa, sizeof(ip6_arpa))) {
+		*ret_rev_apex = ip6_arpa;
+		*ret_rev_len = sizeof(ip6_arpa);
+	}
+	return false;
+}
+
+/* The answer section from node n (rotated, so clients spread over the
+ * addresses): the records of the query's type, or the name's CNAME and what it
+ * leads to. Returns the number of records written. */
+static uint16_t answer_records(const struct mk_dns_zone *z, const struct node *n,
+			       const struct dns_query *q, struct wbuf *b)
+{
+	uint32_t nrec = n->nrec, start = nrec ? rotation++ % nrec : 0;
+	size_t cname_rd = 0;
+	uint16_t an = 0;
+	int cname = -1;
+
+	for (uint32_t j = 0; j < nrec; j++)
+		if (n->recs[j].type == MK_DNS_TYPE_CNAME)
+			cname = (int)j;
+	for (uint32_t k = 0; k < nrec; k++) {
+		const struct rec *rc = &n->recs[(start + k) % nrec];
+		bool want;
+		if (rc->type == REC_MARKER)
+			continue;
+		if (cname >= 0 && q->qtype != MK_DNS_TYPE_ANY)
+			want = rc->type == MK_DNS_TYPE_CNAME;
+		else
+			want = q->qtype == MK_DNS_TYPE_ANY || rc->type == q->qtype;
+		if (!want)
+			continue;
+		put_rr_head(b, 12, rc->type, rc->rdlen);
+		if (rc->type == MK_DNS_TYPE_CNAME)
+			cname_rd = b->len;
+		wb_bytes(b, rc->rdata, rc->rdlen);
+		an++;
+	}
+	if (cname >= 0 && cname_rd && q->qtype != MK_DNS_TYPE_CNAME && q->qtype != MK_DNS_TYPE_ANY)
+		an += chase_cname(z, b, &n->recs[cname], cname_rd, q->qtype);
+	return an;
+}
+
+/* NXDOMAIN or NODATA: the SOA in authority, owner = the zone apex (a pointer
+ * into the question for the cluster zone, the reverse apex spelled out). */
+static void answer_soa(const struct mk_dns_zone *z, const struct dns_query *q, bool in_zone,
+		       const uint8_t *rev_apex, size_t rev_len, struct wbuf *b)
+{
+	uint8_t h2[10];
+
+	if (in_zone) {
+		uint16_t ptr = 12 + (uint16_t)(q->qname_len - z->apex_len);
+		wr16(h2, 0xc000 | ptr);
+		wb_bytes(b, h2, 2);
+	} else {
+		wb_bytes(b, rev_apex, rev_len);
+	}
+	wr16(h2, MK_DNS_TYPE_SOA);
+	wr16(h2 + 2, MK_DNS_CLASS_IN);
+	wr32(h2 + 4, MK_DNS_TTL);
+	wr16(h2 + 8, (uint16_t)z->soa_len);
+	wb_bytes(b, h2, 10);
+	wb_bytes(b, z->soa, z->soa_len);
+}
+
+/* Additional section of an SRV answer: addresses of the SRV targets, owner
+ * names compressed as pointers into the SRV rdata; what does not fit is left
+ * out. The an answers start at offset qend. Returns the records added. */
+static uint16_t answer_srv_targets(const struct mk_dns_zone *z, struct wbuf *b, size_t qend,
+				   uint16_t an)
+{
+	const uint8_t *out = b->p;
+	size_t off = qend;
+	uint16_t ar = 0;
+
+	for (uint16_t i = 0; i < an && off + 12 <= b->len; i++) {
+		uint16_t type = rd16(out + off + 2), rdlen = rd16(out + off + 10);
+		size_t rd = off + 12;
+		off = rd + rdlen;
+		if (type != MK_DNS_TYPE_SRV || rd + 6 > 0x3fff)
+			continue;
+		uint8_t tw[MK_DNS_NAME_MAX];
+		size_t tl = rdlen - 6;
+		if (tl > sizeof(tw))
+			continue;
+		memcpy(tw, out + rd + 6, tl);
+		const struct node *t = node_find(z, tw, tl);
+		for (uint32_t j = 0; t && j < t->nrec; j++) {
+			const struct rec *rc = &t->recs[j];
+			if (rc->type != MK_DNS_TYPE_A && rc->type != MK_DNS_TYPE_AAAA)
+				continue;
+			size_t before = b->len;
+			put_rr_head(b, (uint16_t)(rd + 6), rc->type, rc->rdlen);
+			wb_bytes(b, rc->rdata, rc->rdlen);
+			if (b->overflow) {
+				b->overflow = false;
+				b->len = before;
+				break;
+			}
+			ar++;
+		}
+	}
+	return ar;
+}
+
 enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt, size_t qlen,
 				      bool tcp, bool can_forward, uint8_t *out, size_t *ret_len)
 {
 	struct dns_query q;
-	int r = dns_query_parse(pkt, qlen, &q);
-	size_t max = tcp ? MK_DNS_TCP_MAX : MK_DNS_UDP_MIN;
+	size_t max;
 	uint16_t ra = can_forward ? MK_DNS_FLAG_RA : 0;
+	enum mk_dns_action action;
 
-	if (r < 0)
-		return MK_DNS_ACTION_DROP;
-	if (!tcp && q.edns)
-		max = q.udp_size < MK_DNS_UDP_MIN ? MK_DNS_UDP_MIN
-		      : q.udp_size > MK_DNS_UDP_MAX ? MK_DNS_UDP_MAX : q.udp_size;
-	if (r > 0) {
-		*ret_len = error_response(&q, pkt, r, ra, out, max);
-		return *ret_len ? MK_DNS_ACTION_REPLY : MK_DNS_ACTION_DROP;
-	}
-	if (q.edns && q.edns_version > 0) {
-		*ret_len = error_response(&q, pkt, MK_DNS_RCODE_BADVERS, ra, out, max);
-		return MK_DNS_ACTION_REPLY;
-	}
-	if ((q.qclass != MK_DNS_CLASS_IN && q.qclass != MK_DNS_CLASS_ANY) ||
-	    q.qtype == MK_DNS_TYPE_AXFR || q.qtype == MK_DNS_TYPE_IXFR) {
+	if (answer_screen(pkt, qlen, tcp, ra, &q, &max, out, ret_len, &action))
+		return action;
+	const uint8_t *rev_apex;
+	size_t rev_len;
+	bool in_zone = answer_place(z, &q, &rev_apex, &rev_len);
+	if (!in_zone && !rev_apex) {
+		if (can_forward)
+			return MK_DNS_ACTION_FORWARD;
 		*ret_len = error_response(&q, pkt, MK_DNS_RCODE_REFUSED, ra, out, max);
 		return MK_DNS_ACTION_REPLY;
-	}
-
-	bool in_zone = has_suffix_aligned(q.qname, q.qname_len, z->apex, z->apex_len);
-	const uint8_t *rev_apex = NULL;
-	size_t rev_len = 0;
-	if (!in_zone) {
-		if (has_suffix_aligned(q.qname, q.qname_len, inaddr_arpa, sizeof(inaddr_arpa)))
-			rev_apex = inaddr_arpa, rev_len = sizeof(inaddr_arpa);
-		else if (has_suffix_aligned(q.qname, q.qname_len, ip6_arpa, sizeof(ip6_arpa)))
-			rev_apex = ip6_arpa, rev_len = sizeof(ip6_arpa);
-		else if (can_forward)
-			return MK_DNS_ACTION_FORWARD;
-		else {
-			*ret_len = error_response(&q, pkt, MK_DNS_RCODE_REFUSED, ra, out, max);
-			return MK_DNS_ACTION_REPLY;
-		}
 	}
 
 	struct wbuf b = { out, 0, max - (q.edns ? 11 : 0), false };
@@ -873,51 +1030,13 @@ enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt,
 		return MK_DNS_ACTION_FORWARD;
 	}
 	put_head(&b, &q, pkt, MK_DNS_FLAG_AA | ra, 0, true);
-	size_t qend = b.len, cname_rd = 0;
-	if (n) {
-		uint32_t nrec = n->nrec, start = nrec ? rotation++ % nrec : 0;
-		int cname = -1;
-		for (uint32_t j = 0; j < nrec; j++)
-			if (n->recs[j].type == MK_DNS_TYPE_CNAME)
-				cname = (int)j;
-		for (uint32_t k = 0; k < nrec; k++) {
-			const struct rec *rc = &n->recs[(start + k) % nrec];
-			bool want;
-			if (rc->type == REC_MARKER)
-				continue;
-			if (cname >= 0 && q.qtype != MK_DNS_TYPE_ANY)
-				want = rc->type == MK_DNS_TYPE_CNAME;
-			else
-				want = q.qtype == MK_DNS_TYPE_ANY || rc->type == q.qtype;
-			if (!want)
-				continue;
-			put_rr_head(&b, 12, rc->type, rc->rdlen);
-			if (rc->type == MK_DNS_TYPE_CNAME)
-				cname_rd = b.len;
-			wb_bytes(&b, rc->rdata, rc->rdlen);
-			an++;
-		}
-		if (cname >= 0 && cname_rd && q.qtype != MK_DNS_TYPE_CNAME && q.qtype != MK_DNS_TYPE_ANY)
-			an += chase_cname(z, &b, &n->recs[cname], cname_rd, q.qtype);
-	} else {
+	size_t qend = b.len;
+	if (n)
+		an = answer_records(z, n, &q, &b);
+	else
 		rcode = MK_DNS_RCODE_NXDOMAIN;
-	}
 	if (an == 0) {
-		/* NXDOMAIN or NODATA: the SOA in authority, owner = the zone apex */
-		uint8_t h2[10];
-		if (in_zone) {
-			uint16_t ptr = 12 + (uint16_t)(q.qname_len - z->apex_len);
-			wr16(h2, 0xc000 | ptr);
-			wb_bytes(&b, h2, 2);
-		} else {
-			wb_bytes(&b, rev_apex, rev_len);
-		}
-		wr16(h2, MK_DNS_TYPE_SOA);
-		wr16(h2 + 2, MK_DNS_CLASS_IN);
-		wr32(h2 + 4, MK_DNS_TTL);
-		wr16(h2 + 8, (uint16_t)z->soa_len);
-		wb_bytes(&b, h2, 10);
-		wb_bytes(&b, z->soa, z->soa_len);
+		answer_soa(z, &q, in_zone, rev_apex, rev_len, &b);
 		ns = 1;
 	}
 	if (b.overflow) {
@@ -926,37 +1045,8 @@ enum mk_dns_action mk_dns_zone_answer(struct mk_dns_zone *z, const uint8_t *pkt,
 		b.len = qend;
 		an = ns = 0;
 		wr16(out + 2, rd16(out + 2) | MK_DNS_FLAG_TC);
-	} else if (an && (q.qtype == MK_DNS_TYPE_SRV)) {
-		/* additional section: addresses of the SRV targets, owner names
-		 * compressed as pointers into the SRV rdata */
-		size_t off = qend;
-		for (uint16_t i = 0; i < an && off + 12 <= b.len; i++) {
-			uint16_t type = rd16(out + off + 2), rdlen = rd16(out + off + 10);
-			size_t rd = off + 12;
-			off = rd + rdlen;
-			if (type != MK_DNS_TYPE_SRV || rd + 6 > 0x3fff)
-				continue;
-			uint8_t tw[MK_DNS_NAME_MAX];
-			size_t tl = rdlen - 6;
-			if (tl > sizeof(tw))
-				continue;
-			memcpy(tw, out + rd + 6, tl);
-			const struct node *t = node_find(z, tw, tl);
-			for (uint32_t j = 0; t && j < t->nrec; j++) {
-				const struct rec *rc = &t->recs[j];
-				if (rc->type != MK_DNS_TYPE_A && rc->type != MK_DNS_TYPE_AAAA)
-					continue;
-				size_t before = b.len;
-				put_rr_head(&b, (uint16_t)(rd + 6), rc->type, rc->rdlen);
-				wb_bytes(&b, rc->rdata, rc->rdlen);
-				if (b.overflow) {
-					b.overflow = false;
-					b.len = before;
-					break;
-				}
-				ar++;
-			}
-		}
+	} else if (an && q.qtype == MK_DNS_TYPE_SRV) {
+		ar = answer_srv_targets(z, &b, qend, an);
 	}
 	pthread_rwlock_unlock(&z->lock);
 	b.cap = max;

@@ -78,12 +78,7 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 			continue;
 		if (orig.dst == reply.src && orig.dport == reply.sport)
 			break; /* not DNATed: a direct flow to the pod, not ours */
-		if (c->ndel == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 16;
-			c->del = realloc(c->del, c->cap * sizeof(*c->del));
-			if (!c->del)
-				abort();
-		}
+		MK_GROW(c->del, c->cap, c->ndel + 1);
 		c->del[c->ndel++] = orig;
 		break;
 	}
@@ -105,7 +100,7 @@ static void put_tuple(struct nlmsghdr *nlh, const struct tuple *t)
 	mnl_attr_nest_end(nlh, n);
 }
 
-static struct nlmsghdr *ct_hdr(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
+struct nlmsghdr *proxy_ct_header(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
@@ -144,14 +139,14 @@ static int ct_recv(struct mnl_socket *nl, uint32_t seq, mnl_cb_t cb, void *data,
 	}
 }
 
-int ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint *eps, size_t n,
-			   struct mk_error **err)
+int proxy_ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint *eps,
+				 size_t n, struct mk_error **err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	static uint32_t seq;
 	struct dump_ctx c = { .eps = eps, .n = n };
 	uint32_t s = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED) + (uint32_t)time(NULL);
-	struct nlmsghdr *nlh = ct_hdr(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, s);
+	struct nlmsghdr *nlh = proxy_ct_header(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, s);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return mk_error_errno(err, errno, "conntrack dump");
 	if (ct_recv(nl, s, dump_cb, &c, err) < 0) {
@@ -161,7 +156,7 @@ int ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint
 	int deleted = 0;
 	for (size_t i = 0; i < c.ndel; i++) {
 		s++;
-		nlh = ct_hdr(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, s);
+		nlh = proxy_ct_header(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, s);
 		put_tuple(nlh, &c.del[i]);
 		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 			free(c.del);

@@ -202,12 +202,7 @@ static int ct_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (f.odst != c->ip || (f.odst == f.rsrc && f.odport == f.rsport))
 		return MNL_CB_OK; /* not to this address, or not DNATed */
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = realloc(c->v, c->cap * sizeof(*c->v));
-		if (!c->v)
-			abort();
-	}
+	MK_GROW(c->v, c->cap, c->n + 1);
 	c->v[c->n++] = f;
 	return MNL_CB_OK;
 }
@@ -217,13 +212,7 @@ static int ct_dump(struct mnl_socket *nl, struct ct_ctx *c, struct mk_error **er
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	static uint32_t seqgen;
 	uint32_t seq = __atomic_add_fetch(&seqgen, 1, __ATOMIC_RELAXED) + (uint32_t)time(NULL);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->nfgen_family = AF_INET;
-	g->version = NFNETLINK_V0;
+	struct nlmsghdr *nlh = proxy_ct_header(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return mk_error_errno(err, errno, "conntrack dump");
 	return recv_all(nl, seq, ct_cb, c, "conntrack dump", err) < 0 ? -1 : 0;

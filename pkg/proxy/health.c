@@ -199,12 +199,7 @@ int proxy_health_set(struct proxy_health *h, const char *key, uint16_t port, siz
 				mk_error_errno(err, errno, "listen on health check port %u", port);
 			ret = -1;
 		} else {
-			if (h->n == h->cap) {
-				h->cap = h->cap ? h->cap * 2 : 8;
-				h->v = realloc(h->v, h->cap * sizeof(*h->v));
-				if (!h->v)
-					abort();
-			}
+			MK_GROW(h->v, h->cap, h->n + 1);
 			h->v[h->n++] = (struct hc_svc){ .key = mk_strdup(key), .port = port, .fd = a.fd };
 		}
 	}

@@ -80,8 +80,11 @@ int proxy_in_netns(const struct mk_proxy_options *opts, int (*fn)(void *), void 
 
 /* conntrack.c: deletes UDP conntrack entries whose reply comes from one of
  * eps (an endpoint, DNATed to). Returns the number deleted or -1. */
-int ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint *eps, size_t n,
-			   struct mk_error **err);
+int proxy_ct_flush_udp_endpoints(struct mnl_socket *nl, const struct mk_proxy_endpoint *eps,
+				 size_t n, struct mk_error **err);
+/* conntrack.c: a ctnetlink request header (IPv4) of type (IPCTNL_MSG_CT_*)
+ * with flags besides NLM_F_REQUEST, at the start of buf. */
+struct nlmsghdr *proxy_ct_header(char *buf, uint16_t type, uint16_t flags, uint32_t seq);
 
 static inline void mk_proxy_service_freep(struct mk_proxy_service **s)
 {

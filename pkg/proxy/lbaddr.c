@@ -44,12 +44,7 @@ static void push_u32(uint32_t **arr, size_t *n, size_t *cap, uint32_t v)
 	for (size_t i = 0; i < *n; i++)
 		if ((*arr)[i] == v)
 			return;
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		*arr = realloc(*arr, *cap * sizeof(**arr));
-		if (!*arr)
-			abort();
-	}
+	MK_GROW(*arr, *cap, *n + 1);
 	(*arr)[(*n)++] = v;
 }
 
@@ -207,12 +202,7 @@ void proxy_lbaddr_note(struct proxy_lbaddr *l, const char *key, const cJSON *svc
 		push_u32(&l->all, &l->nall, &l->capall, a.s_addr);
 		if (!holder || strcmp(holder, l->node))
 			continue;
-		if (l->n == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 16;
-			l->v = realloc(l->v, l->cap * sizeof(*l->v));
-			if (!l->v)
-				abort();
-		}
+		MK_GROW(l->v, l->cap, l->n + 1);
 		l->v[l->n++] = (struct held){ .key = mk_strdup(key), .ip = a.s_addr };
 	}
 }
@@ -259,17 +249,22 @@ static int garp(const char *ifname, uint32_t ip, struct mk_error **err)
 	return 0;
 }
 
-int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
+/* The steps of proxy_lbaddr_sync, against the interface's addresses (addrs):
+ * forget what we added and the interface lost, release what we no longer hold,
+ * then add and announce what we hold. */
+
+static bool u32_has(const uint32_t *v, size_t n, uint32_t x)
 {
-	if (!l->ifname[0] && iface_of(l->node_ip, l->ifname) < 0)
-		return l->n ? mk_error_set(err, ENODEV, "no interface has the node address") : 0;
-	char **addrs = NULL;
-	size_t na = 0;
-	if (mk_net_addr_list(l->ns, l->ifname, &addrs, &na, err) < 0)
-		return -1;
-	int ret = 0;
-	/* what we think we added but the interface lacks (a reboot, someone's
-	 * `ip addr del`) is added again below */
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+/* What we think we added but the interface lacks (a reboot, someone's
+ * `ip addr del`) is added again by lbaddr_hold. */
+static void lbaddr_forget_missing(struct proxy_lbaddr *l, char **addrs, size_t na)
+{
 	for (size_t j = 0; j < l->ninst;) {
 		char cidr[24], ipb[16];
 		bool present = false;
@@ -282,7 +277,14 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 		else
 			l->inst[j] = l->inst[--l->ninst];
 	}
-	/* remove: ours or some service's address, /32, not held any more */
+}
+
+/* remove: ours or some service's address, /32, not held any more; *changed:
+ * whether what we added changed */
+static int lbaddr_release(struct proxy_lbaddr *l, char **addrs, size_t na, bool *changed,
+			  struct mk_error **err)
+{
+	int ret = 0;
 	for (size_t i = 0; i < na; i++) {
 		char ipb[16];
 		const char *slash = strchr(addrs[i], '/');
@@ -293,12 +295,7 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 		ipb[slash - addrs[i]] = 0;
 		if (inet_pton(AF_INET, ipb, &a) != 1 || wanted(l, a.s_addr))
 			continue;
-		bool known = false;
-		for (size_t j = 0; j < l->nall && !known; j++)
-			known = l->all[j] == a.s_addr;
-		for (size_t j = 0; j < l->ninst && !known; j++)
-			known = l->inst[j] == a.s_addr;
-		if (!known)
+		if (!u32_has(l->all, l->nall, a.s_addr) && !u32_has(l->inst, l->ninst, a.s_addr))
 			continue;
 		if (mk_net_addr_delete(l->ns, l->ifname, addrs[i], err) < 0) {
 			ret = -1;
@@ -312,23 +309,23 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 			l->inst[j] = l->inst[--l->ninst];
 		else
 			j++;
-	bool changed = before != l->ninst;
-	/* add: what we hold and have not added yet (announced once, when added) */
-	for (size_t i = 0; ret == 0 && i < l->n; i++) {
+	*changed = before != l->ninst;
+	return ret;
+}
+
+/* add: what we hold and have not added yet (announced once, when added) */
+static int lbaddr_hold(struct proxy_lbaddr *l, bool *changed, struct mk_error **err)
+{
+	for (size_t i = 0; i < l->n; i++) {
 		char cidr[24], ipb[16];
-		bool have = false;
-		for (size_t j = 0; j < l->ninst && !have; j++)
-			have = l->inst[j] == l->v[i].ip;
-		if (have)
+		if (u32_has(l->inst, l->ninst, l->v[i].ip))
 			continue;
 		inet_ntop(AF_INET, &l->v[i].ip, ipb, sizeof(ipb));
 		snprintf(cidr, sizeof(cidr), "%s/32", ipb);
-		if (mk_net_addr_add(l->ns, l->ifname, cidr, err) < 0) {
-			ret = -1;
-			break;
-		}
+		if (mk_net_addr_add(l->ns, l->ifname, cidr, err) < 0)
+			return -1;
 		push_u32(&l->inst, &l->ninst, &l->capinst, l->v[i].ip);
-		changed = true;
+		*changed = true;
 		struct mk_error *e = NULL;
 		if (garp(l->ifname, l->v[i].ip, &e) < 0) {
 			/* the address works; neighbours learn it when they ask */
@@ -337,9 +334,22 @@ int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
 		}
 		mk_log(MK_LOG_INFO, "proxy", "load balancer address %s held on %s", ipb, l->ifname);
 	}
-	for (size_t i = 0; i < na; i++)
-		free(addrs[i]);
-	free(addrs);
+	return 0;
+}
+
+int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err)
+{
+	if (!l->ifname[0] && iface_of(l->node_ip, l->ifname) < 0)
+		return l->n ? mk_error_set(err, ENODEV, "no interface has the node address") : 0;
+	_cleanup_strv_ char **addrs = NULL;
+	size_t na = 0;
+	bool changed = false;
+	if (mk_net_addr_list(l->ns, l->ifname, &addrs, &na, err) < 0)
+		return -1;
+	lbaddr_forget_missing(l, addrs, na);
+	int ret = lbaddr_release(l, addrs, na, &changed, err);
+	if (ret == 0)
+		ret = lbaddr_hold(l, &changed, err);
 	if (changed)
 		save_state(l);
 	return ret;

@@ -40,12 +40,7 @@ static int ep_cmp(const void *a, const void *b)
 
 static void ep_push(struct mk_proxy_endpoint **arr, size_t *n, size_t *cap, struct mk_proxy_endpoint e)
 {
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 4;
-		*arr = realloc(*arr, *cap * sizeof(**arr));
-		if (!*arr)
-			abort();
-	}
+	MK_GROW(*arr, *cap, *n + 1);
 	(*arr)[(*n)++] = e;
 }
 
@@ -154,46 +149,49 @@ int mk_proxy_service_from_json(const cJSON *service, const cJSON *endpoints,
 	return mk_proxy_service_from_json_node(service, endpoints, NULL, ret, err);
 }
 
-int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints, const char *node,
-				    struct mk_proxy_service **ret, struct mk_error **err)
+/* The steps of mk_proxy_service_from_json_node: whether the service is ours to
+ * proxy at all, its session affinity, its traffic policies and load balancer
+ * addresses, then its ports with their endpoints. */
+
+/* The service's IPv4 cluster IP into *ret, or false when kube-proxy leaves it
+ * alone: ExternalName and headless services, and the node-local ones (served
+ * on every node at a local address, the cluster DNS, see pkg/agent: no DNAT,
+ * and no reject for their missing endpoints). */
+static bool service_proxied(const cJSON *service, struct in_addr *ret)
 {
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(service, "spec");
-	const char *ns = mk_json_get_string(service, "metadata.namespace");
-	const char *name = mk_json_get_string(service, "metadata.name");
 	const char *type = mk_json_get_string(service, "spec.type");
 	const char *cip = mk_json_get_string(service, "spec.clusterIP");
-	const char *aff = mk_json_get_string(service, "spec.sessionAffinity");
-	struct in_addr in;
-
-	if (!name || !cJSON_IsObject(spec))
-		return mk_error_set(err, EINVAL, "service without metadata.name or spec");
-	*ret = NULL;
-	/* served on every node at a local address (the cluster DNS, see pkg/agent):
-	 * no DNAT, and no reject for its missing endpoints */
 	const char *local = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 		mk_json_get(service, "metadata.labels"), "minik8s.io/node-local"));
 	if (local && !strcmp(local, "true"))
-		return 0;
-	if ((type && strcmp(type, "ExternalName") == 0) || !cip || !*cip || strcmp(cip, "None") == 0 ||
-	    inet_pton(AF_INET, cip, &in) != 1 || in.s_addr == 0)
-		return 0;
+		return false;
+	return !(type && strcmp(type, "ExternalName") == 0) && cip && *cip &&
+	       strcmp(cip, "None") != 0 && inet_pton(AF_INET, cip, ret) == 1 && ret->s_addr != 0;
+}
 
-	struct mk_proxy_service *s = mk_malloc0(sizeof(*s));
-	s->key = ns ? mk_strdup_printf("%s/%s", ns, name) : mk_strdup(name);
-	s->cluster_ip = in.s_addr;
-	if (aff && strcmp(aff, "ClientIP") == 0) {
-		const cJSON *t = mk_json_get(service, "spec.sessionAffinityConfig.clientIP.timeoutSeconds");
-		s->affinity_timeout = MK_PROXY_DEFAULT_AFFINITY_TIMEOUT;
-		if (t) {
-			if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 86400) {
-				mk_error_set(err, EINVAL, "service '%s': bad sessionAffinityConfig timeout",
-					     s->key);
-				mk_proxy_service_free(s);
-				return -1;
-			}
-			s->affinity_timeout = (uint32_t)t->valuedouble;
-		}
-	}
+/* sessionAffinity ClientIP and its timeout (1 s to a day). */
+static int service_affinity(const cJSON *service, struct mk_proxy_service *s,
+			    struct mk_error **err)
+{
+	const char *aff = mk_json_get_string(service, "spec.sessionAffinity");
+	if (!aff || strcmp(aff, "ClientIP") != 0)
+		return 0;
+	const cJSON *t = mk_json_get(service, "spec.sessionAffinityConfig.clientIP.timeoutSeconds");
+	s->affinity_timeout = MK_PROXY_DEFAULT_AFFINITY_TIMEOUT;
+	if (!t)
+		return 0;
+	if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 86400)
+		return mk_error_set(err, EINVAL, "service '%s': bad sessionAffinityConfig timeout",
+				    s->key);
+	s->affinity_timeout = (uint32_t)t->valuedouble;
+	return 0;
+}
+
+/* The traffic policies, and a LoadBalancer's addresses and health check port.
+ * Returns whether the service has node ports. */
+static bool service_policies(const cJSON *service, const char *node, struct mk_proxy_service *s)
+{
+	const char *type = mk_json_get_string(service, "spec.type");
 	bool node_ports = type && (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0);
 	const char *etp = mk_json_get_string(service, "spec.externalTrafficPolicy");
 	const char *itp = mk_json_get_string(service, "spec.internalTrafficPolicy");
@@ -206,6 +204,13 @@ int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints
 		if (s->ext_local && hc && port_number(hc, true) > 0)
 			s->health_port = (uint16_t)hc->valuedouble;
 	}
+	return node_ports;
+}
+
+/* spec.ports, each with its endpoints (the local ones apart when node is set). */
+static int service_ports(const cJSON *spec, const cJSON *endpoints, const char *node,
+			 bool node_ports, struct mk_proxy_service *s, struct mk_error **err)
+{
 	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports");
 	int n = cJSON_GetArraySize(ports);
 	s->ports = n > 0 ? mk_malloc0(n * sizeof(*s->ports)) : NULL;
@@ -220,18 +225,37 @@ int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints
 		if (node_ports && cJSON_GetObjectItemCaseSensitive(p, "nodePort"))
 			np = port_number(cJSON_GetObjectItemCaseSensitive(p, "nodePort"), true);
 		if (port < 0 || np < 0 ||
-		    parse_protocol(mk_json_get_string(p, "protocol"), &sp->protocol) < 0) {
-			mk_error_set(err, EINVAL, "service '%s': bad port '%s'", s->key, sp->name);
-			mk_proxy_service_free(s);
-			return -1;
-		}
+		    parse_protocol(mk_json_get_string(p, "protocol"), &sp->protocol) < 0)
+			return mk_error_set(err, EINVAL, "service '%s': bad port '%s'", s->key,
+					    sp->name);
 		sp->port = port;
 		sp->node_port = np;
-		if (collect_endpoints(endpoints, node, sp, err) < 0) {
-			mk_error_wrap(err, "service '%s'", s->key);
-			mk_proxy_service_free(s);
-			return -1;
-		}
+		if (collect_endpoints(endpoints, node, sp, err) < 0)
+			return mk_error_wrap(err, "service '%s'", s->key);
+	}
+	return 0;
+}
+
+int mk_proxy_service_from_json_node(const cJSON *service, const cJSON *endpoints, const char *node,
+				    struct mk_proxy_service **ret, struct mk_error **err)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(service, "spec");
+	const char *ns = mk_json_get_string(service, "metadata.namespace");
+	const char *name = mk_json_get_string(service, "metadata.name");
+	struct in_addr in;
+
+	if (!name || !cJSON_IsObject(spec))
+		return mk_error_set(err, EINVAL, "service without metadata.name or spec");
+	*ret = NULL;
+	if (!service_proxied(service, &in))
+		return 0;
+	struct mk_proxy_service *s = mk_malloc0(sizeof(*s));
+	s->key = ns ? mk_strdup_printf("%s/%s", ns, name) : mk_strdup(name);
+	s->cluster_ip = in.s_addr;
+	if (service_affinity(service, s, err) < 0 ||
+	    service_ports(spec, endpoints, node, service_policies(service, node, s), s, err) < 0) {
+		mk_proxy_service_free(s);
+		return -1;
 	}
 	*ret = s;
 	return 0;
@@ -336,12 +360,7 @@ void mk_proxy_desired_init(struct mk_proxy_desired *d)
 
 void mk_proxy_desired_add(struct mk_proxy_desired *d, struct mk_proxy_service *s)
 {
-	if (d->n == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 64;
-		d->services = realloc(d->services, d->cap * sizeof(*d->services));
-		if (!d->services)
-			abort();
-	}
+	MK_GROW(d->services, d->cap, d->n + 1);
 	d->services[d->n++] = s;
 }
 

@@ -733,12 +733,7 @@ static void note_gone(struct mk_proxy *p, uint8_t proto, const struct mk_proxy_e
 {
 	if (proto != IPPROTO_UDP)
 		return;
-	if (p->n_gone == p->cap_gone) {
-		p->cap_gone = p->cap_gone ? p->cap_gone * 2 : 16;
-		p->gone = realloc(p->gone, p->cap_gone * sizeof(*p->gone));
-		if (!p->gone)
-			abort();
-	}
+	MK_GROW(p->gone, p->cap_gone, p->n_gone + 1);
 	p->gone[p->n_gone++] = *e;
 }
 
@@ -1156,7 +1151,7 @@ int mk_proxy_apply_change(struct mk_proxy *p, const char *key, const struct mk_p
 	}
 	if (p->n_gone && p->ct) {
 		struct mk_error *cterr = NULL;
-		int n = ct_flush_udp_endpoints(p->ct, p->gone, p->n_gone, &cterr);
+		int n = proxy_ct_flush_udp_endpoints(p->ct, p->gone, p->n_gone, &cterr);
 		if (n < 0) {
 			/* the rules are right; stale UDP flows only age out slower */
 			mk_log(MK_LOG_WARN, "proxy", "flush conntrack: %s", cterr->msg);

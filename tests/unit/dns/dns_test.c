@@ -789,10 +789,27 @@ static int udp_query(uint16_t port, const uint8_t *q, size_t qlen, uint8_t *out,
 struct fake_up {
 	int fd;
 	uint16_t port;
-	bool mute, spoof;
+	bool mute, spoof, tc;
 	int seen;
 	pthread_t t;
 };
+
+/* Turns the query in b (n bytes) into the fake answer; returns its length. */
+static size_t fake_answer(uint8_t *b, size_t n)
+{
+	/* response: QR RA, one answer pointing at the question name */
+	b[2] |= 0x80;
+	b[3] = 0x80;
+	b[7] = 1;
+	b[11] = 0; /* drop any OPT: truncate to the question */
+	size_t qe = 12;
+	while (qe < n && b[qe])
+		qe += 1 + b[qe];
+	qe += 5;
+	uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7 };
+	memcpy(b + qe, rr, sizeof(rr));
+	return qe + sizeof(rr);
+}
 
 static void *fake_up_thread(void *arg)
 {
@@ -807,30 +824,28 @@ static void *fake_up_thread(void *arg)
 		__atomic_add_fetch(&f->seen, 1, __ATOMIC_SEQ_CST);
 		if (f->mute || n < 12)
 			continue;
-		/* response: QR RA, one answer pointing at the question name */
-		b[2] |= 0x80;
-		b[3] = 0x80;
-		b[7] = 1;
-		b[11] = 0; /* drop any OPT: truncate to the question */
-		size_t qe = 12;
-		while (qe < (size_t)n && b[qe])
-			qe += 1 + b[qe];
-		qe += 5;
-		uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7 };
-		memcpy(b + qe, rr, sizeof(rr));
+		size_t alen = fake_answer(b, (size_t)n);
+		const size_t rrlen = 16, qe = alen - rrlen;
+		if (f->tc) {
+			/* truncated: TC, no answer; the client is to ask over TCP */
+			b[2] |= 0x02;
+			b[7] = 0;
+			sendto(f->fd, b, qe, 0, (struct sockaddr *)&from, fl);
+			continue;
+		}
 		if (f->spoof) {
 			/* wrong ID, then right ID with another question, both 6.6.6.6 */
 			uint8_t x[4096];
-			memcpy(x, b, qe + sizeof(rr));
+			memcpy(x, b, alen);
 			memcpy(x + qe + 12, "\6\6\6\6", 4);
 			x[0] ^= 0x55;
-			sendto(f->fd, x, qe + sizeof(rr), 0, (struct sockaddr *)&from, fl);
+			sendto(f->fd, x, alen, 0, (struct sockaddr *)&from, fl);
 			x[0] ^= 0x55;
 			x[14] ^= 1; /* first letter of the name */
-			sendto(f->fd, x, qe + sizeof(rr), 0, (struct sockaddr *)&from, fl);
+			sendto(f->fd, x, alen, 0, (struct sockaddr *)&from, fl);
 			usleep(50000);
 		}
-		sendto(f->fd, b, qe + sizeof(rr), 0, (struct sockaddr *)&from, fl);
+		sendto(f->fd, b, alen, 0, (struct sockaddr *)&from, fl);
 	}
 }
 
@@ -840,6 +855,7 @@ static void fake_up_start(struct fake_up *f, bool mute)
 	socklen_t l = sizeof(a);
 	f->mute = mute;
 	f->spoof = false;
+	f->tc = false;
 	f->seen = 0;
 	f->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -1059,6 +1075,90 @@ START_TEST(server_forward)
 }
 END_TEST
 
+/* The TCP side of a truncating fake upstream: answers each connection's one
+ * query (length-prefixed) with the fake answer. Runs until lfd is shut down. */
+struct fake_tcp_up {
+	int lfd, seen;
+	pthread_t t;
+};
+
+static void *fake_tcp_thread(void *arg)
+{
+	struct fake_tcp_up *f = arg;
+	for (;;) {
+		int c = accept(f->lfd, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		struct timeval tv = { 3, 0 };
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		uint8_t lb[2], b[4096];
+		size_t n;
+		if (read_full(c, lb, 2) == 0 && (n = (size_t)(lb[0] << 8 | lb[1])) >= 12 && n <= 512 &&
+		    read_full(c, b, n) == 0) {
+			size_t an = fake_answer(b, n);
+			__atomic_add_fetch(&f->seen, 1, __ATOMIC_SEQ_CST);
+			lb[0] = (uint8_t)(an >> 8);
+			lb[1] = (uint8_t)an;
+			send(c, lb, 2, MSG_NOSIGNAL);
+			send(c, b, an, MSG_NOSIGNAL);
+		}
+		close(c);
+	}
+}
+
+/* An upstream that truncates over UDP: a UDP client gets the truncated answer
+ * as it is (and asks again over TCP, as stub resolvers do); for a TCP client
+ * the forwarder asks the upstream again over TCP (same address and port) and
+ * relays the full answer. */
+START_TEST(forward_tcp_fallback)
+{
+	struct fake_up up;
+	struct fake_tcp_up tup = { .seen = 0 };
+	char ups[64];
+	fake_up_start(&up, false);
+	up.tc = true;
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(up.port) };
+	inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+	tup.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(tup.lfd, (struct sockaddr *)&a4, sizeof(a4)), 0);
+	ck_assert_int_eq(listen(tup.lfd, 8), 0);
+	pthread_create(&tup.t, NULL, fake_tcp_thread, &tup);
+	snprintf(ups, sizeof(ups), "127.0.0.1:%u", up.port);
+	struct mk_dns_server *s = start_server(ups, 2000);
+	uint8_t q[512], a[4096];
+	struct mk_dns_msg *m = malloc(sizeof(*m));
+	int n = mk_dns_query_build(0x7c7c, "big.example.org", MK_DNS_TYPE_A, 1232, q, sizeof(q));
+	int an = udp_query(mk_dns_server_port(s), q, n, a, sizeof(a), 5000);
+	ck_assert_int_gt(an, 0);
+	ck_assert_int_eq(mk_dns_msg_parse(a, an, m, NULL), 0);
+	ck_assert_uint_eq(m->id, 0x7c7c);
+	ck_assert(m->flags & MK_DNS_FLAG_TC);
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_A, NULL), 0);
+	ck_assert_int_eq(__atomic_load_n(&tup.seen, __ATOMIC_SEQ_CST), 0);
+
+	int fd = tcp_connect(mk_dns_server_port(s));
+	uint8_t buf[600], lb[2];
+	n = mk_dns_query_build(0x7d7d, "big.example.org", MK_DNS_TYPE_A, 0, buf + 2, 500);
+	buf[0] = 0;
+	buf[1] = (uint8_t)n;
+	ck_assert_int_eq(send(fd, buf, n + 2, 0), n + 2);
+	ck_assert_int_eq(read_full(fd, lb, 2), 0);
+	ck_assert_int_eq(read_full(fd, a, lb[0] << 8 | lb[1]), 0);
+	ck_assert_int_eq(mk_dns_msg_parse(a, lb[0] << 8 | lb[1], m, NULL), 0);
+	ck_assert_uint_eq(m->id, 0x7d7d);
+	ck_assert(!(m->flags & MK_DNS_FLAG_TC));
+	ck_assert_int_eq(answers(m, MK_DNS_TYPE_A, "192.0.2.7"), 1);
+	ck_assert_int_eq(__atomic_load_n(&tup.seen, __ATOMIC_SEQ_CST), 1);
+	close(fd);
+	mk_dns_server_stop(s);
+	shutdown(tup.lfd, SHUT_RDWR);
+	pthread_join(tup.t, NULL);
+	close(tup.lfd);
+	fake_up_stop(&up);
+	free(m);
+}
+END_TEST
+
 /* Spoofed answers (wrong ID, wrong question) are ignored; the real one that
  * follows them is relayed. */
 START_TEST(forward_rejects_spoof)
@@ -1228,6 +1328,7 @@ static Suite *dns_suite(void)
 	tcase_add_test(tc, server_tcp);
 	tcase_add_test(tc, server_forward);
 	tcase_add_test(tc, forward_rejects_spoof);
+	tcase_add_test(tc, forward_tcp_fallback);
 	tcase_add_test(tc, server_bad_options);
 	tcase_add_test(tc, dummy_link);
 	tcase_set_timeout(tc, 60);
