@@ -101,6 +101,65 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The next whole line of what came in: 1 with *ret; 0 when no line is complete;
+ * -2 when it is not JSON (*ret_why says so). Empty lines are skipped. */
+static int stream_line(struct mk_etcd_watch *w, cJSON **ret, char **ret_why)
+{
+	for (;;) {
+		char *start = w->buf.data ? w->buf.data + w->consumed : NULL;
+		char *nl = start ? memchr(start, '\n', w->buf.len - w->consumed) : NULL;
+		if (!nl)
+			return 0;
+		size_t len = (size_t)(nl - start);
+		w->consumed += len + 1;
+		if (!len)
+			continue;
+		cJSON *j = cJSON_ParseWithLength(start, len);
+		if (!j) {
+			*ret_why = mk_strdup("a message that is not JSON");
+			return -2;
+		}
+		*ret = j;
+		return 1;
+	}
+}
+
+/* The transfer is over (m): its last message, or how it ended. 1: *ret (a last
+ * message without its newline; the next read reports the end); -1: error
+ * (EMSGSIZE); -2: the stream ended (*ret_why). */
+static int stream_done(struct mk_etcd_watch *w, CURLMsg *m, cJSON **ret, char **ret_why,
+		       struct mk_error **err)
+{
+	long status = 0;
+	curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+	CURLcode rc = m->data.result;
+	curl_multi_remove_handle(w->multi, w->easy);
+	curl_easy_cleanup(w->easy);
+	w->easy = NULL;
+	if (w->too_large)
+		return mk_error_set(err, EMSGSIZE, "etcd watch '%s': message over %u bytes", w->key,
+				    ETCD_MAX_RESPONSE);
+	cJSON *j = NULL;
+	if (rc == CURLE_OK && w->consumed < w->buf.len)
+		j = cJSON_ParseWithLength(w->buf.data + w->consumed, w->buf.len - w->consumed);
+	w->consumed = w->buf.len;
+	if (j && status == 200) {
+		*ret = j;
+		return 1;
+	}
+	if (j) {
+		struct mk_error *e = NULL;
+		etcd_error_from_status(&e, status, j);
+		*ret_why = mk_strdup(e->msg);
+		mk_error_free(&e);
+		cJSON_Delete(j);
+		return -2;
+	}
+	*ret_why = rc == CURLE_OK ? mk_strdup_printf("stream ended (HTTP %ld)", status)
+				  : mk_strdup(curl_easy_strerror(rc));
+	return -2;
+}
+
 /* The next message of the current stream. 1: *ret (owned); 0: timeout; -1: error
  * (ECANCELED, EMSGSIZE); -2: the stream ended (*ret_why says how). */
 static int stream_read(struct mk_etcd_watch *w, int64_t deadline, cJSON **ret,
@@ -109,65 +168,19 @@ static int stream_read(struct mk_etcd_watch *w, int64_t deadline, cJSON **ret,
 	for (;;) {
 		if (atomic_load(&w->canceled))
 			return mk_error_set(err, ECANCELED, "etcd watch '%s' canceled", w->key);
-		char *start = w->buf.data ? w->buf.data + w->consumed : NULL;
-		char *nl = start ? memchr(start, '\n', w->buf.len - w->consumed) : NULL;
-		if (nl) {
-			size_t len = (size_t)(nl - start);
-			w->consumed += len + 1;
-			if (!len)
-				continue;
-			cJSON *j = cJSON_ParseWithLength(start, len);
-			if (!j) {
-				*ret_why = mk_strdup("a message that is not JSON");
-				return -2;
-			}
-			*ret = j;
-			return 1;
-		}
+		int r = stream_line(w, ret, ret_why);
+		if (r)
+			return r;
 		if (w->too_large)
 			return mk_error_set(err, EMSGSIZE, "etcd watch '%s': message over %u bytes",
 					    w->key, ETCD_MAX_RESPONSE);
-		int running = 0;
+		int running = 0, left;
 		uint64_t had = w->received;
 		curl_multi_perform(w->multi, &running);
 		CURLMsg *m;
-		int left;
-		while ((m = curl_multi_info_read(w->multi, &left))) {
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			long status = 0;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-			CURLcode rc = m->data.result;
-			curl_multi_remove_handle(w->multi, w->easy);
-			curl_easy_cleanup(w->easy);
-			w->easy = NULL;
-			if (w->too_large)
-				return mk_error_set(err, EMSGSIZE,
-						    "etcd watch '%s': message over %u bytes", w->key,
-						    ETCD_MAX_RESPONSE);
-			/* the last message may lack its newline */
-			cJSON *j = NULL;
-			if (rc == CURLE_OK && w->consumed < w->buf.len)
-				j = cJSON_ParseWithLength(w->buf.data + w->consumed,
-							  w->buf.len - w->consumed);
-			w->consumed = w->buf.len;
-			if (j && status == 200) {
-				/* the stream is over: the next read reports it */
-				*ret = j;
-				return 1;
-			}
-			if (j) {
-				struct mk_error *e = NULL;
-				etcd_error_from_status(&e, status, j);
-				*ret_why = mk_strdup(e->msg);
-				mk_error_free(&e);
-				cJSON_Delete(j);
-				return -2;
-			}
-			*ret_why = rc == CURLE_OK ? mk_strdup_printf("stream ended (HTTP %ld)", status)
-						  : mk_strdup(curl_easy_strerror(rc));
-			return -2;
-		}
+		while ((m = curl_multi_info_read(w->multi, &left)))
+			if (m->msg == CURLMSG_DONE)
+				return stream_done(w, m, ret, ret_why, err);
 		if (!w->easy) {
 			*ret_why = mk_strdup("stream ended");
 			return -2;

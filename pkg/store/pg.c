@@ -458,6 +458,62 @@ static int apply_put(struct mk_store *s, PGconn *c, struct store_req *q, uint64_
 	return 0;
 }
 
+/* The write's preconditions against the key's newest row (found, at revision cur):
+ * create wants none, update and delete want one at expect_rv when it is set.
+ * 0 to go on; -1 with q failed. */
+static int apply_check(struct store_req *q, int found, uint64_t cur)
+{
+	int code = 0;
+	char *msg = NULL, *key = store_key(q->resource, q->ns, q->name);
+
+	if (q->op == STORE_OP_CREATE && found) {
+		code = EEXIST;
+		msg = mk_strdup_printf("object '%s' already exists", key);
+	} else if (q->op != STORE_OP_CREATE && !found) {
+		code = ENOENT;
+		msg = mk_strdup_printf("object '%s' not found", key);
+	} else if (q->op != STORE_OP_CREATE && q->expect_rv && q->expect_rv != cur) {
+		code = ESTALE;
+		msg = mk_strdup_printf("object '%s' has been modified: resourceVersion is %llu, "
+				       "not %llu",
+				       key, (unsigned long long)cur, (unsigned long long)q->expect_rv);
+	}
+	free(key);
+	if (!code)
+		return 0;
+	req_fail(q, code, msg);
+	return -1;
+}
+
+/* Inserts the row of revision rv (previous revision cur) holding value. 0, or -1
+ * with q failed and the transaction broken. */
+static int insert_row(PGconn *c, struct store_req *q, uint64_t rv, uint64_t cur,
+		      enum mk_store_event_type type, const char *value)
+{
+	char srv[24], sprev[24];
+	snprintf(srv, sizeof(srv), "%" PRIu64, rv);
+	snprintf(sprev, sizeof(sprev), "%" PRIu64, cur);
+	const char *p[] = { srv,
+			    q->resource,
+			    q->ns,
+			    q->name,
+			    type == MK_STORE_ADDED ? "1" : "0",
+			    type == MK_STORE_DELETED ? "1" : "0",
+			    sprev,
+			    value };
+	PGresult *r = query(c,
+			    "INSERT INTO minik8s_rev (id, resource, ns, name, created, deleted,"
+			    " prev_revision, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			    8, p);
+	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		req_fail(q, EIO,
+			 mk_strdup_printf("store: insert: %.200s",
+					  r ? PQresultErrorMessage(r) : PQerrorMessage(c)));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
 /* Applies q at revision rv inside the open transaction. 0 applied; -1 q failed (a
  * logical failure leaves the transaction usable; *broken set when it does not). */
 static int apply_one(struct mk_store *s, PGconn *c, struct store_req *q, uint64_t rv, int *broken)
@@ -471,28 +527,8 @@ static int apply_one(struct mk_store *s, PGconn *c, struct store_req *q, uint64_
 		*broken = q->code == EIO;
 		return -1;
 	}
-	if (q->op == STORE_OP_CREATE && found) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, EEXIST, mk_strdup_printf("object '%s' already exists", key));
-		free(key);
+	if (apply_check(q, found, cur) < 0)
 		return -1;
-	}
-	if (q->op != STORE_OP_CREATE && !found) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, ENOENT, mk_strdup_printf("object '%s' not found", key));
-		free(key);
-		return -1;
-	}
-	if (q->op != STORE_OP_CREATE && q->expect_rv && q->expect_rv != cur) {
-		char *key = store_key(q->resource, q->ns, q->name);
-		req_fail(q, ESTALE,
-			 mk_strdup_printf("object '%s' has been modified: resourceVersion is %llu, "
-					  "not %llu",
-					  key, (unsigned long long)cur,
-					  (unsigned long long)q->expect_rv));
-		free(key);
-		return -1;
-	}
 	switch (q->op) {
 	case STORE_OP_CREATE:
 		type = MK_STORE_ADDED;
@@ -516,31 +552,10 @@ static int apply_one(struct mk_store *s, PGconn *c, struct store_req *q, uint64_
 		abort();
 	}
 	sealed = store_seal(s, q->resource, q->ns, q->name, json);
-
-	char srv[24], sprev[24];
-	snprintf(srv, sizeof(srv), "%" PRIu64, rv);
-	snprintf(sprev, sizeof(sprev), "%" PRIu64, cur);
-	const char *p[] = { srv,
-			    q->resource,
-			    q->ns,
-			    q->name,
-			    type == MK_STORE_ADDED ? "1" : "0",
-			    type == MK_STORE_DELETED ? "1" : "0",
-			    sprev,
-			    sealed ? sealed : json };
-	PGresult *r = query(c,
-			    "INSERT INTO minik8s_rev (id, resource, ns, name, created, deleted,"
-			    " prev_revision, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-			    8, p);
-	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		req_fail(q, EIO,
-			 mk_strdup_printf("store: insert: %.200s",
-					  r ? PQresultErrorMessage(r) : PQerrorMessage(c)));
-		PQclear(r);
+	if (insert_row(c, q, rv, cur, type, sealed ? sealed : json) < 0) {
 		*broken = 1;
 		return -1;
 	}
-	PQclear(r);
 	q->rv = rv;
 	q->ev = store_event_new(rv, type, q->resource, q->ns, q->name, TAKE_PTR(json));
 	if (type == MK_STORE_MODIFIED)

@@ -176,21 +176,12 @@ static void remove_temp(struct mk_store *s)
 	rmdir(d->tmp_dir);
 }
 
-static int open_writer(struct mk_store *s, struct mk_error **err)
+/* journal_mode answers with the mode in effect; anything but "wal" means the file
+ * system cannot do WAL (no shared memory) and readers would block writes */
+static int writer_wal(struct store_sqlite *d, struct mk_error **err)
 {
-	struct store_sqlite *d = s->be;
 	sqlite3_stmt *st = NULL;
-	int r;
 
-	r = sqlite3_open_v2(d->path, &d->wdb,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (r != SQLITE_OK)
-		return mk_error_set(err, EIO, "store: open '%s': %s", d->path,
-				    d->wdb ? sqlite3_errmsg(d->wdb) : "out of memory");
-	sqlite3_busy_timeout(d->wdb, 5000);
-
-	/* journal_mode answers with the mode in effect; anything but "wal" means the
-	 * file system cannot do WAL (no shared memory) and readers would block writes */
 	if (sqlite3_prepare_v2(d->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
@@ -203,18 +194,15 @@ static int open_writer(struct mk_store *s, struct mk_error **err)
 		return -1;
 	}
 	sqlite3_finalize(st);
-	st = NULL;
+	return 0;
+}
 
-	if (exec(d->wdb, s->durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-		 err) < 0 ||
-	    exec(d->wdb, "PRAGMA foreign_keys=OFF", err) < 0 || exec(d->wdb, SCHEMA, err) < 0 ||
-	    /* encryption at rest: the plain text of a row rewritten sealed does not linger
-	     * in the page it leaves (FAST: zeroed within the page, no extra I/O) */
-	    (s->n_encrypt && exec(d->wdb, "PRAGMA secure_delete=FAST", err) < 0))
-		return mk_error_wrap(err, "open '%s'", d->path);
+/* the revision lives in meta so that it never goes backwards, even when the newest
+ * objects were deleted and their events compacted away */
+static int writer_revision(struct mk_store *s, struct store_sqlite *d, struct mk_error **err)
+{
+	sqlite3_stmt *st = NULL;
 
-	/* the revision lives in meta so that it never goes backwards, even when the
-	 * newest objects were deleted and their events compacted away */
 	if (sqlite3_prepare_v2(d->wdb,
 			       "SELECT (SELECT value FROM meta WHERE key='revision'),"
 			       " (SELECT coalesce(max(rv), 0) FROM events),"
@@ -231,7 +219,12 @@ static int open_writer(struct mk_store *s, struct mk_error **err)
 	s->committed = meta_rev > max_ev ? meta_rev : max_ev;
 	s->compacted = min_ev ? min_ev - 1 : s->committed;
 	s->rev = s->committed;
+	return 0;
+}
 
+/* the writer's statements, prepared once */
+static int writer_prepare(struct store_sqlite *d, struct mk_error **err)
+{
 	if (prepare(d->wdb, "BEGIN IMMEDIATE", &d->st_begin, err) < 0 ||
 	    prepare(d->wdb, "COMMIT", &d->st_commit, err) < 0 ||
 	    prepare(d->wdb, "ROLLBACK", &d->st_rollback, err) < 0 ||
@@ -256,6 +249,31 @@ static int open_writer(struct mk_store *s, struct mk_error **err)
 	    prepare(d->wdb, "DELETE FROM events WHERE rv <= ?1", &d->st_compact, err) < 0)
 		return -1;
 	return 0;
+}
+
+static int open_writer(struct mk_store *s, struct mk_error **err)
+{
+	struct store_sqlite *d = s->be;
+	int r;
+
+	r = sqlite3_open_v2(d->path, &d->wdb,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (r != SQLITE_OK)
+		return mk_error_set(err, EIO, "store: open '%s': %s", d->path,
+				    d->wdb ? sqlite3_errmsg(d->wdb) : "out of memory");
+	sqlite3_busy_timeout(d->wdb, 5000);
+	if (writer_wal(d, err) < 0)
+		return -1;
+	if (exec(d->wdb, s->durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+		 err) < 0 ||
+	    exec(d->wdb, "PRAGMA foreign_keys=OFF", err) < 0 || exec(d->wdb, SCHEMA, err) < 0 ||
+	    /* encryption at rest: the plain text of a row rewritten sealed does not linger
+	     * in the page it leaves (FAST: zeroed within the page, no extra I/O) */
+	    (s->n_encrypt && exec(d->wdb, "PRAGMA secure_delete=FAST", err) < 0))
+		return mk_error_wrap(err, "open '%s'", d->path);
+	if (writer_revision(s, d, err) < 0)
+		return -1;
+	return writer_prepare(d, err);
 }
 
 static void close_writer(struct mk_store *s)
