@@ -14,7 +14,7 @@ SAN_GOALS = $(filter-out san,$(or $(MAKECMDGOALS),all))
 .DEFAULT_GOAL := san
 san:
 	@mkdir -p build-san
-	@for d in Makefile cmd pkg include proto tests bench scripts examples; do \
+	@for d in Makefile cmd pkg include proto tests bench scripts examples vagrant; do \
 		ln -sfn ../$$d build-san/$$d; done
 	+CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) -C build-san SAN= $(SAN_GOALS)
 $(SAN_GOALS): san ; @:

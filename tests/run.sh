@@ -12,12 +12,19 @@ passed=0 failed=0
 failures=()
 log_dir=$(mktemp -d /tmp/minik8s-tests.XXXXXX)
 
+# A sanitized build (make SAN=1; its binaries carry the ASan runtime) runs several times
+# slower: every Check test forks, and each forked child runs LeakSanitizer's scan at its
+# exit. Its limits are scaled by MINIK8S_TEST_SLOW (default 3 there, else 1): the
+# runner's limit per unit binary and Check's per-test timeouts (CK_TIMEOUT_MULTIPLIER,
+# which also scales the suites' own tcase_set_timeout values).
+if grep -qa __asan_init build/minik8s 2>/dev/null; then : "${MINIK8S_TEST_SLOW:=3}"; fi
+slow=${MINIK8S_TEST_SLOW:-1}
 for bin in build/tests/unit-*; do
 	[ -x "$bin" ] || continue
 	[[ -n "$pattern" && "$bin" != *"$pattern"* ]] && continue
 	name=$(basename "$bin")
 	out="$log_dir/$name.log"
-	CK_FORK=yes CK_DEFAULT_TIMEOUT=60 timeout 600 "$bin" >"$out" 2>&1
+	CK_FORK=yes CK_DEFAULT_TIMEOUT=60 CK_TIMEOUT_MULTIPLIER=$slow timeout $((600 * slow)) "$bin" >"$out" 2>&1
 	rc=$?
 	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -1)
 	if [ -z "$line" ]; then

@@ -41,6 +41,7 @@ struct ctr_state {
 	int64_t pull_retry_ms;	 /* wall ms; no pull before */
 	int64_t pull_failed_ms;	 /* wall ms of the last failure */
 	bool pull_backoff_evented; /* BackOff event sent for the last failure */
+	char *pull_error;	 /* "REASON: MESSAGE" of the last failed pull, for the back-off */
 	char *wait_reason;	 /* waiting reason/message when no container runs */
 	char *wait_message;
 	/* start failures (CreateContainerError / RunContainerError) */

@@ -27,6 +27,7 @@ static void ctr_release(struct ctr_state *c)
 	free(c->image_id);
 	free(c->wait_reason);
 	free(c->wait_message);
+	free(c->pull_error);
 	free(c->probed_cid);
 	free(c->watched_cid);
 }
@@ -602,7 +603,11 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 		if (strcmp(ct->wait_reason, "ErrImagePull")) {
 			_cleanup_free_ char *m =
 				mk_strdup_printf("Back-off pulling image \"%s\"", image ? image : "");
-			set_str(&ct->wait_message, m);
+			/* the waiting message carries the failed pull's own error, the event
+			 * does not (kubelet 1.32's image manager) */
+			_cleanup_free_ char *wm = ct->pull_error ? mk_strdup_printf("%s: %s", m, ct->pull_error)
+								 : NULL;
+			set_str(&ct->wait_message, wm ? wm : m);
 			if (!ct->pull_backoff_evented)
 				agent_event(a, pod, "Normal", "BackOff", "%s", m);
 			ct->pull_backoff_evented = true;
@@ -640,6 +645,8 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 								 a->backoff_max_ms);
 		set_str(&ct->wait_reason, reason);
 		set_str(&ct->wait_message, msg);
+		free(ct->pull_error);
+		ct->pull_error = mk_strdup_printf("%s: %s", reason, msg);
 		agent_event(a, pod, "Warning", "Failed", "Failed to pull image \"%s\": %s",
 			    image ? image : "", msg);
 		agent_event(a, pod, "Warning", "Failed", "Error: %s", reason);
@@ -653,6 +660,8 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 		agent_event(a, pod, "Normal", "Pulled",
 			    "Container image \"%s\" already present on machine", image);
 	ct->pull_failures = 0;
+	free(ct->pull_error);
+	ct->pull_error = NULL;
 	ct->pull_retry_ms = 0;
 	if (mk_image_get(a->images, image, &info, NULL) == 0) {
 		_cleanup_free_ char *id =

@@ -1167,6 +1167,9 @@ int mk_netpol_ruleset_find_set(const struct mk_netpol_ruleset *rs, const char *n
 
 static bool in_set(const struct mk_netpol_set *s, uint32_t a, uint8_t proto, uint16_t port)
 {
+	/* an empty set has no array: bsearch must not see its NULL */
+	if (!s->n)
+		return false;
 	if (s->type == MK_NETPOL_SET_ADDR)
 		return bsearch(&a, s->addrs, s->n, sizeof(*s->addrs), cmp_u32) != NULL;
 	if (s->type == MK_NETPOL_SET_ADDR_PORT) {

@@ -55,8 +55,9 @@ for impl in kubectl minik8s; do
 	out=$(C logs web --timestamps 2>&1 | head -1)
 	expect_match "$impl logs --timestamps" "$out" '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]+Z hello from web$'
 
-	# follow keeps streaming new lines until the client goes away (timeout ends it)
-	timeout 3 "${CMD[@]}" logs -f ticker --tail 1 >"$W/follow.$impl" 2>&1
+	# follow keeps streaming new lines until the client goes away (timeout ends it;
+	# 3 s, times MINIK8S_TEST_SLOW for a sanitized client and server)
+	timeout $((3 * MINIK8S_TEST_SLOW)) "${CMD[@]}" logs -f ticker --tail 1 >"$W/follow.$impl" 2>&1
 	rc=$?
 	n=$(grep -c '^tick [0-9]*$' "$W/follow.$impl")
 	first=$(head -1 "$W/follow.$impl" | cut -d' ' -f2)

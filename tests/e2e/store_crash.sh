@@ -16,7 +16,9 @@ for round in $(seq "$rounds"); do
 	"$BIN" write "$DB" "r$round" 4 >"$out" 2>"$T/round$round.err" &
 	pid=$!
 	_PIDS+=("$pid")
-	# let it run a random 0.3..1.2 s (it must have acknowledged something by then)
+	# let it run until its first acknowledged write (bounded: a sanitized build on a
+	# loaded machine starts slowly), then a random 0.3..1.2 s more
+	wait_until 100 grep -q '^ACK ' "$out"
 	ms=$((300 + RANDOM % 900))
 	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 	kill -9 "$pid" 2>/dev/null

@@ -63,6 +63,9 @@ if [ -z "${MINIK8S_SAN:-}" ]; then
 	if grep -qa __asan_init "$MINIK8S" 2>/dev/null; then MINIK8S_SAN=1; else MINIK8S_SAN=0; fi
 fi
 export MINIK8S_SAN
+# MINIK8S_TEST_SLOW: factor on the bounded waits (wait_until), 3 for a sanitized build
+[ "$MINIK8S_SAN" == 1 ] && : "${MINIK8S_TEST_SLOW:=3}"
+export MINIK8S_TEST_SLOW=${MINIK8S_TEST_SLOW:-1}
 if [ "$MINIK8S_SAN" == 1 ]; then
 	SAN_DIR=${MINIK8S_SAN_DIR:-$T/san}
 	mkdir -p "$SAN_DIR"
@@ -210,9 +213,11 @@ expect_status() {
 	if [ "$HTTP_CODE" == "$2" ] && [ "$got" == "Status v1 Failure $2 $3" ]; then pass "$1"
 	else fail "$1" "HTTP $HTTP_CODE '${got}', want HTTP $2 'Status v1 Failure $2 $3'; body: ${BODY:0:300}"; fi
 }
-# wait_until TRIES CMD...: runs CMD every 0.1 s until it succeeds (at most TRIES times)
+# wait_until TRIES CMD...: runs CMD every 0.1 s until it succeeds (at most TRIES times,
+# times MINIK8S_TEST_SLOW: default 3 for a sanitized build, whose processes run several
+# times slower, else 1; the bound stays a bound)
 wait_until() {
-	local n=$1 i; shift
+	local n=$(($1 * ${MINIK8S_TEST_SLOW:-1})) i; shift
 	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
