@@ -159,13 +159,7 @@ static void *ticker_main(void *arg)
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += r->resync_ms / 1000;
-		ts.tv_nsec += (long)(r->resync_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		mk_time_mono_deadline(&ts, r->resync_ms);
 		if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) == ETIMEDOUT && !r->stopping)
 			mk_workqueue_add(r->q, KEY_CHECK);
 	}

@@ -177,13 +177,7 @@ int store_wait_rev(struct mk_store *s, uint64_t rv, int timeout_ms)
 	struct timespec deadline;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	mk_time_mono_deadline(&deadline, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 	pthread_mutex_lock(&s->ev_lock);
 	while (s->rev < rv && !s->closing && r != ETIMEDOUT)
 		r = pthread_cond_timedwait(&s->ev_cond, &s->ev_lock, &deadline);
@@ -284,15 +278,8 @@ int mk_store_watch_next(struct mk_store_watch *w, int timeout_ms, struct mk_stor
 	struct timespec deadline;
 	int timed_out = 0;
 
-	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms > 0)
+		mk_time_mono_deadline(&deadline, (uint64_t)timeout_ms);
 
 	pthread_mutex_lock(&s->ev_lock);
 	for (;;) {

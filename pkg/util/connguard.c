@@ -127,12 +127,7 @@ static void *timer_main(void *arg)
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop) {
 		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		mk_time_mono_deadline(&until, TICK_MS);
 		pthread_cond_timedwait(&g->cond, &g->lock, &until);
 		if (g->stop)
 			break;
