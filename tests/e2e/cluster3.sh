@@ -11,7 +11,8 @@
 # kill -9 of node 3's agent -> NotReady, its replica replaced elsewhere, the node
 # rejoining and cleaning up its orphan; kill -9 and `up` of the server losing
 # nothing (objects, ClusterIP, pods adopted); the lab script users run
-# (examples/clusterip-lab.sh), all 8 steps, from a clean slate; `minik8s down --purge`
+# (examples/clusterip-lab.sh), all 8 steps, from a clean slate; `minik8s trace` showing
+# every node's map and per-node counters; `minik8s down --purge`
 # on every node leaving nothing of it.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ROOT/tests/lib/cluster.sh"
@@ -170,6 +171,22 @@ for n in 1 2 3; do
 	expect_eq "node$n's nft rules hold the ClusterIP" \
 		"$(IN "$n" nft list table ip minik8s 2>/dev/null | grep -c "$CIP")" "$(IN 1 nft list table ip minik8s 2>/dev/null | grep -c "$CIP")"
 done
+
+# ---- minik8s trace across the 3 nodes: every node's kernel map and its own counters
+# (each node sent 30 connections above, counted by its ep elements) ----
+TRJ=$(IN 1 timeout 30 "$MINIK8S" trace --kubeconfig "$CL_KUBECONFIG" svc/php-echo -n demo -o json 2>&1)
+expect_eq "trace: every node's agent answered and holds the table" \
+	"$(jq -r '[.nodes[] | "\(.name) \(.reachable) \(.tablePresent)"] | sort | join(",")' <<<"$TRJ" 2>&1)" \
+	"node1 true true,node2 true true,node3 true true"
+expect_eq "trace: the ClusterIP's frontend on every node" \
+	"$(jq -r '[.ports[0].frontends[].node] | unique | join(",")' <<<"$TRJ" 2>&1)" "node1,node2,node3"
+expect_eq "trace: the 3 endpoints with their node, address and pod, programmed" \
+	"$(jq -r '.ports[0].endpoints[] | "\(.node) \(.ip) \(.pod) \(.programmed)"' <<<"$TRJ" 2>&1 | sort)" \
+	"$(sed 's/$/ true/' <<<"$PODS")"
+expect_eq "trace: each node's own counters hold its 30 connections" \
+	"$(jq -r '[.ports[0].endpoints[].perNode[]] | group_by(.node)
+		| map("\(.[0].node) \((map(.connections) | add) >= 30)") | join(",")' <<<"$TRJ" 2>&1)" \
+	"node1 true,node2 true,node3 true"
 
 # ---- kubectl top: the server scrapes every node's agent (metrics.k8s.io) ----
 top_nodes() { TOPN=$(KC top nodes --no-headers 2>&1) && [ "$(grep -cE '^node[123] +[1-9][0-9]*m +[0-9]+% +[1-9][0-9]*Mi' <<<"$TOPN")" == 3 ]; }
