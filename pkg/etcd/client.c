@@ -118,12 +118,7 @@ static void handle_put(struct mk_etcd *c, CURL *h)
 	pthread_mutex_lock(&c->lock);
 	/* a bounded pool: beyond 64 idle connections, close */
 	if (c->n_pool < 64) {
-		if (c->n_pool == c->cap_pool) {
-			c->cap_pool = c->cap_pool ? c->cap_pool * 2 : 8;
-			c->pool = realloc(c->pool, c->cap_pool * sizeof(*c->pool));
-			if (!c->pool)
-				abort();
-		}
+		MK_GROW(c->pool, c->cap_pool, c->n_pool + 1);
 		c->pool[c->n_pool++] = h;
 		h = NULL;
 	}

@@ -471,12 +471,7 @@ int mk_etcd_range_all(struct mk_etcd *c, const char *key, const char *range_end,
 		if (!o.revision)
 			o.revision = page.revision;
 		all.revision = o.revision;
-		if (all.n + page.n > cap) {
-			cap = (all.n + page.n) * 2;
-			all.kvs = realloc(all.kvs, cap * sizeof(*all.kvs));
-			if (!all.kvs)
-				abort();
-		}
+		MK_GROW(all.kvs, cap, all.n + page.n);
 		if (page.n)
 			memcpy(all.kvs + all.n, page.kvs, page.n * sizeof(*page.kvs));
 		all.n += page.n;
