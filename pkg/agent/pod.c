@@ -587,6 +587,26 @@ static void unmount_container_dir(struct mk_agent *a, const char *uid, const cha
 	rmdir(cdir);
 }
 
+/* A pull failed a moment ago and its back-off runs: ErrImagePull for a second, then
+ * ImagePullBackOff, whose waiting message carries the failed pull's own error (the
+ * event does not), as kubelet 1.32's image manager. */
+static void image_backoff_wait(struct mk_agent *a, const cJSON *pod, const char *image,
+			       struct ctr_state *ct, int64_t now, int64_t *next_ms)
+{
+	set_str(&ct->wait_reason, now - ct->pull_failed_ms < 1000 ? "ErrImagePull" : "ImagePullBackOff");
+	if (strcmp(ct->wait_reason, "ErrImagePull")) {
+		_cleanup_free_ char *m = mk_strdup_printf("Back-off pulling image \"%s\"", image ? image : "");
+		_cleanup_free_ char *wm = ct->pull_error ? mk_strdup_printf("%s: %s", m, ct->pull_error)
+							 : NULL;
+		set_str(&ct->wait_message, wm ? wm : m);
+		if (!ct->pull_backoff_evented)
+			agent_event(a, pod, "Normal", "BackOff", "%s", m);
+		ct->pull_backoff_evented = true;
+	}
+	int64_t flip = ct->pull_failed_ms + 1000;
+	due(next_ms, flip > now ? flip : ct->pull_retry_ms);
+}
+
 /* Image for container c; 0 present, 1 waiting (back-off, reason set), -1 on error. */
 static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, struct ctr_state *ct,
 			int64_t *next_ms)
@@ -598,22 +618,7 @@ static int ensure_image(struct mk_agent *a, const cJSON *pod, const cJSON *c, st
 	struct mk_image_info info = { 0 };
 
 	if (ct->pull_retry_ms > now) {
-		set_str(&ct->wait_reason, now - ct->pull_failed_ms < 1000 ? "ErrImagePull"
-									 : "ImagePullBackOff");
-		if (strcmp(ct->wait_reason, "ErrImagePull")) {
-			_cleanup_free_ char *m =
-				mk_strdup_printf("Back-off pulling image \"%s\"", image ? image : "");
-			/* the waiting message carries the failed pull's own error, the event
-			 * does not (kubelet 1.32's image manager) */
-			_cleanup_free_ char *wm = ct->pull_error ? mk_strdup_printf("%s: %s", m, ct->pull_error)
-								 : NULL;
-			set_str(&ct->wait_message, wm ? wm : m);
-			if (!ct->pull_backoff_evented)
-				agent_event(a, pod, "Normal", "BackOff", "%s", m);
-			ct->pull_backoff_evented = true;
-		}
-		int64_t flip = ct->pull_failed_ms + 1000;
-		due(next_ms, flip > now ? flip : ct->pull_retry_ms);
+		image_backoff_wait(a, pod, image, ct, now, next_ms);
 		return 1;
 	}
 	if (mk_image_pull_policy_parse(mk_json_get_string(c, "imagePullPolicy"), image ? image : "",
