@@ -358,4 +358,8 @@ void mk_event_record(struct mk_event_recorder *r, const char *component, const c
 /* Waits until every recorded event has been written (or timeout). 1 done, 0 timeout. */
 int mk_event_recorder_flush(struct mk_event_recorder *r, int timeout_ms);
 
+/* An mk_io_send_fn (util.h) for ctx, a libcurl easy handle (CURL *) connected with
+ * CURLOPT_CONNECT_ONLY (pkg/client/io.c). */
+int mk_io_curl_send(void *ctx, const void *data, size_t len, size_t *ret_n);
+
 #endif

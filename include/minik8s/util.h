@@ -125,8 +125,7 @@ enum { MK_IO_AGAIN = 1 };
 typedef int (*mk_io_send_fn)(void *ctx, const void *data, size_t len, size_t *ret_n);
 /* ctx: an int * holding a socket; send() with MSG_NOSIGNAL, EINTR retried. */
 int mk_io_sock_send(void *ctx, const void *data, size_t len, size_t *ret_n);
-/* ctx: a libcurl easy handle (CURL *) connected with CURLOPT_CONNECT_ONLY. */
-int mk_io_curl_send(void *ctx, const void *data, size_t len, size_t *ret_n);
+/* (mk_io_curl_send, for a libcurl CONNECT_ONLY handle, is in minik8s/client.h) */
 /* Writes all of data through send_some; whenever it would block, waits up to
  * timeout_ms for fd (the connection's socket) to be writable. 0, or -1 when the
  * peer is gone or stayed unwritable that long. */

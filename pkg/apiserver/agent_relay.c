@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include "agent_relay.h"
 #include "minik8s/agent.h"
+#include "minik8s/client.h"
 
 #define CONNECT_TIMEOUT_S 10
 #define MAX_HEAD (16 * 1024)

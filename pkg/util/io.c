@@ -1,11 +1,11 @@
 /* Writing to non-blocking connections (util.h, "io"): the one write-all loop and
  * the one "flush what the socket takes" loop of the project. The transport is a
  * "send some" function, so a plain socket and a libcurl CONNECT_ONLY handle (TLS
- * to a node agent, kubectl exec's upgraded connection) share them. */
+ * to a node agent, kubectl exec's upgraded connection: mk_io_curl_send in
+ * pkg/client, which links libcurl; pkg/util does not) share them. */
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <curl/curl.h>
 #include "minik8s/util.h"
 
 int mk_io_sock_send(void *ctx, const void *data, size_t len, size_t *ret_n)
@@ -23,19 +23,6 @@ int mk_io_sock_send(void *ctx, const void *data, size_t len, size_t *ret_n)
 		*ret_n = (size_t)n;
 		return 0;
 	}
-}
-
-int mk_io_curl_send(void *ctx, const void *data, size_t len, size_t *ret_n)
-{
-	size_t n = 0;
-	CURLcode c = curl_easy_send(ctx, data, len, &n);
-
-	if (c == CURLE_AGAIN)
-		return MK_IO_AGAIN;
-	if (c != CURLE_OK)
-		return -1;
-	*ret_n = n;
-	return 0;
 }
 
 int mk_io_write_all(mk_io_send_fn send_some, void *ctx, int fd, const void *data, size_t len,
