@@ -382,7 +382,8 @@ static void acc_store(struct mk_netpol_model *m, size_t si, struct acc *a)
 {
 	struct mk_netpol_set *s = &m->rs.sets[si];
 	struct mset *x = &m->meta[si];
-	qsort(a->e, a->n, sizeof(*a->e), cmp_ap);
+	if (a->n)
+		qsort(a->e, a->n, sizeof(*a->e), cmp_ap);
 	s->n = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		if (i > 0 && cmp_ap(&a->e[i - 1], &a->e[i]) == 0) {
