@@ -18,6 +18,7 @@ int cmd_image(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_etcd_snapshot(int argc, char **argv);
 
 /* The command table (main.c): name, entry point, one-line summary, and for the
  * completion scripts the command's flags and subcommands (space-separated, or NULL). */

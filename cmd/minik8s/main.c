@@ -18,7 +18,8 @@
 	"--node-monitor-grace-period --pod-eviction-timeout --run-dir --netns-dir "        \
 	"--cgroup-parent --bridge --disable-proxy --disable-dns --disable-network-policy "  \
 	"--node-status-update-frequency --restart-backoff --secrets-encryption --metric-resolution "    \
-	"--token-auth-file --lb-pool --max-connections -v --help"
+	"--token-auth-file --lb-pool --max-connections --datastore-endpoint --datastore-cafile " \
+	"--datastore-certfile --datastore-keyfile -v --help"
 #define AGENT_FLAGS                                                                        \
 	"--server --token --token-file --ca-file --kubeconfig --node-name --node-ip "      \
 	"--data-dir --run-dir --netns-dir --cgroup-parent --bridge --cluster-dns "         \
@@ -49,6 +50,10 @@ static const struct command commands[] = {
 	{ "image", cmd_image, "manage container images (ls, pull, import, rm)",
 	  "--data-dir --help -q --digests --platform --registries --name --dir --remove",
 	  "ls pull import rm inspect mount unmount" },
+	{ "etcd-snapshot", cmd_etcd_snapshot, "save, restore, list or delete snapshots of the datastore",
+	  "--name --dir --data-dir --datastore-endpoint --datastore-cafile --datastore-certfile "
+	  "--datastore-keyfile --output -o --help",
+	  "save restore ls delete" },
 	{ "completion", cmd_completion, "print a shell completion script (bash or zsh)", "--help",
 	  "bash zsh" },
 	{ "version", cmd_version, "print the version", "--help", NULL },
@@ -65,7 +70,7 @@ static void usage(FILE *f)
 	fprintf(f, "minik8s - a mini Kubernetes in one binary\n\n"
 		   "Usage: minik8s COMMAND [ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'minik8s COMMAND --help' for a command's options.\n");
 }
 

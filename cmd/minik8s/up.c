@@ -80,8 +80,9 @@ static void up_help(void)
 	       "Starts this node in the background and waits until it is Ready.\n"
 	       "Without --server: a whole single-node cluster (API server on SQLite,\n"
 	       "controllers, and the node agent; see 'minik8s server --help' for the flags,\n"
-	       "which are passed on). It writes the kubeconfig (0600) and prints how to use it\n"
-	       "and how other nodes join.\n"
+	       "which are passed on: --datastore-endpoint and --datastore-cafile/-certfile/\n"
+	       "-keyfile put the objects in etcd or PostgreSQL instead). It writes the kubeconfig\n"
+	       "(0600) and prints how to use it and how other nodes join.\n"
 	       "With --server and --token (or MINIK8S_URL and MINIK8S_TOKEN): joins that\n"
 	       "cluster as an agent-only node ('minik8s agent --help' for the flags). TOKEN is\n"
 	       "the server's DATA_DIR/node-token (its CA hash is checked) or the bare join secret.\n"
@@ -333,6 +334,9 @@ int cmd_up(int argc, char **argv)
 			return cmd_usage_error("up", "interface '%s' has no IPv4 address", iface);
 	}
 
+	/* sargv: the flags passed on plus at most 9 of up's own, and the NULL */
+	if (argc > (int)MK_ARRAY_SIZE(sargv) - 10)
+		return cmd_usage_error("up", "too many arguments (%d)", argc - 1);
 	sargv[sargc++] = "minik8s";
 	sargv[sargc++] = server ? "agent" : "server";
 	if (iface_ip[0]) {

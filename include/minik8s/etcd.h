@@ -305,4 +305,11 @@ void mk_etcd_object_event_release(struct mk_etcd_object_event *ev); /* accepts z
 int mk_etcd_object_event_from(const char *prefix, const struct mk_etcd_event *ev,
 			      struct mk_etcd_object_event *ret, struct mk_error **err);
 
+/* Maintenance (pkg/etcd/maintenance.c): streams the v3 snapshot of the current
+ * endpoint's member (its backend database followed by etcd's SHA-256 of it, what
+ * `etcdctl snapshot save` writes and `etcdctl snapshot restore` reads) to fd, and
+ * checks that SHA-256. *ret_size: the bytes written. No failover during the
+ * stream: any failure is an error (the caller removes what fd holds). */
+int mk_etcd_snapshot(struct mk_etcd *c, int fd, uint64_t *ret_size, struct mk_error **err);
+
 #endif

@@ -133,4 +133,28 @@ int mk_store_watch_next(struct mk_store_watch *w, int timeout_ms,
 void mk_store_watch_cancel(struct mk_store_watch *w);
 void mk_store_watch_free(struct mk_store_watch *w); /* accepts NULL */
 
+/* Snapshots of the SQLite store (pkg/store/snapshot.c; `minik8s etcd-snapshot`). */
+struct mk_store_snapshot_info {
+	uint64_t revision; /* the store's revision (what the next write follows) */
+	uint64_t objects;  /* objects it holds */
+	uint64_t size;	   /* bytes of the file */
+};
+/* Reads a SQLite store file (read-only; it must exist): EINVAL if it is not a
+ * minik8s store or fails SQLite's quick_check. */
+int mk_store_snapshot_inspect(const char *path, struct mk_store_snapshot_info *ret,
+			      struct mk_error **err);
+/* An online, consistent copy of the SQLite store db (a running server may keep
+ * writing: the copy is one read transaction, SQLite's backup API) into the new file
+ * path (mode 0600, fsynced; EEXIST if path exists). *ret describes the copy. */
+int mk_store_snapshot_save(const char *db, const char *path, struct mk_store_snapshot_info *ret,
+			   struct mk_error **err);
+/* Replaces the store db by the snapshot at path. Only while no server uses db (the
+ * caller holds the data dir's lock). The revision continues past both the
+ * snapshot's and db's (etcdutl's --bump-revision): the next write takes a revision
+ * no client has seen before; the event history is dropped (--mark-compacted), so a
+ * watch or list from an older revision gets 410 Gone and lists again. *ret
+ * describes the restored store. */
+int mk_store_snapshot_restore(const char *path, const char *db, struct mk_store_snapshot_info *ret,
+			      struct mk_error **err);
+
 #endif

@@ -55,7 +55,11 @@ etcd_member_start() {
 	fi
 	# slower heartbeats than the defaults (100/1000 ms): the test machine may be
 	# loaded, and a leader lost to a late heartbeat is noise, not a finding
-	_etcd_in "$i" etcd --name "m$i" --data-dir "$T/etcd/m$i" \
+	# etcd itself in the background (not a function call, whose $! would be a subshell
+	# that kill -9 leaves etcd running under): ETCD_PIDS[i] is etcd's pid
+	local ns=()
+	[ -n "${ETCD_NETNS[$i]:-}" ] && ns=(ip netns exec "${ETCD_NETNS[$i]}")
+	"${ns[@]}" etcd --name "m$i" --data-dir "$T/etcd/m$i" \
 		--listen-client-urls "${ETCD_URLS[$i]}" --advertise-client-urls "${ETCD_URLS[$i]}" \
 		--listen-peer-urls "${ETCD_PEERS[$i]}" --initial-advertise-peer-urls "${ETCD_PEERS[$i]}" \
 		--initial-cluster "$initial" --initial-cluster-token "$T" \
