@@ -49,6 +49,7 @@ START_TEST(test_concurrent_creates)
 	struct mk_error *err = NULL;
 	static unsigned char seen[WRITERS * PER_WRITER + 1];
 
+	uint64_t base = mk_store_revision(s);
 	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 0, &w, &err), 0);
 	for (int i = 0; i < WRITERS; i++) {
 		ws[i] = (struct writer){ .s = s, .id = i };
@@ -57,27 +58,28 @@ START_TEST(test_concurrent_creates)
 	for (int i = 0; i < WRITERS; i++)
 		pthread_join(t[i], NULL);
 
-	/* every write got its own revision, and together they are exactly 1..N */
+	/* every write got its own revision, and together they are exactly base+1..base+N */
 	for (int i = 0; i < WRITERS; i++) {
 		ck_assert_int_eq(ws[i].failures, 0);
 		for (int j = 0; j < PER_WRITER; j++) {
-			uint64_t rv = ws[i].rvs[j];
+			ck_assert_uint_gt(ws[i].rvs[j], base);
+			uint64_t rv = ws[i].rvs[j] - base;
 			ck_assert_uint_ge(rv, 1);
 			ck_assert_uint_le(rv, WRITERS * PER_WRITER);
 			ck_assert_int_eq(seen[rv], 0);
 			seen[rv] = 1;
 			/* one writer's revisions increase */
 			if (j)
-				ck_assert_uint_gt(rv, ws[i].rvs[j - 1]);
+				ck_assert_uint_gt(ws[i].rvs[j], ws[i].rvs[j - 1]);
 		}
 	}
-	ck_assert_uint_eq(mk_store_revision(s), WRITERS * PER_WRITER);
+	ck_assert_uint_eq(mk_store_revision(s), R(WRITERS * PER_WRITER));
 
 	/* the watcher saw every event once, in revision order */
 	for (uint64_t rv = 1; rv <= WRITERS * PER_WRITER; rv++) {
 		struct mk_store_event *ev = NULL;
 		ck_assert_int_eq(mk_store_watch_next(w, 5000, &ev, &err), 1);
-		ck_assert_uint_eq(ev->rv, rv);
+		ck_assert_uint_eq(ev->rv, R(rv));
 		mk_store_event_unref(ev);
 	}
 	mk_store_watch_free(w);
@@ -88,7 +90,7 @@ START_TEST(test_concurrent_creates)
 	struct mk_store_list l = { 0 };
 	ck_assert_int_eq(mk_store_list(s, "pods", "default", NULL, NULL, &l, &err), 0);
 	ck_assert_uint_eq(l.n, WRITERS * PER_WRITER);
-	ck_assert_uint_eq(l.rv, WRITERS * PER_WRITER);
+	ck_assert_uint_eq(l.rv, R(WRITERS * PER_WRITER));
 	mk_store_list_release(&l);
 	mk_store_free(s);
 	free(path);
@@ -139,6 +141,7 @@ START_TEST(test_optimistic_increments)
 	struct incr in[8];
 	pthread_t t[8];
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(s);
 	cJSON *o = make_obj("counter", "default", NULL);
 	cJSON_AddNumberToObject(o, "n", 0);
 	ck_assert_int_eq(mk_store_create(s, "configmaps", "default", "counter", o, NULL, NULL, &err),
@@ -160,8 +163,8 @@ START_TEST(test_optimistic_increments)
 	o = cJSON_Parse(json);
 	ck_assert_int_eq((int)cJSON_GetObjectItem(o, "n")->valuedouble, 8 * INCREMENTS);
 	/* one revision per successful write, none for the rejected ones */
-	ck_assert_uint_eq(rv, 1 + 8 * INCREMENTS);
-	ck_assert_uint_eq(mk_store_revision(s), 1 + 8 * INCREMENTS);
+	ck_assert_uint_eq(rv, R(1 + 8 * INCREMENTS));
+	ck_assert_uint_eq(mk_store_revision(s), R(1 + 8 * INCREMENTS));
 	cJSON_Delete(o);
 	free(json);
 	mk_store_free(s);
@@ -199,6 +202,7 @@ START_TEST(test_concurrent_conflicting_creates)
 	struct dup d[8];
 	pthread_t t[8];
 	int ok = 0, exists = 0;
+	uint64_t base = mk_store_revision(s);
 
 	for (int i = 0; i < 8; i++) {
 		d[i] = (struct dup){ .s = s };
@@ -211,7 +215,7 @@ START_TEST(test_concurrent_conflicting_creates)
 	}
 	ck_assert_int_eq(ok, 100);
 	ck_assert_int_eq(exists, 700);
-	ck_assert_uint_eq(mk_store_revision(s), 100);
+	ck_assert_uint_eq(mk_store_revision(s), R(100));
 	mk_store_free(s);
 }
 END_TEST

@@ -1,10 +1,10 @@
-/* The store suites on etcd, by hand: MINIK8S_TEST_STORE_ENDPOINT=http(s)://HOST:PORT
- * build/tests/unit-store. Every store of a test gets a key prefix of its own:
- * ":memory:" a fresh one, a file path one named after the path (a reopen finds its
- * data again). Not run by the suite: these tests count each store's revisions from
- * 0, while etcd has one revision for its whole keyspace, starting at 1, so every
- * check of an absolute revision fails there (the etcd backend's own tests are in
- * tests/unit/etcd/store_test.c and tests/e2e/store_etcd.sh). */
+/* The store suites on etcd: MINIK8S_TEST_STORE_ENDPOINT=http(s)://HOST:PORT
+ * build/tests/unit-store (tests/e2e/store_etcd_unit.sh starts a member and runs it).
+ * Every store of a test gets a key prefix of its own: ":memory:" a fresh one, a file
+ * path one named after the path (a reopen finds its data again). etcd has one
+ * revision for its whole keyspace, starting at 1: the tests check revisions relative
+ * to the one their store opens at (R(n) in helpers.h). The etcd backend's own tests
+ * are in tests/unit/etcd/store_test.c and tests/e2e/store_etcd.sh. */
 #ifndef MK_TEST_STORE_ETCD_ENDPOINT_H
 #define MK_TEST_STORE_ETCD_ENDPOINT_H
 

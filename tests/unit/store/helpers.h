@@ -131,4 +131,28 @@ static inline const char *rv_of(cJSON *o)
 	return mk_json_get_string(o, "metadata.resourceVersion");
 }
 
+/* Revisions relative to the one a test's store opens at (`base`): 0 on SQLite and
+ * PostgreSQL (a store of its own), etcd's current revision on etcd, which has one
+ * revision for its whole keyspace (starting at 1). resourceVersions are opaque to
+ * clients (compared for equality and order only), so the tests check differences. */
+#define R(n) (base + (uint64_t)(n))
+/* rv as a decimal string (one of 8 rotating buffers) */
+static inline const char *rvstr(uint64_t rv)
+{
+	static __thread char buf[8][48];
+	static __thread unsigned i;
+	char *b = buf[i++ % 8];
+	snprintf(b, sizeof(buf[0]), "%llu", (unsigned long long)rv);
+	return b;
+}
+/* the JSON member "resourceVersion":"rv" (rotating buffers as rvstr) */
+static inline const char *rvfield(uint64_t rv)
+{
+	static __thread char buf[8][64];
+	static __thread unsigned i;
+	char *b = buf[i++ % 8];
+	snprintf(b, sizeof(buf[0]), "\"resourceVersion\":\"%llu\"", (unsigned long long)rv);
+	return b;
+}
+
 #endif

@@ -9,21 +9,21 @@ START_TEST(test_create_get)
 	char *json = NULL, *got = NULL;
 	uint64_t rv = 0, grv = 0;
 
-	ck_assert_uint_eq(mk_store_revision(s), 0);
+	uint64_t base = mk_store_revision(s);
 	ck_assert_int_eq(mk_store_create(s, "pods", "default", "web", o, &json, &rv, &err), 0);
-	ck_assert_uint_eq(rv, 1);
-	ck_assert_str_eq(rv_of(o), "1");
-	ck_assert_uint_eq(mk_store_revision(s), 1);
+	ck_assert_uint_eq(rv, R(1));
+	ck_assert_str_eq(rv_of(o), rvstr(R(1)));
+	ck_assert_uint_eq(mk_store_revision(s), R(1));
 
 	cJSON *stored = cJSON_Parse(json);
-	ck_assert_str_eq(rv_of(stored), "1");
+	ck_assert_str_eq(rv_of(stored), rvstr(R(1)));
 	ck_assert_str_eq(mk_json_get_string(stored, "metadata.name"), "web");
 	ck_assert_str_eq(mk_json_get_string(stored, "extra"), "x");
 	cJSON_Delete(stored);
 
 	ck_assert_int_eq(mk_store_get(s, "pods", "default", "web", &got, &grv, &err), 0);
 	ck_assert_str_eq(got, json);
-	ck_assert_uint_eq(grv, 1);
+	ck_assert_uint_eq(grv, R(1));
 	free(got);
 
 	/* other keys do not find it */
@@ -47,6 +47,7 @@ START_TEST(test_create_exists)
 	struct mk_error *err = NULL;
 	cJSON *o = make_obj("web", "default", "second");
 	uint64_t rv = 0;
+	uint64_t base = mk_store_revision(s);
 
 	must_create(s, "pods", "default", "web", "first");
 	cJSON_AddStringToObject(cJSON_GetObjectItem(o, "metadata"), "resourceVersion", "77");
@@ -56,11 +57,11 @@ START_TEST(test_create_exists)
 	mk_error_free(&err);
 	/* the caller's object is left as it was, the revision did not move */
 	ck_assert_str_eq(rv_of(o), "77");
-	ck_assert_uint_eq(mk_store_revision(s), 1);
+	ck_assert_uint_eq(mk_store_revision(s), R(1));
 
 	/* the same name in another namespace or resource is a different object */
-	ck_assert_uint_eq(must_create(s, "pods", "kube-system", "web", NULL), 2);
-	ck_assert_uint_eq(must_create(s, "services", "default", "web", NULL), 3);
+	ck_assert_uint_eq(must_create(s, "pods", "kube-system", "web", NULL), R(2));
+	ck_assert_uint_eq(must_create(s, "services", "default", "web", NULL), R(3));
 
 	char *got = NULL;
 	ck_assert_int_eq(mk_store_get(s, "pods", "default", "web", &got, NULL, &err), 0);
@@ -75,6 +76,7 @@ START_TEST(test_update_conflict)
 {
 	struct mk_store *s = store_open_at(":memory:", 0);
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(s);
 	uint64_t rv0 = must_create(s, "deployments", "default", "api", "v1");
 	cJSON *o = make_obj("api", "default", "v2");
 	char *json = NULL;
@@ -93,8 +95,8 @@ START_TEST(test_update_conflict)
 					 &err),
 			 0);
 	ck_assert_uint_eq(rv, rv0 + 1);
-	ck_assert_str_eq(rv_of(o), "2");
-	ck_assert_ptr_nonnull(strstr(json, "\"resourceVersion\":\"2\""));
+	ck_assert_str_eq(rv_of(o), rvstr(R(2)));
+	ck_assert_ptr_nonnull(strstr(json, rvfield(R(2))));
 	ck_assert_ptr_nonnull(strstr(json, "\"v2\""));
 	free(json);
 
@@ -108,7 +110,7 @@ START_TEST(test_update_conflict)
 	/* expect_rv 0 is unconditional */
 	ck_assert_int_eq(mk_store_update(s, "deployments", "default", "api", 0, o, NULL, &rv, &err),
 			 0);
-	ck_assert_uint_eq(rv, 3);
+	ck_assert_uint_eq(rv, R(3));
 
 	/* missing object */
 	ck_assert_int_eq(mk_store_update(s, "deployments", "default", "nope", 0, o, NULL, NULL,
@@ -116,11 +118,11 @@ START_TEST(test_update_conflict)
 			 -1);
 	ck_assert_int_eq(err->code, ENOENT);
 	mk_error_free(&err);
-	ck_assert_uint_eq(mk_store_revision(s), 3);
+	ck_assert_uint_eq(mk_store_revision(s), R(3));
 
 	uint64_t grv = 0;
 	ck_assert_int_eq(mk_store_get(s, "deployments", "default", "api", NULL, &grv, &err), 0);
-	ck_assert_uint_eq(grv, 3);
+	ck_assert_uint_eq(grv, R(3));
 	cJSON_Delete(o);
 	mk_store_free(s);
 }
@@ -133,6 +135,7 @@ START_TEST(test_delete)
 	char *json = NULL;
 	uint64_t rv = 0;
 
+	uint64_t base = mk_store_revision(s);
 	uint64_t rv0 = must_create(s, "pods", "default", "web", "last-state");
 	must_create(s, "pods", "default", "other", NULL);
 
@@ -142,9 +145,9 @@ START_TEST(test_delete)
 	mk_error_free(&err);
 
 	ck_assert_int_eq(mk_store_delete(s, "pods", "default", "web", rv0, &json, &rv, &err), 0);
-	ck_assert_uint_eq(rv, 3);
+	ck_assert_uint_eq(rv, R(3));
 	cJSON *d = cJSON_Parse(json);
-	ck_assert_str_eq(rv_of(d), "3");
+	ck_assert_str_eq(rv_of(d), rvstr(R(3)));
 	ck_assert_str_eq(mk_json_get_string(d, "extra"), "last-state");
 	cJSON_Delete(d);
 	free(json);
@@ -157,7 +160,7 @@ START_TEST(test_delete)
 	mk_error_free(&err);
 
 	/* the name can be reused */
-	ck_assert_uint_eq(must_create(s, "pods", "default", "web", NULL), 4);
+	ck_assert_uint_eq(must_create(s, "pods", "default", "web", NULL), R(4));
 	mk_store_free(s);
 }
 END_TEST
@@ -208,6 +211,7 @@ START_TEST(test_list_order_filter)
 	struct mk_store_list l = { 0 };
 	char names[512];
 	int calls = 0;
+	uint64_t base = mk_store_revision(s);
 
 	must_create(s, "pods", "b", "z", "keep");
 	must_create(s, "pods", "a", "y", NULL);
@@ -219,7 +223,7 @@ START_TEST(test_list_order_filter)
 
 	ck_assert_int_eq(mk_store_list(s, "pods", NULL, NULL, NULL, &l, &err), 0);
 	ck_assert_uint_eq(l.n, 6);
-	ck_assert_uint_eq(l.rv, 7);
+	ck_assert_uint_eq(l.rv, R(7));
 	list_names(&l, names, sizeof(names));
 	ck_assert_str_eq(names, "a/a-1,a/b,a/y,b/a,b/z,c/m");
 	mk_store_list_release(&l);
@@ -237,7 +241,7 @@ START_TEST(test_list_order_filter)
 
 	ck_assert_int_eq(mk_store_list(s, "pods", "nowhere", NULL, NULL, &l, &err), 0);
 	ck_assert_uint_eq(l.n, 0);
-	ck_assert_uint_eq(l.rv, 7);
+	ck_assert_uint_eq(l.rv, R(7));
 	mk_store_list_release(&l);
 
 	/* the list revision is the store's revision even when the newest write was to
@@ -245,7 +249,7 @@ START_TEST(test_list_order_filter)
 	must_create(s, "services", "a", "svc2", NULL);
 	ck_assert_int_eq(mk_store_list(s, "pods", "a", NULL, NULL, &l, &err), 0);
 	ck_assert_uint_eq(l.n, 3);
-	ck_assert_uint_eq(l.rv, 8);
+	ck_assert_uint_eq(l.rv, R(8));
 	mk_store_list_release(&l);
 	mk_store_free(s);
 }
@@ -257,6 +261,7 @@ START_TEST(test_revision_survives_reopen)
 	char *path = mk_strdup_printf("%s/state.db", dir);
 	struct mk_error *err = NULL;
 	struct mk_store *s = store_open_at(path, 2);
+	uint64_t base = mk_store_revision(s);
 
 	for (int i = 0; i < 6; i++) {
 		char name[32];
@@ -270,24 +275,24 @@ START_TEST(test_revision_survives_reopen)
 		snprintf(name, sizeof(name), "p%d", i);
 		ck_assert_int_eq(mk_store_delete(s, "pods", "default", name, 0, NULL, NULL, &err), 0);
 	}
-	ck_assert_uint_eq(mk_store_revision(s), 12);
+	ck_assert_uint_eq(mk_store_revision(s), R(12));
 	mk_store_free(s);
 
 	s = store_open_at(path, 2);
-	ck_assert_uint_eq(mk_store_revision(s), 12);
+	ck_assert_uint_eq(mk_store_revision(s), R(12));
 	struct mk_store_list l = { 0 };
 	ck_assert_int_eq(mk_store_list(s, "pods", NULL, NULL, NULL, &l, &err), 0);
 	ck_assert_uint_eq(l.n, 0);
-	ck_assert_uint_eq(l.rv, 12);
+	ck_assert_uint_eq(l.rv, R(12));
 	mk_store_list_release(&l);
-	ck_assert_uint_eq(must_create(s, "pods", "default", "again", NULL), 13);
+	ck_assert_uint_eq(must_create(s, "pods", "default", "again", NULL), R(13));
 	mk_store_free(s);
 
 	s = store_open_at(path, 100);
-	ck_assert_uint_eq(mk_store_revision(s), 13);
+	ck_assert_uint_eq(mk_store_revision(s), R(13));
 	char *json = NULL;
 	ck_assert_int_eq(mk_store_get(s, "pods", "default", "again", &json, NULL, &err), 0);
-	ck_assert_ptr_nonnull(strstr(json, "\"resourceVersion\":\"13\""));
+	ck_assert_ptr_nonnull(strstr(json, rvfield(R(13))));
 	free(json);
 	mk_store_free(s);
 	free(path);
@@ -300,12 +305,13 @@ START_TEST(test_memory_stores_independent)
 	struct mk_store *a = store_open_at(":memory:", 0);
 	struct mk_store *b = store_open_at(":memory:", 0);
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(b);
 
 	must_create(a, "pods", "default", "only-in-a", NULL);
 	ck_assert_int_eq(mk_store_get(b, "pods", "default", "only-in-a", NULL, NULL, &err), -1);
 	ck_assert_int_eq(err->code, ENOENT);
 	mk_error_free(&err);
-	ck_assert_uint_eq(mk_store_revision(b), 0);
+	ck_assert_uint_eq(mk_store_revision(b), R(0));
 	mk_store_free(a);
 	mk_store_free(b);
 }

@@ -24,6 +24,7 @@ START_TEST(test_watch_live)
 	struct mk_store *s = store_open_at(":memory:", 0);
 	struct mk_store_watch *w = NULL;
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(s);
 
 	must_create(s, "pods", "default", "before", NULL);
 	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, 0, &w, &err), 0);
@@ -33,13 +34,13 @@ START_TEST(test_watch_live)
 	must_create(s, "pods", "default", "after", NULL);
 
 	struct mk_store_event *ev = must_next(w);
-	ck_assert_uint_eq(ev->rv, 3);
+	ck_assert_uint_eq(ev->rv, R(3));
 	ck_assert_int_eq(ev->type, MK_STORE_ADDED);
 	ck_assert_str_eq(mk_store_event_type_name(ev->type), "ADDED");
 	ck_assert_str_eq(ev->resource, "pods");
 	ck_assert_str_eq(ev->ns, "default");
 	ck_assert_str_eq(ev->name, "after");
-	ck_assert_ptr_nonnull(strstr(ev->json, "\"resourceVersion\":\"3\""));
+	ck_assert_ptr_nonnull(strstr(ev->json, rvfield(R(3))));
 	mk_store_event_unref(ev);
 	expect_no_event(w, 0);
 	mk_store_watch_free(w);
@@ -52,6 +53,7 @@ START_TEST(test_watch_resume_filter)
 	struct mk_store *s = store_open_at(":memory:", 0);
 	struct mk_store_watch *all = NULL, *ns = NULL;
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(s);
 
 	must_create(s, "pods", "a", "p1", NULL);	 /* 1 */
 	must_create(s, "pods", "b", "p2", NULL);	 /* 2 */
@@ -59,30 +61,30 @@ START_TEST(test_watch_resume_filter)
 	must_create(s, "services", "a", "s1", NULL); /* 4 */
 	must_create(s, "pods", "b", "p4", NULL);	 /* 5 */
 
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 1, &all, &err), 0);
-	ck_assert_int_eq(mk_store_watch_new(s, "pods", "b", 1, &ns, &err), 0);
-	for (uint64_t rv = 2; rv <= 5; rv++) {
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(1), &all, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", "b", R(1), &ns, &err), 0);
+	for (uint64_t rv = R(2); rv <= R(5); rv++) {
 		struct mk_store_event *ev = must_next(all);
 		ck_assert_uint_eq(ev->rv, rv);
 		mk_store_event_unref(ev);
 	}
 	expect_no_event(all, 0);
 	struct mk_store_event *ev = must_next(ns);
-	ck_assert_uint_eq(ev->rv, 2);
+	ck_assert_uint_eq(ev->rv, R(2));
 	mk_store_event_unref(ev);
 	ev = must_next(ns);
-	ck_assert_uint_eq(ev->rv, 5);
+	ck_assert_uint_eq(ev->rv, R(5));
 	ck_assert_str_eq(ev->name, "p4");
 	mk_store_event_unref(ev);
 	expect_no_event(ns, 0);
 
 	/* resuming at the current revision is fine and sees only new events */
 	struct mk_store_watch *cur = NULL;
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 5, &cur, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(5), &cur, &err), 0);
 	expect_no_event(cur, 0);
 	must_create(s, "pods", "b", "p5", NULL);
 	ev = must_next(cur);
-	ck_assert_uint_eq(ev->rv, 6);
+	ck_assert_uint_eq(ev->rv, R(6));
 	mk_store_event_unref(ev);
 	mk_store_watch_free(cur);
 	mk_store_watch_free(all);
@@ -98,6 +100,7 @@ START_TEST(test_watch_resume_after_restart)
 	struct mk_store *s = store_open_at(path, 0);
 	struct mk_store_watch *w = NULL;
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(s);
 
 	for (int i = 0; i < 10; i++) {
 		char name[32];
@@ -108,11 +111,11 @@ START_TEST(test_watch_resume_after_restart)
 	mk_store_free(s);
 
 	s = store_open_at(path, 0);
-	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, 3, &w, &err), 0);
-	for (uint64_t rv = 4; rv <= 11; rv++) {
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, R(3), &w, &err), 0);
+	for (uint64_t rv = R(4); rv <= R(11); rv++) {
 		struct mk_store_event *ev = must_next(w);
 		ck_assert_uint_eq(ev->rv, rv);
-		ck_assert_int_eq(ev->type, rv == 11 ? MK_STORE_DELETED : MK_STORE_ADDED);
+		ck_assert_int_eq(ev->type, rv == R(11) ? MK_STORE_DELETED : MK_STORE_ADDED);
 		mk_store_event_unref(ev);
 	}
 	expect_no_event(w, 0);
@@ -130,18 +133,19 @@ START_TEST(test_watch_resume_from_table)
 	struct mk_store_watch *w = NULL;
 	struct mk_error *err = NULL;
 	const int n = 9000;
+	uint64_t base = mk_store_revision(s);
 
 	for (int i = 0; i < n; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "p%05d", i);
 		must_create(s, "pods", i % 2 ? "odd" : "even", name, NULL);
 	}
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 10, &w, &err), 0);
-	for (uint64_t rv = 11; rv <= (uint64_t)n; rv++) {
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(10), &w, &err), 0);
+	for (uint64_t rv = R(11); rv <= R(n); rv++) {
 		struct mk_store_event *ev = must_next(w);
 		ck_assert_uint_eq(ev->rv, rv);
 		char name[32];
-		snprintf(name, sizeof(name), "p%05d", (int)rv - 1);
+		snprintf(name, sizeof(name), "p%05d", (int)(rv - base) - 1);
 		ck_assert_str_eq(ev->name, name);
 		mk_store_event_unref(ev);
 	}
@@ -149,12 +153,12 @@ START_TEST(test_watch_resume_from_table)
 	mk_store_watch_free(w);
 
 	/* filtered, from the table and then the ring */
-	ck_assert_int_eq(mk_store_watch_new(s, "pods", "odd", 0 + 1, &w, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", "odd", R(1), &w, &err), 0);
 	int count = 0;
 	struct mk_store_event *ev = NULL;
 	while (mk_store_watch_next(w, 0, &ev, &err) == 1) {
 		ck_assert_str_eq(ev->ns, "odd");
-		ck_assert_uint_eq(ev->rv % 2, 0);
+		ck_assert_uint_eq((ev->rv - base) % 2, 0);
 		count++;
 		mk_store_event_unref(ev);
 	}
@@ -172,6 +176,7 @@ START_TEST(test_watch_window_erange)
 	struct mk_store *s = store_open_at(path, 5);
 	struct mk_store_watch *w = NULL;
 	struct mk_error *err = NULL;
+	uint64_t base = mk_store_revision(s);
 
 	for (int i = 0; i < 20; i++) {
 		char name[32];
@@ -179,15 +184,15 @@ START_TEST(test_watch_window_erange)
 		must_create(s, "pods", "default", name, NULL);
 	}
 	/* kept: 16..20 */
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 2, &w, &err), -1);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(2), &w, &err), -1);
 	ck_assert_int_eq(err->code, ERANGE);
 	mk_error_free(&err);
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 14, &w, &err), -1);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(14), &w, &err), -1);
 	ck_assert_int_eq(err->code, ERANGE);
 	mk_error_free(&err);
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 15, &w, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(15), &w, &err), 0);
 	struct mk_store_event *ev = must_next(w);
-	ck_assert_uint_eq(ev->rv, 16);
+	ck_assert_uint_eq(ev->rv, R(16));
 	mk_store_event_unref(ev);
 	mk_store_watch_free(w);
 
@@ -207,19 +212,23 @@ START_TEST(test_watch_window_erange)
 
 	/* the same after a restart: the window comes from the table */
 	s = store_open_at(path, 5);
-	ck_assert_uint_eq(mk_store_revision(s), 30);
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 20, &w, &err), -1);
+	ck_assert_uint_eq(mk_store_revision(s), R(30));
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(20), &w, &err), -1);
 	ck_assert_int_eq(err->code, ERANGE);
 	mk_error_free(&err);
-	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, 25, &w, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, NULL, NULL, R(25), &w, &err), 0);
 	ev = must_next(w);
-	ck_assert_uint_eq(ev->rv, 26);
+	ck_assert_uint_eq(ev->rv, R(26));
 	mk_store_event_unref(ev);
 	mk_store_watch_free(w);
 	mk_store_free(s);
 
 	/* and the table itself was compacted (in batches: not more than a few windows) */
-	if (test_endpoint()) {
+	_cleanup_free_ char *etcd_ep = etcd_endpoint_for(path);
+	if (etcd_ep) {
+		/* etcd compacts its own history (the backend asks it to): the 410s
+		 * above are what a client sees of it */
+	} else if (test_endpoint()) {
 		/* PostgreSQL: compaction runs on the feed thread, asynchronously; what
 		 * must hold at any time is that no row at or below the recorded
 		 * compacted revision is superseded history or a deletion */
@@ -321,14 +330,15 @@ START_TEST(test_deleted_event)
 	struct mk_error *err = NULL;
 	char *json = NULL;
 	uint64_t rv = 0;
+	uint64_t base = mk_store_revision(s);
 
 	ck_assert_int_eq(mk_store_watch_new(s, "pods", "default", 0, &w, &err), 0);
 	must_create(s, "pods", "default", "web", "created");
 	cJSON *o = make_obj("web", "default", "updated");
-	ck_assert_int_eq(mk_store_update(s, "pods", "default", "web", 1, o, NULL, NULL, &err), 0);
+	ck_assert_int_eq(mk_store_update(s, "pods", "default", "web", R(1), o, NULL, NULL, &err), 0);
 	cJSON_Delete(o);
-	ck_assert_int_eq(mk_store_delete(s, "pods", "default", "web", 2, &json, &rv, &err), 0);
-	ck_assert_uint_eq(rv, 3);
+	ck_assert_int_eq(mk_store_delete(s, "pods", "default", "web", R(2), &json, &rv, &err), 0);
+	ck_assert_uint_eq(rv, R(3));
 
 	struct mk_store_event *ev = must_next(w);
 	ck_assert_int_eq(ev->type, MK_STORE_ADDED);
@@ -341,10 +351,10 @@ START_TEST(test_deleted_event)
 	ev = must_next(w);
 	ck_assert_int_eq(ev->type, MK_STORE_DELETED);
 	ck_assert_str_eq(mk_store_event_type_name(ev->type), "DELETED");
-	ck_assert_uint_eq(ev->rv, 3);
+	ck_assert_uint_eq(ev->rv, R(3));
 	ck_assert_str_eq(ev->json, json);
 	cJSON *d = cJSON_Parse(ev->json);
-	ck_assert_str_eq(rv_of(d), "3");
+	ck_assert_str_eq(rv_of(d), rvstr(R(3)));
 	ck_assert_str_eq(mk_json_get_string(d, "extra"), "updated");
 	ck_assert_str_eq(mk_json_get_string(d, "metadata.name"), "web");
 	cJSON_Delete(d);
