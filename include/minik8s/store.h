@@ -100,6 +100,16 @@ int mk_store_list(struct mk_store *s, const char *resource, const char *ns,
 		  mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
 		  struct mk_error **err);
 void mk_store_list_release(struct mk_store_list *l);
+/* Lists as mk_store_list, as the objects were at revision rv (kube-apiserver's
+ * resourceVersion=rv with resourceVersionMatch=Exact); ret->rv = rv. rv 0: the newest
+ * (mk_store_list). ERANGE when that state is compacted away (410 Gone: "too old
+ * resource version"), EOVERFLOW when rv is past the store's revision. On etcd, etcd's
+ * range at that revision; on SQLite and PostgreSQL the newest list rolled back through
+ * the event history, so an object changed after rv must have its state at rv inside
+ * the event window (else ERANGE). */
+int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, uint64_t rv,
+		     mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
+		     struct mk_error **err);
 
 /* ---- watch ---------------------------------------------------------------- */
 

@@ -94,6 +94,12 @@ struct store_backend {
 	int (*events)(struct mk_store *s, uint64_t after, uint64_t below, size_t max,
 		      struct mk_store_event **out, size_t *ret_n, struct mk_error **err);
 	int publishes_on_commit;
+	/* optional: list at revision rv (< the newest) from the engine's own history
+	 * (ERANGE compacted, EOVERFLOW future); without it the core rolls the newest
+	 * list back with ops.events (store.c, mk_store_list_at) */
+	int (*list_at)(struct mk_store *s, const char *resource, const char *ns, uint64_t rv,
+		       mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
+		       struct mk_error **err);
 };
 
 extern const struct store_backend store_backend_sqlite;

@@ -227,20 +227,29 @@ static int etcd_get(struct mk_store *s, const char *resource, const char *ns, co
 	return r;
 }
 
-static int etcd_list(struct mk_store *s, const char *resource, const char *ns,
-		     mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
-		     struct mk_error **err)
+/* rev 0: the newest; else etcd's range at that revision (kube-apiserver's list with
+ * resourceVersionMatch=Exact), ERANGE when compacted, EOVERFLOW in the future */
+static int etcd_list_rev(struct mk_store *s, const char *resource, const char *ns, uint64_t rev,
+			 mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
+			 struct mk_error **err)
 {
 	struct store_etcd *d = s->be;
 	_cleanup_free_ char *from = mk_etcd_registry_key(d->prefix, resource, ns, NULL);
 	_cleanup_free_ char *end = mk_etcd_prefix_end(from);
 	struct mk_etcd_range r = { 0 };
-	if (mk_etcd_range_all(d->c, from, end, 0, 500, &r, err) < 0) {
-		if (err && *err)
+	if (mk_etcd_range_all(d->c, from, end, (int64_t)rev, 500, &r, err) < 0) {
+		if (err && *err && rev && (*err)->code == ERANGE) {
+			/* kube-apiserver's words for it */
+			_cleanup_free_ char *why = TAKE_PTR((*err)->msg);
+			(*err)->msg = mk_strdup_printf("too old resource version: %llu (%s)",
+						       (unsigned long long)rev, why ? why : "");
+		} else if (err && *err && (!rev || (*err)->code != EOVERFLOW)) {
 			(*err)->code = EIO;
+		}
 		return -1;
 	}
-	struct mk_store_list l = { .rv = (uint64_t)r.revision };
+	/* a range's header has the revision now, not the one read at */
+	struct mk_store_list l = { .rv = rev ? rev : (uint64_t)r.revision };
 	if (r.n)
 		l.items = mk_malloc0(r.n * sizeof(*l.items));
 	for (size_t i = 0; i < r.n; i++) {
@@ -265,6 +274,20 @@ static int etcd_list(struct mk_store *s, const char *resource, const char *ns,
 	mk_etcd_range_release(&r);
 	*ret = l;
 	return 0;
+}
+
+static int etcd_list(struct mk_store *s, const char *resource, const char *ns,
+		     mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
+		     struct mk_error **err)
+{
+	return etcd_list_rev(s, resource, ns, 0, filter, userdata, ret, err);
+}
+
+static int etcd_list_at(struct mk_store *s, const char *resource, const char *ns, uint64_t rev,
+			mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
+			struct mk_error **err)
+{
+	return etcd_list_rev(s, resource, ns, rev, filter, userdata, ret, err);
 }
 
 /* The store revision now (a count-only read of the objects' range). */
@@ -528,6 +551,7 @@ const struct store_backend store_backend_etcd = {
 	.write_batch = etcd_write_batch,
 	.get = etcd_get,
 	.list = etcd_list,
+	.list_at = etcd_list_at,
 	.events = etcd_events,
 	.publishes_on_commit = 0,
 };

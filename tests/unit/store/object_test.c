@@ -255,6 +255,149 @@ START_TEST(test_list_order_filter)
 }
 END_TEST
 
+/* items of a list as "NS/NAME@RV=EXTRA", comma-separated */
+static void list_states(struct mk_store_list *l, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		cJSON *o = cJSON_Parse(l->items[i]);
+		const char *ns = mk_json_get_string(o, "metadata.namespace");
+		const char *extra = mk_json_get_string(o, "extra");
+		size_t len = strlen(out);
+		snprintf(out + len, size - len, "%s%s/%s@%s=%s", i ? "," : "", ns ? ns : "",
+			 mk_json_get_string(o, "metadata.name"), rv_of(o), extra ? extra : "");
+		cJSON_Delete(o);
+	}
+}
+
+static int extra_is_v1(const char *json, void *ud)
+{
+	(void)ud;
+	return strstr(json, "\"extra\":\"v1\"") != NULL;
+}
+
+/* a list at an older revision (resourceVersionMatch=Exact): the objects as they were */
+START_TEST(test_list_at_revision)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct mk_error *err = NULL;
+	struct mk_store_list l = { 0 };
+	char got[1024], want[1024];
+	uint64_t base = mk_store_revision(s);
+
+	must_create(s, "pods", "a", "x", "v1");	     /* R1 */
+	must_create(s, "pods", "b", "y", "v1");	     /* R2 */
+	must_create(s, "services", "a", "x", "svc"); /* R3 */
+	cJSON *o = make_obj("x", "a", "v2");
+	ck_assert_int_eq(mk_store_update(s, "pods", "a", "x", R(1), o, NULL, NULL, &err), 0); /* R4 */
+	cJSON_Delete(o);
+	ck_assert_int_eq(mk_store_delete(s, "pods", "b", "y", 0, NULL, NULL, &err), 0); /* R5 */
+	must_create(s, "pods", "a", "w", "v1");			    /* R6 */
+
+	struct {
+		uint64_t rv;
+		const char *ns;
+		const char *want; /* #1..#6: R(1)..R(6) as decimals */
+	} cases[] = {
+		{ 1, NULL, "a/x@#1=v1" },
+		{ 2, NULL, "a/x@#1=v1,b/y@#2=v1" },
+		{ 3, NULL, "a/x@#1=v1,b/y@#2=v1" },
+		{ 4, NULL, "a/x@#4=v2,b/y@#2=v1" },
+		{ 5, NULL, "a/x@#4=v2" },
+		{ 6, NULL, "a/w@#6=v1,a/x@#4=v2" },
+		{ 3, "b", "b/y@#2=v1" },
+		{ 5, "b", "" },
+	};
+	char r[7][24];
+	for (int i = 1; i <= 6; i++)
+		snprintf(r[i], sizeof(r[i]), "%llu", (unsigned long long)R(i));
+	for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
+		ck_assert_msg(mk_store_list_at(s, "pods", cases[i].ns, R(cases[i].rv), NULL, NULL, &l,
+					       &err) == 0,
+			      "list at R(%llu): %s", (unsigned long long)cases[i].rv,
+			      err ? err->msg : "?");
+		ck_assert_uint_eq(l.rv, R(cases[i].rv));
+		list_states(&l, got, sizeof(got));
+		want[0] = '\0';
+		for (const char *p = cases[i].want; *p; p++) {
+			size_t len = strlen(want);
+			if (p[0] == '#' && p[1] >= '1' && p[1] <= '6')
+				snprintf(want + len, sizeof(want) - len, "%s", r[*++p - '0']);
+			else
+				snprintf(want + len, sizeof(want) - len, "%c", *p);
+		}
+		ck_assert_msg(!strcmp(got, want), "list at R(%llu) ns %s: got '%s', want '%s'",
+			      (unsigned long long)cases[i].rv, cases[i].ns ? cases[i].ns : "*", got,
+			      want);
+		mk_store_list_release(&l);
+	}
+	/* the filter sees the old states */
+	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, R(3), extra_is_v1, NULL, &l, &err), 0);
+	ck_assert_uint_eq(l.n, 2);
+	mk_store_list_release(&l);
+	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, R(5), extra_is_v1, NULL, &l, &err), 0);
+	ck_assert_uint_eq(l.n, 0);
+	mk_store_list_release(&l);
+	/* 0: the newest */
+	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, 0, NULL, NULL, &l, &err), 0);
+	ck_assert_uint_eq(l.rv, R(6));
+	ck_assert_uint_eq(l.n, 2);
+	mk_store_list_release(&l);
+	/* the future */
+	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, R(7), NULL, NULL, &l, &err), -1);
+	ck_assert_int_eq(err->code, EOVERFLOW);
+	mk_error_free(&err);
+	mk_store_free(s);
+}
+END_TEST
+
+/* with a 5-event window: too old is ERANGE (410 Gone) */
+START_TEST(test_list_at_compacted)
+{
+	struct mk_store *s = store_open_at(":memory:", 5);
+	struct mk_error *err = NULL;
+	struct mk_store_list l = { 0 };
+	uint64_t base = mk_store_revision(s);
+	_cleanup_free_ char *etcd = etcd_endpoint_for(":memory:");
+
+	for (int i = 0; i < 20; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "p%02d", i);
+		must_create(s, "pods", "default", name, "v1");
+	}
+	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, R(2), NULL, NULL, &l, &err), -1);
+	ck_assert_int_eq(err->code, ERANGE);
+	ck_assert_ptr_nonnull(strstr(err->msg, "too old resource version"));
+	mk_error_free(&err);
+	/* inside the window: the objects created since are left out, the older ones
+	 * (whose own events are compacted) are as they are now */
+	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, R(17), NULL, NULL, &l, &err), 0);
+	ck_assert_uint_eq(l.n, 17);
+	mk_store_list_release(&l);
+	/* an object changed after the revision whose state then is compacted */
+	cJSON *o = make_obj("p00", "default", "v2");
+	ck_assert_int_eq(mk_store_update(s, "pods", "default", "p00", 0, o, NULL, NULL, &err), 0);
+	cJSON_Delete(o);
+	int rc = mk_store_list_at(s, "pods", NULL, R(18), NULL, NULL, &l, &err);
+	if (etcd) {
+		/* etcd keeps every revision of the window, whatever the key */
+		ck_assert_msg(rc == 0, "%s", err ? err->msg : "?");
+		ck_assert_uint_eq(l.n, 18);
+		cJSON *first = cJSON_Parse(l.items[0]);
+		ck_assert_str_eq(rv_of(first), rvstr(R(1)));
+		cJSON_Delete(first);
+		mk_store_list_release(&l);
+	} else {
+		/* SQLite and PostgreSQL roll back through events: p00's state at R18
+		 * was its event R1, compacted */
+		ck_assert_int_eq(rc, -1);
+		ck_assert_int_eq(err->code, ERANGE);
+		mk_error_free(&err);
+	}
+	mk_store_free(s);
+}
+END_TEST
+
 START_TEST(test_revision_survives_reopen)
 {
 	char *dir = tmpdir_new();
@@ -351,6 +494,8 @@ Suite *object_suite(void)
 	tcase_add_test(tc, test_delete);
 	tcase_add_test(tc, test_cluster_scoped);
 	tcase_add_test(tc, test_list_order_filter);
+	tcase_add_test(tc, test_list_at_revision);
+	tcase_add_test(tc, test_list_at_compacted);
 	tcase_add_test(tc, test_revision_survives_reopen);
 	tcase_add_test(tc, test_memory_stores_independent);
 	tcase_add_test(tc, test_bad_arguments);
