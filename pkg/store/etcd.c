@@ -323,13 +323,17 @@ static int etcd_events(struct mk_store *s, uint64_t after, uint64_t below, size_
 		return -1;
 	size_t n = 0;
 	int64_t last = (int64_t)after;
-	int r = 0;
+	int r = 0, idle = 0;
 	while (n < max && last < upper) {
 		struct mk_etcd_watch_batch b = { 0 };
 		struct mk_error *e = NULL;
 		/* a hole at the end of the range (a write outside the prefix) would
-		 * leave no event to wait for: bounded */
+		 * leave no event to wait for: bounded. Before the first event, longer
+		 * (up to 10 s): a loaded etcd may be slow to start the stream, and no
+		 * event at all reads as compacted (410) to the core */
 		r = mk_etcd_watch_next(w, 500, &b, &e);
+		if (r == 0 && n == 0 && ++idle < 20)
+			continue;
 		if (r <= 0) {
 			bool compacted = r < 0 && e->code == ERANGE;
 			if (r < 0 && !compacted && err && !*err)
