@@ -647,6 +647,62 @@ int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 	return 0;
 }
 
+/* resourceVersion with resourceVersionMatch (kube-apiserver's list options): Exact
+ * sets *ret_at, the revision to list at (the store's mk_store_list_at); NotOlderThan
+ * lists the newest, which is never older. -1 after a 400/422 reply for bad options. */
+static int list_match_rv(struct mk_request *req, struct mk_reply *rep, bool paged,
+			 uint64_t *ret_at)
+{
+	const char *rvm = mk_request_arg(req, "resourceVersionMatch");
+	const char *rv = mk_request_arg(req, "resourceVersion");
+	const char *cont = mk_request_arg(req, "continue");
+	*ret_at = 0;
+	if (!rvm || !*rvm)
+		return 0;
+	if (strcmp(rvm, "Exact") && strcmp(rvm, "NotOlderThan")) {
+		mk_reply_status(rep, 422, NULL, NULL,
+				"resourceVersionMatch: Unsupported value: \"%s\": supported values: "
+				"\"Exact\", \"NotOlderThan\", \"\"",
+				rvm);
+		return -1;
+	}
+	if (cont && *cont) {
+		mk_reply_status(rep, 422, NULL, NULL,
+				"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+				"when continue is provided");
+		return -1;
+	}
+	if (!rv || !*rv) {
+		mk_reply_status(rep, 422, NULL, NULL,
+				"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+				"unless resourceVersion is provided");
+		return -1;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long long n = strtoull(rv, &end, 10);
+	if (errno || *end || rv[0] == '-' || rv[0] == '+') {
+		mk_reply_status(rep, 400, NULL, NULL, "invalid resource version: \"%s\"", rv);
+		return -1;
+	}
+	if (strcmp(rvm, "Exact"))
+		return 0;
+	if (n == 0) {
+		mk_reply_status(rep, 422, NULL, NULL,
+				"resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is "
+				"forbidden for resourceVersion \"0\"");
+		return -1;
+	}
+	if (paged) {
+		mk_reply_status(rep, 422, NULL, NULL,
+				"resourceVersionMatch: Forbidden: minik8s serves resourceVersionMatch "
+				"\"Exact\" without limit only");
+		return -1;
+	}
+	*ret_at = n;
+	return 0;
+}
+
 static void handle_list(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
@@ -664,8 +720,25 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	mk_store_filter_fn filter = (f.labels || f.fields) ? mk_list_selectors_match : NULL;
 	_cleanup_free_ char *next = NULL;
 	long remaining = -1;
-	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
-			       cont && *cont ? NULL : filter, &f, &l, &err);
+	uint64_t at = 0;
+	if (list_match_rv(req, rep, paged, &at) < 0) {
+		mk_label_selector_free(f.labels);
+		mk_field_selector_free(f.fields);
+		return;
+	}
+	int rc = at ? mk_store_list_at(req->srv->store, mk_api_resource_store(r), ns, at, filter,
+				       &f, &l, &err)
+		    : mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
+				    cont && *cont ? NULL : filter, &f, &l, &err);
+	if (rc < 0 && err && err->code == EOVERFLOW) {
+		/* kube-apiserver's "Too large resource version" (a 504 clients retry) */
+		mk_label_selector_free(f.labels);
+		mk_field_selector_free(f.fields);
+		mk_reply_status(rep, 504, NULL, NULL, "Too large resource version: %llu, current: %llu",
+				(unsigned long long)at,
+				(unsigned long long)mk_store_revision(req->srv->store));
+		return;
+	}
 	if (rc == 0 && paged &&
 	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, &next,
 			     &remaining) < 0) {

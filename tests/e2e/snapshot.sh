@@ -37,6 +37,15 @@ kc() { kubectl --kubeconfig "$KC" --request-timeout=30s "$@"; }
 # the names of the test's configmaps, sorted, space-separated
 cms() { kc get configmaps -l snap=t -o jsonpath='{.items[*].metadata.name}' 2>&1 | tr ' ' '\n' | sort | xargs; }
 snap() { "$MINIK8S" etcd-snapshot "$@"; }
+# raw DATA QUERY: GET the default namespace's configmaps with QUERY from the server
+# on DATA; sets CODE and BODY
+raw() {
+	BODY=$(curl -s -m 30 --cacert "$1/tls/ca.crt" -H "Authorization: Bearer $(cat "$1/token")" \
+		-o - -w '\n%{http_code}' "https://127.0.0.1:$SPORT/api/v1/namespaces/default/configmaps?$2")
+	CODE=${BODY##*$'\n'} BODY=${BODY%$'\n'*}
+}
+# the items of BODY as NAME=DATA.k, sorted
+items() { jq -r '[.items[] | "\(.metadata.name)=\(.data.k)"] | sort | join(" ")' <<<"$BODY" 2>&1; }
 
 # ---- SQLite ------------------------------------------------------------------
 D=$T/sq
@@ -70,6 +79,19 @@ kc patch configmap cm-b -p '{"data":{"k":"v2"}}' >/dev/null 2>&1
 kc delete configmap cm-a >/dev/null 2>&1
 expect_eq sqlite-changed "$(cms)" "cm-b cm-c"
 last_rv=$(kc get --raw /api/v1/configmaps | jq -r .metadata.resourceVersion)
+# a list at an older revision (resourceVersionMatch=Exact): as it was then
+raw "$D" "labelSelector=snap%3Dt&resourceVersion=$snap_rev&resourceVersionMatch=Exact"
+expect_eq list-exact-code "$CODE" 200
+expect_eq list-exact-items "$(items)" "cm-a=v1 cm-b=v1"
+expect_eq list-exact-rv "$(jq -r .metadata.resourceVersion <<<"$BODY" 2>&1)" "$snap_rev"
+raw "$D" "resourceVersion=$((last_rv + 1000))&resourceVersionMatch=Exact"
+expect_eq list-exact-future-504 "$CODE" 504
+raw "$D" "resourceVersionMatch=Exact"
+expect_eq list-exact-no-rv-422 "$CODE" 422
+raw "$D" "resourceVersion=0&resourceVersionMatch=Exact"
+expect_eq list-exact-rv0-422 "$CODE" 422
+raw "$D" "resourceVersion=abc&resourceVersionMatch=Exact"
+expect_eq list-exact-bad-rv-400 "$CODE" 400
 
 # restore is refused while the server holds the data dir, in one line
 out=$(snap restore "$file" --data-dir "$D" 2>&1)
@@ -120,6 +142,10 @@ else fail sqlite-new-write-rv "new write rv '$new_rv' not above $last_rv"; fi
 out=$(timeout 20 kubectl --kubeconfig "$KC" get --raw \
 	"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=$rv_b&timeoutSeconds=2" 2>&1)
 expect_match sqlite-old-watch-410 "$out" '"code":410'
+# and a list at it too (the history was dropped by the restore)
+raw "$D" "resourceVersion=$rv_b&resourceVersionMatch=Exact"
+expect_eq sqlite-old-list-exact-410 "$CODE" 410
+expect_match sqlite-old-list-exact-reason "$(jq -r .reason <<<"$BODY" 2>&1)" "^(Expired|Gone)$"
 
 # delete
 out=$(snap delete "$name" --data-dir "$D" 2>&1)
