@@ -15,7 +15,7 @@ static const char kubectl_typed_verbs[] = "get describe delete scale expose";
 static const char dir_flags[] = "--data-dir --run-dir --netns-dir --dir";
 static const char file_flags[] =
 	"--kubeconfig --write-kubeconfig --token-file --ca-file --registries --filename -f "
-	"--certificate-authority";
+	"--certificate-authority --datastore-cafile --datastore-certfile --datastore-keyfile";
 
 static void completion_help(void)
 {

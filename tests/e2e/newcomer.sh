@@ -79,9 +79,9 @@ out=$("$MINIK8S" completion fish 2>&1)
 expect_eq completion_unsupported_shell "$?:$out" "2:minik8s completion: unsupported shell 'fish' (bash or zsh) (see 'minik8s completion --help')"
 # every command of `minik8s --help` is in both scripts
 cmds=$("$MINIK8S" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }' | sort | tr '\n' ' ')
-bcmds=$("$MINIK8S" completion bash | sed -n "s/^\t\([a-z]*\)) flags=.*/\1/p" | sort | tr '\n' ' ')
+bcmds=$("$MINIK8S" completion bash | sed -n "s/^\t\([a-z-]*\)) flags=.*/\1/p" | sort | tr '\n' ' ')
 expect_eq completion_bash_all_commands "$bcmds" "$cmds"
-zcmds=$("$MINIK8S" completion zsh | sed -n "s/^\t\t'\([a-z]*\):.*/\1/p" | sort | tr '\n' ' ')
+zcmds=$("$MINIK8S" completion zsh | sed -n "s/^\t\t'\([a-z-]*\):.*/\1/p" | sort | tr '\n' ' ')
 expect_eq completion_zsh_all_commands "$zcmds" "$cmds"
 
 # A real shell in tmux (its own server socket): type, press Tab, read the line back.
