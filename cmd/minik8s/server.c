@@ -263,6 +263,34 @@ static int write_node_token(const char *data_dir, const char *ca_path, const cha
 	return mk_fs_write_file(path, line, strlen(line), 0600, err);
 }
 
+/* True when the objects live in a datastore other servers may share. */
+static bool datastore_shared(const char *endpoint)
+{
+	return endpoint && *endpoint && strncmp(endpoint, "sqlite://", 9) != 0;
+}
+
+/* On a shared datastore the cluster's identity (CA, tokens, service-account key,
+ * secrets key) is the datastore's: the first server stores its own there, sealed
+ * with the cluster token; the others load it into their data dirs (before anything
+ * below reads those files). The store is opened for this alone. */
+static int cluster_bootstrap(const struct server_flags *f, struct mk_error **err)
+{
+	if (!datastore_shared(f->datastore_endpoint))
+		return 0;
+	struct mk_store_options so = { .endpoint = f->datastore_endpoint, .durable = 1,
+				       .cafile = f->datastore_cafile,
+				       .certfile = f->datastore_certfile,
+				       .keyfile = f->datastore_keyfile };
+	struct mk_store *store = NULL;
+	if (mk_store_open(&so, &store, err) < 0)
+		return -1;
+	struct mk_apiserver_cluster_options co = { .data_dir = f->data_dir, .token = f->token,
+						   .secrets_encryption = f->secrets_encryption };
+	int r = mk_apiserver_cluster_bootstrap(store, &co, err);
+	mk_store_free(store);
+	return r < 0 ? -1 : 0;
+}
+
 int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
@@ -455,6 +483,8 @@ int cmd_server(int argc, char **argv)
 		    mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0)
 			goto out;
 	}
+	if (cluster_bootstrap(&f, &err) < 0)
+		goto out;
 	{
 		_cleanup_free_ char *apath = mk_strdup_printf("%s/token", f.data_dir);
 		_cleanup_free_ char *npath = mk_strdup_printf("%s/node-secret", f.data_dir);
@@ -556,6 +586,17 @@ int cmd_server(int argc, char **argv)
 		 * kube-system/kube-controller-manager Lease */
 		struct mk_leader_options lo = { .identity = lid };
 		if (mk_controller_manager_start(ctl_client, &co, &lo, &ctls, &err) < 0)
+			goto out;
+	}
+	{
+		/* for `minik8s status`: this server, its datastore and election identity */
+		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u",
+			strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1", f.port);
+		_cleanup_free_ char *ds = cmd_datastore_describe(f.datastore_endpoint, db);
+		_cleanup_free_ char *id = NULL;
+		if (!lid && leader_identity(f.data_dir, &id, &err) < 0)
+			goto out;
+		if (cmd_server_info_write(f.data_dir, url, f.kubeconfig, lid ? lid : id, ds, &err) < 0)
 			goto out;
 	}
 	fprintf(stderr, "minik8s: API server listening on https://%s:%u (data in %s)\n",

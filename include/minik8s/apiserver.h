@@ -19,6 +19,34 @@
  *   certificates 0644, the directory 0700. */
 int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
 			    const char *const *dns_names, struct mk_error **err);
+/* Only the cluster CA of mk_apiserver_tls_ensure: DIR/ca.crt and DIR/ca.key loaded
+ * and checked, or made when DIR has no ca.crt. */
+int mk_apiserver_tls_ca_ensure(const char *dir, struct mk_error **err);
+
+/* ---- cluster bootstrap data on a shared datastore (pkg/apiserver/cluster.c) ----
+ *
+ * k3s's "cluster bootstrap data": the first server on an external datastore puts
+ * the cluster's identity (DIR/tls/ca.crt, ca.key, sa.key, the admin token DIR/token,
+ * the join secret DIR/node-secret and DIR/cred/secrets-encryption.key when there is
+ * one) into the store, sealed with AES-256-GCM under a key derived (PBKDF2-SHA256)
+ * from the cluster token; a later server with the same token writes those files
+ * into its own DIR instead of making new ones, so every server has the same CA,
+ * tokens and keys. Two first servers at once: the store's create-if-absent picks
+ * one. */
+struct mk_apiserver_cluster_options {
+	const char *data_dir;
+	/* the cluster token (--token); NULL: DIR/node-secret's when it exists, else a
+	 * first server makes one */
+	const char *token;
+	bool secrets_encryption; /* the cluster gets a secrets key if it has none */
+};
+/* Returns 1 when the cluster's data was loaded from the store, 0 when this server
+ * published its own, -1 with *err: EACCES when the data does not open with the
+ * token (or no token was given), or a store error. */
+int mk_apiserver_cluster_bootstrap(struct mk_store *store,
+				   const struct mk_apiserver_cluster_options *o,
+				   struct mk_error **err);
+
 /* The "kubernetes" Service's ClusterIP, the first address of service_cidr, into buf
  * (at least 16 bytes): pods reach the API there, so the serving certificate names it.
  * -1 if the CIDR is malformed. (services.c) */
