@@ -158,7 +158,8 @@ static int apply(const char *dir, const cJSON *plain, struct mk_error **err)
 {
 	const cJSON *fs = cJSON_GetObjectItem(plain, "files");
 	for (size_t i = 0; i < MK_ARRAY_SIZE(files); i++) {
-		const char *text = mk_json_get_string(fs, files[i].rel);
+		/* not mk_json_get_string: the names hold dots */
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(fs, files[i].rel));
 		if (!text) {
 			if (files[i].optional)
 				continue;
@@ -327,7 +328,7 @@ int mk_apiserver_cluster_bootstrap(struct mk_store *store,
 		if (!plain)
 			return -1;
 		if (o->secrets_encryption &&
-		    !mk_json_get_string(cJSON_GetObjectItem(plain, "files"), SECRETS_KEY_FILE)) {
+		    !cJSON_GetObjectItem(cJSON_GetObjectItem(plain, "files"), SECRETS_KEY_FILE)) {
 			if (add_secrets_key(store, o, plain, rv, &e) < 0) {
 				if (e && e->code == ESTALE)
 					continue;
