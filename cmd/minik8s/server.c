@@ -273,7 +273,7 @@ static bool datastore_shared(const char *endpoint)
  * secrets key) is the datastore's: the first server stores its own there, sealed
  * with the cluster token; the others load it into their data dirs (before anything
  * below reads those files). The store is opened for this alone. */
-static int cluster_bootstrap(const struct server_flags *f, struct mk_error **err)
+static int cluster_bootstrap(const struct server_flags *f, char ***ret_peers, struct mk_error **err)
 {
 	if (!datastore_shared(f->datastore_endpoint))
 		return 0;
@@ -287,6 +287,9 @@ static int cluster_bootstrap(const struct server_flags *f, struct mk_error **err
 	struct mk_apiserver_cluster_options co = { .data_dir = f->data_dir, .token = f->token,
 						   .secrets_encryption = f->secrets_encryption };
 	int r = mk_apiserver_cluster_bootstrap(store, &co, err);
+	/* the servers already registered: their addresses go into our certificate */
+	if (r >= 0 && mk_apiserver_server_addresses(store, ret_peers, err) < 0)
+		r = -1;
 	mk_store_free(store);
 	return r < 0 ? -1 : 0;
 }
@@ -467,6 +470,8 @@ int cmd_server(int argc, char **argv)
 	char host[256]; /* default node name: outlives the flags that point at it */
 	int rc = 1;
 	_cleanup_close_ int data_lock = -1, run_lock = -1;
+	char **peers = NULL; /* addresses of the other servers on a shared datastore */
+	struct mk_apiserver_leases *server_lease = NULL;
 
 	if (mk_fs_mkdir_p(f.data_dir, 0700, &err) < 0 || chmod(f.data_dir, 0700) < 0) {
 		if (!err)
@@ -483,7 +488,7 @@ int cmd_server(int argc, char **argv)
 		    mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0)
 			goto out;
 	}
-	if (cluster_bootstrap(&f, &err) < 0)
+	if (cluster_bootstrap(&f, &peers, &err) < 0)
 		goto out;
 	{
 		_cleanup_free_ char *apath = mk_strdup_printf("%s/token", f.data_dir);
@@ -494,7 +499,7 @@ int cmd_server(int argc, char **argv)
 	}
 	tls_dir = mk_strdup_printf("%s/tls", f.data_dir);
 	{
-		const char *ips[20];
+		const char *ips[20 + 64];
 		const char *dns[20];
 		int ni = 0, nd = 0;
 		if (strcmp(f.bind_address, "0.0.0.0"))
@@ -515,6 +520,8 @@ int cmd_server(int argc, char **argv)
 		}
 		if (f.node_name)
 			dns[nd++] = f.node_name;
+		for (size_t i = 0; peers && peers[i] && i < 64; i++)
+			ips[ni++] = peers[i];
 		ips[ni] = NULL;
 		dns[nd] = NULL;
 		if (mk_apiserver_tls_ensure(tls_dir, ips, dns, &err) < 0)
@@ -565,6 +572,18 @@ int cmd_server(int argc, char **argv)
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;
+	if (datastore_shared(f.datastore_endpoint)) {
+		/* one Lease per server: the kubernetes Endpoints list every live one */
+		_cleanup_free_ char *id = NULL;
+		const char *adv = f.node_ip ? f.node_ip
+			: strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1";
+		if (leader_identity(f.data_dir, &id, &err) < 0)
+			goto out;
+		struct mk_apiserver_leases_options lso = { .identity = id, .address = adv,
+							   .port = f.port };
+		if (mk_apiserver_leases_start(store, &lso, &server_lease, &err) < 0)
+			goto out;
+	}
 	if (write_kubeconfig(&f, ca, token, &err) < 0 ||
 	    write_node_token(f.data_dir, ca, node_secret, &err) < 0)
 		goto out;
@@ -646,7 +665,11 @@ out:
 	mk_client_free(agent_client);
 	mk_controller_manager_stop(ctls);
 	mk_client_free(ctl_client);
+	mk_apiserver_leases_stop(server_lease);
 	mk_apiserver_free(srv);
+	for (size_t i = 0; peers && peers[i]; i++)
+		free(peers[i]);
+	free(peers);
 	mk_store_free(store);
 	return rc;
 }

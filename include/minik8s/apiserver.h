@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include "minik8s/util.h"
 #include "minik8s/store.h"
 
@@ -46,6 +47,33 @@ struct mk_apiserver_cluster_options {
 int mk_apiserver_cluster_bootstrap(struct mk_store *store,
 				   const struct mk_apiserver_cluster_options *o,
 				   struct mk_error **err);
+
+/* ---- several servers: their Leases and the kubernetes Endpoints (serverleases.c) ----
+ * Each server keeps the Lease kube-system/apiserver-<hash of identity> (label
+ * apiserver.kubernetes.io/identity=kube-apiserver, annotation
+ * minik8s.io/advertise-address "IP:PORT"), renewed every renew_ms (default 5000)
+ * with leaseDurationSeconds duration_s (default 15), and sets the Endpoints
+ * default/kubernetes to the addresses of the servers whose Lease has not expired;
+ * expired server Leases are deleted. The first renewal happens in start. Stop
+ * deletes this server's Lease. */
+struct mk_apiserver_leases;
+struct mk_apiserver_leases_options {
+	const char *identity;	/* the server's identity (holderIdentity) */
+	const char *address;	/* its advertise address (an IP) */
+	unsigned port;		/* its HTTPS port */
+	unsigned renew_ms;
+	unsigned duration_s;
+};
+int mk_apiserver_leases_start(struct mk_store *store, const struct mk_apiserver_leases_options *o,
+			      struct mk_apiserver_leases **ret, struct mk_error **err);
+void mk_apiserver_leases_stop(struct mk_apiserver_leases *l); /* accepts NULL */
+/* The Endpoints subsets (owned JSON array) for the server Leases in leases (a JSON
+ * array of Lease objects) at wall-clock time now: one subset per port, addresses
+ * sorted, expired and foreign Leases left out. */
+cJSON *mk_apiserver_endpoints_from_leases(const cJSON *leases, time_t now);
+/* The addresses (NULL-terminated, owned strings in an owned array) of the servers
+ * whose Lease has not expired. */
+int mk_apiserver_server_addresses(struct mk_store *store, char ***ret, struct mk_error **err);
 
 /* The "kubernetes" Service's ClusterIP, the first address of service_cidr, into buf
  * (at least 16 bytes): pods reach the API there, so the serving certificate names it.

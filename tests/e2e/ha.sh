@@ -59,6 +59,15 @@ else
 fi
 expect_match "c's certificate names 127.0.0.3" \
 	"$(openssl x509 -in "$T/c/tls/server.crt" -noout -ext subjectAltName 2>&1)" "IP Address:127.0.0.3"
+expect_match "c's certificate names the servers registered before it" \
+	"$(openssl x509 -in "$T/c/tls/server.crt" -noout -ext subjectAltName 2>&1)" "IP Address:127.0.0.1.*IP Address:127.0.0.2|IP Address:127.0.0.2.*IP Address:127.0.0.1"
+# one Lease per server; the kubernetes Endpoints list every live server
+eps() { ka "$1" get endpoints kubernetes -o json 2>/dev/null | jq -c '[.subsets[]? | .addresses[].ip + ":" + (.ports[0].port | tostring)] | sort'; }
+want=$(printf '%s\n' "127.0.0.1:${PORT[a]}" "127.0.0.2:${PORT[b]}" "127.0.0.3:${PORT[c]}" | jq -Rsc 'split("\n") | map(select(. != "")) | sort')
+eps_all() { [ "$(eps a)" == "$want" ]; }
+check "kubernetes Endpoints list the three servers" wait_until 300 eps_all
+expect_eq "three server Leases" \
+	"$(ka a get lease -n kube-system -l apiserver.kubernetes.io/identity=kube-apiserver -o name | wc -l)" 3
 expect_match "kubectl with a's kubeconfig against b" "$(ka b create configmap ha1 --from-literal=k=v 2>&1)" \
 	"configmap/ha1 created"
 expect_eq "... and against c (b's write)" "$(ka c get configmap ha1 -o jsonpath='{.data.k}' 2>&1)" v
@@ -116,6 +125,9 @@ for s in a b c; do [ "$s" != "$LS" ] && [ "$(identity "$s")" == "$L2" ] && n=$((
 expect_eq "the new leader is a live server" "$n" 1
 st=$("$MINIK8S" status --data-dir "$T/$OTHER" --kubeconfig "$T/$OTHER.kubeconfig" 2>&1)
 expect_match "status: the new leader" "$st" "leader: +$L2"
+want=$(for s in a b c; do [ "$s" != "$LS" ] && echo "${ADDR[$s]}:${PORT[$s]}"; done | jq -Rsc 'split("\n") | map(select(. != "")) | sort')
+eps_live() { [ "$(eps "$OTHER")" == "$want" ]; }
+check "the killed server's address leaves the kubernetes Endpoints" wait_until 600 eps_live
 
 cat <<EOF | ka "$OTHER" apply -f - >/dev/null 2>&1
 apiVersion: v1
