@@ -196,6 +196,8 @@ static cJSON *collect(const struct mk_apiserver_cluster_options *o, struct mk_er
 	unsigned char key[MK_STORE_KEY_LEN];
 	bool found = false;
 
+	if (mk_fs_mkdir_p(dir, 0700, err) < 0)
+		return NULL;
 	for (size_t i = 0; i < 2; i++) {
 		const char *rel = i ? "node-secret" : "token";
 		_cleanup_free_ char *have = NULL;
