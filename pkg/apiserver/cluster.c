@@ -305,6 +305,7 @@ int mk_apiserver_cluster_bootstrap(struct mk_store *store,
 			if (e->code != ENOENT)
 				return mk_error_set(err, e->code, "read cluster bootstrap data: %s",
 						    e->msg);
+			mk_error_free(&e);
 			_cleanup_cjson_ cJSON *plain = collect(o, err);
 			if (!plain)
 				return -1;

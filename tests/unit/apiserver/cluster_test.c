@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "minik8s/api.h"
@@ -138,6 +139,41 @@ START_TEST(test_secrets_key_added_and_shared)
 }
 END_TEST
 
+struct racer {
+	char *dir;
+	int rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct mk_error *err = NULL;
+	r->rc = boot(r->dir, "cluster-token-0123456789", false, &err);
+	if (err)
+		fprintf(stderr, "racer %s: %s\n", r->dir, err->msg);
+	mk_error_free(&err);
+	return NULL;
+}
+
+START_TEST(test_two_first_servers_at_once)
+{
+	/* both make an identity; the store's create-if-absent keeps one, the loser
+	 * loads it over its own */
+	struct racer r[2] = { { dir_of("a"), -2 }, { dir_of("b"), -2 } };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(r[0].rc + r[1].rc, 1); /* one published (0), one loaded (1) */
+	assert_same(r[0].dir, r[1].dir, "tls/ca.crt");
+	assert_same(r[0].dir, r[1].dir, "tls/ca.key");
+	assert_same(r[0].dir, r[1].dir, "token");
+	free(r[0].dir);
+	free(r[1].dir);
+}
+END_TEST
+
 static cJSON *lease(const char *name, const char *addr, const char *renew, int dur, bool labeled)
 {
 	cJSON *l = mk_api_object_new("coordination.k8s.io/v1", "Lease", "kube-system", name);
@@ -191,6 +227,7 @@ Suite *cluster_suite(void)
 	tcase_add_test(tc, test_wrong_or_no_token_is_refused);
 	tcase_add_test(tc, test_first_server_keeps_its_local_identity);
 	tcase_add_test(tc, test_secrets_key_added_and_shared);
+	tcase_add_test(tc, test_two_first_servers_at_once);
 	suite_add_tcase(s, tc);
 	TCase *te = tcase_create("endpoints");
 	tcase_add_test(te, test_endpoints_from_leases);
