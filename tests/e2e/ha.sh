@@ -126,8 +126,10 @@ check "the Lease moves to another server after kill -9 of $LS" wait_until 600 mo
 n=0
 for s in a b c; do [ "$s" != "$LS" ] && [ "$(identity "$s")" == "$L2" ] && n=$((n + 1)); done
 expect_eq "the new leader is a live server" "$n" 1
-st=$("$MINIK8S" status --data-dir "$T/$OTHER" --kubeconfig "$T/$OTHER.kubeconfig" 2>&1)
+# without --kubeconfig: the server's own (its --write-kubeconfig)
+st=$("$MINIK8S" status --data-dir "$T/$OTHER" 2>&1)
 expect_match "status: the new leader" "$st" "leader: +$L2"
+expect_match "status: the nodes through the server's kubeconfig" "$st" "node hollow-0 +Ready"
 want=$(for s in a b c; do [ "$s" != "$LS" ] && echo "${ADDR[$s]}:${PORT[$s]}"; done | jq -Rsc 'split("\n") | map(select(. != "")) | sort')
 eps_live() { [ "$(eps "$OTHER")" == "$want" ]; }
 check "the killed server's address leaves the kubernetes Endpoints" wait_until 600 eps_live
