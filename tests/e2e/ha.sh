@@ -123,6 +123,16 @@ node_ready() {
 }
 check "hollow node Ready through $LS" wait_until 600 node_ready
 
+cat <<EOF | ka b apply -f - >/dev/null 2>&1
+apiVersion: v1
+kind: Pod
+metadata: {name: before-failover, namespace: default}
+spec: {containers: [{name: c, image: busybox}]}
+EOF
+pod_running() { [ "$(ka "$2" get pod "$1" -o jsonpath='{.spec.nodeName}/{.status.phase}' 2>/dev/null)" == hollow-0/Running ]; }
+check "a pod runs on the hollow node before the failover" wait_until 600 pod_running before-failover b
+uid0=$(ka b get pod before-failover -o jsonpath='{.metadata.uid}' 2>/dev/null)
+
 kill -9 "${PID[$LS]}"
 wait "${PID[$LS]}" 2>/dev/null
 OTHER=b
@@ -146,8 +156,11 @@ kind: Pod
 metadata: {name: after-failover, namespace: default}
 spec: {containers: [{name: c, image: busybox}]}
 EOF
-running() { [ "$(ka "$OTHER" get pod after-failover -o jsonpath='{.spec.nodeName}/{.status.phase}' 2>/dev/null)" == hollow-0/Running ]; }
-check "a pod created through $OTHER is scheduled and runs on the failed-over node" wait_until 900 running
+check "a pod created through $OTHER is scheduled and runs on the failed-over node" \
+	wait_until 900 pod_running after-failover "$OTHER"
+check "the pod from before keeps running" pod_running before-failover "$OTHER"
+expect_eq "... the same pod (no replacement)" "$(ka "$OTHER" get pod before-failover -o jsonpath='{.metadata.uid}')" "$uid0"
+expect_eq "two pods in default" "$(ka "$OTHER" get pods -o name | wc -l)" 2
 expect_match "the agent moved to the next server" "$(cat "$T/agent.log")" "unreachable: now using https://"
 check "the node stays Ready" node_ready
 # the request logs (-v 4) of the servers the agent moved to: its requests arrive
