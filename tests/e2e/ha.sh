@@ -1,11 +1,15 @@
 #!/bin/bash
-# Several servers on one datastore (etcd, one member of the test's own): the first
-# server seals the cluster's identity (CA, tokens, service-account key) into etcd with
-# the cluster token and the others load it, so server A's kubeconfig works against
-# B and C; a wrong token refuses to start; one leader runs the controllers and the
-# scheduler, and after kill -9 of it another takes the Lease; a hollow node agent with
-# --server A,B,C moves to the next server when A dies, and a pod created through B is
-# scheduled and runs on it; `minik8s status` shows the datastore and the leader.
+# Several servers on one datastore (etcd, one member of the test's own), three servers
+# on 127.0.0.1-3 with --token: the first seals the cluster's identity (CA, tokens,
+# service-account key) into etcd and the others load it, so server A's kubeconfig
+# works against B and C; each serving certificate is its own (its address, a comma
+# --tls-san, the servers registered before it); a wrong or missing token refuses to
+# start; the kubernetes Endpoints list the live servers; one server runs the
+# controllers. A hollow node agent with --server LEADER,X,Y: kill -9 of the leader
+# moves the Lease to another server, drops its address from the Endpoints, and the
+# agent moves on without relisting: a pod from before keeps running, a pod created
+# through another server is scheduled and runs. `minik8s status` shows the datastore,
+# this server and the leader. Bounded waits only; everything is killed at exit.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ROOT/tests/lib/etcd.sh"
 require_tools ha kubectl curl etcd jq
