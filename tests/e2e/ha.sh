@@ -12,7 +12,7 @@
 # this server and the leader. Bounded waits only; everything is killed at exit.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$ROOT/tests/lib/etcd.sh"
-require_tools ha kubectl curl etcd jq
+require_tools ha kubectl curl etcd etcdctl jq openssl
 etcd_cluster_start 1 || { fail etcd-start "could not start etcd"; done_testing; exit 1; }
 TOKEN=ha-cluster-token-$RANDOM$RANDOM
 
