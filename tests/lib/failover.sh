@@ -39,14 +39,14 @@ fo_wait() {
 fo_now() { date +%s.%N; }
 fo_ms_since() { awk -v a="$1" -v b="$(fo_now)" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
 
-# fo_cm_create N NAME: creates ConfigMap default/NAME (label failover=w) through
+# fo_cm_create N NAME [LABEL]: creates ConfigMap default/NAME (label failover=LABEL, w by default) through
 # server N with its admin token; prints the HTTP code (000: no answer in 3 s)
 fo_cm_create() {
-	local n=$1 name=$2
+	local n=$1 name=$2 label=${3:-w}
 	IN "$n" /usr/bin/curl -s -m 3 --cacert "$(cl_data "$n")/tls/ca.crt" \
 		-H "Authorization: Bearer $(cat "$(cl_data "$n")/token" 2>/dev/null)" \
 		-H 'Content-Type: application/json' -o /dev/null -w '%{http_code}' \
-		-d "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"$name\",\"labels\":{\"failover\":\"w\"}},\"data\":{\"k\":\"$name\"}}" \
+		-d "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"$name\",\"labels\":{\"failover\":\"$label\"}},\"data\":{\"k\":\"$name\"}}" \
 		"$(cl_url "$n")/api/v1/namespaces/default/configmaps" 2>/dev/null
 }
 
@@ -80,7 +80,7 @@ fo_servers_up() {
 	fi
 	# both servers serve the same objects: a write through one is read through the other
 	FO_STARTS=$((${FO_STARTS:-0} + 1))
-	expect_eq "a ConfigMap created through node1's server" "$(fo_cm_create 1 "shared-$FO_STARTS")" 201
+	expect_eq "a ConfigMap created through node1's server" "$(fo_cm_create 1 "shared-$FO_STARTS" shared)" 201
 	expect_eq "is read through node2's server" \
 		"$(KS 2 get configmap "shared-$FO_STARTS" -o jsonpath='{.data.k}' 2>&1)" "shared-$FO_STARTS"
 }

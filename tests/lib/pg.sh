@@ -3,7 +3,8 @@
 # and removed on exit. initdb and pg_ctl refuse root: they run as `postgres`.
 # Source after lib.sh. pg_start sets PG_ENDPOINT (a postgres:// URL) and PG_PORT.
 # PG_NETNS=NS and PG_HOST=ADDR before pg_start: PostgreSQL runs inside the test's
-# network namespace NS and listens on ADDR (an address of that namespace) instead.
+# network namespace NS and listens on ADDR (an address of that namespace) instead,
+# trusting clients on ADDR's /24 (PG_HBA_CIDR to name another network).
 # pg_restart: stops it (fast shutdown) and starts it again on the same data and port.
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -23,6 +24,8 @@ pg_start() {
 	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres \
 		--no-sync --locale=C -E UTF8 >"$PG_DIR/initdb.log" 2>&1 ||
 		{ echo "initdb failed:"; tail -5 "$PG_DIR/initdb.log"; return 1; }
+	[ -n "${PG_HOST:-}" ] &&
+		echo "host all all ${PG_HBA_CIDR:-$PG_HOST/24} trust" >>"$PG_DIR/data/pg_hba.conf"
 	local i
 	for i in 1 2 3; do
 		PG_PORT=$(free_port)
