@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "minik8s/version.h"
 
@@ -38,6 +39,16 @@ struct mk_client_config;
 int cmd_agent_hollow(struct mk_client_config *cfg, const struct mk_agent_options *o, unsigned count);
 /* Whether s names a --flannel-backend (vxlan, host-gw, none, wireguard-native). */
 bool cmd_flannel_backend_valid(const char *s);
+/* server_info.c: `minik8s status` about a server. cmd_datastore_describe: the
+ * datastore as "sqlite PATH (embedded)", "etcd URLS" or "postgres URL", without a
+ * password (owned). cmd_server_info_write: DATA/server-info.json of the running
+ * server. cmd_server_info_pid: its pid while it runs, else 0. cmd_status_server:
+ * prints its datastore, URL and identity and the cluster's leader. */
+char *cmd_datastore_describe(const char *endpoint, const char *sqlite_path);
+int cmd_server_info_write(const char *data_dir, const char *url, const char *kubeconfig,
+			  const char *identity, const char *datastore, struct mk_error **err);
+pid_t cmd_server_info_pid(const char *data_dir);
+void cmd_status_server(const char *data_dir, const char *kcfg);
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 
 /* Takes the Kubernetes components' verbosity flag (-v N, -v=N, --v N, --v=N; N 0..10)

@@ -263,6 +263,37 @@ static int write_node_token(const char *data_dir, const char *ca_path, const cha
 	return mk_fs_write_file(path, line, strlen(line), 0600, err);
 }
 
+/* True when the objects live in a datastore other servers may share. */
+static bool datastore_shared(const char *endpoint)
+{
+	return endpoint && *endpoint && strncmp(endpoint, "sqlite://", 9) != 0;
+}
+
+/* On a shared datastore the cluster's identity (CA, tokens, service-account key,
+ * secrets key) is the datastore's: the first server stores its own there, sealed
+ * with the cluster token; the others load it into their data dirs (before anything
+ * below reads those files). The store is opened for this alone. */
+static int cluster_bootstrap(const struct server_flags *f, char ***ret_peers, struct mk_error **err)
+{
+	if (!datastore_shared(f->datastore_endpoint))
+		return 0;
+	struct mk_store_options so = { .endpoint = f->datastore_endpoint, .durable = 1,
+				       .cafile = f->datastore_cafile,
+				       .certfile = f->datastore_certfile,
+				       .keyfile = f->datastore_keyfile };
+	struct mk_store *store = NULL;
+	if (mk_store_open(&so, &store, err) < 0)
+		return -1;
+	struct mk_apiserver_cluster_options co = { .data_dir = f->data_dir, .token = f->token,
+						   .secrets_encryption = f->secrets_encryption };
+	int r = mk_apiserver_cluster_bootstrap(store, &co, err);
+	/* the servers already registered: their addresses go into our certificate */
+	if (r >= 0 && mk_apiserver_server_addresses(store, ret_peers, err) < 0)
+		r = -1;
+	mk_store_free(store);
+	return r < 0 ? -1 : 0;
+}
+
 int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
@@ -439,6 +470,8 @@ int cmd_server(int argc, char **argv)
 	char host[256]; /* default node name: outlives the flags that point at it */
 	int rc = 1;
 	_cleanup_close_ int data_lock = -1, run_lock = -1;
+	char **peers = NULL; /* addresses of the other servers on a shared datastore */
+	struct mk_apiserver_leases *server_lease = NULL;
 
 	if (mk_fs_mkdir_p(f.data_dir, 0700, &err) < 0 || chmod(f.data_dir, 0700) < 0) {
 		if (!err)
@@ -455,6 +488,8 @@ int cmd_server(int argc, char **argv)
 		    mk_fs_dir_lock(run, "run dir", &run_lock, &err) < 0)
 			goto out;
 	}
+	if (cluster_bootstrap(&f, &peers, &err) < 0)
+		goto out;
 	{
 		_cleanup_free_ char *apath = mk_strdup_printf("%s/token", f.data_dir);
 		_cleanup_free_ char *npath = mk_strdup_printf("%s/node-secret", f.data_dir);
@@ -464,7 +499,7 @@ int cmd_server(int argc, char **argv)
 	}
 	tls_dir = mk_strdup_printf("%s/tls", f.data_dir);
 	{
-		const char *ips[20];
+		const char *ips[20 + 64];
 		const char *dns[20];
 		int ni = 0, nd = 0;
 		if (strcmp(f.bind_address, "0.0.0.0"))
@@ -485,6 +520,8 @@ int cmd_server(int argc, char **argv)
 		}
 		if (f.node_name)
 			dns[nd++] = f.node_name;
+		for (size_t i = 0; peers && peers[i] && i < 64; i++)
+			ips[ni++] = peers[i];
 		ips[ni] = NULL;
 		dns[nd] = NULL;
 		if (mk_apiserver_tls_ensure(tls_dir, ips, dns, &err) < 0)
@@ -535,6 +572,18 @@ int cmd_server(int argc, char **argv)
 	};
 	if (mk_apiserver_start(&ao, store, &srv, &err) < 0)
 		goto out;
+	if (datastore_shared(f.datastore_endpoint)) {
+		/* one Lease per server: the kubernetes Endpoints list every live one */
+		_cleanup_free_ char *id = NULL;
+		const char *adv = f.node_ip ? f.node_ip
+			: strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1";
+		if (leader_identity(f.data_dir, &id, &err) < 0)
+			goto out;
+		struct mk_apiserver_leases_options lso = { .identity = id, .address = adv,
+							   .port = f.port };
+		if (mk_apiserver_leases_start(store, &lso, &server_lease, &err) < 0)
+			goto out;
+	}
 	if (write_kubeconfig(&f, ca, token, &err) < 0 ||
 	    write_node_token(f.data_dir, ca, node_secret, &err) < 0)
 		goto out;
@@ -556,6 +605,17 @@ int cmd_server(int argc, char **argv)
 		 * kube-system/kube-controller-manager Lease */
 		struct mk_leader_options lo = { .identity = lid };
 		if (mk_controller_manager_start(ctl_client, &co, &lo, &ctls, &err) < 0)
+			goto out;
+	}
+	{
+		/* for `minik8s status`: this server, its datastore and election identity */
+		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u",
+			strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1", f.port);
+		_cleanup_free_ char *ds = cmd_datastore_describe(f.datastore_endpoint, db);
+		_cleanup_free_ char *id = NULL;
+		if (!lid && leader_identity(f.data_dir, &id, &err) < 0)
+			goto out;
+		if (cmd_server_info_write(f.data_dir, url, f.kubeconfig, lid ? lid : id, ds, &err) < 0)
 			goto out;
 	}
 	fprintf(stderr, "minik8s: API server listening on https://%s:%u (data in %s)\n",
@@ -605,7 +665,11 @@ out:
 	mk_client_free(agent_client);
 	mk_controller_manager_stop(ctls);
 	mk_client_free(ctl_client);
+	mk_apiserver_leases_stop(server_lease);
 	mk_apiserver_free(srv);
+	for (size_t i = 0; peers && peers[i]; i++)
+		free(peers[i]);
+	free(peers);
 	mk_store_free(store);
 	return rc;
 }

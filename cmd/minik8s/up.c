@@ -826,7 +826,11 @@ int cmd_status(int argc, char **argv)
 			       "%s), its components, and through the API the nodes with their\n"
 			       "readiness and versions. On a stopped node it says how to start it (with the\n"
 			       "flags 'up' saved in RUN_DIR) and where the last log is (DATA_DIR/minik8s.log,\n"
-			       "DATA_DIR default %s). Exit code 3 when not running.\n",
+			       "DATA_DIR default %s). For a server (also 'minik8s server' run in the\n"
+			       "foreground on DATA_DIR) it shows its datastore (without a password), its\n"
+			       "API URL and leader-election identity, and the cluster's leader: the holder\n"
+			       "of the Lease kube-system/kube-controller-manager. Exit code 3 when not\n"
+			       "running.\n",
 			       DEFAULT_RUN, DEFAULT_DATA);
 			return 0;
 		} else if ((v = take_value(argc, argv, &i, "--run-dir"))) {
@@ -844,19 +848,28 @@ int cmd_status(int argc, char **argv)
 		}
 	}
 	pid_t pid = running_pid();
+	/* a `minik8s server` in the foreground (not started by up) on this data dir */
+	pid_t fg = pid ? 0 : cmd_server_info_pid(data ? data : DEFAULT_DATA);
 	printf("minik8s v%s (Kubernetes API v%s.%s): %s", MINIK8S_VERSION, MINIK8S_KUBE_MAJOR,
-	       MINIK8S_KUBE_MINOR, pid ? "running" : "not running");
+	       MINIK8S_KUBE_MINOR, pid || fg ? "running" : "not running");
 	if (pid)
 		printf(", pid %d", (int)pid);
+	else if (fg)
+		printf(", 'minik8s server' pid %d", (int)fg);
 	printf("\n");
-	if (!pid) {
+	if (!pid && !fg) {
 		print_how_to_start(data);
 		return 3;
+	}
+	if (fg) {
+		cmd_status_server(data ? data : DEFAULT_DATA, kcfg);
+		return status_api(kcfg);
 	}
 	print_components();
 	struct down_flags saved = { .data = DEFAULT_DATA };
 	load_saved_flags(&saved);
 	printf("  log:        %s/minik8s.log\n", data ? data : saved.data);
+	cmd_status_server(data ? data : saved.data, kcfg);
 	free(saved.saved);
 	return status_api(kcfg);
 }

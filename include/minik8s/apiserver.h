@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include "minik8s/util.h"
 #include "minik8s/store.h"
 
@@ -19,6 +20,61 @@
  *   certificates 0644, the directory 0700. */
 int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
 			    const char *const *dns_names, struct mk_error **err);
+/* Only the cluster CA of mk_apiserver_tls_ensure: DIR/ca.crt and DIR/ca.key loaded
+ * and checked, or made when DIR has no ca.crt. */
+int mk_apiserver_tls_ca_ensure(const char *dir, struct mk_error **err);
+
+/* ---- cluster bootstrap data on a shared datastore (pkg/apiserver/cluster.c) ----
+ *
+ * k3s's "cluster bootstrap data": the first server on an external datastore puts
+ * the cluster's identity (DIR/tls/ca.crt, ca.key, sa.key, the admin token DIR/token,
+ * the join secret DIR/node-secret and DIR/cred/secrets-encryption.key when there is
+ * one) into the store, sealed with AES-256-GCM under a key derived (PBKDF2-SHA256)
+ * from the cluster token; a later server with the same token writes those files
+ * into its own DIR instead of making new ones, so every server has the same CA,
+ * tokens and keys. Two first servers at once: the store's create-if-absent picks
+ * one. */
+struct mk_apiserver_cluster_options {
+	const char *data_dir;
+	/* the cluster token (--token); NULL: DIR/node-secret's when it exists, else a
+	 * first server makes one */
+	const char *token;
+	bool secrets_encryption; /* the cluster gets a secrets key if it has none */
+};
+/* Returns 1 when the cluster's data was loaded from the store, 0 when this server
+ * published its own, -1 with *err: EACCES when the data does not open with the
+ * token (or no token was given), or a store error. */
+int mk_apiserver_cluster_bootstrap(struct mk_store *store,
+				   const struct mk_apiserver_cluster_options *o,
+				   struct mk_error **err);
+
+/* ---- several servers: their Leases and the kubernetes Endpoints (serverleases.c) ----
+ * Each server keeps the Lease kube-system/apiserver-<hash of identity> (label
+ * apiserver.kubernetes.io/identity=kube-apiserver, annotation
+ * minik8s.io/advertise-address "IP:PORT"), renewed every renew_ms (default 5000)
+ * with leaseDurationSeconds duration_s (default 15), and sets the Endpoints
+ * default/kubernetes to the addresses of the servers whose Lease has not expired;
+ * expired server Leases are deleted. The first renewal happens in start. Stop
+ * deletes this server's Lease. */
+struct mk_apiserver_leases;
+struct mk_apiserver_leases_options {
+	const char *identity;	/* the server's identity (holderIdentity) */
+	const char *address;	/* its advertise address (an IP) */
+	unsigned port;		/* its HTTPS port */
+	unsigned renew_ms;
+	unsigned duration_s;
+};
+int mk_apiserver_leases_start(struct mk_store *store, const struct mk_apiserver_leases_options *o,
+			      struct mk_apiserver_leases **ret, struct mk_error **err);
+void mk_apiserver_leases_stop(struct mk_apiserver_leases *l); /* accepts NULL */
+/* The Endpoints subsets (owned JSON array) for the server Leases in leases (a JSON
+ * array of Lease objects) at wall-clock time now: one subset per port, addresses
+ * sorted, expired and foreign Leases left out. */
+cJSON *mk_apiserver_endpoints_from_leases(const cJSON *leases, time_t now);
+/* The addresses (NULL-terminated, owned strings in an owned array) of the servers
+ * whose Lease has not expired. */
+int mk_apiserver_server_addresses(struct mk_store *store, char ***ret, struct mk_error **err);
+
 /* The "kubernetes" Service's ClusterIP, the first address of service_cidr, into buf
  * (at least 16 bytes): pods reach the API there, so the serving certificate names it.
  * -1 if the CIDR is malformed. (services.c) */

@@ -71,6 +71,16 @@ int mk_client_new(const struct mk_client_config *cfg, struct mk_client **ret,
 		  struct mk_error **err);
 /* Frees the client. No request or watch may be running on it. Accepts NULL. */
 void mk_client_free(struct mk_client *c);
+/* Several servers: cfg->server may be a comma-separated list "URL[,URL...]" (the
+ * API servers of one cluster on a shared datastore). Requests go to one of them;
+ * on a transport error (no connection, reset, timeout) the client moves to the
+ * next for every later request and watch, and mk_client_do sends the request
+ * again there when that is safe (it never reached the server, or it is a GET).
+ * mk_client_server: the URL in use now (borrowed, valid for the client's
+ * lifetime). mk_client_server_failed: server (a URL of the client's) failed:
+ * move on if it is still the one in use; false when the client has one server. */
+const char *mk_client_server(struct mk_client *c);
+bool mk_client_server_failed(struct mk_client *c, const char *server);
 /* The client's configuration (borrowed, valid for the client's lifetime). */
 const struct mk_client_config *mk_client_get_config(const struct mk_client *c);
 

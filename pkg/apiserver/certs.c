@@ -417,30 +417,24 @@ static int issue_server(const char *dir, gnutls_x509_crt_t ca, gnutls_x509_privk
 
 /* ---- the entry point ----------------------------------------------------- */
 
-int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
-			    const char *const *dns_names, struct mk_error **err)
+/* The cluster CA in dir: loaded, or made when there is no ca.crt at all. The CA is
+ * the cluster's identity (kubeconfigs and joined nodes trust it): a ca.crt without
+ * its usable key is an error for a human to resolve, never replaced. */
+static int ca_ensure(const char *dir, gnutls_x509_crt_t *ret_ca, gnutls_x509_privkey_t *ret_key,
+		     struct mk_error **err)
 {
-	_cleanup_free_ struct san_set *sans = mk_malloc0(sizeof(*sans));
 	_cleanup_free_ char *ca_crt_path = mk_strdup_printf("%s/ca.crt", dir);
 	_cleanup_free_ char *ca_key_path = mk_strdup_printf("%s/ca.key", dir);
-	_cleanup_free_ char *srv_crt_path = mk_strdup_printf("%s/server.crt", dir);
-	_cleanup_free_ char *srv_key_path = mk_strdup_printf("%s/server.key", dir);
-	_cleanup_crt_ gnutls_x509_crt_t ca = NULL, srv = NULL;
-	_cleanup_key_ gnutls_x509_privkey_t ca_key = NULL, srv_key = NULL;
+	_cleanup_crt_ gnutls_x509_crt_t ca = NULL;
+	_cleanup_key_ gnutls_x509_privkey_t ca_key = NULL;
 	unsigned status = 0;
 	int r;
 
-	if (build_sans(sans, ips, dns_names, err) < 0)
-		return -1;
 	if (mk_fs_mkdir_p(dir, 0700, err) < 0)
 		return -1;
 	/* the directory may predate us with a looser mode */
 	if (chmod(dir, 0700) < 0)
 		return mk_error_errno(err, errno, "chmod '%s'", dir);
-
-	/* The CA is the cluster's identity: kubeconfigs and joined nodes trust it.
-	 * It is generated only when there is no ca.crt at all; a ca.crt without
-	 * its usable key is an error for a human to resolve, never replaced. */
 	r = load_crt(ca_crt_path, &ca, err);
 	if (r < 0)
 		return -1;
@@ -469,7 +463,31 @@ int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
 		if (chmod(ca_key_path, 0600) < 0)
 			return mk_error_errno(err, errno, "chmod '%s'", ca_key_path);
 	}
+	if (ret_ca)
+		*ret_ca = TAKE_PTR(ca);
+	if (ret_key)
+		*ret_key = TAKE_PTR(ca_key);
+	return 0;
+}
 
+int mk_apiserver_tls_ca_ensure(const char *dir, struct mk_error **err)
+{
+	return ca_ensure(dir, NULL, NULL, err);
+}
+
+int mk_apiserver_tls_ensure(const char *dir, const char *const *ips,
+			    const char *const *dns_names, struct mk_error **err)
+{
+	_cleanup_free_ struct san_set *sans = mk_malloc0(sizeof(*sans));
+	_cleanup_free_ char *srv_crt_path = mk_strdup_printf("%s/server.crt", dir);
+	_cleanup_free_ char *srv_key_path = mk_strdup_printf("%s/server.key", dir);
+	_cleanup_crt_ gnutls_x509_crt_t ca = NULL, srv = NULL;
+	_cleanup_key_ gnutls_x509_privkey_t ca_key = NULL, srv_key = NULL;
+
+	if (build_sans(sans, ips, dns_names, err) < 0)
+		return -1;
+	if (ca_ensure(dir, &ca, &ca_key, err) < 0)
+		return -1;
 	if (load_crt(srv_crt_path, &srv, err) < 0 || load_key(srv_key_path, &srv_key, err) < 0)
 		return -1;
 	if (srv && srv_key && server_crt_usable(srv, srv_key, ca, sans)) {

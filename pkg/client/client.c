@@ -17,6 +17,11 @@ struct thread_handle {
 
 struct mk_client {
 	struct mk_client_config *cfg;
+	/* the servers of cfg->server ("URL[,URL...]") and the one in use (atomic): a
+	 * transport error moves every thread of the client to the next */
+	char **servers;
+	size_t n_servers;
+	size_t cur;
 	pthread_key_t key;
 	pthread_mutex_t mu; /* guards handles */
 	struct thread_handle *handles;
@@ -94,15 +99,76 @@ static void thread_handle_destroy(void *p)
 	free(th);
 }
 
+static void free_servers(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* "URL[,URL...]" into its http(s) URLs without trailing slashes. */
+static int split_servers(const char *list, char ***ret, size_t *ret_n, struct mk_error **err)
+{
+	_cleanup_free_ char *copy = mk_strdup(list);
+	char **v = NULL, *save = NULL;
+	size_t n = 0;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok += strspn(tok, " ");
+		size_t len = strlen(tok);
+		while (len && (tok[len - 1] == '/' || tok[len - 1] == ' '))
+			tok[--len] = '\0';
+		if (!len)
+			continue;
+		if (!mk_str_has_prefix(tok, "https://") && !mk_str_has_prefix(tok, "http://")) {
+			free_servers(v, n);
+			return mk_error_set(err, EINVAL, "client: server URL '%s' is not http(s)", tok);
+		}
+		v = realloc(v, (n + 1) * sizeof(*v));
+		if (!v)
+			abort();
+		v[n++] = mk_strdup(tok);
+	}
+	if (!n)
+		return mk_error_set(err, EINVAL, "client: no server URL configured");
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+const char *mk_client_server(struct mk_client *c)
+{
+	return c->servers[__atomic_load_n(&c->cur, __ATOMIC_ACQUIRE) % c->n_servers];
+}
+
+bool mk_client_server_failed(struct mk_client *c, const char *server)
+{
+	if (c->n_servers < 2)
+		return false;
+	size_t cur = __atomic_load_n(&c->cur, __ATOMIC_ACQUIRE);
+	/* only the first thread to see this server fail moves the client on */
+	if (strcmp(c->servers[cur % c->n_servers], server) == 0 &&
+	    __atomic_compare_exchange_n(&c->cur, &cur, (cur + 1) % c->n_servers, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		mk_log(MK_LOG_WARN, "client", "API server %s unreachable: now using %s", server,
+		       c->servers[(cur + 1) % c->n_servers]);
+	return true;
+}
+
 int mk_client_new(const struct mk_client_config *cfg, struct mk_client **ret, struct mk_error **err)
 {
 	if (!cfg || !cfg->server || !*cfg->server)
 		return mk_error_set(err, EINVAL, "client: no server URL configured");
-	if (!mk_str_has_prefix(cfg->server, "https://") && !mk_str_has_prefix(cfg->server, "http://"))
-		return mk_error_set(err, EINVAL, "client: server URL '%s' is not http(s)", cfg->server);
+	char **servers = NULL;
+	size_t n = 0;
+	if (split_servers(cfg->server, &servers, &n, err) < 0)
+		return -1;
 	mk_client_curl_global_init();
 	struct mk_client *c = mk_malloc0(sizeof(*c));
+	c->servers = servers;
+	c->n_servers = n;
 	if (pthread_key_create(&c->key, thread_handle_destroy) != 0) {
+		free_servers(c->servers, c->n_servers);
 		free(c);
 		return mk_error_set(err, EAGAIN, "client: pthread_key_create failed");
 	}
@@ -129,6 +195,7 @@ void mk_client_free(struct mk_client *c)
 	}
 	pthread_mutex_destroy(&c->mu);
 	mk_client_config_free(c->cfg);
+	free_servers(c->servers, c->n_servers);
 	free(c);
 }
 
@@ -284,8 +351,41 @@ void mk_client_response_release(struct mk_client_response *res)
 	memset(res, 0, sizeof(*res));
 }
 
+static int client_do_one(struct mk_client *c, const char *server,
+			 const struct mk_client_request *req, struct mk_client_response *res,
+			 struct mk_error **err);
+
+/* A transport error a request may be sent again after to another server: the
+ * request never reached one (no connection, no TLS session), or it only reads. */
+static bool retry_elsewhere(int code, const char *method)
+{
+	if (code == ECONNREFUSED || code == EHOSTUNREACH)
+		return true;
+	return (code == ETIMEDOUT || code == EIO || code == EPROTO) && !strcmp(method, "GET");
+}
+
 int mk_client_do(struct mk_client *c, const struct mk_client_request *req,
 		 struct mk_client_response *res, struct mk_error **err)
+{
+	const char *method = req->method ? req->method : "GET";
+	for (size_t attempt = 0;; attempt++) {
+		const char *server = mk_client_server(c);
+		_cleanup_error_ struct mk_error *e = NULL;
+		if (client_do_one(c, server, req, res, &e) == 0)
+			return 0;
+		/* a transport error: the next request goes to the next server; this one
+		 * too when that is safe and there is one not tried yet */
+		bool transport = e->code == ECONNREFUSED || e->code == EHOSTUNREACH ||
+				 e->code == ETIMEDOUT || e->code == EIO || e->code == EPROTO;
+		if (!transport || !mk_client_server_failed(c, server) ||
+		    attempt + 1 >= c->n_servers || !retry_elsewhere(e->code, method))
+			return mk_error_set(err, e->code, "%s", e->msg);
+	}
+}
+
+static int client_do_one(struct mk_client *c, const char *server,
+			 const struct mk_client_request *req, struct mk_client_response *res,
+			 struct mk_error **err)
 {
 	struct curl_slist *headers = NULL;
 	struct body_sink sink = { 0 };
@@ -304,7 +404,7 @@ int mk_client_do(struct mk_client *c, const struct mk_client_request *req,
 	r = mk_client_setup_handle(c->cfg, h, req->accept, ctype, &headers, err);
 	if (r < 0)
 		return r;
-	url = mk_strdup_printf("%s%s", c->cfg->server, req->path);
+	url = mk_strdup_printf("%s%s", server, req->path);
 	mk_buf_init(&sink.buf);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);

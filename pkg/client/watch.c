@@ -352,7 +352,8 @@ int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const ch
 		return 0;
 	if (watch_handles_new(cfg, &st, accept, &headers, err) < 0)
 		return -1;
-	url = watch_url(cfg->server, path, resource_version, timeout_seconds);
+	const char *server = mk_client_server(c);
+	url = watch_url(server, path, resource_version, timeout_seconds);
 	st.url = url;
 	mk_client_line_splitter_init(&st.splitter, 0, on_line, &st);
 	mk_buf_init(&st.error_body);
@@ -367,6 +368,10 @@ int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const ch
 	watch_set_multi(w, NULL);
 	if (ret == 0 && st.done)
 		ret = watch_outcome(&st, err);
+	/* the server went away (not an answer of its): the client moves on to the
+	 * next one, where the caller resumes from the last resourceVersion */
+	if (ret < 0 && st.done && st.rc != CURLE_OK && !st.event_err && !st.too_big)
+		mk_client_server_failed(c, server);
 
 	mk_error_free(&st.event_err);
 	curl_multi_remove_handle(st.m, st.h);

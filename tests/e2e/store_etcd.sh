@@ -11,13 +11,15 @@ require_tools store-etcd kubectl curl etcd etcdctl jq
 etcd_cluster_start 1 || { fail etcd-start "could not start etcd"; done_testing; exit 1; }
 
 # srv NAME ENDPOINT [FLAGS...]: a server with data dir $T/NAME; writes $T/NAME.kubeconfig
+# the servers of one datastore share the cluster token (the bootstrap data is sealed with it)
+CLUSTER_TOKEN=store-test-token-$RANDOM$RANDOM
 srv() {
 	local name=$1 ep=$2 port i
 	shift 2
 	port=$(free_port)
 	"$MINIK8S" server --data-dir "$T/$name" --bind-address 127.0.0.1 --https-listen-port "$port" \
 		--write-kubeconfig "$T/$name.kubeconfig" --disable-agent \
-		--datastore-endpoint "$ep" "$@" >>"$T/$name.log" 2>&1 &
+		--token "$CLUSTER_TOKEN" --datastore-endpoint "$ep" "$@" >>"$T/$name.log" 2>&1 &
 	local pid=$!
 	_PIDS+=("$pid")
 	for i in $(seq 300); do

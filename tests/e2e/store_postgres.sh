@@ -11,12 +11,14 @@ pg_start || { fail pg-start "could not start PostgreSQL"; done_testing; exit 1; 
 
 # srv NAME: starts a server with data dir $T/NAME on the shared database; sets
 # PID_NAME and writes $T/NAME.kubeconfig
+# the servers of one datastore share the cluster token (the bootstrap data is sealed with it)
+CLUSTER_TOKEN=store-test-token-$RANDOM$RANDOM
 srv() {
 	local name=$1 port i
 	port=$(free_port)
 	"$MINIK8S" server --data-dir "$T/$name" --bind-address 127.0.0.1 --https-listen-port "$port" \
 		--write-kubeconfig "$T/$name.kubeconfig" --disable-agent \
-		--datastore-endpoint "$PG_ENDPOINT" >>"$T/$name.log" 2>&1 &
+		--token "$CLUSTER_TOKEN" --datastore-endpoint "$PG_ENDPOINT" >>"$T/$name.log" 2>&1 &
 	local pid=$!
 	_PIDS+=("$pid")
 	eval "PID_$name=$pid"
