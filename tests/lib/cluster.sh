@@ -146,11 +146,12 @@ cluster_up_server_on() {
 }
 
 # cluster_join N [FLAGS...]: node N as an agent joining node CL_JOIN_NODE's server (1
-# unless set); output in $T/upN.out
+# unless set) with its node-token, at CL_JOIN_URL (default that server's URL; a list
+# URL,URL... for an agent that fails over); output in $T/upN.out
 cluster_join() {
 	local n=$1 s=${CL_JOIN_NODE:-1}; shift
 	# shellcheck disable=SC2046
-	IN "$n" timeout "$CL_UP_TIMEOUT" "$MINIK8S" up --server "$(cl_url "$s")" \
+	IN "$n" timeout "$CL_UP_TIMEOUT" "$MINIK8S" up --server "${CL_JOIN_URL:-$(cl_url "$s")}" \
 		--token "$(cat "$(cl_data "$s")/node-token")" $(cl_node_flags "$n") "$@" >>"$T/up$n.out" 2>&1
 }
 

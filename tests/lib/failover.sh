@@ -1,17 +1,19 @@
 # The failover lab (issue 17 item 4), shared by tests/e2e/failover_etcd.sh,
 # tests/e2e/failover_pg.sh and bench/cluster/failover.sh. Source it after lib.sh; it
 # sources tests/lib/cluster.sh with 3 nodes (network namespaces on an underlay bridge):
-#   node 1, node 2: `minik8s up --disable-agent --datastore-endpoint ...`, two API
-#                   servers on one datastore (each with its own data dir, CA, tokens
-#                   and kubeconfig), controllers and scheduler on the Lease holder only
-#   node 3:         `minik8s up --server ... --token ...`, the agent (real runc pods,
-#                   balancer, cluster DNS), joined to the server that does not lead
+#   node 1, node 2: `minik8s up --disable-agent --datastore-endpoint ... --token T`,
+#                   two API servers on one datastore and one cluster identity (the
+#                   first seals CA, tokens and keys into the datastore with the cluster
+#                   token T, the second loads them), each with its own data dir and
+#                   kubeconfig; controllers and scheduler on the Lease holder only
+#   node 3:         `minik8s up --server LEADER,OTHER --token ...`, the agent (real
+#                   runc pods, balancer, cluster DNS), failing over to the other server
 # The datastore is the caller's: before fo_servers_up it defines
 #   fo_store_endpoint N   the --datastore-endpoint of server node N
 #   fo_store_restart      stops the datastore and starts it again on its data
 # Functions:
 #   fo_servers_up               both servers up, the leader found (FO_LEADER, FO_FOLLOWER)
-#   fo_agent_up                 node 3 joins the follower
+#   fo_agent_up                 node 3 joins with both servers, the leader first
 #   fo_lab                      the ClusterIP lab: 2 replicas, a ClusterIP, DNS, curl from a pod
 #   fo_kill_leader              kill -9 of the leading server, with writes before and
 #                               during it; the API through the other, controllers resume,
@@ -24,7 +26,8 @@ CL_SERVER_NODES="1 2"
 . "$ROOT/tests/lib/cluster.sh"
 FO_AGENT=3
 FO_LEADER= FO_FOLLOWER=
-FO_SERVER_FLAGS=(--disable-agent --restart-backoff 1s,4s)
+FO_TOKEN=failover-cluster-token-$RANDOM$RANDOM
+FO_SERVER_FLAGS=(--disable-agent --restart-backoff 1s,4s --token "$FO_TOKEN")
 FO_AGENT_FLAGS=(--restart-backoff 1s,4s --node-status-update-frequency 1s)
 
 # KS N ARGS...: the real kubectl inside node N with server N's kubeconfig
@@ -81,13 +84,15 @@ fo_servers_up() {
 	# both servers serve the same objects: a write through one is read through the other
 	FO_STARTS=$((${FO_STARTS:-0} + 1))
 	expect_eq "a ConfigMap created through node1's server" "$(fo_cm_create 1 "shared-$FO_STARTS" shared)" 201
-	expect_eq "is read through node2's server" \
-		"$(KS 2 get configmap "shared-$FO_STARTS" -o jsonpath='{.data.k}' 2>&1)" "shared-$FO_STARTS"
+	expect_eq "is read through node2's server with node1's kubeconfig (one cluster identity)" \
+		"$(IN 2 timeout 40 "$KUBECTL" --kubeconfig "$(cl_kubeconfig 1)" --server "$(cl_url 2)" \
+			get configmap "shared-$FO_STARTS" -o jsonpath='{.data.k}' 2>&1)" "shared-$FO_STARTS"
 }
 
 fo_agent_up() {
-	if CL_JOIN_NODE=$FO_FOLLOWER cluster_join "$FO_AGENT" "${FO_AGENT_FLAGS[@]}"; then
-		pass "node$FO_AGENT: agent joins the server of node$FO_FOLLOWER, Ready"
+	if CL_JOIN_NODE=$FO_LEADER CL_JOIN_URL="$(cl_url "$FO_LEADER"),$(cl_url "$FO_FOLLOWER")" \
+		cluster_join "$FO_AGENT" "${FO_AGENT_FLAGS[@]}"; then
+		pass "node$FO_AGENT: agent joins with --server node$FO_LEADER,node$FO_FOLLOWER (the leader first), Ready"
 	else
 		fail "node$FO_AGENT: agent joins" "$(tail -5 "$T/up$FO_AGENT.out")"; return 1
 	fi
@@ -200,6 +205,12 @@ fo_kill_leader() {
 		fail "controllers resume: 3 replicas Ready" "$(KS "$F" -n demo get pods -o wide 2>&1)"
 	fi
 	echo "# leader killed -> Lease taken: ${FO_T_LEASE:-none} ms; -> third replica Ready: ${FO_T_POD:-none} ms (lease duration 15 s)"
+	expect_match "the agent moved to node$F's server" \
+		"$(grep -a 'unreachable: now using' "$(cl_data "$FO_AGENT")/minik8s.log" | tail -1)" "now using $(cl_url "$F")"
+	node_ready() {
+		[ "$(kjs "$F" get node "$(cl_name "$FO_AGENT")" | jq -r '.status.conditions[] | select(.type=="Ready") | .status')" == True ]
+	}
+	check "node$FO_AGENT stays Ready" node_ready
 	wait "$writer"
 	# every acknowledged write is there
 	acked=$(awk '$3 == 201 {print $1}' "$T/writes" "$T/probes" | sort)
