@@ -270,20 +270,22 @@ fo_restart_all() {
 		"$(fo_curl_loop "$FO_FOLLOWER" 30)" "$(fo_want_ips "$FO_FOLLOWER")"
 }
 
-# fo_setup: tools, images, underlay (FAIL and exit when something is missing)
+# fo_setup [TOOL...]: tools, images, underlay (FAIL and exit when something is missing:
+# with status FO_ABORT_RC, 0 for a test script, whose FAIL line tells)
+fo_abort() { done_testing; exit "${FO_ABORT_RC:-0}"; }
 fo_setup() {
-	if [ "$(id -u)" != 0 ]; then fail failover "must run as root"; done_testing; exit 0; fi
+	if [ "$(id -u)" != 0 ]; then fail failover "must run as root"; fo_abort; fi
 	local tool
 	for tool in runc jq curl ip nsenter nft "$KUBECTL" "$@"; do
-		command -v "$tool" >/dev/null || { fail failover "$tool missing (scripts/deps.sh)"; done_testing; exit 0; }
+		command -v "$tool" >/dev/null || { fail failover "$tool missing (scripts/deps.sh)"; fo_abort; }
 	done
 	curl_max_time 20
 	exec 3>&2
 	on_exit fo_show_logs
 	if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
-		fail images_build "$(tail -3 "$T/images.log")"; done_testing; exit 0
+		fail images_build "$(tail -3 "$T/images.log")"; fo_abort
 	fi
-	cluster_underlay || { fail underlay "could not create the namespaces"; done_testing; exit 0; }
+	cluster_underlay || { fail underlay "could not create the namespaces"; fo_abort; }
 	cluster_import "$FO_AGENT" "$T/images/echo.tar" "$T/images/jumpbox.tar" >"$T/import.log" 2>&1 ||
 		fail "image import" "$(tail -2 "$T/import.log")"
 }
