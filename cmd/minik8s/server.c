@@ -56,7 +56,10 @@ static void server_help(void)
 	       "                              may share (each with its own --data-dir), or etcd v3:\n"
 	       "                              http(s)://HOST:2379[,http(s)://HOST:2379...] (its\n"
 	       "                              members; keys under /registry, or a path on the\n"
-	       "                              first URL); default: SQLite in DIR/state.db\n"
+	       "                              first URL); default: SQLite in DIR/state.db.\n"
+	       "                              Servers sharing one keep a Lease each in kube-system\n"
+	       "                              (the kubernetes Endpoints list the live ones) and\n"
+	       "                              elect one leader for the controllers\n"
 	       "  --datastore-cafile FILE     CA of the etcd members' certificates (https://)\n"
 	       "  --datastore-certfile FILE   client certificate for etcd (--client-cert-auth)\n"
 	       "  --datastore-keyfile FILE    its key\n"
@@ -66,9 +69,14 @@ static void server_help(void)
 	       "  --write-kubeconfig-mode M   its file mode, octal (default 0600)\n"
 	       "  --token SECRET              join secret agents use with 'up --server URL --token T'\n"
 	       "                              (default: generated once; the full join token is in\n"
-	       "                              DIR/node-token, mode 0600)\n"
-	       "  --tls-san NAME|IP           extra name or address for the serving certificate\n"
-	       "                              (repeatable)\n"
+	       "                              DIR/node-token, mode 0600). On a shared datastore\n"
+	       "                              it is the cluster token: the first server stores the\n"
+	       "                              cluster's CA, tokens and keys there sealed with it\n"
+	       "                              (AES-256-GCM), and every later server must be given\n"
+	       "                              the same token to load them (a wrong one: refused)\n"
+	       "  --tls-san NAME|IP[,...]     extra names or addresses for the serving\n"
+	       "                              certificate (repeatable); on a shared datastore it\n"
+	       "                              also names the servers already registered\n"
 	       "  --cluster-cidr CIDR         pod network (default 10.244.0.0/16)\n"
 	       "  --service-cidr CIDR         service network (default 10.96.0.0/12)\n"
 	       "  --cluster-dns IP            cluster DNS service address (default 10.96.0.10)\n"
@@ -379,10 +387,13 @@ int cmd_server(int argc, char **argv)
 				return cmd_usage_error("server", "invalid --write-kubeconfig-mode '%s'", optarg);
 			break;
 		case O_TOKEN: f.token = optarg; break;
-		case O_SAN:
-			if (f.n_san == (int)MK_ARRAY_SIZE(f.tls_san) - 1)
-				return cmd_usage_error("server", "too many --tls-san values");
-			f.tls_san[f.n_san++] = optarg;
+		case O_SAN: /* repeatable, and a comma list as k3s takes it */
+			for (char *save = NULL, *t = strtok_r(optarg, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				if (f.n_san == (int)MK_ARRAY_SIZE(f.tls_san) - 1)
+					return cmd_usage_error("server", "too many --tls-san values");
+				f.tls_san[f.n_san++] = t;
+			}
 			break;
 		case O_CCIDR: f.cluster_cidr = optarg; break;
 		case O_SCIDR: f.service_cidr = optarg; break;

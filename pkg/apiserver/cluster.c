@@ -196,6 +196,8 @@ static cJSON *collect(const struct mk_apiserver_cluster_options *o, struct mk_er
 	unsigned char key[MK_STORE_KEY_LEN];
 	bool found = false;
 
+	if (mk_fs_mkdir_p(dir, 0700, err) < 0)
+		return NULL;
 	for (size_t i = 0; i < 2; i++) {
 		const char *rel = i ? "node-secret" : "token";
 		_cleanup_free_ char *have = NULL;
@@ -303,6 +305,7 @@ int mk_apiserver_cluster_bootstrap(struct mk_store *store,
 			if (e->code != ENOENT)
 				return mk_error_set(err, e->code, "read cluster bootstrap data: %s",
 						    e->msg);
+			mk_error_free(&e);
 			_cleanup_cjson_ cJSON *plain = collect(o, err);
 			if (!plain)
 				return -1;

@@ -20,7 +20,7 @@ srv() {
 	PORT[$name]=$(free_port) ADDR[$name]=$addr
 	"$MINIK8S" server --data-dir "$T/$name" --bind-address "$addr" \
 		--https-listen-port "${PORT[$name]}" --write-kubeconfig "$T/$name.kubeconfig" \
-		--disable-agent --datastore-endpoint "$ETCD_ENDPOINTS" "$@" >>"$T/$name.log" 2>&1 &
+		--disable-agent --datastore-endpoint "$ETCD_ENDPOINTS" -v 4 "$@" >>"$T/$name.log" 2>&1 &
 	PID[$name]=$!
 	_PIDS+=("$!")
 	for i in $(seq 600); do
@@ -42,7 +42,7 @@ holder() { ka "$1" get lease -n kube-system kube-controller-manager -o jsonpath=
 
 srv a 127.0.0.1 --token "$TOKEN" || { fail server-a-start "see log"; done_testing; exit 1; }
 srv b 127.0.0.2 --token "$TOKEN" || { fail server-b-start "see log"; done_testing; exit 1; }
-srv c 127.0.0.3 --token "$TOKEN" || { fail server-c-start "see log"; done_testing; exit 1; }
+srv c 127.0.0.3 --token "$TOKEN" --tls-san api.ha.test,10.9.9.9 || { fail server-c-start "see log"; done_testing; exit 1; }
 pass "three servers on one etcd"
 
 # one cluster identity: the same CA and admin token everywhere, each server's own
@@ -61,6 +61,9 @@ expect_match "c's certificate names 127.0.0.3" \
 	"$(openssl x509 -in "$T/c/tls/server.crt" -noout -ext subjectAltName 2>&1)" "IP Address:127.0.0.3"
 expect_match "c's certificate names the servers registered before it" \
 	"$(openssl x509 -in "$T/c/tls/server.crt" -noout -ext subjectAltName 2>&1)" "IP Address:127.0.0.1.*IP Address:127.0.0.2|IP Address:127.0.0.2.*IP Address:127.0.0.1"
+san=$(openssl x509 -in "$T/c/tls/server.crt" -noout -ext subjectAltName 2>&1)
+expect_match "--tls-san as a comma list: a name" "$san" "DNS:api\.ha\.test"
+expect_match "--tls-san as a comma list: an address" "$san" "IP Address:10\.9\.9\.9"
 # one Lease per server; the kubernetes Endpoints list every live server
 eps() { ka "$1" get endpoints kubernetes -o json 2>/dev/null | jq -c '[.subsets[]? | .addresses[].ip + ":" + (.ports[0].port | tostring)] | sort'; }
 want=$(printf '%s\n' "127.0.0.1:${PORT[a]}" "127.0.0.2:${PORT[b]}" "127.0.0.3:${PORT[c]}" | jq -Rsc 'split("\n") | map(select(. != "")) | sort')
@@ -139,5 +142,11 @@ running() { [ "$(ka "$OTHER" get pod after-failover -o jsonpath='{.spec.nodeName
 check "a pod created through $OTHER is scheduled and runs on the failed-over node" wait_until 900 running
 expect_match "the agent moved to the next server" "$(cat "$T/agent.log")" "unreachable: now using https://"
 check "the node stays Ready" node_ready
+# the request logs (-v 4) of the servers the agent moved to: its requests arrive
+# there, and its pod informer resumed its watch from the last resourceVersion, no list
+others=$(for s in a b c; do [ "$s" != "$LS" ] && grep -h 'user=system:node:hollow-0' "$T/$s.log"; done)
+check "the agent's requests reach the other servers" num_cmp "$(grep -c . <<<"$others")" ">" 0
+expect_eq "no relist of the agent's pods after the failover" \
+	"$(grep 'URI="/api/v1/pods?' <<<"$others" | grep -vc 'watch=true')" 0
 
 done_testing
