@@ -28,14 +28,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 FO_ABORT_RC=1
 {
 	fo_setup etcd
-	ETCD_NETNS=("$(cl_ns 1)" "$(cl_ns 2)" "$(cl_ns 3)")
-	ETCD_IPS=("$(cl_ip 1)" "$(cl_ip 2)" "$(cl_ip 3)")
-	etcd_cluster_start 3 || fail etcd
-	fo_store_endpoint() {
-		local i=$(($1 - 1)) j eps=${ETCD_URLS[$(($1 - 1))]}
-		for j in 0 1 2; do [ "$j" == "$i" ] || eps="$eps,${ETCD_URLS[$j]}"; done
-		echo "$eps"
-	}
+	fo_etcd_start || fail etcd
 	[ "$FAILED" = 0 ] && fo_servers_up && fo_agent_up
 } >"$T/setup.log" 2>&1
 [ "$FAILED" = 0 ] || die "setup: $(grep -a FAIL "$T/setup.log" | head -3)"

@@ -16,28 +16,8 @@
 START=$(date +%s)
 fo_setup etcd etcdctl dig
 
-ETCD_NETNS=("$(cl_ns 1)" "$(cl_ns 2)" "$(cl_ns 3)")
-ETCD_IPS=("$(cl_ip 1)" "$(cl_ip 2)" "$(cl_ip 3)")
-if etcd_cluster_start 3; then pass "3 etcd members, one per node"
+if fo_etcd_start; then pass "3 etcd members, one per node"
 else fail "3 etcd members" "see $T/etcd"; done_testing; exit 0; fi
-# server node N's endpoints: its own member first, then the others
-fo_store_endpoint() {
-	local i=$(($1 - 1)) j eps=${ETCD_URLS[$(($1 - 1))]}
-	for j in 0 1 2; do [ "$j" == "$i" ] || eps="$eps,${ETCD_URLS[$j]}"; done
-	echo "$eps"
-}
-fo_store_restart() {
-	local i
-	for i in 0 1 2; do
-		[ -n "${ETCD_PIDS[$i]:-}" ] && kill "${ETCD_PIDS[$i]}" 2>/dev/null
-	done
-	for i in 0 1 2; do
-		[ -n "${ETCD_PIDS[$i]:-}" ] && wait "${ETCD_PIDS[$i]}" 2>/dev/null
-		ETCD_PIDS[$i]=""
-	done
-	for i in 0 1 2; do etcd_member_start "$i"; done
-	for i in 0 1 2; do wait_until 600 etcd_member_healthy "$i" || return 1; done
-}
 
 fo_servers_up || { done_testing; exit 0; }
 fo_agent_up || { done_testing; exit 0; }

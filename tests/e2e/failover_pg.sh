@@ -15,11 +15,8 @@
 START=$(date +%s)
 fo_setup dig runuser
 
-PG_NETNS=$(cl_ns 3) PG_HOST=$(cl_ip 3)
-if pg_start >"$T/pg.out" 2>&1; then pass "PostgreSQL in node3's namespace"
+if fo_pg_start >"$T/pg.out" 2>&1; then pass "PostgreSQL in node3's namespace"
 else fail "PostgreSQL starts" "$(cat "$T/pg.out")"; done_testing; exit 0; fi
-fo_store_endpoint() { echo "$PG_ENDPOINT"; }
-fo_store_restart() { pg_restart; }
 
 fo_servers_up || { done_testing; exit 0; }
 fo_agent_up || { done_testing; exit 0; }

@@ -8,7 +8,8 @@
 #                   kubeconfig; controllers and scheduler on the Lease holder only
 #   node 3:         `minik8s up --server LEADER,OTHER --token ...`, the agent (real
 #                   runc pods, balancer, cluster DNS), failing over to the other server
-# The datastore is the caller's: before fo_servers_up it defines
+# The datastore: fo_etcd_start (3 members, one per node; source tests/lib/etcd.sh
+# first) or fo_pg_start (PostgreSQL in node 3; tests/lib/pg.sh) define
 #   fo_store_endpoint N   the --datastore-endpoint of server node N
 #   fo_store_restart      stops the datastore and starts it again on its data
 # Functions:
@@ -25,7 +26,7 @@ CL_NODES=3
 CL_SERVER_NODES="1 2"
 . "$ROOT/tests/lib/cluster.sh"
 FO_AGENT=3
-FO_LEADER= FO_FOLLOWER=
+FO_LEADER='' FO_FOLLOWER=''
 FO_TOKEN=failover-cluster-token-$RANDOM$RANDOM
 FO_SERVER_FLAGS=(--disable-agent --restart-backoff 1s,4s --token "$FO_TOKEN")
 FO_AGENT_FLAGS=(--restart-backoff 1s,4s --node-status-update-frequency 1s)
@@ -125,7 +126,8 @@ fo_lab() {
 	KS "$s" apply -f - <"$ROOT/examples/jumpbox.yaml" >>"$T/apply.out" 2>&1 || fail "apply jumpbox" "$(cat "$T/apply.out")"
 	if fo_wait 300 fo_n_ready "$s" 2; then pass "php-echo: 2 replicas Ready ($(fo_ms_since "$t0") ms)"
 	else fail "php-echo: 2 replicas Ready" "$(KS "$s" -n demo get pods -o wide 2>&1)"; fi
-	fo_wait 300 fo_jb_running "$s" && pass "jumpbox Running" || fail "jumpbox Running" "$(KS "$s" get pod jumpbox -o wide 2>&1)"
+	if fo_wait 300 fo_jb_running "$s"; then pass "jumpbox Running"
+	else fail "jumpbox Running" "$(KS "$s" get pod jumpbox -o wide 2>&1)"; fi
 	KS "$s" -n demo expose deployment php-echo --port=80 --type=ClusterIP >"$T/expose.out" 2>&1 ||
 		fail "kubectl expose" "$(cat "$T/expose.out")"
 	FO_CIP=$(kjs "$s" -n demo get service php-echo | jq -r .spec.clusterIP)
@@ -252,7 +254,7 @@ fo_restart_all() {
 	for s in 1 2; do fo_down "$s"; done
 	for s in 1 2 3; do [ -z "$(cluster_pid "$s")" ] || fail "node$s stopped" "pid $(cluster_pid "$s") still runs"; done
 	if fo_store_restart; then pass "datastore stopped and started again"; else fail "datastore restart"; return 1; fi
-	FO_LEADER= FO_FOLLOWER=
+	FO_LEADER='' FO_FOLLOWER=''
 	fo_servers_up || return 1
 	fo_agent_up || return 1
 	after=$(fo_snapshot "$FO_FOLLOWER")
@@ -268,6 +270,28 @@ fo_restart_all() {
 	fo_wait 150 fo_eps "$FO_FOLLOWER" 3
 	expect_eq "after restarting everything: the ClusterIP reaches all 3 replicas" \
 		"$(fo_curl_loop "$FO_FOLLOWER" 30)" "$(fo_want_ips "$FO_FOLLOWER")"
+}
+
+# fo_etcd_start: an etcd member in each node's namespace; server node N names its own
+# member first in --datastore-endpoint
+fo_etcd_start() {
+	ETCD_NETNS=("$(cl_ns 1)" "$(cl_ns 2)" "$(cl_ns 3)")
+	ETCD_IPS=("$(cl_ip 1)" "$(cl_ip 2)" "$(cl_ip 3)")
+	etcd_cluster_start 3 || return 1
+	fo_store_endpoint() {
+		local i=$(($1 - 1)) j eps=${ETCD_URLS[$(($1 - 1))]}
+		for j in 0 1 2; do [ "$j" == "$i" ] || eps="$eps,${ETCD_URLS[$j]}"; done
+		echo "$eps"
+	}
+	fo_store_restart() { etcd_cluster_restart; }
+}
+
+# fo_pg_start: PostgreSQL inside node 3's namespace, one database for both servers
+fo_pg_start() {
+	PG_NETNS=$(cl_ns 3) PG_HOST=$(cl_ip 3)
+	pg_start || return 1
+	fo_store_endpoint() { echo "$PG_ENDPOINT"; }
+	fo_store_restart() { pg_restart; }
 }
 
 # fo_setup [TOOL...]: tools, images, underlay (FAIL and exit when something is missing:
