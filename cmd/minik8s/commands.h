@@ -48,6 +48,7 @@ char *cmd_datastore_describe(const char *endpoint, const char *sqlite_path);
 int cmd_server_info_write(const char *data_dir, const char *url, const char *kubeconfig,
 			  const char *identity, const char *datastore, struct mk_error **err);
 pid_t cmd_server_info_pid(const char *data_dir);
+char *cmd_server_info_kubeconfig(const char *data_dir); /* its --write-kubeconfig (owned) or NULL */
 void cmd_status_server(const char *data_dir, const char *kcfg);
 int cmd_agent_parse_backoff(const char *s, unsigned *base_ms, unsigned *max_ms, struct mk_error **err);
 

@@ -82,6 +82,13 @@ pid_t cmd_server_info_pid(const char *data_dir)
 	return j ? (pid_t)cJSON_GetObjectItem(j, "pid")->valuedouble : 0;
 }
 
+char *cmd_server_info_kubeconfig(const char *data_dir)
+{
+	_cleanup_cjson_ cJSON *j = server_info(data_dir);
+	const char *k = j ? mk_json_get_string(j, "kubeconfig") : NULL;
+	return k ? mk_strdup(k) : NULL;
+}
+
 void cmd_status_server(const char *data_dir, const char *kcfg)
 {
 	_cleanup_cjson_ cJSON *j = server_info(data_dir);

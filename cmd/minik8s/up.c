@@ -862,8 +862,10 @@ int cmd_status(int argc, char **argv)
 		return 3;
 	}
 	if (fg) {
-		cmd_status_server(data ? data : DEFAULT_DATA, kcfg);
-		return status_api(kcfg);
+		/* the server's own kubeconfig unless one is given */
+		_cleanup_free_ char *own = kcfg ? NULL : cmd_server_info_kubeconfig(data ? data : DEFAULT_DATA);
+		cmd_status_server(data ? data : DEFAULT_DATA, kcfg ? kcfg : own);
+		return status_api(kcfg ? kcfg : own);
 	}
 	print_components();
 	struct down_flags saved = { .data = DEFAULT_DATA };
