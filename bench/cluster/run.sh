@@ -16,6 +16,9 @@
 #     time seen on an API watch) -> the ClusterIP rules in effect on every node
 #     (the node's nftables ruleset polled in its namespace) and a connection from
 #     every node reaching the new replica
+#   - failover time (bench/cluster/failover.sh): the server holding the controllers'
+#     Lease killed -9 -> first write acknowledged through the other server, and -> a
+#     new pod bound (anchor: client-go's default 15 s leader lease); FAILOVER_ROUNDS=3
 # Needs root. Everything lives in namespaces and dirs created here, removed on exit.
 # Usage: bench/cluster/run.sh [PODS] [ROUNDS]   (default 100 pods, 6 endpoint changes)
 . "$(dirname "$0")/../../tests/lib/lib.sh"
@@ -210,4 +213,7 @@ for n in 3 2 1; do
 	row "node$n: minik8s down --purge ($( [ "$n" = 1 ] && echo "$PODS pods" || echo "idle"))" "$ms ms" \
 		"left: ${left:-nothing}"
 done
+# ---- failover time: its own lab (etcd, two servers), after this cluster is down ----
+echo "failover"
+bash "$ROOT/bench/cluster/failover.sh" "${FAILOVER_ROUNDS:-3}" || exit 1
 exit 0

@@ -25,6 +25,10 @@
 #   cluster_import N FILES...     `minik8s image import` into node N's data dir
 #   cluster_up_server [FLAGS...]  `minik8s up` on node 1 (extra server flags)
 #   cluster_join N [FLAGS...]     `minik8s up --server ... --token ...` on node N
+#                                 (the server of node CL_JOIN_NODE, 1 unless set)
+#   cluster_up_server_on N [FLAGS...]  `minik8s up` as a server on node N (several
+#                                 servers on one --datastore-endpoint; list them in
+#                                 CL_SERVER_NODES, "1" by default, before sourcing)
 #   cluster_pid N                 pid of node N's minik8s (from its pid file)
 #   cluster_down N                `minik8s down --purge` on node N
 #   cluster_leftovers N           what is left of node N on the machine (one word per kind)
@@ -60,8 +64,15 @@ cl_data() { echo "$T/node$1/data"; }
 cl_run() { echo "$T/node$1/run"; }
 cl_netns() { echo "$T/node$1/netns"; }
 cl_cg() { echo "/$CL_ID-node$1"; }
-# node 1's kubeconfig is the cluster's; the agents write none (down --purge removes it)
-cl_kubeconfig() { if [ "$1" = 1 ]; then echo "$CL_KUBECONFIG"; else echo "$T/node$1/kubeconfig-none"; fi; }
+# node 1's kubeconfig is the cluster's; another server node N (CL_SERVER_NODES) has
+# its own, $T/nodeN/kubeconfig; the agents write none (down --purge removes it)
+CL_SERVER_NODES=${CL_SERVER_NODES:-1}
+cl_kubeconfig() {
+	if [ "$1" = 1 ]; then echo "$CL_KUBECONFIG"
+	elif [[ " $CL_SERVER_NODES " == *" $1 "* ]]; then echo "$T/node$1/kubeconfig"
+	else echo "$T/node$1/kubeconfig-none"; fi
+}
+cl_url() { echo "https://$(cl_ip "$1"):$CL_PORT"; }
 
 IN() { local n=$1; shift; nsenter "--net=/run/netns/$(cl_ns "$n")" "$@"; }
 KC() { IN 1 timeout 60 "$KUBECTL" --kubeconfig "$CL_KUBECONFIG" "$@"; }
@@ -125,12 +136,23 @@ cluster_up_server() {
 		--https-listen-port "$CL_PORT" --write-kubeconfig "$CL_KUBECONFIG" "$@" >>"$T/up1.out" 2>&1
 }
 
-# cluster_join N [FLAGS...]: node N as an agent joining node 1; output in $T/upN.out
-cluster_join() {
+# cluster_up_server_on N [FLAGS...]: node N as a server (its kubeconfig: cl_kubeconfig N);
+# its output in $T/upN.out
+cluster_up_server_on() {
 	local n=$1; shift
 	# shellcheck disable=SC2046
-	IN "$n" timeout "$CL_UP_TIMEOUT" "$MINIK8S" up --server "$CL_SERVER" \
-		--token "$(cat "$(cl_data 1)/node-token")" $(cl_node_flags "$n") "$@" >>"$T/up$n.out" 2>&1
+	IN "$n" timeout "$CL_UP_TIMEOUT" "$MINIK8S" up $(cl_node_flags "$n") --bind-address 0.0.0.0 \
+		--https-listen-port "$CL_PORT" --write-kubeconfig "$(cl_kubeconfig "$n")" "$@" >>"$T/up$n.out" 2>&1
+}
+
+# cluster_join N [FLAGS...]: node N as an agent joining node CL_JOIN_NODE's server (1
+# unless set) with its node-token, at CL_JOIN_URL (default that server's URL; a list
+# URL,URL... for an agent that fails over); output in $T/upN.out
+cluster_join() {
+	local n=$1 s=${CL_JOIN_NODE:-1}; shift
+	# shellcheck disable=SC2046
+	IN "$n" timeout "$CL_UP_TIMEOUT" "$MINIK8S" up --server "${CL_JOIN_URL:-$(cl_url "$s")}" \
+		--token "$(cat "$(cl_data "$s")/node-token")" $(cl_node_flags "$n") "$@" >>"$T/up$n.out" 2>&1
 }
 
 cluster_pid() {

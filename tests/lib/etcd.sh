@@ -14,6 +14,8 @@
 # etcd_member_kill I / etcd_member_start I: kill -9 member I / start it again on
 #   its data (it catches up from the others).
 # etcd_member_healthy I: member I answers /health with a leader.
+# etcd_cluster_restart: every running member stopped (SIGTERM), then all started again
+#   on their data; waits until each one answers.
 # ETCD_TLS=1 before etcd_cluster_start: https client URLs with client certificate
 #   auth; sets ETCD_CA, ETCD_CERT, ETCD_KEY (a client certificate).
 
@@ -111,4 +113,15 @@ etcd_cluster_start() {
 			return 1
 		fi
 	done
+}
+
+etcd_cluster_restart() {
+	local i
+	for i in "${!ETCD_URLS[@]}"; do [ -n "${ETCD_PIDS[$i]:-}" ] && kill "${ETCD_PIDS[$i]}" 2>/dev/null; done
+	for i in "${!ETCD_URLS[@]}"; do
+		[ -n "${ETCD_PIDS[$i]:-}" ] && wait "${ETCD_PIDS[$i]}" 2>/dev/null
+		ETCD_PIDS[i]=""
+	done
+	for i in "${!ETCD_URLS[@]}"; do etcd_member_start "$i"; done
+	for i in "${!ETCD_URLS[@]}"; do wait_until 600 etcd_member_healthy "$i" || return 1; done
 }
