@@ -34,6 +34,7 @@ struct mk_informer {
 	struct handler h[MAX_HANDLERS];
 	int nh;
 	bool synced, stopping, started, joined;
+	bool strip_managed; /* metadata.managedFields dropped from cached objects */
 	pthread_t thread;
 	struct mk_client_watch *w;
 };
@@ -212,6 +213,10 @@ static void upsert(struct mk_informer *inf, cJSON *obj)
 {
 	struct mk_object *nw = NULL, *old;
 	bool skip;
+
+	if (inf->strip_managed)
+		cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+							"managedFields");
 	pthread_mutex_lock(&inf->mu);
 	old = cache_put(inf, obj, &nw, &skip);
 	pthread_mutex_unlock(&inf->mu);
@@ -231,6 +236,11 @@ static void remove_key(struct mk_informer *inf, const char *key)
 		dispatch(inf, old, NULL);
 		mk_object_unref(old);
 	}
+}
+
+void mk_informer_strip_managed_fields(struct mk_informer *inf)
+{
+	inf->strip_managed = true;
 }
 
 void mk_informer_assume(struct mk_informer *inf, const cJSON *obj)
