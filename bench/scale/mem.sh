@@ -9,6 +9,8 @@
 # size it prints creates/s of that step and the server's RSS, its growth per pod
 # since start-up, and glibc's heap in use (mallinfo2 through /proc is not
 # available: the growth is RSS). bench/scale/run.sh runs it after its node sizes.
+# BENCH_SCALE_MEM_PERF=1: perf records the in-process server during its last step
+# and the top of the profile (self time by symbol) is printed.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../tests/lib/lib.sh"
@@ -38,8 +40,14 @@ for mode in inproc loopback; do
 	R[$mode.base]=$base
 	have=0
 	for n in $SIZES; do
+		PERF_PID=
+		if [ "${BENCH_SCALE_MEM_PERF:-0}" = 1 ] && [ "$mode" = inproc ] && [ "$n" = "${SIZES##* }" ]; then
+			perf record -q -F 499 -g -p "$SERVER_PID" -o "$T/perf.data" >/dev/null 2>&1 &
+			PERF_PID=$!
+		fi
 		out=$("$MKPODS" "$API" "$TOKEN" "$CACERT" memb $((n - have)) 16 "$T/pod.json" "p$n" 2>&1) ||
 			die "mkpods to $n ($mode): $out"
+		if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" 2>/dev/null; fi
 		line=$(grep '^RESULT ' <<<"$out")
 		secs=$(sed 's/.*seconds=\([0-9.]*\).*/\1/' <<<"$line")
 		R[$mode.$n.rate]=$(awk -v c=$((n - have)) -v s="$secs" 'BEGIN { printf "%.0f", c / (s > 0 ? s : 1) }')
@@ -66,4 +74,8 @@ for n in $SIZES; do
 	printf '%-44s %14s %14s\n' "server KB a pod at $n pods (RSS growth)" "${R[inproc.$n.kbpod]}" "${R[loopback.$n.kbpod]}"
 done
 printf '%-44s %14s %14s\n' "goal: KB a pod" 3 3
-done_bench=1
+if [ -s "$T/perf.data" ]; then
+	echo; echo "perf, in-process server, last step (self time, top symbols):"
+	perf report -i "$T/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+		grep -E '^ +[0-9]' | head -40
+fi
