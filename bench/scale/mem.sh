@@ -9,6 +9,7 @@
 # size it prints creates/s of that step and the server's RSS, its growth per pod
 # since start-up, and glibc's heap in use (mallinfo2 through /proc is not
 # available: the growth is RSS). bench/scale/run.sh runs it after its node sizes.
+# BENCH_SCALE_MEM_MODES ("inproc loopback") picks the modes.
 # BENCH_SCALE_MEM_PERF=1: perf records the in-process server during its last step
 # and the top of the profile (self time by symbol) is printed.
 set -u
@@ -28,7 +29,7 @@ template = src.split("local template = [[\n", 1)[1].split("]]", 1)[0]
 print(template % ("__NAME__", "memb", "__NAME__", "mem"))' "$HERE/../api/create_pod.lua" >"$T/pod.json"
 
 declare -A R
-for mode in inproc loopback; do
+for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
 	DATA=$T/data-$mode PORT=$(free_port)
 	unset KUBECONFIG
 	if [ "$mode" = loopback ]; then export MINIK8S_CONTROLLERS_LOOPBACK=1; else unset MINIK8S_CONTROLLERS_LOOPBACK; fi
@@ -67,11 +68,11 @@ done
 
 printf '\n%-44s %14s %14s\n' "bench/scale/mem (server, no agent)" "in-process" "HTTPS loopback"
 for n in $SIZES; do
-	printf '%-44s %14s %14s\n' "creates/s up to $n pods (16 in flight)" "${R[inproc.$n.rate]}" "${R[loopback.$n.rate]}"
+	printf '%-44s %14s %14s\n' "creates/s up to $n pods (16 in flight)" "${R[inproc.$n.rate]:--}" "${R[loopback.$n.rate]:--}"
 	printf '%-44s %14s %14s\n' "server RSS MB at $n pods" \
-		"$(awk -v k="${R[inproc.$n.rss]}" 'BEGIN { printf "%.0f", k / 1024 }')" \
-		"$(awk -v k="${R[loopback.$n.rss]}" 'BEGIN { printf "%.0f", k / 1024 }')"
-	printf '%-44s %14s %14s\n' "server KB a pod at $n pods (RSS growth)" "${R[inproc.$n.kbpod]}" "${R[loopback.$n.kbpod]}"
+		"$(awk -v k="${R[inproc.$n.rss]:--}" 'BEGIN { printf "%.0f", k / 1024 }')" \
+		"$(awk -v k="${R[loopback.$n.rss]:--}" 'BEGIN { printf "%.0f", k / 1024 }')"
+	printf '%-44s %14s %14s\n' "server KB a pod at $n pods (RSS growth)" "${R[inproc.$n.kbpod]:--}" "${R[loopback.$n.kbpod]:--}"
 done
 printf '%-44s %14s %14s\n' "goal: KB a pod" 3 3
 if [ -s "$T/perf.data" ]; then

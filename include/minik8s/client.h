@@ -340,6 +340,13 @@ void mk_informer_add_index(struct mk_informer *inf, const char *name, mk_informe
  * Writing such an object back (update) keeps the stored managedFields: the API
  * server keeps them when a request carries none. */
 void mk_informer_strip_managed_fields(struct mk_informer *inf);
+/* Before _start only: the member names and short string values (up to 16 bytes)
+ * of cached objects point into one process-wide table of shared strings instead
+ * of a malloc each (flagged cJSON_StringIsConst / cJSON_IsReference, so
+ * cJSON_Delete leaves them; cJSON_Duplicate copies give owned values). The table
+ * is never freed and holds at most 65536 strings. Readers must treat cached trees
+ * as immutable, as always. */
+void mk_informer_share_strings(struct mk_informer *inf);
 /* Before _start only: adds a handler (up to 8). */
 void mk_informer_add_handler(struct mk_informer *inf, mk_informer_handler_fn fn, void *userdata);
 int mk_informer_start(struct mk_informer *inf, struct mk_error **err);

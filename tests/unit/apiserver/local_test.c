@@ -4,7 +4,8 @@
  * CREATE (managedFields named after the User-Agent, dryRun honoured), 404 and 409
  * Status errors, a watch delivering ADDED then stopped by its callback, a watch
  * cancelled from another thread, and a --token-auth-file user without RBAC
- * rights refused (403) for a create and a watch, as over HTTP. */
+ * rights refused (403) for a create and a watch, as over HTTP; an informer through
+ * it caching objects without managedFields and with shared strings. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -277,6 +278,59 @@ START_TEST(test_forbidden)
 }
 END_TEST
 
+
+/* an informer through the transport, as the controllers run theirs: the list and
+ * the watch, objects cached without managedFields and with shared strings */
+START_TEST(test_informer_compact)
+{
+	struct mk_error *err = NULL;
+	struct mk_informer *inf = mk_informer_new(admin, CM_PATH);
+	mk_informer_strip_managed_fields(inf);
+	mk_informer_share_strings(inf);
+	create_cm(admin, "listed", "a");
+	ck_assert_int_eq(mk_informer_start(inf, &err), 0);
+	ck_assert_int_eq(mk_informer_wait_synced(inf, 20000), 1);
+	create_cm(admin, "watched", "a-rather-long-label-value-here");
+
+	struct mk_object *o = NULL;
+	for (int i = 0; i < 200 && !o; i++) {
+		o = mk_informer_get(inf, "default/watched");
+		if (!o)
+			usleep(50 * 1000);
+	}
+	ck_assert_ptr_nonnull(o);
+	cJSON *md = cJSON_GetObjectItem(o->json, "metadata");
+	ck_assert_ptr_null(cJSON_GetObjectItem(md, "managedFields"));
+	cJSON *name = cJSON_GetObjectItem(md, "name");
+	ck_assert_str_eq(name->valuestring, "watched");
+	ck_assert(name->type & cJSON_StringIsConst);	/* "name": shared */
+	ck_assert(name->type & cJSON_IsReference);	/* "watched": short, shared */
+	cJSON *app = mk_json_get(o->json, "metadata.labels.app");
+	ck_assert(!(app->type & cJSON_IsReference));	/* 30 bytes: its own */
+	ck_assert_str_eq(app->valuestring, "a-rather-long-label-value-here");
+
+	/* the same object as the server has it, but for managedFields */
+	cJSON *srv_obj = NULL;
+	ck_assert_int_eq(mk_client_get(admin, CM_PATH "/watched", &srv_obj, &err), 0);
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(srv_obj, "metadata"), "managedFields");
+	ck_assert(cJSON_Compare(srv_obj, o->json, 1));
+	/* a copy is the caller's to change and free */
+	cJSON *copy = cJSON_Duplicate(o->json, 1);
+	mk_json_set_string(cJSON_GetObjectItem(copy, "metadata"), "name", "changed");
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(copy, "data"), "k", cJSON_CreateString("w"));
+	ck_assert_str_eq(mk_json_get_string(copy, "metadata.name"), "changed");
+	ck_assert_str_eq(mk_json_get_string(o->json, "metadata.name"), "watched");
+	ck_assert_str_eq(mk_json_get_string(o->json, "data.k"), "v");
+	cJSON_Delete(copy);
+	cJSON_Delete(srv_obj);
+	mk_object_unref(o);
+	ck_assert_ptr_nonnull((o = mk_informer_get(inf, "default/listed")));
+	ck_assert_ptr_null(mk_json_get(o->json, "metadata.managedFields"));
+	mk_object_unref(o);
+	mk_informer_free(inf);
+}
+END_TEST
+
 Suite *local_suite(void)
 {
 	Suite *s = suite_create("apiserver-local");
@@ -287,6 +341,7 @@ Suite *local_suite(void)
 	tcase_add_test(tc, test_watch);
 	tcase_add_test(tc, test_watch_cancel);
 	tcase_add_test(tc, test_forbidden);
+	tcase_add_test(tc, test_informer_compact);
 	suite_add_tcase(s, tc);
 	return s;
 }
