@@ -24,7 +24,7 @@
 static struct mk_store *store;
 static struct mk_apiserver *srv;
 static struct mk_client *admin, *bob;
-static char tokfile[] = "/tmp/mk-local-tokens-XXXXXX";
+static char tokfile[32];
 
 /* a client whose HTTP transport could reach nothing (port 1), made in-process */
 static struct mk_client *local_client(const char *token)
@@ -42,6 +42,7 @@ static struct mk_client *local_client(const char *token)
 static void setup(void)
 {
 	struct mk_store_options so = { .path = ":memory:" };
+	snprintf(tokfile, sizeof(tokfile), "/tmp/mk-local-tokens-XXXXXX"); /* each run (CK_FORK=no) */
 	int fd = mkstemp(tokfile);
 	ck_assert_int_ge(fd, 0);
 	const char line[] = BOB ",bob,u-2,\"devs\"\n";
