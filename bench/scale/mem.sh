@@ -78,5 +78,5 @@ printf '%-44s %14s %14s\n' "goal: KB a pod" 3 3
 if [ -s "$T/perf.data" ]; then
 	echo; echo "perf, in-process server, last step (self time, top symbols):"
 	perf report -i "$T/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-		grep -E '^ +[0-9]' | head -40
+		grep -E '^ +[0-9.]+%' | head -40
 fi
