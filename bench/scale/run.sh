@@ -13,7 +13,8 @@
 # are the issue's goals, printed beside the figures: 10,000 creates/s, 5,000
 # bindings/s, 3 KB of server memory a pod; and the SQLite floor for LIST.
 # Knobs: BENCH_SCALE_NODES ("100 1000"), BENCH_SCALE_PODS_PER_NODE (30),
-# BENCH_SCALE_WATCHERS (100), BENCH_MINIK8S (binary to measure).
+# BENCH_SCALE_WATCHERS (100), BENCH_MINIK8S (binary to measure). Then mem.sh: server
+# memory a pod and creates/s with the in-process transport beside HTTPS loopback.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../tests/lib/lib.sh"
@@ -85,3 +86,5 @@ for nodes in $SIZES; do
 	bench_row scale "LIST $((nodes * PER)) pods (paged)" "${R[$nodes.list_paged_ms]}" ms "${R[$nodes.list_floor_ms]}" "SQLite read of the rows" lower
 	bench_row scale "watch fan-out to $W at $nodes nodes" "${R[$nodes.fanout_p50_ms]}" ms - "" lower
 done
+# server memory a pod and creates/s, in-process controllers beside HTTPS loopback
+bash "$HERE/mem.sh" || echo "bench/scale: mem.sh failed"

@@ -598,7 +598,7 @@ int cmd_server(int argc, char **argv)
 	if (write_kubeconfig(&f, ca, token, &err) < 0 ||
 	    write_node_token(f.data_dir, ca, node_secret, &err) < 0)
 		goto out;
-	/* scheduler and controllers: API clients of this server over HTTPS (DESIGN principle 2) */
+	/* scheduler and controllers: API clients of this server (DESIGN principle 2) */
 	if (!f.disable_controllers) {
 		_cleanup_free_ char *url = mk_strdup_printf("https://%s:%u",
 			strcmp(f.bind_address, "0.0.0.0") ? f.bind_address : "127.0.0.1", f.port);
@@ -612,6 +612,12 @@ int cmd_server(int argc, char **argv)
 		mk_client_config_free(cc);
 		if (r < 0 || leader_identity(f.data_dir, &lid, &err) < 0)
 			goto out;
+		/* in-process: their requests go straight into the router (same token, same
+		 * authorization and admission), not over loopback TLS;
+		 * MINIK8S_CONTROLLERS_LOOPBACK=1 keeps HTTPS (to compare, bench/scale) */
+		const char *lb = getenv("MINIK8S_CONTROLLERS_LOOPBACK");
+		if (!lb || strcmp(lb, "1") != 0)
+			mk_apiserver_local_attach(srv, ctl_client);
 		/* the controllers (and the scheduler) run while this process holds the
 		 * kube-system/kube-controller-manager Lease */
 		struct mk_leader_options lo = { .identity = lid };

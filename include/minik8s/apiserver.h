@@ -129,4 +129,11 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		       struct mk_apiserver **ret, struct mk_error **err);
 void mk_apiserver_free(struct mk_apiserver *srv);
 
+/* The in-process transport (local.c): c's requests and watches (c a client of
+ * this server, its credential as over HTTP) go straight into srv's router, with
+ * the same authentication, authorization and admission, without a socket or TLS.
+ * srv must outlive c's requests. */
+struct mk_client;
+void mk_apiserver_local_attach(struct mk_apiserver *srv, struct mk_client *c);
+
 #endif

@@ -199,6 +199,38 @@ int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const ch
  * cache can keep it without a copy. NULL outside fn or when taken already. */
 cJSON *mk_client_watch_take_object(struct mk_client_watch *w);
 
+/* ---- transports ----------------------------------------------------------------
+ * By default a client speaks HTTP(S) through libcurl. A transport set on it
+ * replaces that for every request and watch, the rest of the API unchanged: the
+ * API server's in-process transport (mk_apiserver_local_attach, apiserver.h)
+ * hands the server's own controllers' requests to its router without a socket.
+ *
+ * request: as mk_client_do (0 with *res whatever the status; -1 with *err).
+ * watch: GET path (query included: watch=true and the rest) as a watch stream:
+ * 0 with res->code set; for a 2xx answer the stream's bytes (newline-delimited
+ * events, as over HTTP) went to fn until the stream ended, fn returned < 0 or
+ * w was cancelled; for another status res->body holds the answer. The transport
+ * registers how to wake it while it runs (mk_client_watch_set_waker). -1 with
+ * *err on a transport failure. */
+typedef int (*mk_client_bytes_fn)(const char *data, size_t len, void *userdata);
+struct mk_client_transport {
+	int (*request)(void *ud, const struct mk_client_config *cfg,
+		       const struct mk_client_request *req, struct mk_client_response *res,
+		       struct mk_error **err);
+	int (*watch)(void *ud, const struct mk_client_config *cfg, struct mk_client_watch *w,
+		     const char *path, const char *accept, struct mk_client_response *res,
+		     mk_client_bytes_fn fn, void *fn_ud, struct mk_error **err);
+};
+/* Sets (t NULL: clears) c's transport; t and ud borrowed, they must outlive c's
+ * use. Before any request runs on c. */
+void mk_client_set_transport(struct mk_client *c, const struct mk_client_transport *t, void *ud);
+/* c's transport (NULL: HTTP) and its userdata. */
+const struct mk_client_transport *mk_client_get_transport(const struct mk_client *c, void **ret_ud);
+/* For transports: fn(ud) is called (from any thread) when w is cancelled while
+ * the transport's watch runs, and at once if it is cancelled already; fn NULL
+ * unregisters (before the transport's watch returns). */
+void mk_client_watch_set_waker(struct mk_client_watch *w, void (*fn)(void *ud), void *ud);
+
 /* ---- YAML <-> JSON ----------------------------------------------------------- */
 
 /* Parses a YAML stream (one or more "---"-separated documents; JSON is YAML)
@@ -312,6 +344,19 @@ typedef int (*mk_informer_index_fn)(const cJSON *obj, char **values, int max);
 struct mk_informer *mk_informer_new(struct mk_client *c, const char *path);
 /* Before _start only: adds a secondary index named name. */
 void mk_informer_add_index(struct mk_informer *inf, const char *name, mk_informer_index_fn fn);
+/* Before _start only: cached objects lose metadata.managedFields (often as large
+ * as the rest of the object), as client-go's TransformStripManagedFields for
+ * kube-controller-manager and kube-scheduler: for readers that never look at it.
+ * Writing such an object back (update) keeps the stored managedFields: the API
+ * server keeps them when a request carries none. */
+void mk_informer_strip_managed_fields(struct mk_informer *inf);
+/* Before _start only: the member names and short string values (up to 16 bytes)
+ * of cached objects point into one process-wide table of shared strings instead
+ * of a malloc each (flagged cJSON_StringIsConst / cJSON_IsReference, so
+ * cJSON_Delete leaves them; cJSON_Duplicate copies give owned values). The table
+ * is never freed and holds at most 65536 strings. Readers must treat cached trees
+ * as immutable, as always. */
+void mk_informer_share_strings(struct mk_informer *inf);
 /* Before _start only: adds a handler (up to 8). */
 void mk_informer_add_handler(struct mk_informer *inf, mk_informer_handler_fn fn, void *userdata);
 int mk_informer_start(struct mk_informer *inf, struct mk_error **err);

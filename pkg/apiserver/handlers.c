@@ -200,13 +200,10 @@ static void dry_value_add(struct dry_values *d, const char *v)
 	d->bad += strcmp(v, "All") != 0;
 }
 
-static enum MHD_Result dry_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-			       const char *value)
+static void dry_arg(void *cls, const char *key, const char *value)
 {
-	(void)kind;
 	if (key && !strcmp(key, "dryRun"))
 		dry_value_add(cls, value ? value : "");
-	return MHD_YES;
 }
 
 /* Whether the request is a dry run: dryRun in the query (every verb) or in a
@@ -223,7 +220,7 @@ static int dry_run_check(struct mk_request *req, struct mk_reply *rep, const cha
 
 	mk_buf_init(&d.list);
 	mk_buf_puts(&d.list, "");
-	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, dry_arg, &d);
+	mk_request_args_each(req, dry_arg, &d);
 	if (body_dry && !cJSON_IsArray(body_dry) && !cJSON_IsNull(body_dry)) {
 		mk_buf_release(&d.list);
 		mk_reply_status(rep, 400, NULL, NULL, "%s.dryRun must be an array of strings",

@@ -83,7 +83,34 @@ void mk_reply_error(struct mk_reply *rep, const struct mk_api_resource *r, const
 
 const char *mk_request_arg(struct mk_request *req, const char *key)
 {
+	const char *v = NULL;
+	if (!req->conn)
+		return mk_local_arg(req->local, key, &v) ? v : NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct args_each {
+	void (*fn)(void *cls, const char *key, const char *value);
+	void *cls;
+};
+
+static enum MHD_Result arg_each(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	struct args_each *a = cls;
+	(void)kind;
+	a->fn(a->cls, key, value);
+	return MHD_YES;
+}
+
+void mk_request_args_each(struct mk_request *req,
+			  void (*fn)(void *cls, const char *key, const char *value), void *cls)
+{
+	struct args_each a = { fn, cls };
+	if (!req->conn)
+		mk_local_args_each(req->local, fn, cls);
+	else
+		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, arg_each, &a);
 }
 
 bool mk_request_bool(struct mk_request *req, const char *key)
@@ -91,7 +118,10 @@ bool mk_request_bool(struct mk_request *req, const char *key)
 	const char *v = NULL;
 
 	/* "?watch" (no value) is present, and true, as in kube-apiserver */
-	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+	if (!req->conn) {
+		if (!mk_local_arg(req->local, key, &v))
+			return false;
+	} else if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
 					      &v, NULL) != MHD_YES)
 		return false;
 	return mk_api_query_bool(v ? v : "");
@@ -99,6 +129,8 @@ bool mk_request_bool(struct mk_request *req, const char *key)
 
 const char *mk_request_header(struct mk_request *req, const char *key)
 {
+	if (!req->conn)
+		return mk_local_header(req->local, key);
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
 

@@ -108,6 +108,8 @@ struct mk_request {
 	struct mk_user_info ui;			/* who the request acts as (after
 						 * impersonation); set by dispatch */
 	const struct mk_token_user *token_user;	/* MK_CALLER_USER by token */
+	struct mk_local_req *local;		/* an in-process request (local.c;
+						 * conn NULL): its query and headers */
 };
 
 /* A reply: status code + body + content type. Handlers fill it; server.c sends. */
@@ -118,6 +120,8 @@ struct mk_reply {
 	char *warning;		/* Warning header value (owned), or NULL */
 	const char *content_type;
 	struct MHD_Response *stream;	/* set instead of body for streaming replies */
+	struct mk_watch_local *local_watch; /* in-process requests: a watch stream
+					     * (watch.c) instead of stream */
 };
 
 /* router.c: who is calling (remembered on req: a second call costs nothing) */
@@ -558,6 +562,25 @@ int mk_rbac_admit(struct mk_request *req, struct mk_reply *rep, const cJSON *obj
 
 /* watch.c: starts a watch stream reply for a list request. */
 void mk_watch_handle(struct mk_request *req, struct mk_reply *rep);
+/* An in-process watch (rep->local_watch of a request without a connection):
+ * next blocks for the next bytes of the stream (whole event lines; borrowed until
+ * the next call): 1, or 0 once it ended. cancel (any thread) ends it promptly. */
+struct mk_watch_local;
+int mk_watch_local_next(struct mk_watch_local *lw, const char **ret_data, size_t *ret_len);
+void mk_watch_local_cancel(struct mk_watch_local *lw);
+void mk_watch_local_free(struct mk_watch_local *lw);
+
+/* local.c: an in-process request's query arguments and headers, as MHD's lookups:
+ * present (value NULL for "?watch" without "=") or not. */
+struct mk_local_req;
+bool mk_local_arg(const struct mk_local_req *l, const char *key, const char **ret_value);
+const char *mk_local_header(const struct mk_local_req *l, const char *key);
+/* Calls fn for each query argument, as MHD_get_connection_values. */
+void mk_local_args_each(const struct mk_local_req *l,
+			void (*fn)(void *cls, const char *key, const char *value), void *cls);
+/* Calls fn(cls, key, value) for each query argument of req (HTTP or in-process). */
+void mk_request_args_each(struct mk_request *req,
+			  void (*fn)(void *cls, const char *key, const char *value), void *cls);
 
 /* ui.c: /ui/api/... (the data path view, admin only); true when answered */
 bool mk_ui_handle(struct mk_request *req, struct mk_reply *rep);

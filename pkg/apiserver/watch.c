@@ -340,6 +340,12 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 		stream_free(st);
 		return;
 	}
+	if (!req->conn) { /* in-process (local.c): read with mk_watch_local_next */
+		rep->local_watch = (struct mk_watch_local *)st;
+		rep->code = 200;
+		rep->content_type = "application/json";
+		return;
+	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci)
@@ -353,4 +359,34 @@ void mk_watch_handle(struct mk_request *req, struct mk_reply *rep)
 	}
 	rep->code = 200;
 	rep->content_type = "application/json";
+}
+
+/* ---- in-process watches (local.c) ------------------------------------------------
+ * The same stream, its lines handed over as they are made instead of through a
+ * libmicrohttpd content reader. */
+
+int mk_watch_local_next(struct mk_watch_local *lw, const char **ret_data, size_t *ret_len)
+{
+	struct stream *st = (struct stream *)lw;
+
+	st->out.len = 0; /* the previous lines were consumed */
+	st->out_off = 0;
+	produce(st);
+	if (st->ended || st->out.len == 0)
+		return 0;
+	*ret_data = st->out.data;
+	*ret_len = st->out.len;
+	return 1;
+}
+
+void mk_watch_local_cancel(struct mk_watch_local *lw)
+{
+	struct stream *st = (struct stream *)lw;
+	mk_store_watch_cancel(st->w); /* wakes produce; NULL (already ending) is fine */
+}
+
+void mk_watch_local_free(struct mk_watch_local *lw)
+{
+	if (lw)
+		stream_free(lw);
 }

@@ -25,6 +25,8 @@ struct mk_client {
 	pthread_key_t key;
 	pthread_mutex_t mu; /* guards handles */
 	struct thread_handle *handles;
+	const struct mk_client_transport *transport; /* NULL: HTTP(S) over libcurl */
+	void *transport_ud;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -202,6 +204,19 @@ void mk_client_free(struct mk_client *c)
 const struct mk_client_config *mk_client_get_config(const struct mk_client *c)
 {
 	return c->cfg;
+}
+
+void mk_client_set_transport(struct mk_client *c, const struct mk_client_transport *t, void *ud)
+{
+	c->transport = t;
+	c->transport_ud = ud;
+}
+
+const struct mk_client_transport *mk_client_get_transport(const struct mk_client *c, void **ret_ud)
+{
+	if (ret_ud)
+		*ret_ud = c->transport_ud;
+	return c->transport;
 }
 
 /* the calling thread's handle for c, reset to defaults but keeping its
@@ -396,6 +411,8 @@ static int client_do_one(struct mk_client *c, const char *server,
 	const char *ctype = req->content_type;
 	int r;
 
+	if (c->transport)
+		return c->transport->request(c->transport_ud, c->cfg, req, res, err);
 	CURL *h = thread_curl(c, err);
 	if (!h)
 		return -1;

@@ -34,11 +34,66 @@ struct mk_informer {
 	struct handler h[MAX_HANDLERS];
 	int nh;
 	bool synced, stopping, started, joined;
+	bool strip_managed; /* metadata.managedFields dropped from cached objects */
+	bool share_strings; /* keys and short values of cached objects interned */
 	pthread_t thread;
 	struct mk_client_watch *w;
 };
 
 /* ---- objects -------------------------------------------------------------- */
+
+/* Shared strings of cached trees (mk_informer_share_strings): one process-wide
+ * table, never freed (copies of cached trees keep pointing at its keys), bounded
+ * in entries so that unique values cannot grow it without end. */
+#define INTERN_MAX_ENTRIES 65536
+#define INTERN_MAX_VALUE 16
+static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct mk_hmap intern_tab;
+static bool intern_ready;
+
+static char *intern(const char *s)
+{
+	char *r = NULL;
+	pthread_mutex_lock(&intern_mu);
+	if (!intern_ready) {
+		mk_hmap_init(&intern_tab);
+		intern_ready = true;
+	}
+	struct mk_hmap_entry *e = mk_hmap_find(&intern_tab, s);
+	if (!e && intern_tab.n < INTERN_MAX_ENTRIES) {
+		mk_hmap_put(&intern_tab, s, (void *)1);
+		e = mk_hmap_find(&intern_tab, s);
+	}
+	if (e)
+		r = e->key;
+	pthread_mutex_unlock(&intern_mu);
+	return r;
+}
+
+/* Every member name, and every string value of at most INTERN_MAX_VALUE bytes,
+ * of the immutable tree o becomes a pointer into the table, flagged so that
+ * cJSON_Delete does not free it (cJSON_StringIsConst for names, cJSON_IsReference
+ * for values; cJSON_Duplicate makes owned copies of the values). A pod's tree is
+ * ~150 names and ~60 short values: each was a malloc of its own. */
+static void share_strings(cJSON *o)
+{
+	for (cJSON *it = o; it; it = it->next) {
+		char *p;
+		if (it->string && !(it->type & cJSON_StringIsConst) && (p = intern(it->string))) {
+			cJSON_free(it->string);
+			it->string = p;
+			it->type |= cJSON_StringIsConst;
+		}
+		if (cJSON_IsString(it) && !(it->type & cJSON_IsReference) && it->valuestring &&
+		    strlen(it->valuestring) <= INTERN_MAX_VALUE && (p = intern(it->valuestring))) {
+			cJSON_free(it->valuestring);
+			it->valuestring = p;
+			it->type |= cJSON_IsReference;
+		}
+		if (it->child && !(it->type & cJSON_IsReference))
+			share_strings(it->child);
+	}
+}
 
 static struct mk_object *object_new(cJSON *json)
 {
@@ -212,6 +267,12 @@ static void upsert(struct mk_informer *inf, cJSON *obj)
 {
 	struct mk_object *nw = NULL, *old;
 	bool skip;
+
+	if (inf->strip_managed)
+		cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+							"managedFields");
+	if (inf->share_strings && obj)
+		share_strings(obj->child);
 	pthread_mutex_lock(&inf->mu);
 	old = cache_put(inf, obj, &nw, &skip);
 	pthread_mutex_unlock(&inf->mu);
@@ -231,6 +292,16 @@ static void remove_key(struct mk_informer *inf, const char *key)
 		dispatch(inf, old, NULL);
 		mk_object_unref(old);
 	}
+}
+
+void mk_informer_strip_managed_fields(struct mk_informer *inf)
+{
+	inf->strip_managed = true;
+}
+
+void mk_informer_share_strings(struct mk_informer *inf)
+{
+	inf->share_strings = true;
 }
 
 void mk_informer_assume(struct mk_informer *inf, const cJSON *obj)

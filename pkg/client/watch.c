@@ -99,7 +99,20 @@ struct mk_client_watch {
 	atomic_bool cancelled;
 	char *resource_version;
 	cJSON *event; /* the event being delivered (mk_client_watch_take_object) */
+	void (*waker)(void *ud); /* a transport's watch running (guarded by mu) */
+	void *waker_ud;
 };
+
+void mk_client_watch_set_waker(struct mk_client_watch *w, void (*fn)(void *ud), void *ud)
+{
+	pthread_mutex_lock(&w->mu);
+	w->waker = fn;
+	w->waker_ud = ud;
+	bool now = fn && atomic_load(&w->cancelled);
+	pthread_mutex_unlock(&w->mu);
+	if (now)
+		fn(ud);
+}
 
 cJSON *mk_client_watch_take_object(struct mk_client_watch *w)
 {
@@ -129,6 +142,8 @@ void mk_client_watch_cancel(struct mk_client_watch *w)
 	pthread_mutex_lock(&w->mu);
 	if (w->multi)
 		curl_multi_wakeup(w->multi);
+	if (w->waker)
+		w->waker(w->waker_ud);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -338,6 +353,56 @@ static int watch_outcome(struct run_state *st, struct mk_error **err)
 	return 0;
 }
 
+static int transport_bytes(const char *data, size_t len, void *userdata)
+{
+	struct run_state *st = userdata;
+	if (atomic_load(&st->w->cancelled))
+		return -1;
+	if (mk_client_line_splitter_feed(&st->splitter, data, len) < 0) {
+		if (!st->stopped && !st->event_err)
+			st->too_big = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* The watch through c's transport: the same events, outcomes and errors as over
+ * HTTP (watch_outcome). */
+static int watch_run_transport(struct mk_client *c, struct run_state *st, const char *path,
+			       const char *rv, int timeout_seconds, const char *accept,
+			       struct mk_error **err)
+{
+	void *tud = NULL;
+	const struct mk_client_transport *t = mk_client_get_transport(c, &tud);
+	_cleanup_free_ char *url = watch_url("", path, rv, timeout_seconds);
+	struct mk_client_response res = { 0 };
+	int ret;
+
+	st->url = url;
+	mk_client_line_splitter_init(&st->splitter, 0, on_line, st);
+	ret = t->watch(tud, mk_client_get_config(c), st->w, url, accept, &res, transport_bytes, st,
+		       err);
+	if (ret < 0)
+		goto out;
+	if (st->event_err) {
+		ret = take_event_error(st, err);
+	} else if (st->stopped || atomic_load(&st->w->cancelled)) {
+		ret = 0;
+	} else if (st->too_big) {
+		ret = mk_error_set(err, E2BIG, "watch '%s': event larger than the limit", url);
+	} else if (res.code < 200 || res.code >= 300) {
+		ret = mk_client_response_error(&res, err);
+	} else {
+		mk_client_line_splitter_finish(&st->splitter);
+		ret = st->event_err ? take_event_error(st, err) : 0;
+	}
+out:
+	mk_client_response_release(&res);
+	mk_error_free(&st->event_err);
+	mk_client_line_splitter_release(&st->splitter);
+	return ret;
+}
+
 int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const char *path,
 			const char *resource_version, int timeout_seconds, const char *accept,
 			mk_client_watch_fn fn, void *userdata, struct mk_error **err)
@@ -350,6 +415,9 @@ int mk_client_watch_run(struct mk_client *c, struct mk_client_watch *w, const ch
 
 	if (atomic_load(&w->cancelled))
 		return 0;
+	if (mk_client_get_transport(c, NULL))
+		return watch_run_transport(c, &st, path, resource_version, timeout_seconds, accept,
+					   err);
 	if (watch_handles_new(cfg, &st, accept, &headers, err) < 0)
 		return -1;
 	const char *server = mk_client_server(c);

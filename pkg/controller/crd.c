@@ -142,6 +142,8 @@ static void dyn_informer(struct mk_controllers *ctl, const cJSON *crd, bool stop
 	d->namespaced = scope && !strcmp(scope, "Namespaced");
 	_cleanup_free_ char *path = mk_client_resource_path(d->gv, d->resource, NULL, NULL, NULL);
 	d->inf = mk_informer_new(ctl->c, path);
+	mk_informer_strip_managed_fields(d->inf);
+	mk_informer_share_strings(d->inf);
 	mk_informer_add_index(d->inf, "uid", mk_index_uid);
 	mk_informer_add_index(d->inf, "owner", mk_index_owner_uid);
 	mk_informer_add_index(d->inf, "ns", mk_index_namespace);

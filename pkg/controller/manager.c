@@ -180,6 +180,9 @@ static void informers_create(struct mk_controllers *ctl)
 {
 	for (int i = 0; i < CTL_NINF; i++) {
 		ctl->inf[i] = mk_informer_new(ctl->c, informer_paths[i]);
+		/* no controller reads managedFields: the caches hold objects without them */
+		mk_informer_strip_managed_fields(ctl->inf[i]);
+		mk_informer_share_strings(ctl->inf[i]);
 		mk_informer_add_index(ctl->inf[i], "uid", mk_index_uid);
 		mk_informer_add_index(ctl->inf[i], "owner", mk_index_owner_uid);
 		mk_informer_add_index(ctl->inf[i], "ns", mk_index_namespace);

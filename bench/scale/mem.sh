@@ -1,0 +1,82 @@
+#!/bin/bash
+# bench/scale/mem.sh: server memory per pod and pod creates/s with the in-process
+# controllers reaching the API through the in-process transport (the default) and
+# through HTTPS over loopback (MINIK8S_CONTROLLERS_LOOPBACK=1, the old way), side
+# by side in one run. One `minik8s server` per mode (no agent, so the pods stay
+# Pending: every pod is in the controllers' pod informer and the scheduler's queue);
+# pods are created with bench/api/mkpods (16 in flight, the ~1.5 KB pod of
+# bench/api) up to each size in BENCH_SCALE_MEM_PODS ("1000 10000"), and at each
+# size it prints creates/s of that step and the server's RSS, its growth per pod
+# since start-up, and glibc's heap in use (mallinfo2 through /proc is not
+# available: the growth is RSS). bench/scale/run.sh runs it after its node sizes.
+# BENCH_SCALE_MEM_MODES ("inproc loopback") picks the modes.
+# BENCH_SCALE_MEM_PERF=1: perf records the in-process server during its last step
+# and the top of the profile (self time by symbol) is printed.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../../tests/lib/lib.sh"
+MINIK8S=${BENCH_MINIK8S:-$MINIK8S}
+SIZES=${BENCH_SCALE_MEM_PODS:-1000 10000}
+MKPODS="$ROOT/build/bench/api/mkpods"
+die() { echo "bench/scale/mem: $*" >&2; exit 1; }
+[ -x "$MKPODS" ] || die "$MKPODS missing (make)"
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+python3 -c '
+import sys
+src = open(sys.argv[1]).read()
+template = src.split("local template = [[\n", 1)[1].split("]]", 1)[0]
+print(template % ("__NAME__", "memb", "__NAME__", "mem"))' "$HERE/../api/create_pod.lua" >"$T/pod.json"
+
+declare -A R
+for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
+	DATA=$T/data-$mode PORT=$(free_port)
+	unset KUBECONFIG
+	if [ "$mode" = loopback ]; then export MINIK8S_CONTROLLERS_LOOPBACK=1; else unset MINIK8S_CONTROLLERS_LOOPBACK; fi
+	start_server --max-connections 2048 || die "server did not start"
+	unset MINIK8S_CONTROLLERS_LOOPBACK
+	kubectl create namespace memb >/dev/null || die "create namespace"
+	sleep 2 # the controllers' informers listed; RSS settles
+	base=$(rss_kb "$SERVER_PID")
+	R[$mode.base]=$base
+	have=0
+	for n in $SIZES; do
+		PERF_PID=
+		if [ "${BENCH_SCALE_MEM_PERF:-0}" = 1 ] && [ "$mode" = inproc ] && [ "$n" = "${SIZES##* }" ]; then
+			perf record -q -F 499 -g -p "$SERVER_PID" -o "$T/perf.data" >/dev/null 2>&1 &
+			PERF_PID=$!
+		fi
+		out=$("$MKPODS" "$API" "$TOKEN" "$CACERT" memb $((n - have)) 16 "$T/pod.json" "p$n" 2>&1) ||
+			die "mkpods to $n ($mode): $out"
+		if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" 2>/dev/null; fi
+		line=$(grep '^RESULT ' <<<"$out")
+		secs=$(sed 's/.*seconds=\([0-9.]*\).*/\1/' <<<"$line")
+		R[$mode.$n.rate]=$(awk -v c=$((n - have)) -v s="$secs" 'BEGIN { printf "%.0f", c / (s > 0 ? s : 1) }')
+		have=$n
+		# the controllers' caches caught up: the scheduler has seen every pod
+		for i in $(seq 100); do
+			[ "$(kubectl get --raw "/api/v1/namespaces/memb/pods?limit=1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["metadata"].get("remainingItemCount", 0) + len(d["items"]))')" -ge "$n" ] && break
+			sleep 0.2
+		done
+		sleep 3
+		kb=$(rss_kb "$SERVER_PID")
+		R[$mode.$n.rss]=$kb
+		R[$mode.$n.kbpod]=$(awk -v k="$kb" -v b="$base" -v p="$n" 'BEGIN { printf "%.1f", (k - b) / p }')
+	done
+	stop_server
+done
+
+printf '\n%-44s %14s %14s\n' "bench/scale/mem (server, no agent)" "in-process" "HTTPS loopback"
+for n in $SIZES; do
+	printf '%-44s %14s %14s\n' "creates/s up to $n pods (16 in flight)" "${R[inproc.$n.rate]:--}" "${R[loopback.$n.rate]:--}"
+	printf '%-44s %14s %14s\n' "server RSS MB at $n pods" \
+		"$(awk -v k="${R[inproc.$n.rss]:--}" 'BEGIN { printf "%.0f", k / 1024 }')" \
+		"$(awk -v k="${R[loopback.$n.rss]:--}" 'BEGIN { printf "%.0f", k / 1024 }')"
+	printf '%-44s %14s %14s\n' "server KB a pod at $n pods (RSS growth)" "${R[inproc.$n.kbpod]:--}" "${R[loopback.$n.kbpod]:--}"
+done
+printf '%-44s %14s %14s\n' "goal: KB a pod" 3 3
+if [ -s "$T/perf.data" ]; then
+	echo; echo "perf, in-process server, last step (self time, top symbols):"
+	perf report -i "$T/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -40
+fi
