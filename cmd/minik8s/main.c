@@ -16,14 +16,14 @@
 	"--write-kubeconfig-mode --token --tls-san --cluster-cidr --service-cidr "         \
 	"--cluster-dns --node-name --node-ip --disable-agent --disable-controllers "       \
 	"--node-monitor-grace-period --pod-eviction-timeout --run-dir --netns-dir "        \
-	"--cgroup-parent --bridge --disable-proxy --disable-dns --disable-network-policy "  \
+	"--cgroup-parent --bridge --disable-proxy --disable-socket-lb --disable-dns --disable-network-policy "  \
 	"--node-status-update-frequency --restart-backoff --secrets-encryption --metric-resolution "    \
 	"--token-auth-file --lb-pool --max-connections -v --help"
 #define AGENT_FLAGS                                                                        \
 	"--server --token --token-file --ca-file --kubeconfig --node-name --node-ip "      \
 	"--data-dir --run-dir --netns-dir --cgroup-parent --bridge --cluster-dns "         \
 	"--cluster-domain --registries --restart-backoff --kubelet-port --disable-stream " \
-	"--cluster-cidr --disable-proxy --disable-dns --disable-network-policy "           \
+	"--cluster-cidr --disable-proxy --disable-socket-lb --disable-dns --disable-network-policy "           \
 	"--node-status-update-frequency --hollow "                                         \
 	"--verbose -v --help"
 
