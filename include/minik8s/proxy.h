@@ -305,6 +305,30 @@ struct mk_proxy_socklb_op {
 void mk_proxy_socklb_plan(const struct mk_proxy_service *old, const struct mk_proxy_service *new,
 			  struct mk_proxy_socklb_op **ret, size_t *ret_n);
 
+/* The balancer itself (the runner makes one when socklb_cgroup_parent is set;
+ * bench/proxy/proxyctl drives one directly). Used by one thread at a time. */
+struct mk_proxy_socklb;
+/* The cgroup2 directory of a cgroup parent as runc places it (absolute, or
+ * relative to this process' cgroup2 cgroup) into *ret (owned); refuses the root
+ * cgroup. 0 or -1 (ENOTSUP without a cgroup2 mount). */
+int mk_proxy_socklb_cgroup_path(const char *parent, char **ret, struct mk_error **err);
+/* Loads the programs and attaches them (BPF links, nothing pinned) to the
+ * cgroup2 directory cgroup, created if missing. NULL with *err when the kernel
+ * refuses. Owned: mk_proxy_socklb_free. */
+struct mk_proxy_socklb *mk_proxy_socklb_new(const char *cgroup, struct mk_error **err);
+/* Brings service key to svc (borrowed; NULL: gone or not proxied) in the maps,
+ * computed against what this balancer last wrote for key. */
+int mk_proxy_socklb_apply(struct mk_proxy_socklb *l, const char *key,
+			  const struct mk_proxy_service *svc, struct mk_error **err);
+/* The whole desired state (d borrowed); on failure the maps are emptied (the
+ * nft path serves everything) and -1 returned, for a retry. */
+int mk_proxy_socklb_sync_full(struct mk_proxy_socklb *l, const struct mk_proxy_desired *d,
+			      struct mk_error **err);
+/* The cgroup2 directory it is attached to (borrowed). */
+const char *mk_proxy_socklb_cgroup(const struct mk_proxy_socklb *l);
+/* Detaches (closes the links), frees maps and programs; accepts NULL. */
+void mk_proxy_socklb_free(struct mk_proxy_socklb *l);
+
 /* Reads the socket LB's programmed frontends and per-endpoint connection
  * counters for cluster_ip (network order) from the balancer running in this
  * process: *ret (owned) is {"attached", "cgroup", "frontends": [{protocol,

@@ -118,24 +118,6 @@ void proxy_lbaddr_note(struct proxy_lbaddr *l, const char *key, const cJSON *svc
 int proxy_lbaddr_sync(struct proxy_lbaddr *l, struct mk_error **err);
 void proxy_lbaddr_free(struct proxy_lbaddr *l); /* accepts NULL */
 
-/* socklb.c: the socket-level balancer (eBPF on the pods' cgroup2 directory). */
-struct proxy_socklb;
-/* The cgroup2 directory of cgroup parent (as runc places it: absolute, or
- * relative to this process' cgroup2 cgroup); refuses the root cgroup. */
-int proxy_socklb_cgroup_path(const char *parent, char **ret, struct mk_error **err);
-/* Loads the programs and attaches them to cgroup (created if missing). */
-struct proxy_socklb *proxy_socklb_new(const char *cgroup, struct mk_error **err);
-/* Brings service key to svc (borrowed; NULL: gone) in the maps. */
-int proxy_socklb_apply(struct proxy_socklb *l, const char *key, const struct mk_proxy_service *svc,
-		       struct mk_error **err);
-/* The whole desired state; on failure the maps are emptied (the nft path
- * serves everything) and -1 returned, for a retry. */
-int proxy_socklb_sync_full(struct proxy_socklb *l, const struct mk_proxy_desired *d,
-			   struct mk_error **err);
-const char *proxy_socklb_cgroup(const struct proxy_socklb *l);
-/* Detaches (closes the links) and frees; accepts NULL. */
-void proxy_socklb_free(struct proxy_socklb *l);
-
 #define ELEMS_PER_MSG 256
 #define NODEPORT_MARK 0x4000u
 

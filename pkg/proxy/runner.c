@@ -30,7 +30,7 @@ struct mk_proxy_runner {
 	char *node;
 	struct proxy_health *health;  /* NULL without a node name */
 	struct proxy_lbaddr *lbaddr;  /* NULL without node name and address */
-	struct proxy_socklb *socklb;  /* NULL: nftables alone */
+	struct mk_proxy_socklb *socklb;  /* NULL: nftables alone */
 };
 
 static void on_event(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
@@ -91,7 +91,7 @@ static int full_sync(struct mk_proxy_runner *r, struct mk_error **err)
 	mk_object_list_free(objs, n);
 	int rc = mk_proxy_sync_full(r->proxy, &d, err);
 	if (rc == 0 && r->socklb)
-		rc = proxy_socklb_sync_full(r->socklb, &d, err);
+		rc = mk_proxy_socklb_sync_full(r->socklb, &d, err);
 	mk_proxy_desired_release(&d);
 	if (rc == 0)
 		rc = lbaddr_sync(r, err);
@@ -132,7 +132,7 @@ static int sync_key(struct mk_proxy_runner *r, const char *key, struct mk_error 
 	/* after the nft change: a frontend the socket LB stops handling is served
 	 * by rules already in place */
 	if (rc == 0 && r->socklb)
-		rc = proxy_socklb_apply(r->socklb, key, s, err);
+		rc = mk_proxy_socklb_apply(r->socklb, key, s, err);
 	mk_proxy_service_free(s);
 	if (rc == 0)
 		rc = lbaddr_sync(r, err);
@@ -273,8 +273,8 @@ int mk_proxy_start(struct mk_client *c, const struct mk_proxy_runner_options *op
 	if (opts->socklb_cgroup_parent && !opts->proxy.dry_run) {
 		_cleanup_error_ struct mk_error *e = NULL;
 		_cleanup_free_ char *cg = NULL;
-		if (proxy_socklb_cgroup_path(opts->socklb_cgroup_parent, &cg, &e) == 0)
-			r->socklb = proxy_socklb_new(cg, &e);
+		if (mk_proxy_socklb_cgroup_path(opts->socklb_cgroup_parent, &cg, &e) == 0)
+			r->socklb = mk_proxy_socklb_new(cg, &e);
 		if (r->socklb)
 			mk_log(MK_LOG_INFO, "proxy", "socket LB attached to '%s'", cg);
 		else
@@ -354,7 +354,7 @@ void mk_proxy_stop(struct mk_proxy_runner *r)
 		mnl_socket_close(r->mon);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
-	proxy_socklb_free(r->socklb);
+	mk_proxy_socklb_free(r->socklb);
 	mk_proxy_free(r->proxy);
 	proxy_health_free(r->health);
 	proxy_lbaddr_free(r->lbaddr);

@@ -49,7 +49,7 @@ struct socklb_rec {
 	struct mk_proxy_service *svc; /* what the maps hold for key */
 };
 
-struct proxy_socklb {
+struct mk_proxy_socklb {
 	struct bpf_object *obj;
 	int links[N_HOOKS];
 	int fe_fd, be_fd, cnt_fd;
@@ -60,7 +60,7 @@ struct proxy_socklb {
 
 /* the balancer of this process, for mk_proxy_socklb_read (trace) */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct proxy_socklb *live;
+static struct mk_proxy_socklb *live;
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -82,7 +82,7 @@ static const char *cgroup2_root(void)
 	return NULL;
 }
 
-int proxy_socklb_cgroup_path(const char *parent, char **ret, struct mk_error **err)
+int mk_proxy_socklb_cgroup_path(const char *parent, char **ret, struct mk_error **err)
 {
 	const char *root = cgroup2_root();
 	if (!root)
@@ -115,9 +115,9 @@ int proxy_socklb_cgroup_path(const char *parent, char **ret, struct mk_error **e
 	return 0;
 }
 
-struct proxy_socklb *proxy_socklb_new(const char *cgroup, struct mk_error **err)
+struct mk_proxy_socklb *mk_proxy_socklb_new(const char *cgroup, struct mk_error **err)
 {
-	struct proxy_socklb *l = mk_malloc0(sizeof(*l));
+	struct mk_proxy_socklb *l = mk_malloc0(sizeof(*l));
 	_cleanup_close_ int cg = -1;
 	for (size_t i = 0; i < N_HOOKS; i++)
 		l->links[i] = -1;
@@ -168,11 +168,11 @@ struct proxy_socklb *proxy_socklb_new(const char *cgroup, struct mk_error **err)
 	pthread_mutex_unlock(&live_lock);
 	return l;
 fail:
-	proxy_socklb_free(l);
+	mk_proxy_socklb_free(l);
 	return NULL;
 }
 
-void proxy_socklb_free(struct proxy_socklb *l)
+void mk_proxy_socklb_free(struct mk_proxy_socklb *l)
 {
 	if (!l)
 		return;
@@ -193,7 +193,7 @@ void proxy_socklb_free(struct proxy_socklb *l)
 	free(l);
 }
 
-const char *proxy_socklb_cgroup(const struct proxy_socklb *l)
+const char *mk_proxy_socklb_cgroup(const struct mk_proxy_socklb *l)
 {
 	return l->cgroup;
 }
@@ -203,7 +203,7 @@ static struct mk_socklb_fe_key fe_key(const struct mk_proxy_socklb_op *o)
 	return (struct mk_socklb_fe_key){ .ip = o->fe_ip, .port = htons(o->fe_port), .proto = o->protocol };
 }
 
-static int apply_op(struct proxy_socklb *l, const struct mk_proxy_socklb_op *o)
+static int apply_op(struct mk_proxy_socklb *l, const struct mk_proxy_socklb_op *o)
 {
 	struct mk_socklb_fe_key fk = fe_key(o);
 	struct mk_socklb_be_key bk = { .ip = fk.ip, .port = fk.port, .proto = fk.proto, .index = o->index };
@@ -243,7 +243,7 @@ static int apply_op(struct proxy_socklb *l, const struct mk_proxy_socklb_op *o)
 	return r < 0 ? -errno : 0;
 }
 
-static struct socklb_rec *find_rec(struct proxy_socklb *l, const char *key)
+static struct socklb_rec *find_rec(struct mk_proxy_socklb *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->recs[i].key, key))
@@ -251,7 +251,7 @@ static struct socklb_rec *find_rec(struct proxy_socklb *l, const char *key)
 	return NULL;
 }
 
-int proxy_socklb_apply(struct proxy_socklb *l, const char *key, const struct mk_proxy_service *svc,
+int mk_proxy_socklb_apply(struct mk_proxy_socklb *l, const char *key, const struct mk_proxy_service *svc,
 		       struct mk_error **err)
 {
 	struct socklb_rec *rec = find_rec(l, key);
@@ -296,7 +296,7 @@ static int clear_map(int fd, size_t ksz)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int proxy_socklb_sync_full(struct proxy_socklb *l, const struct mk_proxy_desired *d,
+int mk_proxy_socklb_sync_full(struct mk_proxy_socklb *l, const struct mk_proxy_desired *d,
 			   struct mk_error **err)
 {
 	/* services gone since the last sync */
@@ -309,11 +309,11 @@ int proxy_socklb_sync_full(struct proxy_socklb *l, const struct mk_proxy_desired
 			continue;
 		}
 		_cleanup_free_ char *key = mk_strdup(l->recs[i].key);
-		if (proxy_socklb_apply(l, key, NULL, err) < 0)
+		if (mk_proxy_socklb_apply(l, key, NULL, err) < 0)
 			goto reset;
 	}
 	for (size_t j = 0; j < d->n; j++)
-		if (proxy_socklb_apply(l, d->services[j]->key, d->services[j], err) < 0)
+		if (mk_proxy_socklb_apply(l, d->services[j]->key, d->services[j], err) < 0)
 			goto reset;
 	return 0;
 reset:
@@ -345,7 +345,7 @@ static void add_ip(cJSON *o, const char *name, uint32_t ip)
 int mk_proxy_socklb_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err)
 {
 	pthread_mutex_lock(&live_lock);
-	struct proxy_socklb *l = live;
+	struct mk_proxy_socklb *l = live;
 	if (!l) {
 		pthread_mutex_unlock(&live_lock);
 		*ret = NULL;

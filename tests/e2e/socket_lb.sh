@@ -38,11 +38,17 @@ cluster_up_server || { fail "minik8s up" "$(tail -5 "$T/up1.out")"; exit 0; }
 pass "node up"
 
 # ---- the programs are on the agent's pod cgroup ----
-HOOKS=$(bpftool cgroup show "$CGDIR" 2>&1 | awk 'NR > 1 {print $2}' | sort | tr '\n' ' ')
+# (bpftool -j: BPF_PROG_QUERY on the cgroup; `up` returns once the API answers, the
+# agent's balancer may come a moment later)
+HOOKS=
+hooks() { bpftool -j cgroup show "$1" 2>&1 | jq -r '[.[] | "\(.attach_type)=\(.name)"] | sort | join(" ")' 2>&1; }
+attached() { HOOKS=$(hooks "$CGDIR"); [ -n "$HOOKS" ]; }
+wait_until 300 attached
 expect_eq "programs attached to the pods' cgroup $CGDIR" "$HOOKS" \
-	"connect4 getpeername4 recvmsg4 sendmsg4 "
-expect_eq "nothing attached to the cgroup2 root by us" \
-	"$(bpftool cgroup show "$CG2" 2>&1 | grep -c mk_slb)" 0
+	"cgroup_inet4_connect=mk_slb_connect4 cgroup_inet4_getpeername=mk_slb_getpeername4 cgroup_udp4_recvmsg=mk_slb_recvmsg4 cgroup_udp4_sendmsg=mk_slb_sendmsg4"
+expect_eq "nothing attached to the cgroup2 root by us" "$(hooks "$CG2" | grep -c mk_slb)" 0
+expect_match "the agent logs where it attached" "$(cat "$(cl_data 1)/minik8s.log" 2>/dev/null)" \
+	"socket LB attached to '$CGDIR'"
 
 KC create deployment web --image=minik8s.local/echo:1 --replicas=2 --port=80 >/dev/null 2>&1 || fail "create deployment web"
 KC apply -f - >/dev/null 2>&1 <<'Y' || fail "create service web"
@@ -148,6 +154,6 @@ kill -TERM "$PID" 2>/dev/null
 gone() { ! kill -0 "$PID" 2>/dev/null; }
 wait_until 300 gone || fail "minik8s stops on SIGTERM"
 expect_eq "no program attached to the pods' cgroup after the agent stopped" \
-	"$(bpftool cgroup show "$CGDIR" 2>&1 | awk 'NR > 1' | wc -l)" 0
+	"$(bpftool -j cgroup show "$CGDIR" 2>&1 | jq length 2>&1)" 0
 expect_eq "cgroup still there (pods keep running), so the query was real" "$(test -d "$CGDIR" && echo yes)" yes
 done_testing
