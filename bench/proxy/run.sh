@@ -22,6 +22,10 @@
 # rest is conntrack + NAT, which any DNAT data path pays. Measured ratio before
 # the svc-first layout 64-90 %, after 57-82 % in the same noisy conditions: no
 # difference resolvable at load avg 16-48 on 2 cores.
+# With the socket LB on (2026-12-05, load avg ~20, 3 rounds) the pod's ClusterIP
+# connections run at 78-111 % of pod-direct (off: 64-81 % in the same run): connect()
+# is rewritten to the endpoint, the packets meet no conntrack NAT; what remains is
+# the noise of the shared machine.
 # Anchors: full program of 10,000x3 <= 0.5 s, one change <= 5 ms; kube-proxy nftables
 # mode ~141 ms per change at 10k services; DESIGN: kube-proxy nft layout 52 s and
 # iptables-legacy-restore 1.0 s for 10k x 3.

@@ -100,6 +100,17 @@ static double n_of(const cJSON *o, const char *path)
 	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
+/* the nodes whose socket LB balances port p for their pods */
+static void print_socklb(const cJSON *v, const cJSON *p)
+{
+	const cJSON *f;
+	cJSON_ArrayForEach(f, mk_json_get(p, "socketLB"))
+		printf("  socket LB %s: pods' connect()/sendmsg() to %s . %s . %d go straight to one "
+		       "of %d endpoints (eBPF on %s)\n",
+		       s_or(f, "node", ""), s_or(v, "service.clusterIP", ""), s_or(p, "protocol", ""),
+		       (int)n_of(p, "port"), (int)n_of(f, "endpoints"), s_or(f, "cgroup", ""));
+}
+
 static void print_text(const cJSON *v)
 {
 	printf("Service %s/%s  %s %s\n", s_or(v, "service.namespace", ""), s_or(v, "service.name", ""),
@@ -157,11 +168,7 @@ static void print_text(const cJSON *v)
 		}
 		if (!nf)
 			printf("  kernel: no map svc element on any node\n");
-		cJSON_ArrayForEach(f, mk_json_get(p, "socketLB"))
-			printf("  socket LB %s: pods' connect()/sendmsg() to %s . %s . %d go straight to one "
-			       "of %d endpoints (eBPF on %s)\n",
-			       s_or(f, "node", ""), s_or(v, "service.clusterIP", ""), s_or(p, "protocol", ""),
-			       (int)n_of(p, "port"), (int)n_of(f, "endpoints"), s_or(f, "cgroup", ""));
+		print_socklb(v, p);
 		printf("  %-21s %-24s %-12s %-5s %-10s %-11s %-6s %s\n", "ENDPOINT", "POD", "NODE", "READY",
 		       "PROGRAMMED", "CONNECTIONS", "ACTIVE", "VIA NAT/SOCKET-LB");
 		const cJSON *e;
