@@ -63,7 +63,7 @@ build/pkg/apiserver/ui_assets.o: $(wildcard pkg/apiserver/ui/*)
 
 # the socket LB's eBPF programs (clang -target bpf), embedded with .incbin
 # (pkg/proxy/socklb.c)
-BPF_CFLAGS = -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell $(CC) -dumpmachine) -Ipkg/proxy/bpf
+BPF_CFLAGS = -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -print-multiarch) -Ipkg/proxy/bpf
 build/gen/socklb.bpf.o: pkg/proxy/bpf/socklb.bpf.c pkg/proxy/bpf/socklb.h
 	@mkdir -p build/gen
 	clang $(BPF_CFLAGS) -c -o $@ $<
