@@ -13,7 +13,9 @@
 # - DNS (UDP) to the cluster DNS ClusterIP from the pod still answers;
 # - a NetworkPolicy denying ingress to the endpoints denies the socket-LB flow too;
 # - an endpoint removed: new connections all go to the one left;
-# - the agent stopped: no program attached to the cgroup any more.
+# - the agent stopped: no program attached to the cgroup any more;
+# - restarted with --disable-socket-lb: nothing attached, the pod's connections to
+#   the ClusterIP are DNATed by nftables (map ep counters move).
 . "$(dirname "$0")/../lib/lib.sh"
 CL_NODES=1 CL_ID=mksl$$ CL_NET=192.168.244
 . "$ROOT/tests/lib/cluster.sh"
@@ -158,4 +160,18 @@ wait_until 300 gone || fail "minik8s stops on SIGTERM"
 OUT=$(bpftool -j cgroup show "$CGDIR" 2>&1); RC=$?
 expect_eq "no program attached to the pods' cgroup after the agent stopped" "rc=$RC '$OUT'" "rc=0 ''"
 expect_eq "cgroup still there (pods keep running), so the query was real" "$(test -d "$CGDIR" && echo yes)" yes
+
+# ---- --disable-socket-lb: the node again, nothing attached, pods go through DNAT ----
+cluster_up_server --disable-socket-lb || fail "minik8s up --disable-socket-lb" "$(tail -5 "$T/up1.out")"
+served() { J=$(TR svc/web -o json 2>&1); [ "$(jq -r '.ports[0].endpoints[] | select(.ready) | .programmed' <<<"$J" 2>/dev/null)" == true ]; }
+wait_until 600 served || fail "service programmed after the restart" "$J"
+OUT=$(bpftool -j cgroup show "$CGDIR" 2>&1); RC=$?
+expect_eq "--disable-socket-lb: nothing attached to the pods' cgroup" "rc=$RC '$OUT'" "rc=0 ''"
+NAT0=$(sum TCP natConnections)
+OUT=$(KC exec jumpbox -- bash -c "for i in 1 2 3; do curl -s -m 5 http://$WEB_IP/; done" 2>&1)
+expect_eq "--disable-socket-lb: the pod's 3 connections answered" "$(grep -c '^node=' <<<"$OUT")" 3
+J=$(TR svc/web -o json 2>&1)
+expect_eq "--disable-socket-lb: they went the DNAT path (3 more NAT connections)" \
+	"$(($(sum TCP natConnections) - NAT0))" 3
+expect_eq "--disable-socket-lb: trace shows no socket LB" "$(jq -r '[.ports[].socketLB | length] | add' <<<"$J")" 0
 done_testing
