@@ -20,7 +20,7 @@
  *                       natConnections, socketConnections,
  *                       activeConnections, perNode [{node, index, connections,
  *                       activeConnections} or {node, path "socketLB",
- *                       socketConnections}]}]}],
+ *                       connections, socketConnections}]}]}],
  *   networkPolicy: "not evaluated" (a hook for the NetworkPolicy work).
  * Counters are summed over the nodes (each node balances its own clients). */
 cJSON *mk_trace_build(const cJSON *service, const cJSON *slices, const cJSON *nodes);

@@ -93,6 +93,7 @@ static void add_endpoint(cJSON *arr, const cJSON *ep, const char *ip, int port, 
 			cJSON *y = cJSON_CreateObject();
 			cJSON_AddStringToObject(y, "node", n->string);
 			cJSON_AddStringToObject(y, "path", "socketLB");
+			cJSON_AddNumberToObject(y, "connections", dbl(k, "connections"));
 			cJSON_AddNumberToObject(y, "socketConnections", dbl(k, "connections"));
 			cJSON_AddItemToArray(per, y);
 			sock += dbl(k, "connections");
