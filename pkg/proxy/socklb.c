@@ -288,6 +288,7 @@ static int clear_map(int fd, size_t ksz)
 {
 	char key[32], next[32];
 	int r;
+	/* always from the first key: each one found is deleted */
 	while ((r = bpf_map_get_next_key(fd, NULL, next)) == 0) {
 		memcpy(key, next, ksz);
 		if (bpf_map_delete_elem(fd, key) < 0 && errno != ENOENT)
@@ -356,8 +357,10 @@ int mk_proxy_socklb_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err
 	cJSON_AddStringToObject(o, "cgroup", l->cgroup);
 	cJSON *fes = cJSON_AddArrayToObject(o, "frontends");
 	cJSON *eps = cJSON_AddArrayToObject(o, "endpoints");
+	/* bounded: a key deleted under us restarts the walk at the first key */
+	unsigned budget = 2 * MK_SOCKLB_MAX_FRONTENDS;
 	struct mk_socklb_fe_key fk, fcur, *fprev = NULL;
-	while (bpf_map_get_next_key(l->fe_fd, fprev, &fk) == 0) {
+	while (budget-- && bpf_map_get_next_key(l->fe_fd, fprev, &fk) == 0) {
 		struct mk_socklb_fe_val v;
 		fcur = fk;
 		fprev = &fcur;
@@ -370,7 +373,8 @@ int mk_proxy_socklb_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err
 		cJSON_AddItemToArray(fes, f);
 	}
 	struct mk_socklb_cnt_key ck, cur, *cprev = NULL;
-	while (bpf_map_get_next_key(l->cnt_fd, cprev, &ck) == 0) {
+	budget = 2 * MK_SOCKLB_MAX_BACKENDS;
+	while (budget-- && bpf_map_get_next_key(l->cnt_fd, cprev, &ck) == 0) {
 		__u64 c;
 		cur = ck;
 		cprev = &cur;
