@@ -169,7 +169,12 @@ done
 echo "all rounds:"
 awk -F'conns/s' '{ l = $1; split($2, f, /[( ]+/); n[l] += f[3]; t[l] += f[5] + 0; if (!(l in o)) { o[l] = ++k; lab[k] = l } }
 	END { for (i = 1; i <= k; i++) { r = n[lab[i]] / t[lab[i]]; if (i == 1) r0 = r;
-		printf "%s conns/s %.0f ratio %.1f %%\n", lab[i], r, 100 * r / r0 } }' "$T/dp.out"
+		printf "%s conns/s %.0f ratio %.1f %%\n", lab[i], r, 100 * r / r0 } }' "$T/dp.out" | tee "$T/dp.sum"
+. "$ROOT/bench/lib/report.sh"
+pct() { awk -v l="$1" 'index($0, l) { sub(/.*ratio /, ""); sub(/ %.*/, ""); print; exit }' "$T/dp.sum"; }
+bench_row proxy "ClusterIP new conns/s, % of pod-direct, socket LB on, svc #1" "$(pct "service #1      socket LB on")" "%" 95 "issue 13 goal" higher
+bench_row proxy "ClusterIP new conns/s, % of pod-direct, socket LB on, svc #10,000" "$(pct "service #10,000 socket LB on")" "%" 95 "issue 13 goal" higher
+bench_row proxy "ClusterIP new conns/s, % of pod-direct, nftables DNAT, svc #1" "$(pct "service #1      socket LB off")" "%" 95 "issue 13 goal" higher
 # PERF_DIR=DIR: perf record -a -g of 3 s of pod-direct and 3 s of service #1 alone
 # (DIR/direct.data, DIR/service.data; linux-perf from scripts/deps.sh bench)
 if [ -n "${PERF_DIR:-}" ]; then
