@@ -21,7 +21,7 @@ $(SAN_GOALS): san ; @:
 else
 
 CC       ?= cc
-PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive libnl-3.0 libnl-route-3.0 libnftnl libmnl zlib libpq
+PKGS_LIB  = sqlite3 libmicrohttpd libcjson libcurl yaml-0.1 libprotobuf-c gnutls libarchive libnl-3.0 libnl-route-3.0 libnftnl libmnl zlib libpq libbpf
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
             -Iinclude -Ibuild/gen -MMD -MP $(shell pkg-config --cflags $(PKGS_LIB))
@@ -60,6 +60,14 @@ $(PROTO_GEN): proto/k8s.proto
 
 # the /ui/ page's files are embedded with .incbin (pkg/apiserver/ui_assets.c)
 build/pkg/apiserver/ui_assets.o: $(wildcard pkg/apiserver/ui/*)
+
+# the socket LB's eBPF programs (clang -target bpf), embedded with .incbin
+# (pkg/proxy/socklb.c)
+BPF_CFLAGS = -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -print-multiarch) -Ipkg/proxy/bpf
+build/gen/socklb.bpf.o: pkg/proxy/bpf/socklb.bpf.c pkg/proxy/bpf/socklb.h
+	@mkdir -p build/gen
+	clang $(BPF_CFLAGS) -c -o $@ $<
+build/pkg/proxy/socklb.o: build/gen/socklb.bpf.o
 
 build/gen/k8s.pb-c.o: $(PROTO_GEN)
 	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c -o $@ $<

@@ -5,12 +5,12 @@ set -eu
 BUILD="build-essential pkg-config libsqlite3-dev libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   libgnutls28-dev libarchive-dev libzstd-dev libssl-dev libnl-3-dev
-  libnl-route-3-dev libnftnl-dev libmnl-dev zlib1g-dev libpq-dev"
+  libnl-route-3-dev libnftnl-dev libmnl-dev zlib1g-dev libpq-dev libbpf-dev clang"
 RUNTIME="ca-certificates iproute2 runc nftables tzdata"
 # what the ClusterIP lab needs (examples/images/build.sh, examples/clusterip-lab.sh);
 # build-essential is in BUILD
 LAB="busybox-static curl dnsutils jq bash"
-TEST="check curl python3 jq etcd-server etcd-client tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl sqlite3 bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket chromium nodejs npm postgresql-15"
+TEST="check curl python3 jq etcd-server etcd-client tmux zsh busybox-static docker-registry skopeo umoci dnsutils zstd openssl sqlite3 bash vagrant clang libclang-rt-14-dev python3-kubernetes python3-websocket chromium nodejs npm postgresql-15 bpftool"
 case "${1:-build}" in
   build) PKGS="$BUILD $RUNTIME $LAB" ;;
   test)  PKGS="$BUILD $RUNTIME $LAB $TEST" ;;

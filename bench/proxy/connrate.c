@@ -7,7 +7,10 @@
  *                                  times over: on a busy machine the load drifts, and
  *                                  interleaving gives every target the same share of
  *                                  it; prints "conns/s N" per target and its ratio to
- *                                  the first
+ *                                  the first. A target IP:PORT@DIR runs its slices
+ *                                  with this process moved into cgroup2 directory DIR
+ *                                  (sockets take the cgroup they are created in: the
+ *                                  socket LB's programs apply or not, slice by slice)
  * Plain libc: runs inside `ip netns exec`. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,15 +68,35 @@ static int client(const char *ip, int port, int ms)
 
 #define MAX_TARGETS 8
 
+/* moves this process into cgroup2 directory dir (NULL: stay) */
+static int enter_cgroup(const char *dir)
+{
+	if (!dir)
+		return 0;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int ok = fprintf(f, "%d\n", (int)getpid()) > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 static int compare(int slices, int ms, int nt, char **targets)
 {
 	struct sockaddr_in a[MAX_TARGETS];
+	const char *cg[MAX_TARGETS] = { 0 };
 	long n[MAX_TARGETS] = { 0 }, fails[MAX_TARGETS] = { 0 };
 	double busy[MAX_TARGETS] = { 0 };
 	if (nt < 1 || nt > MAX_TARGETS || slices < 1 || ms < 1)
 		return 2;
 	for (int i = 0; i < nt; i++) {
 		char ip[64];
+		char *at = strchr(targets[i], '@');
+		if (at) {
+			cg[i] = at + 1;
+			*at = '\0';
+		}
 		const char *colon = strrchr(targets[i], ':');
 		if (!colon || (size_t)(colon - targets[i]) >= sizeof(ip))
 			return 2;
@@ -85,6 +108,10 @@ static int compare(int slices, int ms, int nt, char **targets)
 	}
 	for (int s = 0; s < slices; s++)
 		for (int i = 0; i < nt; i++) {
+			if (enter_cgroup(cg[i]) < 0) {
+				fprintf(stderr, "connrate: cannot enter cgroup '%s'\n", cg[i]);
+				return 2;
+			}
 			double t0 = bench_now();
 			run_until(&a[i], t0 + ms / 1000.0, &n[i], &fails[i]);
 			busy[i] += bench_now() - t0;
@@ -92,8 +119,10 @@ static int compare(int slices, int ms, int nt, char **targets)
 	int rc = 0;
 	for (int i = 0; i < nt; i++) {
 		double r = n[i] / busy[i], r0 = n[0] / busy[0];
-		printf("%s conns/s %.0f (%ld in %.2fs, %ld failed) ratio %.1f %%\n", targets[i], r, n[i],
-		       busy[i], fails[i], r0 > 0 ? 100 * r / r0 : 0);
+		const char *base = cg[i] && strrchr(cg[i], '/') ? strrchr(cg[i], '/') + 1 : cg[i];
+		printf("%s%s%s conns/s %.0f (%ld in %.2fs, %ld failed) ratio %.1f %%\n", targets[i],
+		       base ? "@" : "", base ? base : "", r, n[i], busy[i], fails[i],
+		       r0 > 0 ? 100 * r / r0 : 0);
 		if (fails[i] > n[i] / 100)
 			rc = 1;
 	}

@@ -1,7 +1,9 @@
 /* proxyctl: drives pkg/proxy from line commands on stdin (used by the proxy
  * e2e tests and benchmarks), or runs the informer-driven runner (--watch).
  *
- *   proxyctl [--netns PATH] [--cidr CIDR] [--bridge NAME] [--dry-run]
+ *   proxyctl [--netns PATH] [--cidr CIDR] [--bridge NAME] [--dry-run] [--socklb DIR]
+ *   (--socklb: also drive the socket LB, attached to cgroup2 directory DIR, with
+ *   the same services: sync, apply, synth and synth_change write both)
  *   commands (one per line; each answers one line "ok ..." or "error: ..."):
  *     sync FILE        full sync from a JSON array of {"service":..,"endpoints":..}
  *     apply FILE       apply_change for each item ({"delete":"ns/name"} removes)
@@ -20,6 +22,7 @@
 #include "minik8s/proxy.h"
 
 static struct mk_proxy_options opts = { .netns_fd = -1 };
+static struct mk_proxy_socklb *slb;
 
 static void report(struct mk_proxy *p, uint64_t t0, int rc, struct mk_error *err)
 {
@@ -105,7 +108,7 @@ static int watch_mode(const char *kubeconfig)
 
 int main(int argc, char **argv)
 {
-	const char *watch = NULL;
+	const char *watch = NULL, *socklb_dir = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--netns") && i + 1 < argc)
 			opts.netns_path = argv[++i];
@@ -117,9 +120,11 @@ int main(int argc, char **argv)
 			watch = argv[++i];
 		else if (!strcmp(argv[i], "--dry-run"))
 			opts.dry_run = true;
+		else if (!strcmp(argv[i], "--socklb") && i + 1 < argc)
+			socklb_dir = argv[++i];
 		else {
 			fprintf(stderr, "usage: proxyctl [--netns PATH] [--cidr CIDR] [--bridge NAME] "
-					"[--dry-run] [--watch KUBECONFIG]\n");
+					"[--dry-run] [--socklb DIR] [--watch KUBECONFIG]\n");
 			return 2;
 		}
 	}
@@ -130,6 +135,11 @@ int main(int argc, char **argv)
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_proxy_new(&opts, &p, &err) < 0) {
 		fprintf(stderr, "proxyctl: %s\n", err->msg);
+		return 1;
+	}
+	if (socklb_dir && !(slb = mk_proxy_socklb_new(socklb_dir, &err))) {
+		fprintf(stderr, "proxyctl: %s\n", err->msg);
+		mk_proxy_free(p);
 		return 1;
 	}
 	char line[4096];
@@ -161,6 +171,8 @@ int main(int argc, char **argv)
 				if (del) {
 					if (!strcmp(cmd, "apply"))
 						rc = mk_proxy_apply_change(p, del, NULL, &err);
+					if (rc == 0 && slb && !strcmp(cmd, "apply"))
+						rc = mk_proxy_socklb_apply(slb, del, NULL, &err);
 					continue;
 				}
 				rc = mk_proxy_service_from_json(mk_json_get(it, "service"),
@@ -171,11 +183,15 @@ int main(int argc, char **argv)
 					mk_proxy_desired_add(&d, s);
 				} else {
 					rc = mk_proxy_apply_change(p, s->key, s, &err);
+					if (rc == 0 && slb)
+						rc = mk_proxy_socklb_apply(slb, s->key, s, &err);
 					mk_proxy_service_free(s);
 				}
 			}
 			if (rc == 0 && !strcmp(cmd, "sync"))
 				rc = mk_proxy_sync_full(p, &d, &err);
+			if (rc == 0 && slb && !strcmp(cmd, "sync"))
+				rc = mk_proxy_socklb_sync_full(slb, &d, &err);
 			mk_proxy_desired_release(&d);
 			cJSON_Delete(items);
 		} else if (!strcmp(cmd, "synth") && sscanf(line, "%*s %ld %ld", &a1, &a2) == 2) {
@@ -186,12 +202,16 @@ int main(int argc, char **argv)
 				mk_proxy_desired_add(&d, synth((size_t)i, synth_eps, 0));
 			t0 = mk_time_mono_ns();
 			rc = mk_proxy_sync_full(p, &d, &err);
+			if (rc == 0 && slb)
+				rc = mk_proxy_socklb_sync_full(slb, &d, &err);
 			mk_proxy_desired_release(&d);
 		} else if (!strcmp(cmd, "synth_change") && sscanf(line, "%*s %ld", &a1) == 1) {
 			/* the service's endpoints shifted by one: one leaves, one arrives */
 			struct mk_proxy_service *s = synth((size_t)a1, synth_eps, ++salt);
 			t0 = mk_time_mono_ns();
 			rc = mk_proxy_apply_change(p, s->key, s, &err);
+			if (rc == 0 && slb)
+				rc = mk_proxy_socklb_apply(slb, s->key, s, &err);
 			mk_proxy_service_free(s);
 		} else if (!strcmp(cmd, "exists")) {
 			rc = mk_proxy_table_exists(p, &err);
@@ -207,6 +227,7 @@ int main(int argc, char **argv)
 		}
 		report(p, t0, rc, err);
 	}
+	mk_proxy_socklb_free(slb);
 	mk_proxy_free(p);
 	return 0;
 }

@@ -50,6 +50,9 @@ static void agent_help(void)
 	       "  --cluster-cidr CIDR         pods of all nodes, for egress masquerade\n"
 	       "                              (default 10.244.0.0/16)\n"
 	       "  --disable-proxy             run no ClusterIP balancer (nftables) here\n"
+	       "  --disable-socket-lb         no socket-level ClusterIP balancing (eBPF on the\n"
+	       "                              pods' cgroup, on when the kernel allows it): pods'\n"
+	       "                              service traffic goes through nftables DNAT too\n"
 	       "  --disable-network-policy    enforce no NetworkPolicy here\n"
 	       "  --disable-dns               run no cluster DNS responder here\n"
 	       "  --flannel-backend NAME      how pods reach other nodes' pods: vxlan, host-gw,\n"
@@ -102,7 +105,8 @@ int cmd_agent(int argc, char **argv)
 {
 	enum { O_SERVER = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_KCFG, O_NNAME, O_NIP, O_DATA, O_RUN,
 	       O_NETNS, O_CG, O_BRIDGE, O_DNS, O_DOMAIN, O_REG, O_BACKOFF, O_PORT, O_NOSTREAM,
-	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB, O_NONETPOL, O_HOLLOW, O_FLBACKEND, O_FLIFACE };
+	       O_CCIDR, O_NOPROXY, O_NODNS, O_HB, O_NONETPOL, O_HOLLOW, O_FLBACKEND, O_FLIFACE,
+	       O_NOSOCKLB };
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token", required_argument, NULL, O_TOKEN },
@@ -124,6 +128,7 @@ int cmd_agent(int argc, char **argv)
 		{ "disable-stream", no_argument, NULL, O_NOSTREAM },
 		{ "cluster-cidr", required_argument, NULL, O_CCIDR },
 		{ "disable-proxy", no_argument, NULL, O_NOPROXY },
+		{ "disable-socket-lb", no_argument, NULL, O_NOSOCKLB },
 		{ "disable-network-policy", no_argument, NULL, O_NONETPOL },
 		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "node-status-update-frequency", required_argument, NULL, O_HB },
@@ -176,6 +181,7 @@ int cmd_agent(int argc, char **argv)
 		case O_NOSTREAM: o.disable_stream = true; break;
 		case O_CCIDR: o.cluster_cidr = optarg; break;
 		case O_NOPROXY: o.disable_proxy = true; break;
+		case O_NOSOCKLB: o.disable_socket_lb = true; break;
 		case O_NONETPOL: o.disable_network_policy = true; break;
 		case O_NODNS: o.disable_dns = true; break;
 		case O_FLBACKEND:

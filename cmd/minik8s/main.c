@@ -16,7 +16,7 @@
 	"--write-kubeconfig-mode --token --tls-san --cluster-cidr --service-cidr "         \
 	"--cluster-dns --node-name --node-ip --disable-agent --disable-controllers "       \
 	"--node-monitor-grace-period --pod-eviction-timeout --run-dir --netns-dir "        \
-	"--cgroup-parent --bridge --disable-proxy --disable-dns --disable-network-policy "  \
+	"--cgroup-parent --bridge --disable-proxy --disable-socket-lb --disable-dns --disable-network-policy "  \
 	"--node-status-update-frequency --restart-backoff --secrets-encryption --metric-resolution "    \
 	"--token-auth-file --lb-pool --max-connections --datastore-endpoint --datastore-cafile " \
 	"--datastore-certfile --datastore-keyfile -v --help"
@@ -24,7 +24,7 @@
 	"--server --token --token-file --ca-file --kubeconfig --node-name --node-ip "      \
 	"--data-dir --run-dir --netns-dir --cgroup-parent --bridge --cluster-dns "         \
 	"--cluster-domain --registries --restart-backoff --kubelet-port --disable-stream " \
-	"--cluster-cidr --disable-proxy --disable-dns --disable-network-policy "           \
+	"--cluster-cidr --disable-proxy --disable-socket-lb --disable-dns --disable-network-policy "           \
 	"--node-status-update-frequency --hollow "                                         \
 	"--verbose -v --help"
 

@@ -115,7 +115,7 @@ static void server_help(void)
 	       "                              their groups) allow; the admin token is\n"
 	       "                              system:admin in group system:masters (everything)\n"
 	       "  --run-dir, --netns-dir, --cgroup-parent, --bridge, --restart-backoff DUR[,MAX],\n"
-	       "  --disable-proxy, --disable-dns, --disable-network-policy,\n"
+	       "  --disable-proxy, --disable-socket-lb, --disable-dns, --disable-network-policy,\n"
 	       "  --node-status-update-frequency DUR\n"
 	       "                              the agent's flags (see 'minik8s agent --help')\n"
 	       "  -v N, --v=N                 log verbosity as in the Kubernetes components (default\n"
@@ -306,7 +306,7 @@ int cmd_server(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_BIND, O_PORT, O_KCFG, O_KMODE, O_TOKEN, O_CCIDR, O_SCIDR, O_DNS,
 	       O_NNAME, O_NIP, O_NOAGENT, O_SAN, O_A_RUN, O_A_NETNS, O_A_CG, O_A_BRIDGE, O_A_BACKOFF , O_NOCTL, O_GRACE, O_EVICT,
-	       O_NOPROXY, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
+	       O_NOPROXY, O_NOSOCKLB, O_NODNS, O_A_HB, O_SECRETS_ENC, O_METRES,
 	       O_TOKEN_FILE, O_NONETPOL, O_LBPOOL, O_MAXCONN, O_A_FLBACKEND, O_A_FLIFACE,
 	       O_DATASTORE, O_DS_CAFILE, O_DS_CERTFILE, O_DS_KEYFILE };
 	static const struct option opts[] = {
@@ -335,6 +335,7 @@ int cmd_server(int argc, char **argv)
 		{ "cgroup-parent", required_argument, NULL, O_A_CG },
 		{ "bridge", required_argument, NULL, O_A_BRIDGE },
 		{ "disable-proxy", no_argument, NULL, O_NOPROXY },
+		{ "disable-socket-lb", no_argument, NULL, O_NOSOCKLB },
 		{ "disable-network-policy", no_argument, NULL, O_NONETPOL },
 		{ "disable-dns", no_argument, NULL, O_NODNS },
 		{ "node-status-update-frequency", required_argument, NULL, O_A_HB },
@@ -425,6 +426,7 @@ int cmd_server(int argc, char **argv)
 		case O_A_CG: f.agent.cgroup_parent = optarg; break;
 		case O_A_BRIDGE: f.agent.bridge = optarg; break;
 		case O_NOPROXY: f.agent.disable_proxy = true; break;
+		case O_NOSOCKLB: f.agent.disable_socket_lb = true; break;
 		case O_NONETPOL: f.agent.disable_network_policy = true; break;
 		case O_NODNS: f.agent.disable_dns = true; break;
 		case O_A_HB:

@@ -31,7 +31,10 @@ static void usage(FILE *f)
 		"each node's kernel (table ip minik8s: map svc and map ep, read over netlink), and\n"
 		"each endpoint with its pod, node, ready state and counters: connections the\n"
 		"node's proxy sent to it (the counter of its map element) and connections open now\n"
-		"(conntrack). A POD or an IP traces the services whose endpoints are that pod or\n"
+		"(conntrack). Pods' connections a node's socket LB (eBPF on connect(), see\n"
+		"--disable-socket-lb) sent straight to an endpoint never reach those maps: they\n"
+		"are counted apart, and CONNECTIONS is the sum (VIA NAT/SOCKET-LB splits it).\n"
+		"A POD or an IP traces the services whose endpoints are that pod or\n"
 		"address (or whose ClusterIP it is).\n"
 		"\n"
 		"Options:\n"
@@ -97,6 +100,17 @@ static double n_of(const cJSON *o, const char *path)
 	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
+/* the nodes whose socket LB balances port p for their pods */
+static void print_socklb(const cJSON *v, const cJSON *p)
+{
+	const cJSON *f;
+	cJSON_ArrayForEach(f, mk_json_get(p, "socketLB"))
+		printf("  socket LB %s: pods' connect()/sendmsg() to %s . %s . %d go straight to one "
+		       "of %d endpoints (eBPF on %s)\n",
+		       s_or(f, "node", ""), s_or(v, "service.clusterIP", ""), s_or(p, "protocol", ""),
+		       (int)n_of(p, "port"), (int)n_of(f, "endpoints"), s_or(f, "cgroup", ""));
+}
+
 static void print_text(const cJSON *v)
 {
 	printf("Service %s/%s  %s %s\n", s_or(v, "service.namespace", ""), s_or(v, "service.name", ""),
@@ -154,18 +168,21 @@ static void print_text(const cJSON *v)
 		}
 		if (!nf)
 			printf("  kernel: no map svc element on any node\n");
-		printf("  %-21s %-24s %-12s %-5s %-10s %-11s %s\n", "ENDPOINT", "POD", "NODE", "READY",
-		       "PROGRAMMED", "CONNECTIONS", "ACTIVE");
+		print_socklb(v, p);
+		printf("  %-21s %-24s %-12s %-5s %-10s %-11s %-6s %s\n", "ENDPOINT", "POD", "NODE", "READY",
+		       "PROGRAMMED", "CONNECTIONS", "ACTIVE", "VIA NAT/SOCKET-LB");
 		const cJSON *e;
 		int ne = 0;
 		cJSON_ArrayForEach(e, mk_json_get(p, "endpoints"))
 		{
 			char ep[64];
 			snprintf(ep, sizeof(ep), "%s:%d", s_or(e, "ip", ""), (int)n_of(e, "port"));
-			printf("  %-21s %-24s %-12s %-5s %-10s %-11.0f %.0f\n", ep, s_or(e, "pod", "<none>"),
-			       s_or(e, "node", "<none>"), cJSON_IsTrue(mk_json_get(e, "ready")) ? "true" : "false",
+			printf("  %-21s %-24s %-12s %-5s %-10s %-11.0f %-6.0f %.0f/%.0f\n", ep,
+			       s_or(e, "pod", "<none>"), s_or(e, "node", "<none>"),
+			       cJSON_IsTrue(mk_json_get(e, "ready")) ? "true" : "false",
 			       cJSON_IsTrue(mk_json_get(e, "programmed")) ? "yes" : "no",
-			       n_of(e, "connections"), n_of(e, "activeConnections"));
+			       n_of(e, "connections"), n_of(e, "activeConnections"),
+			       n_of(e, "natConnections"), n_of(e, "socketConnections"));
 			ne++;
 		}
 		if (!ne)

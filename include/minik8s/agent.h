@@ -84,6 +84,9 @@ struct mk_agent_options {
 	const char *cluster_cidr;      /* pods of every node (egress masquerade); NULL:
 					* "10.244.0.0/16" */
 	bool disable_proxy;	       /* no ClusterIP balancer (nftables) on this node */
+	bool disable_socket_lb;	       /* no socket-level balancing (eBPF on the pods'
+					* cgroup, pkg/proxy/socklb.c): pods' ClusterIP
+					* traffic goes through nftables DNAT too */
 	bool disable_network_policy;   /* no NetworkPolicy enforcement (pkg/netpol) here */
 	bool disable_dns;	       /* no cluster DNS responder on this node */
 	/* how pods reach pods on other nodes (k3s' --flannel-backend): "vxlan",

@@ -208,6 +208,12 @@ struct mk_proxy_runner_options {
 	 * lines), so that the next run and `minik8s down` remove what is left;
 	 * NULL: none (the next run still removes known services' addresses) */
 	const char *lb_state_file;
+	/* the pods' cgroup parent (the runtime's, e.g. "/minik8s"): the socket
+	 * LB's programs are attached to its cgroup2 directory (created if
+	 * missing; never the root cgroup). NULL: no socket LB, everything goes
+	 * through nftables. When the kernel refuses the programs, the runner
+	 * logs why and runs with nftables alone. */
+	const char *socklb_cgroup_parent;
 };
 
 struct mk_proxy_runner;
@@ -247,5 +253,87 @@ void mk_nlbuf_release(struct mk_nlbuf *b);
 struct mnl_socket;
 int mk_nft_table_exists(struct mnl_socket *nl, uint32_t seq, uint16_t family, const char *table,
 			struct mk_error **err);
+
+
+/* ---- socket-level balancing (eBPF, pkg/proxy/socklb.c) -------------------------
+ * Pods' connect() / UDP sendmsg() to a ClusterIP:port are rewritten to an
+ * endpoint inside the kernel's socket layer (cgroup sock_addr hooks on the pods'
+ * cgroup2 subtree), so their packets skip the nft DNAT path. Only ClusterIP
+ * frontends of TCP and UDP ports with at least one endpoint (the local ones under
+ * internalTrafficPolicy Local) and no session affinity are handled; the rest, and
+ * everything not sent from a pod (host processes, NodePorts, LB addresses,
+ * external traffic), stays on the nftables path. */
+
+/* One frontend the socket LB balances: ClusterIP . protocol . port and its
+ * endpoints (borrowed from the service). */
+struct mk_proxy_socklb_frontend {
+	uint32_t ip;	/* network byte order */
+	uint16_t port;	/* host byte order */
+	uint8_t protocol;
+	size_t n;
+	const struct mk_proxy_endpoint *eps;
+};
+
+/* The frontends of s (NULL: none) the socket LB handles, at most max, into out;
+ * returns their number. */
+size_t mk_proxy_socklb_frontends(const struct mk_proxy_service *s,
+				 struct mk_proxy_socklb_frontend *out, size_t max);
+
+enum mk_proxy_socklb_op_kind {
+	MK_SOCKLB_SET_BACKEND,	/* write endpoint ep at index of frontend fe */
+	MK_SOCKLB_ADD_COUNTER,	/* create fe/ep's connection counter (0) */
+	MK_SOCKLB_SET_FRONTEND,	/* write fe with count endpoints */
+	MK_SOCKLB_DEL_FRONTEND,
+	MK_SOCKLB_DEL_BACKEND,	/* delete index of fe */
+	MK_SOCKLB_DEL_COUNTER,	/* delete fe/ep's counter */
+};
+
+struct mk_proxy_socklb_op {
+	enum mk_proxy_socklb_op_kind kind;
+	uint32_t fe_ip;		/* network byte order */
+	uint16_t fe_port;	/* host byte order */
+	uint8_t protocol;
+	uint32_t index;		/* SET/DEL_BACKEND */
+	uint32_t count;		/* SET_FRONTEND */
+	struct mk_proxy_endpoint ep; /* SET_BACKEND, ADD/DEL_COUNTER */
+};
+
+/* The map writes that take the kernel from service old to new (either NULL),
+ * in an order that keeps every state seen by a concurrent connect() valid: a
+ * frontend's count only covers written backends (backends are written before
+ * the count grows and deleted after it shrinks). *ret owned (free), *ret_n ops. */
+void mk_proxy_socklb_plan(const struct mk_proxy_service *old, const struct mk_proxy_service *new,
+			  struct mk_proxy_socklb_op **ret, size_t *ret_n);
+
+/* The balancer itself (the runner makes one when socklb_cgroup_parent is set;
+ * bench/proxy/proxyctl drives one directly). Used by one thread at a time. */
+struct mk_proxy_socklb;
+/* The cgroup2 directory of a cgroup parent as runc places it (absolute, or
+ * relative to this process' cgroup2 cgroup) into *ret (owned); refuses the root
+ * cgroup. 0 or -1 (ENOTSUP without a cgroup2 mount). */
+int mk_proxy_socklb_cgroup_path(const char *parent, char **ret, struct mk_error **err);
+/* Loads the programs and attaches them (BPF links, nothing pinned) to the
+ * cgroup2 directory cgroup, created if missing. NULL with *err when the kernel
+ * refuses. Owned: mk_proxy_socklb_free. */
+struct mk_proxy_socklb *mk_proxy_socklb_new(const char *cgroup, struct mk_error **err);
+/* Brings service key to svc (borrowed; NULL: gone or not proxied) in the maps,
+ * computed against what this balancer last wrote for key. */
+int mk_proxy_socklb_apply(struct mk_proxy_socklb *l, const char *key,
+			  const struct mk_proxy_service *svc, struct mk_error **err);
+/* The whole desired state (d borrowed); on failure the maps are emptied (the
+ * nft path serves everything) and -1 returned, for a retry. */
+int mk_proxy_socklb_sync_full(struct mk_proxy_socklb *l, const struct mk_proxy_desired *d,
+			      struct mk_error **err);
+/* The cgroup2 directory it is attached to (borrowed). */
+const char *mk_proxy_socklb_cgroup(const struct mk_proxy_socklb *l);
+/* Detaches (closes the links), frees maps and programs; accepts NULL. */
+void mk_proxy_socklb_free(struct mk_proxy_socklb *l);
+
+/* Reads the socket LB's programmed frontends and per-endpoint connection
+ * counters for cluster_ip (network order) from the balancer running in this
+ * process: *ret (owned) is {"attached", "cgroup", "frontends": [{protocol,
+ * port, endpoints}], "endpoints": [{protocol, port, ip, targetPort,
+ * connections}]}, or NULL when no socket LB runs here. 0 or -1. */
+int mk_proxy_socklb_read(uint32_t cluster_ip, cJSON **ret, struct mk_error **err);
 
 #endif

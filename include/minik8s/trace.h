@@ -14,9 +14,13 @@
  *   service {namespace, name, type, clusterIP}, dnsName, dns (first node's
  *   answer), nodes [{name, reachable, error?, tablePresent}],
  *   ports [{name, protocol, port, targetPort, frontends [{node, chain}],
- *           endpoints [{ip, port, pod, node, ready, connections,
+ *           socketLB [{node, endpoints, cgroup}] (nodes whose socket LB
+ *           balances the port for their pods),
+ *           endpoints [{ip, port, pod, node, ready, connections (both paths),
+ *                       natConnections, socketConnections,
  *                       activeConnections, perNode [{node, index, connections,
- *                       activeConnections}]}]}],
+ *                       activeConnections} or {node, path "socketLB",
+ *                       connections, socketConnections}]}]}],
  *   networkPolicy: "not evaluated" (a hook for the NetworkPolicy work).
  * Counters are summed over the nodes (each node balances its own clients). */
 cJSON *mk_trace_build(const cJSON *service, const cJSON *slices, const cJSON *nodes);

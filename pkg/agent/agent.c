@@ -373,6 +373,7 @@ static int agent_dataplane_start(struct mk_agent *a, const struct mk_agent_optio
 			.node_name = a->node_name,
 			.node_ip = a->node_ip,
 			.lb_state_file = lbstate,
+			.socklb_cgroup_parent = o->disable_socket_lb ? NULL : a->cgroup_parent,
 		};
 		if (mk_proxy_start(a->c, &p, &a->proxy, err) < 0)
 			return mk_error_wrap(err, "agent: service balancer");

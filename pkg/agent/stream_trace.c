@@ -90,6 +90,11 @@ void stream_trace_handle(struct stream_request *req, struct stream_reply *rep)
 		cJSON_AddStringToObject(o, "kernelError", err->msg);
 	else
 		cJSON_AddItemToObject(o, "kernel", k);
+	/* the socket LB's frontends and counters (this process' balancer) */
+	cJSON *sl = NULL;
+	_cleanup_error_ struct mk_error *serr = NULL;
+	if (k && mk_proxy_socklb_read(a.s_addr, &sl, &serr) == 0 && sl)
+		cJSON_AddItemToObject(k, "socketLB", sl);
 	if (name && *name && s->dns_address)
 		cJSON_AddItemToObject(o, "dns", ask_dns(s->dns_address, name));
 	char *body = cJSON_PrintUnformatted(o);

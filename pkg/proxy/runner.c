@@ -30,6 +30,7 @@ struct mk_proxy_runner {
 	char *node;
 	struct proxy_health *health;  /* NULL without a node name */
 	struct proxy_lbaddr *lbaddr;  /* NULL without node name and address */
+	struct mk_proxy_socklb *socklb;  /* NULL: nftables alone */
 };
 
 static void on_event(const struct mk_object *old_obj, const struct mk_object *new_obj, void *userdata)
@@ -89,6 +90,8 @@ static int full_sync(struct mk_proxy_runner *r, struct mk_error **err)
 	}
 	mk_object_list_free(objs, n);
 	int rc = mk_proxy_sync_full(r->proxy, &d, err);
+	if (rc == 0 && r->socklb)
+		rc = mk_proxy_socklb_sync_full(r->socklb, &d, err);
 	mk_proxy_desired_release(&d);
 	if (rc == 0)
 		rc = lbaddr_sync(r, err);
@@ -126,6 +129,10 @@ static int sync_key(struct mk_proxy_runner *r, const char *key, struct mk_error 
 	node_side(r, key, svc, s);
 	mk_object_unref(svc);
 	rc = mk_proxy_apply_change(r->proxy, key, s, err);
+	/* after the nft change: a frontend the socket LB stops handling is served
+	 * by rules already in place */
+	if (rc == 0 && r->socklb)
+		rc = mk_proxy_socklb_apply(r->socklb, key, s, err);
 	mk_proxy_service_free(s);
 	if (rc == 0)
 		rc = lbaddr_sync(r, err);
@@ -263,6 +270,16 @@ int mk_proxy_start(struct mk_client *c, const struct mk_proxy_runner_options *op
 	}
 	if (mk_proxy_new(&opts->proxy, &r->proxy, err) < 0)
 		goto fail;
+	if (opts->socklb_cgroup_parent && !opts->proxy.dry_run) {
+		_cleanup_error_ struct mk_error *e = NULL;
+		_cleanup_free_ char *cg = NULL;
+		if (mk_proxy_socklb_cgroup_path(opts->socklb_cgroup_parent, &cg, &e) == 0)
+			r->socklb = mk_proxy_socklb_new(cg, &e);
+		if (r->socklb)
+			mk_log(MK_LOG_INFO, "proxy", "socket LB attached to '%s'", cg);
+		else
+			mk_log(MK_LOG_WARN, "proxy", "socket LB off, nftables only: %s", e ? e->msg : "failed");
+	}
 	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->stopfd < 0) {
 		mk_error_errno(err, errno, "eventfd");
@@ -337,6 +354,7 @@ void mk_proxy_stop(struct mk_proxy_runner *r)
 		mnl_socket_close(r->mon);
 	if (r->stopfd >= 0)
 		close(r->stopfd);
+	mk_proxy_socklb_free(r->socklb);
 	mk_proxy_free(r->proxy);
 	proxy_health_free(r->health);
 	proxy_lbaddr_free(r->lbaddr);

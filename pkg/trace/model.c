@@ -64,7 +64,7 @@ static void add_endpoint(cJSON *arr, const cJSON *ep, const char *ip, int port, 
 	else
 		cJSON_AddNullToObject(x, "node");
 	cJSON_AddBoolToObject(x, "ready", ready(ep));
-	double conns = 0, active = 0;
+	double conns = 0, active = 0, sock = 0;
 	cJSON *per = cJSON_CreateArray();
 	const cJSON *n;
 	cJSON_ArrayForEach(n, nodes)
@@ -84,8 +84,27 @@ static void add_endpoint(cJSON *arr, const cJSON *ep, const char *ip, int port, 
 			conns += dbl(k, "connections");
 			active += dbl(k, "activeConnections");
 		}
+		/* the pods' connections the node's socket LB sent straight to it */
+		cJSON_ArrayForEach(k, mk_json_get(n, "kernel.socketLB.endpoints"))
+		{
+			if (strcmp(str_or(k, "protocol", ""), proto) || num_or(k, "port", -1) != svc_port ||
+			    strcmp(str_or(k, "ip", ""), ip) || num_or(k, "targetPort", -1) != port)
+				continue;
+			cJSON *y = cJSON_CreateObject();
+			cJSON_AddStringToObject(y, "node", n->string);
+			cJSON_AddStringToObject(y, "path", "socketLB");
+			cJSON_AddNumberToObject(y, "connections", dbl(k, "connections"));
+			cJSON_AddNumberToObject(y, "socketConnections", dbl(k, "connections"));
+			cJSON_AddItemToArray(per, y);
+			sock += dbl(k, "connections");
+		}
 	}
-	cJSON_AddNumberToObject(x, "connections", conns);
+	/* connections: by either path; natConnections: DNATed by nftables
+	 * (map ep counters); socketConnections: connect()/sendmsg() calls the
+	 * socket LB rewrote to this endpoint */
+	cJSON_AddNumberToObject(x, "connections", conns + sock);
+	cJSON_AddNumberToObject(x, "natConnections", conns);
+	cJSON_AddNumberToObject(x, "socketConnections", sock);
 	cJSON_AddNumberToObject(x, "activeConnections", active);
 	cJSON_AddBoolToObject(x, "programmed", cJSON_GetArraySize(per) > 0);
 	cJSON_AddItemToObject(x, "perNode", per);
@@ -137,6 +156,22 @@ static void add_frontends(cJSON *p, const cJSON *nodes, const char *proto, int p
 			cJSON_AddStringToObject(y, "node", n->string);
 			cJSON_AddStringToObject(y, "chain", str_or(f, "chain", ""));
 			cJSON_AddItemToArray(fr, y);
+		}
+	}
+	/* the nodes whose socket LB balances this frontend for their pods */
+	cJSON *sl = cJSON_AddArrayToObject(p, "socketLB");
+	cJSON_ArrayForEach(n, nodes)
+	{
+		const cJSON *f;
+		cJSON_ArrayForEach(f, mk_json_get(n, "kernel.socketLB.frontends"))
+		{
+			if (strcmp(str_or(f, "protocol", ""), proto) || num_or(f, "port", -1) != port)
+				continue;
+			cJSON *y = cJSON_CreateObject();
+			cJSON_AddStringToObject(y, "node", n->string);
+			cJSON_AddNumberToObject(y, "endpoints", num_or(f, "endpoints", 0));
+			cJSON_AddStringToObject(y, "cgroup", str_or(n, "kernel.socketLB.cgroup", ""));
+			cJSON_AddItemToArray(sl, y);
 		}
 	}
 }

@@ -364,6 +364,8 @@ START_TEST(batch_lb_and_local)
 }
 END_TEST
 
+TCase *socklb_tcase(void); /* socklb_test.c */
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -378,6 +380,7 @@ int main(void)
 	tcase_add_test(tc, batch_zero_and_affinity);
 	tcase_add_test(tc, batch_lb_and_local);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, socklb_tcase());
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -150,12 +150,46 @@ START_TEST(no_slices_no_nodes)
 }
 END_TEST
 
+/* node1 also balances its pods' connections in the socket LB: those count apart
+ * (socketConnections) and in the total, and the port says which node does it */
+START_TEST(socket_lb_counted)
+{
+	_cleanup_cjson_ cJSON *n = cJSON_Parse(NODES);
+	_cleanup_cjson_ cJSON *slb = cJSON_Parse(
+		"{\"attached\":true,\"cgroup\":\"/sys/fs/cgroup/unified/minik8s\","
+		"\"frontends\":[{\"protocol\":\"TCP\",\"port\":80,\"endpoints\":1}],"
+		"\"endpoints\":[{\"protocol\":\"TCP\",\"port\":80,\"ip\":\"10.244.1.5\","
+		"\"targetPort\":8080,\"connections\":30},"
+		"{\"protocol\":\"TCP\",\"port\":81,\"ip\":\"10.244.1.5\",\"targetPort\":8080,"
+		"\"connections\":100}]}");
+	ck_assert_ptr_nonnull(n);
+	ck_assert_ptr_nonnull(slb);
+	cJSON_AddItemToObject((cJSON *)at(n, "node1.kernel"), "socketLB", cJSON_Duplicate(slb, 1));
+	_cleanup_cjson_ cJSON *s = cJSON_Parse(SVC);
+	_cleanup_cjson_ cJSON *sl = cJSON_Parse(SLICES);
+	_cleanup_cjson_ cJSON *v = mk_trace_build(s, sl, n);
+	const cJSON *a = at(v, "ports.0.endpoints.0");
+	ck_assert_int_eq((int)num(a, "natConnections"), 12);
+	ck_assert_int_eq((int)num(a, "socketConnections"), 30);
+	ck_assert_int_eq((int)num(a, "connections"), 42);
+	ck_assert_int_eq(cJSON_GetArraySize(at(v, "ports.0.socketLB")), 1);
+	ck_assert_str_eq(str(v, "ports.0.socketLB.0.node"), "node1");
+	ck_assert_int_eq((int)num(v, "ports.0.socketLB.0.endpoints"), 1);
+	ck_assert_str_eq(str(v, "ports.0.socketLB.0.cgroup"), "/sys/fs/cgroup/unified/minik8s");
+	/* the UDP port is not in node1's socket LB: nothing counted there */
+	ck_assert_int_eq(cJSON_GetArraySize(at(v, "ports.1.socketLB")), 0);
+	ck_assert_int_eq((int)num(v, "ports.1.endpoints.0.socketConnections"), 0);
+	ck_assert_int_eq((int)num(v, "ports.1.endpoints.0.connections"), 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("trace");
 	TCase *tc = tcase_create("model");
 	tcase_add_test(tc, rows_and_counters);
 	tcase_add_test(tc, no_slices_no_nodes);
+	tcase_add_test(tc, socket_lb_counted);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
