@@ -38,12 +38,13 @@ static struct mk_object *node_obj(int i)
 	char name[32];
 	snprintf(name, sizeof(name), "hollow-%04d", i);
 	char *j = mk_strdup_printf(
-		"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\",\"labels\":{"
-		"\"kubernetes.io/hostname\":\"%s\",\"topology.kubernetes.io/zone\":\"%s\"}},"
-		"\"spec\":{\"podCIDR\":\"10.64.%d.0/24\"},\"status\":{\"capacity\":{\"cpu\":\"4\","
-		"\"memory\":\"8Gi\",\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\","
-		"\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
-		name, name, i % 2 ? "b" : "a", i % 256);
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\",\"labels\":{"
+	    "\"kubernetes.io/hostname\":\"%s\",\"topology.kubernetes.io/zone\":\"%s\"}},"
+	    "\"spec\":{\"podCIDR\":\"10.64.%d.0/24\"},\"status\":{\"capacity\":{\"cpu\":\"4\","
+	    "\"memory\":\"8Gi\",\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"4\",\"memory\":"
+	    "\"8Gi\","
+	    "\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+	    name, name, i % 2 ? "b" : "a", i % 256);
 	struct mk_object *o = mk_malloc0(sizeof(*o));
 	o->json = cJSON_Parse(j);
 	o->key = mk_strdup(name);
@@ -55,12 +56,17 @@ static struct mk_object *node_obj(int i)
 static cJSON *pod_json(int i)
 {
 	char *j = mk_strdup_printf(
-		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p-%d\",\"namespace\":\"bench\","
-		"\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs-%d\","
-		"\"uid\":\"uid-rs-%d\",\"controller\":true}]},\"spec\":{%s\"containers\":[{\"name\":\"c\","
-		"\"image\":\"pause\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]},"
-		"\"status\":{\"phase\":\"Pending\"}}",
-		i, i % 10, i % 10, i % 4 == 0 ? "\"nodeSelector\":{\"topology.kubernetes.io/zone\":\"a\"}," : "");
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p-%d\",\"namespace\":"
+	    "\"bench\","
+	    "\"ownerReferences\":[{\"apiVersion\":\"apps/"
+	    "v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs-%d\","
+	    "\"uid\":\"uid-rs-%d\",\"controller\":true}]},\"spec\":{%s\"containers\":[{\"name\":"
+	    "\"c\","
+	    "\"image\":\"pause\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
+	    "\"128Mi\"}}}]},"
+	    "\"status\":{\"phase\":\"Pending\"}}",
+	    i, i % 10, i % 10,
+	    i % 4 == 0 ? "\"nodeSelector\":{\"topology.kubernetes.io/zone\":\"a\"}," : "");
 	cJSON *p = cJSON_Parse(j);
 	free(j);
 	return p;

@@ -12,7 +12,8 @@
 
 struct sched_cache {
 	pthread_mutex_t mu;
-	struct mk_hmap nodes;	 /* name -> struct sched_node (also nodes that are gone but hold pods) */
+	struct mk_hmap
+	    nodes; /* name -> struct sched_node (also nodes that are gone but hold pods) */
 	struct sched_node **live; /* nodes that exist, for the decision loop */
 	size_t nlive, livecap;
 	struct mk_hmap assumed; /* pod key -> struct assumed */

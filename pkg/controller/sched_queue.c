@@ -28,9 +28,9 @@ struct qentry {
 	uint64_t unsched_since; /* ms: when it entered unschedulablePods */
 	unsigned attempts;	/* failed attempts since the last success */
 	enum where where;
-	size_t hidx;		/* index in its heap */
-	bool moved;		/* in flight: an event or an update came meanwhile */
-	bool deleted;		/* in flight: the pod went away meanwhile */
+	size_t hidx;  /* index in its heap */
+	bool moved;   /* in flight: an event or an update came meanwhile */
+	bool deleted; /* in flight: the pod went away meanwhile */
 };
 
 struct heap {
@@ -46,8 +46,8 @@ struct sched_queue {
 	struct heap active, backoff;
 	size_t nunsched;
 	uint64_t seq;
-	uint64_t cycle;	     /* scheduling cycles started (pops) */
-	uint64_t move_cycle; /* the cycle current when the last move event came */
+	uint64_t cycle;		     /* scheduling cycles started (pops) */
+	uint64_t move_cycle;	     /* the cycle current when the last move event came */
 	uint64_t last_unsched_flush; /* ms */
 	bool shutdown;
 	uint64_t (*now)(void *ud);

@@ -68,7 +68,7 @@ START_TEST(test_queue_priority_then_fifo)
 	sched_queue_add(q, "ns/f", 20);
 	sched_queue_add(q, "ns/a", 0); /* a second add of a queued pod changes nothing */
 	expect_counts(q, 6, 0, 0);
-	const char *order[] = { "ns/f", "ns/b", "ns/d", "ns/a", "ns/c", "ns/e" };
+	const char *order[] = {"ns/f", "ns/b", "ns/d", "ns/a", "ns/c", "ns/e"};
 	for (size_t i = 0; i < 6; i++) {
 		uint64_t cycle;
 		expect_pop(q, order[i], &cycle);
@@ -114,7 +114,7 @@ START_TEST(test_queue_backoff_doubles_to_ten_seconds)
 	uint64_t cycle;
 	sched_queue_add(q, "ns/a", 0);
 	/* errors: back-offs of 1, 2, 4, 8, 10, 10 s */
-	const uint64_t want[] = { 1000, 2000, 4000, 8000, 10000, 10000 };
+	const uint64_t want[] = {1000, 2000, 4000, 8000, 10000, 10000};
 	for (size_t i = 0; i < MK_ARRAY_SIZE(want); i++) {
 		expect_pop(q, "ns/a", &cycle);
 		sched_queue_done(q, "ns/a", cycle, SCHED_ERROR);
@@ -264,13 +264,16 @@ static cJSON *pod_json(const char *node, const char *cpu, const char *phase, con
 {
 	char own[200] = "";
 	if (owner)
-		snprintf(own, sizeof(own), ",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
-			 "\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\",\"controller\":true}]", owner);
-	char *j = mk_strdup_printf("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"%s},\"spec\":{"
-				   "\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\",\"image\":\"x\","
-				   "\"resources\":{\"requests\":{\"cpu\":\"%s\",\"memory\":\"1Mi\"}}}]},"
-				   "\"status\":{\"phase\":\"%s\"}}",
-				   own, node, cpu, phase);
+		snprintf(own, sizeof(own),
+			 ",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+			 "\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\",\"controller\":true}]",
+			 owner);
+	char *j =
+	    mk_strdup_printf("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"%s},\"spec\":{"
+			     "\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\",\"image\":\"x\","
+			     "\"resources\":{\"requests\":{\"cpu\":\"%s\",\"memory\":\"1Mi\"}}}]},"
+			     "\"status\":{\"phase\":\"%s\"}}",
+			     own, node, cpu, phase);
 	cJSON *p = cJSON_Parse(j);
 	free(j);
 	ck_assert_ptr_nonnull(p);
