@@ -45,6 +45,8 @@ struct ctl_loop {
 	struct mk_controllers *ctl;
 	struct mk_workqueue *q;
 	ctl_sync_fn sync;
+	void *(*run)(void *loop); /* the worker's main, when not the work queue's */
+	void (*shutdown)(struct ctl_loop *l); /* wakes run's threads to stop */
 	unsigned nworkers;
 	pthread_t threads[16];
 	unsigned started;
@@ -93,8 +95,10 @@ struct mk_controllers {
 	struct ctl_loop slb; /* servicelb.c */
 	uint32_t slb_net, slb_mask; /* --lb-pool, host order; mask 0: node-address mode */
 
+	struct sched_queue *sq;	  /* scheduler: pods to place (sched_queue.c) */
+	struct sched_cache *scache; /* scheduler: node totals and assumed pods (sched_cache.c) */
+
 	pthread_mutex_t mu;	/* guards the maps below */
-	struct mk_hmap assumed;	/* scheduler: pod key -> strdup(node) bound, not yet seen */
 	struct mk_hmap expect;	/* rs key -> struct expectation */
 	struct mk_hmap node_seen;	/* node name -> struct node_health */
 };
@@ -132,6 +136,12 @@ int slb_init(struct mk_controllers *ctl, struct mk_error **err);
 int slb_sync(struct mk_controllers *ctl, const char *key);
 
 int sched_sync(struct mk_controllers *ctl, const char *key);
+/* The scheduler's thread (the sched loop's worker, fed by ctl->sq) and the hook
+ * that wakes it to stop; both set by sched_setup. */
+void *sched_main(void *arg);
+void sched_shutdown(struct ctl_loop *l);
+/* Frees the scheduler's queue and cache (after its loop stopped). */
+void sched_release(struct mk_controllers *ctl);
 int sched_bind_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
 int deploy_sync(struct mk_controllers *ctl, const char *key);
@@ -190,5 +200,84 @@ void now_rfc3339(char buf[32]);
  * retried). A gone object is no error. */
 int ctl_status_update(struct mk_controllers *ctl, int inf, const char *gv, const char *resource,
 		      const cJSON *obj, const cJSON *status);
+
+/* ---- the scheduler's queue (sched_queue.c) ---------------------------------------- */
+
+/* kube-scheduler's PriorityQueue: activeQ (priority, then arrival), backoffQ and
+ * the unschedulable pods; thread-safe. */
+struct sched_queue;
+enum sched_outcome {
+	SCHED_DONE,	     /* assumed, bound, or no longer wants a node: forget the pod */
+	SCHED_UNSCHEDULABLE, /* fits nowhere: wait for a move event (or 5 minutes) */
+	SCHED_ERROR,	     /* failed otherwise: retry after the back-off */
+};
+struct sched_queue *sched_queue_new(void);
+void sched_queue_free(struct sched_queue *q);
+/* For tests: the clock (ms, monotonic) the queue reads. */
+void sched_queue_set_clock(struct sched_queue *q, uint64_t (*now)(void *ud), void *ud);
+/* A pending pod added or updated (key copied): a new one joins activeQ; an
+ * unschedulable one goes back (backoffQ while its back-off runs). */
+void sched_queue_add(struct sched_queue *q, const char *key, int32_t priority);
+/* A pod whose bind failed: back to the queue after a back-off. */
+void sched_queue_add_failed(struct sched_queue *q, const char *key, int32_t priority);
+/* The pod is gone or no longer pending. */
+void sched_queue_delete(struct sched_queue *q, const char *key);
+/* An event that may make unschedulable pods fit: all of them go back. */
+void sched_queue_move_all(struct sched_queue *q);
+/* The next pod to try (*ret_key owned) and its cycle: 1; 0 after timeout_ms (-1:
+ * none); -1 once shut down. The pod is in flight until sched_queue_done. */
+int sched_queue_pop(struct sched_queue *q, int timeout_ms, char **ret_key, uint64_t *ret_cycle);
+void sched_queue_done(struct sched_queue *q, const char *key, uint64_t cycle,
+		      enum sched_outcome outcome);
+void sched_queue_shutdown(struct sched_queue *q);
+void sched_queue_counts(struct sched_queue *q, size_t *ret_active, size_t *ret_backoff,
+			size_t *ret_unsched);
+
+/* ---- the scheduler's cache (sched_cache.c) ------------------------------------------ */
+
+/* A node as the scheduler sees it: parsed once per node change, totals kept by
+ * every pod change. */
+struct sched_node {
+	char *name;
+	struct mk_object *obj; /* the node (a ref); NULL: gone, pods still counted */
+	bool has_alloc;	       /* reports status.allocatable */
+	int64_t alloc_cpu, alloc_mem, alloc_pods; /* millicores, bytes, count; -1: absent */
+	bool ready, unschedulable;
+	const cJSON *taints;	  /* spec.taints inside obj, NULL when none */
+	int64_t req_cpu, req_mem; /* requests of its non-terminated pods, bound or assumed */
+	long npods;
+	size_t live_idx;
+	size_t id; /* small and stable while the node is cached: indexes owner counts */
+};
+struct sched_cache;
+struct sched_cache *sched_cache_new(void);
+void sched_cache_free(struct sched_cache *c);
+/* A node transition from the node informer. */
+void sched_cache_node_update(struct sched_cache *c, const struct mk_object *old,
+			     const struct mk_object *new);
+/* A pod transition from the pod informer (old, new: NULL when absent); with
+ * drop_assumed, the assumption on key ends first (the cache shows the bind). */
+void sched_cache_pod_update(struct sched_cache *c, const char *key, const cJSON *old,
+			    const cJSON *new, bool drop_assumed);
+/* The scheduler placed pod key on node: counted there until forgotten. */
+void sched_cache_assume(struct sched_cache *c, const char *key, const cJSON *pod, const char *node);
+void sched_cache_forget(struct sched_cache *c, const char *key);
+/* The node pod key is assumed onto (owned), or NULL. */
+char *sched_cache_assumed_node(struct sched_cache *c, const char *key);
+/* The nodes that exist, sorted by name (borrowed, valid while locked) and, per controller uid, its
+ * pods on a node; call between lock and unlock. */
+void sched_cache_lock(struct sched_cache *c);
+void sched_cache_unlock(struct sched_cache *c);
+size_t sched_cache_nodes(struct sched_cache *c, struct sched_node *const **ret);
+long sched_cache_owner_count(struct sched_cache *c, const char *owner, const char *node);
+/* The same for every node at once: counts indexed by sched_node.id, *ret_n of them
+ * (NULL, 0 when the owner has no pods); borrowed while locked. */
+const long *sched_cache_owner_counts(struct sched_cache *c, const char *owner, size_t *ret_n);
+/* One decision for a pod without volume claims, on the cache's nodes (scheduler.c):
+ * the chosen node (owned), or NULL and, when ret_why, the reason (owned). For
+ * bench/sched, which measures the decision loop in process. */
+char *sched_pick_node(struct sched_cache *c, const cJSON *pod, char **ret_why);
+/* NodeResourcesFit on totals (sched_fit.c): reasons as mk_controller_sched_fit. */
+int sched_node_fit(const struct sched_node *n, int64_t cpu, int64_t mem, const char *reasons[3]);
 
 #endif

@@ -39,7 +39,7 @@ static void *worker_main(void *arg)
 int ctl_loop_start(struct ctl_loop *l, struct mk_error **err)
 {
 	for (unsigned i = 0; i < l->nworkers; i++) {
-		int r = pthread_create(&l->threads[i], NULL, worker_main, l);
+		int r = pthread_create(&l->threads[i], NULL, l->run ? l->run : worker_main, l);
 		if (r)
 			return mk_error_errno(err, r, "%s: worker thread", l->name);
 		l->started++;
@@ -52,6 +52,8 @@ void ctl_loop_stop(struct ctl_loop *l)
 	if (!l->q)
 		return;
 	mk_workqueue_shutdown(l->q);
+	if (l->shutdown)
+		l->shutdown(l);
 	for (unsigned i = 0; i < l->started; i++)
 		pthread_join(l->threads[i], NULL);
 	l->started = 0;
@@ -146,7 +148,7 @@ void mk_controllers_stop(struct mk_controllers *ctl)
 		free(ctl->dyn[i].crd_uid);
 	}
 	pthread_mutex_destroy(&ctl->dyn_mu);
-	mk_hmap_release(&ctl->assumed, free);
+	sched_release(ctl);
 	mk_hmap_release(&ctl->expect, free_expect);
 	mk_hmap_release(&ctl->node_seen, free);
 	pthread_mutex_destroy(&ctl->mu);
@@ -169,7 +171,6 @@ static struct mk_controllers *controllers_new(struct mk_client *c,
 		ctl->opts.workers = 4;
 	pthread_mutex_init(&ctl->mu, NULL);
 	pthread_mutex_init(&ctl->dyn_mu, NULL);
-	mk_hmap_init(&ctl->assumed);
 	mk_hmap_init(&ctl->expect);
 	mk_hmap_init(&ctl->node_seen);
 	return ctl;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "minik8s/api.h"
 #include "minik8s/controller.h"
+#include "internal.h"
 
 static bool terminated(const cJSON *pod)
 {
@@ -13,38 +14,48 @@ static bool terminated(const cJSON *pod)
 	return p && (!strcmp(p, "Succeeded") || !strcmp(p, "Failed"));
 }
 
+/* The filter on a node's totals (from the scheduler's cache or counted below):
+ * cpu in millicores, memory in bytes. */
+int sched_node_fit(const struct sched_node *n, int64_t cpu, int64_t mem, const char *reasons[3])
+{
+	int k = 0;
+	/* a node that reports no allocatable (an old agent) is not limited by it */
+	if (!n->has_alloc)
+		return 0;
+	if (n->alloc_pods >= 0 && n->npods + 1 > n->alloc_pods)
+		reasons[k++] = "Too many pods";
+	if (cpu > 0 && n->alloc_cpu >= 0 && cpu > n->alloc_cpu - n->req_cpu)
+		reasons[k++] = "Insufficient cpu";
+	if (mem > 0 && n->alloc_mem >= 0 && mem > n->alloc_mem - n->req_mem)
+		reasons[k++] = "Insufficient memory";
+	return k;
+}
+
 int mk_controller_sched_fit(const cJSON *pod, const cJSON *node, const cJSON *const *node_pods,
 			    size_t n_node_pods, const char *reasons[3])
 {
 	const cJSON *alloc = mk_json_get(node, "status.allocatable");
-	int n = 0;
-	int64_t used_cpu = 0, used_mem = 0, count = 0;
+	struct sched_node n = { .has_alloc = cJSON_IsObject(alloc), .alloc_cpu = -1, .alloc_mem = -1,
+				.alloc_pods = -1 };
 
 	for (size_t i = 0; i < n_node_pods; i++) {
 		if (!node_pods[i] || terminated(node_pods[i]))
 			continue;
 		int64_t c, m;
 		mk_api_pod_requests(mk_json_get(node_pods[i], "spec"), &c, &m);
-		used_cpu = used_cpu > INT64_MAX - c ? INT64_MAX : used_cpu + c;
-		used_mem = used_mem > INT64_MAX - m ? INT64_MAX : used_mem + m;
-		count++;
+		n.req_cpu = n.req_cpu > INT64_MAX - c ? INT64_MAX : n.req_cpu + c;
+		n.req_mem = n.req_mem > INT64_MAX - m ? INT64_MAX : n.req_mem + m;
+		n.npods++;
 	}
-	/* a node that reports no allocatable (an old agent) is not limited by it */
-	if (!cJSON_IsObject(alloc))
-		return 0;
-	const cJSON *pods_q = cJSON_GetObjectItemCaseSensitive(alloc, "pods");
-	if (pods_q) {
-		int64_t max_pods = mk_api_resource_list_milli(alloc, "pods") / 1000;
-		if (count + 1 > max_pods)
-			reasons[n++] = "Too many pods";
+	if (n.has_alloc) {
+		if (cJSON_GetObjectItemCaseSensitive(alloc, "pods"))
+			n.alloc_pods = mk_api_resource_list_milli(alloc, "pods") / 1000;
+		if (cJSON_GetObjectItemCaseSensitive(alloc, "cpu"))
+			n.alloc_cpu = mk_api_resource_list_milli(alloc, "cpu");
+		if (cJSON_GetObjectItemCaseSensitive(alloc, "memory"))
+			n.alloc_mem = mk_api_resource_list_milli(alloc, "memory") / 1000;
 	}
 	int64_t cpu, mem;
 	mk_api_pod_requests(mk_json_get(pod, "spec"), &cpu, &mem);
-	if (cpu > 0 && cJSON_GetObjectItemCaseSensitive(alloc, "cpu") &&
-	    cpu > mk_api_resource_list_milli(alloc, "cpu") - used_cpu)
-		reasons[n++] = "Insufficient cpu";
-	if (mem > 0 && cJSON_GetObjectItemCaseSensitive(alloc, "memory") &&
-	    mem > mk_api_resource_list_milli(alloc, "memory") / 1000 - used_mem)
-		reasons[n++] = "Insufficient memory";
-	return n;
+	return sched_node_fit(&n, cpu, mem, reasons);
 }

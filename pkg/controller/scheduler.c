@@ -1,10 +1,15 @@
 /* Scheduler: binds pending pods to Ready, schedulable nodes that match their
  * nodeSelector and required node affinity and whose NoSchedule/NoExecute taints
- * they tolerate, and whose volumes they can reach (below). Among the feasible nodes: fewest pods of the same controller
- * first (spread replicas), then fewest pods, then name. Binds are remembered
- * ("assumed") until the cache shows them, so a burst of pods is spread correctly
- * before the watch catches up. Unschedulable pods get PodScheduled=False and a
- * FailedScheduling event; they are retried whenever a node changes. Volumes (kube-scheduler's
+ * they tolerate, that have room for their requests, and whose volumes they can
+ * reach (below). Among the feasible nodes: fewest pods of the same controller
+ * first (spread replicas), then fewest pods, then name. Pending pods wait in the
+ * scheduling queue (sched_queue.c: priority, then arrival; back-off; the
+ * unschedulable set), and nodes are judged from the cache's per-node totals
+ * (sched_cache.c), so one decision costs O(nodes) and never walks the pods. Binds
+ * are remembered ("assumed") in the cache until the informer shows them, so a
+ * burst of pods is spread correctly before the watch catches up. Unschedulable
+ * pods get PodScheduled=False and a FailedScheduling event; they are tried again
+ * when a node is added or changes or a bound pod goes away. Volumes (kube-scheduler's
  * VolumeBinding, simplified): a pod whose claim is missing or being deleted, or
  * whose Immediate claim is unbound, fits nowhere (the message names the claim); a
  * bound claim's volume node affinity filters nodes; for unbound WaitForFirstConsumer
@@ -31,7 +36,10 @@ static bool pod_wants_scheduling(const cJSON *pod)
 	return !has_deletion(pod);
 }
 
-static void requeue_pending(struct mk_controllers *ctl);
+static int32_t pod_priority(const cJSON *pod)
+{
+	return (int32_t)json_int(pod, "spec.priority", 0);
+}
 
 static bool pod_frees_node(const struct mk_object *old, const struct mk_object *new)
 {
@@ -52,16 +60,24 @@ static void on_pod(const struct mk_object *old, const struct mk_object *new, voi
 {
 	struct mk_controllers *ctl = ud;
 	const struct mk_object *o = new ? new : old;
-	if (new && pod_wants_scheduling(new->json)) {
-		mk_workqueue_add(ctl->sched.q, new->key);
+	bool wants = new && pod_wants_scheduling(new->json);
+	/* bound or gone: the cache now knows what we assumed */
+	sched_cache_pod_update(ctl->scache, o->key, old ? old->json : NULL, new ? new->json : NULL,
+			       !wants);
+	if (wants) {
+		/* the scheduler's own status writes (PodScheduled=False) change no
+		 * placement: only a new pod or a spec or label change requeues (kube's
+		 * isPodUpdated) */
+		if (!old || !pod_wants_scheduling(old->json) ||
+		    !cJSON_Compare(mk_json_get(old->json, "spec"), mk_json_get(new->json, "spec"), 1) ||
+		    !cJSON_Compare(mk_json_get(old->json, "metadata.labels"),
+				   mk_json_get(new->json, "metadata.labels"), 1))
+			sched_queue_add(ctl->sq, new->key, pod_priority(new->json));
 		return;
 	}
-	/* bound or gone: the cache now knows what we assumed */
-	pthread_mutex_lock(&ctl->mu);
-	free(mk_hmap_del(&ctl->assumed, o->key));
-	pthread_mutex_unlock(&ctl->mu);
+	sched_queue_delete(ctl->sq, o->key);
 	if (pod_frees_node(old, new))
-		requeue_pending(ctl); /* pods that did not fit may fit now */
+		sched_queue_move_all(ctl->sq); /* pods that did not fit may fit now */
 }
 
 static bool node_sched_changed(const cJSON *a, const cJSON *b)
@@ -78,21 +94,12 @@ static bool node_sched_changed(const cJSON *a, const cJSON *b)
 	return !ra || !rb || strcmp(ra, rb);
 }
 
-static void requeue_pending(struct mk_controllers *ctl)
-{
-	struct mk_object **pods;
-	size_t n = mk_informer_by_index(ctl->inf[CTL_PODS], "node", "", &pods);
-	for (size_t i = 0; i < n; i++)
-		if (pod_wants_scheduling(pods[i]->json))
-			mk_workqueue_add(ctl->sched.q, pods[i]->key);
-	mk_object_list_free(pods, n);
-}
-
 static void on_node(const struct mk_object *old, const struct mk_object *new, void *ud)
 {
 	struct mk_controllers *ctl = ud;
+	sched_cache_node_update(ctl->scache, old, new);
 	if (new && node_sched_changed(old ? old->json : NULL, new->json))
-		requeue_pending(ctl);
+		sched_queue_move_all(ctl->sq);
 }
 
 /* A claim that appears, binds or changes: the unbound pods of its namespace using it. */
@@ -113,7 +120,7 @@ static void on_claim(const struct mk_object *old, const struct mk_object *new, v
 		{
 			const char *cn = mk_json_get_string(v, "persistentVolumeClaim.claimName");
 			if (cn && !strcmp(cn, name))
-				mk_workqueue_add(ctl->sched.q, pods[i]->key);
+				sched_queue_add(ctl->sq, pods[i]->key, pod_priority(pods[i]->json));
 		}
 	}
 	mk_object_list_free(pods, n);
@@ -121,9 +128,27 @@ static void on_claim(const struct mk_object *old, const struct mk_object *new, v
 
 void sched_setup(struct mk_controllers *ctl)
 {
+	ctl->sq = sched_queue_new();
+	ctl->scache = sched_cache_new();
+	ctl->sched.run = sched_main;
+	ctl->sched.shutdown = sched_shutdown;
 	mk_informer_add_handler(ctl->inf[CTL_PODS], on_pod, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_NODES], on_node, ctl);
 	mk_informer_add_handler(ctl->inf[CTL_PVC], on_claim, ctl);
+}
+
+void sched_shutdown(struct ctl_loop *l)
+{
+	if (l->ctl->sq)
+		sched_queue_shutdown(l->ctl->sq);
+}
+
+void sched_release(struct mk_controllers *ctl)
+{
+	sched_queue_free(ctl->sq);
+	ctl->sq = NULL;
+	sched_cache_free(ctl->scache);
+	ctl->scache = NULL;
 }
 
 /* ---- volumes (kube-scheduler's VolumeBinding filter, simplified) ----------------------- */
@@ -249,14 +274,15 @@ static bool tolerates(const cJSON *pod, const char *key, const char *value, cons
 }
 
 /* Reason a node cannot take pod (static or in buf), or NULL if it can. Filters
- * run in kube-scheduler's order: NodeUnschedulable, TaintToleration, NodeAffinity. */
-static const char *infeasible(const cJSON *pod, const cJSON *node, char *buf, size_t size)
+ * run in kube-scheduler's order: NodeUnschedulable, TaintToleration, NodeAffinity;
+ * readiness and cordon come parsed from the cache. */
+static const char *infeasible(const cJSON *pod, const struct sched_node *n, bool affinity,
+			      char *buf, size_t size)
 {
-	if (cJSON_IsTrue(mk_json_get(node, "spec.unschedulable")) &&
-	    !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule"))
+	if (n->unschedulable && !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule"))
 		return "node(s) were unschedulable";
 	const cJSON *t;
-	cJSON_ArrayForEach(t, mk_json_get(node, "spec.taints"))
+	cJSON_ArrayForEach(t, n->taints)
 	{
 		const char *k = mk_json_get_string(t, "key");
 		const char *v = mk_json_get_string(t, "value");
@@ -268,112 +294,42 @@ static const char *infeasible(const cJSON *pod, const cJSON *node, char *buf, si
 			return buf;
 		}
 	}
-	const char *ready = mk_json_get_string(find_condition(node, "Ready"), "status");
-	if ((!ready || strcmp(ready, "True")) &&
-	    !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule"))
+	if (!n->ready && !tolerates(pod, "node.kubernetes.io/not-ready", "", "NoSchedule"))
 		return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }";
 	/* nodeSelector and required node affinity (DaemonSet pods pin their node
-	 * through matchFields metadata.name) */
-	if (!mk_controller_node_affinity_matches(mk_json_get(pod, "spec"), node))
+	 * through matchFields metadata.name), when the pod has either */
+	if (affinity && !mk_controller_node_affinity_matches(mk_json_get(pod, "spec"), n->obj->json))
 		return "node(s) didn't match Pod's node affinity/selector";
 	return NULL;
 }
 
 struct reason_count {
 	char reason[200];
+	const char *lit; /* the string literal it came from, or NULL */
 	int n;
 };
 
-static void reason_add(struct reason_count *rc, int *nr, int max, const char *why)
+/* Counts why; lit: why is a string literal, compared by address first (hundreds
+ * of nodes give the same one in a decision). */
+static void reason_add(struct reason_count *rc, int *nr, int max, const char *why, bool lit)
 {
-	int j;
-	for (j = 0; j < *nr; j++)
-		if (!strcmp(rc[j].reason, why))
+	int j = *nr;
+	for (int k = 0; lit && k < *nr; k++)
+		if (rc[k].lit == why) {
+			j = k;
 			break;
+		}
+	if (j == *nr)
+		for (j = 0; j < *nr; j++)
+			if (!strcmp(rc[j].reason, why))
+				break;
 	if (j == *nr && *nr < max) {
 		snprintf(rc[*nr].reason, sizeof(rc[*nr].reason), "%s", why);
+		rc[*nr].lit = lit ? why : NULL;
 		rc[(*nr)++].n = 0;
 	}
 	if (j < *nr)
 		rc[j].n++;
-}
-
-/* The pods assumed onto one node (bound by us, not yet seen bound in the cache). */
-struct node_assumed {
-	struct mk_object **pods;
-	size_t n, cap;
-	long same; /* pods of the pass's owner on the node, bound or assumed */
-};
-
-static void node_assumed_free(void *v)
-{
-	struct node_assumed *na = v;
-	mk_object_list_free(na->pods, na->n);
-	free(na);
-}
-
-static struct node_assumed *node_assumed_of(struct mk_hmap *by_node, const char *node)
-{
-	struct node_assumed *na = mk_hmap_get(by_node, node);
-	if (!na) {
-		na = mk_malloc0(sizeof(*na));
-		mk_hmap_put(by_node, node, na);
-	}
-	return na;
-}
-
-/* Groups the assumed pods by node, once per pass: the assumed set is small (binds
- * on their way to the cache), so a pass costs O(assumed + nodes), not
- * O(nodes x pending pods). Keys and nodes are copied under the lock, the pods
- * read from the informer after it (no lock order between the two). */
-static void assumed_by_node(struct mk_controllers *ctl, struct mk_hmap *by_node)
-{
-	char **keys = NULL, **nodes = NULL;
-	size_t n = 0, kcap = 0, ncap = 0;
-	pthread_mutex_lock(&ctl->mu);
-	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
-	struct mk_hmap_entry *e;
-	while ((e = mk_hmap_iter_next(&ctl->assumed, &it))) {
-		MK_GROW(keys, kcap, n + 1);
-		MK_GROW(nodes, ncap, n + 1);
-		keys[n] = mk_strdup(e->key);
-		nodes[n++] = mk_strdup(e->val);
-	}
-	pthread_mutex_unlock(&ctl->mu);
-	for (size_t i = 0; i < n; i++) {
-		struct mk_object *o = mk_informer_get(ctl->inf[CTL_PODS], keys[i]);
-		if (o) {
-			struct node_assumed *na = node_assumed_of(by_node, nodes[i]);
-			MK_GROW(na->pods, na->cap, na->n + 1);
-			na->pods[na->n++] = o;
-		}
-		free(keys[i]);
-		free(nodes[i]);
-	}
-	free(keys);
-	free(nodes);
-}
-
-/* NodeResourcesFit (sched_fit.c), after the filters of infeasible(): the node's
- * allocatable cpu, memory and pod count must hold the pod's requests beside those
- * of the pods bound to node name and those assumed onto it (na, may be NULL);
- * reasons as mk_controller_sched_fit. */
-static int node_fit(struct mk_controllers *ctl, const cJSON *pod, const cJSON *node,
-		    const char *name, const struct node_assumed *na, const char *reasons[3])
-{
-	struct mk_object **bound;
-	size_t nb = mk_informer_by_index(ctl->inf[CTL_PODS], "node", name, &bound);
-	size_t nassumed = na ? na->n : 0;
-	const cJSON **v = mk_malloc0((nb + nassumed + 1) * sizeof(*v));
-	size_t n = 0;
-	for (size_t i = 0; i < nb; i++)
-		v[n++] = bound[i]->json;
-	for (size_t i = 0; i < nassumed; i++)
-		v[n++] = na->pods[i]->json;
-	int r = mk_controller_sched_fit(pod, node, v, n, reasons);
-	free(v);
-	mk_object_list_free(bound, nb);
-	return r;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -437,25 +393,19 @@ static void set_scheduled_condition(struct mk_controllers *ctl, const cJSON *pod
 
 /* ---- scheduling ------------------------------------------------------------------------ */
 
-/* Assumes pod onto node_name and hands the bind to the binder workers: the
- * scheduling worker goes on with the next pod while the write is made. */
-static int bind(struct mk_controllers *ctl, const char *key, const char *best)
+/* Assumes pod onto node best and hands the bind to the binder workers: the
+ * scheduling thread goes on with the next pod while the write is made. */
+static void bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, const char *best)
 {
-	pthread_mutex_lock(&ctl->mu);
-	free(mk_hmap_put(&ctl->assumed, key, mk_strdup(best)));
-	pthread_mutex_unlock(&ctl->mu);
+	sched_cache_assume(ctl->scache, key, pod, best);
 	mk_workqueue_add(ctl->bind.q, key);
-	return 0;
 }
 
 /* A binder worker: PATCH spec.nodeName to the assumed node, then PodScheduled=True.
  * A failed bind forgets the assumption and gives the pod back to the scheduler. */
 int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 {
-	pthread_mutex_lock(&ctl->mu);
-	const char *an = mk_hmap_get(&ctl->assumed, key);
-	_cleanup_free_ char *node_name = an ? mk_strdup(an) : NULL;
-	pthread_mutex_unlock(&ctl->mu);
+	_cleanup_free_ char *node_name = sched_cache_assumed_node(ctl->scache, key);
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	if (!node_name || !po) {
 		mk_object_unref(po);
@@ -468,15 +418,13 @@ int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "spec"), "nodeName", node_name);
 	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", pns, pname, NULL);
 	_cleanup_error_ struct mk_error *err = NULL;
-	int ret = 0;
 	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0) {
-		pthread_mutex_lock(&ctl->mu);
-		free(mk_hmap_del(&ctl->assumed, key));
-		pthread_mutex_unlock(&ctl->mu);
-		/* gone, or bound by someone else: the cache will tell; else schedule again */
+		sched_cache_forget(ctl->scache, key);
+		/* gone, or bound by someone else: the cache will tell; else schedule again
+		 * after a back-off */
 		if (mk_error_code(err) != 404 && mk_error_code(err) != 409 && mk_error_code(err) != 422) {
 			mk_log(MK_LOG_DEBUG, COMPONENT, "bind %s: %s", key, err->msg);
-			mk_workqueue_add_rate_limited(ctl->sched.q, key);
+			sched_queue_add_failed(ctl->sq, key, pod_priority(pod));
 		}
 		goto out;
 	}
@@ -485,150 +433,168 @@ int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 			"Successfully assigned %s/%s to %s", pns, pname, node_name);
 out:
 	mk_object_unref(po);
-	return ret;
+	return 0;
 }
 
-/* The state one scheduling pass looks at for every node. */
+/* The state one scheduling decision looks at for every node. */
 struct sched_pass {
-	struct mk_controllers *ctl;
+	struct sched_cache *cache;
 	const cJSON *pod;
+	const char *owner_uid; /* its controller's, or NULL */
+	int64_t cpu, mem;      /* its requests */
+	bool affinity;	       /* it has a nodeSelector or a required node affinity */
 	struct pod_claims pc;
-	struct mk_hmap by_node; /* node name -> struct node_assumed (assumed pods, same-owner count) */
 	struct reason_count rc[16]; /* why nodes were refused */
 	int nr;
 };
 
-/* Whether node can take the pod: the filters, the node affinity of its bound
+/* Whether node n can take the pod: the filters, the node affinity of its bound
  * volumes, the node already selected for a delayed claim (a claim already given a
- * node is provisioned there), then resources and ports; the refusals are counted. */
-static bool node_feasible(struct sched_pass *p, const cJSON *node, const char *name)
+ * node is provisioned there), then resources from the cached totals; the
+ * refusals are counted. */
+static bool node_feasible(struct sched_pass *p, const struct sched_node *n)
 {
 	char buf[200];
-	const char *why = infeasible(p->pod, node, buf, sizeof(buf));
+	const char *why = infeasible(p->pod, n, p->affinity, buf, sizeof(buf));
 	for (size_t k = 0; !why && k < p->pc.nbound; k++)
-		if (!pv_node_ok(p->pc.bound[k]->json, node))
+		if (!pv_node_ok(p->pc.bound[k]->json, n->obj->json))
 			why = "node(s) had volume node affinity conflict";
 	for (size_t k = 0; !why && k < p->pc.ndelayed; k++) {
 		const char *sel = selected_node(p->pc.delayed[k]->json);
-		if (sel && strcmp(sel, name))
+		if (sel && strcmp(sel, n->name))
 			why = "node(s) did not match the node selected for its volume";
 	}
 	if (why) {
-		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), why);
+		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), why, why != buf);
 		return false;
 	}
 	const char *fit[3];
-	int nf = node_fit(p->ctl, p->pod, node, name, mk_hmap_get(&p->by_node, name), fit);
+	int nf = sched_node_fit(n, p->cpu, p->mem, fit);
 	for (int k = 0; k < nf; k++)
-		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), fit[k]);
+		reason_add(p->rc, &p->nr, (int)MK_ARRAY_SIZE(p->rc), fit[k], true);
 	return nf == 0;
 }
 
-/* The node's load (its pods, binds not yet in the cache included) and the pods of
- * the same owner on it (*ret_same). */
-static long node_load(struct sched_pass *p, const char *name, long *ret_same)
+/* What a decision reads of its pod once, not per node. */
+static void pass_init(struct sched_pass *p)
 {
-	const struct node_assumed *na = mk_hmap_get(&p->by_node, name);
-	*ret_same = na ? na->same : 0;
-	return (long)mk_informer_index_count(p->ctl->inf[CTL_PODS], "node", name) + (na ? (long)na->n : 0);
+	const cJSON *spec = mk_json_get(p->pod, "spec");
+	mk_api_pod_requests(spec, &p->cpu, &p->mem);
+	const cJSON *na = mk_json_get(spec, "affinity.nodeAffinity");
+	p->affinity = cJSON_GetObjectItemCaseSensitive(spec, "nodeSelector") ||
+		      cJSON_GetObjectItemCaseSensitive(na, "requiredDuringSchedulingIgnoredDuringExecution");
 }
 
-/* Counts the pods of owner_uid per node (bound, or assumed), once per pass. */
-static void siblings_by_node(struct sched_pass *p, const char *owner_uid)
+/* The feasible node with the fewest pods of the same owner, then the fewest pods
+ * (binds not yet in the informer included), then the first name: its name (owned),
+ * or NULL when none fits (a claim problem: none looked at). *ret_nn: the nodes. */
+static char *node_pick(struct sched_pass *p, size_t *ret_nn)
 {
-	struct mk_controllers *ctl = p->ctl;
-	struct mk_object **sib;
-	size_t ns = mk_informer_by_index(ctl->inf[CTL_PODS], "ctl", owner_uid, &sib);
-	for (size_t k = 0; k < ns; k++) {
-		const char *pn = mk_json_get_string(sib[k]->json, "spec.nodeName");
-		_cleanup_free_ char *an = NULL;
-		if (!pn || !*pn) {
-			pthread_mutex_lock(&ctl->mu);
-			const char *a = mk_hmap_get(&ctl->assumed, sib[k]->key);
-			an = a ? mk_strdup(a) : NULL;
-			pthread_mutex_unlock(&ctl->mu);
-			pn = an;
-		}
-		if (pn && *pn)
-			node_assumed_of(&p->by_node, pn)->same++;
-	}
-	mk_object_list_free(sib, ns);
-}
-
-/* The feasible node with the fewest pods of the same owner, then the lowest load,
- * then the first name; NULL when none fits (a claim problem: none looked at). */
-static const char *node_pick(struct sched_pass *p, struct mk_object **nodes, size_t nn)
-{
-	const char *best = NULL;
-	long best_same = 0, best_load = 0;
-	if (p->pc.why[0])
-		return NULL;
-	for (size_t i = 0; i < nn; i++) {
-		const cJSON *node = nodes[i]->json;
-		const char *name = mk_json_get_string(node, "metadata.name");
-		if (!node_feasible(p, node, name))
+	const struct sched_node *best = NULL;
+	long best_same = 0;
+	struct sched_node *const *nodes;
+	char *ret = NULL;
+	sched_cache_lock(p->cache);
+	size_t nn = sched_cache_nodes(p->cache, &nodes), nsame;
+	const long *same_by_id = sched_cache_owner_counts(p->cache, p->owner_uid, &nsame);
+	for (size_t i = 0; !p->pc.why[0] && i < nn; i++) {
+		const struct sched_node *n = nodes[i];
+		if (!node_feasible(p, n))
 			continue;
-		long same, load = node_load(p, name, &same);
-		if (!best || same < best_same || (same == best_same && load < best_load) ||
-		    (same == best_same && load == best_load && strcmp(name, best) < 0)) {
-			best = name;
+		long same = n->id < nsame ? same_by_id[n->id] : 0;
+		/* nodes come in name order: the first of equals is the first name */
+		if (!best || same < best_same || (same == best_same && n->npods < best->npods)) {
+			best = n;
 			best_same = same;
-			best_load = load;
 		}
 	}
+	if (best)
+		ret = mk_strdup(best->name);
+	sched_cache_unlock(p->cache);
+	*ret_nn = nn;
+	return ret;
+}
+
+/* The message of a pod that fits nowhere (owned). */
+static char *unschedulable_message(struct sched_pass *p, size_t nn)
+{
+	if (p->pc.why[0])
+		return nn ? mk_strdup_printf("0/%zu nodes are available: %s.", nn, p->pc.why)
+			  : mk_strdup_printf("no nodes available to schedule pods: %s.", p->pc.why);
+	return failure_message(p->rc, p->nr, nn);
+}
+
+char *sched_pick_node(struct sched_cache *c, const cJSON *pod, char **ret_why)
+{
+	const cJSON *cref = mk_api_controller_ref(pod);
+	struct sched_pass p = { .cache = c, .pod = pod,
+				.owner_uid = cref ? mk_json_get_string(cref, "uid") : NULL };
+	pass_init(&p);
+	size_t nn;
+	char *best = node_pick(&p, &nn);
+	if (!best && ret_why)
+		*ret_why = unschedulable_message(&p, nn);
 	return best;
 }
 
 /* PodScheduled=False and a FailedScheduling event saying why. */
-static void unschedulable_report(struct sched_pass *p, size_t nn)
+static void unschedulable_report(struct mk_controllers *ctl, struct sched_pass *p, size_t nn)
 {
-	_cleanup_free_ char *msg = NULL;
-	if (p->pc.why[0])
-		msg = nn ? mk_strdup_printf("0/%zu nodes are available: %s.", nn, p->pc.why)
-			 : mk_strdup_printf("no nodes available to schedule pods: %s.", p->pc.why);
-	else
-		msg = failure_message(p->rc, p->nr, nn);
-	set_scheduled_condition(p->ctl, p->pod, false, msg);
-	mk_event_record(p->ctl->rec, COMPONENT, p->pod, "Warning", "FailedScheduling", "%s", msg);
+	_cleanup_free_ char *msg = unschedulable_message(p, nn);
+	set_scheduled_condition(ctl, p->pod, false, msg);
+	mk_event_record(ctl->rec, COMPONENT, p->pod, "Warning", "FailedScheduling", "%s", msg);
 }
 
+/* One scheduling decision for pod key: 0 placed (or nothing to do), 1 it fits
+ * nowhere, -1 an error (try again after a back-off). */
 int sched_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	if (!po)
 		return 0;
 	const cJSON *pod = po->json;
-	pthread_mutex_lock(&ctl->mu);
-	bool assumed = mk_hmap_has(&ctl->assumed, key);
-	pthread_mutex_unlock(&ctl->mu);
+	_cleanup_free_ char *assumed = sched_cache_assumed_node(ctl->scache, key);
 	if (!pod_wants_scheduling(pod) || assumed) {
 		mk_object_unref(po);
 		return 0;
 	}
 
-	struct sched_pass p = { .ctl = ctl, .pod = pod };
-	struct mk_object **nodes;
-	size_t nn = mk_informer_list(ctl->inf[CTL_NODES], &nodes);
 	const cJSON *cref = mk_api_controller_ref(pod);
-	const char *owner_uid = cref ? mk_json_get_string(cref, "uid") : NULL;
-	mk_hmap_init(&p.by_node);
-	assumed_by_node(ctl, &p.by_node);
-	if (owner_uid)
-		siblings_by_node(&p, owner_uid);
+	struct sched_pass p = { .cache = ctl->scache, .pod = pod,
+				.owner_uid = cref ? mk_json_get_string(cref, "uid") : NULL };
+	pass_init(&p);
 	pod_claims_load(ctl, pod, &p.pc);
-	const char *best = node_pick(&p, nodes, nn); /* a name inside nodes[] */
-	mk_hmap_release(&p.by_node, node_assumed_free);
+	size_t nn;
+	_cleanup_free_ char *best = node_pick(&p, &nn);
 
 	int ret = 0;
-	if (!best)
-		unschedulable_report(&p, nn);
-	else if (p.pc.ndelayed)
+	if (!best) {
+		unschedulable_report(ctl, &p, nn);
+		ret = 1;
+	} else if (p.pc.ndelayed) {
 		/* volumes first: the claim handler brings the pod back once they are bound */
 		ret = select_node_for_claims(ctl, &p.pc, best);
-	else
-		ret = bind(ctl, key, best);
+	} else {
+		bind(ctl, key, pod, best);
+	}
 	pod_claims_release(&p.pc);
-	mk_object_list_free(nodes, nn);
 	mk_object_unref(po);
 	return ret;
+}
+
+/* The scheduling thread: one decision at a time, as kube-scheduler's
+ * scheduleOne, fed by the scheduling queue. */
+void *sched_main(void *arg)
+{
+	struct ctl_loop *l = arg;
+	struct mk_controllers *ctl = l->ctl;
+	char *key;
+	uint64_t cycle;
+	while (sched_queue_pop(ctl->sq, -1, &key, &cycle) == 1) {
+		int r = sched_sync(ctl, key);
+		sched_queue_done(ctl->sq, key, cycle,
+				 r < 0 ? SCHED_ERROR : r > 0 ? SCHED_UNSCHEDULABLE : SCHED_DONE);
+		free(key);
+	}
+	return NULL;
 }

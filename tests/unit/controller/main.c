@@ -17,6 +17,7 @@ Suite *pv_suite(void);
 Suite *crd_suite(void);
 Suite *resourcequota_suite(void);
 Suite *servicelb_suite(void);
+Suite *schedqueue_suite(void);
 
 int main(void)
 {
@@ -24,7 +25,7 @@ int main(void)
 				     gc_suite, deployment_suite, endpointslice_suite,
 				     nodelifecycle_suite, daemonset_suite, job_suite,
 				     statefulset_suite, pv_suite, crd_suite,
-				     resourcequota_suite, servicelb_suite };
+				     resourcequota_suite, servicelb_suite, schedqueue_suite };
 	SRunner *sr = srunner_create(NULL);
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++)
 		srunner_add_suite(sr, ctors[i]());

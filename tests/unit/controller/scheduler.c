@@ -89,6 +89,46 @@ START_TEST(test_scheduler_filters_and_spreads)
 }
 END_TEST
 
+static bool too_many_pods(const cJSON *pod, const void *unused)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, mk_json_get(pod, "status.conditions"))
+	{
+		if (!strcmp(mk_json_get_string(c, "type"), "PodScheduled"))
+			return strstr(mk_json_get_string(c, "message") ?: "", "1 Too many pods") != NULL;
+	}
+	return false;
+}
+
+/* The node's capacity comes from the cached totals: a pod that fits nowhere
+ * waits in the unschedulable set and is bound once a bound pod is deleted. */
+START_TEST(test_scheduler_deleted_pod_frees_capacity)
+{
+	fx_node("one", NULL, NULL);
+	fx_patch("/api/v1/nodes/one/status", "{\"status\":{\"allocatable\":{\"pods\":\"1\",\"cpu\":\"1\"}}}");
+	pod("first", NULL);
+	char *n = node_of("first");
+	ck_assert_str_eq(n, "one");
+	free(n);
+	pod("second", NULL);
+	cJSON *p = fx_wait("/api/v1/namespaces/default/pods/second", too_many_pods, NULL,
+			   "PodScheduled=False: 0/1 nodes are available: 1 Too many pods");
+	ck_assert_ptr_null(mk_json_get_string(p, "spec.nodeName"));
+	cJSON_Delete(p);
+
+	/* deleting first (at once: no kubelet here to finish a graceful delete) frees
+	 * the node: second goes back from the unschedulable set */
+	_cleanup_error_ struct mk_error *err = NULL;
+	ck_assert_int_eq(mk_client_delete(fx_cli, "/api/v1/namespaces/default/pods/first?gracePeriodSeconds=0",
+					  NULL, NULL, &err), 0);
+	cJSON *gone = fx_get("/api/v1/namespaces/default/pods/first");
+	ck_assert_ptr_null(gone);
+	n = node_of("second");
+	ck_assert_str_eq(n, "one");
+	free(n);
+}
+END_TEST
+
 Suite *scheduler_suite(void)
 {
 	Suite *s = suite_create("scheduler");
@@ -96,6 +136,7 @@ Suite *scheduler_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, fx_setup_controllers, fx_teardown);
 	tcase_add_test(tc, test_scheduler_filters_and_spreads);
+	tcase_add_test(tc, test_scheduler_deleted_pod_frees_capacity);
 	suite_add_tcase(s, tc);
 	return s;
 }
