@@ -66,16 +66,23 @@ b64 = lambda s: base64.b64encode(s.encode()).decode()
 val = b64(pod)
 for i in range(n):
     key = b64(f"/floor/pods/default/{pre}-{i:06d}")
+    if i:
+        print("next")
     print(f'url = "{url}/v3/kv/put"\ndata = "{{\\"key\\":\\"{key}\\",\\"value\\":\\"{val}\\"}}"\n'
-          'output = "/dev/null"\nwrite-out = "%{http_code}\\n"\nnext')
+          'silent\noutput = "/dev/null"\nwrite-out = "%{http_code}\\n"')
 PY
 	local p=()
 	[ "$par" -gt 1 ] && p=(--parallel --parallel-max "$par")
 	t0=$(now)
-	ok=$(timeout 300 curl -s -m 30 "${p[@]}" -K "$cfg" | grep -c '^200$')
+	timeout 300 curl "${p[@]}" -K "$cfg" >"$cfg.out" 2>"$cfg.err"
 	t1=$(now)
-	rm -f "$cfg"
-	[ "$ok" -eq "$n" ] || { echo "bench/store: etcd anchor: $ok of $n puts answered 200" >&2; return 0; }
+	ok=$(grep -c '^200$' "$cfg.out")
+	if [ "$ok" -ne "$n" ]; then
+		echo "bench/store: etcd anchor: $ok of $n puts answered 200; codes:" \
+			"$(sort "$cfg.out" | uniq -c | tr '\n' ' ') $(tail -2 "$cfg.err")" >&2
+		return 0
+	fi
+	rm -f "$cfg" "$cfg.out" "$cfg.err"
 	rate "$n" "$t0" "$t1"
 }
 
