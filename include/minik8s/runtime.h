@@ -16,8 +16,8 @@
  *   runc.log             runc's own log (json)
  *   attach               the shim's attach socket (SOCK_SEQPACKET) while it runs
  *
- * Every container has a shim: a small process (this same executable re-executed
- * through /proc/self/exe, like conmon or runc's own "runc init") that owns the
+ * Every container has a shim: a small process (the minik8s-shim executable,
+ * libc only, installed beside minik8s; $MINIK8S_SHIM overrides) that owns the
  * container's stdout/stderr pipes (or its pty), writes the log with a size cap,
  * is the child subreaper of the container's init and records its exit status. The
  * shim lives in its own session, so a container keeps running and logging while
