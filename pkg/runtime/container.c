@@ -287,6 +287,10 @@ int mk_runtime_container_delete(struct mk_runtime *rt, const char *id, struct mk
 	_cleanup_free_ char *runc_dir = mk_strdup_printf("%s/%s", rt->root, id);
 	/* runc delete --force succeeds for unknown ids: find out before */
 	known = stat(runc_dir, &sb) == 0;
+	/* nothing of it anywhere (the agent clears an id before it creates it): no
+	 * runc to run, which costs a fork, an exec and runc's start-up */
+	if (!known && shim <= 0 && lstat(dir, &sb) < 0 && errno == ENOENT)
+		return mk_error_set(err, ENOENT, "container '%s' not found", id);
 
 	if (rt_runc(rt, (const char *const[]){ "delete", "--force", id, NULL }, NULL,
 		    RUNC_TIMEOUT_MS, &e) < 0) {
