@@ -50,7 +50,7 @@
 /* ---- handle ---------------------------------------------------------------- */
 
 struct mk_runtime_config {
-	const char *runc_path;     /* NULL: "runc" from PATH */
+	const char *runc_path;     /* NULL: "runc" from PATH (looked up once, here) */
 	const char *root_dir;      /* runc --root; required, created 0700 */
 	const char *state_dir;     /* container directories; required, created 0700;
 				    * at most 80 bytes (unix socket paths live in it) */

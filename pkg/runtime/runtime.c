@@ -44,6 +44,27 @@ static char *shim_locate(void)
 	return NULL;
 }
 
+/* "runc" looked up in PATH once, so neither the agent nor each shim walks PATH
+ * on every exec of it; "runc" itself when PATH has none (the exec then fails
+ * with the usual error). Owned. */
+static char *runc_locate(void)
+{
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = mk_strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	char *save = NULL;
+
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue;
+		char *p = mk_strdup_printf("%s/runc", d);
+		struct stat sb;
+		if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return mk_strdup("runc");
+}
+
 int mk_runtime_new(const struct mk_runtime_config *cfg, struct mk_runtime **ret,
 		   struct mk_error **err)
 {
@@ -58,7 +79,7 @@ int mk_runtime_new(const struct mk_runtime_config *cfg, struct mk_runtime **ret,
 	if (mk_fs_mkdir_p(cfg->root_dir, 0700, err) < 0 || mk_fs_mkdir_p(cfg->state_dir, 0700, err) < 0)
 		return -1;
 	struct mk_runtime *rt = mk_malloc0(sizeof(*rt));
-	rt->runc = mk_strdup(cfg->runc_path ? cfg->runc_path : "runc");
+	rt->runc = cfg->runc_path ? mk_strdup(cfg->runc_path) : runc_locate();
 	rt->root = mk_strdup(cfg->root_dir);
 	rt->state = mk_strdup(cfg->state_dir);
 	rt->cgroup_parent = mk_strdup(cfg->cgroup_parent ? cfg->cgroup_parent : "minik8s");
