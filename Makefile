@@ -49,6 +49,13 @@ build/libminik8s.a: $(LIB_OBJ)
 build/minik8s: $(CMD_OBJ) build/libminik8s.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJ) build/libminik8s.a $(LDLIBS)
 
+# the per-container shim: its own small executable, libc only (cmd/minik8s-shim,
+# pkg/runtime/shimlib.c); the agent finds it beside build/minik8s
+SHIM_OBJ = build/cmd/minik8s-shim/main.o build/pkg/runtime/shimlib.o
+build/minik8s-shim: $(SHIM_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SHIM_OBJ)
+build/minik8s: build/minik8s-shim
+
 build/%.o: %.c $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -99,8 +106,9 @@ asan:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-install: build/minik8s
+install: build/minik8s build/minik8s-shim
 	install -D -m 0755 build/minik8s $(DESTDIR)/usr/local/bin/minik8s
+	install -D -m 0755 build/minik8s-shim $(DESTDIR)/usr/local/bin/minik8s-shim
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -75,7 +75,8 @@ struct mk_agent_options {
 	unsigned backoff_max_ms;       /* 0: 300 s */
 	unsigned heartbeat_ms;	       /* node Lease renewal; 0: 10 s (status: every 5 min) */
 	unsigned resync_ms;	       /* every pod re-synced at least this often; 0: 10 s */
-	unsigned workers;	       /* pod sync workers; 0: 8 */
+	unsigned workers;	       /* pod sync workers; 0: 32 (a burst of pods starts
+					* together, as the kubelet runs one worker per pod) */
 	uint16_t stream_port;	       /* log/exec server port (pkg/agent/stream.h); 0: 10250 */
 	const char *stream_address;    /* its bind address; NULL: 0.0.0.0 */
 	const char *stream_client_ca;  /* cluster CA file the API server's client

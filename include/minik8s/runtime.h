@@ -16,8 +16,8 @@
  *   runc.log             runc's own log (json)
  *   attach               the shim's attach socket (SOCK_SEQPACKET) while it runs
  *
- * Every container has a shim: a small process (this same executable re-executed
- * through /proc/self/exe, like conmon or runc's own "runc init") that owns the
+ * Every container has a shim: a small process (the minik8s-shim executable,
+ * libc only, installed beside minik8s; $MINIK8S_SHIM overrides) that owns the
  * container's stdout/stderr pipes (or its pty), writes the log with a size cap,
  * is the child subreaper of the container's init and records its exit status. The
  * shim lives in its own session, so a container keeps running and logging while
@@ -50,7 +50,7 @@
 /* ---- handle ---------------------------------------------------------------- */
 
 struct mk_runtime_config {
-	const char *runc_path;     /* NULL: "runc" from PATH */
+	const char *runc_path;     /* NULL: "runc" from PATH (looked up once, here) */
 	const char *root_dir;      /* runc --root; required, created 0700 */
 	const char *state_dir;     /* container directories; required, created 0700;
 				    * at most 80 bytes (unix socket paths live in it) */

@@ -438,7 +438,9 @@ static struct mk_agent *agent_new(struct mk_client *c, const struct mk_agent_opt
 		a->backoff_max_ms = a->backoff_base_ms;
 	a->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : 10000;
 	a->resync_ms = o->resync_ms ? o->resync_ms : 10000;
-	a->workers = o->workers ? o->workers : 8;
+	/* most of a pod start is waiting on runc, the shim and the API: many pods
+	 * at once, not a few waves of 8 */
+	a->workers = o->workers ? o->workers : 32;
 	return a;
 }
 

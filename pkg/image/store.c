@@ -424,6 +424,18 @@ static int ingest_layers(struct mk_image_store *s, const cJSON *layers,
 		cJSON_AddItemToArray(diffs, cJSON_CreateString(diff_id));
 		if (access(lpath, F_OK) == 0)
 			continue; /* already unpacked, possibly from another compression */
+		/* one fetch and unpack of a layer at a time: concurrent pulls of the same
+		 * image (pods starting together, other processes) wait for the first one
+		 * and find the layer unpacked */
+		_cleanup_free_ char *lname = mk_strdup_printf("layer-%s.lock", diff_id);
+		for (char *c = lname; *c; c++)
+			if (*c == ':' || *c == '/')
+				*c = '-';
+		_cleanup_close_ int lk = img_store_lock(s, lname, LOCK_EX, err);
+		if (lk < 0)
+			return -1;
+		if (access(lpath, F_OK) == 0)
+			continue;
 		if (ensure_blob(s, d, size, fetch, ctx, err) < 0 || ensure_layer(s, d, diff_id, err) < 0)
 			return mk_error_wrap(err, "layer %s", d);
 	}

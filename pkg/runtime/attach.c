@@ -9,14 +9,6 @@
 #include <sys/un.h>
 #include "internal.h"
 
-int rt_attach_sockaddr(int dirfd, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/attach", dirfd);
-	return 0;
-}
-
 int mk_runtime_attach_open(struct mk_runtime *rt, const char *id, int *ret_fd,
 			   struct mk_error **err)
 {

@@ -2,6 +2,7 @@
  * stop, wait, delete, list. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -137,6 +138,25 @@ static int runc_state(struct mk_runtime *rt, const char *id, cJSON **ret_json, s
 	return 0;
 }
 
+/* True when pid runs (not a zombie) as a child of parent: from /proc/PID/stat,
+ * "pid (comm) state ppid ...". */
+static bool proc_running_child_of(pid_t pid, pid_t parent)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	char state;
+	int ppid;
+	if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+		return false;
+	return state != 'Z' && state != 'X' && state != 'x' && ppid == (int)parent;
+}
+
 int mk_runtime_container_status_get(struct mk_runtime *rt, const char *id,
 				    struct mk_runtime_container_status *ret, struct mk_error **err)
 {
@@ -160,6 +180,19 @@ int mk_runtime_container_status_get(struct mk_runtime *rt, const char *id,
 		st.state = MK_RUNTIME_STATE_EXITED;
 		*ret = st;
 		return 0;
+	}
+	/* started, no exit recorded, and init alive under its shim (which reaps it
+	 * and records its exit the moment it dies): running, as runc would say,
+	 * without running runc (nothing here pauses containers) */
+	if (st.started_ns > 0 && st.shim_pid > 0) {
+		_cleanup_free_ char *pid_file = rt_ctr_path(rt, id, "init.pid");
+		pid_t init = (pid_t)rt_read_i64(pid_file);
+		if (init > 0 && proc_running_child_of(init, st.shim_pid)) {
+			st.state = MK_RUNTIME_STATE_RUNNING;
+			st.pid = init;
+			*ret = st;
+			return 0;
+		}
 	}
 	_cleanup_cjson_ cJSON *j = NULL;
 	struct mk_error *e = NULL;
@@ -287,6 +320,10 @@ int mk_runtime_container_delete(struct mk_runtime *rt, const char *id, struct mk
 	_cleanup_free_ char *runc_dir = mk_strdup_printf("%s/%s", rt->root, id);
 	/* runc delete --force succeeds for unknown ids: find out before */
 	known = stat(runc_dir, &sb) == 0;
+	/* nothing of it anywhere (the agent clears an id before it creates it): no
+	 * runc to run, which costs a fork, an exec and runc's start-up */
+	if (!known && shim <= 0 && lstat(dir, &sb) < 0 && errno == ENOENT)
+		return mk_error_set(err, ENOENT, "container '%s' not found", id);
 
 	if (rt_runc(rt, (const char *const[]){ "delete", "--force", id, NULL }, NULL,
 		    RUNC_TIMEOUT_MS, &e) < 0) {

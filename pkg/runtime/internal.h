@@ -6,7 +6,10 @@
 #include "minik8s/runtime.h"
 
 #define RT_DEFAULT_LOG_MAX (10u * 1024 * 1024)
-#define RT_SHIM_ENV "_MINIK8S_RUNTIME_SHIM"
+/* the shim executable's name, looked up beside the running executable */
+#define RT_SHIM_NAME "minik8s-shim"
+/* overrides where the shim executable is (an absolute path) */
+#define RT_SHIM_PATH_ENV "MINIK8S_SHIM"
 /* fd the shim reports its start-up result on */
 #define RT_SHIM_SYNC_FD 3
 
@@ -16,6 +19,7 @@ struct mk_runtime {
 	char *state;
 	char *cgroup_parent;
 	size_t log_max;
+	char *shim; /* the minik8s-shim executable; NULL: not found (creates fail) */
 };
 
 /* runtime.c */
@@ -75,7 +79,17 @@ int rt_attach_sockaddr(int dirfd, struct sockaddr_un *sa);
 /* pid of the container's shim if it still runs (verified by its start time), else 0 */
 pid_t rt_shim_pid(struct mk_runtime *rt, const char *id);
 
-/* logs.c: the log writer the shim uses */
+/* shimlib.c: libc-only helpers shared with the minik8s-shim binary (it links
+ * shimlib.o alone); rt_proc_starttime, rt_now_ns, rt_read_i64, rt_recv_fd,
+ * rt_attach_sockaddr, rt_cgroup_oom_* and the log writer live there too */
+/* vasprintf that aborts on failure; owned */
+char *rt_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The whole file, NUL-terminated (owned), or NULL with errno. */
+char *rt_file_read(const char *path);
+/* Writes path atomically (a temporary file, fsync, rename), mode 0600; -1 with errno. */
+int rt_file_write_atomic(const char *path, const char *data, size_t len);
+
+/* the log writer the shim uses (shimlib.c) */
 struct rt_log {
 	int fd;
 	char *path, *path_old;

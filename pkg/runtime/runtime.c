@@ -16,6 +16,55 @@
 
 extern char **environ;
 
+/* The shim executable: $MINIK8S_SHIM, else minik8s-shim beside the running
+ * executable, else in a directory above it (the build tree's tests and benches
+ * run from build/tests/ and build/bench/NAME/, the shim is build/minik8s-shim).
+ * Owned; NULL if there is none. */
+static char *shim_locate(void)
+{
+	const char *env = getenv(RT_SHIM_PATH_ENV);
+	char exe[4096];
+
+	if (env && env[0] == '/')
+		return access(env, X_OK) == 0 ? mk_strdup(env) : NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(exe, '/');
+		if (!slash)
+			return NULL;
+		*slash = '\0';
+		char *p = mk_strdup_printf("%s/" RT_SHIM_NAME, exe);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+/* "runc" looked up in PATH once, so neither the agent nor each shim walks PATH
+ * on every exec of it; "runc" itself when PATH has none (the exec then fails
+ * with the usual error). Owned. */
+static char *runc_locate(void)
+{
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = mk_strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	char *save = NULL;
+
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue;
+		char *p = mk_strdup_printf("%s/runc", d);
+		struct stat sb;
+		if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return mk_strdup("runc");
+}
+
 int mk_runtime_new(const struct mk_runtime_config *cfg, struct mk_runtime **ret,
 		   struct mk_error **err)
 {
@@ -30,7 +79,7 @@ int mk_runtime_new(const struct mk_runtime_config *cfg, struct mk_runtime **ret,
 	if (mk_fs_mkdir_p(cfg->root_dir, 0700, err) < 0 || mk_fs_mkdir_p(cfg->state_dir, 0700, err) < 0)
 		return -1;
 	struct mk_runtime *rt = mk_malloc0(sizeof(*rt));
-	rt->runc = mk_strdup(cfg->runc_path ? cfg->runc_path : "runc");
+	rt->runc = cfg->runc_path ? mk_strdup(cfg->runc_path) : runc_locate();
 	rt->root = mk_strdup(cfg->root_dir);
 	rt->state = mk_strdup(cfg->state_dir);
 	rt->cgroup_parent = mk_strdup(cfg->cgroup_parent ? cfg->cgroup_parent : "minik8s");
@@ -38,6 +87,7 @@ int mk_runtime_new(const struct mk_runtime_config *cfg, struct mk_runtime **ret,
 	for (size_t n = strlen(rt->cgroup_parent); n > 1 && rt->cgroup_parent[n - 1] == '/'; n--)
 		rt->cgroup_parent[n - 1] = '\0';
 	rt->log_max = cfg->log_max_bytes ? cfg->log_max_bytes : RT_DEFAULT_LOG_MAX;
+	rt->shim = shim_locate();
 	*ret = rt;
 	return 0;
 }
@@ -50,6 +100,7 @@ void mk_runtime_free(struct mk_runtime *rt)
 	free(rt->root);
 	free(rt->state);
 	free(rt->cgroup_parent);
+	free(rt->shim);
 	free(rt);
 }
 
@@ -81,65 +132,11 @@ char *mk_runtime_container_log_path(struct mk_runtime *rt, const char *id)
 	return rt_ctr_path(rt, id, "container.log");
 }
 
-int64_t rt_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t rt_read_i64(const char *path)
-{
-	_cleanup_free_ char *data = NULL;
-	char *end;
-	long long v;
-
-	if (mk_fs_read_file(path, &data, NULL, NULL) < 0)
-		return 0;
-	errno = 0;
-	v = strtoll(data, &end, 10);
-	if (errno || end == data)
-		return 0;
-	return v;
-}
-
 int rt_write_i64(const char *path, int64_t v, struct mk_error **err)
 {
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)v);
 	return mk_fs_write_file(path, buf, (size_t)n, 0600, err);
-}
-
-unsigned long long rt_proc_starttime(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain spaces and parentheses: fields start after the last ')' */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p++;
-	/* p is at the space before field 3 (state); each step moves to the space
-	 * before the next field: 19 steps reach the one before starttime (22) */
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		st = strtoull(p + 1, NULL, 10);
-	return st;
 }
 
 int rt_pidfd_wait(int pidfd, int timeout_ms)
@@ -356,41 +353,6 @@ int rt_console_socket(struct mk_runtime *rt, char **ret_path, int *ret_fd, struc
 	*ret_fd = fd;
 	fd = -1;
 	return 0;
-}
-
-int rt_recv_fd(int sock)
-{
-	char data[256];
-	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	ssize_t n;
-	int fd = -1;
-
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *fds = (int *)CMSG_DATA(c);
-		for (size_t i = 0; i < nfds; i++) {
-			if (fd < 0)
-				fd = fds[i];
-			else
-				close(fds[i]); /* only one is expected */
-		}
-	}
-	if (fd < 0)
-		errno = EBADMSG;
-	return fd;
 }
 
 static int rm_at(int dfd, const char *name, dev_t dev, int depth)

@@ -209,6 +209,12 @@ print("%016x"%h)' | cut -c1-11)
 }
 expect_eq "a running pod has all of these (sanity check of the probe)" "$(leftovers "$WEB_UID" | sort | tr '\n' ' ')" "cgroup container ip mount netns poddir statedir veth "
 # ---- adoption: kill -9 the server+agent, force-delete a pod meanwhile, start again ----
+# the container's init is a child of its shim, the minik8s-shim executable, whose
+# pid the shim recorded for an agent that restarts
+WEB_PID=$(rc state "$WEB_CID" | jq -r .pid)
+WEB_SHIM=$(awk '/^PPid:/ {print $2}' "/proc/$WEB_PID/status")
+expect_eq "the container's parent is the minik8s-shim executable" "$(basename "$(readlink "/proc/$WEB_SHIM/exe")")" minik8s-shim
+expect_eq "the shim's pid record names it" "$(jq -r .pid "$RUN/containers/$WEB_CID/shim")" "$WEB_SHIM"
 HB_WAIT_START=$(date +%s)
 kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 expect_eq "containers survive the agent" "$(rc state "$WEB_CID" | jq -r .status)" running
@@ -221,6 +227,7 @@ pod web
 expect_eq "adopted: same container" "$(jqb '.status.containerStatuses[0].containerID')" "runc://$WEB_CID"
 expect_eq "adopted: same IP" "$(jqb .status.podIP)" "$WEB_IP"
 expect_eq "adopted: no restart" "$(jqb '.status.containerStatuses[0].restartCount')" 0
+expect_eq "adopted: the same shim still parents the container" "$(awk '/^PPid:/ {print $2}' "/proc/$WEB_PID/status")" "$WEB_SHIM"
 expect_eq "adopted: no duplicate containers" "$(rc list -q 2>/dev/null | grep -c "^$WEB_UID")" 1
 expect_eq "adopted: still ready" "$(jqb '[.status.conditions[]|select(.type=="Ready")][0].status')" True
 expect_eq "adopted: pod to pod HTTP" "$(rc exec "$CLIENT_CID" wget -q -O- "http://$WEB_IP/" 2>&1)" "hello-from-web"

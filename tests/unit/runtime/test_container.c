@@ -327,6 +327,30 @@ static int count_lines(const char *path)
 	return n;
 }
 
+/* PPid from /proc/PID/status; 0 if unreadable */
+static pid_t ppid_of(pid_t pid)
+{
+	_cleanup_free_ char *path = mk_strdup_printf("/proc/%d/status", (int)pid);
+	_cleanup_free_ char *data = NULL;
+	if (mk_fs_read_file(path, &data, NULL, NULL) < 0)
+		return 0;
+	const char *p = strstr(data, "\nPPid:");
+	return p ? (pid_t)atoi(p + 6) : 0;
+}
+
+/* The executable a process runs: the base name of /proc/PID/exe; owned */
+static char *exe_name_of(pid_t pid)
+{
+	char link[64], target[4096];
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return mk_strdup("");
+	target[n] = '\0';
+	const char *slash = strrchr(target, '/');
+	return mk_strdup(slash ? slash + 1 : target);
+}
+
 START_TEST(test_adoption_after_agent_restart)
 {
 	_cleanup_free_ char *id = rt_test_id("adopt");
@@ -365,6 +389,9 @@ START_TEST(test_adoption_after_agent_restart)
 	struct mk_runtime_container_status st = status_of(id);
 	ck_assert_int_eq(st.state, MK_RUNTIME_STATE_RUNNING);
 	ck_assert_int_eq(st.shim_pid, shim);
+	_cleanup_free_ char *exe = exe_name_of(shim);
+	ck_assert_str_eq(exe, "minik8s-shim");
+	ck_assert_int_eq(ppid_of(st.pid), shim);
 	/* the shim keeps logging */
 	int before = count_lines(path), after = before;
 	for (int i = 0; i < 100 && after < before + 3; i++) {
@@ -395,6 +422,51 @@ static char *pids_cgroup_dir(pid_t pid)
 	}
 	return NULL;
 }
+
+/* The container's init is a child of the minik8s-shim executable (not of this
+ * test binary re-executed, nor of runc), in a session of its own. */
+START_TEST(test_shim_is_the_parent)
+{
+	_cleanup_free_ char *id = rt_test_id("parent");
+	struct mk_runtime_container_spec s = spec_for(id, V("sleep", "100"));
+	OK(mk_runtime_container_run(rt, &s, &_e));
+	struct mk_runtime_container_status st = status_of(id);
+	ck_assert_int_eq(st.state, MK_RUNTIME_STATE_RUNNING);
+	ck_assert_int_gt(st.shim_pid, 0);
+	ck_assert_int_eq(ppid_of(st.pid), st.shim_pid);
+	_cleanup_free_ char *exe = exe_name_of(st.shim_pid);
+	ck_assert_str_eq(exe, "minik8s-shim");
+	ck_assert_int_eq(getsid(st.shim_pid), st.shim_pid);
+	/* and the shim is ours: this process started it */
+	ck_assert_int_eq(ppid_of(st.shim_pid), getpid());
+	OK(mk_runtime_container_delete(rt, id, &_e));
+}
+END_TEST
+
+/* Without a shim executable (MINIK8S_SHIM names a missing file) a create fails
+ * with ENOENT and a message that says what is missing; nothing is left. */
+START_TEST(test_no_shim_executable)
+{
+	struct mk_error *err = NULL;
+	_cleanup_free_ char *id = rt_test_id("noshim");
+	_cleanup_free_ char *missing = mk_strdup_printf("%s/no-such-shim", dir);
+	setenv(RT_SHIM_PATH_ENV, missing, 1);
+	struct mk_runtime *rt2 = rt_test_open(dir, base);
+	unsetenv(RT_SHIM_PATH_ENV);
+	ck_assert_ptr_nonnull(rt2);
+	struct mk_runtime_container_spec s = spec_for(id, V("sleep", "100"));
+	ck_assert_int_lt(mk_runtime_container_create(rt2, &s, &err), 0);
+	ck_assert_int_eq(err->code, ENOENT);
+	ck_assert_msg(strstr(err->msg, "minik8s-shim"), "%s", err->msg);
+	mk_error_free(&err);
+	mk_runtime_free(rt2);
+	struct mk_runtime_container_info *list = NULL;
+	size_t n = 0;
+	OK(mk_runtime_container_list(rt, &list, &n, &_e));
+	ck_assert_uint_eq(n, 0);
+	mk_runtime_container_list_free(list, n);
+}
+END_TEST
 
 START_TEST(test_delete_removes_everything)
 {
@@ -728,6 +800,8 @@ Suite *runtime_container_suite(void)
 	tcase_add_test(tc, test_attach_tty_resize);
 	tcase_add_test(tc, test_attach_without_stdin);
 	tcase_add_test(tc, test_adoption_after_agent_restart);
+	tcase_add_test(tc, test_shim_is_the_parent);
+	tcase_add_test(tc, test_no_shim_executable);
 	tcase_add_test(tc, test_delete_removes_everything);
 	tcase_add_test(tc, test_create_errors);
 	tcase_add_test(tc, test_netns_join);
