@@ -647,6 +647,29 @@ int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 	return 0;
 }
 
+/* Waits, bounded, until the store has reached revision rv (a datastore shared
+ * with other servers brings their writes in through its event feed). */
+static bool store_reached(struct mk_store *store, uint64_t rv)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct mk_store_watch *w = NULL;
+	uint64_t deadline = mk_time_mono_ms() + 3000;
+
+	if (mk_store_revision(store) >= rv)
+		return true;
+	if (mk_store_watch_new(store, NULL, NULL, 0, &w, &err) < 0)
+		return false;
+	while (mk_store_revision(store) < rv) {
+		uint64_t now = mk_time_mono_ms();
+		struct mk_store_event *ev = NULL;
+		if (now >= deadline || mk_store_watch_next(w, (int)(deadline - now), &ev, &err) < 0)
+			break;
+		mk_store_event_unref(ev);
+	}
+	mk_store_watch_free(w);
+	return mk_store_revision(store) >= rv;
+}
+
 static void handle_list(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
@@ -654,20 +677,44 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	struct mk_list_selectors f;
 	struct mk_store_list l = { 0 };
 	const char *ns = r->namespaced ? req->ns : "";
+	enum mk_list_rv mode;
+	uint64_t want = 0;
 
+	if (mk_list_rv_parse(req, rep, &mode, &want) < 0)
+		return;
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
-	/* paging (paging.c): a continue request lists unfiltered, to rebuild the
-	 * collection at the first page's revision */
 	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
-	bool paged = (lim && strtol(lim, NULL, 10) > 0) || (cont && *cont);
+	bool has_cont = cont && *cont, has_limit = lim && strtol(lim, NULL, 10) > 0;
+	bool table = mk_request_wants_table(req);
+	/* from the list cache (listcache.c), as kube-apiserver's cacher serves a list:
+	 * all but a continue, an exact revision and a paged read of the latest state,
+	 * which the storage answers */
+	if (!table && !r->crd && !has_cont && mode != MK_LIST_RV_EXACT &&
+	    !(mode == MK_LIST_RV_LATEST && has_limit) &&
+	    mk_listcache_list(req, rep, r, ns, &f, mode == MK_LIST_RV_NOT_OLDER ? want : 0,
+			      mode == MK_LIST_RV_LATEST)) {
+		mk_label_selector_free(f.labels);
+		mk_field_selector_free(f.fields);
+		return;
+	}
+	uint64_t exact = mode == MK_LIST_RV_EXACT && !has_cont ? want : 0;
+	if (mode == MK_LIST_RV_NOT_OLDER && !store_reached(req->srv->store, want)) {
+		mk_label_selector_free(f.labels);
+		mk_field_selector_free(f.fields);
+		mk_list_reply_too_large(rep, want, mk_store_revision(req->srv->store));
+		return;
+	}
+	/* paging (paging.c): a continue or exact request lists unfiltered, to rebuild
+	 * the collection at the token's (or the asked) revision */
+	bool paged = has_limit || has_cont || exact;
 	mk_store_filter_fn filter = (f.labels || f.fields) ? mk_list_selectors_match : NULL;
 	_cleanup_free_ char *next = NULL;
 	long remaining = -1;
 	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
-			       cont && *cont ? NULL : filter, &f, &l, &err);
+			       has_cont || exact ? NULL : filter, &f, &l, &err);
 	if (rc == 0 && paged &&
-	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, &next,
+	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, exact, &next,
 			     &remaining) < 0) {
 		mk_store_list_release(&l);
 		rc = 1;
@@ -681,10 +728,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	}
 	char rvs[24];
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
-	_cleanup_free_ char *page_meta = next ? (remaining >= 0
-		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
-		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
-	if (mk_request_wants_table(req)) {
+	if (table) {
 		_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
 		time_t now = time(NULL);
 		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
@@ -703,6 +747,14 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 		mk_reply_json(rep, 200, t);
 		return;
 	}
+	if (!r->crd) {
+		/* stored JSON texts, written out as the connection takes them */
+		mk_list_reply_stream(rep, r, &l, next, remaining);
+		return;
+	}
+	_cleanup_free_ char *page_meta = next ? (remaining >= 0
+		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
+		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
 	/* Items are stored JSON texts: splice them without re-parsing. */
 	struct mk_buf b;
 	mk_buf_init(&b);
