@@ -201,6 +201,16 @@ void mk_listcache_free(struct mk_listcache *lc); /* accepts NULL */
 int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
 		      const struct mk_api_resource *r, const char *ns,
 		      const struct mk_list_selectors *f, uint64_t min_rv, bool consistent);
+/* listcache.c: the object resource/ns/name as the store holds it after every
+ * write this server has acknowledged: 1 with *ret_json (owned), -1 when it does
+ * not exist, 0 when the store must be asked (no cache). */
+int mk_listcache_get(struct mk_apiserver *srv, const char *resource, const char *ns,
+		     const char *name, char **ret_json);
+/* listcache.c: the objects of resource in ns ("" cluster-scoped) in no particular
+ * order, as mk_listcache_get reads them, into *ret (mk_store_list_release);
+ * 1, or 0 when the store must be asked. */
+int mk_listcache_load(struct mk_apiserver *srv, const char *resource, const char *ns,
+		      struct mk_store_list *ret);
 /* listcache.c: replies 200 with the list l of r (its items taken over), the body
  * written as the connection takes it; next/remaining as mk_list_paginate gives. */
 void mk_list_reply_stream(struct mk_reply *rep, const struct mk_api_resource *r,

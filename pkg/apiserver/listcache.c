@@ -487,3 +487,72 @@ int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
 	reply_stream(rep, head, objs, NULL, k);
 	return 1;
 }
+
+/* ---- reads for admission ------------------------------------------------------------ */
+
+/* Takes the lock with resource's cache up to date with every write of it the store
+ * has acknowledged (read-your-writes within the server); NULL (lock released)
+ * when it cannot be. */
+static struct rcache *current(struct mk_listcache *lc, const char *resource)
+{
+	uint64_t need = mk_store_resource_revision(lc->store, resource);
+	pthread_mutex_lock(&lc->lock);
+	struct rcache *c = wait_rev(lc, need, WAIT_MS) ? rcache_get(lc, resource) : NULL;
+	if (!c)
+		pthread_mutex_unlock(&lc->lock);
+	return c;
+}
+
+int mk_listcache_get(struct mk_apiserver *srv, const char *resource, const char *ns,
+		     const char *name, char **ret_json)
+{
+	struct mk_listcache *lc = srv->listcache;
+	struct rcache *c = lc ? current(lc, resource) : NULL;
+	if (!c)
+		return 0;
+	_cleanup_free_ char *key = mk_strdup_printf("%s\x01%s", ns ? ns : "", name);
+	struct lc_obj *o = mk_hmap_get(&c->objs, key);
+	if (o)
+		obj_ref(o);
+	pthread_mutex_unlock(&lc->lock);
+	char *json = o ? mk_strdup(o->json) : NULL; /* copied outside the lock */
+	obj_unref(o);
+	if (!json)
+		return -1;
+	*ret_json = json;
+	return 1;
+}
+
+int mk_listcache_load(struct mk_apiserver *srv, const char *resource, const char *ns,
+		      struct mk_store_list *ret)
+{
+	struct mk_listcache *lc = srv->listcache;
+	struct rcache *c = lc ? current(lc, resource) : NULL;
+	if (!c)
+		return 0;
+	size_t plen = strlen(ns ? ns : ""), n = 0;
+	struct lc_obj **objs = NULL;
+	size_t cap = 0;
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
+	while ((e = mk_hmap_iter_next(&c->objs, &it))) {
+		struct lc_obj *o = e->val;
+		if (strncmp(o->key, ns ? ns : "", plen) != 0 || o->key[plen] != '\x01')
+			continue;
+		MK_GROW(objs, cap, n + 1);
+		objs[n++] = obj_ref(o);
+	}
+	ret->rv = lc->rev;
+	pthread_mutex_unlock(&lc->lock);
+	/* in the store's (namespace, name) order */
+	if (n > 1)
+		qsort(objs, n, sizeof(*objs), cmp_obj);
+	ret->items = mk_malloc0(sizeof(char *) * (n + 1));
+	for (size_t i = 0; i < n; i++) {
+		ret->items[i] = mk_strdup(objs[i]->json);
+		obj_unref(objs[i]);
+	}
+	free(objs);
+	ret->n = n;
+	return 1;
+}
