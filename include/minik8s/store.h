@@ -119,6 +119,8 @@ struct mk_store_event {
 			 * of this process's lifetime); NULL otherwise */
 	int refs;	/* private */
 };
+/* Another reference on ev (an event is immutable: its texts may be shared). */
+struct mk_store_event *mk_store_event_ref(struct mk_store_event *ev);
 void mk_store_event_unref(struct mk_store_event *ev);
 const char *mk_store_event_type_name(enum mk_store_event_type t); /* "ADDED", ... */
 

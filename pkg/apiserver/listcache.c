@@ -31,11 +31,15 @@
  * cacher's 3 s for a too large resourceVersion). */
 #define WAIT_MS 3000
 
+/* One object's stored bytes: the text of the store event that wrote it (a
+ * reference on the event, no copy) or, for what the first list found, that list's
+ * text (taken over). */
 struct lc_obj {
 	int refs;
 	size_t len;
 	char *key; /* "ns\x01name": strcmp order is the store's (namespace, name) order */
-	char json[];
+	const char *json;
+	struct mk_store_event *ev; /* json's owner, or NULL: json is owned */
 };
 
 struct rcache {
@@ -54,14 +58,26 @@ struct mk_listcache {
 	bool started;
 };
 
-static struct lc_obj *obj_new(const char *ns, const char *name, const char *json)
+/* json (owned) of the object ns/name */
+static struct lc_obj *obj_new(const char *ns, const char *name, char *json)
 {
-	size_t len = strlen(json);
-	struct lc_obj *o = mk_malloc0(sizeof(*o) + len + 1);
+	struct lc_obj *o = mk_malloc0(sizeof(*o));
 	o->refs = 1;
-	o->len = len;
+	o->len = strlen(json);
 	o->key = mk_strdup_printf("%s\x01%s", ns ? ns : "", name ? name : "");
-	memcpy(o->json, json, len + 1);
+	o->json = json;
+	return o;
+}
+
+/* the object an event left (a reference on ev) */
+static struct lc_obj *obj_from_event(struct mk_store_event *ev)
+{
+	struct lc_obj *o = mk_malloc0(sizeof(*o));
+	o->refs = 1;
+	o->len = strlen(ev->json);
+	o->key = mk_strdup_printf("%s\x01%s", ev->ns ? ev->ns : "", ev->name ? ev->name : "");
+	o->json = ev->json;
+	o->ev = mk_store_event_ref(ev);
 	return o;
 }
 
@@ -77,6 +93,10 @@ static void obj_unref(void *p)
 	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	free(o->key);
+	if (o->ev)
+		mk_store_event_unref(o->ev);
+	else
+		free((char *)o->json);
 	free(o);
 }
 
@@ -90,14 +110,16 @@ static void rcache_free(void *p)
 }
 
 /* Caller holds lc->lock. */
-static void apply(struct rcache *c, const struct mk_store_event *ev)
+static void apply(struct rcache *c, struct mk_store_event *ev)
 {
-	_cleanup_free_ char *key = mk_strdup_printf("%s\x01%s", ev->ns ? ev->ns : "",
-						    ev->name ? ev->name : "");
-	if (ev->type == MK_STORE_DELETED)
+	if (ev->type == MK_STORE_DELETED) {
+		_cleanup_free_ char *key = mk_strdup_printf("%s\x01%s", ev->ns ? ev->ns : "",
+							    ev->name ? ev->name : "");
 		obj_unref(mk_hmap_del(&c->objs, key));
-	else
-		obj_unref(mk_hmap_put(&c->objs, key, obj_new(ev->ns, ev->name, ev->json)));
+		return;
+	}
+	struct lc_obj *o = obj_from_event(ev);
+	obj_unref(mk_hmap_put(&c->objs, o->key, o));
 }
 
 /* (Re)starts following the store after its current revision. Caller holds the
@@ -225,6 +247,7 @@ static struct rcache *rcache_get(struct mk_listcache *lc, const char *resource)
 			const char *ns = mk_json_get_string(o, "metadata.namespace");
 			const char *name = mk_json_get_string(o, "metadata.name");
 			struct lc_obj *ob = obj_new(ns, name, l.items[i]);
+			l.items[i] = NULL; /* taken over */
 			obj_unref(mk_hmap_put(&n->objs, ob->key, ob));
 		}
 		mk_store_list_release(&l);

@@ -41,6 +41,11 @@ struct mk_store_event *store_event_ref(struct mk_store_event *ev)
 	return ev;
 }
 
+struct mk_store_event *mk_store_event_ref(struct mk_store_event *ev)
+{
+	return store_event_ref(ev);
+}
+
 void mk_store_event_unref(struct mk_store_event *ev)
 {
 	if (!ev || __atomic_sub_fetch(&ev->refs, 1, __ATOMIC_ACQ_REL) > 0)
