@@ -31,9 +31,9 @@
  * cacher's 3 s for a too large resourceVersion). */
 #define WAIT_MS 3000
 
-/* One object's stored bytes: the text of the store event that wrote it (a
- * reference on the event, no copy) or, for what the first list found, that list's
- * text (taken over). */
+/* One object's stored bytes: the text of the store event that created it (a
+ * reference on the event, no copy), a copy of an update's, or, for what the first
+ * list found, that list's text (taken over). */
 struct lc_obj {
 	int refs;
 	size_t len;
@@ -56,6 +56,7 @@ struct mk_listcache {
 	struct mk_store_watch *w;
 	pthread_t thread;
 	bool started;
+	bool dead; /* the thread stopped following the store: the store answers */
 };
 
 /* json (owned) of the object ns/name */
@@ -118,7 +119,10 @@ static void apply(struct rcache *c, struct mk_store_event *ev)
 		obj_unref(mk_hmap_del(&c->objs, key));
 		return;
 	}
-	struct lc_obj *o = obj_from_event(ev);
+	/* an update's event also holds the state before it: copy its text rather
+	 * than keep both alive for as long as the object is cached */
+	struct lc_obj *o = ev->old_json ? obj_new(ev->ns, ev->name, mk_strdup(ev->json))
+					: obj_from_event(ev);
 	obj_unref(mk_hmap_put(&c->objs, o->key, o));
 }
 
@@ -141,8 +145,13 @@ static void *run(void *arg)
 		_cleanup_error_ struct mk_error *err = NULL;
 		struct mk_store_event *ev = NULL;
 		int rc = mk_store_watch_next(lc->w, -1, &ev, &err);
-		if (rc < 0 && mk_error_code(err) == ECANCELED)
+		if (rc < 0 && mk_error_code(err) == ECANCELED) {
+			pthread_mutex_lock(&lc->lock);
+			lc->dead = true;
+			pthread_cond_broadcast(&lc->cond);
+			pthread_mutex_unlock(&lc->lock);
 			break;
+		}
 		pthread_mutex_lock(&lc->lock);
 		if (rc < 0) {
 			/* out of the event window: what is cached can no longer be
@@ -153,6 +162,8 @@ static void *run(void *arg)
 			lc->w = NULL;
 			mk_error_free(&err);
 			if (follow(lc, &err) < 0) {
+				lc->dead = true;
+				pthread_cond_broadcast(&lc->cond);
 				pthread_mutex_unlock(&lc->lock);
 				break;
 			}
@@ -217,7 +228,7 @@ static bool wait_rev(struct mk_listcache *lc, uint64_t rv, int timeout_ms)
 {
 	struct timespec deadline;
 	mk_time_mono_deadline(&deadline, (uint64_t)timeout_ms);
-	while (lc->rev < rv) {
+	while (lc->rev < rv && !lc->dead) {
 		if (pthread_cond_timedwait(&lc->cond, &lc->lock, &deadline) == ETIMEDOUT)
 			return lc->rev >= rv;
 	}
@@ -229,6 +240,8 @@ static bool wait_rev(struct mk_listcache *lc, uint64_t rv, int timeout_ms)
  * released while the store lists. */
 static struct rcache *rcache_get(struct mk_listcache *lc, const char *resource)
 {
+	if (lc->dead)
+		return NULL;
 	struct rcache *c = mk_hmap_get(&lc->res, resource);
 	if (c)
 		return c;
@@ -253,8 +266,10 @@ static struct rcache *rcache_get(struct mk_listcache *lc, const char *resource)
 		mk_store_list_release(&l);
 	}
 	pthread_mutex_lock(&lc->lock);
-	if (!n)
+	if (!n || lc->dead) {
+		rcache_free(n);
 		return NULL;
+	}
 	if ((c = mk_hmap_get(&lc->res, resource))) {
 		rcache_free(n); /* another list filled it meanwhile */
 		return c;
@@ -461,8 +476,9 @@ int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
 	pthread_mutex_lock(&lc->lock);
 	if (min_rv && !wait_rev(lc, min_rv, WAIT_MS)) {
 		uint64_t cur = lc->rev;
+		bool dead = lc->dead;
 		pthread_mutex_unlock(&lc->lock);
-		if (consistent)
+		if (consistent || dead)
 			return 0; /* the store answers instead */
 		mk_list_reply_too_large(rep, min_rv, cur);
 		return 1;
