@@ -670,6 +670,55 @@ static bool store_reached(struct mk_store *store, uint64_t rv)
 	return mk_store_revision(store) >= rv;
 }
 
+/* The list l (released) as a Table. */
+static void reply_list_table(struct mk_reply *rep, const struct mk_api_resource *r,
+			     struct mk_store_list *l, const char *next, long remaining)
+{
+	char rvs[24];
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l->rv);
+	_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
+	time_t now = time(NULL);
+	mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
+	if (next)
+		mk_json_set_string(cJSON_GetObjectItem(t, "metadata"), "continue", next);
+	if (next && remaining >= 0)
+		mk_json_set(cJSON_GetObjectItem(t, "metadata"), "remainingItemCount",
+			    cJSON_CreateNumber((double)remaining));
+	for (size_t i = 0; i < l->n; i++) {
+		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l->items[i]) : NULL;
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l->items[i]);
+		if (obj)
+			mk_api_table_add_row(t, r, obj, now);
+	}
+	mk_store_list_release(l);
+	mk_reply_json(rep, 200, t);
+}
+
+/* The list l (released) of custom resources, each at the request's version, in one
+ * buffer (the conversion needs the resource's definition, which a later CRD write
+ * may replace while a streamed body is still being written). */
+static void reply_list_buffered(struct mk_reply *rep, const struct mk_api_resource *r,
+				struct mk_store_list *l, const char *next, long remaining)
+{
+	_cleanup_free_ char *page_meta = next ? (remaining >= 0
+		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
+		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
+	/* Items are stored JSON texts: splice them without re-parsing. */
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"%s},\"items\":[",
+		      r->kind, r->group_version, (unsigned long long)l->rv, page_meta);
+	for (size_t i = 0; i < l->n; i++) {
+		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l->items[i]) : NULL;
+		if (i)
+			mk_buf_append(&b, ",", 1);
+		mk_buf_puts(&b, c ? c : l->items[i]);
+	}
+	mk_buf_puts(&b, "]}");
+	mk_store_list_release(l);
+	mk_reply_json_text(rep, 200, mk_buf_steal(&b));
+}
+
 static void handle_list(struct mk_request *req, struct mk_reply *rep)
 {
 	const struct mk_api_resource *r = req->res;
@@ -726,49 +775,12 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_error(rep, r, NULL, err);
 		return;
 	}
-	char rvs[24];
-	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
-	if (table) {
-		_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
-		time_t now = time(NULL);
-		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
-		if (next)
-			mk_json_set_string(cJSON_GetObjectItem(t, "metadata"), "continue", next);
-		if (next && remaining >= 0)
-			mk_json_set(cJSON_GetObjectItem(t, "metadata"), "remainingItemCount",
-				    cJSON_CreateNumber((double)remaining));
-		for (size_t i = 0; i < l.n; i++) {
-			_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
-			_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l.items[i]);
-			if (obj)
-				mk_api_table_add_row(t, r, obj, now);
-		}
-		mk_store_list_release(&l);
-		mk_reply_json(rep, 200, t);
-		return;
-	}
-	if (!r->crd) {
-		/* stored JSON texts, written out as the connection takes them */
+	if (table)
+		reply_list_table(rep, r, &l, next, remaining);
+	else if (!r->crd) /* stored JSON texts, written out as the connection takes them */
 		mk_list_reply_stream(rep, r, &l, next, remaining);
-		return;
-	}
-	_cleanup_free_ char *page_meta = next ? (remaining >= 0
-		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
-		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
-	/* Items are stored JSON texts: splice them without re-parsing. */
-	struct mk_buf b;
-	mk_buf_init(&b);
-	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"%s},\"items\":[",
-		      r->kind, r->group_version, rvs, page_meta);
-	for (size_t i = 0; i < l.n; i++) {
-		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
-		if (i)
-			mk_buf_append(&b, ",", 1);
-		mk_buf_puts(&b, c ? c : l.items[i]);
-	}
-	mk_buf_puts(&b, "]}");
-	mk_store_list_release(&l);
-	mk_reply_json_text(rep, 200, mk_buf_steal(&b));
+	else
+		reply_list_buffered(rep, r, &l, next, remaining);
 }
 
 /* ---- update and patch --------------------------------------------------------- */

@@ -267,6 +267,29 @@ out:
 	return ret;
 }
 
+/* l (unfiltered, current) rebuilt as the collection was at exact_rv, as etcd
+ * reads at a revision; fills rep and returns -1 when it cannot be (504 for a
+ * revision not reached, 410 when its events are gone). */
+static int rebuild_exact(struct mk_request *req, struct mk_reply *rep, const char *resource,
+			 const char *ns, uint64_t exact_rv, struct mk_store_list *l)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (exact_rv > l->rv) {
+		reply_too_large(rep, exact_rv, l->rv);
+		return -1;
+	}
+	if (rebuild_at(req->srv->store, resource, ns, exact_rv, l, &err) < 0) {
+		if (mk_error_code(err) == ERANGE)
+			mk_reply_status(rep, 410, NULL, NULL,
+					"The resourceVersion for the provided list is too old.");
+		else
+			mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
+		return -1;
+	}
+	return 0;
+}
+
 int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
 		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
 		     uint64_t exact_rv, char **ret_continue, long *ret_remaining)
@@ -281,20 +304,8 @@ int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *r
 	*ret_continue = NULL;
 	*ret_remaining = -1;
 	if (exact_rv && !(cont && *cont)) {
-		_cleanup_error_ struct mk_error *err = NULL;
-		/* the collection as it was at exact_rv, as etcd reads at a revision */
-		if (exact_rv > l->rv) {
-			reply_too_large(rep, exact_rv, l->rv);
+		if (rebuild_exact(req, rep, resource, ns, exact_rv, l) < 0)
 			return -1;
-		}
-		if (rebuild_at(req->srv->store, resource, ns, exact_rv, l, &err) < 0) {
-			if (mk_error_code(err) == ERANGE)
-				mk_reply_status(rep, 410, NULL, NULL,
-						"The resourceVersion for the provided list is too old.");
-			else
-				mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
-			return -1;
-		}
 		at = exact_rv;
 	}
 	if (cont && *cont) {
