@@ -8,7 +8,8 @@
 # item by item with the store's answer at the same revision. Last, the server's
 # peak resident memory during a large LIST (after a warm-up list) must stay well
 # under the size of the response: the body is streamed, not built in memory. After a
-# restart, an Exact list from before an update is 410 Expired.
+# restart, an Exact list from before an update is 410 Expired. Also: admission's
+# namespace and LimitRange reads right after their writes, a node's pod watch.
 . "$(dirname "$0")/../lib/lib.sh"
 N=${LIST_CACHE_PODS:-1200}
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
@@ -158,6 +159,22 @@ else
 	fail list_cache_python "python3-kubernetes missing (scripts/deps.sh)"
 fi
 
+# a node's watch (fieldSelector spec.nodeName, tested on the text before parsing)
+# sees its pods' events and no other node's
+get "$T/w0.json" "$PODS?limit=1"
+wrv=$(jq -r .metadata.resourceVersion "$T/w0.json")
+curl -s -N --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" -o "$T/nodewatch.out" \
+	"$API$PODS?watch=1&resourceVersion=$wrv&timeoutSeconds=6&fieldSelector=spec.nodeName%3Dnode-x" &
+wpid=$!
+_PIDS+=("$wpid")
+for n in node-x node-y; do
+	api_json POST $PODS "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"w-$n\"},\"spec\":{\"nodeName\":\"$n\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}"
+	api_json PATCH "$PODS/w-$n" '{"metadata":{"labels":{"seen":"yes"}}}' -H 'Content-Type: application/merge-patch+json'
+	api_json DELETE "$PODS/w-$n" '{"gracePeriodSeconds":0}'
+done
+wait "$wpid"
+expect_eq list_cache_node_watch "$(jq -r '.type + " " + .object.metadata.name' "$T/nodewatch.out" | tr '\n' ' ')" \
+	"ADDED w-node-x MODIFIED w-node-x DELETED w-node-x "
 echo "t=${SECONDS}s"
 # memory: a warm-up list fills every cache, then the peak resident memory is reset
 # (clear_refs 5) and read after one more list of every pod
