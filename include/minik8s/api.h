@@ -209,6 +209,11 @@ struct mk_field_selector;
 int mk_field_selector_parse(const char *s, struct mk_field_selector **ret,
 			    struct mk_error **err);
 bool mk_field_selector_matches(const struct mk_field_selector *sel, const cJSON *obj);
+/* A test on an object's JSON text (unformatted, as cJSON prints it) before it is
+ * parsed: false only when sel cannot match it (an equality term on a plain value,
+ * such as spec.nodeName=NODE, whose key: value the text lacks). Watches with a
+ * node's field selector skip the other nodes' pods with it. */
+bool mk_field_selector_may_match_text(const struct mk_field_selector *sel, const char *json);
 void mk_field_selector_free(struct mk_field_selector *sel);
 
 /* ---- patch ---------------------------------------------------------------- */

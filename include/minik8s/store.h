@@ -63,6 +63,10 @@ void mk_store_free(struct mk_store *s);
 
 /* Current global revision (last committed write). */
 uint64_t mk_store_revision(struct mk_store *s);
+/* The revision of the last committed write of resource (at least the revision the
+ * store opened at): a cache that has applied every event up to it holds
+ * resource as the store does now. */
+uint64_t mk_store_resource_revision(struct mk_store *s, const char *resource);
 
 /* Writes. obj is borrowed but mutated: its metadata.resourceVersion is set to the
  * new revision (as a decimal string) before it is serialised and stored.
@@ -125,6 +129,8 @@ struct mk_store_event {
 			 * of this process's lifetime); NULL otherwise */
 	int refs;	/* private */
 };
+/* Another reference on ev (an event is immutable: its texts may be shared). */
+struct mk_store_event *mk_store_event_ref(struct mk_store_event *ev);
 void mk_store_event_unref(struct mk_store_event *ev);
 const char *mk_store_event_type_name(enum mk_store_event_type t); /* "ADDED", ... */
 

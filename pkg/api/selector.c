@@ -630,6 +630,54 @@ static char *field_text(const cJSON *obj, const char *path)
 	return r;
 }
 
+/* value fits the text of a JSON document verbatim (no escapes) */
+static bool plain_value(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || *v == '.' || *v == '-' || *v == '_' || *v == ':'))
+			return false;
+	return true;
+}
+
+/* json (unformatted, as cJSON prints) has key: value, the value a string or a bare
+ * number/boolean, somewhere */
+static bool text_has(const char *json, const char *key, const char *value)
+{
+	size_t kl = strlen(key), vl = strlen(value);
+	for (const char *p = json; (p = strstr(p, key)); p += kl) {
+		if (p == json || p[-1] != '"' || p[kl] != '"' || p[kl + 1] != ':')
+			continue;
+		const char *v = p + kl + 2;
+		bool quoted = *v == '"';
+		v += quoted;
+		if (strncmp(v, value, vl) != 0)
+			continue;
+		char end = v[vl];
+		if (quoted ? end == '"' : (end == ',' || end == '}' || end == ']'))
+			return true;
+	}
+	return false;
+}
+
+bool mk_field_selector_may_match_text(const struct mk_field_selector *sel, const char *json)
+{
+	if (!sel || !json)
+		return true;
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct field_term *t = &sel->terms[i];
+		if (t->not_equal || !plain_value(t->value))
+			continue;
+		const char *key = strrchr(t->path, '.');
+		key = key ? key + 1 : t->path;
+		if (*key && !text_has(json, key, t->value))
+			return false;
+	}
+	return true;
+}
+
 bool mk_field_selector_matches(const struct mk_field_selector *sel, const cJSON *obj)
 {
 	if (!sel)

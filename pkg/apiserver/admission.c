@@ -28,7 +28,13 @@ int mk_admission_namespace_lifecycle(struct mk_apiserver *srv, const struct mk_a
 
 	if (!r->namespaced)
 		return 0;
-	if (mk_store_get(srv->store, "namespaces", "", ns, &json, NULL, &err) < 0) {
+	/* from the list cache (current with every namespace write acknowledged) */
+	int cached = mk_listcache_get(srv, "namespaces", "", ns, &json);
+	if (cached < 0) {
+		mk_reply_status(rep, 404, "namespaces", ns, "namespaces \"%s\" not found", ns);
+		return -1;
+	}
+	if (!cached && mk_store_get(srv->store, "namespaces", "", ns, &json, NULL, &err) < 0) {
 		if (err->code == ENOENT)
 			mk_reply_status(rep, 404, "namespaces", ns, "namespaces \"%s\" not found", ns);
 		else
@@ -62,7 +68,8 @@ cJSON **mk_stored_objects_load(struct mk_apiserver *srv, const char *resource, c
 			       size_t *ret_n, struct mk_error **err)
 {
 	struct mk_store_list l = { 0 };
-	if (mk_store_list(srv->store, resource, ns, NULL, NULL, &l, err) < 0)
+	if (!mk_listcache_load(srv, resource, ns, &l) &&
+	    mk_store_list(srv->store, resource, ns, NULL, NULL, &l, err) < 0)
 		return NULL;
 	cJSON **v = mk_malloc0((l.n + 1) * sizeof(*v));
 	size_t n = 0;

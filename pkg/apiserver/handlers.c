@@ -644,60 +644,76 @@ int mk_request_selectors(struct mk_request *req, struct mk_reply *rep,
 	return 0;
 }
 
-/* resourceVersion with resourceVersionMatch (kube-apiserver's list options): Exact
- * sets *ret_at, the revision to list at (the store's mk_store_list_at); NotOlderThan
- * lists the newest, which is never older. -1 after a 400/422 reply for bad options. */
-static int list_match_rv(struct mk_request *req, struct mk_reply *rep, bool paged,
-			 uint64_t *ret_at)
+/* Waits, bounded, until the store has reached revision rv (a datastore shared
+ * with other servers brings their writes in through its event feed). */
+static bool store_reached(struct mk_store *store, uint64_t rv)
 {
-	const char *rvm = mk_request_arg(req, "resourceVersionMatch");
-	const char *rv = mk_request_arg(req, "resourceVersion");
-	const char *cont = mk_request_arg(req, "continue");
-	*ret_at = 0;
-	if (!rvm || !*rvm)
-		return 0;
-	if (strcmp(rvm, "Exact") && strcmp(rvm, "NotOlderThan")) {
-		mk_reply_status(rep, 422, NULL, NULL,
-				"resourceVersionMatch: Unsupported value: \"%s\": supported values: "
-				"\"Exact\", \"NotOlderThan\", \"\"",
-				rvm);
-		return -1;
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct mk_store_watch *w = NULL;
+	uint64_t deadline = mk_time_mono_ms() + 3000;
+
+	if (mk_store_revision(store) >= rv)
+		return true;
+	if (mk_store_watch_new(store, NULL, NULL, 0, &w, &err) < 0)
+		return false;
+	while (mk_store_revision(store) < rv) {
+		uint64_t now = mk_time_mono_ms();
+		struct mk_store_event *ev = NULL;
+		if (now >= deadline || mk_store_watch_next(w, (int)(deadline - now), &ev, &err) < 0)
+			break;
+		mk_store_event_unref(ev);
 	}
-	if (cont && *cont) {
-		mk_reply_status(rep, 422, NULL, NULL,
-				"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
-				"when continue is provided");
-		return -1;
+	mk_store_watch_free(w);
+	return mk_store_revision(store) >= rv;
+}
+
+/* The list l (released) as a Table. */
+static void reply_list_table(struct mk_reply *rep, const struct mk_api_resource *r,
+			     struct mk_store_list *l, const char *next, long remaining)
+{
+	char rvs[24];
+	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l->rv);
+	_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
+	time_t now = time(NULL);
+	mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
+	if (next)
+		mk_json_set_string(cJSON_GetObjectItem(t, "metadata"), "continue", next);
+	if (next && remaining >= 0)
+		mk_json_set(cJSON_GetObjectItem(t, "metadata"), "remainingItemCount",
+			    cJSON_CreateNumber((double)remaining));
+	for (size_t i = 0; i < l->n; i++) {
+		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l->items[i]) : NULL;
+		_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l->items[i]);
+		if (obj)
+			mk_api_table_add_row(t, r, obj, now);
 	}
-	if (!rv || !*rv) {
-		mk_reply_status(rep, 422, NULL, NULL,
-				"resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
-				"unless resourceVersion is provided");
-		return -1;
+	mk_store_list_release(l);
+	mk_reply_json(rep, 200, t);
+}
+
+/* The list l (released) of custom resources, each at the request's version, in one
+ * buffer (the conversion needs the resource's definition, which a later CRD write
+ * may replace while a streamed body is still being written). */
+static void reply_list_buffered(struct mk_reply *rep, const struct mk_api_resource *r,
+				struct mk_store_list *l, const char *next, long remaining)
+{
+	_cleanup_free_ char *page_meta = next ? (remaining >= 0
+		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
+		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
+	/* Items are stored JSON texts: splice them without re-parsing. */
+	struct mk_buf b;
+	mk_buf_init(&b);
+	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"%s},\"items\":[",
+		      r->kind, r->group_version, (unsigned long long)l->rv, page_meta);
+	for (size_t i = 0; i < l->n; i++) {
+		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l->items[i]) : NULL;
+		if (i)
+			mk_buf_append(&b, ",", 1);
+		mk_buf_puts(&b, c ? c : l->items[i]);
 	}
-	char *end = NULL;
-	errno = 0;
-	unsigned long long n = strtoull(rv, &end, 10);
-	if (errno || *end || rv[0] == '-' || rv[0] == '+') {
-		mk_reply_status(rep, 400, NULL, NULL, "invalid resource version: \"%s\"", rv);
-		return -1;
-	}
-	if (strcmp(rvm, "Exact"))
-		return 0;
-	if (n == 0) {
-		mk_reply_status(rep, 422, NULL, NULL,
-				"resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is "
-				"forbidden for resourceVersion \"0\"");
-		return -1;
-	}
-	if (paged) {
-		mk_reply_status(rep, 422, NULL, NULL,
-				"resourceVersionMatch: Forbidden: minik8s serves resourceVersionMatch "
-				"\"Exact\" without limit only");
-		return -1;
-	}
-	*ret_at = n;
-	return 0;
+	mk_buf_puts(&b, "]}");
+	mk_store_list_release(l);
+	mk_reply_json_text(rep, 200, mk_buf_steal(&b));
 }
 
 static void handle_list(struct mk_request *req, struct mk_reply *rep)
@@ -707,37 +723,44 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	struct mk_list_selectors f;
 	struct mk_store_list l = { 0 };
 	const char *ns = r->namespaced ? req->ns : "";
+	enum mk_list_rv mode;
+	uint64_t want = 0;
 
+	if (mk_list_rv_parse(req, rep, &mode, &want) < 0)
+		return;
 	if (mk_request_selectors(req, rep, &f.labels, &f.fields) < 0)
 		return;
-	/* paging (paging.c): a continue request lists unfiltered, to rebuild the
-	 * collection at the first page's revision */
 	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
-	bool paged = (lim && strtol(lim, NULL, 10) > 0) || (cont && *cont);
+	bool has_cont = cont && *cont, has_limit = lim && strtol(lim, NULL, 10) > 0;
+	bool table = mk_request_wants_table(req);
+	/* from the list cache (listcache.c), as kube-apiserver's cacher serves a list:
+	 * all but a continue, an exact revision and a paged read of the latest state,
+	 * which the storage answers */
+	if (!table && !r->crd && !has_cont && mode != MK_LIST_RV_EXACT &&
+	    !(mode == MK_LIST_RV_LATEST && has_limit) &&
+	    mk_listcache_list(req, rep, r, ns, &f, mode == MK_LIST_RV_NOT_OLDER ? want : 0,
+			      mode == MK_LIST_RV_LATEST)) {
+		mk_label_selector_free(f.labels);
+		mk_field_selector_free(f.fields);
+		return;
+	}
+	uint64_t exact = mode == MK_LIST_RV_EXACT && !has_cont ? want : 0;
+	if (mode == MK_LIST_RV_NOT_OLDER && !store_reached(req->srv->store, want)) {
+		mk_label_selector_free(f.labels);
+		mk_field_selector_free(f.fields);
+		mk_list_reply_too_large(rep, want, mk_store_revision(req->srv->store));
+		return;
+	}
+	/* paging (paging.c): a continue or exact request lists unfiltered, to rebuild
+	 * the collection at the token's (or the asked) revision */
+	bool paged = has_limit || has_cont || exact;
 	mk_store_filter_fn filter = (f.labels || f.fields) ? mk_list_selectors_match : NULL;
 	_cleanup_free_ char *next = NULL;
 	long remaining = -1;
-	uint64_t at = 0;
-	if (list_match_rv(req, rep, paged, &at) < 0) {
-		mk_label_selector_free(f.labels);
-		mk_field_selector_free(f.fields);
-		return;
-	}
-	int rc = at ? mk_store_list_at(req->srv->store, mk_api_resource_store(r), ns, at, filter,
-				       &f, &l, &err)
-		    : mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
-				    cont && *cont ? NULL : filter, &f, &l, &err);
-	if (rc < 0 && err && err->code == EOVERFLOW) {
-		/* kube-apiserver's "Too large resource version" (a 504 clients retry) */
-		mk_label_selector_free(f.labels);
-		mk_field_selector_free(f.fields);
-		mk_reply_status(rep, 504, NULL, NULL, "Too large resource version: %llu, current: %llu",
-				(unsigned long long)at,
-				(unsigned long long)mk_store_revision(req->srv->store));
-		return;
-	}
+	int rc = mk_store_list(req->srv->store, mk_api_resource_store(r), ns,
+			       has_cont || exact ? NULL : filter, &f, &l, &err);
 	if (rc == 0 && paged &&
-	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, &next,
+	    mk_list_paginate(req, rep, mk_api_resource_store(r), ns, filter, &f, &l, exact, &next,
 			     &remaining) < 0) {
 		mk_store_list_release(&l);
 		rc = 1;
@@ -749,44 +772,12 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 			mk_reply_error(rep, r, NULL, err);
 		return;
 	}
-	char rvs[24];
-	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
-	_cleanup_free_ char *page_meta = next ? (remaining >= 0
-		? mk_strdup_printf(",\"continue\":\"%s\",\"remainingItemCount\":%ld", next, remaining)
-		: mk_strdup_printf(",\"continue\":\"%s\"", next)) : mk_strdup("");
-	if (mk_request_wants_table(req)) {
-		_cleanup_cjson_ cJSON *t = mk_api_table_new(r, true);
-		time_t now = time(NULL);
-		mk_json_set_string(mk_json_ensure_object(t, "metadata"), "resourceVersion", rvs);
-		if (next)
-			mk_json_set_string(cJSON_GetObjectItem(t, "metadata"), "continue", next);
-		if (next && remaining >= 0)
-			mk_json_set(cJSON_GetObjectItem(t, "metadata"), "remainingItemCount",
-				    cJSON_CreateNumber((double)remaining));
-		for (size_t i = 0; i < l.n; i++) {
-			_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
-			_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l.items[i]);
-			if (obj)
-				mk_api_table_add_row(t, r, obj, now);
-		}
-		mk_store_list_release(&l);
-		mk_reply_json(rep, 200, t);
-		return;
-	}
-	/* Items are stored JSON texts: splice them without re-parsing. */
-	struct mk_buf b;
-	mk_buf_init(&b);
-	mk_buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%s\"%s},\"items\":[",
-		      r->kind, r->group_version, rvs, page_meta);
-	for (size_t i = 0; i < l.n; i++) {
-		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l.items[i]) : NULL;
-		if (i)
-			mk_buf_append(&b, ",", 1);
-		mk_buf_puts(&b, c ? c : l.items[i]);
-	}
-	mk_buf_puts(&b, "]}");
-	mk_store_list_release(&l);
-	mk_reply_json_text(rep, 200, mk_buf_steal(&b));
+	if (table)
+		reply_list_table(rep, r, &l, next, remaining);
+	else if (!r->crd) /* stored JSON texts, written out as the connection takes them */
+		mk_list_reply_stream(rep, r, &l, next, remaining);
+	else
+		reply_list_buffered(rep, r, &l, next, remaining);
 }
 
 /* ---- update and patch --------------------------------------------------------- */

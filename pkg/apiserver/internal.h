@@ -42,6 +42,7 @@ struct mk_apiserver {
 	struct mk_rbac *rbac;		/* the RBAC policy index (rbac_policy.c) */
 	struct mk_token_user *token_users; /* --token-auth-file users (rbac_policy.c) */
 	size_t ntoken_users, token_users_cap;
+	struct mk_listcache *listcache;	/* lists from the watch feed (listcache.c) */
 };
 
 /* Who is calling: the admin token, a node's own credential (req->node_name says
@@ -122,6 +123,8 @@ struct mk_reply {
 	struct MHD_Response *stream;	/* set instead of body for streaming replies */
 	struct mk_watch_local *local_watch; /* in-process requests: a watch stream
 					     * (watch.c) instead of stream */
+	bool buffered;		/* set by the caller: no streamed body (an in-process
+				 * request); list replies are written whole into body */
 };
 
 /* router.c: who is calling (remembered on req: a second call costs nothing) */
@@ -166,7 +169,21 @@ int mk_crds_sync(struct mk_apiserver *srv, struct mk_error **err);
  * known). Fills a reply and returns -1 on a bad (400) or expired (410) token. */
 int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
 		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
-		     char **ret_continue, long *ret_remaining);
+		     uint64_t exact_rv, char **ret_continue, long *ret_remaining);
+/* paging.c: the continue token of a list at revision rv whose last item has key
+ * start ("ns\x01name"); owned. */
+char *mk_list_token_encode(uint64_t rv, const char *start);
+/* What a list's resourceVersion asks for: the latest state (""), any ("0"), not
+ * older than N (NotOlderThan, or unpaged without a match) or exactly N (Exact,
+ * or paged without a match). */
+enum mk_list_rv { MK_LIST_RV_LATEST, MK_LIST_RV_ANY, MK_LIST_RV_NOT_OLDER, MK_LIST_RV_EXACT };
+/* paging.c: reads resourceVersion / resourceVersionMatch into *ret_mode and
+ * *ret_rv; fills rep (422 Invalid ListOptions, 400) and returns -1 when they are
+ * not valid, as kube-apiserver checks them. */
+int mk_list_rv_parse(struct mk_request *req, struct mk_reply *rep, enum mk_list_rv *ret_mode,
+		     uint64_t *ret_rv);
+/* paging.c: 504 Timeout "Too large resource version: rv, current: cur". */
+void mk_list_reply_too_large(struct mk_reply *rep, uint64_t rv, uint64_t cur);
 /* A list's label and field selectors (either NULL: not asked for), and the store
  * filter (mk_store_filter_fn, userdata the selectors) keeping what matches both. */
 struct mk_list_selectors {
@@ -176,6 +193,34 @@ struct mk_list_selectors {
 int mk_list_selectors_match(const char *json, void *userdata);
 /* The same test on a parsed object (watch events). */
 bool mk_list_selectors_match_object(const struct mk_list_selectors *f, const cJSON *obj);
+
+/* listcache.c: every resource's objects kept from the store's watch feed (a
+ * resource from its first list on), so that lists are served from memory. */
+struct mk_listcache;
+int mk_listcache_new(struct mk_store *store, struct mk_listcache **ret, struct mk_error **err);
+void mk_listcache_free(struct mk_listcache *lc); /* accepts NULL */
+/* Answers a list of r in ns (NULL or "": all) from the cache, through the
+ * selectors f and the request's limit, once the cache has seen min_rv (the
+ * store's current revision when consistent): 1 with rep filled (a streamed 200,
+ * or 504 when min_rv is not reached in time), 0 when the store must answer
+ * instead (no cache, or a consistent read the cache could not catch up with). */
+int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
+		      const struct mk_api_resource *r, const char *ns,
+		      const struct mk_list_selectors *f, uint64_t min_rv, bool consistent);
+/* listcache.c: the object resource/ns/name as the store holds it after every
+ * write this server has acknowledged: 1 with *ret_json (owned), -1 when it does
+ * not exist, 0 when the store must be asked (no cache). */
+int mk_listcache_get(struct mk_apiserver *srv, const char *resource, const char *ns,
+		     const char *name, char **ret_json);
+/* listcache.c: the objects of resource in ns ("" cluster-scoped) in no particular
+ * order, as mk_listcache_get reads them, into *ret (mk_store_list_release);
+ * 1, or 0 when the store must be asked. */
+int mk_listcache_load(struct mk_apiserver *srv, const char *resource, const char *ns,
+		      struct mk_store_list *ret);
+/* listcache.c: replies 200 with the list l of r (its items taken over), the body
+ * written as the connection takes it; next/remaining as mk_list_paginate gives. */
+void mk_list_reply_stream(struct mk_reply *rep, const struct mk_api_resource *r,
+			  struct mk_store_list *l, const char *next, long remaining);
 
 /* discovery.c: handles /version, /api, /apis, /api/v1, /apis/GROUP[/v1], /openapi/v2,
  * /openapi/v3[/...];

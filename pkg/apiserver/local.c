@@ -246,7 +246,7 @@ static int local_request(void *ud, const struct mk_client_config *cfg,
 			 struct mk_error **err)
 {
 	struct local_call lc;
-	struct mk_reply rep = { 0 };
+	struct mk_reply rep = { .buffered = true };
 	const char *method = creq->method ? creq->method : "GET";
 	const char *ctype = creq->content_type;
 	size_t blen = creq->body ? (creq->body_len ? creq->body_len : strlen(creq->body)) : 0;
@@ -292,7 +292,7 @@ static int local_watch(void *ud, const struct mk_client_config *cfg, struct mk_c
 		       mk_client_bytes_fn fn, void *fn_ud, struct mk_error **err)
 {
 	struct local_call lc;
-	struct mk_reply rep = { 0 };
+	struct mk_reply rep = { .buffered = true };
 	int ret = 0;
 
 	if (call_init(&lc, ud, cfg, "GET", path, accept, NULL, NULL, 0, err) < 0) {

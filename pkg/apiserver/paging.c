@@ -42,7 +42,7 @@ int mk_list_selectors_match(const char *json, void *userdata)
 	return obj && mk_list_selectors_match_object(userdata, obj);
 }
 
-static char *token_encode(uint64_t rv, const char *start)
+char *mk_list_token_encode(uint64_t rv, const char *start)
 {
 	_cleanup_cjson_ cJSON *t = cJSON_CreateObject();
 	cJSON_AddStringToObject(t, "v", "meta.k8s.io/v1");
@@ -71,109 +71,169 @@ static int token_decode(const char *tok, uint64_t *ret_rv, char **ret_start)
 	return 0;
 }
 
-struct kv {
-	const char *key;
-	char *val;
-};
-
-static int cmp_kv(const void *a, const void *b)
+/* 504 for a revision the store has not reached, as kube-apiserver's
+ * TooLargeResourceVersionError (clients retry after a second). */
+static void reply_too_large(struct mk_reply *rep, uint64_t rv, uint64_t cur)
 {
-	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+	_cleanup_cjson_ cJSON *causes = cJSON_CreateArray();
+	mk_api_cause_add(causes, "ResourceVersionTooLarge", NULL, "Too large resource version");
+	_cleanup_free_ char *msg = mk_strdup_printf("Too large resource version: %llu, current: %llu",
+						    (unsigned long long)rv,
+						    (unsigned long long)cur);
+	_cleanup_cjson_ cJSON *st = mk_api_status_new(504, "Timeout", msg, NULL, NULL,
+						      TAKE_PTR(causes));
+	cJSON_AddNumberToObject(cJSON_GetObjectItem(st, "details"), "retryAfterSeconds", 1);
+	mk_reply_json(rep, 504, st);
 }
 
-/* Rebuilds, into *l (replaced), the collection as it was at revision at, from
- * the current one (cur, unfiltered, at cur->rv). -1 with ERANGE when the events
- * needed are gone. */
+void mk_list_reply_too_large(struct mk_reply *rep, uint64_t rv, uint64_t cur)
+{
+	reply_too_large(rep, rv, cur);
+}
+
+/* resourceVersion and resourceVersionMatch, checked as upstream's
+ * ValidateListOptions (a 422 Invalid on meta.k8s.io ListOptions, one cause per
+ * problem, field resourceVersionMatch) and its storage (a resourceVersion with a
+ * continue token, or one that is not a number, is a 400). */
+int mk_list_rv_parse(struct mk_request *req, struct mk_reply *rep, enum mk_list_rv *ret_mode,
+		     uint64_t *ret_rv)
+{
+	const char *rv = mk_request_arg(req, "resourceVersion");
+	const char *match = mk_request_arg(req, "resourceVersionMatch");
+	const char *cont = mk_request_arg(req, "continue");
+	const char *lim = mk_request_arg(req, "limit");
+	bool has_rv = rv && *rv, has_cont = cont && *cont;
+	_cleanup_cjson_ cJSON *causes = cJSON_CreateArray();
+	struct mk_buf msg;
+
+	if (match && *match) {
+		if (!has_rv)
+			mk_api_cause_add(causes, "FieldValueForbidden", "resourceVersionMatch",
+					 "Forbidden: resourceVersionMatch is forbidden unless "
+					 "resourceVersion is provided");
+		if (has_cont)
+			mk_api_cause_add(causes, "FieldValueForbidden", "resourceVersionMatch",
+					 "Forbidden: resourceVersionMatch is forbidden when continue "
+					 "is provided");
+		if (strcmp(match, "Exact") && strcmp(match, "NotOlderThan"))
+			mk_api_cause_add(causes, "FieldValueNotSupported", "resourceVersionMatch",
+					 "Unsupported value: \"%s\": supported values: \"Exact\", "
+					 "\"NotOlderThan\", \"\"", match);
+		if (!strcmp(match, "Exact") && has_rv && !strcmp(rv, "0"))
+			mk_api_cause_add(causes, "FieldValueForbidden", "resourceVersionMatch",
+					 "Forbidden: resourceVersionMatch \"exact\" is forbidden for "
+					 "resourceVersion \"0\"");
+	}
+	int nc = cJSON_GetArraySize(causes);
+	if (nc > 0) {
+		mk_buf_init(&msg);
+		mk_buf_puts(&msg, "ListOptions.meta.k8s.io \"\" is invalid: ");
+		if (nc > 1)
+			mk_buf_puts(&msg, "[");
+		for (int i = 0; i < nc; i++) {
+			cJSON *c = cJSON_GetArrayItem(causes, i);
+			mk_buf_printf(&msg, "%s%s: %s", i ? ", " : "", mk_json_get_string(c, "field"),
+				      mk_json_get_string(c, "message"));
+		}
+		if (nc > 1)
+			mk_buf_puts(&msg, "]");
+		_cleanup_cjson_ cJSON *st = mk_api_status_new(422, "Invalid", msg.data, "ListOptions",
+							      "", TAKE_PTR(causes));
+		mk_buf_release(&msg);
+		cJSON *d = cJSON_GetObjectItem(st, "details");
+		cJSON_AddStringToObject(d, "group", "meta.k8s.io");
+		mk_reply_json(rep, 422, st);
+		return -1;
+	}
+	if (has_cont && has_rv && strcmp(rv, "0")) {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"specifying resource version is not allowed when using continue");
+		return -1;
+	}
+	*ret_rv = 0;
+	if (!has_rv) {
+		*ret_mode = MK_LIST_RV_LATEST;
+		return 0;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(rv, &end, 10);
+	if (errno || !end || *end || *rv == '-' || *rv == '+' || *rv == ' ') {
+		mk_reply_status(rep, 400, NULL, NULL,
+				"invalid resource version: resourceVersion: Invalid value: \"%s\": "
+				"strconv.ParseUint: parsing \"%s\": invalid syntax", rv, rv);
+		return -1;
+	}
+	*ret_rv = v;
+	if (v == 0)
+		*ret_mode = MK_LIST_RV_ANY;
+	else if (match && !strcmp(match, "Exact"))
+		*ret_mode = MK_LIST_RV_EXACT;
+	else if (match && !strcmp(match, "NotOlderThan"))
+		*ret_mode = MK_LIST_RV_NOT_OLDER;
+	else /* legacy: an exact read when paged, else not older than */
+		*ret_mode = lim && strtol(lim, NULL, 10) > 0 ? MK_LIST_RV_EXACT : MK_LIST_RV_NOT_OLDER;
+	return 0;
+}
+
+/* Replaces *cur (the current collection, unfiltered) with the collection as it was at
+ * revision at (<= cur->rv): the store's list at a revision (etcd's own range there; on
+ * SQLite and PostgreSQL the list rolled back through the event history). -1 with
+ * ERANGE when the history needed is gone. */
 static int rebuild_at(struct mk_store *store, const char *resource, const char *ns,
 		      uint64_t at, struct mk_store_list *cur, struct mk_error **err)
 {
-	struct mk_hmap m;
-	struct mk_store_watch *w = NULL;
-	struct mk_store_event **evs = NULL;
-	size_t nev = 0, cap = 0;
-	int ret = -1;
-
-	mk_hmap_init(&m);
-	for (size_t i = 0; i < cur->n; i++) {
-		_cleanup_free_ char *k = json_key(cur->items[i]);
-		free(mk_hmap_put(&m, k, mk_strdup(cur->items[i])));
-	}
-	if (at < cur->rv) {
-		if (mk_store_watch_new(store, resource, ns && *ns ? ns : NULL, at, &w, err) < 0)
-			goto out;
-		for (;;) {
-			struct mk_store_event *ev = NULL;
-			int rc = mk_store_watch_next(w, 0, &ev, err);
-			if (rc < 0)
-				goto out;
-			if (rc == 0)
-				break;
-			if (ev->rv > cur->rv) {
-				mk_store_event_unref(ev);
-				break;
-			}
-			MK_GROW(evs, cap, nev + 1);
-			evs[nev++] = ev;
-		}
-		/* undo, newest first */
-		for (size_t i = nev; i-- > 0;) {
-			struct mk_store_event *ev = evs[i];
-			_cleanup_free_ char *k = item_key(ev->ns, ev->name);
-			if (ev->type == MK_STORE_ADDED) {
-				free(mk_hmap_del(&m, k));
-			} else if (ev->type == MK_STORE_MODIFIED) {
-				if (!ev->old_json) {
-					mk_error_set(err, ERANGE, "the previous state of '%s' is not kept", ev->name);
-					goto out;
-				}
-				free(mk_hmap_put(&m, k, mk_strdup(ev->old_json)));
-			} else {
-				free(mk_hmap_put(&m, k, mk_strdup(ev->json)));
-			}
-		}
-	}
-	/* back into a list sorted by key; the values move out of the map */
-	struct kv *kvs = mk_malloc0(sizeof(*kvs) * (m.n + 1));
-	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
-	struct mk_hmap_entry *e;
-	size_t n = 0;
-	while ((e = mk_hmap_iter_next(&m, &it))) {
-		kvs[n].key = e->key;
-		kvs[n].val = e->val;
-		e->val = NULL;
-		n++;
-	}
-	qsort(kvs, n, sizeof(*kvs), cmp_kv);
-	char **items = mk_malloc0(sizeof(char *) * (n + 1));
-	for (size_t i = 0; i < n; i++)
-		items[i] = kvs[i].val;
-	free(kvs);
+	struct mk_store_list l = { 0 };
+	if (at >= cur->rv)
+		return 0;
+	if (mk_store_list_at(store, resource, ns, at, NULL, NULL, &l, err) < 0)
+		return -1;
 	mk_store_list_release(cur);
-	cur->items = items;
-	cur->n = n;
-	cur->rv = at;
-	ret = 0;
-out:
-	for (size_t i = 0; i < nev; i++)
-		mk_store_event_unref(evs[i]);
-	free(evs);
-	mk_store_watch_free(w);
-	mk_hmap_release(&m, free);
-	return ret;
+	*cur = l;
+	return 0;
+}
+
+/* l (unfiltered, current) rebuilt as the collection was at exact_rv, as etcd
+ * reads at a revision; fills rep and returns -1 when it cannot be (504 for a
+ * revision not reached, 410 when its events are gone). */
+static int rebuild_exact(struct mk_request *req, struct mk_reply *rep, const char *resource,
+			 const char *ns, uint64_t exact_rv, struct mk_store_list *l)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+
+	if (exact_rv > l->rv) {
+		reply_too_large(rep, exact_rv, l->rv);
+		return -1;
+	}
+	if (rebuild_at(req->srv->store, resource, ns, exact_rv, l, &err) < 0) {
+		if (mk_error_code(err) == ERANGE)
+			mk_reply_status(rep, 410, NULL, NULL,
+					"The resourceVersion for the provided list is too old.");
+		else
+			mk_reply_status(rep, 500, NULL, NULL, "%s", err->msg);
+		return -1;
+	}
+	return 0;
 }
 
 int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *resource,
 		     const char *ns, mk_store_filter_fn filter, void *fud, struct mk_store_list *l,
-		     char **ret_continue, long *ret_remaining)
+		     uint64_t exact_rv, char **ret_continue, long *ret_remaining)
 {
 	const char *lim = mk_request_arg(req, "limit");
 	const char *cont = mk_request_arg(req, "continue");
 	_cleanup_free_ char *start = NULL;
 	long limit = lim && *lim ? strtol(lim, NULL, 10) : 0;
 	uint64_t at = 0;
+	bool unfiltered = (cont && *cont) || exact_rv;
 
 	*ret_continue = NULL;
 	*ret_remaining = -1;
+	if (exact_rv && !(cont && *cont)) {
+		if (rebuild_exact(req, rep, resource, ns, exact_rv, l) < 0)
+			return -1;
+		at = exact_rv;
+	}
 	if (cont && *cont) {
 		_cleanup_error_ struct mk_error *err = NULL;
 		if (token_decode(cont, &at, &start) < 0) {
@@ -205,7 +265,7 @@ int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *r
 			_cleanup_free_ char *key = json_key(item);
 			keep = strcmp(key, start) > 0;
 		}
-		if (keep && cont && *cont && filter)
+		if (keep && unfiltered && filter)
 			keep = filter(item, fud);
 		if (!keep) {
 			free(item);
@@ -225,7 +285,7 @@ int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *r
 	}
 	l->n = k;
 	if (limit > 0 && total > kept) {
-		*ret_continue = token_encode(at ? at : l->rv, last_key);
+		*ret_continue = mk_list_token_encode(at ? at : l->rv, last_key);
 		if (!filter)
 			*ret_remaining = (long)(total - kept);
 	}

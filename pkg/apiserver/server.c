@@ -337,7 +337,9 @@ int mk_apiserver_start(const struct mk_apiserver_options *opts, struct mk_store 
 		goto fail;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_mutex_init(&srv->cred_lock, NULL);
-	if (server_load_state(srv, opts, err) < 0 || server_listen(srv, opts, &sin, err) < 0)
+	if (server_load_state(srv, opts, err) < 0 ||
+	    mk_listcache_new(store, &srv->listcache, err) < 0 ||
+	    server_listen(srv, opts, &sin, err) < 0)
 		goto fail;
 	*ret = srv;
 	return 0;
@@ -360,6 +362,7 @@ void mk_apiserver_free(struct mk_apiserver *srv)
 	}
 	/* after the connection threads, which read its figures; before the store goes */
 	mk_metrics_free(srv->metrics);
+	mk_listcache_free(srv->listcache); /* after the connection threads too */
 	mk_connguard_free(srv->guard); /* after the daemon: it reports closes to the guard */
 	mk_rbac_free(srv);
 	pthread_mutex_destroy(&srv->lock);

@@ -77,6 +77,11 @@ static void emit(struct stream *st, const char *type, const char *json, const ch
 		mk_buf_puts(&st->out, "}\n");
 		return;
 	}
+	/* a node's watch (spec.nodeName=NODE) skips the other nodes' pods unparsed:
+	 * with many watchers, parsing every event for each was the cost of fan-out */
+	if (st->sel.fields && !mk_field_selector_may_match_text(st->sel.fields, json) &&
+	    (!old_json || !mk_field_selector_may_match_text(st->sel.fields, old_json)))
+		return;
 	_cleanup_cjson_ cJSON *obj = cJSON_Parse(json);
 	if (!obj)
 		return;

@@ -69,6 +69,11 @@ struct mk_store {
 	size_t ring_cap;
 	uint64_t ring_first; /* ring holds ring_first..rev; empty if ring_first > rev */
 	int closing;
+	/* under ev_lock: the revision of the last write of each resource published
+	 * (resource -> (void *)(uintptr_t)rv), and a floor for writes not seen one
+	 * by one (those before the store opened, or skipped by a reset) */
+	struct mk_hmap res_rev;
+	uint64_t res_rev_floor;
 };
 
 /* store.c */

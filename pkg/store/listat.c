@@ -16,6 +16,7 @@ struct change {
 	struct mk_store_event *ev; /* reference */
 	char *state;		/* the object at the list's revision (owned), if it existed */
 	bool existed;
+	bool from_log;		/* state read from the events at or before rv */
 };
 
 static int cmp_key(const char *ans, const char *aname, const char *bns, const char *bname)
@@ -122,7 +123,7 @@ static int collect_state(struct mk_store_event *ev, void *ud)
 	if (!matches(ev, k->resource, k->ns))
 		return 0;
 	struct change *c = find(k->c, k->n, ev->ns, ev->name);
-	if (c && c->existed) {
+	if (c && c->from_log) {
 		free(c->state);
 		c->state = ev->type == MK_STORE_DELETED ? NULL : mk_strdup(ev->json);
 	}
@@ -175,9 +176,18 @@ int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, u
 			w++;
 		}
 		k.n = w;
+		/* the state at rv is the first change's previous state (a MODIFIED event's
+		 * old object, a DELETED event's last one); only a MODIFIED event without
+		 * it sends us to the events at or before rv */
 		bool need = false;
-		for (size_t i = 0; i < k.n; i++)
-			need |= k.c[i].existed;
+		for (size_t i = 0; i < k.n; i++) {
+			struct change *c = &k.c[i];
+			const char *prev = c->type == MK_STORE_DELETED ? c->ev->json : c->ev->old_json;
+			if (c->existed && prev)
+				c->state = mk_strdup(prev);
+			c->from_log = c->existed && !prev;
+			need |= c->from_log;
+		}
 		if (need) {
 			uint64_t from = __atomic_load_n(&s->compacted, __ATOMIC_ACQUIRE);
 			if (each_event(s, from, rv, collect_state, &k, rv, err) < 0)

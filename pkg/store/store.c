@@ -82,6 +82,7 @@ int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->ev_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	mk_hmap_init(&s->res_rev);
 	s->ops = ops;
 	s->datastore_cafile = mk_strdup(opts->cafile);
 	s->datastore_certfile = mk_strdup(opts->certfile);
@@ -107,6 +108,7 @@ void store_unref(struct mk_store *s)
 	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	store_events_release(s);
+	mk_hmap_release(&s->res_rev, NULL);
 	pthread_mutex_destroy(&s->q_lock);
 	pthread_cond_destroy(&s->q_cond);
 	pthread_mutex_destroy(&s->ev_lock);

@@ -41,6 +41,11 @@ struct mk_store_event *store_event_ref(struct mk_store_event *ev)
 	return ev;
 }
 
+struct mk_store_event *mk_store_event_ref(struct mk_store_event *ev)
+{
+	return store_event_ref(ev);
+}
+
 void mk_store_event_unref(struct mk_store_event *ev)
 {
 	if (!ev || __atomic_sub_fetch(&ev->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -72,6 +77,11 @@ static void ring_append(struct mk_store *s, struct mk_store_event *ev)
 	size_t slot = (size_t)(ev->rv % s->ring_cap);
 	mk_store_event_unref(s->ring[slot]);
 	s->ring[slot] = ev;
+	struct mk_hmap_entry *e = mk_hmap_find(&s->res_rev, ev->resource);
+	if (e)
+		e->val = (void *)(uintptr_t)ev->rv;
+	else
+		mk_hmap_put(&s->res_rev, ev->resource, (void *)(uintptr_t)ev->rv);
 	if (ev->rv >= s->ring_cap && s->ring_first < ev->rv - s->ring_cap + 1)
 		s->ring_first = ev->rv - s->ring_cap + 1;
 	__atomic_store_n(&s->rev, ev->rv, __ATOMIC_RELEASE);
@@ -115,6 +125,7 @@ void store_events_reset(struct mk_store *s, uint64_t rev)
 			s->ring[i % s->ring_cap] = NULL;
 		}
 		s->ring_first = rev + 1;
+		s->res_rev_floor = rev; /* any resource may have changed up to rev */
 		__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&s->ev_cond);
 	}
@@ -131,6 +142,7 @@ int store_events_load(struct mk_store *s, struct mk_error **err)
 	s->ring = mk_malloc0(s->ring_cap * sizeof(*s->ring));
 	s->ring_first = rev + 1;
 	s->rev = rev;
+	s->res_rev_floor = rev;
 	if (rev == 0)
 		return 0;
 
@@ -184,6 +196,16 @@ int store_wait_rev(struct mk_store *s, uint64_t rv, int timeout_ms)
 	r = s->rev >= rv ? 0 : -1;
 	pthread_mutex_unlock(&s->ev_lock);
 	return r;
+}
+
+uint64_t mk_store_resource_revision(struct mk_store *s, const char *resource)
+{
+	pthread_mutex_lock(&s->ev_lock);
+	uint64_t rv = (uint64_t)(uintptr_t)mk_hmap_get(&s->res_rev, resource);
+	if (rv < s->res_rev_floor)
+		rv = s->res_rev_floor;
+	pthread_mutex_unlock(&s->ev_lock);
+	return rv;
 }
 
 void store_events_release(struct mk_store *s)

@@ -336,6 +336,12 @@ START_TEST(test_field_cases)
 		      "parse '%s': %s", field_cases[_i].selector, err ? err->msg : "?");
 	ck_assert_msg(mk_field_selector_matches(sel, obj) == field_cases[_i].match, "'%s'",
 		      field_cases[_i].selector);
+	/* the text pre-test never refuses what matches */
+	char *text = cJSON_PrintUnformatted(obj);
+	if (field_cases[_i].match)
+		ck_assert_msg(mk_field_selector_may_match_text(sel, text), "'%s' on %s",
+			      field_cases[_i].selector, text);
+	cJSON_free(text);
 	mk_field_selector_free(sel);
 	cJSON_Delete(obj);
 }
@@ -367,6 +373,34 @@ START_TEST(test_field_errors)
 }
 END_TEST
 
+/* the text pre-test refuses what cannot match an equality on a plain value */
+START_TEST(test_field_text_refuses)
+{
+	struct mk_field_selector *sel = NULL;
+	struct mk_error *err = NULL;
+	const char *pod = "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"node-a\","
+			  "\"replicas\":3,\"x\":{\"nodeName\":\"node-c\"}}}";
+
+	ck_assert_int_eq(mk_field_selector_parse("spec.nodeName=node-b", &sel, &err), 0);
+	ck_assert(!mk_field_selector_may_match_text(sel, pod));
+	/* a prefix of the value, or the value under another key, is no match */
+	ck_assert(!mk_field_selector_may_match_text(sel, "{\"spec\":{\"nodeName\":\"node-bb\"}}"));
+	ck_assert(!mk_field_selector_may_match_text(sel, "{\"spec\":{\"xnodeName\":\"node-b\"}}"));
+	mk_field_selector_free(sel);
+	/* the key elsewhere in the text: parse and look (true) */
+	ck_assert_int_eq(mk_field_selector_parse("spec.nodeName=node-c", &sel, &err), 0);
+	ck_assert(mk_field_selector_may_match_text(sel, pod));
+	mk_field_selector_free(sel);
+	/* numbers, inequalities and empty values are left to the parsed test */
+	ck_assert_int_eq(mk_field_selector_parse("spec.replicas=3", &sel, &err), 0);
+	ck_assert(mk_field_selector_may_match_text(sel, pod));
+	mk_field_selector_free(sel);
+	ck_assert_int_eq(mk_field_selector_parse("spec.nodeName!=node-a,spec.x=", &sel, &err), 0);
+	ck_assert(mk_field_selector_may_match_text(sel, pod));
+	mk_field_selector_free(sel);
+}
+END_TEST
+
 Suite *selector_suite(void)
 {
 	Suite *s = suite_create("selector");
@@ -383,6 +417,7 @@ Suite *selector_suite(void)
 	tc = tcase_create("field");
 	tcase_add_loop_test(tc, test_field_cases, 0, (int)MK_ARRAY_SIZE(field_cases));
 	tcase_add_loop_test(tc, test_field_errors, 0, (int)MK_ARRAY_SIZE(field_errors));
+	tcase_add_test(tc, test_field_text_refuses);
 	suite_add_tcase(s, tc);
 	return s;
 }

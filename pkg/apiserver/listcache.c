@@ -1,0 +1,608 @@
+/* The list cache: every resource's objects as the store's watch feed leaves them,
+ * so that lists are answered from memory, as kube-apiserver's watch cache answers
+ * them (staging/src/k8s.io/apiserver/pkg/storage/cacher):
+ *
+ *  - one thread follows the store's events for every resource and applies each
+ *    to the cache of its resource; the cache's revision is the last event applied
+ *    (every write takes the next global revision, so a list from the cache at
+ *    revision R is the collection as the store held it at R);
+ *  - a resource is cached from its first list on: a store list at revision L,
+ *    then the events after L that the thread has already passed, read back from
+ *    the store's event ring;
+ *  - a list waits, bounded, until the cache has caught up with the revision the
+ *    request needs (the store's current one for a consistent read, as
+ *    ConsistentListFromCache does; N for resourceVersion=N NotOlderThan; none for
+ *    resourceVersion=0), then takes a reference on each object's bytes under the
+ *    lock and writes the response from them as MHD asks for it: nothing is
+ *    copied, and memory does not grow with the list beyond one pointer an item.
+ *
+ * The stored bytes of an object are kept once (struct lc_obj, reference
+ * counted) and shared by the cache and every response still writing them. When
+ * the thread falls out of the store's event window it drops every resource's
+ * cache; the next list of each fills it again. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+#include "internal.h"
+#include "minik8s/store.h"
+
+/* How long a list waits for the cache to reach the revision it needs (the
+ * cacher's 3 s for a too large resourceVersion). */
+#define WAIT_MS 3000
+
+/* One object's stored bytes: the text of the store event that created it (a
+ * reference on the event, no copy), a copy of an update's, or, for what the first
+ * list found, that list's text (taken over). */
+struct lc_obj {
+	int refs;
+	size_t len;
+	char *key; /* "ns\x01name": strcmp order is the store's (namespace, name) order */
+	const char *json;
+	struct mk_store_event *ev; /* json's owner, or NULL: json is owned */
+};
+
+struct rcache {
+	struct mk_hmap objs; /* key -> struct lc_obj */
+	uint64_t base;	     /* events up to base are in objs; the thread applies later ones */
+};
+
+struct mk_listcache {
+	struct mk_store *store;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* rev moved */
+	uint64_t rev;	     /* every event up to rev has been seen */
+	struct mk_hmap res;  /* resource (store name) -> struct rcache */
+	struct mk_store_watch *w;
+	pthread_t thread;
+	bool started;
+	bool dead; /* the thread stopped following the store: the store answers */
+};
+
+/* json (owned) of the object ns/name */
+static struct lc_obj *obj_new(const char *ns, const char *name, char *json)
+{
+	struct lc_obj *o = mk_malloc0(sizeof(*o));
+	o->refs = 1;
+	o->len = strlen(json);
+	o->key = mk_strdup_printf("%s\x01%s", ns ? ns : "", name ? name : "");
+	o->json = json;
+	return o;
+}
+
+/* the object an event left (a reference on ev) */
+static struct lc_obj *obj_from_event(struct mk_store_event *ev)
+{
+	struct lc_obj *o = mk_malloc0(sizeof(*o));
+	o->refs = 1;
+	o->len = strlen(ev->json);
+	o->key = mk_strdup_printf("%s\x01%s", ev->ns ? ev->ns : "", ev->name ? ev->name : "");
+	o->json = ev->json;
+	o->ev = mk_store_event_ref(ev);
+	return o;
+}
+
+static struct lc_obj *obj_ref(struct lc_obj *o)
+{
+	__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+	return o;
+}
+
+static void obj_unref(void *p)
+{
+	struct lc_obj *o = p;
+	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	free(o->key);
+	if (o->ev)
+		mk_store_event_unref(o->ev);
+	else
+		free((char *)o->json);
+	free(o);
+}
+
+static void rcache_free(void *p)
+{
+	struct rcache *c = p;
+	if (!c)
+		return;
+	mk_hmap_release(&c->objs, obj_unref);
+	free(c);
+}
+
+/* Caller holds lc->lock. */
+static void apply(struct rcache *c, struct mk_store_event *ev)
+{
+	if (ev->type == MK_STORE_DELETED) {
+		_cleanup_free_ char *key = mk_strdup_printf("%s\x01%s", ev->ns ? ev->ns : "",
+							    ev->name ? ev->name : "");
+		obj_unref(mk_hmap_del(&c->objs, key));
+		return;
+	}
+	/* an update's event also holds the state before it: copy its text rather
+	 * than keep both alive for as long as the object is cached */
+	struct lc_obj *o = ev->old_json ? obj_new(ev->ns, ev->name, mk_strdup(ev->json))
+					: obj_from_event(ev);
+	obj_unref(mk_hmap_put(&c->objs, o->key, o));
+}
+
+/* (Re)starts following the store after its current revision. Caller holds the
+ * lock or is the only thread. */
+static int follow(struct mk_listcache *lc, struct mk_error **err)
+{
+	uint64_t rv = mk_store_revision(lc->store);
+	if (mk_store_watch_new(lc->store, NULL, NULL, rv, &lc->w, err) < 0)
+		return -1;
+	lc->rev = rv;
+	return 0;
+}
+
+static void *run(void *arg)
+{
+	struct mk_listcache *lc = arg;
+
+	for (;;) {
+		_cleanup_error_ struct mk_error *err = NULL;
+		struct mk_store_event *ev = NULL;
+		int rc = mk_store_watch_next(lc->w, -1, &ev, &err);
+		if (rc < 0 && mk_error_code(err) == ECANCELED) {
+			pthread_mutex_lock(&lc->lock);
+			lc->dead = true;
+			pthread_cond_broadcast(&lc->cond);
+			pthread_mutex_unlock(&lc->lock);
+			break;
+		}
+		pthread_mutex_lock(&lc->lock);
+		if (rc < 0) {
+			/* out of the event window: what is cached can no longer be
+			 * brought up to date; start again from now, empty */
+			mk_hmap_release(&lc->res, rcache_free);
+			mk_hmap_init(&lc->res);
+			mk_store_watch_free(lc->w);
+			lc->w = NULL;
+			mk_error_free(&err);
+			if (follow(lc, &err) < 0) {
+				lc->dead = true;
+				pthread_cond_broadcast(&lc->cond);
+				pthread_mutex_unlock(&lc->lock);
+				break;
+			}
+		} else if (rc > 0) {
+			struct rcache *c = mk_hmap_get(&lc->res, ev->resource);
+			if (c && ev->rv > c->base)
+				apply(c, ev);
+			if (ev->rv > lc->rev)
+				lc->rev = ev->rv;
+		}
+		pthread_cond_broadcast(&lc->cond);
+		pthread_mutex_unlock(&lc->lock);
+		mk_store_event_unref(ev);
+	}
+	return NULL;
+}
+
+int mk_listcache_new(struct mk_store *store, struct mk_listcache **ret, struct mk_error **err)
+{
+	struct mk_listcache *lc = mk_malloc0(sizeof(*lc));
+	pthread_condattr_t ca;
+
+	lc->store = store;
+	pthread_mutex_init(&lc->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&lc->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	mk_hmap_init(&lc->res);
+	if (follow(lc, err) < 0)
+		goto fail;
+	int r = pthread_create(&lc->thread, NULL, run, lc);
+	if (r != 0) {
+		mk_error_set(err, r, "list cache: start thread: %s", strerror(r));
+		goto fail;
+	}
+	lc->started = true;
+	*ret = lc;
+	return 0;
+fail:
+	mk_listcache_free(lc);
+	return -1;
+}
+
+void mk_listcache_free(struct mk_listcache *lc)
+{
+	if (!lc)
+		return;
+	if (lc->started) {
+		mk_store_watch_cancel(lc->w);
+		pthread_join(lc->thread, NULL);
+	}
+	mk_store_watch_free(lc->w);
+	mk_hmap_release(&lc->res, rcache_free);
+	pthread_mutex_destroy(&lc->lock);
+	pthread_cond_destroy(&lc->cond);
+	free(lc);
+}
+
+/* Waits (lock held) until the cache has seen revision rv; false on timeout. */
+static bool wait_rev(struct mk_listcache *lc, uint64_t rv, int timeout_ms)
+{
+	struct timespec deadline;
+	mk_time_mono_deadline(&deadline, (uint64_t)timeout_ms);
+	while (lc->rev < rv && !lc->dead) {
+		if (pthread_cond_timedwait(&lc->cond, &lc->lock, &deadline) == ETIMEDOUT)
+			return lc->rev >= rv;
+	}
+	return true;
+}
+
+/* The cache of resource, filled from the store on first use; NULL (the caller
+ * lists from the store) if it could not be. Caller holds lc->lock; it is
+ * released while the store lists. */
+static struct rcache *rcache_get(struct mk_listcache *lc, const char *resource)
+{
+	if (lc->dead)
+		return NULL;
+	struct rcache *c = mk_hmap_get(&lc->res, resource);
+	if (c)
+		return c;
+
+	_cleanup_error_ struct mk_error *err = NULL;
+	struct mk_store_list l = { 0 };
+	pthread_mutex_unlock(&lc->lock);
+	int rc = mk_store_list(lc->store, resource, NULL, NULL, NULL, &l, &err);
+	struct rcache *n = NULL;
+	if (rc == 0) {
+		n = mk_malloc0(sizeof(*n));
+		mk_hmap_init(&n->objs);
+		n->base = l.rv;
+		for (size_t i = 0; i < l.n; i++) {
+			_cleanup_cjson_ cJSON *o = cJSON_Parse(l.items[i]);
+			const char *ns = mk_json_get_string(o, "metadata.namespace");
+			const char *name = mk_json_get_string(o, "metadata.name");
+			struct lc_obj *ob = obj_new(ns, name, l.items[i]);
+			l.items[i] = NULL; /* taken over */
+			obj_unref(mk_hmap_put(&n->objs, ob->key, ob));
+		}
+		mk_store_list_release(&l);
+	}
+	pthread_mutex_lock(&lc->lock);
+	if (!n || lc->dead) {
+		rcache_free(n);
+		return NULL;
+	}
+	if ((c = mk_hmap_get(&lc->res, resource))) {
+		rcache_free(n); /* another list filled it meanwhile */
+		return c;
+	}
+	/* the events of resource after the list that the thread has passed over */
+	if (lc->rev > n->base) {
+		struct mk_store_watch *w = NULL;
+		if (mk_store_watch_new(lc->store, resource, NULL, n->base, &w, &err) < 0) {
+			rcache_free(n);
+			return NULL;
+		}
+		for (;;) {
+			struct mk_store_event *ev = NULL;
+			int r = mk_store_watch_next(w, 0, &ev, &err);
+			if (r < 0) {
+				mk_store_watch_free(w);
+				rcache_free(n);
+				return NULL;
+			}
+			if (r == 0 || ev->rv > lc->rev) {
+				mk_store_event_unref(ev);
+				break;
+			}
+			apply(n, ev);
+			mk_store_event_unref(ev);
+		}
+		mk_store_watch_free(w);
+		n->base = lc->rev;
+	}
+	mk_hmap_put(&lc->res, resource, n);
+	return n;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	return strcmp((*(struct lc_obj *const *)a)->key, (*(struct lc_obj *const *)b)->key);
+}
+
+/* ---- the streamed response ---------------------------------------------------- */
+
+/* A list body written as MHD asks for it: head, items joined by commas, tail.
+ * The items are either cache objects (objs, a reference each) or store texts
+ * (strs, owned); each is let go as soon as it has been written. */
+struct lstream {
+	char *head;
+	size_t head_len;
+	struct lc_obj **objs;
+	char **strs;
+	size_t n, i, off;	/* item i, its bytes from off */
+	bool comma;		/* the comma before item i is still to write */
+	size_t tail_off;	/* bytes of "]}" written */
+	size_t head_off;
+};
+
+static void item_bytes(struct lstream *s, size_t i, const char **p, size_t *len)
+{
+	if (s->objs) {
+		*p = s->objs[i]->json;
+		*len = s->objs[i]->len;
+	} else {
+		*p = s->strs[i];
+		*len = strlen(s->strs[i]);
+	}
+}
+
+static void item_drop(struct lstream *s, size_t i)
+{
+	if (s->objs) {
+		obj_unref(s->objs[i]);
+		s->objs[i] = NULL;
+	} else {
+		free(s->strs[i]);
+		s->strs[i] = NULL;
+	}
+}
+
+static ssize_t lstream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct lstream *s = cls;
+	size_t w = 0;
+	(void)pos;
+
+	while (w < max) {
+		if (s->head_off < s->head_len) {
+			size_t k = s->head_len - s->head_off;
+			k = k < max - w ? k : max - w;
+			memcpy(buf + w, s->head + s->head_off, k);
+			s->head_off += k;
+			w += k;
+			continue;
+		}
+		if (s->i < s->n) {
+			if (s->comma) {
+				buf[w++] = ',';
+				s->comma = false;
+				continue;
+			}
+			const char *p;
+			size_t len;
+			item_bytes(s, s->i, &p, &len);
+			size_t k = len - s->off;
+			k = k < max - w ? k : max - w;
+			memcpy(buf + w, p + s->off, k);
+			s->off += k;
+			w += k;
+			if (s->off == len) {
+				item_drop(s, s->i);
+				s->i++;
+				s->off = 0;
+				s->comma = s->i < s->n;
+			}
+			continue;
+		}
+		static const char tail[] = "]}";
+		if (s->tail_off < 2) {
+			buf[w++] = tail[s->tail_off++];
+			continue;
+		}
+		break;
+	}
+	if (w == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)w;
+}
+
+static void lstream_free(void *cls)
+{
+	struct lstream *s = cls;
+	for (size_t i = s->i; i < s->n; i++)
+		item_drop(s, i);
+	free(s->objs);
+	free(s->strs);
+	free(s->head);
+	free(s);
+}
+
+/* Replies 200 with the list: head (owned) then the n items of objs or strs (the
+ * array and what it holds are taken over). */
+static void reply_stream(struct mk_reply *rep, char *head, struct lc_obj **objs, char **strs,
+			 size_t n)
+{
+	struct lstream *s = mk_malloc0(sizeof(*s));
+	s->head = head;
+	s->head_len = strlen(head);
+	s->objs = objs;
+	s->strs = strs;
+	s->n = n;
+	free(rep->body);
+	rep->body = NULL;
+	rep->code = 200;
+	rep->content_type = "application/json";
+	if (rep->buffered) { /* an in-process request: the whole body at once */
+		struct mk_buf b;
+		char chunk[64 * 1024];
+		ssize_t got;
+		mk_buf_init(&b);
+		while ((got = lstream_read(s, 0, chunk, sizeof(chunk))) > 0)
+			mk_buf_append(&b, chunk, (size_t)got);
+		lstream_free(s);
+		rep->body = mk_buf_steal(&b);
+		return;
+	}
+	rep->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, lstream_read,
+							s, lstream_free);
+	if (!rep->stream) {
+		lstream_free(s);
+		mk_reply_status(rep, 500, NULL, NULL, "cannot create the list response");
+	}
+}
+
+static char *list_head(const struct mk_api_resource *r, uint64_t rv, const char *next,
+		       long remaining)
+{
+	if (!next)
+		return mk_strdup_printf("{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":"
+					"{\"resourceVersion\":\"%llu\"},\"items\":[",
+					r->kind, r->group_version, (unsigned long long)rv);
+	if (remaining < 0)
+		return mk_strdup_printf("{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":"
+					"{\"resourceVersion\":\"%llu\",\"continue\":\"%s\"},"
+					"\"items\":[",
+					r->kind, r->group_version, (unsigned long long)rv, next);
+	return mk_strdup_printf("{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":"
+				"{\"resourceVersion\":\"%llu\",\"continue\":\"%s\","
+				"\"remainingItemCount\":%ld},\"items\":[",
+				r->kind, r->group_version, (unsigned long long)rv, next, remaining);
+}
+
+void mk_list_reply_stream(struct mk_reply *rep, const struct mk_api_resource *r,
+			  struct mk_store_list *l, const char *next, long remaining)
+{
+	char *head = list_head(r, l->rv, next, remaining);
+	char **strs = l->items;
+	size_t n = l->n;
+	l->items = NULL;
+	l->n = 0;
+	reply_stream(rep, head, NULL, strs, n);
+}
+
+/* ---- lists ---------------------------------------------------------------------- */
+
+int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
+		      const struct mk_api_resource *r, const char *ns,
+		      const struct mk_list_selectors *f, uint64_t min_rv, bool consistent)
+{
+	struct mk_listcache *lc = req->srv->listcache;
+	const char *resource = mk_api_resource_store(r);
+	const char *lim = mk_request_arg(req, "limit");
+	long limit = lim && *lim ? strtol(lim, NULL, 10) : 0;
+
+	if (!lc)
+		return 0;
+	if (consistent)
+		min_rv = mk_store_revision(req->srv->store);
+	pthread_mutex_lock(&lc->lock);
+	if (min_rv && !wait_rev(lc, min_rv, WAIT_MS)) {
+		uint64_t cur = lc->rev;
+		bool dead = lc->dead;
+		pthread_mutex_unlock(&lc->lock);
+		if (consistent || dead)
+			return 0; /* the store answers instead */
+		mk_list_reply_too_large(rep, min_rv, cur);
+		return 1;
+	}
+	struct rcache *c = rcache_get(lc, resource);
+	if (!c) {
+		pthread_mutex_unlock(&lc->lock);
+		return 0;
+	}
+	uint64_t rv = lc->rev;
+	size_t n = 0, plen = ns && *ns ? strlen(ns) : 0;
+	struct lc_obj **objs = mk_malloc0(sizeof(*objs) * (c->objs.n + 1));
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
+	while ((e = mk_hmap_iter_next(&c->objs, &it))) {
+		struct lc_obj *o = e->val;
+		if (plen && (strncmp(o->key, ns, plen) != 0 || o->key[plen] != '\x01'))
+			continue;
+		objs[n++] = obj_ref(o);
+	}
+	pthread_mutex_unlock(&lc->lock);
+
+	qsort(objs, n, sizeof(*objs), cmp_obj);
+	bool filtered = f->labels || f->fields;
+	size_t k = 0, total = 0;
+	char *last = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct lc_obj *o = objs[i];
+		objs[i] = NULL;
+		if (filtered && !mk_list_selectors_match(o->json, (void *)f)) {
+			obj_unref(o);
+			continue;
+		}
+		total++;
+		if (limit > 0 && k == (size_t)limit) {
+			obj_unref(o);
+			continue;
+		}
+		objs[k++] = o;
+		if (limit > 0 && k == (size_t)limit)
+			last = o->key;
+	}
+	_cleanup_free_ char *next = limit > 0 && total > k ? mk_list_token_encode(rv, last) : NULL;
+	char *head = list_head(r, rv, next, next && !filtered ? (long)(total - k) : -1);
+	reply_stream(rep, head, objs, NULL, k);
+	return 1;
+}
+
+/* ---- reads for admission ------------------------------------------------------------ */
+
+/* Takes the lock with resource's cache up to date with every write of it the store
+ * has acknowledged (read-your-writes within the server); NULL (lock released)
+ * when it cannot be. */
+static struct rcache *current(struct mk_listcache *lc, const char *resource)
+{
+	uint64_t need = mk_store_resource_revision(lc->store, resource);
+	pthread_mutex_lock(&lc->lock);
+	struct rcache *c = wait_rev(lc, need, WAIT_MS) ? rcache_get(lc, resource) : NULL;
+	if (!c)
+		pthread_mutex_unlock(&lc->lock);
+	return c;
+}
+
+int mk_listcache_get(struct mk_apiserver *srv, const char *resource, const char *ns,
+		     const char *name, char **ret_json)
+{
+	struct mk_listcache *lc = srv->listcache;
+	struct rcache *c = lc ? current(lc, resource) : NULL;
+	if (!c)
+		return 0;
+	_cleanup_free_ char *key = mk_strdup_printf("%s\x01%s", ns ? ns : "", name);
+	struct lc_obj *o = mk_hmap_get(&c->objs, key);
+	if (o)
+		obj_ref(o);
+	pthread_mutex_unlock(&lc->lock);
+	char *json = o ? mk_strdup(o->json) : NULL; /* copied outside the lock */
+	obj_unref(o);
+	if (!json)
+		return -1;
+	*ret_json = json;
+	return 1;
+}
+
+int mk_listcache_load(struct mk_apiserver *srv, const char *resource, const char *ns,
+		      struct mk_store_list *ret)
+{
+	struct mk_listcache *lc = srv->listcache;
+	struct rcache *c = lc ? current(lc, resource) : NULL;
+	if (!c)
+		return 0;
+	size_t plen = strlen(ns ? ns : ""), n = 0;
+	struct lc_obj **objs = NULL;
+	size_t cap = 0;
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e;
+	while ((e = mk_hmap_iter_next(&c->objs, &it))) {
+		struct lc_obj *o = e->val;
+		if (strncmp(o->key, ns ? ns : "", plen) != 0 || o->key[plen] != '\x01')
+			continue;
+		MK_GROW(objs, cap, n + 1);
+		objs[n++] = obj_ref(o);
+	}
+	ret->rv = lc->rev;
+	pthread_mutex_unlock(&lc->lock);
+	/* in the store's (namespace, name) order */
+	if (n > 1)
+		qsort(objs, n, sizeof(*objs), cmp_obj);
+	ret->items = mk_malloc0(sizeof(char *) * (n + 1));
+	for (size_t i = 0; i < n; i++) {
+		ret->items[i] = mk_strdup(objs[i]->json);
+		obj_unref(objs[i]);
+	}
+	free(objs);
+	ret->n = n;
+	return 1;
+}
