@@ -176,13 +176,14 @@ int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, u
 			w++;
 		}
 		k.n = w;
-		/* the state at rv is the first change's previous state (a MODIFIED event's
-		 * old object, a DELETED event's last one); only a MODIFIED event without
-		 * it sends us to the events at or before rv */
+		/* the state at rv is the first change's previous state when its event
+		 * holds one (a MODIFIED event's old object); a DELETED event (its object
+		 * carries the deletion's resourceVersion) or a MODIFIED one read back
+		 * without it sends us to the events at or before rv */
 		bool need = false;
 		for (size_t i = 0; i < k.n; i++) {
 			struct change *c = &k.c[i];
-			const char *prev = c->type == MK_STORE_DELETED ? c->ev->json : c->ev->old_json;
+			const char *prev = c->type == MK_STORE_MODIFIED ? c->ev->old_json : NULL;
 			if (c->existed && prev)
 				c->state = mk_strdup(prev);
 			c->from_log = c->existed && !prev;
