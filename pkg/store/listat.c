@@ -130,6 +130,62 @@ static int collect_state(struct mk_store_event *ev, void *ud)
 	return 0;
 }
 
+/* Into k: each object of k's resource changed after rv (up to upto), with its state
+ * at rv when it existed then. ERANGE when that history is gone. */
+static int changes_since(struct mk_store *s, uint64_t rv, uint64_t upto, struct collect *k,
+			 struct mk_error **err)
+{
+	if (rv < __atomic_load_n(&s->compacted, __ATOMIC_ACQUIRE)) {
+		mk_error_set(err, ERANGE,
+			     "too old resource version: %llu (its history was compacted)",
+			     (unsigned long long)rv);
+		return -1;
+	}
+	if (each_event(s, rv, upto, collect_change, k, rv, err) < 0)
+		return -1;
+	/* one entry per object: its first change after rv */
+	if (k->n)
+		qsort(k->c, k->n, sizeof(*k->c), cmp_change);
+	size_t w = 0;
+	for (size_t i = 0; i < k->n; i++) {
+		if (w && !cmp_key(k->c[w - 1].ns, k->c[w - 1].name, k->c[i].ns, k->c[i].name)) {
+			mk_store_event_unref(k->c[i].ev);
+			continue;
+		}
+		k->c[w] = k->c[i];
+		k->c[w].existed = k->c[w].type != MK_STORE_ADDED;
+		w++;
+	}
+	k->n = w;
+	/* the state at rv is the first change's previous state when its event
+	 * holds one (a MODIFIED event's old object); a DELETED event (its object
+	 * carries the deletion's resourceVersion) or a MODIFIED one read back
+	 * without it sends us to the events at or before rv */
+	bool need = false;
+	for (size_t i = 0; i < k->n; i++) {
+		struct change *c = &k->c[i];
+		const char *prev = c->type == MK_STORE_MODIFIED ? c->ev->old_json : NULL;
+		if (c->existed && prev)
+			c->state = mk_strdup(prev);
+		c->from_log = c->existed && !prev;
+		need |= c->from_log;
+	}
+	if (need) {
+		uint64_t from = __atomic_load_n(&s->compacted, __ATOMIC_ACQUIRE);
+		if (each_event(s, from, rv, collect_state, k, rv, err) < 0)
+			return -1;
+		for (size_t i = 0; i < k->n; i++)
+			if (k->c[i].existed && !k->c[i].state) {
+				mk_error_set(err, ERANGE,
+					     "too old resource version: %llu (the state of "
+					     "'%s' then was compacted)",
+					     (unsigned long long)rv, k->c[i].name);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, uint64_t rv,
 		     mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
 		     struct mk_error **err)
@@ -153,56 +209,8 @@ int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, u
 	size_t n_items = 0, cap_items = 0;
 	int r = -1;
 
-	if (rv < now.rv) {
-		if (rv < __atomic_load_n(&s->compacted, __ATOMIC_ACQUIRE)) {
-			mk_error_set(err, ERANGE,
-				     "too old resource version: %llu (its history was compacted)",
-				     (unsigned long long)rv);
-			goto out;
-		}
-		if (each_event(s, rv, now.rv, collect_change, &k, rv, err) < 0)
-			goto out;
-		/* one entry per object: its first change after rv */
-		if (k.n)
-			qsort(k.c, k.n, sizeof(*k.c), cmp_change);
-		size_t w = 0;
-		for (size_t i = 0; i < k.n; i++) {
-			if (w && !cmp_key(k.c[w - 1].ns, k.c[w - 1].name, k.c[i].ns, k.c[i].name)) {
-				mk_store_event_unref(k.c[i].ev);
-				continue;
-			}
-			k.c[w] = k.c[i];
-			k.c[w].existed = k.c[w].type != MK_STORE_ADDED;
-			w++;
-		}
-		k.n = w;
-		/* the state at rv is the first change's previous state when its event
-		 * holds one (a MODIFIED event's old object); a DELETED event (its object
-		 * carries the deletion's resourceVersion) or a MODIFIED one read back
-		 * without it sends us to the events at or before rv */
-		bool need = false;
-		for (size_t i = 0; i < k.n; i++) {
-			struct change *c = &k.c[i];
-			const char *prev = c->type == MK_STORE_MODIFIED ? c->ev->old_json : NULL;
-			if (c->existed && prev)
-				c->state = mk_strdup(prev);
-			c->from_log = c->existed && !prev;
-			need |= c->from_log;
-		}
-		if (need) {
-			uint64_t from = __atomic_load_n(&s->compacted, __ATOMIC_ACQUIRE);
-			if (each_event(s, from, rv, collect_state, &k, rv, err) < 0)
-				goto out;
-			for (size_t i = 0; i < k.n; i++)
-				if (k.c[i].existed && !k.c[i].state) {
-					mk_error_set(err, ERANGE,
-						     "too old resource version: %llu (the state of "
-						     "'%s' then was compacted)",
-						     (unsigned long long)rv, k.c[i].name);
-					goto out;
-				}
-		}
-	}
+	if (rv < now.rv && changes_since(s, rv, now.rv, &k, err) < 0)
+		goto out;
 	/* the objects unchanged since rv, and the others as they were */
 	for (size_t i = 0; i < now.n; i++) {
 		_cleanup_cjson_ cJSON *o = cJSON_Parse(now.items[i]);
