@@ -329,10 +329,12 @@ static int etcd_events(struct mk_store *s, uint64_t after, uint64_t below, size_
 		struct mk_error *e = NULL;
 		/* a hole at the end of the range (a write outside the prefix) would
 		 * leave no event to wait for: bounded. Before the first event, longer
-		 * (up to 10 s): a loaded etcd may be slow to start the stream, and no
-		 * event at all reads as compacted (410) to the core */
+		 * (up to 3 s): a loaded etcd may be slow to send the history (its
+		 * unsynced watchers are served by a loop every 100 ms), and no event at
+		 * all reads as compacted (410) to the core. A hole costs that wait: the
+		 * etcd must hold this cluster's keys only (README, "Datastore") */
 		r = mk_etcd_watch_next(w, 500, &b, &e);
-		if (r == 0 && n == 0 && ++idle < 20)
+		if (r == 0 && n == 0 && ++idle < 6)
 			continue;
 		if (r <= 0) {
 			bool compacted = r < 0 && e->code == ERANGE;

@@ -387,10 +387,17 @@ START_TEST(test_list_at_compacted)
 		ck_assert_str_eq(rv_of(first), rvstr(R(1)));
 		cJSON_Delete(first);
 		mk_store_list_release(&l);
+	} else if (rc == 0) {
+		/* PostgreSQL rolls back through events read back with their previous
+		 * state: p00 at R18 is its update's old object (created at R1) */
+		ck_assert_uint_eq(l.n, 18);
+		cJSON *first = cJSON_Parse(l.items[0]);
+		ck_assert_str_eq(rv_of(first), rvstr(R(1)));
+		cJSON_Delete(first);
+		mk_store_list_release(&l);
 	} else {
-		/* SQLite and PostgreSQL roll back through events: p00's state at R18
-		 * was its event R1, compacted */
-		ck_assert_int_eq(rc, -1);
+		/* SQLite's event log keeps no previous state: p00's state at R18 was
+		 * its event R1, compacted */
 		ck_assert_int_eq(err->code, ERANGE);
 		mk_error_free(&err);
 	}
