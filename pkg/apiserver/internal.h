@@ -127,6 +127,8 @@ struct mk_reply {
 				 * request); list replies are written whole into body */
 };
 
+/* server.c: frees what req owns (body, route, identity), not req itself */
+void mk_request_release_fields(struct mk_request *req);
 /* router.c: who is calling (remembered on req: a second call costs nothing) */
 enum mk_caller mk_request_authenticate(struct mk_request *req);
 /* router.c: answers req (its body read) into rep */

@@ -194,16 +194,7 @@ static void call_release(struct local_call *lc)
 		       req->method, req->url, req->code, (long long)(us / 1000),
 		       (long long)(us % 1000), req->user ? req->user : "system:anonymous");
 	}
-	mk_buf_release(&req->body);
-	free(req->ns);
-	free(req->name);
-	free(req->sub);
-	free(req->sa_ns);
-	free(req->sa_name);
-	free(req->sa_user);
-	free(req->node_name);
-	free(req->node_user);
-	mk_user_info_release(&req->ui);
+	mk_request_release_fields(req);
 	local_req_release(&lc->l);
 	free(lc->url);
 }

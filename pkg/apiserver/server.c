@@ -176,6 +176,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return r;
 }
 
+/* Frees what a request owns (its body, route and identity), not req itself: the
+ * HTTP path (below) and the in-process one (local.c) share it. */
+void mk_request_release_fields(struct mk_request *req)
+{
+	mk_buf_release(&req->body);
+	free(req->ns);
+	free(req->name);
+	free(req->sub);
+	free(req->sa_ns);
+	free(req->sa_name);
+	free(req->sa_user);
+	free(req->node_name);
+	free(req->node_user);
+	mk_user_info_release(&req->ui);
+}
+
 /* The request log at -v 4, one line per finished request as kube-apiserver's httplog
  * writes it: verb, URI, status, latency, user, client address. Long-running requests
  * (watch, exec, logs -f) are logged when they end. */
@@ -207,16 +223,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (mk_log_v(4) && req->code)
 		log_request(req, conn, toe);
 	mk_connguard_request_end(req->srv->guard, mk_connguard_mhd_conn(conn));
-	mk_buf_release(&req->body);
-	free(req->ns);
-	free(req->name);
-	free(req->sub);
-	free(req->sa_ns);
-	free(req->sa_name);
-	free(req->sa_user);
-	free(req->node_name);
-	free(req->node_user);
-	mk_user_info_release(&req->ui);
+	mk_request_release_fields(req);
 	free(req);
 	*con_cls = NULL;
 }

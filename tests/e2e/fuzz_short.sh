@@ -8,7 +8,7 @@
 cd "$ROOT" || exit 1
 secs=${FUZZ_SHORT_SECONDS:-10}
 command -v clang >/dev/null || { fail fuzz_build "clang missing (scripts/deps.sh test)"; exit 1; }
-if ! make -s fuzz-build >"$T/build.log" 2>&1; then
+if ! make -s -j2 fuzz-build >"$T/build.log" 2>&1; then
 	fail fuzz_build "$(grep -E 'error|Error' "$T/build.log" | head -5)"
 	exit 1
 fi
