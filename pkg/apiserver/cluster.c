@@ -46,10 +46,25 @@ static int derive_key(const char *token, const unsigned char *salt, size_t salt_
 	return 0;
 }
 
+/* An AES-256-GCM handle keyed from token and salt (the key is wiped once used). */
+static int cipher_open(const char *token, const void *salt, size_t salt_len, unsigned iter,
+		       gnutls_aead_cipher_hd_t *h, struct mk_error **err)
+{
+	unsigned char key[32];
+	if (derive_key(token, salt, salt_len, iter, key, err) < 0)
+		return -1;
+	gnutls_datum_t k = { key, sizeof(key) };
+	int r = gnutls_aead_cipher_init(h, GNUTLS_CIPHER_AES_256_GCM, &k);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0)
+		return mk_error_set(err, EIO, "AES-256-GCM: %s", gnutls_strerror(r));
+	return 0;
+}
+
 /* The record for plain (the files' JSON) sealed under token. */
 static cJSON *seal(const char *token, const char *plain, struct mk_error **err)
 {
-	unsigned char salt[SALT_LEN], key[32];
+	unsigned char salt[SALT_LEN];
 	size_t plen = strlen(plain), clen = plen + TAG_LEN;
 	_cleanup_free_ unsigned char *buf = mk_malloc0(NONCE_LEN + clen);
 	gnutls_aead_cipher_hd_t h;
@@ -59,16 +74,9 @@ static cJSON *seal(const char *token, const char *plain, struct mk_error **err)
 		mk_error_set(err, EIO, "no random bytes");
 		return NULL;
 	}
-	if (derive_key(token, salt, sizeof(salt), PBKDF2_ITER, key, err) < 0)
+	if (cipher_open(token, salt, sizeof(salt), PBKDF2_ITER, &h, err) < 0)
 		return NULL;
-	gnutls_datum_t k = { key, sizeof(key) };
-	int r = gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &k);
-	explicit_bzero(key, sizeof(key));
-	if (r < 0) {
-		mk_error_set(err, EIO, "AES-256-GCM: %s", gnutls_strerror(r));
-		return NULL;
-	}
-	r = gnutls_aead_cipher_encrypt(h, buf, NONCE_LEN, BOOT_AAD, strlen(BOOT_AAD), TAG_LEN,
+	int r = gnutls_aead_cipher_encrypt(h, buf, NONCE_LEN, BOOT_AAD, strlen(BOOT_AAD), TAG_LEN,
 				       plain, plen, buf + NONCE_LEN, &clen);
 	gnutls_aead_cipher_deinit(h);
 	if (r < 0) {
@@ -94,7 +102,6 @@ static cJSON *unseal(const cJSON *rec, const char *token, struct mk_error **err)
 	const cJSON *it = cJSON_GetObjectItem(rec, "iterations");
 	_cleanup_free_ void *salt = NULL, *sealed = NULL;
 	size_t salt_len = 0, n = 0;
-	unsigned char key[32];
 	gnutls_aead_cipher_hd_t h;
 
 	if (!salt64 || !sealed64 || !cJSON_IsNumber(it) || it->valuedouble < 1 ||
@@ -103,20 +110,13 @@ static cJSON *unseal(const cJSON *rec, const char *token, struct mk_error **err)
 		mk_error_set(err, EIO, "the datastore's cluster bootstrap data is malformed");
 		return NULL;
 	}
-	if (derive_key(token, salt, salt_len, (unsigned)it->valuedouble, key, err) < 0)
+	if (cipher_open(token, salt, salt_len, (unsigned)it->valuedouble, &h, err) < 0)
 		return NULL;
-	gnutls_datum_t k = { key, sizeof(key) };
-	int r = gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &k);
-	explicit_bzero(key, sizeof(key));
-	if (r < 0) {
-		mk_error_set(err, EIO, "AES-256-GCM: %s", gnutls_strerror(r));
-		return NULL;
-	}
 	size_t plen = n - NONCE_LEN;
 	_cleanup_free_ char *out = mk_malloc0(plen + 1);
-	r = gnutls_aead_cipher_decrypt(h, sealed, NONCE_LEN, BOOT_AAD, strlen(BOOT_AAD), TAG_LEN,
-				       (unsigned char *)sealed + NONCE_LEN, n - NONCE_LEN, out,
-				       &plen);
+	int r = gnutls_aead_cipher_decrypt(h, sealed, NONCE_LEN, BOOT_AAD, strlen(BOOT_AAD), TAG_LEN,
+					   (unsigned char *)sealed + NONCE_LEN, n - NONCE_LEN, out,
+					   &plen);
 	gnutls_aead_cipher_deinit(h);
 	if (r < 0) {
 		mk_error_set(err, EACCES,
