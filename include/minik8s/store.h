@@ -115,6 +115,13 @@ int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, u
 		     mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
 		     struct mk_error **err);
 
+/* As mk_store_list_at, unfiltered, from cur: the newest list (mk_store_list without a
+ * filter) that the caller has already read, replaced by the list at rv (rv >= cur->rv:
+ * cur is kept). SQLite and PostgreSQL roll cur back rather than list again. On error
+ * cur is emptied. */
+int mk_store_list_at_from(struct mk_store *s, const char *resource, const char *ns,
+			  uint64_t rv, struct mk_store_list *cur, struct mk_error **err);
+
 /* ---- watch ---------------------------------------------------------------- */
 
 enum mk_store_event_type { MK_STORE_ADDED = 1, MK_STORE_MODIFIED, MK_STORE_DELETED };

@@ -176,22 +176,6 @@ int mk_list_rv_parse(struct mk_request *req, struct mk_reply *rep, enum mk_list_
 	return 0;
 }
 
-/* Replaces *cur (the current collection, unfiltered) with the collection as it was at
- * revision at (<= cur->rv): the store's list at a revision (etcd's own range there; on
- * SQLite and PostgreSQL the list rolled back through the event history). -1 with
- * ERANGE when the history needed is gone. */
-static int rebuild_at(struct mk_store *store, const char *resource, const char *ns,
-		      uint64_t at, struct mk_store_list *cur, struct mk_error **err)
-{
-	struct mk_store_list l = { 0 };
-	if (at >= cur->rv)
-		return 0;
-	if (mk_store_list_at(store, resource, ns, at, NULL, NULL, &l, err) < 0)
-		return -1;
-	mk_store_list_release(cur);
-	*cur = l;
-	return 0;
-}
 
 /* l (unfiltered, current) rebuilt as the collection was at exact_rv, as etcd
  * reads at a revision; fills rep and returns -1 when it cannot be (504 for a
@@ -205,7 +189,7 @@ static int rebuild_exact(struct mk_request *req, struct mk_reply *rep, const cha
 		reply_too_large(rep, exact_rv, l->rv);
 		return -1;
 	}
-	if (rebuild_at(req->srv->store, resource, ns, exact_rv, l, &err) < 0) {
+	if (mk_store_list_at_from(req->srv->store, resource, ns, exact_rv, l, &err) < 0) {
 		if (mk_error_code(err) == ERANGE)
 			mk_reply_status(rep, 410, NULL, NULL,
 					"The resourceVersion for the provided list is too old.");
@@ -242,7 +226,7 @@ int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *r
 		}
 		/* l was listed unfiltered: rebuild it at the token's revision */
 		if (at > l->rv ||
-		    rebuild_at(req->srv->store, resource, ns, at, l, &err) < 0) {
+		    mk_store_list_at_from(req->srv->store, resource, ns, at, l, &err) < 0) {
 			if (at > l->rv || mk_error_code(err) == ERANGE) {
 				mk_reply_status(rep, 410, NULL, NULL,
 						"The provided continue parameter is too old to display a "

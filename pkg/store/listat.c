@@ -186,6 +186,10 @@ static int changes_since(struct mk_store *s, uint64_t rv, uint64_t upto, struct 
 	return 0;
 }
 
+static int roll_back(struct mk_store *s, const char *resource, const char *ns, uint64_t rv,
+		     struct mk_store_list *cur, mk_store_filter_fn filter, void *userdata,
+		     struct mk_store_list *ret, struct mk_error **err);
+
 int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, uint64_t rv,
 		     mk_store_filter_fn filter, void *userdata, struct mk_store_list *ret,
 		     struct mk_error **err)
@@ -204,6 +208,36 @@ int mk_store_list_at(struct mk_store *s, const char *resource, const char *ns, u
 	struct mk_store_list now = { 0 };
 	if (s->ops->list(s, resource, ns, NULL, NULL, &now, err) < 0)
 		return -1;
+	return roll_back(s, resource, ns, rv, &now, filter, userdata, ret, err);
+}
+
+int mk_store_list_at_from(struct mk_store *s, const char *resource, const char *ns,
+			  uint64_t rv, struct mk_store_list *cur, struct mk_error **err)
+{
+	struct mk_store_list l = { 0 };
+	int r;
+	if (rv >= cur->rv)
+		return 0;
+	if (s->ops->list_at) {
+		r = s->ops->list_at(s, resource, ns, rv, NULL, NULL, &l, err);
+	} else {
+		struct mk_store_list now = *cur;
+		*cur = (struct mk_store_list){ 0 };
+		r = roll_back(s, resource, ns, rv, &now, NULL, NULL, &l, err);
+	}
+	mk_store_list_release(cur);
+	if (r == 0)
+		*cur = l;
+	return r;
+}
+
+/* The list at rv from now (the newest list, unfiltered; taken and released) rolled
+ * back through the events after rv; filter applies to the result. */
+static int roll_back(struct mk_store *s, const char *resource, const char *ns, uint64_t rv,
+		     struct mk_store_list *cur, mk_store_filter_fn filter, void *userdata,
+		     struct mk_store_list *ret, struct mk_error **err)
+{
+	struct mk_store_list now = *cur;
 	struct collect k = { .resource = resource, .ns = ns };
 	struct item *items = NULL;
 	size_t n_items = 0, cap_items = 0;

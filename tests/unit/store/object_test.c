@@ -330,6 +330,14 @@ START_TEST(test_list_at_revision)
 			      (unsigned long long)cases[i].rv, cases[i].ns ? cases[i].ns : "*", got,
 			      want);
 		mk_store_list_release(&l);
+		/* the same from a newest list the caller has read (paging's continue) */
+		ck_assert_int_eq(mk_store_list(s, "pods", cases[i].ns, NULL, NULL, &l, &err), 0);
+		ck_assert_int_eq(mk_store_list_at_from(s, "pods", cases[i].ns, R(cases[i].rv), &l,
+						       &err), 0);
+		list_states(&l, got, sizeof(got));
+		ck_assert_msg(!strcmp(got, want), "list from newest at R(%llu): got '%s', want '%s'",
+			      (unsigned long long)cases[i].rv, got, want);
+		mk_store_list_release(&l);
 	}
 	/* the filter sees the old states */
 	ck_assert_int_eq(mk_store_list_at(s, "pods", NULL, R(3), extra_is_v1, NULL, &l, &err), 0);
