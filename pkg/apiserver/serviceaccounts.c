@@ -83,12 +83,19 @@ int mk_serviceaccounts_bootstrap(struct mk_apiserver *srv, struct mk_error **err
 	return r;
 }
 
-/* the stored ServiceAccount ns/name, or NULL (err set: ENOENT when absent) */
+/* the stored object res ns/name, or NULL (err set: ENOENT when absent); from the
+ * list cache when it holds res (current with every acknowledged write, as a store
+ * read is), else from the store: every pod create reads its service account */
 static cJSON *get_object(struct mk_apiserver *srv, const char *res, const char *ns,
 			 const char *name, struct mk_error **err)
 {
 	_cleanup_free_ char *json = NULL;
-	if (mk_store_get(srv->store, res, ns, name, &json, NULL, err) < 0)
+	int cached = mk_listcache_get(srv, res, ns, name, &json);
+	if (cached < 0) {
+		mk_error_set(err, ENOENT, "%s \"%s\" not found", res, name);
+		return NULL;
+	}
+	if (!cached && mk_store_get(srv->store, res, ns, name, &json, NULL, err) < 0)
 		return NULL;
 	return cJSON_Parse(json);
 }
