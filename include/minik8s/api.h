@@ -253,6 +253,10 @@ cJSON *mk_api_table_new(const struct mk_api_resource *r, bool column_definitions
  * PartialObjectMetadata (apiVersion meta.k8s.io/v1, metadata copied). */
 void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
 			  time_t now);
+/* The same, with obj's metadata moved into the row instead of copied (obj loses
+ * it): for a list, whose objects are parsed for their row and dropped. */
+void mk_api_table_add_row_take(cJSON *table, const struct mk_api_resource *r, cJSON *obj,
+			       time_t now);
 
 /* ---- quantities ---------------------------------------------------------- */
 

@@ -852,8 +852,9 @@ static void default_cells(cJSON *cells, const cJSON *obj, time_t now)
 	add_age(cells, mk_json_get_string(obj, "metadata.creationTimestamp"), now);
 }
 
-void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
-			  time_t now)
+/* Appends the row of obj; returns its PartialObjectMetadata, without metadata. */
+static cJSON *add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
+		      time_t now)
 {
 	cJSON *rows = cJSON_GetObjectItemCaseSensitive(table, "rows");
 	if (!cJSON_IsArray(rows)) {
@@ -889,10 +890,28 @@ void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const c
 	cJSON *po = cJSON_AddObjectToObject(row, "object");
 	cJSON_AddStringToObject(po, "kind", "PartialObjectMetadata");
 	cJSON_AddStringToObject(po, "apiVersion", "meta.k8s.io/v1");
-	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	cJSON_AddItemToObject(po, "metadata",
-			      cJSON_IsObject(meta) ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject());
 	cJSON_AddItemToArray(rows, row);
+	return po;
+}
+
+void mk_api_table_add_row(cJSON *table, const struct mk_api_resource *r, const cJSON *obj,
+			  time_t now)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON_AddItemToObject(add_row(table, r, obj, now), "metadata",
+			      cJSON_IsObject(meta) ? cJSON_Duplicate(meta, 1) : cJSON_CreateObject());
+}
+
+void mk_api_table_add_row_take(cJSON *table, const struct mk_api_resource *r, cJSON *obj,
+			       time_t now)
+{
+	/* the cells first: they read the metadata (name, timestamps, labels) */
+	cJSON *po = add_row(table, r, obj, now);
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	/* moved, not copied: a list's thousands of rows */
+	cJSON_AddItemToObject(po, "metadata", cJSON_IsObject(meta)
+					      ? cJSON_DetachItemViaPointer(obj, meta)
+					      : cJSON_CreateObject());
 }
 
 void mk_api_cell_str(cJSON *cells, const char *s)

@@ -685,7 +685,7 @@ static void reply_list_table(struct mk_reply *rep, const struct mk_api_resource 
 		_cleanup_free_ char *c = r->crd ? mk_api_cr_from_storage(r, l->items[i]) : NULL;
 		_cleanup_cjson_ cJSON *obj = cJSON_Parse(c ? c : l->items[i]);
 		if (obj)
-			mk_api_table_add_row(t, r, obj, now);
+			mk_api_table_add_row_take(t, r, obj, now);
 	}
 	mk_store_list_release(l);
 	mk_reply_json(rep, 200, t);

@@ -394,6 +394,40 @@ START_TEST(test_event_rows)
 }
 END_TEST
 
+/* mk_api_table_add_row_take (a list's rows: the metadata moved, not copied) writes
+ * the same table, byte for byte, as mk_api_table_add_row, for every kind's cells */
+START_TEST(test_rows_take_same_bytes)
+{
+	static const char *const cases[][2] = {
+		{ "pods", "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"creationTimestamp\":\"" CREATED "\","
+			  "\"labels\":{\"a\":\"b\"},\"managedFields\":[{\"manager\":\"kubectl\",\"fieldsV1\":{\"f:spec\":{}}}]},"
+			  "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]},\"status\":{\"phase\":\"Pending\"}}" },
+		{ "services", "{\"metadata\":{\"name\":\"s\",\"namespace\":\"ns\",\"creationTimestamp\":\"" CREATED "\"},"
+			      "\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.0.0.1\",\"ports\":[{\"port\":80,\"protocol\":\"TCP\"}]}}" },
+		{ "namespaces", "{\"metadata\":{\"name\":\"n\",\"creationTimestamp\":\"" CREATED "\"},\"status\":{\"phase\":\"Active\"}}" },
+		{ "configmaps", "{\"metadata\":{\"name\":\"c\",\"namespace\":\"ns\"},\"data\":{\"k\":\"v\"}}" },
+		{ "pods", "{\"metadata\":7,\"spec\":{}}" }, /* no metadata object */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct mk_api_resource *r = res(cases[i][0]);
+		cJSON *a = mk_api_table_new(r, true), *b = mk_api_table_new(r, true);
+		for (int k = 0; k < 3; k++) {
+			cJSON *o1 = parse(cases[i][1]), *o2 = parse(cases[i][1]);
+			mk_api_table_add_row(a, r, o1, now_plus(90));
+			mk_api_table_add_row_take(b, r, o2, now_plus(90));
+			cJSON_Delete(o1);
+			cJSON_Delete(o2); /* the row owns what it took */
+		}
+		char *pa = cJSON_PrintUnformatted(a), *pb = cJSON_PrintUnformatted(b);
+		ck_assert_str_eq(pb, pa);
+		cJSON_free(pa);
+		cJSON_free(pb);
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+	}
+}
+END_TEST
+
 START_TEST(test_rows_accumulate)
 {
 	const struct mk_api_resource *r = res("namespaces");
@@ -444,6 +478,7 @@ Suite *table_suite(void)
 	tcase_add_test(tc, test_endpoints_rows);
 	tcase_add_test(tc, test_event_rows);
 	tcase_add_test(tc, test_rows_accumulate);
+	tcase_add_test(tc, test_rows_take_same_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
