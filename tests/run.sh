@@ -94,7 +94,9 @@ e2e_report() {
 # The e2e scripts run MINIK8S_TEST_JOBS at a time (default 2): each keeps to its own
 # namespaces, temp dir, ports and cgroups, and most of their time is spent waiting
 # on pods and timers. A script whose head says "# test: alone" (it measures load or
-# limits, or fills the machine) runs with nothing beside it.
+# limits, or fills the machine) runs with nothing beside it. The others start longest
+# first, by tests/e2e-seconds.txt; the seconds of this run are written to
+# LOG_DIR/e2e-seconds.txt in its format.
 jobs=${MINIK8S_TEST_JOBS:-2}
 together=() alone=()
 for t in tests/e2e/*.sh; do
@@ -102,6 +104,13 @@ for t in tests/e2e/*.sh; do
 	[[ -n "$pattern" && "$t" != *"$pattern"* ]] && continue
 	if head -30 "$t" | grep -q '^# test: alone'; then alone+=("$t"); else together+=("$t"); fi
 done
+# longest first (tests/e2e-seconds.txt; a script not listed there counts as longest), so
+# that the lanes end together: with name order, a long script started last runs on
+# while the other lane is idle
+e2e_secs() { awk -v n="$(basename "$1" .sh)" '$1 == n { print $2; f = 1; exit } END { if (!f) print 999999 }' tests/e2e-seconds.txt 2>/dev/null || echo 999999; }
+if [ ${#together[@]} -gt 1 ]; then
+	mapfile -t together < <(for t in "${together[@]}"; do echo "$(e2e_secs "$t") $t"; done | sort -s -k1,1nr | cut -d' ' -f2-)
+fi
 running=()
 for t in "${together[@]}"; do
 	e2e_one "$t" &
@@ -119,6 +128,11 @@ for t in "${alone[@]}"; do
 	e2e_report "$t"
 done
 
+# this run's seconds per script, in the format of tests/e2e-seconds.txt
+for v in "$log_dir"/e2e-*.log.verdict; do
+	[ -e "$v" ] || continue
+	n=${v##*/e2e-}; echo "${n%.log.verdict} $(cut -d' ' -f3 "$v")"
+done | sort -k2,2nr >"$log_dir/e2e-seconds.txt"
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]} (logs in $log_dir)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
