@@ -98,6 +98,8 @@ e2e_report() {
 # first, by tests/e2e-seconds.txt; the seconds of this run are written to
 # LOG_DIR/e2e-seconds.txt in its format.
 jobs=${MINIK8S_TEST_JOBS:-2}
+# fixtures the scripts share, built once in this run (tests/lib/lib.sh test_cached)
+export MINIK8S_TEST_CACHE=$log_dir/cache
 together=() alone=()
 for t in tests/e2e/*.sh; do
 	[ -f "$t" ] || continue
@@ -133,6 +135,7 @@ for v in "$log_dir"/e2e-*.log.verdict; do
 	[ -e "$v" ] || continue
 	n=${v##*/e2e-}; echo "${n%.log.verdict} $(cut -d' ' -f3 "$v")"
 done | sort -k2,2nr >"$log_dir/e2e-seconds.txt"
+rm -rf "$MINIK8S_TEST_CACHE"
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]} (logs in $log_dir)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
