@@ -106,10 +106,11 @@ e2e_report() {
 
 # The e2e scripts run MINIK8S_TEST_JOBS at a time (default 2), the unit binaries being
 # one more job, the first: each keeps to its own namespaces, temp dir, ports and
-# cgroups, and most of their time is spent waiting on pods and timers. A script whose head says "# test: alone" (it measures load or
-# limits, or fills the machine) runs with nothing beside it. The others start longest
-# first, by tests/e2e-seconds.txt; the seconds of this run are written to
-# LOG_DIR/e2e-seconds.txt in its format.
+# cgroups, and most of their time is spent waiting on pods and timers. A script whose
+# head says "# test: alone" (it measures load or limits, or fills the machine) runs
+# with nothing beside it, at the end. The others start longest first, by
+# tests/e2e-seconds.txt; the seconds of this run are written to LOG_DIR/e2e-seconds.txt
+# in its format.
 jobs=${MINIK8S_TEST_JOBS:-2}
 # fixtures the scripts share, built once in this run (tests/lib/lib.sh test_cached)
 export MINIK8S_TEST_CACHE=$log_dir/cache
