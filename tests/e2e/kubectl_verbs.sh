@@ -238,18 +238,12 @@ r_autoscale_refused() { refused 'the server could not find the requested resourc
 r_dry_run_server_refused() { refused "doesn't support dry-run" kn delete deployment made --dry-run=server; }
 r_diff_refused() { refused "doesn't support dry-run" kn diff -f - <<<"$(svc_yaml diffed 83)"; }
 
-# version_objects KBIN VN: the namespace, deployment and pod the rows of that version
-# use, made by it (for every version before the first row, so that the later versions'
-# pods start while the earlier rows run)
-version_objects() {
-	KBIN=$1 VN=$2 NS=v${2/./}
-	k create namespace "$NS" >/dev/null 2>&1
-	kn create deployment web --image=minik8s.local/echo:1 --replicas=2 >/dev/null 2>&1
-	kn run jb --image=minik8s.local/jumpbox:1 --image-pull-policy=IfNotPresent >/dev/null 2>&1
-}
 run_version() {
 	KBIN=$1 VN=$2 NS=v${2/./}
 	VALIDATE=()
+	k create namespace "$NS" >/dev/null 2>&1
+	kn create deployment web --image=minik8s.local/echo:1 --replicas=2 >/dev/null 2>&1
+	kn run jb --image=minik8s.local/jumpbox:1 --image-pull-policy=IfNotPresent >/dev/null 2>&1
 	wait_until 1500 podsready 3 || fail "kubectl $VN setup: 3 pods Ready" "$(kn get pods 2>&1 | tr '\n' '|')"
 	row get r_get
 	row "get -w" r_get_watch
@@ -290,15 +284,10 @@ run_version() {
 	row delete r_delete
 }
 
-declare -A KBINS=()
-versions=()
 for v in ${KUBECTL_VERSIONS:-1.32 1.20}; do
 	case $v in
-	1.32) KBINS[$v]=/usr/bin/kubectl ;;
-	1.20) [ -x "$OLD_KUBECTL" ] && KBINS[$v]=$OLD_KUBECTL ;;
+	1.32) run_version /usr/bin/kubectl 1.32 ;;
+	1.20) [ -x "$OLD_KUBECTL" ] && run_version "$OLD_KUBECTL" 1.20 ;;
 	esac
-	[ -n "${KBINS[$v]:-}" ] && versions+=("$v")
 done
-for v in "${versions[@]}"; do version_objects "${KBINS[$v]}" "$v"; done
-for v in "${versions[@]}"; do run_version "${KBINS[$v]}" "$v"; done
 done_testing
