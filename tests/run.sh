@@ -133,12 +133,13 @@ job_done() {
 	else [ -e "$log_dir/e2e-$(basename "$1" .sh).log.verdict" ]; fi
 }
 job_report() {
-	local p f names
+	local p f names=()
 	if [ "$1" != @units ]; then e2e_report "$1"; return; fi
 	cat "$log_dir/units.out"
-	read -r p f names <"$log_dir/units.verdict"
+	read -r p f _ <"$log_dir/units.verdict"
+	read -r -a names <"$log_dir/units.verdict"
 	passed=$((passed + p)); failed=$((failed + f))
-	[ -n "$names" ] && failures+=($names)
+	failures+=("${names[@]:2}")
 }
 # report, in start order, the jobs that have finished
 report_finished() {
