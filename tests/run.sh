@@ -1,10 +1,11 @@
 #!/bin/bash
-# Runs the whole test suite: every Check unit binary, then every end-to-end script.
+# Runs the whole test suite: every Check unit binary and every end-to-end script.
 # Each e2e script prints "PASS: name" / "FAIL: name" lines (tests/lib/lib.sh) and
 # ends with done_testing ("DONE: N checks"), which the runner checks.
 # Ends with the summary line "N passed, N failed". Exit status 0 only if none failed.
 # Usage: tests/run.sh [PATTERN]   (PATTERN filters test files by substring)
-# MINIK8S_TEST_JOBS=N: e2e scripts run N at a time (default 2; 1 runs them one by one).
+# MINIK8S_TEST_JOBS=N: N jobs at a time (default 2; 1 runs them one by one), a job being
+# an e2e script or the unit binaries (all of them, one after the other, as one job).
 set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-}
@@ -19,28 +20,40 @@ log_dir=$(mktemp -d /tmp/minik8s-tests.XXXXXX)
 # which also scales the suites' own tcase_set_timeout values).
 if grep -qa __asan_init build/minik8s 2>/dev/null; then : "${MINIK8S_TEST_SLOW:=3}"; fi
 slow=${MINIK8S_TEST_SLOW:-1}
+# units_all: every Check unit binary, one after the other (a job of the pool below,
+# beside the e2e scripts); prints its lines and writes "PASSED FAILED [FAILING...]"
+# to $log_dir/units.verdict at its end
+units_all() {
+	local bin name out rc line checks fails errs bad passed=0 failed=0 failures=()
+	for bin in "${units[@]}"; do
+		name=$(basename "$bin")
+		out="$log_dir/$name.log"
+		CK_FORK=yes CK_DEFAULT_TIMEOUT=60 CK_TIMEOUT_MULTIPLIER=$slow timeout $((600 * slow)) "$bin" >"$out" 2>&1
+		rc=$?
+		line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -1)
+		if [ -z "$line" ]; then
+			echo "FAIL: $name (exit $rc, no Check summary)"; tail -20 "$out"
+			failed=$((failed + 1)); failures+=("$name"); continue
+		fi
+		checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+		fails=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+		errs=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+		bad=$((fails + errs))
+		passed=$((passed + checks - bad)); failed=$((failed + bad))
+		if [ "$bad" -gt 0 ]; then
+			grep -E ':[EF]:' "$out" | head -20
+			failures+=("$name")
+		fi
+		echo "unit $name: $((checks - bad)) passed, $bad failed"
+	done
+	echo "$passed $failed ${failures[*]}" >"$log_dir/units.verdict.tmp"
+	mv "$log_dir/units.verdict.tmp" "$log_dir/units.verdict"
+}
+units=()
 for bin in build/tests/unit-*; do
 	[ -x "$bin" ] || continue
 	[[ -n "$pattern" && "$bin" != *"$pattern"* ]] && continue
-	name=$(basename "$bin")
-	out="$log_dir/$name.log"
-	CK_FORK=yes CK_DEFAULT_TIMEOUT=60 CK_TIMEOUT_MULTIPLIER=$slow timeout $((600 * slow)) "$bin" >"$out" 2>&1
-	rc=$?
-	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -1)
-	if [ -z "$line" ]; then
-		echo "FAIL: $name (exit $rc, no Check summary)"; tail -20 "$out"
-		failed=$((failed + 1)); failures+=("$name"); continue
-	fi
-	checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
-	fails=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
-	errs=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
-	bad=$((fails + errs))
-	passed=$((passed + checks - bad)); failed=$((failed + bad))
-	if [ "$bad" -gt 0 ]; then
-		grep -E ':[EF]:' "$out" | head -20
-		failures+=("$name")
-	fi
-	echo "unit $name: $((checks - bad)) passed, $bad failed"
+	units+=("$bin")
 done
 
 # e2e_one SCRIPT: runs it, writes its log and its verdict "P F SECONDS" beside it
@@ -91,34 +104,74 @@ e2e_report() {
 	fi
 }
 
-# The e2e scripts run MINIK8S_TEST_JOBS at a time (default 2): each keeps to its own
-# namespaces, temp dir, ports and cgroups, and most of their time is spent waiting
-# on pods and timers. A script whose head says "# test: alone" (it measures load or
-# limits, or fills the machine) runs with nothing beside it.
+# The e2e scripts run MINIK8S_TEST_JOBS at a time (default 2), the unit binaries being
+# one more job, the first: each keeps to its own namespaces, temp dir, ports and
+# cgroups, and most of their time is spent waiting on pods and timers. A script whose
+# head says "# test: alone" (it measures load or limits, or fills the machine) runs
+# with nothing beside it, at the end. The others start longest first, by
+# tests/e2e-seconds.txt; the seconds of this run are written to LOG_DIR/e2e-seconds.txt
+# in its format.
 jobs=${MINIK8S_TEST_JOBS:-2}
+# fixtures the scripts share, built once in this run (tests/lib/lib.sh test_cached)
+export MINIK8S_TEST_CACHE=$log_dir/cache
 together=() alone=()
 for t in tests/e2e/*.sh; do
 	[ -f "$t" ] || continue
 	[[ -n "$pattern" && "$t" != *"$pattern"* ]] && continue
 	if head -30 "$t" | grep -q '^# test: alone'; then alone+=("$t"); else together+=("$t"); fi
 done
+# longest first (tests/e2e-seconds.txt; a script not listed there counts as longest), so
+# that the lanes end together: with name order, a long script started last runs on
+# while the other lane is idle
+e2e_secs() { awk -v n="$(basename "$1" .sh)" '$1 == n { print $2; f = 1; exit } END { if (!f) print 999999 }' tests/e2e-seconds.txt 2>/dev/null || echo 999999; }
+if [ ${#together[@]} -gt 1 ]; then
+	mapfile -t together < <(for t in "${together[@]}"; do echo "$(e2e_secs "$t") $t"; done | sort -s -k1,1nr | cut -d' ' -f2-)
+fi
+# job_done ENTRY, job_report ENTRY: an entry of the pool is an e2e script or "@units"
+job_done() {
+	if [ "$1" == @units ]; then [ -e "$log_dir/units.verdict" ]
+	else [ -e "$log_dir/e2e-$(basename "$1" .sh).log.verdict" ]; fi
+}
+job_report() {
+	local p f names=()
+	if [ "$1" != @units ]; then e2e_report "$1"; return; fi
+	cat "$log_dir/units.out"
+	read -r p f _ <"$log_dir/units.verdict"
+	read -r -a names <"$log_dir/units.verdict"
+	passed=$((passed + p)); failed=$((failed + f))
+	failures+=("${names[@]:2}")
+}
+# report, in start order, the jobs that have finished
+report_finished() {
+	while [ ${#running[@]} -gt 0 ] && job_done "${running[0]}"; do
+		job_report "${running[0]}"; running=("${running[@]:1}")
+	done
+}
+# the unit binaries are the pool's first job (one lane, one binary after the other)
 running=()
+if [ ${#units[@]} -gt 0 ]; then
+	units_all >"$log_dir/units.out" 2>&1 &
+	running+=(@units)
+fi
 for t in "${together[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+	report_finished
 	e2e_one "$t" &
 	running+=("$t")
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-	# report, in start order, the scripts that have finished
-	while [ ${#running[@]} -gt 0 ] && [ -e "$log_dir/e2e-$(basename "${running[0]}" .sh).log.verdict" ]; do
-		e2e_report "${running[0]}"; running=("${running[@]:1}")
-	done
 done
 wait
-for t in "${running[@]}"; do e2e_report "$t"; done
+report_finished
 for t in "${alone[@]}"; do
 	e2e_one "$t"
 	e2e_report "$t"
 done
 
+# this run's seconds per script, in the format of tests/e2e-seconds.txt
+for v in "$log_dir"/e2e-*.log.verdict; do
+	[ -e "$v" ] || continue
+	n=${v##*/e2e-}; echo "${n%.log.verdict} $(cut -d' ' -f3 "$v")"
+done | sort -k2,2nr >"$log_dir/e2e-seconds.txt"
+rm -rf "$MINIK8S_TEST_CACHE"
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]} (logs in $log_dir)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -46,7 +46,7 @@ kj() { KC "$@" -o json 2>/dev/null; }
 wait_for() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.2; done; return 1; }
 
 # ---- images, underlay, nodes ----
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 ROOT_LINKS=$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')

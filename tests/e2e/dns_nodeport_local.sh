@@ -23,7 +23,7 @@ done
 [ -x "$MINIK8S" ] || { fail dns_nodeport_local "build/minik8s missing"; exit 0; }
 ROOT_LOCALNET=$(cat /proc/sys/net/ipv4/conf/all/route_localnet)
 
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }

@@ -158,7 +158,7 @@ wait_s() {
 	local end=$(($(date +%s) + $1)); shift
 	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.5; done
 }
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail faults_images "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail faults_underlay "could not create the namespaces"; exit 0; }

@@ -21,7 +21,7 @@ done
 [ -x "$OLD_KUBECTL" ] || fail kubectl_verbs_1.20 "$OLD_KUBECTL missing (sh scripts/deps.sh test unpacks Debian's kubernetes-client)"
 [ -x "$MINIK8S" ] || { fail kubectl_verbs "build/minik8s missing"; exit 0; }
 
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }

@@ -34,7 +34,7 @@ wait_for() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0
 kj() { KC "$@" -o json 2>/dev/null; }
 N1=$(cl_ip 1) N2=$(cl_ip 2) CIP=$CL_NET.100 CL=$CL_ID-cl
 
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }

@@ -15,7 +15,7 @@ for tool in runc jq curl ip nsenter nft "$KUBECTL"; do
 	command -v "$tool" >/dev/null || { fail netpol_nodes "$tool missing (scripts/deps.sh)"; exit 0; }
 done
 [ -x "$MINIK8S" ] || { fail netpol_nodes "build/minik8s missing"; exit 0; }
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }

@@ -57,7 +57,7 @@ expect_eq "agent --flannel-backend udp: usage error (exit 2)" "$rc" 2
 
 elapsed "start"
 # ---- images, routed underlay, nodes ----
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }

@@ -48,7 +48,7 @@ KK() { IN 1 env HOME="$H" timeout 60 "$KUBECTL" --kubeconfig "$CL_KUBECONFIG" "$
 CURL() { IN 1 curl -s "$@"; }
 
 # ---- the cluster ----
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; exit 0; }

@@ -14,15 +14,27 @@ on_exit node_down
 node_image
 [ "$IMG" == docker.io/test/busybox:latest ] || { fail import_image "$IMG"; exit 1; }
 
+# proc_stat PID: PS_STATE (state letter) and PS_PPID of PID from /proc/PID/stat, read
+# without a fork (the scans below read every process of a loaded machine); 1 when gone
+proc_stat() {
+	local l
+	PS_STATE='' PS_PPID=''
+	read -r l 2>/dev/null <"/proc/$1/stat" || return 1
+	l=${l##*) } # after the command name, which may hold ") "
+	PS_STATE=${l%% *} l=${l#* }
+	PS_PPID=${l%% *}
+}
 # proc_state PID: the state letter of PID ("" when it is gone)
-proc_state() { sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null; }
-proc_ppid() { sed -E 's/.*\) . ([0-9]+).*/\1/' "/proc/$1/stat" 2>/dev/null; }
+proc_state() { proc_stat "$1"; echo "$PS_STATE"; }
+proc_ppid() { proc_stat "$1"; echo "$PS_PPID"; }
+# proc_comm PID: sets PS_COMM, its command name; 1 when gone
+proc_comm() { PS_COMM=''; read -r PS_COMM 2>/dev/null <"/proc/$1/comm"; }
 # shims: pids of processes named minik8s-shim whose parent is $1
 shims_of() {
 	local p
 	for p in /proc/[0-9]*; do
-		[ "$(cat "$p/comm" 2>/dev/null)" == minik8s-shim ] || continue
-		[ "$(proc_ppid "${p#/proc/}")" == "$1" ] && echo "${p#/proc/}"
+		proc_comm "${p#/proc/}" && [ "$PS_COMM" == minik8s-shim ] || continue
+		proc_stat "${p#/proc/}" && [ "$PS_PPID" == "$1" ] && echo "${p#/proc/}"
 	done
 }
 # zombies named minik8s-shim or minik8s among PIDS
@@ -74,8 +86,8 @@ reaped() { [ -z "$(zombies_among "${SHIMS[@]}")" ]; }
 wait_until 50 reaped
 expect_eq reaper_no_zombie_shims "$(zombies_among "${SHIMS[@]}")" ""
 zs=$(for p in /proc/[0-9]*; do
-	[ "$(proc_state "${p#/proc/}")" == Z ] && [ "$(cat "$p/comm" 2>/dev/null)" == minik8s-shim ] &&
-		[ "$(proc_ppid "${p#/proc/}")" == "$REAPER" ] && echo "${p#/proc/}"
+	proc_comm "${p#/proc/}" && [ "$PS_COMM" == minik8s-shim ] && proc_stat "${p#/proc/}" &&
+		[ "$PS_STATE" == Z ] && [ "$PS_PPID" == "$REAPER" ] && echo "${p#/proc/}"
 done)
 expect_eq reaper_none_left_below_reaper "$zs" ""
 # the old reaper has no child left: it is done

@@ -24,7 +24,7 @@ for tool in runc jq curl ip nsenter nft dig "$KUBECTL"; do
 done
 [ -x "$MINIK8S" ] || { fail statefulset "build/minik8s missing"; done_testing; exit 0; }
 
-if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 	fail images_build "$(tail -3 "$T/images.log")"; done_testing; exit 0
 fi
 cluster_underlay || { fail underlay "could not create the namespaces"; done_testing; exit 0; }

@@ -298,6 +298,9 @@ fo_etcd_start() {
 fo_pg_start() {
 	PG_NETNS=$(cl_ns 3) PG_HOST=$(cl_ip 3)
 	pg_start || return 1
+	# on_exit runs the last registered first: the nodes go down before pg_stop (a
+	# server whose database is gone spends its whole stop timeout in `down`)
+	on_exit cluster_teardown
 	fo_store_endpoint() { echo "$PG_ENDPOINT"; }
 	fo_store_restart() { pg_restart; }
 }
@@ -314,7 +317,7 @@ fo_setup() {
 	curl_max_time 20
 	exec 3>&2
 	on_exit fo_show_logs
-	if ! bash "$ROOT/examples/images/build.sh" --out "$T/images" >"$T/images.log" 2>&1; then
+	if ! lab_images "$T/images" >"$T/images.log" 2>&1; then
 		fail images_build "$(tail -3 "$T/images.log")"; fo_abort
 	fi
 	cluster_underlay || { fail underlay "could not create the namespaces"; fo_abort; }

@@ -252,3 +252,37 @@ kcheck() {
 # curl_max_time SECONDS: every later curl of this script (the api helper included) gives
 # up after SECONDS, so a server that stops answering fails the test instead of hanging it
 curl_max_time() { printf 'max-time = %s\n' "$1" >"$T/.curlrc"; export CURL_HOME=$T; }
+
+# ---- fixtures built once per suite run ----
+# tests/run.sh sets MINIK8S_TEST_CACHE (a dir of its run, removed at its end): a
+# fixture that many scripts build the same way (the same command on the same tree) is
+# built there by the first script that asks, under a lock, and the others get hard
+# links to its files. Without MINIK8S_TEST_CACHE (a script run by hand) each script
+# builds its own. The files are shared: import or read them, never change them in place.
+# test_cached KEY DEST CMD...: runs `CMD... DIR` (CMD writes its files into DIR) once
+# per run for KEY; DEST then holds the files. CMD's output goes to this function's.
+test_cached() {
+	local key=$1 dest=$2 c=${MINIK8S_TEST_CACHE:-}; shift 2
+	if [ -z "$c" ]; then "$@" "$dest"; return; fi
+	mkdir -p "$c" "$dest" || return 1
+	(
+		flock 9 || exit 1
+		[ -e "$c/$key.ok" ] && exit 0
+		rm -rf "${c:?}/$key"
+		"$@" "$c/$key" && touch "$c/$key.ok"
+	) 9>"$c/$key.lock" || return 1
+	cp -al "$c/$key/." "$dest/"
+}
+# lab_images DIR: the ClusterIP lab's images (examples/images/build.sh: echo.tar,
+# jumpbox.tar) in DIR
+lab_images() { test_cached lab-images "$1" bash "$ROOT/examples/images/build.sh" --out; }
+# test_images DIR OUTSIDE: tests/lib/mkimage.sh's fixtures in DIR, the escape fixtures
+# aimed at OUTSIDE; with a cache, at the cache's own dir instead: take from it only
+# the fixtures that do not name OUTSIDE (busybox-oci.tar, for one)
+test_images() {
+	if [ -z "${MINIK8S_TEST_CACHE:-}" ]; then bash "$ROOT/tests/lib/mkimage.sh" "$1" "$2"; return; fi
+	test_cached mkimage "$1" _test_images_build
+}
+_test_images_build() {
+	mkdir -p "$MINIK8S_TEST_CACHE/outside" && bash "$ROOT/tests/lib/mkimage.sh" "$1" "$MINIK8S_TEST_CACHE/outside"
+}

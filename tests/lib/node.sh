@@ -85,7 +85,7 @@ K() { "${IN[@]}" timeout 30 "$KUBECTL" "$@"; }
 
 node_image() {
 	mkdir -p "$T/outside"
-	if ! bash "$ROOT/tests/lib/mkimage.sh" "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
+	if ! test_images "$T/img" "$T/outside" >"$T/mkimage.log" 2>&1; then
 		fail "build test image" "$(tail -3 "$T/mkimage.log")"; exit 1
 	fi
 	IMG=$("$MINIK8S" image --data-dir "$DATA" import --name test/busybox "$T/img/busybox-oci.tar" 2>&1)
