@@ -15,6 +15,7 @@
 # Knobs: BENCH_SCALE_NODES ("100 1000"), BENCH_SCALE_PODS_PER_NODE (30),
 # BENCH_SCALE_WATCHERS (100), BENCH_MINIK8S (binary to measure). Then mem.sh: server
 # memory a pod and creates/s with the in-process transport beside HTTPS loopback.
+# bench: timeout 2400
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../tests/lib/lib.sh"
@@ -26,6 +27,29 @@ SB="$ROOT/build/bench/scale/scalebench"
 die() { echo "bench/scale: $*" >&2; exit 1; }
 [ -x "$SB" ] || die "$SB missing (make)"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# size_table NODES: the table of one size's figures
+size_table() {
+	local nodes=$1
+	row() { printf '%-34s %10s %10s %12s %7s\n' "$1" "$nodes" "$2" "$3" "$4"; }
+	printf '\n%-34s %10s %10s %12s %7s\n' "bench/scale" "nodes" "figure" "anchor" "ratio"
+	row "node registration (s)" "${R[$nodes.reg_s]}" "-" "-"
+	row "pod creates/s (16 clients)" "${R[$nodes.create_per_s]}" "10000 goal" \
+		"$(ratio "${R[$nodes.create_per_s]}" 10000)"
+	row "create p99 (ms)" "${R[$nodes.create_p99_ms]}" "20 goal" "$(ratio 20 "${R[$nodes.create_p99_ms]}")"
+	row "bindings/s" "${R[$nodes.bind_per_s]}" "5000 goal" "$(ratio "${R[$nodes.bind_per_s]}" 5000)"
+	row "all Running after (s)" "${R[$nodes.all_running_s]}" "-" "-"
+	row "server RSS (MB)" "${R[$nodes.server_rss_mb]}" "-" "-"
+	row "server KB a pod" "${R[$nodes.server_kb_pod]}" "3 goal" "$(ratio 3 "${R[$nodes.server_kb_pod]}")"
+	row "hollow process RSS (MB)" "${R[$nodes.hollow_rss_mb]}" "-" "-"
+	row "LIST all pods, one response (ms)" "${R[$nodes.list_full_ms]}" "${R[$nodes.list_floor_ms]} sqlite" \
+		"$(ratio "${R[$nodes.list_floor_ms]}" "${R[$nodes.list_full_ms]}")"
+	row "LIST in pages of 500 (ms)" "${R[$nodes.list_paged_ms]}" "${R[$nodes.list_floor_ms]} sqlite" \
+		"$(ratio "${R[$nodes.list_floor_ms]}" "${R[$nodes.list_paged_ms]}")"
+	row "watch fan-out to $W, p50 (ms)" "${R[$nodes.fanout_p50_ms]}" "-" "-"
+	row "watch fan-out to $W, worst (ms)" "${R[$nodes.fanout_max_ms]}" "-" "-"
+}
 
 declare -A R
 for nodes in $SIZES; do
@@ -55,27 +79,9 @@ for nodes in $SIZES; do
 	R[$nodes.reg_s]=$reg_s
 	kill "$HP"; wait "$HP" 2>/dev/null
 	stop_server
-done
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-printf '\n%-34s %10s %10s %12s %7s\n' "bench/scale" "nodes" "figure" "anchor" "ratio"
-for nodes in $SIZES; do
-	row() { printf '%-34s %10s %10s %12s %7s\n' "$1" "$nodes" "$2" "$3" "$4"; }
-	row "node registration (s)" "${R[$nodes.reg_s]}" "-" "-"
-	row "pod creates/s (16 clients)" "${R[$nodes.create_per_s]}" "10000 goal" \
-		"$(ratio "${R[$nodes.create_per_s]}" 10000)"
-	row "create p99 (ms)" "${R[$nodes.create_p99_ms]}" "20 goal" "$(ratio 20 "${R[$nodes.create_p99_ms]}")"
-	row "bindings/s" "${R[$nodes.bind_per_s]}" "5000 goal" "$(ratio "${R[$nodes.bind_per_s]}" 5000)"
-	row "all Running after (s)" "${R[$nodes.all_running_s]}" "-" "-"
-	row "server RSS (MB)" "${R[$nodes.server_rss_mb]}" "-" "-"
-	row "server KB a pod" "${R[$nodes.server_kb_pod]}" "3 goal" "$(ratio 3 "${R[$nodes.server_kb_pod]}")"
-	row "hollow process RSS (MB)" "${R[$nodes.hollow_rss_mb]}" "-" "-"
-	row "LIST all pods, one response (ms)" "${R[$nodes.list_full_ms]}" "${R[$nodes.list_floor_ms]} sqlite" \
-		"$(ratio "${R[$nodes.list_floor_ms]}" "${R[$nodes.list_full_ms]}")"
-	row "LIST in pages of 500 (ms)" "${R[$nodes.list_paged_ms]}" "${R[$nodes.list_floor_ms]} sqlite" \
-		"$(ratio "${R[$nodes.list_floor_ms]}" "${R[$nodes.list_paged_ms]}")"
-	row "watch fan-out to $W, p50 (ms)" "${R[$nodes.fanout_p50_ms]}" "-" "-"
-	row "watch fan-out to $W, worst (ms)" "${R[$nodes.fanout_max_ms]}" "-" "-"
+	# this size's figures now, so a later, larger size that fails or is cut short
+	# does not take them with it
+	size_table "$nodes"
 done
 echo "(ratio: figure/anchor for rates, anchor/figure for times and memory; 1.00 = at the anchor)"
 . "$HERE/../lib/report.sh"
