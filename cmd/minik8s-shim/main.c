@@ -221,7 +221,7 @@ static void write_exit(struct shim *s, int status, bool oom)
 			 "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":%lld%s}\n", code, sig,
 			 (long long)rt_now_ns(), oom ? ",\"oomKilled\":true" : "");
 	_cleanup_free_ char *path = rt_strdup_printf("%s/exit", s->dir);
-	rt_file_write_atomic(path, buf, (size_t)n);
+	rt_file_write_atomic(path, buf, (size_t)n, true);
 }
 
 static uint64_t mono_ns(void)
@@ -500,7 +500,8 @@ static int shim_setup(struct shim *s, int argc, char **argv)
 	int n = snprintf(buf, sizeof(buf), "{\"pid\":%d,\"starttime\":%llu}\n", (int)getpid(),
 			 rt_proc_starttime(getpid()));
 	_cleanup_free_ char *path = rt_strdup_printf("%s/shim", s->dir);
-	if (rt_file_write_atomic(path, buf, (size_t)n) < 0) {
+	/* no fsync: it names a process, which no crash of the machine leaves behind */
+	if (rt_file_write_atomic(path, buf, (size_t)n, false) < 0) {
 		report("error shim: write '%s': %s", path, strerror(errno));
 		return 1;
 	}

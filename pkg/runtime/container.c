@@ -47,7 +47,10 @@ int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_c
 	text = cJSON_Print(config);
 	cfg_path = rt_ctr_path(rt, spec->id, "config.json");
 	created = rt_ctr_path(rt, spec->id, "created");
-	if (!text || mk_fs_write_file(cfg_path, text, strlen(text), 0600, err) < 0 ||
+	/* STATE/<id> describes processes, which no crash of the machine leaves
+	 * behind: its files are renamed into place (an agent that crashes never reads
+	 * half of one) but not fsynced */
+	if (!text || mk_fs_write_file_nosync(cfg_path, text, strlen(text), 0600, err) < 0 ||
 	    rt_write_i64(created, rt_now_ns(), err) < 0)
 		goto fail;
 	if (rt_shim_spawn(rt, spec->id, spec->tty,

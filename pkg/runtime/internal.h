@@ -43,6 +43,7 @@ unsigned long long rt_proc_starttime(pid_t pid);
 int64_t rt_now_ns(void);
 /* Reads a decimal int64 from a file; 0 if missing or malformed. */
 int64_t rt_read_i64(const char *path);
+/* Writes a decimal int64, renamed into place without fsync (STATE files). */
 int rt_write_i64(const char *path, int64_t v, struct mk_error **err);
 /* A fresh unix socket path in the state dir, bound and listening (fd owned). */
 int rt_console_socket(struct mk_runtime *rt, char **ret_path, int *ret_fd, struct mk_error **err);
@@ -86,8 +87,9 @@ pid_t rt_shim_pid(struct mk_runtime *rt, const char *id);
 char *rt_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The whole file, NUL-terminated (owned), or NULL with errno. */
 char *rt_file_read(const char *path);
-/* Writes path atomically (a temporary file, fsync, rename), mode 0600; -1 with errno. */
-int rt_file_write_atomic(const char *path, const char *data, size_t len);
+/* Writes path atomically (a temporary file, fsync when durable, rename), mode 0600;
+ * -1 with errno. */
+int rt_file_write_atomic(const char *path, const char *data, size_t len, bool durable);
 
 /* the log writer the shim uses (shimlib.c) */
 struct rt_log {
