@@ -962,13 +962,10 @@ static int container_run(struct start *s, unsigned restart, const char *pidns, c
 		return -1;
 	}
 	s->reason = "RunContainerError";
-	if (mk_runtime_container_create(a->rt, &spec, &s->err) < 0)
+	/* created and started in one runc exec (`runc run --detach` under the shim) */
+	if (mk_runtime_container_run(a->rt, &spec, &s->err) < 0)
 		return -1;
 	agent_event(a, s->pod, "Normal", "Created", "Created container %s", s->ct->name);
-	if (mk_runtime_container_start(a->rt, s->cid, &s->err) < 0) {
-		mk_runtime_container_delete(a->rt, s->cid, NULL);
-		return -1;
-	}
 	agent_event(a, s->pod, "Normal", "Started", "Started container %s", s->ct->name);
 	return 0;
 }

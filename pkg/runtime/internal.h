@@ -60,8 +60,9 @@ int rt_exec_process_json(const cJSON *config, const struct mk_runtime_exec_spec 
 			 char **ret_json, struct mk_error **err);
 
 /* shim.c */
-/* Spawns the shim for container id; waits for it to report the create result. */
-int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
+/* Spawns the shim for container id; waits for it to report the create result
+ * (start: `runc run --detach`, the process running when it reports). */
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, bool start, int stdin_mode,
 		  pid_t *ret_pid, struct mk_error **err);
 /* stdin_mode of rt_shim_spawn: the container's stdin */
 enum { RT_STDIN_NONE = 0, RT_STDIN_OPEN = 1, RT_STDIN_ONCE = 2 };
