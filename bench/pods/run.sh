@@ -2,8 +2,7 @@
 # Pod startup latency (create -> Running seen by a watch) through minik8s, beside
 # the floor measured in the same run (bench/pods/podfloor.c): per pod a named netns,
 # a veth pair on a bridge set up over netlink in C (pkg/net, libnl) and bare
-# `runc run -d` of a busybox bundle, at the CPU weight the agent gives the bench's
-# BestEffort pods (cpu.shares 2). 1 pod at a time (ROUNDS times), BURST pods at
+# `runc run -d` of a busybox bundle. 1 pod at a time (ROUNDS times), BURST pods at
 # once and BIG pods at once. Needs root. Everything runs inside a network namespace
 # created here and is removed on exit.
 # Usage: bench/pods/run.sh [ROUNDS] [BURST] [BIG]
