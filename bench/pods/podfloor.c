@@ -2,8 +2,7 @@
  * pod: a named network namespace, a veth pair with its host end on a bridge and
  * the pod end addressed, up and routed (pkg/net over netlink with libnl, as the
  * agent wires pods), then `runc run -d` of a busybox httpd bundle in that
- * namespace, in a cgroup with the pod's CPU weight (cpu.shares 2: the bench's
- * pods request nothing, and a BestEffort pod's runc init runs under that weight). COUNT pods at once (one thread each), ROUNDS times; each pod's time
+ * namespace. COUNT pods at once (one thread each), ROUNDS times; each pod's time
  * runs from its namespace's creation to runc's exit. Prints "P50 P99 N" in ms, as
  * podlat does. Run it inside a network namespace of its own (bench/pods/run.sh).
  * Usage: podfloor WORKDIR ROOTFS SPEC_JSON CGROUP_PARENT COUNT ROUNDS
@@ -70,14 +69,6 @@ static int bundle_write(struct pod *p, char **ret_dir)
 	cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(s, "linux");
 	cJSON_DeleteItemFromObjectCaseSensitive(linux_, "cgroupsPath");
 	cJSON_AddStringToObject(linux_, "cgroupsPath", cg);
-	/* the CPU weight the agent gives the bench's pod (no requests: BestEffort,
-	 * cpu.shares 2 as the kubelet's), which runc init runs under too */
-	cJSON *res = cJSON_GetObjectItemCaseSensitive(linux_, "resources");
-	if (!res)
-		res = cJSON_AddObjectToObject(linux_, "resources");
-	cJSON_DeleteItemFromObjectCaseSensitive(res, "cpu");
-	cJSON *cpu = cJSON_AddObjectToObject(res, "cpu");
-	cJSON_AddNumberToObject(cpu, "shares", 2);
 	const cJSON *n;
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(linux_, "namespaces"))
 		if (!strcmp(mk_json_get_string(n, "type") ?: "", "network"))
