@@ -6,7 +6,8 @@
  *   - lives in its own session (the agent's signals and exit do not reach it),
  *   - is the child subreaper of the container's init (runc create's child is
  *     reparented to it when runc exits), so it gets the exit status,
- *   - runs `runc create` with its stdout/stderr pipes as the container's stdio
+ *   - runs `runc create` (or `runc run --detach`) with its stdout/stderr pipes
+ *     as the container's stdio
  *     (or receives the pty master over --console-socket for a tty container),
  *   - reports "ok PID" or "error MESSAGE" on fd 3 to the agent,
  *   - keeps the container's stdin open when the pod asks for it (stdin: true; a
@@ -18,8 +19,9 @@
  * shim_main reads as those steps: shim_setup, stdio_prepare, runc_create_spawn,
  * runc_create_wait, created_collect, output_copy, write_exit.
  *
- * Usage (by the agent only): minik8s-shim RUNC ROOT STATE ID LOG_MAX TTY STDIN,
- * with the report pipe as fd 3. */
+ * Usage (by the agent only): minik8s-shim RUNC ROOT STATE ID LOG_MAX TTY STDIN START,
+ * with the report pipe as fd 3 (START 1: `runc run --detach` instead of `runc
+ * create`, the agent's create and start in one runc exec). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +64,7 @@ struct shim {
 	int stdin_mode;  /* RT_STDIN_* */
 	int stdin_fd;    /* where attach clients' input goes (pipe or pty); -1 none */
 	bool tty;
+	bool start;	 /* `runc run --detach`: created and started in one runc exec */
 	int listen_fd;   /* the attach socket; -1 none */
 	struct attach_client {
 		int fd;
@@ -221,7 +224,7 @@ static void write_exit(struct shim *s, int status, bool oom)
 			 "{\"exitCode\":%d,\"signal\":%d,\"finishedAt\":%lld%s}\n", code, sig,
 			 (long long)rt_now_ns(), oom ? ",\"oomKilled\":true" : "");
 	_cleanup_free_ char *path = rt_strdup_printf("%s/exit", s->dir);
-	rt_file_write_atomic(path, buf, (size_t)n);
+	rt_file_write_atomic(path, buf, (size_t)n, true);
 }
 
 static uint64_t mono_ns(void)
@@ -462,7 +465,7 @@ static void attach_shutdown(struct shim *s)
 static int shim_setup(struct shim *s, int argc, char **argv)
 {
 	sigset_t mask;
-	if (argc != 8) {
+	if (argc != 9) {
 		report("error shim: bad arguments");
 		return 2;
 	}
@@ -473,6 +476,7 @@ static int shim_setup(struct shim *s, int argc, char **argv)
 	s->log_max = (size_t)strtoull(argv[5], NULL, 10);
 	s->tty = !strcmp(argv[6], "1");
 	s->stdin_mode = atoi(argv[7]);
+	s->start = !strcmp(argv[8], "1");
 	s->dir = rt_strdup_printf("%s/%s", s->state, s->id);
 
 	prctl(PR_SET_NAME, "minik8s-shim", 0, 0, 0);
@@ -500,7 +504,8 @@ static int shim_setup(struct shim *s, int argc, char **argv)
 	int n = snprintf(buf, sizeof(buf), "{\"pid\":%d,\"starttime\":%llu}\n", (int)getpid(),
 			 rt_proc_starttime(getpid()));
 	_cleanup_free_ char *path = rt_strdup_printf("%s/shim", s->dir);
-	if (rt_file_write_atomic(path, buf, (size_t)n) < 0) {
+	/* no fsync: it names a process, which no crash of the machine leaves behind */
+	if (rt_file_write_atomic(path, buf, (size_t)n, false) < 0) {
 		report("error shim: write '%s': %s", path, strerror(errno));
 		return 1;
 	}
@@ -546,7 +551,9 @@ static int runc_create_spawn(struct shim *s)
 	rargv[n++] = runc_log;
 	rargv[n++] = "--log-format";
 	rargv[n++] = "json";
-	rargv[n++] = "create";
+	rargv[n++] = s->start ? "run" : "create";
+	if (s->start)
+		rargv[n++] = "--detach";
 	rargv[n++] = "--bundle";
 	rargv[n++] = s->dir;
 	rargv[n++] = "--pid-file";
@@ -634,8 +641,9 @@ static void runc_create_wait(struct shim *s, int *status)
 static int created_collect(struct shim *s, int status)
 {
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		_cleanup_free_ char *msg = runc_error(s, "runc create failed");
-		report("error runc create: %s", msg);
+		const char *verb = s->start ? "runc run" : "runc create";
+		_cleanup_free_ char *msg = runc_error(s, "runc failed");
+		report("error %s: %s", verb, msg);
 		if (s->io.console_path)
 			unlink(s->io.console_path);
 		return -1;
@@ -759,6 +767,8 @@ static int shim_main(int argc, char **argv)
 	/* the OOM kill counter of the container's memory cgroup, before and after */
 	_cleanup_free_ char *oom_file = rt_cgroup_oom_file(s.init_pid);
 	int64_t oom_base = rt_cgroup_oom_kills(oom_file);
+	if (s.start && oom_base > 0)
+		oom_base = 0; /* running already: a kill since counts (the cgroup is new) */
 	report("ok %d\n", (int)s.init_pid);
 
 	output_copy(&s, &status);

@@ -171,7 +171,8 @@ int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_c
 				struct mk_error **err);
 /* `runc start`: runs the container's process. */
 int mk_runtime_container_start(struct mk_runtime *rt, const char *id, struct mk_error **err);
-/* create + start; deletes the container again if start fails. */
+/* create + start in one: the shim runs `runc run --detach` (one runc exec);
+ * returns once the process runs, or failed (then nothing is left behind). */
 int mk_runtime_container_run(struct mk_runtime *rt, const struct mk_runtime_container_spec *spec,
 			     struct mk_error **err);
 /* Current status into *ret. ENOENT if the id is unknown to runc and to the state dir. */

@@ -268,6 +268,10 @@ int mk_fs_mkdir_p(const char *path, mode_t mode, struct mk_error **err);
 /* Writes data atomically (temp file + fsync + rename) with the given mode. */
 int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
 		     struct mk_error **err);
+/* The same atomic rename without any fsync: for files rewritten from memory
+ * after every restart, or that describe processes no reboot keeps. */
+int mk_fs_write_file_nosync(const char *path, const void *data, size_t len, mode_t mode,
+			    struct mk_error **err);
 /* Reads a whole file; *ret_data owned by caller, NUL-terminated. */
 int mk_fs_read_file(const char *path, char **ret_data, size_t *ret_len, struct mk_error **err);
 /* Locks DIR/lock (created, holding our pid) for the life of the process, so a second

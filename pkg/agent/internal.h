@@ -74,6 +74,10 @@ struct pod_state {
 	size_t n, c_cap;      /* containers in c, allocated elements of c */
 	struct ctr_state *c;
 	struct agent_sa_token *tokens; /* projected service account tokens (volume.c) */
+	/* a new sandbox's network (namespace, veth), wired by a thread of its own
+	 * while the containers' root file systems are prepared; joined before a
+	 * container is created and at the end of the sync that started it */
+	struct agent_net_job *net_job;
 };
 
 struct mk_agent {
@@ -153,10 +157,17 @@ void agent_pod_state_free(struct pod_state *s);
 char *agent_pod_dir(struct mk_agent *a, const char *uid);
 bool agent_host_network(const cJSON *pod);
 void agent_netns_name(const char *uid, char out[64]);
+/* Address, /etc files, then the network: a namespace or veth still to make is
+ * made by a thread of its own (st->net_job; agent_sandbox_net_wait/finish). */
 int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 			 struct mk_error **err);
 /* Releases the network (veth, namespace, address) of uid. */
 void agent_sandbox_net_release(struct mk_agent *a, const char *uid);
+/* Waits for the network job agent_sandbox_ensure started, if any: 0 wired (or
+ * nothing pending), -1 with a copy of its error. The result is kept. */
+int agent_sandbox_net_wait(struct pod_state *st, struct mk_error **err);
+/* The same, then the job is forgotten (its error moved into *err). */
+int agent_sandbox_net_finish(struct pod_state *st, struct mk_error **err);
 /* Removes every trace of pod uid on the node: containers (grace 0), rootfs
  * mounts, pod directory, network. */
 void agent_pod_teardown(struct mk_agent *a, const char *uid);

@@ -5,7 +5,7 @@
  * complete), then sidecars kept running and app containers started or restarted,
  * ephemeral containers started once; sidecars stop after the app containers.
  * agent_pod_sync reads as its steps (struct sync carries what they share):
- * sandbox_step, init_step, containers_step, ephemeral_step, phase_step,
+ * sandbox_step, init_step, containers_step, ephemeral_step, sandbox_done, phase_step,
  * status_step; starting one container is start_container's steps (struct start):
  * ensure_image, rootfs_prepare, env_and_argv, volumes_prepare, mounts_build,
  * security_prepare, container_run, then instance_rotate or start_failed. */
@@ -44,6 +44,7 @@ void agent_pod_state_free(struct pod_state *s)
 	free(s->name);
 	free(s->start_time);
 	agent_sa_tokens_free(s->tokens);
+	agent_sandbox_net_finish(s, NULL); /* none is left running past a sync */
 	free(s);
 }
 
@@ -761,6 +762,7 @@ struct start {
 	char **subpaths; /* bind mounts of the subPath volumeMounts (strv) */
 	size_t nsub;
 	const char *reason; /* the waiting reason should the current step fail */
+	bool sandbox_failed; /* the pod's network failed: the sync reports it */
 	struct mk_error *err;
 };
 
@@ -954,14 +956,16 @@ static int container_run(struct start *s, unsigned restart, const char *pidns, c
 		.annotations = ann,
 		.n_annotations = MK_ARRAY_SIZE(ann),
 	};
-	s->reason = "RunContainerError";
-	if (mk_runtime_container_create(a->rt, &spec, &s->err) < 0)
-		return -1;
-	agent_event(a, s->pod, "Normal", "Created", "Created container %s", s->ct->name);
-	if (mk_runtime_container_start(a->rt, s->cid, &s->err) < 0) {
-		mk_runtime_container_delete(a->rt, s->cid, NULL);
+	/* the network, wired while the steps before ran, must be there first */
+	if (agent_sandbox_net_wait(st, &s->err) < 0) {
+		s->sandbox_failed = true;
 		return -1;
 	}
+	s->reason = "RunContainerError";
+	/* created and started in one runc exec (`runc run --detach` under the shim) */
+	if (mk_runtime_container_run(a->rt, &spec, &s->err) < 0)
+		return -1;
+	agent_event(a, s->pod, "Normal", "Created", "Created container %s", s->ct->name);
 	agent_event(a, s->pod, "Normal", "Started", "Started container %s", s->ct->name);
 	return 0;
 }
@@ -1005,6 +1009,12 @@ static void start_failed(struct start *s, int64_t *next_ms)
 	struct mk_agent *a = s->a;
 	struct ctr_state *ct = s->ct;
 	const char *msg = s->err ? s->err->msg : NULL;
+	if (s->sandbox_failed) {
+		/* no fault of the container's: it keeps waiting (ContainerCreating)
+		 * while the sync reports the sandbox and retries it */
+		unmount_container_dir(a, s->st->uid, s->cid);
+		return;
+	}
 	if (!strcmp(s->reason, "ContainerCreating")) {
 		/* a volume's ConfigMap or Secret is missing: no back-off, its watch
 		 * enqueues the pod when it appears; an event when the cause changes */
@@ -1694,21 +1704,37 @@ static void pod_finished(struct mk_agent *a, struct pod_state *st)
 	st->net_down = true;
 }
 
-/* The sandbox (network namespace, address, /etc files); the volumes refreshed. */
+static void sandbox_failed(struct sync *s, const struct mk_error *err)
+{
+	mk_log(MK_LOG_WARN, "agent", "pod %s/%s: sandbox: %s", s->st->ns, s->st->name, err->msg);
+	agent_event(s->a, s->pod, "Warning", "FailedCreatePodSandBox",
+		    "Failed to create pod sandbox: %s", err->msg);
+}
+
+/* The sandbox (address, /etc files, network namespace and veth: those two may be
+ * still being wired when this returns, see sandbox_done); the volumes refreshed. */
 static int sandbox_step(struct sync *s)
 {
 	_cleanup_error_ struct mk_error *err = NULL;
 	s->sandbox_ok = agent_sandbox_ensure(s->a, s->st, s->pod, &err) == 0;
 	if (!s->sandbox_ok) {
-		mk_log(MK_LOG_WARN, "agent", "pod %s/%s: sandbox: %s", s->st->ns, s->st->name,
-		       err->msg);
-		agent_event(s->a, s->pod, "Warning", "FailedCreatePodSandBox",
-			    "Failed to create pod sandbox: %s", err->msg);
+		sandbox_failed(s, err);
 		return -1;
 	}
 	/* ConfigMap, Secret and pod metadata changes into the mounted volumes */
 	agent_volumes_refresh(s->a, s->st, s->pod);
 	return 0;
+}
+
+/* The network job sandbox_step started, joined: its failure is the sandbox's. */
+static int sandbox_done(struct sync *s)
+{
+	_cleanup_error_ struct mk_error *err = NULL;
+	if (agent_sandbox_net_finish(s->st, &err) == 0)
+		return 0;
+	s->sandbox_ok = false;
+	sandbox_failed(s, err);
+	return -1;
 }
 
 /* Init containers, one at a time in spec order, until the pod is initialized. */
@@ -1978,6 +2004,8 @@ int agent_pod_sync(struct mk_agent *a, const char *uid)
 	init_step(&s);
 	containers_step(&s);
 	ephemeral_step(&s);
+	if (sandbox_done(&s) < 0)
+		rc = -1;
 	struct mk_agent_phase_input pin;
 	phase_step(&s, &pin);
 	const char *phase = mk_agent_pod_phase(&pin);

@@ -124,6 +124,8 @@ static void resolv_format(struct mk_agent *a, struct pod_state *st, const cJSON 
 	}
 }
 
+/* Not fsynced: a new agent's pod state starts with files_written false, so they
+ * are written again from the pod after any restart, crash of the machine or not. */
 static int write_files(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
 		       struct mk_error **err)
 {
@@ -136,77 +138,123 @@ static int write_files(struct mk_agent *a, struct pod_state *st, const cJSON *po
 
 	mk_buf_init(&b);
 	hosts_format(a, st, pod, host, &b);
-	int r = mk_fs_write_file(hosts_path, b.data, b.len, 0644, err);
+	int r = mk_fs_write_file_nosync(hosts_path, b.data, b.len, 0644, err);
 	mk_buf_release(&b);
 	if (r < 0)
 		return -1;
 
 	mk_buf_init(&b);
 	resolv_format(a, st, pod, &b);
-	r = mk_fs_write_file(resolv_path, b.data ? b.data : "", b.len, 0644, err);
+	r = mk_fs_write_file_nosync(resolv_path, b.data ? b.data : "", b.len, 0644, err);
 	mk_buf_release(&b);
 	if (r < 0)
 		return -1;
 	_cleanup_free_ char *hn = mk_strdup_printf("%s\n", host);
-	return mk_fs_write_file(hostname_path, hn, strlen(hn), 0644, err);
+	return mk_fs_write_file_nosync(hostname_path, hn, strlen(hn), 0644, err);
 }
 
 /* ---- network ----------------------------------------------------------------------- */
 
-int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
-			 struct mk_error **err)
-{
-	_cleanup_free_ char *dir = agent_pod_dir(a, st->uid);
-	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers", dir);
-	char name[64], veth[MK_NET_IFNAMSIZ], ip[MK_NET_IP_STRLEN];
-	_cleanup_close_ int fd = -1;
-	bool fresh = false;
+struct agent_net_job {
+	pthread_t thread;
+	bool running; /* not joined yet */
+	struct mk_agent *a;
+	char uid[UID_LEN + 1];
+	char addr[MK_NET_CIDR_STRLEN + 4];
+	int fd;	    /* the namespace, if it exists already; -1 to create it */
+	int rc;
+	struct mk_error *err;
+};
 
-	if (mk_fs_mkdir_p(cdir, 0700, err) < 0)
-		return -1;
-	if (agent_host_network(pod)) {
-		/* the node's own network namespace: nothing to create */
-		if (strcmp(st->ip, a->node_ip)) {
-			snprintf(st->ip, sizeof(st->ip), "%s", a->node_ip);
-			st->files_written = false;
-		}
-		if (!st->files_written) {
-			if (write_files(a, st, pod, err) < 0)
-				return -1;
-			st->files_written = true;
-		}
-		return 0;
-	}
-	if (mk_net_ipam_allocate(a->ipam, st->uid, ip, err) < 0)
-		return mk_error_wrap(err, "allocate pod address");
-	if (strcmp(st->ip, ip)) {
-		memcpy(st->ip, ip, sizeof(st->ip));
-		st->files_written = false;
-	}
-	agent_netns_name(st->uid, name);
-	if (mk_net_netns_open(a->netns_dir, name, &fd, err) < 0) {
-		if ((*err)->code != ENOENT && (*err)->code != EINVAL)
-			return -1;
-		mk_error_free(err);
-		/* EINVAL: a file left by an interrupted create */
+/* The pod's namespace (created unless job->fd holds it) and its veth. Runs in a
+ * thread of its own; what it leaves on failure is found by the next sync (the
+ * namespace reused, the veth made again) or removed by the pod's teardown. */
+static void *net_job_run(void *arg)
+{
+	struct agent_net_job *j = arg;
+	struct mk_agent *a = j->a;
+	char name[64];
+	agent_netns_name(j->uid, name);
+	if (j->fd < 0) {
+		/* EINVAL before: a file left by an interrupted create */
 		mk_net_netns_delete(a->netns_dir, name, NULL);
-		mk_net_pod_detach(a->node_sock, st->uid, NULL);
-		if (mk_net_netns_create(a->netns_dir, name, &fd, err) < 0)
-			return mk_error_wrap(err, "pod network namespace");
-		fresh = true;
+		mk_net_pod_detach(a->node_sock, j->uid, NULL);
+		if (mk_net_netns_create(a->netns_dir, name, &j->fd, &j->err) < 0) {
+			j->rc = mk_error_wrap(&j->err, "pod network namespace");
+			return NULL;
+		}
 	}
-	mk_net_veth_name(st->uid, veth);
-	int have = fresh ? 0 : mk_net_link_exists(a->node_sock, veth, err);
-	if (have < 0)
-		return -1;
-	if (!have) {
-		char addr[MK_NET_CIDR_STRLEN + 4];
-		snprintf(addr, sizeof(addr), "%s/%d", st->ip, a->prefix);
-		struct mk_net_pod_config pc = { .id = st->uid, .netns_fd = fd, .bridge = a->bridge,
-						.address = addr, .gateway = a->gateway,
-						.mtu = a->pod_mtu };
-		if (mk_net_pod_attach(a->node_sock, &pc, NULL, err) < 0)
-			return -1;
+	struct mk_net_pod_config pc = { .id = j->uid, .netns_fd = j->fd, .bridge = a->bridge,
+					.address = j->addr, .gateway = a->gateway,
+					.mtu = a->pod_mtu };
+	j->rc = mk_net_pod_attach(a->node_sock, &pc, NULL, &j->err);
+	return NULL;
+}
+
+static void net_job_free(struct agent_net_job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	mk_error_free(&j->err);
+	free(j);
+}
+
+/* Starts the job wiring st's network; fd: its namespace if it exists (taken). */
+static int net_job_start(struct mk_agent *a, struct pod_state *st, int fd, struct mk_error **err)
+{
+	struct agent_net_job *j = mk_malloc0(sizeof(*j));
+	j->a = a;
+	j->fd = fd;
+	snprintf(j->uid, sizeof(j->uid), "%s", st->uid);
+	snprintf(j->addr, sizeof(j->addr), "%s/%d", st->ip, a->prefix);
+	int r = pthread_create(&j->thread, NULL, net_job_run, j);
+	if (r != 0) {
+		net_job_free(j);
+		return mk_error_errno(err, r, "pod network: start thread");
+	}
+	j->running = true;
+	st->net_job = j;
+	return 0;
+}
+
+int agent_sandbox_net_wait(struct pod_state *st, struct mk_error **err)
+{
+	struct agent_net_job *j = st->net_job;
+	if (!j)
+		return 0;
+	if (j->running) {
+		pthread_join(j->thread, NULL);
+		j->running = false;
+	}
+	if (j->rc == 0)
+		return 0;
+	return mk_error_set(err, j->err ? j->err->code : EIO, "%s",
+			    j->err ? j->err->msg : "pod network failed");
+}
+
+int agent_sandbox_net_finish(struct pod_state *st, struct mk_error **err)
+{
+	struct agent_net_job *j = st->net_job;
+	if (!j)
+		return 0;
+	agent_sandbox_net_wait(st, NULL);
+	int rc = j->rc < 0 ? -1 : 0;
+	if (rc < 0 && err && !*err) {
+		*err = j->err;
+		j->err = NULL;
+	}
+	st->net_job = NULL;
+	net_job_free(j);
+	return rc;
+}
+
+/* The node's own network namespace: nothing to create, only the /etc files. */
+static int host_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			       struct mk_error **err)
+{
+	if (strcmp(st->ip, a->node_ip)) {
+		snprintf(st->ip, sizeof(st->ip), "%s", a->node_ip);
+		st->files_written = false;
 	}
 	if (!st->files_written) {
 		if (write_files(a, st, pod, err) < 0)
@@ -214,6 +262,46 @@ int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *
 		st->files_written = true;
 	}
 	return 0;
+}
+
+int agent_sandbox_ensure(struct mk_agent *a, struct pod_state *st, const cJSON *pod,
+			 struct mk_error **err)
+{
+	_cleanup_free_ char *dir = agent_pod_dir(a, st->uid);
+	_cleanup_free_ char *cdir = mk_strdup_printf("%s/containers", dir);
+	char name[64], veth[MK_NET_IFNAMSIZ], ip[MK_NET_IP_STRLEN];
+	int fd = -1;
+
+	if (mk_fs_mkdir_p(cdir, 0700, err) < 0)
+		return -1;
+	if (agent_host_network(pod))
+		return host_sandbox_ensure(a, st, pod, err);
+	if (mk_net_ipam_allocate(a->ipam, st->uid, ip, err) < 0)
+		return mk_error_wrap(err, "allocate pod address");
+	if (strcmp(st->ip, ip)) {
+		memcpy(st->ip, ip, sizeof(st->ip));
+		st->files_written = false;
+	}
+	/* the files need only the address: written before the network is wired */
+	if (!st->files_written) {
+		if (write_files(a, st, pod, err) < 0)
+			return -1;
+		st->files_written = true;
+	}
+	agent_netns_name(st->uid, name);
+	if (mk_net_netns_open(a->netns_dir, name, &fd, err) < 0) {
+		if ((*err)->code != ENOENT && (*err)->code != EINVAL)
+			return -1;
+		mk_error_free(err);
+		return net_job_start(a, st, -1, err); /* a new namespace */
+	}
+	mk_net_veth_name(st->uid, veth);
+	int have = mk_net_link_exists(a->node_sock, veth, err);
+	if (have != 0) {
+		close(fd);
+		return have < 0 ? -1 : 0; /* wired already */
+	}
+	return net_job_start(a, st, fd, err);
 }
 
 void agent_sandbox_net_release(struct mk_agent *a, const char *uid)

@@ -12,7 +12,14 @@
  * the header: the in-memory bitmap is re-parsed only when another handle or
  * process wrote in between. Finding a free address is next-fit over a bitmap, 64
  * addresses per word; owners are found through a hash table; the rewrite is
- * O(allocated). */
+ * O(allocated).
+ *
+ * Group commit: the threads of one handle that change the range while a rewrite
+ * is being written and fsynced change the memory meanwhile (the handle keeps the
+ * file lock until no change is pending, so memory is the truth) and the next
+ * rewrite, by one of them, carries them all; each returns once a rewrite that
+ * holds its change is durable. A rewrite that fails reloads the memory from the
+ * file, so each thread tells from the memory whether its change is there. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +45,13 @@ struct mk_net_ipam {
 	uint32_t ht_mask;
 	uint32_t next;	   /* next-fit cursor (offset) */
 	uint64_t gen;	   /* generation the memory reflects; 0 = nothing loaded */
+	/* group commit (under lock) */
+	pthread_cond_t cond;
+	bool flocked;	   /* this handle holds the file lock */
+	bool committing;   /* a thread writes the file, lock released meanwhile */
+	uint64_t seq_dirty; /* changes made in memory */
+	uint64_t seq_done;  /* changes a finished rewrite carried (durably or not) */
+	char *last_err;	    /* why the last rewrite failed */
 };
 
 static int bit_get(const uint64_t *b, uint32_t i) { return (b[i / 64] >> (i % 64)) & 1; }
@@ -220,22 +234,29 @@ bad:
 	return 0;
 }
 
-static int store(struct mk_net_ipam *p, struct mk_error **err)
+static void render(struct mk_net_ipam *p, struct mk_buf *b)
 {
-	struct mk_buf b;
 	char ip[MK_NET_IP_STRLEN];
-	int r;
 
-	mk_buf_init(&b);
 	offset_to_ip(p, 0, ip);
-	mk_buf_printf(&b, IPAM_MAGIC "\ncidr %s/%d\ngeneration %" PRIu64 "\nnext %" PRIu32 "\n",
+	mk_buf_printf(b, IPAM_MAGIC "\ncidr %s/%d\ngeneration %" PRIu64 "\nnext %" PRIu32 "\n",
 		      ip, p->prefix, p->gen + 1, p->next);
 	for (uint32_t i = first_host(); i <= last_host(p); i++) {
 		if (!p->owners[i])
 			continue;
 		offset_to_ip(p, i, ip);
-		mk_buf_printf(&b, "%s %s\n", ip, p->owners[i]);
+		mk_buf_printf(b, "%s %s\n", ip, p->owners[i]);
 	}
+}
+
+/* Writes the memory to the file (caller holds both locks, nothing in flight). */
+static int store(struct mk_net_ipam *p, struct mk_error **err)
+{
+	struct mk_buf b;
+	int r;
+
+	mk_buf_init(&b);
+	render(p, &b);
 	r = mk_fs_write_file(p->path, b.data, b.len, 0644, err);
 	mk_buf_release(&b);
 	if (r < 0) {
@@ -246,27 +267,98 @@ static int store(struct mk_net_ipam *p, struct mk_error **err)
 	return 0;
 }
 
+/* One rewrite carrying every change made so far, written with p->lock released
+ * so that others change the memory meanwhile. On failure the memory is reloaded
+ * from the file (reset if that fails too: gen 0 reloads it next time). */
+static void lead(struct mk_net_ipam *p)
+{
+	struct mk_buf b;
+	_cleanup_error_ struct mk_error *e = NULL;
+	uint64_t upto = p->seq_dirty, gen;
+
+	if (p->gen == 0 && refresh(p, NULL) < 0) {
+		/* the memory is not the file's: write nothing, every change pending fails */
+		reset_state(p);
+		p->seq_done = upto;
+		pthread_cond_broadcast(&p->cond);
+		return;
+	}
+	gen = p->gen + 1;
+	p->committing = true;
+	mk_buf_init(&b);
+	render(p, &b);
+	pthread_mutex_unlock(&p->lock);
+	int r = mk_fs_write_file(p->path, b.data, b.len, 0644, &e);
+	mk_buf_release(&b);
+	pthread_mutex_lock(&p->lock);
+	if (r == 0) {
+		p->gen = gen;
+	} else {
+		free(p->last_err);
+		p->last_err = mk_strdup(e->msg);
+		p->gen = 0;
+		if (refresh(p, NULL) < 0)
+			reset_state(p);
+	}
+	p->seq_done = upto;
+	p->committing = false;
+	pthread_cond_broadcast(&p->cond);
+}
+
+/* Makes this thread's change (just made in memory) durable: leads a rewrite or
+ * waits for one that carries it. Then the caller checks the memory for it. */
+static void commit(struct mk_net_ipam *p)
+{
+	uint64_t mine = ++p->seq_dirty;
+
+	while (p->seq_done < mine) {
+		if (!p->committing)
+			lead(p);
+		else
+			pthread_cond_wait(&p->cond, &p->lock);
+	}
+}
+
+/* Unlocks; the file lock stays while a change of this handle is not written. */
+static void end(struct mk_net_ipam *p)
+{
+	if (p->flocked && !p->committing && p->seq_done == p->seq_dirty) {
+		file_unlock(p);
+		p->flocked = false;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Locks (thread, then file) and refreshes. */
 static int begin(struct mk_net_ipam *p, struct mk_error **err)
 {
+	bool fresh;
+
 	pthread_mutex_lock(&p->lock);
-	if (file_lock(p, err) < 0) {
-		pthread_mutex_unlock(&p->lock);
-		return -1;
+	fresh = !p->flocked;
+	if (fresh) {
+		if (file_lock(p, err) < 0) {
+			pthread_mutex_unlock(&p->lock);
+			return -1;
+		}
+		p->flocked = true;
 	}
-	if (refresh(p, err) < 0) {
+	/* while this handle holds the file lock with changes in flight, the memory
+	 * is ahead of the file: it is read again only after a failure (gen 0) */
+	if (!p->committing && (fresh || p->gen == 0) && refresh(p, err) < 0) {
 		p->gen = 0;
-		file_unlock(p);
-		pthread_mutex_unlock(&p->lock);
+		end(p);
 		return -1;
 	}
 	return 0;
 }
 
-static void end(struct mk_net_ipam *p)
+/* The error of a change the rewrite did not carry (see lead). */
+static int lost(struct mk_net_ipam *p, const char *what, const char *owner,
+		struct mk_error **err)
 {
-	file_unlock(p);
-	pthread_mutex_unlock(&p->lock);
+	return mk_error_set(err, EIO, "IPAM file '%s': %s for '%s' not written: %s", p->path,
+			    what, owner, p->last_err ? p->last_err : "the file could not be read");
 }
 
 /* ---- public ------------------------------------------------------------------- */
@@ -288,6 +380,7 @@ int mk_net_ipam_open(const char *path, const char *cidr, struct mk_net_ipam **re
 		return mk_error_set(err, EINVAL, "IPAM range '%s' has host bits set", cidr);
 	p = mk_malloc0(sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
 	p->path = mk_strdup(path);
 	p->lock_path = mk_strdup_printf("%s.lock", path);
 	p->net = ntohl(a.s_addr);
@@ -333,6 +426,8 @@ void mk_net_ipam_free(struct mk_net_ipam *p)
 		close(p->lock_fd);
 	free(p->path);
 	free(p->lock_path);
+	free(p->last_err);
+	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -397,13 +492,11 @@ int mk_net_ipam_allocate(struct mk_net_ipam *p, const char *owner, char ret_ip[M
 	p->owners[off] = mk_strdup(owner);
 	index_add(p, (uint32_t)off);
 	p->next = (uint32_t)off + 1 > last_host(p) ? first_host() : (uint32_t)off + 1;
-	if (store(p, err) < 0) {
-		index_remove(p, (uint32_t)off);
-		bit_clear(p->bitmap, (uint32_t)off);
-		free(p->owners[off]);
-		p->owners[off] = NULL;
+	commit(p);
+	/* a failed rewrite reloaded the memory from the file: then it is not there */
+	if (p->gen == 0 || find_owner(p, owner) != (int)off) {
 		end(p);
-		return -1;
+		return lost(p, "allocation", owner, err);
 	}
 	offset_to_ip(p, (uint32_t)off, ret_ip);
 	end(p);
@@ -434,17 +527,12 @@ int mk_net_ipam_release(struct mk_net_ipam *p, const char *owner, struct mk_erro
 		return 0;
 	}
 	index_remove(p, (uint32_t)have);
-	char *saved = p->owners[have];
+	free(p->owners[have]);
 	p->owners[have] = NULL;
 	bit_clear(p->bitmap, (uint32_t)have);
-	if (store(p, err) < 0) {
-		p->owners[have] = saved;
-		bit_set(p->bitmap, (uint32_t)have);
-		index_add(p, (uint32_t)have);
-		r = -1;
-	} else {
-		free(saved);
-	}
+	commit(p);
+	if (p->gen == 0 || find_owner(p, owner) >= 0)
+		r = lost(p, "release", owner, err);
 	end(p);
 	return r;
 }

@@ -31,14 +31,30 @@ out:
 	return r;
 }
 
+/* The node's socket is locked for the node-side steps only (the leftover's
+ * removal, the veth's creation): the pod side goes over a socket of the pod's own
+ * namespace, so the pods of a burst configure theirs in parallel. */
+static int veth_replace(struct mk_net_sock *node, const struct mk_net_pod_config *c,
+			const char *host, const char *ifname, struct mk_error **err)
+{
+	struct mk_net_veth_config vc = { .name = host, .peer_name = ifname,
+					 .peer_netns_fd = c->netns_fd, .master = c->bridge,
+					 .mtu = c->mtu };
+	SOCK_LOCK(node);
+
+	if (link_delete_locked(node, host, "veth", err) < 0)
+		return mk_error_wrap(err, "pod network '%s': remove leftover veth", c->id);
+	if (veth_create_locked(node, &vc, err) < 0)
+		return mk_error_wrap(err, "pod network '%s'", c->id);
+	return 0;
+}
+
 int mk_net_pod_attach(struct mk_net_sock *node, const struct mk_net_pod_config *c,
 		      char ret_host_ifname[MK_NET_IFNAMSIZ], struct mk_error **err)
 {
 	const char *ifname = c->ifname ? c->ifname : "eth0";
 	char host[MK_NET_IFNAMSIZ];
 	struct in_addr tmp;
-	struct mk_net_veth_config vc;
-	SOCK_LOCK(node);
 
 	if (!c->id || !*c->id)
 		return mk_error_set(err, EINVAL, "pod network: empty id");
@@ -48,15 +64,12 @@ int mk_net_pod_attach(struct mk_net_sock *node, const struct mk_net_pod_config *
 	    (c->gateway && parse_ipv4(c->gateway, 0, &tmp, NULL, err) < 0))
 		return mk_error_wrap(err, "pod network '%s'", c->id);
 	mk_net_veth_name(c->id, host);
-	if (link_delete_locked(node, host, "veth", err) < 0)
-		return mk_error_wrap(err, "pod network '%s': remove leftover veth", c->id);
-	vc = (struct mk_net_veth_config){ .name = host, .peer_name = ifname,
-					  .peer_netns_fd = c->netns_fd, .master = c->bridge,
-					  .mtu = c->mtu };
-	if (veth_create_locked(node, &vc, err) < 0)
-		return mk_error_wrap(err, "pod network '%s'", c->id);
+	if (veth_replace(node, c, host, ifname, err) < 0)
+		return -1;
 	if (configure_pod_side(c, ifname, err) < 0) {
+		pthread_mutex_lock(&node->lock);
 		link_delete_locked(node, host, NULL, NULL);
+		pthread_mutex_unlock(&node->lock);
 		return mk_error_wrap(err, "pod network '%s'", c->id);
 	}
 	if (ret_host_ifname)

@@ -24,8 +24,10 @@ static char *cgroups_path(struct mk_runtime *rt, const char *id)
 	return mk_strdup_printf("%s/%s", rt->cgroup_parent, id);
 }
 
-int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_container_spec *spec,
-				struct mk_error **err)
+/* The bundle, then the shim, which runs `runc create`, or `runc run --detach`
+ * when start (one runc exec instead of two). */
+static int create(struct mk_runtime *rt, const struct mk_runtime_container_spec *spec, bool start,
+		  struct mk_error **err)
 {
 	_cleanup_cjson_ cJSON *config = NULL;
 	_cleanup_cjson_str_ char *text = NULL;
@@ -47,10 +49,13 @@ int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_c
 	text = cJSON_Print(config);
 	cfg_path = rt_ctr_path(rt, spec->id, "config.json");
 	created = rt_ctr_path(rt, spec->id, "created");
-	if (!text || mk_fs_write_file(cfg_path, text, strlen(text), 0600, err) < 0 ||
+	/* STATE/<id> describes processes, which no crash of the machine leaves
+	 * behind: its files are renamed into place (an agent that crashes never reads
+	 * half of one) but not fsynced */
+	if (!text || mk_fs_write_file_nosync(cfg_path, text, strlen(text), 0600, err) < 0 ||
 	    rt_write_i64(created, rt_now_ns(), err) < 0)
 		goto fail;
-	if (rt_shim_spawn(rt, spec->id, spec->tty,
+	if (rt_shim_spawn(rt, spec->id, spec->tty, start,
 			  !spec->open_stdin ? RT_STDIN_NONE
 			  : spec->stdin_once ? RT_STDIN_ONCE
 					     : RT_STDIN_OPEN,
@@ -68,6 +73,12 @@ fail:
 	return -1;
 }
 
+int mk_runtime_container_create(struct mk_runtime *rt, const struct mk_runtime_container_spec *spec,
+				struct mk_error **err)
+{
+	return create(rt, spec, false, err);
+}
+
 int mk_runtime_container_start(struct mk_runtime *rt, const char *id, struct mk_error **err)
 {
 	if (check_id(id, err) < 0)
@@ -82,9 +93,12 @@ int mk_runtime_container_start(struct mk_runtime *rt, const char *id, struct mk_
 int mk_runtime_container_run(struct mk_runtime *rt, const struct mk_runtime_container_spec *spec,
 			     struct mk_error **err)
 {
-	if (mk_runtime_container_create(rt, spec, err) < 0)
+	/* taken before: no later than the process's start, so never after its end */
+	int64_t now = rt_now_ns();
+	if (create(rt, spec, true, err) < 0)
 		return -1;
-	if (mk_runtime_container_start(rt, spec->id, err) < 0) {
+	_cleanup_free_ char *started = rt_ctr_path(rt, spec->id, "started");
+	if (rt_write_i64(started, now, err) < 0) {
 		mk_runtime_container_delete(rt, spec->id, NULL);
 		return -1;
 	}

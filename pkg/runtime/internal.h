@@ -43,6 +43,7 @@ unsigned long long rt_proc_starttime(pid_t pid);
 int64_t rt_now_ns(void);
 /* Reads a decimal int64 from a file; 0 if missing or malformed. */
 int64_t rt_read_i64(const char *path);
+/* Writes a decimal int64, renamed into place without fsync (STATE files). */
 int rt_write_i64(const char *path, int64_t v, struct mk_error **err);
 /* A fresh unix socket path in the state dir, bound and listening (fd owned). */
 int rt_console_socket(struct mk_runtime *rt, char **ret_path, int *ret_fd, struct mk_error **err);
@@ -59,8 +60,9 @@ int rt_exec_process_json(const cJSON *config, const struct mk_runtime_exec_spec 
 			 char **ret_json, struct mk_error **err);
 
 /* shim.c */
-/* Spawns the shim for container id; waits for it to report the create result. */
-int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
+/* Spawns the shim for container id; waits for it to report the create result
+ * (start: `runc run --detach`, the process running when it reports). */
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, bool start, int stdin_mode,
 		  pid_t *ret_pid, struct mk_error **err);
 /* stdin_mode of rt_shim_spawn: the container's stdin */
 enum { RT_STDIN_NONE = 0, RT_STDIN_OPEN = 1, RT_STDIN_ONCE = 2 };
@@ -86,8 +88,9 @@ pid_t rt_shim_pid(struct mk_runtime *rt, const char *id);
 char *rt_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The whole file, NUL-terminated (owned), or NULL with errno. */
 char *rt_file_read(const char *path);
-/* Writes path atomically (a temporary file, fsync, rename), mode 0600; -1 with errno. */
-int rt_file_write_atomic(const char *path, const char *data, size_t len);
+/* Writes path atomically (a temporary file, fsync when durable, rename), mode 0600;
+ * -1 with errno. */
+int rt_file_write_atomic(const char *path, const char *data, size_t len, bool durable);
 
 /* the log writer the shim uses (shimlib.c) */
 struct rt_log {

@@ -136,7 +136,7 @@ int rt_write_i64(const char *path, int64_t v, struct mk_error **err)
 {
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)v);
-	return mk_fs_write_file(path, buf, (size_t)n, 0600, err);
+	return mk_fs_write_file_nosync(path, buf, (size_t)n, 0600, err);
 }
 
 int rt_pidfd_wait(int pidfd, int timeout_ms)

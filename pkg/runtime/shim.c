@@ -120,7 +120,7 @@ static int shim_report(const char *id, pid_t pid, int pidfd, int sync_r, struct 
 	return r;
 }
 
-int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mode,
+int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, bool start, int stdin_mode,
 		  pid_t *ret_pid, struct mk_error **err)
 {
 	int sync[2] = { -1, -1 };
@@ -132,7 +132,7 @@ int rt_shim_spawn(struct mk_runtime *rt, const char *id, bool tty, int stdin_mod
 	snprintf(logmax, sizeof(logmax), "%zu", rt->log_max);
 	snprintf(stdin_arg, sizeof(stdin_arg), "%d", stdin_mode);
 	char *argv[] = { RT_SHIM_NAME, rt->runc, rt->root, rt->state, (char *)id, logmax,
-			 tty ? "1" : "0", stdin_arg, NULL };
+			 tty ? "1" : "0", stdin_arg, start ? "1" : "0", NULL };
 
 	if (!rt->shim)
 		return mk_error_set(err, ENOENT,

@@ -61,7 +61,7 @@ char *rt_file_read(const char *path)
 	return data;
 }
 
-int rt_file_write_atomic(const char *path, const char *data, size_t len)
+int rt_file_write_atomic(const char *path, const char *data, size_t len, bool durable)
 {
 	_cleanup_free_ char *tmp = rt_strdup_printf("%s.tmp.XXXXXX", path);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
@@ -79,7 +79,7 @@ int rt_file_write_atomic(const char *path, const char *data, size_t len)
 			goto fail;
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0)
+	if ((durable && fsync(fd) < 0) || rename(tmp, path) < 0)
 		goto fail;
 	return 0;
 fail:;

@@ -26,8 +26,8 @@ int mk_fs_mkdir_p(const char *path, mode_t mode, struct mk_error **err)
 /* The temp file gets a unique name (mkostemp), so threads or processes writing the
  * same path at once do not truncate each other's temp file; the directory is
  * fsynced after the rename so the new name survives a crash too. */
-int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
-		     struct mk_error **err)
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+		      struct mk_error **err)
 {
 	_cleanup_free_ char *tmp = mk_strdup_printf("%s.tmp.XXXXXX", path);
 	_cleanup_free_ char *dir = mk_strdup(path);
@@ -55,11 +55,13 @@ int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+	if ((sync && fsync(fd) < 0) || rename(tmp, path) < 0) {
 		e = errno;
 		unlink(tmp);
 		return mk_error_errno(err, e, "write '%s'", path);
 	}
+	if (!sync)
+		return 0;
 	slash = strrchr(dir, '/');
 	if (slash == dir)
 		slash[1] = '\0';
@@ -69,6 +71,20 @@ int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode
 	if (dfd < 0 || fsync(dfd) < 0)
 		return mk_error_errno(err, errno, "sync directory of '%s'", path);
 	return 0;
+}
+
+int mk_fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
+		     struct mk_error **err)
+{
+	return write_file(path, data, len, mode, true, err);
+}
+
+/* The same rename, without the fsyncs: readers never see a partial file, but a
+ * crash of the machine may lose it. */
+int mk_fs_write_file_nosync(const char *path, const void *data, size_t len, mode_t mode,
+			    struct mk_error **err)
+{
+	return write_file(path, data, len, mode, false, err);
 }
 
 int mk_fs_read_file(const char *path, char **ret_data, size_t *ret_len, struct mk_error **err)

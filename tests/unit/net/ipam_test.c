@@ -1,5 +1,6 @@
 /* IPAM: allocation order, idempotency, exhaustion, persistence, processes. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
@@ -267,6 +268,86 @@ START_TEST(test_ipam_processes)
 }
 END_TEST
 
+/* Threads of one handle (group commit: their changes share rewrites) and another
+ * process at once: every allocation is unique and in the file when they return,
+ * releases too. */
+struct ipam_thread_arg {
+	struct mk_net_ipam *p;
+	int i, failures;
+};
+
+static void *ipam_thread(void *arg)
+{
+	struct ipam_thread_arg *t = arg;
+	struct mk_error *e = NULL;
+	char ip[MK_NET_IP_STRLEN], owner[32];
+	for (int k = 0; k < 20; k++) {
+		snprintf(owner, sizeof(owner), "t%d-o%d", t->i, k);
+		if (mk_net_ipam_allocate(t->p, owner, ip, &e) < 0)
+			t->failures++;
+		mk_error_free(&e);
+		if (k % 4 == 3) { /* every fourth released again at once */
+			if (mk_net_ipam_release(t->p, owner, &e) != 1)
+				t->failures++;
+			mk_error_free(&e);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_ipam_threads)
+{
+	enum { THREADS = 12 };
+	struct mk_net_ipam *p = open_ipam("10.244.6.0/23");
+	struct mk_error *err = NULL;
+	struct ipam_thread_arg args[THREADS];
+	pthread_t th[THREADS];
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) { /* another process, its own handle, meanwhile */
+		struct mk_net_ipam *c = NULL;
+		struct mk_error *e = NULL;
+		char ip[MK_NET_IP_STRLEN], owner[32];
+		if (mk_net_ipam_open(path, "10.244.6.0/23", &c, &e) < 0)
+			_exit(10);
+		for (int k = 0; k < 40; k++) {
+			snprintf(owner, sizeof(owner), "proc-o%d", k);
+			if (mk_net_ipam_allocate(c, owner, ip, &e) < 0)
+				_exit(11);
+		}
+		mk_net_ipam_free(c);
+		_exit(0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		args[i] = (struct ipam_thread_arg){ .p = p, .i = i };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, ipam_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].failures, 0);
+	}
+	int st = 0;
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	mk_net_ipam_free(p);
+	p = open_ipam("10.244.6.0/23"); /* what the file holds */
+	struct mk_net_ipam_entry *e = NULL;
+	size_t n = 0;
+	ck_ok(mk_net_ipam_list(p, &e, &n, &err), &err);
+	ck_assert_uint_eq(n, THREADS * 15 + 40);
+	for (size_t i = 1; i < n; i++) /* address order, strictly increasing: unique */
+		ck_assert_int_lt(inet_network(e[i - 1].ip), inet_network(e[i].ip));
+	for (int i = 0; i < THREADS; i++)
+		for (int k = 0; k < 20; k++) {
+			char owner[32], ip[MK_NET_IP_STRLEN];
+			snprintf(owner, sizeof(owner), "t%d-o%d", i, k);
+			ck_assert_int_eq(mk_net_ipam_lookup(p, owner, ip, &err), k % 4 != 3);
+		}
+	mk_net_ipam_entries_free(e, n);
+	mk_net_ipam_free(p);
+}
+END_TEST
+
 /* A large range fills and drains without quadratic cost and the index stays right
  * through many releases (backward-shift deletion). */
 START_TEST(test_ipam_large_range)
@@ -312,6 +393,7 @@ Suite *ipam_suite(void)
 	tcase_add_test(tc, test_ipam_exhaustion_and_wrap);
 	tcase_add_test(tc, test_ipam_persistence);
 	tcase_add_test(tc, test_ipam_processes);
+	tcase_add_test(tc, test_ipam_threads);
 	tcase_add_test(tc, test_ipam_large_range);
 	suite_add_tcase(s, tc);
 	return s;

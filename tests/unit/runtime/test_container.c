@@ -525,7 +525,8 @@ START_TEST(test_create_errors)
 	mk_error_free(&err);
 	_cleanup_free_ char *bundle = mk_strdup_printf("%s/s/%s", dir, id);
 	ck_assert_int_ne(access(bundle, F_OK), 0);
-	/* the command does not exist in the image: create succeeds, start fails */
+	/* the command does not exist in the image: run (create and start in one
+	 * runc exec) fails, nothing is left behind */
 	struct mk_runtime_container_spec s2 = spec_for(id, V("/no/such/binary"));
 	ck_assert_int_lt(mk_runtime_container_run(rt, &s2, &err), 0);
 	mk_error_free(&err);
