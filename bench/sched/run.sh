@@ -76,11 +76,13 @@ held() {
 	_PIDS+=("$HP")
 	PERF_PID=""
 	if [ "${PERF:-0}" == 1 ] && command -v perf >/dev/null; then
-		perf record -F 199 -g -p "$SERVER_PID" -o "$T/perf.data" >/dev/null 2>&1 &
+		# system-wide, the server's samples picked at report time: attaching to
+		# one process (-p) records no samples on this kind of VM
+		perf record -a -F 199 -g -o "$T/perf.data" >/dev/null 2>&1 &
 		PERF_PID=$!
 	fi
 	wait "$bb" || die "bindbench ($name) failed: $(cat "$T/held.err")"
-	[ -n "$PERF_PID" ] && { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; }
+	[ -n "$PERF_PID" ] && { kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null; PERF_SERVER=$SERVER_PID; }
 	while read -r k v; do R[$name.$k]=$v; done <"$T/held.out"
 	for i in $(seq 3000); do grep -q "hollow nodes running" "$T/hollow-$name.log" && break
 		kill -0 "$HP" 2>/dev/null || die "hollow agent exited: $(tail -3 "$T/hollow-$name.log")"; sleep 0.2; done
@@ -110,14 +112,15 @@ if [ "$PODS" -gt 0 ]; then
 	if [ -f "$T/perf.data" ]; then
 		# where the server's time goes while it binds: by library, then by function,
 		# self time and with children (the call graph of perf -g)
-		PROFILE=$(perf report -i "$T/perf.data" --stdio --no-children --sort dso 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -8
+		pr() { perf report -i "$T/perf.data" --pid "$PERF_SERVER" --stdio "$@" 2>/dev/null |
+			grep -E '^ +[0-9.]+%'; }
+		PROFILE=$(pr --no-children --sort dso | head -8
 			echo "  by function (self):"
-			perf report -i "$T/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -20
+			pr --no-children --sort dso,sym | head -20
 			echo "  by function (with children):"
-			perf report -i "$T/perf.data" --stdio --children --sort sym 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -25)
+			pr --children --sort sym | head -25
+			echo "  by thread:"
+			pr --no-children --sort comm | head -10)
 	fi
 	# with creates competing: bench/scale's client creates PODS more pods (16
 	# clients, durable) while the same nodes run, and waits until a watch has seen
