@@ -1252,8 +1252,9 @@ static void validate_pod_update(cJSON *causes, const cJSON *spec, const cJSON *o
 	    get_int(NULL, spec, "terminationGracePeriodSeconds", NULL, &n) && n == 1)
 		copy_member(munged, old_spec, "terminationGracePeriodSeconds");
 
-	/* minik8s has no pods/binding subresource: the scheduler binds by setting
-	 * spec.nodeName once, which is allowed while the pod is unbound. */
+	/* setting spec.nodeName once, while the pod is unbound, stays allowed on an
+	 * update (kube-apiserver allows it through pods/binding only, which the
+	 * scheduler uses: pkg/apiserver/binding.c) */
 	if (mk_api_json_str_empty(old_spec, "nodeName"))
 		copy_member(munged, old_spec, "nodeName");
 

@@ -174,6 +174,7 @@ static cJSON *resource_list(const char *group, const char *version)
 	static const char *const sub_verbs_status[] = { "get", "patch", "update", NULL };
 	static const char *const sub_verbs_get[] = { "get", NULL };
 	static const char *const sub_verbs_create[] = { "create", "get", NULL };
+	static const char *const sub_verbs_post[] = { "create", NULL };
 
 	cJSON_AddStringToObject(doc, "kind", "APIResourceList");
 	cJSON_AddStringToObject(doc, "apiVersion", "v1");
@@ -203,6 +204,7 @@ static cJSON *resource_list(const char *group, const char *version)
 			{ r->has_status, "status", r->kind, NULL, NULL, sub_verbs_status },
 			{ r->has_scale, "scale", "Scale", "autoscaling", "v1", sub_verbs_status },
 			{ is_pods, "log", "Pod", NULL, NULL, sub_verbs_get },
+			{ is_pods, "binding", "Binding", NULL, NULL, sub_verbs_post },
 			{ is_pods, "exec", "PodExecOptions", NULL, NULL, sub_verbs_create },
 			{ is_pods, "ephemeralcontainers", "Pod", NULL, NULL, sub_verbs_status },
 		};

@@ -508,6 +508,8 @@ int mk_admission_validate_update(struct mk_apiserver *srv, const struct mk_api_r
 
 /* proxy.c: pods/log and pods/exec|attach, proxied to the pod's node agent. */
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
+/* binding.c: POST pods/NAME/binding (a Binding): bind the pod to its target node */
+void mk_pods_binding_handle(struct mk_request *req, struct mk_reply *rep);
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);
 /* Ends every exec session of srv (server stopping; before MHD_stop_daemon). */
 void mk_proxy_cancel_all(struct mk_apiserver *srv);

@@ -1,8 +1,8 @@
 /* Pods on the server: ServiceAccount admission, LimitRanger's defaults and
  * bounds, graceful deletion (a pod bound to a node goes when its agent, or a force
- * delete, sets the grace to 0), the ephemeralcontainers subresource, and the
- * streaming subresources proxied to the pod's node agent (proxy.c,
- * portforward.c). */
+ * delete, sets the grace to 0), the ephemeralcontainers and binding (binding.c)
+ * subresources, and the streaming subresources proxied to the pod's node agent
+ * (proxy.c, portforward.c). */
 #include <string.h>
 #include "internal.h"
 
@@ -58,6 +58,7 @@ static void limits_default(const cJSON *const *lrs, size_t n, cJSON *pod)
 static const struct mk_subresource subresources[] = {
 	{ .name = "ephemeralcontainers", .write = ephemeral_write, .typed = true,
 	  .methods = "GET HEAD PUT PATCH" },
+	{ .name = "binding", .handle = mk_pods_binding_handle },
 	{ .name = "log", .handle = mk_proxy_pod_log },
 	{ .name = "exec", .handle = mk_proxy_pod_exec },
 	{ .name = "attach", .handle = mk_proxy_pod_exec },

@@ -111,6 +111,8 @@ void ctl_loop_stop(struct ctl_loop *l);
 void ctl_loop_release(struct ctl_loop *l);
 
 /* Per-controller setup: registers handlers on the informers (before start). */
+/* binder workers: bindings in flight at once (manager.c) */
+#define SCHED_BINDERS 32
 void sched_setup(struct mk_controllers *ctl);
 void rs_setup(struct mk_controllers *ctl);
 void deploy_setup(struct mk_controllers *ctl);

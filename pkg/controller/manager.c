@@ -203,9 +203,12 @@ static void loops_init(struct mk_controllers *ctl)
 {
 	unsigned w = ctl->opts.workers;
 	/* one scheduler worker: placement decisions are sequential, as in kube-scheduler;
-	 * the binds (durable writes) run beside it, as kube-scheduler's binding cycle */
+	 * the binds (durable writes) run beside it, as kube-scheduler's binding cycle
+	 * (a goroutine per pod there): SCHED_BINDERS in flight fill the store's group
+	 * commits while the decisions go on */
 	ctl_loop_init(&ctl->sched, ctl, "scheduler", sched_sync, ctl->opts.disable_scheduler ? 0 : 1);
-	ctl_loop_init(&ctl->bind, ctl, "binder", sched_bind_sync, ctl->opts.disable_scheduler ? 0 : 8);
+	ctl_loop_init(&ctl->bind, ctl, "binder", sched_bind_sync,
+		      ctl->opts.disable_scheduler ? 0 : SCHED_BINDERS);
 	ctl_loop_init(&ctl->rs, ctl, "replicaset", rs_sync, w);
 	ctl_loop_init(&ctl->deploy, ctl, "deployment", deploy_sync, w);
 	ctl_loop_init(&ctl->ep, ctl, "endpoints", ep_sync, w);

@@ -401,8 +401,12 @@ static void bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, 
 	mk_workqueue_add(ctl->bind.q, key);
 }
 
-/* A binder worker: PATCH spec.nodeName to the assumed node, then PodScheduled=True.
- * A failed bind forgets the assumption and gives the pod back to the scheduler. */
+/* A binder worker: POST pods/NAME/binding to the assumed node, as kube-scheduler's
+ * DefaultBinder: the server sets spec.nodeName and PodScheduled=True in one write
+ * and refuses (409) a pod bound already or being deleted. The Binding carries the
+ * pod's uid as a precondition, so a pod deleted and made again under the same
+ * name is not bound by a decision made for the old one. A failed bind forgets
+ * the assumption and gives the pod back to the scheduler. */
 int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 {
 	_cleanup_free_ char *node_name = sched_cache_assumed_node(ctl->scache, key);
@@ -414,11 +418,22 @@ int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 	const cJSON *pod = po->json;
 	const char *pns = mk_json_get_string(pod, "metadata.namespace");
 	const char *pname = mk_json_get_string(pod, "metadata.name");
-	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "spec"), "nodeName", node_name);
-	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", pns, pname, NULL);
+	const char *uid = mk_json_get_string(pod, "metadata.uid");
+	_cleanup_cjson_ cJSON *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "apiVersion", "v1");
+	cJSON_AddStringToObject(b, "kind", "Binding");
+	cJSON *md = cJSON_AddObjectToObject(b, "metadata");
+	cJSON_AddStringToObject(md, "name", pname ? pname : "");
+	cJSON_AddStringToObject(md, "namespace", pns ? pns : "");
+	if (uid)
+		cJSON_AddStringToObject(md, "uid", uid);
+	cJSON *t = cJSON_AddObjectToObject(b, "target");
+	cJSON_AddStringToObject(t, "apiVersion", "v1");
+	cJSON_AddStringToObject(t, "kind", "Node");
+	cJSON_AddStringToObject(t, "name", node_name);
+	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", pns, pname, "binding");
 	_cleanup_error_ struct mk_error *err = NULL;
-	if (mk_client_patch(ctl->c, path, "application/merge-patch+json", patch, NULL, &err) < 0) {
+	if (mk_client_create(ctl->c, path, b, NULL, &err) < 0) {
 		sched_cache_forget(ctl->scache, key);
 		/* gone, or bound by someone else: the cache will tell; else schedule again
 		 * after a back-off */
@@ -428,7 +443,6 @@ int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 		}
 		goto out;
 	}
-	set_scheduled_condition(ctl, pod, true, NULL);
 	mk_event_record(ctl->rec, COMPONENT, pod, "Normal", "Scheduled",
 			"Successfully assigned %s/%s to %s", pns, pname, node_name);
 out:
