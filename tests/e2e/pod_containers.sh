@@ -90,7 +90,8 @@ expect_eq "init containers Completed" \
 	"$(jqb '[.status.initContainerStatuses[] | "\(.name)=\(.state.terminated.reason)/\(.state.terminated.exitCode)/\(.ready)"] | join(" ")')" \
 	"init1=Completed/0/true init2=Completed/0/true"
 expect_eq "Initialized condition True" "$(jqb '.status.conditions[]|select(.type=="Initialized")|.status')" True
-wait_until 100 test "$(K logs initpod -c app 2>/dev/null | wc -l)" -ge 2
+app_logged_both() { [ "$(K logs initpod -c app 2>/dev/null | wc -l)" -ge 2 ]; }
+wait_until 100 app_logged_both
 expect_eq "app reads what the init containers wrote, in order" "$(K logs initpod -c app 2>&1)" $'init1\ninit2'
 expect_eq "kubectl get: Running 1/1" "$(kstatus initpod) $(kready initpod)" "Running 1/1"
 expect_match "init container ran in the pod's network namespace" \
