@@ -20,13 +20,17 @@ static const char DELETE_HELP[] =
 	"      --wait                wait until the objects are gone (default true)\n"
 	"      --timeout DURATION    how long to wait (\"60s\", \"2m\"; default 60s)\n"
 	"      --cascade MODE        background (default), foreground or orphan\n"
-	"      --grace-period N      accepted for compatibility\n"
-	"      --now                 accepted for compatibility\n\n"
+	"      --grace-period N      seconds the object has to terminate (-1: its own default;\n"
+	"                            0 only with --force, otherwise treated as 1)\n"
+	"      --now                 the same as --grace-period=1\n"
+	"      --force               with --grace-period=0 (the default with --force): remove the\n"
+	"                            object at once, without waiting for its node to confirm\n\n"
 	"Usage:\n  minik8s kubectl delete ([-f FILE] | TYPE [NAME...] | TYPE/NAME... | TYPE -l SEL | TYPE --all) [options]\n";
 
 struct delete_opts {
-	bool wait, ignore_not_found;
+	bool wait, ignore_not_found, force;
 	long timeout_s;
+	long grace; /* DeleteOptions.gracePeriodSeconds, or -1: not sent */
 	const char *propagation;
 };
 
@@ -85,6 +89,8 @@ static int delete_one(struct kubectl *k, const struct kres *r, const char *ns, c
 	_cleanup_free_ char *path = kres_path(r, ns, name, NULL, NULL);
 	_cleanup_cjson_ cJSON *body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "propagationPolicy", o->propagation);
+	if (o->grace >= 0)
+		cJSON_AddNumberToObject(body, "gracePeriodSeconds", (double)o->grace);
 	struct mk_client_response res = { 0 };
 	char disp[160];
 	if (kubectl_do(k, "DELETE", path, NULL, NULL, body, &res))
@@ -98,7 +104,8 @@ static int delete_one(struct kubectl *k, const struct kres *r, const char *ns, c
 		mk_client_response_release(&res);
 		return rc;
 	}
-	printf("%s \"%s\" deleted\n", kres_display(r, disp, sizeof(disp)), name);
+	printf("%s \"%s\" %sdeleted\n", kres_display(r, disp, sizeof(disp)), name,
+	       o->force && o->grace == 0 ? "force " : "");
 	fflush(stdout);
 	int rc = 0;
 	const char *kind = mk_json_get_string(res.json, "kind");
@@ -127,6 +134,30 @@ static long parse_seconds(const char *s)
 	if (!strcmp(end, "ms"))
 		return v > 0 ? 1 : 0;
 	return -1;
+}
+
+/* --now, --grace-period and --force as kubectl settles them: --now is a grace period
+ * of 1; 0 without --force becomes 1 (no accidental immediate deletion); --force alone
+ * is 0, and an immediate deletion is announced, since nothing confirms the end of what
+ * the object ran. */
+static int grace_options(struct delete_opts *o, bool now)
+{
+	if (now) {
+		if (o->grace != -1)
+			return cmd_usage_error("kubectl delete", "--now and --grace-period cannot be specified together");
+		o->grace = 1;
+	}
+	if (o->grace < -1)
+		return cmd_usage_error("kubectl delete", "invalid --grace-period %ld", o->grace);
+	if (o->grace == 0 && !o->force)
+		o->grace = 1;
+	if (o->force && o->grace < 0)
+		o->grace = 0;
+	if (o->force && o->grace == 0)
+		fputs("Warning: Immediate deletion does not wait for confirmation that the running "
+		      "resource has been terminated. The resource may continue to run on the cluster "
+		      "indefinitely.\n", stderr);
+	return 0;
 }
 
 /* every object of r matching selector (NULL: all): their names and namespaces */
@@ -168,9 +199,8 @@ int kubectl_delete(struct kubectl *k, int argc, char **argv)
 {
 	struct kflag_list files = { 0 };
 	const char *selector = NULL, *timeout = NULL, *cascade = NULL;
-	long grace = -1;
 	bool help, all = false, all_ns = false, now = false;
-	struct delete_opts o = { .wait = true, .timeout_s = 60, .propagation = "Background" };
+	struct delete_opts o = { .wait = true, .timeout_s = 60, .propagation = "Background", .grace = -1 };
 	struct kargs a = { 0 };
 	const struct kflag flags[] = {
 		{ "filename", 'f', KF_LIST, &files, NULL },
@@ -181,8 +211,9 @@ int kubectl_delete(struct kubectl *k, int argc, char **argv)
 		{ "wait", 0, KF_BOOL, &o.wait, NULL },
 		{ "timeout", 0, KF_STRING, &timeout, NULL },
 		{ "cascade", 0, KF_STRING, &cascade, NULL },
-		{ "grace-period", 0, KF_INT, &grace, NULL },
+		{ "grace-period", 0, KF_INT, &o.grace, NULL },
 		{ "now", 0, KF_BOOL, &now, NULL },
+		{ "force", 0, KF_BOOL, &o.force, NULL },
 		{ NULL, 0, 0, NULL, NULL },
 	};
 	int rc = kflags_parse("kubectl delete", argc, argv, flags, &help, &a);
@@ -192,6 +223,9 @@ int kubectl_delete(struct kubectl *k, int argc, char **argv)
 		fputs(DELETE_HELP, stdout);
 		goto out;
 	}
+	rc = grace_options(&o, now);
+	if (rc)
+		goto out;
 	if (timeout) {
 		o.timeout_s = parse_seconds(timeout);
 		if (o.timeout_s < 0) {

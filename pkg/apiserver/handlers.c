@@ -1562,6 +1562,24 @@ static bool delete_remove(struct deletion *d, const cJSON *obj, uint64_t cur)
 	return false;
 }
 
+/* A second graceful delete of an object already terminating may only shorten its
+ * grace period, as kube-apiserver's BeforeDelete: the deadline moves by the
+ * difference. true when obj changed. */
+static bool delete_shorten(cJSON *obj, long grace)
+{
+	cJSON *md = mk_json_ensure_object(obj, "metadata");
+	const cJSON *g = mk_json_get(md, "deletionGracePeriodSeconds");
+	time_t ts = mk_time_parse(mk_json_get_string(md, "deletionTimestamp"));
+	char buf[32];
+
+	if (!cJSON_IsNumber(g) || grace >= (long)g->valuedouble || ts == (time_t)-1)
+		return false;
+	mk_time_format(ts - (time_t)g->valuedouble + grace, buf, sizeof(buf));
+	mk_json_set_string(md, "deletionTimestamp", buf);
+	mk_json_set(md, "deletionGracePeriodSeconds", cJSON_CreateNumber((double)grace));
+	return true;
+}
+
 /* One attempt at the delete, on the object as stored now; true to retry. */
 static bool delete_attempt(struct deletion *d)
 {
@@ -1585,6 +1603,9 @@ static bool delete_attempt(struct deletion *d)
 		/* force: it goes now, or as soon as its finalizers are gone */
 		mk_json_set(mk_json_ensure_object(obj, "metadata"), "deletionGracePeriodSeconds",
 			    cJSON_CreateNumber(0));
+		changed = true;
+	} else if (deleting && d->s->delete_grace && d->o.grace > 0 && !ready_to_go(d->r, obj) &&
+		   delete_shorten(obj, d->o.grace)) {
 		changed = true;
 	} else if (deleting && !ready_to_go(d->r, obj)) {
 		reply_stored(d->rep, req, 200, cJSON_PrintUnformatted(obj));

@@ -253,6 +253,24 @@ run K delete namespace web --wait=false
 expect_eq "delete namespace" "$OUT" 'namespace "web" deleted'
 run K -n demo delete deployment php-echo
 expect_eq "delete deployment" "$OUT" 'deployment.apps "php-echo" deleted'
+# grace periods, as kubectl sends them: a pod bound to a node (none runs here) is
+# deleted gracefully, with the period asked for
+api POST /api/v1/namespaces/default/pods -H 'Content-Type: application/json' -d \
+	'{"apiVersion":"v1","kind":"Pod","metadata":{"name":"graceful"},"spec":{"nodeName":"ghost","containers":[{"name":"c","image":"busybox"}]}}'
+expect_eq "bound pod created" "$HTTP_CODE" 201
+grace_of() { api GET /api/v1/namespaces/default/pods/graceful; jq -r '.metadata.deletionGracePeriodSeconds' <<<"$BODY"; }
+run K delete pod graceful --grace-period=7 --wait=false
+expect_eq "delete --grace-period" "$OUT" 'pod "graceful" deleted'
+expect_eq "--grace-period is the pod's" "$(grace_of)" 7
+run K delete pod graceful --grace-period=0 --wait=false
+expect_eq "--grace-period=0 without --force is 1" "$(grace_of)" 1
+run K delete pod graceful --now --grace-period=3
+expect_eq "--now with --grace-period exit 2" "$RC" 2
+run K delete pod graceful --force
+expect_eq "delete --force" "$OUT" 'pod "graceful" force deleted'
+expect_match "--force warns" "$ERR" "^Warning: Immediate deletion does not wait for confirmation"
+api GET /api/v1/namespaces/default/pods/graceful
+expect_eq "--force removes it at once" "$HTTP_CODE" 404
 
 # ---- configuration sources ------------------------------------------------------------------------
 KC=$KUBECONFIG
