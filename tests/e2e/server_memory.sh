@@ -3,7 +3,7 @@
 # A server doing 10,000 pod creates and deletes does not grow in memory, and a pod
 # that stays costs it little (see the end): after a
 # warm-up that fills every bounded cache (the store's in-memory event ring holds
-# 8192 events, SQLite's page caches, TLS session state), the anonymous resident
+# 8192 events and 16 MiB of their text at most, SQLite's page caches, TLS session state), the anonymous resident
 # memory (RssAnon) is sampled, 10,000 creates + 10,000 deletes run over keep-alive HTTPS connections
 # (python3 http.client), and RSS is sampled again. Leaks of even a few hundred
 # bytes per request would add megabytes; the allowance (MEM_GROWTH_MAX_KB, default
