@@ -11,6 +11,11 @@
 #define MAX_HANDLERS 32
 #define MAX_INDEX_VALUES 16
 #define WATCH_TIMEOUT_S 300
+/* Parsed trees an informer keeps beside the text, for the objects read or
+ * changed first: readers of a small cache (a controller syncing a few hundred
+ * pods over and over) do not parse at every call, and a large one costs at most
+ * this many trees (~12 KB for a pod). */
+#define MAX_TREES 512
 
 struct index {
 	char *name;
@@ -35,6 +40,8 @@ struct mk_informer {
 	int nh;
 	bool synced, stopping, started, joined;
 	bool strip_managed; /* metadata.managedFields dropped from cached objects */
+	size_t ntrees;	    /* entries in items with a tree; under mu */
+	size_t max_trees;   /* bound on ntrees (MAX_TREES unless set) */
 	pthread_t thread;
 	struct mk_client_watch *w;
 };
@@ -61,6 +68,7 @@ struct entry {
 	uint32_t text;		     /* offset of the text in data (after the key) */
 	uint32_t len;		     /* of the text, without its NUL */
 	uint8_t nvals[MAX_INDEXES];  /* values per index */
+	struct mk_object *obj;	     /* its parsed tree (a ref), or NULL; set once, under mu */
 	char data[];		     /* key NUL, text NUL, each index's values NUL-terminated */
 };
 
@@ -87,8 +95,10 @@ static struct entry *entry_ref(struct entry *e)
 
 static void entry_unref(struct entry *e)
 {
-	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		mk_object_unref(e->obj);
 		free(e);
+	}
 }
 
 static const char *entry_key(const struct entry *e)
@@ -149,7 +159,7 @@ static struct mk_object *object_new(cJSON *json, const char *key)
 }
 
 /* A fresh object (refs 1) parsed from e's text; NULL if it does not parse. */
-static struct mk_object *entry_object(const struct entry *e)
+static struct mk_object *entry_parse(const struct entry *e)
 {
 	cJSON *json = cJSON_ParseWithLength(e->data + e->text, e->len);
 	return json ? object_new(json, entry_key(e)) : NULL;
@@ -270,6 +280,38 @@ static void index_update(struct mk_informer *inf, const struct entry *old, const
 	}
 }
 
+/* Lets e keep o (a ref taken) while the informer keeps fewer than MAX_TREES and
+ * e is the cached version. Caller holds mu. */
+static void keep_tree(struct mk_informer *inf, struct entry *e, struct mk_object *o)
+{
+	if (o && !e->obj && inf->ntrees < inf->max_trees && mk_hmap_get(&inf->items, entry_key(e)) == e) {
+		e->obj = mk_object_ref(o);
+		inf->ntrees++;
+	}
+}
+
+/* e leaves the cache. Caller holds mu. */
+static void forget_tree(struct mk_informer *inf, struct entry *e)
+{
+	if (e && e->obj)
+		inf->ntrees--;
+}
+
+/* A ref to e's object: its kept tree, or one parsed now (kept if there is room). */
+static struct mk_object *entry_object(struct mk_informer *inf, struct entry *e)
+{
+	pthread_mutex_lock(&inf->mu);
+	struct mk_object *o = mk_object_ref(e->obj);
+	pthread_mutex_unlock(&inf->mu);
+	if (o)
+		return o;
+	o = entry_parse(e);
+	pthread_mutex_lock(&inf->mu);
+	keep_tree(inf, e, o);
+	pthread_mutex_unlock(&inf->mu);
+	return o;
+}
+
 /* Whether a cached version of key is at least as new as rv. Caller holds mu. */
 static bool cached_newer(struct mk_informer *inf, const char *key, uint64_t rv)
 {
@@ -285,15 +327,28 @@ static void dispatch(struct mk_informer *inf, const struct mk_object *old,
 }
 
 /* Runs the handlers for a change from old (an entry, may be NULL) to new (a
- * tree, moved in; NULL for a delete). */
-static void notify(struct mk_informer *inf, const struct entry *old, cJSON *new, const char *key)
+ * tree, moved in, which entry ne may keep; NULL for a delete). */
+static void notify(struct mk_informer *inf, struct entry *old, cJSON *new, struct entry *ne,
+		   const char *key)
 {
+	struct mk_object *n = new ? object_new(new, key) : NULL;
+	if (n) {
+		pthread_mutex_lock(&inf->mu);
+		keep_tree(inf, ne, n);
+		pthread_mutex_unlock(&inf->mu);
+	}
 	if (!inf->nh) {
-		cJSON_Delete(new);
+		mk_object_unref(n);
 		return;
 	}
-	struct mk_object *o = old ? entry_object(old) : NULL;
-	struct mk_object *n = new ? object_new(new, key) : NULL;
+	struct mk_object *o = NULL;
+	if (old) {
+		pthread_mutex_lock(&inf->mu);
+		o = mk_object_ref(old->obj);
+		pthread_mutex_unlock(&inf->mu);
+		if (!o)
+			o = entry_parse(old);
+	}
 	if (n || o)
 		dispatch(inf, o, n);
 	mk_object_unref(o);
@@ -323,6 +378,7 @@ static void upsert(struct mk_informer *inf, cJSON *obj)
 	skip = cached_newer(inf, key, rv); /* mk_informer_assume from another thread */
 	if (!skip) {
 		old = mk_hmap_put(&inf->items, entry_key(e), e);
+		forget_tree(inf, old);
 		index_update(inf, old, e);
 	}
 	pthread_mutex_unlock(&inf->mu);
@@ -331,7 +387,7 @@ static void upsert(struct mk_informer *inf, cJSON *obj)
 		cJSON_Delete(obj);
 		return;
 	}
-	notify(inf, old, obj, key);
+	notify(inf, old, obj, e, key);
 	entry_unref(old);
 }
 
@@ -339,11 +395,12 @@ static void remove_key(struct mk_informer *inf, const char *key)
 {
 	pthread_mutex_lock(&inf->mu);
 	struct entry *old = mk_hmap_del(&inf->items, key);
+	forget_tree(inf, old);
 	if (old)
 		index_update(inf, old, NULL);
 	pthread_mutex_unlock(&inf->mu);
 	if (old) {
-		notify(inf, old, NULL, key);
+		notify(inf, old, NULL, NULL, key);
 		entry_unref(old);
 	}
 }
@@ -351,6 +408,11 @@ static void remove_key(struct mk_informer *inf, const char *key)
 void mk_informer_strip_managed_fields(struct mk_informer *inf)
 {
 	inf->strip_managed = true;
+}
+
+void mk_informer_set_max_trees(struct mk_informer *inf, size_t n)
+{
+	inf->max_trees = n;
 }
 
 void mk_informer_share_strings(struct mk_informer *inf)
@@ -507,6 +569,7 @@ struct mk_informer *mk_informer_new(struct mk_client *c, const char *path)
 	pthread_mutex_init(&inf->mu, NULL);
 	mk_time_cond_init(&inf->cond);
 	mk_hmap_init_type(&inf->items, &borrowed_key);
+	inf->max_trees = MAX_TREES;
 	inf->w = mk_client_watch_new();
 	return inf;
 }
@@ -602,18 +665,18 @@ struct mk_object *mk_informer_get(struct mk_informer *inf, const char *key)
 	pthread_mutex_unlock(&inf->mu);
 	if (!e)
 		return NULL;
-	struct mk_object *o = entry_object(e);
+	struct mk_object *o = entry_object(inf, e);
 	entry_unref(e);
 	return o;
 }
 
 /* Objects parsed from es[0..n) (refs dropped), in an owned array. */
-static size_t parse_all(struct entry **es, size_t n, struct mk_object ***ret)
+static size_t parse_all(struct mk_informer *inf, struct entry **es, size_t n, struct mk_object ***ret)
 {
 	struct mk_object **a = mk_malloc0((n + 1) * sizeof(*a));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if ((a[k] = entry_object(es[i])))
+		if ((a[k] = entry_object(inf, es[i])))
 			k++;
 		entry_unref(es[i]);
 	}
@@ -632,7 +695,7 @@ size_t mk_informer_list(struct mk_informer *inf, struct mk_object ***ret)
 	while ((e = mk_hmap_iter_next(&inf->items, &it)))
 		es[n++] = entry_ref(e->val);
 	pthread_mutex_unlock(&inf->mu);
-	return parse_all(es, n, ret);
+	return parse_all(inf, es, n, ret);
 }
 
 static struct index *find_index(struct mk_informer *inf, const char *name)
@@ -667,7 +730,7 @@ size_t mk_informer_by_index(struct mk_informer *inf, const char *index, const ch
 	pthread_mutex_unlock(&inf->mu);
 	if (!es)
 		return 0;
-	n = parse_all(es, n, ret);
+	n = parse_all(inf, es, n, ret);
 	if (!n) {
 		free(*ret);
 		*ret = NULL;

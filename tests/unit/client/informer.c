@@ -203,13 +203,15 @@ static void on_keep(const struct mk_object *old, const struct mk_object *new, vo
 	pthread_mutex_unlock(&k->mu);
 }
 
-/* The cache holds text: every reader gets its own fresh tree (refs 1), which
- * stays as it was when the cache moves on (update, delete), and which the reader
- * may even modify without touching the cache or other readers. Handlers see the
+/* The cache holds text, and parsed trees for at most max_trees objects: without
+ * kept trees every reader gets its own fresh tree (refs 1), which the reader may
+ * even modify without touching the cache or other readers; with them readers
+ * share the kept one. Either stays as it was when the cache moves on (update,
+ * delete). Handlers see the
  * old object of an update or delete as it was cached, and may keep refs. Index
  * lookups follow updates (a value moved, a value kept, several values per
  * object) and deletes. */
-START_TEST(test_objects_independent)
+static void objects_case(size_t max_trees)
 {
 	struct rec r = { .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	struct kept k = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -218,11 +220,13 @@ START_TEST(test_objects_independent)
 	set_label("a", "1");
 	struct mk_informer *inf = mk_informer_new(cli, "/api/v1/pods");
 	mk_informer_strip_managed_fields(inf);
+	mk_informer_set_max_trees(inf, max_trees);
 	mk_informer_add_index(inf, "node", mk_index_pod_node);
 	mk_informer_add_index(inf, "ns", mk_index_namespace);
 	mk_informer_add_index(inf, "owner", mk_index_owner_uid);
-	mk_informer_add_handler(inf, on_event, &r);
+	/* on_keep first: when on_event logs a change, on_keep has seen it */
 	mk_informer_add_handler(inf, on_keep, &k);
+	mk_informer_add_handler(inf, on_event, &r);
 	ck_assert_int_eq(mk_informer_start(inf, NULL), 0);
 	ck_assert_int_eq(mk_informer_wait_synced(inf, 5000), 1);
 	ck_assert(wait_log(&r, "ADD b;"));
@@ -231,19 +235,27 @@ START_TEST(test_objects_independent)
 	struct mk_object *a2 = mk_informer_get(inf, "default/a");
 	ck_assert_ptr_nonnull(a1);
 	ck_assert_ptr_nonnull(a2);
-	ck_assert_ptr_ne(a1, a2);
-	ck_assert_ptr_ne(a1->json, a2->json);
-	ck_assert_int_eq(a1->refs, 1);
+	if (max_trees) {
+		/* the kept tree: one object, shared by refs */
+		ck_assert_ptr_eq(a1, a2);
+		ck_assert_int_ge(a1->refs, 3);
+	} else {
+		ck_assert_ptr_ne(a1, a2);
+		ck_assert_ptr_ne(a1->json, a2->json);
+		ck_assert_int_eq(a1->refs, 1);
+	}
 	ck_assert_str_eq(a1->key, "default/a");
 	ck_assert(cJSON_Compare(a1->json, a2->json, 1));
 	ck_assert_str_eq(label(a1), "1");
 	ck_assert_ptr_null(mk_json_get(a1->json, "metadata.managedFields"));
-	/* a reader's changes stay its own */
-	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(a2->json, "metadata"), "labels",
-				  cJSON_Parse("{\"v\":\"mine\"}"));
-	struct mk_object *a3 = mk_informer_get(inf, "default/a");
-	ck_assert_str_eq(label(a3), "1");
-	mk_object_unref(a3);
+	if (!max_trees) {
+		/* parsed per call: a reader's changes stay its own */
+		cJSON_ReplaceItemInObject(cJSON_GetObjectItem(a2->json, "metadata"), "labels",
+					  cJSON_Parse("{\"v\":\"mine\"}"));
+		struct mk_object *a3 = mk_informer_get(inf, "default/a");
+		ck_assert_str_eq(label(a3), "1");
+		mk_object_unref(a3);
+	}
 	mk_object_unref(a2);
 
 	/* an update: the held snapshot is unchanged, the cache has the new one */
@@ -270,7 +282,8 @@ START_TEST(test_objects_independent)
 	size_t n = mk_informer_list(inf, &objs);
 	ck_assert_uint_eq(n, 2);
 	for (size_t i = 0; i < n; i++) {
-		ck_assert_int_eq(objs[i]->refs, 1);
+		if (!max_trees)
+			ck_assert_int_eq(objs[i]->refs, 1);
 		ck_assert_str_eq(objs[i]->key, !strcmp(mk_json_get_string(objs[i]->json, "metadata.name"), "a")
 							? "default/a" : "default/b");
 	}
@@ -338,6 +351,17 @@ START_TEST(test_objects_independent)
 	mk_informer_free(inf);
 	for (int i = 0; i < k.n; i++)
 		mk_object_unref(k.objs[i]);
+}
+
+START_TEST(test_objects_parsed)
+{
+	objects_case(0);
+}
+END_TEST
+
+START_TEST(test_objects_kept)
+{
+	objects_case(512);
 }
 END_TEST
 
@@ -547,7 +571,8 @@ Suite *informer_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_list_watch_cache);
-	tcase_add_test(tc, test_objects_independent);
+	tcase_add_test(tc, test_objects_parsed);
+	tcase_add_test(tc, test_objects_kept);
 	suite_add_tcase(s, tc);
 	TCase *t3 = tcase_create("relist");
 	tcase_add_checked_fixture(t3, setup_small, teardown);
