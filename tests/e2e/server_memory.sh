@@ -86,16 +86,17 @@ else
 	fail server_memory_no_growth "anonymous RSS grew ${growth} kB (${before} -> ${after} kB), allowed ${max_kb} kB"
 fi
 
-# What a pod that stays costs: MEM_KEEP pods are created and kept (bound to the
+# What a pod that stays costs: MEM_KEEP (3000) pods are created and kept (bound to the
 # ghost node, so no controller writes more about them), after the churn above
 # has filled every bounded cache (the event ring is full by count or by bytes).
 # Each pod's stored text is held once by the list cache, and once more, compact
-# and without managedFields, by the controllers' pod informer: ~3 kB a pod here,
-# against ~7 kB when the informers held a parsed cJSON tree per object (same
-# script, both builds). MEM_POD_MAX_KB (default 5) leaves room for allocator
-# noise; a cache that keeps a parsed tree per object again, or the event ring
-# growing with the pods, goes over it.
-keep=${MEM_KEEP:-2000}
+# and without managedFields, by the controllers' pod informer (which also keeps
+# parsed trees for at most 512 objects, a fixed ~2.5 MB here): ~3.5 kB a pod
+# over 3000 pods, against ~7 kB when the informers held a parsed cJSON tree per
+# object. MEM_POD_MAX_KB (default 5) leaves room for allocator noise; a cache
+# that keeps a parsed tree per object again, or the event ring growing with the
+# pods, goes over it.
+keep=${MEM_KEEP:-3000}
 per_max=${MEM_POD_MAX_KB:-5}
 cat >"$T/keep.py" <<'PY'
 import http.client, json, ssl, sys
