@@ -12,6 +12,11 @@
 # BENCH_SCALE_MEM_MODES ("inproc loopback") picks the modes.
 # BENCH_SCALE_MEM_PERF=1: perf records the in-process server during its last step
 # and the top of the profile (self time by symbol) is printed.
+# BENCH_SCALE_MEM_SERVER_ARGS: more `minik8s server` flags (e.g.
+# --disable-controllers, to tell the API server's share from the controllers').
+# BENCH_SCALE_MEM_GDB=1: at the last size, gdb asks the server for glibc's
+# malloc_stats (heap in use against heap held: fragmentation) and SQLite's
+# sqlite3_memory_used, printed per mode.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../tests/lib/lib.sh"
@@ -33,7 +38,8 @@ for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
 	DATA=$T/data-$mode PORT=$(free_port)
 	unset KUBECONFIG
 	if [ "$mode" = loopback ]; then export MINIK8S_CONTROLLERS_LOOPBACK=1; else unset MINIK8S_CONTROLLERS_LOOPBACK; fi
-	start_server --max-connections 2048 || die "server did not start"
+	# shellcheck disable=SC2086 # word splitting of the extra flags is wanted
+	start_server --max-connections 2048 ${BENCH_SCALE_MEM_SERVER_ARGS:-} || die "server did not start"
 	unset MINIK8S_CONTROLLERS_LOOPBACK
 	kubectl create namespace memb >/dev/null || die "create namespace"
 	sleep 2 # the controllers' informers listed; RSS settles
@@ -62,6 +68,13 @@ for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
 		kb=$(rss_kb "$SERVER_PID")
 		R[$mode.$n.rss]=$kb
 		R[$mode.$n.kbpod]=$(awk -v k="$kb" -v b="$base" -v p="$n" 'BEGIN { printf "%.1f", (k - b) / p }')
+		if [ "${BENCH_SCALE_MEM_GDB:-0}" = 1 ] && [ "$n" = "${SIZES##* }" ]; then
+			off=$(stat -c %s "$T/server.log")
+			sq=$(gdb -q -batch -p "$SERVER_PID" -ex 'call (void)malloc_stats()' \
+				-ex 'print (long long)sqlite3_memory_used()' 2>/dev/null | sed -n 's/^\$[0-9]* = //p' | tail -1)
+			R[$mode.gdb]="$(tail -c +$((off + 1)) "$T/server.log" | grep -E '^(Total|Arena|system|in use)' |
+				awk '/^Total/ { t = 1 } t' | tr '\n' ' ')sqlite3_memory_used = ${sq:-?}"
+		fi
 	done
 	stop_server
 done
@@ -75,6 +88,9 @@ for n in $SIZES; do
 	printf '%-44s %14s %14s\n' "server KB a pod at $n pods (RSS growth)" "${R[inproc.$n.kbpod]:--}" "${R[loopback.$n.kbpod]:--}"
 done
 printf '%-44s %14s %14s\n' "goal: KB a pod" 3 3
+for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
+	[ -n "${R[$mode.gdb]:-}" ] && echo "$mode, at ${SIZES##* } pods: ${R[$mode.gdb]}"
+done
 if [ -s "$T/perf.data" ]; then
 	echo; echo "perf, in-process server, last step (self time, top symbols):"
 	perf report -i "$T/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |

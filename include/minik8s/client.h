@@ -309,8 +309,13 @@ size_t mk_workqueue_len(struct mk_workqueue *q);
 void mk_client_stop_signal(pthread_mutex_t *mu, pthread_cond_t *cond, bool *stopping);
 
 /* ---- cached objects ------------------------------------------------------------
- * Immutable, reference counted snapshots of API objects as an informer stored
- * them. The cJSON tree must not be modified (duplicate it to change it). */
+ * Immutable, reference counted snapshots of API objects. An informer's cache
+ * holds each object as its compact JSON text, and a parsed tree beside it for
+ * at most a bounded number of objects (mk_informer_set_max_trees): an
+ * mk_informer_get/_list/_by_index result is a ref to that kept tree, or a tree
+ * parsed at the call. A ref kept across calls keeps that snapshot, not the
+ * cache's newest. Handlers get objects that live for the call unless they take
+ * a ref. The cJSON tree must not be modified (duplicate it to change it). */
 struct mk_object {
 	cJSON *json;	/* the object */
 	char *key;	/* "ns/name", or "name" for cluster-scoped objects */
@@ -350,12 +355,12 @@ void mk_informer_add_index(struct mk_informer *inf, const char *name, mk_informe
  * Writing such an object back (update) keeps the stored managedFields: the API
  * server keeps them when a request carries none. */
 void mk_informer_strip_managed_fields(struct mk_informer *inf);
-/* Before _start only: the member names and short string values (up to 16 bytes)
- * of cached objects point into one process-wide table of shared strings instead
- * of a malloc each (flagged cJSON_StringIsConst / cJSON_IsReference, so
- * cJSON_Delete leaves them; cJSON_Duplicate copies give owned values). The table
- * is never freed and holds at most 65536 strings. Readers must treat cached trees
- * as immutable, as always. */
+/* Kept for callers; does nothing: cached objects are held as text (see "cached
+ * objects" above), so no tree's strings are left to share. */
+/* Before _start only: how many parsed trees the cache keeps beside the text
+ * (default 512), for the objects read or changed first while there is room:
+ * readers of those get the kept tree (a ref) instead of a parse. 0: none. */
+void mk_informer_set_max_trees(struct mk_informer *inf, size_t n);
 void mk_informer_share_strings(struct mk_informer *inf);
 /* Before _start only: adds a handler (up to 8). */
 void mk_informer_add_handler(struct mk_informer *inf, mk_informer_handler_fn fn, void *userdata);
@@ -368,7 +373,10 @@ void mk_informer_stop(struct mk_informer *inf);
 /* Stops and frees. Accepts NULL. */
 void mk_informer_free(struct mk_informer *inf);
 
-/* Thread-safe readers. Results are refs (mk_object_unref / mk_object_list_free). */
+/* Thread-safe readers. Results are refs (mk_object_unref / mk_object_list_free)
+ * to kept trees or to objects parsed from the cached text at the call (outside
+ * the cache lock): past the kept trees a reader pays a parse per object, so
+ * index before listing. */
 struct mk_object *mk_informer_get(struct mk_informer *inf, const char *key);
 /* All objects (*ret owned array). Returns the count. */
 size_t mk_informer_list(struct mk_informer *inf, struct mk_object ***ret);

@@ -40,6 +40,10 @@ struct mk_store_options {
 	const char *cafile, *certfile, *keyfile;
 	int durable;		/* 1: synchronous=FULL (fsync per group commit); 0: NORMAL */
 	size_t event_window;	/* events kept for watch resume; 0 = default (100000) */
+	/* bytes of event text (new and previous states) the in-memory ring holds at
+	 * most, besides its 8192 events; older events are read from the backend.
+	 * 0 = default (16 MiB) */
+	size_t event_ring_bytes;
 	/* Encryption at rest (pkg/store/seal.c): with key set (MK_STORE_KEY_LEN bytes),
 	 * the rows of the resources listed in encrypt (NULL-terminated; may be NULL) are
 	 * written sealed with AES-256-GCM, and sealed rows of any resource are opened
@@ -63,6 +67,9 @@ void mk_store_free(struct mk_store *s);
 
 /* Current global revision (last committed write). */
 uint64_t mk_store_revision(struct mk_store *s);
+/* What the in-memory event ring holds now: events and bytes of their text (for
+ * metrics and tests). */
+void mk_store_ring_usage(struct mk_store *s, size_t *ret_events, size_t *ret_bytes);
 /* The revision of the last committed write of resource (at least the revision the
  * store opened at): a cache that has applied every event up to it holds
  * resource as the store does now. */

@@ -11,6 +11,11 @@
 #define MAX_HANDLERS 32
 #define MAX_INDEX_VALUES 16
 #define WATCH_TIMEOUT_S 300
+/* Parsed trees an informer keeps beside the text, for the objects read or
+ * changed first: readers of a small cache (a controller syncing a few hundred
+ * pods over and over) do not parse at every call, and a large one costs at most
+ * this many trees (~12 KB for a pod). */
+#define MAX_TREES 512
 
 struct index {
 	char *name;
@@ -28,80 +33,136 @@ struct mk_informer {
 	char *path;
 	pthread_mutex_t mu; /* guards items, indexes, synced, stopping */
 	pthread_cond_t cond;
-	struct mk_hmap items; /* key -> struct mk_object * */
+	struct mk_hmap items; /* key (borrowed from the entry) -> struct entry * */
 	struct index idx[MAX_INDEXES];
 	int nidx;
 	struct handler h[MAX_HANDLERS];
 	int nh;
 	bool synced, stopping, started, joined;
 	bool strip_managed; /* metadata.managedFields dropped from cached objects */
-	bool share_strings; /* keys and short values of cached objects interned */
+	size_t ntrees;	    /* entries in items with a tree; under mu */
+	size_t max_trees;   /* bound on ntrees (MAX_TREES unless set) */
 	pthread_t thread;
 	struct mk_client_watch *w;
 };
 
+static uint64_t obj_rv(const cJSON *obj)
+{
+	const char *s = mk_json_get_string(obj, "metadata.resourceVersion");
+	return s ? strtoull(s, NULL, 10) : 0;
+}
+
 /* ---- objects -------------------------------------------------------------- */
 
-/* Shared strings of cached trees (mk_informer_share_strings): one process-wide
- * table, never freed (copies of cached trees keep pointing at its keys), bounded
- * in entries so that unique values cannot grow it without end. */
-#define INTERN_MAX_ENTRIES 65536
-#define INTERN_MAX_VALUE 16
-static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct mk_hmap intern_tab;
-static bool intern_ready;
+/* A cached object is not a cJSON tree (~150 nodes of ~80 bytes for a pod) but
+ * its compact JSON text, with its key and the values it has in each index (so
+ * that an update or a delete leaves the old index sets without parsing the old
+ * text), in one allocation. Readers get a tree parsed from the text at the call
+ * (mk_informer_get/_list/_by_index); handlers get the tree decoded from the
+ * watch event and, for the old object of an update or delete, one parsed from
+ * the cached text. Entries are immutable and reference counted so that readers
+ * parse outside the cache lock. */
+struct entry {
+	int refs;		     /* atomic */
+	uint64_t rv;		     /* metadata.resourceVersion */
+	uint32_t text;		     /* offset of the text in data (after the key) */
+	uint32_t len;		     /* of the text, without its NUL */
+	uint8_t nvals[MAX_INDEXES];  /* values per index */
+	struct mk_object *obj;	     /* its parsed tree (a ref), or NULL; set once, under mu */
+	char data[];		     /* key NUL, text NUL, each index's values NUL-terminated */
+};
 
-static char *intern(const char *s)
+/* The items table borrows its keys from the entries (the key moves with the
+ * entry on update); so do the index sets. */
+static uint64_t key_hash(const void *k)
 {
-	char *r = NULL;
-	pthread_mutex_lock(&intern_mu);
-	if (!intern_ready) {
-		mk_hmap_init(&intern_tab);
-		intern_ready = true;
-	}
-	struct mk_hmap_entry *e = mk_hmap_find(&intern_tab, s);
-	if (!e && intern_tab.n < INTERN_MAX_ENTRIES) {
-		mk_hmap_put(&intern_tab, s, (void *)1);
-		e = mk_hmap_find(&intern_tab, s);
-	}
+	return mk_fnv1a64_str(k);
+}
+
+static bool key_equal(const void *a, const void *b)
+{
+	return !strcmp(a, b);
+}
+
+static const struct mk_hmap_type borrowed_key = { .hash = key_hash, .equal = key_equal };
+
+static struct entry *entry_ref(struct entry *e)
+{
 	if (e)
-		r = e->key;
-	pthread_mutex_unlock(&intern_mu);
-	return r;
+		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
 }
 
-/* Every member name, and every string value of at most INTERN_MAX_VALUE bytes,
- * of the immutable tree o becomes a pointer into the table, flagged so that
- * cJSON_Delete does not free it (cJSON_StringIsConst for names, cJSON_IsReference
- * for values; cJSON_Duplicate makes owned copies of the values). A pod's tree is
- * ~150 names and ~60 short values: each was a malloc of its own. */
-static void share_strings(cJSON *o)
+static void entry_unref(struct entry *e)
 {
-	for (cJSON *it = o; it; it = it->next) {
-		char *p;
-		if (it->string && !(it->type & cJSON_StringIsConst) && (p = intern(it->string))) {
-			cJSON_free(it->string);
-			it->string = p;
-			it->type |= cJSON_StringIsConst;
-		}
-		if (cJSON_IsString(it) && !(it->type & cJSON_IsReference) && it->valuestring &&
-		    strlen(it->valuestring) <= INTERN_MAX_VALUE && (p = intern(it->valuestring))) {
-			cJSON_free(it->valuestring);
-			it->valuestring = p;
-			it->type |= cJSON_IsReference;
-		}
-		if (it->child && !(it->type & cJSON_IsReference))
-			share_strings(it->child);
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		mk_object_unref(e->obj);
+		free(e);
 	}
 }
 
-static struct mk_object *object_new(cJSON *json)
+static const char *entry_key(const struct entry *e)
+{
+	return e->data;
+}
+
+/* The first value of index i (the others follow, each after the previous NUL). */
+static const char *entry_vals(const struct entry *e, int i)
+{
+	const char *p = e->data + e->text + e->len + 1;
+	for (int k = 0; k < i; k++)
+		for (int j = 0; j < e->nvals[k]; j++)
+			p += strlen(p) + 1;
+	return p;
+}
+
+/* The entry for json (borrowed) under key: its text and index values. */
+static struct entry *entry_new(struct mk_informer *inf, const char *key, const cJSON *json)
+{
+	_cleanup_cjson_str_ char *text = cJSON_PrintUnformatted(json);
+	char *vals[MAX_INDEXES][MAX_INDEX_VALUES];
+	int nv[MAX_INDEXES];
+	size_t kl = strlen(key), tl = text ? strlen(text) : 0, vl = 0;
+	for (int i = 0; i < inf->nidx; i++) {
+		nv[i] = inf->idx[i].fn(json, vals[i], MAX_INDEX_VALUES);
+		for (int j = 0; j < nv[i]; j++)
+			vl += strlen(vals[i][j]) + 1;
+	}
+	struct entry *e = mk_malloc0(sizeof(*e) + kl + 1 + tl + 1 + vl);
+	e->refs = 1;
+	e->rv = obj_rv(json);
+	e->text = (uint32_t)kl + 1;
+	e->len = (uint32_t)tl;
+	memcpy(e->data, key, kl + 1);
+	if (text)
+		memcpy(e->data + e->text, text, tl + 1);
+	char *p = e->data + e->text + tl + 1;
+	for (int i = 0; i < inf->nidx; i++) {
+		e->nvals[i] = (uint8_t)nv[i];
+		for (int j = 0; j < nv[i]; j++) {
+			size_t l = strlen(vals[i][j]) + 1;
+			memcpy(p, vals[i][j], l);
+			p += l;
+			free(vals[i][j]);
+		}
+	}
+	return e;
+}
+
+static struct mk_object *object_new(cJSON *json, const char *key)
 {
 	struct mk_object *o = mk_malloc0(sizeof(*o));
 	o->json = json;
-	o->key = mk_object_key(json);
+	o->key = mk_strdup(key);
 	o->refs = 1;
 	return o;
+}
+
+/* A fresh object (refs 1) parsed from e's text; NULL if it does not parse. */
+static struct mk_object *entry_parse(const struct entry *e)
+{
+	cJSON *json = cJSON_ParseWithLength(e->data + e->text, e->len);
+	return json ? object_new(json, entry_key(e)) : NULL;
 }
 
 struct mk_object *mk_object_ref(struct mk_object *o)
@@ -134,12 +195,6 @@ char *mk_object_key(const cJSON *obj)
 	if (ns && *ns)
 		return mk_strdup_printf("%s/%s", ns, name ? name : "");
 	return mk_strdup(name ? name : "");
-}
-
-static uint64_t obj_rv(const cJSON *obj)
-{
-	const char *s = mk_json_get_string(obj, "metadata.resourceVersion");
-	return s ? strtoull(s, NULL, 10) : 0;
 }
 
 /* ---- index functions ------------------------------------------------------------ */
@@ -196,63 +251,72 @@ static void free_keyset(void *p)
 	free(s);
 }
 
-static void index_update(struct mk_informer *inf, const char *key, const cJSON *old,
-			 const cJSON *new)
+/* Moves key from old's index values to new's (either may be NULL). The sets
+ * borrow key from the entry: values new shares with old are put again so that
+ * they point into new. Caller holds mu. */
+static void index_update(struct mk_informer *inf, const struct entry *old, const struct entry *new)
 {
 	for (int i = 0; i < inf->nidx; i++) {
 		struct index *ix = &inf->idx[i];
-		char *ov[MAX_INDEX_VALUES], *nv[MAX_INDEX_VALUES];
-		int on = old ? ix->fn(old, ov, MAX_INDEX_VALUES) : 0;
-		int nn = new ? ix->fn(new, nv, MAX_INDEX_VALUES) : 0;
-		for (int j = 0; j < on; j++) {
-			struct mk_hmap *set = mk_hmap_get(&ix->values, ov[j]);
+		const char *v = old ? entry_vals(old, i) : NULL;
+		for (int j = 0; old && j < old->nvals[i]; j++, v += strlen(v) + 1) {
+			struct mk_hmap *set = mk_hmap_get(&ix->values, v);
 			if (set) {
-				mk_hmap_del(set, key);
+				mk_hmap_del(set, entry_key(old));
 				if (!set->n)
-					free_keyset(mk_hmap_del(&ix->values, ov[j]));
+					free_keyset(mk_hmap_del(&ix->values, v));
 			}
-			free(ov[j]);
 		}
-		for (int j = 0; j < nn; j++) {
-			struct mk_hmap *set = mk_hmap_get(&ix->values, nv[j]);
+		v = new ? entry_vals(new, i) : NULL;
+		for (int j = 0; new && j < new->nvals[i]; j++, v += strlen(v) + 1) {
+			struct mk_hmap *set = mk_hmap_get(&ix->values, v);
 			if (!set) {
 				set = mk_malloc0(sizeof(*set));
-				mk_hmap_put(&ix->values, nv[j], set);
+				mk_hmap_init_type(set, &borrowed_key);
+				mk_hmap_put(&ix->values, v, set);
 			}
-			mk_hmap_put(set, key, (void *)1);
-			free(nv[j]);
+			mk_hmap_put(set, entry_key(new), (void *)1);
 		}
 	}
 }
 
-/* Stores obj (moved in). Returns the previous object (a ref the caller drops) and
- * *ret_new (borrowed ref held by the cache; caller gets its own ref), or sets
- * *ret_skip when obj is not newer than the cached version. Caller holds mu. */
-static struct mk_object *cache_put(struct mk_informer *inf, cJSON *json, struct mk_object **ret_new,
-				   bool *ret_skip)
+/* Lets e keep o (a ref taken) while the informer keeps fewer than MAX_TREES and
+ * e is the cached version. Caller holds mu. */
+static void keep_tree(struct mk_informer *inf, struct entry *e, struct mk_object *o)
 {
-	struct mk_object *o = object_new(json);
-	struct mk_object *old = mk_hmap_get(&inf->items, o->key);
-	uint64_t nrv = obj_rv(json);
-	*ret_skip = false;
-	if (old && nrv && obj_rv(old->json) >= nrv) {
-		*ret_skip = true;
-		mk_object_unref(o);
-		*ret_new = NULL;
-		return NULL;
+	if (o && !e->obj && inf->ntrees < inf->max_trees && mk_hmap_get(&inf->items, entry_key(e)) == e) {
+		e->obj = mk_object_ref(o);
+		inf->ntrees++;
 	}
-	mk_hmap_put(&inf->items, o->key, o);
-	index_update(inf, o->key, old ? old->json : NULL, json);
-	*ret_new = mk_object_ref(o);
-	return old;
 }
 
-static struct mk_object *cache_del(struct mk_informer *inf, const char *key)
+/* e leaves the cache. Caller holds mu. */
+static void forget_tree(struct mk_informer *inf, struct entry *e)
 {
-	struct mk_object *old = mk_hmap_del(&inf->items, key);
-	if (old)
-		index_update(inf, key, old->json, NULL);
-	return old;
+	if (e && e->obj)
+		inf->ntrees--;
+}
+
+/* A ref to e's object: its kept tree, or one parsed now (kept if there is room). */
+static struct mk_object *entry_object(struct mk_informer *inf, struct entry *e)
+{
+	pthread_mutex_lock(&inf->mu);
+	struct mk_object *o = mk_object_ref(e->obj);
+	pthread_mutex_unlock(&inf->mu);
+	if (o)
+		return o;
+	o = entry_parse(e);
+	pthread_mutex_lock(&inf->mu);
+	keep_tree(inf, e, o);
+	pthread_mutex_unlock(&inf->mu);
+	return o;
+}
+
+/* Whether a cached version of key is at least as new as rv. Caller holds mu. */
+static bool cached_newer(struct mk_informer *inf, const char *key, uint64_t rv)
+{
+	struct entry *old = mk_hmap_get(&inf->items, key);
+	return old && rv && old->rv >= rv;
 }
 
 static void dispatch(struct mk_informer *inf, const struct mk_object *old,
@@ -262,35 +326,82 @@ static void dispatch(struct mk_informer *inf, const struct mk_object *old,
 		inf->h[i].fn(old, new, inf->h[i].userdata);
 }
 
-/* Upserts obj (moved in) and runs handlers. */
+/* Runs the handlers for a change from old (an entry, may be NULL) to new (a
+ * tree, moved in, which entry ne may keep; NULL for a delete). */
+static void notify(struct mk_informer *inf, struct entry *old, cJSON *new, struct entry *ne,
+		   const char *key)
+{
+	struct mk_object *n = new ? object_new(new, key) : NULL;
+	if (n) {
+		pthread_mutex_lock(&inf->mu);
+		keep_tree(inf, ne, n);
+		pthread_mutex_unlock(&inf->mu);
+	}
+	if (!inf->nh) {
+		mk_object_unref(n);
+		return;
+	}
+	struct mk_object *o = NULL;
+	if (old) {
+		pthread_mutex_lock(&inf->mu);
+		o = mk_object_ref(old->obj);
+		pthread_mutex_unlock(&inf->mu);
+		if (!o)
+			o = entry_parse(old);
+	}
+	if (n || o)
+		dispatch(inf, o, n);
+	mk_object_unref(o);
+	mk_object_unref(n);
+}
+
+/* Upserts obj (moved in) unless the cache has it at the same or a newer
+ * resourceVersion, and runs handlers. */
 static void upsert(struct mk_informer *inf, cJSON *obj)
 {
-	struct mk_object *nw = NULL, *old;
-	bool skip;
-
+	if (!obj)
+		return;
 	if (inf->strip_managed)
 		cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
 							"managedFields");
-	if (inf->share_strings && obj)
-		share_strings(obj->child);
+	_cleanup_free_ char *key = mk_object_key(obj);
+	uint64_t rv = obj_rv(obj);
 	pthread_mutex_lock(&inf->mu);
-	old = cache_put(inf, obj, &nw, &skip);
+	bool skip = cached_newer(inf, key, rv);
 	pthread_mutex_unlock(&inf->mu);
-	if (skip)
+	if (skip) {
+		cJSON_Delete(obj);
 		return;
-	dispatch(inf, old, nw);
-	mk_object_unref(old);
-	mk_object_unref(nw);
+	}
+	struct entry *e = entry_new(inf, key, obj), *old = NULL;
+	pthread_mutex_lock(&inf->mu);
+	skip = cached_newer(inf, key, rv); /* mk_informer_assume from another thread */
+	if (!skip) {
+		old = mk_hmap_put(&inf->items, entry_key(e), e);
+		forget_tree(inf, old);
+		index_update(inf, old, e);
+	}
+	pthread_mutex_unlock(&inf->mu);
+	if (skip) {
+		entry_unref(e);
+		cJSON_Delete(obj);
+		return;
+	}
+	notify(inf, old, obj, e, key);
+	entry_unref(old);
 }
 
 static void remove_key(struct mk_informer *inf, const char *key)
 {
 	pthread_mutex_lock(&inf->mu);
-	struct mk_object *old = cache_del(inf, key);
+	struct entry *old = mk_hmap_del(&inf->items, key);
+	forget_tree(inf, old);
+	if (old)
+		index_update(inf, old, NULL);
 	pthread_mutex_unlock(&inf->mu);
 	if (old) {
-		dispatch(inf, old, NULL);
-		mk_object_unref(old);
+		notify(inf, old, NULL, NULL, key);
+		entry_unref(old);
 	}
 }
 
@@ -299,9 +410,14 @@ void mk_informer_strip_managed_fields(struct mk_informer *inf)
 	inf->strip_managed = true;
 }
 
+void mk_informer_set_max_trees(struct mk_informer *inf, size_t n)
+{
+	inf->max_trees = n;
+}
+
 void mk_informer_share_strings(struct mk_informer *inf)
 {
-	inf->share_strings = true;
+	(void)inf; /* the cache holds text, not trees: nothing left to share */
 }
 
 void mk_informer_assume(struct mk_informer *inf, const cJSON *obj)
@@ -452,7 +568,8 @@ struct mk_informer *mk_informer_new(struct mk_client *c, const char *path)
 	inf->path = mk_strdup(path);
 	pthread_mutex_init(&inf->mu, NULL);
 	mk_time_cond_init(&inf->cond);
-	mk_hmap_init(&inf->items);
+	mk_hmap_init_type(&inf->items, &borrowed_key);
+	inf->max_trees = MAX_TREES;
 	inf->w = mk_client_watch_new();
 	return inf;
 }
@@ -521,7 +638,7 @@ void mk_informer_stop(struct mk_informer *inf)
 
 static void unref_val(void *p)
 {
-	mk_object_unref(p);
+	entry_unref(p);
 }
 
 void mk_informer_free(struct mk_informer *inf)
@@ -544,23 +661,41 @@ void mk_informer_free(struct mk_informer *inf)
 struct mk_object *mk_informer_get(struct mk_informer *inf, const char *key)
 {
 	pthread_mutex_lock(&inf->mu);
-	struct mk_object *o = mk_object_ref(mk_hmap_get(&inf->items, key));
+	struct entry *e = entry_ref(mk_hmap_get(&inf->items, key));
 	pthread_mutex_unlock(&inf->mu);
+	if (!e)
+		return NULL;
+	struct mk_object *o = entry_object(inf, e);
+	entry_unref(e);
 	return o;
+}
+
+/* Objects parsed from es[0..n) (refs dropped), in an owned array. */
+static size_t parse_all(struct mk_informer *inf, struct entry **es, size_t n, struct mk_object ***ret)
+{
+	struct mk_object **a = mk_malloc0((n + 1) * sizeof(*a));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((a[k] = entry_object(inf, es[i])))
+			k++;
+		entry_unref(es[i]);
+	}
+	free(es);
+	*ret = a;
+	return k;
 }
 
 size_t mk_informer_list(struct mk_informer *inf, struct mk_object ***ret)
 {
 	pthread_mutex_lock(&inf->mu);
 	size_t n = 0;
-	struct mk_object **a = mk_malloc0((inf->items.n + 1) * sizeof(*a));
+	struct entry **es = mk_malloc0((inf->items.n + 1) * sizeof(*es));
 	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
 	struct mk_hmap_entry *e;
 	while ((e = mk_hmap_iter_next(&inf->items, &it)))
-		a[n++] = mk_object_ref(e->val);
+		es[n++] = entry_ref(e->val);
 	pthread_mutex_unlock(&inf->mu);
-	*ret = a;
-	return n;
+	return parse_all(inf, es, n, ret);
 }
 
 static struct index *find_index(struct mk_informer *inf, const char *name)
@@ -575,6 +710,7 @@ size_t mk_informer_by_index(struct mk_informer *inf, const char *index, const ch
 			    struct mk_object ***ret)
 {
 	struct index *ix = find_index(inf, index);
+	struct entry **es = NULL;
 	size_t n = 0;
 	*ret = NULL;
 	if (!ix || !value)
@@ -582,17 +718,23 @@ size_t mk_informer_by_index(struct mk_informer *inf, const char *index, const ch
 	pthread_mutex_lock(&inf->mu);
 	struct mk_hmap *set = mk_hmap_get(&ix->values, value);
 	if (set && set->n) {
-		struct mk_object **a = mk_malloc0(set->n * sizeof(*a));
+		es = mk_malloc0(set->n * sizeof(*es));
 		struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
 		struct mk_hmap_entry *e;
 		while ((e = mk_hmap_iter_next(set, &it))) {
-			struct mk_object *o = mk_hmap_get(&inf->items, e->key);
+			struct entry *o = mk_hmap_get(&inf->items, e->key);
 			if (o)
-				a[n++] = mk_object_ref(o);
+				es[n++] = entry_ref(o);
 		}
-		*ret = a;
 	}
 	pthread_mutex_unlock(&inf->mu);
+	if (!es)
+		return 0;
+	n = parse_all(inf, es, n, ret);
+	if (!n) {
+		free(*ret);
+		*ret = NULL;
+	}
 	return n;
 }
 

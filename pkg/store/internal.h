@@ -12,7 +12,8 @@
  *    and on close.
  *
  * Event retention: the backend keeps at least the last `window` events. Only the
- * newest min(window, MK_STORE_RING_MAX) events are kept in memory; a watcher that
+ * newest min(window, MK_STORE_RING_MAX) events, and of those no more than
+ * ring_bytes of text (the newest event always), are kept in memory; a watcher that
  * resumes from, or lags behind, older revisions reads them from the backend
  * (ops.events). That bounds memory (a 100000-event window of 2 KiB pods would be
  * ~200 MiB) while watchers that keep up never touch the engine.
@@ -28,6 +29,8 @@
 
 #define MK_STORE_DEFAULT_WINDOW 100000
 #define MK_STORE_RING_MAX 8192	  /* events kept in memory */
+/* and their text: 8192 updates of a 5 KB pod hold new and previous state, 80 MB */
+#define MK_STORE_RING_BYTES (16u << 20)
 #define MK_STORE_BATCH_MAX 1024	  /* requests per group commit */
 #define MK_STORE_COMPACT_MAX 1024 /* events deleted per compaction step (at most) */
 #define MK_STORE_DB_FETCH 256	  /* events read per query by a lagging watcher */
@@ -68,6 +71,7 @@ struct mk_store {
 	struct mk_store_event **ring;
 	size_t ring_cap;
 	uint64_t ring_first; /* ring holds ring_first..rev; empty if ring_first > rev */
+	size_t ring_bytes, ring_bytes_max; /* text of the events in the ring, its bound */
 	int closing;
 	/* under ev_lock: the revision of the last write of each resource published
 	 * (resource -> (void *)(uintptr_t)rv), and a floor for writes not seen one

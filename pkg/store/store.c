@@ -65,6 +65,7 @@ int mk_store_open(const struct mk_store_options *opts, struct mk_store **ret,
 	s = mk_malloc0(sizeof(*s));
 	s->refs = 1;
 	s->window = opts->event_window ? opts->event_window : MK_STORE_DEFAULT_WINDOW;
+	s->ring_bytes_max = opts->event_ring_bytes ? opts->event_ring_bytes : MK_STORE_RING_BYTES;
 	s->durable = opts->durable;
 	if (opts->key) {
 		s->has_key = true;

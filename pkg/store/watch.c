@@ -71,12 +71,28 @@ const char *mk_store_event_type_name(enum mk_store_event_type t)
 	return "UNKNOWN";
 }
 
+static size_t event_bytes(const struct mk_store_event *ev)
+{
+	return (ev->json ? strlen(ev->json) : 0) + (ev->old_json ? strlen(ev->old_json) : 0);
+}
+
+/* Empties the slot of revision rv. Caller holds ev_lock (or is the only thread). */
+static void ring_drop(struct mk_store *s, uint64_t rv)
+{
+	struct mk_store_event **slot = &s->ring[rv % s->ring_cap];
+	if (*slot) {
+		s->ring_bytes -= event_bytes(*slot);
+		mk_store_event_unref(*slot);
+		*slot = NULL;
+	}
+}
+
 /* Caller holds ev_lock (or is the only thread, at open). */
 static void ring_append(struct mk_store *s, struct mk_store_event *ev)
 {
-	size_t slot = (size_t)(ev->rv % s->ring_cap);
-	mk_store_event_unref(s->ring[slot]);
-	s->ring[slot] = ev;
+	ring_drop(s, ev->rv);
+	s->ring[ev->rv % s->ring_cap] = ev;
+	s->ring_bytes += event_bytes(ev);
 	struct mk_hmap_entry *e = mk_hmap_find(&s->res_rev, ev->resource);
 	if (e)
 		e->val = (void *)(uintptr_t)ev->rv;
@@ -84,6 +100,9 @@ static void ring_append(struct mk_store *s, struct mk_store_event *ev)
 		mk_hmap_put(&s->res_rev, ev->resource, (void *)(uintptr_t)ev->rv);
 	if (ev->rv >= s->ring_cap && s->ring_first < ev->rv - s->ring_cap + 1)
 		s->ring_first = ev->rv - s->ring_cap + 1;
+	/* over its bytes: the oldest go (watchers behind read them from the backend) */
+	while (s->ring_bytes > s->ring_bytes_max && s->ring_first < ev->rv)
+		ring_drop(s, s->ring_first++);
 	__atomic_store_n(&s->rev, ev->rv, __ATOMIC_RELEASE);
 }
 
@@ -120,10 +139,8 @@ void store_events_reset(struct mk_store *s, uint64_t rev)
 {
 	pthread_mutex_lock(&s->ev_lock);
 	if (rev > s->rev) {
-		for (uint64_t i = s->ring_first; i <= s->rev; i++) {
-			mk_store_event_unref(s->ring[i % s->ring_cap]);
-			s->ring[i % s->ring_cap] = NULL;
-		}
+		for (uint64_t i = s->ring_first; i <= s->rev; i++)
+			ring_drop(s, i);
 		s->ring_first = rev + 1;
 		s->res_rev_floor = rev; /* any resource may have changed up to rev */
 		__atomic_store_n(&s->rev, rev, __ATOMIC_RELEASE);
@@ -158,10 +175,8 @@ int store_events_load(struct mk_store *s, struct mk_error **err)
 			uint64_t rv = buf[i]->rv;
 			/* keep only a gap-free run that ends at rev */
 			if (rv != s->rev + 1 && s->ring_first <= s->rev) {
-				for (uint64_t j = s->ring_first; j <= s->rev; j++) {
-					mk_store_event_unref(s->ring[j % s->ring_cap]);
-					s->ring[j % s->ring_cap] = NULL;
-				}
+				for (uint64_t j = s->ring_first; j <= s->rev; j++)
+					ring_drop(s, j);
 			}
 			if (s->ring_first > s->rev || rv != s->rev + 1)
 				s->ring_first = rv;
@@ -174,10 +189,8 @@ int store_events_load(struct mk_store *s, struct mk_error **err)
 	free(buf);
 	if (s->rev != rev) {
 		/* the newest events are missing: serve none from memory */
-		for (uint64_t i = s->ring_first; i <= s->rev; i++) {
-			mk_store_event_unref(s->ring[i % s->ring_cap]);
-			s->ring[i % s->ring_cap] = NULL;
-		}
+		for (uint64_t i = s->ring_first; i <= s->rev; i++)
+			ring_drop(s, i);
 		s->rev = rev;
 		s->ring_first = rev + 1;
 	}
@@ -206,6 +219,14 @@ uint64_t mk_store_resource_revision(struct mk_store *s, const char *resource)
 		rv = s->res_rev_floor;
 	pthread_mutex_unlock(&s->ev_lock);
 	return rv;
+}
+
+void mk_store_ring_usage(struct mk_store *s, size_t *ret_events, size_t *ret_bytes)
+{
+	pthread_mutex_lock(&s->ev_lock);
+	*ret_events = s->ring_first <= s->rev ? (size_t)(s->rev - s->ring_first + 1) : 0;
+	*ret_bytes = s->ring_bytes;
+	pthread_mutex_unlock(&s->ev_lock);
 }
 
 void store_events_release(struct mk_store *s)

@@ -169,6 +169,202 @@ START_TEST(test_list_watch_cache)
 }
 END_TEST
 
+static void set_label(const char *pod, const char *value)
+{
+	char *j = mk_strdup_printf("{\"metadata\":{\"labels\":{\"v\":\"%s\"}}}", value);
+	cJSON *patch = cJSON_Parse(j);
+	char *path = mk_strdup_printf("/api/v1/namespaces/default/pods/%s", pod);
+	ck_assert_int_eq(mk_client_patch(cli, path, "application/merge-patch+json", patch, NULL, NULL), 0);
+	cJSON_Delete(patch);
+	free(path);
+	free(j);
+}
+
+static const char *label(const struct mk_object *o)
+{
+	return mk_json_get_string(o->json, "metadata.labels.v");
+}
+
+/* handler that keeps a ref to every old and new object it is given */
+struct kept {
+	pthread_mutex_t mu;
+	struct mk_object *objs[64];
+	int n;
+};
+
+static void on_keep(const struct mk_object *old, const struct mk_object *new, void *ud)
+{
+	struct kept *k = ud;
+	pthread_mutex_lock(&k->mu);
+	if (k->n < 62) {
+		k->objs[k->n++] = mk_object_ref((struct mk_object *)old);
+		k->objs[k->n++] = mk_object_ref((struct mk_object *)new);
+	}
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* The cache holds text, and parsed trees for at most max_trees objects: without
+ * kept trees every reader gets its own fresh tree (refs 1), which the reader may
+ * even modify without touching the cache or other readers; with them readers
+ * share the kept one. Either stays as it was when the cache moves on (update,
+ * delete). Handlers see the
+ * old object of an update or delete as it was cached, and may keep refs. Index
+ * lookups follow updates (a value moved, a value kept, several values per
+ * object) and deletes. */
+static void objects_case(size_t max_trees)
+{
+	struct rec r = { .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct kept k = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	mkpod("a", NULL); /* unbound: deleted at once */
+	mkpod("b", "n2");
+	set_label("a", "1");
+	struct mk_informer *inf = mk_informer_new(cli, "/api/v1/pods");
+	mk_informer_strip_managed_fields(inf);
+	mk_informer_set_max_trees(inf, max_trees);
+	mk_informer_add_index(inf, "node", mk_index_pod_node);
+	mk_informer_add_index(inf, "ns", mk_index_namespace);
+	mk_informer_add_index(inf, "owner", mk_index_owner_uid);
+	/* on_keep first: when on_event logs a change, on_keep has seen it */
+	mk_informer_add_handler(inf, on_keep, &k);
+	mk_informer_add_handler(inf, on_event, &r);
+	ck_assert_int_eq(mk_informer_start(inf, NULL), 0);
+	ck_assert_int_eq(mk_informer_wait_synced(inf, 5000), 1);
+	ck_assert(wait_log(&r, "ADD b;"));
+
+	struct mk_object *a1 = mk_informer_get(inf, "default/a");
+	struct mk_object *a2 = mk_informer_get(inf, "default/a");
+	ck_assert_ptr_nonnull(a1);
+	ck_assert_ptr_nonnull(a2);
+	if (max_trees) {
+		/* the kept tree: one object, shared by refs */
+		ck_assert_ptr_eq(a1, a2);
+		ck_assert_int_ge(a1->refs, 3);
+	} else {
+		ck_assert_ptr_ne(a1, a2);
+		ck_assert_ptr_ne(a1->json, a2->json);
+		ck_assert_int_eq(a1->refs, 1);
+	}
+	ck_assert_str_eq(a1->key, "default/a");
+	ck_assert(cJSON_Compare(a1->json, a2->json, 1));
+	ck_assert_str_eq(label(a1), "1");
+	ck_assert_ptr_null(mk_json_get(a1->json, "metadata.managedFields"));
+	if (!max_trees) {
+		/* parsed per call: a reader's changes stay its own */
+		cJSON_ReplaceItemInObject(cJSON_GetObjectItem(a2->json, "metadata"), "labels",
+					  cJSON_Parse("{\"v\":\"mine\"}"));
+		struct mk_object *a3 = mk_informer_get(inf, "default/a");
+		ck_assert_str_eq(label(a3), "1");
+		mk_object_unref(a3);
+	}
+	mk_object_unref(a2);
+
+	/* an update: the held snapshot is unchanged, the cache has the new one */
+	set_label("a", "2");
+	ck_assert(wait_log(&r, "UPDATE a;"));
+	ck_assert_str_eq(label(a1), "1");
+	a2 = mk_informer_get(inf, "default/a");
+	ck_assert_str_eq(label(a2), "2");
+	ck_assert_str_ne(mk_json_get_string(a1->json, "metadata.resourceVersion"),
+			 mk_json_get_string(a2->json, "metadata.resourceVersion"));
+	mk_object_unref(a2);
+	/* the handler's old object was the cached one, label 1; new label 2 */
+	pthread_mutex_lock(&k.mu);
+	int found = 0;
+	for (int i = 0; i + 1 < k.n; i += 2)
+		if (k.objs[i] && k.objs[i + 1] && !strcmp(k.objs[i + 1]->key, "default/a") &&
+		    !strcmp(label(k.objs[i]) ?: "", "1") && !strcmp(label(k.objs[i + 1]) ?: "", "2"))
+			found = 1;
+	pthread_mutex_unlock(&k.mu);
+	ck_assert(found);
+
+	/* list and index lookups give fresh, correct objects */
+	struct mk_object **objs;
+	size_t n = mk_informer_list(inf, &objs);
+	ck_assert_uint_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (!max_trees)
+			ck_assert_int_eq(objs[i]->refs, 1);
+		ck_assert_str_eq(objs[i]->key, !strcmp(mk_json_get_string(objs[i]->json, "metadata.name"), "a")
+							? "default/a" : "default/b");
+	}
+	mk_object_list_free(objs, n);
+	n = mk_informer_by_index(inf, "node", "n2", &objs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(objs[0]->key, "default/b");
+	mk_object_list_free(objs, n);
+	ck_assert_uint_eq(mk_informer_index_count(inf, "ns", "default"), 2);
+
+	/* a delete: lookups no longer find it; snapshots and the handler's refs live on */
+	ck_assert_uint_eq(mk_informer_index_count(inf, "node", ""), 1);
+	ck_assert_int_eq(mk_client_delete(cli, "/api/v1/namespaces/default/pods/a", NULL, NULL, NULL), 0);
+	ck_assert(wait_log(&r, "DELETE a;"));
+	ck_assert_ptr_null(mk_informer_get(inf, "default/a"));
+	ck_assert_uint_eq(mk_informer_index_count(inf, "node", ""), 0);
+	ck_assert_uint_eq(mk_informer_by_index(inf, "node", "", &objs), 0);
+	ck_assert_ptr_null(objs);
+	ck_assert_uint_eq(mk_informer_index_count(inf, "ns", "default"), 1);
+	ck_assert_str_eq(label(a1), "1");
+	mk_object_unref(a1);
+
+	/* an object with several values in one index (two owners) */
+	create("/api/v1/namespaces/default/pods",
+	       "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"o\",\"ownerReferences\":["
+	       "{\"apiVersion\":\"v1\",\"kind\":\"X\",\"name\":\"x\",\"uid\":\"u1\"},"
+	       "{\"apiVersion\":\"v1\",\"kind\":\"Y\",\"name\":\"y\",\"uid\":\"u2\"}]},"
+	       "\"spec\":{\"nodeName\":\"n2\",\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+	ck_assert(wait_log(&r, "ADD o;"));
+	ck_assert_uint_eq(mk_informer_index_count(inf, "owner", "u1"), 1);
+	ck_assert_uint_eq(mk_informer_index_count(inf, "owner", "u2"), 1);
+	ck_assert_uint_eq(mk_informer_index_count(inf, "node", "n2"), 2);
+	/* an update that keeps its index values: lookups still find it, with the new text */
+	set_label("o", "3");
+	ck_assert(wait_log(&r, "UPDATE o;"));
+	n = mk_informer_by_index(inf, "owner", "u2", &objs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(label(objs[0]), "3");
+	mk_object_list_free(objs, n);
+	n = mk_informer_by_index(inf, "node", "n2", &objs);
+	ck_assert_uint_eq(n, 2);
+	mk_object_list_free(objs, n);
+
+	/* assume: a newer object the caller wrote replaces the cached one; an older does not */
+	struct mk_object *b = mk_informer_get(inf, "default/b");
+	cJSON *nb = cJSON_Duplicate(b->json, 1);
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%llu",
+		 strtoull(mk_json_get_string(b->json, "metadata.resourceVersion"), NULL, 10) + 1000000);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(nb, "metadata"), "resourceVersion", cJSON_CreateString(rv));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(nb, "spec"), "nodeName", cJSON_CreateString("n3"));
+	mk_informer_assume(inf, nb);
+	struct mk_object *b2 = mk_informer_get(inf, "default/b");
+	ck_assert_str_eq(mk_json_get_string(b2->json, "spec.nodeName"), "n3");
+	ck_assert_uint_eq(mk_informer_index_count(inf, "node", "n3"), 1);
+	ck_assert_uint_eq(mk_informer_index_count(inf, "node", "n2"), 1);
+	mk_informer_assume(inf, b->json); /* older: ignored */
+	mk_object_unref(b2);
+	b2 = mk_informer_get(inf, "default/b");
+	ck_assert_str_eq(mk_json_get_string(b2->json, "spec.nodeName"), "n3");
+	mk_object_unref(b2);
+	mk_object_unref(b);
+	cJSON_Delete(nb);
+
+	mk_informer_free(inf);
+	for (int i = 0; i < k.n; i++)
+		mk_object_unref(k.objs[i]);
+}
+
+START_TEST(test_objects_parsed)
+{
+	objects_case(0);
+}
+END_TEST
+
+START_TEST(test_objects_kept)
+{
+	objects_case(512);
+}
+END_TEST
+
 START_TEST(test_sync_times_out_without_server)
 {
 	struct mk_client_config *cfg = mk_client_config_new("http://127.0.0.1:1", TOKEN, NULL);
@@ -375,6 +571,8 @@ Suite *informer_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_list_watch_cache);
+	tcase_add_test(tc, test_objects_parsed);
+	tcase_add_test(tc, test_objects_kept);
 	suite_add_tcase(s, tc);
 	TCase *t3 = tcase_create("relist");
 	tcase_add_checked_fixture(t3, setup_small, teardown);

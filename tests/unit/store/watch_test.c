@@ -365,6 +365,52 @@ START_TEST(test_deleted_event)
 }
 END_TEST
 
+/* The ring keeps no more than event_ring_bytes of event text (but always the
+ * newest event): a watcher from before it reads the older events from the
+ * backend, in order and without a gap, as one behind the ring by count does. */
+START_TEST(test_ring_bytes_bound)
+{
+	struct mk_store_options o = { .path = ":memory:", .event_window = 1000, .event_ring_bytes = 16384 };
+	struct mk_store *s = NULL;
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+	char *ep = etcd_endpoint_for(":memory:");
+	if (!ep && test_endpoint())
+		ep = pg_endpoint_for(":memory:");
+	o.endpoint = ep;
+	ck_assert_int_eq(mk_store_open(&o, &s, &err), 0);
+	free(ep);
+	/* a watch from revision 0 starts now: watch after a first write */
+	uint64_t base = must_create(s, "secrets", "default", "first", NULL);
+	char extra[1001];
+	memset(extra, 'x', 1000);
+	extra[1000] = 0;
+	const int n = 100;
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "c%03d", i);
+		must_create(s, "configmaps", "default", name, extra);
+	}
+	size_t events, bytes;
+	mk_store_ring_usage(s, &events, &bytes);
+	ck_assert_uint_le(bytes, 16384);
+	ck_assert_uint_gt(events, 0);
+	ck_assert_uint_lt(events, n);
+	ck_assert_int_eq(mk_store_watch_new(s, "configmaps", NULL, base, &w, &err), 0);
+	for (int i = 0; i < n; i++) {
+		struct mk_store_event *ev = must_next(w);
+		char name[32];
+		snprintf(name, sizeof(name), "c%03d", i);
+		ck_assert_str_eq(ev->name, name);
+		ck_assert_ptr_nonnull(strstr(ev->json, extra));
+		mk_store_event_unref(ev);
+	}
+	expect_no_event(w, 0);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+}
+END_TEST
+
 Suite *watch_suite(void)
 {
 	Suite *su = suite_create("store-watch");
@@ -378,6 +424,7 @@ Suite *watch_suite(void)
 	tcase_add_test(tc, test_watch_cancel);
 	tcase_add_test(tc, test_store_free_wakes_watchers);
 	tcase_add_test(tc, test_deleted_event);
+	tcase_add_test(tc, test_ring_bytes_bound);
 	suite_add_tcase(su, tc);
 	return su;
 }
