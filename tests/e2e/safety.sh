@@ -284,9 +284,14 @@ elif kind == "hugeuri":
 elif kind == "chunked":
     body = iter([b'{"metadata":{"name":"big2"},"x":"'] + [b"e" * 65536] * 64 + [b'"}'])
     h["Transfer-Encoding"] = "chunked"
-c.request("POST" if kind in ("body", "chunked") else "GET", path, body=body, headers=h,
-          encode_chunked=(kind == "chunked"))
-r = c.getresponse()
+try:
+    c.request("POST" if kind in ("body", "chunked") else "GET", path, body=body, headers=h,
+              encode_chunked=(kind == "chunked"))
+    r = c.getresponse()
+except (BrokenPipeError, ConnectionResetError):
+    # the server answered and closed before the client had sent it all
+    print("closed\t-\t-")
+    sys.exit(0)
 print("%d\t%s\t%s" % (r.status, r.getheader("Content-Type"), r.read().decode("utf-8", "replace")))
 PY
 }
@@ -298,9 +303,10 @@ for k in uri:414:BadRequest header:431:BadRequest headers:431:BadRequest chunked
 	expect_status "http_layer_${kind}_status" "$want" "$reason"
 	expect_eq "http_layer_${kind}_content_type" "$ctype" application/json
 done
-# a request line beyond the connection's buffer gets libmicrohttpd's own 414
+# a request line beyond the connection's buffer gets libmicrohttpd's own 414, or
+# the connection closed while the client still sends it; never served
 out=$(raw_request hugeuri 2>&1)
-expect_eq http_layer_beyond_buffer_status "${out%%$'\t'*}" 414
+expect_match http_layer_beyond_buffer_refused "${out%%$'\t'*}" '^(414|closed)$'
 # an announced oversized body is refused before it is read (curl waits for 100-continue)
 head -c $((4 << 20)) /dev/zero | tr '\0' a >"$T/big.json"
 api POST $CORE/namespaces -H 'Content-Type: application/json' --data-binary @"$T/big.json"
