@@ -236,7 +236,7 @@ expect_eq "adopted: one veth per pod with a sandbox" "$("${IN[@]}" ip -o link sh
 # force delete (grace 0): the pod vanishes from the API at once; the agent cleans up
 ONCE_UID=$(podq once .metadata.uid)
 api DELETE "/api/v1/namespaces/default/pods/once?gracePeriodSeconds=0"
-wait_until 100 test -z "$(leftovers "$ONCE_UID")"
+wait_empty 100 leftovers "$ONCE_UID"
 expect_eq "force-deleted pod leaves nothing" "$(leftovers "$ONCE_UID" | tr '\n' ' ')" ""
 
 # graceful delete: SIGTERM, grace, teardown, then the agent removes the pod from the API
@@ -291,7 +291,9 @@ wait_until 300 hb_renewed
 	fail "heartbeat renews the node's lease" "$LEASE1 -> $LEASE2"
 # ---- everything goes on delete ----
 for p in client badimg live; do api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"; done
-wait_until 150 test -z "$(rc list -q 2>/dev/null)"
+# the containers go first, then each pod's network and rootfs
+pod_traces() { rc list -q; ls "$NETNS"; "${IN[@]}" ip -o link show master mk0; grep " $DATA/pods" /proc/mounts; }
+wait_empty 150 pod_traces
 expect_eq "no containers left after deleting every pod" "$(rc list -q | wc -l)" 0
 expect_eq "no pod namespaces left" "$(ls "$NETNS" 2>/dev/null | wc -l)" 0
 expect_eq "no veths left" "$("${IN[@]}" ip -o link show master mk0 | wc -l)" 0

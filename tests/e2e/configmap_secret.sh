@@ -207,8 +207,10 @@ fi
 # ImagePullBackOff's 'Back-off pulling image "IMAGE"': 'ErrImagePull: ERROR'; the two
 # alternate, and ErrImagePull shows for a second only (a loaded machine may miss it)
 expect_match "pull failure says unauthorized" "$(podq nologin "$W.message")" '401|nauthorized'
-if wait_pod nologin "$W.reason==\"ImagePullBackOff\"" 300; then
-	expect_match "back-off message carries the pull's error" "$(podq nologin "$W.message")" \
+# reason and message from one read: the two states alternate between reads
+backoff_message() { BO_MSG=$(podq nologin "if $W.reason==\"ImagePullBackOff\" then $W.message else \"\" end"); [ -n "$BO_MSG" ]; }
+if wait_until 300 backoff_message; then
+	expect_match "back-off message carries the pull's error" "$BO_MSG" \
 		"^Back-off pulling image \"$PRIV\": ErrImagePull: .*(401|nauthorized)"
 else
 	fail "back-off message carries the pull's error" "$(podq nologin .status)"
@@ -246,9 +248,9 @@ expect_eq "secret list after restart" "$(K get secrets -o name | grep -c .)" 6
 
 # ---- everything goes on delete ----
 K delete pod config-demo late withlogin nologin --grace-period=1 --wait=false >/dev/null 2>&1
-wait_until 150 test -z "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
+wait_empty 150 runc --root "$RUN/runc" list -q
 expect_eq "no containers left after deleting the pods" "$(runc --root "$RUN/runc" list -q 2>/dev/null | wc -l)" 0
-wait_until 50 test -z "$(ls "$NETNS" 2>/dev/null)"
+wait_empty 50 ls "$NETNS"
 expect_eq "no pod namespaces left" "$(ls "$NETNS" 2>/dev/null | wc -l)" 0
 stop_server TERM
 done_testing

@@ -124,7 +124,7 @@ fi
 if wait_pod failalways '.status.phase=="Running"' 300; then pass "init container succeeds on its third run"; else
 	fail "init container succeeds on its third run" "$(podq failalways .status)"; fi
 expect_eq "init restartCount" "$(podq failalways '.status.initContainerStatuses[0].restartCount')" 2
-wait_until 100 test -n "$(K logs failalways -c app 2>/dev/null)"
+wait_output 100 K logs failalways -c app
 expect_eq "app started once after the third try" "$(K logs failalways -c app 2>&1)" 3
 
 # ---- sidecar: started before the app, running beside it, same network ----
@@ -142,7 +142,7 @@ pod sidecar
 expect_eq "sidecar running, started and ready" \
 	"$(jqb '.status.initContainerStatuses[0] | "\(.state.running != null) \(.started) \(.ready)"')" "true true true"
 expect_eq "kubectl get: sidecar counted, 2/2 Running" "$(kready sidecar) $(kstatus sidecar)" "2/2 Running"
-wait_until 100 test -n "$(K logs sidecar -c app 2>/dev/null)"
+wait_output 100 K logs sidecar -c app
 expect_eq "app reaches the sidecar on localhost" "$(K logs sidecar -c app 2>&1)" from-sidecar
 # a sidecar that dies is restarted, whatever the pod's restartPolicy; the app goes on
 SIDE_CID=$(jqb '.status.initContainerStatuses[0].containerID' | sed 's#^runc://##')
@@ -291,7 +291,7 @@ expect_eq "after restart: still Running, app not restarted" \
 for p in initpod failnever failalways sidecar sidecarjob target; do
 	api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"
 done
-wait_until 600 test -z "$(runc --root "$RUN/runc" list -q 2>/dev/null)"
+wait_empty 600 runc --root "$RUN/runc" list -q
 left=$(runc --root "$RUN/runc" list -q | wc -l)
 expect_eq "no containers left after deleting every pod" "$left" 0
 [ "$left" = 0 ] || { api GET /api/v1/namespaces/default/pods; jqb '.items[] | "\(.metadata.name) \(.metadata.deletionTimestamp) \(.status.phase)"'; runc --root "$RUN/runc" list; }

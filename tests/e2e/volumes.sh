@@ -354,9 +354,9 @@ api DELETE "/api/v1/namespaces/default/pods/orphan?gracePeriodSeconds=0"
 pod orphan
 expect_eq "pod force-deleted while its agent is down" "$HTTP_CODE" 404
 start_agent2
-wait_until 150 test -z "$(node2_mounts)"
+wait_empty 150 node2_mounts
 expect_eq "the restarted agent removed the orphan's mounts" "$(node2_mounts | wc -l)" 0
-wait_until 100 test -z "$(runc --root "$T/run2/runc" list -q 2>/dev/null)"
+wait_empty 100 runc --root "$T/run2/runc" list -q
 expect_eq "and its container and pod directory" \
 	"$(runc --root "$T/run2/runc" list -q 2>/dev/null | wc -l) $(ls "$T/data2/pods" 2>/dev/null | wc -l)" "0 0"
 kill -TERM "$AGENT2_PID"; wait "$AGENT2_PID" 2>/dev/null
@@ -366,7 +366,7 @@ kill -TERM "$AGENT2_PID"; wait "$AGENT2_PID" 2>/dev/null
 for p in vols late evil; do api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"; done
 gone() { [ "$(api GET /api/v1/namespaces/default/pods; jqb '.items | length')" == 0 ]; }
 wait_until 300 gone || fail "pods deleted" "$(jqb '[.items[].metadata.name] | join(" ")')"
-wait_until 100 test -z "$(pod_mounts)"
+wait_empty 100 pod_mounts
 expect_eq "no mount left under the pod directories" "$(pod_mounts | wc -l)" 0
 expect_eq "no mount left under the run dir" "$(awk -v p="$RUN/" 'index($5, p) == 1' /proc/self/mountinfo | wc -l)" 0
 expect_eq "pod directories removed" "$(ls "$DATA"/pods 2>/dev/null | wc -l; ls "$DATA"/agent/pods 2>/dev/null | wc -l)" $'0\n0'

@@ -221,6 +221,13 @@ wait_until() {
 	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+# wait_empty TRIES CMD...: as wait_until, until CMD prints nothing; wait_output
+# TRIES CMD...: until it prints something. (`wait_until N test -z "$(CMD)"` would
+# run CMD once, before the first try, and never poll.)
+_prints_nothing() { [ -z "$("$@" 2>/dev/null)" ]; }
+_prints_something() { [ -n "$("$@" 2>/dev/null)" ]; }
+wait_empty() { local n=$1; shift; wait_until "$n" _prints_nothing "$@"; }
+wait_output() { local n=$1; shift; wait_until "$n" _prints_something "$@"; }
 # server_healthy: the server process is alive and /healthz answers 200
 server_healthy() {
 	kill -0 "$SERVER_PID" 2>/dev/null &&
