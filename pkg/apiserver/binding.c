@@ -189,8 +189,9 @@ void mk_pods_binding_handle(struct mk_request *req, struct mk_reply *rep)
 	}
 	if (binding_validate(rep, req->name, b) < 0)
 		return;
-	const char *dr = mk_request_arg(req, "dryRun");
-	bool dry = dr && !strcmp(dr, "All");
+	bool dry;
+	if (mk_request_dry_run(req, rep, "CreateOptions", NULL, &dry) < 0)
+		return;
 	int rc = 1;
 	for (int attempt = 0; rc == 1 && attempt < BINDING_RETRIES; attempt++)
 		rc = binding_attempt(req, rep, b, dry);

@@ -212,8 +212,8 @@ static void dry_arg(void *cls, const char *key, const char *value)
  * (422 Invalid on OPTS_KIND.meta.k8s.io, field dryRun). Fills the reply and returns
  * -1 on a bad value. A dry run goes through decoding, defaulting, validation and
  * admission, answers what the write would have stored, and writes nothing. */
-static int dry_run_check(struct mk_request *req, struct mk_reply *rep, const char *opts_kind,
-			 const cJSON *body_dry, bool *ret_dry)
+int mk_request_dry_run(struct mk_request *req, struct mk_reply *rep, const char *opts_kind,
+		       const cJSON *body_dry, bool *ret_dry)
 {
 	struct dry_values d = { .n = 0 };
 	const cJSON *it;
@@ -256,7 +256,7 @@ static int dry_run_check(struct mk_request *req, struct mk_reply *rep, const cha
 	return 0;
 }
 
-/* A query dryRun already checked by dry_run_check */
+/* A query dryRun already checked by mk_request_dry_run */
 static bool query_dry_run(struct mk_request *req)
 {
 	return mk_request_arg(req, "dryRun") != NULL;
@@ -337,7 +337,7 @@ static void handle_create(struct mk_request *req, struct mk_reply *rep)
 	_cleanup_cjson_ cJSON *obj = NULL;
 	bool dry = false;
 
-	if (dry_run_check(req, rep, "CreateOptions", NULL, &dry) < 0 ||
+	if (mk_request_dry_run(req, rep, "CreateOptions", NULL, &dry) < 0 ||
 	    mk_fieldmanager_check(req, rep, "CreateOptions", false) < 0 ||
 	    decode_body(req, rep, &obj) < 0 ||
 	    check_type(req, rep, obj, r->kind, r->group_version) < 0 ||
@@ -1084,7 +1084,7 @@ static void handle_update(struct mk_request *req, struct mk_reply *rep)
 	char *json = NULL;
 	bool dry;
 
-	if (dry_run_check(req, rep, "UpdateOptions", NULL, &dry) < 0 ||
+	if (mk_request_dry_run(req, rep, "UpdateOptions", NULL, &dry) < 0 ||
 	    mk_fieldmanager_check(req, rep, "UpdateOptions", false) < 0 ||
 	    decode_body(req, rep, &body) < 0)
 		return;
@@ -1320,7 +1320,7 @@ static void handle_patch(struct mk_request *req, struct mk_reply *rep)
 	enum patch_kind kind;
 	bool dry;
 
-	if (dry_run_check(req, rep, "PatchOptions", NULL, &dry) < 0 ||
+	if (mk_request_dry_run(req, rep, "PatchOptions", NULL, &dry) < 0 ||
 	    patch_kind_of(req, rep, &kind) < 0)
 		return;
 	if (kind == PATCH_APPLY) {
@@ -1407,7 +1407,7 @@ static int delete_options(struct mk_request *req, struct mk_reply *rep, struct d
 		}
 		o->expect_uid = mk_strdup(mk_json_get_string(opts, "preconditions.uid"));
 	}
-	if (dry_run_check(req, rep, "DeleteOptions", cJSON_GetObjectItem(opts, "dryRun"), &o->dry) < 0) {
+	if (mk_request_dry_run(req, rep, "DeleteOptions", cJSON_GetObjectItem(opts, "dryRun"), &o->dry) < 0) {
 		free(o->expect_uid);
 		o->expect_uid = NULL;
 		return -1;

@@ -510,6 +510,11 @@ int mk_admission_validate_update(struct mk_apiserver *srv, const struct mk_api_r
 void mk_proxy_pod_log(struct mk_request *req, struct mk_reply *rep);
 /* binding.c: POST pods/NAME/binding (a Binding): bind the pod to its target node */
 void mk_pods_binding_handle(struct mk_request *req, struct mk_reply *rep);
+/* Whether the request is a dry run (dryRun in the query, or body_dry from a
+ * DeleteOptions body); a value other than "All" gets kube-apiserver's 422 on
+ * OPTS_KIND in rep and -1 (handlers.c). */
+int mk_request_dry_run(struct mk_request *req, struct mk_reply *rep, const char *opts_kind,
+		       const cJSON *body_dry, bool *ret_dry);
 void mk_proxy_pod_exec(struct mk_request *req, struct mk_reply *rep);
 /* Ends every exec session of srv (server stopping; before MHD_stop_daemon). */
 void mk_proxy_cancel_all(struct mk_apiserver *srv);

@@ -360,14 +360,14 @@ static char *failure_message(struct reason_count *rc, int nr, size_t nnodes)
 
 /* ---- status ------------------------------------------------------------------------ */
 
-static void set_scheduled_condition(struct mk_controllers *ctl, const cJSON *pod, bool ok,
-				    const char *message)
+/* PodScheduled=False, Unschedulable, with message (PodScheduled=True is the
+ * server's, with the binding). Nothing is written when it says so already. */
+static void set_unschedulable(struct mk_controllers *ctl, const cJSON *pod, const char *message)
 {
 	cJSON *cur = find_condition(pod, "PodScheduled");
-	const char *want = ok ? "True" : "False";
 	const char *cs = mk_json_get_string(cur, "status");
 	const char *cm = mk_json_get_string(cur, "message");
-	if (cs && !strcmp(cs, want) && (ok || (cm && !strcmp(cm, message))))
+	if (cs && !strcmp(cs, "False") && cm && !strcmp(cm, message))
 		return;
 	char ts[32];
 	now_rfc3339(ts);
@@ -375,13 +375,11 @@ static void set_scheduled_condition(struct mk_controllers *ctl, const cJSON *pod
 	cJSON *conds = cJSON_AddArrayToObject(cJSON_AddObjectToObject(patch, "status"), "conditions");
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "type", "PodScheduled");
-	cJSON_AddStringToObject(c, "status", want);
+	cJSON_AddStringToObject(c, "status", "False");
 	cJSON_AddNullToObject(c, "lastProbeTime");
 	cJSON_AddStringToObject(c, "lastTransitionTime", ts);
-	if (!ok) {
-		cJSON_AddStringToObject(c, "reason", "Unschedulable");
-		cJSON_AddStringToObject(c, "message", message);
-	}
+	cJSON_AddStringToObject(c, "reason", "Unschedulable");
+	cJSON_AddStringToObject(c, "message", message);
 	cJSON_AddItemToArray(conds, c);
 	_cleanup_free_ char *path = mk_client_resource_path("v1", "pods", mk_json_get_string(pod, "metadata.namespace"),
 					     mk_json_get_string(pod, "metadata.name"), "status");
@@ -555,7 +553,7 @@ char *sched_pick_node(struct sched_cache *c, const cJSON *pod, char **ret_why)
 static void unschedulable_report(struct mk_controllers *ctl, struct sched_pass *p, size_t nn)
 {
 	_cleanup_free_ char *msg = unschedulable_message(p, nn);
-	set_scheduled_condition(ctl, p->pod, false, msg);
+	set_unschedulable(ctl, p->pod, msg);
 	mk_event_record(ctl->rec, COMPONENT, p->pod, "Warning", "FailedScheduling", "%s", msg);
 }
 

@@ -191,6 +191,15 @@ START_TEST(test_binding_api)
 	cJSON *p = fx_get("/api/v1/namespaces/default/pods/b1");
 	ck_assert_ptr_null(mk_json_get_string(p, "spec.nodeName"));
 	cJSON_Delete(p);
+	/* an unknown dryRun value is refused as on every write (it was a real write) */
+	free(body);
+	body = NULL;
+	ck_assert_int_eq(post_binding("/api/v1/namespaces/default/pods/b1/binding?dryRun=Some", "b1",
+				      "n1", NULL, &body), 422);
+	ck_assert_ptr_nonnull(strstr(body, "supported values: \"All\""));
+	p = fx_get("/api/v1/namespaces/default/pods/b1");
+	ck_assert_ptr_null(mk_json_get_string(p, "spec.nodeName"));
+	cJSON_Delete(p);
 
 	expect_binding("b1", "n1", 201, "\"status\":\"Success\"");
 	p = fx_get("/api/v1/namespaces/default/pods/b1");
