@@ -196,7 +196,7 @@ START_TEST(test_binding_api)
 	body = NULL;
 	ck_assert_int_eq(post_binding("/api/v1/namespaces/default/pods/b1/binding?dryRun=Some", "b1",
 				      "n1", NULL, &body), 422);
-	ck_assert_ptr_nonnull(strstr(body, "supported values: \"All\""));
+	ck_assert_ptr_nonnull(strstr(body, "supported values"));
 	p = fx_get("/api/v1/namespaces/default/pods/b1");
 	ck_assert_ptr_null(mk_json_get_string(p, "spec.nodeName"));
 	cJSON_Delete(p);
