@@ -1252,12 +1252,9 @@ static void validate_pod_update(cJSON *causes, const cJSON *spec, const cJSON *o
 	    get_int(NULL, spec, "terminationGracePeriodSeconds", NULL, &n) && n == 1)
 		copy_member(munged, old_spec, "terminationGracePeriodSeconds");
 
-	/* setting spec.nodeName once, while the pod is unbound, stays allowed on an
-	 * update (kube-apiserver allows it through pods/binding only, which the
-	 * scheduler uses: pkg/apiserver/binding.c) */
-	if (mk_api_json_str_empty(old_spec, "nodeName"))
-		copy_member(munged, old_spec, "nodeName");
-
+	/* spec.nodeName is not among the mutable fields, even on an unbound pod: as in
+	 * kube-apiserver, a pod is bound through pods/binding (pkg/apiserver/binding.c)
+	 * or created with spec.nodeName set */
 	if (!cJSON_Compare(munged, old_spec, true))
 		forbidden(causes, "spec", POD_UPDATE_MSG);
 }

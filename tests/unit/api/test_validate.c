@@ -394,11 +394,12 @@ START_TEST(test_pod_update)
 		     "\"activeDeadlineSeconds\":50,\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"},"
 		     "{\"key\":\"b\",\"operator\":\"Exists\"}],\"containers\":[{\"name\":\"c\",\"image\":\"nginx:2\"}]}}",
 		     OLD_POD);
-	/* scheduler binding: nodeName set on an unbound pod */
-	expect_valid("v1", "Pod",
+	/* binding an unbound pod by an update: forbidden (pods/binding does it) */
+	expect_cause("v1", "Pod",
 		     "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\"},\"spec\":{\"nodeName\":\"node1\","
 		     "\"activeDeadlineSeconds\":100,\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}],"
-		     "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}", OLD_POD);
+		     "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}",
+		     OLD_POD, FORB, "spec", "pod updates may not change fields");
 	expect_cause("v1", "Pod",
 		     "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\"},\"spec\":{"
 		     "\"activeDeadlineSeconds\":100,\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\"}],"

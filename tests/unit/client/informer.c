@@ -142,11 +142,12 @@ START_TEST(test_list_watch_cache)
 	ck_assert_uint_eq(mk_informer_index_count(inf, "node", "n1"), 2);
 	ck_assert_uint_eq(mk_informer_index_count(inf, "node", ""), 1);
 
-	/* an update moves b in the index */
-	cJSON *patch = cJSON_Parse("{\"spec\":{\"nodeName\":\"n1\"}}");
-	ck_assert_int_eq(mk_client_patch(cli, "/api/v1/namespaces/default/pods/b",
-					 "application/merge-patch+json", patch, NULL, NULL), 0);
-	cJSON_Delete(patch);
+	/* an update (the binding) moves b in the index */
+	cJSON *binding = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":"
+				     "{\"name\":\"b\"},\"target\":{\"kind\":\"Node\",\"name\":\"n1\"}}");
+	ck_assert_int_eq(mk_client_create(cli, "/api/v1/namespaces/default/pods/b/binding", binding,
+					  NULL, NULL), 0);
+	cJSON_Delete(binding);
 	ck_assert(wait_log(&r, "UPDATE b;"));
 	ck_assert_uint_eq(mk_informer_index_count(inf, "node", "n1"), 3);
 	ck_assert_uint_eq(mk_informer_index_count(inf, "node", ""), 0);

@@ -162,13 +162,33 @@ struct stress {
 	pthread_mutex_t mu;
 	int busy[16];
 	int violations, processed;
+	int stop; /* set by the producer once the queue has drained */
 };
+
+/* Nothing queued and no key being processed (a key re-added while processing is
+ * queued again by its done, so both must be seen empty). */
+static bool stress_idle(struct stress *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool busy = false;
+	for (int i = 0; i < 16; i++)
+		busy = busy || s->busy[i];
+	pthread_mutex_unlock(&s->mu);
+	return !busy && mk_workqueue_len(s->q) == 0;
+}
 
 static void *stress_worker(void *p)
 {
 	struct stress *s = p;
 	char *k;
-	while (mk_workqueue_get(s->q, 200, &k) == 1) {
+	/* a worker that times out waiting keeps waiting until stop: on a loaded
+	 * machine the producer may start later than the workers' first wait ends */
+	for (;;) {
+		int rc = mk_workqueue_get(s->q, 50, &k);
+		if (rc < 0 || (rc == 0 && __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)))
+			break;
+		if (rc == 0)
+			continue;
 		int i = atoi(k);
 		pthread_mutex_lock(&s->mu);
 		if (s->busy[i])
@@ -200,6 +220,12 @@ START_TEST(test_concurrent_exclusive)
 		if (n % 50 == 0)
 			usleep(500);
 	}
+	/* drained: idle twice, 100 ms apart (bounded: 60 s) */
+	for (int tries = 0, idle = 0; idle < 2 && tries < 600; tries++) {
+		idle = stress_idle(&s) ? idle + 1 : 0;
+		usleep(100 * 1000);
+	}
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 8; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_int_eq(s.violations, 0);
