@@ -97,7 +97,8 @@ rv_now() {
 	python3 -c 'import json,sys; print(json.loads(sys.argv[1])["metadata"]["resourceVersion"])' "$BODY" 2>/dev/null
 }
 # settle: waits (bounded by SETTLE_MAX) until the store's revision grows by at
-# most 2 over 2 s (a lease renewal may come): the scheduler has written every
+# most 10 over 2 s (the leader lease's renewals go on, a few a second on a loaded
+# machine; the backlog writes hundreds): the scheduler has written every
 # pending pod's PodScheduled=False and its event (the server runs without nodes),
 # so a create run that follows pays only for its own pods' scheduler writes.
 # Sets S_SECONDS and S_DONE (1 or 0).
@@ -108,7 +109,7 @@ settle() {
 	while :; do
 		rv=$(rv_now)
 		[ -n "$rv" ] && hist+=("$rv")
-		if [ "${#hist[@]}" -ge 5 ] && [ $((hist[-1] - hist[-5])) -le 2 ]; then S_DONE=1; break; fi
+		if [ "${#hist[@]}" -ge 5 ] && [ $((hist[-1] - hist[-5])) -le 10 ]; then S_DONE=1; break; fi
 		python3 -c "import sys, time; sys.exit(time.time() - $start < $SETTLE_MAX)" && break
 		sleep 0.5
 	done
@@ -282,7 +283,7 @@ fi
 # settle_note LABEL SECONDS DONE
 settle_note() {
 	if [ "$3" = 1 ]; then
-		echo "    ($1: the scheduler's backlog was written (at most 2 writes in 2 s) in ${2}s)"
+		echo "    ($1: the scheduler's backlog was written (at most 10 writes in 2 s) in ${2}s)"
 	else
 		echo "    ($1: the server was still writing ${2}s on (bound: BENCH_SETTLE_MAX): the scheduler's backlog ran beside the figure)"
 	fi
