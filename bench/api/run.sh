@@ -96,20 +96,25 @@ rv_now() {
 	api GET /api/v1/namespaces
 	python3 -c 'import json,sys; print(json.loads(sys.argv[1])["metadata"]["resourceVersion"])' "$BODY" 2>/dev/null
 }
-# settle: waits (bounded by SETTLE_MAX) until the store's revision grows by at
-# most 10 over 2 s (the leader lease's renewals go on, a few a second on a loaded
-# machine; the backlog writes hundreds): the scheduler has written every
-# pending pod's PodScheduled=False and its event (the server runs without nodes),
-# so a create run that follows pays only for its own pods' scheduler writes.
+# events_now: how many Events the cluster holds (a list of one and its remainingItemCount)
+events_now() {
+	api GET "/api/v1/events?limit=1"
+	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["metadata"].get("remainingItemCount", 0) + len(d["items"]))' "$BODY" 2>/dev/null
+}
+# settle: waits (bounded by SETTLE_MAX) until the number of Events stays put over
+# 5 reads 0.5 s apart (2 s or more): the scheduler has written every pending pod's PodScheduled=False, then its
+# FailedScheduling event (the server runs without nodes), so a create run that
+# follows pays only for its own pods' scheduler writes. (The store's revision is
+# no measure: an idle server writes several times a second, its leader lease.)
 # Sets S_SECONDS and S_DONE (1 or 0).
 settle() {
-	local start rv hist=()
+	local start n hist=()
 	start=$(date +%s.%N)
 	S_DONE=0
 	while :; do
-		rv=$(rv_now)
-		[ -n "$rv" ] && hist+=("$rv")
-		if [ "${#hist[@]}" -ge 5 ] && [ $((hist[-1] - hist[-5])) -le 10 ]; then S_DONE=1; break; fi
+		n=$(events_now)
+		[ -n "$n" ] && hist+=("$n")
+		if [ "${#hist[@]}" -ge 5 ] && [ "${hist[-1]}" = "${hist[-5]}" ]; then S_DONE=1; break; fi
 		python3 -c "import sys, time; sys.exit(time.time() - $start < $SETTLE_MAX)" && break
 		sleep 0.5
 	done
@@ -283,14 +288,14 @@ fi
 # settle_note LABEL SECONDS DONE
 settle_note() {
 	if [ "$3" = 1 ]; then
-		echo "    ($1: the scheduler's backlog was written (at most 10 writes in 2 s) in ${2}s)"
+		echo "    ($1: the scheduler's backlog was written (no new Event for 2 s) in ${2}s)"
 	else
 		echo "    ($1: the server was still writing ${2}s on (bound: BENCH_SETTLE_MAX): the scheduler's backlog ran beside the figure)"
 	fi
 }
 settle_note "before the few-pending run" "${B_SETTLE[@]}"
 settle_note "after the fill" "${P_SETTLE[@]}"
-echo "    (other writes during the runs, the scheduler's conditions and events: few pending $C16_EXTRA, $P_PENDING pending $CP_EXTRA)"
+echo "    (other writes during the runs (the scheduler's conditions and events, the leader lease): few pending $C16_EXTRA, $P_PENDING pending $CP_EXTRA)"
 [ "$P_PENDING" -ge "$PENDING" ] || echo "    (only $P_PENDING pods pending: filling $PNS did not reach $PENDING)"
 [ -n "${F_created:-}" ] && printf '%-34s %-28s %s\n' "fill: mkpods, 16 in flight" "$F_created pods in ${F_seconds}s ($(python3 -c "print(int($F_created / max($F_seconds, 1e-9)))")/s)" "(setup for the list figures)"
 printf '%-34s %-28s %s\n' "list $L_JSON_ITEMS pods (JSON)" "median ${L_JSON_MS} ms, $(mb "${L_JSON_BYTES:-0}")" "$A_LIST"
