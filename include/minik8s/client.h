@@ -405,9 +405,12 @@ int mk_index_slice_service(const cJSON *obj, char **values, int max);
 
 /* ---- events ----------------------------------------------------------------
  * core/v1 Events, written asynchronously by one thread (a bounded queue:
- * beyond 1000 pending events, new ones are dropped). Repeats of the same
- * (object, type, reason, message) within the recorder's life increase count
- * and lastTimestamp of the existing Event instead of creating another. */
+ * beyond 1000 pending events, new ones are dropped), through client-go's
+ * EventCorrelator: 25 events per source and object, then one per 5 minutes;
+ * from the 10th distinct message of one reason for an object within 10 minutes,
+ * one "(combined from similar events): ..." Event; repeats of the same
+ * (object, type, reason, message) increase count and lastTimestamp (and set the
+ * message) of the existing Event instead of creating another. */
 
 struct mk_event_recorder;
 /* Owned result; client borrowed. */

@@ -266,6 +266,10 @@ void sched_cache_assume(struct sched_cache *c, const char *key, const cJSON *pod
 void sched_cache_forget(struct sched_cache *c, const char *key);
 /* The node pod key is assumed onto (owned), or NULL. */
 char *sched_cache_assumed_node(struct sched_cache *c, const char *key);
+/* An unschedulable pod's report (message, scheduling cycle) for the binder workers
+ * to write; take returns it once (owned), or NULL. */
+void sched_cache_report_put(struct sched_cache *c, const char *key, const char *msg, uint64_t cycle);
+char *sched_cache_report_take(struct sched_cache *c, const char *key, uint64_t *ret_cycle);
 /* The nodes that exist, sorted by name (borrowed, valid while locked) and, per controller uid, its
  * pods on a node; call between lock and unlock. */
 void sched_cache_lock(struct sched_cache *c);

@@ -20,7 +20,23 @@ struct sched_cache {
 	struct mk_hmap owners;	/* owner uid -> struct owner */
 	size_t *free_ids;	/* ids of dropped nodes, for reuse */
 	size_t nfree, freecap, next_id;
+	struct mk_hmap reports; /* pod key -> struct report: failures the binder workers write */
 };
+
+/* An unschedulable pod's report waiting for a binder worker (scheduler.c). */
+struct report {
+	char *msg;
+	uint64_t cycle;
+};
+
+static void report_free(void *p)
+{
+	struct report *r = p;
+	if (r) {
+		free(r->msg);
+		free(r);
+	}
+}
 
 /* A controller's pods per node, by node id: one lookup per decision, then an
  * array read per node (a table keyed by owner and node cost a hash lookup, with
@@ -163,6 +179,7 @@ struct sched_cache *sched_cache_new(void)
 	mk_hmap_init(&c->nodes);
 	mk_hmap_init(&c->assumed);
 	mk_hmap_init(&c->owners);
+	mk_hmap_init(&c->reports);
 	return c;
 }
 
@@ -173,6 +190,7 @@ void sched_cache_free(struct sched_cache *c)
 	mk_hmap_release(&c->nodes, node_free);
 	mk_hmap_release(&c->assumed, assumed_free);
 	mk_hmap_release(&c->owners, owner_free);
+	mk_hmap_release(&c->reports, report_free);
 	free(c->live);
 	free(c->free_ids);
 	pthread_mutex_destroy(&c->mu);
@@ -344,4 +362,27 @@ char *sched_cache_assumed_node(struct sched_cache *c, const char *key)
 	char *r = a ? mk_strdup(a->node) : NULL;
 	pthread_mutex_unlock(&c->mu);
 	return r;
+}
+
+void sched_cache_report_put(struct sched_cache *c, const char *key, const char *msg, uint64_t cycle)
+{
+	struct report *r = mk_malloc0(sizeof(*r));
+	r->msg = mk_strdup(msg);
+	r->cycle = cycle;
+	pthread_mutex_lock(&c->mu);
+	report_free(mk_hmap_put(&c->reports, key, r));
+	pthread_mutex_unlock(&c->mu);
+}
+
+char *sched_cache_report_take(struct sched_cache *c, const char *key, uint64_t *ret_cycle)
+{
+	pthread_mutex_lock(&c->mu);
+	struct report *r = mk_hmap_del(&c->reports, key);
+	pthread_mutex_unlock(&c->mu);
+	if (!r)
+		return NULL;
+	char *msg = r->msg;
+	*ret_cycle = r->cycle;
+	free(r);
+	return msg;
 }

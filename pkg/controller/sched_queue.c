@@ -12,8 +12,11 @@
  *     have waited 5 minutes there (podMaxInUnschedulablePodsDuration).
  * A pod being tried is "in flight": a move event or an update of the pod while it
  * is tried sends it to backoffQ instead of unschedulablePods if it fails (kube's
- * moveRequestCycle), so the event is not lost. No operation walks every pod except
- * the move of the unschedulable ones. Locking: one mutex and condition inside. */
+ * moveRequestCycle), so the event is not lost. No operation walks every pod: the
+ * unschedulable ones are a list in the order they entered it, so a move event walks
+ * only them and the 5-minute flush only those at its head that are due (with tens of
+ * thousands of pods pending, a walk of every pod each second held the lock the
+ * informer's handlers wait on). Locking: one mutex and condition inside. */
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
@@ -29,6 +32,7 @@ struct qentry {
 	unsigned attempts;	/* failed attempts since the last success */
 	enum where where;
 	size_t hidx;  /* index in its heap */
+	struct qentry *uprev, *unext; /* in unschedulablePods: the list, oldest first */
 	bool moved;   /* in flight: an event or an update came meanwhile */
 	bool deleted; /* in flight: the pod went away meanwhile */
 };
@@ -45,10 +49,10 @@ struct sched_queue {
 	struct mk_hmap entries; /* key -> struct qentry (every pod the queue knows) */
 	struct heap active, backoff;
 	size_t nunsched;
+	struct qentry *uhead, *utail; /* unschedulablePods, by unsched_since */
 	uint64_t seq;
 	uint64_t cycle;		     /* scheduling cycles started (pops) */
 	uint64_t move_cycle;	     /* the cycle current when the last move event came */
-	uint64_t last_unsched_flush; /* ms */
 	bool shutdown;
 	uint64_t (*now)(void *ud);
 	void *now_ud;
@@ -130,6 +134,38 @@ static void heap_remove(struct heap *h, struct qentry *e)
 
 /* ---- moves between the queues (locked) -------------------------------------------------- */
 
+static void unlink_entry(struct sched_queue *q, struct qentry *e);
+
+static void unsched_unlink(struct sched_queue *q, struct qentry *e)
+{
+	if (e->uprev)
+		e->uprev->unext = e->unext;
+	else
+		q->uhead = e->unext;
+	if (e->unext)
+		e->unext->uprev = e->uprev;
+	else
+		q->utail = e->uprev;
+	e->uprev = e->unext = NULL;
+	q->nunsched--;
+}
+
+/* To unschedulablePods, at the tail: the list stays in unsched_since order. */
+static void to_unsched(struct sched_queue *q, struct qentry *e, uint64_t now)
+{
+	unlink_entry(q, e);
+	e->where = Q_UNSCHED;
+	e->unsched_since = now;
+	e->uprev = q->utail;
+	e->unext = NULL;
+	if (q->utail)
+		q->utail->unext = e;
+	else
+		q->uhead = e;
+	q->utail = e;
+	q->nunsched++;
+}
+
 static void unlink_entry(struct sched_queue *q, struct qentry *e)
 {
 	if (e->where == Q_ACTIVE)
@@ -137,7 +173,7 @@ static void unlink_entry(struct sched_queue *q, struct qentry *e)
 	else if (e->where == Q_BACKOFF)
 		heap_remove(&q->backoff, e);
 	else if (e->where == Q_UNSCHED)
-		q->nunsched--;
+		unsched_unlink(q, e);
 	e->where = Q_NONE;
 }
 
@@ -303,40 +339,20 @@ void sched_queue_move_all(struct sched_queue *q)
 	pthread_mutex_lock(&q->mu);
 	uint64_t now = q->now(q->now_ud);
 	q->move_cycle = q->cycle;
-	if (q->nunsched) {
-		struct qentry **v = mk_malloc0(q->nunsched * sizeof(*v));
-		size_t n = 0;
-		struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
-		struct mk_hmap_entry *he;
-		while ((he = mk_hmap_iter_next(&q->entries, &it)))
-			if (((struct qentry *)he->val)->where == Q_UNSCHED)
-				v[n++] = he->val;
-		for (size_t i = 0; i < n; i++)
-			to_backoff_or_active(q, v[i], now);
-		free(v);
-	}
+	while (q->uhead)
+		to_backoff_or_active(q, q->uhead, now);
 	/* pods in flight learn of the event through the move cycle */
 	pthread_mutex_unlock(&q->mu);
 }
 
 /* Pods unschedulable for longer than UNSCHED_MAX_MS go back (kube flushes them
- * every 30 s); pop looks at most once a second. */
+ * every 30 s): the due ones are at the head of the list, so this costs what it
+ * moves. */
 static void flush_unschedulable(struct sched_queue *q, uint64_t now)
 {
-	if (!q->nunsched)
-		return;
-	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
-	struct mk_hmap_entry *he;
-	struct qentry **v = mk_malloc0(q->nunsched * sizeof(*v));
-	size_t n = 0;
-	while ((he = mk_hmap_iter_next(&q->entries, &it))) {
-		struct qentry *e = he->val;
-		if (e->where == Q_UNSCHED && now - e->unsched_since >= UNSCHED_MAX_MS)
-			v[n++] = e;
-	}
-	for (size_t i = 0; i < n; i++)
-		to_backoff_or_active(q, v[i], now);
-	free(v);
+	while (q->uhead && now >= q->uhead->unsched_since &&
+	       now - q->uhead->unsched_since >= UNSCHED_MAX_MS)
+		to_backoff_or_active(q, q->uhead, now);
 }
 
 int sched_queue_pop(struct sched_queue *q, int timeout_ms, char **ret_key, uint64_t *ret_cycle)
@@ -347,10 +363,7 @@ int sched_queue_pop(struct sched_queue *q, int timeout_ms, char **ret_key, uint6
 	for (;;) {
 		uint64_t now = q->now(q->now_ud);
 		flush(q, now);
-		if (now - q->last_unsched_flush >= 1000 || now < q->last_unsched_flush) {
-			flush_unschedulable(q, now);
-			q->last_unsched_flush = now;
-		}
+		flush_unschedulable(q, now);
 		if (q->shutdown) {
 			ret = -1;
 			break;
@@ -395,9 +408,7 @@ void sched_queue_done(struct sched_queue *q, const char *key, uint64_t cycle,
 	}
 	backoff_start(q, e, now);
 	if (outcome == SCHED_UNSCHEDULABLE && !e->moved && q->move_cycle < cycle) {
-		e->where = Q_UNSCHED;
-		e->unsched_since = now;
-		q->nunsched++;
+		to_unsched(q, e, now);
 	} else {
 		/* an error, or an event came while it was tried: retry after the back-off */
 		to_backoff_or_active(q, e, now);

@@ -8,7 +8,11 @@
  * (sched_cache.c), so one decision costs O(nodes) and never walks the pods. Binds
  * are remembered ("assumed") in the cache until the informer shows them, so a
  * burst of pods is spread correctly before the watch catches up. Unschedulable
- * pods get PodScheduled=False and a FailedScheduling event; they are tried again
+ * pods get PodScheduled=False and a FailedScheduling event, written by the binder
+ * workers beside the decisions (a status write per pod, one after the other, held
+ * the decisions to one durable commit each: tens of thousands of pending pods took
+ * minutes); the pod stays in flight in the queue until its report is written, so
+ * no second decision about it races the first one's write. They are tried again
  * when a node is added or changes or a bound pod goes away. Volumes (kube-scheduler's
  * VolumeBinding, simplified): a pod whose claim is missing or being deleted, or
  * whose Immediate claim is unbound, fits nowhere (the message names the claim); a
@@ -21,6 +25,8 @@
 #include "internal.h"
 
 #define COMPONENT "default-scheduler"
+/* binder work queue keys of unschedulable reports (':' is in no namespace) */
+#define REPORT_PREFIX "unschedulable:"
 
 static bool pod_wants_scheduling(const cJSON *pod)
 {
@@ -405,8 +411,12 @@ static void bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, 
  * pod's uid as a precondition, so a pod deleted and made again under the same
  * name is not bound by a decision made for the old one. A failed bind forgets
  * the assumption and gives the pod back to the scheduler. */
+static int report_sync(struct mk_controllers *ctl, const char *key);
+
 int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 {
+	if (!strncmp(key, REPORT_PREFIX, strlen(REPORT_PREFIX)))
+		return report_sync(ctl, key + strlen(REPORT_PREFIX));
 	_cleanup_free_ char *node_name = sched_cache_assumed_node(ctl->scache, key);
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	if (!node_name || !po) {
@@ -549,17 +559,40 @@ char *sched_pick_node(struct sched_cache *c, const cJSON *pod, char **ret_why)
 	return best;
 }
 
-/* PodScheduled=False and a FailedScheduling event saying why. */
-static void unschedulable_report(struct mk_controllers *ctl, struct sched_pass *p, size_t nn)
+/* Hands the report of pod key, unschedulable in cycle, to the binder workers. */
+static void unschedulable_report(struct mk_controllers *ctl, struct sched_pass *p, size_t nn,
+				 const char *key, uint64_t cycle)
 {
 	_cleanup_free_ char *msg = unschedulable_message(p, nn);
-	set_unschedulable(ctl, p->pod, msg);
-	mk_event_record(ctl->rec, COMPONENT, p->pod, "Warning", "FailedScheduling", "%s", msg);
+	sched_cache_report_put(ctl->scache, key, msg, cycle);
+	_cleanup_free_ char *qkey = mk_strdup_printf(REPORT_PREFIX "%s", key);
+	mk_workqueue_add(ctl->bind.q, qkey);
 }
 
-/* One scheduling decision for pod key: 0 placed (or nothing to do), 1 it fits
- * nowhere, -1 an error (try again after a back-off). */
-int sched_sync(struct mk_controllers *ctl, const char *key)
+/* A binder worker: PodScheduled=False and a FailedScheduling event saying why
+ * (unless the pod went away or was placed meanwhile), then the queue may move
+ * the pod to unschedulablePods. */
+static int report_sync(struct mk_controllers *ctl, const char *key)
+{
+	uint64_t cycle;
+	_cleanup_free_ char *msg = sched_cache_report_take(ctl->scache, key, &cycle);
+	if (!msg)
+		return 0;
+	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
+	_cleanup_free_ char *assumed = sched_cache_assumed_node(ctl->scache, key);
+	if (po && pod_wants_scheduling(po->json) && !assumed) {
+		set_unschedulable(ctl, po->json, msg);
+		mk_event_record(ctl->rec, COMPONENT, po->json, "Warning", "FailedScheduling", "%s", msg);
+	}
+	mk_object_unref(po);
+	sched_queue_done(ctl->sq, key, cycle, SCHED_UNSCHEDULABLE);
+	return 0;
+}
+
+/* One scheduling decision for pod key in cycle: 0 placed (or nothing to do), 1 it
+ * fits nowhere (its report is handed to the binder workers, which end the cycle),
+ * -1 an error (try again after a back-off). */
+static int sched_decide(struct mk_controllers *ctl, const char *key, uint64_t cycle)
 {
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	if (!po)
@@ -581,7 +614,7 @@ int sched_sync(struct mk_controllers *ctl, const char *key)
 
 	int ret = 0;
 	if (!best) {
-		unschedulable_report(ctl, &p, nn);
+		unschedulable_report(ctl, &p, nn, key, cycle);
 		ret = 1;
 	} else if (p.pc.ndelayed) {
 		/* volumes first: the claim handler brings the pod back once they are bound */
@@ -603,10 +636,16 @@ void *sched_main(void *arg)
 	char *key;
 	uint64_t cycle;
 	while (sched_queue_pop(ctl->sq, -1, &key, &cycle) == 1) {
-		int r = sched_sync(ctl, key);
-		sched_queue_done(ctl->sq, key, cycle,
-				 r < 0 ? SCHED_ERROR : r > 0 ? SCHED_UNSCHEDULABLE : SCHED_DONE);
+		int r = sched_decide(ctl, key, cycle);
+		if (r <= 0) /* else the report's writer ends the cycle */
+			sched_queue_done(ctl->sq, key, cycle, r < 0 ? SCHED_ERROR : SCHED_DONE);
 		free(key);
 	}
 	return NULL;
+}
+
+/* The sched loop's sync (its worker is sched_main): one decision outside a cycle. */
+int sched_sync(struct mk_controllers *ctl, const char *key)
+{
+	return sched_decide(ctl, key, 0);
 }

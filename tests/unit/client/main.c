@@ -9,11 +9,12 @@ Suite *request_suite(void) __attribute__((weak));
 Suite *workqueue_suite(void) __attribute__((weak));
 Suite *informer_suite(void) __attribute__((weak));
 Suite *failover_suite(void) __attribute__((weak));
+Suite *events_suite(void) __attribute__((weak));
 
 int main(void)
 {
 	Suite *(*ctors[])(void) = { yaml_suite, kubeconfig_suite, watch_suite, request_suite,
-				     workqueue_suite, informer_suite, failover_suite };
+				     workqueue_suite, informer_suite, failover_suite, events_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])

@@ -221,6 +221,71 @@ START_TEST(test_queue_unschedulable_flushed_after_five_minutes)
 }
 END_TEST
 
+/* Pods parked at different times come back each when its own 5 minutes are up,
+ * in that order; deletes and updates out of the middle of unschedulablePods leave
+ * the rest in order. */
+START_TEST(test_queue_unschedulable_flushed_in_order)
+{
+	struct sched_queue *q = queue();
+	uint64_t c;
+	const char *keys[] = { "ns/a", "ns/b", "ns/c", "ns/d", "ns/e" };
+	for (int i = 0; i < 5; i++) {
+		sched_queue_add(q, keys[i], 0);
+		expect_pop(q, keys[i], &c);
+		sched_queue_done(q, keys[i], c, SCHED_UNSCHEDULABLE);
+		fake_now += 10000; /* parked 10 s apart */
+	}
+	expect_counts(q, 0, 0, 5);
+	sched_queue_delete(q, "ns/b");	/* gone out of the middle */
+	sched_queue_add(q, "ns/d", 0);	/* updated: back (its back-off is over) */
+	expect_counts(q, 1, 0, 3);
+	expect_pop(q, "ns/d", &c);
+	sched_queue_done(q, "ns/d", c, SCHED_DONE);
+	/* a was parked at t0: due at t0 + 5 min, c (t0 + 20 s) not yet */
+	fake_now = 1000000 + 5 * 60 * 1000;
+	expect_pop(q, "ns/a", &c);
+	sched_queue_done(q, "ns/a", c, SCHED_DONE);
+	expect_pop(q, NULL, NULL);
+	expect_counts(q, 0, 0, 2);
+	fake_now += 20000;
+	expect_pop(q, "ns/c", &c);
+	sched_queue_done(q, "ns/c", c, SCHED_DONE);
+	expect_pop(q, NULL, NULL);
+	fake_now += 20000;
+	expect_pop(q, "ns/e", &c);
+	expect_counts(q, 0, 0, 0);
+	sched_queue_free(q);
+}
+END_TEST
+
+/* Many parked pods: one move event brings every one of them back, once each. */
+START_TEST(test_queue_move_all_many)
+{
+	struct sched_queue *q = queue();
+	uint64_t c;
+	char key[32];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "ns/p%d", i);
+		sched_queue_add(q, key, 0);
+		expect_pop(q, key, &c);
+		sched_queue_done(q, key, c, SCHED_UNSCHEDULABLE);
+	}
+	expect_counts(q, 0, 0, 1000);
+	fake_now += 2000;
+	sched_queue_move_all(q);
+	expect_counts(q, 1000, 0, 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "ns/p%d", i);
+		expect_pop(q, key, &c);
+		sched_queue_done(q, key, c, i % 2 ? SCHED_DONE : SCHED_UNSCHEDULABLE);
+	}
+	expect_counts(q, 0, 0, 500);
+	sched_queue_move_all(q); /* within their 2 s back-off now: to backoffQ */
+	expect_counts(q, 0, 500, 0);
+	sched_queue_free(q);
+}
+END_TEST
+
 START_TEST(test_queue_bind_failure_backs_off)
 {
 	struct sched_queue *q = queue();
@@ -407,6 +472,8 @@ Suite *schedqueue_suite(void)
 	tcase_add_test(tc, test_queue_event_while_in_flight);
 	tcase_add_test(tc, test_queue_unschedulable_flushed_after_five_minutes);
 	tcase_add_test(tc, test_queue_bind_failure_backs_off);
+	tcase_add_test(tc, test_queue_unschedulable_flushed_in_order);
+	tcase_add_test(tc, test_queue_move_all_many);
 	tcase_add_test(tc, test_cache_totals_follow_pods);
 	tcase_add_test(tc, test_cache_assume_counts_once);
 	suite_add_tcase(s, tc);
