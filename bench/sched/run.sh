@@ -171,10 +171,10 @@ if [ -n "$PROFILE" ]; then
 	echo "$PROFILE"
 fi
 . "$HERE/../lib/report.sh"
-bench_row sched "decisions/s at $NODES nodes (in process)" "${R[decisions_per_s]}" "/s" 5000 "issue 15 goal" higher
+bench_row sched "decisions/s at $NODES nodes (in process)" "${R[decisions_per_s]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
 bench_row sched "decisions/s, O(1)-pick floor" "${R[decisions_per_s]}" "/s" "${R[floor_decisions_per_s]}" "same loop, O(1) pick" higher
-bench_row sched "decisions per CPU s at $NODES nodes" "${R[decisions_per_cpu_s]}" "/s" 5000 "issue 15 goal" higher
+bench_row sched "decisions per CPU s at $NODES nodes" "${R[decisions_per_cpu_s]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
 if [ "$PODS" -gt 0 ]; then
-	bench_row sched "bindings/s at $NODES nodes (end to end, no creates)" "${R[held]}" "/s" 5000 "issue 15 goal" higher
-	bench_row sched "bindings/s at $NODES nodes (end to end, creates meanwhile)" "${R[e2e.bind_per_s]}" "/s" 5000 "issue 15 goal" higher
+	bench_row sched "bindings/s at $NODES nodes (end to end, no creates)" "${R[held]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
+	bench_row sched "bindings/s at $NODES nodes (end to end, creates meanwhile)" "${R[e2e.bind_per_s]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
 fi
