@@ -61,7 +61,7 @@ print("(ratio: figure/anchor for rates, anchor/figure for times and sizes: above
       " met: yes/no; \"-\" when the row has no goal, no figure, or a goal that is not a number)")
 goals = [r for r in rows if r["goal"] != "-"]
 n = {m: sum(1 for r in goals if r["met"] == m) for m in ("yes", "no", "-")}
-print(f"goals: {len(goals)} rows: {n['yes']} met, {n['no']} not met, {n['-']} without a figure to judge")
+print(f"goals: {len(goals)} rows: {n['yes']} met, {n['no']} not met, {n['-']} not judged (no figure, or a goal that is not a number)")
 bad = [f"{b['bench']} (exit {b['exit']}, {b['seconds']}s)" for b in benches if b["exit"] != "0"]
 if bad:
     print("benchmarks that failed (their rows may be missing or partial): " + ", ".join(bad))
