@@ -51,10 +51,10 @@ for line in open(sys.argv[1]):
 benches = [dict(zip(["bench", "exit", "seconds"], l.split())) for l in open(sys.argv[2]) if l.strip()]
 def val(v, unit):
     return f"{v} {unit}" if v not in ("", "-") else "-"
-print(f"\n{'summary':<11} {'what':<52} {'figure':>13} {'anchor':>13}  {'anchor is':<28} {'ratio':>6}  {'goal':<20} met")
+print(f"\n{'summary':<11} {'what':<52} {'figure':>13} {'anchor':>13}  {'anchor is':<34} {'ratio':>7}  {'goal':<20} met")
 for r in rows:
     print(f"{r['bench']:<11} {r['what'][:52]:<52} {val(r['figure'], r['unit']):>13} "
-          f"{val(r['anchor'], r['unit']):>13}  {r['anchor_name'][:28]:<28} {r['ratio']:>6}  "
+          f"{val(r['anchor'], r['unit']):>13}  {r['anchor_name'][:34]:<34} {r['ratio']:>7}  "
           f"{r['goal'][:20]:<20} {r['met']}")
 print("(ratio: figure/anchor for rates, anchor/figure for times and sizes: above 1.00 beats the anchor;\n"
       " goal: the issue's target for the row, in the row's unit, or \"Kx\": K times the anchor;\n"
