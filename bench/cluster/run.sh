@@ -23,6 +23,7 @@
 # Usage: bench/cluster/run.sh [PODS] [ROUNDS]   (default 100 pods, 6 endpoint changes)
 . "$(dirname "$0")/../../tests/lib/lib.sh"
 . "$ROOT/tests/lib/cluster.sh"
+. "$ROOT/bench/lib/report.sh"
 PODS=${1:-100}
 ROUNDS=${2:-6}
 MINIK8S=${MINIK8S_BIN:-$MINIK8S}
@@ -96,6 +97,10 @@ report_mem() { # report_mem LABEL
 	row "node1 minik8s (server+controllers+agent) RSS" "$(kb "${m1% *}")" "(k3s server ~1.6 GB)"
 	row "node1 minik8s PSS" "$(kb "${m1#* }")" ""
 	row "node2 / node3 minik8s agent RSS" "$(kb "${m2% *}") / $(kb "${m3% *}")" "(k3s agent ~275 MB)"
+	bench_row cluster "node1 minik8s RSS, $1" "$(awk -v k="${m1% *}" 'BEGIN { printf "%.0f", k / 1024 }')" MB \
+		1600 "k3s server (its docs)" lower
+	bench_row cluster "node2 agent RSS, $1" "$(awk -v k="${m2% *}" 'BEGIN { printf "%.0f", k / 1024 }')" MB \
+		275 "k3s agent (its docs)" lower
 	read -r c r p <<<"$s"
 	if [ "$c" -gt 0 ]; then
 		row "node1 shims: $c, RSS sum (per shim)" "$(kb "$r") ($(kb $((r / c))))" "(minik8s re-executed: RSS counts shared pages)"
@@ -201,6 +206,8 @@ echo "$PODS pods on node1"
 row "scale 0 -> $PODS: all Running after" "$ALL ms" "(Kubernetes SLO: each pod within 5 s, p99)"
 row "pod start (created -> running) p50 / p99 / max" "$(awk '{a[NR]=$1} END {printf "%d / %d / %d s", a[int(NR*0.5+0.5)], a[int(NR*0.99+0.5)], a[NR]}' "$T/podlat")" \
 	"(on a batch of $PODS at once on one node)"
+bench_row cluster "$PODS pods at once on a node: start p99 (1 s steps)" \
+	"$(awk '{ a[NR] = $1 } END { print a[int(NR * 0.99 + 0.5)] }' "$T/podlat")" s 5 "Kubernetes pod startup SLO" lower
 sleep 5
 report_mem "idle, $PODS pods on node1"
 # ---- down: every node, node1 still running its pods ----

@@ -25,4 +25,15 @@ api POST /api/v1/nodes -H 'Content-Type: application/json' -d "{\"apiVersion\":\
 echo "anchors: kube-controller-manager's default API client rate limit (QPS 20, burst 30) alone"
 echo "         bounds 100 pod creates to >= 3.5 s; endpoints follow readiness within a watch"
 echo "         round-trip plus one write (ms)."
-timeout 300 "$CTLBENCH" "$API" "$TOKEN" "$CACERT" "$N" "$ROUNDS"
+out=$(timeout 300 "$CTLBENCH" "$API" "$TOKEN" "$CACERT" "$N" "$ROUNDS")
+rc=$?
+echo "$out"
+# "scale 1->N: all pods created+bound X ms, deployment N/N ready Y ms"
+bound=$(sed -nE 's/^scale .*created\+bound ([0-9.]+) ms.*/\1/p' <<<"$out")
+# the anchor: client-go's token bucket of kube-controller-manager (burst 30, then 20/s)
+kcm=$(awk -v n="$N" 'BEGIN { print (n > 30) ? (n - 30) / 20 * 1000 : 0 }')
+. "$ROOT/bench/lib/report.sh"
+bench_row controllers "scale 1->$N: all pods created and bound" "$bound" ms "$kcm" "kube-controller-manager QPS limit" lower
+bench_row controllers "endpoints: pod Ready -> in Endpoints, p50" \
+	"$(sed -nE 's/^endpoints: .* p50 ([0-9.]+) ms.*/\1/p' <<<"$out")" ms - "" lower
+exit $rc

@@ -24,4 +24,13 @@ echo "anchors: the direct pods are the floor (the same creates, scheduling and r
 echo "         writes without a controller); kube-controller-manager's client rate limit"
 echo "         (QPS 20, burst 30) alone bounds 50 daemon pod creates to >= 1 s; a rollout"
 echo "         with maxUnavailable 1 is NODES sequential delete -> create -> Ready rounds."
-timeout 600 "$DSBENCH" "$API" "$TOKEN" "$CACERT" "$N"
+out=$(timeout 600 "$DSBENCH" "$API" "$TOKEN" "$CACERT" "$N")
+rc=$?
+echo "$out"
+# "direct: N pods POSTed one by one X ms, all Ready Y ms", "daemonset: N pods Ready Z ms, ..."
+direct=$(sed -nE 's/^direct: .*all Ready ([0-9.]+) ms.*/\1/p' <<<"$out")
+ds=$(sed -nE 's/^daemonset: [0-9]+ pods Ready ([0-9.]+) ms.*/\1/p' <<<"$out")
+. "$ROOT/bench/lib/report.sh"
+bench_row daemonset "DaemonSet on $N nodes: all pods Ready" "$ds" ms "$direct" \
+	"$N pods POSTed directly, same run" lower
+exit $rc

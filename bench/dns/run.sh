@@ -134,4 +134,5 @@ printf '  %-34s %10s qps\n' "aim" "100000"
 awk -v a="$M_QPS" -v b="$QPS" 'BEGIN { printf "  ratio qps minik8s / NSD: %.2fx\n", a / b }'
 . "$ROOT/bench/lib/report.sh"
 bench_row dns "queries/s (cluster names)" "$(printf '%.0f' "$M_QPS")" "/s" "$(printf '%.0f' "$QPS")" "NSD, same zone" higher
+bench_row dns "latency p50 at $rate qps" "$M_P50" ms "$P50" "NSD, same zone" lower
 bench_row dns "latency p99 at $rate qps" "$M_P99" ms "$P99" "NSD, same zone" lower

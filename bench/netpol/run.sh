@@ -53,3 +53,7 @@ printf '%-36s %s ms (model %s ms, %s ms CPU; tables replaced: %s messages)\n' " 
 	"$(field policy ms)" "$(field model_policy ms)" "$(field model_policy cpu_ms)" "$(field policy messages)"
 printf '%-36s %11s ms %19s ms   (%s rules; the change rewrites %s)\n' "iptables-legacy-restore (equivalent)" \
 	"$(ms "$t0" "$t1")" "$(ms "$t1" "$t2")" "$rules" "$chg_rules"
+. bench/lib/report.sh
+bench_row netpol "$POLS policies over $PODS pods, full program" "$(field full ms)" ms "$(ms "$t0" "$t1")" \
+	"iptables-legacy-restore, same" lower
+bench_row netpol "1 pod label change" "$chg_total" ms "$(ms "$t1" "$t2")" "iptables-legacy-restore --noflush" lower

@@ -81,4 +81,7 @@ printf '%-26s %8s %11s MB/s %16s\n' "host-gw (anchor)" "${MTU[host-gw]}" "${MBS[
 printf '%-26s %8s %11s MB/s %16s\n' "vxlan (mk-vxlan, forced)" "${MTU[vxlan]}" "${MBS[vxlan]:-n/a}" "${CPS[vxlan]:-n/a}"
 printf '%-26s %8s %16s %16s\n' "ratio vxlan / host-gw" "" "$(ratio "${MBS[vxlan]:-0}" "${MBS[host-gw]:-0}")" \
 	"$(ratio "${CPS[vxlan]:-0}" "${CPS[host-gw]:-0}")"
+. "$ROOT/bench/lib/report.sh"
+bench_row overlay "pod-to-pod throughput, vxlan" "${MBS[vxlan]:-}" MB/s "${MBS[host-gw]:-}" "host-gw, same run" higher
+bench_row overlay "pod-to-pod new conns/s, vxlan" "${CPS[vxlan]:-}" /s "${CPS[host-gw]:-}" "host-gw, same run" higher
 [ -n "${MBS[vxlan]:-}" ] && [ -n "${MBS[host-gw]:-}" ] && [ -n "${CPS[vxlan]:-}" ] && [ -n "${CPS[host-gw]:-}" ]

@@ -63,7 +63,7 @@ printf '%-34s %10s %10s %12s %12s %10s\n' "1 pod ($ROUNDS rounds)" "$o50" "$o99"
 printf '%-34s %10s %10s %12s %12s %10s\n' "$BURST pods at once" "$b50" "$b99" "$g50" "$g99" "$(ratio "$b99" "$g99") p99"
 printf '%-34s %10s %10s %12s %12s %10s\n' "$BIG pods at once" "$c50" "$c99" "$h50" "$h99" "$(ratio "$c99" "$h99") p99"
 . "$ROOT/bench/lib/report.sh"
-bench_row pods "pod start p50 (create -> Running)" "$o50" ms "$f50" "netns + veth (netlink, C) + runc run -d" lower
-bench_row pods "$BURST pods at once, p99" "$b99" ms "$g99" "the same floor, $BURST at once" lower
-bench_row pods "$BIG pods at once, p99" "$c99" ms "$h99" "the same floor, $BIG at once" lower
+bench_row pods "pod start p50 (create -> Running)" "$o50" ms "$f50" "netns + veth (netlink, C) + runc run -d" lower "<= 1.5x floor"
+bench_row pods "$BURST pods at once, p99" "$b99" ms "$g99" "the same floor, $BURST at once" lower "<= 1000 ms"
+bench_row pods "$BIG pods at once, p99" "$c99" ms "$h99" "the same floor, $BIG at once" lower "<= 2000 ms"
 echo "(floor: bench/pods/podfloor.c: a named netns, a veth pair on a bridge wired by pkg/net over netlink, runc run -d of the same busybox httpd, per pod, all pods of a burst at once; goals: p50 <= 1.5x the floor, $BURST at once p99 <= 1 s, $BIG at once p99 <= 2 s)"

@@ -90,7 +90,11 @@ for n in 1000 10000; do
 done
 $GEN iptables-change 10000 3 4870 >"$T/iptchg"
 t0=$(now); ip netns exec mkpxb$ID-i10000 iptables-legacy-restore --noflush <"$T/iptchg" || echo "iptables change failed"; t1=$(now)
-printf '%-34s %10s ms %10s ms %13s ms\n' "kube-proxy iptables (legacy)" "$i1000" "$i10000" "$(ms $t0 $t1)"
+ichg=$(ms $t0 $t1)
+printf '%-34s %10s ms %10s ms %13s ms\n' "kube-proxy iptables (legacy)" "$i1000" "$i10000" "$ichg"
+. "$ROOT/bench/lib/report.sh"
+bench_row proxy "10,000 services x 3 endpoints programmed" "$m10k" ms "$i10000" "kube-proxy iptables-legacy" lower
+bench_row proxy "1 endpoint change at 10,000 services" "$mchg" ms "$ichg" "kube-proxy iptables-legacy" lower
 
 # kube-proxy nftables layout, nft -f
 for n in 1000 10000; do

@@ -46,6 +46,12 @@ for b in "$SCHB" "$SB" "$BB" "$FLOOR"; do [ -x "$b" ] || die "$b missing (make)"
 declare -A R
 out=$("$SCHB" "$NODES" "$PENDING") || die "schedbench failed: $out"
 while read -r k v; do R[$k]=$v; done <<<"$out"
+# the in-process rows now, so that an end-to-end part that fails does not take them with it
+echo "in process: decisions/s ${R[decisions_per_s]} (O(1)-pick floor ${R[floor_decisions_per_s]}), per CPU s ${R[decisions_per_cpu_s]}"
+. "$HERE/../lib/report.sh"
+bench_row sched "decisions/s at $NODES nodes (in process)" "${R[decisions_per_s]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
+bench_row sched "decisions/s, O(1)-pick floor" "${R[decisions_per_s]}" "/s" "${R[floor_decisions_per_s]}" "same loop, O(1) pick" higher
+bench_row sched "decisions per CPU s at $NODES nodes" "${R[decisions_per_cpu_s]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
 
 # held NAME BINARY: one server of BINARY; PODS pods created while it has no node
 # (the scheduler parks them all), then the hollow agent started: bindings/s with
@@ -170,11 +176,7 @@ if [ -n "$PROFILE" ]; then
 	echo "server profile while binding with no creates (perf -g; the scheduler's functions are sched_*):"
 	echo "$PROFILE"
 fi
-. "$HERE/../lib/report.sh"
-bench_row sched "decisions/s at $NODES nodes (in process)" "${R[decisions_per_s]}" "/s" 5000 "issue 15 goal" higher
-bench_row sched "decisions/s, O(1)-pick floor" "${R[decisions_per_s]}" "/s" "${R[floor_decisions_per_s]}" "same loop, O(1) pick" higher
-bench_row sched "decisions per CPU s at $NODES nodes" "${R[decisions_per_cpu_s]}" "/s" 5000 "issue 15 goal" higher
 if [ "$PODS" -gt 0 ]; then
-	bench_row sched "bindings/s at $NODES nodes (end to end, no creates)" "${R[held]}" "/s" 5000 "issue 15 goal" higher
-	bench_row sched "bindings/s at $NODES nodes (end to end, creates meanwhile)" "${R[e2e.bind_per_s]}" "/s" 5000 "issue 15 goal" higher
+	bench_row sched "bindings/s at $NODES nodes (end to end, no creates)" "${R[held]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
+	bench_row sched "bindings/s at $NODES nodes (end to end, creates meanwhile)" "${R[e2e.bind_per_s]}" "/s" 5000 "issue 15 goal" higher ">= 5000 /s"
 fi
