@@ -43,8 +43,8 @@
  * Content-addressed, so a process-wide table; a piece lives while an object
  * holds it. */
 #define PIECE_MIN 64	/* smaller values are kept inline: not worth a table entry */
-#define CHUNK_MIN 96	/* a chunk is cut no sooner */
-#define CHUNK_MAX 1024	/* and at the first "}," after this */
+#define CHUNK_MIN 64	/* a chunk is cut no sooner */
+#define CHUNK_MAX 256	/* and at the first "}," after this */
 #define MAX_SEGS 32
 
 struct lc_piece {
@@ -186,7 +186,7 @@ static bool cut_here(const char *s, size_t from, size_t i)
 {
 	if (s[i] != '}' || s[i + 1] != ',' || i + 2 - from < CHUNK_MIN)
 		return false;
-	return i + 2 - from >= CHUNK_MAX || (mk_fnv1a64(s + i - 8, 8) & 3) == 0;
+	return i + 2 - from >= CHUNK_MAX || (mk_fnv1a64(s + i - 8, 8) & 1) == 0;
 }
 
 /* Cuts [v, ve) into chunks, appended to r from k (at most MAX_SEGS); the new k. */
