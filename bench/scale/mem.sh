@@ -17,15 +17,31 @@
 # BENCH_SCALE_MEM_GDB=1: at the last size, gdb asks the server for glibc's
 # malloc_stats (heap in use against heap held: fragmentation) and SQLite's
 # sqlite3_memory_used, printed per mode.
+# Beside the figures, the anchor measured in the same run: the bytes of one pod's
+# stored JSON text, whole and without metadata.managedFields (what a cache that
+# keeps the object must pay, a cache of the whole object and one of the
+# controllers' stripped object), and at each size the server's anonymous memory
+# from /proc/PID/smaps_rollup. Headline rows go to bench_row (bench/lib/report.sh).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../tests/lib/lib.sh"
+. "$HERE/../lib/report.sh"
 MINIK8S=${BENCH_MINIK8S:-$MINIK8S}
 SIZES=${BENCH_SCALE_MEM_PODS:-1000 10000}
 MKPODS="$ROOT/build/bench/api/mkpods"
 die() { echo "bench/scale/mem: $*" >&2; exit 1; }
 [ -x "$MKPODS" ] || die "$MKPODS missing (make)"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+anon_kb() { awk '/^Anonymous:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# one pod's stored text: "whole without-managedFields" bytes (compact, as stored)
+pod_bytes() {
+	curl -sf --cacert "$CACERT" -H "Authorization: Bearer $TOKEN" "$API/api/v1/namespaces/memb/pods?limit=1" |
+		python3 -c 'import json,sys
+p = json.load(sys.stdin)["items"][0]
+whole = len(json.dumps(p, separators=(",", ":"), ensure_ascii=False).encode())
+p["metadata"].pop("managedFields", None)
+print(whole, len(json.dumps(p, separators=(",", ":"), ensure_ascii=False).encode()))'
+}
 
 python3 -c '
 import sys
@@ -67,6 +83,8 @@ for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
 		sleep 3
 		kb=$(rss_kb "$SERVER_PID")
 		R[$mode.$n.rss]=$kb
+		R[$mode.$n.anon]=$(anon_kb "$SERVER_PID")
+		[ -n "${R[podbytes]:-}" ] || R[podbytes]=$(pod_bytes)
 		R[$mode.$n.kbpod]=$(awk -v k="$kb" -v b="$base" -v p="$n" 'BEGIN { printf "%.1f", (k - b) / p }')
 		if [ "${BENCH_SCALE_MEM_GDB:-0}" = 1 ] && [ "$n" = "${SIZES##* }" ]; then
 			off=$(stat -c %s "$T/server.log")
@@ -88,6 +106,18 @@ for n in $SIZES; do
 	printf '%-44s %14s %14s\n' "server KB a pod at $n pods (RSS growth)" "${R[inproc.$n.kbpod]:--}" "${R[loopback.$n.kbpod]:--}"
 done
 printf '%-44s %14s %14s\n' "goal: KB a pod" 3 3
+for n in $SIZES; do
+	printf '%-44s %14s %14s\n' "server anonymous MB at $n pods (smaps)" \
+		"$(awk -v k="${R[inproc.$n.anon]:--}" 'BEGIN { printf "%.0f", k / 1024 }')" \
+		"$(awk -v k="${R[loopback.$n.anon]:--}" 'BEGIN { printf "%.0f", k / 1024 }')"
+done
+read -r whole stripped <<<"${R[podbytes]:-- -}"
+printf '%-44s %14s\n' "anchor: one pod's stored JSON text, KB" "$(awk -v b="$whole" 'BEGIN { printf "%.2f", b / 1024 }')"
+printf '%-44s %14s\n' "anchor: the same without managedFields, KB" "$(awk -v b="$stripped" 'BEGIN { printf "%.2f", b / 1024 }')"
+for n in $SIZES; do
+	bench_row scale "server KB a pod at $n pods (no agent)" "${R[inproc.$n.kbpod]:--}" KB \
+		"$(awk -v b="$whole" 'BEGIN { printf "%.2f", b / 1024 }')" "one pod's stored JSON text" lower
+done
 for mode in ${BENCH_SCALE_MEM_MODES:-inproc loopback}; do
 	[ -n "${R[$mode.gdb]:-}" ] && echo "$mode, at ${SIZES##* } pods: ${R[$mode.gdb]}"
 done

@@ -201,6 +201,9 @@ bool mk_list_selectors_match_object(const struct mk_list_selectors *f, const cJS
 struct mk_listcache;
 int mk_listcache_new(struct mk_store *store, struct mk_listcache **ret, struct mk_error **err);
 void mk_listcache_free(struct mk_listcache *lc); /* accepts NULL */
+/* listcache.c: the pieces of text cached objects share (the fieldsV1 of their
+ * managedFields entries, each kept once in the process); for tests. */
+size_t mk_listcache_pieces(void);
 /* Answers a list of r in ns (NULL or "": all) from the cache, through the
  * selectors f and the request's limit, once the cache has seen min_rv (the
  * store's current revision when consistent): 1 with rep filled (a streamed 200,

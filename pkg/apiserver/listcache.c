@@ -17,7 +17,10 @@
  *    copied, and memory does not grow with the list beyond one pointer an item.
  *
  * The stored bytes of an object are kept once (struct lc_obj, reference
- * counted) and shared by the cache and every response still writing them. When
+ * counted) and shared by the cache and every response still writing them; the
+ * fieldsV1 of its managedFields entries, most of a pod's text and alike across
+ * the pods of one template, are kept once in the process (struct lc_piece) and
+ * put back into the text as it is written: lists return the stored bytes. When
  * the thread falls out of the store's event window it drops every resource's
  * cache; the next list of each fills it again. */
 #include <errno.h>
@@ -31,19 +34,342 @@
  * cacher's 3 s for a too large resourceVersion). */
 #define WAIT_MS 3000
 
-/* One object's stored bytes: the text of the store event that created it (a
- * reference on the event, no copy), a copy of an update's, or, for what the first
- * list found, that list's text (taken over). */
-struct lc_obj {
-	int refs;
-	size_t len;
-	char *key; /* "ns\x01name": strcmp order is the store's (namespace, name) order */
-	const char *json;
-	struct mk_store_event *ev; /* json's owner, or NULL: json is owned */
+/* Pieces of text many objects carry alike, kept once: the fieldsV1 of each
+ * metadata.managedFields entry (~1-3 KB for a pod, alike for every pod of one
+ * template and manager, while the entry's time differs), cut into chunks at
+ * points the content chooses (after a "}," whose preceding bytes hash right), so
+ * that what differs between objects (a pod's kube-api-access-xxxxx volume, one
+ * name in 2.3 KB) is one chunk of its own and the chunks around it are shared.
+ * Content-addressed, so a process-wide table; a piece lives while an object
+ * holds it. */
+#define PIECE_MIN 64	/* smaller values are kept inline: not worth a table entry */
+#define CHUNK_MIN 64	/* a chunk is cut no sooner */
+#define CHUNK_MAX 256	/* and at the first "}," after this */
+#define MAX_SEGS 32
+
+struct lc_piece {
+	int refs; /* under piece_lock */
+	uint32_t len;
+	char text[]; /* NUL-terminated: the table's key */
 };
 
+static pthread_mutex_t piece_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mk_hmap pieces; /* text (borrowed from the piece) -> struct lc_piece */
+
+static uint64_t piece_hash(const void *k)
+{
+	return mk_fnv1a64_str(k);
+}
+
+static bool piece_equal(const void *a, const void *b)
+{
+	return !strcmp(a, b);
+}
+
+static const struct mk_hmap_type piece_key = { .hash = piece_hash, .equal = piece_equal };
+/* a resource's table borrows its keys from the objects (the same hash and order) */
+static const struct mk_hmap_type obj_key = { .hash = piece_hash, .equal = piece_equal };
+
+/* The piece with the len bytes at p (a reference). */
+static struct lc_piece *piece_get(const char *p, size_t len)
+{
+	struct lc_piece *n = mk_malloc0(sizeof(*n) + len + 1);
+	n->refs = 1;
+	n->len = (uint32_t)len;
+	memcpy(n->text, p, len);
+	pthread_mutex_lock(&piece_lock);
+	if (!pieces.type)
+		mk_hmap_init_type(&pieces, &piece_key);
+	struct lc_piece *have = mk_hmap_get(&pieces, n->text);
+	if (have) {
+		have->refs++;
+		free(n);
+		n = have;
+	} else {
+		mk_hmap_put(&pieces, n->text, n);
+	}
+	pthread_mutex_unlock(&piece_lock);
+	return n;
+}
+
+/* Under the lock: a lookup must not find a piece whose last reference is going. */
+static void piece_unref(struct lc_piece *p)
+{
+	pthread_mutex_lock(&piece_lock);
+	bool last = --p->refs == 0;
+	if (last)
+		mk_hmap_del(&pieces, p->text);
+	pthread_mutex_unlock(&piece_lock);
+	if (last)
+		free(p);
+}
+
+size_t mk_listcache_pieces(void)
+{
+	pthread_mutex_lock(&piece_lock);
+	size_t n = pieces.n;
+	pthread_mutex_unlock(&piece_lock);
+	return n;
+}
+
+/* ---- finding the pieces in an object's text ------------------------------------ */
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* s[i] is '"': the index after the closing quote, or n. */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return n;
+}
+
+/* The index after the value at i, or n when it does not end. */
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+	if (i < n && s[i] == '"')
+		return skip_string(s, i, n);
+	if (i < n && (s[i] == '{' || s[i] == '[')) {
+		int depth = 0;
+		while (i < n) {
+			if (s[i] == '"') {
+				i = skip_string(s, i, n);
+				continue;
+			}
+			if (s[i] == '{' || s[i] == '[')
+				depth++;
+			else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+				return i + 1;
+			i++;
+		}
+		return n;
+	}
+	while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']')
+		i++;
+	return i;
+}
+
+/* s[i] is '{': the index of the value of member name, or 0. */
+static size_t member(const char *s, size_t i, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+	if (i >= n || s[i] != '{')
+		return 0;
+	for (i = skip_ws(s, i + 1, n); i < n && s[i] == '"';) {
+		size_t k = i, end = skip_string(s, i, n);
+		bool match = end - k == nl + 2 && !memcmp(s + k + 1, name, nl);
+		i = skip_ws(s, end, n);
+		if (i >= n || s[i] != ':')
+			return 0;
+		i = skip_ws(s, i + 1, n);
+		if (match)
+			return i;
+		i = skip_ws(s, skip_value(s, i, n), n);
+		if (i >= n || s[i] != ',')
+			return 0;
+		i = skip_ws(s, i + 1, n);
+	}
+	return 0;
+}
+
+/* Whether a chunk that started at from may end after the "}," at i. */
+static bool cut_here(const char *s, size_t from, size_t i)
+{
+	if (s[i] != '}' || s[i + 1] != ',' || i + 2 - from < CHUNK_MIN)
+		return false;
+	return i + 2 - from >= CHUNK_MAX || (mk_fnv1a64(s + i - 8, 8) & 1) == 0;
+}
+
+/* Cuts [v, ve) into chunks, appended to r from k (at most MAX_SEGS); the new k. */
+static int chunk(const char *s, size_t v, size_t ve, size_t (*r)[2], int k)
+{
+	size_t from = v;
+	for (size_t i = v + CHUNK_MIN; i + 1 < ve && k < MAX_SEGS - 1; i++)
+		if (cut_here(s, from, i)) {
+			r[k][0] = from;
+			r[k++][1] = i + 2;
+			from = i + 2;
+		}
+	if (k < MAX_SEGS) {
+		r[k][0] = from;
+		r[k++][1] = ve;
+	}
+	return k;
+}
+
+/* The [start, end) ranges of the chunks of the fieldsV1 values of
+ * metadata.managedFields in s, in order; how many (at most MAX_SEGS). */
+static int find_pieces(const char *s, size_t n, size_t (*r)[2])
+{
+	size_t meta = member(s, skip_ws(s, 0, n), n, "metadata");
+	size_t mf = meta ? member(s, meta, n, "managedFields") : 0;
+	int k = 0;
+	if (!mf || s[mf] != '[')
+		return 0;
+	for (size_t i = skip_ws(s, mf + 1, n); i < n && s[i] == '{' && k < MAX_SEGS;) {
+		size_t end = skip_value(s, i, n), v = member(s, i, end, "fieldsV1");
+		if (v && s[v] == '{') {
+			size_t ve = skip_value(s, v, end);
+			if (ve - v >= PIECE_MIN && ve < end)
+				k = chunk(s, v, ve, r, k);
+		}
+		i = skip_ws(s, end, n);
+		if (i >= n || s[i] != ',')
+			break;
+		i = skip_ws(s, i + 1, n);
+	}
+	return k;
+}
+
+/* ---- cached objects ------------------------------------------------------------ */
+
+/* One object's stored bytes: its text without its pieces (json) and the pieces,
+ * each at its offset in json; the whole text is json with each piece put back.
+ * json is, when the text has no pieces, the text of the store event that created
+ * the object (a reference on the event, no copy) or what the first list found
+ * (taken over); otherwise a copy in the object's own allocation. */
+struct lc_seg {
+	uint32_t at; /* in json */
+	struct lc_piece *p;
+};
+
+struct lc_obj {
+	int refs;
+	uint32_t len;  /* of the whole text */
+	uint32_t jlen; /* of json */
+	uint8_t nseg;
+	bool owned; /* json is a string of its own (free it) */
+	char *key;  /* "ns\x01name", in the allocation: strcmp order is the store's (namespace, name) order */
+	const char *json;
+	struct mk_store_event *ev; /* json's owner, or NULL */
+	struct lc_seg seg[];
+};
+
+/* The object ns/name of text (len bytes): ev (referenced) or owned (taken over)
+ * holds text unless the object keeps its own copy. */
+static struct lc_obj *obj_make(const char *ns, const char *name, const char *text, size_t len,
+			       struct mk_store_event *ev, char *owned)
+{
+	size_t r[MAX_SEGS][2], cut = 0;
+	int k = find_pieces(text, len, r);
+	for (int i = 0; i < k; i++)
+		cut += r[i][1] - r[i][0];
+	size_t kl = strlen(ns ? ns : "") + 1 + strlen(name ? name : "") + 1;
+	size_t jl = k ? len - cut + 1 : 0;
+	struct lc_obj *o = mk_malloc0(sizeof(*o) + k * sizeof(o->seg[0]) + kl + jl);
+	o->refs = 1;
+	o->len = (uint32_t)len;
+	o->nseg = (uint8_t)k;
+	o->key = (char *)&o->seg[k];
+	snprintf(o->key, kl, "%s\x01%s", ns ? ns : "", name ? name : "");
+	if (!k) {
+		if (!ev && !owned)
+			text = owned = mk_strdup(text);
+		o->jlen = (uint32_t)len;
+		o->json = text;
+		o->ev = ev ? mk_store_event_ref(ev) : NULL;
+		o->owned = owned != NULL;
+		return o;
+	}
+	char *j = o->key + kl;
+	size_t from = 0, w = 0;
+	for (int i = 0; i < k; i++) {
+		memcpy(j + w, text + from, r[i][0] - from);
+		w += r[i][0] - from;
+		o->seg[i].at = (uint32_t)w;
+		o->seg[i].p = piece_get(text + r[i][0], r[i][1] - r[i][0]);
+		from = r[i][1];
+	}
+	memcpy(j + w, text + from, len - from);
+	j[len - cut] = '\0';
+	o->json = j;
+	o->jlen = (uint32_t)(len - cut);
+	free(owned);
+	return o;
+}
+
+/* json (owned) of the object ns/name */
+static struct lc_obj *obj_new(const char *ns, const char *name, char *json)
+{
+	return obj_make(ns, name, json, strlen(json), NULL, json);
+}
+
+/* the object an event left */
+static struct lc_obj *obj_from_event(struct mk_store_event *ev)
+{
+	return obj_make(ev->ns, ev->name, ev->json, strlen(ev->json), ev, NULL);
+}
+
+/* Copies up to max bytes of o's whole text from off into buf; how many. */
+static size_t obj_read(const struct lc_obj *o, size_t off, char *buf, size_t max)
+{
+	size_t w = 0, v = 0, jp = 0;
+	for (int k = 0; k <= o->nseg && w < max; k++) {
+		size_t at = k < o->nseg ? o->seg[k].at : o->jlen;
+		const char *part[2] = { o->json + jp, k < o->nseg ? o->seg[k].p->text : NULL };
+		size_t plen[2] = { at - jp, k < o->nseg ? o->seg[k].p->len : 0 };
+		for (int h = 0; h < 2 && w < max; h++) {
+			if (off < v + plen[h]) {
+				size_t c = v + plen[h] - off;
+				c = c < max - w ? c : max - w;
+				memcpy(buf + w, part[h] + (off - v), c);
+				w += c;
+				off += c;
+			}
+			v += plen[h];
+		}
+		jp = at;
+	}
+	return w;
+}
+
+/* o's whole text, owned */
+static char *obj_text(const struct lc_obj *o)
+{
+	char *t = mk_malloc0((size_t)o->len + 1);
+	obj_read(o, 0, t, o->len);
+	return t;
+}
+
+static bool obj_matches(const struct lc_obj *o, const struct mk_list_selectors *f)
+{
+	if (!o->nseg)
+		return mk_list_selectors_match(o->json, (void *)f);
+	_cleanup_free_ char *t = obj_text(o);
+	return mk_list_selectors_match(t, (void *)f);
+}
+
+static struct lc_obj *obj_ref(struct lc_obj *o)
+{
+	__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+	return o;
+}
+
+static void obj_unref(void *p)
+{
+	struct lc_obj *o = p;
+	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	for (int i = 0; i < o->nseg; i++)
+		piece_unref(o->seg[i].p);
+	if (o->ev)
+		mk_store_event_unref(o->ev);
+	if (o->owned)
+		free((char *)o->json);
+	free(o);
+}
+
 struct rcache {
-	struct mk_hmap objs; /* key -> struct lc_obj */
+	struct mk_hmap objs; /* key (borrowed from the object) -> struct lc_obj */
 	uint64_t base;	     /* events up to base are in objs; the thread applies later ones */
 };
 
@@ -58,48 +384,6 @@ struct mk_listcache {
 	bool started;
 	bool dead; /* the thread stopped following the store: the store answers */
 };
-
-/* json (owned) of the object ns/name */
-static struct lc_obj *obj_new(const char *ns, const char *name, char *json)
-{
-	struct lc_obj *o = mk_malloc0(sizeof(*o));
-	o->refs = 1;
-	o->len = strlen(json);
-	o->key = mk_strdup_printf("%s\x01%s", ns ? ns : "", name ? name : "");
-	o->json = json;
-	return o;
-}
-
-/* the object an event left (a reference on ev) */
-static struct lc_obj *obj_from_event(struct mk_store_event *ev)
-{
-	struct lc_obj *o = mk_malloc0(sizeof(*o));
-	o->refs = 1;
-	o->len = strlen(ev->json);
-	o->key = mk_strdup_printf("%s\x01%s", ev->ns ? ev->ns : "", ev->name ? ev->name : "");
-	o->json = ev->json;
-	o->ev = mk_store_event_ref(ev);
-	return o;
-}
-
-static struct lc_obj *obj_ref(struct lc_obj *o)
-{
-	__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
-	return o;
-}
-
-static void obj_unref(void *p)
-{
-	struct lc_obj *o = p;
-	if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) > 0)
-		return;
-	free(o->key);
-	if (o->ev)
-		mk_store_event_unref(o->ev);
-	else
-		free((char *)o->json);
-	free(o);
-}
 
 static void rcache_free(void *p)
 {
@@ -121,7 +405,7 @@ static void apply(struct rcache *c, struct mk_store_event *ev)
 	}
 	/* an update's event also holds the state before it: copy its text rather
 	 * than keep both alive for as long as the object is cached */
-	struct lc_obj *o = ev->old_json ? obj_new(ev->ns, ev->name, mk_strdup(ev->json))
+	struct lc_obj *o = ev->old_json ? obj_make(ev->ns, ev->name, ev->json, strlen(ev->json), NULL, NULL)
 					: obj_from_event(ev);
 	obj_unref(mk_hmap_put(&c->objs, o->key, o));
 }
@@ -253,7 +537,7 @@ static struct rcache *rcache_get(struct mk_listcache *lc, const char *resource)
 	struct rcache *n = NULL;
 	if (rc == 0) {
 		n = mk_malloc0(sizeof(*n));
-		mk_hmap_init(&n->objs);
+		mk_hmap_init_type(&n->objs, &obj_key);
 		n->base = l.rv;
 		for (size_t i = 0; i < l.n; i++) {
 			_cleanup_cjson_ cJSON *o = cJSON_Parse(l.items[i]);
@@ -324,15 +608,19 @@ struct lstream {
 	size_t head_off;
 };
 
-static void item_bytes(struct lstream *s, size_t i, const char **p, size_t *len)
+/* Copies up to max bytes of item i from s->off into buf; how many, and whether
+ * the item is done. */
+static size_t item_read(struct lstream *s, size_t i, char *buf, size_t max, bool *done)
 {
 	if (s->objs) {
-		*p = s->objs[i]->json;
-		*len = s->objs[i]->len;
-	} else {
-		*p = s->strs[i];
-		*len = strlen(s->strs[i]);
+		size_t k = obj_read(s->objs[i], s->off, buf, max);
+		*done = s->off + k == s->objs[i]->len;
+		return k;
 	}
+	size_t len = strlen(s->strs[i] + s->off), k = len < max ? len : max;
+	memcpy(buf, s->strs[i] + s->off, k);
+	*done = k == len;
+	return k;
 }
 
 static void item_drop(struct lstream *s, size_t i)
@@ -367,15 +655,11 @@ static ssize_t lstream_read(void *cls, uint64_t pos, char *buf, size_t max)
 				s->comma = false;
 				continue;
 			}
-			const char *p;
-			size_t len;
-			item_bytes(s, s->i, &p, &len);
-			size_t k = len - s->off;
-			k = k < max - w ? k : max - w;
-			memcpy(buf + w, p + s->off, k);
+			bool done;
+			size_t k = item_read(s, s->i, buf + w, max - w, &done);
 			s->off += k;
 			w += k;
-			if (s->off == len) {
+			if (done) {
 				item_drop(s, s->i);
 				s->i++;
 				s->off = 0;
@@ -519,7 +803,7 @@ int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
 	for (size_t i = 0; i < n; i++) {
 		struct lc_obj *o = objs[i];
 		objs[i] = NULL;
-		if (filtered && !mk_list_selectors_match(o->json, (void *)f)) {
+		if (filtered && !obj_matches(o, f)) {
 			obj_unref(o);
 			continue;
 		}
@@ -565,7 +849,7 @@ int mk_listcache_get(struct mk_apiserver *srv, const char *resource, const char 
 	if (o)
 		obj_ref(o);
 	pthread_mutex_unlock(&lc->lock);
-	char *json = o ? mk_strdup(o->json) : NULL; /* copied outside the lock */
+	char *json = o ? obj_text(o) : NULL; /* copied outside the lock */
 	obj_unref(o);
 	if (!json)
 		return -1;
@@ -599,7 +883,7 @@ int mk_listcache_load(struct mk_apiserver *srv, const char *resource, const char
 		qsort(objs, n, sizeof(*objs), cmp_obj);
 	ret->items = mk_malloc0(sizeof(char *) * (n + 1));
 	for (size_t i = 0; i < n; i++) {
-		ret->items[i] = mk_strdup(objs[i]->json);
+		ret->items[i] = obj_text(objs[i]);
 		obj_unref(objs[i]);
 	}
 	free(objs);

@@ -1,6 +1,7 @@
 /* Informer: list + watch into an indexed cache, with handlers (client-go's
  * SharedIndexInformer, one thread per informer). */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 struct index {
 	char *name;
 	mk_informer_index_fn fn;
-	struct mk_hmap values; /* value -> struct mk_hmap * (set of keys) */
+	struct mk_hmap values; /* value -> its keys (struct keys) */
 };
 
 struct handler {
@@ -71,6 +72,9 @@ struct entry {
 	struct mk_object *obj;	     /* its parsed tree (a ref), or NULL; set once, under mu */
 	char data[];		     /* key NUL, text NUL, each index's values NUL-terminated */
 };
+
+/* index sets tag a borrowed key's low bit (keys_of) */
+_Static_assert(offsetof(struct entry, data) % 2 == 0, "entry keys are 2-aligned");
 
 /* The items table borrows its keys from the entries (the key moves with the
  * entry on update); so do the index sets. */
@@ -244,11 +248,79 @@ int mk_index_pod_node(const cJSON *obj, char **values, int max)
 
 /* ---- cache ------------------------------------------------------------------------ */
 
+/* The keys of the objects with one value of an index: a set, or, for the
+ * usual single object (an index by uid: one per object), the key itself with
+ * the low bit set, without a table of its own (~250 bytes an object). Keys are
+ * borrowed from the entries, which are at least 2-aligned. */
+typedef void *keys_t;
+
+static bool keys_single(keys_t k)
+{
+	return (uintptr_t)k & 1;
+}
+
+static const char *keys_one(keys_t k)
+{
+	return (const char *)((uintptr_t)k & ~(uintptr_t)1);
+}
+
+static keys_t keys_of(const char *key)
+{
+	return (keys_t)((uintptr_t)key | 1);
+}
+
+static size_t keys_count(keys_t k)
+{
+	return !k ? 0 : keys_single(k) ? 1 : ((struct mk_hmap *)k)->n;
+}
+
 static void free_keyset(void *p)
 {
-	struct mk_hmap *s = p;
-	mk_hmap_release(s, NULL);
-	free(s);
+	if (!p || keys_single(p))
+		return;
+	mk_hmap_release(p, NULL);
+	free(p);
+}
+
+/* Adds key (borrowed) to value v of ix; an equal key already there is
+ * replaced so that it points into the newer entry. */
+static void keys_add(struct index *ix, const char *v, const char *key)
+{
+	keys_t k = mk_hmap_get(&ix->values, v);
+	if (!k || (keys_single(k) && !strcmp(keys_one(k), key))) {
+		mk_hmap_put(&ix->values, v, keys_of(key));
+		return;
+	}
+	if (keys_single(k)) {
+		struct mk_hmap *set = mk_malloc0(sizeof(*set));
+		mk_hmap_init_type(set, &borrowed_key);
+		mk_hmap_put(set, keys_one(k), (void *)1);
+		mk_hmap_put(&ix->values, v, set);
+		k = set;
+	}
+	mk_hmap_put(k, key, (void *)1);
+}
+
+static void keys_del(struct index *ix, const char *v, const char *key)
+{
+	keys_t k = mk_hmap_get(&ix->values, v);
+	if (!k)
+		return;
+	if (keys_single(k)) {
+		if (!strcmp(keys_one(k), key))
+			mk_hmap_del(&ix->values, v);
+		return;
+	}
+	mk_hmap_del(k, key);
+	if (((struct mk_hmap *)k)->n > 1)
+		return;
+	struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
+	struct mk_hmap_entry *e = mk_hmap_iter_next(k, &it);
+	if (e)
+		mk_hmap_put(&ix->values, v, keys_of(e->key));
+	else
+		mk_hmap_del(&ix->values, v);
+	free_keyset(k);
 }
 
 /* Moves key from old's index values to new's (either may be NULL). The sets
@@ -259,24 +331,11 @@ static void index_update(struct mk_informer *inf, const struct entry *old, const
 	for (int i = 0; i < inf->nidx; i++) {
 		struct index *ix = &inf->idx[i];
 		const char *v = old ? entry_vals(old, i) : NULL;
-		for (int j = 0; old && j < old->nvals[i]; j++, v += strlen(v) + 1) {
-			struct mk_hmap *set = mk_hmap_get(&ix->values, v);
-			if (set) {
-				mk_hmap_del(set, entry_key(old));
-				if (!set->n)
-					free_keyset(mk_hmap_del(&ix->values, v));
-			}
-		}
+		for (int j = 0; old && j < old->nvals[i]; j++, v += strlen(v) + 1)
+			keys_del(ix, v, entry_key(old));
 		v = new ? entry_vals(new, i) : NULL;
-		for (int j = 0; new && j < new->nvals[i]; j++, v += strlen(v) + 1) {
-			struct mk_hmap *set = mk_hmap_get(&ix->values, v);
-			if (!set) {
-				set = mk_malloc0(sizeof(*set));
-				mk_hmap_init_type(set, &borrowed_key);
-				mk_hmap_put(&ix->values, v, set);
-			}
-			mk_hmap_put(set, entry_key(new), (void *)1);
-		}
+		for (int j = 0; new && j < new->nvals[i]; j++, v += strlen(v) + 1)
+			keys_add(ix, v, entry_key(new));
 	}
 }
 
@@ -716,16 +775,17 @@ size_t mk_informer_by_index(struct mk_informer *inf, const char *index, const ch
 	if (!ix || !value)
 		return 0;
 	pthread_mutex_lock(&inf->mu);
-	struct mk_hmap *set = mk_hmap_get(&ix->values, value);
-	if (set && set->n) {
-		es = mk_malloc0(set->n * sizeof(*es));
+	keys_t k = mk_hmap_get(&ix->values, value);
+	if (keys_count(k)) {
+		es = mk_malloc0(keys_count(k) * sizeof(*es));
 		struct mk_hmap_iter it = MK_HMAP_ITER_INIT;
 		struct mk_hmap_entry *e;
-		while ((e = mk_hmap_iter_next(set, &it))) {
-			struct entry *o = mk_hmap_get(&inf->items, e->key);
-			if (o)
+		struct entry *o;
+		if (keys_single(k) && (o = mk_hmap_get(&inf->items, keys_one(k))))
+			es[n++] = entry_ref(o);
+		while (!keys_single(k) && (e = mk_hmap_iter_next(k, &it)))
+			if ((o = mk_hmap_get(&inf->items, e->key)))
 				es[n++] = entry_ref(o);
-		}
 	}
 	pthread_mutex_unlock(&inf->mu);
 	if (!es)
@@ -744,8 +804,7 @@ size_t mk_informer_index_count(struct mk_informer *inf, const char *index, const
 	if (!ix || !value)
 		return 0;
 	pthread_mutex_lock(&inf->mu);
-	struct mk_hmap *set = mk_hmap_get(&ix->values, value);
-	size_t n = set ? set->n : 0;
+	size_t n = keys_count(mk_hmap_get(&ix->values, value));
 	pthread_mutex_unlock(&inf->mu);
 	return n;
 }

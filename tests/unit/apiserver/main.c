@@ -14,13 +14,14 @@ Suite *rbac_server_suite(void) __attribute__((weak));
 Suite *strategy_suite(void) __attribute__((weak));
 Suite *cluster_suite(void) __attribute__((weak));
 Suite *local_suite(void) __attribute__((weak));
+Suite *listcache_suite(void) __attribute__((weak));
 
 int main(void)
 {
 	Suite *(*ctors[])(void) = { certs_suite, routes_suite, server_suite,
 				    authz_suite, satoken_suite, nodeauthz_suite,
 				    rbac_suite, rbac_server_suite, strategy_suite,
-				    cluster_suite, local_suite };
+				    cluster_suite, local_suite, listcache_suite };
 	SRunner *sr = NULL;
 	for (size_t i = 0; i < sizeof(ctors) / sizeof(ctors[0]); i++) {
 		if (!ctors[i])

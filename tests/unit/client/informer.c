@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "minik8s/api.h"
 #include "minik8s/apiserver.h"
 #include "minik8s/client.h"
@@ -348,6 +349,30 @@ static void objects_case(size_t max_trees)
 	mk_object_unref(b2);
 	mk_object_unref(b);
 	cJSON_Delete(nb);
+
+	/* n2's set went back to its one key (kept without a set): it is o's, and
+	 * follows o's updates */
+	n = mk_informer_by_index(inf, "node", "n2", &objs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(objs[0]->key, "default/o");
+	mk_object_list_free(objs, n);
+	set_label("o", "4");
+	for (int i = 0; i < 250; i++) {
+		struct mk_object *o4 = mk_informer_get(inf, "default/o");
+		bool seen = o4 && !strcmp(label(o4) ?: "", "4");
+		mk_object_unref(o4);
+		if (seen)
+			break;
+		usleep(20 * 1000);
+	}
+	n = mk_informer_by_index(inf, "node", "n2", &objs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(label(objs[0]), "4");
+	mk_object_list_free(objs, n);
+	n = mk_informer_by_index(inf, "owner", "u1", &objs);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(label(objs[0]), "4");
+	mk_object_list_free(objs, n);
 
 	mk_informer_free(inf);
 	for (int i = 0; i < k.n; i++)
