@@ -1,5 +1,6 @@
 /* Watches: live events, resume, window, cancel, close, DELETED content. */
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "helpers.h"
 
@@ -636,6 +637,47 @@ START_TEST(test_watch_hint_from_table)
 }
 END_TEST
 
+/* SQLite: the background checkpointer copies the WAL into the database and the
+ * WAL restarts, so the WAL stays bounded while the data grows (it was never
+ * checkpointed: a 4 KB database beside a WAL as large as all writes). */
+START_TEST(test_sqlite_wal_checkpointed)
+{
+	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
+	if (test_endpoint() || etcd_ep)
+		return; /* SQLite's own WAL */
+	char *dir = tmpdir_new();
+	char *path = mk_strdup_printf("%s/state.db", dir);
+	char *wal = mk_strdup_printf("%s-wal", path);
+	struct mk_store *s = store_open_at(path, 0);
+	char big[2048], name[32];
+	struct stat db_st, wal_st;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	/* ~24 MB of rows and events, six times the checkpoint threshold */
+	for (int i = 0; i < 6000; i++) {
+		snprintf(name, sizeof(name), "c%05d", i);
+		must_create(s, "configmaps", "default", name, big);
+	}
+	/* the checkpoint runs on its own thread: wait for it to catch up */
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(stat(path, &db_st), 0);
+		if (db_st.st_size > 12 * 1024 * 1024)
+			break;
+		usleep(100 * 1000);
+	}
+	ck_assert_int_eq(stat(wal, &wal_st), 0);
+	ck_assert_msg(db_st.st_size > 12 * 1024 * 1024, "database %lld bytes: not checkpointed",
+		      (long long)db_st.st_size);
+	ck_assert_msg(wal_st.st_size < db_st.st_size, "WAL %lld bytes beside a database of %lld",
+		      (long long)wal_st.st_size, (long long)db_st.st_size);
+	mk_store_free(s);
+	free(wal);
+	free(path);
+	tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *watch_suite(void)
 {
 	Suite *su = suite_create("store-watch");
@@ -654,6 +696,7 @@ Suite *watch_suite(void)
 	tcase_add_test(tc, test_watch_hint_unreadable);
 	tcase_add_test(tc, test_watch_hint_blocked_wakeup);
 	tcase_add_test(tc, test_watch_hint_from_table);
+	tcase_add_test(tc, test_sqlite_wal_checkpointed);
 	suite_add_tcase(su, tc);
 	return su;
 }
