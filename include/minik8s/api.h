@@ -214,6 +214,9 @@ bool mk_field_selector_matches(const struct mk_field_selector *sel, const cJSON 
  * such as spec.nodeName=NODE, whose key: value the text lacks). Watches with a
  * node's field selector skip the other nodes' pods with it. */
 bool mk_field_selector_may_match_text(const struct mk_field_selector *sel, const char *json);
+/* The value sel requires path to equal (its first `=` or `==` term on path), or
+ * NULL: what a watch hints to the store (mk_store_watch_hint_*). */
+const char *mk_field_selector_equal_value(const struct mk_field_selector *sel, const char *path);
 void mk_field_selector_free(struct mk_field_selector *sel);
 
 /* ---- patch ---------------------------------------------------------------- */

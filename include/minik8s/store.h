@@ -159,6 +159,15 @@ int mk_store_watch_new(struct mk_store *s, const char *resource, const char *ns,
  * watcher fell out of the window, ECANCELED if the store is closing. */
 int mk_store_watch_next(struct mk_store_watch *w, int timeout_ms,
 			struct mk_store_event **ret_ev, struct mk_error **err);
+/* Hints, given before the first mk_store_watch_next, that the caller only wants
+ * objects named `name`, or whose JSON text (json, or old_json of a MODIFIED) has
+ * the key "key" with the string value `value` (e.g. "nodeName", NODE for a
+ * spec.nodeName=NODE field selector). The watch then returns only events that may
+ * match (a superset: the caller still filters exactly) and is woken only for
+ * them, not for every event of its resource. At most one hint a watch; an empty
+ * value, a watch of every resource, or a second hint is ignored (no narrowing). */
+void mk_store_watch_hint_name(struct mk_store_watch *w, const char *name);
+void mk_store_watch_hint_key(struct mk_store_watch *w, const char *key, const char *value);
 /* Wakes a watcher blocked in mk_store_watch_next (it returns ECANCELED). Thread-safe. */
 void mk_store_watch_cancel(struct mk_store_watch *w);
 void mk_store_watch_free(struct mk_store_watch *w); /* accepts NULL */

@@ -678,6 +678,14 @@ bool mk_field_selector_may_match_text(const struct mk_field_selector *sel, const
 	return true;
 }
 
+const char *mk_field_selector_equal_value(const struct mk_field_selector *sel, const char *path)
+{
+	for (size_t i = 0; sel && i < sel->n; i++)
+		if (!sel->terms[i].not_equal && !strcmp(sel->terms[i].path, path))
+			return sel->terms[i].value;
+	return NULL;
+}
+
 bool mk_field_selector_matches(const struct mk_field_selector *sel, const cJSON *obj)
 {
 	if (!sel)

@@ -7,9 +7,12 @@
  *  - q_lock guards the write queue; callers enqueue a struct store_req and sleep on
  *    their own condition variable until the committer marks it done.
  *  - The committer thread alone calls the backend's write_batch.
- *  - ev_lock guards rev, the event ring, closing and every watch's position;
- *    ev_cond (CLOCK_MONOTONIC) is broadcast after each publication, on watch cancel
- *    and on close.
+ *  - ev_lock guards rev, the event ring, closing, every watch's position and the
+ *    waiter lists. A waiting watcher sleeps on its own condition variable, listed
+ *    under what it wants (resource, or a hint: name or key=value); a publication
+ *    signals only the lists its events can interest (watch.c), cancel signals the
+ *    one watcher, close and reset all of them. ev_cond (CLOCK_MONOTONIC) is
+ *    broadcast after each publication for store_wait_rev.
  *
  * Event retention: the backend keeps at least the last `window` events. Only the
  * newest min(window, MK_STORE_RING_MAX) events, and of those no more than
@@ -78,6 +81,16 @@ struct mk_store {
 	 * by one (those before the store opened, or skipped by a reset) */
 	struct mk_hmap res_rev;
 	uint64_t res_rev_floor;
+	/* targeted wakeups (watch.c), under ev_lock: waiter lists by key (-> struct
+	 * waitq), every waiting watcher, the text keys hinted watches use (with their
+	 * counts) and the count of name-hinted watches */
+	struct mk_hmap waitq;
+	struct mk_store_watch *waiting;
+	struct store_hint_key {
+		char *key;
+		size_t refs;
+	} *hint_keys;
+	size_t n_hint_keys, n_name_hints;
 };
 
 /* store.c */
@@ -90,6 +103,9 @@ void store_committer_stop(struct mk_store *s);
 /* watch.c: loads the newest events from the backend into the ring (at open) */
 int store_events_load(struct mk_store *s, struct mk_error **err);
 void store_events_release(struct mk_store *s);
+/* Wakes every waiting watcher to look again from revision rv (close, reset).
+ * Caller holds ev_lock. */
+void store_watches_wake_all(struct mk_store *s, uint64_t rv);
 /* Waits (bounded) until s->rev >= rv or the store closes; 0 when reached. */
 int store_wait_rev(struct mk_store *s, uint64_t rv, int timeout_ms);
 

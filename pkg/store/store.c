@@ -132,6 +132,7 @@ void mk_store_free(struct mk_store *s)
 	pthread_mutex_lock(&s->ev_lock);
 	s->closing = 1;
 	pthread_cond_broadcast(&s->ev_cond);
+	store_watches_wake_all(s, s->rev + 1);
 	pthread_mutex_unlock(&s->ev_lock);
 
 	if (s->be_open)

@@ -1,5 +1,6 @@
 /* Watches: live events, resume, window, cancel, close, DELETED content. */
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "helpers.h"
 
@@ -411,6 +412,272 @@ START_TEST(test_ring_bytes_bound)
 }
 END_TEST
 
+/* ---- hints and targeted wakeups ------------------------------------------- */
+
+/* A pod on node (NULL: unscheduled) with an optional label nodeName=label: the key
+ * elsewhere in the text. */
+static cJSON *pod_on(const char *name, const char *node, const char *label)
+{
+	cJSON *o = make_obj(name, "default", NULL);
+	if (label)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_GetObjectItem(o, "metadata"),
+								"labels"),
+					"nodeName", label);
+	cJSON *spec = cJSON_AddObjectToObject(o, "spec");
+	if (node)
+		cJSON_AddStringToObject(spec, "nodeName", node);
+	return o;
+}
+
+static uint64_t put_pod(struct mk_store *s, const char *name, const char *node, const char *label,
+			uint64_t expect_rv)
+{
+	cJSON *o = pod_on(name, node, label);
+	struct mk_error *err = NULL;
+	uint64_t rv = 0;
+	int r = expect_rv ? mk_store_update(s, "pods", "default", name, expect_rv, o, NULL, &rv, &err)
+			  : mk_store_create(s, "pods", "default", name, o, NULL, &rv, &err);
+	ck_assert_msg(r == 0, "put %s: %s", name, err ? err->msg : "?");
+	cJSON_Delete(o);
+	return rv;
+}
+
+static void expect_event(struct mk_store_watch *w, uint64_t rv, enum mk_store_event_type type)
+{
+	struct mk_store_event *ev = must_next(w);
+	ck_assert_uint_eq(ev->rv, rv);
+	ck_assert_int_eq(ev->type, type);
+	mk_store_event_unref(ev);
+}
+
+static struct mk_store_watch *node_watch(struct mk_store *s, const char *node, uint64_t after)
+{
+	struct mk_store_watch *w = NULL;
+	struct mk_error *err = NULL;
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, after, &w, &err), 0);
+	mk_store_watch_hint_key(w, "nodeName", node);
+	return w;
+}
+
+/* A node's watch gets its pods' events, the one moving a pod off it (the value
+ * only in old_json) and the deletion, and not the other nodes' pods; a label with
+ * the same key only adds events; a name hint and other resources are unaffected. */
+START_TEST(test_watch_hint_node)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct mk_store_watch *a = node_watch(s, "node-a", 0), *b = node_watch(s, "node-b", 0);
+	struct mk_store_watch *all = NULL, *svc = NULL, *named = NULL;
+	struct mk_error *err = NULL;
+
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", NULL, 0, &all, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, "services", NULL, 0, &svc, &err), 0);
+	ck_assert_int_eq(mk_store_watch_new(s, "pods", "default", 0, &named, &err), 0);
+	mk_store_watch_hint_name(named, "web");
+
+	uint64_t r1 = put_pod(s, "other", "node-b", NULL, 0);
+	uint64_t r2 = put_pod(s, "web", NULL, NULL, 0);	  /* unscheduled */
+	uint64_t r3 = put_pod(s, "web", "node-a", NULL, r2); /* bound to a */
+	uint64_t r4 = put_pod(s, "web", "node-b", NULL, r3); /* moved off a */
+	uint64_t r5 = put_pod(s, "lbl", "node-b", "node-a", 0); /* node-a only as a label */
+	uint64_t r6 = must_create(s, "services", "default", "svc", NULL);
+	uint64_t r7 = 0;
+	char *json = NULL;
+	ck_assert_int_eq(mk_store_delete(s, "pods", "default", "web", r4, &json, &r7, &err), 0);
+	free(json);
+
+	expect_event(a, r3, MK_STORE_MODIFIED);
+	expect_event(a, r4, MK_STORE_MODIFIED);
+	expect_event(a, r5, MK_STORE_ADDED);
+	expect_no_event(a, 50);
+	expect_event(b, r1, MK_STORE_ADDED);
+	expect_event(b, r4, MK_STORE_MODIFIED);
+	expect_event(b, r5, MK_STORE_ADDED);
+	expect_event(b, r7, MK_STORE_DELETED);
+	expect_no_event(b, 0);
+	expect_event(named, r2, MK_STORE_ADDED);
+	expect_event(named, r3, MK_STORE_MODIFIED);
+	expect_event(named, r4, MK_STORE_MODIFIED);
+	expect_event(named, r7, MK_STORE_DELETED);
+	expect_no_event(named, 0);
+	uint64_t want[] = { r1, r2, r3, r4, r5, r7 };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct mk_store_event *ev = must_next(all);
+		ck_assert_uint_eq(ev->rv, want[i]);
+		mk_store_event_unref(ev);
+	}
+	expect_no_event(all, 0);
+	expect_event(svc, r6, MK_STORE_ADDED);
+	expect_no_event(svc, 0);
+	mk_store_watch_free(a);
+	mk_store_watch_free(b);
+	mk_store_watch_free(all);
+	mk_store_watch_free(svc);
+	mk_store_watch_free(named);
+	mk_store_free(s);
+}
+END_TEST
+
+/* A value that cannot be read plainly (escaped) reaches every node's watch. */
+START_TEST(test_watch_hint_unreadable)
+{
+	struct mk_store *s = store_open_at(":memory:", 0);
+	struct mk_store_watch *a = node_watch(s, "node-a", 0);
+	uint64_t r1 = put_pod(s, "odd", "node\"x", NULL, 0);
+	uint64_t r2 = put_pod(s, "mine", "node-a", NULL, 0);
+	expect_event(a, r1, MK_STORE_ADDED);
+	expect_event(a, r2, MK_STORE_ADDED);
+	expect_no_event(a, 0);
+	mk_store_watch_free(a);
+	mk_store_free(s);
+}
+END_TEST
+
+struct hinted_waiter {
+	struct mk_store_watch *w;
+	int r, code;
+	uint64_t rv;
+	char name[32];
+};
+
+static void *hinted_wait_thread(void *arg)
+{
+	struct hinted_waiter *wt = arg;
+	struct mk_store_event *ev = NULL;
+	struct mk_error *err = NULL;
+	wt->r = mk_store_watch_next(wt->w, -1, &ev, &err);
+	wt->code = err ? err->code : 0;
+	if (ev) {
+		wt->rv = ev->rv;
+		snprintf(wt->name, sizeof(wt->name), "%s", ev->name);
+	}
+	mk_error_free(&err);
+	mk_store_event_unref(ev);
+	return NULL;
+}
+
+/* Watchers blocked in next are woken by their own events: each node's waiter
+ * returns its node's pod, though the other nodes' pods came first, and far more
+ * of them than the event window (a waiter skips what does not concern it
+ * instead of falling behind the window). */
+START_TEST(test_watch_hint_blocked_wakeup)
+{
+	struct mk_store *s = store_open_at(":memory:", 64);
+	struct hinted_waiter wt[4] = { 0 };
+	pthread_t t[4];
+	char node[32], name[32];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(node, sizeof(node), "node-%d", i);
+		wt[i].w = node_watch(s, node, 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hinted_wait_thread, &wt[i]), 0);
+	}
+	usleep(100 * 1000); /* let them block; the result is the same either way */
+	for (int j = 0; j < 200; j++) {
+		snprintf(name, sizeof(name), "filler-%d", j);
+		put_pod(s, name, "node-9", NULL, 0);
+	}
+	uint64_t rv[4];
+	for (int i = 3; i >= 0; i--) {
+		snprintf(node, sizeof(node), "node-%d", i);
+		snprintf(name, sizeof(name), "pod-%d", i);
+		rv[i] = put_pod(s, name, node, NULL, 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(wt[i].r == 1, "waiter %d: %d (code %d)", i, wt[i].r, wt[i].code);
+		ck_assert_uint_eq(wt[i].rv, rv[i]);
+		snprintf(name, sizeof(name), "pod-%d", i);
+		ck_assert_str_eq(wt[i].name, name);
+		expect_no_event(wt[i].w, 0);
+	}
+	/* cancel and close reach hinted waiters too */
+	ck_assert_int_eq(pthread_create(&t[0], NULL, hinted_wait_thread, &wt[0]), 0);
+	ck_assert_int_eq(pthread_create(&t[1], NULL, hinted_wait_thread, &wt[1]), 0);
+	usleep(100 * 1000);
+	mk_store_watch_cancel(wt[0].w);
+	pthread_join(t[0], NULL);
+	ck_assert_int_eq(wt[0].r, -1);
+	ck_assert_int_eq(wt[0].code, ECANCELED);
+	for (int i = 0; i < 4; i++)
+		if (i != 1)
+			mk_store_watch_free(wt[i].w);
+	mk_store_free(s);
+	pthread_join(t[1], NULL);
+	ck_assert_int_eq(wt[1].r, -1);
+	ck_assert_int_eq(wt[1].code, ECANCELED);
+	mk_store_watch_free(wt[1].w);
+}
+END_TEST
+
+/* A hinted watcher behind the ring reads the table and still gets exactly its
+ * node's pods, in order. */
+START_TEST(test_watch_hint_from_table)
+{
+	struct mk_store *s = store_open_at(":memory:", 20000);
+	const int n = 9000;
+	uint64_t base = mk_store_revision(s);
+	char name[32];
+
+	put_pod(s, "first", "node-a", NULL, 0); /* R(1): resuming after it (0 is "now") */
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "p%05d", i);
+		put_pod(s, name, i % 3 ? "node-x" : "node-a", NULL, 0);
+	}
+	struct mk_store_watch *w = node_watch(s, "node-a", R(1));
+	for (int i = 0; i < n; i += 3) {
+		struct mk_store_event *ev = must_next(w);
+		snprintf(name, sizeof(name), "p%05d", i);
+		ck_assert_str_eq(ev->name, name);
+		ck_assert_uint_eq(ev->rv, R(i + 2));
+		mk_store_event_unref(ev);
+	}
+	expect_no_event(w, 0);
+	mk_store_watch_free(w);
+	mk_store_free(s);
+}
+END_TEST
+
+/* SQLite: the background checkpointer copies the WAL into the database and the
+ * WAL restarts, so the WAL stays bounded while the data grows (it was never
+ * checkpointed: a 4 KB database beside a WAL as large as all writes). */
+START_TEST(test_sqlite_wal_checkpointed)
+{
+	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
+	if (test_endpoint() || etcd_ep)
+		return; /* SQLite's own WAL */
+	char *dir = tmpdir_new();
+	char *path = mk_strdup_printf("%s/state.db", dir);
+	char *wal = mk_strdup_printf("%s-wal", path);
+	struct mk_store *s = store_open_at(path, 0);
+	char big[2048], name[32];
+	struct stat db_st, wal_st;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	/* ~24 MB of rows and events, six times the checkpoint threshold */
+	for (int i = 0; i < 6000; i++) {
+		snprintf(name, sizeof(name), "c%05d", i);
+		must_create(s, "configmaps", "default", name, big);
+	}
+	/* the checkpoint runs on its own thread: wait for it to catch up */
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(stat(path, &db_st), 0);
+		if (db_st.st_size > 12 * 1024 * 1024)
+			break;
+		usleep(100 * 1000);
+	}
+	ck_assert_int_eq(stat(wal, &wal_st), 0);
+	ck_assert_msg(db_st.st_size > 12 * 1024 * 1024, "database %lld bytes: not checkpointed",
+		      (long long)db_st.st_size);
+	ck_assert_msg(wal_st.st_size < db_st.st_size, "WAL %lld bytes beside a database of %lld",
+		      (long long)wal_st.st_size, (long long)db_st.st_size);
+	mk_store_free(s);
+	free(wal);
+	free(path);
+	tmpdir_remove(dir);
+}
+END_TEST
+
 Suite *watch_suite(void)
 {
 	Suite *su = suite_create("store-watch");
@@ -425,6 +692,11 @@ Suite *watch_suite(void)
 	tcase_add_test(tc, test_store_free_wakes_watchers);
 	tcase_add_test(tc, test_deleted_event);
 	tcase_add_test(tc, test_ring_bytes_bound);
+	tcase_add_test(tc, test_watch_hint_node);
+	tcase_add_test(tc, test_watch_hint_unreadable);
+	tcase_add_test(tc, test_watch_hint_blocked_wakeup);
+	tcase_add_test(tc, test_watch_hint_from_table);
+	tcase_add_test(tc, test_sqlite_wal_checkpointed);
 	suite_add_tcase(su, tc);
 	return su;
 }
