@@ -342,6 +342,12 @@ static char *obj_text(const struct lc_obj *o)
 
 static bool obj_matches(const struct lc_obj *o, const struct mk_list_selectors *f)
 {
+	/* the field selector's text prefilter first, on json without its pieces: they
+	 * are managedFields' fieldsV1, whose keys ("f:nodeName", "k:{\"name\":...}")
+	 * never read as a "key":"value" pair, so it misses nothing; a node's list of its
+	 * pods (spec.nodeName=NAME) then parses only that node's pods, not every pod */
+	if (f->fields && !mk_field_selector_may_match_text(f->fields, o->json))
+		return false;
 	if (!o->nseg)
 		return mk_list_selectors_match(o->json, (void *)f);
 	_cleanup_free_ char *t = obj_text(o);
