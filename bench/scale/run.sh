@@ -68,8 +68,9 @@ for nodes in $SIZES; do
 	pods=$((nodes * PER))
 	DATA=$T/data-$nodes PORT=$(free_port)
 	unset KUBECONFIG
-	# 4,096 /24 pod CIDRs; one watch and one keep-alive connection per hollow node
-	start_server --cluster-cidr 10.64.0.0/12 --max-connections $((nodes * 3 + 512)) \
+	# 4,096 /24 pod CIDRs; a hollow node holds a watch and keep-alive connections, and
+	# while nodes register their credential requests' connections too
+	start_server --cluster-cidr 10.64.0.0/12 --max-connections $((nodes * 4 + 512)) \
 		--node-monitor-grace-period 10m || die "server did not start"
 	base_rss=$(rss_kb "$SERVER_PID")
 	t0=$(date +%s%N)

@@ -63,7 +63,7 @@ held() {
 	DATA=$T/data-$name
 	PORT=$(free_port)
 	MINIK8S=$bin start_server --cluster-cidr 10.64.0.0/12 \
-		--max-connections $((NODES * 3 + 512)) --node-monitor-grace-period 10m ||
+		--max-connections $((NODES * 4 + 512)) --node-monitor-grace-period 10m ||
 		die "server ($name) did not start"
 	: >"$T/held.out"
 	"$BB" "$API" "$TOKEN" "$CACERT" "$PODS" "$T/hollow-$name.log" "$bin" agent --server "$API" \
