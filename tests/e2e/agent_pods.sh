@@ -17,18 +17,6 @@ NODE_LOGS=("$T/agent2.log")
 NODE_SHOW_LOGS=${AGENT_E2E_LOGS:-}
 node_init node 192.168.77.2
 rc() { runc --root "$RUN/runc" "$@"; }
-# rc_list: the container ids, one a line; runc list fails now and then while the agent
-# deletes containers beside it (a state dir going away under it), so it is tried
-# again (bounded); when it never succeeds it says so in a line of its own, which no
-# check takes for "no container" or for one
-rc_list() {
-	local i out
-	for i in $(seq 10); do
-		out=$(rc list -q 2>/dev/null) && { [ -z "$out" ] || printf '%s\n' "$out"; return 0; }
-		sleep 0.2
-	done
-	echo "runc-list-failed"
-}
 
 # pod_json NAME EXTRA_SPEC_JSON: a pod bound to the node
 pod_json() {
@@ -204,25 +192,7 @@ expect_match "hostNetwork pod sees the node's interfaces" "$(rc exec "$HN_CID" i
 api DELETE "/api/v1/namespaces/default/pods/hostnet?gracePeriodSeconds=0"
 
 # ---- deletion removes everything ----
-leftovers() { # leftovers UID: prints what is left of the pod on the node
-	local u=$1 v
-	[ -e "$NETNS/mkp-$u" ] && echo "netns"
-	v=mk$(printf '%s' "$u" | python3 -c 'import sys
-h=0xcbf29ce484222325
-for b in sys.stdin.buffer.read(): h=((h^b)*0x100000001b3)&0xffffffffffffffff
-print("%016x"%h)' | cut -c1-11)
-	"${IN[@]}" ip link show "$v" >/dev/null 2>&1 && echo "veth"
-	grep -q "$u" "$DATA/ipam/pods.ipam" 2>/dev/null && echo "ip"
-	grep -q "$u" /proc/mounts && echo "mount"
-	local ids
-	ids=$(rc_list)
-	grep -q "$u" <<<"$ids" && echo "container"
-	[ "$ids" = runc-list-failed ] && echo "runc-list-failed"
-	[ -n "$(find /sys/fs/cgroup -maxdepth 3 -path "*${CG}/$u*" 2>/dev/null)" ] && echo "cgroup"
-	[ -e "$DATA/pods/$u" ] && echo "poddir"
-	[ -e "$RUN/containers/$u" ] || ls "$RUN/containers" 2>/dev/null | grep -q "$u" && echo "statedir"
-}
-expect_eq "a running pod has all of these (sanity check of the probe)" "$(leftovers "$WEB_UID" | sort | tr '\n' ' ')" "cgroup container ip mount netns poddir statedir veth "
+expect_eq "a running pod has all of these (sanity check of the probe)" "$(node_pod_leftovers "$WEB_UID" | sort | tr '\n' ' ')" "cgroup container ip mount netns poddir statedir veth "
 # ---- adoption: kill -9 the server+agent, force-delete a pod meanwhile, start again ----
 # the container's init is a child of its shim, the minik8s-shim executable, whose
 # pid the shim recorded for an agent that restarts
@@ -242,7 +212,7 @@ expect_eq "adopted: same container" "$(jqb '.status.containerStatuses[0].contain
 expect_eq "adopted: same IP" "$(jqb .status.podIP)" "$WEB_IP"
 expect_eq "adopted: no restart" "$(jqb '.status.containerStatuses[0].restartCount')" 0
 expect_eq "adopted: the same shim still parents the container" "$(awk '/^PPid:/ {print $2}' "/proc/$WEB_PID/status")" "$WEB_SHIM"
-expect_eq "adopted: no duplicate containers" "$(rc_list | grep -c "^$WEB_UID")" 1
+expect_eq "adopted: no duplicate containers" "$(node_containers | grep -c "^$WEB_UID")" 1
 expect_eq "adopted: still ready" "$(jqb '[.status.conditions[]|select(.type=="Ready")][0].status')" True
 expect_eq "adopted: pod to pod HTTP" "$(rc exec "$CLIENT_CID" wget -q -O- "http://$WEB_IP/" 2>&1)" "hello-from-web"
 # web, client, crash, badimg, live have a sandbox; 'once' finished and gave its network back
@@ -251,8 +221,8 @@ expect_eq "adopted: one veth per pod with a sandbox" "$("${IN[@]}" ip -o link sh
 # force delete (grace 0): the pod vanishes from the API at once; the agent cleans up
 ONCE_UID=$(podq once .metadata.uid)
 api DELETE "/api/v1/namespaces/default/pods/once?gracePeriodSeconds=0"
-wait_empty 100 leftovers "$ONCE_UID"
-expect_eq "force-deleted pod leaves nothing" "$(leftovers "$ONCE_UID" | tr '\n' ' ')" ""
+wait_empty 100 node_pod_leftovers "$ONCE_UID"
+expect_eq "force-deleted pod leaves nothing" "$(node_pod_leftovers "$ONCE_UID" | tr '\n' ' ')" ""
 
 # graceful delete: SIGTERM, grace, teardown, then the agent removes the pod from the API
 api DELETE /api/v1/namespaces/default/pods/web
@@ -260,10 +230,10 @@ expect_code "delete web" 200
 GONE=0
 for i in $(seq 150); do pod web; [ "$HTTP_CODE" == 404 ] && GONE=1 && break; sleep 0.1; done
 expect_eq "deleted pod disappears from the API" "$GONE" 1
-expect_eq "deleted pod leaves no netns, veth, IP, mount, container, cgroup" "$(leftovers "$WEB_UID" | tr '\n' ' ')" ""
+expect_eq "deleted pod leaves no netns, veth, IP, mount, container, cgroup" "$(node_pod_leftovers "$WEB_UID" | tr '\n' ' ')" ""
 api DELETE /api/v1/namespaces/default/pods/crash
 for i in $(seq 150); do pod crash; [ "$HTTP_CODE" == 404 ] && break; sleep 0.1; done
-expect_eq "crash-looping pod deleted cleanly" "$(leftovers "$CRASH_UID" | tr '\n' ' ')" ""
+expect_eq "crash-looping pod deleted cleanly" "$(node_pod_leftovers "$CRASH_UID" | tr '\n' ' ')" ""
 
 # ---- a second node: `minik8s agent` joining through the API (same machine, own bridge) ----
 "$MINIK8S" image --data-dir "$T/data2" import --name test/busybox "$T/img/busybox-oci.tar" >/dev/null 2>&1
@@ -307,9 +277,9 @@ wait_until 300 hb_renewed
 # ---- everything goes on delete ----
 for p in client badimg live; do api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"; done
 # the containers go first, then each pod's network and rootfs
-pod_traces() { rc_list; ls "$NETNS"; "${IN[@]}" ip -o link show master mk0; grep " $DATA/pods" /proc/mounts; }
+pod_traces() { node_containers; ls "$NETNS"; "${IN[@]}" ip -o link show master mk0; grep " $DATA/pods" /proc/mounts; }
 wait_empty 150 pod_traces
-expect_eq "no containers left after deleting every pod" "$(rc_list | wc -l)" 0
+expect_eq "no containers left after deleting every pod" "$(node_containers | wc -l)" 0
 expect_eq "no pod namespaces left" "$(ls "$NETNS" 2>/dev/null | wc -l)" 0
 expect_eq "no veths left" "$("${IN[@]}" ip -o link show master mk0 | wc -l)" 0
 expect_eq "no overlay mounts left" "$(grep -c " $DATA/pods" /proc/mounts)" 0

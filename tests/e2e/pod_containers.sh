@@ -54,28 +54,6 @@ wait_kstatus() { # wait_kstatus NAME WANT_REGEX TRIES(0.2s)
 	done
 	return 1
 }
-# containers: the ids runc knows, or "runc list failed": a list fails as a whole when
-# a container is deleted while runc reads its root (the agent deletes the pods'
-# containers in parallel), and a wait for an empty list must not take a failed one
-# for it (a run under load saw that: the count after the wait found 2 containers)
-containers() { runc --root "$RUN/runc" list -q 2>/dev/null || echo "runc list failed"; }
-# leftovers UID: what is left of pod UID on the node, one word a line (agent_pods.sh's;
-# a failed runc list counts as a container left)
-leftovers() {
-	local u=$1 v
-	[ -e "$NETNS/mkp-$u" ] && echo "netns"
-	v=mk$(printf '%s' "$u" | python3 -c 'import sys
-h=0xcbf29ce484222325
-for b in sys.stdin.buffer.read(): h=((h^b)*0x100000001b3)&0xffffffffffffffff
-print("%016x"%h)' | cut -c1-11)
-	"${IN[@]}" ip link show "$v" >/dev/null 2>&1 && echo "veth"
-	grep -q "$u" "$DATA/ipam/pods.ipam" 2>/dev/null && echo "ip"
-	grep -q "$u" /proc/mounts && echo "mount"
-	containers | grep -q -e "$u" -e "runc list failed" && echo "container"
-	[ -n "$(find /sys/fs/cgroup -maxdepth 3 -path "*${CG}/$u*" 2>/dev/null)" ] && echo "cgroup"
-	[ -e "$DATA/pods/$u" ] && echo "poddir"
-	ls "$RUN/containers" 2>/dev/null | grep -q "$u" && echo "statedir"
-}
 # ctr NAME IMAGE-less container JSON with a shell script and the shared volumes
 ctr() {
 	local x=${3:-}
@@ -169,10 +147,10 @@ expect_eq "init restartCount: one less than its runs (at least 3)" \
 expect_eq "app started once, after the last try" "$(jqb '.status.containerStatuses[0].restartCount')" 0
 # the runs before the last two went (the last two keep their logs), with their rootfs
 FA_UID=$(jqb .metadata.uid)
-expect_eq "running pod: every trace there (sanity check of leftovers)" \
-	"$(leftovers "$FA_UID" | sort | tr '\n' ' ')" "cgroup container ip mount netns poddir statedir veth "
+expect_eq "running pod: every trace there (sanity check of node_pod_leftovers)" \
+	"$(node_pod_leftovers "$FA_UID" | sort | tr '\n' ' ')" "cgroup container ip mount netns poddir statedir veth "
 expect_eq "after $TRIES runs: the last two init instances and the app in the runtime" \
-	"$(containers | grep -c "^$FA_UID-")" 3
+	"$(node_containers | grep -c "^$FA_UID-")" 3
 
 # ---- sidecar: started before the app, running beside it, same network ----
 SIDE=$(ctr side 'mkdir -p /www && echo from-sidecar > /www/index.html && exec httpd -f -p 8080 -h /www' \
@@ -340,11 +318,11 @@ for p in initpod failnever failalways sidecar sidecarjob target; do
 	PUIDS+=" $(podq "$p" .metadata.uid)"
 	api DELETE "/api/v1/namespaces/default/pods/$p?gracePeriodSeconds=1"
 done
-wait_empty 600 containers
-left=$(containers | wc -l)
+wait_empty 600 node_containers
+left=$(node_containers | wc -l)
 expect_eq "no containers left after deleting every pod" "$left" 0
 [ "$left" = 0 ] || { api GET /api/v1/namespaces/default/pods; jqb '.items[] | "\(.metadata.name) \(.metadata.deletionTimestamp) \(.status.phase)"'; runc --root "$RUN/runc" list; }
-all_leftovers() { local u; for u in $PUIDS; do leftovers "$u" | sed "s/^/$u:/"; done; }
+all_leftovers() { local u; for u in $PUIDS; do node_pod_leftovers "$u" | sed "s/^/$u:/"; done; }
 wait_empty 300 all_leftovers
 expect_eq "deleted pods leave no netns, veth, IP, mount, cgroup, pod or state dir" "$(all_leftovers | tr '\n' ' ')" ""
 stop_server TERM

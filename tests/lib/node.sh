@@ -32,6 +32,8 @@
 # API, IN (the nsenter prefix for the node), SERVER_PID and TOKEN (node_start); defines
 # curl (inside the node, so lib.sh's api runs there too) and K (the real kubectl
 # inside the node, 30 s at most).
+# Probes of what the node holds: node_containers (the runc container ids) and
+# node_pod_leftovers UID (every trace of a pod), below.
 #
 # On exit (lib.sh's on_exit): on failure the last lines of the logs; then the server
 # is stopped first (its agent would bring back what goes next), every runc container
@@ -160,4 +162,38 @@ node_cleanup() {
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	ip netns delete "$NS" 2>/dev/null
+}
+
+# node_containers: the ids of the node's runc containers, one a line. runc list fails
+# as a whole when a container is deleted while it reads its root (the agent deletes a
+# pod's containers in parallel), so it is tried again (bounded); a list that never
+# succeeds is the line "runc-list-failed", which no check takes for "none" or for one
+node_containers() {
+	local i out
+	for i in $(seq 10); do
+		out=$(runc --root "$RUN/runc" list -q 2>/dev/null) && { [ -z "$out" ] || printf '%s\n' "$out"; return 0; }
+		sleep 0.2
+	done
+	echo "runc-list-failed"
+}
+
+# node_pod_leftovers UID: what is left of pod UID on the node, one word a line: netns,
+# veth (the host end, named as pkg/net names it), ip, mount, container, cgroup, poddir,
+# statedir; and runc-list-failed when the containers could not be listed
+node_pod_leftovers() {
+	local u=$1 v ids
+	[ -e "$NETNS/mkp-$u" ] && echo "netns"
+	v=mk$(printf '%s' "$u" | python3 -c 'import sys
+h=0xcbf29ce484222325
+for b in sys.stdin.buffer.read(): h=((h^b)*0x100000001b3)&0xffffffffffffffff
+print("%016x"%h)' | cut -c1-11)
+	"${IN[@]}" ip link show "$v" >/dev/null 2>&1 && echo "veth"
+	grep -q "$u" "$DATA/ipam/pods.ipam" 2>/dev/null && echo "ip"
+	grep -q "$u" /proc/mounts && echo "mount"
+	ids=$(node_containers)
+	grep -q "$u" <<<"$ids" && echo "container"
+	[ "$ids" = runc-list-failed ] && echo "runc-list-failed"
+	[ -n "$(find /sys/fs/cgroup -maxdepth 3 -path "*${CG}/$u*" 2>/dev/null)" ] && echo "cgroup"
+	[ -e "$DATA/pods/$u" ] && echo "poddir"
+	ls "$RUN/containers" 2>/dev/null | grep -q "$u" && echo "statedir"
 }
