@@ -640,6 +640,77 @@ END_TEST
 /* SQLite: the background checkpointer copies the WAL into the database and the
  * WAL restarts, so the WAL stays bounded while the data grows (it was never
  * checkpointed: a 4 KB database beside a WAL as large as all writes). */
+/* Writers that never pause: the WAL still restarts, so its file stays near the
+ * store's bound (8,000 pages, ~32 MiB) while ~100 MB of rows and events go
+ * through it (without the writer's own catch-up it grew as long as they wrote). */
+struct steady_writer {
+	struct mk_store *s;
+	int id, n, failed;
+	int *finished; /* writers done, atomic */
+};
+
+static void *steady_write(void *arg)
+{
+	struct steady_writer *w = arg;
+	char big[2048], name[32];
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	for (int i = 0; i < w->n; i++) {
+		snprintf(name, sizeof(name), "s%d-%05d", w->id, i);
+		cJSON *o = make_obj(name, "default", big);
+		struct mk_error *err = NULL;
+		uint64_t rv;
+		if (mk_store_create(w->s, "configmaps", "default", name, o, NULL, &rv, &err) < 0)
+			w->failed++;
+		mk_error_free(&err);
+		cJSON_Delete(o);
+	}
+	__atomic_add_fetch(w->finished, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+START_TEST(test_sqlite_wal_bounded_under_steady_writes)
+{
+	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
+	if (test_endpoint() || etcd_ep)
+		return; /* SQLite's own WAL */
+	char *dir = tmpdir_new();
+	char *path = mk_strdup_printf("%s/state.db", dir);
+	char *wal = mk_strdup_printf("%s-wal", path);
+	struct mk_store *s = store_open_at(path, 0);
+	struct steady_writer w[8];
+	pthread_t t[8];
+	int finished = 0;
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct steady_writer){ .s = s, .id = i, .n = 3000, .finished = &finished };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, steady_write, &w[i]), 0);
+	}
+	/* the WAL's largest size while they write, sampled every 5 ms */
+	off_t most = 0;
+	while (__atomic_load_n(&finished, __ATOMIC_SEQ_CST) < 8) {
+		struct stat st;
+		if (stat(wal, &st) == 0 && st.st_size > most)
+			most = st.st_size;
+		usleep(5 * 1000);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].failed, 0);
+	}
+	struct stat db_st;
+	ck_assert_int_eq(stat(path, &db_st), 0);
+	ck_assert_msg(db_st.st_size > 40 * 1024 * 1024, "database %lld bytes: not checkpointed",
+		      (long long)db_st.st_size);
+	/* 8,000 pages and what the commits in flight add before the catch-up */
+	ck_assert_msg(most <= 48 * 1024 * 1024, "WAL reached %lld bytes beside a database of %lld",
+		      (long long)most, (long long)db_st.st_size);
+	mk_store_free(s);
+	free(wal);
+	free(path);
+	tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_sqlite_wal_checkpointed)
 {
 	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
@@ -708,6 +779,7 @@ Suite *watch_suite(void)
 	tcase_add_test(tc, test_watch_hint_blocked_wakeup);
 	tcase_add_test(tc, test_watch_hint_from_table);
 	tcase_add_test(tc, test_sqlite_wal_checkpointed);
+	tcase_add_test(tc, test_sqlite_wal_bounded_under_steady_writes);
 	suite_add_tcase(su, tc);
 	return su;
 }
