@@ -86,6 +86,9 @@ struct mk_controllers {
 	struct mk_event_recorder *rec;
 
 	struct ctl_loop sched, bind, rs, deploy, ep, slice, gc, ns, node;
+	struct ctl_loop sreport; /* scheduler.c: unschedulable pods' reports, paced */
+	double sreport_tokens;	 /* its token bucket (its one worker's alone) */
+	uint64_t sreport_last_ns;
 	struct ctl_loop ds;
 	struct ctl_loop job, cronjob; /* job.c, cronjob.c */
 	struct ctl_loop pv, pvc; /* persistent volume binder and local-path provisioner */
@@ -113,6 +116,13 @@ void ctl_loop_release(struct ctl_loop *l);
 /* Per-controller setup: registers handlers on the informers (before start). */
 /* binder workers: bindings in flight at once (manager.c) */
 #define SCHED_BINDERS 32
+/* Unschedulable pods' reports (PodScheduled=False and a FailedScheduling Event):
+ * at most SCHED_REPORT_QPS a second after a burst of SCHED_REPORT_BURST, the
+ * defaults of kube-scheduler's API client (clientConnection qps 50, burst 100),
+ * so a flood of pods that fit nowhere costs the API a bounded share of its writes
+ * and the reports trail, as kube-scheduler's do. */
+#define SCHED_REPORT_QPS 50
+#define SCHED_REPORT_BURST 100
 void sched_setup(struct mk_controllers *ctl);
 void rs_setup(struct mk_controllers *ctl);
 void deploy_setup(struct mk_controllers *ctl);
@@ -145,6 +155,7 @@ void sched_shutdown(struct ctl_loop *l);
 /* Frees the scheduler's queue and cache (after its loop stopped). */
 void sched_release(struct mk_controllers *ctl);
 int sched_bind_sync(struct mk_controllers *ctl, const char *key);
+int sched_report_sync(struct mk_controllers *ctl, const char *key);
 int rs_sync(struct mk_controllers *ctl, const char *key);
 int deploy_sync(struct mk_controllers *ctl, const char *key);
 int ep_sync(struct mk_controllers *ctl, const char *key);
@@ -266,10 +277,12 @@ void sched_cache_assume(struct sched_cache *c, const char *key, const cJSON *pod
 void sched_cache_forget(struct sched_cache *c, const char *key);
 /* The node pod key is assumed onto (owned), or NULL. */
 char *sched_cache_assumed_node(struct sched_cache *c, const char *key);
-/* An unschedulable pod's report (message, scheduling cycle) for the binder workers
- * to write; take returns it once (owned), or NULL. */
-void sched_cache_report_put(struct sched_cache *c, const char *key, const char *msg, uint64_t cycle);
-char *sched_cache_report_take(struct sched_cache *c, const char *key, uint64_t *ret_cycle);
+/* An unschedulable pod's latest report (its message) for the scheduler's reporter
+ * to write (put_new: unless one waits already); take returns it once (owned), or
+ * NULL. */
+void sched_cache_report_put(struct sched_cache *c, const char *key, const char *msg);
+void sched_cache_report_put_new(struct sched_cache *c, const char *key, const char *msg);
+char *sched_cache_report_take(struct sched_cache *c, const char *key);
 /* The nodes that exist, sorted by name (borrowed, valid while locked) and, per controller uid, its
  * pods on a node; call between lock and unlock. */
 void sched_cache_lock(struct sched_cache *c);

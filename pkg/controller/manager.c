@@ -103,13 +103,13 @@ static const char *const informer_paths[CTL_NINF] = {
 	[CTL_QUOTA] = "/api/v1/resourcequotas",
 };
 
-#define CTL_NLOOPS 18
+#define CTL_NLOOPS 19
 
 /* Every controller loop of ctl, in start order, into loops[CTL_NLOOPS]. */
 static void controller_loops(struct mk_controllers *ctl, struct ctl_loop *loops[CTL_NLOOPS])
 {
-	struct ctl_loop *all[] = { &ctl->sched, &ctl->bind, &ctl->rs, &ctl->deploy, &ctl->ep, &ctl->slice,
-				   &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
+	struct ctl_loop *all[] = { &ctl->sched, &ctl->bind, &ctl->sreport, &ctl->rs, &ctl->deploy,
+				   &ctl->ep, &ctl->slice, &ctl->gc, &ctl->ns, &ctl->node, &ctl->ds,
 				   &ctl->job, &ctl->cronjob, &ctl->pv, &ctl->pvc, &ctl->sts,
 				   &ctl->crd, &ctl->quota, &ctl->slb };
 	_Static_assert(MK_ARRAY_SIZE(all) == CTL_NLOOPS, "CTL_NLOOPS counts the loops");
@@ -209,6 +209,9 @@ static void loops_init(struct mk_controllers *ctl)
 	ctl_loop_init(&ctl->sched, ctl, "scheduler", sched_sync, ctl->opts.disable_scheduler ? 0 : 1);
 	ctl_loop_init(&ctl->bind, ctl, "binder", sched_bind_sync,
 		      ctl->opts.disable_scheduler ? 0 : SCHED_BINDERS);
+	/* one reporter, paced (SCHED_REPORT_QPS): what fits nowhere is said, not hurried */
+	ctl_loop_init(&ctl->sreport, ctl, "scheduler-reports", sched_report_sync,
+		      ctl->opts.disable_scheduler ? 0 : 1);
 	ctl_loop_init(&ctl->rs, ctl, "replicaset", rs_sync, w);
 	ctl_loop_init(&ctl->deploy, ctl, "deployment", deploy_sync, w);
 	ctl_loop_init(&ctl->ep, ctl, "endpoints", ep_sync, w);

@@ -20,22 +20,27 @@ struct sched_cache {
 	struct mk_hmap owners;	/* owner uid -> struct owner */
 	size_t *free_ids;	/* ids of dropped nodes, for reuse */
 	size_t nfree, freecap, next_id;
-	struct mk_hmap reports; /* pod key -> struct report: failures the binder workers write */
+	struct mk_hmap reports; /* pod key -> struct report: failures the reporter writes */
+	struct report *last;	/* the last report put (a reference), shared when alike */
 };
 
-/* An unschedulable pod's report waiting for a binder worker (scheduler.c). */
+/* An unschedulable pod's report waiting for the reporter (scheduler.c): its
+ * message, shared by the pods that failed for the same reason one after another
+ * (a flood of pods that fit nowhere waits with one copy of the words). */
 struct report {
-	char *msg;
-	uint64_t cycle;
+	unsigned refs; /* under sched_cache.mu */
+	char msg[];
 };
+
+static void report_unref(struct report *r)
+{
+	if (r && --r->refs == 0)
+		free(r);
+}
 
 static void report_free(void *p)
 {
-	struct report *r = p;
-	if (r) {
-		free(r->msg);
-		free(r);
-	}
+	report_unref(p);
 }
 
 /* A controller's pods per node, by node id: one lookup per decision, then an
@@ -191,6 +196,7 @@ void sched_cache_free(struct sched_cache *c)
 	mk_hmap_release(&c->assumed, assumed_free);
 	mk_hmap_release(&c->owners, owner_free);
 	mk_hmap_release(&c->reports, report_free);
+	report_unref(c->last);
 	free(c->live);
 	free(c->free_ids);
 	pthread_mutex_destroy(&c->mu);
@@ -364,25 +370,44 @@ char *sched_cache_assumed_node(struct sched_cache *c, const char *key)
 	return r;
 }
 
-void sched_cache_report_put(struct sched_cache *c, const char *key, const char *msg, uint64_t cycle)
+static void report_put(struct sched_cache *c, const char *key, const char *msg, bool replace)
 {
-	struct report *r = mk_malloc0(sizeof(*r));
-	r->msg = mk_strdup(msg);
-	r->cycle = cycle;
 	pthread_mutex_lock(&c->mu);
-	report_free(mk_hmap_put(&c->reports, key, r));
+	if (!replace && mk_hmap_get(&c->reports, key)) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	if (!c->last || strcmp(c->last->msg, msg)) {
+		report_unref(c->last);
+		size_t n = strlen(msg) + 1;
+		c->last = mk_malloc0(sizeof(*c->last) + n);
+		memcpy(c->last->msg, msg, n);
+		c->last->refs = 1;
+	}
+	c->last->refs++;
+	report_unref(mk_hmap_put(&c->reports, key, c->last));
 	pthread_mutex_unlock(&c->mu);
 }
 
-char *sched_cache_report_take(struct sched_cache *c, const char *key, uint64_t *ret_cycle)
+void sched_cache_report_put(struct sched_cache *c, const char *key, const char *msg)
 {
+	report_put(c, key, msg, true);
+}
+
+void sched_cache_report_put_new(struct sched_cache *c, const char *key, const char *msg)
+{
+	report_put(c, key, msg, false);
+}
+
+char *sched_cache_report_take(struct sched_cache *c, const char *key)
+{
+	char *msg = NULL;
 	pthread_mutex_lock(&c->mu);
 	struct report *r = mk_hmap_del(&c->reports, key);
+	if (r) {
+		msg = mk_strdup(r->msg);
+		report_unref(r);
+	}
 	pthread_mutex_unlock(&c->mu);
-	if (!r)
-		return NULL;
-	char *msg = r->msg;
-	*ret_cycle = r->cycle;
-	free(r);
 	return msg;
 }

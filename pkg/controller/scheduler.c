@@ -8,11 +8,13 @@
  * (sched_cache.c), so one decision costs O(nodes) and never walks the pods. Binds
  * are remembered ("assumed") in the cache until the informer shows them, so a
  * burst of pods is spread correctly before the watch catches up. Unschedulable
- * pods get PodScheduled=False and a FailedScheduling event, written by the binder
- * workers beside the decisions (a status write per pod, one after the other, held
- * the decisions to one durable commit each: tens of thousands of pending pods took
- * minutes); the pod stays in flight in the queue until its report is written, so
- * no second decision about it races the first one's write. They are tried again
+ * pods get PodScheduled=False and a FailedScheduling event, written apart from the
+ * decisions by one reporter paced as kube-scheduler's API client
+ * (SCHED_REPORT_QPS): a decision only leaves the pod's latest words for it, so a
+ * flood of pods that fit nowhere neither holds the decisions to a durable commit
+ * each nor takes the API's writes from its clients; the reports trail, each pod's
+ * latest only, and the status write carries the pod's resourceVersion, so a pod
+ * placed meanwhile keeps its PodScheduled=True. They are tried again
  * when a node is added or changes or a bound pod goes away. Volumes (kube-scheduler's
  * VolumeBinding, simplified): a pod whose claim is missing or being deleted, or
  * whose Immediate claim is unbound, fits nowhere (the message names the claim); a
@@ -25,8 +27,6 @@
 #include "internal.h"
 
 #define COMPONENT "default-scheduler"
-/* binder work queue keys of unschedulable reports (':' is in no namespace) */
-#define REPORT_PREFIX "unschedulable:"
 
 static bool pod_wants_scheduling(const cJSON *pod)
 {
@@ -367,17 +367,21 @@ static char *failure_message(struct reason_count *rc, int nr, size_t nnodes)
 /* ---- status ------------------------------------------------------------------------ */
 
 /* PodScheduled=False, Unschedulable, with message (PodScheduled=True is the
- * server's, with the binding). Nothing is written when it says so already. */
-static void set_unschedulable(struct mk_controllers *ctl, const cJSON *pod, const char *message)
+ * server's, with the binding). Nothing is written when it says so already.
+ * -1 when the pod changed since it was read (409), else 0 (errors logged). */
+static int set_unschedulable(struct mk_controllers *ctl, const cJSON *pod, const char *message)
 {
 	cJSON *cur = find_condition(pod, "PodScheduled");
 	const char *cs = mk_json_get_string(cur, "status");
 	const char *cm = mk_json_get_string(cur, "message");
 	if (cs && !strcmp(cs, "False") && cm && !strcmp(cm, message))
-		return;
+		return 0;
 	char ts[32];
 	now_rfc3339(ts);
 	_cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
+	/* the pod as read: a pod bound meanwhile keeps its PodScheduled=True (409) */
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "resourceVersion",
+				mk_json_get_string(pod, "metadata.resourceVersion"));
 	cJSON *conds = cJSON_AddArrayToObject(cJSON_AddObjectToObject(patch, "status"), "conditions");
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "type", "PodScheduled");
@@ -391,8 +395,11 @@ static void set_unschedulable(struct mk_controllers *ctl, const cJSON *pod, cons
 					     mk_json_get_string(pod, "metadata.name"), "status");
 	_cleanup_error_ struct mk_error *err = NULL;
 	if (mk_client_patch(ctl->c, path, "application/strategic-merge-patch+json", patch, NULL,
-			    &err) < 0)
+			    &err) < 0) {
 		mk_log(MK_LOG_DEBUG, COMPONENT, "pod status %s: %s", path, err->msg);
+		return err->code == 409 ? -1 : 0;
+	}
+	return 0;
 }
 
 /* ---- scheduling ------------------------------------------------------------------------ */
@@ -411,12 +418,8 @@ static void bind(struct mk_controllers *ctl, const char *key, const cJSON *pod, 
  * pod's uid as a precondition, so a pod deleted and made again under the same
  * name is not bound by a decision made for the old one. A failed bind forgets
  * the assumption and gives the pod back to the scheduler. */
-static int report_sync(struct mk_controllers *ctl, const char *key);
-
 int sched_bind_sync(struct mk_controllers *ctl, const char *key)
 {
-	if (!strncmp(key, REPORT_PREFIX, strlen(REPORT_PREFIX)))
-		return report_sync(ctl, key + strlen(REPORT_PREFIX));
 	_cleanup_free_ char *node_name = sched_cache_assumed_node(ctl->scache, key);
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	if (!node_name || !po) {
@@ -559,40 +562,66 @@ char *sched_pick_node(struct sched_cache *c, const cJSON *pod, char **ret_why)
 	return best;
 }
 
-/* Hands the report of pod key, unschedulable in cycle, to the binder workers. */
+/* Leaves the report of pod key, unschedulable, for the reporter. */
 static void unschedulable_report(struct mk_controllers *ctl, struct sched_pass *p, size_t nn,
-				 const char *key, uint64_t cycle)
+				 const char *key)
 {
 	_cleanup_free_ char *msg = unschedulable_message(p, nn);
-	sched_cache_report_put(ctl->scache, key, msg, cycle);
-	_cleanup_free_ char *qkey = mk_strdup_printf(REPORT_PREFIX "%s", key);
-	mk_workqueue_add(ctl->bind.q, qkey);
+	sched_cache_report_put(ctl->scache, key, msg);
+	mk_workqueue_add(ctl->sreport.q, key);
 }
 
-/* A binder worker: PodScheduled=False and a FailedScheduling event saying why
- * (unless the pod went away or was placed meanwhile), then the queue may move
- * the pod to unschedulablePods. */
-static int report_sync(struct mk_controllers *ctl, const char *key)
+/* Waits for a token of the reporter's bucket (SCHED_REPORT_QPS, SCHED_REPORT_BURST). */
+static void report_pace(struct mk_controllers *ctl)
 {
-	uint64_t cycle;
-	_cleanup_free_ char *msg = sched_cache_report_take(ctl->scache, key, &cycle);
+	uint64_t now = mk_time_mono_ns();
+	if (!ctl->sreport_last_ns)
+		ctl->sreport_tokens = SCHED_REPORT_BURST;
+	else
+		ctl->sreport_tokens += (double)(now - ctl->sreport_last_ns) / 1e9 * SCHED_REPORT_QPS;
+	if (ctl->sreport_tokens > SCHED_REPORT_BURST)
+		ctl->sreport_tokens = SCHED_REPORT_BURST;
+	ctl->sreport_last_ns = now;
+	if (ctl->sreport_tokens < 1) {
+		uint64_t wait_ns = (uint64_t)((1 - ctl->sreport_tokens) / SCHED_REPORT_QPS * 1e9);
+		struct timespec ts = { wait_ns / 1000000000u, wait_ns % 1000000000u };
+		nanosleep(&ts, NULL);
+		ctl->sreport_last_ns = mk_time_mono_ns();
+		ctl->sreport_tokens = 1;
+	}
+	ctl->sreport_tokens -= 1;
+}
+
+/* The reporter: PodScheduled=False and a FailedScheduling event saying why, unless
+ * the pod went away or was placed meanwhile. */
+int sched_report_sync(struct mk_controllers *ctl, const char *key)
+{
+	_cleanup_free_ char *msg = sched_cache_report_take(ctl->scache, key);
 	if (!msg)
 		return 0;
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	_cleanup_free_ char *assumed = sched_cache_assumed_node(ctl->scache, key);
+	int ret = 0;
 	if (po && pod_wants_scheduling(po->json) && !assumed) {
-		set_unschedulable(ctl, po->json, msg);
-		mk_event_record(ctl->rec, COMPONENT, po->json, "Warning", "FailedScheduling", "%s", msg);
+		report_pace(ctl);
+		if (set_unschedulable(ctl, po->json, msg) < 0) {
+			/* changed since the informer's copy: again once it shows the change,
+			 * unless a newer decision left its own words meanwhile */
+			sched_cache_report_put_new(ctl->scache, key, msg);
+			ret = -1;
+		} else {
+			mk_event_record(ctl->rec, COMPONENT, po->json, "Warning", "FailedScheduling", "%s",
+					msg);
+		}
 	}
 	mk_object_unref(po);
-	sched_queue_done(ctl->sq, key, cycle, SCHED_UNSCHEDULABLE);
-	return 0;
+	return ret;
 }
 
-/* One scheduling decision for pod key in cycle: 0 placed (or nothing to do), 1 it
- * fits nowhere (its report is handed to the binder workers, which end the cycle),
- * -1 an error (try again after a back-off). */
-static int sched_decide(struct mk_controllers *ctl, const char *key, uint64_t cycle)
+/* One scheduling decision for pod key: 0 placed (or nothing to do), 1 it fits
+ * nowhere (its report is left for the reporter), -1 an error (try again after a
+ * back-off). */
+int sched_sync(struct mk_controllers *ctl, const char *key)
 {
 	struct mk_object *po = mk_informer_get(ctl->inf[CTL_PODS], key);
 	if (!po)
@@ -614,7 +643,7 @@ static int sched_decide(struct mk_controllers *ctl, const char *key, uint64_t cy
 
 	int ret = 0;
 	if (!best) {
-		unschedulable_report(ctl, &p, nn, key, cycle);
+		unschedulable_report(ctl, &p, nn, key);
 		ret = 1;
 	} else if (p.pc.ndelayed) {
 		/* volumes first: the claim handler brings the pod back once they are bound */
@@ -636,16 +665,10 @@ void *sched_main(void *arg)
 	char *key;
 	uint64_t cycle;
 	while (sched_queue_pop(ctl->sq, -1, &key, &cycle) == 1) {
-		int r = sched_decide(ctl, key, cycle);
-		if (r <= 0) /* else the report's writer ends the cycle */
-			sched_queue_done(ctl->sq, key, cycle, r < 0 ? SCHED_ERROR : SCHED_DONE);
+		int r = sched_sync(ctl, key);
+		sched_queue_done(ctl->sq, key, cycle,
+				 r < 0 ? SCHED_ERROR : r > 0 ? SCHED_UNSCHEDULABLE : SCHED_DONE);
 		free(key);
 	}
 	return NULL;
-}
-
-/* The sched loop's sync (its worker is sched_main): one decision outside a cycle. */
-int sched_sync(struct mk_controllers *ctl, const char *key)
-{
-	return sched_decide(ctl, key, 0);
 }
