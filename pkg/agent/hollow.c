@@ -3,8 +3,12 @@
  * Shape: nodes are registered by a few threads in parallel (each registration is
  * four requests: credential, Node, Node status, Lease); each node then has its
  * own client (its credential) and its own pod informer. Informer handlers only
- * enqueue "INDEX/ns/name" on one shared work queue; a few workers write the pod
- * status or delete the pod. One thread renews the Leases, spread evenly over the
+ * enqueue "INDEX/ns/name" on the work queue of the node's worker (a node is always
+ * one worker's, so its client keeps one keep-alive connection for its pod writes,
+ * beside its watch and its Lease's: a client holds a connection per thread that
+ * used it, and any worker writing for any node held up to 4 + 2 a node, past the
+ * server's connection limit at 1,000 nodes); the worker writes the pod status or
+ * deletes the pod. One thread renews the Leases, spread evenly over the
  * period. Pod addresses come from the node's pod CIDR, host numbers 2..254 (.1 is
  * the bridge address a real node keeps), recycled when pods go. */
 #include <arpa/inet.h>
@@ -35,6 +39,12 @@ struct hollow_node {
 	unsigned next;			/* next host number to try */
 };
 
+struct hollow_worker {
+	struct mk_hollow *h;
+	struct mk_workqueue *q;
+	pthread_t thread;
+};
+
 struct pod_ip {
 	char uid[64];
 	unsigned host; /* 0 .. HOLLOW_HOSTS-1 */
@@ -47,9 +57,8 @@ struct mk_hollow {
 	const struct mk_client_config *bootstrap; /* during start only */
 	struct hollow_node *nodes;
 	unsigned n;
-	struct mk_workqueue *q;
-	pthread_t *workers;
-	unsigned nworkers;
+	struct hollow_worker *workers; /* node idx % nworkers is workers[that]'s */
+	unsigned nworkers, nstarted;
 	pthread_t lease_thread;
 	bool lease_started;
 	pthread_mutex_t mu;
@@ -201,7 +210,7 @@ static void on_pod(const struct mk_object *old_obj, const struct mk_object *new_
 	struct hollow_node *n = ud;
 	const struct mk_object *o = new_obj ? new_obj : old_obj;
 	_cleanup_free_ char *key = mk_strdup_printf("%u/%s", n->idx, o->key);
-	mk_workqueue_add(n->h->q, key);
+	mk_workqueue_add(n->h->workers[n->idx % n->h->nworkers].q, key);
 }
 
 static int node_start(struct hollow_node *n, struct mk_error **err)
@@ -443,14 +452,14 @@ static int pod_sync(struct mk_hollow *h, const char *qkey)
 
 static void *worker_main(void *arg)
 {
-	struct mk_hollow *h = arg;
+	struct hollow_worker *w = arg;
 	char *key;
-	while (mk_workqueue_get(h->q, -1, &key) == 1) {
-		if (pod_sync(h, key) < 0)
-			mk_workqueue_add_rate_limited(h->q, key);
+	while (mk_workqueue_get(w->q, -1, &key) == 1) {
+		if (pod_sync(w->h, key) < 0)
+			mk_workqueue_add_rate_limited(w->q, key);
 		else
-			mk_workqueue_forget(h->q, key);
-		mk_workqueue_done(h->q, key);
+			mk_workqueue_forget(w->q, key);
+		mk_workqueue_done(w->q, key);
 		free(key);
 	}
 	return NULL;
@@ -504,7 +513,11 @@ int mk_hollow_start(const struct mk_client_config *bootstrap, const struct mk_ho
 	h->bootstrap = bootstrap;
 	pthread_mutex_init(&h->mu, NULL);
 	mk_time_cond_init(&h->cond);
-	h->q = mk_workqueue_new(100, 5000);
+	h->workers = mk_malloc0(h->nworkers * sizeof(*h->workers));
+	for (unsigned i = 0; i < h->nworkers; i++) {
+		h->workers[i].h = h;
+		h->workers[i].q = mk_workqueue_new(100, 5000);
+	}
 	h->n = o->count;
 	h->nodes = mk_malloc0(h->n * sizeof(*h->nodes));
 	for (unsigned i = 0; i < h->n; i++) {
@@ -518,11 +531,10 @@ int mk_hollow_start(const struct mk_client_config *bootstrap, const struct mk_ho
 	*ret = h;
 	if (mk_fs_mkdir_p(h->cred_dir, 0700, err) < 0)
 		goto fail;
-	h->workers = mk_malloc0(h->nworkers * sizeof(*h->workers));
-	for (unsigned i = 0; i < h->nworkers; i++) {
-		int r = pthread_create(&h->workers[i], NULL, worker_main, h);
+	for (; h->nstarted < h->nworkers; h->nstarted++) {
+		struct hollow_worker *w = &h->workers[h->nstarted];
+		int r = pthread_create(&w->thread, NULL, worker_main, w);
 		if (r) {
-			h->nworkers = i;
 			mk_error_errno(err, r, "hollow nodes: worker thread");
 			goto fail;
 		}
@@ -574,9 +586,10 @@ void mk_hollow_stop(struct mk_hollow *h)
 		pthread_join(h->lease_thread, NULL);
 	for (unsigned i = 0; i < h->n; i++)
 		mk_informer_stop(h->nodes[i].pods);
-	mk_workqueue_shutdown(h->q);
 	for (unsigned i = 0; i < h->nworkers; i++)
-		pthread_join(h->workers[i], NULL);
+		mk_workqueue_shutdown(h->workers[i].q);
+	for (unsigned i = 0; i < h->nstarted; i++)
+		pthread_join(h->workers[i].thread, NULL);
 	for (unsigned i = 0; i < h->n; i++) {
 		struct hollow_node *n = &h->nodes[i];
 		mk_informer_free(n->pods);
@@ -586,7 +599,8 @@ void mk_hollow_stop(struct mk_hollow *h)
 		pthread_mutex_destroy(&n->mu);
 		free(n->name);
 	}
-	mk_workqueue_free(h->q);
+	for (unsigned i = 0; i < h->nworkers; i++)
+		mk_workqueue_free(h->workers[i].q);
 	free(h->nodes);
 	free(h->workers);
 	free(h->prefix);
