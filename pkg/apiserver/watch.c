@@ -13,7 +13,7 @@
 #define DEFAULT_TIMEOUT_S 1800
 
 struct mk_watch_slot {
-	struct mk_watch_slot *next;
+	struct mk_watch_slot *next, **prev; /* prev: the pointer to this one */
 	struct mk_store_watch *w;
 };
 
@@ -38,18 +38,23 @@ static void slot_add(struct mk_apiserver *srv, struct mk_watch_slot *s)
 {
 	pthread_mutex_lock(&srv->lock);
 	s->next = srv->watches;
+	if (s->next)
+		s->next->prev = &s->next;
+	s->prev = &srv->watches;
 	srv->watches = s;
 	pthread_mutex_unlock(&srv->lock);
 }
 
 static void slot_remove(struct mk_apiserver *srv, struct mk_watch_slot *s)
 {
+	/* O(1): thousands of watches at 1,000 nodes, and one closes at each timeout */
 	pthread_mutex_lock(&srv->lock);
-	for (struct mk_watch_slot **p = &srv->watches; *p; p = &(*p)->next)
-		if (*p == s) {
-			*p = s->next;
-			break;
-		}
+	if (s->prev) {
+		*s->prev = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		s->prev = NULL;
+	}
 	pthread_mutex_unlock(&srv->lock);
 }
 
