@@ -668,8 +668,8 @@ static bool store_reached(struct mk_store *store, uint64_t rv)
 }
 
 /* The list l (released) as a Table. */
-static void reply_list_table(struct mk_reply *rep, const struct mk_api_resource *r,
-			     struct mk_store_list *l, const char *next, long remaining)
+void mk_list_reply_table(struct mk_reply *rep, const struct mk_api_resource *r,
+			 struct mk_store_list *l, const char *next, long remaining)
 {
 	char rvs[24];
 	snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l->rv);
@@ -733,13 +733,15 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 	const char *lim = mk_request_arg(req, "limit"), *cont = mk_request_arg(req, "continue");
 	bool has_cont = cont && *cont, has_limit = lim && strtol(lim, NULL, 10) > 0;
 	bool table = mk_request_wants_table(req);
-	/* from the list cache (listcache.c), as kube-apiserver's cacher serves a list:
-	 * all but a continue, an exact revision and a paged read of the latest state,
-	 * which the storage answers */
-	if (!table && !r->crd && !has_cont && mode != MK_LIST_RV_EXACT &&
-	    !(mode == MK_LIST_RV_LATEST && has_limit) &&
-	    mk_listcache_list(req, rep, r, ns, &f, mode == MK_LIST_RV_NOT_OLDER ? want : 0,
-			      mode == MK_LIST_RV_LATEST)) {
+	/* from the list cache (listcache.c), as kube-apiserver's cacher serves a list
+	 * (custom resources aside: they are converted per version): all but an exact
+	 * revision, and a continue only from the snapshot its first page kept; the
+	 * storage answers the rest */
+	if (!r->crd && mode != MK_LIST_RV_EXACT &&
+	    (has_cont ? mk_listcache_continue(req, rep, r, ns, &f)
+		      : mk_listcache_list(req, rep, r, ns, &f,
+					  mode == MK_LIST_RV_NOT_OLDER ? want : 0,
+					  mode == MK_LIST_RV_LATEST))) {
 		mk_label_selector_free(f.labels);
 		mk_field_selector_free(f.fields);
 		return;
@@ -773,7 +775,7 @@ static void handle_list(struct mk_request *req, struct mk_reply *rep)
 		return;
 	}
 	if (table)
-		reply_list_table(rep, r, &l, next, remaining);
+		mk_list_reply_table(rep, r, &l, next, remaining);
 	else if (!r->crd) /* stored JSON texts, written out as the connection takes them */
 		mk_list_reply_stream(rep, r, &l, next, remaining);
 	else

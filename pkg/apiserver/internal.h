@@ -175,6 +175,8 @@ int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *r
 /* paging.c: the continue token of a list at revision rv whose last item has key
  * start ("ns\x01name"); owned. */
 char *mk_list_token_encode(uint64_t rv, const char *start);
+/* paging.c: a token's revision and start key (owned); -1 when it is not one. */
+int mk_list_token_decode(const char *tok, uint64_t *ret_rv, char **ret_start);
 /* What a list's resourceVersion asks for: the latest state (""), any ("0"), not
  * older than N (NotOlderThan, or unpaged without a match) or exactly N (Exact,
  * or paged without a match). */
@@ -212,6 +214,14 @@ size_t mk_listcache_pieces(void);
 int mk_listcache_list(struct mk_request *req, struct mk_reply *rep,
 		      const struct mk_api_resource *r, const char *ns,
 		      const struct mk_list_selectors *f, uint64_t min_rv, bool consistent);
+/* The next page of a list the cache began (the request's continue token), from
+ * the snapshot its first page kept (the list as it was at the token's revision;
+ * kept while pages follow, LC_SNAP_IDLE_S): 1 with rep filled, 0 when no snapshot
+ * holds it (evicted, or begun by the store or another server run) and the store
+ * must rebuild the page. */
+int mk_listcache_continue(struct mk_request *req, struct mk_reply *rep,
+			  const struct mk_api_resource *r, const char *ns,
+			  const struct mk_list_selectors *f);
 /* listcache.c: the object resource/ns/name as the store holds it after every
  * write this server has acknowledged: 1 with *ret_json (owned), -1 when it does
  * not exist, 0 when the store must be asked (no cache). */
@@ -224,6 +234,9 @@ int mk_listcache_load(struct mk_apiserver *srv, const char *resource, const char
 		      struct mk_store_list *ret);
 /* listcache.c: replies 200 with the list l of r (its items taken over), the body
  * written as the connection takes it; next/remaining as mk_list_paginate gives. */
+/* handlers.c: replies 200 with the list l of r (released) as a meta.k8s.io Table. */
+void mk_list_reply_table(struct mk_reply *rep, const struct mk_api_resource *r,
+			 struct mk_store_list *l, const char *next, long remaining);
 void mk_list_reply_stream(struct mk_reply *rep, const struct mk_api_resource *r,
 			  struct mk_store_list *l, const char *next, long remaining);
 

@@ -53,7 +53,7 @@ char *mk_list_token_encode(uint64_t rv, const char *start)
 	return mk_base64url_encode(text, strlen(text));
 }
 
-static int token_decode(const char *tok, uint64_t *ret_rv, char **ret_start)
+int mk_list_token_decode(const char *tok, uint64_t *ret_rv, char **ret_start)
 {
 	_cleanup_free_ void *data = NULL;
 	size_t len;
@@ -220,7 +220,7 @@ int mk_list_paginate(struct mk_request *req, struct mk_reply *rep, const char *r
 	}
 	if (cont && *cont) {
 		_cleanup_error_ struct mk_error *err = NULL;
-		if (token_decode(cont, &at, &start) < 0) {
+		if (mk_list_token_decode(cont, &at, &start) < 0) {
 			mk_reply_status(rep, 400, NULL, NULL, "continue key is not valid: illegal base64 data");
 			return -1;
 		}

@@ -103,7 +103,7 @@ else
 fi
 
 echo "t=${SECONDS}s"
-# pages from the cache, continued from the store, at one revision
+# pages from the cache (any revision), continued from its snapshot, at one revision
 names=() cont="" pages=0
 while ((pages < 20)); do
 	if [ -z "$cont" ]; then get "$T/page.json" "$PODS?resourceVersion=0&limit=500"
@@ -116,6 +116,46 @@ while ((pages < 20)); do
 done
 distinct=$(printf '%s\n' "${names[@]}" | sort -u | wc -l)
 expect_eq list_cache_pages "${#names[@]}/$distinct/$HTTP_CODE" "$want/$want/200"
+
+# pages of the latest state (kubectl's way: limit, no resourceVersion) from the
+# snapshot the first page keeps: a delete and a create between the pages do not
+# show, every page is at the first page's revision; a continue whose snapshot was
+# let go (8 paged lists since) is rebuilt by the store at that revision alike
+# walk_pages FIRST_FILE: follows its continue; sets P_NAMES (every page's names),
+# P_RVS (the distinct page revisions) and HTTP_CODE
+walk_pages() {
+	local cont n=0
+	P_NAMES=$(jq -r '.items[].metadata.name' "$1")
+	P_RVS=$(jq -r .metadata.resourceVersion "$1")
+	cont=$(jq -r '.metadata.continue // empty' "$1")
+	while [ -n "$cont" ] && ((n < 50)); do
+		get "$T/pn.json" "$PODS?limit=100&continue=$cont"
+		[ "$HTTP_CODE" == 200 ] || return
+		P_NAMES+=$'\n'$(jq -r '.items[].metadata.name' "$T/pn.json")
+		P_RVS+=$'\n'$(jq -r .metadata.resourceVersion "$T/pn.json")
+		cont=$(jq -r '.metadata.continue // empty' "$T/pn.json")
+		n=$((n + 1))
+	done
+	P_RVS=$(sort -u <<<"$P_RVS" | tr '\n' ' ')
+}
+get "$T/all.json" "$PODS"
+last=$(jq -r '.items[-1].metadata.name' "$T/all.json")
+get "$T/p1.json" "$PODS?limit=100"
+rv1=$(jq -r .metadata.resourceVersion "$T/p1.json")
+expect_eq list_cache_latest_page_remaining "$(jq '.items | length' "$T/p1.json")/$(jq .metadata.remainingItemCount "$T/p1.json")" \
+	"100/$((want - 100))"
+get "$T/q1.json" "$PODS?limit=100" # a second list, to be continued after 8 more
+api_json DELETE "$PODS/$last" '{"gracePeriodSeconds":0}'
+api_json POST $PODS '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"zz-late"},"spec":{"nodeName":"ghost","containers":[{"name":"c","image":"busybox"}]}}'
+walk_pages "$T/p1.json"
+expect_eq list_cache_snapshot_pages "$(grep -c . <<<"$P_NAMES")/$(sort -u <<<"$P_NAMES" | grep -c .)/$(grep -cx "$last" <<<"$P_NAMES")/$(grep -cx zz-late <<<"$P_NAMES")/$P_RVS/$HTTP_CODE" \
+	"$want/$want/1/0/$rv1 /200"
+for i in $(seq 8); do get "$T/evict.json" "$PODS?limit=3"; done
+walk_pages "$T/q1.json"
+expect_eq list_cache_snapshot_gone_store_pages "$(grep -c . <<<"$P_NAMES")/$(grep -cx "$last" <<<"$P_NAMES")/$(grep -cx zz-late <<<"$P_NAMES")/$HTTP_CODE" \
+	"$want/1/0/200"
+api_json DELETE "$PODS/zz-late" '{"gracePeriodSeconds":0}'
+want=$((want - 1))
 
 echo "t=${SECONDS}s"
 # validation, as upstream's ValidateListOptions and its storage
@@ -138,7 +178,7 @@ api GET "$PODS?resourceVersion=$((newer_rv + 100000))&resourceVersionMatch=Exact
 expect_status list_cache_exact_too_large 504 Timeout
 
 echo "t=${SECONDS}s"
-# kubectl asks in chunks of 500 (a Table, from the store) and as objects
+# kubectl asks in chunks of 500 (a Table, from the cache's snapshot) and as objects
 k get pods -o name
 expect_eq list_cache_kubectl_names "$(grep -c '^pod/' <<<"$KOUT")" "$want"
 k get pods --chunk-size=300
