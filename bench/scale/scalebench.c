@@ -186,7 +186,8 @@ static double list_once(const char *path, size_t *bytes, int *items)
 	return (double)(now_us() - t0) / 1000.0;
 }
 
-/* The floor: the same rows out of SQLite, joined into one JSON array. */
+/* The floor: the same rows out of SQLite, joined into one JSON array and parsed as
+ * list_once parses what the server sends (the client's share of both figures). */
 static double list_floor(const char *db, size_t *bytes)
 {
 	uint64_t t0 = now_us();
@@ -210,6 +211,12 @@ static double list_floor(const char *db, size_t *bytes)
 	}
 	mk_buf_puts(&b, "]}");
 	*bytes = b.len;
+	cJSON *parsed = cJSON_ParseWithLength(b.data, b.len);
+	if (cJSON_GetArraySize(cJSON_GetObjectItem(parsed, "items")) != npods) {
+		fprintf(stderr, "scalebench: sqlite %s: not %d pods\n", db, npods);
+		exit(1);
+	}
+	cJSON_Delete(parsed);
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 	mk_buf_release(&b);
