@@ -640,6 +640,33 @@ END_TEST
 /* SQLite: the background checkpointer copies the WAL into the database and the
  * WAL restarts, so the WAL stays bounded while the data grows (it was never
  * checkpointed: a 4 KB database beside a WAL as large as all writes). */
+/* A SQLite store in a temp dir of its own, with its WAL file's path. */
+struct wal_store {
+	char *dir, *path, *wal;
+	struct mk_store *s;
+};
+
+/* false (nothing opened) when the suite runs on another backend than SQLite */
+static bool wal_store_open(struct wal_store *f)
+{
+	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
+	if (test_endpoint() || etcd_ep)
+		return false; /* SQLite's own WAL */
+	f->dir = tmpdir_new();
+	f->path = mk_strdup_printf("%s/state.db", f->dir);
+	f->wal = mk_strdup_printf("%s-wal", f->path);
+	f->s = store_open_at(f->path, 0);
+	return true;
+}
+
+static void wal_store_close(struct wal_store *f)
+{
+	mk_store_free(f->s);
+	free(f->wal);
+	free(f->path);
+	tmpdir_remove(f->dir);
+}
+
 /* Writers that never pause: the WAL still restarts, so its file stays near the
  * store's bound (8,000 pages, ~32 MiB) while ~100 MB of rows and events go
  * through it (without the writer's own catch-up it grew as long as they wrote). */
@@ -671,13 +698,11 @@ static void *steady_write(void *arg)
 
 START_TEST(test_sqlite_wal_bounded_under_steady_writes)
 {
-	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
-	if (test_endpoint() || etcd_ep)
-		return; /* SQLite's own WAL */
-	char *dir = tmpdir_new();
-	char *path = mk_strdup_printf("%s/state.db", dir);
-	char *wal = mk_strdup_printf("%s-wal", path);
-	struct mk_store *s = store_open_at(path, 0);
+	struct wal_store f;
+	if (!wal_store_open(&f))
+		return;
+	struct mk_store *s = f.s;
+	const char *path = f.path, *wal = f.wal;
 	struct steady_writer w[8];
 	pthread_t t[8];
 	int finished = 0;
@@ -704,22 +729,17 @@ START_TEST(test_sqlite_wal_bounded_under_steady_writes)
 	/* 8,000 pages and what the commits in flight add before the catch-up */
 	ck_assert_msg(most <= 48 * 1024 * 1024, "WAL reached %lld bytes beside a database of %lld",
 		      (long long)most, (long long)db_st.st_size);
-	mk_store_free(s);
-	free(wal);
-	free(path);
-	tmpdir_remove(dir);
+	wal_store_close(&f);
 }
 END_TEST
 
 START_TEST(test_sqlite_wal_checkpointed)
 {
-	_cleanup_free_ char *etcd_ep = etcd_endpoint_for("x");
-	if (test_endpoint() || etcd_ep)
-		return; /* SQLite's own WAL */
-	char *dir = tmpdir_new();
-	char *path = mk_strdup_printf("%s/state.db", dir);
-	char *wal = mk_strdup_printf("%s-wal", path);
-	struct mk_store *s = store_open_at(path, 0);
+	struct wal_store f;
+	if (!wal_store_open(&f))
+		return;
+	struct mk_store *s = f.s;
+	const char *path = f.path, *wal = f.wal;
 	char big[2048], name[32];
 	struct stat db_st, wal_st;
 
@@ -753,10 +773,7 @@ START_TEST(test_sqlite_wal_checkpointed)
 	}
 	ck_assert_msg(wal_st.st_size <= 32 * 1024 * 1024, "WAL %lld bytes beside a database of %lld",
 		      (long long)wal_st.st_size, (long long)db_st.st_size);
-	mk_store_free(s);
-	free(wal);
-	free(path);
-	tmpdir_remove(dir);
+	wal_store_close(&f);
 }
 END_TEST
 
