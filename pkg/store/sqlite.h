@@ -26,8 +26,9 @@ struct store_sqlite {
 	sqlite3 *ckpt_db;
 	pthread_t ckpt_thread;
 	int ckpt_started, ckpt_wanted, ckpt_stop;
+	int ckpt_running; /* the thread is copying (the writer may wait: ckpt_idle) */
 	pthread_mutex_t ckpt_lock;
-	pthread_cond_t ckpt_cond;
+	pthread_cond_t ckpt_cond, ckpt_idle;
 
 	/* read connections; pool_lock guards them */
 	pthread_mutex_t pool_lock;

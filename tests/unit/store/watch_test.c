@@ -667,9 +667,10 @@ static void wal_store_close(struct wal_store *f)
 	tmpdir_remove(f->dir);
 }
 
-/* Writers that never pause: the WAL still restarts, so its file stays near the
- * store's bound (8,000 pages, ~32 MiB) while ~100 MB of rows and events go
- * through it (without the writer's own catch-up it grew as long as they wrote). */
+/* Writers that never pause, faster than the checkpoints' copies: the WAL still
+ * restarts, and its file stays under the store's bound (16,000 pages) while
+ * ~200 MB of rows and events go through it (without the writer's own catch-up it
+ * grew as long as they wrote). */
 struct steady_writer {
 	struct mk_store *s;
 	int id, n, failed;
@@ -726,8 +727,10 @@ START_TEST(test_sqlite_wal_bounded_under_steady_writes)
 	ck_assert_int_eq(stat(path, &db_st), 0);
 	ck_assert_msg(db_st.st_size > 40 * 1024 * 1024, "database %lld bytes: not checkpointed",
 		      (long long)db_st.st_size);
-	/* 8,000 pages and what the commits in flight add before the catch-up */
-	ck_assert_msg(most <= 48 * 1024 * 1024, "WAL reached %lld bytes beside a database of %lld",
+	/* past 16,000 pages (~64 MiB) the writer waits for the background's copy and
+	 * catches up: the bound, and a group commit's pages (553 MB without the
+	 * catch-up, 150 MB with it when it never waited) */
+	ck_assert_msg(most <= 72 * 1024 * 1024, "WAL reached %lld bytes beside a database of %lld",
 		      (long long)most, (long long)db_st.st_size);
 	wal_store_close(&f);
 }
