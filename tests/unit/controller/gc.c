@@ -42,6 +42,19 @@ static bool no_owner_refs(const cJSON *obj, const void *unused)
 	return obj && cJSON_GetArraySize(mk_json_get(obj, "metadata.ownerReferences")) == 0;
 }
 
+/* The controllers' pod informer has the pod: the scheduler (no nodes here) has
+ * written its PodScheduled=False. Orphaning works from what the garbage collector
+ * has seen, as kube-controller-manager's from its graph: a dependent it has not
+ * seen yet when its owner goes is garbage then, there as here. */
+static bool observed(const cJSON *obj, const void *unused)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, mk_json_get(obj, "status.conditions"))
+		if (!strcmp(mk_json_get_string(c, "type") ?: "", "PodScheduled"))
+			return true;
+	return false;
+}
+
 static void delete(const char *name, const char *policy)
 {
 	char *path = mk_strdup_printf("/api/v1/namespaces/default/services/%s", name);
@@ -67,6 +80,7 @@ START_TEST(test_gc_orphan)
 {
 	char *uid = owner("or");
 	dependent("or-1", "or", uid);
+	cJSON_Delete(fx_wait("/api/v1/namespaces/default/pods/or-1", observed, NULL, "dependent seen"));
 	delete("or", "Orphan");
 	cJSON_Delete(fx_wait("/api/v1/namespaces/default/pods/or-1", no_owner_refs, NULL, "dependent orphaned"));
 	cJSON_Delete(fx_wait("/api/v1/namespaces/default/services/or", gone, NULL, "owner deleted after orphaning"));
